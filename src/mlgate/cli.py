@@ -1,0 +1,167 @@
+"""The `mlgate` command line: parse arguments, make one library call, print the result.
+
+Errors are caught here, once: an :class:`~mlgate.exceptions.MlgateError` prints its message
+(and a hint) to stderr and exits with its own code — 1 blocked, 2 invalid input, 3 external
+service. Anything else is a bug in mlgate: exit 70 with a pointer to ``--traceback``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlgate import __version__, ui
+from mlgate.exceptions import MlgateError, SpecError
+
+EXIT_BUG = 70
+
+JSON_HELP = "Write the result as JSON to PATH ('-' for stdout)."
+REPO_HELP = "The governed repo (default: the nearest folder with models/ from here up)."
+
+
+def _error_payload(err: MlgateError) -> dict[str, Any]:
+    payload: dict[str, Any] = {"ok": False, "exit_code": err.exit_code, "error": err.message}
+    if isinstance(err, SpecError):
+        payload["problems"] = [p.as_dict() for p in err.problems]
+    return payload
+
+
+def handled(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library errors into messages and exit codes (DESIGN.md contract)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except MlgateError as err:
+            ui.write_json(kwargs.get("json_path"), _error_payload(err))
+            ui.error(err.message, err.hint)
+            sys.exit(err.exit_code)
+        except Exception as err:
+            if os.environ.get("MLGATE_TRACEBACK") == "1":
+                raise
+            ui.error(
+                f"unexpected {type(err).__name__}: {err}",
+                "this is a bug in mlgate: re-run with --traceback and report it",
+            )
+            sys.exit(EXIT_BUG)
+
+    return wrapper
+
+
+def _root(repo: str | None) -> Path:
+    from mlgate.workspace import find_root
+
+    return find_root(Path(repo) if repo else None)
+
+
+def _traceback(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        os.environ["MLGATE_TRACEBACK"] = "1"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlgate")
+@click.option(
+    "--traceback",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_traceback,
+    help="Show the full traceback of unexpected errors.",
+)
+def main() -> None:
+    """Govern ML models with GitOps: specs and policies in git, gates on PRs, promotion by merge.
+
+    Exit codes: 0 ok, 1 blocked by a gate or promotion rule, 2 invalid input,
+    3 an external service (MLflow, DVC remote, GitHub) failed after retries.
+    """
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-data", is_flag=True, help="Skip reading data files (header and value checks).")
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def validate(path: Path | None, no_data: bool, json_path: str | None) -> None:
+    """Validate every spec, policy and release under PATH and their cross-references."""
+    from mlgate.validate import validate_repo
+
+    root = _root(str(path) if path else None)
+    report = validate_repo(root, check_data=not no_data)
+    ui.write_json(json_path, report.as_dict())
+    for problem in report.problems:
+        ui.error(str(problem))
+    summary = f"{len(report.models)} model(s), {len(report.policies)} policy file(s) in {root}"
+    if report.problems:
+        ui.info(f"{len(report.problems)} problem(s) in {summary}: fix them and run `mlgate validate` again")
+        sys.exit(2)
+    ui.success(f"valid: {summary}")
+
+
+@main.command()
+@click.option(
+    "--kind",
+    type=click.Choice(["model", "policy", "release", "all"]),
+    default="all",
+    show_default=True,
+    help="Which schema to print.",
+)
+@click.option("--json", "json_path", metavar="PATH", default="-", help=JSON_HELP + " [default: -]")
+@handled
+def schema(kind: str, json_path: str) -> None:
+    """Print the JSON Schema of model specs, policies and releases."""
+    from mlgate.spec import json_schemas
+
+    schemas = json_schemas()
+    ui.write_json(json_path, schemas if kind == "all" else schemas[kind])
+
+
+@main.command()
+@click.argument("model")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def train(model: str, repo: str | None, json_path: str | None) -> None:
+    """Train MODEL from its spec and register a new version in MLflow."""
+    from mlgate.train import train as train_model
+
+    steps = iter(range(1, 5))
+    result = train_model(_root(repo), model, progress=lambda msg: ui.step(next(steps), 4, msg))
+    ui.write_json(json_path, result.as_dict())
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
+    ui.success(f"registered {result.model_uri} (run {result.run_id}) in {result.seconds['total']:.1f}s")
+    ui.info(f"holdout: {shown}")
+    ui.info(f"next: mlgate gate {model} --version {result.version}")
+
+
+@main.command()
+@click.option(
+    "--workdir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("mlgate-demo"),
+    show_default=True,
+    help="Where to build the scratch governed repo (emptied first if it holds a demo).",
+)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def demo(workdir: Path, json_path: str | None) -> None:
+    """Build a scratch governed repo and run every journey that exists so far."""
+    from mlgate.demo import run_demo
+
+    result = run_demo(workdir.resolve(), progress=ui.step, log=ui.info)
+    ui.write_json(json_path, result)
+    ui.success("demo finished")
+    ui.info(json.dumps(result["outputs"], indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,236 @@
+"""DVC-backed datasets: find each input's DVC hash, fetch it, load and check it.
+
+A model version must point at exact data. For every file a spec names we look up the md5 DVC
+recorded (``<file>.dvc`` or a stage output in ``dvc.lock``), fetch the file from the DVC remote
+when the workspace lacks it, and refuse to continue when the workspace copy differs from what
+git says DVC tracks: training on data nobody committed would break the lineage.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from mlgate.exceptions import DvcError, Problem, SpecError
+from mlgate.lineage import file_md5
+from mlgate.spec import ModelSpec
+from mlgate.yamlio import Document
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One input file of a model and the DVC record behind it."""
+
+    role: str
+    path: str
+    md5: str
+    tracked_by: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "path": self.path, "md5": self.md5, "tracked_by": self.tracked_by}
+
+
+@dataclass
+class ModelData:
+    """Train and holdout frames (plus drift reference/current) and where they came from."""
+
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    files: list[DataFile] = field(default_factory=list)
+
+    @property
+    def md5s(self) -> dict[str, str]:
+        return {f.role: f.md5 for f in self.files}
+
+
+def _outs_md5(outs: list[dict[str, Any]], name: str) -> str | None:
+    for out in outs or []:
+        if out.get("path") == name and out.get("md5"):
+            return str(out["md5"])
+    return None
+
+
+def dvc_record(rel: str, root: Path) -> tuple[str, str] | None:
+    """(md5, tracked_by) DVC recorded for ``rel``, or None if DVC does not track it."""
+    pointer = root / f"{rel}.dvc"
+    if pointer.is_file():
+        meta = yaml.safe_load(pointer.read_text()) or {}
+        md5 = _outs_md5(meta.get("outs", []), Path(rel).name)
+        if md5:
+            return md5, f"{rel}.dvc"
+    lock = root / "dvc.lock"
+    if lock.is_file():
+        stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+        for stage, body in stages.items():
+            md5 = _outs_md5(body.get("outs", []), rel)
+            if md5:
+                return md5, f"dvc.lock:{stage}"
+    return None
+
+
+def dvc_pull(rel: str, root: Path) -> None:
+    """Fetch ``rel`` from the repo's default DVC remote into the workspace."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(root)) as repo:
+            repo.pull(targets=[rel])
+    except DvcException as err:
+        raise DvcError(f"dvc pull {rel} failed: {err}") from err
+
+
+def resolve_file(role: str, rel: str, root: Path, spec_doc: Document) -> DataFile:
+    """Locate one input, pulling it from the DVC remote if needed, and check its hash."""
+    loc = ("data", role)
+    record = dvc_record(rel, root)
+    path = root / rel
+    if record is None:
+        hint = f"track it with `dvc add {rel}` and commit the .dvc file"
+        problem = "is not tracked by DVC" if path.exists() else "does not exist"
+        raise SpecError([spec_doc.problem(loc, f"data file {rel} {problem}: {hint}")])
+    md5, tracked_by = record
+    if not path.exists():
+        dvc_pull(rel, root)
+    actual = file_md5(path)
+    if actual != md5:
+        message = (
+            f"{rel} differs from what {tracked_by} records (md5 {actual} vs {md5}): run "
+            f"`dvc add {rel}` and commit to record the change, or `dvc checkout {rel}` to restore"
+        )
+        raise SpecError([spec_doc.problem(loc, message)])
+    return DataFile(role=role, path=rel, md5=md5, tracked_by=tracked_by)
+
+
+def read_csv(path: Path, display: str) -> pd.DataFrame:
+    """Read a CSV input; an empty or unreadable file is a located problem."""
+    try:
+        frame = pd.read_csv(path, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise SpecError([Problem(display, 1, 0, (), "file is empty: expected a CSV header")]) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise SpecError([Problem(display, 0, 0, (), f"not a readable CSV: {err}")]) from None
+    if frame.empty:
+        raise SpecError([Problem(display, 2, 0, (), "no data rows below the header")])
+    return frame
+
+
+def _missing_column(spec_doc: Document, loc: tuple, column: str, frame: pd.DataFrame, shown: str) -> Problem:
+    close = difflib.get_close_matches(column, list(frame.columns), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f" (columns: {', '.join(frame.columns)})"
+    return spec_doc.problem(loc, f"column '{column}' not found in {shown}{hint}")
+
+
+def _spec_columns(spec: ModelSpec) -> list[tuple[tuple, str]]:
+    """(spec location, column) of every column the spec needs."""
+    cols: list[tuple[tuple, str]] = [(("target",), spec.target)]
+    for kind in ("numeric", "categorical"):
+        for i, name in enumerate(getattr(spec.features, kind)):
+            cols.append((("features", kind, i), name))
+    for i, sensitive in enumerate(spec.sensitive_features):
+        cols.append((("sensitive_features", i, "name"), sensitive.name))
+    return cols
+
+
+def _numeric_problems(frame: pd.DataFrame, columns: list[str], shown: str) -> list[Problem]:
+    problems = []
+    for column in columns:
+        if column not in frame or pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
+        first = int(bad.to_numpy().argmax())
+        line = first + 2  # header is line 1
+        message = (
+            f"non-numeric value {frame[column].iloc[first]!r} in a numeric column "
+            f"({int(bad.sum())} such rows)"
+        )
+        problems.append(Problem(shown, line, 0, (column,), message))
+    return problems
+
+
+def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown: str) -> None:
+    """Columns the spec names exist, numeric ones are numeric, the target is usable."""
+    problems = [
+        _missing_column(spec_doc, loc, col, frame, shown)
+        for loc, col in _spec_columns(spec)
+        if col not in frame.columns
+    ]
+    numeric = [*spec.features.numeric, *(s.name for s in spec.sensitive_features if s.bins)]
+    if spec.task == "regression":
+        numeric.append(spec.target)
+    problems += _numeric_problems(frame, numeric, shown)
+    if spec.target in frame.columns:
+        target = frame[spec.target]
+        if target.isna().any():
+            line = int(target.isna().to_numpy().argmax()) + 2
+            problems.append(Problem(shown, line, 0, (spec.target,), "the target is empty here"))
+        elif spec.task == "classification" and target.nunique() < 2:
+            message = (
+                f"the target '{spec.target}' has one class ({target.iloc[0]!r}) in {shown}: "
+                "a classifier needs at least two"
+            )
+            problems.append(spec_doc.problem(("target",), message))
+        elif spec.positive_label is not None and spec.positive_label not in set(target.unique()):
+            labels = ", ".join(repr(v) for v in sorted(target.unique().tolist(), key=str))
+            message = f"positive_label {spec.positive_label!r} is not a class of the target ({labels})"
+            problems.append(spec_doc.problem(("positive_label",), message))
+    if problems:
+        raise SpecError(problems)
+
+
+def prepare_columns(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """Give every column the type the spec declares (categorical columns as strings)."""
+    out = frame.copy()
+    for column in spec.features.numeric:
+        out[column] = pd.to_numeric(out[column]).astype("float64")
+    for column in spec.features.categorical:
+        out[column] = out[column].astype("object").where(out[column].notna(), None)
+        out[column] = out[column].map(lambda v: v if v is None else str(v))
+    return out
+
+
+def split(frame: pd.DataFrame, spec: ModelSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded train/holdout split of one file, stratified by the target when asked."""
+    from sklearn.model_selection import train_test_split
+
+    plan = spec.data.split
+    fraction, seed, stratify = (0.25, 42, True) if plan is None else (
+        plan.holdout_fraction,
+        plan.seed,
+        plan.stratify,
+    )
+    strata = frame[spec.target] if stratify and spec.task == "classification" else None
+    train, holdout = train_test_split(frame, test_size=fraction, random_state=seed, stratify=strata)
+    return train.reset_index(drop=True), holdout.reset_index(drop=True)
+
+
+def load_model_data(spec: ModelSpec, spec_doc: Document, root: Path) -> ModelData:
+    """Resolve, verify, load and check every input of ``spec``."""
+    files = [resolve_file(role, rel, root, spec_doc) for role, rel in spec.data.files().items()]
+    frames = {}
+    for data_file in files:
+        frame = read_csv(root / data_file.path, data_file.path)
+        check_frame(frame, spec, spec_doc, data_file.path)
+        frames[data_file.role] = prepare_columns(frame, spec)
+    if "path" in frames:
+        train, holdout = split(frames["path"], spec)
+    else:
+        train, holdout = frames["train"], frames["holdout"]
+    if spec.task == "classification" and train[spec.target].nunique() < 2:
+        message = "the training split holds one class only: use a larger holdout_fraction or more data"
+        raise SpecError([spec_doc.problem(("data",), message)])
+    return ModelData(
+        train=train,
+        holdout=holdout,
+        reference=frames.get("reference", train),
+        current=frames.get("current", holdout),
+        files=files,
+    )

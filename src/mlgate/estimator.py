@@ -1,0 +1,97 @@
+"""From spec + params to a scikit-learn Pipeline, checked before anything is fitted.
+
+The estimator class comes from a file a pull request can change, so only classes under
+``sklearn.`` may be named: importing an arbitrary dotted path would run code from the PR.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any
+
+from mlgate.exceptions import Problem, SpecError
+from mlgate.spec import ModelSpec
+from mlgate.yamlio import Document
+
+ALLOWED_MODULE_PREFIX = "sklearn."
+
+
+def resolve_estimator(spec: ModelSpec, spec_doc: Document) -> type:
+    """Import the spec's estimator class, checking it is a scikit-learn one fit for the task."""
+    from sklearn.base import BaseEstimator, is_classifier, is_regressor
+
+    loc = ("estimator", "class")
+    dotted = spec.estimator.class_
+    module_name, _, class_name = dotted.rpartition(".")
+    if not module_name.startswith(ALLOWED_MODULE_PREFIX):
+        message = f"'{dotted}' is not a scikit-learn class: only sklearn.* estimators may be named"
+        raise SpecError([spec_doc.problem(loc, message)])
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise SpecError([spec_doc.problem(loc, f"no module '{module_name}'")]) from None
+    cls = getattr(module, class_name, None)
+    if not isinstance(cls, type) or not issubclass(cls, BaseEstimator):
+        raise SpecError([spec_doc.problem(loc, f"'{dotted}' is not a scikit-learn estimator")])
+    fits = is_classifier(cls()) if spec.task == "classification" else is_regressor(cls())
+    if not fits:
+        kind = "classifier" if spec.task == "classification" else "regressor"
+        message = f"'{dotted}' is not a {kind}, but the task is {spec.task}"
+        raise SpecError([spec_doc.problem(loc, message)])
+    return cls
+
+
+def check_params(cls: type, params: dict[str, Any], params_doc: Document, section: str) -> None:
+    """Every param is one the estimator takes, with a value it accepts."""
+    allowed = sorted(cls().get_params())
+    problems: list[Problem] = []
+    for key in params:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"{cls.__name__} takes: {', '.join(allowed)}"
+            message = f"unknown parameter of {cls.__name__} ({hint})"
+            problems.append(params_doc.problem((section, key), message, key=True))
+    if problems:
+        raise SpecError(problems)
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    try:
+        cls(**params)._validate_params()
+    except InvalidParameterError as err:
+        bad = next((k for k in params if f"'{k}'" in str(err)), None)
+        loc = (section, bad) if bad else (section,)
+        raise SpecError([params_doc.problem(loc, str(err))]) from None
+
+
+def estimator_params(cls: type, params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Params from params.yaml, with the spec's seed as random_state unless one is set."""
+    merged = dict(params)
+    if "random_state" in cls().get_params() and "random_state" not in merged:
+        merged["random_state"] = seed
+    return merged
+
+
+def build_pipeline(spec: ModelSpec, cls: type, params: dict[str, Any]) -> Any:
+    """Preprocessing + estimator in one Pipeline, so scoring reuses the training logic."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    transformers = []
+    if spec.features.numeric:
+        numeric = Pipeline(
+            [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+        )
+        transformers.append(("numeric", numeric, list(spec.features.numeric)))
+    if spec.features.categorical:
+        categorical = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="most_frequent")),
+                ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ]
+        )
+        transformers.append(("categorical", categorical, list(spec.features.categorical)))
+    features = ColumnTransformer(transformers, remainder="drop")
+    return Pipeline([("features", features), ("estimator", cls(**params))])

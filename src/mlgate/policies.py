@@ -1,0 +1,127 @@
+"""Loading policies, resolving ``extends`` chains into one effective policy.
+
+Each file in a chain is validated on its own (so an error names the file it is in), then the
+chain is merged base-first: a rule whose id matches a base rule replaces it, new rules are
+appended, settings set in the child override the base, and a stage defined in the child
+replaces the base's definition of that stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlgate.exceptions import SpecError
+from mlgate.lineage import canonical_hash
+from mlgate.spec import GATE_FAMILIES, Gates, Policy, Promotion, Settings, display_path, parse
+from mlgate.yamlio import load
+
+
+@dataclass(frozen=True)
+class ResolvedPolicy:
+    """The effective policy of a model, with the files it came from and its hash."""
+
+    policy: Policy
+    files: tuple[str, ...]
+    sha256: str
+
+    @property
+    def file(self) -> str:
+        """The file the spec names (the most derived one)."""
+        return self.files[-1]
+
+
+def rule_id(family: str, rule: Any) -> str:
+    """A rule's id: explicit, or derived from what it checks."""
+    if rule.id:
+        return str(rule.id)
+    subject = getattr(rule, "metric", None) or getattr(rule, "field", "")
+    return f"{family}.{subject}"
+
+
+def _check_reference(
+    target: Path, resolved: Path, chain: list[tuple[Path, Policy]], referrer: Any, root: Path
+) -> None:
+    """An ``extends`` must name an existing file that is not already in the chain."""
+    doc, loc = referrer
+    if any(resolved == seen for seen, _ in chain):
+        names = " -> ".join([*(display_path(p, root) for p, _ in chain), display_path(target, root)])
+        raise SpecError([doc.problem(loc, f"extends cycle: {names}")])
+    if not target.is_file():
+        raise SpecError([doc.problem(loc, f"policy file not found: {display_path(target, root)}")])
+
+
+def _check_unique_ids(policy: Policy, doc: Any) -> None:
+    problems = []
+    for family in GATE_FAMILIES:
+        seen: set[str] = set()
+        for index, rule in enumerate(policy.gates.rules(family)):
+            rid = rule_id(family, rule)
+            if rid in seen:
+                message = f"duplicate rule id '{rid}': give each rule of a family its own 'id'"
+                problems.append(doc.problem(("gates", family, index), message))
+            seen.add(rid)
+    if problems:
+        raise SpecError(problems)
+
+
+def _merge_rules(base: list[Any], child: list[Any], family: str) -> list[Any]:
+    merged = {rule_id(family, r): r for r in base}
+    for rule in child:
+        merged[rule_id(family, rule)] = rule
+    return list(merged.values())
+
+
+def _merge_model(base: Any, child: Any) -> Any:
+    """Fields the child file sets explicitly win; nested models merge recursively."""
+    updates = {}
+    for name in child.model_fields_set:
+        value = getattr(child, name)
+        base_value = getattr(base, name)
+        if hasattr(value, "model_fields_set") and hasattr(base_value, "model_fields_set"):
+            value = _merge_model(base_value, value)
+        updates[name] = value
+    return base.model_copy(update=updates)
+
+
+def merge(base: Policy, child: Policy) -> Policy:
+    """Apply ``child`` on top of ``base``."""
+    gates = Gates(
+        **{f: _merge_rules(base.gates.rules(f), child.gates.rules(f), f) for f in GATE_FAMILIES}
+    )
+    settings: Settings = _merge_model(base.settings, child.settings)
+    promotion = Promotion(
+        order=child.promotion.order or base.promotion.order,
+        stages={**base.promotion.stages, **child.promotion.stages},
+    )
+    return Policy(
+        extends=None,
+        description=child.description or base.description,
+        gates=gates,
+        settings=settings,
+        promotion=promotion,
+    )
+
+
+def load_policy(path: Path, root: Path) -> ResolvedPolicy:
+    """Load ``path`` and everything it extends; raise :class:`SpecError` on any problem."""
+    chain: list[tuple[Path, Policy]] = []
+    current: Path | None = path
+    referrer: tuple[Any, tuple[str, ...]] | None = None
+    while current is not None:
+        resolved = current.resolve()
+        if referrer is not None:
+            _check_reference(current, resolved, chain, referrer, root)
+        doc = load(current, display_path(current, root))
+        policy: Policy = parse(Policy, doc)
+        _check_unique_ids(policy, doc)
+        chain.append((resolved, policy))
+        referrer = (doc, ("extends",))
+        current = (current.parent / policy.extends) if policy.extends else None
+    effective = chain[-1][1]
+    for _, policy in reversed(chain[:-1]):
+        effective = merge(effective, policy)
+    files = tuple(display_path(p, root) for p, _ in reversed(chain))
+    digest = canonical_hash(effective.model_dump(mode="json", by_alias=True))
+    return ResolvedPolicy(policy=effective, files=files, sha256=digest)

@@ -1,0 +1,231 @@
+"""The only module that talks to MLflow (tracking and model registry).
+
+The embedded default is a SQLite store in the repo (``sqlite:///<repo>/mlflow.db``) with
+artifacts in ``<repo>/mlartifacts``; ``MLFLOW_TRACKING_URI`` points the same code at an
+``mlflow server``. Network failures are retried by MLflow's HTTP client (bounded here) and then
+surface as :class:`~mlgate.exceptions.RegistryUnavailable` (exit 3).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mlgate.exceptions import RegistryUnavailable, UnsafeModel
+
+T = TypeVar("T")
+
+TAG_PREFIX = "mlgate."
+MODEL_ARTIFACT = "model"
+# Types skops may load from an mlgate model: scikit-learn, numpy and scipy internals only.
+# The allow-list lives here, in mlgate's code, not in the model artifact: a crafted model
+# cannot widen it (MLflow reads skops_trusted_types from the model's own MLmodel file).
+TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+
+# MLflow's HTTP client retries 7 times with exponential backoff (minutes); a CI step should
+# report an outage sooner. Users can still raise these through the environment.
+_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}
+
+
+def tracking_uri(root: Path) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the embedded SQLite store in the repo."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow.db').resolve()}"
+
+
+def is_embedded(uri: str) -> bool:
+    return uri.startswith("sqlite:")
+
+
+def trusted_types(untrusted: list[str]) -> list[str]:
+    """Check skops' list of non-default types against mlgate's allow-list."""
+    foreign = sorted(t for t in untrusted if not t.startswith(TRUSTED_TYPE_PREFIXES))
+    if foreign:
+        raise UnsafeModel(
+            f"the model holds types outside mlgate's allow-list: {', '.join(foreign)}",
+            hint="use scikit-learn estimators only, or extend TRUSTED_TYPE_PREFIXES after review",
+        )
+    return sorted(untrusted)
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """What registering a trained model produced."""
+
+    name: str
+    version: int
+    run_id: str
+    model_uri: str
+    tracking_uri: str
+
+
+class Registry:
+    """MLflow tracking + registry for one governed repo."""
+
+    def __init__(self, root: Path) -> None:
+        for key, value in _HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        self.root = root
+        self.uri = tracking_uri(root)
+        self._mlflow = mlflow
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    def _call(self, what: str, func: Callable[[], T]) -> T:
+        """Run a registry call; connection failures become RegistryUnavailable (exit 3)."""
+        from mlflow.exceptions import MlflowException
+        from requests.exceptions import RequestException
+
+        try:
+            return func()
+        except (RequestException, ConnectionError) as err:
+            raise RegistryUnavailable(f"{what}: MLflow at {self.uri} did not answer ({err})") from err
+        except MlflowException as err:
+            if _is_outage(err):
+                raise RegistryUnavailable(f"{what}: MLflow at {self.uri} failed ({err.message})") from err
+            raise
+
+    def experiment(self, name: str) -> str:
+        """Id of the experiment ``name``, created on first use."""
+        found = self._call("read experiment", lambda: self.client.get_experiment_by_name(name))
+        if found is not None:
+            return str(found.experiment_id)
+        location = None
+        if is_embedded(self.uri):
+            location = (self.root / "mlartifacts").resolve().as_uri()
+        return str(
+            self._call(
+                "create experiment",
+                lambda: self.client.create_experiment(name, artifact_location=location),
+            )
+        )
+
+    @contextmanager
+    def run(self, experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[Any]:
+        """An MLflow run in ``experiment``; ended as FAILED if the body raises."""
+        experiment_id = self.experiment(experiment)
+        run = self._call(
+            "start run",
+            lambda: self._mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags),
+        )
+        try:
+            yield run
+        except BaseException:
+            self._mlflow.end_run(status="FAILED")
+            raise
+        self._call("end run", self._mlflow.end_run)
+
+    def log_run_data(self, params: dict[str, Any], metrics: dict[str, float]) -> None:
+        self._call("log params", lambda: self._mlflow.log_params(params))
+        self._call("log metrics", lambda: self._mlflow.log_metrics(metrics))
+
+    def log_artifacts(self, files: dict[str, str | bytes], folder: str = "mlgate") -> None:
+        """Log small text artifacts (spec copy, resolved policy, lineage) under ``folder``."""
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, content in files.items():
+                target = Path(tmp) / name
+                if isinstance(content, bytes):
+                    target.write_bytes(content)
+                else:
+                    target.write_text(content, encoding="utf-8")
+            self._call("log artifacts", lambda: self._mlflow.log_artifacts(tmp, folder))
+
+    def log_sklearn_model(
+        self,
+        model: Any,
+        *,
+        name: str,
+        signature: Any,
+        input_example: Any,
+        pip_requirements: list[str],
+        skops_types: list[str],
+    ) -> RegisteredVersion:
+        """Log ``model`` with skops serialization and register it as a new version of ``name``."""
+        import mlflow.sklearn
+
+        info = self._call(
+            "log and register model",
+            lambda: mlflow.sklearn.log_model(
+                model,
+                name=MODEL_ARTIFACT,
+                serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+                skops_trusted_types=skops_types,
+                signature=signature,
+                input_example=input_example,
+                pip_requirements=pip_requirements,
+                registered_model_name=name,
+            ),
+        )
+        version = info.registered_model_version
+        return RegisteredVersion(
+            name=name,
+            version=int(version),
+            run_id=str(info.run_id),
+            model_uri=f"models:/{name}/{version}",
+            tracking_uri=self.uri,
+        )
+
+    def set_version_tags(self, name: str, version: int, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self._call(
+                f"tag {name} v{version}",
+                lambda k=key, v=value: self.client.set_model_version_tag(name, str(version), k, v),
+            )
+
+    def set_model_description(self, name: str, description: str) -> None:
+        self._call(
+            "describe model",
+            lambda: self.client.update_registered_model(name, description=description),
+        )
+
+    def version(self, name: str, version: int) -> Any:
+        return self._call(
+            f"read {name} v{version}", lambda: self.client.get_model_version(name, str(version))
+        )
+
+    def versions(self, name: str) -> list[Any]:
+        found = self._call(
+            f"list versions of {name}",
+            lambda: self.client.search_model_versions(f"name = '{name}'"),
+        )
+        return sorted(found, key=lambda v: int(v.version))
+
+    def registered_models(self) -> list[str]:
+        found = self._call("list models", self.client.search_registered_models)
+        return sorted(m.name for m in found)
+
+    def load_model(self, name: str, version: int) -> Any:
+        """Load a registered scikit-learn model with mlgate's own skops allow-list."""
+        import skops.io
+
+        with tempfile.TemporaryDirectory() as tmp:
+            local = self._call(
+                f"download {name} v{version}",
+                lambda: self._mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"models:/{name}/{version}", dst_path=tmp
+                ),
+            )
+            files = list(Path(local).rglob("model.skops"))
+            if not files:
+                raise UnsafeModel(f"{name} v{version} was not saved by mlgate (no model.skops)")
+            allowed = trusted_types(skops.io.get_untrusted_types(file=files[0]))
+            return skops.io.load(files[0], trusted=allowed)
+
+
+def _is_outage(err: Any) -> bool:
+    text = str(getattr(err, "message", err))
+    markers = ("Max retries exceeded", "Connection refused", "API request to", "502", "503", "504")
+    return any(marker in text for marker in markers)

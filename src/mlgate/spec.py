@@ -1,0 +1,557 @@
+"""Typed model specs, policies and releases, and their strict loading.
+
+Every governance file is parsed with :mod:`mlgate.yamlio` (duplicate keys and tabs rejected,
+line and column kept) and validated by a pydantic model with ``extra="forbid"`` and
+``strict=True``: an unknown key is an error with a suggestion, and ``"0.8"`` is not silently
+read as ``0.8``. Errors become :class:`~mlgate.exceptions.Problem` objects that name the file,
+line, column and key path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlgate.exceptions import Problem, SpecError
+from mlgate.yamlio import Document, KeyPath, load
+
+Task = Literal["classification", "regression"]
+Severity = Literal["block", "warn"]
+GateFamily = Literal["performance", "fairness", "drift", "integrity", "documentation"]
+GATE_FAMILIES: tuple[str, ...] = get_args(GateFamily)
+COMPARISONS = ("min", "max", "max_regression")
+
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+)
+REGRESSION_METRICS = ("r2", "rmse", "mae", "mape")
+PerformanceMetric = Literal[CLASSIFICATION_METRICS + REGRESSION_METRICS]  # type: ignore[valid-type]
+FairnessMetric = Literal[
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+    "equal_opportunity_difference",
+    "equal_opportunity_ratio",
+    "selection_rate_difference",
+    "false_positive_rate_difference",
+    "error_rate_difference",
+]
+DriftMetric = Literal["psi", "ks_statistic", "ks_pvalue", "chi2_pvalue", "drifted_share"]
+IntegrityMetric = Literal[
+    "null_fraction",
+    "duplicate_rows",
+    "constant_columns",
+    "unseen_categories",
+    "schema_mismatch",
+    "conflicting_labels",
+    "train_holdout_overlap",
+    "deepchecks",
+]
+DeepchecksSuite = Literal["data_integrity", "train_test_validation", "model_evaluation"]
+DocumentedField = Literal[
+    "description",
+    "owners",
+    "model_card.intended_use",
+    "model_card.out_of_scope_uses",
+    "model_card.limitations",
+    "model_card.ethical_considerations",
+    "model_card.caveats_and_recommendations",
+    "model_card.license",
+    "monitoring.owner",
+    "monitoring.frequency",
+    "monitoring.retraining_trigger",
+    "monitoring.rollback_procedure",
+]
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+STAGE_PATTERN = r"^[a-z][a-z0-9_-]*$"
+
+
+class StrictModel(BaseModel):
+    """Base for everything read from YAML: unknown keys and type coercion are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- model spec
+
+
+class Split(StrictModel):
+    """Split one data file into train and holdout with a fixed seed."""
+
+    holdout_fraction: float = Field(0.25, gt=0, lt=1, description="share of rows held out")
+    seed: int = Field(42, description="random seed of the split")
+    stratify: bool = Field(True, description="stratify by the target (classification only)")
+
+
+class DataSpec(StrictModel):
+    """DVC-tracked inputs: one ``path`` with a ``split``, or separate ``train`` and ``holdout``."""
+
+    path: str | None = Field(None, description="one data file, split into train and holdout")
+    split: Split | None = None
+    train: str | None = Field(None, description="training data file")
+    holdout: str | None = Field(None, description="holdout data file")
+    reference: str | None = Field(None, description="drift reference (default: training data)")
+    current: str | None = Field(None, description="drift current data (default: holdout data)")
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> DataSpec:
+        if self.path and (self.train or self.holdout):
+            raise ValueError("give either 'path' (with 'split') or 'train' and 'holdout', not both")
+        if not self.path and not (self.train and self.holdout):
+            raise ValueError("give 'path' (with 'split') or both 'train' and 'holdout'")
+        if self.split and not self.path:
+            raise ValueError("'split' applies to 'path' only")
+        return self
+
+    def files(self) -> dict[str, str]:
+        """Role → path of every input file named by the spec."""
+        roles = ("path", "train", "holdout", "reference", "current")
+        return {role: getattr(self, role) for role in roles if getattr(self, role)}
+
+
+class Features(StrictModel):
+    """Columns fed to the model; each is preprocessed by its kind."""
+
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Features:
+        if not self.numeric and not self.categorical:
+            raise ValueError("at least one numeric or categorical feature is required")
+        both = sorted(set(self.numeric) & set(self.categorical))
+        if both:
+            raise ValueError(f"listed as both numeric and categorical: {', '.join(both)}")
+        for kind in ("numeric", "categorical"):
+            names = getattr(self, kind)
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"{kind} features listed twice: {', '.join(twice)}")
+        return self
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+
+class SensitiveFeature(StrictModel):
+    """An attribute the fairness gates group by; not fed to the model unless also a feature."""
+
+    name: str
+    bins: list[float] | None = Field(
+        None, description="bucket edges for a continuous attribute, e.g. [0, 25, 120] for age"
+    )
+    labels: list[str] | None = Field(None, description="names of the buckets (len(bins) - 1)")
+
+    @model_validator(mode="after")
+    def _bins(self) -> SensitiveFeature:
+        if self.bins is not None and (
+            len(self.bins) < 2 or any(a >= b for a, b in zip(self.bins, self.bins[1:]))
+        ):
+            raise ValueError("bins must be at least two strictly increasing edges")
+        if self.labels is not None:
+            if self.bins is None:
+                raise ValueError("labels need bins")
+            if len(self.labels) != len(self.bins) - 1:
+                raise ValueError(f"{len(self.bins) - 1} bins need as many labels")
+        return self
+
+
+class Estimator(StrictModel):
+    """A scikit-learn estimator class; its params live in ``params.yaml`` under the model name."""
+
+    class_: str = Field(alias="class", description="e.g. sklearn.ensemble.RandomForestClassifier")
+
+
+class ModelCard(StrictModel):
+    """Model-card text (Mitchell et al., 2019); the documentation gate checks what is required."""
+
+    intended_use: str = ""
+    out_of_scope_uses: str = ""
+    limitations: str = ""
+    ethical_considerations: str = ""
+    caveats_and_recommendations: str = ""
+    license: str = ""
+
+
+class Monitoring(StrictModel):
+    """Who watches the model in production, how often, and when it is retrained."""
+
+    owner: str = ""
+    frequency: str = ""
+    retraining_trigger: str = ""
+    rollback_procedure: str = ""
+
+
+class ModelSpec(StrictModel):
+    """``models/<name>/model.yaml``: what a model is."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str
+    owners: list[str] = Field(min_length=1)
+    task: Task
+    data: DataSpec
+    target: str
+    positive_label: int | str | None = Field(
+        None, description="favourable class for binary metrics (default: the larger label)"
+    )
+    features: Features
+    sensitive_features: list[SensitiveFeature] = Field(default_factory=list)
+    estimator: Estimator
+    seed: int = Field(42, description="seed given to the estimator's random_state")
+    model_card: ModelCard = Field(default_factory=ModelCard)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    policy: str = Field("policies/default.yaml", description="policy file, relative to the repo")
+
+    @model_validator(mode="after")
+    def _target_not_feature(self) -> ModelSpec:
+        if self.target in self.features.all:
+            raise ValueError(f"the target '{self.target}' is also listed as a feature")
+        return self
+
+
+# --------------------------------------------------------------------------- policy
+
+
+class Rule(StrictModel):
+    """One rule: a metric, exactly one comparison (min, max, max_regression) and a severity."""
+
+    id: str | None = Field(None, description="stable id; defaults to <family>.<metric>")
+    min: float | None = None
+    max: float | None = None
+    severity: Severity = "block"
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_comparison(self) -> Rule:
+        given = [c for c in COMPARISONS if getattr(self, c, None) is not None]
+        if len(given) != 1:
+            allowed = ", ".join(c for c in COMPARISONS if c in type(self).model_fields)
+            raise ValueError(f"give exactly one comparison ({allowed}), got {len(given)}")
+        return self
+
+    @property
+    def comparison(self) -> str:
+        return next(c for c in COMPARISONS if getattr(self, c, None) is not None)
+
+    @property
+    def threshold(self) -> float:
+        return float(getattr(self, self.comparison))
+
+
+class PerformanceRule(Rule):
+    """Holdout metric, absolute or relative to the production champion."""
+
+    metric: PerformanceMetric
+    max_regression: float | None = Field(
+        None,
+        ge=0,
+        description=(
+            "largest allowed worsening vs the champion, in metric units "
+            "(a drop for scores, a rise for errors such as rmse)"
+        ),
+    )
+
+
+class FairnessRule(Rule):
+    """A fairlearn disparity metric across the groups of sensitive features."""
+
+    metric: FairnessMetric
+    sensitive_features: list[str] | None = Field(None, description="default: all of the spec")
+    intersection: bool = Field(False, description="also evaluate intersections of the features")
+
+
+class DriftRule(Rule):
+    """A drift statistic between reference and current data."""
+
+    metric: DriftMetric
+    features: list[str] | None = Field(None, description="default: every model feature")
+
+
+class IntegrityRule(Rule):
+    """A data-integrity check; ``deepchecks`` runs a deepchecks suite (mlgate[deepchecks])."""
+
+    metric: IntegrityMetric
+    suite: DeepchecksSuite | None = None
+
+    @model_validator(mode="after")
+    def _suite(self) -> IntegrityRule:
+        if (self.metric == "deepchecks") != (self.suite is not None):
+            raise ValueError("'suite' is required with metric 'deepchecks' and only there")
+        return self
+
+
+class DocumentationRule(StrictModel):
+    """A spec field that must be present and non-empty."""
+
+    id: str | None = None
+    field: DocumentedField
+    severity: Severity = "block"
+    description: str = ""
+
+
+class Gates(StrictModel):
+    """Rules per gate family."""
+
+    performance: list[PerformanceRule] = Field(default_factory=list)
+    fairness: list[FairnessRule] = Field(default_factory=list)
+    drift: list[DriftRule] = Field(default_factory=list)
+    integrity: list[IntegrityRule] = Field(default_factory=list)
+    documentation: list[DocumentationRule] = Field(default_factory=list)
+
+    def rules(self, family: str) -> list[Any]:
+        return list(getattr(self, family))
+
+
+class FairnessSettings(StrictModel):
+    """How fairness groups are formed."""
+
+    min_group_size: int = Field(30, ge=1, description="smaller groups are reported and excluded")
+
+
+class DriftSettings(StrictModel):
+    """How drift statistics are computed."""
+
+    psi_bins: int = Field(10, ge=2, description="quantile bins of the reference for PSI")
+    psi_epsilon: float = Field(1e-4, gt=0, description="smoothing for empty bins")
+    feature_psi_threshold: float = Field(0.2, gt=0, description="PSI above this = drifted")
+    p_value: float = Field(0.05, gt=0, lt=1, description="test p-value below this = drifted")
+
+
+class Settings(StrictModel):
+    """Family-wide settings."""
+
+    fairness: FairnessSettings = Field(default_factory=FairnessSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+
+
+class Approvers(StrictModel):
+    """Who may approve a promotion: GitHub logins and org/team slugs."""
+
+    users: list[str] = Field(default_factory=list)
+    teams: list[str] = Field(default_factory=list)
+
+
+class StageRequirement(StrictModel):
+    """What a version needs before it may enter a stage."""
+
+    require_gates: list[GateFamily] = Field(default_factory=list)
+    approvals: int = Field(0, ge=0)
+    approvers: Approvers = Field(default_factory=Approvers)
+    dismiss_stale_approvals: bool = Field(
+        True, description="approvals given on an older head commit do not count"
+    )
+
+    @model_validator(mode="after")
+    def _approvers(self) -> StageRequirement:
+        if self.approvals and not (self.approvers.users or self.approvers.teams):
+            raise ValueError("approvals > 0 needs approvers (users or teams)")
+        return self
+
+
+class Promotion(StrictModel):
+    """Per-stage promotion requirements."""
+
+    order: list[str] = Field(default_factory=list, description="e.g. [staging, production]")
+    stages: dict[str, StageRequirement] = Field(default_factory=dict)
+
+    @field_validator("stages")
+    @classmethod
+    def _stage_names(cls, stages: dict[str, StageRequirement]) -> dict[str, StageRequirement]:
+        bad = [name for name in stages if not re.match(STAGE_PATTERN, name)]
+        if bad:
+            raise ValueError(f"stage names must match {STAGE_PATTERN}: {', '.join(bad)}")
+        return stages
+
+    @model_validator(mode="after")
+    def _order_known(self) -> Promotion:
+        unknown = [s for s in self.order if s not in self.stages]
+        if unknown:
+            raise ValueError(f"order names stages not defined under 'stages': {', '.join(unknown)}")
+        return self
+
+
+class Policy(StrictModel):
+    """``policies/*.yaml``: the rules a model must pass and who approves each stage."""
+
+    extends: str | None = Field(None, description="base policy, relative to this file")
+    description: str = ""
+    gates: Gates = Field(default_factory=Gates)
+    settings: Settings = Field(default_factory=Settings)
+    promotion: Promotion = Field(default_factory=Promotion)
+
+
+# --------------------------------------------------------------------------- release
+
+
+class Release(StrictModel):
+    """``models/<name>/release.yaml``: the desired registry version per stage."""
+
+    model: str = Field(pattern=NAME_PATTERN)
+    stages: dict[str, Annotated[int, Field(ge=1)] | None] = Field(
+        default_factory=dict, description="stage -> model version (null: stage empty)"
+    )
+
+
+# --------------------------------------------------------------------------- error mapping
+
+_TYPE_WORDS = {
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _yaml_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"number {value}"
+    if isinstance(value, str):
+        return f"string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Optional/Annotated/Union down to the first BaseModel or container inside."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            if arg is not type(None):
+                found = _unwrap(arg)
+                if found is not None:
+                    return found
+        return None
+    return annotation
+
+
+def _model_at(root: type[BaseModel], loc: KeyPath) -> type[BaseModel] | None:
+    """The pydantic model that holds the mapping at ``loc`` (for key suggestions)."""
+    current: Any = root
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {f.alias or n: f for n, f in current.model_fields.items()}
+            if part not in fields:
+                return None
+            current = fields[part].annotation
+        elif get_origin(current) in (list, dict):
+            current = get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None
+
+
+def _unknown_key_message(root: type[BaseModel], loc: KeyPath) -> str:
+    model = _model_at(root, loc[:-1])
+    if model is None:
+        return "unknown key"
+    allowed = [f.alias or n for n, f in model.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key (did you mean '{close[0]}'?)"
+    return f"unknown key (allowed: {', '.join(allowed)})"
+
+
+def _message(root: type[BaseModel], error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return _unknown_key_message(root, tuple(error["loc"]))
+    if kind == "missing":
+        return "required key is missing"
+    if kind in _TYPE_WORDS:
+        return f"expected {_TYPE_WORDS[kind]}, got {_yaml_kind(error['input'])}"
+    if kind == "literal_error":
+        return f"expected {error['ctx']['expected']}, got {_yaml_kind(error['input'])}"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    message = str(error["msg"])
+    return message[:1].lower() + message[1:]
+
+
+# pydantic appends the union member it tried (``int``, ``str``, ``constrained-int``) to the
+# loc of an error inside a union; drop those tags so the path is the YAML path the user wrote.
+_UNION_TAG = re.compile(r"^(int|str|float|bool|none|constrained-\w+|function-\w+)$")
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> KeyPath:
+    return tuple(p for p in loc if isinstance(p, int) or not _UNION_TAG.match(str(p)))
+
+
+def parse(model: type[BaseModel], doc: Document) -> Any:
+    """Validate ``doc`` as ``model``; raise :class:`SpecError` with every located problem."""
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            loc = _clean_loc(tuple(error["loc"]))
+            is_key = error["type"] == "extra_forbidden"
+            problems.append(doc.problem(loc, _message(model, error), key=is_key))
+        raise SpecError(_dedupe(problems)) from None
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: dict[str, Problem] = {}
+    for problem in problems:
+        seen.setdefault(str(problem), problem)
+    return list(seen.values())
+
+
+def display_path(path: Path, root: Path) -> str:
+    """``path`` relative to the repo root when it is inside it."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def load_model_spec(path: Path, root: Path) -> tuple[ModelSpec, Document]:
+    doc = load(path, display_path(path, root))
+    return parse(ModelSpec, doc), doc
+
+
+def load_release(path: Path, root: Path) -> tuple[Release, Document]:
+    doc = load(path, display_path(path, root))
+    return parse(Release, doc), doc
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schemas of the three governance file kinds (published in resources/schemas)."""
+    return {
+        "model": ModelSpec.model_json_schema(by_alias=True),
+        "policy": Policy.model_json_schema(by_alias=True),
+        "release": Release.model_json_schema(by_alias=True),
+    }
+

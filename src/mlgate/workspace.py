@@ -1,0 +1,159 @@
+"""A governed repo on disk: where its specs, policies, params and releases are, and their
+cross-references (a spec names a policy that exists, the policy's rules name features the spec
+has, the release names stages the policy defines, the params fit the estimator).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlgate.estimator import check_params, resolve_estimator
+from mlgate.exceptions import InvalidInput, Problem, SpecError
+from mlgate.policies import ResolvedPolicy, load_policy
+from mlgate.spec import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    ModelSpec,
+    Release,
+    display_path,
+    load_model_spec,
+    load_release,
+)
+from mlgate.yamlio import Document, load
+
+MODELS_DIR = "models"
+POLICIES_DIR = "policies"
+PARAMS_FILE = "params.yaml"
+SPEC_FILE = "model.yaml"
+RELEASE_FILE = "release.yaml"
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The governed repo containing ``start``: the nearest folder with ``models/``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / MODELS_DIR).is_dir():
+            return folder
+    raise InvalidInput(
+        f"no governed repo at {here}: no '{MODELS_DIR}/' folder here or above",
+        hint="run inside a repo with models/<name>/model.yaml, or pass --repo",
+    )
+
+
+def model_names(root: Path) -> list[str]:
+    return sorted(p.parent.name for p in (root / MODELS_DIR).glob(f"*/{SPEC_FILE}"))
+
+
+@dataclass
+class ModelContext:
+    """Everything about one model that lives in git, loaded and cross-checked."""
+
+    root: Path
+    spec: ModelSpec
+    spec_doc: Document
+    policy: ResolvedPolicy
+    params: dict[str, Any]
+    estimator_cls: type
+    release: Release | None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def spec_path(root: Path, name: str) -> Path:
+    return root / MODELS_DIR / name / SPEC_FILE
+
+
+def load_params(root: Path, section: str, spec_doc: Document) -> tuple[dict[str, Any], Document]:
+    """The model's section of params.yaml (estimator params, shown by `dvc params diff`)."""
+    path = root / PARAMS_FILE
+    if not path.is_file():
+        message = f"{PARAMS_FILE} not found: add a '{section}:' section with the estimator params"
+        raise SpecError([spec_doc.problem(("estimator",), message)])
+    doc = load(path, PARAMS_FILE)
+    params = doc.data.get(section)
+    if params is None:
+        message = f"no '{section}:' section in {PARAMS_FILE}: add one with the estimator params"
+        raise SpecError([doc.problem((), message)])
+    if not isinstance(params, dict):
+        raise SpecError([doc.problem((section,), "expected a mapping of estimator params")])
+    return params, doc
+
+
+def _policy_problems(spec: ModelSpec, policy: ResolvedPolicy, root: Path) -> list[Problem]:
+    """Rules that cannot apply to this spec, located in the policy file that defines them."""
+    doc = load(root / policy.file, policy.file)
+    problems = []
+    wrong = REGRESSION_METRICS if spec.task == "classification" else CLASSIFICATION_METRICS
+    sensitive = {s.name for s in spec.sensitive_features}
+    features = set(spec.features.all)
+    raw_gates = doc.data.get("gates", {}) or {}
+    for index, rule in enumerate(raw_gates.get("performance", []) or []):
+        if rule.get("metric") in wrong:
+            message = f"metric '{rule['metric']}' does not apply to {spec.task} model '{spec.name}'"
+            problems.append(doc.problem(("gates", "performance", index, "metric"), message))
+    for index, rule in enumerate(raw_gates.get("fairness", []) or []):
+        names = rule.get("sensitive_features") or []
+        for i, name in enumerate(names):
+            if name not in sensitive:
+                message = f"'{name}' is not a sensitive feature of model '{spec.name}'"
+                loc = ("gates", "fairness", index, "sensitive_features", i)
+                problems.append(doc.problem(loc, message))
+        if not sensitive:
+            message = f"model '{spec.name}' declares no sensitive_features to check fairness on"
+            problems.append(doc.problem(("gates", "fairness", index), message))
+    for index, rule in enumerate(raw_gates.get("drift", []) or []):
+        for i, name in enumerate(rule.get("features") or []):
+            if name not in features:
+                message = f"'{name}' is not a feature of model '{spec.name}'"
+                problems.append(doc.problem(("gates", "drift", index, "features", i), message))
+    return problems
+
+
+def _release_problems(release: Release, doc: Document, spec: ModelSpec, policy: ResolvedPolicy) -> list[Problem]:
+    problems = []
+    if release.model != spec.name:
+        message = f"names model '{release.model}' but sits in models/{spec.name}/"
+        problems.append(doc.problem(("model",), message))
+    defined = policy.policy.promotion.stages
+    for stage in release.stages:
+        if stage not in defined:
+            known = ", ".join(defined) or "none"
+            message = f"stage '{stage}' is not defined in {policy.file} (stages: {known})"
+            problems.append(doc.problem(("stages", stage), message, key=True))
+    return problems
+
+
+def load_model_context(root: Path, name: str) -> ModelContext:
+    """Load and cross-check one model's spec, policy, params and release (no data read)."""
+    path = spec_path(root, name)
+    if not path.is_file():
+        known = ", ".join(model_names(root)) or "none"
+        raise InvalidInput(
+            f"no spec for model '{name}': {display_path(path, root)} does not exist",
+            hint=f"models in this repo: {known}",
+        )
+    spec, spec_doc = load_model_spec(path, root)
+    if spec.name != name:
+        message = f"the spec in models/{name}/ must be named '{name}'"
+        raise SpecError([spec_doc.problem(("name",), message)])
+    policy_path = root / spec.policy
+    if not policy_path.is_file():
+        message = f"policy file not found: {spec.policy}"
+        raise SpecError([spec_doc.problem(("policy",), message)])
+    policy = load_policy(policy_path, root)
+    problems = _policy_problems(spec, policy, root)
+    estimator_cls = resolve_estimator(spec, spec_doc)
+    params, params_doc = load_params(root, spec.name, spec_doc)
+    check_params(estimator_cls, params, params_doc, spec.name)
+    release = None
+    release_path = path.with_name(RELEASE_FILE)
+    if release_path.is_file():
+        release, release_doc = load_release(release_path, root)
+        problems += _release_problems(release, release_doc, spec, policy)
+    if problems:
+        raise SpecError(problems)
+    return ModelContext(root, spec, spec_doc, policy, params, estimator_cls, release)
