@@ -82,7 +82,7 @@ def dvc_pull(rel: str, root: Path) -> None:
 
     try:
         with Repo(str(root)) as repo:
-            repo.pull(targets=[rel])
+            repo.pull(targets=[str(root / rel)])
     except DvcException as err:
         raise DvcError(f"dvc pull {rel} failed: {err}") from err
 

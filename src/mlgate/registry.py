@@ -71,14 +71,14 @@ class RegisteredVersion:
 class Registry:
     """MLflow tracking + registry for one governed repo."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, uri: str | None = None) -> None:
         for key, value in _HTTP_DEFAULTS.items():
             os.environ.setdefault(key, value)
         import mlflow
         from mlflow.tracking import MlflowClient
 
         self.root = root
-        self.uri = tracking_uri(root)
+        self.uri = uri or tracking_uri(root)
         self._mlflow = mlflow
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)

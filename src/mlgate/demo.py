@@ -1,0 +1,164 @@
+"""`mlgate demo`: build a scratch governed repo and run every journey that exists so far.
+
+The scratch repo is made the way a team would make one: ``git init``, ``dvc init``, a local
+DVC remote directory, the example data added with ``dvc add`` and pushed, the specs, policies
+and params committed. Then it validates the repo and trains both example models into the
+embedded MLflow registry (SQLite in the scratch repo). Later journeys extend this file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlgate.data import dvc_pull, dvc_record
+from mlgate.exceptions import DvcError, GitError, InvalidInput, SpecError
+from mlgate.lineage import file_md5
+from mlgate.registry import Registry
+from mlgate.train import train
+from mlgate.validate import validate_repo
+
+Step = Callable[[int, int, str], None]
+Log = Callable[[str], None]
+
+MARKER = ".mlgate-demo"
+EXAMPLE_FILES = ("models", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")
+EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv")
+MODELS = ("credit", "insurance")
+TOTAL_STEPS = 6
+GITIGNORE = "/mlflow.db\n/mlartifacts/\n/metrics/\n"
+
+
+def example_source() -> Path:
+    """The mlgate clone this package runs from (it holds the example governed repo)."""
+    for folder in Path(__file__).resolve().parents:
+        if (folder / "pyproject.toml").is_file() and (folder / "models").is_dir():
+            return folder
+    raise InvalidInput(
+        "mlgate demo copies the example repo (models/, policies/, data) from an mlgate clone, "
+        "and this installation is not one",
+        hint="clone the mlgate repository and install it with `pip install -e .`",
+    )
+
+
+def _prepare_workdir(workdir: Path) -> tuple[Path, Path]:
+    if workdir.exists() and any(workdir.iterdir()):
+        if not (workdir / MARKER).exists():
+            raise InvalidInput(
+                f"{workdir} is not empty and was not made by `mlgate demo`: refusing to empty it",
+                hint="pass an empty or new --workdir",
+            )
+        shutil.rmtree(workdir)
+    repo, remote = workdir / "repo", workdir / "dvc-remote"
+    repo.mkdir(parents=True)
+    remote.mkdir()
+    (workdir / MARKER).write_text("made by mlgate demo; safe to delete\n")
+    return repo, remote
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise GitError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def _copy_example(source: Path, repo: Path) -> None:
+    for rel in EXAMPLE_FILES:
+        src, dst = source / rel, repo / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy2(src, dst)
+    (repo / ".gitignore").write_text(GITIGNORE)
+
+
+def _example_data(source: Path, repo: Path) -> None:
+    """Copy each dataset from the clone, fetched by DVC and checked against its md5."""
+    for rel in EXAMPLE_DATA:
+        record = dvc_record(rel, source)
+        if record is None:
+            raise InvalidInput(f"{rel} is not DVC-tracked in {source}")
+        if not (source / rel).exists():
+            dvc_pull(rel, source)
+        if file_md5(source / rel) != record[0]:
+            raise InvalidInput(f"{source / rel} differs from {record[1]}", hint=f"dvc checkout {rel}")
+        shutil.copy2(source / rel, repo / rel)
+
+
+def _init_repos(repo: Path, remote: Path) -> None:
+    from dvc.repo import Repo
+
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "config", "user.name", "mlgate demo")
+    _git(repo, "config", "user.email", "demo@mlgate.invalid")
+    with contextlib.redirect_stdout(sys.stderr):  # DVC prints its banner to stdout
+        Repo.init(str(repo))
+    with Repo(str(repo)) as dvc, dvc.config.edit() as conf:
+        conf["core"]["analytics"] = False
+        conf["core"]["remote"] = "local"
+        conf["remote"]["local"] = {"url": str(remote)}
+
+
+def _dvc_add_and_push(repo: Path) -> int:
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(repo)) as dvc, contextlib.redirect_stdout(sys.stderr):
+            dvc.add([str(repo / rel) for rel in EXAMPLE_DATA])
+            return int(dvc.push())
+    except DvcException as err:
+        raise DvcError(f"dvc add/push failed: {err}") from err
+
+
+def _version_tags(repo: Path, uri: str, name: str, version: int) -> dict[str, str]:
+    mv = Registry(repo, uri).version(name, version)
+    return {k: v for k, v in sorted(mv.tags.items()) if k.startswith("mlgate.")}
+
+
+def run_demo(workdir: Path, progress: Step, log: Log) -> dict[str, Any]:
+    """Run the demo in ``workdir``; return what it made and where."""
+    source = example_source()
+    progress(1, TOTAL_STEPS, f"building a governed repo in {workdir / 'repo'}")
+    repo, remote = _prepare_workdir(workdir)
+    _copy_example(source, repo)
+    _example_data(source, repo)
+    progress(2, TOTAL_STEPS, "git init, dvc init, local DVC remote; dvc add + push of the data")
+    _init_repos(repo, remote)
+    pushed = _dvc_add_and_push(repo)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "Governed repo: specs, policies, params, DVC-tracked data")
+    log(f"  pushed {pushed} file(s) to {remote}; commit {_git(repo, 'rev-parse', '--short', 'HEAD')}")
+    progress(3, TOTAL_STEPS, "mlgate validate")
+    report = validate_repo(repo)
+    if not report.ok:
+        raise SpecError(report.problems)
+    log(f"  valid: {', '.join(report.models)}; policies {', '.join(report.policies)}")
+    uri = f"sqlite:///{repo / 'mlflow.db'}"
+    trained = {}
+    for index, name in enumerate(MODELS, start=4):
+        progress(index, TOTAL_STEPS, f"mlgate train {name}")
+        result = train(repo, name, progress=lambda msg: log(f"  {msg}"), tracking_uri=uri)
+        trained[name] = result.as_dict() | {"tags": _version_tags(repo, uri, name, result.version)}
+        log(f"  registered {result.model_uri} in {result.seconds['total']:.1f}s")
+    progress(TOTAL_STEPS, TOTAL_STEPS, "summary")
+    return {
+        "workdir": str(workdir),
+        "validate": report.as_dict(),
+        "trained": trained,
+        "outputs": {
+            "repo": str(repo),
+            "dvc_remote": str(remote),
+            "mlflow_tracking_uri": uri,
+            "mlflow_artifacts": str(repo / "mlartifacts"),
+            "registered": {n: t["model_uri"] for n, t in trained.items()},
+            "browse": f"mlflow ui --backend-store-uri {uri}",
+        },
+    }
