@@ -1,0 +1,171 @@
+"""Shared fixtures: an isolated environment, real governed repos, a real `mlflow server`.
+
+Nothing here is a stand-in: repos are made with the real `git` and `dvc` commands and a real
+directory remote, MLflow runs for real (SQLite, and a server process on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from mlgate.cli import main
+
+PROJECT = Path(__file__).resolve().parents[1]
+EXAMPLE_FILES = ("models", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")
+EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv")
+SERVER_START_TIMEOUT = 180
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """HOME, caches and git identity inside the test's temp dir; telemetry off."""
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text("[user]\n\tname = mlgate tests\n\temail = tests@mlgate.invalid\n"
+                         "[init]\n\tdefaultBranch = main\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+        mp.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        mp.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        mp.setenv("DVC_NO_ANALYTICS", "1")
+        mp.setenv("DVC_SITE_CACHE_DIR", str(home / "dvc-site-cache"))
+        mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        mp.setenv("DO_NOT_TRACK", "1")
+        mp.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        mp.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        mp.delenv("MLFLOW_REGISTRY_URI", raising=False)
+        yield home
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def dvc(*args: str, cwd: Path) -> str:
+    """The real `dvc` command line, from this interpreter's environment."""
+    return run([sys.executable, "-m", "dvc", *args], cwd)
+
+
+def git(*args: str, cwd: Path) -> str:
+    return run(["git", *args], cwd)
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory, isolated_env: Path) -> Path:
+    """A governed repo made once per session with git, dvc and a directory remote."""
+    base = tmp_path_factory.mktemp("template")
+    repo, remote = base / "repo", base / "dvc-remote"
+    repo.mkdir()
+    remote.mkdir()
+    for rel in EXAMPLE_FILES:
+        src, dst = PROJECT / rel, repo / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy2(src, dst)
+    for rel in EXAMPLE_DATA:
+        source = PROJECT / rel
+        if not source.exists():  # a plain clone: fetch from the project's own DVC remote
+            dvc("pull", rel, cwd=PROJECT)
+        shutil.copy2(source, repo / rel)
+    (repo / ".gitignore").write_text("/mlflow.db\n/mlartifacts/\n/metrics/\n")
+    git("init", "-q", cwd=repo)
+    dvc("init", "-q", cwd=repo)
+    dvc("config", "core.analytics", "false", cwd=repo)
+    dvc("remote", "add", "-d", "local", str(remote), cwd=repo)
+    dvc("add", "-q", *EXAMPLE_DATA, cwd=repo)
+    dvc("push", "-q", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "governed repo", cwd=repo)
+    return repo
+
+
+@pytest.fixture
+def governed_repo(template_repo: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the template repo (git history, DVC cache and remote config)."""
+    repo = tmp_path / "repo"
+    shutil.copytree(template_repo, repo, symlinks=True)
+    return repo
+
+
+@pytest.fixture
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str, cwd: Path | None = None) -> Result:
+    """Run the CLI in-process (from ``cwd``), never swallowing unexpected exceptions."""
+    old = Path.cwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        return runner.invoke(main, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mlflow server exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"mlflow server not healthy after {SERVER_START_TIMEOUT}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory, isolated_env: Path) -> Iterator[str]:
+    """A real `mlflow server` on 127.0.0.1 (SQLite backend, proxied artifacts)."""
+    base = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    log = base / "server.log"
+    env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    cmd = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", f"sqlite:///{base / 'mlflow.db'}",
+        "--artifacts-destination", str(base / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]
+    with log.open("wb") as out:
+        # Own process group: the server forks workers, and stopping the group stops them all.
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
