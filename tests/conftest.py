@@ -98,12 +98,16 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory, isolated_env: Path) 
     return repo
 
 
+def copy_repo(template: Path, dest: Path) -> Path:
+    """A copy of a governed repo: git history, DVC cache and remote config included."""
+    shutil.copytree(template, dest, symlinks=True)
+    return dest
+
+
 @pytest.fixture
 def governed_repo(template_repo: Path, tmp_path: Path) -> Path:
-    """A fresh copy of the template repo (git history, DVC cache and remote config)."""
-    repo = tmp_path / "repo"
-    shutil.copytree(template_repo, repo, symlinks=True)
-    return repo
+    """A fresh copy of the template repo for one test."""
+    return copy_repo(template_repo, tmp_path / "repo")
 
 
 @pytest.fixture

@@ -187,10 +187,15 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
 
 
 def prepare_columns(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """Give every column the type the spec declares (categorical columns as strings)."""
+    """Give every column the type the spec declares (categorical columns as strings).
+
+    Numeric columns keep integer dtypes when the file holds integers: the model signature is
+    inferred from these frames, and MLflow refuses to score int64 input against a double
+    column ("can not safely convert"), so casting here would reject the very file we trained on.
+    """
     out = frame.copy()
     for column in spec.features.numeric:
-        out[column] = pd.to_numeric(out[column]).astype("float64")
+        out[column] = pd.to_numeric(out[column])
     for column in spec.features.categorical:
         out[column] = out[column].astype("object").where(out[column].notna(), None)
         out[column] = out[column].map(lambda v: v if v is None else str(v))
