@@ -73,17 +73,20 @@ CASES = [
     # --------------------------------------------------------------- YAML syntax
     case(
         "yaml-unclosed-bracket",
-        f"{SPEC}:7:1: expected ',' or ']', but got '<scalar>'",
+        f"{SPEC}:7:5: expected ',' or ']', but got ':' "
+        "(in the list opened at line 6, column 9: is its ']' missing?)",
         edit(SPEC, "owners: [credit-risk-team, ana.lima]", "owners: [credit-risk-team, ana.lima"),
     ),
     case(
         "yaml-bad-indentation-spec",
-        f"{SPEC}:12:5: bad indentation",
+        f"{SPEC}:12:4: bad indentation: a key here must line up with a key above it "
+        "(while parsing the mapping at line 9, column 3)",
         edit(SPEC, "    seed: 42\n", "   seed: 42\n"),
     ),
     case(
         "yaml-bad-indentation-policy",
-        f"{POLICY}:7:7: bad indentation",
+        f"{POLICY}:7:12: mapping values are not allowed here: check this line's indentation, "
+        "or quote a value that contains ': '",
         edit(POLICY, "      min: 0.70\n", "        min: 0.70\n"),
     ),
     case(
@@ -104,34 +107,36 @@ CASES = [
     # --------------------------------------------------------------- duplicate keys
     case(
         "duplicate-key-spec",
-        f"{SPEC}:8:1: found duplicate key \"task\" with value \"regression\" (original value: "
-        "\"classification\"): each key may appear only once in a governance file",
+        f'{SPEC}:8:1: found duplicate key "task" with value "regression" (original value: '
+        '"classification"): each key may appear only once in a governance file',
         edit(SPEC, "task: classification\n", "task: classification\ntask: regression\n"),
     ),
     case(
         "duplicate-key-policy",
-        f"{POLICY}:8:7: found duplicate key \"min\" with value \"0.75\" (original value: "
-        "\"0.70\"): each key may appear only once in a governance file",
+        f'{POLICY}:8:7: found duplicate key "min" with value "0.75" (original value: '
+        '"0.7"): each key may appear only once in a governance file',
         edit(POLICY, "      min: 0.70\n", "      min: 0.70\n      min: 0.75\n"),
     ),
     case(
         "duplicate-key-params",
-        f"{PARAMS}:5:3: found duplicate key \"max_depth\" with value \"8\" (original value: "
-        "\"6\"): each key may appear only once in a governance file",
+        f'{PARAMS}:5:3: found duplicate key "max_depth" with value "8" (original value: '
+        '"6"): each key may appear only once in a governance file',
         edit(PARAMS, "  max_depth: 6\n", "  max_depth: 6\n  max_depth: 8\n"),
     ),
     # --------------------------------------------------------------- unknown keys
     case(
         "unknown-key-spec-suggested",
         f"{SPEC}:26:1: sed: unknown key (did you mean 'seed'?)",
-        edit(SPEC, "seed: 42\npolicy", "sed: 42\npolicy"),
+        edit(SPEC, "seed: 42\nmodel_card", "sed: 42\nmodel_card"),
     ),
     case(
         "unknown-key-spec-no-suggestion",
         f"{SPEC}:49:1: colour: unknown key (allowed: name, description, owners, task, data, "
         "target, positive_label, features, sensitive_features, estimator, seed, model_card, "
         "monitoring, policy)",
-        lambda repo: (repo / SPEC).open("a").write("colour: blue\n"),
+        edit(
+            SPEC, "policy: policies/credit.yaml\n", "policy: policies/credit.yaml\ncolour: blue\n"
+        ),
     ),
     case(
         "unknown-key-policy-rule",
@@ -207,12 +212,14 @@ CASES = [
     ),
     case(
         "rule-min-and-max",
-        f"{POLICY}:6:7: gates -> performance -> 0: give exactly one of min, max, max_regression",
+        f"{POLICY}:6:7: gates -> performance -> 0: give exactly one comparison "
+        "(min, max, max_regression), got 2",
         edit(POLICY, "      min: 0.70\n", "      min: 0.70\n      max: 0.99\n"),
     ),
     case(
         "rule-no-comparison",
-        f"{POLICY}:6:7: gates -> performance -> 0: give exactly one of min, max, max_regression",
+        f"{POLICY}:6:7: gates -> performance -> 0: give exactly one comparison "
+        "(min, max, max_regression), got 0",
         edit(POLICY, "      min: 0.70\n", ""),
     ),
     case(
@@ -258,7 +265,7 @@ CASES = [
     ),
     case(
         "policy-unknown-sensitive-feature",
-        f"{POLICY}:21:29: gates -> fairness -> 1 -> sensitive_features -> 0: 'gender' is not a "
+        f"{POLICY}:21:28: gates -> fairness -> 1 -> sensitive_features -> 0: 'gender' is not a "
         "sensitive feature of model 'credit'",
         edit(POLICY, "sensitive_features: [sex]", "sensitive_features: [gender]"),
     ),
@@ -312,7 +319,7 @@ CASES = [
     # --------------------------------------------------------------- spec identity
     case(
         "spec-name-differs-from-dir",
-        f"{SPEC}:2:7: name: the spec in models/credit/ is named 'scoring': it must be named 'credit'",
+        f"{SPEC}:2:7: name: the spec in models/credit/ must be named 'credit'",
         edit(SPEC, "name: credit", "name: scoring"),
     ),
     case(
@@ -323,7 +330,7 @@ CASES = [
     # --------------------------------------------------------------- data vs spec
     case(
         "feature-not-in-data",
-        f"{SPEC}:17:40: features -> numeric -> 3: column 'jobs' not found in "
+        f"{SPEC}:17:43: features -> numeric -> 3: column 'jobs' not found in "
         "data/german_credit.csv (did you mean 'job'?)",
         edit(SPEC, "age, job]", "age, jobs]"),
     ),
@@ -349,14 +356,22 @@ CASES = [
         edit(SPEC, "target: risk", "target: outcome"),
     ),
     case(
-        "data-file-untracked-and-missing",
-        f"{SPEC}:9:9: data -> path: data file data/nosuch.csv does not exist",
+        "data-path-not-found",
+        f"{SPEC}:9:9: data -> path: data file data/nosuch.csv does not exist: "
+        "track it with `dvc add data/nosuch.csv` and commit the .dvc file",
         edit(SPEC, "path: data/german_credit.csv", "path: data/nosuch.csv"),
+    ),
+    case(
+        "data-file-deleted-with-dvc-pointer",
+        f"{SPEC}:9:9: data -> path: data file {CREDIT_CSV} does not exist: "
+        f"track it with `dvc add {CREDIT_CSV}` and commit the .dvc file",
+        delete(CREDIT_CSV, f"{CREDIT_CSV}.dvc"),
     ),
     case(
         "data-md5-mismatch",
         f"{SPEC}:9:9: data -> path: data/german_credit.csv differs from what "
-        "data/german_credit.csv.dvc records (md5 MD5 vs 53347560ad00a8e0f695411d0517f8f0): run "
+        "data/german_credit.csv.dvc records (md5 dca89388468c3f44301df308726da0e0 vs "
+        "53347560ad00a8e0f695411d0517f8f0): run "
         "`dvc add data/german_credit.csv` and commit to record the change, or "
         "`dvc checkout data/german_credit.csv` to restore",
         edit(CREDIT_CSV, "1,male,2,own,not_known,little,1169,6,radio/TV,67\n", ""),
@@ -369,14 +384,16 @@ CASES = [
     case(
         "data-non-numeric-feature",
         f"{CREDIT_CSV}:9: credit_amount: non-numeric value 'lots' in a numeric column "
-        "(1 such row)",
+        "(1 such rows)",
         recorded(CREDIT_CSV, lambda text: text.replace(",6948,36,car,35", ",lots,36,car,35")),
     ),
     case(
         "data-non-numeric-target-regression",
         f"{INSURANCE_CSV}:3: charges: non-numeric value 'unknown' in a numeric column "
-        "(1 such row)",
-        recorded(INSURANCE_CSV, lambda text: text.replace(",southeast,1725.5523", ",southeast,unknown")),
+        "(1 such rows)",
+        recorded(
+            INSURANCE_CSV, lambda text: text.replace(",southeast,1725.5523", ",southeast,unknown")
+        ),
         model="insurance",
     ),
     case(
@@ -404,7 +421,6 @@ def test_malformed_input_is_rejected(
     for apply in edits:
         apply(governed_repo)
     result = invoke(cli, "train", model, cwd=governed_repo)
-    print("\nACTUAL", result.exit_code, result.stderr)
     assert result.exit_code == 2, result.output
     assert expected in stderr_lines(result), result.stderr
     assert_not_registered(governed_repo)
@@ -416,25 +432,61 @@ def test_unrecoverable_data_is_a_remote_failure(
     """Data DVC tracks but neither the workspace, the cache nor the remote holds: exit 3."""
     empty = tmp_path / "empty-remote"
     empty.mkdir()
-    (governed_repo / CREDIT_CSV).unlink()
+    delete(CREDIT_CSV)(governed_repo)
     shutil.rmtree(governed_repo / ".dvc" / "cache")
     replace(governed_repo, ".dvc/config", str(template_repo.parent / "dvc-remote"), str(empty))
     result = invoke(cli, "train", "credit", cwd=governed_repo)
-    print("\nACTUAL", result.exit_code, result.stderr)
     assert result.exit_code == 3, result.output
-    assert f"dvc pull {CREDIT_CSV} failed" in result.stderr
+    expected = f"dvc pull {CREDIT_CSV} failed: Checkout failed for following targets:"
+    assert expected in stderr_lines(result), result.stderr
     assert_not_registered(governed_repo)
 
 
-def test_validate_reports_every_problem(governed_repo: Path, cli: CliRunner) -> None:
-    replace(governed_repo, POLICY, "      min: 0.8\n", "      mni: 0.8\n")
-    replace(governed_repo, PARAMS, "max_depth: 6", "max_dept: 6")
+MNI = f"{POLICY}:17:7: gates -> fairness -> 0 -> mni: unknown key (did you mean 'min'?)"
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        pytest.param(
+            (
+                edit(POLICY, "      min: 0.8\n", "      mni: 0.8\n"),
+                edit(INSURANCE_SPEC, "task: regression", "task: regresion"),
+            ),
+            (
+                MNI,
+                (
+                    f"{INSURANCE_SPEC}:5:7: task: expected 'classification' or 'regression', "
+                    "got string 'regresion'"
+                ),
+            ),
+            id="two-models",
+        ),
+        pytest.param(
+            (
+                edit(POLICY, "      min: 0.8\n", "      mni: 0.8\n"),
+                edit(PARAMS, "max_depth: 6", "max_dept: 6"),
+            ),
+            (
+                MNI,
+                (
+                    f"{PARAMS}:4:3: credit -> max_dept: unknown parameter of "
+                    "RandomForestClassifier (did you mean 'max_depth'?)"
+                ),
+            ),
+            id="one-model-policy-and-params",
+        ),
+    ],
+)
+def test_validate_reports_every_problem(
+    governed_repo: Path, cli: CliRunner, edits: tuple[Edit, ...], expected: tuple[str, ...]
+) -> None:
+    for apply in edits:
+        apply(governed_repo)
     result = invoke(cli, "validate", cwd=governed_repo)
     assert result.exit_code == 2, result.output
     lines = stderr_lines(result)
-    assert f"{POLICY}:17:7: gates -> fairness -> 0 -> mni: unknown key (did you mean 'min'?)" in lines
-    assert (
-        f"{PARAMS}:4:3: credit -> max_dept: unknown parameter of RandomForestClassifier "
-        "(did you mean 'max_depth'?)"
-    ) in lines
+    missing = [line for line in expected if line not in lines]
+    assert not missing, result.stderr
+    assert any(line.startswith(f"{len(expected)} problem(s) in ") for line in lines), result.stderr
     assert_not_registered(governed_repo)

@@ -92,11 +92,18 @@ class Registry:
         try:
             return func()
         except (RequestException, ConnectionError) as err:
-            raise RegistryUnavailable(f"{what}: MLflow at {self.uri} did not answer ({err})") from err
+            raise self._unavailable(what, err) from err
         except MlflowException as err:
-            if _is_outage(err):
-                raise RegistryUnavailable(f"{what}: MLflow at {self.uri} failed ({err.message})") from err
+            if _outage_reason(err):
+                raise self._unavailable(what, err) from err
             raise
+
+    def _unavailable(self, what: str, err: Exception) -> RegistryUnavailable:
+        retries = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        reason = _outage_reason(err) or type(err).__name__
+        return RegistryUnavailable(
+            f"{what}: MLflow at {self.uri} did not answer after {retries} retries ({reason})"
+        )
 
     def experiment(self, name: str) -> str:
         """Id of the experiment ``name``, created on first use."""
@@ -225,7 +232,17 @@ class Registry:
             return skops.io.load(files[0], trusted=allowed)
 
 
-def _is_outage(err: Any) -> bool:
+_OUTAGE_MARKERS = (
+    "Connection refused",
+    "Read timed out",
+    "Name or service not known",
+    "Max retries exceeded",
+    "too many 5", "502", "503", "504",
+    "API request to",
+)
+
+
+def _outage_reason(err: Any) -> str:
+    """The short reason an MLflow call failed for want of a server ('' when it is not an outage)."""
     text = str(getattr(err, "message", err))
-    markers = ("Max retries exceeded", "Connection refused", "API request to", "502", "503", "504")
-    return any(marker in text for marker in markers)
+    return next((marker for marker in _OUTAGE_MARKERS if marker in text), "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -157,7 +158,11 @@ def _log(
     features = ctx.spec.features.all
     example = data.train[features].head(5)
     output = pipeline.predict_proba(example) if ctx.spec.task == "classification" else pipeline.predict(example)
-    signature = infer_signature(data.train[features].head(200), output)
+    with warnings.catch_warnings():
+        # Integer columns stay integers on purpose (see data.prepare_columns); MLflow's hint
+        # about missing values in integer columns is answered there, not for every user.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        signature = infer_signature(data.train[features].head(200), output)
     tags = version_tags(info) | {"mlflow.source.git.commit": info["git_commit"]}
     with registry.run(f"mlgate/{ctx.name}", f"train-{ctx.name}", tags):
         registry.log_run_data(_run_params(ctx, params), {f"holdout_{k}": v for k, v in metrics.items()})
