@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import PROJECT, invoke
 
+from conftest import PROJECT, invoke
 from mlgate import __version__
 from mlgate.cli import main
 

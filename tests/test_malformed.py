@@ -319,7 +319,7 @@ CASES = [
     # --------------------------------------------------------------- spec identity
     case(
         "spec-name-differs-from-dir",
-        f"{SPEC}:2:7: name: the spec in models/credit/ must be named 'credit'",
+        f"{SPEC}:2:7: name: the spec in models/credit/ must be named 'credit', not 'scoring'",
         edit(SPEC, "name: credit", "name: scoring"),
     ),
     case(
@@ -384,13 +384,13 @@ CASES = [
     case(
         "data-non-numeric-feature",
         f"{CREDIT_CSV}:9: credit_amount: non-numeric value 'lots' in a numeric column "
-        "(1 such rows)",
+        "(1 row like this)",
         recorded(CREDIT_CSV, lambda text: text.replace(",6948,36,car,35", ",lots,36,car,35")),
     ),
     case(
         "data-non-numeric-target-regression",
         f"{INSURANCE_CSV}:3: charges: non-numeric value 'unknown' in a numeric column "
-        "(1 such rows)",
+        "(1 row like this)",
         recorded(
             INSURANCE_CSV, lambda text: text.replace(",southeast,1725.5523", ",southeast,unknown")
         ),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import _free_port, invoke
 
+from conftest import _free_port, invoke
 from mlgate.registry import Registry
 
 pytestmark = pytest.mark.server

@@ -8,13 +8,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from conftest import PROJECT, invoke
 from mlgate.exceptions import SpecError
 from mlgate.policies import load_policy, rule_id
 from mlgate.spec import GATE_FAMILIES, ModelSpec, Policy, Release, json_schemas, parse
 from mlgate.workspace import model_names
 from mlgate.yamlio import load
-
-from conftest import PROJECT, invoke
 
 SCHEMAS = PROJECT / "src" / "mlgate" / "resources" / "schemas"
 

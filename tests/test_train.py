@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import copy_repo, git, invoke
 
+from conftest import copy_repo, git, invoke
 from mlgate.registry import Registry
 
 

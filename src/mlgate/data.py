@@ -150,7 +150,7 @@ def _numeric_problems(frame: pd.DataFrame, columns: list[str], shown: str) -> li
         line = first + 2  # header is line 1
         message = (
             f"non-numeric value {frame[column].iloc[first]!r} in a numeric column "
-            f"({int(bad.sum())} such rows)"
+            f"({_rows(int(bad.sum()))} like this)"
         )
         problems.append(Problem(shown, line, 0, (column,), message))
     return problems
@@ -239,3 +239,7 @@ def load_model_data(spec: ModelSpec, spec_doc: Document, root: Path) -> ModelDat
         current=frames.get("current", holdout),
         files=files,
     )
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"

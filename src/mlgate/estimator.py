@@ -32,6 +32,9 @@ def resolve_estimator(spec: ModelSpec, spec_doc: Document) -> type:
     except ImportError:
         raise SpecError([spec_doc.problem(loc, f"no module '{module_name}'")]) from None
     cls = getattr(module, class_name, None)
+    if cls is None:
+        message = f"no class '{class_name}' in module '{module_name}'{_suggest(class_name, module)}"
+        raise SpecError([spec_doc.problem(loc, message)])
     if not isinstance(cls, type) or not issubclass(cls, BaseEstimator):
         raise SpecError([spec_doc.problem(loc, f"'{dotted}' is not a scikit-learn estimator")])
     fits = is_classifier(cls()) if spec.task == "classification" else is_regressor(cls())
@@ -95,3 +98,11 @@ def build_pipeline(spec: ModelSpec, cls: type, params: dict[str, Any]) -> Any:
         transformers.append(("categorical", categorical, list(spec.features.categorical)))
     features = ColumnTransformer(transformers, remainder="drop")
     return Pipeline([("features", features), ("estimator", cls(**params))])
+
+
+def _suggest(name: str, module: Any) -> str:
+    import difflib
+
+    public = [n for n in dir(module) if not n.startswith("_") and isinstance(getattr(module, n), type)]
+    close = difflib.get_close_matches(name, public, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -107,7 +107,10 @@ class RegistryUnavailable(ExternalServiceError):
 class DvcError(ExternalServiceError):
     """DVC could not fetch or hash data."""
 
-    hint = "check the DVC remote (`dvc remote list`, `dvc status -c`), then re-run"
+    hint = (
+        "check the DVC remote (`dvc remote list`, `dvc status -c`); if the data was never "
+        "pushed, run `dvc push` where it was added; then re-run"
+    )
 
 
 class GitError(ExternalServiceError):

@@ -13,7 +13,7 @@ import numpy as np
 
 def positive_label(classes: list[Any], configured: Any) -> Any:
     """The favourable class: the configured one, else the larger label."""
-    return configured if configured is not None else sorted(classes)[-1]
+    return configured if configured is not None else max(classes)
 
 
 def classification_metrics(y_true: Any, proba: np.ndarray, classes: list[Any], pos: Any) -> dict[str, float]:

@@ -160,7 +160,7 @@ class SensitiveFeature(StrictModel):
     @model_validator(mode="after")
     def _bins(self) -> SensitiveFeature:
         if self.bins is not None and (
-            len(self.bins) < 2 or any(a >= b for a, b in zip(self.bins, self.bins[1:]))
+            len(self.bins) < 2 or any(a >= b for a, b in zip(self.bins, self.bins[1:], strict=False))
         ):
             raise ValueError("bins must be at least two strictly increasing edges")
         if self.labels is not None:

@@ -1,13 +1,15 @@
-"""A governed repo on disk: where its specs, policies, params and releases are, and their
-cross-references (a spec names a policy that exists, the policy's rules name features the spec
-has, the release names stages the policy defines, the params fit the estimator).
+"""A governed repo on disk: its specs, policies, params and releases, and their cross-references.
+
+Cross-references checked: a spec names a policy that exists, the policy's rules name features the spec
+has, the release names stages the policy defines, the params fit the estimator.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mlgate.estimator import check_params, resolve_estimator
 from mlgate.exceptions import InvalidInput, Problem, SpecError
@@ -22,6 +24,8 @@ from mlgate.spec import (
     load_release,
 )
 from mlgate.yamlio import Document, load
+
+T = TypeVar("T")
 
 MODELS_DIR = "models"
 POLICIES_DIR = "policies"
@@ -127,6 +131,21 @@ def _release_problems(release: Release, doc: Document, spec: ModelSpec, policy: 
     return problems
 
 
+def _collect(problems: list[Problem], load: Callable[[], T]) -> T | None:
+    """Run one check; record its problems instead of stopping at the first file."""
+    try:
+        return load()
+    except SpecError as err:
+        problems.extend(err.problems)
+        return None
+
+
+def _load_spec_policy(spec: ModelSpec, spec_doc: Document, root: Path) -> ResolvedPolicy:
+    if not (root / spec.policy).is_file():
+        raise SpecError([spec_doc.problem(("policy",), f"policy file not found: {spec.policy}")])
+    return load_policy(root / spec.policy, root)
+
+
 def load_model_context(root: Path, name: str) -> ModelContext:
     """Load and cross-check one model's spec, policy, params and release (no data read)."""
     path = spec_path(root, name)
@@ -137,23 +156,29 @@ def load_model_context(root: Path, name: str) -> ModelContext:
             hint=f"models in this repo: {known}",
         )
     spec, spec_doc = load_model_spec(path, root)
-    if spec.name != name:
-        message = f"the spec in models/{name}/ must be named '{name}'"
+    # Past the spec itself, each file is checked even when another failed, so one run of
+    # `mlgate validate` lists everything a pull request has to fix.
+    if spec.name != name:  # params and release are found by name: nothing else can be checked
+        message = f"the spec in models/{name}/ must be named '{name}', not '{spec.name}'"
         raise SpecError([spec_doc.problem(("name",), message)])
-    policy_path = root / spec.policy
-    if not policy_path.is_file():
-        message = f"policy file not found: {spec.policy}"
-        raise SpecError([spec_doc.problem(("policy",), message)])
-    policy = load_policy(policy_path, root)
-    problems = _policy_problems(spec, policy, root)
-    estimator_cls = resolve_estimator(spec, spec_doc)
-    params, params_doc = load_params(root, spec.name, spec_doc)
-    check_params(estimator_cls, params, params_doc, spec.name)
+    problems: list[Problem] = []
+    policy = _collect(problems, lambda: _load_spec_policy(spec, spec_doc, root))
+    if policy is not None:
+        problems += _policy_problems(spec, policy, root)
+    estimator_cls = _collect(problems, lambda: resolve_estimator(spec, spec_doc))
+    loaded = _collect(problems, lambda: load_params(root, spec.name, spec_doc))
+    params = loaded[0] if loaded else {}
+    if loaded and estimator_cls is not None:
+        _collect(problems, lambda: check_params(estimator_cls, params, loaded[1], spec.name))
     release = None
     release_path = path.with_name(RELEASE_FILE)
     if release_path.is_file():
-        release, release_doc = load_release(release_path, root)
-        problems += _release_problems(release, release_doc, spec, policy)
+        parsed = _collect(problems, lambda: load_release(release_path, root))
+        if parsed is not None and policy is not None:
+            release = parsed[0]
+            problems += _release_problems(release, parsed[1], spec, policy)
     if problems:
         raise SpecError(problems)
+    assert policy is not None
+    assert estimator_cls is not None
     return ModelContext(root, spec, spec_doc, policy, params, estimator_cls, release)

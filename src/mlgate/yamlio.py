@@ -84,11 +84,25 @@ def _plain(node: Any, loc: KeyPath, doc: Document) -> Any:
 
 
 def _describe(err: MarkedYAMLError) -> str:
+    """Turn the parser's message into one that says what to fix."""
     problem = err.problem or err.context or "invalid YAML"
+    opened = err.context_mark
     if "\\t" in problem or "'\\t'" in problem or "\t" in problem:
         return "tab character used for indentation: YAML indents with spaces only"
     if "found duplicate key" in problem:
         return f"{problem}: each key may appear only once in a governance file"
+    if problem.startswith("expected <block end>"):
+        where = f" (while parsing the mapping at line {opened.line + 1}, column {opened.column + 1})"
+        return "bad indentation: a key here must line up with a key above it" + (where if opened else "")
+    if problem == "mapping values are not allowed here":
+        return f"{problem}: check this line's indentation, or quote a value that contains ': '"
+    if problem.startswith("expected ',' or") and opened is not None:
+        closer = "]" if "']'" in problem else "}"
+        kind = "list" if closer == "]" else "mapping"
+        return (
+            f"{problem} (in the {kind} opened at line {opened.line + 1}, column "
+            f"{opened.column + 1}: is its '{closer}' missing?)"
+        )
     return problem
 
 
