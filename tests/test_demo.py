@@ -1,0 +1,66 @@
+"""The demo end to end, as a newcomer runs it: a scratch repo, validate, two trained models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from conftest import git, invoke
+from mlgate.registry import Registry
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    out = tmp_path / "demo.json"
+    result = invoke(CliRunner(), "demo", "--workdir", str(workdir), "--json", str(out))
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())
+    repo = Path(summary["outputs"]["repo"])
+    # a real git repo with a clean tree and a real DVC remote holding the data
+    assert git("status", "--porcelain", cwd=repo).strip() == ""
+    head = git("rev-parse", "HEAD", cwd=repo).strip()
+    remote = Path(summary["outputs"]["dvc_remote"])
+    for name in ("credit", "insurance"):
+        trained = summary["trained"][name]
+        assert trained["version"] == 1
+        tags = Registry(repo, summary["outputs"]["mlflow_tracking_uri"]).version(name, 1).tags
+        assert tags["mlgate.git.commit"] == head
+        assert tags["mlgate.params.sha256"] == trained["lineage"]["params_sha256"]
+        rel = tags["mlgate.data.path.path"]
+        md5 = yaml.safe_load((repo / f"{rel}.dvc").read_text())["outs"][0]["md5"]
+        assert tags["mlgate.data.path.md5"] == md5
+        assert (remote / "files" / "md5" / md5[:2] / md5[2:]).is_file(), "data must be in the remote"
+    # it says where its outputs are
+    assert str(repo) in result.output
+    assert "mlflow ui --backend-store-uri" in result.output
+
+
+def test_demo_reruns_in_the_same_workdir(tmp_path: Path) -> None:
+    """A second run starts from scratch instead of failing on the first run's leftovers.
+
+    Run as separate processes, the way people run it (MLflow caches its SQLite engine per
+    process, and the demo deletes and recreates that database).
+    """
+    workdir = tmp_path / "demo"
+    for _ in range(2):
+        done = subprocess.run(
+            ["mlgate", "demo", "--workdir", str(workdir)], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert "demo finished" in done.stderr + done.stdout
+
+
+def test_demo_refuses_a_workdir_that_is_not_a_demo(tmp_path: Path) -> None:
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    result = invoke(CliRunner(), "demo", "--workdir", str(precious))
+    assert result.exit_code == 2
+    assert (precious / "thesis.tex").read_text() == "years of work"
