@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ from conftest import git, invoke
 from mlgate.registry import Registry
 
 pytestmark = pytest.mark.slow
+
+# The console script next to this interpreter (the venv need not be activated).
+MLGATE = str(Path(sys.executable).parent / "mlgate")
 
 
 def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -> None:
@@ -51,7 +55,7 @@ def test_demo_reruns_in_the_same_workdir(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     for _ in range(2):
         done = subprocess.run(
-            ["mlgate", "demo", "--workdir", str(workdir)], capture_output=True, text=True, check=False
+            [MLGATE, "demo", "--workdir", str(workdir)], capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, done.stdout + done.stderr
     assert "demo finished" in done.stderr + done.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,10 @@ def test_uncommitted_spec_change_is_recorded_as_dirty(governed_repo: Path, tmp_p
     spec.write_text(spec.read_text() + "\n# local edit\n")
     result = train(governed_repo, "insurance", tmp_path / "out.json")
     assert result["lineage"]["git_dirty"] is True
+    # another repo trained insurance earlier in this process: each repo keeps its own store
+    assert result["version"] == 1
+    assert result["tracking_uri"] == f"sqlite:///{governed_repo / 'mlflow.db'}"
+    assert "MLFLOW_TRACKING_URI" not in os.environ
     tags = Registry(governed_repo).version("insurance", result["version"]).tags
     assert tags["mlgate.git.dirty"] == "true"
 

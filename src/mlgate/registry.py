@@ -57,6 +57,25 @@ def trusted_types(untrusted: list[str]) -> list[str]:
     return sorted(untrusted)
 
 
+def _point_mlflow_at(uri: str) -> None:
+    """Set MLflow's global URIs (``log_model`` and ``start_run`` use them) without the env vars.
+
+    ``mlflow.set_tracking_uri`` also writes ``MLFLOW_TRACKING_URI`` into ``os.environ`` for
+    subprocesses; left there, it would read as the user's choice and send the next repo's models
+    to this repo's store when one process works on several repos (the demo, the tests).
+    """
+    import mlflow
+
+    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @dataclass(frozen=True)
 class RegisteredVersion:
     """What registering a trained model produced."""
@@ -80,8 +99,7 @@ class Registry:
         self.root = root
         self.uri = uri or tracking_uri(root)
         self._mlflow = mlflow
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.set_registry_uri(self.uri)
+        _point_mlflow_at(self.uri)
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     def _call(self, what: str, func: Callable[[], T]) -> T:
