@@ -232,6 +232,43 @@ class Registry:
         found = self._call("list models", self.client.search_registered_models)
         return sorted(m.name for m in found)
 
+    def latest_version(self, name: str) -> int | None:
+        found = self.versions(name)
+        return int(found[-1].version) if found else None
+
+    def alias_version(self, name: str, alias: str) -> int | None:
+        """The version ``alias`` points at, or None when the alias is not set."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self._call(
+                f"read alias {alias} of {name}",
+                lambda: self.client.get_model_version_by_alias(name, alias),
+            )
+        except MlflowException as err:
+            if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+        return int(found.version)
+
+    def signature_columns(self, name: str, version: int) -> list[tuple[str, str]] | None:
+        """(column, MLflow type) of the version's input signature, None if it has none."""
+        from mlflow.models import get_model_info
+
+        info = self._call(
+            f"read signature of {name} v{version}",
+            lambda: get_model_info(f"models:/{name}/{version}"),
+        )
+        if info.signature is None:
+            return None
+        return [(col.name, str(col.type.name)) for col in info.signature.inputs.inputs]
+
+    def attach_json(self, run_id: str, payload: str, artifact_file: str) -> None:
+        """Add a JSON artifact to a (finished) run, e.g. a gate verdict."""
+        self._call(
+            f"log {artifact_file}", lambda: self.client.log_text(run_id, payload, artifact_file)
+        )
+
     def load_model(self, name: str, version: int) -> Any:
         """Load a registered scikit-learn model with mlgate's own skops allow-list."""
         import skops.io

@@ -5,11 +5,12 @@ Scripts and GitHub Actions read stdout (JSON or a single value); people read std
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
+
+from mlgate import jsonout
 
 
 def data(text: str) -> None:
@@ -24,6 +25,11 @@ def info(text: str) -> None:
 def step(index: int, total: int, text: str) -> None:
     """Progress of a long command, one line per step."""
     click.echo(click.style(f"[{index}/{total}] ", fg="cyan") + text, err=True)
+
+
+def progress(text: str) -> None:
+    """Progress of a command whose number of steps is not known up front."""
+    click.echo(click.style("… ", fg="cyan") + text, err=True)
 
 
 def success(text: str) -> None:
@@ -44,10 +50,27 @@ def write_json(target: str | None, payload: Any) -> None:
     """``--json -`` prints to stdout; ``--json PATH`` writes a file; None does nothing."""
     if target is None:
         return
-    text = json.dumps(payload, indent=2, sort_keys=True, default=str)
     if target == "-":
-        data(text)
+        data(jsonout.dumps(payload))
         return
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text + "\n", encoding="utf-8")
+    jsonout.write(Path(target), payload)
+
+
+ICONS = {"pass": ("✔", "green"), "fail": ("✘", "red"), "error": ("!", "red"), "skipped": ("–", "yellow")}
+
+
+def rule_lines(rules: list[dict[str, Any]]) -> None:
+    """One aligned line per evaluated rule: icon, family, rule id, observed vs threshold, why."""
+    width = max((len(r["rule_id"]) for r in rules), default=0)
+    for rule in rules:
+        icon, colour = ICONS[rule["status"]]
+        if rule["status"] == "fail" and not rule["blocking"]:
+            colour = "yellow"
+        observed = "—" if rule["observed"] is None else f"{rule['observed']:.4g}"
+        limit = "" if rule["threshold"] is None else f" ({rule['comparison']} {rule['threshold']:g})"
+        head = click.style(f"{icon} {rule['status']:<7}", fg=colour)
+        click.echo(
+            f"{head} {rule['family']:<13} {rule['rule_id']:<{width}}  {observed}{limit}  "
+            f"{rule['explanation']}",
+            err=True,
+        )

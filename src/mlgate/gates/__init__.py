@@ -1,0 +1,31 @@
+"""Gate families: pure functions from data and predictions to measurements.
+
+One module per family (``performance``, ``fairness``, ``drift``, ``integrity``,
+``documentation``). None of them knows about thresholds or severities: they measure, and
+:mod:`mlgate.verdict` compares the measurements with the policy's rules. That split keeps the
+statistics testable against reference implementations (scipy, fairlearn) on their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Measurement:
+    """What one rule's metric came to.
+
+    ``value`` is None when it could not be computed; ``error`` then says why (a group with
+    one label class, a column missing from the data...) and the rule's status is ``error``.
+    ``details`` carries tables for the report (per-group rates, per-feature drift).
+    """
+
+    value: float | None
+    explanation: str
+    details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, reason: str, details: dict[str, Any] | None = None) -> Measurement:
+        return cls(value=None, explanation=reason, details=details or {}, error=reason)

@@ -1,0 +1,41 @@
+"""Performance gate: holdout metrics of the challenger, and of the champion on the same data."""
+
+from __future__ import annotations
+
+from mlgate.gates import Measurement
+
+# Metrics where smaller is better; for these a regression is a rise, for the rest a drop.
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
+
+
+def absolute(metric: str, metrics: dict[str, float]) -> Measurement:
+    """The challenger's holdout value of ``metric``."""
+    if metric not in metrics:
+        return Measurement.failed(f"{metric} was not computed for this model (multiclass or regression?)")
+    value = metrics[metric]
+    return Measurement(value=value, explanation=f"{metric} = {value:.4g} on the holdout set")
+
+
+def regression(
+    metric: str, challenger: dict[str, float], champion: dict[str, float] | None, champion_version: int | None
+) -> Measurement | None:
+    """How much worse the challenger is than the champion (0 or less: no worse).
+
+    Returns None when there is no champion, so the caller marks the rule ``skipped`` with the
+    reason instead of passing it silently.
+    """
+    if champion is None or champion_version is None:
+        return None
+    if metric not in challenger or metric not in champion:
+        return Measurement.failed(f"{metric} is missing for the challenger or the champion")
+    new, old = challenger[metric], champion[metric]
+    worse = new - old if metric in LOWER_IS_BETTER else old - new
+    direction = "lower" if metric in LOWER_IS_BETTER else "higher"
+    return Measurement(
+        value=worse,
+        explanation=(
+            f"{metric} {new:.4g} vs champion v{champion_version} {old:.4g} "
+            f"({'worse' if worse > 0 else 'no worse'} by {abs(worse):.4g}; {direction} is better)"
+        ),
+        details={"challenger": new, "champion": old, "champion_version": champion_version},
+    )

@@ -1,0 +1,27 @@
+"""JSON as mlgate writes it: sorted keys, indented, NaN and infinities as null (JSON has none)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    return obj
+
+
+def dumps(payload: Any) -> str:
+    return json.dumps(finite(payload), indent=2, sort_keys=True, default=str, allow_nan=False)
+
+
+def write(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dumps(payload) + "\n", encoding="utf-8")

@@ -1,0 +1,173 @@
+"""Rules against measurements: one structured verdict per model version (DESIGN.md contract).
+
+Status of a rule: ``pass``, ``fail``, ``error`` (the metric could not be computed: fail closed)
+or ``skipped`` (nothing to compare with, e.g. no champion yet — said, never a silent pass).
+The overall status is ``fail`` when a blocking rule fails or errors, ``warn`` when only
+``warn``-severity rules do, else ``pass``. With a stage, only the families that stage requires
+can block; the others are still evaluated and reported, as warnings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mlgate.gates import Measurement
+
+SCHEMA = "mlgate.verdict/1"
+STATUSES = ("pass", "fail", "error", "skipped")
+
+
+@dataclass
+class RuleResult:
+    """One rule of the policy, evaluated."""
+
+    family: str
+    rule_id: str
+    metric: str
+    observed: float | None
+    threshold: float | None
+    comparison: str
+    severity: str
+    status: str
+    explanation: str
+    description: str = ""
+    blocking: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare(comparison: str, observed: float, threshold: float) -> bool:
+    """``min``: observed ≥ threshold; ``max`` and ``max_regression``: observed ≤ threshold."""
+    if comparison == "min":
+        return observed >= threshold
+    return observed <= threshold
+
+
+def judge(
+    family: str,
+    rule: Any,
+    rule_id: str,
+    measured: Measurement | None,
+    *,
+    required: bool,
+    skip_reason: str = "",
+) -> RuleResult:
+    """Compare one measurement with its rule."""
+    comparison = getattr(rule, "comparison", "present")
+    threshold = getattr(rule, "threshold", None)
+    metric = getattr(rule, "metric", None) or getattr(rule, "field", "")
+    base = {
+        "family": family,
+        "rule_id": rule_id,
+        "metric": metric,
+        "threshold": threshold,
+        "comparison": comparison,
+        "severity": rule.severity,
+        "description": rule.description,
+    }
+    if measured is None:
+        return RuleResult(**base, observed=None, status="skipped", explanation=skip_reason)
+    if measured.error is not None or measured.value is None or math.isnan(measured.value):
+        reason = measured.error or f"{metric} is undefined (NaN) on this data"
+        status, explanation, observed = "error", reason, None
+    else:
+        observed = float(measured.value)
+        ok = observed >= 1.0 if comparison == "present" else compare(comparison, observed, threshold)
+        status, explanation = ("pass" if ok else "fail"), measured.explanation
+        if not ok and comparison != "present":
+            sign = "≥" if comparison == "min" else "≤"
+            explanation += f"; needs {sign} {threshold:g}"
+    blocking = status in ("fail", "error") and rule.severity == "block" and required
+    return RuleResult(
+        **base,
+        observed=observed,
+        status=status,
+        explanation=explanation,
+        blocking=blocking,
+        details=measured.details,
+    )
+
+
+@dataclass
+class Verdict:
+    """The gate result of one model version under one policy."""
+
+    model: str
+    version: int
+    run_id: str
+    stage: str | None
+    commit: str
+    policy: dict[str, Any]
+    data: list[dict[str, str]]
+    trained_on: dict[str, str]
+    metrics: dict[str, float]
+    champion: dict[str, Any] | None
+    rules: list[RuleResult]
+    required_families: list[str]
+    evaluated_at: str
+    mlgate_version: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {status: 0 for status in STATUSES} | {"warnings": 0, "blocking": 0}
+        for rule in self.rules:
+            counts[rule.status] += 1
+            if rule.blocking:
+                counts["blocking"] += 1
+            elif rule.status in ("fail", "error"):
+                counts["warnings"] += 1
+        return counts
+
+    @property
+    def status(self) -> str:
+        counts = self.counts
+        if counts["blocking"]:
+            return "fail"
+        return "warn" if counts["warnings"] else "pass"
+
+    def family_status(self, family: str) -> str:
+        """``pass`` / ``warn`` / ``fail`` for one family; ``none`` if the policy has no rule there."""
+        rules = [r for r in self.rules if r.family == family]
+        if not rules:
+            return "none"
+        if any(r.status in ("fail", "error") and r.severity == "block" for r in rules):
+            return "fail"
+        if any(r.status in ("fail", "error") for r in rules):
+            return "warn"
+        return "pass"
+
+    def as_dict(self) -> dict[str, Any]:
+        from mlgate.spec import GATE_FAMILIES
+
+        return {
+            "schema": SCHEMA,
+            "model": self.model,
+            "version": self.version,
+            "run_id": self.run_id,
+            "stage": self.stage,
+            "status": self.status,
+            "counts": self.counts,
+            "families": {f: self.family_status(f) for f in GATE_FAMILIES},
+            "required_families": self.required_families,
+            "commit": self.commit,
+            "policy": self.policy,
+            "data": self.data,
+            "trained_on": self.trained_on,
+            "metrics": self.metrics,
+            "champion": self.champion,
+            # failures first: that is what a reviewer needs to see
+            "rules": [r.as_dict() for r in sorted(self.rules, key=_rule_order)],
+            "evaluated_at": self.evaluated_at,
+            "mlgate_version": self.mlgate_version,
+            "seconds": self.seconds,
+        }
+
+
+def _rule_order(rule: RuleResult) -> tuple[int, int]:
+    rank = {"fail": 0, "error": 1, "skipped": 2, "pass": 3}[rule.status]
+    return (0 if rule.blocking else 1, rank)
