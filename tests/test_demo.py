@@ -41,6 +41,18 @@ def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -
         md5 = yaml.safe_load((repo / f"{rel}.dvc").read_text())["outs"][0]["md5"]
         assert tags["mlgate.data.path.md5"] == md5
         assert (remote / "files" / "md5" / md5[:2] / md5[2:]).is_file(), "data must be in the remote"
+    # both models gated, verdicts written; the credit verdict has per-group fairness tables
+    for name in ("credit", "insurance"):
+        verdict = json.loads(Path(summary["outputs"]["verdicts"][name]).read_text())
+        assert verdict["model"] == name
+        assert verdict["status"] == summary["gated"][name]["status"]
+    credit = json.loads(Path(summary["outputs"]["verdicts"]["credit"]).read_text())
+    tables = {}
+    for rule in credit["rules"]:
+        if rule["family"] == "fairness":
+            tables |= rule["details"]["groups"]
+    assert {row["group"] for row in tables["age"]} == {"under 25", "25 and over"}
+    assert {row["group"] for row in tables["sex"]} == {"female", "male"}
     # it says where its outputs are
     assert str(repo) in result.output
     assert "mlflow ui --backend-store-uri" in result.output

@@ -93,7 +93,6 @@ def test_regression_direction_depends_on_the_metric() -> None:
 
 def test_documentation_field_must_be_non_blank(tmp_path) -> None:
     from conftest import PROJECT
-
     from mlgate.spec import ModelSpec, parse
     from mlgate.yamlio import load
 

@@ -143,6 +143,37 @@ def train(model: str, repo: str | None, json_path: str | None) -> None:
 
 
 @main.command()
+@click.argument("model")
+@click.option("--version", "version", type=click.IntRange(min=1), help="Registered version (default: the latest).")
+@click.option("--stage", metavar="STAGE", help="Only the gate families this stage requires can block.")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--no-attach", is_flag=True, help="Do not store the verdict on the model version.")
+@click.option("--json", "json_path", metavar="PATH", help="Write the verdict JSON to PATH ('-' for stdout).")
+@handled
+def gate(model: str, version: int | None, stage: str | None, repo: str | None, no_attach: bool, json_path: str | None) -> None:
+    """Evaluate every rule of MODEL's policy against a registered version (exit 1 if blocked)."""
+    from mlgate.gate import run_gates
+
+    verdict = run_gates(
+        _root(repo), model, version=version, stage=stage, attach=not no_attach, progress=ui.progress
+    )
+    payload = verdict.as_dict()
+    ui.write_json(json_path, payload)
+    ui.rule_lines(payload["rules"])
+    counts = payload["counts"]
+    summary = (
+        f"{model} v{verdict.version}: {payload['status']} — {counts['pass']} passed, "
+        f"{counts['blocking']} blocking, {counts['warnings']} warning(s), {counts['skipped']} skipped"
+    )
+    if verdict.status == "fail":
+        ui.error(summary, "fix the blocking rules above (or the model), retrain, and gate again")
+        sys.exit(1)
+    (ui.warn if verdict.status == "warn" else ui.success)(summary)
+    if not no_attach:
+        ui.info(f"verdict stored on {model} v{verdict.version} (tags mlgate.gates.*)")
+
+
+@main.command()
 @click.option(
     "--workdir",
     metavar="DIR",

@@ -2,8 +2,9 @@
 
 The scratch repo is made the way a team would make one: ``git init``, ``dvc init``, a local
 DVC remote directory, the example data added with ``dvc add`` and pushed, the specs, policies
-and params committed. Then it validates the repo and trains both example models into the
-embedded MLflow registry (SQLite in the scratch repo). Later journeys extend this file.
+and params committed. Then it validates the repo, trains both example models into the
+embedded MLflow registry (SQLite in the scratch repo) and gates them, writing verdict JSON
+files. Later journeys extend this file.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlgate import jsonout
 from mlgate.data import dvc_pull, dvc_record
 from mlgate.exceptions import DvcError, GitError, InvalidInput, SpecError
+from mlgate.gate import run_gates
 from mlgate.lineage import file_md5
 from mlgate.registry import Registry
 from mlgate.train import train
@@ -30,7 +33,7 @@ MARKER = ".mlgate-demo"
 EXAMPLE_FILES = ("models", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")
 EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv")
 MODELS = ("credit", "insurance")
-TOTAL_STEPS = 6
+TOTAL_STEPS = 8
 GITIGNORE = "/mlflow.db\n/mlartifacts/\n/metrics/\n"
 
 
@@ -148,12 +151,26 @@ def run_demo(workdir: Path, progress: Step, log: Log) -> dict[str, Any]:
         result = train(repo, name, progress=lambda msg: log(f"  {msg}"), tracking_uri=uri)
         trained[name] = result.as_dict() | {"tags": _version_tags(repo, uri, name, result.version)}
         log(f"  registered {result.model_uri} in {result.seconds['total']:.1f}s")
+    verdicts = {}
+    for index, name in enumerate(MODELS, start=4 + len(MODELS)):
+        progress(index, TOTAL_STEPS, f"mlgate gate {name} --json verdicts/{name}.json")
+        verdict = run_gates(repo, name, tracking_uri=uri, progress=lambda msg: log(f"  {msg}"))
+        path = workdir / "verdicts" / f"{name}.json"
+        jsonout.write(path, verdict.as_dict())
+        counts = verdict.counts
+        log(
+            f"  {verdict.status}: {counts['pass']} passed, {counts['blocking']} blocking, "
+            f"{counts['warnings']} warning(s), {counts['skipped']} skipped -> {path}"
+        )
+        verdicts[name] = {"status": verdict.status, "path": str(path), "counts": counts}
     progress(TOTAL_STEPS, TOTAL_STEPS, "summary")
     return {
         "workdir": str(workdir),
         "validate": report.as_dict(),
         "trained": trained,
+        "gated": verdicts,
         "outputs": {
+            "verdicts": {n: v["path"] for n, v in verdicts.items()},
             "repo": str(repo),
             "dvc_remote": str(remote),
             "mlflow_tracking_uri": uri,
@@ -162,3 +179,4 @@ def run_demo(workdir: Path, progress: Step, log: Log) -> dict[str, Any]:
             "browse": f"mlflow ui --backend-store-uri {uri}",
         },
     }
+

@@ -1,0 +1,787 @@
+"""Integrity gate: is the data the model was trained and judged on fit for that purpose?
+
+Native metrics are computed here with vectorised pandas: rows are compared through 64-bit
+hashes of their values, and rows are dropped from the comparison as soon as their partial hash
+is unique, so a million rows take well under two seconds. Each returns a
+:class:`~mlgate.gates.Measurement` whose explanation names the worst column or the counts and
+whose ``details`` hold a small table for the report. Where deepchecks has a check for the same
+thing, the definition follows it (``DataDuplicates``, ``ConflictingLabels``,
+``TrainTestSamplesMix``, ``IsSingleValue``) so the numbers agree with its suites.
+
+The optional ``deepchecks`` metric runs one of deepchecks' tabular suites and returns one
+:class:`DeepchecksOutcome` per condition. deepchecks is imported lazily (``mlgate[deepchecks]``)
+and kept quiet: no progress bars, no log lines, no warnings, no anonymous telemetry.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlgate.gates import Measurement
+
+DEEPCHECKS_HINT = "pip install 'mlgate[deepchecks]'"
+NATIVE_METRICS = (
+    "null_fraction",
+    "duplicate_rows",
+    "constant_columns",
+    "unseen_categories",
+    "schema_mismatch",
+    "conflicting_labels",
+    "train_holdout_overlap",
+)
+SUITES = ("data_integrity", "train_test_validation", "model_evaluation")
+MAX_VALUES = 10  # unseen category values listed per column
+MAX_EXAMPLES = 5  # example rows listed for duplicates, conflicts and overlap
+MAX_NAMED = 3  # columns named in a one-line explanation
+
+_NUMERIC_TYPES = frozenset({"integer", "long", "float", "double"})
+_INTEGER_TYPES = frozenset({"integer", "long"})
+_CHECKED_TYPES = _NUMERIC_TYPES | {"boolean", "datetime", "string", "binary"}
+
+
+@dataclass
+class IntegrityData:
+    """What the integrity gate looks at: prepared train and holdout frames and the model's inputs.
+
+    ``signature`` is the MLflow input signature as (column, MLflow type name such as ``long``,
+    ``double``, ``string``), or None when the model was logged without one.
+    """
+
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    numeric: list[str]
+    categorical: list[str]
+    target: str
+    signature: list[tuple[str, str]] | None = None
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.features, self.target]
+
+
+@dataclass
+class DeepchecksOutcome:
+    """One condition of a deepchecks suite, evaluated."""
+
+    check: str
+    condition: str
+    passed: bool
+    category: str  # PASS, WARN, FAIL or ERROR (deepchecks' ConditionCategory)
+    details: str
+
+
+# --------------------------------------------------------------------------- native metrics
+
+
+def integrity_measurement(metric: str, data: IntegrityData) -> Measurement:
+    """Measure one native integrity ``metric`` on ``data`` (``deepchecks`` is not one)."""
+    if metric not in _MEASURES:
+        if metric == "deepchecks":
+            raise ValueError("the 'deepchecks' metric runs a suite: use deepchecks_results()")
+        raise ValueError(
+            f"unknown integrity metric '{metric}' (known: {', '.join(NATIVE_METRICS)})"
+        )
+    return _MEASURES[metric](data)
+
+
+def _null_fraction(data: IntegrityData) -> Measurement:
+    missing = _missing_columns(data, data.columns)
+    if missing is not None:
+        return missing
+    rows = len(data.train) + len(data.holdout)
+    if rows == 0:
+        return Measurement.failed("train and holdout hold no rows")
+    table = []
+    for column in data.columns:
+        in_train = int(data.train[column].isna().sum())
+        in_holdout = int(data.holdout[column].isna().sum())
+        table.append(
+            {
+                "column": column,
+                "fraction": (in_train + in_holdout) / rows,
+                "nulls": in_train + in_holdout,
+                "train_nulls": in_train,
+                "holdout_nulls": in_holdout,
+            }
+        )
+    table.sort(key=lambda row: (-row["fraction"], row["column"]))
+    worst = table[0]
+    if worst["nulls"] == 0:
+        explanation = f"no missing values in {len(table)} columns ({rows} rows, train + holdout)"
+    else:
+        explanation = (
+            f"largest null fraction {_pct(worst['fraction'])} in '{worst['column']}' "
+            f"({worst['nulls']} of {rows} rows, train + holdout)"
+        )
+        others = sum(1 for row in table[1:] if row["nulls"])
+        if others:
+            explanation += f"; {others} other column(s) have nulls"
+    return Measurement(value=worst["fraction"], explanation=explanation, details={"columns": table})
+
+
+def _duplicate_rows(data: IntegrityData) -> Measurement:
+    missing = _missing_columns(data, data.columns)
+    if missing is not None:
+        return missing
+    rows = len(data.train) + len(data.holdout)
+    if rows == 0:
+        return Measurement.failed("train and holdout hold no rows")
+    split = len(data.train)
+    # Only rows in a group of two or more equal rows survive; positions stay in row order.
+    positions, keys = _narrow(data, _cheap_first(data, data.columns), _collides)
+    repeated = pd.Series(keys).duplicated(keep="first").to_numpy()
+    count = int(repeated.sum())
+    counts = pd.Series(keys).value_counts()
+    examples = [
+        {"row": _where(int(positions[np.argmax(keys == key)]), split), "copies": int(n)}
+        for key, n in counts.head(MAX_EXAMPLES).items()
+    ]
+    details = {
+        "rows": rows,
+        "duplicate_rows": count,
+        "in_train": int((repeated & (positions < split)).sum()),
+        "in_holdout": int((repeated & (positions >= split)).sum()),
+        "repeated_rows": len(counts),
+        "examples": examples,
+        "definition": "rows equal to an earlier row (features + target): deepchecks DataDuplicates",
+    }
+    if count == 0:
+        explanation = f"no duplicate rows among {rows} (features + target, train + holdout)"
+    else:
+        explanation = (
+            f"{count} of {rows} rows ({_pct(count / rows)}) repeat an earlier row "
+            f"(features + target, train + holdout); most copied: {examples[0]['row']} "
+            f"x{examples[0]['copies']}"
+        )
+    return Measurement(value=count / rows, explanation=explanation, details=details)
+
+
+def _constant_columns(data: IntegrityData) -> Measurement:
+    missing = _missing_columns(data, data.features, holdout=False)
+    if missing is not None:
+        return missing
+    if len(data.train) == 0:
+        return Measurement.failed("the training data holds no rows")
+    constant = []
+    for column in data.features:
+        single, value = _single_value(data.train[column])
+        if single:
+            constant.append({"column": column, "value": None if value is None else str(value)})
+    names = [row["column"] for row in constant]
+    checked = len(data.features)
+    if not constant:
+        explanation = f"no feature column is constant in train ({checked} checked)"
+    else:
+        shown = ", ".join(
+            f"'{row['column']}' ({_constant_value(row['value'])})" for row in constant[:MAX_NAMED]
+        )
+        explanation = f"{len(constant)} of {checked} feature columns are constant in train: {shown}"
+        explanation += _more(len(constant))
+    details = {
+        "constant": constant,
+        "columns": names,
+        "checked": checked,
+        "definition": (
+            "at most one distinct non-null value in train (deepchecks IsSingleValue, which "
+            "ignores nulls; an all-null column counts here too)"
+        ),
+    }
+    return Measurement(value=float(len(constant)), explanation=explanation, details=details)
+
+
+def _unseen_categories(data: IntegrityData) -> Measurement:
+    missing = _missing_columns(data, data.categorical)
+    if missing is not None:
+        return missing
+    rows = len(data.holdout)
+    if rows == 0:
+        return Measurement.failed("the holdout data holds no rows")
+    if not data.categorical:
+        return Measurement(value=0.0, explanation="no categorical features to check")
+    any_unseen = np.zeros(rows, dtype=bool)
+    table = []
+    for column in data.categorical:
+        holdout = data.holdout[column]
+        unseen = ~holdout.isin(pd.unique(data.train[column].to_numpy())).to_numpy()
+        if unseen.any():  # a null is never an unseen category
+            unseen[unseen] = holdout[unseen].notna().to_numpy()
+        any_unseen |= unseen
+        if unseen.any():
+            counts = holdout[unseen].value_counts()
+            counts = counts[counts > 0]  # a categorical dtype lists its unused categories too
+            table.append(
+                {
+                    "column": column,
+                    "rows": int(unseen.sum()),
+                    "new_values": len(counts),
+                    "values": [str(v) for v in counts.index[:MAX_VALUES]],
+                }
+            )
+    table.sort(key=lambda row: (-row["rows"], row["column"]))
+    count = int(any_unseen.sum())
+    if count == 0:
+        explanation = (
+            f"every category in the holdout was seen in train ({len(data.categorical)} columns)"
+        )
+    else:
+        top = table[0]
+        listed = ", ".join(repr(v) for v in top["values"][:MAX_NAMED])
+        explanation = (
+            f"{count} of {rows} holdout rows ({_pct(count / rows)}) have a category unseen in "
+            f"train; most in '{top['column']}': {_rows(top['rows'])}, "
+            f"{top['new_values']} new value(s) "
+            f"({listed}{', ...' if top['new_values'] > MAX_NAMED else ''})"
+        )
+    details = {"columns": table, "holdout_rows": rows, "rows_with_unseen": count}
+    return Measurement(value=count / rows, explanation=explanation, details=details)
+
+
+def _schema_mismatch(data: IntegrityData) -> Measurement:
+    if data.signature is None:
+        missing = _missing_columns(data, data.columns, holdout=False)
+        if missing:
+            return missing
+        expected = [(c, _type_of(data.train[c])) for c in data.columns]
+        source = "train dtypes"
+        lead = "no model signature: holdout compared with the training data's types"
+    else:
+        expected = [(str(c), str(t)) for c, t in data.signature]
+        in_signature = {c for c, _ in expected}
+        source = "model signature"
+        lead = "holdout compared with the model signature"
+    table = []
+    unchecked = []
+    for column, mlflow_type in expected:
+        if column not in data.holdout.columns:
+            problem = "is missing from the holdout data"
+        elif mlflow_type not in _CHECKED_TYPES:
+            unchecked.append({"column": column, "expected": mlflow_type})
+            continue
+        else:
+            problem = _type_problem(data.holdout[column], mlflow_type)
+        if problem:
+            found = str(data.holdout[column].dtype) if column in data.holdout.columns else "missing"
+            table.append(
+                {"column": column, "expected": mlflow_type, "found": found, "problem": problem}
+            )
+    if data.signature is not None:
+        for column in data.features:
+            if column not in in_signature:
+                found = (
+                    str(data.holdout[column].dtype) if column in data.holdout.columns else "missing"
+                )
+                table.append(
+                    {
+                        "column": column,
+                        "expected": "absent",
+                        "found": found,
+                        "problem": "is a model feature the signature does not list",
+                    }
+                )
+    checked = len(expected) - len(unchecked)
+    if not table:
+        explanation = f"{lead}: all {checked} columns fit"
+    else:
+        shown = "; ".join(
+            f"'{row['column']}' ({row['expected']}) {row['problem']}" for row in table[:MAX_NAMED]
+        )
+        explanation = f"{lead}: {len(table)} column(s) do not fit: {shown}{_more(len(table))}"
+    details = {"source": source, "checked": checked, "mismatches": table, "unchecked": unchecked}
+    return Measurement(value=float(len(table)), explanation=explanation, details=details)
+
+
+def _conflicting_labels(data: IntegrityData) -> Measurement:
+    missing = _missing_columns(data, data.columns)
+    if missing is not None:
+        return missing
+    rows = len(data.train) + len(data.holdout)
+    if rows == 0:
+        return Measurement.failed("train and holdout hold no rows")
+    split = len(data.train)
+    # Rows whose feature values are shared by another row, and the hash of those values.
+    positions, keys = _narrow(data, _cheap_first(data, data.features), _collides)
+    target = _stacked(data, data.target).iloc[positions].reset_index(drop=True)
+    labels, _ = pd.factorize(target, use_na_sentinel=False)
+    pairs = pd.DataFrame({"features": keys, "label": labels}).drop_duplicates()
+    per_group = pairs["features"].value_counts()
+    ambiguous_groups = per_group.index[per_group.to_numpy() > 1]
+    ambiguous = pd.Series(keys).isin(ambiguous_groups).to_numpy()
+    count = int(ambiguous.sum())
+    examples = []
+    for group in ambiguous_groups[:MAX_EXAMPLES]:
+        members = keys == group
+        examples.append(
+            {
+                "row": _where(int(positions[np.argmax(members)]), split),
+                "rows": int(members.sum()),
+                "labels": sorted(str(v) for v in pd.unique(target[members])),
+            }
+        )
+    details = {
+        "rows": rows,
+        "ambiguous_rows": count,
+        "groups": len(ambiguous_groups),
+        "examples": examples,
+        "definition": (
+            "share of rows whose feature values occur with more than one target value; every "
+            "row of such a group counts (deepchecks ConflictingLabels: percent of ambiguous "
+            "samples)"
+        ),
+    }
+    if count == 0:
+        explanation = f"no conflicting labels among {rows} rows (train + holdout)"
+    else:
+        first = examples[0]
+        explanation = (
+            f"{count} of {rows} rows ({_pct(count / rows)}) share identical features with a row of "
+            f"another label ({len(ambiguous_groups)} group(s); e.g. {first['row']}: "
+            f"labels {', '.join(first['labels'])})"
+        )
+    return Measurement(value=count / rows, explanation=explanation, details=details)
+
+
+def _train_holdout_overlap(data: IntegrityData) -> Measurement:
+    missing = _missing_columns(data, data.columns)
+    if missing is not None:
+        return missing
+    rows = len(data.holdout)
+    if rows == 0:
+        return Measurement.failed("the holdout data holds no rows")
+    split = len(data.train)
+    shared = functools.partial(_shared, split=split)
+    # Features first (to count feature-only overlap), then the target.
+    positions, keys = _narrow(data, _cheap_first(data, data.features), shared)
+    same_features = int((positions >= split).sum())
+    positions, keys = _narrow(data, [data.target], shared, start=(positions, keys))
+    leaked = positions[positions >= split] - split
+    count = len(leaked)
+    details = {
+        "holdout_rows": rows,
+        "overlapping_rows": count,
+        "same_features_rows": same_features,
+        "examples": [f"holdout row {int(i)}" for i in leaked[:MAX_EXAMPLES]],
+        "definition": (
+            "holdout rows whose features and target appear identically in train "
+            "(deepchecks TrainTestSamplesMix)"
+        ),
+    }
+    if count == 0:
+        explanation = f"none of the {rows} holdout rows appears in train (features + target)"
+    else:
+        explanation = (
+            f"{count} of {rows} holdout rows ({_pct(count / rows)}) appear identically in train "
+            f"(features + target), e.g. holdout row {int(leaked[0])}"
+        )
+    if same_features > count:
+        explanation += f"; {same_features} share their feature values with a training row"
+    return Measurement(value=count / rows, explanation=explanation, details=details)
+
+
+_MEASURES: dict[str, Callable[[IntegrityData], Measurement]] = {
+    "null_fraction": _null_fraction,
+    "duplicate_rows": _duplicate_rows,
+    "constant_columns": _constant_columns,
+    "unseen_categories": _unseen_categories,
+    "schema_mismatch": _schema_mismatch,
+    "conflicting_labels": _conflicting_labels,
+    "train_holdout_overlap": _train_holdout_overlap,
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _missing_columns(
+    data: IntegrityData, columns: list[str], *, holdout: bool = True
+) -> Measurement | None:
+    """A failed measurement naming columns absent from train (or holdout), else None."""
+    frames = [("train", data.train)] + ([("holdout", data.holdout)] if holdout else [])
+    problems = []
+    for name, frame in frames:
+        absent = [c for c in columns if c not in frame.columns]
+        if absent:
+            problems.append(f"{', '.join(repr(c) for c in absent)} missing from the {name} data")
+    if not problems:
+        return None
+    return Measurement.failed("column " + "; ".join(problems))
+
+
+def _stacked(data: IntegrityData, column: str, positions: np.ndarray | None = None) -> pd.Series:
+    """Train then holdout values of one column (or of the rows at ``positions``), in one dtype.
+
+    Stacking gives both parts one dtype: an int column in train and the same column read as
+    float in the holdout (a NaN makes it float) become float, so equal values compare equal.
+    """
+    train, holdout = data.train[column], data.holdout[column]
+    if positions is not None and len(positions) < len(train) + len(holdout):
+        split = len(train)
+        cut = int(np.searchsorted(positions, split))
+        train, holdout = train.iloc[positions[:cut]], holdout.iloc[positions[cut:] - split]
+    parts = [part for part in (train, holdout) if len(part)] or [train]
+    return pd.concat(parts, ignore_index=True)  # no empty part: pandas warns on those
+
+
+def _column_hash(values: pd.Series) -> np.ndarray:
+    """64-bit hash of each value (equal values, equal hashes, whatever rows are hashed)."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        raw = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        # One bit pattern for every NaN, and -0.0 as 0.0: equal values, equal hashes.
+        values = pd.Series(np.where(np.isnan(raw), np.nan, raw + 0.0))
+    return pd.util.hash_pandas_object(values, index=False).to_numpy()
+
+
+def _mix(keys: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """Fold one column's hashes into the row keys (splitmix64 finaliser: order matters)."""
+    x = (keys ^ column) + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _cheap_first(data: IntegrityData, columns: list[str]) -> list[str]:
+    """Numeric-like columns before object ones: they hash ten times faster and narrow first."""
+
+    def is_object(column: str) -> bool:
+        return not all(
+            pd.api.types.is_numeric_dtype(frame[column].dtype)
+            or pd.api.types.is_datetime64_any_dtype(frame[column].dtype)
+            for frame in (data.train, data.holdout)
+        )
+
+    return sorted(columns, key=is_object)
+
+
+def _collides(keys: np.ndarray, _positions: np.ndarray) -> np.ndarray:
+    """Rows whose key another row shares."""
+    return pd.Series(keys).duplicated(keep=False).to_numpy()
+
+
+def _shared(keys: np.ndarray, positions: np.ndarray, split: int) -> np.ndarray:
+    """Train rows whose key a holdout row shares, and the other way round."""
+    in_train = positions < split
+    train, holdout = keys[in_train], keys[~in_train]
+    keep = np.zeros(len(keys), dtype=bool)
+    keep[in_train] = pd.Series(train).isin(holdout).to_numpy()
+    keep[~in_train] = pd.Series(holdout).isin(train).to_numpy()
+    return keep
+
+
+_Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _narrow(
+    data: IntegrityData,
+    columns: list[str],
+    keep: _Keep,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hash train-then-holdout rows over ``columns``, dropping rows that can no longer match.
+
+    Returns the positions (in train + holdout order) of the rows ``keep`` retains once every
+    column is folded in, and their 64-bit keys. Dropping rows as soon as ``keep`` rejects
+    their partial key is what makes this fast: after a few numeric columns few rows are left
+    for the costly object columns. A pass that drops under 10% of the rows is tried less and
+    less often, so data full of duplicates does not pay for it on every column.
+    """
+    if start is None:
+        size = len(data.train) + len(data.holdout)
+        positions, keys = np.arange(size), np.zeros(size, dtype=np.uint64)
+    else:
+        positions, keys = start
+    gap, next_pass = 1, 0
+    for index, column in enumerate(columns):
+        if len(positions) == 0:
+            break
+        keys = _mix(keys, _column_hash(_stacked(data, column, positions)))
+        if index == next_pass or index == len(columns) - 1:
+            kept = keep(keys, positions)
+            gap = gap * 2 if kept.mean() > 0.9 else 1
+            next_pass = index + gap
+            positions, keys = positions[kept], keys[kept]
+    if not columns and len(positions):
+        kept = keep(keys, positions)
+        positions, keys = positions[kept], keys[kept]
+    return positions, keys
+
+
+def _single_value(values: pd.Series) -> tuple[bool, Any]:
+    """(at most one distinct non-null value, that value or None)."""
+    present = values.notna().to_numpy()
+    if not present.any():
+        return True, None
+    value = values.iloc[int(present.argmax())]
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return bool(values.min() == values.max()), value
+    head = values.iloc[:1000]  # most varying columns show it early: spare the full scan
+    if head.nunique(dropna=True) > 1:
+        return False, value
+    return bool(((values == value).to_numpy() | ~present).all()), value
+
+
+def _type_of(values: pd.Series) -> str:
+    """The MLflow type a column of this dtype would get in an inferred signature."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "long"
+    if pd.api.types.is_float_dtype(dtype):
+        return "double"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    return "string"
+
+
+def _type_problem(values: pd.Series, mlflow_type: str) -> str | None:
+    """Why ``values`` do not fit an MLflow column type, or None when they do.
+
+    Values are judged, not dtypes: a ``long`` column read as float because of a NaN fits as
+    long as every value is whole; ``string`` takes anything (categoricals are cast to str).
+    """
+    if mlflow_type in ("string", "binary"):
+        return None
+    present = values[values.notna()]
+    if mlflow_type in _NUMERIC_TYPES:
+        if present.dtype == object:
+            present = present.infer_objects()
+        if not pd.api.types.is_numeric_dtype(present.dtype):
+            bad = present[pd.to_numeric(present, errors="coerce").isna()]
+            if bad.empty:
+                return f"holds numbers as text such as {present.iloc[0]!r} ({_rows(len(present))})"
+            return f"holds non-numeric values such as {bad.iloc[0]!r} ({_rows(len(bad))})"
+        if mlflow_type in _INTEGER_TYPES and pd.api.types.is_float_dtype(present.dtype):
+            raw = present.to_numpy(dtype=np.float64)
+            fractional = np.isinf(raw) | (raw != np.floor(raw))
+            if fractional.any():
+                return (
+                    f"holds non-integer values such as {raw[fractional][0]:g} "
+                    f"({_rows(int(fractional.sum()))})"
+                )
+        return None
+    if mlflow_type == "boolean":
+        if pd.api.types.is_bool_dtype(present.dtype):
+            return None
+        if present.dtype == object:
+            bad = present[~present.map(lambda v: isinstance(v, bool | np.bool_))]
+            if bad.empty:
+                return None
+            return f"holds non-boolean values such as {bad.iloc[0]!r} ({_rows(len(bad))})"
+        return f"holds {present.dtype} values, not booleans"
+    if mlflow_type == "datetime":
+        if pd.api.types.is_datetime64_any_dtype(present.dtype):
+            return None
+        if present.dtype == object:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed = pd.to_datetime(present, errors="coerce")
+            bad = present[parsed.isna()]
+            if bad.empty:
+                return None
+            return f"holds values that are not dates such as {bad.iloc[0]!r} ({_rows(len(bad))})"
+        return f"holds {present.dtype} values, not dates"
+    return None
+
+
+def _constant_value(value: str | None) -> str:
+    return "all null" if value is None else f"always {value!r}"
+
+
+def _where(position: int, split: int) -> str:
+    return f"train row {position}" if position < split else f"holdout row {position - split}"
+
+
+def _pct(fraction: float) -> str:
+    return f"{100 * fraction:.3g}%"
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+def _more(count: int) -> str:
+    return f" and {count - MAX_NAMED} more" if count > MAX_NAMED else ""
+
+
+# --------------------------------------------------------------------------- deepchecks
+
+# deepchecks 0.19.x crashes with these (np.Inf at import; DataFrame.applymap, sklearn tags
+# at run time): the extra pins the working set, and a newer deepchecks may lift the limit.
+_KNOWN_BREAKAGE = (("numpy", (2, 0)), ("pandas", (3, 0)), ("scikit-learn", (1, 8)))
+_LAST_CHECKED_DEEPCHECKS = (0, 19)
+
+
+def _version(dist: str) -> tuple[int, ...]:
+    """(major, minor) of an installed distribution; '1.8rc1' is (1, 8)."""
+    parts = metadata.version(dist).split(".")[:2]
+    return tuple(int(re.sub(r"\D.*", "", part) or 0) for part in parts)
+
+
+@functools.cache
+def _deepchecks_problem() -> str | None:
+    """Why deepchecks cannot be used here, or None when it can."""
+    try:
+        with _quiet():
+            import deepchecks.tabular.suites  # noqa: F401
+    except ImportError as err:
+        return f"deepchecks is not installed ({err})"
+    except Exception as err:  # noqa: BLE001 - AttributeError (np.Inf) with numpy 2, or any crash
+        return f"deepchecks fails to import: {type(err).__name__}: {err}"
+    try:
+        if _version("deepchecks") <= _LAST_CHECKED_DEEPCHECKS:
+            for dist, broken in _KNOWN_BREAKAGE:
+                if _version(dist) >= broken:
+                    found = metadata.version(dist)
+                    ours = metadata.version("deepchecks")
+                    return f"deepchecks {ours} does not work with {dist} {found}"
+    except metadata.PackageNotFoundError:  # not installed as a distribution: trust the import
+        return None
+    return None
+
+
+def deepchecks_available() -> bool:
+    """Whether deepchecks imports, with library versions it is known to run with."""
+    return _deepchecks_problem() is None
+
+
+def deepchecks_problem() -> str | None:
+    """Why deepchecks is not available (not installed, crashes on import, known-bad versions)."""
+    return _deepchecks_problem()
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """No progress bars, log lines, warnings or telemetry from deepchecks in this block.
+
+    deepchecks shows progress bars while its logger is at INFO, logs to stderr, warns from its
+    own code and from pandas/numpy/sklearn deprecations it triggers, and on first import
+    phones home (api.deepchecks.com) unless DISABLE_DEEPCHECKS_ANONYMOUS_TELEMETRY is set.
+    """
+    os.environ.setdefault("DISABLE_DEEPCHECKS_ANONYMOUS_TELEMETRY", "true")
+    logger = logging.getLogger("deepchecks")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _label_type(data: IntegrityData, task: str) -> str:
+    if task == "regression":
+        return "regression"
+    labels = _stacked(data, data.target).nunique()
+    return "binary" if labels <= 2 else "multiclass"
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+def deepchecks_results(
+    suite: str, data: IntegrityData, model: Any, task: str
+) -> list[DeepchecksOutcome]:
+    """Run a deepchecks suite and return one outcome per condition, passed or not.
+
+    ``data_integrity`` runs on train and holdout (deepchecks names its checks "... - Train
+    Dataset" and "... - Test Dataset"), ``train_test_validation`` compares them and
+    ``model_evaluation`` also scores ``model`` (a fitted Pipeline taking the raw feature frame).
+    Checks deepchecks reports as not applicable (no datetime or index column, regression-only
+    checks on a classifier, boosting-only checks...) are left out; a check that crashes gives
+    an ``ERROR`` outcome for each of its conditions, and so does a suite that cannot start.
+    """
+    if suite not in SUITES:
+        raise ValueError(f"unknown deepchecks suite '{suite}' (known: {', '.join(SUITES)})")
+    problem = _deepchecks_problem()
+    if problem is not None:
+        raise RuntimeError(f"{problem}: {DEEPCHECKS_HINT}")
+    if suite == "model_evaluation" and model is None:
+        return [_error(suite, "the model_evaluation suite needs the fitted model")]
+    missing = _missing_columns(data, data.columns)
+    if missing is not None:
+        return [_error(suite, str(missing.error))]
+    with _quiet():
+        from deepchecks.core import CheckFailure
+        from deepchecks.core.errors import (
+            DatasetValidationError,
+            DeepchecksBaseError,
+            DeepchecksNotSupportedError,
+            ModelValidationError,
+        )
+        from deepchecks.tabular import Dataset
+        from deepchecks.tabular import suites as factories
+
+        not_applicable = (DatasetValidationError, DeepchecksNotSupportedError, ModelValidationError)
+        label_type = _label_type(data, task)
+        try:
+            train, holdout = (
+                Dataset(
+                    frame[data.columns],
+                    label=data.target,
+                    features=data.features,
+                    cat_features=list(data.categorical),
+                    label_type=label_type,
+                )
+                for frame in (data.train, data.holdout)
+            )
+            result = getattr(factories, suite)().run(
+                train_dataset=train,
+                test_dataset=holdout,
+                model=model if suite == "model_evaluation" else None,
+                with_display=False,
+            )
+        except DeepchecksBaseError as err:
+            return [_error(suite, f"{type(err).__name__}: {err}")]
+    outcomes = []
+    for res in result.results:
+        if isinstance(res, CheckFailure):
+            if isinstance(res.exception, not_applicable):
+                continue
+            reason = f"the check failed: {type(res.exception).__name__}: {res.exception}"
+            conditions = getattr(res.check, "_conditions", {})
+            outcomes += [
+                DeepchecksOutcome(res.get_header(), cond.name, False, "ERROR", _one_line(reason))
+                for cond in conditions.values()
+            ]
+            continue
+        for cond in res.conditions_results:
+            category = str(cond.category.value)
+            outcomes.append(
+                DeepchecksOutcome(
+                    check=res.get_header(),
+                    condition=_one_line(cond.name),
+                    passed=category == "PASS",
+                    category=category,
+                    details=_one_line(cond.details),
+                )
+            )
+    if not outcomes:
+        return [_error(suite, "no condition of the suite applied to this data and model")]
+    return outcomes
+
+
+def _error(suite: str, reason: str) -> DeepchecksOutcome:
+    return DeepchecksOutcome(
+        check=f"deepchecks {suite}",
+        condition="the suite runs",
+        passed=False,
+        category="ERROR",
+        details=_one_line(reason),
+    )
