@@ -140,9 +140,12 @@ class Evaluation:
         settings = self.ctx.policy.policy.settings.drift
         if self._drift is None:
             feats = self.ctx.spec.features
-            self._drift = drift.feature_drift(
-                self.data.reference, self.data.current, feats.numeric, feats.categorical, settings
-            )
+            try:
+                self._drift = drift.feature_drift(
+                    self.data.reference, self.data.current, feats.numeric, feats.categorical, settings
+                )
+            except ValueError as err:  # e.g. a column with no values at all: fail closed, say why
+                return Measurement.failed(f"drift could not be computed: {err}")
         return drift.drift_measurement(self._drift, rule.metric, rule.features, settings)
 
     # -- integrity

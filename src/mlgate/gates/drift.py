@@ -2,10 +2,11 @@
 
 Every feature gets a Population Stability Index (PSI) and a two-sample test: Kolmogorov-Smirnov
 for numeric features, chi-squared for categorical ones. A feature is *drifted* when its PSI is
-above ``settings.drift.feature_psi_threshold``. The tests' p-values are reported but do not
-decide ``drifted``: PSI does not grow with the sample size, p-values do. At a million rows a
-shift nobody would notice gives a p-value of 1e-30, so a p-value rule would call every feature
-drifted; a rule on ``ks_pvalue`` or ``chi2_pvalue`` is still available in the policy.
+above the policy's ``settings.drift.feature_psi_threshold``. The tests' p-values are reported
+but do not decide ``drifted`` (``settings.drift.p_value`` is not used for it): PSI does not grow
+with the sample size, p-values do. At a million rows a shift nobody would notice gives a p-value
+of 1e-30, so a p-value rule would call every feature drifted; a rule on ``ks_pvalue`` or
+``chi2_pvalue`` is still available in the policy for small samples.
 
 Missing values (NaN / None / NA) are dropped from the reference and from the current data
 before anything is computed, for both kinds of feature; ``reference_rows`` and ``current_rows``
@@ -45,7 +46,8 @@ with shares far above ``e`` the two agree to about ``e``.)
 Tests
 -----
 KS: the statistic is the largest gap between the two empirical CDFs, computed from the two
-sorted samples with ``np.searchsorted`` (no merge in Python); statistic and p-value equal
+sorted samples with two ``np.searchsorted`` calls (each sample is sorted once, as order-preserving
+int64 keys, and the reference's sort also gives the PSI cut points); statistic and p-value equal
 ``scipy.stats.ks_2samp(reference, current)`` (``method="auto"``): the exact distribution when
 both samples have at most 10,000 rows (scipy computes it), otherwise the asymptotic
 ``kstwo.sf(D, round(n*m/(n+m)))``. In the band where scipy evaluates that survival function by an
@@ -140,7 +142,8 @@ def feature_drift(
         return _categorical_drift(name, reference[name], current[name], settings)
 
     if workers is None:
-        workers = min(4, os.cpu_count() or 1)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        workers = min(4, cores or 1)
     workers = max(1, min(workers, len(jobs)))
     if workers == 1:
         return [one(job) for job in jobs]

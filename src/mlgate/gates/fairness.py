@@ -128,6 +128,9 @@ def _codes(groups: pd.Series) -> tuple[np.ndarray, list[str]]:
     if (codes < 0).any():
         codes = np.where(codes < 0, len(labels), codes)
         labels = [*labels, MISSING]
+    label_codes, distinct = pd.factorize(pd.Index(labels, dtype=object))
+    if len(distinct) != len(labels):  # values that print alike are one group
+        codes, labels = label_codes[codes], [str(x) for x in distinct]
     return codes, labels
 
 
