@@ -53,6 +53,11 @@ def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -
             tables |= rule["details"]["groups"]
     assert {row["group"] for row in tables["age"]} == {"under 25", "25 and over"}
     assert {row["group"] for row in tables["sex"]} == {"female", "male"}
+    for name in ("credit", "insurance"):
+        reports = summary["outputs"]["reports"][name]
+        assert Path(reports["markdown"]).read_text().endswith(f"<!-- mlgate:report model={name} -->\n")
+        assert Path(reports["html"]).read_text().startswith("<!DOCTYPE html>")
+        assert reports["html"] in result.output
     # it says where its outputs are
     assert str(repo) in result.output
     assert "mlflow ui --backend-store-uri" in result.output

@@ -174,6 +174,51 @@ def gate(model: str, version: int | None, stage: str | None, repo: str | None, n
 
 
 @main.command()
+@click.argument("model")
+@click.option("--verdict", "verdict_path", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Verdict JSON written by `mlgate gate --json`.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the PR-comment Markdown here.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the self-contained HTML report here.")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html", "summary"]), help="Print this format to stdout (default: markdown when no file is asked for).")
+@click.option("--html-artifact", default="the HTML report artifact of this run", show_default=True, help="Where a shortened comment tells readers to find the full report.")
+@click.option("--no-registry", is_flag=True, help="Do not read tags and run links from MLflow (render from the verdict and spec only).")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def report(
+    model: str, verdict_path: Path, markdown_path: Path | None, html_path: Path | None, fmt: str | None,
+    html_artifact: str, no_registry: bool, repo: str | None, json_path: str | None,
+) -> None:
+    """Render MODEL's verdict as PR-comment Markdown, standalone HTML or a step summary."""
+    from mlgate.report import load_input, render_html, render_markdown, render_summary
+
+    root = _root(repo)
+    data = load_input(root, model, verdict_path, registry=not no_registry, html_artifact=html_artifact)
+    result: dict[str, object] = {"model": model, "version": data.verdict["version"], "status": data.verdict["status"]}
+    if markdown_path:
+        rendered = render_markdown(data, root)
+        markdown_path.parent.mkdir(parents=True, exist_ok=True)
+        markdown_path.write_text(rendered.text, encoding="utf-8")
+        result |= {"markdown": str(markdown_path), "characters": len(rendered.text), "cut_sections": rendered.cut}
+        ui.success(f"Markdown ({len(rendered.text):,} characters) -> {markdown_path}")
+        if rendered.cut:
+            ui.warn(f"shortened to fit a GitHub comment: left out {', '.join(rendered.cut)}")
+    if html_path:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(render_html(data, root), encoding="utf-8")
+        result["html"] = str(html_path)
+        ui.success(f"HTML -> {html_path}")
+    if fmt or not (markdown_path or html_path):
+        chosen = fmt or "markdown"
+        text = {
+            "markdown": lambda: render_markdown(data, root).text,
+            "summary": lambda: render_summary(data, root).text,
+            "html": lambda: render_html(data, root),
+        }[chosen]()
+        ui.data(text.rstrip("\n"))
+    ui.write_json(json_path, result)
+
+
+@main.command()
 @click.option(
     "--workdir",
     metavar="DIR",

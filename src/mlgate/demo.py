@@ -153,7 +153,7 @@ def run_demo(workdir: Path, progress: Step, log: Log) -> dict[str, Any]:
         log(f"  registered {result.model_uri} in {result.seconds['total']:.1f}s")
     verdicts = {}
     for index, name in enumerate(MODELS, start=4 + len(MODELS)):
-        progress(index, TOTAL_STEPS, f"mlgate gate {name} --json verdicts/{name}.json")
+        progress(index, TOTAL_STEPS, f"mlgate gate {name} --json verdicts/{name}.json, then mlgate report")
         verdict = run_gates(repo, name, tracking_uri=uri, progress=lambda msg: log(f"  {msg}"))
         path = workdir / "verdicts" / f"{name}.json"
         jsonout.write(path, verdict.as_dict())
@@ -163,6 +163,8 @@ def run_demo(workdir: Path, progress: Step, log: Log) -> dict[str, Any]:
             f"{counts['warnings']} warning(s), {counts['skipped']} skipped -> {path}"
         )
         verdicts[name] = {"status": verdict.status, "path": str(path), "counts": counts}
+        verdicts[name] |= _write_reports(repo, uri, workdir / "reports", name, path)
+        log(f"  reports: {verdicts[name]['markdown']}, {verdicts[name]['html']}")
     progress(TOTAL_STEPS, TOTAL_STEPS, "summary")
     return {
         "workdir": str(workdir),
@@ -171,6 +173,7 @@ def run_demo(workdir: Path, progress: Step, log: Log) -> dict[str, Any]:
         "gated": verdicts,
         "outputs": {
             "verdicts": {n: v["path"] for n, v in verdicts.items()},
+            "reports": {n: {"markdown": v["markdown"], "html": v["html"]} for n, v in verdicts.items()},
             "repo": str(repo),
             "dvc_remote": str(remote),
             "mlflow_tracking_uri": uri,
@@ -180,3 +183,15 @@ def run_demo(workdir: Path, progress: Step, log: Log) -> dict[str, Any]:
         },
     }
 
+
+
+def _write_reports(repo: Path, uri: str, folder: Path, name: str, verdict_path: Path) -> dict[str, str]:
+    """The PR-comment Markdown and the standalone HTML, rendered from the verdict file."""
+    from mlgate.report import load_input, render_html, render_markdown
+
+    data = load_input(repo, name, verdict_path, html_artifact=f"reports/{name}.html", tracking_uri=uri)
+    folder.mkdir(parents=True, exist_ok=True)
+    markdown, html = folder / f"{name}.md", folder / f"{name}.html"
+    markdown.write_text(render_markdown(data, repo).text, encoding="utf-8")
+    html.write_text(render_html(data, repo), encoding="utf-8")
+    return {"markdown": str(markdown), "html": str(html)}

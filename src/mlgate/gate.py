@@ -224,7 +224,11 @@ def _champion(registry: Registry, ctx: ModelContext, data: ModelData, version: i
 
 def _trained_on(tags: dict[str, str]) -> dict[str, str]:
     prefix = TAG_PREFIX + "data."
-    return {k.removeprefix(prefix): v for k, v in tags.items() if k.startswith(prefix) and k.endswith(".md5")}
+    return {
+        k.removeprefix(prefix).removesuffix(".md5"): v
+        for k, v in tags.items()
+        if k.startswith(prefix) and k.endswith(".md5")
+    }
 
 
 def run_gates(

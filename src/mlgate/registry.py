@@ -265,6 +265,20 @@ class Registry:
             return None
         return [(col.name, str(col.type.name)) for col in info.signature.inputs.inputs]
 
+    def version_metadata(self, name: str, version: int) -> dict[str, Any]:
+        """What a report shows about a version: its mlgate tags and, over HTTP, a run link."""
+        mv = self.version(name, version)
+        meta: dict[str, Any] = {
+            "tracking_uri": self.uri,
+            "tags": {k: v for k, v in sorted(mv.tags.items()) if k.startswith(TAG_PREFIX)},
+            "run_url": None,
+        }
+        if self.uri.startswith(("http://", "https://")) and mv.run_id:
+            run = self._call(f"read run {mv.run_id}", lambda: self.client.get_run(mv.run_id))
+            base = self.uri.rstrip("/")
+            meta["run_url"] = f"{base}/#/experiments/{run.info.experiment_id}/runs/{mv.run_id}"
+        return meta
+
     def attach_json(self, run_id: str, payload: str, artifact_file: str) -> None:
         """Add a JSON artifact to a (finished) run, e.g. a gate verdict."""
         self._call(

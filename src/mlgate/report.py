@@ -1,0 +1,296 @@
+"""Render a gate verdict (plus the spec and registry metadata) as Markdown, HTML or a summary.
+
+Reports are rendered from the verdict JSON only — never by re-running a gate — so a report can
+be re-rendered later, elsewhere. Templates are jinja2 files in ``mlgate/resources/templates``;
+a governed repo may override any of them by placing a file of the same name in
+``.mlgate/templates/``.
+
+GitHub refuses comments over 65,536 characters. When the Markdown is longer, whole sections
+are cut from the least important up (``CUT_ORDER``) and the report says which, pointing to the
+HTML artifact; the status line and the gate table always stay (the table itself drops passed
+rules last of all).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgate.spec import ModelSpec
+
+COMMENT_LIMIT = 65_536
+SUMMARY_LIMIT = 1024 * 1024
+OVERRIDE_DIR = ".mlgate/templates"
+MAX_BARS = 12
+TOP_DRIFT = 10
+# Least important first: the first section here is the first to go when a comment is too long.
+CUT_ORDER = ("model_card", "drift", "fairness", "lineage", "champion")
+STATUS = {
+    "pass": ("✅", "passed"),
+    "warn": ("⚠️", "passed with warnings"),
+    "fail": ("❌", "blocked"),
+}
+RULE_ICONS = {"pass": "✅", "fail": "❌", "error": "💥", "skipped": "⏭️"}
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
+
+
+def marker(model: str) -> str:
+    """The hidden line a sticky PR comment is found by."""
+    return f"<!-- mlgate:report model={model} -->"
+
+
+# ----------------------------------------------------------------------------- escaping
+
+
+def md_cell(value: Any) -> str:
+    """User text made safe inside a Markdown table cell (and inert as HTML)."""
+    text = " ".join(str(value if value is not None else "").split())
+    text = html.escape(text, quote=False)
+    return text.replace("|", "\\|").replace("`", "\\`")
+
+
+def md_text(value: Any) -> str:
+    """User text made inert outside tables: no raw HTML, no code spans breaking out."""
+    text = html.escape(str(value if value is not None else "").strip(), quote=False)
+    return text.replace("`", "\\`")
+
+
+def mermaid_label(value: Any) -> str:
+    """A label inside a Mermaid string: no quotes or brackets that end it early."""
+    return re.sub(r"[\"\[\]`<>{}]", "", str(value))[:40]
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+# ----------------------------------------------------------------------------- context
+
+
+@dataclass
+class ReportInput:
+    """Everything a report is made from."""
+
+    verdict: dict[str, Any]
+    spec: ModelSpec
+    metadata: dict[str, Any] = field(default_factory=dict)  # registry: run_url, tracking_uri, tags
+    html_artifact: str = "the HTML report artifact of this run"
+
+
+def headline(verdict: dict[str, Any]) -> str:
+    counts = verdict["counts"]
+    icon, word = STATUS[verdict["status"]]
+    failed_block = counts["blocking"]
+    parts = [f"{counts['pass']} passed"]
+    if failed_block:
+        parts.append(f"{failed_block} failed (block)")
+    parts.append(f"{counts['warnings']} warning{'s' if counts['warnings'] != 1 else ''}")
+    parts.append(f"{counts['skipped']} skipped")
+    run = verdict["run_id"][:12]
+    return f"{icon} **{word}** — {', '.join(parts)} · model `{verdict['model']}` v{verdict['version']} · run `{run}`"
+
+
+def champion_rows(verdict: dict[str, Any]) -> list[dict[str, Any]]:
+    champion = verdict.get("champion")
+    if not champion:
+        return []
+    rows = []
+    for metric, new in sorted(verdict["metrics"].items()):
+        old = champion["metrics"].get(metric)
+        if old is None or new is None:
+            continue
+        delta = new - old
+        better = (delta < 0) if metric in LOWER_IS_BETTER else (delta > 0)
+        arrow = "➖" if abs(delta) < 1e-12 else ("🔼" if better else "🔽")
+        rows.append({"metric": metric, "challenger": new, "champion": old, "delta": delta, "arrow": arrow, "better": better})
+    return rows
+
+
+def fairness_tables(verdict: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per sensitive feature: the group table (first rule that computed it wins)."""
+    seen: dict[str, list[dict[str, Any]]] = {}
+    for rule in verdict["rules"]:
+        if rule["family"] == "fairness":
+            for feature, rows in (rule.get("details") or {}).get("groups", {}).items():
+                seen.setdefault(feature, rows)
+    tables = []
+    for feature, rows in seen.items():
+        kept = [r for r in rows if not r.get("excluded")]
+        bars = sorted(kept, key=lambda r: -(r.get("selection_rate") or 0))[:MAX_BARS]
+        tables.append({"feature": feature, "rows": rows, "bars": bars})
+    return tables
+
+
+def drift_features(verdict: dict[str, Any]) -> list[dict[str, Any]]:
+    for rule in verdict["rules"]:
+        if rule["family"] == "drift" and (rule.get("details") or {}).get("features"):
+            features = rule["details"]["features"]
+            return sorted(features, key=lambda f: -(f.get("psi") or 0))
+    return []
+
+
+def context(data: ReportInput) -> dict[str, Any]:
+    verdict, spec = data.verdict, data.spec
+    rules = verdict["rules"]
+    drift = drift_features(verdict)
+    return {
+        "v": verdict,
+        "spec": spec,
+        "meta": data.metadata,
+        "marker": marker(verdict["model"]),
+        "headline": headline(verdict),
+        "rules": rules,
+        "champion_rows": champion_rows(verdict),
+        "fairness": fairness_tables(verdict),
+        "drift": drift,
+        "drift_top": drift[:TOP_DRIFT],
+        "drift_bars": drift[:MAX_BARS],
+        "html_artifact": data.html_artifact,
+        "icons": RULE_ICONS,
+        "status_icon": STATUS[verdict["status"]][0],
+        "status_word": STATUS[verdict["status"]][1],
+    }
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def environment(root: Path | None, *, autoescape: bool) -> Any:
+    import jinja2
+
+    loaders: list[Any] = []
+    if root is not None and (root / OVERRIDE_DIR).is_dir():
+        loaders.append(jinja2.FileSystemLoader(str(root / OVERRIDE_DIR)))
+    loaders.append(jinja2.PackageLoader("mlgate", "resources/templates"))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters |= {"cell": md_cell, "text": md_text, "label": mermaid_label, "fmt": fmt}
+    env.globals["svg_bars"] = svg_bars
+    return env
+
+
+@dataclass
+class Rendered:
+    text: str
+    cut: list[str]
+    rows_dropped: int = 0
+
+
+def render_markdown(
+    data: ReportInput, root: Path | None = None, *, limit: int = COMMENT_LIMIT, with_marker: bool = True
+) -> Rendered:
+    """Markdown for a PR comment, cut section by section until it fits ``limit`` characters."""
+    template = environment(root, autoescape=False).get_template("report.md.j2")
+    base = context(data)
+    include = list(CUT_ORDER)
+    cut: list[str] = []
+    rules = list(base["rules"])
+    dropped = 0
+    while True:
+        text = template.render(
+            **base | {"rules": rules}, include=include, cut=cut, rows_dropped=dropped, with_marker=with_marker
+        )
+        if len(text) <= limit:
+            return Rendered(text=text, cut=cut, rows_dropped=dropped)
+        if include:
+            cut.append(include.pop(0))
+            continue
+        # every optional section is gone: drop passed rules from the table's end (enough of
+        # them at once to cover the excess, estimated from the average row), then any rule
+        if not rules:
+            return Rendered(text=text[:limit], cut=cut, rows_dropped=dropped)
+        per_row = max(1, len(text) // (len(rules) + 10))
+        for _ in range(min(len(rules), (len(text) - limit) // per_row + 1)):
+            passed = [i for i, r in enumerate(rules) if r["status"] == "pass"]
+            rules.pop(passed[-1] if passed else len(rules) - 1)
+            dropped += 1
+
+
+def render_html(data: ReportInput, root: Path | None = None) -> str:
+    """One self-contained HTML file: inline CSS and SVG, no network fetches."""
+    template = environment(root, autoescape=True).get_template("report.html.j2")
+    return template.render(**context(data))
+
+
+def render_summary(data: ReportInput, root: Path | None = None) -> Rendered:
+    """Markdown for ``$GITHUB_STEP_SUMMARY`` (GitHub's limit there is 1 MiB)."""
+    return render_markdown(data, root, limit=SUMMARY_LIMIT // 4, with_marker=False)
+
+
+# ----------------------------------------------------------------------------- SVG charts
+
+
+def svg_bars(title: str, labels: list[Any], values: list[float | None], *, max_value: float | None = None,
+             threshold: float | None = None) -> Any:
+    """A horizontal bar chart as inline SVG (escaped labels; no scripts, no external refs)."""
+    from markupsafe import Markup
+
+    pairs = [(str(label), float(v)) for label, v in zip(labels, values, strict=True) if v is not None][:MAX_BARS]
+    top = max_value if max_value is not None else max([v for _, v in pairs] + [1e-12])
+    row, label_w, bar_w = 22, 180, 360
+    height = 30 + row * len(pairs) + 10
+    parts = [
+        (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{label_w + bar_w + 80}" '
+        f'height="{height}" aria-label="{html.escape(title)}">'),
+        f'<text x="0" y="16" font-weight="bold" font-size="13">{html.escape(title)}</text>',
+    ]
+    for i, (label, value) in enumerate(pairs):
+        y = 30 + i * row
+        width = 0 if top <= 0 else max(1.0, bar_w * value / top)
+        parts += [
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">{html.escape(label[:28])}</text>',
+            f'<rect x="{label_w}" y="{y + 3}" width="{width:.1f}" height="{row - 6}" fill="#4c78a8"/>',
+            f'<text x="{label_w + width + 4:.1f}" y="{y + 14}" font-size="12">{value:.3g}</text>',
+        ]
+    if threshold is not None and top > 0:
+        x = label_w + bar_w * min(threshold / top, 1.0)
+        parts.append(f'<line x1="{x:.1f}" y1="26" x2="{x:.1f}" y2="{height - 6}" stroke="#d62728" stroke-dasharray="4 3"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def load_input(
+    root: Path, model: str, verdict_path: Path, *, registry: bool = True, html_artifact: str = "",
+    tracking_uri: str | None = None,
+) -> ReportInput:
+    """The verdict file, the model's spec, and (unless told not to) the version's registry metadata."""
+    import json
+
+    from mlgate.exceptions import InvalidInput
+    from mlgate.spec import load_model_spec
+    from mlgate.workspace import spec_path
+
+    try:
+        verdict = json.loads(verdict_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InvalidInput(f"{verdict_path}:{err.lineno}:{err.colno}: not valid JSON ({err.msg})") from None
+    if not isinstance(verdict, dict) or verdict.get("schema") != "mlgate.verdict/1":
+        raise InvalidInput(f"{verdict_path} is not an mlgate verdict (schema mlgate.verdict/1)",
+                           hint="write one with: mlgate gate MODEL --json PATH")
+    if verdict.get("model") != model:
+        raise InvalidInput(f"{verdict_path} is the verdict of model '{verdict.get('model')}', not '{model}'")
+    spec, _ = load_model_spec(spec_path(root, model), root)
+    metadata: dict[str, Any] = {}
+    if registry:
+        from mlgate.registry import Registry
+
+        metadata = Registry(root, tracking_uri).version_metadata(model, int(verdict["version"]))
+    return ReportInput(verdict=verdict, spec=spec, metadata=metadata,
+                       html_artifact=html_artifact or ReportInput.html_artifact)

@@ -1,0 +1,193 @@
+"""Reports: golden Markdown, the comment-size cut, escaping of user text, HTML, CLI."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import PROJECT, invoke
+from mlgate.report import (
+    COMMENT_LIMIT,
+    ReportInput,
+    marker,
+    render_html,
+    render_markdown,
+    render_summary,
+)
+from mlgate.spec import ModelSpec, parse
+from mlgate.yamlio import load
+
+DATA = Path(__file__).parent / "data"
+META = {"tags": {"mlgate.params.sha256": "9" * 64}, "run_url": None, "tracking_uri": "sqlite:///x"}
+
+
+def verdict() -> dict[str, Any]:
+    return json.loads((DATA / "verdict-credit.json").read_text())
+
+
+def spec(**changes: Any) -> ModelSpec:
+    base = parse(ModelSpec, load(PROJECT / "models/credit/model.yaml"))
+    return base.model_copy(update=changes)
+
+
+def report_input(v: dict[str, Any] | None = None, s: ModelSpec | None = None) -> ReportInput:
+    return ReportInput(verdict=v or verdict(), spec=s or spec(), metadata=META, html_artifact="artifact `report-html`")
+
+
+def test_markdown_matches_the_golden_file() -> None:
+    text = render_markdown(report_input()).text
+    golden = DATA / "report-credit.md"
+    if os.environ.get("MLGATE_UPDATE_GOLDEN") == "1":
+        golden.write_text(text)
+    assert text == golden.read_text(), "run with MLGATE_UPDATE_GOLDEN=1 and review the diff"
+
+
+def test_first_line_is_status_and_counts_and_marker_is_present() -> None:
+    text = render_markdown(report_input()).text
+    first = text.splitlines()[0]
+    assert first.startswith("❌ **blocked** — 14 passed, 1 failed (block), 0 warnings, 1 skipped")
+    assert "model `credit` v2" in first
+    assert marker("credit") in text.splitlines()
+    assert "```mermaid\nxychart-beta" in text
+    # failures first in the gate table
+    rows = [line for line in text.splitlines() if line.startswith(("| ❌", "| ✅"))]
+    assert rows[0].startswith("| ❌")
+
+
+def test_champion_table_has_deltas_and_arrows() -> None:
+    text = render_markdown(report_input()).text
+    assert "Challenger v2 vs champion v1" in text
+    assert re.search(r"\| roc_auc \| 0\.7822 \| 0\.7666 \| 🔼 \+0\.01564 \|", text), text
+    assert re.search(r"\| log_loss \| .* \| 🔽 \+", text), "a higher log loss is worse"
+    no_champion = verdict() | {"champion": None}
+    assert "No champion yet" in render_markdown(report_input(no_champion)).text
+
+
+def many_rules(count: int) -> dict[str, Any]:
+    v = verdict()
+    template = next(r for r in v["rules"] if r["status"] == "pass")
+    for i in range(count):
+        rule = copy.deepcopy(template)
+        rule["rule_id"] = f"generated-rule-{i:04d}"
+        rule["explanation"] = "a long explanation that fills the comment " * 4
+        v["rules"].append(rule)
+    return v
+
+
+def test_long_report_is_cut_by_whole_sections_least_important_first() -> None:
+    rendered = render_markdown(report_input(many_rules(300)))
+    assert len(rendered.text) <= COMMENT_LIMIT
+    assert rendered.cut[0] == "model_card"
+    assert "This comment was shortened to fit" in rendered.text
+    assert "artifact `report-html`" in rendered.text
+    assert "<summary><b>Model card</b></summary>" not in rendered.text
+    # the status line, the failure and the marker survive
+    assert rendered.text.startswith("❌ **blocked**")
+    assert "`four-fifths`" in rendered.text
+    assert marker("credit") in rendered.text
+
+
+def test_very_long_report_drops_passed_rows_but_never_failures() -> None:
+    rendered = render_markdown(report_input(many_rules(900)))
+    assert len(rendered.text) <= COMMENT_LIMIT
+    assert rendered.cut == ["model_card", "drift", "fairness", "lineage", "champion"]
+    assert rendered.rows_dropped > 0
+    assert "`four-fifths`" in rendered.text
+    assert f"{rendered.rows_dropped} passed rule(s) dropped" in rendered.text
+
+
+def test_short_report_is_not_cut() -> None:
+    rendered = render_markdown(report_input())
+    assert rendered.cut == []
+    assert "shortened" not in rendered.text
+
+
+HOSTILE = "Scores | applicants <script>alert('x')</script> with `backticks` and a\nnewline"
+
+
+def test_user_text_cannot_break_tables_or_inject_html() -> None:
+    v = verdict()
+    v["rules"][0]["explanation"] = HOSTILE
+    s = spec(description=HOSTILE, owners=["a|b", "<img src=x onerror=alert(1)>"])
+    text = render_markdown(report_input(v, s)).text
+    assert "<script>" not in text
+    assert "<img" not in text
+    assert "&lt;script&gt;" in text
+    table_line = next(line for line in text.splitlines() if "alert(&#x27;x&#x27;)" in line or "alert('x')" in line)
+    # the cell's pipe is escaped: the row keeps its 8 real column separators
+    assert len(re.findall(r"(?<!\\)\|", table_line)) == 8
+    assert "\\`backticks\\`" in text
+    html = render_html(report_input(v, s))
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "<img src=x" not in html
+
+
+def test_html_is_self_contained() -> None:
+    html = render_html(report_input())
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<svg" in html
+    assert not re.search(r"""(src|href)=["']?https?://""", html), "no network fetches"
+    assert "<link" not in html
+    assert "@media print" in html
+    assert "25 and over" in html
+
+
+def test_summary_has_no_marker_and_fits() -> None:
+    rendered = render_summary(report_input(many_rules(300)))
+    assert marker("credit") not in rendered.text
+    assert len(rendered.text.encode()) <= 1024 * 1024
+
+
+def test_repo_template_overrides_the_packaged_one(governed_repo: Path, tmp_path: Path) -> None:
+    override = governed_repo / ".mlgate" / "templates"
+    override.mkdir(parents=True)
+    (override / "report.md.j2").write_text("custom {{ v.model }} {{ headline }}\n")
+    text = render_markdown(report_input(), governed_repo).text
+    assert text.startswith("custom credit ❌")
+
+
+def test_cli_renders_markdown_html_and_json(governed_repo: Path, tmp_path: Path) -> None:
+    out_md, out_html = tmp_path / "r.md", tmp_path / "r.html"
+    result = invoke(
+        CliRunner(), "report", "credit", "--verdict", str(DATA / "verdict-credit.json"), "--no-registry",
+        "--markdown", str(out_md), "--html", str(out_html), "--json", str(tmp_path / "r.json"), cwd=governed_repo,
+    )
+    assert result.exit_code == 0, result.output
+    assert out_md.read_text().startswith("❌ **blocked**")
+    assert out_html.read_text().startswith("<!DOCTYPE html>")
+    summary = json.loads((tmp_path / "r.json").read_text())
+    assert summary["cut_sections"] == []
+    printed = invoke(CliRunner(), "report", "credit", "--verdict", str(DATA / "verdict-credit.json"),
+                     "--no-registry", "--format", "summary", cwd=governed_repo)
+    assert printed.stdout.startswith("❌ **blocked**")
+    assert marker("credit") not in printed.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"schema": "other"}', "is not an mlgate verdict"),
+    ],
+)
+def test_cli_rejects_bad_verdicts(governed_repo: Path, tmp_path: Path, content: str, message: str) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    result = invoke(CliRunner(), "report", "credit", "--verdict", str(bad), "--no-registry", cwd=governed_repo)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_cli_rejects_a_verdict_of_another_model(governed_repo: Path) -> None:
+    result = invoke(CliRunner(), "report", "insurance", "--verdict", str(DATA / "verdict-credit.json"),
+                    "--no-registry", cwd=governed_repo)
+    assert result.exit_code == 2
+    assert "is the verdict of model 'credit', not 'insurance'" in result.output
