@@ -191,3 +191,17 @@ def test_cli_rejects_a_verdict_of_another_model(governed_repo: Path) -> None:
                     "--no-registry", cwd=governed_repo)
     assert result.exit_code == 2
     assert "is the verdict of model 'credit', not 'insurance'" in result.output
+
+
+def test_html_report_in_a_real_headless_browser(tmp_path: Path) -> None:
+    """Chromium loads the report: not blank, no console errors, no network requests."""
+    from browser import is_blank, png_stats, render, require_chromium
+
+    require_chromium()
+    page = tmp_path / "report.html"
+    page.write_text(render_html(report_input()), encoding="utf-8")
+    shown = render(page, tmp_path / "shots")
+    assert shown.console_errors == []
+    assert shown.network_requests == []
+    assert not is_blank(shown.screenshot)
+    assert png_stats(shown.screenshot).ink > 0.01, "the page should show tables and charts"

@@ -1,0 +1,250 @@
+"""Self-tests of tests/browser.py: each check must be able to fail, in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from browser import MARKER, BrowserError, is_blank, png_pixels, png_stats, render, require_chromium
+
+CLEAN = """<!doctype html><html><head><meta charset="utf-8"><title>ok</title></head>
+<body style="font-family: sans-serif">
+<h1 style="color: #b00020">Gate report</h1><p>All checks passed.</p>
+<svg width="300" height="120"><rect width="200" height="80" fill="steelblue"/>
+<circle cx="250" cy="60" r="40" fill="orange"/></svg>
+<script>document.body.insertAdjacentHTML("beforeend", "<p>rendered by script</p>");</script>
+</body></html>"""
+
+
+def page(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / f"{name}.html"
+    path.write_text(body if body.startswith("<!doctype") else f"<!doctype html><body>{body}")
+    return path
+
+
+@pytest.fixture
+def launched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Pids of the browsers render() launches during the test (it starts each in a session)."""
+    pids: list[int] = []
+
+    class Recording(subprocess.Popen):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            pids.append(self.pid)
+
+    monkeypatch.setattr(subprocess, "Popen", Recording)
+    return pids
+
+
+def leftovers(sessions: list[int], out_dir: Path) -> set[int]:
+    """Live processes of those sessions, or marked for `out_dir` (crashpad runs in its own)."""
+    marker = f"{MARKER}={out_dir.resolve()}\0".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit():
+                continue
+            state, _ppid, _pgrp, session = (
+                (entry / "stat").read_text().rsplit(")", 1)[1].split()[:4]
+            )
+            if state != "Z" and (
+                int(session) in sessions or marker in (entry / "environ").read_bytes()
+            ):
+                found.add(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def assert_all_gone(sessions: list[int], out_dir: Path, seconds: float = 5.0) -> None:
+    assert sessions, "render() launched no browser"
+    end = time.monotonic() + seconds
+    while (alive := leftovers(sessions, out_dir)) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert alive == set(), f"browser processes left running: {sorted(alive)}"
+
+
+def test_clean_page_has_no_errors_requests_and_is_not_blank(
+    tmp_path: Path, launched: list[int]
+) -> None:
+    require_chromium()
+    rendered = render(page(tmp_path, "clean", CLEAN), tmp_path)
+    assert rendered.console_errors == []
+    assert rendered.network_requests == []
+    assert rendered.text is not None
+    assert "Gate report" in rendered.text
+    assert "rendered by script" in rendered.text  # scripts ran
+    stats = png_stats(rendered.screenshot)
+    assert (stats.width, stats.height) == (1280, 2000)
+    assert stats.dominant[:3] == (255, 255, 255)
+    assert stats.colours > 10
+    assert not is_blank(rendered.screenshot)
+    # the browser's process group is gone once render() returns
+    assert_all_gone(launched, tmp_path)
+
+
+def test_console_error_is_detected(tmp_path: Path) -> None:
+    require_chromium()
+    html = page(tmp_path, "console", '<p>x</p><script>console.error("boom")</script>')
+    rendered = render(html, tmp_path)
+    assert rendered.console_errors == ["console.error: boom"]
+    assert rendered.network_requests == []
+
+
+def test_uncaught_exceptions_are_detected(tmp_path: Path) -> None:
+    require_chromium()
+    html = page(
+        tmp_path,
+        "throw",
+        '<script>throw new Error("x")</script>'
+        '<script>setTimeout(() => Promise.reject(new Error("late")), 20)</script>',
+    )
+    errors = render(html, tmp_path).console_errors
+    assert len(errors) == 2, errors
+    assert errors[0].startswith("uncaught exception: Error: x")
+    assert "throw.html" in errors[0]
+    assert errors[1].startswith("uncaught exception: Error: late")  # after the load event
+
+
+def test_network_request_is_detected(tmp_path: Path) -> None:
+    require_chromium()
+    html = page(
+        tmp_path,
+        "fetches",
+        '<img src="http://127.0.0.1:9/x.png">'
+        '<link rel="stylesheet" href="https://cdn.invalid/style.css">'
+        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">',
+    )
+    rendered = render(html, tmp_path)
+    assert rendered.network_requests == [
+        "http://127.0.0.1:9/x.png",
+        "https://cdn.invalid/style.css",
+    ]  # the data: image is local and not listed
+    # the failed loads are also browser-logged errors
+    assert any("127.0.0.1:9/x.png" in e for e in rendered.console_errors)
+
+
+def test_blank_page_is_blank(tmp_path: Path) -> None:
+    require_chromium()
+    rendered = render(page(tmp_path, "blank", ""), tmp_path, width=400, height=300)
+    stats = png_stats(rendered.screenshot)
+    assert (stats.width, stats.height, stats.colours, stats.ink) == (400, 300, 1, 0.0)
+    assert is_blank(rendered.screenshot)
+    assert rendered.console_errors == []
+    assert rendered.text == ""
+
+
+def test_hang_times_out_and_kills_the_browser(tmp_path: Path, launched: list[int]) -> None:
+    require_chromium()
+    html = page(tmp_path, "hang", "<script>while (true) {}</script>")
+    start = time.monotonic()
+    with pytest.raises(BrowserError, match="timed out"):
+        render(html, tmp_path, timeout=3)
+    assert time.monotonic() - start < 8
+    assert_all_gone(launched, tmp_path)
+
+
+def test_leftover_check_sees_a_live_session(tmp_path: Path) -> None:
+    """assert_all_gone() must be able to fail: a live process of a new session is seen."""
+    env = {**os.environ, MARKER: str(tmp_path.resolve())}
+    with subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True, env=env
+    ) as proc:
+        try:
+            assert leftovers([proc.pid], tmp_path) == {proc.pid}
+            assert leftovers([], tmp_path) == {proc.pid}  # by its marker alone
+            with pytest.raises(AssertionError, match="left running"):
+                assert_all_gone([proc.pid], tmp_path, seconds=0.2)
+        finally:
+            proc.kill()
+    assert leftovers([proc.pid], tmp_path) == set()
+
+
+def test_missing_file_raises(tmp_path: Path) -> None:
+    require_chromium()
+    with pytest.raises(FileNotFoundError):
+        render(tmp_path / "nope.html", tmp_path)
+
+
+# --- the PNG decoder, on images made here (every filter type, every colour type) ---
+
+
+def make_png(path: Path, rows: list[bytes], width: int, colour_type: int, filters: list[int]):
+    """Encode raw pixel rows with the given per-row filter types."""
+    bpp = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    out, prior = bytearray(), bytes(width * bpp)
+    for row, kind in zip(rows, filters, strict=True):
+        enc = bytearray()
+        for i, x in enumerate(row):
+            a = row[i - bpp] if i >= bpp else 0
+            b = prior[i]
+            c = prior[i - bpp] if i >= bpp else 0
+            if kind == 0:
+                pred = 0
+            elif kind == 1:
+                pred = a
+            elif kind == 2:
+                pred = b
+            elif kind == 3:
+                pred = (a + b) // 2
+            else:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            enc.append((x - pred) & 0xFF)
+        out += bytes([kind]) + enc
+        prior = row
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, len(rows), 8, colour_type, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(out)))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("colour_type", [0, 2, 4, 6])
+def test_png_decoder_round_trips_all_filters(tmp_path: Path, colour_type: int) -> None:
+    bpp = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    width, height = 7, 10
+    rows = [os.urandom(width * bpp) for _ in range(height)]
+    png = tmp_path / "noise.png"
+    make_png(png, rows, width, colour_type, [y % 5 for y in range(height)])
+    pixels = png_pixels(png)
+    assert pixels.shape == (height, width, bpp)
+    assert [pixels[y].tobytes() for y in range(height)] == rows
+
+
+def test_png_blankness_and_colours(tmp_path: Path) -> None:
+    width, white = 50, bytes([255, 255, 255]) * 50
+    png = tmp_path / "img.png"
+    make_png(png, [white] * 40, width, 2, [4] * 40)
+    assert is_blank(png)
+    assert png_stats(png).colours == 1
+    dotted = [white] * 40
+    dotted[20] = bytes([255, 0, 0]) * 3 + white[9:]  # 3 red pixels of 2,000
+    make_png(png, dotted, width, 2, [1, 2, 3] * 13 + [0])
+    stats = png_stats(png)
+    assert (stats.colours, stats.dominant) == (2, (255, 255, 255))
+    assert stats.ink == pytest.approx(3 / 2000)
+    assert not is_blank(png)
+    assert is_blank(png, max_ink=0.01)
+
+
+def test_png_decoder_rejects_what_it_cannot_read(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"GIF89a")
+    with pytest.raises(ValueError, match="not a PNG"):
+        png_pixels(bad)
