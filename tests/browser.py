@@ -8,7 +8,9 @@ PNG screenshot of the viewport. `is_blank()`/`png_stats()` decode that PNG with 
 
 The browser is sandboxed from the outside world: every http(s)/ws request goes to a dead proxy
 on 127.0.0.1:9 and host names never resolve, so a page that reaches out fails fast (and shows up
-in `network_requests`) instead of sending traffic anywhere.
+in `network_requests`) instead of sending traffic anywhere. Only 127.0.0.1 bypasses the proxy
+(a loopback request is still reported). Requests are seen for the page and its same-process
+frames, not for workers or out-of-process iframes.
 
     from browser import is_blank, render, require_chromium
 
@@ -291,7 +293,8 @@ def render(
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(1.0, min(5.0, deadline - time.monotonic())))
         finally:
-            # Kill the whole group: helpers (zygote, crashpad) can outlive the main process.
+            # Kill the whole group (zygote, renderers, GPU process): after a timeout they are
+            # still running. The crashpad handlers have their own sessions; they exit with it.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
