@@ -244,3 +244,14 @@ def test_deepchecks_suite_conditions_become_rule_results(insurance_repo: Path) -
     assert all(r["rule_id"].startswith("integrity.deepchecks/") for r in suite_rules)
     assert all(r["status"] in ("pass", "fail", "error") for r in suite_rules)
     assert not any(r["blocking"] for r in suite_rules), "warn-severity suites never block"
+
+
+def test_conflicting_labels_is_skipped_for_a_regressor(insurance_repo: Path) -> None:
+    """Two rows with equal features and different charges are normal for a regression target."""
+    assert run(insurance_repo, "train", "insurance")[0] == 0
+    code, verdict, _ = run(insurance_repo, "gate", "insurance")
+    rule = by_id(verdict)["integrity.conflicting_labels"]
+    assert rule["status"] == "skipped"
+    assert "regressor" in rule["explanation"]
+    assert rule["blocking"] is False
+    assert (code, verdict["status"]) == (0, "pass"), "nothing else blocks the example regressor"

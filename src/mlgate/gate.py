@@ -21,7 +21,7 @@ import pandas as pd
 from mlgate import __version__, jsonout
 from mlgate.data import ModelData, load_model_data
 from mlgate.exceptions import InvalidInput
-from mlgate.gates import Measurement, documentation, drift, fairness, integrity, performance
+from mlgate.gates import Measurement, Skip, documentation, drift, fairness, integrity, performance
 from mlgate.lineage import git_state
 from mlgate.metrics import evaluate, positive_label
 from mlgate.policies import rule_id
@@ -99,11 +99,12 @@ class Evaluation:
         self._groups: dict[str, pd.Series] = {}
 
     # -- performance
-    def performance(self, rule: Any) -> Measurement | None:
+    def performance(self, rule: Any) -> Measurement | Skip:
         if rule.comparison != "max_regression":
             return performance.absolute(rule.metric, self.scored.metrics)
         if self.champion is None:
-            return None
+            name = self.ctx.name
+            return Skip(f"no champion yet: no version of '{name}' holds the '{CHAMPION_ALIAS}' alias")
         version, champ = self.champion
         return performance.regression(rule.metric, self.scored.metrics, champ.metrics, version)
 
@@ -160,7 +161,10 @@ class Evaluation:
             signature=self.signature,
         )
 
-    def integrity(self, rule: Any) -> Measurement:
+    def integrity(self, rule: Any) -> Measurement | Skip:
+        if rule.metric == "conflicting_labels" and self.ctx.spec.task == "regression":
+            # equal features with different continuous targets are expected, not a data error
+            return Skip("conflicting labels apply to classification targets; this model is a regressor")
         return integrity.integrity_measurement(rule.metric, self.integrity_data())
 
     def deepchecks(self, rule: Any, rid: str, required: bool) -> list[RuleResult]:
@@ -198,7 +202,6 @@ class Evaluation:
 def evaluate_rules(evaluation: Evaluation, required: list[str], progress: Progress) -> list[RuleResult]:
     policy = evaluation.ctx.policy.policy
     results: list[RuleResult] = []
-    no_champion = f"no champion yet: no version of '{evaluation.ctx.name}' holds the '{CHAMPION_ALIAS}' alias"
     for family in GATE_FAMILIES:
         rules = policy.gates.rules(family)
         if not rules:
@@ -211,7 +214,10 @@ def evaluate_rules(evaluation: Evaluation, required: list[str], progress: Progre
                 results += evaluation.deepchecks(rule, rid, is_required)
                 continue
             measured = getattr(evaluation, family)(rule)
-            results.append(judge(family, rule, rid, measured, required=is_required, skip_reason=no_champion))
+            if isinstance(measured, Skip):
+                results.append(judge(family, rule, rid, None, required=is_required, skip_reason=measured.reason))
+            else:
+                results.append(judge(family, rule, rid, measured, required=is_required))
     return results
 
 

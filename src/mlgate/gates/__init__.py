@@ -29,3 +29,10 @@ class Measurement:
     @classmethod
     def failed(cls, reason: str, details: dict[str, Any] | None = None) -> Measurement:
         return cls(value=None, explanation=reason, details=details or {}, error=reason)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A rule that does not apply here, and why (reported as ``skipped``, never as a pass)."""
+
+    reason: str
