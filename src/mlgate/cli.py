@@ -23,6 +23,7 @@ from mlgate.exceptions import MlgateError, SpecError
 EXIT_BUG = 70
 
 JSON_HELP = "Write the result as JSON to PATH ('-' for stdout)."
+GITHUB_OUTPUT_HELP = "Append step outputs (key=value) to this file; in Actions: $GITHUB_OUTPUT."
 REPO_HELP = "The governed repo (default: the nearest folder with models/ from here up)."
 
 
@@ -128,14 +129,16 @@ def schema(kind: str, json_path: str) -> None:
 @click.argument("model")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
-def train(model: str, repo: str | None, json_path: str | None) -> None:
+def train(model: str, repo: str | None, json_path: str | None, github_output: str | None) -> None:
     """Train MODEL from its spec and register a new version in MLflow."""
     from mlgate.train import train as train_model
 
     steps = iter(range(1, 5))
     result = train_model(_root(repo), model, progress=lambda msg: ui.step(next(steps), 4, msg))
     ui.write_json(json_path, result.as_dict())
+    ui.write_outputs(github_output, {"model-version": result.version, "run-id": result.run_id, "model-uri": result.model_uri})
     shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
     ui.success(f"registered {result.model_uri} (run {result.run_id}) in {result.seconds['total']:.1f}s")
     ui.info(f"holdout: {shown}")
@@ -149,8 +152,12 @@ def train(model: str, repo: str | None, json_path: str | None) -> None:
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--no-attach", is_flag=True, help="Do not store the verdict on the model version.")
 @click.option("--json", "json_path", metavar="PATH", help="Write the verdict JSON to PATH ('-' for stdout).")
+@click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
-def gate(model: str, version: int | None, stage: str | None, repo: str | None, no_attach: bool, json_path: str | None) -> None:
+def gate(
+    model: str, version: int | None, stage: str | None, repo: str | None, no_attach: bool,
+    json_path: str | None, github_output: str | None,
+) -> None:
     """Evaluate every rule of MODEL's policy against a registered version (exit 1 if blocked)."""
     from mlgate.gate import run_gates
 
@@ -159,6 +166,7 @@ def gate(model: str, version: int | None, stage: str | None, repo: str | None, n
     )
     payload = verdict.as_dict()
     ui.write_json(json_path, payload)
+    ui.write_outputs(github_output, {"status": verdict.status, "model-version": verdict.version, "verdict-path": json_path or ""})
     ui.rule_lines(payload["rules"])
     counts = payload["counts"]
     summary = (
@@ -216,6 +224,26 @@ def report(
         }[chosen]()
         ui.data(text.rstrip("\n"))
     ui.write_json(json_path, result)
+
+
+@main.command()
+@click.option("--base", required=True, metavar="REF", help="The PR's base commit.")
+@click.option("--head", default="HEAD", show_default=True, metavar="REF", help="The PR's head commit.")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
+@handled
+def affected(base: str, head: str, repo: str | None, json_path: str | None, github_output: str | None) -> None:
+    """List the models a change affects (spec, params section, data, policy chain, mlgate itself)."""
+    from mlgate.affected import affected_models
+
+    found = affected_models(_root(repo), base, head)
+    ui.write_json(json_path, found)
+    ui.write_outputs(github_output, {"models": json.dumps(sorted(found)), "any": str(bool(found)).lower()})
+    for name, reasons in found.items():
+        ui.info(f"{name}: {', '.join(reasons)}")
+    if not found:
+        ui.info("no model is affected by this change")
 
 
 @main.command()

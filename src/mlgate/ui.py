@@ -74,3 +74,16 @@ def rule_lines(rules: list[dict[str, Any]]) -> None:
             f"{rule['explanation']}",
             err=True,
         )
+
+
+def write_outputs(target: str | None, outputs: dict[str, Any]) -> None:
+    """Append ``key=value`` lines to a GitHub Actions output file (``$GITHUB_OUTPUT``)."""
+    if not target:
+        return
+    with Path(target).open("a", encoding="utf-8") as out:
+        for key, value in outputs.items():
+            text = str(value)
+            if "\n" in text:  # multi-line values use GitHub's heredoc syntax
+                out.write(f"{key}<<MLGATE_EOF\n{text}\nMLGATE_EOF\n")
+            else:
+                out.write(f"{key}={text}\n")
