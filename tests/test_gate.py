@@ -255,3 +255,37 @@ def test_conflicting_labels_is_skipped_for_a_regressor(insurance_repo: Path) -> 
     assert "regressor" in rule["explanation"]
     assert rule["blocking"] is False
     assert (code, verdict["status"]) == (0, "pass"), "nothing else blocks the example regressor"
+
+
+def test_a_pr_cannot_loosen_the_policy_that_judges_it(governed_repo: Path) -> None:
+    """The attack: loosen the four-fifths rule and propose a model that passes only that."""
+    from conftest import git
+
+    repo = governed_repo
+    base = git("rev-parse", "HEAD", cwd=repo).strip()
+    assert run(repo, "train", "credit")[0] == 0
+    edit(repo, "policies/credit.yaml", "      min: 0.8\n", "      min: 0.5\n")
+    git("commit", "-qam", "loosen four-fifths", cwd=repo)
+    loosened = run(repo, "gate", "credit", "--no-attach")
+    assert by_id(loosened[1])["four-fifths"]["status"] == "pass", "the PR's own policy would pass it"
+    code, verdict, output = run(repo, "gate", "credit", "--policy-ref", base, "--no-attach")
+    assert code == 1, output
+    assert by_id(verdict)["four-fifths"]["status"] == "fail"
+    assert verdict["policy"]["ref"] == base
+    assert [c["file"] for c in verdict["policy"]["changed"]] == ["policies/credit.yaml"]
+    assert "-      min: 0.8" in verdict["policy"]["changed"][0]["diff"]
+    # pointing the spec at a new, looser policy file does not help either
+    (repo / "policies/lenient.yaml").write_text("description: anything goes\n")
+    edit(repo, "models/credit/model.yaml", "policy: policies/credit.yaml", "policy: policies/lenient.yaml")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "use a lenient policy", cwd=repo)
+    code, verdict, _ = run(repo, "gate", "credit", "--policy-ref", base, "--no-attach")
+    assert code == 1
+    assert verdict["policy"]["files"] == ["policies/base.yaml", "policies/credit.yaml"]
+    from mlgate.report import ReportInput, render_markdown
+    from mlgate.spec import load_model_spec
+
+    spec, _ = load_model_spec(repo / "models/credit/model.yaml", repo)
+    text = render_markdown(ReportInput(verdict=verdict, spec=spec)).text
+    assert "**This pull request changes policy files**" in text
+    assert "policies/lenient.yaml" in text

@@ -151,18 +151,20 @@ def train(model: str, repo: str | None, json_path: str | None, github_output: st
 @click.option("--stage", metavar="STAGE", help="Only the gate families this stage requires can block.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--no-attach", is_flag=True, help="Do not store the verdict on the model version.")
+@click.option("--policy-ref", metavar="REF", help="Judge with policies/ as of this commit (on a PR: the base), not the working tree.")
 @click.option("--json", "json_path", metavar="PATH", help="Write the verdict JSON to PATH ('-' for stdout).")
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
 def gate(
     model: str, version: int | None, stage: str | None, repo: str | None, no_attach: bool,
-    json_path: str | None, github_output: str | None,
+    policy_ref: str | None, json_path: str | None, github_output: str | None,
 ) -> None:
     """Evaluate every rule of MODEL's policy against a registered version (exit 1 if blocked)."""
     from mlgate.gate import run_gates
 
     verdict = run_gates(
-        _root(repo), model, version=version, stage=stage, attach=not no_attach, progress=ui.progress
+        _root(repo), model, version=version, stage=stage, attach=not no_attach, progress=ui.progress,
+        policy_ref=policy_ref,
     )
     payload = verdict.as_dict()
     ui.write_json(json_path, payload)

@@ -8,6 +8,9 @@ run plus ``mlgate.gates.*`` tags) so a promotion can later check what passed und
 
 from __future__ import annotations
 
+import subprocess
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ import pandas as pd
 
 from mlgate import __version__, jsonout
 from mlgate.data import ModelData, load_model_data
-from mlgate.exceptions import InvalidInput
+from mlgate.exceptions import GitError, InvalidInput
 from mlgate.gates import Measurement, Skip, documentation, drift, fairness, integrity, performance
 from mlgate.lineage import git_state
 from mlgate.metrics import evaluate, positive_label
@@ -28,7 +31,7 @@ from mlgate.policies import rule_id
 from mlgate.registry import TAG_PREFIX, Registry
 from mlgate.spec import GATE_FAMILIES
 from mlgate.verdict import RuleResult, Verdict, judge
-from mlgate.workspace import ModelContext, load_model_context
+from mlgate.workspace import ModelContext, PolicySource, load_model_context
 
 Progress = Callable[[str], None]
 CHAMPION_ALIAS = "production"
@@ -242,6 +245,7 @@ def run_gates(
     name: str,
     *,
     version: int | None = None,
+    policy_ref: str | None = None,
     stage: str | None = None,
     tracking_uri: str | None = None,
     progress: Progress = lambda _msg: None,
@@ -249,7 +253,9 @@ def run_gates(
 ) -> Verdict:
     """Evaluate ``name``'s policy against one registered version and return the verdict."""
     start = time.perf_counter()
-    ctx = load_model_context(root, name)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = base_policies(root, name, policy_ref, Path(tmp)) if policy_ref else None
+        ctx = load_model_context(root, name, source)
     required = _required_families(ctx, stage)
     _check_deepchecks(ctx)
     progress("loading DVC-tracked data")
@@ -271,7 +277,13 @@ def run_gates(
         run_id=mv.run_id,
         stage=stage,
         commit=git_state(root).commit,
-        policy={"file": ctx.policy.file, "files": list(ctx.policy.files), "sha256": ctx.policy.sha256},
+        policy={
+            "file": ctx.policy.file,
+            "files": list(ctx.policy.files),
+            "sha256": ctx.policy.sha256,
+            "ref": policy_ref,
+            "changed": policy_changes(root, policy_ref) if policy_ref else [],
+        },
         data=[f.as_dict() for f in data.files],
         trained_on=_trained_on(dict(mv.tags)),
         metrics=scored.metrics,
@@ -311,3 +323,39 @@ def attach_verdict(registry: Registry, verdict: Verdict) -> None:
     """Artifact first, then tags: the tags never point at a verdict that was not stored."""
     registry.attach_json(verdict.run_id, jsonout.dumps(verdict.as_dict()), verdict_artifact(verdict))
     registry.set_version_tags(verdict.model, verdict.version, verdict_tags(verdict))
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
+
+
+def base_policies(root: Path, name: str, ref: str, into: Path) -> PolicySource:
+    """Materialise ``policies/`` and the model's spec as of ``ref`` (the PR's base commit)."""
+    if _git(root, "rev-parse", "--verify", f"{ref}^{{commit}}").returncode != 0:
+        raise InvalidInput(f"policy ref '{ref}' is not a commit in {root}",
+                           hint="fetch the base branch (actions/checkout with fetch-depth: 0)")
+    archive = _git(root, "archive", "--format=tar", ref, "policies", f"models/{name}/model.yaml")
+    if archive.returncode != 0:  # the model may be new in this PR: take the policies only
+        archive = _git(root, "archive", "--format=tar", ref, "policies")
+    if archive.returncode != 0:
+        raise GitError(f"git archive {ref} policies failed: {archive.stderr.decode().strip()}")
+    tar_path = into / "base.tar"
+    tar_path.write_bytes(archive.stdout)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(into, filter="data")
+    import yaml
+
+    base_spec = into / "models" / name / "model.yaml"
+    policy_file = None
+    if base_spec.is_file():
+        policy_file = (yaml.safe_load(base_spec.read_text()) or {}).get("policy")
+    return PolicySource(root=into, policy_file=policy_file, ref=ref)
+
+
+def policy_changes(root: Path, ref: str) -> list[dict[str, str]]:
+    """Policy files that differ between ``ref`` and the working tree, with their diffs."""
+    names = _git(root, "diff", "--name-only", ref, "--", "policies").stdout.decode().split()
+    return [
+        {"file": file, "diff": _git(root, "diff", ref, "--", file).stdout.decode(errors="replace")}
+        for file in names
+    ]

@@ -140,13 +140,32 @@ def _collect(problems: list[Problem], load: Callable[[], T]) -> T | None:
         return None
 
 
-def _load_spec_policy(spec: ModelSpec, spec_doc: Document, root: Path) -> ResolvedPolicy:
-    if not (root / spec.policy).is_file():
-        raise SpecError([spec_doc.problem(("policy",), f"policy file not found: {spec.policy}")])
-    return load_policy(root / spec.policy, root)
+@dataclass(frozen=True)
+class PolicySource:
+    """Policies from a commit instead of the working tree.
+
+    On a pull request: the base commit's ``policies/`` (materialised in ``root``) and the base
+    spec's ``policy:`` value, so a PR can neither loosen a rule nor point its model at a looser
+    file and be judged by that.
+    """
+
+    root: Path
+    policy_file: str | None
+    ref: str
 
 
-def load_model_context(root: Path, name: str) -> ModelContext:
+def _load_spec_policy(
+    spec: ModelSpec, spec_doc: Document, root: Path, source: PolicySource | None = None
+) -> ResolvedPolicy:
+    home = source.root if source else root
+    name = (source.policy_file if source else None) or spec.policy
+    if not (home / name).is_file():
+        where = f" at {source.ref}" if source else ""
+        raise SpecError([spec_doc.problem(("policy",), f"policy file not found{where}: {name}")])
+    return load_policy(home / name, home)
+
+
+def load_model_context(root: Path, name: str, policy_source: PolicySource | None = None) -> ModelContext:
     """Load and cross-check one model's spec, policy, params and release (no data read)."""
     path = spec_path(root, name)
     if not path.is_file():
@@ -162,9 +181,9 @@ def load_model_context(root: Path, name: str) -> ModelContext:
         message = f"the spec in models/{name}/ must be named '{name}', not '{spec.name}'"
         raise SpecError([spec_doc.problem(("name",), message)])
     problems: list[Problem] = []
-    policy = _collect(problems, lambda: _load_spec_policy(spec, spec_doc, root))
+    policy = _collect(problems, lambda: _load_spec_policy(spec, spec_doc, root, policy_source))
     if policy is not None:
-        problems += _policy_problems(spec, policy, root)
+        problems += _policy_problems(spec, policy, policy_source.root if policy_source else root)
     estimator_cls = _collect(problems, lambda: resolve_estimator(spec, spec_doc))
     loaded = _collect(problems, lambda: load_params(root, spec.name, spec_doc))
     params = loaded[0] if loaded else {}

@@ -1,0 +1,344 @@
+"""The only module that talks to GitHub's REST API.
+
+A thin layer over ``httpx`` rather than a client library (PyGithub, ghapi, octokit ports):
+mlgate uses a handful of endpoints (issue comments, check runs, pull requests, reviews,
+files), and it needs full control over two things a general client hides — the retry policy
+(5xx, 429, secondary rate limits, ``Retry-After`` / ``x-ratelimit-reset``, bounded so a CI
+step fails in seconds, not hours) and token redaction (the token must never reach a log, a
+``repr`` or an exception message). It also avoids a heavy dependency for ~200 lines of HTTP.
+
+``GITHUB_API_URL`` (set by GitHub Actions, also on GHES) picks the base URL, default
+``https://api.github.com``; the token comes from the ``token`` argument or ``GITHUB_TOKEN``.
+Outages surface as :class:`GitHubUnavailable` (exit 3); 401/403/404/422 are things the user
+fixes (token, workflow ``permissions:``, PR number, payload) and surface as
+:class:`~mlgate.exceptions.InvalidInput` (exit 2).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Self
+
+import httpx
+
+from mlgate.exceptions import ExternalServiceError, InvalidInput
+
+DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+MAX_ANNOTATIONS = 50  # GitHub accepts at most 50 annotations per check-run request
+MAX_WAIT = 60.0  # cap on any single wait (Retry-After, rate-limit reset, backoff)
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+
+# Which `permissions:` entry each kind of request needs (for 403 "not accessible" messages).
+_PERMISSION_FOR = (
+    ("/check-runs", "checks: write"),
+    ("/issues/", "pull-requests: write (issues: write for issue comments)"),
+    ("/pulls/", "pull-requests: read"),
+)
+
+
+class GitHubUnavailable(ExternalServiceError):
+    """GitHub did not answer successfully after retries (outage or rate limit)."""
+
+    hint = "GitHub may be degraded (https://www.githubstatus.com); re-run the job later"
+
+
+class GitHub:
+    """A minimal GitHub REST client for one repository.
+
+    ``sleep`` is injectable so tests can record the waits instead of sleeping.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        api_url: str | None = None,
+        repo: str | None = None,
+        retries: int = 4,
+        backoff: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        token = token if token is not None else os.environ.get("GITHUB_TOKEN", "")
+        if not token:
+            raise InvalidInput(
+                "no GitHub token: set GITHUB_TOKEN or pass the `github-token` input",
+            )
+        repo = repo or os.environ.get("GITHUB_REPOSITORY", "")
+        if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo or ""):
+            raise InvalidInput(f"repository must be 'owner/name', got {repo!r}")
+        self._token = token
+        self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+        self.repo = repo
+        self.retries = retries
+        self.backoff = backoff
+        self._sleep = sleep
+        self._client = httpx.Client(
+            base_url=self.api_url,
+            timeout=timeout,
+            transport=transport,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": "mlgate",
+            },
+        )
+
+    def __repr__(self) -> str:
+        return f"GitHub(api_url={self.api_url!r}, repo={self.repo!r}, token='***')"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+    def _request(
+        self, method: str, url: str, *, json: Any = None, what: str = ""
+    ) -> httpx.Response:
+        """Send with retries; return a 2xx response or raise a redacted mlgate error."""
+        attempts = self.retries + 1
+        reason = ""
+        for attempt in range(attempts):
+            try:
+                response = self._client.request(method, url, json=json)
+            except httpx.HTTPError as exc:  # connection refused, reset, timeout, ...
+                reason = f"{type(exc).__name__}: {exc}"
+                wait = None
+            else:
+                if response.is_success:
+                    return response
+                wait = self._retry_wait(response)
+                message = _github_message(response)
+                if wait is None:
+                    self._raise_client_error(method, url, response, message, what)
+                reason = (
+                    f"HTTP {response.status_code}: {message}"
+                    if message
+                    else (f"HTTP {response.status_code}")
+                )
+            if attempt == attempts - 1:
+                break
+            delay = self.backoff * (2**attempt)
+            if wait:
+                delay = max(delay, wait)
+            self._sleep(min(delay, MAX_WAIT))
+        raise GitHubUnavailable(
+            self._redact(
+                f"GitHub {method} {_path(url)} failed after {attempts} attempt(s): {reason}"
+            )
+        )
+
+    def _retry_wait(self, response: httpx.Response) -> float | None:
+        """Seconds GitHub asks us to wait (0 = use backoff), or None if not retryable."""
+        status = response.status_code
+        headers = response.headers
+        rate_limited = status == 429 or (
+            status == 403
+            and (
+                "secondary rate limit" in _github_message(response).lower()
+                or "retry-after" in headers
+                or headers.get("x-ratelimit-remaining") == "0"
+            )
+        )
+        if not (rate_limited or status >= 500):
+            return None
+        if "retry-after" in headers:
+            try:
+                return min(max(float(headers["retry-after"]), 0.0), MAX_WAIT)
+            except ValueError:
+                return 0.0
+        if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+            try:
+                return min(max(float(headers["x-ratelimit-reset"]) - time.time(), 0.0), MAX_WAIT)
+            except ValueError:
+                return 0.0
+        return 0.0
+
+    def _raise_client_error(
+        self, method: str, url: str, response: httpx.Response, message: str, what: str
+    ) -> None:
+        status = response.status_code
+        where = f"{method} {_path(url)}"
+        said = f" (GitHub said: {message})" if message else ""
+        if status == 401:
+            text = (
+                "GitHub rejected the token (401): check GITHUB_TOKEN / the `github-token` input"
+                f"{said}"
+            )
+        elif status == 403:
+            if "not accessible by integration" in message.lower():
+                need = next((p for frag, p in _PERMISSION_FOR if frag in url), "the right scope")
+                text = (
+                    f"GitHub refused {where} (403): the token lacks a permission; add "
+                    f"`permissions: {need}` to the workflow job{said}"
+                )
+            else:
+                text = f"GitHub refused {where} (403): check the token's permissions{said}"
+        elif status == 404:
+            subject = what or "the resource"
+            text = (
+                f"GitHub found no {subject} ({where} → 404): check the repository "
+                f"{self.repo!r}, the number/id, and that the token can see the repo{said}"
+            )
+        elif status == 422:
+            errors = _validation_errors(response)
+            text = f"GitHub rejected {where} (422): {message or 'validation failed'}"
+            if errors:
+                text += "; " + "; ".join(errors)
+        else:
+            text = f"GitHub {where} failed with HTTP {status}{said}"
+        raise InvalidInput(self._redact(text))
+
+    def _get_json(self, url: str, what: str = "") -> Any:
+        return self._request("GET", url, what=what).json()
+
+    def _paginate(self, url: str, what: str = "") -> Iterator[Any]:
+        next_url: str | None = url
+        while next_url:
+            response = self._request("GET", next_url, what=what)
+            yield from response.json()
+            match = _LINK_NEXT.search(response.headers.get("link", ""))
+            next_url = match.group(1) if match else None
+            if next_url and not next_url.startswith(self.api_url + "/"):
+                # never send the token to a host other than the API's
+                raise GitHubUnavailable(
+                    f"GitHub returned a next-page link outside {self.api_url}: {_path(next_url)}"
+                )
+
+    # ------------------------------------------------------------------ endpoints
+
+    def upsert_comment(self, pr_number: int, body: str, marker: str) -> dict[str, Any]:
+        """Create or update the one PR comment that contains ``marker`` (a sticky comment)."""
+        if marker not in body:
+            body = f"{body}\n\n{marker}"
+        base = f"/repos/{self.repo}/issues"
+        existing = None
+        for comment in self._paginate(
+            f"{base}/{int(pr_number)}/comments?per_page=100", what=f"pull request #{pr_number}"
+        ):
+            if marker in (comment.get("body") or ""):
+                existing = comment
+                break
+        if existing is not None:
+            response = self._request(
+                "PATCH",
+                f"{base}/comments/{existing['id']}",
+                json={"body": body},
+                what=f"comment {existing['id']}",
+            )
+            action = "updated"
+        else:
+            response = self._request(
+                "POST",
+                f"{base}/{int(pr_number)}/comments",
+                json={"body": body},
+                what=f"pull request #{pr_number}",
+            )
+            action = "created"
+        data = response.json()
+        return {"url": data.get("html_url"), "id": data["id"], "action": action}
+
+    def create_or_update_check_run(
+        self,
+        name: str,
+        head_sha: str,
+        conclusion: str,
+        title: str,
+        summary: str,
+        annotations: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Create a completed check run; annotations go 50 per request (POST, then PATCHes)."""
+        annotations = list(annotations or [])
+        batches = [
+            annotations[i : i + MAX_ANNOTATIONS]
+            for i in range(0, len(annotations), MAX_ANNOTATIONS)
+        ] or [[]]
+        output: dict[str, Any] = {"title": title, "summary": summary}
+        payload = {
+            "name": name,
+            "head_sha": head_sha,
+            "status": "completed",
+            "conclusion": conclusion,
+            "output": {**output, "annotations": batches[0]} if batches[0] else output,
+        }
+        created = self._request(
+            "POST", f"/repos/{self.repo}/check-runs", json=payload, what=f"commit {head_sha}"
+        ).json()
+        result = created
+        for batch in batches[1:]:
+            result = self._request(
+                "PATCH",
+                f"/repos/{self.repo}/check-runs/{created['id']}",
+                json={"output": {**output, "annotations": batch}},
+                what=f"check run {created['id']}",
+            ).json()
+        return {
+            "id": created["id"],
+            "url": result.get("html_url"),
+            "conclusion": result.get("conclusion"),
+            "annotations": len(annotations),
+            "requests": len(batches),
+        }
+
+    def pull_request(self, number: int) -> dict[str, Any]:
+        return self._get_json(
+            f"/repos/{self.repo}/pulls/{int(number)}", what=f"pull request #{number}"
+        )
+
+    def pull_request_reviews(self, number: int) -> list[dict[str, Any]]:
+        return list(
+            self._paginate(
+                f"/repos/{self.repo}/pulls/{int(number)}/reviews?per_page=100",
+                what=f"pull request #{number}",
+            )
+        )
+
+    def pull_request_files(self, number: int) -> list[dict[str, Any]]:
+        return list(
+            self._paginate(
+                f"/repos/{self.repo}/pulls/{int(number)}/files?per_page=100",
+                what=f"pull request #{number}",
+            )
+        )
+
+
+def _path(url: str) -> str:
+    """The path of a URL (for messages: no host, no query)."""
+    return httpx.URL(url).path
+
+
+def _github_message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    return str(data.get("message", "")) if isinstance(data, dict) else ""
+
+
+def _validation_errors(response: httpx.Response) -> list[str]:
+    try:
+        data = response.json()
+    except ValueError:
+        return []
+    out = []
+    for err in data.get("errors", []) if isinstance(data, dict) else []:
+        if isinstance(err, dict):
+            parts = [str(err[k]) for k in ("resource", "field", "code", "message") if err.get(k)]
+            out.append(" ".join(parts))
+        else:
+            out.append(str(err))
+    return out

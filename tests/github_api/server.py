@@ -1,0 +1,443 @@
+"""A fake GitHub REST server that validates every request and response against the OpenAPI.
+
+Stdlib ``http.server`` in a thread on 127.0.0.1. Each request is matched to an operation of
+``github-openapi-subset.json`` (method + path template); its JSON body is validated against
+``requestBody`` and every JSON response against ``responses[status]`` (OpenAPI 3.0
+``nullable`` is rewritten to a JSON-Schema type union, ``$ref``s resolve through a
+``referencing`` registry). Invalid requests get a 422 and are recorded in ``violations``;
+invalid responses are recorded too — tests assert ``violations == []``.
+
+Response objects are built from real captured GitHub payloads (``rest-responses/``,
+``events/``) so they look like GitHub's.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+HERE = Path(__file__).parent
+SPEC_URI = "urn:github-openapi-subset"
+
+
+def _load(rel: str) -> Any:
+    return json.loads((HERE / rel).read_text())
+
+
+def _to_json_schema(node: Any) -> Any:
+    """OpenAPI 3.0 schema objects → JSON Schema 2020-12 (nullable, absolute $refs)."""
+    if isinstance(node, list):
+        return [_to_json_schema(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _to_json_schema(v) for k, v in node.items() if k not in ("nullable", "example")}
+    if isinstance(out.get("$ref"), str) and out["$ref"].startswith("#"):
+        out["$ref"] = SPEC_URI + out["$ref"]
+    if node.get("nullable") is True:
+        if "type" in out:
+            types = out["type"] if isinstance(out["type"], list) else [out["type"]]
+            out["type"] = [*types, "null"]
+            if "enum" in out and None not in out["enum"]:
+                out["enum"] = [*out["enum"], None]
+        else:
+            out = {"anyOf": [{"type": "null"}, out]}
+    return out
+
+
+class OpenAPI:
+    def __init__(self, path: Path = HERE / "github-openapi-subset.json") -> None:
+        raw = json.loads(path.read_text())
+        self.doc = _to_json_schema(raw)
+        self.registry = Registry().with_resource(
+            SPEC_URI, Resource.from_contents(self.doc, default_specification=DRAFT202012)
+        )
+        self.routes = []
+        for template, item in self.doc["paths"].items():
+            pattern = re.sub(r"\{[^}]+\}", r"[^/]+", template)
+            for method, op in item.items():
+                if method in ("get", "post", "patch", "put", "delete"):
+                    self.routes.append((method.upper(), re.compile(f"^{pattern}$"), template, op))
+
+    def operation(self, method: str, path: str) -> tuple[str, dict] | None:
+        for m, rx, template, op in self.routes:
+            if m == method and rx.match(path):
+                return template, op
+        return None
+
+    def _deref(self, node: dict) -> dict:
+        while "$ref" in node:
+            node = self.registry.resolver().lookup(node["$ref"]).contents
+        return node
+
+    def errors(self, schema: dict, instance: Any) -> list[str]:
+        validator = Draft202012Validator(schema, registry=self.registry)
+        out = []
+        for e in sorted(validator.iter_errors(instance), key=lambda e: list(e.path)):
+            where = "/".join(map(str, e.absolute_path)) or "<root>"
+            text = f"{where}: {e.message[:300]}"
+            if e.context:  # oneOf/anyOf: say why each alternative failed
+                text += (
+                    " ["
+                    + "; ".join(
+                        f"{'/'.join(map(str, c.absolute_schema_path))}: {c.message[:150]}"
+                        for c in e.context
+                    )
+                    + "]"
+                )
+            out.append(text)
+        return out
+
+    def request_schema(self, op: dict) -> dict | None:
+        body = op.get("requestBody")
+        if not body:
+            return None
+        return self._deref(body)["content"]["application/json"]["schema"]
+
+    def response_schema(self, op: dict, status: int) -> dict | None:
+        resp = op["responses"].get(str(status))
+        if resp is None:
+            return None
+        content = self._deref(resp).get("content", {})
+        media = content.get("application/json")
+        return media["schema"] if media else None
+
+
+@functools.cache
+def _spec() -> OpenAPI:
+    return OpenAPI()
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FakeGitHub:
+    """In-memory GitHub for one repo; ``url`` is the API base URL."""
+
+    def __init__(self, token: str, repo: str = "octo-org/models", page_size_cap: int = 100):
+        self.token = token
+        self.repo = repo
+        self.spec = _spec()
+        self.violations: list[str] = []
+        self.requests: list[dict[str, Any]] = []
+        self.comments: dict[int, list[dict]] = {}
+        self.check_runs: dict[int, dict] = {}
+        self.pulls: dict[int, dict] = {}
+        self.reviews: dict[int, list[dict]] = {}
+        self.files: dict[int, list[dict]] = {}
+        self.page_size_cap = page_size_cap
+        self._faults: list[dict] = []
+        self._next_id = 1000
+        self._lock = threading.Lock()
+        pr_event = _load("events/pull_request.opened.octokit.json")
+        self._user = {k: v for k, v in pr_event["sender"].items() if k not in ("user_view_type",)}
+        self._check_template = _load("events/check_run.completed.octokit.json")["check_run"]
+        self._pr_template = _load("rest-responses/github-owners-bot__pulls__pull_request.35.json")
+        self._review_template = _load(
+            "rest-responses/github-owners-bot__reviews__reviews.35.approved.json"
+        )[0]
+        self._file_template = _load(
+            "rest-responses/github-owners-bot__files__files.35.multiple.json"
+        )[0]
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> FakeGitHub:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    # ----------------------------------------------------------------- setup helpers
+    def new_id(self) -> int:
+        with self._lock:
+            self._next_id += 1
+            return self._next_id
+
+    def fail_next(
+        self, status: int, times: int = 1, headers: dict | None = None, body: Any = None
+    ) -> None:
+        if body is None:
+            body = {
+                "message": {
+                    401: "Bad credentials",
+                    404: "Not Found",
+                    422: "Validation Failed",
+                    429: "API rate limit exceeded",
+                    403: "You have exceeded a secondary rate limit",
+                }.get(status, "Server Error"),
+                "documentation_url": "https://docs.github.com/rest",
+            }
+        self._faults.append(
+            {"status": status, "times": times, "headers": headers or {}, "body": body}
+        )
+
+    def add_comment(self, pr: int, body: str) -> dict:
+        cid = self.new_id()
+        base = f"{self.url}/repos/{self.repo}/issues"
+        now = _now()
+        comment = {
+            "id": cid,
+            "node_id": f"IC_kwDO{cid}",
+            "url": f"{base}/comments/{cid}",
+            "html_url": f"https://github.com/{self.repo}/pull/{pr}#issuecomment-{cid}",
+            "issue_url": f"{base}/{pr}",
+            "body": body,
+            "user": copy.deepcopy(self._user),
+            "created_at": now,
+            "updated_at": now,
+            "author_association": "OWNER",
+        }
+        self.comments.setdefault(pr, []).append(comment)
+        return comment
+
+    def add_pull(self, number: int) -> dict:
+        pr = copy.deepcopy(self._pr_template)
+        pr["number"] = number
+        # fields GitHub made required after the 2019 capture (see rest-responses/SOURCES.md)
+        pr.setdefault("auto_merge", None)
+        for side in ("base", "head"):
+            if pr[side].get("repo") is not None:
+                pr[side]["repo"].setdefault("disabled", False)
+        self.pulls[number] = pr
+        self.reviews.setdefault(number, [])
+        self.files.setdefault(number, [])
+        return pr
+
+    def add_review(self, number: int, state: str = "APPROVED") -> dict:
+        review = copy.deepcopy(self._review_template)
+        review["id"] = self.new_id()
+        review["state"] = state
+        self.reviews.setdefault(number, []).append(review)
+        return review
+
+    def add_file(self, number: int, filename: str) -> dict:
+        entry = copy.deepcopy(self._file_template)
+        entry["filename"] = filename
+        self.files.setdefault(number, []).append(entry)
+        return entry
+
+    # ----------------------------------------------------------------- request handling
+    def handle(self, method: str, raw_path: str, headers: Any, raw_body: bytes):
+        split = urlsplit(raw_path)
+        path, query = split.path, parse_qs(split.query)
+        body = None
+        if raw_body:
+            try:
+                body = json.loads(raw_body)
+            except ValueError:
+                body = raw_body.decode(errors="replace")
+        self.requests.append({"method": method, "path": path, "query": query, "body": body})
+
+        auth = headers.get("Authorization", "")
+        if auth not in (f"Bearer {self.token}", f"token {self.token}"):
+            self.violations.append(f"{method} {path}: bad Authorization header")
+            return (
+                401,
+                {},
+                {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"},
+            )
+        for name, want in (
+            ("Accept", "application/vnd.github+json"),
+            ("X-GitHub-Api-Version", "2022-11-28"),
+        ):
+            if headers.get(name) != want:
+                self.violations.append(f"{method} {path}: header {name}={headers.get(name)!r}")
+
+        found = self.spec.operation(method, path)
+        if found is None:
+            self.violations.append(f"{method} {path}: no such operation in the OpenAPI subset")
+            return (
+                404,
+                {},
+                {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+            )
+        template, op = found
+
+        if self._faults:
+            fault = self._faults[0]
+            fault["times"] -= 1
+            if fault["times"] <= 0:
+                self._faults.pop(0)
+            self._check_response(method, template, op, fault["status"], fault["body"])
+            return fault["status"], fault["headers"], fault["body"]
+
+        schema = self.spec.request_schema(op)
+        if schema is not None:
+            errors = self.spec.errors(schema, body)
+            if errors:
+                self.violations.extend(f"request {method} {template}: {e}" for e in errors)
+                return (
+                    422,
+                    {},
+                    {
+                        "message": "Invalid request.",
+                        "errors": [{"code": "invalid", "message": e} for e in errors],
+                        "documentation_url": "https://docs.github.com/rest",
+                    },
+                )
+        elif body is not None:
+            self.violations.append(f"{method} {template}: unexpected request body")
+
+        status, extra, payload = self._route(method, path, query, body)
+        self._check_response(method, template, op, status, payload)
+        return status, extra, payload
+
+    def _check_response(self, method: str, template: str, op: dict, status: int, payload):
+        """Validate a response body against ``responses[status]`` (2xx must be documented)."""
+        where = f"response {method} {template} {status}"
+        if str(status) not in op["responses"]:
+            if 200 <= status < 300:
+                self.violations.append(f"{where}: status not documented")
+            return  # GitHub documents few error statuses per operation; nothing to check
+        schema = self.spec.response_schema(op, status)
+        if schema is None:
+            if payload is not None and 200 <= status < 300:
+                self.violations.append(f"{where}: body where none is documented")
+            return
+        self.violations.extend(f"{where}: {e}" for e in self.spec.errors(schema, payload))
+
+    def _page(self, items: list, path: str, query: dict) -> tuple[int, dict, list]:
+        per_page = min(int(query.get("per_page", ["30"])[0]), self.page_size_cap)
+        page = int(query.get("page", ["1"])[0])
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers = {}
+        links = []
+        if page * per_page < len(items):
+            links.append(f'<{self.url}{path}?per_page={per_page}&page={page + 1}>; rel="next"')
+            last = (len(items) + per_page - 1) // per_page
+            links.append(f'<{self.url}{path}?per_page={per_page}&page={last}>; rel="last"')
+        if links:
+            headers["Link"] = ", ".join(links)
+        return 200, headers, chunk
+
+    def _route(self, method: str, path: str, query: dict, body: Any):
+        not_found = (
+            404,
+            {},
+            {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+        )
+        prefix = f"/repos/{self.repo}"
+        if not path.startswith(prefix + "/"):
+            return not_found
+        rest = path[len(prefix) :]
+        if m := re.fullmatch(r"/issues/(\d+)/comments", rest):
+            pr = int(m.group(1))
+            if method == "GET":
+                return self._page(self.comments.get(pr, []), path, query)
+            return 201, {}, self.add_comment(pr, body["body"])
+        if m := re.fullmatch(r"/issues/comments/(\d+)", rest):
+            cid = int(m.group(1))
+            for comments in self.comments.values():
+                for c in comments:
+                    if c["id"] == cid:
+                        if method == "PATCH":
+                            c["body"] = body["body"]
+                            c["updated_at"] = _now()
+                        return 200, {}, c
+            return not_found
+        if rest == "/check-runs" and method == "POST":
+            return 201, {}, self._new_check_run(body)
+        if m := re.fullmatch(r"/check-runs/(\d+)", rest):
+            run = self.check_runs.get(int(m.group(1)))
+            if run is None:
+                return not_found
+            if method == "PATCH":
+                self._apply_output(run, body)
+            return 200, {}, run["public"]
+        if m := re.fullmatch(r"/pulls/(\d+)", rest):
+            pr = self.pulls.get(int(m.group(1)))
+            return (200, {}, pr) if pr else not_found
+        if m := re.fullmatch(r"/pulls/(\d+)/(reviews|files)", rest):
+            n = int(m.group(1))
+            if n not in self.pulls:
+                return not_found
+            store = self.reviews if m.group(2) == "reviews" else self.files
+            return self._page(store.get(n, []), path, query)
+        return not_found
+
+    def _new_check_run(self, body: dict) -> dict:
+        rid = self.new_id()
+        run = copy.deepcopy(self._check_template)
+        run.update(
+            {
+                "id": rid,
+                "node_id": f"CR_kwDO{rid}",
+                "name": body["name"],
+                "head_sha": body["head_sha"],
+                "status": body.get("status", "queued"),
+                "conclusion": body.get("conclusion"),
+                "url": f"{self.url}/repos/{self.repo}/check-runs/{rid}",
+                "html_url": f"https://github.com/{self.repo}/runs/{rid}",
+                "started_at": _now(),
+                "completed_at": _now() if body.get("status") == "completed" else None,
+                "pull_requests": [],
+            }
+        )
+        run["output"] = {
+            "title": None,
+            "summary": None,
+            "text": None,
+            "annotations_count": 0,
+            "annotations_url": f"{run['url']}/annotations",
+        }
+        self.check_runs[rid] = {"public": run, "annotations": [], "requests": []}
+        self._apply_output(self.check_runs[rid], body)
+        return run
+
+    def _apply_output(self, run: dict, body: dict) -> None:
+        run["requests"].append(body)
+        output = body.get("output")
+        if output:
+            run["public"]["output"]["title"] = output.get("title")
+            run["public"]["output"]["summary"] = output.get("summary")
+            run["annotations"].extend(output.get("annotations", []))
+            run["public"]["output"]["annotations_count"] = len(run["annotations"])
+        for key in ("status", "conclusion"):
+            if key in body:
+                run["public"][key] = body[key]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeGitHub
+
+    def log_message(self, format: str, *args: Any) -> None:  # silence
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            status, headers, payload = self.fake.handle(self.command, self.path, self.headers, raw)
+        except Exception as exc:  # noqa: BLE001 — a bug in the fake must fail the test loudly
+            self.fake.violations.append(f"fake server crashed: {exc!r}")
+            status, headers, payload = 500, {}, {"message": "fake crashed"}
+        data = b"" if payload is None else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in headers.items():
+            self.send_header(k, str(v))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve

@@ -1,0 +1,262 @@
+"""mlgate.github against a fake GitHub that validates everything against GitHub's OpenAPI."""
+
+from __future__ import annotations
+
+import pytest
+
+from github_api.server import FakeGitHub
+from mlgate.exceptions import ExternalServiceError, InvalidInput
+from mlgate.github import GitHub, GitHubUnavailable
+
+TOKEN = "ghs_FAKE_t0ken_3b9c1e7a_DO_NOT_LEAK"
+REPO = "octo-org/models"
+MARKER = "<!-- mlgate:report -->"
+SHA = "e0da784dc5a4c2dfbf3fc8846d474687cbc82d3a"
+
+
+@pytest.fixture
+def server():
+    fake = FakeGitHub(TOKEN, REPO).start()
+    yield fake
+    fake.stop()
+    assert fake.violations == []
+
+
+@pytest.fixture
+def sleeps():
+    return []
+
+
+@pytest.fixture
+def gh(server, sleeps):
+    client = GitHub(TOKEN, server.url, REPO, retries=3, backoff=0.5, sleep=sleeps.append)
+    yield client
+    client.close()
+
+
+def _annotations(n, level="warning"):
+    return [
+        {
+            "path": "models/churn/spec.yaml",
+            "start_line": i + 1,
+            "end_line": i + 1,
+            "annotation_level": level,
+            "message": f"finding {i}",
+        }
+        for i in range(n)
+    ]
+
+
+def _no_token(exc):
+    for text in (str(exc), repr(exc), exc.message, exc.hint, repr(exc.args)):
+        assert TOKEN not in text
+
+
+def test_sticky_comment_created_then_updated_on_page_3(server, gh):
+    server.page_size_cap = 10  # 25 other comments → the marker sits on page 3
+    for i in range(25):
+        server.add_comment(7, f"unrelated comment {i}")
+    first = gh.upsert_comment(7, "## mlgate report v1", MARKER)
+    assert first["action"] == "created"
+    second = gh.upsert_comment(7, "## mlgate report v2", MARKER)
+    assert second == {**first, "action": "updated"}
+    ours = [c for c in server.comments[7] if MARKER in c["body"]]
+    assert len(ours) == 1
+    assert "v2" in ours[0]["body"]
+    assert len(server.comments[7]) == 26
+    pages = [r["query"].get("page", ["1"])[0] for r in server.requests if r["method"] == "GET"]
+    assert pages == ["1", "2", "3", "1", "2", "3"]
+    assert [r["method"] for r in server.requests if r["method"] != "GET"] == ["POST", "PATCH"]
+
+
+def test_check_run_batches_annotations(server, gh):
+    result = gh.create_or_update_check_run(
+        "mlgate", SHA, "failure", "2 gates failed", "summary", _annotations(120)
+    )
+    run = server.check_runs[result["id"]]
+    assert [len(r["output"].get("annotations", [])) for r in run["requests"]] == [50, 50, 20]
+    assert [r["method"] for r in server.requests] == ["POST", "PATCH", "PATCH"]
+    assert run["public"]["output"]["annotations_count"] == 120
+    assert result["conclusion"] == "failure"
+
+
+def test_check_run_without_annotations(server, gh):
+    result = gh.create_or_update_check_run("mlgate", SHA, "success", "ok", "all green", [])
+    assert result["requests"] == 1
+    assert server.check_runs[result["id"]]["public"]["conclusion"] == "success"
+
+
+def test_pull_request_reviews_files(server, gh):
+    server.page_size_cap = 2
+    server.add_pull(35)
+    for _ in range(3):
+        server.add_review(35)
+    for i in range(5):
+        server.add_file(35, f"models/m{i}.yaml")
+    assert gh.pull_request(35)["number"] == 35
+    assert len(gh.pull_request_reviews(35)) == 3
+    assert [f["filename"] for f in gh.pull_request_files(35)] == [
+        f"models/m{i}.yaml" for i in range(5)
+    ]
+
+
+def test_retry_after_502(server, gh, sleeps):
+    server.fail_next(502)
+    assert gh.upsert_comment(1, "hello", MARKER)["action"] == "created"
+    assert sleeps == [0.5]
+
+
+def test_429_retry_after_honoured(server, gh, sleeps):
+    server.fail_next(429, headers={"Retry-After": "7"})
+    gh.upsert_comment(1, "hello", MARKER)
+    assert sleeps == [7.0]
+
+
+def test_retry_after_capped(server, gh, sleeps):
+    server.fail_next(429, headers={"Retry-After": "86400"})
+    gh.upsert_comment(1, "hello", MARKER)
+    assert sleeps == [60.0]
+
+
+def test_secondary_rate_limit_403_retried(server, gh, sleeps):
+    server.fail_next(403, times=2)  # default body: "You have exceeded a secondary rate limit"
+    gh.upsert_comment(1, "hello", MARKER)
+    assert sleeps == [0.5, 1.0]
+
+
+def test_403_with_retry_after_is_rate_limit(server, gh, sleeps):
+    server.add_pull(35)
+    server.fail_next(403, headers={"Retry-After": "3"}, body={"message": "Forbidden"})
+    assert gh.pull_request_files(35) == []
+    assert sleeps == [3.0]
+
+
+def test_next_link_to_foreign_host_is_refused(server, gh):
+    server.page_size_cap = 1
+    server.add_comment(4, "a")
+    server.add_comment(4, "b")
+    real_url, server.url = server.url, "http://evil.example"
+    try:
+        with pytest.raises(GitHubUnavailable, match="outside"):
+            gh.upsert_comment(4, "x", MARKER)
+    finally:
+        server.url = real_url
+    assert len(server.requests) == 1
+
+
+def test_ratelimit_reset_honoured(server, gh, sleeps):
+    import time
+
+    reset = int(time.time()) + 20
+    server.fail_next(
+        403,
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+        body={"message": "API rate limit exceeded"},
+    )
+    gh.upsert_comment(1, "hello", MARKER)
+    assert len(sleeps) == 1
+    assert 15 <= sleeps[0] <= 21
+
+
+def test_outage_is_exit_3(server, gh, sleeps):
+    server.fail_next(503, times=100, body={"message": "Service Unavailable"})
+    with pytest.raises(GitHubUnavailable) as info:
+        gh.pull_request(35)
+    assert isinstance(info.value, ExternalServiceError)
+    assert info.value.exit_code == 3
+    assert "4 attempt(s)" in str(info.value)
+    assert "HTTP 503: Service Unavailable" in str(info.value)
+    assert len([r for r in server.requests]) == 4
+    assert sleeps == [0.5, 1.0, 2.0]
+    _no_token(info.value)
+
+
+def test_connection_error_retried_then_exit_3(sleeps):
+    gh = GitHub(TOKEN, "http://127.0.0.1:9", REPO, retries=2, backoff=0.1, sleep=sleeps.append)
+    with pytest.raises(GitHubUnavailable) as info:
+        gh.pull_request(1)
+    assert sleeps == [0.1, 0.2]
+    _no_token(info.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (401, None, "GitHub rejected the token (401): check GITHUB_TOKEN"),
+        (404, None, "found no pull request #35"),
+        (403, {"message": "Resource not accessible by integration"}, "pull-requests: write"),
+        (
+            422,
+            {
+                "message": "Validation Failed",
+                "errors": [{"resource": "IssueComment", "field": "body", "code": "too_long"}],
+            },
+            "IssueComment body too_long",
+        ),
+    ],
+)
+def test_client_errors_are_exit_2_without_retry(server, gh, sleeps, status, body, expected):
+    server.fail_next(status, times=5, body=body)
+    with pytest.raises(InvalidInput) as info:
+        gh.upsert_comment(35, "x", MARKER)
+    assert info.value.exit_code == 2
+    assert expected in str(info.value)
+    assert sleeps == []
+    assert len(server.requests) == 1
+    _no_token(info.value)
+    server._faults.clear()
+
+
+def test_403_check_runs_names_checks_write(server, gh):
+    server.fail_next(403, body={"message": "Resource not accessible by integration"})
+    with pytest.raises(InvalidInput, match="checks: write"):
+        gh.create_or_update_check_run("mlgate", SHA, "success", "t", "s", [])
+
+
+def test_token_never_in_messages(server, sleeps, caplog):
+    # an error message echoing the token back must be redacted
+    gh = GitHub(TOKEN, server.url, REPO, retries=1, backoff=0, sleep=sleeps.append)
+    assert TOKEN not in repr(gh)
+    assert TOKEN not in str(vars(gh).get("api_url"))
+    server.fail_next(500, times=2, body={"message": f"boom {TOKEN}"})
+    with pytest.raises(GitHubUnavailable) as info:
+        gh.pull_request(1)
+    _no_token(info.value)
+    assert "***" in str(info.value)
+    server.fail_next(401, body={"message": f"Bad credentials {TOKEN}"})
+    with pytest.raises(InvalidInput) as info2:
+        gh.pull_request(1)
+    _no_token(info2.value)
+    assert TOKEN not in caplog.text
+    gh.close()
+
+
+def test_token_from_env(server, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_API_URL", server.url)
+    with GitHub(repo=REPO) as gh:
+        assert gh.upsert_comment(3, "x", MARKER)["action"] == "created"
+
+
+def test_missing_token_is_exit_2(monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    with pytest.raises(InvalidInput, match="GITHUB_TOKEN"):
+        GitHub(repo=REPO)
+
+
+def test_server_validation_catches_bad_annotation_level(server, gh):
+    with pytest.raises(InvalidInput, match="annotation_level"):
+        gh.create_or_update_check_run(
+            "mlgate", SHA, "failure", "t", "s", _annotations(1, level="error")
+        )
+    assert any("annotation_level" in v and "'error' is not one of" in v for v in server.violations)
+    server.violations.clear()
+
+
+def test_server_rejects_missing_auth(server):
+    import httpx
+
+    r = httpx.get(f"{server.url}/repos/{REPO}/pulls/1")
+    assert r.status_code == 401
+    assert server.violations
+    server.violations.clear()
