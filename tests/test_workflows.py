@@ -87,7 +87,8 @@ def test_propose_workflow_cancels_superseded_runs_and_writes_only_where_needed()
 
 def test_action_outputs_are_written_by_the_cli() -> None:
     """Every output an action declares is set by a step it runs (mlgate's --github-output)."""
-    written = {"model-version", "run-id", "model-uri", "status", "verdict-path", "models", "any"}
+    written = {"model-version", "run-id", "model-uri", "status", "verdict-path", "models", "any",
+               "comment-url", "check-run-url"}
     for path in ACTIONS:
         doc = load(path)
         text = path.read_text()

@@ -191,12 +191,16 @@ def gate(
 @click.option("--format", "fmt", type=click.Choice(["markdown", "html", "summary"]), help="Print this format to stdout (default: markdown when no file is asked for).")
 @click.option("--html-artifact", default="the HTML report artifact of this run", show_default=True, help="Where a shortened comment tells readers to find the full report.")
 @click.option("--no-registry", is_flag=True, help="Do not read tags and run links from MLflow (render from the verdict and spec only).")
+@click.option("--pr", type=int, metavar="N", help="Create or update the sticky report comment on pull request N (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL).")
+@click.option("--check-run-sha", metavar="SHA", help="Create a check run for this commit, with annotations on the policy lines of failed rules.")
+@click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
 def report(
     model: str, verdict_path: Path, markdown_path: Path | None, html_path: Path | None, fmt: str | None,
-    html_artifact: str, no_registry: bool, repo: str | None, json_path: str | None,
+    html_artifact: str, no_registry: bool, pr: int | None, check_run_sha: str | None, github_output: str | None,
+    repo: str | None, json_path: str | None,
 ) -> None:
     """Render MODEL's verdict as PR-comment Markdown, standalone HTML or a step summary."""
     from mlgate.report import load_input, render_html, render_markdown, render_summary
@@ -225,6 +229,18 @@ def report(
             "html": lambda: render_html(data, root),
         }[chosen]()
         ui.data(text.rstrip("\n"))
+    if pr is not None or check_run_sha:
+        from mlgate.publish import publish
+        from mlgate.report import marker
+
+        posted = publish(root, data.verdict, render_markdown(data, root).text, marker(model), pr=pr, head_sha=check_run_sha)
+        result |= posted.as_dict()
+        ui.write_outputs(github_output, posted.as_dict())
+        if posted.skipped:
+            ui.warn(posted.skipped)
+        for what, url in (("comment", posted.comment_url), ("check run", posted.check_run_url)):
+            if url:
+                ui.success(f"{what}: {url}")
     ui.write_json(json_path, result)
 
 

@@ -1,0 +1,102 @@
+"""`mlgate report --pr/--check-run-sha` against the local GitHub API that checks every request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import invoke
+from github_api.server import FakeGitHub
+
+DATA = Path(__file__).parent / "data"
+TOKEN = "ghs_mlgateTESTtoken000000000000000000"
+REPO = "octo-org/models"
+SHA = "a" * 40
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    fake = FakeGitHub(TOKEN, REPO).start()
+    fake.add_pull(7)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
+    yield fake
+    fake.stop()
+    assert fake.violations == []
+
+
+def report(repo: Path, *args: str) -> tuple[int, str, dict[str, str]]:
+    out = repo.parent / "report.json"
+    result = invoke(CliRunner(), "report", "credit", "--verdict", str(DATA / "verdict-credit.json"),
+                    "--no-registry", "--markdown", str(repo.parent / "r.md"), "--json", str(out), *args, cwd=repo)
+    return result.exit_code, result.output, json.loads(out.read_text()) if out.exists() else {}
+
+
+def test_sticky_comment_is_created_then_updated(governed_repo: Path, github: FakeGitHub) -> None:
+    for body in ("first", "second"):
+        github.add_comment(7, f"unrelated comment {body}")
+    code, output, first = report(governed_repo, "--pr", "7")
+    assert code == 0, output
+    code, _, second = report(governed_repo, "--pr", "7")
+    assert code == 0
+    mine = [c for c in github.comments[7] if "<!-- mlgate:report model=credit -->" in c["body"]]
+    assert len(mine) == 1, "updated, never duplicated"
+    assert mine[0]["body"].startswith("❌ **blocked**")
+    assert first["comment-url"] == second["comment-url"]
+    assert TOKEN not in output
+
+
+def test_check_run_fails_with_annotations_on_the_policy_line(governed_repo: Path, github: FakeGitHub) -> None:
+    code, output, result = report(governed_repo, "--check-run-sha", SHA)
+    assert code == 0, output
+    [run] = github.check_runs.values()
+    assert run["public"]["conclusion"] == "failure"
+    assert run["public"]["head_sha"] == SHA
+    [note] = run["annotations"]
+    text = (governed_repo / "policies/credit.yaml").read_text().splitlines()
+    assert note["path"] == "policies/credit.yaml"
+    assert "id: four-fifths" in text[note["start_line"] - 1]
+    assert note["annotation_level"] == "failure"
+    assert result["check-run-url"]
+
+
+def test_fork_pull_request_posts_nothing_and_says_why(
+    governed_repo: Path, github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = json.loads((Path(__file__).parent / "github_api/events/pull_request.opened.octokit.json").read_text())
+    event["pull_request"]["head"]["repo"]["full_name"] = "someone/fork"
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(path))
+    code, output, result = report(governed_repo, "--pr", "7", "--check-run-sha", SHA)
+    assert code == 0, output
+    assert "pull request from a fork" in output
+    assert github.comments.get(7, []) == []
+    assert github.check_runs == {}
+    assert result["skipped"]
+
+
+def test_github_outage_exits_3_and_the_token_stays_secret(governed_repo: Path, github: FakeGitHub) -> None:
+    github.fail_next(503, times=50)
+    import mlgate.github as gh
+
+    original = gh.GitHub.__init__
+
+    def fast(self, *args, **kwargs):  # no real waiting between retries in a test
+        kwargs |= {"sleep": lambda _s: None}
+        original(self, *args, **kwargs)
+
+    gh.GitHub.__init__ = fast
+    try:
+        code, output, _ = report(governed_repo, "--pr", "7")
+    finally:
+        gh.GitHub.__init__ = original
+    assert code == 3, output
+    assert "503" in output
+    assert TOKEN not in output
