@@ -67,6 +67,17 @@ def git(*args: str, cwd: Path) -> str:
     return run(["git", *args], cwd)
 
 
+def copy_paths(source: Path, dest: Path, rels: tuple[str, ...]) -> None:
+    """Copy files and folders (relative paths) from one tree into another."""
+    for rel in rels:
+        src, dst = source / rel, dest / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy2(src, dst)
+
+
 @pytest.fixture(scope="session")
 def template_repo(tmp_path_factory: pytest.TempPathFactory, isolated_env: Path) -> Path:
     """A governed repo made once per session with git, dvc and a directory remote."""
@@ -74,13 +85,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory, isolated_env: Path) 
     repo, remote = base / "repo", base / "dvc-remote"
     repo.mkdir()
     remote.mkdir()
-    for rel in EXAMPLE_FILES:
-        src, dst = PROJECT / rel, repo / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst)
-        else:
-            shutil.copy2(src, dst)
+    copy_paths(PROJECT, repo, EXAMPLE_FILES)
     for rel in EXAMPLE_DATA:
         source = PROJECT / rel
         if not source.exists():  # a plain clone: fetch from the project's own DVC remote

@@ -100,3 +100,17 @@ def test_github_outage_exits_3_and_the_token_stays_secret(governed_repo: Path, g
     assert code == 3, output
     assert "503" in output
     assert TOKEN not in output
+
+
+def test_a_policy_change_keeps_the_check_from_turning_green() -> None:
+    from mlgate.publish import check_outcome
+
+    verdict = json.loads((DATA / "verdict-credit.json").read_text())
+    verdict["status"] = "pass"
+    assert check_outcome(verdict) == ("success", "")
+    verdict["policy"]["changed"] = [{"file": "policies/credit.yaml", "diff": "-min: 0.8\n+min: 0.5\n"}]
+    conclusion, title = check_outcome(verdict)
+    assert conclusion == "neutral"
+    assert "policy change needs review (policies/credit.yaml)" in title
+    verdict["status"] = "fail"
+    assert check_outcome(verdict)[0] == "failure"

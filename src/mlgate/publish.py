@@ -67,6 +67,15 @@ def annotations(root: Path, verdict: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def check_outcome(verdict: dict[str, Any]) -> tuple[str, str]:
+    """(conclusion, title prefix): a PR that changes policies is never green on its own."""
+    conclusion = CONCLUSION[verdict["status"]]
+    changed = [c["file"] for c in (verdict["policy"].get("changed") or [])]
+    if changed and conclusion == "success":
+        return "neutral", f"policy change needs review ({', '.join(changed)}) — "
+    return conclusion, ""
+
+
 def is_fork_pr(event_path: str | None) -> bool:
     """True when the triggering pull_request comes from another repository (read-only token)."""
     import json
@@ -99,11 +108,12 @@ def publish(
             result.comment_url = str(github.upsert_comment(pr, markdown, marker).get("url", ""))
         if head_sha:
             counts = verdict["counts"]
+            conclusion, prefix = check_outcome(verdict)
             run = github.create_or_update_check_run(
                 name=check_name or f"mlgate / {verdict['model']}",
                 head_sha=head_sha,
-                conclusion=CONCLUSION[verdict["status"]],
-                title=f"{verdict['model']} v{verdict['version']}: {verdict['status']} — {counts['pass']} passed, "
+                conclusion=conclusion,
+                title=f"{prefix}{verdict['model']} v{verdict['version']}: {verdict['status']} — {counts['pass']} passed, "
                       f"{counts['blocking']} blocking, {counts['warnings']} warning(s)",
                 summary=markdown[:65000],
                 annotations=annotations(root, verdict),
