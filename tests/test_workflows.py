@@ -98,3 +98,19 @@ def test_action_outputs_are_written_by_the_cli() -> None:
             assert step.group(2) in written or f"{step.group(2)}=" in text, (
                 f"{path.parent.name}: nothing writes output '{step.group(2)}'"
             )
+
+
+def test_policy_review_reruns_on_reviews_and_only_reads_the_pr() -> None:
+    doc = load(PROJECT / ".github/workflows/policy-review.yml")
+    assert doc["on"]["pull_request_review"]["types"] == ["submitted", "dismissed"]
+    assert "pull_request" in doc["on"]
+    [job] = doc["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "pull-requests": "read", "checks": "write"}
+    [run] = [s for s in job["steps"] if "run" in s]
+    assert run["run"].startswith("mlgate policy-review ")
+
+
+def test_setup_pulls_the_data_of_the_matrix_model() -> None:
+    doc = load(PROJECT / ".github/workflows/propose.yml")
+    [setup] = [s for s in doc["jobs"]["model"]["steps"] if s.get("uses") == "./action/setup"]
+    assert setup["with"]["pull"] == "${{ matrix.model }}"

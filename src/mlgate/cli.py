@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from mlgate import __version__, ui
-from mlgate.exceptions import MlgateError, SpecError
+from mlgate.exceptions import InvalidInput, MlgateError, SpecError
 
 EXIT_BUG = 70
 
@@ -123,6 +123,40 @@ def schema(kind: str, json_path: str) -> None:
 
     schemas = json_schemas()
     ui.write_json(json_path, schemas if kind == "all" else schemas[kind])
+
+
+@main.command()
+@click.argument("models", nargs=-1, metavar="[MODEL]...")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def pull(models: tuple[str, ...], repo: str | None, json_path: str | None) -> None:
+    """Fetch from the DVC remote the data files MODELs need (all models when none are named).
+
+    Files already in the workspace are checked against their DVC md5, never overwritten.
+    """
+    from mlgate.data import pull_model_data
+    from mlgate.spec import load_model_spec
+    from mlgate.workspace import model_names, spec_path
+
+    root = _root(repo)
+    names = list(models) or model_names(root)
+    unknown = [n for n in names if not spec_path(root, n).is_file()]
+    if unknown:
+        raise InvalidInput(
+            f"no spec for {', '.join(unknown)} (models/<name>/model.yaml)",
+            hint=f"known models: {', '.join(model_names(root)) or 'none'}",
+        )
+    result: dict[str, list[dict[str, str]]] = {}
+    for index, name in enumerate(names, start=1):
+        ui.step(index, len(names), f"data for {name}")
+        spec, doc = load_model_spec(spec_path(root, name), root)
+        result[name] = pull_model_data(root, spec, doc)
+        for entry in result[name]:
+            ui.info(f"  {entry['action']:>7}  {entry['path']}  md5 {entry['md5']}")
+    ui.write_json(json_path, result)
+    pulled = sum(e["action"] == "pulled" for files in result.values() for e in files)
+    ui.success(f"data ready for {', '.join(names)}: {pulled} file(s) pulled from the DVC remote")
 
 
 @main.command()
@@ -262,6 +296,36 @@ def affected(base: str, head: str, repo: str | None, json_path: str | None, gith
         ui.info(f"{name}: {', '.join(reasons)}")
     if not found:
         ui.info("no model is affected by this change")
+
+
+@main.command("policy-review")
+@click.option("--base", required=True, metavar="REF", help="The PR's base commit.")
+@click.option("--head", required=True, metavar="SHA", help="The PR's head commit (the check run goes there).")
+@click.option("--pr", type=int, required=True, metavar="N", help="The pull request (its author and reviews).")
+@click.option("--no-check-run", is_flag=True, help="Only print the outcome; create no check run.")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
+@handled
+def policy_review(
+    base: str, head: str, pr: int, no_check_run: bool, repo: str | None, json_path: str | None, github_output: str | None,
+) -> None:
+    """Fail the "mlgate / policy change" check until a PR's change to policies/ is approved.
+
+    Passes when the PR changes no policy, or when a collaborator other than the author approved
+    the head commit (latest review per reviewer; dismissed and stale approvals do not count).
+    """
+    from mlgate.policy_review import review_policy_change
+
+    result = review_policy_change(_root(repo), base, head, pr, post=not no_check_run)
+    ui.write_json(json_path, result.as_dict())
+    ui.write_outputs(github_output, {"conclusion": result.conclusion, "check-run-url": result.check_run_url})
+    for login, reason in sorted(result.approvals.ignored.items()):
+        ui.info(f"review by {login} does not count: {reason}")
+    if result.conclusion != "success":
+        ui.error(result.title, "ask a collaborator to review the policy diff and approve the PR's head commit")
+        sys.exit(1)
+    ui.success(result.title)
 
 
 @main.command()

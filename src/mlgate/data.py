@@ -87,6 +87,21 @@ def dvc_pull(rel: str, root: Path) -> None:
         raise DvcError(f"dvc pull {rel} failed: {err}") from err
 
 
+def pull_model_data(root: Path, spec: ModelSpec, spec_doc: Document) -> list[dict[str, str]]:
+    """Fetch every input ``spec`` names that the workspace lacks, and check each against git.
+
+    What a CI job runs before training. A file already present is never overwritten: when it
+    differs from what DVC tracks, this stops with the hint to run ``dvc checkout``. Returns,
+    per file, its DVC record and what was done: ``pulled`` or ``present``.
+    """
+    done: dict[str, dict[str, str]] = {}
+    for role, rel in spec.data.files().items():
+        if rel not in done:
+            present = (root / rel).exists()
+            done[rel] = resolve_file(role, rel, root, spec_doc).as_dict() | {"action": "present" if present else "pulled"}
+    return list(done.values())
+
+
 def resolve_file(role: str, rel: str, root: Path, spec_doc: Document) -> DataFile:
     """Locate one input, pulling it from the DVC remote if needed, and check its hash."""
     loc = ("data", role)

@@ -223,12 +223,32 @@ class FakeGitHub:
         self.files.setdefault(number, [])
         return pr
 
-    def add_review(self, number: int, state: str = "APPROVED") -> dict:
+    def add_review(
+        self, number: int, state: str = "APPROVED", *, login: str | None = None, commit_id: str | None = None,
+        association: str | None = None, submitted_at: str | None = None,
+    ) -> dict:
+        """A review on PR ``number``, from the captured one, with the fields a test varies."""
         review = copy.deepcopy(self._review_template)
         review["id"] = self.new_id()
         review["state"] = state
+        if login:
+            review["user"]["login"] = login
+        if commit_id:
+            review["commit_id"] = commit_id
+        if association:
+            review["author_association"] = association
+        if submitted_at:
+            review["submitted_at"] = submitted_at
         self.reviews.setdefault(number, []).append(review)
         return review
+
+    def set_pull(self, number: int, *, author: str | None = None, head_sha: str | None = None) -> dict:
+        pr = self.pulls.get(number) or self.add_pull(number)
+        if author:
+            pr["user"]["login"] = author
+        if head_sha:
+            pr["head"]["sha"] = head_sha
+        return pr
 
     def add_file(self, number: int, filename: str) -> dict:
         entry = copy.deepcopy(self._file_template)
