@@ -29,13 +29,13 @@ def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -
     repo = Path(summary["outputs"]["repo"])
     # a real git repo with a clean tree and a real DVC remote holding the data
     assert git("status", "--porcelain", cwd=repo).strip() == ""
-    head = git("rev-parse", "HEAD", cwd=repo).strip()
+    first = git("rev-list", "--max-parents=0", "HEAD", cwd=repo).strip()
     remote = Path(summary["outputs"]["dvc_remote"])
     for name in ("credit", "insurance"):
         trained = summary["trained"][name]
         assert trained["version"] == 1
         tags = Registry(repo, summary["outputs"]["mlflow_tracking_uri"]).version(name, 1).tags
-        assert tags["mlgate.git.commit"] == head
+        assert tags["mlgate.git.commit"] == first
         assert tags["mlgate.params.sha256"] == trained["lineage"]["params_sha256"]
         rel = tags["mlgate.data.path.path"]
         md5 = yaml.safe_load((repo / f"{rel}.dvc").read_text())["outs"][0]["md5"]
@@ -58,6 +58,19 @@ def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -
         assert Path(reports["markdown"]).read_text().endswith(f"<!-- mlgate:report model={name} -->\n")
         assert Path(reports["html"]).read_text().startswith("<!DOCTYPE html>")
         assert reports["html"] in result.output
+    # the PR journey: act ran propose.yml for a branch that retunes credit; the workflow trained
+    # credit v2 from the PR head into the same registry, gated it, and posted one comment and a
+    # check run whose conclusion matches the job's outcome
+    pr = summary["pull_request"]
+    comment = Path(pr["comment"]).read_text()
+    assert "<!-- mlgate:report model=credit -->" in comment
+    assert "model `credit` v2" in comment.splitlines()[0]
+    [check] = pr["check_runs"]
+    assert check["name"] == "mlgate / credit"
+    assert (check["conclusion"] == "failure") == pr["workflow_failed"]
+    v2 = Registry(repo, summary["outputs"]["mlflow_tracking_uri"]).version("credit", 2).tags
+    assert v2["mlgate.git.commit"] == pr["head"]
+    assert comment.splitlines()[0] in result.output  # the demo shows the comment
     # it says where its outputs are
     assert str(repo) in result.output
     assert "mlflow ui --backend-store-uri" in result.output
@@ -72,7 +85,7 @@ def test_demo_reruns_in_the_same_workdir(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     for _ in range(2):
         done = subprocess.run(
-            [MLGATE, "demo", "--workdir", str(workdir)], capture_output=True, text=True, check=False
+            [MLGATE, "demo", "--no-pr", "--workdir", str(workdir)], capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, done.stdout + done.stderr
     assert "demo finished" in done.stderr + done.stdout

@@ -337,13 +337,14 @@ def policy_review(
     show_default=True,
     help="Where to build the scratch governed repo (emptied first if it holds a demo).",
 )
+@click.option("--no-pr", is_flag=True, help="Skip the pull-request journey (the propose workflow under act).")
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
-def demo(workdir: Path, json_path: str | None) -> None:
+def demo(workdir: Path, no_pr: bool, json_path: str | None) -> None:
     """Build a scratch governed repo and run every journey that exists so far."""
     from mlgate.demo import run_demo
 
-    result = run_demo(workdir.resolve(), progress=ui.step, log=ui.info)
+    result = run_demo(workdir.resolve(), progress=ui.step, log=ui.info, pull_request=not no_pr)
     ui.write_json(json_path, result)
     ui.success("demo finished")
     ui.info(json.dumps(result["outputs"], indent=2))

