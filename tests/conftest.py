@@ -151,11 +151,13 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"mlflow server not healthy after {SERVER_START_TIMEOUT}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory, isolated_env: Path) -> Iterator[str]:
-    """A real `mlflow server` on 127.0.0.1 (SQLite backend, proxied artifacts)."""
-    base = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
+def start_mlflow_server(base: Path, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+    """A real `mlflow server` on 127.0.0.1 (SQLite in ``base``, proxied artifacts); waits for health.
+
+    Restarting on the same ``base`` and ``port`` brings the same registry back.
+    """
+    base.mkdir(parents=True, exist_ok=True)
+    port = port or _free_port()
     log = base / "server.log"
     env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     cmd = [
@@ -164,17 +166,34 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, isolated_env: Path) 
         "--artifacts-destination", str(base / "artifacts"),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         # Own process group: the server forks workers, and stopping the group stops them all.
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, log)
+    except BaseException:
+        stop_mlflow_server(proc)
+        raise
+    return url, proc
+
+
+def stop_mlflow_server(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory, isolated_env: Path) -> Iterator[str]:
+    """A real `mlflow server` on 127.0.0.1 (SQLite backend, proxied artifacts), for the session."""
+    url, proc = start_mlflow_server(tmp_path_factory.mktemp("mlflow-server"))
+    try:
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_mlflow_server(proc)

@@ -73,7 +73,7 @@ class ProposeRun:
 
 def run_act(
     repo: Path, base: str, head: str, branch: str, out: Path, *,
-    github: FakeGitHub | None = None, db: Path | None = None, action: str = "opened",
+    github: FakeGitHub | None = None, db: Path | None = None, action: str = "opened", fork: bool = False,
 ) -> ProposeRun:
     """Run propose.yml under act for a pull_request from ``base`` to ``head``.
 
@@ -81,8 +81,11 @@ def run_act(
     (the report action then posts nothing). ``db`` reuses an earlier run's MLflow store.
     """
     db = db or out / "mlflow.db"
+    event = pull_request_event(base, head, branch, PR_NUMBER, action)
+    if fork:
+        event["pull_request"]["head"]["repo"]["full_name"] = "forker/Hello-World"
     act = run_workflow(
-        repo, WORKFLOW, "pull_request", pull_request_event(base, head, branch, PR_NUMBER, action), out,
+        repo, WORKFLOW, "pull_request", event, out,
         env={"MLFLOW_TRACKING_URI": f"sqlite:///{db}"},
         secrets={"GITHUB_TOKEN": github.token} if github else None,
         github_api_url=github.url if github else None,
@@ -178,11 +181,17 @@ def test_blocked_model_fails_the_pr_job_and_the_comment_is_sticky(
     assert second.returncode != 0, second.fail()
 
 
-def test_passing_model_passes_the_pr_job(base_repo: tuple[Path, str], tmp_path: Path) -> None:
+def test_passing_model_from_a_fork_passes_and_posts_nothing(
+    base_repo: tuple[Path, str], tmp_path: Path, github: FakeGitHub,
+) -> None:
+    """A fork's PR: the token is read-only on GitHub, so the run gates, summarises and uploads,
+    says why it posted nothing, and does not fail for it."""
     repo, base = base_repo
     head = pr_head(repo, "tune-insurance", "learning_rate: 0.05", "learning_rate: 0.06")
-    run = run_act(repo, base, head, "tune-insurance", tmp_path / "act")
+    run = run_act(repo, base, head, "tune-insurance", tmp_path / "act", github=github, fork=True)
     log, tail = run.log, run.fail()
+    assert "pull request from a fork" in log, tail
+    assert github.requests == []
 
     assert 'set-output:: models=["insurance"]' in log, tail
     assert registered(run.db) == [("insurance", 1)], tail

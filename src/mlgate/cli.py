@@ -328,6 +328,156 @@ def policy_review(
     ui.success(result.title)
 
 
+@main.command("propose-promotion")
+@click.argument("model")
+@click.option("--version", "version", type=click.IntRange(min=1), required=True, help="Registered version to promote.")
+@click.option("--stage", required=True, metavar="STAGE", help="Stage to promote it to (defined in the model's policy).")
+@click.option("--open-pr", is_flag=True, help="Commit on a new branch, push it to origin and open the pull request (GITHUB_TOKEN).")
+@click.option("--base", "base_branch", default="main", show_default=True, help="Branch the pull request targets.")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def propose_promotion(
+    model: str, version: int, stage: str, open_pr: bool, base_branch: str, repo: str | None, json_path: str | None,
+) -> None:
+    """Write STAGE: VERSION into models/MODEL/release.yaml (comments kept) and print the PR text."""
+    from mlgate.proposal import propose
+
+    result = propose(_root(repo), model, version, stage, open_pr=open_pr, base_branch=base_branch)
+    ui.write_json(json_path, result)
+    ui.success(f"{result['release']}: {stage}: v{result['previous'] or '—'} → v{version}")
+    ui.data(f"{result['title']}\n\n{result['body']}")
+    if result.get("pr_url"):
+        ui.success(f"pull request: {result['pr_url']}")
+    else:
+        ui.info("next: commit this on a branch and open a pull request with the text above (or pass --open-pr)")
+
+
+@main.command()
+@click.option("--plan", "mode", flag_value="plan", help="Show and check what merging would change (on a PR).")
+@click.option("--apply", "mode", flag_value="apply", help="Reconcile the registry with every release.yaml (after the merge).")
+@click.option("--base", metavar="REF", help="--plan: judge with the policies of this commit (the PR's base).")
+@click.option("--pr", type=int, metavar="N", help="The pull request whose reviews count (--apply: default from the merge commit's message).")
+@click.option("--post", is_flag=True, help="--plan: upsert the plan comment on --pr and a check run on its head commit.")
+@click.option("--actor", metavar="LOGIN", help="--apply: who promoted (default: the PR's merger, GITHUB_ACTOR, or the OS user).")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
+@handled
+def promote(
+    mode: str | None, base: str | None, pr: int | None, post: bool, actor: str | None, repo: str | None,
+    json_path: str | None, github_output: str | None,
+) -> None:
+    """Plan or apply promotions: move MLflow aliases to what release.yaml asks for (exit 1 if not allowed)."""
+    from mlgate import promote as promotion
+    from mlgate.registry import Registry
+
+    if mode is None:
+        raise InvalidInput("say --plan (on a pull request) or --apply (after the merge)")
+    root = _root(repo)
+    registry = Registry(root)
+    if mode == "apply" and pr is None:
+        pr = promotion.pr_from_commit_message(root)
+    pull = promotion.fetch_pull_request(pr) if pr is not None else None
+    if mode == "plan":
+        plan = promotion.make_plan(root, registry, policy_ref=base, pull=pull, progress=ui.progress)
+        payload = plan.as_dict()
+        if post:
+            from mlgate.promotion_comment import publish
+
+            posted = publish(payload, pr, pull.head_sha if pull else None)
+            payload["posted"] = posted
+            ui.write_outputs(github_output, posted)
+    else:
+        result = promotion.apply(root, registry, pull=pull, actor=actor, progress=ui.progress)
+        plan, payload = result.plan, result.as_dict()
+    ui.write_json(json_path, payload)
+    ui.write_outputs(github_output, {"ok": str(plan.ok).lower(), "changes": len(plan.changes)})
+    for change in plan.changes:
+        marks = ", ".join(f"{'ok' if c.ok else 'MISSING'} {c.name}" for c in change.checks)
+        ui.info(f"{change.model} {change.stage}: {_v(change.current)} → {_v(change.desired)} [{change.outcome}] {marks}")
+    if not plan.changes:
+        ui.success("in sync: every release.yaml matches the registry")
+    elif not plan.ok:
+        for line in plan.missing():
+            ui.error(line)
+        ui.error("promotion not allowed", "fix what is missing above; the registry was not changed")
+        sys.exit(1)
+    else:
+        ui.success(f"{len(plan.changes)} change(s) {'applied' if mode == 'apply' else 'ready: merging applies them'}")
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Exit 1 when any stage is not Synced.")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def status(check: bool, repo: str | None, json_path: str | None) -> None:
+    """Desired (git) vs actual (registry) version per model and stage: Synced / OutOfSync / Missing."""
+    from mlgate import promote as promotion
+    from mlgate.registry import Registry
+
+    root = _root(repo)
+    rows = promotion.status(root, Registry(root))
+    ui.write_json(json_path, rows)
+    ui.table(["model", "stage", "desired", "actual", "status"], [
+        [r["model"], r["stage"], _v(r["desired"]), _v(r["actual"]), r["status"]] for r in rows
+    ])
+    drift = [r for r in rows if r["status"] != "Synced"]
+    if drift and check:
+        ui.error(f"{len(drift)} stage(s) not in sync", "merge or revert the release.yaml change, or run `mlgate promote --apply`")
+        sys.exit(1)
+
+
+def _v(version: int | None) -> str:
+    return "—" if version is None else f"v{version}"
+
+
+@main.command()
+@click.argument("model")
+@click.option("--stage", metavar="STAGE", help="Only this stage.")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def history(model: str, stage: str | None, repo: str | None, json_path: str | None) -> None:
+    """Who promoted which version of MODEL to which stage, when, by which PR and commit, approved by whom."""
+    from mlgate import audit
+    from mlgate.registry import Registry
+
+    root = _root(repo)
+    records = audit.history(Registry(root), model, stage)
+    ui.write_json(json_path, [r.as_dict() for r in records])
+    ui.table(["when", "stage", "version", "previous", "by", "PR", "commit", "approvers", "state"], [
+        [r.promoted_at, r.stage, _v(r.version), _v(r.previous), r.promoted_by, f"#{r.pr}" if r.pr else "—",
+         r.commit[:12], ", ".join(r.approvers) or "—", r.state] for r in records
+    ])
+    if not records:
+        ui.info(f"no promotion of {model} recorded yet")
+
+
+@main.command()
+@click.argument("model")
+@click.option("--stage", required=True, metavar="STAGE", help="The stage to roll back.")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def rollback(model: str, stage: str, repo: str | None, json_path: str | None) -> None:
+    """Write the version STAGE held before into release.yaml, for a rollback pull request."""
+    from mlgate import promote as promotion
+    from mlgate.proposal import pr_text
+    from mlgate.registry import Registry
+    from mlgate.release import set_stage
+
+    root = _root(repo)
+    now, previous = promotion.rollback_target(Registry(root), model, stage)
+    set_stage(root, model, stage, previous)
+    title, body = pr_text(model, stage, now, previous, rollback=True)
+    ui.write_json(json_path, {"model": model, "stage": stage, "from": now, "to": previous, "title": title, "body": body})
+    ui.success(f"models/{model}/release.yaml: {stage}: v{now} → v{previous}")
+    ui.data(f"{title}\n\n{body}")
+    ui.info("next: commit on a branch and open the pull request; merging it applies the rollback")
+
+
 @main.command()
 @click.option(
     "--workdir",

@@ -299,6 +299,12 @@ class GitHub:
             f"/repos/{self.repo}/pulls/{int(number)}", what=f"pull request #{number}"
         )
 
+    def create_pull_request(self, *, title: str, body: str, head: str, base: str) -> dict[str, Any]:
+        return self._request(
+            "POST", f"/repos/{self.repo}/pulls", json={"title": title, "body": body, "head": head, "base": base},
+            what=f"branch {head}",
+        ).json()
+
     def pull_request_reviews(self, number: int) -> list[dict[str, Any]]:
         return list(
             self._paginate(

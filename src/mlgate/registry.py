@@ -253,6 +253,87 @@ class Registry:
             raise
         return int(found.version)
 
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        self._call(
+            f"set alias {alias} of {name} to v{version}",
+            lambda: self.client.set_registered_model_alias(name, alias, str(version)),
+        )
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._call(f"delete alias {alias} of {name}", lambda: self.client.delete_registered_model_alias(name, alias))
+        except MlflowException as err:
+            if err.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                raise
+
+    def set_legacy_stage(self, name: str, version: int, stage: str) -> bool:
+        """Set MLflow's deprecated stage (Staging/Production/Archived) where the server has it.
+
+        Returns False when the server refuses stages (a server that dropped them); older
+        consumers that read ``current_stage`` keep working where it still exists.
+        """
+        import warnings
+
+        from mlflow.exceptions import MlflowException
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # stages are deprecated, on purpose
+                self._call(
+                    f"set stage {stage} on {name} v{version}",
+                    lambda: self.client.transition_model_version_stage(name, str(version), stage),
+                )
+        except MlflowException as err:
+            if err.error_code in ("INVALID_PARAMETER_VALUE", "ENDPOINT_NOT_FOUND", "BAD_REQUEST"):
+                return False
+            raise
+        return True
+
+    def delete_version_tag(self, name: str, version: int, key: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._call(f"untag {name} v{version}", lambda: self.client.delete_model_version_tag(name, str(version), key))
+        except MlflowException as err:
+            if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+
+    def create_run(self, experiment: str, run_name: str, tags: dict[str, str]) -> str:
+        """A run left open (RUNNING) until ``finish_run``: the audit's write-ahead record."""
+        experiment_id = self.experiment(experiment)
+        run = self._call(
+            f"create run in {experiment}",
+            lambda: self.client.create_run(experiment_id, tags=tags, run_name=run_name),
+        )
+        return str(run.info.run_id)
+
+    def finish_run(self, run_id: str, tags: dict[str, str], status: str = "FINISHED") -> None:
+        for key, value in tags.items():
+            self._call(f"tag run {run_id}", lambda k=key, v=value: self.client.set_tag(run_id, k, v))
+        self._call(f"finish run {run_id}", lambda: self.client.set_terminated(run_id, status))
+
+    def search_runs(self, experiment: str, filter_string: str) -> list[Any]:
+        """Every run of ``experiment`` matching the filter, oldest first (all pages)."""
+        found = self._call(f"read experiment {experiment}", lambda: self.client.get_experiment_by_name(experiment))
+        if found is None:
+            return []
+        runs: list[Any] = []
+        token = None
+        while True:
+            page = self._call(
+                f"search runs of {experiment}",
+                lambda t=token: self.client.search_runs(
+                    [found.experiment_id], filter_string, max_results=1000, page_token=t,
+                    order_by=["attributes.start_time ASC"],
+                ),
+            )
+            runs += list(page)
+            token = page.token
+            if not token:
+                return runs
+
     def signature_columns(self, name: str, version: int) -> list[tuple[str, str]] | None:
         """(column, MLflow type) of the version's input signature, None if it has none."""
         from mlflow.models import get_model_info

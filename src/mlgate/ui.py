@@ -46,6 +46,15 @@ def error(text: str, hint: str = "") -> None:
         click.echo(click.style("hint: ", fg="yellow") + hint, err=True)
 
 
+def table(headers: list[str], rows: list[list[str]]) -> None:
+    """An aligned plain-text table on stdout (a result people read; --json is for scripts)."""
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for index, row in enumerate(cells):
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        data(click.style(line, bold=True) if index == 0 else line)
+
+
 def write_json(target: str | None, payload: Any) -> None:
     """``--json -`` prints to stdout; ``--json PATH`` writes a file; None does nothing."""
     if target is None:

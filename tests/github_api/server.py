@@ -384,6 +384,11 @@ class FakeGitHub:
             if method == "PATCH":
                 self._apply_output(run, body)
             return 200, {}, run["public"]
+        if rest == "/pulls" and method == "POST":
+            pr = self.add_pull(max(self.pulls, default=0) + 1)
+            pr.update(title=body["title"], body=body.get("body"), state="open")
+            pr["head"]["ref"], pr["base"]["ref"] = body["head"], body["base"]
+            return 201, {}, pr
         if m := re.fullmatch(r"/pulls/(\d+)", rest):
             pr = self.pulls.get(int(m.group(1)))
             return (200, {}, pr) if pr else not_found

@@ -1,0 +1,121 @@
+"""The promotion audit log, kept where the registry lives: one MLflow run per stage change.
+
+MLflow has no audit trail for alias or stage moves (mlflow/mlflow#2169, open since 2019), so
+mlgate writes its own into the same tracking server: experiment ``mlgate-audit``, one run per
+change, every field a ``mlgate.audit.*`` tag, so it is queryable with MLflow's own search
+(``tags.`mlgate.audit.model` = 'credit'``), backed up with the registry, and readable in the
+MLflow UI.
+
+Each record is written *before* the registry changes (the run is left RUNNING: "started") and
+finished after (FINISHED: "done"). An outage in between leaves a started record, never an
+alias that moved without one; the next apply finds it by its key and completes it. Records are
+only ever added and finished — mlgate never edits or deletes one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mlgate.registry import Registry
+
+EXPERIMENT = "mlgate-audit"
+PREFIX = "mlgate.audit."
+
+
+@dataclass
+class Record:
+    model: str
+    stage: str
+    version: int | None  # None: the stage was emptied
+    previous: int | None
+    action: str  # promote | demote | rollback
+    commit: str
+    pr: int | None
+    approvers: list[str]
+    promoted_by: str
+    promoted_at: str
+    state: str = "started"  # started | done | duplicate
+    run_id: str = ""
+
+    @property
+    def key(self) -> str:
+        """Same change from the same commit = same record (what makes apply idempotent)."""
+        raw = f"{self.model}|{self.stage}|{self.version}|{self.commit}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    def tags(self) -> dict[str, str]:
+        fields = asdict(self)
+        fields.pop("run_id")
+        fields.pop("state")
+        out = {PREFIX + k: ("" if v is None else ",".join(v) if isinstance(v, list) else str(v)) for k, v in fields.items()}
+        return out | {PREFIX + "key": self.key}
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text else None
+
+
+def _from_run(run: Any) -> Record:
+    tags = run.data.tags
+    get = lambda key: tags.get(PREFIX + key, "")
+    return Record(
+        model=get("model"), stage=get("stage"), version=_int(get("version")), previous=_int(get("previous")),
+        action=get("action"), commit=get("commit"), pr=_int(get("pr")),
+        approvers=[a for a in get("approvers").split(",") if a], promoted_by=get("promoted_by"),
+        promoted_at=get("promoted_at"), state="done" if run.info.status == "FINISHED" else "started",
+        run_id=str(run.info.run_id),
+    )
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "")
+
+
+def begin(registry: Registry, record: Record) -> Record:
+    """Write the record as started (or find the started one from an interrupted apply).
+
+    Two applies racing may both write one: the earliest record wins, and the other run marks
+    its own record ``duplicate`` (MLflow status KILLED) and leaves the change to the winner.
+    """
+    found = find(registry, record.key)
+    if found is not None:
+        return found
+    name = f"{record.action} {record.model} {record.stage} -> v{record.version}"
+    record.run_id = registry.create_run(EXPERIMENT, name, record.tags())
+    rivals = _runs(registry, record.key)
+    if rivals and str(rivals[0].info.run_id) != record.run_id:
+        registry.finish_run(record.run_id, {PREFIX + "state": "duplicate"}, status="KILLED")
+        record.state = "duplicate"
+    return record
+
+
+def finish(registry: Registry, record: Record) -> None:
+    if record.state != "done":
+        registry.finish_run(record.run_id, {PREFIX + "state": "done"})
+        record.state = "done"
+
+
+def _runs(registry: Registry, key: str) -> list[Any]:
+    """The live records with ``key``, earliest first (duplicates from a lost race left out)."""
+    runs = registry.search_runs(EXPERIMENT, f"tags.`{PREFIX}key` = '{_quote(key)}'")
+    live = [run for run in runs if run.info.status != "KILLED"]
+    return sorted(live, key=lambda run: (run.info.start_time, run.info.run_id))
+
+
+def find(registry: Registry, key: str) -> Record | None:
+    runs = _runs(registry, key)
+    return _from_run(runs[0]) if runs else None
+
+
+def history(registry: Registry, model: str, stage: str | None = None) -> list[Record]:
+    """Every record for ``model`` (and ``stage``), oldest first."""
+    query = f"tags.`{PREFIX}model` = '{_quote(model)}'"
+    if stage:
+        query += f" and tags.`{PREFIX}stage` = '{_quote(stage)}'"
+    records = [_from_run(run) for run in registry.search_runs(EXPERIMENT, query) if run.info.status != "KILLED"]
+    return sorted(records, key=lambda r: r.promoted_at)

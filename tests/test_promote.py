@@ -1,0 +1,483 @@
+"""Merge to promote, against a real `mlflow server` over HTTP and the local GitHub API server.
+
+Each test registers its own model (the insurance example renamed) on the session's server, so
+tests never see each other's aliases. Two versions are trained from two commits and gated
+(verdicts recorded on the versions), as the propose workflow leaves them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import _free_port, copy_repo, git, invoke, start_mlflow_server, stop_mlflow_server
+from github_api.server import FakeGitHub
+from mlgate import audit
+from mlgate.exceptions import Blocked, RegistryUnavailable
+from mlgate.gate import run_gates
+from mlgate.promote import PullRequest, apply, fetch_pull_request, make_plan
+from mlgate.registry import Registry
+from mlgate.train import train
+
+pytestmark = pytest.mark.server
+
+TOKEN = "ghs_FAKE_promote_token_1234567890abcdef"
+REPO = "octo-org/models"
+MLGATE = str(Path(sys.executable).parent / "mlgate")
+_names = itertools.count(1)
+
+
+@dataclass
+class Promo:
+    repo: Path
+    name: str
+    uri: str
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.repo, self.uri)
+
+    def release(self, **stages: int | None) -> str:
+        """Write release.yaml with ``stages`` and commit it; returns the commit."""
+        lines = [f"model: {self.name}", "stages:"]
+        lines += [f"  {stage}: {'null' if v is None else v}" for stage, v in stages.items()]
+        (self.repo / "models" / self.name / "release.yaml").write_text("\n".join(lines) + "\n")
+        git("commit", "-q", "-am", f"release {stages}", cwd=self.repo)
+        return head(self.repo)
+
+    def alias(self, stage: str) -> int | None:
+        return self.registry.alias_version(self.name, stage)
+
+    def records(self) -> list[audit.Record]:
+        return audit.history(self.registry, self.name)
+
+
+def head(repo: Path) -> str:
+    return git("rev-parse", "HEAD", cwd=repo).strip()
+
+
+def rename_model(repo: Path, old: str, new: str) -> None:
+    """The example model under another registry name (spec, params section, release)."""
+    (repo / "models" / old).rename(repo / "models" / new)
+    for rel, before, after in (
+        (f"models/{new}/model.yaml", f"name: {old}", f"name: {new}"),
+        ("params.yaml", f"\n{old}:", f"\n{new}:"),
+        (f"models/{new}/release.yaml", f"model: {old}", f"model: {new}"),
+    ):
+        path = repo / rel
+        assert before in path.read_text(), rel
+        path.write_text(path.read_text().replace(before, after, 1))
+
+
+TEMPLATE_NAME = "instpl"
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", message, cwd=repo)
+
+
+@pytest.fixture(scope="module")
+def promo_source(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained once per module: v1 and v2 from two commits, both gated, as the PRs left them."""
+    repo = copy_repo(template_repo, tmp_path_factory.mktemp("promo") / "repo")
+    rename_model(repo, "insurance", TEMPLATE_NAME)
+    (repo / "models" / "credit" / "release.yaml").unlink()  # credit is other tests' business
+    commit_all(repo, f"the model is called {TEMPLATE_NAME} here")
+    for n_estimators in (150, 160):
+        params = repo / "params.yaml"
+        params.write_text(params.read_text().replace("n_estimators: 150", f"n_estimators: {n_estimators}", 1))
+        git("commit", "-q", "--allow-empty", "-am", f"{n_estimators} trees", cwd=repo)
+        version = train(repo, TEMPLATE_NAME, tracking_uri=mlflow_server).version
+        run_gates(repo, TEMPLATE_NAME, version=version, tracking_uri=mlflow_server)
+    return repo
+
+
+@pytest.fixture
+def promo(promo_source: Path, mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Promo:
+    """A model of its own on the shared server: the template's versions copied, tags and all."""
+    name = f"ins{next(_names)}"
+    repo = copy_repo(promo_source, tmp_path / "repo")
+    rename_model(repo, TEMPLATE_NAME, name)
+    commit_all(repo, f"the model is called {name} here")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    monkeypatch.chdir(repo)
+    client = Registry(repo, mlflow_server).client
+    for version in (1, 2):
+        client.copy_model_version(f"models:/{TEMPLATE_NAME}/{version}", name)
+    return Promo(repo, name, mlflow_server)
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    fake = FakeGitHub(TOKEN, REPO).start()
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    yield fake
+    fake.stop()
+    assert fake.violations == []
+
+
+def approved_pr(github: FakeGitHub, number: int, head_sha: str, *reviewers: str, author: str = "data-scientist") -> PullRequest:
+    github.set_pull(number, author=author, head_sha=head_sha)
+    for i, login in enumerate(reviewers):
+        github.add_review(number, login=login, commit_id=head_sha, association="MEMBER", submitted_at=f"2026-01-01T10:0{i}:00Z")
+    return fetch_pull_request(number)
+
+
+def promote_to_production(promo: Promo, github: FakeGitHub, version: int, pr: int) -> None:
+    """staging then production for ``version``, approved by the policy's approver."""
+    promo.release(staging=version, production=None if promo.alias("production") is None else promo.alias("production"))
+    apply(promo.repo, promo.registry, pull=None, actor="ci")
+    sha = promo.release(staging=version, production=version)
+    apply(promo.repo, promo.registry, pull=approved_pr(github, pr, sha, "risk-officer"), actor="merger")
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def test_plan_shows_current_to_desired_and_what_is_missing(promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path) -> None:
+    base = head(promo.repo)
+    sha = promo.release(staging=None, production=1)
+    github.set_pull(5, author="data-scientist", head_sha=sha)
+    github.add_review(5, login="data-scientist", commit_id=sha, association="OWNER")  # own approval
+    github.add_review(5, login="intern", commit_id=sha, association="MEMBER", submitted_at="2026-01-01T10:01:00Z")
+    out = tmp_path / "plan.json"
+    result = invoke(cli, "promote", "--plan", "--base", base, "--pr", "5", "--post", "--json", str(out), cwd=promo.repo)
+    assert result.exit_code == 1, result.output
+    plan = json.loads(out.read_text())
+    [change] = plan["changes"]
+    assert (change["model"], change["stage"], change["current"], change["desired"]) == (promo.name, "production", None, 1)
+    checks = {c["check"]: c for c in change["checks"]}
+    assert checks["exists"]["ok"]
+    assert checks["not archived"]["ok"]
+    assert checks["gates"]["ok"], checks["gates"]
+    assert checks["gates"]["detail"].startswith("recorded verdict")  # fresh: not re-run
+    assert not checks["stage order"]["ok"]  # never in staging
+    assert "must be in staging before production" in checks["stage order"]["detail"]
+    assert not checks["approvals"]["ok"]
+    assert "0/1" in checks["approvals"]["detail"]
+    assert "author cannot approve" in checks["approvals"]["detail"]
+    assert "intern: not an approver for production" in checks["approvals"]["detail"]
+    # posted: one sticky comment with the table, and a failed check run on the PR head
+    [comment] = github.comments[5]
+    assert comment["body"].startswith("❌ **promotion blocked**")
+    assert f"| `{promo.name}` | production | — → **v1** |" in comment["body"]
+    [check] = github.check_runs.values()
+    assert (check["public"]["name"], check["public"]["conclusion"], check["public"]["head_sha"]) == ("mlgate / promotion", "failure", sha)
+    # nothing was written to the registry by a plan
+    assert promo.alias("production") is None
+    assert promo.records() == []
+
+
+def test_stale_or_missing_verdict_reruns_the_gates(promo: Promo) -> None:
+    policy = promo.repo / "policies" / "default.yaml"
+    policy.write_text(policy.read_text().replace("min: 0.75", "min: 0.70", 1))  # the policy moved on
+    promo.release(staging=2, production=None)
+    plan = make_plan(promo.repo, promo.registry)
+    [change] = plan.changes
+    gates = next(c for c in change.checks if c.name == "gates")
+    assert gates.ok, gates.detail
+    assert gates.detail.startswith("gates re-run (the policy changed since the verdict)"), gates.detail
+    # the re-run recorded a verdict under the new policy: the next plan reads it
+    again = next(c for c in make_plan(promo.repo, promo.registry).changes[0].checks if c.name == "gates")
+    assert again.detail.startswith("recorded verdict"), again.detail
+
+
+def test_failed_gate_family_blocks_the_stage(promo: Promo) -> None:
+    promo.registry.set_version_tags(promo.name, 1, {"mlgate.gates.performance": "fail"})
+    promo.release(staging=1, production=None)
+    with pytest.raises(Blocked, match=r"gates: recorded verdict: performance=fail"):
+        apply(promo.repo, promo.registry, pull=None)
+    assert promo.alias("staging") is None
+    assert promo.records() == []
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("case", ["unknown version", "unknown stage", "release without spec"])
+def test_bad_release_exits_2_and_leaves_the_registry_untouched(promo: Promo, cli: CliRunner, case: str) -> None:
+    release = promo.repo / "models" / promo.name / "release.yaml"
+    if case == "unknown version":
+        release.write_text(f"model: {promo.name}\nstages:\n  staging: 9\n")
+        expected = f"asks for {promo.name} v9, which is not registered (registered: 1, 2)"
+    elif case == "unknown stage":
+        release.write_text(f"model: {promo.name}\nstages:\n  canary: 1\n")
+        expected = f"models/{promo.name}/release.yaml:3:3: stages -> canary: stage 'canary' is not defined"
+    else:
+        ghost = promo.repo / "models" / "ghost"
+        ghost.mkdir()
+        (ghost / "release.yaml").write_text("model: ghost\nstages:\n  staging: 1\n")
+        release.write_text(f"model: {promo.name}\nstages:\n  staging: 1\n")
+        expected = "release.yaml without a model spec: models/ghost/release.yaml"
+    git("add", "-A", cwd=promo.repo)
+    git("commit", "-q", "-m", case, cwd=promo.repo)
+    result = invoke(cli, "promote", "--apply", cwd=promo.repo)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    assert promo.alias("staging") is None
+    assert promo.records() == []
+    for version in (1, 2):
+        assert "mlgate.promoted_by" not in promo.registry.version(promo.name, version).tags
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def test_apply_promotes_archives_tags_and_audits_then_is_idempotent(promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path) -> None:
+    promote_to_production(promo, github, 1, pr=7)
+    assert (promo.alias("staging"), promo.alias("production"), promo.alias("champion")) == (1, 1, 1)
+    promo.release(staging=2, production=1)
+    apply(promo.repo, promo.registry, pull=None)  # v2 into staging first: the stage order
+    sha = promo.release(staging=2, production=2)
+    github.set_pull(8, author="data-scientist", head_sha=sha)
+    github.add_review(8, login="risk-officer", commit_id=sha, association="MEMBER")
+    git("commit", "-q", "--allow-empty", "-m", "Merge pull request #8 from acme/promote-v2", cwd=promo.repo)
+    merge = head(promo.repo)
+
+    out = tmp_path / "apply.json"
+    result = invoke(cli, "promote", "--apply", "--json", str(out), cwd=promo.repo)  # PR #8 from the message
+    assert result.exit_code == 0, result.output
+    applied = json.loads(out.read_text())
+    assert [(c["stage"], c["current"], c["desired"], c["outcome"]) for c in applied["changes"]] == [
+        ("production", 1, 2, "applied"),
+    ]
+    assert (promo.alias("staging"), promo.alias("production"), promo.alias("champion")) == (2, 2, 2)
+    v1, v2 = promo.registry.version(promo.name, 1), promo.registry.version(promo.name, 2)
+    assert v2.current_stage == "Production"  # legacy stage, where the server has them
+    assert v1.current_stage == "Archived"
+    assert v1.tags["mlgate.archived"] == "true"
+    assert v2.tags["mlgate.commit"] == merge
+    assert v2.tags["mlgate.pr"] == "8"
+    assert v2.tags["mlgate.approvers"] == "risk-officer"
+    assert v2.tags["mlgate.promoted_by"]
+    assert v2.tags["mlgate.promoted_at"].endswith("Z")
+    records = promo.records()
+    assert [(r.stage, r.previous, r.version, r.state) for r in records] == [
+        ("staging", None, 1, "done"), ("production", None, 1, "done"), ("staging", 1, 2, "done"), ("production", 1, 2, "done"),
+    ]
+    assert records[-1].approvers == ["risk-officer"]
+    assert (records[-1].pr, records[-1].commit) == (8, merge)
+
+    # a second apply changes nothing and writes no second record
+    result = invoke(cli, "promote", "--apply", "--json", str(out), cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["changes"] == []
+    assert len(promo.records()) == 4
+
+    # history, from the audit records
+    result = invoke(cli, "history", promo.name, "--json", str(out), cwd=promo.repo)
+    assert result.exit_code == 0
+    rows = json.loads(out.read_text())
+    assert [(r["stage"], r["version"], r["pr"]) for r in rows][-1] == ("production", 2, 8)
+    assert "risk-officer" in result.output
+
+
+def test_apply_refuses_a_merge_that_bypassed_review(promo: Promo, cli: CliRunner) -> None:
+    promo.release(staging=1, production=None)
+    assert invoke(cli, "promote", "--apply", cwd=promo.repo).exit_code == 0  # staging needs no approval
+    promo.release(staging=1, production=1)  # pushed straight to main: no PR, no review
+    result = invoke(cli, "promote", "--apply", cwd=promo.repo)
+    assert result.exit_code == 1, result.output
+    assert "production needs 1 approval(s) on a pull request" in result.output
+    assert promo.alias("production") is None
+    assert len(promo.records()) == 1
+
+
+def test_stale_approval_and_unlisted_approver_do_not_count(promo: Promo, github: FakeGitHub) -> None:
+    promo.release(staging=1, production=None)
+    apply(promo.repo, promo.registry, pull=None)
+    old = head(promo.repo)
+    sha = promo.release(staging=1, production=1)
+    github.set_pull(9, author="data-scientist", head_sha=sha)
+    github.add_review(9, login="risk-officer", commit_id=old, association="MEMBER")  # an older head
+    github.add_review(9, login="someone", commit_id=sha, association="MEMBER", submitted_at="2026-01-01T11:00:00Z")
+    with pytest.raises(Blocked) as err:
+        apply(promo.repo, promo.registry, pull=fetch_pull_request(9))
+    assert "risk-officer: approved an older commit" in str(err.value)
+    assert "someone: not an approver for production" in str(err.value)
+    assert promo.alias("production") is None
+
+
+def test_status_shows_synced_out_of_sync_and_missing(promo: Promo, cli: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "status.json"
+    promo.release(staging=1, production=None)
+    result = invoke(cli, "status", "--check", "--json", str(out), cwd=promo.repo)
+    assert result.exit_code == 1
+    assert [(r["stage"], r["desired"], r["actual"], r["status"]) for r in json.loads(out.read_text())] == [
+        ("staging", 1, None, "OutOfSync"), ("production", None, None, "Synced"),
+    ]
+    apply(promo.repo, promo.registry, pull=None)
+    result = invoke(cli, "status", "--check", "--json", str(out), cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert {r["status"] for r in json.loads(out.read_text())} == {"Synced"}
+    (promo.repo / "models" / promo.name / "release.yaml").write_text(f"model: {promo.name}\nstages:\n  staging: 7\n")
+    result = invoke(cli, "status", "--json", str(out), cwd=promo.repo)
+    assert result.exit_code == 0  # without --check it only reports
+    assert json.loads(out.read_text())[0]["status"] == "Missing"
+    assert "Missing" in result.output
+
+
+# --------------------------------------------------------------------------- rollback
+
+
+def test_rollback_and_revert_move_the_aliases_back(promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path) -> None:
+    promote_to_production(promo, github, 1, pr=11)
+    promo.release(staging=2, production=1)
+    apply(promo.repo, promo.registry, pull=None)
+    sha = promo.release(staging=2, production=2)
+    apply(promo.repo, promo.registry, pull=approved_pr(github, 12, sha, "risk-officer"))
+    assert promo.alias("production") == 2
+
+    # git revert of the promotion commit, then apply: v1 (archived, but it held production) returns
+    git("revert", "--no-edit", sha, cwd=promo.repo)
+    revert = head(promo.repo)
+    apply(promo.repo, promo.registry, pull=approved_pr(github, 13, revert, "risk-officer"))
+    assert (promo.alias("production"), promo.alias("champion")) == (1, 1)
+    assert "mlgate.archived" not in promo.registry.version(promo.name, 1).tags  # un-archived
+    assert promo.alias("staging") == 2  # untouched by the revert of the production change
+
+    # `mlgate rollback` writes the version production held before into release.yaml
+    out = tmp_path / "rollback.json"
+    promo.release(staging=2, production=2)
+    apply(promo.repo, promo.registry, pull=approved_pr(github, 14, head(promo.repo), "risk-officer"))
+    result = invoke(cli, "rollback", promo.name, "--stage", "production", "--json", str(out), cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["to"] == 1
+    assert "production: 1" in (promo.repo / "models" / promo.name / "release.yaml").read_text()
+    assert "Roll back" in result.output
+
+
+def test_rollback_without_history_is_invalid_input(promo: Promo, cli: CliRunner) -> None:
+    result = invoke(cli, "rollback", promo.name, "--stage", "production", cwd=promo.repo)
+    assert result.exit_code == 2
+    assert "has no version in production" in result.output
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_two_applies_racing_promote_once(promo: Promo) -> None:
+    promo.release(staging=2, production=None)
+    procs = [
+        subprocess.Popen([MLGATE, "promote", "--apply", "--actor", f"runner-{i}"], cwd=promo.repo,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for i in range(2)
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert promo.alias("staging") == 2
+    done = [r for r in promo.records() if r.state == "done"]
+    assert [(r.stage, r.version) for r in done] == [("staging", 2)], outputs
+
+
+def test_an_older_commit_never_overwrites_a_newer_promotion(promo: Promo, tmp_path: Path) -> None:
+    older = promo.release(staging=1, production=None)
+    stale = tmp_path / "stale"  # a runner still on the older merge commit
+    git("clone", "-q", str(promo.repo), str(stale), cwd=tmp_path)
+    promo.release(staging=2, production=None)
+    apply(promo.repo, promo.registry, pull=None)
+    assert promo.alias("staging") == 2
+    git("checkout", "-q", older, cwd=stale)
+    result = apply(stale, Registry(stale, promo.uri), pull=None)
+    [change] = result.plan.changes
+    assert change.outcome.startswith("superseded: v2 was promoted by"), change.outcome
+    assert promo.alias("staging") == 2
+    assert len(promo.records()) == 1
+
+
+# --------------------------------------------------------------------------- propose
+
+
+def test_propose_promotion_keeps_comments_and_order(governed_repo: Path, cli: CliRunner, tmp_path: Path) -> None:
+    release = governed_repo / "models" / "credit" / "release.yaml"
+    before = release.read_text()
+    out = tmp_path / "proposal.json"
+    result = invoke(cli, "propose-promotion", "credit", "--version", "3", "--stage", "staging", "--json", str(out), cwd=governed_repo)
+    assert result.exit_code == 0, result.output
+    after = release.read_text()
+    assert after == before.replace("staging: null", "staging: 3")  # one line changes; comment kept
+    proposal = json.loads(out.read_text())
+    assert proposal["title"] == "Promote credit to v3 in staging"
+    assert "release.yaml" in proposal["body"]
+    result = invoke(cli, "propose-promotion", "credit", "--version", "3", "--stage", "canary", cwd=governed_repo)
+    assert result.exit_code == 2
+    assert "stage 'canary' is not defined" in result.output
+
+
+def test_propose_promotion_opens_the_pull_request(governed_repo: Path, github: FakeGitHub, cli: CliRunner, tmp_path: Path) -> None:
+    origin = tmp_path / "origin.git"
+    git("init", "-q", "--bare", str(origin), cwd=tmp_path)
+    git("remote", "add", "origin", str(origin), cwd=governed_repo)
+    out = tmp_path / "proposal.json"
+    result = invoke(cli, "propose-promotion", "credit", "--version", "2", "--stage", "production", "--open-pr", "--json", str(out), cwd=governed_repo)
+    assert result.exit_code == 0, result.output
+    proposal = json.loads(out.read_text())
+    assert proposal["branch"] == "promote/credit-production-v2"
+    assert git("ls-remote", "--heads", str(origin), cwd=tmp_path).strip().endswith("refs/heads/promote/credit-production-v2")
+    [created] = [r for r in github.requests if r["method"] == "POST" and r["path"].endswith("/pulls")]
+    assert created["body"]["head"] == "promote/credit-production-v2"
+    assert created["body"]["title"] == "Promote credit to v2 in production"
+    assert proposal["pr_url"]
+
+
+def test_registry_outage_exits_3(governed_repo: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+    result = invoke(cli, "status", cwd=governed_repo)
+    assert result.exit_code == 3, result.output
+    assert "did not answer" in result.output
+
+
+
+def test_registry_dies_mid_apply_then_a_rerun_completes(
+    promo_source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server is killed after the audit record is written and before the alias moves: exit 3
+    with the reason, the alias untouched, the record 'started'; a re-run completes both."""
+    server_dir, port = tmp_path / "server", _free_port()
+    url, proc = start_mlflow_server(server_dir, port)
+    try:
+        repo = copy_repo(promo_source, tmp_path / "repo")
+        rename_model(repo, TEMPLATE_NAME, "inskill")
+        commit_all(repo, "the model is called inskill here")
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+        train(repo, "inskill", tracking_uri=url)
+        promo = Promo(repo, "inskill", url)
+        promo.release(staging=1)
+
+        def kill_before_the_alias_moves(message: str) -> None:
+            if message == "inskill staging: — → v1":  # printed after the audit record, before the move
+                stop_mlflow_server(proc, signal.SIGKILL)
+
+        with pytest.raises(RegistryUnavailable) as err:
+            apply(repo, Registry(repo, url), pull=None, progress=kill_before_the_alias_moves)
+        assert err.value.exit_code == 3
+        assert f"MLflow at {url} did not answer after 1 retries" in str(err.value)
+
+        url, proc = start_mlflow_server(server_dir, port)  # the same registry comes back
+        assert promo.alias("staging") is None
+        [started] = promo.records()
+        assert (started.version, started.state) == (1, "started")
+
+        result = apply(repo, Registry(repo, url), pull=None)
+        assert [c.outcome for c in result.plan.changes] == ["applied"]
+        assert promo.alias("staging") == 1
+        [done] = promo.records()
+        assert (done.run_id, done.state) == (started.run_id, "done")  # completed, not duplicated
+        assert apply(repo, Registry(repo, url), pull=None).plan.changes == []
+    finally:
+        stop_mlflow_server(proc)
