@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from act.runner import ActRun, find_act, pull_request_event, run_workflow, standin_venv
+from act.runner import ActRun, find_act, pull_request_event, push_event, run_workflow, standin_venv
 from conftest import PROJECT, copy_paths, copy_repo, git
 from github_api.server import FakeGitHub
 
@@ -239,3 +239,57 @@ def test_setup_cache_key_hashes_the_constraints(setup_repo: Path, tmp_path: Path
     key = re.search(r"\| cache stand-in: key=(\S+)", run.log)
     assert key, run.fail()
     assert re.search(r"[0-9a-f]{64}$", key.group(1)), key.group(1)
+
+
+def test_promote_workflow_plans_on_the_pr_and_applies_on_the_merge(
+    base_repo: tuple[Path, str], tmp_path: Path, github: FakeGitHub,
+) -> None:
+    from mlgate import audit
+    from mlgate.gate import run_gates
+    from mlgate.registry import Registry
+    from mlgate.train import train
+
+    repo, base = base_repo
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    version = train(repo, "insurance", tracking_uri=uri).version  # as its propose PR left it
+    run_gates(repo, "insurance", version=version, tracking_uri=uri)
+    registry = Registry(repo, uri)
+
+    # the promotion PR: staging -> v1
+    git("switch", "-q", "-c", "promote-insurance", cwd=repo)
+    release = repo / "models" / "insurance" / "release.yaml"
+    release.write_text(release.read_text().replace("staging: null", "staging: 1"))
+    git("commit", "-q", "-am", "Promote insurance to v1 in staging", cwd=repo)
+    head = git("rev-parse", "HEAD", cwd=repo).strip()
+    github.set_pull(21, author="data-scientist", head_sha=head)
+    plan = run_workflow(
+        repo, ".github/workflows/promote.yml", "pull_request",
+        pull_request_event(base, head, "promote-insurance", 21), tmp_path / "plan",
+        secrets={"GITHUB_TOKEN": github.token}, variables={"MLFLOW_TRACKING_URI": uri}, github_api_url=github.url,
+    )
+    assert plan.returncode == 0, plan.fail()
+    assert re.search(r"\[promote/plan\s*\]\s+🏁\s+Job succeeded", plan.log), plan.fail()
+    [comment] = github.comments[21]
+    assert comment["body"].startswith("✅ **ready to promote**"), comment["body"]
+    assert "| `insurance` | staging | — → **v1** |" in comment["body"]
+    [check] = github.check_runs.values()
+    assert (check["public"]["name"], check["public"]["conclusion"], check["public"]["head_sha"]) == (
+        "mlgate / promotion", "success", head)
+    assert "ready to promote" in (plan.summaries / "plan.md").read_text()
+    assert registry.alias_version("insurance", "staging") is None  # a plan writes nothing
+
+    # the merge to main: the push runs apply, which finds PR #21 in the merge commit's message
+    git("switch", "-q", "main", cwd=repo)
+    message = "Merge pull request #21 from Codertocat/promote-insurance"
+    git("merge", "-q", "--no-ff", "-m", message, "promote-insurance", cwd=repo)
+    merge = git("rev-parse", "HEAD", cwd=repo).strip()
+    applied = run_workflow(
+        repo, ".github/workflows/promote.yml", "push", push_event(base, merge, message), tmp_path / "apply",
+        secrets={"GITHUB_TOKEN": github.token}, variables={"MLFLOW_TRACKING_URI": uri}, github_api_url=github.url,
+    )
+    assert applied.returncode == 0, applied.fail()
+    assert re.search(r"\[promote/apply\s*\]\s+🏁\s+Job succeeded", applied.log), applied.fail()
+    assert registry.alias_version("insurance", "staging") == 1
+    [record] = audit.history(registry, "insurance")
+    assert (record.stage, record.version, record.pr, record.commit, record.state) == ("staging", 1, 21, merge, "done")
+    assert TOKEN not in plan.log + applied.log

@@ -88,7 +88,7 @@ def test_propose_workflow_cancels_superseded_runs_and_writes_only_where_needed()
 def test_action_outputs_are_written_by_the_cli() -> None:
     """Every output an action declares is set by a step it runs (mlgate's --github-output)."""
     written = {"model-version", "run-id", "model-uri", "status", "verdict-path", "models", "any",
-               "comment-url", "check-run-url"}
+               "comment-url", "check-run-url", "ok", "changes"}
     for path in ACTIONS:
         doc = load(path)
         text = path.read_text()
@@ -114,3 +114,18 @@ def test_setup_pulls_the_data_of_the_matrix_model() -> None:
     doc = load(PROJECT / ".github/workflows/propose.yml")
     [setup] = [s for s in doc["jobs"]["model"]["steps"] if s.get("uses") == "./action/setup"]
     assert setup["with"]["pull"] == "${{ matrix.model }}"
+
+
+def test_promote_applies_one_at_a_time_and_never_cancels_an_apply() -> None:
+    doc = load(PROJECT / ".github/workflows/promote.yml")
+    assert doc["on"]["pull_request"]["paths"] == ["models/*/release.yaml"]
+    assert doc["on"]["push"]["branches"] == ["main"]
+    plan, apply = doc["jobs"]["plan"], doc["jobs"]["apply"]
+    assert plan["if"] == "github.event_name == 'pull_request'"
+    assert apply["if"] == "github.event_name == 'push'"
+    assert apply["concurrency"] == {"group": "promote-apply", "cancel-in-progress": False}
+    assert plan["concurrency"]["cancel-in-progress"] is True
+    assert apply["permissions"] == {"contents": "read", "pull-requests": "read"}
+    assert plan["permissions"] == {"contents": "read", "pull-requests": "write", "checks": "write"}
+    modes = [s["with"]["mode"] for job in (plan, apply) for s in job["steps"] if s.get("uses") == "./action/promote"]
+    assert modes == ["plan", "apply"]

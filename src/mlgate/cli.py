@@ -360,13 +360,14 @@ def propose_promotion(
 @click.option("--pr", type=int, metavar="N", help="The pull request whose reviews count (--apply: default from the merge commit's message).")
 @click.option("--post", is_flag=True, help="--plan: upsert the plan comment on --pr and a check run on its head commit.")
 @click.option("--actor", metavar="LOGIN", help="--apply: who promoted (default: the PR's merger, GITHUB_ACTOR, or the OS user).")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the plan as Markdown here (e.g. $GITHUB_STEP_SUMMARY).")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
 def promote(
-    mode: str | None, base: str | None, pr: int | None, post: bool, actor: str | None, repo: str | None,
-    json_path: str | None, github_output: str | None,
+    mode: str | None, base: str | None, pr: int | None, post: bool, actor: str | None, markdown_path: Path | None,
+    repo: str | None, json_path: str | None, github_output: str | None,
 ) -> None:
     """Plan or apply promotions: move MLflow aliases to what release.yaml asks for (exit 1 if not allowed)."""
     from mlgate import promote as promotion
@@ -392,6 +393,10 @@ def promote(
         result = promotion.apply(root, registry, pull=pull, actor=actor, progress=ui.progress)
         plan, payload = result.plan, result.as_dict()
     ui.write_json(json_path, payload)
+    if markdown_path:
+        from mlgate.promotion_comment import markdown
+
+        markdown_path.write_text(markdown(payload), encoding="utf-8")
     ui.write_outputs(github_output, {"ok": str(plan.ok).lower(), "changes": len(plan.changes)})
     for change in plan.changes:
         marks = ", ".join(f"{'ok' if c.ok else 'MISSING'} {c.name}" for c in change.checks)

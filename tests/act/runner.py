@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]
 STANDINS = HERE / "standins"
 PAYLOAD = HERE / "pull_request.opened.octokit.json"
+PUSH_PAYLOAD = HERE / "push.with-new-branch.octokit.json"
 TIMEOUT = 600
 # Third-party actions the workflows and actions use, read from the YAML so a version bump keeps
 # working: the stand-in folder for each.
@@ -96,6 +97,15 @@ def pull_request_event(base: str, head: str, branch: str, number: int, action: s
     return event
 
 
+def push_event(before: str, after: str, message: str, branch: str = "main") -> dict[str, Any]:
+    """The real octokit `push` payload pointed at a local repo's merge commit."""
+    event = copy.deepcopy(json.loads(PUSH_PAYLOAD.read_text()))
+    event.update(ref=f"refs/heads/{branch}", before=before, after=after, created=False, base_ref=None)
+    event["head_commit"].update(id=after, message=message)
+    event["commits"] = [event["head_commit"]]
+    return event
+
+
 @dataclass
 class ActRun:
     returncode: int
@@ -111,7 +121,7 @@ class ActRun:
 def run_workflow(
     repo: Path, workflow: str, event_name: str, event: dict[str, Any] | None, out: Path, *,
     env: dict[str, str] | None = None, secrets: dict[str, str] | None = None,
-    github_api_url: str | None = None,
+    variables: dict[str, str] | None = None, github_api_url: str | None = None,
 ) -> ActRun:
     """Run ``workflow`` of ``repo`` for ``event_name`` under act; logs and outputs go to ``out``."""
     act = find_act()
@@ -125,7 +135,7 @@ def run_workflow(
     if event is not None:
         (out / "event.json").write_text(json.dumps(event))
         cmd += ["-e", str(out / "event.json")]
-    variables = {
+    environment = {
         "ACT_STANDIN_VENV": standin_venv() or "",
         "ACT_STANDIN_ARTIFACTS": str(run.artifacts),
         "ACT_STANDIN_SUMMARIES": str(run.summaries),
@@ -133,10 +143,12 @@ def run_workflow(
         **({"GITHUB_API_URL": github_api_url} if github_api_url else {}),
         **(env or {}),
     }
-    for name, value in variables.items():
+    for name, value in environment.items():
         cmd += ["--env", f"{name}={value}"]
     for name, value in (secrets or {}).items():
         cmd += ["-s", f"{name}={value}"]
+    for name, value in (variables or {}).items():  # ${{ vars.* }}
+        cmd += ["--var", f"{name}={value}"]
     done = subprocess.run(cmd, cwd=repo, env=act_env(), capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=TIMEOUT, check=False)
     run.returncode, run.log = done.returncode, done.stdout + done.stderr
