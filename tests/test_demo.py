@@ -71,6 +71,22 @@ def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -
     v2 = Registry(repo, summary["outputs"]["mlflow_tracking_uri"]).version("credit", 2).tags
     assert v2["mlgate.git.commit"] == pr["head"]
     assert comment.splitlines()[0] in result.output  # the demo shows the comment
+    # the promotion journey: v2 to staging and production (approved), v3 retrained and gated
+    # against the champion v2, promoted, then rolled back to v2; the registry follows git
+    promotions = summary["promotions"]
+    assert promotions["v3"]["champion"] == 2
+    assert not promotions["production_v2"]["plan_ok"] or promotions["production_v2"]["applied"]
+    registry = Registry(repo, summary["outputs"]["mlflow_tracking_uri"])
+    assert registry.alias_version("credit", "production") == 2
+    assert registry.alias_version("credit", "champion") == 2
+    assert registry.alias_version("credit", "staging") == promotions["v3"]["version"]
+    assert {row["status"] for row in promotions["status_after_rollback"]} == {"Synced"}
+    history = promotions["history_after_rollback"]
+    assert [(r["stage"], r["version"]) for r in history] == [
+        ("staging", 2), ("production", 2), ("staging", 3), ("production", 3), ("production", 2),
+    ]
+    assert all(r["approvers"] == ["risk-officer"] for r in history if r["stage"] == "production")
+    assert "Roll back credit to v2 in production" in promotions["rollback"]["comment"] or promotions["rollback"]["applied"]
     # it says where its outputs are
     assert str(repo) in result.output
     assert "mlflow ui --backend-store-uri" in result.output

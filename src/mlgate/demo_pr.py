@@ -44,8 +44,11 @@ def harness(source: Path) -> tuple[Any, Any]:
         raise InvalidInput(f"{tests} lacks the act harness (tests/act/runner.py)", hint="run the demo from an mlgate clone")
     if str(tests) not in sys.path:
         sys.path.insert(0, str(tests))
-    runner = importlib.import_module("act.runner")
-    server = importlib.import_module("github_api.server")
+    try:
+        runner = importlib.import_module("act.runner")
+        server = importlib.import_module("github_api.server")
+    except ImportError as err:
+        raise InvalidInput(f"the demo's GitHub stand-in needs {err.name}", hint="pip install -e '.[demo]' (scripts/demo does)") from err
     return runner, server.FakeGitHub
 
 

@@ -1,0 +1,142 @@
+"""The promotion journey of `mlgate demo`: merge to promote, status, history, rollback.
+
+Runs on the scratch repo after the pull-request journey merged the retuned credit model (v2).
+Each promotion is a branch that edits ``release.yaml``, a pull request on the local GitHub API
+stand-in (its reviews are the approvals), the plan posted as the PR's comment, a merge commit
+("Merge pull request #N …"), and ``promote --apply`` as the push workflow runs it. The same
+library calls the CLI makes; the registry is the demo's SQLite MLflow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from mlgate import audit
+from mlgate.demo_pr import REPOSITORY, _git, harness
+from mlgate.gate import run_gates
+from mlgate.promote import apply, fetch_pull_request, make_plan, rollback_target, status
+from mlgate.promotion_comment import publish
+from mlgate.proposal import propose
+from mlgate.registry import Registry
+from mlgate.release import set_stage
+from mlgate.train import train
+
+Log = Callable[[str], None]
+AUTHOR, APPROVER = "data-scientist", "risk-officer"  # risk-officer: the credit policy's approver
+
+
+@contextlib.contextmanager
+def github_env(url: str, token: str) -> Iterator[None]:
+    """Point mlgate.github at the stand-in for the journey, then put the environment back."""
+    wanted = {"GITHUB_API_URL": url, "GITHUB_TOKEN": token, "GITHUB_REPOSITORY": REPOSITORY}
+    saved = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class Journey:
+    def __init__(self, repo: Path, uri: str, github: Any, log: Log) -> None:
+        self.repo, self.uri, self.github, self.log = repo, uri, github, log
+        self.registry = Registry(repo, uri)
+        self.next_pr = 20
+
+    def pull_request(self, title: str, edit: Callable[[], None], *, approve: bool) -> dict[str, Any]:
+        """Branch, edit, PR, plan (+ approval), merge, apply: one promotion end to end."""
+        number, self.next_pr = self.next_pr, self.next_pr + 1
+        base = _git(self.repo, "rev-parse", "HEAD")
+        branch = f"release-{number}"
+        _git(self.repo, "switch", "-q", "-c", branch)
+        edit()
+        _git(self.repo, "commit", "-q", "-am", title)
+        head = _git(self.repo, "rev-parse", "HEAD")
+        self.github.set_pull(number, author=AUTHOR, head_sha=head)
+        plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number)).as_dict()
+        publish(plan, number, head)
+        self.log(f"  PR #{number} \"{title}\": plan {'ok' if plan['ok'] else 'blocked: ' + '; '.join(plan['missing'])}")
+        if approve and not plan["ok"]:
+            self.github.add_review(number, login=APPROVER, commit_id=head, association="MEMBER")
+            plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number)).as_dict()
+            publish(plan, number, head)
+            self.log(f"  PR #{number}: {APPROVER} approves → plan {'ok' if plan['ok'] else 'still blocked'}")
+        _git(self.repo, "switch", "-q", "main")
+        _git(self.repo, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{number} from acme/{branch}", branch)
+        result = apply(self.repo, self.registry, pull=fetch_pull_request(number), actor="merge-bot").as_dict()
+        for change in result["changes"]:
+            self.log(f"  merged → {change['model']} {change['stage']}: {_v(change['current'])} → {_v(change['desired'])} ({change['outcome']})")
+        return {"pr": number, "plan_ok": plan["ok"], "applied": result["changes"], "comment": self.github.comments[number][0]["body"]}
+
+    def show_status(self) -> list[dict[str, Any]]:
+        rows = status(self.repo, self.registry)
+        for row in rows:
+            self.log(f"  status {row['model']:<10} {row['stage']:<11} desired {_v(row['desired'])}  actual {_v(row['actual'])}  {row['status']}")
+        return rows
+
+    def show_history(self, model: str) -> list[dict[str, Any]]:
+        records = [r.as_dict() for r in audit.history(self.registry, model)]
+        for r in records:
+            self.log(
+                f"  history {r['promoted_at']} {model} {r['stage']}: {_v(r['previous'])} → {_v(r['version'])} "
+                f"PR #{r['pr']} by {r['promoted_by']}, approved by {', '.join(r['approvers']) or '—'}"
+            )
+        return records
+
+
+def _v(version: int | None) -> str:
+    return "—" if version is None else f"v{version}"
+
+
+def run_promotions(source: Path, repo: Path, uri: str, log: Log) -> dict[str, Any]:
+    """Credit v2 → staging → production; v3 retrained, gated vs the champion, promoted; rollback."""
+    _runner, fake_github = harness(source)
+    github = fake_github(os.urandom(20).hex(), REPOSITORY).start()
+    try:
+        with github_env(github.url, github.token):
+            return _journey(Journey(repo, uri, github, log))
+    finally:
+        github.stop()
+
+
+def _journey(j: Journey) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+
+    def release(stage: str, version: int) -> Callable[[], None]:
+        return lambda: propose(j.repo, "credit", version, stage)
+
+    j.log("  credit v2 (the merged PR) → staging, then production (needs risk-officer's approval)")
+    out["staging_v2"] = j.pull_request("Promote credit to v2 in staging", release("staging", 2), approve=False)
+    out["production_v2"] = j.pull_request("Promote credit to v2 in production", release("production", 2), approve=True)
+
+    j.log("  credit v3: retrained with new params, gated against the champion (v2)")
+    params = j.repo / "params.yaml"
+    params.write_text(params.read_text().replace("n_estimators: 200", "n_estimators: 300", 1))
+    _git(j.repo, "commit", "-q", "-am", "credit: 300 trees")
+    v3 = train(j.repo, "credit", tracking_uri=j.uri).version
+    verdict = run_gates(j.repo, "credit", version=v3, tracking_uri=j.uri)
+    champion = verdict.champion or {}
+    j.log(f"  v{v3}: {verdict.status}; roc_auc {verdict.metrics.get('roc_auc', float('nan')):.4f} vs champion "
+          f"v{champion.get('version')} {champion.get('metrics', {}).get('roc_auc', float('nan')):.4f}")
+    out["v3"] = {"version": v3, "status": verdict.status, "champion": champion.get("version")}
+    out["staging_v3"] = j.pull_request(f"Promote credit to v{v3} in staging", release("staging", v3), approve=False)
+    out["production_v3"] = j.pull_request(f"Promote credit to v{v3} in production", release("production", v3), approve=True)
+    out["status"] = j.show_status()
+    out["history"] = j.show_history("credit")
+
+    now, previous = rollback_target(j.registry, "credit", "production")
+    j.log(f"  rollback: mlgate rollback credit --stage production → v{now} back to v{previous}")
+    out["rollback"] = j.pull_request(
+        f"Roll back credit to v{previous} in production", lambda: set_stage(j.repo, "credit", "production", previous), approve=True,
+    )
+    out["status_after_rollback"] = j.show_status()
+    out["history_after_rollback"] = j.show_history("credit")
+    return out
