@@ -6,6 +6,7 @@ directory remote, MLflow runs for real (SQLite, and a server process on 127.0.0.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from github_api.server import FakeGitHub
 from mlgate.cli import main
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -197,3 +199,21 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, isolated_env: Path) 
         yield url
     finally:
         stop_mlflow_server(proc)
+
+
+@contextlib.contextmanager
+def github_stand_in(monkeypatch: pytest.MonkeyPatch, token: str, repo: str) -> Iterator[FakeGitHub]:
+    """The local GitHub API server, with mlgate's environment pointed at it.
+
+    On exit it stops, and every request it saw must have matched GitHub's API description.
+    """
+    fake = FakeGitHub(token, repo).start()
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_REPOSITORY", repo)
+    monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
+    try:
+        yield fake
+    finally:
+        fake.stop()
+    assert fake.violations == []

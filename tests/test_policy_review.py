@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import git, invoke
+from conftest import git, github_stand_in, invoke
 from github_api.server import FakeGitHub
 
 TOKEN = "ghs_FAKE_policy_review_token_0000000000"
@@ -19,13 +19,8 @@ PR = 12
 
 @pytest.fixture
 def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    fake = FakeGitHub(TOKEN, REPO).start()
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    monkeypatch.setenv("GITHUB_API_URL", fake.url)
-    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
-    yield fake
-    fake.stop()
-    assert fake.violations == []
+    with github_stand_in(monkeypatch, TOKEN, REPO) as fake:
+        yield fake
 
 
 def branch(repo: Path, edit: dict[str, tuple[str, str]]) -> tuple[str, str]:

@@ -19,7 +19,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import _free_port, copy_repo, git, invoke, start_mlflow_server, stop_mlflow_server
+from conftest import (
+    _free_port,
+    copy_repo,
+    git,
+    github_stand_in,
+    invoke,
+    start_mlflow_server,
+    stop_mlflow_server,
+)
 from github_api.server import FakeGitHub
 from mlgate import audit
 from mlgate.exceptions import Blocked, RegistryUnavailable
@@ -119,13 +127,8 @@ def promo(promo_source: Path, mlflow_server: str, tmp_path: Path, monkeypatch: p
 
 @pytest.fixture
 def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    fake = FakeGitHub(TOKEN, REPO).start()
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    monkeypatch.setenv("GITHUB_API_URL", fake.url)
-    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
-    yield fake
-    fake.stop()
-    assert fake.violations == []
+    with github_stand_in(monkeypatch, TOKEN, REPO) as fake:
+        yield fake
 
 
 def approved_pr(github: FakeGitHub, number: int, head_sha: str, *reviewers: str, author: str = "data-scientist") -> PullRequest:

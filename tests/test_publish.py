@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import invoke
+from conftest import github_stand_in, invoke
 from github_api.server import FakeGitHub
 
 DATA = Path(__file__).parent / "data"
@@ -20,15 +20,9 @@ SHA = "a" * 40
 
 @pytest.fixture
 def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    fake = FakeGitHub(TOKEN, REPO).start()
-    fake.add_pull(7)
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    monkeypatch.setenv("GITHUB_API_URL", fake.url)
-    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
-    monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
-    yield fake
-    fake.stop()
-    assert fake.violations == []
+    with github_stand_in(monkeypatch, TOKEN, REPO) as fake:
+        fake.add_pull(7)
+        yield fake
 
 
 def report(repo: Path, *args: str) -> tuple[int, str, dict[str, str]]:

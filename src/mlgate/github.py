@@ -234,22 +234,10 @@ class GitHub:
                 existing = comment
                 break
         if existing is not None:
-            response = self._request(
-                "PATCH",
-                f"{base}/comments/{existing['id']}",
-                json={"body": body},
-                what=f"comment {existing['id']}",
-            )
-            action = "updated"
+            method, path, what, action = "PATCH", f"{base}/comments/{existing['id']}", f"comment {existing['id']}", "updated"
         else:
-            response = self._request(
-                "POST",
-                f"{base}/{int(pr_number)}/comments",
-                json={"body": body},
-                what=f"pull request #{pr_number}",
-            )
-            action = "created"
-        data = response.json()
+            method, path, what, action = "POST", f"{base}/{int(pr_number)}/comments", f"pull request #{pr_number}", "created"
+        data = self._request(method, path, json={"body": body}, what=what).json()
         return {"url": data.get("html_url"), "id": data["id"], "action": action}
 
     def create_or_update_check_run(

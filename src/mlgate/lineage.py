@@ -44,7 +44,8 @@ class GitState:
         return cls(commit="unknown", dirty=True, branch="")
 
 
-def _git(root: Path, *args: str) -> str:
+def run_git(root: Path, *args: str) -> str:
+    """``git ARGS`` in ``root``: its stdout, stripped; a failure is a GitError with git's message."""
     try:
         done = subprocess.run(
             ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=60
@@ -59,10 +60,10 @@ def _git(root: Path, *args: str) -> str:
 def git_state(root: Path) -> GitState:
     """The repo's git state; ``unknown`` outside a repository or before the first commit."""
     try:
-        commit = _git(root, "rev-parse", "--verify", "HEAD")
+        commit = run_git(root, "rev-parse", "--verify", "HEAD")
     except GitError:
         return GitState.unknown()
     # Untracked files (mlflow.db, caches) do not make a model unreproducible; edits do.
-    dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
-    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
+    dirty = bool(run_git(root, "status", "--porcelain", "--untracked-files=no"))
+    branch = run_git(root, "rev-parse", "--abbrev-ref", "HEAD")
     return GitState(commit=commit, dirty=dirty, branch=branch)

@@ -31,6 +31,7 @@ from mlgate import audit
 from mlgate.approvals import count_approvals
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, InvalidInput
+from mlgate.lineage import git_state, run_git
 from mlgate.registry import TAG_PREFIX, Registry
 from mlgate.release import release_path
 from mlgate.spec import StageRequirement
@@ -128,26 +129,18 @@ def fetch_pull_request(number: int) -> PullRequest:
     )
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-
-
-def head_commit(root: Path) -> str:
-    done = _git(root, "rev-parse", "HEAD")
-    return done.stdout.strip() if done.returncode == 0 else "unknown"
-
-
 def pr_from_commit_message(root: Path, commit: str = "HEAD") -> int | None:
     """The PR a merge commit came from: "Merge pull request #12 …" or a squash "… (#12)"."""
     import re
 
-    message = _git(root, "log", "-1", "--format=%B", commit).stdout
+    message = run_git(root, "log", "-1", "--format=%B", commit)
     found = re.search(r"Merge pull request #(\d+)", message) or re.search(r"\(#(\d+)\)\s*$", message.splitlines()[0] if message else "")
     return int(found.group(1)) if found else None
 
 
 def is_ancestor(root: Path, older: str, newer: str) -> bool:
-    return _git(root, "merge-base", "--is-ancestor", older, newer).returncode == 0
+    done = subprocess.run(["git", "merge-base", "--is-ancestor", older, newer], cwd=root, capture_output=True, check=False)
+    return done.returncode == 0
 
 
 # --------------------------------------------------------------------------- desired vs actual
@@ -235,12 +228,12 @@ def _stale_reason(ctx: ModelContext, tags: dict[str, str]) -> str:
 
 
 def _gates_check(
-    registry: Registry, ctx: ModelContext, requirement: StageRequirement, version: int,
+    registry: Registry, ctx: ModelContext, requirement: StageRequirement, mv: Any,
     policy_ref: str | None, regate: bool, progress: Progress,
 ) -> Check:
     from mlgate.gate import run_gates
 
-    tags = dict(registry.version(ctx.name, version).tags)
+    version, tags = int(mv.version), dict(mv.tags)
     stale = _stale_reason(ctx, tags)
     note = "recorded verdict"
     if stale:
@@ -299,13 +292,15 @@ def make_plan(
     regate: bool = True, progress: Progress = lambda _m: None,
 ) -> Plan:
     """Desired vs actual for every release, with the checks of each change."""
-    plan = Plan(commit=head_commit(root), pr=pull.number if pull else None, policy_ref=policy_ref)
+    plan = Plan(commit=git_state(root).commit, pr=pull.number if pull else None, policy_ref=policy_ref)
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, policy_ref, Path(tmp))
     # Bad input first, before anything is read or written: every named version must exist.
-    for ctx, stages in wanted.values():
-        for version in {v for v in stages.values() if v is not None}:
-            _version_or_invalid(registry, ctx, version)
+    named = {
+        (name, version): _version_or_invalid(registry, ctx, version)
+        for name, (ctx, stages) in wanted.items()
+        for version in {v for v in stages.values() if v is not None}
+    }
     for name, (ctx, stages) in wanted.items():
         now = actual(registry, name, list(stages))
         for stage, desired in stages.items():
@@ -314,12 +309,12 @@ def make_plan(
                 continue
             change = Change(name, stage, now[stage], desired, archive=_to_archive(now[stage], stage, stages))
             requirement = ctx.policy.policy.promotion.stages[stage]
-            progress(f"checking {name} {stage}: {_v(now[stage])} → {_v(desired)}")
+            progress(f"checking {name} {stage}: {version_label(now[stage])} → {version_label(desired)}")
             if desired is not None:
-                mv = registry.version(name, desired)
+                mv = named[(name, desired)]
                 change.checks.append(Check("exists", True, f"{name} v{desired} is registered (run {mv.run_id})"))
                 change.checks.append(_archived_check(registry, ctx, stage, mv))
-                change.checks.append(_gates_check(registry, ctx, requirement, desired, policy_ref, regate, progress))
+                change.checks.append(_gates_check(registry, ctx, requirement, mv, policy_ref, regate, progress))
                 order = _order_check(registry, ctx, stage, desired, now)
                 if order:
                     change.checks.append(order)
@@ -330,7 +325,8 @@ def make_plan(
     return plan
 
 
-def _v(version: int | None) -> str:
+def version_label(version: int | None) -> str:
+    """``v3``, or ``—`` for an empty stage: how every message and table shows a version."""
     return "—" if version is None else f"v{version}"
 
 
@@ -410,7 +406,7 @@ def _apply_change(root: Path, registry: Registry, change: Change, plan: Plan, wh
         change.outcome = "already being applied by a concurrent run"
         progress(f"{name} {stage}: {change.outcome}")
         return None
-    progress(f"{name} {stage}: {_v(record.previous)} → {_v(record.version)}")
+    progress(f"{name} {stage}: {version_label(record.previous)} → {version_label(record.version)}")
     _move(registry, record, change)
     audit.finish(registry, record)
     change.outcome = "applied"
@@ -456,8 +452,8 @@ def status(root: Path, registry: Registry) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, None, Path(tmp))
+    registered = set(registry.registered_models())
     for name, (_ctx, stages) in wanted.items():
-        registered = set(registry.registered_models())
         versions = {int(v.version) for v in registry.versions(name)} if name in registered else set()
         for stage, desired in stages.items():
             now = registry.alias_version(name, stage) if name in registered else None

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlgate.promote import version_label
+
 MARKER = "<!-- mlgate:promotion -->"
 CHECK_NAME = "mlgate / promotion"
-
-
-def _version(value: int | None) -> str:
-    return "—" if value is None else f"v{value}"
 
 
 def markdown(plan: dict[str, Any]) -> str:
@@ -27,8 +25,8 @@ def markdown(plan: dict[str, Any]) -> str:
         for c in changes:
             checks = "<br>".join(f"{'✅' if k['ok'] else '❌'} {k['check']}: {k['detail']}" for k in c["checks"]) or "—"
             lines.append(
-                f"| `{c['model']}` | {c['stage']} | {_version(c['current'])} → **{_version(c['desired'])}** "
-                f"| {_version(c['archive'])} | {checks} |"
+                f"| `{c['model']}` | {c['stage']} | {version_label(c['current'])} → **{version_label(c['desired'])}** "
+                f"| {version_label(c['archive'])} | {checks} |"
             )
         lines.append("")
     if plan["missing"]:

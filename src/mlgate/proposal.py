@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from mlgate.exceptions import GitError, InvalidInput
+from mlgate.exceptions import InvalidInput
+from mlgate.lineage import run_git
 from mlgate.release import release_path, set_stage
 from mlgate.workspace import load_model_context
 
@@ -26,13 +26,6 @@ def pr_text(model: str, stage: str, old: int | None, new: int | None, *, rollbac
     return title, body
 
 
-def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise GitError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout.strip()
-
-
 def propose(root: Path, model: str, version: int, stage: str, *, open_pr: bool = False, base_branch: str = "main") -> dict[str, Any]:
     """Edit release.yaml (stage checked against the model's policy); optionally push and open the PR."""
     ctx = load_model_context(root, model)
@@ -47,10 +40,10 @@ def propose(root: Path, model: str, version: int, stage: str, *, open_pr: bool =
     }
     if open_pr:
         branch = f"promote/{model}-{stage}-v{version}"
-        _git(root, "switch", "-c", branch)
-        _git(root, "add", result["release"])
-        _git(root, "commit", "-m", title)
-        _git(root, "push", "-u", "origin", branch)
+        run_git(root, "switch", "-c", branch)
+        run_git(root, "add", result["release"])
+        run_git(root, "commit", "-m", title)
+        run_git(root, "push", "-u", "origin", branch)
         from mlgate.github import GitHub
 
         with GitHub() as github:
