@@ -264,6 +264,48 @@ CASES = [
         edit(BASE, "description: Baseline", "extends: credit.yaml\ndescription: Baseline"),
     ),
     case(
+        "policy-absolute-path",
+        f"{SPEC}:48:9: policy: must be a file under policies/ in this repository, "
+        "got '/tmp/lax.yaml'",
+        edit(SPEC, "policy: policies/credit.yaml", "policy: /tmp/lax.yaml"),
+    ),
+    case(
+        "policy-parent-path",
+        f"{SPEC}:48:9: policy: must be a file under policies/ in this repository, "
+        "got '../lax/policy.yaml'",
+        edit(SPEC, "policy: policies/credit.yaml", "policy: ../lax/policy.yaml"),
+    ),
+    case(
+        "policy-outside-policies",
+        f"{SPEC}:48:9: policy: must be a file under policies/ in this repository, "
+        "got 'models/credit/policy.yaml'",
+        edit(SPEC, "policy: policies/credit.yaml", "policy: models/credit/policy.yaml"),
+    ),
+    case(
+        "policy-windows-path",
+        f"{SPEC}:48:9: policy: must be a file under policies/ in this repository, "
+        "got 'policies\\\\credit.yaml'",
+        edit(SPEC, "policy: policies/credit.yaml", "policy: policies\\credit.yaml"),
+    ),
+    case(
+        "policy-not-yaml",
+        f"{SPEC}:48:9: policy: must be a .yaml or .yml file under policies/, "
+        "got 'policies/credit.json'",
+        edit(SPEC, "policy: policies/credit.yaml", "policy: policies/credit.json"),
+    ),
+    case(
+        "policy-extends-absolute",
+        f"{POLICY}:2:10: extends: must name a file under policies/ in this repository, "
+        "got '/tmp/lax.yaml'",
+        edit(POLICY, "extends: base.yaml", "extends: /tmp/lax.yaml"),
+    ),
+    case(
+        "policy-extends-leaves-policies",
+        f"{POLICY}:2:10: extends: must name a file under policies/ in this repository, "
+        "got '../models/credit/model.yaml'",
+        edit(POLICY, "extends: base.yaml", "extends: ../models/credit/model.yaml"),
+    ),
+    case(
         "policy-unknown-sensitive-feature",
         f"{POLICY}:21:28: gates -> fairness -> 1 -> sensitive_features -> 0: 'gender' is not a "
         "sensitive feature of model 'credit'",
@@ -360,6 +402,37 @@ CASES = [
         f"{SPEC}:9:9: data -> path: data file data/nosuch.csv does not exist: "
         "track it with `dvc add data/nosuch.csv` and commit the .dvc file",
         edit(SPEC, "path: data/german_credit.csv", "path: data/nosuch.csv"),
+    ),
+    case(
+        "data-path-absolute",
+        f"{SPEC}:9:9: data -> path: must be a relative path to a file in this repository, "
+        "got '/etc/passwd'",
+        edit(SPEC, "path: data/german_credit.csv", "path: /etc/passwd"),
+    ),
+    case(
+        "data-path-parent",
+        f"{SPEC}:9:9: data -> path: must be a relative path to a file in this repository, "
+        "got '../data/german_credit.csv'",
+        edit(SPEC, "path: data/german_credit.csv", "path: ../data/german_credit.csv"),
+    ),
+    case(
+        "data-path-empty",
+        f"{SPEC}:9:9: data -> path: must be a relative path to a file in this repository, "
+        "got ''",
+        edit(SPEC, "path: data/german_credit.csv", 'path: ""'),
+    ),
+    case(
+        "data-path-windows-drive",
+        f"{SPEC}:9:9: data -> path: must be a relative path to a file in this repository, "
+        "got 'C:\\\\data\\\\german_credit.csv'",
+        edit(SPEC, "path: data/german_credit.csv", "path: 'C:\\data\\german_credit.csv'"),
+    ),
+    case(
+        "data-path-symlink-out-of-repo",
+        f"{SPEC}:9:9: data -> path: data file data/linked.csv is a link to a file outside this "
+        "repository: track the file itself",
+        lambda repo: (repo / "data/linked.csv").symlink_to(repo.parent / "outside.csv"),
+        edit(SPEC, "path: data/german_credit.csv", "path: data/linked.csv"),
     ),
     case(
         "data-file-deleted-with-dvc-pointer",

@@ -105,8 +105,11 @@ def pull_model_data(root: Path, spec: ModelSpec, spec_doc: Document) -> list[dic
 def resolve_file(role: str, rel: str, root: Path, spec_doc: Document) -> DataFile:
     """Locate one input, pulling it from the DVC remote if needed, and check its hash."""
     loc = ("data", role)
-    record = dvc_record(rel, root)
     path = root / rel
+    if not path.resolve().is_relative_to(root.resolve()):  # a symlink out of the repo
+        message = f"data file {rel} is a link to a file outside this repository: track the file itself"
+        raise SpecError([spec_doc.problem(loc, message)])
+    record = dvc_record(rel, root)
     if record is None:
         hint = f"track it with `dvc add {rel}` and commit the .dvc file"
         problem = "is not tracked by DVC" if path.exists() else "does not exist"

@@ -8,13 +8,24 @@ replaces the base's definition of that stage.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.exceptions import SpecError
+from mlgate.exceptions import Problem, SpecError
 from mlgate.lineage import canonical_hash
-from mlgate.spec import GATE_FAMILIES, Gates, Policy, Promotion, Settings, display_path, parse
+from mlgate.spec import (
+    GATE_FAMILIES,
+    POLICY_FOLDER,
+    Gates,
+    Policy,
+    Promotion,
+    Settings,
+    display_path,
+    is_absolute,
+    parse,
+)
 from mlgate.yamlio import load
 
 
@@ -50,6 +61,34 @@ def _check_reference(
         raise SpecError([doc.problem(loc, f"extends cycle: {names}")])
     if not target.is_file():
         raise SpecError([doc.problem(loc, f"policy file not found: {display_path(target, root)}")])
+
+
+def _check_inside(path: Path, referrer: Any, root: Path) -> None:
+    """A policy file must be in ``policies/`` of ``root``, after following symlinks.
+
+    ``referrer`` is the (document, key) of the ``extends`` naming ``path``, or None for the file
+    a chain starts from. An absolute ``extends``, one whose ``..`` leaves ``policies/``, or a
+    symlink out of it could let a pull request judge its model by a file it wrote elsewhere.
+    """
+    folder = root.resolve() / POLICY_FOLDER
+    if referrer is None:
+        if "\0" in str(path) or not path.resolve().is_relative_to(folder):
+            shown = os.path.relpath(path.absolute(), root.absolute())
+            message = f"resolves to a file outside {POLICY_FOLDER}/ of this repository"
+            raise SpecError([Problem(shown, 0, 0, (), message)])
+        return
+    doc, loc = referrer
+    extends = str(doc.data.get("extends"))
+    if is_absolute(extends) or "\\" in extends or "\0" in extends:
+        inside, link = False, ""
+    else:
+        resolved = path.resolve()
+        inside = resolved.is_relative_to(folder)
+        stays = Path(os.path.normpath(path.absolute())).is_relative_to(root.absolute() / POLICY_FOLDER)
+        link = f" (a link to {resolved})" if stays else ""
+    if not inside:
+        message = f"must name a file under {POLICY_FOLDER}/ in this repository, got {extends!r}{link}"
+        raise SpecError([doc.problem(loc, message)])
 
 
 def _check_unique_ids(policy: Policy, doc: Any) -> None:
@@ -110,6 +149,7 @@ def load_policy(path: Path, root: Path) -> ResolvedPolicy:
     current: Path | None = path
     referrer: tuple[Any, tuple[str, ...]] | None = None
     while current is not None:
+        _check_inside(current, referrer, root)
         resolved = current.resolve()
         if referrer is not None:
             _check_reference(current, resolved, chain, referrer, root)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import types
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -88,6 +88,35 @@ class StrictModel(BaseModel):
 
 # --------------------------------------------------------------------------- model spec
 
+POLICY_FOLDER = "policies"
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def repo_relative(value: str) -> bool:
+    """Whether ``value`` is a relative POSIX path that cannot leave the folder it is joined to.
+
+    A pull request author controls the spec: an absolute path (``/x``, ``C:\\x``), a ``..``
+    component, a backslash or an empty string could point mlgate at a file outside the repo.
+    """
+    if not value or "\\" in value or "\0" in value or is_absolute(value):
+        return False
+    return ".." not in PurePosixPath(value).parts
+
+
+def is_absolute(value: str) -> bool:
+    """``/x`` or a Windows drive (``C:\\x``, ``C:/x``): never a path inside the repo."""
+    return value.startswith("/") or bool(_DRIVE.match(value))
+
+
+def policy_path_error(value: str) -> str | None:
+    """Why ``value`` is not a ``.yaml``/``.yml`` file under ``policies/`` of the repo, if it is not."""
+    parts = PurePosixPath(value).parts
+    if not repo_relative(value) or len(parts) < 2 or parts[0] != POLICY_FOLDER:
+        return f"must be a file under {POLICY_FOLDER}/ in this repository, got {value!r}"
+    if not parts[-1].endswith((".yaml", ".yml")):
+        return f"must be a .yaml or .yml file under {POLICY_FOLDER}/, got {value!r}"
+    return None
+
 
 class Split(StrictModel):
     """Split one data file into train and holdout with a fixed seed."""
@@ -116,6 +145,13 @@ class DataSpec(StrictModel):
         if self.split and not self.path:
             raise ValueError("'split' applies to 'path' only")
         return self
+
+    @field_validator("path", "train", "holdout", "reference", "current")
+    @classmethod
+    def _inside_repo(cls, value: str | None) -> str | None:
+        if value is not None and not repo_relative(value):
+            raise ValueError(f"must be a relative path to a file in this repository, got {value!r}")
+        return value
 
     def files(self) -> dict[str, str]:
         """Role → path of every input file named by the spec."""
@@ -222,6 +258,14 @@ class ModelSpec(StrictModel):
         if self.target in self.features.all:
             raise ValueError(f"the target '{self.target}' is also listed as a feature")
         return self
+
+    @field_validator("policy")
+    @classmethod
+    def _policy_in_policies(cls, value: str) -> str:
+        error = policy_path_error(value)
+        if error:
+            raise ValueError(error)
+        return value
 
 
 # --------------------------------------------------------------------------- policy

@@ -22,6 +22,7 @@ from mlgate.spec import (
     display_path,
     load_model_spec,
     load_release,
+    policy_path_error,
 )
 from mlgate.yamlio import Document, load
 
@@ -159,9 +160,16 @@ def _load_spec_policy(
 ) -> ResolvedPolicy:
     home = source.root if source else root
     name = (source.policy_file if source else None) or spec.policy
+    where = f" at {source.ref}" if source else ""
+    # spec.policy was checked when the spec was parsed; the base spec's value is checked here
+    error = policy_path_error(name) if isinstance(name, str) else f"expected a string, got {name!r}"
+    if error:
+        raise SpecError([spec_doc.problem(("policy",), f"{error}{where}")])
     if not (home / name).is_file():
-        where = f" at {source.ref}" if source else ""
         raise SpecError([spec_doc.problem(("policy",), f"policy file not found{where}: {name}")])
+    if not (home / name).resolve().is_relative_to(home.resolve() / POLICIES_DIR):
+        message = f"policy file {name}{where} resolves to a file outside {POLICIES_DIR}/"
+        raise SpecError([spec_doc.problem(("policy",), message)])
     return load_policy(home / name, home)
 
 
