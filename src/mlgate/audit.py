@@ -38,6 +38,9 @@ class Record:
     promoted_at: str
     state: str = "started"  # started | done | duplicate
     run_id: str = ""
+    # the verdict this promotion ran itself (artifact verdict.json on the record's run)
+    verdict_status: str = ""
+    verdict_sha256: str = ""
 
     @property
     def key(self) -> str:
@@ -68,7 +71,7 @@ def _from_run(run: Any) -> Record:
         action=get("action"), commit=get("commit"), pr=_int(get("pr")),
         approvers=[a for a in get("approvers").split(",") if a], promoted_by=get("promoted_by"),
         promoted_at=get("promoted_at"), state="done" if run.info.status == "FINISHED" else "started",
-        run_id=str(run.info.run_id),
+        run_id=str(run.info.run_id), verdict_status=get("verdict_status"), verdict_sha256=get("verdict_sha256"),
     )
 
 
@@ -76,7 +79,10 @@ def _quote(value: str) -> str:
     return value.replace("'", "")
 
 
-def begin(registry: Registry, record: Record) -> Record:
+VERDICT_ARTIFACT = "verdict.json"
+
+
+def begin(registry: Registry, record: Record, verdict: str = "") -> Record:
     """Write the record as started (or find the started one from an interrupted apply).
 
     Two applies racing may both write one: the earliest record wins, and the other run marks
@@ -86,7 +92,12 @@ def begin(registry: Registry, record: Record) -> Record:
     if found is not None:
         return found
     name = f"{record.action} {record.model} {record.stage} -> v{record.version}"
+    if verdict:
+        record.verdict_sha256 = hashlib.sha256(verdict.encode()).hexdigest()
     record.run_id = registry.create_run(EXPERIMENT, name, record.tags())
+    if verdict:
+        # before the alias moves: a record never lacks the verdict that justified it
+        registry.attach_json(record.run_id, verdict, VERDICT_ARTIFACT)
     rivals = _runs(registry, record.key)
     if rivals and str(rivals[0].info.run_id) != record.run_id:
         registry.finish_run(record.run_id, {PREFIX + "state": "duplicate"}, status="KILLED")

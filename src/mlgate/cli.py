@@ -214,7 +214,7 @@ def gate(
         sys.exit(1)
     (ui.warn if verdict.status == "warn" else ui.success)(summary)
     if not no_attach:
-        ui.info(f"verdict stored on {model} v{verdict.version} (tags mlgate.gates.*)")
+        ui.info(f"verdict stored on {model} v{verdict.version} (tag mlgate.gates)")
 
 
 @main.command()
@@ -298,34 +298,60 @@ def affected(base: str, head: str, repo: str | None, json_path: str | None, gith
         ui.info("no model is affected by this change")
 
 
-@main.command("policy-review")
+def _governance(root: Path, base: str, head: str, pr: int, post: bool, json_path: str | None, github_output: str | None) -> None:
+    from mlgate.governance import review_governance
+
+    result = review_governance(root, base, head, pr, post=post)
+    ui.write_json(json_path, result.as_dict())
+    ui.write_outputs(github_output, {"conclusion": result.conclusion, "check-run-url": result.check_run_url})
+    for change in result.changes:
+        ui.info(f"{change.path}{f' ({change.field})' if change.field else ''}: {change.reason}")
+    for login, reason in sorted(result.approvals.ignored.items()):
+        ui.info(f"review by {login} does not count: {reason}")
+    if result.conclusion != "success":
+        ui.error(result.title, f"ask {result.approvers_rule} to review the change and approve the PR's head commit")
+        sys.exit(1)
+    ui.success(result.title)
+
+
+@main.command("governance")
+@click.option("--base", required=True, metavar="REF", help="The PR's base commit (its policy names the approvers).")
+@click.option("--head", required=True, metavar="SHA", help="The PR's head commit (the check run goes there).")
+@click.option("--pr", type=int, required=True, metavar="N", help="The pull request (its author and reviews).")
+@click.option("--no-post", is_flag=True, help="Only print the outcome; create no check run.")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
+@handled
+def governance(
+    base: str, head: str, pr: int, no_post: bool, repo: str | None, json_path: str | None, github_output: str | None,
+) -> None:
+    """Fail the "mlgate / governance" check until a PR's governance change is approved.
+
+    A governance change: policies/, a judging field of a spec (or its evaluation data's DVC md5),
+    a new model, an evaluation data pointer, .github/workflows/, action/, constraints.txt,
+    pyproject.toml, CODEOWNERS. Passes when there is none, or when an approver named in the base
+    policy's `governance:` section (else: a collaborator with write access) other than the
+    author approved the head commit (latest review per reviewer; dismissed and stale approvals
+    do not count).
+    """
+    _governance(_root(repo), base, head, pr, not no_post, json_path, github_output)
+
+
+@main.command("policy-review", hidden=True, deprecated=True)
 @click.option("--base", required=True, metavar="REF", help="The PR's base commit.")
 @click.option("--head", required=True, metavar="SHA", help="The PR's head commit (the check run goes there).")
 @click.option("--pr", type=int, required=True, metavar="N", help="The pull request (its author and reviews).")
-@click.option("--no-check-run", is_flag=True, help="Only print the outcome; create no check run.")
+@click.option("--no-check-run", "--no-post", "no_post", is_flag=True, help="Only print the outcome; create no check run.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
 def policy_review(
-    base: str, head: str, pr: int, no_check_run: bool, repo: str | None, json_path: str | None, github_output: str | None,
+    base: str, head: str, pr: int, no_post: bool, repo: str | None, json_path: str | None, github_output: str | None,
 ) -> None:
-    """Fail the "mlgate / policy change" check until a PR's change to policies/ is approved.
-
-    Passes when the PR changes no policy, or when a collaborator other than the author approved
-    the head commit (latest review per reviewer; dismissed and stale approvals do not count).
-    """
-    from mlgate.policy_review import review_policy_change
-
-    result = review_policy_change(_root(repo), base, head, pr, post=not no_check_run)
-    ui.write_json(json_path, result.as_dict())
-    ui.write_outputs(github_output, {"conclusion": result.conclusion, "check-run-url": result.check_run_url})
-    for login, reason in sorted(result.approvals.ignored.items()):
-        ui.info(f"review by {login} does not count: {reason}")
-    if result.conclusion != "success":
-        ui.error(result.title, "ask a collaborator to review the policy diff and approve the PR's head commit")
-        sys.exit(1)
-    ui.success(result.title)
+    """Deprecated: use `mlgate governance` (same check, same options)."""
+    _governance(_root(repo), base, head, pr, not no_post, json_path, github_output)
 
 
 @main.command("propose-promotion")
@@ -449,9 +475,10 @@ def history(model: str, stage: str | None, repo: str | None, json_path: str | No
     root = _root(repo)
     records = audit.history(Registry(root), model, stage)
     ui.write_json(json_path, [r.as_dict() for r in records])
-    ui.table(["when", "stage", "version", "previous", "by", "PR", "commit", "approvers", "state"], [
+    ui.table(["when", "stage", "version", "previous", "by", "PR", "commit", "approvers", "gates", "state"], [
         [r.promoted_at, r.stage, version_label(r.version), version_label(r.previous), r.promoted_by, f"#{r.pr}" if r.pr else "—",
-         r.commit[:12], ", ".join(r.approvers) or "—", r.state] for r in records
+         r.commit[:12], ", ".join(r.approvers) or "—",
+         f"{r.verdict_status} ({r.verdict_sha256[:8]})" if r.verdict_status else "—", r.state] for r in records
     ])
     if not records:
         ui.info(f"no promotion of {model} recorded yet")

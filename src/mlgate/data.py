@@ -220,27 +220,90 @@ def prepare_columns(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     return out
 
 
-def split(frame: pd.DataFrame, spec: ModelSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_settings(spec: ModelSpec) -> dict[str, Any]:
+    """The split a spec asks for (defaults made explicit): what decides which rows are held out."""
+    plan = spec.data.split
+    if plan is None:
+        return {"holdout_fraction": 0.25, "seed": 42, "stratify": True}
+    return {"holdout_fraction": plan.holdout_fraction, "seed": plan.seed, "stratify": plan.stratify}
+
+
+def split(frame: pd.DataFrame, spec: ModelSpec, settings: dict[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seeded train/holdout split of one file, stratified by the target when asked."""
     from sklearn.model_selection import train_test_split
 
-    plan = spec.data.split
-    fraction, seed, stratify = (0.25, 42, True) if plan is None else (
-        plan.holdout_fraction,
-        plan.seed,
-        plan.stratify,
+    chosen = settings or split_settings(spec)
+    strata = frame[spec.target] if chosen["stratify"] and spec.task == "classification" else None
+    train, holdout = train_test_split(
+        frame, test_size=chosen["holdout_fraction"], random_state=chosen["seed"], stratify=strata
     )
-    strata = frame[spec.target] if stratify and spec.task == "classification" else None
-    train, holdout = train_test_split(frame, test_size=fraction, random_state=seed, stratify=strata)
     return train.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
-def load_model_data(spec: ModelSpec, spec_doc: Document, root: Path) -> ModelData:
-    """Resolve, verify, load and check every input of ``spec``."""
-    files = [resolve_file(role, rel, root, spec_doc) for role, rel in spec.data.files().items()]
+def row_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """A hash per row over ``columns``: how rows are recognised across two loads of the data."""
+    return pd.util.hash_pandas_object(frame[columns].astype(str), index=False)
+
+
+def fetch_at(rel: str, root: Path, ref: str, md5: str, scratch: Path) -> Path:
+    """A local copy of ``rel`` as DVC tracked it at commit ``ref``, checked against ``md5``.
+
+    The workspace copy when it has that md5 (the common case: the PR did not touch the data);
+    otherwise DVC streams the content of that commit's pointer from the cache or the remote
+    (``dvc.api.open``), so judging never depends on what a pull request put in the workspace.
+    """
+    local = root / rel
+    if local.is_file() and file_md5(local) == md5:
+        return local
+    import dvc.api
+    from dvc.exceptions import DvcException
+
+    target = scratch / f"{md5}-{Path(rel).name}"
+    if not target.is_file():
+        scratch.mkdir(parents=True, exist_ok=True)
+        try:
+            with dvc.api.open(rel, repo=str(root), rev=ref, mode="rb") as src, target.open("wb") as out:
+                while block := src.read(1 << 20):
+                    out.write(block)
+        except (DvcException, OSError) as err:
+            target.unlink(missing_ok=True)
+            raise DvcError(f"cannot read {rel} as of {ref[:12]} from DVC: {err}") from err
+    if file_md5(target) != md5:
+        raise DvcError(f"{rel} as of {ref[:12]} does not match the md5 git records ({md5})")
+    return target
+
+
+@dataclass(frozen=True)
+class DataAt:
+    """Where the data a spec names comes from: DVC records of ``records_root`` at commit ``ref``.
+
+    ``None`` everywhere means the workspace (its pointers, its files): how ``train`` reads.
+    """
+
+    records_root: Path
+    ref: str
+    scratch: Path
+
+
+def _resolve(role: str, rel: str, root: Path, spec_doc: Document, at: DataAt | None) -> tuple[DataFile, Path]:
+    if at is None:
+        found = resolve_file(role, rel, root, spec_doc)
+        return found, root / found.path
+    record = dvc_record(rel, at.records_root)
+    if record is None:
+        message = f"data file {rel} is not tracked by DVC at the base commit {at.ref[:12]}"
+        raise SpecError([spec_doc.problem(("data", role), message)])
+    md5, tracked_by = record
+    return DataFile(role=role, path=rel, md5=md5, tracked_by=tracked_by), fetch_at(rel, root, at.ref, md5, at.scratch)
+
+
+def load_model_data(spec: ModelSpec, spec_doc: Document, root: Path, at: DataAt | None = None) -> ModelData:
+    """Resolve, verify, load and check every input of ``spec`` (from the base commit with ``at``)."""
+    resolved = [_resolve(role, rel, root, spec_doc, at) for role, rel in spec.data.files().items()]
+    files = [f for f, _ in resolved]
     frames = {}
-    for data_file in files:
-        frame = read_csv(root / data_file.path, data_file.path)
+    for data_file, local in resolved:
+        frame = read_csv(local, data_file.path)
         check_frame(frame, spec, spec_doc, data_file.path)
         frames[data_file.role] = prepare_columns(frame, spec)
     if "path" in frames:

@@ -8,8 +8,6 @@ run plus ``mlgate.gates.*`` tags) so a promotion can later check what passed und
 
 from __future__ import annotations
 
-import subprocess
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,15 +21,24 @@ import pandas as pd
 
 from mlgate import __version__, jsonout
 from mlgate.data import ModelData, load_model_data
-from mlgate.exceptions import GitError, InvalidInput
+from mlgate.exceptions import InvalidInput
 from mlgate.gates import Measurement, Skip, documentation, drift, fairness, integrity, performance
-from mlgate.lineage import git_state
+from mlgate.holdout import (
+    HeldOut,
+    Unseen,
+    evaluation_held_out,
+    leave_out,
+    training_rows,
+    version_held_out,
+)
+from mlgate.judging import Judged, judge_model
+from mlgate.lineage import canonical_hash, git_state
 from mlgate.metrics import evaluate, positive_label
 from mlgate.policies import rule_id
-from mlgate.registry import TAG_PREFIX, Registry
+from mlgate.registry import TAG_PREFIX, VERDICT_TAG, Registry
 from mlgate.spec import GATE_FAMILIES
 from mlgate.verdict import RuleResult, Verdict, judge
-from mlgate.workspace import ModelContext, PolicySource, load_model_context
+from mlgate.workspace import ModelContext
 
 Progress = Callable[[str], None]
 CHAMPION_ALIAS = "production"
@@ -46,10 +53,16 @@ class Scored:
     predicted: np.ndarray
 
 
-def _score(model: Any, ctx: ModelContext, data: ModelData) -> Scored:
+def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[str] | None = None) -> Scored:
+    """Holdout metrics and predictions of ``model``.
+
+    ``features`` are the model's own input columns (its signature), so an older version with
+    other features is scored on what it expects.
+    """
     spec = ctx.spec
-    metrics = evaluate(model, data.holdout, spec.features.all, spec.target, spec.task, spec.positive_label)
-    return Scored(metrics=metrics, predicted=np.asarray(model.predict(data.holdout[spec.features.all])))
+    columns = features or spec.features.all
+    metrics = evaluate(model, data.holdout, columns, spec.target, spec.task, spec.positive_label)
+    return Scored(metrics=metrics, predicted=np.asarray(model.predict(data.holdout[columns])))
 
 
 def _resolve_version(registry: Registry, name: str, version: int | None) -> Any:
@@ -65,7 +78,16 @@ def _resolve_version(registry: Registry, name: str, version: int | None) -> Any:
         raise InvalidInput(
             f"model '{name}' has no version {wanted} (versions: {', '.join(map(str, sorted(known)))})"
         )
-    return registry.version(name, wanted)
+    from mlgate.lineage import incomplete_reason
+
+    mv = registry.version(name, wanted)
+    tags = dict(mv.tags)
+    reason = incomplete_reason(tags, registry.run_status(str(mv.run_id or "")))  # '' if hand-registered
+    if reason:
+        raise InvalidInput(
+            f"{name} v{wanted} is incomplete ({reason})", hint=f"retrain with `mlgate train {name}`"
+        )
+    return mv
 
 
 def _required_families(ctx: ModelContext, stage: str | None) -> list[str]:
@@ -95,9 +117,11 @@ class Evaluation:
     def __init__(
         self, ctx: ModelContext, data: ModelData, model: Any, scored: Scored,
         champion: tuple[int, Scored] | None, signature: list[tuple[str, str]] | None,
+        champion_skip: str = "",
     ) -> None:
         self.ctx, self.data, self.model, self.scored, self.champion = ctx, data, model, scored, champion
         self.signature = signature
+        self.champion_skip = champion_skip
         self._drift: list[drift.FeatureDrift] | None = None
         self._groups: dict[str, pd.Series] = {}
 
@@ -105,6 +129,8 @@ class Evaluation:
     def performance(self, rule: Any) -> Measurement | Skip:
         if rule.comparison != "max_regression":
             return performance.absolute(rule.metric, self.scored.metrics)
+        if self.champion_skip:
+            return Skip(self.champion_skip)
         if self.champion is None:
             name = self.ctx.name
             return Skip(f"no champion yet: no version of '{name}' holds the '{CHAMPION_ALIAS}' alias")
@@ -224,11 +250,34 @@ def evaluate_rules(evaluation: Evaluation, required: list[str], progress: Progre
     return results
 
 
-def _champion(registry: Registry, ctx: ModelContext, data: ModelData, version: int) -> tuple[int, Scored] | None:
-    champion = registry.alias_version(ctx.name, CHAMPION_ALIAS)
-    if champion is None or champion == version:
-        return None
-    return champion, _score(registry.load_model(ctx.name, champion), ctx, data)
+@dataclass
+class Champion:
+    """The version holding the champion alias, scored on the same rows, or why it is not."""
+
+    scored: tuple[int, Scored] | None = None
+    skip: str = ""
+
+
+def _champion(
+    registry: Registry, ctx: ModelContext, data: ModelData, version: int, evaluated: HeldOut,
+) -> Champion:
+    number = registry.alias_version(ctx.name, CHAMPION_ALIAS)
+    if number is None or number == version:
+        return Champion()
+    mv = registry.version(ctx.name, number)
+    held = version_held_out(dict(mv.tags), registry.run_params(mv.run_id))
+    if held is None or not held.same_as(evaluated):
+        was = held.describe() if held else "no mlgate lineage"
+        return Champion(skip=(
+            f"champion v{number} was held out on other rows ({was}; evaluation: {evaluated.describe()}): "
+            "its score here would include rows it trained on, so it is not compared"
+        ))
+    features = _signature_features(registry.signature_columns(ctx.name, number))
+    return Champion((number, _score(registry.load_model(ctx.name, number), ctx, data, features)))
+
+
+def _signature_features(signature: list[tuple[str, str]] | None) -> list[str] | None:
+    return [column for column, _ in signature] if signature else None
 
 
 def _trained_on(tags: dict[str, str]) -> dict[str, str]:
@@ -238,6 +287,24 @@ def _trained_on(tags: dict[str, str]) -> dict[str, str]:
         for k, v in tags.items()
         if k.startswith(prefix) and k.endswith(".md5")
     }
+
+
+def _unseen_rows(
+    registry: Registry, judged: Judged, data: ModelData, mv: Any, scratch: Path, progress: Progress,
+) -> Unseen:
+    """The evaluation data minus what this version trained on (see mlgate.holdout)."""
+    ctx, tags = judged.ctx, dict(mv.tags)
+    evaluated = evaluation_held_out(ctx.spec, data)
+    held = version_held_out(tags, registry.run_params(mv.run_id))
+    if held is None:
+        return Unseen(data, 0, "the version has no mlgate lineage: its training rows are unknown")
+    if held.same_as(evaluated):
+        return Unseen(data, 0, "")
+    why = f"v{mv.version} was trained on {held.describe()}; the evaluation uses {evaluated.describe()}"
+    progress(f"{why}: leaving out the rows it trained on")
+    commit = tags.get(TAG_PREFIX + "git.commit", "")
+    trained = training_rows(held, ctx.spec, judged.ctx.root, commit, judged.at, scratch)
+    return leave_out(data, ctx.spec, trained, why)
 
 
 def run_gates(
@@ -251,25 +318,33 @@ def run_gates(
     progress: Progress = lambda _msg: None,
     attach: bool = True,
 ) -> Verdict:
-    """Evaluate ``name``'s policy against one registered version and return the verdict."""
+    """Evaluate ``name``'s policy against one registered version and return the verdict.
+
+    With ``policy_ref`` (a PR's base commit, or the branch a promotion lands on) the judging
+    fields of the spec, the policies and the evaluation data all come from that commit
+    (mlgate.judging); the model fields from the working tree.
+    """
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        source = base_policies(root, name, policy_ref, Path(tmp)) if policy_ref else None
-        ctx = load_model_context(root, name, source)
-    required = _required_families(ctx, stage)
-    _check_deepchecks(ctx)
-    progress("loading DVC-tracked data")
-    data = load_model_data(ctx.spec, ctx.spec_doc, root)
-    registry = Registry(root, tracking_uri)
-    mv = _resolve_version(registry, name, version)
-    number = int(mv.version)
-    progress(f"scoring v{number} (and the champion, if any) on {len(data.holdout)} holdout rows")
-    model = registry.load_model(name, number)
-    scored = _score(model, ctx, data)
-    champion = _champion(registry, ctx, data, number)
-    signature = registry.signature_columns(name, number)
+        judged = judge_model(root, name, policy_ref, Path(tmp))
+        ctx = judged.ctx
+        required = _required_families(ctx, stage)
+        _check_deepchecks(ctx)
+        where = f" as of {judged.base[:12]}" if judged.base else ""
+        progress(f"loading DVC-tracked evaluation data{where}")
+        data = load_model_data(ctx.spec, ctx.spec_doc, root, judged.at)
+        registry = Registry(root, tracking_uri)
+        mv = _resolve_version(registry, name, version)
+        number = int(mv.version)
+        unseen = _unseen_rows(registry, judged, data, mv, Path(tmp) / "trained", progress)
+        data = unseen.data
+        progress(f"scoring v{number} (and the champion, if any) on {len(data.holdout)} holdout rows")
+        model = registry.load_model(name, number)
+        signature = registry.signature_columns(name, number)
+        scored = _score(model, ctx, data, _signature_features(signature))
+        champion = _champion(registry, ctx, data, number, evaluation_held_out(ctx.spec, data))
     loaded = time.perf_counter()
-    evaluation = Evaluation(ctx, data, model, scored, champion, signature)
+    evaluation = Evaluation(ctx, data, model, scored, champion.scored, signature, champion.skip)
     rules = evaluate_rules(evaluation, required, progress)
     verdict = Verdict(
         model=name,
@@ -281,13 +356,21 @@ def run_gates(
             "file": ctx.policy.file,
             "files": list(ctx.policy.files),
             "sha256": ctx.policy.sha256,
-            "ref": policy_ref,
-            "changed": policy_changes(root, policy_ref) if policy_ref else [],
+            "ref": judged.base,
+            "changed": judged.policy_changes,
+        },
+        judging={
+            "base": judged.base,
+            "spec_sha256": canonical_hash(ctx.spec.model_dump(mode="json", by_alias=True)),
+            "changes": [c.as_dict() for c in judged.changes],
+            "evaluation": unseen.as_dict(),
         },
         data=[f.as_dict() for f in data.files],
         trained_on=_trained_on(dict(mv.tags)),
         metrics=scored.metrics,
-        champion=None if champion is None else {"version": champion[0], "alias": CHAMPION_ALIAS, "metrics": champion[1].metrics},
+        champion=None if champion.scored is None else {
+            "version": champion.scored[0], "alias": CHAMPION_ALIAS, "metrics": champion.scored[1].metrics,
+        },
         rules=rules,
         required_families=required,
         evaluated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -300,62 +383,49 @@ def run_gates(
     return verdict
 
 
-def verdict_tags(verdict: Verdict) -> dict[str, str]:
-    """What a promotion reads back: overall and per-family status, under which policy and data."""
-    tags = {
-        "gates.status": verdict.status,
-        "gates.stage": verdict.stage or "all",
-        "gates.policy.sha256": verdict.policy["sha256"],
-        "gates.evaluated_at": verdict.evaluated_at,
-        "gates.verdict": verdict_artifact(verdict),
+def verdict_tags(verdict: Verdict, artifact: str, sha256: str) -> dict[str, str]:
+    """The ONE version tag a verdict is recorded under (:data:`VERDICT_TAG`), as compact JSON.
+
+    It names the verdict artifact and the sha256 of its bytes, and repeats what a reader needs
+    without downloading it (status, stage, policy hash, family statuses, data md5s); readers
+    check the two agree with :meth:`~mlgate.registry.Registry.read_verdict`. A few hundred chars.
+    """
+    import json
+
+    record = {
+        "verdict": artifact,
+        "sha256": sha256,
+        "status": verdict.status,
+        "stage": verdict.stage or "all",
+        "policy_sha256": verdict.policy["sha256"],
+        "evaluated_at": verdict.evaluated_at,
+        "families": {family: verdict.family_status(family) for family in GATE_FAMILIES},
+        "data": {item["role"]: item["md5"] for item in verdict.data},
     }
-    tags |= {f"gates.{family}": verdict.family_status(family) for family in GATE_FAMILIES}
-    tags |= {f"gates.data.{item['role']}.md5": item["md5"] for item in verdict.data}
-    return {TAG_PREFIX + key: value for key, value in tags.items()}
+    return {VERDICT_TAG: json.dumps(record, sort_keys=True, separators=(",", ":"))}
 
 
-def verdict_artifact(verdict: Verdict) -> str:
+def verdict_artifact(verdict: Verdict, sha256: str = "") -> str:
+    """``mlgate/verdicts/<time>-<stage>[-<sha256 prefix>].json`` on the version's run.
+
+    With the content hash in the name, a later verdict never overwrites one a tag points at.
+    """
     stamp = verdict.evaluated_at.replace("-", "").replace(":", "")
-    return f"{VERDICT_DIR}/{stamp}-{verdict.stage or 'all'}.json"
+    suffix = f"-{sha256[:12]}" if sha256 else ""
+    return f"{VERDICT_DIR}/{stamp}-{verdict.stage or 'all'}{suffix}.json"
 
 
-def attach_verdict(registry: Registry, verdict: Verdict) -> None:
-    """Artifact first, then tags: the tags never point at a verdict that was not stored."""
-    registry.attach_json(verdict.run_id, jsonout.dumps(verdict.as_dict()), verdict_artifact(verdict))
-    registry.set_version_tags(verdict.model, verdict.version, verdict_tags(verdict))
+def attach_verdict(registry: Registry, verdict: Verdict) -> str:
+    """Store the verdict artifact, then point the single :data:`VERDICT_TAG` at it; its path.
 
+    One tag write is the commit point: an outage before it leaves the previous verdict's tag
+    (and artifact) in place and consistent; the orphaned new artifact is never read.
+    """
+    import hashlib
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
-
-
-def base_policies(root: Path, name: str, ref: str, into: Path) -> PolicySource:
-    """Materialise ``policies/`` and the model's spec as of ``ref`` (the PR's base commit)."""
-    if _git(root, "rev-parse", "--verify", f"{ref}^{{commit}}").returncode != 0:
-        raise InvalidInput(f"policy ref '{ref}' is not a commit in {root}",
-                           hint="fetch the base branch (actions/checkout with fetch-depth: 0)")
-    archive = _git(root, "archive", "--format=tar", ref, "policies", f"models/{name}/model.yaml")
-    if archive.returncode != 0:  # the model may be new in this PR: take the policies only
-        archive = _git(root, "archive", "--format=tar", ref, "policies")
-    if archive.returncode != 0:
-        raise GitError(f"git archive {ref} policies failed: {archive.stderr.decode().strip()}")
-    tar_path = into / "base.tar"
-    tar_path.write_bytes(archive.stdout)
-    with tarfile.open(tar_path) as tar:
-        tar.extractall(into, filter="data")
-    import yaml
-
-    base_spec = into / "models" / name / "model.yaml"
-    policy_file = None
-    if base_spec.is_file():
-        policy_file = (yaml.safe_load(base_spec.read_text()) or {}).get("policy")
-    return PolicySource(root=into, policy_file=policy_file, ref=ref)
-
-
-def policy_changes(root: Path, ref: str) -> list[dict[str, str]]:
-    """Policy files that differ between ``ref`` and the working tree, with their diffs."""
-    names = _git(root, "diff", "--name-only", ref, "--", "policies").stdout.decode().split()
-    return [
-        {"file": file, "diff": _git(root, "diff", ref, "--", file).stdout.decode(errors="replace")}
-        for file in names
-    ]
+    payload = jsonout.dumps(verdict.as_dict())
+    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    artifact = verdict_artifact(verdict, digest)
+    registry.attach_json(verdict.run_id, payload, artifact)
+    registry.set_version_tags(verdict.model, verdict.version, verdict_tags(verdict, artifact, digest))
+    return artifact

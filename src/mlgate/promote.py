@@ -4,16 +4,20 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
 
 - ``plan`` compares, per model and stage, the version git asks for with the version the
   registry's alias points at, and checks each change against the policy's promotion rules
-  for that stage: the version exists and is not archived, its recorded verdict passed every
-  gate family the stage requires under the current policy and data (else the gates are run
-  again), the stage order, and the approvals on the pull request.
-- ``apply`` re-checks all of that at merge time (a merge that bypassed review must not
-  promote), validates every change before the first write, then reconciles: stage aliases
-  (``champion`` follows ``production``), legacy stages where the server has them, the previous
-  holder archived, promotion tags on the version, and an audit record (mlgate.audit) written
-  *before* the alias moves and finished after. Before each change it re-reads the alias
-  (compare-and-set), so two applies racing cannot undo each other, and an apply of an older
-  commit never overwrites what a newer one promoted.
+  for that stage. It verifies and never trusts: the gates the stage requires are run by the
+  plan itself, for that exact version, under the base branch's policy, judging spec fields and
+  evaluation data (mlgate.judging) — tags and verdicts other jobs wrote are not read. The
+  version's lineage must show reviewed inputs (its training commit is on the base branch, or
+  its spec, params and data hashes equal those of a commit that is: a squash merge), a
+  FINISHED run and a complete record; then the stage order and the PR's approvals. A plan
+  writes nothing to the registry.
+- ``apply`` re-checks all of that at merge time on the commit it runs on (a merge that bypassed
+  review must not promote), validates every change before the first write, then reconciles:
+  an audit record holding the verdict it ran (mlgate.audit) written *before* the alias moves,
+  stage aliases (``champion`` follows ``production``), legacy stages where the server has them,
+  the previous holder archived, promotion tags on the version. Before each change it re-reads
+  the alias (compare-and-set), so two applies racing cannot undo each other, and an apply of an
+  older commit never overwrites what a newer one promoted.
 """
 
 from __future__ import annotations
@@ -27,15 +31,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlgate import audit
+from mlgate import audit, jsonout
 from mlgate.approvals import count_approvals
 from mlgate.data import dvc_record
-from mlgate.exceptions import Blocked, InvalidInput
-from mlgate.lineage import git_state, run_git
+from mlgate.exceptions import Blocked, GitError, InvalidInput
+from mlgate.judging import judge_model, materialise
+from mlgate.lineage import LINEAGE_TAG, canonical_hash, git_state, incomplete_reason, run_git
 from mlgate.registry import TAG_PREFIX, Registry
 from mlgate.release import release_path
-from mlgate.spec import StageRequirement
-from mlgate.workspace import ModelContext, load_model_context, model_names
+from mlgate.spec import StageRequirement, load_model_spec
+from mlgate.verdict import Verdict
+from mlgate.workspace import ModelContext, model_names
 
 Progress = Callable[[str], None]
 CHAMPION = "champion"
@@ -43,6 +49,8 @@ CHAMPION_STAGE = "production"
 LEGACY_STAGES = {"staging": "Staging", "production": "Production"}
 ARCHIVED_TAG = TAG_PREFIX + "archived"
 PASSING = ("pass", "warn", "none")  # "none": the policy has no rule in that family
+# How far back on the base branch a squash-merged version's inputs are looked for.
+REVIEWED_COMMITS_SEARCHED = 200
 
 
 @dataclass
@@ -67,6 +75,7 @@ class Change:
     checks: list[Check] = field(default_factory=list)
     approvers: list[str] = field(default_factory=list)
     outcome: str = "planned"  # planned | applied | already applied | superseded
+    verdict: Verdict | None = None  # the gates this promotion ran itself
 
     @property
     def ok(self) -> bool:
@@ -81,6 +90,11 @@ class Change:
             "model": self.model, "stage": self.stage, "current": self.current, "desired": self.desired,
             "archive": self.archive, "action": self.action, "ok": self.ok, "approvers": self.approvers,
             "checks": [c.as_dict() for c in self.checks], "outcome": self.outcome,
+            "verdict": None if self.verdict is None else {
+                "status": self.verdict.status, "stage": self.verdict.stage,
+                "families": {f: self.verdict.family_status(f) for f in self.verdict.required_families},
+                "policy_sha256": self.verdict.policy["sha256"], "base": self.verdict.judging.get("base"),
+            },
         }
 
 
@@ -146,10 +160,11 @@ def is_ancestor(root: Path, older: str, newer: str) -> bool:
 # --------------------------------------------------------------------------- desired vs actual
 
 
-def releases(root: Path, policy_ref: str | None, into: Path) -> dict[str, tuple[ModelContext, dict[str, int | None]]]:
-    """Every model with a release.yaml: its context (policy from ``policy_ref``) and stages."""
-    from mlgate.gate import base_policies
+def releases(root: Path, base: str | None, into: Path) -> dict[str, tuple[ModelContext, dict[str, int | None]]]:
+    """Every model with a release.yaml: its context and the stages its release.yaml asks for.
 
+    The context's judging fields and policy come from ``base`` (the working tree if None).
+    """
     orphans = sorted(p.parent.name for p in (root / "models").glob("*/release.yaml") if not (p.parent / "model.yaml").is_file())
     if orphans:
         raise InvalidInput(
@@ -160,11 +175,7 @@ def releases(root: Path, policy_ref: str | None, into: Path) -> dict[str, tuple[
     for name in model_names(root):
         if not release_path(root, name).is_file():
             continue
-        source = None
-        if policy_ref:
-            (into / name).mkdir(parents=True)
-            source = base_policies(root, name, policy_ref, into / name)
-        ctx = load_model_context(root, name, source)  # release stages vs policy: exit 2 if unknown
+        ctx = judge_model(root, name, base, into / name).ctx  # release stages vs policy: exit 2 if unknown
         found[name] = (ctx, dict(ctx.release.stages) if ctx.release else {})
     return found
 
@@ -205,50 +216,97 @@ def _archived_check(registry: Registry, ctx: ModelContext, stage: str, mv: Any) 
     return Check("not archived", False, f"v{mv.version} is archived and never held {stage}")
 
 
-def _data_md5s(ctx: ModelContext) -> dict[str, str]:
-    md5s = {}
-    for role, rel in ctx.spec.data.files().items():
-        record = dvc_record(rel, ctx.root)
-        md5s[role] = record[0] if record else ""
-    return md5s
-
-
-def _stale_reason(ctx: ModelContext, tags: dict[str, str]) -> str:
-    prefix = TAG_PREFIX + "gates."
-    if prefix + "status" not in tags:
-        return "no recorded verdict"
-    if tags.get(prefix + "stage", "all") != "all":
-        return f"the recorded verdict covers stage {tags[prefix + 'stage']} only"
-    if tags.get(prefix + "policy.sha256") != ctx.policy.sha256:
-        return "the policy changed since the verdict"
-    for role, md5 in _data_md5s(ctx).items():
-        if tags.get(f"{prefix}data.{role}.md5") != md5:
-            return f"the {role} data changed since the verdict (or its md5 was not recorded)"
-    return ""
-
-
 def _gates_check(
-    registry: Registry, ctx: ModelContext, requirement: StageRequirement, mv: Any,
-    policy_ref: str | None, regate: bool, progress: Progress,
-) -> Check:
+    root: Path, registry: Registry, ctx: ModelContext, requirement: StageRequirement, stage: str,
+    version: int, base: str, progress: Progress,
+) -> tuple[Check, Verdict]:
+    """Run the gates the stage requires, here, for this version: no recorded verdict counts."""
     from mlgate.gate import run_gates
 
-    version, tags = int(mv.version), dict(mv.tags)
-    stale = _stale_reason(ctx, tags)
-    note = "recorded verdict"
-    if stale:
-        if not regate:
-            return Check("gates", False, f"{stale}; run `mlgate gate {ctx.name} --version {version}`")
-        progress(f"{ctx.name} v{version}: {stale}: running the gates again")
-        verdict = run_gates(ctx.root, ctx.name, version=version, policy_ref=policy_ref, tracking_uri=registry.uri, progress=progress)
-        tags = {f"{TAG_PREFIX}gates.{f}": verdict.family_status(f) for f in requirement.require_gates}
-        note = f"gates re-run ({stale})"
-    families = {f: tags.get(f"{TAG_PREFIX}gates.{f}", "missing") for f in requirement.require_gates}
+    progress(f"{ctx.name} v{version}: running the gates for {stage} under {base[:12]}'s policy, spec and data")
+    verdict = run_gates(
+        root, ctx.name, version=version, policy_ref=base, stage=stage, tracking_uri=registry.uri,
+        progress=progress, attach=False,
+    )
+    families = {f: verdict.family_status(f) for f in requirement.require_gates}
     failed = [f"{f}={s}" for f, s in families.items() if s not in PASSING]
     shown = ", ".join(f"{f} {s}" for f, s in families.items()) or "no family required"
     if failed:
-        return Check("gates", False, f"{note}: {', '.join(failed)} (required: {shown})")
-    return Check("gates", True, f"{note}: {shown}")
+        blocking = [f"{r.rule_id} {r.status}: {r.explanation}" for r in verdict.rules if r.blocking]
+        why = f"; {'; '.join(blocking[:3])}" if blocking else ""
+        return Check("gates", False, f"gates run by the promotion: {', '.join(failed)} (required: {shown}){why}"), verdict
+    return Check("gates", True, f"gates run by the promotion: {shown}"), verdict
+
+
+def _spec_hashes_at(root: Path, name: str, commit: str, scratch: Path) -> dict[str, str] | None:
+    """spec, params and data hashes of ``name`` as of ``commit`` (what train records), or None."""
+    from mlgate.estimator import estimator_params, resolve_estimator
+    from mlgate.exceptions import MlgateError
+    from mlgate.workspace import load_params
+
+    tree = materialise(root, commit, scratch / commit[:12])
+    path = tree.root / "models" / name / "model.yaml"
+    if not path.is_file():
+        return None
+    try:
+        spec, doc = load_model_spec(path, tree.root)
+        params = estimator_params(resolve_estimator(spec, doc), load_params(tree.root, name, doc)[0], spec.seed)
+    except MlgateError:
+        return None
+    hashes = {
+        "spec.sha256": canonical_hash(spec.model_dump(mode="json", by_alias=True)),
+        "params.sha256": canonical_hash(params),
+    }
+    for role, rel in spec.data.files().items():
+        record = dvc_record(rel, tree.root)
+        hashes[f"data.{role}.md5"] = record[0] if record else ""
+    return hashes
+
+
+def _reviewed_twin(root: Path, name: str, tags: dict[str, str], base: str) -> str | None:
+    """A commit on the base branch whose spec, params and data hashes equal the version's."""
+    data = TAG_PREFIX + "data."
+    pointers = [f"{v}.dvc" for k, v in tags.items() if k.startswith(data) and k.endswith(".path")]
+    try:
+        # the inputs only change where these paths change: those commits cover every state
+        commits = run_git(root, "rev-list", f"--max-count={REVIEWED_COMMITS_SEARCHED}", base, "--",
+                          f"models/{name}", "params.yaml", "dvc.lock", *pointers).split()
+    except GitError:
+        return None
+    wanted = {k.removeprefix(TAG_PREFIX): v for k, v in tags.items()
+              if k.endswith((".sha256", ".md5")) and k.startswith((TAG_PREFIX + "spec.", TAG_PREFIX + "params.", TAG_PREFIX + "data."))}
+    with tempfile.TemporaryDirectory() as tmp:
+        for commit in commits:
+            found = _spec_hashes_at(root, name, commit, Path(tmp))
+            if found is not None and all(found.get(k) == v for k, v in wanted.items()) and set(found) == set(wanted):
+                return commit
+    return None
+
+
+def _lineage_check(root: Path, registry: Registry, ctx: ModelContext, stage: str, mv: Any, base: str) -> Check:
+    """Only reviewed inputs reach a stage: the version's lineage must lead to the base branch."""
+    tags, version = dict(mv.tags), int(mv.version)
+    if _held_before(registry, ctx.name, stage, version):
+        return Check("lineage", True, f"v{version} held {stage} before: a rollback")
+    if tags.get(LINEAGE_TAG, "mlgate") != "mlgate":
+        return Check("lineage", False, f"v{version} has {tags[LINEAGE_TAG]} lineage, which this policy does not let into {stage}")
+    commit = tags.get(TAG_PREFIX + "git.commit", "")
+    if not commit:
+        return Check("lineage", False, f"v{version} has no mlgate lineage (not trained by `mlgate train`)")
+    broken = incomplete_reason(tags, registry.run_status(mv.run_id))
+    if broken:
+        return Check("lineage", False, f"v{version} is incomplete: {broken}")
+    if tags.get(TAG_PREFIX + "git.dirty") != "false":
+        return Check("lineage", False, f"v{version} was trained from a working tree with uncommitted changes at {commit[:12]}")
+    if commit != "unknown" and is_ancestor(root, commit, base):
+        return Check("lineage", True, f"trained at {commit[:12]}, which the base branch holds")
+    twin = _reviewed_twin(root, ctx.name, tags, base)
+    if twin:
+        return Check("lineage", True, f"trained at {commit[:12]}; its spec, params and data equal {twin[:12]} on the base branch (squash merge)")
+    return Check("lineage", False, (
+        f"v{version} was trained at {commit[:12]}, which the base branch {base[:12]} does not hold, and no commit "
+        "on it has the same spec, params and data: merge the change that trained it first"
+    ))
 
 
 def _order_check(registry: Registry, ctx: ModelContext, stage: str, version: int, now: dict[str, int | None]) -> Check | None:
@@ -289,12 +347,19 @@ def _approvals_check(requirement: StageRequirement, pull: PullRequest | None, st
 
 def make_plan(
     root: Path, registry: Registry, *, policy_ref: str | None = None, pull: PullRequest | None = None,
-    regate: bool = True, progress: Progress = lambda _m: None,
+    progress: Progress = lambda _m: None,
 ) -> Plan:
-    """Desired vs actual for every release, with the checks of each change."""
+    """Desired vs actual for every release, with the checks of each change.
+
+    ``policy_ref`` is the branch the promotion lands on (a PR's base); default: HEAD, the
+    commit an apply runs on. Nothing is written to the registry.
+    """
+    base = run_git(root, "rev-parse", "--verify", f"{policy_ref or 'HEAD'}^{{commit}}") if git_state(root).commit != "unknown" else None
+    if base is None:
+        raise InvalidInput(f"{root} is not a git repository with a commit: promotion needs git history")
     plan = Plan(commit=git_state(root).commit, pr=pull.number if pull else None, policy_ref=policy_ref)
     with tempfile.TemporaryDirectory() as tmp:
-        wanted = releases(root, policy_ref, Path(tmp))
+        wanted = releases(root, base, Path(tmp))
     # Bad input first, before anything is read or written: every named version must exist.
     named = {
         (name, version): _version_or_invalid(registry, ctx, version)
@@ -314,7 +379,9 @@ def make_plan(
                 mv = named[(name, desired)]
                 change.checks.append(Check("exists", True, f"{name} v{desired} is registered (run {mv.run_id})"))
                 change.checks.append(_archived_check(registry, ctx, stage, mv))
-                change.checks.append(_gates_check(registry, ctx, requirement, mv, policy_ref, regate, progress))
+                change.checks.append(_lineage_check(root, registry, ctx, stage, mv, base))
+                gates, change.verdict = _gates_check(root, registry, ctx, requirement, stage, desired, base, progress)
+                change.checks.append(gates)
                 order = _order_check(registry, ctx, stage, desired, now)
                 if order:
                     change.checks.append(order)
@@ -401,7 +468,10 @@ def _apply_change(root: Path, registry: Registry, change: Change, plan: Plan, wh
             change.outcome = f"superseded: v{now} was promoted by {holder[:12]}, newer than {plan.commit[:12]}"
             progress(f"{name} {stage}: {change.outcome}")
             return None
-    record = audit.begin(registry, record)  # write-ahead: the record exists before the alias moves
+    if change.verdict is not None:
+        record.verdict_status = change.verdict.status
+    verdict = jsonout.dumps(change.verdict.as_dict()) if change.verdict is not None else ""
+    record = audit.begin(registry, record, verdict)  # write-ahead: the record exists before the alias moves
     if record.state == "duplicate":
         change.outcome = "already being applied by a concurrent run"
         progress(f"{name} {stage}: {change.outcome}")

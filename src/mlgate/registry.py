@@ -8,6 +8,9 @@ surface as :class:`~mlgate.exceptions.RegistryUnavailable` (exit 3).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mlgate.exceptions import RegistryUnavailable, UnsafeModel
+from mlgate.exceptions import InvalidInput, RegistryUnavailable, UnsafeModel
 
 T = TypeVar("T")
 
 TAG_PREFIX = "mlgate."
+# The one version tag that records a gate verdict (see Registry.read_verdict).
+VERDICT_TAG = TAG_PREFIX + "gates"
 MODEL_ARTIFACT = "model"
 # Types skops may load from an mlgate model: scikit-learn, numpy and scipy internals only.
 # The allow-list lives here, in mlgate's code, not in the model artifact: a crafted model
@@ -76,6 +81,12 @@ def _point_mlflow_at(uri: str) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+class IncompleteVerdict(InvalidInput):
+    """A version's ``mlgate.gates`` tag and the verdict artifact it names do not agree."""
+
+    hint = "gate the version again: mlgate gate MODEL --version N"
 
 
 @dataclass(frozen=True)
@@ -151,7 +162,9 @@ class Registry:
         try:
             yield run
         except BaseException:
-            self._mlflow.end_run(status="FAILED")
+            # In an outage the run stays RUNNING (training incomplete); the first error is the news.
+            with contextlib.suppress(Exception):
+                self._mlflow.end_run(status="FAILED")
             raise
         self._call("end run", self._mlflow.end_run)
 
@@ -179,12 +192,15 @@ class Registry:
         input_example: Any,
         pip_requirements: list[str],
         skops_types: list[str],
-    ) -> RegisteredVersion:
-        """Log ``model`` with skops serialization and register it as a new version of ``name``."""
+    ) -> str:
+        """Log ``model`` with skops serialization in the active run; its ``models:/<id>`` URI.
+
+        Registering is a separate step (:meth:`register_model`), done once the run finished.
+        """
         import mlflow.sklearn
 
         info = self._call(
-            "log and register model",
+            "log model",
             lambda: mlflow.sklearn.log_model(
                 model,
                 name=MODEL_ARTIFACT,
@@ -193,14 +209,21 @@ class Registry:
                 signature=signature,
                 input_example=input_example,
                 pip_requirements=pip_requirements,
-                registered_model_name=name,
             ),
         )
-        version = info.registered_model_version
+        return str(info.model_uri)
+
+    def register_model(self, name: str, model_uri: str, tags: dict[str, str]) -> RegisteredVersion:
+        """A new version of ``name`` for a logged model, born with ``tags`` (one request)."""
+        created = self._call(
+            f"register {name}",
+            lambda: self._mlflow.register_model(model_uri, name, tags=tags),
+        )
+        version = int(created.version)
         return RegisteredVersion(
             name=name,
-            version=int(version),
-            run_id=str(info.run_id),
+            version=version,
+            run_id=str(created.run_id),
             model_uri=f"models:/{name}/{version}",
             tracking_uri=self.uri,
         )
@@ -211,6 +234,13 @@ class Registry:
                 f"tag {name} v{version}",
                 lambda k=key, v=value: self.client.set_model_version_tag(name, str(version), k, v),
             )
+
+    def run_status(self, run_id: str) -> str:
+        """``FINISHED``, ``RUNNING``, ``FAILED``, ``KILLED`` or ``SCHEDULED``; '' without a run id."""
+        if not run_id:
+            return ""
+        run = self._call(f"read run {run_id}", lambda: self.client.get_run(run_id))
+        return str(run.info.status)
 
     def set_model_description(self, name: str, description: str) -> None:
         self._call(
@@ -334,6 +364,13 @@ class Registry:
             if not token:
                 return runs
 
+    def run_params(self, run_id: str) -> dict[str, str]:
+        """The params logged on a run (a version's split settings live there)."""
+        if not run_id:
+            return {}
+        run = self._call(f"read run {run_id}", lambda: self.client.get_run(run_id))
+        return dict(run.data.params)
+
     def signature_columns(self, name: str, version: int) -> list[tuple[str, str]] | None:
         """(column, MLflow type) of the version's input signature, None if it has none."""
         from mlflow.models import get_model_info
@@ -366,6 +403,55 @@ class Registry:
             f"log {artifact_file}", lambda: self.client.log_text(run_id, payload, artifact_file)
         )
 
+    def read_artifact(self, run_id: str, path: str) -> bytes | None:
+        """The bytes of one artifact of a run; None when the run has no such file."""
+        from mlflow.exceptions import MlflowException
+
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                local = self._call(
+                    f"download {path}", lambda: self.client.download_artifacts(run_id, path, tmp)
+                )
+            except (MlflowException, OSError) as err:
+                if isinstance(err, MlflowException) and _outage_reason(err) and "404" not in str(err):
+                    raise
+                return None
+            target = Path(local)
+            return target.read_bytes() if target.is_file() else None
+
+    def read_verdict(self, name: str, version: int) -> dict[str, Any] | None:
+        """The gate verdict recorded on ``name`` v``version``, checked; None if it was never gated.
+
+        ``mlgate gate`` stores the verdict as an artifact on the version's run and then sets ONE
+        version tag, :data:`VERDICT_TAG`, whose JSON value names that artifact, its sha256 and
+        the status, stage, policy hash and per-family statuses. Here the artifact is downloaded,
+        its bytes hashed and its content compared with the tag, and the verdict dict (the
+        artifact's JSON) is returned. Anything that does not agree — an unreadable tag, a missing
+        artifact, another sha256, a different status, stage, policy or family status, another
+        model or version — raises :class:`IncompleteVerdict` (exit 2: gate again) rather than
+        return a verdict the tag does not describe. Outages raise RegistryUnavailable (exit 3).
+        """
+        mv = self.version(name, version)
+        raw = dict(mv.tags).get(VERDICT_TAG)
+        if raw is None:
+            return None
+        label = f"{name} v{version}"
+        record = _verdict_record(raw, label)
+        data = self.read_artifact(str(mv.run_id), record["verdict"])
+        if data is None:
+            raise IncompleteVerdict(f"{label}: the verdict {record['verdict']} named by {VERDICT_TAG} is missing from run {mv.run_id}")
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != record["sha256"]:
+            raise IncompleteVerdict(f"{label}: {record['verdict']} has sha256 {digest[:12]}…, {VERDICT_TAG} says {record['sha256'][:12]}…")
+        try:
+            verdict = json.loads(data)
+        except ValueError as err:
+            raise IncompleteVerdict(f"{label}: {record['verdict']} is not JSON ({err})") from None
+        problem = _verdict_mismatch(record, verdict, name, version)
+        if problem:
+            raise IncompleteVerdict(f"{label}: {VERDICT_TAG} and {record['verdict']} disagree on {problem}")
+        return verdict
+
     def load_model(self, name: str, version: int) -> Any:
         """Load a registered scikit-learn model with mlgate's own skops allow-list."""
         import skops.io
@@ -392,6 +478,33 @@ _OUTAGE_MARKERS = (
     "too many 5", "502", "503", "504",
     "API request to",
 )
+
+
+def _verdict_record(raw: str, label: str) -> dict[str, Any]:
+    """The parsed :data:`VERDICT_TAG` value (it must name an artifact and its sha256)."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("verdict", "sha256")):
+        raise IncompleteVerdict(f"{label}: {VERDICT_TAG} is not an mlgate verdict record: {raw[:80]!r}")
+    return record
+
+
+def _verdict_mismatch(record: dict[str, Any], verdict: Any, name: str, version: int) -> str:
+    """The first field the tag and the verdict artifact disagree on ('' when they agree)."""
+    if not isinstance(verdict, dict):
+        return "its shape (the artifact is not a JSON object)"
+    policy = verdict.get("policy") if isinstance(verdict.get("policy"), dict) else {}
+    pairs = {
+        "model": (name, verdict.get("model")),
+        "version": (version, verdict.get("version")),
+        "status": (record.get("status"), verdict.get("status")),
+        "stage": (record.get("stage"), verdict.get("stage") or "all"),
+        "policy sha256": (record.get("policy_sha256"), policy.get("sha256")),
+        "family statuses": (record.get("families"), verdict.get("families")),
+    }
+    return next((field for field, (want, got) in pairs.items() if want != got), "")
 
 
 def _outage_reason(err: Any) -> str:

@@ -111,6 +111,8 @@ class Verdict:
     evaluated_at: str
     mlgate_version: str
     seconds: dict[str, float] = field(default_factory=dict)
+    # what judged: the base commit, the judging fields the PR changes, which rows were scored
+    judging: dict[str, Any] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -156,6 +158,7 @@ class Verdict:
             "required_families": self.required_families,
             "commit": self.commit,
             "policy": self.policy,
+            "judging": self.judging,
             "data": self.data,
             "trained_on": self.trained_on,
             "metrics": self.metrics,

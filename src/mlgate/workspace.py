@@ -173,8 +173,15 @@ def _load_spec_policy(
     return load_policy(home / name, home)
 
 
-def load_model_context(root: Path, name: str, policy_source: PolicySource | None = None) -> ModelContext:
-    """Load and cross-check one model's spec, policy, params and release (no data read)."""
+def load_model_context(
+    root: Path, name: str, policy_source: PolicySource | None = None,
+    spec: tuple[ModelSpec, Document] | None = None,
+) -> ModelContext:
+    """Load and cross-check one model's spec, policy, params and release (no data read).
+
+    ``spec`` replaces the spec on disk: on a pull request, the one the gates judge with (the
+    head's model fields, the base's judging fields; see mlgate.judging).
+    """
     path = spec_path(root, name)
     if not path.is_file():
         known = ", ".join(model_names(root)) or "none"
@@ -182,7 +189,7 @@ def load_model_context(root: Path, name: str, policy_source: PolicySource | None
             f"no spec for model '{name}': {display_path(path, root)} does not exist",
             hint=f"models in this repo: {known}",
         )
-    spec, spec_doc = load_model_spec(path, root)
+    spec, spec_doc = spec or load_model_spec(path, root)
     # Past the spec itself, each file is checked even when another failed, so one run of
     # `mlgate validate` lists everything a pull request has to fix.
     if spec.name != name:  # params and release are found by name: nothing else can be checked

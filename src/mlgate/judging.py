@@ -1,0 +1,232 @@
+"""What judges a model, and what a pull request may change.
+
+A spec holds two kinds of fields. *Model fields* say what the model is and are the PR author's
+to change: description, owners, features, estimator, seed, model-card text, and the training
+file of a ``train``/``holdout`` layout. *Judging fields* say how the model is judged: the task
+and target, the positive label, the sensitive features with their bins and labels, the policy,
+the monitoring plan, the split settings and the evaluation data (``data.path`` when it is split,
+``data.holdout``, ``data.reference``, ``data.current``, each with the DVC md5 git records).
+
+On a pull request the gates take the judging fields from the base commit (see
+:func:`judged_spec_data`), and a PR that changes one is a governance change (mlgate.governance):
+reported at the top of its report and held red until a named approver approves it.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlgate.lineage import run_git
+
+# Top-level spec keys that judge a model (``data`` is split below: part of it trains, part judges).
+JUDGING_KEYS = ("task", "target", "positive_label", "sensitive_features", "policy", "monitoring")
+# Data roles whose content judges: the split file (its holdout), the holdout file, drift inputs.
+EVALUATION_ROLES = ("path", "holdout", "reference", "current")
+DEFAULT_POLICY = "policies/default.yaml"
+
+
+def _evaluation_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The judging part of a spec's ``data:`` block (everything but a separate training file)."""
+    return {k: v for k, v in (data or {}).items() if k != "train"}
+
+
+def judging_view(spec_data: dict[str, Any] | None) -> dict[str, Any]:
+    """The judging fields of a spec (as parsed YAML), with defaults made explicit."""
+    spec_data = spec_data or {}
+    view = {key: spec_data.get(key) for key in JUDGING_KEYS}
+    view["policy"] = view["policy"] or DEFAULT_POLICY
+    view["data"] = _evaluation_data(spec_data.get("data") or {})
+    return view
+
+
+def judged_spec_data(head: dict[str, Any], base: dict[str, Any] | None) -> dict[str, Any]:
+    """The spec the gates judge with: the head's model fields, the base's judging fields.
+
+    A model new in the pull request (no base spec) keeps its own judging fields; its policy
+    must still live in the base commit's ``policies/`` (checked where the policy is loaded).
+    """
+    if base is None:
+        return copy.deepcopy(head)
+    merged = copy.deepcopy(head)
+    for key in JUDGING_KEYS:
+        if key in base:
+            merged[key] = copy.deepcopy(base[key])
+        else:
+            merged.pop(key, None)
+    data = _evaluation_data(copy.deepcopy(base.get("data") or {}))
+    if "train" in (head.get("data") or {}) and "path" not in data:
+        data["train"] = head["data"]["train"]  # the model's own training file, with base's holdout
+    elif "train" in (base.get("data") or {}):
+        data["train"] = base["data"]["train"]  # head moved to a split layout: judge like the base
+    merged["data"] = data
+    return merged
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One judging field or data pointer that differs between base and head."""
+
+    field: str
+    base: Any
+    head: Any
+
+    @property
+    def diff(self) -> str:
+        def text(value: Any) -> list[str]:
+            return json.dumps(value, indent=2, sort_keys=True, default=str).splitlines(keepends=True)
+
+        return "".join(difflib.unified_diff(text(self.base), text(self.head), "base", "head"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "base": self.base, "head": self.head, "diff": self.diff}
+
+
+def judging_changes(
+    base: dict[str, Any] | None, head: dict[str, Any] | None,
+    base_md5s: dict[str, str] | None = None, head_md5s: dict[str, str] | None = None,
+) -> list[FieldChange]:
+    """Judging fields and evaluation-data md5s that differ (``base=None``: the model is new)."""
+    if base is None and head is None:
+        return []
+    if base is None:
+        return [FieldChange("(new model)", None, judging_view(head))]
+    if head is None:
+        return [FieldChange("(model removed)", judging_view(base), None)]
+    old, new = judging_view(base), judging_view(head)
+    changes = [FieldChange(key, old[key], new[key]) for key in (*JUDGING_KEYS, "data") if old[key] != new[key]]
+    old_md5s, new_md5s = base_md5s or {}, head_md5s or {}
+    for role in EVALUATION_ROLES:
+        same_file = old["data"].get(role) and old["data"].get(role) == new["data"].get(role)
+        if same_file and old_md5s.get(role) != new_md5s.get(role):
+            changes.append(FieldChange(f"data.{role} (content)", old_md5s.get(role), new_md5s.get(role)))
+    return changes
+
+
+# --------------------------------------------------------------------------- the base commit
+
+
+@dataclass(frozen=True)
+class BaseTree:
+    """Governance files as of a commit (a PR's base), materialised in ``root`` without checkout.
+
+    Holds ``policies/``, the model specs, ``params.yaml``, DVC pointers and ``dvc.lock``: what
+    judging needs, and nothing that runs.
+    """
+
+    root: Path
+    ref: str
+
+    def spec_data(self, name: str) -> dict[str, Any] | None:
+        """The model's spec at the base as parsed YAML (None when the model is new in the PR)."""
+        from mlgate.yamlio import load
+
+        path = self.root / "models" / name / "model.yaml"
+        if not path.is_file():
+            return None
+        data = load(path, f"{self.ref[:12]}:models/{name}/model.yaml").data
+        return data if isinstance(data, dict) else None
+
+
+def _governance_file(name: str) -> bool:
+    """Files judging reads at the base: policies, specs, params, DVC pointers, dvc.lock, DVC config."""
+    return (
+        name.startswith(("policies/", "models/"))
+        or name in ("params.yaml", "dvc.lock", ".dvc/config")
+        or name.endswith(".dvc")
+    )
+
+
+def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
+    """``git archive`` the governance files of ``ref`` into ``into`` (no checkout, nothing runs)."""
+    import subprocess
+
+    from mlgate.exceptions import GitError, InvalidInput
+
+    try:
+        commit = run_git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}")
+    except GitError as err:
+        raise InvalidInput(
+            f"base ref '{ref}' is not a commit in {repo}",
+            hint="fetch the base branch (actions/checkout with fetch-depth: 0)",
+        ) from err
+    wanted = [n for n in run_git(repo, "ls-tree", "-r", "--name-only", commit).splitlines() if _governance_file(n)]
+    into.mkdir(parents=True, exist_ok=True)
+    if wanted:
+        tar_path = into.parent / f"{into.name}.tar"
+        with tar_path.open("wb") as out:
+            done = subprocess.run(["git", "archive", "--format=tar", commit, "--", *wanted],
+                                  cwd=repo, stdout=out, stderr=subprocess.PIPE, check=False)
+        if done.returncode != 0:
+            raise GitError(f"git archive {commit[:12]} failed: {done.stderr.decode().strip()}")
+        with tarfile.open(tar_path) as tar:
+            tar.extractall(into, filter="data")
+        tar_path.unlink()
+    return BaseTree(root=into, ref=commit)
+
+
+# --------------------------------------------------------------------------- the judged model
+
+
+@dataclass
+class Judged:
+    """A model as the gates judge it.
+
+    Its context (judging fields from the base, if any), where its evaluation data comes from,
+    and what the pull request changes in judging.
+    """
+
+    ctx: Any  # mlgate.workspace.ModelContext
+    at: Any  # mlgate.data.DataAt | None: None = the workspace
+    base: str | None
+    changes: list[FieldChange]
+    policy_changes: list[dict[str, str]]
+
+
+def _md5s(files: dict[str, str], records_root: Path) -> dict[str, str]:
+    from mlgate.data import dvc_record
+
+    return {role: (dvc_record(rel, records_root) or ("",))[0] for role, rel in files.items() if rel}
+
+
+def policy_changes(repo: Path, base: str) -> list[dict[str, str]]:
+    """Policy files that differ between ``base`` and the working tree, with their diffs."""
+    names = run_git(repo, "diff", "--name-only", base, "--", "policies").split()
+    return [{"file": f, "diff": run_git(repo, "diff", base, "--", f)} for f in names]
+
+
+def judge_model(repo: Path, name: str, base: str | None, scratch: Path) -> Judged:
+    """Load ``name`` for judging.
+
+    As it is (``base=None``), or with ``base``'s judging fields, policies and evaluation data
+    (a pull request, or a promotion checked on the branch it lands on).
+    """
+    from dataclasses import replace
+
+    from mlgate.data import DataAt
+    from mlgate.spec import ModelSpec, load_model_spec, parse
+    from mlgate.workspace import PolicySource, load_model_context, spec_path
+
+    if base is None:
+        return Judged(load_model_context(repo, name), None, None, [], [])
+    tree = materialise(repo, base, scratch / "base")
+    path = spec_path(repo, name)
+    if not path.is_file():
+        return Judged(load_model_context(repo, name), None, None, [], [])  # says "no spec", exit 2
+    head_spec, head_doc = load_model_spec(path, repo)
+    base_data = tree.spec_data(name)
+    judged_doc = replace(head_doc, data=judged_spec_data(head_doc.data, base_data))
+    judged: ModelSpec = parse(ModelSpec, judged_doc)
+    source = PolicySource(root=tree.root, policy_file=judged.policy, ref=tree.ref)
+    ctx = load_model_context(repo, name, source, spec=(judged, judged_doc))
+    base_files = ((base_data or {}).get("data") or {}) if base_data else {}
+    base_md5s = _md5s({k: v for k, v in base_files.items() if isinstance(v, str)}, tree.root)
+    head_md5s = _md5s(head_spec.data.files(), repo)
+    changes = judging_changes(base_data, head_doc.data, base_md5s, head_md5s)
+    at = DataAt(records_root=tree.root, ref=tree.ref, scratch=scratch / "data")
+    return Judged(ctx, at, tree.ref, changes, policy_changes(repo, tree.ref))
