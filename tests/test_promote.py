@@ -32,7 +32,7 @@ from github_api.server import FakeGitHub
 from mlgate import audit
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gate import run_gates
-from mlgate.promote import PullRequest, apply, fetch_pull_request, make_plan
+from mlgate.promote import Check, PullRequest, apply, fetch_pull_request, make_plan
 from mlgate.registry import Registry
 from mlgate.train import train
 
@@ -165,7 +165,9 @@ def test_plan_shows_current_to_desired_and_what_is_missing(promo: Promo, github:
     assert checks["exists"]["ok"]
     assert checks["not archived"]["ok"]
     assert checks["gates"]["ok"], checks["gates"]
-    assert checks["gates"]["detail"].startswith("recorded verdict")  # fresh: not re-run
+    assert checks["gates"]["detail"].startswith("gates run by the promotion")  # never read from tags
+    assert checks["lineage"]["ok"], checks["lineage"]
+    assert "which the base branch holds" in checks["lineage"]["detail"]
     assert not checks["stage order"]["ok"]  # never in staging
     assert "must be in staging before production" in checks["stage order"]["detail"]
     assert not checks["approvals"]["ok"]
@@ -183,27 +185,111 @@ def test_plan_shows_current_to_desired_and_what_is_missing(promo: Promo, github:
     assert promo.records() == []
 
 
-def test_stale_or_missing_verdict_reruns_the_gates(promo: Promo) -> None:
+def version_tags(promo: Promo) -> dict[int, dict[str, str]]:
+    return {int(v.version): dict(v.tags) for v in promo.registry.versions(promo.name)}
+
+
+def test_a_plan_runs_the_gates_itself_and_writes_nothing(promo: Promo) -> None:
     policy = promo.repo / "policies" / "default.yaml"
     policy.write_text(policy.read_text().replace("min: 0.75", "min: 0.70", 1))  # the policy moved on
     promo.release(staging=2, production=None)
+    before = version_tags(promo)
     plan = make_plan(promo.repo, promo.registry)
     [change] = plan.changes
     gates = next(c for c in change.checks if c.name == "gates")
     assert gates.ok, gates.detail
-    assert gates.detail.startswith("gates re-run (the policy changed since the verdict)"), gates.detail
-    # the re-run recorded a verdict under the new policy: the next plan reads it
-    again = next(c for c in make_plan(promo.repo, promo.registry).changes[0].checks if c.name == "gates")
-    assert again.detail.startswith("recorded verdict"), again.detail
+    assert gates.detail.startswith("gates run by the promotion"), gates.detail
+    assert change.verdict is not None and change.verdict.policy["sha256"] != before[2]["mlgate.policy.sha256"]
+    assert version_tags(promo) == before  # no verdict attached, no tag touched
+    assert promo.records() == []
 
 
-def test_failed_gate_family_blocks_the_stage(promo: Promo) -> None:
-    promo.registry.set_version_tags(promo.name, 1, {"mlgate.gates.performance": "fail"})
+FORGED = {
+    "mlgate.gates.status": "pass", "mlgate.gates.performance": "pass", "mlgate.gates.fairness": "pass",
+    "mlgate.gates.integrity": "pass", "mlgate.gates.documentation": "pass",
+}
+
+
+def test_forged_gate_tags_do_not_promote_a_blocked_version(promo: Promo) -> None:
+    """Any job with registry credentials can write tags: a plan that read them promoted this."""
+    policy = promo.repo / "policies" / "default.yaml"
+    policy.write_text(policy.read_text().replace("min: 0.75", "min: 0.99", 1))  # r2 >= 0.99: v1 fails
+    git("commit", "-q", "-am", "stricter r2 floor", cwd=promo.repo)
+    forged = FORGED | {
+        "mlgate.gates": json.dumps({"status": "pass", "families": dict.fromkeys(("performance", "integrity", "documentation"), "pass")}),
+        "mlgate.gates.policy.sha256": make_plan.__module__,  # anything: tags are not read
+    }
+    promo.registry.set_version_tags(promo.name, 1, forged)
     promo.release(staging=1, production=None)
-    with pytest.raises(Blocked, match=r"gates: recorded verdict: performance=fail"):
+    before = version_tags(promo)
+    with pytest.raises(Blocked, match=r"gates: gates run by the promotion: performance=fail"):
         apply(promo.repo, promo.registry, pull=None)
     assert promo.alias("staging") is None
     assert promo.records() == []
+    assert version_tags(promo) == before
+
+
+def _train_on_branch(promo: Promo, trees: int, *, merge: str | None = None, commit: bool = True) -> int:
+    """Retrain with ``trees`` on a branch; back on main, optionally squash-merge the branch."""
+    git("checkout", "-q", "-b", f"tune-{trees}", cwd=promo.repo)
+    params = promo.repo / "params.yaml"
+    params.write_text(params.read_text().replace("n_estimators: 160", f"n_estimators: {trees}", 1))
+    if commit:
+        git("commit", "-q", "-am", f"{trees} trees", cwd=promo.repo)
+    version = train(promo.repo, promo.name, tracking_uri=promo.uri).version
+    if not commit:
+        git("checkout", "-q", "--", "params.yaml", cwd=promo.repo)
+    git("checkout", "-q", "main", cwd=promo.repo)
+    if merge == "squash":
+        git("merge", "-q", "--squash", f"tune-{trees}", cwd=promo.repo)
+        git("commit", "-q", "-m", f"{trees} trees (#9)", cwd=promo.repo)
+    return version
+
+
+def _lineage(promo: Promo) -> Check:
+    [change] = make_plan(promo.repo, promo.registry).changes
+    return next(c for c in change.checks if c.name == "lineage")
+
+
+def test_a_version_trained_on_an_unmerged_branch_is_refused(promo: Promo) -> None:
+    version = _train_on_branch(promo, 170)
+    promo.release(staging=version, production=None)
+    lineage = _lineage(promo)
+    assert not lineage.ok
+    assert "which the base branch" in lineage.detail and "merge the change that trained it first" in lineage.detail
+    with pytest.raises(Blocked, match="lineage"):
+        apply(promo.repo, promo.registry, pull=None)
+    assert promo.alias("staging") is None
+
+
+def test_a_squash_merged_version_is_accepted(promo: Promo) -> None:
+    version = _train_on_branch(promo, 170, merge="squash")
+    promo.release(staging=version, production=None)
+    lineage = _lineage(promo)
+    assert lineage.ok, lineage.detail
+    assert "(squash merge)" in lineage.detail
+    apply(promo.repo, promo.registry, pull=None)
+    assert promo.alias("staging") == version
+    [record] = promo.records()
+    assert record.verdict_status in ("pass", "warn")
+    assert len(record.verdict_sha256) == 64
+
+
+def test_a_version_trained_from_a_dirty_tree_is_refused(promo: Promo) -> None:
+    version = _train_on_branch(promo, 175, commit=False)
+    promo.release(staging=version, production=None)
+    lineage = _lineage(promo)
+    assert not lineage.ok
+    assert "uncommitted changes" in lineage.detail
+
+
+def test_a_version_without_mlgate_lineage_is_refused(promo: Promo) -> None:
+    for key in [k for k in version_tags(promo)[1] if k.startswith("mlgate.")]:
+        promo.registry.delete_version_tag(promo.name, 1, key)
+    promo.release(staging=1, production=None)
+    lineage = _lineage(promo)
+    assert not lineage.ok
+    assert "has no mlgate lineage" in lineage.detail
 
 
 # --------------------------------------------------------------------------- bad input
