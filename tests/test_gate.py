@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -98,11 +99,18 @@ def test_verdict_is_attached_to_the_version(credit: dict[str, Any]) -> None:
     repo, verdict = credit["repo"], credit["verdict"]
     registry = Registry(repo)
     tags = registry.version("credit", 1).tags
-    assert tags["mlgate.gates.status"] == verdict["status"]
-    assert tags["mlgate.gates.policy.sha256"] == verdict["policy"]["sha256"]
-    assert tags["mlgate.gates.fairness"] == verdict["families"]["fairness"]
-    stored = registry.client.download_artifacts(verdict["run_id"], tags["mlgate.gates.verdict"], str(repo.parent))
-    assert json.loads(Path(stored).read_text())["rules"] == verdict["rules"]
+    assert not [k for k in tags if k.startswith("mlgate.gates.")], "one tag, not one per field"
+    record = json.loads(tags["mlgate.gates"])
+    assert record["status"] == verdict["status"]
+    assert record["stage"] == "all"
+    assert record["policy_sha256"] == verdict["policy"]["sha256"]
+    assert record["families"] == verdict["families"]
+    assert record["verdict"].startswith("mlgate/verdicts/")
+    assert record["verdict"].endswith(".json")
+    stored = Path(registry.client.download_artifacts(verdict["run_id"], record["verdict"], str(repo.parent)))
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == record["sha256"]
+    assert json.loads(stored.read_text())["rules"] == verdict["rules"]
+    assert registry.read_verdict("credit", 1) == verdict
 
 
 @pytest.fixture

@@ -67,3 +67,27 @@ def git_state(root: Path) -> GitState:
     dirty = bool(run_git(root, "status", "--porcelain", "--untracked-files=no"))
     branch = run_git(root, "rev-parse", "--abbrev-ref", "HEAD")
     return GitState(commit=commit, dirty=dirty, branch=branch)
+
+
+# Written last by `mlgate train`, once the run is FINISHED and every other tag is in place: a
+# version without it carries mlgate lineage that may be partial (training was interrupted).
+TRAIN_COMPLETE_TAG = "mlgate.train.complete"
+# Who recorded the lineage: "mlgate" for `mlgate train` (room for "external" later).
+LINEAGE_TAG = "mlgate.lineage"
+_COMMIT_TAG = "mlgate.git.commit"
+
+
+def incomplete_reason(version_tags: dict[str, str], run_status: str) -> str:
+    """Why a version trained by mlgate cannot be trusted yet ('' when it can).
+
+    Versions without mlgate lineage (registered by hand: no ``mlgate.lineage`` and no
+    ``mlgate.git.commit`` tag, or another lineage) have nothing to complete and give ''.
+    """
+    lineage = version_tags.get(LINEAGE_TAG) or ("mlgate" if _COMMIT_TAG in version_tags else "")
+    if lineage != "mlgate":
+        return ""
+    if run_status != "FINISHED":
+        return f"training did not finish: run status {run_status or 'unknown'}"
+    if version_tags.get(TRAIN_COMPLETE_TAG) != "true":
+        return f"no {TRAIN_COMPLETE_TAG} tag: training was interrupted"
+    return ""

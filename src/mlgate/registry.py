@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import posixpath
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -404,20 +405,28 @@ class Registry:
         )
 
     def read_artifact(self, run_id: str, path: str) -> bytes | None:
-        """The bytes of one artifact of a run; None when the run has no such file."""
+        """The bytes of one artifact file of a run; None when the run has no such file.
+
+        The folder is listed first because MLflow's download reports every failure, outages
+        included, as a wrong path: a listed file that cannot be downloaded is an outage.
+        """
         from mlflow.exceptions import MlflowException
 
+        folder = posixpath.dirname(path) or None
+        listed = self._call(
+            f"list {folder or 'artifacts'} of run {run_id}",
+            lambda: self.client.list_artifacts(run_id, folder),
+        )
+        if path not in {f.path for f in listed if not f.is_dir}:
+            return None
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 local = self._call(
                     f"download {path}", lambda: self.client.download_artifacts(run_id, path, tmp)
                 )
-            except (MlflowException, OSError) as err:
-                if isinstance(err, MlflowException) and _outage_reason(err) and "404" not in str(err):
-                    raise
-                return None
-            target = Path(local)
-            return target.read_bytes() if target.is_file() else None
+            except MlflowException as err:
+                raise self._unavailable(f"download {path}", err) from err
+            return Path(local).read_bytes()
 
     def read_verdict(self, name: str, version: int) -> dict[str, Any] | None:
         """The gate verdict recorded on ``name`` v``version``, checked; None if it was never gated.

@@ -2,7 +2,9 @@
 
 Order matters for "nothing is lost": every input (spec, policy, params, estimator, data and
 its DVC hashes) is loaded and checked before MLflow is touched, so bad input never leaves a
-half-registered version behind.
+half-registered version behind. Then: the run is logged and FINISHED, the version is registered
+with its lineage tags (one request), and ``mlgate.train.complete`` is written last. A version
+without that tag was interrupted (an outage mid-way) and ``mlgate gate`` refuses it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 from mlgate import __version__
 from mlgate.data import ModelData, load_model_data
 from mlgate.estimator import build_pipeline, estimator_params
-from mlgate.lineage import GitState, canonical_hash, git_state
+from mlgate.exceptions import RegistryUnavailable
+from mlgate.lineage import LINEAGE_TAG, TRAIN_COMPLETE_TAG, GitState, canonical_hash, git_state
 from mlgate.metrics import evaluate
 from mlgate.registry import TAG_PREFIX, Registry, trusted_types
 from mlgate.workspace import ModelContext, load_model_context
@@ -94,7 +97,7 @@ def version_tags(info: dict[str, Any]) -> dict[str, str]:
     for item in info["data"]:
         tags[f"data.{item['role']}.path"] = item["path"]
         tags[f"data.{item['role']}.md5"] = item["md5"]
-    return {TAG_PREFIX + key: str(value) for key, value in tags.items()}
+    return {TAG_PREFIX + key: str(value) for key, value in tags.items()} | {LINEAGE_TAG: "mlgate"}
 
 
 def _fit(ctx: ModelContext, data: ModelData, params: dict[str, Any]) -> tuple[Any, dict[str, float]]:
@@ -173,7 +176,7 @@ def _log(
                 "lineage.json": json.dumps(info, indent=2),
             }
         )
-        registered = registry.log_sklearn_model(
+        logged = registry.log_sklearn_model(
             pipeline,
             name=ctx.name,
             signature=signature,
@@ -181,8 +184,17 @@ def _log(
             pip_requirements=pip_requirements(),
             skops_types=_skops_types(pipeline, data, ctx),
         )
-    registry.set_version_tags(ctx.name, registered.version, tags)
-    registry.set_model_description(ctx.name, ctx.spec.description)
+    # The run is FINISHED here; the version is born with every lineage tag.
+    registered = registry.register_model(ctx.name, logged, tags)
+    try:
+        registry.set_model_description(ctx.name, ctx.spec.description)
+        registry.set_version_tags(ctx.name, registered.version, {TRAIN_COMPLETE_TAG: "true"})  # last
+    except RegistryUnavailable as err:
+        raise RegistryUnavailable(
+            f"{ctx.name} v{registered.version} was registered but not marked complete "
+            f"({TRAIN_COMPLETE_TAG}), so it cannot be gated: {err.message}",
+            hint=f"re-run `mlgate train {ctx.name}` once MLflow answers",
+        ) from err
     return registered
 
 
