@@ -75,7 +75,14 @@ def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -
     # against the champion v2, promoted, then rolled back to v2; the registry follows git
     promotions = summary["promotions"]
     assert promotions["v3"]["champion"] == 2
-    assert not promotions["production_v2"]["plan_ok"] or promotions["production_v2"]["applied"]
+    # the refused attack: forged "pass" tags on the blocked v1; the plan ran the gates itself
+    attack = promotions["attack"]
+    assert not attack["plan_ok"]
+    assert not attack["gates"]["ok"]
+    assert "fairness=fail" in attack["gates"]["detail"]
+    assert attack["aliases_after"] == attack["aliases_before"] == {"staging": None, "production": None}
+    assert promotions["production_v2"]["plan_ok"]  # after risk-officer's approval
+    assert [c["outcome"] for c in promotions["production_v2"]["applied"]] == ["applied"]
     registry = Registry(repo, summary["outputs"]["mlflow_tracking_uri"])
     assert registry.alias_version("credit", "production") == 2
     assert registry.alias_version("credit", "champion") == 2
@@ -86,7 +93,7 @@ def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -
         ("staging", 2), ("production", 2), ("staging", 3), ("production", 3), ("production", 2),
     ]
     assert all(r["approvers"] == ["risk-officer"] for r in history if r["stage"] == "production")
-    assert "Roll back credit to v2 in production" in promotions["rollback"]["comment"] or promotions["rollback"]["applied"]
+    assert [(c["stage"], c["desired"], c["outcome"]) for c in promotions["rollback"]["applied"]] == [("production", 2, "applied")]
     # it says where its outputs are
     assert str(repo) in result.output
     assert "mlflow ui --backend-store-uri" in result.output

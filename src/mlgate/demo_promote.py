@@ -78,6 +78,31 @@ class Journey:
             self.log(f"  merged → {change['model']} {change['stage']}: {_v(change['current'])} → {_v(change['desired'])} ({change['outcome']})")
         return {"pr": number, "plan_ok": plan["ok"], "applied": result["changes"], "comment": self.github.comments[number][0]["body"]}
 
+    def forged_tags_attack(self) -> dict[str, Any]:
+        """The refused attack: forged 'pass' tags on credit v1 and a PR asking for production.
+
+        v1 is blocked by the four-fifths rule; the plan runs the gates itself, so it stays
+        blocked, and nothing is written to the registry.
+        """
+        forged = {f"mlgate.gates.{f}": "pass" for f in ("status", "performance", "fairness", "drift", "integrity", "documentation")}
+        self.registry.set_version_tags("credit", 1, forged)  # what any job with registry credentials can do
+        aliases = {s: self.registry.alias_version("credit", s) for s in ("staging", "production")}
+        number, self.next_pr = self.next_pr, self.next_pr + 1
+        base = run_git(self.repo, "rev-parse", "HEAD")
+        run_git(self.repo, "switch", "-q", "-c", f"attack-{number}")
+        propose(self.repo, "credit", 1, "production")
+        run_git(self.repo, "commit", "-q", "-am", "Promote credit to v1 in production")
+        self.github.set_pull(number, author=AUTHOR, head_sha=run_git(self.repo, "rev-parse", "HEAD"))
+        plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number))
+        run_git(self.repo, "switch", "-q", "main")
+        [change] = plan.changes
+        gates = next(c for c in change.checks if c.name == "gates")
+        after = {s: self.registry.alias_version("credit", s) for s in ("staging", "production")}
+        self.log(f"  attack: forged mlgate.gates.*=pass tags on credit v1, PR #{number} asks for production")
+        self.log(f"  PR #{number}: plan {'ok' if plan.ok else 'blocked'} — {gates.detail[:150]}")
+        self.log(f"  registry untouched: aliases {after}, {len(audit.history(self.registry, 'credit'))} audit records; PR closed unmerged")
+        return {"pr": number, "plan_ok": plan.ok, "gates": gates.as_dict(), "aliases_before": aliases, "aliases_after": after}
+
     def show_status(self) -> list[dict[str, Any]]:
         rows = status(self.repo, self.registry)
         for row in rows:
@@ -111,6 +136,7 @@ def _journey(j: Journey) -> dict[str, Any]:
     def release(stage: str, version: int) -> Callable[[], None]:
         return lambda: propose(j.repo, "credit", version, stage)
 
+    out["attack"] = j.forged_tags_attack()
     j.log("  credit v2 (the merged PR) → staging, then production (needs risk-officer's approval)")
     out["staging_v2"] = j.pull_request("Promote credit to v2 in staging", release("staging", 2), approve=False)
     out["production_v2"] = j.pull_request("Promote credit to v2 in production", release("production", 2), approve=True)
