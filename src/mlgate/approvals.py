@@ -7,7 +7,8 @@ GitHub's own rules, made explicit so a promotion or a policy change can rely on 
 - the PR author's own approval never counts (GitHub forbids it, but a bypass must not slip in);
 - with ``head_sha``, an approval given on an older commit of the PR does not count
   (the policy's ``dismiss_stale_approvals``);
-- with ``allowed``, only reviews it accepts count (the stage's approvers; write access).
+- with ``allowed``, only reviews it accepts count (the stage's approvers; write access):
+  :func:`named_approvers` builds one from a list of users and teams.
 """
 
 from __future__ import annotations
@@ -66,3 +67,45 @@ def count_approvals(
         else:
             result.approvers.append(login)
     return result
+
+
+# Reviews from people without write access show on a PR but never count (as on github.com).
+WRITE_ACCESS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+
+
+def write_access(review: dict[str, Any]) -> str | None:
+    """``allowed`` for :func:`count_approvals`: the reviewer has write access to the repository."""
+    association = str(review.get("author_association") or "NONE")
+    return None if association in WRITE_ACCESS else f"has no write access ({association.lower()})"
+
+
+def named_approvers(
+    users: Iterable[str],
+    teams: Iterable[str] = (),
+    in_team: Callable[[str, str], str | None] | None = None,
+) -> Callable[[dict[str, Any]], str | None]:
+    """``allowed`` for :func:`count_approvals`: the reviewer is a named approver.
+
+    Named: one of ``users`` (any case) or, with ``in_team``, a member of one of ``teams`` (``org/slug``).
+    ``in_team(team, login)`` returns None for an active member, else why not (not a member, a
+    pending invitation, or the membership could not be read).
+    """
+    allowed_users = {u.lower() for u in users}
+    team_list = list(teams)
+
+    def allowed(review: dict[str, Any]) -> str | None:
+        login = str((review.get("user") or {}).get("login") or "")
+        if login.lower() in allowed_users:
+            return None
+        reasons = []
+        for team in team_list:
+            if in_team is None:
+                reasons.append(f"team {team} not checked")
+                continue
+            refused = in_team(team, login)
+            if refused is None:
+                return None
+            reasons.append(refused)
+        return "not a named approver" + (f" ({'; '.join(reasons)})" if reasons else "")
+
+    return allowed

@@ -2,7 +2,7 @@
 
 A thin layer over ``httpx`` rather than a client library (PyGithub, ghapi, octokit ports):
 mlgate uses a handful of endpoints (issue comments, check runs, pull requests, reviews,
-files), and it needs full control over two things a general client hides — the retry policy
+files, team memberships), and it needs full control over two things a general client hides — the retry policy
 (5xx, 429, secondary rate limits, ``Retry-After`` / ``x-ratelimit-reset``, bounded so a CI
 step fails in seconds, not hours) and token redaction (the token must never reach a log, a
 ``repr`` or an exception message). It also avoids a heavy dependency for ~200 lines of HTTP.
@@ -34,6 +34,7 @@ _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
 # Which `permissions:` entry each kind of request needs (for 403 "not accessible" messages).
 _PERMISSION_FOR = (
+    ("/memberships/", "members: read (an org permission a GitHub App token has; the job's GITHUB_TOKEN cannot read teams)"),
     ("/check-runs", "checks: write"),
     ("/issues/", "pull-requests: write (issues: write for issue comments)"),
     ("/pulls/", "pull-requests: read"),
@@ -107,9 +108,12 @@ class GitHub:
         return text.replace(self._token, "***") if self._token else text
 
     def _request(
-        self, method: str, url: str, *, json: Any = None, what: str = ""
+        self, method: str, url: str, *, json: Any = None, what: str = "", allow: tuple[int, ...] = ()
     ) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise a redacted mlgate error."""
+        """Send with retries; return a 2xx response or raise a redacted mlgate error.
+
+        A status in ``allow`` is returned too (e.g. 404 where "none" is an answer).
+        """
         attempts = self.retries + 1
         reason = ""
         for attempt in range(attempts):
@@ -119,7 +123,7 @@ class GitHub:
                 reason = f"{type(exc).__name__}: {exc}"
                 wait = None
             else:
-                if response.is_success:
+                if response.is_success or response.status_code in allow:
                     return response
                 wait = self._retry_wait(response)
                 message = _github_message(response)
@@ -300,6 +304,20 @@ class GitHub:
                 what=f"pull request #{number}",
             )
         )
+
+    def team_membership(self, org: str, team_slug: str, username: str) -> dict[str, Any] | None:
+        """``username``'s membership of ``org/team_slug`` (``state``: active | pending), None if none.
+
+        GitHub answers 404 both for "not a member" and for a team the token cannot see.
+        """
+        for name, value in (("org", org), ("team", team_slug), ("user", username)):
+            if not re.fullmatch(r"[\w.-]+", value or ""):
+                raise InvalidInput(f"{name} must be a GitHub {name} name, got {value!r}")
+        response = self._request(
+            "GET", f"/orgs/{org}/teams/{team_slug}/memberships/{username}",
+            what=f"team {org}/{team_slug}", allow=(404,),
+        )
+        return None if response.status_code == 404 else response.json()
 
     def pull_request_files(self, number: int) -> list[dict[str, Any]]:
         return list(

@@ -140,6 +140,7 @@ def merge(base: Policy, child: Policy) -> Policy:
         gates=gates,
         settings=settings,
         promotion=promotion,
+        governance=child.governance or base.governance,
     )
 
 

@@ -429,6 +429,22 @@ class Promotion(StrictModel):
         return self
 
 
+class Governance(StrictModel):
+    """Who approves a governance change (policies, judging fields, workflows, pins).
+
+    The ``mlgate / governance`` check reads it from the base commit's ``policies/default.yaml``.
+    """
+
+    approvals: int = Field(1, ge=1)
+    approvers: Approvers = Field(default_factory=Approvers)
+
+    @model_validator(mode="after")
+    def _approvers(self) -> Governance:
+        if not (self.approvers.users or self.approvers.teams):
+            raise ValueError("governance needs approvers (users or teams)")
+        return self
+
+
 class Policy(StrictModel):
     """``policies/*.yaml``: the rules a model must pass and who approves each stage."""
 
@@ -437,6 +453,8 @@ class Policy(StrictModel):
     gates: Gates = Field(default_factory=Gates)
     settings: Settings = Field(default_factory=Settings)
     promotion: Promotion = Field(default_factory=Promotion)
+    # exclude: not part of the policy hash (who approves a change does not judge a model)
+    governance: Governance | None = Field(None, exclude=True)
 
 
 # --------------------------------------------------------------------------- release

@@ -137,6 +137,7 @@ class FakeGitHub:
         self.pulls: dict[int, dict] = {}
         self.reviews: dict[int, list[dict]] = {}
         self.files: dict[int, list[dict]] = {}
+        self.team_members: dict[tuple[str, str], dict[str, str]] = {}  # (org, team) -> login -> state
         self.page_size_cap = page_size_cap
         self._faults: list[dict] = []
         self._next_id = 1000
@@ -250,6 +251,11 @@ class FakeGitHub:
             pr["head"]["sha"] = head_sha
         return pr
 
+    def add_team_member(self, team: str, login: str, state: str = "active") -> None:
+        """Make ``login`` a member of ``team`` ("org/slug"); ``state`` active or pending."""
+        org, slug = team.split("/")
+        self.team_members.setdefault((org.lower(), slug.lower()), {})[login.lower()] = state
+
     def add_file(self, number: int, filename: str) -> dict:
         entry = copy.deepcopy(self._file_template)
         entry["filename"] = filename
@@ -356,6 +362,15 @@ class FakeGitHub:
             {},
             {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
         )
+        if m := re.fullmatch(r"/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)", path):
+            if method != "GET":
+                return not_found
+            org, slug, login = (part.lower() for part in m.groups())
+            state = self.team_members.get((org, slug), {}).get(login)
+            if state is None:
+                return 404, {}, None  # GitHub: "if user has no team membership", no body
+            url = f"{self.url}/organizations/1/team/1/memberships/{m.group(3)}"
+            return 200, {}, {"url": url, "role": "member", "state": state}
         prefix = f"/repos/{self.repo}"
         if not path.startswith(prefix + "/"):
             return not_found

@@ -1,0 +1,392 @@
+"""The governance check: a PR that changes what judges models needs a second person.
+
+Gates on a PR judge with the base branch's policies and judging fields, so a loosened rule
+cannot let its own PR through. The change itself still needs a human. The check run
+``mlgate / governance`` stays red while the PR changes any of:
+
+- ``policies/**``;
+- a judging field of a spec (mlgate.judging: task, target, positive label, sensitive features,
+  policy, monitoring, split and evaluation data, including the DVC md5 of evaluation data);
+  a model new in the PR, or removed by it;
+- an evaluation data pointer: the ``.dvc`` file or ``dvc.lock`` entry of a file a spec
+  evaluates on (the roles in ``judging.EVALUATION_ROLES``);
+- ``.github/workflows/**``, ``action/**``, mlgate's pins (``constraints.txt``, ``pyproject.toml``)
+  and ``CODEOWNERS``;
+
+until an approver other than the PR's author approves its head commit. Approvers come from the
+``governance:`` section of the BASE commit's resolved ``policies/default.yaml``
+(``approvals``, ``approvers.users``, ``approvers.teams``); without one, any collaborator with
+write access counts. Specs are compared between the merge base and the head (what the PR
+changes), both read with ``git archive`` into a temporary folder: nothing from the PR is checked
+out or run. The ``governance`` workflow re-runs the check on each review, so an approval turns
+it green without retraining anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import os
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mlgate.affected import changed_files
+from mlgate.approvals import ApprovalCount, count_approvals, named_approvers, write_access
+from mlgate.exceptions import InvalidInput, MlgateError
+from mlgate.judging import (
+    EVALUATION_ROLES,
+    BaseTree,
+    FieldChange,
+    judging_changes,
+    judging_view,
+    materialise,
+)
+from mlgate.lineage import run_git
+from mlgate.spec import Governance
+
+CHECK_NAME = "mlgate / governance"
+DEFAULT_POLICY = "policies/default.yaml"
+CODEOWNERS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+PINS = ("constraints.txt", "pyproject.toml")
+MAX_DIFF = 6_000  # characters of one diff in the check-run summary
+MAX_SUMMARY = 60_000  # GitHub's limit on a check run's summary is 65,535
+ORG_TOKEN_ENV = "MLGATE_ORG_TOKEN"  # optional token that can read team memberships
+
+
+@dataclass(frozen=True)
+class GovernanceChange:
+    """One thing the PR changes that needs a second person, and why."""
+
+    path: str  # the file changed (the spec, for a judging field)
+    reason: str
+    field: str = ""  # the judging field, for a spec
+    diff: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "field": self.field, "reason": self.reason, "diff": self.diff}
+
+
+@dataclass
+class GovernanceReview:
+    changes: list[GovernanceChange]
+    conclusion: str  # success | failure
+    title: str
+    approvals: ApprovalCount = field(default_factory=ApprovalCount)
+    required: int = 1
+    approvers_rule: str = ""
+    named: bool = False  # the base policy names the approvers
+    check_run_url: str = ""
+
+    @property
+    def changed(self) -> list[str]:
+        return list(dict.fromkeys(c.path for c in self.changes))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "changed": self.changed, "changes": [c.as_dict() for c in self.changes],
+            "conclusion": self.conclusion, "title": self.title, **self.approvals.as_dict(),
+            "required": self.required, "approvers_rule": self.approvers_rule, "named_approvers": self.named,
+            "check_run_url": self.check_run_url,
+        }
+
+
+# --------------------------------------------------------------------------- what changed
+
+
+def file_reason(name: str) -> str | None:
+    """Why a changed file is a governance change by its path alone (None: it is not)."""
+    if name.startswith("policies/"):
+        return "policy: the rules the gates judge with"
+    if name.startswith(".github/workflows/"):
+        return "workflow: decides what runs on this repository, with its token"
+    if name.startswith("action/"):
+        return "mlgate action: what the workflows run"
+    if name in PINS:
+        return "mlgate's pins: which gatekeeper runs"
+    if name in CODEOWNERS:
+        return "code owners: who must review what"
+    return None
+
+
+def _inside(rel: Any, root: Path) -> bool:
+    """A relative path that stays in ``root`` (spec values come from the PR)."""
+    if not isinstance(rel, str) or not rel or "\\" in rel or "\0" in rel or rel.startswith("/"):
+        return False
+    if ".." in PurePosixPath(rel).parts or ":" in PurePosixPath(rel).parts[0]:
+        return False
+    return (root / rel).resolve().is_relative_to(root.resolve())
+
+
+def _models(tree: BaseTree) -> list[str]:
+    folder = tree.root / "models"
+    return sorted(p.parent.name for p in folder.glob("*/model.yaml")) if folder.is_dir() else []
+
+
+def _evaluation_files(tree: BaseTree, spec: dict[str, Any] | None) -> dict[str, str]:
+    """Role → path of the files ``spec`` evaluates on (paths outside the tree are left out)."""
+    data = judging_view(spec)["data"] if spec else {}
+    return {role: data[role] for role in EVALUATION_ROLES if _inside(data.get(role), tree.root)}
+
+
+def _record(tree: BaseTree, rel: str) -> tuple[str, str] | None:
+    from mlgate.data import dvc_record
+
+    try:
+        return dvc_record(rel, tree.root)
+    except Exception as err:  # noqa: BLE001 — a PR's malformed pointer is a change, not a crash
+        return (f"(unreadable DVC pointer: {type(err).__name__})", "")
+
+
+def _md5s(tree: BaseTree, spec: dict[str, Any] | None) -> dict[str, str]:
+    out = {}
+    for role, rel in _evaluation_files(tree, spec).items():
+        record = _record(tree, rel)
+        if record:
+            out[role] = record[0]
+    return out
+
+
+def _field_reason(change: FieldChange) -> str:
+    if change.field == "(new model)":
+        return "new model: its judging fields (task, target, sensitive features, policy, evaluation data) come from this PR"
+    if change.field == "(model removed)":
+        return "model removed: its spec no longer governs it"
+    if change.field.endswith("(content)"):
+        return f"evaluation data content changed: the DVC md5 of {change.field.removesuffix(' (content)')}"
+    if change.field == "data":
+        return "judging field 'data' changed: evaluation data or its split"
+    return f"judging field '{change.field}' changed"
+
+
+def _diff(change: FieldChange) -> str:
+    """``FieldChange.diff`` with a newline after every line.
+
+    ``FieldChange.diff`` leaves the last line bare, so it runs into the next: ``-"md5a"+"md5b"``.
+    """
+
+    def text(value: Any) -> list[str]:
+        return (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").splitlines(keepends=True)
+
+    return "".join(difflib.unified_diff(text(change.base), text(change.head), "base", "head"))
+
+
+def _spec(tree: BaseTree, name: str) -> tuple[dict[str, Any] | None, str]:
+    try:
+        return tree.spec_data(name), ""
+    except MlgateError as err:
+        return None, err.message
+
+
+def _spec_changes(since: BaseTree, head: BaseTree) -> tuple[list[GovernanceChange], dict[str, set[str]]]:
+    """Judging-field changes per model, and evaluation file → the models/roles that read it."""
+    changes: list[GovernanceChange] = []
+    evaluated: dict[str, set[str]] = {}
+    for name in sorted(set(_models(since)) | set(_models(head))):
+        path = f"models/{name}/model.yaml"
+        (old, old_error), (new, new_error) = _spec(since, name), _spec(head, name)
+        if old_error or new_error:
+            changes.append(GovernanceChange(path, f"spec cannot be read, so its judging fields cannot be compared: {new_error or old_error}"))
+            continue
+        try:
+            for tree, spec in ((since, old), (head, new)):
+                for role, rel in _evaluation_files(tree, spec).items():
+                    evaluated.setdefault(rel, set()).add(f"{name}: data.{role}")
+            found = judging_changes(old, new, _md5s(since, old), _md5s(head, new))
+        except (AttributeError, TypeError, ValueError) as err:  # a malformed spec in the PR
+            changes.append(GovernanceChange(path, f"spec cannot be compared ({type(err).__name__}: {err})"))
+            continue
+        changes += [GovernanceChange(path, _field_reason(c), c.field, _diff(c)) for c in found]
+    return changes, evaluated
+
+
+def _lock_entry(tree: BaseTree, rel: str) -> tuple[str, str] | None:
+    record = _record(tree, rel)
+    return record if record and record[1].startswith("dvc.lock") else None
+
+
+def _file_changes(
+    root: Path, base: str, head: str, since: BaseTree, head_tree: BaseTree, evaluated: dict[str, set[str]]
+) -> list[GovernanceChange]:
+    changes = []
+    for name in changed_files(root, base, head):
+        reason = file_reason(name)
+        if reason is None and name.endswith(".dvc") and name.removesuffix(".dvc") in evaluated:
+            reason = f"evaluation data pointer ({', '.join(sorted(evaluated[name.removesuffix('.dvc')]))})"
+        if reason is None and name == "dvc.lock":
+            moved = sorted(rel for rel in evaluated if _lock_entry(since, rel) != _lock_entry(head_tree, rel))
+            if moved:
+                reason = f"evaluation data entries in dvc.lock: {', '.join(moved)}"
+        if reason is None:
+            continue
+        diff = ""
+        if name.startswith("policies/"):
+            with contextlib.suppress(MlgateError):
+                diff = run_git(root, "diff", f"{base}...{head}", "--", name)
+        changes.append(GovernanceChange(name, reason, diff=diff))
+    return changes
+
+
+@dataclass(frozen=True)
+class Trees:
+    """The three commits the check reads: base (approvers), merge base and head (what changed)."""
+
+    base: BaseTree
+    since: BaseTree
+    head: BaseTree
+
+
+@contextlib.contextmanager
+def trees(root: Path, base: str, head: str) -> Iterator[Trees]:
+    """Base, merge base and head materialised with ``git archive`` (no checkout, nothing runs)."""
+    with tempfile.TemporaryDirectory(prefix="mlgate-governance-") as tmp:
+        work = Path(tmp)
+        base_tree = materialise(root, base, work / "base")
+        try:
+            head_tree = materialise(root, head, work / "head")
+        except tarfile.TarError as err:  # e.g. a link out of the tree, refused by the "data" filter
+            raise InvalidInput(f"the head commit {head[:12]} has a file that cannot be read safely: {err}") from err
+        try:
+            merge_base = run_git(root, "merge-base", base_tree.ref, head_tree.ref)
+        except MlgateError as err:
+            raise InvalidInput(f"{base[:12]} and {head[:12]} have no common history: {err.message}",
+                               hint="fetch full history (actions/checkout with fetch-depth: 0)") from err
+        since = base_tree if merge_base == base_tree.ref else materialise(root, merge_base, work / "merge-base")
+        yield Trees(base_tree, since, head_tree)
+
+
+def governance_changes(root: Path, base: str, head: str, found: Trees) -> list[GovernanceChange]:
+    """Every governance change of ``base...head``: files first, then judging fields per model."""
+    spec_changes, evaluated = _spec_changes(found.since, found.head)
+    return _file_changes(root, base, head, found.since, found.head, evaluated) + spec_changes
+
+
+def base_governance(tree: BaseTree) -> Governance | None:
+    """The ``governance:`` section of the tree's resolved ``policies/default.yaml``, if any."""
+    from mlgate.policies import load_policy
+
+    path = tree.root / DEFAULT_POLICY
+    if not path.is_file():
+        return None
+    return load_policy(path, tree.root).policy.governance
+
+
+# --------------------------------------------------------------------------- the verdict
+
+
+def approvers_rule(governance: Governance | None) -> str:
+    if governance is None:
+        return "a collaborator with write access"
+    names = [*governance.approvers.users, *(f"team {t}" for t in governance.approvers.teams)]
+    return f"an approver named in the base policy ({', '.join(names)})"
+
+
+def judge(
+    changes: list[GovernanceChange], reviews: list[dict[str, Any]], author: str, head_sha: str,
+    governance: Governance | None = None, in_team: Callable[[str, str], str | None] | None = None,
+) -> GovernanceReview:
+    """The check's outcome from the changes, the PR's reviews and the base policy's approvers."""
+    rule = approvers_rule(governance)
+    required = governance.approvals if governance else 1
+    named = governance is not None
+    if not changes:
+        return GovernanceReview([], "success", "no governance change", required=required, approvers_rule=rule, named=named)
+    allowed = (
+        named_approvers(governance.approvers.users, governance.approvers.teams, in_team)
+        if governance else write_access
+    )
+    approvals = count_approvals(reviews, author=author, head_sha=head_sha, allowed=allowed)
+    paths = ", ".join(dict.fromkeys(c.path for c in changes))
+    if len(approvals.approvers) >= required:
+        title = f"governance change approved by {', '.join(approvals.approvers)}: {paths}"
+        return GovernanceReview(changes, "success", title, approvals, required, rule, named)
+    wanted = "an approving review" if required == 1 else f"{required} approving reviews ({len(approvals.approvers)} so far)"
+    title = f"governance change needs {wanted} of {head_sha[:12]} by {rule}, other than the author {author}: {paths}"
+    return GovernanceReview(changes, "failure", title, approvals, required, rule, named)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "\n… (cut)\n"
+
+
+def summary(result: GovernanceReview) -> str:
+    lines = [f"**{result.title}**", ""]
+    if not result.changes:
+        return "\n".join(lines) + "\n"
+    lines.append(
+        "Gates on this PR judge with the base branch's policies and judging fields; the change itself "
+        f"needs {result.required} approving review(s) of the head commit by {result.approvers_rule}, "
+        "other than the PR's author."
+    )
+    if not result.named:
+        lines += ["", (
+            f"The base commit's `{DEFAULT_POLICY}` has no `governance:` section, so any collaborator "
+            "with write access other than the author may approve (name approvers with "
+            "`governance: {approvers: {users: [...], teams: [org/team]}}`)."
+        )]
+    lines += ["", "| Changed | Why it needs a second person |", "|---|---|"]
+    lines += [f"| `{c.path}`{f' `{c.field}`' if c.field else ''} | {c.reason} |" for c in result.changes]
+    for c in result.changes:
+        if c.diff:
+            lines += ["", f"`{c.path}`{f' — `{c.field}`' if c.field else ''}:", "```diff", _clip(c.diff, MAX_DIFF).rstrip("\n"), "```"]
+    if result.approvals.approvers:
+        lines += ["", f"Approved by: {', '.join('@' + a for a in result.approvals.approvers)}"]
+    for login, reason in sorted(result.approvals.ignored.items()):
+        lines.append(f"- review by @{login} does not count: {reason}")
+    return _clip("\n".join(lines) + "\n", MAX_SUMMARY)
+
+
+# --------------------------------------------------------------------------- GitHub
+
+
+def _team_checker(github: Any) -> Callable[[str, str], str | None]:
+    """``in_team(team, login)`` over GitHub's team-membership endpoint (answers cached)."""
+    cache: dict[tuple[str, str], str | None] = {}
+
+    def in_team(team: str, login: str) -> str | None:
+        key = (team.lower(), login.lower())
+        if key not in cache:
+            org, _, slug = team.partition("/")
+            try:
+                membership = github.team_membership(org, slug, login)
+            except MlgateError as err:
+                cache[key] = f"membership of team {team} could not be read: {err.message}"
+            else:
+                state = (membership or {}).get("state")
+                cache[key] = None if state == "active" else (
+                    f"not a member of team {team}" if membership is None else f"membership of team {team} is {state}"
+                )
+        return cache[key]
+
+    return in_team
+
+
+def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool = True) -> GovernanceReview:
+    """Judge the PR's governance changes from GitHub's reviews; create the check run on ``head``.
+
+    A token in ``MLGATE_ORG_TOKEN`` (one that can read the organisation's teams) is used for
+    team memberships; without it, ``GITHUB_TOKEN`` is.
+    """
+    from mlgate.github import GitHub
+
+    with trees(root, base, head) as found:
+        changes = governance_changes(root, base, head, found)
+        governance = base_governance(found.base) if changes else None
+    with contextlib.ExitStack() as stack:
+        github = stack.enter_context(GitHub())
+        org_token = os.environ.get(ORG_TOKEN_ENV)
+        teams = stack.enter_context(GitHub(token=org_token)) if org_token else github
+        author = github.pull_request(pr)["user"]["login"]
+        reviews = github.pull_request_reviews(pr) if changes else []
+        result = judge(changes, reviews, author, head, governance, _team_checker(teams))
+        if post:
+            run = github.create_or_update_check_run(
+                name=CHECK_NAME, head_sha=head, conclusion=result.conclusion,
+                title=result.title[:255], summary=summary(result), annotations=[],
+            )
+            result.check_run_url = str(run.get("url") or "")
+    return result
