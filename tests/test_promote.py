@@ -199,7 +199,8 @@ def test_a_plan_runs_the_gates_itself_and_writes_nothing(promo: Promo) -> None:
     gates = next(c for c in change.checks if c.name == "gates")
     assert gates.ok, gates.detail
     assert gates.detail.startswith("gates run by the promotion"), gates.detail
-    assert change.verdict is not None and change.verdict.policy["sha256"] != before[2]["mlgate.policy.sha256"]
+    assert change.verdict is not None
+    assert change.verdict.policy["sha256"] != before[2]["mlgate.policy.sha256"]
     assert version_tags(promo) == before  # no verdict attached, no tag touched
     assert promo.records() == []
 
@@ -256,7 +257,8 @@ def test_a_version_trained_on_an_unmerged_branch_is_refused(promo: Promo) -> Non
     promo.release(staging=version, production=None)
     lineage = _lineage(promo)
     assert not lineage.ok
-    assert "which the base branch" in lineage.detail and "merge the change that trained it first" in lineage.detail
+    assert "which the base branch" in lineage.detail
+    assert "merge the change that trained it first" in lineage.detail
     with pytest.raises(Blocked, match="lineage"):
         apply(promo.repo, promo.registry, pull=None)
     assert promo.alias("staging") is None

@@ -107,7 +107,8 @@ def test_a_new_split_seed_is_judged_on_the_base_split_without_the_rows_it_traine
     code, verdict, output = run(repo, "gate", "credit", "--version", "2", "--no-attach", "--policy-ref", base)
     evaluation = verdict["judging"]["evaluation"]
     assert evaluation["excluded_rows"] > 0, evaluation
-    assert "seed 7" in evaluation["reason"] and "seed 42" in evaluation["reason"]
+    assert "seed 7" in evaluation["reason"]
+    assert "seed 42" in evaluation["reason"]
     assert evaluation["holdout_rows"] + evaluation["excluded_rows"] == 250  # the base split's holdout
     assert [c["field"] for c in verdict["judging"]["changes"]] == ["data"]
     # v2's holdout metric from training was measured on its own split; the gate's is not
@@ -139,7 +140,7 @@ def test_champion_trained_on_another_split_is_not_compared_on_leaked_rows(pr: tu
     commit(repo, "split seed 7, merged")
     assert run(repo, "train", "credit")[0] == 0
     # judged as it is now (seed 7): v1 trained on some of these holdout rows
-    code, verdict, output = run(repo, "gate", "credit", "--version", "2", "--no-attach")
+    _code, verdict, _output = run(repo, "gate", "credit", "--version", "2", "--no-attach")
     relative = rule(verdict, "roc-auc-vs-champion")
     assert relative["status"] == "skipped", relative
     assert "champion v1 was held out on other rows" in relative["explanation"]

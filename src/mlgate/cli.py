@@ -185,7 +185,7 @@ def train(model: str, repo: str | None, json_path: str | None, github_output: st
 @click.option("--stage", metavar="STAGE", help="Only the gate families this stage requires can block.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--no-attach", is_flag=True, help="Do not store the verdict on the model version.")
-@click.option("--policy-ref", metavar="REF", help="Judge with policies/ as of this commit (on a PR: the base), not the working tree.")
+@click.option("--base", "--policy-ref", "policy_ref", metavar="REF", help="Judge with this commit's policies, judging spec fields and evaluation data (on a PR: the base).")
 @click.option("--json", "json_path", metavar="PATH", help="Write the verdict JSON to PATH ('-' for stdout).")
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled

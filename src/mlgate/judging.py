@@ -79,7 +79,7 @@ class FieldChange:
     @property
     def diff(self) -> str:
         def text(value: Any) -> list[str]:
-            return json.dumps(value, indent=2, sort_keys=True, default=str).splitlines(keepends=True)
+            return (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").splitlines(keepends=True)
 
         return "".join(difflib.unified_diff(text(self.base), text(self.head), "base", "head"))
 
