@@ -105,6 +105,11 @@ def test_a_policy_change_keeps_the_check_from_turning_green() -> None:
     verdict["policy"]["changed"] = [{"file": "policies/credit.yaml", "diff": "-min: 0.8\n+min: 0.5\n"}]
     conclusion, title = check_outcome(verdict)
     assert conclusion == "neutral"
-    assert "policy change needs review (policies/credit.yaml)" in title
+    assert "governance change needs review (policies/credit.yaml)" in title
+    verdict["policy"]["changed"] = []
+    verdict["judging"] = {"changes": [{"field": "sensitive_features", "diff": "-age\n"}]}
+    conclusion, title = check_outcome(verdict)
+    assert conclusion == "neutral"
+    assert "judging field sensitive_features" in title
     verdict["status"] = "fail"
     assert check_outcome(verdict)[0] == "failure"

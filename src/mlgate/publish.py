@@ -68,11 +68,16 @@ def annotations(root: Path, verdict: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def check_outcome(verdict: dict[str, Any]) -> tuple[str, str]:
-    """(conclusion, title prefix): a PR that changes policies is never green on its own."""
+    """(conclusion, title prefix): a PR that changes how models are judged is never green on its own.
+
+    Policies and judging fields changed by the PR did not judge it (the base's did); the
+    ``mlgate / governance`` check holds the change until a named approver approves it.
+    """
     conclusion = CONCLUSION[verdict["status"]]
     changed = [c["file"] for c in (verdict["policy"].get("changed") or [])]
+    changed += [f"judging field {c['field']}" for c in ((verdict.get("judging") or {}).get("changes") or [])]
     if changed and conclusion == "success":
-        return "neutral", f"policy change needs review ({', '.join(changed)}) — "
+        return "neutral", f"governance change needs review ({', '.join(changed)}) — "
     return conclusion, ""
 
 
