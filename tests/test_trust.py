@@ -105,6 +105,10 @@ def test_a_new_split_seed_is_judged_on_the_base_split_without_the_rows_it_traine
     code, trained, output = run(repo, "train", "credit")
     assert code == 0, output
     code, verdict, output = run(repo, "gate", "credit", "--version", "2", "--no-attach", "--policy-ref", base)
+    # still blocked: on the rows v2 did not train on, too few under-25s remain to show it fair,
+    # and the fairness gate fails closed
+    assert code == 1, output
+    assert rule(verdict, "four-fifths")["status"] == "error"
     evaluation = verdict["judging"]["evaluation"]
     assert evaluation["excluded_rows"] > 0, evaluation
     assert "seed 7" in evaluation["reason"]
@@ -127,6 +131,10 @@ def test_flipped_labels_in_the_pr_data_do_not_reach_the_evaluation(pr: tuple[Pat
     code, _, output = run(repo, "train", "credit")
     assert code == 0, output
     code, verdict, output = run(repo, "gate", "credit", "--version", "2", "--no-attach", "--policy-ref", base)
+    assert code == 1, output
+    four_fifths = rule(verdict, "four-fifths")
+    assert four_fifths["status"] == "error"
+    assert "excluded: 'under 25'" in four_fifths["explanation"]
     assert [d["md5"] for d in verdict["data"]] == [base_md5]
     assert [c["field"] for c in verdict["judging"]["changes"]] == ["data.path (content)"]
     # same split, other content: the rows v2 trained on (relabelled) are left out of the base holdout
