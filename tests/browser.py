@@ -96,9 +96,11 @@ def chromium_binary() -> str | None:
 
 
 def require_chromium() -> str:
-    """The browser binary; skips the calling test when none is installed."""
+    """The browser binary; skips the calling test when none is installed (fails under CI=true)."""
     binary = chromium_binary()
     if binary is None:
+        if os.environ.get("CI") == "true":  # CI must run what it claims to test
+            pytest.fail(f"CI=true but chromium is not installed: {INSTALL_HINT}")
         pytest.skip(f"chromium not installed: {INSTALL_HINT}")
     return binary
 
