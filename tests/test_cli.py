@@ -62,3 +62,31 @@ def test_outside_a_governed_repo_says_where_it_looked(tmp_path: Path) -> None:
     result = invoke(CliRunner(), "validate", cwd=tmp_path)
     assert result.exit_code == 2
     assert "models/" in result.output
+
+# --------------------------------------------------------------------------- validate: the extends chain
+
+
+def test_validate_checks_rules_inherited_from_a_base_policy(governed_repo: Path, tmp_path: Path) -> None:
+    base = governed_repo / "policies/base.yaml"
+    text = base.read_text()
+    assert "\ngates:\n" in text
+    base.write_text(text.replace("\ngates:\n", "\ngates:\n  fairness:\n    - id: by-race\n      metric: demographic_parity_ratio\n"
+                                 "      min: 0.8\n      sensitive_features: [race]\n", 1))
+    line = base.read_text().splitlines().index("      sensitive_features: [race]") + 1
+    out = tmp_path / "v.json"
+    result = invoke(CliRunner(), "validate", "--no-data", "--json", str(out), cwd=governed_repo)
+    assert result.exit_code == 2, result.output
+    for model in ("credit", "insurance"):  # both extend base.yaml; neither has `race`
+        assert f"policies/base.yaml:{line}:" in result.stderr
+        assert f"'race' is not a sensitive feature of model '{model}'" in result.stderr
+    problems = json.loads(out.read_text())["problems"]
+    assert {p["file"] for p in problems} == {"policies/base.yaml"}, problems
+
+    # a rule the model's own policy replaces (same id) is not the one in effect: not reported
+    credit = governed_repo / "policies/credit.yaml"
+    credit.write_text(credit.read_text().replace("  fairness:\n", "  fairness:\n    - id: by-race\n      metric: demographic_parity_ratio\n"
+                                                 "      min: 0.8\n      sensitive_features: [sex]\n", 1))
+    result = invoke(CliRunner(), "validate", "--no-data", cwd=governed_repo)
+    assert result.exit_code == 2
+    assert "model 'credit'" not in result.stderr
+    assert "'race' is not a sensitive feature of model 'insurance'" in result.stderr
