@@ -281,15 +281,22 @@ def report(
 @main.command()
 @click.option("--base", required=True, metavar="REF", help="The PR's base commit.")
 @click.option("--head", default="HEAD", show_default=True, metavar="REF", help="The PR's head commit.")
+@click.option(
+    "--everything", "everything", multiple=True, metavar="PATTERN",
+    help="A changed file matching PATTERN (a folder ending in '/', or a glob) affects every model; "
+    "repeatable. [default: constraints.txt]",
+)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
-def affected(base: str, head: str, repo: str | None, json_path: str | None, github_output: str | None) -> None:
-    """List the models a change affects (spec, params section, data, policy chain, mlgate itself)."""
-    from mlgate.affected import affected_models
+def affected(
+    base: str, head: str, everything: tuple[str, ...], repo: str | None, json_path: str | None, github_output: str | None,
+) -> None:
+    """List the models a change affects (spec, params section, data, policy chain, --everything files)."""
+    from mlgate.affected import EVERYTHING, affected_models
 
-    found = affected_models(_root(repo), base, head)
+    found = affected_models(_root(repo), base, head, everything or EVERYTHING)
     ui.write_json(json_path, found)
     ui.write_outputs(github_output, {"models": json.dumps(sorted(found)), "any": str(bool(found)).lower()})
     for name, reasons in found.items():
