@@ -232,3 +232,11 @@ def test_setup_cache_key_hashes_the_pins_and_mlgates_source(tmp_path: Path) -> N
     shutil.rmtree(source / "src")
     assert _cache_key(source, tmp_path), "no src/ (a checkout of the actions only): still a key"
 
+
+def test_report_action_renders_and_publishes_in_one_call() -> None:
+    [step] = load(PROJECT / "action/report/action.yml")["runs"]["steps"]
+    script = step["run"]
+    assert script.count("mlgate ") == 1, script
+    for option in ("--markdown", "--html", '--summary "$GITHUB_STEP_SUMMARY"', "--check-run-sha", "--github-output", "--pr"):
+        assert option in script, option
+

@@ -222,6 +222,7 @@ def gate(
 @click.option("--verdict", "verdict_path", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Verdict JSON written by `mlgate gate --json`.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the PR-comment Markdown here.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the self-contained HTML report here.")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), help="Append the step summary here (in Actions: $GITHUB_STEP_SUMMARY).")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "html", "summary"]), help="Print this format to stdout (default: markdown when no file is asked for).")
 @click.option("--html-artifact", default="the HTML report artifact of this run", show_default=True, help="Where a shortened comment tells readers to find the full report.")
 @click.option("--no-registry", is_flag=True, help="Do not read tags and run links from MLflow (render from the verdict and spec only).")
@@ -232,33 +233,47 @@ def gate(
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
 def report(
-    model: str, verdict_path: Path, markdown_path: Path | None, html_path: Path | None, fmt: str | None,
-    html_artifact: str, no_registry: bool, pr: int | None, check_run_sha: str | None, github_output: str | None,
-    repo: str | None, json_path: str | None,
+    model: str, verdict_path: Path, markdown_path: Path | None, html_path: Path | None, summary_path: Path | None,
+    fmt: str | None, html_artifact: str, no_registry: bool, pr: int | None, check_run_sha: str | None,
+    github_output: str | None, repo: str | None, json_path: str | None,
 ) -> None:
-    """Render MODEL's verdict as PR-comment Markdown, standalone HTML or a step summary."""
+    """Render MODEL's verdict as PR-comment Markdown, standalone HTML and a step summary, and publish it.
+
+    One call reads the verdict, the spec and the registry once, writes every file asked for, and
+    (with --pr / --check-run-sha) posts the sticky comment and the check run.
+    """
     from mlgate.report import load_input, render_html, render_markdown, render_summary
 
+    if fmt and json_path == "-":
+        raise InvalidInput(f"--format {fmt} and --json - both print to stdout", hint="write one of them to a file (--markdown/--html/--summary PATH or --json PATH)")
     root = _root(repo)
     data = load_input(root, model, verdict_path, registry=not no_registry, html_artifact=html_artifact)
     result: dict[str, object] = {"model": model, "version": data.verdict["version"], "status": data.verdict["status"]}
+    rendered = functools.cache(lambda: render_markdown(data, root))  # the comment: rendered once
+
+    def write(path: Path, text: str, *, append: bool = False) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a" if append else "w", encoding="utf-8") as out:
+            out.write(text)
+
     if markdown_path:
-        rendered = render_markdown(data, root)
-        markdown_path.parent.mkdir(parents=True, exist_ok=True)
-        markdown_path.write_text(rendered.text, encoding="utf-8")
-        result |= {"markdown": str(markdown_path), "characters": len(rendered.text), "cut_sections": rendered.cut}
-        ui.success(f"Markdown ({len(rendered.text):,} characters) -> {markdown_path}")
-        if rendered.cut:
-            ui.warn(f"shortened to fit a GitHub comment: left out {', '.join(rendered.cut)}")
+        write(markdown_path, rendered().text)
+        result |= {"markdown": str(markdown_path), "characters": len(rendered().text), "cut_sections": rendered().cut}
+        ui.success(f"Markdown ({len(rendered().text):,} characters) -> {markdown_path}")
+        if rendered().cut:
+            ui.warn(f"shortened to fit a GitHub comment: left out {', '.join(rendered().cut)}")
     if html_path:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(render_html(data, root), encoding="utf-8")
+        write(html_path, render_html(data, root))
         result["html"] = str(html_path)
         ui.success(f"HTML -> {html_path}")
-    if fmt or not (markdown_path or html_path):
+    if summary_path:
+        write(summary_path, render_summary(data, root).text.rstrip("\n") + "\n", append=True)
+        result["summary"] = str(summary_path)
+        ui.success(f"step summary -> {summary_path}")
+    if fmt or not (markdown_path or html_path or summary_path or json_path == "-"):
         chosen = fmt or "markdown"
         text = {
-            "markdown": lambda: render_markdown(data, root).text,
+            "markdown": lambda: rendered().text,
             "summary": lambda: render_summary(data, root).text,
             "html": lambda: render_html(data, root),
         }[chosen]()
@@ -267,7 +282,7 @@ def report(
         from mlgate.publish import publish
         from mlgate.report import marker
 
-        posted = publish(root, data.verdict, render_markdown(data, root).text, marker(model), pr=pr, head_sha=check_run_sha)
+        posted = publish(root, data.verdict, rendered().text, marker(model), pr=pr, head_sha=check_run_sha)
         result |= posted.as_dict()
         ui.write_outputs(github_output, posted.as_dict())
         if posted.skipped:
