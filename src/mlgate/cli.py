@@ -39,22 +39,30 @@ def handled(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except MlgateError as err:
-            ui.write_json(kwargs.get("json_path"), _error_payload(err))
-            ui.error(err.message, err.hint)
-            sys.exit(err.exit_code)
-        except Exception as err:
-            if os.environ.get("MLGATE_TRACEBACK") == "1":
-                raise
-            ui.error(
-                f"unexpected {type(err).__name__}: {err}",
-                "this is a bug in mlgate: re-run with --traceback and report it",
-            )
-            sys.exit(EXIT_BUG)
+        # `--json -`: stdout carries the JSON alone; tables and text for people go to stderr
+        with ui.json_on_stdout(kwargs.get("json_path") == "-"):
+            return _run(func, *args, **kwargs)
 
     return wrapper
+
+
+def _run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run one command; library errors become a message (and error JSON) and an exit code."""
+    try:
+        return func(*args, **kwargs)
+    except MlgateError as err:
+        if not ui.json_written():  # never a second JSON document on stdout
+            ui.write_json(kwargs.get("json_path"), _error_payload(err))
+        ui.error(err.message, err.hint)
+        sys.exit(err.exit_code)
+    except Exception as err:
+        if os.environ.get("MLGATE_TRACEBACK") == "1":
+            raise
+        ui.error(
+            f"unexpected {type(err).__name__}: {err}",
+            "this is a bug in mlgate: re-run with --traceback and report it",
+        )
+        sys.exit(EXIT_BUG)
 
 
 def _root(repo: str | None) -> Path:
@@ -407,6 +415,7 @@ def propose_promotion(
 @click.option("--base", metavar="REF", help="--plan: judge with the policies of this commit (the PR's base).")
 @click.option("--pr", type=int, metavar="N", help="The pull request whose reviews count (--apply: default from the merge commit's message).")
 @click.option("--post", is_flag=True, help="--plan: upsert the plan comment on --pr and a check run on its head commit.")
+@click.option("--no-github", is_flag=True, help="Do not read the PR from GitHub (no token needed): its approvals count as absent.")
 @click.option("--actor", metavar="LOGIN", help="--apply: who promoted (default: the PR's merger, GITHUB_ACTOR, or the OS user).")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the plan as Markdown here (e.g. $GITHUB_STEP_SUMMARY).")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
@@ -414,8 +423,8 @@ def propose_promotion(
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
 def promote(
-    mode: str | None, base: str | None, pr: int | None, post: bool, actor: str | None, markdown_path: Path | None,
-    repo: str | None, json_path: str | None, github_output: str | None,
+    mode: str | None, base: str | None, pr: int | None, post: bool, no_github: bool, actor: str | None,
+    markdown_path: Path | None, repo: str | None, json_path: str | None, github_output: str | None,
 ) -> None:
     """Plan or apply promotions: move MLflow aliases to what release.yaml asks for (exit 1 if not allowed)."""
     from mlgate import promote as promotion
@@ -423,11 +432,25 @@ def promote(
 
     if mode is None:
         raise InvalidInput("say --plan (on a pull request) or --apply (after the merge)")
+    if post and no_github:
+        raise InvalidInput("--post publishes to GitHub: drop --no-github, or drop --post")
     root = _root(repo)
     registry = Registry(root)
+    named_by = "--pr"
     if mode == "apply" and pr is None:
         pr = promotion.pr_from_commit_message(root)
-    pull = promotion.fetch_pull_request(pr) if pr is not None else None
+        named_by = "the merge commit's message"
+    pull = None
+    if no_github:
+        read = f"the reviews of PR #{pr} are" if pr is not None else "GitHub is"
+        ui.warn(f"--no-github: {read} not read; approvals count as absent")
+    elif pr is not None:
+        if not os.environ.get("GITHUB_TOKEN"):
+            raise InvalidInput(
+                f"PR #{pr} (named by {named_by}): reading its approvals needs a GitHub token, and GITHUB_TOKEN is not set",
+                hint="set GITHUB_TOKEN (and GITHUB_REPOSITORY), or pass --no-github: approvals then count as absent",
+            )
+        pull = promotion.fetch_pull_request(pr)
     if mode == "plan":
         plan = promotion.make_plan(root, registry, policy_ref=base, pull=pull, progress=ui.progress)
         payload = plan.as_dict()
@@ -440,6 +463,8 @@ def promote(
     else:
         result = promotion.apply(root, registry, pull=pull, actor=actor, progress=ui.progress)
         plan, payload = result.plan, result.as_dict()
+    if no_github:
+        payload["github"] = {"read": False, "pr": pr, "approvals": "counted as absent (--no-github)"}
     ui.write_json(json_path, payload)
     if markdown_path:
         from mlgate.promotion_comment import markdown
