@@ -106,6 +106,7 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
     "status": (["status"], {0}),
     "history": (["history", "insurance"], {0}),
     "rollback": (["rollback", "insurance", "--stage", "staging"], {0}),
+    "init": (["init"], {0}),
 }
 TABLES = {"status": "desired", "history": "approvers", "rollback": "Roll back", "propose-promotion": "Promote"}
 NOT_RUN = {"demo": "a minute or more: tests/test_demo.py", "policy-review": "a hidden alias of governance"}
@@ -122,7 +123,7 @@ def test_json_dash_prints_the_json_alone_on_stdout(
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     args, codes = JSON_COMMANDS[command]
     args = [a.replace("{verdict}", str(registry_repo.parent / "verdict.json")) for a in args]
-    cwd = registry_repo
+    cwd = tmp_path if command == "init" else registry_repo
     result = invoke(CliRunner(), *args, "--json", "-", cwd=cwd)
     assert result.exit_code in codes, result.output
     json.loads(result.stdout)  # `mlgate ... --json - | jq` works: nothing else on stdout

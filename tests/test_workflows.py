@@ -240,3 +240,26 @@ def test_report_action_renders_and_publishes_in_one_call() -> None:
     for option in ("--markdown", "--html", '--summary "$GITHUB_STEP_SUMMARY"', "--check-run-sha", "--github-output", "--pr"):
         assert option in script, option
 
+
+INIT_WORKFLOWS = sorted((PROJECT / "src/mlgate/resources/init/workflows").glob("*.yml"))
+MLGATE_ACTION = re.compile(r"^\s*-?\s*uses:\s*<owner>/<repo>/action/(setup|train|gate|report|promote)@v1(\s+#.*)?$")
+
+
+@pytest.mark.parametrize("path", INIT_WORKFLOWS, ids=lambda p: p.name)
+def test_init_workflows_follow_the_same_rules(path: Path) -> None:
+    """The workflows `mlgate init` writes: the rules above, with mlgate's own actions by tag."""
+    doc = load(path)
+    assert doc.get("permissions") in ({"contents": "read"}, {})
+    for name, job in doc["jobs"].items():
+        assert "timeout-minutes" in job, f"job '{name}' needs timeout-minutes"
+        for scope, level in (job.get("permissions") or {}).items():
+            assert level in ("read", "write", "none")
+            assert scope in ("contents", "pull-requests", "checks"), scope
+    for step in steps_of(doc):
+        assert "${{" not in step.get("run", ""), step
+    for line in path.read_text().splitlines():
+        if re.match(r"^\s*-?\s*uses:", line):
+            assert PINNED.match(line) or MLGATE_ACTION.match(line), line
+            if MLGATE_ACTION.match(line):
+                action = MLGATE_ACTION.match(line).group(1)
+                assert (PROJECT / "action" / action / "action.yml").is_file(), action

@@ -116,6 +116,47 @@ def validate(path: Path | None, no_data: bool, json_path: str | None) -> None:
 
 
 @main.command()
+@click.option("--model", metavar="NAME", help="The model to scaffold (default: the data file's name).")
+@click.option("--data", metavar="PATH", help="CSV the model learns from, inside this folder (it is put under DVC).")
+@click.option("--target", metavar="COL", help="The column to predict (left out of the features).")
+@click.option("--task", type=click.Choice(["classification", "regression"]), help="Default: inferred from the target column.")
+@click.option("--approver", "approvers", multiple=True, metavar="LOGIN", help="GitHub login who approves production promotions and governance changes (repeatable).")
+@click.option("--actions", default="<owner>/<repo>@v1", show_default=True, metavar="OWNER/REPO@REF", help="Where the workflows take mlgate's actions from.")
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def init(
+    model: str | None, data: str | None, target: str | None, task: str | None, approvers: tuple[str, ...],
+    actions: str, json_path: str | None,
+) -> None:
+    """Scaffold a governed repo in the current folder: spec, policies, params, workflows, git and DVC.
+
+    Features come from the CSV header (numbers numeric, the rest categorical). Existing files
+    are never overwritten: if one is in the way, nothing is written (exit 2).
+    """
+    from mlgate.init import init_repo
+
+    result = init_repo(Path.cwd(), model=model, data=data, target=target, task=task, approvers=approvers, actions=actions)
+    ui.write_json(json_path, result.as_dict())
+    for rel in result.created:
+        ui.info(f"  created   {rel}")
+    for rel in result.appended:
+        ui.info(f"  appended  {rel}")
+    for command in result.ran:
+        ui.info(f"  ran       {command}")
+    for note in result.notes:
+        ui.info(note)
+    ui.success(f"governed repo scaffolded in {result.root}")
+    if "<owner>/<repo>" in actions:
+        ui.info("next: in .github/workflows/mlgate-*.yml, replace <owner>/<repo> with where mlgate's actions live (or re-run with --actions)")
+    if result.model:
+        ui.info(f"next: fill in model_card and monitoring in models/{result.model}/model.yaml, then "
+                f"`mlgate validate`, `mlgate train {result.model}` and commit")
+        ui.info("next: give DVC a remote the runners can reach (`dvc remote add -d NAME URL`) and `dvc push`")
+    else:
+        ui.info("next: `mlgate init --data PATH --target COL` adds a model, or write models/<name>/model.yaml")
+
+
+@main.command()
 @click.option(
     "--kind",
     type=click.Choice(["model", "policy", "release", "all"]),
