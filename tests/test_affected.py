@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import git, invoke
+from conftest import PROJECT, git, invoke
+from mlgate.affected import matches
 
 
 def commit(repo: Path, rel: str, old: str, new: str) -> None:
@@ -18,10 +20,10 @@ def commit(repo: Path, rel: str, old: str, new: str) -> None:
     git("commit", "-qam", f"edit {rel}", cwd=repo)
 
 
-def affected(repo: Path, base: str, tmp_path: Path) -> tuple[dict[str, list[str]], str]:
+def affected(repo: Path, base: str, tmp_path: Path, *options: str) -> tuple[dict[str, list[str]], str]:
     out, outputs = tmp_path / "a.json", tmp_path / "github_output"
     outputs.write_text("")
-    result = invoke(CliRunner(), "affected", "--base", base, "--json", str(out), "--github-output", str(outputs), cwd=repo)
+    result = invoke(CliRunner(), "affected", "--base", base, *options, "--json", str(out), "--github-output", str(outputs), cwd=repo)
     assert result.exit_code == 0, result.output
     return json.loads(out.read_text()), outputs.read_text()
 
@@ -55,3 +57,45 @@ def test_unknown_base_says_to_fetch_history(governed_repo: Path) -> None:
     result = invoke(CliRunner(), "affected", "--base", "0" * 40, cwd=governed_repo)
     assert result.exit_code == 2
     assert "fetch-depth: 0" in result.output
+
+
+def add(repo: Path, *rels: str) -> None:
+    for rel in rels:
+        path = repo / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# {rel}\n")
+    git("add", *rels, cwd=repo)
+    git("commit", "-qm", f"add {', '.join(rels)}", cwd=repo)
+
+
+def test_a_users_own_code_re_gates_nothing_by_default(governed_repo: Path, tmp_path: Path) -> None:
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    add(governed_repo, "src/app/serve.py", "action/deploy/action.yml", "pyproject.toml")
+    assert affected(governed_repo, base, tmp_path)[0] == {}, "src/, action/, pyproject.toml are the repo's own"
+    add(governed_repo, "constraints.txt")  # the pins: the default that re-gates everything
+    found, outputs = affected(governed_repo, base, tmp_path)
+    assert found == {"credit": ["constraints.txt"], "insurance": ["constraints.txt"]}
+    assert 'models=["credit", "insurance"]' in outputs
+
+
+def test_everything_patterns_replace_the_default(governed_repo: Path, tmp_path: Path) -> None:
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    add(governed_repo, "src/mlgate/gate.py", "constraints.txt", "features/build.sql", "docs/notes.md")
+    found, _ = affected(governed_repo, base, tmp_path, "--everything", "src/", "--everything", "features/*.sql")
+    assert found == {name: ["features/build.sql", "src/mlgate/gate.py"] for name in ("credit", "insurance")}
+    # this repository's propose workflow names mlgate's own code, actions and pins
+    propose = (PROJECT / ".github/workflows/propose.yml").read_text()
+    patterns = re.findall(r"--everything (\S+)", propose)
+    assert patterns == ["src/", "action/", "pyproject.toml", "constraints.txt"]
+    found, _ = affected(governed_repo, base, tmp_path, *(a for p in patterns for a in ("--everything", p)))
+    assert found == {name: ["constraints.txt", "src/mlgate/gate.py"] for name in ("credit", "insurance")}
+
+
+def test_everything_pattern_matching() -> None:
+    assert matches("src/a/b.py", ["src/"])
+    assert not matches("srcs/a.py", ["src/"])
+    assert matches("pyproject.toml", ["pyproject.toml"])
+    assert not matches("sub/pyproject.toml", ["pyproject.toml"])
+    assert matches("sub/pyproject.toml", ["*pyproject.toml"])
+    assert matches("src/a.py", ["./src/"])
+    assert not matches("constraints.txt", [])

@@ -205,3 +205,25 @@ def test_html_report_in_a_real_headless_browser(tmp_path: Path) -> None:
     assert shown.network_requests == []
     assert not is_blank(shown.screenshot)
     assert png_stats(shown.screenshot).ink > 0.01, "the page should show tables and charts"
+
+
+def test_cli_writes_every_format_in_one_call(governed_repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("earlier step\n")  # $GITHUB_STEP_SUMMARY is appended to, never replaced
+    verdict_path = str(DATA / "verdict-credit.json")
+    result = invoke(
+        CliRunner(), "report", "credit", "--verdict", verdict_path, "--no-registry",
+        "--markdown", str(out / "report.md"), "--html", str(out / "report.html"), "--summary", str(summary),
+        "--html-artifact", "the mlgate-report-credit artifact", "--json", "-", cwd=governed_repo,
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)  # nothing but the JSON on stdout
+    assert payload["markdown"] == str(out / "report.md")
+    assert payload["html"] == str(out / "report.html")
+    assert payload["summary"] == str(summary)
+    assert (out / "report.md").read_text().startswith("❌ **blocked**")
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
+    printed = invoke(CliRunner(), "report", "credit", "--verdict", verdict_path, "--no-registry",
+                     "--format", "summary", cwd=governed_repo)
+    assert summary.read_text() == "earlier step\n" + printed.stdout, "the same text as --format summary"

@@ -7,7 +7,10 @@ without a timeout, or an undocumented input/output.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +195,71 @@ def test_promote_applies_one_at_a_time_and_never_cancels_an_apply() -> None:
     assert plan["permissions"] == {"contents": "read", "pull-requests": "write", "checks": "write"}
     modes = [s["with"]["mode"] for job in (plan, apply) for s in job["steps"] if s.get("uses") == "./action/promote"]
     assert modes == ["plan", "apply"]
+
+
+def _cache_key(source: Path, tmp_path: Path) -> str:
+    """Run the setup action's "Cache key" step as the runner would, on ``source``."""
+    [step] = [s for s in load(PROJECT / "action/setup/action.yml")["runs"]["steps"] if s.get("id") == "key"]
+    assert step["env"]["MLGATE_SOURCE"] == "${{ github.action_path }}/../.."
+    output = tmp_path / "github_output"
+    output.write_text("")
+    env = {"PATH": os.environ["PATH"], "MLGATE_SOURCE": str(source), "GITHUB_OUTPUT": str(output)}
+    subprocess.run(["bash", "-c", step["run"]], env=env, check=True, cwd=tmp_path)
+    [line] = output.read_text().splitlines()
+    assert re.fullmatch(r"hash=[0-9a-f]{64}", line), line
+    return line.removeprefix("hash=")
+
+
+def test_setup_cache_key_hashes_the_pins_and_mlgates_source(tmp_path: Path) -> None:
+    source = tmp_path / "mlgate"
+    for rel in ("constraints.txt", "pyproject.toml", "src/mlgate/__init__.py", "src/mlgate/gate.py"):
+        (source / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT / rel, source / rel)
+    key = _cache_key(source, tmp_path)
+    assert _cache_key(source, tmp_path) == key, "stable"
+    (source / "src/mlgate/__pycache__").mkdir()
+    (source / "src/mlgate/__pycache__/gate.cpython-311.pyc").write_bytes(b"\0")
+    assert _cache_key(source, tmp_path) == key, "bytecode is not source"
+    gate = source / "src/mlgate/gate.py"
+    gate.write_text(gate.read_text() + "\n# a change to mlgate's code\n")
+    changed = _cache_key(source, tmp_path)
+    assert changed != key, "a change to mlgate's code must not restore the old venv"
+    (source / "src/mlgate/new.py").write_text("")
+    assert _cache_key(source, tmp_path) not in (key, changed), "a new module too"
+    before = _cache_key(source, tmp_path)
+    (source / "constraints.txt").write_text((source / "constraints.txt").read_text() + "extra==1\n")
+    assert _cache_key(source, tmp_path) != before, "the pins"
+    shutil.rmtree(source / "src")
+    assert _cache_key(source, tmp_path), "no src/ (a checkout of the actions only): still a key"
+
+
+def test_report_action_renders_and_publishes_in_one_call() -> None:
+    [step] = load(PROJECT / "action/report/action.yml")["runs"]["steps"]
+    script = step["run"]
+    assert script.count("mlgate ") == 1, script
+    for option in ("--markdown", "--html", '--summary "$GITHUB_STEP_SUMMARY"', "--check-run-sha", "--github-output", "--pr"):
+        assert option in script, option
+
+
+INIT_WORKFLOWS = sorted((PROJECT / "src/mlgate/resources/init/workflows").glob("*.yml"))
+MLGATE_ACTION = re.compile(r"^\s*-?\s*uses:\s*<owner>/<repo>/action/(setup|train|gate|report|promote)@v1(\s+#.*)?$")
+
+
+@pytest.mark.parametrize("path", INIT_WORKFLOWS, ids=lambda p: p.name)
+def test_init_workflows_follow_the_same_rules(path: Path) -> None:
+    """The workflows `mlgate init` writes: the rules above, with mlgate's own actions by tag."""
+    doc = load(path)
+    assert doc.get("permissions") in ({"contents": "read"}, {})
+    for name, job in doc["jobs"].items():
+        assert "timeout-minutes" in job, f"job '{name}' needs timeout-minutes"
+        for scope, level in (job.get("permissions") or {}).items():
+            assert level in ("read", "write", "none")
+            assert scope in ("contents", "pull-requests", "checks"), scope
+    for step in steps_of(doc):
+        assert "${{" not in step.get("run", ""), step
+    for line in path.read_text().splitlines():
+        if re.match(r"^\s*-?\s*uses:", line):
+            assert PINNED.match(line) or MLGATE_ACTION.match(line), line
+            if MLGATE_ACTION.match(line):
+                action = MLGATE_ACTION.match(line).group(1)
+                assert (PROJECT / "action" / action / "action.yml").is_file(), action

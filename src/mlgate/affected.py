@@ -2,19 +2,34 @@
 
 A model is affected when the change touches its folder (spec, release), its section of
 ``params.yaml``, a data file it reads (the ``.dvc`` pointer or ``dvc.lock``), a policy in its
-``extends`` chain, or mlgate itself (``src/``, ``action/``, ``pyproject.toml``, ``constraints.txt``):
-a change to the gatekeeper re-gates every model.
+``extends`` chain, or a file that re-gates every model. Those files are the repo's choice
+(``--everything PATTERN``); by default only ``constraints.txt``, the pins. mlgate's own repo adds
+its source (``src/``, ``action/``, ``pyproject.toml``): a change to the gatekeeper re-gates every
+model there, while in a user's repo ``src/`` is just their code.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from mlgate.exceptions import GitError, InvalidInput
 from mlgate.workspace import load_model_context, model_names
 
-EVERYTHING = ("src/", "action/", "pyproject.toml", "constraints.txt")
+EVERYTHING = ("constraints.txt",)
+
+
+def matches(path: str, patterns: Iterable[str]) -> bool:
+    """``path`` matches a pattern: a folder ending in ``/`` (everything under it) or a glob."""
+    for pattern in patterns:
+        if pattern.endswith("/"):
+            if path.startswith(pattern.removeprefix("./")):
+                return True
+        elif fnmatch.fnmatchcase(path, pattern.removeprefix("./")):
+            return True
+    return False
 
 
 def changed_files(root: Path, base: str, head: str) -> list[str]:
@@ -43,13 +58,19 @@ def _params_changed(root: Path, base: str, head: str) -> set[str]:
     return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
 
 
-def affected_models(root: Path, base: str, head: str) -> dict[str, list[str]]:
-    """Model name → the changed files that affect it (models absent: not affected)."""
+def affected_models(
+    root: Path, base: str, head: str, everything: Iterable[str] = EVERYTHING
+) -> dict[str, list[str]]:
+    """Model name → the changed files that affect it (models absent: not affected).
+
+    A changed file matching a pattern of ``everything`` affects every model.
+    """
+    everything = tuple(everything)
     files = changed_files(root, base, head)
     params = _params_changed(root, base, head) if "params.yaml" in files else set()
     result: dict[str, list[str]] = {}
     for name in model_names(root):
-        reasons = [f for f in files if f.startswith(EVERYTHING) or f.startswith(f"models/{name}/")]
+        reasons = [f for f in files if matches(f, everything) or f.startswith(f"models/{name}/")]
         if name in params:
             reasons.append(f"params.yaml ({name})")
         ctx = load_model_context(root, name)

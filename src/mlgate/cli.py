@@ -39,22 +39,30 @@ def handled(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except MlgateError as err:
-            ui.write_json(kwargs.get("json_path"), _error_payload(err))
-            ui.error(err.message, err.hint)
-            sys.exit(err.exit_code)
-        except Exception as err:
-            if os.environ.get("MLGATE_TRACEBACK") == "1":
-                raise
-            ui.error(
-                f"unexpected {type(err).__name__}: {err}",
-                "this is a bug in mlgate: re-run with --traceback and report it",
-            )
-            sys.exit(EXIT_BUG)
+        # `--json -`: stdout carries the JSON alone; tables and text for people go to stderr
+        with ui.json_on_stdout(kwargs.get("json_path") == "-"):
+            return _run(func, *args, **kwargs)
 
     return wrapper
+
+
+def _run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run one command; library errors become a message (and error JSON) and an exit code."""
+    try:
+        return func(*args, **kwargs)
+    except MlgateError as err:
+        if not ui.json_written():  # never a second JSON document on stdout
+            ui.write_json(kwargs.get("json_path"), _error_payload(err))
+        ui.error(err.message, err.hint)
+        sys.exit(err.exit_code)
+    except Exception as err:
+        if os.environ.get("MLGATE_TRACEBACK") == "1":
+            raise
+        ui.error(
+            f"unexpected {type(err).__name__}: {err}",
+            "this is a bug in mlgate: re-run with --traceback and report it",
+        )
+        sys.exit(EXIT_BUG)
 
 
 def _root(repo: str | None) -> Path:
@@ -105,6 +113,47 @@ def validate(path: Path | None, no_data: bool, json_path: str | None) -> None:
         ui.info(f"{len(report.problems)} problem(s) in {summary}: fix them and run `mlgate validate` again")
         sys.exit(2)
     ui.success(f"valid: {summary}")
+
+
+@main.command()
+@click.option("--model", metavar="NAME", help="The model to scaffold (default: the data file's name).")
+@click.option("--data", metavar="PATH", help="CSV the model learns from, inside this folder (it is put under DVC).")
+@click.option("--target", metavar="COL", help="The column to predict (left out of the features).")
+@click.option("--task", type=click.Choice(["classification", "regression"]), help="Default: inferred from the target column.")
+@click.option("--approver", "approvers", multiple=True, metavar="LOGIN", help="GitHub login who approves production promotions and governance changes (repeatable).")
+@click.option("--actions", default="<owner>/<repo>@v1", show_default=True, metavar="OWNER/REPO@REF", help="Where the workflows take mlgate's actions from.")
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def init(
+    model: str | None, data: str | None, target: str | None, task: str | None, approvers: tuple[str, ...],
+    actions: str, json_path: str | None,
+) -> None:
+    """Scaffold a governed repo in the current folder: spec, policies, params, workflows, git and DVC.
+
+    Features come from the CSV header (numbers numeric, the rest categorical). Existing files
+    are never overwritten: if one is in the way, nothing is written (exit 2).
+    """
+    from mlgate.init import init_repo
+
+    result = init_repo(Path.cwd(), model=model, data=data, target=target, task=task, approvers=approvers, actions=actions)
+    ui.write_json(json_path, result.as_dict())
+    for rel in result.created:
+        ui.info(f"  created   {rel}")
+    for rel in result.appended:
+        ui.info(f"  appended  {rel}")
+    for command in result.ran:
+        ui.info(f"  ran       {command}")
+    for note in result.notes:
+        ui.info(note)
+    ui.success(f"governed repo scaffolded in {result.root}")
+    if "<owner>/<repo>" in actions:
+        ui.info("next: in .github/workflows/mlgate-*.yml, replace <owner>/<repo> with where mlgate's actions live (or re-run with --actions)")
+    if result.model:
+        ui.info(f"next: fill in model_card and monitoring in models/{result.model}/model.yaml, then "
+                f"`mlgate validate`, `mlgate train {result.model}` and commit")
+        ui.info("next: give DVC a remote the runners can reach (`dvc remote add -d NAME URL`) and `dvc push`")
+    else:
+        ui.info("next: `mlgate init --data PATH --target COL` adds a model, or write models/<name>/model.yaml")
 
 
 @main.command()
@@ -222,6 +271,7 @@ def gate(
 @click.option("--verdict", "verdict_path", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Verdict JSON written by `mlgate gate --json`.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the PR-comment Markdown here.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the self-contained HTML report here.")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), help="Append the step summary here (in Actions: $GITHUB_STEP_SUMMARY).")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "html", "summary"]), help="Print this format to stdout (default: markdown when no file is asked for).")
 @click.option("--html-artifact", default="the HTML report artifact of this run", show_default=True, help="Where a shortened comment tells readers to find the full report.")
 @click.option("--no-registry", is_flag=True, help="Do not read tags and run links from MLflow (render from the verdict and spec only).")
@@ -232,33 +282,47 @@ def gate(
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
 def report(
-    model: str, verdict_path: Path, markdown_path: Path | None, html_path: Path | None, fmt: str | None,
-    html_artifact: str, no_registry: bool, pr: int | None, check_run_sha: str | None, github_output: str | None,
-    repo: str | None, json_path: str | None,
+    model: str, verdict_path: Path, markdown_path: Path | None, html_path: Path | None, summary_path: Path | None,
+    fmt: str | None, html_artifact: str, no_registry: bool, pr: int | None, check_run_sha: str | None,
+    github_output: str | None, repo: str | None, json_path: str | None,
 ) -> None:
-    """Render MODEL's verdict as PR-comment Markdown, standalone HTML or a step summary."""
+    """Render MODEL's verdict as PR-comment Markdown, standalone HTML and a step summary, and publish it.
+
+    One call reads the verdict, the spec and the registry once, writes every file asked for, and
+    (with --pr / --check-run-sha) posts the sticky comment and the check run.
+    """
     from mlgate.report import load_input, render_html, render_markdown, render_summary
 
+    if fmt and json_path == "-":
+        raise InvalidInput(f"--format {fmt} and --json - both print to stdout", hint="write one of them to a file (--markdown/--html/--summary PATH or --json PATH)")
     root = _root(repo)
     data = load_input(root, model, verdict_path, registry=not no_registry, html_artifact=html_artifact)
     result: dict[str, object] = {"model": model, "version": data.verdict["version"], "status": data.verdict["status"]}
+    rendered = functools.cache(lambda: render_markdown(data, root))  # the comment: rendered once
+
+    def write(path: Path, text: str, *, append: bool = False) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a" if append else "w", encoding="utf-8") as out:
+            out.write(text)
+
     if markdown_path:
-        rendered = render_markdown(data, root)
-        markdown_path.parent.mkdir(parents=True, exist_ok=True)
-        markdown_path.write_text(rendered.text, encoding="utf-8")
-        result |= {"markdown": str(markdown_path), "characters": len(rendered.text), "cut_sections": rendered.cut}
-        ui.success(f"Markdown ({len(rendered.text):,} characters) -> {markdown_path}")
-        if rendered.cut:
-            ui.warn(f"shortened to fit a GitHub comment: left out {', '.join(rendered.cut)}")
+        write(markdown_path, rendered().text)
+        result |= {"markdown": str(markdown_path), "characters": len(rendered().text), "cut_sections": rendered().cut}
+        ui.success(f"Markdown ({len(rendered().text):,} characters) -> {markdown_path}")
+        if rendered().cut:
+            ui.warn(f"shortened to fit a GitHub comment: left out {', '.join(rendered().cut)}")
     if html_path:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(render_html(data, root), encoding="utf-8")
+        write(html_path, render_html(data, root))
         result["html"] = str(html_path)
         ui.success(f"HTML -> {html_path}")
-    if fmt or not (markdown_path or html_path):
+    if summary_path:
+        write(summary_path, render_summary(data, root).text.rstrip("\n") + "\n", append=True)
+        result["summary"] = str(summary_path)
+        ui.success(f"step summary -> {summary_path}")
+    if fmt or not (markdown_path or html_path or summary_path or json_path == "-"):
         chosen = fmt or "markdown"
         text = {
-            "markdown": lambda: render_markdown(data, root).text,
+            "markdown": lambda: rendered().text,
             "summary": lambda: render_summary(data, root).text,
             "html": lambda: render_html(data, root),
         }[chosen]()
@@ -267,7 +331,7 @@ def report(
         from mlgate.publish import publish
         from mlgate.report import marker
 
-        posted = publish(root, data.verdict, render_markdown(data, root).text, marker(model), pr=pr, head_sha=check_run_sha)
+        posted = publish(root, data.verdict, rendered().text, marker(model), pr=pr, head_sha=check_run_sha)
         result |= posted.as_dict()
         ui.write_outputs(github_output, posted.as_dict())
         if posted.skipped:
@@ -281,15 +345,22 @@ def report(
 @main.command()
 @click.option("--base", required=True, metavar="REF", help="The PR's base commit.")
 @click.option("--head", default="HEAD", show_default=True, metavar="REF", help="The PR's head commit.")
+@click.option(
+    "--everything", "everything", multiple=True, metavar="PATTERN",
+    help="A changed file matching PATTERN (a folder ending in '/', or a glob) affects every model; "
+    "repeatable. [default: constraints.txt]",
+)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
-def affected(base: str, head: str, repo: str | None, json_path: str | None, github_output: str | None) -> None:
-    """List the models a change affects (spec, params section, data, policy chain, mlgate itself)."""
-    from mlgate.affected import affected_models
+def affected(
+    base: str, head: str, everything: tuple[str, ...], repo: str | None, json_path: str | None, github_output: str | None,
+) -> None:
+    """List the models a change affects (spec, params section, data, policy chain, --everything files)."""
+    from mlgate.affected import EVERYTHING, affected_models
 
-    found = affected_models(_root(repo), base, head)
+    found = affected_models(_root(repo), base, head, everything or EVERYTHING)
     ui.write_json(json_path, found)
     ui.write_outputs(github_output, {"models": json.dumps(sorted(found)), "any": str(bool(found)).lower()})
     for name, reasons in found.items():
@@ -385,6 +456,7 @@ def propose_promotion(
 @click.option("--base", metavar="REF", help="--plan: judge with the policies of this commit (the PR's base).")
 @click.option("--pr", type=int, metavar="N", help="The pull request whose reviews count (--apply: default from the merge commit's message).")
 @click.option("--post", is_flag=True, help="--plan: upsert the plan comment on --pr and a check run on its head commit.")
+@click.option("--no-github", is_flag=True, help="Do not read the PR from GitHub (no token needed): its approvals count as absent.")
 @click.option("--actor", metavar="LOGIN", help="--apply: who promoted (default: the PR's merger, GITHUB_ACTOR, or the OS user).")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the plan as Markdown here (e.g. $GITHUB_STEP_SUMMARY).")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
@@ -392,8 +464,8 @@ def propose_promotion(
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
 def promote(
-    mode: str | None, base: str | None, pr: int | None, post: bool, actor: str | None, markdown_path: Path | None,
-    repo: str | None, json_path: str | None, github_output: str | None,
+    mode: str | None, base: str | None, pr: int | None, post: bool, no_github: bool, actor: str | None,
+    markdown_path: Path | None, repo: str | None, json_path: str | None, github_output: str | None,
 ) -> None:
     """Plan or apply promotions: move MLflow aliases to what release.yaml asks for (exit 1 if not allowed)."""
     from mlgate import promote as promotion
@@ -401,11 +473,25 @@ def promote(
 
     if mode is None:
         raise InvalidInput("say --plan (on a pull request) or --apply (after the merge)")
+    if post and no_github:
+        raise InvalidInput("--post publishes to GitHub: drop --no-github, or drop --post")
     root = _root(repo)
     registry = Registry(root)
+    named_by = "--pr"
     if mode == "apply" and pr is None:
         pr = promotion.pr_from_commit_message(root)
-    pull = promotion.fetch_pull_request(pr) if pr is not None else None
+        named_by = "the merge commit's message"
+    pull = None
+    if no_github:
+        read = f"the reviews of PR #{pr} are" if pr is not None else "GitHub is"
+        ui.warn(f"--no-github: {read} not read; approvals count as absent")
+    elif pr is not None:
+        if not os.environ.get("GITHUB_TOKEN"):
+            raise InvalidInput(
+                f"PR #{pr} (named by {named_by}): reading its approvals needs a GitHub token, and GITHUB_TOKEN is not set",
+                hint="set GITHUB_TOKEN (and GITHUB_REPOSITORY), or pass --no-github: approvals then count as absent",
+            )
+        pull = promotion.fetch_pull_request(pr)
     if mode == "plan":
         plan = promotion.make_plan(root, registry, policy_ref=base, pull=pull, progress=ui.progress)
         payload = plan.as_dict()
@@ -418,6 +504,8 @@ def promote(
     else:
         result = promotion.apply(root, registry, pull=pull, actor=actor, progress=ui.progress)
         plan, payload = result.plan, result.as_dict()
+    if no_github:
+        payload["github"] = {"read": False, "pr": pr, "approvals": "counted as absent (--no-github)"}
     ui.write_json(json_path, payload)
     if markdown_path:
         from mlgate.promotion_comment import markdown

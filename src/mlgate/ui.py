@@ -1,10 +1,14 @@
 """All terminal output: data to stdout, messages and progress to stderr.
 
-Scripts and GitHub Actions read stdout (JSON or a single value); people read stderr.
+Scripts and GitHub Actions read stdout (JSON or a single value); people read stderr. While a
+command writes ``--json -``, stdout carries that JSON alone: tables and text meant for people
+(:func:`data`, :func:`table`) go to stderr instead, so ``mlgate ... --json - | jq`` always parses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +17,35 @@ import click
 from mlgate import jsonout
 
 
+class _Stdout:
+    """Who owns stdout during one command: its ``--json -`` output, or the human results."""
+
+    json_only = False
+    json_written = False
+
+
+_stdout = _Stdout()
+
+
+@contextmanager
+def json_on_stdout(active: bool) -> Iterator[None]:
+    """While ``active`` (the command got ``--json -``), stdout is reserved for the JSON."""
+    previous = (_stdout.json_only, _stdout.json_written)
+    _stdout.json_only, _stdout.json_written = active, False
+    try:
+        yield
+    finally:
+        _stdout.json_only, _stdout.json_written = previous
+
+
+def json_written() -> bool:
+    """Whether this command already printed its JSON to stdout."""
+    return _stdout.json_written
+
+
 def data(text: str) -> None:
-    """A result for scripts: stdout."""
-    click.echo(text)
+    """A result: stdout, or stderr while ``--json -`` owns stdout."""
+    click.echo(text, err=_stdout.json_only)
 
 
 def info(text: str) -> None:
@@ -47,7 +77,7 @@ def error(text: str, hint: str = "") -> None:
 
 
 def table(headers: list[str], rows: list[list[str]]) -> None:
-    """An aligned plain-text table on stdout (a result people read; --json is for scripts)."""
+    """An aligned plain-text table: a result people read, on stdout unless ``--json -`` owns it."""
     cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for index, row in enumerate(cells):
@@ -60,7 +90,8 @@ def write_json(target: str | None, payload: Any) -> None:
     if target is None:
         return
     if target == "-":
-        data(jsonout.dumps(payload))
+        click.echo(jsonout.dumps(payload))
+        _stdout.json_written = True
         return
     jsonout.write(Path(target), payload)
 

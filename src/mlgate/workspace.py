@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from mlgate.estimator import check_params, resolve_estimator
 from mlgate.exceptions import InvalidInput, Problem, SpecError
-from mlgate.policies import ResolvedPolicy, load_policy
+from mlgate.policies import ResolvedPolicy, load_policy, rule_id
 from mlgate.spec import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -88,19 +88,40 @@ def load_params(root: Path, section: str, spec_doc: Document) -> tuple[dict[str,
     return params, doc
 
 
+def _effective_rules(policy: ResolvedPolicy, root: Path) -> dict[str, list[tuple[Document, int, dict[str, Any]]]]:
+    """Per family, the raw rules in effect, each with the file (document) and index defining it.
+
+    Every file of the ``extends`` chain is read, base first; a rule whose id a later file
+    defines again is replaced, as when the chain is merged (mlgate.policies).
+    """
+    found: dict[str, dict[str, tuple[Document, int, dict[str, Any]]]] = {}
+    for rel in policy.files:  # base first, the spec's file last
+        doc = load(root / rel, rel)
+        raw_gates = (doc.data or {}).get("gates") or {}
+        for family, rules in raw_gates.items():
+            for index, raw in enumerate(rules or []):
+                if not isinstance(raw, dict):
+                    continue
+                subject = type("Raw", (), {k: raw.get(k) for k in ("id", "metric", "field")})
+                found.setdefault(family, {})[rule_id(family, subject)] = (doc, index, raw)
+    return {family: list(rules.values()) for family, rules in found.items()}
+
+
 def _policy_problems(spec: ModelSpec, policy: ResolvedPolicy, root: Path) -> list[Problem]:
-    """Rules that cannot apply to this spec, located in the policy file that defines them."""
-    doc = load(root / policy.file, policy.file)
+    """Rules that cannot apply to this spec, located in the policy file that defines them.
+
+    Rules inherited through ``extends`` are checked too, at their line in the base file.
+    """
     problems = []
     wrong = REGRESSION_METRICS if spec.task == "classification" else CLASSIFICATION_METRICS
     sensitive = {s.name for s in spec.sensitive_features}
     features = set(spec.features.all)
-    raw_gates = doc.data.get("gates", {}) or {}
-    for index, rule in enumerate(raw_gates.get("performance", []) or []):
+    rules = _effective_rules(policy, root)
+    for doc, index, rule in rules.get("performance", []):
         if rule.get("metric") in wrong:
             message = f"metric '{rule['metric']}' does not apply to {spec.task} model '{spec.name}'"
             problems.append(doc.problem(("gates", "performance", index, "metric"), message))
-    for index, rule in enumerate(raw_gates.get("fairness", []) or []):
+    for doc, index, rule in rules.get("fairness", []):
         names = rule.get("sensitive_features") or []
         for i, name in enumerate(names):
             if name not in sensitive:
@@ -110,7 +131,7 @@ def _policy_problems(spec: ModelSpec, policy: ResolvedPolicy, root: Path) -> lis
         if not sensitive:
             message = f"model '{spec.name}' declares no sensitive_features to check fairness on"
             problems.append(doc.problem(("gates", "fairness", index), message))
-    for index, rule in enumerate(raw_gates.get("drift", []) or []):
+    for doc, index, rule in rules.get("drift", []):
         for i, name in enumerate(rule.get("features") or []):
             if name not in features:
                 message = f"'{name}' is not a feature of model '{spec.name}'"

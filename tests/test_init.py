@@ -1,0 +1,180 @@
+"""`mlgate init`: a scaffold that passes `mlgate validate` and `mlgate train` at once."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from conftest import PROJECT, invoke
+from mlgate.init import WORKFLOWS, default_name
+
+TEMPLATES = PROJECT / "src/mlgate/resources/init"
+
+
+@pytest.fixture
+def project(template_repo: Path, tmp_path: Path) -> Path:
+    """An empty folder (not a git repo) holding a copy of the insurance data."""
+    folder = tmp_path / "project"
+    (folder / "data").mkdir(parents=True)
+    shutil.copy2(template_repo / "data/insurance.csv", folder / "data/insurance.csv")
+    return folder
+
+
+def test_init_then_validate_and_train(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "init.json"
+    result = invoke(CliRunner(), "init", "--model", "pricing", "--data", "data/insurance.csv", "--target", "charges",
+                    "--approver", "risk-officer", "--json", str(out), cwd=project)
+    assert result.exit_code == 0, result.output
+    done = json.loads(out.read_text())
+    assert done["model"] == "pricing"
+    assert done["task"] == "regression"  # charges: floats
+    assert done["ran"] == ["git init", "dvc init", "dvc add data/insurance.csv"]
+    assert set(done["created"]) == {
+        "models/pricing/model.yaml", "params.yaml", "policies/base.yaml", "policies/default.yaml",
+        *(f".github/workflows/{w}" for w in WORKFLOWS), ".github/CODEOWNERS", ".gitignore",
+    }
+    spec = yaml.safe_load((project / "models/pricing/model.yaml").read_text())
+    assert spec["features"] == {"numeric": ["age", "bmi", "children"], "categorical": ["sex", "smoker", "region"]}
+    assert spec["target"] == "charges"
+    assert spec["data"]["path"] == "data/insurance.csv"
+    assert yaml.safe_load((project / "params.yaml").read_text()) == {
+        "pricing": {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.05},
+    }
+    base = yaml.safe_load((project / "policies/base.yaml").read_text())
+    assert base["promotion"]["stages"]["production"]["approvers"] == {"users": ["risk-officer"]}
+    assert base["governance"]["approvers"] == {"users": ["risk-officer"]}
+    assert "@risk-officer" in (project / ".github/CODEOWNERS").read_text()
+    assert {"/mlflow.db", "/mlartifacts/"} <= set((project / ".gitignore").read_text().splitlines())
+    assert (project / ".git").is_dir()
+    assert (project / ".dvc").is_dir()
+    assert (project / "data/insurance.csv.dvc").is_file()
+    assert "columns that look protected (age, sex)" in result.stderr
+
+    result = invoke(CliRunner(), "validate", cwd=project)
+    assert result.exit_code == 0, result.output
+    result = invoke(CliRunner(), "train", "pricing", cwd=project)
+    assert result.exit_code == 0, result.output
+    assert "registered models:/pricing/1" in result.stderr
+
+
+def test_init_refuses_to_overwrite_and_writes_nothing(project: Path) -> None:
+    (project / "policies").mkdir()
+    (project / "policies/base.yaml").write_text("# mine\n")
+    (project / "params.yaml").write_text("insurance:\n  n_estimators: 3\n")
+    result = invoke(CliRunner(), "init", "--data", "data/insurance.csv", "--target", "charges", cwd=project)
+    assert result.exit_code == 2
+    assert "never overwrites: policies/base.yaml, params.yaml (its section 'insurance:') already exist" in result.stderr
+    assert (project / "policies/base.yaml").read_text() == "# mine\n"
+    assert not (project / "models").exists()
+    assert not (project / ".git").exists(), "nothing is run either"
+
+
+def test_init_appends_to_params_and_gitignore_and_infers_classification(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    rows = ["id score,plan,active,approved,Gender"]
+    rows += [f"{i * 1.5},{'ab'[i % 2]},{'true' if i % 3 else 'false'},{i % 2},{'mf'[i % 2 == 0]}" for i in range(60)]
+    (project / "loans.csv").write_text("\n".join(rows) + "\n")
+    (project / "params.yaml").write_text("# mine\nother:\n  x: 1\n")
+    (project / ".gitignore").write_text("/.venv/")  # no final newline
+    result = invoke(CliRunner(), "init", "--data", "loans.csv", "--target", "approved", "--json", "-", cwd=project)
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.stdout)
+    assert done["model"] == "loans"
+    assert done["task"] == "classification"  # 0/1 integers
+    assert sorted(done["appended"]) == [".gitignore", "params.yaml"]
+    spec = yaml.safe_load((project / "models/loans/model.yaml").read_text())
+    assert spec["features"] == {"numeric": ["id score"], "categorical": ["plan", "active", "Gender"]}
+    assert spec["estimator"]["class"] == "sklearn.ensemble.RandomForestClassifier"
+    assert spec["data"]["split"]["stratify"] is True
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["other"] == {"x": 1}
+    assert (project / "params.yaml").read_text().startswith("# mine\n")
+    ignored = (project / ".gitignore").read_text().splitlines()
+    assert ignored[0] == "/.venv/"
+    assert {"/loans.csv", "/mlflow.db", "/mlartifacts/"} <= set(ignored)  # dvc add, then init
+    default = yaml.safe_load((project / "policies/default.yaml").read_text())
+    assert {r["metric"] for r in default["gates"]["performance"]} == {"roc_auc", "balanced_accuracy"}
+    base = yaml.safe_load((project / "policies/base.yaml").read_text())
+    assert "approvals" not in base["promotion"]["stages"]["production"], "no approver named: commented out"
+    assert "governance" not in base
+    assert "# /policies/" in (project / ".github/CODEOWNERS").read_text()
+    result = invoke(CliRunner(), "validate", cwd=project)
+    assert result.exit_code == 0, result.output
+
+
+def test_init_without_a_model_validates(tmp_path: Path) -> None:
+    result = invoke(CliRunner(), "init", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "models/.gitkeep").is_file()
+    assert not (tmp_path / ".dvc").exists()
+    result = invoke(CliRunner(), "validate", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "0 model(s), 2 policy file(s)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data", "data/insurance.csv"], "--data needs --target"),
+        (["--target", "charges"], "need --data"),
+        (["--data", "data/nosuch.csv", "--target", "charges"], "data file not found: data/nosuch.csv"),
+        (["--data", "data/insurance.csv", "--target", "charge"], "'charge' is not a column of data/insurance.csv"),
+        (["--data", "data/insurance.csv", "--target", "charges", "--model", "Bad Name"], "must match"),
+        (["--actions", "not a repo"], "--actions must be OWNER/REPO@REF"),
+    ],
+)
+def test_init_rejects_bad_arguments(project: Path, args: list[str], message: str) -> None:
+    result = invoke(CliRunner(), "init", *args, cwd=project)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_data_outside_the_folder_is_refused(project: Path) -> None:
+    inner = project / "inner"
+    inner.mkdir()
+    result = invoke(CliRunner(), "init", "--data", "../data/insurance.csv", "--target", "charges", cwd=inner)
+    assert result.exit_code == 2
+    assert "copy the data into the repo first" in result.stderr
+
+
+def test_actions_option_names_where_the_actions_live(tmp_path: Path) -> None:
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    result = invoke(CliRunner(), "init", "--actions", f"acme/mlgate@{sha}", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    for name in WORKFLOWS:
+        text = (tmp_path / ".github/workflows" / name).read_text()
+        uses = re.findall(r"uses: (\S+/action/\S+)", text)
+        assert uses, name
+        assert all(u.startswith("acme/mlgate/action/") and u.endswith(f"@{sha}") for u in uses), uses
+        assert "<owner>" not in text
+
+
+def test_the_readme_snippet_is_the_propose_template() -> None:
+    readme = (PROJECT / "README.md").read_text()
+    block = re.search(r"```yaml\n(name: mlgate propose\n.*?)```", readme, re.DOTALL)
+    assert block, "README: the 'Use mlgate in your repository' workflow"
+    assert block.group(1) == (TEMPLATES / "workflows/mlgate-propose.yml").read_text()
+
+
+def test_the_governance_template_follows_this_repos_workflow() -> None:
+    """Only the action reference, the name and the group differ from .github/workflows/governance.yml."""
+    ours = yaml.safe_load((PROJECT / ".github/workflows/governance.yml").read_text())
+    theirs = yaml.safe_load((TEMPLATES / "workflows/mlgate-governance.yml").read_text())
+    assert theirs[True] == ours[True]  # `on:`
+    assert theirs["permissions"] == ours["permissions"] == {}
+    [ours_job], [theirs_job] = ours["jobs"].values(), theirs["jobs"].values()
+    ours_steps = [dict(s, uses="<owner>/<repo>/action/setup@v1") if s.get("uses") == "./action/setup" else s for s in ours_job["steps"]]
+    assert theirs_job["steps"] == ours_steps
+    assert theirs_job["permissions"] == ours_job["permissions"]
+
+
+@pytest.mark.parametrize(("stem", "name"), [("insurance", "insurance"), ("German Credit", "german-credit"), ("__", "model")])
+def test_default_model_name(stem: str, name: str) -> None:
+    assert default_name(Path(f"{stem}.csv")) == name
