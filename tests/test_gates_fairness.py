@@ -121,6 +121,14 @@ def test_age_buckets_are_right_open() -> None:
     assert unnamed.astype(str).tolist()[:3] == ["[0, 25)", "[0, 25)", "[25, 120)"]
 
 
+def test_unnamed_buckets_never_share_a_name() -> None:
+    """Edges that ``:g`` rounds alike (1e+06) are written exactly: no two buckets are merged."""
+    frame = pd.DataFrame({"income": [1_000_000.5, 1_000_001.5]})
+    feature = SensitiveFeature(name="income", bins=[1_000_000, 1_000_001, 1_000_002])
+    groups = sensitive_groups(frame, feature)
+    assert groups.astype(str).tolist() == ["[1000000, 1000001)", "[1000001, 1000002)"]
+
+
 def test_categorical_labels_are_strings() -> None:
     frame = pd.DataFrame({"sex": [1.0, 0.0, np.nan, 1.0]})
     groups = sensitive_groups(frame, SensitiveFeature(name="sex"))

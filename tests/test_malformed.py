@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +28,25 @@ PARAMS = "params.yaml"
 CREDIT_CSV = "data/german_credit.csv"
 INSURANCE_SPEC = "models/insurance/model.yaml"
 INSURANCE_CSV = "data/insurance.csv"
+DEFAULT_POLICY = "policies/default.yaml"
+
+# Hostile YAML: nine levels of nine aliases (9**9 strings once expanded), and brackets nested far
+# beyond Python's recursion limit.
+BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{b}: &{b} [{','.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+)
+DEEP = "extends: base.yaml\ndescription: " + "[" * 500_000 + "]" * 500_000 + "\n"  # < 1 MiB
+DEEP_BLOCK = "".join(f"{'  ' * level}k{level}:\n" for level in range(80)) + "  " * 80 + "v: 1\n"
+NO_ALIASES = (
+    "governance files may not use anchors or aliases (a reviewer must see each value where it "
+    "applies, and aliases can expand a few lines into millions of nodes)"
+)
+PLAIN_TYPES = "governance files hold only mappings, lists, strings, numbers, booleans and null"
+TOO_DEEP = "more than 64 levels of nesting: governance files are refused past that depth"
+META = (
+    "meta-estimators taking 'estimators'/'estimator' params are not supported by the "
+    "declarative pipeline yet"
+)
 
 Edit = Callable[[Path], None]
 
@@ -57,12 +77,28 @@ def recorded(rel: str, transform: Callable[[str], str]) -> Edit:
     return apply
 
 
+def write(rel: str, text: str) -> Edit:
+    """Replace the whole of ``repo / rel`` by ``text``."""
+    return lambda repo: (repo / rel).write_text(text, encoding="utf-8")
+
+
 def delete(*rels: str) -> Edit:
     def apply(repo: Path) -> None:
         for rel in rels:
             (repo / rel).unlink()
 
     return apply
+
+
+def clear_column(text: str, index: int) -> str:
+    """CSV ``text`` with every value of column ``index`` (0-based) left empty."""
+    header, *rows = text.splitlines(keepends=True)
+    cleared = []
+    for row in rows:
+        fields = row.rstrip("\n").split(",")
+        fields[index] = ""
+        cleared.append(",".join(fields) + "\n")
+    return header + "".join(cleared)
 
 
 def case(case_id: str, expected: str, *edits: Edit, model: str = "credit") -> object:
@@ -237,7 +273,7 @@ CASES = [
         "invalid-metric",
         f"{POLICY}:6:15: gates -> performance -> 0 -> metric: expected 'accuracy', "
         "'balanced_accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'pr_auc', 'log_loss', "
-        "'brier', 'r2', 'rmse', 'mae' or 'mape', got string 'roc_aux'",
+        "'brier', 'r2', 'rmse', 'mae' or 'mape', got string 'roc_aux' (did you mean 'roc_auc'?)",
         edit(POLICY, "    - metric: roc_auc\n      min", "    - metric: roc_aux\n      min"),
     ),
     case(
@@ -475,6 +511,323 @@ CASES = [
         "a classifier needs at least two",
         recorded(CREDIT_CSV, lambda text: re.sub(r"^0,", "1,", text, flags=re.MULTILINE)),
     ),
+    # --------------------------------------------------------------- hostile YAML
+    case(
+        "yaml-alias-bomb",
+        f"{POLICY}:1:4: a: YAML anchor '&a' refused: {NO_ALIASES}",
+        write(POLICY, BOMB),
+    ),
+    case(
+        "yaml-anchor-spec",
+        f"{SPEC}:6:9: owners: YAML anchor '&team' refused: {NO_ALIASES}",
+        edit(SPEC, "owners: [credit-risk-team", "owners: &team [credit-risk-team"),
+    ),
+    case(
+        "yaml-anchor-params-section",
+        f"{PARAMS}:2:9: credit: YAML anchor '&forest' refused: {NO_ALIASES}",
+        edit(PARAMS, "credit:\n", "credit: &forest\n"),
+    ),
+    case(
+        "yaml-alias-params",
+        f"{PARAMS}:3:17: credit -> n_estimators: YAML alias '*trees' refused: {NO_ALIASES}",
+        edit(PARAMS, "n_estimators: 200", "n_estimators: *trees"),
+    ),
+    case(
+        "yaml-merge-key",
+        f"{POLICY}:6:7: gates -> performance -> 0 -> <<: merge keys ('<<') refused: "
+        "write the keys out where they apply",
+        edit(POLICY, "    - metric: roc_auc\n      min", "    - <<: {metric: roc_auc}\n      min"),
+    ),
+    case(
+        "yaml-deep-flow-nesting",
+        f"{POLICY}:2:78: {TOO_DEEP}",
+        write(POLICY, DEEP),
+    ),
+    case(
+        "yaml-deep-block-nesting",
+        f"{SPEC}:113:129: k0: {TOO_DEEP}",
+        lambda repo: (repo / SPEC).write_text((repo / SPEC).read_text() + DEEP_BLOCK),
+    ),
+    case(
+        "yaml-python-object-tag",
+        f"{POLICY}:7:12: gates -> performance -> 0 -> min: YAML tag "
+        f"'!!python/object:os.system' refused: {PLAIN_TYPES}",
+        edit(POLICY, "min: 0.70", "min: !!python/object:os.system 0.70"),
+    ),
+    case(
+        "yaml-python-apply-tag-on-mapping",
+        f"{POLICY}:4:8: gates: YAML tag '!!python/object/apply:os.system' refused: {PLAIN_TYPES}",
+        edit(POLICY, "gates:\n", "gates: !!python/object/apply:os.system\n"),
+    ),
+    case(
+        "yaml-local-tag",
+        f"{SPEC}:7:7: task: YAML tag '!env' refused: {PLAIN_TYPES}",
+        edit(SPEC, "task: classification", "task: !env TASK"),
+    ),
+    case(
+        "yaml-complex-key",
+        f"{RELEASE}:3:3: a key must be a plain string, not a list",
+        edit(RELEASE, "stages:", "? [staging, production]\n: 1\nstages:"),
+    ),
+    case(
+        "yaml-file-too-large",
+        f"{SPEC}:1:1: file is 1048579 bytes: governance files may hold at most 1048576 (1 MiB)",
+        write(SPEC, "# " + "x" * (1 << 20) + "\n"),
+    ),
+    # --------------------------------------------------------------- out of range
+    case(
+        "range-holdout-fraction-tiny",
+        f"{SPEC}:11:23: data -> split -> holdout_fraction: holdout_fraction 1e-300 of the 1000 "
+        f"rows of {CREDIT_CSV} leaves 999 to train on and 1 to hold out: each side needs at least "
+        "one row of each of the 2 classes of 'risk' (stratify: true)",
+        edit(SPEC, "holdout_fraction: 0.25", "holdout_fraction: 1.0e-300"),
+    ),
+    case(
+        "range-holdout-fraction-empty-train",
+        f"{SPEC}:11:23: data -> split -> holdout_fraction: holdout_fraction 0.999999 of the 1000 "
+        f"rows of {CREDIT_CSV} leaves 0 to train on and 1000 to hold out: each side needs at "
+        "least one row",
+        edit(SPEC, "holdout_fraction: 0.25", "holdout_fraction: 0.999999"),
+        edit(SPEC, "stratify: true", "stratify: false"),
+    ),
+    case(
+        "range-holdout-fraction-nan",
+        f"{SPEC}:11:23: data -> split -> holdout_fraction: expected a finite number, got number nan",
+        edit(SPEC, "holdout_fraction: 0.25", "holdout_fraction: .nan"),
+    ),
+    case(
+        "range-split-seed-negative",
+        f"{SPEC}:12:11: data -> split -> seed: input should be greater than or equal to 0",
+        edit(SPEC, "    seed: 42", "    seed: -1"),
+    ),
+    case(
+        "range-split-seed-2-to-the-40",
+        f"{SPEC}:12:11: data -> split -> seed: input should be less than or equal to 4294967295",
+        edit(SPEC, "    seed: 42", "    seed: 1099511627776"),
+    ),
+    case(
+        "range-estimator-seed-2-to-the-40",
+        f"{SPEC}:26:7: seed: input should be less than or equal to 4294967295",
+        edit(SPEC, "\nseed: 42", "\nseed: 1099511627776"),
+    ),
+    case(
+        "range-estimator-seed-negative",
+        f"{SPEC}:26:7: seed: input should be greater than or equal to 0",
+        edit(SPEC, "\nseed: 42", "\nseed: -7"),
+    ),
+    case(
+        "range-release-version-10-to-the-30",
+        f"{RELEASE}:4:12: stages -> staging: input should be less than or equal to 2147483647",
+        edit(RELEASE, "staging: null", "staging: 1000000000000000000000000000000"),
+    ),
+    case(
+        "range-psi-bins-huge",
+        f"{BASE}:29:15: settings -> drift -> psi_bins: input should be less than or equal to 1000",
+        edit(BASE, "psi_bins: 10", "psi_bins: 1000000000"),
+    ),
+    case(
+        "data-inf-in-numeric-feature",
+        f"{CREDIT_CSV}:9: credit_amount: infinite value 'inf' in a numeric column (1 row like this)",
+        recorded(CREDIT_CSV, lambda text: text.replace(",6948,36,car,35", ",inf,36,car,35")),
+    ),
+    case(
+        "data-minus-inf-in-regression-target",
+        f"{INSURANCE_CSV}:3: charges: infinite value '-inf' in a numeric column (1 row like this)",
+        recorded(INSURANCE_CSV, lambda text: text.replace(",southeast,1725.5523", ",southeast,-inf")),
+        model="insurance",
+    ),
+    case(
+        "data-class-with-one-row-cannot-be-stratified",
+        f"{SPEC}:11:5: data -> split: cannot split {CREDIT_CSV} into train and holdout: The least "
+        "populated class in y has only 1 member, which is too few. The minimum number of groups "
+        "for any class cannot be less than 2.",
+        recorded(CREDIT_CSV, lambda text: text.replace("\n1,male,2,own,not_known,", "\n2,male,2,own,not_known,", 1)),
+    ),
+    # --------------------------------------------------------------- meaningless thresholds
+    case(
+        "threshold-nan",
+        f"{POLICY}:7:12: gates -> performance -> 0 -> min: expected a finite number, got number nan",
+        edit(POLICY, "min: 0.70", "min: .nan"),
+    ),
+    case(
+        "threshold-max-inf",
+        f"{POLICY}:20:12: gates -> fairness -> 1 -> max: expected a finite number, got number inf",
+        edit(POLICY, "max: 0.2", "max: .inf"),
+    ),
+    case(
+        "threshold-min-minus-inf",
+        f"{POLICY}:7:12: gates -> performance -> 0 -> min: expected a finite number, "
+        "got number -inf",
+        edit(POLICY, "min: 0.70", "min: -.inf"),
+    ),
+    case(
+        "threshold-max-regression-nan",
+        f"{POLICY}:10:23: gates -> performance -> 1 -> max_regression: expected a finite number, "
+        "got number nan",
+        edit(POLICY, "max_regression: 0.02", "max_regression: .nan"),
+    ),
+    case(
+        "ratio-min-negative",
+        f"{POLICY}:17:12: gates -> fairness -> 0 -> min: 'demographic_parity_ratio' is always "
+        "between 0 and 1, so min -1 is always met: give a value from 0 to 1",
+        edit(POLICY, "min: 0.8", "min: -1"),
+    ),
+    case(
+        "ratio-min-above-one",
+        f"{POLICY}:17:12: gates -> fairness -> 0 -> min: 'demographic_parity_ratio' is always "
+        "between 0 and 1, so min 1.25 is never met: give a value from 0 to 1",
+        edit(POLICY, "min: 0.8", "min: 1.25"),
+    ),
+    case(
+        "difference-max-above-one",
+        f"{POLICY}:20:12: gates -> fairness -> 1 -> max: 'equalized_odds_difference' is always "
+        "between 0 and 1, so max 2 is always met: give a value from 0 to 1",
+        edit(POLICY, "max: 0.2", "max: 2"),
+    ),
+    case(
+        "score-min-in-percent",
+        f"{POLICY}:7:12: gates -> performance -> 0 -> min: 'roc_auc' is always between 0 and 1, "
+        "so min 70 is never met: give a value from 0 to 1",
+        edit(POLICY, "min: 0.70", "min: 70"),
+    ),
+    case(
+        "error-metric-max-negative",
+        f"{DEFAULT_POLICY}:9:12: gates -> performance -> 1 -> max: 'mae' is always at least 0, "
+        "so max -1 is never met: give a value of at least 0",
+        edit(DEFAULT_POLICY, "max: 3500", "max: -1"),
+        model="insurance",
+    ),
+    case(
+        "r2-min-above-one",
+        f"{DEFAULT_POLICY}:7:12: gates -> performance -> 0 -> min: 'r2' is always at most 1, "
+        "so min 1.5 is never met: give a value of at most 1",
+        edit(DEFAULT_POLICY, "min: 0.75", "min: 1.5"),
+        model="insurance",
+    ),
+    case(
+        "psi-epsilon-inf",
+        f"{BASE}:30:18: settings -> drift -> psi_epsilon: expected a finite number, got number inf",
+        edit(BASE, "psi_bins: 10\n", "psi_bins: 10\n    psi_epsilon: .inf\n"),
+    ),
+    case(
+        "p-value-nan",
+        f"{BASE}:30:14: settings -> drift -> p_value: expected a finite number, got number nan",
+        edit(BASE, "psi_bins: 10\n", "psi_bins: 10\n    p_value: .nan\n"),
+    ),
+    # --------------------------------------------------------------- meaningless groups and data
+    case(
+        "bin-edge-nan",
+        f"{SPEC}:22:15: sensitive_features -> 1 -> bins -> 1: expected a finite number, "
+        "got number nan",
+        edit(SPEC, "bins: [0, 25, 120]", "bins: [0, .nan, 120]"),
+    ),
+    case(
+        "bin-edge-inf",
+        f"{SPEC}:22:19: sensitive_features -> 1 -> bins -> 2: expected a finite number, "
+        "got number inf",
+        edit(SPEC, "bins: [0, 25, 120]", "bins: [0, 25, .inf]"),
+    ),
+    case(
+        "bin-labels-collide",
+        f"{SPEC}:23:23: sensitive_features -> 1 -> labels -> 1: 'young' already labels bin 1: "
+        "two bins with one label would be merged into one group; give each bin its own label",
+        edit(SPEC, '["under 25", "25 and over"]', '["young", "young"]'),
+    ),
+    case(
+        "bin-label-reserved",
+        f"{SPEC}:23:26: sensitive_features -> 1 -> labels -> 1: 'missing' is reserved for rows "
+        "without a value: give the bin another label",
+        edit(SPEC, '["under 25", "25 and over"]', '["under 25", "missing"]'),
+    ),
+    case(
+        "data-row-with-fewer-fields",
+        f"{CREDIT_CSV}:9: row has 9 fields but the header has 10: give every column a value, "
+        "empty if unknown (1 row like this)",
+        recorded(CREDIT_CSV, lambda text: text.replace(",6948,36,car,35", ",6948,36,car")),
+    ),
+    case(
+        "data-row-with-more-fields",
+        f"{CREDIT_CSV}:9: row has 11 fields but the header has 10: quote values that contain a "
+        "comma (1 row like this)",
+        recorded(CREDIT_CSV, lambda text: text.replace(",6948,36,car,35", ",6948,36,car,35,x")),
+    ),
+    case(
+        "data-empty-numeric-column",
+        f"{CREDIT_CSV}:1: credit_amount: the column is empty: no row has a value, so it cannot "
+        "be a feature",
+        recorded(CREDIT_CSV, lambda text: clear_column(text, 6)),
+    ),
+    case(
+        "data-empty-categorical-column",
+        f"{CREDIT_CSV}:1: housing: the column is empty: no row has a value, so it cannot be a "
+        "feature",
+        recorded(CREDIT_CSV, lambda text: clear_column(text, 3)),
+    ),
+    case(
+        "estimator-stacking",
+        f"{SPEC}:25:10: estimator -> class: 'sklearn.ensemble.StackingClassifier' is a "
+        f"meta-estimator that needs nested estimators ('estimators'): {META}",
+        edit(SPEC, "RandomForestClassifier", "StackingClassifier"),
+    ),
+    case(
+        "estimator-voting-regressor",
+        f"{INSURANCE_SPEC}:22:10: estimator -> class: 'sklearn.ensemble.VotingRegressor' is a "
+        f"meta-estimator that needs nested estimators ('estimators'): {META}",
+        edit(INSURANCE_SPEC, "GradientBoostingRegressor", "VotingRegressor"),
+        model="insurance",
+    ),
+    case(
+        "estimator-one-vs-rest",
+        f"{SPEC}:25:10: estimator -> class: 'sklearn.multiclass.OneVsRestClassifier' is a "
+        f"meta-estimator that needs nested estimators ('estimator'): {META}",
+        edit(SPEC, "sklearn.ensemble.RandomForestClassifier", "sklearn.multiclass.OneVsRestClassifier"),
+    ),
+    # --------------------------------------------------------------- enum values, suggested
+    case(
+        "enum-metric-auc",
+        f"{POLICY}:6:15: gates -> performance -> 0 -> metric: expected 'accuracy', "
+        "'balanced_accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'pr_auc', 'log_loss', "
+        "'brier', 'r2', 'rmse', 'mae' or 'mape', got string 'auc' (did you mean 'roc_auc'?)",
+        edit(POLICY, "    - metric: roc_auc\n      min", "    - metric: auc\n      min"),
+    ),
+    case(
+        "enum-fairness-metric",
+        f"{POLICY}:16:15: gates -> fairness -> 0 -> metric: expected "
+        "'demographic_parity_difference', 'demographic_parity_ratio', 'equalized_odds_difference', "
+        "'equalized_odds_ratio', 'equal_opportunity_difference', 'equal_opportunity_ratio', "
+        "'selection_rate_difference', 'false_positive_rate_difference' or 'error_rate_difference', "
+        "got string 'demographic_parity' (did you mean 'demographic_parity_ratio'?)",
+        edit(POLICY, "metric: demographic_parity_ratio", "metric: demographic_parity"),
+    ),
+    case(
+        "enum-severity",
+        f"{POLICY}:13:17: gates -> performance -> 2 -> severity: expected 'block' or 'warn', "
+        "got string 'blocking' (did you mean 'block'?)",
+        edit(POLICY, "severity: warn", "severity: blocking"),
+    ),
+    case(
+        "enum-task",
+        f"{SPEC}:7:7: task: expected 'classification' or 'regression', got string "
+        "'clasification' (did you mean 'classification'?)",
+        edit(SPEC, "task: classification", "task: clasification"),
+    ),
+    case(
+        "enum-required-gate",
+        f"{BASE}:34:36: promotion -> stages -> staging -> require_gates -> 1: expected "
+        "'performance', 'fairness', 'drift', 'integrity' or 'documentation', got string "
+        "'integrty' (did you mean 'integrity'?)",
+        edit(BASE, "[performance, integrity", "[performance, integrty"),
+    ),
+    case(
+        "enum-documented-field",
+        f"{BASE}:6:14: gates -> documentation -> 1 -> field: expected 'description', 'owners', "
+        "'model_card.intended_use', 'model_card.out_of_scope_uses', 'model_card.limitations', "
+        "'model_card.ethical_considerations', 'model_card.caveats_and_recommendations', "
+        "'model_card.license', 'monitoring.owner', 'monitoring.frequency', "
+        "'monitoring.retraining_trigger' or 'monitoring.rollback_procedure', got string "
+        "'model_card.limitation' (did you mean 'model_card.limitations'?)",
+        edit(BASE, "field: model_card.limitations", "field: model_card.limitation"),
+    ),
 ]
 
 
@@ -494,6 +847,29 @@ def test_malformed_input_is_rejected(
     for apply in edits:
         apply(governed_repo)
     result = invoke(cli, "train", model, cwd=governed_repo)
+    assert result.exit_code == 2, result.output
+    assert expected in stderr_lines(result), result.stderr
+    assert_not_registered(governed_repo)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("rel", "text", "expected"),
+    [
+        pytest.param(POLICY, BOMB, f"{POLICY}:1:4: a: YAML anchor '&a' refused: {NO_ALIASES}", id="alias-bomb"),
+        pytest.param(POLICY, DEEP, f"{POLICY}:2:78: {TOO_DEEP}", id="deep-flow-nesting"),
+        pytest.param(PARAMS, DEEP_BLOCK, f"{PARAMS}:65:129: k0: {TOO_DEEP}", id="deep-block-nesting"),
+    ],
+)
+def test_hostile_yaml_is_refused_fast(
+    governed_repo: Path, cli: CliRunner, rel: str, text: str, expected: str
+) -> None:
+    """Files that used to take 25 s and 3 GB, hang, or blow the stack: exit 2 at once, nothing registered."""
+    write(rel, text)(governed_repo)
+    start = time.perf_counter()
+    result = invoke(cli, "train", "credit", cwd=governed_repo)
+    elapsed = time.perf_counter() - start
+    print(f"{rel} ({len(text.encode())} bytes) refused in {elapsed:.3f} s")
     assert result.exit_code == 2, result.output
     assert expected in stderr_lines(result), result.stderr
     assert_not_registered(governed_repo)
@@ -530,7 +906,7 @@ MNI = f"{POLICY}:17:7: gates -> fairness -> 0 -> mni: unknown key (did you mean 
                 MNI,
                 (
                     f"{INSURANCE_SPEC}:5:7: task: expected 'classification' or 'regression', "
-                    "got string 'regresion'"
+                    "got string 'regresion' (did you mean 'regression'?)"
                 ),
             ),
             id="two-models",

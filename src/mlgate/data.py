@@ -8,11 +8,14 @@ git says DVC tracks: training on data nobody committed would break the lineage.
 
 from __future__ import annotations
 
+import csv
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -127,8 +130,40 @@ def resolve_file(role: str, rel: str, root: Path, spec_doc: Document) -> DataFil
     return DataFile(role=role, path=rel, md5=md5, tracked_by=tracked_by)
 
 
+def _ragged_rows(path: Path, display: str) -> list[Problem]:
+    """The first row whose field count differs from the header's (pandas pads short rows silently).
+
+    Counted with the csv module (pandas' default quoting rules; about 0.6 s per million rows);
+    a file it cannot read is left to pandas, which says why.
+    """
+    ragged: list[tuple[int, int]] = []
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                return []
+            width = len(header)
+            start = reader.line_num + 1
+            for row in reader:
+                if row and len(row) != width:  # an empty row is a blank line: pandas skips it
+                    ragged.append((start, len(row)))
+                start = reader.line_num + 1
+    except (csv.Error, UnicodeDecodeError):
+        return []
+    if not ragged:
+        return []
+    line, fields = ragged[0]
+    fix = "quote values that contain a comma" if fields > width else "give every column a value, empty if unknown"
+    message = f"row has {fields} fields but the header has {width}: {fix} ({_rows(len(ragged))} like this)"
+    return [Problem(display, line, 0, (), message)]
+
+
 def read_csv(path: Path, display: str) -> pd.DataFrame:
-    """Read a CSV input; an empty or unreadable file is a located problem."""
+    """Read a CSV input; an empty or unreadable file, or a row of the wrong width, is a located problem."""
+    ragged = _ragged_rows(path, display)
+    if ragged:
+        raise SpecError(ragged)
     try:
         frame = pd.read_csv(path, low_memory=False)
     except pd.errors.EmptyDataError:
@@ -158,20 +193,41 @@ def _spec_columns(spec: ModelSpec) -> list[tuple[tuple, str]]:
 
 
 def _numeric_problems(frame: pd.DataFrame, columns: list[str], shown: str) -> list[Problem]:
+    """Cells of numeric columns that are not numbers, or not finite ones (``inf``, ``1e999``)."""
     problems = []
     for column in columns:
-        if column not in frame or pd.api.types.is_numeric_dtype(frame[column]):
+        if column not in frame:
             continue
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = values.isna() & frame[column].notna()
-        first = int(bad.to_numpy().argmax())
-        line = first + 2  # header is line 1
-        message = (
-            f"non-numeric value {frame[column].iloc[first]!r} in a numeric column "
-            f"({_rows(int(bad.sum()))} like this)"
-        )
-        problems.append(Problem(shown, line, 0, (column,), message))
+        if bad.any():
+            first = int(bad.to_numpy().argmax())
+            line = first + 2  # header is line 1
+            message = (
+                f"non-numeric value {frame[column].iloc[first]!r} in a numeric column "
+                f"({_rows(int(bad.sum()))} like this)"
+            )
+            problems.append(Problem(shown, line, 0, (column,), message))
+            continue
+        infinite = np.isinf(values.to_numpy(dtype=np.float64, na_value=np.nan))
+        if infinite.any():
+            first = int(infinite.argmax())
+            message = (
+                f"infinite value '{values.iloc[first]}' in a numeric column "
+                f"({_rows(int(infinite.sum()))} like this)"
+            )
+            problems.append(Problem(shown, first + 2, 0, (column,), message))
     return problems
+
+
+def _empty_columns(frame: pd.DataFrame, columns: list[str], shown: str) -> list[Problem]:
+    """Feature columns without a single value: the imputer would drop them without a word."""
+    message = "the column is empty: no row has a value, so it cannot be a feature"
+    return [
+        Problem(shown, 1, 0, (column,), message)
+        for column in columns
+        if column in frame and len(frame) and frame[column].isna().all()
+    ]
 
 
 def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown: str) -> None:
@@ -185,6 +241,8 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
     if spec.task == "regression":
         numeric.append(spec.target)
     problems += _numeric_problems(frame, numeric, shown)
+    binned = [s.name for s in spec.sensitive_features if s.bins and s.name not in spec.features.all]
+    problems += _empty_columns(frame, [*spec.features.all, *binned], shown)
     if spec.target in frame.columns:
         target = frame[spec.target]
         if target.isna().any():
@@ -226,6 +284,28 @@ def split_settings(spec: ModelSpec) -> dict[str, Any]:
     if plan is None:
         return {"holdout_fraction": 0.25, "seed": 42, "stratify": True}
     return {"holdout_fraction": plan.holdout_fraction, "seed": plan.seed, "stratify": plan.stratify}
+
+
+def check_split(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown: str) -> None:
+    """The split leaves rows on both sides: enough for one of each class when stratified.
+
+    Counted as scikit-learn does (holdout ``ceil(fraction * rows)``), so a fraction such as
+    1e-300 or 0.999999 is reported here, at the spec, instead of failing inside train_test_split.
+    """
+    chosen = split_settings(spec)
+    fraction, rows = chosen["holdout_fraction"], len(frame)
+    held = math.ceil(fraction * rows)
+    kept = rows - held
+    need, why = 1, "one row"
+    if chosen["stratify"] and spec.task == "classification":
+        classes = int(frame[spec.target].nunique())
+        need, why = classes, f"one row of each of the {classes} classes of '{spec.target}' (stratify: true)"
+    if min(kept, held) < need:
+        message = (
+            f"holdout_fraction {fraction:g} of the {rows} rows of {shown} leaves {kept} to train on "
+            f"and {held} to hold out: each side needs at least {why}"
+        )
+        raise SpecError([spec_doc.problem(("data", "split", "holdout_fraction"), message)])
 
 
 def split(frame: pd.DataFrame, spec: ModelSpec, settings: dict[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -307,7 +387,13 @@ def load_model_data(spec: ModelSpec, spec_doc: Document, root: Path, at: DataAt 
         check_frame(frame, spec, spec_doc, data_file.path)
         frames[data_file.role] = prepare_columns(frame, spec)
     if "path" in frames:
-        train, holdout = split(frames["path"], spec)
+        shown = spec.data.path or ""
+        check_split(frames["path"], spec, spec_doc, shown)
+        try:
+            train, holdout = split(frames["path"], spec)
+        except ValueError as err:  # e.g. a class with a single row cannot be stratified
+            message = f"cannot split {shown} into train and holdout: {err}"
+            raise SpecError([spec_doc.problem(("data", "split"), message)]) from None
     else:
         train, holdout = frames["train"], frames["holdout"]
     if spec.task == "classification" and train[spec.target].nunique() < 2:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 from typing import Any
 
 from mlgate.exceptions import Problem, SpecError
@@ -15,6 +16,21 @@ from mlgate.spec import ModelSpec
 from mlgate.yamlio import Document
 
 ALLOWED_MODULE_PREFIX = "sklearn."
+NESTED_PARAMS = ("estimators", "estimator", "base_estimator", "final_estimator", "regressor", "steps")
+"""Constructor arguments that take other estimators: params.yaml can only give plain values."""
+
+
+def _required_args(cls: type) -> list[str]:
+    """Constructor arguments without a default: params.yaml would have to supply them."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    return [
+        name for name, param in signature.parameters.items()
+        if param.default is inspect.Parameter.empty and param.kind not in kinds
+    ]
 
 
 def resolve_estimator(spec: ModelSpec, spec_doc: Document) -> type:
@@ -37,6 +53,22 @@ def resolve_estimator(spec: ModelSpec, spec_doc: Document) -> type:
         raise SpecError([spec_doc.problem(loc, message)])
     if not isinstance(cls, type) or not issubclass(cls, BaseEstimator):
         raise SpecError([spec_doc.problem(loc, f"'{dotted}' is not a scikit-learn estimator")])
+    required = _required_args(cls)
+    nested = [name for name in required if name in NESTED_PARAMS]
+    if nested:
+        named = ", ".join(f"'{name}'" for name in nested)
+        message = (
+            f"'{dotted}' is a meta-estimator that needs nested estimators ({named}): "
+            "meta-estimators taking 'estimators'/'estimator' params are not supported by the "
+            "declarative pipeline yet"
+        )
+        raise SpecError([spec_doc.problem(loc, message)])
+    if required:
+        message = (
+            f"'{dotted}' cannot be built from params.yaml: it needs arguments without a default "
+            f"({', '.join(required)})"
+        )
+        raise SpecError([spec_doc.problem(loc, message)])
     fits = is_classifier(cls()) if spec.task == "classification" else is_regressor(cls())
     if not fits:
         kind = "classifier" if spec.task == "classification" else "regressor"

@@ -78,6 +78,56 @@ DocumentedField = Literal[
 ]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 STAGE_PATTERN = r"^[a-z][a-z0-9_-]*$"
+MAX_SEED = 2**32 - 1
+"""numpy (and so scikit-learn's random_state) takes seeds from 0 to 2**32 - 1."""
+MAX_VERSION = 2**31 - 1
+"""MLflow keeps model versions in an SQL INTEGER column (32 bits on PostgreSQL and MySQL)."""
+MAX_PSI_BINS = 1000
+"""More PSI bins than this measure noise (and cost memory), whatever the data size."""
+
+# Where a performance or fairness metric's values lie (None: unbounded): a min or max outside
+# is always met (the rule guards nothing) or never met. Drift and integrity rules are not
+# checked: a never-met `max: -1` there is how a policy forces a family to fail.
+_UNIT = (0.0, 1.0)
+_NON_NEGATIVE = (0.0, None)
+METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
+    **dict.fromkeys(
+        ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "brier"),
+        _UNIT,
+    ),
+    "log_loss": _NON_NEGATIVE,
+    "r2": (None, 1.0),
+    **dict.fromkeys(("rmse", "mae", "mape"), _NON_NEGATIVE),
+    **dict.fromkeys(get_args(FairnessMetric), _UNIT),  # differences and ratios of rates
+}
+# Common names of metrics that difflib would not map to ours (it finds 'pr_auc' for 'auc').
+METRIC_ALIASES = {
+    "auc": "roc_auc",
+    "auroc": "roc_auc",
+    "roc": "roc_auc",
+    "average_precision": "pr_auc",
+    "auprc": "pr_auc",
+    "aupr": "pr_auc",
+    "f1_score": "f1",
+    "r2_score": "r2",
+    "mse": "rmse",
+    "root_mean_squared_error": "rmse",
+    "mean_absolute_error": "mae",
+    "mean_absolute_percentage_error": "mape",
+    "logloss": "log_loss",
+    "cross_entropy": "log_loss",
+    "brier_score": "brier",
+    "acc": "accuracy",
+}
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class LocatedError(ValueError):
+    """A validator's error about one key below the model that raises it (``loc`` from there)."""
+
+    def __init__(self, message: str, *loc: str | int) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class StrictModel(BaseModel):
@@ -121,8 +171,10 @@ def policy_path_error(value: str) -> str | None:
 class Split(StrictModel):
     """Split one data file into train and holdout with a fixed seed."""
 
-    holdout_fraction: float = Field(0.25, gt=0, lt=1, description="share of rows held out")
-    seed: int = Field(42, description="random seed of the split")
+    holdout_fraction: float = Field(
+        0.25, gt=0, lt=1, allow_inf_nan=False, description="share of rows held out"
+    )
+    seed: int = Field(42, ge=0, le=MAX_SEED, description="random seed of the split")
     stratify: bool = Field(True, description="stratify by the target (classification only)")
 
 
@@ -184,11 +236,15 @@ class Features(StrictModel):
         return [*self.numeric, *self.categorical]
 
 
+RESERVED_GROUPS = {"missing": "rows without a value", "out of range": "values outside the bins"}
+"""Group names mlgate.gates.fairness gives rows no bin holds; a label may not take them."""
+
+
 class SensitiveFeature(StrictModel):
     """An attribute the fairness gates group by; not fed to the model unless also a feature."""
 
     name: str
-    bins: list[float] | None = Field(
+    bins: list[Finite] | None = Field(
         None, description="bucket edges for a continuous attribute, e.g. [0, 25, 120] for age"
     )
     labels: list[str] | None = Field(None, description="names of the buckets (len(bins) - 1)")
@@ -204,6 +260,17 @@ class SensitiveFeature(StrictModel):
                 raise ValueError("labels need bins")
             if len(self.labels) != len(self.bins) - 1:
                 raise ValueError(f"{len(self.bins) - 1} bins need as many labels")
+            for index, label in enumerate(self.labels):
+                if label in RESERVED_GROUPS:
+                    why = RESERVED_GROUPS[label]
+                    raise LocatedError(f"'{label}' is reserved for {why}: give the bin another label", "labels", index)
+                first = self.labels.index(label)
+                if first < index:
+                    message = (
+                        f"'{label}' already labels bin {first + 1}: two bins with one label would be "
+                        "merged into one group; give each bin its own label"
+                    )
+                    raise LocatedError(message, "labels", index)
         return self
 
 
@@ -248,7 +315,7 @@ class ModelSpec(StrictModel):
     features: Features
     sensitive_features: list[SensitiveFeature] = Field(default_factory=list)
     estimator: Estimator
-    seed: int = Field(42, description="seed given to the estimator's random_state")
+    seed: int = Field(42, ge=0, le=MAX_SEED, description="seed given to the estimator's random_state")
     model_card: ModelCard = Field(default_factory=ModelCard)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     policy: str = Field("policies/default.yaml", description="policy file, relative to the repo")
@@ -275,8 +342,8 @@ class Rule(StrictModel):
     """One rule: a metric, exactly one comparison (min, max, max_regression) and a severity."""
 
     id: str | None = Field(None, description="stable id; defaults to <family>.<metric>")
-    min: float | None = None
-    max: float | None = None
+    min: Finite | None = None
+    max: Finite | None = None
     severity: Severity = "block"
     description: str = ""
 
@@ -286,7 +353,29 @@ class Rule(StrictModel):
         if len(given) != 1:
             allowed = ", ".join(c for c in COMPARISONS if c in type(self).model_fields)
             raise ValueError(f"give exactly one comparison ({allowed}), got {len(given)}")
+        self._in_range()
         return self
+
+    def _in_range(self) -> None:
+        """A min or max outside the values the metric can take is always or never met."""
+        metric = getattr(self, "metric", None)
+        comparison = self.comparison
+        if comparison == "max_regression" or metric not in METRIC_RANGES:
+            return
+        low, high = METRIC_RANGES[metric]
+        value = self.threshold
+        below, above = low is not None and value < low, high is not None and value > high
+        if not (below or above):
+            return
+        if low is not None and high is not None:
+            lies, give = f"between {low:g} and {high:g}", f"from {low:g} to {high:g}"
+        elif low is not None:
+            lies, give = f"at least {low:g}", f"of at least {low:g}"
+        else:
+            lies, give = f"at most {high:g}", f"of at most {high:g}"
+        met = "always" if (comparison == "min") == below else "never"
+        message = f"'{metric}' is always {lies}, so {comparison} {value:g} is {met} met: give a value {give}"
+        raise LocatedError(message, comparison)
 
     @property
     def comparison(self) -> str:
@@ -304,6 +393,7 @@ class PerformanceRule(Rule):
     max_regression: float | None = Field(
         None,
         ge=0,
+        allow_inf_nan=False,
         description=(
             "largest allowed worsening vs the champion, in metric units "
             "(a drop for scores, a rise for errors such as rmse)"
@@ -370,10 +460,14 @@ class FairnessSettings(StrictModel):
 class DriftSettings(StrictModel):
     """How drift statistics are computed."""
 
-    psi_bins: int = Field(10, ge=2, description="quantile bins of the reference for PSI")
-    psi_epsilon: float = Field(1e-4, gt=0, description="smoothing for empty bins")
-    feature_psi_threshold: float = Field(0.2, gt=0, description="PSI above this = drifted")
-    p_value: float = Field(0.05, gt=0, lt=1, description="test p-value below this = drifted")
+    psi_bins: int = Field(10, ge=2, le=MAX_PSI_BINS, description="quantile bins of the reference for PSI")
+    psi_epsilon: float = Field(1e-4, gt=0, allow_inf_nan=False, description="smoothing for empty bins")
+    feature_psi_threshold: float = Field(
+        0.2, gt=0, allow_inf_nan=False, description="PSI above this = drifted"
+    )
+    p_value: float = Field(
+        0.05, gt=0, lt=1, allow_inf_nan=False, description="test p-value below this = drifted"
+    )
 
 
 class Settings(StrictModel):
@@ -464,7 +558,7 @@ class Release(StrictModel):
     """``models/<name>/release.yaml``: the desired registry version per stage."""
 
     model: str = Field(pattern=NAME_PATTERN)
-    stages: dict[str, Annotated[int, Field(ge=1)] | None] = Field(
+    stages: dict[str, Annotated[int, Field(ge=1, le=MAX_VERSION)] | None] = Field(
         default_factory=dict, description="stage -> model version (null: stage empty)"
     )
 
@@ -546,6 +640,17 @@ def _unknown_key_message(root: type[BaseModel], loc: KeyPath) -> str:
     return f"unknown key (allowed: {', '.join(allowed)})"
 
 
+def _suggest(value: Any, expected: str) -> str:
+    """`` (did you mean 'x'?)`` for a value close to one of the allowed ones, else nothing."""
+    if not isinstance(value, str):
+        return ""
+    allowed = re.findall(r"'([^']*)'", expected)
+    typed = value.strip().lower().replace("-", "_").replace(" ", "_").removeprefix("neg_")
+    alias = METRIC_ALIASES.get(typed)
+    close = [alias] if alias in allowed else difflib.get_close_matches(typed, allowed, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close and close[0] != value else ""
+
+
 def _message(root: type[BaseModel], error: Any) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -554,8 +659,11 @@ def _message(root: type[BaseModel], error: Any) -> str:
         return "required key is missing"
     if kind in _TYPE_WORDS:
         return f"expected {_TYPE_WORDS[kind]}, got {_yaml_kind(error['input'])}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {_yaml_kind(error['input'])}"
     if kind == "literal_error":
-        return f"expected {error['ctx']['expected']}, got {_yaml_kind(error['input'])}"
+        expected = error["ctx"]["expected"]
+        return f"expected {expected}, got {_yaml_kind(error['input'])}{_suggest(error['input'], expected)}"
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")
     message = str(error["msg"])
@@ -579,6 +687,7 @@ def parse(model: type[BaseModel], doc: Document) -> Any:
         problems = []
         for error in err.errors():
             loc = _clean_loc(tuple(error["loc"]))
+            loc += getattr(error.get("ctx", {}).get("error"), "loc", ())
             is_key = error["type"] == "extra_forbidden"
             problems.append(doc.problem(loc, _message(model, error), key=is_key))
         raise SpecError(_dedupe(problems)) from None

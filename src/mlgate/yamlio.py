@@ -4,6 +4,13 @@ Governance files (specs, policies, releases) must fail loudly: PyYAML silently k
 of two duplicate keys, which would let a reviewer read one threshold while the gate applies
 another. ruamel.yaml's round-trip loader rejects duplicates and records where each key and
 value sits, so every later error can say ``file:line:col: key -> path: message``.
+
+Before anything is constructed, the event stream is screened (:func:`_screen`), because a file
+from a pull request is untrusted input: it may hold at most :data:`MAX_BYTES` and nest at most
+:data:`MAX_DEPTH` levels (deeper nesting would exhaust Python's recursion); anchors and aliases
+are refused (a reviewer must see every value where it applies, and a few hundred bytes of
+nested aliases expand into billions of nodes); so are tags other than YAML's plain core types
+(``!!python/object`` and friends), keys that are not scalars, and ``<<`` merge keys.
 """
 
 from __future__ import annotations
@@ -13,12 +20,34 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    NodeEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
+from ruamel.yaml.scanner import RoundTripScanner
 
 from mlgate.exceptions import Problem, SpecError
 
 KeyPath = tuple[str | int, ...]
+
+MAX_BYTES = 1 << 20
+"""Largest governance file read (1 MiB): real specs and policies are a few KiB."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted: real files nest fewer than ten levels."""
+_CORE = "tag:yaml.org,2002:"
+_PLAIN_TAGS = {None, "!", *(_CORE + kind for kind in ("str", "int", "float", "bool", "null", "map", "seq"))}
+_NO_ALIASES = (
+    "governance files may not use anchors or aliases (a reviewer must see each value where it "
+    "applies, and aliases can expand a few lines into millions of nodes)"
+)
+_TOO_DEEP = f"more than {MAX_DEPTH} levels of nesting: governance files are refused past that depth"
 
 
 @dataclass
@@ -49,10 +78,117 @@ class Document:
         return Problem(self.display, line, col, loc, message)
 
 
+class _Refused(Exception):
+    """The screen found something a governance file may not hold."""
+
+    def __init__(self, loc: KeyPath, line: int, column: int, message: str) -> None:
+        super().__init__(message)
+        self.loc, self.line, self.column, self.message = loc, line, column, message
+
+
+class _DepthScanner(RoundTripScanner):  # type: ignore[misc]
+    """A scanner that stops at the 65th open ``[`` or ``{``.
+
+    Inside brackets ruamel's scanner reads ahead to the first closing one, in time quadratic in
+    the depth, before the parser yields a single event: the screen would come too late.
+    """
+
+    def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:
+        if self.flow_level >= MAX_DEPTH:
+            mark = self.reader.get_mark()
+            raise _Refused((), mark.line + 1, mark.column + 1, _TOO_DEEP)
+        super().fetch_flow_collection_start(TokenClass, to_push)
+
+
 def _round_trip_loader() -> YAML:
     yaml = YAML(typ="rt", pure=True)
+    yaml.Scanner = _DepthScanner
     yaml.allow_duplicate_keys = False
     return yaml
+
+
+@dataclass
+class _Level:
+    """One open mapping or list while screening: where the next node goes."""
+
+    mapping: bool
+    index: int = 0
+    key: str | int = ""
+    at_key: bool = True
+
+    def advance(self) -> None:
+        if self.mapping:
+            self.at_key = not self.at_key
+        else:
+            self.index += 1
+
+
+def _path(levels: list[_Level]) -> KeyPath:
+    """Key path of the node an event starts (a key is located at its mapping)."""
+    parts: list[str | int] = []
+    for level in levels:
+        if not level.mapping:
+            parts.append(level.index)
+        elif not level.at_key:
+            parts.append(level.key)
+    return tuple(parts)
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
+
+
+def _screen(yaml: YAML, text: str) -> None:
+    """Walk the parser's events once, refusing what no governance file needs (see module doc).
+
+    The parser is not recursive and stops at the first refusal, so neither a deeply nested
+    file nor an alias bomb costs more than reading it.
+    """
+    levels: list[_Level] = []
+    for event in yaml.parse(text):
+        if isinstance(event, MappingEndEvent | SequenceEndEvent):
+            levels.pop()
+            if levels:
+                levels[-1].advance()
+            continue
+        if not isinstance(event, NodeEvent):
+            continue
+        mark = event.start_mark
+        at_key = bool(levels) and levels[-1].mapping and levels[-1].at_key
+        loc = _path(levels)
+        if isinstance(event, ScalarEvent) and at_key:
+            loc = (*loc, event.value)
+
+        def refuse(message: str, where: KeyPath = loc, mark: Any = mark) -> _Refused:
+            return _Refused(where, mark.line + 1, mark.column + 1, message)
+
+        if isinstance(event, AliasEvent):
+            raise refuse(f"YAML alias '*{event.anchor}' refused: {_NO_ALIASES}")
+        if event.anchor is not None:
+            raise refuse(f"YAML anchor '&{event.anchor}' refused: {_NO_ALIASES}")
+        tag = getattr(event, "tag", None)
+        if tag not in _PLAIN_TAGS:
+            raise refuse(
+                f"YAML tag '{_tag_name(str(tag))}' refused: governance files hold only mappings, "
+                "lists, strings, numbers, booleans and null"
+            )
+        if isinstance(event, ScalarEvent):
+            if at_key:
+                if event.value == "<<" and event.style is None and tag is None:
+                    raise refuse("merge keys ('<<') refused: write the keys out where they apply")
+                levels[-1].key = event.value
+                levels[-1].advance()
+            elif levels:
+                levels[-1].advance()
+            continue
+        mapping = isinstance(event, MappingStartEvent)
+        if at_key:
+            kind = "mapping" if mapping else "list"
+            raise refuse(f"a key must be a plain string, not a {kind}")
+        if len(levels) >= MAX_DEPTH:
+            raise refuse(_TOO_DEEP, loc[:1])
+        assert isinstance(event, MappingStartEvent | SequenceStartEvent)
+        levels.append(_Level(mapping=mapping))
 
 
 def _plain(node: Any, loc: KeyPath, doc: Document) -> Any:
@@ -80,6 +216,8 @@ def _plain(node: Any, loc: KeyPath, doc: Document) -> Any:
         return float(node)
     if isinstance(node, str):
         return str(node)
+    if isinstance(node, TaggedScalar):  # `!!str 5`: the screen let only core tags through
+        return str(node.value)
     return node
 
 
@@ -111,13 +249,20 @@ def load(path: Path, display: str | None = None) -> Document:
     shown = display or str(path)
     doc = Document(path=path, data=None, display=shown)
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            message = f"file is {size} bytes: governance files may hold at most {MAX_BYTES} (1 MiB)"
+            raise SpecError([Problem(shown, 1, 1, (), message)])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError([Problem(shown, 0, 0, (), "file not found")]) from None
     except UnicodeDecodeError as err:
         raise SpecError([Problem(shown, 0, 0, (), f"not UTF-8 text ({err.reason})")]) from None
     try:
+        _screen(_round_trip_loader(), text)
         raw = _round_trip_loader().load(text)
+    except _Refused as err:
+        raise SpecError([Problem(shown, err.line, err.column, err.loc, err.message)]) from None
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

@@ -8,8 +8,9 @@ Groups
   written without ``.0``, so a 0/1 column read with missing values still gives ``"0"``/``"1"``);
 * a continuous column with ``bins`` is bucketed into right-open intervals ``[a, b)``: with
   ``bins: [0, 25, 45, 65, 120]`` an age of 25 is in ``[25, 45)``; values below the first edge
-  or at/above the last are ``"out of range"``. Buckets are named by ``labels`` or, without
-  them, ``"[0, 25)"``;
+  or at/above the last are ``"out of range"``. Buckets are named by ``labels`` (distinct, and
+  neither ``"missing"`` nor ``"out of range"``: the spec refuses others) or, without them,
+  ``"[0, 25)"``, with edges written exactly whenever ``:g`` would round two of them alike;
 * missing values (NaN / None / NA) are the group ``"missing"``.
 
 :func:`intersect` combines two such columns into ``"a & b"`` groups.
@@ -110,11 +111,23 @@ def _bucketed(column: pd.Series, feature: SensitiveFeature) -> pd.Series:
             f"sensitive feature '{feature.name}' has bins but non-numeric values"
         ) from None
     k = bins.size - 1
-    labels = list(feature.labels or [f"[{a:g}, {b:g})" for a, b in itertools.pairwise(bins)])
+    labels = list(feature.labels or [f"[{a}, {b})" for a, b in itertools.pairwise(_edges(bins))])
     codes = np.searchsorted(bins, values, side="right") - 1  # bins[i] <= x < bins[i + 1]
     codes[(codes < 0) | (codes >= k)] = k
     codes[np.isnan(values)] = k + 1
     return _categorical(codes, [*labels, OUT_OF_RANGE, MISSING], column.index, feature.name)
+
+
+def _edges(bins: np.ndarray) -> list[str]:
+    """Bin edges as bucket names show them: short (``25``, ``0.5``), exact if ``:g`` would round.
+
+    ``1000000`` and ``1000001`` both print as ``1e+06`` with ``:g``: their buckets would share a
+    name and be merged into one group.
+    """
+    short = [f"{edge:g}" for edge in bins.tolist()]
+    if all(float(text) == edge for text, edge in zip(short, bins.tolist(), strict=True)):
+        return short
+    return [str(int(edge)) if edge.is_integer() else repr(edge) for edge in bins.tolist()]
 
 
 def _codes(groups: pd.Series) -> tuple[np.ndarray, list[str]]:
