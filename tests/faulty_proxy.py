@@ -3,7 +3,9 @@
 Everything is forwarded (REST calls and proxied artifact uploads and downloads) until the proxy
 is armed with a path pattern: then matching requests are answered ``503`` — at once, or after
 ``after`` matching requests went through. A 503 is what a load balancer in front of a dead
-MLflow answers; MLflow's client retries it and then reports an outage (mlgate: exit 3)::
+MLflow answers; MLflow's client retries it and then reports an outage (mlgate: exit 3).
+Another ``status`` is answered the way a gateway does, with a plain-text body (``502 Bad
+Gateway``, ``404 Not Found``), unless ``body`` says otherwise::
 
     with FaultyProxy(server_url) as proxy:
         proxy.fail(r"/model-versions/set-tag")   # every version tag write now fails
@@ -14,9 +16,11 @@ MLflow answers; MLflow's client retries it and then reports an outage (mlgate: e
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import threading
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
@@ -27,6 +31,8 @@ _HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "transfer-encoding", "upgrade", "content-length", "host",
 }
+
+_UNAVAILABLE = b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "injected by FaultyProxy"}'
 
 
 @dataclass
@@ -53,6 +59,7 @@ class FaultyProxy:
         self._after = 0
         self._matched = 0
         self._status = 503
+        self._body: tuple[str, bytes] = ("", b"")
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -62,14 +69,24 @@ class FaultyProxy:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- control
-    def fail(self, pattern: str, *, after: int = 0, status: int = 503) -> FaultyProxy:
+    def fail(self, pattern: str, *, after: int = 0, status: int = 503, body: bytes | None = None) -> FaultyProxy:
         """Answer ``status`` to requests whose path matches ``pattern`` (``re.search``).
 
         The first ``after`` matching requests still go through; every later one fails until
-        :meth:`disarm`.
+        :meth:`disarm`. The body: ``body`` (sent as JSON when it parses as JSON, else as text);
+        by default MLflow's TEMPORARILY_UNAVAILABLE JSON for a 503, else ``"<status> <reason>"``
+        as text, as a gateway in front of MLflow answers.
         """
+        if body is None:
+            body = _UNAVAILABLE if status == 503 else f"{status} {HTTPStatus(status).phrase}\n".encode()
+        try:
+            json.loads(body)
+            kind = "application/json"
+        except ValueError:
+            kind = "text/plain; charset=utf-8"
         with self._lock:
             self._pattern, self._after, self._matched, self._status = re.compile(pattern), after, 0, status
+            self._body = (kind, body)
         return self
 
     def disarm(self) -> None:
@@ -121,9 +138,10 @@ class FaultyProxy:
             def _forward(self) -> None:
                 body = self._body()
                 if proxy._should_fail(self.path):
-                    message = b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "injected by FaultyProxy"}'
-                    self._reply(proxy._status, [("Content-Type", "application/json")], message)
+                    kind, message = proxy._body
+                    # recorded before the reply: a client that has its answer finds it in `seen`
                     proxy._record(Seen(self.command, self.path, proxy._status, True))
+                    self._reply(proxy._status, [("Content-Type", kind)], message)
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 headers["Content-Length"] = str(len(body))
@@ -133,8 +151,8 @@ class FaultyProxy:
                     answer = conn.getresponse()
                     payload = answer.read()
                     kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in _HOP_BY_HOP]
-                    self._reply(answer.status, kept, payload)
                     proxy._record(Seen(self.command, self.path, answer.status, False))
+                    self._reply(answer.status, kept, payload)
                 finally:
                     conn.close()
 

@@ -260,3 +260,77 @@ def test_server_rejects_missing_auth(server):
     assert r.status_code == 401
     assert server.violations
     server.violations.clear()
+
+
+# ---------------------------------------------------------------- lost answers to creates
+
+
+@pytest.mark.parametrize("how", ["close", "502"])
+def test_lost_answer_to_a_comment_create_is_not_duplicated(server, gh, sleeps, how):
+    server.add_comment(7, "unrelated")
+    server.lose_next(1, how)  # the comment is created, its answer never arrives
+    result = gh.upsert_comment(7, "## mlgate report v1", MARKER)
+    ours = [c for c in server.comments[7] if MARKER in c["body"]]
+    assert len(ours) == 1
+    assert result == {"url": ours[0]["html_url"], "id": ours[0]["id"], "action": "created"}
+    assert [r["method"] for r in server.requests] == ["GET", "POST", "GET"]  # looked up, not re-posted
+    assert sleeps == [0.5]
+    assert gh.upsert_comment(7, "## mlgate report v2", MARKER) == {**result, "action": "updated"}
+    assert len(server.comments[7]) == 2
+
+
+@pytest.mark.parametrize("how", ["close", "502"])
+def test_lost_answer_to_a_check_run_create_is_not_duplicated(server, gh, sleeps, how):
+    server.lose_next(1, how)
+    result = gh.create_or_update_check_run(
+        "mlgate / credit", SHA, "failure", "2 gates failed", "summary", _annotations(120), key="credit"
+    )
+    [(run_id, run)] = server.check_runs.items()
+    assert result["id"] == run_id
+    assert result["conclusion"] == "failure"
+    assert run["public"]["output"]["annotations_count"] == 120  # the POST's 50, then two PATCHes
+    assert run["public"]["external_id"].startswith(f"mlgate:credit:{SHA}:")
+    assert [r["method"] for r in server.requests] == ["POST", "GET", "PATCH", "PATCH"]
+    lookup = server.requests[1]
+    assert lookup["path"] == f"/repos/{REPO}/commits/{SHA}/check-runs"
+    assert lookup["query"]["check_name"] == ["mlgate / credit"]
+    assert lookup["query"]["filter"] == ["all"]
+    assert sleeps == [0.5]
+
+
+def test_an_earlier_jobs_check_run_is_not_taken_for_this_one(server, gh):
+    earlier = gh.create_or_update_check_run("mlgate / credit", SHA, "failure", "old", "old", [])
+    server.fail_next(502)  # refused before anything was created: the lookup finds nothing of ours
+    result = gh.create_or_update_check_run("mlgate / credit", SHA, "success", "new", "new", [])
+    assert result["id"] != earlier["id"]
+    assert len(server.check_runs) == 2
+    assert server.check_runs[result["id"]]["public"]["conclusion"] == "success"
+    assert [r["method"] for r in server.requests] == ["POST", "POST", "GET", "POST"]
+
+
+def test_lookup_pages_through_many_check_runs(server, gh):
+    server.page_size_cap = 2
+    for i in range(5):
+        gh.create_or_update_check_run("mlgate / credit", SHA, "neutral", f"run {i}", "s", [])
+    server.requests.clear()
+    server.lose_next(1, "close")
+    result = gh.create_or_update_check_run("mlgate / credit", SHA, "success", "mine", "s", [])
+    assert len(server.check_runs) == 6
+    assert server.check_runs[result["id"]]["public"]["output"]["title"] == "mine"
+    pages = [r["query"].get("page", ["1"])[0] for r in server.requests if r["method"] == "GET"]
+    assert pages == ["1"]  # newest first: this call's run is on the first page
+
+
+def test_no_second_create_when_github_cannot_say_whether_the_first_happened(server, sleeps):
+    gh = GitHub(TOKEN, server.url, REPO, retries=2, backoff=0.5, sleep=sleeps.append)
+    server.lose_next(1, "502")
+    server.fail_next(503, times=100, body={"message": f"down {TOKEN}"}, method="GET")  # the lookups fail
+    with pytest.raises(GitHubUnavailable) as info:
+        gh.create_or_update_check_run("mlgate / credit", SHA, "success", "t", "s", [])
+    assert [r["method"] for r in server.requests].count("POST") == 1
+    assert len(server.check_runs) == 1
+    assert f"POST /repos/{REPO}/check-runs may have taken effect (HTTP 502: Bad Gateway)" in str(info.value)
+    assert "HTTP 503: down ***" in str(info.value)
+    _no_token(info.value)
+    server._faults.clear()
+    gh.close()

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Self
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -114,14 +116,50 @@ class GitHub:
 
         A status in ``allow`` is returned too (e.g. 404 where "none" is an answer).
         """
+        response = self._send(method, url, json=json, what=what, allow=allow)
+        assert isinstance(response, httpx.Response)
+        return response
+
+    def _create(
+        self, url: str, payload: dict[str, Any], what: str, lookup: Callable[[], dict[str, Any] | None]
+    ) -> tuple[dict[str, Any], bool]:
+        """POST ``payload`` to create one object; (the object, whether this call's answer was seen).
+
+        A create is not idempotent: when the answer is lost (timeout, dropped connection, a 5xx
+        from a proxy after GitHub committed it), retrying blindly makes a second comment or
+        check run. So before each retry of a create that may have happened, ``lookup()`` looks
+        for it (the comment's marker, the check run's ``external_id``) and returns it if found.
+        """
+        result = self._send("POST", url, json=payload, what=what, lookup=lookup)
+        if isinstance(result, httpx.Response):
+            return result.json(), True
+        return result, False
+
+    def _send(
+        self, method: str, url: str, *, json: Any = None, what: str = "", allow: tuple[int, ...] = (),
+        lookup: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> httpx.Response | dict[str, Any]:
         attempts = self.retries + 1
         reason = ""
+        maybe_done = False  # the last attempt may have taken effect although no answer said so
         for attempt in range(attempts):
+            if maybe_done and lookup is not None:
+                try:
+                    found = lookup()
+                except GitHubUnavailable as err:  # not knowing, never create a second one
+                    raise GitHubUnavailable(self._redact(
+                        f"GitHub {method} {_path(url)} may have taken effect ({reason}), and looking for "
+                        f"what it created failed: {err.message}"
+                    )) from None
+                if found is not None:
+                    return found
             try:
                 response = self._client.request(method, url, json=json)
             except httpx.HTTPError as exc:  # connection refused, reset, timeout, ...
                 reason = f"{type(exc).__name__}: {exc}"
                 wait = None
+                # a request that never reached a server cannot have created anything
+                maybe_done = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
             else:
                 if response.is_success or response.status_code in allow:
                     return response
@@ -134,6 +172,7 @@ class GitHub:
                     if message
                     else (f"HTTP {response.status_code}")
                 )
+                maybe_done = response.status_code >= 500  # a rate limit refused it; a 5xx may come after the commit
             if attempt == attempts - 1:
                 break
             delay = self.backoff * (2**attempt)
@@ -210,11 +249,16 @@ class GitHub:
     def _get_json(self, url: str, what: str = "") -> Any:
         return self._request("GET", url, what=what).json()
 
-    def _paginate(self, url: str, what: str = "") -> Iterator[Any]:
+    def _paginate(self, url: str, what: str = "", items: str | None = None) -> Iterator[Any]:
+        """Every item of a listing, following ``Link: rel="next"``.
+
+        ``items`` names the array when a page is an object (``{"total_count", "check_runs"}``).
+        """
         next_url: str | None = url
         while next_url:
             response = self._request("GET", next_url, what=what)
-            yield from response.json()
+            page = response.json()
+            yield from (page.get(items) or []) if items else page
             match = _LINK_NEXT.search(response.headers.get("link", ""))
             next_url = match.group(1) if match else None
             if next_url and not next_url.startswith(self.api_url + "/"):
@@ -226,23 +270,32 @@ class GitHub:
     # ------------------------------------------------------------------ endpoints
 
     def upsert_comment(self, pr_number: int, body: str, marker: str) -> dict[str, Any]:
-        """Create or update the one PR comment that contains ``marker`` (a sticky comment)."""
+        """Create or update the one PR comment that contains ``marker`` (a sticky comment).
+
+        A create whose answer was lost is looked up by the marker before it is retried: one
+        comment, whatever the network did.
+        """
         if marker not in body:
             body = f"{body}\n\n{marker}"
         base = f"/repos/{self.repo}/issues"
-        existing = None
-        for comment in self._paginate(
-            f"{base}/{int(pr_number)}/comments?per_page=100", what=f"pull request #{pr_number}"
-        ):
-            if marker in (comment.get("body") or ""):
-                existing = comment
-                break
-        if existing is not None:
-            method, path, what, action = "PATCH", f"{base}/comments/{existing['id']}", f"comment {existing['id']}", "updated"
-        else:
-            method, path, what, action = "POST", f"{base}/{int(pr_number)}/comments", f"pull request #{pr_number}", "created"
-        data = self._request(method, path, json={"body": body}, what=what).json()
-        return {"url": data.get("html_url"), "id": data["id"], "action": action}
+        where = f"pull request #{pr_number}"
+
+        def find() -> dict[str, Any] | None:
+            for comment in self._paginate(f"{base}/{int(pr_number)}/comments?per_page=100", what=where):
+                if marker in (comment.get("body") or ""):
+                    return comment
+            return None
+
+        existing = find()
+        if existing is None:
+            data, answered = self._create(f"{base}/{int(pr_number)}/comments", {"body": body}, where, find)
+            if answered or data.get("body") == body:  # ours, answered or found after a lost answer
+                return {"url": data.get("html_url"), "id": data["id"], "action": "created"}
+            existing = data  # another job's sticky comment appeared meanwhile: it gets this body
+        data = self._request(
+            "PATCH", f"{base}/comments/{existing['id']}", json={"body": body}, what=f"comment {existing['id']}"
+        ).json()
+        return {"url": data.get("html_url"), "id": data["id"], "action": "updated"}
 
     def create_or_update_check_run(
         self,
@@ -252,24 +305,40 @@ class GitHub:
         title: str,
         summary: str,
         annotations: list[dict[str, Any]] | None = None,
+        key: str | None = None,
     ) -> dict[str, Any]:
-        """Create a completed check run; annotations go 50 per request (POST, then PATCHes)."""
+        """Create a completed check run; annotations go 50 per request (POST, then PATCHes).
+
+        Its ``external_id`` is ``mlgate:<key or name>:<head_sha>:<random>``; a create whose
+        answer was lost is looked up by it ("list check runs for a Git reference") before it
+        is retried: one check run, whatever the network did.
+        """
         annotations = list(annotations or [])
         batches = [
             annotations[i : i + MAX_ANNOTATIONS]
             for i in range(0, len(annotations), MAX_ANNOTATIONS)
         ] or [[]]
         output: dict[str, Any] = {"title": title, "summary": summary}
+        # This call's own id: a retry after a lost answer finds the run this call created, never
+        # one an earlier job created for the same commit.
+        external_id = f"mlgate:{key or name}:{head_sha}:{secrets.token_hex(6)}"
         payload = {
             "name": name,
             "head_sha": head_sha,
+            "external_id": external_id,
             "status": "completed",
             "conclusion": conclusion,
             "output": {**output, "annotations": batches[0]} if batches[0] else output,
         }
-        created = self._request(
-            "POST", f"/repos/{self.repo}/check-runs", json=payload, what=f"commit {head_sha}"
-        ).json()
+        listing = f"/repos/{self.repo}/commits/{quote(head_sha, safe='')}/check-runs?" + urlencode(
+            {"check_name": name, "filter": "all", "per_page": 100}
+        )
+
+        def find() -> dict[str, Any] | None:
+            runs = self._paginate(listing, what=f"commit {head_sha}", items="check_runs")
+            return next((run for run in runs if run.get("external_id") == external_id), None)
+
+        created, _ = self._create(f"/repos/{self.repo}/check-runs", payload, f"commit {head_sha}", find)
         result = created
         for batch in batches[1:]:
             result = self._request(

@@ -180,8 +180,10 @@ def releases(root: Path, base: str | None, into: Path) -> dict[str, tuple[ModelC
     return found
 
 
-def actual(registry: Registry, name: str, stages: list[str]) -> dict[str, int | None]:
-    return {stage: registry.alias_version(name, stage) for stage in stages}
+def actual(registry: Registry, wanted: dict[str, list[str]]) -> dict[str, dict[str, int | None]]:
+    """``{model: {stage: version its alias points at, or None}}``: one batched registry read."""
+    found = registry.aliases(wanted)
+    return {name: {stage: found.get(name, {}).get(stage) for stage in stages} for name, stages in wanted.items()}
 
 
 # --------------------------------------------------------------------------- checks
@@ -366,8 +368,9 @@ def make_plan(
         for name, (ctx, stages) in wanted.items()
         for version in {v for v in stages.values() if v is not None}
     }
+    current = actual(registry, {name: list(stages) for name, (_ctx, stages) in wanted.items()})
     for name, (ctx, stages) in wanted.items():
-        now = actual(registry, name, list(stages))
+        now = current[name]
         for stage, desired in stages.items():
             if now[stage] == desired:
                 plan.synced.append({"model": name, "stage": stage, "version": desired})
@@ -522,11 +525,12 @@ def status(root: Path, registry: Registry) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, None, Path(tmp))
-    registered = set(registry.registered_models())
+    aliases = registry.aliases(wanted)  # registered models only: one search, not one read per alias
+    known = registry.versions_of(aliases)
     for name, (_ctx, stages) in wanted.items():
-        versions = {int(v.version) for v in registry.versions(name)} if name in registered else set()
+        versions = {int(v.version) for v in known.get(name, [])}
         for stage, desired in stages.items():
-            now = registry.alias_version(name, stage) if name in registered else None
+            now = aliases.get(name, {}).get(stage)
             if desired is not None and desired not in versions:
                 state = "Missing"
             elif now == desired:

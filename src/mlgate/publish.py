@@ -122,6 +122,7 @@ def publish(
                       f"{counts['blocking']} blocking, {counts['warnings']} warning(s)",
                 summary=markdown[:65000],
                 annotations=annotations(root, verdict),
+                key=str(verdict["model"]),
             )
             result.check_run_url = str(run.get("html_url") or run.get("url") or "")
     return result

@@ -13,8 +13,9 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,11 @@ MODEL_ARTIFACT = "model"
 # The allow-list lives here, in mlgate's code, not in the model artifact: a crafted model
 # cannot widen it (MLflow reads skops_trusted_types from the model's own MLmodel file).
 TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+# Registry searches: the largest page MLflow serves, and model names per `name IN (...)` filter
+# (a search is a GET: the filter travels in the URL).
+SEARCH_PAGE = 1000
+NAMES_PER_FILTER = 100
+_SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 # MLflow's HTTP client retries 7 times with exponential backoff (minutes); a CI step should
 # report an outage sooner. Users can still raise these through the environment.
@@ -117,22 +123,21 @@ class Registry:
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     def _call(self, what: str, func: Callable[[], T]) -> T:
-        """Run a registry call; connection failures become RegistryUnavailable (exit 3)."""
-        from mlflow.exceptions import MlflowException
-        from requests.exceptions import RequestException
+        """Run a registry call; outages become RegistryUnavailable (exit 3), see :func:`outage_reason`.
 
+        Everything else (a model or version that does not exist, a bad parameter) is raised as
+        MLflow raised it, for the caller to turn into its own answer.
+        """
         try:
             return func()
-        except (RequestException, ConnectionError) as err:
-            raise self._unavailable(what, err) from err
-        except MlflowException as err:
-            if _outage_reason(err):
+        except Exception as err:
+            if outage_reason(err):
                 raise self._unavailable(what, err) from err
             raise
 
     def _unavailable(self, what: str, err: Exception) -> RegistryUnavailable:
         retries = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        reason = _outage_reason(err) or type(err).__name__
+        reason = outage_reason(err) or type(err).__name__
         return RegistryUnavailable(
             f"{what}: MLflow at {self.uri} did not answer after {retries} retries ({reason})"
         )
@@ -262,8 +267,61 @@ class Registry:
         return sorted(found, key=lambda v: int(v.version))
 
     def registered_models(self) -> list[str]:
-        found = self._call("list models", self.client.search_registered_models)
-        return sorted(m.name for m in found)
+        """Every registered model's name (all pages)."""
+        return sorted(m.name for m in self._registered_model_pages())
+
+    def _registered_model_pages(self) -> Iterator[Any]:
+        token = None
+        while True:
+            page = self._call(
+                "list models",
+                lambda t=token: self.client.search_registered_models(max_results=SEARCH_PAGE, page_token=t),
+            )
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+    def aliases(self, names: Iterable[str]) -> dict[str, dict[str, int]]:
+        """``{model: {alias: version}}`` for the registered models among ``names``, in one search.
+
+        A name that is not registered is absent; a registered model without aliases maps to
+        ``{}``. One paginated ``search_registered_models`` (1000 a page) reads every alias of
+        every model, instead of one request per model and alias.
+        """
+        wanted = set(names)
+        return {
+            model.name: {str(alias): int(version) for alias, version in (model.aliases or {}).items()}
+            for model in self._registered_model_pages()
+            if model.name in wanted
+        }
+
+    def versions_of(self, names: Iterable[str]) -> dict[str, list[Any]]:
+        """Every version of each of ``names``, oldest first: ``search_model_versions`` a page of names at a time.
+
+        Names must be mlgate model names (``[a-z0-9_-]``: nothing to quote in the filter); a
+        name without versions maps to ``[]``.
+        """
+        wanted = sorted(set(names))
+        unsafe = [n for n in wanted if not _SAFE_NAME.fullmatch(n)]
+        if unsafe:
+            raise InvalidInput(f"not an mlgate model name: {unsafe[0]!r}")
+        found: dict[str, list[Any]] = {name: [] for name in wanted}
+        for start in range(0, len(wanted), NAMES_PER_FILTER):
+            chunk = wanted[start : start + NAMES_PER_FILTER]
+            query = "name IN (" + ", ".join(f"'{n}'" for n in chunk) + ")"
+            token = None
+            while True:
+                page = self._call(
+                    f"list versions of {len(chunk)} model(s)",
+                    lambda t=token, q=query: self.client.search_model_versions(q, max_results=SEARCH_PAGE, page_token=t),
+                )
+                for mv in page:
+                    found.setdefault(mv.name, []).append(mv)
+                token = page.token
+                if not token:
+                    break
+        return {name: sorted(found[name], key=lambda v: int(v.version)) for name in wanted}
 
     def latest_version(self, name: str) -> int | None:
         found = self.versions(name)
@@ -479,16 +537,6 @@ class Registry:
             return skops.io.load(files[0], trusted=allowed)
 
 
-_OUTAGE_MARKERS = (
-    "Connection refused",
-    "Read timed out",
-    "Name or service not known",
-    "Max retries exceeded",
-    "too many 5", "502", "503", "504",
-    "API request to",
-)
-
-
 def _verdict_record(raw: str, label: str) -> dict[str, Any]:
     """The parsed :data:`VERDICT_TAG` value (it must name an artifact and its sha256)."""
     try:
@@ -516,7 +564,61 @@ def _verdict_mismatch(record: dict[str, Any], verdict: Any, name: str, version: 
     return next((field for field, (want, got) in pairs.items() if want != got), "")
 
 
-def _outage_reason(err: Any) -> str:
-    """The short reason an MLflow call failed for want of a server ('' when it is not an outage)."""
-    text = str(getattr(err, "message", err))
-    return next((marker for marker in _OUTAGE_MARKERS if marker in text), "")
+# MLflow error codes that say "the server cannot answer now", whatever the message says.
+# INTERNAL_ERROR is MlflowException's default code, so it only counts when the server sent it.
+_OUTAGE_CODES = frozenset({"TEMPORARILY_UNAVAILABLE", "DEADLINE_EXCEEDED", "REQUEST_LIMIT_EXCEEDED"})
+_TOO_MANY = re.compile(r"too many (\d{3}) error responses")
+
+
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    """``err`` and what it was raised from or while handling (MLflow wraps requests' errors)."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)  # urllib3's MaxRetryError holds its cause here
+        if isinstance(reason, BaseException) and id(reason) not in seen:
+            yield from _chain(reason)
+        current = current.__cause__ or current.__context__
+
+
+def outage_reason(err: BaseException) -> str:
+    """Why an MLflow call failed for want of a server, from the error's type and codes; '' if it did not.
+
+    An outage is: no connection (refused, reset, DNS, timeout), retries used up on a 5xx or 429
+    (requests' RetryError: MLflow retries 408/429/500/502/503/504), an HTTP error response of
+    5xx, or an MLflow error code that means "not now" (TEMPORARILY_UNAVAILABLE, DEADLINE_EXCEEDED,
+    REQUEST_LIMIT_EXCEEDED, or INTERNAL_ERROR *sent by the server*). Messages are never searched
+    for words or numbers: a model called ``credit2504`` that does not exist is "not found"
+    (RESOURCE_DOES_NOT_EXIST), not a 504.
+    """
+    from mlflow.exceptions import MlflowException, RestException
+    from requests import exceptions as rx
+    from urllib3 import exceptions as ux
+
+    for link in _chain(err):
+        if isinstance(link, ux.ResponseError):  # retries used up on an error status
+            found = _TOO_MANY.search(str(link))  # urllib3's own fixed wording, with the status
+            return f"HTTP {found.group(1)} after retries" if found else "error responses after retries"
+        if isinstance(link, rx.HTTPError):
+            status = link.response.status_code if link.response is not None else 0
+            return f"HTTP {status}" if status >= 500 and status != 501 else ""
+        if isinstance(link, (rx.Timeout, ux.TimeoutError, TimeoutError)) and not isinstance(link, ux.NewConnectionError):
+            return "timed out"  # (urllib3's NewConnectionError is a ConnectTimeoutError: read on)
+        if isinstance(link, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(link, ux.NameResolutionError):
+            return "host not found"
+        if isinstance(link, MlflowException):
+            if link.error_code in _OUTAGE_CODES:
+                return f"{link.error_code}, HTTP {link.get_http_status_code()}"
+            if link.error_code != "INTERNAL_ERROR":
+                return ""  # an answer about the request: not found, invalid, refused, ...
+            if isinstance(link, RestException):
+                return "INTERNAL_ERROR from the server, HTTP 500"
+            # INTERNAL_ERROR is also MLflow's default code, e.g. wrapping requests' errors: read on
+    for link in _chain(err):  # no precise reason found: any connection-level failure
+        if isinstance(link, (rx.ConnectionError, rx.ChunkedEncodingError, ux.ProtocolError, ConnectionError)):
+            return f"connection failed ({type(link).__name__})"
+    return ""

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
@@ -30,6 +30,7 @@ from referencing.jsonschema import DRAFT202012
 
 HERE = Path(__file__).parent
 SPEC_URI = "urn:github-openapi-subset"
+LOST = -1  # a "status" that makes the handler close the connection without answering
 
 
 def _load(rel: str) -> Any:
@@ -140,6 +141,7 @@ class FakeGitHub:
         self.team_members: dict[tuple[str, str], dict[str, str]] = {}  # (org, team) -> login -> state
         self.page_size_cap = page_size_cap
         self._faults: list[dict] = []
+        self._lost: list[str] = []  # how the answers of the next POSTs are lost (see lose_next)
         self._next_id = 1000
         self._lock = threading.Lock()
         pr_event = _load("events/pull_request.opened.octokit.json")
@@ -175,8 +177,10 @@ class FakeGitHub:
             return self._next_id
 
     def fail_next(
-        self, status: int, times: int = 1, headers: dict | None = None, body: Any = None
+        self, status: int, times: int = 1, headers: dict | None = None, body: Any = None,
+        method: str | None = None,
     ) -> None:
+        """Answer the next ``times`` requests (of ``method`` only, if given) with ``status``; nothing is done."""
         if body is None:
             body = {
                 "message": {
@@ -189,8 +193,19 @@ class FakeGitHub:
                 "documentation_url": "https://docs.github.com/rest",
             }
         self._faults.append(
-            {"status": status, "times": times, "headers": headers or {}, "body": body}
+            {"status": status, "times": times, "headers": headers or {}, "body": body, "method": method}
         )
+
+    def lose_next(self, times: int = 1, how: str = "close") -> None:
+        """The next ``times`` POSTs take effect, then their answer is lost.
+
+        ``how``: ``"close"`` — the connection is closed without a response (a timeout or a
+        reset, as the client sees it); ``"502"`` — a 502 Bad Gateway instead of the 201, as a
+        proxy answers when GitHub committed the write but the proxy lost the backend's answer.
+        """
+        if how not in ("close", "502"):
+            raise ValueError(f"how must be 'close' or '502', not {how!r}")
+        self._lost.extend([how] * times)
 
     def add_comment(self, pr: int, body: str) -> dict:
         cid = self.new_id()
@@ -299,11 +314,11 @@ class FakeGitHub:
             )
         template, op = found
 
-        if self._faults:
-            fault = self._faults[0]
+        fault = next((f for f in self._faults if f["method"] in (None, method)), None)
+        if fault is not None:
             fault["times"] -= 1
             if fault["times"] <= 0:
-                self._faults.pop(0)
+                self._faults.remove(fault)
             self._check_response(method, template, op, fault["status"], fault["body"])
             return fault["status"], fault["headers"], fault["body"]
 
@@ -326,6 +341,11 @@ class FakeGitHub:
 
         status, extra, payload = self._route(method, path, query, body)
         self._check_response(method, template, op, status, payload)
+        if method == "POST" and 200 <= status < 300 and self._lost:
+            how = self._lost.pop(0)  # the write happened; its answer never arrives
+            if how == "close":
+                return LOST, {}, None
+            return 502, {}, {"message": "Bad Gateway", "documentation_url": "https://docs.github.com/rest"}
         return status, extra, payload
 
     def _check_response(self, method: str, template: str, op: dict, status: int, payload):
@@ -348,10 +368,14 @@ class FakeGitHub:
         chunk = items[(page - 1) * per_page : page * per_page]
         headers = {}
         links = []
+        kept = {k: v[0] for k, v in query.items() if k not in ("page", "per_page")}  # GitHub keeps the filters
+
+        def link(number: int, rel: str) -> str:
+            return f'<{self.url}{path}?{urlencode({**kept, "per_page": per_page, "page": number})}>; rel="{rel}"'
+
         if page * per_page < len(items):
-            links.append(f'<{self.url}{path}?per_page={per_page}&page={page + 1}>; rel="next"')
-            last = (len(items) + per_page - 1) // per_page
-            links.append(f'<{self.url}{path}?per_page={per_page}&page={last}>; rel="last"')
+            links.append(link(page + 1, "next"))
+            links.append(link((len(items) + per_page - 1) // per_page, "last"))
         if links:
             headers["Link"] = ", ".join(links)
         return 200, headers, chunk
@@ -392,6 +416,8 @@ class FakeGitHub:
             return not_found
         if rest == "/check-runs" and method == "POST":
             return 201, {}, self._new_check_run(body)
+        if m := re.fullmatch(r"/commits/([^/]+)/check-runs", rest):
+            return self._check_runs_for(m.group(1), path, query)
         if m := re.fullmatch(r"/check-runs/(\d+)", rest):
             run = self.check_runs.get(int(m.group(1)))
             if run is None:
@@ -415,6 +441,20 @@ class FakeGitHub:
             return self._page(store.get(n, []), path, query)
         return not_found
 
+    def _check_runs_for(self, ref: str, path: str, query: dict):
+        """GET /commits/{ref}/check-runs: by check_name, ``filter=latest`` (default) or ``all``."""
+        runs = [r["public"] for r in self.check_runs.values() if r["public"]["head_sha"] == ref]
+        if "check_name" in query:
+            runs = [r for r in runs if r["name"] == query["check_name"][0]]
+        if query.get("filter", ["latest"])[0] == "latest":
+            newest: dict[str, dict] = {}
+            for run in runs:  # ids grow with time
+                newest[run["name"]] = run
+            runs = list(newest.values())
+        runs.sort(key=lambda r: r["id"], reverse=True)
+        status, headers, chunk = self._page(runs, path, query)
+        return status, headers, {"total_count": len(runs), "check_runs": chunk}
+
     def _new_check_run(self, body: dict) -> dict:
         rid = self.new_id()
         run = copy.deepcopy(self._check_template)
@@ -424,6 +464,7 @@ class FakeGitHub:
                 "node_id": f"CR_kwDO{rid}",
                 "name": body["name"],
                 "head_sha": body["head_sha"],
+                "external_id": body.get("external_id", ""),
                 "status": body.get("status", "queued"),
                 "conclusion": body.get("conclusion"),
                 "url": f"{self.url}/repos/{self.repo}/check-runs/{rid}",
@@ -471,6 +512,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 — a bug in the fake must fail the test loudly
             self.fake.violations.append(f"fake server crashed: {exc!r}")
             status, headers, payload = 500, {}, {"message": "fake crashed"}
+        if status == LOST:  # no answer at all: close the connection
+            self.close_connection = True
+            return
         data = b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
