@@ -200,7 +200,7 @@ def policy_changes(repo: Path, base: str) -> list[dict[str, str]]:
     return [{"file": f, "diff": run_git(repo, "diff", base, "--", f)} for f in names]
 
 
-def judge_model(repo: Path, name: str, base: str | None, scratch: Path) -> Judged:
+def judge_model(repo: Path, name: str, base: str | None, scratch: Path, *, tree: BaseTree | None = None) -> Judged:
     """Load ``name`` for judging.
 
     As it is (``base=None``), or with ``base``'s judging fields, policies and evaluation data
@@ -214,7 +214,7 @@ def judge_model(repo: Path, name: str, base: str | None, scratch: Path) -> Judge
 
     if base is None:
         return Judged(load_model_context(repo, name), None, None, [], [])
-    tree = materialise(repo, base, scratch / "base")
+    tree = tree or materialise(repo, base, scratch / "base")
     path = spec_path(repo, name)
     if not path.is_file():
         return Judged(load_model_context(repo, name), None, None, [], [])  # says "no spec", exit 2

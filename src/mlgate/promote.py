@@ -172,10 +172,11 @@ def releases(root: Path, base: str | None, into: Path) -> dict[str, tuple[ModelC
             hint="add models/<name>/model.yaml or remove the release; nothing was changed in the registry",
         )
     found = {}
+    tree = materialise(root, base, into / "base") if base else None  # once, not once per model
     for name in model_names(root):
         if not release_path(root, name).is_file():
             continue
-        ctx = judge_model(root, name, base, into / name).ctx  # release stages vs policy: exit 2 if unknown
+        ctx = judge_model(root, name, base, into / name, tree=tree).ctx  # release stages vs policy: exit 2 if unknown
         found[name] = (ctx, dict(ctx.release.stages) if ctx.release else {})
     return found
 
@@ -189,20 +190,21 @@ def actual(registry: Registry, wanted: dict[str, list[str]]) -> dict[str, dict[s
 # --------------------------------------------------------------------------- checks
 
 
-def _version_or_invalid(registry: Registry, ctx: ModelContext, version: int) -> Any:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return registry.version(ctx.name, version)
-    except MlflowException as err:
-        if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            known = [int(v.version) for v in registry.versions(ctx.name)] if ctx.name in registry.registered_models() else []
-            raise InvalidInput(
-                f"{release_path(ctx.root, ctx.name).relative_to(ctx.root)} asks for {ctx.name} v{version}, "
-                f"which is not registered (registered: {', '.join(map(str, known)) or 'none'})",
-                hint="fix the version in release.yaml; nothing was changed in the registry",
-            ) from err
-        raise
+def _named_versions(registry: Registry, wanted: dict[str, tuple[ModelContext, dict[str, int | None]]]) -> dict[tuple[str, int], Any]:
+    """Every version a release.yaml names (one batched search); a missing one is bad input."""
+    known = registry.versions_of(wanted) if wanted else {}
+    named = {}
+    for name, (ctx, stages) in wanted.items():
+        by_number = {int(v.version): v for v in known.get(name, [])}
+        for version in sorted({v for v in stages.values() if v is not None}):
+            if version not in by_number:
+                raise InvalidInput(
+                    f"{release_path(ctx.root, ctx.name).relative_to(ctx.root)} asks for {ctx.name} v{version}, "
+                    f"which is not registered (registered: {', '.join(map(str, sorted(by_number))) or 'none'})",
+                    hint="fix the version in release.yaml; nothing was changed in the registry",
+                )
+            named[(name, version)] = by_number[version]
+    return named
 
 
 def _held_before(registry: Registry, name: str, stage: str, version: int) -> bool:
@@ -363,11 +365,7 @@ def make_plan(
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, base, Path(tmp))
     # Bad input first, before anything is read or written: every named version must exist.
-    named = {
-        (name, version): _version_or_invalid(registry, ctx, version)
-        for name, (ctx, stages) in wanted.items()
-        for version in {v for v in stages.values() if v is not None}
-    }
+    named = _named_versions(registry, wanted)
     current = actual(registry, {name: list(stages) for name, (_ctx, stages) in wanted.items()})
     for name, (ctx, stages) in wanted.items():
         now = current[name]

@@ -244,9 +244,38 @@ def _describe(err: MarkedYAMLError) -> str:
     return problem
 
 
+# Parsed documents by content hash: one command reads params.yaml and the policy chain once
+# per model (and each spec at the base and the head), and ruamel's pure-Python parser is the
+# slow part of `status` and `promote --plan` over many models. Keyed by content, not mtime:
+# an edit within the filesystem's timestamp granularity must not return the old document.
+_PARSED: dict[str, Document] = {}
+_PARSED_MAX = 512
+
+
 def load(path: Path, display: str | None = None) -> Document:
     """Load one YAML file strictly; raise :class:`SpecError` naming file, line and column."""
+    import copy
+    import hashlib
+
     shown = display or str(path)
+    try:
+        key = hashlib.sha256(path.read_bytes()).hexdigest() if path.stat().st_size <= MAX_BYTES else None
+    except OSError:
+        key = None
+    if key is None or key not in _PARSED:
+        doc = _load(path, shown)
+        if key is None:
+            return doc
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = doc
+    cached = _PARSED[key]
+    # marks are only read; the data is the caller's to edit
+    return Document(path=path, data=copy.deepcopy(cached.data), display=shown,
+                    key_marks=cached.key_marks, value_marks=cached.value_marks)
+
+
+def _load(path: Path, shown: str) -> Document:
     doc = Document(path=path, data=None, display=shown)
     try:
         size = path.stat().st_size
