@@ -6,7 +6,7 @@ every version points at it) and sets their ``staging`` (v2), ``production`` and 
 aliases, then builds a governed git repo with one spec and one release.yaml per model (the
 example ``models/insurance`` renamed) that asks for exactly that: every stage is Synced.
 
-It then times, in this process, :func:`mlgate.promote.status` and :func:`mlgate.promote.make_plan`
+It then times, in this process, :func:`mlgate.promotion.status` and :func:`mlgate.promotion.make_plan`
 (best of ``--repeat``), checks that every row is Synced and the plan has no change (exit 1
 otherwise), and prints one machine-readable line last (seconds; see benchmarks/README.md)::
 
@@ -181,13 +181,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(models)} models x 2 versions, aliases {', '.join(STAGES)} + champion, "
               f"repo with {len(models)} specs and releases ({time.perf_counter() - started:.1f} s)", flush=True)
 
-        from mlgate import promote
+        from mlgate import promotion
         from mlgate.registry import Registry
 
         repo = base / "repo"
         registry = Registry(repo, url)
-        status_s, rows = best_of(args.repeat, lambda: promote.status(repo, registry))
-        plan_s, plan = best_of(args.repeat, lambda: promote.make_plan(repo, registry))
+        status_s, rows = best_of(args.repeat, lambda: promotion.status(repo, registry))
+        plan_s, plan = best_of(args.repeat, lambda: promotion.make_plan(repo, registry))
         wrong = [r for r in rows if r["status"] != "Synced"]
         ok = len(rows) == 2 * len(models) and not wrong and not plan.changes and len(plan.synced) == 2 * len(models)
         print(f"status: {len(rows)} rows, {len(rows) - len(wrong)} Synced; plan: {len(plan.changes)} change(s), "

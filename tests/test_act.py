@@ -249,10 +249,9 @@ def test_setup_cache_key_hashes_the_constraints(setup_repo: Path, tmp_path: Path
 def test_promote_workflow_plans_on_the_pr_and_applies_on_the_merge(
     base_repo: tuple[Path, str], tmp_path: Path, github: FakeGitHub,
 ) -> None:
-    from mlgate import audit
-    from mlgate.gate import run_gates
-    from mlgate.registry import Registry
-    from mlgate.train import train
+    from mlgate.gates.run import run_gates
+    from mlgate.registry import Registry, audit
+    from mlgate.training.train import train
 
     repo, base = base_repo
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

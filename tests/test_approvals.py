@@ -1,4 +1,4 @@
-"""Which reviews count as approvals (mlgate.approvals), on the captured review shape."""
+"""Which reviews count as approvals (mlgate.github.approvals), on the captured review shape."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conftest import PROJECT
-from mlgate.approvals import count_approvals
+from mlgate.github.approvals import count_approvals
 
 TEMPLATE = json.loads(
     (PROJECT / "tests/github_api/rest-responses/github-owners-bot__reviews__reviews.35.approved.json").read_text()

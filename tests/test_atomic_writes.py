@@ -21,9 +21,8 @@ from click.testing import CliRunner
 from conftest import git, invoke
 from faulty_proxy import FaultyProxy
 from mlgate.exceptions import RegistryUnavailable
-from mlgate.gate import VERDICT_TAG
-from mlgate.lineage import TRAIN_COMPLETE_TAG, incomplete_reason
-from mlgate.registry import IncompleteVerdict, Registry
+from mlgate.registry import VERDICT_TAG, IncompleteVerdict, Registry
+from mlgate.training.lineage import TRAIN_COMPLETE_TAG, incomplete_reason
 
 pytestmark = pytest.mark.server
 

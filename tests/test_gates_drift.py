@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy import special, stats
 
+from mlgate.config.schema import DriftSettings
 from mlgate.gates.drift import _smirnov_sf, drift_measurement, feature_drift
-from mlgate.spec import DriftSettings
 
 SETTINGS = DriftSettings()
 REL = 1e-9

@@ -29,12 +29,11 @@ from conftest import (
     stop_mlflow_server,
 )
 from github_api.server import FakeGitHub
-from mlgate import audit
 from mlgate.exceptions import Blocked, RegistryUnavailable
-from mlgate.gate import run_gates
-from mlgate.promote import Check, PullRequest, apply, fetch_pull_request, make_plan
-from mlgate.registry import Registry
-from mlgate.train import train
+from mlgate.gates.run import run_gates
+from mlgate.promotion import Check, PullRequest, apply, fetch_pull_request, make_plan
+from mlgate.registry import Registry, audit
+from mlgate.training.train import train
 
 pytestmark = pytest.mark.server
 

@@ -13,6 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import PROJECT, invoke
+from mlgate.config.schema import ModelSpec, parse
+from mlgate.config.yamlio import load
 from mlgate.report import (
     COMMENT_LIMIT,
     ReportInput,
@@ -21,8 +23,6 @@ from mlgate.report import (
     render_markdown,
     render_summary,
 )
-from mlgate.spec import ModelSpec, parse
-from mlgate.yamlio import load
 
 DATA = Path(__file__).parent / "data"
 META = {"tags": {"mlgate.params.sha256": "9" * 64}, "run_url": None, "tracking_uri": "sqlite:///x"}

@@ -9,11 +9,11 @@ import jsonschema
 import pytest
 
 from conftest import PROJECT, invoke
+from mlgate.config.policies import load_policy, rule_id
+from mlgate.config.schema import GATE_FAMILIES, ModelSpec, Policy, Release, json_schemas, parse
+from mlgate.config.workspace import model_names
+from mlgate.config.yamlio import load
 from mlgate.exceptions import SpecError
-from mlgate.policies import load_policy, rule_id
-from mlgate.spec import GATE_FAMILIES, ModelSpec, Policy, Release, json_schemas, parse
-from mlgate.workspace import model_names
-from mlgate.yamlio import load
 
 SCHEMAS = PROJECT / "src" / "mlgate" / "resources" / "schemas"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from mlgate.config.schema import DocumentationRule, PerformanceRule
 from mlgate.gates import Measurement, documentation, performance
-from mlgate.spec import DocumentationRule, PerformanceRule
-from mlgate.verdict import Verdict, judge
+from mlgate.gates.verdict import Verdict, judge
 
 
 def rule(**kwargs: object) -> PerformanceRule:
@@ -93,8 +93,8 @@ def test_regression_direction_depends_on_the_metric() -> None:
 
 def test_documentation_field_must_be_non_blank(tmp_path) -> None:
     from conftest import PROJECT
-    from mlgate.spec import ModelSpec, parse
-    from mlgate.yamlio import load
+    from mlgate.config.schema import ModelSpec, parse
+    from mlgate.config.yamlio import load
 
     spec = parse(ModelSpec, load(PROJECT / "models/credit/model.yaml"))
     assert documentation.documented(spec, "monitoring.owner").value == 1.0

@@ -212,15 +212,15 @@ def _cache_key(source: Path, tmp_path: Path) -> str:
 
 def test_setup_cache_key_hashes_the_pins_and_mlgates_source(tmp_path: Path) -> None:
     source = tmp_path / "mlgate"
-    for rel in ("constraints.txt", "pyproject.toml", "src/mlgate/__init__.py", "src/mlgate/gate.py"):
+    for rel in ("constraints.txt", "pyproject.toml", "src/mlgate/__init__.py", "src/mlgate/gates/run.py"):
         (source / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PROJECT / rel, source / rel)
     key = _cache_key(source, tmp_path)
     assert _cache_key(source, tmp_path) == key, "stable"
-    (source / "src/mlgate/__pycache__").mkdir()
-    (source / "src/mlgate/__pycache__/gate.cpython-311.pyc").write_bytes(b"\0")
+    (source / "src/mlgate/gates/__pycache__").mkdir()
+    (source / "src/mlgate/gates/__pycache__/run.cpython-311.pyc").write_bytes(b"\0")
     assert _cache_key(source, tmp_path) == key, "bytecode is not source"
-    gate = source / "src/mlgate/gate.py"
+    gate = source / "src/mlgate/gates/run.py"
     gate.write_text(gate.read_text() + "\n# a change to mlgate's code\n")
     changed = _cache_key(source, tmp_path)
     assert changed != key, "a change to mlgate's code must not restore the old venv"

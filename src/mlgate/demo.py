@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import jsonout
+from mlgate.config.validate import validate_repo
 from mlgate.data import dvc_pull, dvc_record
 from mlgate.exceptions import DvcError, InvalidInput, SpecError
-from mlgate.gate import run_gates
-from mlgate.lineage import file_md5, run_git
+from mlgate.gates.run import run_gates
 from mlgate.registry import Registry
-from mlgate.train import train
-from mlgate.validate import validate_repo
+from mlgate.training.lineage import file_md5, run_git
+from mlgate.training.train import train
 
 Step = Callable[[int, int, str], None]
 Log = Callable[[str], None]

@@ -15,17 +15,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mlgate import audit
+from mlgate.config.release import set_stage
 from mlgate.demo_pr import REPOSITORY, harness
-from mlgate.gate import run_gates
-from mlgate.lineage import run_git
-from mlgate.promote import apply, fetch_pull_request, make_plan, rollback_target, status
-from mlgate.promote import version_label as _v
-from mlgate.promotion_comment import publish
-from mlgate.proposal import propose
-from mlgate.registry import Registry
-from mlgate.release import set_stage
-from mlgate.train import train
+from mlgate.gates.run import run_gates
+from mlgate.promotion import apply, fetch_pull_request, make_plan, rollback_target, status
+from mlgate.promotion import version_label as _v
+from mlgate.promotion.comment import publish
+from mlgate.promotion.proposal import propose
+from mlgate.registry import Registry, audit
+from mlgate.training.lineage import run_git
+from mlgate.training.train import train
 
 Log = Callable[[str], None]
 AUTHOR, APPROVER = "data-scientist", "risk-officer"  # risk-officer: the credit policy's approver

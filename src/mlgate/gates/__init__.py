@@ -2,7 +2,7 @@
 
 One module per family (``performance``, ``fairness``, ``drift``, ``integrity``,
 ``documentation``). None of them knows about thresholds or severities: they measure, and
-:mod:`mlgate.verdict` compares the measurements with the policy's rules. That split keeps the
+:mod:`mlgate.gates.verdict` compares the measurements with the policy's rules. That split keeps the
 statistics testable against reference implementations (scipy, fairlearn) on their own.
 """
 

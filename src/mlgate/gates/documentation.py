@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlgate.config.schema import ModelSpec
 from mlgate.gates import Measurement
-from mlgate.spec import ModelSpec
 
 
 def field_value(spec: ModelSpec, dotted: str) -> Any:

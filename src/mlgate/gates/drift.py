@@ -73,8 +73,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from mlgate.config.schema import DriftSettings
 from mlgate.gates import Measurement
-from mlgate.spec import DriftSettings
 
 MAX_UNSEEN_LISTED = 20
 # scipy.stats.ks_2samp(method="auto") is exact up to this many rows per sample.

@@ -50,8 +50,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlgate.config.schema import SensitiveFeature
 from mlgate.gates import Measurement
-from mlgate.spec import SensitiveFeature
 
 MISSING = "missing"
 OUT_OF_RANGE = "out of range"

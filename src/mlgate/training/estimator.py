@@ -11,9 +11,9 @@ import importlib
 import inspect
 from typing import Any
 
+from mlgate.config.schema import ModelSpec
+from mlgate.config.yamlio import Document
 from mlgate.exceptions import Problem, SpecError
-from mlgate.spec import ModelSpec
-from mlgate.yamlio import Document
 
 ALLOWED_MODULE_PREFIX = "sklearn."
 NESTED_PARAMS = ("estimators", "estimator", "base_estimator", "final_estimator", "regressor", "steps")

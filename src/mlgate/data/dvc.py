@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from mlgate.config.schema import ModelSpec
+from mlgate.config.yamlio import Document
 from mlgate.exceptions import DvcError, Problem, SpecError
-from mlgate.lineage import file_md5
-from mlgate.spec import ModelSpec
-from mlgate.yamlio import Document
+from mlgate.training.lineage import file_md5
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlgate.registry import Registry
+from mlgate.registry.mlflow import Registry
 
 EXPERIMENT = "mlgate-audit"
 PREFIX = "mlgate.audit."

@@ -1,6 +1,6 @@
 """Typed model specs, policies and releases, and their strict loading.
 
-Every governance file is parsed with :mod:`mlgate.yamlio` (duplicate keys and tabs rejected,
+Every governance file is parsed with :mod:`mlgate.config.yamlio` (duplicate keys and tabs rejected,
 line and column kept) and validated by a pydantic model with ``extra="forbid"`` and
 ``strict=True``: an unknown key is an error with a suggestion, and ``"0.8"`` is not silently
 read as ``0.8``. Errors become :class:`~mlgate.exceptions.Problem` objects that name the file,
@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mlgate.config.yamlio import Document, KeyPath, load
 from mlgate.exceptions import Problem, SpecError
-from mlgate.yamlio import Document, KeyPath, load
 
 Task = Literal["classification", "regression"]
 Severity = Literal["block", "warn"]

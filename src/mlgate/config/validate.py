@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlgate.data import load_model_data
-from mlgate.exceptions import Problem, SpecError
-from mlgate.policies import load_policy
-from mlgate.spec import display_path
-from mlgate.workspace import (
+from mlgate.config.policies import load_policy
+from mlgate.config.schema import display_path
+from mlgate.config.workspace import (
     MODELS_DIR,
     POLICIES_DIR,
     RELEASE_FILE,
@@ -21,6 +19,8 @@ from mlgate.workspace import (
     load_model_context,
     model_names,
 )
+from mlgate.data import load_model_data
+from mlgate.exceptions import Problem, SpecError
 
 
 @dataclass

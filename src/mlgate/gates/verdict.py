@@ -144,7 +144,7 @@ class Verdict:
         return "pass"
 
     def as_dict(self) -> dict[str, Any]:
-        from mlgate.spec import GATE_FAMILIES
+        from mlgate.config.schema import GATE_FAMILIES
 
         return {
             "schema": SCHEMA,

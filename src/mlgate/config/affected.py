@@ -15,8 +15,8 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from mlgate.config.workspace import load_model_context, model_names
 from mlgate.exceptions import GitError, InvalidInput
-from mlgate.workspace import load_model_context, model_names
 
 EVERYTHING = ("constraints.txt",)
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mlgate.data import (
+from mlgate.config.schema import ModelSpec
+from mlgate.data.dvc import (
     DataAt,
     ModelData,
     fetch_at,
@@ -30,9 +31,8 @@ from mlgate.data import (
     split_settings,
 )
 from mlgate.exceptions import DvcError, GitError, InvalidInput
-from mlgate.lineage import run_git
 from mlgate.registry import TAG_PREFIX
-from mlgate.spec import ModelSpec
+from mlgate.training.lineage import run_git
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,14 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
   registry's alias points at, and checks each change against the policy's promotion rules
   for that stage. It verifies and never trusts: the gates the stage requires are run by the
   plan itself, for that exact version, under the base branch's policy, judging spec fields and
-  evaluation data (mlgate.judging) — tags and verdicts other jobs wrote are not read. The
+  evaluation data (mlgate.config.judging) — tags and verdicts other jobs wrote are not read. The
   version's lineage must show reviewed inputs (its training commit is on the base branch, or
   its spec, params and data hashes equal those of a commit that is: a squash merge), a
   FINISHED run and a complete record; then the stage order and the PR's approvals. A plan
   writes nothing to the registry.
 - ``apply`` re-checks all of that at merge time on the commit it runs on (a merge that bypassed
   review must not promote), validates every change before the first write, then reconciles:
-  an audit record holding the verdict it ran (mlgate.audit) written *before* the alias moves,
+  an audit record holding the verdict it ran (mlgate.registry.audit) written *before* the alias moves,
   stage aliases (``champion`` follows ``production``), legacy stages where the server has them,
   the previous holder archived, promotion tags on the version. Before each change it re-reads
   the alias (compare-and-set), so two applies racing cannot undo each other, and an apply of an
@@ -31,17 +31,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlgate import audit, jsonout
-from mlgate.approvals import count_approvals
+from mlgate import jsonout
+from mlgate.config.judging import judge_model, materialise
+from mlgate.config.release import release_path
+from mlgate.config.schema import StageRequirement, load_model_spec
+from mlgate.config.workspace import ModelContext, model_names
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, GitError, InvalidInput
-from mlgate.judging import judge_model, materialise
-from mlgate.lineage import LINEAGE_TAG, canonical_hash, git_state, incomplete_reason, run_git
-from mlgate.registry import TAG_PREFIX, Registry
-from mlgate.release import release_path
-from mlgate.spec import StageRequirement, load_model_spec
-from mlgate.verdict import Verdict
-from mlgate.workspace import ModelContext, model_names
+from mlgate.gates.verdict import Verdict
+from mlgate.github.approvals import count_approvals
+from mlgate.registry import TAG_PREFIX, Registry, audit
+from mlgate.training.lineage import (
+    LINEAGE_TAG,
+    canonical_hash,
+    git_state,
+    incomplete_reason,
+    run_git,
+)
 
 Progress = Callable[[str], None]
 CHAMPION = "champion"
@@ -225,7 +231,7 @@ def _gates_check(
     version: int, base: str, progress: Progress,
 ) -> tuple[Check, Verdict]:
     """Run the gates the stage requires, here, for this version: no recorded verdict counts."""
-    from mlgate.gate import run_gates
+    from mlgate.gates.run import run_gates
 
     progress(f"{ctx.name} v{version}: running the gates for {stage} under {base[:12]}'s policy, spec and data")
     verdict = run_gates(
@@ -244,9 +250,9 @@ def _gates_check(
 
 def _spec_hashes_at(root: Path, name: str, commit: str, scratch: Path) -> dict[str, str] | None:
     """spec, params and data hashes of ``name`` as of ``commit`` (what train records), or None."""
-    from mlgate.estimator import estimator_params, resolve_estimator
+    from mlgate.config.workspace import load_params
     from mlgate.exceptions import MlgateError
-    from mlgate.workspace import load_params
+    from mlgate.training.estimator import estimator_params, resolve_estimator
 
     tree = materialise(root, commit, scratch / commit[:12])
     path = tree.root / "models" / name / "model.yaml"

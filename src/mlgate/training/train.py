@@ -19,13 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
+from mlgate.config.workspace import ModelContext, load_model_context
 from mlgate.data import ModelData, load_model_data
-from mlgate.estimator import build_pipeline, estimator_params
 from mlgate.exceptions import RegistryUnavailable
-from mlgate.lineage import LINEAGE_TAG, TRAIN_COMPLETE_TAG, GitState, canonical_hash, git_state
-from mlgate.metrics import evaluate
+from mlgate.gates.metrics import evaluate
 from mlgate.registry import TAG_PREFIX, Registry, trusted_types
-from mlgate.workspace import ModelContext, load_model_context
+from mlgate.training.estimator import build_pipeline, estimator_params
+from mlgate.training.lineage import (
+    LINEAGE_TAG,
+    TRAIN_COMPLETE_TAG,
+    GitState,
+    canonical_hash,
+    git_state,
+)
 
 Progress = Callable[[str], None]
 

@@ -8,7 +8,7 @@ the monitoring plan, the split settings and the evaluation data (``data.path`` w
 ``data.holdout``, ``data.reference``, ``data.current``, each with the DVC md5 git records).
 
 On a pull request the gates take the judging fields from the base commit (see
-:func:`judged_spec_data`), and a PR that changes one is a governance change (mlgate.governance):
+:func:`judged_spec_data`), and a PR that changes one is a governance change (mlgate.github.governance):
 reported at the top of its report and held red until a named approver approves it.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.lineage import run_git
+from mlgate.training.lineage import run_git
 
 # Top-level spec keys that judge a model (``data`` is split below: part of it trains, part judges).
 JUDGING_KEYS = ("task", "target", "positive_label", "sensitive_features", "policy", "monitoring")
@@ -124,7 +124,7 @@ class BaseTree:
 
     def spec_data(self, name: str) -> dict[str, Any] | None:
         """The model's spec at the base as parsed YAML (None when the model is new in the PR)."""
-        from mlgate.yamlio import load
+        from mlgate.config.yamlio import load
 
         path = self.root / "models" / name / "model.yaml"
         if not path.is_file():
@@ -181,7 +181,7 @@ class Judged:
     and what the pull request changes in judging.
     """
 
-    ctx: Any  # mlgate.workspace.ModelContext
+    ctx: Any  # mlgate.config.workspace.ModelContext
     at: Any  # mlgate.data.DataAt | None: None = the workspace
     base: str | None
     changes: list[FieldChange]
@@ -208,9 +208,9 @@ def judge_model(repo: Path, name: str, base: str | None, scratch: Path, *, tree:
     """
     from dataclasses import replace
 
+    from mlgate.config.schema import ModelSpec, load_model_spec, parse
+    from mlgate.config.workspace import PolicySource, load_model_context, spec_path
     from mlgate.data import DataAt
-    from mlgate.spec import ModelSpec, load_model_spec, parse
-    from mlgate.workspace import PolicySource, load_model_context, spec_path
 
     if base is None:
         return Judged(load_model_context(repo, name), None, None, [], [])

@@ -5,7 +5,7 @@ cannot let its own PR through. The change itself still needs a human. The check 
 ``mlgate / governance`` stays red while the PR changes any of:
 
 - ``policies/**``;
-- a judging field of a spec (mlgate.judging: task, target, positive label, sensitive features,
+- a judging field of a spec (mlgate.config.judging: task, target, positive label, sensitive features,
   policy, monitoring, split and evaluation data, including the DVC md5 of evaluation data);
   a model new in the PR, or removed by it;
 - an evaluation data pointer: the ``.dvc`` file or ``dvc.lock`` entry of a file a spec
@@ -35,10 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mlgate.affected import changed_files
-from mlgate.approvals import ApprovalCount, count_approvals, named_approvers, write_access
-from mlgate.exceptions import InvalidInput, MlgateError
-from mlgate.judging import (
+from mlgate.config.affected import changed_files
+from mlgate.config.judging import (
     EVALUATION_ROLES,
     BaseTree,
     FieldChange,
@@ -46,8 +44,10 @@ from mlgate.judging import (
     judging_view,
     materialise,
 )
-from mlgate.lineage import run_git
-from mlgate.spec import Governance
+from mlgate.config.schema import Governance
+from mlgate.exceptions import InvalidInput, MlgateError
+from mlgate.github.approvals import ApprovalCount, count_approvals, named_approvers, write_access
+from mlgate.training.lineage import run_git
 
 CHECK_NAME = "mlgate / governance"
 DEFAULT_POLICY = "policies/default.yaml"
@@ -267,7 +267,7 @@ def governance_changes(root: Path, base: str, head: str, found: Trees) -> list[G
 
 def base_governance(tree: BaseTree) -> Governance | None:
     """The ``governance:`` section of the tree's resolved ``policies/default.yaml``, if any."""
-    from mlgate.policies import load_policy
+    from mlgate.config.policies import load_policy
 
     path = tree.root / DEFAULT_POLICY
     if not path.is_file():
@@ -371,7 +371,7 @@ def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool =
     A token in ``MLGATE_ORG_TOKEN`` (one that can read the organisation's teams) is used for
     team memberships; without it, ``GITHUB_TOKEN`` is.
     """
-    from mlgate.github import GitHub
+    from mlgate.github.client import GitHub
 
     with trees(root, base, head) as found:
         changes = governance_changes(root, base, head, found)

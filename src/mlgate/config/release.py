@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from mlgate.config.workspace import RELEASE_FILE, model_names, spec_path
 from mlgate.exceptions import InvalidInput
-from mlgate.workspace import RELEASE_FILE, model_names, spec_path
 
 
 def release_path(root: Path, name: str) -> Path:

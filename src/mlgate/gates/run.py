@@ -20,25 +20,26 @@ import numpy as np
 import pandas as pd
 
 from mlgate import __version__, jsonout
-from mlgate.data import ModelData, load_model_data
-from mlgate.exceptions import InvalidInput
-from mlgate.gates import Measurement, Skip, documentation, drift, fairness, integrity, performance
-from mlgate.holdout import (
+from mlgate.config.judging import Judged, judge_model
+from mlgate.config.policies import rule_id
+from mlgate.config.schema import GATE_FAMILIES
+from mlgate.config.workspace import ModelContext
+from mlgate.data import (
     HeldOut,
+    ModelData,
     Unseen,
     evaluation_held_out,
     leave_out,
+    load_model_data,
     training_rows,
     version_held_out,
 )
-from mlgate.judging import Judged, judge_model
-from mlgate.lineage import canonical_hash, git_state
-from mlgate.metrics import evaluate, positive_label
-from mlgate.policies import rule_id
+from mlgate.exceptions import InvalidInput
+from mlgate.gates import Measurement, Skip, documentation, drift, fairness, integrity, performance
+from mlgate.gates.metrics import evaluate, positive_label
+from mlgate.gates.verdict import RuleResult, Verdict, judge
 from mlgate.registry import TAG_PREFIX, VERDICT_TAG, Registry
-from mlgate.spec import GATE_FAMILIES
-from mlgate.verdict import RuleResult, Verdict, judge
-from mlgate.workspace import ModelContext
+from mlgate.training.lineage import canonical_hash, git_state
 
 Progress = Callable[[str], None]
 CHAMPION_ALIAS = "production"
@@ -78,7 +79,7 @@ def _resolve_version(registry: Registry, name: str, version: int | None) -> Any:
         raise InvalidInput(
             f"model '{name}' has no version {wanted} (versions: {', '.join(map(str, sorted(known)))})"
         )
-    from mlgate.lineage import incomplete_reason
+    from mlgate.training.lineage import incomplete_reason
 
     mv = registry.version(name, wanted)
     tags = dict(mv.tags)
@@ -292,7 +293,7 @@ def _trained_on(tags: dict[str, str]) -> dict[str, str]:
 def _unseen_rows(
     registry: Registry, judged: Judged, data: ModelData, mv: Any, scratch: Path, progress: Progress,
 ) -> Unseen:
-    """The evaluation data minus what this version trained on (see mlgate.holdout)."""
+    """The evaluation data minus what this version trained on (see mlgate.data.holdout)."""
     ctx, tags = judged.ctx, dict(mv.tags)
     evaluated = evaluation_held_out(ctx.spec, data)
     held = version_held_out(tags, registry.run_params(mv.run_id))
@@ -322,7 +323,7 @@ def run_gates(
 
     With ``policy_ref`` (a PR's base commit, or the branch a promotion lands on) the judging
     fields of the spec, the policies and the evaluation data all come from that commit
-    (mlgate.judging); the model fields from the working tree.
+    (mlgate.config.judging); the model fields from the working tree.
     """
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlgate.promote import version_label
+from mlgate.promotion.plan import version_label
 
 MARKER = "<!-- mlgate:promotion -->"
 CHECK_NAME = "mlgate / promotion"

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.exceptions import Problem, SpecError
-from mlgate.lineage import canonical_hash
-from mlgate.spec import (
+from mlgate.config.schema import (
     GATE_FAMILIES,
     POLICY_FOLDER,
     Gates,
@@ -26,7 +24,9 @@ from mlgate.spec import (
     is_absolute,
     parse,
 )
-from mlgate.yamlio import load
+from mlgate.config.yamlio import load
+from mlgate.exceptions import Problem, SpecError
+from mlgate.training.lineage import canonical_hash
 
 
 @dataclass(frozen=True)

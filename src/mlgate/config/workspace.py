@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mlgate.estimator import check_params, resolve_estimator
-from mlgate.exceptions import InvalidInput, Problem, SpecError
-from mlgate.policies import ResolvedPolicy, load_policy, rule_id
-from mlgate.spec import (
+from mlgate.config.policies import ResolvedPolicy, load_policy, rule_id
+from mlgate.config.schema import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
     ModelSpec,
@@ -24,7 +22,9 @@ from mlgate.spec import (
     load_release,
     policy_path_error,
 )
-from mlgate.yamlio import Document, load
+from mlgate.config.yamlio import Document, load
+from mlgate.exceptions import InvalidInput, Problem, SpecError
+from mlgate.training.estimator import check_params, resolve_estimator
 
 T = TypeVar("T")
 
@@ -92,7 +92,7 @@ def _effective_rules(policy: ResolvedPolicy, root: Path) -> dict[str, list[tuple
     """Per family, the raw rules in effect, each with the file (document) and index defining it.
 
     Every file of the ``extends`` chain is read, base first; a rule whose id a later file
-    defines again is replaced, as when the chain is merged (mlgate.policies).
+    defines again is replaced, as when the chain is merged (mlgate.config.policies).
     """
     found: dict[str, dict[str, tuple[Document, int, dict[str, Any]]]] = {}
     for rel in policy.files:  # base first, the spec's file last
@@ -201,7 +201,7 @@ def load_model_context(
     """Load and cross-check one model's spec, policy, params and release (no data read).
 
     ``spec`` replaces the spec on disk: on a pull request, the one the gates judge with (the
-    head's model fields, the base's judging fields; see mlgate.judging).
+    head's model fields, the base's judging fields; see mlgate.config.judging).
     """
     path = spec_path(root, name)
     if not path.is_file():

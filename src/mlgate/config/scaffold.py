@@ -19,8 +19,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from mlgate.config.schema import NAME_PATTERN
 from mlgate.exceptions import ExternalServiceError, GitError, InvalidInput, MlgateError
-from mlgate.spec import NAME_PATTERN
 
 ACTIONS = "<owner>/<repo>@v1"
 WORKFLOWS = ("mlgate-propose.yml", "mlgate-promote.yml", "mlgate-governance.yml")

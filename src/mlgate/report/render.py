@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgate.spec import ModelSpec
+from mlgate.config.schema import ModelSpec
 
 COMMENT_LIMIT = 65_536
 SUMMARY_LIMIT = 1024 * 1024
@@ -273,9 +273,9 @@ def load_input(
     """The verdict file, the model's spec, and (unless told not to) the version's registry metadata."""
     import json
 
+    from mlgate.config.schema import load_model_spec
+    from mlgate.config.workspace import spec_path
     from mlgate.exceptions import InvalidInput
-    from mlgate.spec import load_model_spec
-    from mlgate.workspace import spec_path
 
     try:
         verdict = json.loads(verdict_path.read_text(encoding="utf-8"))

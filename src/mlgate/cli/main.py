@@ -17,7 +17,8 @@ from typing import Any
 
 import click
 
-from mlgate import __version__, ui
+from mlgate import __version__
+from mlgate.cli import ui
 from mlgate.exceptions import InvalidInput, MlgateError, SpecError
 
 EXIT_BUG = 70
@@ -66,7 +67,7 @@ def _run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def _root(repo: str | None) -> Path:
-    from mlgate.workspace import find_root
+    from mlgate.config.workspace import find_root
 
     return find_root(Path(repo) if repo else None)
 
@@ -101,7 +102,7 @@ def main() -> None:
 @handled
 def validate(path: Path | None, no_data: bool, json_path: str | None) -> None:
     """Validate every spec, policy and release under PATH and their cross-references."""
-    from mlgate.validate import validate_repo
+    from mlgate.config.validate import validate_repo
 
     root = _root(str(path) if path else None)
     report = validate_repo(root, check_data=not no_data)
@@ -133,7 +134,7 @@ def init(
     Features come from the CSV header (numbers numeric, the rest categorical). Existing files
     are never overwritten: if one is in the way, nothing is written (exit 2).
     """
-    from mlgate.init import init_repo
+    from mlgate.config.scaffold import init_repo
 
     result = init_repo(Path.cwd(), model=model, data=data, target=target, task=task, approvers=approvers, actions=actions)
     ui.write_json(json_path, result.as_dict())
@@ -168,7 +169,7 @@ def init(
 @handled
 def schema(kind: str, json_path: str) -> None:
     """Print the JSON Schema of model specs, policies and releases."""
-    from mlgate.spec import json_schemas
+    from mlgate.config.schema import json_schemas
 
     schemas = json_schemas()
     ui.write_json(json_path, schemas if kind == "all" else schemas[kind])
@@ -184,9 +185,9 @@ def pull(models: tuple[str, ...], repo: str | None, json_path: str | None) -> No
 
     Files already in the workspace are checked against their DVC md5, never overwritten.
     """
+    from mlgate.config.schema import load_model_spec
+    from mlgate.config.workspace import model_names, spec_path
     from mlgate.data import pull_model_data
-    from mlgate.spec import load_model_spec
-    from mlgate.workspace import model_names, spec_path
 
     root = _root(repo)
     names = list(models) or model_names(root)
@@ -216,7 +217,7 @@ def pull(models: tuple[str, ...], repo: str | None, json_path: str | None) -> No
 @handled
 def train(model: str, repo: str | None, json_path: str | None, github_output: str | None) -> None:
     """Train MODEL from its spec and register a new version in MLflow."""
-    from mlgate.train import train as train_model
+    from mlgate.training.train import train as train_model
 
     steps = iter(range(1, 5))
     result = train_model(_root(repo), model, progress=lambda msg: ui.step(next(steps), 4, msg))
@@ -243,7 +244,7 @@ def gate(
     policy_ref: str | None, json_path: str | None, github_output: str | None,
 ) -> None:
     """Evaluate every rule of MODEL's policy against a registered version (exit 1 if blocked)."""
-    from mlgate.gate import run_gates
+    from mlgate.gates.run import run_gates
 
     verdict = run_gates(
         _root(repo), model, version=version, stage=stage, attach=not no_attach, progress=ui.progress,
@@ -328,7 +329,7 @@ def report(
         }[chosen]()
         ui.data(text.rstrip("\n"))
     if pr is not None or check_run_sha:
-        from mlgate.publish import publish
+        from mlgate.github.checks import publish
         from mlgate.report import marker
 
         posted = publish(root, data.verdict, rendered().text, marker(model), pr=pr, head_sha=check_run_sha)
@@ -358,7 +359,7 @@ def affected(
     base: str, head: str, everything: tuple[str, ...], repo: str | None, json_path: str | None, github_output: str | None,
 ) -> None:
     """List the models a change affects (spec, params section, data, policy chain, --everything files)."""
-    from mlgate.affected import EVERYTHING, affected_models
+    from mlgate.config.affected import EVERYTHING, affected_models
 
     found = affected_models(_root(repo), base, head, everything or EVERYTHING)
     ui.write_json(json_path, found)
@@ -370,7 +371,7 @@ def affected(
 
 
 def _governance(root: Path, base: str, head: str, pr: int, post: bool, json_path: str | None, github_output: str | None) -> None:
-    from mlgate.governance import review_governance
+    from mlgate.github.governance import review_governance
 
     result = review_governance(root, base, head, pr, post=post)
     ui.write_json(json_path, result.as_dict())
@@ -438,7 +439,7 @@ def propose_promotion(
     model: str, version: int, stage: str, open_pr: bool, base_branch: str, repo: str | None, json_path: str | None,
 ) -> None:
     """Write STAGE: VERSION into models/MODEL/release.yaml (comments kept) and print the PR text."""
-    from mlgate.proposal import propose
+    from mlgate.promotion.proposal import propose
 
     result = propose(_root(repo), model, version, stage, open_pr=open_pr, base_branch=base_branch)
     ui.write_json(json_path, result)
@@ -468,7 +469,7 @@ def promote(
     markdown_path: Path | None, repo: str | None, json_path: str | None, github_output: str | None,
 ) -> None:
     """Plan or apply promotions: move MLflow aliases to what release.yaml asks for (exit 1 if not allowed)."""
-    from mlgate import promote as promotion
+    from mlgate import promotion
     from mlgate.registry import Registry
 
     if mode is None:
@@ -496,7 +497,7 @@ def promote(
         plan = promotion.make_plan(root, registry, policy_ref=base, pull=pull, progress=ui.progress)
         payload = plan.as_dict()
         if post:
-            from mlgate.promotion_comment import publish
+            from mlgate.promotion.comment import publish
 
             posted = publish(payload, pr, pull.head_sha if pull else None)
             payload["posted"] = posted
@@ -508,7 +509,7 @@ def promote(
         payload["github"] = {"read": False, "pr": pr, "approvals": "counted as absent (--no-github)"}
     ui.write_json(json_path, payload)
     if markdown_path:
-        from mlgate.promotion_comment import markdown
+        from mlgate.promotion.comment import markdown
 
         markdown_path.write_text(markdown(payload), encoding="utf-8")
     ui.write_outputs(github_output, {"ok": str(plan.ok).lower(), "changes": len(plan.changes)})
@@ -533,7 +534,7 @@ def promote(
 @handled
 def status(check: bool, repo: str | None, json_path: str | None) -> None:
     """Desired (git) vs actual (registry) version per model and stage: Synced / OutOfSync / Missing."""
-    from mlgate import promote as promotion
+    from mlgate import promotion
     from mlgate.registry import Registry
 
     root = _root(repo)
@@ -556,9 +557,8 @@ def status(check: bool, repo: str | None, json_path: str | None) -> None:
 @handled
 def history(model: str, stage: str | None, repo: str | None, json_path: str | None) -> None:
     """Who promoted which version of MODEL to which stage, when, by which PR and commit, approved by whom."""
-    from mlgate import audit
-    from mlgate.promote import version_label
-    from mlgate.registry import Registry
+    from mlgate.promotion import version_label
+    from mlgate.registry import Registry, audit
 
     root = _root(repo)
     records = audit.history(Registry(root), model, stage)
@@ -580,10 +580,10 @@ def history(model: str, stage: str | None, repo: str | None, json_path: str | No
 @handled
 def rollback(model: str, stage: str, repo: str | None, json_path: str | None) -> None:
     """Write the version STAGE held before into release.yaml, for a rollback pull request."""
-    from mlgate import promote as promotion
-    from mlgate.proposal import pr_text
+    from mlgate import promotion
+    from mlgate.config.release import set_stage
+    from mlgate.promotion.proposal import pr_text
     from mlgate.registry import Registry
-    from mlgate.release import set_stage
 
     root = _root(repo)
     now, previous = promotion.rollback_target(Registry(root), model, stage)

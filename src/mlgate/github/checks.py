@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.policies import rule_id
-from mlgate.spec import GATE_FAMILIES
-from mlgate.yamlio import load
+from mlgate.config.policies import rule_id
+from mlgate.config.schema import GATE_FAMILIES
+from mlgate.config.yamlio import load
 
 CONCLUSION = {"pass": "success", "warn": "neutral", "fail": "failure"}
 
@@ -99,7 +99,7 @@ def publish(
     check_name: str | None = None, token: str | None = None, api_url: str | None = None, repo: str | None = None,
 ) -> Published:
     """Upsert the sticky comment (with ``pr``) and create the check run (with ``head_sha``)."""
-    from mlgate.github import GitHub
+    from mlgate.github.client import GitHub
 
     if is_fork_pr(os.environ.get("GITHUB_EVENT_PATH")):
         return Published(skipped="pull request from a fork: its token is read-only, so no comment or check "

@@ -1,0 +1,51 @@
+"""DVC-backed data: each input's DVC record, its fetch and checks, and the honest holdout.
+
+``dvc`` resolves, pulls, loads and checks the files a spec names; ``holdout`` works out which
+evaluation rows a version has not trained on.
+"""
+
+from mlgate.data.dvc import (
+    DataAt,
+    DataFile,
+    ModelData,
+    dvc_pull,
+    dvc_record,
+    fetch_at,
+    load_model_data,
+    prepare_columns,
+    pull_model_data,
+    read_csv,
+    row_keys,
+    split,
+    split_settings,
+)
+from mlgate.data.holdout import (
+    HeldOut,
+    Unseen,
+    evaluation_held_out,
+    leave_out,
+    training_rows,
+    version_held_out,
+)
+
+__all__ = [
+    "DataAt",
+    "DataFile",
+    "HeldOut",
+    "ModelData",
+    "Unseen",
+    "dvc_pull",
+    "dvc_record",
+    "evaluation_held_out",
+    "fetch_at",
+    "leave_out",
+    "load_model_data",
+    "prepare_columns",
+    "pull_model_data",
+    "read_csv",
+    "row_keys",
+    "split",
+    "split_settings",
+    "training_rows",
+    "version_held_out",
+]
