@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from conftest import invoke
-from mlgate.training.lineage import file_md5
+from mlgate.data import file_md5
 
 SPEC = "models/credit/model.yaml"
 RELEASE = "models/credit/release.yaml"

@@ -20,11 +20,11 @@ from typing import Any
 
 from mlgate import jsonout
 from mlgate.config.validate import validate_repo
-from mlgate.data import dvc_pull, dvc_record
+from mlgate.data import dvc_pull, dvc_record, file_md5
 from mlgate.exceptions import DvcError, InvalidInput, SpecError
 from mlgate.gates.run import run_gates
+from mlgate.git import run_git
 from mlgate.registry import Registry
-from mlgate.training.lineage import file_md5, run_git
 from mlgate.training.train import train
 
 Step = Callable[[int, int, str], None]

@@ -20,7 +20,7 @@ from typing import Any
 
 from mlgate.demo import copy_paths
 from mlgate.exceptions import InvalidInput
-from mlgate.training.lineage import run_git
+from mlgate.git import run_git
 
 Log = Callable[[str], None]
 

@@ -18,12 +18,12 @@ from typing import Any
 from mlgate.config.release import set_stage
 from mlgate.demo_pr import REPOSITORY, harness
 from mlgate.gates.run import run_gates
+from mlgate.git import run_git
 from mlgate.promotion import apply, fetch_pull_request, make_plan, rollback_target, status
 from mlgate.promotion import version_label as _v
 from mlgate.promotion.comment import publish
 from mlgate.promotion.proposal import propose
 from mlgate.registry import Registry, audit
-from mlgate.training.lineage import run_git
 from mlgate.training.train import train
 
 Log = Callable[[str], None]

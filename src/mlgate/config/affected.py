@@ -11,12 +11,11 @@ model there, while in a user's repo ``src/`` is just their code.
 from __future__ import annotations
 
 import fnmatch
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
 from mlgate.config.workspace import load_model_context, model_names
-from mlgate.exceptions import GitError, InvalidInput
+from mlgate.git import changed_files, show
 
 EVERYTHING = ("constraints.txt",)
 
@@ -32,27 +31,13 @@ def matches(path: str, patterns: Iterable[str]) -> bool:
     return False
 
 
-def changed_files(root: Path, base: str, head: str) -> list[str]:
-    done = subprocess.run(
-        ["git", "diff", "--name-only", f"{base}...{head}"], cwd=root, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "git diff failed"
-        missing = ("unknown revision", "bad revision", "Invalid symmetric difference", "no merge base")
-        if any(text in done.stderr for text in missing):
-            raise InvalidInput(f"git cannot compare {base}...{head}: {message}",
-                               hint="fetch full history (actions/checkout with fetch-depth: 0)")
-        raise GitError(f"git diff {base}...{head}: {message}")
-    return [line for line in done.stdout.splitlines() if line]
-
-
 def _params_changed(root: Path, base: str, head: str) -> set[str]:
     """Top-level sections of params.yaml whose content differs between base and head."""
     import yaml
 
     def read(ref: str) -> dict[str, object]:
-        done = subprocess.run(["git", "show", f"{ref}:params.yaml"], cwd=root, capture_output=True, text=True, check=False)
-        return (yaml.safe_load(done.stdout) or {}) if done.returncode == 0 else {}
+        text = show(root, ref, "params.yaml")
+        return (yaml.safe_load(text) or {}) if text is not None else {}
 
     old, new = read(base), read(head)
     return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}

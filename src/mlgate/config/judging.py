@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.training.lineage import run_git
+from mlgate.git import archive, run_git
 
 # Top-level spec keys that judge a model (``data`` is split below: part of it trains, part judges).
 JUDGING_KEYS = ("task", "target", "positive_label", "sensitive_features", "policy", "monitoring")
@@ -144,8 +144,6 @@ def _governance_file(name: str) -> bool:
 
 def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
     """``git archive`` the governance files of ``ref`` into ``into`` (no checkout, nothing runs)."""
-    import subprocess
-
     from mlgate.exceptions import GitError, InvalidInput
 
     try:
@@ -159,11 +157,7 @@ def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
     into.mkdir(parents=True, exist_ok=True)
     if wanted:
         tar_path = into.parent / f"{into.name}.tar"
-        with tar_path.open("wb") as out:
-            done = subprocess.run(["git", "archive", "--format=tar", commit, "--", *wanted],
-                                  cwd=repo, stdout=out, stderr=subprocess.PIPE, check=False)
-        if done.returncode != 0:
-            raise GitError(f"git archive {commit[:12]} failed: {done.stderr.decode().strip()}")
+        archive(repo, commit, wanted, tar_path)
         with tarfile.open(tar_path) as tar:
             tar.extractall(into, filter="data")
         tar_path.unlink()

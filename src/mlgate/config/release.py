@@ -7,13 +7,13 @@ diff is the one line that changes.
 from __future__ import annotations
 
 import io
-import subprocess
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
 from mlgate.config.workspace import RELEASE_FILE, model_names, spec_path
 from mlgate.exceptions import InvalidInput
+from mlgate.git import show
 
 
 def release_path(root: Path, name: str) -> Path:
@@ -55,8 +55,8 @@ def set_stage(root: Path, name: str, stage: str, version: int | None) -> tuple[i
 def stages_at(root: Path, name: str, ref: str) -> dict[str, int | None]:
     """The release's stages as of git ``ref`` ({} when the file did not exist there)."""
     rel = release_path(root, name).relative_to(root).as_posix()
-    done = subprocess.run(["git", "show", f"{ref}:{rel}"], cwd=root, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+    text = show(root, ref, rel)
+    if text is None:
         return {}
-    doc = YAML(typ="safe").load(done.stdout) or {}
+    doc = YAML(typ="safe").load(text) or {}
     return {str(k): (int(v) if v is not None else None) for k, v in (doc.get("stages") or {}).items()}

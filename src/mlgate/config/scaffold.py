@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import getpass
 import re
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any
 
+from mlgate import git
 from mlgate.config.schema import NAME_PATTERN
-from mlgate.exceptions import ExternalServiceError, GitError, InvalidInput, MlgateError
+from mlgate.exceptions import InvalidInput
 
 ACTIONS = "<owner>/<repo>@v1"
 WORKFLOWS = ("mlgate-propose.yml", "mlgate-promote.yml", "mlgate-governance.yml")
@@ -131,22 +130,7 @@ def split_features(frame: Any, target: str) -> tuple[list[str], list[str]]:
 
 
 def _git_owner(root: Path) -> str:
-    done = subprocess.run(["git", "config", "user.name"], cwd=root, capture_output=True, text=True, check=False)
-    name = done.stdout.strip() if done.returncode == 0 else ""
-    return name or getpass.getuser()
-
-
-def _run(cmd: list[str], root: Path, error: type[MlgateError], hint: str = "") -> None:
-    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        said = (done.stderr or done.stdout).strip().splitlines()
-        shown = " ".join(["dvc", *cmd[3:]] if cmd[0] == sys.executable else cmd)
-        raise error(f"`{shown}` failed in {root}: {said[-1] if said else f'exit {done.returncode}'}", hint=hint)
-
-
-def _git_toplevel(root: Path) -> Path | None:
-    done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True, check=False)
-    return Path(done.stdout.strip()).resolve() if done.returncode == 0 else None
+    return git.config_value(root, "user.name") or getpass.getuser()
 
 
 def _dvc_root(root: Path) -> Path | None:
@@ -324,17 +308,18 @@ def init_repo(
         )
 
     # git and DVC first: if `dvc add` refuses the file, none of mlgate's files is written yet
-    if _git_toplevel(root) is None:
-        _run(["git", "init", "-q"], root, GitError)
+    from mlgate.data import dvc_add, dvc_init
+
+    if git.toplevel(root) is None:
+        git.init(root)
         result.ran.append("git init")
     if rel_data:
         if _dvc_root(root) is None:
-            subdir = ["--subdir"] if _git_toplevel(root) != root else []
-            _run([sys.executable, "-m", "dvc", "init", "-q", *subdir], root, ExternalServiceError)
+            subdir = git.toplevel(root) != root
+            dvc_init(root, subdir=subdir)
             result.ran.append("dvc init" + (" --subdir" if subdir else ""))
         if not (root / f"{rel_data}.dvc").is_file():
-            hint = f"if git tracks it already: `git rm --cached {rel_data}`, then run init again"
-            _run([sys.executable, "-m", "dvc", "add", "-q", rel_data], root, InvalidInput, hint)
+            dvc_add(root, rel_data, hint=f"if git tracks it already: `git rm --cached {rel_data}`, then run init again")
             result.ran.append(f"dvc add {rel_data}")
     for rel, text in plan.create.items():
         path = root / rel

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import math
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +24,14 @@ import yaml
 
 from mlgate.config.schema import ModelSpec
 from mlgate.config.yamlio import Document
-from mlgate.exceptions import DvcError, Problem, SpecError
-from mlgate.training.lineage import file_md5
+from mlgate.exceptions import (
+    DvcError,
+    ExternalServiceError,
+    InvalidInput,
+    MlgateError,
+    Problem,
+    SpecError,
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,15 @@ class ModelData:
     @property
     def md5s(self) -> dict[str, str]:
         return {f.role: f.md5 for f in self.files}
+
+
+def file_md5(path: Path, chunk: int = 1 << 20) -> str:
+    """md5 of a file's bytes: what DVC 3 records for a file output."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _outs_md5(outs: list[dict[str, Any]], name: str) -> str | None:
@@ -88,6 +106,27 @@ def dvc_pull(rel: str, root: Path) -> None:
             repo.pull(targets=[str(root / rel)])
     except DvcException as err:
         raise DvcError(f"dvc pull {rel} failed: {err}") from err
+
+
+def _dvc(root: Path, args: list[str], error: type[MlgateError], hint: str = "") -> None:
+    """``dvc ARGS`` in ``root``, in a child process as a user would run it; a failure raises ``error``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()
+        reason = said[-1] if said else f"exit {done.returncode}"
+        raise error(f"`dvc {' '.join(args)}` failed in {root}: {reason}", hint=hint)
+
+
+def dvc_init(root: Path, *, subdir: bool = False) -> None:
+    """``dvc init`` in ``root`` (``--subdir`` when ``root`` is below the git repository's top)."""
+    _dvc(root, ["init", "-q", *(["--subdir"] if subdir else [])], ExternalServiceError)
+
+
+def dvc_add(root: Path, rel: str, hint: str = "") -> None:
+    """``dvc add`` the file ``rel``: DVC tracks it and writes ``rel.dvc`` (a refusal is bad input)."""
+    _dvc(root, ["add", "-q", rel], InvalidInput, hint)
 
 
 def pull_model_data(root: Path, spec: ModelSpec, spec_doc: Document) -> list[dict[str, str]]:

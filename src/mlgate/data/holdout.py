@@ -31,8 +31,8 @@ from mlgate.data.dvc import (
     split_settings,
 )
 from mlgate.exceptions import DvcError, GitError, InvalidInput
+from mlgate.git import run_git
 from mlgate.registry import TAG_PREFIX
-from mlgate.training.lineage import run_git
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,9 @@ from mlgate.exceptions import InvalidInput
 from mlgate.gates import Measurement, Skip, documentation, drift, fairness, integrity, performance
 from mlgate.gates.metrics import evaluate, positive_label
 from mlgate.gates.verdict import RuleResult, Verdict, judge
+from mlgate.git import git_state
 from mlgate.registry import TAG_PREFIX, VERDICT_TAG, Registry
-from mlgate.training.lineage import canonical_hash, git_state
+from mlgate.training.lineage import canonical_hash
 
 Progress = Callable[[str], None]
 CHAMPION_ALIAS = "production"

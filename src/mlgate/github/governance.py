@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mlgate.config.affected import changed_files
 from mlgate.config.judging import (
     EVALUATION_ROLES,
     BaseTree,
@@ -46,8 +45,8 @@ from mlgate.config.judging import (
 )
 from mlgate.config.schema import Governance
 from mlgate.exceptions import InvalidInput, MlgateError
+from mlgate.git import changed_files, run_git
 from mlgate.github.approvals import ApprovalCount, count_approvals, named_approvers, write_access
-from mlgate.training.lineage import run_git
 
 CHECK_NAME = "mlgate / governance"
 DEFAULT_POLICY = "policies/default.yaml"

@@ -23,7 +23,6 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,15 +38,10 @@ from mlgate.config.workspace import ModelContext, model_names
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, GitError, InvalidInput
 from mlgate.gates.verdict import Verdict
+from mlgate.git import git_state, is_ancestor, run_git
 from mlgate.github.approvals import count_approvals
 from mlgate.registry import TAG_PREFIX, Registry, audit
-from mlgate.training.lineage import (
-    LINEAGE_TAG,
-    canonical_hash,
-    git_state,
-    incomplete_reason,
-    run_git,
-)
+from mlgate.training.lineage import LINEAGE_TAG, canonical_hash, incomplete_reason
 
 Progress = Callable[[str], None]
 CHAMPION = "champion"
@@ -156,11 +150,6 @@ def pr_from_commit_message(root: Path, commit: str = "HEAD") -> int | None:
     message = run_git(root, "log", "-1", "--format=%B", commit)
     found = re.search(r"Merge pull request #(\d+)", message) or re.search(r"\(#(\d+)\)\s*$", message.splitlines()[0] if message else "")
     return int(found.group(1)) if found else None
-
-
-def is_ancestor(root: Path, older: str, newer: str) -> bool:
-    done = subprocess.run(["git", "merge-base", "--is-ancestor", older, newer], cwd=root, capture_output=True, check=False)
-    return done.returncode == 0
 
 
 # --------------------------------------------------------------------------- desired vs actual

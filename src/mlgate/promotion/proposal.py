@@ -8,7 +8,7 @@ from typing import Any
 from mlgate.config.release import release_path, set_stage
 from mlgate.config.workspace import load_model_context
 from mlgate.exceptions import InvalidInput
-from mlgate.training.lineage import run_git
+from mlgate.git import run_git
 
 
 def pr_text(model: str, stage: str, old: int | None, new: int | None, *, rollback: bool = False) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""Provenance of a model version: git state, content hashes, tool versions.
+"""Provenance of a model version: content hashes, lineage tags, completeness.
 
 Everything here is recorded as ``mlgate.*`` tags on the registered version so a production
 model can be traced back to the commit, data, params and policy behind it.
@@ -8,65 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-from mlgate.exceptions import GitError
 
 
 def canonical_hash(obj: Any) -> str:
     """sha256 of a JSON value with sorted keys, so equal content gives an equal hash."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def file_md5(path: Path, chunk: int = 1 << 20) -> str:
-    """md5 of a file's bytes: what DVC 3 records for a file output."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class GitState:
-    """Where the repo stands: commit, whether tracked files differ from it, branch."""
-
-    commit: str
-    dirty: bool
-    branch: str
-
-    @classmethod
-    def unknown(cls) -> GitState:
-        return cls(commit="unknown", dirty=True, branch="")
-
-
-def run_git(root: Path, *args: str) -> str:
-    """``git ARGS`` in ``root``: its stdout, stripped; a failure is a GitError with git's message."""
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=60
-        )
-    except FileNotFoundError as err:
-        raise GitError("git is not installed", hint="install git and re-run") from err
-    except subprocess.CalledProcessError as err:
-        raise GitError(f"git {' '.join(args)} failed: {err.stderr.strip()}") from err
-    return done.stdout.strip()
-
-
-def git_state(root: Path) -> GitState:
-    """The repo's git state; ``unknown`` outside a repository or before the first commit."""
-    try:
-        commit = run_git(root, "rev-parse", "--verify", "HEAD")
-    except GitError:
-        return GitState.unknown()
-    # Untracked files (mlflow.db, caches) do not make a model unreproducible; edits do.
-    dirty = bool(run_git(root, "status", "--porcelain", "--untracked-files=no"))
-    branch = run_git(root, "rev-parse", "--abbrev-ref", "HEAD")
-    return GitState(commit=commit, dirty=dirty, branch=branch)
 
 
 # Written last by `mlgate train`, once the run is FINISHED and every other tag is in place: a

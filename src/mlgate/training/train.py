@@ -23,15 +23,10 @@ from mlgate.config.workspace import ModelContext, load_model_context
 from mlgate.data import ModelData, load_model_data
 from mlgate.exceptions import RegistryUnavailable
 from mlgate.gates.metrics import evaluate
+from mlgate.git import GitState, git_state
 from mlgate.registry import TAG_PREFIX, Registry, trusted_types
 from mlgate.training.estimator import build_pipeline, estimator_params
-from mlgate.training.lineage import (
-    LINEAGE_TAG,
-    TRAIN_COMPLETE_TAG,
-    GitState,
-    canonical_hash,
-    git_state,
-)
+from mlgate.training.lineage import LINEAGE_TAG, TRAIN_COMPLETE_TAG, canonical_hash
 
 Progress = Callable[[str], None]
 
