@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import copy_repo, git, invoke
-from mlgate.registry import Registry
+from mlgate.registry import ModelVersion, Registry
 
 
 def train(repo: Path, model: str, out: Path) -> dict[str, Any]:
@@ -55,6 +55,8 @@ def test_json_result_names_run_version_metrics_and_lineage(trained: dict[str, An
 def test_version_tags_carry_commit_data_md5_and_hashes(trained: dict[str, Any]) -> None:
     repo, first = trained["repo"], trained["first"]
     version = Registry(repo).version("credit", first["version"])
+    assert isinstance(version, ModelVersion)  # mlgate's own value, not MLflow's entity
+    assert (version.name, version.version) == ("credit", first["version"])
     tags = version.tags
     assert tags["mlgate.git.commit"] == first["lineage"]["git_commit"]
     assert tags["mlgate.git.dirty"] == "false"

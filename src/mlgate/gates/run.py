@@ -39,7 +39,7 @@ from mlgate.gates import Measurement, Skip, documentation, drift, fairness, inte
 from mlgate.gates.metrics import evaluate, positive_label
 from mlgate.gates.verdict import RuleResult, Verdict, judge
 from mlgate.git import git_state
-from mlgate.registry import TAG_PREFIX, VERDICT_TAG, Registry
+from mlgate.registry import TAG_PREFIX, VERDICT_TAG, ModelVersion, Registry
 from mlgate.training.lineage import canonical_hash
 
 Progress = Callable[[str], None]
@@ -67,7 +67,7 @@ def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[str] |
     return Scored(metrics=metrics, predicted=np.asarray(model.predict(data.holdout[columns])))
 
 
-def _resolve_version(registry: Registry, name: str, version: int | None) -> Any:
+def _resolve_version(registry: Registry, name: str, version: int | None) -> ModelVersion:
     latest = registry.latest_version(name)
     if latest is None:
         raise InvalidInput(
@@ -75,7 +75,7 @@ def _resolve_version(registry: Registry, name: str, version: int | None) -> Any:
             hint=f"train one first: mlgate train {name}",
         )
     wanted = version or latest
-    known = {int(v.version) for v in registry.versions(name)}
+    known = {v.version for v in registry.versions(name)}
     if wanted not in known:
         raise InvalidInput(
             f"model '{name}' has no version {wanted} (versions: {', '.join(map(str, sorted(known)))})"
@@ -83,8 +83,7 @@ def _resolve_version(registry: Registry, name: str, version: int | None) -> Any:
     from mlgate.training.lineage import incomplete_reason
 
     mv = registry.version(name, wanted)
-    tags = dict(mv.tags)
-    reason = incomplete_reason(tags, registry.run_status(str(mv.run_id or "")))  # '' if hand-registered
+    reason = incomplete_reason(mv.tags, registry.run_status(mv.run_id))  # '' if hand-registered
     if reason:
         raise InvalidInput(
             f"{name} v{wanted} is incomplete ({reason})", hint=f"retrain with `mlgate train {name}`"
@@ -267,7 +266,7 @@ def _champion(
     if number is None or number == version:
         return Champion()
     mv = registry.version(ctx.name, number)
-    held = version_held_out(dict(mv.tags), registry.run_params(mv.run_id))
+    held = version_held_out(mv.tags, registry.run_params(mv.run_id))
     if held is None or not held.same_as(evaluated):
         was = held.describe() if held else "no mlgate lineage"
         return Champion(skip=(
@@ -292,10 +291,10 @@ def _trained_on(tags: dict[str, str]) -> dict[str, str]:
 
 
 def _unseen_rows(
-    registry: Registry, judged: Judged, data: ModelData, mv: Any, scratch: Path, progress: Progress,
+    registry: Registry, judged: Judged, data: ModelData, mv: ModelVersion, scratch: Path, progress: Progress,
 ) -> Unseen:
     """The evaluation data minus what this version trained on (see mlgate.data.holdout)."""
-    ctx, tags = judged.ctx, dict(mv.tags)
+    ctx, tags = judged.ctx, mv.tags
     evaluated = evaluation_held_out(ctx.spec, data)
     held = version_held_out(tags, registry.run_params(mv.run_id))
     if held is None:
@@ -337,7 +336,7 @@ def run_gates(
         data = load_model_data(ctx.spec, ctx.spec_doc, root, judged.at)
         registry = Registry(root, tracking_uri)
         mv = _resolve_version(registry, name, version)
-        number = int(mv.version)
+        number = mv.version
         unseen = _unseen_rows(registry, judged, data, mv, Path(tmp) / "trained", progress)
         data = unseen.data
         progress(f"scoring v{number} (and the champion, if any) on {len(data.holdout)} holdout rows")
@@ -368,7 +367,7 @@ def run_gates(
             "evaluation": unseen.as_dict(),
         },
         data=[f.as_dict() for f in data.files],
-        trained_on=_trained_on(dict(mv.tags)),
+        trained_on=_trained_on(mv.tags),
         metrics=scored.metrics,
         champion=None if champion.scored is None else {
             "version": champion.scored[0], "alias": CHAMPION_ALIAS, "metrics": champion.scored[1].metrics,

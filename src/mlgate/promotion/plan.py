@@ -40,7 +40,7 @@ from mlgate.exceptions import Blocked, GitError, InvalidInput
 from mlgate.gates.verdict import Verdict
 from mlgate.git import git_state, is_ancestor, run_git
 from mlgate.github.approvals import count_approvals
-from mlgate.registry import TAG_PREFIX, Registry, audit
+from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit
 from mlgate.training.lineage import LINEAGE_TAG, canonical_hash, incomplete_reason
 
 Progress = Callable[[str], None]
@@ -185,12 +185,12 @@ def actual(registry: Registry, wanted: dict[str, list[str]]) -> dict[str, dict[s
 # --------------------------------------------------------------------------- checks
 
 
-def _named_versions(registry: Registry, wanted: dict[str, tuple[ModelContext, dict[str, int | None]]]) -> dict[tuple[str, int], Any]:
+def _named_versions(registry: Registry, wanted: dict[str, tuple[ModelContext, dict[str, int | None]]]) -> dict[tuple[str, int], ModelVersion]:
     """Every version a release.yaml names (one batched search); a missing one is bad input."""
     known = registry.versions_of(wanted) if wanted else {}
     named = {}
     for name, (ctx, stages) in wanted.items():
-        by_number = {int(v.version): v for v in known.get(name, [])}
+        by_number = {v.version: v for v in known.get(name, [])}
         for version in sorted({v for v in stages.values() if v is not None}):
             if version not in by_number:
                 raise InvalidInput(
@@ -206,11 +206,11 @@ def _held_before(registry: Registry, name: str, stage: str, version: int) -> boo
     return any(r.version == version and r.state == "done" for r in audit.history(registry, name, stage))
 
 
-def _archived_check(registry: Registry, ctx: ModelContext, stage: str, mv: Any) -> Check:
-    archived = mv.tags.get(ARCHIVED_TAG) == "true" or getattr(mv, "current_stage", "") == "Archived"
+def _archived_check(registry: Registry, ctx: ModelContext, stage: str, mv: ModelVersion) -> Check:
+    archived = mv.tags.get(ARCHIVED_TAG) == "true" or mv.current_stage == "Archived"
     if not archived:
         return Check("not archived", True, f"v{mv.version} is live")
-    if _held_before(registry, ctx.name, stage, int(mv.version)):
+    if _held_before(registry, ctx.name, stage, mv.version):
         return Check("not archived", True, f"v{mv.version} is archived but held {stage} before: a rollback")
     return Check("not archived", False, f"v{mv.version} is archived and never held {stage}")
 
@@ -282,9 +282,9 @@ def _reviewed_twin(root: Path, name: str, tags: dict[str, str], base: str) -> st
     return None
 
 
-def _lineage_check(root: Path, registry: Registry, ctx: ModelContext, stage: str, mv: Any, base: str) -> Check:
+def _lineage_check(root: Path, registry: Registry, ctx: ModelContext, stage: str, mv: ModelVersion, base: str) -> Check:
     """Only reviewed inputs reach a stage: the version's lineage must lead to the base branch."""
-    tags, version = dict(mv.tags), int(mv.version)
+    tags, version = mv.tags, mv.version
     if _held_before(registry, ctx.name, stage, version):
         return Check("lineage", True, f"v{version} held {stage} before: a rollback")
     if tags.get(LINEAGE_TAG, "mlgate") != "mlgate":
@@ -439,7 +439,7 @@ def _user() -> str:
 
 
 def _promoted_commit(registry: Registry, name: str, version: int, stage: str) -> str:
-    return dict(registry.version(name, version).tags).get(f"{TAG_PREFIX}promoted.{stage}.commit", "")
+    return registry.version(name, version).tags.get(f"{TAG_PREFIX}promoted.{stage}.commit", "")
 
 
 def _apply_change(root: Path, registry: Registry, change: Change, plan: Plan, who: str, progress: Progress) -> audit.Record | None:
@@ -521,7 +521,7 @@ def status(root: Path, registry: Registry) -> list[dict[str, Any]]:
     aliases = registry.aliases(wanted)  # registered models only: one search, not one read per alias
     known = registry.versions_of(aliases)
     for name, (_ctx, stages) in wanted.items():
-        versions = {int(v.version) for v in known.get(name, [])}
+        versions = {v.version for v in known.get(name, [])}
         for stage, desired in stages.items():
             now = aliases.get(name, {}).get(stage)
             if desired is not None and desired not in versions:

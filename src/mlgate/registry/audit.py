@@ -18,7 +18,7 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlgate.registry.mlflow import Registry
+from mlgate.registry.mlflow import Registry, Run
 
 EXPERIMENT = "mlgate-audit"
 PREFIX = "mlgate.audit."
@@ -63,15 +63,15 @@ def _int(text: str) -> int | None:
     return int(text) if text else None
 
 
-def _from_run(run: Any) -> Record:
-    tags = run.data.tags
+def _from_run(run: Run) -> Record:
+    tags = run.tags
     get = lambda key: tags.get(PREFIX + key, "")
     return Record(
         model=get("model"), stage=get("stage"), version=_int(get("version")), previous=_int(get("previous")),
         action=get("action"), commit=get("commit"), pr=_int(get("pr")),
         approvers=[a for a in get("approvers").split(",") if a], promoted_by=get("promoted_by"),
-        promoted_at=get("promoted_at"), state="done" if run.info.status == "FINISHED" else "started",
-        run_id=str(run.info.run_id), verdict_status=get("verdict_status"), verdict_sha256=get("verdict_sha256"),
+        promoted_at=get("promoted_at"), state="done" if run.status == "FINISHED" else "started",
+        run_id=run.run_id, verdict_status=get("verdict_status"), verdict_sha256=get("verdict_sha256"),
     )
 
 
@@ -99,7 +99,7 @@ def begin(registry: Registry, record: Record, verdict: str = "") -> Record:
         # before the alias moves: a record never lacks the verdict that justified it
         registry.attach_json(record.run_id, verdict, VERDICT_ARTIFACT)
     rivals = _runs(registry, record.key)
-    if rivals and str(rivals[0].info.run_id) != record.run_id:
+    if rivals and rivals[0].run_id != record.run_id:
         registry.finish_run(record.run_id, {PREFIX + "state": "duplicate"}, status="KILLED")
         record.state = "duplicate"
     return record
@@ -111,11 +111,11 @@ def finish(registry: Registry, record: Record) -> None:
         record.state = "done"
 
 
-def _runs(registry: Registry, key: str) -> list[Any]:
+def _runs(registry: Registry, key: str) -> list[Run]:
     """The live records with ``key``, earliest first (duplicates from a lost race left out)."""
     runs = registry.search_runs(EXPERIMENT, f"tags.`{PREFIX}key` = '{_quote(key)}'")
-    live = [run for run in runs if run.info.status != "KILLED"]
-    return sorted(live, key=lambda run: (run.info.start_time, run.info.run_id))
+    live = [run for run in runs if run.status != "KILLED"]
+    return sorted(live, key=lambda run: (run.start_time, run.run_id))
 
 
 def find(registry: Registry, key: str) -> Record | None:
@@ -128,5 +128,5 @@ def history(registry: Registry, model: str, stage: str | None = None) -> list[Re
     query = f"tags.`{PREFIX}model` = '{_quote(model)}'"
     if stage:
         query += f" and tags.`{PREFIX}stage` = '{_quote(stage)}'"
-    records = [_from_run(run) for run in registry.search_runs(EXPERIMENT, query) if run.info.status != "KILLED"]
+    records = [_from_run(run) for run in registry.search_runs(EXPERIMENT, query) if run.status != "KILLED"]
     return sorted(records, key=lambda r: r.promoted_at)

@@ -1,5 +1,8 @@
 """The only module that talks to MLflow (tracking and model registry).
 
+Callers get mlgate's own values (:class:`ModelVersion`, :class:`Run`, ints and dicts), never
+MLflow's entities, so nothing outside :mod:`mlgate.registry` depends on MLflow's types.
+
 The embedded default is a SQLite store in the repo (``sqlite:///<repo>/mlflow.db``) with
 artifacts in ``<repo>/mlartifacts``; ``MLFLOW_TRACKING_URI`` points the same code at an
 ``mlflow server``. Network failures are retried by MLflow's HTTP client (bounded here) and then
@@ -97,6 +100,50 @@ class IncompleteVerdict(InvalidInput):
 
 
 @dataclass(frozen=True)
+class ModelVersion:
+    """One registered version of a model, as mlgate reads it."""
+
+    name: str
+    version: int
+    run_id: str  # '' for a version registered without a run
+    tags: dict[str, str]
+    current_stage: str  # MLflow's deprecated stage ('None', 'Staging', 'Production', 'Archived')
+    source: str
+
+    @classmethod
+    def of(cls, mv: Any) -> ModelVersion:
+        """From MLflow's ``ModelVersion`` entity."""
+        return cls(
+            name=str(mv.name),
+            version=int(mv.version),
+            run_id=str(mv.run_id or ""),
+            tags=dict(mv.tags or {}),
+            current_stage=str(mv.current_stage or ""),
+            source=str(mv.source or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    """One tracking run, as the audit log reads it."""
+
+    run_id: str
+    status: str  # RUNNING, FINISHED, FAILED, KILLED or SCHEDULED
+    start_time: int  # milliseconds since the epoch
+    tags: dict[str, str]
+
+    @classmethod
+    def of(cls, run: Any) -> Run:
+        """From MLflow's ``Run`` entity."""
+        return cls(
+            run_id=str(run.info.run_id),
+            status=str(run.info.status),
+            start_time=int(run.info.start_time or 0),
+            tags=dict(run.data.tags or {}),
+        )
+
+
+@dataclass(frozen=True)
 class RegisteredVersion:
     """What registering a trained model produced."""
 
@@ -158,15 +205,15 @@ class Registry:
         )
 
     @contextmanager
-    def run(self, experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[Any]:
-        """An MLflow run in ``experiment``; ended as FAILED if the body raises."""
+    def run(self, experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[str]:
+        """An active MLflow run in ``experiment`` (its id); ended as FAILED if the body raises."""
         experiment_id = self.experiment(experiment)
         run = self._call(
             "start run",
             lambda: self._mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags),
         )
         try:
-            yield run
+            yield str(run.info.run_id)
         except BaseException:
             # In an outage the run stays RUNNING (training incomplete); the first error is the news.
             with contextlib.suppress(Exception):
@@ -194,17 +241,27 @@ class Registry:
         model: Any,
         *,
         name: str,
-        signature: Any,
+        signature_data: tuple[Any, Any],
         input_example: Any,
         pip_requirements: list[str],
         skops_types: list[str],
     ) -> str:
         """Log ``model`` with skops serialization in the active run; its ``models:/<id>`` URI.
 
-        Registering is a separate step (:meth:`register_model`), done once the run finished.
+        The input signature is inferred from ``signature_data``: (a frame of model inputs, the
+        model's output on some of them). Registering is a separate step (:meth:`register_model`),
+        done once the run finished.
         """
-        import mlflow.sklearn
+        import warnings
 
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+
+        with warnings.catch_warnings():
+            # Integer columns stay integers on purpose (see mlgate.data.dvc.prepare_columns);
+            # MLflow's hint about missing values in integer columns is answered there.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            signature = infer_signature(*signature_data)
         info = self._call(
             "log model",
             lambda: mlflow.sklearn.log_model(
@@ -254,17 +311,19 @@ class Registry:
             lambda: self.client.update_registered_model(name, description=description),
         )
 
-    def version(self, name: str, version: int) -> Any:
-        return self._call(
+    def version(self, name: str, version: int) -> ModelVersion:
+        found = self._call(
             f"read {name} v{version}", lambda: self.client.get_model_version(name, str(version))
         )
+        return ModelVersion.of(found)
 
-    def versions(self, name: str) -> list[Any]:
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, oldest first."""
         found = self._call(
             f"list versions of {name}",
             lambda: self.client.search_model_versions(f"name = '{name}'"),
         )
-        return sorted(found, key=lambda v: int(v.version))
+        return sorted((ModelVersion.of(mv) for mv in found), key=lambda v: v.version)
 
     def registered_models(self) -> list[str]:
         """Every registered model's name (all pages)."""
@@ -296,7 +355,7 @@ class Registry:
             if model.name in wanted
         }
 
-    def versions_of(self, names: Iterable[str]) -> dict[str, list[Any]]:
+    def versions_of(self, names: Iterable[str]) -> dict[str, list[ModelVersion]]:
         """Every version of each of ``names``, oldest first: ``search_model_versions`` a page of names at a time.
 
         Names must be mlgate model names (``[a-z0-9_-]``: nothing to quote in the filter); a
@@ -306,7 +365,7 @@ class Registry:
         unsafe = [n for n in wanted if not _SAFE_NAME.fullmatch(n)]
         if unsafe:
             raise InvalidInput(f"not an mlgate model name: {unsafe[0]!r}")
-        found: dict[str, list[Any]] = {name: [] for name in wanted}
+        found: dict[str, list[ModelVersion]] = {name: [] for name in wanted}
         for start in range(0, len(wanted), NAMES_PER_FILTER):
             chunk = wanted[start : start + NAMES_PER_FILTER]
             query = "name IN (" + ", ".join(f"'{n}'" for n in chunk) + ")"
@@ -317,15 +376,15 @@ class Registry:
                     lambda t=token, q=query: self.client.search_model_versions(q, max_results=SEARCH_PAGE, page_token=t),
                 )
                 for mv in page:
-                    found.setdefault(mv.name, []).append(mv)
+                    found.setdefault(mv.name, []).append(ModelVersion.of(mv))
                 token = page.token
                 if not token:
                     break
-        return {name: sorted(found[name], key=lambda v: int(v.version)) for name in wanted}
+        return {name: sorted(found[name], key=lambda v: v.version) for name in wanted}
 
     def latest_version(self, name: str) -> int | None:
         found = self.versions(name)
-        return int(found[-1].version) if found else None
+        return found[-1].version if found else None
 
     def alias_version(self, name: str, alias: str) -> int | None:
         """The version ``alias`` points at, or None when the alias is not set."""
@@ -403,12 +462,12 @@ class Registry:
             self._call(f"tag run {run_id}", lambda k=key, v=value: self.client.set_tag(run_id, k, v))
         self._call(f"finish run {run_id}", lambda: self.client.set_terminated(run_id, status))
 
-    def search_runs(self, experiment: str, filter_string: str) -> list[Any]:
+    def search_runs(self, experiment: str, filter_string: str) -> list[Run]:
         """Every run of ``experiment`` matching the filter, oldest first (all pages)."""
         found = self._call(f"read experiment {experiment}", lambda: self.client.get_experiment_by_name(experiment))
         if found is None:
             return []
-        runs: list[Any] = []
+        runs: list[Run] = []
         token = None
         while True:
             page = self._call(
@@ -418,7 +477,7 @@ class Registry:
                     order_by=["attributes.start_time ASC"],
                 ),
             )
-            runs += list(page)
+            runs += [Run.of(run) for run in page]
             token = page.token
             if not token:
                 return runs
@@ -499,12 +558,12 @@ class Registry:
         return a verdict the tag does not describe. Outages raise RegistryUnavailable (exit 3).
         """
         mv = self.version(name, version)
-        raw = dict(mv.tags).get(VERDICT_TAG)
+        raw = mv.tags.get(VERDICT_TAG)
         if raw is None:
             return None
         label = f"{name} v{version}"
         record = _verdict_record(raw, label)
-        data = self.read_artifact(str(mv.run_id), record["verdict"])
+        data = self.read_artifact(mv.run_id, record["verdict"])
         if data is None:
             raise IncompleteVerdict(f"{label}: the verdict {record['verdict']} named by {VERDICT_TAG} is missing from run {mv.run_id}")
         digest = hashlib.sha256(data).hexdigest()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -24,7 +23,7 @@ from mlgate.data import ModelData, load_model_data
 from mlgate.exceptions import RegistryUnavailable
 from mlgate.gates.metrics import evaluate
 from mlgate.git import GitState, git_state
-from mlgate.registry import TAG_PREFIX, Registry, trusted_types
+from mlgate.registry import TAG_PREFIX, RegisteredVersion, Registry, trusted_types
 from mlgate.training.estimator import build_pipeline, estimator_params
 from mlgate.training.lineage import LINEAGE_TAG, TRAIN_COMPLETE_TAG, canonical_hash
 
@@ -155,18 +154,11 @@ def _small_sample(frame: Any, ctx: ModelContext, per_class: int = 10) -> Any:
 def _log(
     registry: Registry, ctx: ModelContext, data: ModelData, fitted: tuple[Any, dict[str, float]],
     info: dict[str, Any], params: dict[str, Any],
-) -> Any:
-    from mlflow.models import infer_signature
-
+) -> RegisteredVersion:
     pipeline, metrics = fitted
     features = ctx.spec.features.all
     example = data.train[features].head(5)
     output = pipeline.predict_proba(example) if ctx.spec.task == "classification" else pipeline.predict(example)
-    with warnings.catch_warnings():
-        # Integer columns stay integers on purpose (see data.prepare_columns); MLflow's hint
-        # about missing values in integer columns is answered there, not for every user.
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-        signature = infer_signature(data.train[features].head(200), output)
     tags = version_tags(info) | {"mlflow.source.git.commit": info["git_commit"]}
     with registry.run(f"mlgate/{ctx.name}", f"train-{ctx.name}", tags):
         registry.log_run_data(_run_params(ctx, params), {f"holdout_{k}": v for k, v in metrics.items()})
@@ -180,7 +172,7 @@ def _log(
         logged = registry.log_sklearn_model(
             pipeline,
             name=ctx.name,
-            signature=signature,
+            signature_data=(data.train[features].head(200), output),
             input_example=example,
             pip_requirements=pip_requirements(),
             skops_types=_skops_types(pipeline, data, ctx),
