@@ -25,6 +25,7 @@ from mlgate.gates.integrity import (
     deepchecks_results,
     integrity_measurement,
 )
+from mlgate.gates.integrity import deepchecks as suites_runner
 
 CREDIT = Path(__file__).resolve().parents[1] / "data" / "german_credit.csv"
 CREDIT_NUMERIC = ["credit_amount", "duration", "age", "job"]
@@ -594,9 +595,9 @@ def test_unknown_suite_is_an_error(credit: IntegrityData) -> None:
 
 @pytest.fixture
 def fresh_probe() -> Any:
-    integrity._deepchecks_problem.cache_clear()
+    suites_runner._deepchecks_problem.cache_clear()
     yield
-    integrity._deepchecks_problem.cache_clear()
+    suites_runner._deepchecks_problem.cache_clear()
 
 
 def test_deepchecks_missing(
@@ -612,9 +613,9 @@ def test_deepchecks_missing(
 def test_deepchecks_with_a_known_breaking_pandas(
     monkeypatch: pytest.MonkeyPatch, fresh_probe: None, deepchecks_ok: None
 ) -> None:
-    real = integrity._version
+    real = suites_runner._version
     monkeypatch.setattr(
-        integrity, "_version", lambda dist: (3, 0) if dist == "pandas" else real(dist)
+        suites_runner, "_version", lambda dist: (3, 0) if dist == "pandas" else real(dist)
     )
     assert not deepchecks_available()
     assert "does not work with pandas" in str(deepchecks_problem())
