@@ -185,28 +185,14 @@ def pull(models: tuple[str, ...], repo: str | None, json_path: str | None) -> No
 
     Files already in the workspace are checked against their DVC md5, never overwritten.
     """
-    from mlgate.config.schema import load_model_spec
-    from mlgate.config.workspace import model_names, spec_path
-    from mlgate.data import pull_model_data
+    from mlgate.data import pull as pull_data
 
-    root = _root(repo)
-    names = list(models) or model_names(root)
-    unknown = [n for n in names if not spec_path(root, n).is_file()]
-    if unknown:
-        raise InvalidInput(
-            f"no spec for {', '.join(unknown)} (models/<name>/model.yaml)",
-            hint=f"known models: {', '.join(model_names(root)) or 'none'}",
-        )
-    result: dict[str, list[dict[str, str]]] = {}
-    for index, name in enumerate(names, start=1):
-        ui.step(index, len(names), f"data for {name}")
-        spec, doc = load_model_spec(spec_path(root, name), root)
-        result[name] = pull_model_data(root, spec, doc)
-        for entry in result[name]:
-            ui.info(f"  {entry['action']:>7}  {entry['path']}  md5 {entry['md5']}")
+    result = pull_data(_root(repo), models, progress=ui.step)
+    for entry in (e for files in result.values() for e in files):
+        ui.info(f"  {entry['action']:>7}  {entry['path']}  md5 {entry['md5']}")
     ui.write_json(json_path, result)
     pulled = sum(e["action"] == "pulled" for files in result.values() for e in files)
-    ui.success(f"data ready for {', '.join(names)}: {pulled} file(s) pulled from the DVC remote")
+    ui.success(f"data ready for {', '.join(result)}: {pulled} file(s) pulled from the DVC remote")
 
 
 @main.command()
@@ -292,55 +278,33 @@ def report(
     One call reads the verdict, the spec and the registry once, writes every file asked for, and
     (with --pr / --check-run-sha) posts the sticky comment and the check run.
     """
-    from mlgate.report import load_input, render_html, render_markdown, render_summary
+    from mlgate.report import report_model
 
     if fmt and json_path == "-":
         raise InvalidInput(f"--format {fmt} and --json - both print to stdout", hint="write one of them to a file (--markdown/--html/--summary PATH or --json PATH)")
-    root = _root(repo)
-    data = load_input(root, model, verdict_path, registry=not no_registry, html_artifact=html_artifact)
-    result: dict[str, object] = {"model": model, "version": data.verdict["version"], "status": data.verdict["status"]}
-    rendered = functools.cache(lambda: render_markdown(data, root))  # the comment: rendered once
-
-    def write(path: Path, text: str, *, append: bool = False) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a" if append else "w", encoding="utf-8") as out:
-            out.write(text)
-
-    if markdown_path:
-        write(markdown_path, rendered().text)
-        result |= {"markdown": str(markdown_path), "characters": len(rendered().text), "cut_sections": rendered().cut}
-        ui.success(f"Markdown ({len(rendered().text):,} characters) -> {markdown_path}")
-        if rendered().cut:
-            ui.warn(f"shortened to fit a GitHub comment: left out {', '.join(rendered().cut)}")
+    shown = fmt or (None if markdown_path or html_path or summary_path or json_path == "-" else "markdown")
+    result = report_model(
+        _root(repo), model, verdict_path, markdown_path=markdown_path, html_path=html_path, summary_path=summary_path,
+        text_format=shown, html_artifact=html_artifact, registry=not no_registry, pr=pr, check_run_sha=check_run_sha,
+    )
+    if markdown_path and result.markdown is not None:
+        ui.success(f"Markdown ({len(result.markdown.text):,} characters) -> {markdown_path}")
+        if result.markdown.cut:
+            ui.warn(f"shortened to fit a GitHub comment: left out {', '.join(result.markdown.cut)}")
     if html_path:
-        write(html_path, render_html(data, root))
-        result["html"] = str(html_path)
         ui.success(f"HTML -> {html_path}")
     if summary_path:
-        write(summary_path, render_summary(data, root).text.rstrip("\n") + "\n", append=True)
-        result["summary"] = str(summary_path)
         ui.success(f"step summary -> {summary_path}")
-    if fmt or not (markdown_path or html_path or summary_path or json_path == "-"):
-        chosen = fmt or "markdown"
-        text = {
-            "markdown": lambda: rendered().text,
-            "summary": lambda: render_summary(data, root).text,
-            "html": lambda: render_html(data, root),
-        }[chosen]()
-        ui.data(text.rstrip("\n"))
-    if pr is not None or check_run_sha:
-        from mlgate.github.checks import publish
-        from mlgate.report import marker
-
-        posted = publish(root, data.verdict, rendered().text, marker(model), pr=pr, head_sha=check_run_sha)
-        result |= posted.as_dict()
-        ui.write_outputs(github_output, posted.as_dict())
-        if posted.skipped:
-            ui.warn(posted.skipped)
-        for what, url in (("comment", posted.comment_url), ("check run", posted.check_run_url)):
+    if result.text is not None:
+        ui.data(result.text.rstrip("\n"))
+    if result.posted is not None:
+        ui.write_outputs(github_output, result.posted.as_dict())
+        if result.posted.skipped:
+            ui.warn(result.posted.skipped)
+        for what, url in (("comment", result.posted.comment_url), ("check run", result.posted.check_run_url)):
             if url:
                 ui.success(f"{what}: {url}")
-    ui.write_json(json_path, result)
+    ui.write_json(json_path, result.as_dict())
 
 
 @main.command()
@@ -470,48 +434,19 @@ def promote(
 ) -> None:
     """Plan or apply promotions: move MLflow aliases to what release.yaml asks for (exit 1 if not allowed)."""
     from mlgate import promotion
-    from mlgate.registry import Registry
 
     if mode is None:
         raise InvalidInput("say --plan (on a pull request) or --apply (after the merge)")
     if post and no_github:
         raise InvalidInput("--post publishes to GitHub: drop --no-github, or drop --post")
-    root = _root(repo)
-    registry = Registry(root)
-    named_by = "--pr"
-    if mode == "apply" and pr is None:
-        pr = promotion.pr_from_commit_message(root)
-        named_by = "the merge commit's message"
-    pull = None
-    if no_github:
-        read = f"the reviews of PR #{pr} are" if pr is not None else "GitHub is"
-        ui.warn(f"--no-github: {read} not read; approvals count as absent")
-    elif pr is not None:
-        if not os.environ.get("GITHUB_TOKEN"):
-            raise InvalidInput(
-                f"PR #{pr} (named by {named_by}): reading its approvals needs a GitHub token, and GITHUB_TOKEN is not set",
-                hint="set GITHUB_TOKEN (and GITHUB_REPOSITORY), or pass --no-github: approvals then count as absent",
-            )
-        pull = promotion.fetch_pull_request(pr)
-    if mode == "plan":
-        plan = promotion.make_plan(root, registry, policy_ref=base, pull=pull, progress=ui.progress)
-        payload = plan.as_dict()
-        if post:
-            from mlgate.promotion.comment import publish
-
-            posted = publish(payload, pr, pull.head_sha if pull else None)
-            payload["posted"] = posted
-            ui.write_outputs(github_output, posted)
-    else:
-        result = promotion.apply(root, registry, pull=pull, actor=actor, progress=ui.progress)
-        plan, payload = result.plan, result.as_dict()
-    if no_github:
-        payload["github"] = {"read": False, "pr": pr, "approvals": "counted as absent (--no-github)"}
-    ui.write_json(json_path, payload)
-    if markdown_path:
-        from mlgate.promotion.comment import markdown
-
-        markdown_path.write_text(markdown(payload), encoding="utf-8")
+    result = promotion.promote(
+        _root(repo), mode=mode, base=base, pr=pr, post=post, read_github=not no_github, actor=actor,
+        markdown_path=markdown_path, progress=ui.progress, warn=ui.warn,
+    )
+    plan = result.plan
+    if result.posted:
+        ui.write_outputs(github_output, result.posted)
+    ui.write_json(json_path, result.payload)
     ui.write_outputs(github_output, {"ok": str(plan.ok).lower(), "changes": len(plan.changes)})
     for change in plan.changes:
         marks = ", ".join(f"{'ok' if c.ok else 'MISSING'} {c.name}" for c in change.checks)
@@ -535,10 +470,8 @@ def promote(
 def status(check: bool, repo: str | None, json_path: str | None) -> None:
     """Desired (git) vs actual (registry) version per model and stage: Synced / OutOfSync / Missing."""
     from mlgate import promotion
-    from mlgate.registry import Registry
 
-    root = _root(repo)
-    rows = promotion.status(root, Registry(root))
+    rows = promotion.status(_root(repo))
     ui.write_json(json_path, rows)
     ui.table(["model", "stage", "desired", "actual", "status"], [
         [r["model"], r["stage"], promotion.version_label(r["desired"]), promotion.version_label(r["actual"]), r["status"]] for r in rows
@@ -557,11 +490,10 @@ def status(check: bool, repo: str | None, json_path: str | None) -> None:
 @handled
 def history(model: str, stage: str | None, repo: str | None, json_path: str | None) -> None:
     """Who promoted which version of MODEL to which stage, when, by which PR and commit, approved by whom."""
+    from mlgate.promotion import history as promotions
     from mlgate.promotion import version_label
-    from mlgate.registry import Registry, audit
 
-    root = _root(repo)
-    records = audit.history(Registry(root), model, stage)
+    records = promotions(_root(repo), model, stage)
     ui.write_json(json_path, [r.as_dict() for r in records])
     ui.table(["when", "stage", "version", "previous", "by", "PR", "commit", "approvers", "gates", "state"], [
         [r.promoted_at, r.stage, version_label(r.version), version_label(r.previous), r.promoted_by, f"#{r.pr}" if r.pr else "—",
@@ -580,18 +512,12 @@ def history(model: str, stage: str | None, repo: str | None, json_path: str | No
 @handled
 def rollback(model: str, stage: str, repo: str | None, json_path: str | None) -> None:
     """Write the version STAGE held before into release.yaml, for a rollback pull request."""
-    from mlgate import promotion
-    from mlgate.config.release import set_stage
-    from mlgate.promotion.proposal import pr_text
-    from mlgate.registry import Registry
+    from mlgate.promotion import rollback as roll_back
 
-    root = _root(repo)
-    now, previous = promotion.rollback_target(Registry(root), model, stage)
-    set_stage(root, model, stage, previous)
-    title, body = pr_text(model, stage, now, previous, rollback=True)
-    ui.write_json(json_path, {"model": model, "stage": stage, "from": now, "to": previous, "title": title, "body": body})
-    ui.success(f"models/{model}/release.yaml: {stage}: v{now} → v{previous}")
-    ui.data(f"{title}\n\n{body}")
+    result = roll_back(_root(repo), model, stage)
+    ui.write_json(json_path, result)
+    ui.success(f"models/{model}/release.yaml: {stage}: v{result['from']} → v{result['to']}")
+    ui.data(f"{result['title']}\n\n{result['body']}")
     ui.info("next: commit on a branch and open the pull request; merging it applies the rollback")
 
 

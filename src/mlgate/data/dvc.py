@@ -14,6 +14,7 @@ import hashlib
 import math
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,32 @@ def pull_model_data(root: Path, spec: ModelSpec, spec_doc: Document) -> list[dic
             present = (root / rel).exists()
             done[rel] = resolve_file(role, rel, root, spec_doc).as_dict() | {"action": "present" if present else "pulled"}
     return list(done.values())
+
+
+def pull(
+    root: Path, models: Sequence[str] = (), progress: Callable[[int, int, str], None] = lambda _i, _n, _m: None,
+) -> dict[str, list[dict[str, str]]]:
+    """Fetch from the DVC remote the data files ``models`` need (every model when none is named).
+
+    Per model, what :func:`pull_model_data` did for each file; ``progress(index, total, text)``
+    before each model. An unknown model is bad input, and nothing is fetched.
+    """
+    from mlgate.config.schema import load_model_spec
+    from mlgate.config.workspace import model_names, spec_path
+
+    names = list(models) or model_names(root)
+    unknown = [n for n in names if not spec_path(root, n).is_file()]
+    if unknown:
+        raise InvalidInput(
+            f"no spec for {', '.join(unknown)} (models/<name>/model.yaml)",
+            hint=f"known models: {', '.join(model_names(root)) or 'none'}",
+        )
+    result: dict[str, list[dict[str, str]]] = {}
+    for index, name in enumerate(names, start=1):
+        progress(index, len(names), f"data for {name}")
+        spec, doc = load_model_spec(spec_path(root, name), root)
+        result[name] = pull_model_data(root, spec, doc)
+    return result
 
 
 def resolve_file(role: str, rel: str, root: Path, spec_doc: Document) -> DataFile:

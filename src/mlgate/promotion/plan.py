@@ -510,11 +510,12 @@ def _move(registry: Registry, record: audit.Record, change: Change) -> None:
         registry.set_legacy_stage(name, previous, "Archived")
 
 
-# --------------------------------------------------------------------------- status, rollback
+# --------------------------------------------------------------------------- status, rollback, history
 
 
-def status(root: Path, registry: Registry) -> list[dict[str, Any]]:
+def status(root: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
     """Per model and stage: desired (git), actual (registry), Synced / OutOfSync / Missing."""
+    registry = registry or Registry(root)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, None, Path(tmp))
@@ -548,3 +549,94 @@ def rollback_target(registry: Registry, name: str, stage: str) -> tuple[int | No
         f"no earlier version of {name} held {stage} (mlgate history {name}): nothing to roll back to",
         hint=f"edit models/{name}/release.yaml by hand to choose a version",
     )
+
+
+def rollback(root: Path, model: str, stage: str) -> dict[str, Any]:
+    """Write the version ``stage`` held before into release.yaml; the rollback PR's title and body.
+
+    Nothing moves in the registry: merging the pull request applies the rollback.
+    """
+    from mlgate.config.release import set_stage
+    from mlgate.promotion.proposal import pr_text
+
+    now, previous = rollback_target(Registry(root), model, stage)
+    set_stage(root, model, stage, previous)
+    title, body = pr_text(model, stage, now, previous, rollback=True)
+    return {"model": model, "stage": stage, "from": now, "to": previous, "title": title, "body": body}
+
+
+def history(root: Path, model: str, stage: str | None = None) -> list[audit.Record]:
+    """Every promotion of ``model`` (in ``stage``) the registry's audit log holds, oldest first."""
+    return audit.history(Registry(root), model, stage)
+
+
+# --------------------------------------------------------------------------- promote
+
+
+@dataclass
+class Promotion:
+    """What ``promote`` did: the plan (applied or not), its JSON payload, what it posted."""
+
+    mode: str  # plan | apply
+    plan: Plan
+    payload: dict[str, Any]
+    posted: dict[str, str] = field(default_factory=dict)  # comment-url, check-run-url (--post)
+
+
+def _pull_request_of(
+    root: Path, mode: str, pr: int | None, read_github: bool, warn: Progress,
+) -> tuple[int | None, PullRequest | None]:
+    """The PR whose reviews count (on apply: named by the merge commit), read from GitHub."""
+    named_by = "--pr"
+    if mode == "apply" and pr is None:
+        pr = pr_from_commit_message(root)
+        named_by = "the merge commit's message"
+    if not read_github:
+        read = f"the reviews of PR #{pr} are" if pr is not None else "GitHub is"
+        warn(f"--no-github: {read} not read; approvals count as absent")
+        return pr, None
+    if pr is None:
+        return None, None
+    if not os.environ.get("GITHUB_TOKEN"):
+        raise InvalidInput(
+            f"PR #{pr} (named by {named_by}): reading its approvals needs a GitHub token, and GITHUB_TOKEN is not set",
+            hint="set GITHUB_TOKEN (and GITHUB_REPOSITORY), or pass --no-github: approvals then count as absent",
+        )
+    return pr, fetch_pull_request(pr)
+
+
+def promote(
+    root: Path, *, mode: str, base: str | None = None, pr: int | None = None, post: bool = False,
+    read_github: bool = True, actor: str | None = None, markdown_path: Path | None = None,
+    progress: Progress = lambda _m: None, warn: Progress = lambda _m: None,
+) -> Promotion:
+    """Plan (``mode="plan"``, on a PR) or apply (``mode="apply"``, after the merge) every release.yaml.
+
+    Reads the PR's reviews from GitHub unless ``read_github`` is False (approvals then count as
+    absent); with ``post``, upserts the plan comment on ``pr`` and a check run on its head; with
+    ``markdown_path``, also writes the plan there as Markdown; ``warn`` hears what is left out
+    (approvals not read) before anything runs. An apply that is not allowed
+    raises :class:`~mlgate.exceptions.Blocked`; a plan that is not allowed is returned (``plan.ok``).
+    """
+    if mode not in ("plan", "apply"):
+        raise InvalidInput(f"promote mode must be 'plan' or 'apply', not {mode!r}")
+    registry = Registry(root)
+    pr, pull = _pull_request_of(root, mode, pr, read_github, warn)
+    posted: dict[str, str] = {}
+    if mode == "plan":
+        plan = make_plan(root, registry, policy_ref=base, pull=pull, progress=progress)
+        payload = plan.as_dict()
+        if post:
+            from mlgate.promotion.comment import publish
+
+            posted = payload["posted"] = publish(payload, pr, pull.head_sha if pull else None)
+    else:
+        applied = apply(root, registry, pull=pull, actor=actor, progress=progress)
+        plan, payload = applied.plan, applied.as_dict()
+    if not read_github:
+        payload["github"] = {"read": False, "pr": pr, "approvals": "counted as absent (--no-github)"}
+    if markdown_path:
+        from mlgate.promotion.comment import markdown
+
+        markdown_path.write_text(markdown(payload), encoding="utf-8")
+    return Promotion(mode=mode, plan=plan, payload=payload, posted=posted)

@@ -5,11 +5,13 @@ from mlgate.report.render import (
     SUMMARY_LIMIT,
     Rendered,
     ReportInput,
+    ReportResult,
     load_input,
     marker,
     render_html,
     render_markdown,
     render_summary,
+    report_model,
 )
 
 __all__ = [
@@ -17,9 +19,11 @@ __all__ = [
     "SUMMARY_LIMIT",
     "Rendered",
     "ReportInput",
+    "ReportResult",
     "load_input",
     "marker",
     "render_html",
     "render_markdown",
     "render_summary",
+    "report_model",
 ]

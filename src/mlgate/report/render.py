@@ -17,9 +17,12 @@ import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.config.schema import ModelSpec
+
+if TYPE_CHECKING:
+    from mlgate.github.checks import Published
 
 COMMENT_LIMIT = 65_536
 SUMMARY_LIMIT = 1024 * 1024
@@ -294,3 +297,77 @@ def load_input(
         metadata = Registry(root, tracking_uri).version_metadata(model, int(verdict["version"]))
     return ReportInput(verdict=verdict, spec=spec, metadata=metadata,
                        html_artifact=html_artifact or ReportInput.html_artifact)
+
+
+# ----------------------------------------------------------------------------- one report, end to end
+
+
+@dataclass
+class ReportResult:
+    """What :func:`report_model` wrote, rendered and posted."""
+
+    model: str
+    version: int
+    status: str
+    markdown: Rendered | None = None  # the comment, when it was rendered
+    written: dict[str, Path] = field(default_factory=dict)  # markdown | html | summary -> file
+    text: str | None = None  # the format asked for as text (``text_format``)
+    posted: Published | None = None  # when a comment or check run was asked for
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.model, "version": self.version, "status": self.status}
+        if "markdown" in self.written and self.markdown is not None:
+            out |= {"markdown": str(self.written["markdown"]), "characters": len(self.markdown.text),
+                    "cut_sections": self.markdown.cut}
+        out |= {kind: str(path) for kind, path in self.written.items() if kind != "markdown"}
+        if self.posted is not None:
+            out |= self.posted.as_dict()
+        return out
+
+
+def _write(path: Path, text: str, *, append: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a" if append else "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def report_model(
+    root: Path, model: str, verdict_path: Path, *, markdown_path: Path | None = None,
+    html_path: Path | None = None, summary_path: Path | None = None, text_format: str | None = None,
+    html_artifact: str = "", registry: bool = True, pr: int | None = None, check_run_sha: str | None = None,
+) -> ReportResult:
+    """Render ``model``'s verdict file, write each file asked for, and publish it.
+
+    The verdict, the spec and the registry are read once and the comment is rendered once.
+    ``summary_path`` is appended to (``$GITHUB_STEP_SUMMARY``); ``text_format`` (markdown, html
+    or summary) is also returned as text; with ``pr`` / ``check_run_sha`` the sticky comment and
+    the check run are posted (mlgate.github.checks).
+    """
+    data = load_input(root, model, verdict_path, registry=registry, html_artifact=html_artifact)
+    result = ReportResult(model=model, version=data.verdict["version"], status=data.verdict["status"])
+
+    def comment() -> Rendered:
+        if result.markdown is None:
+            result.markdown = render_markdown(data, root)
+        return result.markdown
+
+    if markdown_path:
+        _write(markdown_path, comment().text)
+        result.written["markdown"] = markdown_path
+    if html_path:
+        _write(html_path, render_html(data, root))
+        result.written["html"] = html_path
+    if summary_path:
+        _write(summary_path, render_summary(data, root).text.rstrip("\n") + "\n", append=True)
+        result.written["summary"] = summary_path
+    if text_format is not None:
+        result.text = {
+            "markdown": lambda: comment().text,
+            "summary": lambda: render_summary(data, root).text,
+            "html": lambda: render_html(data, root),
+        }[text_format]()
+    if pr is not None or check_run_sha:
+        from mlgate.github.checks import publish
+
+        result.posted = publish(root, data.verdict, comment().text, marker(model), pr=pr, head_sha=check_run_sha)
+    return result
