@@ -1,0 +1,150 @@
+"""The package layout keeps its promises: each outside system behind one adapter, a light import.
+
+- MLflow is imported only in ``mlgate/registry/``, httpx only in ``mlgate/github/``, click only in
+  ``mlgate/cli/``; git runs only in ``mlgate/git.py`` (and child processes only there and in
+  ``mlgate/data/``, which runs ``dvc``);
+- ``import mlgate`` imports neither click nor the CLI;
+- the top level holds only the package's own basics: every concern lives in a subpackage;
+- every name a package re-exports in ``__all__`` exists.
+
+Modules are read with :mod:`ast` (nothing is imported to check them), so a lazy import inside a
+function counts as much as one at the top of the file.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mlgate"
+TOP_LEVEL = {"__init__.py", "exceptions.py", "jsonout.py", "git.py"}
+DEMO = ("demo.py", "demo_pr.py", "demo_promote.py")  # moved out of the package by a later issue
+SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output"}
+
+
+def modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(PACKAGE).as_posix()
+
+
+def imported(path: Path) -> Iterator[tuple[str, int]]:
+    """(top-level name, line) of every import in the module, at any depth."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name.split(".")[0], node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0], node.lineno
+
+
+def offenders(library: str, allowed: str) -> list[str]:
+    """``file:line`` of each import of ``library`` outside the ``allowed`` folder or file."""
+    return [
+        f"{rel(path)}:{line}"
+        for path in modules()
+        if not rel(path).startswith(allowed)
+        for name, line in imported(path)
+        if name == library
+    ]
+
+
+@pytest.mark.parametrize(
+    ("library", "allowed"),
+    [("mlflow", "registry/"), ("httpx", "github/"), ("click", "cli/")],
+)
+def test_an_outside_library_is_imported_by_its_adapter_only(library: str, allowed: str) -> None:
+    assert offenders(library, allowed) == [], f"{library} may only be imported in mlgate/{allowed}"
+
+
+def git_commands(path: Path) -> list[str]:
+    """``file:line`` of each argv literal that starts with "git" (``["git", ...]``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.List | ast.Tuple) and node.elts:
+            first = node.elts[0]
+            if isinstance(first, ast.Constant) and first.value == "git":
+                found.append(f"{rel(path)}:{node.lineno}")
+    return found
+
+
+def test_git_runs_only_in_the_git_adapter() -> None:
+    found = [hit for path in modules() if rel(path) != "git.py" for hit in git_commands(path)]
+    assert found == [], "run git through mlgate.git (run_git, show, archive, ...)"
+
+
+def test_child_processes_start_only_in_the_git_adapter_and_for_dvc() -> None:
+    found = []
+    for path in modules():
+        if rel(path) == "git.py" or rel(path).startswith("data/"):
+            continue
+        found += [f"{rel(path)}:{line}" for name, line in imported(path) if name == "subprocess"]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in ("subprocess", "os")
+                and node.func.attr in SUBPROCESS_CALLS | {"system", "popen"}
+            ):
+                found.append(f"{rel(path)}:{node.lineno}")
+    assert found == []
+
+
+def test_import_mlgate_stays_free_of_the_cli() -> None:
+    script = (
+        "import sys, mlgate; "
+        "print(sorted(m for m in sys.modules if m == 'click' or m.startswith(('click.', 'mlgate.'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_the_library_never_imports_the_cli() -> None:
+    found = []
+    for path in modules():
+        if rel(path).startswith("cli/"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                if any(n == "mlgate.cli" or n.startswith("mlgate.cli.") for n in names):
+                    found.append(f"{rel(path)}:{node.lineno}")
+    assert found == []
+
+
+def test_the_cli_builds_no_adapter_itself() -> None:
+    """A command parses, makes one library call and formats: registries and clients are the library's."""
+    for path in (PACKAGE / "cli").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules_used = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not modules_used & {"mlgate.registry", "mlgate.github", "mlgate.git"}, rel(path)
+
+
+def test_only_the_basics_live_at_the_top_level() -> None:
+    top = {p.name for p in PACKAGE.glob("*.py")} - set(DEMO)
+    assert top == TOP_LEVEL, "put the module in the subpackage of its concern"
+    packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert packages == {"cli", "config", "data", "gates", "github", "promotion", "registry", "report", "training"}
+
+
+@pytest.mark.parametrize(
+    "package",
+    ["mlgate.data", "mlgate.registry", "mlgate.github", "mlgate.promotion", "mlgate.report", "mlgate.cli",
+     "mlgate.gates.integrity"],
+)
+def test_every_re_exported_name_exists(package: str) -> None:
+    module = importlib.import_module(package)
+    assert module.__all__, package
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert missing == []
+    assert sorted(module.__all__) == sorted(set(module.__all__))
