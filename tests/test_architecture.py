@@ -148,3 +148,29 @@ def test_every_re_exported_name_exists(package: str) -> None:
     missing = [name for name in module.__all__ if not hasattr(module, name)]
     assert missing == []
     assert sorted(module.__all__) == sorted(set(module.__all__))
+
+
+def public_names(package_dir: Path) -> set[str]:
+    """The ``__all__`` of a package's ``__init__.py``, read with ast (empty without one)."""
+    init = package_dir / "__init__.py"
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def test_tests_and_benchmarks_import_re_exported_names_from_the_package() -> None:
+    """``from mlgate.registry import Registry``, not ``from mlgate.registry.mlflow import Registry``."""
+    root = PACKAGE.parents[1]
+    found = []
+    for path in sorted([*(root / "tests").rglob("*.py"), *(root / "benchmarks").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mlgate.")):
+                continue
+            package = PACKAGE.joinpath(*node.module.split(".")[1:]).parent
+            if package == PACKAGE or not (package / "__init__.py").is_file():
+                continue
+            private = [a.name for a in node.names if a.name in public_names(package)]
+            if private:
+                found.append(f"{path.relative_to(root)}:{node.lineno}: {', '.join(private)} from {node.module}")
+    assert found == []
