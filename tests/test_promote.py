@@ -28,13 +28,13 @@ from conftest import (
     start_mlflow_server,
     stop_mlflow_server,
 )
-from github_api.server import FakeGitHub
 from mlgate import audit
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gate import run_gates
 from mlgate.promote import Check, PullRequest, apply, fetch_pull_request, make_plan
 from mlgate.registry import Registry
 from mlgate.train import train
+from mlgate_devkit.github_stand_in import FakeGitHub
 
 pytestmark = pytest.mark.server
 
