@@ -115,7 +115,7 @@ def test_demo_reruns_in_the_same_workdir(tmp_path: Path) -> None:
     for _ in range(2):
         done = subprocess.run(  # what scripts/demo runs once the venv is set up
             [sys.executable, "-m", "mlgate_devkit.demo", "--no-pr", "--workdir", str(workdir)],
-            capture_output=True, text=True, check=False, env=os.environ | {"PYTHONPATH": str(PROJECT / "devkit")},
+            capture_output=True, text=True, check=False, env=os.environ | {"PYTHONPATH": os.pathsep.join([str(PROJECT / "devkit"), os.environ.get("PYTHONPATH", "")])},
         )
         assert done.returncode == 0, done.stdout + done.stderr
     assert "demo finished" in done.stderr + done.stdout
