@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from github_api.server import FakeGitHub
 from mlgate.cli import main
+from mlgate_devkit.github_stand_in import FakeGitHub
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE_FILES = ("models", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")

@@ -4,10 +4,10 @@ A temp git+DVC repo holds the governed example plus `action/` and `.github/workf
 second commit changes the credit model's params. act runs `propose.yml` for a `pull_request`
 event (a real octokit payload with this repo's SHAs) on the host (`-P ubuntu-latest=-self-hosted`).
 `actions/checkout` is skipped by act (it copies the tree); the other third-party actions cannot be
-cloned offline, so `--local-repository` maps them to the stand-ins in tests/act/standins/. The
+cloned offline, so `--local-repository` maps them to the stand-ins in devkit/mlgate_devkit/act/standins/. The
 cache stand-in "restores" the setup action's venv as a symlink to this interpreter's environment,
 so setup skips pip. GitHub is the local FakeGitHub (GITHUB_API_URL), which checks every request
-and response against GitHub's REST API description. See tests/act/SOURCES.md.
+and response against GitHub's REST API description. See devkit/mlgate_devkit/act/SOURCES.md.
 """
 
 from __future__ import annotations
@@ -22,11 +22,18 @@ from pathlib import Path
 
 import pytest
 
-from act.runner import ActRun, find_act, pull_request_event, push_event, run_workflow, standin_venv
 from conftest import PROJECT, copy_paths, copy_repo, git
-from github_api.server import FakeGitHub
+from mlgate_devkit.act import (
+    ActRun,
+    find_act,
+    pull_request_event,
+    push_event,
+    run_workflow,
+    standin_venv,
+)
+from mlgate_devkit.github_stand_in import FakeGitHub
 
-ACT_DIR = PROJECT / "tests" / "act"
+ACT_DIR = PROJECT / "devkit" / "mlgate_devkit" / "act"
 WORKFLOW = ".github/workflows/propose.yml"
 # The captured payload's repository: the test repo's origin says the same, so act sets
 # GITHUB_REPOSITORY to it and the report action posts to that repo on the fake server.

@@ -11,7 +11,7 @@ from conftest import PROJECT
 from mlgate.github.approvals import count_approvals
 
 TEMPLATE = json.loads(
-    (PROJECT / "tests/github_api/rest-responses/github-owners-bot__reviews__reviews.35.approved.json").read_text()
+    (PROJECT / "devkit/mlgate_devkit/github_stand_in/rest-responses/github-owners-bot__reviews__reviews.35.approved.json").read_text()
 )[0]
 HEAD, OLD = "a" * 40, "b" * 40
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,19 +12,24 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import git, invoke
+from conftest import PROJECT, git
 from mlgate.registry import Registry
+from mlgate_devkit.demo.__main__ import main as demo_main
 
 pytestmark = pytest.mark.slow
 
 # The console script next to this interpreter (the venv need not be activated).
-MLGATE = str(Path(sys.executable).parent / "mlgate")
+
+
+def demo(*args: str) -> object:
+    """The demo's own command (a script of the repository, not an mlgate subcommand)."""
+    return CliRunner().invoke(demo_main, list(args), catch_exceptions=False)
 
 
 def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     out = tmp_path / "demo.json"
-    result = invoke(CliRunner(), "demo", "--workdir", str(workdir), "--json", str(out))
+    result = demo("--workdir", str(workdir), "--json", str(out))
     assert result.exit_code == 0, result.output
     summary = json.loads(out.read_text())
     repo = Path(summary["outputs"]["repo"])
@@ -107,8 +113,9 @@ def test_demo_reruns_in_the_same_workdir(tmp_path: Path) -> None:
     """
     workdir = tmp_path / "demo"
     for _ in range(2):
-        done = subprocess.run(
-            [MLGATE, "demo", "--no-pr", "--workdir", str(workdir)], capture_output=True, text=True, check=False
+        done = subprocess.run(  # what scripts/demo runs once the venv is set up
+            [sys.executable, "-m", "mlgate_devkit.demo", "--no-pr", "--workdir", str(workdir)],
+            capture_output=True, text=True, check=False, env=os.environ | {"PYTHONPATH": os.pathsep.join([str(PROJECT / "devkit"), os.environ.get("PYTHONPATH", "")])},
         )
         assert done.returncode == 0, done.stdout + done.stderr
     assert "demo finished" in done.stderr + done.stdout
@@ -118,6 +125,6 @@ def test_demo_refuses_a_workdir_that_is_not_a_demo(tmp_path: Path) -> None:
     precious = tmp_path / "mine"
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
-    result = invoke(CliRunner(), "demo", "--workdir", str(precious))
+    result = demo("--workdir", str(precious))
     assert result.exit_code == 2
     assert (precious / "thesis.tex").read_text() == "years of work"

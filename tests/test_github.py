@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from github_api.server import FakeGitHub
 from mlgate.exceptions import ExternalServiceError, InvalidInput
 from mlgate.github import GitHub, GitHubUnavailable
+from mlgate_devkit.github_stand_in import FakeGitHub
 
 TOKEN = "ghs_FAKE_t0ken_3b9c1e7a_DO_NOT_LEAK"
 REPO = "octo-org/models"

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import dvc, git, github_stand_in, invoke
-from github_api.server import FakeGitHub
+from mlgate_devkit.github_stand_in import FakeGitHub
 
 TOKEN = "ghs_FAKE_governance_token_000000000000"
 REPO = "octo-org/models"

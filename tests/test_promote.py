@@ -28,12 +28,12 @@ from conftest import (
     start_mlflow_server,
     stop_mlflow_server,
 )
-from github_api.server import FakeGitHub
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gates.run import run_gates
 from mlgate.promotion import Check, PullRequest, apply, fetch_pull_request, make_plan
 from mlgate.registry import Registry, audit
 from mlgate.training.train import train
+from mlgate_devkit.github_stand_in import FakeGitHub
 
 pytestmark = pytest.mark.server
 

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import github_stand_in, invoke
-from github_api.server import FakeGitHub
+from mlgate_devkit.github_stand_in import FakeGitHub
 
 DATA = Path(__file__).parent / "data"
+STAND_IN = Path(__file__).parents[1] / "devkit" / "mlgate_devkit" / "github_stand_in"
 TOKEN = "ghs_mlgateTESTtoken000000000000000000"
 REPO = "octo-org/models"
 SHA = "a" * 40
@@ -63,7 +64,7 @@ def test_check_run_fails_with_annotations_on_the_policy_line(governed_repo: Path
 def test_fork_pull_request_posts_nothing_and_says_why(
     governed_repo: Path, github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    event = json.loads((Path(__file__).parent / "github_api/events/pull_request.opened.octokit.json").read_text())
+    event = json.loads((STAND_IN / "events/pull_request.opened.octokit.json").read_text())
     event["pull_request"]["head"]["repo"]["full_name"] = "someone/fork"
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event))

@@ -521,27 +521,5 @@ def rollback(model: str, stage: str, repo: str | None, json_path: str | None) ->
     ui.info("next: commit on a branch and open the pull request; merging it applies the rollback")
 
 
-@main.command()
-@click.option(
-    "--workdir",
-    metavar="DIR",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("mlgate-demo"),
-    show_default=True,
-    help="Where to build the scratch governed repo (emptied first if it holds a demo).",
-)
-@click.option("--no-pr", is_flag=True, help="Skip the pull-request journey (the propose workflow under act).")
-@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
-@handled
-def demo(workdir: Path, no_pr: bool, json_path: str | None) -> None:
-    """Build a scratch governed repo and run every journey that exists so far."""
-    from mlgate.demo import run_demo
-
-    result = run_demo(workdir.resolve(), progress=ui.step, log=ui.info, pull_request=not no_pr)
-    ui.write_json(json_path, result)
-    ui.success("demo finished")
-    ui.info(json.dumps(result["outputs"], indent=2))
-
-
 if __name__ == "__main__":  # pragma: no cover
     main()

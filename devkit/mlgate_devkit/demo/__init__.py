@@ -1,11 +1,14 @@
-"""`mlgate demo`: build a scratch governed repo and run every journey that exists so far.
+"""The demo: build a scratch governed repo and run every journey that exists so far.
+
+A script of this repository (``scripts/demo`` runs ``python -m mlgate_devkit.demo``), not part
+of the installed ``mlgate`` package: it copies the example governed repo from this clone.
 
 The scratch repo is made the way a team would make one: ``git init``, ``dvc init``, a local
 DVC remote directory, the example data added with ``dvc add`` and pushed, the specs, policies
 and params committed. Then it validates the repo, trains both example models into the
 embedded MLflow registry (SQLite in the scratch repo), gates them, writing verdict JSON files
 and reports, then plays a pull request: the propose workflow run by a real Actions runner
-(act) against a local GitHub API, and shows the comment it posted (mlgate.demo_pr). Later
+(act) against a local GitHub API, and shows the comment it posted (mlgate_devkit.demo.pull_request). Later
 journeys extend this file.
 """
 
@@ -38,15 +41,18 @@ TOTAL_STEPS = 10
 GITIGNORE = "/mlflow.db\n/mlartifacts/\n/metrics/\n"
 
 
-def example_source() -> Path:
-    """The mlgate clone this package runs from (it holds the example governed repo)."""
-    for folder in Path(__file__).resolve().parents:
-        if (folder / "pyproject.toml").is_file() and (folder / "models").is_dir():
-            return folder
+# devkit/mlgate_devkit/demo → the repository that holds this script and the example repo
+REPOSITORY_ROOT = Path(__file__).resolve().parents[3]
+
+
+def example_source(source: Path | None = None) -> Path:
+    """The mlgate clone whose example governed repo (models/, policies/, data) the demo copies."""
+    folder = source or REPOSITORY_ROOT
+    if (folder / "pyproject.toml").is_file() and (folder / "models").is_dir():
+        return folder
     raise InvalidInput(
-        "mlgate demo copies the example repo (models/, policies/, data) from an mlgate clone, "
-        "and this installation is not one",
-        hint="clone the mlgate repository and install it with `pip install -e .`",
+        f"{folder} is not an mlgate clone: the demo copies the example repo (models/, policies/, data) from one",
+        hint="run scripts/demo from a clone of the mlgate repository (or pass --source CLONE)",
     )
 
 
@@ -54,7 +60,7 @@ def _prepare_workdir(workdir: Path) -> tuple[Path, Path]:
     if workdir.exists() and any(workdir.iterdir()):
         if not (workdir / MARKER).exists():
             raise InvalidInput(
-                f"{workdir} is not empty and was not made by `mlgate demo`: refusing to empty it",
+                f"{workdir} is not empty and was not made by the mlgate demo: refusing to empty it",
                 hint="pass an empty or new --workdir",
             )
         shutil.rmtree(workdir)
@@ -125,9 +131,11 @@ def _version_tags(repo: Path, uri: str, name: str, version: int) -> dict[str, st
     return {k: v for k, v in sorted(mv.tags.items()) if k.startswith("mlgate.")}
 
 
-def run_demo(workdir: Path, progress: Step, log: Log, pull_request: bool = True) -> dict[str, Any]:
+def run_demo(
+    workdir: Path, progress: Step, log: Log, pull_request: bool = True, source: Path | None = None,
+) -> dict[str, Any]:
     """Run the demo in ``workdir``; return what it made and where."""
-    source = example_source()
+    source = example_source(source)
     progress(1, TOTAL_STEPS, f"building a governed repo in {workdir / 'repo'}")
     repo, remote = _prepare_workdir(workdir)
     _copy_example(source, repo)
@@ -167,7 +175,7 @@ def run_demo(workdir: Path, progress: Step, log: Log, pull_request: bool = True)
     progress(TOTAL_STEPS - 2, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
     pr = _pull_request(source, repo, workdir, uri, log, with_act=pull_request)
     progress(TOTAL_STEPS - 1, TOTAL_STEPS, "merge to promote: staging, production, a retrained v3, rollback")
-    from mlgate.demo_promote import run_promotions
+    from mlgate_devkit.demo.promotions import run_promotions
 
     promotions = run_promotions(source, repo, uri, log)
     progress(TOTAL_STEPS, TOTAL_STEPS, "summary")
@@ -198,7 +206,7 @@ def _pull_request(source: Path, repo: Path, workdir: Path, uri: str, log: Log, w
     Without act (not installed, or --no-pr) the branch's model is trained and gated in-process,
     so the promotion journey that follows still has its v2.
     """
-    from mlgate import demo_pr
+    from mlgate_devkit.demo import pull_request as demo_pr
 
     base = demo_pr.add_ci(source, repo)
     head = demo_pr.open_branch(repo, "tune-credit", {"params.yaml": ("max_depth: 6", "max_depth: 4")}, "credit: max_depth 4")
