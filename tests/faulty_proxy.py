@@ -57,6 +57,7 @@ class FaultyProxy:
         self._lock = threading.Lock()
         self._pattern: re.Pattern[str] | None = None
         self._after = 0
+        self._times: int | None = None
         self._matched = 0
         self._status = 503
         self._body: tuple[str, bytes] = ("", b"")
@@ -69,11 +70,13 @@ class FaultyProxy:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- control
-    def fail(self, pattern: str, *, after: int = 0, status: int = 503, body: bytes | None = None) -> FaultyProxy:
+    def fail(
+        self, pattern: str, *, after: int = 0, status: int = 503, body: bytes | None = None, times: int | None = None,
+    ) -> FaultyProxy:
         """Answer ``status`` to requests whose path matches ``pattern`` (``re.search``).
 
         The first ``after`` matching requests still go through; every later one fails until
-        :meth:`disarm`. The body: ``body`` (sent as JSON when it parses as JSON, else as text);
+        :meth:`disarm` (or, with ``times``, until that many have failed). The body: ``body`` (sent as JSON when it parses as JSON, else as text);
         by default MLflow's TEMPORARILY_UNAVAILABLE JSON for a 503, else ``"<status> <reason>"``
         as text, as a gateway in front of MLflow answers.
         """
@@ -86,6 +89,7 @@ class FaultyProxy:
             kind = "text/plain; charset=utf-8"
         with self._lock:
             self._pattern, self._after, self._matched, self._status = re.compile(pattern), after, 0, status
+            self._times = times
             self._body = (kind, body)
         return self
 
@@ -104,6 +108,8 @@ class FaultyProxy:
             if self._pattern is None or not self._pattern.search(path):
                 return False
             self._matched += 1
+            if self._times is not None and self._matched > self._after + self._times:
+                return False
             return self._matched > self._after
 
     def _record(self, seen: Seen) -> None:

@@ -170,3 +170,28 @@ def test_registry_benchmark_runs() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     last = done.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"models=5 status_s=\d+\.\d\d plan_s=\d+\.\d\d", last), last
+
+
+# --------------------------------------------------------------------------- racing writes
+
+UNIQUE = json.dumps({"error_code": "BAD_REQUEST", "message": "(sqlite3.IntegrityError) UNIQUE constraint failed: model_version_tags.key"}).encode()
+
+
+def test_a_tag_write_that_collides_with_a_concurrent_twin_is_repeated(proxy: FaultyProxy, tmp_path: Path) -> None:
+    """Two applies racing set the same tag; the SQL store answers the second insert with
+    BAD_REQUEST. Writing the same value again is an update, so the write is repeated."""
+    registry = Registry(tmp_path, proxy.url)
+    name = f"race{_free_port()}"
+    registry.client.create_registered_model(name)
+    registry.client.create_model_version(name, source="s3://nowhere/model")  # never read
+    proxy.fail(r"/model-versions/set-tag", status=400, body=UNIQUE, times=1)
+    registry.set_version_tags(name, 1, {"mlgate.pr": "7"})
+    assert [s.status for s in proxy.failed] == [400]
+    assert registry.version(name, 1).tags["mlgate.pr"] == "7"
+    # a request that is bad every time is not retried forever
+    from mlflow.exceptions import MlflowException
+
+    proxy.fail(r"/model-versions/set-tag", status=400, body=UNIQUE)
+    with pytest.raises(MlflowException, match="UNIQUE constraint"):
+        registry.set_version_tags(name, 1, {"mlgate.pr": "8"})
+    assert len(proxy.failed) == 1 + 3

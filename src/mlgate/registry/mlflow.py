@@ -18,6 +18,7 @@ import os
 import posixpath
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from mlgate.exceptions import InvalidInput, RegistryUnavailable, UnsafeModel
 T = TypeVar("T")
 
 TAG_PREFIX = "mlgate."
+# Tries of an idempotent write that collided with a concurrent identical one (Registry._upsert).
+UPSERT_ATTEMPTS = 3
 # The one version tag that records a gate verdict (see Registry.read_verdict).
 VERDICT_TAG = TAG_PREFIX + "gates"
 MODEL_ARTIFACT = "model"
@@ -182,6 +185,25 @@ class Registry:
                 raise self._unavailable(what, err) from err
             raise
 
+    def _upsert(self, what: str, func: Callable[[], T]) -> T:
+        """An idempotent write (a tag, an alias), retried when a concurrent twin collides.
+
+        Two applies racing may set the same tag at the same moment; the SQL store then answers
+        the second insert with BAD_REQUEST (a uniqueness violation) instead of updating. Writing
+        the same value again is harmless, so the write is repeated; a request that is really
+        bad fails the same way every time and is raised.
+        """
+        from mlflow.exceptions import MlflowException
+
+        for attempt in range(UPSERT_ATTEMPTS):
+            try:
+                return self._call(what, func)
+            except MlflowException as err:
+                if err.error_code != "BAD_REQUEST" or attempt == UPSERT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
     def _unavailable(self, what: str, err: Exception) -> RegistryUnavailable:
         retries = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         reason = outage_reason(err) or type(err).__name__
@@ -293,7 +315,7 @@ class Registry:
 
     def set_version_tags(self, name: str, version: int, tags: dict[str, str]) -> None:
         for key, value in tags.items():
-            self._call(
+            self._upsert(
                 f"tag {name} v{version}",
                 lambda k=key, v=value: self.client.set_model_version_tag(name, str(version), k, v),
             )
@@ -402,7 +424,7 @@ class Registry:
         return int(found.version)
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
-        self._call(
+        self._upsert(
             f"set alias {alias} of {name} to v{version}",
             lambda: self.client.set_registered_model_alias(name, alias, str(version)),
         )
@@ -459,7 +481,7 @@ class Registry:
 
     def finish_run(self, run_id: str, tags: dict[str, str], status: str = "FINISHED") -> None:
         for key, value in tags.items():
-            self._call(f"tag run {run_id}", lambda k=key, v=value: self.client.set_tag(run_id, k, v))
+            self._upsert(f"tag run {run_id}", lambda k=key, v=value: self.client.set_tag(run_id, k, v))
         self._call(f"finish run {run_id}", lambda: self.client.set_terminated(run_id, status))
 
     def search_runs(self, experiment: str, filter_string: str) -> list[Run]:
