@@ -13,8 +13,6 @@ from typing import Any, TypeVar
 
 from mlgate.config.policies import ResolvedPolicy, load_policy, rule_id
 from mlgate.config.schema import (
-    CLASSIFICATION_METRICS,
-    REGRESSION_METRICS,
     ModelSpec,
     Release,
     display_path,
@@ -24,6 +22,7 @@ from mlgate.config.schema import (
 )
 from mlgate.config.yamlio import Document, load
 from mlgate.exceptions import InvalidInput, Problem, SpecError
+from mlgate.gates.catalog import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mlgate.training.estimator import check_params, resolve_estimator
 
 T = TypeVar("T")

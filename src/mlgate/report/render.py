@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.schema import ModelSpec
+from mlgate.gates.catalog import LOWER_IS_BETTER
 
 if TYPE_CHECKING:
     from mlgate.github.checks import Published
@@ -37,7 +38,6 @@ STATUS = {
     "fail": ("❌", "blocked"),
 }
 RULE_ICONS = {"pass": "✅", "fail": "❌", "error": "💥", "skipped": "⏭️"}
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
 
 
 def marker(model: str) -> str:

@@ -21,16 +21,9 @@ import numpy as np
 import pandas as pd
 
 from mlgate.gates import Measurement
+from mlgate.gates.catalog import NATIVE_INTEGRITY_METRICS
 
-NATIVE_METRICS = (
-    "null_fraction",
-    "duplicate_rows",
-    "constant_columns",
-    "unseen_categories",
-    "schema_mismatch",
-    "conflicting_labels",
-    "train_holdout_overlap",
-)
+NATIVE_METRICS = NATIVE_INTEGRITY_METRICS
 MAX_VALUES = 10  # unseen category values listed per column
 MAX_EXAMPLES = 5  # example rows listed for duplicates, conflicts and overlap
 MAX_NAMED = 3  # columns named in a one-line explanation
