@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from mlgate import jsonout
+from mlgate.gates.verdict import RuleStatus
 
 
 class _Stdout:
@@ -96,7 +97,12 @@ def write_json(target: str | None, payload: Any) -> None:
     jsonout.write(Path(target), payload)
 
 
-ICONS = {"pass": ("✔", "green"), "fail": ("✘", "red"), "error": ("!", "red"), "skipped": ("–", "yellow")}
+ICONS = {
+    RuleStatus.PASS: ("✔", "green"),
+    RuleStatus.FAIL: ("✘", "red"),
+    RuleStatus.ERROR: ("!", "red"),
+    RuleStatus.SKIPPED: ("–", "yellow"),
+}
 
 
 def rule_lines(rules: list[dict[str, Any]]) -> None:
@@ -104,7 +110,7 @@ def rule_lines(rules: list[dict[str, Any]]) -> None:
     width = max((len(r["rule_id"]) for r in rules), default=0)
     for rule in rules:
         icon, colour = ICONS[rule["status"]]
-        if rule["status"] == "fail" and not rule["blocking"]:
+        if rule["status"] == RuleStatus.FAIL and not rule["blocking"]:
             colour = "yellow"
         observed = "—" if rule["observed"] is None else f"{rule['observed']:.4g}"
         limit = "" if rule["threshold"] is None else f" ({rule['comparison']} {rule['threshold']:g})"

@@ -37,7 +37,7 @@ from mlgate.data import (
 from mlgate.exceptions import InvalidInput
 from mlgate.gates import Measurement, Skip, documentation, drift, fairness, integrity, performance
 from mlgate.gates.metrics import evaluate, positive_label
-from mlgate.gates.verdict import RuleResult, Verdict, judge
+from mlgate.gates.verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state
 from mlgate.registry import TAG_PREFIX, VERDICT_TAG, ModelVersion, Registry
 from mlgate.training.lineage import canonical_hash
@@ -206,7 +206,7 @@ class Evaluation:
             # one check may carry several conditions: number them so rule ids stay unique
             seen[outcome.check] = seen.get(outcome.check, 0) + 1
             suffix = f"#{seen[outcome.check]}" if seen[outcome.check] > 1 else ""
-            status = "pass" if outcome.passed else ("error" if outcome.category == "ERROR" else "fail")
+            status = RuleStatus.PASS if outcome.passed else (RuleStatus.ERROR if outcome.category == "ERROR" else RuleStatus.FAIL)
             severity = "warn" if outcome.category == "WARN" else rule.severity
             results.append(
                 RuleResult(
@@ -220,7 +220,7 @@ class Evaluation:
                     status=status,
                     explanation=f"{outcome.check}: {outcome.condition} ({outcome.details})",
                     description=rule.description,
-                    blocking=status != "pass" and severity == "block" and required,
+                    blocking=status != RuleStatus.PASS and severity == "block" and required,
                 )
             )
         return results

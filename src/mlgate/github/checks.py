@@ -15,8 +15,9 @@ from typing import Any
 from mlgate.config.policies import rule_id
 from mlgate.config.schema import GATE_FAMILIES
 from mlgate.config.yamlio import load
+from mlgate.gates.verdict import FAILED, Status
 
-CONCLUSION = {"pass": "success", "warn": "neutral", "fail": "failure"}
+CONCLUSION = {Status.PASS: "success", Status.WARN: "neutral", Status.FAIL: "failure"}
 
 
 @dataclass
@@ -52,7 +53,7 @@ def annotations(root: Path, verdict: dict[str, Any]) -> list[dict[str, Any]]:
     spec = f"models/{verdict['model']}/model.yaml"
     out = []
     for rule in verdict["rules"]:
-        if rule["status"] not in ("fail", "error"):
+        if rule["status"] not in FAILED:
             continue
         base_id = rule["rule_id"].split("/")[0]
         path, line = where.get(base_id, (spec, 1))

@@ -37,7 +37,7 @@ from mlgate.config.schema import StageRequirement, load_model_spec
 from mlgate.config.workspace import ModelContext, model_names
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, GitError, InvalidInput
-from mlgate.gates.verdict import Verdict
+from mlgate.gates.verdict import FamilyStatus, Verdict
 from mlgate.git import git_state, is_ancestor, run_git
 from mlgate.github.approvals import count_approvals
 from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit
@@ -48,7 +48,7 @@ CHAMPION = "champion"
 CHAMPION_STAGE = "production"
 LEGACY_STAGES = {"staging": "Staging", "production": "Production"}
 ARCHIVED_TAG = TAG_PREFIX + "archived"
-PASSING = ("pass", "warn", "none")  # "none": the policy has no rule in that family
+PASSING = frozenset({FamilyStatus.PASS, FamilyStatus.WARN, FamilyStatus.NONE})  # none: no rule in that family
 # How far back on the base branch a squash-merged version's inputs are looked for.
 REVIEWED_COMMITS_SEARCHED = 200
 

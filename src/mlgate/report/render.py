@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.config.schema import ModelSpec
 from mlgate.gates.catalog import LOWER_IS_BETTER
+from mlgate.gates.verdict import SCHEMA, RuleStatus, Status
 
 if TYPE_CHECKING:
     from mlgate.github.checks import Published
@@ -33,11 +34,11 @@ TOP_DRIFT = 10
 # Least important first: the first section here is the first to go when a comment is too long.
 CUT_ORDER = ("model_card", "drift", "fairness", "lineage", "champion")
 STATUS = {
-    "pass": ("✅", "passed"),
-    "warn": ("⚠️", "passed with warnings"),
-    "fail": ("❌", "blocked"),
+    Status.PASS: ("✅", "passed"),
+    Status.WARN: ("⚠️", "passed with warnings"),
+    Status.FAIL: ("❌", "blocked"),
 }
-RULE_ICONS = {"pass": "✅", "fail": "❌", "error": "💥", "skipped": "⏭️"}
+RULE_ICONS = {RuleStatus.PASS: "✅", RuleStatus.FAIL: "❌", RuleStatus.ERROR: "💥", RuleStatus.SKIPPED: "⏭️"}
 
 
 def marker(model: str) -> str:
@@ -221,7 +222,7 @@ def render_markdown(
             return Rendered(text=text[:limit], cut=cut, rows_dropped=dropped)
         per_row = max(1, len(text) // (len(rules) + 10))
         for _ in range(min(len(rules), (len(text) - limit) // per_row + 1)):
-            passed = [i for i, r in enumerate(rules) if r["status"] == "pass"]
+            passed = [i for i, r in enumerate(rules) if r["status"] == RuleStatus.PASS]
             rules.pop(passed[-1] if passed else len(rules) - 1)
             dropped += 1
 
@@ -284,8 +285,8 @@ def load_input(
         verdict = json.loads(verdict_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise InvalidInput(f"{verdict_path}:{err.lineno}:{err.colno}: not valid JSON ({err.msg})") from None
-    if not isinstance(verdict, dict) or verdict.get("schema") != "mlgate.verdict/1":
-        raise InvalidInput(f"{verdict_path} is not an mlgate verdict (schema mlgate.verdict/1)",
+    if not isinstance(verdict, dict) or verdict.get("schema") != SCHEMA:
+        raise InvalidInput(f"{verdict_path} is not an mlgate verdict (schema {SCHEMA})",
                            hint="write one with: mlgate gate MODEL --json PATH")
     if verdict.get("model") != model:
         raise InvalidInput(f"{verdict_path} is the verdict of model '{verdict.get('model')}', not '{model}'")
