@@ -50,6 +50,7 @@ def data(text: str) -> None:
 
 
 def info(text: str) -> None:
+    """Print a plain message for people (stderr)."""
     click.echo(text, err=True)
 
 
@@ -64,14 +65,17 @@ def progress(text: str) -> None:
 
 
 def success(text: str) -> None:
+    """Print a message that something worked, with a green tick (stderr)."""
     click.echo(click.style("✔ ", fg="green") + text, err=True)
 
 
 def warn(text: str) -> None:
+    """Print a warning (stderr)."""
     click.echo(click.style("warning: ", fg="yellow") + text, err=True)
 
 
 def error(text: str, hint: str = "") -> None:
+    """Print an error and, if given, a hint on how to fix it (stderr)."""
     click.echo(click.style("error: ", fg="red", bold=True) + text, err=True)
     if hint:
         click.echo(click.style("hint: ", fg="yellow") + hint, err=True)

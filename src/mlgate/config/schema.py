@@ -62,6 +62,7 @@ class LocatedError(ValueError):
     """A validator's error about one key below the model that raises it (``loc`` from there)."""
 
     def __init__(self, message: str, *loc: str | int) -> None:
+        """``message`` about the key at ``loc``, relative to the model that raises it."""
         super().__init__(message)
         self.loc = loc
 
@@ -169,6 +170,7 @@ class Features(StrictModel):
 
     @property
     def all(self) -> list[str]:
+        """Every feature: the numeric ones, then the categorical ones."""
         return [*self.numeric, *self.categorical]
 
 
@@ -315,10 +317,12 @@ class Rule(StrictModel):
 
     @property
     def comparison(self) -> str:
+        """The comparison the rule gives: ``min``, ``max`` or ``max_regression``."""
         return next(c for c in COMPARISONS if getattr(self, c, None) is not None)
 
     @property
     def threshold(self) -> float:
+        """The value of the rule's comparison."""
         return float(getattr(self, self.comparison))
 
 
@@ -384,6 +388,7 @@ class Gates(StrictModel):
     documentation: list[DocumentationRule] = Field(default_factory=list)
 
     def rules(self, family: str) -> list[Any]:
+        """The rules of one gate family (``performance``, ``fairness``...)."""
         return list(getattr(self, family))
 
 
@@ -645,11 +650,13 @@ def display_path(path: Path, root: Path) -> str:
 
 
 def load_model_spec(path: Path, root: Path) -> tuple[ModelSpec, Document]:
+    """Read and validate a ``model.yaml``; the spec and its document (to locate problems)."""
     doc = load(path, display_path(path, root))
     return parse(ModelSpec, doc), doc
 
 
 def load_release(path: Path, root: Path) -> tuple[Release, Document]:
+    """Read and validate a ``release.yaml``; the release and its document (to locate problems)."""
     doc = load(path, display_path(path, root))
     return parse(Release, doc), doc
 

@@ -47,6 +47,7 @@ def find_root(start: Path | None = None) -> Path:
 
 
 def model_names(root: Path) -> list[str]:
+    """The names of the models in the repo: folders of ``models/`` that hold a ``model.yaml``."""
     return sorted(p.parent.name for p in (root / MODELS_DIR).glob(f"*/{SPEC_FILE}"))
 
 
@@ -64,10 +65,12 @@ class ModelContext:
 
     @property
     def name(self) -> str:
+        """The model's name, as its spec gives it."""
         return self.spec.name
 
 
 def spec_path(root: Path, name: str) -> Path:
+    """``models/<name>/model.yaml`` under ``root``."""
     return root / MODELS_DIR / name / SPEC_FILE
 
 

@@ -107,6 +107,7 @@ class FeatureDrift:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The feature's drift row as the verdict and the report hold it."""
         return asdict(self)
 
 

@@ -68,6 +68,7 @@ class RuleResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as the verdict JSON lists it under ``rules``."""
         return asdict(self)
 
 
@@ -147,6 +148,7 @@ class Verdict:
 
     @property
     def counts(self) -> dict[str, int]:
+        """Rules per status, plus ``blocking`` and ``warnings`` (failed, errored, not blocking)."""
         counts = {status.value: 0 for status in RuleStatus} | {"warnings": 0, "blocking": 0}
         for rule in self.rules:
             counts[rule.status] += 1
@@ -158,6 +160,7 @@ class Verdict:
 
     @property
     def status(self) -> Status:
+        """``fail`` if a rule blocks, ``warn`` if another failed or errored, else ``pass``."""
         counts = self.counts
         if counts["blocking"]:
             return Status.FAIL
@@ -175,6 +178,7 @@ class Verdict:
         return FamilyStatus.PASS
 
     def as_dict(self) -> dict[str, Any]:
+        """The verdict JSON (schema :data:`SCHEMA`), failed rules first."""
         from mlgate.config.schema import GATE_FAMILIES
 
         return {
@@ -203,5 +207,6 @@ class Verdict:
 
 
 def _rule_order(rule: RuleResult) -> tuple[int, int]:
-    rank = {RuleStatus.FAIL: 0, RuleStatus.ERROR: 1, RuleStatus.SKIPPED: 2, RuleStatus.PASS: 3}[rule.status]
+    order = (RuleStatus.FAIL, RuleStatus.ERROR, RuleStatus.SKIPPED, RuleStatus.PASS)
+    rank = order.index(rule.status)
     return (0 if rule.blocking else 1, rank)

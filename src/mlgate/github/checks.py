@@ -22,11 +22,14 @@ CONCLUSION = {Status.PASS: "success", Status.WARN: "neutral", Status.FAIL: "fail
 
 @dataclass
 class Published:
+    """Where the report went: the comment and check run URLs, or why nothing was posted."""
+
     comment_url: str = ""
     check_run_url: str = ""
     skipped: str = ""  # why nothing was posted, if so
 
     def as_dict(self) -> dict[str, str]:
+        """The URLs and skip reason under the names the report action's outputs use."""
         return {"comment-url": self.comment_url, "check-run-url": self.check_run_url, "skipped": self.skipped}
 
 

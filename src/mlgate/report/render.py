@@ -68,6 +68,7 @@ def mermaid_label(value: Any) -> str:
 
 
 def fmt(value: Any, digits: int = 4) -> str:
+    """A value for a report cell: ``—`` for None, ints grouped, floats to ``digits`` digits."""
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -93,6 +94,7 @@ class ReportInput:
 
 
 def headline(verdict: dict[str, Any]) -> str:
+    """The report's first line: status, rule counts, model version and run."""
     counts = verdict["counts"]
     icon, word = STATUS[verdict["status"]]
     failed_block = counts["blocking"]
@@ -106,6 +108,7 @@ def headline(verdict: dict[str, Any]) -> str:
 
 
 def champion_rows(verdict: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per metric of challenger and champion: values, delta, and whether it got better."""
     champion = verdict.get("champion")
     if not champion:
         return []
@@ -137,6 +140,7 @@ def fairness_tables(verdict: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def drift_features(verdict: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-feature drift table of the first drift rule that has one, most drifted first."""
     for rule in verdict["rules"]:
         if rule["family"] == "drift" and (rule.get("details") or {}).get("features"):
             features = rule["details"]["features"]
@@ -145,6 +149,7 @@ def drift_features(verdict: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def context(data: ReportInput) -> dict[str, Any]:
+    """The variables the report templates render."""
     verdict, spec = data.verdict, data.spec
     rules = verdict["rules"]
     drift = drift_features(verdict)
@@ -171,6 +176,7 @@ def context(data: ReportInput) -> dict[str, Any]:
 
 
 def environment(root: Path | None, *, autoescape: bool) -> Any:
+    """The jinja2 environment: the repo's template overrides first, then mlgate's templates."""
     import jinja2
 
     loaders: list[Any] = []
@@ -192,6 +198,8 @@ def environment(root: Path | None, *, autoescape: bool) -> Any:
 
 @dataclass
 class Rendered:
+    """A rendered report, the sections cut to fit and the rule rows dropped."""
+
     text: str
     cut: list[str]
     rows_dropped: int = 0
@@ -316,6 +324,7 @@ class ReportResult:
     posted: Published | None = None  # when a comment or check run was asked for
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as ``mlgate report --json`` prints it."""
         out: dict[str, Any] = {"model": self.model, "version": self.version, "status": self.status}
         if "markdown" in self.written and self.markdown is not None:
             out |= {"markdown": str(self.written["markdown"]), "characters": len(self.markdown.text),

@@ -4,9 +4,9 @@ Computed here with vectorised pandas. Rows are compared as ``DataFrame.duplicate
 them (NaN equals NaN, -0.0 equals 0.0): pandas' row hash first picks the rows that can equal
 another one, and only those are grouped by value (a million rows of 26 columns: under a second).
 Each metric returns a :class:`~mlgate.gates.Measurement` whose explanation names the worst column
-or the counts and whose ``details`` hold a small table for the report. Where deepchecks has a check for the same thing, the definition follows it
-(``DataDuplicates``, ``ConflictingLabels``, ``TrainTestSamplesMix``, ``IsSingleValue``) so the
-numbers agree with its suites.
+or the counts and whose ``details`` hold a small table for the report. Where deepchecks has a
+check for the same thing, the definition follows it (``DataDuplicates``, ``ConflictingLabels``,
+``TrainTestSamplesMix``, ``IsSingleValue``) so the numbers agree with its suites.
 """
 
 from __future__ import annotations
@@ -49,10 +49,12 @@ class IntegrityData:
 
     @property
     def features(self) -> list[str]:
+        """The model's input columns: numeric, then categorical."""
         return [*self.numeric, *self.categorical]
 
     @property
     def columns(self) -> list[str]:
+        """The features and the target: the columns a row is compared on."""
         return [*self.features, self.target]
 
 
@@ -404,11 +406,12 @@ def _rows_of(data: IntegrityData, columns: list[str]) -> pd.DataFrame:
     float in the holdout (a NaN makes it float) become float, so equal values compare equal.
     """
     parts = [frame[columns] for frame in (data.train, data.holdout) if len(frame)]
-    return pd.concat(parts, ignore_index=True) if parts else data.train[columns]  # pandas warns on empty parts
+    # no empty part: pandas warns on those
+    return pd.concat(parts, ignore_index=True) if parts else data.train[columns]
 
 
 def _row_hashes(frame: pd.DataFrame) -> pd.Series:
-    """A 64-bit hash per row (pandas'), alike for equal rows: -0.0 hashes as 0.0, every NaN alike."""
+    """A 64-bit hash of each row (pandas'), alike for equal rows: -0.0 and 0.0, any two NaNs."""
     normalised = frame.copy(deep=False)
     for column in frame.columns:
         if pd.api.types.is_float_dtype(frame[column].dtype):
