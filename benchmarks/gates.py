@@ -199,6 +199,7 @@ def traced_peak(fn: Callable[[], Any]) -> float:
 
 def run_mlgate(frame: pd.DataFrame, reference: pd.DataFrame, current: pd.DataFrame,
                workers: int | None) -> dict[str, Any]:
+    """Time mlgate's drift, fairness and performance gates; their results and seconds."""
     drift_settings, fairness_settings = DriftSettings(), FairnessSettings()
     times = {}
     start = time.perf_counter()
@@ -226,6 +227,7 @@ def run_mlgate(frame: pd.DataFrame, reference: pd.DataFrame, current: pd.DataFra
 
 
 def run_evidently(reference: pd.DataFrame, current: pd.DataFrame) -> Any:
+    """Evidently's DataDriftPreset report of current against reference."""
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
@@ -240,6 +242,7 @@ def _error_rate(y_true: Any, y_pred: Any) -> float:
 
 def run_fairlearn(y_true: np.ndarray, y_pred: np.ndarray,
                   sensitive: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Fairlearn's rates and disparity metrics per sensitive feature, to check mlgate's against."""
     from fairlearn import metrics as flm
 
     out = {}
@@ -293,6 +296,7 @@ def check_scipy(result: dict[str, Any], reference: pd.DataFrame, current: pd.Dat
 
 
 def check_fairlearn(result: dict[str, Any], fl: dict[str, dict[str, float]]) -> tuple[list[str], float]:
+    """Metrics where mlgate and fairlearn differ by more than 1e-9, and the largest difference."""
     bad, worst = [], 0.0
     for table in result["tables"]:
         for metric in FAIRNESS_METRICS:
@@ -345,6 +349,7 @@ def compare_evidently_psi(result: dict[str, Any], reference: pd.DataFrame, curre
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Generate the data, time each tool, check the numbers and print the results; the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in total (half reference)")
     parser.add_argument("--seed", type=int, default=0)

@@ -83,6 +83,7 @@ def start_mlflow_server(base: Path) -> tuple[str, subprocess.Popen[bytes]]:
 
 
 def stop_mlflow_server(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the MLflow server's process group: SIGTERM, then SIGKILL after 20 seconds."""
     if proc.poll() is not None:
         return
     os.killpg(proc.pid, signal.SIGTERM)
@@ -97,6 +98,7 @@ def stop_mlflow_server(proc: subprocess.Popen[bytes]) -> None:
 
 
 def names(count: int) -> list[str]:
+    """The model names of a benchmark repo with ``count`` models."""
     return [f"bench{i:04d}" for i in range(count)]
 
 
@@ -147,6 +149,7 @@ def fill_registry(url: str, models: list[str]) -> None:
 
 
 def best_of(repeat: int, func: Callable[[], Any]) -> tuple[float, Any]:
+    """The best wall time of ``repeat`` calls of ``func``, and the last call's result."""
     best, result = float("inf"), None
     for _ in range(repeat):
         start = time.perf_counter()
@@ -159,6 +162,7 @@ def best_of(repeat: int, func: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build a repo of many models and versions, time the registry commands on it; the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=int, default=100, help="how many models (2 stages each)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each, best reported")

@@ -18,6 +18,7 @@ from sklearn.metrics import mean_absolute_error
 from conftest import copy_repo, invoke
 from mlgate.config.workspace import load_model_context
 from mlgate.data import load_model_data
+from mlgate.gates.verdict import SCHEMA
 from mlgate.registry import Registry
 
 
@@ -50,7 +51,7 @@ def credit(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
 
 def test_verdict_has_the_contract_fields(credit: dict[str, Any]) -> None:
     verdict, trained = credit["verdict"], credit["trained"]
-    assert verdict["schema"] == "mlgate.verdict/1"
+    assert verdict["schema"] == SCHEMA
     assert (verdict["model"], verdict["version"], verdict["run_id"]) == ("credit", 1, trained["run_id"])
     assert verdict["policy"]["files"] == ["policies/base.yaml", "policies/credit.yaml"]
     assert verdict["policy"]["sha256"] == trained["lineage"]["policy_sha256"]

@@ -371,6 +371,45 @@ def test_an_empty_holdout_fails_holdout_metrics() -> None:
     assert integrity_measurement("duplicate_rows", data).value == 0.0
 
 
+def random_data(seed: int) -> IntegrityData:
+    """Few distinct values (so rows repeat): 0.0, -0.0, NaN, an int column read as float, None."""
+    rng = np.random.default_rng(seed)
+
+    def part(rows: int, as_float: bool) -> dict[str, Any]:
+        a = rng.choice([0.0, -0.0, 1.0, 2.0, np.nan], rows)
+        return {
+            "a": a if as_float else np.nan_to_num(a).astype(int),
+            "b": rng.choice(np.array(["x", "y", None], dtype=object), rows),
+            "c": pd.Categorical(rng.choice(["p", "q"], rows)),
+            "y": rng.integers(0, 2, rows),
+        }
+
+    train, holdout = int(rng.integers(0, 60)), int(rng.integers(1, 40))
+    return make(part(train, seed % 2 == 0), part(holdout, True), ["a"], ["b", "c"])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_row_comparisons_agree_with_pandas(seed: int) -> None:
+    """duplicate_rows, conflicting_labels and train_holdout_overlap compare rows as pandas does."""
+    data = random_data(seed)
+    frame = stacked(data)
+    rows = len(frame)
+    assert integrity_measurement("duplicate_rows", data).details["duplicate_rows"] == frame.duplicated().sum()
+
+    features = frame.groupby(["a", "b", "c"], dropna=False, observed=True)
+    ambiguous = features["y"].transform("nunique") > 1
+    assert integrity_measurement("conflicting_labels", data).value == pytest.approx(ambiguous.sum() / rows)
+
+    in_train = np.arange(rows) < len(data.train)
+    whole = frame.groupby(["a", "b", "c", "y"], dropna=False, observed=True).ngroup().to_numpy()
+    leaked = np.flatnonzero(~in_train & np.isin(whole, whole[in_train])) - len(data.train)
+    measured = integrity_measurement("train_holdout_overlap", data)
+    assert measured.details["overlapping_rows"] == len(leaked)
+    assert measured.details["examples"] == [f"holdout row {i}" for i in leaked[:5]]
+    same = features.ngroup().to_numpy()
+    assert measured.details["same_features_rows"] == int((~in_train & np.isin(same, same[in_train])).sum())
+
+
 def test_details_are_plain_json_types() -> None:
     import json
 

@@ -106,3 +106,21 @@ def test_documentation_field_must_be_non_blank(tmp_path) -> None:
         "documentation", DocumentationRule(field="monitoring.owner"), "d", measured, required=True
     )
     assert result.status == "fail"
+
+
+def test_statuses_serialise_as_plain_strings() -> None:
+    """The enums are StrEnums: the verdict JSON holds their values, as before they existed."""
+    import json
+
+    from mlgate import jsonout
+
+    ok = judge("performance", rule(min=0.5), "a", Measurement(0.6, "x"), required=True)
+    block = judge("fairness", rule(min=0.9), "c", Measurement(0.6, "x"), required=True)
+    payload = verdict(ok, block).as_dict()
+    text = jsonout.dumps(payload)
+    loaded = json.loads(text)
+    assert (loaded["status"], loaded["families"]["fairness"], loaded["families"]["drift"]) == ("fail", "fail", "none")
+    assert sorted(rule["status"] for rule in loaded["rules"]) == ["fail", "pass"]
+    assert "Status." not in text
+    assert text == jsonout.dumps(json.loads(text)), "same JSON as from plain strings"
+    assert [type(k) for k in payload["counts"]] == [str] * len(payload["counts"])

@@ -32,9 +32,11 @@ class Problem:
 
     @property
     def key_path(self) -> str:
+        """The key path as written in messages, e.g. ``gates -> performance -> 0 -> min``."""
         return " -> ".join(str(part) for part in self.loc)
 
     def __str__(self) -> str:
+        """``file:line:column: key path: message``, as printed to the user."""
         where = self.file
         if self.line:
             where += f":{self.line}"
@@ -44,6 +46,7 @@ class Problem:
         return f"{where}: {subject}{self.message}"
 
     def as_dict(self) -> dict[str, object]:
+        """The problem as ``--json`` output lists it."""
         return {
             "file": self.file,
             "line": self.line,
@@ -60,11 +63,13 @@ class MlgateError(Exception):
     hint: str = ""
 
     def __init__(self, message: str, *, hint: str = "") -> None:
+        """An error with ``message``; ``hint`` (else the class's own) says how to fix it."""
         super().__init__(message)
         self.hint = hint or self.hint
 
     @property
     def message(self) -> str:
+        """The error message without the hint."""
         return str(self.args[0]) if self.args else self.__class__.__name__
 
 
@@ -78,6 +83,7 @@ class SpecError(InvalidInput):
     """A list of located problems; printed one per line."""
 
     def __init__(self, problems: list[Problem], *, hint: str = "") -> None:
+        """One error for all ``problems``, its message one problem per line."""
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems), hint=hint)
 

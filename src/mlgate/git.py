@@ -54,6 +54,7 @@ class GitState:
 
     @classmethod
     def unknown(cls) -> GitState:
+        """The state when git cannot tell (no repository): unknown commit, counted as dirty."""
         return cls(commit="unknown", dirty=True, branch="")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 
 def finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float, at any depth, replaced by None."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
@@ -19,9 +20,11 @@ def finite(obj: Any) -> Any:
 
 
 def dumps(payload: Any) -> str:
+    """``payload`` as mlgate's JSON text."""
     return json.dumps(finite(payload), indent=2, sort_keys=True, default=str, allow_nan=False)
 
 
 def write(path: Path, payload: Any) -> None:
+    """Write ``payload`` as mlgate's JSON to ``path`` (folders created, newline at the end)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(dumps(payload) + "\n", encoding="utf-8")

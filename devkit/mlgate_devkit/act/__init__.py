@@ -108,6 +108,8 @@ def push_event(before: str, after: str, message: str, branch: str = "main") -> d
 
 @dataclass
 class ActRun:
+    """The outcome of one act run and where its log, artifacts and step summaries are."""
+
     returncode: int
     log: str
     out: Path  # this run's folder: event.json, act.log
@@ -115,6 +117,7 @@ class ActRun:
     summaries: Path  # the step summaries of each job, <job>.md
 
     def fail(self) -> str:
+        """A failure message for an assertion: the exit code and the end of the log."""
         return f"act exit {self.returncode}; log:\n{self.log[-6000:]}"
 
 

@@ -47,7 +47,10 @@ def github_env(url: str, token: str) -> Iterator[None]:
 
 
 class Journey:
+    """The demo's promotions against one repo, registry and GitHub stand-in, logged as they go."""
+
     def __init__(self, repo: Path, uri: str, github: Any, log: Log) -> None:
+        """Work in ``repo`` with the registry at ``uri``; pull requests are numbered from 20."""
         self.repo, self.uri, self.github, self.log = repo, uri, github, log
         self.registry = Registry(repo, uri)
         self.next_pr = 20
@@ -103,12 +106,14 @@ class Journey:
         return {"pr": number, "plan_ok": plan.ok, "gates": gates.as_dict(), "aliases_before": aliases, "aliases_after": after}
 
     def show_status(self) -> list[dict[str, Any]]:
+        """Log and return ``mlgate status``: desired and actual version per model and stage."""
         rows = status(self.repo, self.registry)
         for row in rows:
             self.log(f"  status {row['model']:<10} {row['stage']:<11} desired {_v(row['desired'])}  actual {_v(row['actual'])}  {row['status']}")
         return rows
 
     def show_history(self, model: str) -> list[dict[str, Any]]:
+        """Log and return the promotion audit records of ``model``."""
         records = [r.as_dict() for r in audit.history(self.registry, model)]
         for r in records:
             self.log(

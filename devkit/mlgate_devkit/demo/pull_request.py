@@ -41,6 +41,7 @@ def harness(source: Path) -> tuple[Any, Any]:
 
 
 def act_available(source: Path) -> bool:
+    """Whether the act harness and its binary are installed, so the demo can run workflows."""
     try:
         runner, _ = harness(source)
     except (InvalidInput, ImportError):

@@ -58,7 +58,10 @@ def _to_json_schema(node: Any) -> Any:
 
 
 class OpenAPI:
+    """The part of GitHub's OpenAPI description the stand-in serves: routing and validation."""
+
     def __init__(self, path: Path = HERE / "github-openapi-subset.json") -> None:
+        """Load the description at ``path`` as JSON Schema and compile a route per operation."""
         raw = json.loads(path.read_text())
         self.doc = _to_json_schema(raw)
         self.registry = Registry().with_resource(
@@ -72,6 +75,7 @@ class OpenAPI:
                     self.routes.append((method.upper(), re.compile(f"^{pattern}$"), template, op))
 
     def operation(self, method: str, path: str) -> tuple[str, dict] | None:
+        """The path template and operation that serve ``method`` ``path``, or None."""
         for m, rx, template, op in self.routes:
             if m == method and rx.match(path):
                 return template, op
@@ -83,6 +87,7 @@ class OpenAPI:
         return node
 
     def errors(self, schema: dict, instance: Any) -> list[str]:
+        """Why ``instance`` does not fit ``schema``, one line per error (empty when it fits)."""
         validator = Draft202012Validator(schema, registry=self.registry)
         out = []
         for e in sorted(validator.iter_errors(instance), key=lambda e: list(e.path)):
@@ -101,12 +106,14 @@ class OpenAPI:
         return out
 
     def request_schema(self, op: dict) -> dict | None:
+        """The JSON Schema of the operation's request body, or None when it takes none."""
         body = op.get("requestBody")
         if not body:
             return None
         return self._deref(body)["content"]["application/json"]["schema"]
 
     def response_schema(self, op: dict, status: int) -> dict | None:
+        """The JSON Schema of the ``status`` response, or None when it has no JSON body."""
         resp = op["responses"].get(str(status))
         if resp is None:
             return None
@@ -128,6 +135,7 @@ class FakeGitHub:
     """In-memory GitHub for one repo; ``url`` is the API base URL."""
 
     def __init__(self, token: str, repo: str = "octo-org/models", page_size_cap: int = 100):
+        """Serve ``repo`` to ``token`` on a free local port, ``page_size_cap`` items a page."""
         self.token = token
         self.repo = repo
         self.spec = _spec()
@@ -163,15 +171,18 @@ class FakeGitHub:
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> FakeGitHub:
+        """Start serving in a background thread; returns self."""
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         self._httpd.shutdown()
         self._httpd.server_close()
 
     # ----------------------------------------------------------------- setup helpers
     def new_id(self) -> int:
+        """A fresh id for a new object (thread-safe)."""
         with self._lock:
             self._next_id += 1
             return self._next_id
@@ -208,6 +219,7 @@ class FakeGitHub:
         self._lost.extend([how] * times)
 
     def add_comment(self, pr: int, body: str) -> dict:
+        """Add a comment to pull request ``pr``; the comment as GitHub returns it."""
         cid = self.new_id()
         base = f"{self.url}/repos/{self.repo}/issues"
         now = _now()
@@ -227,6 +239,7 @@ class FakeGitHub:
         return comment
 
     def add_pull(self, number: int) -> dict:
+        """Add pull request ``number`` from the recorded template; the pull request."""
         pr = copy.deepcopy(self._pr_template)
         pr["number"] = number
         # fields GitHub made required after the 2019 capture (see rest-responses/SOURCES.md)
@@ -259,6 +272,7 @@ class FakeGitHub:
         return review
 
     def set_pull(self, number: int, *, author: str | None = None, head_sha: str | None = None) -> dict:
+        """Pull request ``number`` (added if new) with the given author and head commit."""
         pr = self.pulls.get(number) or self.add_pull(number)
         if author:
             pr["user"]["login"] = author
@@ -272,6 +286,7 @@ class FakeGitHub:
         self.team_members.setdefault((org.lower(), slug.lower()), {})[login.lower()] = state
 
     def add_file(self, number: int, filename: str) -> dict:
+        """List ``filename`` among the files pull request ``number`` changes; the file entry."""
         entry = copy.deepcopy(self._file_template)
         entry["filename"] = filename
         self.files.setdefault(number, []).append(entry)
@@ -279,6 +294,10 @@ class FakeGitHub:
 
     # ----------------------------------------------------------------- request handling
     def handle(self, method: str, raw_path: str, headers: Any, raw_body: bytes):
+        """Answer one request as GitHub would: (status, headers, JSON body).
+
+        The request is recorded, and so is any way it breaks GitHub's contract.
+        """
         split = urlsplit(raw_path)
         path, query = split.path, parse_qs(split.query)
         body = None

@@ -231,6 +231,7 @@ def gate(
 ) -> None:
     """Evaluate every rule of MODEL's policy against a registered version (exit 1 if blocked)."""
     from mlgate.gates.run import run_gates
+    from mlgate.gates.verdict import Status
 
     verdict = run_gates(
         _root(repo), model, version=version, stage=stage, attach=not no_attach, progress=ui.progress,
@@ -245,10 +246,10 @@ def gate(
         f"{model} v{verdict.version}: {payload['status']} — {counts['pass']} passed, "
         f"{counts['blocking']} blocking, {counts['warnings']} warning(s), {counts['skipped']} skipped"
     )
-    if verdict.status == "fail":
+    if verdict.status == Status.FAIL:
         ui.error(summary, "fix the blocking rules above (or the model), retrain, and gate again")
         sys.exit(1)
-    (ui.warn if verdict.status == "warn" else ui.success)(summary)
+    (ui.warn if verdict.status == Status.WARN else ui.success)(summary)
     if not no_attach:
         ui.info(f"verdict stored on {model} v{verdict.version} (tag mlgate.gates)")
 

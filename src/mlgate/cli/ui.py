@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from mlgate import jsonout
+from mlgate.gates.verdict import RuleStatus
 
 
 class _Stdout:
@@ -49,6 +50,7 @@ def data(text: str) -> None:
 
 
 def info(text: str) -> None:
+    """Print a plain message for people (stderr)."""
     click.echo(text, err=True)
 
 
@@ -63,14 +65,17 @@ def progress(text: str) -> None:
 
 
 def success(text: str) -> None:
+    """Print a message that something worked, with a green tick (stderr)."""
     click.echo(click.style("✔ ", fg="green") + text, err=True)
 
 
 def warn(text: str) -> None:
+    """Print a warning (stderr)."""
     click.echo(click.style("warning: ", fg="yellow") + text, err=True)
 
 
 def error(text: str, hint: str = "") -> None:
+    """Print an error and, if given, a hint on how to fix it (stderr)."""
     click.echo(click.style("error: ", fg="red", bold=True) + text, err=True)
     if hint:
         click.echo(click.style("hint: ", fg="yellow") + hint, err=True)
@@ -96,7 +101,12 @@ def write_json(target: str | None, payload: Any) -> None:
     jsonout.write(Path(target), payload)
 
 
-ICONS = {"pass": ("✔", "green"), "fail": ("✘", "red"), "error": ("!", "red"), "skipped": ("–", "yellow")}
+ICONS = {
+    RuleStatus.PASS: ("✔", "green"),
+    RuleStatus.FAIL: ("✘", "red"),
+    RuleStatus.ERROR: ("!", "red"),
+    RuleStatus.SKIPPED: ("–", "yellow"),
+}
 
 
 def rule_lines(rules: list[dict[str, Any]]) -> None:
@@ -104,7 +114,7 @@ def rule_lines(rules: list[dict[str, Any]]) -> None:
     width = max((len(r["rule_id"]) for r in rules), default=0)
     for rule in rules:
         icon, colour = ICONS[rule["status"]]
-        if rule["status"] == "fail" and not rule["blocking"]:
+        if rule["status"] == RuleStatus.FAIL and not rule["blocking"]:
             colour = "yellow"
         observed = "—" if rule["observed"] is None else f"{rule['observed']:.4g}"
         limit = "" if rule["threshold"] is None else f" ({rule['comparison']} {rule['threshold']:g})"

@@ -78,12 +78,14 @@ class FieldChange:
 
     @property
     def diff(self) -> str:
+        """A unified diff of the field's base and head values, as indented JSON."""
         def text(value: Any) -> list[str]:
             return (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").splitlines(keepends=True)
 
         return "".join(difflib.unified_diff(text(self.base), text(self.head), "base", "head"))
 
     def as_dict(self) -> dict[str, Any]:
+        """The change as it appears in a verdict's ``judging.changes``."""
         return {"field": self.field, "base": self.base, "head": self.head, "diff": self.diff}
 
 

@@ -17,6 +17,7 @@ from mlgate.git import show
 
 
 def release_path(root: Path, name: str) -> Path:
+    """``models/<name>/release.yaml`` under ``root``."""
     return spec_path(root, name).with_name(RELEASE_FILE)
 
 

@@ -70,6 +70,8 @@ YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 
 @dataclass
 class InitResult:
+    """What ``mlgate init`` did: files created or appended to, commands run, notes for the user."""
+
     root: Path
     model: str | None = None
     task: str | None = None
@@ -79,6 +81,7 @@ class InitResult:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as ``mlgate init --json`` prints it."""
         return {
             "root": str(self.root), "model": self.model, "task": self.task, "created": self.created,
             "appended": self.appended, "ran": self.ran, "notes": self.notes,

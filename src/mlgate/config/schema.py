@@ -19,48 +19,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mlgate.config.yamlio import Document, KeyPath, load
 from mlgate.exceptions import Problem, SpecError
+from mlgate.gates import catalog
 
-Task = Literal["classification", "regression"]
+Task = catalog.Task
 Severity = Literal["block", "warn"]
 GateFamily = Literal["performance", "fairness", "drift", "integrity", "documentation"]
 GATE_FAMILIES: tuple[str, ...] = get_args(GateFamily)
 COMPARISONS = ("min", "max", "max_regression")
 
-CLASSIFICATION_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "pr_auc",
-    "log_loss",
-    "brier",
-)
-REGRESSION_METRICS = ("r2", "rmse", "mae", "mape")
-PerformanceMetric = Literal[CLASSIFICATION_METRICS + REGRESSION_METRICS]  # type: ignore[valid-type]
-FairnessMetric = Literal[
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equalized_odds_difference",
-    "equalized_odds_ratio",
-    "equal_opportunity_difference",
-    "equal_opportunity_ratio",
-    "selection_rate_difference",
-    "false_positive_rate_difference",
-    "error_rate_difference",
-]
-DriftMetric = Literal["psi", "ks_statistic", "ks_pvalue", "chi2_pvalue", "drifted_share"]
-IntegrityMetric = Literal[
-    "null_fraction",
-    "duplicate_rows",
-    "constant_columns",
-    "unseen_categories",
-    "schema_mismatch",
-    "conflicting_labels",
-    "train_holdout_overlap",
-    "deepchecks",
-]
+PerformanceMetric = Literal[catalog.names("performance")]  # type: ignore[valid-type]
+FairnessMetric = Literal[catalog.names("fairness")]  # type: ignore[valid-type]
+DriftMetric = Literal[catalog.names("drift")]  # type: ignore[valid-type]
+IntegrityMetric = Literal[catalog.names("integrity")]  # type: ignore[valid-type]
 DeepchecksSuite = Literal["data_integrity", "train_test_validation", "model_evaluation"]
 DocumentedField = Literal[
     "description",
@@ -85,40 +55,6 @@ MAX_VERSION = 2**31 - 1
 MAX_PSI_BINS = 1000
 """More PSI bins than this measure noise (and cost memory), whatever the data size."""
 
-# Where a performance or fairness metric's values lie (None: unbounded): a min or max outside
-# is always met (the rule guards nothing) or never met. Drift and integrity rules are not
-# checked: a never-met `max: -1` there is how a policy forces a family to fail.
-_UNIT = (0.0, 1.0)
-_NON_NEGATIVE = (0.0, None)
-METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
-    **dict.fromkeys(
-        ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "brier"),
-        _UNIT,
-    ),
-    "log_loss": _NON_NEGATIVE,
-    "r2": (None, 1.0),
-    **dict.fromkeys(("rmse", "mae", "mape"), _NON_NEGATIVE),
-    **dict.fromkeys(get_args(FairnessMetric), _UNIT),  # differences and ratios of rates
-}
-# Common names of metrics that difflib would not map to ours (it finds 'pr_auc' for 'auc').
-METRIC_ALIASES = {
-    "auc": "roc_auc",
-    "auroc": "roc_auc",
-    "roc": "roc_auc",
-    "average_precision": "pr_auc",
-    "auprc": "pr_auc",
-    "aupr": "pr_auc",
-    "f1_score": "f1",
-    "r2_score": "r2",
-    "mse": "rmse",
-    "root_mean_squared_error": "rmse",
-    "mean_absolute_error": "mae",
-    "mean_absolute_percentage_error": "mape",
-    "logloss": "log_loss",
-    "cross_entropy": "log_loss",
-    "brier_score": "brier",
-    "acc": "accuracy",
-}
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
@@ -126,6 +62,7 @@ class LocatedError(ValueError):
     """A validator's error about one key below the model that raises it (``loc`` from there)."""
 
     def __init__(self, message: str, *loc: str | int) -> None:
+        """``message`` about the key at ``loc``, relative to the model that raises it."""
         super().__init__(message)
         self.loc = loc
 
@@ -233,6 +170,7 @@ class Features(StrictModel):
 
     @property
     def all(self) -> list[str]:
+        """Every feature: the numeric ones, then the categorical ones."""
         return [*self.numeric, *self.categorical]
 
 
@@ -360,9 +298,9 @@ class Rule(StrictModel):
         """A min or max outside the values the metric can take is always or never met."""
         metric = getattr(self, "metric", None)
         comparison = self.comparison
-        if comparison == "max_regression" or metric not in METRIC_RANGES:
+        if comparison == "max_regression" or metric not in catalog.METRIC_RANGES:
             return
-        low, high = METRIC_RANGES[metric]
+        low, high = catalog.METRIC_RANGES[metric]
         value = self.threshold
         below, above = low is not None and value < low, high is not None and value > high
         if not (below or above):
@@ -379,10 +317,12 @@ class Rule(StrictModel):
 
     @property
     def comparison(self) -> str:
+        """The comparison the rule gives: ``min``, ``max`` or ``max_regression``."""
         return next(c for c in COMPARISONS if getattr(self, c, None) is not None)
 
     @property
     def threshold(self) -> float:
+        """The value of the rule's comparison."""
         return float(getattr(self, self.comparison))
 
 
@@ -448,6 +388,7 @@ class Gates(StrictModel):
     documentation: list[DocumentationRule] = Field(default_factory=list)
 
     def rules(self, family: str) -> list[Any]:
+        """The rules of one gate family (``performance``, ``fairness``...)."""
         return list(getattr(self, family))
 
 
@@ -646,7 +587,7 @@ def _suggest(value: Any, expected: str) -> str:
         return ""
     allowed = re.findall(r"'([^']*)'", expected)
     typed = value.strip().lower().replace("-", "_").replace(" ", "_").removeprefix("neg_")
-    alias = METRIC_ALIASES.get(typed)
+    alias = catalog.METRIC_ALIASES.get(typed)
     close = [alias] if alias in allowed else difflib.get_close_matches(typed, allowed, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close and close[0] != value else ""
 
@@ -709,11 +650,13 @@ def display_path(path: Path, root: Path) -> str:
 
 
 def load_model_spec(path: Path, root: Path) -> tuple[ModelSpec, Document]:
+    """Read and validate a ``model.yaml``; the spec and its document (to locate problems)."""
     doc = load(path, display_path(path, root))
     return parse(ModelSpec, doc), doc
 
 
 def load_release(path: Path, root: Path) -> tuple[Release, Document]:
+    """Read and validate a ``release.yaml``; the release and its document (to locate problems)."""
     doc = load(path, display_path(path, root))
     return parse(Release, doc), doc
 

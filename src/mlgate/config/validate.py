@@ -35,9 +35,11 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
+        """Whether nothing is wrong."""
         return not self.problems
 
     def as_dict(self) -> dict[str, object]:
+        """The report as ``mlgate validate --json`` prints it."""
         return {
             "ok": self.ok,
             "root": str(self.root),

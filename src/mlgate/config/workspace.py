@@ -13,8 +13,6 @@ from typing import Any, TypeVar
 
 from mlgate.config.policies import ResolvedPolicy, load_policy, rule_id
 from mlgate.config.schema import (
-    CLASSIFICATION_METRICS,
-    REGRESSION_METRICS,
     ModelSpec,
     Release,
     display_path,
@@ -24,6 +22,7 @@ from mlgate.config.schema import (
 )
 from mlgate.config.yamlio import Document, load
 from mlgate.exceptions import InvalidInput, Problem, SpecError
+from mlgate.gates.catalog import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mlgate.training.estimator import check_params, resolve_estimator
 
 T = TypeVar("T")
@@ -48,6 +47,7 @@ def find_root(start: Path | None = None) -> Path:
 
 
 def model_names(root: Path) -> list[str]:
+    """The names of the models in the repo: folders of ``models/`` that hold a ``model.yaml``."""
     return sorted(p.parent.name for p in (root / MODELS_DIR).glob(f"*/{SPEC_FILE}"))
 
 
@@ -65,10 +65,12 @@ class ModelContext:
 
     @property
     def name(self) -> str:
+        """The model's name, as its spec gives it."""
         return self.spec.name
 
 
 def spec_path(root: Path, name: str) -> Path:
+    """``models/<name>/model.yaml`` under ``root``."""
     return root / MODELS_DIR / name / SPEC_FILE
 
 

@@ -45,6 +45,7 @@ class DataFile:
     tracked_by: str
 
     def as_dict(self) -> dict[str, str]:
+        """The file as the verdict's ``data`` list and the training lineage record it."""
         return {"role": self.role, "path": self.path, "md5": self.md5, "tracked_by": self.tracked_by}
 
 
@@ -60,6 +61,7 @@ class ModelData:
 
     @property
     def md5s(self) -> dict[str, str]:
+        """Role → md5 of every input file."""
         return {f.role: f.md5 for f in self.files}
 
 

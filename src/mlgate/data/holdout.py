@@ -46,6 +46,7 @@ class HeldOut:
     split: dict[str, Any] | None = None
 
     def same_as(self, other: HeldOut) -> bool:
+        """Whether ``other`` held out the same rows: same data and split, or same holdout file."""
         if self.layout != other.layout:
             return False
         if self.layout == "split":
@@ -53,6 +54,7 @@ class HeldOut:
         return self.holdout_md5 == other.holdout_md5
 
     def describe(self) -> str:
+        """The holdout in words, for a skip reason or a log line."""
         if self.layout == "split":
             s = self.split or {}
             return (f"{self.train_path} md5 {self.train_md5[:8]}, split seed {s.get('seed')} "
@@ -85,6 +87,7 @@ def version_held_out(tags: dict[str, str], params: dict[str, str]) -> HeldOut | 
 
 
 def evaluation_held_out(spec: ModelSpec, data: ModelData) -> HeldOut:
+    """What the spec's data holds out today: the split of its data file, or its holdout file."""
     md5s = data.md5s
     if spec.data.path:
         return HeldOut("split", spec.data.path, md5s.get("path", ""), split=split_settings(spec))
@@ -134,6 +137,7 @@ class Unseen:
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
+        """How many holdout rows were judged, how many were left out, and why (for the verdict)."""
         return {"holdout_rows": len(self.data.holdout), "excluded_rows": self.excluded, "reason": self.reason}
 
 

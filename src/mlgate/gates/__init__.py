@@ -28,6 +28,7 @@ class Measurement:
 
     @classmethod
     def failed(cls, reason: str, details: dict[str, Any] | None = None) -> Measurement:
+        """A measurement that could not be made, and why (the rule's status is then ``error``)."""
         return cls(value=None, explanation=reason, details=details or {}, error=reason)
 
 

@@ -9,6 +9,7 @@ from mlgate.gates import Measurement
 
 
 def field_value(spec: ModelSpec, dotted: str) -> Any:
+    """The spec's value at a dotted path such as ``model_card.license`` (None if absent)."""
     value: Any = spec
     for part in dotted.split("."):
         value = getattr(value, part, None)

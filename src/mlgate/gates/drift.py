@@ -107,6 +107,7 @@ class FeatureDrift:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The feature's drift row as the verdict and the report hold it."""
         return asdict(self)
 
 
@@ -151,6 +152,7 @@ def feature_drift(
         return list(pool.map(one, jobs))
 
 
+# What drift_measurement computes (tests/test_catalog.py checks it against mlgate.gates.catalog).
 _DRIFT_METRICS = ("psi", "ks_statistic", "ks_pvalue", "chi2_pvalue", "drifted_share")
 
 

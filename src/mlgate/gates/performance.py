@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from mlgate.gates import Measurement
-
-# Metrics where smaller is better; for these a regression is a rise, for the rest a drop.
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
+from mlgate.gates.catalog import LOWER_IS_BETTER
 
 
 def absolute(metric: str, metrics: dict[str, float]) -> Measurement:

@@ -37,7 +37,7 @@ from mlgate.data import (
 from mlgate.exceptions import InvalidInput
 from mlgate.gates import Measurement, Skip, documentation, drift, fairness, integrity, performance
 from mlgate.gates.metrics import evaluate, positive_label
-from mlgate.gates.verdict import RuleResult, Verdict, judge
+from mlgate.gates.verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state
 from mlgate.registry import TAG_PREFIX, VERDICT_TAG, ModelVersion, Registry
 from mlgate.training.lineage import canonical_hash
@@ -120,6 +120,7 @@ class Evaluation:
         champion: tuple[int, Scored] | None, signature: list[tuple[str, str]] | None,
         champion_skip: str = "",
     ) -> None:
+        """Measure ``model`` (scored on ``data``), against ``champion`` (version, scores) if any."""
         self.ctx, self.data, self.model, self.scored, self.champion = ctx, data, model, scored, champion
         self.signature = signature
         self.champion_skip = champion_skip
@@ -128,6 +129,7 @@ class Evaluation:
 
     # -- performance
     def performance(self, rule: Any) -> Measurement | Skip:
+        """The rule's holdout metric, or its worsening against the champion (skipped if none)."""
         if rule.comparison != "max_regression":
             return performance.absolute(rule.metric, self.scored.metrics)
         if self.champion_skip:
@@ -146,6 +148,7 @@ class Evaluation:
         return self._groups[name]
 
     def fairness(self, rule: Any) -> Measurement:
+        """The fairness metric over the groups of the rule's sensitive features."""
         spec = self.ctx.spec
         if spec.task != "classification":
             return Measurement.failed("fairness metrics need a classifier's decisions; this model is a regressor")
@@ -168,6 +171,7 @@ class Evaluation:
 
     # -- drift
     def drift(self, rule: Any) -> Measurement:
+        """The drift statistic of the rule, from the per-feature drift table (computed once)."""
         settings = self.ctx.policy.policy.settings.drift
         if self._drift is None:
             feats = self.ctx.spec.features
@@ -181,6 +185,7 @@ class Evaluation:
 
     # -- integrity
     def integrity_data(self) -> integrity.IntegrityData:
+        """The integrity gate's view of the data: train, holdout, features, target, signature."""
         spec = self.ctx.spec
         return integrity.IntegrityData(
             train=self.data.train,
@@ -192,6 +197,7 @@ class Evaluation:
         )
 
     def integrity(self, rule: Any) -> Measurement | Skip:
+        """The native integrity metric of the rule (conflicting labels: skipped for a regressor)."""
         if rule.metric == "conflicting_labels" and self.ctx.spec.task == "regression":
             # equal features with different continuous targets are expected, not a data error
             return Skip("conflicting labels apply to classification targets; this model is a regressor")
@@ -206,7 +212,7 @@ class Evaluation:
             # one check may carry several conditions: number them so rule ids stay unique
             seen[outcome.check] = seen.get(outcome.check, 0) + 1
             suffix = f"#{seen[outcome.check]}" if seen[outcome.check] > 1 else ""
-            status = "pass" if outcome.passed else ("error" if outcome.category == "ERROR" else "fail")
+            status = RuleStatus.PASS if outcome.passed else (RuleStatus.ERROR if outcome.category == "ERROR" else RuleStatus.FAIL)
             severity = "warn" if outcome.category == "WARN" else rule.severity
             results.append(
                 RuleResult(
@@ -220,16 +226,18 @@ class Evaluation:
                     status=status,
                     explanation=f"{outcome.check}: {outcome.condition} ({outcome.details})",
                     description=rule.description,
-                    blocking=status != "pass" and severity == "block" and required,
+                    blocking=status != RuleStatus.PASS and severity == "block" and required,
                 )
             )
         return results
 
     def documentation(self, rule: Any) -> Measurement:
+        """Whether the spec field the rule names is filled in."""
         return documentation.documented(self.ctx.spec, rule.field)
 
 
 def evaluate_rules(evaluation: Evaluation, required: list[str], progress: Progress) -> list[RuleResult]:
+    """Judge every rule of the policy, family by family (a deepchecks rule: one per condition)."""
     policy = evaluation.ctx.policy.policy
     results: list[RuleResult] = []
     for family in GATE_FAMILIES:

@@ -11,12 +11,43 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from mlgate.gates import Measurement
 
 SCHEMA = "mlgate.verdict/1"
-STATUSES = ("pass", "fail", "error", "skipped")
+"""The ``schema`` field of a verdict's JSON; readers refuse a file with any other."""
+
+
+class RuleStatus(StrEnum):
+    """How one rule came out (serialised as its value, e.g. ``"pass"``)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"  # the metric could not be computed: fails closed
+    SKIPPED = "skipped"  # nothing to compare with: said, never a silent pass
+
+
+class Status(StrEnum):
+    """A verdict's overall status."""
+
+    PASS = "pass"
+    WARN = "warn"  # only warn-severity (or not required) rules failed
+    FAIL = "fail"  # a blocking rule failed or errored
+
+
+class FamilyStatus(StrEnum):
+    """One gate family's status in a verdict."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    NONE = "none"  # the policy has no rule in that family
+
+
+FAILED = frozenset({RuleStatus.FAIL, RuleStatus.ERROR})
+"""Rule statuses that count against a version: blocking or a warning, by severity and stage."""
 
 
 @dataclass
@@ -30,13 +61,14 @@ class RuleResult:
     threshold: float | None
     comparison: str
     severity: str
-    status: str
+    status: RuleStatus
     explanation: str
     description: str = ""
     blocking: bool = False
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as the verdict JSON lists it under ``rules``."""
         return asdict(self)
 
 
@@ -70,18 +102,18 @@ def judge(
         "description": rule.description,
     }
     if measured is None:
-        return RuleResult(**base, observed=None, status="skipped", explanation=skip_reason)
+        return RuleResult(**base, observed=None, status=RuleStatus.SKIPPED, explanation=skip_reason)
     if measured.error is not None or measured.value is None or math.isnan(measured.value):
         reason = measured.error or f"{metric} is undefined (NaN) on this data"
-        status, explanation, observed = "error", reason, None
+        status, explanation, observed = RuleStatus.ERROR, reason, None
     else:
         observed = float(measured.value)
         ok = observed >= 1.0 if comparison == "present" else compare(comparison, observed, threshold)
-        status, explanation = ("pass" if ok else "fail"), measured.explanation
+        status, explanation = (RuleStatus.PASS if ok else RuleStatus.FAIL), measured.explanation
         if not ok and comparison != "present":
             sign = "≥" if comparison == "min" else "≤"
             explanation += f"; needs {sign} {threshold:g}"
-    blocking = status in ("fail", "error") and rule.severity == "block" and required
+    blocking = status in FAILED and rule.severity == "block" and required
     return RuleResult(
         **base,
         observed=observed,
@@ -116,34 +148,37 @@ class Verdict:
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = {status: 0 for status in STATUSES} | {"warnings": 0, "blocking": 0}
+        """Rules per status, plus ``blocking`` and ``warnings`` (failed, errored, not blocking)."""
+        counts = {status.value: 0 for status in RuleStatus} | {"warnings": 0, "blocking": 0}
         for rule in self.rules:
             counts[rule.status] += 1
             if rule.blocking:
                 counts["blocking"] += 1
-            elif rule.status in ("fail", "error"):
+            elif rule.status in FAILED:
                 counts["warnings"] += 1
         return counts
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
+        """``fail`` if a rule blocks, ``warn`` if another failed or errored, else ``pass``."""
         counts = self.counts
         if counts["blocking"]:
-            return "fail"
-        return "warn" if counts["warnings"] else "pass"
+            return Status.FAIL
+        return Status.WARN if counts["warnings"] else Status.PASS
 
-    def family_status(self, family: str) -> str:
+    def family_status(self, family: str) -> FamilyStatus:
         """``pass`` / ``warn`` / ``fail`` for one family; ``none`` if the policy has no rule there."""
         rules = [r for r in self.rules if r.family == family]
         if not rules:
-            return "none"
-        if any(r.status in ("fail", "error") and r.severity == "block" for r in rules):
-            return "fail"
-        if any(r.status in ("fail", "error") for r in rules):
-            return "warn"
-        return "pass"
+            return FamilyStatus.NONE
+        if any(r.status in FAILED and r.severity == "block" for r in rules):
+            return FamilyStatus.FAIL
+        if any(r.status in FAILED for r in rules):
+            return FamilyStatus.WARN
+        return FamilyStatus.PASS
 
     def as_dict(self) -> dict[str, Any]:
+        """The verdict JSON (schema :data:`SCHEMA`), failed rules first."""
         from mlgate.config.schema import GATE_FAMILIES
 
         return {
@@ -172,5 +207,6 @@ class Verdict:
 
 
 def _rule_order(rule: RuleResult) -> tuple[int, int]:
-    rank = {"fail": 0, "error": 1, "skipped": 2, "pass": 3}[rule.status]
+    order = (RuleStatus.FAIL, RuleStatus.ERROR, RuleStatus.SKIPPED, RuleStatus.PASS)
+    rank = order.index(rule.status)
     return (0 if rule.blocking else 1, rank)

@@ -28,6 +28,7 @@ class ApprovalCount:
     ignored: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """Approvers and ignored reviewers, as the governance check's JSON lists them."""
         return {"approvers": self.approvers, "ignored": self.ignored}
 
 

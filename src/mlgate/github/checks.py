@@ -15,17 +15,21 @@ from typing import Any
 from mlgate.config.policies import rule_id
 from mlgate.config.schema import GATE_FAMILIES
 from mlgate.config.yamlio import load
+from mlgate.gates.verdict import FAILED, Status
 
-CONCLUSION = {"pass": "success", "warn": "neutral", "fail": "failure"}
+CONCLUSION = {Status.PASS: "success", Status.WARN: "neutral", Status.FAIL: "failure"}
 
 
 @dataclass
 class Published:
+    """Where the report went: the comment and check run URLs, or why nothing was posted."""
+
     comment_url: str = ""
     check_run_url: str = ""
     skipped: str = ""  # why nothing was posted, if so
 
     def as_dict(self) -> dict[str, str]:
+        """The URLs and skip reason under the names the report action's outputs use."""
         return {"comment-url": self.comment_url, "check-run-url": self.check_run_url, "skipped": self.skipped}
 
 
@@ -52,7 +56,7 @@ def annotations(root: Path, verdict: dict[str, Any]) -> list[dict[str, Any]]:
     spec = f"models/{verdict['model']}/model.yaml"
     out = []
     for rule in verdict["rules"]:
-        if rule["status"] not in ("fail", "error"):
+        if rule["status"] not in FAILED:
             continue
         base_id = rule["rule_id"].split("/")[0]
         path, line = where.get(base_id, (spec, 1))

@@ -66,6 +66,11 @@ class GitHub:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """A client of ``repo`` (default ``$GITHUB_REPOSITORY``), as ``token`` (``$GITHUB_TOKEN``).
+
+        A failed request is retried up to ``retries`` times, waiting ``backoff`` seconds, doubled
+        after each attempt (or as long as GitHub asks).
+        """
         token = token if token is not None else os.environ.get("GITHUB_TOKEN", "")
         if not token:
             raise InvalidInput(
@@ -93,15 +98,19 @@ class GitHub:
         )
 
     def __repr__(self) -> str:
+        """The client without its token."""
         return f"GitHub(api_url={self.api_url!r}, repo={self.repo!r}, token='***')"
 
     def close(self) -> None:
+        """Close the HTTP connections."""
         self._client.close()
 
     def __enter__(self) -> Self:
+        """The client; closed when the block ends."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the client."""
         self.close()
 
     # ------------------------------------------------------------------ plumbing
@@ -356,17 +365,20 @@ class GitHub:
         }
 
     def pull_request(self, number: int) -> dict[str, Any]:
+        """The pull request ``number`` as the REST API returns it."""
         return self._get_json(
             f"/repos/{self.repo}/pulls/{int(number)}", what=f"pull request #{number}"
         )
 
     def create_pull_request(self, *, title: str, body: str, head: str, base: str) -> dict[str, Any]:
+        """Open a pull request from ``head`` into ``base``; the new pull request."""
         return self._request(
             "POST", f"/repos/{self.repo}/pulls", json={"title": title, "body": body, "head": head, "base": base},
             what=f"branch {head}",
         ).json()
 
     def pull_request_reviews(self, number: int) -> list[dict[str, Any]]:
+        """Every review of pull request ``number`` (all pages)."""
         return list(
             self._paginate(
                 f"/repos/{self.repo}/pulls/{int(number)}/reviews?per_page=100",
@@ -389,6 +401,7 @@ class GitHub:
         return None if response.status_code == 404 else response.json()
 
     def pull_request_files(self, number: int) -> list[dict[str, Any]]:
+        """Every file pull request ``number`` changes (all pages)."""
         return list(
             self._paginate(
                 f"/repos/{self.repo}/pulls/{int(number)}/files?per_page=100",

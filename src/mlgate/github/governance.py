@@ -67,11 +67,14 @@ class GovernanceChange:
     diff: str = ""
 
     def as_dict(self) -> dict[str, Any]:
+        """The change as the governance check's JSON lists it."""
         return {"path": self.path, "field": self.field, "reason": self.reason, "diff": self.diff}
 
 
 @dataclass
 class GovernanceReview:
+    """The governance check's outcome: what changed, who approved, and the conclusion."""
+
     changes: list[GovernanceChange]
     conclusion: str  # success | failure
     title: str
@@ -83,9 +86,11 @@ class GovernanceReview:
 
     @property
     def changed(self) -> list[str]:
+        """The changed files, each once, in order."""
         return list(dict.fromkeys(c.path for c in self.changes))
 
     def as_dict(self) -> dict[str, Any]:
+        """The review as ``mlgate governance --json`` prints it."""
         return {
             "changed": self.changed, "changes": [c.as_dict() for c in self.changes],
             "conclusion": self.conclusion, "title": self.title, **self.approvals.as_dict(),
@@ -278,6 +283,7 @@ def base_governance(tree: BaseTree) -> Governance | None:
 
 
 def approvers_rule(governance: Governance | None) -> str:
+    """Who may approve a governance change, in words: the base policy's approvers, or any writer."""
     if governance is None:
         return "a collaborator with write access"
     names = [*governance.approvers.users, *(f"team {t}" for t in governance.approvers.teams)]
@@ -313,6 +319,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 def summary(result: GovernanceReview) -> str:
+    """The Markdown body of the governance check run."""
     lines = [f"**{result.title}**", ""]
     if not result.changes:
         return "\n".join(lines) + "\n"

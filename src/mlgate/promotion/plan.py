@@ -37,7 +37,7 @@ from mlgate.config.schema import StageRequirement, load_model_spec
 from mlgate.config.workspace import ModelContext, model_names
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, GitError, InvalidInput
-from mlgate.gates.verdict import Verdict
+from mlgate.gates.verdict import FamilyStatus, Verdict
 from mlgate.git import git_state, is_ancestor, run_git
 from mlgate.github.approvals import count_approvals
 from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit
@@ -48,18 +48,22 @@ CHAMPION = "champion"
 CHAMPION_STAGE = "production"
 LEGACY_STAGES = {"staging": "Staging", "production": "Production"}
 ARCHIVED_TAG = TAG_PREFIX + "archived"
-PASSING = ("pass", "warn", "none")  # "none": the policy has no rule in that family
+# family statuses a promotion accepts (none: the policy has no rule in that family)
+PASSING = frozenset({FamilyStatus.PASS, FamilyStatus.WARN, FamilyStatus.NONE})
 # How far back on the base branch a squash-merged version's inputs are looked for.
 REVIEWED_COMMITS_SEARCHED = 200
 
 
 @dataclass
 class Check:
+    """One precondition of a promotion, whether it holds, and why."""
+
     name: str
     ok: bool
     detail: str
 
     def as_dict(self) -> dict[str, Any]:
+        """The check as the plan JSON lists it."""
         return {"check": self.name, "ok": self.ok, "detail": self.detail}
 
 
@@ -79,13 +83,16 @@ class Change:
 
     @property
     def ok(self) -> bool:
+        """Whether every check of the change holds."""
         return all(c.ok for c in self.checks)
 
     @property
     def action(self) -> str:
+        """``demote`` when the stage is to be emptied, else ``promote``."""
         return "demote" if self.desired is None else "promote"
 
     def as_dict(self) -> dict[str, Any]:
+        """The change as the plan JSON lists it (with the verdict's statuses, when gates ran)."""
         return {
             "model": self.model, "stage": self.stage, "current": self.current, "desired": self.desired,
             "archive": self.archive, "action": self.action, "ok": self.ok, "approvers": self.approvers,
@@ -100,6 +107,8 @@ class Change:
 
 @dataclass
 class Plan:
+    """What a merge commit asks of the registry: one change per stage whose alias must move."""
+
     commit: str
     pr: int | None
     policy_ref: str | None
@@ -108,12 +117,15 @@ class Plan:
 
     @property
     def ok(self) -> bool:
+        """Whether every change may be applied."""
         return all(c.ok for c in self.changes)
 
     def missing(self) -> list[str]:
+        """One line per check that does not hold: model, stage, version, check and why."""
         return [f"{c.model} {c.stage} v{c.desired}: {k.name}: {k.detail}" for c in self.changes for k in c.checks if not k.ok]
 
     def as_dict(self) -> dict[str, Any]:
+        """The plan as JSON: every change with its checks, and what is missing."""
         return {
             "commit": self.commit, "pr": self.pr, "policy_ref": self.policy_ref, "ok": self.ok,
             "changes": [c.as_dict() for c in self.changes], "synced": self.synced, "missing": self.missing(),
@@ -132,6 +144,7 @@ class PullRequest:
 
 
 def fetch_pull_request(number: int) -> PullRequest:
+    """Pull request ``number``'s author, head commit, merger and reviews, from GitHub."""
     from mlgate.github import GitHub
 
     with GitHub() as github:
@@ -405,10 +418,13 @@ def _to_archive(current: int | None, stage: str, stages: dict[str, int | None]) 
 
 @dataclass
 class ApplyResult:
+    """The applied plan and the audit records written for it."""
+
     plan: Plan
     records: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The plan JSON plus its audit records."""
         return self.plan.as_dict() | {"audit": self.records}
 
 

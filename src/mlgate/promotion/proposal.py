@@ -12,6 +12,7 @@ from mlgate.git import run_git
 
 
 def pr_text(model: str, stage: str, old: int | None, new: int | None, *, rollback: bool = False) -> tuple[str, str]:
+    """Title and body of a pull request moving ``model``'s ``stage`` from ``old`` to ``new``."""
     verb = "Roll back" if rollback else "Promote"
     title = f"{verb} {model} to v{new} in {stage}" if new is not None else f"Empty {stage} of {model}"
     body = "\n".join([

@@ -26,6 +26,8 @@ PREFIX = "mlgate.audit."
 
 @dataclass
 class Record:
+    """One promotion, rollback or demotion as the audit log records it (an MLflow run)."""
+
     model: str
     stage: str
     version: int | None  # None: the stage was emptied
@@ -49,6 +51,7 @@ class Record:
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     def tags(self) -> dict[str, str]:
+        """The record as the run tags it is stored and searched by."""
         fields = asdict(self)
         fields.pop("run_id")
         fields.pop("state")
@@ -56,6 +59,7 @@ class Record:
         return out | {PREFIX + "key": self.key}
 
     def as_dict(self) -> dict[str, Any]:
+        """The record as ``mlgate history --json`` prints it."""
         return asdict(self)
 
 
@@ -106,6 +110,7 @@ def begin(registry: Registry, record: Record, verdict: str = "") -> Record:
 
 
 def finish(registry: Registry, record: Record) -> None:
+    """Mark the record's run done: the promotion it records has taken effect."""
     if record.state != "done":
         registry.finish_run(record.run_id, {PREFIX + "state": "done"})
         record.state = "done"
@@ -119,6 +124,7 @@ def _runs(registry: Registry, key: str) -> list[Run]:
 
 
 def find(registry: Registry, key: str) -> Record | None:
+    """The live record with ``key`` (the first one, if a race left two), or None."""
     runs = _runs(registry, key)
     return _from_run(runs[0]) if runs else None
 

@@ -63,6 +63,7 @@ def tracking_uri(root: Path) -> str:
 
 
 def is_embedded(uri: str) -> bool:
+    """Whether ``uri`` is the embedded SQLite store (no server)."""
     return uri.startswith("sqlite:")
 
 
@@ -161,6 +162,7 @@ class Registry:
     """MLflow tracking + registry for one governed repo."""
 
     def __init__(self, root: Path, uri: str | None = None) -> None:
+        """Connect to the store at ``uri`` (default: :func:`tracking_uri` of ``root``)."""
         for key, value in _HTTP_DEFAULTS.items():
             os.environ.setdefault(key, value)
         import mlflow
@@ -244,6 +246,7 @@ class Registry:
         self._call("end run", self._mlflow.end_run)
 
     def log_run_data(self, params: dict[str, Any], metrics: dict[str, float]) -> None:
+        """Log params and metrics to the active run (inside :meth:`run`)."""
         self._call("log params", lambda: self._mlflow.log_params(params))
         self._call("log metrics", lambda: self._mlflow.log_metrics(metrics))
 
@@ -314,6 +317,7 @@ class Registry:
         )
 
     def set_version_tags(self, name: str, version: int, tags: dict[str, str]) -> None:
+        """Set tags on version ``version`` of ``name`` (idempotent writes, see ``_upsert``)."""
         for key, value in tags.items():
             self._upsert(
                 f"tag {name} v{version}",
@@ -328,12 +332,14 @@ class Registry:
         return str(run.info.status)
 
     def set_model_description(self, name: str, description: str) -> None:
+        """Set the registered model's description."""
         self._call(
             "describe model",
             lambda: self.client.update_registered_model(name, description=description),
         )
 
     def version(self, name: str, version: int) -> ModelVersion:
+        """Version ``version`` of ``name``."""
         found = self._call(
             f"read {name} v{version}", lambda: self.client.get_model_version(name, str(version))
         )
@@ -405,6 +411,7 @@ class Registry:
         return {name: sorted(found[name], key=lambda v: v.version) for name in wanted}
 
     def latest_version(self, name: str) -> int | None:
+        """The highest version number of ``name``, or None when it has none."""
         found = self.versions(name)
         return found[-1].version if found else None
 
@@ -424,12 +431,14 @@ class Registry:
         return int(found.version)
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point ``alias`` of ``name`` at ``version``."""
         self._upsert(
             f"set alias {alias} of {name} to v{version}",
             lambda: self.client.set_registered_model_alias(name, alias, str(version)),
         )
 
     def delete_alias(self, name: str, alias: str) -> None:
+        """Remove ``alias`` from ``name``; an alias that is not there is fine."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -462,6 +471,7 @@ class Registry:
         return True
 
     def delete_version_tag(self, name: str, version: int, key: str) -> None:
+        """Remove tag ``key`` from a version; a tag that is not there is fine."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -480,6 +490,7 @@ class Registry:
         return str(run.info.run_id)
 
     def finish_run(self, run_id: str, tags: dict[str, str], status: str = "FINISHED") -> None:
+        """Tag the run and end it with ``status`` (``FINISHED``, or ``KILLED`` for a lost race)."""
         for key, value in tags.items():
             self._upsert(f"tag run {run_id}", lambda k=key, v=value: self.client.set_tag(run_id, k, v))
         self._call(f"finish run {run_id}", lambda: self.client.set_terminated(run_id, status))

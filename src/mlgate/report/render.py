@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.schema import ModelSpec
+from mlgate.gates.catalog import LOWER_IS_BETTER
+from mlgate.gates.verdict import SCHEMA, RuleStatus, Status
 
 if TYPE_CHECKING:
     from mlgate.github.checks import Published
@@ -32,12 +34,11 @@ TOP_DRIFT = 10
 # Least important first: the first section here is the first to go when a comment is too long.
 CUT_ORDER = ("model_card", "drift", "fairness", "lineage", "champion")
 STATUS = {
-    "pass": ("✅", "passed"),
-    "warn": ("⚠️", "passed with warnings"),
-    "fail": ("❌", "blocked"),
+    Status.PASS: ("✅", "passed"),
+    Status.WARN: ("⚠️", "passed with warnings"),
+    Status.FAIL: ("❌", "blocked"),
 }
-RULE_ICONS = {"pass": "✅", "fail": "❌", "error": "💥", "skipped": "⏭️"}
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
+RULE_ICONS = {RuleStatus.PASS: "✅", RuleStatus.FAIL: "❌", RuleStatus.ERROR: "💥", RuleStatus.SKIPPED: "⏭️"}
 
 
 def marker(model: str) -> str:
@@ -67,6 +68,7 @@ def mermaid_label(value: Any) -> str:
 
 
 def fmt(value: Any, digits: int = 4) -> str:
+    """A value for a report cell: ``—`` for None, ints grouped, floats to ``digits`` digits."""
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -92,6 +94,7 @@ class ReportInput:
 
 
 def headline(verdict: dict[str, Any]) -> str:
+    """The report's first line: status, rule counts, model version and run."""
     counts = verdict["counts"]
     icon, word = STATUS[verdict["status"]]
     failed_block = counts["blocking"]
@@ -105,6 +108,7 @@ def headline(verdict: dict[str, Any]) -> str:
 
 
 def champion_rows(verdict: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per metric of challenger and champion: values, delta, and whether it got better."""
     champion = verdict.get("champion")
     if not champion:
         return []
@@ -136,6 +140,7 @@ def fairness_tables(verdict: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def drift_features(verdict: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-feature drift table of the first drift rule that has one, most drifted first."""
     for rule in verdict["rules"]:
         if rule["family"] == "drift" and (rule.get("details") or {}).get("features"):
             features = rule["details"]["features"]
@@ -144,6 +149,7 @@ def drift_features(verdict: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def context(data: ReportInput) -> dict[str, Any]:
+    """The variables the report templates render."""
     verdict, spec = data.verdict, data.spec
     rules = verdict["rules"]
     drift = drift_features(verdict)
@@ -170,6 +176,7 @@ def context(data: ReportInput) -> dict[str, Any]:
 
 
 def environment(root: Path | None, *, autoescape: bool) -> Any:
+    """The jinja2 environment: the repo's template overrides first, then mlgate's templates."""
     import jinja2
 
     loaders: list[Any] = []
@@ -191,6 +198,8 @@ def environment(root: Path | None, *, autoescape: bool) -> Any:
 
 @dataclass
 class Rendered:
+    """A rendered report, the sections cut to fit and the rule rows dropped."""
+
     text: str
     cut: list[str]
     rows_dropped: int = 0
@@ -221,7 +230,7 @@ def render_markdown(
             return Rendered(text=text[:limit], cut=cut, rows_dropped=dropped)
         per_row = max(1, len(text) // (len(rules) + 10))
         for _ in range(min(len(rules), (len(text) - limit) // per_row + 1)):
-            passed = [i for i, r in enumerate(rules) if r["status"] == "pass"]
+            passed = [i for i, r in enumerate(rules) if r["status"] == RuleStatus.PASS]
             rules.pop(passed[-1] if passed else len(rules) - 1)
             dropped += 1
 
@@ -284,8 +293,8 @@ def load_input(
         verdict = json.loads(verdict_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise InvalidInput(f"{verdict_path}:{err.lineno}:{err.colno}: not valid JSON ({err.msg})") from None
-    if not isinstance(verdict, dict) or verdict.get("schema") != "mlgate.verdict/1":
-        raise InvalidInput(f"{verdict_path} is not an mlgate verdict (schema mlgate.verdict/1)",
+    if not isinstance(verdict, dict) or verdict.get("schema") != SCHEMA:
+        raise InvalidInput(f"{verdict_path} is not an mlgate verdict (schema {SCHEMA})",
                            hint="write one with: mlgate gate MODEL --json PATH")
     if verdict.get("model") != model:
         raise InvalidInput(f"{verdict_path} is the verdict of model '{verdict.get('model')}', not '{model}'")
@@ -315,6 +324,7 @@ class ReportResult:
     posted: Published | None = None  # when a comment or check run was asked for
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as ``mlgate report --json`` prints it."""
         out: dict[str, Any] = {"model": self.model, "version": self.version, "status": self.status}
         if "markdown" in self.written and self.markdown is not None:
             out |= {"markdown": str(self.written["markdown"]), "characters": len(self.markdown.text),

@@ -48,6 +48,7 @@ class TrainResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as ``mlgate train --json`` writes it."""
         return {
             "model": self.model,
             "version": self.version,
@@ -61,6 +62,7 @@ class TrainResult:
 
 
 def pip_requirements() -> list[str]:
+    """The runtime packages pinned at their installed versions, logged with the model."""
     return [f"{name}=={metadata.version(name)}" for name in RUNTIME_PACKAGES]
 
 
