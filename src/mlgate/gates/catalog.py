@@ -64,7 +64,8 @@ METRICS: tuple[Metric, ...] = (
     _classification("roc_auc", "higher", UNIT, "auc", "auroc", "roc"),
     _classification("pr_auc", "higher", UNIT, "average_precision", "auprc", "aupr"),
     _classification("log_loss", "lower", NON_NEGATIVE, "logloss", "cross_entropy"),
-    _classification("brier", "lower", UNIT, "brier_score"),
+    # multiclass Brier (sum over classes of squared errors) reaches 2; binary stays within 1
+    _classification("brier", "lower", (0.0, 2.0), "brier_score"),
     _regression("r2", "higher", (None, 1.0), "r2_score"),
     _regression("rmse", "lower", NON_NEGATIVE, "mse", "root_mean_squared_error"),
     _regression("mae", "lower", NON_NEGATIVE, "mean_absolute_error"),
