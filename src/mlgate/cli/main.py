@@ -261,7 +261,7 @@ def gate(
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), help="Append the step summary here (in Actions: $GITHUB_STEP_SUMMARY).")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "html", "summary"]), help="Print this format to stdout (default: markdown when no file is asked for).")
 @click.option("--html-artifact", default="the HTML report artifact of this run", show_default=True, help="Where a shortened comment tells readers to find the full report.")
-@click.option("--no-registry", is_flag=True, help="Do not read tags and run links from MLflow (render from the verdict and spec only).")
+@click.option("--no-registry", is_flag=True, help="Never read MLflow: only a verdict from before `gate` recorded lineage needs it for tags and run links.")
 @click.option("--pr", type=int, metavar="N", help="Create or update the sticky report comment on pull request N (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL).")
 @click.option("--check-run-sha", metavar="SHA", help="Create a check run for this commit, with annotations on the policy lines of failed rules.")
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
