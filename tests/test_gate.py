@@ -114,6 +114,37 @@ def test_verdict_is_attached_to_the_version(credit: dict[str, Any]) -> None:
     assert registry.read_verdict("credit", 1) == verdict
 
 
+def test_verdict_carries_the_lineage_a_report_shows(credit: dict[str, Any]) -> None:
+    lineage = credit["verdict"]["lineage"]
+    tags = Registry(credit["repo"]).version("credit", 1).tags
+    assert lineage["tags"] == {k: v for k, v in tags.items() if k.startswith("mlgate.") and k != "mlgate.gates"}
+    assert lineage["tags"]["mlgate.params.sha256"] == credit["trained"]["lineage"]["params_sha256"]
+    assert lineage["run_url"] is None, "the embedded store has no page to link to"
+
+
+def test_report_renders_from_the_verdict_without_mlflow(credit: dict[str, Any], tmp_path: Path) -> None:
+    """Same text as from the registry's metadata (verdicts without lineage), MLflow never imported."""
+    from mlgate.report import report_model
+
+    repo, verdict = credit["repo"], credit["verdict"]
+    path = tmp_path / "verdict.json"
+    path.write_text(json.dumps(verdict))
+    script = (
+        "import sys; from pathlib import Path; from mlgate.report import report_model; "
+        f"text = report_model(Path({str(repo)!r}), 'credit', Path({str(path)!r}), text_format='markdown').text; "
+        "print('mlflow' in sys.modules); sys.stdout.write(text)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    imported, text = done.stdout.split("\n", 1)
+    assert imported == "False"
+    assert f"| Params sha256 | `{verdict['lineage']['tags']['mlgate.params.sha256']}` |" in text
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps({k: v for k, v in verdict.items() if k != "lineage"}))
+    assert report_model(repo, "credit", older, text_format="markdown").text == text
+    without_registry = report_model(repo, "credit", older, text_format="markdown", registry=False).text
+    assert "| Params sha256 | `—` |" in without_registry
+
+
 @pytest.fixture
 def insurance_repo(template_repo: Path, tmp_path: Path) -> Path:
     return copy_repo(template_repo, tmp_path / "repo")

@@ -162,6 +162,7 @@ def test_cli_renders_markdown_html_and_json(governed_repo: Path, tmp_path: Path)
     )
     assert result.exit_code == 0, result.output
     assert out_md.read_text().startswith("❌ **blocked**")
+    assert f"| Params sha256 | `{'9' * 64}` |" in out_md.read_text(), "from the verdict's lineage"
     assert out_html.read_text().startswith("<!DOCTYPE html>")
     summary = json.loads((tmp_path / "r.json").read_text())
     assert summary["cut_sections"] == []

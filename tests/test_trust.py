@@ -4,6 +4,7 @@ A PR author controls the head of the branch: the spec, the data pointers, the sp
 must judge with what the base branch holds (its judging spec fields, policies and evaluation
 data), and a champion must never be compared on rows it trained on. credit v1, trained on the
 base commit, is blocked by the four-fifths rule on age: every evasion below must keep it so.
+The model file is the PR's too: it may hold only the types of mlgate's skops allow-list.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import copy_repo, dvc, git, invoke
-from mlgate.registry import Registry
+from mlgate.exceptions import UnsafeModel
+from mlgate.registry import Registry, load_skops
 
 
 def run(repo: Path, *args: str) -> tuple[int, dict[str, Any] | None, str]:
@@ -153,3 +155,58 @@ def test_champion_trained_on_another_split_is_not_compared_on_leaked_rows(pr: tu
     assert relative["status"] == "skipped", relative
     assert "champion v1 was held out on other rows" in relative["explanation"]
     assert verdict["champion"] is None
+
+
+# --------------------------------------------------------------------------- the model file
+
+
+class Foreign:
+    """A type outside mlgate's skops allow-list (sklearn, numpy, scipy, builtins, collections)."""
+
+    def __init__(self) -> None:
+        self.payload = "anything"
+
+
+def _fitted(tmp_path: Path) -> tuple[Path, Any]:
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+
+    x = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    model = LogisticRegression().fit(x, [0, 0, 1, 1])
+    path = tmp_path / "model.skops"
+    skops.io.dump(model, path)
+    return path, x
+
+
+def test_a_model_of_allowed_types_loads_with_one_audit(tmp_path: Path) -> None:
+    path, x = _fitted(tmp_path)
+    assert list(load_skops(path).predict(x)) == [0, 0, 1, 1]
+
+
+@pytest.mark.parametrize("foreign", ["object", "function"])
+def test_a_model_holding_a_type_outside_the_allow_list_is_refused(tmp_path: Path, foreign: str) -> None:
+    import os
+
+    import skops.io
+    from sklearn.preprocessing import FunctionTransformer
+
+    path = tmp_path / "model.skops"
+    held = FunctionTransformer(func=os.system) if foreign == "function" else {"model": Foreign()}
+    skops.io.dump(held, path)
+    with pytest.raises(UnsafeModel, match="system" if foreign == "function" else "Foreign"):
+        load_skops(path)
+
+
+def test_a_type_the_quick_scan_misses_falls_back_to_skops_own_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schema scan only proposes types to trust; skops' audit decides, as before the scan."""
+    import os
+
+    import skops.io
+    from sklearn.preprocessing import FunctionTransformer
+
+    monkeypatch.setattr("mlgate.registry.mlflow._named_types", lambda _schema: set())
+    path, x = _fitted(tmp_path)
+    assert list(load_skops(path).predict(x)) == [0, 0, 1, 1]
+    skops.io.dump(FunctionTransformer(func=os.system), path)
+    with pytest.raises(UnsafeModel, match="system"):
+        load_skops(path)

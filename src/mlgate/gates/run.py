@@ -39,7 +39,7 @@ from mlgate.gates import Measurement, Skip, documentation, drift, fairness, inte
 from mlgate.gates.metrics import evaluate, positive_label
 from mlgate.gates.verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state
-from mlgate.registry import TAG_PREFIX, VERDICT_TAG, ModelVersion, Registry
+from mlgate.registry import TAG_PREFIX, VERDICT_TAG, ModelVersion, Registry, RunFacts
 from mlgate.training.lineage import canonical_hash
 
 Progress = Callable[[str], None]
@@ -67,15 +67,15 @@ def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[str] |
     return Scored(metrics=metrics, predicted=np.asarray(model.predict(data.holdout[columns])))
 
 
-def _resolve_version(registry: Registry, name: str, version: int | None) -> ModelVersion:
-    latest = registry.latest_version(name)
-    if latest is None:
+def _resolve_version(registry: Registry, name: str, version: int | None) -> tuple[ModelVersion, RunFacts]:
+    """The version to gate (default: the latest) and its run, refused if training did not complete."""
+    known = [v.version for v in registry.versions(name)]
+    if not known:
         raise InvalidInput(
             f"model '{name}' has no registered version in {registry.uri}",
             hint=f"train one first: mlgate train {name}",
         )
-    wanted = version or latest
-    known = {v.version for v in registry.versions(name)}
+    wanted = version or known[-1]
     if wanted not in known:
         raise InvalidInput(
             f"model '{name}' has no version {wanted} (versions: {', '.join(map(str, sorted(known)))})"
@@ -83,12 +83,23 @@ def _resolve_version(registry: Registry, name: str, version: int | None) -> Mode
     from mlgate.training.lineage import incomplete_reason
 
     mv = registry.version(name, wanted)
-    reason = incomplete_reason(mv.tags, registry.run_status(mv.run_id))  # '' if hand-registered
+    run = registry.run_facts(mv.run_id)
+    reason = incomplete_reason(mv.tags, run.status)  # '' if hand-registered
     if reason:
         raise InvalidInput(
             f"{name} v{wanted} is incomplete ({reason})", hint=f"retrain with `mlgate train {name}`"
         )
-    return mv
+    return mv, run
+
+
+def lineage(mv: ModelVersion, run: RunFacts) -> dict[str, Any]:
+    """What a report shows about the version besides the verdict: its mlgate tags and run link.
+
+    Carried in the verdict so ``mlgate report`` renders without opening the registry. The
+    verdict tag itself (:data:`VERDICT_TAG`, written after this verdict) is left out.
+    """
+    tags = {k: v for k, v in sorted(mv.tags.items()) if k.startswith(TAG_PREFIX) and k != VERDICT_TAG}
+    return {"tags": tags, "run_url": run.url}
 
 
 def _required_families(ctx: ModelContext, stage: str | None) -> list[str]:
@@ -281,8 +292,8 @@ def _champion(
             f"champion v{number} was held out on other rows ({was}; evaluation: {evaluated.describe()}): "
             "its score here would include rows it trained on, so it is not compared"
         ))
-    features = _signature_features(registry.signature_columns(ctx.name, number))
-    return Champion((number, _score(registry.load_model(ctx.name, number), ctx, data, features)))
+    loaded = registry.load_version(ctx.name, number)
+    return Champion((number, _score(loaded.model, ctx, data, _signature_features(loaded.signature))))
 
 
 def _signature_features(signature: list[tuple[str, str]] | None) -> list[str] | None:
@@ -299,12 +310,12 @@ def _trained_on(tags: dict[str, str]) -> dict[str, str]:
 
 
 def _unseen_rows(
-    registry: Registry, judged: Judged, data: ModelData, mv: ModelVersion, scratch: Path, progress: Progress,
+    judged: Judged, data: ModelData, mv: ModelVersion, run: RunFacts, scratch: Path, progress: Progress,
 ) -> Unseen:
     """The evaluation data minus what this version trained on (see mlgate.data.holdout)."""
     ctx, tags = judged.ctx, mv.tags
     evaluated = evaluation_held_out(ctx.spec, data)
-    held = version_held_out(tags, registry.run_params(mv.run_id))
+    held = version_held_out(tags, run.params)
     if held is None:
         return Unseen(data, 0, "the version has no mlgate lineage: its training rows are unknown")
     if held.same_as(evaluated):
@@ -343,13 +354,13 @@ def run_gates(
         progress(f"loading DVC-tracked evaluation data{where}")
         data = load_model_data(ctx.spec, ctx.spec_doc, root, judged.at)
         registry = Registry(root, tracking_uri)
-        mv = _resolve_version(registry, name, version)
+        mv, run = _resolve_version(registry, name, version)
         number = mv.version
-        unseen = _unseen_rows(registry, judged, data, mv, Path(tmp) / "trained", progress)
+        unseen = _unseen_rows(judged, data, mv, run, Path(tmp) / "trained", progress)
         data = unseen.data
         progress(f"scoring v{number} (and the champion, if any) on {len(data.holdout)} holdout rows")
-        model = registry.load_model(name, number)
-        signature = registry.signature_columns(name, number)
+        challenger = registry.load_version(name, number)
+        model, signature = challenger.model, challenger.signature
         scored = _score(model, ctx, data, _signature_features(signature))
         champion = _champion(registry, ctx, data, number, evaluation_held_out(ctx.spec, data))
     loaded = time.perf_counter()
@@ -376,6 +387,7 @@ def run_gates(
         },
         data=[f.as_dict() for f in data.files],
         trained_on=_trained_on(mv.tags),
+        lineage=lineage(mv, run),
         metrics=scored.metrics,
         champion=None if champion.scored is None else {
             "version": champion.scored[0], "alias": CHAMPION_ALIAS, "metrics": champion.scored[1].metrics,

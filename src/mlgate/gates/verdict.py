@@ -145,6 +145,8 @@ class Verdict:
     seconds: dict[str, float] = field(default_factory=dict)
     # what judged: the base commit, the judging fields the PR changes, which rows were scored
     judging: dict[str, Any] = field(default_factory=dict)
+    # what a report shows about the version: its mlgate.* tags and run link (mlgate.gates.run.lineage)
+    lineage: dict[str, Any] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -196,6 +198,7 @@ class Verdict:
             "judging": self.judging,
             "data": self.data,
             "trained_on": self.trained_on,
+            "lineage": self.lineage,
             "metrics": self.metrics,
             "champion": self.champion,
             # failures first: that is what a reviewer needs to see

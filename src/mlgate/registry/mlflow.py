@@ -148,6 +148,23 @@ class Run:
 
 
 @dataclass(frozen=True)
+class RunFacts:
+    """What gating reads from a version's run, in one request."""
+
+    status: str  # '' without a run (a version registered by hand)
+    params: dict[str, str]
+    url: str | None  # the run's page, over HTTP(S) only
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered model and its input signature, read from one download."""
+
+    model: Any
+    signature: list[tuple[str, str]] | None  # (column, MLflow type); None when logged without
+
+
+@dataclass(frozen=True)
 class RegisteredVersion:
     """What registering a trained model produced."""
 
@@ -326,10 +343,24 @@ class Registry:
 
     def run_status(self, run_id: str) -> str:
         """``FINISHED``, ``RUNNING``, ``FAILED``, ``KILLED`` or ``SCHEDULED``; '' without a run id."""
+        return self.run_facts(run_id).status
+
+    def run_facts(self, run_id: str) -> RunFacts:
+        """A run's status, params and (over HTTP) page link, from one request."""
         if not run_id:
-            return ""
+            return RunFacts(status="", params={}, url=None)
         run = self._call(f"read run {run_id}", lambda: self.client.get_run(run_id))
-        return str(run.info.status)
+        return RunFacts(
+            status=str(run.info.status),
+            params=dict(run.data.params),
+            url=self.run_url(str(run.info.experiment_id), run_id),
+        )
+
+    def run_url(self, experiment_id: str, run_id: str) -> str | None:
+        """The run's page in the MLflow UI when the registry is a server; None for the embedded store."""
+        if not self.uri.startswith(("http://", "https://")):
+            return None
+        return f"{self.uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
     def set_model_description(self, name: str, description: str) -> None:
         """Set the registered model's description."""
@@ -517,10 +548,7 @@ class Registry:
 
     def run_params(self, run_id: str) -> dict[str, str]:
         """The params logged on a run (a version's split settings live there)."""
-        if not run_id:
-            return {}
-        run = self._call(f"read run {run_id}", lambda: self.client.get_run(run_id))
-        return dict(run.data.params)
+        return self.run_facts(run_id).params
 
     def signature_columns(self, name: str, version: int) -> list[tuple[str, str]] | None:
         """(column, MLflow type) of the version's input signature, None if it has none."""
@@ -535,7 +563,10 @@ class Registry:
         return [(col.name, str(col.type.name)) for col in info.signature.inputs.inputs]
 
     def version_metadata(self, name: str, version: int) -> dict[str, Any]:
-        """What a report shows about a version: its mlgate tags and, over HTTP, a run link."""
+        """What a report shows about a version: its mlgate tags and, over HTTP, a run link.
+
+        (For verdicts written before they carried ``lineage``; see :func:`lineage`.)
+        """
         mv = self.version(name, version)
         meta: dict[str, Any] = {
             "tracking_uri": self.uri,
@@ -543,9 +574,7 @@ class Registry:
             "run_url": None,
         }
         if self.uri.startswith(("http://", "https://")) and mv.run_id:
-            run = self._call(f"read run {mv.run_id}", lambda: self.client.get_run(mv.run_id))
-            base = self.uri.rstrip("/")
-            meta["run_url"] = f"{base}/#/experiments/{run.info.experiment_id}/runs/{mv.run_id}"
+            meta["run_url"] = self.run_facts(mv.run_id).url
         return meta
 
     def attach_json(self, run_id: str, payload: str, artifact_file: str) -> None:
@@ -613,20 +642,83 @@ class Registry:
 
     def load_model(self, name: str, version: int) -> Any:
         """Load a registered scikit-learn model with mlgate's own skops allow-list."""
-        import skops.io
-
         with tempfile.TemporaryDirectory() as tmp:
-            local = self._call(
-                f"download {name} v{version}",
-                lambda: self._mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"models:/{name}/{version}", dst_path=tmp
-                ),
-            )
-            files = list(Path(local).rglob("model.skops"))
-            if not files:
-                raise UnsafeModel(f"{name} v{version} was not saved by mlgate (no model.skops)")
-            allowed = trusted_types(skops.io.get_untrusted_types(file=files[0]))
-            return skops.io.load(files[0], trusted=allowed)
+            return load_skops(self._download_model(name, version, Path(tmp)))
+
+    def load_version(self, name: str, version: int) -> LoadedModel:
+        """The model (skops allow-list as :meth:`load_model`) and its input signature, one download."""
+        with tempfile.TemporaryDirectory() as tmp:
+            skops_file = self._download_model(name, version, Path(tmp))
+            mlmodel = skops_file.with_name("MLmodel")
+            if mlmodel.is_file():
+                signature = _signature_of(mlmodel)
+            else:  # not where MLflow writes it: ask MLflow where it is
+                signature = self.signature_columns(name, version)
+            return LoadedModel(model=load_skops(skops_file), signature=signature)
+
+    def _download_model(self, name: str, version: int, into: Path) -> Path:
+        """Download a version's model folder into ``into``; its ``model.skops`` file."""
+        local = self._call(
+            f"download {name} v{version}",
+            lambda: self._mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}", dst_path=str(into)
+            ),
+        )
+        files = sorted(Path(local).rglob("model.skops"))
+        if not files:
+            raise UnsafeModel(f"{name} v{version} was not saved by mlgate (no model.skops)")
+        return files[0]
+
+
+def _signature_of(mlmodel: Path) -> list[tuple[str, str]] | None:
+    """(column, MLflow type) of the input signature in an ``MLmodel`` file (as get_model_info reads it)."""
+    from mlflow.models import Model
+
+    signature = Model.load(str(mlmodel)).signature
+    if signature is None:
+        return None
+    return [(col.name, str(col.type.name)) for col in signature.inputs.inputs]
+
+
+# A node of a skops schema.json, as skops writes it: "__class__" then "__module__", plain strings.
+_SKOPS_NODE = re.compile(rb'"__class__":\s*"([^"\\]*)",\s*"__module__":\s*"([^"\\]*)"')
+
+
+def _named_types(schema: bytes) -> set[str]:
+    """The ``<module>.<class>`` of every node of a skops ``schema.json`` written the way skops writes it.
+
+    skops names a node's type the same way in its audit. A node written otherwise (keys in
+    another order, escapes in a name) is not found here; :func:`load_skops` then falls back to
+    skops' full audit, so this only ever makes loading faster, never more permissive.
+    """
+    found = _SKOPS_NODE.findall(schema)
+    return {f"{module.decode(errors='replace')}.{cls.decode(errors='replace')}" for cls, module in found}
+
+
+def load_skops(path: Path) -> Any:
+    """Load a skops file trusting, beyond skops' defaults, only :data:`TRUSTED_TYPE_PREFIXES`.
+
+    One audit pass: the types the file names that fall under the allow-list are passed to
+    ``skops.io.load``, whose own audit refuses anything else. Only when it refuses (a type outside
+    the allow-list, or one this scan missed) is skops asked for the exact untrusted types, which
+    :func:`trusted_types` checks (raising :class:`UnsafeModel` that names the foreign ones).
+    """
+    import zipfile
+
+    import skops.io
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            schema = archive.read("schema.json")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        schema = b""  # let skops say what is wrong with the file
+    candidates = sorted(t for t in _named_types(schema) if t.startswith(TRUSTED_TYPE_PREFIXES))
+    try:
+        return skops.io.load(path, trusted=candidates)
+    except UntrustedTypesFoundException:
+        allowed = trusted_types(skops.io.get_untrusted_types(file=path))
+        return skops.io.load(path, trusted=allowed)
 
 
 def _verdict_record(raw: str, label: str) -> dict[str, Any]:

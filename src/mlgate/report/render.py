@@ -13,6 +13,7 @@ rules last of all).
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass, field
@@ -176,12 +177,25 @@ def context(data: ReportInput) -> dict[str, Any]:
 
 
 def environment(root: Path | None, *, autoescape: bool) -> Any:
-    """The jinja2 environment: the repo's template overrides first, then mlgate's templates."""
+    """The jinja2 environment for ``root``'s templates (overrides first), kept for the process.
+
+    Kept so the comment and the step summary share one compiled ``report.md.j2``; jinja2 checks
+    a kept template's file for changes before reusing it, and a file added to or removed from the
+    override folder gives a new environment.
+    """
+    override = root / OVERRIDE_DIR if root is not None else None
+    if override is None or not override.is_dir():
+        return _environment(None, (), autoescape)
+    return _environment(override, tuple(sorted(p.name for p in override.iterdir())), autoescape)
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(override: Path | None, _files: tuple[str, ...], autoescape: bool) -> Any:
     import jinja2
 
     loaders: list[Any] = []
-    if root is not None and (root / OVERRIDE_DIR).is_dir():
-        loaders.append(jinja2.FileSystemLoader(str(root / OVERRIDE_DIR)))
+    if override is not None:
+        loaders.append(jinja2.FileSystemLoader(str(override)))
     loaders.append(jinja2.PackageLoader("mlgate", "resources/templates"))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
@@ -282,7 +296,12 @@ def load_input(
     root: Path, model: str, verdict_path: Path, *, registry: bool = True, html_artifact: str = "",
     tracking_uri: str | None = None,
 ) -> ReportInput:
-    """The verdict file, the model's spec, and (unless told not to) the version's registry metadata."""
+    """The verdict file, the model's spec, and what the report shows about the version.
+
+    That is the verdict's ``lineage`` (the version's mlgate tags and run link, recorded by
+    ``mlgate gate``), so rendering needs no registry. Only a verdict written before gates recorded
+    lineage is completed from the registry, unless ``registry`` is False.
+    """
     import json
 
     from mlgate.config.schema import load_model_spec
@@ -300,7 +319,14 @@ def load_input(
         raise InvalidInput(f"{verdict_path} is the verdict of model '{verdict.get('model')}', not '{model}'")
     spec, _ = load_model_spec(spec_path(root, model), root)
     metadata: dict[str, Any] = {}
-    if registry:
+    lineage = verdict.get("lineage")
+    if isinstance(lineage, dict):  # written by `mlgate gate` since it records lineage: no registry needed
+        # a function of the repo and the environment: MLflow is not imported
+        from mlgate.registry import tracking_uri as default_uri
+
+        metadata = {"tracking_uri": tracking_uri or default_uri(root), "tags": dict(lineage.get("tags") or {}),
+                    "run_url": lineage.get("run_url")}
+    elif registry:
         from mlgate.registry import Registry
 
         metadata = Registry(root, tracking_uri).version_metadata(model, int(verdict["version"]))
