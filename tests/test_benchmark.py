@@ -1,11 +1,15 @@
-"""The gate benchmark still runs and agrees with scipy and fairlearn (small size: not a timing)."""
+"""The benchmarks still run: the gate benchmark agrees with scipy and fairlearn, the pull-request
+overhead benchmark goes through validate, gate and report (small sizes: not timings)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import PROJECT
+from click.testing import CliRunner
+
+from conftest import PROJECT, invoke
 
 
 def test_benchmark_runs_and_numbers_match() -> None:
@@ -24,3 +28,17 @@ def test_benchmark_runs_and_numbers_match() -> None:
     assert fields["evidently_s"] == "skipped"
     assert fields["numbers_match"] == "true"
     assert float(fields["mlgate_s"]) > 0
+
+
+def test_pr_overhead_benchmark_runs_on_a_trained_repo(governed_repo: Path) -> None:
+    trained = invoke(CliRunner(), "train", "credit", cwd=governed_repo)
+    assert trained.exit_code == 0, trained.output
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "benchmarks" / "pr_overhead.py"), "--repo", str(governed_repo), "--repeat", "1"],
+        capture_output=True, text=True, check=False, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    last = done.stdout.strip().splitlines()[-1]
+    fields = dict(item.split("=", 1) for item in last.split())
+    assert list(fields) == ["validate_s", "gate_s", "report_s", "total_s"]
+    assert all(float(seconds) > 0 for seconds in fields.values())
