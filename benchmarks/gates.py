@@ -57,8 +57,15 @@ SENSITIVE = [
     SensitiveFeature(name="age", bins=AGE_BINS, labels=AGE_LABELS),
 ]
 NUMERIC = [
-    "age", "income", "tenure_months", "balance", "credit_score", "num_accounts", "utilisation",
-    "late_payments", *[f"x{i:02d}" for i in range(1, 13)],
+    "age",
+    "income",
+    "tenure_months",
+    "balance",
+    "credit_score",
+    "num_accounts",
+    "utilisation",
+    "late_payments",
+    *[f"x{i:02d}" for i in range(1, 13)],
 ]
 CATEGORICAL = ["sex", "region", "channel", "product", "segment"]
 SENSITIVE_NAMES = {f.name for f in SENSITIVE}
@@ -115,8 +122,12 @@ def make_data(rows: int, seed: int) -> pd.DataFrame:
 
     z_income = (np.log(cols["income"]) - 10.5) / 0.5
     logit = (
-        -0.3 + 0.8 * z_income - 2.0 * (cols["utilisation"] - 0.28) / 0.16 * 0.4
-        + 0.25 * (cols["sex"] == "male") - 0.015 * (cols["age"] - 50) + 0.3 * cols["x03"].clip(-3, 3)
+        -0.3
+        + 0.8 * z_income
+        - 2.0 * (cols["utilisation"] - 0.28) / 0.16 * 0.4
+        + 0.25 * (cols["sex"] == "male")
+        - 0.015 * (cols["age"] - 50)
+        + 0.3 * cols["x03"].clip(-3, 3)
     )
     logit = np.nan_to_num(logit)
     cols["target"] = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
@@ -197,14 +208,14 @@ def traced_peak(fn: Callable[[], Any]) -> float:
 # --------------------------------------------------------------------------- the three runs
 
 
-def run_mlgate(frame: pd.DataFrame, reference: pd.DataFrame, current: pd.DataFrame,
-               workers: int | None) -> dict[str, Any]:
+def run_mlgate(
+    frame: pd.DataFrame, reference: pd.DataFrame, current: pd.DataFrame, workers: int | None
+) -> dict[str, Any]:
     """Time mlgate's drift, fairness and performance gates; their results and seconds."""
     drift_settings, fairness_settings = DriftSettings(), FairnessSettings()
     times = {}
     start = time.perf_counter()
-    table = feature_drift(reference, current, DRIFT_NUMERIC, DRIFT_CATEGORICAL, drift_settings,
-                          workers=workers)
+    table = feature_drift(reference, current, DRIFT_NUMERIC, DRIFT_CATEGORICAL, drift_settings, workers=workers)
     drift = {m: drift_measurement(table, m, None, drift_settings) for m in ("psi", "drifted_share")}
     times["drift"] = time.perf_counter() - start
 
@@ -222,8 +233,14 @@ def run_mlgate(frame: pd.DataFrame, reference: pd.DataFrame, current: pd.DataFra
     proba = np.column_stack([1.0 - score, score])
     performance = classification_metrics(target, proba, classes=[0, 1], pos=1)
     times["performance"] = time.perf_counter() - start
-    return {"table": table, "drift": drift, "tables": tables, "fairness": fairness,
-            "performance": performance, "times": times}
+    return {
+        "table": table,
+        "drift": drift,
+        "tables": tables,
+        "fairness": fairness,
+        "performance": performance,
+        "times": times,
+    }
 
 
 def run_evidently(reference: pd.DataFrame, current: pd.DataFrame) -> Any:
@@ -240,8 +257,9 @@ def _error_rate(y_true: Any, y_pred: Any) -> float:
     return 1.0 - accuracy_score(y_true, y_pred)
 
 
-def run_fairlearn(y_true: np.ndarray, y_pred: np.ndarray,
-                  sensitive: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+def run_fairlearn(
+    y_true: np.ndarray, y_pred: np.ndarray, sensitive: dict[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
     """Fairlearn's rates and disparity metrics per sensitive feature, to check mlgate's against."""
     from fairlearn import metrics as flm
 
@@ -254,7 +272,9 @@ def run_fairlearn(y_true: np.ndarray, y_pred: np.ndarray,
                 "false_positive_rate": flm.false_positive_rate,
                 "error_rate": _error_rate,
             },
-            y_true=y_true, y_pred=y_pred, sensitive_features=feature,
+            y_true=y_true,
+            y_pred=y_pred,
+            sensitive_features=feature,
         )
         diff, ratio = frame.difference(), frame.ratio()
         kw = {"sensitive_features": feature}
@@ -335,14 +355,17 @@ def compare_evidently_psi(result: dict[str, Any], reference: pd.DataFrame, curre
             # category is empty on one side (evidently then substitutes 1e-4 for the 0).
             raw = feature_drift(reference, current, [], [fd.feature], unsmoothed, workers=1)[0].psi
             same = math.isclose(raw, theirs, rel_tol=TOL, abs_tol=1e-15)
-            note = (f"|diff| {abs(fd.psi - theirs):.1e} from smoothing; with psi_epsilon=1e-300: "
-                    + ("equal to 1e-9" if same else f"{raw:.6f} (a category is empty on one side)"))
+            note = f"|diff| {abs(fd.psi - theirs):.1e} from smoothing; with psi_epsilon=1e-300: " + (
+                "equal to 1e-9" if same else f"{raw:.6f} (a category is empty on one side)"
+            )
         else:
             note = "not comparable: evidently bins numeric columns in Sturges equal-width bins"
         print(f"  {fd.feature:14s} mlgate {fd.psi:.6f} evidently {theirs:.6f}  {note}")
-    print("  (categorical: evidently leaves non-empty shares unsmoothed and replaces empty ones by"
-          " 1e-4; mlgate adds psi_epsilon=1e-4 to every share. Numeric: mlgate uses reference"
-          " deciles. Not part of numbers_match.)")
+    print(
+        "  (categorical: evidently leaves non-empty shares unsmoothed and replaces empty ones by"
+        " 1e-4; mlgate adds psi_epsilon=1e-4 to every share. Numeric: mlgate uses reference"
+        " deciles. Not part of numbers_match.)"
+    )
 
 
 # --------------------------------------------------------------------------- main
@@ -365,16 +388,20 @@ def main(argv: list[str] | None = None) -> int:
     import scipy.stats  # noqa: F401
     import sklearn.metrics  # noqa: F401
 
-    print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    )
     start = time.perf_counter()
     frame = make_data(args.rows, args.seed)
     half = args.rows // 2
     reference, current = frame.iloc[:half], frame.iloc[half:]
     data_mb, deep_mb = data_megabytes(frame)
-    print(f"data: {args.rows} rows x {frame.shape[1]} columns (25 + target + score), "
-          f"{data_mb:.1f} MB ({deep_mb:.1f} MB by pandas deep=True); generated in "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"data: {args.rows} rows x {frame.shape[1]} columns (25 + target + score), "
+        f"{data_mb:.1f} MB ({deep_mb:.1f} MB by pandas deep=True); generated in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
 
     # (a) mlgate, --repeat times: the best time (least disturbed by other load), the worst memory
     runs = [measure(lambda: run_mlgate(frame, reference, current, args.workers)) for _ in range(args.repeat)]
@@ -385,11 +412,14 @@ def main(argv: list[str] | None = None) -> int:
     times = result["times"]
     traced_mb = traced_peak(lambda: run_mlgate(frame, reference, current, args.workers))
     mem = f"{peak_mb:.1f}" if peak_mb is not None else "n/a"
-    print(f"mlgate runs: {', '.join(f'{r[1]:.2f}' for r in runs)} s (median "
-          f"{float(np.median([r[1] for r in runs])):.2f})")
-    print(f"mlgate best: {mlgate_s:.2f} s (drift {times['drift']:.2f}, fairness {times['fairness']:.2f}, "
-          f"performance {times['performance']:.2f}); peak RSS rise {mem} MB (max over runs), "
-          f"tracemalloc peak {traced_mb:.1f} MB; data {data_mb:.1f} MB")
+    print(
+        f"mlgate runs: {', '.join(f'{r[1]:.2f}' for r in runs)} s (median {float(np.median([r[1] for r in runs])):.2f})"
+    )
+    print(
+        f"mlgate best: {mlgate_s:.2f} s (drift {times['drift']:.2f}, fairness {times['fairness']:.2f}, "
+        f"performance {times['performance']:.2f}); peak RSS rise {mem} MB (max over runs), "
+        f"tracemalloc peak {traced_mb:.1f} MB; data {data_mb:.1f} MB"
+    )
     peak_report = peak_mb if peak_mb is not None else traced_mb
     print(f"  peak / data = {peak_report / data_mb:.2f}")
     for metric, m in result["drift"].items():
@@ -401,8 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  performance: accuracy {perf['accuracy']:.4f}, roc_auc {perf['roc_auc']:.4f}")
 
     scipy_bad = check_scipy(result, reference, current)
-    print(f"check vs scipy (ks_2samp, chi2_contingency) on {len(result['table'])} features: "
-          + ("all within 1e-9" if not scipy_bad else "; ".join(scipy_bad)))
+    print(
+        f"check vs scipy (ks_2samp, chi2_contingency) on {len(result['table'])} features: "
+        + ("all within 1e-9" if not scipy_bad else "; ".join(scipy_bad))
+    )
 
     # (c) fairlearn
     fairlearn_s: float | None = None
@@ -416,9 +448,14 @@ def main(argv: list[str] | None = None) -> int:
 
         fl, fairlearn_s, _ = measure(lambda: run_fairlearn(y_true, y_pred, sensitive))
         fair_bad, worst = check_fairlearn(result, fl)
-        print(f"fairlearn: {fairlearn_s:.2f} s; mlgate fairness vs fairlearn: "
-              + (f"all 9 metrics x 2 features within 1e-9 (max |diff| {worst:.1e})"
-                 if not fair_bad else "; ".join(fair_bad)))
+        print(
+            f"fairlearn: {fairlearn_s:.2f} s; mlgate fairness vs fairlearn: "
+            + (
+                f"all 9 metrics x 2 features within 1e-9 (max |diff| {worst:.1e})"
+                if not fair_bad
+                else "; ".join(fair_bad)
+            )
+        )
 
     # (b) evidently
     evidently_s: float | None = None
@@ -426,13 +463,19 @@ def main(argv: list[str] | None = None) -> int:
         features = DRIFT_NUMERIC + DRIFT_CATEGORICAL
         ref_ev, cur_ev = reference[features].copy(), current[features].copy()
         import evidently.presets  # noqa: F401  (~7 s to import; not timed)
+
         snapshot, evidently_s, _ = measure(lambda: run_evidently(ref_ev, cur_ev))
         metrics = snapshot.dict()["metrics"]
         counts = [m["value"] for m in metrics if str(m.get("metric_name", "")).startswith("DriftedColumnsCount")]
-        summary = (f"{counts[0]['count']:.0f} of {len(features)} columns drifted by its default tests"
-                   if counts else "no DriftedColumnsCount in the snapshot")
-        print(f"evidently DataDriftPreset: {evidently_s:.2f} s ({summary}: Wasserstein distance for "
-              "numeric, Jensen-Shannon for categorical columns; not PSI/KS/chi2, so not compared)")
+        summary = (
+            f"{counts[0]['count']:.0f} of {len(features)} columns drifted by its default tests"
+            if counts
+            else "no DriftedColumnsCount in the snapshot"
+        )
+        print(
+            f"evidently DataDriftPreset: {evidently_s:.2f} s ({summary}: Wasserstein distance for "
+            "numeric, Jensen-Shannon for categorical columns; not PSI/KS/chi2, so not compared)"
+        )
         compare_evidently_psi(result, reference, current)
 
     numbers_match = not scipy_bad and not fair_bad and not args.skip_fairlearn
@@ -443,10 +486,12 @@ def main(argv: list[str] | None = None) -> int:
     def speedup(other: float | None, mine: float = mlgate_s) -> str:
         return "skipped" if other is None else f"{other / mine:.1f}"
 
-    print(f"speedup of the whole mlgate run ({mlgate_s:.2f} s): vs evidently {speedup(evidently_s)}, "
-          f"vs fairlearn {speedup(fairlearn_s)}; part for part: evidently / mlgate drift "
-          f"{speedup(evidently_s, times['drift'])}, fairlearn / mlgate fairness "
-          f"{speedup(fairlearn_s, times['fairness'])}")
+    print(
+        f"speedup of the whole mlgate run ({mlgate_s:.2f} s): vs evidently {speedup(evidently_s)}, "
+        f"vs fairlearn {speedup(fairlearn_s)}; part for part: evidently / mlgate drift "
+        f"{speedup(evidently_s, times['drift'])}, fairlearn / mlgate fairness "
+        f"{speedup(fairlearn_s, times['fairness'])}"
+    )
     print(
         f"rows={args.rows} mlgate_s={mlgate_s:.2f} mlgate_peak_mb={peak_report:.1f} "
         f"evidently_s={fmt(evidently_s)} fairlearn_s={fmt(fairlearn_s)} "

@@ -85,13 +85,44 @@ def main() -> int:
             verdict, outputs = out / "verdict.json", out / "github-output"
             steps = {
                 "validate": ([*MLGATE, "validate"], (0,)),
-                "gate": ([*MLGATE, "gate", args.model, "--base", base, "--json", str(verdict),
-                          "--github-output", str(outputs)], (0, 1)),
-                "report": ([*MLGATE, "report", args.model, "--verdict", str(verdict),
-                            "--markdown", str(out / "report.md"), "--html", str(out / "report.html"),
-                            "--summary", str(out / "summary.md"),
-                            "--html-artifact", f"the mlgate-report-{args.model} artifact of this run",
-                            "--pr", str(PR_NUMBER), "--check-run-sha", head, "--github-output", str(outputs)], (0,)),
+                "gate": (
+                    [
+                        *MLGATE,
+                        "gate",
+                        args.model,
+                        "--base",
+                        base,
+                        "--json",
+                        str(verdict),
+                        "--github-output",
+                        str(outputs),
+                    ],
+                    (0, 1),
+                ),
+                "report": (
+                    [
+                        *MLGATE,
+                        "report",
+                        args.model,
+                        "--verdict",
+                        str(verdict),
+                        "--markdown",
+                        str(out / "report.md"),
+                        "--html",
+                        str(out / "report.html"),
+                        "--summary",
+                        str(out / "summary.md"),
+                        "--html-artifact",
+                        f"the mlgate-report-{args.model} artifact of this run",
+                        "--pr",
+                        str(PR_NUMBER),
+                        "--check-run-sha",
+                        head,
+                        "--github-output",
+                        str(outputs),
+                    ],
+                    (0,),
+                ),
             }
             for _ in range(max(1, args.repeat)):
                 for name, (cmd, ok) in steps.items():

@@ -55,10 +55,20 @@ def start_mlflow_server(base: Path) -> tuple[str, subprocess.Popen[bytes]]:
     log = base / "server.log"
     env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     cmd = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{base / 'mlflow.db'}",
-        "--artifacts-destination", str(base / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{base / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(base / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
     ]
     with log.open("ab") as out:
         # Own process group: the server forks workers, and stopping the group stops them all.
@@ -122,8 +132,10 @@ def build_repo(repo: Path, models: list[str]) -> None:
         lines.append(section.group(0).replace(f"{TEMPLATE}:", f"{name}:", 1).rstrip("\n"))
     (repo / "params.yaml").write_text("\n".join(lines) + "\n")
     env = os.environ | {
-        "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@mlgate.invalid",
-        "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@mlgate.invalid",
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@mlgate.invalid",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@mlgate.invalid",
     }
     for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "governed repo"]):
         subprocess.run(["git", *cmd], cwd=repo, env=env, check=True, capture_output=True)
@@ -182,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         fill_registry(url, models)
         build_repo(base / "repo", models)
-        print(f"{len(models)} models x 2 versions, aliases {', '.join(STAGES)} + champion, "
-              f"repo with {len(models)} specs and releases ({time.perf_counter() - started:.1f} s)", flush=True)
+        print(
+            f"{len(models)} models x 2 versions, aliases {', '.join(STAGES)} + champion, "
+            f"repo with {len(models)} specs and releases ({time.perf_counter() - started:.1f} s)",
+            flush=True,
+        )
 
         from mlgate import promotion
         from mlgate.registry import Registry
@@ -194,8 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         plan_s, plan = best_of(args.repeat, lambda: promotion.make_plan(repo, registry))
         wrong = [r for r in rows if r["status"] != "Synced"]
         ok = len(rows) == 2 * len(models) and not wrong and not plan.changes and len(plan.synced) == 2 * len(models)
-        print(f"status: {len(rows)} rows, {len(rows) - len(wrong)} Synced; plan: {len(plan.changes)} change(s), "
-              f"{len(plan.synced)} synced", flush=True)
+        print(
+            f"status: {len(rows)} rows, {len(rows) - len(wrong)} Synced; plan: {len(plan.changes)} change(s), "
+            f"{len(plan.synced)} synced",
+            flush=True,
+        )
         if not ok:
             print(f"NOT IN SYNC: {wrong[:3]} {[c.as_dict() for c in plan.changes[:3]]}", file=sys.stderr)
         print(f"models={len(models)} status_s={status_s:.2f} plan_s={plan_s:.2f}")

@@ -261,9 +261,7 @@ def render(
         try:
             cdp = _Cdp(to_browser_w, from_browser_r, deadline, log)
             target = cdp.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-            session = cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-                "sessionId"
-            ]
+            session = cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
             for domain in ("Page", "Runtime", "Log", "Network"):
                 cdp.send(f"{domain}.enable", session=session)
             cdp.send(
@@ -287,9 +285,7 @@ def render(
             )["result"].get("value")
             shot = cdp.send("Page.captureScreenshot", {"format": "png"}, session=session)
             screenshot.write_bytes(base64.b64decode(shot["data"]))
-            errors, requests = _errors_and_requests(
-                [e for e in cdp.events if e.get("sessionId") == session]
-            )
+            errors, requests = _errors_and_requests([e for e in cdp.events if e.get("sessionId") == session])
             with contextlib.suppress(BrowserError):  # it may close the pipe before answering
                 cdp.send("Browser.close")
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -347,9 +343,7 @@ def png_pixels(png: Path) -> np.ndarray:
     stride = width * bpp
     raw = np.frombuffer(zlib.decompress(bytes(idat)), dtype=np.uint8)
     if raw.size != height * (stride + 1):
-        raise ValueError(
-            f"{png}: image data has {raw.size} bytes, expected {height * (stride + 1)}"
-        )
+        raise ValueError(f"{png}: image data has {raw.size} bytes, expected {height * (stride + 1)}")
     rows = raw.reshape(height, stride + 1)
     out = np.zeros((height, stride), dtype=np.uint8)
     prior = np.zeros(stride, dtype=np.uint8)

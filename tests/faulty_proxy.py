@@ -28,8 +28,16 @@ from urllib.parse import urlsplit
 
 # Per-hop headers a proxy must not forward (RFC 9110 7.6.1), plus what it recomputes.
 _HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "content-length", "host",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "host",
 }
 
 _UNAVAILABLE = b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "injected by FaultyProxy"}'
@@ -71,12 +79,19 @@ class FaultyProxy:
 
     # -- control
     def fail(
-        self, pattern: str, *, after: int = 0, status: int = 503, body: bytes | None = None, times: int | None = None,
+        self,
+        pattern: str,
+        *,
+        after: int = 0,
+        status: int = 503,
+        body: bytes | None = None,
+        times: int | None = None,
     ) -> FaultyProxy:
         """Answer ``status`` to requests whose path matches ``pattern`` (``re.search``).
 
         The first ``after`` matching requests still go through; every later one fails until
-        :meth:`disarm` (or, with ``times``, until that many have failed). The body: ``body`` (sent as JSON when it parses as JSON, else as text);
+        :meth:`disarm` (or, with ``times``, until that many have failed). The body: ``body`` (sent
+        as JSON when it parses as JSON, else as text);
         by default MLflow's TEMPORARILY_UNAVAILABLE JSON for a 503, else ``"<status> <reason>"``
         as text, as a gateway in front of MLflow answers.
         """
@@ -130,7 +145,10 @@ class FaultyProxy:
         return self.start()
 
     def __exit__(
-        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None,
+        self,
+        kind: type[BaseException] | None,
+        err: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 

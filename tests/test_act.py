@@ -84,8 +84,16 @@ class ProposeRun:
 
 
 def run_act(
-    repo: Path, base: str, head: str, branch: str, out: Path, *,
-    github: FakeGitHub | None = None, db: Path | None = None, action: str = "opened", fork: bool = False,
+    repo: Path,
+    base: str,
+    head: str,
+    branch: str,
+    out: Path,
+    *,
+    github: FakeGitHub | None = None,
+    db: Path | None = None,
+    action: str = "opened",
+    fork: bool = False,
 ) -> ProposeRun:
     """Run propose.yml under act for a pull_request from ``base`` to ``head``.
 
@@ -97,7 +105,11 @@ def run_act(
     if fork:
         event["pull_request"]["head"]["repo"]["full_name"] = "forker/Hello-World"
     act = run_workflow(
-        repo, WORKFLOW, "pull_request", event, out,
+        repo,
+        WORKFLOW,
+        "pull_request",
+        event,
+        out,
         env={"MLFLOW_TRACKING_URI": f"sqlite:///{db}"},
         secrets={"GITHUB_TOKEN": github.token} if github else None,
         github_api_url=github.url if github else None,
@@ -120,7 +132,9 @@ def github() -> FakeGitHub:
 
 
 def test_blocked_model_fails_the_pr_job_and_the_comment_is_sticky(
-    base_repo: tuple[Path, str], tmp_path: Path, github: FakeGitHub,
+    base_repo: tuple[Path, str],
+    tmp_path: Path,
+    github: FakeGitHub,
 ) -> None:
     repo, base = base_repo
     head = pr_head(repo, "tune-credit", "n_estimators: 200", "n_estimators: 250")
@@ -180,13 +194,16 @@ def test_blocked_model_fails_the_pr_job_and_the_comment_is_sticky(
 
     # a new push to the PR: a second run gates v2 and updates the same comment, never a second one
     second_head = pr_head(repo, "tune-credit", "n_estimators: 250", "n_estimators: 300")
-    second = run_act(repo, base, second_head, "tune-credit", tmp_path / "act2", github=github,
-                     db=run.db, action="synchronize")
+    second = run_act(
+        repo, base, second_head, "tune-credit", tmp_path / "act2", github=github, db=run.db, action="synchronize"
+    )
     assert registered(run.db) == [("credit", 1), ("credit", 2)], second.fail()
     [updated] = github.comments[PR_NUMBER]
     assert updated["id"] == comment["id"]
     assert "model `credit` v2" in updated["body"].splitlines()[0], updated["body"][:300]
-    posts = [r for r in github.requests if r["method"] == "POST" and r["path"].endswith(f"/issues/{PR_NUMBER}/comments")]
+    posts = [
+        r for r in github.requests if r["method"] == "POST" and r["path"].endswith(f"/issues/{PR_NUMBER}/comments")
+    ]
     patches = [r for r in github.requests if r["method"] == "PATCH" and "/issues/comments/" in r["path"]]
     assert (len(posts), len(patches)) == (1, 1), github.requests
     assert sorted(c["public"]["head_sha"] for c in github.check_runs.values()) == sorted([head, second_head])
@@ -194,7 +211,9 @@ def test_blocked_model_fails_the_pr_job_and_the_comment_is_sticky(
 
 
 def test_passing_model_from_a_fork_passes_and_posts_nothing(
-    base_repo: tuple[Path, str], tmp_path: Path, github: FakeGitHub,
+    base_repo: tuple[Path, str],
+    tmp_path: Path,
+    github: FakeGitHub,
 ) -> None:
     """A fork's PR: the token is read-only on GitHub, so the run gates, summarises and uploads,
     says why it posted nothing, and does not fail for it."""
@@ -254,7 +273,9 @@ def test_setup_cache_key_hashes_the_constraints(setup_repo: Path, tmp_path: Path
 
 
 def test_promote_workflow_plans_on_the_pr_and_applies_on_the_merge(
-    base_repo: tuple[Path, str], tmp_path: Path, github: FakeGitHub,
+    base_repo: tuple[Path, str],
+    tmp_path: Path,
+    github: FakeGitHub,
 ) -> None:
     from mlgate.gates.run import run_gates
     from mlgate.registry import Registry, audit
@@ -274,9 +295,14 @@ def test_promote_workflow_plans_on_the_pr_and_applies_on_the_merge(
     head = git("rev-parse", "HEAD", cwd=repo).strip()
     github.set_pull(21, author="data-scientist", head_sha=head)
     plan = run_workflow(
-        repo, ".github/workflows/promote.yml", "pull_request",
-        pull_request_event(base, head, "promote-insurance", 21), tmp_path / "plan",
-        secrets={"GITHUB_TOKEN": github.token}, variables={"MLFLOW_TRACKING_URI": uri}, github_api_url=github.url,
+        repo,
+        ".github/workflows/promote.yml",
+        "pull_request",
+        pull_request_event(base, head, "promote-insurance", 21),
+        tmp_path / "plan",
+        secrets={"GITHUB_TOKEN": github.token},
+        variables={"MLFLOW_TRACKING_URI": uri},
+        github_api_url=github.url,
     )
     assert plan.returncode == 0, plan.fail()
     assert re.search(r"\[promote/plan\s*\]\s+🏁\s+Job succeeded", plan.log), plan.fail()
@@ -285,7 +311,10 @@ def test_promote_workflow_plans_on_the_pr_and_applies_on_the_merge(
     assert "| `insurance` | staging | — → **v1** |" in comment["body"]
     [check] = github.check_runs.values()
     assert (check["public"]["name"], check["public"]["conclusion"], check["public"]["head_sha"]) == (
-        "mlgate / promotion", "success", head)
+        "mlgate / promotion",
+        "success",
+        head,
+    )
     assert "ready to promote" in (plan.summaries / "plan.md").read_text()
     assert registry.alias_version("insurance", "staging") is None  # a plan writes nothing
 
@@ -295,8 +324,14 @@ def test_promote_workflow_plans_on_the_pr_and_applies_on_the_merge(
     git("merge", "-q", "--no-ff", "-m", message, "promote-insurance", cwd=repo)
     merge = git("rev-parse", "HEAD", cwd=repo).strip()
     applied = run_workflow(
-        repo, ".github/workflows/promote.yml", "push", push_event(base, merge, message), tmp_path / "apply",
-        secrets={"GITHUB_TOKEN": github.token}, variables={"MLFLOW_TRACKING_URI": uri}, github_api_url=github.url,
+        repo,
+        ".github/workflows/promote.yml",
+        "push",
+        push_event(base, merge, message),
+        tmp_path / "apply",
+        secrets={"GITHUB_TOKEN": github.token},
+        variables={"MLFLOW_TRACKING_URI": uri},
+        github_api_url=github.url,
     )
     assert applied.returncode == 0, applied.fail()
     assert re.search(r"\[promote/apply\s*\]\s+🏁\s+Job succeeded", applied.log), applied.fail()

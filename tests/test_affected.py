@@ -23,7 +23,9 @@ def commit(repo: Path, rel: str, old: str, new: str) -> None:
 def affected(repo: Path, base: str, tmp_path: Path, *options: str) -> tuple[dict[str, list[str]], str]:
     out, outputs = tmp_path / "a.json", tmp_path / "github_output"
     outputs.write_text("")
-    result = invoke(CliRunner(), "affected", "--base", base, *options, "--json", str(out), "--github-output", str(outputs), cwd=repo)
+    result = invoke(
+        CliRunner(), "affected", "--base", base, *options, "--json", str(out), "--github-output", str(outputs), cwd=repo
+    )
     assert result.exit_code == 0, result.output
     return json.loads(out.read_text()), outputs.read_text()
 

@@ -11,7 +11,10 @@ from conftest import PROJECT
 from mlgate.github.approvals import count_approvals
 
 TEMPLATE = json.loads(
-    (PROJECT / "devkit/mlgate_devkit/github_stand_in/rest-responses/github-owners-bot__reviews__reviews.35.approved.json").read_text()
+    (
+        PROJECT
+        / "devkit/mlgate_devkit/github_stand_in/rest-responses/github-owners-bot__reviews__reviews.35.approved.json"
+    ).read_text()
 )[0]
 HEAD, OLD = "a" * 40, "b" * 40
 
@@ -39,7 +42,10 @@ def test_latest_state_changing_review_per_reviewer_counts() -> None:
 
 
 def test_order_comes_from_submitted_at_not_list_position() -> None:
-    reviews = [review("bo", "CHANGES_REQUESTED", "2026-01-02T00:00:00Z"), review("bo", "APPROVED", "2026-01-01T00:00:00Z")]
+    reviews = [
+        review("bo", "CHANGES_REQUESTED", "2026-01-02T00:00:00Z"),
+        review("bo", "APPROVED", "2026-01-01T00:00:00Z"),
+    ]
     assert count_approvals(reviews, author="eve").approvers == []
 
 
@@ -60,6 +66,8 @@ def test_stale_approvals_count_only_without_head(head: str | None, expected: lis
 
 def test_allowed_filters_with_a_reason() -> None:
     reviews = [review("ana", "APPROVED", "2026-01-01T10:00:00Z"), review("zed", "APPROVED", "2026-01-01T10:00:00Z")]
-    result = count_approvals(reviews, author="eve", allowed=lambda r: None if r["user"]["login"] == "ana" else "not listed")
+    result = count_approvals(
+        reviews, author="eve", allowed=lambda r: None if r["user"]["login"] == "ana" else "not listed"
+    )
     assert result.approvers == ["ana"]
     assert result.ignored == {"zed": "not listed"}

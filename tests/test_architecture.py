@@ -138,8 +138,15 @@ def test_only_the_basics_live_at_the_top_level() -> None:
 
 @pytest.mark.parametrize(
     "package",
-    ["mlgate.data", "mlgate.registry", "mlgate.github", "mlgate.promotion", "mlgate.report", "mlgate.cli",
-     "mlgate.gates.integrity"],
+    [
+        "mlgate.data",
+        "mlgate.registry",
+        "mlgate.github",
+        "mlgate.promotion",
+        "mlgate.report",
+        "mlgate.cli",
+        "mlgate.gates.integrity",
+    ],
 )
 def test_every_re_exported_name_exists(package: str) -> None:
     module = importlib.import_module(package)

@@ -14,15 +14,32 @@ from conftest import PROJECT, invoke
 
 def test_benchmark_runs_and_numbers_match() -> None:
     done = subprocess.run(
-        [sys.executable, str(PROJECT / "benchmarks" / "gates.py"), "--rows", "20000", "--skip-evidently", "--repeat", "1"],
-        capture_output=True, text=True, check=False, timeout=600,
+        [
+            sys.executable,
+            str(PROJECT / "benchmarks" / "gates.py"),
+            "--rows",
+            "20000",
+            "--skip-evidently",
+            "--repeat",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     last = done.stdout.strip().splitlines()[-1]
     fields = dict(item.split("=", 1) for item in last.split())
     assert list(fields) == [
-        "rows", "mlgate_s", "mlgate_peak_mb", "evidently_s", "fairlearn_s",
-        "speedup_vs_evidently", "speedup_vs_fairlearn", "numbers_match",
+        "rows",
+        "mlgate_s",
+        "mlgate_peak_mb",
+        "evidently_s",
+        "fairlearn_s",
+        "speedup_vs_evidently",
+        "speedup_vs_fairlearn",
+        "numbers_match",
     ]
     assert fields["rows"] == "20000"
     assert fields["evidently_s"] == "skipped"
@@ -35,7 +52,10 @@ def test_pr_overhead_benchmark_runs_on_a_trained_repo(governed_repo: Path) -> No
     assert trained.exit_code == 0, trained.output
     done = subprocess.run(
         [sys.executable, str(PROJECT / "benchmarks" / "pr_overhead.py"), "--repo", str(governed_repo), "--repeat", "1"],
-        capture_output=True, text=True, check=False, timeout=600,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     last = done.stdout.strip().splitlines()[-1]

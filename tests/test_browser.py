@@ -51,12 +51,8 @@ def leftovers(sessions: list[int], out_dir: Path) -> set[int]:
         try:
             if not entry.name.isdigit():
                 continue
-            state, _ppid, _pgrp, session = (
-                (entry / "stat").read_text().rsplit(")", 1)[1].split()[:4]
-            )
-            if state != "Z" and (
-                int(session) in sessions or marker in (entry / "environ").read_bytes()
-            ):
+            state, _ppid, _pgrp, session = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:4]
+            if state != "Z" and (int(session) in sessions or marker in (entry / "environ").read_bytes()):
                 found.add(int(entry.name))
         except OSError:
             continue
@@ -71,9 +67,7 @@ def assert_all_gone(sessions: list[int], out_dir: Path, seconds: float = 5.0) ->
     assert alive == set(), f"browser processes left running: {sorted(alive)}"
 
 
-def test_clean_page_has_no_errors_requests_and_is_not_blank(
-    tmp_path: Path, launched: list[int]
-) -> None:
+def test_clean_page_has_no_errors_requests_and_is_not_blank(tmp_path: Path, launched: list[int]) -> None:
     require_chromium()
     rendered = render(page(tmp_path, "clean", CLEAN), tmp_path)
     assert rendered.console_errors == []
@@ -103,8 +97,7 @@ def test_uncaught_exceptions_are_detected(tmp_path: Path) -> None:
     html = page(
         tmp_path,
         "throw",
-        '<script>throw new Error("x")</script>'
-        '<script>setTimeout(() => Promise.reject(new Error("late")), 20)</script>',
+        '<script>throw new Error("x")</script><script>setTimeout(() => Promise.reject(new Error("late")), 20)</script>',
     )
     errors = render(html, tmp_path).console_errors
     assert len(errors) == 2, errors
@@ -208,10 +201,7 @@ def make_png(path: Path, rows: list[bytes], width: int, colour_type: int, filter
 
     header = struct.pack(">IIBBBBB", width, len(rows), 8, colour_type, 0, 0, 0)
     path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(bytes(out)))
-        + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(out))) + chunk(b"IEND", b"")
     )
 
 

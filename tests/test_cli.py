@@ -118,7 +118,10 @@ def test_every_command_with_json_is_checked_for_pure_json() -> None:
 
 @pytest.mark.parametrize("command", sorted(JSON_COMMANDS))
 def test_json_dash_prints_the_json_alone_on_stdout(
-    command: str, registry_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    registry_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     args, codes = JSON_COMMANDS[command]
@@ -144,8 +147,19 @@ def test_tables_go_to_stdout_without_json_dash(registry_repo: Path) -> None:
 
 
 def test_report_format_and_json_dash_both_on_stdout_is_refused(registry_repo: Path) -> None:
-    result = invoke(CliRunner(), "report", "insurance", "--verdict", str(registry_repo.parent / "verdict.json"),
-                    "--no-registry", "--format", "summary", "--json", "-", cwd=registry_repo)
+    result = invoke(
+        CliRunner(),
+        "report",
+        "insurance",
+        "--verdict",
+        str(registry_repo.parent / "verdict.json"),
+        "--no-registry",
+        "--format",
+        "summary",
+        "--json",
+        "-",
+        cwd=registry_repo,
+    )
     assert result.exit_code == 2
     assert json.loads(result.stdout)["ok"] is False
     assert "--format summary and --json - both print to stdout" in result.stderr
@@ -155,7 +169,9 @@ def test_report_format_and_json_dash_both_on_stdout_is_refused(registry_repo: Pa
 
 
 def test_apply_of_a_merge_naming_a_pr_without_a_token_says_what_to_do(
-    registry_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    registry_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from mlgate.registry import Registry
 
@@ -175,7 +191,9 @@ def test_apply_of_a_merge_naming_a_pr_without_a_token_says_what_to_do(
     assert result.exit_code == 0, result.output
     assert "--no-github: the reviews of PR #7 are not read; approvals count as absent" in result.stderr
     assert json.loads(out.read_text())["github"] == {
-        "read": False, "pr": 7, "approvals": "counted as absent (--no-github)",
+        "read": False,
+        "pr": 7,
+        "approvals": "counted as absent (--no-github)",
     }
     assert Registry(repo).alias_version("insurance", "staging") == 1
 
@@ -201,8 +219,14 @@ def test_validate_checks_rules_inherited_from_a_base_policy(governed_repo: Path,
     base = governed_repo / "policies/base.yaml"
     text = base.read_text()
     assert "\ngates:\n" in text
-    base.write_text(text.replace("\ngates:\n", "\ngates:\n  fairness:\n    - id: by-race\n      metric: demographic_parity_ratio\n"
-                                 "      min: 0.8\n      sensitive_features: [race]\n", 1))
+    base.write_text(
+        text.replace(
+            "\ngates:\n",
+            "\ngates:\n  fairness:\n    - id: by-race\n      metric: demographic_parity_ratio\n"
+            "      min: 0.8\n      sensitive_features: [race]\n",
+            1,
+        )
+    )
     line = base.read_text().splitlines().index("      sensitive_features: [race]") + 1
     out = tmp_path / "v.json"
     result = invoke(CliRunner(), "validate", "--no-data", "--json", str(out), cwd=governed_repo)
@@ -215,8 +239,14 @@ def test_validate_checks_rules_inherited_from_a_base_policy(governed_repo: Path,
 
     # a rule the model's own policy replaces (same id) is not the one in effect: not reported
     credit = governed_repo / "policies/credit.yaml"
-    credit.write_text(credit.read_text().replace("  fairness:\n", "  fairness:\n    - id: by-race\n      metric: demographic_parity_ratio\n"
-                                                 "      min: 0.8\n      sensitive_features: [sex]\n", 1))
+    credit.write_text(
+        credit.read_text().replace(
+            "  fairness:\n",
+            "  fairness:\n    - id: by-race\n      metric: demographic_parity_ratio\n"
+            "      min: 0.8\n      sensitive_features: [sex]\n",
+            1,
+        )
+    )
     result = invoke(CliRunner(), "validate", "--no-data", cwd=governed_repo)
     assert result.exit_code == 2
     assert "model 'credit'" not in result.stderr

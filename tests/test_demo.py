@@ -96,10 +96,16 @@ def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -
     assert {row["status"] for row in promotions["status_after_rollback"]} == {"Synced"}
     history = promotions["history_after_rollback"]
     assert [(r["stage"], r["version"]) for r in history] == [
-        ("staging", 2), ("production", 2), ("staging", 3), ("production", 3), ("production", 2),
+        ("staging", 2),
+        ("production", 2),
+        ("staging", 3),
+        ("production", 3),
+        ("production", 2),
     ]
     assert all(r["approvers"] == ["risk-officer"] for r in history if r["stage"] == "production")
-    assert [(c["stage"], c["desired"], c["outcome"]) for c in promotions["rollback"]["applied"]] == [("production", 2, "applied")]
+    assert [(c["stage"], c["desired"], c["outcome"]) for c in promotions["rollback"]["applied"]] == [
+        ("production", 2, "applied")
+    ]
     # it says where its outputs are
     assert str(repo) in result.output
     assert "mlflow ui --backend-store-uri" in result.output
@@ -115,7 +121,11 @@ def test_demo_reruns_in_the_same_workdir(tmp_path: Path) -> None:
     for _ in range(2):
         done = subprocess.run(  # what scripts/demo runs once the venv is set up
             [sys.executable, "-m", "mlgate_devkit.demo", "--no-pr", "--workdir", str(workdir)],
-            capture_output=True, text=True, check=False, env=os.environ | {"PYTHONPATH": os.pathsep.join([str(PROJECT / "devkit"), os.environ.get("PYTHONPATH", "")])},
+            capture_output=True,
+            text=True,
+            check=False,
+            env=os.environ
+            | {"PYTHONPATH": os.pathsep.join([str(PROJECT / "devkit"), os.environ.get("PYTHONPATH", "")])},
         )
         assert done.returncode == 0, done.stdout + done.stderr
     assert "demo finished" in done.stderr + done.stdout

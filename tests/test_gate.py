@@ -215,28 +215,40 @@ def test_unknown_version_is_an_input_error(insurance_repo: Path) -> None:
 
 def test_deepchecks_required_but_not_installed_exits_2_with_hint(insurance_repo: Path) -> None:
     edit(
-        insurance_repo, "policies/default.yaml", "gates:\n",
+        insurance_repo,
+        "policies/default.yaml",
+        "gates:\n",
         "gates:\n  integrity:\n    - metric: deepchecks\n      suite: data_integrity\n      max: 0\n",
     )
     # deepchecks is installed here; a None entry in sys.modules makes its import fail exactly
     # as it does where the extra is missing.
     script = "import sys; sys.modules['deepchecks'] = None; from mlgate.cli import main; main()"
     done = subprocess.run(
-        [sys.executable, "-c", script, "gate", "insurance"], cwd=insurance_repo,
-        capture_output=True, text=True, check=False,
+        [sys.executable, "-c", script, "gate", "insurance"],
+        cwd=insurance_repo,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 2, done.stderr
-    assert "requires deepchecks suites (data_integrity) but deepchecks is not usable: deepchecks is not installed" in done.stderr
+    assert (
+        "requires deepchecks suites (data_integrity) but deepchecks is not usable: deepchecks is not installed"
+        in done.stderr
+    )
     assert "pip install 'mlgate[deepchecks]'" in done.stderr
 
 
 @pytest.mark.parametrize(
     ("rule", "expected"),
     [
-        ("performance:\n  performance:\n    - metric: roc_auc\n      min: 0.5\n",
-         "metric 'roc_auc' does not apply to regression model 'insurance'"),
-        ("fairness:\n    - metric: demographic_parity_ratio\n      min: 0.8\n      sensitive_features: [gender]\n",
-         "gender"),
+        (
+            "performance:\n  performance:\n    - metric: roc_auc\n      min: 0.5\n",
+            "metric 'roc_auc' does not apply to regression model 'insurance'",
+        ),
+        (
+            "fairness:\n    - metric: demographic_parity_ratio\n      min: 0.8\n      sensitive_features: [gender]\n",
+            "gender",
+        ),
         ("drift:\n    - metric: psi\n      max: 0.2\n      features: [income]\n", "income"),
         ("integrity:\n    - metric: deepchecks\n      max: 0\n", "'suite' is required with metric 'deepchecks'"),
         ("documentation:\n    - field: model_card.purpose\n", "model_card.purpose"),
@@ -257,7 +269,9 @@ def test_malformed_rule_in_each_family_exits_2(insurance_repo: Path, rule: str, 
 
 def test_fairness_on_a_regressor_is_an_error_rule_not_a_crash(insurance_repo: Path) -> None:
     edit(
-        insurance_repo, "policies/default.yaml", "gates:\n",
+        insurance_repo,
+        "policies/default.yaml",
+        "gates:\n",
         "gates:\n  fairness:\n    - metric: demographic_parity_ratio\n      min: 0.8\n      severity: warn\n",
     )
     assert run(insurance_repo, "train", "insurance")[0] == 0
@@ -270,7 +284,9 @@ def test_fairness_on_a_regressor_is_an_error_rule_not_a_crash(insurance_repo: Pa
 
 def test_deepchecks_suite_conditions_become_rule_results(insurance_repo: Path) -> None:
     edit(
-        insurance_repo, "policies/default.yaml", "gates:\n",
+        insurance_repo,
+        "policies/default.yaml",
+        "gates:\n",
         "gates:\n  integrity:\n    - metric: deepchecks\n      suite: data_integrity\n      max: 0\n"
         "      severity: warn\n",
     )

@@ -20,8 +20,14 @@ def close(mine: float | None, theirs: float) -> bool:
     return mine is not None and math.isclose(mine, float(theirs), rel_tol=REL, abs_tol=1e-300)
 
 
-def one(reference: pd.DataFrame, current: pd.DataFrame, name: str = "x", *, kind: str = "numeric",
-        settings: DriftSettings = SETTINGS):
+def one(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    name: str = "x",
+    *,
+    kind: str = "numeric",
+    settings: DriftSettings = SETTINGS,
+):
     numeric, categorical = ([name], []) if kind == "numeric" else ([], [name])
     return feature_drift(reference, current, numeric, categorical, settings, workers=1)[0]
 
@@ -226,7 +232,9 @@ def test_nan_rows_are_dropped_not_binned() -> None:
 def test_threads_do_not_change_results() -> None:
     rng = np.random.default_rng(4)
     ref = pd.DataFrame({f"x{i}": rng.normal(size=3000) for i in range(5)} | {"c": rng.choice(list("abc"), 3000)})
-    cur = pd.DataFrame({f"x{i}": rng.normal(0.1 * i, size=2000) for i in range(5)} | {"c": rng.choice(list("abd"), 2000)})
+    cur = pd.DataFrame(
+        {f"x{i}": rng.normal(0.1 * i, size=2000) for i in range(5)} | {"c": rng.choice(list("abd"), 2000)}
+    )
     names = [f"x{i}" for i in range(5)]
     serial = feature_drift(ref, cur, names, ["c"], SETTINGS, workers=1)
     threaded = feature_drift(ref, cur, names, ["c"], SETTINGS, workers=3)
@@ -249,15 +257,24 @@ def test_missing_column_and_empty_column_raise() -> None:
 def table():
     rng = np.random.default_rng(11)
     n = 4000
-    ref = pd.DataFrame({
-        "income": rng.lognormal(10, 0.5, n), "age": rng.uniform(18, 90, n),
-        "score": rng.normal(size=n), "city": rng.choice(list("abcd"), n), "plan": rng.choice(list("xy"), n),
-    })
-    cur = pd.DataFrame({
-        "income": rng.lognormal(10.6, 0.5, n), "age": rng.uniform(18, 90, n),
-        "score": rng.normal(0.05, size=n), "city": rng.choice(list("abcd"), n, p=[0.1, 0.1, 0.4, 0.4]),
-        "plan": rng.choice(list("xy"), n),
-    })
+    ref = pd.DataFrame(
+        {
+            "income": rng.lognormal(10, 0.5, n),
+            "age": rng.uniform(18, 90, n),
+            "score": rng.normal(size=n),
+            "city": rng.choice(list("abcd"), n),
+            "plan": rng.choice(list("xy"), n),
+        }
+    )
+    cur = pd.DataFrame(
+        {
+            "income": rng.lognormal(10.6, 0.5, n),
+            "age": rng.uniform(18, 90, n),
+            "score": rng.normal(0.05, size=n),
+            "city": rng.choice(list("abcd"), n, p=[0.1, 0.1, 0.4, 0.4]),
+            "plan": rng.choice(list("xy"), n),
+        }
+    )
     return feature_drift(ref, cur, ["income", "age", "score"], ["city", "plan"], SETTINGS)
 
 

@@ -53,10 +53,12 @@ def fairlearn_value(metric: str, y_true, y_pred, groups) -> float:
 
 def random_case(seed: int, n: int = 1500):
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "race": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1]),
-        "age": rng.uniform(16, 80, n).round(),
-    })
+    frame = pd.DataFrame(
+        {
+            "race": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1]),
+            "age": rng.uniform(16, 80, n).round(),
+        }
+    )
     y_true = rng.random(n) < 0.45
     bias = frame["race"].map({"a": 0.0, "b": 0.1, "c": 0.2, "d": -0.1}).to_numpy()
     y_pred = rng.random(n) < np.where(y_true, 0.7, 0.25) + bias
@@ -113,8 +115,17 @@ def test_age_buckets_are_right_open() -> None:
     frame = pd.DataFrame({"age": [0, 24.9, 25, 44, 45, 64.99, 65, 119.9, 120, -1, np.nan]})
     groups = sensitive_groups(frame, AGE)
     assert groups.astype(str).tolist() == [
-        "under 25", "under 25", "25-44", "25-44", "45-64", "45-64", "65+", "65+",
-        "out of range", "out of range", "missing",
+        "under 25",
+        "under 25",
+        "25-44",
+        "25-44",
+        "45-64",
+        "45-64",
+        "65+",
+        "65+",
+        "out of range",
+        "out of range",
+        "missing",
     ]
     assert groups.name == "age"
     unnamed = sensitive_groups(frame, SensitiveFeature(name="age", bins=[0, 25, 120]))
@@ -142,7 +153,11 @@ def test_intersection_labels_and_counts() -> None:
     assert both.astype(str).tolist() == ["f & under 25", "m & 25-44", "f & 25-44", "m & 65+", "f & missing"]
     table = group_table(np.ones(5, bool), np.ones(5, bool), both, 1)
     assert {r["group"]: r["count"] for r in table.rows} == {
-        "f & under 25": 1, "f & 25-44": 1, "f & missing": 1, "m & 25-44": 1, "m & 65+": 1,
+        "f & under 25": 1,
+        "f & 25-44": 1,
+        "f & missing": 1,
+        "m & 25-44": 1,
+        "m & 65+": 1,
     }
 
 
@@ -173,8 +188,12 @@ def test_one_class_group_fails_metrics_that_need_both_classes() -> None:
     y_pred = np.array([True, True, False, False] * 30)
     table = group_table(y_true, y_pred, groups, min_group_size=30)
     assert table.rows[2]["recall"] is None
-    for metric in ("equal_opportunity_difference", "equal_opportunity_ratio", "equalized_odds_difference",
-                   "equalized_odds_ratio"):
+    for metric in (
+        "equal_opportunity_difference",
+        "equal_opportunity_ratio",
+        "equalized_odds_difference",
+        "equalized_odds_ratio",
+    ):
         m = fairness_measurement([table], metric)
         assert m.value is None
         assert m.error is not None

@@ -263,9 +263,7 @@ def test_schema_text_in_a_numeric_column_and_a_feature_the_signature_lacks() -> 
 
 
 def test_schema_unknown_signature_types_are_not_counted() -> None:
-    data = make(
-        {"n": [1], "y": [0]}, {"n": [1], "y": [0]}, ["n"], [], signature=[("n", "Array(long)")]
-    )
+    data = make({"n": [1], "y": [0]}, {"n": [1], "y": [0]}, ["n"], [], signature=[("n", "Array(long)")])
     measured = integrity_measurement("schema_mismatch", data)
     assert measured.value == 0
     assert measured.details["unchecked"] == [{"column": "n", "expected": "Array(long)"}]
@@ -455,9 +453,7 @@ def test_native_definitions_match_deepchecks_checks() -> None:
     overlap = overlap_data()
     train, holdout = dataset(overlap.train, ["c"]), dataset(overlap.holdout, ["c"])
     expected = run_check(TrainTestSamplesMix(), train, holdout)
-    assert integrity_measurement("train_holdout_overlap", overlap).value == pytest.approx(
-        expected["ratio"]
-    )
+    assert integrity_measurement("train_holdout_overlap", overlap).value == pytest.approx(expected["ratio"])
 
 
 @pytest.fixture(scope="module")
@@ -491,9 +487,7 @@ def check_outcomes(
 
 
 @pytest.mark.usefixtures("deepchecks_ok")
-def test_train_test_validation_on_credit(
-    credit: IntegrityData, capfd: pytest.CaptureFixture[str]
-) -> None:
+def test_train_test_validation_on_credit(credit: IntegrityData, capfd: pytest.CaptureFixture[str]) -> None:
     outcomes = deepchecks_results("train_test_validation", credit, None, "classification")
     by_check = check_outcomes(outcomes)
     assert {
@@ -528,9 +522,7 @@ def test_deepchecks_fails_conditions_on_broken_data(credit: IntegrityData) -> No
     train.loc[100:199, "saving_accounts"] = "N/A"
     holdout = pd.concat([credit.holdout, credit.train.iloc[200:260]], ignore_index=True)  # leaked
     holdout["branch"] = "berlin"
-    broken = IntegrityData(
-        train, holdout, CREDIT_NUMERIC, [*CREDIT_CATEGORICAL, "branch"], "risk", None
-    )
+    broken = IntegrityData(train, holdout, CREDIT_NUMERIC, [*CREDIT_CATEGORICAL, "branch"], "risk", None)
     by_check = check_outcomes(deepchecks_results("data_integrity", broken, None, "classification"))
     for check in ("Single Value in Column - Train Dataset", "Mixed Nulls - Train Dataset"):
         assert by_check[check].category == "FAIL"
@@ -538,9 +530,7 @@ def test_deepchecks_fails_conditions_on_broken_data(credit: IntegrityData) -> No
     assert "branch" in by_check["Single Value in Column - Train Dataset"].details
     assert by_check["Mixed Nulls - Test Dataset"].passed
 
-    by_check = check_outcomes(
-        deepchecks_results("train_test_validation", broken, None, "classification")
-    )
+    by_check = check_outcomes(deepchecks_results("train_test_validation", broken, None, "classification"))
     mix = by_check["Train Test Samples Mix"]
     assert mix.category == "FAIL"
     # the native metric sees the same leak: 60 of 310 holdout rows
@@ -610,18 +600,14 @@ def test_a_crashing_check_is_an_error_and_an_inapplicable_one_is_left_out(
     assert outcomes[0].details == "the check failed: RuntimeError: boom second line"
 
 
-def test_a_suite_with_nothing_applicable_is_an_error(
-    custom_suite: Any, credit: IntegrityData
-) -> None:
+def test_a_suite_with_nothing_applicable_is_an_error(custom_suite: Any, credit: IntegrityData) -> None:
     custom_suite(custom_checks()[1])
     (outcome,) = deepchecks_results("data_integrity", credit, None, "classification")
     assert (outcome.category, outcome.passed) == ("ERROR", False)
     assert "no condition" in outcome.details
 
 
-def test_model_evaluation_without_a_model_is_an_error_outcome(
-    deepchecks_ok: None, credit: IntegrityData
-) -> None:
+def test_model_evaluation_without_a_model_is_an_error_outcome(deepchecks_ok: None, credit: IntegrityData) -> None:
     (outcome,) = deepchecks_results("model_evaluation", credit, None, "classification")
     assert (outcome.category, outcome.passed) == ("ERROR", False)
     assert "needs the fitted model" in outcome.details
@@ -639,9 +625,7 @@ def fresh_probe() -> Any:
     suites_runner._deepchecks_problem.cache_clear()
 
 
-def test_deepchecks_missing(
-    monkeypatch: pytest.MonkeyPatch, fresh_probe: None, credit: IntegrityData
-) -> None:
+def test_deepchecks_missing(monkeypatch: pytest.MonkeyPatch, fresh_probe: None, credit: IntegrityData) -> None:
     monkeypatch.setitem(sys.modules, "deepchecks.tabular.suites", None)
     assert not deepchecks_available()
     assert "not installed" in str(deepchecks_problem())
@@ -653,8 +637,6 @@ def test_deepchecks_with_a_known_breaking_pandas(
     monkeypatch: pytest.MonkeyPatch, fresh_probe: None, deepchecks_ok: None
 ) -> None:
     real = suites_runner._version
-    monkeypatch.setattr(
-        suites_runner, "_version", lambda dist: (3, 0) if dist == "pandas" else real(dist)
-    )
+    monkeypatch.setattr(suites_runner, "_version", lambda dist: (3, 0) if dist == "pandas" else real(dist))
     assert not deepchecks_available()
     assert "does not work with pandas" in str(deepchecks_problem())

@@ -70,9 +70,7 @@ def test_sticky_comment_created_then_updated_on_page_3(server, gh):
 
 
 def test_check_run_batches_annotations(server, gh):
-    result = gh.create_or_update_check_run(
-        "mlgate", SHA, "failure", "2 gates failed", "summary", _annotations(120)
-    )
+    result = gh.create_or_update_check_run("mlgate", SHA, "failure", "2 gates failed", "summary", _annotations(120))
     run = server.check_runs[result["id"]]
     assert [len(r["output"].get("annotations", [])) for r in run["requests"]] == [50, 50, 20]
     assert [r["method"] for r in server.requests] == ["POST", "PATCH", "PATCH"]
@@ -95,9 +93,7 @@ def test_pull_request_reviews_files(server, gh):
         server.add_file(35, f"models/m{i}.yaml")
     assert gh.pull_request(35)["number"] == 35
     assert len(gh.pull_request_reviews(35)) == 3
-    assert [f["filename"] for f in gh.pull_request_files(35)] == [
-        f"models/m{i}.yaml" for i in range(5)
-    ]
+    assert [f["filename"] for f in gh.pull_request_files(35)] == [f"models/m{i}.yaml" for i in range(5)]
 
 
 def test_retry_after_502(server, gh, sleeps):
@@ -246,9 +242,7 @@ def test_missing_token_is_exit_2(monkeypatch):
 
 def test_server_validation_catches_bad_annotation_level(server, gh):
     with pytest.raises(InvalidInput, match="annotation_level"):
-        gh.create_or_update_check_run(
-            "mlgate", SHA, "failure", "t", "s", _annotations(1, level="error")
-        )
+        gh.create_or_update_check_run("mlgate", SHA, "failure", "t", "s", _annotations(1, level="error"))
     assert any("annotation_level" in v and "'error' is not one of" in v for v in server.violations)
     server.violations.clear()
 

@@ -63,8 +63,9 @@ def branch(repo: Path, edit: Callable[[Path], None]) -> tuple[str, str]:
     return base, commit(repo, edit)
 
 
-def run(cli: CliRunner, repo: Path, base: str, head: str, tmp_path: Path, *extra: str,
-        command: str = "governance") -> tuple[int, dict]:
+def run(
+    cli: CliRunner, repo: Path, base: str, head: str, tmp_path: Path, *extra: str, command: str = "governance"
+) -> tuple[int, dict]:
     out = tmp_path / "governance.json"
     result = invoke(cli, command, "--base", base, "--head", head, "--pr", str(PR), "--json", str(out), *extra, cwd=repo)
     return result.exit_code, json.loads(out.read_text())
@@ -95,7 +96,9 @@ def test_policy_change_is_red_until_a_named_approver_approves_the_head(
     # approval of an older commit do not count
     github.add_review(PR, login="mallory", commit_id=head, association="OWNER", submitted_at="2026-01-01T10:00:00Z")
     github.add_review(PR, login="ana.lima", commit_id=head, association="MEMBER", submitted_at="2026-01-01T10:01:00Z")
-    github.add_review(PR, login="risk-officer", commit_id=base, association="MEMBER", submitted_at="2026-01-01T10:02:00Z")
+    github.add_review(
+        PR, login="risk-officer", commit_id=base, association="MEMBER", submitted_at="2026-01-01T10:02:00Z"
+    )
     code, result = run(cli, governed_repo, base, head, tmp_path)
     assert code == 1
     assert result["ignored"] == {
@@ -104,7 +107,9 @@ def test_policy_change_is_red_until_a_named_approver_approves_the_head(
         "risk-officer": f"approved an older commit ({base[:12]}), not the head",
     }
 
-    github.add_review(PR, login="risk-officer", commit_id=head, association="MEMBER", submitted_at="2026-01-01T11:00:00Z")
+    github.add_review(
+        PR, login="risk-officer", commit_id=head, association="MEMBER", submitted_at="2026-01-01T11:00:00Z"
+    )
     code, result = run(cli, governed_repo, base, head, tmp_path)
     assert (code, result["conclusion"], result["approvers"]) == (0, "success", ["risk-officer"])
 
@@ -130,8 +135,13 @@ def test_policy_change_is_red_until_a_named_approver_approves_the_head(
     ids=["drop-age", "rebin-age", "split-seed", "target", "policy-field"],
 )
 def test_a_judging_field_change_is_red_with_its_diff(
-    cli: CliRunner, governed_repo: Path, github: FakeGitHub, tmp_path: Path,
-    edit: Callable[[Path], None], path: str, field: str,
+    cli: CliRunner,
+    governed_repo: Path,
+    github: FakeGitHub,
+    tmp_path: Path,
+    edit: Callable[[Path], None],
+    path: str,
+    field: str,
 ) -> None:
     base, head = branch(governed_repo, edit)
     github.set_pull(PR, author="mallory", head_sha=head)
@@ -207,8 +217,13 @@ def test_a_new_model_is_a_governance_change(
     ids=["workflow", "action", "constraints", "codeowners"],
 )
 def test_what_runs_the_gates_is_a_governance_change(
-    cli: CliRunner, governed_repo: Path, github: FakeGitHub, tmp_path: Path,
-    edit: Callable[[Path], None], path: str, reason: str,
+    cli: CliRunner,
+    governed_repo: Path,
+    github: FakeGitHub,
+    tmp_path: Path,
+    edit: Callable[[Path], None],
+    path: str,
+    reason: str,
 ) -> None:
     base, head = branch(governed_repo, edit)
     github.set_pull(PR, author="mallory", head_sha=head)
@@ -233,7 +248,12 @@ def test_model_changes_are_green_without_reading_reviews(
     base, head = branch(governed_repo, edit)
     github.set_pull(PR, author="mallory", head_sha=head)
     code, result = run(cli, governed_repo, base, head, tmp_path)
-    assert (code, result["conclusion"], result["changed"], result["title"]) == (0, "success", [], "no governance change")
+    assert (code, result["conclusion"], result["changed"], result["title"]) == (
+        0,
+        "success",
+        [],
+        "no governance change",
+    )
     assert not [r for r in github.requests if r["path"].endswith("/reviews")]
     assert [r["conclusion"] for r in runs_of(github)] == ["success"]
 
@@ -243,7 +263,9 @@ def test_without_a_governance_section_any_collaborator_but_the_author_approves(
 ) -> None:
     base_yaml = (governed_repo / "policies/base.yaml").read_text()
     assert "\ngovernance:" in base_yaml
-    commit(governed_repo, write("policies/base.yaml", base_yaml.split("\n# Who approves a governance change")[0] + "\n"))
+    commit(
+        governed_repo, write("policies/base.yaml", base_yaml.split("\n# Who approves a governance change")[0] + "\n")
+    )
     base, head = branch(governed_repo, LOOSEN)
     github.set_pull(PR, author="mallory", head_sha=head)
     code, result = run(cli, governed_repo, base, head, tmp_path)
@@ -262,7 +284,10 @@ def test_the_base_policy_names_the_approvers_not_the_pr(
     cli: CliRunner, governed_repo: Path, github: FakeGitHub, tmp_path: Path
 ) -> None:
     """A PR that adds its author's friend to the approvers is still judged by the base's list."""
-    base, head = branch(governed_repo, replace("policies/base.yaml", GOVERNANCE_APPROVERS, GOVERNANCE_APPROVERS.replace("officer]", "officer, pal]")))
+    base, head = branch(
+        governed_repo,
+        replace("policies/base.yaml", GOVERNANCE_APPROVERS, GOVERNANCE_APPROVERS.replace("officer]", "officer, pal]")),
+    )
     github.set_pull(PR, author="mallory", head_sha=head)
     github.add_review(PR, login="pal", commit_id=head, association="MEMBER", submitted_at="2026-01-01T10:00:00Z")
     code, result = run(cli, governed_repo, base, head, tmp_path)
@@ -279,7 +304,9 @@ def test_team_approvers_are_checked_with_github(
     github.add_team_member("octo-org/model-risk", "ana.lima")
     github.add_team_member("octo-org/model-risk", "invited", state="pending")
     for minute, login in enumerate(("outsider", "invited")):
-        github.add_review(PR, login=login, commit_id=head, association="MEMBER", submitted_at=f"2026-01-01T10:0{minute}:00Z")
+        github.add_review(
+            PR, login=login, commit_id=head, association="MEMBER", submitted_at=f"2026-01-01T10:0{minute}:00Z"
+        )
     code, result = run(cli, governed_repo, base, head, tmp_path)
     assert code == 1
     assert result["ignored"] == {
@@ -298,8 +325,9 @@ def test_dismissed_approval_turns_it_red_again(
 ) -> None:
     base, head = branch(governed_repo, LOOSEN)
     github.set_pull(PR, author="mallory", head_sha=head)
-    approval = github.add_review(PR, login="risk-officer", commit_id=head, association="MEMBER",
-                                 submitted_at="2026-01-01T10:00:00Z")
+    approval = github.add_review(
+        PR, login="risk-officer", commit_id=head, association="MEMBER", submitted_at="2026-01-01T10:00:00Z"
+    )
     assert run(cli, governed_repo, base, head, tmp_path)[0] == 0
     approval["state"] = "DISMISSED"  # what GitHub shows after "Dismiss review"
     code, result = run(cli, governed_repo, base, head, tmp_path)

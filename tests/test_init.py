@@ -28,16 +28,34 @@ def project(template_repo: Path, tmp_path: Path) -> Path:
 
 def test_init_then_validate_and_train(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "init.json"
-    result = invoke(CliRunner(), "init", "--model", "pricing", "--data", "data/insurance.csv", "--target", "charges",
-                    "--approver", "risk-officer", "--json", str(out), cwd=project)
+    result = invoke(
+        CliRunner(),
+        "init",
+        "--model",
+        "pricing",
+        "--data",
+        "data/insurance.csv",
+        "--target",
+        "charges",
+        "--approver",
+        "risk-officer",
+        "--json",
+        str(out),
+        cwd=project,
+    )
     assert result.exit_code == 0, result.output
     done = json.loads(out.read_text())
     assert done["model"] == "pricing"
     assert done["task"] == "regression"  # charges: floats
     assert done["ran"] == ["git init", "dvc init", "dvc add data/insurance.csv"]
     assert set(done["created"]) == {
-        "models/pricing/model.yaml", "params.yaml", "policies/base.yaml", "policies/default.yaml",
-        *(f".github/workflows/{w}" for w in WORKFLOWS), ".github/CODEOWNERS", ".gitignore",
+        "models/pricing/model.yaml",
+        "params.yaml",
+        "policies/base.yaml",
+        "policies/default.yaml",
+        *(f".github/workflows/{w}" for w in WORKFLOWS),
+        ".github/CODEOWNERS",
+        ".gitignore",
     }
     spec = yaml.safe_load((project / "models/pricing/model.yaml").read_text())
     assert spec["features"] == {"numeric": ["age", "bmi", "children"], "categorical": ["sex", "smoker", "region"]}
@@ -170,11 +188,16 @@ def test_the_governance_template_follows_this_repos_workflow() -> None:
     assert theirs[True] == ours[True]  # `on:`
     assert theirs["permissions"] == ours["permissions"] == {}
     [ours_job], [theirs_job] = ours["jobs"].values(), theirs["jobs"].values()
-    ours_steps = [dict(s, uses="<owner>/<repo>/action/setup@v1") if s.get("uses") == "./action/setup" else s for s in ours_job["steps"]]
+    ours_steps = [
+        dict(s, uses="<owner>/<repo>/action/setup@v1") if s.get("uses") == "./action/setup" else s
+        for s in ours_job["steps"]
+    ]
     assert theirs_job["steps"] == ours_steps
     assert theirs_job["permissions"] == ours_job["permissions"]
 
 
-@pytest.mark.parametrize(("stem", "name"), [("insurance", "insurance"), ("German Credit", "german-credit"), ("__", "model")])
+@pytest.mark.parametrize(
+    ("stem", "name"), [("insurance", "insurance"), ("German Credit", "german-credit"), ("__", "model")]
+)
 def test_default_model_name(stem: str, name: str) -> None:
     assert default_name(Path(f"{stem}.csv")) == name

@@ -43,10 +43,7 @@ NO_ALIASES = (
 )
 PLAIN_TYPES = "governance files hold only mappings, lists, strings, numbers, booleans and null"
 TOO_DEEP = "more than 64 levels of nesting: governance files are refused past that depth"
-META = (
-    "meta-estimators taking 'estimators'/'estimator' params are not supported by the "
-    "declarative pipeline yet"
-)
+META = "meta-estimators taking 'estimators'/'estimator' params are not supported by the declarative pipeline yet"
 
 Edit = Callable[[Path], None]
 
@@ -109,8 +106,7 @@ CASES = [
     # --------------------------------------------------------------- YAML syntax
     case(
         "yaml-unclosed-bracket",
-        f"{SPEC}:7:5: expected ',' or ']', but got ':' "
-        "(in the list opened at line 6, column 9: is its ']' missing?)",
+        f"{SPEC}:7:5: expected ',' or ']', but got ':' (in the list opened at line 6, column 9: is its ']' missing?)",
         edit(SPEC, "owners: [credit-risk-team, ana.lima]", "owners: [credit-risk-team, ana.lima"),
     ),
     case(
@@ -170,9 +166,7 @@ CASES = [
         f"{SPEC}:49:1: colour: unknown key (allowed: name, description, owners, task, data, "
         "target, positive_label, features, sensitive_features, estimator, seed, model_card, "
         "monitoring, policy)",
-        edit(
-            SPEC, "policy: policies/credit.yaml\n", "policy: policies/credit.yaml\ncolour: blue\n"
-        ),
+        edit(SPEC, "policy: policies/credit.yaml\n", "policy: policies/credit.yaml\ncolour: blue\n"),
     ),
     case(
         "unknown-key-policy-rule",
@@ -248,20 +242,17 @@ CASES = [
     ),
     case(
         "rule-min-and-max",
-        f"{POLICY}:6:7: gates -> performance -> 0: give exactly one comparison "
-        "(min, max, max_regression), got 2",
+        f"{POLICY}:6:7: gates -> performance -> 0: give exactly one comparison (min, max, max_regression), got 2",
         edit(POLICY, "      min: 0.70\n", "      min: 0.70\n      max: 0.99\n"),
     ),
     case(
         "rule-no-comparison",
-        f"{POLICY}:6:7: gates -> performance -> 0: give exactly one comparison "
-        "(min, max, max_regression), got 0",
+        f"{POLICY}:6:7: gates -> performance -> 0: give exactly one comparison (min, max, max_regression), got 0",
         edit(POLICY, "      min: 0.70\n", ""),
     ),
     case(
         "invalid-severity",
-        f"{POLICY}:13:17: gates -> performance -> 2 -> severity: expected 'block' or 'warn', "
-        "got string 'fatal'",
+        f"{POLICY}:13:17: gates -> performance -> 2 -> severity: expected 'block' or 'warn', got string 'fatal'",
         edit(POLICY, "severity: warn", "severity: fatal"),
     ),
     case(
@@ -295,44 +286,37 @@ CASES = [
     ),
     case(
         "policy-extends-cycle",
-        f"{BASE}:2:10: extends: extends cycle: policies/credit.yaml -> policies/base.yaml -> "
-        "policies/credit.yaml",
+        f"{BASE}:2:10: extends: extends cycle: policies/credit.yaml -> policies/base.yaml -> policies/credit.yaml",
         edit(BASE, "description: Baseline", "extends: credit.yaml\ndescription: Baseline"),
     ),
     case(
         "policy-absolute-path",
-        f"{SPEC}:48:9: policy: must be a file under policies/ in this repository, "
-        "got '/tmp/lax.yaml'",
+        f"{SPEC}:48:9: policy: must be a file under policies/ in this repository, got '/tmp/lax.yaml'",
         edit(SPEC, "policy: policies/credit.yaml", "policy: /tmp/lax.yaml"),
     ),
     case(
         "policy-parent-path",
-        f"{SPEC}:48:9: policy: must be a file under policies/ in this repository, "
-        "got '../lax/policy.yaml'",
+        f"{SPEC}:48:9: policy: must be a file under policies/ in this repository, got '../lax/policy.yaml'",
         edit(SPEC, "policy: policies/credit.yaml", "policy: ../lax/policy.yaml"),
     ),
     case(
         "policy-outside-policies",
-        f"{SPEC}:48:9: policy: must be a file under policies/ in this repository, "
-        "got 'models/credit/policy.yaml'",
+        f"{SPEC}:48:9: policy: must be a file under policies/ in this repository, got 'models/credit/policy.yaml'",
         edit(SPEC, "policy: policies/credit.yaml", "policy: models/credit/policy.yaml"),
     ),
     case(
         "policy-windows-path",
-        f"{SPEC}:48:9: policy: must be a file under policies/ in this repository, "
-        "got 'policies\\\\credit.yaml'",
+        f"{SPEC}:48:9: policy: must be a file under policies/ in this repository, got 'policies\\\\credit.yaml'",
         edit(SPEC, "policy: policies/credit.yaml", "policy: policies\\credit.yaml"),
     ),
     case(
         "policy-not-yaml",
-        f"{SPEC}:48:9: policy: must be a .yaml or .yml file under policies/, "
-        "got 'policies/credit.json'",
+        f"{SPEC}:48:9: policy: must be a .yaml or .yml file under policies/, got 'policies/credit.json'",
         edit(SPEC, "policy: policies/credit.yaml", "policy: policies/credit.json"),
     ),
     case(
         "policy-extends-absolute",
-        f"{POLICY}:2:10: extends: must name a file under policies/ in this repository, "
-        "got '/tmp/lax.yaml'",
+        f"{POLICY}:2:10: extends: must name a file under policies/ in this repository, got '/tmp/lax.yaml'",
         edit(POLICY, "extends: base.yaml", "extends: /tmp/lax.yaml"),
     ),
     case(
@@ -385,8 +369,7 @@ CASES = [
     ),
     case(
         "param-unknown",
-        f"{PARAMS}:4:3: credit -> max_dept: unknown parameter of RandomForestClassifier "
-        "(did you mean 'max_depth'?)",
+        f"{PARAMS}:4:3: credit -> max_dept: unknown parameter of RandomForestClassifier (did you mean 'max_depth'?)",
         edit(PARAMS, "max_depth: 6", "max_dept: 6"),
     ),
     case(
@@ -441,8 +424,7 @@ CASES = [
     ),
     case(
         "data-path-absolute",
-        f"{SPEC}:9:9: data -> path: must be a relative path to a file in this repository, "
-        "got '/etc/passwd'",
+        f"{SPEC}:9:9: data -> path: must be a relative path to a file in this repository, got '/etc/passwd'",
         edit(SPEC, "path: data/german_credit.csv", "path: /etc/passwd"),
     ),
     case(
@@ -453,8 +435,7 @@ CASES = [
     ),
     case(
         "data-path-empty",
-        f"{SPEC}:9:9: data -> path: must be a relative path to a file in this repository, "
-        "got ''",
+        f"{SPEC}:9:9: data -> path: must be a relative path to a file in this repository, got ''",
         edit(SPEC, "path: data/german_credit.csv", 'path: ""'),
     ),
     case(
@@ -492,17 +473,13 @@ CASES = [
     ),
     case(
         "data-non-numeric-feature",
-        f"{CREDIT_CSV}:9: credit_amount: non-numeric value 'lots' in a numeric column "
-        "(1 row like this)",
+        f"{CREDIT_CSV}:9: credit_amount: non-numeric value 'lots' in a numeric column (1 row like this)",
         recorded(CREDIT_CSV, lambda text: text.replace(",6948,36,car,35", ",lots,36,car,35")),
     ),
     case(
         "data-non-numeric-target-regression",
-        f"{INSURANCE_CSV}:3: charges: non-numeric value 'unknown' in a numeric column "
-        "(1 row like this)",
-        recorded(
-            INSURANCE_CSV, lambda text: text.replace(",southeast,1725.5523", ",southeast,unknown")
-        ),
+        f"{INSURANCE_CSV}:3: charges: non-numeric value 'unknown' in a numeric column (1 row like this)",
+        recorded(INSURANCE_CSV, lambda text: text.replace(",southeast,1725.5523", ",southeast,unknown")),
         model="insurance",
     ),
     case(
@@ -550,8 +527,7 @@ CASES = [
     ),
     case(
         "yaml-python-object-tag",
-        f"{POLICY}:7:12: gates -> performance -> 0 -> min: YAML tag "
-        f"'!!python/object:os.system' refused: {PLAIN_TYPES}",
+        f"{POLICY}:7:12: gates -> performance -> 0 -> min: YAML tag '!!python/object:os.system' refused: {PLAIN_TYPES}",
         edit(POLICY, "min: 0.70", "min: !!python/object:os.system 0.70"),
     ),
     case(
@@ -656,14 +632,12 @@ CASES = [
     ),
     case(
         "threshold-min-minus-inf",
-        f"{POLICY}:7:12: gates -> performance -> 0 -> min: expected a finite number, "
-        "got number -inf",
+        f"{POLICY}:7:12: gates -> performance -> 0 -> min: expected a finite number, got number -inf",
         edit(POLICY, "min: 0.70", "min: -.inf"),
     ),
     case(
         "threshold-max-regression-nan",
-        f"{POLICY}:10:23: gates -> performance -> 1 -> max_regression: expected a finite number, "
-        "got number nan",
+        f"{POLICY}:10:23: gates -> performance -> 1 -> max_regression: expected a finite number, got number nan",
         edit(POLICY, "max_regression: 0.02", "max_regression: .nan"),
     ),
     case(
@@ -717,14 +691,12 @@ CASES = [
     # --------------------------------------------------------------- meaningless groups and data
     case(
         "bin-edge-nan",
-        f"{SPEC}:22:15: sensitive_features -> 1 -> bins -> 1: expected a finite number, "
-        "got number nan",
+        f"{SPEC}:22:15: sensitive_features -> 1 -> bins -> 1: expected a finite number, got number nan",
         edit(SPEC, "bins: [0, 25, 120]", "bins: [0, .nan, 120]"),
     ),
     case(
         "bin-edge-inf",
-        f"{SPEC}:22:19: sensitive_features -> 1 -> bins -> 2: expected a finite number, "
-        "got number inf",
+        f"{SPEC}:22:19: sensitive_features -> 1 -> bins -> 2: expected a finite number, got number inf",
         edit(SPEC, "bins: [0, 25, 120]", "bins: [0, 25, .inf]"),
     ),
     case(
@@ -747,20 +719,17 @@ CASES = [
     ),
     case(
         "data-row-with-more-fields",
-        f"{CREDIT_CSV}:9: row has 11 fields but the header has 10: quote values that contain a "
-        "comma (1 row like this)",
+        f"{CREDIT_CSV}:9: row has 11 fields but the header has 10: quote values that contain a comma (1 row like this)",
         recorded(CREDIT_CSV, lambda text: text.replace(",6948,36,car,35", ",6948,36,car,35,x")),
     ),
     case(
         "data-empty-numeric-column",
-        f"{CREDIT_CSV}:1: credit_amount: the column is empty: no row has a value, so it cannot "
-        "be a feature",
+        f"{CREDIT_CSV}:1: credit_amount: the column is empty: no row has a value, so it cannot be a feature",
         recorded(CREDIT_CSV, lambda text: clear_column(text, 6)),
     ),
     case(
         "data-empty-categorical-column",
-        f"{CREDIT_CSV}:1: housing: the column is empty: no row has a value, so it cannot be a "
-        "feature",
+        f"{CREDIT_CSV}:1: housing: the column is empty: no row has a value, so it cannot be a feature",
         recorded(CREDIT_CSV, lambda text: clear_column(text, 3)),
     ),
     case(
@@ -861,9 +830,7 @@ def test_malformed_input_is_rejected(
         pytest.param(PARAMS, DEEP_BLOCK, f"{PARAMS}:65:129: k0: {TOO_DEEP}", id="deep-block-nesting"),
     ],
 )
-def test_hostile_yaml_is_refused_fast(
-    governed_repo: Path, cli: CliRunner, rel: str, text: str, expected: str
-) -> None:
+def test_hostile_yaml_is_refused_fast(governed_repo: Path, cli: CliRunner, rel: str, text: str, expected: str) -> None:
     """Files that used to take 25 s and 3 GB, hang, or blow the stack: exit 2 at once, nothing registered."""
     write(rel, text)(governed_repo)
     start = time.perf_counter()

@@ -82,9 +82,7 @@ def test_new_model_cannot_name_a_lax_policy_outside_policies(
     value = policy_path(repo, elsewhere)
     add_credit2(repo, value)
     commit(repo, "credit2, judged by a lax policy")
-    expected = (
-        f"{SPEC2}:48:9: policy: must be a file under policies/ in this repository, got {value!r}"
-    )
+    expected = f"{SPEC2}:48:9: policy: must be a file under policies/ in this repository, got {value!r}"
 
     validated = invoke(cli, "validate", cwd=repo)
     assert validated.exit_code == 2, validated.output
@@ -109,13 +107,10 @@ def test_policy_symlinked_out_of_policies_is_refused(governed_repo: Path, cli: C
     validated = invoke(cli, "validate", cwd=repo)
     assert validated.exit_code == 2, validated.output
     lines = stderr_lines(validated)
-    assert (
-        f"{SPEC2}:48:9: policy: policy file policies/lax.yaml resolves to a file outside policies/"
-        in lines
-    ), validated.stderr
-    assert (
-        "policies/lax.yaml: resolves to a file outside policies/ of this repository" in lines
-    ), validated.stderr
+    assert f"{SPEC2}:48:9: policy: policy file policies/lax.yaml resolves to a file outside policies/" in lines, (
+        validated.stderr
+    )
+    assert "policies/lax.yaml: resolves to a file outside policies/ of this repository" in lines, validated.stderr
 
     # Judged by the base commit's policies/, which has no lax.yaml.
     gated = invoke(cli, "gate", "credit2", "--policy-ref", base, cwd=repo)
@@ -145,9 +140,7 @@ def test_shipped_specs_and_policies_still_validate(governed_repo: Path, cli: Cli
     assert result.exit_code == 0, result.output
 
 
-def test_policies_in_subfolders_may_extend_upwards_within_policies(
-    governed_repo: Path, cli: CliRunner
-) -> None:
+def test_policies_in_subfolders_may_extend_upwards_within_policies(governed_repo: Path, cli: CliRunner) -> None:
     """``..`` that stays inside policies/ is fine for ``extends``."""
     repo = governed_repo
     (repo / "policies/teams").mkdir()

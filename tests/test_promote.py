@@ -130,10 +130,14 @@ def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
         yield fake
 
 
-def approved_pr(github: FakeGitHub, number: int, head_sha: str, *reviewers: str, author: str = "data-scientist") -> PullRequest:
+def approved_pr(
+    github: FakeGitHub, number: int, head_sha: str, *reviewers: str, author: str = "data-scientist"
+) -> PullRequest:
     github.set_pull(number, author=author, head_sha=head_sha)
     for i, login in enumerate(reviewers):
-        github.add_review(number, login=login, commit_id=head_sha, association="MEMBER", submitted_at=f"2026-01-01T10:0{i}:00Z")
+        github.add_review(
+            number, login=login, commit_id=head_sha, association="MEMBER", submitted_at=f"2026-01-01T10:0{i}:00Z"
+        )
     return fetch_pull_request(number)
 
 
@@ -148,7 +152,9 @@ def promote_to_production(promo: Promo, github: FakeGitHub, version: int, pr: in
 # --------------------------------------------------------------------------- plan
 
 
-def test_plan_shows_current_to_desired_and_what_is_missing(promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path) -> None:
+def test_plan_shows_current_to_desired_and_what_is_missing(
+    promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path
+) -> None:
     base = head(promo.repo)
     sha = promo.release(staging=None, production=1)
     github.set_pull(5, author="data-scientist", head_sha=sha)
@@ -159,7 +165,12 @@ def test_plan_shows_current_to_desired_and_what_is_missing(promo: Promo, github:
     assert result.exit_code == 1, result.output
     plan = json.loads(out.read_text())
     [change] = plan["changes"]
-    assert (change["model"], change["stage"], change["current"], change["desired"]) == (promo.name, "production", None, 1)
+    assert (change["model"], change["stage"], change["current"], change["desired"]) == (
+        promo.name,
+        "production",
+        None,
+        1,
+    )
     checks = {c["check"]: c for c in change["checks"]}
     assert checks["exists"]["ok"]
     assert checks["not archived"]["ok"]
@@ -178,7 +189,11 @@ def test_plan_shows_current_to_desired_and_what_is_missing(promo: Promo, github:
     assert comment["body"].startswith("❌ **promotion blocked**")
     assert f"| `{promo.name}` | production | — → **v1** |" in comment["body"]
     [check] = github.check_runs.values()
-    assert (check["public"]["name"], check["public"]["conclusion"], check["public"]["head_sha"]) == ("mlgate / promotion", "failure", sha)
+    assert (check["public"]["name"], check["public"]["conclusion"], check["public"]["head_sha"]) == (
+        "mlgate / promotion",
+        "failure",
+        sha,
+    )
     # nothing was written to the registry by a plan
     assert promo.alias("production") is None
     assert promo.records() == []
@@ -205,8 +220,11 @@ def test_a_plan_runs_the_gates_itself_and_writes_nothing(promo: Promo) -> None:
 
 
 FORGED = {
-    "mlgate.gates.status": "pass", "mlgate.gates.performance": "pass", "mlgate.gates.fairness": "pass",
-    "mlgate.gates.integrity": "pass", "mlgate.gates.documentation": "pass",
+    "mlgate.gates.status": "pass",
+    "mlgate.gates.performance": "pass",
+    "mlgate.gates.fairness": "pass",
+    "mlgate.gates.integrity": "pass",
+    "mlgate.gates.documentation": "pass",
 }
 
 
@@ -216,7 +234,9 @@ def test_forged_gate_tags_do_not_promote_a_blocked_version(promo: Promo) -> None
     policy.write_text(policy.read_text().replace("min: 0.75", "min: 0.99", 1))  # r2 >= 0.99: v1 fails
     git("commit", "-q", "-am", "stricter r2 floor", cwd=promo.repo)
     forged = FORGED | {
-        "mlgate.gates": json.dumps({"status": "pass", "families": dict.fromkeys(("performance", "integrity", "documentation"), "pass")}),
+        "mlgate.gates": json.dumps(
+            {"status": "pass", "families": dict.fromkeys(("performance", "integrity", "documentation"), "pass")}
+        ),
         "mlgate.gates.policy.sha256": make_plan.__module__,  # anything: tags are not read
     }
     promo.registry.set_version_tags(promo.name, 1, forged)
@@ -325,7 +345,9 @@ def test_bad_release_exits_2_and_leaves_the_registry_untouched(promo: Promo, cli
 # --------------------------------------------------------------------------- apply
 
 
-def test_apply_promotes_archives_tags_and_audits_then_is_idempotent(promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path) -> None:
+def test_apply_promotes_archives_tags_and_audits_then_is_idempotent(
+    promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path
+) -> None:
     promote_to_production(promo, github, 1, pr=7)
     assert (promo.alias("staging"), promo.alias("production"), promo.alias("champion")) == (1, 1, 1)
     promo.release(staging=2, production=1)
@@ -355,7 +377,10 @@ def test_apply_promotes_archives_tags_and_audits_then_is_idempotent(promo: Promo
     assert v2.tags["mlgate.promoted_at"].endswith("Z")
     records = promo.records()
     assert [(r.stage, r.previous, r.version, r.state) for r in records] == [
-        ("staging", None, 1, "done"), ("production", None, 1, "done"), ("staging", 1, 2, "done"), ("production", 1, 2, "done"),
+        ("staging", None, 1, "done"),
+        ("production", None, 1, "done"),
+        ("staging", 1, 2, "done"),
+        ("production", 1, 2, "done"),
     ]
     assert records[-1].approvers == ["risk-officer"]
     assert (records[-1].pr, records[-1].commit) == (8, merge)
@@ -406,7 +431,8 @@ def test_status_shows_synced_out_of_sync_and_missing(promo: Promo, cli: CliRunne
     result = invoke(cli, "status", "--check", "--json", str(out), cwd=promo.repo)
     assert result.exit_code == 1
     assert [(r["stage"], r["desired"], r["actual"], r["status"]) for r in json.loads(out.read_text())] == [
-        ("staging", 1, None, "OutOfSync"), ("production", None, None, "Synced"),
+        ("staging", 1, None, "OutOfSync"),
+        ("production", None, None, "Synced"),
     ]
     apply(promo.repo, promo.registry, pull=None)
     result = invoke(cli, "status", "--check", "--json", str(out), cwd=promo.repo)
@@ -422,7 +448,9 @@ def test_status_shows_synced_out_of_sync_and_missing(promo: Promo, cli: CliRunne
 # --------------------------------------------------------------------------- rollback
 
 
-def test_rollback_and_revert_move_the_aliases_back(promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path) -> None:
+def test_rollback_and_revert_move_the_aliases_back(
+    promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path
+) -> None:
     promote_to_production(promo, github, 1, pr=11)
     promo.release(staging=2, production=1)
     apply(promo.repo, promo.registry, pull=None)
@@ -461,8 +489,13 @@ def test_rollback_without_history_is_invalid_input(promo: Promo, cli: CliRunner)
 def test_two_applies_racing_promote_once(promo: Promo) -> None:
     promo.release(staging=2, production=None)
     procs = [
-        subprocess.Popen([MLGATE, "promote", "--apply", "--actor", f"runner-{i}"], cwd=promo.repo,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [MLGATE, "promote", "--apply", "--actor", f"runner-{i}"],
+            cwd=promo.repo,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for i in range(2)
     ]
     outputs = [p.communicate(timeout=300)[0] for p in procs]
@@ -494,7 +527,18 @@ def test_propose_promotion_keeps_comments_and_order(governed_repo: Path, cli: Cl
     release = governed_repo / "models" / "credit" / "release.yaml"
     before = release.read_text()
     out = tmp_path / "proposal.json"
-    result = invoke(cli, "propose-promotion", "credit", "--version", "3", "--stage", "staging", "--json", str(out), cwd=governed_repo)
+    result = invoke(
+        cli,
+        "propose-promotion",
+        "credit",
+        "--version",
+        "3",
+        "--stage",
+        "staging",
+        "--json",
+        str(out),
+        cwd=governed_repo,
+    )
     assert result.exit_code == 0, result.output
     after = release.read_text()
     assert after == before.replace("staging: null", "staging: 3")  # one line changes; comment kept
@@ -506,16 +550,34 @@ def test_propose_promotion_keeps_comments_and_order(governed_repo: Path, cli: Cl
     assert "stage 'canary' is not defined" in result.output
 
 
-def test_propose_promotion_opens_the_pull_request(governed_repo: Path, github: FakeGitHub, cli: CliRunner, tmp_path: Path) -> None:
+def test_propose_promotion_opens_the_pull_request(
+    governed_repo: Path, github: FakeGitHub, cli: CliRunner, tmp_path: Path
+) -> None:
     origin = tmp_path / "origin.git"
     git("init", "-q", "--bare", str(origin), cwd=tmp_path)
     git("remote", "add", "origin", str(origin), cwd=governed_repo)
     out = tmp_path / "proposal.json"
-    result = invoke(cli, "propose-promotion", "credit", "--version", "2", "--stage", "production", "--open-pr", "--json", str(out), cwd=governed_repo)
+    result = invoke(
+        cli,
+        "propose-promotion",
+        "credit",
+        "--version",
+        "2",
+        "--stage",
+        "production",
+        "--open-pr",
+        "--json",
+        str(out),
+        cwd=governed_repo,
+    )
     assert result.exit_code == 0, result.output
     proposal = json.loads(out.read_text())
     assert proposal["branch"] == "promote/credit-production-v2"
-    assert git("ls-remote", "--heads", str(origin), cwd=tmp_path).strip().endswith("refs/heads/promote/credit-production-v2")
+    assert (
+        git("ls-remote", "--heads", str(origin), cwd=tmp_path)
+        .strip()
+        .endswith("refs/heads/promote/credit-production-v2")
+    )
     [created] = [r for r in github.requests if r["method"] == "POST" and r["path"].endswith("/pulls")]
     assert created["body"]["head"] == "promote/credit-production-v2"
     assert created["body"]["title"] == "Promote credit to v2 in production"
@@ -531,9 +593,10 @@ def test_registry_outage_exits_3(governed_repo: Path, cli: CliRunner, monkeypatc
     assert "did not answer" in result.output
 
 
-
 def test_registry_dies_mid_apply_then_a_rerun_completes(
-    promo_source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    promo_source: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The server is killed after the audit record is written and before the alias moves: exit 3
     with the reason, the alias untouched, the record 'started'; a re-run completes both."""

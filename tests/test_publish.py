@@ -28,8 +28,20 @@ def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
 
 def report(repo: Path, *args: str) -> tuple[int, str, dict[str, str]]:
     out = repo.parent / "report.json"
-    result = invoke(CliRunner(), "report", "credit", "--verdict", str(DATA / "verdict-credit.json"),
-                    "--no-registry", "--markdown", str(repo.parent / "r.md"), "--json", str(out), *args, cwd=repo)
+    result = invoke(
+        CliRunner(),
+        "report",
+        "credit",
+        "--verdict",
+        str(DATA / "verdict-credit.json"),
+        "--no-registry",
+        "--markdown",
+        str(repo.parent / "r.md"),
+        "--json",
+        str(out),
+        *args,
+        cwd=repo,
+    )
     return result.exit_code, result.output, json.loads(out.read_text()) if out.exists() else {}
 
 

@@ -10,7 +10,9 @@ from click.testing import CliRunner
 from conftest import invoke
 
 
-def test_pull_fetches_missing_data_and_checks_what_is_there(cli: CliRunner, governed_repo: Path, tmp_path: Path) -> None:
+def test_pull_fetches_missing_data_and_checks_what_is_there(
+    cli: CliRunner, governed_repo: Path, tmp_path: Path
+) -> None:
     data = governed_repo / "data" / "german_credit.csv"
     original = data.read_bytes()
     data.unlink()
@@ -18,7 +20,11 @@ def test_pull_fetches_missing_data_and_checks_what_is_there(cli: CliRunner, gove
     result = invoke(cli, "pull", "credit", "--json", str(out), cwd=governed_repo)
     assert result.exit_code == 0, result.output
     [entry] = json.loads(out.read_text())["credit"]
-    assert (entry["path"], entry["action"], entry["tracked_by"]) == ("data/german_credit.csv", "pulled", "data/german_credit.csv.dvc")
+    assert (entry["path"], entry["action"], entry["tracked_by"]) == (
+        "data/german_credit.csv",
+        "pulled",
+        "data/german_credit.csv.dvc",
+    )
     assert data.read_bytes() == original
 
     result = invoke(cli, "pull", "--json", str(out), cwd=governed_repo)  # every model

@@ -83,7 +83,9 @@ def test_missing_names_that_contain_status_codes_are_not_found(mlflow_server: st
     assert registry.versions_of([LOOKALIKE]) == {LOOKALIKE: []}
 
 
-def test_cli_says_not_found_for_a_lookalike_model(governed_repo: Path, mlflow_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_says_not_found_for_a_lookalike_model(
+    governed_repo: Path, mlflow_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     repo = lookalike_repo(governed_repo)
 
@@ -114,7 +116,9 @@ def test_a_5xx_on_a_read_is_an_outage_with_its_status(proxy: FaultyProxy, tmp_pa
     assert [s.status for s in proxy.failed] == [status, status]  # the try and one retry
 
 
-def test_status_in_an_outage_exits_3_with_the_reason(governed_repo: Path, proxy: FaultyProxy, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_in_an_outage_exits_3_with_the_reason(
+    governed_repo: Path, proxy: FaultyProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", proxy.url)
     proxy.fail(r"/registered-models/search")
     code, payload, output = mlgate(governed_repo, "status")
@@ -136,7 +140,9 @@ def test_a_404_from_the_proxy_is_not_an_outage(proxy: FaultyProxy, tmp_path: Pat
     assert [s.status for s in proxy.failed] == [404]  # not retried either
 
     # MLflow's own "not found" answer, with status-like numbers in its message
-    body = json.dumps({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no alias (502 503 504, Connection refused)"})
+    body = json.dumps(
+        {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no alias (502 503 504, Connection refused)"}
+    )
     proxy.fail(r"/registered-models/alias", status=404, body=body.encode())
     assert registry.alias_version(LOOKALIKE, "staging") is None
 
@@ -154,8 +160,14 @@ def test_classes_come_from_codes_not_messages() -> None:
     assert outage_reason(RestException({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": noisy})) == ""
     assert outage_reason(MlflowException(noisy)) == ""  # MLflow's default code, nothing underneath
     assert outage_reason(RestException({"error_code": "INVALID_PARAMETER_VALUE", "message": noisy})) == ""
-    assert outage_reason(RestException({"error_code": "TEMPORARILY_UNAVAILABLE", "message": "x"})) == "TEMPORARILY_UNAVAILABLE, HTTP 503"
-    assert outage_reason(RestException({"error_code": "INTERNAL_ERROR", "message": "x"})) == "INTERNAL_ERROR from the server, HTTP 500"
+    assert (
+        outage_reason(RestException({"error_code": "TEMPORARILY_UNAVAILABLE", "message": "x"}))
+        == "TEMPORARILY_UNAVAILABLE, HTTP 503"
+    )
+    assert (
+        outage_reason(RestException({"error_code": "INTERNAL_ERROR", "message": "x"}))
+        == "INTERNAL_ERROR from the server, HTTP 500"
+    )
     assert outage_reason(ValueError(noisy)) == ""
 
 
@@ -165,7 +177,10 @@ def test_classes_come_from_codes_not_messages() -> None:
 def test_registry_benchmark_runs() -> None:
     done = subprocess.run(
         [sys.executable, str(PROJECT / "benchmarks" / "registry.py"), "--models", "5", "--repeat", "1"],
-        capture_output=True, text=True, check=False, timeout=600,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     last = done.stdout.strip().splitlines()[-1]
@@ -174,7 +189,12 @@ def test_registry_benchmark_runs() -> None:
 
 # --------------------------------------------------------------------------- racing writes
 
-UNIQUE = json.dumps({"error_code": "BAD_REQUEST", "message": "(sqlite3.IntegrityError) UNIQUE constraint failed: model_version_tags.key"}).encode()
+UNIQUE = json.dumps(
+    {
+        "error_code": "BAD_REQUEST",
+        "message": "(sqlite3.IntegrityError) UNIQUE constraint failed: model_version_tags.key",
+    }
+).encode()
 
 
 def test_a_tag_write_that_collides_with_a_concurrent_twin_is_repeated(proxy: FaultyProxy, tmp_path: Path) -> None:

@@ -157,8 +157,19 @@ def test_repo_template_overrides_the_packaged_one(governed_repo: Path, tmp_path:
 def test_cli_renders_markdown_html_and_json(governed_repo: Path, tmp_path: Path) -> None:
     out_md, out_html = tmp_path / "r.md", tmp_path / "r.html"
     result = invoke(
-        CliRunner(), "report", "credit", "--verdict", str(DATA / "verdict-credit.json"), "--no-registry",
-        "--markdown", str(out_md), "--html", str(out_html), "--json", str(tmp_path / "r.json"), cwd=governed_repo,
+        CliRunner(),
+        "report",
+        "credit",
+        "--verdict",
+        str(DATA / "verdict-credit.json"),
+        "--no-registry",
+        "--markdown",
+        str(out_md),
+        "--html",
+        str(out_html),
+        "--json",
+        str(tmp_path / "r.json"),
+        cwd=governed_repo,
     )
     assert result.exit_code == 0, result.output
     assert out_md.read_text().startswith("❌ **blocked**")
@@ -166,8 +177,17 @@ def test_cli_renders_markdown_html_and_json(governed_repo: Path, tmp_path: Path)
     assert out_html.read_text().startswith("<!DOCTYPE html>")
     summary = json.loads((tmp_path / "r.json").read_text())
     assert summary["cut_sections"] == []
-    printed = invoke(CliRunner(), "report", "credit", "--verdict", str(DATA / "verdict-credit.json"),
-                     "--no-registry", "--format", "summary", cwd=governed_repo)
+    printed = invoke(
+        CliRunner(),
+        "report",
+        "credit",
+        "--verdict",
+        str(DATA / "verdict-credit.json"),
+        "--no-registry",
+        "--format",
+        "summary",
+        cwd=governed_repo,
+    )
     assert printed.stdout.startswith("❌ **blocked**")
     assert marker("credit") not in printed.stdout
 
@@ -188,8 +208,15 @@ def test_cli_rejects_bad_verdicts(governed_repo: Path, tmp_path: Path, content: 
 
 
 def test_cli_rejects_a_verdict_of_another_model(governed_repo: Path) -> None:
-    result = invoke(CliRunner(), "report", "insurance", "--verdict", str(DATA / "verdict-credit.json"),
-                    "--no-registry", cwd=governed_repo)
+    result = invoke(
+        CliRunner(),
+        "report",
+        "insurance",
+        "--verdict",
+        str(DATA / "verdict-credit.json"),
+        "--no-registry",
+        cwd=governed_repo,
+    )
     assert result.exit_code == 2
     assert "is the verdict of model 'credit', not 'insurance'" in result.output
 
@@ -214,9 +241,23 @@ def test_cli_writes_every_format_in_one_call(governed_repo: Path, tmp_path: Path
     summary.write_text("earlier step\n")  # $GITHUB_STEP_SUMMARY is appended to, never replaced
     verdict_path = str(DATA / "verdict-credit.json")
     result = invoke(
-        CliRunner(), "report", "credit", "--verdict", verdict_path, "--no-registry",
-        "--markdown", str(out / "report.md"), "--html", str(out / "report.html"), "--summary", str(summary),
-        "--html-artifact", "the mlgate-report-credit artifact", "--json", "-", cwd=governed_repo,
+        CliRunner(),
+        "report",
+        "credit",
+        "--verdict",
+        verdict_path,
+        "--no-registry",
+        "--markdown",
+        str(out / "report.md"),
+        "--html",
+        str(out / "report.html"),
+        "--summary",
+        str(summary),
+        "--html-artifact",
+        "the mlgate-report-credit artifact",
+        "--json",
+        "-",
+        cwd=governed_repo,
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)  # nothing but the JSON on stdout
@@ -225,6 +266,15 @@ def test_cli_writes_every_format_in_one_call(governed_repo: Path, tmp_path: Path
     assert payload["summary"] == str(summary)
     assert (out / "report.md").read_text().startswith("❌ **blocked**")
     assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
-    printed = invoke(CliRunner(), "report", "credit", "--verdict", verdict_path, "--no-registry",
-                     "--format", "summary", cwd=governed_repo)
+    printed = invoke(
+        CliRunner(),
+        "report",
+        "credit",
+        "--verdict",
+        verdict_path,
+        "--no-registry",
+        "--format",
+        "summary",
+        cwd=governed_repo,
+    )
     assert summary.read_text() == "earlier step\n" + printed.stdout, "the same text as --format summary"

@@ -31,9 +31,7 @@ def test_train_registers_on_mlflow_server(
     assert hasattr(model, "predict_proba")
 
 
-def test_unreachable_tracking_server_exits_3_with_reason(
-    governed_repo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unreachable_tracking_server_exits_3_with_reason(governed_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dead = f"http://127.0.0.1:{_free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", dead)
     result = invoke(CliRunner(), "train", "credit", cwd=governed_repo)

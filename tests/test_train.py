@@ -86,9 +86,7 @@ def test_run_has_params_holdout_metrics_and_governance_artifacts(trained: dict[s
 
 
 @pytest.mark.parametrize("which", ["first", "insurance"])
-def test_registered_model_loads_with_mlgate_allow_list_and_predicts(
-    trained: dict[str, Any], which: str
-) -> None:
+def test_registered_model_loads_with_mlgate_allow_list_and_predicts(trained: dict[str, Any], which: str) -> None:
     repo, result = trained["repo"], trained[which]
     model = Registry(repo).load_model(result["model"], result["version"])
     spec = yaml.safe_load((repo / "models" / result["model"] / "model.yaml").read_text())

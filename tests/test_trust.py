@@ -74,7 +74,7 @@ def test_v1_is_blocked_by_the_four_fifths_rule_on_age(base_repo: tuple[Path, str
 
 
 SPEC_EVASIONS = {
-    "drop-age": ("  - name: age\n    bins: [0, 25, 120]\n    labels: [\"under 25\", \"25 and over\"]\n", ""),
+    "drop-age": ('  - name: age\n    bins: [0, 25, 120]\n    labels: ["under 25", "25 and over"]\n', ""),
     # the young become a group too small to count; the rest compare well with each other
     "rebin-age": ("bins: [0, 25, 120]", "bins: [0, 21, 40, 120]"),
 }
@@ -85,7 +85,12 @@ def test_editing_judging_fields_on_the_pr_does_not_unblock(pr: tuple[Path, str],
     repo, base = pr
     old, new = SPEC_EVASIONS[evasion]
     if evasion == "rebin-age":
-        edit(repo, "models/credit/model.yaml", 'labels: ["under 25", "25 and over"]', 'labels: ["under 21", "21-39", "40+"]')
+        edit(
+            repo,
+            "models/credit/model.yaml",
+            'labels: ["under 25", "25 and over"]',
+            'labels: ["under 21", "21-39", "40+"]',
+        )
     edit(repo, "models/credit/model.yaml", old, new)
     commit(repo, f"PR: {evasion}")
     # What the code before the trust model did: judge with the head's spec, which passes.
@@ -197,7 +202,9 @@ def test_a_model_holding_a_type_outside_the_allow_list_is_refused(tmp_path: Path
         load_skops(path)
 
 
-def test_a_type_the_quick_scan_misses_falls_back_to_skops_own_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_type_the_quick_scan_misses_falls_back_to_skops_own_audit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The schema scan only proposes types to trust; skops' audit decides, as before the scan."""
     import os
 

@@ -57,8 +57,19 @@ def test_family_not_required_for_the_stage_cannot_block() -> None:
 
 def verdict(*results: object) -> Verdict:
     return Verdict(
-        model="m", version=1, run_id="r", stage=None, commit="c", policy={}, data=[], trained_on={},
-        metrics={}, champion=None, rules=list(results), required_families=[], evaluated_at="t",
+        model="m",
+        version=1,
+        run_id="r",
+        stage=None,
+        commit="c",
+        policy={},
+        data=[],
+        trained_on={},
+        metrics={},
+        champion=None,
+        rules=list(results),
+        required_families=[],
+        evaluated_at="t",
         mlgate_version="0",
     )
 
@@ -102,9 +113,7 @@ def test_documentation_field_must_be_non_blank(tmp_path) -> None:
     measured = documentation.documented(blank, "monitoring.owner")
     assert measured.value == 0.0
     assert "models/credit/model.yaml" in measured.explanation
-    result = judge(
-        "documentation", DocumentationRule(field="monitoring.owner"), "d", measured, required=True
-    )
+    result = judge("documentation", DocumentationRule(field="monitoring.owner"), "d", measured, required=True)
     assert result.status == "fail"
 
 

@@ -24,7 +24,9 @@ def wheel_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(PROJECT)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     [wheel] = out.glob("mlgate-*.whl")
@@ -40,13 +42,18 @@ def wheel_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def mlgate(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"PYTHONPATH": str(site)}  # the unpacked wheel shadows the editable install
     code = "import sys; from mlgate.cli import main; sys.exit(main())"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
 
 
 def test_the_wheel_runs_a_new_repo_outside_the_clone(wheel_site: Path, template_repo: Path, tmp_path: Path) -> None:
     where = subprocess.run(
         [sys.executable, "-c", "import mlgate; print(mlgate.__file__)"],
-        env=os.environ | {"PYTHONPATH": str(wheel_site)}, capture_output=True, text=True, check=True,
+        env=os.environ | {"PYTHONPATH": str(wheel_site)},
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert Path(where).is_relative_to(wheel_site)
     repo = tmp_path / "team-repo"

@@ -83,15 +83,28 @@ def test_propose_workflow_cancels_superseded_runs_and_writes_only_where_needed()
     assert doc["concurrency"]["cancel-in-progress"] is True
     assert "permissions" not in doc["jobs"]["affected"], "finding models needs no write access"
     assert doc["jobs"]["model"]["permissions"] == {
-        "contents": "read", "pull-requests": "write", "checks": "write",
+        "contents": "read",
+        "pull-requests": "write",
+        "checks": "write",
     }
     assert doc["jobs"]["model"]["strategy"]["matrix"]["model"] == "${{ fromJSON(needs.affected.outputs.models) }}"
 
 
 def test_action_outputs_are_written_by_the_cli() -> None:
     """Every output an action declares is set by a step it runs (mlgate's --github-output)."""
-    written = {"model-version", "run-id", "model-uri", "status", "verdict-path", "models", "any",
-               "comment-url", "check-run-url", "ok", "changes"}
+    written = {
+        "model-version",
+        "run-id",
+        "model-uri",
+        "status",
+        "verdict-path",
+        "models",
+        "any",
+        "comment-url",
+        "check-run-url",
+        "ok",
+        "changes",
+    }
     for path in ACTIONS:
         doc = load(path)
         text = path.read_text()
@@ -139,7 +152,8 @@ def test_governance_checks_out_only_the_base_without_credentials() -> None:
         if "ref" not in options:  # the default ref is the base only under pull_request_target
             assert step["if"] == "github.event_name == 'pull_request_target'", step
     assert [s["if"] for s in checkouts] == [
-        "github.event_name == 'pull_request_target'", "github.event_name == 'pull_request_review'",
+        "github.event_name == 'pull_request_target'",
+        "github.event_name == 'pull_request_review'",
     ]
     # the PR's head reaches the job only as a value in env: of a run step, never as a ref or path
     for step in steps:
@@ -164,7 +178,9 @@ def test_governance_never_checks_out_installs_or_runs_the_pr() -> None:
     runs = [s["run"] for s in steps if "run" in s]
     for script in runs:
         assert "${{" not in script
-        assert not re.search(r"\b(pip3?|uv|pipx|easy_install)\b", script), "install mlgate only from the base checkout (action/setup)"
+        assert not re.search(r"\b(pip3?|uv|pipx|easy_install)\b", script), (
+            "install mlgate only from the base checkout (action/setup)"
+        )
         for verb in ("checkout", "switch", "worktree", "reset", "restore", "merge", "pull ", "am ", "apply"):
             assert f"git {verb}" not in script, f"never bring the PR into the workspace: git {verb}"
     [fetch] = [r for r in runs if "git fetch" in r]
@@ -237,7 +253,14 @@ def test_report_action_renders_and_publishes_in_one_call() -> None:
     [step] = load(PROJECT / "action/report/action.yml")["runs"]["steps"]
     script = step["run"]
     assert script.count("mlgate ") == 1, script
-    for option in ("--markdown", "--html", '--summary "$GITHUB_STEP_SUMMARY"', "--check-run-sha", "--github-output", "--pr"):
+    for option in (
+        "--markdown",
+        "--html",
+        '--summary "$GITHUB_STEP_SUMMARY"',
+        "--check-run-sha",
+        "--github-output",
+        "--pr",
+    ):
         assert option in script, option
 
 

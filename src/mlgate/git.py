@@ -82,8 +82,10 @@ def changed_files(root: Path, base: str, head: str) -> list[str]:
         message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "git diff failed"
         missing = ("unknown revision", "bad revision", "Invalid symmetric difference", "no merge base")
         if any(text in done.stderr for text in missing):
-            raise InvalidInput(f"git cannot compare {base}...{head}: {message}",
-                               hint="fetch full history (actions/checkout with fetch-depth: 0)")
+            raise InvalidInput(
+                f"git cannot compare {base}...{head}: {message}",
+                hint="fetch full history (actions/checkout with fetch-depth: 0)",
+            )
         raise GitError(f"git diff {base}...{head}: {message}")
     return [line for line in done.stdout.splitlines() if line]
 

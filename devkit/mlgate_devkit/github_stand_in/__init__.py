@@ -96,10 +96,7 @@ class OpenAPI:
             if e.context:  # oneOf/anyOf: say why each alternative failed
                 text += (
                     " ["
-                    + "; ".join(
-                        f"{'/'.join(map(str, c.absolute_schema_path))}: {c.message[:150]}"
-                        for c in e.context
-                    )
+                    + "; ".join(f"{'/'.join(map(str, c.absolute_schema_path))}: {c.message[:150]}" for c in e.context)
                     + "]"
                 )
             out.append(text)
@@ -156,18 +153,12 @@ class FakeGitHub:
         self._user = {k: v for k, v in pr_event["sender"].items() if k not in ("user_view_type",)}
         self._check_template = _load("events/check_run.completed.octokit.json")["check_run"]
         self._pr_template = _load("rest-responses/github-owners-bot__pulls__pull_request.35.json")
-        self._review_template = _load(
-            "rest-responses/github-owners-bot__reviews__reviews.35.approved.json"
-        )[0]
-        self._file_template = _load(
-            "rest-responses/github-owners-bot__files__files.35.multiple.json"
-        )[0]
+        self._review_template = _load("rest-responses/github-owners-bot__reviews__reviews.35.approved.json")[0]
+        self._file_template = _load("rest-responses/github-owners-bot__files__files.35.multiple.json")[0]
         handler = type("Handler", (_Handler,), {"fake": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> FakeGitHub:
@@ -188,7 +179,11 @@ class FakeGitHub:
             return self._next_id
 
     def fail_next(
-        self, status: int, times: int = 1, headers: dict | None = None, body: Any = None,
+        self,
+        status: int,
+        times: int = 1,
+        headers: dict | None = None,
+        body: Any = None,
         method: str | None = None,
     ) -> None:
         """Answer the next ``times`` requests (of ``method`` only, if given) with ``status``; nothing is done."""
@@ -253,8 +248,14 @@ class FakeGitHub:
         return pr
 
     def add_review(
-        self, number: int, state: str = "APPROVED", *, login: str | None = None, commit_id: str | None = None,
-        association: str | None = None, submitted_at: str | None = None,
+        self,
+        number: int,
+        state: str = "APPROVED",
+        *,
+        login: str | None = None,
+        commit_id: str | None = None,
+        association: str | None = None,
+        submitted_at: str | None = None,
     ) -> dict:
         """A review on PR ``number``, from the captured one, with the fields a test varies."""
         review = copy.deepcopy(self._review_template)

@@ -103,7 +103,11 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_version,
     help="Show the version and exit.",
 )
 @click.option(
@@ -148,14 +152,33 @@ def validate(path: Path | None, no_data: bool, json_path: str | None) -> None:
 @click.option("--model", metavar="NAME", help="The model to scaffold (default: the data file's name).")
 @click.option("--data", metavar="PATH", help="CSV the model learns from, inside this folder (it is put under DVC).")
 @click.option("--target", metavar="COL", help="The column to predict (left out of the features).")
-@click.option("--task", type=click.Choice(["classification", "regression"]), help="Default: inferred from the target column.")
-@click.option("--approver", "approvers", multiple=True, metavar="LOGIN", help="GitHub login who approves production promotions and governance changes (repeatable).")
-@click.option("--actions", default="<owner>/<repo>@v1", show_default=True, metavar="OWNER/REPO@REF", help="Where the workflows take mlgate's actions from.")
+@click.option(
+    "--task", type=click.Choice(["classification", "regression"]), help="Default: inferred from the target column."
+)
+@click.option(
+    "--approver",
+    "approvers",
+    multiple=True,
+    metavar="LOGIN",
+    help="GitHub login who approves production promotions and governance changes (repeatable).",
+)
+@click.option(
+    "--actions",
+    default="<owner>/<repo>@v1",
+    show_default=True,
+    metavar="OWNER/REPO@REF",
+    help="Where the workflows take mlgate's actions from.",
+)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
 def init(
-    model: str | None, data: str | None, target: str | None, task: str | None, approvers: tuple[str, ...],
-    actions: str, json_path: str | None,
+    model: str | None,
+    data: str | None,
+    target: str | None,
+    task: str | None,
+    approvers: tuple[str, ...],
+    actions: str,
+    json_path: str | None,
 ) -> None:
     """Scaffold a governed repo in the current folder: spec, policies, params, workflows, git and DVC.
 
@@ -164,7 +187,9 @@ def init(
     """
     from mlgate.config.scaffold import init_repo
 
-    result = init_repo(Path.cwd(), model=model, data=data, target=target, task=task, approvers=approvers, actions=actions)
+    result = init_repo(
+        Path.cwd(), model=model, data=data, target=target, task=task, approvers=approvers, actions=actions
+    )
     ui.write_json(json_path, result.as_dict())
     for rel in result.created:
         ui.info(f"  created   {rel}")
@@ -176,10 +201,15 @@ def init(
         ui.info(note)
     ui.success(f"governed repo scaffolded in {result.root}")
     if "<owner>/<repo>" in actions:
-        ui.info("next: in .github/workflows/mlgate-*.yml, replace <owner>/<repo> with where mlgate's actions live (or re-run with --actions)")
+        ui.info(
+            "next: in .github/workflows/mlgate-*.yml, replace <owner>/<repo> with where mlgate's actions live "
+            "(or re-run with --actions)"
+        )
     if result.model:
-        ui.info(f"next: fill in model_card and monitoring in models/{result.model}/model.yaml, then "
-                f"`mlgate validate`, `mlgate train {result.model}` and commit")
+        ui.info(
+            f"next: fill in model_card and monitoring in models/{result.model}/model.yaml, then "
+            f"`mlgate validate`, `mlgate train {result.model}` and commit"
+        )
         ui.info("next: give DVC a remote the runners can reach (`dvc remote add -d NAME URL`) and `dvc push`")
     else:
         ui.info("next: `mlgate init --data PATH --target COL` adds a model, or write models/<name>/model.yaml")
@@ -236,7 +266,9 @@ def train(model: str, repo: str | None, json_path: str | None, github_output: st
     steps = iter(range(1, 5))
     result = train_model(_root(repo), model, progress=lambda msg: ui.step(next(steps), 4, msg))
     ui.write_json(json_path, result.as_dict())
-    ui.write_outputs(github_output, {"model-version": result.version, "run-id": result.run_id, "model-uri": result.model_uri})
+    ui.write_outputs(
+        github_output, {"model-version": result.version, "run-id": result.run_id, "model-uri": result.model_uri}
+    )
     shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
     ui.success(f"registered {result.model_uri} (run {result.run_id}) in {result.seconds['total']:.1f}s")
     ui.info(f"holdout: {shown}")
@@ -249,25 +281,44 @@ def train(model: str, repo: str | None, json_path: str | None, github_output: st
 @click.option("--stage", metavar="STAGE", help="Only the gate families this stage requires can block.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--no-attach", is_flag=True, help="Do not store the verdict on the model version.")
-@click.option("--base", "--policy-ref", "policy_ref", metavar="REF", help="Judge with this commit's policies, judging spec fields and evaluation data (on a PR: the base).")
+@click.option(
+    "--base",
+    "--policy-ref",
+    "policy_ref",
+    metavar="REF",
+    help="Judge with this commit's policies, judging spec fields and evaluation data (on a PR: the base).",
+)
 @click.option("--json", "json_path", metavar="PATH", help="Write the verdict JSON to PATH ('-' for stdout).")
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
 def gate(
-    model: str, version: int | None, stage: str | None, repo: str | None, no_attach: bool,
-    policy_ref: str | None, json_path: str | None, github_output: str | None,
+    model: str,
+    version: int | None,
+    stage: str | None,
+    repo: str | None,
+    no_attach: bool,
+    policy_ref: str | None,
+    json_path: str | None,
+    github_output: str | None,
 ) -> None:
     """Evaluate every rule of MODEL's policy against a registered version (exit 1 if blocked)."""
     from mlgate.gates.run import run_gates
     from mlgate.gates.verdict import Status
 
     verdict = run_gates(
-        _root(repo), model, version=version, stage=stage, attach=not no_attach, progress=ui.progress,
+        _root(repo),
+        model,
+        version=version,
+        stage=stage,
+        attach=not no_attach,
+        progress=ui.progress,
         policy_ref=policy_ref,
     )
     payload = verdict.as_dict()
     ui.write_json(json_path, payload)
-    ui.write_outputs(github_output, {"status": verdict.status, "model-version": verdict.version, "verdict-path": json_path or ""})
+    ui.write_outputs(
+        github_output, {"status": verdict.status, "model-version": verdict.version, "verdict-path": json_path or ""}
+    )
     ui.rule_lines(payload["rules"])
     counts = payload["counts"]
     summary = (
@@ -284,23 +335,80 @@ def gate(
 
 @main.command()
 @click.argument("model")
-@click.option("--verdict", "verdict_path", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Verdict JSON written by `mlgate gate --json`.")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the PR-comment Markdown here.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the self-contained HTML report here.")
-@click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), help="Append the step summary here (in Actions: $GITHUB_STEP_SUMMARY).")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "html", "summary"]), help="Print this format to stdout (default: markdown when no file is asked for).")
-@click.option("--html-artifact", default="the HTML report artifact of this run", show_default=True, help="Where a shortened comment tells readers to find the full report.")
-@click.option("--no-registry", is_flag=True, help="Never read MLflow: only a verdict from before `gate` recorded lineage needs it for tags and run links.")
-@click.option("--pr", type=int, metavar="N", help="Create or update the sticky report comment on pull request N (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL).")
-@click.option("--check-run-sha", metavar="SHA", help="Create a check run for this commit, with annotations on the policy lines of failed rules.")
+@click.option(
+    "--verdict",
+    "verdict_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Verdict JSON written by `mlgate gate --json`.",
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the PR-comment Markdown here.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the self-contained HTML report here.",
+)
+@click.option(
+    "--summary",
+    "summary_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append the step summary here (in Actions: $GITHUB_STEP_SUMMARY).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "html", "summary"]),
+    help="Print this format to stdout (default: markdown when no file is asked for).",
+)
+@click.option(
+    "--html-artifact",
+    default="the HTML report artifact of this run",
+    show_default=True,
+    help="Where a shortened comment tells readers to find the full report.",
+)
+@click.option(
+    "--no-registry",
+    is_flag=True,
+    help="Never read MLflow: only a verdict from before `gate` recorded lineage needs it for tags and run links.",
+)
+@click.option(
+    "--pr",
+    type=int,
+    metavar="N",
+    help=(
+        "Create or update the sticky report comment on pull request N "
+        "(GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL)."
+    ),
+)
+@click.option(
+    "--check-run-sha",
+    metavar="SHA",
+    help="Create a check run for this commit, with annotations on the policy lines of failed rules.",
+)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
 def report(
-    model: str, verdict_path: Path, markdown_path: Path | None, html_path: Path | None, summary_path: Path | None,
-    fmt: str | None, html_artifact: str, no_registry: bool, pr: int | None, check_run_sha: str | None,
-    github_output: str | None, repo: str | None, json_path: str | None,
+    model: str,
+    verdict_path: Path,
+    markdown_path: Path | None,
+    html_path: Path | None,
+    summary_path: Path | None,
+    fmt: str | None,
+    html_artifact: str,
+    no_registry: bool,
+    pr: int | None,
+    check_run_sha: str | None,
+    github_output: str | None,
+    repo: str | None,
+    json_path: str | None,
 ) -> None:
     """Render MODEL's verdict as PR-comment Markdown, standalone HTML and a step summary, and publish it.
 
@@ -310,11 +418,23 @@ def report(
     from mlgate.report import report_model
 
     if fmt and json_path == "-":
-        raise InvalidInput(f"--format {fmt} and --json - both print to stdout", hint="write one of them to a file (--markdown/--html/--summary PATH or --json PATH)")
+        raise InvalidInput(
+            f"--format {fmt} and --json - both print to stdout",
+            hint="write one of them to a file (--markdown/--html/--summary PATH or --json PATH)",
+        )
     shown = fmt or (None if markdown_path or html_path or summary_path or json_path == "-" else "markdown")
     result = report_model(
-        _root(repo), model, verdict_path, markdown_path=markdown_path, html_path=html_path, summary_path=summary_path,
-        text_format=shown, html_artifact=html_artifact, registry=not no_registry, pr=pr, check_run_sha=check_run_sha,
+        _root(repo),
+        model,
+        verdict_path,
+        markdown_path=markdown_path,
+        html_path=html_path,
+        summary_path=summary_path,
+        text_format=shown,
+        html_artifact=html_artifact,
+        registry=not no_registry,
+        pr=pr,
+        check_run_sha=check_run_sha,
     )
     if markdown_path and result.markdown is not None:
         ui.success(f"Markdown ({len(result.markdown.text):,} characters) -> {markdown_path}")
@@ -340,7 +460,10 @@ def report(
 @click.option("--base", required=True, metavar="REF", help="The PR's base commit.")
 @click.option("--head", default="HEAD", show_default=True, metavar="REF", help="The PR's head commit.")
 @click.option(
-    "--everything", "everything", multiple=True, metavar="PATTERN",
+    "--everything",
+    "everything",
+    multiple=True,
+    metavar="PATTERN",
     help="A changed file matching PATTERN (a folder ending in '/', or a glob) affects every model; "
     "repeatable. [default: constraints.txt]",
 )
@@ -349,7 +472,12 @@ def report(
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
 def affected(
-    base: str, head: str, everything: tuple[str, ...], repo: str | None, json_path: str | None, github_output: str | None,
+    base: str,
+    head: str,
+    everything: tuple[str, ...],
+    repo: str | None,
+    json_path: str | None,
+    github_output: str | None,
 ) -> None:
     """List the models a change affects (spec, params section, data, policy chain, --everything files)."""
     from mlgate.config.affected import EVERYTHING, affected_models
@@ -363,7 +491,9 @@ def affected(
         ui.info("no model is affected by this change")
 
 
-def _governance(root: Path, base: str, head: str, pr: int, post: bool, json_path: str | None, github_output: str | None) -> None:
+def _governance(
+    root: Path, base: str, head: str, pr: int, post: bool, json_path: str | None, github_output: str | None
+) -> None:
     from mlgate.github.governance import review_governance
 
     result = review_governance(root, base, head, pr, post=post)
@@ -389,7 +519,13 @@ def _governance(root: Path, base: str, head: str, pr: int, post: bool, json_path
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
 def governance(
-    base: str, head: str, pr: int, no_post: bool, repo: str | None, json_path: str | None, github_output: str | None,
+    base: str,
+    head: str,
+    pr: int,
+    no_post: bool,
+    repo: str | None,
+    json_path: str | None,
+    github_output: str | None,
 ) -> None:
     """Fail the "mlgate / governance" check until a PR's governance change is approved.
 
@@ -407,13 +543,21 @@ def governance(
 @click.option("--base", required=True, metavar="REF", help="The PR's base commit.")
 @click.option("--head", required=True, metavar="SHA", help="The PR's head commit (the check run goes there).")
 @click.option("--pr", type=int, required=True, metavar="N", help="The pull request (its author and reviews).")
-@click.option("--no-check-run", "--no-post", "no_post", is_flag=True, help="Only print the outcome; create no check run.")
+@click.option(
+    "--no-check-run", "--no-post", "no_post", is_flag=True, help="Only print the outcome; create no check run."
+)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
 def policy_review(
-    base: str, head: str, pr: int, no_post: bool, repo: str | None, json_path: str | None, github_output: str | None,
+    base: str,
+    head: str,
+    pr: int,
+    no_post: bool,
+    repo: str | None,
+    json_path: str | None,
+    github_output: str | None,
 ) -> None:
     """Deprecated: use `mlgate governance` (same check, same options)."""
     _governance(_root(repo), base, head, pr, not no_post, json_path, github_output)
@@ -423,13 +567,23 @@ def policy_review(
 @click.argument("model")
 @click.option("--version", "version", type=click.IntRange(min=1), required=True, help="Registered version to promote.")
 @click.option("--stage", required=True, metavar="STAGE", help="Stage to promote it to (defined in the model's policy).")
-@click.option("--open-pr", is_flag=True, help="Commit on a new branch, push it to origin and open the pull request (GITHUB_TOKEN).")
+@click.option(
+    "--open-pr",
+    is_flag=True,
+    help="Commit on a new branch, push it to origin and open the pull request (GITHUB_TOKEN).",
+)
 @click.option("--base", "base_branch", default="main", show_default=True, help="Branch the pull request targets.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
 def propose_promotion(
-    model: str, version: int, stage: str, open_pr: bool, base_branch: str, repo: str | None, json_path: str | None,
+    model: str,
+    version: int,
+    stage: str,
+    open_pr: bool,
+    base_branch: str,
+    repo: str | None,
+    json_path: str | None,
 ) -> None:
     """Write STAGE: VERSION into models/MODEL/release.yaml (comments kept) and print the PR text."""
     from mlgate.promotion.proposal import propose
@@ -446,20 +600,46 @@ def propose_promotion(
 
 @main.command()
 @click.option("--plan", "mode", flag_value="plan", help="Show and check what merging would change (on a PR).")
-@click.option("--apply", "mode", flag_value="apply", help="Reconcile the registry with every release.yaml (after the merge).")
+@click.option(
+    "--apply", "mode", flag_value="apply", help="Reconcile the registry with every release.yaml (after the merge)."
+)
 @click.option("--base", metavar="REF", help="--plan: judge with the policies of this commit (the PR's base).")
-@click.option("--pr", type=int, metavar="N", help="The pull request whose reviews count (--apply: default from the merge commit's message).")
-@click.option("--post", is_flag=True, help="--plan: upsert the plan comment on --pr and a check run on its head commit.")
-@click.option("--no-github", is_flag=True, help="Do not read the PR from GitHub (no token needed): its approvals count as absent.")
-@click.option("--actor", metavar="LOGIN", help="--apply: who promoted (default: the PR's merger, GITHUB_ACTOR, or the OS user).")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the plan as Markdown here (e.g. $GITHUB_STEP_SUMMARY).")
+@click.option(
+    "--pr",
+    type=int,
+    metavar="N",
+    help="The pull request whose reviews count (--apply: default from the merge commit's message).",
+)
+@click.option(
+    "--post", is_flag=True, help="--plan: upsert the plan comment on --pr and a check run on its head commit."
+)
+@click.option(
+    "--no-github", is_flag=True, help="Do not read the PR from GitHub (no token needed): its approvals count as absent."
+)
+@click.option(
+    "--actor", metavar="LOGIN", help="--apply: who promoted (default: the PR's merger, GITHUB_ACTOR, or the OS user)."
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the plan as Markdown here (e.g. $GITHUB_STEP_SUMMARY).",
+)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
 def promote(
-    mode: str | None, base: str | None, pr: int | None, post: bool, no_github: bool, actor: str | None,
-    markdown_path: Path | None, repo: str | None, json_path: str | None, github_output: str | None,
+    mode: str | None,
+    base: str | None,
+    pr: int | None,
+    post: bool,
+    no_github: bool,
+    actor: str | None,
+    markdown_path: Path | None,
+    repo: str | None,
+    json_path: str | None,
+    github_output: str | None,
 ) -> None:
     """Plan or apply promotions: move MLflow aliases to what release.yaml asks for (exit 1 if not allowed)."""
     from mlgate import promotion
@@ -469,8 +649,16 @@ def promote(
     if post and no_github:
         raise InvalidInput("--post publishes to GitHub: drop --no-github, or drop --post")
     result = promotion.promote(
-        _root(repo), mode=mode, base=base, pr=pr, post=post, read_github=not no_github, actor=actor,
-        markdown_path=markdown_path, progress=ui.progress, warn=ui.warn,
+        _root(repo),
+        mode=mode,
+        base=base,
+        pr=pr,
+        post=post,
+        read_github=not no_github,
+        actor=actor,
+        markdown_path=markdown_path,
+        progress=ui.progress,
+        warn=ui.warn,
     )
     plan = result.plan
     if result.posted:
@@ -479,7 +667,10 @@ def promote(
     ui.write_outputs(github_output, {"ok": str(plan.ok).lower(), "changes": len(plan.changes)})
     for change in plan.changes:
         marks = ", ".join(f"{'ok' if c.ok else 'MISSING'} {c.name}" for c in change.checks)
-        ui.info(f"{change.model} {change.stage}: {promotion.version_label(change.current)} → {promotion.version_label(change.desired)} [{change.outcome}] {marks}")
+        ui.info(
+            f"{change.model} {change.stage}: {promotion.version_label(change.current)} → "
+            f"{promotion.version_label(change.desired)} [{change.outcome}] {marks}"
+        )
     if not plan.changes:
         ui.success("in sync: every release.yaml matches the registry")
     elif not plan.ok:
@@ -502,12 +693,25 @@ def status(check: bool, repo: str | None, json_path: str | None) -> None:
 
     rows = promotion.status(_root(repo))
     ui.write_json(json_path, rows)
-    ui.table(["model", "stage", "desired", "actual", "status"], [
-        [r["model"], r["stage"], promotion.version_label(r["desired"]), promotion.version_label(r["actual"]), r["status"]] for r in rows
-    ])
+    ui.table(
+        ["model", "stage", "desired", "actual", "status"],
+        [
+            [
+                r["model"],
+                r["stage"],
+                promotion.version_label(r["desired"]),
+                promotion.version_label(r["actual"]),
+                r["status"],
+            ]
+            for r in rows
+        ],
+    )
     drift = [r for r in rows if r["status"] != "Synced"]
     if drift and check:
-        ui.error(f"{len(drift)} stage(s) not in sync", "merge or revert the release.yaml change, or run `mlgate promote --apply`")
+        ui.error(
+            f"{len(drift)} stage(s) not in sync",
+            "merge or revert the release.yaml change, or run `mlgate promote --apply`",
+        )
         sys.exit(1)
 
 
@@ -524,11 +728,24 @@ def history(model: str, stage: str | None, repo: str | None, json_path: str | No
 
     records = promotions(_root(repo), model, stage)
     ui.write_json(json_path, [r.as_dict() for r in records])
-    ui.table(["when", "stage", "version", "previous", "by", "PR", "commit", "approvers", "gates", "state"], [
-        [r.promoted_at, r.stage, version_label(r.version), version_label(r.previous), r.promoted_by, f"#{r.pr}" if r.pr else "—",
-         r.commit[:12], ", ".join(r.approvers) or "—",
-         f"{r.verdict_status} ({r.verdict_sha256[:8]})" if r.verdict_status else "—", r.state] for r in records
-    ])
+    ui.table(
+        ["when", "stage", "version", "previous", "by", "PR", "commit", "approvers", "gates", "state"],
+        [
+            [
+                r.promoted_at,
+                r.stage,
+                version_label(r.version),
+                version_label(r.previous),
+                r.promoted_by,
+                f"#{r.pr}" if r.pr else "—",
+                r.commit[:12],
+                ", ".join(r.approvers) or "—",
+                f"{r.verdict_status} ({r.verdict_sha256[:8]})" if r.verdict_status else "—",
+                r.state,
+            ]
+            for r in records
+        ],
+    )
     if not records:
         ui.info(f"no promotion of {model} recorded yet")
 

@@ -120,8 +120,7 @@ def rule_lines(rules: list[dict[str, Any]]) -> None:
         limit = "" if rule["threshold"] is None else f" ({rule['comparison']} {rule['threshold']:g})"
         head = click.style(f"{icon} {rule['status']:<7}", fg=colour)
         click.echo(
-            f"{head} {rule['family']:<13} {rule['rule_id']:<{width}}  {observed}{limit}  "
-            f"{rule['explanation']}",
+            f"{head} {rule['family']:<13} {rule['rule_id']:<{width}}  {observed}{limit}  {rule['explanation']}",
             err=True,
         )
 

@@ -43,9 +43,7 @@ def _params_changed(root: Path, base: str, head: str) -> set[str]:
     return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
 
 
-def affected_models(
-    root: Path, base: str, head: str, everything: Iterable[str] = EVERYTHING
-) -> dict[str, list[str]]:
+def affected_models(root: Path, base: str, head: str, everything: Iterable[str] = EVERYTHING) -> dict[str, list[str]]:
     """Model name → the changed files that affect it (models absent: not affected).
 
     A changed file matching a pattern of ``everything`` affects every model.

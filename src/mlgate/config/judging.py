@@ -79,6 +79,7 @@ class FieldChange:
     @property
     def diff(self) -> str:
         """A unified diff of the field's base and head values, as indented JSON."""
+
         def text(value: Any) -> list[str]:
             return (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").splitlines(keepends=True)
 
@@ -90,8 +91,10 @@ class FieldChange:
 
 
 def judging_changes(
-    base: dict[str, Any] | None, head: dict[str, Any] | None,
-    base_md5s: dict[str, str] | None = None, head_md5s: dict[str, str] | None = None,
+    base: dict[str, Any] | None,
+    head: dict[str, Any] | None,
+    base_md5s: dict[str, str] | None = None,
+    head_md5s: dict[str, str] | None = None,
 ) -> list[FieldChange]:
     """Judging fields and evaluation-data md5s that differ (``base=None``: the model is new)."""
     if base is None and head is None:

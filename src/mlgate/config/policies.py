@@ -51,9 +51,7 @@ def rule_id(family: str, rule: Any) -> str:
     return f"{family}.{subject}"
 
 
-def _check_reference(
-    target: Path, resolved: Path, chain: list[tuple[Path, Policy]], referrer: Any, root: Path
-) -> None:
+def _check_reference(target: Path, resolved: Path, chain: list[tuple[Path, Policy]], referrer: Any, root: Path) -> None:
     """An ``extends`` must name an existing file that is not already in the chain."""
     doc, loc = referrer
     if any(resolved == seen for seen, _ in chain):
@@ -126,9 +124,7 @@ def _merge_model(base: Any, child: Any) -> Any:
 
 def merge(base: Policy, child: Policy) -> Policy:
     """Apply ``child`` on top of ``base``."""
-    gates = Gates(
-        **{f: _merge_rules(base.gates.rules(f), child.gates.rules(f), f) for f in GATE_FAMILIES}
-    )
+    gates = Gates(**{f: _merge_rules(base.gates.rules(f), child.gates.rules(f), f) for f in GATE_FAMILIES})
     settings: Settings = _merge_model(base.settings, child.settings)
     promotion = Promotion(
         order=child.promotion.order or base.promotion.order,

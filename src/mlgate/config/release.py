@@ -35,13 +35,17 @@ def _yaml() -> YAML:
 def set_stage(root: Path, name: str, stage: str, version: int | None) -> tuple[int | None, str]:
     """Write ``stage: version`` into the model's release.yaml; return (old version, new text)."""
     if not spec_path(root, name).is_file():
-        raise InvalidInput(f"no spec for model '{name}'", hint=f"models in this repo: {', '.join(model_names(root)) or 'none'}")
+        raise InvalidInput(
+            f"no spec for model '{name}'", hint=f"models in this repo: {', '.join(model_names(root)) or 'none'}"
+        )
     path = release_path(root, name)
     yaml = _yaml()
     if path.is_file():
         doc = yaml.load(path.read_text(encoding="utf-8"))
     else:
-        doc = yaml.load(f"# Desired registry state: merging a change here moves the MLflow aliases.\nmodel: {name}\nstages: {{}}\n")
+        doc = yaml.load(
+            f"# Desired registry state: merging a change here moves the MLflow aliases.\nmodel: {name}\nstages: {{}}\n"
+        )
     stages = doc.setdefault("stages", {})
     if stages is None:
         doc["stages"] = stages = {}

@@ -27,7 +27,8 @@ GITIGNORE = ("/mlflow.db", "/mlartifacts/")
 ESTIMATORS: dict[str, tuple[str, dict[str, Any]]] = {
     "classification": ("sklearn.ensemble.RandomForestClassifier", {"n_estimators": 200, "min_samples_leaf": 5}),
     "regression": (
-        "sklearn.ensemble.GradientBoostingRegressor", {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.05},
+        "sklearn.ensemble.GradientBoostingRegressor",
+        {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.05},
     ),
 }
 PERFORMANCE = {
@@ -63,7 +64,9 @@ FAIRNESS = {
   #     max: 0.1""",
 }
 # Column names that usually hold protected attributes: suggested as sensitive_features.
-PROTECTED = re.compile(r"^(sex|gender|age|race|ethnicity|religion|nationality|disability|marital[_ ]?status)$", re.IGNORECASE)
+PROTECTED = re.compile(
+    r"^(sex|gender|age|race|ethnicity|religion|nationality|disability|marital[_ ]?status)$", re.IGNORECASE
+)
 PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
 YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 
@@ -83,8 +86,13 @@ class InitResult:
     def as_dict(self) -> dict[str, Any]:
         """The result as ``mlgate init --json`` prints it."""
         return {
-            "root": str(self.root), "model": self.model, "task": self.task, "created": self.created,
-            "appended": self.appended, "ran": self.ran, "notes": self.notes,
+            "root": str(self.root),
+            "model": self.model,
+            "task": self.task,
+            "created": self.created,
+            "appended": self.appended,
+            "ran": self.ran,
+            "notes": self.notes,
         }
 
 
@@ -185,7 +193,9 @@ def _policies(task: str, approvers: tuple[str, ...]) -> dict[str, str]:
         )
     base = Template(_template("base.yaml.tmpl")).substitute(production_approvals=production, governance=governance)
     default = Template(_template("default.yaml.tmpl")).substitute(
-        task=task, performance=PERFORMANCE[task], fairness=FAIRNESS[task],
+        task=task,
+        performance=PERFORMANCE[task],
+        fairness=FAIRNESS[task],
     )
     return {"policies/base.yaml": base, "policies/default.yaml": default}
 
@@ -203,23 +213,36 @@ def _workflows(actions: str) -> dict[str, str]:
 
 def _codeowners(approvers: tuple[str, ...]) -> str:
     paths = (
-        "/policies/", "/models/*/model.yaml", "/.github/", "/action/", "/constraints.txt", "/pyproject.toml",
-        "*.dvc", "dvc.lock",
+        "/policies/",
+        "/models/*/model.yaml",
+        "/.github/",
+        "/action/",
+        "/constraints.txt",
+        "/pyproject.toml",
+        "*.dvc",
+        "dvc.lock",
     )
     head = (
         "# Suggested by `mlgate init`: the governance files are reviewed by the people the policy\n"
-        "# names. Turn on \"Require review from Code Owners\" in the branch protection of main.\n"
+        '# names. Turn on "Require review from Code Owners" in the branch protection of main.\n'
     )
     if approvers:
         owners = " ".join(f"@{a.removeprefix('@')}" for a in approvers)
         return head + "".join(f"{p:<26}{owners}\n" for p in paths)
-    return head + "# Name your model-risk reviewers (a team or logins) and uncomment:\n" + "".join(
-        f"# {p:<26}@your-org/model-risk\n" for p in paths
+    return (
+        head
+        + "# Name your model-risk reviewers (a team or logins) and uncomment:\n"
+        + "".join(f"# {p:<26}@your-org/model-risk\n" for p in paths)
     )
 
 
 def _model_files(
-    root: Path, name: str, data: str, target: str, task: str | None, plan: _Plan,
+    root: Path,
+    name: str,
+    data: str,
+    target: str,
+    task: str | None,
+    plan: _Plan,
 ) -> tuple[str, list[str]]:
     """Add the spec and the params section to ``plan``; return the task and notes."""
     from mlgate.data import read_csv
@@ -227,7 +250,8 @@ def _model_files(
     frame = read_csv(root / data, data)
     if target not in frame.columns:
         raise InvalidInput(
-            f"--target {target!r} is not a column of {data}", hint=f"columns: {', '.join(map(str, frame.columns))}",
+            f"--target {target!r} is not a column of {data}",
+            hint=f"columns: {', '.join(map(str, frame.columns))}",
         )
     task = task or infer_task(frame[target])
     numeric, categorical = split_features(frame, target)
@@ -238,10 +262,16 @@ def _model_files(
     estimator, params = ESTIMATORS[task]
     owner = _scalar(_git_owner(root))
     plan.create[f"models/{name}/model.yaml"] = Template(_template("model.yaml.tmpl")).substitute(
-        name=name, data=_scalar(data), target=_scalar(target), task=task, owner=owner, estimator=estimator,
+        name=name,
+        data=_scalar(data),
+        target=_scalar(target),
+        task=task,
+        owner=owner,
+        estimator=estimator,
         description=_scalar(f"Predicts {target} from {data} (say what it is for and who uses it)."),
         stratify="true" if task == "classification" else "false",
-        numeric=", ".join(map(_scalar, numeric)), categorical=", ".join(map(_scalar, categorical)),
+        numeric=", ".join(map(_scalar, numeric)),
+        categorical=", ".join(map(_scalar, categorical)),
         sensitive_hint=hint,
     )
     section = f"{name}:\n" + "".join(f"  {k}: {v}\n" for k, v in params.items())
@@ -263,8 +293,14 @@ def _model_files(
 
 
 def init_repo(
-    root: Path, *, model: str | None = None, data: str | None = None, target: str | None = None,
-    task: str | None = None, approvers: tuple[str, ...] = (), actions: str = ACTIONS,
+    root: Path,
+    *,
+    model: str | None = None,
+    data: str | None = None,
+    target: str | None = None,
+    task: str | None = None,
+    approvers: tuple[str, ...] = (),
+    actions: str = ACTIONS,
 ) -> InitResult:
     """Scaffold a governed repo in ``root``; raise InvalidInput (nothing written) on a conflict."""
     root = root.resolve()
@@ -283,7 +319,9 @@ def init_repo(
         if not path.is_file():
             raise InvalidInput(f"data file not found: {data}")
         if not path.is_relative_to(root):
-            raise InvalidInput(f"{data} is outside {root}", hint="copy the data into the repo first (e.g. data/), then run init")
+            raise InvalidInput(
+                f"{data} is outside {root}", hint="copy the data into the repo first (e.g. data/), then run init"
+            )
         rel_data = path.relative_to(root).as_posix()
         name = model or default_name(path)
         if not re.match(NAME_PATTERN, name):
@@ -300,7 +338,11 @@ def init_repo(
     present = set(gitignore.read_text(encoding="utf-8").splitlines()) if gitignore.is_file() else set()
     missing = [line for line in GITIGNORE if line not in present and line.lstrip("/") not in present]
     if missing:
-        block = "# the embedded MLflow registry (mlgate's default without MLFLOW_TRACKING_URI)\n" + "\n".join(missing) + "\n"
+        block = (
+            "# the embedded MLflow registry (mlgate's default without MLFLOW_TRACKING_URI)\n"
+            + "\n".join(missing)
+            + "\n"
+        )
         plan.append[".gitignore"] = block
 
     existing = sorted(rel for rel in plan.create if (root / rel).exists()) + plan.conflicts

@@ -108,9 +108,7 @@ def policy_path_error(value: str) -> str | None:
 class Split(StrictModel):
     """Split one data file into train and holdout with a fixed seed."""
 
-    holdout_fraction: float = Field(
-        0.25, gt=0, lt=1, allow_inf_nan=False, description="share of rows held out"
-    )
+    holdout_fraction: float = Field(0.25, gt=0, lt=1, allow_inf_nan=False, description="share of rows held out")
     seed: int = Field(42, ge=0, le=MAX_SEED, description="random seed of the split")
     stratify: bool = Field(True, description="stratify by the target (classification only)")
 
@@ -403,12 +401,8 @@ class DriftSettings(StrictModel):
 
     psi_bins: int = Field(10, ge=2, le=MAX_PSI_BINS, description="quantile bins of the reference for PSI")
     psi_epsilon: float = Field(1e-4, gt=0, allow_inf_nan=False, description="smoothing for empty bins")
-    feature_psi_threshold: float = Field(
-        0.2, gt=0, allow_inf_nan=False, description="PSI above this = drifted"
-    )
-    p_value: float = Field(
-        0.05, gt=0, lt=1, allow_inf_nan=False, description="test p-value below this = drifted"
-    )
+    feature_psi_threshold: float = Field(0.2, gt=0, allow_inf_nan=False, description="PSI above this = drifted")
+    p_value: float = Field(0.05, gt=0, lt=1, allow_inf_nan=False, description="test p-value below this = drifted")
 
 
 class Settings(StrictModel):
@@ -431,9 +425,7 @@ class StageRequirement(StrictModel):
     require_gates: list[GateFamily] = Field(default_factory=list)
     approvals: int = Field(0, ge=0)
     approvers: Approvers = Field(default_factory=Approvers)
-    dismiss_stale_approvals: bool = Field(
-        True, description="approvals given on an older head commit do not count"
-    )
+    dismiss_stale_approvals: bool = Field(True, description="approvals given on an older head commit do not count")
 
     @model_validator(mode="after")
     def _approvers(self) -> StageRequirement:
@@ -668,4 +660,3 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "policy": Policy.model_json_schema(by_alias=True),
         "release": Release.model_json_schema(by_alias=True),
     }
-

@@ -197,7 +197,9 @@ def _load_spec_policy(
 
 
 def load_model_context(
-    root: Path, name: str, policy_source: PolicySource | None = None,
+    root: Path,
+    name: str,
+    policy_source: PolicySource | None = None,
     spec: tuple[ModelSpec, Document] | None = None,
 ) -> ModelContext:
     """Load and cross-check one model's spec, policy, params and release (no data read).

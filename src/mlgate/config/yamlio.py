@@ -271,8 +271,13 @@ def load(path: Path, display: str | None = None) -> Document:
         _PARSED[key] = doc
     cached = _PARSED[key]
     # marks are only read; the data is the caller's to edit
-    return Document(path=path, data=copy.deepcopy(cached.data), display=shown,
-                    key_marks=cached.key_marks, value_marks=cached.value_marks)
+    return Document(
+        path=path,
+        data=copy.deepcopy(cached.data),
+        display=shown,
+        key_marks=cached.key_marks,
+        value_marks=cached.value_marks,
+    )
 
 
 def _load(path: Path, shown: str) -> Document:

@@ -113,9 +113,7 @@ def dvc_pull(rel: str, root: Path) -> None:
 
 def _dvc(root: Path, args: list[str], error: type[MlgateError], hint: str = "") -> None:
     """``dvc ARGS`` in ``root``, in a child process as a user would run it; a failure raises ``error``."""
-    done = subprocess.run(
-        [sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         said = (done.stderr or done.stdout).strip().splitlines()
         reason = said[-1] if said else f"exit {done.returncode}"
@@ -143,12 +141,16 @@ def pull_model_data(root: Path, spec: ModelSpec, spec_doc: Document) -> list[dic
     for role, rel in spec.data.files().items():
         if rel not in done:
             present = (root / rel).exists()
-            done[rel] = resolve_file(role, rel, root, spec_doc).as_dict() | {"action": "present" if present else "pulled"}
+            done[rel] = resolve_file(role, rel, root, spec_doc).as_dict() | {
+                "action": "present" if present else "pulled"
+            }
     return list(done.values())
 
 
 def pull(
-    root: Path, models: Sequence[str] = (), progress: Callable[[int, int, str], None] = lambda _i, _n, _m: None,
+    root: Path,
+    models: Sequence[str] = (),
+    progress: Callable[[int, int, str], None] = lambda _i, _n, _m: None,
 ) -> dict[str, list[dict[str, str]]]:
     """Fetch from the DVC remote the data files ``models`` need (every model when none is named).
 
@@ -281,8 +283,7 @@ def _numeric_problems(frame: pd.DataFrame, columns: list[str], shown: str) -> li
         if infinite.any():
             first = int(infinite.argmax())
             message = (
-                f"infinite value '{values.iloc[first]}' in a numeric column "
-                f"({_rows(int(infinite.sum()))} like this)"
+                f"infinite value '{values.iloc[first]}' in a numeric column ({_rows(int(infinite.sum()))} like this)"
             )
             problems.append(Problem(shown, first + 2, 0, (column,), message))
     return problems
@@ -376,7 +377,9 @@ def check_split(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
         raise SpecError([spec_doc.problem(("data", "split", "holdout_fraction"), message)])
 
 
-def split(frame: pd.DataFrame, spec: ModelSpec, settings: dict[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(
+    frame: pd.DataFrame, spec: ModelSpec, settings: dict[str, Any] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seeded train/holdout split of one file, stratified by the target when asked."""
     from sklearn.model_selection import train_test_split
 

@@ -57,8 +57,10 @@ class HeldOut:
         """The holdout in words, for a skip reason or a log line."""
         if self.layout == "split":
             s = self.split or {}
-            return (f"{self.train_path} md5 {self.train_md5[:8]}, split seed {s.get('seed')} "
-                    f"holdout {s.get('holdout_fraction')} stratify {str(s.get('stratify')).lower()}")
+            return (
+                f"{self.train_path} md5 {self.train_md5[:8]}, split seed {s.get('seed')} "
+                f"holdout {s.get('holdout_fraction')} stratify {str(s.get('stratify')).lower()}"
+            )
         return f"holdout file md5 {self.holdout_md5[:8]}"
 
 
@@ -118,7 +120,12 @@ def _training_file(held: HeldOut, root: Path, commit: str, at: DataAt | None, sc
 
 
 def training_rows(
-    held: HeldOut, spec: ModelSpec, root: Path, commit: str, at: DataAt | None, scratch: Path,
+    held: HeldOut,
+    spec: ModelSpec,
+    root: Path,
+    commit: str,
+    at: DataAt | None,
+    scratch: Path,
 ) -> Any:
     """The rows the version trained on, rebuilt from its lineage."""
     local = _training_file(held, root, commit, at, scratch)
@@ -160,7 +167,9 @@ def leave_out(data: ModelData, spec: ModelSpec, trained: Any, why: str) -> Unsee
     explicit_current = spec.data.current is not None
     explicit_reference = spec.data.reference is not None
     updated = replace(
-        data, train=trained.reset_index(drop=True), holdout=holdout,
+        data,
+        train=trained.reset_index(drop=True),
+        holdout=holdout,
         current=data.current if explicit_current else holdout,
         reference=data.reference if explicit_reference else trained.reset_index(drop=True),
     )

@@ -214,10 +214,7 @@ def drift_measurement(
     else:
         worst = min(pool, key=lambda f: 1.0 if f.chi2_pvalue is None else f.chi2_pvalue)
         value = float(worst.chi2_pvalue if worst.chi2_pvalue is not None else 1.0)
-        text = (
-            f"min chi-squared p-value {value:.3g} on '{worst.feature}' "
-            f"({len(pool)} categorical features){large}"
-        )
+        text = f"min chi-squared p-value {value:.3g} on '{worst.feature}' ({len(pool)} categorical features){large}"
     return Measurement(value=value, explanation=text, details=details)
 
 

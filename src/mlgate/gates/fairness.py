@@ -107,9 +107,7 @@ def _bucketed(column: pd.Series, feature: SensitiveFeature) -> pd.Series:
     try:
         values = column.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"sensitive feature '{feature.name}' has bins but non-numeric values"
-        ) from None
+        raise ValueError(f"sensitive feature '{feature.name}' has bins but non-numeric values") from None
     k = bins.size - 1
     labels = list(feature.labels or [f"[{a}, {b})" for a, b in itertools.pairwise(_edges(bins))])
     codes = np.searchsorted(bins, values, side="right") - 1  # bins[i] <= x < bins[i + 1]
@@ -189,8 +187,7 @@ def group_table(y_true: np.ndarray, y_pred: np.ndarray, groups: pd.Series, min_g
     pred = _as_bool(y_pred, "y_pred")
     if not (truth.shape == pred.shape == (len(groups),)):
         raise ValueError(
-            f"y_true, y_pred and groups must have the same length "
-            f"({truth.shape[0]}, {pred.shape[0]}, {len(groups)})"
+            f"y_true, y_pred and groups must have the same length ({truth.shape[0]}, {pred.shape[0]}, {len(groups)})"
         )
     codes, labels = _codes(groups)
     key = codes * 4  # cell = 4 * group + 2 * y_true + y_pred
@@ -213,9 +210,7 @@ def group_table(y_true: np.ndarray, y_pred: np.ndarray, groups: pd.Series, min_g
                 "recall": _rate(tp, positives),
                 "false_positive_rate": _rate(fp, negatives),
                 "error_rate": 1 - (tp + tn) / count,
-                "excluded": (
-                    f"{count} rows < min_group_size {min_group_size}" if count < min_group_size else None
-                ),
+                "excluded": (f"{count} rows < min_group_size {min_group_size}" if count < min_group_size else None),
             }
         )
     return GroupTable(feature=str(groups.name) if groups.name is not None else "group", rows=rows)
@@ -289,19 +284,14 @@ def _disparity(table: GroupTable, rates: tuple[str, ...], kind: str) -> _Dispari
         lo, hi = float(low[rate]), float(high[rate])
         if kind == "ratio":
             if hi == 0:
-                return (
-                    f"{_RATE_NAMES[rate]} is 0 for every group of '{table.feature}': "
-                    "the ratio is 0/0, undefined"
-                )
+                return f"{_RATE_NAMES[rate]} is 0 for every group of '{table.feature}': the ratio is 0/0, undefined"
             value = lo / hi
             better = worst is None or value < worst.value
         else:
             value = hi - lo
             better = worst is None or value > worst.value
         if better:
-            worst = _Disparity(
-                value, table.feature, rate, (low["group"], lo), (high["group"], hi), kind
-            )
+            worst = _Disparity(value, table.feature, rate, (low["group"], lo), (high["group"], hi), kind)
     assert worst is not None
     return worst
 
@@ -331,9 +321,7 @@ def fairness_measurement(tables: list[GroupTable], metric: str) -> Measurement:
     text = worst.text()
     if len(results) > 1:
         text += f" (worst of {len(results)} sensitive features)"
-    excluded = [
-        (table.feature, row) for table in tables for row in table.rows if row["excluded"] is not None
-    ]
+    excluded = [(table.feature, row) for table in tables for row in table.rows if row["excluded"] is not None]
     if excluded:
         parts = ", ".join(f"'{row['group']}' of '{feat}' ({row['count']} rows)" for feat, row in excluded[:5])
         more = f" and {len(excluded) - 5} more" if len(excluded) > 5 else ""

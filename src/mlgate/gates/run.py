@@ -77,18 +77,14 @@ def _resolve_version(registry: Registry, name: str, version: int | None) -> tupl
         )
     wanted = version or known[-1]
     if wanted not in known:
-        raise InvalidInput(
-            f"model '{name}' has no version {wanted} (versions: {', '.join(map(str, sorted(known)))})"
-        )
+        raise InvalidInput(f"model '{name}' has no version {wanted} (versions: {', '.join(map(str, sorted(known)))})")
     from mlgate.training.lineage import incomplete_reason
 
     mv = registry.version(name, wanted)
     run = registry.run_facts(mv.run_id)
     reason = incomplete_reason(mv.tags, run.status)  # '' if hand-registered
     if reason:
-        raise InvalidInput(
-            f"{name} v{wanted} is incomplete ({reason})", hint=f"retrain with `mlgate train {name}`"
-        )
+        raise InvalidInput(f"{name} v{wanted} is incomplete ({reason})", hint=f"retrain with `mlgate train {name}`")
     return mv, run
 
 
@@ -127,8 +123,13 @@ class Evaluation:
     """Measures every rule of one policy on one model version (cached per family)."""
 
     def __init__(
-        self, ctx: ModelContext, data: ModelData, model: Any, scored: Scored,
-        champion: tuple[int, Scored] | None, signature: list[tuple[str, str]] | None,
+        self,
+        ctx: ModelContext,
+        data: ModelData,
+        model: Any,
+        scored: Scored,
+        champion: tuple[int, Scored] | None,
+        signature: list[tuple[str, str]] | None,
         champion_skip: str = "",
     ) -> None:
         """Measure ``model`` (scored on ``data``), against ``champion`` (version, scores) if any."""
@@ -223,7 +224,11 @@ class Evaluation:
             # one check may carry several conditions: number them so rule ids stay unique
             seen[outcome.check] = seen.get(outcome.check, 0) + 1
             suffix = f"#{seen[outcome.check]}" if seen[outcome.check] > 1 else ""
-            status = RuleStatus.PASS if outcome.passed else (RuleStatus.ERROR if outcome.category == "ERROR" else RuleStatus.FAIL)
+            status = (
+                RuleStatus.PASS
+                if outcome.passed
+                else (RuleStatus.ERROR if outcome.category == "ERROR" else RuleStatus.FAIL)
+            )
             severity = "warn" if outcome.category == "WARN" else rule.severity
             results.append(
                 RuleResult(
@@ -279,7 +284,11 @@ class Champion:
 
 
 def _champion(
-    registry: Registry, ctx: ModelContext, data: ModelData, version: int, evaluated: HeldOut,
+    registry: Registry,
+    ctx: ModelContext,
+    data: ModelData,
+    version: int,
+    evaluated: HeldOut,
 ) -> Champion:
     number = registry.alias_version(ctx.name, CHAMPION_ALIAS)
     if number is None or number == version:
@@ -288,10 +297,12 @@ def _champion(
     held = version_held_out(mv.tags, registry.run_params(mv.run_id))
     if held is None or not held.same_as(evaluated):
         was = held.describe() if held else "no mlgate lineage"
-        return Champion(skip=(
-            f"champion v{number} was held out on other rows ({was}; evaluation: {evaluated.describe()}): "
-            "its score here would include rows it trained on, so it is not compared"
-        ))
+        return Champion(
+            skip=(
+                f"champion v{number} was held out on other rows ({was}; evaluation: {evaluated.describe()}): "
+                "its score here would include rows it trained on, so it is not compared"
+            )
+        )
     loaded = registry.load_version(ctx.name, number)
     return Champion((number, _score(loaded.model, ctx, data, _signature_features(loaded.signature))))
 
@@ -310,7 +321,12 @@ def _trained_on(tags: dict[str, str]) -> dict[str, str]:
 
 
 def _unseen_rows(
-    judged: Judged, data: ModelData, mv: ModelVersion, run: RunFacts, scratch: Path, progress: Progress,
+    judged: Judged,
+    data: ModelData,
+    mv: ModelVersion,
+    run: RunFacts,
+    scratch: Path,
+    progress: Progress,
 ) -> Unseen:
     """The evaluation data minus what this version trained on (see mlgate.data.holdout)."""
     ctx, tags = judged.ctx, mv.tags
@@ -389,8 +405,12 @@ def run_gates(
         trained_on=_trained_on(mv.tags),
         lineage=lineage(mv, run),
         metrics=scored.metrics,
-        champion=None if champion.scored is None else {
-            "version": champion.scored[0], "alias": CHAMPION_ALIAS, "metrics": champion.scored[1].metrics,
+        champion=None
+        if champion.scored is None
+        else {
+            "version": champion.scored[0],
+            "alias": CHAMPION_ALIAS,
+            "metrics": champion.scored[1].metrics,
         },
         rules=rules,
         required_families=required,

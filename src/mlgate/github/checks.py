@@ -60,14 +60,16 @@ def annotations(root: Path, verdict: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         base_id = rule["rule_id"].split("/")[0]
         path, line = where.get(base_id, (spec, 1))
-        out.append({
-            "path": path,
-            "start_line": line,
-            "end_line": line,
-            "annotation_level": "failure" if rule["blocking"] else "warning",
-            "title": f"{rule['family']}: {rule['rule_id']}"[:255],
-            "message": rule["explanation"][:64000] or rule["status"],
-        })
+        out.append(
+            {
+                "path": path,
+                "start_line": line,
+                "end_line": line,
+                "annotation_level": "failure" if rule["blocking"] else "warning",
+                "title": f"{rule['family']}: {rule['rule_id']}"[:255],
+                "message": rule["explanation"][:64000] or rule["status"],
+            }
+        )
     return out
 
 
@@ -99,15 +101,26 @@ def is_fork_pr(event_path: str | None) -> bool:
 
 
 def publish(
-    root: Path, verdict: dict[str, Any], markdown: str, marker: str, *, pr: int | None, head_sha: str | None,
-    check_name: str | None = None, token: str | None = None, api_url: str | None = None, repo: str | None = None,
+    root: Path,
+    verdict: dict[str, Any],
+    markdown: str,
+    marker: str,
+    *,
+    pr: int | None,
+    head_sha: str | None,
+    check_name: str | None = None,
+    token: str | None = None,
+    api_url: str | None = None,
+    repo: str | None = None,
 ) -> Published:
     """Upsert the sticky comment (with ``pr``) and create the check run (with ``head_sha``)."""
     from mlgate.github.client import GitHub
 
     if is_fork_pr(os.environ.get("GITHUB_EVENT_PATH")):
-        return Published(skipped="pull request from a fork: its token is read-only, so no comment or check "
-                                  "run was posted; the report is in the step summary and the artifact")
+        return Published(
+            skipped="pull request from a fork: its token is read-only, so no comment or check "
+            "run was posted; the report is in the step summary and the artifact"
+        )
     token = token if token is not None else os.environ.get("GITHUB_TOKEN", "")
     if not token:
         return Published(skipped="no GITHUB_TOKEN: nothing posted; pass `github-token` to post the comment")
@@ -122,8 +135,10 @@ def publish(
                 name=check_name or f"mlgate / {verdict['model']}",
                 head_sha=head_sha,
                 conclusion=conclusion,
-                title=f"{prefix}{verdict['model']} v{verdict['version']}: {verdict['status']} — {counts['pass']} passed, "
-                      f"{counts['blocking']} blocking, {counts['warnings']} warning(s)",
+                title=(
+                    f"{prefix}{verdict['model']} v{verdict['version']}: {verdict['status']} — "
+                    f"{counts['pass']} passed, {counts['blocking']} blocking, {counts['warnings']} warning(s)"
+                ),
                 summary=markdown[:65000],
                 annotations=annotations(root, verdict),
                 key=str(verdict["model"]),

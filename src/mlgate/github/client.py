@@ -36,7 +36,10 @@ _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
 # Which `permissions:` entry each kind of request needs (for 403 "not accessible" messages).
 _PERMISSION_FOR = (
-    ("/memberships/", "members: read (an org permission a GitHub App token has; the job's GITHUB_TOKEN cannot read teams)"),
+    (
+        "/memberships/",
+        "members: read (an org permission a GitHub App token has; the job's GITHUB_TOKEN cannot read teams)",
+    ),
     ("/check-runs", "checks: write"),
     ("/issues/", "pull-requests: write (issues: write for issue comments)"),
     ("/pulls/", "pull-requests: read"),
@@ -145,7 +148,13 @@ class GitHub:
         return result, False
 
     def _send(
-        self, method: str, url: str, *, json: Any = None, what: str = "", allow: tuple[int, ...] = (),
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        what: str = "",
+        allow: tuple[int, ...] = (),
         lookup: Callable[[], dict[str, Any] | None] | None = None,
     ) -> httpx.Response | dict[str, Any]:
         attempts = self.retries + 1
@@ -156,10 +165,12 @@ class GitHub:
                 try:
                     found = lookup()
                 except GitHubUnavailable as err:  # not knowing, never create a second one
-                    raise GitHubUnavailable(self._redact(
-                        f"GitHub {method} {_path(url)} may have taken effect ({reason}), and looking for "
-                        f"what it created failed: {err.message}"
-                    )) from None
+                    raise GitHubUnavailable(
+                        self._redact(
+                            f"GitHub {method} {_path(url)} may have taken effect ({reason}), and looking for "
+                            f"what it created failed: {err.message}"
+                        )
+                    ) from None
                 if found is not None:
                     return found
             try:
@@ -176,11 +187,7 @@ class GitHub:
                 message = _github_message(response)
                 if wait is None:
                     self._raise_client_error(method, url, response, message, what)
-                reason = (
-                    f"HTTP {response.status_code}: {message}"
-                    if message
-                    else (f"HTTP {response.status_code}")
-                )
+                reason = f"HTTP {response.status_code}: {message}" if message else (f"HTTP {response.status_code}")
                 maybe_done = response.status_code >= 500  # a rate limit refused it; a 5xx may come after the commit
             if attempt == attempts - 1:
                 break
@@ -189,9 +196,7 @@ class GitHub:
                 delay = max(delay, wait)
             self._sleep(min(delay, MAX_WAIT))
         raise GitHubUnavailable(
-            self._redact(
-                f"GitHub {method} {_path(url)} failed after {attempts} attempt(s): {reason}"
-            )
+            self._redact(f"GitHub {method} {_path(url)} failed after {attempts} attempt(s): {reason}")
         )
 
     def _retry_wait(self, response: httpx.Response) -> float | None:
@@ -220,17 +225,12 @@ class GitHub:
                 return 0.0
         return 0.0
 
-    def _raise_client_error(
-        self, method: str, url: str, response: httpx.Response, message: str, what: str
-    ) -> None:
+    def _raise_client_error(self, method: str, url: str, response: httpx.Response, message: str, what: str) -> None:
         status = response.status_code
         where = f"{method} {_path(url)}"
         said = f" (GitHub said: {message})" if message else ""
         if status == 401:
-            text = (
-                "GitHub rejected the token (401): check GITHUB_TOKEN / the `github-token` input"
-                f"{said}"
-            )
+            text = f"GitHub rejected the token (401): check GITHUB_TOKEN / the `github-token` input{said}"
         elif status == 403:
             if "not accessible by integration" in message.lower():
                 need = next((p for frag, p in _PERMISSION_FOR if frag in url), "the right scope")
@@ -272,9 +272,7 @@ class GitHub:
             next_url = match.group(1) if match else None
             if next_url and not next_url.startswith(self.api_url + "/"):
                 # never send the token to a host other than the API's
-                raise GitHubUnavailable(
-                    f"GitHub returned a next-page link outside {self.api_url}: {_path(next_url)}"
-                )
+                raise GitHubUnavailable(f"GitHub returned a next-page link outside {self.api_url}: {_path(next_url)}")
 
     # ------------------------------------------------------------------ endpoints
 
@@ -323,10 +321,7 @@ class GitHub:
         is retried: one check run, whatever the network did.
         """
         annotations = list(annotations or [])
-        batches = [
-            annotations[i : i + MAX_ANNOTATIONS]
-            for i in range(0, len(annotations), MAX_ANNOTATIONS)
-        ] or [[]]
+        batches = [annotations[i : i + MAX_ANNOTATIONS] for i in range(0, len(annotations), MAX_ANNOTATIONS)] or [[]]
         output: dict[str, Any] = {"title": title, "summary": summary}
         # This call's own id: a retry after a lost answer finds the run this call created, never
         # one an earlier job created for the same commit.
@@ -366,14 +361,14 @@ class GitHub:
 
     def pull_request(self, number: int) -> dict[str, Any]:
         """The pull request ``number`` as the REST API returns it."""
-        return self._get_json(
-            f"/repos/{self.repo}/pulls/{int(number)}", what=f"pull request #{number}"
-        )
+        return self._get_json(f"/repos/{self.repo}/pulls/{int(number)}", what=f"pull request #{number}")
 
     def create_pull_request(self, *, title: str, body: str, head: str, base: str) -> dict[str, Any]:
         """Open a pull request from ``head`` into ``base``; the new pull request."""
         return self._request(
-            "POST", f"/repos/{self.repo}/pulls", json={"title": title, "body": body, "head": head, "base": base},
+            "POST",
+            f"/repos/{self.repo}/pulls",
+            json={"title": title, "body": body, "head": head, "base": base},
             what=f"branch {head}",
         ).json()
 
@@ -395,8 +390,10 @@ class GitHub:
             if not re.fullmatch(r"[\w.-]+", value or ""):
                 raise InvalidInput(f"{name} must be a GitHub {name} name, got {value!r}")
         response = self._request(
-            "GET", f"/orgs/{org}/teams/{team_slug}/memberships/{username}",
-            what=f"team {org}/{team_slug}", allow=(404,),
+            "GET",
+            f"/orgs/{org}/teams/{team_slug}/memberships/{username}",
+            what=f"team {org}/{team_slug}",
+            allow=(404,),
         )
         return None if response.status_code == 404 else response.json()
 

@@ -92,9 +92,14 @@ class GovernanceReview:
     def as_dict(self) -> dict[str, Any]:
         """The review as ``mlgate governance --json`` prints it."""
         return {
-            "changed": self.changed, "changes": [c.as_dict() for c in self.changes],
-            "conclusion": self.conclusion, "title": self.title, **self.approvals.as_dict(),
-            "required": self.required, "approvers_rule": self.approvers_rule, "named_approvers": self.named,
+            "changed": self.changed,
+            "changes": [c.as_dict() for c in self.changes],
+            "conclusion": self.conclusion,
+            "title": self.title,
+            **self.approvals.as_dict(),
+            "required": self.required,
+            "approvers_rule": self.approvers_rule,
+            "named_approvers": self.named,
             "check_run_url": self.check_run_url,
         }
 
@@ -157,7 +162,10 @@ def _md5s(tree: BaseTree, spec: dict[str, Any] | None) -> dict[str, str]:
 
 def _field_reason(change: FieldChange) -> str:
     if change.field == "(new model)":
-        return "new model: its judging fields (task, target, sensitive features, policy, evaluation data) come from this PR"
+        return (
+            "new model: its judging fields (task, target, sensitive features, policy, evaluation data) "
+            "come from this PR"
+        )
     if change.field == "(model removed)":
         return "model removed: its spec no longer governs it"
     if change.field.endswith("(content)"):
@@ -194,7 +202,11 @@ def _spec_changes(since: BaseTree, head: BaseTree) -> tuple[list[GovernanceChang
         path = f"models/{name}/model.yaml"
         (old, old_error), (new, new_error) = _spec(since, name), _spec(head, name)
         if old_error or new_error:
-            changes.append(GovernanceChange(path, f"spec cannot be read, so its judging fields cannot be compared: {new_error or old_error}"))
+            changes.append(
+                GovernanceChange(
+                    path, f"spec cannot be read, so its judging fields cannot be compared: {new_error or old_error}"
+                )
+            )
             continue
         try:
             for tree, spec in ((since, old), (head, new)):
@@ -257,8 +269,10 @@ def trees(root: Path, base: str, head: str) -> Iterator[Trees]:
         try:
             merge_base = run_git(root, "merge-base", base_tree.ref, head_tree.ref)
         except MlgateError as err:
-            raise InvalidInput(f"{base[:12]} and {head[:12]} have no common history: {err.message}",
-                               hint="fetch full history (actions/checkout with fetch-depth: 0)") from err
+            raise InvalidInput(
+                f"{base[:12]} and {head[:12]} have no common history: {err.message}",
+                hint="fetch full history (actions/checkout with fetch-depth: 0)",
+            ) from err
         since = base_tree if merge_base == base_tree.ref else materialise(root, merge_base, work / "merge-base")
         yield Trees(base_tree, since, head_tree)
 
@@ -291,25 +305,32 @@ def approvers_rule(governance: Governance | None) -> str:
 
 
 def judge(
-    changes: list[GovernanceChange], reviews: list[dict[str, Any]], author: str, head_sha: str,
-    governance: Governance | None = None, in_team: Callable[[str, str], str | None] | None = None,
+    changes: list[GovernanceChange],
+    reviews: list[dict[str, Any]],
+    author: str,
+    head_sha: str,
+    governance: Governance | None = None,
+    in_team: Callable[[str, str], str | None] | None = None,
 ) -> GovernanceReview:
     """The check's outcome from the changes, the PR's reviews and the base policy's approvers."""
     rule = approvers_rule(governance)
     required = governance.approvals if governance else 1
     named = governance is not None
     if not changes:
-        return GovernanceReview([], "success", "no governance change", required=required, approvers_rule=rule, named=named)
+        return GovernanceReview(
+            [], "success", "no governance change", required=required, approvers_rule=rule, named=named
+        )
     allowed = (
-        named_approvers(governance.approvers.users, governance.approvers.teams, in_team)
-        if governance else write_access
+        named_approvers(governance.approvers.users, governance.approvers.teams, in_team) if governance else write_access
     )
     approvals = count_approvals(reviews, author=author, head_sha=head_sha, allowed=allowed)
     paths = ", ".join(dict.fromkeys(c.path for c in changes))
     if len(approvals.approvers) >= required:
         title = f"governance change approved by {', '.join(approvals.approvers)}: {paths}"
         return GovernanceReview(changes, "success", title, approvals, required, rule, named)
-    wanted = "an approving review" if required == 1 else f"{required} approving reviews ({len(approvals.approvers)} so far)"
+    wanted = (
+        "an approving review" if required == 1 else f"{required} approving reviews ({len(approvals.approvers)} so far)"
+    )
     title = f"governance change needs {wanted} of {head_sha[:12]} by {rule}, other than the author {author}: {paths}"
     return GovernanceReview(changes, "failure", title, approvals, required, rule, named)
 
@@ -329,16 +350,25 @@ def summary(result: GovernanceReview) -> str:
         "other than the PR's author."
     )
     if not result.named:
-        lines += ["", (
-            f"The base commit's `{DEFAULT_POLICY}` has no `governance:` section, so any collaborator "
-            "with write access other than the author may approve (name approvers with "
-            "`governance: {approvers: {users: [...], teams: [org/team]}}`)."
-        )]
+        lines += [
+            "",
+            (
+                f"The base commit's `{DEFAULT_POLICY}` has no `governance:` section, so any collaborator "
+                "with write access other than the author may approve (name approvers with "
+                "`governance: {approvers: {users: [...], teams: [org/team]}}`)."
+            ),
+        ]
     lines += ["", "| Changed | Why it needs a second person |", "|---|---|"]
     lines += [f"| `{c.path}`{f' `{c.field}`' if c.field else ''} | {c.reason} |" for c in result.changes]
     for c in result.changes:
         if c.diff:
-            lines += ["", f"`{c.path}`{f' — `{c.field}`' if c.field else ''}:", "```diff", _clip(c.diff, MAX_DIFF).rstrip("\n"), "```"]
+            lines += [
+                "",
+                f"`{c.path}`{f' — `{c.field}`' if c.field else ''}:",
+                "```diff",
+                _clip(c.diff, MAX_DIFF).rstrip("\n"),
+                "```",
+            ]
     if result.approvals.approvers:
         lines += ["", f"Approved by: {', '.join('@' + a for a in result.approvals.approvers)}"]
     for login, reason in sorted(result.approvals.ignored.items()):
@@ -363,8 +393,14 @@ def _team_checker(github: Any) -> Callable[[str, str], str | None]:
                 cache[key] = f"membership of team {team} could not be read: {err.message}"
             else:
                 state = (membership or {}).get("state")
-                cache[key] = None if state == "active" else (
-                    f"not a member of team {team}" if membership is None else f"membership of team {team} is {state}"
+                cache[key] = (
+                    None
+                    if state == "active"
+                    else (
+                        f"not a member of team {team}"
+                        if membership is None
+                        else f"membership of team {team} is {state}"
+                    )
                 )
         return cache[key]
 
@@ -391,8 +427,12 @@ def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool =
         result = judge(changes, reviews, author, head, governance, _team_checker(teams))
         if post:
             run = github.create_or_update_check_run(
-                name=CHECK_NAME, head_sha=head, conclusion=result.conclusion,
-                title=result.title[:255], summary=summary(result), annotations=[],
+                name=CHECK_NAME,
+                head_sha=head,
+                conclusion=result.conclusion,
+                title=result.title[:255],
+                summary=summary(result),
+                annotations=[],
             )
             result.check_run_url = str(run.get("url") or "")
     return result

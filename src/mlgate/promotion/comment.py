@@ -48,8 +48,11 @@ def publish(plan: dict[str, Any], pr: int | None, head_sha: str | None) -> dict[
             posted["comment-url"] = str(github.upsert_comment(pr, body, MARKER).get("url") or "")
         if head_sha:
             run = github.create_or_update_check_run(
-                name=CHECK_NAME, head_sha=head_sha, conclusion="success" if plan["ok"] else "failure",
-                title=body.splitlines()[0].replace("**", "")[:255], summary=body[:65000],
+                name=CHECK_NAME,
+                head_sha=head_sha,
+                conclusion="success" if plan["ok"] else "failure",
+                title=body.splitlines()[0].replace("**", "")[:255],
+                summary=body[:65000],
             )
             posted["check-run-url"] = str(run.get("url") or "")
     return posted

@@ -94,13 +94,24 @@ class Change:
     def as_dict(self) -> dict[str, Any]:
         """The change as the plan JSON lists it (with the verdict's statuses, when gates ran)."""
         return {
-            "model": self.model, "stage": self.stage, "current": self.current, "desired": self.desired,
-            "archive": self.archive, "action": self.action, "ok": self.ok, "approvers": self.approvers,
-            "checks": [c.as_dict() for c in self.checks], "outcome": self.outcome,
-            "verdict": None if self.verdict is None else {
-                "status": self.verdict.status, "stage": self.verdict.stage,
+            "model": self.model,
+            "stage": self.stage,
+            "current": self.current,
+            "desired": self.desired,
+            "archive": self.archive,
+            "action": self.action,
+            "ok": self.ok,
+            "approvers": self.approvers,
+            "checks": [c.as_dict() for c in self.checks],
+            "outcome": self.outcome,
+            "verdict": None
+            if self.verdict is None
+            else {
+                "status": self.verdict.status,
+                "stage": self.verdict.stage,
                 "families": {f: self.verdict.family_status(f) for f in self.verdict.required_families},
-                "policy_sha256": self.verdict.policy["sha256"], "base": self.verdict.judging.get("base"),
+                "policy_sha256": self.verdict.policy["sha256"],
+                "base": self.verdict.judging.get("base"),
             },
         }
 
@@ -122,13 +133,23 @@ class Plan:
 
     def missing(self) -> list[str]:
         """One line per check that does not hold: model, stage, version, check and why."""
-        return [f"{c.model} {c.stage} v{c.desired}: {k.name}: {k.detail}" for c in self.changes for k in c.checks if not k.ok]
+        return [
+            f"{c.model} {c.stage} v{c.desired}: {k.name}: {k.detail}"
+            for c in self.changes
+            for k in c.checks
+            if not k.ok
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         """The plan as JSON: every change with its checks, and what is missing."""
         return {
-            "commit": self.commit, "pr": self.pr, "policy_ref": self.policy_ref, "ok": self.ok,
-            "changes": [c.as_dict() for c in self.changes], "synced": self.synced, "missing": self.missing(),
+            "commit": self.commit,
+            "pr": self.pr,
+            "policy_ref": self.policy_ref,
+            "ok": self.ok,
+            "changes": [c.as_dict() for c in self.changes],
+            "synced": self.synced,
+            "missing": self.missing(),
         }
 
 
@@ -151,8 +172,11 @@ def fetch_pull_request(number: int) -> PullRequest:
         pull = github.pull_request(number)
         reviews = github.pull_request_reviews(number)
     return PullRequest(
-        number=number, author=pull["user"]["login"], head_sha=pull["head"]["sha"],
-        merged_by=(pull.get("merged_by") or {}).get("login"), reviews=reviews,
+        number=number,
+        author=pull["user"]["login"],
+        head_sha=pull["head"]["sha"],
+        merged_by=(pull.get("merged_by") or {}).get("login"),
+        reviews=reviews,
     )
 
 
@@ -161,7 +185,9 @@ def pr_from_commit_message(root: Path, commit: str = "HEAD") -> int | None:
     import re
 
     message = run_git(root, "log", "-1", "--format=%B", commit)
-    found = re.search(r"Merge pull request #(\d+)", message) or re.search(r"\(#(\d+)\)\s*$", message.splitlines()[0] if message else "")
+    found = re.search(r"Merge pull request #(\d+)", message) or re.search(
+        r"\(#(\d+)\)\s*$", message.splitlines()[0] if message else ""
+    )
     return int(found.group(1)) if found else None
 
 
@@ -173,7 +199,9 @@ def releases(root: Path, base: str | None, into: Path) -> dict[str, tuple[ModelC
 
     The context's judging fields and policy come from ``base`` (the working tree if None).
     """
-    orphans = sorted(p.parent.name for p in (root / "models").glob("*/release.yaml") if not (p.parent / "model.yaml").is_file())
+    orphans = sorted(
+        p.parent.name for p in (root / "models").glob("*/release.yaml") if not (p.parent / "model.yaml").is_file()
+    )
     if orphans:
         raise InvalidInput(
             f"release.yaml without a model spec: {', '.join(f'models/{n}/release.yaml' for n in orphans)}",
@@ -198,7 +226,9 @@ def actual(registry: Registry, wanted: dict[str, list[str]]) -> dict[str, dict[s
 # --------------------------------------------------------------------------- checks
 
 
-def _named_versions(registry: Registry, wanted: dict[str, tuple[ModelContext, dict[str, int | None]]]) -> dict[tuple[str, int], ModelVersion]:
+def _named_versions(
+    registry: Registry, wanted: dict[str, tuple[ModelContext, dict[str, int | None]]]
+) -> dict[tuple[str, int], ModelVersion]:
     """Every version a release.yaml names (one batched search); a missing one is bad input."""
     known = registry.versions_of(wanted) if wanted else {}
     named = {}
@@ -229,16 +259,28 @@ def _archived_check(registry: Registry, ctx: ModelContext, stage: str, mv: Model
 
 
 def _gates_check(
-    root: Path, registry: Registry, ctx: ModelContext, requirement: StageRequirement, stage: str,
-    version: int, base: str, progress: Progress,
+    root: Path,
+    registry: Registry,
+    ctx: ModelContext,
+    requirement: StageRequirement,
+    stage: str,
+    version: int,
+    base: str,
+    progress: Progress,
 ) -> tuple[Check, Verdict]:
     """Run the gates the stage requires, here, for this version: no recorded verdict counts."""
     from mlgate.gates.run import run_gates
 
     progress(f"{ctx.name} v{version}: running the gates for {stage} under {base[:12]}'s policy, spec and data")
     verdict = run_gates(
-        root, ctx.name, version=version, policy_ref=base, stage=stage, tracking_uri=registry.uri,
-        progress=progress, attach=False,
+        root,
+        ctx.name,
+        version=version,
+        policy_ref=base,
+        stage=stage,
+        tracking_uri=registry.uri,
+        progress=progress,
+        attach=False,
     )
     families = {f: verdict.family_status(f) for f in requirement.require_gates}
     failed = [f"{f}={s}" for f, s in families.items() if s not in PASSING]
@@ -246,7 +288,9 @@ def _gates_check(
     if failed:
         blocking = [f"{r.rule_id} {r.status}: {r.explanation}" for r in verdict.rules if r.blocking]
         why = f"; {'; '.join(blocking[:3])}" if blocking else ""
-        return Check("gates", False, f"gates run by the promotion: {', '.join(failed)} (required: {shown}){why}"), verdict
+        return Check(
+            "gates", False, f"gates run by the promotion: {', '.join(failed)} (required: {shown}){why}"
+        ), verdict
     return Check("gates", True, f"gates run by the promotion: {shown}"), verdict
 
 
@@ -281,12 +325,25 @@ def _reviewed_twin(root: Path, name: str, tags: dict[str, str], base: str) -> st
     pointers = [f"{v}.dvc" for k, v in tags.items() if k.startswith(data) and k.endswith(".path")]
     try:
         # the inputs only change where these paths change: those commits cover every state
-        commits = run_git(root, "rev-list", f"--max-count={REVIEWED_COMMITS_SEARCHED}", base, "--",
-                          f"models/{name}", "params.yaml", "dvc.lock", *pointers).split()
+        commits = run_git(
+            root,
+            "rev-list",
+            f"--max-count={REVIEWED_COMMITS_SEARCHED}",
+            base,
+            "--",
+            f"models/{name}",
+            "params.yaml",
+            "dvc.lock",
+            *pointers,
+        ).split()
     except GitError:
         return None
-    wanted = {k.removeprefix(TAG_PREFIX): v for k, v in tags.items()
-              if k.endswith((".sha256", ".md5")) and k.startswith((TAG_PREFIX + "spec.", TAG_PREFIX + "params.", TAG_PREFIX + "data."))}
+    wanted = {
+        k.removeprefix(TAG_PREFIX): v
+        for k, v in tags.items()
+        if k.endswith((".sha256", ".md5"))
+        and k.startswith((TAG_PREFIX + "spec.", TAG_PREFIX + "params.", TAG_PREFIX + "data."))
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for commit in commits:
             found = _spec_hashes_at(root, name, commit, Path(tmp))
@@ -301,7 +358,9 @@ def _lineage_check(root: Path, registry: Registry, ctx: ModelContext, stage: str
     if _held_before(registry, ctx.name, stage, version):
         return Check("lineage", True, f"v{version} held {stage} before: a rollback")
     if tags.get(LINEAGE_TAG, "mlgate") != "mlgate":
-        return Check("lineage", False, f"v{version} has {tags[LINEAGE_TAG]} lineage, which this policy does not let into {stage}")
+        return Check(
+            "lineage", False, f"v{version} has {tags[LINEAGE_TAG]} lineage, which this policy does not let into {stage}"
+        )
     commit = tags.get(TAG_PREFIX + "git.commit", "")
     if not commit:
         return Check("lineage", False, f"v{version} has no mlgate lineage (not trained by `mlgate train`)")
@@ -309,19 +368,31 @@ def _lineage_check(root: Path, registry: Registry, ctx: ModelContext, stage: str
     if broken:
         return Check("lineage", False, f"v{version} is incomplete: {broken}")
     if tags.get(TAG_PREFIX + "git.dirty") != "false":
-        return Check("lineage", False, f"v{version} was trained from a working tree with uncommitted changes at {commit[:12]}")
+        return Check(
+            "lineage", False, f"v{version} was trained from a working tree with uncommitted changes at {commit[:12]}"
+        )
     if commit != "unknown" and is_ancestor(root, commit, base):
         return Check("lineage", True, f"trained at {commit[:12]}, which the base branch holds")
     twin = _reviewed_twin(root, ctx.name, tags, base)
     if twin:
-        return Check("lineage", True, f"trained at {commit[:12]}; its spec, params and data equal {twin[:12]} on the base branch (squash merge)")
-    return Check("lineage", False, (
-        f"v{version} was trained at {commit[:12]}, which the base branch {base[:12]} does not hold, and no commit "
-        "on it has the same spec, params and data: merge the change that trained it first"
-    ))
+        return Check(
+            "lineage",
+            True,
+            f"trained at {commit[:12]}; its spec, params and data equal {twin[:12]} on the base branch (squash merge)",
+        )
+    return Check(
+        "lineage",
+        False,
+        (
+            f"v{version} was trained at {commit[:12]}, which the base branch {base[:12]} does not hold, and no commit "
+            "on it has the same spec, params and data: merge the change that trained it first"
+        ),
+    )
 
 
-def _order_check(registry: Registry, ctx: ModelContext, stage: str, version: int, now: dict[str, int | None]) -> Check | None:
+def _order_check(
+    registry: Registry, ctx: ModelContext, stage: str, version: int, now: dict[str, int | None]
+) -> Check | None:
     order = ctx.policy.policy.promotion.order
     if stage not in order or order.index(stage) == 0:
         return None
@@ -331,11 +402,17 @@ def _order_check(registry: Registry, ctx: ModelContext, stage: str, version: int
     return Check("stage order", False, f"v{version} must be in {before} before {stage} (order: {' → '.join(order)})")
 
 
-def _approvals_check(requirement: StageRequirement, pull: PullRequest | None, stage: str) -> tuple[Check | None, list[str]]:
+def _approvals_check(
+    requirement: StageRequirement, pull: PullRequest | None, stage: str
+) -> tuple[Check | None, list[str]]:
     if requirement.approvals == 0:
         return None, []
     if pull is None:
-        return Check("approvals", False, f"{stage} needs {requirement.approvals} approval(s) on a pull request, and this change has none"), []
+        return Check(
+            "approvals",
+            False,
+            f"{stage} needs {requirement.approvals} approval(s) on a pull request, and this change has none",
+        ), []
     users = {u.lower() for u in requirement.approvers.users}
     teams = requirement.approvers.teams
 
@@ -343,7 +420,11 @@ def _approvals_check(requirement: StageRequirement, pull: PullRequest | None, st
         login = review["user"]["login"]
         if login.lower() in users:
             return None
-        extra = f"; team membership ({', '.join(teams)}) is not checked — list the login under approvers.users" if teams else ""
+        extra = (
+            f"; team membership ({', '.join(teams)}) is not checked — list the login under approvers.users"
+            if teams
+            else ""
+        )
         return f"not an approver for {stage}{extra}"
 
     head = pull.head_sha if requirement.dismiss_stale_approvals else None
@@ -358,7 +439,11 @@ def _approvals_check(requirement: StageRequirement, pull: PullRequest | None, st
 
 
 def make_plan(
-    root: Path, registry: Registry, *, policy_ref: str | None = None, pull: PullRequest | None = None,
+    root: Path,
+    registry: Registry,
+    *,
+    policy_ref: str | None = None,
+    pull: PullRequest | None = None,
     progress: Progress = lambda _m: None,
 ) -> Plan:
     """Desired vs actual for every release, with the checks of each change.
@@ -366,7 +451,11 @@ def make_plan(
     ``policy_ref`` is the branch the promotion lands on (a PR's base); default: HEAD, the
     commit an apply runs on. Nothing is written to the registry.
     """
-    base = run_git(root, "rev-parse", "--verify", f"{policy_ref or 'HEAD'}^{{commit}}") if git_state(root).commit != "unknown" else None
+    base = (
+        run_git(root, "rev-parse", "--verify", f"{policy_ref or 'HEAD'}^{{commit}}")
+        if git_state(root).commit != "unknown"
+        else None
+    )
     if base is None:
         raise InvalidInput(f"{root} is not a git repository with a commit: promotion needs git history")
     plan = Plan(commit=git_state(root).commit, pr=pull.number if pull else None, policy_ref=policy_ref)
@@ -429,7 +518,11 @@ class ApplyResult:
 
 
 def apply(
-    root: Path, registry: Registry, *, pull: PullRequest | None, actor: str | None = None,
+    root: Path,
+    registry: Registry,
+    *,
+    pull: PullRequest | None,
+    actor: str | None = None,
     progress: Progress = lambda _m: None,
 ) -> ApplyResult:
     """Reconcile the registry with every release.yaml; refuse (exit 1) if any check fails."""
@@ -458,12 +551,21 @@ def _promoted_commit(registry: Registry, name: str, version: int, stage: str) ->
     return registry.version(name, version).tags.get(f"{TAG_PREFIX}promoted.{stage}.commit", "")
 
 
-def _apply_change(root: Path, registry: Registry, change: Change, plan: Plan, who: str, progress: Progress) -> audit.Record | None:
+def _apply_change(
+    root: Path, registry: Registry, change: Change, plan: Plan, who: str, progress: Progress
+) -> audit.Record | None:
     name, stage = change.model, change.stage
     now = registry.alias_version(name, stage)  # compare-and-set: what is there *now*
     record = audit.Record(
-        model=name, stage=stage, version=change.desired, previous=now, action=change.action,
-        commit=plan.commit, pr=plan.pr, approvers=change.approvers, promoted_by=who,
+        model=name,
+        stage=stage,
+        version=change.desired,
+        previous=now,
+        action=change.action,
+        commit=plan.commit,
+        pr=plan.pr,
+        approvers=change.approvers,
+        promoted_by=who,
         promoted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     if now == change.desired:
@@ -509,20 +611,26 @@ def _move(registry: Registry, record: audit.Record, change: Change) -> None:
         registry.delete_version_tag(name, version, ARCHIVED_TAG)
         if stage in LEGACY_STAGES:
             registry.set_legacy_stage(name, version, LEGACY_STAGES[stage])
-        registry.set_version_tags(name, version, {
-            f"{TAG_PREFIX}promoted_by": record.promoted_by,
-            f"{TAG_PREFIX}pr": str(record.pr or ""),
-            f"{TAG_PREFIX}commit": record.commit,
-            f"{TAG_PREFIX}approvers": ",".join(record.approvers),
-            f"{TAG_PREFIX}promoted_at": record.promoted_at,
-            f"{TAG_PREFIX}stage": stage,
-            f"{TAG_PREFIX}promoted.{stage}.commit": record.commit,
-            f"{TAG_PREFIX}promoted.{stage}.at": record.promoted_at,
-        })
+        registry.set_version_tags(
+            name,
+            version,
+            {
+                f"{TAG_PREFIX}promoted_by": record.promoted_by,
+                f"{TAG_PREFIX}pr": str(record.pr or ""),
+                f"{TAG_PREFIX}commit": record.commit,
+                f"{TAG_PREFIX}approvers": ",".join(record.approvers),
+                f"{TAG_PREFIX}promoted_at": record.promoted_at,
+                f"{TAG_PREFIX}stage": stage,
+                f"{TAG_PREFIX}promoted.{stage}.commit": record.commit,
+                f"{TAG_PREFIX}promoted.{stage}.at": record.promoted_at,
+            },
+        )
     # The plan keeps the previous holder when release.yaml still wants it in another stage.
     keep = previous == change.current and change.archive is None and version is not None
     if previous is not None and previous != version and not keep:
-        registry.set_version_tags(name, previous, {ARCHIVED_TAG: "true", f"{TAG_PREFIX}archived_at": record.promoted_at})
+        registry.set_version_tags(
+            name, previous, {ARCHIVED_TAG: "true", f"{TAG_PREFIX}archived_at": record.promoted_at}
+        )
         registry.set_legacy_stage(name, previous, "Archived")
 
 
@@ -600,7 +708,11 @@ class Promotion:
 
 
 def _pull_request_of(
-    root: Path, mode: str, pr: int | None, read_github: bool, warn: Progress,
+    root: Path,
+    mode: str,
+    pr: int | None,
+    read_github: bool,
+    warn: Progress,
 ) -> tuple[int | None, PullRequest | None]:
     """The PR whose reviews count (on apply: named by the merge commit), read from GitHub."""
     named_by = "--pr"
@@ -622,9 +734,17 @@ def _pull_request_of(
 
 
 def promote(
-    root: Path, *, mode: str, base: str | None = None, pr: int | None = None, post: bool = False,
-    read_github: bool = True, actor: str | None = None, markdown_path: Path | None = None,
-    progress: Progress = lambda _m: None, warn: Progress = lambda _m: None,
+    root: Path,
+    *,
+    mode: str,
+    base: str | None = None,
+    pr: int | None = None,
+    post: bool = False,
+    read_github: bool = True,
+    actor: str | None = None,
+    markdown_path: Path | None = None,
+    progress: Progress = lambda _m: None,
+    warn: Progress = lambda _m: None,
 ) -> Promotion:
     """Plan (``mode="plan"``, on a PR) or apply (``mode="apply"``, after the merge) every release.yaml.
 

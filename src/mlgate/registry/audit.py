@@ -55,7 +55,9 @@ class Record:
         fields = asdict(self)
         fields.pop("run_id")
         fields.pop("state")
-        out = {PREFIX + k: ("" if v is None else ",".join(v) if isinstance(v, list) else str(v)) for k, v in fields.items()}
+        out = {
+            PREFIX + k: ("" if v is None else ",".join(v) if isinstance(v, list) else str(v)) for k, v in fields.items()
+        }
         return out | {PREFIX + "key": self.key}
 
     def as_dict(self) -> dict[str, Any]:
@@ -71,11 +73,20 @@ def _from_run(run: Run) -> Record:
     tags = run.tags
     get = lambda key: tags.get(PREFIX + key, "")
     return Record(
-        model=get("model"), stage=get("stage"), version=_int(get("version")), previous=_int(get("previous")),
-        action=get("action"), commit=get("commit"), pr=_int(get("pr")),
-        approvers=[a for a in get("approvers").split(",") if a], promoted_by=get("promoted_by"),
-        promoted_at=get("promoted_at"), state="done" if run.status == "FINISHED" else "started",
-        run_id=run.run_id, verdict_status=get("verdict_status"), verdict_sha256=get("verdict_sha256"),
+        model=get("model"),
+        stage=get("stage"),
+        version=_int(get("version")),
+        previous=_int(get("previous")),
+        action=get("action"),
+        commit=get("commit"),
+        pr=_int(get("pr")),
+        approvers=[a for a in get("approvers").split(",") if a],
+        promoted_by=get("promoted_by"),
+        promoted_at=get("promoted_at"),
+        state="done" if run.status == "FINISHED" else "started",
+        run_id=run.run_id,
+        verdict_status=get("verdict_status"),
+        verdict_sha256=get("verdict_sha256"),
     )
 
 

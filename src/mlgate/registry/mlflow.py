@@ -226,9 +226,7 @@ class Registry:
     def _unavailable(self, what: str, err: Exception) -> RegistryUnavailable:
         retries = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         reason = outage_reason(err) or type(err).__name__
-        return RegistryUnavailable(
-            f"{what}: MLflow at {self.uri} did not answer after {retries} retries ({reason})"
-        )
+        return RegistryUnavailable(f"{what}: MLflow at {self.uri} did not answer after {retries} retries ({reason})")
 
     def experiment(self, name: str) -> str:
         """Id of the experiment ``name``, created on first use."""
@@ -371,9 +369,7 @@ class Registry:
 
     def version(self, name: str, version: int) -> ModelVersion:
         """Version ``version`` of ``name``."""
-        found = self._call(
-            f"read {name} v{version}", lambda: self.client.get_model_version(name, str(version))
-        )
+        found = self._call(f"read {name} v{version}", lambda: self.client.get_model_version(name, str(version)))
         return ModelVersion.of(found)
 
     def versions(self, name: str) -> list[ModelVersion]:
@@ -432,7 +428,9 @@ class Registry:
             while True:
                 page = self._call(
                     f"list versions of {len(chunk)} model(s)",
-                    lambda t=token, q=query: self.client.search_model_versions(q, max_results=SEARCH_PAGE, page_token=t),
+                    lambda t=token, q=query: self.client.search_model_versions(
+                        q, max_results=SEARCH_PAGE, page_token=t
+                    ),
                 )
                 for mv in page:
                     found.setdefault(mv.name, []).append(ModelVersion.of(mv))
@@ -473,7 +471,9 @@ class Registry:
         from mlflow.exceptions import MlflowException
 
         try:
-            self._call(f"delete alias {alias} of {name}", lambda: self.client.delete_registered_model_alias(name, alias))
+            self._call(
+                f"delete alias {alias} of {name}", lambda: self.client.delete_registered_model_alias(name, alias)
+            )
         except MlflowException as err:
             if err.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
                 raise
@@ -506,7 +506,9 @@ class Registry:
         from mlflow.exceptions import MlflowException
 
         try:
-            self._call(f"untag {name} v{version}", lambda: self.client.delete_model_version_tag(name, str(version), key))
+            self._call(
+                f"untag {name} v{version}", lambda: self.client.delete_model_version_tag(name, str(version), key)
+            )
         except MlflowException as err:
             if err.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
@@ -537,7 +539,10 @@ class Registry:
             page = self._call(
                 f"search runs of {experiment}",
                 lambda t=token: self.client.search_runs(
-                    [found.experiment_id], filter_string, max_results=1000, page_token=t,
+                    [found.experiment_id],
+                    filter_string,
+                    max_results=1000,
+                    page_token=t,
                     order_by=["attributes.start_time ASC"],
                 ),
             )
@@ -579,9 +584,7 @@ class Registry:
 
     def attach_json(self, run_id: str, payload: str, artifact_file: str) -> None:
         """Add a JSON artifact to a (finished) run, e.g. a gate verdict."""
-        self._call(
-            f"log {artifact_file}", lambda: self.client.log_text(run_id, payload, artifact_file)
-        )
+        self._call(f"log {artifact_file}", lambda: self.client.log_text(run_id, payload, artifact_file))
 
     def read_artifact(self, run_id: str, path: str) -> bytes | None:
         """The bytes of one artifact file of a run; None when the run has no such file.
@@ -600,9 +603,7 @@ class Registry:
             return None
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                local = self._call(
-                    f"download {path}", lambda: self.client.download_artifacts(run_id, path, tmp)
-                )
+                local = self._call(f"download {path}", lambda: self.client.download_artifacts(run_id, path, tmp))
             except MlflowException as err:
                 raise self._unavailable(f"download {path}", err) from err
             return Path(local).read_bytes()
@@ -627,10 +628,14 @@ class Registry:
         record = _verdict_record(raw, label)
         data = self.read_artifact(mv.run_id, record["verdict"])
         if data is None:
-            raise IncompleteVerdict(f"{label}: the verdict {record['verdict']} named by {VERDICT_TAG} is missing from run {mv.run_id}")
+            raise IncompleteVerdict(
+                f"{label}: the verdict {record['verdict']} named by {VERDICT_TAG} is missing from run {mv.run_id}"
+            )
         digest = hashlib.sha256(data).hexdigest()
         if digest != record["sha256"]:
-            raise IncompleteVerdict(f"{label}: {record['verdict']} has sha256 {digest[:12]}…, {VERDICT_TAG} says {record['sha256'][:12]}…")
+            raise IncompleteVerdict(
+                f"{label}: {record['verdict']} has sha256 {digest[:12]}…, {VERDICT_TAG} says {record['sha256'][:12]}…"
+            )
         try:
             verdict = json.loads(data)
         except ValueError as err:
@@ -650,10 +655,8 @@ class Registry:
         with tempfile.TemporaryDirectory() as tmp:
             skops_file = self._download_model(name, version, Path(tmp))
             mlmodel = skops_file.with_name("MLmodel")
-            if mlmodel.is_file():
-                signature = _signature_of(mlmodel)
-            else:  # not where MLflow writes it: ask MLflow where it is
-                signature = self.signature_columns(name, version)
+            # not where MLflow writes it: ask MLflow where it is
+            signature = _signature_of(mlmodel) if mlmodel.is_file() else self.signature_columns(name, version)
             return LoadedModel(model=load_skops(skops_file), signature=signature)
 
     def _download_model(self, name: str, version: int, into: Path) -> Path:
@@ -788,7 +791,9 @@ def outage_reason(err: BaseException) -> str:
         if isinstance(link, rx.HTTPError):
             status = link.response.status_code if link.response is not None else 0
             return f"HTTP {status}" if status >= 500 and status != 501 else ""
-        if isinstance(link, (rx.Timeout, ux.TimeoutError, TimeoutError)) and not isinstance(link, ux.NewConnectionError):
+        if isinstance(link, (rx.Timeout, ux.TimeoutError, TimeoutError)) and not isinstance(
+            link, ux.NewConnectionError
+        ):
             return "timed out"  # (urllib3's NewConnectionError is a ConnectTimeoutError: read on)
         if isinstance(link, ConnectionRefusedError):
             return "connection refused"

@@ -121,7 +121,9 @@ def champion_rows(verdict: dict[str, Any]) -> list[dict[str, Any]]:
         delta = new - old
         better = (delta < 0) if metric in LOWER_IS_BETTER else (delta > 0)
         arrow = "➖" if abs(delta) < 1e-12 else ("🔼" if better else "🔽")
-        rows.append({"metric": metric, "challenger": new, "champion": old, "delta": delta, "arrow": arrow, "better": better})
+        rows.append(
+            {"metric": metric, "challenger": new, "champion": old, "delta": delta, "arrow": arrow, "better": better}
+        )
     return rows
 
 
@@ -263,8 +265,14 @@ def render_summary(data: ReportInput, root: Path | None = None) -> Rendered:
 # ----------------------------------------------------------------------------- SVG charts
 
 
-def svg_bars(title: str, labels: list[Any], values: list[float | None], *, max_value: float | None = None,
-             threshold: float | None = None) -> Any:
+def svg_bars(
+    title: str,
+    labels: list[Any],
+    values: list[float | None],
+    *,
+    max_value: float | None = None,
+    threshold: float | None = None,
+) -> Any:
     """A horizontal bar chart as inline SVG (escaped labels; no scripts, no external refs)."""
     from markupsafe import Markup
 
@@ -273,8 +281,10 @@ def svg_bars(title: str, labels: list[Any], values: list[float | None], *, max_v
     row, label_w, bar_w = 22, 180, 360
     height = 30 + row * len(pairs) + 10
     parts = [
-        (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{label_w + bar_w + 80}" '
-        f'height="{height}" aria-label="{html.escape(title)}">'),
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{label_w + bar_w + 80}" '
+            f'height="{height}" aria-label="{html.escape(title)}">'
+        ),
         f'<text x="0" y="16" font-weight="bold" font-size="13">{html.escape(title)}</text>',
     ]
     for i, (label, value) in enumerate(pairs):
@@ -287,13 +297,20 @@ def svg_bars(title: str, labels: list[Any], values: list[float | None], *, max_v
         ]
     if threshold is not None and top > 0:
         x = label_w + bar_w * min(threshold / top, 1.0)
-        parts.append(f'<line x1="{x:.1f}" y1="26" x2="{x:.1f}" y2="{height - 6}" stroke="#d62728" stroke-dasharray="4 3"/>')
+        parts.append(
+            f'<line x1="{x:.1f}" y1="26" x2="{x:.1f}" y2="{height - 6}" stroke="#d62728" stroke-dasharray="4 3"/>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 def load_input(
-    root: Path, model: str, verdict_path: Path, *, registry: bool = True, html_artifact: str = "",
+    root: Path,
+    model: str,
+    verdict_path: Path,
+    *,
+    registry: bool = True,
+    html_artifact: str = "",
     tracking_uri: str | None = None,
 ) -> ReportInput:
     """The verdict file, the model's spec, and what the report shows about the version.
@@ -313,8 +330,10 @@ def load_input(
     except json.JSONDecodeError as err:
         raise InvalidInput(f"{verdict_path}:{err.lineno}:{err.colno}: not valid JSON ({err.msg})") from None
     if not isinstance(verdict, dict) or verdict.get("schema") != SCHEMA:
-        raise InvalidInput(f"{verdict_path} is not an mlgate verdict (schema {SCHEMA})",
-                           hint="write one with: mlgate gate MODEL --json PATH")
+        raise InvalidInput(
+            f"{verdict_path} is not an mlgate verdict (schema {SCHEMA})",
+            hint="write one with: mlgate gate MODEL --json PATH",
+        )
     if verdict.get("model") != model:
         raise InvalidInput(f"{verdict_path} is the verdict of model '{verdict.get('model')}', not '{model}'")
     spec, _ = load_model_spec(spec_path(root, model), root)
@@ -324,14 +343,18 @@ def load_input(
         # a function of the repo and the environment: MLflow is not imported
         from mlgate.registry import tracking_uri as default_uri
 
-        metadata = {"tracking_uri": tracking_uri or default_uri(root), "tags": dict(lineage.get("tags") or {}),
-                    "run_url": lineage.get("run_url")}
+        metadata = {
+            "tracking_uri": tracking_uri or default_uri(root),
+            "tags": dict(lineage.get("tags") or {}),
+            "run_url": lineage.get("run_url"),
+        }
     elif registry:
         from mlgate.registry import Registry
 
         metadata = Registry(root, tracking_uri).version_metadata(model, int(verdict["version"]))
-    return ReportInput(verdict=verdict, spec=spec, metadata=metadata,
-                       html_artifact=html_artifact or ReportInput.html_artifact)
+    return ReportInput(
+        verdict=verdict, spec=spec, metadata=metadata, html_artifact=html_artifact or ReportInput.html_artifact
+    )
 
 
 # ----------------------------------------------------------------------------- one report, end to end
@@ -353,8 +376,11 @@ class ReportResult:
         """The result as ``mlgate report --json`` prints it."""
         out: dict[str, Any] = {"model": self.model, "version": self.version, "status": self.status}
         if "markdown" in self.written and self.markdown is not None:
-            out |= {"markdown": str(self.written["markdown"]), "characters": len(self.markdown.text),
-                    "cut_sections": self.markdown.cut}
+            out |= {
+                "markdown": str(self.written["markdown"]),
+                "characters": len(self.markdown.text),
+                "cut_sections": self.markdown.cut,
+            }
         out |= {kind: str(path) for kind, path in self.written.items() if kind != "markdown"}
         if self.posted is not None:
             out |= self.posted.as_dict()
@@ -368,9 +394,18 @@ def _write(path: Path, text: str, *, append: bool = False) -> None:
 
 
 def report_model(
-    root: Path, model: str, verdict_path: Path, *, markdown_path: Path | None = None,
-    html_path: Path | None = None, summary_path: Path | None = None, text_format: str | None = None,
-    html_artifact: str = "", registry: bool = True, pr: int | None = None, check_run_sha: str | None = None,
+    root: Path,
+    model: str,
+    verdict_path: Path,
+    *,
+    markdown_path: Path | None = None,
+    html_path: Path | None = None,
+    summary_path: Path | None = None,
+    text_format: str | None = None,
+    html_artifact: str = "",
+    registry: bool = True,
+    pr: int | None = None,
+    check_run_sha: str | None = None,
 ) -> ReportResult:
     """Render ``model``'s verdict file, write each file asked for, and publish it.
 

@@ -28,7 +28,8 @@ def _required_args(cls: type) -> list[str]:
         return []
     kinds = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
     return [
-        name for name, param in signature.parameters.items()
+        name
+        for name, param in signature.parameters.items()
         if param.default is inspect.Parameter.empty and param.kind not in kinds
     ]
 
@@ -65,8 +66,7 @@ def resolve_estimator(spec: ModelSpec, spec_doc: Document) -> type:
         raise SpecError([spec_doc.problem(loc, message)])
     if required:
         message = (
-            f"'{dotted}' cannot be built from params.yaml: it needs arguments without a default "
-            f"({', '.join(required)})"
+            f"'{dotted}' cannot be built from params.yaml: it needs arguments without a default ({', '.join(required)})"
         )
         raise SpecError([spec_doc.problem(loc, message)])
     fits = is_classifier(cls()) if spec.task == "classification" else is_regressor(cls())
@@ -116,9 +116,7 @@ def build_pipeline(spec: ModelSpec, cls: type, params: dict[str, Any]) -> Any:
 
     transformers = []
     if spec.features.numeric:
-        numeric = Pipeline(
-            [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-        )
+        numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
         transformers.append(("numeric", numeric, list(spec.features.numeric)))
     if spec.features.categorical:
         categorical = Pipeline(

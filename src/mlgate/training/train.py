@@ -106,9 +106,7 @@ def _fit(ctx: ModelContext, data: ModelData, params: dict[str, Any]) -> tuple[An
     pipeline = build_pipeline(ctx.spec, ctx.estimator_cls, params)
     features = ctx.spec.features.all
     pipeline.fit(data.train[features], data.train[ctx.spec.target])
-    metrics = evaluate(
-        pipeline, data.holdout, features, ctx.spec.target, ctx.spec.task, ctx.spec.positive_label
-    )
+    metrics = evaluate(pipeline, data.holdout, features, ctx.spec.target, ctx.spec.task, ctx.spec.positive_label)
     return pipeline, metrics
 
 
@@ -154,8 +152,12 @@ def _small_sample(frame: Any, ctx: ModelContext, per_class: int = 10) -> Any:
 
 
 def _log(
-    registry: Registry, ctx: ModelContext, data: ModelData, fitted: tuple[Any, dict[str, float]],
-    info: dict[str, Any], params: dict[str, Any],
+    registry: Registry,
+    ctx: ModelContext,
+    data: ModelData,
+    fitted: tuple[Any, dict[str, float]],
+    info: dict[str, Any],
+    params: dict[str, Any],
 ) -> RegisteredVersion:
     pipeline, metrics = fitted
     features = ctx.spec.features.all

@@ -110,9 +110,7 @@ def _one_line(text: Any) -> str:
     return " ".join(str(text).split())
 
 
-def deepchecks_results(
-    suite: str, data: IntegrityData, model: Any, task: str
-) -> list[DeepchecksOutcome]:
+def deepchecks_results(suite: str, data: IntegrityData, model: Any, task: str) -> list[DeepchecksOutcome]:
     """Run a deepchecks suite and return one outcome per condition, passed or not.
 
     ``data_integrity`` runs on train and holdout (deepchecks names its checks "... - Train

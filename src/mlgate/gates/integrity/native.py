@@ -66,9 +66,7 @@ def integrity_measurement(metric: str, data: IntegrityData) -> Measurement:
     if metric not in _MEASURES:
         if metric == "deepchecks":
             raise ValueError("the 'deepchecks' metric runs a suite: use deepchecks_results()")
-        raise ValueError(
-            f"unknown integrity metric '{metric}' (known: {', '.join(NATIVE_METRICS)})"
-        )
+        raise ValueError(f"unknown integrity metric '{metric}' (known: {', '.join(NATIVE_METRICS)})")
     return _MEASURES[metric](data)
 
 
@@ -120,9 +118,7 @@ def _duplicate_rows(data: IntegrityData) -> Measurement:
     count = int(repeated.sum())
     ids, first, copies = np.unique(groups, return_index=True, return_counts=True)
     most_copied = np.lexsort((ids, -copies))[:MAX_EXAMPLES]  # ties: the first seen first
-    examples = [
-        {"row": _where(int(positions[first[i]]), split), "copies": int(copies[i])} for i in most_copied
-    ]
+    examples = [{"row": _where(int(positions[first[i]]), split), "copies": int(copies[i])} for i in most_copied]
     details = {
         "rows": rows,
         "duplicate_rows": count,
@@ -159,9 +155,7 @@ def _constant_columns(data: IntegrityData) -> Measurement:
     if not constant:
         explanation = f"no feature column is constant in train ({checked} checked)"
     else:
-        shown = ", ".join(
-            f"'{row['column']}' ({_constant_value(row['value'])})" for row in constant[:MAX_NAMED]
-        )
+        shown = ", ".join(f"'{row['column']}' ({_constant_value(row['value'])})" for row in constant[:MAX_NAMED])
         explanation = f"{len(constant)} of {checked} feature columns are constant in train: {shown}"
         explanation += _more(len(constant))
     details = {
@@ -207,9 +201,7 @@ def _unseen_categories(data: IntegrityData) -> Measurement:
     table.sort(key=lambda row: (-row["rows"], row["column"]))
     count = int(any_unseen.sum())
     if count == 0:
-        explanation = (
-            f"every category in the holdout was seen in train ({len(data.categorical)} columns)"
-        )
+        explanation = f"every category in the holdout was seen in train ({len(data.categorical)} columns)"
     else:
         top = table[0]
         listed = ", ".join(repr(v) for v in top["values"][:MAX_NAMED])
@@ -248,15 +240,11 @@ def _schema_mismatch(data: IntegrityData) -> Measurement:
             problem = _type_problem(data.holdout[column], mlflow_type)
         if problem:
             found = str(data.holdout[column].dtype) if column in data.holdout.columns else "missing"
-            table.append(
-                {"column": column, "expected": mlflow_type, "found": found, "problem": problem}
-            )
+            table.append({"column": column, "expected": mlflow_type, "found": found, "problem": problem})
     if data.signature is not None:
         for column in data.features:
             if column not in in_signature:
-                found = (
-                    str(data.holdout[column].dtype) if column in data.holdout.columns else "missing"
-                )
+                found = str(data.holdout[column].dtype) if column in data.holdout.columns else "missing"
                 table.append(
                     {
                         "column": column,
@@ -269,9 +257,7 @@ def _schema_mismatch(data: IntegrityData) -> Measurement:
     if not table:
         explanation = f"{lead}: all {checked} columns fit"
     else:
-        shown = "; ".join(
-            f"'{row['column']}' ({row['expected']}) {row['problem']}" for row in table[:MAX_NAMED]
-        )
+        shown = "; ".join(f"'{row['column']}' ({row['expected']}) {row['problem']}" for row in table[:MAX_NAMED])
         explanation = f"{lead}: {len(table)} column(s) do not fit: {shown}{_more(len(table))}"
     details = {"source": source, "checked": checked, "mismatches": table, "unchecked": unchecked}
     return Measurement(value=float(len(table)), explanation=explanation, details=details)
@@ -349,8 +335,7 @@ def _train_holdout_overlap(data: IntegrityData) -> Measurement:
         "same_features_rows": same_features,
         "examples": [f"holdout row {int(i)}" for i in leaked[:MAX_EXAMPLES]],
         "definition": (
-            "holdout rows whose features and target appear identically in train "
-            "(deepchecks TrainTestSamplesMix)"
+            "holdout rows whose features and target appear identically in train (deepchecks TrainTestSamplesMix)"
         ),
     }
     if count == 0:
@@ -379,9 +364,7 @@ _MEASURES: dict[str, Callable[[IntegrityData], Measurement]] = {
 # --------------------------------------------------------------------------- helpers
 
 
-def _missing_columns(
-    data: IntegrityData, columns: list[str], *, holdout: bool = True
-) -> Measurement | None:
+def _missing_columns(data: IntegrityData, columns: list[str], *, holdout: bool = True) -> Measurement | None:
     """A failed measurement naming columns absent from train (or holdout), else None."""
     frames = [("train", data.train)] + ([("holdout", data.holdout)] if holdout else [])
     problems = []
@@ -497,10 +480,7 @@ def _type_problem(values: pd.Series, mlflow_type: str) -> str | None:
             raw = present.to_numpy(dtype=np.float64)
             fractional = np.isinf(raw) | (raw != np.floor(raw))
             if fractional.any():
-                return (
-                    f"holds non-integer values such as {raw[fractional][0]:g} "
-                    f"({_rows(int(fractional.sum()))})"
-                )
+                return f"holds non-integer values such as {raw[fractional][0]:g} ({_rows(int(fractional.sum()))})"
         return None
     if mlflow_type == "boolean":
         if pd.api.types.is_bool_dtype(present.dtype):
