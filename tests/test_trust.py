@@ -188,17 +188,22 @@ def test_a_model_of_allowed_types_loads_with_one_audit(tmp_path: Path) -> None:
     assert list(load_skops(path).predict(x)) == [0, 0, 1, 1]
 
 
-@pytest.mark.parametrize("foreign", ["object", "function"])
+@pytest.mark.parametrize("foreign", ["object", "function", "builtin"])
 def test_a_model_holding_a_type_outside_the_allow_list_is_refused(tmp_path: Path, foreign: str) -> None:
+    import builtins
     import os
 
     import skops.io
     from sklearn.preprocessing import FunctionTransformer
 
     path = tmp_path / "model.skops"
-    held = FunctionTransformer(func=os.system) if foreign == "function" else {"model": Foreign()}
+    held = {
+        "function": FunctionTransformer(func=os.system),
+        "builtin": FunctionTransformer(func=builtins.exec),  # a builtin that runs code
+        "object": {"model": Foreign()},
+    }[foreign]
     skops.io.dump(held, path)
-    with pytest.raises(UnsafeModel, match="system" if foreign == "function" else "Foreign"):
+    with pytest.raises(UnsafeModel, match={"function": "system", "builtin": "exec", "object": "Foreign"}[foreign]):
         load_skops(path)
 
 

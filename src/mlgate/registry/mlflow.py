@@ -38,7 +38,9 @@ MODEL_ARTIFACT = "model"
 # Types skops may load from an mlgate model: scikit-learn, numpy and scipy internals only.
 # The allow-list lives here, in mlgate's code, not in the model artifact: a crafted model
 # cannot widen it (MLflow reads skops_trusted_types from the model's own MLmodel file).
-TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+# Not "builtins." or "collections.": skops already trusts the plain containers, and anything
+# else there (builtins.exec, builtins.eval as a FunctionTransformer's func) runs code on load.
+TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 # Registry searches: the largest page MLflow serves, and model names per `name IN (...)` filter
 # (a search is a GET: the filter travels in the URL).
 SEARCH_PAGE = 1000
