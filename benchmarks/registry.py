@@ -21,88 +21,20 @@ import argparse
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[1]
 TEMPLATE = "insurance"
-SERVER_START_TIMEOUT = 180
 STAGES = {"staging": 2, "production": 1}
 
-
-# --------------------------------------------------------------------------- the server
-# (the start/stop logic of tests/conftest.py, copied: benchmarks do not import from tests/)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_mlflow_server(base: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    """A real `mlflow server` on 127.0.0.1 (SQLite in ``base``, proxied artifacts); waits for health."""
-    base.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    log = base / "server.log"
-    env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{base / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(base / "artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    with log.open("ab") as out:
-        # Own process group: the server forks workers, and stopping the group stops them all.
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited early:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return url, proc
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"mlflow server not healthy after {SERVER_START_TIMEOUT}s") from None
-                time.sleep(0.5)
-    except BaseException:
-        stop_mlflow_server(proc)
-        raise
-
-
-def stop_mlflow_server(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the MLflow server's process group: SIGTERM, then SIGKILL after 20 seconds."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
+sys.path.insert(0, str(PROJECT / "devkit"))  # the server start/stop shared with the tests
+from mlgate_devkit.mlflow_server import start_mlflow_server, stop_mlflow_server
 
 # --------------------------------------------------------------------------- the fixtures
 

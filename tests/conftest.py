@@ -9,12 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,11 +19,11 @@ from click.testing import CliRunner, Result
 
 from mlgate.cli import main
 from mlgate_devkit.github_stand_in import FakeGitHub
+from mlgate_devkit.mlflow_server import free_port, start_mlflow_server, stop_mlflow_server
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE_FILES = ("models", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")
 EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv")
-SERVER_START_TIMEOUT = 180
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -134,72 +130,7 @@ def invoke(runner: CliRunner, *args: str, cwd: Path | None = None) -> Result:
         os.chdir(old)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"mlflow server not healthy after {SERVER_START_TIMEOUT}s:\n{log.read_text()[-3000:]}")
-
-
-def start_mlflow_server(base: Path, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
-    """A real `mlflow server` on 127.0.0.1 (SQLite in ``base``, proxied artifacts); waits for health.
-
-    Restarting on the same ``base`` and ``port`` brings the same registry back.
-    """
-    base.mkdir(parents=True, exist_ok=True)
-    port = port or _free_port()
-    log = base / "server.log"
-    env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{base / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(base / "artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    with log.open("ab") as out:
-        # Own process group: the server forks workers, and stopping the group stops them all.
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, log)
-    except BaseException:
-        stop_mlflow_server(proc)
-        raise
-    return url, proc
-
-
-def stop_mlflow_server(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, sig)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+_free_port = free_port  # the name the tests use
 
 
 @pytest.fixture(scope="session")
