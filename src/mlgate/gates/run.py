@@ -36,7 +36,7 @@ from mlgate.data import (
 )
 from mlgate.exceptions import InvalidInput
 from mlgate.gates import Measurement, Skip, documentation, drift, fairness, integrity, performance
-from mlgate.gates.metrics import evaluate, positive_label
+from mlgate.gates.metrics import classification_metrics, positive_label, regression_metrics
 from mlgate.gates.verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state
 from mlgate.registry import TAG_PREFIX, VERDICT_TAG, ModelVersion, Registry, RunFacts
@@ -49,10 +49,17 @@ VERDICT_DIR = "mlgate/verdicts"
 
 @dataclass
 class Scored:
-    """A model's holdout predictions and metrics."""
+    """A model's holdout predictions and metrics: what every gate family reads.
+
+    ``predicted`` holds the decided label (classification) or value (regression) per row;
+    ``proba`` the class probabilities (rows × ``classes``) when the model gives them. Gates never
+    call the model themselves, so a model of any flavour, or a predictions file, fits here.
+    """
 
     metrics: dict[str, float]
     predicted: np.ndarray
+    proba: np.ndarray | None = None
+    classes: list[Any] | None = None
 
 
 def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[str] | None = None) -> Scored:
@@ -63,8 +70,14 @@ def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[str] |
     """
     spec = ctx.spec
     columns = features or spec.features.all
-    metrics = evaluate(model, data.holdout, columns, spec.target, spec.task, spec.positive_label)
-    return Scored(metrics=metrics, predicted=np.asarray(model.predict(data.holdout[columns])))
+    x, y = data.holdout[columns], data.holdout[spec.target]
+    if spec.task == "classification":
+        classes = list(model.classes_)
+        proba = np.asarray(model.predict_proba(x))
+        metrics = classification_metrics(y, proba, classes, positive_label(classes, spec.positive_label))
+        return Scored(metrics, np.asarray(classes)[proba.argmax(axis=1)], proba, classes)
+    predicted = np.asarray(model.predict(x))
+    return Scored(regression_metrics(y, predicted), predicted)
 
 
 def _resolve_version(registry: Registry, name: str, version: int | None) -> tuple[ModelVersion, RunFacts]:
@@ -167,7 +180,7 @@ class Evaluation:
         names = rule.sensitive_features or [f.name for f in spec.sensitive_features]
         if not names:
             return Measurement.failed(f"models/{spec.name}/model.yaml lists no sensitive_features")
-        classes = list(self.model.classes_)
+        classes = self.scored.classes or []
         pos = positive_label(classes, spec.positive_label)
         y_true = self.data.holdout[spec.target].to_numpy() == pos
         y_pred = self.scored.predicted == pos
