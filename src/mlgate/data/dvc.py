@@ -514,7 +514,9 @@ def _predictions_problems(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Docume
             )
             return [Problem(shown, first + 2, 0, (column,), message)]
         if labels.nunique() != 2:
-            message = f"a score column needs a binary outcome; '{spec.target}' has {labels.nunique()} classes in {shown}"
+            message = (
+                f"a score column needs a binary outcome; '{spec.target}' has {labels.nunique()} classes in {shown}"
+            )
             return [spec_doc.problem(("predictions", "label_column"), message)]
         return []
     decided = frame[column]

@@ -273,7 +273,9 @@ class _Disparity:
         (lo_group, lo), (hi_group, hi) = self.low, self.high
         what = "ratio" if self.kind == "ratio" else "difference"
         versus = f"reference '{hi_group}'" if self.reference else f"'{hi_group}'"
-        return f"{name} {lo:.3g} for '{lo_group}' vs {hi:.3g} for {versus} ({what} {self.value:.3g}) on '{self.feature}'"
+        return (
+            f"{name} {lo:.3g} for '{lo_group}' vs {hi:.3g} for {versus} ({what} {self.value:.3g}) on '{self.feature}'"
+        )
 
 
 def overall_rates(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
@@ -305,7 +307,9 @@ def _against_reference(table: GroupTable, rates: tuple[str, ...], kind: str, ref
         return f"reference group '{reference}' of '{table.feature}' is left out ({why})"
     others = [row for row in rows if row["group"] != reference]
     if not others:
-        return f"no group of '{table.feature}' to compare with reference '{reference}' (with at least min_group_size rows)"
+        return (
+            f"no group of '{table.feature}' to compare with reference '{reference}' (with at least min_group_size rows)"
+        )
     worst: _Disparity | None = None
     for rate in rates:
         for row in [ref, *others]:
@@ -326,7 +330,9 @@ def _against_reference(table: GroupTable, rates: tuple[str, ...], kind: str, ref
             value = abs(float(row[rate]) - base)
             better = worst is None or value > worst.value
         if better:
-            worst = _Disparity(value, table.feature, rate, (row["group"], float(row[rate])), (reference, base), kind, True)
+            worst = _Disparity(
+                value, table.feature, rate, (row["group"], float(row[rate])), (reference, base), kind, True
+            )
     assert worst is not None
     return worst
 

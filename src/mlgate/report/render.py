@@ -155,7 +155,7 @@ def fairness_tables(verdict: dict[str, Any]) -> list[dict[str, Any]]:
     overall: dict[str, Any] | None = None
     selected: Any = None
     for rule in verdict["rules"]:
-        details = rule.get("details") or {} if rule["family"] == "fairness" else {}
+        details = (rule.get("details") or {}) if rule["family"] == "fairness" else {}
         if overall is None and details.get("overall"):
             overall, selected = details["overall"], details.get("positive_label")
     tables = []
