@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import copy_repo, dvc, git, invoke
 from fairlearn.metrics import (
     MetricFrame,
     demographic_parity_difference,
@@ -33,6 +32,8 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
+
+from conftest import copy_repo, dvc, git, invoke
 
 DATA = Path(__file__).resolve().parent / "data" / "predictions"
 SCORES, REFERENCE = "data/adult_scores.csv", "data/adult_reference.csv"
@@ -157,7 +158,8 @@ def gate_json(cli: CliRunner, repo: Path, *args: str, code: int = 0) -> dict[str
     out = repo.parent / "verdict.json"
     result = invoke(cli, "gate", "vendor", "--json", str(out), *args, cwd=repo)
     assert result.exit_code == code, result.output
-    assert not (repo / "mlflow.db").exists() and not (repo / "mlartifacts").exists()
+    assert not (repo / "mlflow.db").exists()
+    assert not (repo / "mlartifacts").exists()
     return json.loads(out.read_text())
 
 
@@ -189,7 +191,8 @@ def test_verdict_names_the_predictions_not_a_version(verdict: dict[str, Any], pr
 
     assert verdict["schema"] == "mlgate.verdict/1"
     assert verdict["subject"] == "predictions"
-    assert verdict["version"] is None and verdict["run_id"] is None
+    assert verdict["version"] is None
+    assert verdict["run_id"] is None
     md5 = file_md5(predictions_template / SCORES)
     assert verdict["predictions"] == {
         "path": SCORES,
@@ -206,7 +209,9 @@ def test_verdict_names_the_predictions_not_a_version(verdict: dict[str, Any], pr
         "reference": file_md5(predictions_template / REFERENCE),
     }
     assert verdict["judging"]["evaluation"] == {"holdout_rows": 15060, "excluded_rows": 0, "reason": ""}
-    assert verdict["trained_on"] == {} and verdict["lineage"] == {} and verdict["champion"] is None
+    assert verdict["trained_on"] == {}
+    assert verdict["lineage"] == {}
+    assert verdict["champion"] is None
     # the four-fifths rule on sex is a warning here: the verdict passes with warnings
     assert verdict["status"] == "warn"
     assert rule(verdict, "four-fifths-sex")["status"] == "fail"
@@ -278,7 +283,8 @@ def test_drift_and_integrity_on_the_predictions_file(verdict: dict[str, Any]) ->
     assert {f["feature"] for f in drift["details"]["features"]} == {"age", "education_num", "hours_per_week", "sex"}
     assert rule(verdict, "integrity.null_fraction")["status"] == "pass"
     overlap = rule(verdict, "integrity.train_holdout_overlap")
-    assert overlap["status"] == "skipped" and "training data" in overlap["explanation"]
+    assert overlap["status"] == "skipped"
+    assert "training data" in overlap["explanation"]
 
 
 def test_report_shows_overall_rates_and_selected_class(
@@ -297,7 +303,8 @@ def test_report_shows_overall_rates_and_selected_class(
     assert "Selected = predicted **&gt;50K** (the spec's positive_label)." in text
     assert "decision: score &gt;= 0.4 selects '&gt;50K'" in text
     page = html.read_text()
-    assert "<strong>overall</strong>" in page and "vendor predictions" in page
+    assert "<strong>overall</strong>" in page
+    assert "vendor predictions" in page
 
 
 # --------------------------------------------------------------------------- no MLflow at all

@@ -236,7 +236,7 @@ def judge_model(repo: Path, name: str, base: str | None, scratch: Path, *, tree:
     path = spec_path(repo, name)
     if not path.is_file():
         return Judged(load_model_context(repo, name), None, None, [], [])  # says "no spec", exit 2
-    head_spec, head_doc = load_model_spec(path, repo)
+    _, head_doc = load_model_spec(path, repo)  # parsed: a malformed head spec is refused here
     base_data = tree.spec_data(name)
     judged_doc = replace(head_doc, data=judged_spec_data(head_doc.data, base_data))
     judged: ModelSpec = parse(ModelSpec, judged_doc)

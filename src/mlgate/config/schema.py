@@ -319,7 +319,8 @@ class ModelSpec(StrictModel):
         missing = [key for key in ("data", "target", "features") if getattr(self, key) is None]
         if missing:
             raise LocatedError("required key is missing (a spec with an estimator needs it)", missing[0])
-        assert self.data is not None and self.features is not None
+        assert self.data is not None
+        assert self.features is not None
         layout = self.data.layout_error()
         if layout:
             raise LocatedError(layout, "data")
