@@ -557,3 +557,48 @@ def test_score_outside_zero_one_is_located_in_the_data_file(
         f"{SCORES}:8: score: score 7.5 is not a probability in [0, 1] (1 row like this): rescale the score "
         "before auditing it" in result.stderr
     )
+
+
+def test_validate_pull_and_affected_know_the_predictions_file(predictions_repo: Path, cli: CliRunner) -> None:
+    assert invoke(cli, "validate", cwd=predictions_repo).exit_code == 0
+    (predictions_repo / SCORES).unlink()
+    pulled = invoke(cli, "pull", "vendor", "--json", "-", cwd=predictions_repo)
+    assert pulled.exit_code == 0, pulled.output
+    assert {f["path"]: f["action"] for f in json.loads(pulled.stdout)["vendor"]} == {
+        REFERENCE: "present",
+        SCORES: "pulled",
+    }
+    base = git("rev-parse", "HEAD", cwd=predictions_repo).strip()
+    scores = pd.read_csv(predictions_repo / SCORES)
+    scores.loc[0, "score"] = 0.5
+    scores.to_csv(predictions_repo / SCORES, index=False)
+    dvc("add", "-q", SCORES, cwd=predictions_repo)
+    git("commit", "-qam", "new scores", cwd=predictions_repo)
+    affected = invoke(cli, "affected", "--base", base, "--json", "-", cwd=predictions_repo)
+    assert affected.exit_code == 0, affected.output
+    assert f"{SCORES}.dvc" in json.loads(affected.stdout)["vendor"]
+
+
+def test_decided_labels_without_scores(predictions_repo: Path, cli: CliRunner, frame: pd.DataFrame) -> None:
+    decisions = frame[["sex", "race", "income"]].assign(decision=np.where(frame.y_pred, ">50K", "<=50K"))
+    decisions.to_csv(predictions_repo / "data/decisions.csv", index=False)
+    dvc("add", "-q", "data/decisions.csv", cwd=predictions_repo)
+    spec = predictions_repo / SPEC
+    text = spec.read_text().replace(f"path: {SCORES}", "path: data/decisions.csv")
+    text = text.replace("  score_column: score\n  threshold: 0.4\n", "  prediction_column: decision\n")
+    features = "features:\n  numeric: [age, education_num, hours_per_week]\n  categorical: [sex]\n"
+    spec.write_text(text.replace(features, ""))
+    git("add", "-A", cwd=predictions_repo)
+    git("commit", "-qm", "a rules engine's decisions", cwd=predictions_repo)
+    verdict = gate_json(cli, predictions_repo, code=1)
+    assert verdict["predictions"]["prediction_column"] == "decision"
+    assert verdict["metrics"]["accuracy"] == pytest.approx(accuracy_score(frame.y_true, frame.y_pred), abs=1e-12)
+    assert "roc_auc" not in verdict["metrics"]  # decisions carry no ranking
+    assert rule(verdict, "performance.roc_auc")["status"] == "error"
+    named = frame[frame.race.isin(NAMED)]
+    expected = demographic_parity_difference(named.y_true, named.y_pred, sensitive_features=named.race)
+    assert rule(verdict, "dp-race-named")["observed"] == pytest.approx(expected, abs=1e-12)
+    # no features listed: drift fails closed instead of measuring nothing
+    drift = rule(verdict, "drift.drifted_share")
+    assert drift["status"] == "error"
+    assert "lists no features" in drift["explanation"]

@@ -356,6 +356,17 @@ class ModelSpec(StrictModel):
                 raise LocatedError(f"'{column}' is {role} of the predictions, not a feature", "features")
         return self
 
+    def input_files(self) -> dict[str, str]:
+        """Role → path of every file the spec reads: its data files and a predictions file."""
+        files = self.data.files() if self.data is not None else {}
+        if self.predictions is not None:
+            files["predictions"] = self.predictions.path
+        return files
+
+    def file_key(self, role: str) -> tuple[str, ...]:
+        """Where the spec names the file of ``role``: ``data.<role>`` or ``predictions.path``."""
+        return ("predictions", "path") if role == "predictions" else ("data", role)
+
     @property
     def is_predictions(self) -> bool:
         """Whether the spec audits predictions made elsewhere (no model to train or promote)."""

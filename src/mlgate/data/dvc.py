@@ -138,10 +138,10 @@ def pull_model_data(root: Path, spec: ModelSpec, spec_doc: Document) -> list[dic
     per file, its DVC record and what was done: ``pulled`` or ``present``.
     """
     done: dict[str, dict[str, str]] = {}
-    for role, rel in spec.data.files().items():
+    for role, rel in spec.input_files().items():
         if rel not in done:
             present = (root / rel).exists()
-            done[rel] = resolve_file(role, rel, root, spec_doc).as_dict() | {
+            done[rel] = resolve_file(role, rel, root, spec_doc, spec.file_key(role)).as_dict() | {
                 "action": "present" if present else "pulled"
             }
     return list(done.values())
@@ -544,7 +544,7 @@ def load_predictions_data(spec: ModelSpec, spec_doc: Document, root: Path, at: D
     """
     predictions = spec.predictions
     assert predictions is not None
-    loc = ("predictions", "path")
+    loc = spec.file_key(PREDICTIONS_ROLE)
     found, local = _resolve(PREDICTIONS_ROLE, predictions.path, root, spec_doc, at, loc)
     frame = read_csv(local, found.path)
     check_frame(frame, spec, spec_doc, found.path)
