@@ -301,7 +301,10 @@ def gate(
     json_path: str | None,
     github_output: str | None,
 ) -> None:
-    """Evaluate every rule of MODEL's policy against a registered version (exit 1 if blocked)."""
+    """Evaluate every rule of MODEL's policy against a registered version (exit 1 if blocked).
+
+    For a predictions spec: against its predictions file (no registry is opened).
+    """
     from mlgate.gates.run import run_gates
     from mlgate.gates.verdict import Status
 
@@ -317,19 +320,24 @@ def gate(
     payload = verdict.as_dict()
     ui.write_json(json_path, payload)
     ui.write_outputs(
-        github_output, {"status": verdict.status, "model-version": verdict.version, "verdict-path": json_path or ""}
+        github_output,
+        {"status": verdict.status, "model-version": verdict.version or "", "verdict-path": json_path or ""},
     )
     ui.rule_lines(payload["rules"])
     counts = payload["counts"]
+    # a predictions spec has no registered version: its verdict is the --json file only
+    subject = f"v{verdict.version}" if verdict.version is not None else "predictions"
     summary = (
-        f"{model} v{verdict.version}: {payload['status']} — {counts['pass']} passed, "
+        f"{model} {subject}: {payload['status']} — {counts['pass']} passed, "
         f"{counts['blocking']} blocking, {counts['warnings']} warning(s), {counts['skipped']} skipped"
     )
     if verdict.status == Status.FAIL:
         ui.error(summary, "fix the blocking rules above (or the model), retrain, and gate again")
         sys.exit(1)
     (ui.warn if verdict.status == Status.WARN else ui.success)(summary)
-    if not no_attach:
+    if verdict.version is None:
+        ui.info("predictions verdict: nothing registered to store it on; keep the --json file")
+    elif not no_attach:
         ui.info(f"verdict stored on {model} v{verdict.version} (tag mlgate.gates)")
 
 

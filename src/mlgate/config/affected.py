@@ -57,7 +57,7 @@ def affected_models(root: Path, base: str, head: str, everything: Iterable[str] 
         if name in params:
             reasons.append(f"params.yaml ({name})")
         ctx = load_model_context(root, name)
-        inputs = set(ctx.spec.data.files().values())
+        inputs = set(ctx.spec.input_files().values())
         reasons += [f for f in files if f.removesuffix(".dvc") in inputs or f == "dvc.lock"]
         reasons += [f for f in files if f in ctx.policy.files]
         if reasons:

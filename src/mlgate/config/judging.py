@@ -5,7 +5,10 @@ to change: description, owners, features, estimator, seed, model-card text, and 
 file of a ``train``/``holdout`` layout. *Judging fields* say how the model is judged: the task
 and target, the positive label, the sensitive features with their bins and labels, the policy,
 the monitoring plan, the split settings and the evaluation data (``data.path`` when it is split,
-``data.holdout``, ``data.reference``, ``data.current``, each with the DVC md5 git records).
+``data.holdout``, ``data.reference``, ``data.current``, each with the DVC md5 git records). A
+predictions spec's whole ``predictions:`` block judges too: its file holds the true labels next
+to the predictions, so it is evaluation data (``predictions.path`` and its md5), and its columns
+and threshold decide what is measured.
 
 On a pull request the gates take the judging fields from the base commit (see
 :func:`judged_spec_data`), and a PR that changes one is a governance change (mlgate.github.governance):
@@ -25,10 +28,23 @@ from typing import Any
 from mlgate.git import archive, run_git
 
 # Top-level spec keys that judge a model (``data`` is split below: part of it trains, part judges).
-JUDGING_KEYS = ("task", "target", "positive_label", "sensitive_features", "policy", "monitoring")
+JUDGING_KEYS = ("task", "target", "positive_label", "sensitive_features", "policy", "monitoring", "predictions")
 # Data roles whose content judges: the split file (its holdout), the holdout file, drift inputs.
 EVALUATION_ROLES = ("path", "holdout", "reference", "current")
 DEFAULT_POLICY = "policies/default.yaml"
+
+
+def evaluation_paths(spec_data: dict[str, Any] | None) -> dict[str, str]:
+    """Field (``data.holdout``, ``predictions.path``...) → path of every file a spec evaluates on.
+
+    From parsed YAML (a PR's spec may be malformed: values that are not strings are left out).
+    """
+    spec_data = spec_data if isinstance(spec_data, dict) else {}
+    data = spec_data.get("data") if isinstance(spec_data.get("data"), dict) else {}
+    found = {f"data.{role}": data.get(role) for role in EVALUATION_ROLES}
+    predictions = spec_data.get("predictions")
+    found["predictions.path"] = predictions.get("path") if isinstance(predictions, dict) else None
+    return {key: value for key, value in found.items() if isinstance(value, str) and value}
 
 
 def _evaluation_data(data: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +112,10 @@ def judging_changes(
     base_md5s: dict[str, str] | None = None,
     head_md5s: dict[str, str] | None = None,
 ) -> list[FieldChange]:
-    """Judging fields and evaluation-data md5s that differ (``base=None``: the model is new)."""
+    """Judging fields and evaluation-data md5s that differ (``base=None``: the model is new).
+
+    The md5s are keyed as :func:`evaluation_paths` keys the files (``data.holdout``, ``predictions.path``).
+    """
     if base is None and head is None:
         return []
     if base is None:
@@ -106,10 +125,10 @@ def judging_changes(
     old, new = judging_view(base), judging_view(head)
     changes = [FieldChange(key, old[key], new[key]) for key in (*JUDGING_KEYS, "data") if old[key] != new[key]]
     old_md5s, new_md5s = base_md5s or {}, head_md5s or {}
-    for role in EVALUATION_ROLES:
-        same_file = old["data"].get(role) and old["data"].get(role) == new["data"].get(role)
-        if same_file and old_md5s.get(role) != new_md5s.get(role):
-            changes.append(FieldChange(f"data.{role} (content)", old_md5s.get(role), new_md5s.get(role)))
+    old_paths, new_paths = evaluation_paths(base), evaluation_paths(head)
+    for key, rel in old_paths.items():
+        if new_paths.get(key) == rel and old_md5s.get(key) != new_md5s.get(key):
+            changes.append(FieldChange(f"{key} (content)", old_md5s.get(key), new_md5s.get(key)))
     return changes
 
 
@@ -217,15 +236,14 @@ def judge_model(repo: Path, name: str, base: str | None, scratch: Path, *, tree:
     path = spec_path(repo, name)
     if not path.is_file():
         return Judged(load_model_context(repo, name), None, None, [], [])  # says "no spec", exit 2
-    head_spec, head_doc = load_model_spec(path, repo)
+    _, head_doc = load_model_spec(path, repo)  # parsed: a malformed head spec is refused here
     base_data = tree.spec_data(name)
     judged_doc = replace(head_doc, data=judged_spec_data(head_doc.data, base_data))
     judged: ModelSpec = parse(ModelSpec, judged_doc)
     source = PolicySource(root=tree.root, policy_file=judged.policy, ref=tree.ref)
     ctx = load_model_context(repo, name, source, spec=(judged, judged_doc))
-    base_files = ((base_data or {}).get("data") or {}) if base_data else {}
-    base_md5s = _md5s({k: v for k, v in base_files.items() if isinstance(v, str)}, tree.root)
-    head_md5s = _md5s(head_spec.data.files(), repo)
+    base_md5s = _md5s(evaluation_paths(base_data), tree.root)
+    head_md5s = _md5s(evaluation_paths(head_doc.data), repo)
     changes = judging_changes(base_data, head_doc.data, base_md5s, head_md5s)
     at = DataAt(records_root=tree.root, ref=tree.ref, scratch=scratch / "data")
     return Judged(ctx, at, tree.ref, changes, policy_changes(repo, tree.ref))

@@ -125,13 +125,19 @@ class DataSpec(StrictModel):
 
     @model_validator(mode="after")
     def _one_layout(self) -> DataSpec:
+        # whether a layout is required at all depends on the spec (a predictions spec has none):
+        # ModelSpec checks that, see ModelSpec._one_subject
         if self.path and (self.train or self.holdout):
             raise ValueError("give either 'path' (with 'split') or 'train' and 'holdout', not both")
-        if not self.path and not (self.train and self.holdout):
-            raise ValueError("give 'path' (with 'split') or both 'train' and 'holdout'")
         if self.split and not self.path:
             raise ValueError("'split' applies to 'path' only")
         return self
+
+    def layout_error(self) -> str | None:
+        """Why this block names no data to train and evaluate on, if it does not."""
+        if not self.path and not (self.train and self.holdout):
+            return "give 'path' (with 'split') or both 'train' and 'holdout'"
+        return None
 
     @field_validator("path", "train", "holdout", "reference", "current")
     @classmethod
@@ -216,6 +222,49 @@ class Estimator(StrictModel):
     class_: str = Field(alias="class", description="e.g. sklearn.ensemble.RandomForestClassifier")
 
 
+class Predictions(StrictModel):
+    """Predictions made elsewhere (a vendor's score, a rules engine), audited instead of a model.
+
+    The file holds one row per decision with the true outcome next to it, so it is evaluation
+    data: a judging field, DVC-tracked like ``data`` files. A score is turned into a decision
+    with ``threshold`` (``score >= threshold`` → ``positive_label``); a decided label is used as it is.
+    """
+
+    path: str = Field(description="DVC-tracked CSV file of the repo: one row per prediction")
+    label_column: str = Field(description="the true outcome")
+    score_column: str | None = Field(None, description="probability of positive_label, in [0, 1]")
+    prediction_column: str | None = Field(None, description="the decided label (instead of a score)")
+    threshold: Finite | None = Field(
+        None, ge=0, le=1, description="with score_column: score >= threshold decides positive_label"
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _inside_repo(cls, value: str) -> str:
+        if not repo_relative(value):
+            raise ValueError(f"must be a relative path to a file in this repository, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_output(self) -> Predictions:
+        if (self.score_column is None) == (self.prediction_column is None):
+            raise ValueError("give exactly one of 'score_column' (with 'threshold') or 'prediction_column'")
+        if self.score_column is not None and self.threshold is None:
+            raise LocatedError("required with 'score_column': a score >= threshold decides positive_label", "threshold")
+        if self.prediction_column is not None and self.threshold is not None:
+            raise LocatedError("'threshold' applies to 'score_column' only: the predictions are decided", "threshold")
+        output = self.score_column or self.prediction_column
+        if output == self.label_column:
+            key = "score_column" if self.score_column else "prediction_column"
+            raise LocatedError(f"'{output}' is also the label_column: the outcome cannot judge itself", key)
+        return self
+
+    @property
+    def output_column(self) -> str:
+        """The column holding the score or the decided label."""
+        return str(self.score_column or self.prediction_column)
+
+
 class ModelCard(StrictModel):
     """Model-card text (Mitchell et al., 2019); the documentation gate checks what is required."""
 
@@ -243,24 +292,85 @@ class ModelSpec(StrictModel):
     description: str
     owners: list[str] = Field(min_length=1)
     task: Task
-    data: DataSpec
-    target: str
+    data: DataSpec | None = Field(None, description="required with estimator; with predictions only 'reference'")
+    target: str | None = Field(None, description="the column to predict (required with estimator)")
     positive_label: int | str | None = Field(
         None, description="favourable class for binary metrics (default: the larger label)"
     )
-    features: Features
+    features: Features | None = Field(
+        None, description="required with estimator; with predictions: the columns drift and integrity look at"
+    )
     sensitive_features: list[SensitiveFeature] = Field(default_factory=list)
-    estimator: Estimator
+    estimator: Estimator | None = Field(None, description="the model to train (or give predictions)")
+    predictions: Predictions | None = Field(None, description="audit predictions made elsewhere instead of a model")
     seed: int = Field(42, ge=0, le=MAX_SEED, description="seed given to the estimator's random_state")
     model_card: ModelCard = Field(default_factory=ModelCard)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     policy: str = Field("policies/default.yaml", description="policy file, relative to the repo")
 
     @model_validator(mode="after")
-    def _target_not_feature(self) -> ModelSpec:
+    def _one_subject(self) -> ModelSpec:
+        """Exactly one of ``estimator`` (a model mlgate trains) or ``predictions`` (made elsewhere)."""
+        if (self.estimator is None) == (self.predictions is None):
+            given = "both" if self.estimator is not None else "neither"
+            raise ValueError(f"give exactly one of 'estimator' or 'predictions', got {given}")
+        if self.predictions is not None:
+            return self._predictions_spec(self.predictions)
+        missing = [key for key in ("data", "target", "features") if getattr(self, key) is None]
+        if missing:
+            raise LocatedError("required key is missing (a spec with an estimator needs it)", missing[0])
+        assert self.data is not None
+        assert self.features is not None
+        layout = self.data.layout_error()
+        if layout:
+            raise LocatedError(layout, "data")
         if self.target in self.features.all:
             raise ValueError(f"the target '{self.target}' is also listed as a feature")
         return self
+
+    def _predictions_spec(self, predictions: Predictions) -> ModelSpec:
+        """A predictions spec: the file is the evaluation data; ``label_column`` is the target.
+
+        ``data`` may give only ``reference`` (drift); ``features`` are optional (the columns drift
+        and integrity look at). ``target`` is filled from ``label_column`` so every gate reads
+        one field, and ``features`` left out become an empty list.
+        """
+        if self.target is not None:
+            raise LocatedError("a predictions spec names its outcome in predictions.label_column", "target")
+        if self.task != "classification":
+            raise LocatedError("predictions specs are classification only for now", "task")
+        if self.data is not None:
+            extra = [role for role in self.data.files() if role != "reference"] + (["split"] if self.data.split else [])
+            if extra:
+                message = (
+                    f"a predictions spec is evaluated on predictions.path: data may give only 'reference' "
+                    f"(drift), not '{extra[0]}'"
+                )
+                raise LocatedError(message, "data", extra[0])
+        self.target = predictions.label_column
+        if self.features is None:
+            self.features = Features.model_construct(numeric=[], categorical=[])
+        columns = {predictions.label_column: "label_column", predictions.output_column: "the output column"}
+        for column, role in columns.items():
+            if column in self.features.all:
+                raise LocatedError(f"'{column}' is {role} of the predictions, not a feature", "features")
+        return self
+
+    def input_files(self) -> dict[str, str]:
+        """Role → path of every file the spec reads: its data files and a predictions file."""
+        files = self.data.files() if self.data is not None else {}
+        if self.predictions is not None:
+            files["predictions"] = self.predictions.path
+        return files
+
+    def file_key(self, role: str) -> tuple[str, ...]:
+        """Where the spec names the file of ``role``: ``data.<role>`` or ``predictions.path``."""
+        return ("predictions", "path") if role == "predictions" else ("data", role)
+
+    @property
+    def is_predictions(self) -> bool:
+        """Whether the spec audits predictions made elsewhere (no model to train or promote)."""
+        return self.predictions is not None
 
     @field_validator("policy")
     @classmethod
@@ -345,6 +455,32 @@ class FairnessRule(Rule):
     metric: FairnessMetric
     sensitive_features: list[str] | None = Field(None, description="default: all of the spec")
     intersection: bool = Field(False, description="also evaluate intersections of the features")
+    groups: list[str] | None = Field(
+        None, min_length=1, description="compare only these groups of the rule's one sensitive feature"
+    )
+    reference_group: str | None = Field(
+        None, description="compare every group with this one instead of each with each (see gates/fairness.py)"
+    )
+
+    @model_validator(mode="after")
+    def _named_groups(self) -> FairnessRule:
+        named = "groups" if self.groups is not None else ("reference_group" if self.reference_group else None)
+        if named is None:
+            return self
+        if self.sensitive_features is None or len(self.sensitive_features) != 1 or self.intersection:
+            message = (
+                f"'{named}' names groups of one sensitive feature: give sensitive_features: [<one name>] "
+                "(and no intersection)"
+            )
+            raise LocatedError(message, named)
+        if self.groups is not None:
+            for index, group in enumerate(self.groups):
+                if self.groups.index(group) < index:
+                    raise LocatedError(f"group '{group}' is listed twice", "groups", index)
+            if self.reference_group is not None and self.reference_group not in self.groups:
+                message = f"'{self.reference_group}' is not one of groups ({', '.join(self.groups)})"
+                raise LocatedError(message, "reference_group")
+        return self
 
 
 class DriftRule(Rule):

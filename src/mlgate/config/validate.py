@@ -19,7 +19,7 @@ from mlgate.config.workspace import (
     load_model_context,
     model_names,
 )
-from mlgate.data import load_model_data
+from mlgate.data import load_model_data, load_predictions_data
 from mlgate.exceptions import Problem, SpecError
 
 
@@ -72,7 +72,9 @@ def validate_repo(root: Path, *, check_data: bool = True) -> ValidationReport:
         report.models.append(name)
         try:
             context = load_model_context(root, name)
-            if check_data:
+            if check_data and context.spec.is_predictions:
+                load_predictions_data(context.spec, context.spec_doc, root)
+            elif check_data:
                 load_model_data(context.spec, context.spec_doc, root)
         except SpecError as err:
             report.problems += err.problems

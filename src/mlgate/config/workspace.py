@@ -60,7 +60,7 @@ class ModelContext:
     spec_doc: Document
     policy: ResolvedPolicy
     params: dict[str, Any]
-    estimator_cls: type
+    estimator_cls: type | None  # None for a predictions spec (nothing to train)
     release: Release | None
 
     @property
@@ -224,11 +224,14 @@ def load_model_context(
     policy = _collect(problems, lambda: _load_spec_policy(spec, spec_doc, root, policy_source))
     if policy is not None:
         problems += _policy_problems(spec, policy, policy_source.root if policy_source else root)
-    estimator_cls = _collect(problems, lambda: resolve_estimator(spec, spec_doc))
-    loaded = _collect(problems, lambda: load_params(root, spec.name, spec_doc))
-    params = loaded[0] if loaded else {}
-    if loaded and estimator_cls is not None:
-        _collect(problems, lambda: check_params(estimator_cls, params, loaded[1], spec.name))
+    estimator_cls: type | None = None
+    params: dict[str, Any] = {}
+    if not spec.is_predictions:  # predictions made elsewhere: no estimator, no params to check
+        estimator_cls = _collect(problems, lambda: resolve_estimator(spec, spec_doc))
+        loaded = _collect(problems, lambda: load_params(root, spec.name, spec_doc))
+        params = loaded[0] if loaded else {}
+        if loaded and estimator_cls is not None:
+            _collect(problems, lambda: check_params(estimator_cls, params, loaded[1], spec.name))
     release = None
     release_path = path.with_name(RELEASE_FILE)
     if release_path.is_file():
@@ -239,5 +242,15 @@ def load_model_context(
     if problems:
         raise SpecError(problems)
     assert policy is not None
-    assert estimator_cls is not None
+    assert estimator_cls is not None or spec.is_predictions
     return ModelContext(root, spec, spec_doc, policy, params, estimator_cls, release)
+
+
+def refuse_predictions(ctx: ModelContext, doing: str) -> None:
+    """Stop ``train``/``promote`` on a predictions spec: no model of ours exists to train or promote."""
+    if ctx.spec.is_predictions:
+        raise InvalidInput(
+            f"models/{ctx.name}/{SPEC_FILE} is a predictions spec (it audits predictions made elsewhere): "
+            f"a predictions spec has nothing to train or promote, so it cannot {doing}",
+            hint=f"gate it with: mlgate gate {ctx.name}",
+        )

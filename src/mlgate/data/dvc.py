@@ -138,10 +138,10 @@ def pull_model_data(root: Path, spec: ModelSpec, spec_doc: Document) -> list[dic
     per file, its DVC record and what was done: ``pulled`` or ``present``.
     """
     done: dict[str, dict[str, str]] = {}
-    for role, rel in spec.data.files().items():
+    for role, rel in spec.input_files().items():
         if rel not in done:
             present = (root / rel).exists()
-            done[rel] = resolve_file(role, rel, root, spec_doc).as_dict() | {
+            done[rel] = resolve_file(role, rel, root, spec_doc, spec.file_key(role)).as_dict() | {
                 "action": "present" if present else "pulled"
             }
     return list(done.values())
@@ -175,9 +175,12 @@ def pull(
     return result
 
 
-def resolve_file(role: str, rel: str, root: Path, spec_doc: Document) -> DataFile:
-    """Locate one input, pulling it from the DVC remote if needed, and check its hash."""
-    loc = ("data", role)
+def resolve_file(role: str, rel: str, root: Path, spec_doc: Document, loc: tuple | None = None) -> DataFile:
+    """Locate one input, pulling it from the DVC remote if needed, and check its hash.
+
+    ``loc`` is the spec key naming the file (default ``data.<role>``).
+    """
+    loc = loc or ("data", role)
     path = root / rel
     if not path.resolve().is_relative_to(root.resolve()):  # a symlink out of the repo
         message = f"data file {rel} is a link to a file outside this repository: track the file itself"
@@ -251,9 +254,14 @@ def _missing_column(spec_doc: Document, loc: tuple, column: str, frame: pd.DataF
     return spec_doc.problem(loc, f"column '{column}' not found in {shown}{hint}")
 
 
+def _target_loc(spec: ModelSpec) -> tuple:
+    """Where the spec names the outcome: ``target``, or a predictions spec's ``label_column``."""
+    return ("predictions", "label_column") if spec.is_predictions else ("target",)
+
+
 def _spec_columns(spec: ModelSpec) -> list[tuple[tuple, str]]:
     """(spec location, column) of every column the spec needs."""
-    cols: list[tuple[tuple, str]] = [(("target",), spec.target)]
+    cols: list[tuple[tuple, str]] = [(_target_loc(spec), spec.target)]
     for kind in ("numeric", "categorical"):
         for i, name in enumerate(getattr(spec.features, kind)):
             cols.append((("features", kind, i), name))
@@ -322,7 +330,7 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
                 f"the target '{spec.target}' has one class ({target.iloc[0]!r}) in {shown}: "
                 "a classifier needs at least two"
             )
-            problems.append(spec_doc.problem(("target",), message))
+            problems.append(spec_doc.problem(_target_loc(spec), message))
         elif spec.positive_label is not None and spec.positive_label not in set(target.unique()):
             labels = ", ".join(repr(v) for v in sorted(target.unique().tolist(), key=str))
             message = f"positive_label {spec.positive_label!r} is not a class of the target ({labels})"
@@ -436,14 +444,16 @@ class DataAt:
     scratch: Path
 
 
-def _resolve(role: str, rel: str, root: Path, spec_doc: Document, at: DataAt | None) -> tuple[DataFile, Path]:
+def _resolve(
+    role: str, rel: str, root: Path, spec_doc: Document, at: DataAt | None, loc: tuple | None = None
+) -> tuple[DataFile, Path]:
     if at is None:
-        found = resolve_file(role, rel, root, spec_doc)
+        found = resolve_file(role, rel, root, spec_doc, loc)
         return found, root / found.path
     record = dvc_record(rel, at.records_root)
     if record is None:
         message = f"data file {rel} is not tracked by DVC at the base commit {at.ref[:12]}"
-        raise SpecError([spec_doc.problem(("data", role), message)])
+        raise SpecError([spec_doc.problem(loc or ("data", role), message)])
     md5, tracked_by = record
     return DataFile(role=role, path=rel, md5=md5, tracked_by=tracked_by), fetch_at(rel, root, at.ref, md5, at.scratch)
 
@@ -477,6 +487,95 @@ def load_model_data(spec: ModelSpec, spec_doc: Document, root: Path, at: DataAt 
         current=frames.get("current", holdout),
         files=files,
     )
+
+
+PREDICTIONS_ROLE = "predictions"
+
+
+def _predictions_problems(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown: str) -> list[Problem]:
+    """The score is a probability and the decided labels are classes of the outcome."""
+    predictions = spec.predictions
+    assert predictions is not None
+    column = predictions.output_column
+    if column not in frame.columns or spec.target not in frame.columns:
+        return []
+    labels = frame[spec.target]
+    if predictions.score_column is not None:
+        problems = _numeric_problems(frame, [column], shown)
+        if problems:
+            return problems
+        values = pd.to_numeric(frame[column])
+        bad = values.isna() | (values < 0) | (values > 1)
+        if bad.any():
+            first = int(bad.to_numpy().argmax())
+            message = (
+                f"score {frame[column].iloc[first]!r} is not a probability in [0, 1] "
+                f"({_rows(int(bad.sum()))} like this): rescale the score before auditing it"
+            )
+            return [Problem(shown, first + 2, 0, (column,), message)]
+        if labels.nunique() != 2:
+            message = (
+                f"a score column needs a binary outcome; '{spec.target}' has {labels.nunique()} classes in {shown}"
+            )
+            return [spec_doc.problem(("predictions", "label_column"), message)]
+        return []
+    decided = frame[column]
+    if decided.isna().any():
+        line = int(decided.isna().to_numpy().argmax()) + 2
+        return [Problem(shown, line, 0, (column,), "no decided label here")]
+    unknown = sorted(set(decided.unique().tolist()) - set(labels.unique().tolist()), key=str)
+    if unknown:
+        known = ", ".join(repr(v) for v in sorted(labels.unique().tolist(), key=str))
+        message = (
+            f"decided labels {', '.join(repr(v) for v in unknown[:5])} are not classes of "
+            f"'{spec.target}' ({known}) in {shown}"
+        )
+        return [spec_doc.problem(("predictions", "prediction_column"), message)]
+    return []
+
+
+def load_predictions_data(spec: ModelSpec, spec_doc: Document, root: Path, at: DataAt | None = None) -> ModelData:
+    """The predictions file of a predictions spec as evaluation data (from the base commit with ``at``).
+
+    The file is resolved and md5-checked like any data file (role ``predictions``, located at
+    ``predictions.path``) and is the holdout and the drift's current data; ``data.reference``,
+    when given, is the drift reference. There is no training data: ``train`` is empty (and
+    ``reference`` too when not given; the gates say what they cannot measure without it).
+    """
+    predictions = spec.predictions
+    assert predictions is not None
+    loc = spec.file_key(PREDICTIONS_ROLE)
+    found, local = _resolve(PREDICTIONS_ROLE, predictions.path, root, spec_doc, at, loc)
+    frame = read_csv(local, found.path)
+    check_frame(frame, spec, spec_doc, found.path)
+    problems = []
+    if predictions.output_column not in frame.columns:
+        key = "score_column" if predictions.score_column else "prediction_column"
+        problems.append(_missing_column(spec_doc, ("predictions", key), predictions.output_column, frame, found.path))
+    problems += _predictions_problems(frame, spec, spec_doc, found.path)
+    if problems:
+        raise SpecError(problems)
+    holdout = prepare_columns(frame, spec)
+    files = [found]
+    empty = holdout.iloc[0:0]
+    reference = empty
+    if spec.data is not None and spec.data.reference:
+        ref_file, ref_local = _resolve("reference", spec.data.reference, root, spec_doc, at)
+        ref_frame = read_csv(ref_local, ref_file.path)
+        missing = [
+            _missing_column(spec_doc, ("features", kind, i), name, ref_frame, ref_file.path)
+            for kind in ("numeric", "categorical")
+            for i, name in enumerate(getattr(spec.features, kind))
+            if name not in ref_frame.columns
+        ]
+        if missing:
+            raise SpecError(missing)
+        number_problems = _numeric_problems(ref_frame, spec.features.numeric, ref_file.path)
+        if number_problems:
+            raise SpecError(number_problems)
+        reference = prepare_columns(ref_frame, spec)
+        files.append(ref_file)
+    return ModelData(train=empty, holdout=holdout, reference=reference, current=holdout, files=files)
 
 
 def _rows(count: int) -> str:

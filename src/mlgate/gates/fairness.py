@@ -39,6 +39,22 @@ the reason: fairlearn's TPR of a group without positives is 0 (sklearn's confusi
 normalises an empty row to 0) and would silently decide equal opportunity; a ratio whose
 largest rate is 0 is 0/0 (NaN in fairlearn); fewer than two groups leave nothing to compare.
 With several sensitive features the measurement is the worst over them.
+
+Named groups and a reference group
+----------------------------------
+A rule may compare only some groups of its (one) sensitive feature: ``groups: [a, b]`` keeps
+those rows of the table and computes the metric over them exactly as above (fairlearn's numbers
+on the rows of those groups). With ``reference_group: r`` every other compared group is set
+against ``r`` instead of each against each: a *difference* is the largest ``|rate_g - rate_r|``,
+a *ratio* the smallest ``rate_g / rate_r`` (the four-fifths rule against a reference: each group
+is selected at least 80% as often as ``r``; a group selected more often than ``r`` gives a ratio
+above 1 and never fails a ``min``), and equalized odds the worse of TPR and FPR as before. A ratio
+whose reference rate is 0 is undefined and fails. A group name the data does not have fails the
+rule, naming it and the groups found.
+
+Next to the group rates a measurement reports the overall rates (every row of the evaluation
+data, groups below ``min_group_size`` included) and the class counted as selected, the spec's
+``positive_label`` (:func:`overall_rates`).
 """
 
 from __future__ import annotations
@@ -250,15 +266,75 @@ class _Disparity:
     low: tuple[str, float]
     high: tuple[str, float]
     kind: str
+    reference: bool = False  # ``high`` is the reference group
 
     def text(self) -> str:
         name = _RATE_NAMES[self.rate]
         (lo_group, lo), (hi_group, hi) = self.low, self.high
         what = "ratio" if self.kind == "ratio" else "difference"
+        versus = f"reference '{hi_group}'" if self.reference else f"'{hi_group}'"
         return (
-            f"{name} {lo:.3g} for '{lo_group}' vs {hi:.3g} for '{hi_group}' "
-            f"({what} {self.value:.3g}) on '{self.feature}'"
+            f"{name} {lo:.3g} for '{lo_group}' vs {hi:.3g} for {versus} ({what} {self.value:.3g}) on '{self.feature}'"
         )
+
+
+def overall_rates(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    """Rows, positives and the four rates over every row (the same definitions as a group's)."""
+    everyone = pd.Series(np.zeros(len(y_pred), dtype=np.int64), name="overall")
+    row = group_table(y_true, y_pred, everyone, 1).rows[0]
+    return {key: value for key, value in row.items() if key not in ("group", "excluded")}
+
+
+def named_groups(table: GroupTable, groups: list[str] | None, reference_group: str | None) -> GroupTable | str:
+    """The table restricted to ``groups`` (all when None), or why a named group is not there."""
+    found = [row["group"] for row in table.rows]
+    wanted = [*(groups or []), *([reference_group] if reference_group is not None else [])]
+    unknown = [name for name in dict.fromkeys(wanted) if name not in found]
+    if unknown:
+        names = ", ".join(f"'{name}'" for name in unknown)
+        return f"no group {names} in '{table.feature}' (groups found: {', '.join(found)})"
+    if groups is None:
+        return table
+    return GroupTable(feature=table.feature, rows=[row for row in table.rows if row["group"] in groups])
+
+
+def _against_reference(table: GroupTable, rates: tuple[str, ...], kind: str, reference: str) -> _Disparity | str:
+    """The worst disparity of any other group against ``reference`` over ``rates``, or why not."""
+    rows = [row for row in table.rows if row["excluded"] is None]
+    ref = next((row for row in table.rows if row["group"] == reference), None)
+    if ref is None or ref["excluded"] is not None:
+        why = ref["excluded"] if ref is not None else "no rows"
+        return f"reference group '{reference}' of '{table.feature}' is left out ({why})"
+    others = [row for row in rows if row["group"] != reference]
+    if not others:
+        return (
+            f"no group of '{table.feature}' to compare with reference '{reference}' (with at least min_group_size rows)"
+        )
+    worst: _Disparity | None = None
+    for rate in rates:
+        for row in [ref, *others]:
+            if row[rate] is None:
+                return (
+                    f"{_RATE_NAMES[rate]} is undefined for group '{row['group']}' of "
+                    f"'{table.feature}': {_UNDEFINED[rate]} (of {row['count']} rows)"
+                )
+        base = float(ref[rate])
+        if kind == "ratio":
+            if base == 0:
+                return f"{_RATE_NAMES[rate]} of reference '{reference}' is 0: the ratio to it is undefined"
+            row = min(others, key=lambda r: r[rate] / base)
+            value = float(row[rate]) / base
+            better = worst is None or value < worst.value
+        else:
+            row = max(others, key=lambda r: abs(r[rate] - base))
+            value = abs(float(row[rate]) - base)
+            better = worst is None or value > worst.value
+        if better:
+            worst = _Disparity(
+                value, table.feature, rate, (row["group"], float(row[rate])), (reference, base), kind, True
+            )
+    assert worst is not None
+    return worst
 
 
 def _disparity(table: GroupTable, rates: tuple[str, ...], kind: str) -> _Disparity | str:
@@ -301,9 +377,30 @@ def _list_excluded(rows: list[dict[str, Any]]) -> str:
     return shown + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
 
 
-def fairness_measurement(tables: list[GroupTable], metric: str) -> Measurement:
-    """The fairness metric over the non-excluded groups, worst over the sensitive features."""
+def fairness_measurement(
+    tables: list[GroupTable],
+    metric: str,
+    *,
+    groups: list[str] | None = None,
+    reference_group: str | None = None,
+    overall: dict[str, Any] | None = None,
+    positive_label: Any = None,
+) -> Measurement:
+    """The fairness metric over the non-excluded groups, worst over the sensitive features.
+
+    ``groups`` / ``reference_group``: compare only those groups / each against that one (see the
+    module docstring). ``overall`` (:func:`overall_rates`) and ``positive_label`` are reported
+    in the details next to the group tables, which stay whole.
+    """
     details: dict[str, Any] = {"groups": {table.feature: table.rows for table in tables}}
+    if overall is not None:
+        details["overall"] = overall
+    if positive_label is not None:
+        details["positive_label"] = positive_label
+    if groups is not None:
+        details["compared_groups"] = list(groups)
+    if reference_group is not None:
+        details["reference_group"] = reference_group
     if metric not in _METRICS:
         return Measurement.failed(f"unknown fairness metric '{metric}'", details)
     if not tables:
@@ -311,7 +408,13 @@ def fairness_measurement(tables: list[GroupTable], metric: str) -> Measurement:
     rates, kind = _METRICS[metric]
     results = []
     for table in tables:
-        result = _disparity(table, rates, kind)
+        chosen = named_groups(table, groups, reference_group)
+        if isinstance(chosen, str):
+            return Measurement.failed(f"{metric}: {chosen}", details)
+        if reference_group is not None:
+            result = _against_reference(chosen, rates, kind, reference_group)
+        else:
+            result = _disparity(chosen, rates, kind)
         if isinstance(result, str):
             return Measurement.failed(f"{metric}: {result}", details)
         results.append(result)
@@ -321,6 +424,9 @@ def fairness_measurement(tables: list[GroupTable], metric: str) -> Measurement:
     text = worst.text()
     if len(results) > 1:
         text += f" (worst of {len(results)} sensitive features)"
+    if overall is not None:
+        selected = f" (selected: {positive_label!r})" if positive_label is not None else ""
+        text += f"; overall {_RATE_NAMES[worst.rate]} {overall[worst.rate]:.3g}{selected}"
     excluded = [(table.feature, row) for table in tables for row in table.rows if row["excluded"] is not None]
     if excluded:
         parts = ", ".join(f"'{row['group']}' of '{feat}' ({row['count']} rows)" for feat, row in excluded[:5])

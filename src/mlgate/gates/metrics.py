@@ -16,24 +16,38 @@ def positive_label(classes: list[Any], configured: Any) -> Any:
     return configured if configured is not None else max(classes)
 
 
-def classification_metrics(y_true: Any, proba: np.ndarray, classes: list[Any], pos: Any) -> dict[str, float]:
-    """Accuracy, balanced accuracy, precision, recall, F1, ROC AUC, PR AUC, log loss, Brier."""
+def classification_metrics(
+    y_true: Any, proba: np.ndarray | None, classes: list[Any], pos: Any, predicted: Any = None
+) -> dict[str, float]:
+    """Accuracy, balanced accuracy, precision, recall, F1, ROC AUC, PR AUC, log loss, Brier.
+
+    ``predicted``: the decided labels, when they are not the most probable class (a score cut
+    at a threshold other than 0.5). Without ``proba`` (decided labels only, e.g. a rules
+    engine's output) the metrics that need scores (ROC AUC, PR AUC, log loss, Brier) are left out.
+    """
     from sklearn import metrics as m
 
     y = np.asarray(y_true)
-    predicted = np.asarray(classes)[proba.argmax(axis=1)]
+    if predicted is None:
+        assert proba is not None, "decided labels or probabilities are needed"
+        predicted = np.asarray(classes)[proba.argmax(axis=1)]
+    predicted = np.asarray(predicted)
+    binary = len(classes) == 2
+    average: dict[str, Any] = {"pos_label": pos} if binary else {"average": "macro"}
     out = {
         "accuracy": m.accuracy_score(y, predicted),
         "balanced_accuracy": m.balanced_accuracy_score(y, predicted),
-        "log_loss": m.log_loss(y, proba, labels=classes),
+        "precision": m.precision_score(y, predicted, zero_division=0, **average),
+        "recall": m.recall_score(y, predicted, zero_division=0, **average),
+        "f1": m.f1_score(y, predicted, zero_division=0, **average),
     }
-    if len(classes) == 2:
+    if proba is None:
+        return {k: float(v) for k, v in out.items()}
+    out["log_loss"] = m.log_loss(y, proba, labels=classes)
+    if binary:
         score = proba[:, classes.index(pos)]
         hit = y == pos
         out |= {
-            "precision": m.precision_score(y, predicted, pos_label=pos, zero_division=0),
-            "recall": m.recall_score(y, predicted, pos_label=pos, zero_division=0),
-            "f1": m.f1_score(y, predicted, pos_label=pos, zero_division=0),
             "roc_auc": m.roc_auc_score(hit, score),
             "pr_auc": m.average_precision_score(hit, score),
             "brier": m.brier_score_loss(hit, score),
@@ -41,9 +55,6 @@ def classification_metrics(y_true: Any, proba: np.ndarray, classes: list[Any], p
     else:
         onehot = (y[:, None] == np.asarray(classes)[None, :]).astype(float)
         out |= {
-            "precision": m.precision_score(y, predicted, average="macro", zero_division=0),
-            "recall": m.recall_score(y, predicted, average="macro", zero_division=0),
-            "f1": m.f1_score(y, predicted, average="macro", zero_division=0),
             "roc_auc": m.roc_auc_score(y, proba, multi_class="ovr", labels=classes),
             "pr_auc": m.average_precision_score(onehot, proba, average="macro"),
             "brier": float(np.mean(np.sum((onehot - proba) ** 2, axis=1))),

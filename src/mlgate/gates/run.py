@@ -22,7 +22,7 @@ import pandas as pd
 from mlgate import __version__, jsonout
 from mlgate.config.judging import Judged, judge_model
 from mlgate.config.policies import rule_id
-from mlgate.config.schema import GATE_FAMILIES
+from mlgate.config.schema import GATE_FAMILIES, ModelSpec
 from mlgate.config.workspace import ModelContext
 from mlgate.data import (
     HeldOut,
@@ -31,6 +31,7 @@ from mlgate.data import (
     evaluation_held_out,
     leave_out,
     load_model_data,
+    load_predictions_data,
     training_rows,
     version_held_out,
 )
@@ -78,6 +79,40 @@ def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[str] |
         return Scored(metrics, np.asarray(classes)[proba.argmax(axis=1)], proba, classes)
     predicted = np.asarray(model.predict(x))
     return Scored(regression_metrics(y, predicted), predicted)
+
+
+PREDICTIONS_NO_CHAMPION = (
+    "predictions made elsewhere have no registered champion to compare with: relative rules do not apply"
+)
+NEEDS_TRAINING_DATA = frozenset({"constant_columns", "unseen_categories", "schema_mismatch", "train_holdout_overlap"})
+"""Integrity metrics that compare with the training data (or the model's signature)."""
+NEEDS_FEATURES = frozenset({"duplicate_rows", "conflicting_labels"})
+"""Integrity metrics that compare rows by their feature values."""
+
+
+def score_predictions(spec: ModelSpec, frame: pd.DataFrame) -> Scored:
+    """:class:`Scored` from a predictions file: what a model's scoring would give the gates.
+
+    A score column gives the probabilities ``[1 - s, s]`` (``s`` that of ``positive_label``) and
+    the decisions ``s >= threshold``; a prediction column gives the decided labels only (no
+    probabilities: the metrics that need scores are not computed).
+    """
+    predictions = spec.predictions
+    assert predictions is not None
+    y = frame[spec.target].to_numpy()
+    classes = np.unique(y).tolist()
+    pos = positive_label(classes, spec.positive_label)
+    if predictions.score_column is None:
+        decided = frame[predictions.output_column].to_numpy()
+        return Scored(classification_metrics(y, None, classes, pos, decided), decided, None, classes)
+    score = frame[predictions.score_column].to_numpy(dtype=np.float64)
+    other = next(c for c in classes if c != pos)
+    proba = np.empty((len(score), 2))
+    proba[:, classes.index(pos)] = score
+    proba[:, classes.index(other)] = 1.0 - score
+    chosen = np.where(score >= float(predictions.threshold or 0.0), classes.index(pos), classes.index(other))
+    decided = np.asarray(classes)[chosen]
+    return Scored(classification_metrics(y, proba, classes, pos, decided), decided, proba, classes)
 
 
 def _resolve_version(registry: Registry, name: str, version: int | None) -> tuple[ModelVersion, RunFacts]:
@@ -183,7 +218,7 @@ class Evaluation:
         classes = self.scored.classes or []
         pos = positive_label(classes, spec.positive_label)
         y_true = self.data.holdout[spec.target].to_numpy() == pos
-        y_pred = self.scored.predicted == pos
+        y_pred = np.asarray(self.scored.predicted == pos, dtype=bool)
         series = [self._group(n) for n in names]
         if rule.intersection and len(series) > 1:
             combined = series[0]
@@ -192,12 +227,24 @@ class Evaluation:
             series = [*series, combined]
         minimum = self.ctx.policy.policy.settings.fairness.min_group_size
         tables = [fairness.group_table(y_true, y_pred, s, minimum) for s in series]
-        return fairness.fairness_measurement(tables, rule.metric)
+        return fairness.fairness_measurement(
+            tables,
+            rule.metric,
+            groups=rule.groups,
+            reference_group=rule.reference_group,
+            overall=fairness.overall_rates(y_true, y_pred),
+            positive_label=pos.item() if isinstance(pos, np.generic) else pos,
+        )
 
     # -- drift
     def drift(self, rule: Any) -> Measurement:
         """The drift statistic of the rule, from the per-feature drift table (computed once)."""
         settings = self.ctx.policy.policy.settings.drift
+        spec = self.ctx.spec
+        if spec.is_predictions and not (spec.data and spec.data.reference):
+            return Measurement.failed("a predictions spec needs data.reference to measure drift against")
+        if not spec.features.all:
+            return Measurement.failed(f"models/{spec.name}/model.yaml lists no features to measure drift on")
         if self._drift is None:
             feats = self.ctx.spec.features
             try:
@@ -226,10 +273,19 @@ class Evaluation:
         if rule.metric == "conflicting_labels" and self.ctx.spec.task == "regression":
             # equal features with different continuous targets are expected, not a data error
             return Skip("conflicting labels apply to classification targets; this model is a regressor")
+        spec = self.ctx.spec
+        if spec.is_predictions and rule.metric in NEEDS_TRAINING_DATA:
+            return Skip(f"{rule.metric} compares with training data; predictions made elsewhere come with none")
+        if rule.metric in NEEDS_FEATURES and not spec.features.all:
+            # rows would be compared on the label alone: fail closed rather than measure nothing
+            return Measurement.failed(f"models/{spec.name}/model.yaml lists no features to compare rows on")
         return integrity.integrity_measurement(rule.metric, self.integrity_data())
 
     def deepchecks(self, rule: Any, rid: str, required: bool) -> list[RuleResult]:
         """One result per deepchecks condition: a failed condition is a failed rule."""
+        if self.model is None:
+            why = "deepchecks suites run on a model; a predictions spec has none"
+            return [judge("integrity", rule, rid, None, required=required, skip_reason=why)]
         outcomes = integrity.deepchecks_results(rule.suite, self.integrity_data(), self.model, self.ctx.spec.task)
         results = []
         seen: dict[str, int] = {}
@@ -380,6 +436,12 @@ def run_gates(
         required = _required_families(ctx, stage)
         _check_deepchecks(ctx)
         where = f" as of {judged.base[:12]}" if judged.base else ""
+        if ctx.spec.is_predictions:  # nothing registered: no registry is opened at all
+            if version is not None:
+                raise InvalidInput(f"'{name}' is a predictions spec: it has no registered versions (drop --version)")
+            progress(f"loading the DVC-tracked predictions file{where}")
+            data = load_predictions_data(ctx.spec, ctx.spec_doc, root, judged.at)
+            return _gate_predictions(root, judged, data, required, stage, start, progress)
         progress(f"loading DVC-tracked evaluation data{where}")
         data = load_model_data(ctx.spec, ctx.spec_doc, root, judged.at)
         registry = Registry(root, tracking_uri)
@@ -401,19 +463,8 @@ def run_gates(
         run_id=mv.run_id,
         stage=stage,
         commit=git_state(root).commit,
-        policy={
-            "file": ctx.policy.file,
-            "files": list(ctx.policy.files),
-            "sha256": ctx.policy.sha256,
-            "ref": judged.base,
-            "changed": judged.policy_changes,
-        },
-        judging={
-            "base": judged.base,
-            "spec_sha256": canonical_hash(ctx.spec.model_dump(mode="json", by_alias=True)),
-            "changes": [c.as_dict() for c in judged.changes],
-            "evaluation": unseen.as_dict(),
-        },
+        policy=_policy_record(judged),
+        judging=_judging_record(judged, unseen.as_dict()),
         data=[f.as_dict() for f in data.files],
         trained_on=_trained_on(mv.tags),
         lineage=lineage(mv, run),
@@ -435,6 +486,78 @@ def run_gates(
         progress(f"attaching the verdict to {name} v{number}")
         attach_verdict(registry, verdict)
     return verdict
+
+
+def _policy_record(judged: Judged) -> dict[str, Any]:
+    """The verdict's ``policy``: the files that judged, their hash, the base and what the PR changes."""
+    policy = judged.ctx.policy
+    return {
+        "file": policy.file,
+        "files": list(policy.files),
+        "sha256": policy.sha256,
+        "ref": judged.base,
+        "changed": judged.policy_changes,
+    }
+
+
+def _judging_record(judged: Judged, evaluation: dict[str, Any]) -> dict[str, Any]:
+    """The verdict's ``judging``: base commit, judging-field changes, judged spec hash, rows scored."""
+    return {
+        "base": judged.base,
+        "spec_sha256": canonical_hash(judged.ctx.spec.model_dump(mode="json", by_alias=True)),
+        "changes": [c.as_dict() for c in judged.changes],
+        "evaluation": evaluation,
+    }
+
+
+def _gate_predictions(
+    root: Path,
+    judged: Judged,
+    data: ModelData,
+    required: list[str],
+    stage: str | None,
+    start: float,
+    progress: Progress,
+) -> Verdict:
+    """The verdict of a predictions spec: the same rules on a predictions file, no registry.
+
+    Every row of the file is evaluation data (mlgate trained nothing, so no row is left out);
+    there is no champion, so ``max_regression`` rules are skipped with the reason. The verdict's
+    ``subject`` is ``predictions``: ``version`` and ``run_id`` are null, and ``predictions`` names
+    the file, its md5 and the columns and threshold that made the decisions.
+    """
+    ctx = judged.ctx
+    assert ctx.spec.predictions is not None
+    progress(f"scoring {len(data.holdout)} predictions from {ctx.spec.predictions.path}")
+    scored = score_predictions(ctx.spec, data.holdout)
+    loaded = time.perf_counter()
+    evaluation = Evaluation(ctx, data, None, scored, None, None, PREDICTIONS_NO_CHAMPION)
+    rules = evaluate_rules(evaluation, required, progress)
+    predictions_file = next(f for f in data.files if f.role == "predictions")
+    classes = scored.classes or []
+    pos = positive_label(classes, ctx.spec.positive_label)
+    return Verdict(
+        model=ctx.name,
+        version=None,
+        run_id=None,
+        subject="predictions",
+        predictions=ctx.spec.predictions.model_dump(mode="json")
+        | {"md5": predictions_file.md5, "tracked_by": predictions_file.tracked_by, "positive_label": pos},
+        stage=stage,
+        commit=git_state(root).commit,
+        policy=_policy_record(judged),
+        judging=_judging_record(judged, {"holdout_rows": len(data.holdout), "excluded_rows": 0, "reason": ""}),
+        data=[f.as_dict() for f in data.files],
+        trained_on={},
+        lineage={},
+        metrics=scored.metrics,
+        champion=None,
+        rules=rules,
+        required_families=required,
+        evaluated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        mlgate_version=__version__,
+        seconds={"load": round(loaded - start, 3), "gates": round(time.perf_counter() - loaded, 3)},
+    )
 
 
 def verdict_tags(verdict: Verdict, artifact: str, sha256: str) -> dict[str, str]:

@@ -129,8 +129,8 @@ class Verdict:
     """The gate result of one model version under one policy."""
 
     model: str
-    version: int
-    run_id: str
+    version: int | None  # None when the subject is a predictions file
+    run_id: str | None
     stage: str | None
     commit: str
     policy: dict[str, Any]
@@ -147,6 +147,10 @@ class Verdict:
     judging: dict[str, Any] = field(default_factory=dict)
     # what a report shows about the version: its mlgate.* tags and run link (mlgate.gates.run.lineage)
     lineage: dict[str, Any] = field(default_factory=dict)
+    # what was judged: a registered version ("model_version") or a predictions file ("predictions",
+    # described by ``predictions``: path, md5, columns, threshold, positive_label; no version or run)
+    subject: str = "model_version"
+    predictions: dict[str, Any] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -186,8 +190,10 @@ class Verdict:
         return {
             "schema": SCHEMA,
             "model": self.model,
+            "subject": self.subject,
             "version": self.version,
             "run_id": self.run_id,
+            "predictions": self.predictions,
             "stage": self.stage,
             "status": self.status,
             "counts": self.counts,

@@ -136,7 +136,7 @@ def publish(
                 head_sha=head_sha,
                 conclusion=conclusion,
                 title=(
-                    f"{prefix}{verdict['model']} v{verdict['version']}: {verdict['status']} — "
+                    f"{prefix}{verdict['model']} {_subject(verdict)}: {verdict['status']} — "
                     f"{counts['pass']} passed, {counts['blocking']} blocking, {counts['warnings']} warning(s)"
                 ),
                 summary=markdown[:65000],
@@ -145,3 +145,8 @@ def publish(
             )
             result.check_run_url = str(run.get("html_url") or run.get("url") or "")
     return result
+
+
+def _subject(verdict: dict[str, Any]) -> str:
+    """``v3``, or ``predictions`` for a verdict on a predictions file (no registered version)."""
+    return "predictions" if verdict.get("version") is None else f"v{verdict['version']}"

@@ -9,7 +9,8 @@ cannot let its own PR through. The change itself still needs a human. The check 
   policy, monitoring, split and evaluation data, including the DVC md5 of evaluation data);
   a model new in the PR, or removed by it;
 - an evaluation data pointer: the ``.dvc`` file or ``dvc.lock`` entry of a file a spec
-  evaluates on (the roles in ``judging.EVALUATION_ROLES``);
+  evaluates on (``judging.evaluation_paths``: the data roles in ``judging.EVALUATION_ROLES`` and
+  a predictions spec's ``predictions.path``, whose file holds the true labels);
 - ``.github/workflows/**``, ``action/**``, mlgate's pins (``constraints.txt``, ``pyproject.toml``)
   and ``CODEOWNERS``;
 
@@ -36,11 +37,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlgate.config.judging import (
-    EVALUATION_ROLES,
     BaseTree,
     FieldChange,
+    evaluation_paths,
     judging_changes,
-    judging_view,
     materialise,
 )
 from mlgate.config.schema import Governance
@@ -137,9 +137,11 @@ def _models(tree: BaseTree) -> list[str]:
 
 
 def _evaluation_files(tree: BaseTree, spec: dict[str, Any] | None) -> dict[str, str]:
-    """Role → path of the files ``spec`` evaluates on (paths outside the tree are left out)."""
-    data = judging_view(spec)["data"] if spec else {}
-    return {role: data[role] for role in EVALUATION_ROLES if _inside(data.get(role), tree.root)}
+    """Field (``data.holdout``, ``predictions.path``) → path of the files ``spec`` evaluates on.
+
+    Paths outside the tree are left out. A predictions file holds the true labels: evaluation data.
+    """
+    return {key: rel for key, rel in evaluation_paths(spec).items() if _inside(rel, tree.root)}
 
 
 def _record(tree: BaseTree, rel: str) -> tuple[str, str] | None:
@@ -211,7 +213,7 @@ def _spec_changes(since: BaseTree, head: BaseTree) -> tuple[list[GovernanceChang
         try:
             for tree, spec in ((since, old), (head, new)):
                 for role, rel in _evaluation_files(tree, spec).items():
-                    evaluated.setdefault(rel, set()).add(f"{name}: data.{role}")
+                    evaluated.setdefault(rel, set()).add(f"{name}: {role}")
             found = judging_changes(old, new, _md5s(since, old), _md5s(head, new))
         except (AttributeError, TypeError, ValueError) as err:  # a malformed spec in the PR
             changes.append(GovernanceChange(path, f"spec cannot be compared ({type(err).__name__}: {err})"))

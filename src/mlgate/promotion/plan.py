@@ -34,7 +34,7 @@ from mlgate import jsonout
 from mlgate.config.judging import judge_model, materialise
 from mlgate.config.release import release_path
 from mlgate.config.schema import StageRequirement, load_model_spec
-from mlgate.config.workspace import ModelContext, model_names
+from mlgate.config.workspace import ModelContext, model_names, refuse_predictions
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, GitError, InvalidInput
 from mlgate.gates.verdict import FamilyStatus, Verdict
@@ -213,6 +213,7 @@ def releases(root: Path, base: str | None, into: Path) -> dict[str, tuple[ModelC
         if not release_path(root, name).is_file():
             continue
         ctx = judge_model(root, name, base, into / name, tree=tree).ctx  # release stages vs policy: exit 2 if unknown
+        refuse_predictions(ctx, f"be promoted (remove models/{name}/release.yaml)")
         found[name] = (ctx, dict(ctx.release.stages) if ctx.release else {})
     return found
 

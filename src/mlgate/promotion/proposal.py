@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.config.release import release_path, set_stage
-from mlgate.config.workspace import load_model_context
+from mlgate.config.workspace import load_model_context, refuse_predictions
 from mlgate.exceptions import InvalidInput
 from mlgate.git import run_git
 
@@ -34,6 +34,7 @@ def propose(
 ) -> dict[str, Any]:
     """Edit release.yaml (stage checked against the model's policy); optionally push and open the PR."""
     ctx = load_model_context(root, model)
+    refuse_predictions(ctx, "be promoted")
     stages = ctx.policy.policy.promotion.stages
     if stage not in stages:
         raise InvalidInput(

@@ -104,8 +104,26 @@ def headline(verdict: dict[str, Any]) -> str:
         parts.append(f"{failed_block} failed (block)")
     parts.append(f"{counts['warnings']} warning{'s' if counts['warnings'] != 1 else ''}")
     parts.append(f"{counts['skipped']} skipped")
-    run = verdict["run_id"][:12]
-    return f"{icon} **{word}** — {', '.join(parts)} · model `{verdict['model']}` v{verdict['version']} · run `{run}`"
+    return f"{icon} **{word}** — {', '.join(parts)} · model `{verdict['model']}` {subject(verdict)}"
+
+
+def subject(verdict: dict[str, Any]) -> str:
+    """What was judged, in Markdown: ``v3 · run `abc…``` or the predictions file and its md5."""
+    predictions = verdict.get("predictions")
+    if verdict.get("subject") == "predictions" and isinstance(predictions, dict):
+        return f"predictions `{md_cell(predictions.get('path'))}` (md5 `{str(predictions.get('md5'))[:12]}`)"
+    return f"v{verdict['version']} · run `{str(verdict['run_id'])[:12]}`"
+
+
+def decision_rule(verdict: dict[str, Any]) -> str:
+    """How a predictions file's decisions were made (plain text), or ``""`` for a model version."""
+    p = verdict.get("predictions")
+    if verdict.get("subject") != "predictions" or not isinstance(p, dict):
+        return ""
+    selected = p.get("positive_label")
+    if p.get("score_column"):
+        return f"decision: {p['score_column']} >= {p.get('threshold')} selects {selected!r}"
+    return f"decision: {p.get('prediction_column')} as given; {selected!r} counts as selected"
 
 
 def champion_rows(verdict: dict[str, Any]) -> list[dict[str, Any]]:
@@ -134,11 +152,18 @@ def fairness_tables(verdict: dict[str, Any]) -> list[dict[str, Any]]:
         if rule["family"] == "fairness":
             for feature, rows in (rule.get("details") or {}).get("groups", {}).items():
                 seen.setdefault(feature, rows)
+    overall: dict[str, Any] | None = None
+    selected: Any = None
+    for rule in verdict["rules"]:
+        details = (rule.get("details") or {}) if rule["family"] == "fairness" else {}
+        if overall is None and details.get("overall"):
+            overall, selected = details["overall"], details.get("positive_label")
     tables = []
     for feature, rows in seen.items():
         kept = [r for r in rows if not r.get("excluded")]
         bars = sorted(kept, key=lambda r: -(r.get("selection_rate") or 0))[:MAX_BARS]
-        tables.append({"feature": feature, "rows": rows, "bars": bars})
+        # overall rates (every row) next to the group rates, and the class counted as selected
+        tables.append({"feature": feature, "rows": rows, "bars": bars, "overall": overall, "selected": selected})
     return tables
 
 
@@ -162,6 +187,8 @@ def context(data: ReportInput) -> dict[str, Any]:
         "meta": data.metadata,
         "marker": marker(verdict["model"]),
         "headline": headline(verdict),
+        "subject": subject(verdict),
+        "decision_rule": decision_rule(verdict),
         "rules": rules,
         "champion_rows": champion_rows(verdict),
         "fairness": fairness_tables(verdict),
@@ -351,7 +378,8 @@ def load_input(
     elif registry:
         from mlgate.registry import Registry
 
-        metadata = Registry(root, tracking_uri).version_metadata(model, int(verdict["version"]))
+        if verdict.get("version") is not None:  # a predictions verdict has no version to look up
+            metadata = Registry(root, tracking_uri).version_metadata(model, int(verdict["version"]))
     return ReportInput(
         verdict=verdict, spec=spec, metadata=metadata, html_artifact=html_artifact or ReportInput.html_artifact
     )
@@ -365,7 +393,7 @@ class ReportResult:
     """What :func:`report_model` wrote, rendered and posted."""
 
     model: str
-    version: int
+    version: int | None  # None for a predictions verdict
     status: str
     markdown: Rendered | None = None  # the comment, when it was rendered
     written: dict[str, Path] = field(default_factory=dict)  # markdown | html | summary -> file

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
-from mlgate.config.workspace import ModelContext, load_model_context
+from mlgate.config.workspace import ModelContext, load_model_context, refuse_predictions
 from mlgate.data import ModelData, load_model_data
 from mlgate.exceptions import RegistryUnavailable
 from mlgate.gates.metrics import evaluate
@@ -203,6 +203,7 @@ def train(
     start = time.perf_counter()
     progress(f"checking models/{name}/model.yaml, its policy and params")
     ctx = load_model_context(root, name)
+    refuse_predictions(ctx, "be trained")
     progress("loading DVC-tracked data")
     data = load_model_data(ctx.spec, ctx.spec_doc, root)
     params = estimator_params(ctx.estimator_cls, ctx.params, ctx.spec.seed)
