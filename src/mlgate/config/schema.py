@@ -159,6 +159,12 @@ class DataSpec(StrictModel):
         return {role: getattr(self, role) for role in roles if getattr(self, role)}
 
 
+TEXT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+"""Words of a text feature: what its TF-IDF vectoriser and the text drift statistics both count."""
+TEXT_MIN_ROWS = 20
+"""A categorical column with a distinct value in every row is refused from this many rows (below: too few to tell)."""
+
+
 class Features(StrictModel):
     """Columns fed to the model; each is preprocessed by its kind."""
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mlgate.config.schema import DATA_FORMATS, ModelSpec, data_format_error
+from mlgate.config.schema import DATA_FORMATS, TEXT_MIN_ROWS, ModelSpec, data_format_error
 from mlgate.config.yamlio import Document
 from mlgate.exceptions import (
     DvcError,
@@ -421,7 +421,7 @@ def _missing_column(spec_doc: Document, loc: tuple, column: str, frame: pd.DataF
 def _spec_columns(spec: ModelSpec) -> list[tuple[tuple, str]]:
     """(spec location, column) of every column the spec needs."""
     cols: list[tuple[tuple, str]] = [(("target",), spec.target)]
-    for kind in ("numeric", "categorical"):
+    for kind in ("numeric", "categorical", "text"):
         for i, name in enumerate(getattr(spec.features, kind)):
             cols.append((("features", kind, i), name))
     for i, sensitive in enumerate(spec.sensitive_features):
@@ -466,6 +466,26 @@ def _empty_columns(frame: pd.DataFrame, columns: list[str], shown: str) -> list[
     ]
 
 
+def _unique_categories(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown: str) -> list[Problem]:
+    """Categorical columns with a distinct value in every row: free text or an id, never a category.
+
+    One-hot encoding such a column gives each holdout row a category no training row had, so
+    the model learns nothing from it and says nothing about it (a review column trains to AUC 0.5).
+    """
+    problems = []
+    for i, column in enumerate(spec.features.categorical):
+        if column not in frame:
+            continue
+        values = frame[column].dropna()
+        if len(values) >= TEXT_MIN_ROWS and values.nunique() == len(values):
+            message = (
+                f"column '{column}' of {shown} has a different value in each of its {len(values)} rows, so no "
+                "category repeats: declare it under features.text if it is free text, or drop it if it is an id"
+            )
+            problems.append(spec_doc.problem(("features", "categorical", i), message))
+    return problems
+
+
 def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown: str) -> None:
     """Columns the spec names exist, numeric ones are numeric, the target is usable."""
     problems = [
@@ -479,6 +499,7 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
     problems += _numeric_problems(frame, numeric, shown)
     binned = [s.name for s in spec.sensitive_features if s.bins and s.name not in spec.features.all]
     problems += _empty_columns(frame, [*spec.features.all, *binned], shown)
+    problems += _unique_categories(frame, spec, spec_doc, shown)
     if spec.target in frame.columns:
         target = frame[spec.target]
         if target.isna().any():
@@ -508,7 +529,7 @@ def prepare_columns(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     out = frame.copy()
     for column in spec.features.numeric:
         out[column] = pd.to_numeric(out[column])
-    for column in spec.features.categorical:
+    for column in [*spec.features.categorical, *spec.features.text]:  # missing text stays None: integrity counts it
         out[column] = out[column].astype("object").where(out[column].notna(), None)
         out[column] = out[column].map(lambda v: v if v is None else str(v))
     return out
