@@ -190,7 +190,8 @@ class Features(StrictModel):
             names = getattr(self, kind)
             twice = sorted({n for n in names if names.count(n) > 1})
             if twice:
-                raise ValueError(f"{kind} features listed twice: {', '.join(twice)}")
+                again = next(i for i, n in enumerate(names) if n in names[:i])
+                raise LocatedError(f"{kind} features listed twice: {', '.join(twice)}", kind, again)
         return self
 
     @property
