@@ -190,7 +190,7 @@ def test_a_stage_output_is_pulled_and_gated_with_its_md5_from_dvc_lock(layouts: 
     assert dvc_record("gen/reviews.csv", repo) == (data["md5"], "dvc.lock:make_reviews")
 
 
-def test_text_features_train_to_a_high_auc_and_drift_by_length_and_vocabulary(layouts: dict) -> None:
+def test_text_features_train_to_a_high_auc_and_drift_by_length_and_vocabulary(layouts: dict, tmp_path: Path) -> None:
     verdict = layouts["verdicts"]["layout_reviews"]
     assert verdict["metrics"]["roc_auc"] > 0.8
     rules = {r["rule_id"]: r for r in verdict["rules"]}
@@ -200,6 +200,20 @@ def test_text_features_train_to_a_high_auc_and_drift_by_length_and_vocabulary(la
     [row] = oov["details"]["features"]
     assert (row["feature"], row["kind"], row["chi2_pvalue"]) == ("review", "text", None)  # never chi² on strings
     assert row["ks_pvalue"] > 0.01
+    verdict_file, markdown = tmp_path / "verdict.json", tmp_path / "report.md"
+    verdict_file.write_text(json.dumps(verdict))
+    result = invoke(
+        CliRunner(),
+        "report",
+        "layout_reviews",
+        "--verdict",
+        str(verdict_file),
+        "--markdown",
+        str(markdown),
+        cwd=layouts["repo"],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"| review | text (out-of-vocabulary {oov['observed']:.3f}" in markdown.read_text()
 
 
 def test_a_modified_workspace_copy_is_read_at_the_base_commit_from_dvc(layouts: dict) -> None:
