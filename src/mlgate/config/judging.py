@@ -145,6 +145,7 @@ class BaseTree:
 
     root: Path
     ref: str
+    repo: Path | None = None  # the repository it came from: its DVC cache/remote hold directory listings
 
     def spec_data(self, name: str) -> dict[str, Any] | None:
         """The model's spec at the base as parsed YAML (None when the model is new in the PR)."""
@@ -185,7 +186,7 @@ def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
         with tarfile.open(tar_path) as tar:
             tar.extractall(into, filter="data")
         tar_path.unlink()
-    return BaseTree(root=into, ref=commit)
+    return BaseTree(root=into, ref=commit, repo=repo)
 
 
 # --------------------------------------------------------------------------- the judged model
@@ -206,10 +207,10 @@ class Judged:
     policy_changes: list[dict[str, str]]
 
 
-def _md5s(files: dict[str, str], records_root: Path) -> dict[str, str]:
+def _md5s(files: dict[str, str], records_root: Path, objects: Path) -> dict[str, str]:
     from mlgate.data import dvc_record
 
-    return {role: (dvc_record(rel, records_root) or ("",))[0] for role, rel in files.items() if rel}
+    return {role: (dvc_record(rel, records_root, objects) or ("",))[0] for role, rel in files.items() if rel}
 
 
 def policy_changes(repo: Path, base: str) -> list[dict[str, str]]:
@@ -242,8 +243,8 @@ def judge_model(repo: Path, name: str, base: str | None, scratch: Path, *, tree:
     judged: ModelSpec = parse(ModelSpec, judged_doc)
     source = PolicySource(root=tree.root, policy_file=judged.policy, ref=tree.ref)
     ctx = load_model_context(repo, name, source, spec=(judged, judged_doc))
-    base_md5s = _md5s(evaluation_paths(base_data), tree.root)
-    head_md5s = _md5s(evaluation_paths(head_doc.data), repo)
+    base_md5s = _md5s(evaluation_paths(base_data), tree.root, repo)
+    head_md5s = _md5s(evaluation_paths(head_doc.data), repo, repo)
     changes = judging_changes(base_data, head_doc.data, base_md5s, head_md5s)
     at = DataAt(records_root=tree.root, ref=tree.ref, scratch=scratch / "data")
     return Judged(ctx, at, tree.ref, changes, policy_changes(repo, tree.ref))

@@ -245,9 +245,9 @@ def _model_files(
     plan: _Plan,
 ) -> tuple[str, list[str]]:
     """Add the spec and the params section to ``plan``; return the task and notes."""
-    from mlgate.data import read_csv
+    from mlgate.data import read_table
 
-    frame = read_csv(root / data, data)
+    frame = read_table(root / data, data)
     if target not in frame.columns:
         raise InvalidInput(
             f"--target {target!r} is not a column of {data}",

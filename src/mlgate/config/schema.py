@@ -105,6 +105,17 @@ def policy_path_error(value: str) -> str | None:
     return None
 
 
+DATA_FORMATS: dict[str, str] = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+"""Data file extension → format: what :func:`mlgate.data.read_table` reads (the extension decides)."""
+
+
+def data_format_error(value: str) -> str | None:
+    """Why ``value`` names no data format mlgate reads, if it does not."""
+    if PurePosixPath(value).suffix.lower() in DATA_FORMATS:
+        return None
+    return f"{value!r} is not a data file mlgate reads: the extension must be one of {', '.join(DATA_FORMATS)}"
+
+
 class Split(StrictModel):
     """Split one data file into train and holdout with a fixed seed."""
 
@@ -144,6 +155,8 @@ class DataSpec(StrictModel):
     def _inside_repo(cls, value: str | None) -> str | None:
         if value is not None and not repo_relative(value):
             raise ValueError(f"must be a relative path to a file in this repository, got {value!r}")
+        if value is not None and (error := data_format_error(value)):
+            raise ValueError(error)
         return value
 
     def files(self) -> dict[str, str]:
@@ -152,30 +165,45 @@ class DataSpec(StrictModel):
         return {role: getattr(self, role) for role in roles if getattr(self, role)}
 
 
+TEXT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+"""Words of a text feature: what its TF-IDF vectoriser and the text drift statistics both count."""
+TEXT_MIN_ROWS = 20
+"""A categorical column with a distinct value in every row is refused from this many rows (below: too few to tell)."""
+
+
 class Features(StrictModel):
     """Columns fed to the model; each is preprocessed by its kind."""
 
     numeric: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)
+    text: list[str] = Field(
+        default_factory=list,
+        description="free-text columns: TF-IDF of words and word pairs per column (missing text reads as empty)",
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> Features:
-        if not self.numeric and not self.categorical:
-            raise ValueError("at least one numeric or categorical feature is required")
-        both = sorted(set(self.numeric) & set(self.categorical))
-        if both:
-            raise ValueError(f"listed as both numeric and categorical: {', '.join(both)}")
-        for kind in ("numeric", "categorical"):
+        if not self.numeric and not self.categorical and not self.text:
+            raise ValueError("at least one numeric, categorical or text feature is required")
+        kinds = ("numeric", "categorical", "text")
+        for i, first in enumerate(kinds):
+            for second in kinds[i + 1 :]:
+                both = [n for n in getattr(self, second) if n in getattr(self, first)]
+                if both:
+                    at = getattr(self, second).index(both[0])
+                    raise LocatedError(f"listed as both {first} and {second}: {', '.join(both)}", second, at)
+        for kind in kinds:
             names = getattr(self, kind)
             twice = sorted({n for n in names if names.count(n) > 1})
             if twice:
-                raise ValueError(f"{kind} features listed twice: {', '.join(twice)}")
+                again = next(i for i, n in enumerate(names) if n in names[:i])
+                raise LocatedError(f"{kind} features listed twice: {', '.join(twice)}", kind, again)
         return self
 
     @property
     def all(self) -> list[str]:
-        """Every feature: the numeric ones, then the categorical ones."""
-        return [*self.numeric, *self.categorical]
+        """Every feature: the numeric ones, then the categorical ones, then the text ones."""
+        return [*self.numeric, *self.categorical, *self.text]
 
 
 RESERVED_GROUPS = {"missing": "rows without a value", "out of range": "values outside the bins"}

@@ -11,19 +11,20 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+import json
 import math
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from mlgate.config.schema import ModelSpec
+from mlgate.config.schema import DATA_FORMATS, TEXT_MIN_ROWS, ModelSpec, data_format_error
 from mlgate.config.yamlio import Document
 from mlgate.exceptions import (
     DvcError,
@@ -74,29 +75,164 @@ def file_md5(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _outs_md5(outs: list[dict[str, Any]], name: str) -> str | None:
+def _out(outs: list[dict[str, Any]] | None, name: str) -> dict[str, Any] | None:
     for out in outs or []:
-        if out.get("path") == name and out.get("md5"):
-            return str(out["md5"])
+        if isinstance(out, dict) and out.get("path") == name and out.get("md5"):
+            return out
     return None
 
 
-def dvc_record(rel: str, root: Path) -> tuple[str, str] | None:
-    """(md5, tracked_by) DVC recorded for ``rel``, or None if DVC does not track it."""
-    pointer = root / f"{rel}.dvc"
-    if pointer.is_file():
-        meta = yaml.safe_load(pointer.read_text()) or {}
-        md5 = _outs_md5(meta.get("outs", []), Path(rel).name)
-        if md5:
-            return md5, f"{rel}.dvc"
-    lock = root / "dvc.lock"
-    if lock.is_file():
-        stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
-        for stage, body in stages.items():
-            md5 = _outs_md5(body.get("outs", []), rel)
-            if md5:
-                return md5, f"dvc.lock:{stage}"
+def _yaml(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text()) if path.is_file() else None
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass(frozen=True)
+class _Owner:
+    """A DVC record that covers a file: its own output, or a directory output holding it."""
+
+    tracked_by: str  # "<path>.dvc" or "dvc.lock:<stage>"
+    out: dict[str, Any]  # the ``outs`` entry
+    inner: str  # the file's path inside the directory output ("" when the output is the file)
+    folder: str  # the directory output's path ("" when the output is the file)
+
+    @property
+    def hash_name(self) -> str:
+        """DVC 3 outputs say ``hash: md5``; older (DVC 2) ones hash text files with dos2unix."""
+        return "md5" if self.out.get("hash") == "md5" else "md5-dos2unix"
+
+
+def _owners(rel: str, root: Path) -> list[_Owner]:
+    """Every DVC record of ``root`` covering ``rel``, nearest first.
+
+    ``rel.dvc``; the ``.dvc`` file of a folder above it (``dvc add data/dir``); a ``dvc.lock``
+    stage output that is the file or a folder above it (``outs`` of ``dvc.yaml``).
+    """
+    parts = PurePosixPath(rel).parts
+    folders = ["/".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)]
+    found = []
+    for path in (rel, *folders):
+        out = _out(_yaml(root / f"{path}.dvc").get("outs"), PurePosixPath(path).name)
+        if out:
+            inner = "" if path == rel else rel[len(path) + 1 :]
+            found.append(_Owner(f"{path}.dvc", out, inner, "" if path == rel else path))
+    stages = _yaml(root / "dvc.lock").get("stages") or {}
+    for stage, body in stages.items() if isinstance(stages, dict) else ():
+        for path in (rel, *folders):
+            out = _out((body or {}).get("outs") if isinstance(body, dict) else None, path)
+            if out:
+                inner = "" if path == rel else rel[len(path) + 1 :]
+                found.append(_Owner(f"dvc.lock:{stage}", out, inner, "" if path == rel else path))
+    return found
+
+
+_MANIFESTS: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def dir_manifest(dir_md5: str, hash_name: str, objects: Path) -> dict[str, str]:
+    """Path inside the folder → md5 of each file of a DVC directory output (its ``.dir`` object).
+
+    Read with DVC's own object databases (``dvc_data``), from the cache of the DVC repository
+    ``objects`` or else from its default remote, and checked against ``dir_md5`` (the ``.dir``
+    object is the md5 of its own bytes), so a remote cannot substitute another listing.
+    """
+    key = (str(objects.resolve()), dir_md5)
+    if key in _MANIFESTS:
+        return _MANIFESTS[key]
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+    from dvc_data.hashfile.tree import Tree
+
+    raw: bytes | None = None
+    try:
+        with Repo(str(objects)) as repo:
+            cache = repo.cache.legacy if hash_name == "md5-dos2unix" else repo.cache.repo
+            for odb in (cache, None):
+                if odb is None:
+                    odb = repo.cloud.get_remote_odb(None, "fetch", hash_name=hash_name)
+                obj = odb.get(dir_md5)
+                if obj.fs.exists(obj.path):
+                    with obj.fs.open(obj.path, "rb") as handle:
+                        raw = handle.read()
+                    break
+    except (DvcException, OSError) as err:
+        raise DvcError(f"cannot read the listing of a DVC directory (md5 {dir_md5}): {err}") from err
+    if raw is None:
+        raise DvcError(
+            f"the listing of a DVC directory (md5 {dir_md5}) is neither in the DVC cache nor on the remote",
+            hint="run `dvc push` where the directory was added, then `dvc pull`",
+        )
+    if hashlib.md5(raw, usedforsecurity=False).hexdigest() != dir_md5.removesuffix(".dir"):
+        raise DvcError(
+            f"the listing of a DVC directory does not match its md5 {dir_md5}: the cache or remote is corrupt"
+        )
+    tree = Tree.from_list(json.loads(raw), hash_name=hash_name)
+    files = {"/".join(key): info.value for key, _meta, info in tree if info is not None and info.value}
+    _MANIFESTS[key] = files
+    return files
+
+
+def dvc_record(rel: str, root: Path, objects: Path | None = None) -> tuple[str, str] | None:
+    """(md5, tracked_by) DVC recorded for ``rel``, or None if DVC does not track it.
+
+    ``root`` holds the records (``*.dvc``, ``dvc.lock``: the workspace, or a commit's tree); a
+    file inside a tracked directory gets its md5 from the directory's listing, read from the
+    DVC repository ``objects`` (default ``root``). ``tracked_by`` names the record: the ``.dvc``
+    file or ``dvc.lock:<stage>``.
+    """
+    for owner in _owners(rel, root):
+        md5 = str(owner.out["md5"])
+        if not owner.inner:
+            return md5, owner.tracked_by
+        if md5.endswith(".dir"):
+            inner = dir_manifest(md5, owner.hash_name, objects or root).get(owner.inner)
+            if inner:
+                return inner, owner.tracked_by
     return None
+
+
+def _untracked_hint(rel: str, root: Path) -> str:
+    """What makes DVC track ``rel``, in a form DVC accepts (``dvc add`` refuses files inside outputs)."""
+    owners = _owners(rel, root)
+    if owners:
+        owner = owners[0]
+        if owner.tracked_by.startswith("dvc.lock:"):
+            stage = owner.tracked_by.removeprefix("dvc.lock:")
+            return (
+                f"it is inside {owner.folder}, an output of stage '{stage}': "
+                f"run `dvc repro {stage}` and commit dvc.lock"
+            )
+        return (
+            f"it is inside {owner.folder}, which DVC tracks ({owner.tracked_by}) without this file: "
+            f"run `dvc add {owner.folder}` and commit {owner.tracked_by}"
+        )
+    stage = _declared_stage(rel, root)
+    if stage:
+        return f"it is an output of stage '{stage}' in dvc.yaml: run `dvc repro {stage}` and commit dvc.lock"
+    return f"track it with `dvc add {rel}` and commit the .dvc file"
+
+
+def _declared_stage(rel: str, root: Path) -> str | None:
+    """The ``dvc.yaml`` stage whose ``outs`` are ``rel`` or a folder holding it, if any."""
+    stages = _yaml(root / "dvc.yaml").get("stages") or {}
+    for stage, body in stages.items() if isinstance(stages, dict) else ():
+        for out in (body or {}).get("outs") or [] if isinstance(body, dict) else []:
+            path = next(iter(out), "") if isinstance(out, dict) else str(out)
+            if rel == path or rel.startswith(f"{path.rstrip('/')}/"):
+                return str(stage)
+    return None
+
+
+def _changed_hint(rel: str, root: Path) -> str:
+    """How to record, or undo, a workspace change of ``rel``: DVC's commands for its kind of record."""
+    owner = next(iter(_owners(rel, root)), None)
+    if owner and owner.tracked_by.startswith("dvc.lock:"):
+        stage = owner.tracked_by.removeprefix("dvc.lock:")
+        return (
+            f"run `dvc repro {stage}` (or `dvc commit {stage}`) and commit dvc.lock, or `dvc checkout {rel}` to restore"
+        )
+    target = owner.folder if owner and owner.folder else rel
+    return f"run `dvc add {target}` and commit to record the change, or `dvc checkout {target}` to restore"
 
 
 def dvc_pull(rel: str, root: Path) -> None:
@@ -187,23 +323,19 @@ def resolve_file(role: str, rel: str, root: Path, spec_doc: Document, loc: tuple
         raise SpecError([spec_doc.problem(loc, message)])
     record = dvc_record(rel, root)
     if record is None:
-        hint = f"track it with `dvc add {rel}` and commit the .dvc file"
         problem = "is not tracked by DVC" if path.exists() else "does not exist"
-        raise SpecError([spec_doc.problem(loc, f"data file {rel} {problem}: {hint}")])
+        raise SpecError([spec_doc.problem(loc, f"data file {rel} {problem}: {_untracked_hint(rel, root)}")])
     md5, tracked_by = record
     if not path.exists():
         dvc_pull(rel, root)
     actual = file_md5(path)
     if actual != md5:
-        message = (
-            f"{rel} differs from what {tracked_by} records (md5 {actual} vs {md5}): run "
-            f"`dvc add {rel}` and commit to record the change, or `dvc checkout {rel}` to restore"
-        )
+        message = f"{rel} differs from what {tracked_by} records (md5 {actual} vs {md5}): {_changed_hint(rel, root)}"
         raise SpecError([spec_doc.problem(loc, message)])
     return DataFile(role=role, path=rel, md5=md5, tracked_by=tracked_by)
 
 
-def _ragged_rows(path: Path, display: str) -> list[Problem]:
+def _ragged_rows(path: Path, display: str, delimiter: str = ",") -> list[Problem]:
     """The first row whose field count differs from the header's (pandas pads short rows silently).
 
     Counted with the csv module (pandas' default quoting rules; about 0.6 s per million rows);
@@ -212,7 +344,7 @@ def _ragged_rows(path: Path, display: str) -> list[Problem]:
     ragged: list[tuple[int, int]] = []
     try:
         with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(handle, delimiter=delimiter)
             header = next(reader, None)
             if header is None:
                 return []
@@ -227,25 +359,60 @@ def _ragged_rows(path: Path, display: str) -> list[Problem]:
     if not ragged:
         return []
     line, fields = ragged[0]
-    fix = "quote values that contain a comma" if fields > width else "give every column a value, empty if unknown"
+    separator = "a tab" if delimiter == "\t" else "a comma"
+    fix = f"quote values that contain {separator}" if fields > width else "give every column a value, empty if unknown"
     message = f"row has {fields} fields but the header has {width}: {fix} ({_rows(len(ragged))} like this)"
     return [Problem(display, line, 0, (), message)]
 
 
-def read_csv(path: Path, display: str) -> pd.DataFrame:
-    """Read a CSV input; an empty or unreadable file, or a row of the wrong width, is a located problem."""
-    ragged = _ragged_rows(path, display)
+def data_format(display: str) -> str:
+    """The format of a data file by its extension (``DATA_FORMATS``); another extension is a located problem."""
+    error = data_format_error(display)
+    if error:
+        raise SpecError([Problem(display, 0, 0, (), error)])
+    return DATA_FORMATS[PurePosixPath(display).suffix.lower()]
+
+
+def read_table(path: Path, display: str) -> pd.DataFrame:
+    """Read a data input by the extension of ``display`` (its repository path): CSV, TSV or Parquet.
+
+    ``path`` is where the bytes are (the workspace, or a copy fetched from DVC at a commit, whose
+    name may differ); ``display`` names the file in problems. An empty or unreadable file, or a
+    row of the wrong width, is a located problem.
+    """
+    kind = data_format(display)
+    if kind == "parquet":
+        return _read_parquet(path, display)
+    delimiter = "\t" if kind == "tsv" else ","
+    ragged = _ragged_rows(path, display, delimiter)
     if ragged:
         raise SpecError(ragged)
+    name = kind.upper()
     try:
-        frame = pd.read_csv(path, low_memory=False)
+        frame = pd.read_csv(path, sep=delimiter, low_memory=False)
     except pd.errors.EmptyDataError:
-        raise SpecError([Problem(display, 1, 0, (), "file is empty: expected a CSV header")]) from None
+        raise SpecError([Problem(display, 1, 0, (), f"file is empty: expected a {name} header")]) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise SpecError([Problem(display, 0, 0, (), f"not a readable CSV: {err}")]) from None
+        raise SpecError([Problem(display, 0, 0, (), f"not a readable {name}: {err}")]) from None
     if frame.empty:
         raise SpecError([Problem(display, 2, 0, (), "no data rows below the header")])
     return frame
+
+
+def _read_parquet(path: Path, display: str) -> pd.DataFrame:
+    """A Parquet input as pandas reads it (pyarrow); a file pyarrow refuses is a problem naming it."""
+    import pyarrow as pa
+
+    try:
+        frame = pd.read_parquet(path, engine="pyarrow")
+    except (pa.ArrowException, OSError, ValueError) as err:
+        message = f"not a readable Parquet file: {err} (write it with pandas' to_parquet or pyarrow)"
+        raise SpecError([Problem(display, 0, 0, (), message)]) from None
+    if frame.empty:
+        raise SpecError([Problem(display, 0, 0, (), "the Parquet file holds no rows")])
+    if not all(isinstance(c, str) for c in frame.columns):
+        raise SpecError([Problem(display, 0, 0, (), "column names must be strings to be named in a spec")])
+    return frame.reset_index(drop=True)
 
 
 def _missing_column(spec_doc: Document, loc: tuple, column: str, frame: pd.DataFrame, shown: str) -> Problem:
@@ -262,7 +429,7 @@ def _target_loc(spec: ModelSpec) -> tuple:
 def _spec_columns(spec: ModelSpec) -> list[tuple[tuple, str]]:
     """(spec location, column) of every column the spec needs."""
     cols: list[tuple[tuple, str]] = [(_target_loc(spec), spec.target)]
-    for kind in ("numeric", "categorical"):
+    for kind in ("numeric", "categorical", "text"):
         for i, name in enumerate(getattr(spec.features, kind)):
             cols.append((("features", kind, i), name))
     for i, sensitive in enumerate(spec.sensitive_features):
@@ -307,6 +474,26 @@ def _empty_columns(frame: pd.DataFrame, columns: list[str], shown: str) -> list[
     ]
 
 
+def _unique_categories(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown: str) -> list[Problem]:
+    """Categorical columns with a distinct value in every row: free text or an id, never a category.
+
+    One-hot encoding such a column gives each holdout row a category no training row had, so
+    the model learns nothing from it and says nothing about it (a review column trains to AUC 0.5).
+    """
+    problems = []
+    for i, column in enumerate(spec.features.categorical):
+        if column not in frame:
+            continue
+        values = frame[column].dropna()
+        if len(values) >= TEXT_MIN_ROWS and values.nunique() == len(values):
+            message = (
+                f"column '{column}' of {shown} has a different value in each of its {len(values)} rows, so no "
+                "category repeats: declare it under features.text if it is free text, or drop it if it is an id"
+            )
+            problems.append(spec_doc.problem(("features", "categorical", i), message))
+    return problems
+
+
 def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown: str) -> None:
     """Columns the spec names exist, numeric ones are numeric, the target is usable."""
     problems = [
@@ -320,6 +507,7 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
     problems += _numeric_problems(frame, numeric, shown)
     binned = [s.name for s in spec.sensitive_features if s.bins and s.name not in spec.features.all]
     problems += _empty_columns(frame, [*spec.features.all, *binned], shown)
+    problems += _unique_categories(frame, spec, spec_doc, shown)
     if spec.target in frame.columns:
         target = frame[spec.target]
         if target.isna().any():
@@ -349,7 +537,7 @@ def prepare_columns(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     out = frame.copy()
     for column in spec.features.numeric:
         out[column] = pd.to_numeric(out[column])
-    for column in spec.features.categorical:
+    for column in [*spec.features.categorical, *spec.features.text]:  # missing text stays None: integrity counts it
         out[column] = out[column].astype("object").where(out[column].notna(), None)
         out[column] = out[column].map(lambda v: v if v is None else str(v))
     return out
@@ -450,7 +638,7 @@ def _resolve(
     if at is None:
         found = resolve_file(role, rel, root, spec_doc, loc)
         return found, root / found.path
-    record = dvc_record(rel, at.records_root)
+    record = dvc_record(rel, at.records_root, objects=root)
     if record is None:
         message = f"data file {rel} is not tracked by DVC at the base commit {at.ref[:12]}"
         raise SpecError([spec_doc.problem(loc or ("data", role), message)])
@@ -464,7 +652,7 @@ def load_model_data(spec: ModelSpec, spec_doc: Document, root: Path, at: DataAt 
     files = [f for f, _ in resolved]
     frames = {}
     for data_file, local in resolved:
-        frame = read_csv(local, data_file.path)
+        frame = read_table(local, data_file.path)
         check_frame(frame, spec, spec_doc, data_file.path)
         frames[data_file.role] = prepare_columns(frame, spec)
     if "path" in frames:

@@ -25,7 +25,7 @@ from mlgate.data.dvc import (
     ModelData,
     fetch_at,
     prepare_columns,
-    read_csv,
+    read_table,
     row_keys,
     split,
     split_settings,
@@ -129,7 +129,7 @@ def training_rows(
 ) -> Any:
     """The rows the version trained on, rebuilt from its lineage."""
     local = _training_file(held, root, commit, at, scratch)
-    frame = prepare_columns(read_csv(local, held.train_path), spec)
+    frame = prepare_columns(read_table(local, held.train_path), spec)
     if held.layout == "split":
         return split(frame, spec, held.split)[0]
     return frame

@@ -84,6 +84,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("ks_pvalue", "drift", "higher"),  # a small p-value: the distributions differ
     Metric("chi2_pvalue", "drift", "higher"),
     Metric("drifted_share", "drift", "lower"),
+    Metric("oov_rate", "drift", "lower"),  # text features: share of current words the reference never used
     Metric("null_fraction", "integrity", "lower"),
     Metric("duplicate_rows", "integrity", "lower"),
     Metric("constant_columns", "integrity", "lower"),

@@ -249,7 +249,7 @@ class Evaluation:
             feats = self.ctx.spec.features
             try:
                 self._drift = drift.feature_drift(
-                    self.data.reference, self.data.current, feats.numeric, feats.categorical, settings
+                    self.data.reference, self.data.current, feats.numeric, feats.categorical, settings, text=feats.text
                 )
             except ValueError as err:  # e.g. a column with no values at all: fail closed, say why
                 return Measurement.failed(f"drift could not be computed: {err}")
@@ -264,6 +264,7 @@ class Evaluation:
             holdout=self.data.holdout,
             numeric=spec.features.numeric,
             categorical=spec.features.categorical,
+            text=spec.features.text,
             target=spec.target,
             signature=self.signature,
         )

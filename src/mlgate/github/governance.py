@@ -148,7 +148,7 @@ def _record(tree: BaseTree, rel: str) -> tuple[str, str] | None:
     from mlgate.data import dvc_record
 
     try:
-        return dvc_record(rel, tree.root)
+        return dvc_record(rel, tree.root, tree.repo)
     except Exception as err:  # noqa: BLE001 — a PR's malformed pointer is a change, not a crash
         return (f"(unreadable DVC pointer: {type(err).__name__})", "")
 
@@ -235,6 +235,16 @@ def _file_changes(
         reason = file_reason(name)
         if reason is None and name.endswith(".dvc") and name.removesuffix(".dvc") in evaluated:
             reason = f"evaluation data pointer ({', '.join(sorted(evaluated[name.removesuffix('.dvc')]))})"
+        if reason is None and name.endswith(".dvc"):
+            # a tracked folder: its pointer changes an evaluation file when that file's md5 in its listing moves
+            folder = name.removesuffix(".dvc") + "/"
+            inside = [rel for rel in evaluated if rel.startswith(folder)]
+            records = {rel: (_record(since, rel), _record(head_tree, rel)) for rel in inside}
+            # an unreadable listing counts as a change: what cannot be compared needs a second person
+            moved = sorted(rel for rel, (a, b) in records.items() if a != b or (a and not a[1]) or (b and not b[1]))
+            if moved:
+                roles = sorted(role for rel in moved for role in evaluated[rel])
+                reason = f"evaluation data inside a tracked folder changed ({', '.join(roles)})"
         if reason is None and name == "dvc.lock":
             moved = sorted(rel for rel in evaluated if _lock_entry(since, rel) != _lock_entry(head_tree, rel))
             if moved:

@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlgate import jsonout
@@ -315,7 +315,7 @@ def _spec_hashes_at(root: Path, name: str, commit: str, scratch: Path) -> dict[s
         "params.sha256": canonical_hash(params),
     }
     for role, rel in spec.data.files().items():
-        record = dvc_record(rel, tree.root)
+        record = dvc_record(rel, tree.root, root)
         hashes[f"data.{role}.md5"] = record[0] if record else ""
     return hashes
 
@@ -323,7 +323,9 @@ def _spec_hashes_at(root: Path, name: str, commit: str, scratch: Path) -> dict[s
 def _reviewed_twin(root: Path, name: str, tags: dict[str, str], base: str) -> str | None:
     """A commit on the base branch whose spec, params and data hashes equal the version's."""
     data = TAG_PREFIX + "data."
-    pointers = [f"{v}.dvc" for k, v in tags.items() if k.startswith(data) and k.endswith(".path")]
+    paths = [PurePosixPath(v) for k, v in tags.items() if k.startswith(data) and k.endswith(".path")]
+    # a file's own pointer, or that of a tracked folder holding it (`dvc add data/dir`)
+    pointers = sorted({f"{p}.dvc" for path in paths for p in (path, *path.parents) if str(p) != "."})
     try:
         # the inputs only change where these paths change: those commits cover every state
         commits = run_git(

@@ -11,7 +11,7 @@ import importlib
 import inspect
 from typing import Any
 
-from mlgate.config.schema import ModelSpec
+from mlgate.config.schema import TEXT_TOKEN_PATTERN, ModelSpec
 from mlgate.config.yamlio import Document
 from mlgate.exceptions import Problem, SpecError
 
@@ -107,8 +107,38 @@ def estimator_params(cls: type, params: dict[str, Any], seed: int) -> dict[str, 
     return merged
 
 
+TFIDF_SETTINGS: dict[str, Any] = {
+    "max_features": 20_000,  # the most frequent words and pairs: bounds memory on large corpora
+    "ngram_range": (1, 2),  # word pairs carry negation ("not good") that single words lose
+    "sublinear_tf": True,  # 1 + log(count): a word repeated ten times is not ten times the evidence
+    "token_pattern": TEXT_TOKEN_PATTERN,  # the words text drift counts, too
+}
+"""How each ``features.text`` column becomes numbers: a TfidfVectorizer with these settings."""
+
+
+def text_pipeline() -> Any:
+    """Missing text as the empty document, then TF-IDF of one column (1-D, as the vectoriser wants)."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    return Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value="", missing_values=None)),
+            ("flatten", FunctionTransformer(np.ravel)),
+            ("tfidf", TfidfVectorizer(**TFIDF_SETTINGS)),
+        ]
+    )
+
+
 def build_pipeline(spec: ModelSpec, cls: type, params: dict[str, Any]) -> Any:
-    """Preprocessing + estimator in one Pipeline, so scoring reuses the training logic."""
+    """Preprocessing + estimator in one Pipeline, so scoring reuses the training logic.
+
+    With text features the features are a sparse matrix (the estimator must accept one, as
+    scikit-learn's linear models, forests and GradientBoosting* do; HistGradientBoosting* do not).
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -126,6 +156,8 @@ def build_pipeline(spec: ModelSpec, cls: type, params: dict[str, Any]) -> Any:
             ]
         )
         transformers.append(("categorical", categorical, list(spec.features.categorical)))
+    for column in spec.features.text:
+        transformers.append((f"text:{column}", text_pipeline(), [column]))
     features = ColumnTransformer(transformers, remainder="drop")
     return Pipeline([("features", features), ("estimator", cls(**params))])
 

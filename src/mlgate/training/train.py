@@ -120,6 +120,8 @@ def _run_params(ctx: ModelContext, params: dict[str, Any]) -> dict[str, Any]:
         "features.numeric": ",".join(ctx.spec.features.numeric),
         "features.categorical": ",".join(ctx.spec.features.categorical),
     }
+    if ctx.spec.features.text:
+        logged["features.text"] = ",".join(ctx.spec.features.text)
     if split is not None:
         logged |= {f"split.{k}": v for k, v in split.model_dump().items()}
     return logged

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,11 +46,12 @@ class IntegrityData:
     categorical: list[str]
     target: str
     signature: list[tuple[str, str]] | None = None
+    text: list[str] = field(default_factory=list)  # free text: never categories (no unseen-category check)
 
     @property
     def features(self) -> list[str]:
-        """The model's input columns: numeric, then categorical."""
-        return [*self.numeric, *self.categorical]
+        """The model's input columns: numeric, then categorical, then text."""
+        return [*self.numeric, *self.categorical, *self.text]
 
     @property
     def columns(self) -> list[str]:
