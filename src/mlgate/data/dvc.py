@@ -734,7 +734,7 @@ def load_predictions_data(spec: ModelSpec, spec_doc: Document, root: Path, at: D
     assert predictions is not None
     loc = spec.file_key(PREDICTIONS_ROLE)
     found, local = _resolve(PREDICTIONS_ROLE, predictions.path, root, spec_doc, at, loc)
-    frame = read_csv(local, found.path)
+    frame = read_table(local, found.path)
     check_frame(frame, spec, spec_doc, found.path)
     problems = []
     if predictions.output_column not in frame.columns:
@@ -749,7 +749,7 @@ def load_predictions_data(spec: ModelSpec, spec_doc: Document, root: Path, at: D
     reference = empty
     if spec.data is not None and spec.data.reference:
         ref_file, ref_local = _resolve("reference", spec.data.reference, root, spec_doc, at)
-        ref_frame = read_csv(ref_local, ref_file.path)
+        ref_frame = read_table(ref_local, ref_file.path)
         missing = [
             _missing_column(spec_doc, ("features", kind, i), name, ref_frame, ref_file.path)
             for kind in ("numeric", "categorical")
