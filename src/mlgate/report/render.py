@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.config.schema import ModelSpec
 from mlgate.gates.catalog import LOWER_IS_BETTER
-from mlgate.gates.verdict import SCHEMA, RuleStatus, Status
+from mlgate.gates.verdict import READABLE, SCHEMA, RuleStatus, Status
 
 if TYPE_CHECKING:
     from mlgate.github.checks import Published
@@ -329,7 +329,7 @@ def load_input(
         verdict = json.loads(verdict_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise InvalidInput(f"{verdict_path}:{err.lineno}:{err.colno}: not valid JSON ({err.msg})") from None
-    if not isinstance(verdict, dict) or verdict.get("schema") != SCHEMA:
+    if not isinstance(verdict, dict) or verdict.get("schema") not in READABLE:
         raise InvalidInput(
             f"{verdict_path} is not an mlgate verdict (schema {SCHEMA})",
             hint="write one with: mlgate gate MODEL --json PATH",
