@@ -155,12 +155,36 @@ def report_input(repo: Path, verdict: dict[str, Any]) -> ReportInput:
     return ReportInput(verdict=verdict, spec=load_model_spec(repo / "models" / name / "model.yaml", repo)[0])
 
 
-def test_html_shows_curves_confusion_and_importance(pr: dict[str, Any]) -> None:
-    html = render_html(report_input(pr["repo"], pr["no_champion"]))
-    assert html.count('class="curve"') == 2, "ROC and PR as inline SVG"
-    assert "Confusion matrix" in html
-    assert "Feature importance" in html
+CHARTS = """(() => ({
+  curves: [...document.querySelectorAll('svg.curve')].map(s => {
+    const box = s.getBoundingClientRect();
+    return {width: box.width, height: box.height, points: s.querySelector('polyline').points.numberOfItems};
+  }),
+  bars: [...document.querySelectorAll('svg rect')].filter(r => r.closest('svg:not(.curve)')).length,
+  confusion: [...document.querySelectorAll('table.confusion tbody tr')].map(
+    tr => [...tr.querySelectorAll('td')].slice(0, -1).map(td => Number(td.textContent))),
+}))()"""
+
+
+def test_html_shows_curves_confusion_and_importance_in_chromium(pr: dict[str, Any], tmp_path: Path) -> None:
+    from browser import render, require_chromium
+
+    require_chromium()
+    verdict = pr["no_champion"]
+    html = render_html(report_input(pr["repo"], verdict))
     assert "https://" not in html.split("<body>", 1)[1].replace("http://www.w3.org/2000/svg", "")
+    page = tmp_path / "report.html"
+    page.write_text(html, encoding="utf-8")
+    shown = render(page, tmp_path / "shots", 1280, 900, measure={"charts": CHARTS})
+    assert shown.console_errors == [] and shown.network_requests == []
+    charts = shown.values["charts"]
+    found = verdict["evidence"]["classification"]
+    assert [c["points"] for c in charts["curves"]] == [len(found["roc"]["fpr"]), len(found["pr"]["recall"])]
+    assert all(c["width"] > 250 and c["height"] > 250 for c in charts["curves"]), charts["curves"]
+    assert charts["confusion"] == found["confusion"]["matrix"]
+    shown_bars = len(verdict["evidence"]["importance"]["features"])
+    assert charts["bars"] >= shown_bars > 0, "one bar per feature (plus the fairness charts' bars)"
+    assert "Feature importance" in (shown.text or "")
 
 
 # ----------------------------------------------------------------------------- multiclass
