@@ -302,6 +302,8 @@ GATES = """(() => {
     id_heights: ids.map(c => c.getBoundingClientRect().height),
     line_height: parseFloat(getComputedStyle(ids[0].closest('td')).lineHeight),
     first: document.querySelector('table.gates td.rule').textContent,
+    overflow: Math.max(...[...document.querySelectorAll('table.gates')].map(
+      t => t.getBoundingClientRect().right - heading.getBoundingClientRect().right)),
     summary: document.querySelector('details.passed summary').textContent,
   };
 })()"""
@@ -311,7 +313,7 @@ def test_gate_table_is_compact_and_ids_unbroken_at_1280px(tmp_path: Path) -> Non
     """The credit verdict's gate table in Chromium at 1280x900: failures on top, passed rules folded.
 
     Measured with the former table (every rule a row, ids broken anywhere): 1831 px tall, rule-id
-    cells up to 8 lines high. Now: 190 px folded and 787 px with the passed rules unfolded.
+    cells up to 8 lines high. Now: 152 px folded and 880 px with the passed rules unfolded.
     """
     from browser import render, require_chromium
 
@@ -328,5 +330,6 @@ def test_gate_table_is_compact_and_ids_unbroken_at_1280px(tmp_path: Path) -> Non
     assert folded["summary"] == "14 rules passed"
     assert len(unfolded["lines"]) == len(verdict()["rules"])
     assert set(unfolded["lines"]) == {1}, "no rule id wraps"
+    assert unfolded["overflow"] <= 0, "the table fits the page's width: the explanation column wraps instead"
     # each id is one line box (code's own padding aside): never taller than one line of the cell
     assert max(unfolded["id_heights"]) <= unfolded["line_height"] + 2, unfolded

@@ -90,6 +90,17 @@ def param_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def soft_breaks(value: Any) -> Any:
+    """Escaped text with a line-break opportunity after each ``.``, ``_`` and ``:`` (HTML ``<wbr>``).
+
+    Metric names like ``model_card.ethical_considerations`` have no spaces: in a table they would
+    set the column's minimum width; with these they wrap at their own separators, never mid-word.
+    """
+    from markupsafe import Markup
+
+    return Markup(re.sub(r"([._:])", r"\1<wbr>", html.escape(str(value if value is not None else ""))))
+
+
 # ----------------------------------------------------------------------------- context
 
 
@@ -261,7 +272,7 @@ def _environment(override: Path | None, _files: tuple[str, ...], autoescape: boo
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters |= {"cell": md_cell, "text": md_text, "label": mermaid_label, "fmt": fmt, "param": param_value}
+    env.filters |= {"cell": md_cell, "text": md_text, "label": mermaid_label, "fmt": fmt, "param": param_value, "soft_breaks": soft_breaks}
     env.globals["svg_bars"] = svg_bars
     env.globals["svg_curve"] = svg_curve
     return env
