@@ -85,7 +85,7 @@ def test_params_diff_has_dvc_semantics(pr: dict[str, Any]) -> None:
 def test_classification_evidence_equals_sklearn(pr: dict[str, Any]) -> None:
     verdict = pr["no_champion"]
     assert verdict["schema"] == SCHEMA
-    ctx, x, y = holdout_xy(pr["repo"], "evcredit")
+    _, x, y = holdout_xy(pr["repo"], "evcredit")
     assert verdict["judging"]["evaluation"]["holdout_rows"] == len(y)
     model = Registry(pr["repo"], pr["url"]).load_model("evcredit", pr["versions"][1])
     classes = list(model.classes_)
@@ -102,7 +102,8 @@ def test_classification_evidence_equals_sklearn(pr: dict[str, Any]) -> None:
     hit, score = y.to_numpy() == 1, proba[:, 1]
     roc, pr_curve = found["roc"], found["pr"]
     assert roc["auc"] == pytest.approx(m.roc_auc_score(hit, score)) == pytest.approx(verdict["metrics"]["roc_auc"])
-    assert len(roc["fpr"]) <= evidence.MAX_CURVE_POINTS and len(pr_curve["recall"]) <= evidence.MAX_CURVE_POINTS
+    assert len(roc["fpr"]) <= evidence.MAX_CURVE_POINTS
+    assert len(pr_curve["recall"]) <= evidence.MAX_CURVE_POINTS
     assert (roc["fpr"][0], roc["tpr"][0], roc["fpr"][-1], roc["tpr"][-1]) == (0, 0, 1, 1)
     assert m.auc(roc["fpr"], roc["tpr"]) == pytest.approx(roc["auc"], abs=0.01), "downsampled curve"
     assert pr_curve["average_precision"] == pytest.approx(m.average_precision_score(hit, score))
@@ -114,7 +115,7 @@ def test_classification_evidence_equals_sklearn(pr: dict[str, Any]) -> None:
 def test_feature_importance_ranks_the_input_columns_quickly(pr: dict[str, Any]) -> None:
     verdict = pr["no_champion"]
     importance = verdict["evidence"]["importance"]
-    ctx, x, _ = holdout_xy(pr["repo"], "evcredit")
+    ctx, _, _ = holdout_xy(pr["repo"], "evcredit")
     assert importance["score"] == "roc_auc"
     assert importance["baseline"] == pytest.approx(verdict["metrics"]["roc_auc"])
     assert importance["of"] == len(ctx.spec.features.all)
@@ -176,7 +177,8 @@ def test_html_shows_curves_confusion_and_importance_in_chromium(pr: dict[str, An
     page = tmp_path / "report.html"
     page.write_text(html, encoding="utf-8")
     shown = render(page, tmp_path / "shots", 1280, 900, measure={"charts": CHARTS})
-    assert shown.console_errors == [] and shown.network_requests == []
+    assert shown.console_errors == []
+    assert shown.network_requests == []
     charts = shown.values["charts"]
     found = verdict["evidence"]["classification"]
     assert [c["points"] for c in charts["curves"]] == [len(found["roc"]["fpr"]), len(found["pr"]["recall"])]
@@ -256,9 +258,11 @@ def test_multiclass_confusion_and_per_class_equal_sklearn(region: dict[str, Any]
     assert [(c["class"], c["precision"], c["recall"], c["f1"], c["support"]) for c in found["per_class"]] == [
         (c, pytest.approx(p[i]), pytest.approx(r[i]), pytest.approx(f[i]), int(s[i])) for i, c in enumerate(classes)
     ]
-    assert "roc" not in found and "pr" not in found, "curves are drawn for binary models only"
+    assert "roc" not in found, "curves are drawn for binary models only"
+    assert "pr" not in found
     assert verdict["evidence"]["importance"]["score"] == "accuracy"
-    assert "params" not in verdict["evidence"] and "base_model" not in verdict["evidence"], "no --base"
+    assert "params" not in verdict["evidence"], "no --base: nothing to diff against"
+    assert "base_model" not in verdict["evidence"]
     text = render_markdown(ReportInput(verdict=verdict, spec=load_model_context(region["repo"], "region").spec)).text
     assert "| **southwest** |" in text, "a confusion-matrix row per class"
     row = next(line for line in text.splitlines() if line.startswith("| southeast |"))

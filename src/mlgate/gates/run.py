@@ -409,9 +409,7 @@ def _evidence(
     pos = None
     if spec.task == "classification" and scored.classes is not None:
         pos = positive_label(scored.classes, spec.positive_label)
-        out["classification"] = evidence.classification_evidence(
-            y, scored.predicted, scored.proba, scored.classes, pos
-        )
+        out["classification"] = evidence.classification_evidence(y, scored.predicted, scored.proba, scored.classes, pos)
     start = time.perf_counter()
     x = holdout[features or spec.features.all]
     out["importance"] = evidence.permutation_importance(

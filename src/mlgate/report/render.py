@@ -272,7 +272,14 @@ def _environment(override: Path | None, _files: tuple[str, ...], autoescape: boo
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters |= {"cell": md_cell, "text": md_text, "label": mermaid_label, "fmt": fmt, "param": param_value, "soft_breaks": soft_breaks}
+    env.filters |= {
+        "cell": md_cell,
+        "text": md_text,
+        "label": mermaid_label,
+        "fmt": fmt,
+        "param": param_value,
+        "soft_breaks": soft_breaks,
+    }
     env.globals["svg_bars"] = svg_bars
     env.globals["svg_curve"] = svg_curve
     return env
@@ -410,7 +417,10 @@ def svg_curve(
             f'<text x="{left - 6}" y="{py + 4:.1f}" text-anchor="end" font-size="11">{tick:g}</text>',
         ]
     parts += [
-        f'<text x="{left + size / 2}" y="{height - 6}" text-anchor="middle" font-size="12">{html.escape(x_label)}</text>',
+        (
+            f'<text x="{left + size / 2}" y="{height - 6}" text-anchor="middle" font-size="12">'
+            f"{html.escape(x_label)}</text>"
+        ),
         (
             f'<text x="12" y="{top + size / 2}" text-anchor="middle" font-size="12" '
             f'transform="rotate(-90 12 {top + size / 2})">{html.escape(y_label)}</text>'
@@ -419,9 +429,7 @@ def svg_curve(
     if reference is not None:
         (x1, y1), (x2, y2) = reference
         a, b = at(x1, y1).split(","), at(x2, y2).split(",")
-        parts.append(
-            f'<line x1="{a[0]}" y1="{a[1]}" x2="{b[0]}" y2="{b[1]}" stroke="#8c959f" stroke-dasharray="4 3"/>'
-        )
+        parts.append(f'<line x1="{a[0]}" y1="{a[1]}" x2="{b[0]}" y2="{b[1]}" stroke="#8c959f" stroke-dasharray="4 3"/>')
     points = " ".join(at(float(x), float(y)) for x, y in zip(xs, ys, strict=True))
     parts += [f'<polyline points="{points}" fill="none" stroke="#4c78a8" stroke-width="2"/>', "</svg>"]
     return Markup("".join(parts))
