@@ -240,7 +240,6 @@ def test_png_decoder_rejects_what_it_cannot_read(tmp_path: Path) -> None:
         png_pixels(bad)
 
 
-
 def test_measure_returns_layout_values_and_a_throwing_expression_raises(tmp_path: Path) -> None:
     require_chromium()
     html = page(tmp_path, "measure", '<p id="p" style="width: 60px; margin: 0">one two three four five</p>')
