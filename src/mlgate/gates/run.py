@@ -464,12 +464,15 @@ def run_gates(
     tracking_uri: str | None = None,
     progress: Progress = lambda _msg: None,
     attach: bool = True,
+    with_evidence: bool = True,
 ) -> Verdict:
     """Evaluate ``name``'s policy against one registered version and return the verdict.
 
     With ``policy_ref`` (a PR's base commit, or the branch a promotion lands on) the judging
     fields of the spec, the policies and the evaluation data all come from that commit
-    (mlgate.config.judging); the model fields from the working tree.
+    (mlgate.config.judging); the model fields from the working tree. ``with_evidence=False``
+    leaves the verdict's ``evidence`` empty: a promotion decides from the rules alone and need
+    not load the base branch's model or shuffle columns.
     """
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -492,7 +495,7 @@ def run_gates(
         evaluated = evaluation_held_out(ctx.spec, data)
         champion = _champion(registry, ctx, data, number, evaluated)
         extra: dict[str, Any] = {}
-        if judged.base:
+        if judged.base and with_evidence:
             extra["params"] = _params_evidence(root, ctx, judged.base, Path(tmp))
             if champion.holder is None:
                 progress(f"scoring the base branch's model ({judged.base[:12]} or an ancestor), for comparison")
@@ -501,8 +504,10 @@ def run_gates(
     evaluation = Evaluation(ctx, data, model, scored, champion.scored, signature, champion.skip)
     rules = evaluate_rules(evaluation, required, progress)
     judged_at = time.perf_counter()
-    progress("evidence: confusion matrix, curves, feature importance")
-    evidence_block = _evidence(evaluation, extra, _signature_features(signature))
+    evidence_block: dict[str, Any] = {}
+    if with_evidence:
+        progress("evidence: confusion matrix, curves, feature importance")
+        evidence_block = _evidence(evaluation, extra, _signature_features(signature))
     verdict = Verdict(
         model=name,
         version=number,
