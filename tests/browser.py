@@ -84,6 +84,7 @@ class Rendered:
     network_requests: list[str] = field(default_factory=list)
     text: str | None = None
     log: Path | None = None  # chromium's stderr, for debugging
+    values: dict[str, Any] = field(default_factory=dict)  # what each of render()'s `measure` expressions gave
 
 
 def chromium_binary() -> str | None:
@@ -208,6 +209,7 @@ def render(
     *,
     timeout: float = 30.0,
     settle: float = 0.3,
+    measure: dict[str, str] | None = None,
 ) -> Rendered:
     """Load `html` from file:// in headless Chromium and report what happened.
 
@@ -216,6 +218,10 @@ def render(
     stderr to `out_dir/<stem>.chromium.log`. Raises BrowserError on a crash, a failed
     navigation, or when it all takes longer than `timeout` seconds; the browser process group
     is always killed and its temporary profile removed.
+
+    `measure` maps names to JavaScript expressions evaluated in the page after it settled (e.g.
+    an element's `getBoundingClientRect().height`); their JSON values land in `Rendered.values`,
+    so a test can assert the layout a reader sees. An expression that throws raises BrowserError.
     """
     binary = require_chromium()
     html = Path(html).resolve()
@@ -283,6 +289,14 @@ def render(
                 },
                 session=session,
             )["result"].get("value")
+            values = {}
+            for name, expression in (measure or {}).items():
+                answer = cdp.send(
+                    "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session
+                )
+                if "exceptionDetails" in answer:
+                    raise BrowserError(f"measure {name!r} threw: {answer['exceptionDetails'].get('text', '')}")
+                values[name] = answer["result"].get("value")
             shot = cdp.send("Page.captureScreenshot", {"format": "png"}, session=session)
             screenshot.write_bytes(base64.b64decode(shot["data"]))
             errors, requests = _errors_and_requests([e for e in cdp.events if e.get("sessionId") == session])
@@ -298,7 +312,7 @@ def render(
             proc.wait()
             os.close(to_browser_w)
             os.close(from_browser_r)
-    return Rendered(screenshot, errors, requests, text, log)
+    return Rendered(screenshot, errors, requests, text, log, values)
 
 
 @dataclass(frozen=True)

@@ -238,3 +238,14 @@ def test_png_decoder_rejects_what_it_cannot_read(tmp_path: Path) -> None:
     bad.write_bytes(b"GIF89a")
     with pytest.raises(ValueError, match="not a PNG"):
         png_pixels(bad)
+
+
+def test_measure_returns_layout_values_and_a_throwing_expression_raises(tmp_path: Path) -> None:
+    require_chromium()
+    html = page(tmp_path, "measure", '<p id="p" style="width: 60px; margin: 0">one two three four five</p>')
+    height = "document.getElementById('p').offsetHeight"
+    shown = render(html, tmp_path, width=400, height=300, measure={"n": "1 + 1", "height": height})
+    assert shown.values["n"] == 2
+    assert shown.values["height"] > 40, "five words in 60 px wrap onto several lines"
+    with pytest.raises(BrowserError, match="measure 'bad' threw"):
+        render(html, tmp_path, width=400, height=300, measure={"bad": "no_such_name.x"})

@@ -97,7 +97,16 @@ def test_long_report_is_cut_by_whole_sections_least_important_first() -> None:
 def test_very_long_report_drops_passed_rows_but_never_failures() -> None:
     rendered = render_markdown(report_input(many_rules(900)))
     assert len(rendered.text) <= COMMENT_LIMIT
-    assert rendered.cut == ["model_card", "drift", "fairness", "lineage", "champion"]
+    assert rendered.cut == [
+        "model_card",
+        "drift",
+        "importance",
+        "classification",
+        "fairness",
+        "lineage",
+        "params",
+        "champion",
+    ]
     assert rendered.rows_dropped > 0
     assert "`four-fifths`" in rendered.text
     assert f"{rendered.rows_dropped} passed rule(s) dropped" in rendered.text
@@ -278,3 +287,49 @@ def test_cli_writes_every_format_in_one_call(governed_repo: Path, tmp_path: Path
         cwd=governed_repo,
     )
     assert summary.read_text() == "earlier step\n" + printed.stdout, "the same text as --format summary"
+
+
+GATES = """(() => {
+  const heading = [...document.querySelectorAll('h2')].find(e => e.textContent === 'Gates');
+  let height = 0;
+  for (let n = heading.nextElementSibling; n && n.tagName !== 'H2'; n = n.nextElementSibling) {
+    height += n.getBoundingClientRect().height;
+  }
+  const ids = [...document.querySelectorAll('table.gates td.rule code')];
+  return {
+    height,
+    lines: ids.map(c => c.getClientRects().length),
+    id_heights: ids.map(c => c.getBoundingClientRect().height),
+    line_height: parseFloat(getComputedStyle(ids[0].closest('td')).lineHeight),
+    first: document.querySelector('table.gates td.rule').textContent,
+    overflow: Math.max(...[...document.querySelectorAll('table.gates')].map(
+      t => t.getBoundingClientRect().right - heading.getBoundingClientRect().right)),
+    summary: document.querySelector('details.passed summary').textContent,
+  };
+})()"""
+
+
+def test_gate_table_is_compact_and_ids_unbroken_at_1280px(tmp_path: Path) -> None:
+    """The credit verdict's gate table in Chromium at 1280x900: failures on top, passed rules folded.
+
+    Measured with the former table (every rule a row, ids broken anywhere): 1831 px tall, rule-id
+    cells up to 8 lines high. Now: 152 px folded and 880 px with the passed rules unfolded.
+    """
+    from browser import render, require_chromium
+
+    require_chromium()
+    page = tmp_path / "report.html"
+    page.write_text(render_html(report_input()), encoding="utf-8")
+    unfold = "document.querySelectorAll('details.passed').forEach(d => d.open = true); "
+    shown = render(page, tmp_path / "shots", 1280, 900, measure={"folded": GATES, "unfolded": unfold + GATES})
+    assert shown.console_errors == []
+    folded, unfolded = shown.values["folded"], shown.values["unfolded"]
+    assert folded["height"] < 300, folded
+    assert unfolded["height"] < 1000, unfolded
+    assert folded["first"] == "four-fifths", "the failed rule comes first"
+    assert folded["summary"] == "14 rules passed"
+    assert len(unfolded["lines"]) == len(verdict()["rules"])
+    assert set(unfolded["lines"]) == {1}, "no rule id wraps"
+    assert unfolded["overflow"] <= 0, "the table fits the page's width: the explanation column wraps instead"
+    # each id is one line box (code's own padding aside): never taller than one line of the cell
+    assert max(unfolded["id_heights"]) <= unfolded["line_height"] + 2, unfolded

@@ -36,16 +36,17 @@ from mlgate.data import (
     version_held_out,
 )
 from mlgate.exceptions import InvalidInput
-from mlgate.gates import Measurement, Skip, documentation, drift, fairness, integrity, performance
+from mlgate.gates import Measurement, Skip, documentation, drift, evidence, fairness, integrity, performance
 from mlgate.gates.metrics import classification_metrics, positive_label, regression_metrics
 from mlgate.gates.verdict import RuleResult, RuleStatus, Verdict, judge
-from mlgate.git import git_state
+from mlgate.git import git_state, is_ancestor, show
 from mlgate.registry import TAG_PREFIX, VERDICT_TAG, ModelVersion, Registry, RunFacts
 from mlgate.training.lineage import canonical_hash
 
 Progress = Callable[[str], None]
 CHAMPION_ALIAS = "production"
 VERDICT_DIR = "mlgate/verdicts"
+BASE_SEARCH = 20  # newest versions searched for the base branch's model: one tag read each, bounded
 
 
 @dataclass
@@ -347,10 +348,34 @@ def evaluate_rules(evaluation: Evaluation, required: list[str], progress: Progre
 
 @dataclass
 class Champion:
-    """The version holding the champion alias, scored on the same rows, or why it is not."""
+    """The version holding the champion alias, scored on the same rows, or why it is not.
+
+    ``holder`` is the alias's version even when it is not compared (it is the challenger, or it
+    was held out on other rows): the base-branch comparison is only for models with no champion.
+    """
 
     scored: tuple[int, Scored] | None = None
     skip: str = ""
+    holder: int | None = None
+
+
+def _same_rows_score(
+    registry: Registry, ctx: ModelContext, data: ModelData, mv: ModelVersion, evaluated: HeldOut, who: str
+) -> Scored | str:
+    """``mv`` scored on the evaluation rows, or why not: it was held out on other rows.
+
+    A version held out on other rows may have trained on rows scored here; its score would look
+    better than it is, so it is not compared at all.
+    """
+    held = version_held_out(mv.tags, registry.run_params(mv.run_id))
+    if held is None or not held.same_as(evaluated):
+        was = held.describe() if held else "no mlgate lineage"
+        return (
+            f"{who} v{mv.version} was held out on other rows ({was}; evaluation: {evaluated.describe()}): "
+            "its score here would include rows it trained on, so it is not compared"
+        )
+    loaded = registry.load_version(ctx.name, mv.version)
+    return _score(loaded.model, ctx, data, _signature_features(loaded.signature))
 
 
 def _champion(
@@ -362,19 +387,94 @@ def _champion(
 ) -> Champion:
     number = registry.alias_version(ctx.name, CHAMPION_ALIAS)
     if number is None or number == version:
-        return Champion()
-    mv = registry.version(ctx.name, number)
-    held = version_held_out(mv.tags, registry.run_params(mv.run_id))
-    if held is None or not held.same_as(evaluated):
-        was = held.describe() if held else "no mlgate lineage"
-        return Champion(
-            skip=(
-                f"champion v{number} was held out on other rows ({was}; evaluation: {evaluated.describe()}): "
-                "its score here would include rows it trained on, so it is not compared"
-            )
-        )
-    loaded = registry.load_version(ctx.name, number)
-    return Champion((number, _score(loaded.model, ctx, data, _signature_features(loaded.signature))))
+        return Champion(holder=number)
+    scored = _same_rows_score(registry, ctx, data, registry.version(ctx.name, number), evaluated, "champion")
+    if isinstance(scored, str):
+        return Champion(skip=scored, holder=number)
+    return Champion((number, scored), holder=number)
+
+
+def _base_model(
+    registry: Registry,
+    root: Path,
+    ctx: ModelContext,
+    data: ModelData,
+    version: int,
+    evaluated: HeldOut,
+    base: str,
+) -> dict[str, Any]:
+    """The base branch's model on the challenger's rows: informational, no rule reads it.
+
+    The newest of the last :data:`BASE_SEARCH` versions (other than the challenger) trained by
+    mlgate, completely and from a clean tree, on ``base`` or one of its ancestors.
+    """
+    searched = [mv for mv in reversed(registry.versions(ctx.name)) if mv.version != version][:BASE_SEARCH]
+    for mv in searched:
+        tags = mv.tags
+        commit = tags.get(TAG_PREFIX + "git.commit", "")
+        if not commit or tags.get(TAG_PREFIX + "git.dirty") != "false":
+            continue
+        if tags.get(TAG_PREFIX + "train.complete") != "true":
+            continue
+        if commit != base and not is_ancestor(root, commit, base):
+            continue
+        found = {"version": mv.version, "commit": commit, "base": base}
+        scored = _same_rows_score(registry, ctx, data, mv, evaluated, "base model")
+        if isinstance(scored, str):
+            return found | {"skip": scored}
+        return found | {"metrics": scored.metrics}
+    return {
+        "base": base,
+        "skip": (
+            f"none of the newest {len(searched)} other version(s) of '{ctx.name}' was trained from a clean "
+            f"tree on {base[:12]} or an ancestor of it"
+        ),
+    }
+
+
+def _params_evidence(root: Path, ctx: ModelContext, base: str, scratch: Path) -> dict[str, Any]:
+    """The model's params.yaml section, head against ``base`` (read from git, parsed as governed YAML)."""
+    from mlgate.config.workspace import PARAMS_FILE
+    from mlgate.config.yamlio import load
+    from mlgate.exceptions import SpecError
+
+    out: dict[str, Any] = {"file": PARAMS_FILE, "section": ctx.name, "base": base}
+    text = show(root, base, PARAMS_FILE)
+    section = None
+    if text is not None:
+        path = scratch / "base-params.yaml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            doc = load(path, f"{base[:12]}:{PARAMS_FILE}").data
+        except SpecError as err:  # informational: say why, the gates do not depend on it
+            return out | {"error": str(err).splitlines()[0]}
+        found = doc.get(ctx.name) if isinstance(doc, dict) else None
+        section = found if isinstance(found, dict) else None
+    return out | {"new": section is None, "changes": evidence.params_diff(section, ctx.params)}
+
+
+def _evidence(
+    evaluation: Evaluation,
+    extra: dict[str, Any],
+    features: list[str] | None,
+) -> dict[str, Any]:
+    """The verdict's ``evidence`` block (mlgate.gates.evidence): what a reviewer looks at."""
+    ctx, scored, holdout = evaluation.ctx, evaluation.scored, evaluation.data.holdout
+    spec = ctx.spec
+    out = dict(extra)
+    y = holdout[spec.target]
+    pos = None
+    if spec.task == "classification" and scored.classes is not None:
+        pos = positive_label(scored.classes, spec.positive_label)
+        out["classification"] = evidence.classification_evidence(y, scored.predicted, scored.proba, scored.classes, pos)
+    if evaluation.model is None:  # a predictions file: no model to shuffle columns through
+        return out
+    start = time.perf_counter()
+    x = holdout[features or spec.features.all]
+    out["importance"] = evidence.permutation_importance(
+        evaluation.model, x, y, spec.task, scored.classes, pos, spec.seed
+    ) | {"seconds": round(time.perf_counter() - start, 3)}
+    return out
 
 
 def _signature_features(signature: list[tuple[str, str]] | None) -> list[str] | None:
@@ -423,12 +523,15 @@ def run_gates(
     tracking_uri: str | None = None,
     progress: Progress = lambda _msg: None,
     attach: bool = True,
+    with_evidence: bool = True,
 ) -> Verdict:
     """Evaluate ``name``'s policy against one registered version and return the verdict.
 
     With ``policy_ref`` (a PR's base commit, or the branch a promotion lands on) the judging
     fields of the spec, the policies and the evaluation data all come from that commit
-    (mlgate.config.judging); the model fields from the working tree.
+    (mlgate.config.judging); the model fields from the working tree. ``with_evidence=False``
+    leaves the verdict's ``evidence`` empty: a promotion decides from the rules alone and need
+    not load the base branch's model or shuffle columns.
     """
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -442,7 +545,7 @@ def run_gates(
                 raise InvalidInput(f"'{name}' is a predictions spec: it has no registered versions (drop --version)")
             progress(f"loading the DVC-tracked predictions file{where}")
             data = load_predictions_data(ctx.spec, ctx.spec_doc, root, judged.at)
-            return _gate_predictions(root, judged, data, required, stage, start, progress)
+            return _gate_predictions(root, judged, data, required, stage, start, progress, with_evidence)
         progress(f"loading DVC-tracked evaluation data{where}")
         data = load_model_data(ctx.spec, ctx.spec_doc, root, judged.at)
         registry = Registry(root, tracking_uri)
@@ -454,10 +557,22 @@ def run_gates(
         challenger = registry.load_version(name, number)
         model, signature = challenger.model, challenger.signature
         scored = _score(model, ctx, data, _signature_features(signature))
-        champion = _champion(registry, ctx, data, number, evaluation_held_out(ctx.spec, data))
+        evaluated = evaluation_held_out(ctx.spec, data)
+        champion = _champion(registry, ctx, data, number, evaluated)
+        extra: dict[str, Any] = {}
+        if judged.base and with_evidence:
+            extra["params"] = _params_evidence(root, ctx, judged.base, Path(tmp))
+            if champion.holder is None:
+                progress(f"scoring the base branch's model ({judged.base[:12]} or an ancestor), for comparison")
+                extra["base_model"] = _base_model(registry, root, ctx, data, number, evaluated, judged.base)
     loaded = time.perf_counter()
     evaluation = Evaluation(ctx, data, model, scored, champion.scored, signature, champion.skip)
     rules = evaluate_rules(evaluation, required, progress)
+    judged_at = time.perf_counter()
+    evidence_block: dict[str, Any] = {}
+    if with_evidence:
+        progress("evidence: confusion matrix, curves, feature importance")
+        evidence_block = _evidence(evaluation, extra, _signature_features(signature))
     verdict = Verdict(
         model=name,
         version=number,
@@ -481,7 +596,12 @@ def run_gates(
         required_families=required,
         evaluated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         mlgate_version=__version__,
-        seconds={"load": round(loaded - start, 3), "gates": round(time.perf_counter() - loaded, 3)},
+        seconds={
+            "load": round(loaded - start, 3),
+            "gates": round(judged_at - loaded, 3),
+            "evidence": round(time.perf_counter() - judged_at, 3),
+        },
+        evidence=evidence_block,
     )
     if attach:
         progress(f"attaching the verdict to {name} v{number}")
@@ -519,6 +639,7 @@ def _gate_predictions(
     stage: str | None,
     start: float,
     progress: Progress,
+    with_evidence: bool = True,
 ) -> Verdict:
     """The verdict of a predictions spec: the same rules on a predictions file, no registry.
 
@@ -534,6 +655,8 @@ def _gate_predictions(
     loaded = time.perf_counter()
     evaluation = Evaluation(ctx, data, None, scored, None, None, PREDICTIONS_NO_CHAMPION)
     rules = evaluate_rules(evaluation, required, progress)
+    judged_at = time.perf_counter()
+    evidence_block = _evidence(evaluation, {}, None) if with_evidence else {}
     predictions_file = next(f for f in data.files if f.role == "predictions")
     classes = scored.classes or []
     pos = positive_label(classes, ctx.spec.positive_label)
@@ -557,7 +680,12 @@ def _gate_predictions(
         required_families=required,
         evaluated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         mlgate_version=__version__,
-        seconds={"load": round(loaded - start, 3), "gates": round(time.perf_counter() - loaded, 3)},
+        seconds={
+            "load": round(loaded - start, 3),
+            "gates": round(judged_at - loaded, 3),
+            "evidence": round(time.perf_counter() - judged_at, 3),
+        },
+        evidence=evidence_block,
     )
 
 

@@ -16,8 +16,10 @@ from typing import Any
 
 from mlgate.gates import Measurement
 
-SCHEMA = "mlgate.verdict/1"
-"""The ``schema`` field of a verdict's JSON; readers refuse a file with any other."""
+SCHEMA = "mlgate.verdict/2"
+"""The ``schema`` field of a verdict's JSON; readers refuse a file with one not in :data:`READABLE`."""
+READABLE = frozenset({"mlgate.verdict/1", SCHEMA})
+"""Schemas a report renders: /2 adds ``evidence``, which /1 verdicts lack (their reports omit it)."""
 
 
 class RuleStatus(StrEnum):
@@ -151,6 +153,8 @@ class Verdict:
     # described by ``predictions``: path, md5, columns, threshold, positive_label; no version or run)
     subject: str = "model_version"
     predictions: dict[str, Any] | None = None
+    # what a reviewer looks at besides the rules, informational (mlgate.gates.evidence)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -212,6 +216,7 @@ class Verdict:
             "evaluated_at": self.evaluated_at,
             "mlgate_version": self.mlgate_version,
             "seconds": self.seconds,
+            "evidence": self.evidence,
         }
 
 

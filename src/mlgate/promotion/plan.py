@@ -282,6 +282,7 @@ def _gates_check(
         tracking_uri=registry.uri,
         progress=progress,
         attach=False,
+        with_evidence=False,  # the rules decide; the evidence is for the PR comment
     )
     families = {f: verdict.family_status(f) for f in requirement.require_gates}
     failed = [f"{f}={s}" for f, s in families.items() if s not in PASSING]

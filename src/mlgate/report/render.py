@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.config.schema import ModelSpec
 from mlgate.gates.catalog import LOWER_IS_BETTER
-from mlgate.gates.verdict import SCHEMA, RuleStatus, Status
+from mlgate.gates.verdict import READABLE, SCHEMA, RuleStatus, Status
 
 if TYPE_CHECKING:
     from mlgate.github.checks import Published
@@ -32,8 +32,10 @@ SUMMARY_LIMIT = 1024 * 1024
 OVERRIDE_DIR = ".mlgate/templates"
 MAX_BARS = 12
 TOP_DRIFT = 10
+MAX_MD_CLASSES = 12  # a bigger confusion matrix is unreadable in a comment: the HTML report has it
+MAX_MD_FEATURES = 5  # feature importance in the comment: one line naming the top ones
 # Least important first: the first section here is the first to go when a comment is too long.
-CUT_ORDER = ("model_card", "drift", "fairness", "lineage", "champion")
+CUT_ORDER = ("model_card", "drift", "importance", "classification", "fairness", "lineage", "params", "champion")
 STATUS = {
     Status.PASS: ("✅", "passed"),
     Status.WARN: ("⚠️", "passed with warnings"),
@@ -81,6 +83,24 @@ def fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def param_value(value: Any) -> str:
+    """A params.yaml value as ``dvc params diff`` prints it: strings bare, the rest as JSON."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def soft_breaks(value: Any) -> Any:
+    """Escaped text with a line-break opportunity after each ``.``, ``_`` and ``:`` (HTML ``<wbr>``).
+
+    Metric names like ``model_card.ethical_considerations`` have no spaces: in a table they would
+    set the column's minimum width; with these they wrap at their own separators, never mid-word.
+    """
+    from markupsafe import Markup
+
+    return Markup(re.sub(r"([._:])", r"\1<wbr>", html.escape(str(value if value is not None else ""))))
+
+
 # ----------------------------------------------------------------------------- context
 
 
@@ -126,14 +146,11 @@ def decision_rule(verdict: dict[str, Any]) -> str:
     return f"decision: {p.get('prediction_column')} as given; {selected!r} counts as selected"
 
 
-def champion_rows(verdict: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per metric of challenger and champion: values, delta, and whether it got better."""
-    champion = verdict.get("champion")
-    if not champion:
-        return []
+def comparison_rows(metrics: dict[str, float], other: dict[str, float]) -> list[dict[str, Any]]:
+    """One row per metric of the challenger and another model: values, delta, whether it got better."""
     rows = []
-    for metric, new in sorted(verdict["metrics"].items()):
-        old = champion["metrics"].get(metric)
+    for metric, new in sorted(metrics.items()):
+        old = other.get(metric)
         if old is None or new is None:
             continue
         delta = new - old
@@ -143,6 +160,43 @@ def champion_rows(verdict: dict[str, Any]) -> list[dict[str, Any]]:
             {"metric": metric, "challenger": new, "champion": old, "delta": delta, "arrow": arrow, "better": better}
         )
     return rows
+
+
+def champion_rows(verdict: dict[str, Any]) -> list[dict[str, Any]]:
+    """Challenger against the champion, metric by metric (empty without a compared champion)."""
+    champion = verdict.get("champion")
+    return comparison_rows(verdict["metrics"], champion["metrics"]) if champion else []
+
+
+def base_model(verdict: dict[str, Any]) -> dict[str, Any]:
+    """The base branch's model compared when there is no champion: its version, rows, or why not."""
+    found = dict((verdict.get("evidence") or {}).get("base_model") or {})
+    if found.get("metrics"):
+        found["rows"] = comparison_rows(verdict["metrics"], found["metrics"])
+    return found
+
+
+def confusion_rows(classification: dict[str, Any]) -> list[dict[str, Any]]:
+    """The confusion matrix by actual class: counts, and each count's share of its row (for shading)."""
+    confusion = classification.get("confusion") or {}
+    rows = []
+    for label, counts in zip(confusion.get("labels", []), confusion.get("matrix", []), strict=True):
+        total = sum(counts) or 1
+        rows.append({"label": label, "cells": [{"count": c, "share": c / total} for c in counts], "total": sum(counts)})
+    return rows
+
+
+def gate_rows(rules: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rules a reviewer must read first (blocking, then warnings, then skipped) and those that passed."""
+
+    def rank(rule: dict[str, Any]) -> int:
+        failed = rule["status"] in (RuleStatus.FAIL, RuleStatus.ERROR)
+        if failed:
+            return (0 if rule["status"] == RuleStatus.FAIL else 1) if rule.get("blocking") else 2
+        return 3
+
+    attention = sorted((r for r in rules if r["status"] != RuleStatus.PASS), key=rank)
+    return {"attention": attention, "passed": [r for r in rules if r["status"] == RuleStatus.PASS]}
 
 
 def fairness_tables(verdict: dict[str, Any]) -> list[dict[str, Any]]:
@@ -181,6 +235,9 @@ def context(data: ReportInput) -> dict[str, Any]:
     verdict, spec = data.verdict, data.spec
     rules = verdict["rules"]
     drift = drift_features(verdict)
+    evidence = verdict.get("evidence") or {}  # absent from mlgate.verdict/1 files
+    classification = evidence.get("classification") or {}
+    importance = evidence.get("importance") or {}
     return {
         "v": verdict,
         "spec": spec,
@@ -191,6 +248,14 @@ def context(data: ReportInput) -> dict[str, Any]:
         "decision_rule": decision_rule(verdict),
         "rules": rules,
         "champion_rows": champion_rows(verdict),
+        "base_model": base_model(verdict),
+        "params": evidence.get("params") or {},
+        "classification": classification,
+        "confusion": confusion_rows(classification),
+        "importance": importance,
+        "importance_top": (importance.get("features") or [])[:MAX_MD_FEATURES],
+        "max_md_classes": MAX_MD_CLASSES,
+        "gates": gate_rows(rules),
         "fairness": fairness_tables(verdict),
         "drift": drift,
         "drift_top": drift[:TOP_DRIFT],
@@ -234,8 +299,16 @@ def _environment(override: Path | None, _files: tuple[str, ...], autoescape: boo
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters |= {"cell": md_cell, "text": md_text, "label": mermaid_label, "fmt": fmt}
+    env.filters |= {
+        "cell": md_cell,
+        "text": md_text,
+        "label": mermaid_label,
+        "fmt": fmt,
+        "param": param_value,
+        "soft_breaks": soft_breaks,
+    }
     env.globals["svg_bars"] = svg_bars
+    env.globals["svg_curve"] = svg_curve
     return env
 
 
@@ -299,11 +372,12 @@ def svg_bars(
     *,
     max_value: float | None = None,
     threshold: float | None = None,
+    limit: int = MAX_BARS,
 ) -> Any:
     """A horizontal bar chart as inline SVG (escaped labels; no scripts, no external refs)."""
     from markupsafe import Markup
 
-    pairs = [(str(label), float(v)) for label, v in zip(labels, values, strict=True) if v is not None][:MAX_BARS]
+    pairs = [(str(label), float(v)) for label, v in zip(labels, values, strict=True) if v is not None][:limit]
     top = max_value if max_value is not None else max([v for _, v in pairs] + [1e-12])
     row, label_w, bar_w = 22, 180, 360
     height = 30 + row * len(pairs) + 10
@@ -328,6 +402,63 @@ def svg_bars(
             f'<line x1="{x:.1f}" y1="26" x2="{x:.1f}" y2="{height - 6}" stroke="#d62728" stroke-dasharray="4 3"/>'
         )
     parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def svg_curve(
+    title: str,
+    xs: list[float],
+    ys: list[float],
+    *,
+    x_label: str,
+    y_label: str,
+    reference: tuple[tuple[float, float], tuple[float, float]] | None = None,
+) -> Any:
+    """A curve on the unit square as inline SVG: axes at 0, 0.5 and 1, an optional dashed reference line.
+
+    For ROC (reference: the diagonal of a random ranking) and precision-recall (reference: the
+    prevalence); the points come downsampled from the verdict, so the path stays small.
+    """
+    from markupsafe import Markup
+
+    left, top, size = 44, 28, 240
+    width, height = left + size + 16, top + size + 40
+
+    def at(x: float, y: float) -> str:
+        return f"{left + size * x:.1f},{top + size * (1 - y):.1f}"
+
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="curve" role="img" width="{width}" height="{height}" '
+            f'aria-label="{html.escape(title)}">'
+        ),
+        f'<text x="0" y="16" font-weight="bold" font-size="13">{html.escape(title)}</text>',
+        f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="#8c959f"/>',
+    ]
+    for tick in (0.0, 0.5, 1.0):
+        px, py = left + size * tick, top + size * (1 - tick)
+        parts += [
+            f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{top + size}" stroke="#eaeef2"/>',
+            f'<line x1="{left}" y1="{py:.1f}" x2="{left + size}" y2="{py:.1f}" stroke="#eaeef2"/>',
+            f'<text x="{px:.1f}" y="{top + size + 14}" text-anchor="middle" font-size="11">{tick:g}</text>',
+            f'<text x="{left - 6}" y="{py + 4:.1f}" text-anchor="end" font-size="11">{tick:g}</text>',
+        ]
+    parts += [
+        (
+            f'<text x="{left + size / 2}" y="{height - 6}" text-anchor="middle" font-size="12">'
+            f"{html.escape(x_label)}</text>"
+        ),
+        (
+            f'<text x="12" y="{top + size / 2}" text-anchor="middle" font-size="12" '
+            f'transform="rotate(-90 12 {top + size / 2})">{html.escape(y_label)}</text>'
+        ),
+    ]
+    if reference is not None:
+        (x1, y1), (x2, y2) = reference
+        a, b = at(x1, y1).split(","), at(x2, y2).split(",")
+        parts.append(f'<line x1="{a[0]}" y1="{a[1]}" x2="{b[0]}" y2="{b[1]}" stroke="#8c959f" stroke-dasharray="4 3"/>')
+    points = " ".join(at(float(x), float(y)) for x, y in zip(xs, ys, strict=True))
+    parts += [f'<polyline points="{points}" fill="none" stroke="#4c78a8" stroke-width="2"/>', "</svg>"]
     return Markup("".join(parts))
 
 
@@ -356,7 +487,7 @@ def load_input(
         verdict = json.loads(verdict_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise InvalidInput(f"{verdict_path}:{err.lineno}:{err.colno}: not valid JSON ({err.msg})") from None
-    if not isinstance(verdict, dict) or verdict.get("schema") != SCHEMA:
+    if not isinstance(verdict, dict) or verdict.get("schema") not in READABLE:
         raise InvalidInput(
             f"{verdict_path} is not an mlgate verdict (schema {SCHEMA})",
             hint="write one with: mlgate gate MODEL --json PATH",
