@@ -34,6 +34,7 @@ from fairlearn.metrics import (
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
 
 from conftest import copy_repo, dvc, git, invoke
+from mlgate.gates.verdict import SCHEMA
 
 DATA = Path(__file__).resolve().parent / "data" / "predictions"
 SCORES, REFERENCE = "data/adult_scores.csv", "data/adult_reference.csv"
@@ -189,7 +190,7 @@ def frame() -> pd.DataFrame:
 def test_verdict_names_the_predictions_not_a_version(verdict: dict[str, Any], predictions_template: Path) -> None:
     from mlgate.data import file_md5
 
-    assert verdict["schema"] == "mlgate.verdict/1"
+    assert verdict["schema"] == SCHEMA
     assert verdict["subject"] == "predictions"
     assert verdict["version"] is None
     assert verdict["run_id"] is None
