@@ -16,38 +16,55 @@ def positive_label(classes: list[Any], configured: Any) -> Any:
     return configured if configured is not None else max(classes)
 
 
-def classification_metrics(y_true: Any, proba: np.ndarray, classes: list[Any], pos: Any) -> dict[str, float]:
-    """Accuracy, balanced accuracy, precision, recall, F1, ROC AUC, PR AUC, log loss, Brier."""
+def classification_metrics(
+    y_true: Any, proba: np.ndarray | None, classes: list[Any], pos: Any, predicted: Any = None
+) -> dict[str, float]:
+    """Accuracy, balanced accuracy, precision, recall, F1, ROC AUC, PR AUC, log loss, Brier.
+
+    ``predicted`` are the decided labels (default: the most probable class); without ``proba``
+    (a model that gives labels only) the metrics that need probabilities are left out.
+    """
     from sklearn import metrics as m
 
     y = np.asarray(y_true)
-    predicted = np.asarray(classes)[proba.argmax(axis=1)]
+    if predicted is None:
+        if proba is None:
+            raise ValueError("classification metrics need probabilities or decided labels")
+        predicted = np.asarray(classes)[proba.argmax(axis=1)]
+    predicted = np.asarray(predicted)
     out = {
         "accuracy": m.accuracy_score(y, predicted),
         "balanced_accuracy": m.balanced_accuracy_score(y, predicted),
-        "log_loss": m.log_loss(y, proba, labels=classes),
     }
+    if proba is not None:
+        out["log_loss"] = m.log_loss(y, proba, labels=classes)
     if len(classes) == 2:
-        score = proba[:, classes.index(pos)]
-        hit = y == pos
         out |= {
             "precision": m.precision_score(y, predicted, pos_label=pos, zero_division=0),
             "recall": m.recall_score(y, predicted, pos_label=pos, zero_division=0),
             "f1": m.f1_score(y, predicted, pos_label=pos, zero_division=0),
-            "roc_auc": m.roc_auc_score(hit, score),
-            "pr_auc": m.average_precision_score(hit, score),
-            "brier": m.brier_score_loss(hit, score),
         }
+        if proba is not None:
+            score = proba[:, classes.index(pos)]
+            hit = y == pos
+            out |= {
+                "roc_auc": m.roc_auc_score(hit, score),
+                "pr_auc": m.average_precision_score(hit, score),
+                "brier": m.brier_score_loss(hit, score),
+            }
     else:
-        onehot = (y[:, None] == np.asarray(classes)[None, :]).astype(float)
         out |= {
             "precision": m.precision_score(y, predicted, average="macro", zero_division=0),
             "recall": m.recall_score(y, predicted, average="macro", zero_division=0),
             "f1": m.f1_score(y, predicted, average="macro", zero_division=0),
-            "roc_auc": m.roc_auc_score(y, proba, multi_class="ovr", labels=classes),
-            "pr_auc": m.average_precision_score(onehot, proba, average="macro"),
-            "brier": float(np.mean(np.sum((onehot - proba) ** 2, axis=1))),
         }
+        if proba is not None:
+            onehot = (y[:, None] == np.asarray(classes)[None, :]).astype(float)
+            out |= {
+                "roc_auc": m.roc_auc_score(y, proba, multi_class="ovr", labels=classes),
+                "pr_auc": m.average_precision_score(onehot, proba, average="macro"),
+                "brier": float(np.mean(np.sum((onehot - proba) ** 2, axis=1))),
+            }
     return {k: float(v) for k, v in out.items()}
 
 
