@@ -261,9 +261,10 @@ class Output(StrictModel):
 
     @model_validator(mode="after")
     def _one_reading(self) -> Output:
-        given = [k for k in ("probabilities", "label_column", "score_column", "value_column") if getattr(self, k)]
+        readings = ("probabilities", "label_column", "score_column", "value_column")
+        given = [k for k in readings if getattr(self, k)]
         if len(given) > 1:
-            raise LocatedError(f"give one of {', '.join(given)}, not {len(given)}", given[1])
+            raise LocatedError(f"give only one of {', '.join(readings)}, not both {' and '.join(given[:2])}", given[1])
         if self.threshold is not None and self.score_column is None:
             raise LocatedError("'threshold' decides a 'score_column' and applies only there", "threshold")
         if self.probabilities and len(set(self.probabilities)) < len(self.probabilities):
