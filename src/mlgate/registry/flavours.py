@@ -51,6 +51,7 @@ LIGHTGBM_SKOPS_TYPES = frozenset(
         "collections.OrderedDict",
     }
 )
+LIGHTGBM_SKLEARN_CLASSES = ("lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor")
 _PICKLES = ("pickle", "cloudpickle")
 
 
@@ -97,7 +98,7 @@ def classify(mlmodel: dict[str, Any]) -> Serialization:
         fmt = str(conf.get("serialization_format") or "cloudpickle")
         if cls == LIGHTGBM_BOOSTER:
             return Serialization("lightgbm", "lightgbm-text", file, cls)
-        if cls in LIGHTGBM_SKOPS_TYPES and fmt == "skops":
+        if cls in LIGHTGBM_SKLEARN_CLASSES and fmt == "skops":
             return Serialization("lightgbm", "skops", file, cls)
         return _code("lightgbm", fmt if fmt in _PICKLES else "other", file, conf, cls)
     if "pytorch" in flavours:
