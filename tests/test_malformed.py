@@ -165,7 +165,7 @@ CASES = [
         "unknown-key-spec-no-suggestion",
         f"{SPEC}:49:1: colour: unknown key (allowed: name, description, owners, task, data, "
         "target, positive_label, features, sensitive_features, estimator, predictions, seed, model_card, "
-        "monitoring, policy)",
+        "monitoring, policy, output)",
         edit(SPEC, "policy: policies/credit.yaml\n", "policy: policies/credit.yaml\ncolour: blue\n"),
     ),
     case(
@@ -618,6 +618,62 @@ CASES = [
         "populated class in y has only 1 member, which is too few. The minimum number of groups "
         "for any class cannot be less than 2.",
         recorded(CREDIT_CSV, lambda text: text.replace("\n1,male,2,own,not_known,", "\n2,male,2,own,not_known,", 1)),
+    ),
+    # --------------------------------------------------------------- trust: and output: (gates on any MLflow model)
+    case(
+        "trust-unknown-format",
+        f"{POLICY}:23:21: trust -> formats -> 1: expected 'pickle', 'cloudpickle', 'pytorch', 'code' or 'other', "
+        "got string 'yaml'",
+        edit(POLICY, "sensitive_features: [sex]\n", "sensitive_features: [sex]\ntrust:\n  formats: [pickle, yaml]\n"),
+    ),
+    case(
+        "trust-format-twice",
+        f"{POLICY}:23:21: trust -> formats -> 1: 'pickle' is listed twice",
+        edit(POLICY, "sensitive_features: [sex]\n", "sensitive_features: [sex]\ntrust:\n  formats: [pickle, pickle]\n"),
+    ),
+    case(
+        "trust-formats-not-a-list",
+        f"{POLICY}:23:12: trust -> formats: expected a list, got string 'cloudpickle'",
+        edit(POLICY, "sensitive_features: [sex]\n", "sensitive_features: [sex]\ntrust:\n  formats: cloudpickle\n"),
+    ),
+    case(
+        "output-two-readings",
+        f"{SPEC}:50:17: output -> score_column: give only one of probabilities, label_column, score_column, "
+        "value_column, not both label_column and score_column",
+        edit(
+            SPEC,
+            "policy: policies/credit.yaml\n",
+            "policy: policies/credit.yaml\noutput:\n  score_column: s\n  label_column: l\n",
+        ),
+    ),
+    case(
+        "output-threshold-without-score",
+        f"{SPEC}:51:14: output -> threshold: 'threshold' decides a 'score_column' and applies only there",
+        edit(
+            SPEC,
+            "policy: policies/credit.yaml\n",
+            "policy: policies/credit.yaml\noutput:\n  label_column: l\n  threshold: 0.3\n",
+        ),
+    ),
+    case(
+        "output-threshold-above-1",
+        f"{SPEC}:51:14: output -> threshold: input should be less than or equal to 1",
+        edit(
+            SPEC,
+            "policy: policies/credit.yaml\n",
+            "policy: policies/credit.yaml\noutput:\n  score_column: s\n  threshold: 1.5\n",
+        ),
+    ),
+    case(
+        "output-value-column-on-a-classifier",
+        f"{SPEC}:50:17: output -> value_column: 'value_column' does not apply to a classification model",
+        edit(SPEC, "policy: policies/credit.yaml\n", "policy: policies/credit.yaml\noutput:\n  value_column: v\n"),
+    ),
+    case(
+        "output-unknown-key",
+        f"{SPEC}:50:3: output -> score: unknown key (allowed: probabilities, label_column, score_column, threshold, "
+        "value_column)",
+        edit(SPEC, "policy: policies/credit.yaml\n", "policy: policies/credit.yaml\noutput:\n  score: s\n"),
     ),
     # --------------------------------------------------------------- meaningless thresholds
     case(

@@ -6,7 +6,7 @@ The CLI catches :class:`MlgateError` once, prints the message to stderr and exit
     MlgateError
     ├── InvalidInput (2)
     │   ├── SpecError        one or more problems in specs, policies, releases or data
-    │   └── UnsafeModel      a model artifact holds types mlgate does not trust
+    │   └── UnsafeModel      a model artifact mlgate does not trust to load
     ├── Blocked (1)          a blocking gate failed or a promotion is not allowed
     └── ExternalServiceError (3)
         ├── RegistryUnavailable   MLflow did not answer after retries
@@ -89,7 +89,7 @@ class SpecError(InvalidInput):
 
 
 class UnsafeModel(InvalidInput):
-    """The serialized model holds types outside mlgate's allow-list."""
+    """The serialized model holds types outside mlgate's allow-list, or runs code the policy does not trust."""
 
 
 class Blocked(MlgateError):

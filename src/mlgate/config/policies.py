@@ -136,6 +136,7 @@ def merge(base: Policy, child: Policy) -> Policy:
         gates=gates,
         settings=settings,
         promotion=promotion,
+        trust=child.trust if "trust" in child.model_fields_set else base.trust,
         governance=child.governance or base.governance,
     )
 

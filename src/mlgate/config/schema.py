@@ -313,6 +313,48 @@ class Monitoring(StrictModel):
     rollback_procedure: str = ""
 
 
+class Output(StrictModel):
+    """How the gates read what a model's ``predict`` returns when it is not a scikit-learn classifier.
+
+    A model with ``predict_proba`` and ``classes_`` (mlgate's own, XGBClassifier, LGBMClassifier...)
+    is read through them and needs none of this. Anything else is called through
+    ``mlflow.pyfunc`` and its output mapped: give at most one of ``probabilities`` (one DataFrame
+    column per class, in the order of the sorted class labels), ``label_column``,
+    ``score_column`` (the positive class's score in [0, 1], decided by ``threshold``) or, for a
+    regressor, ``value_column``. Without any, an array (or a one-column frame) is read by
+    shape: 1-D floats in [0, 1] for two classes are the positive class's score, other 1-D
+    output are labels (classifier) or values (regressor), 2-D output are class probabilities.
+    """
+
+    probabilities: list[str] | None = Field(
+        None, min_length=2, description="columns of class probabilities, in the order of the sorted class labels"
+    )
+    label_column: str | None = Field(None, description="column of predicted class labels")
+    score_column: str | None = Field(None, description="column of the positive class's score, in [0, 1]")
+    threshold: float | None = Field(
+        None, ge=0, le=1, allow_inf_nan=False, description="score_column at or above this decides positive (0.5)"
+    )
+    value_column: str | None = Field(None, description="column of predicted values (regression)")
+
+    @model_validator(mode="after")
+    def _one_reading(self) -> Output:
+        readings = ("probabilities", "label_column", "score_column", "value_column")
+        given = [k for k in readings if getattr(self, k)]
+        if len(given) > 1:
+            raise LocatedError(f"give only one of {', '.join(readings)}, not both {' and '.join(given[:2])}", given[1])
+        if self.threshold is not None and self.score_column is None:
+            raise LocatedError("'threshold' decides a 'score_column' and applies only there", "threshold")
+        if self.probabilities and len(set(self.probabilities)) < len(self.probabilities):
+            twice = next(c for c in self.probabilities if self.probabilities.count(c) > 1)
+            raise LocatedError(f"column '{twice}' listed twice", "probabilities")
+        return self
+
+    @property
+    def decision_threshold(self) -> float:
+        """The score at or above which ``score_column`` decides the positive class."""
+        return 0.5 if self.threshold is None else self.threshold
+
+
 class ModelSpec(StrictModel):
     """``models/<name>/model.yaml``: what a model is."""
 
@@ -335,6 +377,12 @@ class ModelSpec(StrictModel):
     model_card: ModelCard = Field(default_factory=ModelCard)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     policy: str = Field("policies/default.yaml", description="policy file, relative to the repo")
+    # Left out of the dump (and so of the spec hash) when absent: specs without it hash as before.
+    output: Output | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="how the gates read a non-scikit-learn model's predict output (see Output)",
+    )
 
     @model_validator(mode="after")
     def _one_subject(self) -> ModelSpec:
@@ -399,6 +447,17 @@ class ModelSpec(StrictModel):
     def is_predictions(self) -> bool:
         """Whether the spec audits predictions made elsewhere (no model to train or promote)."""
         return self.predictions is not None
+
+    @model_validator(mode="after")
+    def _output_fits_task(self) -> ModelSpec:
+        if self.output is None:
+            return self
+        classifying = ("probabilities", "label_column", "score_column")
+        wrong = ("value_column",) if self.task == "classification" else classifying
+        for key in wrong:
+            if getattr(self.output, key):
+                raise LocatedError(f"'{key}' does not apply to a {self.task} model", "output", key)
+        return self
 
     @field_validator("policy")
     @classmethod
@@ -636,6 +695,32 @@ class Governance(StrictModel):
         return self
 
 
+TrustedFormat = Literal["pickle", "cloudpickle", "pytorch", "code", "other"]
+"""Model serializations that run code when loaded (see mlgate.registry.flavours)."""
+
+
+class Trust(StrictModel):
+    """Model serializations that run code on load, which the gates may load for this policy's models.
+
+    skops (with mlgate's allow-list), XGBoost json/ubj and LightGBM text run no code and need no
+    entry; everything else does: ``pickle``, ``cloudpickle`` (also a ``PythonModel`` object),
+    ``pytorch``, ``code`` (Python files logged with the model: models from code, ``code_paths``)
+    and ``other`` (a flavour mlgate does not know, loaded by the MLmodel's ``loader_module``).
+    """
+
+    formats: list[TrustedFormat] = Field(
+        default_factory=list, description="code-executing model formats the gates may load"
+    )
+
+    @field_validator("formats")
+    @classmethod
+    def _distinct(cls, formats: list[str]) -> list[str]:
+        for index, name in enumerate(formats):
+            if name in formats[:index]:
+                raise LocatedError(f"'{name}' is listed twice", index)
+        return formats
+
+
 class Policy(StrictModel):
     """``policies/*.yaml``: the rules a model must pass and who approves each stage."""
 
@@ -644,6 +729,12 @@ class Policy(StrictModel):
     gates: Gates = Field(default_factory=Gates)
     settings: Settings = Field(default_factory=Settings)
     promotion: Promotion = Field(default_factory=Promotion)
+    # Left out of the dump (and so of the policy hash) when absent: policies without it hash as before.
+    trust: Trust | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="code-executing model formats the gates may load (default: none)",
+    )
     # exclude: not part of the policy hash (who approves a change does not judge a model)
     governance: Governance | None = Field(None, exclude=True)
 

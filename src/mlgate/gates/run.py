@@ -37,10 +37,11 @@ from mlgate.data import (
 )
 from mlgate.exceptions import InvalidInput
 from mlgate.gates import Measurement, Skip, documentation, drift, evidence, fairness, integrity, performance
+from mlgate.gates.adapter import adapt, decide
 from mlgate.gates.metrics import classification_metrics, positive_label, regression_metrics
 from mlgate.gates.verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state, is_ancestor, show
-from mlgate.registry import TAG_PREFIX, VERDICT_TAG, ModelVersion, Registry, RunFacts
+from mlgate.registry import TAG_PREFIX, VERDICT_TAG, LoadedModel, ModelVersion, Registry, RunFacts
 from mlgate.training.lineage import canonical_hash
 
 Progress = Callable[[str], None]
@@ -65,7 +66,7 @@ class Scored:
 
 
 def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[str] | None = None) -> Scored:
-    """Holdout metrics and predictions of ``model``.
+    """Holdout metrics and predictions of ``model`` (as :func:`mlgate.gates.adapter.adapt` gives it).
 
     ``features`` are the model's own input columns (its signature), so an older version with
     other features is scored on what it expects.
@@ -75,9 +76,9 @@ def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[str] |
     x, y = data.holdout[columns], data.holdout[spec.target]
     if spec.task == "classification":
         classes = list(model.classes_)
-        proba = np.asarray(model.predict_proba(x))
-        metrics = classification_metrics(y, proba, classes, positive_label(classes, spec.positive_label))
-        return Scored(metrics, np.asarray(classes)[proba.argmax(axis=1)], proba, classes)
+        predicted, proba = decide(model, x)
+        pos = positive_label(classes, spec.positive_label)
+        return Scored(classification_metrics(y, proba, classes, pos, predicted), predicted, proba, classes)
     predicted = np.asarray(model.predict(x))
     return Scored(regression_metrics(y, predicted), predicted)
 
@@ -114,6 +115,14 @@ def score_predictions(spec: ModelSpec, frame: pd.DataFrame) -> Scored:
     chosen = np.where(score >= float(predictions.threshold or 0.0), classes.index(pos), classes.index(other))
     decided = np.asarray(classes)[chosen]
     return Scored(classification_metrics(y, proba, classes, pos, decided), decided, proba, classes)
+
+
+def _load(registry: Registry, ctx: ModelContext, data: ModelData, version: int) -> tuple[Any, LoadedModel]:
+    """Version ``version`` loaded as the judged policy's ``trust`` allows, and adapted for the gates."""
+    trust = ctx.policy.policy.trust
+    loaded = registry.load_version(ctx.name, version, trust.formats if trust else (), ctx.policy.file)
+    target = pd.concat([data.train[ctx.spec.target], data.holdout[ctx.spec.target]])
+    return adapt(loaded.model, ctx, target, f"{ctx.name} v{version}"), loaded
 
 
 def _resolve_version(registry: Registry, name: str, version: int | None) -> tuple[ModelVersion, RunFacts]:
@@ -374,8 +383,8 @@ def _same_rows_score(
             f"{who} v{mv.version} was held out on other rows ({was}; evaluation: {evaluated.describe()}): "
             "its score here would include rows it trained on, so it is not compared"
         )
-    loaded = registry.load_version(ctx.name, mv.version)
-    return _score(loaded.model, ctx, data, _signature_features(loaded.signature))
+    model, loaded = _load(registry, ctx, data, mv.version)
+    return _score(model, ctx, data, _signature_features(loaded.signature))
 
 
 def _champion(
@@ -554,8 +563,8 @@ def run_gates(
         unseen = _unseen_rows(judged, data, mv, run, Path(tmp) / "trained", progress)
         data = unseen.data
         progress(f"scoring v{number} (and the champion, if any) on {len(data.holdout)} holdout rows")
-        challenger = registry.load_version(name, number)
-        model, signature = challenger.model, challenger.signature
+        model, challenger = _load(registry, ctx, data, number)
+        signature = challenger.signature
         scored = _score(model, ctx, data, _signature_features(signature))
         evaluated = evaluation_held_out(ctx.spec, data)
         champion = _champion(registry, ctx, data, number, evaluated)

@@ -1,8 +1,10 @@
 """The MLflow tracking server and model registry: the only package that imports MLflow.
 
-``mlflow`` holds the :class:`Registry` adapter; ``audit`` the promotion audit log kept in it.
+``mlflow`` holds the :class:`Registry` adapter; ``audit`` the promotion audit log kept in it;
+``flavours`` which model formats load, and how (nothing that runs code unless a policy trusts it).
 """
 
+from mlgate.registry.flavours import CODE_FORMATS, SAFE_FORMATS, Serialization, classify
 from mlgate.registry.mlflow import (
     MODEL_ARTIFACT,
     TAG_PREFIX,
@@ -23,7 +25,9 @@ from mlgate.registry.mlflow import (
 )
 
 __all__ = [
+    "CODE_FORMATS",
     "MODEL_ARTIFACT",
+    "SAFE_FORMATS",
     "TAG_PREFIX",
     "TRUSTED_TYPE_PREFIXES",
     "VERDICT_TAG",
@@ -34,6 +38,8 @@ __all__ = [
     "Registry",
     "Run",
     "RunFacts",
+    "Serialization",
+    "classify",
     "is_embedded",
     "load_skops",
     "outage_reason",

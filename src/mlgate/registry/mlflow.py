@@ -19,13 +19,14 @@ import posixpath
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from mlgate.exceptions import InvalidInput, RegistryUnavailable, UnsafeModel
+from mlgate.registry import flavours
 
 T = TypeVar("T")
 
@@ -164,6 +165,8 @@ class LoadedModel:
 
     model: Any
     signature: list[tuple[str, str]] | None  # (column, MLflow type); None when logged without
+    flavour: str = "sklearn"  # the MLflow flavour it was loaded by (mlgate.registry.flavours)
+    format: str = "skops"  # its serialization: skops, xgboost-ubj, lightgbm-text, cloudpickle, ...
 
 
 @dataclass(frozen=True)
@@ -647,32 +650,64 @@ class Registry:
             raise IncompleteVerdict(f"{label}: {VERDICT_TAG} and {record['verdict']} disagree on {problem}")
         return verdict
 
-    def load_model(self, name: str, version: int) -> Any:
-        """Load a registered scikit-learn model with mlgate's own skops allow-list."""
-        with tempfile.TemporaryDirectory() as tmp:
-            return load_skops(self._download_model(name, version, Path(tmp)))
+    def load_model(self, name: str, version: int, trust: Collection[str] = (), policy: str = "the policy") -> Any:
+        """Load a registered model (see :meth:`load_version`)."""
+        return self.load_version(name, version, trust, policy).model
 
-    def load_version(self, name: str, version: int) -> LoadedModel:
-        """The model (skops allow-list as :meth:`load_model`) and its input signature, one download."""
-        with tempfile.TemporaryDirectory() as tmp:
-            skops_file = self._download_model(name, version, Path(tmp))
-            mlmodel = skops_file.with_name("MLmodel")
-            # not where MLflow writes it: ask MLflow where it is
-            signature = _signature_of(mlmodel) if mlmodel.is_file() else self.signature_columns(name, version)
-            return LoadedModel(model=load_skops(skops_file), signature=signature)
+    def load_version(
+        self, name: str, version: int, trust: Collection[str] = (), policy: str = "the policy"
+    ) -> LoadedModel:
+        """A registered model and its input signature, from one download of its folder.
+
+        The ``MLmodel`` file is read first and the serialization classified
+        (:mod:`mlgate.registry.flavours`): skops with mlgate's allow-list, XGBoost json/ubj and
+        LightGBM text load without running code; a format that runs code (pickle, cloudpickle,
+        pytorch, code, other) loads only when ``trust`` (the judged policy's ``trust.formats``,
+        from ``policy``) names it, else :class:`UnsafeModel` (exit 2) before anything is loaded.
+        """
+        label = f"{name} v{version}"
+        holder = tempfile.TemporaryDirectory()
+        keep = False
+        try:
+            folder = self._download_model(name, version, Path(holder.name))
+            found = flavours.classify(_read_mlmodel(folder / "MLmodel", label))
+            flavours.check_trust(found, trust, label, policy)
+            signature = _signature_of(folder / "MLmodel")
+            if not found.needs:
+                model = flavours.load_native(folder, found, label, load_skops)
+            else:
+                model = flavours.load_trusted(folder, found, holder)
+                keep = isinstance(model, flavours.PythonFunction)  # it holds the folder now
+            return LoadedModel(model=model, signature=signature, flavour=found.flavour, format=found.format)
+        finally:
+            if not keep:
+                holder.cleanup()
 
     def _download_model(self, name: str, version: int, into: Path) -> Path:
-        """Download a version's model folder into ``into``; its ``model.skops`` file."""
+        """Download a version's model folder into ``into``; the folder holding its ``MLmodel``."""
         local = self._call(
             f"download {name} v{version}",
             lambda: self._mlflow.artifacts.download_artifacts(
                 artifact_uri=f"models:/{name}/{version}", dst_path=str(into)
             ),
         )
-        files = sorted(Path(local).rglob("model.skops"))
-        if not files:
-            raise UnsafeModel(f"{name} v{version} was not saved by mlgate (no model.skops)")
-        return files[0]
+        found = sorted(Path(local).rglob("MLmodel"), key=lambda p: len(p.parts))
+        if not found:
+            raise UnsafeModel(f"{name} v{version} is not an MLflow model (no MLmodel file)")
+        return found[0].parent
+
+
+def _read_mlmodel(path: Path, label: str) -> dict[str, Any]:
+    """The parsed ``MLmodel`` file (plain YAML: safe_load builds no objects)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise UnsafeModel(f"{label}: its MLmodel file cannot be read ({err})") from None
+    if not isinstance(data, dict):
+        raise UnsafeModel(f"{label}: its MLmodel file is not a mapping")
+    return data
 
 
 def _signature_of(mlmodel: Path) -> list[tuple[str, str]] | None:
@@ -680,9 +715,10 @@ def _signature_of(mlmodel: Path) -> list[tuple[str, str]] | None:
     from mlflow.models import Model
 
     signature = Model.load(str(mlmodel)).signature
-    if signature is None:
-        return None
-    return [(col.name, str(col.type.name)) for col in signature.inputs.inputs]
+    columns = getattr(signature.inputs, "inputs", None) if signature is not None else None
+    if not columns or any(getattr(col, "name", None) is None for col in columns):
+        return None  # no signature, or a tensor one: no named columns to select
+    return [(col.name, str(col.type.name)) for col in columns]
 
 
 # A node of a skops schema.json, as skops writes it: "__class__" then "__module__", plain strings.
@@ -700,8 +736,11 @@ def _named_types(schema: bytes) -> set[str]:
     return {f"{module.decode(errors='replace')}.{cls.decode(errors='replace')}" for cls, module in found}
 
 
-def load_skops(path: Path) -> Any:
-    """Load a skops file trusting, beyond skops' defaults, only :data:`TRUSTED_TYPE_PREFIXES`.
+def load_skops(path: Path, extra: frozenset[str] = frozenset()) -> Any:
+    """Load a skops file trusting, beyond skops' defaults, only :data:`TRUSTED_TYPE_PREFIXES` (and ``extra``).
+
+    ``extra`` names exact types mlgate's code trusts for one flavour (LightGBM's classes, see
+    :data:`mlgate.registry.flavours.LIGHTGBM_SKOPS_TYPES`), never types read from the model.
 
     One audit pass: the types the file names that fall under the allow-list are passed to
     ``skops.io.load``, whose own audit refuses anything else. Only when it refuses (a type outside
@@ -718,11 +757,12 @@ def load_skops(path: Path) -> Any:
             schema = archive.read("schema.json")
     except (OSError, KeyError, zipfile.BadZipFile):
         schema = b""  # let skops say what is wrong with the file
-    candidates = sorted(t for t in _named_types(schema) if t.startswith(TRUSTED_TYPE_PREFIXES))
+    candidates = sorted(t for t in _named_types(schema) if t.startswith(TRUSTED_TYPE_PREFIXES) or t in extra)
     try:
         return skops.io.load(path, trusted=candidates)
     except UntrustedTypesFoundException:
-        allowed = trusted_types(skops.io.get_untrusted_types(file=path))
+        untrusted = skops.io.get_untrusted_types(file=path)
+        allowed = trusted_types([t for t in untrusted if t not in extra]) + sorted(t for t in untrusted if t in extra)
         return skops.io.load(path, trusted=allowed)
 
 
