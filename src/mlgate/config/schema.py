@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
+import sys
 import types
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -211,9 +213,44 @@ class SensitiveFeature(StrictModel):
 
 
 class Estimator(StrictModel):
-    """A scikit-learn estimator class; its params live in ``params.yaml`` under the model name."""
+    """An estimator class with the scikit-learn API; its params live in ``params.yaml`` under the model name.
 
-    class_: str = Field(alias="class", description="e.g. sklearn.ensemble.RandomForestClassifier")
+    Only classes under the allowed module prefixes may be named (mlgate.training.estimator):
+    importing a module runs its code, and the spec is the pull request author's to change.
+    """
+
+    class_: str = Field(
+        alias="class", description="e.g. sklearn.ensemble.RandomForestClassifier, xgboost.XGBClassifier"
+    )
+
+
+MAX_TRAIN_TIMEOUT_MINUTES = 24 * 60
+"""A training command running longer than a day is stuck, not training (a CI job ends sooner)."""
+
+
+class TrainCommand(StrictModel):
+    """The team's own training command (``python train.py``, ``dvc repro train``), run by mlgate.
+
+    mlgate creates the MLflow run with the lineage tags first, runs the command from the repo
+    root with ``MLFLOW_RUN_ID`` and ``MLGATE_*`` variables set, then registers the one model
+    the command logged into that run (mlgate.training.command).
+    """
+
+    command: str = Field(
+        min_length=1, description="split like a POSIX shell (shlex) and run without a shell from the repo root"
+    )
+    timeout_minutes: int = Field(60, ge=1, le=MAX_TRAIN_TIMEOUT_MINUTES, description="the command is killed after")
+
+    @field_validator("command")
+    @classmethod
+    def _one_command(cls, value: str) -> str:
+        try:
+            argv = shlex.split(value)
+        except ValueError as err:
+            raise ValueError(f"cannot split {value!r} into arguments: {err}") from None
+        if not argv:
+            raise ValueError("give a command to run, e.g. 'python train.py' or 'dvc repro train'")
+        return value
 
 
 class ModelCard(StrictModel):
@@ -250,7 +287,8 @@ class ModelSpec(StrictModel):
     )
     features: Features
     sensitive_features: list[SensitiveFeature] = Field(default_factory=list)
-    estimator: Estimator
+    estimator: Estimator | None = Field(None, description="a declarative pipeline: give this or 'train'")
+    train: TrainCommand | None = Field(None, description="the team's own training command: give this or 'estimator'")
     seed: int = Field(42, ge=0, le=MAX_SEED, description="seed given to the estimator's random_state")
     model_card: ModelCard = Field(default_factory=ModelCard)
     monitoring: Monitoring = Field(default_factory=Monitoring)
@@ -261,6 +299,25 @@ class ModelSpec(StrictModel):
         if self.target in self.features.all:
             raise ValueError(f"the target '{self.target}' is also listed as a feature")
         return self
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> ModelSpec:
+        if self.estimator is not None and self.train is not None:
+            message = (
+                "give either 'estimator' (mlgate fits a scikit-learn pipeline) or 'train' (your own command), not both"
+            )
+            raise LocatedError(message, "train")
+        if self.estimator is None and self.train is None:
+            raise ValueError(
+                "say how the model is trained: 'estimator' (mlgate fits a scikit-learn pipeline) "
+                "or 'train: {command: ...}' (your own command)"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        """How the model comes to be: ``estimator`` (declarative pipeline) or ``command``."""
+        return "estimator" if self.estimator is not None else "command"
 
     @field_validator("policy")
     @classmethod
@@ -423,6 +480,13 @@ class StageRequirement(StrictModel):
     """What a version needs before it may enter a stage."""
 
     require_gates: list[GateFamily] = Field(default_factory=list)
+    allow_external: bool = Field(
+        False,
+        description=(
+            "let versions registered from elsewhere (`mlgate register`, lineage 'external') into this stage; "
+            "their lineage is what the user stated, not what mlgate saw"
+        ),
+    )
     approvals: int = Field(0, ge=0)
     approvers: Approvers = Field(default_factory=Approvers)
     dismiss_stale_approvals: bool = Field(True, description="approvals given on an older head commit do not count")
@@ -472,6 +536,39 @@ class Governance(StrictModel):
         return self
 
 
+_MODULE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\.$")
+
+
+class Training(StrictModel):
+    """How models may be trained under this policy."""
+
+    estimator_modules: list[str] = Field(
+        default_factory=list,
+        description=(
+            "module prefixes whose estimator classes specs may name, besides sklearn., xgboost., lightgbm. and "
+            "catboost. (e.g. 'mycompany.models.'); their types are also trusted when mlgate loads a skops model"
+        ),
+    )
+
+    @field_validator("estimator_modules")
+    @classmethod
+    def _prefixes(cls, prefixes: list[str]) -> list[str]:
+        for index, prefix in enumerate(prefixes):
+            if not _MODULE_PREFIX.match(prefix):
+                message = (
+                    f"'{prefix}' is not a module prefix: give dotted module names ending in '.', e.g. 'mycompany.'"
+                )
+                raise LocatedError(message, index)
+            top = prefix.split(".")[0]
+            if top in sys.stdlib_module_names:
+                message = (
+                    f"'{prefix}' is in Python's standard library, which holds no estimators and much that runs "
+                    "commands: name the package of your estimators"
+                )
+                raise LocatedError(message, index)
+        return prefixes
+
+
 class Policy(StrictModel):
     """``policies/*.yaml``: the rules a model must pass and who approves each stage."""
 
@@ -479,6 +576,7 @@ class Policy(StrictModel):
     description: str = ""
     gates: Gates = Field(default_factory=Gates)
     settings: Settings = Field(default_factory=Settings)
+    training: Training = Field(default_factory=Training)
     promotion: Promotion = Field(default_factory=Promotion)
     # exclude: not part of the policy hash (who approves a change does not judge a model)
     governance: Governance | None = Field(None, exclude=True)

@@ -316,7 +316,7 @@ def _champion(
                 "its score here would include rows it trained on, so it is not compared"
             )
         )
-    loaded = registry.load_version(ctx.name, number)
+    loaded = registry.load_version(ctx.name, number, ctx.estimator_modules)  # judged policy: what skops may load
     return Champion((number, _score(loaded.model, ctx, data, _signature_features(loaded.signature))))
 
 
@@ -388,7 +388,7 @@ def run_gates(
         unseen = _unseen_rows(judged, data, mv, run, Path(tmp) / "trained", progress)
         data = unseen.data
         progress(f"scoring v{number} (and the champion, if any) on {len(data.holdout)} holdout rows")
-        challenger = registry.load_version(name, number)
+        challenger = registry.load_version(name, number, ctx.estimator_modules)
         model, signature = challenger.model, challenger.signature
         scored = _score(model, ctx, data, _signature_features(signature))
         champion = _champion(registry, ctx, data, number, evaluation_held_out(ctx.spec, data))
