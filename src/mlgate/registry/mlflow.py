@@ -17,6 +17,7 @@ import json
 import os
 import posixpath
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -228,7 +229,10 @@ class Registry:
         MLflow raised it, for the caller to turn into its own answer.
         """
         try:
-            return func()
+            # MLflow prints run links ("View run ... at") to stdout when a run ends over HTTP;
+            # stdout is the JSON's alone under `--json -`, so anything MLflow prints goes to stderr
+            with contextlib.redirect_stdout(sys.stderr):
+                return func()
         except Exception as err:
             if outage_reason(err):
                 raise self._unavailable(what, err) from err
@@ -611,6 +615,18 @@ class Registry:
         """The latest value of each metric logged on run ``run_id``."""
         run = self._call(f"read run {run_id}", lambda: self.client.get_run(run_id))
         return {str(k): float(v) for k, v in sorted(run.data.metrics.items())}
+
+    def logged_model_exists(self, model_id: str) -> bool:
+        """Whether the tracking store knows the logged model ``model_id`` (``models:/<model_id>``)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._call(f"read model {model_id}", lambda: self.client.get_logged_model(model_id))
+        except MlflowException as err:
+            if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return False
+            raise
+        return True
 
     def run_exists(self, run_id: str) -> bool:
         """Whether the tracking store knows run ``run_id`` (outages raise RegistryUnavailable)."""

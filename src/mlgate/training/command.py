@@ -181,6 +181,12 @@ def train_with_command(
     status = registry.run_status(run_id)
     if status not in ("RUNNING", "FINISHED"):
         raise _refuse(registry, run_id, f"`{command}` exited 0 but left run {run_id} {status}")
+    changed = _changed_inputs(ctx, data)
+    if changed:
+        message = (
+            f"`{command}` changed its declared inputs: {', '.join(changed)}; a training command must only read them"
+        )
+        raise _refuse(registry, run_id, message)
     logged = [m for m in registry.logged_models(run_id) if m.status == "READY"]
     if len(logged) != 1:
         found = ", ".join(f"{m.name or '?'} ({m.model_id})" for m in logged) or "none"
@@ -193,12 +199,6 @@ def train_with_command(
                 "mlflow.<flavour>.log_model(...)"
             ),
         )
-    changed = _changed_inputs(ctx, data)
-    if changed:
-        message = (
-            f"`{command}` changed its declared inputs: {', '.join(changed)}; a training command must only read them"
-        )
-        raise _refuse(registry, run_id, message)
     if status == "RUNNING":  # the script did not end the run (no `with`): it is complete now
         registry.finish_run(run_id, {})
     registered = registry.register_model(ctx.name, logged[0].uri, tags)

@@ -52,6 +52,13 @@ def _required_args(cls: type) -> list[str]:
     ]
 
 
+def _takes_kwargs(cls: type) -> bool:
+    try:
+        return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(cls).parameters.values())
+    except (TypeError, ValueError):
+        return False
+
+
 def param_names(cls: type) -> list[str]:
     """The params an estimator class takes (``get_params`` of a default instance, else its signature)."""
     try:
@@ -141,8 +148,13 @@ def _param_problems(
     cls: type, params: dict[str, Any], doc: Document, loc: KeyPath, modules: tuple[str, ...]
 ) -> list[Problem]:
     allowed = param_names(cls)
+    passes_on = _takes_kwargs(cls)
     problems: list[Problem] = []
     for key, value in params.items():
+        # lightgbm and xgboost pass extra keyword params to their booster (verbose, min_data_in_leaf):
+        # an unlisted key is let through there unless it looks like a typo of a listed one
+        if key not in allowed and passes_on and not difflib.get_close_matches(key, allowed, n=1, cutoff=0.8):
+            continue
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"{cls.__name__} takes: {', '.join(allowed)}"

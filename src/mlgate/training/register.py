@@ -125,6 +125,19 @@ def _same_source(tags: dict[str, str], source: Source) -> bool:
     return tags.get(SOURCE_TAG) == source.uri
 
 
+def _check_exists(registry: Registry, uri: str) -> None:
+    """The run, logged model or version ``uri`` names exists (before anything is written), else exit 2."""
+    runs, model_id, model_version = _RUNS.match(uri), _MODEL_ID.match(uri), _MODEL_VERSION.match(uri)
+    if runs and not registry.run_exists(runs.group(1)):
+        raise InvalidInput(f"--model-uri {uri}: run {runs.group(1)} does not exist in {registry.uri}")
+    if model_id and not registry.logged_model_exists(model_id.group(1)):
+        raise InvalidInput(f"--model-uri {uri}: no logged model {model_id.group(1)} in {registry.uri}")
+    if model_version:
+        name, number = model_version.group(1), int(model_version.group(2))
+        if number not in [v.version for v in registry.versions(name)]:
+            raise InvalidInput(f"--model-uri {uri}: {name} has no version {number} in {registry.uri}")
+
+
 def register_external(
     root: Path,
     name: str,
@@ -150,17 +163,16 @@ def register_external(
         run_id = registry.create_run(f"mlgate/{name}", f"register-{name}", tags)
         uri = registry.log_model_folder(run_id, source.folder)
         registry.finish_run(run_id, {})
-    elif source.uri.startswith("runs:/"):
-        run_id = _RUNS.match(source.uri).group(1)  # type: ignore[union-attr]
-        if not registry.run_exists(run_id):
-            raise InvalidInput(f"--model-uri {model_uri}: run {run_id} does not exist in {registry.uri}")
+    else:
+        _check_exists(registry, source.uri)
     registered = registry.register_model(name, uri, tags)
     try:
         registry.set_model_description(name, ctx.spec.description)
         registry.set_version_tags(name, registered.version, {TRAIN_COMPLETE_TAG: "true"})  # last
     except RegistryUnavailable as err:
         raise RegistryUnavailable(
-            f"{name} v{registered.version} was registered but not marked complete ({TRAIN_COMPLETE_TAG}): {err.message}",
+            f"{name} v{registered.version} was registered but not marked complete "
+            f"({TRAIN_COMPLETE_TAG}): {err.message}",
             hint=f"re-run the same `mlgate register {name} --model-uri ...`: it completes that version",
         ) from err
     return RegisterResult(
