@@ -3,10 +3,11 @@
 A spec holds two kinds of fields. *Model fields* say what the model is and are the PR author's
 to change: description, owners, features, how it is trained (``estimator``, or ``train`` with the
 team's own command), seed, model-card text, and the training file of a ``train``/``holdout``
-layout. (Which estimator modules may be imported is the judged policy's ``training:``.) *Judging fields* say how the model is judged: the task
-and target, the positive label, the sensitive features with their bins and labels, the policy,
-the monitoring plan, the split settings and the evaluation data (``data.path`` when it is split,
-``data.holdout``, ``data.reference``, ``data.current``, each with the DVC md5 git records).
+layout. (Which estimator modules may be imported is the judged policy's ``training:``.)
+*Judging fields* say how the model is judged: the task and target, the positive label, the
+sensitive features with their bins and labels, the policy, the monitoring plan, the split
+settings and the evaluation data (``data.path`` when it is split, ``data.holdout``,
+``data.reference``, ``data.current``, each with the DVC md5 git records).
 
 On a pull request the gates take the judging fields from the base commit (see
 :func:`judged_spec_data`), and a PR that changes one is a governance change (mlgate.github.governance):
