@@ -106,6 +106,7 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
     "status": (["status"], {0}),
     "history": (["history", "insurance"], {0}),
     "rollback": (["rollback", "insurance", "--stage", "staging"], {0}),
+    "register": (["register", "insurance", "--model-uri", "models:/insurance/1"], {0}),
     "init": (["init"], {0}),
 }
 TABLES = {"status": "desired", "history": "approvers", "rollback": "Roll back", "propose-promotion": "Promote"}

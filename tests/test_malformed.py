@@ -43,7 +43,6 @@ NO_ALIASES = (
 )
 PLAIN_TYPES = "governance files hold only mappings, lists, strings, numbers, booleans and null"
 TOO_DEEP = "more than 64 levels of nesting: governance files are refused past that depth"
-META = "meta-estimators taking 'estimators'/'estimator' params are not supported by the declarative pipeline yet"
 
 Edit = Callable[[Path], None]
 
@@ -96,6 +95,34 @@ def clear_column(text: str, index: int) -> str:
         fields[index] = ""
         cleared.append(",".join(fields) + "\n")
     return header + "".join(cleared)
+
+
+CREDIT_PARAMS = "credit:\n  n_estimators: 200\n  max_depth: 6\n  min_samples_leaf: 5\n"
+ALLOWED = "sklearn.*, xgboost.*, lightgbm.*, catboost.*"
+NOT_ALLOWED = (
+    f"is not under an allowed estimator module ({ALLOWED}): importing it would run its code; a policy may add "
+    "your package with training: {estimator_modules: [...]}"
+)
+
+
+def stacking(first_class: str = "sklearn.ensemble.RandomForestClassifier", extra: str = "") -> str:
+    """A StackingClassifier's params section for credit (line 3: estimators, 4: the first one)."""
+    return (
+        "credit:\n"
+        "  estimators:\n"
+        "    - name: rf\n"
+        f"      class: {first_class}\n"
+        "      params: {n_estimators: 20}\n"
+        f"{extra}"
+        "    - name: lr\n"
+        "      class: sklearn.linear_model.LogisticRegression\n"
+        "  final_estimator:\n"
+        "    class: sklearn.linear_model.LogisticRegression\n"
+    )
+
+
+STACKING = edit(SPEC, "RandomForestClassifier", "StackingClassifier")
+TRAIN_SPEC = "estimator:\n  class: sklearn.ensemble.RandomForestClassifier\n"
 
 
 def case(case_id: str, expected: str, *edits: Edit, model: str = "credit") -> object:
@@ -164,7 +191,7 @@ CASES = [
     case(
         "unknown-key-spec-no-suggestion",
         f"{SPEC}:49:1: colour: unknown key (allowed: name, description, owners, task, data, "
-        "target, positive_label, features, sensitive_features, estimator, predictions, seed, model_card, "
+        "target, positive_label, features, sensitive_features, estimator, train, predictions, seed, model_card, "
         "monitoring, policy, output)",
         edit(SPEC, "policy: policies/credit.yaml\n", "policy: policies/credit.yaml\ncolour: blue\n"),
     ),
@@ -357,8 +384,7 @@ CASES = [
     ),
     case(
         "estimator-not-sklearn",
-        f"{SPEC}:25:10: estimator -> class: 'os.system' is not a scikit-learn class: "
-        "only sklearn.* estimators may be named",
+        f"{SPEC}:25:10: estimator -> class: 'os.system' {NOT_ALLOWED}",
         edit(SPEC, "sklearn.ensemble.RandomForestClassifier", "os.system"),
     ),
     case(
@@ -789,23 +815,128 @@ CASES = [
         recorded(CREDIT_CSV, lambda text: clear_column(text, 3)),
     ),
     case(
-        "estimator-stacking",
-        f"{SPEC}:25:10: estimator -> class: 'sklearn.ensemble.StackingClassifier' is a "
-        f"meta-estimator that needs nested estimators ('estimators'): {META}",
-        edit(SPEC, "RandomForestClassifier", "StackingClassifier"),
+        "estimator-stacking-without-estimators",
+        f"{PARAMS}:3:3: credit: StackingClassifier needs 'estimators': give it as a list of {{name, class, params}}",
+        STACKING,
     ),
     case(
-        "estimator-voting-regressor",
-        f"{INSURANCE_SPEC}:22:10: estimator -> class: 'sklearn.ensemble.VotingRegressor' is a "
-        f"meta-estimator that needs nested estimators ('estimators'): {META}",
+        "estimator-voting-regressor-without-estimators",
+        f"{PARAMS}:7:3: insurance: VotingRegressor needs 'estimators': give it as a list of {{name, class, params}}",
         edit(INSURANCE_SPEC, "GradientBoostingRegressor", "VotingRegressor"),
         model="insurance",
     ),
     case(
-        "estimator-one-vs-rest",
-        f"{SPEC}:25:10: estimator -> class: 'sklearn.multiclass.OneVsRestClassifier' is a "
-        f"meta-estimator that needs nested estimators ('estimator'): {META}",
+        "estimator-one-vs-rest-without-estimator",
+        f"{PARAMS}:3:3: credit: OneVsRestClassifier needs 'estimator': give it as {{class: ..., params: {{...}}}}",
         edit(SPEC, "sklearn.ensemble.RandomForestClassifier", "sklearn.multiclass.OneVsRestClassifier"),
+    ),
+    # --------------------------------------------------------------- nested estimators (params.yaml)
+    case(
+        "nested-class-refused",
+        f"{PARAMS}:5:14: credit -> estimators -> 0 -> class: 'builtins.eval' {NOT_ALLOWED}",
+        STACKING,
+        edit(PARAMS, CREDIT_PARAMS, stacking("builtins.eval")),
+    ),
+    case(
+        "nested-unknown-key",
+        f"{PARAMS}:7:7: credit -> estimators -> 0 -> weight: unknown key of a nested estimator "
+        "(allowed: name, class, params)",
+        STACKING,
+        edit(PARAMS, CREDIT_PARAMS, stacking(extra="      weight: 2\n")),
+    ),
+    case(
+        "nested-unknown-param",
+        f"{PARAMS}:6:16: credit -> estimators -> 0 -> params -> n_estimator: unknown parameter of "
+        "RandomForestClassifier (did you mean 'n_estimators'?)",
+        STACKING,
+        edit(PARAMS, CREDIT_PARAMS, stacking().replace("{n_estimators: 20}", "{n_estimator: 20}")),
+    ),
+    case(
+        "nested-duplicate-name",
+        f"{PARAMS}:7:13: credit -> estimators -> 1 -> name: 'rf' names another estimator of this list",
+        STACKING,
+        edit(PARAMS, CREDIT_PARAMS, stacking().replace("name: lr", "name: rf")),
+    ),
+    case(
+        "nested-estimators-not-a-list",
+        f"{PARAMS}:3:15: credit -> estimators: expected a non-empty list of {{name, class, params}}",
+        STACKING,
+        edit(PARAMS, CREDIT_PARAMS, "credit:\n  estimators: sklearn.ensemble.RandomForestClassifier\n"),
+    ),
+    case(
+        "nested-estimator-not-a-mapping",
+        f"{PARAMS}:9:20: credit -> final_estimator: expected a mapping with class, params (a nested estimator), "
+        "got str",
+        STACKING,
+        edit(
+            PARAMS,
+            CREDIT_PARAMS,
+            stacking().replace(
+                "  final_estimator:\n    class: sklearn.linear_model.LogisticRegression\n",
+                "  final_estimator: sklearn.linear_model.LogisticRegression\n",
+            ),
+        ),
+    ),
+    # --------------------------------------------------------------- one way in: estimator or train
+    case(
+        "spec-estimator-and-train",
+        f"{SPEC}:28:3: train: give either 'estimator' (mlgate fits a scikit-learn pipeline) or 'train' "
+        "(your own command), not both",
+        edit(SPEC, "seed: 42\nmodel_card", "seed: 42\ntrain:\n  command: python train.py\nmodel_card"),
+    ),
+    case(
+        "spec-neither-estimator-nor-train",
+        f"{SPEC}:1:1: say how the model is trained: 'estimator' (mlgate fits a scikit-learn pipeline) or "
+        "'train: {command: ...}' (your own command)",
+        edit(SPEC, TRAIN_SPEC, ""),
+    ),
+    case(
+        "train-command-empty",
+        f"{SPEC}:25:12: train -> command: string should have at least 1 character",
+        edit(SPEC, TRAIN_SPEC, 'train:\n  command: ""\n'),
+    ),
+    case(
+        "train-command-unbalanced-quote",
+        f'{SPEC}:25:12: train -> command: cannot split "python \'train.py" into arguments: No closing quotation',
+        edit(SPEC, TRAIN_SPEC, 'train:\n  command: "python \'train.py"\n'),
+    ),
+    case(
+        "train-command-not-a-string",
+        f"{SPEC}:25:12: train -> command: expected a string, got a list",
+        edit(SPEC, TRAIN_SPEC, "train:\n  command: [python, train.py]\n"),
+    ),
+    case(
+        "train-unknown-key",
+        f"{SPEC}:25:3: train -> comand: unknown key (did you mean 'command'?)",
+        edit(SPEC, TRAIN_SPEC, "train:\n  comand: python train.py\n"),
+    ),
+    case(
+        "train-timeout-zero",
+        f"{SPEC}:26:20: train -> timeout_minutes: input should be greater than or equal to 1",
+        edit(SPEC, TRAIN_SPEC, "train:\n  command: python train.py\n  timeout_minutes: 0\n"),
+    ),
+    # --------------------------------------------------------------- policy: training and allow_external
+    case(
+        "policy-estimator-module-no-dot",
+        f"{POLICY}:3:32: training -> estimator_modules -> 0: 'mycompany' is not a module prefix: give dotted "
+        "module names ending in '.', e.g. 'mycompany.'",
+        edit(POLICY, "extends: base.yaml\n", "extends: base.yaml\ntraining: {estimator_modules: [mycompany]}\n"),
+    ),
+    case(
+        "policy-estimator-module-stdlib",
+        f"{POLICY}:3:32: training -> estimator_modules -> 0: 'subprocess.' is in Python's standard library, which "
+        "holds no estimators and much that runs commands: name the package of your estimators",
+        edit(POLICY, "extends: base.yaml\n", "extends: base.yaml\ntraining: {estimator_modules: [subprocess.]}\n"),
+    ),
+    case(
+        "policy-training-unknown-key",
+        f"{POLICY}:3:12: training -> modules: unknown key (allowed: estimator_modules)",
+        edit(POLICY, "extends: base.yaml\n", "extends: base.yaml\ntraining: {modules: [mycompany.]}\n"),
+    ),
+    case(
+        "policy-allow-external-not-a-boolean",
+        f"{BASE}:34:23: promotion -> stages -> staging -> allow_external: expected true or false, got string 'yes'",
+        edit(BASE, "    staging:\n", '    staging:\n      allow_external: "yes"\n'),
     ),
     # --------------------------------------------------------------- enum values, suggested
     case(

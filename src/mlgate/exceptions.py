@@ -92,6 +92,12 @@ class UnsafeModel(InvalidInput):
     """The serialized model holds types outside mlgate's allow-list, or runs code the policy does not trust."""
 
 
+class TrainingFailed(InvalidInput):
+    """The spec's own training command failed, timed out, or did not log exactly one model."""
+
+    hint = "fix the training command (run it by hand with the MLGATE_* variables set), then `mlgate train` again"
+
+
 class Blocked(MlgateError):
     """A blocking gate failed or a promotion is not allowed."""
 

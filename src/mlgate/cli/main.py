@@ -260,7 +260,12 @@ def pull(models: tuple[str, ...], repo: str | None, json_path: str | None) -> No
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @handled
 def train(model: str, repo: str | None, json_path: str | None, github_output: str | None) -> None:
-    """Train MODEL from its spec and register a new version in MLflow."""
+    """Train MODEL from its spec and register a new version in MLflow.
+
+    A spec with `estimator:` is fitted by mlgate; one with `train: {command: ...}` runs that
+    command (its output goes to stderr) in an MLflow run mlgate created, then registers the one
+    model the command logged.
+    """
     from mlgate.training.train import train as train_model
 
     steps = iter(range(1, 5))
@@ -271,8 +276,51 @@ def train(model: str, repo: str | None, json_path: str | None, github_output: st
     )
     shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
     ui.success(f"registered {result.model_uri} (run {result.run_id}) in {result.seconds['total']:.1f}s")
-    ui.info(f"holdout: {shown}")
+    if shown:
+        ui.info(f"{'holdout' if result.lineage.get('lineage') == 'mlgate' else 'logged by the command'}: {shown}")
     ui.info(f"next: mlgate gate {model} --version {result.version}")
+
+
+@main.command()
+@click.argument("model")
+@click.option(
+    "--model-uri",
+    required=True,
+    metavar="URI|PATH",
+    help="runs:/<run id>/<path>, models:/<model id>, models:/<name>/<version>, or a folder with an MLmodel file.",
+)
+@click.option("--commit", metavar="SHA", help="The git commit the model was trained from, as you state it.")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    metavar="ROLE=PATH",
+    help="A data file in this repo the model was trained on (repeatable); its md5 is recorded.",
+)
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def register(
+    model: str, model_uri: str, commit: str | None, data: tuple[str, ...], repo: str | None, json_path: str | None
+) -> None:
+    """Register a model trained elsewhere as a new version of MODEL, with lineage 'external'.
+
+    What you state (--commit, --data) is recorded under mlgate.external.* tags. Promotion refuses
+    external versions unless the policy sets promotion.stages.<stage>.allow_external: true.
+    """
+    from mlgate.training.register import register_external
+
+    stated: dict[str, str] = {}
+    for item in data:
+        role, sep, path = item.partition("=")
+        if not sep or not role or not path:
+            raise InvalidInput(f"--data {item!r}: expected ROLE=PATH, e.g. --data train=data/train.csv")
+        stated[role] = path
+    result = register_external(_root(repo), model, model_uri, commit=commit, data=stated)
+    ui.write_json(json_path, result.as_dict())
+    verb = "already registered as" if result.existed else "registered"
+    ui.success(f"{verb} {result.model_uri} (lineage external) from {result.source}")
+    ui.info(f"next: mlgate gate {model} --version {result.version}; promotion needs allow_external in the policy")
 
 
 @main.command()

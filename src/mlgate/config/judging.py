@@ -1,15 +1,17 @@
 """What judges a model, and what a pull request may change.
 
 A spec holds two kinds of fields. *Model fields* say what the model is and are the PR author's
-to change: description, owners, features, estimator, seed, model-card text, the training
-file of a ``train``/``holdout`` layout, and ``output`` (how a non-scikit-learn model's predict
-output is read: the PR's model could return anything anyway). *Judging fields* say how the model is judged: the task
-and target, the positive label, the sensitive features with their bins and labels, the policy,
-the monitoring plan, the split settings and the evaluation data (``data.path`` when it is split,
-``data.holdout``, ``data.reference``, ``data.current``, each with the DVC md5 git records). A
-predictions spec's whole ``predictions:`` block judges too: its file holds the true labels next
-to the predictions, so it is evaluation data (``predictions.path`` and its md5), and its columns
-and threshold decide what is measured.
+to change: description, owners, features, how it is trained (``estimator``, or ``train`` with the
+team's own command), seed, model-card text, the training file of a ``train``/``holdout`` layout,
+and ``output`` (how a non-scikit-learn model's predict output is read: the PR's model could return
+anything anyway). Which estimator modules may be imported is the judged policy's ``training:``.
+*Judging fields* say how the model is judged: the task and target, the positive label, the
+sensitive features with their bins and labels, the policy, the monitoring plan, the split
+settings and the evaluation data (``data.path`` when it is split, ``data.holdout``,
+``data.reference``, ``data.current``, each with the DVC md5 git records). A predictions spec's
+whole ``predictions:`` block judges too: its file holds the true labels next to the predictions,
+so it is evaluation data (``predictions.path`` and its md5), and its columns and threshold decide
+what is measured.
 
 On a pull request the gates take the judging fields from the base commit (see
 :func:`judged_spec_data`), and a PR that changes one is a governance change (mlgate.github.governance):

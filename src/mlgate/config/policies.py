@@ -20,6 +20,7 @@ from mlgate.config.schema import (
     Policy,
     Promotion,
     Settings,
+    Training,
     display_path,
     is_absolute,
     parse,
@@ -126,6 +127,9 @@ def merge(base: Policy, child: Policy) -> Policy:
     """Apply ``child`` on top of ``base``."""
     gates = Gates(**{f: _merge_rules(base.gates.rules(f), child.gates.rules(f), f) for f in GATE_FAMILIES})
     settings: Settings = _merge_model(base.settings, child.settings)
+    # a child policy adds estimator modules to its base's: `extends` never narrows what trains
+    modules = [*base.training.estimator_modules]
+    modules += [m for m in child.training.estimator_modules if m not in modules]
     promotion = Promotion(
         order=child.promotion.order or base.promotion.order,
         stages={**base.promotion.stages, **child.promotion.stages},
@@ -135,6 +139,7 @@ def merge(base: Policy, child: Policy) -> Policy:
         description=child.description or base.description,
         gates=gates,
         settings=settings,
+        training=Training(estimator_modules=modules),
         promotion=promotion,
         trust=child.trust if "trust" in child.model_fields_set else base.trust,
         governance=child.governance or base.governance,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
+import sys
 import types
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -245,9 +247,44 @@ class SensitiveFeature(StrictModel):
 
 
 class Estimator(StrictModel):
-    """A scikit-learn estimator class; its params live in ``params.yaml`` under the model name."""
+    """An estimator class with the scikit-learn API; its params live in ``params.yaml`` under the model name.
 
-    class_: str = Field(alias="class", description="e.g. sklearn.ensemble.RandomForestClassifier")
+    Only classes under the allowed module prefixes may be named (mlgate.training.estimator):
+    importing a module runs its code, and the spec is the pull request author's to change.
+    """
+
+    class_: str = Field(
+        alias="class", description="e.g. sklearn.ensemble.RandomForestClassifier, xgboost.XGBClassifier"
+    )
+
+
+MAX_TRAIN_TIMEOUT_MINUTES = 24 * 60
+"""A training command running longer than a day is stuck, not training (a CI job ends sooner)."""
+
+
+class TrainCommand(StrictModel):
+    """The team's own training command (``python train.py``, ``dvc repro train``), run by mlgate.
+
+    mlgate creates the MLflow run with the lineage tags first, runs the command from the repo
+    root with ``MLFLOW_RUN_ID`` and ``MLGATE_*`` variables set, then registers the one model
+    the command logged into that run (mlgate.training.command).
+    """
+
+    command: str = Field(
+        min_length=1, description="split like a POSIX shell (shlex) and run without a shell from the repo root"
+    )
+    timeout_minutes: int = Field(60, ge=1, le=MAX_TRAIN_TIMEOUT_MINUTES, description="the command is killed after")
+
+    @field_validator("command")
+    @classmethod
+    def _one_command(cls, value: str) -> str:
+        try:
+            argv = shlex.split(value)
+        except ValueError as err:
+            raise ValueError(f"cannot split {value!r} into arguments: {err}") from None
+        if not argv:
+            raise ValueError("give a command to run, e.g. 'python train.py' or 'dvc repro train'")
+        return value
 
 
 class Predictions(StrictModel):
@@ -371,7 +408,10 @@ class ModelSpec(StrictModel):
         None, description="required with estimator; with predictions: the columns drift and integrity look at"
     )
     sensitive_features: list[SensitiveFeature] = Field(default_factory=list)
-    estimator: Estimator | None = Field(None, description="the model to train (or give predictions)")
+    estimator: Estimator | None = Field(None, description="a declarative pipeline: give this, 'train' or 'predictions'")
+    train: TrainCommand | None = Field(
+        None, description="the team's own training command: give this, 'estimator' or 'predictions'"
+    )
     predictions: Predictions | None = Field(None, description="audit predictions made elsewhere instead of a model")
     seed: int = Field(42, ge=0, le=MAX_SEED, description="seed given to the estimator's random_state")
     model_card: ModelCard = Field(default_factory=ModelCard)
@@ -386,15 +426,23 @@ class ModelSpec(StrictModel):
 
     @model_validator(mode="after")
     def _one_subject(self) -> ModelSpec:
-        """Exactly one of ``estimator`` (a model mlgate trains) or ``predictions`` (made elsewhere)."""
-        if (self.estimator is None) == (self.predictions is None):
-            given = "both" if self.estimator is not None else "neither"
-            raise ValueError(f"give exactly one of 'estimator' or 'predictions', got {given}")
+        """Exactly one way in: ``estimator`` (mlgate trains), ``train`` (the team's command) or ``predictions``."""
+        given = [key for key in ("estimator", "train", "predictions") if getattr(self, key) is not None]
+        if len(given) != 1:
+            how = ("both " if len(given) == 2 else "") + " and ".join(f"'{k}'" for k in given) if given else "neither"
+            message = (
+                "say how the model comes to be with exactly one of 'estimator' (mlgate fits a scikit-learn "
+                "pipeline), 'train: {command: ...}' (your own command) or 'predictions' (made elsewhere), "
+                f"got {how}"
+            )
+            if len(given) > 1:
+                raise LocatedError(message, given[-1])
+            raise ValueError(message)
         if self.predictions is not None:
             return self._predictions_spec(self.predictions)
         missing = [key for key in ("data", "target", "features") if getattr(self, key) is None]
         if missing:
-            raise LocatedError("required key is missing (a spec with an estimator needs it)", missing[0])
+            raise LocatedError("required key is missing (a spec that trains a model needs it)", missing[0])
         assert self.data is not None
         assert self.features is not None
         layout = self.data.layout_error()
@@ -458,6 +506,13 @@ class ModelSpec(StrictModel):
             if getattr(self.output, key):
                 raise LocatedError(f"'{key}' does not apply to a {self.task} model", "output", key)
         return self
+
+    @property
+    def kind(self) -> str:
+        """How the model comes to be: ``estimator`` (declarative pipeline), ``command`` or ``predictions``."""
+        if self.predictions is not None:
+            return "predictions"
+        return "estimator" if self.estimator is not None else "command"
 
     @field_validator("policy")
     @classmethod
@@ -646,6 +701,13 @@ class StageRequirement(StrictModel):
     """What a version needs before it may enter a stage."""
 
     require_gates: list[GateFamily] = Field(default_factory=list)
+    allow_external: bool = Field(
+        False,
+        description=(
+            "let versions registered from elsewhere (`mlgate register`, lineage 'external') into this stage; "
+            "their lineage is what the user stated, not what mlgate saw"
+        ),
+    )
     approvals: int = Field(0, ge=0)
     approvers: Approvers = Field(default_factory=Approvers)
     dismiss_stale_approvals: bool = Field(True, description="approvals given on an older head commit do not count")
@@ -721,6 +783,39 @@ class Trust(StrictModel):
         return formats
 
 
+_MODULE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\.$")
+
+
+class Training(StrictModel):
+    """How models may be trained under this policy."""
+
+    estimator_modules: list[str] = Field(
+        default_factory=list,
+        description=(
+            "module prefixes whose estimator classes specs may name, besides sklearn., xgboost., lightgbm. and "
+            "catboost. (e.g. 'mycompany.models.'); their types are also trusted when mlgate loads a skops model"
+        ),
+    )
+
+    @field_validator("estimator_modules")
+    @classmethod
+    def _prefixes(cls, prefixes: list[str]) -> list[str]:
+        for index, prefix in enumerate(prefixes):
+            if not _MODULE_PREFIX.match(prefix):
+                message = (
+                    f"'{prefix}' is not a module prefix: give dotted module names ending in '.', e.g. 'mycompany.'"
+                )
+                raise LocatedError(message, index)
+            top = prefix.split(".")[0]
+            if top in sys.stdlib_module_names:
+                message = (
+                    f"'{prefix}' is in Python's standard library, which holds no estimators and much that runs "
+                    "commands: name the package of your estimators"
+                )
+                raise LocatedError(message, index)
+        return prefixes
+
+
 class Policy(StrictModel):
     """``policies/*.yaml``: the rules a model must pass and who approves each stage."""
 
@@ -728,6 +823,7 @@ class Policy(StrictModel):
     description: str = ""
     gates: Gates = Field(default_factory=Gates)
     settings: Settings = Field(default_factory=Settings)
+    training: Training = Field(default_factory=Training)
     promotion: Promotion = Field(default_factory=Promotion)
     # Left out of the dump (and so of the policy hash) when absent: policies without it hash as before.
     trust: Trust | None = Field(

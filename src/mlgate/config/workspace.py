@@ -23,7 +23,7 @@ from mlgate.config.schema import (
 from mlgate.config.yamlio import Document, load
 from mlgate.exceptions import InvalidInput, Problem, SpecError
 from mlgate.gates.catalog import CLASSIFICATION_METRICS, REGRESSION_METRICS
-from mlgate.training.estimator import check_params, resolve_estimator
+from mlgate.training.estimator import DEFAULT_ESTIMATOR_MODULES, check_params, estimator_modules, resolve_estimator
 
 T = TypeVar("T")
 
@@ -60,8 +60,10 @@ class ModelContext:
     spec_doc: Document
     policy: ResolvedPolicy
     params: dict[str, Any]
-    estimator_cls: type | None  # None for a predictions spec (nothing to train)
+    estimator_cls: type | None  # None: trained by the spec's own `train.command`, or a predictions spec
     release: Release | None
+    # module prefixes estimator classes may come from, and skops may load types of (judged policy)
+    estimator_modules: tuple[str, ...] = DEFAULT_ESTIMATOR_MODULES
 
     @property
     def name(self) -> str:
@@ -74,14 +76,23 @@ def spec_path(root: Path, name: str) -> Path:
     return root / MODELS_DIR / name / SPEC_FILE
 
 
-def load_params(root: Path, section: str, spec_doc: Document) -> tuple[dict[str, Any], Document]:
-    """The model's section of params.yaml (estimator params, shown by `dvc params diff`)."""
+def load_params(
+    root: Path, section: str, spec_doc: Document, *, required: bool = True
+) -> tuple[dict[str, Any], Document | None]:
+    """The model's section of params.yaml (estimator params, shown by `dvc params diff`).
+
+    ``required=False`` (a model trained by its own command): no file or no section is ``{}``.
+    """
     path = root / PARAMS_FILE
+    if not required and not path.is_file():
+        return {}, None
     if not path.is_file():
         message = f"{PARAMS_FILE} not found: add a '{section}:' section with the estimator params"
         raise SpecError([spec_doc.problem(("estimator",), message)])
     doc = load(path, PARAMS_FILE)
     params = doc.data.get(section)
+    if params is None and not required:
+        return {}, doc
     if params is None:
         message = f"no '{section}:' section in {PARAMS_FILE}: add one with the estimator params"
         raise SpecError([doc.problem((), message)])
@@ -224,14 +235,16 @@ def load_model_context(
     policy = _collect(problems, lambda: _load_spec_policy(spec, spec_doc, root, policy_source))
     if policy is not None:
         problems += _policy_problems(spec, policy, policy_source.root if policy_source else root)
-    estimator_cls: type | None = None
+    # the judged policy (on a PR: the base's) decides which packages a spec may import estimators from
+    modules = estimator_modules(policy.policy if policy is not None else None)
+    declarative = spec.estimator is not None
+    estimator_cls = _collect(problems, lambda: resolve_estimator(spec, spec_doc, modules)) if declarative else None
     params: dict[str, Any] = {}
     if not spec.is_predictions:  # predictions made elsewhere: no estimator, no params to check
-        estimator_cls = _collect(problems, lambda: resolve_estimator(spec, spec_doc))
-        loaded = _collect(problems, lambda: load_params(root, spec.name, spec_doc))
+        loaded = _collect(problems, lambda: load_params(root, spec.name, spec_doc, required=declarative))
         params = loaded[0] if loaded else {}
-        if loaded and estimator_cls is not None:
-            _collect(problems, lambda: check_params(estimator_cls, params, loaded[1], spec.name))
+        if loaded and loaded[1] is not None and estimator_cls is not None:
+            _collect(problems, lambda: check_params(estimator_cls, params, loaded[1], spec.name, modules))
     release = None
     release_path = path.with_name(RELEASE_FILE)
     if release_path.is_file():
@@ -242,8 +255,8 @@ def load_model_context(
     if problems:
         raise SpecError(problems)
     assert policy is not None
-    assert estimator_cls is not None or spec.is_predictions
-    return ModelContext(root, spec, spec_doc, policy, params, estimator_cls, release)
+    assert estimator_cls is not None or not declarative
+    return ModelContext(root, spec, spec_doc, policy, params, estimator_cls, release, modules)
 
 
 def refuse_predictions(ctx: ModelContext, doing: str) -> None:

@@ -120,7 +120,9 @@ def score_predictions(spec: ModelSpec, frame: pd.DataFrame) -> Scored:
 def _load(registry: Registry, ctx: ModelContext, data: ModelData, version: int) -> tuple[Any, LoadedModel]:
     """Version ``version`` loaded as the judged policy's ``trust`` allows, and adapted for the gates."""
     trust = ctx.policy.policy.trust
-    loaded = registry.load_version(ctx.name, version, trust.formats if trust else (), ctx.policy.file)
+    loaded = registry.load_version(
+        ctx.name, version, trust.formats if trust else (), ctx.policy.file, ctx.estimator_modules
+    )
     target = pd.concat([data.train[ctx.spec.target], data.holdout[ctx.spec.target]])
     return adapt(loaded.model, ctx, target, f"{ctx.name} v{version}"), loaded
 

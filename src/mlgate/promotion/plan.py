@@ -41,7 +41,15 @@ from mlgate.gates.verdict import FamilyStatus, Verdict
 from mlgate.git import git_state, is_ancestor, run_git
 from mlgate.github.approvals import count_approvals
 from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit
-from mlgate.training.lineage import LINEAGE_TAG, canonical_hash, incomplete_reason
+from mlgate.training.lineage import (
+    EXTERNAL_PREFIX,
+    LINEAGE_EXTERNAL,
+    LINEAGE_MLGATE,
+    LINEAGE_TAG,
+    OBSERVED_LINEAGES,
+    canonical_hash,
+    incomplete_reason,
+)
 
 Progress = Callable[[str], None]
 CHAMPION = "champion"
@@ -296,11 +304,13 @@ def _gates_check(
     return Check("gates", True, f"gates run by the promotion: {shown}"), verdict
 
 
-def _spec_hashes_at(root: Path, name: str, commit: str, scratch: Path) -> dict[str, str] | None:
+def _spec_hashes_at(
+    root: Path, name: str, commit: str, scratch: Path, modules: tuple[str, ...]
+) -> dict[str, str] | None:
     """spec, params and data hashes of ``name`` as of ``commit`` (what train records), or None."""
     from mlgate.config.workspace import load_params
     from mlgate.exceptions import MlgateError
-    from mlgate.training.estimator import estimator_params, resolve_estimator
+    from mlgate.training.estimator import recorded_params
 
     tree = materialise(root, commit, scratch / commit[:12])
     path = tree.root / "models" / name / "model.yaml"
@@ -308,7 +318,8 @@ def _spec_hashes_at(root: Path, name: str, commit: str, scratch: Path) -> dict[s
         return None
     try:
         spec, doc = load_model_spec(path, tree.root)
-        params = estimator_params(resolve_estimator(spec, doc), load_params(tree.root, name, doc)[0], spec.seed)
+        section = load_params(tree.root, name, doc, required=spec.estimator is not None)[0]
+        params = recorded_params(spec, doc, section, modules)
     except MlgateError:
         return None
     hashes = {
@@ -321,7 +332,7 @@ def _spec_hashes_at(root: Path, name: str, commit: str, scratch: Path) -> dict[s
     return hashes
 
 
-def _reviewed_twin(root: Path, name: str, tags: dict[str, str], base: str) -> str | None:
+def _reviewed_twin(root: Path, name: str, tags: dict[str, str], base: str, modules: tuple[str, ...]) -> str | None:
     """A commit on the base branch whose spec, params and data hashes equal the version's."""
     data = TAG_PREFIX + "data."
     paths = [PurePosixPath(v) for k, v in tags.items() if k.startswith(data) and k.endswith(".path")]
@@ -350,18 +361,53 @@ def _reviewed_twin(root: Path, name: str, tags: dict[str, str], base: str) -> st
     }
     with tempfile.TemporaryDirectory() as tmp:
         for commit in commits:
-            found = _spec_hashes_at(root, name, commit, Path(tmp))
+            found = _spec_hashes_at(root, name, commit, Path(tmp), modules)
             if found is not None and all(found.get(k) == v for k, v in wanted.items()) and set(found) == set(wanted):
                 return commit
     return None
 
 
-def _lineage_check(root: Path, registry: Registry, ctx: ModelContext, stage: str, mv: ModelVersion, base: str) -> Check:
-    """Only reviewed inputs reach a stage: the version's lineage must lead to the base branch."""
+def _external_check(registry: Registry, ctx: ModelContext, stage: str, mv: ModelVersion, allowed: bool) -> Check:
+    """A version registered from elsewhere: in only when the judged policy says so, and complete."""
+    key = f"promotion -> stages -> {stage} -> allow_external"
+    if not allowed:
+        return Check(
+            "lineage",
+            False,
+            (
+                f"v{mv.version} was registered from elsewhere (mlgate register: lineage external), and "
+                f"{ctx.policy.file} does not let external models into {stage}: set {key}: true there to allow it"
+            ),
+        )
+    broken = incomplete_reason(mv.tags, registry.run_status(mv.run_id))
+    if broken:
+        return Check("lineage", False, f"v{mv.version} is incomplete: {broken}")
+    stated = mv.tags.get(EXTERNAL_PREFIX + "commit")
+    said = f"; its registrant states commit {stated[:12]}" if stated else ""
+    return Check("lineage", True, f"v{mv.version} is external, allowed into {stage} by {ctx.policy.file} ({key}){said}")
+
+
+def _lineage_check(
+    root: Path,
+    registry: Registry,
+    ctx: ModelContext,
+    stage: str,
+    mv: ModelVersion,
+    base: str,
+    requirement: StageRequirement,
+) -> Check:
+    """Only reviewed inputs reach a stage: the version's lineage must lead to the base branch.
+
+    ``mlgate`` and ``command`` lineage (mlgate saw the commit, tree and data) are verified
+    alike; ``external`` lineage only enters a stage whose judged policy sets ``allow_external``.
+    """
     tags, version = mv.tags, mv.version
     if _held_before(registry, ctx.name, stage, version):
         return Check("lineage", True, f"v{version} held {stage} before: a rollback")
-    if tags.get(LINEAGE_TAG, "mlgate") != "mlgate":
+    lineage = tags.get(LINEAGE_TAG, LINEAGE_MLGATE)
+    if lineage == LINEAGE_EXTERNAL:
+        return _external_check(registry, ctx, stage, mv, requirement.allow_external)
+    if lineage not in OBSERVED_LINEAGES:
         return Check(
             "lineage", False, f"v{version} has {tags[LINEAGE_TAG]} lineage, which this policy does not let into {stage}"
         )
@@ -377,7 +423,7 @@ def _lineage_check(root: Path, registry: Registry, ctx: ModelContext, stage: str
         )
     if commit != "unknown" and is_ancestor(root, commit, base):
         return Check("lineage", True, f"trained at {commit[:12]}, which the base branch holds")
-    twin = _reviewed_twin(root, ctx.name, tags, base)
+    twin = _reviewed_twin(root, ctx.name, tags, base, ctx.estimator_modules)
     if twin:
         return Check(
             "lineage",
@@ -481,7 +527,7 @@ def make_plan(
                 mv = named[(name, desired)]
                 change.checks.append(Check("exists", True, f"{name} v{desired} is registered (run {mv.run_id})"))
                 change.checks.append(_archived_check(registry, ctx, stage, mv))
-                change.checks.append(_lineage_check(root, registry, ctx, stage, mv, base))
+                change.checks.append(_lineage_check(root, registry, ctx, stage, mv, base, requirement))
                 gates, change.verdict = _gates_check(root, registry, ctx, requirement, stage, desired, base, progress)
                 change.checks.append(gates)
                 order = _order_check(registry, ctx, stage, desired, now)

@@ -17,6 +17,7 @@ import json
 import os
 import posixpath
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -42,6 +43,9 @@ MODEL_ARTIFACT = "model"
 # Not "builtins." or "collections.": skops already trusts the plain containers, and anything
 # else there (builtins.exec, builtins.eval as a FunctionTransformer's func) runs code on load.
 TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+# Whole type names skops may load too: lightgbm keeps its booster's params in an OrderedDict, a
+# plain dict subclass that runs no code when it is built (a prefix would let in all of collections).
+TRUSTED_EXACT_TYPES = ("collections.OrderedDict",)
 # Registry searches: the largest page MLflow serves, and model names per `name IN (...)` filter
 # (a search is a GET: the filter travels in the URL).
 SEARCH_PAGE = 1000
@@ -70,13 +74,24 @@ def is_embedded(uri: str) -> bool:
     return uri.startswith("sqlite:")
 
 
-def trusted_types(untrusted: list[str]) -> list[str]:
-    """Check skops' list of non-default types against mlgate's allow-list."""
-    foreign = sorted(t for t in untrusted if not t.startswith(TRUSTED_TYPE_PREFIXES))
+def _is_trusted(name: str, modules: tuple[str, ...], exact: frozenset[str] = frozenset()) -> bool:
+    return name.startswith(TRUSTED_TYPE_PREFIXES + tuple(modules)) or name in TRUSTED_EXACT_TYPES or name in exact
+
+
+def trusted_types(untrusted: list[str], extra: tuple[str, ...] = (), exact: frozenset[str] = frozenset()) -> list[str]:
+    """Check skops' list of non-default types against mlgate's allow-list.
+
+    ``extra``: module prefixes the caller trusts besides sklearn/numpy/scipy — the estimator
+    modules of the judged policy (xgboost., lightgbm., ...), never anything read from the model.
+    """
+    foreign = sorted(t for t in untrusted if not _is_trusted(t, extra, exact))
     if foreign:
         raise UnsafeModel(
             f"the model holds types outside mlgate's allow-list: {', '.join(foreign)}",
-            hint="use scikit-learn estimators only, or extend TRUSTED_TYPE_PREFIXES after review",
+            hint=(
+                "use estimators from the allowed modules only; a policy may add a package with "
+                "training: {estimator_modules: [...]} after review"
+            ),
         )
     return sorted(untrusted)
 
@@ -170,6 +185,20 @@ class LoadedModel:
 
 
 @dataclass(frozen=True)
+class LoggedModelRef:
+    """A model logged into a run (MLflow 3 logged model)."""
+
+    model_id: str
+    name: str
+    status: str  # READY, PENDING or FAILED
+
+    @property
+    def uri(self) -> str:
+        """``models:/<model_id>``, what registering it takes."""
+        return f"models:/{self.model_id}"
+
+
+@dataclass(frozen=True)
 class RegisteredVersion:
     """What registering a trained model produced."""
 
@@ -203,7 +232,10 @@ class Registry:
         MLflow raised it, for the caller to turn into its own answer.
         """
         try:
-            return func()
+            # MLflow prints run links ("View run ... at") to stdout when a run ends over HTTP;
+            # stdout is the JSON's alone under `--json -`, so anything MLflow prints goes to stderr
+            with contextlib.redirect_stdout(sys.stderr):
+                return func()
         except Exception as err:
             if outage_reason(err):
                 raise self._unavailable(what, err) from err
@@ -322,16 +354,26 @@ class Registry:
         return str(info.model_uri)
 
     def register_model(self, name: str, model_uri: str, tags: dict[str, str]) -> RegisteredVersion:
-        """A new version of ``name`` for a logged model, born with ``tags`` (one request)."""
-        created = self._call(
-            f"register {name}",
-            lambda: self._mlflow.register_model(model_uri, name, tags=tags),
-        )
+        """A new version of ``name`` for a logged model, born with ``tags`` (one request).
+
+        A ``model_uri`` the store does not know (no such run, model or version) is InvalidInput.
+        """
+        from mlflow.exceptions import MlflowException
+
+        try:
+            created = self._call(
+                f"register {name}",
+                lambda: self._mlflow.register_model(model_uri, name, tags=tags),
+            )
+        except MlflowException as err:
+            if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+                raise InvalidInput(f"cannot register {model_uri} as {name}: {err.message}") from None
+            raise
         version = int(created.version)
         return RegisteredVersion(
             name=name,
             version=version,
-            run_id=str(created.run_id),
+            run_id=str(created.run_id or ""),
             model_uri=f"models:/{name}/{version}",
             tracking_uri=self.uri,
         )
@@ -527,6 +569,80 @@ class Registry:
         )
         return str(run.info.run_id)
 
+    def log_params_to(self, run_id: str, params: dict[str, Any]) -> None:
+        """Log params on a run that is not this process's active run (one request)."""
+        from mlflow.entities import Param
+
+        batch = [Param(str(k), str(v)) for k, v in params.items()]
+        self._call(f"log params to run {run_id}", lambda: self.client.log_batch(run_id, params=batch))
+
+    def logged_models(self, run_id: str) -> list[LoggedModelRef]:
+        """The models logged into run ``run_id`` (MLflow 3 logged models whose source run it is)."""
+        run = self._call(f"read run {run_id}", lambda: self.client.get_run(run_id))
+        experiment_id = str(run.info.experiment_id)
+        found: list[LoggedModelRef] = []
+        token = None
+        while True:
+            page = self._call(
+                f"search models logged by run {run_id}",
+                lambda t=token: self.client.search_logged_models(
+                    [experiment_id], filter_string=f"source_run_id = '{run_id}'", page_token=t
+                ),
+            )
+            found += [
+                LoggedModelRef(str(m.model_id), str(m.name or ""), str(getattr(m.status, "name", m.status)))
+                for m in page
+                if m.source_run_id == run_id
+            ]
+            token = page.token
+            if not token:
+                return found
+
+    def log_model_folder(self, run_id: str, folder: Path, name: str = MODEL_ARTIFACT) -> str:
+        """Log a local MLflow model folder (one with an ``MLmodel`` file) as a model of run ``run_id``.
+
+        The files are copied as they are: nothing in them is loaded or run. Returns ``models:/<id>``.
+        """
+        run = self._call(f"read run {run_id}", lambda: self.client.get_run(run_id))
+        experiment_id = str(run.info.experiment_id)
+        created = self._call(
+            "create logged model",
+            lambda: self.client.create_logged_model(experiment_id, name=name, source_run_id=run_id),
+        )
+        model_id = str(created.model_id)
+        self._call(f"upload {folder}", lambda: self.client.log_model_artifacts(model_id, str(folder)))
+        self._call("finalize logged model", lambda: self.client.finalize_logged_model(model_id, "READY"))
+        return f"models:/{model_id}"
+
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        """The latest value of each metric logged on run ``run_id``."""
+        run = self._call(f"read run {run_id}", lambda: self.client.get_run(run_id))
+        return {str(k): float(v) for k, v in sorted(run.data.metrics.items())}
+
+    def logged_model_exists(self, model_id: str) -> bool:
+        """Whether the tracking store knows the logged model ``model_id`` (``models:/<model_id>``)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._call(f"read model {model_id}", lambda: self.client.get_logged_model(model_id))
+        except MlflowException as err:
+            if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return False
+            raise
+        return True
+
+    def run_exists(self, run_id: str) -> bool:
+        """Whether the tracking store knows run ``run_id`` (outages raise RegistryUnavailable)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._call(f"read run {run_id}", lambda: self.client.get_run(run_id))
+        except MlflowException as err:
+            if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return False
+            raise
+        return True
+
     def finish_run(self, run_id: str, tags: dict[str, str], status: str = "FINISHED") -> None:
         """Tag the run and end it with ``status`` (``FINISHED``, or ``KILLED`` for a lost race)."""
         for key, value in tags.items():
@@ -650,20 +766,33 @@ class Registry:
             raise IncompleteVerdict(f"{label}: {VERDICT_TAG} and {record['verdict']} disagree on {problem}")
         return verdict
 
-    def load_model(self, name: str, version: int, trust: Collection[str] = (), policy: str = "the policy") -> Any:
+    def load_model(
+        self,
+        name: str,
+        version: int,
+        trust: Collection[str] = (),
+        policy: str = "the policy",
+        trusted_modules: tuple[str, ...] = (),
+    ) -> Any:
         """Load a registered model (see :meth:`load_version`)."""
-        return self.load_version(name, version, trust, policy).model
+        return self.load_version(name, version, trust, policy, trusted_modules).model
 
     def load_version(
-        self, name: str, version: int, trust: Collection[str] = (), policy: str = "the policy"
+        self,
+        name: str,
+        version: int,
+        trust: Collection[str] = (),
+        policy: str = "the policy",
+        trusted_modules: tuple[str, ...] = (),
     ) -> LoadedModel:
         """A registered model and its input signature, from one download of its folder.
 
         The ``MLmodel`` file is read first and the serialization classified
-        (:mod:`mlgate.registry.flavours`): skops with mlgate's allow-list, XGBoost json/ubj and
-        LightGBM text load without running code; a format that runs code (pickle, cloudpickle,
-        pytorch, code, other) loads only when ``trust`` (the judged policy's ``trust.formats``,
-        from ``policy``) names it, else :class:`UnsafeModel` (exit 2) before anything is loaded.
+        (:mod:`mlgate.registry.flavours`): skops with mlgate's allow-list (plus ``trusted_modules``,
+        the judged policy's estimator modules), XGBoost json/ubj and LightGBM text load without
+        running code; a format that runs code (pickle, cloudpickle, pytorch, code, other) loads only
+        when ``trust`` (the judged policy's ``trust.formats``, from ``policy``) names it, else
+        :class:`UnsafeModel` (exit 2) before anything is loaded.
         """
         label = f"{name} v{version}"
         holder = tempfile.TemporaryDirectory()
@@ -674,7 +803,9 @@ class Registry:
             flavours.check_trust(found, trust, label, policy)
             signature = _signature_of(folder / "MLmodel")
             if not found.needs:
-                model = flavours.load_native(folder, found, label, load_skops)
+                model = flavours.load_native(
+                    folder, found, label, lambda path, exact: load_skops(path, trusted_modules, exact)
+                )
             else:
                 model = flavours.load_trusted(folder, found, holder)
                 keep = isinstance(model, flavours.PythonFunction)  # it holds the folder now
@@ -736,11 +867,12 @@ def _named_types(schema: bytes) -> set[str]:
     return {f"{module.decode(errors='replace')}.{cls.decode(errors='replace')}" for cls, module in found}
 
 
-def load_skops(path: Path, extra: frozenset[str] = frozenset()) -> Any:
-    """Load a skops file trusting, beyond skops' defaults, only :data:`TRUSTED_TYPE_PREFIXES` (and ``extra``).
+def load_skops(path: Path, modules: tuple[str, ...] = (), exact: frozenset[str] = frozenset()) -> Any:
+    """Load a skops file trusting, beyond skops' defaults, only :data:`TRUSTED_TYPE_PREFIXES`, ``modules``, ``exact``.
 
-    ``extra`` names exact types mlgate's code trusts for one flavour (LightGBM's classes, see
-    :data:`mlgate.registry.flavours.LIGHTGBM_SKOPS_TYPES`), never types read from the model.
+    ``modules`` are module prefixes from the judged policy's estimator modules (the caller's);
+    ``exact`` names exact types mlgate's code trusts for one flavour (LightGBM's classes, see
+    :data:`mlgate.registry.flavours.LIGHTGBM_SKOPS_TYPES`). Never types read from the model.
 
     One audit pass: the types the file names that fall under the allow-list are passed to
     ``skops.io.load``, whose own audit refuses anything else. Only when it refuses (a type outside
@@ -757,12 +889,11 @@ def load_skops(path: Path, extra: frozenset[str] = frozenset()) -> Any:
             schema = archive.read("schema.json")
     except (OSError, KeyError, zipfile.BadZipFile):
         schema = b""  # let skops say what is wrong with the file
-    candidates = sorted(t for t in _named_types(schema) if t.startswith(TRUSTED_TYPE_PREFIXES) or t in extra)
+    candidates = sorted(t for t in _named_types(schema) if _is_trusted(t, modules, exact))
     try:
         return skops.io.load(path, trusted=candidates)
     except UntrustedTypesFoundException:
-        untrusted = skops.io.get_untrusted_types(file=path)
-        allowed = trusted_types([t for t in untrusted if t not in extra]) + sorted(t for t in untrusted if t in extra)
+        allowed = trusted_types(skops.io.get_untrusted_types(file=path), modules, exact)
         return skops.io.load(path, trusted=allowed)
 
 

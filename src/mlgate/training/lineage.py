@@ -20,8 +20,17 @@ def canonical_hash(obj: Any) -> str:
 # Written last by `mlgate train`, once the run is FINISHED and every other tag is in place: a
 # version without it carries mlgate lineage that may be partial (training was interrupted).
 TRAIN_COMPLETE_TAG = "mlgate.train.complete"
-# Who recorded the lineage: "mlgate" for `mlgate train` (room for "external" later).
+# Who recorded the lineage: "mlgate" (`mlgate train` fitted a declarative pipeline), "command"
+# (`mlgate train` ran the spec's own command in a run it created) or "external" (`mlgate register`:
+# the lineage is what the user stated, under mlgate.external.*).
 LINEAGE_TAG = "mlgate.lineage"
+LINEAGE_MLGATE = "mlgate"
+LINEAGE_COMMAND = "command"
+LINEAGE_EXTERNAL = "external"
+OBSERVED_LINEAGES = (LINEAGE_MLGATE, LINEAGE_COMMAND)
+"""Lineages whose commit, tree state and data hashes mlgate saw itself (promotion verifies them alike)."""
+EXTERNAL_PREFIX = "mlgate.external."
+"""Tags holding what a user stated about an external model (never the trusted mlgate.git.* names)."""
 _COMMIT_TAG = "mlgate.git.commit"
 
 
@@ -32,7 +41,11 @@ def incomplete_reason(version_tags: dict[str, str], run_status: str) -> str:
     ``mlgate.git.commit`` tag, or another lineage) have nothing to complete and give ''.
     """
     lineage = version_tags.get(LINEAGE_TAG) or ("mlgate" if _COMMIT_TAG in version_tags else "")
-    if lineage != "mlgate":
+    if lineage == LINEAGE_EXTERNAL:  # its run (if any) is the user's: only mlgate's own record must be whole
+        if version_tags.get(TRAIN_COMPLETE_TAG) != "true":
+            return f"no {TRAIN_COMPLETE_TAG} tag: registration was interrupted"
+        return ""
+    if lineage not in OBSERVED_LINEAGES:
         return ""
     if run_status != "FINISHED":
         return f"training did not finish: run status {run_status or 'unknown'}"

@@ -24,8 +24,8 @@ from mlgate.exceptions import RegistryUnavailable
 from mlgate.gates.metrics import evaluate
 from mlgate.git import GitState, git_state
 from mlgate.registry import TAG_PREFIX, RegisteredVersion, Registry, trusted_types
-from mlgate.training.estimator import build_pipeline, estimator_params
-from mlgate.training.lineage import LINEAGE_TAG, TRAIN_COMPLETE_TAG, canonical_hash
+from mlgate.training.estimator import build_pipeline, recorded_params
+from mlgate.training.lineage import LINEAGE_MLGATE, LINEAGE_TAG, TRAIN_COMPLETE_TAG, canonical_hash
 
 Progress = Callable[[str], None]
 
@@ -61,9 +61,21 @@ class TrainResult:
         }
 
 
-def pip_requirements() -> list[str]:
-    """The runtime packages pinned at their installed versions, logged with the model."""
-    return [f"{name}=={metadata.version(name)}" for name in RUNTIME_PACKAGES]
+def pip_requirements(pipeline: Any = None) -> list[str]:
+    """The runtime packages pinned at their installed versions, logged with the model.
+
+    The packages of the pipeline's estimators (xgboost, lightgbm, ...) are added, under the
+    name they were installed by (xgboost may come as ``xgboost-cpu``).
+    """
+    names = list(RUNTIME_PACKAGES)
+    if pipeline is not None:
+        dists = metadata.packages_distributions()
+        for value in [pipeline, *pipeline.get_params(deep=True).values()]:
+            top = type(value).__module__.split(".")[0]
+            for dist in dists.get(top, []) if top not in ("sklearn", "builtins", "numpy") else []:
+                if dist not in names:
+                    names.append(dist)
+    return [f"{name}=={metadata.version(name)}" for name in names]
 
 
 def lineage(ctx: ModelContext, data: ModelData, git: GitState, params: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +93,7 @@ def lineage(ctx: ModelContext, data: ModelData, git: GitState, params: dict[str,
         "data": [f.as_dict() for f in data.files],
         "rows": {"train": len(data.train), "holdout": len(data.holdout)},
         "mlgate_version": __version__,
+        "lineage": LINEAGE_MLGATE,
     }
 
 
@@ -99,22 +112,32 @@ def version_tags(info: dict[str, Any]) -> dict[str, str]:
     for item in info["data"]:
         tags[f"data.{item['role']}.path"] = item["path"]
         tags[f"data.{item['role']}.md5"] = item["md5"]
-    return {TAG_PREFIX + key: str(value) for key, value in tags.items()} | {LINEAGE_TAG: "mlgate"}
+    return {TAG_PREFIX + key: str(value) for key, value in tags.items()} | {
+        LINEAGE_TAG: info.get("lineage", LINEAGE_MLGATE)
+    }
 
 
 def _fit(ctx: ModelContext, data: ModelData, params: dict[str, Any]) -> tuple[Any, dict[str, float]]:
-    pipeline = build_pipeline(ctx.spec, ctx.estimator_cls, params)
+    assert ctx.estimator_cls is not None  # a declarative spec (train() dispatches the others)
+    pipeline = build_pipeline(ctx.spec, ctx.estimator_cls, params, ctx.estimator_modules)
     features = ctx.spec.features.all
     pipeline.fit(data.train[features], data.train[ctx.spec.target])
     metrics = evaluate(pipeline, data.holdout, features, ctx.spec.target, ctx.spec.task, ctx.spec.positive_label)
     return pipeline, metrics
 
 
-def _run_params(ctx: ModelContext, params: dict[str, Any]) -> dict[str, Any]:
+def run_params(ctx: ModelContext, params: dict[str, Any]) -> dict[str, Any]:
+    """What the run records as params: the estimator's (or the command's) params, task, features, split.
+
+    The split settings are what the gates rebuild a version's training rows from (honest rows).
+    """
     split = ctx.spec.data.split
     logged = {f"estimator.{k}": v for k, v in sorted(params.items())}
+    if ctx.spec.estimator is not None:
+        logged["estimator.class"] = ctx.spec.estimator.class_
+    if ctx.spec.train is not None:
+        logged = {f"train.params.{k}": v for k, v in sorted(params.items())} | {"train.command": ctx.spec.train.command}
     logged |= {
-        "estimator.class": ctx.spec.estimator.class_,
         "task": ctx.spec.task,
         "target": ctx.spec.target,
         "features.numeric": ",".join(ctx.spec.features.numeric),
@@ -144,7 +167,7 @@ def _skops_types(pipeline: Any, data: ModelData, ctx: ModelContext) -> list[str]
     if isinstance(size, int):
         probe.set_params(estimator__n_estimators=min(size, 2))
     probe.fit(sample[ctx.spec.features.all], sample[ctx.spec.target])
-    return trusted_types(skops.io.get_untrusted_types(data=skops.io.dumps(probe)))
+    return trusted_types(skops.io.get_untrusted_types(data=skops.io.dumps(probe)), ctx.estimator_modules)
 
 
 def _small_sample(frame: Any, ctx: ModelContext, per_class: int = 10) -> Any:
@@ -167,7 +190,7 @@ def _log(
     output = pipeline.predict_proba(example) if ctx.spec.task == "classification" else pipeline.predict(example)
     tags = version_tags(info) | {"mlflow.source.git.commit": info["git_commit"]}
     with registry.run(f"mlgate/{ctx.name}", f"train-{ctx.name}", tags):
-        registry.log_run_data(_run_params(ctx, params), {f"holdout_{k}": v for k, v in metrics.items()})
+        registry.log_run_data(run_params(ctx, params), {f"holdout_{k}": v for k, v in metrics.items()})
         registry.log_artifacts(
             {
                 "model.yaml": ctx.spec_doc.path.read_bytes(),
@@ -180,7 +203,7 @@ def _log(
             name=ctx.name,
             signature_data=(data.train[features].head(200), output),
             input_example=example,
-            pip_requirements=pip_requirements(),
+            pip_requirements=pip_requirements(pipeline),
             skops_types=_skops_types(pipeline, data, ctx),
         )
     # The run is FINISHED here; the version is born with every lineage tag.
@@ -198,9 +221,17 @@ def _log(
 
 
 def train(
-    root: Path, name: str, progress: Progress = lambda _msg: None, tracking_uri: str | None = None
+    root: Path,
+    name: str,
+    progress: Progress = lambda _msg: None,
+    tracking_uri: str | None = None,
+    output: Progress | None = None,
 ) -> TrainResult:
-    """Train ``name`` from its spec and register a new version (in ``tracking_uri`` if given)."""
+    """Train ``name`` from its spec and register a new version (in ``tracking_uri`` if given).
+
+    A spec with ``estimator:`` is fitted here; one with ``train: {command: ...}`` is trained by
+    its own command (mlgate.training.command), whose output lines go to ``output`` (default: stderr).
+    """
     timings: dict[str, float] = {}
     start = time.perf_counter()
     progress(f"checking models/{name}/model.yaml, its policy and params")
@@ -208,9 +239,14 @@ def train(
     refuse_predictions(ctx, "be trained")
     progress("loading DVC-tracked data")
     data = load_model_data(ctx.spec, ctx.spec_doc, root)
-    params = estimator_params(ctx.estimator_cls, ctx.params, ctx.spec.seed)
+    params = recorded_params(ctx.spec, ctx.spec_doc, ctx.params, ctx.estimator_modules)
     info = lineage(ctx, data, git_state(root), params)
     timings["load"] = time.perf_counter() - start
+    if ctx.spec.train is not None:
+        from mlgate.training.command import train_with_command
+
+        return train_with_command(ctx, data, info, params, progress, tracking_uri, output, timings, start)
+    assert ctx.spec.estimator is not None
     progress(f"fitting {ctx.spec.estimator.class_} on {len(data.train)} rows")
     fitted = _fit(ctx, data, params)
     timings["fit"] = time.perf_counter() - start - timings["load"]

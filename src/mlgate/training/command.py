@@ -1,0 +1,225 @@
+"""`mlgate train` for a spec with ``train: {command: ...}``: the team's own script or ``dvc repro``.
+
+The one module besides mlgate.git and mlgate.data that starts a child process: the command the
+spec names (tests/test_architecture.py allows it). Order, for "nothing is lost":
+
+1. spec, policy, params and data are loaded and every data file checked against DVC (train.py);
+2. the MLflow run is created in experiment ``mlgate/<name>`` with the lineage tags
+   (``mlgate.lineage=command``) and the split params the gates rebuild training rows from;
+3. the command runs from the repo root, without a shell (``shlex.split``: no pipes, globs or
+   variable expansion — use ``sh -c '...'`` or a script for those), its output streamed, with
+   ``MLFLOW_TRACKING_URI``, ``MLFLOW_RUN_ID`` and the ``MLGATE_*`` variables (:func:`command_env`);
+   ``mlflow.start_run()`` in the script resumes mlgate's run. ``dvc repro <stage>`` passes the
+   environment on to the stage;
+4. mlgate finds the models logged into that run and refuses anything but exactly one, re-checks
+   the declared data (a command that changed its inputs is refused), then registers the model
+   with the lineage tags in one request and writes ``mlgate.train.complete`` last.
+
+Any failure ends the run FAILED with ``mlgate.train.refused`` saying why, and registers nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlgate.config.workspace import PARAMS_FILE, ModelContext
+from mlgate.data import ModelData, file_md5
+from mlgate.exceptions import RegistryUnavailable, TrainingFailed
+from mlgate.registry import TAG_PREFIX, Registry
+from mlgate.training.lineage import LINEAGE_COMMAND, TRAIN_COMPLETE_TAG
+
+Progress = Callable[[str], None]
+TAIL_LINES = 20
+"""Lines of the command's output quoted when it fails."""
+REFUSED_TAG = TAG_PREFIX + "train.refused"
+COMMAND_TAG = TAG_PREFIX + "train.command"
+
+
+def command_env(ctx: ModelContext, data: ModelData, tracking_uri: str, run_id: str) -> dict[str, str]:
+    """The variables the command gets on top of mlgate's own environment (documented in the README).
+
+    ``MLGATE_DATA_<ROLE>`` are absolute paths of the spec's data files (roles ``PATH``, ``TRAIN``,
+    ``HOLDOUT``, ``REFERENCE``, ``CURRENT``); ``MLGATE_SPLIT`` (JSON) is the split mlgate's gates
+    assume the model held out when the spec splits one file: train on the other rows only.
+    """
+    root = ctx.root.resolve()
+    spec = ctx.spec
+    env = {
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_RUN_ID": run_id,
+        "MLGATE_MODEL": ctx.name,
+        "MLGATE_REPO": str(root),
+        "MLGATE_TASK": spec.task,
+        "MLGATE_TARGET": spec.target,
+        "MLGATE_FEATURES": json.dumps({"numeric": spec.features.numeric, "categorical": spec.features.categorical}),
+        "MLGATE_SEED": str(spec.seed),
+        "MLGATE_PARAMS_FILE": str(root / PARAMS_FILE),
+        "MLGATE_PARAMS": json.dumps(ctx.params, sort_keys=True, default=str),
+    }
+    for item in data.files:
+        env[f"MLGATE_DATA_{item.role.upper()}"] = str(root / item.path)
+    if spec.data.split is not None:
+        env["MLGATE_SPLIT"] = json.dumps(spec.data.split.model_dump(mode="json"), sort_keys=True)
+    return env
+
+
+def _echo(line: str) -> None:
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+def run_command(
+    argv: list[str], cwd: Path, env: dict[str, str], timeout: float, output: Progress
+) -> tuple[int | None, list[str]]:
+    """Run ``argv`` (no shell), streaming its output (stderr merged into stdout) to ``output``.
+
+    Returns the exit code (None when it was killed for running past ``timeout`` seconds) and its
+    last :data:`TAIL_LINES` lines. The command runs in its own process group, so a timeout also
+    ends what it started (``dvc repro`` runs the stage's own command as a child).
+    """
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    try:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+    except OSError as err:
+        raise TrainingFailed(f"cannot start the training command {shlex.join(argv)}: {err.strerror or err}") from None
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            tail.append(line.rstrip("\n"))
+            output(line)
+        code = process.wait()
+    finally:
+        timer.cancel()
+    return (None if timed_out.is_set() else code), list(tail)
+
+
+def _refuse(registry: Registry, run_id: str, message: str, *, hint: str = "") -> TrainingFailed:
+    """End the run FAILED with the reason as a tag; the error to raise."""
+    with contextlib.suppress(RegistryUnavailable):  # an outage here must not hide why training failed
+        registry.finish_run(run_id, {REFUSED_TAG: message[:5000]}, status="FAILED")
+    return TrainingFailed(message, hint=hint) if hint else TrainingFailed(message)
+
+
+def _changed_inputs(ctx: ModelContext, data: ModelData) -> list[str]:
+    """The declared data files whose bytes the command changed (md5 before vs now)."""
+    changed = []
+    for item in data.files:
+        path = ctx.root / item.path
+        now = file_md5(path) if path.is_file() else "(missing)"
+        if now != item.md5:
+            changed.append(f"{item.path} (md5 {item.md5[:8]} before, {now[:8]} after)")
+    return changed
+
+
+def train_with_command(
+    ctx: ModelContext,
+    data: ModelData,
+    info: dict[str, Any],
+    params: dict[str, Any],
+    progress: Progress,
+    tracking_uri: str | None,
+    output: Progress | None,
+    timings: dict[str, float],
+    start: float,
+) -> Any:
+    """Run the spec's ``train.command`` in a run mlgate created, then register the one model it logged."""
+    from mlgate.training.train import TrainResult, run_params, version_tags
+
+    assert ctx.spec.train is not None
+    command = ctx.spec.train.command
+    argv = shlex.split(command)  # checked when the spec was parsed
+    info = info | {"lineage": LINEAGE_COMMAND, "command": command}
+    tags = version_tags(info) | {"mlflow.source.git.commit": info["git_commit"], COMMAND_TAG: command}
+    registry = Registry(ctx.root, tracking_uri)
+    run_id = registry.create_run(f"mlgate/{ctx.name}", f"train-{ctx.name}", tags)
+    registry.log_params_to(run_id, run_params(ctx, params))
+    registry.attach_json(run_id, json.dumps(info, indent=2), "mlgate/lineage.json")
+    progress(f"running `{command}` in {ctx.root} (run {run_id})")
+    env = os.environ | command_env(ctx, data, registry.uri, run_id)
+    timeout = ctx.spec.train.timeout_minutes * 60
+    code, tail = run_command(argv, ctx.root, env, timeout, output or _echo)
+    timings["command"] = time.perf_counter() - start - timings["load"]
+    quoted = "\n".join(f"  | {line}" for line in tail)
+    if code is None:
+        raise _refuse(
+            registry, run_id, f"`{command}` ran past train.timeout_minutes ({ctx.spec.train.timeout_minutes})"
+        )
+    if code != 0:
+        raise _refuse(registry, run_id, f"`{command}` failed with exit code {code}; its last lines:\n{quoted}")
+    progress(f"registering the model `{command}` logged, after re-checking the declared data")
+    status = registry.run_status(run_id)
+    if status not in ("RUNNING", "FINISHED"):
+        raise _refuse(registry, run_id, f"`{command}` exited 0 but left run {run_id} {status}")
+    changed = _changed_inputs(ctx, data)
+    if changed:
+        message = (
+            f"`{command}` changed its declared inputs: {', '.join(changed)}; a training command must only read them"
+        )
+        raise _refuse(registry, run_id, message)
+    logged = [m for m in registry.logged_models(run_id) if m.status == "READY"]
+    if len(logged) != 1:
+        found = ", ".join(f"{m.name or '?'} ({m.model_id})" for m in logged) or "none"
+        raise _refuse(
+            registry,
+            run_id,
+            f"`{command}` must log exactly one model into run {run_id}; it logged {len(logged)}: {found}",
+            hint=(
+                "inside `with mlflow.start_run():` (it resumes mlgate's run from MLFLOW_RUN_ID) call one "
+                "mlflow.<flavour>.log_model(...)"
+            ),
+        )
+    if status == "RUNNING":  # the script did not end the run (no `with`): it is complete now
+        registry.finish_run(run_id, {})
+    registered = registry.register_model(ctx.name, logged[0].uri, tags)
+    try:
+        registry.set_model_description(ctx.name, ctx.spec.description)
+        registry.set_version_tags(ctx.name, registered.version, {TRAIN_COMPLETE_TAG: "true"})  # last
+    except RegistryUnavailable as err:
+        raise RegistryUnavailable(
+            f"{ctx.name} v{registered.version} was registered but not marked complete "
+            f"({TRAIN_COMPLETE_TAG}), so it cannot be gated: {err.message}",
+            hint=f"re-run `mlgate train {ctx.name}` once MLflow answers",
+        ) from err
+    timings["log"] = time.perf_counter() - start - timings["load"] - timings["command"]
+    timings["total"] = time.perf_counter() - start
+    return TrainResult(
+        model=ctx.name,
+        version=registered.version,
+        run_id=registered.run_id,
+        model_uri=registered.model_uri,
+        tracking_uri=registered.tracking_uri,
+        metrics=registry.run_metrics(run_id),
+        lineage=info,
+        seconds={k: round(v, 3) for k, v in timings.items()},
+    )
