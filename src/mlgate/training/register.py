@@ -22,7 +22,7 @@ from typing import Any
 
 from mlgate import __version__
 from mlgate.config.schema import repo_relative
-from mlgate.config.workspace import load_model_context
+from mlgate.config.workspace import load_model_context, refuse_predictions
 from mlgate.data import file_md5
 from mlgate.exceptions import InvalidInput, RegistryUnavailable
 from mlgate.registry import Registry
@@ -150,6 +150,7 @@ def register_external(
 ) -> RegisterResult:
     """Register a model trained elsewhere as a new version of ``name`` with external lineage."""
     ctx = load_model_context(root, name)  # the model must be governed here: its spec judges the version
+    refuse_predictions(ctx, "register a model")
     source = parse_source(model_uri, cwd or Path.cwd())
     tags = stated_tags(root, source, commit, data or {})
     registry = Registry(root, tracking_uri)
