@@ -343,7 +343,15 @@ def test_a_command_trained_xgboost_or_lightgbm_version_is_promoted(
     byo: Path, server_env: str, xgb_lgbm: dict[str, Trained], cli: CliRunner, name: str, tmp_path: Path
 ) -> None:
     """Plan, then apply: the promotion verifies the command lineage, moves the alias and writes the audit record."""
-    repo = copy_repo(byo, tmp_path / "repo")  # its own release commit: other tests keep byo's HEAD
+    repo = copy_repo(byo, tmp_path / "repo")  # its own commits: other tests keep byo's HEAD
+    # the scripts fit the four numeric features only (ROC AUC about 0.68): this team's policy asks 0.60
+    policy = repo / "policies" / "credit.yaml"
+    policy.write_text(
+        policy.read_text().replace(
+            "    - metric: roc_auc\n      min: 0.70\n", "    - metric: roc_auc\n      min: 0.60\n"
+        )
+    )
+    git("commit", "-q", "-am", "numeric-only models are acceptable here", cwd=repo)
     version = xgb_lgbm[name].version
     (repo / "models" / name / "release.yaml").write_text(f"model: {name}\nstages:\n  staging: {version}\n")
     git("add", "-A", cwd=repo)
@@ -352,7 +360,8 @@ def test_a_command_trained_xgboost_or_lightgbm_version_is_promoted(
     plan = invoke(cli, "promote", "--plan", "--no-github", "--json", str(tmp_path / "plan.json"), cwd=repo)
     assert plan.exit_code == 0, plan.output
     [change] = [c for c in json.loads((tmp_path / "plan.json").read_text())["changes"] if c["model"] == name]
-    checks = {c["name"]: c for c in change["checks"]}
+    checks = {c["check"]: c for c in change["checks"]}
+    assert change["ok"], change
     assert checks["lineage"]["ok"], checks["lineage"]
     assert f"trained at {head(byo)[:12]}, which the base branch holds" in checks["lineage"]["detail"]
     assert registry.alias_version(name, "staging") is None  # a plan moves nothing
