@@ -105,7 +105,7 @@ def command_env(ctx: ModelContext, data: ModelData, tracking_uri: str, run_id: s
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
-    """This process's environment plus ``extra``, minus inherited ``MLGATE_DATA_*`` (one could name the holdout)."""
+    """Our own environment plus ``extra``, minus inherited ``MLGATE_DATA_*`` (one could name the holdout)."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(DATA_ENV_PREFIX)}
     return inherited | extra
 
