@@ -16,12 +16,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import copy_repo, git, invoke
+from conftest import copy_repo, dvc, git, invoke
 from mlgate.config.workspace import load_model_context
-from mlgate.data import ModelData, load_model_data, prepare_columns
+from mlgate.data import ModelData, load_model_data, prepare_columns, split_positions, write_rows
 from mlgate.exceptions import UnsafeModel
 from mlgate.promotion import make_plan
 from mlgate.registry import Registry, audit, load_skops
+from mlgate.training.command import command_env
 from mlgate.training.train import train
 
 pytestmark = pytest.mark.server
@@ -378,6 +379,50 @@ def test_a_command_trained_xgboost_or_lightgbm_version_is_promoted(
     assert (record.stage, record.previous, record.version, record.state) == ("staging", None, version, "done")
     assert record.commit == head(repo)
     assert record.verdict_status in ("pass", "warn")
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".parquet"])
+def test_the_training_rows_file_keeps_the_source_format_and_values(suffix: str, tmp_path: Path) -> None:
+    """Values reach the script as the file has them: '007' stays text, 'NA' is no missing value (TSV)."""
+    rows = [{"id": f"{i:03d}", "note": "NA" if i % 3 else "ok", "risk": i % 2} for i in range(40)]
+    frame = pd.DataFrame(rows)
+    source = tmp_path / f"in{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(source, index=False)
+    else:
+        frame.to_csv(source, sep="\t", index=False)
+    spec = load_model_context(Path(__file__).parent.parent, "credit").spec.model_copy(update={"target": "risk"})
+    train_rows, _ = split_positions(frame, spec)
+    out = tmp_path / f"out{suffix}"
+    write_rows(source, f"data/in{suffix}", train_rows, out)
+    if suffix == ".parquet":
+        pd.testing.assert_frame_equal(pd.read_parquet(out), frame.iloc[train_rows].reset_index(drop=True))
+    else:
+        lines = source.read_text().splitlines()
+        assert out.read_text().splitlines() == [lines[0], *(lines[1 + i] for i in train_rows)]
+    assert len(train_rows) == 30
+
+
+def test_a_train_holdout_layout_hands_over_the_train_file_only(byo: Path, tmp_path: Path) -> None:
+    """With data.train + data.holdout the command gets the train file as it is; the holdout file not at all."""
+    repo = copy_repo(byo, tmp_path / "layout")
+    frame = pd.read_csv(repo / "data" / "german_credit.csv")
+    frame.iloc[:700].to_csv(repo / "data" / "train.csv", index=False)
+    frame.iloc[700:].to_csv(repo / "data" / "holdout.csv", index=False)
+    dvc("add", "-q", "data/train.csv", "data/holdout.csv", cwd=repo)
+    spec = repo / "models" / "byo-xgb" / "model.yaml"
+    text = spec.read_text()
+    split_block = text[text.index("  path: data/german_credit.csv\n") : text.index("target:")]
+    spec.write_text(text.replace(split_block, "  train: data/train.csv\n  holdout: data/holdout.csv\n"))
+    ctx = load_model_context(repo, "byo-xgb")
+    data = load_model_data(ctx.spec, ctx.spec_doc, repo)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = command_env(ctx, data, "http://mlflow.invalid", "run", scratch)
+    assert {k for k in env if k.startswith("MLGATE_DATA_")} == {"MLGATE_DATA_TRAIN"}
+    assert env["MLGATE_DATA_TRAIN"] == str((repo / "data" / "train.csv").resolve())
+    assert "MLGATE_SPLIT" not in env  # nothing is split
+    assert list(scratch.iterdir()) == []
 
 
 @pytest.mark.parametrize(
