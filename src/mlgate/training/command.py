@@ -203,7 +203,10 @@ def train_with_command(
     progress(f"running `{command}` in {ctx.root} (run {run_id})")
     timeout = ctx.spec.train.timeout_minutes * 60
     with tempfile.TemporaryDirectory(prefix="mlgate-train-") as scratch:  # the training rows, deleted after
-        env = child_env(command_env(ctx, data, registry.uri, run_id, Path(scratch)))
+        try:
+            env = child_env(command_env(ctx, data, registry.uri, run_id, Path(scratch)))
+        except OSError as err:  # writing the training rows: the run must not stay RUNNING
+            raise _refuse(registry, run_id, f"cannot write the training rows for `{command}`: {err}") from None
         code, tail = run_command(argv, ctx.root, env, timeout, output or _echo)
     timings["command"] = time.perf_counter() - start - timings["load"]
     quoted = "\n".join(f"  | {line}" for line in tail)
