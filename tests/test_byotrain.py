@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import copy_repo, git, invoke
+from conftest import copy_repo, dvc, git, invoke
+from mlgate.config.workspace import load_model_context
+from mlgate.data import ModelData, load_model_data, prepare_columns, split_positions, write_rows
 from mlgate.exceptions import UnsafeModel
 from mlgate.promotion import make_plan
-from mlgate.registry import Registry, load_skops
+from mlgate.registry import Registry, audit, load_skops
+from mlgate.training.command import command_env
 from mlgate.training.train import train
 
 pytestmark = pytest.mark.server
@@ -28,8 +33,6 @@ import json, os, sys
 
 import mlflow
 import pandas as pd
-from sklearn.model_selection import train_test_split
-
 kind = sys.argv[1]
 if kind == "fail":
     print("about to fail", file=sys.stderr)
@@ -37,24 +40,27 @@ if kind == "fail":
     sys.exit(3)
 features = json.loads(os.environ["MLGATE_FEATURES"])
 target = os.environ["MLGATE_TARGET"]
-split = json.loads(os.environ["MLGATE_SPLIT"])
-frame = pd.read_csv(os.environ["MLGATE_DATA_PATH"])
+received = os.environ["MLGATE_DATA_TRAIN"]  # the training rows only: the holdout is not handed over
+train = pd.read_csv(received)
 for column in features["categorical"]:
-    frame[column] = frame[column].astype(str)
-# the rows mlgate's gates hold out: the same seeded split
-train, _ = train_test_split(
-    frame, test_size=split["holdout_fraction"], random_state=split["seed"], stratify=frame[target]
-)
+    train[column] = train[column].astype(str)
 X, y = train[features["numeric"]], train[target]
 params = json.loads(os.environ["MLGATE_PARAMS"])
 seed = int(os.environ["MLGATE_SEED"])
 if kind == "touch":
-    with open(os.environ["MLGATE_DATA_PATH"], "a") as handle:
+    with open(os.path.join(os.environ["MLGATE_REPO"], "data", "german_credit.csv"), "a") as handle:
         handle.write("\\n")
 expected_run = os.environ["MLFLOW_RUN_ID"]  # start_run() resumes it (and takes it out of the environment)
 with mlflow.start_run() as run:
     assert run.info.run_id == expected_run
     mlflow.log_metric("train_rows", len(X))
+    # what the script was given, for the tests to compare with mlgate's split
+    mlflow.log_params({
+        "seen.data_vars": ",".join(sorted(k for k in os.environ if k.startswith("MLGATE_DATA_"))),
+        "seen.train_file": received,
+        "seen.split": os.environ.get("MLGATE_SPLIT", ""),
+    })
+    mlflow.log_artifact(received, "seen")
     if kind == "sklearn":
         import skops.io
         from sklearn.compose import ColumnTransformer
@@ -235,25 +241,188 @@ def test_a_command_trained_sklearn_model_is_gated_reported_and_promoted(
     assert registry.alias_version("byo-skl", "staging") == 1
 
 
-@pytest.mark.parametrize("name", ["byo-xgb", "byo-lgbm", "byo-xgb-dvc", "byo-lgbm-dvc"])
-def test_xgboost_and_lightgbm_scripts_register_complete_versions(byo: Path, server_env: str, name: str) -> None:
+XGB_LGBM = ("byo-xgb", "byo-lgbm", "byo-xgb-dvc", "byo-lgbm-dvc")
+
+
+@dataclass
+class Trained:
+    """One command-trained version and what its command printed."""
+
+    version: int
+    lines: list[str]
+
+
+@pytest.fixture(scope="module")
+def xgb_lgbm(byo: Path, mlflow_server: str) -> dict[str, Trained]:
+    """The xgboost and lightgbm scripts trained once, directly and through `dvc repro` (shared: ~8 s each)."""
+    trained = {}
+    for name in XGB_LGBM:
+        lines: list[str] = []
+        result = train(byo, name, tracking_uri=mlflow_server, output=lines.append)
+        trained[name] = Trained(result.version, lines)
+    return trained
+
+
+def mlgate_split(repo: Path, name: str) -> ModelData:
+    """The train and holdout rows mlgate's own split gives for ``name``'s spec (what the gates score on)."""
+    ctx = load_model_context(repo, name)
+    return load_model_data(ctx.spec, ctx.spec_doc, repo)
+
+
+@pytest.mark.parametrize("name", XGB_LGBM)
+def test_xgboost_and_lightgbm_scripts_register_complete_versions(
+    byo: Path, server_env: str, xgb_lgbm: dict[str, Trained], name: str, tmp_path: Path
+) -> None:
     """Directly and as a dvc.yaml stage (`dvc repro` passes MLFLOW_RUN_ID on): one complete version each."""
-    lines: list[str] = []
-    result = train(byo, name, tracking_uri=server_env, output=lines.append)
     registry = Registry(byo, server_env)
-    mv = registry.version(name, result.version)
+    mv = registry.version(name, xgb_lgbm[name].version)
     assert (mv.tags["mlgate.lineage"], mv.tags["mlgate.train.complete"]) == ("command", "true")
     assert mv.tags["mlgate.git.commit"] == head(byo)
     assert mv.tags["mlgate.git.dirty"] == "false"
-    assert registry.run_status(mv.run_id) == "FINISHED"
+    facts = registry.run_facts(mv.run_id)
+    assert facts.status == "FINISHED"
     flavour = "xgboost" if "xgb" in name else "lightgbm"
     from mlflow.models import get_model_info
 
-    assert flavour in get_model_info(f"models:/{name}/{result.version}").flavors
+    assert flavour in get_model_info(f"models:/{name}/{mv.version}").flavors
     if name.endswith("-dvc"):
-        assert any("Running stage" in line for line in lines), lines
+        assert any("Running stage" in line for line in xgb_lgbm[name].lines), xgb_lgbm[name].lines
         stage = "train_xgb" if flavour == "xgboost" else "train_lgbm"
         assert f"  {stage}:\n" in (byo / "dvc.lock").read_text()
+
+    # the command saw the training rows of mlgate's split and nothing else, from a file deleted afterwards
+    assert facts.params["seen.data_vars"] == "MLGATE_DATA_TRAIN"
+    assert json.loads(facts.params["seen.split"]) == {"holdout_fraction": 0.25, "seed": 42, "stratify": True}
+    received = Path(facts.params["seen.train_file"])
+    assert received.name == "german_credit.train.csv"
+    assert not received.exists()
+    seen = registry._mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path="seen", dst_path=str(tmp_path))
+    expected = mlgate_split(byo, name).train
+    got = prepare_columns(pd.read_csv(Path(seen) / received.name), load_model_context(byo, name).spec)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert (len(got), len(expected)) == (750, 750)
+
+
+@pytest.mark.parametrize("name", XGB_LGBM)
+def test_xgboost_and_lightgbm_versions_are_gated_and_reported(
+    byo: Path, server_env: str, xgb_lgbm: dict[str, Trained], cli: CliRunner, name: str, tmp_path: Path
+) -> None:
+    """The verdict's ROC AUC is sklearn's on the same holdout rows, from the model as MLflow itself loads it."""
+    import mlflow
+    from sklearn.metrics import roc_auc_score
+
+    version = xgb_lgbm[name].version
+    out = tmp_path / "verdict.json"
+    gated = invoke(cli, "gate", name, "--version", str(version), "--stage", "staging", "--json", str(out), cwd=byo)
+    assert gated.exit_code in (0, 1), gated.output
+    verdict = json.loads(out.read_text())
+    assert (verdict["version"], verdict["lineage"]["tags"]["mlgate.lineage"]) == (version, "command")
+    assert (gated.exit_code == 1) == (verdict["status"] == "fail")
+    holdout = mlgate_split(byo, name).holdout
+    assert verdict["judging"]["evaluation"] == {"holdout_rows": 250, "excluded_rows": 0, "reason": ""}
+    assert len(holdout) == 250
+
+    mlflow.set_tracking_uri(server_env)
+    flavour = mlflow.xgboost if "xgb" in name else mlflow.lightgbm
+    reference = flavour.load_model(f"models:/{name}/{version}")
+    assert type(reference).__name__ == ("XGBClassifier" if "xgb" in name else "LGBMClassifier")
+    numeric = load_model_context(byo, name).spec.features.numeric
+    score = reference.predict_proba(holdout[numeric])[:, list(reference.classes_).index(1)]
+    expected = roc_auc_score(holdout["risk"], score)
+    roc = next(r for r in verdict["rules"] if r["metric"] == "roc_auc" and r["comparison"] == "min")
+    assert roc["observed"] == pytest.approx(expected, abs=1e-9)
+    assert verdict["metrics"]["roc_auc"] == pytest.approx(expected, abs=1e-9)
+    assert roc["status"] == ("pass" if expected >= 0.70 else "fail")
+
+    report = invoke(cli, "report", name, "--verdict", str(out), "--markdown", str(tmp_path / "r.md"), cwd=byo)
+    assert report.exit_code == 0, report.output
+    assert f"trained by its own command `{COMMAND_MODELS[name]}`" in (tmp_path / "r.md").read_text()
+
+
+@pytest.mark.parametrize("name", ["byo-xgb", "byo-lgbm-dvc"])
+def test_a_command_trained_xgboost_or_lightgbm_version_is_promoted(
+    byo: Path, server_env: str, xgb_lgbm: dict[str, Trained], cli: CliRunner, name: str, tmp_path: Path
+) -> None:
+    """Plan, then apply: the promotion verifies the command lineage, moves the alias and writes the audit record."""
+    repo = copy_repo(byo, tmp_path / "repo")  # its own commits: other tests keep byo's HEAD
+    # the scripts fit the four numeric features only (ROC AUC about 0.68): this team's policy asks 0.60
+    policy = repo / "policies" / "credit.yaml"
+    policy.write_text(
+        policy.read_text().replace(
+            "    - metric: roc_auc\n      min: 0.70\n", "    - metric: roc_auc\n      min: 0.60\n"
+        )
+    )
+    git("commit", "-q", "-am", "numeric-only models are acceptable here", cwd=repo)
+    version = xgb_lgbm[name].version
+    (repo / "models" / name / "release.yaml").write_text(f"model: {name}\nstages:\n  staging: {version}\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", f"promote {name}", cwd=repo)
+    registry = Registry(repo, server_env)
+    plan = invoke(cli, "promote", "--plan", "--no-github", "--json", str(tmp_path / "plan.json"), cwd=repo)
+    assert plan.exit_code == 0, plan.output
+    [change] = [c for c in json.loads((tmp_path / "plan.json").read_text())["changes"] if c["model"] == name]
+    checks = {c["check"]: c for c in change["checks"]}
+    assert change["ok"], change
+    assert checks["lineage"]["ok"], checks["lineage"]
+    assert f"trained at {head(byo)[:12]}, which the base branch holds" in checks["lineage"]["detail"]
+    assert registry.alias_version(name, "staging") is None  # a plan moves nothing
+
+    applied = invoke(cli, "promote", "--apply", "--no-github", "--json", str(tmp_path / "apply.json"), cwd=repo)
+    assert applied.exit_code == 0, applied.output
+    [change] = [c for c in json.loads((tmp_path / "apply.json").read_text())["changes"] if c["model"] == name]
+    assert (change["stage"], change["desired"], change["outcome"]) == ("staging", version, "applied")
+    assert registry.alias_version(name, "staging") == version
+    mv = registry.version(name, version)
+    assert mv.tags["mlgate.lineage"] == "command"
+    assert mv.tags["mlgate.commit"] == head(repo)
+    [record] = audit.history(registry, name)
+    assert (record.stage, record.previous, record.version, record.state) == ("staging", None, version, "done")
+    assert record.commit == head(repo)
+    assert record.verdict_status in ("pass", "warn")
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".parquet"])
+def test_the_training_rows_file_keeps_the_source_format_and_values(suffix: str, tmp_path: Path) -> None:
+    """Values reach the script as the file has them: '007' stays text, 'NA' is no missing value (TSV)."""
+    rows = [{"id": f"{i:03d}", "note": "NA" if i % 3 else "ok", "risk": i % 2} for i in range(40)]
+    frame = pd.DataFrame(rows)
+    source = tmp_path / f"in{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(source, index=False)
+    else:
+        frame.to_csv(source, sep="\t", index=False)
+    spec = load_model_context(Path(__file__).parent.parent, "credit").spec.model_copy(update={"target": "risk"})
+    train_rows, _ = split_positions(frame, spec)
+    out = tmp_path / f"out{suffix}"
+    write_rows(source, f"data/in{suffix}", train_rows, out)
+    if suffix == ".parquet":
+        pd.testing.assert_frame_equal(pd.read_parquet(out), frame.iloc[train_rows].reset_index(drop=True))
+    else:
+        lines = source.read_text().splitlines()
+        assert out.read_text().splitlines() == [lines[0], *(lines[1 + i] for i in train_rows)]
+    assert len(train_rows) == 30
+
+
+def test_a_train_holdout_layout_hands_over_the_train_file_only(byo: Path, tmp_path: Path) -> None:
+    """With data.train + data.holdout the command gets the train file as it is; the holdout file not at all."""
+    repo = copy_repo(byo, tmp_path / "layout")
+    frame = pd.read_csv(repo / "data" / "german_credit.csv")
+    frame.iloc[:700].to_csv(repo / "data" / "train.csv", index=False)
+    frame.iloc[700:].to_csv(repo / "data" / "holdout.csv", index=False)
+    dvc("add", "-q", "data/train.csv", "data/holdout.csv", cwd=repo)
+    spec = repo / "models" / "byo-xgb" / "model.yaml"
+    text = spec.read_text()
+    split_block = text[text.index("  path: data/german_credit.csv\n") : text.index("target:")]
+    spec.write_text(text.replace(split_block, "  train: data/train.csv\n  holdout: data/holdout.csv\n"))
+    ctx = load_model_context(repo, "byo-xgb")
+    data = load_model_data(ctx.spec, ctx.spec_doc, repo)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = command_env(ctx, data, "http://mlflow.invalid", "run", scratch)
+    assert {k for k in env if k.startswith("MLGATE_DATA_")} == {"MLGATE_DATA_TRAIN"}
+    assert env["MLGATE_DATA_TRAIN"] == str((repo / "data" / "train.csv").resolve())
+    assert "MLGATE_SPLIT" not in env  # nothing is split
+    assert list(scratch.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,9 @@ from mlgate.data.dvc import (
     read_table,
     row_keys,
     split,
+    split_positions,
     split_settings,
+    write_rows,
 )
 from mlgate.data.holdout import (
     HeldOut,
@@ -55,7 +57,9 @@ __all__ = [
     "read_table",
     "row_keys",
     "split",
+    "split_positions",
     "split_settings",
     "training_rows",
     "version_held_out",
+    "write_rows",
 ]

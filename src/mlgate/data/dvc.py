@@ -573,18 +573,46 @@ def check_split(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
         raise SpecError([spec_doc.problem(("data", "split", "holdout_fraction"), message)])
 
 
-def split(
+def split_positions(
     frame: pd.DataFrame, spec: ModelSpec, settings: dict[str, Any] | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Seeded train/holdout split of one file, stratified by the target when asked."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions (train, holdout) of the seeded split of one file, stratified by the target when asked.
+
+    The one place the split is decided: :func:`split` takes these rows, and a training command's
+    ``MLGATE_DATA_TRAIN`` file (:func:`write_rows`) holds exactly the train positions. Only the
+    row count and the target column matter, so the raw and the prepared frame split alike.
+    """
     from sklearn.model_selection import train_test_split
 
     chosen = settings or split_settings(spec)
     strata = frame[spec.target] if chosen["stratify"] and spec.task == "classification" else None
     train, holdout = train_test_split(
-        frame, test_size=chosen["holdout_fraction"], random_state=chosen["seed"], stratify=strata
+        np.arange(len(frame)), test_size=chosen["holdout_fraction"], random_state=chosen["seed"], stratify=strata
     )
-    return train.reset_index(drop=True), holdout.reset_index(drop=True)
+    return train, holdout
+
+
+def split(
+    frame: pd.DataFrame, spec: ModelSpec, settings: dict[str, Any] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded train/holdout split of one file (:func:`split_positions`), in the split's row order."""
+    train, holdout = split_positions(frame, spec, settings)
+    return frame.iloc[train].reset_index(drop=True), frame.iloc[holdout].reset_index(drop=True)
+
+
+def write_rows(source: Path, display: str, positions: np.ndarray, dest: Path) -> None:
+    """Write the rows at ``positions`` of the data file ``source`` to ``dest``, in the same format.
+
+    CSV and TSV fields are read and written as text (no type inference, no NA conversion), so
+    each value reaches the reader as the file spells it; Parquet keeps its column types.
+    """
+    kind = data_format(display)
+    if kind == "parquet":
+        pd.read_parquet(source, engine="pyarrow").iloc[positions].to_parquet(dest, engine="pyarrow", index=False)
+        return
+    delimiter = "\t" if kind == "tsv" else ","
+    frame = pd.read_csv(source, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False, low_memory=False)
+    frame.iloc[positions].to_csv(dest, sep=delimiter, index=False)
 
 
 def row_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:

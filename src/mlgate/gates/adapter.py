@@ -50,6 +50,29 @@ def has_sklearn_api(model: Any, task: str) -> bool:
     return task == "regression" or (hasattr(model, "predict_proba") and hasattr(model, "classes_"))
 
 
+def own_columns(model: Any) -> list[str] | None:
+    """The input columns ``model`` recorded when it was fitted, or None when it names none.
+
+    What the gates select when the version was logged without a signature: a script may train on
+    some of the spec's features only (``mlflow.xgboost.log_model`` records no signature unless
+    given an input example). scikit-learn estimators (and XGBoost's and LightGBM's scikit-learn
+    classes) fitted on a DataFrame keep ``feature_names_in_``; an XGBoost ``Booster`` its
+    ``feature_names``; a LightGBM ``Booster`` ``feature_name()`` (``Column_0``... when fitted on
+    an array: those are no column names, and the caller ignores names the data does not have).
+    """
+    from mlgate.registry.flavours import XGBoostBooster
+
+    if isinstance(model, XGBoostBooster):
+        names = model.booster.feature_names
+    elif hasattr(model, "feature_names_in_"):
+        names = model.feature_names_in_
+    elif callable(getattr(model, "feature_name", None)) and not hasattr(model, "fit"):  # lightgbm.Booster
+        names = model.feature_name()
+    else:
+        return None
+    return [str(n) for n in names] if names is not None and len(names) else None
+
+
 def adapt(model: Any, ctx: ModelContext, target_values: Any, label: str) -> Any:
     """``model`` itself when it has the scikit-learn API, else an :class:`OutputReader` around it.
 

@@ -37,7 +37,7 @@ from mlgate.data import (
 )
 from mlgate.exceptions import InvalidInput
 from mlgate.gates import Measurement, Skip, documentation, drift, evidence, fairness, integrity, performance
-from mlgate.gates.adapter import adapt, decide
+from mlgate.gates.adapter import adapt, decide, own_columns
 from mlgate.gates.metrics import classification_metrics, positive_label, regression_metrics
 from mlgate.gates.verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state, is_ancestor, show
@@ -386,7 +386,7 @@ def _same_rows_score(
             "its score here would include rows it trained on, so it is not compared"
         )
     model, loaded = _load(registry, ctx, data, mv.version)
-    return _score(model, ctx, data, _signature_features(loaded.signature))
+    return _score(model, ctx, data, _input_columns(loaded, data))
 
 
 def _champion(
@@ -488,8 +488,15 @@ def _evidence(
     return out
 
 
-def _signature_features(signature: list[tuple[str, str]] | None) -> list[str] | None:
-    return [column for column, _ in signature] if signature else None
+def _input_columns(loaded: LoadedModel, data: ModelData) -> list[str] | None:
+    """The columns the version is called with: its signature's, else the ones it was fitted on.
+
+    None (the spec's features) when it names neither, or names a column the evaluation data lacks.
+    """
+    if loaded.signature:
+        return [column for column, _ in loaded.signature]
+    own = own_columns(loaded.model)
+    return own if own and all(c in data.holdout.columns for c in own) else None
 
 
 def _trained_on(tags: dict[str, str]) -> dict[str, str]:
@@ -567,7 +574,8 @@ def run_gates(
         progress(f"scoring v{number} (and the champion, if any) on {len(data.holdout)} holdout rows")
         model, challenger = _load(registry, ctx, data, number)
         signature = challenger.signature
-        scored = _score(model, ctx, data, _signature_features(signature))
+        columns = _input_columns(challenger, data)
+        scored = _score(model, ctx, data, columns)
         evaluated = evaluation_held_out(ctx.spec, data)
         champion = _champion(registry, ctx, data, number, evaluated)
         extra: dict[str, Any] = {}
@@ -583,7 +591,7 @@ def run_gates(
     evidence_block: dict[str, Any] = {}
     if with_evidence:
         progress("evidence: confusion matrix, curves, feature importance")
-        evidence_block = _evidence(evaluation, extra, _signature_features(signature))
+        evidence_block = _evidence(evaluation, extra, columns)
     verdict = Verdict(
         model=name,
         version=number,

@@ -28,6 +28,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.config.workspace import PARAMS_FILE, ModelContext
-from mlgate.data import ModelData, file_md5
+from mlgate.data import ModelData, file_md5, read_table, split_positions, split_settings, write_rows
 from mlgate.exceptions import RegistryUnavailable, TrainingFailed
 from mlgate.registry import TAG_PREFIX, Registry
 from mlgate.training.lineage import LINEAGE_COMMAND, TRAIN_COMPLETE_TAG
@@ -47,12 +48,41 @@ REFUSED_TAG = TAG_PREFIX + "train.refused"
 COMMAND_TAG = TAG_PREFIX + "train.command"
 
 
-def command_env(ctx: ModelContext, data: ModelData, tracking_uri: str, run_id: str) -> dict[str, str]:
+DATA_ENV_PREFIX = "MLGATE_DATA_"
+WITHHELD_ROLES = ("path", "holdout")
+"""Data roles never passed to the command: the whole split file and the holdout file hold the rows the gates score."""
+
+
+def data_env(ctx: ModelContext, data: ModelData, scratch: Path) -> dict[str, str]:
+    """``MLGATE_DATA_<ROLE>``: the files the command may train on, as absolute paths.
+
+    ``MLGATE_DATA_TRAIN`` is the training rows only: with ``data.path`` + ``split``, mlgate writes
+    exactly the train rows of its own split (:func:`mlgate.data.split_positions`, the rows ``mlgate
+    train`` fits on) to a file in ``scratch``, same format as the source; with a train/holdout
+    layout it is the train file. ``MLGATE_DATA_PATH`` and ``MLGATE_DATA_HOLDOUT`` are never given:
+    they hold the rows the gates evaluate on, and a script that read them could train on them.
+    ``REFERENCE`` and ``CURRENT`` (drift inputs) are passed as they are.
+    """
+    root = ctx.root.resolve()
+    env: dict[str, str] = {}
+    for item in data.files:
+        if item.role == "path":
+            source = root / item.path
+            train, _ = split_positions(read_table(source, item.path), ctx.spec)
+            name = Path(item.path)
+            rows = scratch / f"{name.stem}.train{name.suffix}"
+            write_rows(source, item.path, train, rows)
+            env[f"{DATA_ENV_PREFIX}TRAIN"] = str(rows)
+        elif item.role not in WITHHELD_ROLES:
+            env[f"{DATA_ENV_PREFIX}{item.role.upper()}"] = str(root / item.path)
+    return env
+
+
+def command_env(ctx: ModelContext, data: ModelData, tracking_uri: str, run_id: str, scratch: Path) -> dict[str, str]:
     """The variables the command gets on top of mlgate's own environment (documented in the README).
 
-    ``MLGATE_DATA_<ROLE>`` are absolute paths of the spec's data files (roles ``PATH``, ``TRAIN``,
-    ``HOLDOUT``, ``REFERENCE``, ``CURRENT``); ``MLGATE_SPLIT`` (JSON) is the split mlgate's gates
-    assume the model held out when the spec splits one file: train on the other rows only.
+    The data files are :func:`data_env`'s (``scratch`` holds the training rows mlgate writes);
+    ``MLGATE_SPLIT`` (JSON) says, for information, which split of ``data.path`` they come from.
     """
     root = ctx.root.resolve()
     spec = ctx.spec
@@ -68,11 +98,16 @@ def command_env(ctx: ModelContext, data: ModelData, tracking_uri: str, run_id: s
         "MLGATE_PARAMS_FILE": str(root / PARAMS_FILE),
         "MLGATE_PARAMS": json.dumps(ctx.params, sort_keys=True, default=str),
     }
-    for item in data.files:
-        env[f"MLGATE_DATA_{item.role.upper()}"] = str(root / item.path)
-    if spec.data.split is not None:
-        env["MLGATE_SPLIT"] = json.dumps(spec.data.split.model_dump(mode="json"), sort_keys=True)
+    env |= data_env(ctx, data, scratch)
+    if spec.data.path:
+        env["MLGATE_SPLIT"] = json.dumps(split_settings(spec), sort_keys=True)
     return env
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    """Our own environment plus ``extra``, minus inherited ``MLGATE_DATA_*`` (one could name the holdout)."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(DATA_ENV_PREFIX)}
+    return inherited | extra
 
 
 def _echo(line: str) -> None:
@@ -166,9 +201,13 @@ def train_with_command(
     registry.log_params_to(run_id, run_params(ctx, params))
     registry.attach_json(run_id, json.dumps(info, indent=2), "mlgate/lineage.json")
     progress(f"running `{command}` in {ctx.root} (run {run_id})")
-    env = os.environ | command_env(ctx, data, registry.uri, run_id)
     timeout = ctx.spec.train.timeout_minutes * 60
-    code, tail = run_command(argv, ctx.root, env, timeout, output or _echo)
+    with tempfile.TemporaryDirectory(prefix="mlgate-train-") as scratch:  # the training rows, deleted after
+        try:
+            env = child_env(command_env(ctx, data, registry.uri, run_id, Path(scratch)))
+        except OSError as err:  # writing the training rows: the run must not stay RUNNING
+            raise _refuse(registry, run_id, f"cannot write the training rows for `{command}`: {err}") from None
+        code, tail = run_command(argv, ctx.root, env, timeout, output or _echo)
     timings["command"] = time.perf_counter() - start - timings["load"]
     quoted = "\n".join(f"  | {line}" for line in tail)
     if code is None:
