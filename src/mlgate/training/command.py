@@ -75,6 +75,17 @@ def command_env(ctx: ModelContext, data: ModelData, tracking_uri: str, run_id: s
     return env
 
 
+def interpreter_path() -> str:
+    """``PATH`` with the folder of the Python running mlgate first, as if its virtualenv were active.
+
+    ``python train.py`` and ``dvc repro`` then run with the packages mlgate runs with (mlflow,
+    the model's libraries), also when mlgate was started as ``.venv/bin/mlgate`` without activating.
+    """
+    folder = str(Path(sys.executable).parent)
+    rest = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != folder]
+    return os.pathsep.join([folder, *rest])
+
+
 def _echo(line: str) -> None:
     sys.stderr.write(line)
     sys.stderr.flush()
@@ -166,7 +177,7 @@ def train_with_command(
     registry.log_params_to(run_id, run_params(ctx, params))
     registry.attach_json(run_id, json.dumps(info, indent=2), "mlgate/lineage.json")
     progress(f"running `{command}` in {ctx.root} (run {run_id})")
-    env = os.environ | command_env(ctx, data, registry.uri, run_id)
+    env = os.environ | command_env(ctx, data, registry.uri, run_id) | {"PATH": interpreter_path()}
     timeout = ctx.spec.train.timeout_minutes * 60
     code, tail = run_command(argv, ctx.root, env, timeout, output or _echo)
     timings["command"] = time.perf_counter() - start - timings["load"]
