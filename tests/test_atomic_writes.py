@@ -192,4 +192,10 @@ def test_incomplete_reason() -> None:
     )
     assert incomplete_reason({"mlgate.git.commit": "abc"}, "FAILED").startswith("training did not finish")
     assert incomplete_reason({}, "") == ""  # registered by hand: nothing to complete
-    assert incomplete_reason({"mlgate.lineage": "external"}, "") == ""
+    # `mlgate register` writes its complete tag last too: without it the registration was cut short
+    assert (
+        incomplete_reason({"mlgate.lineage": "external"}, "")
+        == f"no {TRAIN_COMPLETE_TAG} tag: registration was interrupted"
+    )
+    assert incomplete_reason({"mlgate.lineage": "external", TRAIN_COMPLETE_TAG: "true"}, "") == ""
+    assert incomplete_reason({"mlgate.lineage": "someone-else"}, "") == ""  # not mlgate's record

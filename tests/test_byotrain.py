@@ -301,10 +301,10 @@ def test_declarative_xgboost_lightgbm_and_meta_estimators_train_and_gate(
     if name in ("dec-xgb", "dec-lgbm"):
         # the same model file is refused without the policy's estimator modules: trust comes from mlgate
         registry = Registry(byo, server_env)
-        folder = Path(registry._download_model(name, version, tmp_path / "dl"))
+        skops_file = Path(registry._download_model(name, version, tmp_path / "dl")) / "model.skops"
         with pytest.raises(UnsafeModel, match=r"xgboost|lightgbm"):
-            load_skops(folder)
-        assert load_skops(folder, ("xgboost.", "lightgbm.")) is not None
+            load_skops(skops_file)
+        assert load_skops(skops_file, ("xgboost.", "lightgbm.")) is not None
 
 
 def test_a_stricter_policy_blocks_a_declarative_xgboost_model(

@@ -880,14 +880,16 @@ CASES = [
     # --------------------------------------------------------------- one way in: estimator or train
     case(
         "spec-estimator-and-train",
-        f"{SPEC}:28:3: train: give either 'estimator' (mlgate fits a scikit-learn pipeline) or 'train' "
-        "(your own command), not both",
+        f"{SPEC}:28:3: train: say how the model comes to be with exactly one of 'estimator' (mlgate fits a "
+        "scikit-learn pipeline), 'train: {command: ...}' (your own command) or 'predictions' (made elsewhere), "
+        "got both 'estimator' and 'train'",
         edit(SPEC, "seed: 42\nmodel_card", "seed: 42\ntrain:\n  command: python train.py\nmodel_card"),
     ),
     case(
         "spec-neither-estimator-nor-train",
-        f"{SPEC}:1:1: say how the model is trained: 'estimator' (mlgate fits a scikit-learn pipeline) or "
-        "'train: {command: ...}' (your own command)",
+        f"{SPEC}:1:1: say how the model comes to be with exactly one of 'estimator' (mlgate fits a "
+        "scikit-learn pipeline), 'train: {command: ...}' (your own command) or 'predictions' (made elsewhere), "
+        "got neither",
         edit(SPEC, TRAIN_SPEC, ""),
     ),
     case(

@@ -465,7 +465,9 @@ MALFORMED = [
     pytest.param(
         SPEC,
         ("policy:", "estimator:\n  class: sklearn.linear_model.LogisticRegression\npolicy:"),
-        f"{SPEC}:1:1: give exactly one of 'estimator' or 'predictions', got both",
+        f"{SPEC}:{SPEC_LINE['predictions:'] + 1}:3: predictions: say how the model comes to be with exactly one of "
+        "'estimator' (mlgate fits a scikit-learn pipeline), 'train: {command: ...}' (your own command) or "
+        "'predictions' (made elsewhere), got both 'estimator' and 'predictions'",
         id="estimator-and-predictions",
     ),
     pytest.param(
