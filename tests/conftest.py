@@ -22,7 +22,8 @@ from mlgate_devkit.github_stand_in import FakeGitHub
 from mlgate_devkit.mlflow_server import free_port, start_mlflow_server, stop_mlflow_server
 
 PROJECT = Path(__file__).resolve().parents[1]
-EXAMPLE_FILES = ("models", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")
+EXAMPLE_FILES = ("models/credit", "models/insurance", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")
+"""The example repo's two declarative models (the demo adds models/income, trained by its own script)."""
 EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv")
 
 

@@ -101,3 +101,51 @@ def test_everything_pattern_matching() -> None:
     assert matches("sub/pyproject.toml", ["*pyproject.toml"])
     assert matches("src/a.py", ["./src/"])
     assert not matches("constraints.txt", [])
+
+
+def _add_model(repo: Path, name: str, spec_edit: tuple[str, str], files: dict[str, str]) -> None:
+    """A model copied from credit with one spec edit, plus ``files``, committed."""
+    spec = (repo / "models/credit/model.yaml").read_text().replace("name: credit", f"name: {name}")
+    assert spec_edit[0] in spec
+    (repo / "models" / name).mkdir()
+    (repo / "models" / name / "model.yaml").write_text(spec.replace(*spec_edit))
+    for rel, text in files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", f"add {name}", cwd=repo)
+
+
+def test_a_command_trained_model_is_affected_by_the_code_its_command_runs(governed_repo: Path, tmp_path: Path) -> None:
+    command = ("estimator:\n  class: sklearn.ensemble.RandomForestClassifier", "train:\n  command: python train/own.py")
+    _add_model(governed_repo, "own", command, {"train/own.py": "print('v1')\n", "train/helpers.py": "X = 1\n"})
+    stage = ("estimator:\n  class: sklearn.ensemble.RandomForestClassifier", "train:\n  command: dvc repro fit-staged")
+    dvc_yaml = governed_repo / "dvc.yaml"
+    stage_yaml = "  fit-staged:\n    cmd: python pipeline/fit.py\n    deps:\n      - pipeline/\n      - params.yaml\n"
+    _add_model(
+        governed_repo,
+        "staged",
+        stage,
+        {
+            "pipeline/fit.py": "print('fit')\n",
+            "dvc.yaml": dvc_yaml.read_text().replace("stages:\n", "stages:\n" + stage_yaml, 1),
+        },
+    )
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+
+    commit(governed_repo, "train/own.py", "v1", "v2")
+    found, _ = affected(governed_repo, base, tmp_path)
+    assert found == {"own": ["train/own.py"]}, "the script named in the command; not a helper it may import"
+
+    commit(governed_repo, "pipeline/fit.py", "fit", "fit again")
+    found, _ = affected(governed_repo, base, tmp_path)
+    assert found == {"own": ["train/own.py"], "staged": ["pipeline/fit.py"]}, "a file under the stage's deps folder"
+
+
+def test_predictions_specs_are_listed_as_gate_only(governed_repo: Path, tmp_path: Path) -> None:
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    commit(governed_repo, "policies/base.yaml", "max: 0.05", "max: 0.04")
+    _, outputs = affected(governed_repo, base, tmp_path)
+    assert "gate-only=[]" in outputs, "credit and insurance are trained"
+    propose = (PROJECT / ".github/workflows/propose.yml").read_text()
+    assert "!contains(fromJSON(needs.affected.outputs.gate-only), matrix.model)" in propose

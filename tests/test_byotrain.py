@@ -638,3 +638,16 @@ def test_a_malformed_model_uri_is_exit_2(byo: Path, server_env: str, cli: CliRun
     assert result.exit_code == 2, result.output
     assert expected in result.stderr
     assert versions(Registry(byo, server_env), "ext") == before
+
+
+def test_the_command_finds_the_python_mlgate_runs_with_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `python train.py` must import mlflow and the model's libraries even when mlgate was started
+    # as .venv/bin/mlgate without activating the venv (a PATH whose python lacks them)
+    from mlgate.training.command import child_env
+
+    monkeypatch.setenv("PATH", os.pathsep.join(["/usr/bin", "/bin", str(Path(sys.executable).parent)]))
+    monkeypatch.setenv("MLGATE_DATA_HOLDOUT", "/somewhere/holdout.csv")
+    env = child_env({"MLGATE_MODEL": "m"})
+    assert env["PATH"].split(os.pathsep) == [str(Path(sys.executable).parent), "/usr/bin", "/bin"]
+    assert "MLGATE_DATA_HOLDOUT" not in env, "an inherited data variable could name the holdout"
+    assert env["MLGATE_MODEL"] == "m"

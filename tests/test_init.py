@@ -127,6 +127,25 @@ def test_init_appends_to_params_and_gitignore_and_infers_classification(tmp_path
     assert result.exit_code == 0, result.output
 
 
+def test_init_declares_free_text_as_text_and_leaves_ids_out(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    words = ["late", "payment", "never", "again", "great", "service", "slow", "refund", "kind", "staff"]
+    rows = ["ticket,review,channel,label"]
+    rows += [
+        f"T-{i:04d},{' '.join(words[(i + k) % 10] for k in range(5))} {i},{'ab'[i % 2]},{i % 2}" for i in range(40)
+    ]
+    (project / "reviews.csv").write_text("\n".join(rows) + "\n")
+    result = invoke(CliRunner(), "init", "--data", "reviews.csv", "--target", "label", "--json", "-", cwd=project)
+    assert result.exit_code == 0, result.output
+    spec = yaml.safe_load((project / "models/reviews/model.yaml").read_text())
+    # a categorical 'review' would be refused by validate (every value distinct); an id carries nothing
+    assert spec["features"] == {"numeric": [], "categorical": ["channel"], "text": ["review"]}
+    assert "left out as ids (a distinct short value in every row): ticket" in result.stderr
+    result = invoke(CliRunner(), "validate", cwd=project)
+    assert result.exit_code == 0, result.output
+
+
 def test_init_without_a_model_validates(tmp_path: Path) -> None:
     result = invoke(CliRunner(), "init", cwd=tmp_path)
     assert result.exit_code == 0, result.output

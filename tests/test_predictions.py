@@ -577,9 +577,14 @@ def test_validate_pull_and_affected_know_the_predictions_file(predictions_repo: 
     scores.to_csv(predictions_repo / SCORES, index=False)
     dvc("add", "-q", SCORES, cwd=predictions_repo)
     git("commit", "-qam", "new scores", cwd=predictions_repo)
-    affected = invoke(cli, "affected", "--base", base, "--json", "-", cwd=predictions_repo)
+    outputs = predictions_repo / "github_output"
+    affected = invoke(
+        cli, "affected", "--base", base, "--json", "-", "--github-output", str(outputs), cwd=predictions_repo
+    )
     assert affected.exit_code == 0, affected.output
     assert f"{SCORES}.dvc" in json.loads(affected.stdout)["vendor"]
+    # propose.yml skips the train step of a predictions spec: nothing to train, only to gate
+    assert 'gate-only=["vendor"]' in outputs.read_text().splitlines()
 
 
 def test_decided_labels_without_scores(predictions_repo: Path, cli: CliRunner, frame: pd.DataFrame) -> None:

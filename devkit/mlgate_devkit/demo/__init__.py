@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import jsonout
+from mlgate.config.schema import load_model_spec
 from mlgate.config.validate import validate_repo
 from mlgate.data import dvc_pull, dvc_record, file_md5
 from mlgate.exceptions import DvcError, InvalidInput, SpecError
@@ -34,10 +35,12 @@ Step = Callable[[int, int, str], None]
 Log = Callable[[str], None]
 
 MARKER = ".mlgate-demo"
-EXAMPLE_FILES = ("models", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")
-EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv")
-MODELS = ("credit", "insurance")
-TOTAL_STEPS = 10
+EXAMPLE_FILES = ("models", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md", "train")
+EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv", "data/adult_income.csv")
+# credit and insurance: mlgate's declarative pipeline (estimator:); income: the repo's own
+# script train/income.py (train: {command: ...}), an XGBoost pipeline
+MODELS = ("credit", "insurance", "income")
+TOTAL_STEPS = 3 + 2 * len(MODELS) + 3  # repo, dvc, validate; train and gate each; PR, promotions, summary
 GITIGNORE = "/mlflow.db\n/mlartifacts/\n/metrics/\n"
 
 
@@ -158,7 +161,9 @@ def run_demo(
     uri = f"sqlite:///{repo / 'mlflow.db'}"
     trained = {}
     for index, name in enumerate(MODELS, start=4):
-        progress(index, TOTAL_STEPS, f"mlgate train {name}")
+        spec, _ = load_model_spec(repo / "models" / name / "model.yaml", repo)
+        how = f"its own command `{spec.train.command}`" if spec.train else f"mlgate's {spec.estimator.class_} pipeline"
+        progress(index, TOTAL_STEPS, f"mlgate train {name}: trained by {how}")
         result = train(repo, name, progress=lambda msg: log(f"  {msg}"), tracking_uri=uri)
         trained[name] = result.as_dict() | {"tags": _version_tags(repo, uri, name, result.version)}
         log(f"  registered {result.model_uri} in {result.seconds['total']:.1f}s")

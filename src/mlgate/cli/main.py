@@ -536,11 +536,14 @@ def affected(
     github_output: str | None,
 ) -> None:
     """List the models a change affects (spec, params section, data, policy chain, --everything files)."""
-    from mlgate.config.affected import EVERYTHING, affected_models
+    from mlgate.config.affected import EVERYTHING, affected_models, gate_only
 
     found = affected_models(_root(repo), base, head, everything or EVERYTHING)
     ui.write_json(json_path, found)
-    ui.write_outputs(github_output, {"models": json.dumps(sorted(found)), "any": str(bool(found)).lower()})
+    outputs = {"models": json.dumps(sorted(found)), "any": str(bool(found)).lower()}
+    # predictions specs have nothing to train: the workflow skips its train step for them
+    outputs["gate-only"] = json.dumps(gate_only(_root(repo), found))
+    ui.write_outputs(github_output, outputs)
     for name, reasons in found.items():
         ui.info(f"{name}: {', '.join(reasons)}")
     if not found:

@@ -6,6 +6,10 @@ A model is affected when the change touches its folder (spec, release), its sect
 (``--everything PATTERN``); by default only ``constraints.txt``, the pins. mlgate's own repo adds
 its source (``src/``, ``action/``, ``pyproject.toml``): a change to the gatekeeper re-gates every
 model there, while in a user's repo ``src/`` is just their code.
+
+A model trained by its own command (``train: {command: ...}``) is also affected by the code the
+command runs: every argument of the command that is a file or folder of the repo (``python
+train/income.py``), and, for ``dvc repro <stage>``, that stage's ``deps`` in ``dvc.yaml``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import fnmatch
 from collections.abc import Iterable
 from pathlib import Path
 
+from mlgate.config.schema import ModelSpec
 from mlgate.config.workspace import load_model_context, model_names
 from mlgate.git import changed_files, show
 
@@ -43,6 +48,43 @@ def _params_changed(root: Path, base: str, head: str) -> set[str]:
     return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
 
 
+def command_inputs(root: Path, spec: ModelSpec) -> list[str]:
+    """Files and folders (``dir/``) of the repo a ``train.command`` runs: its path arguments and DVC stage deps."""
+    import shlex
+
+    if spec.train is None:
+        return []
+    argv = shlex.split(spec.train.command)
+    paths = [arg for arg in argv[1:] if not arg.startswith("-") and (root / arg).exists()]
+    if argv[:2] == ["dvc", "repro"]:
+        paths += _stage_deps(root, [arg for arg in argv[2:] if not arg.startswith("-")])
+    inside = []
+    for rel in paths:
+        try:
+            (root / rel).resolve().relative_to(root.resolve())
+        except ValueError:
+            continue  # outside the repo: no change to this repo touches it
+        inside.append(rel.rstrip("/") + "/" if (root / rel).is_dir() else rel)
+    return sorted(set(inside))
+
+
+def _stage_deps(root: Path, stages: list[str]) -> list[str]:
+    """The ``deps`` of the named ``dvc.yaml`` stages (``foreach`` stages and ``file:stage`` targets are not read)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    defined = doc.get("stages") if isinstance(doc, dict) else None
+    found: list[str] = []
+    for name in stages:
+        stage = defined.get(name) if isinstance(defined, dict) else None
+        deps = stage.get("deps") if isinstance(stage, dict) else None
+        found += [d for d in deps or [] if isinstance(d, str)]
+    return found
+
+
 def affected_models(root: Path, base: str, head: str, everything: Iterable[str] = EVERYTHING) -> dict[str, list[str]]:
     """Model name → the changed files that affect it (models absent: not affected).
 
@@ -60,6 +102,12 @@ def affected_models(root: Path, base: str, head: str, everything: Iterable[str] 
         inputs = set(ctx.spec.input_files().values())
         reasons += [f for f in files if f.removesuffix(".dvc") in inputs or f == "dvc.lock"]
         reasons += [f for f in files if f in ctx.policy.files]
+        reasons += [f for f in files if matches(f, command_inputs(root, ctx.spec))]
         if reasons:
             result[name] = sorted(set(reasons))
     return result
+
+
+def gate_only(root: Path, names: Iterable[str]) -> list[str]:
+    """Of ``names``, the predictions specs: nothing to train, the propose workflow only gates them."""
+    return sorted(name for name in names if load_model_context(root, name).spec.is_predictions)

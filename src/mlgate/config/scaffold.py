@@ -18,7 +18,7 @@ from string import Template
 from typing import Any
 
 from mlgate import git
-from mlgate.config.schema import NAME_PATTERN
+from mlgate.config.schema import NAME_PATTERN, TEXT_MIN_ROWS
 from mlgate.exceptions import InvalidInput
 
 ACTIONS = "<owner>/<repo>@v1"
@@ -126,18 +126,44 @@ def infer_task(column: Any) -> str:
     return "regression"
 
 
-def split_features(frame: Any, target: str) -> tuple[list[str], list[str]]:
-    """(numeric, categorical) columns other than the target, from pandas dtypes."""
+TEXT_MIN_WORDS = 3.0
+"""A column of distinct values averaging more words than this is free text; fewer: an id."""
+
+
+@dataclass
+class Columns:
+    """The columns of a data file other than the target, by the feature kind they get."""
+
+    numeric: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # a distinct short value per row: left out
+
+
+def split_features(frame: Any, target: str) -> Columns:
+    """Numeric, categorical, text and id columns other than the target, from pandas dtypes and values.
+
+    A non-numeric column with a distinct value in every row (of at least TEXT_MIN_ROWS) is never
+    a category (validation refuses that): it is text when its values average more than
+    :data:`TEXT_MIN_WORDS` words, else an id, left out of the features.
+    """
     import pandas as pd
 
-    numeric, categorical = [], []
+    found = Columns()
     for column in frame.columns:
         if column == target:
             continue
-        dtype = frame[column]
-        is_number = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        (numeric if is_number else categorical).append(str(column))
-    return numeric, categorical
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            found.numeric.append(str(column))
+            continue
+        present = values.dropna().astype(str)
+        if len(present) >= TEXT_MIN_ROWS and present.nunique() == len(present):
+            words = present.str.split().str.len().mean()
+            (found.text if words > TEXT_MIN_WORDS else found.ids).append(str(column))
+        else:
+            found.categorical.append(str(column))
+    return found
 
 
 def _git_owner(root: Path) -> str:
@@ -254,10 +280,11 @@ def _model_files(
             hint=f"columns: {', '.join(map(str, frame.columns))}",
         )
     task = task or infer_task(frame[target])
-    numeric, categorical = split_features(frame, target)
-    if not numeric and not categorical:
+    columns = split_features(frame, target)
+    numeric, categorical = columns.numeric, columns.categorical
+    if not numeric and not categorical and not columns.text:
         raise InvalidInput(f"{data} has no column besides the target {target!r}: nothing to learn from")
-    protected = [c for c in numeric + categorical if PROTECTED.match(c)]
+    protected = [c for c in numeric + categorical + columns.text if PROTECTED.match(c)]
     hint = f"\n# Columns here that look like one: {', '.join(protected)}." if protected else ""
     estimator, params = ESTIMATORS[task]
     owner = _scalar(_git_owner(root))
@@ -272,6 +299,7 @@ def _model_files(
         stratify="true" if task == "classification" else "false",
         numeric=", ".join(map(_scalar, numeric)),
         categorical=", ".join(map(_scalar, categorical)),
+        text=f"\n  text: [{', '.join(map(_scalar, columns.text))}]" if columns.text else "",
         sensitive_hint=hint,
     )
     section = f"{name}:\n" + "".join(f"  {k}: {v}\n" for k, v in params.items())
@@ -286,7 +314,10 @@ def _model_files(
         plan.append["params.yaml"] = section
     else:
         plan.create["params.yaml"] = comment + section
-    notes = [f"{name}: {task} of {target!r}, {len(numeric)} numeric and {len(categorical)} categorical feature(s)"]
+    kinds = f"{len(numeric)} numeric, {len(categorical)} categorical and {len(columns.text)} text feature(s)"
+    notes = [f"{name}: {task} of {target!r}, {kinds}"]
+    if columns.ids:
+        notes.append(f"left out as ids (a distinct short value in every row): {', '.join(columns.ids)}")
     if protected:
         notes.append(f"columns that look protected ({', '.join(protected)}): consider sensitive_features in the spec")
     return task, notes

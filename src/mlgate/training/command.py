@@ -107,7 +107,18 @@ def command_env(ctx: ModelContext, data: ModelData, tracking_uri: str, run_id: s
 def child_env(extra: dict[str, str]) -> dict[str, str]:
     """Our own environment plus ``extra``, minus inherited ``MLGATE_DATA_*`` (one could name the holdout)."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(DATA_ENV_PREFIX)}
-    return inherited | extra
+    return inherited | extra | {"PATH": interpreter_path()}
+
+
+def interpreter_path() -> str:
+    """``PATH`` with the folder of the Python running mlgate first, as if its virtualenv were active.
+
+    ``python train.py`` and ``dvc repro`` then run with the packages mlgate runs with (mlflow,
+    the model's libraries), also when mlgate was started as ``.venv/bin/mlgate`` without activating.
+    """
+    folder = str(Path(sys.executable).parent)
+    rest = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != folder]
+    return os.pathsep.join([folder, *rest])
 
 
 def _echo(line: str) -> None:
