@@ -8,6 +8,7 @@ and through a `dvc.yaml` stage).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
