@@ -26,7 +26,7 @@ def demo(*args: str) -> object:
     return CliRunner().invoke(demo_main, list(args), catch_exceptions=False)
 
 
-def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -> None:
+def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     out = tmp_path / "demo.json"
     result = demo("--workdir", str(workdir), "--json", str(out))
@@ -37,7 +37,7 @@ def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -
     assert git("status", "--porcelain", cwd=repo).strip() == ""
     first = git("rev-list", "--max-parents=0", "HEAD", cwd=repo).strip()
     remote = Path(summary["outputs"]["dvc_remote"])
-    for name in ("credit", "insurance"):
+    for name in ("credit", "insurance", "income"):
         trained = summary["trained"][name]
         assert trained["version"] == 1
         tags = Registry(repo, summary["outputs"]["mlflow_tracking_uri"]).version(name, 1).tags
@@ -47,8 +47,12 @@ def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -
         md5 = yaml.safe_load((repo / f"{rel}.dvc").read_text())["outs"][0]["md5"]
         assert tags["mlgate.data.path.md5"] == md5
         assert (remote / "files" / "md5" / md5[:2] / md5[2:]).is_file(), "data must be in the remote"
-    # both models gated, verdicts written; the credit verdict has per-group fairness tables
-    for name in ("credit", "insurance"):
+    # income was trained by the repo's own script (train.command), not by mlgate's pipeline
+    income = Registry(repo, summary["outputs"]["mlflow_tracking_uri"]).version("income", 1).tags
+    assert income["mlgate.lineage"] == "command"
+    assert income["mlgate.train.command"] == "python train/income.py"
+    # every model gated, verdicts written; the credit verdict has per-group fairness tables
+    for name in ("credit", "insurance", "income"):
         verdict = json.loads(Path(summary["outputs"]["verdicts"][name]).read_text())
         assert verdict["model"] == name
         assert verdict["status"] == summary["gated"][name]["status"]
@@ -59,7 +63,16 @@ def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -
             tables |= rule["details"]["groups"]
     assert {row["group"] for row in tables["age"]} == {"under 25", "25 and over"}
     assert {row["group"] for row in tables["sex"]} == {"female", "male"}
-    for name in ("credit", "insurance"):
+    # income: passes its blocking rules; the selection rate by sex (the census pay gap) warns
+    assert summary["gated"]["income"]["status"] == "warn"
+    income_verdict = json.loads(Path(summary["outputs"]["verdicts"]["income"]).read_text())
+    [warned] = [r for r in income_verdict["rules"] if r["status"] == "fail"]
+    assert warned["rule_id"] == "selection-rate-by-sex"
+    assert (
+        "trained by its own command `python train/income.py`"
+        in Path(summary["outputs"]["reports"]["income"]["markdown"]).read_text()
+    )
+    for name in ("credit", "insurance", "income"):
         reports = summary["outputs"]["reports"][name]
         assert Path(reports["markdown"]).read_text().endswith(f"<!-- mlgate:report model={name} -->\n")
         assert Path(reports["html"]).read_text().startswith("<!DOCTYPE html>")
@@ -93,6 +106,8 @@ def test_demo_builds_a_governed_repo_and_registers_both_models(tmp_path: Path) -
     assert registry.alias_version("credit", "production") == 2
     assert registry.alias_version("credit", "champion") == 2
     assert registry.alias_version("credit", "staging") == promotions["v3"]["version"]
+    assert promotions["income_staging"]["plan_ok"], "command lineage verified like mlgate's own"
+    assert registry.alias_version("income", "staging") == 1
     assert {row["status"] for row in promotions["status_after_rollback"]} == {"Synced"}
     history = promotions["history_after_rollback"]
     assert [(r["stage"], r["version"]) for r in history] == [

@@ -51,7 +51,7 @@ model.fit(fit_rows[columns], fit_rows[target])
 validation_auc = roc_auc_score(check_rows[target], model.predict_proba(check_rows[columns])[:, 1])
 model.fit(train[columns], train[target])
 
-with mlflow.start_run():  # resumes the run mlgate created (MLFLOW_RUN_ID)
+with mlflow.start_run() as run:  # resumes the run mlgate created (MLFLOW_RUN_ID)
     mlflow.log_params({f"xgboost.{k}": v for k, v in params.items()} | {"train_rows": len(train)})
     mlflow.log_metric("validation_roc_auc", validation_auc)
     example = train[columns].head(5)
@@ -65,4 +65,4 @@ with mlflow.start_run():  # resumes the run mlgate created (MLFLOW_RUN_ID)
         # pinned to what trained it; skips MLflow's slow requirement inference
         pip_requirements=[f"{name}=={metadata.version(name)}" for name in ("scikit-learn", "xgboost-cpu", "skops")],
     )
-print(f"income: validation ROC AUC {validation_auc:.3f} on {len(check_rows)} rows; logged to run {os.environ['MLFLOW_RUN_ID']}")
+print(f"income: validation ROC AUC {validation_auc:.3f} on {len(check_rows)} rows; logged to run {run.info.run_id}")

@@ -104,7 +104,13 @@ def _example_data(source: Path, repo: Path) -> None:
 
 
 def _init_repos(repo: Path, remote: Path) -> None:
+    import logging
+
     from dvc.repo import Repo
+
+    # DVC logs "Initialized DVC repository" and git hints through a handler bound to stdout, which
+    # `--json -` keeps for JSON alone; the demo says what it did itself
+    logging.getLogger("dvc").setLevel(logging.WARNING)
 
     run_git(repo, "init", "-q", "-b", "main")
     run_git(repo, "config", "user.name", "mlgate demo")

@@ -147,7 +147,7 @@ class Journey:
 
 
 def run_promotions(source: Path, repo: Path, uri: str, log: Log) -> dict[str, Any]:
-    """Credit v2 → staging → production; v3 retrained, gated vs the champion, promoted; rollback."""
+    """Credit v2 → staging → production; v3 retrained, gated vs the champion, promoted; income → staging; rollback."""
     _runner, fake_github = harness(source)
     github = fake_github(os.urandom(20).hex(), REPOSITORY).start()
     try:
@@ -183,6 +183,10 @@ def _journey(j: Journey) -> dict[str, Any]:
     out["staging_v3"] = j.pull_request(f"Promote credit to v{v3} in staging", release("staging", v3), approve=False)
     out["production_v3"] = j.pull_request(
         f"Promote credit to v{v3} in production", release("production", v3), approve=True
+    )
+    j.log("  income v1 (trained by the repo's own train/income.py) → staging: its command lineage is verified too")
+    out["income_staging"] = j.pull_request(
+        "Promote income to v1 in staging", lambda: propose(j.repo, "income", 1, "staging"), approve=False
     )
     out["status"] = j.show_status()
     out["history"] = j.show_history("credit")
