@@ -615,17 +615,22 @@ def run_gates(
         required_families=required,
         evaluated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         mlgate_version=__version__,
-        seconds={
-            "load": round(loaded - start, 3),
-            "gates": round(judged_at - loaded, 3),
-            "evidence": round(time.perf_counter() - judged_at, 3),
-        },
+        seconds=_seconds(start, loaded, judged_at),
         evidence=evidence_block,
     )
     if attach:
         progress(f"attaching the verdict to {name} v{number}")
         attach_verdict(registry, verdict)
     return verdict
+
+
+def _seconds(start: float, loaded: float, judged_at: float) -> dict[str, float]:
+    """The verdict's ``seconds``: loading (data, model), judging the rules, the evidence (until now)."""
+    return {
+        "load": round(loaded - start, 3),
+        "gates": round(judged_at - loaded, 3),
+        "evidence": round(time.perf_counter() - judged_at, 3),
+    }
 
 
 def _policy_record(judged: Judged) -> dict[str, Any]:
@@ -699,11 +704,7 @@ def _gate_predictions(
         required_families=required,
         evaluated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         mlgate_version=__version__,
-        seconds={
-            "load": round(loaded - start, 3),
-            "gates": round(judged_at - loaded, 3),
-            "evidence": round(time.perf_counter() - judged_at, 3),
-        },
+        seconds=_seconds(start, loaded, judged_at),
         evidence=evidence_block,
     )
 

@@ -621,22 +621,18 @@ class Registry:
 
     def logged_model_exists(self, model_id: str) -> bool:
         """Whether the tracking store knows the logged model ``model_id`` (``models:/<model_id>``)."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            self._call(f"read model {model_id}", lambda: self.client.get_logged_model(model_id))
-        except MlflowException as err:
-            if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                return False
-            raise
-        return True
+        return self._exists(f"read model {model_id}", lambda: self.client.get_logged_model(model_id))
 
     def run_exists(self, run_id: str) -> bool:
         """Whether the tracking store knows run ``run_id`` (outages raise RegistryUnavailable)."""
+        return self._exists(f"read run {run_id}", lambda: self.client.get_run(run_id))
+
+    def _exists(self, what: str, fetch: Callable[[], Any]) -> bool:
+        """Whether ``fetch`` finds its object: False for an unknown or malformed id, outages raise."""
         from mlflow.exceptions import MlflowException
 
         try:
-            self._call(f"read run {run_id}", lambda: self.client.get_run(run_id))
+            self._call(what, fetch)
         except MlflowException as err:
             if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
                 return False

@@ -39,7 +39,8 @@ from mlgate.config.workspace import PARAMS_FILE, ModelContext
 from mlgate.data import ModelData, file_md5, read_table, split_positions, split_settings, write_rows
 from mlgate.exceptions import RegistryUnavailable, TrainingFailed
 from mlgate.registry import TAG_PREFIX, Registry
-from mlgate.training.lineage import LINEAGE_COMMAND, TRAIN_COMPLETE_TAG
+from mlgate.training.lineage import LINEAGE_COMMAND
+from mlgate.training.train import register_complete
 
 Progress = Callable[[str], None]
 TAIL_LINES = 20
@@ -251,16 +252,7 @@ def train_with_command(
         )
     if status == "RUNNING":  # the script did not end the run (no `with`): it is complete now
         registry.finish_run(run_id, {})
-    registered = registry.register_model(ctx.name, logged[0].uri, tags)
-    try:
-        registry.set_model_description(ctx.name, ctx.spec.description)
-        registry.set_version_tags(ctx.name, registered.version, {TRAIN_COMPLETE_TAG: "true"})  # last
-    except RegistryUnavailable as err:
-        raise RegistryUnavailable(
-            f"{ctx.name} v{registered.version} was registered but not marked complete "
-            f"({TRAIN_COMPLETE_TAG}), so it cannot be gated: {err.message}",
-            hint=f"re-run `mlgate train {ctx.name}` once MLflow answers",
-        ) from err
+    registered = register_complete(registry, ctx, logged[0].uri, tags)
     timings["log"] = time.perf_counter() - start - timings["load"] - timings["command"]
     timings["total"] = time.perf_counter() - start
     return TrainResult(

@@ -207,7 +207,15 @@ def _log(
             skops_types=_skops_types(pipeline, data, ctx),
         )
     # The run is FINISHED here; the version is born with every lineage tag.
-    registered = registry.register_model(ctx.name, logged, tags)
+    return register_complete(registry, ctx, logged, tags)
+
+
+def register_complete(registry: Registry, ctx: ModelContext, model_uri: str, tags: dict[str, str]) -> RegisteredVersion:
+    """Register ``model_uri`` with its lineage ``tags`` (one request), then ``mlgate.train.complete`` last.
+
+    A version without the complete tag was cut short by an outage: gate and promote refuse it.
+    """
+    registered = registry.register_model(ctx.name, model_uri, tags)
     try:
         registry.set_model_description(ctx.name, ctx.spec.description)
         registry.set_version_tags(ctx.name, registered.version, {TRAIN_COMPLETE_TAG: "true"})  # last
