@@ -24,7 +24,7 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["credit", "insurance"])
+@pytest.mark.parametrize("name", ["credit", "insurance", "income"])
 def test_example_specs_parse(name: str) -> None:
     doc = load(PROJECT / "models" / name / "model.yaml")
     spec: ModelSpec = parse(ModelSpec, doc)
@@ -34,8 +34,8 @@ def test_example_specs_parse(name: str) -> None:
     assert release.model == name
 
 
-def test_example_repo_lists_both_models() -> None:
-    assert model_names(PROJECT) == ["credit", "insurance"]
+def test_example_repo_lists_its_models() -> None:
+    assert model_names(PROJECT) == ["credit", "income", "insurance"]
 
 
 def test_credit_policy_extends_base_and_overrides_by_rule_id() -> None:
@@ -134,4 +134,4 @@ def test_validate_passes_on_the_project_itself(cli) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["ok"] is True
-    assert sorted(report["models"]) == ["credit", "insurance"]
+    assert sorted(report["models"]) == ["credit", "income", "insurance"]
