@@ -40,6 +40,7 @@ if kind == "fail":
     print("boom: the training data is cursed", file=sys.stderr)
     sys.exit(3)
 features = json.loads(os.environ["MLGATE_FEATURES"])
+assert sorted(features) == ["categorical", "numeric", "text"], features  # every kind, even when empty
 target = os.environ["MLGATE_TARGET"]
 received = os.environ["MLGATE_DATA_TRAIN"]  # the training rows only: the holdout is not handed over
 train = pd.read_csv(received)

@@ -94,7 +94,9 @@ def command_env(ctx: ModelContext, data: ModelData, tracking_uri: str, run_id: s
         "MLGATE_REPO": str(root),
         "MLGATE_TASK": spec.task,
         "MLGATE_TARGET": spec.target,
-        "MLGATE_FEATURES": json.dumps({"numeric": spec.features.numeric, "categorical": spec.features.categorical}),
+        "MLGATE_FEATURES": json.dumps(
+            {"numeric": spec.features.numeric, "categorical": spec.features.categorical, "text": spec.features.text}
+        ),
         "MLGATE_SEED": str(spec.seed),
         "MLGATE_PARAMS_FILE": str(root / PARAMS_FILE),
         "MLGATE_PARAMS": json.dumps(ctx.params, sort_keys=True, default=str),
