@@ -686,7 +686,7 @@ def propose_promotion(
 @click.option(
     "--gto-tags",
     is_flag=True,
-    help="--apply: tag the merge commit <model>#<stage>#<n> per change, GTO's naming (also: promotion.notify.gto_tags).",
+    help="--apply: tag the merge commit <model>#<stage>#<n> per change, GTO naming (or: promotion.notify.gto_tags).",
 )
 @click.option(
     "--markdown",

@@ -1,11 +1,12 @@
 """The only module that talks to GitHub's REST API.
 
 A thin layer over ``httpx`` rather than a client library (PyGithub, ghapi, octokit ports):
-mlgate uses a handful of endpoints (issue comments, check runs, pull requests, reviews,
-files, team memberships, repository dispatches, tag refs), and it needs full control over two things a general client hides — the retry policy
-(5xx, 429, secondary rate limits, ``Retry-After`` / ``x-ratelimit-reset``, bounded so a CI
-step fails in seconds, not hours) and token redaction (the token must never reach a log, a
-``repr`` or an exception message). It also avoids a heavy dependency for ~200 lines of HTTP.
+mlgate uses a handful of endpoints (issue comments, check runs, pull requests, reviews, files,
+team memberships, repository dispatches, tag refs), and it needs full control over two things a
+general client hides — the retry policy (5xx, 429, secondary rate limits, ``Retry-After`` /
+``x-ratelimit-reset``, bounded so a CI step fails in seconds, not hours) and token redaction (the
+token must never reach a log, a ``repr`` or an exception message). It also avoids a heavy
+dependency for ~200 lines of HTTP.
 
 ``GITHUB_API_URL`` (set by GitHub Actions, also on GHES) picks the base URL, default
 ``https://api.github.com``; the token comes from the ``token`` argument or ``GITHUB_TOKEN``.

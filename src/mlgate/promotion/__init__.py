@@ -6,7 +6,6 @@ request, ``comment`` posts the plan on the pull request, ``hooks`` tells deploy 
 """
 
 from mlgate.promotion.hooks import EVENT_TYPE, HookFailed, Hooks
-
 from mlgate.promotion.plan import (
     ApplyResult,
     Change,
