@@ -30,7 +30,7 @@ from conftest import (
 )
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gates.run import run_gates
-from mlgate.promotion import Check, PullRequest, apply, fetch_pull_request, make_plan
+from mlgate.promotion import Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
 from mlgate.registry import Registry, audit
 from mlgate.training.train import train
 from mlgate_devkit.github_stand_in import FakeGitHub
@@ -634,3 +634,107 @@ def test_registry_dies_mid_apply_then_a_rerun_completes(
         assert apply(repo, Registry(repo, url), pull=None).plan.changes == []
     finally:
         stop_mlflow_server(proc)
+
+
+# --------------------------------------------------------------------------- deploy hooks
+
+
+def outputs(path: Path) -> dict[str, str]:
+    """``$GITHUB_OUTPUT`` lines as a dict (the last value of a key wins, as in Actions)."""
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def test_apply_outputs_each_change_with_its_model_uri_and_previous_version(
+    promo: Promo, cli: CliRunner, tmp_path: Path
+) -> None:
+    promo.release(staging=1, production=None)
+    apply(promo.repo, promo.registry, pull=None)
+    sha = promo.release(staging=2, production=None)
+    out, json_path = tmp_path / "github_output", tmp_path / "apply.json"
+    args = ("promote", "--apply", "--no-github", "--github-output", str(out), "--json", str(json_path))
+    result = invoke(cli, *args, cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    written = outputs(out)
+    assert written["change-count"] == "1"
+    [change] = json.loads(written["changes"])
+    assert change == {
+        "model": promo.name,
+        "stage": "staging",
+        "version": 2,
+        "previous": 1,
+        "model_uri": f"models:/{promo.name}/2",
+        "action": "promote",
+        "commit": sha,
+        "pr": None,
+        "key": promo.records()[-1].key,
+    }
+    assert json.loads(json_path.read_text())["deployed"] == [change]
+    # the URI names the version MLflow resolves, not the alias (which moves on)
+    assert promo.registry.version(promo.name, 2).run_id
+
+    # a re-run of the same commit moves nothing and still reports what the commit changed
+    out.unlink()
+    assert invoke(cli, *args, cwd=promo.repo).exit_code == 0
+    assert json.loads(outputs(out)["changes"]) == [change]
+    assert json.loads(json_path.read_text())["changes"] == []  # nothing planned: already in sync
+
+
+def test_gto_tags_and_dispatch_are_created_once_per_change(promo: Promo, github: FakeGitHub, cli: CliRunner) -> None:
+    first = promo.release(staging=1, production=None)
+    assert invoke(cli, "promote", "--apply", "--no-github", "--gto-tags", "--dispatch", cwd=promo.repo).exit_code == 0
+    second = promo.release(staging=2, production=None)
+    result = invoke(cli, "promote", "--apply", "--no-github", "--gto-tags", "--dispatch", cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert github.refs == {
+        f"refs/tags/{promo.name}#staging#1": first,
+        f"refs/tags/{promo.name}#staging#2": second,
+    }
+    assert [d["event_type"] for d in github.dispatches] == ["mlgate-promoted", "mlgate-promoted"]
+    payload = github.dispatches[-1]["client_payload"]
+    assert len(payload) <= 10  # GitHub's limit, also checked by the stand-in against the OpenAPI maxProperties
+    assert (payload["model"], payload["version"], payload["previous"], payload["commit"]) == (promo.name, 2, 1, second)
+    assert payload["model_uri"] == f"models:/{promo.name}/2"
+    assert promo.records()[-1].dispatched
+
+    # re-running the apply of the same commit duplicates neither the tag nor the event
+    result = invoke(cli, "promote", "--apply", "--no-github", "--gto-tags", "--dispatch", cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert len(github.refs) == 2
+    assert len(github.dispatches) == 2
+
+    # emptying the stage is GTO's unassignment, counted on from the model's last tag
+    third = promo.release(staging=None, production=None)
+    assert invoke(cli, "promote", "--apply", "--no-github", "--gto-tags", cwd=promo.repo).exit_code == 0
+    assert github.refs[f"refs/tags/{promo.name}#staging!#3"] == third
+    assert len(github.dispatches) == 2  # --dispatch not asked for this time, and the policy does not
+
+
+def test_a_failed_hook_exits_3_keeps_the_promotion_and_a_rerun_completes_it(
+    promo: Promo, github: FakeGitHub, cli: CliRunner
+) -> None:
+    policy = promo.repo / "policies" / "default.yaml"
+    policy.write_text(policy.read_text() + "promotion:\n  notify:\n    dispatch: true\n    gto_tags: true\n")
+    sha = promo.release(staging=1, production=None)  # the policy switches the hooks on: no flags
+    github.fail_next(403, body={"message": "Resource not accessible by integration"}, method="POST")  # the tag
+    result = invoke(cli, "promote", "--apply", "--no-github", cwd=promo.repo)
+    assert result.exit_code == 3, result.output
+    assert "promotion done" in result.output
+    assert "contents: write" in result.output  # which permission the job lacks
+    assert promo.alias("staging") == 1  # not undone
+    assert [r.state for r in promo.records()] == ["done"]
+    assert github.refs == {}
+    assert len(github.dispatches) == 1  # the other hook ran
+
+    result = invoke(cli, "promote", "--apply", "--no-github", cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert github.refs == {f"refs/tags/{promo.name}#staging#1": sha}
+    assert len(github.dispatches) == 1  # already delivered: not sent again
+    assert len(promo.records()) == 1
+
+
+def test_a_tag_already_at_the_merge_commit_is_not_created_again(promo: Promo, github: FakeGitHub) -> None:
+    sha = promo.release(staging=1, production=None)
+    github.refs[f"refs/tags/{promo.name}#staging#4"] = sha  # an earlier run made it, its answer lost
+    result = apply(promo.repo, promo.registry, pull=None, hooks=Hooks(gto_tags=True))
+    assert result.hooks.tags == [{"tag": f"{promo.name}#staging#4", "sha": sha, "action": "exists"}]
+    assert list(github.refs) == [f"refs/tags/{promo.name}#staging#4"]
