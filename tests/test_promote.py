@@ -8,6 +8,7 @@ tests never see each other's aliases. Two versions are trained from two commits 
 from __future__ import annotations
 
 import itertools
+import re
 import json
 import signal
 import subprocess
@@ -738,3 +739,165 @@ def test_a_tag_already_at_the_merge_commit_is_not_created_again(promo: Promo, gi
     result = apply(promo.repo, promo.registry, pull=None, hooks=Hooks(gto_tags=True))
     assert result.hooks.tags == [{"tag": f"{promo.name}#staging#4", "sha": sha, "action": "exists"}]
     assert list(github.refs) == [f"refs/tags/{promo.name}#staging#4"]
+
+
+# --------------------------------------------------------------------------- readiness before production
+
+READINESS = """\
+      readiness:
+        checks: [decision, audit_store, monitoring_owner, retraining_trigger, rollback_rehearsed, reviews_scheduled]
+"""
+
+
+def require_readiness(promo: Promo) -> None:
+    """The base policy's production stage asks for every readiness check."""
+    base = promo.repo / "policies" / "base.yaml"
+    text = base.read_text()
+    anchor = "        teams: [acme/model-risk]\n"
+    assert anchor in text
+    base.write_text(text.replace(anchor, anchor + READINESS, 1))
+
+
+def readiness_of(plan) -> dict[str, Check]:
+    [change] = [c for c in plan.changes if c.stage == "production"]
+    return {c.name.removeprefix("readiness: "): c for c in change.checks if c.name.startswith("readiness: ")}
+
+
+def test_readiness_checks_fail_with_what_to_set_then_pass(promo: Promo) -> None:
+    require_readiness(promo)
+    promo.release(staging=1, production=1)
+    found = readiness_of(make_plan(promo.repo, promo.registry))
+    assert list(found) == [
+        "decision",
+        "audit_store",
+        "monitoring_owner",
+        "retraining_trigger",
+        "rollback_rehearsed",
+        "reviews_scheduled",
+    ]
+    assert not any(c.ok for c in found.values()), found
+    spec = f"models/{promo.name}/model.yaml"
+    assert found["decision"].detail.startswith(f"{spec}: decision: no decision block")
+    assert f"{spec}: serving -> audit_url: not set" in found["audit_store"].detail
+    assert "'pricing-team' names a group or role" in found["monitoring_owner"].detail
+    assert "text a job cannot evaluate" in found["retraining_trigger"].detail
+    assert f"no rollback of {promo.name} in staging is on record" in found["rollback_rehearsed"].detail
+    assert "no review at day 30, 90, 180" in found["reviews_scheduled"].detail
+
+    # everything the spec can say, and a rollback rehearsed in staging through promote --apply
+    path = promo.repo / spec
+    text = path.read_text().replace("  owner: pricing-team\n", "  owner: '@jane-doe'\n")
+    text = text.replace(
+        "  rollback_procedure: revert the promotion PR\n",
+        "  rollback_procedure: revert the promotion PR\n"
+        "  retrain_when: {metric: mae, max: 3500}\n"
+        "  reviews: [30, 90, 180, 365]\n",
+    )
+    path.write_text(text + "serving:\n  audit_url: postgresql://mlgate@audit-db.internal:5432/decisions\n")
+    for staging in (1, 2, 1):  # v1, v2, then back to v1: a rollback
+        promo.release(staging=staging, production=None)
+        apply(promo.repo, promo.registry, pull=None)
+    rollback = promo.records()[-1]
+    assert (rollback.previous, rollback.version) == (2, 1)
+    promo.release(staging=1, production=1)
+    found = readiness_of(make_plan(promo.repo, promo.registry))
+    assert {name: c.ok for name, c in found.items()} == {
+        "decision": False,  # the spec's decision block comes from another branch: absent here
+        "audit_store": True,
+        "monitoring_owner": True,
+        "retraining_trigger": True,
+        "rollback_rehearsed": True,
+        "reviews_scheduled": True,
+    }
+    assert found["audit_store"].detail.startswith("the service logs to a durable postgresql audit store")
+    assert found["monitoring_owner"].detail == "monitoring owner @jane-doe"
+    assert found["retraining_trigger"].detail == "retrain when mae > 3500.0"
+    assert f"v2 → v1 at {rollback.promoted_at}" in found["rollback_rehearsed"].detail
+    assert rollback.run_id in found["rollback_rehearsed"].detail
+    assert found["reviews_scheduled"].detail == "post-deployment reviews at days 30, 90, 180, 365"
+
+
+@pytest.mark.parametrize(
+    ("block", "ok", "says"),
+    [
+        ({"threshold": 0.4, "review_band": [0.35, 0.45]}, True, "decision threshold 0.4, review band [0.35, 0.45]"),
+        ({"threshold": 0.4}, False, "decision -> review_band: not defined"),
+        ({"threshold": "high", "review_band": [0.3, 0.5]}, False, "decision -> threshold: not set to a number"),
+        ({"threshold": float("nan"), "review_band": [0.3, 0.5]}, False, "not set to a number"),
+    ],
+)
+def test_readiness_reads_the_decision_block_defensively(
+    promo: Promo, block: dict, ok: bool, says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``decision`` key is defined on another branch: read as a mapping or attributes, never trusted."""
+    from types import SimpleNamespace
+
+    from mlgate.config.schema import Readiness
+    from mlgate.config.workspace import load_model_context
+    from mlgate.promotion import readiness
+
+    ctx = load_model_context(promo.repo, promo.name)
+    as_object = SimpleNamespace(**block)
+    for value in (block, as_object):
+        spec = SimpleNamespace(decision=value, name=promo.name)
+        monkeypatch.setattr(ctx, "spec", spec)
+        [check] = readiness.checks(ctx, promo.registry, "production", Readiness(checks=["decision"]))
+        assert (check.name, check.ok) == ("readiness: decision", ok)
+        assert says in check.detail
+
+
+@pytest.mark.parametrize(
+    ("file", "before", "after", "where"),
+    [
+        (
+            "spec",
+            "  rollback_procedure: revert the promotion PR\n",
+            "  rollback_procedure: revert the promotion PR\n  reviews: [90, 30]\n",
+            "monitoring -> reviews -> 1: review days must increase",
+        ),
+        (
+            "spec",
+            "  rollback_procedure: revert the promotion PR\n",
+            "  rollback_procedure: revert the promotion PR\n  retrain_when: {metric: accuracy_ish, min: 0.7}\n",
+            "monitoring -> retrain_when -> metric",
+        ),
+        (
+            "spec",
+            "policy: policies/default.yaml\n",
+            "policy: policies/default.yaml\nserving:\n  audit_url: sqlite:///audit.db\n",
+            "serving -> audit_url: ",
+        ),
+        (
+            "spec",
+            "policy: policies/default.yaml\n",
+            "policy: policies/default.yaml\nserving:\n  audit_url: postgresql://mlgate:hunter2@db/audit\n",
+            "the URL holds a password",
+        ),
+        (
+            "policy",
+            "        teams: [acme/model-risk]\n",
+            "        teams: [acme/model-risk]\n      readiness:\n        checks: [vibes]\n",
+            "promotion -> stages -> production -> readiness -> checks -> 0",
+        ),
+        (
+            "policy",
+            "        teams: [acme/model-risk]\n",
+            "        teams: [acme/model-risk]\n      readiness:\n        checks: [rollback_rehearsed]\n        rollback_stage: canary\n",
+            "rollback_stage 'canary' is not a stage",
+        ),
+    ],
+)
+def test_malformed_readiness_inputs_exit_2_with_file_line_and_key(
+    promo: Promo, cli: CliRunner, file: str, before: str, after: str, where: str
+) -> None:
+    rel = f"models/{promo.name}/model.yaml" if file == "spec" else "policies/base.yaml"
+    path = promo.repo / rel
+    assert before in path.read_text()
+    path.write_text(path.read_text().replace(before, after, 1))
+    result = invoke(cli, "validate", cwd=promo.repo)
+    assert result.exit_code == 2, result.output
+    located = [line for line in result.output.splitlines() if where in line]
+    assert located, result.output
+    assert re.search(rf"{re.escape(rel)}:\d+", located[0]), located[0]
+    if "password" in where:
+        assert "hunter2" not in result.output  # a secret in a spec is named, never echoed
