@@ -8,8 +8,8 @@ tests never see each other's aliases. Two versions are trained from two commits 
 from __future__ import annotations
 
 import itertools
-import re
 import json
+import re
 import signal
 import subprocess
 import sys
