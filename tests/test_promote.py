@@ -882,7 +882,10 @@ def test_readiness_reads_the_decision_block_defensively(
         (
             "policy",
             "        teams: [acme/model-risk]\n",
-            "        teams: [acme/model-risk]\n      readiness:\n        checks: [rollback_rehearsed]\n        rollback_stage: canary\n",
+            (
+                "        teams: [acme/model-risk]\n      readiness:\n"
+                "        checks: [rollback_rehearsed]\n        rollback_stage: canary\n"
+            ),
             "rollback_stage 'canary' is not a stage",
         ),
     ],

@@ -347,5 +347,5 @@ def test_promote_action_passes_the_hook_switches_through_env() -> None:
     [step] = doc["runs"]["steps"]
     assert step["env"]["MLGATE_DISPATCH"] == "${{ inputs.dispatch }}"
     assert step["env"]["MLGATE_GTO_TAGS"] == "${{ inputs.gto-tags }}"
-    assert 'args+=(--dispatch)' in step["run"]
-    assert 'args+=(--gto-tags)' in step["run"]
+    assert "args+=(--dispatch)" in step["run"]
+    assert "args+=(--gto-tags)" in step["run"]
