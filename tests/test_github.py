@@ -328,3 +328,68 @@ def test_no_second_create_when_github_cannot_say_whether_the_first_happened(serv
     _no_token(info.value)
     server._faults.clear()
     gh.close()
+
+
+SHA = "a" * 40
+OTHER = "b" * 40
+
+
+def test_tag_ref_created_then_found_never_moved(server, gh):
+    assert gh.create_tag_ref("credit#production#1", SHA) == {
+        "tag": "credit#production#1",
+        "sha": SHA,
+        "action": "created",
+    }
+    assert server.refs == {"refs/tags/credit#production#1": SHA}
+    # the same tag at the same commit again (a retried run): success, nothing new
+    assert gh.create_tag_ref("credit#production#1", SHA)["action"] == "exists"
+    # the same name at another commit: an error, the tag stays where it was
+    with pytest.raises(InvalidInput, match=r"already exists at aaaaaaaaaaaa, not at bbbbbbbbbbbb") as err:
+        gh.create_tag_ref("credit#production#1", OTHER)
+    _no_token(err.value)
+    assert server.refs == {"refs/tags/credit#production#1": SHA}
+    # listing by prefix: '#' travels percent-encoded, the slash in the ref name is part of the path
+    assert [r["ref"] for r in gh.matching_refs("tags/credit#")] == ["refs/tags/credit#production#1"]
+    assert gh.matching_refs("tags/income#") == []
+    assert server.violations == []
+
+
+@pytest.mark.parametrize("how", ["close", "502"])
+def test_tag_ref_whose_answer_was_lost_is_created_once(server, gh, sleeps, how):
+    server.lose_next(1, how=how)
+    assert gh.create_tag_ref("credit#staging#2", SHA)["action"] == "created"
+    assert server.refs == {"refs/tags/credit#staging#2": SHA}
+    assert [r["method"] for r in server.requests].count("POST") == 1  # found by the lookup, not posted again
+    assert server.violations == []
+
+
+def test_dispatch_payload_is_validated_and_retried_at_least_once(server, gh, sleeps):
+    payload = {"model": "credit", "stage": "production", "version": 3, "key": "k" * 32}
+    gh.dispatch("mlgate-promoted", payload)
+    assert server.dispatches == [{"event_type": "mlgate-promoted", "client_payload": payload}]
+    # GitHub keeps nothing to look a dispatch up by: a lost answer is retried (receivers dedupe by key)
+    server.lose_next(1, how="502")
+    gh.dispatch("mlgate-promoted", payload)
+    assert len(server.dispatches) == 3
+    assert server.violations == []
+    with pytest.raises(InvalidInput, match="at most 10 top-level keys"):
+        gh.dispatch("mlgate-promoted", {f"k{i}": i for i in range(11)})
+    assert len(server.dispatches) == 3
+
+
+def test_stand_in_refuses_a_dispatch_payload_github_would_refuse(server):
+    import httpx
+
+    too_many = {"event_type": "mlgate-promoted", "client_payload": {f"k{i}": i for i in range(11)}}
+    response = httpx.post(
+        f"{server.url}/repos/{REPO}/dispatches",
+        json=too_many,
+        headers={
+            "Authorization": f"Bearer {TOKEN}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        },
+    )
+    assert response.status_code == 422
+    assert any("client_payload" in v and "properties" in v for v in server.violations)
+    server.violations.clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from conftest import (
 )
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gates.run import run_gates
-from mlgate.promotion import Check, PullRequest, apply, fetch_pull_request, make_plan
+from mlgate.promotion import Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
 from mlgate.registry import Registry, audit
 from mlgate.training.train import train
 from mlgate_devkit.github_stand_in import FakeGitHub
@@ -634,3 +635,272 @@ def test_registry_dies_mid_apply_then_a_rerun_completes(
         assert apply(repo, Registry(repo, url), pull=None).plan.changes == []
     finally:
         stop_mlflow_server(proc)
+
+
+# --------------------------------------------------------------------------- deploy hooks
+
+
+def outputs(path: Path) -> dict[str, str]:
+    """``$GITHUB_OUTPUT`` lines as a dict (the last value of a key wins, as in Actions)."""
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def test_apply_outputs_each_change_with_its_model_uri_and_previous_version(
+    promo: Promo, cli: CliRunner, tmp_path: Path
+) -> None:
+    promo.release(staging=1, production=None)
+    apply(promo.repo, promo.registry, pull=None)
+    sha = promo.release(staging=2, production=None)
+    out, json_path = tmp_path / "github_output", tmp_path / "apply.json"
+    args = ("promote", "--apply", "--no-github", "--github-output", str(out), "--json", str(json_path))
+    result = invoke(cli, *args, cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    written = outputs(out)
+    assert written["change-count"] == "1"
+    [change] = json.loads(written["changes"])
+    assert change == {
+        "model": promo.name,
+        "stage": "staging",
+        "version": 2,
+        "previous": 1,
+        "model_uri": f"models:/{promo.name}/2",
+        "action": "promote",
+        "commit": sha,
+        "pr": None,
+        "key": promo.records()[-1].key,
+    }
+    assert json.loads(json_path.read_text())["deployed"] == [change]
+    # the URI names the version MLflow resolves, not the alias (which moves on)
+    assert promo.registry.version(promo.name, 2).run_id
+
+    # a re-run of the same commit moves nothing and still reports what the commit changed
+    out.unlink()
+    assert invoke(cli, *args, cwd=promo.repo).exit_code == 0
+    assert json.loads(outputs(out)["changes"]) == [change]
+    assert json.loads(json_path.read_text())["changes"] == []  # nothing planned: already in sync
+
+
+def test_gto_tags_and_dispatch_are_created_once_per_change(promo: Promo, github: FakeGitHub, cli: CliRunner) -> None:
+    first = promo.release(staging=1, production=None)
+    assert invoke(cli, "promote", "--apply", "--no-github", "--gto-tags", "--dispatch", cwd=promo.repo).exit_code == 0
+    second = promo.release(staging=2, production=None)
+    result = invoke(cli, "promote", "--apply", "--no-github", "--gto-tags", "--dispatch", cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert github.refs == {
+        f"refs/tags/{promo.name}#staging#1": first,
+        f"refs/tags/{promo.name}#staging#2": second,
+    }
+    assert [d["event_type"] for d in github.dispatches] == ["mlgate-promoted", "mlgate-promoted"]
+    payload = github.dispatches[-1]["client_payload"]
+    assert len(payload) <= 10  # GitHub's limit, also checked by the stand-in against the OpenAPI maxProperties
+    assert (payload["model"], payload["version"], payload["previous"], payload["commit"]) == (promo.name, 2, 1, second)
+    assert payload["model_uri"] == f"models:/{promo.name}/2"
+    assert promo.records()[-1].dispatched
+
+    # re-running the apply of the same commit duplicates neither the tag nor the event
+    result = invoke(cli, "promote", "--apply", "--no-github", "--gto-tags", "--dispatch", cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert len(github.refs) == 2
+    assert len(github.dispatches) == 2
+
+    # emptying the stage is GTO's unassignment, counted on from the model's last tag
+    third = promo.release(staging=None, production=None)
+    assert invoke(cli, "promote", "--apply", "--no-github", "--gto-tags", cwd=promo.repo).exit_code == 0
+    assert github.refs[f"refs/tags/{promo.name}#staging!#3"] == third
+    assert len(github.dispatches) == 2  # --dispatch not asked for this time, and the policy does not
+
+
+def test_a_failed_hook_exits_3_keeps_the_promotion_and_a_rerun_completes_it(
+    promo: Promo, github: FakeGitHub, cli: CliRunner
+) -> None:
+    policy = promo.repo / "policies" / "default.yaml"
+    policy.write_text(policy.read_text() + "promotion:\n  notify:\n    dispatch: true\n    gto_tags: true\n")
+    sha = promo.release(staging=1, production=None)  # the policy switches the hooks on: no flags
+    github.fail_next(403, body={"message": "Resource not accessible by integration"}, method="POST")  # the tag
+    result = invoke(cli, "promote", "--apply", "--no-github", cwd=promo.repo)
+    assert result.exit_code == 3, result.output
+    assert "promotion done" in result.output
+    assert "contents: write" in result.output  # which permission the job lacks
+    assert promo.alias("staging") == 1  # not undone
+    assert [r.state for r in promo.records()] == ["done"]
+    assert github.refs == {}
+    assert len(github.dispatches) == 1  # the other hook ran
+
+    result = invoke(cli, "promote", "--apply", "--no-github", cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert github.refs == {f"refs/tags/{promo.name}#staging#1": sha}
+    assert len(github.dispatches) == 1  # already delivered: not sent again
+    assert len(promo.records()) == 1
+
+
+def test_a_tag_already_at_the_merge_commit_is_not_created_again(promo: Promo, github: FakeGitHub) -> None:
+    sha = promo.release(staging=1, production=None)
+    github.refs[f"refs/tags/{promo.name}#staging#4"] = sha  # an earlier run made it, its answer lost
+    result = apply(promo.repo, promo.registry, pull=None, hooks=Hooks(gto_tags=True))
+    assert result.hooks.tags == [{"tag": f"{promo.name}#staging#4", "sha": sha, "action": "exists"}]
+    assert list(github.refs) == [f"refs/tags/{promo.name}#staging#4"]
+
+
+# --------------------------------------------------------------------------- readiness before production
+
+READINESS = """\
+      readiness:
+        checks: [decision, audit_store, monitoring_owner, retraining_trigger, rollback_rehearsed, reviews_scheduled]
+"""
+
+
+def require_readiness(promo: Promo) -> None:
+    """The base policy's production stage asks for every readiness check."""
+    base = promo.repo / "policies" / "base.yaml"
+    text = base.read_text()
+    anchor = "        teams: [acme/model-risk]\n"
+    assert anchor in text
+    base.write_text(text.replace(anchor, anchor + READINESS, 1))
+
+
+def readiness_of(plan) -> dict[str, Check]:
+    [change] = [c for c in plan.changes if c.stage == "production"]
+    return {c.name.removeprefix("readiness: "): c for c in change.checks if c.name.startswith("readiness: ")}
+
+
+def test_readiness_checks_fail_with_what_to_set_then_pass(promo: Promo) -> None:
+    require_readiness(promo)
+    promo.release(staging=1, production=1)
+    found = readiness_of(make_plan(promo.repo, promo.registry))
+    assert list(found) == [
+        "decision",
+        "audit_store",
+        "monitoring_owner",
+        "retraining_trigger",
+        "rollback_rehearsed",
+        "reviews_scheduled",
+    ]
+    assert not any(c.ok for c in found.values()), found
+    spec = f"models/{promo.name}/model.yaml"
+    assert found["decision"].detail.startswith(f"{spec}: decision: no decision block")
+    assert f"{spec}: serving -> audit_url: not set" in found["audit_store"].detail
+    assert "'pricing-team' names a group or role" in found["monitoring_owner"].detail
+    assert "text a job cannot evaluate" in found["retraining_trigger"].detail
+    assert f"no rollback of {promo.name} in staging is on record" in found["rollback_rehearsed"].detail
+    assert "no review at day 30, 90, 180" in found["reviews_scheduled"].detail
+
+    # everything the spec can say, and a rollback rehearsed in staging through promote --apply
+    path = promo.repo / spec
+    text = path.read_text().replace("  owner: pricing-team\n", "  owner: '@jane-doe'\n")
+    text = text.replace(
+        "  rollback_procedure: revert the promotion PR\n",
+        "  rollback_procedure: revert the promotion PR\n"
+        "  retrain_when: {metric: mae, max: 3500}\n"
+        "  reviews: [30, 90, 180, 365]\n",
+    )
+    path.write_text(text + "serving:\n  audit_url: postgresql://mlgate@audit-db.internal:5432/decisions\n")
+    for staging in (1, 2, 1):  # v1, v2, then back to v1: a rollback
+        promo.release(staging=staging, production=None)
+        apply(promo.repo, promo.registry, pull=None)
+    rollback = promo.records()[-1]
+    assert (rollback.previous, rollback.version) == (2, 1)
+    promo.release(staging=1, production=1)
+    found = readiness_of(make_plan(promo.repo, promo.registry))
+    assert {name: c.ok for name, c in found.items()} == {
+        "decision": False,  # the spec's decision block comes from another branch: absent here
+        "audit_store": True,
+        "monitoring_owner": True,
+        "retraining_trigger": True,
+        "rollback_rehearsed": True,
+        "reviews_scheduled": True,
+    }
+    assert found["audit_store"].detail.startswith("the service logs to a durable postgresql audit store")
+    assert found["monitoring_owner"].detail == "monitoring owner @jane-doe"
+    assert found["retraining_trigger"].detail == "retrain when mae > 3500.0"
+    assert f"v2 → v1 at {rollback.promoted_at}" in found["rollback_rehearsed"].detail
+    assert rollback.run_id in found["rollback_rehearsed"].detail
+    assert found["reviews_scheduled"].detail == "post-deployment reviews at days 30, 90, 180, 365"
+
+
+@pytest.mark.parametrize(
+    ("block", "ok", "says"),
+    [
+        ({"threshold": 0.4, "review_band": [0.35, 0.45]}, True, "decision threshold 0.4, review band [0.35, 0.45]"),
+        ({"threshold": 0.4}, False, "decision -> review_band: not defined"),
+        ({"threshold": "high", "review_band": [0.3, 0.5]}, False, "decision -> threshold: not set to a number"),
+        ({"threshold": float("nan"), "review_band": [0.3, 0.5]}, False, "not set to a number"),
+    ],
+)
+def test_readiness_reads_the_decision_block_defensively(
+    promo: Promo, block: dict, ok: bool, says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``decision`` key is defined on another branch: read as a mapping or attributes, never trusted."""
+    from types import SimpleNamespace
+
+    from mlgate.config.schema import Readiness
+    from mlgate.config.workspace import load_model_context
+    from mlgate.promotion import readiness
+
+    ctx = load_model_context(promo.repo, promo.name)
+    as_object = SimpleNamespace(**block)
+    for value in (block, as_object):
+        spec = SimpleNamespace(decision=value, name=promo.name)
+        monkeypatch.setattr(ctx, "spec", spec)
+        [check] = readiness.checks(ctx, promo.registry, "production", Readiness(checks=["decision"]))
+        assert (check.name, check.ok) == ("readiness: decision", ok)
+        assert says in check.detail
+
+
+@pytest.mark.parametrize(
+    ("file", "before", "after", "where"),
+    [
+        (
+            "spec",
+            "  rollback_procedure: revert the promotion PR\n",
+            "  rollback_procedure: revert the promotion PR\n  reviews: [90, 30]\n",
+            "monitoring -> reviews -> 1: review days must increase",
+        ),
+        (
+            "spec",
+            "  rollback_procedure: revert the promotion PR\n",
+            "  rollback_procedure: revert the promotion PR\n  retrain_when: {metric: accuracy_ish, min: 0.7}\n",
+            "monitoring -> retrain_when -> metric",
+        ),
+        (
+            "spec",
+            "policy: policies/default.yaml\n",
+            "policy: policies/default.yaml\nserving:\n  audit_url: sqlite:///audit.db\n",
+            "serving -> audit_url: ",
+        ),
+        (
+            "spec",
+            "policy: policies/default.yaml\n",
+            "policy: policies/default.yaml\nserving:\n  audit_url: postgresql://mlgate:hunter2@db/audit\n",
+            "the URL holds a password",
+        ),
+        (
+            "policy",
+            "        teams: [acme/model-risk]\n",
+            "        teams: [acme/model-risk]\n      readiness:\n        checks: [vibes]\n",
+            "promotion -> stages -> production -> readiness -> checks -> 0",
+        ),
+        (
+            "policy",
+            "        teams: [acme/model-risk]\n",
+            (
+                "        teams: [acme/model-risk]\n      readiness:\n"
+                "        checks: [rollback_rehearsed]\n        rollback_stage: canary\n"
+            ),
+            "rollback_stage 'canary' is not a stage",
+        ),
+    ],
+)
+def test_malformed_readiness_inputs_exit_2_with_file_line_and_key(
+    promo: Promo, cli: CliRunner, file: str, before: str, after: str, where: str
+) -> None:
+    rel = f"models/{promo.name}/model.yaml" if file == "spec" else "policies/base.yaml"
+    path = promo.repo / rel
+    assert before in path.read_text()
+    path.write_text(path.read_text().replace(before, after, 1))
+    result = invoke(cli, "validate", cwd=promo.repo)
+    assert result.exit_code == 2, result.output
+    located = [line for line in result.output.splitlines() if where in line]
+    assert located, result.output
+    assert re.search(rf"{re.escape(rel)}:\d+", located[0]), located[0]
+    if "password" in where:
+        assert "hunter2" not in result.output  # a secret in a spec is named, never echoed

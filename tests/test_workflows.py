@@ -104,6 +104,7 @@ def test_action_outputs_are_written_by_the_cli() -> None:
         "check-run-url",
         "ok",
         "changes",
+        "change-count",
     }
     for path in ACTIONS:
         doc = load(path)
@@ -286,3 +287,65 @@ def test_init_workflows_follow_the_same_rules(path: Path) -> None:
             if MLGATE_ACTION.match(line):
                 action = MLGATE_ACTION.match(line).group(1)
                 assert (PROJECT / "action" / action / "action.yml").is_file(), action
+
+
+def test_score_runs_daily_over_production_models_and_writes_nothing() -> None:
+    doc = load(PROJECT / ".github/workflows/score.yml")
+    assert set(doc["on"]) == {"schedule", "workflow_dispatch"}
+    assert doc["permissions"] == {"contents": "read"}
+    models, score = doc["jobs"]["models"], doc["jobs"]["score"]
+    assert "permissions" not in models
+    assert "permissions" not in score
+    assert score["strategy"]["matrix"]["model"] == "${{ fromJSON(needs.models.outputs.models) }}"
+    assert score["strategy"]["fail-fast"] is False
+    [run] = [s["run"] for s in score["steps"] if "mlgate score" in s.get("run", "")]
+    # the documented CLI: the production alias's version, an input and an output file
+    assert re.search(r'mlgate score "\$MLGATE_MODEL" --stage production', run)
+    assert "--input " in run
+    assert "--output " in run
+    assert score["env"]["MLGATE_MODEL"] == "${{ matrix.model }}"
+    [lister] = [s for s in models["steps"] if s.get("id") == "production"]
+    assert '.get("production") is not None' in lister["run"]  # only models release.yaml sends to production
+    for job in (models, score):
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+
+
+def test_deploy_acts_on_the_dispatch_reading_the_payload_through_env_only() -> None:
+    doc = load(PROJECT / ".github/workflows/deploy.yml")
+    assert doc["on"] == {"repository_dispatch": {"types": ["mlgate-promoted"]}}
+    from mlgate.promotion import EVENT_TYPE
+
+    assert doc["on"]["repository_dispatch"]["types"] == [EVENT_TYPE]  # one source: the hook's event name
+    assert doc["permissions"] == {}
+    job = doc["jobs"]["deploy"]
+    assert job["permissions"] == {"contents": "read"}
+    assert doc["concurrency"]["cancel-in-progress"] is False
+    assert "client_payload.model" in doc["concurrency"]["group"]
+    assert "client_payload.stage" in doc["concurrency"]["group"]
+    payload_keys = {
+        v.removeprefix("${{ github.event.client_payload.").removesuffix(" }}")
+        for v in job["env"].values()
+        if "client_payload" in v
+    }
+    from mlgate.promotion.hooks import change_output
+    from mlgate.registry.audit import Record
+
+    record = Record("credit", "production", 2, 1, "promote", "a" * 40, 8, [], "ci", "2026-01-01T00:00:00Z")
+    sent = change_output(record)
+    assert payload_keys <= set(sent), "deploy.yml reads a key the hook does not send"
+    assert len(sent) <= 10  # GitHub's limit on client_payload's top-level keys
+    for step in job["steps"]:
+        assert "client_payload" not in step.get("run", "")
+
+
+def test_promote_action_passes_the_hook_switches_through_env() -> None:
+    doc = load(PROJECT / "action/promote/action.yml")
+    assert {"dispatch", "gto-tags"} <= set(doc["inputs"])
+    assert {"changes", "change-count"} <= set(doc["outputs"])
+    [step] = doc["runs"]["steps"]
+    assert step["env"]["MLGATE_DISPATCH"] == "${{ inputs.dispatch }}"
+    assert step["env"]["MLGATE_GTO_TAGS"] == "${{ inputs.gto-tags }}"
+    assert "args+=(--dispatch)" in step["run"]
+    assert "args+=(--gto-tags)" in step["run"]

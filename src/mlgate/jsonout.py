@@ -24,6 +24,11 @@ def dumps(payload: Any) -> str:
     return json.dumps(finite(payload), indent=2, sort_keys=True, default=str, allow_nan=False)
 
 
+def compact(payload: Any) -> str:
+    """``payload`` as one line of JSON (a ``$GITHUB_OUTPUT`` value: ``fromJSON`` reads it)."""
+    return json.dumps(finite(payload), sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)
+
+
 def write(path: Path, payload: Any) -> None:
     """Write ``payload`` as mlgate's JSON to ``path`` (folders created, newline at the end)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
@@ -69,7 +69,9 @@ class OpenAPI:
         )
         self.routes = []
         for template, item in self.doc["paths"].items():
-            pattern = re.sub(r"\{[^}]+\}", r"[^/]+", template)
+            # a git ref name holds slashes (`tags/v1`, `heads/main`): GitHub takes the rest of the path
+            pattern = re.sub(r"\{ref\}$", r".+", template) if "/git/" in template else template
+            pattern = re.sub(r"\{[^}]+\}", r"[^/]+", pattern)
             for method, op in item.items():
                 if method in ("get", "post", "patch", "put", "delete"):
                     self.routes.append((method.upper(), re.compile(f"^{pattern}$"), template, op))
@@ -144,6 +146,8 @@ class FakeGitHub:
         self.reviews: dict[int, list[dict]] = {}
         self.files: dict[int, list[dict]] = {}
         self.team_members: dict[tuple[str, str], dict[str, str]] = {}  # (org, team) -> login -> state
+        self.refs: dict[str, str] = {}  # "refs/tags/credit#production#1" -> commit sha
+        self.dispatches: list[dict[str, Any]] = []  # every repository_dispatch request body, in order
         self.page_size_cap = page_size_cap
         self._faults: list[dict] = []
         self._lost: list[str] = []  # how the answers of the next POSTs are lost (see lose_next)
@@ -434,6 +438,14 @@ class FakeGitHub:
                             c["updated_at"] = _now()
                         return 200, {}, c
             return not_found
+        if rest == "/dispatches" and method == "POST":
+            self.dispatches.append(body)
+            return 204, {}, None
+        if rest == "/git/refs" and method == "POST":
+            return self._create_ref(body)
+        if m := re.fullmatch(r"/git/matching-refs/(.+)", rest):
+            prefix = "refs/" + unquote(m.group(1))
+            return 200, {}, [self._ref(name) for name in sorted(self.refs) if name.startswith(prefix)]
         if rest == "/check-runs" and method == "POST":
             return 201, {}, self._new_check_run(body)
         if m := re.fullmatch(r"/commits/([^/]+)/check-runs", rest):
@@ -460,6 +472,26 @@ class FakeGitHub:
             store = self.reviews if m.group(2) == "reviews" else self.files
             return self._page(store.get(n, []), path, query)
         return not_found
+
+    def _ref(self, name: str) -> dict[str, Any]:
+        """A ref as GitHub's git refs API returns it."""
+        sha = self.refs[name]
+        return {
+            "ref": name,
+            "node_id": f"REF_kwDO{abs(hash(name)) % 10**8}",
+            "url": f"{self.url}/repos/{self.repo}/git/{quote(name, safe='/')}",
+            "object": {"type": "commit", "sha": sha, "url": f"{self.url}/repos/{self.repo}/git/commits/{sha}"},
+        }
+
+    def _create_ref(self, body: dict):
+        """POST /git/refs: 422 for a name that exists (as GitHub answers) or is not ``refs/x/y``."""
+        name, sha = body["ref"], body["sha"]
+        if not re.fullmatch(r"refs/[^/]+/.+", name) or not re.fullmatch(r"[0-9a-f]{40}", sha):
+            return 422, {}, {"message": "Reference update failed", "documentation_url": "https://docs.github.com/rest"}
+        if name in self.refs:
+            return 422, {}, {"message": "Reference already exists", "documentation_url": "https://docs.github.com/rest"}
+        self.refs[name] = sha
+        return 201, {}, self._ref(name)
 
     def _check_runs_for(self, ref: str, path: str, query: dict):
         """GET /commits/{ref}/check-runs: by check_name, ``filter=latest`` (default) or ``all``."""

@@ -679,6 +679,16 @@ def propose_promotion(
     "--actor", metavar="LOGIN", help="--apply: who promoted (default: the PR's merger, GITHUB_ACTOR, or the OS user)."
 )
 @click.option(
+    "--dispatch",
+    is_flag=True,
+    help="--apply: send a repository_dispatch 'mlgate-promoted' per change (also: policy promotion.notify.dispatch).",
+)
+@click.option(
+    "--gto-tags",
+    is_flag=True,
+    help="--apply: tag the merge commit <model>#<stage>#<n> per change, GTO naming (or: promotion.notify.gto_tags).",
+)
+@click.option(
     "--markdown",
     "markdown_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -695,18 +705,26 @@ def promote(
     post: bool,
     no_github: bool,
     actor: str | None,
+    dispatch: bool,
+    gto_tags: bool,
     markdown_path: Path | None,
     repo: str | None,
     json_path: str | None,
     github_output: str | None,
 ) -> None:
-    """Plan or apply promotions: move MLflow aliases to what release.yaml asks for (exit 1 if not allowed)."""
-    from mlgate import promotion
+    """Plan or apply promotions: move MLflow aliases to what release.yaml asks for (exit 1 if not allowed).
+
+    --apply outputs each change its commit made; a deploy hook that fails after the registry moved
+    exits 3 and says so (re-running --apply re-runs only the hooks).
+    """
+    from mlgate import jsonout, promotion
 
     if mode is None:
         raise InvalidInput("say --plan (on a pull request) or --apply (after the merge)")
     if post and no_github:
         raise InvalidInput("--post publishes to GitHub: drop --no-github, or drop --post")
+    if (dispatch or gto_tags) and mode != "apply":
+        raise InvalidInput("--dispatch and --gto-tags run after the registry moved: they go with --apply")
     result = promotion.promote(
         _root(repo),
         mode=mode,
@@ -715,6 +733,7 @@ def promote(
         post=post,
         read_github=not no_github,
         actor=actor,
+        hooks=promotion.Hooks(dispatch=dispatch, gto_tags=gto_tags),
         markdown_path=markdown_path,
         progress=ui.progress,
         warn=ui.warn,
@@ -723,13 +742,23 @@ def promote(
     if result.posted:
         ui.write_outputs(github_output, result.posted)
     ui.write_json(json_path, result.payload)
-    ui.write_outputs(github_output, {"ok": str(plan.ok).lower(), "changes": len(plan.changes)})
+    ui.write_outputs(
+        github_output,
+        {
+            "ok": str(plan.ok).lower(),
+            "changes": jsonout.compact(result.changes),
+            "change-count": len(result.changes),
+        },
+    )
     for change in plan.changes:
         marks = ", ".join(f"{'ok' if c.ok else 'MISSING'} {c.name}" for c in change.checks)
         ui.info(
             f"{change.model} {change.stage}: {promotion.version_label(change.current)} → "
             f"{promotion.version_label(change.desired)} [{change.outcome}] {marks}"
         )
+    for done in result.changes if mode == "apply" else []:
+        ui.info(f"changed by this commit: {done['model']} {done['stage']} → {done['model_uri'] or '(stage emptied)'}")
+    result.raise_hook_error()  # after the outputs: the promotion is done, a deploy hook is not (exit 3)
     if not plan.changes:
         ui.success("in sync: every release.yaml matches the registry")
     elif not plan.ok:

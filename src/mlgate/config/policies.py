@@ -133,6 +133,7 @@ def merge(base: Policy, child: Policy) -> Policy:
     promotion = Promotion(
         order=child.promotion.order or base.promotion.order,
         stages={**base.promotion.stages, **child.promotion.stages},
+        notify=child.promotion.notify or base.promotion.notify,  # a child's notify replaces its base's
     )
     return Policy(
         extends=None,

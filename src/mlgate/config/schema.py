@@ -341,6 +341,32 @@ class ModelCard(StrictModel):
     license: str = ""
 
 
+class RetrainWhen(StrictModel):
+    """A machine-readable retraining trigger: retrain when ``metric`` crosses ``min`` or ``max``."""
+
+    metric: str = Field(description="a metric mlgate computes (performance, drift or integrity catalog)")
+    min: Finite | None = Field(None, description="retrain when the metric falls below this")
+    max: Finite | None = Field(None, description="retrain when the metric rises above this")
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, metric: str) -> str:
+        known = [m for family in ("performance", "drift", "integrity") for m in catalog.names(family)]
+        if metric not in known:
+            raise ValueError(f"unknown metric '{metric}'; one of: {', '.join(known)}")
+        return metric
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> RetrainWhen:
+        if (self.min is None) == (self.max is None):
+            raise ValueError("give exactly one of 'min' (retrain below) or 'max' (retrain above)")
+        return self
+
+
+MAX_REVIEW_DAYS = 3650
+"""A post-deployment review more than ten years out is not a schedule."""
+
+
 class Monitoring(StrictModel):
     """Who watches the model in production, how often, and when it is retrained."""
 
@@ -348,6 +374,66 @@ class Monitoring(StrictModel):
     frequency: str = ""
     retraining_trigger: str = ""
     rollback_procedure: str = ""
+    # Left out of the dump (and so of the spec hash) when absent: specs without them hash as before.
+    retrain_when: RetrainWhen | None = Field(
+        None, exclude_if=lambda value: value is None, description="the retraining trigger as a metric threshold"
+    )
+    reviews: list[Annotated[int, Field(ge=1, le=MAX_REVIEW_DAYS)]] | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="post-deployment reviews, in days after the version enters production (e.g. [30, 90, 180])",
+    )
+
+    @field_validator("reviews")
+    @classmethod
+    def _increasing(cls, days: list[int] | None) -> list[int] | None:
+        for index in range(1, len(days or [])):
+            assert days is not None
+            if days[index] <= days[index - 1]:
+                raise LocatedError("review days must increase (each a later review)", index)
+        return days
+
+
+DURABLE_AUDIT_SCHEMES = ("postgresql", "postgresql+psycopg", "postgresql+psycopg2", "mysql", "mysql+pymysql", "sqlite")
+"""Databases a serving audit store may be (see Serving.audit_url)."""
+
+
+class Serving(StrictModel):
+    """How ``mlgate serve`` runs this model: where it keeps the audit log of its decisions.
+
+    ``audit_url`` is an SQLAlchemy-style database URL. It must name a durable store: a database
+    server (``postgresql://``, ``mysql://``), or SQLite at an absolute path outside temporary
+    folders (``sqlite:////var/lib/mlgate/audit.db``) — never ``:memory:`` or a relative path,
+    which vanish with the container. It must not hold a password (the spec is in git): give it to
+    the service through the driver's own environment (``PGPASSWORD``, ``MYSQL_PWD``).
+    """
+
+    audit_url: str = Field(description="database URL of the service's audit store (no password)")
+
+    @field_validator("audit_url")
+    @classmethod
+    def _durable(cls, url: str) -> str:
+        from urllib.parse import urlsplit
+
+        scheme, _, rest = url.partition("://")
+        if scheme not in DURABLE_AUDIT_SCHEMES:
+            raise ValueError(
+                f"'{scheme or url}' is not a durable database; use one of: {', '.join(DURABLE_AUDIT_SCHEMES)}"
+            )
+        if scheme == "sqlite":
+            path = rest[1:] if rest.startswith("/") else ""  # sqlite:////abs/path -> /abs/path
+            if not path.startswith("/") or ":memory:" in rest or path.startswith(("/tmp/", "/dev/shm/", "/var/tmp/")):
+                raise ValueError(
+                    "SQLite must be a file at an absolute, persistent path (sqlite:////var/lib/mlgate/audit.db), "
+                    "not in memory, relative or under a temporary folder"
+                )
+            return url
+        parts = urlsplit(url)
+        if parts.password is not None:
+            raise ValueError("the URL holds a password, and the spec is in git: pass it through the environment")
+        if not parts.hostname:
+            raise ValueError("the URL names no database host")
+        return url
 
 
 class Output(StrictModel):
@@ -417,6 +503,9 @@ class ModelSpec(StrictModel):
     model_card: ModelCard = Field(default_factory=ModelCard)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     policy: str = Field("policies/default.yaml", description="policy file, relative to the repo")
+    serving: Serving | None = Field(
+        None, exclude_if=lambda value: value is None, description="how `mlgate serve` runs the model (see Serving)"
+    )
     # Left out of the dump (and so of the spec hash) when absent: specs without it hash as before.
     output: Output | None = Field(
         None,
@@ -697,6 +786,33 @@ class Approvers(StrictModel):
     teams: list[str] = Field(default_factory=list)
 
 
+ReadinessCheck = Literal[
+    "decision", "audit_store", "monitoring_owner", "retraining_trigger", "rollback_rehearsed", "reviews_scheduled"
+]
+"""What mlgate can verify of a pre-production checklist (mlgate.promotion.readiness says how)."""
+
+
+class Readiness(StrictModel):
+    """The readiness checks a stage requires, each a promotion check in the plan."""
+
+    checks: list[ReadinessCheck] = Field(min_length=1)
+    rollback_stage: str = Field(
+        "staging", pattern=STAGE_PATTERN, description="rollback_rehearsed: the stage a rollback must be on record in"
+    )
+    reviews: list[Annotated[int, Field(ge=1, le=MAX_REVIEW_DAYS)]] = Field(
+        default_factory=lambda: [30, 90, 180],
+        description="reviews_scheduled: the days after deployment the spec's monitoring.reviews must include",
+    )
+
+    @field_validator("checks")
+    @classmethod
+    def _distinct(cls, checks: list[str]) -> list[str]:
+        for index, name in enumerate(checks):
+            if name in checks[:index]:
+                raise LocatedError(f"'{name}' is listed twice", index)
+        return checks
+
+
 class StageRequirement(StrictModel):
     """What a version needs before it may enter a stage."""
 
@@ -710,6 +826,9 @@ class StageRequirement(StrictModel):
     )
     approvals: int = Field(0, ge=0)
     approvers: Approvers = Field(default_factory=Approvers)
+    readiness: Readiness | None = Field(
+        None, exclude_if=lambda value: value is None, description="what must be in place before a version enters"
+    )
     dismiss_stale_approvals: bool = Field(True, description="approvals given on an older head commit do not count")
 
     @model_validator(mode="after")
@@ -719,11 +838,20 @@ class StageRequirement(StrictModel):
         return self
 
 
+class Notify(StrictModel):
+    """What ``promote --apply`` tells other systems once a change has taken effect (default: nothing)."""
+
+    dispatch: bool = Field(False, description="a repository_dispatch event 'mlgate-promoted' per change")
+    gto_tags: bool = Field(False, description="a GTO tag <model>#<stage>#<n> per assignment, at the merge commit")
+
+
 class Promotion(StrictModel):
     """Per-stage promotion requirements."""
 
     order: list[str] = Field(default_factory=list, description="e.g. [staging, production]")
     stages: dict[str, StageRequirement] = Field(default_factory=dict)
+    # Left out of the dump (and so of the policy hash) when absent: what is told to whom judges nothing.
+    notify: Notify | None = Field(None, exclude=True, description="deploy hooks run after the registry moved")
 
     @field_validator("stages")
     @classmethod
@@ -738,6 +866,16 @@ class Promotion(StrictModel):
         unknown = [s for s in self.order if s not in self.stages]
         if unknown:
             raise ValueError(f"order names stages not defined under 'stages': {', '.join(unknown)}")
+        for name, stage in self.stages.items():
+            ready = stage.readiness
+            if ready and "rollback_rehearsed" in ready.checks and ready.rollback_stage not in self.stages:
+                raise LocatedError(
+                    f"rollback_stage '{ready.rollback_stage}' is not a stage defined under 'stages'",
+                    "stages",
+                    name,
+                    "readiness",
+                    "rollback_stage",
+                )
         return self
 
 

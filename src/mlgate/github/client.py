@@ -1,11 +1,12 @@
 """The only module that talks to GitHub's REST API.
 
 A thin layer over ``httpx`` rather than a client library (PyGithub, ghapi, octokit ports):
-mlgate uses a handful of endpoints (issue comments, check runs, pull requests, reviews,
-files, team memberships), and it needs full control over two things a general client hides — the retry policy
-(5xx, 429, secondary rate limits, ``Retry-After`` / ``x-ratelimit-reset``, bounded so a CI
-step fails in seconds, not hours) and token redaction (the token must never reach a log, a
-``repr`` or an exception message). It also avoids a heavy dependency for ~200 lines of HTTP.
+mlgate uses a handful of endpoints (issue comments, check runs, pull requests, reviews, files,
+team memberships, repository dispatches, tag refs), and it needs full control over two things a
+general client hides — the retry policy (5xx, 429, secondary rate limits, ``Retry-After`` /
+``x-ratelimit-reset``, bounded so a CI step fails in seconds, not hours) and token redaction (the
+token must never reach a log, a ``repr`` or an exception message). It also avoids a heavy
+dependency for ~200 lines of HTTP.
 
 ``GITHUB_API_URL`` (set by GitHub Actions, also on GHES) picks the base URL, default
 ``https://api.github.com``; the token comes from the ``token`` argument or ``GITHUB_TOKEN``.
@@ -31,6 +32,7 @@ from mlgate.exceptions import ExternalServiceError, InvalidInput
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 MAX_ANNOTATIONS = 50  # GitHub accepts at most 50 annotations per check-run request
+MAX_DISPATCH_KEYS = 10  # GitHub: client_payload has at most 10 top-level properties
 MAX_WAIT = 60.0  # cap on any single wait (Retry-After, rate-limit reset, backoff)
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
@@ -41,6 +43,8 @@ _PERMISSION_FOR = (
         "members: read (an org permission a GitHub App token has; the job's GITHUB_TOKEN cannot read teams)",
     ),
     ("/check-runs", "checks: write"),
+    ("/git/refs", "contents: write (creating tags)"),
+    ("/dispatches", "contents: write (repository_dispatch events)"),
     ("/issues/", "pull-requests: write (issues: write for issue comments)"),
     ("/pulls/", "pull-requests: read"),
 )
@@ -404,6 +408,65 @@ class GitHub:
                 f"/repos/{self.repo}/pulls/{int(number)}/files?per_page=100",
                 what=f"pull request #{number}",
             )
+        )
+
+    def matching_refs(self, prefix: str) -> list[dict[str, Any]]:
+        """Every ref whose name starts with ``prefix`` (``tags/credit#``: no leading ``refs/``).
+
+        GitHub answers one unpaginated array, ``[]`` when nothing matches.
+        """
+        return self._get_json(
+            f"/repos/{self.repo}/git/matching-refs/{quote(prefix, safe='/')}", what=f"refs matching {prefix!r}"
+        )
+
+    def create_tag_ref(self, tag: str, sha: str) -> dict[str, Any]:
+        """Make the lightweight tag ``tag`` point at commit ``sha``: ``{"tag", "sha", "action"}``.
+
+        A retried create never duplicates and never moves a tag: a tag that already exists at
+        ``sha`` is success (``action: exists``), one at another commit is an error (exit 2).
+        """
+        ref = f"refs/tags/{tag}"
+
+        def find() -> dict[str, Any] | None:
+            return next((r for r in self.matching_refs(f"tags/{tag}") if r.get("ref") == ref), None)
+
+        response = self._send(
+            "POST",
+            f"/repos/{self.repo}/git/refs",
+            json={"ref": ref, "sha": sha},
+            what=f"tag {tag}",
+            allow=(422,),
+            lookup=find,
+        )
+        if isinstance(response, httpx.Response) and response.status_code != 422:
+            return {"tag": tag, "sha": sha, "action": "created"}
+        found = response if isinstance(response, dict) else find()  # 422 "Reference already exists", or lost
+        if found is None:
+            assert isinstance(response, httpx.Response)
+            self._raise_client_error("POST", f"/repos/{self.repo}/git/refs", response, _github_message(response), tag)
+        assert found is not None
+        at = (found.get("object") or {}).get("sha", "")
+        if at != sha:
+            raise InvalidInput(
+                self._redact(f"tag {tag} already exists at {at[:12]}, not at {sha[:12]}: mlgate never moves a tag"),
+                hint="a tag names one assignment for ever; delete the stray tag if it was made by mistake",
+            )
+        return {"tag": tag, "sha": sha, "action": "created" if isinstance(response, dict) else "exists"}
+
+    def dispatch(self, event_type: str, client_payload: dict[str, Any]) -> None:
+        """Send a ``repository_dispatch`` event (workflows ``on: repository_dispatch`` run).
+
+        GitHub keeps no record a client can look up, so a dispatch whose answer was lost cannot
+        be checked: it is retried like any request (at-least-once delivery). Receivers must be
+        idempotent; mlgate's payload carries the audit record's ``key`` to deduplicate by.
+        """
+        if len(client_payload) > MAX_DISPATCH_KEYS:
+            raise InvalidInput(f"a dispatch payload has at most {MAX_DISPATCH_KEYS} top-level keys (GitHub's limit)")
+        self._request(
+            "POST",
+            f"/repos/{self.repo}/dispatches",
+            json={"event_type": event_type, "client_payload": client_payload},
+            what=f"repository {self.repo}",
         )
 
 

@@ -1,9 +1,11 @@
 """Merge to promote: release.yaml is desired state, the registry follows it.
 
 ``plan`` checks and applies promotions, ``proposal`` writes the release.yaml edit and its pull
-request, ``comment`` posts the plan on the pull request.
+request, ``comment`` posts the plan on the pull request, ``hooks`` tells deploy tooling what changed
+(outputs, repository_dispatch, GTO tags), ``readiness`` checks what must be in place before a stage.
 """
 
+from mlgate.promotion.hooks import EVENT_TYPE, HookFailed, Hooks
 from mlgate.promotion.plan import (
     ApplyResult,
     Change,
@@ -24,9 +26,12 @@ from mlgate.promotion.plan import (
 )
 
 __all__ = [
+    "EVENT_TYPE",
     "ApplyResult",
     "Change",
     "Check",
+    "HookFailed",
+    "Hooks",
     "Plan",
     "Promotion",
     "PullRequest",

@@ -17,7 +17,10 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
   stage aliases (``champion`` follows ``production``), legacy stages where the server has them,
   the previous holder archived, promotion tags on the version. Before each change it re-reads
   the alias (compare-and-set), so two applies racing cannot undo each other, and an apply of an
-  older commit never overwrites what a newer one promoted.
+  older commit never overwrites what a newer one promoted. After the last move it outputs each
+  change this commit made and runs the deploy hooks (mlgate.promotion.hooks) the policy or the
+  caller asks for; a hook that fails never undoes the promotion.
+- stages whose policy lists ``readiness`` checks get one check per item (mlgate.promotion.readiness).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from mlgate.exceptions import Blocked, GitError, InvalidInput
 from mlgate.gates.verdict import FamilyStatus, Verdict
 from mlgate.git import git_state, is_ancestor, run_git
 from mlgate.github.approvals import count_approvals
+from mlgate.promotion import readiness
+from mlgate.promotion.hooks import HookFailed, HookReport, Hooks, applied_by, change_output, model_uri
 from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit
 from mlgate.training.lineage import (
     EXTERNAL_PREFIX,
@@ -106,6 +111,8 @@ class Change:
             "stage": self.stage,
             "current": self.current,
             "desired": self.desired,
+            "previous": self.current,  # the version the stage held before (what a deploy replaces)
+            "model_uri": model_uri(self.model, self.desired),
             "archive": self.archive,
             "action": self.action,
             "ok": self.ok,
@@ -133,6 +140,7 @@ class Plan:
     policy_ref: str | None
     changes: list[Change] = field(default_factory=list)
     synced: list[dict[str, Any]] = field(default_factory=list)
+    hooks: dict[str, Hooks] = field(default_factory=dict)  # per model: its judged policy's promotion.notify
 
     @property
     def ok(self) -> bool:
@@ -515,6 +523,8 @@ def make_plan(
     named = _named_versions(registry, wanted)
     current = actual(registry, {name: list(stages) for name, (_ctx, stages) in wanted.items()})
     for name, (ctx, stages) in wanted.items():
+        notify = ctx.policy.policy.promotion.notify
+        plan.hooks[name] = Hooks(notify.dispatch, notify.gto_tags) if notify else Hooks()
         now = current[name]
         for stage, desired in stages.items():
             if now[stage] == desired:
@@ -533,6 +543,8 @@ def make_plan(
                 order = _order_check(registry, ctx, stage, desired, now)
                 if order:
                     change.checks.append(order)
+                if requirement.readiness:
+                    change.checks.extend(readiness.checks(ctx, registry, stage, requirement.readiness))
             approvals, change.approvers = _approvals_check(requirement, pull, stage)
             if approvals:
                 change.checks.append(approvals)
@@ -557,14 +569,16 @@ def _to_archive(current: int | None, stage: str, stages: dict[str, int | None]) 
 
 @dataclass
 class ApplyResult:
-    """The applied plan and the audit records written for it."""
+    """The applied plan, the audit records written for it, the changes its commit made and the hooks run."""
 
     plan: Plan
     records: list[dict[str, Any]] = field(default_factory=list)
+    deployed: list[dict[str, Any]] = field(default_factory=list)  # hooks.change_output per change of the commit
+    hooks: HookReport = field(default_factory=HookReport)
 
     def as_dict(self) -> dict[str, Any]:
-        """The plan JSON plus its audit records."""
-        return self.plan.as_dict() | {"audit": self.records}
+        """The plan JSON plus its audit records, the commit's changes (``deployed``) and the hooks' report."""
+        return self.plan.as_dict() | {"audit": self.records, "deployed": self.deployed, "hooks": self.hooks.as_dict()}
 
 
 def apply(
@@ -573,9 +587,16 @@ def apply(
     *,
     pull: PullRequest | None,
     actor: str | None = None,
+    hooks: Hooks | None = None,
     progress: Progress = lambda _m: None,
 ) -> ApplyResult:
-    """Reconcile the registry with every release.yaml; refuse (exit 1) if any check fails."""
+    """Reconcile the registry with every release.yaml; refuse (exit 1) if any check fails.
+
+    Then output every change this commit made (also those an earlier, interrupted run of it
+    made) and run the deploy hooks: each model's policy ``promotion.notify``, plus ``hooks``
+    (the CLI's flags) for every model. Hook failures are in ``result.hooks.errors``: the caller
+    decides how to report them (the promotion itself has taken effect).
+    """
     plan = make_plan(root, registry, pull=pull, progress=progress)
     if not plan.ok:
         raise Blocked(
@@ -588,6 +609,15 @@ def apply(
         record = _apply_change(root, registry, change, plan, who, progress)
         if record is not None:
             result.records.append(record.as_dict())
+    done = applied_by(registry, plan.commit)
+    result.deployed = [change_output(r) for r in done]
+    extra = hooks or Hooks()
+    chosen = {name: Hooks(h.dispatch or extra.dispatch, h.gto_tags or extra.gto_tags) for name, h in plan.hooks.items()}
+    if any(chosen.get(r.model) for r in done):
+        progress(f"deploy hooks for {len(done)} change(s) of {plan.commit[:12]}")
+        from mlgate.promotion import hooks as deploy_hooks
+
+        result.hooks = deploy_hooks.run(done, chosen, registry)
     return result
 
 
@@ -755,6 +785,13 @@ class Promotion:
     plan: Plan
     payload: dict[str, Any]
     posted: dict[str, str] = field(default_factory=dict)  # comment-url, check-run-url (--post)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # per change: model, stage, version, previous, URI
+    hook_error: HookFailed | None = None  # apply: the promotion took effect, a deploy hook did not
+
+    def raise_hook_error(self) -> None:
+        """Raise the deploy hooks' failure (exit 3), after the caller has written its outputs."""
+        if self.hook_error is not None:
+            raise self.hook_error
 
 
 def _pull_request_of(
@@ -792,6 +829,7 @@ def promote(
     post: bool = False,
     read_github: bool = True,
     actor: str | None = None,
+    hooks: Hooks | None = None,
     markdown_path: Path | None = None,
     progress: Progress = lambda _m: None,
     warn: Progress = lambda _m: None,
@@ -803,12 +841,15 @@ def promote(
     ``markdown_path``, also writes the plan there as Markdown; ``warn`` hears what is left out
     (approvals not read) before anything runs. An apply that is not allowed
     raises :class:`~mlgate.exceptions.Blocked`; a plan that is not allowed is returned (``plan.ok``).
+    ``hooks`` adds deploy hooks to what each policy's ``promotion.notify`` asks for (apply only);
+    their failure is returned as ``hook_error`` so the caller writes its outputs first.
     """
     if mode not in ("plan", "apply"):
         raise InvalidInput(f"promote mode must be 'plan' or 'apply', not {mode!r}")
     registry = Registry(root)
     pr, pull = _pull_request_of(root, mode, pr, read_github, warn)
     posted: dict[str, str] = {}
+    hook_error = None
     if mode == "plan":
         plan = make_plan(root, registry, policy_ref=base, pull=pull, progress=progress)
         payload = plan.as_dict()
@@ -816,13 +857,23 @@ def promote(
             from mlgate.promotion.comment import publish
 
             posted = payload["posted"] = publish(payload, pr, pull.head_sha if pull else None)
+        changes = [
+            {k: c[k] for k in ("model", "stage", "desired", "previous", "model_uri", "action")}
+            for c in payload["changes"]
+        ]
+        changes = [{"version": c.pop("desired"), **c} for c in changes]
     else:
-        applied = apply(root, registry, pull=pull, actor=actor, progress=progress)
-        plan, payload = applied.plan, applied.as_dict()
+        applied = apply(root, registry, pull=pull, actor=actor, hooks=hooks, progress=progress)
+        plan, payload, changes = applied.plan, applied.as_dict(), applied.deployed
+        if applied.hooks.errors:
+            hook_error = HookFailed(
+                f"promotion done: the registry moved and its audit records are complete, but "
+                f"{len(applied.hooks.errors)} deploy hook(s) failed: " + "; ".join(applied.hooks.errors)
+            )
     if not read_github:
         payload["github"] = {"read": False, "pr": pr, "approvals": "counted as absent (--no-github)"}
     if markdown_path:
         from mlgate.promotion.comment import markdown
 
         markdown_path.write_text(markdown(payload), encoding="utf-8")
-    return Promotion(mode=mode, plan=plan, payload=payload, posted=posted)
+    return Promotion(mode=mode, plan=plan, payload=payload, posted=posted, changes=changes, hook_error=hook_error)

@@ -9,7 +9,9 @@ MLflow UI.
 Each record is written *before* the registry changes (the run is left RUNNING: "started") and
 finished after (FINISHED: "done"). An outage in between leaves a started record, never an
 alias that moved without one; the next apply finds it by its key and completes it. Records are
-only ever added and finished — mlgate never edits or deletes one.
+only ever added and finished — mlgate never edits or deletes one; the one tag added later is
+``mlgate.audit.dispatched`` (the deploy hook's ``repository_dispatch`` for the change was accepted,
+so a re-run does not send it again).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Record:
     # the verdict this promotion ran itself (artifact verdict.json on the record's run)
     verdict_status: str = ""
     verdict_sha256: str = ""
+    dispatched: bool = False  # set by the deploy hook after GitHub accepted the dispatch
 
     @property
     def key(self) -> str:
@@ -55,6 +58,7 @@ class Record:
         fields = asdict(self)
         fields.pop("run_id")
         fields.pop("state")
+        fields.pop("dispatched")  # written only by the hook that dispatched
         out = {
             PREFIX + k: ("" if v is None else ",".join(v) if isinstance(v, list) else str(v)) for k, v in fields.items()
         }
@@ -87,6 +91,7 @@ def _from_run(run: Run) -> Record:
         run_id=run.run_id,
         verdict_status=get("verdict_status"),
         verdict_sha256=get("verdict_sha256"),
+        dispatched=get("dispatched") == "true",
     )
 
 
@@ -147,3 +152,10 @@ def history(registry: Registry, model: str, stage: str | None = None) -> list[Re
         query += f" and tags.`{PREFIX}stage` = '{_quote(stage)}'"
     records = [_from_run(run) for run in registry.search_runs(EXPERIMENT, query) if run.status != "KILLED"]
     return sorted(records, key=lambda r: r.promoted_at)
+
+
+def of_commit(registry: Registry, commit: str) -> list[Record]:
+    """Every live record written for changes ``commit`` made, oldest first."""
+    query = f"tags.`{PREFIX}commit` = '{_quote(commit)}'"
+    records = [_from_run(run) for run in registry.search_runs(EXPERIMENT, query) if run.status != "KILLED"]
+    return sorted(records, key=lambda r: (r.promoted_at, r.model, r.stage))

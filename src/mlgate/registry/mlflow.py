@@ -639,6 +639,11 @@ class Registry:
             raise
         return True
 
+    def set_run_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        """Tag a run (finished or not), each tag written idempotently."""
+        for key, value in tags.items():
+            self._upsert(f"tag run {run_id}", lambda k=key, v=value: self.client.set_tag(run_id, k, v))
+
     def finish_run(self, run_id: str, tags: dict[str, str], status: str = "FINISHED") -> None:
         """Tag the run and end it with ``status`` (``FINISHED``, or ``KILLED`` for a lost race)."""
         for key, value in tags.items():

@@ -1,0 +1,155 @@
+"""Readiness before a stage (production): what a pre-deployment checklist asks that mlgate can verify.
+
+The judged policy lists, per stage, which checks apply (``promotion.stages.<stage>.readiness``);
+``promote --plan`` and ``--apply`` add one :class:`~mlgate.promotion.plan.Check` per listed
+check to every change that moves a version into that stage. Each check reads the spec the
+promotion judges (and, for the rollback rehearsal, the registry's audit log) and says what it
+found or which key to set:
+
+- ``decision`` — the spec's ``decision`` block gives a ``threshold`` and a ``review_band``
+  (the band of scores a person reviews). The block is defined on another branch; it is read
+  defensively here (attribute or mapping, any missing part a failed check, never a crash);
+- ``audit_store`` — ``serving.audit_url`` names a durable database (the schema refuses
+  in-memory, relative or temporary SQLite and URLs with a password: config.schema.Serving);
+- ``monitoring_owner`` — ``monitoring.owner`` names one person: a GitHub login (``@jane``) or
+  an e-mail address, not a team (``org/team``), a list or a role word (``team``, ``group``…);
+- ``retraining_trigger`` — ``monitoring.retrain_when`` is a metric threshold a job can evaluate
+  (``{metric: roc_auc, min: 0.7}``), not only the free-text ``retraining_trigger``;
+- ``rollback_rehearsed`` — the model's audit log holds a finished record of a rollback in the
+  policy's ``rollback_stage`` (default ``staging``): the stage was moved back to a version it had
+  held before, through ``mlgate promote --apply`` (``mlgate rollback`` + merge does exactly that);
+- ``reviews_scheduled`` — ``monitoring.reviews`` (days after deployment) includes every day the
+  policy's ``reviews`` lists (default 30, 90 and 180).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING, Any
+
+from mlgate.registry import Registry, audit
+
+if TYPE_CHECKING:
+    from mlgate.config.schema import Readiness
+    from mlgate.config.workspace import ModelContext
+    from mlgate.promotion.plan import Check
+
+_LOGIN = re.compile(r"^@?[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")  # GitHub's login rules
+_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+# words that name a group of people or a role, not a person who answers when the model misbehaves
+_GROUP_WORDS = frozenset({"team", "group", "squad", "dept", "department", "ops", "org", "committee", "owners"})
+
+
+def checks(ctx: ModelContext, registry: Registry, stage: str, readiness: Readiness) -> list[Check]:
+    """One check per readiness item the policy lists for ``stage``, in the policy's order."""
+    from mlgate.promotion.plan import Check
+
+    spec_file = f"models/{ctx.name}/model.yaml"
+    out = []
+    for name in readiness.checks:
+        ok, detail = _CHECKS[name](ctx, registry, readiness, spec_file)
+        out.append(Check(f"readiness: {name}", ok, detail))
+    return out
+
+
+def _field(value: Any, key: str) -> Any:
+    """``value.key`` or ``value[key]``: the spec's ``decision`` block as either branch models it."""
+    if isinstance(value, dict):
+        return value.get(key)
+    return getattr(value, key, None)
+
+
+def _decision(ctx: ModelContext, _registry: Registry, _r: Readiness, spec_file: str) -> tuple[bool, str]:
+    block = getattr(ctx.spec, "decision", None)
+    if block is None:
+        return False, f"{spec_file}: decision: no decision block (set decision: {{threshold, review_band}})"
+    threshold, band = _field(block, "threshold"), _field(block, "review_band")
+    if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not math.isfinite(threshold):
+        return False, f"{spec_file}: decision -> threshold: not set to a number"
+    if band is None or (isinstance(band, list | tuple | dict) and len(band) == 0):
+        return False, f"{spec_file}: decision -> review_band: not defined"
+    return True, f"decision threshold {threshold}, review band {_show(band)}"
+
+
+def _show(value: Any) -> str:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump()
+    return str(value)
+
+
+def _audit_store(ctx: ModelContext, _registry: Registry, _r: Readiness, spec_file: str) -> tuple[bool, str]:
+    serving = ctx.spec.serving
+    if serving is None:
+        return False, f"{spec_file}: serving -> audit_url: not set (a durable database the service logs decisions to)"
+    scheme = serving.audit_url.split("://", 1)[0]
+    return True, f"the service logs to a durable {scheme} audit store (serving.audit_url)"
+
+
+def _monitoring_owner(ctx: ModelContext, _registry: Registry, _r: Readiness, spec_file: str) -> tuple[bool, str]:
+    owner = ctx.spec.monitoring.owner.strip()
+    where = f"{spec_file}: monitoring -> owner"
+    if not owner:
+        return False, f"{where}: not set (name the person who watches the model: @login or e-mail)"
+    if "/" in owner:
+        return False, f"{where}: '{owner}' is a team; name one person (@login or e-mail) who is accountable"
+    words = {w for w in re.split(r"[^a-z]+", owner.lower()) if w}
+    if words & _GROUP_WORDS:
+        return False, f"{where}: '{owner}' names a group or role; name one person (@login or e-mail)"
+    if not (_LOGIN.match(owner) or _EMAIL.match(owner)):
+        return False, f"{where}: '{owner}' is not one GitHub login or e-mail address"
+    return True, f"monitoring owner {owner}"
+
+
+def _retraining_trigger(ctx: ModelContext, _registry: Registry, _r: Readiness, spec_file: str) -> tuple[bool, str]:
+    when = ctx.spec.monitoring.retrain_when
+    if when is None:
+        said = ctx.spec.monitoring.retraining_trigger
+        text = f" ('{said}' is text a job cannot evaluate)" if said else ""
+        return False, f"{spec_file}: monitoring -> retrain_when: not set{text}; e.g. {{metric: roc_auc, min: 0.7}}"
+    bound = f"< {when.min}" if when.min is not None else f"> {when.max}"
+    return True, f"retrain when {when.metric} {bound}"
+
+
+def _rollback_rehearsed(ctx: ModelContext, registry: Registry, readiness: Readiness, _s: str) -> tuple[bool, str]:
+    stage = readiness.rollback_stage
+    held: set[int] = set()
+    for record in audit.history(registry, ctx.name, stage):
+        if record.state != "done":
+            continue
+        back = record.version is not None and record.version in held and record.previous not in (None, record.version)
+        if back:
+            return True, (
+                f"rolled back in {stage}: v{record.previous} → v{record.version} at {record.promoted_at} "
+                f"by commit {record.commit[:12]} (audit run {record.run_id})"
+            )
+        if record.version is not None:
+            held.add(record.version)
+    return False, (
+        f"no rollback of {ctx.name} in {stage} is on record: rehearse one (`mlgate rollback {ctx.name} --stage "
+        f"{stage}`, merge its PR) before this stage"
+    )
+
+
+def _reviews_scheduled(
+    ctx: ModelContext, _registry: Registry, readiness: Readiness, spec_file: str
+) -> tuple[bool, str]:
+    days = ctx.spec.monitoring.reviews or []
+    missing = [d for d in readiness.reviews if d not in days]
+    wanted = ", ".join(map(str, readiness.reviews))
+    if missing:
+        return False, (
+            f"{spec_file}: monitoring -> reviews: no review at day {', '.join(map(str, missing))} after deployment "
+            f"(the policy asks for days {wanted})"
+        )
+    return True, f"post-deployment reviews at days {', '.join(map(str, days))}"
+
+
+_CHECKS = {
+    "decision": _decision,
+    "audit_store": _audit_store,
+    "monitoring_owner": _monitoring_owner,
+    "retraining_trigger": _retraining_trigger,
+    "rollback_rehearsed": _rollback_rehearsed,
+    "reviews_scheduled": _reviews_scheduled,
+}
