@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,14 @@ def session(master: str | None = None) -> Any:
         builder = builder.remote(os.environ["SPARK_REMOTE"])
     else:
         builder = builder.master(master or "local[*]")
+        if (master or "local").startswith("local"):
+            # local workers run this interpreter (mlgate and its pins are here), not the first python3 on PATH;
+            # pyspark reads the variable when the context starts
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            # ...and import this mlgate (a source checkout may shadow an installed one): rows are finished there
+            here = str(Path(__file__).resolve().parents[2])
+            path = os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+            builder = builder.config("spark.executorEnv.PYTHONPATH", path)
         builder = builder.config(f"spark.executorEnv.{_ALLOW_LOAD}", "true")
         builder = builder.config("spark.ui.enabled", "false")
     return (
@@ -70,8 +79,13 @@ def score_files(
     finish: Callable[[Any], Any],
     schema: Any,
     into: Path,
+    scratch: Path,
 ) -> None:
     """Score ``files`` on Spark into the folder ``into`` (Parquet ``part-*`` files, Spark's names).
+
+    Spark (Hadoop's committer) drops output under a path with a hidden component (``.``/``_``), and
+    ``into`` is hidden until it is renamed into place; so Spark writes into ``scratch`` (outside
+    the output folder, not hidden, removed at the end) and the part files are moved into ``into``.
 
     ``finish`` turns a pandas batch of id columns, ``__file`` (the input's URI) and ``__result``
     (probabilities or values) into output rows of the pyarrow ``schema``.
@@ -91,7 +105,7 @@ def score_files(
     if unknown:
         raise InvalidInput(f"--engine spark: signature column types it cannot read: {', '.join(unknown)}")
     spark = session(master)
-    checked = _prepared(model_folder, into.parent / f"{into.name}.model", classifier, trusted_modules)
+    checked = _prepared(model_folder, scratch / "model", classifier, trusted_modules)
     try:
         if file_format == "parquet":
             frame = spark.read.parquet(*[Path(f).resolve().as_uri() for f in files])
@@ -117,23 +131,23 @@ def score_files(
                 yield finish(part)
 
         out = scored.mapInPandas(batches, schema=from_arrow_schema(schema))
-        out.write.mode("overwrite").parquet(into.resolve().as_uri())
+        out.write.mode("overwrite").parquet((scratch / "out").resolve().as_uri())
+        for part in sorted((scratch / "out").glob("part-*.parquet")):
+            shutil.move(part, into / part.name)  # a rename on the same file system
     except PySparkException as err:
         if "MALFORMED" in str(err).upper() or "CAST" in str(err).upper():
             raise InvalidInput(f"--input: a row does not fit the model's signature ({_first_line(err)})") from None
         raise
     finally:
-        shutil.rmtree(checked.parent, ignore_errors=True)
-    for leftover in [*into.glob("_*"), *into.glob(".*.crc")]:  # _SUCCESS, checksums: not data
-        leftover.unlink()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _prepared(folder: Path, scratch: Path, classifier: bool, modules: tuple[str, ...]) -> Path:
     """A copy of the verified model folder whose MLmodel says what mlgate checked (see the module doc)."""
     import yaml
 
-    scratch.mkdir(parents=True)
-    copy = scratch / "model"
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    copy = scratch
     shutil.copytree(folder, copy)
     mlmodel = copy / "MLmodel"
     meta = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))

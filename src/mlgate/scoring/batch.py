@@ -266,6 +266,7 @@ def score(
                     finish=plan.from_spark,
                     schema=plan.arrow_schema(),
                     into=into,
+                    scratch=output.resolve().parent / f"{output.resolve().name}.spark-{uuid.uuid4().hex[:12]}",
                 )
                 counts = {}
             summary = _summary(plan, into, files, counts)
