@@ -156,14 +156,16 @@ def test_same_date_replaces_the_partition_another_date_adds_one(scoring: dict[st
         done = score(scoring, out, "--date", "2025-02-01")
         assert done.exit_code == 0, done.output
     again = read(partition(out, "2025-02-01"))
-    assert len(again) == 1000 and again["application_id"].is_unique
+    assert len(again) == 1000
+    assert again["application_id"].is_unique
     assert score(scoring, out, "--date", "2025-02-02").exit_code == 0
     days = sorted(p.name for p in (out / "model=credit" / "stage=staging").iterdir())
     assert days == ["date=2025-02-01", "date=2025-02-02"]  # nothing hidden left behind either
     import pyarrow.dataset as ds
 
     table = ds.dataset(out, format="parquet", partitioning="hive").to_table()
-    assert table.num_rows == 2000 and set(table.column("date").to_pylist()) == {"2025-02-01", "2025-02-02"}
+    assert table.num_rows == 2000
+    assert set(table.column("date").to_pylist()) == {"2025-02-01", "2025-02-02"}
 
 
 def test_a_crash_mid_write_leaves_the_previous_partition_byte_identical(
@@ -186,7 +188,8 @@ def test_a_crash_mid_write_leaves_the_previous_partition_byte_identical(
     monkeypatch.setattr(pq.ParquetWriter, "write_table", crash_after_first_batch)
     monkeypatch.setenv("MLGATE_TRACEBACK", "0")
     done = score(scoring, out, "--date", "2025-03-01", "--batch-rows", "100")
-    assert done.exit_code == 70 and written == [100]
+    assert done.exit_code == 70
+    assert written == [100]
     after = {p.name: p.read_bytes() for p in partition(out, "2025-03-01").iterdir()}
     assert after == before
     assert [p.name for p in (out / "model=credit" / "stage=staging").iterdir()] == ["date=2025-03-01"]
@@ -215,7 +218,8 @@ def test_input_that_does_not_fit_the_signature_exits_2_and_writes_nothing(
     out = scoring["base"] / f"out-bad-{change}"
     done = score(scoring, out, "--date", "2025-01-31", source=str(bad))
     assert done.exit_code == 2, done.output
-    assert message in done.stderr and str(bad) in done.stderr
+    assert message in done.stderr
+    assert str(bad) in done.stderr
     assert json.loads(done.stdout)["exit_code"] == 2
     assert not out.exists()
 
@@ -245,9 +249,11 @@ def test_an_alias_that_points_nowhere_and_an_unknown_stage_exit_2(
     assert "models:/credit@production points at no version" in nowhere.stderr
     assert "promote a version to production" in nowhere.stderr
     unknown = invoke(CliRunner(), "score", "credit", "--stage", "canary", *args, cwd=repo)
-    assert unknown.exit_code == 2 and "'canary' is not a stage of policies/credit.yaml" in unknown.stderr
+    assert unknown.exit_code == 2
+    assert "'canary' is not a stage of policies/credit.yaml" in unknown.stderr
     bad_date = invoke(CliRunner(), "score", "credit", "--stage", "staging", "--date", "2025-13-01", *args, cwd=repo)
-    assert bad_date.exit_code == 2 and "--date '2025-13-01'" in bad_date.stderr
+    assert bad_date.exit_code == 2
+    assert "--date '2025-13-01'" in bad_date.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -277,7 +283,8 @@ def test_spark_engine_equals_the_pandas_engine_row_for_row(scoring: dict[str, An
     out = scoring["base"] / "out-spark"
     done = score(scoring, out, "--date", "2025-01-31", "--engine", "spark")
     assert done.exit_code == 0, done.output
-    assert json.loads(done.stdout)["engine"] == "spark" and json.loads(done.stdout)["rows"] == 1000
+    assert json.loads(done.stdout)["engine"] == "spark"
+    assert json.loads(done.stdout)["rows"] == 1000
     spark_rows = read(partition(out, "2025-01-31"))
     pandas_rows = pandas_run["frame"]
     exact = ["application_id", "prediction", "needs_review", *LINEAGE_COLUMNS[:-1]]
