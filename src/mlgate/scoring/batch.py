@@ -249,7 +249,7 @@ def score(
         progress(f"scoring {len(files)} file(s) with the {engine} engine into {partition}")
         with replacing(partition) as into:
             if engine == "pandas":
-                counts = _score_pandas(plan, model, files, into, batch_rows)
+                _score_pandas(plan, model, files, into, batch_rows)
             else:
                 from mlgate.registry import spark
 
@@ -268,8 +268,7 @@ def score(
                     into=into,
                     scratch=output.resolve().parent / f"{output.resolve().name}.spark-{uuid.uuid4().hex[:12]}",
                 )
-                counts = {}
-            summary = _summary(plan, into, files, counts)
+            summary = _summary(plan, into, files)
     return ScoreResult(
         model=name,
         stage=stage,
@@ -498,16 +497,14 @@ def _typed(frame: pd.DataFrame, file: InputFile, plan: Plan, line: int | None) -
     return out
 
 
-def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, batch_rows: int) -> dict[str, int]:
-    """Score every file batch by batch into ``into/part-NNNNN.parquet`` (one per file); rows per file."""
+def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, batch_rows: int) -> None:
+    """Score every file batch by batch into ``into/part-NNNNN.parquet`` (one per file)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = plan.arrow_schema()
     columns = [c for c, _ in plan.features]
-    counts: dict[str, int] = {}
     for index, file in enumerate(files):
-        rows = 0
         with pq.ParquetWriter(into / f"part-{index:05d}.parquet", schema) as writer:
             for batch in _batches(file, plan, batch_rows):
                 x = batch[columns]
@@ -517,30 +514,36 @@ def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, ba
                 else:
                     out = plan.assemble(batch[plan.id_columns], np.asarray(model.predict(x)), str(file.path))
                 writer.write_table(pa.Table.from_pandas(out, schema=schema, preserve_index=False))
-                rows += len(out)
-        counts[file.shown] = rows
-    return counts
 
 
-def _summary(plan: Plan, into: Path, files: list[InputFile], counts: dict[str, int]) -> dict[str, Any]:
-    """Rows, decisions and review flags of the written partition (read back: what readers will see)."""
+def _summary(plan: Plan, into: Path, files: list[InputFile]) -> dict[str, Any]:
+    """Rows, decisions and review flags of the written partition, read back batch by batch (what readers see).
+
+    Reading back (rather than counting while writing) covers both engines alike; batch by batch,
+    so the memory stays bounded by a batch here too.
+    """
     import pyarrow.parquet as pq
 
     wanted = ["mlgate_input_file"] + (["prediction", "needs_review"] if plan.task == "classification" else [])
-    parts = sorted(into.glob("part-*.parquet"))
-    table = pq.read_table(parts, columns=wanted) if parts else None
-    frame = table.to_pandas() if table is not None else pd.DataFrame(columns=wanted)
-    per_file = frame["mlgate_input_file"].value_counts().to_dict()
-    decided: dict[str, int] = {}
-    review = 0
-    if plan.task == "classification":
-        decided = {str(k): int(v) for k, v in frame["prediction"].value_counts().sort_index().items()}
-        review = int(frame["needs_review"].sum())
+    per_file: dict[str, int] = {}
+    decided: dict[Any, int] = {}
+    rows = review = 0
+    for part in sorted(into.glob("part-*.parquet")):
+        with pq.ParquetFile(part) as reader:
+            for batch in reader.iter_batches(columns=wanted, batch_size=BATCH_ROWS):
+                frame = batch.to_pandas()
+                rows += len(frame)
+                for name, n in frame["mlgate_input_file"].value_counts().items():
+                    per_file[name] = per_file.get(name, 0) + int(n)
+                if plan.task == "classification":
+                    review += int(frame["needs_review"].sum())
+                    for label, n in frame["prediction"].value_counts().items():
+                        decided[label] = decided.get(label, 0) + int(n)
     return {
-        "rows": len(frame),
+        "rows": rows,
         "needs_review": review,
-        "decided": decided,
-        "files": [{"path": f.shown, "md5": f.md5, "rows": int(per_file.get(f.shown, 0))} for f in files],
+        "decided": {str(k): v for k, v in sorted(decided.items(), key=lambda kv: str(kv[0]))},
+        "files": [{"path": f.shown, "md5": f.md5, "rows": per_file.get(f.shown, 0)} for f in files],
     }
 
 
