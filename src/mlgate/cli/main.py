@@ -329,7 +329,13 @@ def register(
 @click.option("--input", "inputs", required=True, metavar="PATH|GLOB", help="CSV or Parquet file(s) to score.")
 @click.option("--output", required=True, metavar="DIR", help="Writes DIR/model=M/stage=S/date=D/part-*.parquet.")
 @click.option("--id-column", "id_columns", multiple=True, metavar="COL", help="Column passed through (repeatable).")
-@click.option("--engine", type=click.Choice(["pandas", "spark"]), default="pandas", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["pandas", "spark"]),
+    default="pandas",
+    show_default=True,
+    help="pandas streams batches on this machine; spark runs the same job on Spark (mlgate[spark]).",
+)
 @click.option("--date", "on", metavar="YYYY-MM-DD", help="The partition to replace (default: today, UTC).")
 @click.option("--spark-master", metavar="URL", help="Spark master (default local[*]; SPARK_REMOTE for Spark Connect).")
 @click.option(
