@@ -108,6 +108,14 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
     "rollback": (["rollback", "insurance", "--stage", "staging"], {0}),
     "register": (["register", "insurance", "--model-uri", "models:/insurance/1"], {0}),
     "init": (["init"], {0}),
+    # the target passed through as an id column: every column is then the signature's or an id
+    "score": (
+        [
+            *("score", "insurance", "--stage", "staging", "--input", "data/insurance.csv"),
+            *("--output", "scores", "--id-column", "charges"),
+        ],
+        {0},
+    ),
 }
 TABLES = {"status": "desired", "history": "approvers", "rollback": "Roll back", "propose-promotion": "Promote"}
 NOT_RUN = {"policy-review": "a hidden alias of governance"}
