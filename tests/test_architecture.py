@@ -1,7 +1,8 @@
 """The package layout keeps its promises: each outside system behind one adapter, a light import.
 
 - MLflow is imported only in ``mlgate/registry/``, httpx only in ``mlgate/github/``, click only in
-  ``mlgate/cli/``; git runs only in ``mlgate/git.py`` (and child processes only there, in
+  ``mlgate/cli/``, pyspark (and py4j) only in ``mlgate/registry/spark.py`` (the Spark adapter);
+  git runs only in ``mlgate/git.py`` (and child processes only there, in
   ``mlgate/data/``, which runs ``dvc``, and in ``mlgate/training/command.py``, which runs a spec's own
   training command);
 - ``import mlgate`` imports neither click nor the CLI;
@@ -59,7 +60,13 @@ def offenders(library: str, allowed: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("library", "allowed"),
-    [("mlflow", "registry/"), ("httpx", "github/"), ("click", "cli/")],
+    [
+        ("mlflow", "registry/"),
+        ("httpx", "github/"),
+        ("click", "cli/"),
+        ("pyspark", "registry/spark.py"),
+        ("py4j", "registry/spark.py"),
+    ],
 )
 def test_an_outside_library_is_imported_by_its_adapter_only(library: str, allowed: str) -> None:
     assert offenders(library, allowed) == [], f"{library} may only be imported in mlgate/{allowed}"
@@ -138,7 +145,18 @@ def test_only_the_basics_live_at_the_top_level() -> None:
     top = {p.name for p in PACKAGE.glob("*.py")}  # the demo lives in devkit/, outside the wheel
     assert top == TOP_LEVEL, "put the module in the subpackage of its concern"
     packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
-    assert packages == {"cli", "config", "data", "gates", "github", "promotion", "registry", "report", "training"}
+    assert packages == {
+        "cli",
+        "config",
+        "data",
+        "gates",
+        "github",
+        "promotion",
+        "registry",
+        "report",
+        "scoring",
+        "training",
+    }
 
 
 @pytest.mark.parametrize(
@@ -151,6 +169,7 @@ def test_only_the_basics_live_at_the_top_level() -> None:
         "mlgate.report",
         "mlgate.cli",
         "mlgate.gates.integrity",
+        "mlgate.scoring",
     ],
 )
 def test_every_re_exported_name_exists(package: str) -> None:

@@ -62,3 +62,25 @@ def test_pr_overhead_benchmark_runs_on_a_trained_repo(governed_repo: Path) -> No
     fields = dict(item.split("=", 1) for item in last.split())
     assert list(fields) == ["validate_s", "gate_s", "report_s", "total_s"]
     assert all(float(seconds) > 0 for seconds in fields.values())
+
+
+def test_score_benchmark_smoke_runs_every_tool(governed_repo: Path) -> None:
+    trained = invoke(CliRunner(), "train", "credit", cwd=governed_repo)
+    assert trained.exit_code == 0, trained.output
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "benchmarks" / "score.py"), "--repo", str(governed_repo), "--smoke"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "done"
+    rows = [dict(item.split("=", 1) for item in line.split()) for line in lines[:-1]]
+    assert [r["tool"] for r in rows] == ["pandas", "spark", "mlflow"]
+    for r in rows:
+        assert list(r) == ["rows", "tool", "seconds", "rows_per_s", "peak_mb"]
+        assert r["rows"] == "20000"
+        assert float(r["rows_per_s"]) > 0
+        assert float(r["peak_mb"]) > 50

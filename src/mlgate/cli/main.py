@@ -325,6 +325,59 @@ def register(
 
 @main.command()
 @click.argument("model")
+@click.option("--stage", required=True, metavar="STAGE", help="Score with models:/MODEL@STAGE (a promotion stage).")
+@click.option("--input", "inputs", required=True, metavar="PATH|GLOB", help="CSV or Parquet file(s) to score.")
+@click.option("--output", required=True, metavar="DIR", help="Writes DIR/model=M/stage=S/date=D/part-*.parquet.")
+@click.option("--id-column", "id_columns", multiple=True, metavar="COL", help="Column passed through (repeatable).")
+@click.option("--engine", type=click.Choice(["pandas", "spark"]), default="pandas", show_default=True)
+@click.option("--date", "on", metavar="YYYY-MM-DD", help="The partition to replace (default: today, UTC).")
+@click.option("--spark-master", metavar="URL", help="Spark master (default local[*]; SPARK_REMOTE for Spark Connect).")
+@click.option(
+    "--batch-rows", type=click.IntRange(min=1), default=100_000, show_default=True, help="pandas engine batch size."
+)
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def score(
+    model: str,
+    stage: str,
+    inputs: str,
+    output: str,
+    id_columns: tuple[str, ...],
+    engine: str,
+    on: str | None,
+    spark_master: str | None,
+    batch_rows: int,
+    repo: str | None,
+    json_path: str | None,
+) -> None:
+    """Score files with the version MODEL's STAGE alias points at; replace that date's partition.
+
+    The input is checked against the version's signature first (exit 2, nothing written); decisions
+    follow the spec's decision: block, as the gates judged them.
+    """
+    from mlgate.scoring import score as run_score
+
+    result = run_score(
+        _root(repo),
+        model,
+        stage=stage,
+        inputs=inputs,
+        output=Path(output),
+        id_columns=id_columns,
+        engine=engine,
+        on=on,
+        spark_master=spark_master,
+        batch_rows=batch_rows,
+        progress=ui.progress,
+    )
+    ui.write_json(json_path, result.as_dict())
+    review = f", {result.needs_review} need review" if result.needs_review else ""
+    ui.success(f"scored {result.rows} rows with {model} v{result.version} ({stage}){review} into {result.partition}")
+
+
+@main.command()
+@click.argument("model")
 @click.option("--version", "version", type=click.IntRange(min=1), help="Registered version (default: the latest).")
 @click.option("--stage", metavar="STAGE", help="Only the gate families this stage requires can block.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)

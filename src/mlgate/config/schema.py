@@ -478,6 +478,35 @@ class Output(StrictModel):
         return 0.5 if self.threshold is None else self.threshold
 
 
+class Decision(StrictModel):
+    """How a binary classifier's positive-class probability becomes a decision (``decision:``).
+
+    ``threshold``: a probability at or above it decides ``positive_label``. ``review_band``
+    ``[low, high]``: rows whose probability lies in it (both ends included) are decided as the
+    threshold says and flagged ``needs_review`` (the human-in-the-loop path). The gates judge the
+    decisions this threshold gives and ``mlgate score`` writes them: what is gated is what is deployed.
+    """
+
+    threshold: float = Field(ge=0, le=1, allow_inf_nan=False, description="positive-class probability deciding it")
+    review_band: list[Finite] | None = Field(
+        None, description="[low, high]: probabilities in it (inclusive) are flagged needs_review"
+    )
+
+    @model_validator(mode="after")
+    def _band_in_unit(self) -> Decision:
+        band = self.review_band
+        if band is None:
+            return self
+        if len(band) != 2:
+            raise LocatedError(f"give two probabilities [low, high], not {len(band)} values", "review_band")
+        low, high = band
+        if not (0 <= low <= 1 and 0 <= high <= 1):
+            raise LocatedError(f"the band [{low}, {high}] must lie within [0, 1]", "review_band")
+        if low >= high:
+            raise LocatedError(f"low {low} must be below high {high}", "review_band")
+        return self
+
+
 class ModelSpec(StrictModel):
     """``models/<name>/model.yaml``: what a model is."""
 
@@ -511,6 +540,12 @@ class ModelSpec(StrictModel):
         None,
         exclude_if=lambda value: value is None,
         description="how the gates read a non-scikit-learn model's predict output (see Output)",
+    )
+    # Like ``output``: left out of the dump when absent, so specs without it hash as before.
+    decision: Decision | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="binary classifiers: the threshold (and review band) the gates judge and score writes",
     )
 
     @model_validator(mode="after")
@@ -594,6 +629,23 @@ class ModelSpec(StrictModel):
         for key in wrong:
             if getattr(self.output, key):
                 raise LocatedError(f"'{key}' does not apply to a {self.task} model", "output", key)
+        return self
+
+    @model_validator(mode="after")
+    def _decision_fits(self) -> ModelSpec:
+        """``decision:`` decides a binary classifier's probability; one threshold per spec."""
+        if self.decision is None:
+            return self
+        if self.task != "classification":
+            raise LocatedError(
+                "a decision threshold applies to a binary classifier's probability; a regression model's "
+                "prediction is its value (drop decision:)",
+                "decision",
+            )
+        if self.predictions is not None:
+            raise LocatedError("a predictions spec decides with predictions.threshold (drop decision:)", "decision")
+        if self.output is not None and self.output.threshold is not None:
+            raise LocatedError("give the threshold once: decision.threshold, not output.threshold too", "decision")
         return self
 
     @property

@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlgate.config.schema import Output
+from mlgate.config.schema import Decision, Output
 from mlgate.config.workspace import ModelContext
-from mlgate.exceptions import SpecError
+from mlgate.exceptions import InvalidInput, SpecError
 from mlgate.gates.metrics import positive_label
 
 
@@ -90,16 +90,59 @@ def adapt(model: Any, ctx: ModelContext, target_values: Any, label: str) -> Any:
     return (OutputReader if labels_only else ProbabilityReader)(model, ctx, classes, label)
 
 
-def decide(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+def decide(model: Any, frame: pd.DataFrame, ctx: ModelContext | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """(decided labels, class probabilities or None) of a classifier on ``frame``, one model call.
 
-    A scikit-learn classifier decides the most probable class (as mlgate always has); an
-    :class:`OutputReader` decides by its ``output:`` mapping (a score's threshold).
+    With the spec's ``decision:`` (``ctx``), :func:`apply_decision` decides from the probabilities,
+    so the gates judge the decisions ``mlgate score`` writes. Otherwise a scikit-learn classifier
+    decides the most probable class (as mlgate always has); an :class:`OutputReader` decides by its
+    ``output:`` mapping (a score's threshold).
     """
     if isinstance(model, OutputReader):
-        return model.decide(frame)
-    proba = np.asarray(model.predict_proba(frame))
-    return np.asarray(list(model.classes_))[proba.argmax(axis=1)], proba
+        predicted, proba = model.decide(frame)
+    else:
+        proba = np.asarray(model.predict_proba(frame))
+        predicted = np.asarray(list(model.classes_))[proba.argmax(axis=1)]
+    if ctx is None or ctx.spec.decision is None:
+        return predicted, proba
+    classes = list(model.classes_) if getattr(model, "classes_", None) is not None else []
+    return apply_decision(proba, classes, ctx.spec.positive_label, ctx.spec.decision, ctx.spec_doc)[0], proba
+
+
+def apply_decision(
+    proba: np.ndarray | None,
+    classes: list[Any],
+    positive: Any,
+    decision: Decision,
+    doc: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(decided labels, needs_review flags) from class probabilities and the spec's ``decision:``.
+
+    The one place a threshold and a review band turn probabilities into decisions: the gates
+    (:func:`decide`) and ``mlgate score`` (both engines) call it, so what is gated is what is
+    deployed. The positive class (``positive_label``, else the larger label) is decided when its
+    probability is at or above ``threshold``; a row is flagged when that probability lies in
+    ``review_band`` (both ends included). ``doc`` (the spec's YAML document) locates a problem.
+    """
+    problem = ""
+    if proba is None:
+        problem = "the model gives decided labels only: a threshold needs probabilities"
+    elif len(classes) != 2 or proba.ndim != 2 or proba.shape[1] != 2:
+        problem = f"a threshold decides between two classes; the model has {classes}"
+    pos = positive_label(classes, positive) if classes else positive
+    if not problem and pos not in classes:
+        problem = f"positive_label {pos!r} is not one of the classes {classes}"
+    if problem:
+        if doc is None:
+            raise InvalidInput(f"decision: {problem}")
+        raise SpecError([doc.problem(("decision",), problem)])
+    assert proba is not None
+    at = classes.index(pos)
+    score = proba[:, at]
+    decided = np.asarray(classes)[np.where(score >= decision.threshold, at, 1 - at)]
+    band = decision.review_band
+    review = (score >= band[0]) & (score <= band[1]) if band else np.zeros(len(score), dtype=bool)
+    return decided, review
 
 
 class OutputReader:

@@ -76,7 +76,7 @@ def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[str] |
     x, y = data.holdout[columns], data.holdout[spec.target]
     if spec.task == "classification":
         classes = list(model.classes_)
-        predicted, proba = decide(model, x)
+        predicted, proba = decide(model, x, ctx)
         pos = positive_label(classes, spec.positive_label)
         return Scored(classification_metrics(y, proba, classes, pos, predicted), predicted, proba, classes)
     predicted = np.asarray(model.predict(x))

@@ -795,25 +795,61 @@ class Registry:
         when ``trust`` (the judged policy's ``trust.formats``, from ``policy``) names it, else
         :class:`UnsafeModel` (exit 2) before anything is loaded.
         """
-        label = f"{name} v{version}"
         holder = tempfile.TemporaryDirectory()
         keep = False
         try:
-            folder = self._download_model(name, version, Path(holder.name))
-            found = flavours.classify(_read_mlmodel(folder / "MLmodel", label))
-            flavours.check_trust(found, trust, label, policy)
-            signature = _signature_of(folder / "MLmodel")
-            if not found.needs:
-                model = flavours.load_native(
-                    folder, found, label, lambda path, exact: load_skops(path, trusted_modules, exact)
-                )
-            else:
-                model = flavours.load_trusted(folder, found, holder)
-                keep = isinstance(model, flavours.PythonFunction)  # it holds the folder now
-            return LoadedModel(model=model, signature=signature, flavour=found.flavour, format=found.format)
+            loaded, _folder = self.verified_folder(name, version, holder, trust, policy, trusted_modules)
+            keep = isinstance(loaded.model, flavours.PythonFunction)  # it holds the folder now
+            return loaded
         finally:
             if not keep:
                 holder.cleanup()
+
+    def verified_folder(
+        self,
+        name: str,
+        version: int,
+        holder: Any,
+        trust: Collection[str] = (),
+        policy: str = "the policy",
+        trusted_modules: tuple[str, ...] = (),
+    ) -> tuple[LoadedModel, Path]:
+        """Download a version into ``holder`` and load it as :meth:`load_version` does; the model and its folder.
+
+        ``holder`` keeps the folder: ``.name`` is its path (a ``TemporaryDirectory``, which a
+        trusted pyfunc model keeps alive).
+
+        The folder is what was verified: a caller that hands the model to another loader (Spark's
+        ``spark_udf``, :mod:`mlgate.registry.spark`) passes this folder, never the registry URI,
+        so the bytes loaded elsewhere are the bytes checked here.
+        """
+        label = f"{name} v{version}"
+        folder = self._download_model(name, version, Path(holder.name))
+        found = flavours.classify(_read_mlmodel(folder / "MLmodel", label))
+        flavours.check_trust(found, trust, label, policy)
+        signature = _signature_of(folder / "MLmodel")
+        if not found.needs:
+            model = flavours.load_native(
+                folder, found, label, lambda path, exact: load_skops(path, trusted_modules, exact)
+            )
+        else:
+            model = flavours.load_trusted(folder, found, holder)
+        loaded = LoadedModel(model=model, signature=signature, flavour=found.flavour, format=found.format)
+        return loaded, folder
+
+    def resolve_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version ``models:/NAME@ALIAS`` points at, resolved once (callers then use the number).
+
+        An alias that points nowhere (or a model that does not exist) is :class:`InvalidInput`
+        saying what to do; an outage is RegistryUnavailable (exit 3).
+        """
+        number = self.alias_version(name, alias)
+        if number is None:
+            raise InvalidInput(
+                f"models:/{name}@{alias} points at no version in {self.uri}",
+                hint=f"promote a version to {alias} first (a promotion PR editing models/{name}/release.yaml)",
+            )
+        return self.version(name, number)
 
     def _download_model(self, name: str, version: int, into: Path) -> Path:
         """Download a version's model folder into ``into``; the folder holding its ``MLmodel``."""

@@ -1,0 +1,604 @@
+"""`mlgate score MODEL --stage STAGE --input PATH|GLOB --output DIR`: batch scoring by alias.
+
+1. The spec and policy are read (the stage must be one of the policy's ``promotion.stages``);
+   ``models:/MODEL@STAGE`` is resolved **once** to a version number, which is refused when its
+   training did not complete (:func:`mlgate.training.lineage.incomplete_reason`), and loaded the
+   governed way (:meth:`mlgate.registry.Registry.verified_folder`: the judged formats only).
+2. Every input file is checked against the version's signature before anything is scored:
+   missing, extra (neither a signature column nor an ``--id-column``) and mistyped columns exit 2
+   naming the file. CSV values are converted batch by batch and a bad one is named by its line.
+3. The pandas engine streams each file in batches of ``batch_rows`` (memory bounded by the batch,
+   not the file) into one Parquet file per input file; the Spark engine runs the same job through
+   ``mlflow.pyfunc.spark_udf`` (:mod:`mlgate.registry.spark`). Both turn probabilities into
+   decisions with :meth:`Plan.assemble` (→ :func:`mlgate.gates.adapter.apply_decision`, what the
+   gates judged), so their output is identical row for row.
+4. Output: ``DIR/model=NAME/stage=STAGE/date=YYYY-MM-DD/part-*.parquet``. The partition is
+   written into a hidden folder beside it and renamed into place (:func:`replacing`): a crash
+   leaves the previous partition as it was, a re-run for the same date replaces it (never
+   duplicates rows), another date adds a partition.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import glob
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+import pandas as pd
+
+from mlgate.config.schema import Decision
+from mlgate.config.workspace import ModelContext, load_model_context, refuse_predictions
+from mlgate.exceptions import InvalidInput
+from mlgate.gates.adapter import adapt, apply_decision, decide
+from mlgate.gates.metrics import positive_label
+from mlgate.registry import TAG_PREFIX, LoadedModel, ModelVersion, Registry
+from mlgate.training.lineage import incomplete_reason
+
+ENGINES = ("pandas", "spark")
+BATCH_ROWS = 100_000
+"""Rows per batch of the pandas engine: its memory is bounded by this, not by the file."""
+INPUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+LINEAGE_COLUMNS = (
+    "mlgate_model",
+    "mlgate_version",
+    "mlgate_alias",
+    "mlgate_run_id",
+    "mlgate_commit",
+    "mlgate_input_file",
+    "mlgate_input_md5",
+    "scored_at",
+)
+"""Prefixed so they never clash with an id column or a partition key (``model=``, ``stage=``, ``date=``)."""
+# MLflow signature types → the pandas dtype a batch is given before the model sees it
+_NUMERIC = {"double": "float64", "float": "float64", "long": "int64", "integer": "int64"}
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file: its path as given, resolved path, format and md5 (lineage)."""
+
+    shown: str
+    path: Path
+    format: str
+    md5: str
+
+
+@dataclass
+class Plan:
+    """What turns model output into output rows; picklable: Spark ships it to its executors.
+
+    ``files`` maps each input's resolved path to (path as given, md5) for the lineage columns.
+    """
+
+    task: str
+    classes: list[Any]
+    positive: Any
+    decision: Decision | None
+    id_columns: list[str]
+    features: list[tuple[str, str]]  # (column, MLflow type): the version's signature
+    lineage: dict[str, Any]
+    files: dict[str, tuple[str, str]]
+    with_proba: bool = True
+    id_types: dict[str, Any] = field(default_factory=dict)  # column → pyarrow type
+    scored_at: str = ""  # ISO time the job started: one ``scored_at`` for every row of a run
+
+    def assemble(
+        self, ids: pd.DataFrame, result: np.ndarray, file: str, predicted: np.ndarray | None = None
+    ) -> pd.DataFrame:
+        """Output rows: id columns, prediction, probabilities, needs_review, lineage.
+
+        ``result`` holds class probabilities (classifier; rows × classes) or values (regressor).
+        With the spec's ``decision:``, decisions and review flags come from
+        :func:`~mlgate.gates.adapter.apply_decision` (as the gates judged); otherwise the most
+        probable class (or ``predicted``, a label-only model's labels) and no row needs review.
+        """
+        out = ids.reset_index(drop=True).copy()
+        if self.task == "classification":
+            proba = np.asarray(result, dtype=float) if self.with_proba else None
+            if self.decision is not None:
+                labels, review = apply_decision(proba, self.classes, self.positive, self.decision)
+            else:
+                labels = predicted if predicted is not None else np.asarray(self.classes)[proba.argmax(axis=1)]
+                review = np.zeros(len(out), dtype=bool)
+            out["prediction"] = np.asarray(labels)
+            if proba is not None:
+                for at, cls in enumerate(self.classes):
+                    out[f"probability_{cls}"] = proba[:, at]
+            out["needs_review"] = review
+        else:
+            out["prediction"] = np.asarray(result, dtype=float)
+        shown, md5 = self.files[file]
+        for column, value in self.lineage.items():
+            out[column] = value
+        out["mlgate_input_file"], out["mlgate_input_md5"] = shown, md5
+        out["scored_at"] = pd.Series([pd.Timestamp(self.scored_at)] * len(out), dtype="datetime64[us, UTC]")
+        return out[self.arrow_schema().names]
+
+    def arrow_schema(self) -> Any:
+        """The output's pyarrow schema, fixed before the first row (both engines write it)."""
+        import pyarrow as pa
+
+        fields = [pa.field(c, self.id_types.get(c, pa.string())) for c in self.id_columns]
+        if self.task == "classification":
+            fields.append(pa.field("prediction", pa.array(np.asarray(self.classes)).type))
+            if self.with_proba:
+                fields += [pa.field(f"probability_{c}", pa.float64()) for c in self.classes]
+            fields.append(pa.field("needs_review", pa.bool_()))
+        else:
+            fields.append(pa.field("prediction", pa.float64()))
+        fields += [
+            pa.field("mlgate_model", pa.string()),
+            pa.field("mlgate_version", pa.int64()),
+            pa.field("mlgate_alias", pa.string()),
+            pa.field("mlgate_run_id", pa.string()),
+            pa.field("mlgate_commit", pa.string()),
+            pa.field("mlgate_input_file", pa.string()),
+            pa.field("mlgate_input_md5", pa.string()),
+            pa.field("scored_at", pa.timestamp("us", tz="UTC")),
+        ]
+        return pa.schema(fields)
+
+    def from_spark(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """Output rows from a Spark batch: id columns, ``__file`` (a URI), ``__result`` (model output)."""
+        out = []
+        for uri, rows in batch.groupby("__file", sort=False):
+            result = rows["__result"].to_numpy()
+            values = np.vstack(result) if self.task == "classification" else result.astype(float)
+            out.append(self.assemble(rows[self.id_columns], values, _resolved(uri)))
+        return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=self.arrow_schema().names)
+
+
+@dataclass
+class ScoreResult:
+    """What one scoring run did (``--json``)."""
+
+    model: str
+    stage: str
+    version: int
+    run_id: str
+    engine: str
+    date: str
+    partition: str
+    rows: int
+    needs_review: int
+    decided: dict[str, int]
+    files: list[dict[str, Any]]
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of ``mlgate score --json``."""
+        return {
+            "model": self.model,
+            "stage": self.stage,
+            "version": self.version,
+            "model_uri": f"models:/{self.model}/{self.version}",
+            "run_id": self.run_id,
+            "engine": self.engine,
+            "date": self.date,
+            "partition": self.partition,
+            "rows": self.rows,
+            "needs_review": self.needs_review,
+            "decided": self.decided,
+            "files": self.files,
+            "seconds": self.seconds,
+        }
+
+
+def score(
+    root: Path,
+    name: str,
+    *,
+    stage: str,
+    inputs: str,
+    output: Path,
+    id_columns: tuple[str, ...] = (),
+    engine: str = "pandas",
+    on: str | None = None,
+    spark_master: str | None = None,
+    batch_rows: int = BATCH_ROWS,
+    tracking_uri: str | None = None,
+    progress: Any = lambda _msg: None,
+) -> ScoreResult:
+    """Score ``inputs`` (a path or glob) with ``models:/NAME@STAGE`` into ``output``'s partition for ``on``.
+
+    ``on`` is the partition's date (``YYYY-MM-DD``, default today in UTC). Nothing is written
+    unless every check passes; the partition is replaced in one rename.
+    """
+    start = time.perf_counter()
+    if engine not in ENGINES:
+        raise InvalidInput(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    day = _day(on)
+    if batch_rows < 1:
+        raise InvalidInput(f"batch_rows {batch_rows}: must be at least 1")
+    ctx = load_model_context(root, name)
+    refuse_predictions(ctx, "score")
+    stages = ctx.policy.policy.promotion.stages if ctx.policy.policy.promotion else {}
+    if stage not in stages:
+        raise InvalidInput(
+            f"--stage {stage!r} is not a stage of {ctx.policy.file} (promotion.stages: {', '.join(stages) or 'none'})"
+        )
+    files = _input_files(inputs)
+    registry = Registry(root, tracking_uri)
+    mv = registry.resolve_alias(name, stage)
+    _refuse_incomplete(registry, mv, stage)
+    progress(f"models:/{name}@{stage} is v{mv.version}: loading it as {ctx.policy.file} trusts")
+    with tempfile.TemporaryDirectory(prefix="mlgate-score-") as tmp:
+        holder = _Folder(Path(tmp) / "model")
+        holder.path.mkdir()
+        trust = ctx.policy.policy.trust
+        loaded, folder = registry.verified_folder(
+            name, mv.version, holder, trust.formats if trust else (), ctx.policy.file, ctx.estimator_modules
+        )
+        plan, model = _plan(ctx, mv, stage, loaded, files, list(id_columns), day)
+        partition = output / f"model={name}" / f"stage={stage}" / f"date={day}"
+        progress(f"scoring {len(files)} file(s) with the {engine} engine into {partition}")
+        with replacing(partition) as into:
+            if engine == "pandas":
+                counts = _score_pandas(plan, model, files, into, batch_rows)
+            else:
+                from mlgate.registry import spark
+
+                spark.score_files(
+                    master=spark_master,
+                    model_folder=folder,
+                    classifier=ctx.spec.task == "classification",
+                    flavour=loaded.flavour,
+                    trusted_modules=ctx.estimator_modules,
+                    files=[str(f.path) for f in files],
+                    file_format=files[0].format,
+                    features=plan.features,
+                    id_columns=plan.id_columns,
+                    finish=plan.from_spark,
+                    schema=plan.arrow_schema(),
+                    into=into,
+                    scratch=output.resolve().parent / f"{output.resolve().name}.spark-{uuid.uuid4().hex[:12]}",
+                )
+                counts = {}
+            summary = _summary(plan, into, files, counts)
+    return ScoreResult(
+        model=name,
+        stage=stage,
+        version=mv.version,
+        run_id=mv.run_id,
+        engine=engine,
+        date=day,
+        partition=str(partition),
+        rows=summary["rows"],
+        needs_review=summary["needs_review"],
+        decided=summary["decided"],
+        files=summary["files"],
+        seconds=round(time.perf_counter() - start, 3),
+    )
+
+
+class _Folder:
+    """A folder's keeper with ``.name`` (what :meth:`Registry.verified_folder` takes); removed with its parent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = str(path)
+
+
+def _day(on: str | None) -> str:
+    if on is None:
+        return datetime.now(UTC).strftime("%Y-%m-%d")
+    try:
+        if not _DATE.fullmatch(on):
+            raise ValueError
+        return date.fromisoformat(on).isoformat()
+    except ValueError:
+        raise InvalidInput(f"--date {on!r}: expected a date as YYYY-MM-DD") from None
+
+
+def _input_files(inputs: str) -> list[InputFile]:
+    """The files a path or glob names (sorted), each with its format and md5; none is an error."""
+    matched = sorted(glob.glob(inputs)) if glob.has_magic(inputs) else [inputs]
+    paths = [Path(p) for p in matched if Path(p).is_file()]
+    if not paths:
+        raise InvalidInput(f"--input {inputs!r}: no such file" + (" (the glob matched none)" if matched == [] else ""))
+    files = []
+    for path in paths:
+        fmt = INPUT_FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise InvalidInput(f"--input {path}: expected CSV or Parquet ({', '.join(INPUT_FORMATS)})")
+        files.append(InputFile(str(path), path.resolve(), fmt, _md5(path)))
+    if len({f.format for f in files}) > 1:
+        raise InvalidInput(f"--input {inputs!r} mixes CSV and Parquet files: score each format on its own")
+    return files
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _refuse_incomplete(registry: Registry, mv: ModelVersion, stage: str) -> None:
+    reason = incomplete_reason(mv.tags, registry.run_facts(mv.run_id).status)
+    if reason:
+        raise InvalidInput(
+            f"models:/{mv.name}@{stage} points at v{mv.version}, which cannot be trusted: {reason}",
+            hint=f"move {stage} to a complete version (a promotion PR), then score again",
+        )
+
+
+def _plan(
+    ctx: ModelContext,
+    mv: ModelVersion,
+    stage: str,
+    loaded: LoadedModel,
+    files: list[InputFile],
+    id_columns: list[str],
+    day: str,
+) -> tuple[Plan, Any]:
+    """The checked plan (signature against every file) and the model adapted the way the gates read it."""
+    label = f"{ctx.name} v{mv.version}"
+    if not loaded.signature:
+        raise InvalidInput(
+            f"{label} was logged without an input signature: score checks input against it",
+            hint="log the model with an input_example (mlgate train always does)",
+        )
+    features = list(loaded.signature)
+    twice = sorted({c for c in id_columns if id_columns.count(c) > 1})
+    if twice:
+        raise InvalidInput(f"--id-column {twice[0]!r} given twice")
+    id_types: dict[str, Any] = {}
+    for file in files:
+        id_types = _check_columns(file, features, id_columns, id_types)
+    model = adapt(loaded.model, ctx, [], label)
+    spec = ctx.spec
+    classes = list(model.classes_) if getattr(model, "classes_", None) is not None else []
+    classes = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    with_proba = spec.task == "classification" and not (spec.output and spec.output.label_column)
+    if spec.decision is not None:  # refuse a non-binary model (located at decision:) before writing anything
+        apply_decision(np.empty((0, len(classes))), classes, spec.positive_label, spec.decision, ctx.spec_doc)
+    pos = positive_label(classes, spec.positive_label) if classes else None
+    tags = mv.tags
+    commit = tags.get(TAG_PREFIX + "git.commit") or tags.get(TAG_PREFIX + "external.commit") or ""
+    lineage = {
+        "mlgate_model": ctx.name,
+        "mlgate_version": mv.version,
+        "mlgate_alias": stage,
+        "mlgate_run_id": mv.run_id,
+        "mlgate_commit": commit,
+    }
+    plan = Plan(
+        task=spec.task,
+        classes=classes,
+        positive=pos,
+        decision=spec.decision,
+        id_columns=id_columns,
+        features=features,
+        lineage=lineage,
+        files={str(f.path): (f.shown, f.md5) for f in files},
+        with_proba=with_proba,
+        id_types=id_types,
+        scored_at=datetime.now(UTC).isoformat(),
+    )
+    return plan, model
+
+
+def _check_columns(
+    file: InputFile, features: list[tuple[str, str]], id_columns: list[str], id_types: dict[str, Any]
+) -> dict[str, Any]:
+    """Missing, extra and (Parquet) mistyped columns of one file → InvalidInput naming them; id column types."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if file.format == "parquet":
+        try:
+            schema = pq.read_schema(file.path)
+        except (OSError, pa.ArrowException) as err:
+            raise InvalidInput(f"{file.shown}: not a readable Parquet file ({err})") from None
+        types = {f.name: f.type for f in schema}
+        columns = list(schema.names)
+    else:
+        with file.path.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+        columns, types = header, {c: pa.string() for c in header}
+    wanted = [c for c, _ in features]
+    missing = [c for c in wanted if c not in columns]
+    missing_ids = [c for c in id_columns if c not in columns]
+    extra = [c for c in columns if c not in wanted and c not in id_columns]
+    problems = []
+    if missing:
+        problems.append(f"missing column(s) {', '.join(missing)} of the model's signature")
+    if missing_ids:
+        problems.append(f"no id column(s) {', '.join(missing_ids)}")
+    if extra:
+        problems.append(f"extra column(s) {', '.join(extra)} (neither in the signature nor an --id-column)")
+    if file.format == "parquet":
+        for column, kind in features:
+            if column in types and not _fits(types[column], kind):
+                problems.append(f"column {column!r} is {types[column]}, the signature wants {kind}")
+    if problems:
+        raise InvalidInput(
+            f"{file.shown}: " + "; ".join(problems),
+            hint=f"the model's signature: {', '.join(f'{c} ({k})' for c, k in features)}",
+        )
+    found = {c: types[c] for c in id_columns}
+    if id_types and found != id_types:
+        raise InvalidInput(f"{file.shown}: id column types {found} differ from the other files' {id_types}")
+    return found
+
+
+def _fits(arrow_type: Any, kind: str) -> bool:
+    """Whether a Parquet column of ``arrow_type`` can be given to a signature column of ``kind``."""
+    import pyarrow.types as t
+
+    if kind in ("double", "float"):
+        return bool(t.is_floating(arrow_type) or t.is_integer(arrow_type))
+    if kind in ("long", "integer"):
+        return bool(t.is_integer(arrow_type))
+    if kind == "string":
+        return bool(t.is_string(arrow_type) or t.is_large_string(arrow_type))
+    if kind == "boolean":
+        return bool(t.is_boolean(arrow_type))
+    return True  # other MLflow types (datetime, binary): MLflow's own enforcement decides
+
+
+def _batches(file: InputFile, plan: Plan, batch_rows: int) -> Iterator[pd.DataFrame]:
+    """The file in batches of at most ``batch_rows`` rows, signature columns given their types."""
+    if file.format == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(file.path) as reader:
+            for batch in reader.iter_batches(batch_size=batch_rows):
+                yield _typed(batch.to_pandas(), file, plan, None)
+        return
+    line = 2  # the header is line 1
+    reader = pd.read_csv(
+        file.path, dtype=str, keep_default_na=False, na_values=[""], chunksize=batch_rows, encoding="utf-8"
+    )
+    with reader:
+        for chunk in reader:
+            yield _typed(chunk, file, plan, line)
+            line += len(chunk)
+
+
+def _typed(frame: pd.DataFrame, file: InputFile, plan: Plan, line: int | None) -> pd.DataFrame:
+    """``frame`` with each signature column as the model reads it: numbers typed, missing strings None.
+
+    ``line`` (CSV: the file line of the first row) locates a value that does not fit its type.
+    """
+    out = frame.reset_index(drop=True)
+    for column, kind in plan.features:
+        values = out[column]
+        if kind in _NUMERIC:
+            numbers = pd.to_numeric(values, errors="coerce")
+            bad = numbers.isna() & values.notna()
+            if kind in ("long", "integer"):
+                bad |= values.isna() | (numbers.notna() & (numbers != numbers.round()))
+            if bad.any():
+                at = int(np.flatnonzero(bad.to_numpy())[0])
+                where = f"{file.shown}:{line + at}" if line is not None else f"{file.shown} (row {at + 1})"
+                shown = "a missing value" if pd.isna(values.iloc[at]) else repr(values.iloc[at])
+                raise InvalidInput(f"{where}: column {column!r} has {shown}, the signature wants {kind}")
+            # Python's float() parsing (correctly rounded), as Spark's CSV reader parses
+            out[column] = values.astype(_NUMERIC[kind]) if line is not None else numbers.astype(_NUMERIC[kind])
+        elif kind == "string":
+            out[column] = values.astype("object").where(values.notna(), None)
+    return out
+
+
+def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, batch_rows: int) -> dict[str, int]:
+    """Score every file batch by batch into ``into/part-NNNNN.parquet`` (one per file); rows per file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = plan.arrow_schema()
+    columns = [c for c, _ in plan.features]
+    counts: dict[str, int] = {}
+    for index, file in enumerate(files):
+        rows = 0
+        with pq.ParquetWriter(into / f"part-{index:05d}.parquet", schema) as writer:
+            for batch in _batches(file, plan, batch_rows):
+                x = batch[columns]
+                if plan.task == "classification":
+                    predicted, proba = decide(model, x)
+                    out = plan.assemble(batch[plan.id_columns], proba, str(file.path), predicted)
+                else:
+                    out = plan.assemble(batch[plan.id_columns], np.asarray(model.predict(x)), str(file.path))
+                writer.write_table(pa.Table.from_pandas(out, schema=schema, preserve_index=False))
+                rows += len(out)
+        counts[file.shown] = rows
+    return counts
+
+
+def _summary(plan: Plan, into: Path, files: list[InputFile], counts: dict[str, int]) -> dict[str, Any]:
+    """Rows, decisions and review flags of the written partition (read back: what readers will see)."""
+    import pyarrow.parquet as pq
+
+    wanted = ["mlgate_input_file"] + (["prediction", "needs_review"] if plan.task == "classification" else [])
+    parts = sorted(into.glob("part-*.parquet"))
+    table = pq.read_table(parts, columns=wanted) if parts else None
+    frame = table.to_pandas() if table is not None else pd.DataFrame(columns=wanted)
+    per_file = frame["mlgate_input_file"].value_counts().to_dict()
+    decided: dict[str, int] = {}
+    review = 0
+    if plan.task == "classification":
+        decided = {str(k): int(v) for k, v in frame["prediction"].value_counts().sort_index().items()}
+        review = int(frame["needs_review"].sum())
+    return {
+        "rows": len(frame),
+        "needs_review": review,
+        "decided": decided,
+        "files": [{"path": f.shown, "md5": f.md5, "rows": int(per_file.get(f.shown, 0))} for f in files],
+    }
+
+
+def _resolved(uri: str) -> str:
+    """A Spark ``input_file_name()`` URI as the resolved path :class:`Plan` keys files by."""
+    parsed = urlparse(uri)
+    return str(Path(unquote(parsed.path if parsed.scheme else uri)).resolve())
+
+
+@contextlib.contextmanager
+def replacing(partition: Path) -> Iterator[Path]:
+    """A hidden folder beside ``partition`` to write into; on success it replaces ``partition``.
+
+    The old partition is renamed aside (``.date=D.replaced-*``) and the new one renamed into
+    place, then the old one removed: until the second rename the old partition is whole, and
+    a run that died between the two renames is repaired by the next (:func:`_recover`). Readers
+    (pyarrow, pandas, Spark) skip names starting with ``.``. On an error the new folder is removed
+    and the previous partition is left byte for byte as it was.
+    """
+    parent = partition.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _recover(partition)
+    token = uuid.uuid4().hex[:12]
+    writing = parent / f".{partition.name}.writing-{token}"
+    writing.mkdir()
+    try:
+        yield writing
+    except BaseException:
+        shutil.rmtree(writing, ignore_errors=True)
+        raise
+    aside = parent / f".{partition.name}.replaced-{token}"
+    if partition.exists():
+        os.rename(partition, aside)
+    os.rename(writing, partition)
+    _fsync_dir(parent)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _recover(partition: Path) -> None:
+    """Put back a partition a crash left renamed aside; drop folders half-written by crashed runs."""
+    parent = partition.parent
+    for stale in parent.glob(f".{partition.name}.writing-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    aside = sorted(parent.glob(f".{partition.name}.replaced-*"))
+    if aside and not partition.exists():
+        os.rename(aside[-1], partition)
+        aside = aside[:-1]
+    for old in aside:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the renames durable (a power cut must not bring the old partition back)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,295 @@
+"""`mlgate score`: by alias, against the signature, atomic partitions, the decision block, Spark = pandas.
+
+One credit model is trained for real (`mlgate train` against the real `mlflow server`) with a
+``decision:`` block and set as ``staging`` (promotion is other tests' business); one SparkSession
+serves the module. Under ``CI=true`` a missing pyspark or Java fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from conftest import copy_repo, git, invoke
+from mlgate.registry import Registry
+from mlgate.scoring import LINEAGE_COLUMNS
+
+DECISION = "decision:\n  threshold: 0.6\n  review_band: [0.45, 0.75]\n"
+FEATURES = ["credit_amount", "duration", "age", "job", "housing", "saving_accounts", "checking_account", "purpose"]
+
+
+@pytest.fixture(scope="module")
+def scoring(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A repo whose credit spec has a decision block; v1 trained for real and set as staging."""
+    base = tmp_path_factory.mktemp("score")
+    repo = copy_repo(template_repo, base / "repo")
+    spec = repo / "models" / "credit" / "model.yaml"
+    spec.write_text(spec.read_text() + DECISION)
+    git("commit", "-qam", "credit decides at 0.6 with a review band", cwd=repo)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+        trained = invoke(CliRunner(), "train", "credit", "--json", "-", cwd=repo)
+        assert trained.exit_code == 0, trained.output
+    version = json.loads(trained.stdout)["version"]
+    registry = Registry(repo, mlflow_server)
+    registry.set_alias("credit", "staging", version)
+    data = pd.read_csv(repo / "data" / "german_credit.csv")
+    frame = data[FEATURES].copy()
+    frame.insert(0, "application_id", [f"A{i:05d}" for i in range(len(frame))])
+    for column in ("housing", "saving_accounts", "checking_account", "purpose"):
+        frame[column] = frame[column].astype("object").where(frame[column].notna(), None)
+    inputs = base / "inputs"
+    inputs.mkdir()
+    frame.to_parquet(inputs / "batch.parquet", index=False)
+    frame.iloc[:400].to_parquet(inputs / "part-a.parquet", index=False)
+    frame.iloc[400:].to_parquet(inputs / "part-b.parquet", index=False)
+    frame.to_csv(inputs / "batch.csv", index=False)
+    return {"repo": repo, "uri": mlflow_server, "version": version, "frame": frame, "inputs": inputs, "base": base}
+
+
+def score(ctx: dict[str, Any], out: Path, *args: str, source: str = "batch.parquet") -> Any:
+    os.environ["MLFLOW_TRACKING_URI"] = ctx["uri"]
+    try:
+        return invoke(
+            CliRunner(),
+            "score",
+            "credit",
+            "--stage",
+            "staging",
+            "--input",
+            str(ctx["inputs"] / source),
+            "--output",
+            str(out),
+            "--id-column",
+            "application_id",
+            "--json",
+            "-",
+            *args,
+            cwd=ctx["repo"],
+        )
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+
+
+def partition(out: Path, day: str) -> Path:
+    return out / "model=credit" / "stage=staging" / f"date={day}"
+
+
+def read(folder: Path) -> pd.DataFrame:
+    return pd.read_parquet(folder).sort_values("application_id").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def pandas_run(scoring: dict[str, Any]) -> dict[str, Any]:
+    out = scoring["base"] / "out-pandas"
+    done = score(scoring, out, "--date", "2025-01-31", "--batch-rows", "300")
+    assert done.exit_code == 0, done.output
+    return {"out": out, "json": json.loads(done.stdout), "frame": read(partition(out, "2025-01-31"))}
+
+
+def test_pandas_scoring_equals_the_versions_own_predict_proba(scoring: dict[str, Any], pandas_run: dict) -> None:
+    model = Registry(scoring["repo"], scoring["uri"]).load_model("credit", scoring["version"])
+    expected = model.predict_proba(scoring["frame"].sort_values("application_id")[FEATURES])
+    got = pandas_run["frame"]
+    assert len(got) == len(scoring["frame"]) == 1000
+    np.testing.assert_allclose(got[["probability_0", "probability_1"]].to_numpy(), expected, rtol=0, atol=1e-12)
+
+
+def test_decisions_and_review_flags_follow_the_decision_block(pandas_run: dict) -> None:
+    got = pandas_run["frame"]
+    p = got["probability_1"]
+    assert (got["prediction"] == np.where(p >= 0.6, 1, 0)).all()
+    in_band = (p >= 0.45) & (p <= 0.75)
+    assert 0 < in_band.sum() < len(got)  # the band catches some rows, not all: the check can fail
+    assert (got["needs_review"] == in_band).all()
+    assert pandas_run["json"]["needs_review"] == int(in_band.sum())
+    assert pandas_run["json"]["decided"] == {"0": int((p < 0.6).sum()), "1": int((p >= 0.6).sum())}
+    # a threshold other than argmax changes decisions: rows with 0.5 <= p < 0.6 are decided 0
+    assert ((p >= 0.5) & (p < 0.6) & (got["prediction"] == 0)).any()
+
+
+def test_lineage_columns_name_the_version_alias_commit_and_input(scoring: dict[str, Any], pandas_run: dict) -> None:
+    got = pandas_run["frame"]
+    assert list(got.columns[-len(LINEAGE_COLUMNS) :]) == list(LINEAGE_COLUMNS)
+    mv = Registry(scoring["repo"], scoring["uri"]).version("credit", scoring["version"])
+    assert set(got["mlgate_version"]) == {scoring["version"]}
+    assert set(got["mlgate_alias"]) == {"staging"}
+    assert set(got["mlgate_run_id"]) == {mv.run_id}
+    assert set(got["mlgate_commit"]) == {mv.tags["mlgate.git.commit"]}
+    import hashlib
+
+    md5 = hashlib.md5((scoring["inputs"] / "batch.parquet").read_bytes()).hexdigest()
+    assert set(got["mlgate_input_md5"]) == {md5}
+    assert got["scored_at"].nunique() == 1
+    assert pandas_run["json"]["model_uri"] == f"models:/credit/{scoring['version']}"
+    assert pandas_run["json"]["files"] == [{"path": str(scoring["inputs"] / "batch.parquet"), "md5": md5, "rows": 1000}]
+
+
+def test_a_glob_records_each_files_md5_and_csv_scores_like_parquet(scoring: dict[str, Any], pandas_run: dict) -> None:
+    out = scoring["base"] / "out-glob"
+    done = score(scoring, out, "--date", "2025-01-31", source="part-*.parquet")
+    assert done.exit_code == 0, done.output
+    got = read(partition(out, "2025-01-31"))
+    assert got.groupby("mlgate_input_file").size().to_dict() == {
+        str(scoring["inputs"] / "part-a.parquet"): 400,
+        str(scoring["inputs"] / "part-b.parquet"): 600,
+    }
+    assert got["mlgate_input_md5"].nunique() == 2
+    from_csv = score(scoring, scoring["base"] / "out-csv", "--date", "2025-01-31", source="batch.csv")
+    assert from_csv.exit_code == 0, from_csv.output
+    csv_rows = read(partition(scoring["base"] / "out-csv", "2025-01-31"))
+    same = ["application_id", "prediction", "probability_0", "probability_1", "needs_review"]
+    pd.testing.assert_frame_equal(csv_rows[same], pandas_run["frame"][same], check_exact=True)
+
+
+def test_same_date_replaces_the_partition_another_date_adds_one(scoring: dict[str, Any], pandas_run: dict) -> None:
+    out = scoring["base"] / "out-rerun"
+    for _ in range(2):
+        done = score(scoring, out, "--date", "2025-02-01")
+        assert done.exit_code == 0, done.output
+    again = read(partition(out, "2025-02-01"))
+    assert len(again) == 1000
+    assert again["application_id"].is_unique
+    assert score(scoring, out, "--date", "2025-02-02").exit_code == 0
+    days = sorted(p.name for p in (out / "model=credit" / "stage=staging").iterdir())
+    assert days == ["date=2025-02-01", "date=2025-02-02"]  # nothing hidden left behind either
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(out, format="parquet", partitioning="hive").to_table()
+    assert table.num_rows == 2000
+    assert set(table.column("date").to_pylist()) == {"2025-02-01", "2025-02-02"}
+
+
+def test_a_crash_mid_write_leaves_the_previous_partition_byte_identical(
+    scoring: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = scoring["base"] / "out-crash"
+    assert score(scoring, out, "--date", "2025-03-01").exit_code == 0
+    before = {p.name: p.read_bytes() for p in partition(out, "2025-03-01").iterdir()}
+    import pyarrow.parquet as pq
+
+    real = pq.ParquetWriter.write_table
+    written = []
+
+    def crash_after_first_batch(self: Any, table: Any, *args: Any, **kwargs: Any) -> None:
+        if written:
+            raise OSError("disk gone")
+        written.append(table.num_rows)
+        real(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", crash_after_first_batch)
+    monkeypatch.setenv("MLGATE_TRACEBACK", "0")
+    done = score(scoring, out, "--date", "2025-03-01", "--batch-rows", "100")
+    assert done.exit_code == 70
+    assert written == [100]
+    after = {p.name: p.read_bytes() for p in partition(out, "2025-03-01").iterdir()}
+    assert after == before
+    assert [p.name for p in (out / "model=credit" / "stage=staging").iterdir()] == ["date=2025-03-01"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("missing", "missing column(s) age"),
+        ("extra", "extra column(s) surprise"),
+        ("type", "column 'duration' is string, the signature wants long"),
+    ],
+)
+def test_input_that_does_not_fit_the_signature_exits_2_and_writes_nothing(
+    scoring: dict[str, Any], change: str, message: str
+) -> None:
+    frame = scoring["frame"].copy()
+    if change == "missing":
+        frame = frame.drop(columns="age")
+    elif change == "extra":
+        frame["surprise"] = 1
+    else:
+        frame["duration"] = frame["duration"].astype(str)
+    bad = scoring["base"] / f"bad-{change}.parquet"
+    frame.to_parquet(bad, index=False)
+    out = scoring["base"] / f"out-bad-{change}"
+    done = score(scoring, out, "--date", "2025-01-31", source=str(bad))
+    assert done.exit_code == 2, done.output
+    assert message in done.stderr
+    assert str(bad) in done.stderr
+    assert json.loads(done.stdout)["exit_code"] == 2
+    assert not out.exists()
+
+
+def test_a_bad_csv_value_is_named_by_its_line(scoring: dict[str, Any]) -> None:
+    lines = (scoring["inputs"] / "batch.csv").read_text().splitlines()
+    cells = lines[700].split(",")
+    cells[3] = "forty"  # age (application_id, credit_amount, duration, age, ...)
+    lines[700] = ",".join(cells)
+    bad = scoring["base"] / "bad-value.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    out = scoring["base"] / "out-bad-value"
+    done = score(scoring, out, "--date", "2025-01-31", "--batch-rows", "250", source=str(bad))
+    assert done.exit_code == 2, done.output
+    assert f"{bad}:701: column 'age' has 'forty', the signature wants long" in done.stderr
+    assert not any(out.rglob("*.parquet"))
+
+
+def test_an_alias_that_points_nowhere_and_an_unknown_stage_exit_2(
+    scoring: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = copy_repo(scoring["repo"], tmp_path / "repo")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", scoring["uri"])
+    args = ["--input", str(scoring["inputs"] / "batch.parquet"), "--output", str(tmp_path / "out")]
+    nowhere = invoke(CliRunner(), "score", "credit", "--stage", "production", *args, cwd=repo)
+    assert nowhere.exit_code == 2
+    assert "models:/credit@production points at no version" in nowhere.stderr
+    assert "promote a version to production" in nowhere.stderr
+    unknown = invoke(CliRunner(), "score", "credit", "--stage", "canary", *args, cwd=repo)
+    assert unknown.exit_code == 2
+    assert "'canary' is not a stage of policies/credit.yaml" in unknown.stderr
+    bad_date = invoke(CliRunner(), "score", "credit", "--stage", "staging", "--date", "2025-13-01", *args, cwd=repo)
+    assert bad_date.exit_code == 2
+    assert "--date '2025-13-01'" in bad_date.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_score_help_names_every_option() -> None:
+    done = invoke(CliRunner(), "score", "--help")
+    assert done.exit_code == 0
+    for option in ("--stage", "--input", "--output", "--id-column", "--engine", "--date", "--spark-master", "--json"):
+        assert option in done.output
+
+
+def _spark_ready() -> None:
+    """pyspark and Java are there, or (outside CI) the Spark test is skipped."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("pyspark is not installed (pip install 'mlgate[spark]')")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("Java is required for the Spark engine under CI")
+        pytest.skip("no Java for Spark")
+
+
+def test_spark_engine_equals_the_pandas_engine_row_for_row(scoring: dict[str, Any], pandas_run: dict) -> None:
+    _spark_ready()
+    out = scoring["base"] / "out-spark"
+    done = score(scoring, out, "--date", "2025-01-31", "--engine", "spark")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["engine"] == "spark"
+    assert json.loads(done.stdout)["rows"] == 1000
+    spark_rows = read(partition(out, "2025-01-31"))
+    pandas_rows = pandas_run["frame"]
+    exact = ["application_id", "prediction", "needs_review", *LINEAGE_COLUMNS[:-1]]
+    pd.testing.assert_frame_equal(spark_rows[exact], pandas_rows[exact], check_exact=True)
+    proba = ["probability_0", "probability_1"]
+    pd.testing.assert_frame_equal(spark_rows[proba], pandas_rows[proba], check_exact=False, rtol=0, atol=1e-12)
+    assert spark_rows.dtypes.drop("scored_at").equals(pandas_rows.dtypes.drop("scored_at"))
+    assert all(p.name.startswith("part-") for p in partition(out, "2025-01-31").iterdir())
