@@ -199,7 +199,7 @@ def test_predict_is_typed_from_the_signature_and_documented(trained: dict[str, A
     ("body", "field", "words"),
     [
         ({"dataframe_records": [{"age": 30}]}, "dataframe_records[0].credit_amount", "required"),
-        ("age-as-text", "dataframe_records[1].age", "valid number"),
+        ("age-as-text", "dataframe_records[1].age", "valid integer"),
         ("extra-column", "dataframe_records[0].colour", "Extra"),
         ("too-many-rows", "dataframe_records", f"at most {MAX_ROWS}"),
         ({"dataframe_split": {"columns": ["age"], "data": [[1, 2]]}}, "dataframe_split.data[0]", "1 values"),
@@ -313,7 +313,7 @@ def test_a_promotion_is_served_within_the_interval_without_a_restart(
     ready = httpx.get(service["url"] + "/ready", timeout=10).json()
     assert ready["version"] == ready["alias_version"] == v2
     assert ready["problems"] == []
-    assert f"now serving v{v2} (was v{v1})" in service["log"].read_text()
+    assert f"now serving v{v2} (was v{v1};" in service["log"].read_text()
     audited = sqlite_rows(service)
     assert set(audited["version"]) == {v1, v2}
 
