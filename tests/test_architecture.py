@@ -162,6 +162,7 @@ def test_only_the_basics_live_at_the_top_level() -> None:
         "registry",
         "report",
         "scoring",
+        "serving",
         "training",
     }
 
