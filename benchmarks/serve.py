@@ -30,8 +30,8 @@ import pandas as pd
 HERE = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(HERE / "src"), str(HERE / "devkit")]
 
-from mlgate_devkit.mlflow_server import free_port  # noqa: E402
-from mlgate_devkit.serve_process import ServeProcess, start_serve  # noqa: E402
+from mlgate_devkit.mlflow_server import free_port
+from mlgate_devkit.serve_process import ServeProcess, start_serve
 
 FEATURES = ["credit_amount", "duration", "age", "job", "housing", "saving_accounts", "checking_account", "purpose"]
 TOKEN = "benchmark-token-0123456789abcdef"
