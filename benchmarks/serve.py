@@ -79,8 +79,10 @@ def start_mlflow(repo: Path, version: int, log: Path) -> ServeProcess:
     port = free_port()
     cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/credit/{version}"]
     cmd += ["--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]
+    # mlflow starts `uvicorn` by name: this interpreter's scripts folder goes first on PATH
+    env = os.environ | {"PATH": os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))}
     with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, cwd=repo, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=repo, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         if proc.poll() is not None:
@@ -115,6 +117,8 @@ def main() -> None:
     rows = frame.iloc[:100].astype(object).where(frame.iloc[:100].notna(), None).to_dict(orient="records")
     bodies = {1: {"dataframe_records": rows[:1]}, 100: {"dataframe_records": rows}}
     os.environ["MLGATE_SERVE_TOKENS"] = f"bench {TOKEN}"
+    # the servers run this checkout's mlgate, whatever the environment has installed
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE / "src"), os.environ.get("PYTHONPATH")) if p)
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-serve-") as tmp:
         folder = Path(tmp)
         servers: list[tuple[str, str | None]] = [("mlgate-sqlite", f"sqlite:///{folder / 'audit.db'}")]
