@@ -248,23 +248,26 @@ def create_app(
         return JSONResponse({"detail": "internal error (see the service log)"}, status_code=500)
 
     @app.post("/invocations", summary="MLflow scoring formats: dataframe_split, dataframe_records, instances")
-    async def invocations(request: Request) -> dict[str, Any]:
+    async def invocations(request: Request) -> Response:
         caller = service.caller(request)
         body = await _json(request, max_body_bytes)
         records, where = _mlflow_records(body)
-        return await run_in_threadpool(service.predict, caller, records, where, request.state.started)
+        # a JSONResponse of plain JSON types: FastAPI's encoder walk of every row would cost more than the model
+        return JSONResponse(await run_in_threadpool(service.predict, caller, records, where, request.state.started))
 
     @app.post(
         "/predict",
         summary="Typed rows (the signature of the version served at start; the served version checks)",
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": predict_schema}}}},
     )
-    async def predict(request: Request) -> dict[str, Any]:
+    async def predict(request: Request) -> Response:
         caller = service.caller(request)
         body = await _json(request, max_body_bytes)
         if not isinstance(body, dict) or set(body) != {"rows"} or not isinstance(body["rows"], list):
             raise Rejected(422, [_problem("rows", 'expected {"rows": [{column: value, ...}, ...]}')], "invalid")
-        return await run_in_threadpool(service.predict, caller, body["rows"], "rows", request.state.started)
+        return JSONResponse(
+            await run_in_threadpool(service.predict, caller, body["rows"], "rows", request.state.started)
+        )
 
     @app.get("/health", summary="Liveness: the process answers")
     def health() -> dict[str, str]:
