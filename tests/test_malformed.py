@@ -192,7 +192,7 @@ CASES = [
         "unknown-key-spec-no-suggestion",
         f"{SPEC}:49:1: colour: unknown key (allowed: name, description, owners, task, data, "
         "target, positive_label, features, sensitive_features, estimator, train, predictions, seed, model_card, "
-        "monitoring, policy, serving, output)",
+        "monitoring, policy, serving, output, decision)",
         edit(SPEC, "policy: policies/credit.yaml\n", "policy: policies/credit.yaml\ncolour: blue\n"),
     ),
     case(

@@ -94,9 +94,10 @@ def serve(trained: dict[str, Any], name: str, audit_url: str, tracking: str, *ar
 def service(trained: dict[str, Any], proxy: FaultyProxy) -> Iterator[dict[str, Any]]:
     """The service on SQLite, reaching MLflow through the proxy."""
     db = trained["base"] / "audit.db"
-    proc = serve(trained, "sqlite", f"sqlite:///{db}", proxy.url, "--audit-timeout", "1")
+    started = trained["base"] / "started.json"
+    proc = serve(trained, "sqlite", f"sqlite:///{db}", proxy.url, "--audit-timeout", "1", "--json", str(started))
     try:
-        yield {"url": proc.url, "proc": proc, "db": db, "log": proc.log}
+        yield {"url": proc.url, "proc": proc, "db": db, "log": proc.log, "started": started}
     finally:
         proc.stop()
 
@@ -125,6 +126,14 @@ def expected(trained: dict[str, Any], version: int, rows: list[dict[str, Any]]) 
     for column in ("housing", "saving_accounts", "checking_account", "purpose"):
         frame[column] = frame[column].astype("object").where(frame[column].notna(), None)
     return model.predict_proba(frame)
+
+
+def test_the_start_record_names_version_url_and_audit_store(trained: dict[str, Any], service: dict[str, Any]) -> None:
+    facts = json.loads(service["started"].read_text())
+    assert facts["version"] == trained["versions"][0]
+    assert facts["url"] == service["url"]
+    assert facts["audit_store"] == f"sqlite:///{service['db']}"
+    assert facts["callers"] == 2
 
 
 def test_no_token_a_wrong_token_and_a_caller_not_granted_the_model_are_refused(service: dict[str, Any]) -> None:

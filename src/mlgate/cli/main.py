@@ -329,7 +329,13 @@ def register(
 @click.option("--input", "inputs", required=True, metavar="PATH|GLOB", help="CSV or Parquet file(s) to score.")
 @click.option("--output", required=True, metavar="DIR", help="Writes DIR/model=M/stage=S/date=D/part-*.parquet.")
 @click.option("--id-column", "id_columns", multiple=True, metavar="COL", help="Column passed through (repeatable).")
-@click.option("--engine", type=click.Choice(["pandas", "spark"]), default="pandas", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["pandas", "spark"]),
+    default="pandas",
+    show_default=True,
+    help="pandas streams batches in this process; spark runs the same job on Spark (mlgate[spark]).",
+)
 @click.option("--date", "on", metavar="YYYY-MM-DD", help="The partition to replace (default: today, UTC).")
 @click.option("--spark-master", metavar="URL", help="Spark master (default local[*]; SPARK_REMOTE for Spark Connect).")
 @click.option(
@@ -380,7 +386,7 @@ def score(
 @click.argument("model")
 @click.option("--stage", required=True, metavar="STAGE", help="Serve models:/MODEL@STAGE and follow it.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 in a container).")
-@click.option("--port", type=click.IntRange(min=1, max=65535), default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(min=1, max=65535), default=8080, show_default=True, help="TCP port.")
 @click.option(
     "--audit-url",
     metavar="URL",
@@ -404,6 +410,7 @@ def score(
     help="Seconds an audit write waits.",
 )
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help="Write what is served (version, URL, audit store) at start.")
 @handled
 def serve(
     model: str,
@@ -418,6 +425,7 @@ def serve(
     tokens_file: str | None,
     audit_timeout: float,
     repo: str | None,
+    json_path: str | None,
 ) -> None:
     """Serve decisions of the version MODEL's STAGE alias points at, over HTTP; follow the alias.
 
@@ -438,7 +446,7 @@ def serve(
         tokens_file=tokens_file,
         audit_timeout=audit_timeout,
     )
-    run_serve(_root(repo), model, stage, options)
+    run_serve(_root(repo), model, stage, options, started=lambda facts: ui.write_json(json_path, facts))
 
 
 @main.command()

@@ -7,8 +7,10 @@ a bad argument exits 2, an audit store or registry that does not answer exits 3.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -42,8 +44,13 @@ class Options:
     tracking_uri: str | None = None
 
 
-def serve(root: Path, name: str, stage: str, options: Options) -> None:
-    """Serve ``models:/NAME@STAGE`` until the process is stopped (SIGINT/SIGTERM end it cleanly)."""
+def serve(
+    root: Path, name: str, stage: str, options: Options, started: Callable[[dict[str, Any]], None] = lambda _: None
+) -> None:
+    """Serve ``models:/NAME@STAGE`` until the process is stopped (SIGINT/SIGTERM end it cleanly).
+
+    ``started`` gets what is served (model, alias, version, URL, audit store) once everything checked out.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx = load_model_context(root, name)
     refuse_predictions(ctx, "serve")
@@ -76,6 +83,18 @@ def serve(root: Path, name: str, stage: str, options: Options) -> None:
         len(tokens),
         tokens.source,
         options.poll_seconds,
+    )
+    started(
+        {
+            "model": name,
+            "alias": stage,
+            "version": follower.current.version,
+            "run_id": follower.current.run_id,
+            "url": f"http://{options.host}:{options.port}",
+            "audit_store": audit.shown,
+            "callers": len(tokens),
+            "poll_seconds": options.poll_seconds,
+        }
     )
     follower.start()
     try:
