@@ -1,7 +1,8 @@
 """The package layout keeps its promises: each outside system behind one adapter, a light import.
 
 - MLflow is imported only in ``mlgate/registry/``, httpx only in ``mlgate/github/``, click only in
-  ``mlgate/cli/``, pyspark (and py4j) only in ``mlgate/registry/spark.py`` (the Spark adapter);
+  ``mlgate/cli/``, pyspark (and py4j) only in ``mlgate/registry/spark.py`` (the Spark adapter),
+  FastAPI, Starlette, uvicorn, SQLAlchemy, prometheus_client and psycopg only in ``mlgate/serving/``;
   git runs only in ``mlgate/git.py`` (and child processes only there, in
   ``mlgate/data/``, which runs ``dvc``, and in ``mlgate/training/command.py``, which runs a spec's own
   training command);
@@ -66,6 +67,12 @@ def offenders(library: str, allowed: str) -> list[str]:
         ("click", "cli/"),
         ("pyspark", "registry/spark.py"),
         ("py4j", "registry/spark.py"),
+        ("fastapi", "serving/"),
+        ("starlette", "serving/"),
+        ("uvicorn", "serving/"),
+        ("sqlalchemy", "serving/"),
+        ("prometheus_client", "serving/"),
+        ("psycopg", "serving/"),
     ],
 )
 def test_an_outside_library_is_imported_by_its_adapter_only(library: str, allowed: str) -> None:
@@ -155,6 +162,7 @@ def test_only_the_basics_live_at_the_top_level() -> None:
         "registry",
         "report",
         "scoring",
+        "serving",
         "training",
     }
 
@@ -204,3 +212,12 @@ def test_tests_and_benchmarks_import_re_exported_names_from_the_package() -> Non
             if private:
                 found.append(f"{path.relative_to(root)}:{node.lineno}: {', '.join(private)} from {node.module}")
     assert found == []
+
+
+def test_the_cli_loads_the_service_stack_only_to_serve() -> None:
+    script = (
+        "import sys, mlgate.cli, mlgate.serving; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'fastapi', 'uvicorn', 'sqlalchemy', 'starlette'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

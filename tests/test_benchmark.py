@@ -84,3 +84,27 @@ def test_score_benchmark_smoke_runs_every_tool(governed_repo: Path) -> None:
         assert r["rows"] == "20000"
         assert float(r["rows_per_s"]) > 0
         assert float(r["peak_mb"]) > 50
+
+
+def test_serve_benchmark_smoke_runs_every_server(governed_repo: Path) -> None:
+    trained = invoke(CliRunner(), "train", "credit", cwd=governed_repo)
+    assert trained.exit_code == 0, trained.output
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "benchmarks" / "serve.py"), "--repo", str(governed_repo), "--smoke"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "done"
+    rows = [dict(item.split("=", 1) for item in line.split()) for line in lines[:-1]]
+    servers = ["mlgate-sqlite", "mlgate-postgresql", "mlflow"] if "not installed" not in done.stderr else []
+    if servers:
+        assert [r["server"] for r in rows] == [s for s in servers for _ in (1, 100)]
+    for r in rows:
+        assert list(r) == ["server", "rows", "requests", "requests_per_s", "p50_ms", "p99_ms", "errors"]
+        assert r["errors"] == "0"
+        assert int(r["requests"]) > 0
+        assert float(r["p99_ms"]) >= float(r["p50_ms"]) > 0

@@ -118,7 +118,11 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
     ),
 }
 TABLES = {"status": "desired", "history": "approvers", "rollback": "Roll back", "propose-promotion": "Promote"}
-NOT_RUN = {"policy-review": "a hidden alias of governance"}
+NOT_RUN = {
+    "policy-review": "a hidden alias of governance",
+    "score": "tests/test_score.py reads its --json -",
+    "serve": "runs until stopped: tests/test_serve.py reads its --json start record",
+}
 
 
 def test_every_command_with_json_is_checked_for_pure_json() -> None:

@@ -384,6 +384,73 @@ def score(
 
 @main.command()
 @click.argument("model")
+@click.option("--stage", required=True, metavar="STAGE", help="Serve models:/MODEL@STAGE and follow it.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 in a container).")
+@click.option("--port", type=click.IntRange(min=1, max=65535), default=8080, show_default=True, help="TCP port.")
+@click.option(
+    "--audit-url",
+    metavar="URL",
+    help="Audit database (sqlite:////abs/path.db, postgresql://host/db; no password). "
+    "Default: the spec's serving.audit_url, else sqlite in the repo folder.",
+)
+@click.option(
+    "--poll-seconds", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Alias polling interval."
+)
+@click.option("--max-rows", type=click.IntRange(min=1), default=1000, show_default=True, help="Rows per request.")
+@click.option(
+    "--max-body-bytes", type=click.IntRange(min=1), default=1 << 20, show_default=True, help="Request body limit."
+)
+@click.option("--tokens-env", metavar="NAME", help="Variable with the callers' tokens (default MLGATE_SERVE_TOKENS).")
+@click.option("--tokens-file", metavar="PATH", help="File with the callers' tokens (a mounted secret).")
+@click.option(
+    "--audit-timeout",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds an audit write waits.",
+)
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help="Write what is served (version, URL, audit store) at start.")
+@handled
+def serve(
+    model: str,
+    stage: str,
+    host: str,
+    port: int,
+    audit_url: str | None,
+    poll_seconds: float,
+    max_rows: int,
+    max_body_bytes: int,
+    tokens_env: str | None,
+    tokens_file: str | None,
+    audit_timeout: float,
+    repo: str | None,
+    json_path: str | None,
+) -> None:
+    """Serve decisions of the version MODEL's STAGE alias points at, over HTTP; follow the alias.
+
+    Every prediction is written to the audit store before it is answered (503 when it cannot be).
+    Callers send Authorization: Bearer <token>; tokens are lines 'CALLER_ID TOKEN|sha256:HEX [MODEL,...]'.
+    """
+    from mlgate.serving.server import Options
+    from mlgate.serving.server import serve as run_serve
+
+    options = Options(
+        host=host,
+        port=port,
+        audit_url=audit_url,
+        poll_seconds=poll_seconds,
+        max_rows=max_rows,
+        max_body_bytes=max_body_bytes,
+        tokens_env=tokens_env,
+        tokens_file=tokens_file,
+        audit_timeout=audit_timeout,
+    )
+    run_serve(_root(repo), model, stage, options, started=lambda facts: ui.write_json(json_path, facts))
+
+
+@main.command()
+@click.argument("model")
 @click.option("--version", "version", type=click.IntRange(min=1), help="Registered version (default: the latest).")
 @click.option("--stage", metavar="STAGE", help="Only the gate families this stage requires can block.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)

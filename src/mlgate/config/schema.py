@@ -406,9 +406,27 @@ class Serving(StrictModel):
     folders (``sqlite:////var/lib/mlgate/audit.db``) — never ``:memory:`` or a relative path,
     which vanish with the container. It must not hold a password (the spec is in git): give it to
     the service through the driver's own environment (``PGPASSWORD``, ``MYSQL_PWD``).
+
+    Callers' bearer tokens come from the environment variable ``tokens_env`` (default
+    ``MLGATE_SERVE_TOKENS``) or the file ``tokens_file`` (a mounted secret), never from the spec:
+    the spec names where they are, not what they are.
     """
 
     audit_url: str = Field(description="database URL of the service's audit store (no password)")
+    tokens_env: str | None = Field(
+        None,
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="environment variable holding the callers' tokens (default MLGATE_SERVE_TOKENS)",
+    )
+    tokens_file: str | None = Field(
+        None, pattern=r"^/", description="absolute path of a file holding the callers' tokens (a mounted secret)"
+    )
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> Serving:
+        if self.tokens_env and self.tokens_file:
+            raise LocatedError("give tokens_env or tokens_file, not both", "tokens_file")
+        return self
 
     @field_validator("audit_url")
     @classmethod

@@ -31,7 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -109,13 +109,8 @@ class Plan:
         """
         out = ids.reset_index(drop=True).copy()
         if self.task == "classification":
-            proba = np.asarray(result, dtype=float) if self.with_proba else None
-            if self.decision is not None:
-                labels, review = apply_decision(proba, self.classes, self.positive, self.decision)
-            else:
-                labels = predicted if predicted is not None else np.asarray(self.classes)[proba.argmax(axis=1)]
-                review = np.zeros(len(out), dtype=bool)
-            out["prediction"] = np.asarray(labels)
+            labels, proba, review = self.outcome(result, predicted)
+            out["prediction"] = labels
             if proba is not None:
                 for at, cls in enumerate(self.classes):
                     out[f"probability_{cls}"] = proba[:, at]
@@ -128,6 +123,24 @@ class Plan:
         out["mlgate_input_file"], out["mlgate_input_md5"] = shown, md5
         out["scored_at"] = pd.Series([pd.Timestamp(self.scored_at)] * len(out), dtype="datetime64[us, UTC]")
         return out[self.arrow_schema().names]
+
+    def outcome(
+        self, result: np.ndarray, predicted: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """A classifier's (decided labels, class probabilities or None, needs_review flags) from model output.
+
+        With the spec's ``decision:``, :func:`~mlgate.gates.adapter.apply_decision` decides (as the
+        gates judged); otherwise the most probable class (or ``predicted``, a label-only model's
+        labels) and no row needs review. Batch scoring and ``mlgate serve`` both decide here.
+        """
+        proba = np.asarray(result, dtype=float) if self.with_proba else None
+        if self.decision is not None:
+            labels, review = apply_decision(proba, self.classes, self.positive, self.decision)
+        else:
+            assert predicted is not None or proba is not None
+            labels = predicted if predicted is not None else np.asarray(self.classes)[proba.argmax(axis=1)]
+            review = np.zeros(len(labels), dtype=bool)
+        return np.asarray(labels), proba, np.asarray(review, dtype=bool)
 
     def arrow_schema(self) -> Any:
         """The output's pyarrow schema, fixed before the first row (both engines write it)."""
@@ -227,23 +240,15 @@ def score(
         raise InvalidInput(f"batch_rows {batch_rows}: must be at least 1")
     ctx = load_model_context(root, name)
     refuse_predictions(ctx, "score")
-    stages = ctx.policy.policy.promotion.stages if ctx.policy.policy.promotion else {}
-    if stage not in stages:
-        raise InvalidInput(
-            f"--stage {stage!r} is not a stage of {ctx.policy.file} (promotion.stages: {', '.join(stages) or 'none'})"
-        )
+    check_stage(ctx, stage)
     files = _input_files(inputs)
     registry = Registry(root, tracking_uri)
     mv = registry.resolve_alias(name, stage)
-    _refuse_incomplete(registry, mv, stage)
     progress(f"models:/{name}@{stage} is v{mv.version}: loading it as {ctx.policy.file} trusts")
     with tempfile.TemporaryDirectory(prefix="mlgate-score-") as tmp:
         holder = _Folder(Path(tmp) / "model")
         holder.path.mkdir()
-        trust = ctx.policy.policy.trust
-        loaded, folder = registry.verified_folder(
-            name, mv.version, holder, trust.formats if trust else (), ctx.policy.file, ctx.estimator_modules
-        )
+        loaded, folder = load_alias_version(registry, ctx, mv, stage, holder)
         plan, model = _plan(ctx, mv, stage, loaded, files, list(id_columns), day)
         partition = output / f"model={name}" / f"stage={stage}" / f"date={day}"
         progress(f"scoring {len(files)} file(s) with the {engine} engine into {partition}")
@@ -282,6 +287,31 @@ def score(
         decided=summary["decided"],
         files=summary["files"],
         seconds=round(time.perf_counter() - start, 3),
+    )
+
+
+def check_stage(ctx: ModelContext, stage: str) -> None:
+    """Refuse a stage the model's policy does not name (an alias mlgate never moves)."""
+    stages = ctx.policy.policy.promotion.stages if ctx.policy.policy.promotion else {}
+    if stage not in stages:
+        raise InvalidInput(
+            f"--stage {stage!r} is not a stage of {ctx.policy.file} (promotion.stages: {', '.join(stages) or 'none'})"
+        )
+
+
+def load_alias_version(
+    registry: Registry, ctx: ModelContext, mv: ModelVersion, stage: str, holder: Any
+) -> tuple[LoadedModel, Path]:
+    """The version an alias was resolved to, refused when incomplete, loaded the governed way.
+
+    ``holder`` keeps the downloaded folder (``.name`` is its path). ``mlgate score`` and
+    ``mlgate serve`` (at start and on every alias move) load through here: the working tree's
+    policy ``trust.formats`` and estimator modules decide what may load.
+    """
+    _refuse_incomplete(registry, mv, stage)
+    trust = ctx.policy.policy.trust
+    return registry.verified_folder(
+        ctx.name, mv.version, holder, trust.formats if trust else (), ctx.policy.file, ctx.estimator_modules
     )
 
 
@@ -348,19 +378,31 @@ def _plan(
     day: str,
 ) -> tuple[Plan, Any]:
     """The checked plan (signature against every file) and the model adapted the way the gates read it."""
-    label = f"{ctx.name} v{mv.version}"
-    if not loaded.signature:
-        raise InvalidInput(
-            f"{label} was logged without an input signature: score checks input against it",
-            hint="log the model with an input_example (mlgate train always does)",
-        )
-    features = list(loaded.signature)
     twice = sorted({c for c in id_columns if id_columns.count(c) > 1})
     if twice:
         raise InvalidInput(f"--id-column {twice[0]!r} given twice")
+    plan, model = model_plan(ctx, mv, stage, loaded)
     id_types: dict[str, Any] = {}
     for file in files:
-        id_types = _check_columns(file, features, id_columns, id_types)
+        id_types = _check_columns(file, plan.features, id_columns, id_types)
+    files_seen = {str(f.path): (f.shown, f.md5) for f in files}
+    plan = replace(plan, id_columns=id_columns, files=files_seen, id_types=id_types)
+    return plan, model
+
+
+def model_plan(ctx: ModelContext, mv: ModelVersion, stage: str, loaded: LoadedModel) -> tuple[Plan, Any]:
+    """A loaded version's plan (signature, classes, decision, lineage; no files yet) and its adapted model.
+
+    Refuses a model without an input signature (there is nothing to check input against) and,
+    with ``decision:``, a model that is not a binary classifier, before anything is scored.
+    """
+    label = f"{ctx.name} v{mv.version}"
+    if not loaded.signature:
+        raise InvalidInput(
+            f"{label} was logged without an input signature: input is checked against it",
+            hint="log the model with an input_example (mlgate train always does)",
+        )
+    features = list(loaded.signature)
     model = adapt(loaded.model, ctx, [], label)
     spec = ctx.spec
     classes = list(model.classes_) if getattr(model, "classes_", None) is not None else []
@@ -383,12 +425,11 @@ def _plan(
         classes=classes,
         positive=pos,
         decision=spec.decision,
-        id_columns=id_columns,
+        id_columns=[],
         features=features,
         lineage=lineage,
-        files={str(f.path): (f.shown, f.md5) for f in files},
+        files={},
         with_proba=with_proba,
-        id_types=id_types,
         scored_at=datetime.now(UTC).isoformat(),
     )
     return plan, model

@@ -1,0 +1,107 @@
+"""``mlgate serve``: check everything, load the alias's version, then run uvicorn until stopped.
+
+Nothing listens until the spec, policy, stage, tokens, audit store and model all check out:
+a bad argument exits 2, an audit store or registry that does not answer exits 3.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from mlgate.config.workspace import load_model_context, refuse_predictions
+from mlgate.exceptions import ExternalServiceError, InvalidInput
+from mlgate.registry import Registry
+from mlgate.scoring import check_stage
+from mlgate.serving import tokens as token_source
+from mlgate.serving.app import create_app
+from mlgate.serving.audit import AuditStore, AuditUnavailable
+from mlgate.serving.model import Follower
+
+log = logging.getLogger("mlgate.serve")
+DEFAULT_AUDIT_FILE = "mlgate-audit.db"
+"""SQLite file in the repository folder when neither --audit-url nor the spec's serving.audit_url names a store."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How ``mlgate serve`` runs (the command line's options)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    audit_url: str | None = None
+    poll_seconds: float = 30.0
+    max_rows: int = 1000
+    max_body_bytes: int = 1 << 20
+    tokens_env: str | None = None
+    tokens_file: str | None = None
+    audit_timeout: float = 5.0
+    tracking_uri: str | None = None
+
+
+def serve(
+    root: Path, name: str, stage: str, options: Options, started: Callable[[dict[str, Any]], None] = lambda _: None
+) -> None:
+    """Serve ``models:/NAME@STAGE`` until the process is stopped (SIGINT/SIGTERM end it cleanly).
+
+    ``started`` gets what is served (model, alias, version, URL, audit store) once everything checked out.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx = load_model_context(root, name)
+    refuse_predictions(ctx, "serve")
+    check_stage(ctx, stage)
+    if options.poll_seconds <= 0:
+        raise InvalidInput(f"--poll-seconds {options.poll_seconds}: must be positive")
+    spec_serving = ctx.spec.serving
+    tokens = token_source.load(
+        options.tokens_env or (spec_serving.tokens_env if spec_serving else None),
+        options.tokens_file or (spec_serving.tokens_file if spec_serving else None),
+    )
+    url = options.audit_url or (spec_serving.audit_url if spec_serving else None)
+    url = url or f"sqlite:///{(root / DEFAULT_AUDIT_FILE).resolve()}"
+    audit = AuditStore(url, timeout=options.audit_timeout)
+    try:
+        audit.create()
+    except AuditUnavailable as err:
+        raise ExternalServiceError(f"audit store {audit.shown} does not answer: {err}") from None
+    follower = Follower(Registry(root, options.tracking_uri), ctx, stage, options.poll_seconds)
+    app = create_app(follower, audit, tokens, max_rows=options.max_rows, max_body_bytes=options.max_body_bytes)
+    log.info(
+        "serving %s v%s (models:/%s@%s) on http://%s:%s; audit store %s; %d caller(s) from %s; polling every %g s",
+        name,
+        follower.current.version,
+        name,
+        stage,
+        options.host,
+        options.port,
+        audit.shown,
+        len(tokens),
+        tokens.source,
+        options.poll_seconds,
+    )
+    started(
+        {
+            "model": name,
+            "alias": stage,
+            "version": follower.current.version,
+            "run_id": follower.current.run_id,
+            "url": f"http://{options.host}:{options.port}",
+            "audit_store": audit.shown,
+            "callers": len(tokens),
+            "poll_seconds": options.poll_seconds,
+        }
+    )
+    follower.start()
+    try:
+        config = uvicorn.Config(
+            app, host=options.host, port=options.port, access_log=False, log_level="info", log_config=None
+        )
+        uvicorn.Server(config).run()
+    finally:
+        follower.stop()
+        audit.close()
