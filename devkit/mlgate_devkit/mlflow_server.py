@@ -21,18 +21,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
+def wait_healthy(
+    url: str,
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    what: str = "mlflow server",
+    timeout: float = SERVER_START_TIMEOUT,
+) -> None:
+    """Return once ``url``/health answers 200; raise with the log's tail if ``proc`` exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited early:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
                 if resp.status == 200:
                     return
         except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"mlflow server not healthy after {SERVER_START_TIMEOUT}s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+    raise RuntimeError(f"{what} not healthy after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
 def start_mlflow_server(base: Path, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
@@ -65,7 +72,7 @@ def start_mlflow_server(base: Path, port: int | None = None) -> tuple[str, subpr
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log)
     except BaseException:
         stop_mlflow_server(proc)
         raise

@@ -6,12 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlgate_devkit.mlflow_server import free_port
+from mlgate_devkit.mlflow_server import free_port, wait_healthy
 
 START_TIMEOUT = 180
 
@@ -45,15 +43,10 @@ def start_serve(
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, cwd=repo, stdout=out, stderr=subprocess.STDOUT, env=os.environ | (env or {}))
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlgate serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return ServeProcess(url, proc, log)
-        except OSError:
-            time.sleep(0.3)
-    ServeProcess(url, proc, log).stop()
-    raise RuntimeError(f"mlgate serve not healthy after {START_TIMEOUT}s:\n{log.read_text()[-3000:]}")
+    served = ServeProcess(url, proc, log)
+    try:
+        wait_healthy(url, proc, log, "mlgate serve", START_TIMEOUT)
+    except RuntimeError:
+        served.stop()
+        raise
+    return served

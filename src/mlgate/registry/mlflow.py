@@ -767,16 +767,9 @@ class Registry:
             raise IncompleteVerdict(f"{label}: {VERDICT_TAG} and {record['verdict']} disagree on {problem}")
         return verdict
 
-    def load_model(
-        self,
-        name: str,
-        version: int,
-        trust: Collection[str] = (),
-        policy: str = "the policy",
-        trusted_modules: tuple[str, ...] = (),
-    ) -> Any:
-        """Load a registered model (see :meth:`load_version`)."""
-        return self.load_version(name, version, trust, policy, trusted_modules).model
+    def load_model(self, name: str, version: int, **options: Any) -> Any:
+        """Load a registered model (see :meth:`load_version`, whose keyword options it takes)."""
+        return self.load_version(name, version, **options).model
 
     def load_version(
         self,
