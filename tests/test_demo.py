@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -103,9 +104,8 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     assert promotions["production_v2"]["plan_ok"]  # after risk-officer's approval
     assert [c["outcome"] for c in promotions["production_v2"]["applied"]] == ["applied"]
     registry = Registry(repo, summary["outputs"]["mlflow_tracking_uri"])
-    assert registry.alias_version("credit", "production") == 2
-    assert registry.alias_version("credit", "champion") == 2
-    assert registry.alias_version("credit", "staging") == promotions["v3"]["version"]
+    v3 = promotions["v3"]["version"]
+    assert registry.alias_version("credit", "staging") == v3
     assert promotions["income_staging"]["plan_ok"], "command lineage verified like mlgate's own"
     assert registry.alias_version("income", "staging") == 1
     assert {row["status"] for row in promotions["status_after_rollback"]} == {"Synced"}
@@ -121,6 +121,42 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     assert [(c["stage"], c["desired"], c["outcome"]) for c in promotions["rollback"]["applied"]] == [
         ("production", 2, "applied")
     ]
+    # after the merge: a file scored by the production alias (v2 after the rollback), then the
+    # audited service on that alias, which follows the promotion of v3 without a restart
+    serving = summary["serving"]
+    batch = serving["batch"]
+    assert (batch["stage"], batch["version"], batch["rows"]) == ("production", 2, 200)
+    scored = pd.read_parquet(batch["partition"])
+    assert len(scored) == 200
+    assert scored["application_id"].is_unique
+    assert set(scored["mlgate_version"]) == {2}
+    proba = scored["probability_1"]
+    # the example spec's decision block: approve at 0.5, review 0.4 to 0.6
+    assert (scored["prediction"] == (proba >= 0.5).astype(int)).all()
+    assert (scored["needs_review"] == proba.between(0.4, 0.6)).all()
+    assert int(scored["needs_review"].sum()) == batch["needs_review"] > 0
+    requests = serving["requests"]
+    assert serving["started"]["version"] == 2
+    assert requests["before"]["version"] == 2
+    assert requests["missing_token"]["status"] == 401
+    assert requests["malformed"]["status"] == 422
+    assert [p["field"] for p in requests["malformed"]["detail"]] == ["dataframe_records[0].credit_amount"]
+    assert [(c["stage"], c["current"], c["desired"], c["outcome"]) for c in serving["promotion"]["applied"]] == [
+        ("production", 2, v3, "applied")
+    ]
+    assert serving["followed"]["version"] == v3
+    assert requests["after"]["version"] == v3
+    assert serving["same_process"], "followed the alias without a restart"
+    assert registry.alias_version("credit", "production") == v3
+    assert f'mlgate_serve_model_version{{alias="production",model="credit"}} {float(v3)}' in serving["metrics"]
+    # every answered row audited, refused requests not; the token never in the service's log
+    audit = serving["audit"]
+    assert audit["callers"] == ["loan-desk"]
+    assert audit["versions"][str(v3)] == 1 + 3  # the first answer from v3 while waiting, then the last request
+    assert audit["rows"] == sum(audit["versions"].values()) >= 3 + 4
+    assert {requests["before"]["request_id"], requests["after"]["request_id"]} <= set(audit["request_ids"])
+    assert not serving["token_in_log"]
+    assert 'mlgate_serve_model_version{alias="production",model="credit"}' in result.output
     # it says where its outputs are
     assert str(repo) in result.output
     assert "mlflow ui --backend-store-uri" in result.output

@@ -23,6 +23,7 @@ from mlgate.registry import Registry
 from mlgate.scoring import LINEAGE_COLUMNS
 
 DECISION = "decision:\n  threshold: 0.6\n  review_band: [0.45, 0.75]\n"
+EXAMPLE_DECISION = "decision:\n  threshold: 0.5\n  review_band: [0.4, 0.6]\n"  # models/credit/model.yaml
 FEATURES = ["credit_amount", "duration", "age", "job", "housing", "saving_accounts", "checking_account", "purpose"]
 
 
@@ -32,7 +33,9 @@ def scoring(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.Te
     base = tmp_path_factory.mktemp("score")
     repo = copy_repo(template_repo, base / "repo")
     spec = repo / "models" / "credit" / "model.yaml"
-    spec.write_text(spec.read_text() + DECISION)
+    text = spec.read_text()
+    assert EXAMPLE_DECISION in text
+    spec.write_text(text.replace(EXAMPLE_DECISION, DECISION))
     git("commit", "-qam", "credit decides at 0.6 with a review band", cwd=repo)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", mlflow_server)

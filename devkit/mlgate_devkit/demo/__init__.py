@@ -40,7 +40,7 @@ EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv", "data/adult_inco
 # credit and insurance: mlgate's declarative pipeline (estimator:); income: the repo's own
 # script train/income.py (train: {command: ...}), an XGBoost pipeline
 MODELS = ("credit", "insurance", "income")
-TOTAL_STEPS = 3 + 2 * len(MODELS) + 3  # repo, dvc, validate; train and gate each; PR, promotions, summary
+TOTAL_STEPS = 3 + 2 * len(MODELS) + 4  # repo, dvc, validate; train and gate each; PR, promotions, serving, summary
 GITIGNORE = "/mlflow.db\n/mlartifacts/\n/metrics/\n"
 
 
@@ -187,12 +187,20 @@ def run_demo(
         verdicts[name] = {"status": verdict.status, "path": str(path), "counts": counts}
         verdicts[name] |= _write_reports(repo, uri, workdir / "reports", name, path)
         log(f"  reports: {verdicts[name]['markdown']}, {verdicts[name]['html']}")
-    progress(TOTAL_STEPS - 2, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
+    progress(TOTAL_STEPS - 3, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
     pr = _pull_request(source, repo, workdir, uri, log, with_act=pull_request)
-    progress(TOTAL_STEPS - 1, TOTAL_STEPS, "merge to promote: staging, production, a retrained v3, rollback")
-    from mlgate_devkit.demo.promotions import run_promotions
+    progress(TOTAL_STEPS - 2, TOTAL_STEPS, "merge to promote: staging, production, a retrained v3, rollback")
+    from mlgate_devkit.demo.promotions import journey, run_promotions
+    from mlgate_devkit.demo.serving import run_serving
 
-    promotions = run_promotions(source, repo, uri, log)
+    with journey(source, repo, uri, log) as promoting:
+        promotions = run_promotions(promoting)
+        progress(
+            TOTAL_STEPS - 1,
+            TOTAL_STEPS,
+            "after the merge: mlgate score by the production alias, mlgate serve, a promotion it follows",
+        )
+        serving = run_serving(promoting, workdir)
     progress(TOTAL_STEPS, TOTAL_STEPS, "summary")
     return {
         "workdir": str(workdir),
@@ -201,6 +209,7 @@ def run_demo(
         "gated": verdicts,
         "pull_request": pr,
         "promotions": promotions,
+        "serving": serving,
         "outputs": {
             "verdicts": {n: v["path"] for n, v in verdicts.items()},
             "reports": {n: {"markdown": v["markdown"], "html": v["html"]} for n, v in verdicts.items()},
@@ -208,6 +217,8 @@ def run_demo(
             "dvc_remote": str(remote),
             "mlflow_tracking_uri": uri,
             "mlflow_artifacts": str(repo / "mlartifacts"),
+            "scores": serving["batch"]["partition"],
+            "audit_store": serving["audit"]["path"],
             "registered": {n: t["model_uri"] for n, t in trained.items()},
             "browse": f"mlflow ui --backend-store-uri {uri}",
             "status": f"cd {repo} && mlgate status && mlgate history credit",

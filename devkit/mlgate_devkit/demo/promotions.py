@@ -146,18 +146,20 @@ class Journey:
         return records
 
 
-def run_promotions(source: Path, repo: Path, uri: str, log: Log) -> dict[str, Any]:
-    """Credit v2 → staging → production; v3 retrained, gated vs the champion, promoted; income → staging; rollback."""
+@contextlib.contextmanager
+def journey(source: Path, repo: Path, uri: str, log: Log) -> Iterator[Journey]:
+    """A :class:`Journey` on a GitHub API stand-in that lives as long as the ``with`` block."""
     _runner, fake_github = harness(source)
     github = fake_github(os.urandom(20).hex(), REPOSITORY).start()
     try:
         with github_env(github.url, github.token):
-            return _journey(Journey(repo, uri, github, log))
+            yield Journey(repo, uri, github, log)
     finally:
         github.stop()
 
 
-def _journey(j: Journey) -> dict[str, Any]:
+def run_promotions(j: Journey) -> dict[str, Any]:
+    """Credit v2 → staging → production; v3 retrained, gated vs the champion, promoted; income → staging; rollback."""
     out: dict[str, Any] = {}
 
     def release(stage: str, version: int) -> Callable[[], None]:
