@@ -5,11 +5,12 @@ of the installed ``mlgate`` package: it copies the example governed repo from th
 
 The scratch repo is made the way a team would make one: ``git init``, ``dvc init``, a local
 DVC remote directory, the example data added with ``dvc add`` and pushed, the specs, policies
-and params committed. Then it validates the repo, trains both example models into the
+and params committed. Then it validates the repo, trains the three example models into the
 embedded MLflow registry (SQLite in the scratch repo), gates them, writing verdict JSON files
-and reports, then plays a pull request: the propose workflow run by a real Actions runner
-(act) against a local GitHub API, and shows the comment it posted (mlgate_devkit.demo.pull_request). Later
-journeys extend this file.
+and reports, and plays the journeys: a pull request whose propose workflow runs under a real
+Actions runner (act) against a local GitHub API (:mod:`mlgate_devkit.demo.pull_request`),
+merge to promote (:mod:`mlgate_devkit.demo.promotions`), then batch scoring and the audited
+service following a promotion (:mod:`mlgate_devkit.demo.serving`).
 """
 
 from __future__ import annotations
