@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import invoke
+from conftest import PROJECT, invoke
 from mlgate.data import file_md5
 
 SPEC = "models/credit/model.yaml"
+SPEC_LINES = len((PROJECT / SPEC).read_text().splitlines())  # appended keys start after them
 RELEASE = "models/credit/release.yaml"
 POLICY = "policies/credit.yaml"
 BASE = "policies/base.yaml"
@@ -548,7 +549,7 @@ CASES = [
     ),
     case(
         "yaml-deep-block-nesting",
-        f"{SPEC}:113:129: k0: {TOO_DEEP}",
+        f"{SPEC}:{SPEC_LINES + 65}:129: k0: {TOO_DEEP}",
         lambda repo: (repo / SPEC).write_text((repo / SPEC).read_text() + DEEP_BLOCK),
     ),
     case(
