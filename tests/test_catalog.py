@@ -69,7 +69,11 @@ def test_the_policy_schema_and_tables_are_derived_from_the_catalog() -> None:
     assert get_args(schema.IntegrityMetric) == catalog.names("integrity")
     lower = catalog.LOWER_IS_BETTER & set(catalog.names("performance"))
     assert lower == {"log_loss", "brier", "rmse", "mae", "mape"}
-    assert set(catalog.METRIC_RANGES) == set(catalog.names("performance") + catalog.names("fairness"))
+    bounded_monitoring = {"volume", "estimated_accuracy", "estimated_roc_auc", "label_coverage"}
+    assert set(catalog.METRIC_RANGES) == set(catalog.names("performance") + catalog.names("fairness")) | (
+        bounded_monitoring
+    )
+    assert set(get_args(schema.MonitoringMetric)) >= set(catalog.names("monitoring")) | set(catalog.names("drift"))
     assert catalog.METRIC_ALIASES["auc"] == "roc_auc"
     assert len(catalog.BY_NAME) == len(catalog.METRICS), "a metric name is listed twice"
 

@@ -100,6 +100,13 @@ def _check_unique_ids(policy: Policy, doc: Any) -> None:
                 message = f"duplicate rule id '{rid}': give each rule of a family its own 'id'"
                 problems.append(doc.problem(("gates", family, index), message))
             seen.add(rid)
+    seen = set()
+    for index, rule in enumerate(policy.monitoring or []):
+        rid = rule_id("monitoring", rule)
+        if rid in seen:
+            message = f"duplicate rule id '{rid}': give each monitoring rule its own 'id'"
+            problems.append(doc.problem(("monitoring", index), message))
+        seen.add(rid)
     if problems:
         raise SpecError(problems)
 
@@ -144,6 +151,9 @@ def merge(base: Policy, child: Policy) -> Policy:
         promotion=promotion,
         trust=child.trust if "trust" in child.model_fields_set else base.trust,
         governance=child.governance or base.governance,
+        monitoring=_merge_rules(base.monitoring or [], child.monitoring or [], "monitoring")
+        if base.monitoring is not None or child.monitoring is not None
+        else None,
     )
 
 

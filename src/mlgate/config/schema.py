@@ -33,6 +33,15 @@ PerformanceMetric = Literal[catalog.names("performance")]  # type: ignore[valid-
 FairnessMetric = Literal[catalog.names("fairness")]  # type: ignore[valid-type]
 DriftMetric = Literal[catalog.names("drift")]  # type: ignore[valid-type]
 IntegrityMetric = Literal[catalog.names("integrity")]  # type: ignore[valid-type]
+MONITORING_METRICS: tuple[str, ...] = (
+    *catalog.names("drift"),
+    *(name for name in catalog.NATIVE_INTEGRITY_METRICS if name not in ("conflicting_labels", "train_holdout_overlap")),
+    *catalog.names("performance"),
+    *catalog.names("monitoring"),
+)
+"""What a ``monitoring`` rule of a policy can name: drift and data quality of the production inputs,
+performance once labels arrive, and what only production shows (catalog family ``monitoring``)."""
+MonitoringMetric = Literal[MONITORING_METRICS]  # type: ignore[valid-type]
 DeepchecksSuite = Literal["data_integrity", "train_test_validation", "model_evaluation"]
 DocumentedField = Literal[
     "description",
@@ -351,7 +360,7 @@ class RetrainWhen(StrictModel):
     @field_validator("metric")
     @classmethod
     def _known(cls, metric: str) -> str:
-        known = [m for family in ("performance", "drift", "integrity") for m in catalog.names(family)]
+        known = MONITORING_METRICS  # what mlgate monitor measures: the trigger is evaluated there
         if metric not in known:
             raise ValueError(f"unknown metric '{metric}'; one of: {', '.join(known)}")
         return metric
@@ -361,6 +370,77 @@ class RetrainWhen(StrictModel):
         if (self.min is None) == (self.max is None):
             raise ValueError("give exactly one of 'min' (retrain below) or 'max' (retrain above)")
         return self
+
+
+class MonitoringSources(StrictModel):
+    """Where ``mlgate monitor`` reads what the model saw in production (at least one source)."""
+
+    audit_url: str | None = Field(
+        None, description="database URL of mlgate serve's audit store (default: serving.audit_url)"
+    )
+    scores: str | None = Field(
+        None, description="folder mlgate score writes to (its --output): the model=/stage=/date= partitions"
+    )
+
+
+class Labels(StrictModel):
+    """Where the outcomes arrive, joined to the production rows on ``id_columns``.
+
+    ``path``: a DVC-tracked file in the repo (CSV/TSV/Parquet); or ``url`` + ``table``: a
+    database table. Audit rows join on ``[request_id, row]`` (the audit store's key); scored
+    rows on the id columns ``mlgate score`` passed through.
+    """
+
+    path: str | None = Field(None, description="DVC-tracked outcomes file")
+    url: str | None = Field(None, description="database URL holding the outcomes (no password)")
+    table: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$", description="table with the outcomes")
+    id_columns: list[str] = Field(min_length=1, description="columns joining an outcome to its production row")
+    label_column: str = Field(description="the outcome (the spec's target values)")
+    delay_days: int = Field(0, ge=0, le=3650, description="how long outcomes take")
+
+    @field_validator("path")
+    @classmethod
+    def _inside_repo(cls, value: str | None) -> str | None:
+        if value is not None and not repo_relative(value):
+            raise ValueError(f"must be a relative path to a file in this repository, got {value!r}")
+        if value is not None and (error := data_format_error(value)):
+            raise ValueError(error)
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Labels:
+        if (self.path is None) == (self.url is None):
+            raise LocatedError("give exactly one of 'path' (a DVC-tracked file) or 'url' (with 'table')", "path")
+        if self.url is not None and self.table is None:
+            raise LocatedError("'url' needs 'table': the table holding the outcomes", "url")
+        if self.table is not None and self.url is None:
+            raise LocatedError("'table' applies to 'url' only", "table")
+        return self
+
+
+class Retrain(StrictModel):
+    """How a retraining pull request refreshes the training data (``mlgate monitor --propose-retrain``).
+
+    ``command``: run from the repo root without a shell (e.g. ``dvc repro prepare``); what it
+    changes (``dvc.lock``, ``.dvc`` files, params) is the pull request. ``snapshots``: a glob of
+    DVC-tracked data files; the newest by name becomes the spec's ``data.path``.
+    """
+
+    command: str | None = Field(None, min_length=1, description="refreshes the DVC-tracked training data")
+    snapshots: str | None = Field(None, min_length=1, description="glob of data snapshots; the newest is trained on")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Retrain:
+        if (self.command is None) == (self.snapshots is None):
+            raise LocatedError("give exactly one of 'command' or 'snapshots'", "command")
+        return self
+
+    @field_validator("snapshots")
+    @classmethod
+    def _snapshots_inside(cls, value: str | None) -> str | None:
+        if value is not None and not repo_relative(value):
+            raise ValueError(f"must be a relative glob inside this repository, got {value!r}")
+        return value
 
 
 MAX_REVIEW_DAYS = 3650
@@ -383,6 +463,27 @@ class Monitoring(StrictModel):
         exclude_if=lambda value: value is None,
         description="post-deployment reviews, in days after the version enters production (e.g. [30, 90, 180])",
     )
+    sources: MonitoringSources | None = Field(
+        None, exclude_if=lambda value: value is None, description="where mlgate monitor reads production traffic"
+    )
+    reference: str | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="DVC-tracked reference data (default: the version's training data, from its lineage)",
+    )
+    labels: Labels | None = Field(None, exclude_if=lambda value: value is None, description="where outcomes arrive")
+    retrain: Retrain | None = Field(
+        None, exclude_if=lambda value: value is None, description="how a retraining pull request refreshes the data"
+    )
+
+    @field_validator("reference")
+    @classmethod
+    def _reference_inside(cls, value: str | None) -> str | None:
+        if value is not None and not repo_relative(value):
+            raise ValueError(f"must be a relative path to a file in this repository, got {value!r}")
+        if value is not None and (error := data_format_error(value)):
+            raise ValueError(error)
+        return value
 
     @field_validator("reviews")
     @classmethod
@@ -791,6 +892,13 @@ class DriftRule(Rule):
     features: list[str] | None = Field(None, description="default: every model feature")
 
 
+class MonitoringRule(Rule):
+    """A rule on what the model saw in production (``mlgate monitor``): its family is the metric's."""
+
+    metric: MonitoringMetric
+    features: list[str] | None = Field(None, description="drift and quality: default every model feature")
+
+
 class IntegrityRule(Rule):
     """A data-integrity check; ``deepchecks`` runs a deepchecks suite (mlgate[deepchecks])."""
 
@@ -1041,6 +1149,10 @@ class Policy(StrictModel):
     )
     # exclude: not part of the policy hash (who approves a change does not judge a model)
     governance: Governance | None = Field(None, exclude=True)
+    # exclude: watching production does not judge a version at promotion
+    monitoring: list[MonitoringRule] | None = Field(
+        None, exclude=True, description="rules mlgate monitor evaluates on production traffic"
+    )
 
 
 # --------------------------------------------------------------------------- release

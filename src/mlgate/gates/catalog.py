@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Task = Literal["classification", "regression"]
-Family = Literal["performance", "fairness", "drift", "integrity"]
+Family = Literal["performance", "fairness", "drift", "integrity", "monitoring"]
 Better = Literal["higher", "lower"]
 Range = tuple[float | None, float | None]
 
@@ -93,6 +93,14 @@ METRICS: tuple[Metric, ...] = (
     Metric("conflicting_labels", "integrity", "lower"),
     Metric("train_holdout_overlap", "integrity", "lower"),
     Metric("deepchecks", "integrity", None),  # runs a deepchecks suite: one result per condition
+    # what only production shows (mlgate monitor): the model's outputs, the traffic, the performance
+    # estimated before labels arrive, and how much of the traffic the labels cover yet
+    Metric("prediction_psi", "monitoring", "lower"),  # PSI of the positive-class score (or the value)
+    Metric("prediction_ks_statistic", "monitoring", "lower"),
+    Metric("volume", "monitoring", "higher", range=NON_NEGATIVE),  # rows seen in the window
+    Metric("estimated_accuracy", "monitoring", "higher", range=UNIT),  # confidence-based, without labels
+    Metric("estimated_roc_auc", "monitoring", "higher", range=UNIT),
+    Metric("label_coverage", "monitoring", "higher", range=UNIT),  # share of rows with a label yet
 )
 BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}
 
