@@ -14,6 +14,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -426,4 +427,49 @@ def test_postgresql_audit_store_records_every_row_and_a_stopped_database_is_503(
         assert back.status_code == 200
         assert len(audit_rows(url)) == 50  # the refused request left no row
     finally:
+        proc.stop()
+
+
+def test_a_request_in_flight_during_a_swap_finishes_on_the_old_version(
+    trained: dict[str, Any], postgres: Cluster, mlflow_server: str
+) -> None:
+    """A request that took v1 is answered and audited as v1 although v2 was swapped in meanwhile.
+
+    The request is held in its audit write by a table lock taken in PostgreSQL itself (no test
+    hook in the service): while it waits, the alias moves and the service swaps v2 in; released,
+    the held request finishes on the version it started with, and the next one gets v2.
+    """
+    v1, v2 = trained["versions"]
+    registry = Registry(trained["repo"], trained["uri"])
+    registry.set_alias("credit", "staging", v1)
+    proc = serve(trained, "postgres-swap", postgres.url, mlflow_server, "--audit-timeout", "60")
+    engine = sa.create_engine(postgres.url.replace("postgresql://", "postgresql+psycopg://"))
+    rows = trained["rows"][:5]
+    try:
+        assert post(proc.url, "/invocations", {"instances": rows}).json()["version"] == v1
+        with engine.connect() as locker, ThreadPoolExecutor(max_workers=1) as pool:
+            held = locker.begin()
+            locker.execute(sa.text("LOCK TABLE mlgate_predictions IN EXCLUSIVE MODE"))  # inserts wait
+            in_flight = pool.submit(post, proc.url, "/invocations", {"instances": rows})
+
+            def waiting() -> bool:
+                with engine.connect() as conn:
+                    return conn.execute(sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar() == 1
+
+            wait_for(waiting, 30)  # the request decided with v1 and waits to write its audit rows
+            registry.set_alias("credit", "staging", v2)
+            swapped = f'mlgate_serve_model_version{{alias="staging",model="credit"}} {float(v2)}'
+            wait_for(lambda: swapped in httpx.get(proc.url + "/metrics", timeout=10).text, 30)
+            assert not in_flight.done()
+            held.rollback()  # the lock goes; the held request writes and answers
+            answer = in_flight.result(timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["version"] == v1
+        assert post(proc.url, "/invocations", {"instances": rows}).json()["version"] == v2
+        audited = audit_rows(str(engine.url.render_as_string(hide_password=False)))
+        held_rows = audited[audited["request_id"] == answer.json()["request_id"]]
+        assert len(held_rows) == len(rows)
+        assert set(held_rows["version"]) == {v1}
+    finally:
+        engine.dispose()
         proc.stop()
