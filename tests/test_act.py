@@ -339,3 +339,50 @@ def test_promote_workflow_plans_on_the_pr_and_applies_on_the_merge(
     [record] = audit.history(registry, "insurance")
     assert (record.stage, record.version, record.pr, record.commit, record.state) == ("staging", 1, 21, merge, "done")
     assert TOKEN not in plan.log + applied.log
+
+
+def dispatch_event(payload: dict[str, object]) -> dict[str, object]:
+    """A ``repository_dispatch`` event as GitHub delivers it: the action is the event type."""
+    return {
+        "action": "mlgate-promoted",
+        "branch": "main",
+        "client_payload": payload,
+        "repository": {"full_name": REPOSITORY, "name": REPOSITORY.split("/")[1], "default_branch": "main"},
+        "sender": {"login": "github-actions[bot]", "type": "Bot"},
+    }
+
+
+def test_deploy_workflow_reads_the_promoted_change_and_refuses_a_forged_payload(
+    base_repo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """deploy.yml on the dispatch promote --apply sends: the change it names; a hostile payload stops at the check."""
+    from mlgate.promotion.hooks import change_output
+    from mlgate.registry.audit import Record
+
+    repo, base = base_repo
+    record = Record(
+        model="credit",
+        stage="production",
+        version=3,
+        previous=2,
+        action="promote",
+        commit=base,
+        pr=26,
+        approvers=["risk-officer"],
+        promoted_by="merge-bot",
+        promoted_at="2026-11-29T12:00:00Z",
+    )
+    payload = change_output(record)  # exactly what the dispatch hook sends
+    good = run_workflow(
+        repo, ".github/workflows/deploy.yml", "repository_dispatch", dispatch_event(payload), tmp_path / "good"
+    )
+    assert good.returncode == 0, good.fail()
+    assert f"would deploy models:/credit/3 to production (replacing v2), change {record.key} at {base}" in good.log
+    hostile = dict(payload, model="credit$(touch /tmp/pwned)", model_uri="models:/credit$(touch /tmp/pwned)/3")
+    refused = run_workflow(
+        repo, ".github/workflows/deploy.yml", "repository_dispatch", dispatch_event(hostile), tmp_path / "hostile"
+    )
+    assert refused.returncode != 0
+    assert "bad model name" in refused.log
+    assert "would deploy" not in refused.log
+    assert not Path("/tmp/pwned").exists()
