@@ -61,7 +61,7 @@ def verdict(drifted_share=0.1, *, run="mon-run-1", version=2, psi=0.05, auc=0.82
     rules = [
         _rule("drift-share", "drifted_share", drifted_share, 0.3, status=drift_status),
         _rule("max-psi", "psi_max", psi, 0.25, status="fail" if psi > 0.25 else "pass"),
-        _rule("auc-floor", "auc", auc, 0.75, comparison="min", severity="warn", status=auc_status, family="performance"),
+        _rule("auc-floor", "auc", auc, 0.75, "min", "warn", status=auc_status, family="performance"),
         _rule("nulls", "null_share", None, 0.05, status=null_share_status, family="quality"),
     ]
     failed = [r for r in rules if r["status"] in ("fail", "error")]

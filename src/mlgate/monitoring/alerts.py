@@ -262,7 +262,7 @@ def _issue_body(
         lines += [f"Retraining triggered: {_cell(retrain.get('reason'), 300)}.", ""]
     lines.append(_owner_line(owner))
     if details_url:
-        lines.append(f"Details: {details_url}")
+        lines += ["", f"Details: {details_url}"]
     lines += [
         "",
         (
