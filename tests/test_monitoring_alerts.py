@@ -226,7 +226,7 @@ def test_lost_answer_to_the_create_still_one_issue(server, gh, sleeps, how):
     [issue] = server.issues.values()
     assert result == {"action": "opened", "number": issue["number"], "url": issue["html_url"]}
     assert len(_posts(server, "/issues")) == 1  # looked up, not posted again
-    assert [r["method"] for r in server.requests] == ["GET", "POST", "GET"]
+    assert [r["method"] for r in server.requests] == ["GET", "POST", "GET", "GET"]  # find, create, lookup, twins
     assert sleeps == [0.5]
     assert sync_issue(gh, verdict(0.42, run="r2"), owner="alice")["action"] == "unchanged"
     assert len(server.open_issues()) == 1
@@ -237,8 +237,27 @@ def test_502_before_the_create_then_success_one_issue(server, gh, sleeps):
     result = sync_issue(gh, verdict(0.42), owner="alice")
     [issue] = server.issues.values()
     assert result["number"] == issue["number"]
-    assert [r["method"] for r in server.requests] == ["GET", "POST", "GET", "POST"]  # looked up: none → posted
+    # find; refused; looked up: none → posted; twins
+    assert [r["method"] for r in server.requests] == ["GET", "POST", "GET", "POST", "GET"]
     assert sleeps == [0.5]
+
+
+def test_two_runs_at_once_leave_one_open_issue(server, gh, monkeypatch):
+    # the other run opened its issue after this run looked and before it created its own
+    other = server.add_issue("the other run's", f"figures\n{MARKER}", labels=["mlgate", "monitoring"])
+    real, calls = gh.find_issue, []
+
+    def looked_too_early(*args, **kwargs):
+        calls.append(args)
+        return None if len(calls) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(gh, "find_issue", looked_too_early)
+    result = sync_issue(gh, verdict(0.42), owner="alice")
+    assert result == {"action": "opened", "number": other["number"], "url": other["html_url"]}
+    assert [i["number"] for i in server.open_issues()] == [other["number"]]
+    [ours] = [i for i in server.issues.values() if i["number"] != other["number"]]
+    assert (ours["state"], ours["state_reason"]) == ("closed", "duplicate")
+    assert server.comments[ours["number"]][0]["body"].startswith(f"Duplicate of #{other['number']}: ")
 
 
 def test_a_second_model_and_stage_gets_its_own_issue(server, gh):

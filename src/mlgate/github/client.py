@@ -463,6 +463,15 @@ class GitHub:
         repository is one request, not one per hundred issues. Pull requests (which GitHub's issue
         listing returns too) are skipped.
         """
+        return next(self._issues_with(marker, state, labels), None)
+
+    def find_issues(
+        self, marker: str, *, state: str = "open", labels: tuple[str, ...] | list[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Every issue in ``state`` whose body contains ``marker``, oldest first (see :meth:`find_issue`)."""
+        return list(self._issues_with(marker, state, labels))
+
+    def _issues_with(self, marker: str, state: str, labels: tuple[str, ...] | list[str]) -> Iterator[dict[str, Any]]:
         if state not in ("open", "closed", "all"):
             raise InvalidInput(f"issue state must be open, closed or all, got {state!r}")
         query: dict[str, Any] = {"state": state, "sort": "created", "direction": "asc", "per_page": 100}
@@ -470,8 +479,7 @@ class GitHub:
             query["labels"] = ",".join(labels)
         for issue in self._paginate(f"/repos/{self.repo}/issues?{urlencode(query)}", what=f"issues of {self.repo}"):
             if "pull_request" not in issue and marker in (issue.get("body") or ""):
-                return issue
-        return None
+                yield issue
 
     def issue(self, number: int) -> dict[str, Any]:
         """Issue ``number`` as the REST API returns it."""

@@ -377,7 +377,19 @@ def sync_issue(
             assignees=[login] if login else [],
             lookup=lambda: client.find_issue(marker, state="open", labels=(LABEL,)),
         )
-        return {"action": "opened", "number": created["number"], "url": created.get("html_url")}
+        # Two runs at once (no `concurrency:` group) can both find nothing and both open one: the
+        # oldest stays, a younger twin is closed as its duplicate — by whichever run sees it.
+        twins = client.find_issues(marker, state="open", labels=(LABEL,))
+        kept = twins[0] if twins else created
+        for twin in twins[1:]:
+            if twin["number"] == created["number"]:
+                client.close_issue(
+                    twin["number"],
+                    f"Duplicate of #{kept['number']}: another mlgate run opened it at the same time.",
+                    state_reason="duplicate",
+                    marker=f"<!-- mlgate:duplicate of={kept['number']} -->",
+                )
+        return {"action": "opened", "number": kept["number"], "url": kept.get("html_url")}
 
     number, url = issue["number"], issue.get("html_url")
     if not breach:
