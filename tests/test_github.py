@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mlgate.exceptions import ExternalServiceError, InvalidInput
@@ -393,3 +395,124 @@ def test_stand_in_refuses_a_dispatch_payload_github_would_refuse(server):
     assert response.status_code == 422
     assert any("client_payload" in v and "properties" in v for v in server.violations)
     server.violations.clear()
+
+
+# ---------------------------------------------------------------- issues
+
+ISSUE_MARKER = "<!-- mlgate:monitoring model=credit stage=production -->"
+
+
+def test_find_issue_pages_by_marker_state_and_label(server, gh):
+    server.page_size_cap = 2
+    for i in range(4):
+        server.add_issue(f"other {i}", f"unrelated {i}", labels=["mlgate"])
+    server.add_issue("closed one", f"old alert\n{ISSUE_MARKER}", labels=["mlgate"], state="closed")
+    ours = server.add_issue("open one", f"alert\n{ISSUE_MARKER}", labels=["mlgate", "monitoring"])
+    server.add_issue("copy without the label", f"pasted {ISSUE_MARKER}", labels=["bug"])
+    found = gh.find_issue(ISSUE_MARKER, labels=["mlgate"])
+    assert found["number"] == ours["number"]
+    lists = [r for r in server.requests if r["method"] == "GET"]
+    assert [r["query"].get("page", ["1"])[0] for r in lists] == ["1", "2", "3"]
+    assert all(r["query"]["labels"] == ["mlgate"] and r["query"]["state"] == ["open"] for r in lists)
+    assert gh.find_issue(ISSUE_MARKER, state="all", labels=["mlgate"])["title"] == "closed one"  # oldest first
+    assert gh.find_issue(ISSUE_MARKER, state="closed", labels=["mlgate", "monitoring"]) is None
+    assert gh.find_issue("<!-- nowhere -->", state="all") is None
+    with pytest.raises(InvalidInput, match="open, closed or all"):
+        gh.find_issue(ISSUE_MARKER, state="opened")
+
+
+def test_issue_numbers_share_one_sequence_with_pull_requests(server, gh):
+    server.add_pull(1)
+    first = gh.create_issue("t", f"b {ISSUE_MARKER}", labels=["mlgate"], lookup=lambda: None)
+    pr = gh.create_pull_request(title="p", body="b", head="feature", base="main")
+    assert (first["number"], pr["number"]) == (2, 3)
+    assert gh.issue(2)["title"] == "t"
+    assert gh.find_issue(ISSUE_MARKER)["number"] == 2  # the pull requests are not listed as issues
+
+
+@pytest.mark.parametrize("how", ["close", "502"])
+def test_lost_answer_to_an_issue_create_is_not_duplicated(server, gh, sleeps, how):
+    server.lose_next(1, how)
+    issue = gh.create_issue(
+        "credit@production: monitoring breach",
+        f"figures\n{ISSUE_MARKER}",
+        labels=["mlgate", "monitoring"],
+        assignees=["alice"],
+        lookup=lambda: gh.find_issue(ISSUE_MARKER, labels=["mlgate"]),
+    )
+    [stored] = server.issues.values()
+    assert issue == stored
+    assert [a["login"] for a in stored["assignees"]] == ["alice"]
+    assert [r["method"] for r in server.requests] == ["POST", "GET"]
+    assert sleeps == [0.5]
+
+
+def test_update_comment_and_close_an_issue(server, gh, sleeps):
+    issue = gh.create_issue("t", ISSUE_MARKER, labels=["mlgate"], lookup=lambda: None)
+    n = issue["number"]
+    updated = gh.update_issue(n, title="t2", labels=["mlgate", "blocking"], assignees=["bob"])
+    assert updated["title"] == "t2"
+    assert [label["name"] for label in updated["labels"]] == ["mlgate", "blocking"]
+    assert updated["assignee"]["login"] == "bob"
+    with pytest.raises(InvalidInput, match="not \\['milestone'\\]"):
+        gh.update_issue(n, milestone=1)
+    # a comment whose answer was lost is found by its hidden per-comment marker, not posted twice
+    server.lose_next(1, "502")
+    comment = gh.comment_on_issue(n, "figures changed")
+    assert server.comments[n] == [comment]
+    assert re.search(r"<!-- mlgate:comment [0-9a-f]{12} -->$", comment["body"])
+    assert server.issues[n]["comments"] == 1
+    # with the caller's marker the comment is idempotent: a re-run job finds it
+    keyed = gh.comment_on_issue(n, "update for run 7", marker="<!-- mlgate:update key=7 -->")
+    assert gh.comment_on_issue(n, "update for run 7", marker="<!-- mlgate:update key=7 -->") == keyed
+    assert len(server.comments[n]) == 2
+    closed = gh.close_issue(n, "recovered")
+    assert (closed["state"], closed["state_reason"], closed["closed_at"] is not None) == ("closed", "completed", True)
+    assert server.comments[n][-1]["body"].startswith("recovered\n\n<!-- mlgate:comment ")
+    assert server.open_issues() == []
+
+
+def test_an_assignee_github_refuses_is_dropped_not_the_issue(server, gh, sleeps):
+    server.assignable = {"alice"}
+    issue = gh.create_issue("t", ISSUE_MARKER, labels=["mlgate"], assignees=["mallory"], lookup=lambda: None)
+    assert issue["assignees"] == []
+    assert [r["body"].get("assignees") for r in server.requests if r["method"] == "POST"] == [["mallory"], None]
+    assert len(server.issues) == 1
+    assert sleeps == []
+
+
+def test_other_issue_422_is_exit_2(server, gh, sleeps):
+    server.fail_next(
+        422,
+        body={
+            "message": "Validation Failed",
+            "errors": [{"resource": "Issue", "field": "title", "code": "missing"}],
+            "documentation_url": "https://docs.github.com/rest",
+        },
+    )
+    with pytest.raises(InvalidInput, match="Issue title missing") as info:
+        gh.create_issue("t", "b", assignees=["alice"], lookup=lambda: None)
+    assert info.value.exit_code == 2
+    assert server.issues == {}
+    _no_token(info.value)
+
+
+def test_403_on_issues_names_issues_write(server, gh):
+    server.fail_next(403, body={"message": "Resource not accessible by integration"})
+    with pytest.raises(InvalidInput, match="permissions: issues: write") as info:
+        gh.create_issue("t", "b", lookup=lambda: None)
+    _no_token(info.value)
+    server.fail_next(403, body={"message": "Resource not accessible by integration"})
+    with pytest.raises(InvalidInput, match="issues: write for issues"):
+        gh.update_issue(1, state="closed")
+
+
+def test_issue_outage_is_exit_3_without_token(server, sleeps):
+    gh = GitHub(TOKEN, server.url, REPO, retries=1, backoff=0.5, sleep=sleeps.append)
+    server.fail_next(503, times=10, body={"message": f"down {TOKEN}"})
+    with pytest.raises(GitHubUnavailable) as info:
+        gh.find_issue(ISSUE_MARKER)
+    assert info.value.exit_code == 3
+    _no_token(info.value)
+    server._faults.clear()
+    gh.close()

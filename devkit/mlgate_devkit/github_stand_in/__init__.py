@@ -148,6 +148,11 @@ class FakeGitHub:
         self.team_members: dict[tuple[str, str], dict[str, str]] = {}  # (org, team) -> login -> state
         self.refs: dict[str, str] = {}  # "refs/tags/credit#production#1" -> commit sha
         self.dispatches: list[dict[str, Any]] = []  # every repository_dispatch request body, in order
+        # Issues (not pull requests: GitHub's issue listing also returns pull requests, this one
+        # does not — pulls live in `pulls`). Issue and pull request numbers share one sequence.
+        self.issues: dict[int, dict] = {}
+        self.labels: dict[str, dict] = {}  # repo labels by name; an unknown name on an issue creates one
+        self.assignable: set[str] | None = None  # logins an issue may be assigned to; None: anyone
         self.page_size_cap = page_size_cap
         self._faults: list[dict] = []
         self._lost: list[str] = []  # how the answers of the next POSTs are lost (see lose_next)
@@ -218,15 +223,16 @@ class FakeGitHub:
         self._lost.extend([how] * times)
 
     def add_comment(self, pr: int, body: str) -> dict:
-        """Add a comment to pull request ``pr``; the comment as GitHub returns it."""
+        """Add a comment to pull request (or issue) ``pr``; the comment as GitHub returns it."""
         cid = self.new_id()
         base = f"{self.url}/repos/{self.repo}/issues"
         now = _now()
+        kind = "issues" if pr in self.issues else "pull"
         comment = {
             "id": cid,
             "node_id": f"IC_kwDO{cid}",
             "url": f"{base}/comments/{cid}",
-            "html_url": f"https://github.com/{self.repo}/pull/{pr}#issuecomment-{cid}",
+            "html_url": f"https://github.com/{self.repo}/{kind}/{pr}#issuecomment-{cid}",
             "issue_url": f"{base}/{pr}",
             "body": body,
             "user": copy.deepcopy(self._user),
@@ -235,7 +241,160 @@ class FakeGitHub:
             "author_association": "OWNER",
         }
         self.comments.setdefault(pr, []).append(comment)
+        if pr in self.issues:
+            self.issues[pr]["comments"] = len(self.comments[pr])
+            self.issues[pr]["updated_at"] = now
         return comment
+
+    def next_number(self) -> int:
+        """The number of the next issue or pull request (one sequence for both, as on GitHub)."""
+        return max([*self.pulls, *self.issues], default=0) + 1
+
+    def _simple_user(self, login: str | None = None) -> dict:
+        user = copy.deepcopy(self._user)
+        if login and login != user["login"]:
+            uid = 30_000_000 + sum(map(ord, login)) * 7919 % 9_000_000
+            old = user["login"]
+            for key, value in list(user.items()):
+                if isinstance(value, str):
+                    user[key] = value.replace(f"/{old}", f"/{login}").replace(str(self._user["id"]), str(uid))
+            user.update(login=login, id=uid, node_id=f"U_kgDO{uid}")
+        return user
+
+    def label(self, name: str, color: str = "ededed", description: str | None = None) -> dict:
+        """The repo label ``name``, created if new (as an issue create or update does on GitHub)."""
+        if name not in self.labels:
+            lid = self.new_id()
+            self.labels[name] = {
+                "id": lid,
+                "node_id": f"LA_kwDO{lid}",
+                "url": f"{self.url}/repos/{self.repo}/labels/{quote(name, safe='')}",
+                "name": name,
+                "description": description,
+                "color": color,
+                "default": False,
+            }
+        return copy.deepcopy(self.labels[name])
+
+    def add_issue(
+        self,
+        title: str,
+        body: str | None = None,
+        *,
+        labels: list[str] | None = None,
+        assignees: list[str] | None = None,
+        state: str = "open",
+    ) -> dict:
+        """Add an issue (the next number); the issue as GitHub returns it."""
+        number = self.next_number()
+        iid = self.new_id()
+        base = f"{self.url}/repos/{self.repo}"
+        now = _now()
+        issue = {
+            "id": iid,
+            "node_id": f"I_kwDO{iid}",
+            "url": f"{base}/issues/{number}",
+            "repository_url": base,
+            "labels_url": f"{base}/issues/{number}/labels{{/name}}",
+            "comments_url": f"{base}/issues/{number}/comments",
+            "events_url": f"{base}/issues/{number}/events",
+            "html_url": f"https://github.com/{self.repo}/issues/{number}",
+            "number": number,
+            "state": "open",
+            "state_reason": None,
+            "title": title,
+            "body": body,
+            "user": self._simple_user(),
+            "labels": [],
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "locked": False,
+            "active_lock_reason": None,
+            "comments": 0,
+            "closed_at": None,
+            "created_at": now,
+            "updated_at": now,
+            "closed_by": None,
+            "author_association": "OWNER",
+            "timeline_url": f"{base}/issues/{number}/timeline",
+            "reactions": {
+                "url": f"{base}/issues/{number}/reactions",
+                "total_count": 0,
+                **dict.fromkeys(("+1", "-1", "laugh", "confused", "heart", "hooray", "eyes", "rocket"), 0),
+            },
+        }
+        self.issues[number] = issue
+        self._set_issue_fields(issue, {"labels": labels or [], "assignees": assignees or [], "state": state})
+        issue["updated_at"] = issue["created_at"]
+        return issue
+
+    def open_issues(self) -> list[dict]:
+        """The open issues, oldest first."""
+        return [i for _, i in sorted(self.issues.items()) if i["state"] == "open"]
+
+    def _set_issue_fields(self, issue: dict, fields: dict) -> None:
+        """Apply the fields of an issue create or update (labels and assignees replace the sets)."""
+        for key in ("title", "body"):
+            if key in fields and fields[key] is not None:
+                issue[key] = str(fields[key])
+        if "labels" in fields and fields["labels"] is not None:
+            names = [x if isinstance(x, str) else x.get("name", "") for x in fields["labels"]]
+            issue["labels"] = [self.label(n) for n in dict.fromkeys(names) if n]
+        if "assignees" in fields and fields["assignees"] is not None:
+            logins = [x if isinstance(x, str) else x.get("login", "") for x in fields["assignees"]]
+            issue["assignees"] = [self._simple_user(login) for login in dict.fromkeys(logins) if login]
+            issue["assignee"] = copy.deepcopy(issue["assignees"][0]) if issue["assignees"] else None
+        state = fields.get("state")  # state_reason counts only with a change of state (GitHub ignores it otherwise)
+        if state and state != issue["state"]:
+            issue["state"] = state
+            if state == "closed":
+                issue["closed_at"] = _now()
+                issue["closed_by"] = self._simple_user()
+                issue["state_reason"] = fields.get("state_reason") or "completed"
+            else:
+                issue["closed_at"] = None
+                issue["closed_by"] = None
+                issue["state_reason"] = "reopened"
+        issue["updated_at"] = _now()
+
+    def _unassignable(self, fields: dict) -> dict | None:
+        """GitHub's 422 for an assignee who cannot be assigned (when ``assignable`` is set)."""
+        if self.assignable is None or not fields.get("assignees"):
+            return None
+        bad = [a for a in fields["assignees"] if isinstance(a, str) and a.lower() not in self.assignable]
+        if not bad:
+            return None
+        return {
+            "message": "Validation Failed",
+            "errors": [{"value": b, "resource": "Issue", "field": "assignees", "code": "invalid"} for b in bad],
+            "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue",
+        }
+
+    def _list_issues(self, path: str, query: dict):
+        """GET /issues: the filters state, labels (all of them), creator, assignee; sort and direction."""
+        state = query.get("state", ["open"])[0]
+        if state not in ("open", "closed", "all"):
+            return 422, {}, {"message": "Validation Failed", "documentation_url": "https://docs.github.com/rest"}
+        issues = [i for i in self.issues.values() if state == "all" or i["state"] == state]
+        if "labels" in query:
+            wanted = {n.strip() for n in query["labels"][0].split(",") if n.strip()}
+            issues = [i for i in issues if wanted <= {label["name"] for label in i["labels"]}]
+        if "creator" in query:
+            issues = [i for i in issues if i["user"]["login"].lower() == query["creator"][0].lower()]
+        if "assignee" in query:
+            who = query["assignee"][0].lower()
+            issues = [
+                i
+                for i in issues
+                if (who == "none" and not i["assignees"])
+                or (who == "*" and i["assignees"])
+                or any(a["login"].lower() == who for a in i["assignees"])
+            ]
+        sort = query.get("sort", ["created"])[0]
+        key = {"created": "number", "updated": "updated_at", "comments": "comments"}.get(sort, "number")
+        issues.sort(key=lambda i: (i[key], i["number"]), reverse=query.get("direction", ["desc"])[0] != "asc")
+        return self._page(issues, path, query)
 
     def add_pull(self, number: int) -> dict:
         """Add pull request ``number`` from the recorded template; the pull request."""
@@ -423,6 +582,24 @@ class FakeGitHub:
         if not path.startswith(prefix + "/"):
             return not_found
         rest = path[len(prefix) :]
+        if rest == "/issues":
+            if method == "GET":
+                return self._list_issues(path, query)
+            if error := self._unassignable(body):
+                return 422, {}, error
+            issue = self.add_issue(body["title"], body.get("body"), labels=body.get("labels"))
+            self._set_issue_fields(issue, {"assignees": body.get("assignees")})
+            issue["updated_at"] = issue["created_at"]
+            return 201, {"Location": issue["url"]}, issue
+        if m := re.fullmatch(r"/issues/(\d+)", rest):
+            issue = self.issues.get(int(m.group(1)))
+            if issue is None:
+                return not_found
+            if method == "PATCH":
+                if error := self._unassignable(body or {}):
+                    return 422, {}, error
+                self._set_issue_fields(issue, body or {})
+            return 200, {}, issue
         if m := re.fullmatch(r"/issues/(\d+)/comments", rest):
             pr = int(m.group(1))
             if method == "GET":
@@ -458,7 +635,7 @@ class FakeGitHub:
                 self._apply_output(run, body)
             return 200, {}, run["public"]
         if rest == "/pulls" and method == "POST":
-            pr = self.add_pull(max(self.pulls, default=0) + 1)
+            pr = self.add_pull(self.next_number())
             pr.update(title=body["title"], body=body.get("body"), state="open")
             pr["head"]["ref"], pr["base"]["ref"] = body["head"], body["base"]
             return 201, {}, pr

@@ -2,7 +2,7 @@
 
 A thin layer over ``httpx`` rather than a client library (PyGithub, ghapi, octokit ports):
 mlgate uses a handful of endpoints (issue comments, check runs, pull requests, reviews, files,
-team memberships, repository dispatches, tag refs), and it needs full control over two things a
+team memberships, repository dispatches, tag refs, issues), and it needs full control over two things a
 general client hides — the retry policy (5xx, 429, secondary rate limits, ``Retry-After`` /
 ``x-ratelimit-reset``, bounded so a CI step fails in seconds, not hours) and token redaction (the
 token must never reach a log, a ``repr`` or an exception message). It also avoids a heavy
@@ -45,7 +45,8 @@ _PERMISSION_FOR = (
     ("/check-runs", "checks: write"),
     ("/git/refs", "contents: write (creating tags)"),
     ("/dispatches", "contents: write (repository_dispatch events)"),
-    ("/issues/", "pull-requests: write (issues: write for issue comments)"),
+    ("/issues/", "pull-requests: write (for pull request comments; issues: write for issues and their comments)"),
+    ("/issues", "issues: write"),
     ("/pulls/", "pull-requests: read"),
 )
 
@@ -452,6 +453,117 @@ class GitHub:
                 hint="a tag names one assignment for ever; delete the stray tag if it was made by mistake",
             )
         return {"tag": tag, "sha": sha, "action": "created" if isinstance(response, dict) else "exists"}
+
+    def find_issue(
+        self, marker: str, *, state: str = "open", labels: tuple[str, ...] | list[str] = ()
+    ) -> dict[str, Any] | None:
+        """The oldest issue in ``state`` (open | closed | all) whose body contains ``marker``, or None.
+
+        ``labels`` narrow the listing (GitHub returns the issues that carry all of them), so a busy
+        repository is one request, not one per hundred issues. Pull requests (which GitHub's issue
+        listing returns too) are skipped.
+        """
+        return next(self._issues_with(marker, state, labels), None)
+
+    def find_issues(
+        self, marker: str, *, state: str = "open", labels: tuple[str, ...] | list[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Every issue in ``state`` whose body contains ``marker``, oldest first (see :meth:`find_issue`)."""
+        return list(self._issues_with(marker, state, labels))
+
+    def _issues_with(self, marker: str, state: str, labels: tuple[str, ...] | list[str]) -> Iterator[dict[str, Any]]:
+        if state not in ("open", "closed", "all"):
+            raise InvalidInput(f"issue state must be open, closed or all, got {state!r}")
+        query: dict[str, Any] = {"state": state, "sort": "created", "direction": "asc", "per_page": 100}
+        if labels:
+            query["labels"] = ",".join(labels)
+        for issue in self._paginate(f"/repos/{self.repo}/issues?{urlencode(query)}", what=f"issues of {self.repo}"):
+            if "pull_request" not in issue and marker in (issue.get("body") or ""):
+                yield issue
+
+    def issue(self, number: int) -> dict[str, Any]:
+        """Issue ``number`` as the REST API returns it."""
+        return self._get_json(f"/repos/{self.repo}/issues/{int(number)}", what=f"issue #{number}")
+
+    def create_issue(
+        self,
+        title: str,
+        body: str,
+        *,
+        labels: list[str] | tuple[str, ...] = (),
+        assignees: list[str] | tuple[str, ...] = (),
+        lookup: Callable[[], dict[str, Any] | None],
+    ) -> dict[str, Any]:
+        """Open an issue; the issue (the one ``lookup()`` found if this call's answer was lost).
+
+        ``lookup`` finds the issue by the hidden marker in ``body`` (see :meth:`find_issue`): a create
+        whose answer was lost (a timeout, a 502 after GitHub committed it) is looked up before it is
+        retried, so a retry never opens a second issue.
+
+        An assignee GitHub refuses (422 on ``assignees``: not a collaborator, no such user) does not
+        cost the issue: nothing was created, so it is opened again without assignees — compare the
+        returned ``assignees`` with the ones asked for.
+        """
+        url = f"/repos/{self.repo}/issues"
+        what = f"issues of {self.repo}"
+        payload: dict[str, Any] = {"title": title, "body": body, "labels": list(labels)}
+        if assignees:
+            payload["assignees"] = list(assignees)
+        result = self._send("POST", url, json=payload, what=what, allow=(422,), lookup=lookup)
+        if isinstance(result, dict):  # the answer was lost; the lookup found the issue
+            return result
+        if result.status_code != 422:
+            return result.json()
+        if not (assignees and any(" assignees " in f" {e} " for e in _validation_errors(result))):
+            self._raise_client_error("POST", url, result, _github_message(result), what)
+        del payload["assignees"]
+        data, _ = self._create(url, payload, what, lookup)
+        return data
+
+    def update_issue(self, number: int, **fields: Any) -> dict[str, Any]:
+        """Change issue ``number``'s fields (title, body, state, state_reason, labels, assignees)."""
+        allowed = {"title", "body", "state", "state_reason", "labels", "assignees"}
+        if unknown := sorted(set(fields) - allowed):
+            raise InvalidInput(f"update_issue takes {sorted(allowed)}, not {unknown}")
+        return self._request(
+            "PATCH", f"/repos/{self.repo}/issues/{int(number)}", json=fields, what=f"issue #{number}"
+        ).json()
+
+    def issue_comments(self, number: int) -> list[dict[str, Any]]:
+        """Every comment on issue (or pull request) ``number``, oldest first (all pages)."""
+        return list(
+            self._paginate(f"/repos/{self.repo}/issues/{int(number)}/comments?per_page=100", what=f"issue #{number}")
+        )
+
+    def comment_on_issue(self, number: int, body: str, marker: str | None = None) -> dict[str, Any]:
+        """Add a comment to issue ``number``; the comment.
+
+        The comment carries a hidden marker — ``marker`` or a fresh random one. A create whose
+        answer was lost is looked up by it before it is retried (one comment, whatever the
+        network did). With a caller's ``marker`` the call is idempotent: a comment that already
+        carries it is returned, not posted again (a re-run job does not repeat itself).
+        """
+        given = marker is not None
+        marker = marker or f"<!-- mlgate:comment {secrets.token_hex(6)} -->"
+        if marker not in body:
+            body = f"{body}\n\n{marker}"
+
+        def find() -> dict[str, Any] | None:
+            return next((c for c in self.issue_comments(number) if marker in (c.get("body") or "")), None)
+
+        if given and (existing := find()) is not None:
+            return existing
+        data, _ = self._create(
+            f"/repos/{self.repo}/issues/{int(number)}/comments", {"body": body}, f"issue #{number}", find
+        )
+        return data
+
+    def close_issue(
+        self, number: int, comment: str, *, state_reason: str = "completed", marker: str | None = None
+    ) -> dict[str, Any]:
+        """Comment on issue ``number`` (say why), then close it with ``state_reason``; the closed issue."""
+        self.comment_on_issue(number, comment, marker=marker)
+        return self.update_issue(number, state="closed", state_reason=state_reason)
 
     def dispatch(self, event_type: str, client_payload: dict[str, Any]) -> None:
         """Send a ``repository_dispatch`` event (workflows ``on: repository_dispatch`` run).
