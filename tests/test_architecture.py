@@ -158,6 +158,7 @@ def test_only_the_basics_live_at_the_top_level() -> None:
         "data",
         "gates",
         "github",
+        "monitoring",
         "promotion",
         "registry",
         "report",

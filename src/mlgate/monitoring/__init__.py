@@ -1,0 +1,1 @@
+"""Models in production: monitoring verdicts, alerts, retraining pull requests and their schedule."""
