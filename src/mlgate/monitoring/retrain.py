@@ -394,7 +394,7 @@ def _texts(
         run = f"[{run_id}]({verdict['monitoring_run_url']})"
     evaluated = f", evaluated at {verdict['evaluated_at']}" if verdict.get("evaluated_at") else ""
     lines.append(f"Monitoring run: {run}{evaluated}.")
-    server, repo, action_run = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    server, repo, action_run = (os.environ.get(f"GITHUB_{k}", "") for k in ("SERVER_URL", "REPOSITORY", "RUN_ID"))
     if server and repo and action_run:
         lines.append(f"Found by workflow run {server}/{repo}/actions/runs/{action_run}.")
     lines += ["", "## The change", ""]
