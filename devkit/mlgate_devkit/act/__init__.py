@@ -34,6 +34,7 @@ STANDIN_FOR = {
     "actions/setup-python": "setup-python",
     "actions/cache": "cache",
     "actions/upload-artifact": "upload-artifact",
+    "actions/download-artifact": "download-artifact",
 }
 USES = re.compile(r"uses:\s*(actions/[\w.-]+)@([0-9a-f]{40})")
 
