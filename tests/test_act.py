@@ -386,3 +386,17 @@ def test_deploy_workflow_reads_the_promoted_change_and_refuses_a_forged_payload(
     assert "bad model name" in refused.log
     assert "would deploy" not in refused.log
     assert not Path("/tmp/pwned").exists()
+
+
+def test_monitor_plan_lists_the_production_models_due(base_repo: tuple[Path, str], tmp_path: Path) -> None:
+    """monitor.yml's `plan` job on demand: `mlgate monitored` → the matrix the other jobs fan out over."""
+    repo, _ = base_repo
+    release = repo / "models/credit/release.yaml"
+    release.write_text(release.read_text().replace("production: null", "production: 3"))
+    git("commit", "-q", "-am", "credit v3 in production", cwd=repo)
+    event = {"inputs": {"model": "", "stage": "production", "all": "true"}}  # a dispatch payload's inputs are strings
+    run = run_workflow(repo, ".github/workflows/monitor.yml", "workflow_dispatch", event, tmp_path / "act", job="plan")
+    assert run.returncode == 0, run.fail()
+    assert re.search(r"credit\s+v3\s+weekly\s+yes\s+every model on demand", run.log), run.fail()
+    assert not re.search(r"\| insurance\s", run.log), "insurance has no production version"
+    assert re.search(r"""models=\\?\[\\?"credit\\?"\]""", run.log), run.fail()

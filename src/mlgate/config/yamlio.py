@@ -15,6 +15,9 @@ nested aliases expand into billions of nodes); so are tags other than YAML's pla
 
 from __future__ import annotations
 
+import copy
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,7 +257,6 @@ _PARSED_MAX = 512
 
 def load(path: Path, display: str | None = None) -> Document:
     """Load one YAML file strictly; raise :class:`SpecError` naming file, line and column."""
-    import copy
     import hashlib
 
     shown = display or str(path)
@@ -310,3 +312,68 @@ def _load(path: Path, shown: str) -> Document:
         kind = type(doc.data).__name__
         raise SpecError([Problem(shown, 1, 1, (), f"expected a mapping of keys, got a {kind}")])
     return doc
+
+
+_PLAIN_SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./+=@-]*")
+
+
+def _scalar_end(row: str, col: int) -> int:
+    """Where the one-line scalar starting at ``col`` of ``row`` ends (a quote closed, or before a comment)."""
+    quote = row[col : col + 1]
+    if quote in ("'", '"'):
+        index = col + 1
+        while index < len(row):
+            char = row[index]
+            if quote == '"' and char == "\\":
+                index += 2
+                continue
+            if char == quote:
+                if quote == "'" and row[index + 1 : index + 2] == "'":  # '' is an escaped quote
+                    index += 2
+                    continue
+                return index + 1
+            index += 1
+        return -1  # the quoted scalar goes on past this line
+    body = row[col:].rstrip("\r\n")
+    comment = re.search(r"\s#", body)
+    return col + len((body[: comment.start()] if comment else body).rstrip())
+
+
+def replace_scalar(path: Path, loc: KeyPath, value: str, display: str | None = None) -> str:
+    """Set the string at ``loc`` of the YAML file ``path`` by editing its text in place; the new text.
+
+    Only that scalar's characters change: comments, order, quoting style of everything else and
+    the file's line endings stay byte for byte (a governed file's diff is the one value). The
+    scalar must exist and sit on one line; the edited text is parsed again and must hold
+    ``value`` at ``loc`` and nothing else changed, or nothing is written.
+    """
+    doc = load(path, display)
+    shown = doc.display
+    if loc not in doc.value_marks:
+        raise SpecError([doc.problem(loc, f"no value at {'.'.join(map(str, loc))} to replace", key=True)])
+    line, col = doc.value_marks[loc]
+    text = path.read_text(encoding="utf-8")
+    rows = text.splitlines(keepends=True)
+    end = _scalar_end(rows[line], col)
+    if end <= col:
+        raise SpecError([doc.problem(loc, "the value spans several lines: write it on one line to let mlgate edit it")])
+    old = rows[line][col:end]
+    # a JSON string is a valid double-quoted YAML scalar
+    written = json.dumps(value) if old[:1] in ("'", '"') or not _PLAIN_SAFE.fullmatch(value) else value
+    rows[line] = rows[line][:col] + written + rows[line][end:]
+    new_text = "".join(rows)
+    tmp = path.with_name(f".{path.name}.mlgate-edit")
+    try:
+        tmp.write_text(new_text, encoding="utf-8")
+        edited = load(tmp, shown)
+    finally:
+        tmp.unlink(missing_ok=True)
+    expected = copy.deepcopy(doc.data)
+    target = expected
+    for key in loc[:-1]:
+        target = target[key]
+    target[loc[-1]] = value
+    if edited.data != expected:
+        raise SpecError([doc.problem(loc, f"mlgate could not replace {old!r} with {value!r} in place")])
+    path.write_text(new_text, encoding="utf-8")
+    return new_text

@@ -266,6 +266,22 @@ def dvc_add(root: Path, rel: str, hint: str = "") -> None:
     _dvc(root, ["add", "-q", rel], InvalidInput, hint)
 
 
+def dvc_push(root: Path, targets: list[str]) -> None:
+    """``dvc push TARGETS`` to the default remote (the data a retraining pull request's job pulls).
+
+    A remote that refuses or does not answer is an outage (exit 3): the commit naming the data must
+    not reach a pull request whose job cannot fetch it.
+    """
+    if targets:
+        _dvc(root, ["push", "-q", *targets], DvcError)
+
+
+def dvc_checkout(root: Path, targets: list[str]) -> None:
+    """``dvc checkout --force TARGETS``: the workspace's data back to what the checked-out pointers record."""
+    if targets:
+        _dvc(root, ["checkout", "-q", "--force", *targets], DvcError)
+
+
 def pull_model_data(root: Path, spec: ModelSpec, spec_doc: Document) -> list[dict[str, str]]:
     """Fetch every input ``spec`` names that the workspace lacks, and check each against git.
 

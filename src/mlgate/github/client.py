@@ -368,14 +368,34 @@ class GitHub:
         """The pull request ``number`` as the REST API returns it."""
         return self._get_json(f"/repos/{self.repo}/pulls/{int(number)}", what=f"pull request #{number}")
 
+    def open_pull_requests(self, head: str) -> list[dict[str, Any]]:
+        """The open pull requests from branch ``head`` of this repository (all pages).
+
+        GitHub filters by ``head=<owner>:<branch>``; a branch of the same name in a fork is not
+        this repository's branch and is not listed.
+        """
+        owner = self.repo.split("/")[0]
+        branch = head.split(":", 1)[1] if ":" in head else head
+        query = urlencode({"state": "open", "head": f"{owner}:{branch}", "per_page": 100})
+        return list(self._paginate(f"/repos/{self.repo}/pulls?{query}", what=f"pull requests from {branch}"))
+
     def create_pull_request(self, *, title: str, body: str, head: str, base: str) -> dict[str, Any]:
-        """Open a pull request from ``head`` into ``base``; the new pull request."""
-        return self._request(
-            "POST",
+        """Open a pull request from ``head`` into ``base``; the new pull request.
+
+        A create whose answer was lost is looked up (the open pull request from ``head``) before
+        it is retried: one pull request, whatever the network did.
+        """
+
+        def find() -> dict[str, Any] | None:
+            return next(iter(self.open_pull_requests(head)), None)
+
+        created, _ = self._create(
             f"/repos/{self.repo}/pulls",
-            json={"title": title, "body": body, "head": head, "base": base},
-            what=f"branch {head}",
-        ).json()
+            {"title": title, "body": body, "head": head, "base": base},
+            f"branch {head}",
+            find,
+        )
+        return created
 
     def pull_request_reviews(self, number: int) -> list[dict[str, Any]]:
         """Every review of pull request ``number`` (all pages)."""

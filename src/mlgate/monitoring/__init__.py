@@ -1,1 +1,1 @@
-"""Monitoring a model in production: ``mlgate monitor``'s verdict, its alerts and post-deployment reviews."""
+"""Models in production: monitoring verdicts, alerts, reviews, retraining pull requests, their schedule."""
