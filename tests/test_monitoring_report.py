@@ -10,14 +10,10 @@ from typing import Any
 
 import pytest
 
-from mlgate.report.monitoring import (
-    MAX_RUNS,
-    MONITORING_LIMIT,
-    TOP_FEATURES,
-    monitoring_marker,
-    render_html,
-    render_markdown,
-)
+from mlgate.report import MONITORING_LIMIT, monitoring, monitoring_marker
+from mlgate.report.monitoring import MAX_RUNS, TOP_FEATURES
+
+render_markdown, render_html = monitoring.render_markdown, monitoring.render_html
 
 NUMERIC = ["credit_amount", "duration", "age", "income", "installment_rate", "residence_since", "existing_credits"]
 CATEGORICAL = [
@@ -50,7 +46,9 @@ def feature(name: str) -> dict[str, Any]:
         "ks_pvalue": None if categorical else (1.2e-9 if psi > 0.1 else 0.43),
         "chi2_statistic": round(900 * psi, 2) if categorical else None,
         "chi2_pvalue": (3.1e-12 if psi > 0.1 else 0.71) if categorical else None,
-        "unseen_categories": ["crypto", "green_energy", "solar_panels", "boat", "festival"] if name == "purpose" else [],
+        "unseen_categories": ["crypto", "green_energy", "solar_panels", "boat", "festival"]
+        if name == "purpose"
+        else [],
         "unseen_count": 37 if name == "purpose" else 0,
         "drifted": psi > 0.2,
         "reference_rows": 8000,
@@ -131,7 +129,12 @@ def verdict() -> dict[str, Any]:
                 "notes": ["41 refused requests left out"],
             }
         ],
-        "reference": {"kind": "training", "path": "data/credit.csv", "md5": "c4ca4238a0b923820dcc509a6f75849b", "rows": 8000},
+        "reference": {
+            "kind": "training",
+            "path": "data/credit.csv",
+            "md5": "c4ca4238a0b923820dcc509a6f75849b",
+            "rows": 8000,
+        },
         "rows": 1204,
         "metrics": {
             "drifted_share": 0.1111,
@@ -195,11 +198,11 @@ def history(runs: int = 12, *, labelled: bool = True) -> list[dict[str, Any]]:
 
 
 def mermaid_blocks(text: str) -> list[str]:
-    return re.findall(r"```mermaid\n(.*?)\n```", text, flags=re.S)
+    return re.findall(r"```mermaid\n(.*?)\n```", text, flags=re.DOTALL)
 
 
 def line_values(block: str) -> list[list[str]]:
-    return [m.split(", ") for m in re.findall(r"^    line \[(.*)\]$", block, flags=re.M)]
+    return [m.split(", ") for m in re.findall(r"^    line \[(.*)\]$", block, flags=re.MULTILINE)]
 
 
 # ----------------------------------------------------------------------------- Markdown
@@ -231,7 +234,8 @@ def test_feature_table_is_sorted_by_psi_marks_drift_and_is_bounded() -> None:
     assert len(rows) == TOP_FEATURES
     assert rows[0] == "| ⚠️ | credit_amount | numeric | **0.412** | KS | 0.154 | 1.2e-09 | — |"
     assert rows[1] == (
-        "| ⚠️ | purpose | categorical | **0.318** | χ² | 286 | 3.1e-12 | 37 rows: crypto, green_energy, solar_panels +2 more |"
+        "| ⚠️ | purpose | categorical | **0.318** | χ² | 286 | 3.1e-12 | "
+        "37 rows: crypto, green_energy, solar_panels +2 more |"
     )
     assert rows[2].startswith("|  | duration | numeric | 0.187 |"), "not drifted: PSI below the threshold"
     psis = [float(r.split(" | ")[3].strip("*")) for r in rows]
@@ -251,8 +255,12 @@ def test_sections_say_prediction_drift_volume_labels_and_estimates_plainly() -> 
     assert "**No labels yet**: none of the 1,204 rows has an outcome (outcomes arrive after 30 days" in text
     assert "**Estimated without labels** (method `confidence`): accuracy 0.812, ROC AUC 0.771 ✅ rule `est-auc`" in text
     assert "assume the model's probabilities are calibrated" in text
-    assert "🔁 **Retraining triggered**" in text and "(trigger: `psi` max 0.3)" in text
-    assert "Monitoring run `d3d9446802a44259755d38e6d163e820` · training run `8f14e45fceea167a5a36dedd4bea2543` (v2)" in text
+    assert "🔁 **Retraining triggered**" in text
+    assert "(trigger: `psi` max 0.3)" in text
+    assert (
+        "Monitoring run `d3d9446802a44259755d38e6d163e820` · training run `8f14e45fceea167a5a36dedd4bea2543` (v2)"
+        in text
+    )
 
 
 def test_labelled_performance_shows_coverage_and_delay() -> None:
@@ -280,20 +288,26 @@ def test_mermaid_trends_have_one_value_per_run_and_draw_the_thresholds() -> None
         labels = re.search(r"x-axis \[(.*)\]", block).group(1).split(", ")
         assert len(labels) == len(runs)
         assert all(re.fullmatch(r'"[A-Za-z0-9 :#]+"', label) for label in labels), labels
-        assert re.search(r'^    y-axis "[^"]+" -?[\d.]+ --> [\d.]+$', block, flags=re.M)
+        assert re.search(r'^    y-axis "[^"]+" -?[\d.]+ --> [\d.]+$', block, flags=re.MULTILINE)
         for values in line_values(block):
             assert len(values) == len(runs)
             assert all(re.fullmatch(r"-?\d+(\.\d+)?", value) for value in values), values
     drift, prediction, auc, volume = (line_values(b) for b in blocks)
     # drifted share, max PSI, then the flat thresholds of `psi-max` (0.25) and `drift-share` (0.3)
     assert len(drift) == 4
-    assert drift[1][-1] == "0.412" and drift[0][-1] == "0.1111"
-    assert set(drift[2]) == {"0.25"} and set(drift[3]) == {"0.3"}
-    assert len(prediction) == 2 and set(prediction[1]) == {"0.2"}
+    assert drift[1][-1] == "0.412"
+    assert drift[0][-1] == "0.1111"
+    assert set(drift[2]) == {"0.25"}
+    assert set(drift[3]) == {"0.3"}
+    assert len(prediction) == 2
+    assert set(prediction[1]) == {"0.2"}
     assert len(auc) == 4, "estimated, realised, est-auc's min 0.7 and auc-min's 0.72"
-    assert set(auc[2]) == {"0.7"} and set(auc[3]) == {"0.72"}
-    assert volume[0][-1] == "1204" and set(volume[1]) == {"500"}
-    assert '"Nov 29"' in blocks[0] and '"Sep 13"' in blocks[0]
+    assert set(auc[2]) == {"0.7"}
+    assert set(auc[3]) == {"0.72"}
+    assert volume[0][-1] == "1204"
+    assert set(volume[1]) == {"500"}
+    assert '"Nov 29"' in blocks[0]
+    assert '"Sep 13"' in blocks[0]
     assert '"Oct 18 v2"' in blocks[0], "the run where the monitored version changed says so"
     assert "lines in order: drifted share, max PSI; flat: psi max 0.25 (rule `psi-max`)" in text
     assert "Status per run, oldest → newest: ✅ ✅ ✅ ✅ ✅ ✅ ✅ ✅ ✅ ⚠️ ⚠️ ❌" in text
@@ -332,9 +346,10 @@ def test_first_run_says_the_trend_starts_with_the_second(runs: Any) -> None:
 
 def test_per_feature_psi_trend_sparklines_share_a_scale() -> None:
     text = render_markdown(verdict(), history(12))
-    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| (\w+) \| `([▁▂▃▄▅▆▇█·]+)` \| ", text, flags=re.M)}
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| (\w+) \| `([▁▂▃▄▅▆▇█·]+)` \| ", text, flags=re.MULTILINE)}
     assert list(rows) == ["credit_amount", "purpose", "duration"], "drifted, or above half of psi-max's 0.25"
-    assert rows["credit_amount"] == "▁▂▃▃▄▅▅▆▇▇██" and len(rows["duration"]) == 12
+    assert rows["credit_amount"] == "▁▂▃▃▄▅▅▆▇▇██"
+    assert len(rows["duration"]) == 12
     assert rows["duration"] == "▁▁▁▂▂▂▃▃▃▄▄▄", "a calmer feature stays lower on the shared scale"
     assert "shared scale 0 – 0.412" in text
 
@@ -368,10 +383,12 @@ def hostile_verdict() -> tuple[dict[str, Any], list[dict[str, Any]]]:
 def test_hostile_feature_names_are_escaped_and_break_nothing() -> None:
     v, runs = hostile_verdict()
     text = render_markdown(v, runs)
-    assert "<script" not in text and "<img" not in text
+    assert "<script" not in text
+    assert "<img" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     for block in mermaid_blocks(text):  # feature names never reach a chart
-        assert "script" not in block and "evil" not in block
+        assert "script" not in block
+        assert "evil" not in block
         assert all(line.startswith(("xychart-beta", "    ")) for line in block.splitlines())
     assert text.count("```mermaid") == text.count("\n```\n") == 4, "every block closed, none added"
     row = next(line for line in text.splitlines() if "&lt;script&gt;" in line and "numeric" in line)
@@ -379,7 +396,8 @@ def test_hostile_feature_names_are_escaped_and_break_nothing() -> None:
     evil = next(line for line in text.splitlines() if line.startswith("| ⚠️ | evil"))
     assert len(re.findall(r"(?<!\\)\|", evil)) == 9
     html = render_html(v, runs)
-    assert "<script" not in html and "<img" not in html
+    assert "<script" not in html
+    assert "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
@@ -388,11 +406,16 @@ def huge_verdict(rules: int, features: int) -> dict[str, Any]:
     template = v["rules"][0]
     v["rules"] += [
         copy.deepcopy(template)
-        | {"rule_id": f"generated-{i:04d}", "explanation": "a long explanation " * 40, "status": ("pass", "fail")[i % 2]}
+        | {
+            "rule_id": f"generated-{i:04d}",
+            "explanation": "a long explanation " * 40,
+            "status": ("pass", "fail")[i % 2],
+        }
         for i in range(rules)
     ]
     v["features"] += [
-        feature("age") | {"feature": f"feature_{i:05d}_" + "x" * 60, "psi": 0.3, "drifted": True} for i in range(features)
+        feature("age") | {"feature": f"feature_{i:05d}_" + "x" * 60, "psi": 0.3, "drifted": True}
+        for i in range(features)
     ]
     return v
 
@@ -411,7 +434,8 @@ def test_markdown_stays_under_the_cap_and_keeps_what_matters(rules: int, feature
     assert "```mermaid" in text, "the trends stay"
     if rules == 3000:
         dropped = re.search(r"… and (\d+) more failing rule\(s\)", text)
-        assert dropped and int(dropped.group(1)) > 0
+        assert dropped
+        assert int(dropped.group(1)) > 0
     assert len(render_markdown(verdict(), history())) < 20_000, "a normal report is far from the cap"
     assert "Shortened" not in render_markdown(verdict(), history())
 
@@ -420,7 +444,7 @@ def test_markdown_stays_under_the_cap_and_keeps_what_matters(rules: int, feature
 
 
 def svg(html: str, chart: str) -> str:
-    return re.search(rf'<svg [^>]*data-chart="{chart}".*?</svg>', html, flags=re.S).group(0)
+    return re.search(rf'<svg [^>]*data-chart="{chart}".*?</svg>', html, flags=re.DOTALL).group(0)
 
 
 def polyline_points(chart: str) -> dict[str, int]:
@@ -434,7 +458,8 @@ def test_html_is_standalone_with_svg_trends_one_point_per_run() -> None:
     runs = history(12)
     html = render_html(verdict(), runs)
     assert html.startswith("<!DOCTYPE html>")
-    assert "<script" not in html and "<link" not in html
+    assert "<script" not in html
+    assert "<link" not in html
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "no network fetches"
     assert "<title>mlgate monitoring — credit@production v2: monitoring breach</title>" in html
     assert polyline_points(svg(html, "drift")) == {"drifted_share": 12, "psi": 12}
@@ -443,8 +468,10 @@ def test_html_is_standalone_with_svg_trends_one_point_per_run() -> None:
     assert polyline_points(svg(html, "volume")) == {"volume": 12}
     drift = svg(html, "drift")
     assert drift.count('class="threshold"') == 2
-    assert "psi max 0.25" in drift and "drifted_share max 0.3" in drift
-    assert "share / PSI" in drift and "Nov 29" in drift
+    assert "psi max 0.25" in drift
+    assert "drifted_share max 0.3" in drift
+    assert "share / PSI" in drift
+    assert "Nov 29" in drift
     assert drift.count('class="version"') == 1, "v1 → v2 is marked"
     # a line missing from some runs: only its known points
     for run in runs[-4:]:
@@ -454,7 +481,10 @@ def test_html_is_standalone_with_svg_trends_one_point_per_run() -> None:
 
 def test_html_threshold_line_sits_at_the_threshold_value() -> None:
     chart = svg(render_html(verdict(), history(12)), "volume")
-    ticks = {float(m.group(2).replace(",", "")): float(m.group(1)) for m in re.finditer(r'<text x="58" y="([\d.]+)" text-anchor="end" font-size="11">([\d,.]+)</text>', chart)}
+    ticks = {
+        float(m.group(2).replace(",", "")): float(m.group(1))
+        for m in re.finditer(r'<text x="58" y="([\d.]+)" text-anchor="end" font-size="11">([\d,.]+)</text>', chart)
+    }
     (low, y_low), (high, y_high) = min(ticks.items()), max(ticks.items())
     threshold_y = float(re.search(r'class="threshold" x1="\d+" y1="([\d.]+)"', chart).group(1))
     expected = y_low + (500 - low) * (y_high - y_low) / (high - low) - 4  # tick labels sit 4 px below their line
@@ -463,10 +493,11 @@ def test_html_threshold_line_sits_at_the_threshold_value() -> None:
 
 def test_html_feature_table_has_every_feature_and_sparklines_for_the_top() -> None:
     html = render_html(verdict(), history(12))
-    table = re.search(r'<table class="features">.*?</table>', html, flags=re.S).group(0)
+    table = re.search(r'<table class="features">.*?</table>', html, flags=re.DOTALL).group(0)
     names = re.findall(r'<td class="feature">(.*?)</td>', table)
-    assert len(names) == 18 and names[:3] == ["credit_amount", "purpose", "duration"]
-    sparks = re.findall(r'<svg [^>]*class="spark".*?</svg>', table, flags=re.S)
+    assert len(names) == 18
+    assert names[:3] == ["credit_amount", "purpose", "duration"]
+    sparks = re.findall(r'<svg [^>]*class="spark".*?</svg>', table, flags=re.DOTALL)
     assert len(sparks) == 18
     assert len(re.search(r'points="([^"]*)"', sparks[0]).group(1).split()) == 12
     assert "crypto, green_energy, solar_panels" in table

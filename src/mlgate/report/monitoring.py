@@ -91,7 +91,7 @@ def clip(value: Any, limit: int = MAX_CELL) -> str:
 def when(value: Any) -> datetime | None:
     """An ISO 8601 time (``Z`` or an offset), or None when it is not one."""
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return datetime.fromisoformat(str(value))  # Python 3.11 reads a trailing Z
     except ValueError:
         return None
 
@@ -152,6 +152,7 @@ def trend_runs(verdict: dict[str, Any], history: list[dict[str, Any]]) -> list[d
     ``history`` normally ends with the current run; when it does not (the run was not recorded,
     or the history was read before it was), the verdict is added, so every chart shows today.
     """
+
     def moment(run: dict[str, Any]) -> float:
         t = when(run.get("evaluated_at"))
         return t.timestamp() if t else -math.inf
@@ -171,7 +172,9 @@ def trend_runs(verdict: dict[str, Any], history: list[dict[str, Any]]) -> list[d
 def run_labels(runs: list[dict[str, Any]]) -> list[str]:
     """Short x-axis labels (``Nov 22``), with the time when a day has several runs and the version when it changed."""
     times = [when(r.get("evaluated_at")) for r in runs]
-    days = [t.strftime("%b %d") if t else str(r.get("evaluated_at") or "?")[:10] for t, r in zip(times, runs, strict=True)]
+    days = [
+        t.strftime("%b %d") if t else str(r.get("evaluated_at") or "?")[:10] for t, r in zip(times, runs, strict=True)
+    ]
     labels = []
     for i, (t, day) in enumerate(zip(times, days, strict=True)):
         label = f"{day} {t.strftime('%H:%M')}" if t and days.count(day) > 1 else day
@@ -197,6 +200,7 @@ class Line:
 
     @property
     def points(self) -> int:
+        """How many runs have the metric."""
         return sum(v is not None for v in self.values)
 
 
@@ -212,6 +216,7 @@ class Threshold:
 
     @property
     def label(self) -> str:
+        """``psi max 0.25``."""
         return f"{self.metric} {self.comparison} {num(self.value)}"
 
 
@@ -230,9 +235,11 @@ class Trend:
 
     @property
     def points(self) -> int:
+        """The points of the fullest line."""
         return max((line.points for line in self.lines), default=0)
 
     def y_range(self) -> tuple[float, float]:
+        """From 0 (or the lowest value) to a round number above the highest; scores near 1 zoomed in."""
         values = [v for line in self.lines for v in line.values if v is not None]
         values += [t.value for t in self.thresholds]
         top, bottom = max(values, default=1.0), min(values, default=0.0)
@@ -301,7 +308,13 @@ def thresholds(rules: list[dict[str, Any]], metrics: list[str]) -> list[Threshol
             key = (rule["metric"], str(rule.get("comparison")), float(value))
             found.setdefault(
                 key,
-                Threshold(float(value), rule["metric"], str(rule.get("comparison")), str(rule.get("rule_id")), str(rule.get("severity"))),
+                Threshold(
+                    float(value),
+                    rule["metric"],
+                    str(rule.get("comparison")),
+                    str(rule.get("rule_id")),
+                    str(rule.get("severity")),
+                ),
             )
     # a chart draws at most MAX_THRESHOLDS: the blocking ones first
     return sorted(found.values(), key=lambda t: t.severity != "block")[:MAX_THRESHOLDS]
@@ -347,8 +360,20 @@ def svg_trend(trend: Trend) -> Any:
     """
     from markupsafe import Markup
 
-    left, top, plot_w, plot_h = 64, 48, 480, 170
-    width, height = left + plot_w + 24, top + plot_h + 46
+    left, plot_w, plot_h = 64, 480, 170
+    width = left + plot_w + 24
+    # the legend: lines, then dashed thresholds, wrapped onto as many rows as the width needs
+    entries = [(line.name, line.colour, "") for line in trend.lines]
+    entries += [(t.label, THRESHOLD_COLOUR, ' stroke-dasharray="4 3"') for t in trend.thresholds]
+    legend, at_x, row = [], 0.0, 0
+    for name, colour, dash in entries:
+        size = 30 + 6.5 * len(name)
+        if at_x and at_x + size > width:
+            at_x, row = 0.0, row + 1
+        legend.append((at_x, 30 + 15 * row, name, colour, dash))
+        at_x += size
+    top = 48 + 15 * row
+    height = top + plot_h + 46
     n = len(trend.labels)
     low, high = trend.y_range()
 
@@ -366,28 +391,20 @@ def svg_trend(trend: Trend) -> Any:
         ),
         f'<text x="0" y="16" font-weight="bold" font-size="13">{title}</text>',
     ]
-    legend_x = 0.0
-    for line in trend.lines:
+    for lx, ly, name, colour, dash in legend:
         parts += [
-            f'<line x1="{legend_x:.0f}" y1="30" x2="{legend_x + 18:.0f}" y2="30" stroke="{line.colour}" stroke-width="2"/>',
-            f'<text x="{legend_x + 22:.0f}" y="34" font-size="11">{html.escape(line.name)}</text>',
+            f'<line x1="{lx:.0f}" y1="{ly}" x2="{lx + 18:.0f}" y2="{ly}" stroke="{colour}" stroke-width="2"{dash}/>',
+            f'<text x="{lx + 22:.0f}" y="{ly + 4}" font-size="11">{html.escape(name)}</text>',
         ]
-        legend_x += 30 + 6.5 * len(line.name)
-    for t in trend.thresholds:
-        parts += [
-            (
-                f'<line x1="{legend_x:.0f}" y1="30" x2="{legend_x + 18:.0f}" y2="30" stroke="{THRESHOLD_COLOUR}" '
-                'stroke-dasharray="4 3"/>'
-            ),
-            f'<text x="{legend_x + 22:.0f}" y="34" font-size="11">{html.escape(t.label)}</text>',
-        ]
-        legend_x += 30 + 6.5 * len(t.label)
     for k in range(5):  # grid and y ticks
         value = low + (high - low) * k / 4
         py = y(value)
         parts += [
             f'<line x1="{left}" y1="{py:.1f}" x2="{left + plot_w}" y2="{py:.1f}" stroke="#eaeef2"/>',
-            f'<text x="{left - 6}" y="{py + 4:.1f}" text-anchor="end" font-size="11">{html.escape(num(value, 3))}</text>',
+            (
+                f'<text x="{left - 6}" y="{py + 4:.1f}" text-anchor="end" font-size="11">'
+                f"{html.escape(num(value, 3))}</text>"
+            ),
         ]
     parts += [
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#8c959f"/>',
@@ -401,7 +418,8 @@ def svg_trend(trend: Trend) -> Any:
     for i, label in enumerate(trend.labels):
         if i % step == 0 or i == n - 1:
             parts.append(
-                f'<text x="{x(i):.1f}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11">{html.escape(label)}</text>'
+                f'<text x="{x(i):.1f}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11">'
+                f"{html.escape(label)}</text>"
             )
         if i and trend.versions[i] is not None and trend.versions[i] != trend.versions[i - 1]:
             parts += [
@@ -409,14 +427,24 @@ def svg_trend(trend: Trend) -> Any:
                     f'<line class="version" x1="{x(i):.1f}" y1="{top}" x2="{x(i):.1f}" y2="{top + plot_h}" '
                     'stroke="#6e7781" stroke-dasharray="1 3"/>'
                 ),
-                f'<text x="{x(i) + 3:.1f}" y="{top + 10}" font-size="10" fill="#57606a">v{html.escape(str(trend.versions[i]))}</text>',
+                (
+                    f'<text x="{x(i) + 3:.1f}" y="{top + 10}" font-size="10" fill="#57606a">'
+                    f"v{html.escape(str(trend.versions[i]))}</text>"
+                ),
             ]
-    parts.append(f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle" font-size="12">monitoring run</text>')
+    parts.append(
+        f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle" font-size="12">monitoring run</text>'
+    )
     for t in trend.thresholds:
         py = y(t.value)
         parts.append(
             f'<line class="threshold" x1="{left}" y1="{py:.1f}" x2="{left + plot_w}" y2="{py:.1f}" '
-            f'stroke="{THRESHOLD_COLOUR}" stroke-dasharray="6 4"><title>{html.escape(t.label)} (rule {html.escape(t.rule_id)}, {html.escape(t.severity)})</title></line>'
+            f'stroke="{THRESHOLD_COLOUR}" stroke-dasharray="6 4"><title>{html.escape(t.label)} '
+            f"(rule {html.escape(t.rule_id)}, {html.escape(t.severity)})</title></line>"
+        )
+        parts.append(  # which threshold this is, at its right end
+            f'<text x="{left + plot_w - 2}" y="{py - 3:.1f}" text-anchor="end" font-size="10" '
+            f'fill="{THRESHOLD_COLOUR}">{html.escape(t.label)}</text>'
         )
     for line in trend.lines:
         points = [(i, v) for i, v in enumerate(line.values) if v is not None]
@@ -427,7 +455,9 @@ def svg_trend(trend: Trend) -> Any:
         )
         for i, v in points:
             tip = html.escape(f"{trend.labels[i]}: {line.name} {num(v)}")
-            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{line.colour}"><title>{tip}</title></circle>')
+            parts.append(
+                f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{line.colour}"><title>{tip}</title></circle>'
+            )
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -444,13 +474,20 @@ def svg_sparkline(values: list[float | None], top: float, threshold: float | Non
         px = pad + ((width - 2 * pad) * i / (n - 1) if n > 1 else (width - 2 * pad) / 2)
         return px, height - pad - (height - 2 * pad) * min(v / top, 1.0) if top > 0 else height - pad
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" width="{width}" height="{height}" aria-hidden="true">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" width="{width}" height="{height}" aria-hidden="true">'
+    ]
     if threshold is not None and top > 0:
         ty = at(0, threshold)[1]
-        parts.append(f'<line x1="0" y1="{ty:.1f}" x2="{width}" y2="{ty:.1f}" stroke="{THRESHOLD_COLOUR}" stroke-dasharray="3 2"/>')
+        parts.append(
+            f'<line x1="0" y1="{ty:.1f}" x2="{width}" y2="{ty:.1f}" stroke="{THRESHOLD_COLOUR}" '
+            'stroke-dasharray="3 2"/>'
+        )
     coords = [at(i, v) for i, v in points]
     parts.append(
-        '<polyline points="' + " ".join(f"{a:.1f},{b:.1f}" for a, b in coords) + f'" fill="none" stroke="{COLOURS[0]}" stroke-width="1.5"/>'
+        '<polyline points="'
+        + " ".join(f"{a:.1f},{b:.1f}" for a, b in coords)
+        + f'" fill="none" stroke="{COLOURS[0]}" stroke-width="1.5"/>'
     )
     if coords:
         parts.append(f'<circle cx="{coords[-1][0]:.1f}" cy="{coords[-1][1]:.1f}" r="2.5" fill="{COLOURS[0]}"/>')
@@ -503,7 +540,9 @@ def trending(features: list[dict[str, Any]], threshold: float | None) -> list[di
 def performance_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     """The verdict's metrics of the catalog's performance family (measured on labelled rows)."""
     return {
-        k: v for k, v in sorted(metrics.items()) if k in BY_NAME and BY_NAME[k].family == "performance" and v is not None
+        k: v
+        for k, v in sorted(metrics.items())
+        if k in BY_NAME and BY_NAME[k].family == "performance" and v is not None
     }
 
 
