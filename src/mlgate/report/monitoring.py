@@ -444,7 +444,8 @@ def svg_trend(trend: Trend) -> Any:
         )
         parts.append(  # which threshold this is, at its right end
             f'<text x="{left + plot_w - 2}" y="{py - 3:.1f}" text-anchor="end" font-size="10" '
-            f'fill="{THRESHOLD_COLOUR}" paint-order="stroke" stroke="#fff" stroke-width="3">{html.escape(t.label)}</text>'
+            f'fill="{THRESHOLD_COLOUR}" paint-order="stroke" stroke="#fff" stroke-width="3">'
+            f"{html.escape(t.label)}</text>"
         )
     for line in trend.lines:
         points = [(i, v) for i, v in enumerate(line.values) if v is not None]
