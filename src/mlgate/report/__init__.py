@@ -1,5 +1,11 @@
-"""Reports rendered from a gate verdict: PR-comment Markdown, standalone HTML, step summary."""
+"""Reports: a gate verdict's PR comment, HTML and step summary; a monitoring verdict's issue comment and HTML.
 
+The monitoring report (``mlgate.report.monitoring``) also charts the past monitoring runs.
+"""
+
+from mlgate.report.monitoring import MONITORING_LIMIT, monitoring_marker
+from mlgate.report.monitoring import render_html as render_monitoring_html
+from mlgate.report.monitoring import render_markdown as render_monitoring_markdown
 from mlgate.report.render import (
     COMMENT_LIMIT,
     SUMMARY_LIMIT,
@@ -16,14 +22,18 @@ from mlgate.report.render import (
 
 __all__ = [
     "COMMENT_LIMIT",
+    "MONITORING_LIMIT",
     "SUMMARY_LIMIT",
     "Rendered",
     "ReportInput",
     "ReportResult",
     "load_input",
     "marker",
+    "monitoring_marker",
     "render_html",
     "render_markdown",
+    "render_monitoring_html",
+    "render_monitoring_markdown",
     "render_summary",
     "report_model",
 ]
