@@ -1,0 +1,29 @@
+"""``mlgate monitor``: what a production model saw, measured with the gates' code and judged by the policy.
+
+``sources`` reads the serve audit store and ``mlgate score``'s partitions; ``reference`` the
+version's training rows (or a named set); ``labels`` joins outcomes as they arrive; ``measure``
+computes drift, data quality, prediction drift, volume, performance and the CBPE estimate
+(``estimate``); ``verdict`` judges the policy's ``monitoring`` rules; ``run`` ties them together
+and records the verdict in MLflow.
+"""
+
+from mlgate.monitoring.estimate import METHOD, TOLERANCE, Estimate, estimate, expected_accuracy, expected_roc_auc
+from mlgate.monitoring.run import MonitoringResult, run
+from mlgate.monitoring.verdict import SCHEMA, MonitoringVerdict
+from mlgate.monitoring.window import Window, duration, resolve
+
+__all__ = [
+    "METHOD",
+    "SCHEMA",
+    "TOLERANCE",
+    "Estimate",
+    "MonitoringResult",
+    "MonitoringVerdict",
+    "Window",
+    "duration",
+    "estimate",
+    "expected_accuracy",
+    "expected_roc_auc",
+    "resolve",
+    "run",
+]
