@@ -8,17 +8,28 @@ and records the verdict in MLflow.
 """
 
 from mlgate.monitoring.estimate import METHOD, TOLERANCE, Estimate, estimate, expected_accuracy, expected_roc_auc
+from mlgate.monitoring.labels import LABEL, Labelled
+from mlgate.monitoring.measure import Measurements, Subject
 from mlgate.monitoring.run import MonitoringResult, run
+from mlgate.monitoring.sources import AT, SCORE, SourceReport, Traffic
 from mlgate.monitoring.verdict import SCHEMA, MonitoringVerdict
 from mlgate.monitoring.window import Window, duration, resolve
 
 __all__ = [
+    "AT",
+    "LABEL",
     "METHOD",
     "SCHEMA",
+    "SCORE",
     "TOLERANCE",
     "Estimate",
+    "Labelled",
+    "Measurements",
     "MonitoringResult",
     "MonitoringVerdict",
+    "SourceReport",
+    "Subject",
+    "Traffic",
     "Window",
     "duration",
     "estimate",

@@ -7,8 +7,12 @@
   at its training commit when the workspace holds another, and split with the seed and fraction
   its run logged. A version without mlgate lineage needs a named reference.
 
-The reference is scored by the measured version itself (loaded as ``mlgate score`` loads it),
-so prediction drift compares the model's outputs on both sides.
+Prediction drift compares the measured version's scores (loaded as ``mlgate score`` loads it) on
+reference rows with its scores in production. A model scores the rows it trained on too well (a
+forest's probabilities there are near 0 and 1), so with the training rows as reference the scores'
+reference is the rows its split **held out**, which it never saw; a named reference set is scored
+as it is. (A version trained on separate train and holdout files: its training rows, said in
+``scored``.)
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from mlgate.config.workspace import ModelContext
-from mlgate.data import prepare_columns, read_table, training_rows, version_held_out
+from mlgate.data import prepare_columns, read_table, version_held_out, version_rows
 from mlgate.data.dvc import resolve_file
 from mlgate.exceptions import InvalidInput, SpecError
 from mlgate.registry import TAG_PREFIX, ModelVersion
@@ -35,11 +39,20 @@ class Reference:
     kind: str  # "training" | "named"
     path: str
     md5: str
-    frame: pd.DataFrame
+    frame: pd.DataFrame  # input drift and data quality compare production with these rows
+    scored: pd.DataFrame  # prediction drift compares the version's scores on these rows
+    scored_what: str
 
     def as_dict(self) -> dict[str, Any]:
         """``{"kind", "path", "md5", "rows"}``."""
-        return {"kind": self.kind, "path": self.path, "md5": self.md5, "rows": len(self.frame)}
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "md5": self.md5,
+            "rows": len(self.frame),
+            "scored_rows": len(self.scored),
+            "scored": self.scored_what,
+        }
 
 
 def load_reference(ctx: ModelContext, mv: ModelVersion, run_params: dict[str, str], scratch: Path) -> Reference:
@@ -57,7 +70,8 @@ def _named(ctx: ModelContext, rel: str) -> Reference:
     if missing:
         message = f"{rel} lacks the model's feature column(s) {', '.join(missing)}"
         raise SpecError([ctx.spec_doc.problem(REFERENCE_KEY, message)])
-    return Reference("named", found.path, found.md5, prepare_columns(frame, ctx.spec))
+    prepared = prepare_columns(frame, ctx.spec)
+    return Reference("named", found.path, found.md5, prepared, prepared, "the named reference rows")
 
 
 def _training(ctx: ModelContext, mv: ModelVersion, run_params: dict[str, str], scratch: Path) -> Reference:
@@ -68,5 +82,9 @@ def _training(ctx: ModelContext, mv: ModelVersion, run_params: dict[str, str], s
             hint=f"name a DVC-tracked reference set in models/{ctx.name}/model.yaml: monitoring.reference",
         )
     commit = mv.tags.get(TAG_PREFIX + "git.commit", "")
-    frame = training_rows(held, ctx.spec, ctx.root, commit, None, scratch)
-    return Reference("training", held.train_path, held.train_md5, frame.reset_index(drop=True))
+    train, held_out = version_rows(held, ctx.spec, ctx.root, commit, None, scratch)
+    train = train.reset_index(drop=True)
+    if held_out is None:
+        return Reference("training", held.train_path, held.train_md5, train, train, "the training rows")
+    what = "the rows the version's split held out (it never trained on them)"
+    return Reference("training", held.train_path, held.train_md5, train, held_out.reset_index(drop=True), what)

@@ -104,7 +104,7 @@ def run(
         mark = time.perf_counter()
         progress("loading the reference data and scoring it with the same version")
         reference = load_reference(ctx, mv, registry.run_facts(mv.run_id).params, Path(tmp) / "reference")
-        reference_scores = _scores(model, plan, reference.frame)
+        reference_scores = _scores(model, plan, reference.scored)
         seconds["reference"] = round(time.perf_counter() - mark, 3)
     mark = time.perf_counter()
     progress(f"measuring {len(traffic.rows)} production rows against {len(reference.frame)} reference rows")
