@@ -211,7 +211,8 @@ def no_drift(trained: dict[str, Any], served: pd.DataFrame) -> dict[str, Any]:
 def test_holdout_traffic_passes_with_every_metric_measured(trained: dict[str, Any], no_drift: dict[str, Any]) -> None:
     verdict = no_drift
     assert verdict["schema"] == "mlgate.monitoring/1"
-    assert verdict["status"] == "pass", [(r["metric"], r["observed"]) for r in verdict["rules"] if r["status"] != "pass"]
+    failing = [(r["metric"], r["observed"]) for r in verdict["rules"] if r["status"] not in ("pass", "skipped")]
+    assert verdict["status"] == "pass", failing
     assert (verdict["model"], verdict["stage"], verdict["version"]) == ("credit", "production", trained["version"])
     assert verdict["rows"] == 250
     assert verdict["sources"] == [{"kind": "audit", "where": f"sqlite:///{trained['db']}", "rows": 250, "notes": []}]
@@ -257,9 +258,10 @@ def test_performance_is_skipped_with_the_delay_before_outcomes_arrive(no_drift: 
 
 @pytest.fixture(scope="module")
 def drifted(trained: dict[str, Any]) -> tuple[Result, dict[str, Any]]:
-    """The holdout with credit_amount x 3 and a purpose nobody trained on, plus rows of another version."""
+    """The holdout with credit_amount x 3, duration x 2 and a purpose nobody trained on, plus another version's rows."""
     frame = trained["holdout"].copy()
     frame["credit_amount"] = frame["credit_amount"] * 3
+    frame["duration"] = frame["duration"] * 2
     frame.loc[frame.index % 5 < 2, "purpose"] = "crypto"
     store = AuditStore(f"sqlite:///{trained['db']}")
     at = datetime.fromisoformat(f"{DRIFT_DAY}T12:00:00+00:00")
@@ -279,18 +281,22 @@ def test_injected_drift_fails_and_names_the_drifted_features(drifted: tuple[Resu
     assert verdict["status"] == "fail"
     assert verdict["window"] == {"from": f"{DRIFT_DAY}T00:00:00Z", "to": "2025-01-11T00:00:00Z"}
     drifted_features = {f["feature"] for f in verdict["features"] if f["drifted"]}
-    assert drifted_features == {"credit_amount", "purpose"}
+    assert drifted_features == {"credit_amount", "duration", "purpose"}
     purpose = next(f for f in verdict["features"] if f["feature"] == "purpose")
     assert purpose["unseen_categories"] == ["crypto"]
     assert purpose["unseen_count"] == 100
     share = rule(verdict, "drifted_share")
     assert share["status"] == "fail"
     assert share["blocking"] is True
-    assert share["observed"] == pytest.approx(2 / 8)
+    assert share["observed"] == pytest.approx(3 / 8)
     assert "'credit_amount'" in share["explanation"]
     assert verdict["rules"][0]["metric"] == "drifted_share"  # failures first
     assert verdict["metrics"]["unseen_categories"] == pytest.approx(100 / 250)
-    assert verdict["retrain"]["triggered"] is False  # 0.25 is within the trigger's max 0.3
+    assert verdict["retrain"] == {
+        "triggered": True,
+        "reason": "drifted_share 0.375 is above 0.3",
+        "when": {"metric": "drifted_share", "max": 0.3},
+    }
     assert "blocking" in done.stderr
 
 
@@ -475,7 +481,7 @@ def test_each_verdict_is_a_monitoring_run_linked_from_the_version(
     assert bad.status == "fail"
     assert bad.version == trained["version"]
     assert bad.metrics["psi.credit_amount"] > 0.2
-    assert bad.metrics["drifted_share"] == pytest.approx(0.25)
+    assert bad.metrics["drifted_share"] == pytest.approx(3 / 8)
     assert by_id[no_drift["monitoring_run_id"]].metrics["psi.credit_amount"] < 0.2
     stored = json.loads(registry.read_artifact(bad.run_id, "monitoring.json") or b"{}")
     assert stored["monitoring_run_id"] == bad.run_id

@@ -98,10 +98,10 @@ def _outcomes(ctx: ModelContext) -> tuple[pd.DataFrame, str]:
             message = f"{spec.path} has no column(s) {', '.join(missing)} (columns: {', '.join(frame.columns)})"
             raise SpecError([ctx.spec_doc.problem(("monitoring", "labels", key), message)])
         return frame[wanted], f"{found.path} (md5 {found.md5})"
-    from mlgate.serving.audit import engine_url, read_table_columns
+    from mlgate.serving.audit import read_table_columns, shown_url
 
     assert spec.url is not None
     assert spec.table is not None
     columns = read_table_columns(spec.url, spec.table, wanted)
-    shown = engine_url(spec.url).render_as_string(hide_password=True)
+    shown = shown_url(spec.url)
     return pd.DataFrame(columns), f"{shown} table {spec.table}"

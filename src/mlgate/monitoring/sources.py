@@ -138,7 +138,7 @@ def _audit(
 ) -> tuple[pd.DataFrame, pd.DataFrame, SourceReport, dict[int, int]]:
     from mlgate.serving import audit
 
-    shown = audit.engine_url(url).render_as_string(hide_password=True)
+    shown = audit.shown_url(url)
     report = SourceReport("audit", shown)
     counts = audit.version_counts(url, ctx.name, served.stage, window.start, window.end)
     others = {v: n for v, n in counts.items() if v != served.version}

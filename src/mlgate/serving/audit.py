@@ -81,6 +81,12 @@ def engine_url(url: str) -> sa.URL:
     return parsed
 
 
+def shown_url(url: str) -> str:
+    """``url`` as the spec gives it, checked as :func:`engine_url` checks it, any password hidden: what reports name."""
+    engine_url(url)
+    return make_url(url).render_as_string(hide_password=True)
+
+
 class AuditStore:
     """The audit table behind an engine; ``timeout`` bounds how long a write waits (lock or connect)."""
 
