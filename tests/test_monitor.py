@@ -28,6 +28,7 @@ from click.testing import CliRunner, Result
 from sklearn.model_selection import train_test_split
 
 from conftest import PROJECT, copy_repo, dvc, git, invoke
+from faulty_proxy import FaultyProxy
 from mlgate.monitoring import TOLERANCE, estimate
 from mlgate.registry import Registry
 from mlgate.serving.audit import AuditStore, Record
@@ -46,14 +47,19 @@ DRIFT_DAY = "2025-01-10"
 POSTGRES_DAY = "2025-02-03"
 
 
-def monitoring_block(audit: str | None = None, scores: str | None = None, labels: bool = True) -> str:
-    """The spec's monitoring additions: sources, outcomes (30 days late), a retraining trigger."""
+def monitoring_block(
+    audit: str | None = None, scores: str | None = None, labels: bool = True, labels_url: str | None = None
+) -> str:
+    """The spec's monitoring additions: sources, outcomes (30 days late, a file or a table), a retraining trigger."""
     lines = ["  sources:"]
     if audit:
         lines.append(f"    audit_url: {audit}")
     if scores:
         lines.append(f"    scores: {scores}")
-    if labels:
+    if labels_url:
+        lines += ["  labels:", f"    url: {labels_url}", "    table: outcomes", "    id_columns: [request_id, row]"]
+        lines += ["    label_column: risk"]
+    elif labels:
         lines += [
             "  labels:",
             "    path: data/outcomes.csv",
@@ -350,24 +356,45 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         cluster.stop()
 
 
-def test_a_postgresql_audit_store_is_read_in_chunks_like_sqlite(trained: dict[str, Any], postgres: Cluster) -> None:
+def test_a_postgresql_audit_store_and_a_labels_table_are_read_like_sqlite(
+    trained: dict[str, Any], postgres: Cluster
+) -> None:
+    import sqlalchemy as sa
+    from sklearn.metrics import roc_auc_score
+
     store = AuditStore(postgres.url)
     at = datetime.fromisoformat(f"{POSTGRES_DAY}T08:30:00+00:00")
+    holdout = trained["holdout"]
+    outcomes = []
     try:
         store.create()
         for start in range(0, 250, 60):
-            store.write(audit_record(trained, trained["holdout"].iloc[start : start + 60], at))
+            record = audit_record(trained, holdout.iloc[start : start + 60], at)
+            store.write(record)
+            outcomes += [
+                {"request_id": record.request_id, "row": i, "risk": int(risk)}
+                for i, risk in enumerate(holdout["risk"].iloc[start : start + 60])
+            ]
     finally:
         store.close()
-    repo = variant(trained, "postgres", monitoring_block(audit=postgres.url, labels=False))
+    engine = sa.create_engine(postgres.url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        pd.DataFrame(outcomes[:200]).to_sql("outcomes", engine, index=False)  # 50 have not arrived yet
+    finally:
+        engine.dispose()
+    repo = variant(trained, "postgres", monitoring_block(audit=postgres.url, labels_url=postgres.url))
     done = monitor(trained, "--window", f"{POSTGRES_DAY}T00:00:00Z..{POSTGRES_DAY}T23:59:59Z", repo=repo)
-    assert done.exit_code == 0, done.output
+    assert done.exit_code in (0, 1), done.output
     verdict = json.loads(done.stdout)
     assert verdict["rows"] == 250
     assert verdict["sources"][0]["where"] == postgres.url
     assert not any(f["drifted"] for f in verdict["features"])
     assert verdict["metrics"]["prediction_psi"] == pytest.approx(0, abs=1e-9)
-    assert rule(verdict, "roc_auc")["explanation"] == "the spec names no monitoring.labels: performance needs outcomes"
+    assert verdict["labels"]["rows"] == 200
+    assert verdict["labels"]["coverage"] == pytest.approx(0.8)
+    assert verdict["labels"]["source"] == f"{postgres.url} table outcomes"
+    realised = roc_auc_score(holdout["risk"].iloc[:200], proba(trained, holdout.iloc[:200]))
+    assert rule(verdict, "roc_auc")["observed"] == pytest.approx(realised, abs=1e-9)
 
 
 # --- (e) mlgate score's partitions ----------------------------------------------------------
@@ -514,3 +541,17 @@ def test_cbpe_estimates_accuracy_and_roc_auc_within_the_documented_tolerance() -
     design = (PROJECT / "docs" / "design.md").read_text()
     assert f"within {TOLERANCE:g}" in design
     assert "calibrated" in design
+
+
+def test_a_registry_failing_while_recording_exits_3_after_writing_the_verdict(
+    trained: dict[str, Any], no_drift: dict[str, Any]
+) -> None:
+    with FaultyProxy(trained["uri"]) as proxy:
+        proxy.fail(r"/runs/create")  # the registry answers reads, then fails the monitoring run
+        done = monitor({**trained, "uri": proxy.url}, "--since", "1h")
+    assert done.exit_code == 3, done.output
+    verdict = json.loads(done.stdout)  # the verdict, not an error document: it was measured
+    assert verdict["schema"] == "mlgate.monitoring/1"
+    assert verdict["status"] == "pass"
+    assert verdict["monitoring_run_id"] is None
+    assert "did not answer" in done.stderr
