@@ -29,7 +29,7 @@ from sklearn.model_selection import train_test_split
 
 from conftest import PROJECT, copy_repo, dvc, git, invoke
 from faulty_proxy import FaultyProxy
-from mlgate.monitoring import TOLERANCE, estimate
+from mlgate.monitoring import TOLERANCE, estimate, resolve
 from mlgate.registry import Registry
 from mlgate.serving.audit import AuditStore, Record
 from mlgate_devkit.mlflow_server import free_port
@@ -487,6 +487,24 @@ def test_an_audit_store_that_does_not_answer_exits_3(trained: dict[str, Any]) ->
     assert done.exit_code == 3, done.output
     assert "did not answer after 3 tries" in done.stderr
     assert json.loads(done.stdout)["exit_code"] == 3
+
+
+@pytest.mark.parametrize(
+    ("since", "window", "frequency", "expected"),
+    [
+        (None, None, "weekly", ("2025-03-03T12:00:00Z", "2025-03-10T12:00:00Z")),
+        (None, None, "Hourly", ("2025-03-10T11:00:00Z", "2025-03-10T12:00:00Z")),
+        (None, None, "", ("2025-03-03T12:00:00Z", "2025-03-10T12:00:00Z")),  # no frequency: 7d
+        ("30m", None, "daily", ("2025-03-10T11:30:00Z", "2025-03-10T12:00:00Z")),
+        (None, "2025-01-01..2025-01-31", "daily", ("2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z")),
+        (None, "2025-01-01T06:00:00+02:00..2025-01-01T09:00", "", ("2025-01-01T04:00:00Z", "2025-01-01T09:00:00Z")),
+    ],
+)
+def test_the_window_defaults_to_the_specs_frequency_and_reads_utc(
+    since: str | None, window: str | None, frequency: str, expected: tuple[str, str]
+) -> None:
+    span = resolve(since, window, frequency, datetime(2025, 3, 10, 12, 0, tzinfo=UTC))
+    assert (span.as_dict()["from"], span.as_dict()["to"]) == expected
 
 
 # --- (g) what MLflow records -------------------------------------------------------------

@@ -122,6 +122,10 @@ class Measurements:
         current = self.current
         if current is None or not len(current):
             return Measurement.failed("no production input features in the window (see the sources' notes)")
+        unknown = [n for n in features or [] if n not in self.subject.features.all]
+        if unknown:
+            known = ", ".join(self.subject.features.all)
+            return Measurement.failed(f"rule names feature(s) the model does not have: {', '.join(unknown)} ({known})")
         f = self._columns(features)
         current = current.assign(**{NO_TARGET: 0})
         reference = self.reference.assign(**{NO_TARGET: 0})
