@@ -441,6 +441,25 @@ def test_scored_partitions_are_monitored_and_a_vanished_input_is_said(trained: d
     assert verdict["features"] == []
 
 
+def test_a_named_reference_is_used_and_an_untracked_one_exits_2(trained: dict[str, Any], served: pd.DataFrame) -> None:
+    block = monitoring_block(audit=f"sqlite:///{trained['db']}", labels=False)
+    repo = variant(trained, "named", block + "  reference: data/german_credit.csv\n")
+    done = monitor(trained, "--since", "1h", repo=repo)
+    assert done.exit_code == 0, done.output
+    verdict = json.loads(done.stdout)
+    assert verdict["reference"]["kind"] == "named"
+    assert verdict["reference"]["rows"] == 1000
+    assert verdict["reference"]["scored"] == "the named reference rows"
+    assert verdict["rows"] == 250
+
+    trained["holdout"].to_csv(repo / "data" / "reference.csv", index=False)
+    set_monitoring(repo, block + "  reference: data/reference.csv\n")
+    untracked = monitor(trained, "--since", "1h", repo=repo)
+    assert untracked.exit_code == 2, untracked.output
+    assert re.search(r"model\.yaml:\d+:\d+: monitoring -> reference: data file data/reference.csv", untracked.stderr)
+    assert "is not tracked by DVC" in untracked.stderr
+
+
 # --- (f) bad input and outages ------------------------------------------------------------
 
 
