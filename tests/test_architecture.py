@@ -179,6 +179,7 @@ def test_only_the_basics_live_at_the_top_level() -> None:
         "mlgate.cli",
         "mlgate.gates.integrity",
         "mlgate.scoring",
+        "mlgate.monitoring",
     ],
 )
 def test_every_re_exported_name_exists(package: str) -> None:

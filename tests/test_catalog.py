@@ -81,3 +81,28 @@ def test_the_policy_schema_and_tables_are_derived_from_the_catalog() -> None:
 @pytest.mark.parametrize("alias", sorted(catalog.METRIC_ALIASES))
 def test_an_alias_is_no_metric_name(alias: str) -> None:
     assert alias not in catalog.BY_NAME
+
+
+def test_mlgate_monitor_computes_every_metric_a_monitoring_rule_can_name() -> None:
+    """Every monitoring-family metric, and the drift, quality and performance ones a rule may name."""
+    import pandas as pd
+
+    from mlgate.config.schema import DriftSettings, Features
+    from mlgate.monitoring import AT, LABEL, SCORE, Labelled, Measurements, Subject, Traffic
+
+    rows = 400
+    reference = pd.DataFrame({"x": RNG.normal(size=rows), "c": RNG.choice(["a", "b"], rows)})
+    current = pd.DataFrame({"x": RNG.normal(0.5, 1, rows), "c": RNG.choice(["a", "b", "new"], rows)})
+    score = RNG.uniform(0, 1, rows)
+    at = pd.Series(pd.Timestamp("2025-01-01", tz="UTC"), index=range(rows))
+    traffic = Traffic(pd.DataFrame({SCORE: score, AT: at}), current, [], {})
+    outcomes = pd.DataFrame({SCORE: score, AT: at, LABEL: (RNG.uniform(0, 1, rows) < score).astype(int)})
+    labelled = Labelled(outcomes, rows, rows, 0, "test")
+    subject = Subject(
+        "classification", [0, 1], 1, 0.5, Features(numeric=["x"], categorical=["c"]), [("x", "double"), ("c", "string")]
+    )
+    measured = Measurements(subject, reference, RNG.uniform(0, 1, rows), traffic, labelled, DriftSettings())
+    computed = set(measured.all_metrics())
+    assert set(catalog.names("monitoring")) <= computed
+    not_here = {"oov_rate"} | set(catalog.REGRESSION_METRICS)  # no text feature; a classifier
+    assert computed == set(schema.MONITORING_METRICS) - not_here

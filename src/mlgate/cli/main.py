@@ -384,6 +384,62 @@ def score(
 
 @main.command()
 @click.argument("model")
+@click.option("--stage", required=True, metavar="STAGE", help="Monitor the version models:/MODEL@STAGE points at.")
+@click.option(
+    "--since",
+    metavar="DURATION",
+    help="Read the last DURATION (30m, 24h, 7d, 2w). Default: the spec's monitoring.frequency (weekly: 7d).",
+)
+@click.option(
+    "--window",
+    metavar="FROM..TO",
+    help="Read this UTC window instead: ISO dates or datetimes (a date as TO includes that day).",
+)
+@click.option("--tracking-uri", metavar="URI", help="MLflow tracking server (default: MLFLOW_TRACKING_URI).")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help="Write the monitoring verdict JSON to PATH ('-' for stdout).")
+@handled
+def monitor(
+    model: str,
+    stage: str,
+    since: str | None,
+    window: str | None,
+    tracking_uri: str | None,
+    repo: str | None,
+    json_path: str | None,
+) -> None:
+    """Measure what MODEL's STAGE saw in production against its reference; judge the policy's monitoring rules.
+
+    Reads the spec's monitoring.sources (the serve audit store, mlgate score's partitions), records
+    the verdict in the mlgate-monitoring MLflow experiment. Exit 1 when a blocking rule fails.
+    """
+    from mlgate.monitoring import run as run_monitoring
+
+    result = run_monitoring(
+        _root(repo), model, stage, since=since, window=window, tracking_uri=tracking_uri, progress=ui.progress
+    )
+    verdict = result.verdict
+    ui.write_json(json_path, verdict)
+    ui.rule_lines(verdict["rules"])
+    if result.recording_error is not None:
+        raise result.recording_error
+    counts = verdict["counts"]
+    summary = (
+        f"{model}@{stage} v{verdict['version']}: {verdict['status']} on {verdict['rows']} rows — "
+        f"{counts['pass']} passed, {counts['blocking']} blocking, {counts['warnings']} warning(s), "
+        f"{counts['skipped']} skipped"
+    )
+    if verdict["retrain"]["triggered"]:
+        ui.warn(f"retraining triggered: {verdict['retrain']['reason']}")
+    if result.exit_code == 1:
+        ui.error(summary, "look at the drifted features and failing rules above; retrain or roll back")
+        sys.exit(1)
+    (ui.warn if verdict["status"] == "warn" else ui.success)(summary)
+    ui.info(f"recorded as run {verdict['monitoring_run_id']} of the mlgate-monitoring experiment")
+
+
+@main.command()
+@click.argument("model")
 @click.option("--stage", required=True, metavar="STAGE", help="Serve models:/MODEL@STAGE and follow it.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 in a container).")
 @click.option("--port", type=click.IntRange(min=1, max=65535), default=8080, show_default=True, help="TCP port.")

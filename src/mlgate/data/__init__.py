@@ -35,6 +35,7 @@ from mlgate.data.holdout import (
     leave_out,
     training_rows,
     version_held_out,
+    version_rows,
 )
 
 __all__ = [
@@ -65,5 +66,6 @@ __all__ = [
     "split_settings",
     "training_rows",
     "version_held_out",
+    "version_rows",
     "write_rows",
 ]

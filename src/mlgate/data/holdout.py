@@ -128,11 +128,26 @@ def training_rows(
     scratch: Path,
 ) -> Any:
     """The rows the version trained on, rebuilt from its lineage."""
+    return version_rows(held, spec, root, commit, at, scratch)[0]
+
+
+def version_rows(
+    held: HeldOut,
+    spec: ModelSpec,
+    root: Path,
+    commit: str,
+    at: DataAt | None,
+    scratch: Path,
+) -> tuple[Any, Any]:
+    """(rows the version trained on, rows its split held out or None), rebuilt from its lineage.
+
+    The held-out rows are known for a split file only (a holdout file is named by md5 alone).
+    """
     local = _training_file(held, root, commit, at, scratch)
     frame = prepare_columns(read_table(local, held.train_path), spec)
     if held.layout == "split":
-        return split(frame, spec, held.split)[0]
-    return frame
+        return split(frame, spec, held.split)
+    return frame, None
 
 
 @dataclass

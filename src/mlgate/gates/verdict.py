@@ -158,23 +158,13 @@ class Verdict:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Rules per status, plus ``blocking`` and ``warnings`` (failed, errored, not blocking)."""
-        counts = {status.value: 0 for status in RuleStatus} | {"warnings": 0, "blocking": 0}
-        for rule in self.rules:
-            counts[rule.status] += 1
-            if rule.blocking:
-                counts["blocking"] += 1
-            elif rule.status in FAILED:
-                counts["warnings"] += 1
-        return counts
+        """Rules per status, plus ``blocking`` and ``warnings`` (see :func:`rule_counts`)."""
+        return rule_counts(self.rules)
 
     @property
     def status(self) -> Status:
         """``fail`` if a rule blocks, ``warn`` if another failed or errored, else ``pass``."""
-        counts = self.counts
-        if counts["blocking"]:
-            return Status.FAIL
-        return Status.WARN if counts["warnings"] else Status.PASS
+        return overall_status(self.rules)
 
     def family_status(self, family: str) -> FamilyStatus:
         """``pass`` / ``warn`` / ``fail`` for one family; ``none`` if the policy has no rule there."""
@@ -212,12 +202,40 @@ class Verdict:
             "metrics": self.metrics,
             "champion": self.champion,
             # failures first: that is what a reviewer needs to see
-            "rules": [r.as_dict() for r in sorted(self.rules, key=_rule_order)],
+            "rules": [r.as_dict() for r in failed_first(self.rules)],
             "evaluated_at": self.evaluated_at,
             "mlgate_version": self.mlgate_version,
             "seconds": self.seconds,
             "evidence": self.evidence,
         }
+
+
+def rule_counts(rules: list[RuleResult]) -> dict[str, int]:
+    """Rules per status, plus ``blocking`` and ``warnings`` (failed, errored, not blocking).
+
+    Shared by the gate verdict and the monitoring verdict (mlgate.monitoring): one way to count.
+    """
+    counts = {status.value: 0 for status in RuleStatus} | {"warnings": 0, "blocking": 0}
+    for rule in rules:
+        counts[rule.status] += 1
+        if rule.blocking:
+            counts["blocking"] += 1
+        elif rule.status in FAILED:
+            counts["warnings"] += 1
+    return counts
+
+
+def overall_status(rules: list[RuleResult]) -> Status:
+    """``fail`` if a rule blocks, ``warn`` if another failed or errored, else ``pass``."""
+    counts = rule_counts(rules)
+    if counts["blocking"]:
+        return Status.FAIL
+    return Status.WARN if counts["warnings"] else Status.PASS
+
+
+def failed_first(rules: list[RuleResult]) -> list[RuleResult]:
+    """The rules as a verdict lists them: blocking failures first, then by status (fail, error, skipped, pass)."""
+    return sorted(rules, key=_rule_order)
 
 
 def _rule_order(rule: RuleResult) -> tuple[int, int]:

@@ -209,6 +209,51 @@ class RegisteredVersion:
     tracking_uri: str
 
 
+MONITORING_EXPERIMENT = "mlgate-monitoring"
+"""The experiment holding one run per ``mlgate monitor`` verdict."""
+MONITORING_TAG = TAG_PREFIX + "monitoring."
+_METRIC_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+def metric_name(name: str) -> str:
+    """``name`` as MLflow accepts a metric name (letters, digits, ``_ - . /`` and spaces; others become ``_``)."""
+    return _METRIC_UNSAFE.sub("_", name)[:250]
+
+
+def _finite(value: float) -> bool:
+    import math
+
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _quoted(value: str) -> str:
+    """A value inside a single-quoted search filter string."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+@dataclass(frozen=True)
+class MonitoringRun:
+    """One monitoring verdict as recorded: run id, when, which version, its status and metrics."""
+
+    run_id: str
+    evaluated_at: str  # ISO UTC
+    version: int
+    status: str
+    metrics: dict[str, float]
+
+    @classmethod
+    def of(cls, run: Any) -> MonitoringRun:
+        """From MLflow's ``Run`` entity of the monitoring experiment."""
+        tags = dict(run.data.tags or {})
+        return cls(
+            run_id=str(run.info.run_id),
+            evaluated_at=tags.get(MONITORING_TAG + "evaluated_at", ""),
+            version=int(tags.get(MONITORING_TAG + "version", "0") or 0),
+            status=tags.get(MONITORING_TAG + "status", ""),
+            metrics={str(k): float(v) for k, v in sorted((run.data.metrics or {}).items())},
+        )
+
+
 class Registry:
     """MLflow tracking + registry for one governed repo."""
 
@@ -843,6 +888,83 @@ class Registry:
                 hint=f"promote a version to {alias} first (a promotion PR editing models/{name}/release.yaml)",
             )
         return self.version(name, number)
+
+    def record_monitoring(
+        self,
+        model: str,
+        stage: str,
+        version: int,
+        *,
+        evaluated_at: str,
+        status: str,
+        params: dict[str, str],
+        metrics: dict[str, float],
+        verdict_json: Callable[[str], str],
+    ) -> str:
+        """One run in :data:`MONITORING_EXPERIMENT` for a monitoring verdict, then the version's tags; its id.
+
+        The run holds the verdict's metrics (names made MLflow-safe, non-finite values left out:
+        MLflow's stores differ on NaN), its ``window`` param and the verdict as ``monitoring.json``
+        (``verdict_json(run_id)``: the verdict names the run it is stored in).
+        The version tags (``mlgate.monitoring.last_run``, ``.status``, ``.at``) are written last:
+        a reader following them always finds a finished run.
+        """
+        tags = {
+            MONITORING_TAG + "model": model,
+            MONITORING_TAG + "stage": stage,
+            MONITORING_TAG + "version": str(version),
+            MONITORING_TAG + "status": status,
+            MONITORING_TAG + "evaluated_at": evaluated_at,
+        }
+        run_id = self.create_run(MONITORING_EXPERIMENT, f"{model}@{stage} {evaluated_at}", tags)
+        try:
+            from mlflow.entities import Metric, Param
+
+            stamp = int(time.time() * 1000)
+            batch = [Metric(metric_name(k), float(v), stamp, 0) for k, v in metrics.items() if _finite(v)]
+            self._call(
+                f"log monitoring metrics to run {run_id}",
+                lambda: self.client.log_batch(
+                    run_id, metrics=batch, params=[Param(k, str(v)) for k, v in params.items()]
+                ),
+            )
+            self.attach_json(run_id, verdict_json(run_id), "monitoring.json")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.client.set_terminated(run_id, "FAILED")
+            raise
+        self._call(f"finish run {run_id}", lambda: self.client.set_terminated(run_id, "FINISHED"))
+        self.set_version_tags(
+            model,
+            version,
+            {
+                MONITORING_TAG + "last_run": run_id,
+                MONITORING_TAG + "status": status,
+                MONITORING_TAG + "at": evaluated_at,
+            },
+        )
+        return run_id
+
+    def monitoring_history(self, model: str, stage: str, limit: int = 20) -> list[MonitoringRun]:
+        """The last ``limit`` finished monitoring runs of ``model@stage``, oldest first (for trend charts)."""
+        found = self._call(
+            f"read experiment {MONITORING_EXPERIMENT}",
+            lambda: self.client.get_experiment_by_name(MONITORING_EXPERIMENT),
+        )
+        if found is None:
+            return []
+        query = (
+            f"tags.`{MONITORING_TAG}model` = '{_quoted(model)}' and tags.`{MONITORING_TAG}stage` = '{_quoted(stage)}'"
+            " and attributes.status = 'FINISHED'"
+        )
+        runs = self._call(
+            f"search monitoring runs of {model}@{stage}",
+            lambda: self.client.search_runs(
+                [found.experiment_id], query, max_results=limit, order_by=["attributes.start_time DESC"]
+            ),
+        )
+        history = [MonitoringRun.of(run) for run in runs]
+        return sorted(history, key=lambda r: (r.evaluated_at, r.run_id))
 
     def _download_model(self, name: str, version: int, into: Path) -> Path:
         """Download a version's model folder into ``into``; the folder holding its ``MLmodel``."""

@@ -1,0 +1,594 @@
+"""`mlgate monitor`: production traffic against the reference, judged by the policy's monitoring rules.
+
+The credit model is trained for real against the session's `mlflow server` and set as
+``production`` directly (promotion is other tests' business). Its holdout rows reach a SQLite audit
+store through a real `mlgate serve` process; drifted rows, other versions' rows and the PostgreSQL
+store are written with the audit store's own API (the code serve writes with), at fixed times so
+each scenario reads its own window. Outcomes arrive as a DVC-tracked CSV. PostgreSQL is Debian's,
+started in a temp folder: without it the PostgreSQL test skips, and fails under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+from sklearn.model_selection import train_test_split
+
+from conftest import PROJECT, copy_repo, dvc, git, invoke
+from faulty_proxy import FaultyProxy
+from mlgate.monitoring import TOLERANCE, estimate, resolve
+from mlgate.registry import Registry
+from mlgate.serving.audit import AuditStore, Record
+from mlgate_devkit.mlflow_server import free_port
+from mlgate_devkit.postgres import Cluster, binaries, start_cluster
+from mlgate_devkit.serve_process import start_serve
+
+pytestmark = pytest.mark.server
+
+FEATURES = ["credit_amount", "duration", "age", "job", "housing", "saving_accounts", "checking_account", "purpose"]
+CATEGORICAL = ["housing", "saving_accounts", "checking_account", "purpose"]
+ALICE = "alice-token-3f9c0a7d5e1b4c2a"
+ROLLBACK = "  rollback_procedure: revert the promotion PR; mlgate moves the production alias back\n"
+OLD_OUTCOME = "0" * 32  # an outcome of a request outside every window: the file exists before ours arrive
+DRIFT_DAY = "2025-01-10"
+POSTGRES_DAY = "2025-02-03"
+
+
+def monitoring_block(
+    audit: str | None = None, scores: str | None = None, labels: bool = True, labels_url: str | None = None
+) -> str:
+    """The spec's monitoring additions: sources, outcomes (30 days late, a file or a table), a retraining trigger."""
+    lines = ["  sources:"]
+    if audit:
+        lines.append(f"    audit_url: {audit}")
+    if scores:
+        lines.append(f"    scores: {scores}")
+    if labels_url:
+        lines += ["  labels:", f"    url: {labels_url}", "    table: outcomes", "    id_columns: [request_id, row]"]
+        lines += ["    label_column: risk"]
+    elif labels:
+        lines += [
+            "  labels:",
+            "    path: data/outcomes.csv",
+            "    id_columns: [request_id, row]",
+            "    label_column: risk",
+            "    delay_days: 30",
+        ]
+    lines += ["  retrain_when:", "    metric: drifted_share", "    max: 0.3"]
+    return "\n".join(lines) + "\n"
+
+
+def set_monitoring(repo: Path, block: str) -> None:
+    """Replace the spec's monitoring additions (everything after rollback_procedure up to policy:) and commit."""
+    spec = repo / "models" / "credit" / "model.yaml"
+    text = spec.read_text()
+    start = text.index(ROLLBACK) + len(ROLLBACK)
+    end = text.index("policy: ")
+    spec.write_text(text[:start] + block + text[end:])
+    git("commit", "-qam", "monitoring sources", cwd=repo)
+
+
+def write_outcomes(repo: Path, rows: pd.DataFrame) -> None:
+    """data/outcomes.csv (request_id, row, risk) tracked by DVC and committed: outcomes arriving."""
+    old = pd.DataFrame({"request_id": [OLD_OUTCOME], "row": [0], "risk": [1]})
+    pd.concat([old, rows[["request_id", "row", "risk"]]]).to_csv(repo / "data" / "outcomes.csv", index=False)
+    dvc("add", "-q", "data/outcomes.csv", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "outcomes arrived", cwd=repo)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON objects, as a client sends them (a missing category is null)."""
+    return json.loads(frame[FEATURES].to_json(orient="records"))
+
+
+@pytest.fixture(scope="module")
+def trained(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """credit trained for real with monitoring sources (a SQLite audit store) and outcomes; production at v1."""
+    base = tmp_path_factory.mktemp("monitor")
+    repo = copy_repo(template_repo, base / "repo")
+    db = base / "audit.db"
+    write_outcomes(repo, pd.DataFrame(columns=["request_id", "row", "risk"]))
+    set_monitoring(repo, monitoring_block(audit=f"sqlite:///{db}"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+        done = invoke(CliRunner(), "train", "credit", "--json", "-", cwd=repo)
+        assert done.exit_code == 0, done.output
+    version = json.loads(done.stdout)["version"]
+    registry = Registry(repo, mlflow_server)
+    registry.set_alias("credit", "production", version)
+    data = pd.read_csv(repo / "data" / "german_credit.csv")
+    _, held = train_test_split(np.arange(len(data)), test_size=0.25, random_state=42, stratify=data["risk"])
+    holdout = data.iloc[held].reset_index(drop=True)
+    model = registry.load_model("credit", version)
+    return {
+        "repo": repo,
+        "base": base,
+        "uri": mlflow_server,
+        "db": db,
+        "version": version,
+        "holdout": holdout,
+        "model": model,
+        "registry": registry,
+    }
+
+
+def proba(trained: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
+    x = frame[FEATURES].copy()
+    for column in CATEGORICAL:
+        x[column] = x[column].astype("object").where(x[column].notna(), None)
+    return trained["model"].predict_proba(x)[:, 1]
+
+
+def audit_record(trained: dict[str, Any], frame: pd.DataFrame, at: datetime, version: int | None = None) -> Record:
+    """One request of ``frame``'s rows as mlgate serve records it (outputs from the real model)."""
+    p = proba(trained, frame)
+    outputs = [
+        {"decision": int(pi >= 0.5), "needs_review": bool(0.4 <= pi <= 0.6), "probabilities": {"0": 1 - pi, "1": pi}}
+        for pi in p.tolist()
+    ]
+    return Record(
+        request_id=uuid.uuid4().hex,
+        at=at,
+        caller="alice",
+        model="credit",
+        version=version or trained["version"],
+        alias="production",
+        run_id="r" * 32,
+        latency_ms=1.0,
+        rows=list(zip(records(frame), outputs, strict=True)),
+    )
+
+
+def monitor(trained: dict[str, Any], *args: str, repo: Path | None = None) -> Result:
+    os.environ["MLFLOW_TRACKING_URI"] = trained["uri"]
+    try:
+        return invoke(
+            CliRunner(), "monitor", "credit", "--stage", "production", "--json", "-", *args, cwd=repo or trained["repo"]
+        )
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+
+
+def rule(verdict: dict[str, Any], metric: str) -> dict[str, Any]:
+    return next(r for r in verdict["rules"] if r["metric"] == metric)
+
+
+def variant(trained: dict[str, Any], name: str, block: str) -> Path:
+    """A copy of the trained repo whose spec reads other sources (same registry)."""
+    repo = copy_repo(trained["repo"], trained["base"] / name)
+    set_monitoring(repo, block)
+    return repo
+
+
+# --- (a) the holdout through a real mlgate serve: no drift ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(trained: dict[str, Any]) -> pd.DataFrame:
+    """The holdout posted to a real `mlgate serve` (SQLite audit store): request ids, rows, outcomes, scores."""
+    env = {"MLFLOW_TRACKING_URI": trained["uri"], "MLGATE_SERVE_TOKENS": f"alice {ALICE}"}
+    log = trained["base"] / "serve.log"
+    proc = start_serve(
+        trained["repo"], "credit", "production", log, "--audit-url", f"sqlite:///{trained['db']}", env=env
+    )
+    answers = []
+    try:
+        holdout = trained["holdout"]
+        for start in range(0, len(holdout), 50):
+            part = holdout.iloc[start : start + 50]
+            got = httpx.post(
+                proc.url + "/invocations",
+                json={"dataframe_records": records(part)},
+                headers={"Authorization": f"Bearer {ALICE}"},
+                timeout=60,
+            )
+            assert got.status_code == 200, got.text
+            body = got.json()
+            for row, (risk, prediction) in enumerate(zip(part["risk"], body["predictions"], strict=True)):
+                answers.append(
+                    {"request_id": body["request_id"], "row": row, "risk": risk, "p": prediction["probabilities"]["1"]}
+                )
+    finally:
+        proc.stop()
+    return pd.DataFrame(answers)
+
+
+@pytest.fixture(scope="module")
+def no_drift(trained: dict[str, Any], served: pd.DataFrame) -> dict[str, Any]:
+    done = monitor(trained, "--since", "1h")
+    assert done.exit_code == 0, done.output
+    return json.loads(done.stdout)
+
+
+def test_holdout_traffic_passes_with_every_metric_measured(trained: dict[str, Any], no_drift: dict[str, Any]) -> None:
+    verdict = no_drift
+    assert verdict["schema"] == "mlgate.monitoring/1"
+    failing = [(r["metric"], r["observed"]) for r in verdict["rules"] if r["status"] not in ("pass", "skipped")]
+    assert verdict["status"] == "pass", failing
+    assert (verdict["model"], verdict["stage"], verdict["version"]) == ("credit", "production", trained["version"])
+    assert verdict["rows"] == 250
+    assert verdict["sources"] == [{"kind": "audit", "where": f"sqlite:///{trained['db']}", "rows": 250, "notes": []}]
+    assert verdict["reference"]["kind"] == "training"
+    assert verdict["reference"]["rows"] == 750
+    assert (
+        verdict["reference"]["md5"]
+        == trained["registry"].version("credit", trained["version"]).tags["mlgate.data.path.md5"]
+    )
+    assert {f["feature"] for f in verdict["features"]} == set(FEATURES)
+    assert not any(f["drifted"] for f in verdict["features"])
+    metrics = verdict["metrics"]
+    assert metrics["volume"] == 250
+    assert metrics["null_fraction"] == 0
+    assert metrics["unseen_categories"] == 0
+    assert metrics["schema_mismatch"] == 0
+    # the reference's scores are those of the split's held-out rows: exactly what was served
+    assert metrics["prediction_psi"] == pytest.approx(0, abs=1e-9)
+    assert verdict["prediction"]["current_mean"] == pytest.approx(verdict["prediction"]["reference_mean"])
+    assert 0.5 < metrics["estimated_roc_auc"] <= 1
+    assert verdict["estimated"]["method"] == "cbpe"
+    assert verdict["retrain"]["triggered"] is False
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", verdict["window"]["from"])
+
+
+def test_performance_is_skipped_with_the_delay_before_outcomes_arrive(no_drift: dict[str, Any]) -> None:
+    roc = rule(no_drift, "roc_auc")
+    assert roc["status"] == "skipped"
+    assert "30 day(s)" in roc["explanation"]
+    assert "0 of 250 rows are old enough" in roc["explanation"]
+    assert no_drift["labels"] == {
+        "rows": 0,
+        "coverage": 0.0,
+        "delay_days": 30,
+        "eligible_rows": 0,
+        "source": no_drift["labels"]["source"],
+    }
+    assert no_drift["labels"]["source"].startswith("data/outcomes.csv (md5 ")
+
+
+# --- (b) injected drift ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def drifted(trained: dict[str, Any]) -> tuple[Result, dict[str, Any]]:
+    """The holdout with credit_amount x 3, duration x 2 and a purpose nobody trained on, plus another version's rows."""
+    frame = trained["holdout"].copy()
+    frame["credit_amount"] = frame["credit_amount"] * 3
+    frame["duration"] = frame["duration"] * 2
+    frame.loc[frame.index % 5 < 2, "purpose"] = "crypto"
+    store = AuditStore(f"sqlite:///{trained['db']}")
+    at = datetime.fromisoformat(f"{DRIFT_DAY}T12:00:00+00:00")
+    try:
+        for start in range(0, len(frame), 100):
+            store.write(audit_record(trained, frame.iloc[start : start + 100], at))
+        store.write(audit_record(trained, trained["holdout"].iloc[:7], at, version=999))
+    finally:
+        store.close()
+    done = monitor(trained, "--window", f"{DRIFT_DAY}..{DRIFT_DAY}")
+    return done, json.loads(done.stdout)
+
+
+def test_injected_drift_fails_and_names_the_drifted_features(drifted: tuple[Result, dict[str, Any]]) -> None:
+    done, verdict = drifted
+    assert done.exit_code == 1, done.output
+    assert verdict["status"] == "fail"
+    assert verdict["window"] == {"from": f"{DRIFT_DAY}T00:00:00Z", "to": "2025-01-11T00:00:00Z"}
+    drifted_features = {f["feature"] for f in verdict["features"] if f["drifted"]}
+    assert drifted_features == {"credit_amount", "duration", "purpose"}
+    purpose = next(f for f in verdict["features"] if f["feature"] == "purpose")
+    assert purpose["unseen_categories"] == ["crypto"]
+    assert purpose["unseen_count"] == 100
+    share = rule(verdict, "drifted_share")
+    assert share["status"] == "fail"
+    assert share["blocking"] is True
+    assert share["observed"] == pytest.approx(3 / 8)
+    assert "'credit_amount'" in share["explanation"]
+    assert verdict["rules"][0]["metric"] == "drifted_share"  # failures first
+    assert verdict["metrics"]["unseen_categories"] == pytest.approx(100 / 250)
+    assert verdict["retrain"] == {
+        "triggered": True,
+        "reason": "drifted_share 0.375 is above 0.3",
+        "when": {"metric": "drifted_share", "max": 0.3},
+    }
+    assert "blocking" in done.stderr
+
+
+def test_other_versions_in_the_window_are_counted_not_measured(
+    trained: dict[str, Any], drifted: tuple[Result, dict[str, Any]]
+) -> None:
+    _, verdict = drifted
+    assert verdict["rows"] == 250
+    assert verdict["other_versions"] == {"999": 7}
+    assert verdict["sources"][0]["notes"] == [
+        f"rows of other versions in the window, not measured (only v{trained['version']}, which the alias holds "
+        + "now): v999: 7"
+    ]
+
+
+# --- (c) outcomes arriving later ------------------------------------------------------------
+
+
+def test_outcomes_arriving_later_turn_performance_rules_on(trained: dict[str, Any], served: pd.DataFrame) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    repo = copy_repo(trained["repo"], trained["base"] / "labelled")
+    write_outcomes(repo, served)
+    done = monitor(trained, "--since", "1h", repo=repo)
+    assert done.exit_code in (0, 1), done.output
+    verdict = json.loads(done.stdout)
+    roc = rule(verdict, "roc_auc")
+    assert roc["status"] in ("pass", "fail")
+    realised = roc_auc_score(served["risk"], served["p"])
+    assert roc["observed"] == pytest.approx(realised, abs=1e-9)
+    assert verdict["metrics"]["roc_auc"] == pytest.approx(realised, abs=1e-9)
+    assert verdict["labels"]["rows"] == 250
+    assert verdict["labels"]["coverage"] == 1.0
+    assert verdict["metrics"]["label_coverage"] == 1.0
+    assert "250 labelled production rows" in roc["explanation"]
+
+
+# --- (d) PostgreSQL audit store -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if binaries() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    cluster = start_cluster(tmp_path_factory.mktemp("postgres"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_a_postgresql_audit_store_and_a_labels_table_are_read_like_sqlite(
+    trained: dict[str, Any], postgres: Cluster
+) -> None:
+    import sqlalchemy as sa
+    from sklearn.metrics import roc_auc_score
+
+    store = AuditStore(postgres.url)
+    at = datetime.fromisoformat(f"{POSTGRES_DAY}T08:30:00+00:00")
+    holdout = trained["holdout"]
+    outcomes = []
+    try:
+        store.create()
+        for start in range(0, 250, 60):
+            record = audit_record(trained, holdout.iloc[start : start + 60], at)
+            store.write(record)
+            outcomes += [
+                {"request_id": record.request_id, "row": i, "risk": int(risk)}
+                for i, risk in enumerate(holdout["risk"].iloc[start : start + 60])
+            ]
+    finally:
+        store.close()
+    engine = sa.create_engine(postgres.url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        pd.DataFrame(outcomes[:200]).to_sql("outcomes", engine, index=False)  # 50 have not arrived yet
+    finally:
+        engine.dispose()
+    repo = variant(trained, "postgres", monitoring_block(audit=postgres.url, labels_url=postgres.url))
+    done = monitor(trained, "--window", f"{POSTGRES_DAY}T00:00:00Z..{POSTGRES_DAY}T23:59:59Z", repo=repo)
+    assert done.exit_code in (0, 1), done.output
+    verdict = json.loads(done.stdout)
+    assert verdict["rows"] == 250
+    assert verdict["sources"][0]["where"] == postgres.url
+    assert not any(f["drifted"] for f in verdict["features"])
+    assert verdict["metrics"]["prediction_psi"] == pytest.approx(0, abs=1e-9)
+    assert verdict["labels"]["rows"] == 200
+    assert verdict["labels"]["coverage"] == pytest.approx(0.8)
+    assert verdict["labels"]["source"] == f"{postgres.url} table outcomes"
+    realised = roc_auc_score(holdout["risk"].iloc[:200], proba(trained, holdout.iloc[:200]))
+    assert rule(verdict, "roc_auc")["observed"] == pytest.approx(realised, abs=1e-9)
+
+
+# --- (e) mlgate score's partitions ----------------------------------------------------------
+
+
+def test_scored_partitions_are_monitored_and_a_vanished_input_is_said(trained: dict[str, Any]) -> None:
+    repo = variant(trained, "scores", monitoring_block(scores="scores", labels=False))
+    inputs = trained["base"] / "score-inputs"
+    inputs.mkdir()
+    frame = trained["holdout"][FEATURES].copy()
+    frame.insert(0, "application_id", [f"A{i:04d}" for i in range(len(frame))])
+    for column in CATEGORICAL:
+        frame[column] = frame[column].astype("object").where(frame[column].notna(), None)
+    frame.to_parquet(inputs / "batch.parquet", index=False)
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    os.environ["MLFLOW_TRACKING_URI"] = trained["uri"]
+    try:
+        scored = invoke(
+            CliRunner(),
+            *("score", "credit", "--stage", "production", "--input", str(inputs / "batch.parquet")),
+            *("--output", str(repo / "scores"), "--id-column", "application_id", "--date", today),
+            cwd=repo,
+        )
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    assert scored.exit_code == 0, scored.output
+    done = monitor(trained, "--since", "1d", repo=repo)
+    assert done.exit_code == 0, done.output
+    verdict = json.loads(done.stdout)
+    assert verdict["sources"] == [{"kind": "scores", "where": str(repo / "scores"), "rows": 250, "notes": []}]
+    assert len(verdict["features"]) == 8
+    assert verdict["metrics"]["prediction_psi"] == pytest.approx(0, abs=1e-9)
+
+    shutil.move(inputs / "batch.parquet", inputs / "moved.parquet")
+    gone = monitor(trained, "--since", "1d", repo=repo)
+    verdict = json.loads(gone.stdout)
+    assert gone.exit_code == 1  # drifted_share cannot be measured: fails closed
+    assert verdict["sources"][0]["notes"] == [
+        f"input {inputs / 'batch.parquet'} is gone: its rows give prediction drift and volume only"
+    ]
+    assert rule(verdict, "drifted_share")["status"] == "error"
+    assert verdict["metrics"]["volume"] == 250
+    assert "prediction_psi" in verdict["metrics"]
+    assert verdict["features"] == []
+
+
+def test_a_named_reference_is_used_and_an_untracked_one_exits_2(trained: dict[str, Any], served: pd.DataFrame) -> None:
+    block = monitoring_block(audit=f"sqlite:///{trained['db']}", labels=False)
+    repo = variant(trained, "named", block + "  reference: data/german_credit.csv\n")
+    done = monitor(trained, "--since", "1h", repo=repo)
+    assert done.exit_code == 0, done.output
+    verdict = json.loads(done.stdout)
+    assert verdict["reference"]["kind"] == "named"
+    assert verdict["reference"]["rows"] == 1000
+    assert verdict["reference"]["scored"] == "the named reference rows"
+    assert verdict["rows"] == 250
+
+    trained["holdout"].to_csv(repo / "data" / "reference.csv", index=False)
+    set_monitoring(repo, block + "  reference: data/reference.csv\n")
+    untracked = monitor(trained, "--since", "1h", repo=repo)
+    assert untracked.exit_code == 2, untracked.output
+    assert re.search(r"model\.yaml:\d+:\d+: monitoring -> reference: data file data/reference.csv", untracked.stderr)
+    assert "is not tracked by DVC" in untracked.stderr
+
+
+# --- (f) bad input and outages ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--since", "7d", "--window", "2025-01-01..2025-01-02"), "give --since or --window, not both"),
+        (("--since", "7x"), "--since '7x': expected a positive whole number"),
+        (("--since", "0d"), "--since '0d'"),
+        (("--window", "2025-02-01..2025-01-01"), "is not after the start"),
+        (("--window", "2025-02-01"), "expected FROM..TO"),
+        (("--window", "yesterday..today"), "is not an ISO date or datetime"),
+    ],
+)
+def test_malformed_windows_exit_2_naming_the_problem(trained: dict[str, Any], args: tuple[str, ...], said: str) -> None:
+    done = monitor(trained, *args)
+    assert done.exit_code == 2, done.output
+    assert said in done.stderr
+    assert json.loads(done.stdout)["exit_code"] == 2
+
+
+def test_an_unknown_stage_exits_2(trained: dict[str, Any]) -> None:
+    os.environ["MLFLOW_TRACKING_URI"] = trained["uri"]
+    try:
+        done = invoke(CliRunner(), "monitor", "credit", "--stage", "canary", cwd=trained["repo"])
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    assert done.exit_code == 2
+    assert "--stage 'canary' is not a stage of policies/credit.yaml" in done.stderr
+
+
+def test_a_spec_without_sources_exits_2_with_the_hint(template_repo: Path, tmp_path: Path) -> None:
+    repo = copy_repo(template_repo, tmp_path / "repo")
+    done = invoke(CliRunner(), "monitor", "credit", "--stage", "production", cwd=repo)
+    assert done.exit_code == 2
+    assert "names no production data to monitor" in done.stderr
+    assert "monitoring.sources" in done.stderr
+
+
+def test_an_audit_store_that_does_not_answer_exits_3(trained: dict[str, Any]) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"  # nothing listens there
+    repo = variant(trained, "down", monitoring_block(audit=url, labels=False))
+    done = monitor(trained, "--since", "1h", repo=repo)
+    assert done.exit_code == 3, done.output
+    assert "did not answer after 3 tries" in done.stderr
+    assert json.loads(done.stdout)["exit_code"] == 3
+
+
+@pytest.mark.parametrize(
+    ("since", "window", "frequency", "expected"),
+    [
+        (None, None, "weekly", ("2025-03-03T12:00:00Z", "2025-03-10T12:00:00Z")),
+        (None, None, "Hourly", ("2025-03-10T11:00:00Z", "2025-03-10T12:00:00Z")),
+        (None, None, "", ("2025-03-03T12:00:00Z", "2025-03-10T12:00:00Z")),  # no frequency: 7d
+        ("30m", None, "daily", ("2025-03-10T11:30:00Z", "2025-03-10T12:00:00Z")),
+        (None, "2025-01-01..2025-01-31", "daily", ("2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z")),
+        (None, "2025-01-01T06:00:00+02:00..2025-01-01T09:00", "", ("2025-01-01T04:00:00Z", "2025-01-01T09:00:00Z")),
+    ],
+)
+def test_the_window_defaults_to_the_specs_frequency_and_reads_utc(
+    since: str | None, window: str | None, frequency: str, expected: tuple[str, str]
+) -> None:
+    span = resolve(since, window, frequency, datetime(2025, 3, 10, 12, 0, tzinfo=UTC))
+    assert (span.as_dict()["from"], span.as_dict()["to"]) == expected
+
+
+# --- (g) what MLflow records -------------------------------------------------------------
+
+
+def test_each_verdict_is_a_monitoring_run_linked_from_the_version(
+    trained: dict[str, Any], no_drift: dict[str, Any], drifted: tuple[Result, dict[str, Any]]
+) -> None:
+    registry: Registry = trained["registry"]
+    _, failed = drifted
+    history = registry.monitoring_history("credit", "production")
+    ids = [run.run_id for run in history]
+    assert no_drift["monitoring_run_id"] in ids
+    assert failed["monitoring_run_id"] in ids
+    assert [r.evaluated_at for r in history] == sorted(r.evaluated_at for r in history)
+    assert len(registry.monitoring_history("credit", "production", limit=2)) == 2
+    by_id = {run.run_id: run for run in history}
+    bad = by_id[failed["monitoring_run_id"]]
+    assert bad.status == "fail"
+    assert bad.version == trained["version"]
+    assert bad.metrics["psi.credit_amount"] > 0.2
+    assert bad.metrics["drifted_share"] == pytest.approx(3 / 8)
+    assert by_id[no_drift["monitoring_run_id"]].metrics["psi.credit_amount"] < 0.2
+    stored = json.loads(registry.read_artifact(bad.run_id, "monitoring.json") or b"{}")
+    assert stored["monitoring_run_id"] == bad.run_id
+    assert stored["status"] == "fail"
+    tags = registry.version("credit", trained["version"]).tags
+    latest = max(history, key=lambda r: (r.evaluated_at, r.run_id))
+    assert tags["mlgate.monitoring.last_run"] in ids
+    assert tags["mlgate.monitoring.status"] in ("pass", "warn", "fail")
+    assert tags["mlgate.monitoring.at"] == latest.evaluated_at
+
+
+# --- (h) CBPE against the realised metrics ------------------------------------------------
+
+
+def test_cbpe_estimates_accuracy_and_roc_auc_within_the_documented_tolerance() -> None:
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    x, y = make_classification(n_samples=6000, n_features=8, n_informative=4, flip_y=0.05, random_state=7)
+    model = LogisticRegression(max_iter=1000).fit(x[:3000], y[:3000])
+    for threshold in (0.5, 0.35):
+        p = model.predict_proba(x[3000:])[:, 1]  # 3000 rows whose labels are held back from the estimate
+        est = estimate(p, threshold)
+        assert est is not None
+        realised_accuracy = accuracy_score(y[3000:], p >= threshold)
+        realised_auc = roc_auc_score(y[3000:], p)
+        assert abs(est.accuracy - realised_accuracy) <= TOLERANCE
+        assert abs(est.roc_auc - realised_auc) <= TOLERANCE
+    design = (PROJECT / "docs" / "design.md").read_text()
+    assert f"within {TOLERANCE:g}" in design
+    assert "calibrated" in design
+
+
+def test_a_registry_failing_while_recording_exits_3_after_writing_the_verdict(
+    trained: dict[str, Any], no_drift: dict[str, Any]
+) -> None:
+    with FaultyProxy(trained["uri"]) as proxy:
+        proxy.fail(r"/runs/create")  # the registry answers reads, then fails the monitoring run
+        done = monitor({**trained, "uri": proxy.url}, "--since", "1h")
+    assert done.exit_code == 3, done.output
+    verdict = json.loads(done.stdout)  # the verdict, not an error document: it was measured
+    assert verdict["schema"] == "mlgate.monitoring/1"
+    assert verdict["status"] == "pass"
+    assert verdict["monitoring_run_id"] is None
+    assert "did not answer" in done.stderr
