@@ -108,6 +108,7 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
     "rollback": (["rollback", "insurance", "--stage", "staging"], {0}),
     "register": (["register", "insurance", "--model-uri", "models:/insurance/1"], {0}),
     "init": (["init"], {0}),
+    "monitored": (["monitored", "--stage", "staging", "--all"], {0}),
     # the target passed through as an id column: every column is then the signature's or an id
     "score": (
         [

@@ -27,7 +27,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sklearn.model_selection import train_test_split
 
-from conftest import PROJECT, copy_repo, dvc, git, invoke
+from conftest import PROJECT, copy_repo, dvc, git, github_stand_in, invoke
 from faulty_proxy import FaultyProxy
 from mlgate.monitoring import TOLERANCE, estimate, resolve
 from mlgate.registry import Registry
@@ -592,3 +592,90 @@ def test_a_registry_failing_while_recording_exits_3_after_writing_the_verdict(
     assert verdict["status"] == "pass"
     assert verdict["monitoring_run_id"] is None
     assert "did not answer" in done.stderr
+
+
+# --- alerts end to end: mlgate monitor --alert against the validating GitHub stand-in -----------
+
+ALERT_DAYS = {"calm": "2025-03-01", "drift": "2025-03-02", "worse": "2025-03-03", "recovered": "2025-03-04"}
+
+
+def write_day(trained: dict[str, Any], day: str, frame: pd.DataFrame) -> None:
+    """``frame``'s rows audited at noon of ``day``, as mlgate serve writes them."""
+    store = AuditStore(f"sqlite:///{trained['db']}")
+    store.create()  # as mlgate serve does at start (this test may run before any service did)
+    try:
+        for start in range(0, len(frame), 100):
+            store.write(
+                audit_record(trained, frame.iloc[start : start + 100], datetime.fromisoformat(f"{day}T12:00:00+00:00"))
+            )
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def alert_days(trained: dict[str, Any]) -> dict[str, str]:
+    """Four days: the holdout; 3 of 8 features drifted (drifted_share 0.375 > 0.3); 5 of 8; the holdout again."""
+    calm = trained["holdout"]
+    drift = calm.assign(credit_amount=calm["credit_amount"] * 3, duration=calm["duration"] * 2, age=calm["age"] + 25)
+    worse = drift.assign(checking_account="little")
+    worse.loc[worse.index % 5 < 2, "purpose"] = "crypto"
+    for name, frame in (("calm", calm), ("drift", drift), ("worse", worse), ("recovered", calm)):
+        write_day(trained, ALERT_DAYS[name], frame)
+    return ALERT_DAYS
+
+
+def alert_run(trained: dict[str, Any], day: str) -> tuple[Result, dict[str, Any]]:
+    done = monitor(trained, "--window", f"{day}..{day}", "--alert")
+    assert done.exit_code in (0, 1), done.output
+    return done, json.loads(done.stdout)
+
+
+def test_alerts_follow_the_model_from_calm_to_breach_to_worse_to_recovery(
+    trained: dict[str, Any], alert_days: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with github_stand_in(monkeypatch, "ghs_monitorAlert0123456789abcdefghijklmn", "acme/credit-models") as github:
+        done, calm = alert_run(trained, alert_days["calm"])
+        assert (done.exit_code, calm["actions"]["alert"]["action"]) == (0, "none")
+        assert github.issues == {}
+
+        done, breach = alert_run(trained, alert_days["drift"])
+        assert done.exit_code == 1
+        assert breach["actions"]["alert"]["action"] == "opened"
+        [issue] = github.issues.values()
+        assert issue["state"] == "open"
+        assert {label["name"] for label in issue["labels"]} >= {"mlgate", "monitoring"}
+        assert "<!-- mlgate:monitoring model=credit stage=production -->" in issue["body"]
+        assert "drifted_share" in issue["title"]
+        assert issue["assignees"] == []  # the owner "ana.lima" is no GitHub login: named in the body instead
+        assert "ana.lima" in issue["body"]
+        comments = len(github.comments.get(issue["number"], []))
+
+        done, again = alert_run(trained, alert_days["drift"])  # the same traffic, the same figures
+        assert again["actions"]["alert"] == breach["actions"]["alert"] | {"action": "unchanged"}
+        assert len(github.comments.get(issue["number"], [])) == comments
+        assert len(github.issues) == 1
+
+        done, worse = alert_run(trained, alert_days["worse"])
+        assert worse["actions"]["alert"]["action"] == "commented"
+        assert worse["metrics"]["drifted_share"] > breach["metrics"]["drifted_share"]
+        assert len(github.comments[issue["number"]]) == comments + 1
+        assert "purpose" in github.comments[issue["number"]][-1]["body"]
+
+        done, recovered = alert_run(trained, alert_days["recovered"])
+        assert (done.exit_code, recovered["actions"]["alert"]["action"]) == (0, "closed")
+        assert github.issues[issue["number"]]["state"] == "closed"
+        assert len(github.comments[issue["number"]]) == comments + 2
+        assert len(github.issues) == 1
+
+
+def test_a_lost_answer_to_the_issue_create_still_leaves_one_issue(
+    trained: dict[str, Any], alert_days: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with github_stand_in(monkeypatch, "ghs_monitorLost0123456789abcdefghijklmnop", "acme/credit-models") as github:
+        github.lose_next(1, "502")  # GitHub creates the issue; the proxy answers 502
+        done, breach = alert_run(trained, alert_days["drift"])
+        assert done.exit_code == 1
+        assert breach["actions"]["alert"]["action"] == "opened"
+        assert len(github.issues) == 1
+        [issue] = github.issues.values()
+        assert breach["actions"]["alert"]["number"] == issue["number"]

@@ -398,6 +398,24 @@ def score(
 @click.option("--tracking-uri", metavar="URI", help="MLflow tracking server (default: MLFLOW_TRACKING_URI).")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help="Write the monitoring verdict JSON to PATH ('-' for stdout).")
+@click.option("--markdown", metavar="PATH", help="Write the report as Markdown (Mermaid trend charts) to PATH.")
+@click.option("--html", metavar="PATH", help="Write the report as standalone HTML (SVG trend charts) to PATH.")
+@click.option(
+    "--alert",
+    is_flag=True,
+    help="Open, update or close the model's monitoring issue on GitHub, and open the post-deployment reviews due "
+    "(GITHUB_TOKEN with issues: write, GITHUB_REPOSITORY).",
+)
+@click.option(
+    "--propose-retrain",
+    is_flag=True,
+    help="When the verdict triggers retraining, open the pull request the spec's monitoring.retrain describes "
+    "(pushes mlgate/retrain-MODEL; contents: write, pull-requests: write).",
+)
+@click.option("--base", default="main", show_default=True, metavar="BRANCH", help="Base of the retraining PR.")
+@click.option(
+    "--remote", default="origin", show_default=True, metavar="NAME", help="Git remote the branch is pushed to."
+)
 @handled
 def monitor(
     model: str,
@@ -407,20 +425,52 @@ def monitor(
     tracking_uri: str | None,
     repo: str | None,
     json_path: str | None,
+    markdown: str | None,
+    html: str | None,
+    alert: bool,
+    propose_retrain: bool,
+    base: str,
+    remote: str,
 ) -> None:
     """Measure what MODEL's STAGE saw in production against its reference; judge the policy's monitoring rules.
 
     Reads the spec's monitoring.sources (the serve audit store, mlgate score's partitions), records
     the verdict in the mlgate-monitoring MLflow experiment. Exit 1 when a blocking rule fails.
     """
-    from mlgate.monitoring import run as run_monitoring
+    from mlgate.monitoring.command import monitor as run_monitor
 
-    result = run_monitoring(
-        _root(repo), model, stage, since=since, window=window, tracking_uri=tracking_uri, progress=ui.progress
+    outcome = run_monitor(
+        _root(repo),
+        model,
+        stage,
+        since=since,
+        window=window,
+        tracking_uri=tracking_uri,
+        markdown=Path(markdown) if markdown else None,
+        html=Path(html) if html else None,
+        alert=alert,
+        propose_retrain=propose_retrain,
+        base=base,
+        remote=remote,
+        progress=ui.progress,
     )
+    result = outcome.result
     verdict = result.verdict
-    ui.write_json(json_path, verdict)
+    ui.write_json(json_path, outcome.as_dict())
     ui.rule_lines(verdict["rules"])
+    for note in outcome.notes:
+        ui.info(note)
+    if outcome.alert is not None:
+        ui.info(
+            f"monitoring issue: {outcome.alert['action']}"
+            + (f" {outcome.alert['url']}" if outcome.alert["url"] else "")
+        )
+    for review in outcome.reviews:
+        if review["action"] == "opened":
+            ui.info(f"post-deployment review at day {review['day']} opened: {review['url']}")
+    if outcome.retrain_pr is not None:
+        pr = outcome.retrain_pr
+        ui.info(f"retraining pull request: {pr['action']}" + (f" {pr['url']}" if pr.get("url") else ""))
     if result.recording_error is not None:
         raise result.recording_error
     counts = verdict["counts"]
