@@ -157,6 +157,33 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     assert {requests["before"]["request_id"], requests["after"]["request_id"]} <= set(audit["request_ids"])
     assert not serving["token_in_log"]
     assert 'mlgate_serve_model_version{alias="production",model="credit"}' in result.output
+    # watch it: drifted traffic through the service; mlgate monitor fails on drift, opens the
+    # model's monitoring issue and the retraining pull request, whose branch was pushed
+    monitoring = summary["monitoring"]
+    verdict = monitoring["verdict"]
+    assert monitoring["exit_code"] == 1
+    assert (verdict["status"], verdict["version"]) == ("fail", v3)
+    assert verdict["rows"] >= monitoring["sent"] == 250
+    assert {f["feature"] for f in verdict["features"] if f["drifted"]} == {"credit_amount", "duration", "age"}
+    assert verdict["retrain"]["triggered"] is True
+    issue = monitoring["issue"]
+    assert monitoring["alert"]["action"] == "opened"
+    assert issue["state"] == "open"
+    assert {label["name"] for label in issue["labels"]} >= {"mlgate", "monitoring"}
+    assert "<!-- mlgate:monitoring model=credit stage=production -->" in issue["body"]
+    pr = monitoring["retrain_pr"]
+    assert (pr["action"], pr["branch"]) == ("opened", "mlgate/retrain-credit")
+    assert monitoring["pull"]["head"]["ref"] == "mlgate/retrain-credit"
+    assert monitoring["branch_changes"] == ["models/credit/model.yaml"]
+    pushed_spec = git("show", "mlgate/retrain-credit:models/credit/model.yaml", cwd=Path(monitoring["origin"]))
+    assert "path: data/snapshots/german_credit-2026-11.csv" in pushed_spec
+    assert git("status", "--porcelain", cwd=repo).strip() == ""  # back on main, clean
+    assert git("branch", "--show-current", cwd=repo).strip() == "main"
+    markdown = Path(monitoring["reports"]["markdown"]).read_text()
+    assert markdown.startswith("❌")
+    assert "<!-- mlgate:monitoring-report model=credit stage=production -->" in markdown
+    assert Path(monitoring["reports"]["html"]).read_text().startswith("<!DOCTYPE html>")
+    assert f"issue #{issue['number']} opened" in result.output
     # it says where its outputs are
     assert str(repo) in result.output
     assert "mlflow ui --backend-store-uri" in result.output

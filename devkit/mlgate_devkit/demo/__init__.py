@@ -10,7 +10,8 @@ embedded MLflow registry (SQLite in the scratch repo), gates them, writing verdi
 and reports, and plays the journeys: a pull request whose propose workflow runs under a real
 Actions runner (act) against a local GitHub API (:mod:`mlgate_devkit.demo.pull_request`),
 merge to promote (:mod:`mlgate_devkit.demo.promotions`), then batch scoring and the audited
-service following a promotion (:mod:`mlgate_devkit.demo.serving`).
+service following a promotion (:mod:`mlgate_devkit.demo.serving`), and monitoring that opens an
+issue and a retraining pull request (:mod:`mlgate_devkit.demo.monitoring`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv", "data/adult_inco
 # credit and insurance: mlgate's declarative pipeline (estimator:); income: the repo's own
 # script train/income.py (train: {command: ...}), an XGBoost pipeline
 MODELS = ("credit", "insurance", "income")
-TOTAL_STEPS = 3 + 2 * len(MODELS) + 4  # repo, dvc, validate; train and gate each; PR, promotions, serving, summary
+TOTAL_STEPS = (
+    3 + 2 * len(MODELS) + 5
+)  # repo, dvc, validate; train, gate each; PR, promotions, serving, monitoring, summary
 GITIGNORE = "/mlflow.db\n/mlartifacts/\n/metrics/\n"
 
 
@@ -188,20 +191,28 @@ def run_demo(
         verdicts[name] = {"status": verdict.status, "path": str(path), "counts": counts}
         verdicts[name] |= _write_reports(repo, uri, workdir / "reports", name, path)
         log(f"  reports: {verdicts[name]['markdown']}, {verdicts[name]['html']}")
-    progress(TOTAL_STEPS - 3, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
+    progress(TOTAL_STEPS - 4, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
     pr = _pull_request(source, repo, workdir, uri, log, with_act=pull_request)
-    progress(TOTAL_STEPS - 2, TOTAL_STEPS, "merge to promote: staging, production, a retrained v3, rollback")
+    progress(TOTAL_STEPS - 3, TOTAL_STEPS, "merge to promote: staging, production, a retrained v3, rollback")
+    from mlgate_devkit.demo.monitoring import run_monitoring
     from mlgate_devkit.demo.promotions import journey, run_promotions
-    from mlgate_devkit.demo.serving import run_serving
+    from mlgate_devkit.demo.serving import credit_service, run_serving
 
     with journey(source, repo, uri, log) as promoting:
         promotions = run_promotions(promoting)
         progress(
-            TOTAL_STEPS - 1,
+            TOTAL_STEPS - 2,
             TOTAL_STEPS,
             "after the merge: mlgate score by the production alias, mlgate serve, a promotion it follows",
         )
-        serving = run_serving(promoting, workdir)
+        with credit_service(promoting, workdir) as service:
+            serving = run_serving(promoting, workdir, service)
+            progress(
+                TOTAL_STEPS - 1,
+                TOTAL_STEPS,
+                "watch it: drifted traffic, mlgate monitor --alert --propose-retrain",
+            )
+            monitoring = run_monitoring(promoting, workdir, service)
     progress(TOTAL_STEPS, TOTAL_STEPS, "summary")
     return {
         "workdir": str(workdir),
@@ -211,6 +222,7 @@ def run_demo(
         "pull_request": pr,
         "promotions": promotions,
         "serving": serving,
+        "monitoring": monitoring,
         "outputs": {
             "verdicts": {n: v["path"] for n, v in verdicts.items()},
             "reports": {n: {"markdown": v["markdown"], "html": v["html"]} for n, v in verdicts.items()},
@@ -220,6 +232,9 @@ def run_demo(
             "mlflow_artifacts": str(repo / "mlartifacts"),
             "scores": serving["batch"]["partition"],
             "audit_store": serving["audit"]["path"],
+            "monitoring_reports": monitoring["reports"],
+            "github_issue": monitoring["alert"]["url"],
+            "retraining_pr": monitoring["retrain_pr"].get("url"),
             "registered": {n: t["model_uri"] for n, t in trained.items()},
             "browse": f"mlflow ui --backend-store-uri {uri}",
             "status": f"cd {repo} && mlgate status && mlgate history credit",

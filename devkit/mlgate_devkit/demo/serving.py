@@ -11,10 +11,13 @@ audit rows and the ``/metrics`` line of the served version.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +25,10 @@ import httpx
 import pandas as pd
 
 from mlgate.config.release import set_stage
+from mlgate.config.schema import load_model_spec
 from mlgate.scoring import score
 from mlgate_devkit.demo.promotions import Journey
-from mlgate_devkit.serve_process import start_serve
+from mlgate_devkit.serve_process import ServeProcess, start_serve
 
 CALLER = "loan-desk"  # the caller id the audit log names; its token is made per run and never printed
 POLL_SECONDS = 1.0  # how often the service asks the registry where the alias points
@@ -33,22 +37,37 @@ SCORED_ROWS = 200
 ID_COLUMN = "application_id"
 
 
-def run_serving(j: Journey, workdir: Path) -> dict[str, Any]:
-    """Score by the production alias, serve it, promote again, and show the service following."""
+@dataclass
+class Service:
+    """The running ``mlgate serve credit --stage production`` of the demo, and how to call it."""
+
+    process: ServeProcess
+    token: str
+    audit_db: Path
+    started: dict[str, Any]
+    features: list[str]
+
+    @property
+    def url(self) -> str:
+        """Where it listens."""
+        return self.process.url
+
+
+@contextlib.contextmanager
+def credit_service(j: Journey, workdir: Path) -> Iterator[Service]:
+    """``mlgate serve credit --stage production`` as a real uvicorn process for the ``with`` block.
+
+    SQLite audit store in the demo's folder, a caller token made for this run, the alias polled
+    every second. The token reaches the service through its environment, never an argument.
+    """
     folder = workdir / "serving"
     folder.mkdir(parents=True, exist_ok=True)
-    spec = j.repo / "models" / "credit" / "model.yaml"
-    from mlgate.config.schema import load_model_spec
-
-    model_spec, _ = load_model_spec(spec, j.repo)
-    features = [*model_spec.features.numeric, *model_spec.features.categorical]
-    out: dict[str, Any] = {"batch": _score_a_file(j, folder, features)}
-
+    spec, _ = load_model_spec(j.repo / "models" / "credit" / "model.yaml", j.repo)
     token = secrets.token_hex(16)
     audit_db = folder / "audit.db"
     started_file = folder / "started.json"
     j.log(f"  mlgate serve credit --stage production --audit-url sqlite:///{audit_db} --poll-seconds {POLL_SECONDS:g}")
-    service = start_serve(
+    process = start_serve(
         j.repo,
         "credit",
         "production",
@@ -63,34 +82,45 @@ def run_serving(j: Journey, workdir: Path) -> dict[str, Any]:
     )
     try:
         started = json.loads(started_file.read_text())
-        j.log(f"  serving credit v{started['version']} on {service.url} (pid {service.proc.pid}), docs at /docs")
-        applications = pd.read_csv(j.repo / "data" / "german_credit.csv")[features].head(3)
-        rows = json.loads(applications.to_json(orient="records"))
-        out["started"] = started
-        out["requests"] = requests = {}
-        requests["before"] = _predict(j, service.url, token, rows, "3 applications")
-        requests["missing_token"] = _refused(j, service.url, None, rows[:1], "no token")
-        malformed = [dict(rows[0], credit_amount="a lot")]
-        requests["malformed"] = _refused(j, service.url, token, malformed, "credit_amount = 'a lot'")
-
-        now, desired = j.registry.alias_version("credit", "production"), j.registry.alias_version("credit", "staging")
-        j.log(f"  promote again while it serves: credit production v{now} → v{desired} (staging's, gated and approved)")
-        out["promotion"] = j.pull_request(
-            f"Promote credit to v{desired} in production",
-            lambda: set_stage(j.repo, "credit", "production", desired),
-            approve=True,
-        )
-        out["followed"] = _wait_for_version(j, service.url, token, rows, desired)
-        requests["after"] = _predict(j, service.url, token, rows, "the same 3 applications")
-        out["same_process"] = service.proc.poll() is None
-        out["metrics"] = _metrics_lines(service.url)
-        for line in out["metrics"]:
-            j.log(f"  /metrics: {line}")
+        features = [*spec.features.numeric, *spec.features.categorical]
+        yield Service(process, token, audit_db, started, features)
     finally:
-        service.stop()
-    out["audit"] = _audit_rows(j, audit_db)
-    out["service_log"] = str(service.log)
-    out["token_in_log"] = token in service.log.read_text(encoding="utf-8", errors="replace")
+        process.stop()
+
+
+def run_serving(j: Journey, workdir: Path, service: Service) -> dict[str, Any]:
+    """Score by the production alias; ask the service; promote again and show it following."""
+    folder = workdir / "serving"
+    features = service.features
+    out: dict[str, Any] = {"batch": _score_a_file(j, folder, features)}
+    token, proc = service.token, service.process
+    started = service.started
+    j.log(f"  serving credit v{started['version']} on {service.url} (pid {proc.proc.pid}), docs at /docs")
+    applications = pd.read_csv(j.repo / "data" / "german_credit.csv")[features].head(3)
+    rows = json.loads(applications.to_json(orient="records"))
+    out["started"] = started
+    out["requests"] = requests = {}
+    requests["before"] = _predict(j, service.url, token, rows, "3 applications")
+    requests["missing_token"] = _refused(j, service.url, None, rows[:1], "no token")
+    malformed = [dict(rows[0], credit_amount="a lot")]
+    requests["malformed"] = _refused(j, service.url, token, malformed, "credit_amount = 'a lot'")
+
+    now, desired = j.registry.alias_version("credit", "production"), j.registry.alias_version("credit", "staging")
+    j.log(f"  promote again while it serves: credit production v{now} → v{desired} (staging's, gated and approved)")
+    out["promotion"] = j.pull_request(
+        f"Promote credit to v{desired} in production",
+        lambda: set_stage(j.repo, "credit", "production", desired),
+        approve=True,
+    )
+    out["followed"] = _wait_for_version(j, service.url, token, rows, desired)
+    requests["after"] = _predict(j, service.url, token, rows, "the same 3 applications")
+    out["same_process"] = proc.proc.poll() is None
+    out["metrics"] = _metrics_lines(service.url)
+    for line in out["metrics"]:
+        j.log(f"  /metrics: {line}")
+    out["audit"] = _audit_rows(j, service.audit_db)
+    out["service_log"] = str(proc.log)
+    out["token_in_log"] = token in proc.log.read_text(encoding="utf-8", errors="replace")
     return out
 
 
@@ -123,13 +153,14 @@ def _score_a_file(j: Journey, folder: Path, features: list[str]) -> dict[str, An
     return result | {"columns": list(table.columns), "input": str(incoming)}
 
 
-def _post(url: str, token: str | None, rows: list[dict[str, Any]]) -> httpx.Response:
+def post(url: str, token: str | None, rows: list[dict[str, Any]]) -> httpx.Response:
+    """POST ``rows`` to /invocations as ``dataframe_records``, with the bearer token when given."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.post(f"{url}/invocations", json={"dataframe_records": rows}, headers=headers, timeout=30)
 
 
 def _predict(j: Journey, url: str, token: str, rows: list[dict[str, Any]], what: str) -> dict[str, Any]:
-    answer = _post(url, token, rows)
+    answer = post(url, token, rows)
     answer.raise_for_status()
     body = answer.json()
     shown = ", ".join(f"{p['decision']}{' (review)' if p['needs_review'] else ''}" for p in body["predictions"])
@@ -138,7 +169,7 @@ def _predict(j: Journey, url: str, token: str, rows: list[dict[str, Any]], what:
 
 
 def _refused(j: Journey, url: str, token: str | None, rows: list[dict[str, Any]], what: str) -> dict[str, Any]:
-    answer = _post(url, token, rows)
+    answer = post(url, token, rows)
     detail = answer.json().get("detail")
     j.log(f"  POST /invocations, {what}: {answer.status_code} {json.dumps(detail)[:160]}")
     return {"status": answer.status_code, "detail": detail}
@@ -148,7 +179,7 @@ def _wait_for_version(j: Journey, url: str, token: str, rows: list[dict[str, Any
     """Ask the service until it answers with ``version``; how long after the alias moved that took."""
     start = time.monotonic()
     while True:
-        body = _post(url, token, rows[:1]).json()
+        body = post(url, token, rows[:1]).json()
         if body.get("version") == version:
             seconds = round(time.monotonic() - start, 1)
             j.log(f"  the service answers with v{version} {seconds}s after the alias moved, without a restart")

@@ -400,6 +400,9 @@ class FakeGitHub:
         """Add pull request ``number`` from the recorded template; the pull request."""
         pr = copy.deepcopy(self._pr_template)
         pr["number"] = number
+        # this repository's addresses, not the capture's
+        pr["html_url"] = f"https://github.com/{self.repo}/pull/{number}"
+        pr["url"] = f"{self.url}/repos/{self.repo}/pulls/{number}"
         # fields GitHub made required after the 2019 capture (see rest-responses/SOURCES.md)
         pr.setdefault("auto_merge", None)
         for side in ("base", "head"):
