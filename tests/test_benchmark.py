@@ -1,8 +1,10 @@
 """The benchmarks still run: the gate benchmark agrees with scipy and fairlearn, the pull-request
-overhead benchmark goes through validate, gate and report (small sizes: not timings)."""
+overhead benchmark goes through validate, gate and report, the monitoring benchmark finds the
+injected drift (small sizes: not timings)."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +110,49 @@ def test_serve_benchmark_smoke_runs_every_server(governed_repo: Path) -> None:
         assert r["errors"] == "0"
         assert int(r["requests"]) > 0
         assert float(r["p99_ms"]) >= float(r["p50_ms"]) > 0
+
+
+def test_monitor_benchmark_smoke_finds_the_injected_drift() -> None:
+    """2,000 audit rows through a real trained repo; evidently too when it is installed."""
+    with_evidently = importlib.util.find_spec("evidently") is not None
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT / "benchmarks" / "monitor.py"),
+            "--rows",
+            "2000",
+            "--request-rows",
+            "100",
+            *([] if with_evidently else ["--skip-evidently"]),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    last = done.stdout.strip().splitlines()[-1]
+    fields = dict(item.split("=", 1) for item in last.split())
+    assert list(fields) == [
+        "rows",
+        "features",
+        "mlgate_s",
+        "mlgate_peak_mb",
+        "evidently_s",
+        "evidently_peak_mb",
+        "speedup",
+        "drifted_features_mlgate",
+        "drifted_features_evidently",
+        "injected_drift_found",
+    ]
+    assert fields["rows"] == "2000"
+    assert fields["features"] == "25"
+    assert float(fields["mlgate_s"]) > 0
+    assert float(fields["mlgate_peak_mb"]) > 50
+    assert fields["injected_drift_found"] == "true"
+    assert {"income", "balance", "channel"} <= set(fields["drifted_features_mlgate"].split(","))
+    if with_evidently:
+        assert float(fields["evidently_s"]) > 0
+        assert fields["drifted_features_evidently"] != "skipped"
+    else:
+        assert fields["evidently_s"] == fields["drifted_features_evidently"] == "skipped"
