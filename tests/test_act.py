@@ -468,7 +468,7 @@ class MonitoredRepo:
 
 
 @pytest.fixture
-def monitored_repo(base_repo: tuple[Path, str], tmp_path: Path) -> MonitoredRepo:
+def monitored_repo(base_repo: tuple[Path, str], template_repo: Path, tmp_path: Path) -> MonitoredRepo:
     """credit trained for real and in production, watched through a SQLite audit store of drifted traffic.
 
     The spec retrains from DVC-tracked monthly snapshots (a newer one is committed); `origin` fetches
@@ -480,7 +480,7 @@ def monitored_repo(base_repo: tuple[Path, str], tmp_path: Path) -> MonitoredRepo
     repo, _ = base_repo
     # a DVC remote of this test's own (committed: act copies only what git tracks, not config.local)
     remote = tmp_path / "dvc-remote"
-    shutil.copytree(Path(dvc("remote", "list", cwd=repo).split()[1]), remote)
+    shutil.copytree(template_repo.parent / "dvc-remote", remote)  # the session's: never written to
     dvc("remote", "modify", "local", "url", str(remote), cwd=repo)
     source = (repo / "data/german_credit.csv").read_text().splitlines(keepends=True)
     (repo / "data/snapshots").mkdir()
@@ -534,6 +534,12 @@ def run_monitor(m: MonitoredRepo, github: FakeGitHub, out: Path) -> ActRun:
 def test_monitor_workflow_alerts_on_the_breach_and_opens_one_retraining_pr(
     monitored_repo: MonitoredRepo, tmp_path: Path, github: FakeGitHub
 ) -> None:
+    """A dispatch of monitor.yml (all models, production, now) against drifted traffic, twice.
+
+    The jobs run in act's copy of the repo, whose .git/config is the test repo's: `origin` fetches
+    from the GitHub URL act names the repository by (GITHUB_REPOSITORY) and pushes (`pushurl`) to a
+    local bare repository, where on GitHub the checkout's persisted token pushes to the same URL.
+    """
     m = monitored_repo
     run = run_monitor(m, github, tmp_path / "act")
     log, tail = run.log, run.fail()
@@ -588,3 +594,4 @@ def test_monitor_workflow_alerts_on_the_breach_and_opens_one_retraining_pr(
     assert "retraining pull request: exists" in log2, tail2
     assert re.search(r"\[monitor/retrain[^\]]*\]\s+🏁\s+Job succeeded", log2), tail2
     assert TOKEN not in log2
+    assert github.violations == [], github.violations
