@@ -17,12 +17,15 @@ import os
 import re
 import shutil
 import sqlite3
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import PROJECT, copy_paths, copy_repo, git
+from conftest import PROJECT, copy_paths, copy_repo, dvc, git
 from mlgate_devkit.act import (
     ActRun,
     find_act,
@@ -400,3 +403,195 @@ def test_monitor_plan_lists_the_production_models_due(base_repo: tuple[Path, str
     assert re.search(r"credit\s+v3\s+weekly\s+yes\s+every model on demand", run.log), run.fail()
     assert not re.search(r"\| insurance\s", run.log), "insurance has no production version"
     assert re.search(r"""models=\\?\[\\?"credit\\?"\]""", run.log), run.fail()
+
+
+# --- monitor.yml end to end: plan → monitor (alert) → retrain (pull request) -------------------
+
+MONITOR_CATEGORICAL = ["housing", "saving_accounts", "checking_account", "purpose"]
+MONITOR_FEATURES = ["credit_amount", "duration", "age", "job", *MONITOR_CATEGORICAL]
+MONITOR_ROLLBACK = "  rollback_procedure: revert the promotion PR; mlgate moves the production alias back\n"
+SNAPSHOT = "data/snapshots/2026-02.csv"
+RETRAIN_BRANCH = "mlgate/retrain-credit"
+MONITOR_MARKER = "<!-- mlgate:monitoring model=credit stage=production -->"
+
+
+def drifted_traffic(repo: Path, uri: str, version: int, store_url: str, at: datetime) -> None:
+    """The holdout with 3 of 8 features drifted (drifted_share 0.375 > 0.3), audited at ``at`` as serve writes it."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    from mlgate.registry import Registry
+    from mlgate.serving.audit import AuditStore, Record
+
+    data = pd.read_csv(repo / "data" / "german_credit.csv")
+    _, held = train_test_split(np.arange(len(data)), test_size=0.25, random_state=42, stratify=data["risk"])
+    calm = data.iloc[held].reset_index(drop=True)
+    drift = calm.assign(credit_amount=calm["credit_amount"] * 3, duration=calm["duration"] * 2, age=calm["age"] + 25)
+    model = Registry(repo, uri).load_model("credit", version)
+    x = drift[MONITOR_FEATURES].copy()
+    for column in MONITOR_CATEGORICAL:
+        x[column] = x[column].astype("object").where(x[column].notna(), None)
+    p = model.predict_proba(x)[:, 1].tolist()
+    rows = json.loads(drift[MONITOR_FEATURES].to_json(orient="records"))
+    outputs = [
+        {"decision": int(pi >= 0.5), "needs_review": bool(0.4 <= pi <= 0.6), "probabilities": {"0": 1 - pi, "1": pi}}
+        for pi in p
+    ]
+    store = AuditStore(store_url)
+    store.create()
+    try:
+        for start in range(0, len(rows), 100):
+            store.write(
+                Record(
+                    request_id=uuid.uuid4().hex,
+                    at=at,
+                    caller="alice",
+                    model="credit",
+                    version=version,
+                    alias="production",
+                    run_id="r" * 32,
+                    latency_ms=1.0,
+                    rows=list(zip(rows[start : start + 100], outputs[start : start + 100], strict=True)),
+                )
+            )
+    finally:
+        store.close()
+
+
+@dataclass
+class MonitoredRepo:
+    repo: Path
+    origin: Path  # the bare repository `git push origin` lands in
+    uri: str  # the MLflow tracking URI (an Actions variable)
+    version: int
+
+
+@pytest.fixture
+def monitored_repo(base_repo: tuple[Path, str], template_repo: Path, tmp_path: Path) -> MonitoredRepo:
+    """credit trained for real and in production, watched through a SQLite audit store of drifted traffic.
+
+    The spec retrains from DVC-tracked monthly snapshots (a newer one is committed); `origin` fetches
+    from the GitHub URL act reads the repository name from, and pushes to a local bare repository.
+    """
+    from mlgate.registry import Registry
+    from mlgate.training.train import train
+
+    repo, _ = base_repo
+    # a DVC remote of this test's own (committed: act copies only what git tracks, not config.local)
+    remote = tmp_path / "dvc-remote"
+    shutil.copytree(template_repo.parent / "dvc-remote", remote)  # the session's: never written to
+    dvc("remote", "modify", "local", "url", str(remote), cwd=repo)
+    source = (repo / "data/german_credit.csv").read_text().splitlines(keepends=True)
+    (repo / "data/snapshots").mkdir()
+    (repo / SNAPSHOT).write_text("".join(source[:900]))
+    dvc("add", "-q", SNAPSHOT, cwd=repo)
+    dvc("push", "-q", cwd=repo)
+    audit = tmp_path / "audit.db"
+    spec = repo / "models/credit/model.yaml"
+    block = (
+        "  sources:\n"
+        f"    audit_url: sqlite:///{audit}\n"
+        "  retrain_when:\n"
+        "    metric: drifted_share\n"
+        "    max: 0.3\n"
+        "  retrain:\n"
+        "    snapshots: data/snapshots/*.csv\n"
+    )
+    spec.write_text(spec.read_text().replace(MONITOR_ROLLBACK, MONITOR_ROLLBACK + block, 1))
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "credit: monitoring sources, retraining from snapshots", cwd=repo)
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    version = train(repo, "credit", tracking_uri=uri).version
+    Registry(repo, uri).set_alias("credit", "production", version)  # promotion is other tests' business
+    release = repo / "models/credit/release.yaml"
+    release.write_text(release.read_text().replace("production: null", f"production: {version}"))
+    git("commit", "-q", "-am", f"credit v{version} in production", cwd=repo)
+    drifted_traffic(repo, uri, version, f"sqlite:///{audit}", datetime.now(UTC) - timedelta(hours=2))
+
+    origin = tmp_path / "origin.git"
+    git("init", "-q", "--bare", str(origin), cwd=tmp_path)
+    git("remote", "set-url", "--push", "origin", str(origin), cwd=repo)
+    git("push", "-q", "origin", "main", cwd=repo)
+    return MonitoredRepo(repo, origin, uri, version)
+
+
+def run_monitor(m: MonitoredRepo, github: FakeGitHub, out: Path) -> ActRun:
+    event = {"inputs": {"model": "", "stage": "production", "all": "true"}}
+    return run_workflow(
+        m.repo,
+        ".github/workflows/monitor.yml",
+        "workflow_dispatch",
+        event,
+        out,
+        secrets={"GITHUB_TOKEN": github.token},
+        variables={"MLFLOW_TRACKING_URI": m.uri},
+        github_api_url=github.url,
+    )
+
+
+def test_monitor_workflow_alerts_on_the_breach_and_opens_one_retraining_pr(
+    monitored_repo: MonitoredRepo, tmp_path: Path, github: FakeGitHub
+) -> None:
+    """A dispatch of monitor.yml (all models, production, now) against drifted traffic, twice.
+
+    The jobs run in act's copy of the repo, whose .git/config is the test repo's: `origin` fetches
+    from the GitHub URL act names the repository by (GITHUB_REPOSITORY) and pushes (`pushurl`) to a
+    local bare repository, where on GitHub the checkout's persisted token pushes to the same URL.
+    """
+    m = monitored_repo
+    run = run_monitor(m, github, tmp_path / "act")
+    log, tail = run.log, run.fail()
+
+    # plan: credit is the matrix
+    assert re.search(r"""models=\\?\[\\?"credit\\?"\]""", log), tail
+    assert re.search(r"\[monitor/plan\s*\]\s+🏁\s+Job succeeded", log), tail
+
+    # monitor: red on the blocking breach, the verdict uploaded all the same
+    verdict_files = list((run.artifacts / "monitor-verdict-credit").glob("*.json"))
+    assert len(verdict_files) == 1, tail
+    verdict = json.loads(verdict_files[0].read_text())
+    assert (verdict["model"], verdict["stage"], verdict["version"]) == ("credit", "production", m.version)
+    assert verdict["status"] == "fail", verdict["rules"]
+    assert verdict["metrics"]["drifted_share"] > 0.3, verdict["metrics"]
+    assert verdict["retrain"]["triggered"] is True, verdict["retrain"]
+    assert verdict["actions"]["alert"]["action"] == "opened", verdict["actions"]
+    assert re.search(r"\[monitor/monitor[^\]]*\]\s+🏁\s+Job failed", log), tail
+    assert run.returncode != 0, tail
+
+    # one open monitoring issue on the stand-in
+    [issue] = github.issues.values()
+    assert issue["state"] == "open"
+    assert {label["name"] for label in issue["labels"]} >= {"mlgate", "monitoring"}
+    assert MONITOR_MARKER in issue["body"]
+    comments = len(github.comments.get(issue["number"], []))
+
+    # retrain: one pull request from mlgate/retrain-credit, the branch pushed to the bare origin
+    # (the job's workspace is act's copy of the repo, .git/config included: `origin` pushes there)
+    assert "credit: retraining triggered: true" in log, tail
+    assert "pushing mlgate/retrain-credit to origin" in log, tail
+    assert re.search(r"\[monitor/retrain[^\]]*\]\s+🏁\s+Job succeeded", log), tail
+    [pull] = github.pulls.values()
+    assert (pull["head"]["ref"], pull["base"]["ref"], pull["state"]) == (RETRAIN_BRANCH, "main", "open")
+    heads = git("ls-remote", "--heads", str(m.origin), cwd=m.repo)
+    assert f"refs/heads/{RETRAIN_BRANCH}" in heads, heads
+    spec = yaml.safe_load(git("show", f"{RETRAIN_BRANCH}:models/credit/model.yaml", cwd=m.origin))
+    assert spec["data"]["path"] == SNAPSHOT
+    changed = git("diff", "--name-only", f"main...{RETRAIN_BRANCH}", cwd=m.origin).split()
+    assert changed == ["models/credit/model.yaml"], changed
+    assert TOKEN not in log
+
+    # the same dispatch again: the same figures (no new comment), the open pull request "exists"
+    again = run_monitor(m, github, tmp_path / "act2")
+    log2, tail2 = again.log, again.fail()
+    verdict2 = json.loads(next((again.artifacts / "monitor-verdict-credit").glob("*.json")).read_text())
+    assert verdict2["actions"]["alert"]["action"] == "unchanged", verdict2["actions"]
+    assert list(github.issues) == [issue["number"]]
+    assert len(github.comments.get(issue["number"], [])) == comments
+    assert len(github.pulls) == 1, github.pulls
+    assert re.search(r"credit: retraining pull request #\d+ is already open; nothing pushed", log2), tail2
+    assert "retraining pull request: exists" in log2, tail2
+    assert re.search(r"\[monitor/retrain[^\]]*\]\s+🏁\s+Job succeeded", log2), tail2
+    assert TOKEN not in log2
+    assert github.violations == [], github.violations

@@ -420,6 +420,12 @@ def test_monitor_runs_the_cli_and_keeps_the_verdict_even_on_a_breach() -> None:
         r'mlgate monitor "\$MLGATE_MODEL" --stage "\$MLGATE_STAGE" --propose-retrain --json -', propose["run"]
     )
     assert propose["if"] == "steps.decide.outputs.triggered == 'true'"
+    # GitHub starts no workflow for what the job's own token pushes or opens: a token of its own
+    # (optional) makes propose.yml gate the retraining pull request; the push and the PR use it alike
+    retrain_token = "${{ secrets.MLGATE_RETRAIN_TOKEN || github.token }}"
+    assert propose["env"]["GITHUB_TOKEN"] == retrain_token
+    [checkout] = [s for s in steps if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout["with"] == {"token": retrain_token}, "persisted credentials: mlgate pushes with them"
     assert jobs["retrain"]["env"]["MLGATE_MODEL"] == "${{ matrix.model }}"
     script = (PROJECT / "action/monitor/action.yml").read_text()
     assert "args+=(--alert)" in script
