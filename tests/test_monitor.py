@@ -679,3 +679,25 @@ def test_a_lost_answer_to_the_issue_create_still_leaves_one_issue(
         assert len(github.issues) == 1
         [issue] = github.issues.values()
         assert breach["actions"]["alert"]["number"] == issue["number"]
+
+
+def test_from_verdict_acts_on_a_written_verdict_without_measuring_again(
+    trained: dict[str, Any], no_drift: dict[str, Any], tmp_path: Path
+) -> None:
+    """The retrain job's path: the monitor job's verdict, not a second measurement and MLflow run."""
+    path = tmp_path / "verdict.json"
+    path.write_text(json.dumps(no_drift | {"actions": {"alert": {"action": "opened"}}}))
+    recorded = len(trained["registry"].monitoring_history("credit", "production", limit=1000))
+    done = monitor(trained, "--from-verdict", str(path), "--markdown", str(tmp_path / "report.md"))
+    assert done.exit_code == 0, done.output
+    acted = json.loads(done.stdout)
+    assert acted["monitoring_run_id"] == no_drift["monitoring_run_id"]
+    assert acted["actions"]["alert"] is None  # what followed the earlier run is not carried over
+    assert len(trained["registry"].monitoring_history("credit", "production", limit=1000)) == recorded
+    assert "<!-- mlgate:monitoring-report model=credit stage=production -->" in (tmp_path / "report.md").read_text()
+    path.write_text(json.dumps(no_drift | {"model": "insurance"}))
+    wrong = monitor(trained, "--from-verdict", str(path))
+    assert wrong.exit_code == 2
+    assert "is about insurance@production, not credit@production" in wrong.output
+    path.write_text("{not json")
+    assert monitor(trained, "--from-verdict", str(path)).exit_code == 2

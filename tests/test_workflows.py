@@ -417,8 +417,11 @@ def test_monitor_runs_the_cli_and_keeps_the_verdict_even_on_a_breach() -> None:
     assert download["with"]["name"] == upload["with"]["name"]
     [propose] = [s for s in steps if "--propose-retrain" in s.get("run", "")]
     assert re.search(
-        r'mlgate monitor "\$MLGATE_MODEL" --stage "\$MLGATE_STAGE" --propose-retrain --json -', propose["run"]
+        r'mlgate monitor "\$MLGATE_MODEL" --stage "\$MLGATE_STAGE" --from-verdict "\$MLGATE_VERDICT" '
+        r"--propose-retrain --json -",
+        propose["run"],
     )
+    assert propose["env"]["MLGATE_VERDICT"] == "${{ steps.decide.outputs.path }}"  # the monitor job's, not re-measured
     assert propose["if"] == "steps.decide.outputs.triggered == 'true'"
     # GitHub starts no workflow for what the job's own token pushes or opens: a token of its own
     # (optional) makes propose.yml gate the retraining pull request; the push and the PR use it alike

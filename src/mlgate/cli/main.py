@@ -412,6 +412,11 @@ def score(
     help="When the verdict triggers retraining, open the pull request the spec's monitoring.retrain describes "
     "(pushes mlgate/retrain-MODEL; contents: write, pull-requests: write).",
 )
+@click.option(
+    "--from-verdict",
+    metavar="PATH",
+    help="Act (--alert, --propose-retrain, reports) on this verdict file instead of measuring again.",
+)
 @click.option("--base", default="main", show_default=True, metavar="BRANCH", help="Base of the retraining PR.")
 @click.option(
     "--remote", default="origin", show_default=True, metavar="NAME", help="Git remote the branch is pushed to."
@@ -429,6 +434,7 @@ def monitor(
     html: str | None,
     alert: bool,
     propose_retrain: bool,
+    from_verdict: str | None,
     base: str,
     remote: str,
 ) -> None:
@@ -453,6 +459,7 @@ def monitor(
         base=base,
         remote=remote,
         progress=ui.progress,
+        from_verdict=Path(from_verdict) if from_verdict else None,
     )
     result = outcome.result
     verdict = result.verdict

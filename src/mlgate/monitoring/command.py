@@ -14,6 +14,7 @@ out: an outage of MLflow must not silence a breach.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.config.workspace import load_model_context
-from mlgate.exceptions import MlgateError
+from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.monitoring.run import MonitoringResult, run
+from mlgate.monitoring.verdict import SCHEMA
 from mlgate.registry import Registry, audit
 
 Progress = Callable[[str], None]
@@ -75,10 +77,20 @@ def monitor(
     remote: str = "origin",
     progress: Progress = lambda _msg: None,
     now: datetime | None = None,
+    from_verdict: Path | None = None,
 ) -> MonitorOutcome:
-    """Monitor ``models:/NAME@STAGE``, then write the reports and act on GitHub as asked."""
+    """Monitor ``models:/NAME@STAGE``, then write the reports and act on GitHub as asked.
+
+    ``from_verdict``: act on a verdict an earlier step of the same workflow run wrote, instead of
+    measuring and recording again (the retrain job: one verdict, one point on the trend charts).
+    """
     now = now or datetime.now(UTC)
-    result = run(root, name, stage, since=since, window=window, tracking_uri=tracking_uri, progress=progress, now=now)
+    if from_verdict is not None:
+        result = MonitoringResult(_read_verdict(from_verdict, name, stage))
+    else:
+        result = run(
+            root, name, stage, since=since, window=window, tracking_uri=tracking_uri, progress=progress, now=now
+        )
     outcome = MonitorOutcome(result)
     verdict = result.verdict
     registry = Registry(root, tracking_uri)
@@ -126,6 +138,25 @@ def monitor(
 
             outcome.retrain_pr = propose(root, name, verdict, github, remote=remote, base=base, progress=progress)
     return outcome
+
+
+def _read_verdict(path: Path, name: str, stage: str) -> dict[str, Any]:
+    """A monitoring verdict file of ``name``@``stage`` (exit 2 for anything else)."""
+    try:
+        verdict = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise InvalidInput(f"--from-verdict {path}: cannot be read ({err.strerror})") from None
+    except ValueError as err:
+        raise InvalidInput(f"--from-verdict {path}: not JSON ({err})") from None
+    if not isinstance(verdict, dict) or verdict.get("schema") != SCHEMA:
+        found = verdict.get("schema") if isinstance(verdict, dict) else type(verdict).__name__
+        raise InvalidInput(f"--from-verdict {path}: not a monitoring verdict (schema {found!r}, expected {SCHEMA!r})")
+    if (verdict.get("model"), verdict.get("stage")) != (name, stage):
+        raise InvalidInput(
+            f"--from-verdict {path}: the verdict is about {verdict.get('model')}@{verdict.get('stage')}, "
+            f"not {name}@{stage}"
+        )
+    return {k: v for k, v in verdict.items() if k != "actions"}  # what followed last time is not this run's
 
 
 def _history(registry: Registry, name: str, stage: str, outcome: MonitorOutcome) -> list[dict[str, Any]]:
