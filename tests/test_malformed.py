@@ -21,6 +21,7 @@ from conftest import PROJECT, invoke
 from mlgate.data import file_md5
 
 SPEC = "models/credit/model.yaml"
+GATE_INDENT = "\n      "  # a key of a gate rule in policies/*.yaml (a monitoring rule's is indented less)
 SPEC_LINES = len((PROJECT / SPEC).read_text().splitlines())  # appended keys start after them
 RELEASE = "models/credit/release.yaml"
 POLICY = "policies/credit.yaml"
@@ -281,7 +282,7 @@ CASES = [
     case(
         "invalid-severity",
         f"{POLICY}:13:17: gates -> performance -> 2 -> severity: expected 'block' or 'warn', got string 'fatal'",
-        edit(POLICY, "severity: warn", "severity: fatal"),
+        edit(POLICY, GATE_INDENT + "severity: warn", GATE_INDENT + "severity: fatal"),
     ),
     case(
         "invalid-task",
@@ -555,7 +556,7 @@ CASES = [
     case(
         "yaml-python-object-tag",
         f"{POLICY}:7:12: gates -> performance -> 0 -> min: YAML tag '!!python/object:os.system' refused: {PLAIN_TYPES}",
-        edit(POLICY, "min: 0.70", "min: !!python/object:os.system 0.70"),
+        edit(POLICY, GATE_INDENT + "min: 0.70", GATE_INDENT + "min: !!python/object:os.system 0.70"),
     ),
     case(
         "yaml-python-apply-tag-on-mapping",
@@ -706,17 +707,17 @@ CASES = [
     case(
         "threshold-nan",
         f"{POLICY}:7:12: gates -> performance -> 0 -> min: expected a finite number, got number nan",
-        edit(POLICY, "min: 0.70", "min: .nan"),
+        edit(POLICY, GATE_INDENT + "min: 0.70", GATE_INDENT + "min: .nan"),
     ),
     case(
         "threshold-max-inf",
         f"{POLICY}:20:12: gates -> fairness -> 1 -> max: expected a finite number, got number inf",
-        edit(POLICY, "max: 0.2", "max: .inf"),
+        edit(POLICY, GATE_INDENT + "max: 0.2", GATE_INDENT + "max: .inf"),
     ),
     case(
         "threshold-min-minus-inf",
         f"{POLICY}:7:12: gates -> performance -> 0 -> min: expected a finite number, got number -inf",
-        edit(POLICY, "min: 0.70", "min: -.inf"),
+        edit(POLICY, GATE_INDENT + "min: 0.70", GATE_INDENT + "min: -.inf"),
     ),
     case(
         "threshold-max-regression-nan",
@@ -739,13 +740,13 @@ CASES = [
         "difference-max-above-one",
         f"{POLICY}:20:12: gates -> fairness -> 1 -> max: 'equalized_odds_difference' is always "
         "between 0 and 1, so max 2 is always met: give a value from 0 to 1",
-        edit(POLICY, "max: 0.2", "max: 2"),
+        edit(POLICY, GATE_INDENT + "max: 0.2", GATE_INDENT + "max: 2"),
     ),
     case(
         "score-min-in-percent",
         f"{POLICY}:7:12: gates -> performance -> 0 -> min: 'roc_auc' is always between 0 and 1, "
         "so min 70 is never met: give a value from 0 to 1",
-        edit(POLICY, "min: 0.70", "min: 70"),
+        edit(POLICY, GATE_INDENT + "min: 0.70", GATE_INDENT + "min: 70"),
     ),
     case(
         "error-metric-max-negative",
@@ -962,7 +963,7 @@ CASES = [
         "enum-severity",
         f"{POLICY}:13:17: gates -> performance -> 2 -> severity: expected 'block' or 'warn', "
         "got string 'blocking' (did you mean 'block'?)",
-        edit(POLICY, "severity: warn", "severity: blocking"),
+        edit(POLICY, GATE_INDENT + "severity: warn", GATE_INDENT + "severity: blocking"),
     ),
     case(
         "enum-task",

@@ -96,7 +96,9 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def trained(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def trained(
+    template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """credit trained for real with monitoring sources (a SQLite audit store) and outcomes; production at v1."""
     base = tmp_path_factory.mktemp("monitor")
     repo = copy_repo(template_repo, base / "repo")
@@ -114,7 +116,7 @@ def trained(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.Te
     _, held = train_test_split(np.arange(len(data)), test_size=0.25, random_state=42, stratify=data["risk"])
     holdout = data.iloc[held].reset_index(drop=True)
     model = registry.load_model("credit", version)
-    return {
+    yield {
         "repo": repo,
         "base": base,
         "uri": mlflow_server,
@@ -124,6 +126,8 @@ def trained(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.Te
         "model": model,
         "registry": registry,
     }
+    # the session's registry is shared: later modules expect credit's production alias unset
+    registry.delete_alias("credit", "production")
 
 
 def proba(trained: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
