@@ -215,6 +215,15 @@ def test_the_governance_template_follows_this_repos_workflow() -> None:
     assert theirs_job["permissions"] == ours_job["permissions"]
 
 
+def test_the_monitor_template_is_this_repos_workflow() -> None:
+    """Only the action references and the name differ from .github/workflows/monitor.yml."""
+    ours = (PROJECT / ".github/workflows/monitor.yml").read_text()
+    theirs = (TEMPLATES / "workflows/mlgate-monitor.yml").read_text()
+    for verb in ("setup", "monitor"):
+        ours = ours.replace(f"uses: ./action/{verb}", f"uses: <owner>/<repo>/action/{verb}@v1")
+    assert theirs == ours.replace("\nname: monitor\n", "\nname: mlgate monitor\n")
+
+
 @pytest.mark.parametrize(
     ("stem", "name"), [("insurance", "insurance"), ("German Credit", "german-credit"), ("__", "model")]
 )

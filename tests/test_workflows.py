@@ -266,7 +266,9 @@ def test_report_action_renders_and_publishes_in_one_call() -> None:
 
 
 INIT_WORKFLOWS = sorted((PROJECT / "src/mlgate/resources/init/workflows").glob("*.yml"))
-MLGATE_ACTION = re.compile(r"^\s*-?\s*uses:\s*<owner>/<repo>/action/(setup|train|gate|report|promote)@v1(\s+#.*)?$")
+MLGATE_ACTION = re.compile(
+    r"^\s*-?\s*uses:\s*<owner>/<repo>/action/(setup|train|gate|report|promote|monitor)@v1(\s+#.*)?$"
+)
 
 
 @pytest.mark.parametrize("path", INIT_WORKFLOWS, ids=lambda p: p.name)
@@ -278,7 +280,7 @@ def test_init_workflows_follow_the_same_rules(path: Path) -> None:
         assert "timeout-minutes" in job, f"job '{name}' needs timeout-minutes"
         for scope, level in (job.get("permissions") or {}).items():
             assert level in ("read", "write", "none")
-            assert scope in ("contents", "pull-requests", "checks"), scope
+            assert scope in ("contents", "pull-requests", "checks", "issues"), scope
     for step in steps_of(doc):
         assert "${{" not in step.get("run", ""), step
     for line in path.read_text().splitlines():

@@ -22,7 +22,7 @@ from mlgate.config.schema import NAME_PATTERN, TEXT_MIN_ROWS
 from mlgate.exceptions import InvalidInput
 
 ACTIONS = "<owner>/<repo>@v1"
-WORKFLOWS = ("mlgate-propose.yml", "mlgate-promote.yml", "mlgate-governance.yml")
+WORKFLOWS = ("mlgate-propose.yml", "mlgate-promote.yml", "mlgate-governance.yml", "mlgate-monitor.yml")
 GITIGNORE = ("/mlflow.db", "/mlartifacts/")
 ESTIMATORS: dict[str, tuple[str, dict[str, Any]]] = {
     "classification": ("sklearn.ensemble.RandomForestClassifier", {"n_estimators": 200, "min_samples_leaf": 5}),
