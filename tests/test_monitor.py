@@ -705,3 +705,105 @@ def test_from_verdict_acts_on_a_written_verdict_without_measuring_again(
     assert "is about insurance@production, not credit@production" in wrong.output
     path.write_text("{not json")
     assert monitor(trained, "--from-verdict", str(path)).exit_code == 2
+
+
+# --- a regressor: prediction drift on the predicted value, performance once outcomes arrive --------
+
+
+def test_a_regressor_is_monitored_on_its_predicted_values_and_its_outcomes(
+    trained: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """insurance (gradient boosting, charges in USD): the same sources, rules and verdict as a classifier."""
+    repo = copy_repo(trained["repo"], tmp_path / "repo")
+    db = tmp_path / "audit.db"
+    spec = repo / "models" / "insurance" / "model.yaml"
+    text = spec.read_text()
+    anchor = "  rollback_procedure:"
+    assert anchor in text
+    sources = (
+        f"  sources:\n    audit_url: sqlite:///{db}\n"
+        "  labels:\n    path: data/charges.csv\n    id_columns: [request_id, row]\n    label_column: charges\n"
+    )
+    spec.write_text(text.replace(anchor, sources + anchor, 1))
+    policy = repo / "policies" / "default.yaml"
+    policy.write_text(
+        policy.read_text() + "monitoring:\n  - metric: drifted_share\n    max: 0.4\n  - metric: mae\n    max: 6000\n"
+    )
+    pd.DataFrame(columns=["request_id", "row", "charges"]).to_csv(repo / "data" / "charges.csv", index=False)
+    dvc("add", "-q", "data/charges.csv", cwd=repo)  # tracked before any outcome arrived
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "insurance: monitoring", cwd=repo)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained["uri"])
+    done = invoke(CliRunner(), "train", "insurance", "--json", "-", cwd=repo)
+    assert done.exit_code == 0, done.output
+    version = json.loads(done.stdout)["version"]
+    registry = Registry(repo, trained["uri"])
+    registry.set_alias("insurance", "production", version)
+    try:
+        data = pd.read_csv(repo / "data" / "insurance.csv")
+        _, held = train_test_split(np.arange(len(data)), test_size=0.25, random_state=42)
+        holdout = data.iloc[held].reset_index(drop=True)
+        model = registry.load_model("insurance", version)
+        columns = ["age", "bmi", "children", "sex", "smoker", "region"]
+
+        def write(frame: pd.DataFrame, day: str) -> list[tuple[str, int, float]]:
+            store = AuditStore(f"sqlite:///{db}")
+            store.create()
+            keys = []
+            try:
+                for start in range(0, len(frame), 100):
+                    part = frame.iloc[start : start + 100]
+                    values = model.predict(part[columns])
+                    request = uuid.uuid4().hex
+                    rows = json.loads(part[columns].to_json(orient="records"))
+                    outputs = [{"prediction": float(v)} for v in values]
+                    at = datetime.fromisoformat(f"{day}T12:00:00+00:00")
+                    pairs = list(zip(rows, outputs, strict=True))
+                    store.write(Record(request, at, "alice", "insurance", version, "production", "r" * 32, 1.0, pairs))
+                    keys += [(request, i, float(c)) for i, c in enumerate(part["charges"])]
+            finally:
+                store.close()
+            return keys
+
+        calm_keys = write(holdout, "2025-04-01")
+        old = holdout.assign(age=holdout["age"] + 30, bmi=holdout["bmi"] * 1.5, children=holdout["children"] + 3)
+        write(old, "2025-04-02")
+
+        def run(day: str) -> tuple[int, dict[str, Any]]:
+            got = invoke(
+                CliRunner(),
+                "monitor",
+                "insurance",
+                "--stage",
+                "production",
+                "--window",
+                f"{day}..{day}",
+                "--json",
+                "-",
+                cwd=repo,
+            )
+            assert got.exit_code in (0, 1), got.output
+            return got.exit_code, json.loads(got.stdout)
+
+        code, calm = run("2025-04-01")
+        assert (code, calm["status"]) == (0, "pass")
+        assert calm["rows"] == len(holdout)
+        assert calm["prediction"]["current_mean"] == pytest.approx(float(np.mean(model.predict(holdout[columns]))))
+        assert rule(calm, "mae")["status"] == "skipped"  # no outcomes yet
+        assert calm["estimated"] is None  # CBPE needs class probabilities
+        code, aged = run("2025-04-02")
+        assert (code, aged["status"]) == (1, "fail")
+        assert {f["feature"] for f in aged["features"] if f["drifted"]} == {"age", "bmi", "children"}
+        assert aged["metrics"]["prediction_psi"] > 0.2  # older, heavier clients: higher predicted charges
+        outcomes = pd.DataFrame(calm_keys, columns=["request_id", "row", "charges"])
+        outcomes.to_csv(repo / "data" / "charges.csv", index=False)
+        dvc("add", "-q", "data/charges.csv", cwd=repo)
+        git("add", "-A", cwd=repo)
+        git("commit", "-qm", "outcomes arrived", cwd=repo)
+        code, labelled = run("2025-04-01")
+        realised = float(np.mean(np.abs(model.predict(holdout[columns]) - holdout["charges"])))
+        assert rule(labelled, "mae")["status"] == "pass"
+        assert labelled["metrics"]["mae"] == pytest.approx(realised)
+        assert labelled["labels"]["rows"] == len(holdout)
+    finally:
+        registry.delete_alias("insurance", "production")

@@ -389,16 +389,17 @@ def data_format(display: str) -> str:
     return DATA_FORMATS[PurePosixPath(display).suffix.lower()]
 
 
-def read_table(path: Path, display: str) -> pd.DataFrame:
+def read_table(path: Path, display: str, *, allow_no_rows: bool = False) -> pd.DataFrame:
     """Read a data input by the extension of ``display`` (its repository path): CSV, TSV or Parquet.
 
     ``path`` is where the bytes are (the workspace, or a copy fetched from DVC at a commit, whose
     name may differ); ``display`` names the file in problems. An empty or unreadable file, or a
-    row of the wrong width, is a located problem.
+    row of the wrong width, is a located problem; so is a header without rows, unless
+    ``allow_no_rows`` (an outcomes file before the first outcome arrived).
     """
     kind = data_format(display)
     if kind == "parquet":
-        return _read_parquet(path, display)
+        return _read_parquet(path, display, allow_no_rows)
     delimiter = "\t" if kind == "tsv" else ","
     ragged = _ragged_rows(path, display, delimiter)
     if ragged:
@@ -410,12 +411,12 @@ def read_table(path: Path, display: str) -> pd.DataFrame:
         raise SpecError([Problem(display, 1, 0, (), f"file is empty: expected a {name} header")]) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise SpecError([Problem(display, 0, 0, (), f"not a readable {name}: {err}")]) from None
-    if frame.empty:
+    if frame.empty and not allow_no_rows:
         raise SpecError([Problem(display, 2, 0, (), "no data rows below the header")])
     return frame
 
 
-def _read_parquet(path: Path, display: str) -> pd.DataFrame:
+def _read_parquet(path: Path, display: str, allow_no_rows: bool = False) -> pd.DataFrame:
     """A Parquet input as pandas reads it (pyarrow); a file pyarrow refuses is a problem naming it."""
     import pyarrow as pa
 
@@ -424,7 +425,7 @@ def _read_parquet(path: Path, display: str) -> pd.DataFrame:
     except (pa.ArrowException, OSError, ValueError) as err:
         message = f"not a readable Parquet file: {err} (write it with pandas' to_parquet or pyarrow)"
         raise SpecError([Problem(display, 0, 0, (), message)]) from None
-    if frame.empty:
+    if frame.empty and not allow_no_rows:
         raise SpecError([Problem(display, 0, 0, (), "the Parquet file holds no rows")])
     if not all(isinstance(c, str) for c in frame.columns):
         raise SpecError([Problem(display, 0, 0, (), "column names must be strings to be named in a spec")])

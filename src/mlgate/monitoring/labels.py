@@ -91,7 +91,7 @@ def _outcomes(ctx: ModelContext) -> tuple[pd.DataFrame, str]:
         from mlgate.data.dvc import resolve_file
 
         found = resolve_file("labels", spec.path, ctx.root, ctx.spec_doc, ("monitoring", "labels", "path"))
-        frame = read_table(ctx.root / found.path, found.path)
+        frame = read_table(ctx.root / found.path, found.path, allow_no_rows=True)  # none arrived yet
         missing = [c for c in wanted if c not in frame.columns]
         if missing:
             key = "label_column" if spec.label_column in missing else "id_columns"
