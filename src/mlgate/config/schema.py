@@ -428,6 +428,9 @@ class Retrain(StrictModel):
 
     command: str | None = Field(None, min_length=1, description="refreshes the DVC-tracked training data")
     snapshots: str | None = Field(None, min_length=1, description="glob of data snapshots; the newest is trained on")
+    timeout_minutes: int = Field(
+        60, ge=1, le=MAX_TRAIN_TIMEOUT_MINUTES, description="the command is stopped after (command only)"
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> Retrain:

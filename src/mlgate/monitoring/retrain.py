@@ -43,8 +43,6 @@ from mlgate.git import config_value, git_state, run_git, show
 Progress = Callable[[str], None]
 
 BRANCH_PREFIX = "mlgate/retrain-"
-TIMEOUT_MINUTES = 60
-"""How long ``monitoring.retrain.command`` may run."""
 MARKER = "<!-- mlgate:retrain:{model} -->"
 POINTER_NAMES = (".gitignore", "dvc.lock", "dvc.yaml")
 """New untracked files a refresh may add besides ``*.dvc`` pointers (DVC writes them)."""
@@ -71,7 +69,7 @@ def propose(
     remote: str = "origin",
     base: str = "main",
     progress: Progress = lambda _m: None,
-    timeout_minutes: float = TIMEOUT_MINUTES,
+    timeout_minutes: float | None = None,
 ) -> dict[str, Any]:
     """Open the retraining pull request ``verdict`` asks for, as ``monitoring.retrain`` says.
 
@@ -111,7 +109,8 @@ def propose(
         run_git(root, "switch", "-q", "-C", branch)
         switched = True
         if recipe.command:
-            changes = _run_recipe_command(root, name, recipe.command, untracked_before, timeout_minutes, progress)
+            limit = timeout_minutes if timeout_minutes is not None else recipe.timeout_minutes
+            changes = _run_recipe_command(root, name, recipe.command, untracked_before, limit, progress)
         else:
             assert recipe.snapshots is not None
             changes = _point_at_newest_snapshot(root, name, spec, spec_doc, recipe.snapshots, progress)
