@@ -143,6 +143,7 @@ class Measurements:
             text=f.text,
             target=NO_TARGET,
             signature=self.subject.signature if metric == "schema_mismatch" else None,
+            scope="production",
         )
         measured = integrity.integrity_measurement(metric, data)
         table = measured.details.get("columns")

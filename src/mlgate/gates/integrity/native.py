@@ -47,6 +47,7 @@ class IntegrityData:
     target: str
     signature: list[tuple[str, str]] | None = None
     text: list[str] = field(default_factory=list)  # free text: never categories (no unseen-category check)
+    scope: str = "train + holdout"  # what the rows are, as the explanations say (monitoring: production)
 
     @property
     def features(self) -> list[str]:
@@ -94,11 +95,11 @@ def _null_fraction(data: IntegrityData) -> Measurement:
     table.sort(key=lambda row: (-row["fraction"], row["column"]))
     worst = table[0]
     if worst["nulls"] == 0:
-        explanation = f"no missing values in {len(table)} columns ({rows} rows, train + holdout)"
+        explanation = f"no missing values in {len(table)} columns ({rows} rows, {data.scope})"
     else:
         explanation = (
             f"largest null fraction {_pct(worst['fraction'])} in '{worst['column']}' "
-            f"({worst['nulls']} of {rows} rows, train + holdout)"
+            f"({worst['nulls']} of {rows} rows, {data.scope})"
         )
         others = sum(1 for row in table[1:] if row["nulls"])
         if others:
@@ -130,11 +131,11 @@ def _duplicate_rows(data: IntegrityData) -> Measurement:
         "definition": "rows equal to an earlier row (features + target): deepchecks DataDuplicates",
     }
     if count == 0:
-        explanation = f"no duplicate rows among {rows} (features + target, train + holdout)"
+        explanation = f"no duplicate rows among {rows} (features + target, {data.scope})"
     else:
         explanation = (
             f"{count} of {rows} rows ({_pct(count / rows)}) repeat an earlier row "
-            f"(features + target, train + holdout); most copied: {examples[0]['row']} "
+            f"(features + target, {data.scope}); most copied: {examples[0]['row']} "
             f"x{examples[0]['copies']}"
         )
     return Measurement(value=count / rows, explanation=explanation, details=details)
@@ -302,7 +303,7 @@ def _conflicting_labels(data: IntegrityData) -> Measurement:
         ),
     }
     if count == 0:
-        explanation = f"no conflicting labels among {rows} rows (train + holdout)"
+        explanation = f"no conflicting labels among {rows} rows ({data.scope})"
     else:
         first = examples[0]
         explanation = (
