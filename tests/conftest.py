@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 from mlgate.cli import main
 from mlgate_devkit.github_stand_in import FakeGitHub
 from mlgate_devkit.mlflow_server import free_port, start_mlflow_server, stop_mlflow_server
+from mlgate_devkit.postgres import Cluster, binaries, start_cluster
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE_FILES = ("models/credit", "models/insurance", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")
@@ -160,3 +161,20 @@ def github_stand_in(monkeypatch: pytest.MonkeyPatch, token: str, repo: str) -> I
     finally:
         fake.stop()
     assert fake.violations == []
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A PostgreSQL cluster of Debian's binaries in a temp folder, one per test module.
+
+    Without PostgreSQL the tests that use it skip, and fail under ``CI=true`` (.ci/run installs it).
+    """
+    if binaries() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    cluster = start_cluster(tmp_path_factory.mktemp("postgres"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

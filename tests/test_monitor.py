@@ -33,7 +33,7 @@ from mlgate.monitoring import TOLERANCE, estimate, resolve
 from mlgate.registry import Registry
 from mlgate.serving.audit import AuditStore, Record
 from mlgate_devkit.mlflow_server import free_port
-from mlgate_devkit.postgres import Cluster, binaries, start_cluster
+from mlgate_devkit.postgres import Cluster
 from mlgate_devkit.serve_process import start_serve
 
 pytestmark = pytest.mark.server
@@ -345,19 +345,6 @@ def test_outcomes_arriving_later_turn_performance_rules_on(trained: dict[str, An
 
 
 # --- (d) PostgreSQL audit store -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if binaries() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    cluster = start_cluster(tmp_path_factory.mktemp("postgres"))
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def test_a_postgresql_audit_store_and_a_labels_table_are_read_like_sqlite(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from click.testing import CliRunner
 from conftest import copy_repo, git, invoke
 from faulty_proxy import FaultyProxy
 from mlgate.registry import Registry
-from mlgate_devkit.postgres import Cluster, binaries, start_cluster
+from mlgate_devkit.postgres import Cluster
 from mlgate_devkit.serve_process import ServeProcess, start_serve
 
 pytestmark = pytest.mark.server
@@ -383,19 +382,6 @@ def test_tokens_never_appear_in_the_log_or_the_audit(service: dict[str, Any]) ->
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if binaries() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    cluster = start_cluster(tmp_path_factory.mktemp("postgres"))
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def test_postgresql_audit_store_records_every_row_and_a_stopped_database_is_503(
