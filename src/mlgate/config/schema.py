@@ -127,6 +127,15 @@ def data_format_error(value: str) -> str | None:
     return f"{value!r} is not a data file mlgate reads: the extension must be one of {', '.join(DATA_FORMATS)}"
 
 
+def data_file(value: str | None) -> str | None:
+    """Check a spec's data file path: relative, inside the repo, an extension mlgate reads (ValueError)."""
+    if value is not None and not repo_relative(value):
+        raise ValueError(f"must be a relative path to a file in this repository, got {value!r}")
+    if value is not None and (error := data_format_error(value)):
+        raise ValueError(error)
+    return value
+
+
 class Split(StrictModel):
     """Split one data file into train and holdout with a fixed seed."""
 
@@ -161,14 +170,7 @@ class DataSpec(StrictModel):
             return "give 'path' (with 'split') or both 'train' and 'holdout'"
         return None
 
-    @field_validator("path", "train", "holdout", "reference", "current")
-    @classmethod
-    def _inside_repo(cls, value: str | None) -> str | None:
-        if value is not None and not repo_relative(value):
-            raise ValueError(f"must be a relative path to a file in this repository, got {value!r}")
-        if value is not None and (error := data_format_error(value)):
-            raise ValueError(error)
-        return value
+    _inside_repo = field_validator("path", "train", "holdout", "reference", "current")(data_file)
 
     def files(self) -> dict[str, str]:
         """Role → path of every input file named by the spec."""
@@ -398,14 +400,7 @@ class Labels(StrictModel):
     label_column: str = Field(description="the outcome (the spec's target values)")
     delay_days: int = Field(0, ge=0, le=3650, description="how long outcomes take")
 
-    @field_validator("path")
-    @classmethod
-    def _inside_repo(cls, value: str | None) -> str | None:
-        if value is not None and not repo_relative(value):
-            raise ValueError(f"must be a relative path to a file in this repository, got {value!r}")
-        if value is not None and (error := data_format_error(value)):
-            raise ValueError(error)
-        return value
+    _inside_repo = field_validator("path")(data_file)
 
     @model_validator(mode="after")
     def _one_source(self) -> Labels:
@@ -479,14 +474,7 @@ class Monitoring(StrictModel):
         None, exclude_if=lambda value: value is None, description="how a retraining pull request refreshes the data"
     )
 
-    @field_validator("reference")
-    @classmethod
-    def _reference_inside(cls, value: str | None) -> str | None:
-        if value is not None and not repo_relative(value):
-            raise ValueError(f"must be a relative path to a file in this repository, got {value!r}")
-        if value is not None and (error := data_format_error(value)):
-            raise ValueError(error)
-        return value
+    _reference_inside = field_validator("reference")(data_file)
 
     @field_validator("reviews")
     @classmethod
