@@ -178,3 +178,18 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+EXAMPLE_DECISION = "decision:\n  threshold: 0.5\n  review_band: [0.4, 0.6]\n"  # models/credit/model.yaml
+
+
+def credit_decides_at_0_6(repo: Path) -> None:
+    """credit decides at 0.6 with the review band [0.45, 0.75] instead of the example's 0.5, committed.
+
+    Away from 0.5, a decision the threshold made cannot pass for the most probable class.
+    """
+    spec = repo / "models" / "credit" / "model.yaml"
+    text = spec.read_text()
+    assert EXAMPLE_DECISION in text
+    spec.write_text(text.replace(EXAMPLE_DECISION, "decision:\n  threshold: 0.6\n  review_band: [0.45, 0.75]\n"))
+    git("commit", "-qam", "credit decides at 0.6 with a review band", cwd=repo)

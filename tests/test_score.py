@@ -18,12 +18,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import copy_repo, git, invoke
+from conftest import copy_repo, credit_decides_at_0_6, invoke
 from mlgate.registry import Registry
 from mlgate.scoring import LINEAGE_COLUMNS
 
-DECISION = "decision:\n  threshold: 0.6\n  review_band: [0.45, 0.75]\n"
-EXAMPLE_DECISION = "decision:\n  threshold: 0.5\n  review_band: [0.4, 0.6]\n"  # models/credit/model.yaml
 FEATURES = ["credit_amount", "duration", "age", "job", "housing", "saving_accounts", "checking_account", "purpose"]
 
 
@@ -32,11 +30,7 @@ def scoring(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.Te
     """A repo whose credit spec has a decision block; v1 trained for real and set as staging."""
     base = tmp_path_factory.mktemp("score")
     repo = copy_repo(template_repo, base / "repo")
-    spec = repo / "models" / "credit" / "model.yaml"
-    text = spec.read_text()
-    assert EXAMPLE_DECISION in text
-    spec.write_text(text.replace(EXAMPLE_DECISION, DECISION))
-    git("commit", "-qam", "credit decides at 0.6 with a review band", cwd=repo)
+    credit_decides_at_0_6(repo)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", mlflow_server)
         trained = invoke(CliRunner(), "train", "credit", "--json", "-", cwd=repo)

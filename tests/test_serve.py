@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from conftest import copy_repo, git, invoke
+from conftest import copy_repo, credit_decides_at_0_6, invoke
 from faulty_proxy import FaultyProxy
 from mlgate.registry import Registry
 from mlgate_devkit.postgres import Cluster
@@ -32,8 +32,6 @@ from mlgate_devkit.serve_process import ServeProcess, start_serve
 
 pytestmark = pytest.mark.server
 
-DECISION = "decision:\n  threshold: 0.6\n  review_band: [0.45, 0.75]\n"
-EXAMPLE_DECISION = "decision:\n  threshold: 0.5\n  review_band: [0.4, 0.6]\n"  # models/credit/model.yaml
 FEATURES = ["credit_amount", "duration", "age", "job", "housing", "saving_accounts", "checking_account", "purpose"]
 ALICE = "alice-token-3f9c0a7d5e1b4c2a"  # plain in the source: hashed on reading
 BOB = "bob-token-8d2e6f1a9c7b3e50"  # given hashed, and granted insurance only
@@ -47,11 +45,7 @@ def trained(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.Te
     """credit v1 and v2 trained for real with a decision block; staging at v1."""
     base = tmp_path_factory.mktemp("serve")
     repo = copy_repo(template_repo, base / "repo")
-    spec = repo / "models" / "credit" / "model.yaml"
-    text = spec.read_text()
-    assert EXAMPLE_DECISION in text
-    spec.write_text(text.replace(EXAMPLE_DECISION, DECISION))
-    git("commit", "-qam", "credit decides at 0.6 with a review band", cwd=repo)
+    credit_decides_at_0_6(repo)
     versions = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", mlflow_server)
