@@ -386,7 +386,10 @@ def test_deploy_workflow_reads_the_promoted_change_and_refuses_a_forged_payload(
         repo, ".github/workflows/deploy.yml", "repository_dispatch", dispatch_event(hostile), tmp_path / "hostile"
     )
     assert refused.returncode != 0
-    assert "bad model name" in refused.log
+    # the check step refused it with its exit code (act does not always keep the output of a step
+    # that ends within milliseconds, so the step's outcome is asserted, not its ::error:: line)
+    assert re.search(r"Failure - Main Check the payload.*\n.*exit status 2", refused.log), refused.fail()
+    assert "Run Main Deploy (example)" not in refused.log
     assert "would deploy" not in refused.log
     assert not Path("/tmp/pwned").exists()
 
