@@ -167,11 +167,12 @@ def github_stand_in(monkeypatch: pytest.MonkeyPatch, token: str, repo: str) -> I
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A PostgreSQL cluster of Debian's binaries in a temp folder, one per test module.
 
-    Without PostgreSQL the tests that use it skip, and fail under ``CI=true`` (.ci/run installs it).
+    Without PostgreSQL the tests that use it skip, and fail under ``CI=true`` (scripts/setup-system,
+    which scripts/test runs, installs it).
     """
     if binaries() is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
+            pytest.fail("PostgreSQL is not installed (scripts/setup-system installs Debian's postgresql)")
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     cluster = start_cluster(tmp_path_factory.mktemp("postgres"))
     try:

@@ -332,3 +332,32 @@ def test_output_that_does_not_fit_is_located_at_the_output_key(setup: Setup, tmp
         f"{SPEC}:49:18: output -> probabilities: {NAME} v{version}: column 'p_bad' not in what predict returned: "
         f"a DataFrame of {rows} rows with columns ['rank', 'score']"
     ) in output
+
+
+def test_an_xgboost_model_without_the_byo_extra_is_exit_2_naming_it(setup: Setup, tmp_path: Path) -> None:
+    # xgboost is removed from a real `mlgate gate` process (tests/test_extras.py's blocker): loading
+    # the ubj model imports it, and the missing package is the user's to install, not a bug (70)
+    import os
+    import subprocess
+    import sys
+
+    from test_extras import BLOCKER
+
+    repo = variant(setup, tmp_path)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    env = {**os.environ, "MLGATE_TEST_UNINSTALLED": "xgboost", "PYTHONPATH": str(site)}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("mlgate")), "gate", NAME, "--version", str(setup.versions["xgboost"])],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "'xgboost'" in done.stderr
+    assert "pip install 'mlgate[byo]'" in done.stderr
+    assert VERDICT_TAG not in Registry(repo, setup.server).version(NAME, setup.versions["xgboost"]).tags

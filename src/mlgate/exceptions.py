@@ -6,7 +6,8 @@ The CLI catches :class:`MlgateError` once, prints the message to stderr and exit
     MlgateError
     ├── InvalidInput (2)
     │   ├── SpecError        one or more problems in specs, policies, releases or data
-    │   └── UnsafeModel      a model artifact mlgate does not trust to load
+    │   ├── UnsafeModel      a model artifact mlgate does not trust to load
+    │   └── MissingExtra     an optional dependency (an extra of the mlgate package) is not installed
     ├── Blocked (1)          a blocking gate failed or a promotion is not allowed
     └── ExternalServiceError (3)
         ├── RegistryUnavailable   MLflow did not answer after retries
@@ -127,3 +128,44 @@ class DvcError(ExternalServiceError):
 
 class GitError(ExternalServiceError):
     """git failed."""
+
+
+# Which extra of the mlgate package brings each optional top-level module (pyproject.toml's
+# [project.optional-dependencies]). MLflow brings fastapi, uvicorn and SQLAlchemy with it today,
+# but they are listed under `serve` too: a slimmer MLflow must not turn their absence into a bug.
+EXTRA_OF_MODULE = {
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "prometheus_client": "serve",
+    "sqlalchemy": "serve",
+    "psycopg": "serve",
+    "pyspark": "spark",
+    "py4j": "spark",
+    "xgboost": "byo",
+    "lightgbm": "byo",
+    "deepchecks": "deepchecks",
+    "act": "demo",
+    "jsonschema": "demo",
+}
+
+
+class MissingExtra(InvalidInput):
+    """An optional dependency is not installed: the message names it and the extra that brings it."""
+
+    def __init__(self, module: str, extra: str, needed_by: str = "") -> None:
+        """``module`` could not be imported; ``extra`` is the mlgate extra that installs it."""
+        self.module, self.extra = module, extra
+        what = f"{needed_by} needs" if needed_by else "this needs"
+        super().__init__(
+            f"{what} the optional package '{module}', which is not installed",
+            hint=f"pip install 'mlgate[{extra}]' (with -c constraints.txt for the tested versions), then re-run",
+        )
+
+
+def missing_extra(err: BaseException, needed_by: str = "") -> MissingExtra | None:
+    """The :class:`MissingExtra` an import error means, or None when it is not an optional module of mlgate's."""
+    if not isinstance(err, ModuleNotFoundError) or not err.name:
+        return None
+    top = err.name.split(".")[0]
+    extra = EXTRA_OF_MODULE.get(top)
+    return MissingExtra(top, extra, needed_by) if extra else None

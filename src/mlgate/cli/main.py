@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from mlgate.cli import ui
-from mlgate.exceptions import InvalidInput, MlgateError, SpecError
+from mlgate.exceptions import InvalidInput, MlgateError, SpecError, missing_extra
 
 EXIT_BUG = 70
 # A command imports ~350k long-lived objects (pandas, scikit-learn, MLflow, SQLAlchemy) and ends
@@ -58,7 +58,14 @@ def handled(func: Callable[..., Any]) -> Callable[..., Any]:
 def _run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run one command; library errors become a message (and error JSON) and an exit code."""
     try:
-        return func(*args, **kwargs)
+        try:
+            return func(*args, **kwargs)
+        except ModuleNotFoundError as err:
+            # an optional dependency not installed is the user's to fix (exit 2 naming the extra), not a bug
+            missing = missing_extra(err, f"`mlgate {func.__name__.replace('_', '-')}`")
+            if missing is None:
+                raise
+            raise missing from err
     except MlgateError as err:
         if not ui.json_written():  # never a second JSON document on stdout
             ui.write_json(kwargs.get("json_path"), _error_payload(err))

@@ -27,12 +27,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mlgate.exceptions import InvalidInput
+from mlgate.exceptions import InvalidInput, MissingExtra
 from mlgate.registry.mlflow import trusted_types
 
 SPARK_TYPES = {"double": "double", "float": "double", "long": "bigint", "integer": "bigint", "string": "string"}
 """MLflow signature types → the Spark SQL type a column is given (as the pandas engine types it)."""
 _ALLOW_LOAD = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
+
+
+def require() -> None:
+    """Refuse early, before any download or scoring, when pyspark (``mlgate[spark]``) is not installed."""
+    try:
+        import pyspark  # noqa: F401
+    except ModuleNotFoundError as err:
+        raise MissingExtra(err.name or "pyspark", "spark", "the Spark engine (--engine spark)") from err
 
 
 def session(master: str | None = None) -> Any:

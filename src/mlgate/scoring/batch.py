@@ -235,6 +235,10 @@ def score(
     start = time.perf_counter()
     if engine not in ENGINES:
         raise InvalidInput(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    if engine == "spark":
+        from mlgate.registry import spark
+
+        spark.require()
     day = _day(on)
     if batch_rows < 1:
         raise InvalidInput(f"batch_rows {batch_rows}: must be at least 1")

@@ -24,6 +24,7 @@ import collections
 import contextlib
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -37,13 +38,15 @@ from typing import Any
 
 from mlgate.config.workspace import PARAMS_FILE, ModelContext
 from mlgate.data import ModelData, file_md5, read_table, split_positions, split_settings, write_rows
-from mlgate.exceptions import RegistryUnavailable, TrainingFailed
+from mlgate.exceptions import RegistryUnavailable, TrainingFailed, missing_extra
 from mlgate.registry import TAG_PREFIX, Registry
 from mlgate.training.lineage import LINEAGE_COMMAND
 from mlgate.training.train import register_complete
 
 Progress = Callable[[str], None]
 TAIL_LINES = 20
+# Python's message for a failed import, as the command's last lines show it
+_NO_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
 """Lines of the command's output quoted when it fails."""
 REFUSED_TAG = TAG_PREFIX + "train.refused"
 COMMAND_TAG = TAG_PREFIX + "train.command"
@@ -173,6 +176,17 @@ def run_command(
     return (None if timed_out.is_set() else code), list(tail)
 
 
+def _extra_hint(tail: list[str]) -> str:
+    """The install hint when the command died importing a module one of mlgate's extras brings ('' otherwise)."""
+    for line in reversed(tail):
+        found = _NO_MODULE.search(line)
+        if found:
+            missing = missing_extra(ModuleNotFoundError(name=found.group(1)), "the training command")
+            if missing is not None:
+                return f"the command could not import '{missing.module}': {missing.hint}"
+    return ""
+
+
 def _refuse(registry: Registry, run_id: str, message: str, *, hint: str = "") -> TrainingFailed:
     """End the run FAILED with the reason as a tag; the error to raise."""
     with contextlib.suppress(RegistryUnavailable):  # an outage here must not hide why training failed
@@ -229,7 +243,9 @@ def train_with_command(
             registry, run_id, f"`{command}` ran past train.timeout_minutes ({ctx.spec.train.timeout_minutes})"
         )
     if code != 0:
-        raise _refuse(registry, run_id, f"`{command}` failed with exit code {code}; its last lines:\n{quoted}")
+        raise _refuse(
+            registry, run_id, f"`{command}` failed with exit code {code}; its last lines:\n{quoted}", hint=_extra_hint(tail)
+        )
     progress(f"registering the model `{command}` logged, after re-checking the declared data")
     status = registry.run_status(run_id)
     if status not in ("RUNNING", "FINISHED"):
