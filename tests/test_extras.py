@@ -38,11 +38,8 @@ BLOCKER = textwrap.dedent(
 
 def mlgate(tmp_path: Path, uninstalled: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the real CLI with the modules ``uninstalled`` (comma-separated) made unimportable."""
-    site = tmp_path / "site"
-    site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(BLOCKER)
     env = {**os.environ, "MLGATE_TEST_UNINSTALLED": uninstalled}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH", "")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_site(tmp_path)), env.get("PYTHONPATH", "")]))
     return subprocess.run(
         [str(Path(sys.executable).with_name("mlgate")), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
@@ -57,10 +54,7 @@ def bare_repo(tmp_path: Path) -> Path:
 
 
 def test_the_blocker_really_removes_a_module(tmp_path: Path, bare_repo: Path) -> None:
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(BLOCKER)
-    env = {**os.environ, "MLGATE_TEST_UNINSTALLED": "prometheus_client", "PYTHONPATH": str(site)}
+    env = {**os.environ, "MLGATE_TEST_UNINSTALLED": "prometheus_client", "PYTHONPATH": str(_site(tmp_path))}
     done = subprocess.run(
         [sys.executable, "-c", "import prometheus_client"], env=env, capture_output=True, text=True, check=False
     )
