@@ -40,9 +40,8 @@ def mlgate(tmp_path: Path, uninstalled: str, *args: str, cwd: Path) -> subproces
     """Run the real CLI with the modules ``uninstalled`` (comma-separated) made unimportable."""
     env = {**os.environ, "MLGATE_TEST_UNINSTALLED": uninstalled}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_site(tmp_path)), env.get("PYTHONPATH", "")]))
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("mlgate")), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+    command = [str(Path(sys.executable).with_name("mlgate")), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.fixture

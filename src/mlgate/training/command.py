@@ -243,9 +243,8 @@ def train_with_command(
             registry, run_id, f"`{command}` ran past train.timeout_minutes ({ctx.spec.train.timeout_minutes})"
         )
     if code != 0:
-        raise _refuse(
-            registry, run_id, f"`{command}` failed with exit code {code}; its last lines:\n{quoted}", hint=_extra_hint(tail)
-        )
+        failed = f"`{command}` failed with exit code {code}; its last lines:\n{quoted}"
+        raise _refuse(registry, run_id, failed, hint=_extra_hint(tail))
     progress(f"registering the model `{command}` logged, after re-checking the declared data")
     status = registry.run_status(run_id)
     if status not in ("RUNNING", "FINISHED"):
