@@ -22,6 +22,7 @@ REPO = "octo-org/models"
 PR = 12
 CREDIT = "models/credit/model.yaml"
 GOVERNANCE_APPROVERS = "governance:\n  approvals: 1\n  approvers:\n    users: [risk-officer]"
+WRITERS = ("risk-officer", "ana.lima", "mallory")  # accounts that can push (the stand-in's others cannot)
 AGE = '  - name: age\n    bins: [0, 25, 120]\n    labels: ["under 25", "25 and over"]\n'
 
 
@@ -29,6 +30,8 @@ AGE = '  - name: age\n    bins: [0, 25, 120]\n    labels: ["under 25", "25 and o
 def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     monkeypatch.delenv("MLGATE_ORG_TOKEN", raising=False)
     with github_stand_in(monkeypatch, TOKEN, REPO) as fake:
+        for login in WRITERS:
+            fake.grant(login, "write")
         yield fake
 
 
