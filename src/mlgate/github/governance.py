@@ -11,16 +11,21 @@ cannot let its own PR through. The change itself still needs a human. The check 
 - an evaluation data pointer: the ``.dvc`` file or ``dvc.lock`` entry of a file a spec
   evaluates on (``judging.evaluation_paths``: the data roles in ``judging.EVALUATION_ROLES`` and
   a predictions spec's ``predictions.path``, whose file holds the true labels);
-- ``.github/workflows/**``, ``action/**``, mlgate's pins (``constraints.txt``, ``pyproject.toml``)
-  and ``CODEOWNERS``;
+- ``.github/workflows/**``, ``.github/actions/**``, ``action/**``, mlgate's pins
+  (``constraints.txt``, ``pyproject.toml``), ``CODEOWNERS`` (each place GitHub reads it),
+  ``.gitattributes`` at any depth and ``.dvc/config``;
+- mlgate's own code (``src/**``, ``scripts/setup-venv``) where the base's ``action/setup``
+  installs mlgate from this repository (:func:`installs_itself`);
 
-until an approver other than the PR's author approves its head commit. Approvers come from the
-``governance:`` section of the BASE commit's resolved ``policies/default.yaml``
-(``approvals``, ``approvers.users``, ``approvers.teams``); without one, any collaborator with
-write access counts. Specs are compared between the merge base and the head (what the PR
-changes), both read with ``git archive`` into a temporary folder: nothing from the PR is checked
-out or run. The ``governance`` workflow re-runs the check on each review, so an approval turns
-it green without retraining anything.
+until an approver other than the PR's author approves its head commit. Files are listed with
+rename detection and judged at both ends: a deletion, or a rename out of (or into) a governed
+path, is a change there. Approvers come from the ``governance:`` section of the BASE commit's
+resolved ``policies/default.yaml`` (``approvals``, ``approvers.users``, ``approvers.teams``);
+without one, any account that can push counts; either way only with write access
+(mlgate.github.approvals). Specs are compared between the merge base and the head (what the PR
+changes), both written from git objects into a temporary folder (no attribute of the PR applies):
+nothing from the PR is checked out or run. The ``governance`` workflow re-runs the check on
+each review, so an approval turns it green without retraining anything.
 """
 
 from __future__ import annotations
@@ -445,8 +450,11 @@ def summary(result: GovernanceReview) -> str:
                 _clip(c.diff, MAX_DIFF).rstrip("\n"),
                 "```",
             ]
-    if result.approvals.approvers:
-        lines += ["", f"Approved by: {', '.join('@' + a for a in result.approvals.approvers)}"]
+    if result.approvals.approvals:
+        approved = ", ".join(
+            f"@{a.login} (user id {a.user_id}, review {a.review_id})" for a in result.approvals.approvals
+        )
+        lines += ["", f"Approved by: {approved}"]
     for login, reason in sorted(result.approvals.ignored.items()):
         lines.append(f"- review by @{login} does not count: {reason}")
     return _clip("\n".join(lines) + "\n", MAX_SUMMARY)
