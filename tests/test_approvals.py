@@ -143,3 +143,20 @@ def test_access_github_refuses_to_tell_does_not_count_and_an_outage_is_exit_3(gi
 def test_without_github_no_review_counts() -> None:
     result = count_approvals([review("ana", "APPROVED", "2026-01-01T10:00:00Z")], author="eve", allowed=writers(None))
     assert result.ignored == {"ana": "write access not checked (GitHub not read)"}
+
+
+def test_a_pinned_promotion_approver_counts_only_as_that_account(github: FakeGitHub) -> None:
+    from mlgate.config.schema import Approvers
+
+    github.grant("ro", "write")
+    approvers = Approvers.model_validate({"users": [{"login": "ro", "id": github.user_id("ro")}, "bo"]})
+    reviews = [reviewed(github, "ro"), reviewed(github, "bo")]
+    allowed = named_approvers(approvers.users, approvers.teams, GitHubPeople(), role="an approver for production")
+    result = count_approvals(reviews, author="eve", allowed=allowed)
+    assert (result.approvers, result.ignored) == (["ro"], {"bo": "has no write access (none)"})
+    other = Approvers.model_validate({"users": [{"login": "ro", "id": 1}]})
+    allowed = named_approvers(other.users, other.teams, GitHubPeople(), role="an approver for production")
+    assert count_approvals(reviews[:1], author="eve", allowed=allowed).ignored == {
+        "ro": f"not an approver for production: the policy names ro as account id 1, the reviewer's id is "
+        f"{github.user_id('ro')}"
+    }

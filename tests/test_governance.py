@@ -630,3 +630,29 @@ def test_without_a_governance_section_a_read_only_member_does_not_count(
     }
     asked = [r["path"] for r in github.requests if "/collaborators/" in r["path"]]
     assert asked == ["/repos/octo-org/models/collaborators/reader/permission"]  # the association ruled the other out
+
+
+def test_an_approver_pinned_to_an_account_id_is_that_account_only(
+    cli: CliRunner, governed_repo: Path, github: FakeGitHub, tmp_path: Path
+) -> None:
+    """`{login, id}` in the policy: the login's next owner (another id, even with write access) does not count."""
+    pinned = GOVERNANCE_APPROVERS.replace("users: [risk-officer]", "users: [{login: risk-officer, id: 5001}]")
+    commit(governed_repo, replace("policies/base.yaml", GOVERNANCE_APPROVERS, pinned))
+    base, head = branch(governed_repo, LOOSEN)
+    github.set_pull(PR, author="mallory", head_sha=head)
+    github.add_review(PR, login="risk-officer", commit_id=head, association="MEMBER")
+    code, result = run(cli, governed_repo, base, head, tmp_path)
+    assert code == 1
+    assert result["ignored"] == {
+        "risk-officer": (
+            "not a named approver: the policy names risk-officer as account id 5001, the reviewer's id is "
+            f"{github.user_id('risk-officer')}"
+        )
+    }
+    assert "an approver named in the base policy (risk-officer)" in result["title"]
+
+    github.user_ids["risk-officer"] = 5001  # the account the policy pinned
+    github.reviews[PR].clear()
+    github.add_review(PR, login="risk-officer", commit_id=head, association="MEMBER")
+    code, result = run(cli, governed_repo, base, head, tmp_path)
+    assert (code, [a["user_id"] for a in result["approvals"]]) == (0, [5001])

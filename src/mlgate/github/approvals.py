@@ -167,7 +167,7 @@ def writers(people: People | None) -> Allowed:
 
 
 def named_approvers(
-    users: Iterable[str],
+    users: Iterable[Any],
     teams: Iterable[str] = (),
     people: People | None = None,
     *,
@@ -175,17 +175,25 @@ def named_approvers(
 ) -> Allowed:
     """``allowed`` for :func:`count_approvals`: a named approver who has write access.
 
-    Named: one of ``users`` (logins, any case) or an active member of one of ``teams``
+    Named: one of ``users`` (logins, any case; an entry with ``login`` and ``id`` — the policy's
+    pinned form — must also be that account) or an active member of one of ``teams``
     (``org/slug``, read with ``people``). Then :func:`writers`: being named in a policy never
     stands in for access to the repository. ``role`` words the refusal ("not {role}").
     """
-    allowed_users = {u.lower() for u in users}
+    # login -> the account id the policy pins it to (None: the login alone names the approver)
+    allowed_users: dict[str, int | None] = {}
+    for user in users:
+        login = user if isinstance(user, str) else str(user.login)
+        allowed_users[login.lower()] = None if isinstance(user, str) else int(user.id)
     team_list = list(teams)
     has_write = writers(people)
 
-    def named(login: str) -> str | None:
+    def named(login: str, user_id: int | None) -> str | None:
         if login.lower() in allowed_users:
-            return None
+            pinned = allowed_users[login.lower()]
+            if pinned is None or pinned == user_id:
+                return None
+            return f"not {role}: the policy names {login} as account id {pinned}, the reviewer's id is {user_id}"
         reasons = []
         for team in team_list:
             if people is None:
@@ -198,6 +206,7 @@ def named_approvers(
         return f"not {role}" + (f" ({'; '.join(reasons)})" if reasons else "")
 
     def allowed(review: dict[str, Any]) -> str | None:
-        return named(str((review.get("user") or {}).get("login") or "")) or has_write(review)
+        user = review.get("user") or {}
+        return named(str(user.get("login") or ""), _int(user.get("id"))) or has_write(review)
 
     return allowed

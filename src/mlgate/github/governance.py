@@ -376,7 +376,8 @@ def approvers_rule(governance: Governance | None) -> str:
     """Who may approve a governance change, in words: the base policy's approvers, or any writer."""
     if governance is None:
         return "a collaborator with write access"
-    names = [*governance.approvers.users, *(f"team {t}" for t in governance.approvers.teams)]
+    users = [u if isinstance(u, str) else u.login for u in governance.approvers.users]
+    names = [*users, *(f"team {t}" for t in governance.approvers.teams)]
     return f"an approver named in the base policy ({', '.join(names)})"
 
 
