@@ -160,3 +160,19 @@ def test_a_pinned_promotion_approver_counts_only_as_that_account(github: FakeGit
         "ro": f"not an approver for production: the policy names ro as account id 1, the reviewer's id is "
         f"{github.user_id('ro')}"
     }
+
+
+def test_team_memberships_are_read_with_the_org_token(github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLGATE_ORG_TOKEN (when set) asks for teams; GITHUB_TOKEN asks for repository access."""
+    org_token = "ghs_FAKE_org_token_the_stand_in_does_not_know"
+    monkeypatch.setenv("MLGATE_ORG_TOKEN", org_token)
+    github.grant("tm", "write")
+    github.add_team_member("octo-org/risk", "tm")
+    allowed = named_approvers([], ["octo-org/risk"], GitHubPeople(), role="an approver for production")
+    result = count_approvals([reviewed(github, "tm")], author="eve", allowed=allowed)
+    reason = result.ignored["tm"]
+    assert reason.startswith("not an approver for production (membership of team octo-org/risk could not be read:")
+    assert "rejected the token (401)" in reason
+    assert org_token not in reason
+    assert github.violations == ["GET /orgs/octo-org/teams/risk/memberships/tm: bad Authorization header"]
+    github.violations.clear()  # the stand-in knows only GITHUB_TOKEN: the refusal shows which token asked
