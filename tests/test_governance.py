@@ -656,3 +656,26 @@ def test_an_approver_pinned_to_an_account_id_is_that_account_only(
     github.add_review(PR, login="risk-officer", commit_id=head, association="MEMBER")
     code, result = run(cli, governed_repo, base, head, tmp_path)
     assert (code, [a["user_id"] for a in result["approvals"]]) == (0, [5001])
+
+
+def test_trees_are_written_blob_by_blob_large_and_shared_files_alike(governed_repo: Path, tmp_path: Path) -> None:
+    """Streamed from one `git cat-file --batch`: a file over the 1 MiB chunk, and one blob at two paths."""
+    from mlgate.config.judging import materialise
+
+    big = bytes(range(256)) * (3 * 4096 + 7)  # ~3 MiB, not a multiple of the chunk
+
+    def edit(repo: Path) -> None:
+        (repo / "models/credit/notes.bin").write_bytes(big)
+        (repo / "models/credit/copy.bin").write_bytes(big)
+        (repo / "policies/same.yaml").write_text("# same\n")
+        (repo / "models/credit/same.yaml").write_text("# same\n")
+
+    sha = commit(governed_repo, edit)
+    tree = materialise(governed_repo, sha, tmp_path / "tree")
+    assert (tree.root / "models/credit/notes.bin").read_bytes() == big
+    assert (tree.root / "models/credit/copy.bin").read_bytes() == big
+    assert (tree.root / "policies/same.yaml").read_text() == (tree.root / "models/credit/same.yaml").read_text()
+    assert (tree.root / "models/credit/model.yaml").read_bytes() == (governed_repo / CREDIT).read_bytes()
+    assert {p.suffix for p in (tree.root / "data").rglob("*") if p.is_file()} == {".dvc"}  # pointers, no data
+    assert (governed_repo / ".gitignore").is_file()
+    assert not (tree.root / ".gitignore").exists()  # only what judging reads

@@ -8,8 +8,11 @@ the commit does not have, ``is_ancestor``, ``toplevel`` outside a repository) re
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
-from collections.abc import Sequence
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -161,38 +164,72 @@ def tree_entries(root: Path, commit: str) -> list[TreeEntry]:
     return entries
 
 
-def blobs(root: Path, shas: Sequence[str]) -> dict[str, bytes]:
-    """The raw content of each blob, by its sha: one ``git cat-file --batch``.
+def _cat_blobs(root: Path, shas: Sequence[str], sink: Callable[[str, int, IO[bytes]], None]) -> None:
+    """Stream each blob through one ``git cat-file --batch``: ``sink(sha, size, stream)`` reads ``size`` bytes.
 
     Raw means as committed: ``cat-file`` applies no attribute of the repository (no
     ``export-ignore``/``export-subst``, ``eol``, ``ident`` or smudge filter), where ``git archive``
-    and a checkout apply the archived tree's ``.gitattributes``.
+    and a checkout apply the archived tree's ``.gitattributes``. Streamed, so a large file never
+    sits in memory whole.
     """
     wanted = list(dict.fromkeys(shas))
     if not wanted:
-        return {}
-    try:
-        done = subprocess.run(
-            ["git", "cat-file", "--batch"],
-            cwd=root,
-            input=("\n".join(wanted) + "\n").encode(),
-            capture_output=True,
-            check=False,
-        )
-    except FileNotFoundError as err:
-        raise GitError("git is not installed", hint="install git and re-run") from err
-    if done.returncode != 0:
-        raise GitError(f"git cat-file --batch failed: {done.stderr.decode(errors='replace').strip()}")
-    out, data, at = {}, done.stdout, 0
-    for sha in wanted:
-        end = data.index(b"\n", at)
-        header = data[at:end].decode().split()
-        if len(header) != 3 or header[1] != "blob":
-            raise GitError(f"git cat-file: {sha} is not a blob ({' '.join(header)})")
-        size = int(header[2])
-        out[sha] = data[end + 1 : end + 1 + size]
-        at = end + 1 + size + 1  # the content is followed by a newline
+        return
+    with tempfile.TemporaryFile() as errors:
+        try:
+            process = subprocess.Popen(
+                ["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
+            )
+        except FileNotFoundError as err:
+            raise GitError("git is not installed", hint="install git and re-run") from err
+        assert process.stdin is not None
+        assert process.stdout is not None
+
+        def feed() -> None:  # a thread: git answers while it reads, and both pipes are bounded
+            with contextlib.suppress(BrokenPipeError), process.stdin as stdin:  # type: ignore[union-attr]
+                stdin.write(("\n".join(wanted) + "\n").encode())
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        try:
+            for sha in wanted:
+                header = process.stdout.readline().decode(errors="replace").split()
+                if len(header) != 3 or header[1] != "blob":
+                    raise GitError(f"git cat-file: {sha} is not a blob ({' '.join(header) or 'no answer'})")
+                sink(sha, int(header[2]), process.stdout)
+                process.stdout.read(1)  # the newline after each object
+        finally:
+            process.stdout.close()
+            writer.join()
+            code = process.wait()
+        if code != 0:
+            errors.seek(0)
+            raise GitError(f"git cat-file --batch failed: {errors.read().decode(errors='replace').strip()}")
+
+
+def blobs(root: Path, shas: Sequence[str]) -> dict[str, bytes]:
+    """The raw content of each blob, by its sha (small files: held in memory; see :func:`write_blobs`)."""
+    out: dict[str, bytes] = {}
+    _cat_blobs(root, shas, lambda sha, size, stream: out.__setitem__(sha, stream.read(size)))
     return out
+
+
+def write_blobs(root: Path, targets: dict[str, list[Path]]) -> None:
+    """Write each blob's raw content (see :func:`_cat_blobs`) to every path listed for its sha."""
+
+    def sink(sha: str, size: int, stream: IO[bytes]) -> None:
+        with contextlib.ExitStack() as stack:
+            outs = [stack.enter_context(path.open("wb")) for path in targets[sha]]
+            left = size
+            while left:
+                chunk = stream.read(min(left, 1 << 20))
+                if not chunk:
+                    raise GitError(f"git cat-file: {sha} ended early")
+                for out in outs:
+                    out.write(chunk)
+                left -= len(chunk)
+
+    _cat_blobs(root, list(targets), sink)
 
 
 def config_value(root: Path, key: str) -> str:

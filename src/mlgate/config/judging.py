@@ -179,7 +179,7 @@ def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
     ``ident``, ``eol``, a smudge filter). A symbolic link is kept only when it points inside the tree.
     """
     from mlgate.exceptions import GitError, InvalidInput
-    from mlgate.git import blobs, tree_entries
+    from mlgate.git import blobs, tree_entries, write_blobs
 
     try:
         commit = run_git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}")
@@ -191,7 +191,7 @@ def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
     wanted = [e for e in tree_entries(repo, commit) if e.kind == "blob" and _governance_file(e.path)]
     into.mkdir(parents=True, exist_ok=True)
     top = into.resolve()
-    content = blobs(repo, [e.sha for e in wanted])
+    files: dict[str, list[Path]] = {}
     links = []
     for entry in wanted:
         target = into / entry.path
@@ -199,12 +199,15 @@ def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
         if ".." in parts or ".git" in parts or not target.resolve().is_relative_to(top):
             raise InvalidInput(f"commit {commit[:12]} has a path that cannot be read safely: {entry.path!r}")
         if entry.mode == "120000":
-            links.append((target, content[entry.sha].decode(errors="replace"), entry.path))
+            links.append((target, entry.sha, entry.path))
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content[entry.sha])
+        files.setdefault(entry.sha, []).append(target)
+    write_blobs(repo, files)
     # links last: no file above is written through a link, and each link must stay inside the tree
-    for target, points_to, rel in links:
+    link_targets = blobs(repo, [sha for _, sha, _ in links])
+    for target, sha, rel in links:
+        points_to = link_targets[sha].decode(errors="replace")
         resolved = Path(os.path.normpath(target.parent / points_to))
         if PurePosixPath(points_to).is_absolute() or not resolved.is_relative_to(into):
             raise InvalidInput(
