@@ -679,3 +679,15 @@ def test_trees_are_written_blob_by_blob_large_and_shared_files_alike(governed_re
     assert {p.suffix for p in (tree.root / "data").rglob("*") if p.is_file()} == {".dvc"}  # pointers, no data
     assert (governed_repo / ".gitignore").is_file()
     assert not (tree.root / ".gitignore").exists()  # only what judging reads
+
+
+def test_the_reports_policy_diff_is_the_raw_text_whatever_the_attributes(governed_repo: Path) -> None:
+    """A PR's `-diff` attribute on policies would make `git diff` say "Binary files differ"."""
+    from mlgate.config.judging import policy_changes
+
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    commit(governed_repo, lambda repo: (LOOSEN(repo), write(".gitattributes", "policies/** -diff\n")(repo)))
+    assert "Binary files" in git("diff", base, "--", "policies/credit.yaml", cwd=governed_repo)  # the attack works
+    [change] = policy_changes(governed_repo, base)
+    assert change["file"] == "policies/credit.yaml"
+    assert "-      min: 0.70\n+      min: 0.50" in change["diff"]

@@ -245,8 +245,10 @@ def _md5s(files: dict[str, str], records_root: Path, objects: Path) -> dict[str,
 
 def policy_changes(repo: Path, base: str) -> list[dict[str, str]]:
     """Policy files that differ between ``base`` and the working tree, with their diffs."""
-    names = run_git(repo, "diff", "--name-only", base, "--", "policies").split()
-    return [{"file": f, "diff": run_git(repo, "diff", base, "--", f)} for f in names]
+    names = run_git(repo, "diff", "--name-only", "-z", base, "--", "policies").split("\0")
+    # the raw text: no external driver, textconv or `-diff` attribute of the working tree applies
+    raw = ("diff", "--no-ext-diff", "--no-textconv", "--text", base, "--")
+    return [{"file": f, "diff": run_git(repo, *raw, f)} for f in names if f]
 
 
 def judge_model(repo: Path, name: str, base: str | None, scratch: Path, *, tree: BaseTree | None = None) -> Judged:
