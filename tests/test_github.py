@@ -516,3 +516,55 @@ def test_issue_outage_is_exit_3_without_token(server, sleeps):
     _no_token(info.value)
     server._faults.clear()
     gh.close()
+
+
+# ---------------------------------------------------------------- whose marker comment is adopted
+
+
+def test_a_marker_comment_by_the_pr_author_is_not_adopted(server, gh, monkeypatch):
+    """Anyone can paste mlgate's hidden marker; only the token's own comment is edited."""
+    monkeypatch.delenv("MLGATE_GITHUB_LOGIN", raising=False)
+    forged = server.add_comment(7, f"## mlgate report: all gates pass\n\n{MARKER}", login="mallory")
+    lookalike = server.add_comment(
+        7,
+        f"fake bot {MARKER}",
+        user=server._simple_user("github-actions[bot]"),  # a person's account type
+    )
+    first = gh.upsert_comment(7, "## mlgate report v1", MARKER)
+    assert first["action"] == "created"
+    assert first["id"] not in (forged["id"], lookalike["id"])
+    second = gh.upsert_comment(7, "## mlgate report v2", MARKER)
+    assert second == {**first, "action": "updated"}
+    bodies = {c["id"]: c["body"] for c in server.comments[7]}
+    assert bodies[forged["id"]] == f"## mlgate report: all gates pass\n\n{MARKER}"  # left alone
+    assert bodies[lookalike["id"]] == f"fake bot {MARKER}"
+    assert bodies[first["id"]].startswith("## mlgate report v2")
+    [mine] = [c for c in server.comments[7] if c["id"] == first["id"]]
+    assert (mine["user"]["login"], mine["user"]["type"]) == ("github-actions[bot]", "Bot")
+    assert not [r for r in server.requests if r["method"] == "PATCH" and r["path"].endswith(str(forged["id"]))]
+
+
+def test_the_identity_of_a_personal_token_is_configured(server, monkeypatch):
+    """With MLGATE_GITHUB_LOGIN the token's comments are that login's: its marker comment is adopted."""
+    theirs = server.add_comment(7, f"## old report\n\n{MARKER}")  # the captured sender: Codertocat
+    monkeypatch.setenv("MLGATE_GITHUB_LOGIN", "Codertocat")
+    with GitHub(TOKEN, server.url, REPO) as client:
+        assert client.upsert_comment(7, "## mlgate report v2", MARKER) == {
+            "url": theirs["html_url"],
+            "id": theirs["id"],
+            "action": "updated",
+        }
+    monkeypatch.setenv("MLGATE_GITHUB_LOGIN", "someone-else")
+    with GitHub(TOKEN, server.url, REPO) as client:
+        assert client.upsert_comment(7, "## mlgate report v3", MARKER)["action"] == "created"
+
+
+def test_a_keyed_issue_comment_by_someone_else_does_not_stop_mlgates(server, gh, monkeypatch):
+    monkeypatch.delenv("MLGATE_GITHUB_LOGIN", raising=False)
+    n = server.add_issue("drift on credit", "body")["number"]
+    key = "<!-- mlgate:update key=7 -->"
+    server.add_comment(n, f"already said {key}", login="mallory")
+    mine = gh.comment_on_issue(n, "update for run 7", marker=key)
+    assert mine["body"].startswith("update for run 7")
+    assert gh.comment_on_issue(n, "update for run 7", marker=key) == mine  # its own: idempotent
+    assert len(server.comments[n]) == 2

@@ -127,7 +127,9 @@ def promo(promo_source: Path, mlflow_server: str, tmp_path: Path, monkeypatch: p
 
 @pytest.fixture
 def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    monkeypatch.delenv("MLGATE_ORG_TOKEN", raising=False)
     with github_stand_in(monkeypatch, TOKEN, REPO) as fake:
+        fake.grant("risk-officer", "write")  # the policy's production approver can push
         yield fake
 
 
@@ -424,6 +426,80 @@ def test_stale_approval_and_unlisted_approver_do_not_count(promo: Promo, github:
     assert "risk-officer: approved an older commit" in str(err.value)
     assert "someone: not an approver for production" in str(err.value)
     assert promo.alias("production") is None
+
+
+def test_approvals_count_from_accounts_that_can_push_and_from_the_policys_teams(
+    promo: Promo, github: FakeGitHub
+) -> None:
+    """production: users [risk-officer], teams [acme/model-risk] (policies/base.yaml), as governance counts them."""
+    promo.release(staging=1, production=None)
+    apply(promo.repo, promo.registry, pull=None)
+    sha = promo.release(staging=1, production=1)
+    github.set_pull(10, author="data-scientist", head_sha=sha)
+    github.add_team_member("acme/model-risk", "reader")
+    github.grant("reader", "read")  # in the team, but cannot push
+    github.user_ids["risk-officer"] = 77_000_001  # the login now names another account than the reviewer's
+    for minute, (login, user_id) in enumerate((("reader", None), ("risk-officer", 66_000_002))):
+        github.add_review(
+            10,
+            login=login,
+            user_id=user_id,
+            commit_id=sha,
+            association="MEMBER",
+            submitted_at=f"2026-01-01T10:0{minute}:00Z",
+        )
+    with pytest.raises(Blocked) as err:
+        apply(promo.repo, promo.registry, pull=fetch_pull_request(10))
+    assert "0/1 from nobody" in str(err.value)
+    assert "reader: has no write access (read)" in str(err.value)
+    assert "risk-officer: the login risk-officer names another account now" in str(err.value)
+    assert promo.alias("production") is None
+
+    github.add_team_member("acme/model-risk", "ana.lima")
+    github.grant("ana.lima", "write")
+    review = github.add_review(
+        10, login="ana.lima", commit_id=sha, association="MEMBER", submitted_at="2026-01-01T11:00:00Z"
+    )
+    result = apply(promo.repo, promo.registry, pull=fetch_pull_request(10))
+    [change] = result.as_dict()["changes"]
+    assert (change["stage"], change["approvers"]) == ("production", ["ana.lima"])
+    assert change["approvals"] == [
+        {"login": "ana.lima", "user_id": github.user_id("ana.lima"), "review_id": review["id"]}
+    ]
+    assert promo.alias("production") == 1
+    asked = [r["path"] for r in github.requests if "/memberships/" in r["path"]]
+    assert "/orgs/acme/teams/model-risk/memberships/ana.lima" in asked
+
+
+@pytest.mark.parametrize("case", ["untracked", "ignored", "dirty", "deleted"])
+def test_apply_reads_desired_state_only_from_the_commit(promo: Promo, cli: CliRunner, case: str) -> None:
+    """A release.yaml the commit does not hold never promotes: exit 2 naming it, the registry untouched."""
+    rel = f"models/{promo.name}/release.yaml"
+    release = promo.repo / rel
+    asks = f"model: {promo.name}\nstages:\n  staging: 1\n"
+    if case in ("untracked", "ignored"):
+        git("rm", "-q", "--cached", rel, cwd=promo.repo)
+        if case == "ignored":
+            (promo.repo / ".gitignore").write_text((promo.repo / ".gitignore").read_text() + "release.yaml\n")
+            git("add", ".gitignore", cwd=promo.repo)
+        git("commit", "-q", "-m", "no release in git", cwd=promo.repo)
+        release.write_text(asks)
+        expected = f"{rel} is not committed (untracked or ignored)"
+    elif case == "dirty":
+        release.write_text(asks)
+        expected = f"{rel} has uncommitted changes"
+    else:
+        promo.release(staging=1, production=None)
+        apply(promo.repo, promo.registry, pull=None)
+        release.unlink()
+        expected = f"{rel} is deleted in the working tree"
+    before = (promo.alias("staging"), len(promo.records()))
+    result = invoke(cli, "promote", "--apply", "--no-github", cwd=promo.repo)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    assert f"reads desired state only from the commit it records ({head(promo.repo)[:12]})" in result.output
+    assert "commit the release.yaml change" in result.output
+    assert (promo.alias("staging"), len(promo.records())) == before
 
 
 def test_status_shows_synced_out_of_sync_and_missing(promo: Promo, cli: CliRunner, tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ class Journey:
         self.repo, self.uri, self.github, self.log = repo, uri, github, log
         self.registry = Registry(repo, uri)
         self.next_pr = 20
+        github.grant(APPROVER, "write")  # an approval counts only from an account that can push
 
     def pull_request(self, title: str, edit: Callable[[], None], *, approve: bool) -> dict[str, Any]:
         """Branch, edit, PR, plan (+ approval), merge, apply: one promotion end to end."""

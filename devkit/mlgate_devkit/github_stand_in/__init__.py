@@ -31,6 +31,7 @@ from referencing.jsonschema import DRAFT202012
 HERE = Path(__file__).parent
 SPEC_URI = "urn:github-openapi-subset"
 LOST = -1  # a "status" that makes the handler close the connection without answering
+BOT_LOGIN, BOT_ID = "github-actions[bot]", 41898282  # who a GitHub Actions GITHUB_TOKEN writes as
 
 
 def _load(rel: str) -> Any:
@@ -146,6 +147,9 @@ class FakeGitHub:
         self.reviews: dict[int, list[dict]] = {}
         self.files: dict[int, list[dict]] = {}
         self.team_members: dict[tuple[str, str], dict[str, str]] = {}  # (org, team) -> login -> state
+        # login -> (permission, role_name): GET /collaborators/{login}/permission; anyone else has "none"
+        self.permissions: dict[str, tuple[str, str]] = {}
+        self.user_ids: dict[str, int] = {}  # login -> the account id GitHub knows it by now (see user_id)
         self.refs: dict[str, str] = {}  # "refs/tags/credit#production#1" -> commit sha
         self.dispatches: list[dict[str, Any]] = []  # every repository_dispatch request body, in order
         # Issues (not pull requests: GitHub's issue listing also returns pull requests, this one
@@ -160,6 +164,8 @@ class FakeGitHub:
         self._lock = threading.Lock()
         pr_event = _load("events/pull_request.opened.octokit.json")
         self._user = {k: v for k, v in pr_event["sender"].items() if k not in ("user_view_type",)}
+        # The token's identity: what a GitHub Actions GITHUB_TOKEN writes as (comments made through the API).
+        self.bot = self._simple_user(BOT_LOGIN) | {"id": BOT_ID, "node_id": "MDM6Qm90NDE4OTgyODI=", "type": "Bot"}
         self._check_template = _load("events/check_run.completed.octokit.json")["check_run"]
         self._pr_template = _load("rest-responses/github-owners-bot__pulls__pull_request.35.json")
         self._review_template = _load("rest-responses/github-owners-bot__reviews__reviews.35.approved.json")[0]
@@ -222,8 +228,12 @@ class FakeGitHub:
             raise ValueError(f"how must be 'close' or '502', not {how!r}")
         self._lost.extend([how] * times)
 
-    def add_comment(self, pr: int, body: str) -> dict:
-        """Add a comment to pull request (or issue) ``pr``; the comment as GitHub returns it."""
+    def add_comment(self, pr: int, body: str, *, login: str | None = None, user: dict | None = None) -> dict:
+        """Add a comment to pull request (or issue) ``pr``; the comment as GitHub returns it.
+
+        Written by ``user`` (an account as GitHub shows it), else by ``login`` (a person), else by
+        the captured sender (a person too). Comments made through the API are the token's (``bot``).
+        """
         cid = self.new_id()
         base = f"{self.url}/repos/{self.repo}/issues"
         now = _now()
@@ -235,7 +245,7 @@ class FakeGitHub:
             "html_url": f"https://github.com/{self.repo}/{kind}/{pr}#issuecomment-{cid}",
             "issue_url": f"{base}/{pr}",
             "body": body,
-            "user": copy.deepcopy(self._user),
+            "user": copy.deepcopy(user) if user else self._simple_user(login),
             "created_at": now,
             "updated_at": now,
             "author_association": "OWNER",
@@ -250,10 +260,29 @@ class FakeGitHub:
         """The number of the next issue or pull request (one sequence for both, as on GitHub)."""
         return max([*self.pulls, *self.issues], default=0) + 1
 
+    def user_id(self, login: str) -> int:
+        """The account id of ``login``: set in ``user_ids`` (a reused login), else derived from the login."""
+        if login.lower() in self.user_ids:
+            return self.user_ids[login.lower()]
+        if login == self._user["login"]:
+            return int(self._user["id"])
+        return 30_000_000 + sum(map(ord, login)) * 7919 % 9_000_000
+
+    def grant(self, login: str, permission: str = "write") -> None:
+        """Give ``login`` a role on the repository: read, triage, write, maintain or admin.
+
+        The permission endpoint answers GitHub's legacy base role (maintain as write, triage as
+        read) and the role itself as ``role_name``.
+        """
+        legacy = {"maintain": "write", "triage": "read"}.get(permission, permission)
+        if legacy not in ("admin", "write", "read", "none"):
+            raise ValueError(f"no such repository role: {permission!r}")
+        self.permissions[login.lower()] = (legacy, permission)
+
     def _simple_user(self, login: str | None = None) -> dict:
         user = copy.deepcopy(self._user)
         if login and login != user["login"]:
-            uid = 30_000_000 + sum(map(ord, login)) * 7919 % 9_000_000
+            uid = self.user_id(login)
             old = user["login"]
             for key, value in list(user.items()):
                 if isinstance(value, str):
@@ -422,13 +451,19 @@ class FakeGitHub:
         commit_id: str | None = None,
         association: str | None = None,
         submitted_at: str | None = None,
+        user_id: int | None = None,
     ) -> dict:
-        """A review on PR ``number``, from the captured one, with the fields a test varies."""
+        """A review on PR ``number``, from the captured one, with the fields a test varies.
+
+        The reviewer's account id is :meth:`user_id` of ``login`` unless ``user_id`` is given.
+        """
         review = copy.deepcopy(self._review_template)
         review["id"] = self.new_id()
         review["state"] = state
         if login:
-            review["user"]["login"] = login
+            review["user"] = {k: v for k, v in self._simple_user(login).items() if k in review["user"]}
+        if user_id is not None:
+            review["user"]["id"] = user_id  # an account that held the login before (or one that took it)
         if commit_id:
             review["commit_id"] = commit_id
         if association:
@@ -585,6 +620,20 @@ class FakeGitHub:
         if not path.startswith(prefix + "/"):
             return not_found
         rest = path[len(prefix) :]
+        if m := re.fullmatch(r"/collaborators/([^/]+)/permission", rest):
+            login = unquote(m.group(1))
+            permission, role = self.permissions.get(login.lower(), ("none", "none"))
+            user = self._simple_user(login) | {
+                "permissions": {
+                    "pull": permission != "none",
+                    "triage": permission != "none" and role != "read",
+                    "push": permission in ("write", "admin"),
+                    "maintain": role in ("maintain", "admin"),
+                    "admin": permission == "admin",
+                },
+                "role_name": role,
+            }
+            return 200, {}, {"permission": permission, "role_name": role, "user": user}
         if rest == "/issues":
             if method == "GET":
                 return self._list_issues(path, query)
@@ -607,7 +656,7 @@ class FakeGitHub:
             pr = int(m.group(1))
             if method == "GET":
                 return self._page(self.comments.get(pr, []), path, query)
-            return 201, {}, self.add_comment(pr, body["body"])
+            return 201, {}, self.add_comment(pr, body["body"], user=self.bot)
         if m := re.fullmatch(r"/issues/comments/(\d+)", rest):
             cid = int(m.group(1))
             for comments in self.comments.values():

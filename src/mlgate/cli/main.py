@@ -835,11 +835,12 @@ def governance(
     """Fail the "mlgate / governance" check until a PR's governance change is approved.
 
     A governance change: policies/, a judging field of a spec (or its evaluation data's DVC md5),
-    a new model, an evaluation data pointer, .github/workflows/, action/, constraints.txt,
-    pyproject.toml, CODEOWNERS. Passes when there is none, or when an approver named in the base
-    policy's `governance:` section (else: a collaborator with write access) other than the
-    author approved the head commit (latest review per reviewer; dismissed and stale approvals
-    do not count).
+    a new model, an evaluation data pointer, .github/workflows/, .github/actions/, action/,
+    constraints.txt, pyproject.toml, CODEOWNERS, .gitattributes, .dvc/config, and src/ where the
+    base's action/setup installs mlgate from the repository; added, edited, deleted or renamed.
+    Passes when there is none, or when an approver named in the base policy's `governance:`
+    section (else: any collaborator) with write access, other than the author, approved the head
+    commit (latest review per reviewer; dismissed and stale approvals do not count).
     """
     _governance(_root(repo), base, head, pr, not no_post, json_path, github_output)
 

@@ -23,12 +23,12 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-import tarfile
+import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mlgate.git import archive, run_git
+from mlgate.git import run_git
 
 # Top-level spec keys that judge a model (``data`` is split below: part of it trains, part judges).
 JUDGING_KEYS = ("task", "target", "positive_label", "sensitive_features", "policy", "monitoring", "predictions")
@@ -171,8 +171,15 @@ def _governance_file(name: str) -> bool:
 
 
 def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
-    """``git archive`` the governance files of ``ref`` into ``into`` (no checkout, nothing runs)."""
+    """Write the governance files of ``ref`` into ``into`` from git's objects (no checkout, nothing runs).
+
+    Each file is its committed blob (``git ls-tree`` + ``git cat-file``), never ``git archive``:
+    an archive applies the archived tree's ``.gitattributes``, so a pull request could drop a
+    policy file from what is judged (``export-ignore``) or rewrite its text (``export-subst``,
+    ``ident``, ``eol``, a smudge filter). A symbolic link is kept only when it points inside the tree.
+    """
     from mlgate.exceptions import GitError, InvalidInput
+    from mlgate.git import blobs, tree_entries, write_blobs
 
     try:
         commit = run_git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}")
@@ -181,14 +188,34 @@ def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
             f"base ref '{ref}' is not a commit in {repo}",
             hint="fetch the base branch (actions/checkout with fetch-depth: 0)",
         ) from err
-    wanted = [n for n in run_git(repo, "ls-tree", "-r", "--name-only", commit).splitlines() if _governance_file(n)]
+    wanted = [e for e in tree_entries(repo, commit) if e.kind == "blob" and _governance_file(e.path)]
     into.mkdir(parents=True, exist_ok=True)
-    if wanted:
-        tar_path = into.parent / f"{into.name}.tar"
-        archive(repo, commit, wanted, tar_path)
-        with tarfile.open(tar_path) as tar:
-            tar.extractall(into, filter="data")
-        tar_path.unlink()
+    top = into.resolve()
+    files: dict[str, list[Path]] = {}
+    links = []
+    for entry in wanted:
+        target = into / entry.path
+        parts = PurePosixPath(entry.path).parts
+        if ".." in parts or ".git" in parts or not target.resolve().is_relative_to(top):
+            raise InvalidInput(f"commit {commit[:12]} has a path that cannot be read safely: {entry.path!r}")
+        if entry.mode == "120000":
+            links.append((target, entry.sha, entry.path))
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        files.setdefault(entry.sha, []).append(target)
+    write_blobs(repo, files)
+    # links last: no file above is written through a link, and each link must stay inside the tree
+    link_targets = blobs(repo, [sha for _, sha, _ in links])
+    for target, sha, rel in links:
+        points_to = link_targets[sha].decode(errors="replace")
+        resolved = Path(os.path.normpath(target.parent / points_to))
+        if PurePosixPath(points_to).is_absolute() or not resolved.is_relative_to(into):
+            raise InvalidInput(
+                f"commit {commit[:12]} has a file that cannot be read safely: {rel} links outside the tree "
+                f"({points_to})"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(points_to)
     return BaseTree(root=into, ref=commit, repo=repo)
 
 
@@ -218,8 +245,10 @@ def _md5s(files: dict[str, str], records_root: Path, objects: Path) -> dict[str,
 
 def policy_changes(repo: Path, base: str) -> list[dict[str, str]]:
     """Policy files that differ between ``base`` and the working tree, with their diffs."""
-    names = run_git(repo, "diff", "--name-only", base, "--", "policies").split()
-    return [{"file": f, "diff": run_git(repo, "diff", base, "--", f)} for f in names]
+    names = run_git(repo, "diff", "--name-only", "-z", base, "--", "policies").split("\0")
+    # the raw text: no external driver, textconv or `-diff` attribute of the working tree applies
+    raw = ("diff", "--no-ext-diff", "--no-textconv", "--text", base, "--")
+    return [{"file": f, "diff": run_git(repo, *raw, f)} for f in names if f]
 
 
 def judge_model(repo: Path, name: str, base: str | None, scratch: Path, *, tree: BaseTree | None = None) -> Judged:

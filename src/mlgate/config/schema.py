@@ -948,10 +948,17 @@ class Settings(StrictModel):
     drift: DriftSettings = Field(default_factory=DriftSettings)
 
 
-class Approvers(StrictModel):
-    """Who may approve a promotion: GitHub logins and org/team slugs."""
+class PinnedUser(StrictModel):
+    """An approver named by login *and* GitHub account id: a renamed login's next owner does not count."""
 
-    users: list[str] = Field(default_factory=list)
+    login: str = Field(min_length=1, max_length=39, pattern=r"^[A-Za-z0-9](?:-?[A-Za-z0-9])*$")
+    id: int = Field(ge=1, description="the account's id (GET /users/{login} answers it)")
+
+
+class Approvers(StrictModel):
+    """Who may approve a promotion: GitHub logins (optionally pinned to an account id) and org/team slugs."""
+
+    users: list[str | PinnedUser] = Field(default_factory=list)
     teams: list[str] = Field(default_factory=list)
 
 

@@ -34,6 +34,10 @@ API_VERSION = "2022-11-28"
 MAX_ANNOTATIONS = 50  # GitHub accepts at most 50 annotations per check-run request
 MAX_DISPATCH_KEYS = 10  # GitHub: client_payload has at most 10 top-level properties
 MAX_WAIT = 60.0  # cap on any single wait (Retry-After, rate-limit reset, backoff)
+# Who the token writes as. GitHub's `GET /user` is not in the API subset mlgate uses, and an
+# installation token (GITHUB_TOKEN, a GitHub App's) cannot call it: the identity is configured.
+LOGIN_ENV = "MLGATE_GITHUB_LOGIN"  # the login a PAT's or a GitHub App's comments are authored by
+ACTIONS_LOGIN = "github-actions[bot]"  # the author of everything a GitHub Actions GITHUB_TOKEN writes
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
 # Which `permissions:` entry each kind of request needs (for 403 "not accessible" messages).
@@ -43,6 +47,7 @@ _PERMISSION_FOR = (
         "members: read (an org permission a GitHub App token has; the job's GITHUB_TOKEN cannot read teams)",
     ),
     ("/check-runs", "checks: write"),
+    ("/collaborators/", "metadata: read (reading a reviewer's permission)"),
     ("/git/refs", "contents: write (creating tags)"),
     ("/dispatches", "contents: write (repository_dispatch events)"),
     ("/issues/", "pull-requests: write (for pull request comments; issues: write for issues and their comments)"),
@@ -73,11 +78,13 @@ class GitHub:
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        login: str | None = None,
     ) -> None:
         """A client of ``repo`` (default ``$GITHUB_REPOSITORY``), as ``token`` (``$GITHUB_TOKEN``).
 
         A failed request is retried up to ``retries`` times, waiting ``backoff`` seconds, doubled
-        after each attempt (or as long as GitHub asks).
+        after each attempt (or as long as GitHub asks). ``login`` is who the token writes as
+        (default ``$MLGATE_GITHUB_LOGIN``, else ``github-actions[bot]``): see :meth:`is_own`.
         """
         token = token if token is not None else os.environ.get("GITHUB_TOKEN", "")
         if not token:
@@ -90,6 +97,7 @@ class GitHub:
         self._token = token
         self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
         self.repo = repo
+        self.login = login or os.environ.get(LOGIN_ENV) or ACTIONS_LOGIN
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
@@ -279,13 +287,27 @@ class GitHub:
                 # never send the token to a host other than the API's
                 raise GitHubUnavailable(f"GitHub returned a next-page link outside {self.api_url}: {_path(next_url)}")
 
+    def is_own(self, item: dict[str, Any]) -> bool:
+        """Whether a comment (or issue) was written by this token's identity (``self.login``).
+
+        Only its own marker comments are adopted: anyone can write mlgate's hidden marker into
+        a comment, and an adopted comment would show their text as mlgate's. A ``[bot]`` login
+        must also be a Bot account (people cannot register brackets in a login).
+        """
+        user = item.get("user") or {}
+        login = str(user.get("login") or "")
+        if login.lower() != self.login.lower():
+            return False
+        return not login.endswith("[bot]") or user.get("type") == "Bot"
+
     # ------------------------------------------------------------------ endpoints
 
     def upsert_comment(self, pr_number: int, body: str, marker: str) -> dict[str, Any]:
         """Create or update the one PR comment that contains ``marker`` (a sticky comment).
 
-        A create whose answer was lost is looked up by the marker before it is retried: one
-        comment, whatever the network did.
+        Only a marker comment this token wrote (:meth:`is_own`) is updated; one by anyone else is
+        left alone and a new comment is created. A create whose answer was lost is looked up by
+        the marker before it is retried: one comment, whatever the network did.
         """
         if marker not in body:
             body = f"{body}\n\n{marker}"
@@ -294,7 +316,7 @@ class GitHub:
 
         def find() -> dict[str, Any] | None:
             for comment in self._paginate(f"{base}/{int(pr_number)}/comments?per_page=100", what=where):
-                if marker in (comment.get("body") or ""):
+                if marker in (comment.get("body") or "") and self.is_own(comment):
                     return comment
             return None
 
@@ -418,6 +440,22 @@ class GitHub:
             "GET",
             f"/orgs/{org}/teams/{team_slug}/memberships/{username}",
             what=f"team {org}/{team_slug}",
+            allow=(404,),
+        )
+        return None if response.status_code == 404 else response.json()
+
+    def collaborator_permission(self, username: str) -> dict[str, Any] | None:
+        """``username``'s access to this repository: ``permission``, ``role_name`` and ``user``.
+
+        ``permission`` is admin | write | read | none (GitHub maps maintain to write). None when
+        GitHub answers 404 (no such user, or the token cannot see the repository).
+        """
+        if not re.fullmatch(r"[\w.\[\]-]+", username or ""):
+            raise InvalidInput(f"user must be a GitHub login, got {username!r}")
+        response = self._request(
+            "GET",
+            f"/repos/{self.repo}/collaborators/{quote(username, safe='')}/permission",
+            what=f"collaborator {username}",
             allow=(404,),
         )
         return None if response.status_code == 404 else response.json()
@@ -569,7 +607,9 @@ class GitHub:
             body = f"{body}\n\n{marker}"
 
         def find() -> dict[str, Any] | None:
-            return next((c for c in self.issue_comments(number) if marker in (c.get("body") or "")), None)
+            return next(
+                (c for c in self.issue_comments(number) if marker in (c.get("body") or "") and self.is_own(c)), None
+            )
 
         if given and (existing := find()) is not None:
             return existing

@@ -11,16 +11,21 @@ cannot let its own PR through. The change itself still needs a human. The check 
 - an evaluation data pointer: the ``.dvc`` file or ``dvc.lock`` entry of a file a spec
   evaluates on (``judging.evaluation_paths``: the data roles in ``judging.EVALUATION_ROLES`` and
   a predictions spec's ``predictions.path``, whose file holds the true labels);
-- ``.github/workflows/**``, ``action/**``, mlgate's pins (``constraints.txt``, ``pyproject.toml``)
-  and ``CODEOWNERS``;
+- ``.github/workflows/**``, ``.github/actions/**``, ``action/**``, mlgate's pins
+  (``constraints.txt``, ``pyproject.toml``), ``CODEOWNERS`` (each place GitHub reads it),
+  ``.gitattributes`` at any depth and ``.dvc/config``;
+- mlgate's own code (``src/**``, ``scripts/setup-venv``) where the base's ``action/setup``
+  installs mlgate from this repository (:func:`installs_itself`);
 
-until an approver other than the PR's author approves its head commit. Approvers come from the
-``governance:`` section of the BASE commit's resolved ``policies/default.yaml``
-(``approvals``, ``approvers.users``, ``approvers.teams``); without one, any collaborator with
-write access counts. Specs are compared between the merge base and the head (what the PR
-changes), both read with ``git archive`` into a temporary folder: nothing from the PR is checked
-out or run. The ``governance`` workflow re-runs the check on each review, so an approval turns
-it green without retraining anything.
+until an approver other than the PR's author approves its head commit. Files are listed with
+rename detection and judged at both ends: a deletion, or a rename out of (or into) a governed
+path, is a change there. Approvers come from the ``governance:`` section of the BASE commit's
+resolved ``policies/default.yaml`` (``approvals``, ``approvers.users``, ``approvers.teams``);
+without one, any account that can push counts; either way only with write access
+(mlgate.github.approvals). Specs are compared between the merge base and the head (what the PR
+changes), both written from git objects into a temporary folder (no attribute of the PR applies):
+nothing from the PR is checked out or run. The ``governance`` workflow re-runs the check on
+each review, so an approval turns it green without retraining anything.
 """
 
 from __future__ import annotations
@@ -29,9 +34,8 @@ import contextlib
 import difflib
 import json
 import os
-import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -45,16 +49,18 @@ from mlgate.config.judging import (
 )
 from mlgate.config.schema import Governance
 from mlgate.exceptions import InvalidInput, MlgateError
-from mlgate.git import changed_files, run_git
-from mlgate.github.approvals import ApprovalCount, count_approvals, named_approvers, write_access
+from mlgate.git import PathChange, path_changes, run_git, show
+from mlgate.github.approvals import ApprovalCount, People, count_approvals, named_approvers, writers
 
 CHECK_NAME = "mlgate / governance"
 DEFAULT_POLICY = "policies/default.yaml"
-CODEOWNERS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+CODEOWNERS = (".github/codeowners", "codeowners", "docs/codeowners")  # GitHub reads these three (any case)
 PINS = ("constraints.txt", "pyproject.toml")
+DVC_CONFIG = (".dvc/config", ".dvc/config.local")
+SELF_INSTALL_ACTION = "action/setup/action.yml"
+SELF_INSTALL_FILES = ("scripts/setup-venv",)  # with src/**, the pins and action/**: mlgate built from this repo
 MAX_DIFF = 6_000  # characters of one diff in the check-run summary
 MAX_SUMMARY = 60_000  # GitHub's limit on a check run's summary is 65,535
-ORG_TOKEN_ENV = "MLGATE_ORG_TOKEN"  # optional token that can read team memberships
 
 
 @dataclass(frozen=True)
@@ -107,18 +113,44 @@ class GovernanceReview:
 # --------------------------------------------------------------------------- what changed
 
 
-def file_reason(name: str) -> str | None:
-    """Why a changed file is a governance change by its path alone (None: it is not)."""
+def installs_itself(root: Path, base: str) -> bool:
+    """Whether the workflows install mlgate from this repository's own files, judged at ``base``.
+
+    The rule: the base commit has ``action/setup/action.yml`` and it installs the checkout the
+    action lives in (``github.action_path``): ``uses: ./action/setup`` then runs this repository's
+    ``src/``, ``pyproject.toml`` and ``constraints.txt`` (mlgate's own repository does). A repository
+    that installs mlgate from elsewhere (``uses: owner/mlgate/action/setup@sha``, ``pip install mlgate``)
+    has no such file, and its ``src/`` is the team's model code. The base decides, never the PR.
+    """
+    text = show(root, base, SELF_INSTALL_ACTION)
+    return text is not None and "github.action_path" in text
+
+
+def file_reason(name: str, self_install: bool = False) -> str | None:
+    """Why a changed file is a governance change by its path alone (None: it is not).
+
+    ``self_install``: the repository's actions install mlgate from this repository
+    (:func:`installs_itself`), so mlgate's own code decides what the gates do.
+    """
+    base_name = PurePosixPath(name).name
     if name.startswith("policies/"):
         return "policy: the rules the gates judge with"
     if name.startswith(".github/workflows/"):
         return "workflow: decides what runs on this repository, with its token"
+    if name.startswith(".github/actions/"):
+        return "local action: what the workflows run"
     if name.startswith("action/"):
         return "mlgate action: what the workflows run"
     if name in PINS:
         return "mlgate's pins: which gatekeeper runs"
-    if name in CODEOWNERS:
+    if name.lower() in CODEOWNERS:
         return "code owners: who must review what"
+    if base_name == ".gitattributes":
+        return "git attributes: change how git reads, diffs and archives files (export-ignore, filters)"
+    if name in DVC_CONFIG:
+        return "DVC config: where evaluation data is fetched from"
+    if self_install and (name.startswith("src/") or name in SELF_INSTALL_FILES):
+        return "mlgate's own code: the workflows install mlgate from this repository (action/setup)"
     return None
 
 
@@ -227,35 +259,69 @@ def _lock_entry(tree: BaseTree, rel: str) -> tuple[str, str] | None:
     return record if record and record[1].startswith("dvc.lock") else None
 
 
+def _path_reason(
+    name: str, since: BaseTree, head_tree: BaseTree, evaluated: dict[str, set[str]], self_install: bool
+) -> str | None:
+    """Why a change at ``name`` (added, edited, deleted or renamed) needs a second person, or None."""
+    reason = file_reason(name, self_install)
+    if reason is None and name.endswith(".dvc") and name.removesuffix(".dvc") in evaluated:
+        reason = f"evaluation data pointer ({', '.join(sorted(evaluated[name.removesuffix('.dvc')]))})"
+    if reason is None and name.endswith(".dvc"):
+        # a tracked folder: its pointer changes an evaluation file when that file's md5 in its listing moves
+        folder = name.removesuffix(".dvc") + "/"
+        inside = [rel for rel in evaluated if rel.startswith(folder)]
+        records = {rel: (_record(since, rel), _record(head_tree, rel)) for rel in inside}
+        # an unreadable listing counts as a change: what cannot be compared needs a second person
+        moved = sorted(rel for rel, (a, b) in records.items() if a != b or (a and not a[1]) or (b and not b[1]))
+        if moved:
+            roles = sorted(role for rel in moved for role in evaluated[rel])
+            reason = f"evaluation data inside a tracked folder changed ({', '.join(roles)})"
+    if reason is None and name == "dvc.lock":
+        moved = sorted(rel for rel in evaluated if _lock_entry(since, rel) != _lock_entry(head_tree, rel))
+        if moved:
+            reason = f"evaluation data entries in dvc.lock: {', '.join(moved)}"
+    return reason
+
+
+def _how(change: PathChange, name: str) -> str:
+    """How the change touched ``name``: a deletion or a rename says so (the path alone hides it)."""
+    if change.status == "D":
+        return " (deleted)"
+    if change.status == "R" and name == change.old_path:
+        return f" (moved to {change.path})"
+    if change.status == "R":
+        return f" (moved from {change.old_path})"
+    return ""
+
+
 def _file_changes(
-    root: Path, base: str, head: str, since: BaseTree, head_tree: BaseTree, evaluated: dict[str, set[str]]
+    root: Path,
+    base: str,
+    head: str,
+    since: BaseTree,
+    head_tree: BaseTree,
+    evaluated: dict[str, set[str]],
+    self_install: bool,
 ) -> list[GovernanceChange]:
+    """The governance changes among the files ``base...head`` adds, edits, deletes or renames.
+
+    A rename is judged at both ends: moving a workflow out of ``.github/workflows/`` removes it
+    as surely as deleting it, and moving a file into a governed folder adds one.
+    """
     changes = []
-    for name in changed_files(root, base, head):
-        reason = file_reason(name)
-        if reason is None and name.endswith(".dvc") and name.removesuffix(".dvc") in evaluated:
-            reason = f"evaluation data pointer ({', '.join(sorted(evaluated[name.removesuffix('.dvc')]))})"
-        if reason is None and name.endswith(".dvc"):
-            # a tracked folder: its pointer changes an evaluation file when that file's md5 in its listing moves
-            folder = name.removesuffix(".dvc") + "/"
-            inside = [rel for rel in evaluated if rel.startswith(folder)]
-            records = {rel: (_record(since, rel), _record(head_tree, rel)) for rel in inside}
-            # an unreadable listing counts as a change: what cannot be compared needs a second person
-            moved = sorted(rel for rel, (a, b) in records.items() if a != b or (a and not a[1]) or (b and not b[1]))
-            if moved:
-                roles = sorted(role for rel in moved for role in evaluated[rel])
-                reason = f"evaluation data inside a tracked folder changed ({', '.join(roles)})"
-        if reason is None and name == "dvc.lock":
-            moved = sorted(rel for rel in evaluated if _lock_entry(since, rel) != _lock_entry(head_tree, rel))
-            if moved:
-                reason = f"evaluation data entries in dvc.lock: {', '.join(moved)}"
-        if reason is None:
-            continue
-        diff = ""
-        if name.startswith("policies/"):
-            with contextlib.suppress(MlgateError):
-                diff = run_git(root, "diff", f"{base}...{head}", "--", name)
-        changes.append(GovernanceChange(name, reason, diff=diff))
+    for change in path_changes(root, base, head):
+        for name in change.paths:
+            reason = _path_reason(name, since, head_tree, evaluated, self_install)
+            if reason is None:
+                continue
+            diff = ""
+            if name.startswith("policies/"):
+                with contextlib.suppress(MlgateError):
+                    # the raw text change: no textconv, external driver or `-diff` attribute of the PR applies
+                    diff = run_git(
+                        root, "diff", "--no-ext-diff", "--no-textconv", "--text", f"{base}...{head}", "--", name
+                    )
+            changes.append(GovernanceChange(name, reason + _how(change, name), diff=diff))
     return changes
 
 
@@ -270,14 +336,11 @@ class Trees:
 
 @contextlib.contextmanager
 def trees(root: Path, base: str, head: str) -> Iterator[Trees]:
-    """Base, merge base and head materialised with ``git archive`` (no checkout, nothing runs)."""
+    """Base, merge base and head materialised from git's objects (no checkout, no attributes, nothing runs)."""
     with tempfile.TemporaryDirectory(prefix="mlgate-governance-") as tmp:
         work = Path(tmp)
         base_tree = materialise(root, base, work / "base")
-        try:
-            head_tree = materialise(root, head, work / "head")
-        except tarfile.TarError as err:  # e.g. a link out of the tree, refused by the "data" filter
-            raise InvalidInput(f"the head commit {head[:12]} has a file that cannot be read safely: {err}") from err
+        head_tree = materialise(root, head, work / "head")  # a link out of the tree: exit 2
         try:
             merge_base = run_git(root, "merge-base", base_tree.ref, head_tree.ref)
         except MlgateError as err:
@@ -292,7 +355,8 @@ def trees(root: Path, base: str, head: str) -> Iterator[Trees]:
 def governance_changes(root: Path, base: str, head: str, found: Trees) -> list[GovernanceChange]:
     """Every governance change of ``base...head``: files first, then judging fields per model."""
     spec_changes, evaluated = _spec_changes(found.since, found.head)
-    return _file_changes(root, base, head, found.since, found.head, evaluated) + spec_changes
+    self_install = installs_itself(root, found.base.ref)
+    return _file_changes(root, base, head, found.since, found.head, evaluated, self_install) + spec_changes
 
 
 def base_governance(tree: BaseTree) -> Governance | None:
@@ -312,7 +376,8 @@ def approvers_rule(governance: Governance | None) -> str:
     """Who may approve a governance change, in words: the base policy's approvers, or any writer."""
     if governance is None:
         return "a collaborator with write access"
-    names = [*governance.approvers.users, *(f"team {t}" for t in governance.approvers.teams)]
+    users = [u if isinstance(u, str) else u.login for u in governance.approvers.users]
+    names = [*users, *(f"team {t}" for t in governance.approvers.teams)]
     return f"an approver named in the base policy ({', '.join(names)})"
 
 
@@ -322,9 +387,12 @@ def judge(
     author: str,
     head_sha: str,
     governance: Governance | None = None,
-    in_team: Callable[[str, str], str | None] | None = None,
+    people: People | None = None,
 ) -> GovernanceReview:
-    """The check's outcome from the changes, the PR's reviews and the base policy's approvers."""
+    """The check's outcome from the changes, the PR's reviews and the base policy's approvers.
+
+    ``people`` answers who has write access and who is in a team (GitHub); without it no review counts.
+    """
     rule = approvers_rule(governance)
     required = governance.approvals if governance else 1
     named = governance is not None
@@ -333,7 +401,9 @@ def judge(
             [], "success", "no governance change", required=required, approvers_rule=rule, named=named
         )
     allowed = (
-        named_approvers(governance.approvers.users, governance.approvers.teams, in_team) if governance else write_access
+        named_approvers(governance.approvers.users, governance.approvers.teams, people)
+        if governance
+        else writers(people)
     )
     approvals = count_approvals(reviews, author=author, head_sha=head_sha, allowed=allowed)
     paths = ", ".join(dict.fromkeys(c.path for c in changes))
@@ -381,8 +451,11 @@ def summary(result: GovernanceReview) -> str:
                 _clip(c.diff, MAX_DIFF).rstrip("\n"),
                 "```",
             ]
-    if result.approvals.approvers:
-        lines += ["", f"Approved by: {', '.join('@' + a for a in result.approvals.approvers)}"]
+    if result.approvals.approvals:
+        approved = ", ".join(
+            f"@{a.login} (user id {a.user_id}, review {a.review_id})" for a in result.approvals.approvals
+        )
+        lines += ["", f"Approved by: {approved}"]
     for login, reason in sorted(result.approvals.ignored.items()):
         lines.append(f"- review by @{login} does not count: {reason}")
     return _clip("\n".join(lines) + "\n", MAX_SUMMARY)
@@ -391,41 +464,14 @@ def summary(result: GovernanceReview) -> str:
 # --------------------------------------------------------------------------- GitHub
 
 
-def _team_checker(github: Any) -> Callable[[str, str], str | None]:
-    """``in_team(team, login)`` over GitHub's team-membership endpoint (answers cached)."""
-    cache: dict[tuple[str, str], str | None] = {}
-
-    def in_team(team: str, login: str) -> str | None:
-        key = (team.lower(), login.lower())
-        if key not in cache:
-            org, _, slug = team.partition("/")
-            try:
-                membership = github.team_membership(org, slug, login)
-            except MlgateError as err:
-                cache[key] = f"membership of team {team} could not be read: {err.message}"
-            else:
-                state = (membership or {}).get("state")
-                cache[key] = (
-                    None
-                    if state == "active"
-                    else (
-                        f"not a member of team {team}"
-                        if membership is None
-                        else f"membership of team {team} is {state}"
-                    )
-                )
-        return cache[key]
-
-    return in_team
-
-
 def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool = True) -> GovernanceReview:
     """Judge the PR's governance changes from GitHub's reviews; create the check run on ``head``.
 
     A token in ``MLGATE_ORG_TOKEN`` (one that can read the organisation's teams) is used for
-    team memberships; without it, ``GITHUB_TOKEN`` is.
+    team memberships; without it, ``GITHUB_TOKEN`` is (mlgate.github.people).
     """
     from mlgate.github.client import GitHub
+    from mlgate.github.people import ORG_TOKEN_ENV, GitHubPeople
 
     with trees(root, base, head) as found:
         changes = governance_changes(root, base, head, found)
@@ -436,7 +482,7 @@ def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool =
         teams = stack.enter_context(GitHub(token=org_token)) if org_token else github
         author = github.pull_request(pr)["user"]["login"]
         reviews = github.pull_request_reviews(pr) if changes else []
-        result = judge(changes, reviews, author, head, governance, _team_checker(teams))
+        result = judge(changes, reviews, author, head, governance, GitHubPeople(github, teams))
         if post:
             run = github.create_or_update_check_run(
                 name=CHECK_NAME,

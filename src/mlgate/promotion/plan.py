@@ -37,12 +37,12 @@ from mlgate import jsonout
 from mlgate.config.judging import judge_model, materialise
 from mlgate.config.release import release_path
 from mlgate.config.schema import StageRequirement, load_model_spec
-from mlgate.config.workspace import ModelContext, model_names, refuse_predictions
+from mlgate.config.workspace import RELEASE_FILE, ModelContext, model_names, refuse_predictions
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, GitError, InvalidInput
 from mlgate.gates.verdict import FamilyStatus, Verdict
 from mlgate.git import git_state, is_ancestor, run_git
-from mlgate.github.approvals import count_approvals
+from mlgate.github.approvals import Approval, People, count_approvals, named_approvers
 from mlgate.promotion import readiness
 from mlgate.promotion.hooks import HookFailed, HookReport, Hooks, applied_by, change_output, model_uri
 from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit
@@ -91,6 +91,7 @@ class Change:
     archive: int | None = None
     checks: list[Check] = field(default_factory=list)
     approvers: list[str] = field(default_factory=list)
+    approvals: list[Approval] = field(default_factory=list)  # each approver's user id and review id
     outcome: str = "planned"  # planned | applied | already applied | superseded
     verdict: Verdict | None = None  # the gates this promotion ran itself
 
@@ -117,6 +118,7 @@ class Change:
             "action": self.action,
             "ok": self.ok,
             "approvers": self.approvers,
+            "approvals": [a.as_dict() for a in self.approvals],
             "checks": [c.as_dict() for c in self.checks],
             "outcome": self.outcome,
             "verdict": None
@@ -178,11 +180,16 @@ class PullRequest:
     head_sha: str
     merged_by: str | None
     reviews: list[dict[str, Any]]
+    people: People | None = None  # who has write access, who is in a team (GitHub); None: no review counts
 
 
 def fetch_pull_request(number: int) -> PullRequest:
-    """Pull request ``number``'s author, head commit, merger and reviews, from GitHub."""
+    """Pull request ``number``'s author, head commit, merger and reviews, from GitHub.
+
+    Reviewers' access and team memberships are read from GitHub when an approval is counted.
+    """
     from mlgate.github import GitHub
+    from mlgate.github.people import GitHubPeople
 
     with GitHub() as github:
         pull = github.pull_request(number)
@@ -193,6 +200,7 @@ def fetch_pull_request(number: int) -> PullRequest:
         head_sha=pull["head"]["sha"],
         merged_by=(pull.get("merged_by") or {}).get("login"),
         reviews=reviews,
+        people=GitHubPeople(),
     )
 
 
@@ -462,7 +470,8 @@ def _order_check(
 
 def _approvals_check(
     requirement: StageRequirement, pull: PullRequest | None, stage: str
-) -> tuple[Check | None, list[str]]:
+) -> tuple[Check | None, list[Approval]]:
+    """The stage's approvals check: named users or team members with write access (as governance counts them)."""
     if requirement.approvals == 0:
         return None, []
     if pull is None:
@@ -471,26 +480,15 @@ def _approvals_check(
             False,
             f"{stage} needs {requirement.approvals} approval(s) on a pull request, and this change has none",
         ), []
-    users = {u.lower() for u in requirement.approvers.users}
-    teams = requirement.approvers.teams
-
-    def allowed(review: dict[str, Any]) -> str | None:
-        login = review["user"]["login"]
-        if login.lower() in users:
-            return None
-        extra = (
-            f"; team membership ({', '.join(teams)}) is not checked — list the login under approvers.users"
-            if teams
-            else ""
-        )
-        return f"not an approver for {stage}{extra}"
-
+    allowed = named_approvers(
+        requirement.approvers.users, requirement.approvers.teams, pull.people, role=f"an approver for {stage}"
+    )
     head = pull.head_sha if requirement.dismiss_stale_approvals else None
     counted = count_approvals(pull.reviews, author=pull.author, head_sha=head, allowed=allowed)
     ignored = "; ".join(f"{login}: {why}" for login, why in sorted(counted.ignored.items()))
     detail = f"{len(counted.approvers)}/{requirement.approvals} from {', '.join(counted.approvers) or 'nobody'}"
     detail += f" (not counted: {ignored})" if ignored else ""
-    return Check("approvals", len(counted.approvers) >= requirement.approvals, detail), counted.approvers
+    return Check("approvals", len(counted.approvers) >= requirement.approvals, detail), counted.approvals
 
 
 # --------------------------------------------------------------------------- plan
@@ -545,7 +543,8 @@ def make_plan(
                     change.checks.append(order)
                 if requirement.readiness:
                     change.checks.extend(readiness.checks(ctx, registry, stage, requirement.readiness))
-            approvals, change.approvers = _approvals_check(requirement, pull, stage)
+            approvals, change.approvals = _approvals_check(requirement, pull, stage)
+            change.approvers = [a.login for a in change.approvals]
             if approvals:
                 change.checks.append(approvals)
             plan.changes.append(change)
@@ -596,7 +595,11 @@ def apply(
     made) and run the deploy hooks: each model's policy ``promotion.notify``, plus ``hooks``
     (the CLI's flags) for every model. Hook failures are in ``result.hooks.errors``: the caller
     decides how to report them (the promotion itself has taken effect).
+
+    Desired state is read only from the commit the apply records: a release.yaml that is not
+    that commit's (edited, untracked, ignored or deleted in the working tree) is bad input (exit 2).
     """
+    committed_releases(root)
     plan = make_plan(root, registry, pull=pull, progress=progress)
     if not plan.ok:
         raise Blocked(
@@ -619,6 +622,46 @@ def apply(
 
         result.hooks = deploy_hooks.run(done, chosen, registry)
     return result
+
+
+def committed_releases(root: Path) -> None:
+    """Refuse (exit 2) unless every ``models/*/release.yaml`` in ``root`` is exactly HEAD's.
+
+    ``apply`` reads release.yaml files from the working tree and records HEAD as the commit that
+    asked for the change: a file that is not HEAD's would promote what no commit (and no review)
+    holds. Compared byte for byte with HEAD's blob, so no ``.gitattributes`` filter can make an
+    edited file look clean, and an untracked or git-ignored file is seen too.
+    """
+    from mlgate.git import blobs
+
+    try:
+        commit = run_git(root, "rev-parse", "--verify", "HEAD^{commit}")
+    except GitError:
+        return  # no commit at all: make_plan says promotion needs git history
+    pattern = f"models/*/{RELEASE_FILE}"
+    on_disk = {p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file()}
+    in_commit = {}  # path (relative to root, as ls-tree lists it from there) -> blob sha
+    for record in run_git(root, "ls-tree", "-r", "-z", commit, "--", "models").split("\0"):
+        meta, _, rel = record.partition("\t")
+        if rel and PurePosixPath(rel).match(pattern) and meta.split()[1:2] == ["blob"]:
+            in_commit[rel] = meta.split()[2]
+    content = blobs(root, list(in_commit.values()))
+    problems = []
+    for rel in sorted(on_disk | set(in_commit)):
+        if rel not in on_disk:
+            problems.append(f"{rel} is deleted in the working tree")
+        elif rel not in in_commit:
+            problems.append(f"{rel} is not committed (untracked or ignored)")
+        elif (root / rel).read_bytes() != content[in_commit[rel]]:
+            problems.append(f"{rel} has uncommitted changes")
+    if problems:
+        raise InvalidInput(
+            f"promote --apply reads desired state only from the commit it records ({commit[:12]}): "
+            + "; ".join(problems),
+            hint="commit the release.yaml change and merge it through a pull request (or restore the file "
+            "with `git checkout -- <file>`, remove an untracked one), then re-run `mlgate promote --apply`; "
+            "nothing was changed in the registry",
+        )
 
 
 def _user() -> str:
