@@ -38,9 +38,8 @@ PERFORMANCE = {
     - id: roc-auc-vs-champion        # at most 0.02 below the version in production
       metric: roc_auc
       max_regression: 0.02
-    - metric: balanced_accuracy
-      min: 0.60
-      severity: warn""",
+    - metric: balanced_accuracy      # the decisions themselves (ROC AUC ignores the threshold)
+      min: 0.60""",
     "regression": """\
     - metric: r2                     # share of the target's variance explained
       min: 0.5

@@ -941,11 +941,38 @@ class DriftSettings(StrictModel):
     p_value: float = Field(0.05, gt=0, lt=1, allow_inf_nan=False, description="test p-value below this = drifted")
 
 
+class DegenerateDecisions(StrictModel):
+    """The built-in blocking rules against decisions that do not decide (mlgate.gates.decisions).
+
+    Every policy has them, listed or not, for every classifier: no decided class may cover more
+    than ``max_class_share`` of the evaluation rows, and every class of the labels must be decided
+    for at least ``min_rate_ratio`` times as many rows as hold it (for two classes: the selection
+    rate lies in ``[base_rate * r, 1 - (1 - base_rate) * r]``). ``enabled: false`` is the only
+    way out, and it is a policy line: on a pull request the base branch's policy decides.
+    """
+
+    enabled: bool = Field(True, description="false: no built-in degenerate-decisions rules (say why in the policy)")
+    max_class_share: float = Field(
+        0.98, gt=0.5, le=1, allow_inf_nan=False, description="largest share of rows one decided class may cover"
+    )
+    min_rate_ratio: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="each class decided for at least this times its share of the labels (selection rate band)",
+    )
+
+
 class Settings(StrictModel):
     """Family-wide settings."""
 
     fairness: FairnessSettings = Field(default_factory=FairnessSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
+    degenerate_decisions: DegenerateDecisions = Field(
+        default_factory=DegenerateDecisions,
+        description="built-in blocking rules: a classifier's decisions must not all be (nearly) one class",
+    )
 
 
 class Approvers(StrictModel):
