@@ -142,7 +142,7 @@ def _resolve_version(registry: Registry, name: str, version: int | None) -> tupl
     known = [v.version for v in registry.versions(name)]
     if not known:
         raise InvalidInput(
-            f"model '{name}' has no registered version in {registry.uri}",
+            f"model '{name}' has no registered version in {registry.shown_uri}",
             hint=f"train one first: mlgate train {name}",
         )
     wanted = version or known[-1]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.schema import ModelSpec
+from mlgate.exceptions import mask_secrets
 from mlgate.gates.catalog import LOWER_IS_BETTER
 from mlgate.gates.verdict import READABLE, SCHEMA, RuleStatus, Status
 
@@ -357,8 +358,10 @@ def render_markdown(
     rules = list(base["rules"])
     dropped = 0
     while True:
-        text = template.render(
-            **base | {"rules": rules}, include=include, cut=cut, rows_dropped=dropped, with_marker=with_marker
+        text = mask_secrets(  # a run link or tracking URI in the metadata never shows its password
+            template.render(
+                **base | {"rules": rules}, include=include, cut=cut, rows_dropped=dropped, with_marker=with_marker
+            )
         )
         if len(text) <= limit:
             return Rendered(text=text, cut=cut, rows_dropped=dropped)
@@ -379,7 +382,7 @@ def render_markdown(
 def render_html(data: ReportInput, root: Path | None = None) -> str:
     """One self-contained HTML file: inline CSS and SVG, no network fetches."""
     template = environment(root, autoescape=True).get_template("report.html.j2")
-    return template.render(**context(data))
+    return mask_secrets(template.render(**context(data)))
 
 
 def render_summary(data: ReportInput, root: Path | None = None) -> Rendered:
