@@ -19,8 +19,7 @@ from conftest import copy_repo, git, invoke
 from mlgate.config.schema import DegenerateDecisions, load_model_spec
 from mlgate.gates import decisions
 from mlgate.gates.verdict import RuleStatus, judge
-from mlgate.report import ReportInput, render_markdown
-from mlgate.report.render import render_html
+from mlgate.report import ReportInput, render_html, render_markdown
 
 THRESHOLD = "decision:\n  threshold: 0.5\n  review_band: [0.4, 0.6]\n"
 LOWERED = "decision:\n  threshold: 0.2\n  review_band: [0.1, 0.3]\n"

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from conftest import _free_port, copy_repo, invoke
 from mlgate import jsonout
-from mlgate.exceptions import InvalidInput, mask_secrets
+from mlgate.exceptions import InvalidInput, mask_logs, mask_secrets
 from mlgate.registry import Registry
 
 MLGATE = str(Path(sys.executable).parent / "mlgate")
@@ -32,6 +32,8 @@ TOKEN = "ghp_tok3nVALUE"
     [
         ("MLflow at http://ana:s3cr3t@host:5000 did not answer", "MLflow at http://ana:***@host:5000 did not answer"),
         ("https://ghp_tok3nVALUE@github.com/o/r.git", "https://***@github.com/o/r.git"),
+        ("git+https://ghp_tok3nVALUE@github.com/o/r.git", "git+https://***@github.com/o/r.git"),
+        ("postgresql://mlgate@db/audit", "postgresql://mlgate@db/audit"),  # a user name; PGPASSWORD holds the rest
         ("postgresql+psycopg://u:pw@db/audit?sslmode=require", "postgresql+psycopg://u:***@db/audit?sslmode=require"),
         ("http://u:p@ss@h:1/a?b=c@d", "http://u:***@h:1/a?b=c@d"),  # an unescaped '@' in the password
         ("'http://a:b@h', and mail to a@b", "'http://a:***@h', and mail to a@b"),
@@ -139,6 +141,7 @@ def test_a_reachable_server_with_credentials_never_shows_them(repo: Path, mlflow
             "monitoring -> sources -> audit_url",
             "  sources:\n    audit_url: postgresql://mlgate:{s}@db.internal/audit\n",
         ),
+        ("serving -> audit_url", "serving:\n  audit_url: postgresql://mlgate:{s}@db.internal/audit\n"),
         (
             "monitoring -> labels -> url",
             (
@@ -161,3 +164,18 @@ def test_validate_refuses_a_password_in_a_spec_url(governed_repo: Path, cli: Cli
     assert f": {key}: the URL holds a password" in problem
     assert "PGPASSWORD or ~/.pgpass" in problem
     assert SECRET not in result.output
+
+
+def test_log_records_are_masked(caplog: pytest.LogCaptureFixture) -> None:
+    """MLflow's and urllib3's log lines may quote the tracking URI: the CLI and serve mask every record."""
+    import logging
+
+    factory = logging.getLogRecordFactory()
+    try:
+        mask_logs()
+        with caplog.at_level(logging.WARNING):
+            logging.getLogger("mlflow.utils.rest_utils").warning("API request to %s failed", f"http://ana:{SECRET}@h/a")
+    finally:
+        logging.setLogRecordFactory(factory)
+    assert "API request to http://ana:***@h/a failed" in caplog.text
+    assert SECRET not in caplog.text

@@ -32,8 +32,10 @@ def mask_secrets(text: str) -> str:
     """``text`` with the credentials of every URL in it masked; the one masking function.
 
     ``http://user:secret@host`` becomes ``http://user:***@host`` (the user name stays: it helps
-    tell stores apart and is no secret); ``https://TOKEN@host``, a user part alone, is taken
-    for a token and becomes ``https://***@host``. Everything else, the host included, stays.
+    tell stores apart and is no secret). Over HTTP(S) a user part alone, ``https://TOKEN@host``,
+    is how tokens travel (GitHub's), so it becomes ``https://***@host``; a database URL's lone
+    user (``postgresql://mlgate@db/audit``, the password in PGPASSWORD) is a name and stays.
+    Everything else, the host included, stays.
     Every edge where mlgate prints or writes text (the CLI's output and errors, JSON, reports,
     logs) passes through it, so a tracking URI with a password never leaves the process.
     """
@@ -41,8 +43,11 @@ def mask_secrets(text: str) -> str:
         return text
 
     def masked(match: re.Match[str]) -> str:
+        scheme = match.group("scheme")
         user, colon, _password = match.group("userinfo").partition(":")
-        return f"{match.group('scheme')}{user}:{MASK}@" if colon else f"{match.group('scheme')}{MASK}@"
+        if colon:
+            return f"{scheme}{user}:{MASK}@"
+        return f"{scheme}{MASK}@" if scheme.lower().rstrip(":/").endswith(("http", "https")) else match.group(0)
 
     return _USERINFO.sub(masked, text)
 
