@@ -257,3 +257,22 @@ def test_a_regressor_has_no_built_in_decision_rules(governed_repo: Path) -> None
     assert code == 0, result.output
     assert verdict["rules"], "the regressor's own rules are judged"
     assert not [r for r in verdict["rules"] if r["rule_id"].startswith(decisions.PREFIX)]
+
+
+def test_a_stage_that_leaves_out_performance_does_not_opt_out(pr: tuple[Path, str]) -> None:
+    repo, _ = pr
+    edit(
+        repo,
+        "policies/base.yaml",
+        "require_gates: [performance, integrity, documentation]",
+        "require_gates: [integrity, documentation]",
+    )
+    base = commit(repo, "staging: integrity and documentation only")
+    edit(repo, "models/credit/model.yaml", THRESHOLD, LOWERED)
+    commit(repo, "credit: approve at 0.2")
+    code, verdict, result = run(repo, "gate", "credit", "--stage", "staging", "--policy-ref", base, "--no-attach")
+    assert verdict["required_families"] == ["integrity", "documentation"]
+    by_id = rules(verdict)
+    assert (by_id["balanced-accuracy-floor"]["status"], by_id["balanced-accuracy-floor"]["blocking"]) == ("fail", False)
+    assert [r["rule_id"] for r in verdict["rules"] if r["blocking"]] == list(BUILTIN)
+    assert (code, verdict["status"]) == (1, "fail"), result.output

@@ -228,7 +228,7 @@ class Evaluation:
             return []
         return decisions.builtin_rules(self.ctx.policy.policy.settings.degenerate_decisions)
 
-    def decisions(self, rule: decisions.BuiltinRule) -> Measurement:
+    def decided(self, rule: decisions.BuiltinRule) -> Measurement:
         """The built-in rule's measure of the decided labels against the evaluation labels."""
         y_true = self.data.holdout[self.ctx.spec.target].to_numpy()
         how = decisions.decided_by(self.ctx.spec)
@@ -364,7 +364,8 @@ def evaluate_rules(evaluation: Evaluation, required: list[str], progress: Progre
     results: list[RuleResult] = []
     for family in GATE_FAMILIES:
         rules = policy.gates.rules(family)
-        # the built-in rules judge with the performance family (its stage requirement, its status)
+        # the built-in rules are performance rules (the family's status), blocking at every stage:
+        # only the judged policy's `enabled: false` turns them off, not a stage's require_gates
         builtin = evaluation.builtin_rules() if family == "performance" else []
         if not rules and not builtin:
             continue
@@ -381,8 +382,8 @@ def evaluate_rules(evaluation: Evaluation, required: list[str], progress: Progre
             else:
                 results.append(judge(family, rule, rid, measured, required=is_required))
         for extra in builtin:
-            measured = evaluation.decisions(extra)
-            results.append(judge(family, extra, extra.rule_id, measured, required=family in required))
+            measured = evaluation.decided(extra)
+            results.append(judge(family, extra, extra.rule_id, measured, required=True))
     return results
 
 
