@@ -39,7 +39,9 @@ PERFORMANCE = {
       metric: roc_auc
       max_regression: 0.02
     - metric: balanced_accuracy      # the decisions themselves (ROC AUC ignores the threshold)
-      min: 0.60""",
+      min: 0.60
+    # built in, listed or not: decisions that (nearly) all go one way block; tune or turn off under
+    # settings: {degenerate_decisions: {max_class_share: 0.98, min_rate_ratio: 0.1, enabled: false}}""",
     "regression": """\
     - metric: r2                     # share of the target's variance explained
       min: 0.5
