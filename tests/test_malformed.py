@@ -199,7 +199,7 @@ CASES = [
     ),
     case(
         "unknown-key-policy-rule",
-        f"{POLICY}:17:7: gates -> fairness -> 0 -> mni: unknown key (did you mean 'min'?)",
+        f"{POLICY}:22:7: gates -> fairness -> 0 -> mni: unknown key (did you mean 'min'?)",
         edit(POLICY, "      min: 0.8\n", "      mni: 0.8\n"),
     ),
     case(
@@ -220,7 +220,7 @@ CASES = [
     ),
     case(
         "type-bool-for-threshold",
-        f"{POLICY}:20:12: gates -> fairness -> 1 -> max: expected a number, got boolean true",
+        f"{POLICY}:25:12: gates -> fairness -> 1 -> max: expected a number, got boolean true",
         edit(POLICY, "      max: 0.2\n", "      max: true\n"),
     ),
     case(
@@ -356,7 +356,7 @@ CASES = [
     ),
     case(
         "policy-unknown-sensitive-feature",
-        f"{POLICY}:21:28: gates -> fairness -> 1 -> sensitive_features -> 0: 'gender' is not a "
+        f"{POLICY}:26:28: gates -> fairness -> 1 -> sensitive_features -> 0: 'gender' is not a "
         "sensitive feature of model 'credit'",
         edit(POLICY, "sensitive_features: [sex]", "sensitive_features: [gender]"),
     ),
@@ -650,18 +650,18 @@ CASES = [
     # --------------------------------------------------------------- trust: and output: (gates on any MLflow model)
     case(
         "trust-unknown-format",
-        f"{POLICY}:23:21: trust -> formats -> 1: expected 'pickle', 'cloudpickle', 'pytorch', 'code' or 'other', "
+        f"{POLICY}:28:21: trust -> formats -> 1: expected 'pickle', 'cloudpickle', 'pytorch', 'code' or 'other', "
         "got string 'yaml'",
         edit(POLICY, "sensitive_features: [sex]\n", "sensitive_features: [sex]\ntrust:\n  formats: [pickle, yaml]\n"),
     ),
     case(
         "trust-format-twice",
-        f"{POLICY}:23:21: trust -> formats -> 1: 'pickle' is listed twice",
+        f"{POLICY}:28:21: trust -> formats -> 1: 'pickle' is listed twice",
         edit(POLICY, "sensitive_features: [sex]\n", "sensitive_features: [sex]\ntrust:\n  formats: [pickle, pickle]\n"),
     ),
     case(
         "trust-formats-not-a-list",
-        f"{POLICY}:23:12: trust -> formats: expected a list, got string 'cloudpickle'",
+        f"{POLICY}:28:12: trust -> formats: expected a list, got string 'cloudpickle'",
         edit(POLICY, "sensitive_features: [sex]\n", "sensitive_features: [sex]\ntrust:\n  formats: cloudpickle\n"),
     ),
     case(
@@ -711,7 +711,7 @@ CASES = [
     ),
     case(
         "threshold-max-inf",
-        f"{POLICY}:20:12: gates -> fairness -> 1 -> max: expected a finite number, got number inf",
+        f"{POLICY}:25:12: gates -> fairness -> 1 -> max: expected a finite number, got number inf",
         edit(POLICY, GATE_INDENT + "max: 0.2", GATE_INDENT + "max: .inf"),
     ),
     case(
@@ -726,19 +726,19 @@ CASES = [
     ),
     case(
         "ratio-min-negative",
-        f"{POLICY}:17:12: gates -> fairness -> 0 -> min: 'demographic_parity_ratio' is always "
+        f"{POLICY}:22:12: gates -> fairness -> 0 -> min: 'demographic_parity_ratio' is always "
         "between 0 and 1, so min -1 is always met: give a value from 0 to 1",
         edit(POLICY, "min: 0.8", "min: -1"),
     ),
     case(
         "ratio-min-above-one",
-        f"{POLICY}:17:12: gates -> fairness -> 0 -> min: 'demographic_parity_ratio' is always "
+        f"{POLICY}:22:12: gates -> fairness -> 0 -> min: 'demographic_parity_ratio' is always "
         "between 0 and 1, so min 1.25 is never met: give a value from 0 to 1",
         edit(POLICY, "min: 0.8", "min: 1.25"),
     ),
     case(
         "difference-max-above-one",
-        f"{POLICY}:20:12: gates -> fairness -> 1 -> max: 'equalized_odds_difference' is always "
+        f"{POLICY}:25:12: gates -> fairness -> 1 -> max: 'equalized_odds_difference' is always "
         "between 0 and 1, so max 2 is always met: give a value from 0 to 1",
         edit(POLICY, GATE_INDENT + "max: 0.2", GATE_INDENT + "max: 2"),
     ),
@@ -952,7 +952,7 @@ CASES = [
     ),
     case(
         "enum-fairness-metric",
-        f"{POLICY}:16:15: gates -> fairness -> 0 -> metric: expected "
+        f"{POLICY}:21:15: gates -> fairness -> 0 -> metric: expected "
         "'demographic_parity_difference', 'demographic_parity_ratio', 'equalized_odds_difference', "
         "'equalized_odds_ratio', 'equal_opportunity_difference', 'equal_opportunity_ratio', "
         "'selection_rate_difference', 'false_positive_rate_difference' or 'error_rate_difference', "
@@ -1049,7 +1049,7 @@ def test_unrecoverable_data_is_a_remote_failure(
     assert_not_registered(governed_repo)
 
 
-MNI = f"{POLICY}:17:7: gates -> fairness -> 0 -> mni: unknown key (did you mean 'min'?)"
+MNI = f"{POLICY}:22:7: gates -> fairness -> 0 -> mni: unknown key (did you mean 'min'?)"
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,81 @@ The CLI catches :class:`MlgateError` once, prints the message to stderr and exit
 
 from __future__ import annotations
 
+import io
+import logging
+import re
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
+
+# scheme://userinfo@ — userinfo runs to the authority's last '@' (a password may hold one unescaped)
+# and never past the path, query, fragment, whitespace or quotes that end a URL in a message
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s'\"<>`]*)@")
+MASK = "***"
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with the credentials of every URL in it masked; the one masking function.
+
+    ``http://user:secret@host`` becomes ``http://user:***@host`` (the user name stays: it helps
+    tell stores apart and is no secret). Over HTTP(S) a user part alone, ``https://TOKEN@host``,
+    is how tokens travel (GitHub's), so it becomes ``https://***@host``; a database URL's lone
+    user (``postgresql://mlgate@db/audit``, the password in PGPASSWORD) is a name and stays.
+    Everything else, the host included, stays.
+    Every edge where mlgate prints or writes text (the CLI's output and errors, JSON, reports,
+    logs) passes through it, so a tracking URI with a password never leaves the process.
+    """
+    if "@" not in text:  # the common case, cheaply
+        return text
+
+    def masked(match: re.Match[str]) -> str:
+        scheme = match.group("scheme")
+        user, colon, _password = match.group("userinfo").partition(":")
+        if colon:
+            return f"{scheme}{user}:{MASK}@"
+        return f"{scheme}{MASK}@" if scheme.lower().rstrip(":/").endswith(("http", "https")) else match.group(0)
+
+    return _USERINFO.sub(masked, text)
+
+
+def mask_deep(value: Any) -> Any:
+    """``value`` (JSON-like: dicts, lists, strings) with :func:`mask_secrets` applied to every string."""
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, dict):
+        return {mask_deep(k): mask_deep(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_deep(v) for v in value]
+    return value
+
+
+class MaskedStream(io.TextIOBase):
+    """A text stream writing to ``target`` with URL credentials masked (MLflow prints run links itself)."""
+
+    def __init__(self, target: Any) -> None:
+        """Write through to ``target`` (e.g. ``sys.stderr``)."""
+        self.target = target
+
+    def write(self, text: str) -> int:
+        """Write ``text`` masked; the length of ``text`` (as the caller wrote it)."""
+        self.target.write(mask_secrets(text))
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the target."""
+        self.target.flush()
+
+
+class _MaskedRecord(logging.LogRecord):
+    """A log record whose message has its URL credentials masked (MLflow's errors name the URI)."""
+
+    def getMessage(self) -> str:
+        """The formatted message, masked."""
+        return mask_secrets(super().getMessage())
+
+
+def mask_logs() -> None:
+    """Mask URL credentials in every log record from now on, whichever library logs it."""
+    logging.setLogRecordFactory(_MaskedRecord)
 
 
 @dataclass(frozen=True)
@@ -70,8 +143,8 @@ class MlgateError(Exception):
 
     @property
     def message(self) -> str:
-        """The error message without the hint."""
-        return str(self.args[0]) if self.args else self.__class__.__name__
+        """The error message without the hint, URL credentials masked (it may quote a service's error)."""
+        return mask_secrets(str(self.args[0]) if self.args else self.__class__.__name__)
 
 
 class InvalidInput(MlgateError):

@@ -1,4 +1,8 @@
-"""JSON as mlgate writes it: sorted keys, indented, NaN and infinities as null (JSON has none)."""
+"""JSON as mlgate writes it: sorted keys, indented, NaN and infinities as null (JSON has none).
+
+Every string is passed through :func:`mlgate.exceptions.mask_secrets`: a verdict, a result or
+an error payload never carries a URL's password (a tracking URI, a run link), wherever it goes.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 import math
 from pathlib import Path
 from typing import Any
+
+from mlgate.exceptions import mask_deep
 
 
 def finite(obj: Any) -> Any:
@@ -21,12 +27,12 @@ def finite(obj: Any) -> Any:
 
 def dumps(payload: Any) -> str:
     """``payload`` as mlgate's JSON text."""
-    return json.dumps(finite(payload), indent=2, sort_keys=True, default=str, allow_nan=False)
+    return json.dumps(mask_deep(finite(payload)), indent=2, sort_keys=True, default=str, allow_nan=False)
 
 
 def compact(payload: Any) -> str:
     """``payload`` as one line of JSON (a ``$GITHUB_OUTPUT`` value: ``fromJSON`` reads it)."""
-    return json.dumps(finite(payload), sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)
+    return json.dumps(mask_deep(finite(payload)), sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)
 
 
 def write(path: Path, payload: Any) -> None:

@@ -131,6 +131,9 @@ def main() -> None:
     Exit codes: 0 ok, 1 blocked by a gate or promotion rule, 2 invalid input,
     3 an external service (MLflow, DVC remote, GitHub) failed after retries.
     """
+    from mlgate.exceptions import mask_logs
+
+    mask_logs()  # MLflow's and urllib3's log lines may quote the tracking URI
     _command_gc()
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from mlgate import jsonout
+from mlgate.exceptions import mask_secrets
 from mlgate.gates.verdict import RuleStatus
 
 
@@ -44,41 +45,46 @@ def json_written() -> bool:
     return _stdout.json_written
 
 
+def _echo(text: str, err: bool = True) -> None:
+    """Every line mlgate prints passes here: URL credentials masked (mlgate.exceptions.mask_secrets)."""
+    click.echo(mask_secrets(text), err=err)
+
+
 def data(text: str) -> None:
     """A result: stdout, or stderr while ``--json -`` owns stdout."""
-    click.echo(text, err=_stdout.json_only)
+    _echo(text, err=_stdout.json_only)
 
 
 def info(text: str) -> None:
     """Print a plain message for people (stderr)."""
-    click.echo(text, err=True)
+    _echo(text)
 
 
 def step(index: int, total: int, text: str) -> None:
     """Progress of a long command, one line per step."""
-    click.echo(click.style(f"[{index}/{total}] ", fg="cyan") + text, err=True)
+    _echo(click.style(f"[{index}/{total}] ", fg="cyan") + text)
 
 
 def progress(text: str) -> None:
     """Progress of a command whose number of steps is not known up front."""
-    click.echo(click.style("… ", fg="cyan") + text, err=True)
+    _echo(click.style("… ", fg="cyan") + text)
 
 
 def success(text: str) -> None:
     """Print a message that something worked, with a green tick (stderr)."""
-    click.echo(click.style("✔ ", fg="green") + text, err=True)
+    _echo(click.style("✔ ", fg="green") + text)
 
 
 def warn(text: str) -> None:
     """Print a warning (stderr)."""
-    click.echo(click.style("warning: ", fg="yellow") + text, err=True)
+    _echo(click.style("warning: ", fg="yellow") + text)
 
 
 def error(text: str, hint: str = "") -> None:
     """Print an error and, if given, a hint on how to fix it (stderr)."""
-    click.echo(click.style("error: ", fg="red", bold=True) + text, err=True)
+    _echo(click.style("error: ", fg="red", bold=True) + text)
     if hint:
-        click.echo(click.style("hint: ", fg="yellow") + hint, err=True)
+        _echo(click.style("hint: ", fg="yellow") + hint)
 
 
 def table(headers: list[str], rows: list[list[str]]) -> None:
@@ -95,7 +101,7 @@ def write_json(target: str | None, payload: Any) -> None:
     if target is None:
         return
     if target == "-":
-        click.echo(jsonout.dumps(payload))
+        click.echo(jsonout.dumps(payload))  # masked by jsonout
         _stdout.json_written = True
         return
     jsonout.write(Path(target), payload)
@@ -119,10 +125,7 @@ def rule_lines(rules: list[dict[str, Any]]) -> None:
         observed = "—" if rule["observed"] is None else f"{rule['observed']:.4g}"
         limit = "" if rule["threshold"] is None else f" ({rule['comparison']} {rule['threshold']:g})"
         head = click.style(f"{icon} {rule['status']:<7}", fg=colour)
-        click.echo(
-            f"{head} {rule['family']:<13} {rule['rule_id']:<{width}}  {observed}{limit}  {rule['explanation']}",
-            err=True,
-        )
+        _echo(f"{head} {rule['family']:<13} {rule['rule_id']:<{width}}  {observed}{limit}  {rule['explanation']}")
 
 
 def write_outputs(target: str | None, outputs: dict[str, Any]) -> None:
@@ -131,7 +134,7 @@ def write_outputs(target: str | None, outputs: dict[str, Any]) -> None:
         return
     with Path(target).open("a", encoding="utf-8") as out:
         for key, value in outputs.items():
-            text = str(value)
+            text = mask_secrets(str(value))
             if "\n" in text:  # multi-line values use GitHub's heredoc syntax
                 out.write(f"{key}<<MLGATE_EOF\n{text}\nMLGATE_EOF\n")
             else:

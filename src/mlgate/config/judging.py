@@ -135,6 +135,19 @@ def judging_changes(
     return changes
 
 
+def decision_change(base: dict[str, Any] | None, head: dict[str, Any] | None) -> FieldChange | None:
+    """The ``decision:`` block (threshold, review band) as the PR changes it, or None.
+
+    A model field: the PR's to change, and the gates judge the head's decisions. It is not a
+    governance change, but what is deployed decides differently, so a report shows it at the top.
+    None for a model new in the PR (nothing changes) or a spec that does not parse as a mapping.
+    """
+    if not isinstance(base, dict) or not isinstance(head, dict):
+        return None
+    old, new = base.get("decision"), head.get("decision")
+    return None if old == new else FieldChange("decision", old, new)
+
+
 # --------------------------------------------------------------------------- the base commit
 
 
@@ -235,6 +248,7 @@ class Judged:
     base: str | None
     changes: list[FieldChange]
     policy_changes: list[dict[str, str]]
+    decision: FieldChange | None = None  # the PR's change of the model field decision: (see decision_change)
 
 
 def _md5s(files: dict[str, str], records_root: Path, objects: Path) -> dict[str, str]:
@@ -279,4 +293,5 @@ def judge_model(repo: Path, name: str, base: str | None, scratch: Path, *, tree:
     head_md5s = _md5s(evaluation_paths(head_doc.data), repo, repo)
     changes = judging_changes(base_data, head_doc.data, base_md5s, head_md5s)
     at = DataAt(records_root=tree.root, ref=tree.ref, scratch=scratch / "data")
-    return Judged(ctx, at, tree.ref, changes, policy_changes(repo, tree.ref))
+    decision = decision_change(base_data, head_doc.data)
+    return Judged(ctx, at, tree.ref, changes, policy_changes(repo, tree.ref), decision)

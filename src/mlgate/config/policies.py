@@ -27,6 +27,7 @@ from mlgate.config.schema import (
 )
 from mlgate.config.yamlio import load
 from mlgate.exceptions import Problem, SpecError
+from mlgate.gates.decisions import PREFIX as BUILTIN_PREFIX
 from mlgate.training.lineage import canonical_hash
 
 
@@ -99,6 +100,12 @@ def _check_unique_ids(policy: Policy, doc: Any) -> None:
             if rid in seen:
                 message = f"duplicate rule id '{rid}': give each rule of a family its own 'id'"
                 problems.append(doc.problem(("gates", family, index), message))
+            if rid.startswith(BUILTIN_PREFIX):
+                message = (
+                    f"rule id '{rid}' is reserved for the built-in degenerate-decisions rules "
+                    "(tune them under settings.degenerate_decisions)"
+                )
+                problems.append(doc.problem(("gates", family, index, "id"), message))
             seen.add(rid)
     seen = set()
     for index, rule in enumerate(policy.monitoring or []):

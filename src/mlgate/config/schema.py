@@ -374,15 +374,38 @@ class RetrainWhen(StrictModel):
         return self
 
 
+PASSWORD_HINT = (
+    "the URL holds a password, and the spec is in git: give it to the service through the driver's "
+    "environment (PGPASSWORD or ~/.pgpass for PostgreSQL, MYSQL_PWD for MySQL)"
+)
+
+
+def no_password(url: str | None) -> str | None:
+    """A database URL a spec may hold: none with a password (the spec is in git, its output public)."""
+    from urllib.parse import urlsplit
+
+    if url is None or "://" not in url:
+        return url
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # e.g. a port that is not a number: the store's own check says so
+        return url
+    if password is not None:
+        raise ValueError(PASSWORD_HINT)
+    return url
+
+
 class MonitoringSources(StrictModel):
     """Where ``mlgate monitor`` reads what the model saw in production (at least one source)."""
 
     audit_url: str | None = Field(
-        None, description="database URL of mlgate serve's audit store (default: serving.audit_url)"
+        None, description="database URL of mlgate serve's audit store (default: serving.audit_url; no password)"
     )
     scores: str | None = Field(
         None, description="folder mlgate score writes to (its --output): the model=/stage=/date= partitions"
     )
+
+    _no_password = field_validator("audit_url")(no_password)
 
 
 class Labels(StrictModel):
@@ -401,6 +424,7 @@ class Labels(StrictModel):
     delay_days: int = Field(0, ge=0, le=3650, description="how long outcomes take")
 
     _inside_repo = field_validator("path")(data_file)
+    _no_password = field_validator("url")(no_password)
 
     @model_validator(mode="after")
     def _one_source(self) -> Labels:
@@ -540,7 +564,7 @@ class Serving(StrictModel):
             return url
         parts = urlsplit(url)
         if parts.password is not None:
-            raise ValueError("the URL holds a password, and the spec is in git: pass it through the environment")
+            raise ValueError(PASSWORD_HINT)
         if not parts.hostname:
             raise ValueError("the URL names no database host")
         return url
@@ -941,11 +965,38 @@ class DriftSettings(StrictModel):
     p_value: float = Field(0.05, gt=0, lt=1, allow_inf_nan=False, description="test p-value below this = drifted")
 
 
+class DegenerateDecisions(StrictModel):
+    """The built-in blocking rules against decisions that do not decide (mlgate.gates.decisions).
+
+    Every policy has them, listed or not, for every classifier: no decided class may cover more
+    than ``max_class_share`` of the evaluation rows, and every class of the labels must be decided
+    for at least ``min_rate_ratio`` times as many rows as hold it (for two classes: the selection
+    rate lies in ``[base_rate * r, 1 - (1 - base_rate) * r]``). ``enabled: false`` is the only
+    way out, and it is a policy line: on a pull request the base branch's policy decides.
+    """
+
+    enabled: bool = Field(True, description="false: no built-in degenerate-decisions rules (say why in the policy)")
+    max_class_share: float = Field(
+        0.98, gt=0.5, le=1, allow_inf_nan=False, description="largest share of rows one decided class may cover"
+    )
+    min_rate_ratio: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="each class decided for at least this times its share of the labels (selection rate band)",
+    )
+
+
 class Settings(StrictModel):
     """Family-wide settings."""
 
     fairness: FairnessSettings = Field(default_factory=FairnessSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
+    degenerate_decisions: DegenerateDecisions = Field(
+        default_factory=DegenerateDecisions,
+        description="built-in blocking rules: a classifier's decisions must not all be (nearly) one class",
+    )
 
 
 class PinnedUser(StrictModel):

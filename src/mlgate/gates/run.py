@@ -36,7 +36,17 @@ from mlgate.data import (
     version_held_out,
 )
 from mlgate.exceptions import InvalidInput
-from mlgate.gates import Measurement, Skip, documentation, drift, evidence, fairness, integrity, performance
+from mlgate.gates import (
+    Measurement,
+    Skip,
+    decisions,
+    documentation,
+    drift,
+    evidence,
+    fairness,
+    integrity,
+    performance,
+)
 from mlgate.gates.adapter import adapt, decide, own_columns
 from mlgate.gates.metrics import classification_metrics, positive_label, regression_metrics
 from mlgate.gates.verdict import RuleResult, RuleStatus, Verdict, judge
@@ -132,7 +142,7 @@ def _resolve_version(registry: Registry, name: str, version: int | None) -> tupl
     known = [v.version for v in registry.versions(name)]
     if not known:
         raise InvalidInput(
-            f"model '{name}' has no registered version in {registry.uri}",
+            f"model '{name}' has no registered version in {registry.shown_uri}",
             hint=f"train one first: mlgate train {name}",
         )
     wanted = version or known[-1]
@@ -211,6 +221,20 @@ class Evaluation:
             return Skip(f"no champion yet: no version of '{name}' holds the '{CHAMPION_ALIAS}' alias")
         version, champ = self.champion
         return performance.regression(rule.metric, self.scored.metrics, champ.metrics, version)
+
+    def builtin_rules(self) -> list[decisions.BuiltinRule]:
+        """The built-in degenerate-decisions rules: a classifier's, unless the judged policy disables them."""
+        if self.ctx.spec.task != "classification":  # a regressor decides nothing: the rules are absent
+            return []
+        return decisions.builtin_rules(self.ctx.policy.policy.settings.degenerate_decisions)
+
+    def decided(self, rule: decisions.BuiltinRule) -> Measurement:
+        """The built-in rule's measure of the decided labels against the evaluation labels."""
+        y_true = self.data.holdout[self.ctx.spec.target].to_numpy()
+        how = decisions.decided_by(self.ctx.spec)
+        if rule.rule_id == decisions.CLASS_SHARE:
+            return decisions.class_share(y_true, self.scored.predicted, how)
+        return decisions.rate_ratio(y_true, self.scored.predicted, how, rule.threshold)
 
     # -- fairness
     def _group(self, name: str) -> pd.Series:
@@ -340,9 +364,12 @@ def evaluate_rules(evaluation: Evaluation, required: list[str], progress: Progre
     results: list[RuleResult] = []
     for family in GATE_FAMILIES:
         rules = policy.gates.rules(family)
-        if not rules:
+        # the built-in rules are performance rules (the family's status), blocking at every stage:
+        # only the judged policy's `enabled: false` turns them off, not a stage's require_gates
+        builtin = evaluation.builtin_rules() if family == "performance" else []
+        if not rules and not builtin:
             continue
-        progress(f"{family}: {len(rules)} rule(s)")
+        progress(f"{family}: {len(rules)} rule(s)" + (f" and {len(builtin)} built-in" if builtin else ""))
         for rule in rules:
             rid = rule_id(family, rule)
             is_required = family in required
@@ -354,6 +381,9 @@ def evaluate_rules(evaluation: Evaluation, required: list[str], progress: Progre
                 results.append(judge(family, rule, rid, None, required=is_required, skip_reason=measured.reason))
             else:
                 results.append(judge(family, rule, rid, measured, required=is_required))
+        for extra in builtin:
+            measured = evaluation.decided(extra)
+            results.append(judge(family, extra, extra.rule_id, measured, required=True))
     return results
 
 
@@ -646,11 +676,16 @@ def _policy_record(judged: Judged) -> dict[str, Any]:
 
 
 def _judging_record(judged: Judged, evaluation: dict[str, Any]) -> dict[str, Any]:
-    """The verdict's ``judging``: base commit, judging-field changes, judged spec hash, rows scored."""
+    """The verdict's ``judging``: base commit, judging-field changes, judged spec hash, rows scored.
+
+    ``decision``: the PR's change of the spec's ``decision:`` block (base, head), or None. A model
+    field, judged as the head gives it, so not among the governance ``changes``; reports show it first.
+    """
     return {
         "base": judged.base,
         "spec_sha256": canonical_hash(judged.ctx.spec.model_dump(mode="json", by_alias=True)),
         "changes": [c.as_dict() for c in judged.changes],
+        "decision": judged.decision.as_dict() if judged.decision else None,
         "evaluation": evaluation,
     }
 

@@ -27,7 +27,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from mlgate.exceptions import ExternalServiceError, InvalidInput
+from mlgate.exceptions import ExternalServiceError, InvalidInput, mask_deep
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -187,7 +187,8 @@ class GitHub:
                 if found is not None:
                     return found
             try:
-                response = self._client.request(method, url, json=json)
+                # what mlgate writes to GitHub (comments, check runs, issues) carries no URL password
+                response = self._client.request(method, url, json=None if json is None else mask_deep(json))
             except httpx.HTTPError as exc:  # connection refused, reset, timeout, ...
                 reason = f"{type(exc).__name__}: {exc}"
                 wait = None

@@ -916,7 +916,8 @@ def promote(
     if not read_github:
         payload["github"] = {"read": False, "pr": pr, "approvals": "counted as absent (--no-github)"}
     if markdown_path:
+        from mlgate.exceptions import mask_secrets
         from mlgate.promotion.comment import markdown
 
-        markdown_path.write_text(markdown(payload), encoding="utf-8")
+        markdown_path.write_text(mask_secrets(markdown(payload)), encoding="utf-8")
     return Promotion(mode=mode, plan=plan, payload=payload, posted=posted, changes=changes, hook_error=hook_error)

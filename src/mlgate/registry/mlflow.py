@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mlgate.exceptions import InvalidInput, RegistryUnavailable, UnsafeModel
+from mlgate.exceptions import InvalidInput, MaskedStream, RegistryUnavailable, UnsafeModel, mask_secrets
 from mlgate.registry import flavours
 
 T = TypeVar("T")
@@ -270,6 +270,14 @@ class Registry:
         _point_mlflow_at(self.uri)
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
+    @property
+    def shown_uri(self) -> str:
+        """The tracking URI as mlgate prints and records it: any password (or token) masked.
+
+        ``uri`` connects (MLflow's client sends the credentials a URL carries); this one is for people.
+        """
+        return mask_secrets(self.uri)
+
     def _call(self, what: str, func: Callable[[], T]) -> T:
         """Run a registry call; outages become RegistryUnavailable (exit 3), see :func:`outage_reason`.
 
@@ -278,8 +286,9 @@ class Registry:
         """
         try:
             # MLflow prints run links ("View run ... at") to stdout when a run ends over HTTP;
-            # stdout is the JSON's alone under `--json -`, so anything MLflow prints goes to stderr
-            with contextlib.redirect_stdout(sys.stderr):
+            # stdout is the JSON's alone under `--json -`, so anything MLflow prints goes to stderr,
+            # masked: the link is the tracking URI's, password included
+            with contextlib.redirect_stdout(MaskedStream(sys.stderr)):
                 return func()
         except Exception as err:
             if outage_reason(err):
@@ -308,7 +317,8 @@ class Registry:
     def _unavailable(self, what: str, err: Exception) -> RegistryUnavailable:
         retries = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         reason = outage_reason(err) or type(err).__name__
-        return RegistryUnavailable(f"{what}: MLflow at {self.uri} did not answer after {retries} retries ({reason})")
+        where = self.shown_uri
+        return RegistryUnavailable(f"{what}: MLflow at {where} did not answer after {retries} retries ({reason})")
 
     def experiment(self, name: str) -> str:
         """Id of the experiment ``name``, created on first use."""
@@ -420,7 +430,7 @@ class Registry:
             version=version,
             run_id=str(created.run_id or ""),
             model_uri=f"models:/{name}/{version}",
-            tracking_uri=self.uri,
+            tracking_uri=self.shown_uri,
         )
 
     def set_version_tags(self, name: str, version: int, tags: dict[str, str]) -> None:
@@ -450,7 +460,7 @@ class Registry:
         """The run's page in the MLflow UI when the registry is a server; None for the embedded store."""
         if not self.uri.startswith(("http://", "https://")):
             return None
-        return f"{self.uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        return f"{self.shown_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
     def set_model_description(self, name: str, description: str) -> None:
         """Set the registered model's description."""
@@ -741,7 +751,7 @@ class Registry:
         """
         mv = self.version(name, version)
         meta: dict[str, Any] = {
-            "tracking_uri": self.uri,
+            "tracking_uri": self.shown_uri,
             "tags": {k: v for k, v in sorted(mv.tags.items()) if k.startswith(TAG_PREFIX)},
             "run_url": None,
         }
@@ -884,7 +894,7 @@ class Registry:
         number = self.alias_version(name, alias)
         if number is None:
             raise InvalidInput(
-                f"models:/{name}@{alias} points at no version in {self.uri}",
+                f"models:/{name}@{alias} points at no version in {self.shown_uri}",
                 hint=f"promote a version to {alias} first (a promotion PR editing models/{name}/release.yaml)",
             )
         return self.version(name, number)

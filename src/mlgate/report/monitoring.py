@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlgate.exceptions import mask_secrets
 from mlgate.gates.catalog import BY_NAME
 from mlgate.gates.verdict import RuleStatus
 from mlgate.report.render import RULE_ICONS, environment, fmt, gate_rows, mermaid_label, svg_bars
@@ -643,12 +644,14 @@ def render_markdown(
     cut: list[str] = []
     shown = len(attention)
     while True:
-        text = template.render(
-            **base | {"attention": attention[:shown]},
-            include=include,
-            cut=[CUT_WORDS[c] for c in cut],
-            top_features=TOP_FEATURES if "features" in include else FEW_FEATURES,
-            rules_dropped=len(attention) - shown,
+        text = mask_secrets(  # a source URL in the verdict never shows its password
+            template.render(
+                **base | {"attention": attention[:shown]},
+                include=include,
+                cut=[CUT_WORDS[c] for c in cut],
+                top_features=TOP_FEATURES if "features" in include else FEW_FEATURES,
+                rules_dropped=len(attention) - shown,
+            )
         )
         if len(text) <= limit:
             return text
@@ -670,4 +673,4 @@ def render_html(
 ) -> str:
     """One standalone HTML page: inline CSS and SVG, no script, no network fetch."""
     template = environment(root, autoescape=True).get_template("monitoring.html.j2")
-    return template.render(**context(verdict, history))
+    return mask_secrets(template.render(**context(verdict, history)))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.config.schema import ModelSpec
+from mlgate.exceptions import mask_secrets
 from mlgate.gates.catalog import LOWER_IS_BETTER
 from mlgate.gates.verdict import READABLE, SCHEMA, RuleStatus, Status
 
@@ -146,6 +147,30 @@ def decision_rule(verdict: dict[str, Any]) -> str:
     return f"decision: {p.get('prediction_column')} as given; {selected!r} counts as selected"
 
 
+def _decision_part(block: Any, key: str) -> str:
+    value = block.get(key) if isinstance(block, dict) else None
+    if key == "threshold":
+        return "none (the most probable class)" if value is None else fmt(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    return "none"
+
+
+def decision_change(verdict: dict[str, Any]) -> str:
+    """The PR's change of the spec's ``decision:`` (plain text), or ``""`` when it changes none.
+
+    ``threshold 0.5 → 0.2 (review band [0.4, 0.6] → none)``: from the verdict's ``judging.decision``.
+    """
+    change = (verdict.get("judging") or {}).get("decision")
+    if not isinstance(change, dict):
+        return ""
+    old, new = change.get("base"), change.get("head")
+    threshold = f"threshold {_decision_part(old, 'threshold')} → {_decision_part(new, 'threshold')}"
+    band_old, band_new = _decision_part(old, "review_band"), _decision_part(new, "review_band")
+    band = f"review band {band_old} → {band_new}" if band_old != band_new else f"review band {band_old}, unchanged"
+    return f"{threshold} ({band})"
+
+
 def comparison_rows(metrics: dict[str, float], other: dict[str, float]) -> list[dict[str, Any]]:
     """One row per metric of the challenger and another model: values, delta, whether it got better."""
     rows = []
@@ -246,6 +271,7 @@ def context(data: ReportInput) -> dict[str, Any]:
         "headline": headline(verdict),
         "subject": subject(verdict),
         "decision_rule": decision_rule(verdict),
+        "decision_change": decision_change(verdict),
         "rules": rules,
         "champion_rows": champion_rows(verdict),
         "base_model": base_model(verdict),
@@ -332,8 +358,10 @@ def render_markdown(
     rules = list(base["rules"])
     dropped = 0
     while True:
-        text = template.render(
-            **base | {"rules": rules}, include=include, cut=cut, rows_dropped=dropped, with_marker=with_marker
+        text = mask_secrets(  # a run link or tracking URI in the metadata never shows its password
+            template.render(
+                **base | {"rules": rules}, include=include, cut=cut, rows_dropped=dropped, with_marker=with_marker
+            )
         )
         if len(text) <= limit:
             return Rendered(text=text, cut=cut, rows_dropped=dropped)
@@ -354,7 +382,7 @@ def render_markdown(
 def render_html(data: ReportInput, root: Path | None = None) -> str:
     """One self-contained HTML file: inline CSS and SVG, no network fetches."""
     template = environment(root, autoescape=True).get_template("report.html.j2")
-    return template.render(**context(data))
+    return mask_secrets(template.render(**context(data)))
 
 
 def render_summary(data: ReportInput, root: Path | None = None) -> Rendered:

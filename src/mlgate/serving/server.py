@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 
 from mlgate.config.workspace import load_model_context, refuse_predictions
-from mlgate.exceptions import ExternalServiceError, InvalidInput
+from mlgate.exceptions import ExternalServiceError, InvalidInput, mask_logs
 from mlgate.registry import Registry
 from mlgate.scoring import check_stage
 from mlgate.serving import tokens as token_source
@@ -52,6 +52,7 @@ def serve(
     ``started`` gets what is served (model, alias, version, URL, audit store) once everything checked out.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    mask_logs()  # a registry outage logged while serving may quote the tracking URI
     ctx = load_model_context(root, name)
     refuse_predictions(ctx, "serve")
     check_stage(ctx, stage)

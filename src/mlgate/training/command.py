@@ -38,7 +38,7 @@ from typing import Any
 
 from mlgate.config.workspace import PARAMS_FILE, ModelContext
 from mlgate.data import ModelData, file_md5, read_table, split_positions, split_settings, write_rows
-from mlgate.exceptions import RegistryUnavailable, TrainingFailed, missing_extra
+from mlgate.exceptions import RegistryUnavailable, TrainingFailed, mask_secrets, missing_extra
 from mlgate.registry import TAG_PREFIX, Registry
 from mlgate.training.lineage import LINEAGE_COMMAND
 from mlgate.training.train import register_complete
@@ -128,7 +128,7 @@ def interpreter_path() -> str:
 
 
 def _echo(line: str) -> None:
-    sys.stderr.write(line)
+    sys.stderr.write(mask_secrets(line))  # the command may print the MLFLOW_TRACKING_URI it was given
     sys.stderr.flush()
 
 

@@ -129,13 +129,13 @@ def _check_exists(registry: Registry, uri: str) -> None:
     """The run, logged model or version ``uri`` names exists (before anything is written), else exit 2."""
     runs, model_id, model_version = _RUNS.match(uri), _MODEL_ID.match(uri), _MODEL_VERSION.match(uri)
     if runs and not registry.run_exists(runs.group(1)):
-        raise InvalidInput(f"--model-uri {uri}: run {runs.group(1)} does not exist in {registry.uri}")
+        raise InvalidInput(f"--model-uri {uri}: run {runs.group(1)} does not exist in {registry.shown_uri}")
     if model_id and not registry.logged_model_exists(model_id.group(1)):
-        raise InvalidInput(f"--model-uri {uri}: no logged model {model_id.group(1)} in {registry.uri}")
+        raise InvalidInput(f"--model-uri {uri}: no logged model {model_id.group(1)} in {registry.shown_uri}")
     if model_version:
         name, number = model_version.group(1), int(model_version.group(2))
         if number not in [v.version for v in registry.versions(name)]:
-            raise InvalidInput(f"--model-uri {uri}: {name} has no version {number} in {registry.uri}")
+            raise InvalidInput(f"--model-uri {uri}: {name} has no version {number} in {registry.shown_uri}")
 
 
 def register_external(
