@@ -29,9 +29,11 @@ from mlgate.data import (
     ModelData,
     Unseen,
     evaluation_held_out,
+    frame_columns,
     leave_out,
     load_model_data,
     load_predictions_data,
+    model_input,
     training_rows,
     version_held_out,
 )
@@ -65,15 +67,23 @@ class Scored:
     classes: list[Any] | None = None
 
 
-def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[str] | None = None) -> Scored:
+def model_columns(spec: ModelSpec, holdout: pd.DataFrame, features: list[tuple[str, str]] | None) -> pd.DataFrame:
+    """The holdout as the model is called with it (:func:`mlgate.data.model_input`, what training fitted on).
+
+    ``features`` are the model's own ``(column, type)`` (its signature), so an older version with
+    other features is scored on what it expects; None: the spec's features, typed as training types them.
+    """
+    columns = features or frame_columns(holdout, spec.features.all, [*spec.features.categorical, *spec.features.text])
+    return model_input(holdout, columns)
+
+
+def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[tuple[str, str]] | None = None) -> Scored:
     """Holdout metrics and predictions of ``model`` (as :func:`mlgate.gates.adapter.adapt` gives it).
 
-    ``features`` are the model's own input columns (its signature), so an older version with
-    other features is scored on what it expects.
+    ``features``: the model's own input columns and their types (see :func:`model_columns`).
     """
     spec = ctx.spec
-    columns = features or spec.features.all
-    x, y = data.holdout[columns], data.holdout[spec.target]
+    x, y = model_columns(spec, data.holdout, features), data.holdout[spec.target]
     if spec.task == "classification":
         classes = list(model.classes_)
         predicted, proba = decide(model, x, ctx)
@@ -386,7 +396,7 @@ def _same_rows_score(
             "its score here would include rows it trained on, so it is not compared"
         )
     model, loaded = _load(registry, ctx, data, mv.version)
-    return _score(model, ctx, data, _input_columns(loaded, data))
+    return _score(model, ctx, data, _input_columns(loaded, ctx.spec, data))
 
 
 def _champion(
@@ -467,7 +477,7 @@ def _params_evidence(root: Path, ctx: ModelContext, base: str, scratch: Path) ->
 def _evidence(
     evaluation: Evaluation,
     extra: dict[str, Any],
-    features: list[str] | None,
+    features: list[tuple[str, str]] | None,
 ) -> dict[str, Any]:
     """The verdict's ``evidence`` block (mlgate.gates.evidence): what a reviewer looks at."""
     ctx, scored, holdout = evaluation.ctx, evaluation.scored, evaluation.data.holdout
@@ -481,22 +491,25 @@ def _evidence(
     if evaluation.model is None:  # a predictions file: no model to shuffle columns through
         return out
     start = time.perf_counter()
-    x = holdout[features or spec.features.all]
+    x = model_columns(spec, holdout, features)
     out["importance"] = evidence.permutation_importance(
         evaluation.model, x, y, spec.task, scored.classes, pos, spec.seed
     ) | {"seconds": round(time.perf_counter() - start, 3)}
     return out
 
 
-def _input_columns(loaded: LoadedModel, data: ModelData) -> list[str] | None:
-    """The columns the version is called with: its signature's, else the ones it was fitted on.
+def _input_columns(loaded: LoadedModel, spec: ModelSpec, data: ModelData) -> list[tuple[str, str]] | None:
+    """The ``(column, type)`` the version is called with: its signature's, else the columns it was fitted on.
 
     None (the spec's features) when it names neither, or names a column the evaluation data lacks.
+    Without a signature the types are those training gives the columns (:func:`mlgate.data.frame_columns`).
     """
     if loaded.signature:
-        return [column for column, _ in loaded.signature]
+        return list(loaded.signature)
     own = own_columns(loaded.model)
-    return own if own and all(c in data.holdout.columns for c in own) else None
+    if not own or not all(c in data.holdout.columns for c in own):
+        return None
+    return frame_columns(data.holdout, own, [*spec.features.categorical, *spec.features.text])
 
 
 def _trained_on(tags: dict[str, str]) -> dict[str, str]:
@@ -574,7 +587,7 @@ def run_gates(
         progress(f"scoring v{number} (and the champion, if any) on {len(data.holdout)} holdout rows")
         model, challenger = _load(registry, ctx, data, number)
         signature = challenger.signature
-        columns = _input_columns(challenger, data)
+        columns = _input_columns(challenger, ctx.spec, data)
         scored = _score(model, ctx, data, columns)
         evaluated = evaluation_held_out(ctx.spec, data)
         champion = _champion(registry, ctx, data, number, evaluated)
