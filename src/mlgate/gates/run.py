@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -277,6 +277,13 @@ class Evaluation:
                 return Measurement.failed(f"drift could not be computed: {err}")
         return drift.drift_measurement(self._drift, rule.metric, rule.features, settings)
 
+    def _model_sees(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with its model input columns as :func:`model_columns` builds them (missing: NaN); others kept."""
+        known = [c for c in self.signature or [] if c[0] in frame.columns]
+        x = model_columns(self.ctx.spec, frame, known or None)
+        out = frame.reset_index(drop=True)
+        return out.assign(**{column: x[column].to_numpy() for column in x.columns})
+
     # -- integrity
     def integrity_data(self) -> integrity.IntegrityData:
         """The integrity gate's view of the data: train, holdout, features, target, signature."""
@@ -309,7 +316,10 @@ class Evaluation:
         if self.model is None:
             why = "deepchecks suites run on a model; a predictions spec has none"
             return [judge("integrity", rule, rid, None, required=required, skip_reason=why)]
-        outcomes = integrity.deepchecks_results(rule.suite, self.integrity_data(), self.model, self.ctx.spec.task)
+        data = self.integrity_data()
+        if rule.suite == "model_evaluation":  # the suite calls the model: on the frame it was fitted on
+            data = replace(data, train=self._model_sees(data.train), holdout=self._model_sees(data.holdout))
+        outcomes = integrity.deepchecks_results(rule.suite, data, self.model, self.ctx.spec.task)
         results = []
         seen: dict[str, int] = {}
         for outcome in outcomes:
