@@ -1,7 +1,8 @@
 """DVC-backed data: each input's DVC record, its fetch and checks, and the honest holdout.
 
 ``dvc`` resolves, pulls, loads and checks the files a spec names; ``holdout`` works out which
-evaluation rows a version has not trained on.
+evaluation rows a version has not trained on; ``model_input`` builds the one frame every model
+is called with (training, gates, scoring, serving, monitoring).
 """
 
 from mlgate.data.dvc import (
@@ -37,6 +38,7 @@ from mlgate.data.holdout import (
     version_held_out,
     version_rows,
 )
+from mlgate.data.model_input import frame_columns, model_input
 
 __all__ = [
     "DataAt",
@@ -53,9 +55,11 @@ __all__ = [
     "evaluation_held_out",
     "fetch_at",
     "file_md5",
+    "frame_columns",
     "leave_out",
     "load_model_data",
     "load_predictions_data",
+    "model_input",
     "prepare_columns",
     "pull",
     "pull_model_data",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,11 @@ from mlgate.data import (
     ModelData,
     Unseen,
     evaluation_held_out,
+    frame_columns,
     leave_out,
     load_model_data,
     load_predictions_data,
+    model_input,
     training_rows,
     version_held_out,
 )
@@ -75,15 +77,23 @@ class Scored:
     classes: list[Any] | None = None
 
 
-def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[str] | None = None) -> Scored:
+def model_columns(spec: ModelSpec, holdout: pd.DataFrame, features: list[tuple[str, str]] | None) -> pd.DataFrame:
+    """The holdout as the model is called with it (:func:`mlgate.data.model_input`, what training fitted on).
+
+    ``features`` are the model's own ``(column, type)`` (its signature), so an older version with
+    other features is scored on what it expects; None: the spec's features, typed as training types them.
+    """
+    columns = features or frame_columns(holdout, spec.features.all, [*spec.features.categorical, *spec.features.text])
+    return model_input(holdout, columns)
+
+
+def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[tuple[str, str]] | None = None) -> Scored:
     """Holdout metrics and predictions of ``model`` (as :func:`mlgate.gates.adapter.adapt` gives it).
 
-    ``features`` are the model's own input columns (its signature), so an older version with
-    other features is scored on what it expects.
+    ``features``: the model's own input columns and their types (see :func:`model_columns`).
     """
     spec = ctx.spec
-    columns = features or spec.features.all
-    x, y = data.holdout[columns], data.holdout[spec.target]
+    x, y = model_columns(spec, data.holdout, features), data.holdout[spec.target]
     if spec.task == "classification":
         classes = list(model.classes_)
         predicted, proba = decide(model, x, ctx)
@@ -291,6 +301,13 @@ class Evaluation:
                 return Measurement.failed(f"drift could not be computed: {err}")
         return drift.drift_measurement(self._drift, rule.metric, rule.features, settings)
 
+    def _model_sees(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with its model input columns as :func:`model_columns` builds them (missing: NaN); others kept."""
+        known = [c for c in self.signature or [] if c[0] in frame.columns]
+        x = model_columns(self.ctx.spec, frame, known or None)
+        out = frame.reset_index(drop=True)
+        return out.assign(**{column: x[column].to_numpy() for column in x.columns})
+
     # -- integrity
     def integrity_data(self) -> integrity.IntegrityData:
         """The integrity gate's view of the data: train, holdout, features, target, signature."""
@@ -323,7 +340,10 @@ class Evaluation:
         if self.model is None:
             why = "deepchecks suites run on a model; a predictions spec has none"
             return [judge("integrity", rule, rid, None, required=required, skip_reason=why)]
-        outcomes = integrity.deepchecks_results(rule.suite, self.integrity_data(), self.model, self.ctx.spec.task)
+        data = self.integrity_data()
+        if rule.suite == "model_evaluation":  # the suite calls the model: on the frame it was fitted on
+            data = replace(data, train=self._model_sees(data.train), holdout=self._model_sees(data.holdout))
+        outcomes = integrity.deepchecks_results(rule.suite, data, self.model, self.ctx.spec.task)
         results = []
         seen: dict[str, int] = {}
         for outcome in outcomes:
@@ -416,7 +436,7 @@ def _same_rows_score(
             "its score here would include rows it trained on, so it is not compared"
         )
     model, loaded = _load(registry, ctx, data, mv.version)
-    return _score(model, ctx, data, _input_columns(loaded, data))
+    return _score(model, ctx, data, _input_columns(loaded, ctx.spec, data))
 
 
 def _champion(
@@ -497,7 +517,7 @@ def _params_evidence(root: Path, ctx: ModelContext, base: str, scratch: Path) ->
 def _evidence(
     evaluation: Evaluation,
     extra: dict[str, Any],
-    features: list[str] | None,
+    features: list[tuple[str, str]] | None,
 ) -> dict[str, Any]:
     """The verdict's ``evidence`` block (mlgate.gates.evidence): what a reviewer looks at."""
     ctx, scored, holdout = evaluation.ctx, evaluation.scored, evaluation.data.holdout
@@ -511,22 +531,25 @@ def _evidence(
     if evaluation.model is None:  # a predictions file: no model to shuffle columns through
         return out
     start = time.perf_counter()
-    x = holdout[features or spec.features.all]
+    x = model_columns(spec, holdout, features)
     out["importance"] = evidence.permutation_importance(
         evaluation.model, x, y, spec.task, scored.classes, pos, spec.seed
     ) | {"seconds": round(time.perf_counter() - start, 3)}
     return out
 
 
-def _input_columns(loaded: LoadedModel, data: ModelData) -> list[str] | None:
-    """The columns the version is called with: its signature's, else the ones it was fitted on.
+def _input_columns(loaded: LoadedModel, spec: ModelSpec, data: ModelData) -> list[tuple[str, str]] | None:
+    """The ``(column, type)`` the version is called with: its signature's, else the columns it was fitted on.
 
     None (the spec's features) when it names neither, or names a column the evaluation data lacks.
+    Without a signature the types are those training gives the columns (:func:`mlgate.data.frame_columns`).
     """
     if loaded.signature:
-        return [column for column, _ in loaded.signature]
+        return list(loaded.signature)
     own = own_columns(loaded.model)
-    return own if own and all(c in data.holdout.columns for c in own) else None
+    if not own or not all(c in data.holdout.columns for c in own):
+        return None
+    return frame_columns(data.holdout, own, [*spec.features.categorical, *spec.features.text])
 
 
 def _trained_on(tags: dict[str, str]) -> dict[str, str]:
@@ -604,7 +627,7 @@ def run_gates(
         progress(f"scoring v{number} (and the champion, if any) on {len(data.holdout)} holdout rows")
         model, challenger = _load(registry, ctx, data, number)
         signature = challenger.signature
-        columns = _input_columns(challenger, data)
+        columns = _input_columns(challenger, ctx.spec, data)
         scored = _score(model, ctx, data, columns)
         evaluated = evaluation_held_out(ctx.spec, data)
         champion = _champion(registry, ctx, data, number, evaluated)

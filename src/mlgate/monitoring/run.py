@@ -26,6 +26,7 @@ import numpy as np
 
 from mlgate import __version__, jsonout
 from mlgate.config.workspace import load_model_context, refuse_predictions
+from mlgate.data import model_input
 from mlgate.exceptions import ExternalServiceError
 from mlgate.gates.adapter import decide
 from mlgate.gates.verdict import Status
@@ -145,8 +146,11 @@ def run(
 
 
 def _scores(model: Any, plan: Plan, frame: Any) -> np.ndarray:
-    """The version's score of each reference row: positive-class probability, or predicted value."""
-    x = frame[[column for column, _ in plan.features]]
+    """The version's score of each reference row: positive-class probability, or predicted value.
+
+    The rows reach the model as they reach it in production (:func:`mlgate.data.model_input`).
+    """
+    x = model_input(frame, plan.features)
     if plan.task != "classification":
         return np.asarray(model.predict(x), dtype=float)
     _predicted, proba = decide(model, x)

@@ -867,9 +867,9 @@ class Registry:
         ``holder`` keeps the folder: ``.name`` is its path (a ``TemporaryDirectory``, which a
         trusted pyfunc model keeps alive).
 
-        The folder is what was verified: a caller that hands the model to another loader (Spark's
-        ``spark_udf``, :mod:`mlgate.registry.spark`) passes this folder, never the registry URI,
-        so the bytes loaded elsewhere are the bytes checked here.
+        The folder is what was verified: a caller that hands the model to another loader (the Spark
+        executors' ``mlflow.pyfunc.load_model``, :mod:`mlgate.registry.spark`) passes this folder,
+        never the registry URI, so the bytes loaded elsewhere are the bytes checked here.
         """
         label = f"{name} v{version}"
         folder = self._download_model(name, version, Path(holder.name))

@@ -1,12 +1,14 @@
 """The Spark adapter: the only module that imports pyspark (``mlgate[spark]``).
 
 `mlgate score --engine spark` runs the job of :mod:`mlgate.scoring.batch` on Spark when the
-input outgrows one runner: the model is applied by ``mlflow.pyfunc.spark_udf`` and the rows are
-finished (decisions, review flags, lineage) by the same function as the pandas engine's, in
-``mapInPandas``. Local ``local[*]`` by default; a cluster through ``master`` (``--spark-master``)
-or Spark Connect through ``SPARK_REMOTE``. mlgate must be installed on the executors.
+input outgrows one runner: in ``mapInPandas``, each executor loads the model with
+``mlflow.pyfunc.load_model`` (once per Python worker) and the same function as the pandas engine's
+builds the model input (:func:`mlgate.data.model_input`: a Spark null is NaN, as training saw it;
+``spark_udf`` would hand the model None) and finishes the rows (decisions, review flags,
+lineage). Local ``local[*]`` by default; a cluster through ``master`` (``--spark-master``) or
+Spark Connect through ``SPARK_REMOTE``. mlgate must be installed on the executors.
 
-What ``spark_udf`` loads: it loads the model with MLflow's own loader on the executors, which
+What the executors load: the model is loaded with MLflow's own loader on the executors, which
 takes its instructions from the MLmodel file (the skops types to trust, the class to call). So
 it is handed **the folder mlgate downloaded and verified** (:meth:`Registry.verified_folder`,
 the version resolved from the alias once), never a ``models:/`` URI that could be read again,
@@ -84,7 +86,8 @@ def score_files(
     file_format: str,
     features: list[tuple[str, str]],
     id_columns: list[str],
-    finish: Callable[[Any], Any],
+    feature_prefix: str,
+    finish: Callable[[Any, Any], Any],
     schema: Any,
     into: Path,
     scratch: Path,
@@ -95,19 +98,18 @@ def score_files(
     ``into`` is hidden until it is renamed into place; so Spark writes into ``scratch`` (outside
     the output folder, not hidden, removed at the end) and the part files are moved into ``into``.
 
-    ``finish`` turns a pandas batch of id columns, ``__file`` (the input's URI) and ``__result``
-    (probabilities or values) into output rows of the pyarrow ``schema``.
+    ``finish(batch, predict)`` turns a pandas batch of id columns, ``__file`` (the input's URI) and
+    the signature columns (``feature_prefix`` + their position) into output rows of the pyarrow
+    ``schema``, calling ``predict`` (the loaded pyfunc's) on the model input it builds.
     """
-    import mlflow.pyfunc
     from pyspark.errors import PySparkException
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
-    from pyspark.sql.types import ArrayType, DoubleType
 
     if flavour != "sklearn":
         raise InvalidInput(
             f"--engine spark scores scikit-learn flavour models (this one is {flavour}): use --engine pandas",
-            hint="spark_udf loads with MLflow's own loader; mlgate hands it only formats it verified (see docs)",
+            hint="the executors load with MLflow's own loader; mlgate hands it only formats it verified (see docs)",
         )
     unknown = [f"{c} ({k})" for c, k in features if k not in SPARK_TYPES]
     if unknown:
@@ -125,20 +127,16 @@ def score_files(
             frame = spark.read.csv(
                 [Path(f).resolve().as_uri() for f in files], header=True, schema=ddl, mode="FAILFAST", encoding="UTF-8"
             )
-        columns = [F.col(c).cast(SPARK_TYPES[k]).alias(c) for c, k in features]
-        result_type = ArrayType(DoubleType()) if classifier else DoubleType()
-        udf = mlflow.pyfunc.spark_udf(spark, str(checked), result_type=result_type, env_manager="local")
-        scored = frame.select(
-            *[F.col(c) for c in id_columns],
-            F.input_file_name().alias("__file"),
-            udf(*columns).alias("__result"),
-        )
+        columns = [F.col(c).cast(SPARK_TYPES[k]).alias(f"{feature_prefix}{at}") for at, (c, k) in enumerate(features)]
+        rows = frame.select(*[F.col(c) for c in id_columns], F.input_file_name().alias("__file"), *columns)
+        folder = str(checked)
 
         def batches(parts: Iterator[Any]) -> Iterator[Any]:
+            predict = _pyfunc(folder).predict
             for part in parts:
-                yield finish(part)
+                yield finish(part, predict)
 
-        out = scored.mapInPandas(batches, schema=from_arrow_schema(schema))
+        out = rows.mapInPandas(batches, schema=from_arrow_schema(schema))
         out.write.mode("overwrite").parquet((scratch / "out").resolve().as_uri())
         for part in sorted((scratch / "out").glob("part-*.parquet")):
             shutil.move(part, into / part.name)  # a rename on the same file system
@@ -148,6 +146,20 @@ def score_files(
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+_LOADED: dict[str, Any] = {}
+"""Models loaded by this Python worker, by folder: Spark reuses workers across tasks, the model is loaded once."""
+
+
+def _pyfunc(folder: str) -> Any:
+    """The pyfunc model in ``folder`` (on an executor), loaded once per worker process."""
+    if folder not in _LOADED:
+        import mlflow.pyfunc
+
+        _LOADED.clear()  # one job's model at a time
+        _LOADED[folder] = mlflow.pyfunc.load_model(folder)
+    return _LOADED[folder]
 
 
 def _prepared(folder: Path, scratch: Path, classifier: bool, modules: tuple[str, ...]) -> Path:

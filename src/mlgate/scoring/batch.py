@@ -8,8 +8,9 @@
    missing, extra (neither a signature column nor an ``--id-column``) and mistyped columns exit 2
    naming the file. CSV values are converted batch by batch and a bad one is named by its line.
 3. The pandas engine streams each file in batches of ``batch_rows`` (memory bounded by the batch,
-   not the file) into one Parquet file per input file; the Spark engine runs the same job through
-   ``mlflow.pyfunc.spark_udf`` (:mod:`mlgate.registry.spark`). Both turn probabilities into
+   not the file) into one Parquet file per input file; the Spark engine runs the same job in
+   ``mapInPandas`` (:mod:`mlgate.registry.spark`). Both build the model's input with
+   :func:`mlgate.data.model_input` (what training fitted on) and turn probabilities into
    decisions with :meth:`Plan.assemble` (→ :func:`mlgate.gates.adapter.apply_decision`, what the
    gates judged), so their output is identical row for row.
 4. Output: ``DIR/model=NAME/stage=STAGE/date=YYYY-MM-DD/part-*.parquet``. The partition is
@@ -42,6 +43,7 @@ import pandas as pd
 
 from mlgate.config.schema import Decision
 from mlgate.config.workspace import ModelContext, load_model_context, refuse_predictions
+from mlgate.data import model_input
 from mlgate.exceptions import InvalidInput
 from mlgate.gates.adapter import adapt, apply_decision, decide
 from mlgate.gates.metrics import positive_label
@@ -63,8 +65,10 @@ LINEAGE_COLUMNS = (
     "scored_at",
 )
 """Prefixed so they never clash with an id column or a partition key (``model=``, ``stage=``, ``date=``)."""
-# MLflow signature types → the pandas dtype a batch is given before the model sees it
-_NUMERIC = {"double": "float64", "float": "float64", "long": "int64", "integer": "int64"}
+SPARK_FEATURE = "__feature_"
+"""The Spark engine hands the n-th signature column to :meth:`Plan.from_spark` as ``__feature_<n>``."""
+_NUMERIC = frozenset({"double", "float", "long", "integer"})
+"""Signature types whose values are checked as numbers (:func:`mlgate.data.model_input` converts them)."""
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -166,13 +170,20 @@ class Plan:
         ]
         return pa.schema(fields)
 
-    def from_spark(self, batch: pd.DataFrame) -> pd.DataFrame:
-        """Output rows from a Spark batch: id columns, ``__file`` (a URI), ``__result`` (model output)."""
+    def from_spark(self, batch: pd.DataFrame, predict: Any) -> pd.DataFrame:
+        """Output rows from a Spark batch of id columns, ``__file`` (a URI) and the signature columns.
+
+        The signature's n-th column is ``__feature_<n>`` (:data:`SPARK_FEATURE`: an id column may
+        also be a feature). The model input is built here, as the pandas engine builds it
+        (:func:`mlgate.data.model_input`: a Spark null is NaN, not None); ``predict`` (the pyfunc
+        loaded on the executor) returns class probabilities (classifier) or values (regressor).
+        """
         out = []
+        renamed = {f"{SPARK_FEATURE}{at}": column for at, (column, _) in enumerate(self.features)}
         for uri, rows in batch.groupby("__file", sort=False):
-            result = rows["__result"].to_numpy()
-            values = np.vstack(result) if self.task == "classification" else result.astype(float)
-            out.append(self.assemble(rows[self.id_columns], values, _resolved(uri)))
+            x = model_input(rows.rename(columns=renamed), self.features)
+            result = np.asarray(predict(x), dtype=float)
+            out.append(self.assemble(rows[self.id_columns], result, _resolved(uri)))
         return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=self.arrow_schema().names)
 
 
@@ -272,6 +283,7 @@ def score(
                     file_format=files[0].format,
                     features=plan.features,
                     id_columns=plan.id_columns,
+                    feature_prefix=SPARK_FEATURE,
                     finish=plan.from_spark,
                     schema=plan.arrow_schema(),
                     into=into,
@@ -498,8 +510,8 @@ def _fits(arrow_type: Any, kind: str) -> bool:
     return True  # other MLflow types (datetime, binary): MLflow's own enforcement decides
 
 
-def _batches(file: InputFile, plan: Plan, batch_rows: int) -> Iterator[pd.DataFrame]:
-    """The file in batches of at most ``batch_rows`` rows, signature columns given their types."""
+def _batches(file: InputFile, plan: Plan, batch_rows: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The file in batches of at most ``batch_rows`` rows: (id columns, model input), each value checked."""
     if file.format == "parquet":
         import pyarrow.parquet as pq
 
@@ -517,10 +529,11 @@ def _batches(file: InputFile, plan: Plan, batch_rows: int) -> Iterator[pd.DataFr
             line += len(chunk)
 
 
-def _typed(frame: pd.DataFrame, file: InputFile, plan: Plan, line: int | None) -> pd.DataFrame:
-    """``frame`` with each signature column as the model reads it: numbers typed, missing strings None.
+def _typed(frame: pd.DataFrame, file: InputFile, plan: Plan, line: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(id columns, model input) of a batch: every signature value checked, then :func:`mlgate.data.model_input`.
 
-    ``line`` (CSV: the file line of the first row) locates a value that does not fit its type.
+    ``line`` (CSV: the file line of the first row) locates a value that does not fit its type:
+    a number column's text that is no number, a ``long`` column's missing or fractional value.
     """
     out = frame.reset_index(drop=True)
     for column, kind in plan.features:
@@ -535,11 +548,7 @@ def _typed(frame: pd.DataFrame, file: InputFile, plan: Plan, line: int | None) -
                 where = f"{file.shown}:{line + at}" if line is not None else f"{file.shown} (row {at + 1})"
                 shown = "a missing value" if pd.isna(values.iloc[at]) else repr(values.iloc[at])
                 raise InvalidInput(f"{where}: column {column!r} has {shown}, the signature wants {kind}")
-            # Python's float() parsing (correctly rounded), as Spark's CSV reader parses
-            out[column] = values.astype(_NUMERIC[kind]) if line is not None else numbers.astype(_NUMERIC[kind])
-        elif kind == "string":
-            out[column] = values.astype("object").where(values.notna(), None)
-    return out
+    return out[plan.id_columns], model_input(out, plan.features)
 
 
 def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, batch_rows: int) -> None:
@@ -548,16 +557,14 @@ def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, ba
     import pyarrow.parquet as pq
 
     schema = plan.arrow_schema()
-    columns = [c for c, _ in plan.features]
     for index, file in enumerate(files):
         with pq.ParquetWriter(into / f"part-{index:05d}.parquet", schema) as writer:
-            for batch in _batches(file, plan, batch_rows):
-                x = batch[columns]
+            for ids, x in _batches(file, plan, batch_rows):
                 if plan.task == "classification":
                     predicted, proba = decide(model, x)
-                    out = plan.assemble(batch[plan.id_columns], proba, str(file.path), predicted)
+                    out = plan.assemble(ids, proba, str(file.path), predicted)
                 else:
-                    out = plan.assemble(batch[plan.id_columns], np.asarray(model.predict(x)), str(file.path))
+                    out = plan.assemble(ids, np.asarray(model.predict(x)), str(file.path))
                 writer.write_table(pa.Table.from_pandas(out, schema=schema, preserve_index=False))
 
 

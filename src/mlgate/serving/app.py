@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, ValidationError, create_model
 
+from mlgate.data import model_input
 from mlgate.serving.audit import AuditStore, AuditUnavailable, Record
 from mlgate.serving.model import Follower, Served
 from mlgate.serving.tokens import Caller, Tokens
@@ -37,7 +38,6 @@ from mlgate.serving.tokens import Caller, Tokens
 log = logging.getLogger("mlgate.serve")
 FORMATS = ("dataframe_split", "dataframe_records", "instances")
 """MLflow's scoring formats for tabular input that /invocations accepts."""
-_DTYPES = {"double": "float64", "float": "float64", "long": "int64", "integer": "int64", "boolean": "bool"}
 _Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 _FIELD_TYPES: dict[str, Any] = {
     "double": _Number,
@@ -45,7 +45,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "long": Annotated[int, Strict()],
     "integer": Annotated[int, Strict()],
     "boolean": Annotated[bool, Strict()],
-    "string": Annotated[str, Strict()] | None,  # None: a missing category, as mlgate train saw it
+    "string": Annotated[str, Strict()] | None,  # null: a missing category (NaN in the model input)
 }
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -140,6 +140,7 @@ class Service:
             )
         if not records:
             raise Rejected(422, [_problem(where, "no rows")], "invalid")
+        features = served.plan.features
         adapter = self._adapters.get(served.version)
         if adapter is None:
             adapter = TypeAdapter(
@@ -152,10 +153,8 @@ class Service:
             problems = [_problem(where + _path(e["loc"]), e["msg"]) for e in err.errors(include_input=False)[:20]]
             raise Rejected(422, problems, "invalid") from None
         rows = [r.model_dump(by_alias=True) for r in checked]
-        frame = pd.DataFrame.from_records(rows, columns=[c for c, _ in served.plan.features])
-        for column, kind in served.plan.features:
-            if kind in _DTYPES:
-                frame[column] = frame[column].astype(_DTYPES[kind])
+        # the frame mlgate train fitted on (mlgate.data.model_input): a null category is NaN, not None
+        frame = model_input(pd.DataFrame.from_records(rows, columns=[c for c, _ in features]), features)
         return frame, rows
 
     def predict(self, caller: Caller, records: list[Any], where: str, started: float) -> dict[str, Any]:

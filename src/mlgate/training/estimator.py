@@ -259,7 +259,8 @@ def text_pipeline() -> Any:
 
     return Pipeline(
         [
-            ("impute", SimpleImputer(strategy="constant", fill_value="", missing_values=None)),
+            # a missing text is NaN in the model input (mlgate.data.model_input), as pandas reads a blank
+            ("impute", SimpleImputer(strategy="constant", fill_value="", missing_values=np.nan)),
             ("flatten", FunctionTransformer(np.ravel)),
             ("tfidf", TfidfVectorizer(**TFIDF_SETTINGS)),
         ]

@@ -19,7 +19,7 @@ from typing import Any
 
 from mlgate import __version__
 from mlgate.config.workspace import ModelContext, load_model_context, refuse_predictions
-from mlgate.data import ModelData, load_model_data
+from mlgate.data import ModelData, frame_columns, load_model_data, model_input
 from mlgate.exceptions import RegistryUnavailable
 from mlgate.gates.metrics import evaluate
 from mlgate.git import GitState, git_state
@@ -117,12 +117,32 @@ def version_tags(info: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def input_columns(ctx: ModelContext, data: ModelData) -> list[tuple[str, str]]:
+    """``(feature, MLflow type)`` of the training rows: what the pipeline fits on and its signature says.
+
+    Categorical and text features are strings; numeric ones keep the type the file gave them
+    (int64 → ``long``, see :func:`mlgate.data.prepare_columns`).
+    """
+    spec = ctx.spec
+    return frame_columns(data.train, spec.features.all, [*spec.features.categorical, *spec.features.text])
+
+
+def _inputs(ctx: ModelContext, data: ModelData, frame: Any) -> Any:
+    """``frame``'s features as the pipeline is called with them (:func:`mlgate.data.model_input`).
+
+    Missing categories are NaN, as pandas reads a blank, so the pipeline's imputers fill them; the
+    gates, ``mlgate score``, ``mlgate serve`` and ``mlgate monitor`` call the version with the same frame.
+    """
+    return model_input(frame, input_columns(ctx, data))
+
+
 def _fit(ctx: ModelContext, data: ModelData, params: dict[str, Any]) -> tuple[Any, dict[str, float]]:
     assert ctx.estimator_cls is not None  # a declarative spec (train() dispatches the others)
     pipeline = build_pipeline(ctx.spec, ctx.estimator_cls, params, ctx.estimator_modules)
-    features = ctx.spec.features.all
-    pipeline.fit(data.train[features], data.train[ctx.spec.target])
-    metrics = evaluate(pipeline, data.holdout, features, ctx.spec.target, ctx.spec.task, ctx.spec.positive_label)
+    spec = ctx.spec
+    pipeline.fit(_inputs(ctx, data, data.train), data.train[spec.target])
+    holdout = _inputs(ctx, data, data.holdout).assign(**{spec.target: data.holdout[spec.target].to_numpy()})
+    metrics = evaluate(pipeline, holdout, spec.features.all, spec.target, spec.task, spec.positive_label)
     return pipeline, metrics
 
 
@@ -166,7 +186,7 @@ def _skops_types(pipeline: Any, data: ModelData, ctx: ModelContext) -> list[str]
     size = probe.get_params().get("estimator__n_estimators")
     if isinstance(size, int):
         probe.set_params(estimator__n_estimators=min(size, 2))
-    probe.fit(sample[ctx.spec.features.all], sample[ctx.spec.target])
+    probe.fit(_inputs(ctx, data, sample), sample[ctx.spec.target])
     return trusted_types(skops.io.get_untrusted_types(data=skops.io.dumps(probe)), ctx.estimator_modules)
 
 
@@ -185,8 +205,7 @@ def _log(
     params: dict[str, Any],
 ) -> RegisteredVersion:
     pipeline, metrics = fitted
-    features = ctx.spec.features.all
-    example = data.train[features].head(5)
+    example = _inputs(ctx, data, data.train.head(5))
     output = pipeline.predict_proba(example) if ctx.spec.task == "classification" else pipeline.predict(example)
     tags = version_tags(info) | {"mlflow.source.git.commit": info["git_commit"]}
     with registry.run(f"mlgate/{ctx.name}", f"train-{ctx.name}", tags):
@@ -201,7 +220,7 @@ def _log(
         logged = registry.log_sklearn_model(
             pipeline,
             name=ctx.name,
-            signature_data=(data.train[features].head(200), output),
+            signature_data=(_inputs(ctx, data, data.train.head(200)), output),
             input_example=example,
             pip_requirements=pip_requirements(pipeline),
             skops_types=_skops_types(pipeline, data, ctx),
