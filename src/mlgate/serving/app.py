@@ -3,8 +3,8 @@
 Routes: ``POST /invocations`` (MLflow's scoring formats: ``dataframe_split``,
 ``dataframe_records``, ``instances``), ``POST /predict`` (``{"rows": [...]}``, its request model
 generated from the signature: see ``/docs``), ``GET /health`` (the process is up), ``GET /ready``
-(a version is loaded and the audit store answers; 503 otherwise; ``problems`` says what is wrong
-even while it serves), ``GET /metrics`` (Prometheus text).
+(a version is loaded and the audit store takes a write: a probe rolled back; 503 otherwise;
+``problems`` says what is wrong even while it serves), ``GET /metrics`` (Prometheus text).
 
 A prediction request goes: size limit (413) → bearer token (401, 403) → JSON and rows checked
 against the served version's signature (422 naming the field) → the version's decision →
@@ -299,7 +299,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", summary="Readiness: a version is loaded and the audit store answers")
+    @app.get("/ready", summary="Readiness: a version is loaded and the audit store takes a write (probe rolled back)")
     def ready() -> Response:
         state = follower.state()
         audit_problem = audit.ping()

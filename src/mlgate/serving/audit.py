@@ -269,7 +269,12 @@ class AuditStore:
             self._finish_move(files)  # else the next use tries again
 
     def _refuse_read_only(self, _dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
-        """Before SQLite opens the file: refuse read-only files (a read-only ``-shm`` mapped in crashes with SIGBUS)."""
+        """Before SQLite opens the file, refuse read-only files with their name.
+
+        SQLite would otherwise fall back to a read-only ``-shm`` mapping (in a process forked from
+        one holding the database, that ended in SIGBUS here) or say only "attempt to write a
+        readonly database".
+        """
         if self.file is not None:
             try:
                 _writable(self.file)
