@@ -548,6 +548,20 @@ def test_values_the_signature_cannot_hold_are_422_naming_the_field_never_500(
     assert service["proc"].proc.poll() is None
 
 
+def test_predict_refuses_the_same_bodies_at_the_rows_field(trained: dict[str, Any], service: dict[str, Any]) -> None:
+    headers = {"Authorization": f"Bearer {ALICE}", "Content-Type": "application/json"}
+    for column, text, words in (
+        ("duration", str(2**63), "less than or equal"),
+        ("housing", '"\\ud800"', "not Unicode"),
+    ):
+        rest = json.dumps({k: v for k, v in trained["rows"][0].items() if k != column})[:-1]
+        body = f'{{"rows": [{rest}, "{column}": {text}}}]}}'.encode()
+        got = httpx.post(service["url"] + "/predict", content=body, headers=headers, timeout=30)
+        assert got.status_code == 422, got.text
+        assert [p["field"] for p in got.json()["detail"]] == [f"rows[0].{column}"]
+        assert words in got.json()["detail"][0]["message"]
+
+
 def test_the_widest_values_the_signature_holds_are_answered_and_audited_as_sent(
     trained: dict[str, Any], service: dict[str, Any]
 ) -> None:
@@ -665,27 +679,31 @@ def make_writable(paths: list[Path]) -> None:
 def test_read_only_wal_and_shm_are_503_and_not_ready_never_a_crash(
     trained: dict[str, Any], edge_service: dict[str, Any]
 ) -> None:
-    """A read-only -shm mapped in by a new connection while another process has it open was SIGBUS."""
+    """Concurrent requests on a read-only -wal and -shm: 503 naming the file, never a crash.
+
+    Before the store checked its files, new pooled connections opened under this load answered
+    SQLite's bare "attempt to write a readonly database", and in one run of several the process
+    died of SIGBUS.
+    """
     url, db = edge_service["url"], edge_service["db"]
     rows = trained["rows"][:2]
     assert post(url, "/invocations", {"instances": rows}).status_code == 200
-    holder = sqlite3.connect(db)  # another process's reader keeps the -wal and -shm in use
-    holder.execute("SELECT count(*) FROM mlgate_predictions").fetchall()
     files = [Path(f"{db}-wal"), Path(f"{db}-shm")]
+    before = count_rows(db)
     make_read_only(files)
     try:
-        before = count_rows(db)
-        refused = post(url, "/invocations", {"instances": rows})
-        assert refused.status_code == 503, refused.text
-        assert f"{db}-wal is read-only" in refused.json()["detail"]
-        ready = httpx.get(url + "/ready", timeout=10)
-        assert ready.status_code == 503
-        assert any("read-only" in p for p in ready.json()["problems"])
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda _: post(url, "/invocations", {"instances": rows}), range(48)))
+            ready = list(pool.map(lambda _: httpx.get(url + "/ready", timeout=10), range(8)))
         assert edge_service["proc"].proc.poll() is None  # alive
-        assert count_rows(db) == before
+        assert {a.status_code for a in answers} == {503}
+        assert all(f"{db}-wal is read-only" in a.json()["detail"] for a in answers)
+        assert all("predictions" not in a.json() for a in answers)
+        assert {r.status_code for r in ready} == {503}
+        assert all(any("read-only" in p for p in r.json()["problems"]) for r in ready)
     finally:
         make_writable(files)
-        holder.close()
+    assert count_rows(db) == before
     assert post(url, "/invocations", {"instances": rows}).status_code == 200
     assert httpx.get(url + "/ready", timeout=10).status_code == 200
 
