@@ -271,9 +271,9 @@ class AuditStore:
     def _refuse_read_only(self, _dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
         """Before SQLite opens the file, refuse read-only files with their name.
 
-        SQLite would otherwise fall back to a read-only ``-shm`` mapping (in a process forked from
-        one holding the database, that ended in SIGBUS here) or say only "attempt to write a
-        readonly database".
+        SQLite would otherwise fall back to a read-only ``-shm`` mapping and say only "attempt to
+        write a readonly database"; a service opening new connections that way under concurrent
+        requests died of SIGBUS once here (``tests/test_serve.py``, read-only ``-wal``/``-shm``).
         """
         if self.file is not None:
             try:
@@ -333,7 +333,7 @@ def reason(err: BaseException) -> str:
 
 
 def _sqlite_durable(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets /ready read while a request writes; FULL makes a committed row survive a power cut.
+    """WAL lets readers (mlgate monitor) read while the service writes; FULL: a committed row survives a power cut.
 
     ``mmap_size=0``: pages are read, never mapped, so a database file truncated under the service
     is an I/O error rather than SIGBUS.
