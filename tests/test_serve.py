@@ -647,9 +647,10 @@ def test_an_audit_file_rotated_while_serving_keeps_its_rows_and_the_path_is_reop
     before = count_rows(db)
     rotated = db.with_name("audit.db.1")
     db.rename(rotated)  # as logrotate does; the rows still in the -wal are not in audit.db.1 yet
-    refused = post(url, "/invocations", {"instances": rows})
-    assert refused.status_code == 503, refused.text
-    assert "predictions" not in refused.json()
+    db.touch()  # logrotate's `create`: an empty file at the path
+    not_ready = httpx.get(url + "/ready", timeout=10)  # the probe's write finds the move first
+    assert not_ready.status_code == 503, not_ready.text
+    assert any("was replaced by another file since it was opened" in p for p in not_ready.json()["problems"])
     ready = httpx.get(url + "/ready", timeout=10)  # the store reopened the path: ready again
     assert ready.status_code == 200, ready.text
     assert post(url, "/invocations", {"instances": rows}).status_code == 200
