@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,6 +43,7 @@ AUDIT_KEYS = ["request_id", "row"]
 _OWN_COLUMNS = {"prediction", "needs_review", *LINEAGE_COLUMNS}
 _DECODE_BLOCK = 1 << 20  # bytes of features JSON per block pyarrow parses (one thread each)
 _ARROW_TYPES = {"double": "float64", "float": "float64", "long": "float64", "integer": "float64", "boolean": "bool"}
+_SURROGATE = re.compile("[\ud800-\udfff]")  # text json.loads keeps but no encoder writes
 
 
 @dataclass
@@ -152,12 +154,18 @@ def _audit(
             rows[AT] = pd.to_datetime(chunk.at, utc=True)
             row_parts.append(rows)
             feature_parts.append(features)
+    unfit = sum(part.attrs.get("unfit", 0) for part in feature_parts)
     rows = pd.concat(row_parts, ignore_index=True) if row_parts else _empty_rows(AUDIT_KEYS)
     rows[SOURCE] = "audit"
     features = pd.concat(feature_parts, ignore_index=True) if feature_parts else _empty_features(served.signature)
     report.rows = len(rows)
     if others:
         report.notes.append(_others_note(others, served.version))
+    if unfit:
+        report.notes.append(
+            f"{unfit} row(s) hold features the signature cannot hold (text for a number, a number beyond float64, "
+            "invalid text, not an object): those values are read as missing"
+        )
     return rows, features, report, others
 
 
@@ -165,14 +173,19 @@ def decode_features(texts: list[str], signature: list[tuple[str, str]]) -> pd.Da
     """The features JSON of many rows as typed columns, decoded in one pyarrow call.
 
     Numbers become float64 (a ``long`` that was sent as 3 and one sent as 3.0 decode alike;
-    a missing value is NaN), strings stay strings (a missing category None). JSON that does not
-    fit the signature's types is decoded row by row instead, so the integrity rules see it as sent.
+    a missing value is NaN), strings stay strings (a missing category None). A chunk pyarrow
+    cannot read as the signature's types (a string where a number belongs, a number beyond
+    float64, a lone surrogate, a row that is not an object) is decoded row by row instead
+    (:func:`_decode_rows`): whatever a writer stored, the monitor reads it. The frame's
+    ``attrs["unfit"]`` counts the rows holding a value the signature cannot hold (read as missing).
     """
     import pyarrow as pa
     from pyarrow import json as pa_json
 
     if not texts:
         return _empty_features(signature)
+    if not all(isinstance(text, str) and text.startswith("{") for text in texts):
+        return _decode_rows(texts, signature)  # pyarrow crashes (SIGSEGV) on a lone `null` line: never given one
     payload = "\n".join(texts).encode("utf-8")
     fields = [
         pa.field(c, pa.from_numpy_dtype(np.dtype(_ARROW_TYPES[t])) if t in _ARROW_TYPES else pa.string())
@@ -185,39 +198,106 @@ def decode_features(texts: list[str], signature: list[tuple[str, str]]) -> pd.Da
         table = pa_json.read_json(
             io.BytesIO(payload), read_options=pa_json.ReadOptions(block_size=block), parse_options=options
         )
-        return table.to_pandas()
-    except pa.ArrowInvalid:
-        return pd.DataFrame.from_records([json.loads(text) for text in texts])
+        frame = table.to_pandas()
+    except (pa.ArrowException, ValueError, UnicodeError):
+        return _decode_rows(texts, signature)
+    frame.attrs["unfit"] = 0
+    return frame
+
+
+def _decode_rows(texts: list[Any], signature: list[tuple[str, str]]) -> pd.DataFrame:
+    """Row by row, each signature column typed as :func:`decode_features` types it; what does not fit is missing."""
+    columns: dict[str, list[Any]] = {c: [] for c, _ in signature}
+    unfit = 0
+    for text in texts:
+        try:
+            row = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            row = None
+        bad = not isinstance(row, dict)
+        row = row if isinstance(row, dict) else {}
+        for column, kind in signature:
+            value, fits = _typed(row.get(column), kind)
+            columns[column].append(value)
+            bad = bad or not fits
+        unfit += bad
+    frame = pd.DataFrame(
+        {c: pd.Series(columns[c], dtype=_ARROW_TYPES.get(t, object)) for c, t in signature},
+        index=pd.RangeIndex(len(texts)),
+    )
+    frame.attrs["unfit"] = unfit
+    return frame
+
+
+def _typed(value: Any, kind: str) -> tuple[Any, bool]:
+    """(value as the column holds it, whether it fit): a number a float, a boolean, text without lone surrogates."""
+    if value is None:
+        return (np.nan if kind in _ARROW_TYPES and kind != "boolean" else None), True
+    if kind in _ARROW_TYPES and kind != "boolean":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:  # an integer beyond float64
+                return np.nan, False
+            return (number, True) if np.isfinite(number) else (np.nan, False)
+        return np.nan, False
+    if kind == "boolean":
+        return (value, True) if isinstance(value, bool) else (None, False)
+    if isinstance(value, str) and not _SURROGATE.search(value):
+        return value, True
+    return None, False
 
 
 def decode_scores(texts: list[str], served: Served) -> np.ndarray:
-    """Each row's positive-class probability (classifier) or predicted value (regressor) from the outputs JSON."""
+    """Each row's positive-class probability (classifier) or predicted value (regressor) from the outputs JSON.
+
+    Outputs that are not as ``mlgate serve`` writes them (no probabilities, text, null) score NaN.
+    """
     import pyarrow as pa
     from pyarrow import json as pa_json
 
     if not texts:
         return np.empty(0)
-    payload = "\n".join(texts).encode("utf-8")
+    slow = not all(isinstance(text, str) and text.startswith("{") for text in texts)
     try:
+        if slow:
+            raise ValueError("a row that is not an object")  # pyarrow would crash on a lone `null` line
+        payload = "\n".join(texts).encode("utf-8")
         table = pa_json.read_json(io.BytesIO(payload), read_options=pa_json.ReadOptions(block_size=len(payload) + 1))
-    except pa.ArrowInvalid:
-        return np.array([_score_of(json.loads(text), served) for text in texts], dtype=float)
-    if served.task != "classification":
-        column = table.column("prediction") if "prediction" in table.column_names else None
-        return np.full(len(texts), np.nan) if column is None else column.to_numpy(zero_copy_only=False).astype(float)
-    if "probabilities" not in table.column_names:
-        return np.full(len(texts), np.nan)
-    probabilities = table.column("probabilities").combine_chunks()
-    key = str(served.positive)
-    if key not in [f.name for f in probabilities.type]:
-        return np.full(len(texts), np.nan)
-    return probabilities.field(key).to_numpy(zero_copy_only=False).astype(float)
+        if served.task != "classification":
+            column = table.column("prediction") if "prediction" in table.column_names else None
+            if column is None:
+                return np.full(len(texts), np.nan)
+            return column.to_numpy(zero_copy_only=False).astype(float)
+        if "probabilities" not in table.column_names:
+            return np.full(len(texts), np.nan)
+        probabilities = table.column("probabilities").combine_chunks()
+        key = str(served.positive)
+        if not pa.types.is_struct(probabilities.type) or key not in [f.name for f in probabilities.type]:
+            return np.full(len(texts), np.nan)
+        return probabilities.field(key).to_numpy(zero_copy_only=False).astype(float)
+    except (pa.ArrowException, ValueError, TypeError, UnicodeError, OverflowError):
+        return np.array([_score_of(text, served) for text in texts], dtype=float)
 
 
-def _score_of(outputs: dict[str, Any], served: Served) -> float:
+def _score_of(text: Any, served: Served) -> float:
+    try:
+        outputs = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return np.nan
+    if not isinstance(outputs, dict):
+        return np.nan
     if served.task != "classification":
-        return float(outputs.get("prediction", np.nan))
-    return float((outputs.get("probabilities") or {}).get(str(served.positive), np.nan))
+        value = outputs.get("prediction")
+    else:
+        probabilities = outputs.get("probabilities")
+        value = probabilities.get(str(served.positive)) if isinstance(probabilities, dict) else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return np.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return np.nan
 
 
 def _empty_rows(keys: list[str]) -> pd.DataFrame:

@@ -3,8 +3,8 @@
 Routes: ``POST /invocations`` (MLflow's scoring formats: ``dataframe_split``,
 ``dataframe_records``, ``instances``), ``POST /predict`` (``{"rows": [...]}``, its request model
 generated from the signature: see ``/docs``), ``GET /health`` (the process is up), ``GET /ready``
-(a version is loaded and the audit store answers; 503 otherwise; ``problems`` says what is wrong
-even while it serves), ``GET /metrics`` (Prometheus text).
+(a version is loaded and the audit store takes a write: a probe rolled back; 503 otherwise;
+``problems`` says what is wrong even while it serves), ``GET /metrics`` (Prometheus text).
 
 A prediction request goes: size limit (413) → bearer token (401, 403) → JSON and rows checked
 against the served version's signature (422 naming the field) → the version's decision →
@@ -14,8 +14,10 @@ is a 500 with the request id only: the traceback goes to the log, never to the c
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -28,7 +30,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError, create_model
+from pydantic_core import from_json
 
 from mlgate.data import model_input
 from mlgate.serving.audit import AuditStore, AuditUnavailable, Record
@@ -38,15 +41,38 @@ from mlgate.serving.tokens import Caller, Tokens
 log = logging.getLogger("mlgate.serve")
 FORMATS = ("dataframe_split", "dataframe_records", "instances")
 """MLflow's scoring formats for tabular input that /invocations accepts."""
-_Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+_Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]  # an int is taken too (2**70 is a finite float)
+# The signature's ranges, checked here: pandas would wrap 2**63 to -2**63 in an int64 column (and
+# the audit would keep 2**63), or fail on 2**70. MLflow's `integer` is int32, `long` int64.
+_Long = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)]
+_Integer = Annotated[int, Strict(), Field(ge=-(2**31), le=2**31 - 1)]
+_Text = Annotated[str, Strict()] | None  # null: a missing value (NaN in the model input, as training saw it)
 _FIELD_TYPES: dict[str, Any] = {
     "double": _Number,
     "float": _Number,
-    "long": Annotated[int, Strict()],
-    "integer": Annotated[int, Strict()],
+    "long": _Long,
+    "integer": _Integer,
     "boolean": Annotated[bool, Strict()],
-    "string": Annotated[str, Strict()] | None,  # null: a missing category (NaN in the model input)
+    "string": _Text,
+    "binary": _Text,  # JSON carries these as text (base64, ISO 8601)
+    "datetime": _Text,
 }
+
+
+def _not_int(value: Any) -> Any:
+    """An int reaching the float member of :data:`_SCALAR` is one ``_Long`` refused: refused, not made a float."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError("an integer outside int64")  # noqa: TRY004 — pydantic reports ValueError, not TypeError
+    return value
+
+
+_SCALAR = (
+    Annotated[str, Strict()] | Annotated[bool, Strict()] | _Long | Annotated[_Number, BeforeValidator(_not_int)] | None
+)
+"""Any other type: one JSON scalar, never a list or an object (nothing nested reaches the model or the audit)."""
+_MAX_DEPTH = 200
+"""Nesting the JSON parser allows (pydantic-core's jiter); a valid body nests 5 deep at most."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -63,7 +89,7 @@ def row_model(model: str, version: int, features: list[tuple[str, str]]) -> type
     """The pydantic model of one input row: a field per signature column (its name as alias), nothing else."""
     fields: dict[str, Any] = {}
     for index, (column, kind) in enumerate(features):
-        fields[f"f{index}"] = (_FIELD_TYPES.get(kind, Any), Field(alias=column))
+        fields[f"f{index}"] = (_FIELD_TYPES.get(kind, _SCALAR), Field(alias=column))
     config = ConfigDict(extra="forbid", populate_by_name=False, title=f"{model} v{version} input row")
     return create_model(f"{model.title().replace('-', '')}Row", __config__=config, **fields)
 
@@ -272,7 +298,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", summary="Readiness: a version is loaded and the audit store answers")
+    @app.get("/ready", summary="Readiness: a version is loaded and the audit store takes a write (probe rolled back)")
     def ready() -> Response:
         state = follower.state()
         audit_problem = audit.ping()
@@ -314,14 +340,66 @@ async def _json(request: Request, limit: int) -> Any:
         if size > limit:
             raise Rejected(413, f"body over {limit} bytes", "too_large")
         chunks.append(chunk)
+    return parse_body(b"".join(chunks))
+
+
+def parse_body(raw: bytes) -> Any:
+    """``raw`` as JSON, strictly: UTF-8, no NaN/Infinity, no lone surrogate, at most 200 levels deep; else 422.
+
+    pydantic-core's parser (jiter) refuses all of these itself, and is faster than ``json.loads``
+    (which would accept ``"\\ud800"``, a string the audit store and ``mlgate monitor`` cannot hold, and
+    NaN, and recurse until RecursionError). Integers stay exact Python ints, so the signature's range
+    check sees ``2**70`` as sent. Only a refused body is parsed again, leniently, to name the field.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark: allowed before JSON text (RFC 8259)
+        raw = raw[3:]
     try:
-        return json.loads(b"".join(chunks), parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise Rejected(422, [_problem("body", f"not JSON ({err})")], "invalid") from None
+        return from_json(raw, allow_inf_nan=False)
+    except ValueError as err:
+        if "recursion limit" in str(err):
+            problem = _problem("body", f"nested deeper than {_MAX_DEPTH} levels (a row holds JSON scalars only)")
+        else:
+            field, why = _locate(raw)
+            problem = _problem(field, why or f"not JSON ({err})")
+        raise Rejected(422, [problem], "invalid") from None
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
+def _locate(raw: bytes) -> tuple[str, str]:
+    """Where a body the strict parser refused holds text that is not Unicode: (field, message), else ("body", "")."""
+    try:
+        # invalid UTF-8 bytes become lone surrogates too; NaN parses but finds no surrogate
+        body = json.loads(raw.decode("utf-8", errors="surrogateescape"))
+    except (ValueError, RecursionError):
+        return "body", ""
+    found = _surrogate_at(body, "")
+    if found is None:
+        return "body", ""
+    field, in_key = found
+    cell = re.fullmatch(r"\.dataframe_split\.data\[(\d+)\]\[(\d+)\](.*)", field)
+    split = body.get("dataframe_split") if cell and isinstance(body, dict) else None
+    columns = split.get("columns") if isinstance(split, dict) else None
+    if cell and isinstance(columns, list) and int(cell[2]) < len(columns) and isinstance(columns[int(cell[2])], str):
+        field = f".dataframe_split.data[{cell[1]}].{columns[int(cell[2])]}{cell[3]}"  # named as the row checks name it
+    what = "a key" if in_key else "the value"
+    return field.lstrip(".") or "body", f"{what} is not Unicode text (a lone surrogate or a byte that is not UTF-8)"
+
+
+def _surrogate_at(value: Any, at: str) -> tuple[str, bool] | None:
+    """The path of the first string (or key: then True) holding a lone surrogate, iteratively (no recursion limit)."""
+    stack: list[tuple[Any, str]] = [(value, at)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return where, False
+        elif isinstance(item, dict):
+            for key, inner in reversed(item.items()):
+                if _SURROGATE.search(key):
+                    return where, True
+                stack.append((inner, f"{where}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((inner, f"{where}[{i}]") for i, inner in reversed(list(enumerate(item))))
+    return None
 
 
 def _mlflow_records(body: Any) -> tuple[list[Any], str]:
@@ -333,6 +411,7 @@ def _mlflow_records(body: Any) -> tuple[list[Any], str]:
         )
     key = keys[0]
     value = body[key]
+    _check_params(body.get("params"))
     if key in ("dataframe_records", "instances"):
         if not isinstance(value, list):
             raise Rejected(422, [_problem(key, "expected a list of {column: value} objects")], "invalid")
@@ -348,6 +427,15 @@ def _mlflow_records(body: Any) -> tuple[list[Any], str]:
         raise Rejected(
             422, [_problem(key, f"unexpected key(s) {sorted(set(value) - {'columns', 'data', 'index'})}")], "invalid"
         )
+    for at, column in enumerate(columns):
+        if not isinstance(column, str):
+            raise Rejected(422, [_problem(f"{key}.columns[{at}]", "a column name must be a string")], "invalid")
+    if len(set(columns)) != len(columns):
+        twice = sorted(c for c, n in collections.Counter(columns).items() if n > 1)[:10]
+        raise Rejected(422, [_problem(f"{key}.columns", f"column(s) named twice: {twice}")], "invalid")
+    index = value.get("index")
+    if index is not None and (not isinstance(index, list) or any(isinstance(i, (list, dict)) for i in index)):
+        raise Rejected(422, [_problem(f"{key}.index", "expected a list of labels (JSON scalars)")], "invalid")
     records = []
     for at, row in enumerate(value["data"]):
         if not isinstance(row, list) or len(row) != len(columns):
@@ -358,6 +446,18 @@ def _mlflow_records(body: Any) -> tuple[list[Any], str]:
             )
         records.append(dict(zip(columns, row, strict=True)))
     return records, f"{key}.data"
+
+
+def _check_params(params: Any) -> None:
+    """MLflow's ``params``: an object of scalars or lists of scalars (mlgate's models take none: checked, not kept)."""
+    if params is None:
+        return
+    if not isinstance(params, dict):
+        raise Rejected(422, [_problem("params", "expected an object {name: value}")], "invalid")
+    for name, value in params.items():
+        inner = value if isinstance(value, list) else [value]
+        if any(isinstance(v, (list, dict)) for v in inner):
+            raise Rejected(422, [_problem(f"params.{name}", "expected a JSON scalar or a list of them")], "invalid")
 
 
 def _path(loc: tuple[Any, ...]) -> str:

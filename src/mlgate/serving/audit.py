@@ -9,10 +9,16 @@ without the predictions: there is never a prediction without its record.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +29,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from mlgate.exceptions import ExternalServiceError, InvalidInput
 
+log = logging.getLogger("mlgate.serve")
 TABLE = "mlgate_predictions"
 _metadata = sa.MetaData()
 predictions = sa.Table(
@@ -88,7 +95,17 @@ def shown_url(url: str) -> str:
 
 
 class AuditStore:
-    """The audit table behind an engine; ``timeout`` bounds how long a write waits (lock or connect)."""
+    """The audit table behind an engine; ``timeout`` bounds how long a write waits (lock or connect).
+
+    A SQLite file is watched: before and after each write (and each ``/ready`` probe) the path
+    must still name the file the connection opened (``os.stat`` against the identity recorded
+    when it connected) and the database, ``-wal`` and ``-shm`` files must be writable
+    (``os.access``: opening them would drop SQLite's POSIX locks). A file removed or renamed
+    away (rotated) makes that request :class:`AuditUnavailable` (503, nothing predicted); the
+    store then checkpoints the moved file's WAL into it and reopens the path (see
+    :meth:`_finish_move`). SQLite uses are serialized by a lock (SQLite has one writer at a
+    time anyway), so every connection is in the pool when the store closes them.
+    """
 
     def __init__(self, url: str, timeout: float = 5.0) -> None:
         """Connect lazily to ``url`` (see :func:`engine_url`)."""
@@ -100,8 +117,13 @@ class AuditStore:
         elif backend == "postgresql":
             connect_args["connect_timeout"] = max(1, round(timeout))
         self.engine = sa.create_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
+        database = self.url.database or ""
+        self.file = database if backend == "sqlite" and database and database != ":memory:" else None
+        self._guard: Any = threading.Lock() if backend == "sqlite" else contextlib.nullcontext()
+        self._moved: dict[str, _Identity | None] | None = None  # the files of a moved database, until reopened
         if backend == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_durable)
+            event.listen(self.engine, "do_connect", self._refuse_read_only)
+            event.listen(self.engine, "connect", self._opened)
 
     @property
     def shown(self) -> str:
@@ -110,10 +132,12 @@ class AuditStore:
 
     def create(self) -> None:
         """Create the table if missing; AuditUnavailable when the store cannot be reached."""
-        try:
-            _metadata.create_all(self.engine)
-        except SQLAlchemyError as err:
-            raise AuditUnavailable(reason(err)) from err
+        with self._guard:
+            try:
+                self._checked_files()
+                _metadata.create_all(self.engine)
+            except SQLAlchemyError as err:
+                raise AuditUnavailable(reason(err)) from err
 
     def write(self, record: Record) -> None:
         """Commit one row per prediction of ``record`` in one transaction, or raise AuditUnavailable."""
@@ -128,24 +152,177 @@ class AuditStore:
             "latency_ms": record.latency_ms,
         }
         rows = [{**shared, "row": i, "features": f, "outputs": o} for i, (f, o) in enumerate(record.rows)]
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(predictions.insert(), rows)
-        except SQLAlchemyError as err:
-            raise AuditUnavailable(reason(err)) from err
+        self._transaction(lambda conn: conn.execute(predictions.insert(), rows), commit=True)
 
     def ping(self) -> str:
-        """'' when the store answers a query, else why not (for /ready)."""
+        """'' when a write would be recorded now, else why not (for /ready).
+
+        A real write probe: a row inserted in a transaction that is rolled back (it takes the
+        write lock and needs writable files, as a request's rows do), on SQLite with the file
+        checks of :meth:`write`.
+        """
+        probe = {
+            "request_id": "ready-probe-" + uuid.uuid4().hex[:20],
+            "row": 0,
+            "at": datetime.now(UTC),
+            "caller": "-",
+            "model": "-",
+            "version": 0,
+            "alias": "-",
+            "run_id": "-",
+            "features": {},
+            "outputs": {},
+            "latency_ms": 0.0,
+        }
         try:
-            with self.engine.connect() as conn:
-                conn.execute(sa.select(sa.func.count()).select_from(predictions).where(sa.false()))
-        except SQLAlchemyError as err:
-            return reason(err)
+            self._transaction(lambda conn: conn.execute(predictions.insert(), [probe]), commit=False)
+        except AuditUnavailable as err:
+            return str(err)
         return ""
 
     def close(self) -> None:
         """Close the pooled connections."""
         self.engine.dispose()
+
+    def _transaction(self, work: Any, *, commit: bool) -> None:
+        """``work(connection)`` in one transaction (committed or rolled back), the SQLite file watched around it."""
+        with self._guard:
+            try:
+                self._checked_files()
+                with self.engine.connect() as conn:
+                    opened = conn.connection.info.get(_OPENED)
+                    self._same_file(opened)
+                    transaction = conn.begin()
+                    try:
+                        work(conn)
+                    except BaseException:
+                        transaction.rollback()
+                        raise
+                    if commit:
+                        transaction.commit()
+                    else:
+                        transaction.rollback()
+                    self._same_file(opened)  # the rows went to the file the path names: none lost to a moved one
+            except _Moved as moved:
+                self._close_moved(moved.files)
+                raise AuditUnavailable(str(moved)) from None
+            except SQLAlchemyError as err:
+                raise AuditUnavailable(reason(err)) from err
+            except OSError as err:  # unlinking a moved database's emptied -wal/-shm
+                raise AuditUnavailable(f"{type(err).__name__}: {err}") from err
+
+    def _checked_files(self) -> None:
+        """SQLite: refuse read-only files; after a move, finish it (see :meth:`_finish_move`) before any use."""
+        if self.file is None:
+            return
+        _writable(self.file)
+        if self._moved is not None:
+            self._finish_move(self._moved)
+
+    def _finish_move(self, moved: dict[str, _Identity | None]) -> None:
+        """Bring the moved file's rows home, then reopen the path.
+
+        SQLite does not checkpoint a moved database when its last connection closes, and its
+        ``-wal`` and ``-shm`` stay at the old names, where a new database at the path would read
+        them as its own. So, through a connection still open on the moved file (the guard held:
+        all are in the pool), the WAL is checkpointed into it and truncated; then every
+        connection closes, those emptied files are unlinked (only if they still are the moved
+        database's) and the path is opened afresh: the file found there, or a new one, the table
+        created. A checkpoint blocked by another process reading the moved file is retried on
+        the next use (503 meanwhile).
+        """
+        with self.engine.connect() as conn:
+            if conn.connection.info.get(_OPENED) == moved:
+                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+                if busy is not None and busy[0]:
+                    raise AuditUnavailable(
+                        f"the audit file {self.file} was moved and another process still reads it: its last rows "
+                        "are checkpointed into the moved file first; retried on the next request"
+                    )
+        self.engine.dispose()
+        for suffix in ("-wal", "-shm"):
+            old = moved.get(suffix)
+            if old is not None and _identity(self.file + suffix) == old:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.file + suffix)
+        self._moved = None
+        _metadata.create_all(self.engine)  # a new file gets the table; a file moved in keeps its rows
+        log.warning("audit store reopened on %s", self.file)
+
+    def _same_file(self, opened: dict[str, _Identity | None] | None) -> None:
+        if self.file is None or opened is None:
+            return
+        now = _identity(self.file)
+        if now != opened[""]:
+            what = "removed or renamed" if now is None else "replaced by another file"
+            raise _Moved(
+                f"the audit file {self.file} was {what} since it was opened (rotated?): nothing predicted; "
+                "the service reopens the path",
+                opened,
+            )
+
+    def _close_moved(self, files: dict[str, _Identity | None]) -> None:
+        """Remember the moved file and try to reopen the path at once (the guard is held)."""
+        log.error("audit file %s was removed or replaced while open: reopening the path", self.file)
+        self._moved = files
+        with contextlib.suppress(AuditUnavailable, SQLAlchemyError, OSError):
+            self._finish_move(files)  # else the next use tries again
+
+    def _refuse_read_only(self, _dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
+        """Before SQLite opens the file, refuse read-only files with their name.
+
+        SQLite would otherwise fall back to a read-only ``-shm`` mapping and say only "attempt to
+        write a readonly database"; a service opening new connections that way under concurrent
+        requests died of SIGBUS once here (``tests/test_serve.py``, read-only ``-wal``/``-shm``).
+        """
+        if self.file is not None:
+            try:
+                _writable(self.file)
+            except AuditUnavailable as err:
+                raise sqlite3.OperationalError(str(err)) from None
+
+    def _opened(self, dbapi_connection: Any, record: Any) -> None:
+        """A new SQLite connection: WAL, FULL sync, no mmap, and the identity of the files it opened."""
+        _sqlite_durable(dbapi_connection, record)
+        if self.file is not None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT count(*) FROM sqlite_master").fetchall()  # opens the -wal and -shm files
+            cursor.close()
+            record.info[_OPENED] = {suffix: _identity(self.file + suffix) for suffix in ("", "-wal", "-shm")}
+
+
+_OPENED = "mlgate_opened_files"
+_Identity = tuple[int, int]
+
+
+class _Moved(Exception):
+    """The path no longer names the SQLite file a connection opened."""
+
+    def __init__(self, message: str, files: dict[str, _Identity | None]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+def _identity(path: str) -> _Identity | None:
+    """(device, inode) of ``path``, None when nothing is there (``stat`` opens nothing: SQLite's locks stay)."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _writable(path: str) -> None:
+    """AuditUnavailable naming the first of the database, ``-wal`` and ``-shm`` files that exists and is not writable.
+
+    ``os.access`` and not ``open``: closing another descriptor of the database would drop the
+    POSIX locks SQLite holds on it. An immutable file (``chattr +i``) is not writable even for root.
+    """
+    for name in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(name) and not os.access(name, os.W_OK):
+            raise AuditUnavailable(
+                f"{name} is read-only: the audit store needs to write the database and its -wal and -shm files"
+            )
 
 
 def reason(err: BaseException) -> str:
@@ -156,8 +333,13 @@ def reason(err: BaseException) -> str:
 
 
 def _sqlite_durable(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets /ready read while a request writes; FULL makes a committed row survive a power cut."""
+    """WAL lets readers (mlgate monitor) read while the service writes; FULL: a committed row survives a power cut.
+
+    ``mmap_size=0``: pages are read, never mapped, so a database file truncated under the service
+    is an I/O error rather than SIGBUS.
+    """
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA mmap_size=0")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()

@@ -84,6 +84,7 @@ def parse(text: str, source: str) -> Tokens:
     """Parse a token source; a bad entry is InvalidInput naming ``source`` and entry number, never its secret."""
     entries: list[_Entry] = []
     seen: set[str] = set()
+    holders: dict[bytes, str] = {}  # digest -> "entry N (caller)": one token, one caller
     for number, raw in enumerate(re.split(r"[\n;]", text), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -107,6 +108,11 @@ def parse(text: str, source: str) -> Tokens:
             raise InvalidInput(f"{where} ({caller_id}): a token needs at least {MIN_TOKEN_CHARS} characters")
         else:
             value = digest(secret)
+        if value in holders:  # the audit would name whichever caller came first: refuse, naming entries only
+            raise InvalidInput(
+                f"{where} ({caller_id}): the same token as {holders[value]}: each caller needs a token of its own"
+            )
+        holders[value] = f"entry {number} ({caller_id})"
         models = frozenset(m for m in fields[2].split(",") if m) if len(fields) == 3 else None
         entries.append(_Entry(Caller(caller_id, models), value))
     if not entries:
