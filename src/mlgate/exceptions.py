@@ -8,6 +8,8 @@ The CLI catches :class:`MlgateError` once, prints the message to stderr and exit
     │   ├── SpecError        one or more problems in specs, policies, releases or data
     │   └── UnsafeModel      a model artifact mlgate does not trust to load
     ├── Blocked (1)          a blocking gate failed or a promotion is not allowed
+    │   └── CustodyViolation what git asks for and what the registry holds disagree (after the merge)
+    │       └── TamperedModel   a version's bytes differ from the digest pinned or recorded for it
     └── ExternalServiceError (3)
         ├── RegistryUnavailable   MLflow did not answer after retries
         ├── DvcError              a DVC remote or command failed
@@ -102,6 +104,19 @@ class Blocked(MlgateError):
     """A blocking gate failed or a promotion is not allowed."""
 
     exit_code = 1
+
+
+class CustodyViolation(Blocked):
+    """The registry does not hold what git asks for: an alias moved outside mlgate, or an unpinned release."""
+
+
+class TamperedModel(CustodyViolation):
+    """A model version's downloaded files do not have the digest pinned in release.yaml (or recorded for it)."""
+
+    hint = (
+        "restore the version's files in the artifact store from a backup, or promote another version "
+        "(a release.yaml pull request); nothing was loaded"
+    )
 
 
 class ExternalServiceError(MlgateError):
