@@ -888,12 +888,37 @@ def propose_promotion(
 
     result = propose(_root(repo), model, version, stage, open_pr=open_pr, base_branch=base_branch)
     ui.write_json(json_path, result)
-    ui.success(f"{result['release']}: {stage}: v{result['previous'] or '—'} → v{version}")
+    ui.success(f"{result['release']}: {stage}: v{result['previous'] or '—'} → v{version} (digest {result['digest']})")
     ui.data(f"{result['title']}\n\n{result['body']}")
     if result.get("pr_url"):
         ui.success(f"pull request: {result['pr_url']}")
     else:
         ui.info("next: commit this on a branch and open a pull request with the text above (or pass --open-pr)")
+
+
+@main.command()
+@click.argument("model")
+@click.option("--stage", metavar="STAGE", help="Only this stage [default: every stage release.yaml names].")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def pin(model: str, stage: str | None, repo: str | None, json_path: str | None) -> None:
+    """Add the digest of each version models/MODEL/release.yaml names without one (for a normal PR).
+
+    Migrates `stage: N` to `stage: {version: N, digest: "sha256:…"}` from mlgate's own download of
+    the version; the versions do not change, and a stage already pinned is left as it is.
+    """
+    from mlgate.promotion.proposal import pin as pin_release
+
+    rows = pin_release(_root(repo), model, stage)
+    ui.write_json(json_path, rows)
+    for row in rows:
+        what = f"v{row['version']} pinned to {row['digest']}" if row["pinned"] else "left as it is"
+        ui.info(f"models/{model}/release.yaml {row['stage']}: {what}")
+    if any(row["pinned"] for row in rows):
+        ui.success(f"commit models/{model}/release.yaml on a branch and open a pull request: the plan checks it")
+    else:
+        ui.success("nothing to pin")
 
 
 @main.command()

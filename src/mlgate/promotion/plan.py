@@ -25,6 +25,7 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Callable
@@ -35,11 +36,11 @@ from typing import Any
 
 from mlgate import jsonout
 from mlgate.config.judging import judge_model, materialise
-from mlgate.config.release import release_path
+from mlgate.config.release import release_path, revisions
 from mlgate.config.schema import StageRequirement, load_model_spec
 from mlgate.config.workspace import ModelContext, model_names, refuse_predictions
 from mlgate.data import dvc_record
-from mlgate.exceptions import Blocked, GitError, InvalidInput
+from mlgate.exceptions import Blocked, GitError, InvalidInput, TamperedModel
 from mlgate.gates.verdict import FamilyStatus, Verdict
 from mlgate.git import git_state, is_ancestor, run_git
 from mlgate.github.approvals import count_approvals
@@ -93,6 +94,7 @@ class Change:
     approvers: list[str] = field(default_factory=list)
     outcome: str = "planned"  # planned | applied | already applied | superseded
     verdict: Verdict | None = None  # the gates this promotion ran itself
+    pinned: str | None = None  # the digest release.yaml pins for ``desired`` (None: unpinned)
 
     @property
     def ok(self) -> bool:
@@ -119,6 +121,7 @@ class Change:
             "approvers": self.approvers,
             "checks": [c.as_dict() for c in self.checks],
             "outcome": self.outcome,
+            "digest": self.pinned,
             "verdict": None
             if self.verdict is None
             else {
@@ -127,6 +130,7 @@ class Change:
                 "families": {f: self.verdict.family_status(f) for f in self.verdict.required_families},
                 "policy_sha256": self.verdict.policy["sha256"],
                 "base": self.verdict.judging.get("base"),
+                "artifact_digest": (self.verdict.artifact or {}).get("digest"),
             },
         }
 
@@ -230,7 +234,7 @@ def releases(root: Path, base: str | None, into: Path) -> dict[str, tuple[ModelC
             continue
         ctx = judge_model(root, name, base, into / name, tree=tree).ctx  # release stages vs policy: exit 2 if unknown
         refuse_predictions(ctx, f"be promoted (remove models/{name}/release.yaml)")
-        found[name] = (ctx, dict(ctx.release.stages) if ctx.release else {})
+        found[name] = (ctx, ctx.release.versions() if ctx.release else {})
     return found
 
 
@@ -262,15 +266,34 @@ def _named_versions(
     return named
 
 
-def _held_before(registry: Registry, name: str, stage: str, version: int) -> bool:
-    return any(r.version == version and r.state == "done" for r in audit.history(registry, name, stage))
+@functools.lru_cache(maxsize=64)
+def _asked(root: Path, name: str, base: str) -> tuple[dict[str, int | None], ...]:
+    """What each revision of the release on ``base``'s first-parent history asked for, newest first."""
+    return tuple(release.versions() for _commit, release in revisions(root, name, base))
 
 
-def _archived_check(registry: Registry, ctx: ModelContext, stage: str, mv: ModelVersion) -> Check:
+def _held_before(root: Path, name: str, stage: str, version: int, base: str) -> bool:
+    """Whether release.yaml on the base branch asked for ``version`` in ``stage`` before (a rollback).
+
+    Git decides, not the registry: an ``mlgate-audit`` run or a tag can be written by anyone with
+    registry credentials, a merged release.yaml only through review. The newest revisions that
+    ask for ``version`` are the request being judged now (on apply, the merge commit itself), so an
+    earlier revision must have asked for it, with another request in between.
+    """
+    other = False
+    for asked in _asked(root, name, base):
+        if asked.get(stage) != version:
+            other = True
+        elif other:
+            return True
+    return False
+
+
+def _archived_check(root: Path, ctx: ModelContext, stage: str, mv: ModelVersion, base: str) -> Check:
     archived = mv.tags.get(ARCHIVED_TAG) == "true" or mv.current_stage == "Archived"
     if not archived:
         return Check("not archived", True, f"v{mv.version} is live")
-    if _held_before(registry, ctx.name, stage, mv.version):
+    if _held_before(root, ctx.name, stage, mv.version, base):
         return Check("not archived", True, f"v{mv.version} is archived but held {stage} before: a rollback")
     return Check("not archived", False, f"v{mv.version} is archived and never held {stage}")
 
@@ -284,32 +307,64 @@ def _gates_check(
     version: int,
     base: str,
     progress: Progress,
-) -> tuple[Check, Verdict]:
-    """Run the gates the stage requires, here, for this version: no recorded verdict counts."""
+    pinned: str | None,
+) -> tuple[list[Check], Verdict | None]:
+    """Run the gates the stage requires, here, for this version: no recorded verdict counts.
+
+    With ``pinned`` (the digest release.yaml pins) the gates load the version only if its files
+    have that digest; the ``digest`` check says whether they did. Without one, the change is
+    refused: what score and serve will trust must be pinned by the PR that promotes it.
+    """
     from mlgate.gates.run import run_gates
 
     progress(f"{ctx.name} v{version}: running the gates for {stage} under {base[:12]}'s policy, spec and data")
-    verdict = run_gates(
-        root,
-        ctx.name,
-        version=version,
-        policy_ref=base,
-        stage=stage,
-        tracking_uri=registry.uri,
-        progress=progress,
-        attach=False,
-        with_evidence=False,  # the rules decide; the evidence is for the PR comment
-    )
+    key = f"{release_path(root, ctx.name).relative_to(root)}: stages -> {stage} -> digest"
+    try:
+        verdict = run_gates(
+            root,
+            ctx.name,
+            version=version,
+            policy_ref=base,
+            stage=stage,
+            tracking_uri=registry.uri,
+            progress=progress,
+            attach=False,
+            with_evidence=False,  # the rules decide; the evidence is for the PR comment
+            expected_digest=pinned,
+        )
+    except TamperedModel as err:
+        return [
+            Check("digest", False, f"{err.message} ({key}); nothing was loaded"),
+            Check("gates", False, "not run: the version's files are not the ones pinned"),
+        ], None
+    found = (verdict.artifact or {}).get("digest")
+    if pinned is None:
+        digest = Check(
+            "digest",
+            False,
+            (
+                f"{key} is missing: pin the files that are promoted (the gates loaded {found}) — run "
+                f"`mlgate propose-promotion {ctx.name} --version {version} --stage {stage}` or "
+                f"`mlgate pin {ctx.name} --stage {stage}` and commit what it writes"
+            ),
+        )
+    elif found != pinned:  # verified_folder refused other bytes already: a second look, from the verdict
+        digest = Check("digest", False, f"the gates loaded files with digest {found}, {key} pins {pinned}")
+    else:
+        digest = Check("digest", True, f"the files the gates loaded have the pinned digest {pinned}")
+    return [digest, *_gates_verdict(requirement, verdict)], verdict
+
+
+def _gates_verdict(requirement: StageRequirement, verdict: Verdict) -> list[Check]:
+    """The ``gates`` check: every family the stage requires passed in the verdict the promotion ran."""
     families = {f: verdict.family_status(f) for f in requirement.require_gates}
     failed = [f"{f}={s}" for f, s in families.items() if s not in PASSING]
     shown = ", ".join(f"{f} {s}" for f, s in families.items()) or "no family required"
     if failed:
         blocking = [f"{r.rule_id} {r.status}: {r.explanation}" for r in verdict.rules if r.blocking]
         why = f"; {'; '.join(blocking[:3])}" if blocking else ""
-        return Check(
-            "gates", False, f"gates run by the promotion: {', '.join(failed)} (required: {shown}){why}"
-        ), verdict
-    return Check("gates", True, f"gates run by the promotion: {shown}"), verdict
+        return [Check("gates", False, f"gates run by the promotion: {', '.join(failed)} (required: {shown}){why}")]
+    return [Check("gates", True, f"gates run by the promotion: {shown}")]
 
 
 def _spec_hashes_at(
@@ -410,8 +465,8 @@ def _lineage_check(
     alike; ``external`` lineage only enters a stage whose judged policy sets ``allow_external``.
     """
     tags, version = mv.tags, mv.version
-    if _held_before(registry, ctx.name, stage, version):
-        return Check("lineage", True, f"v{version} held {stage} before: a rollback")
+    if _held_before(root, ctx.name, stage, version, base):
+        return Check("lineage", True, f"release.yaml on {base[:12]} asked for v{version} in {stage} before: a rollback")
     lineage = tags.get(LINEAGE_TAG, LINEAGE_MLGATE)
     if lineage == LINEAGE_EXTERNAL:
         return _external_check(registry, ctx, stage, mv, requirement.allow_external)
@@ -449,13 +504,13 @@ def _lineage_check(
 
 
 def _order_check(
-    registry: Registry, ctx: ModelContext, stage: str, version: int, now: dict[str, int | None]
+    root: Path, ctx: ModelContext, stage: str, version: int, now: dict[str, int | None], base: str
 ) -> Check | None:
     order = ctx.policy.policy.promotion.order
     if stage not in order or order.index(stage) == 0:
         return None
     before = order[order.index(stage) - 1]
-    if now.get(before) == version or _held_before(registry, ctx.name, before, version):
+    if now.get(before) == version or _held_before(root, ctx.name, before, version, base):
         return Check("stage order", True, f"v{version} has been in {before}")
     return Check("stage order", False, f"v{version} must be in {before} before {stage} (order: {' → '.join(order)})")
 
@@ -536,11 +591,15 @@ def make_plan(
             if desired is not None:
                 mv = named[(name, desired)]
                 change.checks.append(Check("exists", True, f"{name} v{desired} is registered (run {mv.run_id})"))
-                change.checks.append(_archived_check(registry, ctx, stage, mv))
+                change.checks.append(_archived_check(root, ctx, stage, mv, base))
                 change.checks.append(_lineage_check(root, registry, ctx, stage, mv, base, requirement))
-                gates, change.verdict = _gates_check(root, registry, ctx, requirement, stage, desired, base, progress)
-                change.checks.append(gates)
-                order = _order_check(registry, ctx, stage, desired, now)
+                entry = ctx.release.stages.get(stage) if ctx.release else None
+                change.pinned = entry.digest if entry else None
+                gates, change.verdict = _gates_check(
+                    root, registry, ctx, requirement, stage, desired, base, progress, change.pinned
+                )
+                change.checks.extend(gates)
+                order = _order_check(root, ctx, stage, desired, now, base)
                 if order:
                     change.checks.append(order)
                 if requirement.readiness:
@@ -664,6 +723,7 @@ def _apply_change(
             return None
     if change.verdict is not None:
         record.verdict_status = change.verdict.status
+        record.digest = (change.verdict.artifact or {}).get("digest") or ""
     verdict = jsonout.dumps(change.verdict.as_dict()) if change.verdict is not None else ""
     record = audit.begin(registry, record, verdict)  # write-ahead: the record exists before the alias moves
     if record.state == "duplicate":
@@ -761,11 +821,13 @@ def rollback(root: Path, model: str, stage: str) -> dict[str, Any]:
     Nothing moves in the registry: merging the pull request applies the rollback.
     """
     from mlgate.config.release import set_stage
-    from mlgate.promotion.proposal import pr_text
+    from mlgate.promotion.proposal import pr_text, version_digest
 
-    now, previous = rollback_target(Registry(root), model, stage)
-    set_stage(root, model, stage, previous)
-    title, body = pr_text(model, stage, now, previous, rollback=True)
+    registry = Registry(root)
+    now, previous = rollback_target(registry, model, stage)
+    digest = version_digest(registry, model, previous)
+    set_stage(root, model, stage, previous, digest)
+    title, body = pr_text(model, stage, now, previous, rollback=True, digest=digest)
     return {"model": model, "stage": stage, "from": now, "to": previous, "title": title, "body": body}
 
 
