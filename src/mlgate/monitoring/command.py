@@ -78,6 +78,7 @@ def monitor(
     progress: Progress = lambda _msg: None,
     now: datetime | None = None,
     from_verdict: Path | None = None,
+    ref: str = "HEAD",
 ) -> MonitorOutcome:
     """Monitor ``models:/NAME@STAGE``, then write the reports and act on GitHub as asked.
 
@@ -89,7 +90,15 @@ def monitor(
         result = MonitoringResult(_read_verdict(from_verdict, name, stage))
     else:
         result = run(
-            root, name, stage, since=since, window=window, tracking_uri=tracking_uri, progress=progress, now=now
+            root,
+            name,
+            stage,
+            since=since,
+            window=window,
+            tracking_uri=tracking_uri,
+            progress=progress,
+            now=now,
+            ref=ref,
         )
     outcome = MonitorOutcome(result)
     verdict = result.verdict

@@ -31,6 +31,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -777,25 +778,77 @@ def _move(registry: Registry, record: audit.Record, change: Change) -> None:
 # --------------------------------------------------------------------------- status, rollback, history
 
 
+class SyncState(StrEnum):
+    """How a stage's registry state compares with release.yaml (``mlgate status``)."""
+
+    SYNCED = "Synced"  # the alias points at the version release.yaml asks for (and its files have the pin)
+    OUT_OF_SYNC = "OutOfSync"  # the registry lags git: a merged change `promote --apply` has not applied yet
+    MISSING = "Missing"  # release.yaml asks for a version the registry does not have
+    MOVED_OUT_OF_BAND = "MovedOutOfBand"  # the alias points at a version no recent release.yaml asked for
+    TAMPERED = "Tampered"  # the version's files differ from the digest release.yaml pins
+
+
+def _lagging(root: Path, name: str, stage: str, desired: int | None, now: int | None) -> bool:
+    """Whether ``now`` is what release.yaml asked for just before it asked for ``desired`` (apply pending)."""
+    for asked in _asked(root, name, "HEAD") if git_state(root).commit != "unknown" else ():
+        if asked.get(stage) != desired:
+            return asked.get(stage) == now
+    return now is None  # release.yaml always asked for ``desired``: only an alias never set lags
+
+
 def status(root: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
-    """Per model and stage: desired (git), actual (registry), Synced / OutOfSync / Missing."""
+    """Per model and stage: desired (git), actual (registry) and a :class:`SyncState`.
+
+    A synced stage whose release.yaml pins a digest is downloaded and digested: files that differ
+    are ``Tampered`` (``detail`` names them). An alias that differs is ``OutOfSync`` when it still
+    holds what the previous revision of release.yaml asked for (the apply is pending), else
+    ``MovedOutOfBand`` (moved outside a merged promotion).
+    """
+    from mlgate.registry import manifest_of
+    from mlgate.registry.mlflow import tampered
+
     registry = registry or Registry(root)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, None, Path(tmp))
     aliases = registry.aliases(wanted)  # registered models only: one search, not one read per alias
     known = registry.versions_of(aliases)
-    for name, (_ctx, stages) in wanted.items():
-        versions = {v.version for v in known.get(name, [])}
+    for name, (ctx, stages) in wanted.items():
+        versions = {v.version: v for v in known.get(name, [])}
         for stage, desired in stages.items():
             now = aliases.get(name, {}).get(stage)
+            entry = ctx.release.stages.get(stage) if ctx.release else None
+            pinned = entry.digest if entry else None
+            detail = ""
             if desired is not None and desired not in versions:
-                state = "Missing"
-            elif now == desired:
-                state = "Synced"
+                state = SyncState.MISSING
+            elif now != desired:
+                lagging = _lagging(root, name, stage, desired, now)
+                state = SyncState.OUT_OF_SYNC if lagging else SyncState.MOVED_OUT_OF_BAND
+                if not lagging:
+                    moved = version_label(now)
+                    detail = f"release.yaml asks for {version_label(desired)}; the alias was moved to {moved}"
+            elif desired is not None and pinned is not None:
+                found = registry.artifact_digest(name, desired)
+                if found.digest != pinned:
+                    state = SyncState.TAMPERED
+                    label = f"{name} v{desired}"
+                    detail = tampered(label, pinned, found, manifest_of(versions[desired].tags), "release.yaml").message
+                else:
+                    state = SyncState.SYNCED
             else:
-                state = "OutOfSync"
-            rows.append({"model": name, "stage": stage, "desired": desired, "actual": now, "status": state})
+                state = SyncState.SYNCED
+            rows.append(
+                {
+                    "model": name,
+                    "stage": stage,
+                    "desired": desired,
+                    "actual": now,
+                    "digest": pinned,
+                    "status": state,
+                    "detail": detail,
+                }
+            )
     return rows
 
 
