@@ -193,3 +193,22 @@ def credit_decides_at_0_6(repo: Path) -> None:
     assert EXAMPLE_DECISION in text
     spec.write_text(text.replace(EXAMPLE_DECISION, "decision:\n  threshold: 0.6\n  review_band: [0.45, 0.75]\n"))
     git("commit", "-qam", "credit decides at 0.6 with a review band", cwd=repo)
+
+
+def promoted(repo: Path, uri: str, model: str, stage: str, version: int, *, alias: bool = True) -> str:
+    """The promoted state without a promotion PR: release.yaml pins ``version`` (committed), the alias follows.
+
+    For tests whose subject is what comes after the merge (score, serve, monitor); promotion itself
+    is tests/test_promote.py's. Returns the pinned digest (what `mlgate propose-promotion` writes).
+    """
+    from mlgate.config.release import set_stage
+    from mlgate.registry import Registry
+
+    registry = Registry(repo, uri)
+    digest = registry.artifact_digest(model, version).digest
+    set_stage(repo, model, stage, version, digest)
+    git("add", f"models/{model}/release.yaml", cwd=repo)
+    git("commit", "-qm", f"promote {model} v{version} to {stage}", cwd=repo)
+    if alias:
+        registry.set_alias(model, stage, version)
+    return digest

@@ -54,10 +54,20 @@ class Promo:
     def registry(self) -> Registry:
         return Registry(self.repo, self.uri)
 
+    def digest(self, version: int) -> str:
+        """The digest of the version's files, as `mlgate propose-promotion` pins it."""
+        return self.registry.artifact_digest(self.name, version).digest
+
+    def entry(self, version: int | None) -> str:
+        """A stage's value in release.yaml: null, or the version with its pinned digest."""
+        if version is None:
+            return "null"
+        return f'{{version: {version}, digest: "{self.digest(version)}"}}'
+
     def release(self, **stages: int | None) -> str:
-        """Write release.yaml with ``stages`` and commit it; returns the commit."""
+        """Write release.yaml with ``stages`` (each version pinned to its files' digest) and commit it; the commit."""
         lines = [f"model: {self.name}", "stages:"]
-        lines += [f"  {stage}: {'null' if v is None else v}" for stage, v in stages.items()]
+        lines += [f"  {stage}: {self.entry(v)}" for stage, v in stages.items()]
         (self.repo / "models" / self.name / "release.yaml").write_text("\n".join(lines) + "\n")
         git("commit", "-q", "-am", f"release {stages}", cwd=self.repo)
         return head(self.repo)
@@ -474,7 +484,8 @@ def test_rollback_and_revert_move_the_aliases_back(
     result = invoke(cli, "rollback", promo.name, "--stage", "production", "--json", str(out), cwd=promo.repo)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["to"] == 1
-    assert "production: 1" in (promo.repo / "models" / promo.name / "release.yaml").read_text()
+    pinned = f'production: {{version: 1, digest: "{promo.digest(1)}"}}'  # pinned: a rollback PR's plan needs it
+    assert pinned in (promo.repo / "models" / promo.name / "release.yaml").read_text()
     assert "Roll back" in result.output
 
 

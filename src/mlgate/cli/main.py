@@ -1061,10 +1061,15 @@ def promote(
 
 @main.command()
 @click.option("--check", is_flag=True, help="Exit 1 when any stage is not Synced.")
+@click.option(
+    "--alert",
+    is_flag=True,
+    help="Open, update or close the one custody issue on GitHub (GITHUB_TOKEN with issues: write, GITHUB_REPOSITORY).",
+)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
-def status(check: bool, repo: str | None, json_path: str | None) -> None:
+def status(check: bool, alert: bool, repo: str | None, json_path: str | None) -> None:
     """Desired (git) vs actual (registry) per model and stage: Synced, OutOfSync, Missing, MovedOutOfBand, Tampered.
 
     Pinned stages are downloaded and their files' digest compared with release.yaml.
@@ -1091,6 +1096,14 @@ def status(check: bool, repo: str | None, json_path: str | None) -> None:
     for row in rows:
         if row["detail"]:
             ui.warn(f"{row['model']} {row['stage']} {row['status']}: {row['detail']}")
+    if alert:
+        from mlgate.github import GitHub
+        from mlgate.monitoring.alerts import sync_custody_issue
+        from mlgate.monitoring.command import run_url
+
+        with GitHub() as github:
+            done = sync_custody_issue(github, rows, details_url=run_url())
+        ui.info(f"custody issue: {done['action']}" + (f" #{done['number']}" if done["number"] else ""))
     drift = [r for r in rows if r["status"] != SyncState.SYNCED]
     if drift and check:
         custody = [r for r in drift if r["status"] in (SyncState.TAMPERED, SyncState.MOVED_OUT_OF_BAND)]

@@ -127,7 +127,7 @@ def monitor(
             progress(f"bringing the monitoring issue of {name}@{stage} in line with the verdict ({verdict['status']})")
             owner = ctx.spec.monitoring.owner or None
             outcome.alert = sync_issue(
-                github, verdict, owner=owner, details_url=_run_url(), report_markdown=report_markdown
+                github, verdict, owner=owner, details_url=run_url(), report_markdown=report_markdown
             )
             entered = _entered_stage(registry, name, stage, int(verdict["version"]), ctx, outcome)
             if entered is not None:
@@ -200,7 +200,7 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _run_url() -> str | None:
+def run_url() -> str | None:
     """The Actions run this job is part of (what the issue links to), when running in GitHub Actions."""
     server, repo, run_id = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
     if server and repo and run_id:
