@@ -199,9 +199,9 @@ def train(repo: Path, folder: Path) -> dict[str, Any]:
     out = folder / "train.json"
     run([sys.executable, "-c", "from mlgate.cli import main; main()", "train", MODEL, "--json", str(out)], repo)
     trained = json.loads(out.read_text())
-    from mlgate.registry import Registry
+    from mlgate_devkit.release import promoted
 
-    Registry(repo).set_alias(MODEL, STAGE, trained["version"])
+    promoted(repo, None, MODEL, STAGE, trained["version"])  # monitor judges what release.yaml asks for
     return trained
 
 

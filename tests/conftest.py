@@ -21,6 +21,7 @@ from mlgate.cli import main
 from mlgate_devkit.github_stand_in import FakeGitHub
 from mlgate_devkit.mlflow_server import free_port, start_mlflow_server, stop_mlflow_server
 from mlgate_devkit.postgres import Cluster, binaries, start_cluster
+from mlgate_devkit.release import promoted  # noqa: F401 — the tests import it from here
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE_FILES = ("models/credit", "models/insurance", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")
@@ -193,22 +194,3 @@ def credit_decides_at_0_6(repo: Path) -> None:
     assert EXAMPLE_DECISION in text
     spec.write_text(text.replace(EXAMPLE_DECISION, "decision:\n  threshold: 0.6\n  review_band: [0.45, 0.75]\n"))
     git("commit", "-qam", "credit decides at 0.6 with a review band", cwd=repo)
-
-
-def promoted(repo: Path, uri: str, model: str, stage: str, version: int, *, alias: bool = True) -> str:
-    """The promoted state without a promotion PR: release.yaml pins ``version`` (committed), the alias follows.
-
-    For tests whose subject is what comes after the merge (score, serve, monitor); promotion itself
-    is tests/test_promote.py's. Returns the pinned digest (what `mlgate propose-promotion` writes).
-    """
-    from mlgate.config.release import set_stage
-    from mlgate.registry import Registry
-
-    registry = Registry(repo, uri)
-    digest = registry.artifact_digest(model, version).digest
-    set_stage(repo, model, stage, version, digest)
-    git("add", f"models/{model}/release.yaml", cwd=repo)
-    git("commit", "-qm", f"promote {model} v{version} to {stage}", cwd=repo)
-    if alias:
-        registry.set_alias(model, stage, version)
-    return digest

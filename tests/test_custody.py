@@ -82,11 +82,12 @@ def stored_file(world: dict[str, Any], version: int, name: str = "model.skops") 
 
 
 class Tampered:
-    """v1's model.skops copied over v``version``'s in the artifact store; restored on exit."""
+    """The other version's model.skops copied over v``version``'s in the artifact store; restored on exit."""
 
     def __init__(self, world: dict[str, Any], version: int) -> None:
         self.target = stored_file(world, version)
-        self.source = stored_file(world, world["versions"][0])
+        other = next(v for v in world["versions"] if v != version)
+        self.source = stored_file(world, other)
         self.saved = self.target.read_bytes()
 
     def __enter__(self) -> Self:
@@ -274,7 +275,7 @@ def test_a_plan_blocks_a_wrong_digest_and_an_unpinned_change(world: dict[str, An
     assert not change.ok
     assert not checks["digest"].ok
     assert wrong in checks["digest"].detail
-    assert "model.skops" in checks["digest"].detail
+    assert "the pinned digest is not this version's" in checks["digest"].detail  # v2's files are intact
     assert not checks["gates"].ok
     assert "not run" in checks["gates"].detail
 
@@ -390,12 +391,17 @@ def test_score_reads_release_yaml_as_committed_and_refuses_an_unpinned_stage(
 
 
 def test_monitor_refuses_a_stage_whose_alias_disagrees_with_release_yaml(
-    world: dict[str, Any], production: dict[str, Any]
+    world: dict[str, Any], production: dict[str, Any], tmp_path: Path
 ) -> None:
-    client = Registry(world["repo"], world["uri"]).client
+    repo = copy_repo(world["repo"], tmp_path / "repo")
+    spec = repo / "models" / "credit" / "model.yaml"
+    # a store that is never reached: the refusal comes first (were it not, reading it would exit 3)
+    spec.write_text(spec.read_text() + "serving:\n  audit_url: postgresql://mlgate@127.0.0.1:9/audit\n")
+    git("commit", "-qam", "credit: served, monitored from the audit store", cwd=repo)
+    client = Registry(repo, world["uri"]).client
     client.set_registered_model_alias("credit", "production", str(world["versions"][1]))
     try:
-        done = cli(world, "monitor", "credit", "--stage", "production", "--since", "1d")
+        done = cli(world, "monitor", "credit", "--stage", "production", "--since", "1d", repo=repo)
     finally:
         client.set_registered_model_alias("credit", "production", str(production["version"]))
     assert done.exit_code == 1, done.output
@@ -479,7 +485,7 @@ def test_a_forged_audit_run_does_not_exempt_a_version_from_lineage_or_stage_orde
     v1 = world["versions"][0]
     source = registry.version("credit", v1).source
     # the same files registered by hand: no lineage, never in staging
-    bare = int(registry.client.create_model_version("credit", source).version)
+    bare = int(registry.client.create_model_version("credit", source, model_id=source.removeprefix("models:/")).version)
     digest = registry.artifact_digest("credit", bare).digest
     for stage in ("staging", "production"):  # forged records: "done", as an apply would leave them
         forged = audit.Record(

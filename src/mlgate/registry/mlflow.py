@@ -247,7 +247,12 @@ def manifest_of(tags: dict[str, str]) -> dict[str, str]:
 def tampered(label: str, expected: str, found: ArtifactDigest, manifest: dict[str, str], source: str) -> TamperedModel:
     """The error for files whose digest is not ``expected``, naming the differing files when ``manifest`` knows them."""
     named = found.differing(manifest) if manifest else []
-    files = f"; file(s) that differ from the registered ones: {', '.join(named)}" if named else ""
+    if named:
+        files = f"; file(s) that differ from the registered ones: {', '.join(named)}"
+    elif manifest:  # the bytes are what registration recorded: the pin names other files
+        files = f"; its files are the ones registered ({ARTIFACT_DIGEST_TAG}): the pinned digest is not this version's"
+    else:
+        files = ""
     return TamperedModel(f"{label}: its files have digest {found.digest}, {source} pins {expected}{files}")
 
 
