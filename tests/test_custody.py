@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import copy_repo, git, invoke, promoted
+from conftest import copy_repo, git, github_stand_in, invoke, promoted
 from mlgate.config.release import entry_at, set_stage
 from mlgate.promotion import make_plan
 from mlgate.registry import ARTIFACT_DIGEST_TAG, ARTIFACT_FILES_TAG, Registry, audit, folder_digest
@@ -347,6 +347,25 @@ def test_score_uses_the_pinned_version_and_refuses_replaced_bytes(
     assert "model.skops" in row(rows, "production")["detail"]
     code, rows = status(world)  # restored: the same check is green again
     assert row(rows, "production")["status"] == "Synced"
+
+
+def test_the_custody_check_keeps_one_issue_open_while_a_stage_is_tampered(
+    world: dict[str, Any], production: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with github_stand_in(monkeypatch, "ghs_FAKE_custody_token_0123456789abcdef", "octo-org/models") as fake:
+        with Tampered(world, production["version"]):
+            first = cli(world, "status", "--check", "--alert")
+            again = cli(world, "status", "--check", "--alert")
+            [issue] = fake.open_issues()
+            assert "Tampered" in issue["body"]
+            assert {label["name"] for label in issue["labels"]} == {"mlgate", "custody", "blocking"}
+        restored = cli(world, "status", "--check", "--alert")
+        assert fake.open_issues() == []
+    assert first.exit_code == again.exit_code == 1
+    assert "custody issue: opened" in first.stderr
+    assert "custody issue: unchanged" in again.stderr  # no noise while nothing changes
+    assert restored.exit_code == 0, restored.output
+    assert "custody issue: closed" in restored.stderr
 
 
 def test_score_refuses_an_alias_moved_outside_a_promotion(

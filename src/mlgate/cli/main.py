@@ -1097,12 +1097,9 @@ def status(check: bool, alert: bool, repo: str | None, json_path: str | None) ->
         if row["detail"]:
             ui.warn(f"{row['model']} {row['stage']} {row['status']}: {row['detail']}")
     if alert:
-        from mlgate.github import GitHub
-        from mlgate.monitoring.alerts import sync_custody_issue
-        from mlgate.monitoring.command import run_url
+        from mlgate.monitoring.command import custody_alert
 
-        with GitHub() as github:
-            done = sync_custody_issue(github, rows, details_url=run_url())
+        done = custody_alert(rows)
         ui.info(f"custody issue: {done['action']}" + (f" #{done['number']}" if done["number"] else ""))
     drift = [r for r in rows if r["status"] != SyncState.SYNCED]
     if drift and check:

@@ -200,6 +200,15 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def custody_alert(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bring the one custody issue in line with ``mlgate status`` rows (GITHUB_TOKEN); what was done."""
+    from mlgate.github import GitHub
+    from mlgate.monitoring.alerts import sync_custody_issue
+
+    with GitHub() as github:
+        return sync_custody_issue(github, rows, details_url=run_url())
+
+
 def run_url() -> str | None:
     """The Actions run this job is part of (what the issue links to), when running in GitHub Actions."""
     server, repo, run_id = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
