@@ -186,12 +186,18 @@ def test_registration_records_the_digest_of_the_stored_files(world: dict[str, An
     assert registry.version("credit", v2).tags[ARTIFACT_DIGEST_TAG] != found.digest  # two fits, two digests
 
 
-def test_the_verdict_carries_the_digest_of_the_bytes_the_gate_loaded(world: dict[str, Any]) -> None:
+def test_the_verdict_carries_the_digest_of_the_bytes_the_gate_loaded(world: dict[str, Any], tmp_path: Path) -> None:
     v1 = world["versions"][0]
-    done = cli(world, "gate", "credit", "--version", str(v1), "--json", "-")
-    verdict = json.loads(done.stdout)
+    done = cli(world, "gate", "credit", "--version", str(v1), "--json", str(tmp_path / "verdict.json"))
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
     found = Registry(world["repo"], world["uri"]).artifact_digest("credit", v1)
     assert verdict["artifact"] == found.as_dict()
+    report = cli(
+        world, "report", "credit", "--verdict", str(tmp_path / "verdict.json"), "--markdown", str(tmp_path / "r.md")
+    )
+    assert report.exit_code == 0, report.output
+    assert f"| Model files | digest `{found.digest}` ({len(found.files)} files" in (tmp_path / "r.md").read_text()
+    assert done.exit_code in (0, 1)
 
 
 def test_gating_replaced_bytes_exits_1_naming_the_file(world: dict[str, Any]) -> None:
