@@ -21,8 +21,11 @@ def promoted(repo: Path, uri: str | None, model: str, stage: str, version: int, 
     registry = Registry(repo, uri)
     digest = registry.artifact_digest(model, version).digest
     set_stage(repo, model, stage, version, digest)
-    for args in (["add", f"models/{model}/release.yaml"], ["commit", "-qm", f"promote {model} v{version} to {stage}"]):
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    rel = f"models/{model}/release.yaml"
+    changed = subprocess.run(["git", "status", "--porcelain", rel], cwd=repo, check=True, capture_output=True)
+    if changed.stdout.strip():  # else release.yaml already asks for it, committed: nothing to merge
+        for args in (["add", rel], ["commit", "-qm", f"promote {model} v{version} to {stage}"]):
+            subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
     if alias:
         registry.set_alias(model, stage, version)
     return digest
