@@ -395,6 +395,9 @@ def test_apply_promotes_archives_tags_and_audits_then_is_idempotent(
     ]
     assert records[-1].approvers == ["risk-officer"]
     assert (records[-1].pr, records[-1].commit) == (8, merge)
+    # each record carries the digest of the files its gates loaded: what release.yaml pinned
+    assert [r.digest for r in records] == [promo.digest(r.version) for r in records]
+    assert promo.digest(1) != promo.digest(2)
 
     # a second apply changes nothing and writes no second record
     result = invoke(cli, "promote", "--apply", "--json", str(out), cwd=promo.repo)

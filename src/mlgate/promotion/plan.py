@@ -269,7 +269,10 @@ def _named_versions(
 
 @functools.lru_cache(maxsize=64)
 def _asked(root: Path, name: str, base: str) -> tuple[dict[str, int | None], ...]:
-    """What each revision of the release on ``base``'s first-parent history asked for, newest first."""
+    """What each revision of the release on ``base``'s first-parent history asked for, newest first.
+
+    ``base`` must be a commit sha (history below a commit never changes, so the answer is cached).
+    """
     return tuple(release.versions() for _commit, release in revisions(root, name, base))
 
 
@@ -790,7 +793,8 @@ class SyncState(StrEnum):
 
 def _lagging(root: Path, name: str, stage: str, desired: int | None, now: int | None) -> bool:
     """Whether ``now`` is what release.yaml asked for just before it asked for ``desired`` (apply pending)."""
-    for asked in _asked(root, name, "HEAD") if git_state(root).commit != "unknown" else ():
+    head = git_state(root).commit  # a commit, not "HEAD": _asked is cached per commit
+    for asked in _asked(root, name, head) if head != "unknown" else ():
         if asked.get(stage) != desired:
             return asked.get(stage) == now
     return now is None  # release.yaml always asked for ``desired``: only an alias never set lags
