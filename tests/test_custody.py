@@ -328,6 +328,30 @@ def production(world: dict[str, Any]) -> dict[str, Any]:
     return {"version": v1, "digest": digest}
 
 
+def test_a_pin_pull_request_is_checked_against_the_stored_files(
+    world: dict[str, Any], production: dict[str, Any], tmp_path: Path
+) -> None:
+    repo = copy_repo(world["repo"], tmp_path / "repo")
+    v1, v2 = world["versions"]
+    set_stage(repo, "credit", "production", v1)  # the legacy release this repo had
+    git("commit", "-qam", "legacy release", cwd=repo)
+    base = git("rev-parse", "HEAD", cwd=repo).strip()
+    git("switch", "-qc", "pin", cwd=repo)
+    assert cli(world, "pin", "credit", "--stage", "production", repo=repo).exit_code == 0
+    git("commit", "-qam", "pin production", cwd=repo)
+    registry = Registry(repo, world["uri"])
+    [change] = make_plan(repo, registry, policy_ref=base).changes
+    assert (change.stage, change.current, change.desired, change.ok) == ("production", v1, v1, True)
+    assert [c.name for c in change.checks] == ["digest"]  # the version already passed its promotion
+    wrong = registry.artifact_digest("credit", v2).digest
+    set_stage(repo, "credit", "production", v1, wrong)
+    git("commit", "-qam", "pin production to another version's files", cwd=repo)
+    [change] = make_plan(repo, registry, policy_ref=base).changes
+    assert not change.ok
+    assert wrong in change.checks[0].detail
+    assert production["digest"] in change.checks[0].detail  # what v1's stored files have
+
+
 def test_score_uses_the_pinned_version_and_refuses_replaced_bytes(
     world: dict[str, Any], production: dict[str, Any], tmp_path: Path
 ) -> None:

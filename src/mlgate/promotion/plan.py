@@ -37,7 +37,7 @@ from typing import Any
 
 from mlgate import jsonout
 from mlgate.config.judging import judge_model, materialise
-from mlgate.config.release import release_path, revisions
+from mlgate.config.release import entry_at, release_path, revisions
 from mlgate.config.schema import StageRequirement, load_model_spec
 from mlgate.config.workspace import ModelContext, model_names, refuse_predictions
 from mlgate.data import dvc_record
@@ -359,6 +359,33 @@ def _gates_check(
     return [digest, *_gates_verdict(requirement, verdict)], verdict
 
 
+def _pin_change(
+    root: Path, registry: Registry, ctx: ModelContext, stage: str, version: int | None, base: str
+) -> Change | None:
+    """A PR that only pins (or re-pins) the digest of the version a stage already holds: checked, not gated.
+
+    The version already passed its promotion; what is new is the digest score and serve will
+    demand, so it must be the digest of the version's files as stored (a wrong one would leave
+    them refusing to load it). None when the digest is as on ``base`` (nothing new to check).
+    """
+    entry = ctx.release.stages.get(stage) if ctx.release else None
+    if version is None or entry is None or entry.digest is None:
+        return None
+    before = entry_at(root, ctx.name, stage, base)
+    if before is not None and before.version == version and before.digest == entry.digest:
+        return None
+    found = registry.artifact_digest(ctx.name, version)
+    key = f"{release_path(root, ctx.name).relative_to(root)}: stages -> {stage} -> digest"
+    change = Change(ctx.name, stage, version, version, pinned=entry.digest, outcome="planned (pin)")
+    if found.digest == entry.digest:
+        change.checks.append(Check("digest", True, f"v{version}'s stored files have the digest {key} pins"))
+    else:
+        change.checks.append(
+            Check("digest", False, f"{key} pins {entry.digest}, but v{version}'s stored files have {found.digest}")
+        )
+    return change
+
+
 def _gates_verdict(requirement: StageRequirement, verdict: Verdict) -> list[Check]:
     """The ``gates`` check: every family the stage requires passed in the verdict the promotion ran."""
     families = {f: verdict.family_status(f) for f in requirement.require_gates}
@@ -587,7 +614,11 @@ def make_plan(
         now = current[name]
         for stage, desired in stages.items():
             if now[stage] == desired:
-                plan.synced.append({"model": name, "stage": stage, "version": desired})
+                pinning = _pin_change(root, registry, ctx, stage, desired, base)
+                if pinning is None:
+                    plan.synced.append({"model": name, "stage": stage, "version": desired})
+                else:
+                    plan.changes.append(pinning)
                 continue
             change = Change(name, stage, now[stage], desired, archive=_to_archive(now[stage], stage, stages))
             requirement = ctx.policy.policy.promotion.stages[stage]

@@ -957,7 +957,7 @@ class Registry:
         so the bytes loaded elsewhere are the bytes checked here.
         """
         label = f"{name} v{version}"
-        root, folder = self._download_model(name, version, Path(holder.name))
+        root, folder = self._download(name, version, Path(holder.name))
         artifact = folder_digest(root)
         if expected is not None and artifact.digest != expected:
             manifest = manifest_of(self.version(name, version).tags)
@@ -979,7 +979,7 @@ class Registry:
     def artifact_digest(self, name: str, version: int) -> ArtifactDigest:
         """Download version ``version`` of ``name`` and digest its files (nothing is loaded)."""
         with tempfile.TemporaryDirectory(prefix="mlgate-digest-") as tmp:
-            root, _folder = self._download_model(name, version, Path(tmp))
+            root, _folder = self._download(name, version, Path(tmp))
             return folder_digest(root)
 
     def record_artifact(self, name: str, version: int) -> ArtifactDigest:
@@ -1083,7 +1083,11 @@ class Registry:
         history = [MonitoringRun.of(run) for run in runs]
         return sorted(history, key=lambda r: (r.evaluated_at, r.run_id))
 
-    def _download_model(self, name: str, version: int, into: Path) -> tuple[Path, Path]:
+    def _download_model(self, name: str, version: int, into: Path) -> Path:
+        """Download a version's model folder into ``into``; the folder holding its ``MLmodel``."""
+        return self._download(name, version, into)[1]
+
+    def _download(self, name: str, version: int, into: Path) -> tuple[Path, Path]:
         """Download a version's model folder into ``into``; (the download's root, the folder holding ``MLmodel``)."""
         local = self._call(
             f"download {name} v{version}",
