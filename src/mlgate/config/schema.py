@@ -1168,6 +1168,8 @@ class PinnedVersion(StrictModel):
     @classmethod
     def _legacy(cls, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
+            if not 1 <= value <= MAX_VERSION:  # said here, at the stage's key, as the legacy form was read
+                raise ValueError(f"expected a version from 1 to {MAX_VERSION}, got number {value}")
             return {"version": value, "digest": None}
         if not isinstance(value, dict):
             raise ValueError(f"expected {_STAGE_HELP}, got {_yaml_kind(value)}")  # noqa: TRY004 — pydantic reports ValueError, not TypeError
