@@ -199,9 +199,9 @@ def train(repo: Path, folder: Path) -> dict[str, Any]:
     out = folder / "train.json"
     run([sys.executable, "-c", "from mlgate.cli import main; main()", "train", MODEL, "--json", str(out)], repo)
     trained = json.loads(out.read_text())
-    from mlgate.registry import Registry
+    from mlgate_devkit.release import promoted
 
-    Registry(repo).set_alias(MODEL, STAGE, trained["version"])
+    promoted(repo, None, MODEL, STAGE, trained["version"])  # monitor judges what release.yaml asks for
     return trained
 
 
@@ -215,11 +215,14 @@ def fill_audit(repo: Path, audit_url: str, current: pd.DataFrame, request_rows: 
     """
     from mlgate.config.workspace import load_model_context
     from mlgate.registry import Registry
+    from mlgate.scoring import custody
     from mlgate.serving.audit import AuditStore, Record
     from mlgate.serving.model import load as load_served
 
     ctx = load_model_context(repo, MODEL)
-    served = load_served(Registry(repo), ctx, STAGE)
+    registry = Registry(repo)
+    mv, wanted = custody.resolve(registry, repo, MODEL, STAGE)  # what serve loads: release.yaml's, pinned
+    served = load_served(registry, ctx, STAGE, mv.version, wanted)
     store = AuditStore(audit_url, timeout=60)
     store.create()
     start = datetime.fromisoformat(DAY_FROM).replace(tzinfo=UTC)

@@ -71,7 +71,8 @@ def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, floa
 
 def staging_version(repo: Path) -> int:
     """The version ``staging`` points at (set to the latest when it points nowhere)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    project = Path(__file__).resolve().parents[1]
+    sys.path[:0] = [str(project / "src"), str(project / "devkit")]
     from mlgate.registry import Registry
 
     registry = Registry(repo)
@@ -79,7 +80,9 @@ def staging_version(repo: Path) -> int:
     if version is None:
         version = registry.latest_version("credit")
         assert version is not None, "train first: mlgate train credit"
-        registry.set_alias("credit", "staging", version)
+        from mlgate_devkit.release import promoted
+
+        promoted(repo, None, "credit", "staging", version)  # score acts on release.yaml, pinned and committed
     return version
 
 

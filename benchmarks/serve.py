@@ -112,7 +112,9 @@ def main() -> None:
     if version is None:
         version = registry.latest_version("credit")
         assert version is not None, "train credit first"
-        registry.set_alias("credit", "staging", version)
+        from mlgate_devkit.release import promoted
+
+        promoted(repo, None, "credit", "staging", version)  # serve acts on release.yaml, pinned and committed
     frame = pd.read_csv(repo / "data" / "german_credit.csv")[FEATURES]
     rows = frame.iloc[:100].astype(object).where(frame.iloc[:100].notna(), None).to_dict(orient="records")
     bodies = {1: {"dataframe_records": rows[:1]}, 100: {"dataframe_records": rows}}

@@ -21,6 +21,7 @@ from mlgate.cli import main
 from mlgate_devkit.github_stand_in import FakeGitHub
 from mlgate_devkit.mlflow_server import free_port, start_mlflow_server, stop_mlflow_server
 from mlgate_devkit.postgres import Cluster, binaries, start_cluster
+from mlgate_devkit.release import promoted  # noqa: F401 — the tests import it from here
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE_FILES = ("models/credit", "models/insurance", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")

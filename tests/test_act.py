@@ -293,7 +293,8 @@ def test_promote_workflow_plans_on_the_pr_and_applies_on_the_merge(
     # the promotion PR: staging -> v1
     git("switch", "-q", "-c", "promote-insurance", cwd=repo)
     release = repo / "models" / "insurance" / "release.yaml"
-    release.write_text(release.read_text().replace("staging: null", "staging: 1"))
+    pinned = f'staging: {{version: 1, digest: "{registry.artifact_digest("insurance", 1).digest}"}}'
+    release.write_text(release.read_text().replace("staging: null", pinned))  # as propose-promotion writes it
     git("commit", "-q", "-am", "Promote insurance to v1 in staging", cwd=repo)
     head = git("rev-parse", "HEAD", cwd=repo).strip()
     github.set_pull(21, author="data-scientist", head_sha=head)

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import copy_repo, dvc, git, invoke
+from conftest import promoted as pin_release
 from mlgate.config.workspace import load_model_context
 from mlgate.data import ModelData, load_model_data, prepare_columns, split_positions, write_rows
 from mlgate.exceptions import UnsafeModel
@@ -235,9 +236,7 @@ def test_a_command_trained_sklearn_model_is_gated_reported_and_promoted(
     assert report.exit_code == 0, report.output
     assert f"trained by its own command `{COMMAND_MODELS['byo-skl']}`" in (tmp_path / "r.md").read_text()
 
-    (byo / "models" / "byo-skl" / "release.yaml").write_text("model: byo-skl\nstages:\n  staging: 1\n")
-    git("add", "-A", cwd=byo)
-    git("commit", "-q", "-m", "promote byo-skl", cwd=byo)
+    pin_release(byo, registry.uri, "byo-skl", "staging", 1, alias=False)  # as propose-promotion writes it
     promoted = invoke(cli, "promote", "--apply", "--no-github", "--json", "-", cwd=byo)
     assert promoted.exit_code == 0, promoted.output
     assert registry.alias_version("byo-skl", "staging") == 1
@@ -356,9 +355,7 @@ def test_a_command_trained_xgboost_or_lightgbm_version_is_promoted(
     )
     git("commit", "-q", "-am", "numeric-only models are acceptable here", cwd=repo)
     version = xgb_lgbm[name].version
-    (repo / "models" / name / "release.yaml").write_text(f"model: {name}\nstages:\n  staging: {version}\n")
-    git("add", "-A", cwd=repo)
-    git("commit", "-q", "-m", f"promote {name}", cwd=repo)
+    pin_release(repo, server_env, name, "staging", version, alias=False)  # as propose-promotion writes it
     registry = Registry(repo, server_env)
     plan = invoke(cli, "promote", "--plan", "--no-github", "--json", str(tmp_path / "plan.json"), cwd=repo)
     assert plan.exit_code == 0, plan.output

@@ -87,7 +87,15 @@ def registry_repo(template_repo: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 def release(repo: Path, message: str, **stages: int | None) -> None:
-    lines = ["model: insurance", "stages:", *(f"  {s}: {'null' if v is None else v}" for s, v in stages.items())]
+    """release.yaml with each version pinned to its files' digest (what a promotion's plan requires), committed."""
+    from mlgate.registry import Registry
+
+    registry = Registry(repo)
+    entry = {
+        s: "null" if v is None else f'{{version: {v}, digest: "{registry.artifact_digest("insurance", v).digest}"}}'
+        for s, v in stages.items()
+    }
+    lines = ["model: insurance", "stages:", *(f"  {s}: {e}" for s, e in entry.items())]
     (repo / "models/insurance/release.yaml").write_text("\n".join(lines) + "\n")
     git("commit", "-q", "-am", message, cwd=repo)
 
@@ -104,6 +112,7 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
     "propose-promotion": (["propose-promotion", "insurance", "--version", "1", "--stage", "staging"], {0}),
     "promote": (["promote", "--plan"], {0, 1}),
     "status": (["status"], {0}),
+    "pin": (["pin", "insurance"], {0}),
     "history": (["history", "insurance"], {0}),
     "rollback": (["rollback", "insurance", "--stage", "staging"], {0}),
     "register": (["register", "insurance", "--model-uri", "models:/insurance/1"], {0}),
@@ -158,7 +167,7 @@ def test_json_dash_on_error_prints_the_error_json_alone(governed_repo: Path) -> 
 def test_tables_go_to_stdout_without_json_dash(registry_repo: Path) -> None:
     result = invoke(CliRunner(), "status", cwd=registry_repo)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0].split() == ["model", "stage", "desired", "actual", "status"]
+    assert result.stdout.splitlines()[0].split() == ["model", "stage", "desired", "actual", "pinned", "status"]
 
 
 def test_report_format_and_json_dash_both_on_stdout_is_refused(registry_repo: Path) -> None:

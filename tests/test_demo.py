@@ -102,6 +102,9 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     assert "fairness=fail" in attack["gates"]["detail"]
     assert attack["aliases_after"] == attack["aliases_before"] == {"staging": None, "production": None}
     assert promotions["production_v2"]["plan_ok"]  # after risk-officer's approval
+    pinned = Registry(repo, summary["outputs"]["mlflow_tracking_uri"]).artifact_digest("credit", 2).digest
+    assert f'production: {{version: 2, digest: "{pinned}"}}' in promotions["release_yaml"]
+    assert pinned in result.output  # the demo shows the pinned line
     assert [c["outcome"] for c in promotions["production_v2"]["applied"]] == ["applied"]
     registry = Registry(repo, summary["outputs"]["mlflow_tracking_uri"])
     v3 = promotions["v3"]["version"]
@@ -126,6 +129,11 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     serving = summary["serving"]
     batch = serving["batch"]
     assert (batch["stage"], batch["version"], batch["rows"]) == ("production", 2, 200)
+    # the refused attack after the merge: v1's bytes under production's version number
+    attack = serving["attack"]
+    assert attack["exit_code"] == 1
+    assert "model.skops" in attack["message"]
+    assert not attack["scored"]
     scored = pd.read_parquet(batch["partition"])
     assert len(scored) == 200
     assert scored["application_id"].is_unique

@@ -24,6 +24,7 @@ SPEC = "models/credit/model.yaml"
 GATE_INDENT = "\n      "  # a key of a gate rule in policies/*.yaml (a monitoring rule's is indented less)
 SPEC_LINES = len((PROJECT / SPEC).read_text().splitlines())  # appended keys start after them
 RELEASE = "models/credit/release.yaml"
+STAGE_VALUE = 'expected a version number, or {version: N, digest: "sha256:<64 hex digits>"}'
 POLICY = "policies/credit.yaml"
 BASE = "policies/base.yaml"
 PARAMS = "params.yaml"
@@ -239,12 +240,12 @@ CASES = [
     ),
     case(
         "type-release-version-float",
-        f"{RELEASE}:4:12: stages -> staging: expected an integer, got number 1.5",
+        f"{RELEASE}:4:12: stages -> staging: {STAGE_VALUE}, got number 1.5",
         edit(RELEASE, "staging: null", "staging: 1.5"),
     ),
     case(
         "type-release-version-string",
-        f"{RELEASE}:4:12: stages -> staging: expected an integer, got string '3'",
+        f"{RELEASE}:4:12: stages -> staging: {STAGE_VALUE}, got string '3'",
         edit(RELEASE, "staging: null", 'staging: "3"'),
     ),
     case(
@@ -621,7 +622,8 @@ CASES = [
     ),
     case(
         "range-release-version-10-to-the-30",
-        f"{RELEASE}:4:12: stages -> staging: input should be less than or equal to 2147483647",
+        f"{RELEASE}:4:12: stages -> staging: expected a version from 1 to 2147483647, got number "
+        "1000000000000000000000000000000",
         edit(RELEASE, "staging: null", "staging: 1000000000000000000000000000000"),
     ),
     case(

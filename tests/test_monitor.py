@@ -27,7 +27,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sklearn.model_selection import train_test_split
 
-from conftest import PROJECT, copy_repo, dvc, git, github_stand_in, invoke
+from conftest import PROJECT, copy_repo, dvc, git, github_stand_in, invoke, promoted
 from faulty_proxy import FaultyProxy
 from mlgate.monitoring import TOLERANCE, estimate, resolve
 from mlgate.registry import Registry
@@ -110,8 +110,8 @@ def trained(
         done = invoke(CliRunner(), "train", "credit", "--json", "-", cwd=repo)
         assert done.exit_code == 0, done.output
     version = json.loads(done.stdout)["version"]
+    promoted(repo, mlflow_server, "credit", "production", version)
     registry = Registry(repo, mlflow_server)
-    registry.set_alias("credit", "production", version)
     data = pd.read_csv(repo / "data" / "german_credit.csv")
     _, held = train_test_split(np.arange(len(data)), test_size=0.25, random_state=42, stratify=data["risk"])
     holdout = data.iloc[held].reset_index(drop=True)
@@ -724,8 +724,8 @@ def test_a_regressor_is_monitored_on_its_predicted_values_and_its_outcomes(
     done = invoke(CliRunner(), "train", "insurance", "--json", "-", cwd=repo)
     assert done.exit_code == 0, done.output
     version = json.loads(done.stdout)["version"]
+    promoted(repo, trained["uri"], "insurance", "production", version)
     registry = Registry(repo, trained["uri"])
-    registry.set_alias("insurance", "production", version)
     try:
         data = pd.read_csv(repo / "data" / "insurance.csv")
         _, held = train_test_split(np.arange(len(data)), test_size=0.25, random_state=42)

@@ -54,10 +54,20 @@ class Promo:
     def registry(self) -> Registry:
         return Registry(self.repo, self.uri)
 
+    def digest(self, version: int) -> str:
+        """The digest of the version's files, as `mlgate propose-promotion` pins it."""
+        return self.registry.artifact_digest(self.name, version).digest
+
+    def entry(self, version: int | None) -> str:
+        """A stage's value in release.yaml: null, or the version with its pinned digest."""
+        if version is None:
+            return "null"
+        return f'{{version: {version}, digest: "{self.digest(version)}"}}'
+
     def release(self, **stages: int | None) -> str:
-        """Write release.yaml with ``stages`` and commit it; returns the commit."""
+        """Write release.yaml with ``stages`` (each version pinned to its files' digest) and commit it; the commit."""
         lines = [f"model: {self.name}", "stages:"]
-        lines += [f"  {stage}: {'null' if v is None else v}" for stage, v in stages.items()]
+        lines += [f"  {stage}: {self.entry(v)}" for stage, v in stages.items()]
         (self.repo / "models" / self.name / "release.yaml").write_text("\n".join(lines) + "\n")
         git("commit", "-q", "-am", f"release {stages}", cwd=self.repo)
         return head(self.repo)
@@ -387,6 +397,9 @@ def test_apply_promotes_archives_tags_and_audits_then_is_idempotent(
     ]
     assert records[-1].approvers == ["risk-officer"]
     assert (records[-1].pr, records[-1].commit) == (8, merge)
+    # each record carries the digest of the files its gates loaded: what release.yaml pinned
+    assert [r.digest for r in records] == [promo.digest(r.version) for r in records]
+    assert promo.digest(1) != promo.digest(2)
 
     # a second apply changes nothing and writes no second record
     result = invoke(cli, "promote", "--apply", "--json", str(out), cwd=promo.repo)
@@ -550,7 +563,8 @@ def test_rollback_and_revert_move_the_aliases_back(
     result = invoke(cli, "rollback", promo.name, "--stage", "production", "--json", str(out), cwd=promo.repo)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["to"] == 1
-    assert "production: 1" in (promo.repo / "models" / promo.name / "release.yaml").read_text()
+    pinned = f'production: {{version: 1, digest: "{promo.digest(1)}"}}'  # pinned: a rollback PR's plan needs it
+    assert pinned in (promo.repo / "models" / promo.name / "release.yaml").read_text()
     assert "Roll back" in result.output
 
 
@@ -600,64 +614,50 @@ def test_an_older_commit_never_overwrites_a_newer_promotion(promo: Promo, tmp_pa
 # --------------------------------------------------------------------------- propose
 
 
-def test_propose_promotion_keeps_comments_and_order(governed_repo: Path, cli: CliRunner, tmp_path: Path) -> None:
-    release = governed_repo / "models" / "credit" / "release.yaml"
+def test_propose_promotion_keeps_comments_and_order(promo: Promo, cli: CliRunner, tmp_path: Path) -> None:
+    release = promo.repo / "models" / promo.name / "release.yaml"
+    release.write_text(
+        f"# risk team: production needs two eyes\nmodel: {promo.name}\nstages:\n  staging: null\n  production: null\n"
+    )
+    git("commit", "-qam", "a release with a comment", cwd=promo.repo)
     before = release.read_text()
     out = tmp_path / "proposal.json"
-    result = invoke(
-        cli,
-        "propose-promotion",
-        "credit",
-        "--version",
-        "3",
-        "--stage",
-        "staging",
-        "--json",
-        str(out),
-        cwd=governed_repo,
-    )
+    args = ("propose-promotion", promo.name, "--version", "2", "--stage", "staging", "--json", str(out))
+    result = invoke(cli, *args, cwd=promo.repo)
     assert result.exit_code == 0, result.output
     after = release.read_text()
-    assert after == before.replace("staging: null", "staging: 3")  # one line changes; comment kept
+    pinned = f'staging: {{version: 2, digest: "{promo.digest(2)}"}}'  # the files' digest, from its own download
+    assert after == before.replace("staging: null", pinned)  # one line changes; comment kept
     proposal = json.loads(out.read_text())
-    assert proposal["title"] == "Promote credit to v3 in staging"
+    assert proposal["title"] == f"Promote {promo.name} to v2 in staging"
+    assert proposal["digest"] == promo.digest(2)
     assert "release.yaml" in proposal["body"]
-    result = invoke(cli, "propose-promotion", "credit", "--version", "3", "--stage", "canary", cwd=governed_repo)
+    result = invoke(cli, "propose-promotion", promo.name, "--version", "2", "--stage", "canary", cwd=promo.repo)
     assert result.exit_code == 2
     assert "stage 'canary' is not defined" in result.output
+    result = invoke(cli, "propose-promotion", promo.name, "--version", "99", "--stage", "staging", cwd=promo.repo)
+    assert result.exit_code == 2
+    assert f"{promo.name} has no version 99" in result.output
 
 
 def test_propose_promotion_opens_the_pull_request(
-    governed_repo: Path, github: FakeGitHub, cli: CliRunner, tmp_path: Path
+    promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path
 ) -> None:
     origin = tmp_path / "origin.git"
     git("init", "-q", "--bare", str(origin), cwd=tmp_path)
-    git("remote", "add", "origin", str(origin), cwd=governed_repo)
+    git("remote", "add", "origin", str(origin), cwd=promo.repo)
     out = tmp_path / "proposal.json"
-    result = invoke(
-        cli,
-        "propose-promotion",
-        "credit",
-        "--version",
-        "2",
-        "--stage",
-        "production",
-        "--open-pr",
-        "--json",
-        str(out),
-        cwd=governed_repo,
-    )
+    args = ("propose-promotion", promo.name, "--version", "2", "--stage", "production", "--open-pr")
+    result = invoke(cli, *args, "--json", str(out), cwd=promo.repo)
     assert result.exit_code == 0, result.output
     proposal = json.loads(out.read_text())
-    assert proposal["branch"] == "promote/credit-production-v2"
-    assert (
-        git("ls-remote", "--heads", str(origin), cwd=tmp_path)
-        .strip()
-        .endswith("refs/heads/promote/credit-production-v2")
-    )
+    branch = f"promote/{promo.name}-production-v2"
+    assert proposal["branch"] == branch
+    assert git("ls-remote", "--heads", str(origin), cwd=tmp_path).strip().endswith(f"refs/heads/{branch}")
     [created] = [r for r in github.requests if r["method"] == "POST" and r["path"].endswith("/pulls")]
-    assert created["body"]["head"] == "promote/credit-production-v2"
-    assert created["body"]["title"] == "Promote credit to v2 in production"
+    assert created["body"]["head"] == branch
+    assert created["body"]["title"] == f"Promote {promo.name} to v2 in production"
+    assert promo.digest(2) in created["body"]["body"]
     assert proposal["pr_url"]
 
 

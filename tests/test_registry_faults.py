@@ -99,7 +99,8 @@ def test_cli_says_not_found_for_a_lookalike_model(
 
     code, rows, output = mlgate(repo, "status")
     assert code == 0, output
-    assert {"model": LOOKALIKE, "stage": "staging", "desired": 1, "actual": None, "status": "Missing"} in rows
+    missing = {"model": LOOKALIKE, "stage": "staging", "desired": 1, "actual": None, "digest": None}
+    assert missing | {"status": "Missing", "detail": ""} in rows
 
 
 # --------------------------------------------------------------------------- outages

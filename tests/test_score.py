@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import copy_repo, credit_decides_at_0_6, invoke
+from conftest import copy_repo, credit_decides_at_0_6, invoke, promoted
 from mlgate.registry import Registry
 from mlgate.scoring import LINEAGE_COLUMNS
 
@@ -27,7 +27,7 @@ FEATURES = ["credit_amount", "duration", "age", "job", "housing", "saving_accoun
 
 @pytest.fixture(scope="module")
 def scoring(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A repo whose credit spec has a decision block; v1 trained for real and set as staging."""
+    """A repo whose credit spec has a decision block; v1 trained for real, pinned in release.yaml and set as staging."""
     base = tmp_path_factory.mktemp("score")
     repo = copy_repo(template_repo, base / "repo")
     credit_decides_at_0_6(repo)
@@ -36,8 +36,7 @@ def scoring(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.Te
         trained = invoke(CliRunner(), "train", "credit", "--json", "-", cwd=repo)
         assert trained.exit_code == 0, trained.output
     version = json.loads(trained.stdout)["version"]
-    registry = Registry(repo, mlflow_server)
-    registry.set_alias("credit", "staging", version)
+    promoted(repo, mlflow_server, "credit", "staging", version)
     data = pd.read_csv(repo / "data" / "german_credit.csv")
     frame = data[FEATURES].copy()
     frame.insert(0, "application_id", [f"A{i:05d}" for i in range(len(frame))])

@@ -28,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from conftest import copy_repo, credit_decides_at_0_6, invoke
+from conftest import copy_repo, credit_decides_at_0_6, invoke, promoted
 from faulty_proxy import FaultyProxy
 from mlgate.registry import Registry
 from mlgate_devkit.postgres import Cluster
@@ -46,7 +46,7 @@ MAX_ROWS = 100
 
 @pytest.fixture(scope="module")
 def trained(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """credit v1 and v2 trained for real with a decision block; staging at v1."""
+    """credit v1 and v2 trained for real with a decision block; staging at v1 (pinned in release.yaml)."""
     base = tmp_path_factory.mktemp("serve")
     repo = copy_repo(template_repo, base / "repo")
     credit_decides_at_0_6(repo)
@@ -57,8 +57,7 @@ def trained(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.Te
             done = invoke(CliRunner(), "train", "credit", "--json", "-", cwd=repo)
             assert done.exit_code == 0, done.output
             versions.append(json.loads(done.stdout)["version"])
-    registry = Registry(repo, mlflow_server)
-    registry.set_alias("credit", "staging", versions[0])
+    promoted(repo, mlflow_server, "credit", "staging", versions[0])
     data = pd.read_csv(repo / "data" / "german_credit.csv")[FEATURES]
     rows = json.loads(data.iloc[:150].to_json(orient="records"))  # missing categories are null
     return {"repo": repo, "base": base, "uri": mlflow_server, "versions": versions, "rows": rows, "data": data}
@@ -316,7 +315,7 @@ def test_a_promotion_is_served_within_the_interval_without_a_restart(
     v1, v2 = trained["versions"]
     rows = trained["rows"][:3]
     assert post(service["url"], "/invocations", {"instances": rows}).json()["version"] == v1
-    Registry(trained["repo"], trained["uri"]).set_alias("credit", "staging", v2)
+    promoted(trained["repo"], trained["uri"], "credit", "staging", v2)
     took = wait_for(lambda: post(service["url"], "/invocations", {"instances": rows}).json()["version"] == v2, 30)
     assert took < POLL + 10  # one poll, then the load of v2 (about a second here)
     assert service["proc"].proc.poll() is None
@@ -336,7 +335,7 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving_and_ready_says_
     good = registry.version("credit", v2)
     # registered from v2's own files, with mlgate's lineage but no training-complete mark: refused
     broken = registry.register_model("credit", good.source, {"mlgate.git.commit": "0" * 40}).version
-    registry.set_alias("credit", "staging", broken)
+    promoted(trained["repo"], trained["uri"], "credit", "staging", broken)
     try:
         wait_for(lambda: httpx.get(service["url"] + "/ready", timeout=10).json()["problems"], 30)
         ready = httpx.get(service["url"] + "/ready", timeout=10)
@@ -348,7 +347,7 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving_and_ready_says_
         assert post(service["url"], "/invocations", {"instances": trained["rows"][:2]}).json()["version"] == v2
         assert f"loading v{broken} failed" in service["log"].read_text()
     finally:
-        registry.set_alias("credit", "staging", v2)
+        promoted(trained["repo"], trained["uri"], "credit", "staging", v2)
     wait_for(lambda: httpx.get(service["url"] + "/ready", timeout=10).json()["problems"] == [], 30)
 
 
@@ -385,7 +384,7 @@ def test_tokens_never_appear_in_the_log_or_the_audit(service: dict[str, Any]) ->
 def test_postgresql_audit_store_records_every_row_and_a_stopped_database_is_503(
     trained: dict[str, Any], postgres: Cluster, mlflow_server: str
 ) -> None:
-    Registry(trained["repo"], trained["uri"]).set_alias("credit", "staging", trained["versions"][1])
+    promoted(trained["repo"], trained["uri"], "credit", "staging", trained["versions"][1])
     proc = serve(trained, "postgres", postgres.url, mlflow_server, "--audit-timeout", "2")
     url = postgres.url.replace("postgresql://", "postgresql+psycopg://")
     try:
@@ -424,8 +423,7 @@ def test_a_request_in_flight_during_a_swap_finishes_on_the_old_version(
     the held request finishes on the version it started with, and the next one gets v2.
     """
     v1, v2 = trained["versions"]
-    registry = Registry(trained["repo"], trained["uri"])
-    registry.set_alias("credit", "staging", v1)
+    promoted(trained["repo"], trained["uri"], "credit", "staging", v1)
     proc = serve(trained, "postgres-swap", postgres.url, mlflow_server, "--audit-timeout", "60")
     engine = sa.create_engine(postgres.url.replace("postgresql://", "postgresql+psycopg://"))
     rows = trained["rows"][:5]
@@ -441,7 +439,7 @@ def test_a_request_in_flight_during_a_swap_finishes_on_the_old_version(
                     return conn.execute(sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar() == 1
 
             wait_for(waiting, 30)  # the request decided with v1 and waits to write its audit rows
-            registry.set_alias("credit", "staging", v2)
+            promoted(trained["repo"], trained["uri"], "credit", "staging", v2)
             swapped = f'mlgate_serve_model_version{{alias="staging",model="credit"}} {float(v2)}'
             wait_for(lambda: swapped in httpx.get(proc.url + "/metrics", timeout=10).text, 30)
             assert not in_flight.done()

@@ -371,9 +371,10 @@ def test_monitor_runs_daily_and_on_demand_with_the_documented_inputs() -> None:
 
 def test_monitor_jobs_have_least_privilege_and_only_retrain_writes_code() -> None:
     jobs = load(MONITOR)["jobs"]
-    assert set(jobs) == {"plan", "monitor", "retrain"}
+    assert set(jobs) == {"plan", "monitor", "retrain", "custody"}
     assert jobs["plan"]["permissions"] == {"contents": "read"}
     assert jobs["monitor"]["permissions"] == {"contents": "read", "issues": "write"}
+    assert jobs["custody"]["permissions"] == {"contents": "read", "issues": "write"}
     assert jobs["retrain"]["permissions"] == {"contents": "write", "pull-requests": "write"}
     for name, job in jobs.items():
         if name != "retrain":
@@ -444,3 +445,14 @@ def test_monitor_passes_inputs_through_env_only() -> None:
             assert "${{" not in step.get("run", ""), step
             for key in ("inputs.", "matrix.", "github.event"):
                 assert key not in step.get("run", ""), (key, step)
+
+
+def test_the_custody_job_checks_the_registry_against_git_on_the_schedule() -> None:
+    doc = load(MONITOR)
+    job = doc["jobs"]["custody"]
+    assert "schedule" in doc["on"]
+    assert "needs" not in job, "it runs whether or not a model is due for monitoring"
+    [check] = [s for s in job["steps"] if "run" in s]
+    assert check["run"].split("#")[0].split() == ["mlgate", "status", "--check", "--alert"]
+    assert check["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
+    assert job["concurrency"]["cancel-in-progress"] is False

@@ -9,6 +9,8 @@ The CLI catches :class:`MlgateError` once, prints the message to stderr and exit
     │   ├── UnsafeModel      a model artifact mlgate does not trust to load
     │   └── MissingExtra     an optional dependency (an extra of the mlgate package) is not installed
     ├── Blocked (1)          a blocking gate failed or a promotion is not allowed
+    │   └── CustodyViolation what git asks for and what the registry holds disagree (after the merge)
+    │       └── TamperedModel   a version's bytes differ from the digest pinned or recorded for it
     └── ExternalServiceError (3)
         ├── RegistryUnavailable   MLflow did not answer after retries
         ├── DvcError              a DVC remote or command failed
@@ -176,6 +178,19 @@ class Blocked(MlgateError):
     """A blocking gate failed or a promotion is not allowed."""
 
     exit_code = 1
+
+
+class CustodyViolation(Blocked):
+    """The registry does not hold what git asks for: an alias moved outside mlgate, or an unpinned release."""
+
+
+class TamperedModel(CustodyViolation):
+    """A model version's downloaded files do not have the digest pinned in release.yaml (or recorded for it)."""
+
+    hint = (
+        "restore the version's files in the artifact store from a backup, or promote another version "
+        "(a release.yaml pull request); nothing was loaded"
+    )
 
 
 class ExternalServiceError(MlgateError):

@@ -21,7 +21,7 @@ from mlgate.git import run_git
 from mlgate.promotion import apply, fetch_pull_request, make_plan, rollback_target, status
 from mlgate.promotion import version_label as _v
 from mlgate.promotion.comment import publish
-from mlgate.promotion.proposal import propose
+from mlgate.promotion.proposal import propose, version_digest
 from mlgate.registry import Registry, audit
 from mlgate.training.train import train
 from mlgate_devkit.demo.pull_request import REPOSITORY, harness
@@ -170,6 +170,9 @@ def run_promotions(j: Journey) -> dict[str, Any]:
     j.log("  credit v2 (the merged PR) → staging, then production (needs risk-officer's approval)")
     out["staging_v2"] = j.pull_request("Promote credit to v2 in staging", release("staging", 2), approve=False)
     out["production_v2"] = j.pull_request("Promote credit to v2 in production", release("production", 2), approve=True)
+    out["release_yaml"] = (j.repo / "models" / "credit" / "release.yaml").read_text()
+    pinned = next(line for line in out["release_yaml"].splitlines() if line.strip().startswith("production:"))
+    j.log(f"  models/credit/release.yaml pins the files promoted:{pinned}")
 
     j.log("  credit v3: retrained with new params, gated against the champion (v2)")
     params = j.repo / "params.yaml"
@@ -198,7 +201,7 @@ def run_promotions(j: Journey) -> dict[str, Any]:
     j.log(f"  rollback: mlgate rollback credit --stage production → v{now} back to v{previous}")
     out["rollback"] = j.pull_request(
         f"Roll back credit to v{previous} in production",
-        lambda: set_stage(j.repo, "credit", "production", previous),
+        lambda: set_stage(j.repo, "credit", "production", previous, version_digest(j.registry, "credit", previous)),
         approve=True,
     )
     out["status_after_rollback"] = j.show_status()

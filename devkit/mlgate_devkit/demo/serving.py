@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -24,8 +25,9 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from mlgate.config.release import set_stage
 from mlgate.config.schema import load_model_spec
+from mlgate.exceptions import TamperedModel
+from mlgate.promotion.proposal import propose
 from mlgate.scoring import score
 from mlgate_devkit.demo.promotions import Journey
 from mlgate_devkit.serve_process import ServeProcess, start_serve
@@ -93,6 +95,7 @@ def run_serving(j: Journey, workdir: Path, service: Service) -> dict[str, Any]:
     folder = workdir / "serving"
     features = service.features
     out: dict[str, Any] = {"batch": _score_a_file(j, folder, features)}
+    out["attack"] = _replaced_bytes_attack(j, folder, Path(out["batch"]["input"]))
     token, proc = service.token, service.process
     started = service.started
     j.log(f"  serving credit v{started['version']} on {service.url} (pid {proc.proc.pid}), docs at /docs")
@@ -109,7 +112,7 @@ def run_serving(j: Journey, workdir: Path, service: Service) -> dict[str, Any]:
     j.log(f"  promote again while it serves: credit production v{now} → v{desired} (staging's, gated and approved)")
     out["promotion"] = j.pull_request(
         f"Promote credit to v{desired} in production",
-        lambda: set_stage(j.repo, "credit", "production", desired),
+        lambda: propose(j.repo, "credit", desired, "production"),
         approve=True,
     )
     out["followed"] = _wait_for_version(j, service.url, token, rows, desired)
@@ -151,6 +154,38 @@ def _score_a_file(j: Journey, folder: Path, features: list[str]) -> dict[str, An
     for line in table[shown].head(4).to_string(index=False).splitlines():
         j.log(f"  │ {line}")
     return result | {"columns": list(table.columns), "input": str(incoming)}
+
+
+def _replaced_bytes_attack(j: Journey, folder: Path, incoming: Path) -> dict[str, Any]:
+    """The refused attack after the merge: v1's model.skops copied over production's in the artifact store.
+
+    Anyone with write access to the artifact store can do this; release.yaml pins the digest of the
+    promoted files, so ``mlgate score`` refuses (exit 1) naming the file, before anything is loaded.
+    The file is put back afterwards.
+    """
+    production = j.registry.alias_version("credit", "production")
+    target, source = _stored_model(j, production), _stored_model(j, 1)
+    saved = target.read_bytes()
+    shutil.copyfile(source, target)
+    j.log(f"  attack: v1's model.skops copied over v{production}'s in {j.repo / 'mlartifacts'}")
+    try:
+        score(j.repo, "credit", stage="production", inputs=str(incoming), output=folder / "refused", tracking_uri=j.uri)
+    except TamperedModel as err:
+        refused = {"exit_code": err.exit_code, "message": err.message, "scored": (folder / "refused").exists()}
+    else:
+        raise RuntimeError("mlgate score scored files that differ from the digest release.yaml pins")
+    finally:
+        target.write_bytes(saved)
+    j.log(f"  mlgate score credit --stage production: exit {refused['exit_code']}: {refused['message'][-160:]}")
+    j.log(f"  restored v{production}'s model.skops")
+    return refused
+
+
+def _stored_model(j: Journey, version: int) -> Path:
+    """Where the demo's artifact store keeps ``credit`` v``version``'s model.skops."""
+    model_id = j.registry.version("credit", version).source.removeprefix("models:/")
+    [found] = [p for p in (j.repo / "mlartifacts").rglob("model.skops") if model_id in p.parts]
+    return found
 
 
 def post(url: str, token: str | None, rows: list[dict[str, Any]]) -> httpx.Response:

@@ -81,6 +81,10 @@ def _run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         sys.exit(EXIT_BUG)
 
 
+REF_HELP = "Act on release.yaml as committed at this git ref of the governed repo (never a working-tree edit)."
+UNPINNED_HELP = "Accept a release.yaml stage with no digest (warns; the alias must still agree with release.yaml)."
+
+
 def _root(repo: str | None) -> Path:
     from mlgate.config.workspace import find_root
 
@@ -351,6 +355,8 @@ def register(
 @click.option(
     "--batch-rows", type=click.IntRange(min=1), default=100_000, show_default=True, help="pandas engine batch size."
 )
+@click.option("--ref", default="HEAD", show_default=True, metavar="REF", help=REF_HELP)
+@click.option("--allow-unpinned", is_flag=True, help=UNPINNED_HELP)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
@@ -364,13 +370,16 @@ def score(
     on: str | None,
     spark_master: str | None,
     batch_rows: int,
+    ref: str,
+    allow_unpinned: bool,
     repo: str | None,
     json_path: str | None,
 ) -> None:
     """Score files with the version MODEL's STAGE alias points at; replace that date's partition.
 
-    The input is checked against the version's signature first (exit 2, nothing written); decisions
-    follow the spec's decision: block, as the gates judged them.
+    release.yaml (committed, at --ref) must ask for that version, and its files must have the digest
+    it pins (exit 1 otherwise). The input is checked against the version's signature first (exit 2,
+    nothing written); decisions follow the spec's decision: block, as the gates judged them.
     """
     from mlgate.scoring import score as run_score
 
@@ -386,6 +395,9 @@ def score(
         spark_master=spark_master,
         batch_rows=batch_rows,
         progress=ui.progress,
+        ref=ref,
+        allow_unpinned=allow_unpinned,
+        warn=ui.warn,
     )
     ui.write_json(json_path, result.as_dict())
     review = f", {result.needs_review} need review" if result.needs_review else ""
@@ -406,6 +418,7 @@ def score(
     help="Read this UTC window instead: ISO dates or datetimes (a date as TO includes that day).",
 )
 @click.option("--tracking-uri", metavar="URI", help="MLflow tracking server (default: MLFLOW_TRACKING_URI).")
+@click.option("--ref", default="HEAD", show_default=True, metavar="REF", help=REF_HELP)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help="Write the monitoring verdict JSON to PATH ('-' for stdout).")
 @click.option("--markdown", metavar="PATH", help="Write the report as Markdown (Mermaid trend charts) to PATH.")
@@ -438,6 +451,7 @@ def monitor(
     since: str | None,
     window: str | None,
     tracking_uri: str | None,
+    ref: str,
     repo: str | None,
     json_path: str | None,
     markdown: str | None,
@@ -470,6 +484,7 @@ def monitor(
         remote=remote,
         progress=ui.progress,
         from_verdict=Path(from_verdict) if from_verdict else None,
+        ref=ref,
     )
     result = outcome.result
     verdict = result.verdict
@@ -532,6 +547,8 @@ def monitor(
     show_default=True,
     help="Seconds an audit write waits.",
 )
+@click.option("--ref", default="HEAD", show_default=True, metavar="REF", help=REF_HELP + " Re-read at each poll.")
+@click.option("--allow-unpinned", is_flag=True, help=UNPINNED_HELP)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help="Write what is served (version, URL, audit store) at start.")
 @handled
@@ -547,10 +564,16 @@ def serve(
     tokens_env: str | None,
     tokens_file: str | None,
     audit_timeout: float,
+    ref: str,
+    allow_unpinned: bool,
     repo: str | None,
     json_path: str | None,
 ) -> None:
     """Serve decisions of the version MODEL's STAGE alias points at, over HTTP; follow the alias.
+
+    Only the version release.yaml (committed, at --ref) asks for, with the files it pins: refuses to
+    start otherwise (exit 1); while running, a disagreeing alias or tampered files keep the last
+    verified version serving, reported by /ready and /metrics.
 
     Every prediction is written to the audit store before it is answered (503 when it cannot be).
     Callers send Authorization: Bearer <token>; tokens are lines 'CALLER_ID TOKEN|sha256:HEX [MODEL,...]'.
@@ -568,6 +591,8 @@ def serve(
         tokens_env=tokens_env,
         tokens_file=tokens_file,
         audit_timeout=audit_timeout,
+        ref=ref,
+        allow_unpinned=allow_unpinned,
     )
     run_serve(_root(repo), model, stage, options, started=lambda facts: ui.write_json(json_path, facts))
 
@@ -899,12 +924,37 @@ def propose_promotion(
 
     result = propose(_root(repo), model, version, stage, open_pr=open_pr, base_branch=base_branch)
     ui.write_json(json_path, result)
-    ui.success(f"{result['release']}: {stage}: v{result['previous'] or '—'} → v{version}")
+    ui.success(f"{result['release']}: {stage}: v{result['previous'] or '—'} → v{version} (digest {result['digest']})")
     ui.data(f"{result['title']}\n\n{result['body']}")
     if result.get("pr_url"):
         ui.success(f"pull request: {result['pr_url']}")
     else:
         ui.info("next: commit this on a branch and open a pull request with the text above (or pass --open-pr)")
+
+
+@main.command()
+@click.argument("model")
+@click.option("--stage", metavar="STAGE", help="Only this stage [default: every stage release.yaml names].")
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@handled
+def pin(model: str, stage: str | None, repo: str | None, json_path: str | None) -> None:
+    """Add the digest of each version models/MODEL/release.yaml names without one (for a normal PR).
+
+    Migrates `stage: N` to `stage: {version: N, digest: "sha256:…"}` from mlgate's own download of
+    the version; the versions do not change, and a stage already pinned is left as it is.
+    """
+    from mlgate.promotion.proposal import pin as pin_release
+
+    rows = pin_release(_root(repo), model, stage)
+    ui.write_json(json_path, rows)
+    for row in rows:
+        what = f"v{row['version']} pinned to {row['digest']}" if row["pinned"] else "left as it is"
+        ui.info(f"models/{model}/release.yaml {row['stage']}: {what}")
+    if any(row["pinned"] for row in rows):
+        ui.success(f"commit models/{model}/release.yaml on a branch and open a pull request: the plan checks it")
+    else:
+        ui.success("nothing to pin")
 
 
 @main.command()
@@ -1022,33 +1072,54 @@ def promote(
 
 @main.command()
 @click.option("--check", is_flag=True, help="Exit 1 when any stage is not Synced.")
+@click.option(
+    "--alert",
+    is_flag=True,
+    help="Open, update or close the one custody issue on GitHub (GITHUB_TOKEN with issues: write, GITHUB_REPOSITORY).",
+)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
-def status(check: bool, repo: str | None, json_path: str | None) -> None:
-    """Desired (git) vs actual (registry) version per model and stage: Synced / OutOfSync / Missing."""
+def status(check: bool, alert: bool, repo: str | None, json_path: str | None) -> None:
+    """Desired (git) vs actual (registry) per model and stage: Synced, OutOfSync, Missing, MovedOutOfBand, Tampered.
+
+    Pinned stages are downloaded and their files' digest compared with release.yaml.
+    """
     from mlgate import promotion
+    from mlgate.promotion.plan import SyncState
 
     rows = promotion.status(_root(repo))
     ui.write_json(json_path, rows)
     ui.table(
-        ["model", "stage", "desired", "actual", "status"],
+        ["model", "stage", "desired", "actual", "pinned", "status"],
         [
             [
                 r["model"],
                 r["stage"],
                 promotion.version_label(r["desired"]),
                 promotion.version_label(r["actual"]),
+                r["digest"][:19] + "…" if r["digest"] else "no",
                 r["status"],
             ]
             for r in rows
         ],
     )
-    drift = [r for r in rows if r["status"] != "Synced"]
+    for row in rows:
+        if row["detail"]:
+            ui.warn(f"{row['model']} {row['stage']} {row['status']}: {row['detail']}")
+    if alert:
+        from mlgate.monitoring.command import custody_alert
+
+        done = custody_alert(rows)
+        ui.info(f"custody issue: {done['action']}" + (f" #{done['number']}" if done["number"] else ""))
+    drift = [r for r in rows if r["status"] != SyncState.SYNCED]
     if drift and check:
+        custody = [r for r in drift if r["status"] in (SyncState.TAMPERED, SyncState.MOVED_OUT_OF_BAND)]
         ui.error(
-            f"{len(drift)} stage(s) not in sync",
-            "merge or revert the release.yaml change, or run `mlgate promote --apply`",
+            f"{len(drift)} stage(s) not in sync"
+            + (f" ({len(custody)} tampered or moved outside a promotion)" if custody else ""),
+            "merge or revert the release.yaml change, or run `mlgate promote --apply` (it puts a moved alias back); "
+            "restore tampered files from a backup or promote another version",
         )
         sys.exit(1)
 

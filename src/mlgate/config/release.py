@@ -1,19 +1,26 @@
-"""``models/<name>/release.yaml``: the desired registry version per stage, edited in place.
+"""``models/<name>/release.yaml``: the desired registry version (and its pinned digest) per stage.
 
-Edits keep the file's comments, key order and style (ruamel round-trip), so a promotion PR's
-diff is the one line that changes.
+The one reader of the file as git holds it (:func:`release_at`, :func:`entry_at`, :func:`revisions`:
+validated like the working-tree file, problems located as ``file@ref:line``) and its one writer
+(:func:`set_stage`). Edits keep the file's comments, key order and style (ruamel round-trip), so a
+promotion PR's diff is the one line that changes: ``production: {version: 3, digest: "sha256:…"}``.
 """
 
 from __future__ import annotations
 
 import io
+import tempfile
 from pathlib import Path
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from mlgate.config.schema import PinnedVersion, Release, parse
 from mlgate.config.workspace import RELEASE_FILE, model_names, spec_path
-from mlgate.exceptions import InvalidInput
-from mlgate.git import show
+from mlgate.config.yamlio import load
+from mlgate.exceptions import InvalidInput, SpecError
+from mlgate.git import run_git, show
 
 
 def release_path(root: Path, name: str) -> Path:
@@ -32,8 +39,10 @@ def _yaml() -> YAML:
     return yaml
 
 
-def set_stage(root: Path, name: str, stage: str, version: int | None) -> tuple[int | None, str]:
-    """Write ``stage: version`` into the model's release.yaml; return (old version, new text)."""
+def set_stage(
+    root: Path, name: str, stage: str, version: int | None, digest: str | None = None
+) -> tuple[int | None, str]:
+    """Write ``stage: version`` (with ``digest``: ``{version: N, digest: "sha256:…"}``); (old version, new text)."""
     if not spec_path(root, name).is_file():
         raise InvalidInput(
             f"no spec for model '{name}'", hint=f"models in this repo: {', '.join(model_names(root)) or 'none'}"
@@ -50,18 +59,67 @@ def set_stage(root: Path, name: str, stage: str, version: int | None) -> tuple[i
     if stages is None:
         doc["stages"] = stages = {}
     old = stages.get(stage)
-    stages[stage] = version
+    if isinstance(old, dict):
+        old = old.get("version")
+    stages[stage] = version if version is None or digest is None else _pinned(version, digest)
     buffer = io.StringIO()
     yaml.dump(doc, buffer)
     path.write_text(buffer.getvalue(), encoding="utf-8")
-    return (int(old) if old is not None else None), buffer.getvalue()
+    return (int(old) if isinstance(old, int) else None), buffer.getvalue()
 
 
-def stages_at(root: Path, name: str, ref: str) -> dict[str, int | None]:
-    """The release's stages as of git ``ref`` ({} when the file did not exist there)."""
+def _pinned(version: int, digest: str) -> CommentedMap:
+    """``{version: N, digest: "sha256:…"}`` on one line, so the promotion's diff stays one line."""
+    entry = CommentedMap([("version", version), ("digest", DoubleQuotedScalarString(digest))])
+    entry.fa.set_flow_style()
+    return entry
+
+
+def release_at(root: Path, name: str, ref: str) -> Release | None:
+    """The release as git ``ref`` holds it, validated (None when the file is not there at ``ref``).
+
+    Never the working tree's file: what score, serve and monitor act on must be committed. A file
+    that does not validate is :class:`~mlgate.exceptions.SpecError` (exit 2) located at
+    ``models/<name>/release.yaml@<ref>:line``.
+    """
     rel = release_path(root, name).relative_to(root).as_posix()
     text = show(root, ref, rel)
     if text is None:
-        return {}
-    doc = YAML(typ="safe").load(text) or {}
-    return {str(k): (int(v) if v is not None else None) for k, v in (doc.get("stages") or {}).items()}
+        return None
+    with tempfile.TemporaryDirectory(prefix="mlgate-release-") as tmp:
+        copy = Path(tmp) / RELEASE_FILE
+        copy.write_text(text, encoding="utf-8")
+        return parse(Release, load(copy, f"{rel}@{ref}"))  # located as the reader knows it, not the copy
+
+
+def entry_at(root: Path, name: str, stage: str, ref: str) -> PinnedVersion | None:
+    """What release.yaml at ``ref`` asks for in ``stage`` (None: nothing, or the file is not there).
+
+    A file that does not validate exits 2, naming ``models/<name>/release.yaml@<ref>``.
+    """
+    release = release_at(root, name, ref)
+    return release.stages.get(stage) if release is not None else None
+
+
+def commit_of(root: Path, ref: str) -> str:
+    """The commit ``ref`` names (what a served or scored release was read from)."""
+    return run_git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")
+
+
+def revisions(root: Path, name: str, ref: str) -> list[tuple[str, Release]]:
+    """Every revision of the release on ``ref``'s first-parent history, newest first: (commit, release).
+
+    A revision that does not validate is left out: a file nobody could apply asked for nothing.
+    """
+    rel = release_path(root, name).relative_to(root).as_posix()
+    # first parent: the branch's own states (its merges), not the commits of the PRs merged into it
+    commits = run_git(root, "log", "--first-parent", "--format=%H", ref, "--", rel).split()
+    found = []
+    for commit in commits:
+        try:
+            release = release_at(root, name, commit)
+        except SpecError:
+            continue
+        if release is not None:
+            found.append((commit, release))
+    return found

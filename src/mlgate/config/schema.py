@@ -17,7 +17,7 @@ import types
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
 from mlgate.config.yamlio import Document, KeyPath, load
 from mlgate.exceptions import Problem, SpecError
@@ -1207,13 +1207,70 @@ class Policy(StrictModel):
 # --------------------------------------------------------------------------- release
 
 
+DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"  # mlgate.registry.ArtifactDigest.digest
+_STAGE_HELP = 'a version number, or {version: N, digest: "sha256:<64 hex digits>"}'
+
+
+class PinnedVersion(StrictModel):
+    """One stage of a release: the version, and the digest of its files the promotion pinned.
+
+    Written ``stage: N`` (legacy: no digest; score and serve refuse it without ``--allow-unpinned``)
+    or ``stage: {version: N, digest: "sha256:…"}`` (what ``mlgate propose-promotion`` and
+    ``mlgate pin`` write).
+    """
+
+    version: int = Field(ge=1, le=MAX_VERSION)
+    digest: str | None = Field(description="sha256 manifest digest of the version's files (mlgate pin)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 1 <= value <= MAX_VERSION:  # said here, at the stage's key, as the legacy form was read
+                raise ValueError(f"expected a version from 1 to {MAX_VERSION}, got number {value}")
+            return {"version": value, "digest": None}
+        if not isinstance(value, dict):
+            raise ValueError(f"expected {_STAGE_HELP}, got {_yaml_kind(value)}")  # noqa: TRY004 — pydantic reports ValueError, not TypeError
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(DIGEST_PATTERN, value):
+            raise ValueError(f"expected sha256:<64 lowercase hex digits>, got {_yaml_kind(value)}")
+        return value
+
+
+_STAGE_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": MAX_VERSION, "description": "version, unpinned (legacy)"},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["version", "digest"],
+            "properties": {
+                "version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+                "digest": {"type": "string", "pattern": DIGEST_PATTERN},
+            },
+            "description": "version and the digest of its files (mlgate propose-promotion, mlgate pin)",
+        },
+        {"type": "null", "description": "stage empty"},
+    ]
+}
+
+
 class Release(StrictModel):
-    """``models/<name>/release.yaml``: the desired registry version per stage."""
+    """``models/<name>/release.yaml``: the desired registry version per stage (and its pinned digest)."""
 
     model: str = Field(pattern=NAME_PATTERN)
-    stages: dict[str, Annotated[int, Field(ge=1, le=MAX_VERSION)] | None] = Field(
-        default_factory=dict, description="stage -> model version (null: stage empty)"
+    stages: dict[str, Annotated[PinnedVersion | None, WithJsonSchema(_STAGE_SCHEMA)]] = Field(
+        default_factory=dict,
+        description='stage -> version, or {version, digest: "sha256:…"} (null: stage empty)',
     )
+
+    def versions(self) -> dict[str, int | None]:
+        """``{stage: version}`` (None: the stage is to be empty)."""
+        return {stage: (entry.version if entry else None) for stage, entry in self.stages.items()}
 
 
 # --------------------------------------------------------------------------- error mapping

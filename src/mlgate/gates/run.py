@@ -53,7 +53,7 @@ from mlgate.gates.adapter import adapt, decide, own_columns
 from mlgate.gates.metrics import classification_metrics, positive_label, regression_metrics
 from mlgate.gates.verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state, is_ancestor, show
-from mlgate.registry import TAG_PREFIX, VERDICT_TAG, LoadedModel, ModelVersion, Registry, RunFacts
+from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, LoadedModel, ModelVersion, Registry, RunFacts
 from mlgate.training.lineage import canonical_hash
 
 Progress = Callable[[str], None]
@@ -137,14 +137,27 @@ def score_predictions(spec: ModelSpec, frame: pd.DataFrame) -> Scored:
     return Scored(classification_metrics(y, proba, classes, pos, decided), decided, proba, classes)
 
 
-def _load(registry: Registry, ctx: ModelContext, data: ModelData, version: int) -> tuple[Any, LoadedModel]:
-    """Version ``version`` loaded as the judged policy's ``trust`` allows, and adapted for the gates."""
+def _load(
+    registry: Registry, ctx: ModelContext, data: ModelData, mv: ModelVersion, expected: str | None = None
+) -> tuple[Any, LoadedModel]:
+    """Version ``mv`` loaded as the judged policy's ``trust`` allows, and adapted for the gates.
+
+    Its files must have the digest ``expected`` (a promotion's pinned digest), else the digest its
+    registration recorded, checked before anything is loaded (:class:`~mlgate.exceptions.TamperedModel`).
+    """
     trust = ctx.policy.policy.trust
+    source = "release.yaml" if expected is not None else f"its registration ({ARTIFACT_DIGEST_TAG})"
     loaded = registry.load_version(
-        ctx.name, version, trust.formats if trust else (), ctx.policy.file, ctx.estimator_modules
+        ctx.name,
+        mv.version,
+        trust.formats if trust else (),
+        ctx.policy.file,
+        ctx.estimator_modules,
+        expected=expected or mv.tags.get(ARTIFACT_DIGEST_TAG),
+        expected_from=source,
     )
     target = pd.concat([data.train[ctx.spec.target], data.holdout[ctx.spec.target]])
-    return adapt(loaded.model, ctx, target, f"{ctx.name} v{version}"), loaded
+    return adapt(loaded.model, ctx, target, f"{ctx.name} v{mv.version}"), loaded
 
 
 def _resolve_version(registry: Registry, name: str, version: int | None) -> tuple[ModelVersion, RunFacts]:
@@ -435,7 +448,7 @@ def _same_rows_score(
             f"{who} v{mv.version} was held out on other rows ({was}; evaluation: {evaluated.describe()}): "
             "its score here would include rows it trained on, so it is not compared"
         )
-    model, loaded = _load(registry, ctx, data, mv.version)
+    model, loaded = _load(registry, ctx, data, mv)
     return _score(model, ctx, data, _input_columns(loaded, ctx.spec, data))
 
 
@@ -595,6 +608,7 @@ def run_gates(
     progress: Progress = lambda _msg: None,
     attach: bool = True,
     with_evidence: bool = True,
+    expected_digest: str | None = None,
 ) -> Verdict:
     """Evaluate ``name``'s policy against one registered version and return the verdict.
 
@@ -602,7 +616,10 @@ def run_gates(
     fields of the spec, the policies and the evaluation data all come from that commit
     (mlgate.config.judging); the model fields from the working tree. ``with_evidence=False``
     leaves the verdict's ``evidence`` empty: a promotion decides from the rules alone and need
-    not load the base branch's model or shuffle columns.
+    not load the base branch's model or shuffle columns. ``expected_digest`` (what release.yaml
+    pins, for a promotion) must be the digest of the version's files, else the one its registration
+    recorded; a mismatch raises :class:`~mlgate.exceptions.TamperedModel` before anything is loaded.
+    The verdict's ``artifact`` is the digest of the bytes the gates loaded.
     """
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -625,7 +642,7 @@ def run_gates(
         unseen = _unseen_rows(judged, data, mv, run, Path(tmp) / "trained", progress)
         data = unseen.data
         progress(f"scoring v{number} (and the champion, if any) on {len(data.holdout)} holdout rows")
-        model, challenger = _load(registry, ctx, data, number)
+        model, challenger = _load(registry, ctx, data, mv, expected_digest)
         signature = challenger.signature
         columns = _input_columns(challenger, ctx.spec, data)
         scored = _score(model, ctx, data, columns)
@@ -670,6 +687,7 @@ def run_gates(
         mlgate_version=__version__,
         seconds=_seconds(start, loaded, judged_at),
         evidence=evidence_block,
+        artifact=challenger.artifact.as_dict() if challenger.artifact else None,
     )
     if attach:
         progress(f"attaching the verdict to {name} v{number}")

@@ -155,6 +155,9 @@ class Verdict:
     predictions: dict[str, Any] | None = None
     # what a reviewer looks at besides the rules, informational (mlgate.gates.evidence)
     evidence: dict[str, Any] = field(default_factory=dict)
+    # the digest of the bytes the gates loaded ({digest, files}: mlgate.registry.ArtifactDigest);
+    # None for a predictions file. A promotion compares it with the digest release.yaml pins.
+    artifact: dict[str, Any] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -207,6 +210,7 @@ class Verdict:
             "mlgate_version": self.mlgate_version,
             "seconds": self.seconds,
             "evidence": self.evidence,
+            "artifact": self.artifact,
         }
 
 

@@ -513,3 +513,96 @@ def review_issues(
         )
         out.append({"day": day, "action": "opened", "number": created["number"], "url": created.get("html_url")})
     return out
+
+
+# ---------------------------------------------------------------------- custody (mlgate status --check --alert)
+
+CUSTODY_MARKER = "<!-- mlgate:custody -->"
+CUSTODY_LABELS = ("mlgate", "custody")
+_CUSTODY_FIGURES = re.compile(r"<!-- mlgate:custody-figures (\[.*?\]) -->", re.DOTALL)
+_CUSTODY_BLOCKING = ("Tampered", "MovedOutOfBand")
+
+
+def _custody_figures(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """The stages not in sync, as the issue stores and compares them: [model, stage, status, desired, actual]."""
+    drift = [r for r in rows if str(r["status"]) != "Synced"]
+    return sorted([r["model"], r["stage"], str(r["status"]), r["desired"], r["actual"]] for r in drift)
+
+
+def _custody_body(rows: list[dict[str, Any]], figures_: list[list[Any]], details_url: str | None) -> str:
+    details = {(r["model"], r["stage"]): r.get("detail") or "" for r in rows}
+    lines = [
+        CUSTODY_MARKER,
+        "What the registry holds differs from what `release.yaml` asks for (`mlgate status --check`):",
+        "",
+        "| model | stage | status | release.yaml | alias | detail |",
+        "|---|---|---|---|---|---|",
+    ]
+    for model, stage, state, desired, actual in figures_:
+        shown = [f"v{v}" if v is not None else "—" for v in (desired, actual)]
+        detail = _cell(details[(model, stage)])
+        lines.append(f"| {model} | {stage} | **{state}** | {shown[0]} | {shown[1]} | {detail} |")
+    lines += [
+        "",
+        (
+            "- **Tampered**: the version's files in the artifact store differ from the digest release.yaml pins — "
+            "score and serve refuse them; restore the files from a backup, or promote another version."
+        ),
+        (
+            "- **MovedOutOfBand**: the alias was moved outside a merged promotion — `mlgate promote --apply` on the "
+            "default branch puts it back; find who moved it in the registry's logs."
+        ),
+        "- **OutOfSync** / **Missing**: a merged change is not applied yet, or names a version the registry lacks.",
+    ]
+    if details_url:
+        lines += ["", f"Details: {details_url}"]
+    lines += ["", f"<!-- mlgate:custody-figures {json.dumps(figures_, separators=(',', ':'))} -->"]
+    return "\n".join(lines)[:MAX_BODY]
+
+
+def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_url: str | None = None) -> dict[str, Any]:
+    """One open issue while any stage is not in sync (``mlgate status`` rows): ``{"action", "number", "url"}``.
+
+    The same lifecycle as :func:`sync_issue`: opened on drift, a comment only when the stages or
+    their states change (``unchanged`` otherwise: no noise), closed as completed once every stage
+    is Synced again. Labelled ``mlgate``, ``custody`` and, for a tampered or moved stage, ``blocking``.
+    """
+    figures_ = _custody_figures(rows)
+    issue = client.find_issue(CUSTODY_MARKER, state="open", labels=(LABEL,))
+    if issue is None and not figures_:
+        return {"action": "none", "number": None, "url": None}
+    blocking = any(f[2] in _CUSTODY_BLOCKING for f in figures_)
+    title = f"mlgate custody: {len(figures_)} stage(s) differ from release.yaml"
+    if issue is None:
+        created = client.create_issue(
+            title,
+            _custody_body(rows, figures_, details_url),
+            labels=[*CUSTODY_LABELS] + ([BLOCKING_LABEL] if blocking else []),
+            assignees=[],
+            lookup=lambda: client.find_issue(CUSTODY_MARKER, state="open", labels=(LABEL,)),
+        )
+        return {"action": "opened", "number": created["number"], "url": created.get("html_url")}
+    number, url = issue["number"], issue.get("html_url")
+    key = hashlib.sha256(json.dumps(figures_).encode()).hexdigest()[:12]
+    if not figures_:
+        client.close_issue(
+            number,
+            "**In sync again**: every stage's alias and files match release.yaml. Closed by mlgate.",
+            state_reason="completed",
+            marker=f"<!-- mlgate:custody-recovered key={key} -->",
+        )
+        return {"action": "closed", "number": number, "url": url}
+    found = _CUSTODY_FIGURES.search(issue.get("body") or "")
+    if found and json.loads(found.group(1)) == figures_:
+        return {"action": "unchanged", "number": number, "url": url}
+    now = ", ".join(f"{m} {s}: {state}" for m, s, state, _d, _a in figures_)
+    client.comment_on_issue(
+        number, f"### The stages changed\n\nNow: {now}", marker=f"<!-- mlgate:custody-update key={key} -->"
+    )
+    names = _label_names(issue)
+    wanted = [n for n in names if n != BLOCKING_LABEL] + ([BLOCKING_LABEL] if blocking else [])
+    fields: dict[str, Any] = {"title": title, "body": _custody_body(rows, figures_, details_url)}
+    if wanted != names:
+        fields["labels"] = wanted
+    client.update_issue(number, **fields)
+    return {"action": "commented", "number": number, "url": url}

@@ -78,6 +78,7 @@ def monitor(
     progress: Progress = lambda _msg: None,
     now: datetime | None = None,
     from_verdict: Path | None = None,
+    ref: str = "HEAD",
 ) -> MonitorOutcome:
     """Monitor ``models:/NAME@STAGE``, then write the reports and act on GitHub as asked.
 
@@ -89,7 +90,15 @@ def monitor(
         result = MonitoringResult(_read_verdict(from_verdict, name, stage))
     else:
         result = run(
-            root, name, stage, since=since, window=window, tracking_uri=tracking_uri, progress=progress, now=now
+            root,
+            name,
+            stage,
+            since=since,
+            window=window,
+            tracking_uri=tracking_uri,
+            progress=progress,
+            now=now,
+            ref=ref,
         )
     outcome = MonitorOutcome(result)
     verdict = result.verdict
@@ -118,7 +127,7 @@ def monitor(
             progress(f"bringing the monitoring issue of {name}@{stage} in line with the verdict ({verdict['status']})")
             owner = ctx.spec.monitoring.owner or None
             outcome.alert = sync_issue(
-                github, verdict, owner=owner, details_url=_run_url(), report_markdown=report_markdown
+                github, verdict, owner=owner, details_url=run_url(), report_markdown=report_markdown
             )
             entered = _entered_stage(registry, name, stage, int(verdict["version"]), ctx, outcome)
             if entered is not None:
@@ -191,7 +200,16 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _run_url() -> str | None:
+def custody_alert(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bring the one custody issue in line with ``mlgate status`` rows (GITHUB_TOKEN); what was done."""
+    from mlgate.github import GitHub
+    from mlgate.monitoring.alerts import sync_custody_issue
+
+    with GitHub() as github:
+        return sync_custody_issue(github, rows, details_url=run_url())
+
+
+def run_url() -> str | None:
     """The Actions run this job is part of (what the issue links to), when running in GitHub Actions."""
     server, repo, run_id = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
     if server and repo and run_id:

@@ -38,7 +38,7 @@ from mlgate.monitoring.sources import Served, configured, read_traffic
 from mlgate.monitoring.verdict import MonitoringVerdict, evaluate_rules, retrain
 from mlgate.monitoring.window import iso, resolve
 from mlgate.registry import Registry
-from mlgate.scoring import Plan, check_stage, load_alias_version, model_plan
+from mlgate.scoring import Plan, check_stage, custody, load_alias_version, model_plan
 
 Progress = Callable[[str], None]
 
@@ -80,8 +80,13 @@ def run(
     tracking_uri: str | None = None,
     progress: Progress = lambda _msg: None,
     now: datetime | None = None,
+    ref: str = "HEAD",
 ) -> MonitoringResult:
-    """Monitor ``models:/NAME@STAGE`` over a window and record the verdict (see the module docstring)."""
+    """Monitor ``models:/NAME@STAGE`` over a window and record the verdict (see the module docstring).
+
+    A stage whose alias disagrees with release.yaml at git ``ref`` is not judged (exit 1): the
+    verdict would describe a version no merged promotion put there. A pinned digest is checked on load.
+    """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     ctx = load_model_context(root, name)
@@ -90,13 +95,14 @@ def run(
     span = resolve(since, window, ctx.spec.monitoring.frequency, now)
     configured(ctx)
     registry = Registry(root, tracking_uri)
-    mv = registry.resolve_alias(name, stage)
+    # an unpinned stage is still judged (monitoring reports, it serves nothing); the alias must agree
+    mv, wanted = custody.resolve(registry, root, name, stage, ref=ref, allow_unpinned=True)
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="mlgate-monitor-") as tmp:
         progress(f"models:/{name}@{stage} is v{mv.version}: loading it as {ctx.policy.file} trusts")
         folder = Path(tmp) / "model"
         folder.mkdir()
-        loaded, _ = load_alias_version(registry, ctx, mv, stage, _Holder(folder))
+        loaded, _ = load_alias_version(registry, ctx, mv, stage, _Holder(folder), wanted)
         plan, model = model_plan(ctx, mv, stage, loaded)
         served = Served(stage, mv.version, list(plan.features), plan.task, plan.positive)
         mark = time.perf_counter()

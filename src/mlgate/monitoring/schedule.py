@@ -77,7 +77,7 @@ def monitored_models(
             version = None
         else:
             release, _ = load_release(release_file, root)
-            version = release.stages.get(stage)
+            version = release.versions().get(stage)
         if version is None:
             if only:
                 raise InvalidInput(

@@ -25,21 +25,23 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlgate import jsonout
 from mlgate.config.judging import judge_model, materialise
-from mlgate.config.release import release_path
+from mlgate.config.release import entry_at, release_path, revisions
 from mlgate.config.schema import StageRequirement, load_model_spec
 from mlgate.config.workspace import RELEASE_FILE, ModelContext, model_names, refuse_predictions
 from mlgate.data import dvc_record
-from mlgate.exceptions import Blocked, GitError, InvalidInput
+from mlgate.exceptions import Blocked, GitError, InvalidInput, TamperedModel
 from mlgate.gates.verdict import FamilyStatus, Verdict
 from mlgate.git import git_state, is_ancestor, run_git
 from mlgate.github.approvals import Approval, People, count_approvals, named_approvers
@@ -94,6 +96,7 @@ class Change:
     approvals: list[Approval] = field(default_factory=list)  # each approver's user id and review id
     outcome: str = "planned"  # planned | applied | already applied | superseded
     verdict: Verdict | None = None  # the gates this promotion ran itself
+    pinned: str | None = None  # the digest release.yaml pins for ``desired`` (None: unpinned)
 
     @property
     def ok(self) -> bool:
@@ -121,6 +124,7 @@ class Change:
             "approvals": [a.as_dict() for a in self.approvals],
             "checks": [c.as_dict() for c in self.checks],
             "outcome": self.outcome,
+            "digest": self.pinned,
             "verdict": None
             if self.verdict is None
             else {
@@ -129,6 +133,7 @@ class Change:
                 "families": {f: self.verdict.family_status(f) for f in self.verdict.required_families},
                 "policy_sha256": self.verdict.policy["sha256"],
                 "base": self.verdict.judging.get("base"),
+                "artifact_digest": (self.verdict.artifact or {}).get("digest"),
             },
         }
 
@@ -238,7 +243,7 @@ def releases(root: Path, base: str | None, into: Path) -> dict[str, tuple[ModelC
             continue
         ctx = judge_model(root, name, base, into / name, tree=tree).ctx  # release stages vs policy: exit 2 if unknown
         refuse_predictions(ctx, f"be promoted (remove models/{name}/release.yaml)")
-        found[name] = (ctx, dict(ctx.release.stages) if ctx.release else {})
+        found[name] = (ctx, ctx.release.versions() if ctx.release else {})
     return found
 
 
@@ -270,15 +275,37 @@ def _named_versions(
     return named
 
 
-def _held_before(registry: Registry, name: str, stage: str, version: int) -> bool:
-    return any(r.version == version and r.state == "done" for r in audit.history(registry, name, stage))
+@functools.lru_cache(maxsize=64)
+def _asked(root: Path, name: str, base: str) -> tuple[dict[str, int | None], ...]:
+    """What each revision of the release on ``base``'s first-parent history asked for, newest first.
+
+    ``base`` must be a commit sha (history below a commit never changes, so the answer is cached).
+    """
+    return tuple(release.versions() for _commit, release in revisions(root, name, base))
 
 
-def _archived_check(registry: Registry, ctx: ModelContext, stage: str, mv: ModelVersion) -> Check:
+def _held_before(root: Path, name: str, stage: str, version: int, base: str) -> bool:
+    """Whether release.yaml on the base branch asked for ``version`` in ``stage`` before (a rollback).
+
+    Git decides, not the registry: an ``mlgate-audit`` run or a tag can be written by anyone with
+    registry credentials, a merged release.yaml only through review. The newest revisions that
+    ask for ``version`` are the request being judged now (on apply, the merge commit itself), so an
+    earlier revision must have asked for it, with another request in between.
+    """
+    other = False
+    for asked in _asked(root, name, base):
+        if asked.get(stage) != version:
+            other = True
+        elif other:
+            return True
+    return False
+
+
+def _archived_check(root: Path, ctx: ModelContext, stage: str, mv: ModelVersion, base: str) -> Check:
     archived = mv.tags.get(ARCHIVED_TAG) == "true" or mv.current_stage == "Archived"
     if not archived:
         return Check("not archived", True, f"v{mv.version} is live")
-    if _held_before(registry, ctx.name, stage, mv.version):
+    if _held_before(root, ctx.name, stage, mv.version, base):
         return Check("not archived", True, f"v{mv.version} is archived but held {stage} before: a rollback")
     return Check("not archived", False, f"v{mv.version} is archived and never held {stage}")
 
@@ -292,32 +319,91 @@ def _gates_check(
     version: int,
     base: str,
     progress: Progress,
-) -> tuple[Check, Verdict]:
-    """Run the gates the stage requires, here, for this version: no recorded verdict counts."""
+    pinned: str | None,
+) -> tuple[list[Check], Verdict | None]:
+    """Run the gates the stage requires, here, for this version: no recorded verdict counts.
+
+    With ``pinned`` (the digest release.yaml pins) the gates load the version only if its files
+    have that digest; the ``digest`` check says whether they did. Without one, the change is
+    refused: what score and serve will trust must be pinned by the PR that promotes it.
+    """
     from mlgate.gates.run import run_gates
 
     progress(f"{ctx.name} v{version}: running the gates for {stage} under {base[:12]}'s policy, spec and data")
-    verdict = run_gates(
-        root,
-        ctx.name,
-        version=version,
-        policy_ref=base,
-        stage=stage,
-        tracking_uri=registry.uri,
-        progress=progress,
-        attach=False,
-        with_evidence=False,  # the rules decide; the evidence is for the PR comment
-    )
+    key = f"{release_path(root, ctx.name).relative_to(root)}: stages -> {stage} -> digest"
+    try:
+        verdict = run_gates(
+            root,
+            ctx.name,
+            version=version,
+            policy_ref=base,
+            stage=stage,
+            tracking_uri=registry.uri,
+            progress=progress,
+            attach=False,
+            with_evidence=False,  # the rules decide; the evidence is for the PR comment
+            expected_digest=pinned,
+        )
+    except TamperedModel as err:
+        return [
+            Check("digest", False, f"{err.message} ({key}); nothing was loaded"),
+            Check("gates", False, "not run: the version's files are not the ones pinned"),
+        ], None
+    found = (verdict.artifact or {}).get("digest")
+    if pinned is None:
+        digest = Check(
+            "digest",
+            False,
+            (
+                f"{key} is missing: pin the files that are promoted (the gates loaded {found}) — run "
+                f"`mlgate propose-promotion {ctx.name} --version {version} --stage {stage}` or "
+                f"`mlgate pin {ctx.name} --stage {stage}` and commit what it writes"
+            ),
+        )
+    elif found != pinned:  # verified_folder refused other bytes already: a second look, from the verdict
+        digest = Check("digest", False, f"the gates loaded files with digest {found}, {key} pins {pinned}")
+    else:
+        digest = Check("digest", True, f"the files the gates loaded have the pinned digest {pinned}")
+    return [digest, *_gates_verdict(requirement, verdict)], verdict
+
+
+def _pin_change(
+    root: Path, registry: Registry, ctx: ModelContext, stage: str, version: int | None, base: str
+) -> Change | None:
+    """A PR that only pins (or re-pins) the digest of the version a stage already holds: checked, not gated.
+
+    The version already passed its promotion; what is new is the digest score and serve will
+    demand, so it must be the digest of the version's files as stored (a wrong one would leave
+    them refusing to load it). None when the digest is as on ``base`` (nothing new to check).
+    """
+    entry = ctx.release.stages.get(stage) if ctx.release else None
+    if version is None or entry is None or entry.digest is None:
+        return None
+    before = entry_at(root, ctx.name, stage, base)
+    if before is not None and before.version == version and before.digest == entry.digest:
+        return None
+    found = registry.artifact_digest(ctx.name, version)
+    key = f"{release_path(root, ctx.name).relative_to(root)}: stages -> {stage} -> digest"
+    change = Change(ctx.name, stage, version, version, pinned=entry.digest, outcome="planned (pin)")
+    if found.digest == entry.digest:
+        change.checks.append(Check("digest", True, f"v{version}'s stored files have the digest {key} pins"))
+    else:
+        change.checks.append(
+            Check("digest", False, f"{key} pins {entry.digest}, but v{version}'s stored files have {found.digest}")
+        )
+    return change
+
+
+def _gates_verdict(requirement: StageRequirement, verdict: Verdict) -> list[Check]:
+    """The ``gates`` check: every family the stage requires passed in the verdict the promotion ran."""
     families = {f: verdict.family_status(f) for f in requirement.require_gates}
     failed = [f"{f}={s}" for f, s in families.items() if s not in PASSING]
     shown = ", ".join(f"{f} {s}" for f, s in families.items()) or "no family required"
     if failed:
         blocking = [f"{r.rule_id} {r.status}: {r.explanation}" for r in verdict.rules if r.blocking]
         why = f"; {'; '.join(blocking[:3])}" if blocking else ""
-        return Check(
-            "gates", False, f"gates run by the promotion: {', '.join(failed)} (required: {shown}){why}"
-        ), verdict
-    return Check("gates", True, f"gates run by the promotion: {shown}"), verdict
+        return [Check("gates", False, f"gates run by the promotion: {', '.join(failed)} (required: {shown}){why}")]
+    return [Check("gates", True, f"gates run by the promotion: {shown}")]
 
 
 def _spec_hashes_at(
@@ -418,8 +504,8 @@ def _lineage_check(
     alike; ``external`` lineage only enters a stage whose judged policy sets ``allow_external``.
     """
     tags, version = mv.tags, mv.version
-    if _held_before(registry, ctx.name, stage, version):
-        return Check("lineage", True, f"v{version} held {stage} before: a rollback")
+    if _held_before(root, ctx.name, stage, version, base):
+        return Check("lineage", True, f"release.yaml on {base[:12]} asked for v{version} in {stage} before: a rollback")
     lineage = tags.get(LINEAGE_TAG, LINEAGE_MLGATE)
     if lineage == LINEAGE_EXTERNAL:
         return _external_check(registry, ctx, stage, mv, requirement.allow_external)
@@ -457,13 +543,13 @@ def _lineage_check(
 
 
 def _order_check(
-    registry: Registry, ctx: ModelContext, stage: str, version: int, now: dict[str, int | None]
+    root: Path, ctx: ModelContext, stage: str, version: int, now: dict[str, int | None], base: str
 ) -> Check | None:
     order = ctx.policy.policy.promotion.order
     if stage not in order or order.index(stage) == 0:
         return None
     before = order[order.index(stage) - 1]
-    if now.get(before) == version or _held_before(registry, ctx.name, before, version):
+    if now.get(before) == version or _held_before(root, ctx.name, before, version, base):
         return Check("stage order", True, f"v{version} has been in {before}")
     return Check("stage order", False, f"v{version} must be in {before} before {stage} (order: {' → '.join(order)})")
 
@@ -526,7 +612,11 @@ def make_plan(
         now = current[name]
         for stage, desired in stages.items():
             if now[stage] == desired:
-                plan.synced.append({"model": name, "stage": stage, "version": desired})
+                pinning = _pin_change(root, registry, ctx, stage, desired, base)
+                if pinning is None:
+                    plan.synced.append({"model": name, "stage": stage, "version": desired})
+                else:
+                    plan.changes.append(pinning)
                 continue
             change = Change(name, stage, now[stage], desired, archive=_to_archive(now[stage], stage, stages))
             requirement = ctx.policy.policy.promotion.stages[stage]
@@ -534,11 +624,15 @@ def make_plan(
             if desired is not None:
                 mv = named[(name, desired)]
                 change.checks.append(Check("exists", True, f"{name} v{desired} is registered (run {mv.run_id})"))
-                change.checks.append(_archived_check(registry, ctx, stage, mv))
+                change.checks.append(_archived_check(root, ctx, stage, mv, base))
                 change.checks.append(_lineage_check(root, registry, ctx, stage, mv, base, requirement))
-                gates, change.verdict = _gates_check(root, registry, ctx, requirement, stage, desired, base, progress)
-                change.checks.append(gates)
-                order = _order_check(registry, ctx, stage, desired, now)
+                entry = ctx.release.stages.get(stage) if ctx.release else None
+                change.pinned = entry.digest if entry else None
+                gates, change.verdict = _gates_check(
+                    root, registry, ctx, requirement, stage, desired, base, progress, change.pinned
+                )
+                change.checks.extend(gates)
+                order = _order_check(root, ctx, stage, desired, now, base)
                 if order:
                     change.checks.append(order)
                 if requirement.readiness:
@@ -707,6 +801,7 @@ def _apply_change(
             return None
     if change.verdict is not None:
         record.verdict_status = change.verdict.status
+        record.digest = (change.verdict.artifact or {}).get("digest") or ""
     verdict = jsonout.dumps(change.verdict.as_dict()) if change.verdict is not None else ""
     record = audit.begin(registry, record, verdict)  # write-ahead: the record exists before the alias moves
     if record.state == "duplicate":
@@ -760,25 +855,78 @@ def _move(registry: Registry, record: audit.Record, change: Change) -> None:
 # --------------------------------------------------------------------------- status, rollback, history
 
 
+class SyncState(StrEnum):
+    """How a stage's registry state compares with release.yaml (``mlgate status``)."""
+
+    SYNCED = "Synced"  # the alias points at the version release.yaml asks for (and its files have the pin)
+    OUT_OF_SYNC = "OutOfSync"  # the registry lags git: a merged change `promote --apply` has not applied yet
+    MISSING = "Missing"  # release.yaml asks for a version the registry does not have
+    MOVED_OUT_OF_BAND = "MovedOutOfBand"  # the alias points at a version no recent release.yaml asked for
+    TAMPERED = "Tampered"  # the version's files differ from the digest release.yaml pins
+
+
+def _lagging(root: Path, name: str, stage: str, desired: int | None, now: int | None) -> bool:
+    """Whether ``now`` is what release.yaml asked for just before it asked for ``desired`` (apply pending)."""
+    head = git_state(root).commit  # a commit, not "HEAD": _asked is cached per commit
+    for asked in _asked(root, name, head) if head != "unknown" else ():
+        if asked.get(stage) != desired:
+            return asked.get(stage) == now
+    return now is None  # release.yaml always asked for ``desired``: only an alias never set lags
+
+
 def status(root: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
-    """Per model and stage: desired (git), actual (registry), Synced / OutOfSync / Missing."""
+    """Per model and stage: desired (git), actual (registry) and a :class:`SyncState`.
+
+    A synced stage whose release.yaml pins a digest is downloaded and digested: files that differ
+    are ``Tampered`` (``detail`` names them). An alias that differs is ``OutOfSync`` when it still
+    holds what the previous revision of release.yaml asked for (the apply is pending), else
+    ``MovedOutOfBand`` (moved outside a merged promotion).
+    """
+    from mlgate.registry import manifest_of
+    from mlgate.registry.mlflow import tampered
+
     registry = registry or Registry(root)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, None, Path(tmp))
     aliases = registry.aliases(wanted)  # registered models only: one search, not one read per alias
     known = registry.versions_of(aliases)
-    for name, (_ctx, stages) in wanted.items():
-        versions = {v.version for v in known.get(name, [])}
+    for name, (ctx, stages) in wanted.items():
+        versions = {v.version: v for v in known.get(name, [])}
         for stage, desired in stages.items():
             now = aliases.get(name, {}).get(stage)
+            entry = ctx.release.stages.get(stage) if ctx.release else None
+            pinned = entry.digest if entry else None
+            detail = ""
             if desired is not None and desired not in versions:
-                state = "Missing"
-            elif now == desired:
-                state = "Synced"
+                state = SyncState.MISSING
+            elif now != desired:
+                lagging = _lagging(root, name, stage, desired, now)
+                state = SyncState.OUT_OF_SYNC if lagging else SyncState.MOVED_OUT_OF_BAND
+                if not lagging:
+                    moved = version_label(now)
+                    detail = f"release.yaml asks for {version_label(desired)}; the alias was moved to {moved}"
+            elif desired is not None and pinned is not None:
+                found = registry.artifact_digest(name, desired)
+                if found.digest != pinned:
+                    state = SyncState.TAMPERED
+                    label = f"{name} v{desired}"
+                    detail = tampered(label, pinned, found, manifest_of(versions[desired].tags), "release.yaml").message
+                else:
+                    state = SyncState.SYNCED
             else:
-                state = "OutOfSync"
-            rows.append({"model": name, "stage": stage, "desired": desired, "actual": now, "status": state})
+                state = SyncState.SYNCED
+            rows.append(
+                {
+                    "model": name,
+                    "stage": stage,
+                    "desired": desired,
+                    "actual": now,
+                    "digest": pinned,
+                    "status": state,
+                    "detail": detail,
+                }
+            )
     return rows
 
 
@@ -804,11 +952,13 @@ def rollback(root: Path, model: str, stage: str) -> dict[str, Any]:
     Nothing moves in the registry: merging the pull request applies the rollback.
     """
     from mlgate.config.release import set_stage
-    from mlgate.promotion.proposal import pr_text
+    from mlgate.promotion.proposal import pr_text, version_digest
 
-    now, previous = rollback_target(Registry(root), model, stage)
-    set_stage(root, model, stage, previous)
-    title, body = pr_text(model, stage, now, previous, rollback=True)
+    registry = Registry(root)
+    now, previous = rollback_target(registry, model, stage)
+    digest = version_digest(registry, model, previous)
+    set_stage(root, model, stage, previous, digest)
+    title, body = pr_text(model, stage, now, previous, rollback=True, digest=digest)
     return {"model": model, "stage": stage, "from": now, "to": previous, "title": title, "body": body}
 
 

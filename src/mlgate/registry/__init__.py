@@ -6,6 +6,9 @@
 
 from mlgate.registry.flavours import CODE_FORMATS, SAFE_FORMATS, Serialization, classify
 from mlgate.registry.mlflow import (
+    ARTIFACT_DIGEST_TAG,
+    ARTIFACT_FILES_TAG,
+    DIGEST_PATTERN,
     MODEL_ARTIFACT,
     MONITORING_EXPERIMENT,
     MONITORING_TAG,
@@ -13,6 +16,7 @@ from mlgate.registry.mlflow import (
     TRUSTED_EXACT_TYPES,
     TRUSTED_TYPE_PREFIXES,
     VERDICT_TAG,
+    ArtifactDigest,
     IncompleteVerdict,
     LoadedModel,
     LoggedModelRef,
@@ -22,8 +26,10 @@ from mlgate.registry.mlflow import (
     Registry,
     Run,
     RunFacts,
+    folder_digest,
     is_embedded,
     load_skops,
+    manifest_of,
     metric_name,
     outage_reason,
     tracking_uri,
@@ -31,7 +37,10 @@ from mlgate.registry.mlflow import (
 )
 
 __all__ = [
+    "ARTIFACT_DIGEST_TAG",
+    "ARTIFACT_FILES_TAG",
     "CODE_FORMATS",
+    "DIGEST_PATTERN",
     "MODEL_ARTIFACT",
     "MONITORING_EXPERIMENT",
     "MONITORING_TAG",
@@ -40,6 +49,7 @@ __all__ = [
     "TRUSTED_EXACT_TYPES",
     "TRUSTED_TYPE_PREFIXES",
     "VERDICT_TAG",
+    "ArtifactDigest",
     "IncompleteVerdict",
     "LoadedModel",
     "LoggedModelRef",
@@ -51,8 +61,10 @@ __all__ = [
     "RunFacts",
     "Serialization",
     "classify",
+    "folder_digest",
     "is_embedded",
     "load_skops",
+    "manifest_of",
     "metric_name",
     "outage_reason",
     "tracking_uri",

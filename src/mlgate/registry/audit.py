@@ -45,6 +45,7 @@ class Record:
     # the verdict this promotion ran itself (artifact verdict.json on the record's run)
     verdict_status: str = ""
     verdict_sha256: str = ""
+    digest: str = ""  # the artifact digest of the files the promotion gated (= what release.yaml pins)
     dispatched: bool = False  # set by the deploy hook after GitHub accepted the dispatch
 
     @property
@@ -91,6 +92,7 @@ def _from_run(run: Run) -> Record:
         run_id=run.run_id,
         verdict_status=get("verdict_status"),
         verdict_sha256=get("verdict_sha256"),
+        digest=get("digest"),
         dispatched=get("dispatched") == "true",
     )
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mlgate.exceptions import InvalidInput, MaskedStream, RegistryUnavailable, UnsafeModel, mask_secrets
+from mlgate.exceptions import InvalidInput, MaskedStream, RegistryUnavailable, TamperedModel, UnsafeModel, mask_secrets
 from mlgate.registry import flavours
 
 T = TypeVar("T")
@@ -37,6 +37,19 @@ UPSERT_ATTEMPTS = 3
 # The one version tag that records a gate verdict (see Registry.read_verdict).
 VERDICT_TAG = TAG_PREFIX + "gates"
 MODEL_ARTIFACT = "model"
+# What registration records about a version's files (mlgate.registry.mlflow.folder_digest): the
+# manifest digest, and the per-file sha256 as compact JSON (only to name a file that differs: a tag
+# anyone with registry write access can set never decides whether bytes are trusted).
+ARTIFACT_DIGEST_TAG = TAG_PREFIX + "artifact.digest"
+ARTIFACT_FILES_TAG = TAG_PREFIX + "artifact.files"
+DIGEST_PREFIX = "sha256:"
+DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+# MLflow's limit on a tag value; a larger per-file manifest is left out (the digest still decides).
+MAX_TAG_VALUE = 5000
+# Written by MLflow's download of a registered version (its name and number), not stored with the
+# model: left out of the digest so the digest is that of the files in the artifact store.
+_DOWNLOAD_METADATA = frozenset({"registered_model_meta"})
+_CHUNK = 1 << 20
 # Types skops may load from an mlgate model: scikit-learn, numpy and scipy internals only.
 # The allow-list lives here, in mlgate's code, not in the model artifact: a crafted model
 # cannot widen it (MLflow reads skops_trusted_types from the model's own MLmodel file).
@@ -175,6 +188,75 @@ class RunFacts:
 
 
 @dataclass(frozen=True)
+class ArtifactDigest:
+    """The digest of a model version's files: what release.yaml pins and the gate verdict records.
+
+    ``files`` maps each file's path (relative, posix) to the sha256 of its bytes; ``digest`` is
+    ``sha256:<hex>`` over the sorted ``"<sha256>  <path>\n"`` lines (``sha256sum``'s format), so
+    two folders have the same digest exactly when they hold the same files with the same bytes.
+    """
+
+    digest: str
+    files: dict[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"digest": "sha256:…", "files": {path: sha256}}``: the verdict's ``artifact`` block."""
+        return {"digest": self.digest, "files": dict(sorted(self.files.items()))}
+
+    def differing(self, expected: dict[str, str]) -> list[str]:
+        """Paths whose bytes differ from ``expected`` (a per-file manifest), or that only one side has."""
+        paths = set(self.files) | set(expected)
+        return sorted(p for p in paths if self.files.get(p) != expected.get(p))
+
+    def files_tag(self) -> str | None:
+        """The per-file manifest as a compact JSON tag value; None when it would not fit in a tag."""
+        text = json.dumps(dict(sorted(self.files.items())), separators=(",", ":"))
+        return text if len(text) <= MAX_TAG_VALUE else None
+
+
+def folder_digest(folder: Path) -> ArtifactDigest:
+    """sha256 of every file under ``folder`` and the manifest digest over them (see :class:`ArtifactDigest`).
+
+    Reads bytes only: nothing in the folder is parsed, loaded or imported.
+    """
+    files: dict[str, str] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_symlink() or not path.is_file() or rel in _DOWNLOAD_METADATA:
+            continue
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+        files[rel] = digest.hexdigest()
+    manifest = "".join(f"{sha}  {rel}\n" for rel, sha in sorted(files.items()))
+    return ArtifactDigest(DIGEST_PREFIX + hashlib.sha256(manifest.encode("utf-8")).hexdigest(), files)
+
+
+def manifest_of(tags: dict[str, str]) -> dict[str, str]:
+    """The per-file manifest registration recorded on a version ({} when absent or unreadable)."""
+    try:
+        found = json.loads(tags.get(ARTIFACT_FILES_TAG, "") or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): str(v) for k, v in found.items()}
+
+
+def tampered(label: str, expected: str, found: ArtifactDigest, manifest: dict[str, str], source: str) -> TamperedModel:
+    """The error for files whose digest is not ``expected``, naming the differing files when ``manifest`` knows them."""
+    named = found.differing(manifest) if manifest else []
+    if named:
+        files = f"; file(s) that differ from the registered ones: {', '.join(named)}"
+    elif manifest:  # the bytes are what registration recorded: the pin names other files
+        files = f"; its files are the ones registered ({ARTIFACT_DIGEST_TAG}): the pinned digest is not this version's"
+    else:
+        files = ""
+    return TamperedModel(f"{label}: its files have digest {found.digest}, {source} pins {expected}{files}")
+
+
+@dataclass(frozen=True)
 class LoadedModel:
     """A registered model and its input signature, read from one download."""
 
@@ -182,6 +264,7 @@ class LoadedModel:
     signature: list[tuple[str, str]] | None  # (column, MLflow type); None when logged without
     flavour: str = "sklearn"  # the MLflow flavour it was loaded by (mlgate.registry.flavours)
     format: str = "skops"  # its serialization: skops, xgboost-ubj, lightgbm-text, cloudpickle, ...
+    artifact: ArtifactDigest | None = None  # the digest of the bytes this model was loaded from
 
 
 @dataclass(frozen=True)
@@ -833,6 +916,8 @@ class Registry:
         trust: Collection[str] = (),
         policy: str = "the policy",
         trusted_modules: tuple[str, ...] = (),
+        expected: str | None = None,
+        expected_from: str = "",
     ) -> LoadedModel:
         """A registered model and its input signature, from one download of its folder.
 
@@ -846,7 +931,9 @@ class Registry:
         holder = tempfile.TemporaryDirectory()
         keep = False
         try:
-            loaded, _folder = self.verified_folder(name, version, holder, trust, policy, trusted_modules)
+            loaded, _folder = self.verified_folder(
+                name, version, holder, trust, policy, trusted_modules, expected, expected_from
+            )
             keep = isinstance(loaded.model, flavours.PythonFunction)  # it holds the folder now
             return loaded
         finally:
@@ -861,18 +948,30 @@ class Registry:
         trust: Collection[str] = (),
         policy: str = "the policy",
         trusted_modules: tuple[str, ...] = (),
+        expected: str | None = None,
+        expected_from: str = "",
     ) -> tuple[LoadedModel, Path]:
         """Download a version into ``holder`` and load it as :meth:`load_version` does; the model and its folder.
 
         ``holder`` keeps the folder: ``.name`` is its path (a ``TemporaryDirectory``, which a
         trusted pyfunc model keeps alive).
 
+        ``expected`` (``sha256:<hex>``, e.g. what release.yaml pins; ``expected_from`` says where it
+        comes from) is checked against the downloaded files' digest **before** the MLmodel file is
+        read or anything is unpickled or imported: a mismatch raises :class:`TamperedModel` (exit 1),
+        naming the files that differ from the manifest registration recorded (that tag only names
+        files; the pinned digest decides). The digest of the loaded bytes is ``loaded.artifact``.
+
         The folder is what was verified: a caller that hands the model to another loader (the Spark
         executors' ``mlflow.pyfunc.load_model``, :mod:`mlgate.registry.spark`) passes this folder,
         never the registry URI, so the bytes loaded elsewhere are the bytes checked here.
         """
         label = f"{name} v{version}"
-        folder = self._download_model(name, version, Path(holder.name))
+        root, folder = self._download(name, version, Path(holder.name))
+        artifact = folder_digest(root)
+        if expected is not None and artifact.digest != expected:
+            manifest = manifest_of(self.version(name, version).tags)
+            raise tampered(label, expected, artifact, manifest, expected_from or "the expected digest")
         found = flavours.classify(_read_mlmodel(folder / "MLmodel", label))
         flavours.check_trust(found, trust, label, policy)
         signature = _signature_of(folder / "MLmodel")
@@ -882,8 +981,26 @@ class Registry:
             )
         else:
             model = flavours.load_trusted(folder, found, holder)
-        loaded = LoadedModel(model=model, signature=signature, flavour=found.flavour, format=found.format)
+        loaded = LoadedModel(
+            model=model, signature=signature, flavour=found.flavour, format=found.format, artifact=artifact
+        )
         return loaded, folder
+
+    def artifact_digest(self, name: str, version: int) -> ArtifactDigest:
+        """Download version ``version`` of ``name`` and digest its files (nothing is loaded)."""
+        with tempfile.TemporaryDirectory(prefix="mlgate-digest-") as tmp:
+            root, _folder = self._download(name, version, Path(tmp))
+            return folder_digest(root)
+
+    def record_artifact(self, name: str, version: int) -> ArtifactDigest:
+        """Digest a newly registered version's files and tag it with the digest and per-file manifest."""
+        found = self.artifact_digest(name, version)
+        tags = {ARTIFACT_DIGEST_TAG: found.digest}
+        files = found.files_tag()
+        if files is not None:
+            tags[ARTIFACT_FILES_TAG] = files
+        self.set_version_tags(name, version, tags)
+        return found
 
     def resolve_alias(self, name: str, alias: str) -> ModelVersion:
         """The version ``models:/NAME@ALIAS`` points at, resolved once (callers then use the number).
@@ -978,6 +1095,10 @@ class Registry:
 
     def _download_model(self, name: str, version: int, into: Path) -> Path:
         """Download a version's model folder into ``into``; the folder holding its ``MLmodel``."""
+        return self._download(name, version, into)[1]
+
+    def _download(self, name: str, version: int, into: Path) -> tuple[Path, Path]:
+        """Download a version's model folder into ``into``; (the download's root, the folder holding ``MLmodel``)."""
         local = self._call(
             f"download {name} v{version}",
             lambda: self._mlflow.artifacts.download_artifacts(
@@ -987,7 +1108,7 @@ class Registry:
         found = sorted(Path(local).rglob("MLmodel"), key=lambda p: len(p.parts))
         if not found:
             raise UnsafeModel(f"{name} v{version} is not an MLflow model (no MLmodel file)")
-        return found[0].parent
+        return Path(local), found[0].parent
 
 
 def _read_mlmodel(path: Path, label: str) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from mlgate.exceptions import InvalidInput
 from mlgate.gates.adapter import adapt, apply_decision, decide
 from mlgate.gates.metrics import positive_label
 from mlgate.registry import TAG_PREFIX, LoadedModel, ModelVersion, Registry
+from mlgate.scoring import custody
 from mlgate.training.lineage import incomplete_reason
 
 ENGINES = ("pandas", "spark")
@@ -237,11 +238,16 @@ def score(
     batch_rows: int = BATCH_ROWS,
     tracking_uri: str | None = None,
     progress: Any = lambda _msg: None,
+    ref: str = "HEAD",
+    allow_unpinned: bool = False,
+    warn: Any = lambda _msg: None,
 ) -> ScoreResult:
     """Score ``inputs`` (a path or glob) with ``models:/NAME@STAGE`` into ``output``'s partition for ``on``.
 
     ``on`` is the partition's date (``YYYY-MM-DD``, default today in UTC). Nothing is written
-    unless every check passes; the partition is replaced in one rename.
+    unless every check passes; the partition is replaced in one rename. The version is the one
+    release.yaml at git ``ref`` asks for; the alias must agree and the files have its pinned
+    digest (:mod:`mlgate.scoring.custody`), else exit 1 before anything is loaded.
     """
     start = time.perf_counter()
     if engine not in ENGINES:
@@ -258,12 +264,14 @@ def score(
     check_stage(ctx, stage)
     files = _input_files(inputs)
     registry = Registry(root, tracking_uri)
-    mv = registry.resolve_alias(name, stage)
-    progress(f"models:/{name}@{stage} is v{mv.version}: loading it as {ctx.policy.file} trusts")
+    mv, wanted = custody.resolve(registry, root, name, stage, ref=ref, allow_unpinned=allow_unpinned, warn=warn)
+    progress(
+        f"models:/{name}@{stage} is v{mv.version}, as {wanted.source} asks: loading it as {ctx.policy.file} trusts"
+    )
     with tempfile.TemporaryDirectory(prefix="mlgate-score-") as tmp:
         holder = _Folder(Path(tmp) / "model")
         holder.path.mkdir()
-        loaded, folder = load_alias_version(registry, ctx, mv, stage, holder)
+        loaded, folder = load_alias_version(registry, ctx, mv, stage, holder, wanted)
         plan, model = _plan(ctx, mv, stage, loaded, files, list(id_columns), day)
         partition = output / f"model={name}" / f"stage={stage}" / f"date={day}"
         progress(f"scoring {len(files)} file(s) with the {engine} engine into {partition}")
@@ -316,18 +324,26 @@ def check_stage(ctx: ModelContext, stage: str) -> None:
 
 
 def load_alias_version(
-    registry: Registry, ctx: ModelContext, mv: ModelVersion, stage: str, holder: Any
+    registry: Registry, ctx: ModelContext, mv: ModelVersion, stage: str, holder: Any, wanted: custody.Desired
 ) -> tuple[LoadedModel, Path]:
     """The version an alias was resolved to, refused when incomplete, loaded the governed way.
 
-    ``holder`` keeps the downloaded folder (``.name`` is its path). ``mlgate score`` and
-    ``mlgate serve`` (at start and on every alias move) load through here: the working tree's
-    policy ``trust.formats`` and estimator modules decide what may load.
+    ``holder`` keeps the downloaded folder (``.name`` is its path). ``mlgate score``, ``serve``
+    (at start and on every move) and ``monitor`` load through here: the working tree's policy
+    ``trust.formats`` and estimator modules decide what may load, and the files must have the
+    digest ``wanted`` (release.yaml) pins, checked before anything is read (exit 1 naming the file).
     """
     _refuse_incomplete(registry, mv, stage)
     trust = ctx.policy.policy.trust
     return registry.verified_folder(
-        ctx.name, mv.version, holder, trust.formats if trust else (), ctx.policy.file, ctx.estimator_modules
+        ctx.name,
+        mv.version,
+        holder,
+        trust.formats if trust else (),
+        ctx.policy.file,
+        ctx.estimator_modules,
+        expected=wanted.digest,
+        expected_from=wanted.source,
     )
 
 

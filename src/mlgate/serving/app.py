@@ -94,6 +94,10 @@ def row_model(model: str, version: int, features: list[tuple[str, str]]) -> type
     return create_model(f"{model.title().replace('-', '')}Row", __config__=config, **fields)
 
 
+CUSTODY_REASONS = ("alias", "digest", "unpinned", "release")
+"""Why the follower refused what the registry holds (mlgate.serving.model.Follower._violation)."""
+
+
 class Metrics:
     """The service's Prometheus metrics, in a registry of its own."""
 
@@ -128,6 +132,23 @@ class Metrics:
         alias.labels(**labels).set_function(lambda: follower.alias_version or 0)
         failed = Gauge("mlgate_serve_model_load_failures", "failed loads of a new version", registry=self.registry)
         failed.set_function(lambda: follower.failed_loads)
+        desired = Gauge(
+            "mlgate_serve_release_version",
+            "version release.yaml asks for at the served git ref (last poll; 0: none)",
+            list(labels),
+            registry=self.registry,
+        )
+        desired.labels(**labels).set_function(lambda: follower.release_version or 0)
+        # alias: moved outside a merged promotion; digest: files differ from the pin; unpinned; release: unreadable
+        self.custody = Counter(
+            "mlgate_serve_custody_violations",
+            "discrepancies between release.yaml and the registry (the last verified version kept serving)",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in CUSTODY_REASONS:
+            self.custody.labels(reason)
+        follower.on_violation = lambda reason: self.custody.labels(reason).inc()
 
 
 class Service:

@@ -42,6 +42,8 @@ class Options:
     tokens_file: str | None = None
     audit_timeout: float = 5.0
     tracking_uri: str | None = None
+    ref: str = "HEAD"  # release.yaml is read as committed at this git ref (re-read at each poll)
+    allow_unpinned: bool = False
 
 
 def serve(
@@ -70,7 +72,15 @@ def serve(
         audit.create()
     except AuditUnavailable as err:
         raise ExternalServiceError(f"audit store {audit.shown} does not answer: {err}") from None
-    follower = Follower(Registry(root, options.tracking_uri), ctx, stage, options.poll_seconds)
+    follower = Follower(
+        Registry(root, options.tracking_uri),
+        ctx,
+        stage,
+        options.poll_seconds,
+        root=root,
+        ref=options.ref,
+        allow_unpinned=options.allow_unpinned,
+    )
     app = create_app(follower, audit, tokens, max_rows=options.max_rows, max_body_bytes=options.max_body_bytes)
     log.info(
         "serving %s v%s (models:/%s@%s) on http://%s:%s; audit store %s; %d caller(s) from %s; polling every %g s",
@@ -90,6 +100,8 @@ def serve(
             "model": name,
             "alias": stage,
             "version": follower.current.version,
+            "digest": follower.current.digest,
+            "release_commit": follower.release_commit,
             "run_id": follower.current.run_id,
             "url": f"http://{options.host}:{options.port}",
             "audit_store": audit.shown,

@@ -157,6 +157,7 @@ def register_external(
     for mv in reversed(registry.versions(name)):  # a retry: the version the first attempt made
         if _same_source(mv.tags, source):
             if mv.tags.get(TRAIN_COMPLETE_TAG) != "true":
+                registry.record_artifact(name, mv.version)
                 registry.set_version_tags(name, mv.version, {TRAIN_COMPLETE_TAG: "true"})
             return RegisterResult(name, mv.version, mv.run_id, f"models:/{name}/{mv.version}", source.uri, tags, True)
     uri = source.uri
@@ -169,6 +170,7 @@ def register_external(
     registered = registry.register_model(name, uri, tags)
     try:
         registry.set_model_description(name, ctx.spec.description)
+        registry.record_artifact(name, registered.version)  # the stored files' digest, before complete
         registry.set_version_tags(name, registered.version, {TRAIN_COMPLETE_TAG: "true"})  # last
     except RegistryUnavailable as err:
         raise RegistryUnavailable(

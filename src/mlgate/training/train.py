@@ -230,13 +230,15 @@ def _log(
 
 
 def register_complete(registry: Registry, ctx: ModelContext, model_uri: str, tags: dict[str, str]) -> RegisteredVersion:
-    """Register ``model_uri`` with its lineage ``tags`` (one request), then ``mlgate.train.complete`` last.
+    """Register ``model_uri`` with its lineage ``tags`` (one request), its digest, then ``mlgate.train.complete`` last.
 
     A version without the complete tag was cut short by an outage: gate and promote refuse it.
     """
     registered = registry.register_model(ctx.name, model_uri, tags)
     try:
         registry.set_model_description(ctx.name, ctx.spec.description)
+        # the digest of the files as stored: what a promotion pins and every load compares with
+        registry.record_artifact(ctx.name, registered.version)
         registry.set_version_tags(ctx.name, registered.version, {TRAIN_COMPLETE_TAG: "true"})  # last
     except RegistryUnavailable as err:
         raise RegistryUnavailable(
