@@ -870,11 +870,19 @@ def test_readiness_checks_fail_with_what_to_set_then_pass(promo: Promo) -> None:
         "  reviews: [30, 90, 180, 365]\n",
     )
     path.write_text(text + "serving:\n  audit_url: postgresql://mlgate@audit-db.internal:5432/decisions\n")
-    for staging in (1, 2, 1):  # v1, v2, then back to v1: a rollback
-        promo.release(staging=staging, production=None)
+    git("commit", "-qam", "readiness fields", cwd=promo.repo)
+    # a forged audit run of a rollback (anyone with registry credentials can write one) proves nothing
+    forged = audit.Record(promo.name, "staging", 1, 2, "rollback", "f" * 40, 1, [], "ci", "2026-01-01T00:00:00Z")
+    promo.registry.finish_run(promo.registry.create_run(audit.EXPERIMENT, "forged", forged.tags()), {})
+    assert any(r.previous == 2 and r.version == 1 and r.state == "done" for r in promo.records())
+    found = readiness_of(make_plan(promo.repo, promo.registry))
+    assert not found["rollback_rehearsed"].ok, found["rollback_rehearsed"].detail
+    commits = []
+    for staging in (1, 2, 1):  # v1, v2, then back to v1: a rollback, asked for in git and applied
+        commits.append(promo.release(staging=staging, production=None))
         apply(promo.repo, promo.registry, pull=None)
     rollback = promo.records()[-1]
-    assert (rollback.previous, rollback.version) == (2, 1)
+    assert (rollback.previous, rollback.version, rollback.commit) == (2, 1, commits[-1])
     promo.release(staging=1, production=1)
     found = readiness_of(make_plan(promo.repo, promo.registry))
     assert {name: c.ok for name, c in found.items()} == {
@@ -888,7 +896,7 @@ def test_readiness_checks_fail_with_what_to_set_then_pass(promo: Promo) -> None:
     assert found["audit_store"].detail.startswith("the service logs to a durable postgresql audit store")
     assert found["monitoring_owner"].detail == "monitoring owner @jane-doe"
     assert found["retraining_trigger"].detail == "retrain when mae > 3500.0"
-    assert f"v2 → v1 at {rollback.promoted_at}" in found["rollback_rehearsed"].detail
+    assert f"v2 → v1 at {rollback.promoted_at} by commit {commits[-1][:12]}" in found["rollback_rehearsed"].detail
     assert rollback.run_id in found["rollback_rehearsed"].detail
     assert found["reviews_scheduled"].detail == "post-deployment reviews at days 30, 90, 180, 365"
 

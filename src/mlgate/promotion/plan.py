@@ -636,7 +636,8 @@ def make_plan(
                 if order:
                     change.checks.append(order)
                 if requirement.readiness:
-                    change.checks.extend(readiness.checks(ctx, registry, stage, requirement.readiness))
+                    asked = tuple((c, r.versions()) for c, r in revisions(root, name, base))
+                    change.checks.extend(readiness.checks(ctx, registry, stage, requirement.readiness, asked))
             approvals, change.approvals = _approvals_check(requirement, pull, stage)
             change.approvers = [a.login for a in change.approvals]
             if approvals:

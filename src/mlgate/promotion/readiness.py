@@ -3,7 +3,7 @@
 The judged policy lists, per stage, which checks apply (``promotion.stages.<stage>.readiness``);
 ``promote --plan`` and ``--apply`` add one :class:`~mlgate.promotion.plan.Check` per listed
 check to every change that moves a version into that stage. Each check reads the spec the
-promotion judges (and, for the rollback rehearsal, the registry's audit log) and says what it
+promotion judges (and, for the rollback rehearsal, release.yaml's git history and the audit log) and says what it
 found or which key to set:
 
 - ``decision`` — the spec's ``decision`` block gives a ``threshold`` and a ``review_band``
@@ -15,9 +15,12 @@ found or which key to set:
   an e-mail address, not a team (``org/team``), a list or a role word (``team``, ``group``…);
 - ``retraining_trigger`` — ``monitoring.retrain_when`` is a metric threshold a job can evaluate
   (``{metric: roc_auc, min: 0.7}``), not only the free-text ``retraining_trigger``;
-- ``rollback_rehearsed`` — the model's audit log holds a finished record of a rollback in the
-  policy's ``rollback_stage`` (default ``staging``): the stage was moved back to a version it had
-  held before, through ``mlgate promote --apply`` (``mlgate rollback`` + merge does exactly that);
+- ``rollback_rehearsed`` — release.yaml's history on the base branch (git, first parent) moves
+  the policy's ``rollback_stage`` (default ``staging``) back to a version it had asked for before,
+  and the audit log holds the finished record of applying that very commit (``mlgate rollback`` +
+  merge + ``promote --apply`` does exactly that). Git decides that the rollback was asked for and
+  reviewed; the audit record only confirms it was applied (an ``mlgate-audit`` run alone, which
+  anyone with registry credentials can write, proves nothing);
 - ``reviews_scheduled`` — ``monitoring.reviews`` (days after deployment) includes every day the
   policy's ``reviews`` lists (default 30, 90 and 180).
 """
@@ -35,20 +38,26 @@ if TYPE_CHECKING:
     from mlgate.config.workspace import ModelContext
     from mlgate.promotion.plan import Check
 
+Asked = tuple[tuple[str, dict[str, int | None]], ...]
+"""release.yaml's revisions on the base branch, newest first: (commit, {stage: version})."""
+
 _LOGIN = re.compile(r"^@?[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")  # GitHub's login rules
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 # words that name a group of people or a role, not a person who answers when the model misbehaves
 _GROUP_WORDS = frozenset({"team", "group", "squad", "dept", "department", "ops", "org", "committee", "owners"})
 
 
-def checks(ctx: ModelContext, registry: Registry, stage: str, readiness: Readiness) -> list[Check]:
-    """One check per readiness item the policy lists for ``stage``, in the policy's order."""
+def checks(ctx: ModelContext, registry: Registry, stage: str, readiness: Readiness, asked: Asked = ()) -> list[Check]:
+    """One check per readiness item the policy lists for ``stage``, in the policy's order.
+
+    ``asked`` is release.yaml's history on the base branch, newest first: (commit, {stage: version}).
+    """
     from mlgate.promotion.plan import Check
 
     spec_file = f"models/{ctx.name}/model.yaml"
     out = []
     for name in readiness.checks:
-        ok, detail = _CHECKS[name](ctx, registry, readiness, spec_file)
+        ok, detail = _CHECKS[name](ctx, registry, readiness, spec_file, asked)
         out.append(Check(f"readiness: {name}", ok, detail))
     return out
 
@@ -60,7 +69,9 @@ def _field(value: Any, key: str) -> Any:
     return getattr(value, key, None)
 
 
-def _decision(ctx: ModelContext, _registry: Registry, _r: Readiness, spec_file: str) -> tuple[bool, str]:
+def _decision(
+    ctx: ModelContext, _registry: Registry, _r: Readiness, spec_file: str, _asked: Asked = ()
+) -> tuple[bool, str]:
     block = getattr(ctx.spec, "decision", None)
     if block is None:
         return False, f"{spec_file}: decision: no decision block (set decision: {{threshold, review_band}})"
@@ -78,7 +89,9 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _audit_store(ctx: ModelContext, _registry: Registry, _r: Readiness, spec_file: str) -> tuple[bool, str]:
+def _audit_store(
+    ctx: ModelContext, _registry: Registry, _r: Readiness, spec_file: str, _asked: Asked = ()
+) -> tuple[bool, str]:
     serving = ctx.spec.serving
     if serving is None:
         return False, f"{spec_file}: serving -> audit_url: not set (a durable database the service logs decisions to)"
@@ -86,7 +99,9 @@ def _audit_store(ctx: ModelContext, _registry: Registry, _r: Readiness, spec_fil
     return True, f"the service logs to a durable {scheme} audit store (serving.audit_url)"
 
 
-def _monitoring_owner(ctx: ModelContext, _registry: Registry, _r: Readiness, spec_file: str) -> tuple[bool, str]:
+def _monitoring_owner(
+    ctx: ModelContext, _registry: Registry, _r: Readiness, spec_file: str, _asked: Asked = ()
+) -> tuple[bool, str]:
     owner = ctx.spec.monitoring.owner.strip()
     where = f"{spec_file}: monitoring -> owner"
     if not owner:
@@ -101,7 +116,9 @@ def _monitoring_owner(ctx: ModelContext, _registry: Registry, _r: Readiness, spe
     return True, f"monitoring owner {owner}"
 
 
-def _retraining_trigger(ctx: ModelContext, _registry: Registry, _r: Readiness, spec_file: str) -> tuple[bool, str]:
+def _retraining_trigger(
+    ctx: ModelContext, _registry: Registry, _r: Readiness, spec_file: str, _asked: Asked = ()
+) -> tuple[bool, str]:
     when = ctx.spec.monitoring.retrain_when
     if when is None:
         said = ctx.spec.monitoring.retraining_trigger
@@ -111,20 +128,35 @@ def _retraining_trigger(ctx: ModelContext, _registry: Registry, _r: Readiness, s
     return True, f"retrain when {when.metric} {bound}"
 
 
-def _rollback_rehearsed(ctx: ModelContext, registry: Registry, readiness: Readiness, _s: str) -> tuple[bool, str]:
-    stage = readiness.rollback_stage
+def _rollbacks_asked(asked: Asked, stage: str) -> list[tuple[str, int, int]]:
+    """(commit, from, to) of each revision that moved ``stage`` back to a version an earlier revision asked for."""
+    found = []
     held: set[int] = set()
-    for record in audit.history(registry, ctx.name, stage):
-        if record.state != "done":
-            continue
-        back = record.version is not None and record.version in held and record.previous not in (None, record.version)
-        if back:
+    previous: int | None = None
+    for commit, versions in reversed(asked):  # oldest first
+        version = versions.get(stage)
+        if version is not None and previous is not None and version != previous and version in held:
+            found.append((commit, previous, version))
+        if version is not None:
+            held.add(version)
+        previous = version
+    return found
+
+
+def _rollback_rehearsed(
+    ctx: ModelContext, registry: Registry, readiness: Readiness, _s: str, asked: Asked
+) -> tuple[bool, str]:
+    stage = readiness.rollback_stage
+    applied = {
+        (r.commit, r.previous, r.version): r for r in audit.history(registry, ctx.name, stage) if r.state == "done"
+    }
+    for commit, before, after in reversed(_rollbacks_asked(asked, stage)):  # the newest first
+        record = applied.get((commit, before, after))
+        if record is not None:
             return True, (
-                f"rolled back in {stage}: v{record.previous} → v{record.version} at {record.promoted_at} "
-                f"by commit {record.commit[:12]} (audit run {record.run_id})"
+                f"rolled back in {stage}: v{before} → v{after} at {record.promoted_at} "
+                f"by commit {commit[:12]} (release.yaml on the base branch; audit run {record.run_id})"
             )
-        if record.version is not None:
-            held.add(record.version)
     return False, (
         f"no rollback of {ctx.name} in {stage} is on record: rehearse one (`mlgate rollback {ctx.name} --stage "
         f"{stage}`, merge its PR) before this stage"
@@ -132,7 +164,7 @@ def _rollback_rehearsed(ctx: ModelContext, registry: Registry, readiness: Readin
 
 
 def _reviews_scheduled(
-    ctx: ModelContext, _registry: Registry, readiness: Readiness, spec_file: str
+    ctx: ModelContext, _registry: Registry, readiness: Readiness, spec_file: str, _asked: Asked = ()
 ) -> tuple[bool, str]:
     days = ctx.spec.monitoring.reviews or []
     missing = [d for d in readiness.reviews if d not in days]

@@ -47,9 +47,12 @@ _Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]  # an int is ta
 _Long = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)]
 _Integer = Annotated[int, Strict(), Field(ge=-(2**31), le=2**31 - 1)]
 _Text = Annotated[str, Strict()] | None  # null: a missing value (NaN in the model input, as training saw it)
+# null in a double column: a missing number, NaN in the model input as a blank cell is for `mlgate
+# score` and for training (a pipeline's imputer fills it); an int column cannot hold one (its signature
+# says the training data had none)
 _FIELD_TYPES: dict[str, Any] = {
-    "double": _Number,
-    "float": _Number,
+    "double": _Number | None,
+    "float": _Number | None,
     "long": _Long,
     "integer": _Integer,
     "boolean": Annotated[bool, Strict()],
