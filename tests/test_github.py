@@ -406,9 +406,11 @@ def test_find_issue_pages_by_marker_state_and_label(server, gh):
     server.page_size_cap = 2
     for i in range(4):
         server.add_issue(f"other {i}", f"unrelated {i}", labels=["mlgate"])
-    server.add_issue("closed one", f"old alert\n{ISSUE_MARKER}", labels=["mlgate"], state="closed")
-    ours = server.add_issue("open one", f"alert\n{ISSUE_MARKER}", labels=["mlgate", "monitoring"])
-    server.add_issue("copy without the label", f"pasted {ISSUE_MARKER}", labels=["bug"])
+    server.add_issue("closed one", f"old alert\n{ISSUE_MARKER}", labels=["mlgate"], state="closed", user=server.bot)
+    # a person's issue with the marker and the labels, opened before mlgate's: not mlgate's
+    server.add_issue("pasted by a person", f"look\n{ISSUE_MARKER}", labels=["mlgate", "monitoring"])
+    ours = server.add_issue("open one", f"alert\n{ISSUE_MARKER}", labels=["mlgate", "monitoring"], user=server.bot)
+    server.add_issue("copy without the label", f"pasted {ISSUE_MARKER}", labels=["bug"], user=server.bot)
     found = gh.find_issue(ISSUE_MARKER, labels=["mlgate"])
     assert found["number"] == ours["number"]
     lists = [r for r in server.requests if r["method"] == "GET"]

@@ -244,7 +244,7 @@ def test_502_before_the_create_then_success_one_issue(server, gh, sleeps):
 
 def test_two_runs_at_once_leave_one_open_issue(server, gh, monkeypatch):
     # the other run opened its issue after this run looked and before it created its own
-    other = server.add_issue("the other run's", f"figures\n{MARKER}", labels=["mlgate", "monitoring"])
+    other = server.add_issue("the other run's", f"figures\n{MARKER}", labels=["mlgate", "monitoring"], user=server.bot)
     real, calls = gh.find_issue, []
 
     def looked_too_early(*args, **kwargs):
@@ -268,6 +268,15 @@ def test_a_second_model_and_stage_gets_its_own_issue(server, gh):
     assert two["number"] != one["number"]
     assert sync_issue(gh, verdict(0.42), owner="alice")["action"] == "unchanged"
     assert len(server.open_issues()) == 2
+
+
+def test_an_issue_a_person_opened_with_the_marker_and_labels_is_not_ours(server, gh):
+    pasted = server.add_issue("lookalike", f"someone pasted the marker {MARKER}", labels=["mlgate", "monitoring"])
+    assert pasted["user"]["type"] != "Bot"
+    result = sync_issue(gh, verdict(0.42), owner="alice")
+    assert result["action"] == "opened"
+    assert result["number"] != pasted["number"]
+    assert server.issues[pasted["number"]]["body"] == f"someone pasted the marker {MARKER}"  # left as it was
 
 
 def test_an_issue_without_the_mlgate_label_is_not_ours(server, gh):

@@ -313,8 +313,13 @@ class FakeGitHub:
         labels: list[str] | None = None,
         assignees: list[str] | None = None,
         state: str = "open",
+        user: dict | None = None,
     ) -> dict:
-        """Add an issue (the next number); the issue as GitHub returns it."""
+        """Add an issue (the next number); the issue as GitHub returns it.
+
+        ``user`` is its author (default: the event's sender, a person); issues opened through the
+        API are the token's identity's (:attr:`bot`), as on GitHub.
+        """
         number = self.next_number()
         iid = self.new_id()
         base = f"{self.url}/repos/{self.repo}"
@@ -333,7 +338,7 @@ class FakeGitHub:
             "state_reason": None,
             "title": title,
             "body": body,
-            "user": self._simple_user(),
+            "user": copy.deepcopy(user) if user else self._simple_user(),
             "labels": [],
             "assignee": None,
             "assignees": [],
@@ -639,7 +644,7 @@ class FakeGitHub:
                 return self._list_issues(path, query)
             if error := self._unassignable(body):
                 return 422, {}, error
-            issue = self.add_issue(body["title"], body.get("body"), labels=body.get("labels"))
+            issue = self.add_issue(body["title"], body.get("body"), labels=body.get("labels"), user=self.bot)
             self._set_issue_fields(issue, {"assignees": body.get("assignees")})
             issue["updated_at"] = issue["created_at"]
             return 201, {"Location": issue["url"]}, issue

@@ -520,7 +520,8 @@ class GitHub:
 
         ``labels`` narrow the listing (GitHub returns the issues that carry all of them), so a busy
         repository is one request, not one per hundred issues. Pull requests (which GitHub's issue
-        listing returns too) are skipped.
+        listing returns too) are skipped, and so are issues another identity opened (:meth:`is_own`):
+        a marker pasted into someone's issue does not make it mlgate's.
         """
         return next(self._issues_with(marker, state, labels), None)
 
@@ -537,7 +538,8 @@ class GitHub:
         if labels:
             query["labels"] = ",".join(labels)
         for issue in self._paginate(f"/repos/{self.repo}/issues?{urlencode(query)}", what=f"issues of {self.repo}"):
-            if "pull_request" not in issue and marker in (issue.get("body") or ""):
+            # only issues this token's identity opened: anyone may paste the marker into an issue
+            if "pull_request" not in issue and marker in (issue.get("body") or "") and self.is_own(issue):
                 yield issue
 
     def issue(self, number: int) -> dict[str, Any]:
