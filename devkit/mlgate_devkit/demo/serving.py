@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import secrets
 import shutil
 import sqlite3
@@ -176,7 +177,9 @@ def _replaced_bytes_attack(j: Journey, folder: Path, incoming: Path) -> dict[str
         raise RuntimeError("mlgate score scored files that differ from the digest release.yaml pins")
     finally:
         target.write_bytes(saved)
-    j.log(f"  mlgate score credit --stage production: exit {refused['exit_code']}: {refused['message'][-160:]}")
+    # the message names the version, both digests and the file; long hex is cut for the screen, not the log
+    shown = re.sub(r"sha256:([0-9a-f]{12})[0-9a-f]{52}", r"sha256:\1…", refused["message"])
+    j.log(f"  mlgate score credit --stage production: exit {refused['exit_code']}: {shown}")
     j.log(f"  restored v{production}'s model.skops")
     return refused
 
