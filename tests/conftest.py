@@ -69,6 +69,14 @@ def git(*args: str, cwd: Path) -> str:
     return run(["git", *args], cwd)
 
 
+def edit(repo: Path, rel: str, old: str, new: str) -> None:
+    """Replace ``old`` (which must occur exactly once) with ``new`` in ``repo``'s file ``rel``."""
+    path = repo / rel
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} must occur once in {rel}"
+    path.write_text(text.replace(old, new))
+
+
 def copy_paths(source: Path, dest: Path, rels: tuple[str, ...]) -> None:
     """Copy files and folders (relative paths) from one tree into another."""
     for rel in rels:

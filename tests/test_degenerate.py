@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import copy_repo, git, invoke
+from conftest import copy_repo, edit, git, invoke
 from mlgate.config.schema import DegenerateDecisions, load_model_spec
 from mlgate.gates import decisions
 from mlgate.gates.verdict import RuleStatus, judge
@@ -32,13 +32,6 @@ def run(repo: Path, *args: str) -> tuple[int, dict[str, Any] | None, Any]:
     result = invoke(CliRunner(), *args, "--json", str(out), cwd=repo)
     payload = json.loads(out.read_text()) if out.exists() else None
     return result.exit_code, payload, result
-
-
-def edit(repo: Path, rel: str, old: str, new: str) -> None:
-    path = repo / rel
-    text = path.read_text()
-    assert text.count(old) == 1, f"{old!r} must occur once in {rel}"
-    path.write_text(text.replace(old, new))
 
 
 def commit(repo: Path, message: str) -> str:

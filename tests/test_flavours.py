@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 from sklearn import metrics
 
-from conftest import copy_repo, git, invoke
+from conftest import copy_repo, edit, git, invoke
 from mlgate.config.schema import TrustedFormat
 from mlgate.config.workspace import load_model_context
 from mlgate.data import load_model_data
@@ -44,13 +44,6 @@ class Setup:
     y: np.ndarray  # holdout target
     versions: dict[str, int]
     models: dict[str, Any]  # the in-memory models the versions were logged from
-
-
-def edit(repo: Path, rel: str, old: str, new: str) -> None:
-    path = repo / rel
-    text = path.read_text()
-    assert text.count(old) == 1, f"{old!r} must occur once in {rel}"
-    path.write_text(text.replace(old, new))
 
 
 def register(log: Callable[[], Any]) -> int:

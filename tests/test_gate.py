@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 from sklearn.metrics import mean_absolute_error
 
-from conftest import copy_repo, invoke
+from conftest import copy_repo, edit, invoke
 from mlgate.config.workspace import load_model_context
 from mlgate.data import load_model_data
 from mlgate.gates.verdict import SCHEMA
@@ -27,13 +27,6 @@ def run(repo: Path, *args: str) -> tuple[int, dict[str, Any] | None, str]:
     result = invoke(CliRunner(), *args, "--json", str(out), cwd=repo)
     payload = json.loads(out.read_text()) if out.exists() else None
     return result.exit_code, payload, result.output
-
-
-def edit(repo: Path, rel: str, old: str, new: str) -> None:
-    path = repo / rel
-    text = path.read_text()
-    assert text.count(old) == 1, f"{old!r} must occur once in {rel}"
-    path.write_text(text.replace(old, new))
 
 
 def by_id(verdict: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import copy_repo, dvc, git, invoke
+from conftest import copy_repo, dvc, edit, git, invoke
 from mlgate.exceptions import UnsafeModel
 from mlgate.registry import Registry, load_skops
 
@@ -27,13 +27,6 @@ def run(repo: Path, *args: str) -> tuple[int, dict[str, Any] | None, str]:
     result = invoke(CliRunner(), *args, "--json", str(out), cwd=repo)
     payload = json.loads(out.read_text()) if out.exists() else None
     return result.exit_code, payload, result.output
-
-
-def edit(repo: Path, rel: str, old: str, new: str) -> None:
-    path = repo / rel
-    text = path.read_text()
-    assert text.count(old) == 1, f"{old!r} must occur once in {rel}"
-    path.write_text(text.replace(old, new))
 
 
 def commit(repo: Path, message: str) -> str:
