@@ -232,8 +232,6 @@ EXTRA_OF_MODULE = {
     "xgboost": "byo",
     "lightgbm": "byo",
     "deepchecks": "deepchecks",
-    "act": "demo",
-    "jsonschema": "demo",
 }
 
 

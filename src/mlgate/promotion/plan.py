@@ -276,12 +276,14 @@ def _named_versions(
 
 
 @functools.lru_cache(maxsize=64)
-def _asked(root: Path, name: str, base: str) -> tuple[dict[str, int | None], ...]:
+def _asked(root: Path, name: str, base: str) -> readiness.Asked:
     """What each revision of the release on ``base``'s first-parent history asked for, newest first.
 
-    ``base`` must be a commit sha (history below a commit never changes, so the answer is cached).
+    (commit, {stage: version}) per revision. ``base`` must be a commit sha (history below a commit
+    never changes, so the answer is cached: the rollback exemption, the stage order and the
+    readiness checks of every change read it once).
     """
-    return tuple(release.versions() for _commit, release in revisions(root, name, base))
+    return tuple((commit, release.versions()) for commit, release in revisions(root, name, base))
 
 
 def _held_before(root: Path, name: str, stage: str, version: int, base: str) -> bool:
@@ -293,7 +295,7 @@ def _held_before(root: Path, name: str, stage: str, version: int, base: str) -> 
     earlier revision must have asked for it, with another request in between.
     """
     other = False
-    for asked in _asked(root, name, base):
+    for _commit, asked in _asked(root, name, base):
         if asked.get(stage) != version:
             other = True
         elif other:
@@ -636,7 +638,7 @@ def make_plan(
                 if order:
                     change.checks.append(order)
                 if requirement.readiness:
-                    asked = tuple((c, r.versions()) for c, r in revisions(root, name, base))
+                    asked = _asked(root, name, base)
                     change.checks.extend(readiness.checks(ctx, registry, stage, requirement.readiness, asked))
             approvals, change.approvals = _approvals_check(requirement, pull, stage)
             change.approvers = [a.login for a in change.approvals]
@@ -869,7 +871,7 @@ class SyncState(StrEnum):
 def _lagging(root: Path, name: str, stage: str, desired: int | None, now: int | None) -> bool:
     """Whether ``now`` is what release.yaml asked for just before it asked for ``desired`` (apply pending)."""
     head = git_state(root).commit  # a commit, not "HEAD": _asked is cached per commit
-    for asked in _asked(root, name, head) if head != "unknown" else ():
+    for _commit, asked in _asked(root, name, head) if head != "unknown" else ():
         if asked.get(stage) != desired:
             return asked.get(stage) == now
     return now is None  # release.yaml always asked for ``desired``: only an alias never set lags

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlgate.config.release import entry_at, release_path
+from mlgate.config.release import commit_of, entry_at, release_path
 from mlgate.exceptions import CustodyViolation, GitError, InvalidInput
-from mlgate.git import run_git
 from mlgate.registry import ModelVersion, Registry
 
 DEFAULT_REF = "HEAD"
@@ -63,7 +62,7 @@ FIX_UNPINNED = (
 def desired(root: Path, name: str, stage: str, ref: str = DEFAULT_REF) -> Desired:
     """What release.yaml at ``ref`` asks for in ``stage`` (exit 2 for a ref git does not know)."""
     try:
-        commit = run_git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")
+        commit = commit_of(root, ref)
     except GitError:
         raise InvalidInput(
             f"--ref {ref}: not a commit of the repository at {root}",
