@@ -43,7 +43,9 @@ def evaluation_paths(spec_data: dict[str, Any] | None) -> dict[str, str]:
     From parsed YAML (a PR's spec may be malformed: values that are not strings are left out).
     """
     spec_data = spec_data if isinstance(spec_data, dict) else {}
-    data = spec_data.get("data") if isinstance(spec_data.get("data"), dict) else {}
+    data = spec_data.get("data")
+    if not isinstance(data, dict):
+        data = {}
     found = {f"data.{role}": data.get(role) for role in EVALUATION_ROLES}
     predictions = spec_data.get("predictions")
     found["predictions.path"] = predictions.get("path") if isinstance(predictions, dict) else None

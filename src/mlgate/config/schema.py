@@ -15,7 +15,7 @@ import shlex
 import sys
 import types
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
@@ -29,10 +29,6 @@ GateFamily = Literal["performance", "fairness", "drift", "integrity", "documenta
 GATE_FAMILIES: tuple[str, ...] = get_args(GateFamily)
 COMPARISONS = ("min", "max", "max_regression")
 
-PerformanceMetric = Literal[catalog.names("performance")]  # type: ignore[valid-type]
-FairnessMetric = Literal[catalog.names("fairness")]  # type: ignore[valid-type]
-DriftMetric = Literal[catalog.names("drift")]  # type: ignore[valid-type]
-IntegrityMetric = Literal[catalog.names("integrity")]  # type: ignore[valid-type]
 MONITORING_METRICS: tuple[str, ...] = (
     *catalog.names("drift"),
     *(name for name in catalog.NATIVE_INTEGRITY_METRICS if name not in ("conflicting_labels", "train_holdout_overlap")),
@@ -41,7 +37,20 @@ MONITORING_METRICS: tuple[str, ...] = (
 )
 """What a ``monitoring`` rule of a policy can name: drift and data quality of the production inputs,
 performance once labels arrive, and what only production shows (catalog family ``monitoring``)."""
-MonitoringMetric = Literal[MONITORING_METRICS]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    # The metric names are the catalog's, known at run time only: to the type checker a metric is a
+    # str; pydantic validates against the Literal below (and lists its values in the JSON schema).
+    PerformanceMetric: TypeAlias = str
+    FairnessMetric: TypeAlias = str
+    DriftMetric: TypeAlias = str
+    IntegrityMetric: TypeAlias = str
+    MonitoringMetric: TypeAlias = str
+else:
+    PerformanceMetric = Literal[catalog.names("performance")]
+    FairnessMetric = Literal[catalog.names("fairness")]
+    DriftMetric = Literal[catalog.names("drift")]
+    IntegrityMetric = Literal[catalog.names("integrity")]
+    MonitoringMetric = Literal[MONITORING_METRICS]
 DeepchecksSuite = Literal["data_integrity", "train_test_validation", "model_evaluation"]
 DocumentedField = Literal[
     "description",
@@ -754,6 +763,29 @@ class ModelSpec(StrictModel):
         """Whether the spec audits predictions made elsewhere (no model to train or promote)."""
         return self.predictions is not None
 
+    # ``data``, ``target`` and ``features`` are optional in the YAML (a predictions spec may leave
+    # them out) but set on every validated spec as below: these give them their validated types.
+    @property
+    def inputs(self) -> Features:
+        """The feature columns: set on every validated spec (a predictions spec may have empty lists)."""
+        if self.features is None:
+            raise ValueError(f"spec '{self.name}' was not validated: it has no features")
+        return self.features
+
+    @property
+    def target_column(self) -> str:
+        """The column to predict: ``target``, or a predictions spec's ``predictions.label_column``."""
+        if self.target is None:
+            raise ValueError(f"spec '{self.name}' was not validated: it has no target")
+        return self.target
+
+    @property
+    def dataset(self) -> DataSpec:
+        """``data``: required of a spec that trains (an estimator or a command); a predictions spec may omit it."""
+        if self.data is None:
+            raise ValueError(f"spec '{self.name}' has no data: a predictions spec reads predictions.path")
+        return self.data
+
     @model_validator(mode="after")
     def _output_fits_task(self) -> ModelSpec:
         if self.output is None:
@@ -1389,7 +1421,10 @@ def _clean_loc(loc: tuple[Any, ...]) -> KeyPath:
     return tuple(p for p in loc if isinstance(p, int) or not _UNION_TAG.match(str(p)))
 
 
-def parse(model: type[BaseModel], doc: Document) -> Any:
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def parse(model: type[_Model], doc: Document) -> _Model:
     """Validate ``doc`` as ``model``; raise :class:`SpecError` with every located problem."""
     try:
         return model.model_validate(doc.data)

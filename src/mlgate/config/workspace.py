@@ -128,7 +128,7 @@ def _policy_problems(spec: ModelSpec, policy: ResolvedPolicy, root: Path) -> lis
     problems = []
     wrong = REGRESSION_METRICS if spec.task == "classification" else CLASSIFICATION_METRICS
     sensitive = {s.name for s in spec.sensitive_features}
-    features = set(spec.features.all)
+    features = set(spec.inputs.all)
     rules = _effective_rules(policy, root)
     for doc, index, rule in rules.get("performance", []):
         if rule.get("metric") in wrong:
@@ -225,38 +225,39 @@ def load_model_context(
             f"no spec for model '{name}': {display_path(path, root)} does not exist",
             hint=f"models in this repo: {known}",
         )
-    spec, spec_doc = spec or load_model_spec(path, root)
+    model, spec_doc = spec or load_model_spec(path, root)
     # Past the spec itself, each file is checked even when another failed, so one run of
     # `mlgate validate` lists everything a pull request has to fix.
-    if spec.name != name:  # params and release are found by name: nothing else can be checked
-        message = f"the spec in models/{name}/ must be named '{name}', not '{spec.name}'"
+    if model.name != name:  # params and release are found by name: nothing else can be checked
+        message = f"the spec in models/{name}/ must be named '{name}', not '{model.name}'"
         raise SpecError([spec_doc.problem(("name",), message)])
     problems: list[Problem] = []
-    policy = _collect(problems, lambda: _load_spec_policy(spec, spec_doc, root, policy_source))
+    policy = _collect(problems, lambda: _load_spec_policy(model, spec_doc, root, policy_source))
     if policy is not None:
-        problems += _policy_problems(spec, policy, policy_source.root if policy_source else root)
+        problems += _policy_problems(model, policy, policy_source.root if policy_source else root)
     # the judged policy (on a PR: the base's) decides which packages a spec may import estimators from
     modules = estimator_modules(policy.policy if policy is not None else None)
-    declarative = spec.estimator is not None
-    estimator_cls = _collect(problems, lambda: resolve_estimator(spec, spec_doc, modules)) if declarative else None
+    declarative = model.estimator is not None
+    estimator_cls = _collect(problems, lambda: resolve_estimator(model, spec_doc, modules)) if declarative else None
     params: dict[str, Any] = {}
-    if not spec.is_predictions:  # predictions made elsewhere: no estimator, no params to check
-        loaded = _collect(problems, lambda: load_params(root, spec.name, spec_doc, required=declarative))
+    if not model.is_predictions:  # predictions made elsewhere: no estimator, no params to check
+        loaded = _collect(problems, lambda: load_params(root, model.name, spec_doc, required=declarative))
         params = loaded[0] if loaded else {}
-        if loaded and loaded[1] is not None and estimator_cls is not None:
-            _collect(problems, lambda: check_params(estimator_cls, params, loaded[1], spec.name, modules))
+        params_doc = loaded[1] if loaded else None
+        if params_doc is not None and estimator_cls is not None:
+            _collect(problems, lambda: check_params(estimator_cls, params, params_doc, model.name, modules))
     release = None
     release_path = path.with_name(RELEASE_FILE)
     if release_path.is_file():
         parsed = _collect(problems, lambda: load_release(release_path, root))
         if parsed is not None and policy is not None:
             release = parsed[0]
-            problems += _release_problems(release, parsed[1], spec, policy)
+            problems += _release_problems(release, parsed[1], model, policy)
     if problems:
         raise SpecError(problems)
     assert policy is not None
     assert estimator_cls is not None or not declarative
-    return ModelContext(root, spec, spec_doc, policy, params, estimator_cls, release, modules)
+    return ModelContext(root, model, spec_doc, policy, params, estimator_cls, release, modules)
 
 
 def refuse_predictions(ctx: ModelContext, doing: str) -> None:

@@ -89,7 +89,7 @@ class _Refused(Exception):
         self.loc, self.line, self.column, self.message = loc, line, column, message
 
 
-class _DepthScanner(RoundTripScanner):  # type: ignore[misc]
+class _DepthScanner(RoundTripScanner):
     """A scanner that stops at the 65th open ``[`` or ``{``.
 
     Inside brackets ruamel's scanner reads ahead to the first closing one, in time quadratic in
@@ -200,15 +200,15 @@ def _plain(node: Any, loc: KeyPath, doc: Document) -> Any:
         out: dict[str, Any] = {}
         for key, value in node.items():
             child = (*loc, key)
-            doc.key_marks[child] = tuple(node.lc.key(key))  # type: ignore[assignment]
-            doc.value_marks[child] = tuple(node.lc.value(key))  # type: ignore[assignment]
+            doc.key_marks[child] = tuple(node.lc.key(key))
+            doc.value_marks[child] = tuple(node.lc.value(key))
             out[key] = _plain(value, child, doc)
         return out
     if isinstance(node, CommentedSeq):
         items = []
         for index, value in enumerate(node):
             child = (*loc, index)
-            doc.value_marks[child] = tuple(node.lc.item(index))  # type: ignore[assignment]
+            doc.value_marks[child] = tuple(node.lc.item(index))
             items.append(_plain(value, child, doc))
         return items
     if isinstance(node, bool) or node is None:

@@ -498,7 +498,7 @@ def _unique_categories(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document,
     the model learns nothing from it and says nothing about it (a review column trains to AUC 0.5).
     """
     problems = []
-    for i, column in enumerate(spec.features.categorical):
+    for i, column in enumerate(spec.inputs.categorical):
         if column not in frame:
             continue
         values = frame[column].dropna()
@@ -518,12 +518,12 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
         for loc, col in _spec_columns(spec)
         if col not in frame.columns
     ]
-    numeric = [*spec.features.numeric, *(s.name for s in spec.sensitive_features if s.bins)]
+    numeric = [*spec.inputs.numeric, *(s.name for s in spec.sensitive_features if s.bins)]
     if spec.task == "regression":
         numeric.append(spec.target)
     problems += _numeric_problems(frame, numeric, shown)
-    binned = [s.name for s in spec.sensitive_features if s.bins and s.name not in spec.features.all]
-    problems += _empty_columns(frame, [*spec.features.all, *binned], shown)
+    binned = [s.name for s in spec.sensitive_features if s.bins and s.name not in spec.inputs.all]
+    problems += _empty_columns(frame, [*spec.inputs.all, *binned], shown)
     problems += _unique_categories(frame, spec, spec_doc, shown)
     if spec.target in frame.columns:
         target = frame[spec.target]
@@ -552,9 +552,9 @@ def prepare_columns(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     column ("can not safely convert"), so casting here would reject the very file we trained on.
     """
     out = frame.copy()
-    for column in spec.features.numeric:
+    for column in spec.inputs.numeric:
         out[column] = pd.to_numeric(out[column])
-    for column in [*spec.features.categorical, *spec.features.text]:  # missing text stays None: integrity counts it
+    for column in [*spec.inputs.categorical, *spec.inputs.text]:  # missing text stays None: integrity counts it
         out[column] = out[column].astype("object").where(out[column].notna(), None)
         out[column] = out[column].map(lambda v: v if v is None else str(v))
     return out
@@ -562,7 +562,7 @@ def prepare_columns(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
 
 def split_settings(spec: ModelSpec) -> dict[str, Any]:
     """The split a spec asks for (defaults made explicit): what decides which rows are held out."""
-    plan = spec.data.split
+    plan = spec.dataset.split
     if plan is None:
         return {"holdout_fraction": 0.25, "seed": 42, "stratify": True}
     return {"holdout_fraction": plan.holdout_fraction, "seed": plan.seed, "stratify": plan.stratify}
@@ -693,7 +693,7 @@ def _resolve(
 
 def load_model_data(spec: ModelSpec, spec_doc: Document, root: Path, at: DataAt | None = None) -> ModelData:
     """Resolve, verify, load and check every input of ``spec`` (from the base commit with ``at``)."""
-    resolved = [_resolve(role, rel, root, spec_doc, at) for role, rel in spec.data.files().items()]
+    resolved = [_resolve(role, rel, root, spec_doc, at) for role, rel in spec.dataset.files().items()]
     files = [f for f, _ in resolved]
     frames = {}
     for data_file, local in resolved:
@@ -701,7 +701,7 @@ def load_model_data(spec: ModelSpec, spec_doc: Document, root: Path, at: DataAt 
         check_frame(frame, spec, spec_doc, data_file.path)
         frames[data_file.role] = prepare_columns(frame, spec)
     if "path" in frames:
-        shown = spec.data.path or ""
+        shown = spec.dataset.path or ""
         check_split(frames["path"], spec, spec_doc, shown)
         try:
             train, holdout = split(frames["path"], spec)
@@ -803,7 +803,7 @@ def load_predictions_data(spec: ModelSpec, spec_doc: Document, root: Path, at: D
         ]
         if missing:
             raise SpecError(missing)
-        number_problems = _numeric_problems(ref_frame, spec.features.numeric, ref_file.path)
+        number_problems = _numeric_problems(ref_frame, spec.inputs.numeric, ref_file.path)
         if number_problems:
             raise SpecError(number_problems)
         reference = prepare_columns(ref_frame, spec)

@@ -91,9 +91,9 @@ def version_held_out(tags: dict[str, str], params: dict[str, str]) -> HeldOut | 
 def evaluation_held_out(spec: ModelSpec, data: ModelData) -> HeldOut:
     """What the spec's data holds out today: the split of its data file, or its holdout file."""
     md5s = data.md5s
-    if spec.data.path:
-        return HeldOut("split", spec.data.path, md5s.get("path", ""), split=split_settings(spec))
-    return HeldOut("files", spec.data.train or "", md5s.get("train", ""), md5s.get("holdout", ""))
+    if spec.dataset.path:
+        return HeldOut("split", spec.dataset.path, md5s.get("path", ""), split=split_settings(spec))
+    return HeldOut("files", spec.dataset.train or "", md5s.get("train", ""), md5s.get("holdout", ""))
 
 
 def _commit_known(root: Path, commit: str) -> bool:
@@ -169,7 +169,7 @@ def leave_out(data: ModelData, spec: ModelSpec, trained: Any, why: str) -> Unsee
     The challenger's own training rows then stand for "training data" in the integrity and
     drift families too: that is what the model learnt from.
     """
-    columns = [c for c in [*spec.features.all, spec.target] if c in data.holdout.columns and c in trained.columns]
+    columns = [c for c in [*spec.inputs.all, spec.target_column] if c in data.holdout.columns and c in trained.columns]
     seen = set(row_keys(trained, columns))
     keep = ~row_keys(data.holdout, columns).isin(seen).to_numpy()
     holdout = data.holdout[keep].reset_index(drop=True)
@@ -179,8 +179,8 @@ def leave_out(data: ModelData, spec: ModelSpec, trained: Any, why: str) -> Unsee
             f"has {len(holdout)} rows and fewer than two classes: nothing honest can be measured",
             hint="train with the base branch's data and split, or get the data/split change approved and merged first",
         )
-    explicit_current = spec.data.current is not None
-    explicit_reference = spec.data.reference is not None
+    explicit_current = spec.dataset.current is not None
+    explicit_reference = spec.dataset.reference is not None
     updated = replace(
         data,
         train=trained.reset_index(drop=True),

@@ -15,15 +15,13 @@ def absolute(metric: str, metrics: dict[str, float]) -> Measurement:
 
 
 def regression(
-    metric: str, challenger: dict[str, float], champion: dict[str, float] | None, champion_version: int | None
-) -> Measurement | None:
+    metric: str, challenger: dict[str, float], champion: dict[str, float], champion_version: int
+) -> Measurement:
     """How much worse the challenger is than the champion (0 or less: no worse).
 
-    Returns None when there is no champion, so the caller marks the rule ``skipped`` with the
-    reason instead of passing it silently.
+    Without a champion there is nothing to compare: the caller marks the rule ``skipped`` with
+    the reason instead of passing it silently (see mlgate.gates.run).
     """
-    if champion is None or champion_version is None:
-        return None
     if metric not in challenger or metric not in champion:
         return Measurement.failed(f"{metric} is missing for the challenger or the champion")
     new, old = challenger[metric], champion[metric]

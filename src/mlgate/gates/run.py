@@ -83,7 +83,7 @@ def model_columns(spec: ModelSpec, holdout: pd.DataFrame, features: list[tuple[s
     ``features`` are the model's own ``(column, type)`` (its signature), so an older version with
     other features is scored on what it expects; None: the spec's features, typed as training types them.
     """
-    columns = features or frame_columns(holdout, spec.features.all, [*spec.features.categorical, *spec.features.text])
+    columns = features or frame_columns(holdout, spec.inputs.all, [*spec.inputs.categorical, *spec.inputs.text])
     return model_input(holdout, columns)
 
 
@@ -302,10 +302,10 @@ class Evaluation:
         spec = self.ctx.spec
         if spec.is_predictions and not (spec.data and spec.data.reference):
             return Measurement.failed("a predictions spec needs data.reference to measure drift against")
-        if not spec.features.all:
+        if not spec.inputs.all:
             return Measurement.failed(f"models/{spec.name}/model.yaml lists no features to measure drift on")
         if self._drift is None:
-            feats = self.ctx.spec.features
+            feats = self.ctx.spec.inputs
             try:
                 self._drift = drift.feature_drift(
                     self.data.reference, self.data.current, feats.numeric, feats.categorical, settings, text=feats.text
@@ -328,10 +328,10 @@ class Evaluation:
         return integrity.IntegrityData(
             train=self.data.train,
             holdout=self.data.holdout,
-            numeric=spec.features.numeric,
-            categorical=spec.features.categorical,
-            text=spec.features.text,
-            target=spec.target,
+            numeric=spec.inputs.numeric,
+            categorical=spec.inputs.categorical,
+            text=spec.inputs.text,
+            target=spec.target_column,
             signature=self.signature,
         )
 
@@ -343,7 +343,7 @@ class Evaluation:
         spec = self.ctx.spec
         if spec.is_predictions and rule.metric in NEEDS_TRAINING_DATA:
             return Skip(f"{rule.metric} compares with training data; predictions made elsewhere come with none")
-        if rule.metric in NEEDS_FEATURES and not spec.features.all:
+        if rule.metric in NEEDS_FEATURES and not spec.inputs.all:
             # rows would be compared on the label alone: fail closed rather than measure nothing
             return Measurement.failed(f"models/{spec.name}/model.yaml lists no features to compare rows on")
         return integrity.integrity_measurement(rule.metric, self.integrity_data())
@@ -562,7 +562,7 @@ def _input_columns(loaded: LoadedModel, spec: ModelSpec, data: ModelData) -> lis
     own = own_columns(loaded.model)
     if not own or not all(c in data.holdout.columns for c in own):
         return None
-    return frame_columns(data.holdout, own, [*spec.features.categorical, *spec.features.text])
+    return frame_columns(data.holdout, own, [*spec.inputs.categorical, *spec.inputs.text])
 
 
 def _trained_on(tags: dict[str, str]) -> dict[str, str]:
@@ -828,6 +828,8 @@ def attach_verdict(registry: Registry, verdict: Verdict) -> str:
     payload = jsonout.dumps(verdict.as_dict())
     digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
     artifact = verdict_artifact(verdict, digest)
+    if verdict.run_id is None or verdict.version is None:  # a predictions file is no registered version
+        raise ValueError(f"the verdict of {verdict.model} judges no model version: nothing to attach it to")
     registry.attach_json(verdict.run_id, payload, artifact)
     registry.set_version_tags(verdict.model, verdict.version, verdict_tags(verdict, artifact, digest))
     return artifact

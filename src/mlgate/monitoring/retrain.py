@@ -324,7 +324,7 @@ def _point_at_newest_snapshot(
 ) -> dict[str, Any]:
     """Set ``data.path`` to the newest snapshot by name (edited in place); stage the spec."""
     where = ("monitoring", "retrain", "snapshots")
-    if not spec.data.path:
+    if not spec.dataset.path:
         message = "the snapshots recipe sets data.path, and this spec has none (it trains on data.train)"
         raise SpecError([spec_doc.problem(where, message)])
     candidates = _snapshot_candidates(root, pattern)
@@ -334,14 +334,14 @@ def _point_at_newest_snapshot(
     if not candidates[newest]:
         message = f"the newest snapshot {newest} is not DVC-tracked (no {newest}.dvc beside it)"
         raise SpecError([spec_doc.problem(where, message)])
-    if newest == spec.data.path:
+    if newest == spec.dataset.path:
         progress(f"{name}: data.path is already the newest snapshot, {newest}")
         return {"data.path": [newest, newest]}
     rel = spec_path(root, name).relative_to(root).as_posix()
     replace_scalar(spec_path(root, name), ("data", "path"), newest, rel)
     run_git(root, "add", "--", rel)
-    progress(f"{rel}: data.path {spec.data.path} → {newest}")
-    return {"data.path": [spec.data.path, newest]}
+    progress(f"{rel}: data.path {spec.dataset.path} → {newest}")
+    return {"data.path": [spec.dataset.path, newest]}
 
 
 # --------------------------------------------------------------------------- texts

@@ -117,7 +117,7 @@ def run(
     progress(f"measuring {len(traffic.rows)} production rows against {len(reference.frame)} reference rows")
     labelled = join_labels(ctx, traffic.rows, span.end)
     threshold = ctx.spec.decision.threshold if ctx.spec.decision is not None else 0.5
-    subject = Subject(plan.task, list(plan.classes), plan.positive, threshold, ctx.spec.features, list(plan.features))
+    subject = Subject(plan.task, list(plan.classes), plan.positive, threshold, ctx.spec.inputs, list(plan.features))
     settings = ctx.policy.policy.settings.drift
     measurements = Measurements(subject, reference.frame, reference_scores, traffic, labelled, settings)
     rules = evaluate_rules(list(ctx.policy.policy.monitoring or []), measurements)

@@ -430,7 +430,7 @@ def _spec_hashes_at(
         "spec.sha256": canonical_hash(spec.model_dump(mode="json", by_alias=True)),
         "params.sha256": canonical_hash(params),
     }
-    for role, rel in spec.data.files().items():
+    for role, rel in spec.dataset.files().items():
         record = dvc_record(rel, tree.root, root)
         hashes[f"data.{role}.md5"] = record[0] if record else ""
     return hashes

@@ -76,7 +76,10 @@ def _int(text: str) -> int | None:
 
 def _from_run(run: Run) -> Record:
     tags = run.tags
-    get = lambda key: tags.get(PREFIX + key, "")
+
+    def get(key: str) -> str:
+        return tags.get(PREFIX + key, "")
+
     return Record(
         model=get("model"),
         stage=get("stage"),

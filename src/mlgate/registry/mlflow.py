@@ -12,6 +12,7 @@ surface as :class:`~mlgate.exceptions.RegistryUnavailable` (exit 3).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -521,7 +522,7 @@ class Registry:
         for key, value in tags.items():
             self._upsert(
                 f"tag {name} v{version}",
-                lambda k=key, v=value: self.client.set_model_version_tag(name, str(version), k, v),
+                functools.partial(self.client.set_model_version_tag, name, str(version), key, value),
             )
 
     def run_status(self, run_id: str) -> str:
@@ -574,7 +575,7 @@ class Registry:
         while True:
             page = self._call(
                 "list models",
-                lambda t=token: self.client.search_registered_models(max_results=SEARCH_PAGE, page_token=t),
+                functools.partial(self.client.search_registered_models, max_results=SEARCH_PAGE, page_token=token),
             )
             yield from page
             token = page.token
@@ -613,8 +614,8 @@ class Registry:
             while True:
                 page = self._call(
                     f"list versions of {len(chunk)} model(s)",
-                    lambda t=token, q=query: self.client.search_model_versions(
-                        q, max_results=SEARCH_PAGE, page_token=t
+                    functools.partial(
+                        self.client.search_model_versions, query, max_results=SEARCH_PAGE, page_token=token
                     ),
                 )
                 for mv in page:
@@ -723,8 +724,11 @@ class Registry:
         while True:
             page = self._call(
                 f"search models logged by run {run_id}",
-                lambda t=token: self.client.search_logged_models(
-                    [experiment_id], filter_string=f"source_run_id = '{run_id}'", page_token=t
+                functools.partial(
+                    self.client.search_logged_models,
+                    [experiment_id],
+                    filter_string=f"source_run_id = '{run_id}'",
+                    page_token=token,
                 ),
             )
             found += [
@@ -780,12 +784,12 @@ class Registry:
     def set_run_tags(self, run_id: str, tags: dict[str, str]) -> None:
         """Tag a run (finished or not), each tag written idempotently."""
         for key, value in tags.items():
-            self._upsert(f"tag run {run_id}", lambda k=key, v=value: self.client.set_tag(run_id, k, v))
+            self._upsert(f"tag run {run_id}", functools.partial(self.client.set_tag, run_id, key, value))
 
     def finish_run(self, run_id: str, tags: dict[str, str], status: str = "FINISHED") -> None:
         """Tag the run and end it with ``status`` (``FINISHED``, or ``KILLED`` for a lost race)."""
         for key, value in tags.items():
-            self._upsert(f"tag run {run_id}", lambda k=key, v=value: self.client.set_tag(run_id, k, v))
+            self._upsert(f"tag run {run_id}", functools.partial(self.client.set_tag, run_id, key, value))
         self._call(f"finish run {run_id}", lambda: self.client.set_terminated(run_id, status))
 
     def search_runs(self, experiment: str, filter_string: str) -> list[Run]:
@@ -798,11 +802,12 @@ class Registry:
         while True:
             page = self._call(
                 f"search runs of {experiment}",
-                lambda t=token: self.client.search_runs(
+                functools.partial(
+                    self.client.search_runs,
                     [found.experiment_id],
                     filter_string,
                     max_results=1000,
-                    page_token=t,
+                    page_token=token,
                     order_by=["attributes.start_time ASC"],
                 ),
             )
@@ -900,6 +905,9 @@ class Registry:
             verdict = json.loads(data)
         except ValueError as err:
             raise IncompleteVerdict(f"{label}: {record['verdict']} is not JSON ({err})") from None
+        if not isinstance(verdict, dict):
+            problem = "its shape (the artifact is not a JSON object)"
+            raise IncompleteVerdict(f"{label}: {VERDICT_TAG} and {record['verdict']} disagree on {problem}")
         problem = _verdict_mismatch(record, verdict, name, version)
         if problem:
             raise IncompleteVerdict(f"{label}: {VERDICT_TAG} and {record['verdict']} disagree on {problem}")
@@ -1191,11 +1199,11 @@ def _verdict_record(raw: str, label: str) -> dict[str, Any]:
     return record
 
 
-def _verdict_mismatch(record: dict[str, Any], verdict: Any, name: str, version: int) -> str:
+def _verdict_mismatch(record: dict[str, Any], verdict: dict[str, Any], name: str, version: int) -> str:
     """The first field the tag and the verdict artifact disagree on ('' when they agree)."""
-    if not isinstance(verdict, dict):
-        return "its shape (the artifact is not a JSON object)"
-    policy = verdict.get("policy") if isinstance(verdict.get("policy"), dict) else {}
+    policy = verdict.get("policy")
+    if not isinstance(policy, dict):
+        policy = {}
     pairs = {
         "model": (name, verdict.get("model")),
         "version": (version, verdict.get("version")),

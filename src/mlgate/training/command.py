@@ -98,14 +98,14 @@ def command_env(ctx: ModelContext, data: ModelData, tracking_uri: str, run_id: s
         "MLGATE_TASK": spec.task,
         "MLGATE_TARGET": spec.target,
         "MLGATE_FEATURES": json.dumps(
-            {"numeric": spec.features.numeric, "categorical": spec.features.categorical, "text": spec.features.text}
+            {"numeric": spec.inputs.numeric, "categorical": spec.inputs.categorical, "text": spec.inputs.text}
         ),
         "MLGATE_SEED": str(spec.seed),
         "MLGATE_PARAMS_FILE": str(root / PARAMS_FILE),
         "MLGATE_PARAMS": json.dumps(ctx.params, sort_keys=True, default=str),
     }
     env |= data_env(ctx, data, scratch)
-    if spec.data.path:
+    if spec.dataset.path:
         env["MLGATE_SPLIT"] = json.dumps(split_settings(spec), sort_keys=True)
     return env
 

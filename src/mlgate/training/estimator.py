@@ -309,18 +309,18 @@ def build_pipeline(
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     transformers = []
-    if spec.features.numeric:
+    if spec.inputs.numeric:
         numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
-        transformers.append(("numeric", numeric, list(spec.features.numeric)))
-    if spec.features.categorical:
+        transformers.append(("numeric", numeric, list(spec.inputs.numeric)))
+    if spec.inputs.categorical:
         categorical = Pipeline(
             [
                 ("impute", SimpleImputer(strategy="most_frequent")),
                 ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
             ]
         )
-        transformers.append(("categorical", categorical, list(spec.features.categorical)))
-    for column in spec.features.text:
+        transformers.append(("categorical", categorical, list(spec.inputs.categorical)))
+    for column in spec.inputs.text:
         transformers.append((f"text:{column}", text_pipeline(), [column]))
     features = ColumnTransformer(transformers, remainder="drop")
     return Pipeline([("features", features), ("estimator", make_estimator(cls, params, modules, seed=spec.seed))])

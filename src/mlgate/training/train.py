@@ -124,7 +124,7 @@ def input_columns(ctx: ModelContext, data: ModelData) -> list[tuple[str, str]]:
     (int64 → ``long``, see :func:`mlgate.data.prepare_columns`).
     """
     spec = ctx.spec
-    return frame_columns(data.train, spec.features.all, [*spec.features.categorical, *spec.features.text])
+    return frame_columns(data.train, spec.inputs.all, [*spec.inputs.categorical, *spec.inputs.text])
 
 
 def _inputs(ctx: ModelContext, data: ModelData, frame: Any) -> Any:
@@ -142,7 +142,7 @@ def _fit(ctx: ModelContext, data: ModelData, params: dict[str, Any]) -> tuple[An
     spec = ctx.spec
     pipeline.fit(_inputs(ctx, data, data.train), data.train[spec.target])
     holdout = _inputs(ctx, data, data.holdout).assign(**{spec.target: data.holdout[spec.target].to_numpy()})
-    metrics = evaluate(pipeline, holdout, spec.features.all, spec.target, spec.task, spec.positive_label)
+    metrics = evaluate(pipeline, holdout, spec.inputs.all, spec.target_column, spec.task, spec.positive_label)
     return pipeline, metrics
 
 
@@ -151,7 +151,7 @@ def run_params(ctx: ModelContext, params: dict[str, Any]) -> dict[str, Any]:
 
     The split settings are what the gates rebuild a version's training rows from (honest rows).
     """
-    split = ctx.spec.data.split
+    split = ctx.spec.dataset.split
     logged = {f"estimator.{k}": v for k, v in sorted(params.items())}
     if ctx.spec.estimator is not None:
         logged["estimator.class"] = ctx.spec.estimator.class_
@@ -160,11 +160,11 @@ def run_params(ctx: ModelContext, params: dict[str, Any]) -> dict[str, Any]:
     logged |= {
         "task": ctx.spec.task,
         "target": ctx.spec.target,
-        "features.numeric": ",".join(ctx.spec.features.numeric),
-        "features.categorical": ",".join(ctx.spec.features.categorical),
+        "features.numeric": ",".join(ctx.spec.inputs.numeric),
+        "features.categorical": ",".join(ctx.spec.inputs.categorical),
     }
-    if ctx.spec.features.text:
-        logged["features.text"] = ",".join(ctx.spec.features.text)
+    if ctx.spec.inputs.text:
+        logged["features.text"] = ",".join(ctx.spec.inputs.text)
     if split is not None:
         logged |= {f"split.{k}": v for k, v in split.model_dump().items()}
     return logged
