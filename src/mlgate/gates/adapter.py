@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from mlgate.config.schema import Decision, Output
 from mlgate.config.workspace import ModelContext
@@ -90,7 +91,9 @@ def adapt(model: Any, ctx: ModelContext, target_values: Any, label: str) -> Any:
     return (OutputReader if labels_only else ProbabilityReader)(model, ctx, classes, label)
 
 
-def decide(model: Any, frame: pd.DataFrame, ctx: ModelContext | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def decide(
+    model: Any, frame: pd.DataFrame, ctx: ModelContext | None = None
+) -> tuple[NDArray[Any], NDArray[Any] | None]:
     """(decided labels, class probabilities or None) of a classifier on ``frame``, one model call.
 
     With the spec's ``decision:`` (``ctx``), :func:`apply_decision` decides from the probabilities,
@@ -110,12 +113,12 @@ def decide(model: Any, frame: pd.DataFrame, ctx: ModelContext | None = None) -> 
 
 
 def apply_decision(
-    proba: np.ndarray | None,
+    proba: NDArray[Any] | None,
     classes: list[Any],
     positive: Any,
     decision: Decision,
     doc: Any = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """(decided labels, needs_review flags) from class probabilities and the spec's ``decision:``.
 
     The one place a threshold and a review band turn probabilities into decisions: the gates
@@ -160,14 +163,14 @@ class OutputReader:
         self.classes_ = np.asarray(classes) if classes else None
 
     # -- the scikit-learn surface
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict(self, frame: pd.DataFrame) -> NDArray[Any]:
         """Decided labels (classifier) or values (regressor)."""
         if self.task == "regression":
             return self.values(frame)
         return self.decide(frame)[0]
 
     # -- mapping
-    def values(self, frame: pd.DataFrame) -> np.ndarray:
+    def values(self, frame: pd.DataFrame) -> NDArray[Any]:
         """A regressor's predicted values."""
         raw = self.model.predict(frame)
         key = "value_column"
@@ -182,11 +185,11 @@ class OutputReader:
             raise self._problem(key, f"predict returned {_describe(raw)} with missing or infinite values")
         return out
 
-    def decide(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    def decide(self, frame: pd.DataFrame) -> tuple[NDArray[Any], NDArray[Any] | None]:
         """(decided labels, probabilities or None) for ``frame``, from one call of the model."""
         return self._decide(self.model.predict(frame), frame)
 
-    def _decide(self, raw: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    def _decide(self, raw: Any, frame: pd.DataFrame) -> tuple[NDArray[Any], NDArray[Any] | None]:
         out = self.output
         classes = list(self.classes_) if self.classes_ is not None else []
         if out.probabilities:
@@ -205,8 +208,8 @@ class OutputReader:
         return self._labels(flat, raw, frame, classes), None
 
     def _from_proba(
-        self, proba: np.ndarray, raw: Any, frame: pd.DataFrame, key: str, classes: list[Any]
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, proba: NDArray[Any], raw: Any, frame: pd.DataFrame, key: str, classes: list[Any]
+    ) -> tuple[NDArray[Any], NDArray[Any]]:
         self._rows(proba, frame, raw, key)
         if proba.shape[1] != len(classes):
             raise self._problem(
@@ -220,7 +223,7 @@ class OutputReader:
 
     def _from_score(
         self, score: Any, raw: Any, frame: pd.DataFrame, classes: list[Any]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[NDArray[Any], NDArray[Any]]:
         key = "score_column"
         try:
             s = np.asarray(score, dtype=float)
@@ -240,7 +243,7 @@ class OutputReader:
         decided = np.where(s >= self.output.decision_threshold, classes[at], classes[other])
         return decided, proba
 
-    def _labels(self, labels: Any, raw: Any, frame: pd.DataFrame, classes: list[Any]) -> np.ndarray:
+    def _labels(self, labels: Any, raw: Any, frame: pd.DataFrame, classes: list[Any]) -> NDArray[Any]:
         key = "label_column"
         out = np.asarray(labels)
         if out.ndim != 1:
@@ -254,13 +257,13 @@ class OutputReader:
         return out
 
     # -- reading raw output
-    def _column(self, raw: Any, name: str, key: str) -> np.ndarray:
+    def _column(self, raw: Any, name: str, key: str) -> NDArray[Any]:
         frame = raw if isinstance(raw, pd.DataFrame) else pd.DataFrame(raw) if isinstance(raw, dict) else None
         if frame is None or name not in frame.columns:
             raise self._problem(key, f"column {name!r} not in what predict returned: {_describe(raw)}")
         return frame[name].to_numpy()
 
-    def _plain(self, raw: Any) -> np.ndarray:
+    def _plain(self, raw: Any) -> NDArray[Any]:
         if isinstance(raw, pd.DataFrame):
             if raw.shape[1] != 1:
                 raise self._problem(
@@ -277,7 +280,7 @@ class OutputReader:
                 return array
         raise self._problem("", f"predict returned {_describe(raw)}, not a DataFrame, Series or 1-D/2-D array")
 
-    def _one_d(self, raw: Any, key: str) -> np.ndarray:
+    def _one_d(self, raw: Any, key: str) -> NDArray[Any]:
         if isinstance(raw, pd.DataFrame) and raw.shape[1] != 1:
             raise self._problem(key, f"predict returned {_describe(raw)}: name the value column with {key}")
         array = self._plain(raw)
@@ -287,7 +290,7 @@ class OutputReader:
             raise self._problem(key, f"predict returned {_describe(raw)}: one value per row expected")
         return array
 
-    def _rows(self, out: np.ndarray, frame: pd.DataFrame, raw: Any, key: str) -> None:
+    def _rows(self, out: NDArray[Any], frame: pd.DataFrame, raw: Any, key: str) -> None:
         if len(out) != len(frame):
             raise self._problem(key, f"predict returned {_describe(raw)} for {len(frame)} rows")
 
@@ -303,7 +306,7 @@ class OutputReader:
 class ProbabilityReader(OutputReader):
     """An :class:`OutputReader` whose output carries class probabilities (or a score)."""
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, frame: pd.DataFrame) -> NDArray[Any]:
         """Class probabilities (rows x ``classes_``); an error when the output holds labels only."""
         proba = self.decide(frame)[1]
         if proba is None:
@@ -311,7 +314,7 @@ class ProbabilityReader(OutputReader):
         return proba
 
 
-def _in_unit(values: np.ndarray) -> bool:
+def _in_unit(values: NDArray[Any]) -> bool:
     return bool(np.isfinite(values).all() and (values >= 0).all() and (values <= 1).all())
 
 

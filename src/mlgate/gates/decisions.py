@@ -21,7 +21,7 @@ Measuring is here; :func:`mlgate.gates.verdict.judge` compares, like every other
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -102,13 +102,17 @@ def class_share(y_true: Any, predicted: Any, how: str) -> Measurement:
     )
 
 
+# One class of the rate-ratio table in the report details ("class" is a keyword: functional form).
+ClassRate = TypedDict("ClassRate", {"class": str, "base_rate": float, "decided_rate": float, "ratio": float})
+
+
 def rate_ratio(y_true: Any, predicted: Any, how: str, min_ratio: float) -> Measurement:
     """The smallest ratio, over the classes of ``y_true``, of rows decided as a class to rows holding it."""
     actual, decided = np.asarray(y_true), np.asarray(predicted)
     if len(actual) == 0:
         return Measurement.failed("no evaluation rows: the decisions cannot be judged")
     rows = len(actual)
-    table = []
+    table: list[ClassRate] = []
     for label in np.unique(actual):
         holds, chosen = int(np.sum(actual == label)), int(np.sum(decided == label))
         # chosen / holds: the rows cancel, so a ratio at the bound (5 of 50 for 0.1) compares as equal

@@ -84,6 +84,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy import special, stats
 
 from mlgate.config.schema import TEXT_TOKEN_PATTERN, DriftSettings
@@ -257,7 +258,7 @@ def drift_measurement(
 _SIGN_MASK = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
-def _keys(values: np.ndarray) -> np.ndarray:
+def _keys(values: NDArray[Any]) -> NDArray[Any]:
     """Order-preserving int64 keys of NaN-free float64 values (a new array).
 
     Flipping the magnitude bits of negative numbers makes int64 order equal float order; -0.0
@@ -272,7 +273,7 @@ def _keys(values: np.ndarray) -> np.ndarray:
     return keys
 
 
-def _floats(keys: np.ndarray) -> np.ndarray:
+def _floats(keys: NDArray[Any]) -> NDArray[Any]:
     """Inverse of :func:`_keys` (a new array)."""
     flip = keys >> 63
     flip &= _SIGN_MASK
@@ -280,7 +281,7 @@ def _floats(keys: np.ndarray) -> np.ndarray:
     return flip.view(np.float64)
 
 
-def _sorted_keys(series: pd.Series, name: str, label: str) -> np.ndarray:
+def _sorted_keys(series: pd.Series, name: str, label: str) -> NDArray[Any]:
     """Sorted int64 keys of the column's non-missing values (NaN/None/NA dropped)."""
     if isinstance(series.dtype, np.dtype) and series.dtype.kind == "f":
         values = series.to_numpy()
@@ -300,7 +301,7 @@ def _sorted_keys(series: pd.Series, name: str, label: str) -> np.ndarray:
     return keys
 
 
-def _quantile_edges(ref_keys: np.ndarray, bins: int) -> np.ndarray:
+def _quantile_edges(ref_keys: NDArray[Any], bins: int) -> NDArray[Any]:
     """Distinct inner cut points, np.quantile(ref, [1/bins, ...], method='linear'), as keys."""
     levels = np.arange(1, bins) / bins
     h = (ref_keys.size - 1) * levels
@@ -314,12 +315,12 @@ def _quantile_edges(ref_keys: np.ndarray, bins: int) -> np.ndarray:
     return _keys(np.unique(edges))
 
 
-def psi_from_shares(ref_share: np.ndarray, cur_share: np.ndarray, epsilon: float) -> float:
+def psi_from_shares(ref_share: NDArray[Any], cur_share: NDArray[Any], epsilon: float) -> float:
     """PSI = sum (c - r) * ln((c + e) / (r + e)); see the module docstring."""
     return float(np.sum((cur_share - ref_share) * np.log((cur_share + epsilon) / (ref_share + epsilon))))
 
 
-def _ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
+def _ks_statistic(a: NDArray[Any], b: NDArray[Any]) -> float:
     """The largest |F_a - F_b| over the pooled sample: the same float ks_2samp computes.
 
     ``a`` and ``b`` are sorted keys (:func:`_keys`), which compare as the values do. scipy
@@ -341,10 +342,10 @@ def _ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
     return max(max_s, min_s)
 
 
-def _stirlerr(k: np.ndarray) -> np.ndarray:
+def _stirlerr(k: NDArray[Any]) -> NDArray[Any]:
     """log(k!) - log(sqrt(2 pi k) (k/e)^k), Loader's Stirling remainder, for k >= 1."""
     nn = k * k
-    out = (1 / 12 - 1 / 360 / nn) / k  # k > 500: the next term is below 3e-17
+    out: NDArray[Any] = (1 / 12 - 1 / 360 / nn) / k  # k > 500: the next term is below 3e-17
     mid = k <= 500
     if mid.any():
         km, nm = k[mid], nn[mid]
@@ -401,7 +402,7 @@ def _kstwo_sf(d: float, n: float) -> float:
     return float(stats.kstwo.sf(d, n))
 
 
-def _ks_2samp(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+def _ks_2samp(a: NDArray[Any], b: NDArray[Any]) -> tuple[float, float]:
     """(statistic, p-value) of scipy.stats.ks_2samp for sorted keys ``a`` and ``b``."""
     n1, n2 = a.size, b.size
     if max(n1, n2) <= _KS_EXACT_MAX_N:
@@ -485,7 +486,7 @@ def _label(value: Any) -> str:
     return str(value)
 
 
-def chi2_homogeneity(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
+def chi2_homogeneity(ref_counts: NDArray[Any], cur_counts: NDArray[Any]) -> tuple[float, float]:
     """scipy.stats.chi2_contingency([ref_counts, cur_counts], correction=False)[:2]."""
     observed = np.vstack([ref_counts, cur_counts]).astype(np.float64)
     dof = observed.shape[1] - 1
@@ -496,7 +497,7 @@ def chi2_homogeneity(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[fl
     return statistic, float(stats.chi2.sf(statistic, dof))
 
 
-def _codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _codes(series: pd.Series) -> tuple[NDArray[Any], NDArray[Any]]:
     """pd.factorize codes (-1 = missing) and the uniques as a plain numpy array."""
     codes, uniques = pd.factorize(series, sort=False)
     return codes, np.asarray(uniques)

@@ -22,10 +22,11 @@ block, so ``mlgate report`` renders it later without a registry or a model:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 MAX_CURVE_POINTS = 101
 TOP_FEATURES = 15
@@ -78,14 +79,16 @@ def params_diff(base: dict[str, Any] | None, head: dict[str, Any]) -> list[dict[
 # ----------------------------------------------------------------------------- classification
 
 
-def downsample(*columns: np.ndarray, points: int = MAX_CURVE_POINTS) -> list[list[float]]:
+def downsample(*columns: NDArray[Any], points: int = MAX_CURVE_POINTS) -> list[list[float]]:
     """Every column at ≤ ``points`` evenly spaced indices, first and last kept (curve endpoints)."""
     n = len(columns[0])
     keep = np.unique(np.linspace(0, n - 1, min(n, points)).round().astype(int)) if n else np.array([], dtype=int)
     return [[round(float(v), DIGITS) for v in np.asarray(col)[keep]] for col in columns]
 
 
-def classification_evidence(y_true: Any, predicted: Any, proba: np.ndarray | None, classes: list[Any], pos: Any):
+def classification_evidence(
+    y_true: Any, predicted: Any, proba: NDArray[Any] | None, classes: list[Any], pos: Any
+) -> dict[str, Any]:
     """Confusion matrix, per-class metrics, and (binary, with probabilities) ROC and PR curves."""
     from sklearn import metrics as m
 
@@ -140,6 +143,14 @@ def _scorer(task: str, classes: list[Any] | None, pos: Any) -> tuple[str, Callab
     return "neg_mae", lambda y, p: -float(m.mean_absolute_error(y, p))
 
 
+class FeatureImportance(TypedDict):
+    """One row of the permutation-importance table: mean and spread of the score's drop."""
+
+    feature: str
+    importance: float
+    std: float
+
+
 def permutation_importance(
     model: Any,
     x: pd.DataFrame,
@@ -163,7 +174,7 @@ def permutation_importance(
     name, score = _scorer(task, classes, pos)
     predict = model.predict_proba if task == "classification" else model.predict
     baseline = score(y, np.asarray(predict(x)))
-    rows = []
+    rows: list[FeatureImportance] = []
     n = len(x)
     for column in x.columns:
         copies = pd.concat([x] * IMPORTANCE_REPEATS, ignore_index=True)

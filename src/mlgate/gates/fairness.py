@@ -65,6 +65,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from mlgate.config.schema import SensitiveFeature
 from mlgate.gates import Measurement
@@ -82,7 +83,7 @@ def _label(value: Any) -> str:
     return str(value)
 
 
-def _categorical(codes: np.ndarray, labels: list[str], index: pd.Index, name: str) -> pd.Series:
+def _categorical(codes: NDArray[Any], labels: list[str], index: pd.Index, name: str) -> pd.Series:
     """A categorical Series from codes into ``labels``; equal labels are merged, unused dropped."""
     label_codes, categories = pd.factorize(pd.Index(labels, dtype=object))
     if len(categories) != len(labels):  # two values print alike ("1" and 1): one group
@@ -92,7 +93,8 @@ def _categorical(codes: np.ndarray, labels: list[str], index: pd.Index, name: st
         remap = np.cumsum(used) - 1
         codes = remap[codes]
         categories = categories[used]
-    cat = pd.Categorical.from_codes(codes, categories=list(categories))
+    # pandas-stubs types codes as Sequence[int]; pandas takes (and here gets) an integer array
+    cat = pd.Categorical.from_codes(codes, categories=categories)  # type: ignore[arg-type]
     return pd.Series(cat, index=index, name=name)
 
 
@@ -132,7 +134,7 @@ def _bucketed(column: pd.Series, feature: SensitiveFeature) -> pd.Series:
     return _categorical(codes, [*labels, OUT_OF_RANGE, MISSING], column.index, feature.name)
 
 
-def _edges(bins: np.ndarray) -> list[str]:
+def _edges(bins: NDArray[Any]) -> list[str]:
     """Bin edges as bucket names show them: short (``25``, ``0.5``), exact if ``:g`` would round.
 
     ``1000000`` and ``1000001`` both print as ``1e+06`` with ``:g``: their buckets would share a
@@ -144,7 +146,7 @@ def _edges(bins: np.ndarray) -> list[str]:
     return [str(int(edge)) if edge.is_integer() else repr(edge) for edge in bins.tolist()]
 
 
-def _codes(groups: pd.Series) -> tuple[np.ndarray, list[str]]:
+def _codes(groups: pd.Series) -> tuple[NDArray[Any], list[str]]:
     """Integer codes and string labels of a group column; missing values are ``"missing"``."""
     if isinstance(groups.dtype, pd.CategoricalDtype):
         codes = np.asarray(groups.cat.codes, dtype=np.int64)
@@ -184,7 +186,7 @@ class GroupTable:
     rows: list[dict[str, Any]]
 
 
-def _as_bool(values: Any, what: str) -> np.ndarray:
+def _as_bool(values: Any, what: str) -> NDArray[Any]:
     array = np.asarray(values)
     if array.dtype == bool:
         return array
@@ -197,7 +199,7 @@ def _rate(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
-def group_table(y_true: np.ndarray, y_pred: np.ndarray, groups: pd.Series, min_group_size: int) -> GroupTable:
+def group_table(y_true: NDArray[Any], y_pred: NDArray[Any], groups: pd.Series, min_group_size: int) -> GroupTable:
     """Counts and rates per group; groups below ``min_group_size`` rows are marked excluded."""
     truth = _as_bool(y_true, "y_true")
     pred = _as_bool(y_pred, "y_pred")
@@ -278,7 +280,7 @@ class _Disparity:
         )
 
 
-def overall_rates(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+def overall_rates(y_true: NDArray[Any], y_pred: NDArray[Any]) -> dict[str, Any]:
     """Rows, positives and the four rates over every row (the same definitions as a group's)."""
     everyone = pd.Series(np.zeros(len(y_pred), dtype=np.int64), name="overall")
     row = group_table(y_true, y_pred, everyone, 1).rows[0]

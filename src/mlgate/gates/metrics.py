@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 def positive_label(classes: list[Any], configured: Any) -> Any:
@@ -17,7 +18,7 @@ def positive_label(classes: list[Any], configured: Any) -> Any:
 
 
 def classification_metrics(
-    y_true: Any, proba: np.ndarray | None, classes: list[Any], pos: Any, predicted: Any = None
+    y_true: Any, proba: NDArray[Any] | None, classes: list[Any], pos: Any, predicted: Any = None
 ) -> dict[str, float]:
     """Accuracy, balanced accuracy, precision, recall, F1, ROC AUC, PR AUC, log loss, Brier.
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from mlgate import __version__, jsonout
 from mlgate.config.judging import Judged, judge_model
@@ -72,8 +73,8 @@ class Scored:
     """
 
     metrics: dict[str, float]
-    predicted: np.ndarray
-    proba: np.ndarray | None = None
+    predicted: NDArray[Any]
+    proba: NDArray[Any] | None = None
     classes: list[Any] | None = None
 
 

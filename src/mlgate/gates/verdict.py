@@ -110,7 +110,12 @@ def judge(
         status, explanation, observed = RuleStatus.ERROR, reason, None
     else:
         observed = float(measured.value)
-        ok = observed >= 1.0 if comparison == "present" else compare(comparison, observed, threshold)
+        if comparison == "present":  # a documentation rule: no threshold
+            ok = observed >= 1.0
+        elif threshold is None:  # every Rule with a comparison has one (mlgate.config.schema.Rule.threshold)
+            raise ValueError(f"rule {rule_id}: comparison {comparison} without a threshold")
+        else:
+            ok = compare(comparison, observed, float(threshold))
         status, explanation = (RuleStatus.PASS if ok else RuleStatus.FAIL), measured.explanation
         if not ok and comparison != "present":
             sign = "≥" if comparison == "min" else "≤"

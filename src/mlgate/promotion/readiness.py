@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlgate.registry import Registry, audit
@@ -60,6 +61,10 @@ def checks(ctx: ModelContext, registry: Registry, stage: str, readiness: Readine
         ok, detail = _CHECKS[name](ctx, registry, readiness, spec_file, asked)
         out.append(Check(f"readiness: {name}", ok, detail))
     return out
+
+
+ReadinessCheck = Callable[["ModelContext", Registry, "Readiness", str, "Asked"], tuple[bool, str]]
+"""One readiness check: (ctx, registry, readiness settings, spec file, release history) → (ok, detail)."""
 
 
 def _field(value: Any, key: str) -> Any:
@@ -177,7 +182,7 @@ def _reviews_scheduled(
     return True, f"post-deployment reviews at days {', '.join(map(str, days))}"
 
 
-_CHECKS = {
+_CHECKS: dict[str, ReadinessCheck] = {
     "decision": _decision,
     "audit_store": _audit_store,
     "monitoring_owner": _monitoring_owner,

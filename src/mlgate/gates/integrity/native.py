@@ -14,10 +14,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from mlgate.gates import Measurement
 from mlgate.gates.catalog import NATIVE_INTEGRITY_METRICS
@@ -72,6 +73,33 @@ def integrity_measurement(metric: str, data: IntegrityData) -> Measurement:
     return _MEASURES[metric](data)
 
 
+class ColumnNulls(TypedDict):
+    """One column of the ``null_fraction`` table (report details)."""
+
+    column: str
+    fraction: float
+    nulls: int
+    train_nulls: int
+    holdout_nulls: int
+
+
+class UnseenCategories(TypedDict):
+    """One column of the ``unseen_categories`` table (report details)."""
+
+    column: str
+    rows: int
+    new_values: int
+    values: list[str]
+
+
+class ConflictExample(TypedDict):
+    """One group of rows with equal features and different labels (``conflicting_labels`` details)."""
+
+    row: str
+    rows: int
+    labels: list[str]
+
+
 def _null_fraction(data: IntegrityData) -> Measurement:
     missing = _missing_columns(data, data.columns)
     if missing is not None:
@@ -79,7 +107,7 @@ def _null_fraction(data: IntegrityData) -> Measurement:
     rows = len(data.train) + len(data.holdout)
     if rows == 0:
         return Measurement.failed("train and holdout hold no rows")
-    table = []
+    table: list[ColumnNulls] = []
     for column in data.columns:
         in_train = int(data.train[column].isna().sum())
         in_holdout = int(data.holdout[column].isna().sum())
@@ -182,7 +210,7 @@ def _unseen_categories(data: IntegrityData) -> Measurement:
     if not data.categorical:
         return Measurement(value=0.0, explanation="no categorical features to check")
     any_unseen = np.zeros(rows, dtype=bool)
-    table = []
+    table: list[UnseenCategories] = []
     for column in data.categorical:
         holdout = data.holdout[column]
         unseen = ~holdout.isin(pd.unique(data.train[column].to_numpy())).to_numpy()
@@ -233,6 +261,7 @@ def _schema_mismatch(data: IntegrityData) -> Measurement:
     table = []
     unchecked = []
     for column, mlflow_type in expected:
+        problem: str | None
         if column not in data.holdout.columns:
             problem = "is missing from the holdout data"
         elif mlflow_type not in _CHECKED_TYPES:
@@ -281,7 +310,7 @@ def _conflicting_labels(data: IntegrityData) -> Measurement:
     ambiguous_groups = per_group.index[per_group.to_numpy() > 1]
     ambiguous = np.isin(groups, ambiguous_groups)
     count = int(ambiguous.sum())
-    examples = []
+    examples: list[ConflictExample] = []
     for group in ambiguous_groups[:MAX_EXAMPLES]:
         members = groups == group
         examples.append(
@@ -405,7 +434,7 @@ def _row_hashes(frame: pd.DataFrame) -> pd.Series:
     return pd.util.hash_pandas_object(normalised, index=False)
 
 
-def _equal_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _equal_rows(frame: pd.DataFrame) -> tuple[NDArray[Any], NDArray[Any]]:
     """The rows of ``frame`` equal to another of its rows: their positions, and a group per row.
 
     Equal as ``DataFrame.duplicated`` has it (NaN equals NaN). The row hash keeps only the rows
@@ -426,7 +455,7 @@ def _equal_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return positions[paired], groups[paired]
 
 
-def _in_both(positions: np.ndarray, groups: np.ndarray, split: int) -> np.ndarray:
+def _in_both(positions: NDArray[Any], groups: NDArray[Any], split: int) -> NDArray[Any]:
     """Which rows belong to a group with both a train row and a holdout row."""
     in_train = positions < split
     both = np.intersect1d(groups[in_train], groups[~in_train])
