@@ -545,7 +545,11 @@ def test_judging_reads_ignore_the_trees_attributes(governed_repo: Path, tmp_path
         ["git", "archive", "--format=tar", sha, "--", "policies"], cwd=governed_repo, capture_output=True, check=True
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(listed)) as tar:
-        archived = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+        archived: dict[str, bytes] = {}
+        for member in tar.getmembers():
+            extracted = tar.extractfile(member) if member.isfile() else None
+            if extracted is not None:  # a regular file always has its content
+                archived[member.name] = extracted.read()
     assert "policies/credit.yaml" not in archived
     assert marker.encode() not in archived["policies/default.yaml"]
 

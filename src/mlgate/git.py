@@ -184,9 +184,10 @@ def _cat_blobs(root: Path, shas: Sequence[str], sink: Callable[[str, int, IO[byt
             raise GitError("git is not installed", hint="install git and re-run") from err
         assert process.stdin is not None
         assert process.stdout is not None
+        pipe = process.stdin  # narrowed here: the thread's closure would not see the assert
 
         def feed() -> None:  # a thread: git answers while it reads, and both pipes are bounded
-            with contextlib.suppress(BrokenPipeError), process.stdin as stdin:  # type: ignore[union-attr]
+            with contextlib.suppress(BrokenPipeError), pipe as stdin:
                 stdin.write(("\n".join(wanted) + "\n").encode())
 
         writer = threading.Thread(target=feed, daemon=True)

@@ -206,9 +206,9 @@ def _untracked_hint(rel: str, root: Path) -> str:
             f"it is inside {owner.folder}, which DVC tracks ({owner.tracked_by}) without this file: "
             f"run `dvc add {owner.folder}` and commit {owner.tracked_by}"
         )
-    stage = _declared_stage(rel, root)
-    if stage:
-        return f"it is an output of stage '{stage}' in dvc.yaml: run `dvc repro {stage}` and commit dvc.lock"
+    declared = _declared_stage(rel, root)
+    if declared:
+        return f"it is an output of stage '{declared}' in dvc.yaml: run `dvc repro {declared}` and commit dvc.lock"
     return f"track it with `dvc add {rel}` and commit the .dvc file"
 
 
@@ -445,7 +445,7 @@ def _target_loc(spec: ModelSpec) -> tuple:
 
 def _spec_columns(spec: ModelSpec) -> list[tuple[tuple, str]]:
     """(spec location, column) of every column the spec needs."""
-    cols: list[tuple[tuple, str]] = [(_target_loc(spec), spec.target)]
+    cols: list[tuple[tuple, str]] = [(_target_loc(spec), spec.target_column)]
     for kind in ("numeric", "categorical", "text"):
         for i, name in enumerate(getattr(spec.features, kind)):
             cols.append((("features", kind, i), name))
@@ -520,19 +520,19 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
     ]
     numeric = [*spec.inputs.numeric, *(s.name for s in spec.sensitive_features if s.bins)]
     if spec.task == "regression":
-        numeric.append(spec.target)
+        numeric.append(spec.target_column)
     problems += _numeric_problems(frame, numeric, shown)
     binned = [s.name for s in spec.sensitive_features if s.bins and s.name not in spec.inputs.all]
     problems += _empty_columns(frame, [*spec.inputs.all, *binned], shown)
     problems += _unique_categories(frame, spec, spec_doc, shown)
-    if spec.target in frame.columns:
-        target = frame[spec.target]
+    if spec.target_column in frame.columns:
+        target = frame[spec.target_column]
         if target.isna().any():
             line = int(target.isna().to_numpy().argmax()) + 2
-            problems.append(Problem(shown, line, 0, (spec.target,), "the target is empty here"))
+            problems.append(Problem(shown, line, 0, (spec.target_column,), "the target is empty here"))
         elif spec.task == "classification" and target.nunique() < 2:
             message = (
-                f"the target '{spec.target}' has one class ({target.iloc[0]!r}) in {shown}: "
+                f"the target '{spec.target_column}' has one class ({target.iloc[0]!r}) in {shown}: "
                 "a classifier needs at least two"
             )
             problems.append(spec_doc.problem(_target_loc(spec), message))
@@ -555,7 +555,8 @@ def prepare_columns(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     for column in spec.inputs.numeric:
         out[column] = pd.to_numeric(out[column])
     for column in [*spec.inputs.categorical, *spec.inputs.text]:  # missing text stays None: integrity counts it
-        out[column] = out[column].astype("object").where(out[column].notna(), None)
+        # pandas-stubs has no overload for where(..., None); pandas puts None where the mask is False
+        out[column] = out[column].astype("object").where(out[column].notna(), None)  # type: ignore[call-overload]
         out[column] = out[column].map(lambda v: v if v is None else str(v))
     return out
 

@@ -50,7 +50,7 @@ def rule_locations(root: Path, files: list[str]) -> dict[str, tuple[str, int]]:
     return found
 
 
-def annotations(root: Path, verdict: dict[str, Any]) -> list[dict[str, Any]]:
+def rule_annotations(root: Path, verdict: dict[str, Any]) -> list[dict[str, Any]]:
     """One annotation per failed or errored rule, on the policy line that defines it."""
     where = rule_locations(root, verdict["policy"]["files"])
     spec = f"models/{verdict['model']}/model.yaml"
@@ -140,7 +140,7 @@ def publish(
                     f"{counts['pass']} passed, {counts['blocking']} blocking, {counts['warnings']} warning(s)"
                 ),
                 summary=markdown[:65000],
-                annotations=annotations(root, verdict),
+                annotations=rule_annotations(root, verdict),
                 key=str(verdict["model"]),
             )
             result.check_run_url = str(run.get("html_url") or run.get("url") or "")

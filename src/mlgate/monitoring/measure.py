@@ -27,6 +27,7 @@ import pandas as pd
 from mlgate.config.schema import DriftSettings, Features
 from mlgate.gates import Measurement, Skip, drift, integrity
 from mlgate.gates.catalog import BY_NAME, names
+from mlgate.gates.drift import FeatureDrift
 from mlgate.gates.metrics import classification_metrics, regression_metrics
 from mlgate.monitoring.estimate import Estimate, estimate
 from mlgate.monitoring.labels import LABEL, Labelled
@@ -71,8 +72,8 @@ class Measurements:
         self.subject, self.reference, self.reference_scores = subject, reference, reference_scores
         self.traffic, self.labelled, self.settings = traffic, labelled, settings
         self.scores = traffic.rows[SCORE].to_numpy(dtype=float) if len(traffic.rows) else np.empty(0)
-        self._drift: list[drift.FeatureDrift] | str | None = None
-        self._prediction: drift.FeatureDrift | str | None = None
+        self._drift: list[FeatureDrift] | str | None = None
+        self._prediction: FeatureDrift | str | None = None
         self._performance: dict[str, float] | str | None = None
         self._estimate: Estimate | str | None = ""
 
@@ -94,7 +95,7 @@ class Measurements:
         )
 
     # -- input drift
-    def feature_table(self) -> list[drift.FeatureDrift] | str:
+    def feature_table(self) -> list[FeatureDrift] | str:
         """Per-feature drift of production against the reference (or why there is none)."""
         if self._drift is None:
             if self.current is None or not len(self.current):
@@ -153,7 +154,7 @@ class Measurements:
         return measured
 
     # -- prediction drift
-    def prediction(self) -> drift.FeatureDrift | str:
+    def prediction(self) -> FeatureDrift | str:
         """PSI and KS of the model's score: reference (scored by the version) against production."""
         if self._prediction is None:
             if not self.scores.size or np.isnan(self.scores).all():

@@ -118,14 +118,13 @@ def read_traffic(
     if scores is not None:
         folder = Path(scores) if Path(scores).is_absolute() else ctx.root / scores
         progress(f"reading scored partitions under {folder}")
-        rows, features, report, counts = _scores(folder, ctx, served, window)
-        parts.append((rows, features))
+        rows, scored, report, counts = _scores(folder, ctx, served, window)  # scored: None without features
+        parts.append((rows, scored))
         reports.append(report)
         _add(others, counts)
     rows = pd.concat([r for r, _ in parts], ignore_index=True) if parts else pd.DataFrame()
     known = [f for _, f in parts if f is not None and len(f)]
-    features = pd.concat(known, ignore_index=True) if known else None
-    return Traffic(rows, features, reports, others)
+    return Traffic(rows, pd.concat(known, ignore_index=True) if known else None, reports, others)
 
 
 def _add(total: dict[int, int], counts: dict[int, int]) -> None:
@@ -360,7 +359,8 @@ def _scores(
             )
             frames.append(frame.drop(columns=[probability], errors="ignore"))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["mlgate_version"])
-    counts = {int(v): int(n) for v, n in table["mlgate_version"].value_counts().items()}
+    versions = table["mlgate_version"].value_counts()
+    counts = {int(v): int(n) for v, n in zip(versions.index.to_numpy(), versions.to_numpy(), strict=True)}
     others = {v: n for v, n in counts.items() if v != served.version}
     mine = table[table["mlgate_version"] == served.version].reset_index(drop=True)
     keys = [c for c in mine.columns if c not in _OWN_COLUMNS and c not in (SCORE,) and not c.startswith("probability_")]
@@ -407,7 +407,8 @@ def _read_input(path: Path, signature: list[tuple[str, str]]) -> pd.DataFrame:
         if kind in _ARROW_TYPES and kind != "boolean":
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
         elif kind == "string":
-            frame[column] = frame[column].astype("object").where(frame[column].notna(), None)
+            # pandas-stubs has no overload for where(..., None); pandas puts None where the mask is False
+            frame[column] = frame[column].astype("object").where(frame[column].notna(), None)  # type: ignore[call-overload]
     return frame
 
 

@@ -272,7 +272,9 @@ class Trend:
             "    x-axis [" + ", ".join(f'"{self.labels[i]}"' for i in xs) + "]",
             f'    y-axis "{mermaid_label(self.y_label)}" {plain_number(low)} --> {plain_number(high)}',
         ]
-        body += ["    line [" + ", ".join(plain_number(line.values[i]) for i in xs) + "]" for line in drawn]  # type: ignore[arg-type]
+        for line in drawn:  # a drawn line has a value at every x: the filter drops nothing, it narrows the type
+            values = [value for value in (line.values[i] for i in xs) if value is not None]
+            body.append("    line [" + ", ".join(plain_number(value) for value in values) + "]")
         body += ["    line [" + ", ".join([plain_number(t.value)] * len(xs)) + "]" for t in flat]
         return {"code": "\n".join(body), "drawn": drawn, "left_out": left_out, "thresholds": flat}
 

@@ -103,7 +103,7 @@ class Plan:
     scored_at: str = ""  # ISO time the job started: one ``scored_at`` for every row of a run
 
     def assemble(
-        self, ids: pd.DataFrame, result: np.ndarray, file: str, predicted: np.ndarray | None = None
+        self, ids: pd.DataFrame, result: np.ndarray | None, file: str, predicted: np.ndarray | None = None
     ) -> pd.DataFrame:
         """Output rows: id columns, prediction, probabilities, needs_review, lineage.
 
@@ -130,7 +130,7 @@ class Plan:
         return out[self.arrow_schema().names]
 
     def outcome(
-        self, result: np.ndarray, predicted: np.ndarray | None = None
+        self, result: np.ndarray | None, predicted: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """A classifier's (decided labels, class probabilities or None, needs_review flags) from model output.
 
@@ -142,8 +142,11 @@ class Plan:
         if self.decision is not None:
             labels, review = apply_decision(proba, self.classes, self.positive, self.decision)
         else:
-            assert predicted is not None or proba is not None
-            labels = predicted if predicted is not None else np.asarray(self.classes)[proba.argmax(axis=1)]
+            if predicted is not None:  # a label-only model's labels
+                labels = predicted
+            else:
+                assert proba is not None, "a model without labels returns class probabilities"
+                labels = np.asarray(self.classes)[proba.argmax(axis=1)]
             review = np.zeros(len(labels), dtype=bool)
         return np.asarray(labels), proba, np.asarray(review, dtype=bool)
 
@@ -184,7 +187,7 @@ class Plan:
         for uri, rows in batch.groupby("__file", sort=False):
             x = model_input(rows.rename(columns=renamed), self.features)
             result = np.asarray(predict(x), dtype=float)
-            out.append(self.assemble(rows[self.id_columns], result, _resolved(uri)))
+            out.append(self.assemble(rows[self.id_columns], result, _resolved(str(uri))))
         return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=self.arrow_schema().names)
 
 

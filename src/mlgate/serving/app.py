@@ -88,6 +88,11 @@ class Rejected(Exception):
         self.status, self.detail, self.reason, self.headers = status, detail, reason, headers or {}
 
 
+def list_of(row: type[BaseModel]) -> Any:
+    """``list[row]`` for pydantic, of a row model built at run time (so no static type: Any)."""
+    return list[row]  # type: ignore[valid-type]  # row is a class value, made from the served signature
+
+
 def row_model(model: str, version: int, features: list[tuple[str, str]]) -> type[BaseModel]:
     """The pydantic model of one input row: a field per signature column (its name as alias), nothing else."""
     fields: dict[str, Any] = {}
@@ -194,7 +199,7 @@ class Service:
         adapter = self._adapters.get(served.version)
         if adapter is None:
             adapter = TypeAdapter(
-                list[row_model(served.plan.lineage["mlgate_model"], served.version, served.plan.features)]
+                list_of(row_model(served.plan.lineage["mlgate_model"], served.version, served.plan.features))
             )
             self._adapters = {served.version: adapter}  # one version at a time: the old one is gone
         try:
@@ -262,7 +267,7 @@ def create_app(
     request_model = create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),
-        rows=(list[row], Field(min_length=1, max_length=max_rows)),
+        rows=(list_of(row), Field(min_length=1, max_length=max_rows)),
     )
     predict_schema = TypeAdapter(request_model).json_schema(ref_template="#/components/schemas/{model}")
     components = predict_schema.pop("$defs", {})
@@ -343,6 +348,7 @@ def create_app(
         schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
         return schema
 
+    # FastAPI's documented way to extend the generated schema is to replace app.openapi
     app.openapi = openapi  # type: ignore[method-assign]
     return app
 
@@ -455,7 +461,8 @@ def _mlflow_records(body: Any) -> tuple[list[Any], str]:
         if not isinstance(column, str):
             raise Rejected(422, [_problem(f"{key}.columns[{at}]", "a column name must be a string")], "invalid")
     if len(set(columns)) != len(columns):
-        twice = sorted(c for c, n in collections.Counter(columns).items() if n > 1)[:10]
+        counted: collections.Counter[str] = collections.Counter(columns)
+        twice = sorted(c for c, n in counted.items() if n > 1)[:10]
         raise Rejected(422, [_problem(f"{key}.columns", f"column(s) named twice: {twice}")], "invalid")
     index = value.get("index")
     if index is not None and (not isinstance(index, list) or any(isinstance(i, (list, dict)) for i in index)):

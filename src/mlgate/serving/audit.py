@@ -217,9 +217,9 @@ class AuditStore:
             return
         _writable(self.file)
         if self._moved is not None:
-            self._finish_move(self._moved)
+            self._finish_move(self.file, self._moved)
 
-    def _finish_move(self, moved: dict[str, _Identity | None]) -> None:
+    def _finish_move(self, file: str, moved: dict[str, _Identity | None]) -> None:
         """Bring the moved file's rows home, then reopen the path.
 
         SQLite does not checkpoint a moved database when its last connection closes, and its
@@ -242,9 +242,9 @@ class AuditStore:
         self.engine.dispose()
         for suffix in ("-wal", "-shm"):
             old = moved.get(suffix)
-            if old is not None and _identity(self.file + suffix) == old:
+            if old is not None and _identity(file + suffix) == old:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.file + suffix)
+                    os.unlink(file + suffix)
         self._moved = None
         _metadata.create_all(self.engine)  # a new file gets the table; a file moved in keeps its rows
         log.warning("audit store reopened on %s", self.file)
@@ -265,8 +265,10 @@ class AuditStore:
         """Remember the moved file and try to reopen the path at once (the guard is held)."""
         log.error("audit file %s was removed or replaced while open: reopening the path", self.file)
         self._moved = files
+        if self.file is None:  # only a SQLite file can move
+            return
         with contextlib.suppress(AuditUnavailable, SQLAlchemyError, OSError):
-            self._finish_move(files)  # else the next use tries again
+            self._finish_move(self.file, files)  # else the next use tries again
 
     def _refuse_read_only(self, _dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
         """Before SQLite opens the file, refuse read-only files with their name.

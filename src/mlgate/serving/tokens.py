@@ -130,10 +130,10 @@ def load(env: str | None = None, file: str | None = None) -> Tokens:
             raise InvalidInput(f"tokens file {file}: cannot be read ({err.strerror})") from None
         return parse(text, f"tokens file {file}")
     name = env or DEFAULT_ENV
-    text = os.environ.get(name)
-    if text is None:
+    value = os.environ.get(name)
+    if value is None:
         raise InvalidInput(
             f"environment variable {name} is not set: the service needs its callers' tokens",
             hint=f"set {name}='CALLER_ID sha256:<hex of the token>' (see mlgate serve --help)",
         )
-    return parse(text, f"environment variable {name}")
+    return parse(value, f"environment variable {name}")

@@ -96,7 +96,7 @@ def command_env(ctx: ModelContext, data: ModelData, tracking_uri: str, run_id: s
         "MLGATE_MODEL": ctx.name,
         "MLGATE_REPO": str(root),
         "MLGATE_TASK": spec.task,
-        "MLGATE_TARGET": spec.target,
+        "MLGATE_TARGET": spec.target_column,
         "MLGATE_FEATURES": json.dumps(
             {"numeric": spec.inputs.numeric, "categorical": spec.inputs.categorical, "text": spec.inputs.text}
         ),

@@ -140,8 +140,10 @@ def _fit(ctx: ModelContext, data: ModelData, params: dict[str, Any]) -> tuple[An
     assert ctx.estimator_cls is not None  # a declarative spec (train() dispatches the others)
     pipeline = build_pipeline(ctx.spec, ctx.estimator_cls, params, ctx.estimator_modules)
     spec = ctx.spec
-    pipeline.fit(_inputs(ctx, data, data.train), data.train[spec.target])
-    holdout = _inputs(ctx, data, data.holdout).assign(**{spec.target: data.holdout[spec.target].to_numpy()})
+    pipeline.fit(_inputs(ctx, data, data.train), data.train[spec.target_column])
+    holdout = _inputs(ctx, data, data.holdout).assign(
+        **{spec.target_column: data.holdout[spec.target_column].to_numpy()}
+    )
     metrics = evaluate(pipeline, holdout, spec.inputs.all, spec.target_column, spec.task, spec.positive_label)
     return pipeline, metrics
 
