@@ -127,7 +127,7 @@ def publish(
     result = Published()
     with GitHub(token, api_url, repo) as github:
         if pr is not None:
-            result.comment_url = str(github.upsert_comment(pr, markdown, marker).get("url", ""))
+            result.comment_url = github.upsert_comment(pr, markdown, marker).url or ""
         if head_sha:
             counts = verdict["counts"]
             conclusion, prefix = check_outcome(verdict)
@@ -143,7 +143,7 @@ def publish(
                 annotations=annotations(root, verdict),
                 key=str(verdict["model"]),
             )
-            result.check_run_url = str(run.get("html_url") or run.get("url") or "")
+            result.check_run_url = run.url or ""
     return result
 
 

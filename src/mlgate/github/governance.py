@@ -51,6 +51,7 @@ from mlgate.config.schema import Governance
 from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.git import PathChange, path_changes, run_git, show
 from mlgate.github.approvals import ApprovalCount, People, count_approvals, named_approvers, writers
+from mlgate.github.objects import Review
 
 CHECK_NAME = "mlgate / governance"
 DEFAULT_POLICY = "policies/default.yaml"
@@ -383,7 +384,7 @@ def approvers_rule(governance: Governance | None) -> str:
 
 def judge(
     changes: list[GovernanceChange],
-    reviews: list[dict[str, Any]],
+    reviews: list[Review],
     author: str,
     head_sha: str,
     governance: Governance | None = None,
@@ -480,7 +481,7 @@ def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool =
         github = stack.enter_context(GitHub())
         org_token = os.environ.get(ORG_TOKEN_ENV)
         teams = stack.enter_context(GitHub(token=org_token)) if org_token else github
-        author = github.pull_request(pr)["user"]["login"]
+        author = github.pull_request(pr).user.login
         reviews = github.pull_request_reviews(pr) if changes else []
         result = judge(changes, reviews, author, head, governance, GitHubPeople(github, teams))
         if post:
@@ -492,5 +493,5 @@ def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool =
                 summary=summary(result),
                 annotations=[],
             )
-            result.check_run_url = str(run.get("url") or "")
+            result.check_run_url = run.url or ""
     return result

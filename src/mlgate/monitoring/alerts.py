@@ -37,6 +37,7 @@ from mlgate.exceptions import InvalidInput
 
 if TYPE_CHECKING:
     from mlgate.github import GitHub
+    from mlgate.github.objects import Issue
 
 SCHEMA = "mlgate.monitoring/1"
 LABEL = "mlgate"  # every issue mlgate keeps carries it: the listing that finds them is narrowed to it
@@ -331,8 +332,8 @@ def _check(verdict: dict[str, Any]) -> None:
         raise InvalidInput("the monitoring verdict has no 'rules' list")
 
 
-def _label_names(issue: dict[str, Any]) -> list[str]:
-    return [x if isinstance(x, str) else str(x.get("name", "")) for x in issue.get("labels") or []]
+def _label_names(issue: Issue) -> list[str]:
+    return list(issue.labels)
 
 
 # ---------------------------------------------------------------------- the monitoring issue
@@ -382,16 +383,16 @@ def sync_issue(
         twins = client.find_issues(marker, state="open", labels=(LABEL,))
         kept = twins[0] if twins else created
         for twin in twins[1:]:
-            if twin["number"] == created["number"]:
+            if twin.number == created.number:
                 client.close_issue(
-                    twin["number"],
-                    f"Duplicate of #{kept['number']}: another mlgate run opened it at the same time.",
+                    twin.number,
+                    f"Duplicate of #{kept.number}: another mlgate run opened it at the same time.",
                     state_reason="duplicate",
-                    marker=f"<!-- mlgate:duplicate of={kept['number']} -->",
+                    marker=f"<!-- mlgate:duplicate of={kept.number} -->",
                 )
-        return {"action": "opened", "number": kept["number"], "url": kept.get("html_url")}
+        return {"action": "opened", "number": kept.number, "url": kept.html_url or None}
 
-    number, url = issue["number"], issue.get("html_url")
+    number, url = issue.number, issue.html_url or None
     if not breach:
         window = verdict.get("window") or {}
         text = (
@@ -410,7 +411,7 @@ def sync_issue(
         )
         return {"action": "closed", "number": number, "url": url}
 
-    old = _stored_figures(issue.get("body"))
+    old = _stored_figures(issue.body)
     if old is not None and _signature(old) == _signature(fig):
         return {"action": "unchanged", "number": number, "url": url}
 
@@ -479,12 +480,12 @@ def review_issues(
             continue
         marker = review_marker(model, stage, version, day)
 
-        def find(marker: str = marker) -> dict[str, Any] | None:
+        def find(marker: str = marker) -> Issue | None:
             return client.find_issue(marker, state="all", labels=(LABEL,))
 
         found = find()
         if found is not None:
-            out.append({"day": day, "action": "exists", "number": found["number"], "url": found.get("html_url")})
+            out.append({"day": day, "action": "exists", "number": found.number, "url": found.html_url or None})
             continue
         title = f"{model}@{stage} v{version}: {day}-day post-deployment review"
         body = "\n".join(
@@ -511,7 +512,7 @@ def review_issues(
         created = client.create_issue(
             title, body, labels=list(REVIEW_LABELS), assignees=[login] if login else [], lookup=find
         )
-        out.append({"day": day, "action": "opened", "number": created["number"], "url": created.get("html_url")})
+        out.append({"day": day, "action": "opened", "number": created.number, "url": created.html_url or None})
     return out
 
 
@@ -581,8 +582,8 @@ def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_ur
             assignees=[],
             lookup=lambda: client.find_issue(CUSTODY_MARKER, state="open", labels=(LABEL,)),
         )
-        return {"action": "opened", "number": created["number"], "url": created.get("html_url")}
-    number, url = issue["number"], issue.get("html_url")
+        return {"action": "opened", "number": created.number, "url": created.html_url or None}
+    number, url = issue.number, issue.html_url or None
     key = hashlib.sha256(json.dumps(figures_).encode()).hexdigest()[:12]
     if not figures_:
         client.close_issue(
@@ -592,7 +593,7 @@ def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_ur
             marker=f"<!-- mlgate:custody-recovered key={key} -->",
         )
         return {"action": "closed", "number": number, "url": url}
-    found = _CUSTODY_FIGURES.search(issue.get("body") or "")
+    found = _CUSTODY_FIGURES.search(issue.body)
     if found and json.loads(found.group(1)) == figures_:
         return {"action": "unchanged", "number": number, "url": url}
     now = ", ".join(f"{m} {s}: {state}" for m, s, state, _d, _a in figures_)

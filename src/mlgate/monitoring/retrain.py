@@ -99,8 +99,8 @@ def propose(
     existing = client.open_pull_requests(branch)
     if existing:
         pull = existing[0]
-        progress(f"{name}: retraining pull request #{pull['number']} is already open; nothing pushed")
-        return _result("exists", branch, number=pull["number"], url=pull.get("html_url"))
+        progress(f"{name}: retraining pull request #{pull.number} is already open; nothing pushed")
+        return _result("exists", branch, number=pull.number, url=pull.html_url or None)
     start, back = _start_point(root, base)
     untracked_before = _untracked(root)
     in_sync = _in_sync_outputs(root) if recipe.command else {}
@@ -130,12 +130,12 @@ def propose(
         # the branch is mlgate's own and no pull request is open from it: a leftover is replaced
         run_git(root, "push", "-q", "--force", remote, f"HEAD:refs/heads/{branch}")
         pull = client.create_pull_request(title=title, body=body, head=branch, base=base)
-        progress(f"{name}: opened retraining pull request #{pull['number']}")
+        progress(f"{name}: opened retraining pull request #{pull.number}")
         return _result(
             "opened",
             branch,
-            number=pull["number"],
-            url=pull.get("html_url"),
+            number=pull.number,
+            url=pull.html_url or None,
             commit=commit,
             changed=staged,
             title=title,

@@ -45,7 +45,7 @@ def publish(plan: dict[str, Any], pr: int | None, head_sha: str | None) -> dict[
     posted: dict[str, str] = {}
     with GitHub() as github:
         if pr is not None:
-            posted["comment-url"] = str(github.upsert_comment(pr, body, MARKER).get("url") or "")
+            posted["comment-url"] = github.upsert_comment(pr, body, MARKER).url or ""
         if head_sha:
             run = github.create_or_update_check_run(
                 name=CHECK_NAME,
@@ -54,5 +54,5 @@ def publish(plan: dict[str, Any], pr: int | None, head_sha: str | None) -> dict[
                 title=body.splitlines()[0].replace("**", "")[:255],
                 summary=body[:65000],
             )
-            posted["check-run-url"] = str(run.get("url") or "")
+            posted["check-run-url"] = run.url or ""
     return posted

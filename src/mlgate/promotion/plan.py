@@ -45,6 +45,7 @@ from mlgate.exceptions import Blocked, GitError, InvalidInput, TamperedModel
 from mlgate.gates.verdict import FamilyStatus, Verdict
 from mlgate.git import git_state, is_ancestor, run_git
 from mlgate.github.approvals import Approval, People, count_approvals, named_approvers
+from mlgate.github.objects import Review
 from mlgate.promotion import readiness
 from mlgate.promotion.hooks import HookFailed, HookReport, Hooks, applied_by, change_output, model_uri
 from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit
@@ -184,7 +185,7 @@ class PullRequest:
     author: str
     head_sha: str
     merged_by: str | None
-    reviews: list[dict[str, Any]]
+    reviews: list[Review]
     people: People | None = None  # who has write access, who is in a team (GitHub); None: no review counts
 
 
@@ -201,9 +202,9 @@ def fetch_pull_request(number: int) -> PullRequest:
         reviews = github.pull_request_reviews(number)
     return PullRequest(
         number=number,
-        author=pull["user"]["login"],
-        head_sha=pull["head"]["sha"],
-        merged_by=(pull.get("merged_by") or {}).get("login"),
+        author=pull.user.login,
+        head_sha=pull.head.sha,
+        merged_by=pull.merged_by.login if pull.merged_by else None,
         reviews=reviews,
         people=GitHubPeople(),
     )
