@@ -31,6 +31,7 @@ import json
 import math
 import re
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from mlgate.exceptions import InvalidInput
@@ -38,6 +39,19 @@ from mlgate.exceptions import InvalidInput
 if TYPE_CHECKING:
     from mlgate.github import GitHub
     from mlgate.github.objects import Issue
+
+
+class IssueAction(StrEnum):
+    """What a sync did to an issue (the ``action`` of :func:`sync_issue`, :func:`review_issues`, custody)."""
+
+    NONE = "none"  # no breach and no issue: nothing written
+    OPENED = "opened"
+    COMMENTED = "commented"  # the figures changed: one comment, title and stored figures updated
+    UNCHANGED = "unchanged"  # same figures: nothing written
+    CLOSED = "closed"  # recovered: a comment, then closed as completed
+    EXISTS = "exists"  # a review issue opened before (open or closed): never again
+    NOT_DUE = "not_due"  # a review whose day has not come
+
 
 SCHEMA = "mlgate.monitoring/1"
 LABEL = "mlgate"  # every issue mlgate keeps carries it: the listing that finds them is narrowed to it
@@ -366,7 +380,7 @@ def sync_issue(
     issue = client.find_issue(marker, state="open", labels=(LABEL,))
 
     if issue is None and not breach:
-        return {"action": "none", "number": None, "url": None}
+        return {"action": IssueAction.NONE, "number": None, "url": None}
 
     if issue is None:
         labels = [*MONITORING_LABELS] + ([BLOCKING_LABEL] if any(r["blocking"] for r in fig["rules"].values()) else [])
@@ -390,7 +404,7 @@ def sync_issue(
                     state_reason="duplicate",
                     marker=f"<!-- mlgate:duplicate of={kept.number} -->",
                 )
-        return {"action": "opened", "number": kept.number, "url": kept.html_url or None}
+        return {"action": IssueAction.OPENED, "number": kept.number, "url": kept.html_url or None}
 
     number, url = issue.number, issue.html_url or None
     if not breach:
@@ -409,11 +423,11 @@ def sync_issue(
             state_reason="completed",
             marker=f"<!-- mlgate:recovered model={model} stage={stage} key={_key(verdict, fig)} -->",
         )
-        return {"action": "closed", "number": number, "url": url}
+        return {"action": IssueAction.CLOSED, "number": number, "url": url}
 
     old = _stored_figures(issue.body)
     if old is not None and _signature(old) == _signature(fig):
-        return {"action": "unchanged", "number": number, "url": url}
+        return {"action": IssueAction.UNCHANGED, "number": number, "url": url}
 
     changes = _changes(old, fig)
     lines = [
@@ -441,7 +455,7 @@ def sync_issue(
     if wanted != names:
         fields["labels"] = wanted
     client.update_issue(number, **fields)
-    return {"action": "commented", "number": number, "url": url}
+    return {"action": IssueAction.COMMENTED, "number": number, "url": url}
 
 
 # ---------------------------------------------------------------------- post-deployment reviews
@@ -476,7 +490,7 @@ def review_issues(
     for day in sorted(set(days or [])):
         due = promoted + timedelta(days=day)
         if due > current:
-            out.append({"day": day, "action": "not_due", "number": None, "url": None})
+            out.append({"day": day, "action": IssueAction.NOT_DUE, "number": None, "url": None})
             continue
         marker = review_marker(model, stage, version, day)
 
@@ -485,7 +499,9 @@ def review_issues(
 
         found = find()
         if found is not None:
-            out.append({"day": day, "action": "exists", "number": found.number, "url": found.html_url or None})
+            out.append(
+                {"day": day, "action": IssueAction.EXISTS, "number": found.number, "url": found.html_url or None}
+            )
             continue
         title = f"{model}@{stage} v{version}: {day}-day post-deployment review"
         body = "\n".join(
@@ -512,7 +528,9 @@ def review_issues(
         created = client.create_issue(
             title, body, labels=list(REVIEW_LABELS), assignees=[login] if login else [], lookup=find
         )
-        out.append({"day": day, "action": "opened", "number": created.number, "url": created.html_url or None})
+        out.append(
+            {"day": day, "action": IssueAction.OPENED, "number": created.number, "url": created.html_url or None}
+        )
     return out
 
 
@@ -571,7 +589,7 @@ def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_ur
     figures_ = _custody_figures(rows)
     issue = client.find_issue(CUSTODY_MARKER, state="open", labels=(LABEL,))
     if issue is None and not figures_:
-        return {"action": "none", "number": None, "url": None}
+        return {"action": IssueAction.NONE, "number": None, "url": None}
     blocking = any(f[2] in _CUSTODY_BLOCKING for f in figures_)
     title = f"mlgate custody: {len(figures_)} stage(s) differ from release.yaml"
     if issue is None:
@@ -582,7 +600,7 @@ def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_ur
             assignees=[],
             lookup=lambda: client.find_issue(CUSTODY_MARKER, state="open", labels=(LABEL,)),
         )
-        return {"action": "opened", "number": created.number, "url": created.html_url or None}
+        return {"action": IssueAction.OPENED, "number": created.number, "url": created.html_url or None}
     number, url = issue.number, issue.html_url or None
     key = hashlib.sha256(json.dumps(figures_).encode()).hexdigest()[:12]
     if not figures_:
@@ -592,10 +610,10 @@ def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_ur
             state_reason="completed",
             marker=f"<!-- mlgate:custody-recovered key={key} -->",
         )
-        return {"action": "closed", "number": number, "url": url}
+        return {"action": IssueAction.CLOSED, "number": number, "url": url}
     found = _CUSTODY_FIGURES.search(issue.body)
     if found and json.loads(found.group(1)) == figures_:
-        return {"action": "unchanged", "number": number, "url": url}
+        return {"action": IssueAction.UNCHANGED, "number": number, "url": url}
     now = ", ".join(f"{m} {s}: {state}" for m, s, state, _d, _a in figures_)
     client.comment_on_issue(
         number, f"### The stages changed\n\nNow: {now}", marker=f"<!-- mlgate:custody-update key={key} -->"
@@ -606,4 +624,4 @@ def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_ur
     if wanted != names:
         fields["labels"] = wanted
     client.update_issue(number, **fields)
-    return {"action": "commented", "number": number, "url": url}
+    return {"action": IssueAction.COMMENTED, "number": number, "url": url}

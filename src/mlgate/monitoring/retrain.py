@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -56,7 +57,17 @@ def branch_name(model: str) -> str:
     return f"{BRANCH_PREFIX}{model}"
 
 
-def _result(action: str, branch: str, **extra: Any) -> dict[str, Any]:
+class RetrainAction(StrEnum):
+    """What ``mlgate retrain`` did (the result's ``action``)."""
+
+    NOT_TRIGGERED = "not_triggered"  # the verdict does not ask for retraining
+    NO_RECIPE = "no_recipe"  # retraining is due but the spec says not how (its ``hint`` says what to add)
+    EXISTS = "exists"  # a retraining pull request is already open: nothing pushed
+    NO_CHANGE = "no_change"  # the recipe changed nothing: no pull request
+    OPENED = "opened"
+
+
+def _result(action: RetrainAction, branch: str, **extra: Any) -> dict[str, Any]:
     return {"action": action, "number": None, "url": None, "branch": branch} | extra
 
 
@@ -83,13 +94,13 @@ def propose(
     retrain = verdict.get("retrain") or {}
     if not retrain.get("triggered"):
         progress(f"{name}: the verdict does not ask for retraining; nothing to propose")
-        return _result("not_triggered", branch)
+        return _result(RetrainAction.NOT_TRIGGERED, branch)
     spec, spec_doc = load_model_spec(spec_path(root, name), root)
     recipe = spec.monitoring.retrain
     if recipe is None:
         progress(f"{name}: retraining is due ({retrain.get('reason', '')}) but the spec says not how")
         return _result(
-            "no_recipe",
+            RetrainAction.NO_RECIPE,
             branch,
             hint=(
                 f"add monitoring.retrain to models/{name}/model.yaml: `command:` (e.g. `dvc repro prepare`) "
@@ -100,7 +111,7 @@ def propose(
     if existing:
         pull = existing[0]
         progress(f"{name}: retraining pull request #{pull.number} is already open; nothing pushed")
-        return _result("exists", branch, number=pull.number, url=pull.html_url or None)
+        return _result(RetrainAction.EXISTS, branch, number=pull.number, url=pull.html_url or None)
     start, back = _start_point(root, base)
     untracked_before = _untracked(root)
     in_sync = _in_sync_outputs(root) if recipe.command else {}
@@ -117,7 +128,7 @@ def propose(
         staged = [line for line in run_git(root, "diff", "--cached", "--name-only").splitlines() if line]
         if not staged:
             progress(f"{name}: the recipe changed nothing; no pull request")
-            return _result("no_change", branch)
+            return _result(RetrainAction.NO_CHANGE, branch)
         _refuse_tracked_data(root, staged)
         if recipe.command:
             targets = _pushed_data(root, start, staged)
@@ -132,7 +143,7 @@ def propose(
         pull = client.create_pull_request(title=title, body=body, head=branch, base=base)
         progress(f"{name}: opened retraining pull request #{pull.number}")
         return _result(
-            "opened",
+            RetrainAction.OPENED,
             branch,
             number=pull.number,
             url=pull.html_url or None,
