@@ -493,13 +493,10 @@ def monitor(
     for note in outcome.notes:
         ui.info(note)
     if outcome.alert is not None:
-        ui.info(
-            f"monitoring issue: {outcome.alert['action']}"
-            + (f" {outcome.alert['url']}" if outcome.alert["url"] else "")
-        )
+        ui.info(f"monitoring issue: {outcome.alert.action}" + (f" {outcome.alert.url}" if outcome.alert.url else ""))
     for review in outcome.reviews:
-        if review["action"] == "opened":
-            ui.info(f"post-deployment review at day {review['day']} opened: {review['url']}")
+        if review.action == "opened":
+            ui.info(f"post-deployment review at day {review.day} opened: {review.url}")
     if outcome.retrain_pr is not None:
         pr = outcome.retrain_pr
         ui.info(f"retraining pull request: {pr['action']}" + (f" {pr['url']}" if pr.get("url") else ""))
@@ -1111,7 +1108,7 @@ def status(check: bool, alert: bool, repo: str | None, json_path: str | None) ->
         from mlgate.monitoring.command import custody_alert
 
         done = custody_alert(rows)
-        ui.info(f"custody issue: {done['action']}" + (f" #{done['number']}" if done["number"] else ""))
+        ui.info(f"custody issue: {done.action}" + (f" #{done.number}" if done.number else ""))
     drift = [r for r in rows if r["status"] != SyncState.SYNCED]
     if drift and check:
         custody = [r for r in drift if r["status"] in (SyncState.TAMPERED, SyncState.MOVED_OUT_OF_BAND)]

@@ -20,13 +20,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.config.workspace import load_model_context
 from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.monitoring.run import MonitoringResult, run
 from mlgate.monitoring.verdict import SCHEMA
 from mlgate.registry import Registry, audit
+
+if TYPE_CHECKING:
+    from mlgate.monitoring.alerts import IssueSync, ReviewIssue
 
 Progress = Callable[[str], None]
 DEFAULT_REVIEW_DAYS = (30, 90, 180)
@@ -39,8 +42,8 @@ class MonitorOutcome:
 
     result: MonitoringResult
     reports: dict[str, str] = field(default_factory=dict)
-    alert: dict[str, Any] | None = None
-    reviews: list[dict[str, Any]] = field(default_factory=list)
+    alert: IssueSync | None = None
+    reviews: list[ReviewIssue] = field(default_factory=list)
     retrain_pr: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -53,8 +56,8 @@ class MonitorOutcome:
         """The verdict JSON (``mlgate.monitoring/1``) with what followed from it under ``actions``."""
         actions = {
             "reports": self.reports,
-            "alert": self.alert,
-            "reviews": self.reviews,
+            "alert": self.alert.as_dict() if self.alert is not None else None,
+            "reviews": [r.as_dict() for r in self.reviews],
             "retrain_pr": self.retrain_pr,
             "notes": self.notes,
         }
@@ -200,7 +203,7 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def custody_alert(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def custody_alert(rows: list[dict[str, Any]]) -> IssueSync:
     """Bring the one custody issue in line with ``mlgate status`` rows (GITHUB_TOKEN); what was done."""
     from mlgate.github import GitHub
     from mlgate.monitoring.alerts import sync_custody_issue
