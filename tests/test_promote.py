@@ -32,6 +32,7 @@ from conftest import (
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gates.run import run_gates
 from mlgate.promotion import Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
+from mlgate.promotion.plan import ChangeOutcome
 from mlgate.registry import Registry, audit
 from mlgate.training.train import train
 from mlgate_devkit.github_stand_in import FakeGitHub
@@ -606,7 +607,9 @@ def test_an_older_commit_never_overwrites_a_newer_promotion(promo: Promo, tmp_pa
     git("checkout", "-q", older, cwd=stale)
     result = apply(stale, Registry(stale, promo.uri), pull=None)
     [change] = result.plan.changes
-    assert change.outcome.startswith("superseded: v2 was promoted by"), change.outcome
+    assert change.outcome == ChangeOutcome.SUPERSEDED, change.outcome_text
+    assert change.outcome_reason.startswith("v2 was promoted by"), change.outcome_reason
+    assert change.as_dict()["outcome"] == f"superseded: {change.outcome_reason}"  # the JSON as before
     assert promo.alias("staging") == 2
     assert len(promo.records()) == 1
 

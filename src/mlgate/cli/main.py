@@ -1051,7 +1051,7 @@ def promote(
         marks = ", ".join(f"{'ok' if c.ok else 'MISSING'} {c.name}" for c in change.checks)
         ui.info(
             f"{change.model} {change.stage}: {promotion.version_label(change.current)} → "
-            f"{promotion.version_label(change.desired)} [{change.outcome}] {marks}"
+            f"{promotion.version_label(change.desired)} [{change.outcome_text}] {marks}"
         )
     for done in result.changes if mode == "apply" else []:
         ui.info(f"changed by this commit: {done['model']} {done['stage']} → {done['model_uri'] or '(stage emptied)'}")

@@ -191,7 +191,9 @@ def _entered_stage(
     order = ctx.policy.policy.promotion.order
     if not order or stage != order[-1]:
         return None
-    records = [r for r in audit.history(registry, name, stage) if r.state == "done" and r.version == version]
+    records = [
+        r for r in audit.history(registry, name, stage) if r.state == audit.RecordState.DONE and r.version == version
+    ]
     if not records:
         outcome.notes.append(f"no reviews: no promotion of v{version} into {stage} is on record")
         return None

@@ -98,7 +98,7 @@ def change_output(record: audit.Record) -> dict[str, Any]:
 
 def applied_by(registry: Registry, commit: str) -> list[audit.Record]:
     """The finished audit records of ``commit``: the changes it made, whichever run made them."""
-    return [r for r in audit.of_commit(registry, commit) if r.state == "done"]
+    return [r for r in audit.of_commit(registry, commit) if r.state == audit.RecordState.DONE]
 
 
 def gto_tag(record: audit.Record, counter: int) -> str:

@@ -83,6 +83,17 @@ class Check:
         return {"check": self.name, "ok": self.ok, "detail": self.detail}
 
 
+class ChangeOutcome(StrEnum):
+    """What became of one change of a plan; why (a superseded change's newer promotion) is ``outcome_reason``."""
+
+    PLANNED = "planned"
+    PLANNED_PIN = "planned (pin)"  # a digest pinned for the version the stage already holds
+    APPLIED = "applied"
+    ALREADY_APPLIED = "already applied"
+    SUPERSEDED = "superseded"  # a newer merge promoted the stage: this older one must not undo it
+    CONCURRENT = "already being applied by a concurrent run"
+
+
 @dataclass
 class Change:
     """One stage of one model whose alias differs from what release.yaml asks for."""
@@ -95,7 +106,8 @@ class Change:
     checks: list[Check] = field(default_factory=list)
     approvers: list[str] = field(default_factory=list)
     approvals: list[Approval] = field(default_factory=list)  # each approver's user id and review id
-    outcome: str = "planned"  # planned | applied | already applied | superseded
+    outcome: ChangeOutcome = ChangeOutcome.PLANNED
+    outcome_reason: str = ""  # why, where the outcome needs one (superseded: by which promotion)
     verdict: Verdict | None = None  # the gates this promotion ran itself
     pinned: str | None = None  # the digest release.yaml pins for ``desired`` (None: unpinned)
 
@@ -103,6 +115,11 @@ class Change:
     def ok(self) -> bool:
         """Whether every check of the change holds."""
         return all(c.ok for c in self.checks)
+
+    @property
+    def outcome_text(self) -> str:
+        """The outcome and its reason as the plan JSON and the log print it (``superseded: v3 was ...``)."""
+        return f"{self.outcome}: {self.outcome_reason}" if self.outcome_reason else str(self.outcome)
 
     @property
     def action(self) -> str:
@@ -124,7 +141,7 @@ class Change:
             "approvers": self.approvers,
             "approvals": [a.as_dict() for a in self.approvals],
             "checks": [c.as_dict() for c in self.checks],
-            "outcome": self.outcome,
+            "outcome": self.outcome_text,
             "digest": self.pinned,
             "verdict": None
             if self.verdict is None
@@ -387,7 +404,7 @@ def _pin_change(
         return None
     found = registry.artifact_digest(ctx.name, version)
     key = f"{release_path(root, ctx.name).relative_to(root)}: stages -> {stage} -> digest"
-    change = Change(ctx.name, stage, version, version, pinned=entry.digest, outcome="planned (pin)")
+    change = Change(ctx.name, stage, version, version, pinned=entry.digest, outcome=ChangeOutcome.PLANNED_PIN)
     if found.digest == entry.digest:
         change.checks.append(Check("digest", True, f"v{version}'s stored files have the digest {key} pins"))
     else:
@@ -791,8 +808,8 @@ def _apply_change(
     )
     if now == change.desired:
         pending = audit.find(registry, record.key)
-        if pending is None or pending.state == "done":
-            change.outcome = "already applied"
+        if pending is None or pending.state == audit.RecordState.DONE:
+            change.outcome = ChangeOutcome.ALREADY_APPLIED
             return None
         record = pending  # an interrupted apply of this very commit: finish its steps
     elif now is not None:
@@ -800,22 +817,23 @@ def _apply_change(
         # of an older merge must not undo a newer one (a revert is a descendant, so it may).
         holder = _promoted_commit(registry, name, now, stage)
         if holder and holder != plan.commit and not is_ancestor(root, holder, plan.commit):
-            change.outcome = f"superseded: v{now} was promoted by {holder[:12]}, newer than {plan.commit[:12]}"
-            progress(f"{name} {stage}: {change.outcome}")
+            change.outcome = ChangeOutcome.SUPERSEDED
+            change.outcome_reason = f"v{now} was promoted by {holder[:12]}, newer than {plan.commit[:12]}"
+            progress(f"{name} {stage}: {change.outcome_text}")
             return None
     if change.verdict is not None:
         record.verdict_status = change.verdict.status
         record.digest = (change.verdict.artifact or {}).get("digest") or ""
     verdict = jsonout.dumps(change.verdict.as_dict()) if change.verdict is not None else ""
     record = audit.begin(registry, record, verdict)  # write-ahead: the record exists before the alias moves
-    if record.state == "duplicate":
-        change.outcome = "already being applied by a concurrent run"
-        progress(f"{name} {stage}: {change.outcome}")
+    if record.state == audit.RecordState.DUPLICATE:
+        change.outcome = ChangeOutcome.CONCURRENT
+        progress(f"{name} {stage}: {change.outcome_text}")
         return None
     progress(f"{name} {stage}: {version_label(record.previous)} → {version_label(record.version)}")
     _move(registry, record, change)
     audit.finish(registry, record)
-    change.outcome = "applied"
+    change.outcome = ChangeOutcome.APPLIED
     return record
 
 
@@ -940,7 +958,7 @@ def rollback_target(registry: Registry, name: str, stage: str) -> tuple[int | No
     if now is None:
         raise InvalidInput(f"{name} has no version in {stage}: nothing to roll back")
     for record in reversed(audit.history(registry, name, stage)):
-        if record.version == now and record.state == "done":
+        if record.version == now and record.state == audit.RecordState.DONE:
             if record.previous is None:
                 break
             return now, record.previous
