@@ -1086,32 +1086,32 @@ def status(check: bool, alert: bool, repo: str | None, json_path: str | None) ->
     from mlgate.promotion.plan import SyncState
 
     rows = promotion.status(_root(repo))
-    ui.write_json(json_path, rows)
+    ui.write_json(json_path, [r.as_dict() for r in rows])
     ui.table(
         ["model", "stage", "desired", "actual", "pinned", "status"],
         [
             [
-                r["model"],
-                r["stage"],
-                promotion.version_label(r["desired"]),
-                promotion.version_label(r["actual"]),
-                r["digest"][:19] + "…" if r["digest"] else "no",
-                r["status"],
+                r.model,
+                r.stage,
+                promotion.version_label(r.desired),
+                promotion.version_label(r.actual),
+                r.digest[:19] + "…" if r.digest else "no",
+                r.status,
             ]
             for r in rows
         ],
     )
     for row in rows:
-        if row["detail"]:
-            ui.warn(f"{row['model']} {row['stage']} {row['status']}: {row['detail']}")
+        if row.detail:
+            ui.warn(f"{row.model} {row.stage} {row.status}: {row.detail}")
     if alert:
         from mlgate.monitoring.command import custody_alert
 
-        done = custody_alert(rows)
+        done = custody_alert([r.as_dict() for r in rows])
         ui.info(f"custody issue: {done.action}" + (f" #{done.number}" if done.number else ""))
-    drift = [r for r in rows if r["status"] != SyncState.SYNCED]
+    drift = [r for r in rows if r.status != SyncState.SYNCED]
     if drift and check:
-        custody = [r for r in drift if r["status"] in (SyncState.TAMPERED, SyncState.MOVED_OUT_OF_BAND)]
+        custody = [r for r in drift if r.status in (SyncState.TAMPERED, SyncState.MOVED_OUT_OF_BAND)]
         ui.error(
             f"{len(drift)} stage(s) not in sync"
             + (f" ({len(custody)} tampered or moved outside a promotion)" if custody else ""),

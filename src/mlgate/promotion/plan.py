@@ -887,6 +887,34 @@ class SyncState(StrEnum):
     TAMPERED = "Tampered"  # the version's files differ from the digest release.yaml pins
 
 
+@dataclass(frozen=True)
+class StatusRow:
+    """One model's stage in ``mlgate status``: what release.yaml asks for, what the registry holds, and the state.
+
+    ``detail`` says why a stage is not synced (the moved alias, the files that differ), empty otherwise.
+    """
+
+    model: str
+    stage: str
+    desired: int | None
+    actual: int | None
+    digest: str | None  # the digest release.yaml pins (None: unpinned)
+    status: SyncState
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as ``mlgate status --json`` prints it."""
+        return {
+            "model": self.model,
+            "stage": self.stage,
+            "desired": self.desired,
+            "actual": self.actual,
+            "digest": self.digest,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
 def _lagging(root: Path, name: str, stage: str, desired: int | None, now: int | None) -> bool:
     """Whether ``now`` is what release.yaml asked for just before it asked for ``desired`` (apply pending)."""
     head = git_state(root).commit  # a commit, not "HEAD": _asked is cached per commit
@@ -896,7 +924,7 @@ def _lagging(root: Path, name: str, stage: str, desired: int | None, now: int | 
     return now is None  # release.yaml always asked for ``desired``: only an alias never set lags
 
 
-def status(root: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
+def status(root: Path, registry: Registry | None = None) -> list[StatusRow]:
     """Per model and stage: desired (git), actual (registry) and a :class:`SyncState`.
 
     A synced stage whose release.yaml pins a digest is downloaded and digested: files that differ
@@ -908,7 +936,7 @@ def status(root: Path, registry: Registry | None = None) -> list[dict[str, Any]]
     from mlgate.registry.mlflow import tampered
 
     registry = registry or Registry(root)
-    rows = []
+    rows: list[StatusRow] = []
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, None, Path(tmp))
     aliases = registry.aliases(wanted)  # registered models only: one search, not one read per alias
@@ -938,17 +966,7 @@ def status(root: Path, registry: Registry | None = None) -> list[dict[str, Any]]
                     state = SyncState.SYNCED
             else:
                 state = SyncState.SYNCED
-            rows.append(
-                {
-                    "model": name,
-                    "stage": stage,
-                    "desired": desired,
-                    "actual": now,
-                    "digest": pinned,
-                    "status": state,
-                    "detail": detail,
-                }
-            )
+            rows.append(StatusRow(name, stage, desired, now, pinned, state, detail))
     return rows
 
 
