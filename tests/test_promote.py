@@ -31,6 +31,7 @@ from conftest import (
 )
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gates.run import run_gates
+from mlgate.github.objects import Action, TagResult
 from mlgate.promotion import Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
 from mlgate.promotion.plan import ChangeOutcome
 from mlgate.registry import Registry, audit
@@ -816,7 +817,8 @@ def test_a_tag_already_at_the_merge_commit_is_not_created_again(promo: Promo, gi
     sha = promo.release(staging=1, production=None)
     github.refs[f"refs/tags/{promo.name}#staging#4"] = sha  # an earlier run made it, its answer lost
     result = apply(promo.repo, promo.registry, pull=None, hooks=Hooks(gto_tags=True))
-    assert result.hooks.tags == [{"tag": f"{promo.name}#staging#4", "sha": sha, "action": "exists"}]
+    assert result.hooks.tags == [TagResult(f"{promo.name}#staging#4", sha, Action.EXISTS)]
+    assert result.hooks.as_dict()["tags"] == [{"tag": f"{promo.name}#staging#4", "sha": sha, "action": "exists"}]
     assert list(github.refs) == [f"refs/tags/{promo.name}#staging#4"]
 
 

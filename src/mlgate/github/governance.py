@@ -51,7 +51,7 @@ from mlgate.config.schema import Governance
 from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.git import PathChange, path_changes, run_git, show
 from mlgate.github.approvals import ApprovalCount, People, count_approvals, named_approvers, writers
-from mlgate.github.objects import Review
+from mlgate.github.objects import Conclusion, Review
 
 CHECK_NAME = "mlgate / governance"
 DEFAULT_POLICY = "policies/default.yaml"
@@ -83,7 +83,7 @@ class GovernanceReview:
     """The governance check's outcome: what changed, who approved, and the conclusion."""
 
     changes: list[GovernanceChange]
-    conclusion: str  # success | failure
+    conclusion: Conclusion  # success | failure
     title: str
     approvals: ApprovalCount = field(default_factory=ApprovalCount)
     required: int = 1
@@ -399,7 +399,7 @@ def judge(
     named = governance is not None
     if not changes:
         return GovernanceReview(
-            [], "success", "no governance change", required=required, approvers_rule=rule, named=named
+            [], Conclusion.SUCCESS, "no governance change", required=required, approvers_rule=rule, named=named
         )
     allowed = (
         named_approvers(governance.approvers.users, governance.approvers.teams, people)
@@ -410,12 +410,12 @@ def judge(
     paths = ", ".join(dict.fromkeys(c.path for c in changes))
     if len(approvals.approvers) >= required:
         title = f"governance change approved by {', '.join(approvals.approvers)}: {paths}"
-        return GovernanceReview(changes, "success", title, approvals, required, rule, named)
+        return GovernanceReview(changes, Conclusion.SUCCESS, title, approvals, required, rule, named)
     wanted = (
         "an approving review" if required == 1 else f"{required} approving reviews ({len(approvals.approvers)} so far)"
     )
     title = f"governance change needs {wanted} of {head_sha[:12]} by {rule}, other than the author {author}: {paths}"
-    return GovernanceReview(changes, "failure", title, approvals, required, rule, named)
+    return GovernanceReview(changes, Conclusion.FAILURE, title, approvals, required, rule, named)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -26,6 +26,7 @@ __all__ = [
     "CheckRun",
     "CollaboratorPermission",
     "Comment",
+    "Conclusion",
     "GitHubPayloadError",
     "GitRef",
     "Issue",
@@ -325,6 +326,14 @@ class GitRef:
 
 
 # --------------------------------------------------------------------------- what mlgate wrote
+
+
+class Conclusion(StrEnum):
+    """The conclusions mlgate gives its check runs (a subset of GitHub's)."""
+
+    SUCCESS = "success"
+    NEUTRAL = "neutral"  # passes branch protection; says "look" (warnings, a governance change)
+    FAILURE = "failure"
 
 
 class Action(StrEnum):

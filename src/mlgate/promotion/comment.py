@@ -40,6 +40,7 @@ def markdown(plan: dict[str, Any]) -> str:
 def publish(plan: dict[str, Any], pr: int | None, head_sha: str | None) -> dict[str, str]:
     """Upsert the plan comment on ``pr`` and a check run on ``head_sha`` (conclusion from the plan)."""
     from mlgate.github import GitHub
+    from mlgate.github.objects import Conclusion
 
     body = markdown(plan)
     posted: dict[str, str] = {}
@@ -50,7 +51,7 @@ def publish(plan: dict[str, Any], pr: int | None, head_sha: str | None) -> dict[
             run = github.create_or_update_check_run(
                 name=CHECK_NAME,
                 head_sha=head_sha,
-                conclusion="success" if plan["ok"] else "failure",
+                conclusion=Conclusion.SUCCESS if plan["ok"] else Conclusion.FAILURE,
                 title=body.splitlines()[0].replace("**", "")[:255],
                 summary=body[:65000],
             )
