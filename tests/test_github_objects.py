@@ -235,3 +235,24 @@ def test_failed_and_skip_are_told_apart_by_type_not_by_str() -> None:
     assert str(failed) == "no rows"
     with pytest.raises(AttributeError):
         failed.reason = "other"  # type: ignore[misc]
+
+
+def test_only_the_tokens_own_identity_owns_a_comment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deleted account (user null) or a person named like the bot never owns mlgate's marker comment."""
+    monkeypatch.delenv("MLGATE_GITHUB_LOGIN", raising=False)
+    gh = GitHub(TOKEN, "http://127.0.0.1:9", REPO)
+    bot = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
+    assert gh.is_own(Comment.parse({"id": 1, "user": bot}))
+    assert not gh.is_own(Comment.parse({"id": 2, "user": None}))
+    assert not gh.is_own(Comment.parse({"id": 3, "user": {**bot, "type": "User"}}))
+    assert not gh.is_own(Issue.parse({"number": 4, "title": "t", "state": "open", "user": {**bot, "login": "eve"}}))
+    gh.close()
+
+
+def test_a_deleted_reviewers_review_counts_for_nobody() -> None:
+    from mlgate.github.approvals import count_approvals
+
+    [data] = captured("reviews__reviews.35.approved")
+    gone = Review.parse({**data, "user": None})
+    result = count_approvals([gone], author="eve")
+    assert (result.approvers, result.ignored) == ([], {})
