@@ -686,13 +686,17 @@ class ApplyResult:
     """The applied plan, the audit records written for it, the changes its commit made and the hooks run."""
 
     plan: Plan
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[audit.Record] = field(default_factory=list)
     deployed: list[dict[str, Any]] = field(default_factory=list)  # hooks.change_output per change of the commit
     hooks: HookReport = field(default_factory=HookReport)
 
     def as_dict(self) -> dict[str, Any]:
         """The plan JSON plus its audit records, the commit's changes (``deployed``) and the hooks' report."""
-        return self.plan.as_dict() | {"audit": self.records, "deployed": self.deployed, "hooks": self.hooks.as_dict()}
+        return self.plan.as_dict() | {
+            "audit": [r.as_dict() for r in self.records],
+            "deployed": self.deployed,
+            "hooks": self.hooks.as_dict(),
+        }
 
 
 def apply(
@@ -726,7 +730,7 @@ def apply(
     for change in plan.changes:
         record = _apply_change(root, registry, change, plan, who, progress)
         if record is not None:
-            result.records.append(record.as_dict())
+            result.records.append(record)
     done = applied_by(registry, plan.commit)
     result.deployed = [change_output(r) for r in done]
     extra = hooks or Hooks()
