@@ -499,7 +499,7 @@ def monitor(
             ui.info(f"post-deployment review at day {review.day} opened: {review.url}")
     if outcome.retrain_pr is not None:
         pr = outcome.retrain_pr
-        ui.info(f"retraining pull request: {pr['action']}" + (f" {pr['url']}" if pr.get("url") else ""))
+        ui.info(f"retraining pull request: {pr.action}" + (f" {pr.url}" if pr.url else ""))
     if result.recording_error is not None:
         raise result.recording_error
     counts = verdict["counts"]

@@ -30,6 +30,7 @@ from mlgate.registry import Registry, audit
 
 if TYPE_CHECKING:
     from mlgate.monitoring.alerts import IssueSync, ReviewIssue
+    from mlgate.monitoring.retrain import RetrainResult
 
 Progress = Callable[[str], None]
 DEFAULT_REVIEW_DAYS = (30, 90, 180)
@@ -44,7 +45,7 @@ class MonitorOutcome:
     reports: dict[str, str] = field(default_factory=dict)
     alert: IssueSync | None = None
     reviews: list[ReviewIssue] = field(default_factory=list)
-    retrain_pr: dict[str, Any] | None = None
+    retrain_pr: RetrainResult | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -58,7 +59,7 @@ class MonitorOutcome:
             "reports": self.reports,
             "alert": self.alert.as_dict() if self.alert is not None else None,
             "reviews": [r.as_dict() for r in self.reviews],
-            "retrain_pr": self.retrain_pr,
+            "retrain_pr": self.retrain_pr.as_dict() if self.retrain_pr is not None else None,
             "notes": self.notes,
         }
         return self.result.verdict | {"actions": actions}
