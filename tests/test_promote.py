@@ -32,8 +32,7 @@ from conftest import (
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gates.run import run_gates
 from mlgate.github.objects import Action, TagResult
-from mlgate.promotion import Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
-from mlgate.promotion.plan import ChangeOutcome
+from mlgate.promotion import ChangeOutcome, Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
 from mlgate.registry import Registry, audit
 from mlgate.training.train import train
 from mlgate_devkit.github_stand_in import FakeGitHub
