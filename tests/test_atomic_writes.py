@@ -138,6 +138,12 @@ def test_a_verdict_tag_that_disagrees_with_its_artifact_is_refused(
     tag(verdict="mlgate/verdicts/never-written.json")
     with pytest.raises(IncompleteVerdict, match="is missing"):
         registry.read_verdict(MODEL, version)
+    # bytes that match the tag's sha256 but are no JSON object: refused, never returned as a verdict
+    payload = json.dumps(["pass"])
+    registry.attach_json(registry.version(MODEL, version).run_id, payload, "mlgate/verdicts/a-list.json")
+    tag(verdict="mlgate/verdicts/a-list.json", sha256=hashlib.sha256(payload.encode()).hexdigest())
+    with pytest.raises(IncompleteVerdict, match="disagree on its shape"):
+        registry.read_verdict(MODEL, version)
     registry.set_version_tags(MODEL, version, {VERDICT_TAG: "pass"})
     with pytest.raises(IncompleteVerdict, match="not an mlgate verdict record") as err:
         registry.read_verdict(MODEL, version)
