@@ -23,7 +23,15 @@ from numpy.typing import NDArray
 from mlgate import __version__, jsonout
 from mlgate.config.judging import Judged, judge_model
 from mlgate.config.policies import rule_id
-from mlgate.config.schema import GATE_FAMILIES, ModelSpec
+from mlgate.config.schema import (
+    GATE_FAMILIES,
+    DocumentationRule,
+    DriftRule,
+    FairnessRule,
+    IntegrityRule,
+    ModelSpec,
+    PerformanceRule,
+)
 from mlgate.config.workspace import ModelContext
 from mlgate.data import (
     HeldOut,
@@ -234,7 +242,7 @@ class Evaluation:
         self._groups: dict[str, pd.Series] = {}
 
     # -- performance
-    def performance(self, rule: Any) -> Measurement | Skip:
+    def performance(self, rule: PerformanceRule) -> Measurement | Skip:
         """The rule's holdout metric, or its worsening against the champion (skipped if none)."""
         if rule.comparison != "max_regression":
             return performance.absolute(rule.metric, self.scored.metrics)
@@ -267,7 +275,7 @@ class Evaluation:
             self._groups[name] = fairness.sensitive_groups(self.data.holdout, feature)
         return self._groups[name]
 
-    def fairness(self, rule: Any) -> Measurement:
+    def fairness(self, rule: FairnessRule) -> Measurement:
         """The fairness metric over the groups of the rule's sensitive features."""
         spec = self.ctx.spec
         if spec.task != "classification":
@@ -297,7 +305,7 @@ class Evaluation:
         )
 
     # -- drift
-    def drift(self, rule: Any) -> Measurement:
+    def drift(self, rule: DriftRule) -> Measurement:
         """The drift statistic of the rule, from the per-feature drift table (computed once)."""
         settings = self.ctx.policy.policy.settings.drift
         spec = self.ctx.spec
@@ -336,7 +344,7 @@ class Evaluation:
             signature=self.signature,
         )
 
-    def integrity(self, rule: Any) -> Measurement | Skip:
+    def integrity(self, rule: IntegrityRule) -> Measurement | Skip:
         """The native integrity metric of the rule (conflicting labels: skipped for a regressor)."""
         if rule.metric == "conflicting_labels" and self.ctx.spec.task == "regression":
             # equal features with different continuous targets are expected, not a data error
@@ -349,15 +357,18 @@ class Evaluation:
             return Measurement.failed(f"models/{spec.name}/model.yaml lists no features to compare rows on")
         return integrity.integrity_measurement(rule.metric, self.integrity_data())
 
-    def deepchecks(self, rule: Any, rid: str, required: bool) -> list[RuleResult]:
+    def deepchecks(self, rule: IntegrityRule, rid: str, required: bool) -> list[RuleResult]:
         """One result per deepchecks condition: a failed condition is a failed rule."""
         if self.model is None:
             why = "deepchecks suites run on a model; a predictions spec has none"
             return [judge("integrity", rule, rid, None, required=required, skip_reason=why)]
+        suite = rule.suite
+        if suite is None:  # IntegrityRule requires it with metric deepchecks
+            raise ValueError(f"rule {rid}: metric deepchecks without a suite")
         data = self.integrity_data()
-        if rule.suite == "model_evaluation":  # the suite calls the model: on the frame it was fitted on
+        if suite == "model_evaluation":  # the suite calls the model: on the frame it was fitted on
             data = replace(data, train=self._model_sees(data.train), holdout=self._model_sees(data.holdout))
-        outcomes = integrity.deepchecks_results(rule.suite, data, self.model, self.ctx.spec.task)
+        outcomes = integrity.deepchecks_results(suite, data, self.model, self.ctx.spec.task)
         results = []
         seen: dict[str, int] = {}
         for outcome in outcomes:
@@ -387,7 +398,7 @@ class Evaluation:
             )
         return results
 
-    def documentation(self, rule: Any) -> Measurement:
+    def documentation(self, rule: DocumentationRule) -> Measurement:
         """Whether the spec field the rule names is filled in."""
         return documentation.documented(self.ctx.spec, rule.field)
 
