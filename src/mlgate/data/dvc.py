@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import json
 import math
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -274,6 +275,37 @@ def dvc_push(root: Path, targets: list[str]) -> None:
     """
     if targets:
         _dvc(root, ["push", "-q", *targets], DvcError)
+
+
+def share_workspace(source: Path, scratch: Path) -> None:
+    """Let the DVC project in ``scratch`` (a scratch checkout of ``source``'s repository) use ``source``'s setup.
+
+    Its cache (so data ``source`` holds is checked out without a download, and data made there is
+    there for ``dvc push``), its local configuration (remote credentials), and its remotes at the
+    paths ``source`` resolves (a relative ``url`` in ``.dvc/config`` is relative to that file, and a
+    scratch checkout sits elsewhere). Written to the scratch checkout's ``.dvc/config.local`` only.
+    """
+    from dvc.repo import Repo
+
+    local = source / ".dvc" / "config.local"
+    if local.is_file():
+        shutil.copyfile(local, scratch / ".dvc" / "config.local")
+    with Repo(str(source)) as repo:
+        cache = repo.cache.local_cache_dir
+        remotes = {name: str(conf.get("url", "")) for name, conf in (repo.config.get("remote") or {}).items()}
+    _dvc(scratch, ["cache", "dir", "--local", str(cache)], DvcError)
+    for name, url in remotes.items():
+        if url and "://" not in url:  # a local folder: the path as ``source`` resolved it
+            _dvc(scratch, ["remote", "modify", "--local", name, "url", url], DvcError)
+
+
+def dvc_checkout_all(root: Path) -> str:
+    """``dvc checkout``: the data every pointer records, from the cache; '' or what could not be checked out."""
+    try:
+        _dvc(root, ["checkout", "-q"], DvcError)
+    except DvcError as err:  # data missing from the cache: the command that needs it says so itself
+        return err.message
+    return ""
 
 
 def dvc_checkout(root: Path, targets: list[str]) -> None:
