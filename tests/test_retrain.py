@@ -241,6 +241,8 @@ def test_an_uncommitted_snapshot_is_not_the_bases_and_is_not_proposed(snapshots_
 
 PREPARE = """\
 import os, pathlib
+# the base's DVC-tracked data is there (the scratch checkout shares the workspace's DVC cache)
+assert pathlib.Path("data/german_credit.csv").stat().st_size > 1000, "no data checked out"
 source = pathlib.Path(os.environ["RETRAIN_SOURCE"]).read_text()
 pathlib.Path("data/prepared.csv").write_text(source)
 """

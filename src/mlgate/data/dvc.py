@@ -308,12 +308,6 @@ def dvc_checkout_all(root: Path) -> str:
     return ""
 
 
-def dvc_checkout(root: Path, targets: list[str]) -> None:
-    """``dvc checkout --force TARGETS``: the workspace's data back to what the checked-out pointers record."""
-    if targets:
-        _dvc(root, ["checkout", "-q", "--force", *targets], DvcError)
-
-
 def pull_model_data(root: Path, spec: ModelSpec, spec_doc: Document) -> list[dict[str, str]]:
     """Fetch every input ``spec`` names that the workspace lacks, and check each against git.
 
