@@ -395,15 +395,9 @@ def commit(root: Path, message: str, fallback: Identity | None = ACTIONS_BOT) ->
     return resolve_commit(root, "HEAD")
 
 
-def push_head(root: Path, remote: str, branch: str, *, lease: str | None = None) -> None:
-    """Push HEAD to ``branch`` of ``remote``.
-
-    ``lease``: the commit the branch must hold for the push to replace it ('' for a branch that
-    must not exist yet): mlgate's own branch left by an earlier attempt is replaced, one that
-    moved since it was looked at is not (git's ``--force-with-lease``). Without it, a plain push.
-    """
-    force = [f"--force-with-lease=refs/heads/{branch}:{lease}"] if lease is not None else []
-    run_git(root, "push", "-q", *force, remote, f"HEAD:refs/heads/{branch}")
+def push_head(root: Path, remote: str, branch: str, *, replace: bool = False) -> None:
+    """Push HEAD to ``branch`` of ``remote``; ``replace``: over what the branch holds (mlgate's own branch only)."""
+    run_git(root, "push", "-q", *(["--force"] if replace else []), remote, f"HEAD:refs/heads/{branch}")
 
 
 def branch_commit(root: Path, remote: str, branch: str) -> str | None:
@@ -416,12 +410,6 @@ def branch_commit(root: Path, remote: str, branch: str) -> str | None:
         if done.returncode == 0:
             return done.stdout.strip()
     return None
-
-
-def remote_branch(root: Path, remote: str, branch: str) -> str | None:
-    """The commit ``branch`` points at on ``remote`` (asked over the wire); None when it has no such branch."""
-    out = run_git(root, "ls-remote", "--heads", remote, f"refs/heads/{branch}")
-    return out.split()[0] if out else None
 
 
 # --------------------------------------------------------------------------- scratch checkouts

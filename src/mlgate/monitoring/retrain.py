@@ -102,7 +102,6 @@ def propose(
         progress(f"{name}: retraining pull request #{pull['number']} is already open; nothing pushed")
         return _result("exists", branch, number=pull["number"], url=pull.get("html_url"))
     start = _start_point(root, remote, base)
-    left = git.remote_branch(root, remote, branch) or ""  # mlgate's own branch, left by a PR closed unmerged
     with git.scratch_worktree(root, start) as work:
         progress(f"{name}: refreshing the data in a scratch checkout of {base} ({start[:12]})")
         # the base's spec and recipe: the pull request changes what the base holds
@@ -133,9 +132,9 @@ def propose(
         title, body, message = _texts(name, verdict, recipe.command, changes, staged)
         commit = git.commit(work, message)
         progress(f"pushing {branch} to {remote}")
-        # the branch is mlgate's own and no pull request is open from it: a leftover is replaced,
-        # unless it moved since it was looked at (someone else's push is never overwritten)
-        git.push_head(work, remote, branch, lease=left)
+        # the branch is mlgate's own and no pull request is open from it: a leftover (a pull
+        # request closed unmerged, an earlier attempt that opened none) is replaced
+        git.push_head(work, remote, branch, replace=True)
     pull = client.create_pull_request(title=title, body=body, head=branch, base=base)
     progress(f"{name}: opened retraining pull request #{pull['number']}")
     return _result(

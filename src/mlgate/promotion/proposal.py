@@ -123,13 +123,13 @@ def propose(
             result = _proposal(model, stage, version, None, digest, release)
             return result | {"branch": branch, "pr": pull["number"], "pr_url": pull["html_url"], "action": "exists"}
         start = base_commit(root, remote, base_branch)
-        left = git.remote_branch(root, remote, branch) or ""  # a push of an earlier attempt that opened no PR
         with git.scratch_worktree(root, start) as scratch:
             previous, _text = set_stage(scratch, model, stage, version, digest)
             result = _proposal(model, stage, version, previous, digest, release)
             git.stage(scratch, [release])
             result["commit"] = git.commit(scratch, result["title"])
-            git.push_head(scratch, remote, branch, lease=left)
+            # mlgate's own branch, no pull request open from it: an earlier attempt's push is replaced
+            git.push_head(scratch, remote, branch, replace=True)
         pull = github.create_pull_request(title=result["title"], body=result["body"], head=branch, base=base_branch)
     return result | {"branch": branch, "pr": pull["number"], "pr_url": pull["html_url"], "action": "opened"}
 
