@@ -137,10 +137,10 @@ def test_snapshots_recipe_opens_one_pr_with_the_spec_pointing_at_the_newest(snap
     said: list[str] = []
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github, progress=said.append)
-    assert result["action"] == "opened", said
-    assert result["branch"] == BRANCH == branch_name("credit")
+    assert result.action == "opened", said
+    assert result.branch == BRANCH == branch_name("credit")
     [pull] = fake.pulls.values()
-    assert result["number"] == pull["number"]
+    assert result.number == pull["number"]
     assert pull["head"]["ref"] == BRANCH
     assert pull["base"]["ref"] == "main"
     assert pull["title"] == "Retrain credit: drifted_share 0.42 > 0.3"
@@ -164,7 +164,7 @@ def test_snapshots_recipe_opens_one_pr_with_the_spec_pointing_at_the_newest(snap
     fake.requests.clear()
     with client(fake) as github:
         again = propose(repo, "credit", verdict(), github)
-    assert again == {"action": "exists", "number": pull["number"], "url": pull["html_url"], "branch": BRANCH}
+    assert again.as_dict() == {"action": "exists", "number": pull["number"], "url": pull["html_url"], "branch": BRANCH}
     assert len(fake.pulls) == 1
     assert posts(fake) == []
     [listing] = fake.requests
@@ -180,8 +180,8 @@ def test_snapshots_recipe_opens_one_pr_with_the_spec_pointing_at_the_newest(snap
     commit_all(repo, "march snapshot")
     with client(fake) as github:
         third = propose(repo, "credit", verdict(), github)
-    assert third["action"] == "opened"
-    assert third["number"] != pull["number"]
+    assert third.action == "opened"
+    assert third.number != pull["number"]
     assert "path: data/snapshots/2026-03.csv" in git("show", f"{BRANCH}:{SPEC}", cwd=origin_of(repo))
     assert_back_on_main_and_clean(repo)
 
@@ -191,10 +191,10 @@ def test_a_lost_answer_to_the_pr_create_still_makes_one_pr(snapshots_repo: Path,
     fake.lose_next(how=how)
     with client(fake) as github:
         result = propose(snapshots_repo, "credit", verdict(), github)
-    assert result["action"] == "opened"
+    assert result.action == "opened"
     assert len(fake.pulls) == 1, "looked up by its head before the retry: never two"
     assert [r["path"] for r in posts(fake)] == [f"/repos/{REPO}/pulls"]
-    assert result["number"] == next(iter(fake.pulls))
+    assert result.number == next(iter(fake.pulls))
     assert_back_on_main_and_clean(snapshots_repo)
 
 
@@ -204,7 +204,7 @@ def test_the_newest_snapshot_already_in_use_changes_nothing(snapshots_repo: Path
     commit_all(repo, "on the newest")
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github)
-    assert result["action"] == "no_change"
+    assert result.action == "no_change"
     assert fake.pulls == {}
     assert posts(fake) == []
     assert BRANCH not in remote_heads(repo)
@@ -231,7 +231,7 @@ def test_an_uncommitted_snapshot_is_not_the_bases_and_is_not_proposed(snapshots_
     (snapshots_repo / "data/snapshots/2026-04.csv").write_text("a,b\n1,2\n")
     with client(fake) as github:
         result = propose(snapshots_repo, "credit", verdict(), github)
-    assert result["action"] == "opened"
+    assert result.action == "opened"
     assert "path: data/snapshots/2026-02.csv" in git("show", f"{BRANCH}:{SPEC}", cwd=origin_of(snapshots_repo))
     assert (snapshots_repo / "data/snapshots/2026-04.csv").read_text() == "a,b\n1,2\n"
 
@@ -275,8 +275,8 @@ def test_command_recipe_commits_the_lock_and_pushes_the_data(command_repo: Path,
     state = checkout_state(repo)
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github)
-    assert result["action"] == "opened"
-    assert result["changed"] == ["dvc.lock"]
+    assert result.action == "opened"
+    assert result.changed == ["dvc.lock"]
     origin = origin_of(repo)
     assert git("diff", "--name-only", f"main...{BRANCH}", cwd=origin).split() == ["dvc.lock"]
     tree = git("ls-tree", "-r", "--name-only", BRANCH, cwd=origin).split()
@@ -286,7 +286,7 @@ def test_command_recipe_commits_the_lock_and_pushes_the_data(command_repo: Path,
         out["md5"] for out in yaml.safe_load(lock)["stages"]["prepare"]["outs"] if out["path"] == "data/prepared.csv"
     )
     assert (tmp_path / "dvc-remote/files/md5" / new_md5[:2] / new_md5[2:]).read_text() == "a,b\n1,2\n3,4\n"
-    assert "dvc repro prepare" in fake.pulls[result["number"]]["body"]
+    assert "dvc repro prepare" in fake.pulls[result.number]["body"]
     assert "# staged, not committed" not in git("show", f"{BRANCH}:params.yaml", cwd=origin)
     assert checkout_state(repo) == state, "branch, HEAD, index, work tree and data as they were"
     assert (repo / "data/prepared.csv").read_text() == "a,b\n1,2\n", "the user's data is never touched"
@@ -325,7 +325,7 @@ def test_a_failing_command_exits_2_with_its_output_and_leaves_everything_as_it_w
 def test_not_triggered_does_nothing(snapshots_repo: Path, fake) -> None:
     with client(fake) as github:
         result = propose(snapshots_repo, "credit", verdict(triggered=False), github)
-    assert result == {"action": "not_triggered", "number": None, "url": None, "branch": BRANCH}
+    assert result.as_dict() == {"action": "not_triggered", "number": None, "url": None, "branch": BRANCH}
     assert fake.requests == []
     assert BRANCH not in remote_heads(snapshots_repo)
 
@@ -333,8 +333,8 @@ def test_not_triggered_does_nothing(snapshots_repo: Path, fake) -> None:
 def test_no_recipe_says_how_to_add_one(repo: Path, fake) -> None:
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github)
-    assert result["action"] == "no_recipe"
-    assert "monitoring.retrain" in result["hint"]
+    assert result.action == "no_recipe"
+    assert "monitoring.retrain" in result.hint
     assert fake.requests == []
     assert BRANCH not in remote_heads(repo)
 
@@ -349,7 +349,7 @@ def test_uncommitted_work_on_another_branch_is_left_exactly_as_it_was(snapshots_
     state = checkout_state(repo)
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github)
-    assert result["action"] == "opened"
+    assert result.action == "opened"
     assert checkout_state(repo) == state
     assert_no_scratch_left(repo)
     origin = origin_of(repo)
@@ -379,7 +379,7 @@ def test_a_push_that_fails_midway_leaves_the_checkout_and_a_retry_opens_one_pr(s
     for _ in range(2):  # the retry, then a retry of the retry: one branch, one pull request
         with client(fake) as github:
             again = propose(repo, "credit", verdict(), github)
-    assert again["action"] == "exists"
+    assert again.action == "exists"
     assert len(fake.pulls) == 1
     assert set(remote_heads(repo)) == {BRANCH, "main"}
     assert checkout_state(repo) == state

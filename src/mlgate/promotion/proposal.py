@@ -121,7 +121,7 @@ def propose(
         if existing:  # a retry after the pull request was opened: never a second one
             pull = existing[0]
             result = _proposal(model, stage, version, None, digest, release)
-            return result | {"branch": branch, "pr": pull["number"], "pr_url": pull["html_url"], "action": "exists"}
+            return result | {"branch": branch, "pr": pull.number, "pr_url": pull.html_url, "action": "exists"}
         start = base_commit(root, remote, base_branch)
         with git.scratch_worktree(root, start) as scratch:
             previous, _text = set_stage(scratch, model, stage, version, digest)
@@ -131,7 +131,7 @@ def propose(
             # mlgate's own branch, no pull request open from it: an earlier attempt's push is replaced
             git.push_head(scratch, remote, branch, replace=True)
         pull = github.create_pull_request(title=result["title"], body=result["body"], head=branch, base=base_branch)
-    return result | {"branch": branch, "pr": pull["number"], "pr_url": pull["html_url"], "action": "opened"}
+    return result | {"branch": branch, "pr": pull.number, "pr_url": pull.html_url, "action": "opened"}
 
 
 def _proposal(model: str, stage: str, version: int, previous: int | None, digest: str, release: str) -> dict[str, Any]:
