@@ -22,10 +22,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from mlgate.config.schema import DATA_FORMATS, TEXT_MIN_ROWS, ModelSpec, data_format_error
-from mlgate.config.yamlio import Document
+from mlgate.config.yamlio import Document, load
 from mlgate.exceptions import (
     DvcError,
     ExternalServiceError,
@@ -82,9 +81,11 @@ def _out(outs: list[dict[str, Any]] | None, name: str) -> dict[str, Any] | None:
     return None
 
 
-def _yaml(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text()) if path.is_file() else None
-    return data if isinstance(data, dict) else {}
+def _yaml(path: Path, root: Path) -> dict[str, Any]:
+    """A DVC file (``.dvc`` pointer, ``dvc.lock``, ``dvc.yaml``) through the governance reader; ``{}`` when absent."""
+    if not path.is_file():
+        return {}
+    return load(path, path.relative_to(root).as_posix(), allow_empty=True).data  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -112,11 +113,11 @@ def _owners(rel: str, root: Path) -> list[_Owner]:
     folders = ["/".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)]
     found = []
     for path in (rel, *folders):
-        out = _out(_yaml(root / f"{path}.dvc").get("outs"), PurePosixPath(path).name)
+        out = _out(_yaml(root / f"{path}.dvc", root).get("outs"), PurePosixPath(path).name)
         if out:
             inner = "" if path == rel else rel[len(path) + 1 :]
             found.append(_Owner(f"{path}.dvc", out, inner, "" if path == rel else path))
-    stages = _yaml(root / "dvc.lock").get("stages") or {}
+    stages = _yaml(root / "dvc.lock", root).get("stages") or {}
     for stage, body in stages.items() if isinstance(stages, dict) else ():
         for path in (rel, *folders):
             out = _out((body or {}).get("outs") if isinstance(body, dict) else None, path)
@@ -214,7 +215,7 @@ def _untracked_hint(rel: str, root: Path) -> str:
 
 def _declared_stage(rel: str, root: Path) -> str | None:
     """The ``dvc.yaml`` stage whose ``outs`` are ``rel`` or a folder holding it, if any."""
-    stages = _yaml(root / "dvc.yaml").get("stages") or {}
+    stages = _yaml(root / "dvc.yaml", root).get("stages") or {}
     for stage, body in stages.items() if isinstance(stages, dict) else ():
         for out in (body or {}).get("outs") or [] if isinstance(body, dict) else []:
             path = next(iter(out), "") if isinstance(out, dict) else str(out)
