@@ -183,3 +183,15 @@ def test_malformed_dvc_yaml_is_bad_input(governed_repo: Path, tmp_path: Path) ->
     result = invoke(CliRunner(), "affected", "--base", base, cwd=governed_repo)
     assert result.exit_code == 2, result.output
     assert "dvc.yaml:5:1: " in result.output
+
+
+def test_malformed_dvc_pointer_is_bad_input_naming_file_line_and_key(governed_repo: Path) -> None:
+    # a duplicate md5 in a pointer: PyYAML kept the last one, so the data checked was not the data reviewed
+    pointer = governed_repo / "data/german_credit.csv.dvc"
+    text = pointer.read_text()
+    first = text.splitlines()[1]
+    assert first.startswith("- md5: ")
+    pointer.write_text(text.replace(first, first + "\n  md5: " + "0" * 32, 1))
+    result = invoke(CliRunner(), "validate", cwd=governed_repo)
+    assert result.exit_code == 2, result.output
+    assert 'data/german_credit.csv.dvc:3:3: found duplicate key "md5"' in result.output

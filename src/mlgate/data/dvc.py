@@ -66,12 +66,21 @@ class ModelData:
 
 
 def file_md5(path: Path, chunk: int = 1 << 20) -> str:
-    """md5 of a file's bytes: what DVC 3 records for a file output."""
-    digest = hashlib.md5(usedforsecurity=False)
+    """md5 of a file's bytes, read in chunks: what DVC 3 records for a file output (``hash: md5``).
+
+    The one md5 of mlgate: data records, scored input files and monitoring's re-read inputs all
+    compare against what DVC (or scoring) wrote, so they must hash the same way.
+    """
+    digest = hashlib.md5(usedforsecurity=False)  # DVC's content address, not a security check
     with path.open("rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def bytes_md5(raw: bytes) -> str:
+    """md5 of bytes in memory, as :func:`file_md5` hashes a file (a DVC directory listing's ``.dir`` md5)."""
+    return hashlib.md5(raw, usedforsecurity=False).hexdigest()
 
 
 def _out(outs: list[dict[str, Any]] | None, name: str) -> dict[str, Any] | None:
@@ -163,7 +172,7 @@ def dir_manifest(dir_md5: str, hash_name: str, objects: Path) -> dict[str, str]:
             f"the listing of a DVC directory (md5 {dir_md5}) is neither in the DVC cache nor on the remote",
             hint="run `dvc push` where the directory was added, then `dvc pull`",
         )
-    if hashlib.md5(raw, usedforsecurity=False).hexdigest() != dir_md5.removesuffix(".dir"):
+    if bytes_md5(raw) != dir_md5.removesuffix(".dir"):
         raise DvcError(
             f"the listing of a DVC directory does not match its md5 {dir_md5}: the cache or remote is corrupt"
         )
