@@ -7,7 +7,8 @@ from pathlib import Path
 
 from conftest import PROJECT
 from mlgate.config.yamlio import load
-from mlgate.data.dvc import bytes_md5, file_md5
+from mlgate.data import file_md5
+from mlgate.data.dvc import bytes_md5
 
 
 def test_file_md5_is_what_dvc_records() -> None:
