@@ -53,3 +53,8 @@ _.latest_version  # benchmarks/score.py, benchmarks/serve.py, tests/test_atomic_
 _.read_verdict  # tests/test_secrets.py: the stored verdict as mlgate reads it back
 _.resolve_alias  # benchmarks/monitor.py
 _.pull_request_files  # tests/test_github.py: the client's pagination over a real endpoint
+
+# typed GitHub objects (mlgate.github.objects): fields parsed from GitHub's JSON, read by tests
+# (and kept so the object says what GitHub sent)
+_.filename  # PullRequestFile, the item type of pull_request_files above
+_.closed_at  # Issue
