@@ -359,10 +359,10 @@ def _model_files(
     comment = "# Estimator params per model (shown by `dvc params diff`); the spec names the class.\n"
     params_path = root / "params.yaml"
     if params_path.is_file():
-        import yaml
+        from mlgate.config.yamlio import load
 
-        existing = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
-        if isinstance(existing, dict) and name in existing:
+        existing = load(params_path, "params.yaml", allow_empty=True).data
+        if name in existing:
             plan.conflicts.append(f"params.yaml (its section '{name}:')")
         plan.append["params.yaml"] = section
     else:

@@ -36,12 +36,10 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from mlgate import git
 from mlgate.config.schema import ModelSpec, load_model_spec
 from mlgate.config.workspace import spec_path
-from mlgate.config.yamlio import Document, replace_scalar
+from mlgate.config.yamlio import Document, parse, replace_scalar
 from mlgate.data import dvc_checkout_all, dvc_push, share_workspace
 from mlgate.exceptions import InvalidInput, SpecError
 
@@ -197,9 +195,9 @@ def _start_point(root: Path, remote: str, base: str) -> str:
 # --------------------------------------------------------------------------- DVC pointers
 
 
-def _lock_outputs(text: str | None, folder: str = "") -> dict[str, str]:
+def _lock_outputs(text: str | None, folder: str = "", shown: str = "dvc.lock") -> dict[str, str]:
     """``{path: md5}`` of the file outputs a ``dvc.lock`` (text) records, paths from the repo root."""
-    data = yaml.safe_load(text or "") or {}
+    data = parse(text or "", shown, allow_empty=True).data
     found: dict[str, str] = {}
     for stage in (data.get("stages") or {}).values():
         for out in (stage or {}).get("outs") or []:
@@ -208,9 +206,9 @@ def _lock_outputs(text: str | None, folder: str = "") -> dict[str, str]:
     return found
 
 
-def _pointer_outputs(text: str | None, folder: str) -> dict[str, str]:
+def _pointer_outputs(text: str | None, folder: str, shown: str) -> dict[str, str]:
     """``{path: md5}`` of the outputs a ``.dvc`` file (text) records."""
-    data = yaml.safe_load(text or "") or {}
+    data = parse(text or "", shown, allow_empty=True).data
     return {
         str(PurePosixPath(folder, out["path"])): str(out["md5"])
         for out in data.get("outs") or []
@@ -224,7 +222,7 @@ def _recorded_outputs(root: Path) -> dict[str, str]:
     for rel in git.tracked_files(root, "*.dvc", "*dvc.lock"):
         folder = str(PurePosixPath(rel).parent)
         text = (root / rel).read_text(encoding="utf-8") if (root / rel).is_file() else None
-        found |= _lock_outputs(text, folder) if rel.endswith("dvc.lock") else _pointer_outputs(text, folder)
+        found |= _lock_outputs(text, folder, rel) if rel.endswith("dvc.lock") else _pointer_outputs(text, folder, rel)
     return {path.removeprefix("./"): md5 for path, md5 in found.items() if not md5.endswith(".dir")}
 
 
@@ -238,8 +236,8 @@ def _pushed_data(root: Path, start: str, staged: list[str]) -> list[str]:
         if rel.endswith(".dvc"):
             targets.append(rel)
         elif PurePosixPath(rel).name == "dvc.lock":
-            before = _lock_outputs(git.show(root, start, rel), folder)
-            now = _lock_outputs((root / rel).read_text(encoding="utf-8"), folder)
+            before = _lock_outputs(git.show(root, start, rel), folder, f"{rel} (at {start[:12]})")
+            now = _lock_outputs((root / rel).read_text(encoding="utf-8"), folder, rel)
             targets += sorted(path.removeprefix("./") for path, md5 in now.items() if before.get(path) != md5)
     return targets
 
