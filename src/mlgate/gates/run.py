@@ -23,7 +23,7 @@ from mlgate import __version__, jsonout
 from mlgate.config.judging import Judged, judge_model
 from mlgate.config.policies import rule_id
 from mlgate.config.schema import GATE_FAMILIES, ModelSpec
-from mlgate.config.workspace import ModelContext
+from mlgate.config.workspace import ModelContext, Workspace
 from mlgate.data import (
     HeldOut,
     ModelData,
@@ -598,7 +598,7 @@ def _unseen_rows(
 
 
 def run_gates(
-    root: Path,
+    root: Path | Workspace,
     name: str,
     *,
     version: int | None = None,
@@ -622,6 +622,8 @@ def run_gates(
     The verdict's ``artifact`` is the digest of the bytes the gates loaded.
     """
     start = time.perf_counter()
+    ws = Workspace.of(root, tracking_uri)
+    root = ws.root
     with tempfile.TemporaryDirectory() as tmp:
         judged = judge_model(root, name, policy_ref, Path(tmp))
         ctx = judged.ctx
@@ -636,7 +638,7 @@ def run_gates(
             return _gate_predictions(root, judged, data, required, stage, start, progress, with_evidence)
         progress(f"loading DVC-tracked evaluation data{where}")
         data = load_model_data(ctx.spec, ctx.spec_doc, root, judged.at)
-        registry = Registry(root, tracking_uri)
+        registry = ws.registry
         mv, run = _resolve_version(registry, name, version)
         number = mv.version
         unseen = _unseen_rows(judged, data, mv, run, Path(tmp) / "trained", progress)

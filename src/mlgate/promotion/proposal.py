@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.config.release import release_path, set_stage
-from mlgate.config.workspace import load_model_context, refuse_predictions
+from mlgate.config.workspace import Workspace, load_model_context, refuse_predictions
 from mlgate.exceptions import InvalidInput
 from mlgate.git import run_git
 from mlgate.registry import ARTIFACT_DIGEST_TAG, Registry, manifest_of
@@ -64,9 +64,11 @@ def pr_text(
 
 
 def propose(
-    root: Path, model: str, version: int, stage: str, *, open_pr: bool = False, base_branch: str = "main"
+    root: Path | Workspace, model: str, version: int, stage: str, *, open_pr: bool = False, base_branch: str = "main"
 ) -> dict[str, Any]:
     """Edit release.yaml (stage checked against the model's policy); optionally push and open the PR."""
+    ws = Workspace.of(root)
+    root = ws.root
     ctx = load_model_context(root, model)
     refuse_predictions(ctx, "be promoted")
     stages = ctx.policy.policy.promotion.stages
@@ -74,7 +76,7 @@ def propose(
         raise InvalidInput(
             f"stage '{stage}' is not defined in {ctx.policy.file} (stages: {', '.join(stages) or 'none'})"
         )
-    digest = version_digest(Registry(root), model, version)
+    digest = version_digest(ws.registry, model, version)
     previous, _text = set_stage(root, model, stage, version, digest)
     title, body = pr_text(model, stage, previous, version, digest=digest)
     result: dict[str, Any] = {
@@ -93,20 +95,19 @@ def propose(
         run_git(root, "add", result["release"])
         run_git(root, "commit", "-m", title)
         run_git(root, "push", "-u", "origin", branch)
-        from mlgate.github import GitHub
-
-        with GitHub() as github:
-            pull = github.create_pull_request(title=title, body=body, head=branch, base=base_branch)
+        pull = ws.github.create_pull_request(title=title, body=body, head=branch, base=base_branch)
         result |= {"branch": branch, "pr": pull["number"], "pr_url": pull["html_url"]}
     return result
 
 
-def pin(root: Path, model: str, stage: str | None = None) -> list[dict[str, Any]]:
+def pin(root: Path | Workspace, model: str, stage: str | None = None) -> list[dict[str, Any]]:
     """Write the digest of each version release.yaml names without one (``stage``: only that stage).
 
     For a normal pull request that migrates a legacy ``stage: N`` release: the version stays, its
     files' digest is added; a stage already pinned is left as it is. Returns one row per stage.
     """
+    ws = Workspace.of(root)
+    root = ws.root
     ctx = load_model_context(root, model)
     refuse_predictions(ctx, "be pinned")
     if ctx.release is None:
@@ -115,7 +116,7 @@ def pin(root: Path, model: str, stage: str | None = None) -> list[dict[str, Any]
         raise InvalidInput(
             f"models/{model}/release.yaml names no stage '{stage}' (stages: {', '.join(ctx.release.stages) or 'none'})"
         )
-    registry = Registry(root)
+    registry = ws.registry
     rows = []
     for name, entry in ctx.release.stages.items():
         if stage is not None and name != stage:
