@@ -129,7 +129,7 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
 }
 TABLES = {"status": "desired", "history": "approvers", "rollback": "Roll back", "propose-promotion": "Promote"}
 NOT_RUN = {
-    "policy-review": "a hidden alias of governance",
+    "check": "tests/test_cli.py::test_check_* reads its --json - (invalid, blocked, passing)",
     "monitor": "tests/test_monitor.py reads its --json - (verdicts, errors)",
     "score": "tests/test_score.py reads its --json -",
     "serve": "runs until stopped: tests/test_serve.py reads its --json start record",
