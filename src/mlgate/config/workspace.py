@@ -358,17 +358,12 @@ class Workspace:
         return self._root
 
     @property
-    def tracking_uri(self) -> str:
-        """The MLflow store: the settings' URI, else the embedded SQLite store in the repo."""
-        return self.settings.tracking_uri or f"sqlite:///{(self.root / 'mlflow.db').resolve()}"
-
-    @property
     def registry(self) -> Registry:
-        """The MLflow registry, connected on first use."""
+        """The MLflow registry (the settings' store, else the repo's embedded one), connected on first use."""
         if self._registry is None:
             from mlgate.registry import Registry
 
-            self._registry = Registry(self.root, self.tracking_uri)
+            self._registry = Registry(self.root, self.settings.tracking_uri)
         return self._registry
 
     @property

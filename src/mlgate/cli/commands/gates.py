@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,9 @@ from mlgate import api
 from mlgate.cli import ui
 from mlgate.cli.base import FEEDBACK, GITHUB_OUTPUT_HELP, JSON_HELP, REPO_HELP, edge
 from mlgate.gates.verdict import Status
+
+if TYPE_CHECKING:
+    from mlgate.config.workspace import Workspace
 
 BASE_HELP = "Judge with this commit's policies, judging spec fields and evaluation data (on a PR: the base)."
 
@@ -55,7 +58,7 @@ def _show_gate(result: api.Gated, opts: api.GateOptions) -> None:
 @click.option("--json", "json_path", metavar="PATH", help="Write the verdict JSON to PATH ('-' for stdout).")
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @edge(api.GateOptions, show=_show_gate)
-def gate(ws: Any, opts: api.GateOptions) -> api.Gated:
+def gate(ws: Workspace, opts: api.GateOptions) -> api.Gated:
     """Evaluate every rule of MODEL's policy against a registered version (exit 1 if blocked).
 
     For a predictions spec: against its predictions file (no registry is opened).
@@ -145,7 +148,7 @@ def _show_report(result: Any, opts: api.ReportOptions) -> None:
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.ReportOptions, show=_show_report)
-def report(ws: Any, opts: api.ReportOptions) -> Any:
+def report(ws: Workspace, opts: api.ReportOptions) -> Any:
     """Render MODEL's verdict as PR-comment Markdown, standalone HTML and a step summary, and publish it.
 
     One call reads the verdict, the spec and the registry once, writes every file asked for, and
@@ -179,7 +182,7 @@ def _show_affected(result: api.Affected, opts: api.AffectedOptions) -> None:
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @edge(api.AffectedOptions, show=_show_affected)
-def affected(ws: Any, opts: api.AffectedOptions) -> api.Affected:
+def affected(ws: Workspace, opts: api.AffectedOptions) -> api.Affected:
     """List the models a change affects (spec, params section, data, policy chain, --everything files)."""
     return api.affected(ws, opts)
 
@@ -235,7 +238,7 @@ def _show_check(result: api.Checked, opts: api.CheckOptions) -> None:
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @edge(api.CheckOptions, show=_show_check)
-def check(ws: Any, opts: api.CheckOptions) -> api.Checked:
+def check(ws: Workspace, opts: api.CheckOptions) -> api.Checked:
     """Validate, then gate and report MODELs (or those --base affects) in one process: a PR's whole check.
 
     The same library calls as `mlgate validate`, `affected`, `gate` and `report`, with the repo loaded

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from mlgate import api
 from mlgate.cli import ui
 from mlgate.cli.base import GITHUB_OUTPUT_HELP, JSON_HELP, REPO_HELP, edge
+
+if TYPE_CHECKING:
+    from mlgate.config.workspace import Workspace
 
 
 def _show(result: api.Governed, opts: api.GovernanceOptions) -> None:
@@ -33,7 +36,7 @@ def _show(result: api.Governed, opts: api.GovernanceOptions) -> None:
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @edge(api.GovernanceOptions, show=_show)
-def governance(ws: Any, opts: api.GovernanceOptions) -> api.Governed:
+def governance(ws: Workspace, opts: api.GovernanceOptions) -> api.Governed:
     """Fail the "mlgate / governance" check until a PR's governance change is approved.
 
     A governance change: policies/, a judging field of a spec (or its evaluation data's DVC md5),

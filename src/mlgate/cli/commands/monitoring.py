@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from mlgate import api
 from mlgate.cli import ui
 from mlgate.cli.base import FEEDBACK, GITHUB_OUTPUT_HELP, JSON_HELP, REF_HELP, REPO_HELP, edge
+
+if TYPE_CHECKING:
+    from mlgate.config.workspace import Workspace
 
 
 def _show_monitor(result: api.Monitored, opts: api.MonitorOptions) -> None:
@@ -87,7 +90,7 @@ def _show_monitor(result: api.Monitored, opts: api.MonitorOptions) -> None:
     "--remote", default="origin", show_default=True, metavar="NAME", help="Git remote the branch is pushed to."
 )
 @edge(api.MonitorOptions, show=_show_monitor)
-def monitor(ws: Any, opts: api.MonitorOptions) -> api.Monitored:
+def monitor(ws: Workspace, opts: api.MonitorOptions) -> api.Monitored:
     """Measure what MODEL's STAGE saw in production against its reference; judge the policy's monitoring rules.
 
     Reads the spec's monitoring.sources (the serve audit store, mlgate score's partitions), records
@@ -127,7 +130,7 @@ def _show_monitored(result: api.Rows, opts: api.MonitoredOptions) -> None:
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @edge(api.MonitoredOptions, show=_show_monitored)
-def monitored(ws: Any, opts: api.MonitoredOptions) -> api.Rows:
+def monitored(ws: Workspace, opts: api.MonitoredOptions) -> api.Rows:
     """List the models whose release.yaml sets STAGE, and whether each is due for monitoring.
 
     monitoring.frequency decides: hourly and daily are due on every run, weekly on Mondays,

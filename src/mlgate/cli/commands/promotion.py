@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from mlgate import api, jsonout
 from mlgate.cli import ui
 from mlgate.cli.base import FEEDBACK, GITHUB_OUTPUT_HELP, JSON_HELP, REPO_HELP, edge
+
+if TYPE_CHECKING:
+    from mlgate.config.workspace import Workspace
 
 
 def _label(version: int | None) -> str:
@@ -44,7 +47,7 @@ def _show_propose(result: api.Document, opts: api.ProposeOptions) -> None:
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.ProposeOptions, show=_show_propose)
-def propose_promotion(ws: Any, opts: api.ProposeOptions) -> api.Document:
+def propose_promotion(ws: Workspace, opts: api.ProposeOptions) -> api.Document:
     """Write STAGE: VERSION into models/MODEL/release.yaml (comments kept) and print the PR text."""
     return api.propose_promotion(ws, opts)
 
@@ -65,7 +68,7 @@ def _show_pin(result: api.Rows, opts: api.PinOptions) -> None:
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.PinOptions, show=_show_pin)
-def pin(ws: Any, opts: api.PinOptions) -> api.Rows:
+def pin(ws: Workspace, opts: api.PinOptions) -> api.Rows:
     """Add the digest of each version models/MODEL/release.yaml names without one (for a normal PR).
 
     Migrates `stage: N` to `stage: {version: N, digest: "sha256:…"}` from mlgate's own download of
@@ -145,7 +148,7 @@ def _show_promote(result: api.Promoted, opts: api.PromoteOptions) -> None:
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @edge(api.PromoteOptions, show=_show_promote)
-def promote(ws: Any, opts: api.PromoteOptions) -> api.Promoted:
+def promote(ws: Workspace, opts: api.PromoteOptions) -> api.Promoted:
     """Plan or apply promotions: move MLflow aliases to what release.yaml asks for (exit 1 if not allowed).
 
     --apply outputs each change its commit made; a deploy hook that fails after the registry moved
@@ -197,7 +200,7 @@ def _show_status(result: api.Status, _opts: api.StatusOptions) -> None:
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.StatusOptions, show=_show_status)
-def status(ws: Any, opts: api.StatusOptions) -> api.Status:
+def status(ws: Workspace, opts: api.StatusOptions) -> api.Status:
     """Desired (git) vs actual (registry) per model and stage: Synced, OutOfSync, Missing, MovedOutOfBand, Tampered.
 
     Pinned stages are downloaded and their files' digest compared with release.yaml.
@@ -234,7 +237,7 @@ def _show_history(result: api.History, opts: api.HistoryOptions) -> None:
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.HistoryOptions, show=_show_history)
-def history(ws: Any, opts: api.HistoryOptions) -> api.History:
+def history(ws: Workspace, opts: api.HistoryOptions) -> api.History:
     """Who promoted which version of MODEL to which stage, when, by which PR and commit, approved by whom."""
     return api.history(ws, opts)
 
@@ -252,7 +255,7 @@ def _show_rollback(result: api.Document, opts: api.RollbackOptions) -> None:
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.RollbackOptions, show=_show_rollback)
-def rollback(ws: Any, opts: api.RollbackOptions) -> api.Document:
+def rollback(ws: Workspace, opts: api.RollbackOptions) -> api.Document:
     """Write the version STAGE held before into release.yaml, for a rollback pull request."""
     return api.rollback(ws, opts)
 

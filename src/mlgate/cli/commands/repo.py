@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlgate import api
 from mlgate.cli import ui
 from mlgate.cli.base import JSON_HELP, edge
+
+if TYPE_CHECKING:
+    from mlgate.config.workspace import Workspace
 
 
 def _show_validate(result: api.Validated, _opts: api.ValidateOptions) -> None:
@@ -28,7 +31,7 @@ def _show_validate(result: api.Validated, _opts: api.ValidateOptions) -> None:
 @click.option("--no-data", is_flag=True, help="Skip reading data files (header and value checks).")
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.ValidateOptions, show=_show_validate)
-def validate(ws: Any, opts: api.ValidateOptions) -> api.Validated:
+def validate(ws: Workspace, opts: api.ValidateOptions) -> api.Validated:
     """Validate every spec, policy and release under PATH and their cross-references."""
     return api.validate(ws, opts)
 

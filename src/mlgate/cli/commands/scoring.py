@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlgate import api
 from mlgate.cli import ui
 from mlgate.cli.base import FEEDBACK, JSON_HELP, REF_HELP, REPO_HELP, UNPINNED_HELP, edge
+
+if TYPE_CHECKING:
+    from mlgate.config.workspace import Workspace
 
 
 def _show(result: Any, opts: api.ScoreOptions) -> None:
@@ -41,7 +44,7 @@ def _show(result: Any, opts: api.ScoreOptions) -> None:
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.ScoreOptions, show=_show)
-def score(ws: Any, opts: api.ScoreOptions) -> Any:
+def score(ws: Workspace, opts: api.ScoreOptions) -> Any:
     """Score files with the version MODEL's STAGE alias points at; replace that date's partition.
 
     release.yaml (committed, at --ref) must ask for that version, and its files must have the digest

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from mlgate import api
 from mlgate.cli import ui
 from mlgate.cli.base import REF_HELP, REPO_HELP, UNPINNED_HELP, edge
+
+if TYPE_CHECKING:
+    from mlgate.config.workspace import Workspace
 
 
 @click.command()
@@ -43,7 +46,7 @@ from mlgate.cli.base import REF_HELP, REPO_HELP, UNPINNED_HELP, edge
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help="Write what is served (version, URL, audit store) at start.")
 @edge(api.ServeOptions, writes_json=False)
-def serve(ws: Any, opts: api.ServeOptions) -> api.Served:
+def serve(ws: Workspace, opts: api.ServeOptions) -> api.Served:
     """Serve decisions of the version MODEL's STAGE alias points at, over HTTP; follow the alias.
 
     Only the version release.yaml (committed, at --ref) asks for, with the files it pins: refuses to

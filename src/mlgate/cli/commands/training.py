@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlgate import api
 from mlgate.cli import ui
 from mlgate.cli.base import FEEDBACK, GITHUB_OUTPUT_HELP, JSON_HELP, REPO_HELP, edge
+
+if TYPE_CHECKING:
+    from mlgate.config.workspace import Workspace
 
 
 def _show_pull(result: api.Pulled, _opts: api.PullOptions) -> None:
@@ -24,7 +27,7 @@ def _show_pull(result: api.Pulled, _opts: api.PullOptions) -> None:
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.PullOptions, show=_show_pull)
-def pull(ws: Any, opts: api.PullOptions) -> api.Pulled:
+def pull(ws: Workspace, opts: api.PullOptions) -> api.Pulled:
     """Fetch from the DVC remote the data files MODELs need (all models when none are named).
 
     Files already in the workspace are checked against their DVC md5, never overwritten.
@@ -50,7 +53,7 @@ def _show_train(result: Any, opts: api.TrainOptions) -> None:
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
 @edge(api.TrainOptions, show=_show_train)
-def train(ws: Any, opts: api.TrainOptions) -> Any:
+def train(ws: Workspace, opts: api.TrainOptions) -> Any:
     """Train MODEL from its spec and register a new version in MLflow.
 
     A spec with `estimator:` is fitted by mlgate; one with `train: {command: ...}` runs that
@@ -85,7 +88,7 @@ def _show_register(result: Any, opts: api.RegisterOptions) -> None:
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.RegisterOptions, show=_show_register)
-def register(ws: Any, opts: api.RegisterOptions) -> Any:
+def register(ws: Workspace, opts: api.RegisterOptions) -> Any:
     """Register a model trained elsewhere as a new version of MODEL, with lineage 'external'.
 
     What you state (--commit, --data) is recorded under mlgate.external.* tags. Promotion refuses
