@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -386,3 +387,28 @@ def test_check_exits_1_when_a_verdict_fails(registry_repo: Path, tmp_path: Path)
     failed = [r["rule_id"] for r in payload["models"][0]["verdict"]["rules"] if r["status"] == "fail"]
     assert any("r2" in rule for rule in failed), failed
     assert "blocked: insurance" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["promote", "--plan", "--no-github"], ["status"], ["gate", "insurance", "--no-attach"], ["history", "insurance"]],
+)
+def test_one_workspace_and_one_registry_per_command(
+    args: list[str], registry_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI builds the command's workspace once and every library call below it shares its registry."""
+    from mlgate.config.workspace import Workspace
+    from mlgate.registry import Registry
+
+    built: list[str] = []
+    for cls in (Workspace, Registry):
+        original = cls.__init__
+
+        def counted(self: Any, *a: Any, __original: Any = original, __name: str = cls.__name__, **k: Any) -> None:
+            built.append(__name)
+            __original(self, *a, **k)
+
+        monkeypatch.setattr(cls, "__init__", counted)
+    result = invoke(CliRunner(), *args, "--json", "-", cwd=registry_repo)
+    assert result.exit_code in (0, 1), result.output
+    assert sorted(built) == ["Registry", "Workspace"], built
