@@ -7,33 +7,9 @@ writes) and ``blocked`` (exit 1) / ``invalid`` (exit 2). Deciding exit codes fro
 CLI's edge (``mlgate.cli.base``); printing is the CLI's too.
 
 Cold start: importing this module imports nothing of mlgate's library (nor pandas, scikit-learn,
-MLflow). Every library import is made inside the one function that needs it, so ``mlgate status``
-never pays for scikit-learn and ``mlgate schema`` never for MLflow. The function-level imports,
-kept there on purpose (the import-linter contract lists them):
-
-- validate:          mlgate.config.validate
-- init:              mlgate.config.scaffold
-- schema:            mlgate.config.schema
-- pull:              mlgate.data
-- train:             mlgate.training.train
-- register:          mlgate.training.register
-- score:             mlgate.scoring
-- monitor:           mlgate.monitoring.command
-- serve:             mlgate.serving.server
-- gate:              mlgate.gates.run, mlgate.gates.verdict
-- report:            mlgate.report
-- affected:          mlgate.config.affected
-- check:             mlgate.config.validate, mlgate.config.affected, mlgate.gates.run, mlgate.gates.verdict,
-                     mlgate.report
-- governance:        mlgate.github.governance
-- propose_promotion: mlgate.promotion.proposal
-- pin:               mlgate.promotion.proposal
-- promote:           mlgate.promotion
-- status:            mlgate.promotion, mlgate.promotion.plan, mlgate.monitoring.command
-- history:           mlgate.promotion
-- rollback:          mlgate.promotion
-- monitored:         mlgate.monitoring.schedule
-- workspace:         mlgate.config.workspace
+MLflow). Every library import is made inside the one function that needs it, so a command pays
+only for its own: ``mlgate schema`` never loads pandas or MLflow, ``mlgate affected`` never MLflow
+(tests/test_cli.py checks both). The function-level imports are listed in the comment block below.
 """
 
 from __future__ import annotations
@@ -45,6 +21,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.exceptions import InvalidInput
+
+# Function-level imports, kept inside the api functions on purpose: they keep cold start small
+# (a command imports only what it uses). The import-linter contract lists the same modules.
+#   validate            mlgate.config.validate
+#   init                mlgate.config.scaffold
+#   schema              mlgate.config.schema
+#   pull                mlgate.data
+#   train               mlgate.training.train
+#   register            mlgate.training.register
+#   score               mlgate.scoring
+#   monitor             mlgate.monitoring.command
+#   serve               mlgate.serving.server
+#   gate                mlgate.gates.run; Gated.blocked: mlgate.gates.verdict
+#   report              mlgate.report
+#   affected            mlgate.config.affected
+#   check               mlgate.config.validate, mlgate.config.affected, mlgate.gates.run, mlgate.report,
+#                       mlgate.jsonout; Checked.blocked: mlgate.gates.verdict
+#   governance          mlgate.github.governance
+#   propose_promotion   mlgate.promotion.proposal
+#   pin                 mlgate.promotion.proposal
+#   promote             mlgate.promotion
+#   status              mlgate.promotion, mlgate.monitoring.command (--alert); Status.drift: mlgate.promotion.plan
+#   history             mlgate.promotion
+#   rollback            mlgate.promotion
+#   monitored           mlgate.monitoring.schedule
+#   workspace           mlgate.config.workspace
 
 if TYPE_CHECKING:
     from mlgate.config.validate import ValidationReport
