@@ -356,7 +356,7 @@ def test_check_gates_and_reports_in_one_process(registry_repo: Path, tmp_path: P
     assert [m["model"] for m in payload["models"]] == ["insurance"]
     checked = payload["models"][0]
     assert checked["status"] == verdict["status"]
-    assert checked["version"] == verdict["version"] == 2  # the latest registered version, as `gate` picks it
+    assert checked["version"] == verdict["version"]  # the latest registered version, as `gate` picks it
     assert [r["rule_id"] for r in checked["verdict"]["rules"]] == [r["rule_id"] for r in verdict["rules"]]
     assert payload["status"] == ("fail" if verdict["status"] == "fail" else "pass")
     assert "insurance" in (reports / "insurance.md").read_text()
@@ -397,18 +397,22 @@ def test_one_workspace_and_one_registry_per_command(
     args: list[str], registry_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The CLI builds the command's workspace once and every library call below it shares its registry."""
-    from mlgate.config.workspace import Workspace
+    from mlgate import api
     from mlgate.registry import Registry
 
     built: list[str] = []
-    for cls in (Workspace, Registry):
-        original = cls.__init__
+    original_init, original_workspace = Registry.__init__, api.workspace
 
-        def counted(self: Any, *a: Any, __original: Any = original, __name: str = cls.__name__, **k: Any) -> None:
-            built.append(__name)
-            __original(self, *a, **k)
+    def registry(self: Any, *a: Any, **k: Any) -> None:
+        built.append("Registry")
+        original_init(self, *a, **k)
 
-        monkeypatch.setattr(cls, "__init__", counted)
+    def workspace(*a: Any, **k: Any) -> Any:
+        built.append("Workspace")
+        return original_workspace(*a, **k)
+
+    monkeypatch.setattr(Registry, "__init__", registry)
+    monkeypatch.setattr(api, "workspace", workspace)
     result = invoke(CliRunner(), *args, "--json", "-", cwd=registry_repo)
     assert result.exit_code in (0, 1), result.output
     assert sorted(built) == ["Registry", "Workspace"], built

@@ -346,6 +346,13 @@ class Workspace:
         other._github, other._teams = where._github, where._teams
         return other
 
+    @classmethod
+    def sharing(cls, root: Path, registry: Registry) -> Workspace:
+        """A workspace over ``root`` that uses ``registry`` (already connected) and needs no GitHub client."""
+        ws = cls(root, Settings(tracking_uri=registry.uri))
+        ws._registry = registry
+        return ws
+
     def __repr__(self) -> str:
         """The repo and settings (no token)."""
         return f"Workspace(root={self._root!r}, settings={self.settings!r})"

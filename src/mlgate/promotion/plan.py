@@ -337,12 +337,11 @@ def _gates_check(
     key = f"{release_path(root, ctx.name).relative_to(root)}: stages -> {stage} -> digest"
     try:
         verdict = run_gates(
-            root,
+            Workspace.sharing(root, registry),  # the plan's registry: no second connection
             ctx.name,
             version=version,
             policy_ref=base,
             stage=stage,
-            tracking_uri=registry.uri,
             progress=progress,
             attach=False,
             with_evidence=False,  # the rules decide; the evidence is for the PR comment
