@@ -38,11 +38,11 @@ from mlgate.exceptions import InvalidInput
 #   affected            mlgate.config.affected
 #   check               mlgate.config.validate, mlgate.config.affected, mlgate.gates.run, mlgate.report,
 #                       mlgate.jsonout; Checked.blocked: mlgate.gates.verdict
-#   governance          mlgate.github.governance
+#   governance          mlgate.github.governance; Governed.blocked: mlgate.github.objects
 #   propose_promotion   mlgate.promotion.proposal
 #   pin                 mlgate.promotion.proposal
 #   promote             mlgate.promotion
-#   status              mlgate.promotion, mlgate.monitoring.command (--alert); Status.drift: mlgate.promotion.plan
+#   status              mlgate.promotion, mlgate.monitoring.command (--alert)
 #   history             mlgate.promotion
 #   rollback            mlgate.promotion
 #   monitored           mlgate.monitoring.schedule
@@ -53,8 +53,9 @@ if TYPE_CHECKING:
     from mlgate.config.workspace import Workspace
     from mlgate.gates.verdict import Verdict
     from mlgate.github.governance import GovernanceReview
+    from mlgate.monitoring.alerts import IssueSync
     from mlgate.monitoring.command import MonitorOutcome
-    from mlgate.promotion import Promotion
+    from mlgate.promotion import Promotion, StatusRow
     from mlgate.report import ReportResult
     from mlgate.scoring import ScoreResult
     from mlgate.training.register import RegisterResult
@@ -732,7 +733,9 @@ class Governed:
     @property
     def blocked(self) -> bool:
         """The check's conclusion is not success."""
-        return self.review.conclusion != "success"
+        from mlgate.github.objects import Conclusion
+
+        return self.review.conclusion != Conclusion.SUCCESS
 
     def as_dict(self) -> dict[str, Any]:
         """The review's JSON."""
@@ -871,16 +874,16 @@ class StatusOptions:
 class Status:
     """Desired vs actual per model and stage; blocked (exit 1) with ``--check`` when one is not Synced."""
 
-    rows: list[dict[str, Any]]
+    rows: list[StatusRow]
     check: bool = False
-    alerted: dict[str, Any] | None = None  # --alert: what was done with the custody issue
+    alerted: IssueSync | None = None  # --alert: what was done with the custody issue
 
     @property
-    def drift(self) -> list[dict[str, Any]]:
+    def drift(self) -> list[StatusRow]:
         """The rows not Synced."""
-        from mlgate.promotion.plan import SyncState
+        from mlgate.promotion import SyncState
 
-        return [r for r in self.rows if r["status"] != SyncState.SYNCED]
+        return [r for r in self.rows if r.status != SyncState.SYNCED]
 
     @property
     def blocked(self) -> bool:
@@ -889,7 +892,7 @@ class Status:
 
     def as_dict(self) -> list[dict[str, Any]]:
         """The rows, as a list."""
-        return self.rows
+        return [r.as_dict() for r in self.rows]
 
 
 def status(ws: Workspace, opts: StatusOptions) -> Status:
@@ -901,7 +904,7 @@ def status(ws: Workspace, opts: StatusOptions) -> Status:
     if opts.alert:
         from mlgate.monitoring.command import custody_alert
 
-        alerted = custody_alert(rows, ws.github)
+        alerted = custody_alert([r.as_dict() for r in rows], ws.github)
     return Status(rows, opts.check, alerted)
 
 

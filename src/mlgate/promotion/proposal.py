@@ -96,7 +96,7 @@ def propose(
         run_git(root, "commit", "-m", title)
         run_git(root, "push", "-u", "origin", branch)
         pull = ws.github.create_pull_request(title=title, body=body, head=branch, base=base_branch)
-        result |= {"branch": branch, "pr": pull["number"], "pr_url": pull["html_url"]}
+        result |= {"branch": branch, "pr": pull.number, "pr_url": pull.html_url}
     return result
 
 

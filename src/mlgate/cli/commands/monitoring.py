@@ -22,16 +22,13 @@ def _show_monitor(result: api.Monitored, opts: api.MonitorOptions) -> None:
     for note in outcome.notes:
         ui.info(note)
     if outcome.alert is not None:
-        ui.info(
-            f"monitoring issue: {outcome.alert['action']}"
-            + (f" {outcome.alert['url']}" if outcome.alert["url"] else "")
-        )
+        ui.info(f"monitoring issue: {outcome.alert.action}" + (f" {outcome.alert.url}" if outcome.alert.url else ""))
     for review in outcome.reviews:
-        if review["action"] == "opened":
-            ui.info(f"post-deployment review at day {review['day']} opened: {review['url']}")
+        if review.action == "opened":
+            ui.info(f"post-deployment review at day {review.day} opened: {review.url}")
     if outcome.retrain_pr is not None:
         pr = outcome.retrain_pr
-        ui.info(f"retraining pull request: {pr['action']}" + (f" {pr['url']}" if pr.get("url") else ""))
+        ui.info(f"retraining pull request: {pr.action}" + (f" {pr.url}" if pr.url else ""))
     if outcome.result.recording_error is not None:
         raise outcome.result.recording_error  # after the JSON and the actions: the verdict was not recorded (exit 3)
     counts = verdict["counts"]

@@ -90,7 +90,7 @@ def _show_promote(result: api.Promoted, opts: api.PromoteOptions) -> None:
         marks = ", ".join(f"{'ok' if c.ok else 'MISSING'} {c.name}" for c in change.checks)
         ui.info(
             f"{change.model} {change.stage}: {_label(change.current)} → {_label(change.desired)} "
-            f"[{change.outcome}] {marks}"
+            f"[{change.outcome_text}] {marks}"
         )
     for made in done.changes if done.mode == "apply" else []:
         ui.info(f"changed by this commit: {made['model']} {made['stage']} → {made['model_uri'] or '(stage emptied)'}")
@@ -162,26 +162,26 @@ def _show_status(result: api.Status, _opts: api.StatusOptions) -> None:
         ["model", "stage", "desired", "actual", "pinned", "status"],
         [
             [
-                r["model"],
-                r["stage"],
-                _label(r["desired"]),
-                _label(r["actual"]),
-                r["digest"][:19] + "…" if r["digest"] else "no",
-                r["status"],
+                r.model,
+                r.stage,
+                _label(r.desired),
+                _label(r.actual),
+                r.digest[:19] + "…" if r.digest else "no",
+                r.status,
             ]
             for r in result.rows
         ],
     )
     for row in result.rows:
-        if row["detail"]:
-            ui.warn(f"{row['model']} {row['stage']} {row['status']}: {row['detail']}")
+        if row.detail:
+            ui.warn(f"{row.model} {row.stage} {row.status}: {row.detail}")
     if result.alerted is not None:
         done = result.alerted
-        ui.info(f"custody issue: {done['action']}" + (f" #{done['number']}" if done["number"] else ""))
+        ui.info(f"custody issue: {done.action}" + (f" #{done.number}" if done.number else ""))
     if result.blocked:
         from mlgate.promotion.plan import SyncState
 
-        custody = [r for r in result.drift if r["status"] in (SyncState.TAMPERED, SyncState.MOVED_OUT_OF_BAND)]
+        custody = [r for r in result.drift if r.status in (SyncState.TAMPERED, SyncState.MOVED_OUT_OF_BAND)]
         ui.error(
             f"{len(result.drift)} stage(s) not in sync"
             + (f" ({len(custody)} tampered or moved outside a promotion)" if custody else ""),
