@@ -155,6 +155,8 @@ def validate(path: Path | None, no_data: bool, json_path: str | None) -> None:
     ui.write_json(json_path, report.as_dict())
     for problem in report.problems:
         ui.error(str(problem))
+    for warning in report.warnings:
+        ui.warn(str(warning))
     summary = f"{len(report.models)} model(s), {len(report.policies)} policy file(s) in {root}"
     if report.problems:
         ui.info(f"{len(report.problems)} problem(s) in {summary}: fix them and run `mlgate validate` again")
@@ -339,7 +341,9 @@ def register(
 
 @main.command()
 @click.argument("model")
-@click.option("--stage", required=True, metavar="STAGE", help="Score with models:/MODEL@STAGE (a promotion stage).")
+@click.option(
+    "--stage", type=ui.STAGE, required=True, metavar="STAGE", help="Score with models:/MODEL@STAGE (a promotion stage)."
+)
 @click.option("--input", "inputs", required=True, metavar="PATH|GLOB", help="CSV or Parquet file(s) to score.")
 @click.option("--output", required=True, metavar="DIR", help="Writes DIR/model=M/stage=S/date=D/part-*.parquet.")
 @click.option("--id-column", "id_columns", multiple=True, metavar="COL", help="Column passed through (repeatable).")
@@ -406,7 +410,9 @@ def score(
 
 @main.command()
 @click.argument("model")
-@click.option("--stage", required=True, metavar="STAGE", help="Monitor the version models:/MODEL@STAGE points at.")
+@click.option(
+    "--stage", type=ui.STAGE, required=True, metavar="STAGE", help="Monitor the version models:/MODEL@STAGE points at."
+)
 @click.option(
     "--since",
     metavar="DURATION",
@@ -522,7 +528,7 @@ def monitor(
 
 @main.command()
 @click.argument("model")
-@click.option("--stage", required=True, metavar="STAGE", help="Serve models:/MODEL@STAGE and follow it.")
+@click.option("--stage", type=ui.STAGE, required=True, metavar="STAGE", help="Serve models:/MODEL@STAGE and follow it.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 in a container).")
 @click.option("--port", type=click.IntRange(min=1, max=65535), default=8080, show_default=True, help="TCP port.")
 @click.option(
@@ -600,7 +606,7 @@ def serve(
 @main.command()
 @click.argument("model")
 @click.option("--version", "version", type=click.IntRange(min=1), help="Registered version (default: the latest).")
-@click.option("--stage", metavar="STAGE", help="Only the gate families this stage requires can block.")
+@click.option("--stage", type=ui.STAGE, metavar="STAGE", help="Only the gate families this stage requires can block.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--no-attach", is_flag=True, help="Do not store the verdict on the model version.")
 @click.option(
@@ -900,7 +906,13 @@ def policy_review(
 @main.command("propose-promotion")
 @click.argument("model")
 @click.option("--version", "version", type=click.IntRange(min=1), required=True, help="Registered version to promote.")
-@click.option("--stage", required=True, metavar="STAGE", help="Stage to promote it to (defined in the model's policy).")
+@click.option(
+    "--stage",
+    type=ui.STAGE,
+    required=True,
+    metavar="STAGE",
+    help="Stage to promote it to (defined in the model's policy).",
+)
 @click.option(
     "--open-pr",
     is_flag=True,
@@ -934,7 +946,9 @@ def propose_promotion(
 
 @main.command()
 @click.argument("model")
-@click.option("--stage", metavar="STAGE", help="Only this stage [default: every stage release.yaml names].")
+@click.option(
+    "--stage", type=ui.STAGE, metavar="STAGE", help="Only this stage [default: every stage release.yaml names]."
+)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
@@ -1126,7 +1140,7 @@ def status(check: bool, alert: bool, repo: str | None, json_path: str | None) ->
 
 @main.command()
 @click.argument("model")
-@click.option("--stage", metavar="STAGE", help="Only this stage.")
+@click.option("--stage", type=ui.STAGE, metavar="STAGE", help="Only this stage.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
@@ -1161,7 +1175,7 @@ def history(model: str, stage: str | None, repo: str | None, json_path: str | No
 
 @main.command()
 @click.argument("model")
-@click.option("--stage", required=True, metavar="STAGE", help="The stage to roll back.")
+@click.option("--stage", type=ui.STAGE, required=True, metavar="STAGE", help="The stage to roll back.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
@@ -1177,7 +1191,13 @@ def rollback(model: str, stage: str, repo: str | None, json_path: str | None) ->
 
 
 @main.command()
-@click.option("--stage", required=True, metavar="STAGE", help="The stage whose models are monitored (e.g. production).")
+@click.option(
+    "--stage",
+    type=ui.STAGE,
+    required=True,
+    metavar="STAGE",
+    help="The stage whose models are monitored (e.g. production).",
+)
 @click.option(
     "--due-on",
     "due_on",
