@@ -21,7 +21,6 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import (
-    _free_port,
     copy_repo,
     git,
     github_stand_in,
@@ -706,8 +705,10 @@ def test_propose_promotion_opens_the_pull_request(
     assert proposal["pr_url"]
 
 
-def test_registry_outage_exits_3(governed_repo: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
+def test_registry_outage_exits_3(
+    governed_repo: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, refused_port: int
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{refused_port}")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
     result = invoke(cli, "status", cwd=governed_repo)
@@ -722,8 +723,9 @@ def test_registry_dies_mid_apply_then_a_rerun_completes(
 ) -> None:
     """The server is killed after the audit record is written and before the alias moves: exit 3
     with the reason, the alias untouched, the record 'started'; a re-run completes both."""
-    server_dir, port = tmp_path / "server", _free_port()
-    url, proc = start_mlflow_server(server_dir, port)
+    server_dir = tmp_path / "server"
+    url, proc = start_mlflow_server(server_dir)  # port 0: the server reports the one it bound
+    port = int(url.rsplit(":", 1)[1])
     try:
         repo = copy_repo(promo_source, tmp_path / "repo")
         rename_model(repo, TEMPLATE_NAME, "inskill")
