@@ -142,6 +142,15 @@ def invoke(runner: CliRunner, *args: str, cwd: Path | None = None) -> Result:
         os.chdir(old)
 
 
+@pytest.fixture(scope="session")
+def deepchecks_ok() -> None:
+    """Skip unless deepchecks imports and runs here (its extra pins numpy 1.26: the numpy 2 CI job has none)."""
+    from mlgate.gates.integrity import DEEPCHECKS_HINT, deepchecks_available
+
+    if not deepchecks_available():
+        pytest.skip(f"deepchecks is not usable here: {DEEPCHECKS_HINT}")
+
+
 @pytest.fixture
 def refused_port() -> Iterator[int]:
     """A port on 127.0.0.1 that refuses connections for the whole test.

@@ -327,6 +327,7 @@ def test_fairness_on_a_regressor_is_an_error_rule_not_a_crash(insurance_repo: Pa
     assert np.isfinite(verdict["metrics"]["mae"])
 
 
+@pytest.mark.usefixtures("deepchecks_ok")
 def test_deepchecks_suite_conditions_become_rule_results(insurance_repo: Path) -> None:
     edit(
         insurance_repo,

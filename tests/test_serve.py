@@ -712,9 +712,7 @@ def test_read_only_wal_and_shm_are_503_and_not_ready_never_a_crash(
     assert httpx.get(url + "/ready", timeout=10).status_code == 200
 
 
-def run_serve(
-    trained: dict[str, Any], tokens: str, audit_url: str, port: int = 1
-) -> subprocess.CompletedProcess[str]:
+def run_serve(trained: dict[str, Any], tokens: str, audit_url: str, port: int = 1) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"MLFLOW_TRACKING_URI": trained["uri"], "MLGATE_SERVE_TOKENS": tokens}
     cmd = [sys.executable, "-c", "from mlgate.cli import main; main()", "serve", "credit", "--stage", "staging"]
     cmd += ["--port", str(port), "--audit-url", audit_url]
