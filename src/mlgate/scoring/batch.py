@@ -499,7 +499,7 @@ def _check_columns(
     if file.format == "parquet":
         for column, kind in features:
             if column in types and not _fits(types[column], kind):
-                problems.append(f"column {column!r} is {types[column]}, the signature wants {kind}")
+                problems.append(f"column {column!r} is {_arrow_name(types[column])}, the signature wants {kind}")
     if problems:
         raise InvalidInput(
             f"{file.shown}: " + "; ".join(problems),
@@ -509,6 +509,13 @@ def _check_columns(
     if id_types and found != id_types:
         raise InvalidInput(f"{file.shown}: id column types {found} differ from the other files' {id_types}")
     return found
+
+
+def _arrow_name(arrow_type: Any) -> str:
+    """A Parquet column's type as messages name it: ``large_string`` (pandas 3's strings) is a string too."""
+    import pyarrow.types as t
+
+    return "string" if t.is_large_string(arrow_type) else str(arrow_type)
 
 
 def _fits(arrow_type: Any, kind: str) -> bool:
