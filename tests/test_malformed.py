@@ -644,9 +644,9 @@ CASES = [
     ),
     case(
         "data-class-with-one-row-cannot-be-stratified",
-        f"{SPEC}:11:5: data -> split: cannot split {CREDIT_CSV} into train and holdout: The least "
-        "populated class in y has only 1 member, which is too few. The minimum number of groups "
-        "for any class cannot be less than 2.",
+        f"{SPEC}:11:5: data -> split: cannot split {CREDIT_CSV} into train and holdout: class(es) 2 of "
+        "'risk' have a single row, and stratify: true needs each class on both sides "
+        "(add rows of that class, or set stratify: false)",
         recorded(CREDIT_CSV, lambda text: text.replace("\n1,male,2,own,not_known,", "\n2,male,2,own,not_known,", 1)),
     ),
     # --------------------------------------------------------------- trust: and output: (gates on any MLflow model)
