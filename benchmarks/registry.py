@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         registry = Registry(repo, url)
         status_s, rows = best_of(args.repeat, lambda: promotion.status(repo, registry))
         plan_s, plan = best_of(args.repeat, lambda: promotion.make_plan(repo, registry))
-        wrong = [r for r in rows if r["status"] != "Synced"]
+        wrong = [r for r in rows if r.status != "Synced"]
         ok = len(rows) == 2 * len(models) and not wrong and not plan.changes and len(plan.synced) == 2 * len(models)
         print(
             f"status: {len(rows)} rows, {len(rows) - len(wrong)} Synced; plan: {len(plan.changes)} change(s), "

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mlgate"
-TOP_LEVEL = {"__init__.py", "exceptions.py", "jsonout.py", "git.py"}
+TOP_LEVEL = {"__init__.py", "exceptions.py", "jsonout.py", "git.py", "outcome.py"}
 SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output"}
 
 

@@ -30,7 +30,8 @@ from conftest import (
 )
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gates.run import run_gates
-from mlgate.promotion import Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
+from mlgate.github.objects import Action, TagResult
+from mlgate.promotion import ChangeOutcome, Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
 from mlgate.registry import Registry, audit
 from mlgate.training.train import train
 from mlgate_devkit.github_stand_in import FakeGitHub
@@ -650,7 +651,9 @@ def test_an_older_commit_never_overwrites_a_newer_promotion(promo: Promo, tmp_pa
     git("checkout", "-q", older, cwd=stale)
     result = apply(stale, Registry(stale, promo.uri), pull=None)
     [change] = result.plan.changes
-    assert change.outcome.startswith("superseded: v2 was promoted by"), change.outcome
+    assert change.outcome == ChangeOutcome.SUPERSEDED, change.outcome_text
+    assert change.outcome_reason.startswith("v2 was promoted by"), change.outcome_reason
+    assert change.as_dict()["outcome"] == f"superseded: {change.outcome_reason}"  # the JSON as before
     assert promo.alias("staging") == 2
     assert len(promo.records()) == 1
 
@@ -860,7 +863,8 @@ def test_a_tag_already_at_the_merge_commit_is_not_created_again(promo: Promo, gi
     sha = promo.release(staging=1, production=None)
     github.refs[f"refs/tags/{promo.name}#staging#4"] = sha  # an earlier run made it, its answer lost
     result = apply(promo.repo, promo.registry, pull=None, hooks=Hooks(gto_tags=True))
-    assert result.hooks.tags == [{"tag": f"{promo.name}#staging#4", "sha": sha, "action": "exists"}]
+    assert result.hooks.tags == [TagResult(f"{promo.name}#staging#4", sha, Action.EXISTS)]
+    assert result.hooks.as_dict()["tags"] == [{"tag": f"{promo.name}#staging#4", "sha": sha, "action": "exists"}]
     assert list(github.refs) == [f"refs/tags/{promo.name}#staging#4"]
 
 

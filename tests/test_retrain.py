@@ -130,10 +130,10 @@ def test_snapshots_recipe_opens_one_pr_with_the_spec_pointing_at_the_newest(snap
     said: list[str] = []
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github, progress=said.append)
-    assert result["action"] == "opened", said
-    assert result["branch"] == BRANCH == branch_name("credit")
+    assert result.action == "opened", said
+    assert result.branch == BRANCH == branch_name("credit")
     [pull] = fake.pulls.values()
-    assert result["number"] == pull["number"]
+    assert result.number == pull["number"]
     assert pull["head"]["ref"] == BRANCH
     assert pull["base"]["ref"] == "main"
     assert pull["title"] == "Retrain credit: drifted_share 0.42 > 0.3"
@@ -157,7 +157,7 @@ def test_snapshots_recipe_opens_one_pr_with_the_spec_pointing_at_the_newest(snap
     fake.requests.clear()
     with client(fake) as github:
         again = propose(repo, "credit", verdict(), github)
-    assert again == {"action": "exists", "number": pull["number"], "url": pull["html_url"], "branch": BRANCH}
+    assert again.as_dict() == {"action": "exists", "number": pull["number"], "url": pull["html_url"], "branch": BRANCH}
     assert len(fake.pulls) == 1
     assert posts(fake) == []
     [listing] = fake.requests
@@ -173,8 +173,8 @@ def test_snapshots_recipe_opens_one_pr_with_the_spec_pointing_at_the_newest(snap
     commit_all(repo, "march snapshot")
     with client(fake) as github:
         third = propose(repo, "credit", verdict(), github)
-    assert third["action"] == "opened"
-    assert third["number"] != pull["number"]
+    assert third.action == "opened"
+    assert third.number != pull["number"]
     assert "path: data/snapshots/2026-03.csv" in git("show", f"{BRANCH}:{SPEC}", cwd=origin_of(repo))
     assert_back_on_main_and_clean(repo)
 
@@ -184,10 +184,10 @@ def test_a_lost_answer_to_the_pr_create_still_makes_one_pr(snapshots_repo: Path,
     fake.lose_next(how=how)
     with client(fake) as github:
         result = propose(snapshots_repo, "credit", verdict(), github)
-    assert result["action"] == "opened"
+    assert result.action == "opened"
     assert len(fake.pulls) == 1, "looked up by its head before the retry: never two"
     assert [r["path"] for r in posts(fake)] == [f"/repos/{REPO}/pulls"]
-    assert result["number"] == next(iter(fake.pulls))
+    assert result.number == next(iter(fake.pulls))
     assert_back_on_main_and_clean(snapshots_repo)
 
 
@@ -197,7 +197,7 @@ def test_the_newest_snapshot_already_in_use_changes_nothing(snapshots_repo: Path
     commit_all(repo, "on the newest")
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github)
-    assert result["action"] == "no_change"
+    assert result.action == "no_change"
     assert fake.pulls == {}
     assert posts(fake) == []
     assert BRANCH not in remote_heads(repo)
@@ -251,8 +251,8 @@ def test_command_recipe_commits_the_lock_and_pushes_the_data(command_repo: Path,
     (tmp_path / "source.csv").write_text("a,b\n1,2\n3,4\n")  # the outside world moved on
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github)
-    assert result["action"] == "opened"
-    assert result["changed"] == ["dvc.lock"]
+    assert result.action == "opened"
+    assert result.changed == ["dvc.lock"]
     origin = origin_of(repo)
     assert git("diff", "--name-only", f"main...{BRANCH}", cwd=origin).split() == ["dvc.lock"]
     tree = git("ls-tree", "-r", "--name-only", BRANCH, cwd=origin).split()
@@ -262,7 +262,7 @@ def test_command_recipe_commits_the_lock_and_pushes_the_data(command_repo: Path,
         out["md5"] for out in yaml.safe_load(lock)["stages"]["prepare"]["outs"] if out["path"] == "data/prepared.csv"
     )
     assert (tmp_path / "dvc-remote/files/md5" / new_md5[:2] / new_md5[2:]).read_text() == "a,b\n1,2\n3,4\n"
-    assert "dvc repro prepare" in fake.pulls[result["number"]]["body"]
+    assert "dvc repro prepare" in fake.pulls[result.number]["body"]
     assert_back_on_main_and_clean(repo)
     assert (repo / "data/prepared.csv").read_text() == "a,b\n1,2\n", "the base's data is restored"
 
@@ -298,7 +298,7 @@ def test_a_failing_command_exits_2_with_its_output_and_leaves_everything_as_it_w
 def test_not_triggered_does_nothing(snapshots_repo: Path, fake) -> None:
     with client(fake) as github:
         result = propose(snapshots_repo, "credit", verdict(triggered=False), github)
-    assert result == {"action": "not_triggered", "number": None, "url": None, "branch": BRANCH}
+    assert result.as_dict() == {"action": "not_triggered", "number": None, "url": None, "branch": BRANCH}
     assert fake.requests == []
     assert BRANCH not in remote_heads(snapshots_repo)
 
@@ -306,8 +306,8 @@ def test_not_triggered_does_nothing(snapshots_repo: Path, fake) -> None:
 def test_no_recipe_says_how_to_add_one(repo: Path, fake) -> None:
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github)
-    assert result["action"] == "no_recipe"
-    assert "monitoring.retrain" in result["hint"]
+    assert result.action == "no_recipe"
+    assert "monitoring.retrain" in result.hint
     assert fake.requests == []
     assert BRANCH not in remote_heads(repo)
 

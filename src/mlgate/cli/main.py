@@ -499,16 +499,13 @@ def monitor(
     for note in outcome.notes:
         ui.info(note)
     if outcome.alert is not None:
-        ui.info(
-            f"monitoring issue: {outcome.alert['action']}"
-            + (f" {outcome.alert['url']}" if outcome.alert["url"] else "")
-        )
+        ui.info(f"monitoring issue: {outcome.alert.action}" + (f" {outcome.alert.url}" if outcome.alert.url else ""))
     for review in outcome.reviews:
-        if review["action"] == "opened":
-            ui.info(f"post-deployment review at day {review['day']} opened: {review['url']}")
+        if review.action == "opened":
+            ui.info(f"post-deployment review at day {review.day} opened: {review.url}")
     if outcome.retrain_pr is not None:
         pr = outcome.retrain_pr
-        ui.info(f"retraining pull request: {pr['action']}" + (f" {pr['url']}" if pr.get("url") else ""))
+        ui.info(f"retraining pull request: {pr.action}" + (f" {pr.url}" if pr.url else ""))
     if result.recording_error is not None:
         raise result.recording_error
     counts = verdict["counts"]
@@ -1074,7 +1071,7 @@ def promote(
         marks = ", ".join(f"{'ok' if c.ok else 'MISSING'} {c.name}" for c in change.checks)
         ui.info(
             f"{change.model} {change.stage}: {promotion.version_label(change.current)} → "
-            f"{promotion.version_label(change.desired)} [{change.outcome}] {marks}"
+            f"{promotion.version_label(change.desired)} [{change.outcome_text}] {marks}"
         )
     for done in result.changes if mode == "apply" else []:
         ui.info(f"changed by this commit: {done['model']} {done['stage']} → {done['model_uri'] or '(stage emptied)'}")
@@ -1109,32 +1106,32 @@ def status(check: bool, alert: bool, repo: str | None, json_path: str | None) ->
     from mlgate.promotion.plan import SyncState
 
     rows = promotion.status(_root(repo))
-    ui.write_json(json_path, rows)
+    ui.write_json(json_path, [r.as_dict() for r in rows])
     ui.table(
         ["model", "stage", "desired", "actual", "pinned", "status"],
         [
             [
-                r["model"],
-                r["stage"],
-                promotion.version_label(r["desired"]),
-                promotion.version_label(r["actual"]),
-                r["digest"][:19] + "…" if r["digest"] else "no",
-                r["status"],
+                r.model,
+                r.stage,
+                promotion.version_label(r.desired),
+                promotion.version_label(r.actual),
+                r.digest[:19] + "…" if r.digest else "no",
+                r.status,
             ]
             for r in rows
         ],
     )
     for row in rows:
-        if row["detail"]:
-            ui.warn(f"{row['model']} {row['stage']} {row['status']}: {row['detail']}")
+        if row.detail:
+            ui.warn(f"{row.model} {row.stage} {row.status}: {row.detail}")
     if alert:
         from mlgate.monitoring.command import custody_alert
 
-        done = custody_alert(rows)
-        ui.info(f"custody issue: {done['action']}" + (f" #{done['number']}" if done["number"] else ""))
-    drift = [r for r in rows if r["status"] != SyncState.SYNCED]
+        done = custody_alert([r.as_dict() for r in rows])
+        ui.info(f"custody issue: {done.action}" + (f" #{done.number}" if done.number else ""))
+    drift = [r for r in rows if r.status != SyncState.SYNCED]
     if drift and check:
-        custody = [r for r in drift if r["status"] in (SyncState.TAMPERED, SyncState.MOVED_OUT_OF_BAND)]
+        custody = [r for r in drift if r.status in (SyncState.TAMPERED, SyncState.MOVED_OUT_OF_BAND)]
         ui.error(
             f"{len(drift)} stage(s) not in sync"
             + (f" ({len(custody)} tampered or moved outside a promotion)" if custody else ""),

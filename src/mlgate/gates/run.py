@@ -434,8 +434,8 @@ class Champion:
 
 def _same_rows_score(
     registry: Registry, ctx: ModelContext, data: ModelData, mv: ModelVersion, evaluated: HeldOut, who: str
-) -> Scored | str:
-    """``mv`` scored on the evaluation rows, or why not: it was held out on other rows.
+) -> Scored | Skip:
+    """``mv`` scored on the evaluation rows, or why it is not compared (Skip): it was held out on other rows.
 
     A version held out on other rows may have trained on rows scored here; its score would look
     better than it is, so it is not compared at all.
@@ -443,7 +443,7 @@ def _same_rows_score(
     held = version_held_out(mv.tags, registry.run_params(mv.run_id))
     if held is None or not held.same_as(evaluated):
         was = held.describe() if held else "no mlgate lineage"
-        return (
+        return Skip(
             f"{who} v{mv.version} was held out on other rows ({was}; evaluation: {evaluated.describe()}): "
             "its score here would include rows it trained on, so it is not compared"
         )
@@ -465,8 +465,8 @@ def _champion(
     if number is None or number == version:
         return Champion(holder=number)
     scored = _same_rows_score(registry, ctx, data, registry.version(ctx.name, number), evaluated, "champion")
-    if isinstance(scored, str):
-        return Champion(skip=scored, holder=number)
+    if isinstance(scored, Skip):
+        return Champion(skip=scored.reason, holder=number)
     return Champion((number, scored), holder=number)
 
 
@@ -496,8 +496,8 @@ def _base_model(
             continue
         found = {"version": mv.version, "commit": commit, "base": base}
         scored = _same_rows_score(registry, ctx, data, mv, evaluated, "base model")
-        if isinstance(scored, str):
-            return found | {"skip": scored}
+        if isinstance(scored, Skip):
+            return found | {"skip": scored.reason}
         return found | {"metrics": scored.metrics}
     return {
         "base": base,

@@ -51,6 +51,7 @@ from mlgate.config.schema import Governance
 from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.git import PathChange, path_changes, run_git, show
 from mlgate.github.approvals import ApprovalCount, People, count_approvals, named_approvers, writers
+from mlgate.github.objects import Conclusion, Review
 
 CHECK_NAME = "mlgate / governance"
 DEFAULT_POLICY = "policies/default.yaml"
@@ -82,7 +83,7 @@ class GovernanceReview:
     """The governance check's outcome: what changed, who approved, and the conclusion."""
 
     changes: list[GovernanceChange]
-    conclusion: str  # success | failure
+    conclusion: Conclusion  # success | failure
     title: str
     approvals: ApprovalCount = field(default_factory=ApprovalCount)
     required: int = 1
@@ -383,7 +384,7 @@ def approvers_rule(governance: Governance | None) -> str:
 
 def judge(
     changes: list[GovernanceChange],
-    reviews: list[dict[str, Any]],
+    reviews: list[Review],
     author: str,
     head_sha: str,
     governance: Governance | None = None,
@@ -398,7 +399,7 @@ def judge(
     named = governance is not None
     if not changes:
         return GovernanceReview(
-            [], "success", "no governance change", required=required, approvers_rule=rule, named=named
+            [], Conclusion.SUCCESS, "no governance change", required=required, approvers_rule=rule, named=named
         )
     allowed = (
         named_approvers(governance.approvers.users, governance.approvers.teams, people)
@@ -409,12 +410,12 @@ def judge(
     paths = ", ".join(dict.fromkeys(c.path for c in changes))
     if len(approvals.approvers) >= required:
         title = f"governance change approved by {', '.join(approvals.approvers)}: {paths}"
-        return GovernanceReview(changes, "success", title, approvals, required, rule, named)
+        return GovernanceReview(changes, Conclusion.SUCCESS, title, approvals, required, rule, named)
     wanted = (
         "an approving review" if required == 1 else f"{required} approving reviews ({len(approvals.approvers)} so far)"
     )
     title = f"governance change needs {wanted} of {head_sha[:12]} by {rule}, other than the author {author}: {paths}"
-    return GovernanceReview(changes, "failure", title, approvals, required, rule, named)
+    return GovernanceReview(changes, Conclusion.FAILURE, title, approvals, required, rule, named)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -480,7 +481,7 @@ def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool =
         github = stack.enter_context(GitHub())
         org_token = os.environ.get(ORG_TOKEN_ENV)
         teams = stack.enter_context(GitHub(token=org_token)) if org_token else github
-        author = github.pull_request(pr)["user"]["login"]
+        author = github.pull_request(pr).user.login
         reviews = github.pull_request_reviews(pr) if changes else []
         result = judge(changes, reviews, author, head, governance, GitHubPeople(github, teams))
         if post:
@@ -492,5 +493,5 @@ def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool =
                 summary=summary(result),
                 annotations=[],
             )
-            result.check_run_url = str(run.get("url") or "")
+            result.check_run_url = run.url or ""
     return result

@@ -20,13 +20,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.config.workspace import load_model_context
 from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.monitoring.run import MonitoringResult, run
 from mlgate.monitoring.verdict import SCHEMA
 from mlgate.registry import Registry, audit
+
+if TYPE_CHECKING:
+    from mlgate.monitoring.alerts import IssueSync, ReviewIssue
+    from mlgate.monitoring.retrain import RetrainResult
 
 Progress = Callable[[str], None]
 DEFAULT_REVIEW_DAYS = (30, 90, 180)
@@ -39,9 +43,9 @@ class MonitorOutcome:
 
     result: MonitoringResult
     reports: dict[str, str] = field(default_factory=dict)
-    alert: dict[str, Any] | None = None
-    reviews: list[dict[str, Any]] = field(default_factory=list)
-    retrain_pr: dict[str, Any] | None = None
+    alert: IssueSync | None = None
+    reviews: list[ReviewIssue] = field(default_factory=list)
+    retrain_pr: RetrainResult | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -53,9 +57,9 @@ class MonitorOutcome:
         """The verdict JSON (``mlgate.monitoring/1``) with what followed from it under ``actions``."""
         actions = {
             "reports": self.reports,
-            "alert": self.alert,
-            "reviews": self.reviews,
-            "retrain_pr": self.retrain_pr,
+            "alert": self.alert.as_dict() if self.alert is not None else None,
+            "reviews": [r.as_dict() for r in self.reviews],
+            "retrain_pr": self.retrain_pr.as_dict() if self.retrain_pr is not None else None,
             "notes": self.notes,
         }
         return self.result.verdict | {"actions": actions}
@@ -187,7 +191,9 @@ def _entered_stage(
     """
     if stage != ctx.policy.policy.promotion.champion_stage:  # None without an order: no stage is reviewed
         return None
-    records = [r for r in audit.history(registry, name, stage) if r.state == "done" and r.version == version]
+    records = [
+        r for r in audit.history(registry, name, stage) if r.state == audit.RecordState.DONE and r.version == version
+    ]
     if not records:
         outcome.notes.append(f"no reviews: no promotion of v{version} into {stage} is on record")
         return None
@@ -199,7 +205,7 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def custody_alert(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def custody_alert(rows: list[dict[str, Any]]) -> IssueSync:
     """Bring the one custody issue in line with ``mlgate status`` rows (GITHUB_TOKEN); what was done."""
     from mlgate.github import GitHub
     from mlgate.monitoring.alerts import sync_custody_issue

@@ -28,6 +28,8 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -56,8 +58,38 @@ def branch_name(model: str) -> str:
     return f"{BRANCH_PREFIX}{model}"
 
 
-def _result(action: str, branch: str, **extra: Any) -> dict[str, Any]:
-    return {"action": action, "number": None, "url": None, "branch": branch} | extra
+class RetrainAction(StrEnum):
+    """What ``mlgate retrain`` did (the result's ``action``)."""
+
+    NOT_TRIGGERED = "not_triggered"  # the verdict does not ask for retraining
+    NO_RECIPE = "no_recipe"  # retraining is due but the spec says not how (its ``hint`` says what to add)
+    EXISTS = "exists"  # a retraining pull request is already open: nothing pushed
+    NO_CHANGE = "no_change"  # the recipe changed nothing: no pull request
+    OPENED = "opened"
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    """What :func:`propose` did: the action, the branch, and the pull request (opened or already open).
+
+    ``commit``, ``changed`` and ``title`` are set when a pull request was opened, ``hint`` when the
+    spec says not how to retrain.
+    """
+
+    action: RetrainAction
+    branch: str
+    number: int | None = None
+    url: str | None = None
+    commit: str | None = None
+    changed: list[str] | None = None
+    title: str | None = None
+    hint: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"action", "number", "url", "branch"}`` and whichever of the optional fields are set."""
+        out: dict[str, Any] = {"action": self.action, "number": self.number, "url": self.url, "branch": self.branch}
+        extra = {"commit": self.commit, "changed": self.changed, "title": self.title, "hint": self.hint}
+        return out | {k: v for k, v in extra.items() if v is not None}
 
 
 def propose(
@@ -70,12 +102,12 @@ def propose(
     base: str = "main",
     progress: Progress = lambda _m: None,
     timeout_minutes: float | None = None,
-) -> dict[str, Any]:
+) -> RetrainResult:
     """Open the retraining pull request ``verdict`` asks for, as ``monitoring.retrain`` says.
 
-    ``client`` is a :class:`mlgate.github.GitHub` for the repository. Returns ``action``
-    (``opened``, ``exists``, ``not_triggered``, ``no_recipe``, ``no_change``), ``number``,
-    ``url`` and ``branch``, plus what was changed and committed when a pull request was opened.
+    ``client`` is a :class:`mlgate.github.GitHub` for the repository. Returns a :class:`RetrainResult`:
+    the :class:`RetrainAction`, the branch and the pull request, plus what was changed and committed
+    when a pull request was opened.
     """
     branch = branch_name(name)
     if verdict.get("model") not in (None, name):
@@ -83,13 +115,13 @@ def propose(
     retrain = verdict.get("retrain") or {}
     if not retrain.get("triggered"):
         progress(f"{name}: the verdict does not ask for retraining; nothing to propose")
-        return _result("not_triggered", branch)
+        return RetrainResult(RetrainAction.NOT_TRIGGERED, branch)
     spec, spec_doc = load_model_spec(spec_path(root, name), root)
     recipe = spec.monitoring.retrain
     if recipe is None:
         progress(f"{name}: retraining is due ({retrain.get('reason', '')}) but the spec says not how")
-        return _result(
-            "no_recipe",
+        return RetrainResult(
+            RetrainAction.NO_RECIPE,
             branch,
             hint=(
                 f"add monitoring.retrain to models/{name}/model.yaml: `command:` (e.g. `dvc repro prepare`) "
@@ -99,8 +131,8 @@ def propose(
     existing = client.open_pull_requests(branch)
     if existing:
         pull = existing[0]
-        progress(f"{name}: retraining pull request #{pull['number']} is already open; nothing pushed")
-        return _result("exists", branch, number=pull["number"], url=pull.get("html_url"))
+        progress(f"{name}: retraining pull request #{pull.number} is already open; nothing pushed")
+        return RetrainResult(RetrainAction.EXISTS, branch, number=pull.number, url=pull.html_url or None)
     start, back = _start_point(root, base)
     untracked_before = _untracked(root)
     in_sync = _in_sync_outputs(root) if recipe.command else {}
@@ -117,7 +149,7 @@ def propose(
         staged = [line for line in run_git(root, "diff", "--cached", "--name-only").splitlines() if line]
         if not staged:
             progress(f"{name}: the recipe changed nothing; no pull request")
-            return _result("no_change", branch)
+            return RetrainResult(RetrainAction.NO_CHANGE, branch)
         _refuse_tracked_data(root, staged)
         if recipe.command:
             targets = _pushed_data(root, start, staged)
@@ -130,12 +162,12 @@ def propose(
         # the branch is mlgate's own and no pull request is open from it: a leftover is replaced
         run_git(root, "push", "-q", "--force", remote, f"HEAD:refs/heads/{branch}")
         pull = client.create_pull_request(title=title, body=body, head=branch, base=base)
-        progress(f"{name}: opened retraining pull request #{pull['number']}")
-        return _result(
-            "opened",
+        progress(f"{name}: opened retraining pull request #{pull.number}")
+        return RetrainResult(
+            RetrainAction.OPENED,
             branch,
-            number=pull["number"],
-            url=pull.get("html_url"),
+            number=pull.number,
+            url=pull.html_url or None,
             commit=commit,
             changed=staged,
             title=title,

@@ -40,19 +40,20 @@ def markdown(plan: dict[str, Any]) -> str:
 def publish(plan: dict[str, Any], pr: int | None, head_sha: str | None) -> dict[str, str]:
     """Upsert the plan comment on ``pr`` and a check run on ``head_sha`` (conclusion from the plan)."""
     from mlgate.github import GitHub
+    from mlgate.github.objects import Conclusion
 
     body = markdown(plan)
     posted: dict[str, str] = {}
     with GitHub() as github:
         if pr is not None:
-            posted["comment-url"] = str(github.upsert_comment(pr, body, MARKER).get("url") or "")
+            posted["comment-url"] = github.upsert_comment(pr, body, MARKER).url or ""
         if head_sha:
             run = github.create_or_update_check_run(
                 name=CHECK_NAME,
                 head_sha=head_sha,
-                conclusion="success" if plan["ok"] else "failure",
+                conclusion=Conclusion.SUCCESS if plan["ok"] else Conclusion.FAILURE,
                 title=body.splitlines()[0].replace("**", "")[:255],
                 summary=body[:65000],
             )
-            posted["check-run-url"] = str(run.get("url") or "")
+            posted["check-run-url"] = run.url or ""
     return posted

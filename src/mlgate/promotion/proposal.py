@@ -97,7 +97,7 @@ def propose(
 
         with GitHub() as github:
             pull = github.create_pull_request(title=title, body=body, head=branch, base=base_branch)
-        result |= {"branch": branch, "pr": pull["number"], "pr_url": pull["html_url"]}
+        result |= {"branch": branch, "pr": pull.number, "pr_url": pull.html_url}
     return result
 
 
