@@ -70,6 +70,38 @@ def git(*args: str, cwd: Path) -> str:
     return run(["git", *args], cwd)
 
 
+def checkout_state(repo: Path) -> dict[str, object]:
+    """Everything a user sees of their checkout: branch, HEAD, index, work tree bytes, branches, worktrees, stashes.
+
+    DVC's own scratch folders (``.dvc/cache``, ``.dvc/tmp``) are left out: they are not the checkout.
+    """
+    skip = (".git", ".dvc/cache", ".dvc/tmp")
+    files = {
+        path.relative_to(repo).as_posix(): path.read_bytes()
+        for path in sorted(repo.rglob("*"))
+        if path.is_file() and not path.relative_to(repo).as_posix().startswith(skip)
+    }
+    return {
+        "branch": git("branch", "--show-current", cwd=repo),
+        "head": git("rev-parse", "HEAD", cwd=repo),
+        "index": git("ls-files", "--stage", cwd=repo),
+        "status": git("status", "--porcelain", "--untracked-files=all", cwd=repo),
+        "branches": git("branch", "--list", cwd=repo),
+        "worktrees": git("worktree", "list", "--porcelain", cwd=repo),
+        "stashes": git("stash", "list", cwd=repo),
+        "files": files,
+    }
+
+
+def dirty(repo: Path, rel: str) -> None:
+    """Uncommitted work on ``rel``: a staged edit, an unstaged one on top, and an untracked file beside."""
+    path = repo / rel
+    path.write_text(path.read_text() + "# staged, not committed\n")
+    git("add", rel, cwd=repo)
+    path.write_text(path.read_text() + "# not even staged\n")
+    (repo / "notes-in-progress.txt").write_text("an untracked file\n")
+
+
 def edit(repo: Path, rel: str, old: str, new: str) -> None:
     """Replace ``old`` (which must occur exactly once) with ``new`` in ``repo``'s file ``rel``."""
     path = repo / rel

@@ -21,7 +21,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import (
+    checkout_state,
     copy_repo,
+    dirty,
     git,
     github_stand_in,
     invoke,
@@ -690,22 +692,69 @@ def test_propose_promotion_keeps_comments_and_order(promo: Promo, cli: CliRunner
 def test_propose_promotion_opens_the_pull_request(
     promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path
 ) -> None:
+    """Built in a scratch checkout of main: the user's checkout (a feature branch, uncommitted work
+    on the very release.yaml it edits) is exactly as it was; a retry opens no second pull request."""
     origin = tmp_path / "origin.git"
     git("init", "-q", "--bare", str(origin), cwd=tmp_path)
     git("remote", "add", "origin", str(origin), cwd=promo.repo)
+    git("push", "-q", "origin", "main", cwd=promo.repo)
+    main = git("rev-parse", "main", cwd=promo.repo).strip()
+    git("switch", "-q", "-c", "feature", cwd=promo.repo)
+    (promo.repo / "feature.txt").write_text("feature work\n")
+    git("add", "feature.txt", cwd=promo.repo)
+    git("commit", "-q", "-m", "feature work", cwd=promo.repo)
+    release = f"models/{promo.name}/release.yaml"
+    dirty(promo.repo, release)
+    state = checkout_state(promo.repo)
     out = tmp_path / "proposal.json"
     args = ("propose-promotion", promo.name, "--version", "2", "--stage", "production", "--open-pr")
     result = invoke(cli, *args, "--json", str(out), cwd=promo.repo)
     assert result.exit_code == 0, result.output
+    assert checkout_state(promo.repo) == state, "branch, HEAD, index and work tree as they were"
+    assert git("worktree", "list", "--porcelain", cwd=promo.repo).count("worktree ") == 1
     proposal = json.loads(out.read_text())
     branch = f"promote/{promo.name}-production-v2"
     assert proposal["branch"] == branch
-    assert git("ls-remote", "--heads", str(origin), cwd=tmp_path).strip().endswith(f"refs/heads/{branch}")
+    assert git("rev-parse", f"{branch}~1", cwd=origin).strip() == main, "from main, not from the feature"
+    assert git("diff", "--name-only", f"main...{branch}", cwd=origin).split() == [release]
+    pushed = git("show", f"{branch}:{release}", cwd=origin)
+    assert f'production: {{version: 2, digest: "{promo.digest(2)}"}}' in pushed
+    assert "not committed" not in pushed
     [created] = [r for r in github.requests if r["method"] == "POST" and r["path"].endswith("/pulls")]
     assert created["body"]["head"] == branch
     assert created["body"]["title"] == f"Promote {promo.name} to v2 in production"
     assert promo.digest(2) in created["body"]["body"]
     assert proposal["pr_url"]
+
+    again = invoke(cli, *args, "--json", str(out), cwd=promo.repo)  # a retry: nothing pushed, no second PR
+    assert again.exit_code == 0, again.output
+    assert json.loads(out.read_text())["pr"] == proposal["pr"]
+    assert len([r for r in github.requests if r["method"] == "POST" and r["path"].endswith("/pulls")]) == 1
+    assert checkout_state(promo.repo) == state
+
+
+def test_a_proposal_that_fails_midway_leaves_the_checkout_as_it_was(
+    promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path
+) -> None:
+    """The push is refused after the commit was made in the scratch checkout: exit 3, nothing changed; a retry works."""
+    origin = tmp_path / "origin.git"
+    git("init", "-q", "--bare", str(origin), cwd=tmp_path)
+    git("remote", "add", "origin", str(origin), cwd=promo.repo)
+    git("remote", "set-url", "--push", "origin", str(tmp_path / "nowhere.git"), cwd=promo.repo)
+    dirty(promo.repo, "params.yaml")
+    state = checkout_state(promo.repo)
+    args = ("propose-promotion", promo.name, "--version", "2", "--stage", "staging", "--open-pr")
+    result = invoke(cli, *args, cwd=promo.repo)
+    assert result.exit_code == 3, result.output
+    assert "push" in result.output
+    assert checkout_state(promo.repo) == state
+    assert git("worktree", "list", "--porcelain", cwd=promo.repo).count("worktree ") == 1, "scratch removed"
+    assert [r for r in github.requests if r["method"] == "POST"] == []
+    git("remote", "set-url", "--push", "origin", str(origin), cwd=promo.repo)
+    result = invoke(cli, *args, cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert checkout_state(promo.repo) == state
+    assert git("ls-remote", "--heads", str(origin), cwd=tmp_path).count("refs/heads/promote/") == 1
 
 
 def test_registry_outage_exits_3(

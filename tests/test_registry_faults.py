@@ -178,7 +178,7 @@ def test_classes_come_from_codes_not_messages() -> None:
 
 def test_registry_benchmark_runs() -> None:
     done = subprocess.run(
-        [sys.executable, str(PROJECT / "benchmarks" / "registry.py"), "--models", "5", "--repeat", "1"],
+        [sys.executable, str(PROJECT / "benchmarks" / "registry.py"), "--models", "5", "--pairs", "1"],
         capture_output=True,
         text=True,
         check=False,
@@ -186,7 +186,10 @@ def test_registry_benchmark_runs() -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     last = done.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"models=5 status_s=\d+\.\d\d plan_s=\d+\.\d\d", last), last
+    number = r"\d+(?:\.\d+)?"
+    sides = " ".join(f"{side}_s={number} {side}_mb={number} {side}_self_mb={number}" for side in ("status", "anchor"))
+    assert re.fullmatch(rf"models=5 {sides} ratio={number}", last), last
+    assert "status: 10 rows, all Synced: True" in done.stdout
 
 
 # --------------------------------------------------------------------------- racing writes

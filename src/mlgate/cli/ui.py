@@ -7,6 +7,7 @@ command writes ``--json -``, stdout carries that JSON alone: tables and text mea
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -135,8 +136,9 @@ def write_outputs(target: str | None, outputs: dict[str, Any]) -> None:
     with Path(target).open("a", encoding="utf-8") as out:
         for key, value in outputs.items():
             text = mask_secrets(str(value))
-            if "\n" in text:  # multi-line values use GitHub's heredoc syntax
-                out.write(f"{key}<<MLGATE_EOF\n{text}\nMLGATE_EOF\n")
+            if "\n" in text:  # GitHub's heredoc syntax, ended by a delimiter no value can guess and contain
+                end = f"MLGATE_EOF_{secrets.token_hex(16)}"
+                out.write(f"{key}<<{end}\n{text}\n{end}\n")
             else:
                 out.write(f"{key}={text}\n")
 

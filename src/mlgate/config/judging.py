@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mlgate.git import run_git
+from mlgate.git import raw_diff, resolve_commit, work_tree_changes
 
 # Top-level spec keys that judge a model (``data`` is split below: part of it trains, part judges).
 JUDGING_KEYS = ("task", "target", "positive_label", "sensitive_features", "policy", "monitoring", "predictions")
@@ -195,7 +195,7 @@ def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
     from mlgate.git import blobs, tree_entries, write_blobs
 
     try:
-        commit = run_git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}")
+        commit = resolve_commit(repo, ref)
     except GitError as err:
         raise InvalidInput(
             f"base ref '{ref}' is not a commit in {repo}",
@@ -259,10 +259,8 @@ def _md5s(files: dict[str, str], records_root: Path, objects: Path) -> dict[str,
 
 def policy_changes(repo: Path, base: str) -> list[dict[str, str]]:
     """Policy files that differ between ``base`` and the working tree, with their diffs."""
-    names = run_git(repo, "diff", "--name-only", "-z", base, "--", "policies").split("\0")
     # the raw text: no external driver, textconv or `-diff` attribute of the working tree applies
-    raw = ("diff", "--no-ext-diff", "--no-textconv", "--text", base, "--")
-    return [{"file": f, "diff": run_git(repo, *raw, f)} for f in names if f]
+    return [{"file": f, "diff": raw_diff(repo, base, f)} for f in work_tree_changes(repo, base, "policies")]
 
 
 def judge_model(repo: Path, name: str, base: str | None, scratch: Path, *, tree: BaseTree | None = None) -> Judged:

@@ -49,7 +49,7 @@ from mlgate.config.judging import (
 )
 from mlgate.config.schema import Governance
 from mlgate.exceptions import InvalidInput, MlgateError
-from mlgate.git import PathChange, path_changes, run_git, show
+from mlgate.git import PathChange, merge_base, path_changes, raw_diff, show
 from mlgate.github.approvals import ApprovalCount, People, count_approvals, named_approvers, writers
 from mlgate.github.objects import Conclusion, Review
 
@@ -319,9 +319,7 @@ def _file_changes(
             if name.startswith("policies/"):
                 with contextlib.suppress(MlgateError):
                     # the raw text change: no textconv, external driver or `-diff` attribute of the PR applies
-                    diff = run_git(
-                        root, "diff", "--no-ext-diff", "--no-textconv", "--text", f"{base}...{head}", "--", name
-                    )
+                    diff = raw_diff(root, f"{base}...{head}", name)
             changes.append(GovernanceChange(name, reason + _how(change, name), diff=diff))
     return changes
 
@@ -343,13 +341,13 @@ def trees(root: Path, base: str, head: str) -> Iterator[Trees]:
         base_tree = materialise(root, base, work / "base")
         head_tree = materialise(root, head, work / "head")  # a link out of the tree: exit 2
         try:
-            merge_base = run_git(root, "merge-base", base_tree.ref, head_tree.ref)
+            common = merge_base(root, base_tree.ref, head_tree.ref)
         except MlgateError as err:
             raise InvalidInput(
                 f"{base[:12]} and {head[:12]} have no common history: {err.message}",
                 hint="fetch full history (actions/checkout with fetch-depth: 0)",
             ) from err
-        since = base_tree if merge_base == base_tree.ref else materialise(root, merge_base, work / "merge-base")
+        since = base_tree if common == base_tree.ref else materialise(root, common, work / "merge-base")
         yield Trees(base_tree, since, head_tree)
 
 

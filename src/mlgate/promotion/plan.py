@@ -43,7 +43,7 @@ from mlgate.config.workspace import RELEASE_FILE, ModelContext, model_names, ref
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, GitError, InvalidInput, TamperedModel
 from mlgate.gates.verdict import FamilyStatus, Verdict
-from mlgate.git import git_state, is_ancestor, run_git
+from mlgate.git import commit_message, commits_touching, git_state, is_ancestor, resolve_commit, tree_entries
 from mlgate.github.approvals import Approval, People, count_approvals, named_approvers
 from mlgate.github.objects import Review
 from mlgate.promotion import readiness
@@ -230,7 +230,7 @@ def pr_from_commit_message(root: Path, commit: str = "HEAD") -> int | None:
     """The PR a merge commit came from: "Merge pull request #12 …" or a squash "… (#12)"."""
     import re
 
-    message = run_git(root, "log", "-1", "--format=%B", commit)
+    message = commit_message(root, commit)
     found = re.search(r"Merge pull request #(\d+)", message) or re.search(
         r"\(#(\d+)\)\s*$", message.splitlines()[0] if message else ""
     )
@@ -462,17 +462,9 @@ def _reviewed_twin(root: Path, name: str, tags: dict[str, str], base: str, modul
     pointers = sorted({f"{p}.dvc" for path in paths for p in (path, *path.parents) if str(p) != "."})
     try:
         # the inputs only change where these paths change: those commits cover every state
-        commits = run_git(
-            root,
-            "rev-list",
-            f"--max-count={REVIEWED_COMMITS_SEARCHED}",
-            base,
-            "--",
-            f"models/{name}",
-            "params.yaml",
-            "dvc.lock",
-            *pointers,
-        ).split()
+        commits = commits_touching(
+            root, base, [f"models/{name}", "params.yaml", "dvc.lock", *pointers], REVIEWED_COMMITS_SEARCHED
+        )
     except GitError:
         return None
     wanted = {
@@ -613,11 +605,7 @@ def make_plan(
     ``policy_ref`` is the branch the promotion lands on (a PR's base); default: HEAD, the
     commit an apply runs on. Nothing is written to the registry.
     """
-    base = (
-        run_git(root, "rev-parse", "--verify", f"{policy_ref or 'HEAD'}^{{commit}}")
-        if git_state(root).commit != "unknown"
-        else None
-    )
+    base = resolve_commit(root, policy_ref or "HEAD") if git_state(root).commit != "unknown" else None
     if base is None:
         raise InvalidInput(f"{root} is not a git repository with a commit: promotion needs git history")
     plan = Plan(commit=git_state(root).commit, pr=pull.number if pull else None, policy_ref=policy_ref)
@@ -755,16 +743,15 @@ def committed_releases(root: Path) -> None:
     from mlgate.git import blobs
 
     try:
-        commit = run_git(root, "rev-parse", "--verify", "HEAD^{commit}")
+        commit = resolve_commit(root, "HEAD")
     except GitError:
         return  # no commit at all: make_plan says promotion needs git history
     pattern = f"models/*/{RELEASE_FILE}"
     on_disk = {p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file()}
     in_commit = {}  # path (relative to root, as ls-tree lists it from there) -> blob sha
-    for record in run_git(root, "ls-tree", "-r", "-z", commit, "--", "models").split("\0"):
-        meta, _, rel = record.partition("\t")
-        if rel and PurePosixPath(rel).match(pattern) and meta.split()[1:2] == ["blob"]:
-            in_commit[rel] = meta.split()[2]
+    for entry in tree_entries(root, commit, "models"):
+        if PurePosixPath(entry.path).match(pattern) and entry.kind == "blob":
+            in_commit[entry.path] = entry.sha
     content = blobs(root, list(in_commit.values()))
     problems = []
     for rel in sorted(on_disk | set(in_commit)):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import glob
-import hashlib
 import os
 import re
 import shutil
@@ -43,7 +42,7 @@ import pandas as pd
 
 from mlgate.config.schema import Decision
 from mlgate.config.workspace import ModelContext, load_model_context, refuse_predictions
-from mlgate.data import model_input
+from mlgate.data import file_md5, model_input
 from mlgate.exceptions import InvalidInput
 from mlgate.gates.adapter import adapt, apply_decision, decide
 from mlgate.gates.metrics import positive_label
@@ -377,18 +376,10 @@ def _input_files(inputs: str) -> list[InputFile]:
         fmt = INPUT_FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise InvalidInput(f"--input {path}: expected CSV or Parquet ({', '.join(INPUT_FORMATS)})")
-        files.append(InputFile(str(path), path.resolve(), fmt, _md5(path)))
+        files.append(InputFile(str(path), path.resolve(), fmt, file_md5(path)))
     if len({f.format for f in files}) > 1:
         raise InvalidInput(f"--input {inputs!r} mixes CSV and Parquet files: score each format on its own")
     return files
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _refuse_incomplete(registry: Registry, mv: ModelVersion, stage: str) -> None:
