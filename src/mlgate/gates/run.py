@@ -21,7 +21,7 @@ import pandas as pd
 
 from mlgate import __version__, jsonout
 from mlgate.config.judging import Judged, judge_model
-from mlgate.config.policies import rule_id
+from mlgate.config.policies import no_champion_stage, rule_id
 from mlgate.config.schema import GATE_FAMILIES, ModelSpec
 from mlgate.config.workspace import ModelContext, Workspace
 from mlgate.data import (
@@ -57,7 +57,6 @@ from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, Loaded
 from mlgate.training.lineage import canonical_hash
 
 Progress = Callable[[str], None]
-CHAMPION_ALIAS = "production"
 VERDICT_DIR = "mlgate/verdicts"
 BASE_SEARCH = 20  # newest versions searched for the base branch's model: one tag read each, bounded
 
@@ -240,8 +239,8 @@ class Evaluation:
         if self.champion_skip:
             return Skip(self.champion_skip)
         if self.champion is None:
-            name = self.ctx.name
-            return Skip(f"no champion yet: no version of '{name}' holds the '{CHAMPION_ALIAS}' alias")
+            name, stage = self.ctx.name, self.ctx.policy.policy.promotion.champion_stage
+            return Skip(f"no champion yet: no version of '{name}' holds the '{stage}' alias")
         version, champ = self.champion
         return performance.regression(rule.metric, self.scored.metrics, champ.metrics, version)
 
@@ -459,7 +458,10 @@ def _champion(
     version: int,
     evaluated: HeldOut,
 ) -> Champion:
-    number = registry.alias_version(ctx.name, CHAMPION_ALIAS)
+    stage = ctx.policy.policy.promotion.champion_stage
+    if stage is None:  # mlgate validate warns about such a policy
+        return Champion(skip=no_champion_stage(ctx.policy.file))
+    number = registry.alias_version(ctx.name, stage)
     if number is None or number == version:
         return Champion(holder=number)
     scored = _same_rows_score(registry, ctx, data, registry.version(ctx.name, number), evaluated, "champion")
@@ -680,7 +682,7 @@ def run_gates(
         if champion.scored is None
         else {
             "version": champion.scored[0],
-            "alias": CHAMPION_ALIAS,
+            "alias": ctx.policy.policy.promotion.champion_stage,
             "metrics": champion.scored[1].metrics,
         },
         rules=rules,

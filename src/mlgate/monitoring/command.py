@@ -187,8 +187,7 @@ def _entered_stage(
     Reviews follow a version into production (the last stage of ``promotion.order``): a staging
     version is not reviewed after deployment. No record (an alias set by hand) → no reviews, said.
     """
-    order = ctx.policy.policy.promotion.order
-    if not order or stage != order[-1]:
+    if stage != ctx.policy.policy.promotion.champion_stage:  # None without an order: no stage is reviewed
         return None
     records = [
         r for r in audit.history(registry, name, stage) if r.state == audit.RecordState.DONE and r.version == version

@@ -14,7 +14,7 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
 - ``apply`` re-checks all of that at merge time on the commit it runs on (a merge that bypassed
   review must not promote), validates every change before the first write, then reconciles:
   an audit record holding the verdict it ran (mlgate.registry.audit) written *before* the alias moves,
-  stage aliases (``champion`` follows ``production``), legacy stages where the server has them,
+  stage aliases (``champion`` follows the last stage of ``promotion.order``), legacy stages where the server has them,
   the previous holder archived, promotion tags on the version. Before each change it re-reads
   the alias (compare-and-set), so two applies racing cannot undo each other, and an apply of an
   older commit never overwrites what a newer one promoted. After the last move it outputs each
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate import jsonout
 from mlgate.config.judging import judge_model, materialise
 from mlgate.config.release import entry_at, release_path, revisions
-from mlgate.config.schema import StageRequirement, load_model_spec
+from mlgate.config.schema import CHAMPION_ALIAS, StageRequirement, load_model_spec
 from mlgate.config.workspace import RELEASE_FILE, ModelContext, Workspace, model_names, refuse_predictions
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, GitError, InvalidInput, TamperedModel
@@ -63,8 +63,6 @@ if TYPE_CHECKING:
     from mlgate.github import GitHub
 
 Progress = Callable[[str], None]
-CHAMPION = "champion"
-CHAMPION_STAGE = "production"
 LEGACY_STAGES = {"staging": "Staging", "production": "Production"}
 ARCHIVED_TAG = TAG_PREFIX + "archived"
 # family statuses a promotion accepts (none: the policy has no rule in that family)
@@ -113,6 +111,7 @@ class Change:
     outcome_reason: str = ""  # why, where the outcome needs one (superseded: by which promotion)
     verdict: Verdict | None = None  # the gates this promotion ran itself
     pinned: str | None = None  # the digest release.yaml pins for ``desired`` (None: unpinned)
+    champion: bool = False  # the stage is the policy's champion stage: the ``champion`` alias follows it
 
     @property
     def ok(self) -> bool:
@@ -406,6 +405,7 @@ def _pin_change(
     found = registry.artifact_digest(ctx.name, version)
     key = f"{release_path(root, ctx.name).relative_to(root)}: stages -> {stage} -> digest"
     change = Change(ctx.name, stage, version, version, pinned=entry.digest, outcome=ChangeOutcome.PLANNED_PIN)
+    change.champion = stage == ctx.policy.policy.promotion.champion_stage
     if found.digest == entry.digest:
         change.checks.append(Check("digest", True, f"v{version}'s stored files have the digest {key} pins"))
     else:
@@ -628,6 +628,7 @@ def make_plan(
                     plan.changes.append(pinning)
                 continue
             change = Change(name, stage, now[stage], desired, archive=_to_archive(now[stage], stage, stages))
+            change.champion = stage == ctx.policy.policy.promotion.champion_stage
             requirement = ctx.policy.policy.promotion.stages[stage]
             progress(f"checking {name} {stage}: {version_label(now[stage])} → {version_label(desired)}")
             if desired is not None:
@@ -837,12 +838,12 @@ def _move(registry: Registry, record: audit.Record, change: Change) -> None:
     name, stage, version, previous = record.model, record.stage, record.version, record.previous
     if version is None:
         registry.delete_alias(name, stage)
-        if stage == CHAMPION_STAGE:
-            registry.delete_alias(name, CHAMPION)
+        if change.champion:
+            registry.delete_alias(name, CHAMPION_ALIAS)
     else:
         registry.set_alias(name, stage, version)
-        if stage == CHAMPION_STAGE:
-            registry.set_alias(name, CHAMPION, version)
+        if change.champion:
+            registry.set_alias(name, CHAMPION_ALIAS, version)
         registry.delete_version_tag(name, version, ARCHIVED_TAG)
         if stage in LEGACY_STAGES:
             registry.set_legacy_stage(name, version, LEGACY_STAGES[stage])

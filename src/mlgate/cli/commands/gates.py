@@ -51,7 +51,7 @@ def _show_gate(result: api.Gated, opts: api.GateOptions) -> None:
 @click.command()
 @click.argument("model")
 @click.option("--version", "version", type=click.IntRange(min=1), help="Registered version (default: the latest).")
-@click.option("--stage", metavar="STAGE", help="Only the gate families this stage requires can block.")
+@click.option("--stage", type=ui.STAGE, metavar="STAGE", help="Only the gate families this stage requires can block.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--no-attach", is_flag=True, help="Do not store the verdict on the model version.")
 @click.option("--base", "--policy-ref", "policy_ref", metavar="REF", help=BASE_HELP)
@@ -225,7 +225,7 @@ def _show_check(result: api.Checked, opts: api.CheckOptions) -> None:
 @click.argument("models", nargs=-1, metavar="[MODEL]...")
 @click.option("--base", metavar="REF", help=BASE_HELP + " Without MODELs: gate the models the change affects.")
 @click.option("--head", default="HEAD", show_default=True, metavar="REF", help="The PR's head commit.")
-@click.option("--stage", metavar="STAGE", help="Only the gate families this stage requires can block.")
+@click.option("--stage", type=ui.STAGE, metavar="STAGE", help="Only the gate families this stage requires can block.")
 @click.option("--no-attach", is_flag=True, help="Do not store the verdicts on the model versions.")
 @click.option("--no-data", is_flag=True, help="Validate without reading data files (header and value checks).")
 @click.option(

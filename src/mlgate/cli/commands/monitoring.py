@@ -48,7 +48,9 @@ def _show_monitor(result: api.Monitored, opts: api.MonitorOptions) -> None:
 
 @click.command()
 @click.argument("model")
-@click.option("--stage", required=True, metavar="STAGE", help="Monitor the version models:/MODEL@STAGE points at.")
+@click.option(
+    "--stage", type=ui.STAGE, required=True, metavar="STAGE", help="Monitor the version models:/MODEL@STAGE points at."
+)
 @click.option(
     "--since",
     metavar="DURATION",
@@ -113,7 +115,13 @@ def _show_monitored(result: api.Rows, opts: api.MonitoredOptions) -> None:
 
 
 @click.command()
-@click.option("--stage", required=True, metavar="STAGE", help="The stage whose models are monitored (e.g. production).")
+@click.option(
+    "--stage",
+    type=ui.STAGE,
+    required=True,
+    metavar="STAGE",
+    help="The stage whose models are monitored (e.g. production).",
+)
 @click.option(
     "--due-on",
     "due_on",

@@ -37,7 +37,13 @@ def _show_propose(result: api.Document, opts: api.ProposeOptions) -> None:
 @click.command("propose-promotion")
 @click.argument("model")
 @click.option("--version", "version", type=click.IntRange(min=1), required=True, help="Registered version to promote.")
-@click.option("--stage", required=True, metavar="STAGE", help="Stage to promote it to (defined in the model's policy).")
+@click.option(
+    "--stage",
+    type=ui.STAGE,
+    required=True,
+    metavar="STAGE",
+    help="Stage to promote it to (defined in the model's policy).",
+)
 @click.option(
     "--open-pr",
     is_flag=True,
@@ -64,7 +70,9 @@ def _show_pin(result: api.Rows, opts: api.PinOptions) -> None:
 
 @click.command()
 @click.argument("model")
-@click.option("--stage", metavar="STAGE", help="Only this stage [default: every stage release.yaml names].")
+@click.option(
+    "--stage", type=ui.STAGE, metavar="STAGE", help="Only this stage [default: every stage release.yaml names]."
+)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.PinOptions, show=_show_pin)
@@ -233,7 +241,7 @@ def _show_history(result: api.History, opts: api.HistoryOptions) -> None:
 
 @click.command()
 @click.argument("model")
-@click.option("--stage", metavar="STAGE", help="Only this stage.")
+@click.option("--stage", type=ui.STAGE, metavar="STAGE", help="Only this stage.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.HistoryOptions, show=_show_history)
@@ -251,7 +259,7 @@ def _show_rollback(result: api.Document, opts: api.RollbackOptions) -> None:
 
 @click.command()
 @click.argument("model")
-@click.option("--stage", required=True, metavar="STAGE", help="The stage to roll back.")
+@click.option("--stage", type=ui.STAGE, required=True, metavar="STAGE", help="The stage to roll back.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.RollbackOptions, show=_show_rollback)

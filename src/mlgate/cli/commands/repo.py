@@ -19,6 +19,8 @@ def _show_validate(result: api.Validated, _opts: api.ValidateOptions) -> None:
     report = result.report
     for problem in report.problems:
         ui.error(str(problem))
+    for warning in report.warnings:
+        ui.warn(str(warning))
     summary = f"{len(report.models)} model(s), {len(report.policies)} policy file(s) in {result.root}"
     if report.problems:
         ui.info(f"{len(report.problems)} problem(s) in {summary}: fix them and run `mlgate validate` again")

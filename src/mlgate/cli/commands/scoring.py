@@ -23,7 +23,9 @@ def _show(result: Any, opts: api.ScoreOptions) -> None:
 
 @click.command()
 @click.argument("model")
-@click.option("--stage", required=True, metavar="STAGE", help="Score with models:/MODEL@STAGE (a promotion stage).")
+@click.option(
+    "--stage", type=ui.STAGE, required=True, metavar="STAGE", help="Score with models:/MODEL@STAGE (a promotion stage)."
+)
 @click.option("--input", "inputs", required=True, metavar="PATH|GLOB", help="CSV or Parquet file(s) to score.")
 @click.option("--output", required=True, metavar="DIR", help="Writes DIR/model=M/stage=S/date=D/part-*.parquet.")
 @click.option("--id-column", "id_columns", multiple=True, metavar="COL", help="Column passed through (repeatable).")

@@ -16,9 +16,15 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("model")
-@click.option("--stage", required=True, metavar="STAGE", help="Serve models:/MODEL@STAGE and follow it.")
+@click.option("--stage", type=ui.STAGE, required=True, metavar="STAGE", help="Serve models:/MODEL@STAGE and follow it.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 in a container).")
-@click.option("--port", type=click.IntRange(min=1, max=65535), default=8080, show_default=True, help="TCP port.")
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=8080,
+    show_default=True,
+    help="TCP port (0: any free port; the one bound is logged and written by --json).",
+)
 @click.option(
     "--audit-url",
     metavar="URL",
