@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from click.testing import CliRunner, Result
 
 from mlgate.cli import main
 from mlgate_devkit.github_stand_in import FakeGitHub
-from mlgate_devkit.mlflow_server import free_port, start_mlflow_server, stop_mlflow_server
+from mlgate_devkit.mlflow_server import start_mlflow_server, stop_mlflow_server
 from mlgate_devkit.postgres import Cluster, binaries, start_cluster
 from mlgate_devkit.release import promoted  # noqa: F401 — the tests import it from here
 
@@ -173,7 +174,25 @@ def invoke(runner: CliRunner, *args: str, cwd: Path | None = None) -> Result:
         os.chdir(old)
 
 
-_free_port = free_port  # the name the tests use
+@pytest.fixture(scope="session")
+def deepchecks_ok() -> None:
+    """Skip unless deepchecks imports and runs here (its extra pins numpy 1.26: the numpy 2 CI job has none)."""
+    from mlgate.gates.integrity import DEEPCHECKS_HINT, deepchecks_available
+
+    if not deepchecks_available():
+        pytest.skip(f"deepchecks is not usable here: {DEEPCHECKS_HINT}")
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that refuses connections for the whole test.
+
+    Bound but never listening: a connection gets a reset, as from a server that is down, and no
+    other process can take the port meanwhile (a port merely found free could be).
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import (
-    _free_port,
     checkout_state,
     copy_repo,
     dirty,
@@ -33,6 +32,7 @@ from conftest import (
 )
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gates.run import run_gates
+from mlgate.github import GitHub
 from mlgate.github.objects import Action, TagResult
 from mlgate.promotion import ChangeOutcome, Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
 from mlgate.registry import Registry, audit
@@ -154,7 +154,7 @@ def approved_pr(
         github.add_review(
             number, login=login, commit_id=head_sha, association="MEMBER", submitted_at=f"2026-01-01T10:0{i}:00Z"
         )
-    return fetch_pull_request(number)
+    return fetch_pull_request(number, GitHub())
 
 
 def promote_to_production(promo: Promo, github: FakeGitHub, version: int, pr: int) -> None:
@@ -418,6 +418,51 @@ def test_apply_promotes_archives_tags_and_audits_then_is_idempotent(
     assert "risk-officer" in result.output
 
 
+def _rename_stage(promo: Promo, old: str, new: str) -> None:
+    """The policy's stage ``old`` called ``new`` (its definition and the order), committed."""
+    base = promo.repo / "policies" / "base.yaml"
+    text = base.read_text()
+    order = "order: [staging, production]"
+    for before, after in (
+        (f"    {old}:\n      require_gates", f"    {new}:\n      require_gates"),
+        (order, order.replace(old, new)),
+    ):
+        assert text.count(before) == 1, before
+        text = text.replace(before, after)
+    base.write_text(text)
+    commit_all(promo.repo, f"the stage {old} is called {new}")
+
+
+def test_the_champion_alias_follows_the_policys_last_stage(promo: Promo, github: FakeGitHub) -> None:
+    """A policy whose order ends in ``prod``: promoting into ``prod`` moves ``champion``; staging does not."""
+    _rename_stage(promo, "production", "prod")
+    promo.release(staging=1, prod=None)
+    apply(promo.repo, promo.registry, pull=None, actor="ci")
+    assert (promo.alias("staging"), promo.alias("prod"), promo.alias("champion")) == (1, None, None)
+    sha = promo.release(staging=1, prod=1)
+    apply(promo.repo, promo.registry, pull=approved_pr(github, 21, sha, "risk-officer"), actor="merger")
+    assert (promo.alias("prod"), promo.alias("champion"), promo.alias("production")) == (1, 1, None)
+    promo.release(staging=1, prod=None)  # emptying the champion stage empties champion too
+    apply(promo.repo, promo.registry, pull=approved_pr(github, 22, head(promo.repo), "risk-officer"))
+    assert (promo.alias("prod"), promo.alias("champion")) == (None, None)
+
+
+@pytest.mark.parametrize("reserved", ["latest", "v2"])
+def test_a_stage_mlflow_reserves_is_refused_before_any_record(promo: Promo, cli: CliRunner, reserved: str) -> None:
+    """An alias MLflow refuses used to crash apply (exit 70) after writing a ``started`` record: now exit 2 first."""
+    _rename_stage(promo, "staging", reserved)
+    before = {v: promo.registry.version(promo.name, v).tags for v in (1, 2)}
+    promo.release(**{reserved: 1, "production": None})
+    result = invoke(cli, "promote", "--apply", cwd=promo.repo)
+    assert result.exit_code == 2, result.output
+    assert f"policies/base.yaml:33:5: promotion -> stages -> {reserved}: stage name '{reserved}' is reserved" in (
+        result.output
+    )
+    assert promo.records() == []  # no audit record, started or otherwise
+    assert promo.registry.aliases([promo.name]) == {promo.name: {}}  # no alias moved
+    assert {v: promo.registry.version(promo.name, v).tags for v in (1, 2)} == before
+
+
 def test_apply_refuses_a_merge_that_bypassed_review(promo: Promo, cli: CliRunner) -> None:
     promo.release(staging=1, production=None)
     assert invoke(cli, "promote", "--apply", cwd=promo.repo).exit_code == 0  # staging needs no approval
@@ -438,7 +483,7 @@ def test_stale_approval_and_unlisted_approver_do_not_count(promo: Promo, github:
     github.add_review(9, login="risk-officer", commit_id=old, association="MEMBER")  # an older head
     github.add_review(9, login="someone", commit_id=sha, association="MEMBER", submitted_at="2026-01-01T11:00:00Z")
     with pytest.raises(Blocked) as err:
-        apply(promo.repo, promo.registry, pull=fetch_pull_request(9))
+        apply(promo.repo, promo.registry, pull=fetch_pull_request(9, GitHub()))
     assert "risk-officer: approved an older commit" in str(err.value)
     assert "someone: not an approver for production" in str(err.value)
     assert promo.alias("production") is None
@@ -465,7 +510,7 @@ def test_approvals_count_from_accounts_that_can_push_and_from_the_policys_teams(
             submitted_at=f"2026-01-01T10:0{minute}:00Z",
         )
     with pytest.raises(Blocked) as err:
-        apply(promo.repo, promo.registry, pull=fetch_pull_request(10))
+        apply(promo.repo, promo.registry, pull=fetch_pull_request(10, GitHub()))
     assert "0/1 from nobody" in str(err.value)
     assert "reader: has no write access (read)" in str(err.value)
     assert "risk-officer: the login risk-officer names another account now" in str(err.value)
@@ -476,7 +521,7 @@ def test_approvals_count_from_accounts_that_can_push_and_from_the_policys_teams(
     review = github.add_review(
         10, login="ana.lima", commit_id=sha, association="MEMBER", submitted_at="2026-01-01T11:00:00Z"
     )
-    result = apply(promo.repo, promo.registry, pull=fetch_pull_request(10))
+    result = apply(promo.repo, promo.registry, pull=fetch_pull_request(10, GitHub()))
     [change] = result.as_dict()["changes"]
     assert (change["stage"], change["approvers"]) == ("production", ["ana.lima"])
     assert change["approvals"] == [
@@ -713,8 +758,10 @@ def test_a_proposal_that_fails_midway_leaves_the_checkout_as_it_was(
     assert git("ls-remote", "--heads", str(origin), cwd=tmp_path).count("refs/heads/promote/") == 1
 
 
-def test_registry_outage_exits_3(governed_repo: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
+def test_registry_outage_exits_3(
+    governed_repo: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, refused_port: int
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{refused_port}")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
     result = invoke(cli, "status", cwd=governed_repo)
@@ -729,8 +776,9 @@ def test_registry_dies_mid_apply_then_a_rerun_completes(
 ) -> None:
     """The server is killed after the audit record is written and before the alias moves: exit 3
     with the reason, the alias untouched, the record 'started'; a re-run completes both."""
-    server_dir, port = tmp_path / "server", _free_port()
-    url, proc = start_mlflow_server(server_dir, port)
+    server_dir = tmp_path / "server"
+    url, proc = start_mlflow_server(server_dir)  # port 0: the server reports the one it bound
+    port = int(url.rsplit(":", 1)[1])
     try:
         repo = copy_repo(promo_source, tmp_path / "repo")
         rename_model(repo, TEMPLATE_NAME, "inskill")

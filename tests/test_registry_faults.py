@@ -12,13 +12,14 @@ import json
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import PROJECT, _free_port, git, invoke
+from conftest import PROJECT, git, invoke
 from faulty_proxy import FaultyProxy
 from mlgate.exceptions import RegistryUnavailable
 from mlgate.registry import Registry, outage_reason
@@ -148,8 +149,8 @@ def test_a_404_from_the_proxy_is_not_an_outage(proxy: FaultyProxy, tmp_path: Pat
     assert registry.alias_version(LOOKALIKE, "staging") is None
 
 
-def test_connection_refused_is_an_outage(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+def test_connection_refused_is_an_outage(tmp_path: Path, refused_port: int) -> None:
+    url = f"http://127.0.0.1:{refused_port}"
     with pytest.raises(RegistryUnavailable, match=r"did not answer after \d+ retries \(connection refused\)"):
         Registry(tmp_path, url).aliases(["credit"])
 
@@ -205,7 +206,7 @@ def test_a_tag_write_that_collides_with_a_concurrent_twin_is_repeated(proxy: Fau
     """Two applies racing set the same tag; the SQL store answers the second insert with
     BAD_REQUEST. Writing the same value again is an update, so the write is repeated."""
     registry = Registry(tmp_path, proxy.url)
-    name = f"race{_free_port()}"
+    name = f"race{uuid.uuid4().hex[:12]}"  # its own model on the shared server
     registry.client.create_registered_model(name)
     registry.client.create_model_version(name, source="s3://nowhere/model")  # never read
     proxy.fail(r"/model-versions/set-tag", status=400, body=UNIQUE, times=1)

@@ -141,3 +141,24 @@ def write_outputs(target: str | None, outputs: dict[str, Any]) -> None:
                 out.write(f"{key}<<{end}\n{text}\n{end}\n")
             else:
                 out.write(f"{key}={text}\n")
+
+
+class StageName(click.ParamType):
+    """A ``--stage`` value: an empty one is refused here (exit 2), before any file or service is read.
+
+    ``--stage ''`` (an unset variable in a workflow) would otherwise mean "no stage" to the
+    commands whose ``--stage`` is optional, and name an alias MLflow refuses in the others.
+    """
+
+    name = "stage"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """``value`` unchanged, unless it is empty or blank."""
+        text = str(value)
+        if not text.strip():
+            self.fail("a stage name cannot be empty (an unset variable?): give one, e.g. --stage staging", param, ctx)
+        return text
+
+
+STAGE = StageName()
+"""The click type of every ``--stage`` option."""

@@ -45,7 +45,9 @@ def _params_changed(root: Path, base: str, head: str) -> set[str]:
         if text is None:
             return {}
         # the file at the ref: an error names the commit, since the working tree may differ
-        return parse(text, f"params.yaml (at {ref[:12]})", allow_empty=True).data  # type: ignore[no-any-return]
+        data = parse(text, f"params.yaml (at {ref[:12]})", allow_empty=True).data
+        assert isinstance(data, dict)  # parse refuses anything but a mapping (SpecError, located)
+        return data
 
     old, new = read(base), read(head)
     return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}

@@ -568,7 +568,7 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
             problems.append(Problem(shown, line, 0, (spec.target_column,), "the target is empty here"))
         elif spec.task == "classification" and target.nunique() < 2:
             message = (
-                f"the target '{spec.target_column}' has one class ({target.iloc[0]!r}) in {shown}: "
+                f"the target '{spec.target_column}' has one class ({target.iloc[:1].tolist()[0]!r}) in {shown}: "
                 "a classifier needs at least two"
             )
             problems.append(spec_doc.problem(_target_loc(spec), message))
@@ -617,6 +617,16 @@ def check_split(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
     kept = rows - held
     need, why = 1, "one row"
     if chosen["stratify"] and spec.task == "classification":
+        # said here, not in scikit-learn's words (which change between its versions)
+        counts = frame[spec.target].value_counts()
+        alone = sorted(counts[counts < 2].index.tolist(), key=str)  # Python values: a numpy 2 repr says np.int64(2)
+        if alone:
+            message = (
+                f"cannot split {shown} into train and holdout: class(es) {', '.join(map(repr, alone))} of "
+                f"'{spec.target}' have a single row, and stratify: true needs each class on both sides "
+                "(add rows of that class, or set stratify: false)"
+            )
+            raise SpecError([spec_doc.problem(("data", "split"), message)])
         classes = int(frame[spec.target].nunique())
         need, why = classes, f"one row of each of the {classes} classes of '{spec.target}' (stratify: true)"
     if min(kept, held) < need:

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from mlgate import __version__, jsonout
 from mlgate.config.judging import Judged, judge_model
-from mlgate.config.policies import rule_id
+from mlgate.config.policies import no_champion_stage, rule_id
 from mlgate.config.schema import (
     GATE_FAMILIES,
     DocumentationRule,
@@ -32,7 +32,7 @@ from mlgate.config.schema import (
     ModelSpec,
     PerformanceRule,
 )
-from mlgate.config.workspace import ModelContext
+from mlgate.config.workspace import ModelContext, Workspace
 from mlgate.data import (
     HeldOut,
     ModelData,
@@ -66,7 +66,6 @@ from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, Loaded
 from mlgate.training.lineage import canonical_hash
 
 Progress = Callable[[str], None]
-CHAMPION_ALIAS = "production"
 VERDICT_DIR = "mlgate/verdicts"
 BASE_SEARCH = 20  # newest versions searched for the base branch's model: one tag read each, bounded
 
@@ -249,8 +248,8 @@ class Evaluation:
         if self.champion_skip:
             return Skip(self.champion_skip)
         if self.champion is None:
-            name = self.ctx.name
-            return Skip(f"no champion yet: no version of '{name}' holds the '{CHAMPION_ALIAS}' alias")
+            name, stage = self.ctx.name, self.ctx.policy.policy.promotion.champion_stage
+            return Skip(f"no champion yet: no version of '{name}' holds the '{stage}' alias")
         version, champ = self.champion
         return performance.regression(rule.metric, self.scored.metrics, champ.metrics, version)
 
@@ -471,7 +470,10 @@ def _champion(
     version: int,
     evaluated: HeldOut,
 ) -> Champion:
-    number = registry.alias_version(ctx.name, CHAMPION_ALIAS)
+    stage = ctx.policy.policy.promotion.champion_stage
+    if stage is None:  # mlgate validate warns about such a policy
+        return Champion(skip=no_champion_stage(ctx.policy.file))
+    number = registry.alias_version(ctx.name, stage)
     if number is None or number == version:
         return Champion(holder=number)
     scored = _same_rows_score(registry, ctx, data, registry.version(ctx.name, number), evaluated, "champion")
@@ -610,7 +612,7 @@ def _unseen_rows(
 
 
 def run_gates(
-    root: Path,
+    root: Path | Workspace,
     name: str,
     *,
     version: int | None = None,
@@ -634,6 +636,8 @@ def run_gates(
     The verdict's ``artifact`` is the digest of the bytes the gates loaded.
     """
     start = time.perf_counter()
+    ws = Workspace.of(root, tracking_uri)
+    root = ws.root
     with tempfile.TemporaryDirectory() as tmp:
         judged = judge_model(root, name, policy_ref, Path(tmp))
         ctx = judged.ctx
@@ -648,7 +652,7 @@ def run_gates(
             return _gate_predictions(root, judged, data, required, stage, start, progress, with_evidence)
         progress(f"loading DVC-tracked evaluation data{where}")
         data = load_model_data(ctx.spec, ctx.spec_doc, root, judged.at)
-        registry = Registry(root, tracking_uri)
+        registry = ws.registry
         mv, run = _resolve_version(registry, name, version)
         number = mv.version
         unseen = _unseen_rows(judged, data, mv, run, Path(tmp) / "trained", progress)
@@ -690,7 +694,7 @@ def run_gates(
         if champion.scored is None
         else {
             "version": champion.scored[0],
-            "alias": CHAMPION_ALIAS,
+            "alias": ctx.policy.policy.promotion.champion_stage,
             "metrics": champion.scored[1].metrics,
         },
         rules=rules,

@@ -22,13 +22,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.config.workspace import load_model_context
+from mlgate.config.workspace import Workspace, load_model_context
 from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.monitoring.run import MonitoringResult, run
 from mlgate.monitoring.verdict import SCHEMA
 from mlgate.registry import Registry, audit
 
 if TYPE_CHECKING:
+    from mlgate.github import GitHub
     from mlgate.monitoring.alerts import IssueSync, ReviewIssue
     from mlgate.monitoring.retrain import RetrainResult
 
@@ -66,7 +67,7 @@ class MonitorOutcome:
 
 
 def monitor(
-    root: Path,
+    root: Path | Workspace,
     name: str,
     stage: str,
     *,
@@ -89,24 +90,25 @@ def monitor(
     ``from_verdict``: act on a verdict an earlier step of the same workflow run wrote, instead of
     measuring and recording again (the retrain job: one verdict, one point on the trend charts).
     """
+    ws = Workspace.of(root, tracking_uri)
+    root = ws.root
     now = now or datetime.now(UTC)
     if from_verdict is not None:
         result = MonitoringResult(_read_verdict(from_verdict, name, stage))
     else:
         result = run(
-            root,
+            ws,
             name,
             stage,
             since=since,
             window=window,
-            tracking_uri=tracking_uri,
             progress=progress,
             now=now,
             ref=ref,
         )
     outcome = MonitorOutcome(result)
     verdict = result.verdict
-    registry = Registry(root, tracking_uri)
+    registry = ws.registry
     history = _history(registry, name, stage, outcome) if (markdown or html or alert) else []
     report_markdown = None
     if markdown or html or alert:
@@ -121,35 +123,31 @@ def monitor(
             outcome.reports["html"] = str(html)
     if not (alert or propose_retrain):
         return outcome
-    from mlgate.github import GitHub
-
     ctx = load_model_context(root, name)
-    with GitHub() as github:
-        if alert:
-            from mlgate.monitoring.alerts import review_issues, sync_issue
+    github = ws.github
+    if alert:
+        from mlgate.monitoring.alerts import review_issues, sync_issue
 
-            progress(f"bringing the monitoring issue of {name}@{stage} in line with the verdict ({verdict['status']})")
-            owner = ctx.spec.monitoring.owner or None
-            outcome.alert = sync_issue(
-                github, verdict, owner=owner, details_url=run_url(), report_markdown=report_markdown
+        progress(f"bringing the monitoring issue of {name}@{stage} in line with the verdict ({verdict['status']})")
+        owner = ctx.spec.monitoring.owner or None
+        outcome.alert = sync_issue(github, verdict, owner=owner, details_url=run_url(), report_markdown=report_markdown)
+        entered = _entered_stage(registry, name, stage, int(verdict["version"]), ctx, outcome)
+        if entered is not None:
+            days = list(ctx.spec.monitoring.reviews or DEFAULT_REVIEW_DAYS)
+            outcome.reviews = review_issues(
+                github,
+                model=name,
+                stage=stage,
+                version=int(verdict["version"]),
+                promoted_at=entered,
+                days=days,
+                now=now,
+                owner=owner,
             )
-            entered = _entered_stage(registry, name, stage, int(verdict["version"]), ctx, outcome)
-            if entered is not None:
-                days = list(ctx.spec.monitoring.reviews or DEFAULT_REVIEW_DAYS)
-                outcome.reviews = review_issues(
-                    github,
-                    model=name,
-                    stage=stage,
-                    version=int(verdict["version"]),
-                    promoted_at=entered,
-                    days=days,
-                    now=now,
-                    owner=owner,
-                )
-        if propose_retrain:
-            from mlgate.monitoring.retrain import propose
+    if propose_retrain:
+        from mlgate.monitoring.retrain import propose
 
-            outcome.retrain_pr = propose(root, name, verdict, github, remote=remote, base=base, progress=progress)
+        outcome.retrain_pr = propose(root, name, verdict, github, remote=remote, base=base, progress=progress)
     return outcome
 
 
@@ -189,8 +187,7 @@ def _entered_stage(
     Reviews follow a version into production (the last stage of ``promotion.order``): a staging
     version is not reviewed after deployment. No record (an alias set by hand) → no reviews, said.
     """
-    order = ctx.policy.policy.promotion.order
-    if not order or stage != order[-1]:
+    if stage != ctx.policy.policy.promotion.champion_stage:  # None without an order: no stage is reviewed
         return None
     records = [
         r for r in audit.history(registry, name, stage) if r.state == audit.RecordState.DONE and r.version == version
@@ -206,13 +203,11 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def custody_alert(rows: list[dict[str, Any]]) -> IssueSync:
-    """Bring the one custody issue in line with ``mlgate status`` rows (GITHUB_TOKEN); what was done."""
-    from mlgate.github import GitHub
+def custody_alert(rows: list[dict[str, Any]], github: GitHub) -> IssueSync:
+    """Bring the one custody issue in line with ``mlgate status`` rows, through ``github``; what was done."""
     from mlgate.monitoring.alerts import sync_custody_issue
 
-    with GitHub() as github:
-        return sync_custody_issue(github, rows, details_url=run_url())
+    return sync_custody_issue(github, rows, details_url=run_url())
 
 
 def run_url() -> str | None:

@@ -14,7 +14,7 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
 - ``apply`` re-checks all of that at merge time on the commit it runs on (a merge that bypassed
   review must not promote), validates every change before the first write, then reconciles:
   an audit record holding the verdict it ran (mlgate.registry.audit) written *before* the alias moves,
-  stage aliases (``champion`` follows ``production``), legacy stages where the server has them,
+  stage aliases (``champion`` follows the last stage of ``promotion.order``), legacy stages where the server has them,
   the previous holder archived, promotion tags on the version. Before each change it re-reads
   the alias (compare-and-set), so two applies racing cannot undo each other, and an apply of an
   older commit never overwrites what a newer one promoted. After the last move it outputs each
@@ -33,13 +33,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate import jsonout
 from mlgate.config.judging import judge_model, materialise
 from mlgate.config.release import entry_at, release_path, revisions
-from mlgate.config.schema import StageRequirement, load_model_spec
-from mlgate.config.workspace import RELEASE_FILE, ModelContext, model_names, refuse_predictions
+from mlgate.config.schema import CHAMPION_ALIAS, StageRequirement, load_model_spec
+from mlgate.config.workspace import RELEASE_FILE, ModelContext, Workspace, model_names, refuse_predictions
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, GitError, InvalidInput, TamperedModel
 from mlgate.gates.verdict import FamilyStatus, Verdict
@@ -59,9 +59,10 @@ from mlgate.training.lineage import (
     incomplete_reason,
 )
 
+if TYPE_CHECKING:
+    from mlgate.github import GitHub
+
 Progress = Callable[[str], None]
-CHAMPION = "champion"
-CHAMPION_STAGE = "production"
 LEGACY_STAGES = {"staging": "Staging", "production": "Production"}
 ARCHIVED_TAG = TAG_PREFIX + "archived"
 # family statuses a promotion accepts (none: the policy has no rule in that family)
@@ -110,6 +111,7 @@ class Change:
     outcome_reason: str = ""  # why, where the outcome needs one (superseded: by which promotion)
     verdict: Verdict | None = None  # the gates this promotion ran itself
     pinned: str | None = None  # the digest release.yaml pins for ``desired`` (None: unpinned)
+    champion: bool = False  # the stage is the policy's champion stage: the ``champion`` alias follows it
 
     @property
     def ok(self) -> bool:
@@ -206,24 +208,23 @@ class PullRequest:
     people: People | None = None  # who has write access, who is in a team (GitHub); None: no review counts
 
 
-def fetch_pull_request(number: int) -> PullRequest:
+def fetch_pull_request(number: int, github: GitHub, teams: GitHub | None = None) -> PullRequest:
     """Pull request ``number``'s author, head commit, merger and reviews, from GitHub.
 
-    Reviewers' access and team memberships are read from GitHub when an approval is counted.
+    Reviewers' access and team memberships are read through ``github`` (``teams``: the client that
+    reads team memberships, default ``github``) when an approval is counted: keep them open until then.
     """
-    from mlgate.github import GitHub
     from mlgate.github.people import GitHubPeople
 
-    with GitHub() as github:
-        pull = github.pull_request(number)
-        reviews = github.pull_request_reviews(number)
+    pull = github.pull_request(number)
+    reviews = github.pull_request_reviews(number)
     return PullRequest(
         number=number,
         author=pull.user.login,
         head_sha=pull.head.sha,
         merged_by=pull.merged_by.login if pull.merged_by else None,
         reviews=reviews,
-        people=GitHubPeople(),
+        people=GitHubPeople(github, teams),
     )
 
 
@@ -353,12 +354,11 @@ def _gates_check(
     key = f"{release_path(root, ctx.name).relative_to(root)}: stages -> {stage} -> digest"
     try:
         verdict = run_gates(
-            root,
+            Workspace.sharing(root, registry),  # the plan's registry: no second connection
             ctx.name,
             version=version,
             policy_ref=base,
             stage=stage,
-            tracking_uri=registry.uri,
             progress=progress,
             attach=False,
             with_evidence=False,  # the rules decide; the evidence is for the PR comment
@@ -405,6 +405,7 @@ def _pin_change(
     found = registry.artifact_digest(ctx.name, version)
     key = f"{release_path(root, ctx.name).relative_to(root)}: stages -> {stage} -> digest"
     change = Change(ctx.name, stage, version, version, pinned=entry.digest, outcome=ChangeOutcome.PLANNED_PIN)
+    change.champion = stage == ctx.policy.policy.promotion.champion_stage
     if found.digest == entry.digest:
         change.checks.append(Check("digest", True, f"v{version}'s stored files have the digest {key} pins"))
     else:
@@ -627,6 +628,7 @@ def make_plan(
                     plan.changes.append(pinning)
                 continue
             change = Change(name, stage, now[stage], desired, archive=_to_archive(now[stage], stage, stages))
+            change.champion = stage == ctx.policy.policy.promotion.champion_stage
             requirement = ctx.policy.policy.promotion.stages[stage]
             progress(f"checking {name} {stage}: {version_label(now[stage])} → {version_label(desired)}")
             if desired is not None:
@@ -695,13 +697,15 @@ def apply(
     actor: str | None = None,
     hooks: Hooks | None = None,
     progress: Progress = lambda _m: None,
+    workspace: Workspace | None = None,
 ) -> ApplyResult:
     """Reconcile the registry with every release.yaml; refuse (exit 1) if any check fails.
 
     Then output every change this commit made (also those an earlier, interrupted run of it
     made) and run the deploy hooks: each model's policy ``promotion.notify``, plus ``hooks``
     (the CLI's flags) for every model. Hook failures are in ``result.hooks.errors``: the caller
-    decides how to report them (the promotion itself has taken effect).
+    decides how to report them (the promotion itself has taken effect). The hooks' GitHub client is
+    ``workspace``'s (default: one for ``root`` with the environment's settings), opened only if a hook runs.
 
     Desired state is read only from the commit the apply records: a release.yaml that is not
     that commit's (edited, untracked, ignored or deleted in the working tree) is bad input (exit 2).
@@ -727,7 +731,8 @@ def apply(
         progress(f"deploy hooks for {len(done)} change(s) of {plan.commit[:12]}")
         from mlgate.promotion import hooks as deploy_hooks
 
-        result.hooks = deploy_hooks.run(done, chosen, registry)
+        ws = workspace or Workspace.of(root)
+        result.hooks = deploy_hooks.run(done, chosen, registry, lambda: ws.github)
     return result
 
 
@@ -833,12 +838,12 @@ def _move(registry: Registry, record: audit.Record, change: Change) -> None:
     name, stage, version, previous = record.model, record.stage, record.version, record.previous
     if version is None:
         registry.delete_alias(name, stage)
-        if stage == CHAMPION_STAGE:
-            registry.delete_alias(name, CHAMPION)
+        if change.champion:
+            registry.delete_alias(name, CHAMPION_ALIAS)
     else:
         registry.set_alias(name, stage, version)
-        if stage == CHAMPION_STAGE:
-            registry.set_alias(name, CHAMPION, version)
+        if change.champion:
+            registry.set_alias(name, CHAMPION_ALIAS, version)
         registry.delete_version_tag(name, version, ARCHIVED_TAG)
         if stage in LEGACY_STAGES:
             registry.set_legacy_stage(name, version, LEGACY_STAGES[stage])
@@ -915,7 +920,7 @@ def _lagging(root: Path, name: str, stage: str, desired: int | None, now: int | 
     return now is None  # release.yaml always asked for ``desired``: only an alias never set lags
 
 
-def status(root: Path, registry: Registry | None = None) -> list[StatusRow]:
+def status(root: Path | Workspace, registry: Registry | None = None) -> list[StatusRow]:
     """Per model and stage: desired (git), actual (registry) and a :class:`SyncState`.
 
     A synced stage whose release.yaml pins a digest is downloaded and digested: files that differ
@@ -926,7 +931,9 @@ def status(root: Path, registry: Registry | None = None) -> list[StatusRow]:
     from mlgate.registry import manifest_of
     from mlgate.registry.mlflow import tampered
 
-    registry = registry or Registry(root)
+    ws = Workspace.of(root)
+    root = ws.root
+    registry = registry or ws.registry
     rows: list[StatusRow] = []
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, None, Path(tmp))
@@ -977,7 +984,7 @@ def rollback_target(registry: Registry, name: str, stage: str) -> tuple[int | No
     )
 
 
-def rollback(root: Path, model: str, stage: str) -> dict[str, Any]:
+def rollback(root: Path | Workspace, model: str, stage: str) -> dict[str, Any]:
     """Write the version ``stage`` held before into release.yaml; the rollback PR's title and body.
 
     Nothing moves in the registry: merging the pull request applies the rollback.
@@ -985,7 +992,8 @@ def rollback(root: Path, model: str, stage: str) -> dict[str, Any]:
     from mlgate.config.release import set_stage
     from mlgate.promotion.proposal import pr_text, version_digest
 
-    registry = Registry(root)
+    ws = Workspace.of(root)
+    root, registry = ws.root, ws.registry
     now, previous = rollback_target(registry, model, stage)
     digest = version_digest(registry, model, previous)
     set_stage(root, model, stage, previous, digest)
@@ -993,9 +1001,9 @@ def rollback(root: Path, model: str, stage: str) -> dict[str, Any]:
     return {"model": model, "stage": stage, "from": now, "to": previous, "title": title, "body": body}
 
 
-def history(root: Path, model: str, stage: str | None = None) -> list[audit.Record]:
+def history(root: Path | Workspace, model: str, stage: str | None = None) -> list[audit.Record]:
     """Every promotion of ``model`` (in ``stage``) the registry's audit log holds, oldest first."""
-    return audit.history(Registry(root), model, stage)
+    return audit.history(Workspace.of(root).registry, model, stage)
 
 
 # --------------------------------------------------------------------------- promote
@@ -1019,7 +1027,7 @@ class Promotion:
 
 
 def _pull_request_of(
-    root: Path,
+    ws: Workspace,
     mode: str,
     pr: int | None,
     read_github: bool,
@@ -1028,7 +1036,7 @@ def _pull_request_of(
     """The PR whose reviews count (on apply: named by the merge commit), read from GitHub."""
     named_by = "--pr"
     if mode == "apply" and pr is None:
-        pr = pr_from_commit_message(root)
+        pr = pr_from_commit_message(ws.root)
         named_by = "the merge commit's message"
     if not read_github:
         read = f"the reviews of PR #{pr} are" if pr is not None else "GitHub is"
@@ -1036,16 +1044,16 @@ def _pull_request_of(
         return pr, None
     if pr is None:
         return None, None
-    if not os.environ.get("GITHUB_TOKEN"):
+    if not ws.settings.github_token:
         raise InvalidInput(
             f"PR #{pr} (named by {named_by}): reading its approvals needs a GitHub token, and GITHUB_TOKEN is not set",
             hint="set GITHUB_TOKEN (and GITHUB_REPOSITORY), or pass --no-github: approvals then count as absent",
         )
-    return pr, fetch_pull_request(pr)
+    return pr, fetch_pull_request(pr, ws.github, ws.teams)
 
 
 def promote(
-    root: Path,
+    root: Path | Workspace,
     *,
     mode: str,
     base: str | None = None,
@@ -1070,8 +1078,9 @@ def promote(
     """
     if mode not in ("plan", "apply"):
         raise InvalidInput(f"promote mode must be 'plan' or 'apply', not {mode!r}")
-    registry = Registry(root)
-    pr, pull = _pull_request_of(root, mode, pr, read_github, warn)
+    ws = Workspace.of(root)
+    root, registry = ws.root, ws.registry
+    pr, pull = _pull_request_of(ws, mode, pr, read_github, warn)
     posted: dict[str, str] = {}
     hook_error = None
     if mode == "plan":
@@ -1080,14 +1089,14 @@ def promote(
         if post:
             from mlgate.promotion.comment import publish
 
-            posted = payload["posted"] = publish(payload, pr, pull.head_sha if pull else None)
+            posted = payload["posted"] = publish(payload, pr, pull.head_sha if pull else None, ws.github)
         changes = [
             {k: c[k] for k in ("model", "stage", "desired", "previous", "model_uri", "action")}
             for c in payload["changes"]
         ]
         changes = [{"version": c.pop("desired"), **c} for c in changes]
     else:
-        applied = apply(root, registry, pull=pull, actor=actor, hooks=hooks, progress=progress)
+        applied = apply(root, registry, pull=pull, actor=actor, hooks=hooks, progress=progress, workspace=ws)
         plan, payload, changes = applied.plan, applied.as_dict(), applied.deployed
         if applied.hooks.errors:
             hook_error = HookFailed(

@@ -26,6 +26,7 @@ from mlgate.gates.catalog import LOWER_IS_BETTER
 from mlgate.gates.verdict import READABLE, SCHEMA, RuleStatus, Status
 
 if TYPE_CHECKING:
+    from mlgate.config.workspace import Workspace
     from mlgate.github.checks import Published
 
 COMMENT_LIMIT = 65_536
@@ -491,7 +492,7 @@ def svg_curve(
 
 
 def load_input(
-    root: Path,
+    root: Path | Workspace,
     model: str,
     verdict_path: Path,
     *,
@@ -508,8 +509,11 @@ def load_input(
     import json
 
     from mlgate.config.schema import load_model_spec
-    from mlgate.config.workspace import spec_path
+    from mlgate.config.workspace import Workspace, spec_path
     from mlgate.exceptions import InvalidInput
+
+    ws = Workspace.of(root, tracking_uri)
+    root = ws.root
 
     try:
         verdict = json.loads(verdict_path.read_text(encoding="utf-8"))
@@ -534,11 +538,8 @@ def load_input(
             "tags": dict(lineage.get("tags") or {}),
             "run_url": lineage.get("run_url"),
         }
-    elif registry:
-        from mlgate.registry import Registry
-
-        if verdict.get("version") is not None:  # a predictions verdict has no version to look up
-            metadata = Registry(root, tracking_uri).version_metadata(model, int(verdict["version"]))
+    elif registry and verdict.get("version") is not None:  # a predictions verdict has no version to look up
+        metadata = ws.registry.version_metadata(model, int(verdict["version"]))
     return ReportInput(
         verdict=verdict, spec=spec, metadata=metadata, html_artifact=html_artifact or ReportInput.html_artifact
     )
@@ -581,7 +582,7 @@ def _write(path: Path, text: str, *, append: bool = False) -> None:
 
 
 def report_model(
-    root: Path,
+    root: Path | Workspace,
     model: str,
     verdict_path: Path,
     *,
@@ -601,7 +602,11 @@ def report_model(
     or summary) is also returned as text; with ``pr`` / ``check_run_sha`` the sticky comment and
     the check run are posted (mlgate.github.checks).
     """
-    data = load_input(root, model, verdict_path, registry=registry, html_artifact=html_artifact)
+    from mlgate.config.workspace import Workspace
+
+    ws = Workspace.of(root)
+    root = ws.root
+    data = load_input(ws, model, verdict_path, registry=registry, html_artifact=html_artifact)
     result = ReportResult(model=model, version=data.verdict["version"], status=data.verdict["status"])
 
     def comment() -> Rendered:
@@ -627,5 +632,8 @@ def report_model(
     if pr is not None or check_run_sha:
         from mlgate.github.checks import publish
 
-        result.posted = publish(root, data.verdict, comment().text, marker(model), pr=pr, head_sha=check_run_sha)
+        github = (lambda: ws.github) if ws.settings.github_token else None
+        result.posted = publish(
+            root, data.verdict, comment().text, marker(model), pr=pr, head_sha=check_run_sha, github=github
+        )
     return result

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate.config.schema import Decision
-from mlgate.config.workspace import ModelContext, load_model_context, refuse_predictions
+from mlgate.config.workspace import ModelContext, Workspace, load_model_context, refuse_predictions
 from mlgate.data import file_md5, model_input
 from mlgate.exceptions import InvalidInput
 from mlgate.gates.adapter import adapt, apply_decision, decide
@@ -227,7 +227,7 @@ class ScoreResult:
 
 
 def score(
-    root: Path,
+    root: Path | Workspace,
     name: str,
     *,
     stage: str,
@@ -252,6 +252,8 @@ def score(
     digest (:mod:`mlgate.scoring.custody`), else exit 1 before anything is loaded.
     """
     start = time.perf_counter()
+    ws = Workspace.of(root, tracking_uri)
+    root = ws.root
     if engine not in ENGINES:
         raise InvalidInput(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
     if engine == "spark":
@@ -265,7 +267,7 @@ def score(
     refuse_predictions(ctx, "score")
     check_stage(ctx, stage)
     files = _input_files(inputs)
-    registry = Registry(root, tracking_uri)
+    registry = ws.registry
     mv, wanted = custody.resolve(registry, root, name, stage, ref=ref, allow_unpinned=allow_unpinned, warn=warn)
     progress(
         f"models:/{name}@{stage} is v{mv.version}, as {wanted.source} asks: loading it as {ctx.policy.file} trusts"
@@ -493,7 +495,7 @@ def _check_columns(
     if file.format == "parquet":
         for column, kind in features:
             if column in types and not _fits(types[column], kind):
-                problems.append(f"column {column!r} is {types[column]}, the signature wants {kind}")
+                problems.append(f"column {column!r} is {_arrow_name(types[column])}, the signature wants {kind}")
     if problems:
         raise InvalidInput(
             f"{file.shown}: " + "; ".join(problems),
@@ -503,6 +505,13 @@ def _check_columns(
     if id_types and found != id_types:
         raise InvalidInput(f"{file.shown}: id column types {found} differ from the other files' {id_types}")
     return found
+
+
+def _arrow_name(arrow_type: Any) -> str:
+    """A Parquet column's type as messages name it: ``large_string`` (pandas 3's strings) is a string too."""
+    import pyarrow.types as t
+
+    return "string" if t.is_large_string(arrow_type) else str(arrow_type)
 
 
 def _fits(arrow_type: Any, kind: str) -> bool:
@@ -563,7 +572,6 @@ def _typed(frame: pd.DataFrame, file: InputFile, plan: Plan, line: int | None) -
 
 def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, batch_rows: int) -> None:
     """Score every file batch by batch into ``into/part-NNNNN.parquet`` (one per file)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = plan.arrow_schema()
@@ -575,7 +583,22 @@ def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, ba
                     out = plan.assemble(ids, proba, str(file.path), predicted)
                 else:
                     out = plan.assemble(ids, np.asarray(model.predict(x)), str(file.path))
-                writer.write_table(pa.Table.from_pandas(out, schema=schema, preserve_index=False))
+                writer.write_table(_arrow_table(out, schema))
+
+
+def _arrow_table(out: pd.DataFrame, schema: Any) -> Any:
+    """``out`` as an Arrow table of ``schema``, its tz-aware ``scored_at`` column converted by hand.
+
+    pyarrow (< 26, which MLflow 3.17 requires) converts a tz-aware pandas column through
+    ``Series.values``, deprecated by pandas 3.1 (a ``Pandas4Warning`` per batch). The UTC instants
+    become a naive Arrow timestamp, then the UTC type: a cast that keeps the stored instants.
+    """
+    import pyarrow as pa
+
+    at = schema.get_field_index("scored_at")
+    table = pa.Table.from_pandas(out.drop(columns="scored_at"), schema=schema.remove(at), preserve_index=False)
+    instants = pa.array(out["scored_at"].dt.tz_convert(None).to_numpy(), type=pa.timestamp("us"))
+    return table.add_column(at, schema.field(at), instants.cast(schema.field(at).type))
 
 
 def _summary(plan: Plan, into: Path, files: list[InputFile]) -> dict[str, Any]:
