@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import PROJECT, invoke
-from mlgate.config.scaffold import WORKFLOWS, default_name
+from mlgate.data.scaffold import WORKFLOWS, default_name
 
 TEMPLATES = PROJECT / "src/mlgate/resources/init"
 

@@ -148,7 +148,7 @@ def main() -> None:
 @handled
 def validate(path: Path | None, no_data: bool, json_path: str | None) -> None:
     """Validate every spec, policy and release under PATH and their cross-references."""
-    from mlgate.config.validate import validate_repo
+    from mlgate.data.validate import validate_repo
 
     root = _root(str(path) if path else None)
     report = validate_repo(root, check_data=not no_data)
@@ -199,7 +199,7 @@ def init(
     Features come from the CSV header (numbers numeric, the rest categorical). Existing files
     are never overwritten: if one is in the way, nothing is written (exit 2).
     """
-    from mlgate.config.scaffold import init_repo
+    from mlgate.data.scaffold import init_repo
 
     result = init_repo(
         Path.cwd(), model=model, data=data, target=target, task=task, approvers=approvers, actions=actions
@@ -827,7 +827,7 @@ def affected(
 def _governance(
     root: Path, base: str, head: str, pr: int, post: bool, json_path: str | None, github_output: str | None
 ) -> None:
-    from mlgate.github.governance import review_governance
+    from mlgate.gates.governance import review_governance
 
     result = review_governance(root, base, head, pr, post=post)
     ui.write_json(json_path, result.as_dict())

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mlgate.config.catalog import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from mlgate.config.estimators import DEFAULT_ESTIMATOR_MODULES, check_params, estimator_modules, resolve_estimator
 from mlgate.config.policies import ResolvedPolicy, load_policy, rule_id
 from mlgate.config.schema import (
     ModelSpec,
@@ -22,8 +24,6 @@ from mlgate.config.schema import (
 )
 from mlgate.config.yamlio import Document, load
 from mlgate.exceptions import InvalidInput, Problem, SpecError
-from mlgate.gates.catalog import CLASSIFICATION_METRICS, REGRESSION_METRICS
-from mlgate.training.estimator import DEFAULT_ESTIMATOR_MODULES, check_params, estimator_modules, resolve_estimator
 
 T = TypeVar("T")
 
@@ -216,7 +216,7 @@ def load_model_context(
     """Load and cross-check one model's spec, policy, params and release (no data read).
 
     ``spec`` replaces the spec on disk: on a pull request, the one the gates judge with (the
-    head's model fields, the base's judging fields; see mlgate.config.judging).
+    head's model fields, the base's judging fields; see mlgate.gates.judging).
     """
     path = spec_path(root, name)
     if not path.is_file():

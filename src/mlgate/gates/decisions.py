@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from mlgate.config.catalog import BUILTIN_RULE_PREFIX
 from mlgate.gates import Measurement
 
-PREFIX = "degenerate-decisions"
-"""Rule ids starting with this are the built-in rules': a policy cannot give its own rule one."""
+PREFIX = BUILTIN_RULE_PREFIX
+"""Rule ids starting with this are the built-in rules' (defined in the catalog: policy loading refuses it)."""
 CLASS_SHARE = f"{PREFIX}.class-share"
 SELECTION_RATE = f"{PREFIX}.selection-rate"
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate import __version__, jsonout
-from mlgate.config.judging import Judged, judge_model
+from mlgate.config.lineage import canonical_hash
 from mlgate.config.policies import rule_id
 from mlgate.config.schema import GATE_FAMILIES, ModelSpec
 from mlgate.config.workspace import ModelContext
@@ -50,11 +50,11 @@ from mlgate.gates import (
     performance,
 )
 from mlgate.gates.adapter import adapt, decide, own_columns
+from mlgate.gates.judging import Judged, judge_model
 from mlgate.gates.metrics import classification_metrics, positive_label, regression_metrics
 from mlgate.gates.verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state, is_ancestor, show
 from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, LoadedModel, ModelVersion, Registry, RunFacts
-from mlgate.training.lineage import canonical_hash
 
 Progress = Callable[[str], None]
 CHAMPION_ALIAS = "production"
@@ -171,7 +171,7 @@ def _resolve_version(registry: Registry, name: str, version: int | None) -> tupl
     wanted = version or known[-1]
     if wanted not in known:
         raise InvalidInput(f"model '{name}' has no version {wanted} (versions: {', '.join(map(str, sorted(known)))})")
-    from mlgate.training.lineage import incomplete_reason
+    from mlgate.config.lineage import incomplete_reason
 
     mv = registry.version(name, wanted)
     run = registry.run_facts(mv.run_id)
@@ -614,7 +614,7 @@ def run_gates(
 
     With ``policy_ref`` (a PR's base commit, or the branch a promotion lands on) the judging
     fields of the spec, the policies and the evaluation data all come from that commit
-    (mlgate.config.judging); the model fields from the working tree. ``with_evidence=False``
+    (mlgate.gates.judging); the model fields from the working tree. ``with_evidence=False``
     leaves the verdict's ``evidence`` empty: a promotion decides from the rules alone and need
     not load the base branch's model or shuffle columns. ``expected_digest`` (what release.yaml
     pins, for a promotion) must be the digest of the version's files, else the one its registration

@@ -6,7 +6,7 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
   registry's alias points at, and checks each change against the policy's promotion rules
   for that stage. It verifies and never trusts: the gates the stage requires are run by the
   plan itself, for that exact version, under the base branch's policy, judging spec fields and
-  evaluation data (mlgate.config.judging) — tags and verdicts other jobs wrote are not read. The
+  evaluation data (mlgate.gates.judging) — tags and verdicts other jobs wrote are not read. The
   version's lineage must show reviewed inputs (its training commit is on the base branch, or
   its spec, params and data hashes equal those of a commit that is: a squash merge), a
   FINISHED run and a complete record; then the stage order and the PR's approvals. A plan
@@ -36,19 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlgate import jsonout
-from mlgate.config.judging import judge_model, materialise
-from mlgate.config.release import entry_at, release_path, revisions
-from mlgate.config.schema import StageRequirement, load_model_spec
-from mlgate.config.workspace import RELEASE_FILE, ModelContext, model_names, refuse_predictions
-from mlgate.data import dvc_record
-from mlgate.exceptions import Blocked, GitError, InvalidInput, TamperedModel
-from mlgate.gates.verdict import FamilyStatus, Verdict
-from mlgate.git import git_state, is_ancestor, run_git
-from mlgate.github.approvals import Approval, People, count_approvals, named_approvers
-from mlgate.promotion import readiness
-from mlgate.promotion.hooks import HookFailed, HookReport, Hooks, applied_by, change_output, model_uri
-from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit
-from mlgate.training.lineage import (
+from mlgate.config.lineage import (
     EXTERNAL_PREFIX,
     LINEAGE_EXTERNAL,
     LINEAGE_MLGATE,
@@ -57,6 +45,18 @@ from mlgate.training.lineage import (
     canonical_hash,
     incomplete_reason,
 )
+from mlgate.config.release import entry_at, release_path, revisions
+from mlgate.config.schema import StageRequirement, load_model_spec
+from mlgate.config.workspace import RELEASE_FILE, ModelContext, model_names, refuse_predictions
+from mlgate.data import dvc_record
+from mlgate.exceptions import Blocked, GitError, InvalidInput, TamperedModel
+from mlgate.gates.judging import judge_model, materialise
+from mlgate.gates.verdict import FamilyStatus, Verdict
+from mlgate.git import git_state, is_ancestor, run_git
+from mlgate.github.approvals import Approval, People, count_approvals, named_approvers
+from mlgate.promotion import readiness
+from mlgate.promotion.hooks import HookFailed, HookReport, Hooks, applied_by, change_output, model_uri
+from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit
 
 Progress = Callable[[str], None]
 CHAMPION = "champion"
@@ -412,9 +412,9 @@ def _spec_hashes_at(
     root: Path, name: str, commit: str, scratch: Path, modules: tuple[str, ...]
 ) -> dict[str, str] | None:
     """spec, params and data hashes of ``name`` as of ``commit`` (what train records), or None."""
+    from mlgate.config.estimators import recorded_params
     from mlgate.config.workspace import load_params
     from mlgate.exceptions import MlgateError
-    from mlgate.training.estimator import recorded_params
 
     tree = materialise(root, commit, scratch / commit[:12])
     path = tree.root / "models" / name / "model.yaml"

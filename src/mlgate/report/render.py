@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.config.catalog import LOWER_IS_BETTER
 from mlgate.config.schema import ModelSpec
 from mlgate.exceptions import mask_secrets
-from mlgate.gates.catalog import LOWER_IS_BETTER
 from mlgate.gates.verdict import READABLE, SCHEMA, RuleStatus, Status
 
 if TYPE_CHECKING:
-    from mlgate.github.checks import Published
+    from mlgate.report.checks import Published
 
 COMMENT_LIMIT = 65_536
 SUMMARY_LIMIT = 1024 * 1024
@@ -599,7 +599,7 @@ def report_model(
     The verdict, the spec and the registry are read once and the comment is rendered once.
     ``summary_path`` is appended to (``$GITHUB_STEP_SUMMARY``); ``text_format`` (markdown, html
     or summary) is also returned as text; with ``pr`` / ``check_run_sha`` the sticky comment and
-    the check run are posted (mlgate.github.checks).
+    the check run are posted (mlgate.report.checks).
     """
     data = load_input(root, model, verdict_path, registry=registry, html_artifact=html_artifact)
     result = ReportResult(model=model, version=data.verdict["version"], status=data.verdict["status"])
@@ -625,7 +625,7 @@ def report_model(
             "html": lambda: render_html(data, root),
         }[text_format]()
     if pr is not None or check_run_sha:
-        from mlgate.github.checks import publish
+        from mlgate.report.checks import publish
 
         result.posted = publish(root, data.verdict, comment().text, marker(model), pr=pr, head_sha=check_run_sha)
     return result

@@ -36,11 +36,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlgate.config.lineage import LINEAGE_COMMAND
 from mlgate.config.workspace import PARAMS_FILE, ModelContext
 from mlgate.data import ModelData, file_md5, read_table, split_positions, split_settings, write_rows
 from mlgate.exceptions import RegistryUnavailable, TrainingFailed, mask_secrets, missing_extra
 from mlgate.registry import TAG_PREFIX, Registry
-from mlgate.training.lineage import LINEAGE_COMMAND
 from mlgate.training.train import register_complete
 
 Progress = Callable[[str], None]

@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
+from mlgate.config.estimators import recorded_params
+from mlgate.config.lineage import LINEAGE_MLGATE, LINEAGE_TAG, TRAIN_COMPLETE_TAG, canonical_hash
 from mlgate.config.workspace import ModelContext, load_model_context, refuse_predictions
 from mlgate.data import ModelData, frame_columns, load_model_data, model_input
 from mlgate.exceptions import RegistryUnavailable
 from mlgate.gates.metrics import evaluate
 from mlgate.git import GitState, git_state
 from mlgate.registry import TAG_PREFIX, RegisteredVersion, Registry, trusted_types
-from mlgate.training.estimator import build_pipeline, recorded_params
-from mlgate.training.lineage import LINEAGE_MLGATE, LINEAGE_TAG, TRAIN_COMPLETE_TAG, canonical_hash
+from mlgate.training.estimator import build_pipeline
 
 Progress = Callable[[str], None]
 

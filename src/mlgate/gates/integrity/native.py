@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlgate.config.catalog import NATIVE_INTEGRITY_METRICS
 from mlgate.gates import Measurement
-from mlgate.gates.catalog import NATIVE_INTEGRITY_METRICS
 
 NATIVE_METRICS = NATIVE_INTEGRITY_METRICS
 MAX_VALUES = 10  # unseen category values listed per column

@@ -118,3 +118,6 @@ LOWER_IS_BETTER = frozenset(m.name for m in METRICS if m.better == "lower")
 METRIC_RANGES: dict[str, Range] = {m.name: m.range for m in METRICS if m.range is not None}
 METRIC_ALIASES: dict[str, str] = {alias: m.name for m in METRICS for alias in m.aliases}
 """Common names of metrics that difflib would not map to ours (it finds 'pr_auc' for 'auc')."""
+
+BUILTIN_RULE_PREFIX = "degenerate-decisions"
+"""Rule ids of the built-in rules (:mod:`mlgate.gates.decisions`) start with this: no policy rule may."""

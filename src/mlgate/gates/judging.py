@@ -14,7 +14,7 @@ so it is evaluation data (``predictions.path`` and its md5), and its columns and
 what is measured.
 
 On a pull request the gates take the judging fields from the base commit (see
-:func:`judged_spec_data`), and a PR that changes one is a governance change (mlgate.github.governance):
+:func:`judged_spec_data`), and a PR that changes one is a governance change (mlgate.gates.governance):
 reported at the top of its report and held red until a named approver approves it.
 """
 

@@ -5,7 +5,7 @@ cannot let its own PR through. The change itself still needs a human. The check 
 ``mlgate / governance`` stays red while the PR changes any of:
 
 - ``policies/**``;
-- a judging field of a spec (mlgate.config.judging: task, target, positive label, sensitive features,
+- a judging field of a spec (mlgate.gates.judging: task, target, positive label, sensitive features,
   policy, monitoring, split and evaluation data, including the DVC md5 of evaluation data);
   a model new in the PR, or removed by it;
 - an evaluation data pointer: the ``.dvc`` file or ``dvc.lock`` entry of a file a spec
@@ -40,15 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mlgate.config.judging import (
+from mlgate.config.schema import Governance
+from mlgate.exceptions import InvalidInput, MlgateError
+from mlgate.gates.judging import (
     BaseTree,
     FieldChange,
     evaluation_paths,
     judging_changes,
     materialise,
 )
-from mlgate.config.schema import Governance
-from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.git import PathChange, path_changes, run_git, show
 from mlgate.github.approvals import ApprovalCount, People, count_approvals, named_approvers, writers
 
