@@ -40,7 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mlgate.config.policies import load_policy
 from mlgate.config.schema import Governance
+from mlgate.data import dvc_record
 from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.gates.judging import (
     BaseTree,
@@ -51,6 +53,8 @@ from mlgate.gates.judging import (
 )
 from mlgate.git import PathChange, path_changes, run_git, show
 from mlgate.github.approvals import ApprovalCount, People, count_approvals, named_approvers, writers
+from mlgate.github.client import GitHub
+from mlgate.github.people import ORG_TOKEN_ENV, GitHubPeople
 
 CHECK_NAME = "mlgate / governance"
 DEFAULT_POLICY = "policies/default.yaml"
@@ -177,7 +181,6 @@ def _evaluation_files(tree: BaseTree, spec: dict[str, Any] | None) -> dict[str, 
 
 
 def _record(tree: BaseTree, rel: str) -> tuple[str, str] | None:
-    from mlgate.data import dvc_record
 
     try:
         return dvc_record(rel, tree.root, tree.repo)
@@ -361,8 +364,6 @@ def governance_changes(root: Path, base: str, head: str, found: Trees) -> list[G
 
 def base_governance(tree: BaseTree) -> Governance | None:
     """The ``governance:`` section of the tree's resolved ``policies/default.yaml``, if any."""
-    from mlgate.config.policies import load_policy
-
     path = tree.root / DEFAULT_POLICY
     if not path.is_file():
         return None
@@ -470,9 +471,6 @@ def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool =
     A token in ``MLGATE_ORG_TOKEN`` (one that can read the organisation's teams) is used for
     team memberships; without it, ``GITHUB_TOKEN`` is (mlgate.github.people).
     """
-    from mlgate.github.client import GitHub
-    from mlgate.github.people import ORG_TOKEN_ENV, GitHubPeople
-
     with trees(root, base, head) as found:
         changes = governance_changes(root, base, head, found)
         governance = base_governance(found.base) if changes else None

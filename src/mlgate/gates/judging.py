@@ -28,7 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mlgate.git import run_git
+from mlgate.config.schema import ModelSpec, load_model_spec, parse
+from mlgate.config.workspace import PolicySource, load_model_context, spec_path
+from mlgate.config.yamlio import load
+from mlgate.data import DataAt, dvc_record
+from mlgate.exceptions import GitError, InvalidInput
+from mlgate.git import blobs, run_git, tree_entries, write_blobs
 
 # Top-level spec keys that judge a model (``data`` is split below: part of it trains, part judges).
 JUDGING_KEYS = ("task", "target", "positive_label", "sensitive_features", "policy", "monitoring", "predictions")
@@ -165,8 +170,6 @@ class BaseTree:
 
     def spec_data(self, name: str) -> dict[str, Any] | None:
         """The model's spec at the base as parsed YAML (None when the model is new in the PR)."""
-        from mlgate.config.yamlio import load
-
         path = self.root / "models" / name / "model.yaml"
         if not path.is_file():
             return None
@@ -191,9 +194,6 @@ def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
     policy file from what is judged (``export-ignore``) or rewrite its text (``export-subst``,
     ``ident``, ``eol``, a smudge filter). A symbolic link is kept only when it points inside the tree.
     """
-    from mlgate.exceptions import GitError, InvalidInput
-    from mlgate.git import blobs, tree_entries, write_blobs
-
     try:
         commit = run_git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}")
     except GitError as err:
@@ -252,7 +252,6 @@ class Judged:
 
 
 def _md5s(files: dict[str, str], records_root: Path, objects: Path) -> dict[str, str]:
-    from mlgate.data import dvc_record
 
     return {role: (dvc_record(rel, records_root, objects) or ("",))[0] for role, rel in files.items() if rel}
 
@@ -272,10 +271,6 @@ def judge_model(repo: Path, name: str, base: str | None, scratch: Path, *, tree:
     (a pull request, or a promotion checked on the branch it lands on).
     """
     from dataclasses import replace
-
-    from mlgate.config.schema import ModelSpec, load_model_spec, parse
-    from mlgate.config.workspace import PolicySource, load_model_context, spec_path
-    from mlgate.data import DataAt
 
     if base is None:
         return Judged(load_model_context(repo, name), None, None, [], [])

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from mlgate import __version__, jsonout
-from mlgate.config.lineage import canonical_hash
+from mlgate.config.lineage import canonical_hash, incomplete_reason
 from mlgate.config.policies import rule_id
 from mlgate.config.schema import GATE_FAMILIES, ModelSpec
-from mlgate.config.workspace import ModelContext
+from mlgate.config.workspace import PARAMS_FILE, ModelContext
+from mlgate.config.yamlio import load
 from mlgate.data import (
     HeldOut,
     ModelData,
@@ -37,7 +38,7 @@ from mlgate.data import (
     training_rows,
     version_held_out,
 )
-from mlgate.exceptions import InvalidInput
+from mlgate.exceptions import InvalidInput, SpecError
 from mlgate.gates import (
     Measurement,
     Skip,
@@ -171,7 +172,6 @@ def _resolve_version(registry: Registry, name: str, version: int | None) -> tupl
     wanted = version or known[-1]
     if wanted not in known:
         raise InvalidInput(f"model '{name}' has no version {wanted} (versions: {', '.join(map(str, sorted(known)))})")
-    from mlgate.config.lineage import incomplete_reason
 
     mv = registry.version(name, wanted)
     run = registry.run_facts(mv.run_id)
@@ -508,10 +508,6 @@ def _base_model(
 
 def _params_evidence(root: Path, ctx: ModelContext, base: str, scratch: Path) -> dict[str, Any]:
     """The model's params.yaml section, head against ``base`` (read from git, parsed as governed YAML)."""
-    from mlgate.config.workspace import PARAMS_FILE
-    from mlgate.config.yamlio import load
-    from mlgate.exceptions import SpecError
-
     out: dict[str, Any] = {"file": PARAMS_FILE, "section": ctx.name, "base": base}
     text = show(root, base, PARAMS_FILE)
     section = None

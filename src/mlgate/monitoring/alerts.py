@@ -31,12 +31,10 @@ import json
 import math
 import re
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlgate.exceptions import InvalidInput
-
-if TYPE_CHECKING:
-    from mlgate.github import GitHub
+from mlgate.github import GitHub
 
 SCHEMA = "mlgate.monitoring/1"
 LABEL = "mlgate"  # every issue mlgate keeps carries it: the listing that finds them is narrowed to it

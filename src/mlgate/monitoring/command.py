@@ -24,9 +24,13 @@ from typing import Any
 
 from mlgate.config.workspace import load_model_context
 from mlgate.exceptions import InvalidInput, MlgateError
+from mlgate.github import GitHub
+from mlgate.monitoring.alerts import review_issues, sync_custody_issue, sync_issue
+from mlgate.monitoring.retrain import propose
 from mlgate.monitoring.run import MonitoringResult, run
 from mlgate.monitoring.verdict import SCHEMA
 from mlgate.registry import Registry, audit
+from mlgate.report import render_monitoring_html, render_monitoring_markdown
 
 Progress = Callable[[str], None]
 DEFAULT_REVIEW_DAYS = (30, 90, 180)
@@ -106,8 +110,6 @@ def monitor(
     history = _history(registry, name, stage, outcome) if (markdown or html or alert) else []
     report_markdown = None
     if markdown or html or alert:
-        from mlgate.report import render_monitoring_html, render_monitoring_markdown
-
         report_markdown = render_monitoring_markdown(verdict, history, root=root)
         if markdown:
             _write(markdown, report_markdown)
@@ -117,13 +119,10 @@ def monitor(
             outcome.reports["html"] = str(html)
     if not (alert or propose_retrain):
         return outcome
-    from mlgate.github import GitHub
 
     ctx = load_model_context(root, name)
     with GitHub() as github:
         if alert:
-            from mlgate.monitoring.alerts import review_issues, sync_issue
-
             progress(f"bringing the monitoring issue of {name}@{stage} in line with the verdict ({verdict['status']})")
             owner = ctx.spec.monitoring.owner or None
             outcome.alert = sync_issue(
@@ -143,8 +142,6 @@ def monitor(
                     owner=owner,
                 )
         if propose_retrain:
-            from mlgate.monitoring.retrain import propose
-
             outcome.retrain_pr = propose(root, name, verdict, github, remote=remote, base=base, progress=progress)
     return outcome
 
@@ -202,9 +199,6 @@ def _write(path: Path, text: str) -> None:
 
 def custody_alert(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Bring the one custody issue in line with ``mlgate status`` rows (GITHUB_TOKEN); what was done."""
-    from mlgate.github import GitHub
-    from mlgate.monitoring.alerts import sync_custody_issue
-
     with GitHub() as github:
         return sync_custody_issue(github, rows, details_url=run_url())
 

@@ -39,6 +39,7 @@ from mlgate.config.yamlio import Document, replace_scalar
 from mlgate.data import dvc_checkout, dvc_push, file_md5
 from mlgate.exceptions import DvcError, GitError, InvalidInput, SpecError
 from mlgate.git import config_value, git_state, run_git, show
+from mlgate.training.command import _echo, child_env, run_command
 
 Progress = Callable[[str], None]
 
@@ -277,8 +278,6 @@ def _run_recipe_command(
     root: Path, name: str, command: str, untracked_before: set[str], timeout_minutes: float, progress: Progress
 ) -> dict[str, Any]:
     """Run ``monitoring.retrain.command``; stage what it changed in git. Its output goes to stderr."""
-    from mlgate.training.command import _echo, child_env, run_command
-
     argv = shlex.split(command)  # checked when the spec was parsed
     progress(f"running `{command}` in {root}")
     env = child_env({"MLGATE_MODEL": name, "MLGATE_REPO": str(root.resolve())})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlgate.promotion.plan import version_label
+from mlgate.github import GitHub
+from mlgate.promotion.check import version_label
 
 MARKER = "<!-- mlgate:promotion -->"
 CHECK_NAME = "mlgate / promotion"
@@ -39,8 +40,6 @@ def markdown(plan: dict[str, Any]) -> str:
 
 def publish(plan: dict[str, Any], pr: int | None, head_sha: str | None) -> dict[str, str]:
     """Upsert the plan comment on ``pr`` and a check run on ``head_sha`` (conclusion from the plan)."""
-    from mlgate.github import GitHub
-
     body = markdown(plan)
     posted: dict[str, str] = {}
     with GitHub() as github:

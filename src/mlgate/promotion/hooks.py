@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlgate.exceptions import ExternalServiceError, MlgateError
+from mlgate.github import GitHub
 from mlgate.registry import Registry, audit
 
 EVENT_TYPE = "mlgate-promoted"
@@ -112,7 +113,6 @@ def run(records: list[audit.Record], hooks: dict[str, Hooks], registry: Registry
     wanted = [r for r in records if hooks.get(r.model)]
     if not wanted:
         return report
-    from mlgate.github import GitHub
 
     try:
         github = GitHub()

@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlgate import jsonout
+from mlgate.config.estimators import recorded_params
 from mlgate.config.lineage import (
     EXTERNAL_PREFIX,
     LINEAGE_EXTERNAL,
@@ -45,18 +46,25 @@ from mlgate.config.lineage import (
     canonical_hash,
     incomplete_reason,
 )
-from mlgate.config.release import entry_at, release_path, revisions
+from mlgate.config.release import entry_at, release_path, revisions, set_stage
 from mlgate.config.schema import StageRequirement, load_model_spec
-from mlgate.config.workspace import RELEASE_FILE, ModelContext, model_names, refuse_predictions
+from mlgate.config.workspace import RELEASE_FILE, ModelContext, load_params, model_names, refuse_predictions
 from mlgate.data import dvc_record
-from mlgate.exceptions import Blocked, GitError, InvalidInput, TamperedModel
+from mlgate.exceptions import Blocked, GitError, InvalidInput, MlgateError, TamperedModel, mask_secrets
 from mlgate.gates.judging import judge_model, materialise
 from mlgate.gates.verdict import FamilyStatus, Verdict
-from mlgate.git import git_state, is_ancestor, run_git
+from mlgate.git import blobs, git_state, is_ancestor, run_git
+from mlgate.github import GitHub
 from mlgate.github.approvals import Approval, People, count_approvals, named_approvers
+from mlgate.github.people import GitHubPeople
+from mlgate.promotion import hooks as deploy_hooks
 from mlgate.promotion import readiness
+from mlgate.promotion.check import Check, version_label
+from mlgate.promotion.comment import markdown, publish
 from mlgate.promotion.hooks import HookFailed, HookReport, Hooks, applied_by, change_output, model_uri
-from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit
+from mlgate.promotion.proposal import pr_text, version_digest
+from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit, manifest_of
+from mlgate.registry.mlflow import tampered
 
 Progress = Callable[[str], None]
 CHAMPION = "champion"
@@ -67,19 +75,6 @@ ARCHIVED_TAG = TAG_PREFIX + "archived"
 PASSING = frozenset({FamilyStatus.PASS, FamilyStatus.WARN, FamilyStatus.NONE})
 # How far back on the base branch a squash-merged version's inputs are looked for.
 REVIEWED_COMMITS_SEARCHED = 200
-
-
-@dataclass
-class Check:
-    """One precondition of a promotion, whether it holds, and why."""
-
-    name: str
-    ok: bool
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """The check as the plan JSON lists it."""
-        return {"check": self.name, "ok": self.ok, "detail": self.detail}
 
 
 @dataclass
@@ -193,9 +188,6 @@ def fetch_pull_request(number: int) -> PullRequest:
 
     Reviewers' access and team memberships are read from GitHub when an approval is counted.
     """
-    from mlgate.github import GitHub
-    from mlgate.github.people import GitHubPeople
-
     with GitHub() as github:
         pull = github.pull_request(number)
         reviews = github.pull_request_reviews(number)
@@ -412,10 +404,6 @@ def _spec_hashes_at(
     root: Path, name: str, commit: str, scratch: Path, modules: tuple[str, ...]
 ) -> dict[str, str] | None:
     """spec, params and data hashes of ``name`` as of ``commit`` (what train records), or None."""
-    from mlgate.config.estimators import recorded_params
-    from mlgate.config.workspace import load_params
-    from mlgate.exceptions import MlgateError
-
     tree = materialise(root, commit, scratch / commit[:12])
     path = tree.root / "models" / name / "model.yaml"
     if not path.is_file():
@@ -648,11 +636,6 @@ def make_plan(
     return plan
 
 
-def version_label(version: int | None) -> str:
-    """``v3``, or ``—`` for an empty stage: how every message and table shows a version."""
-    return "—" if version is None else f"v{version}"
-
-
 def _to_archive(current: int | None, stage: str, stages: dict[str, int | None]) -> int | None:
     """The previous holder is archived unless release.yaml still wants it in another stage."""
     if current is None or any(v == current for s, v in stages.items() if s != stage):
@@ -715,7 +698,6 @@ def apply(
     chosen = {name: Hooks(h.dispatch or extra.dispatch, h.gto_tags or extra.gto_tags) for name, h in plan.hooks.items()}
     if any(chosen.get(r.model) for r in done):
         progress(f"deploy hooks for {len(done)} change(s) of {plan.commit[:12]}")
-        from mlgate.promotion import hooks as deploy_hooks
 
         result.hooks = deploy_hooks.run(done, chosen, registry)
     return result
@@ -729,8 +711,6 @@ def committed_releases(root: Path) -> None:
     holds. Compared byte for byte with HEAD's blob, so no ``.gitattributes`` filter can make an
     edited file look clean, and an untracked or git-ignored file is seen too.
     """
-    from mlgate.git import blobs
-
     try:
         commit = run_git(root, "rev-parse", "--verify", "HEAD^{commit}")
     except GitError:
@@ -885,9 +865,6 @@ def status(root: Path, registry: Registry | None = None) -> list[dict[str, Any]]
     holds what the previous revision of release.yaml asked for (the apply is pending), else
     ``MovedOutOfBand`` (moved outside a merged promotion).
     """
-    from mlgate.registry import manifest_of
-    from mlgate.registry.mlflow import tampered
-
     registry = registry or Registry(root)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -954,9 +931,6 @@ def rollback(root: Path, model: str, stage: str) -> dict[str, Any]:
 
     Nothing moves in the registry: merging the pull request applies the rollback.
     """
-    from mlgate.config.release import set_stage
-    from mlgate.promotion.proposal import pr_text, version_digest
-
     registry = Registry(root)
     now, previous = rollback_target(registry, model, stage)
     digest = version_digest(registry, model, previous)
@@ -1050,8 +1024,6 @@ def promote(
         plan = make_plan(root, registry, policy_ref=base, pull=pull, progress=progress)
         payload = plan.as_dict()
         if post:
-            from mlgate.promotion.comment import publish
-
             posted = payload["posted"] = publish(payload, pr, pull.head_sha if pull else None)
         changes = [
             {k: c[k] for k in ("model", "stage", "desired", "previous", "model_uri", "action")}
@@ -1069,8 +1041,5 @@ def promote(
     if not read_github:
         payload["github"] = {"read": False, "pr": pr, "approvals": "counted as absent (--no-github)"}
     if markdown_path:
-        from mlgate.exceptions import mask_secrets
-        from mlgate.promotion.comment import markdown
-
         markdown_path.write_text(mask_secrets(markdown(payload)), encoding="utf-8")
     return Promotion(mode=mode, plan=plan, payload=payload, posted=posted, changes=changes, hook_error=hook_error)

@@ -14,6 +14,7 @@ from mlgate.config.release import release_path, set_stage
 from mlgate.config.workspace import load_model_context, refuse_predictions
 from mlgate.exceptions import InvalidInput
 from mlgate.git import run_git
+from mlgate.github import GitHub
 from mlgate.registry import ARTIFACT_DIGEST_TAG, Registry, manifest_of
 from mlgate.registry.mlflow import tampered
 
@@ -93,7 +94,6 @@ def propose(
         run_git(root, "add", result["release"])
         run_git(root, "commit", "-m", title)
         run_git(root, "push", "-u", "origin", branch)
-        from mlgate.github import GitHub
 
         with GitHub() as github:
             pull = github.create_pull_request(title=title, body=body, head=branch, base=base_branch)

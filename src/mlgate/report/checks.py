@@ -16,6 +16,7 @@ from mlgate.config.policies import rule_id
 from mlgate.config.schema import GATE_FAMILIES
 from mlgate.config.yamlio import load
 from mlgate.gates.verdict import FAILED, Status
+from mlgate.github.client import GitHub
 
 CONCLUSION = {Status.PASS: "success", Status.WARN: "neutral", Status.FAIL: "failure"}
 
@@ -114,8 +115,6 @@ def publish(
     repo: str | None = None,
 ) -> Published:
     """Upsert the sticky comment (with ``pr``) and create the check run (with ``head_sha``)."""
-    from mlgate.github.client import GitHub
-
     if is_fork_pr(os.environ.get("GITHUB_EVENT_PATH")):
         return Published(
             skipped="pull request from a fork: its token is read-only, so no comment or check "

@@ -18,15 +18,16 @@ import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlgate.config.catalog import LOWER_IS_BETTER
-from mlgate.config.schema import ModelSpec
-from mlgate.exceptions import mask_secrets
+from mlgate.config.schema import ModelSpec, load_model_spec
+from mlgate.config.workspace import spec_path
+from mlgate.exceptions import InvalidInput, mask_secrets
 from mlgate.gates.verdict import READABLE, SCHEMA, RuleStatus, Status
-
-if TYPE_CHECKING:
-    from mlgate.report.checks import Published
+from mlgate.registry import Registry
+from mlgate.registry import tracking_uri as default_uri
+from mlgate.report.checks import Published, publish
 
 COMMENT_LIMIT = 65_536
 SUMMARY_LIMIT = 1024 * 1024
@@ -507,10 +508,6 @@ def load_input(
     """
     import json
 
-    from mlgate.config.schema import load_model_spec
-    from mlgate.config.workspace import spec_path
-    from mlgate.exceptions import InvalidInput
-
     try:
         verdict = json.loads(verdict_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
@@ -527,18 +524,13 @@ def load_input(
     lineage = verdict.get("lineage")
     if isinstance(lineage, dict):  # written by `mlgate gate` since it records lineage: no registry needed
         # a function of the repo and the environment: MLflow is not imported
-        from mlgate.registry import tracking_uri as default_uri
-
         metadata = {
             "tracking_uri": tracking_uri or default_uri(root),
             "tags": dict(lineage.get("tags") or {}),
             "run_url": lineage.get("run_url"),
         }
-    elif registry:
-        from mlgate.registry import Registry
-
-        if verdict.get("version") is not None:  # a predictions verdict has no version to look up
-            metadata = Registry(root, tracking_uri).version_metadata(model, int(verdict["version"]))
+    elif registry and verdict.get("version") is not None:  # a predictions verdict has no version to look up
+        metadata = Registry(root, tracking_uri).version_metadata(model, int(verdict["version"]))
     return ReportInput(
         verdict=verdict, spec=spec, metadata=metadata, html_artifact=html_artifact or ReportInput.html_artifact
     )
@@ -625,7 +617,5 @@ def report_model(
             "html": lambda: render_html(data, root),
         }[text_format]()
     if pr is not None or check_run_sha:
-        from mlgate.report.checks import publish
-
         result.posted = publish(root, data.verdict, comment().text, marker(model), pr=pr, head_sha=check_run_sha)
     return result
