@@ -98,7 +98,7 @@ def affected_models(root: Path, base: str, head: str, everything: Iterable[str] 
         reasons = [f for f in files if matches(f, everything) or f.startswith(f"models/{name}/")]
         if name in params:
             reasons.append(f"params.yaml ({name})")
-        ctx = load_model_context(root, name)
+        ctx = load_model_context(root, name, check_estimator=False)  # spec and policy files: no scikit-learn
         inputs = set(ctx.spec.input_files().values())
         reasons += [f for f in files if f.removesuffix(".dvc") in inputs or f == "dvc.lock"]
         reasons += [f for f in files if f in ctx.policy.files]
@@ -110,4 +110,4 @@ def affected_models(root: Path, base: str, head: str, everything: Iterable[str] 
 
 def gate_only(root: Path, names: Iterable[str]) -> list[str]:
     """Of ``names``, the predictions specs: nothing to train, the propose workflow only gates them."""
-    return sorted(name for name in names if load_model_context(root, name).spec.is_predictions)
+    return sorted(name for name in names if load_model_context(root, name, check_estimator=False).spec.is_predictions)

@@ -264,26 +264,36 @@ def policy_changes(repo: Path, base: str) -> list[dict[str, str]]:
     return [{"file": f, "diff": run_git(repo, *raw, f)} for f in names if f]
 
 
-def judge_model(repo: Path, name: str, base: str | None, scratch: Path, *, tree: BaseTree | None = None) -> Judged:
+def judge_model(
+    repo: Path,
+    name: str,
+    base: str | None,
+    scratch: Path,
+    *,
+    tree: BaseTree | None = None,
+    check_estimator: bool = True,
+) -> Judged:
     """Load ``name`` for judging.
 
     As it is (``base=None``), or with ``base``'s judging fields, policies and evaluation data
-    (a pull request, or a promotion checked on the branch it lands on).
+    (a pull request, or a promotion checked on the branch it lands on). ``check_estimator``: as
+    :func:`~mlgate.config.workspace.load_model_context` (False: the estimator's module is not imported).
     """
     from dataclasses import replace
 
     if base is None:
-        return Judged(load_model_context(repo, name), None, None, [], [])
+        return Judged(load_model_context(repo, name, check_estimator=check_estimator), None, None, [], [])
     tree = tree or materialise(repo, base, scratch / "base")
     path = spec_path(repo, name)
     if not path.is_file():
-        return Judged(load_model_context(repo, name), None, None, [], [])  # says "no spec", exit 2
+        # says "no spec", exit 2
+        return Judged(load_model_context(repo, name, check_estimator=check_estimator), None, None, [], [])
     _, head_doc = load_model_spec(path, repo)  # parsed: a malformed head spec is refused here
     base_data = tree.spec_data(name)
     judged_doc = replace(head_doc, data=judged_spec_data(head_doc.data, base_data))
     judged: ModelSpec = parse(ModelSpec, judged_doc)
     source = PolicySource(root=tree.root, policy_file=judged.policy, ref=tree.ref)
-    ctx = load_model_context(repo, name, source, spec=(judged, judged_doc))
+    ctx = load_model_context(repo, name, source, spec=(judged, judged_doc), check_estimator=check_estimator)
     base_md5s = _md5s(evaluation_paths(base_data), tree.root, repo)
     head_md5s = _md5s(evaluation_paths(head_doc.data), repo, repo)
     changes = judging_changes(base_data, head_doc.data, base_md5s, head_md5s)

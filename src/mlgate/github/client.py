@@ -23,18 +23,30 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Self
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote, urlencode
 
-# httpx's __init__ imports its command-line client (httpx._main) whenever click, rich and pygments
-# are installed (dvc brings rich and pygments; mlgate brings click): ~150 ms and rich/pygments in
-# every process that talks to GitHub. A None entry makes that import fail, and httpx falls back to
-# its stub `main` (the httpx CLI, which mlgate never runs). Left alone if httpx is already imported.
-if "httpx" not in sys.modules:
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 from mlgate.exceptions import ExternalServiceError, InvalidInput, mask_deep
+
+
+def _httpx() -> ModuleType:
+    """httpx, imported when a request is made: a command that may talk to GitHub pays for it only if it does.
+
+    httpx's ``__init__`` imports its command-line client (``httpx._main``) whenever click, rich and
+    pygments are installed (dvc brings rich and pygments, mlgate brings click): ~150 ms and
+    rich/pygments in every process that talks to GitHub. A None entry makes that import fail, and
+    httpx falls back to its stub ``main`` (the httpx CLI, which mlgate never runs).
+    """
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+    import httpx
+
+    return httpx
+
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -108,7 +120,7 @@ class GitHub:
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
-        self._client = httpx.Client(
+        self._client = _httpx().Client(
             base_url=self.api_url,
             timeout=timeout,
             transport=transport,
@@ -149,7 +161,7 @@ class GitHub:
         A status in ``allow`` is returned too (e.g. 404 where "none" is an answer).
         """
         response = self._send(method, url, json=json, what=what, allow=allow)
-        assert isinstance(response, httpx.Response)
+        assert isinstance(response, _httpx().Response)
         return response
 
     def _create(
@@ -163,7 +175,7 @@ class GitHub:
         for it (the comment's marker, the check run's ``external_id``) and returns it if found.
         """
         result = self._send("POST", url, json=payload, what=what, lookup=lookup)
-        if isinstance(result, httpx.Response):
+        if isinstance(result, _httpx().Response):
             return result.json(), True
         return result, False
 
@@ -196,11 +208,11 @@ class GitHub:
             try:
                 # what mlgate writes to GitHub (comments, check runs, issues) carries no URL password
                 response = self._client.request(method, url, json=None if json is None else mask_deep(json))
-            except httpx.HTTPError as exc:  # connection refused, reset, timeout, ...
+            except _httpx().HTTPError as exc:  # connection refused, reset, timeout, ...
                 reason = f"{type(exc).__name__}: {exc}"
                 wait = None
                 # a request that never reached a server cannot have created anything
-                maybe_done = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+                maybe_done = not isinstance(exc, (_httpx().ConnectError, _httpx().ConnectTimeout, _httpx().PoolTimeout))
             else:
                 if response.is_success or response.status_code in allow:
                     return response
@@ -505,11 +517,11 @@ class GitHub:
             allow=(422,),
             lookup=find,
         )
-        if isinstance(response, httpx.Response) and response.status_code != 422:
+        if isinstance(response, _httpx().Response) and response.status_code != 422:
             return {"tag": tag, "sha": sha, "action": "created"}
         found = response if isinstance(response, dict) else find()  # 422 "Reference already exists", or lost
         if found is None:
-            assert isinstance(response, httpx.Response)
+            assert isinstance(response, _httpx().Response)
             self._raise_client_error("POST", f"/repos/{self.repo}/git/refs", response, _github_message(response), tag)
         assert found is not None
         at = (found.get("object") or {}).get("sha", "")
@@ -654,7 +666,7 @@ class GitHub:
 
 def _path(url: str) -> str:
     """The path of a URL (for messages: no host, no query)."""
-    return httpx.URL(url).path
+    return _httpx().URL(url).path
 
 
 def _github_message(response: httpx.Response) -> str:

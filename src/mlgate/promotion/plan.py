@@ -233,7 +233,8 @@ def releases(root: Path, base: str | None, into: Path) -> dict[str, tuple[ModelC
     for name in model_names(root):
         if not release_path(root, name).is_file():
             continue
-        ctx = judge_model(root, name, base, into / name, tree=tree).ctx  # release stages vs policy: exit 2 if unknown
+        # release stages vs policy (exit 2 if unknown); the estimator class is not needed: no scikit-learn import
+        ctx = judge_model(root, name, base, into / name, tree=tree, check_estimator=False).ctx
         refuse_predictions(ctx, f"be promoted (remove models/{name}/release.yaml)")
         found[name] = (ctx, ctx.release.versions() if ctx.release else {})
     return found
