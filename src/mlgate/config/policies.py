@@ -27,7 +27,7 @@ from mlgate.config.schema import (
     is_absolute,
     parse,
 )
-from mlgate.config.yamlio import load
+from mlgate.config.yamlio import Document, load
 from mlgate.exceptions import Problem, SpecError
 
 
@@ -91,7 +91,7 @@ def _check_inside(path: Path, referrer: Any, root: Path) -> None:
         raise SpecError([doc.problem(loc, message)])
 
 
-def _check_unique_ids(policy: Policy, doc: Any) -> None:
+def _check_unique_ids(policy: Policy, doc: Document) -> None:
     problems = []
     for family in GATE_FAMILIES:
         seen: set[str] = set()

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from mlgate.config.catalog import BUILTIN_RULE_PREFIX
+from mlgate.config.schema import DegenerateDecisions, ModelSpec
 from mlgate.gates import Measurement
 
 PREFIX = BUILTIN_RULE_PREFIX
@@ -46,7 +47,7 @@ class BuiltinRule:
     severity: str = "block"
 
 
-def builtin_rules(settings: Any) -> list[BuiltinRule]:
+def builtin_rules(settings: DegenerateDecisions) -> list[BuiltinRule]:
     """The built-in rules under ``settings`` (a policy's ``settings.degenerate_decisions``); none if disabled."""
     if not settings.enabled:
         return []
@@ -68,7 +69,7 @@ def builtin_rules(settings: Any) -> list[BuiltinRule]:
     ]
 
 
-def decided_by(spec: Any) -> str:
+def decided_by(spec: ModelSpec) -> str:
     """How the spec turns scores into the decisions judged, in words (``threshold 0.2``)."""
     if spec.decision is not None:
         return f"threshold {spec.decision.threshold:g}"

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlgate.config.schema import ModelSpec, load_model_spec, parse
-from mlgate.config.workspace import PolicySource, load_model_context, spec_path
+from mlgate.config.workspace import ModelContext, PolicySource, load_model_context, spec_path
 from mlgate.config.yamlio import load
 from mlgate.data import DataAt, dvc_record
 from mlgate.exceptions import GitError, InvalidInput
@@ -243,8 +243,8 @@ class Judged:
     and what the pull request changes in judging.
     """
 
-    ctx: Any  # mlgate.config.workspace.ModelContext
-    at: Any  # mlgate.data.DataAt | None: None = the workspace
+    ctx: ModelContext
+    at: DataAt | None  # None: the workspace
     base: str | None
     changes: list[FieldChange]
     policy_changes: list[dict[str, str]]

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlgate.config.workspace import load_model_context
+from mlgate.config.workspace import ModelContext, load_model_context
 from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.github import GitHub
 from mlgate.monitoring.alerts import review_issues, sync_custody_issue, sync_issue
@@ -175,7 +175,7 @@ def _history(registry: Registry, name: str, stage: str, outcome: MonitorOutcome)
 
 
 def _entered_stage(
-    registry: Registry, name: str, stage: str, version: int, ctx: Any, outcome: MonitorOutcome
+    registry: Registry, name: str, stage: str, version: int, ctx: ModelContext, outcome: MonitorOutcome
 ) -> datetime | None:
     """When ``version`` entered ``stage`` by a promotion on record, for the last stage of the order only.
 

@@ -39,6 +39,7 @@ from mlgate.config.yamlio import Document, replace_scalar
 from mlgate.data import dvc_checkout, dvc_push, file_md5
 from mlgate.exceptions import DvcError, GitError, InvalidInput, SpecError
 from mlgate.git import config_value, git_state, run_git, show
+from mlgate.github import GitHub
 from mlgate.training.command import _echo, child_env, run_command
 
 Progress = Callable[[str], None]
@@ -65,7 +66,7 @@ def propose(
     root: Path,
     name: str,
     verdict: dict[str, Any],
-    client: Any,
+    client: GitHub,
     *,
     remote: str = "origin",
     base: str = "main",

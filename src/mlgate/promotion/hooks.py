@@ -129,7 +129,7 @@ def run(records: list[audit.Record], hooks: dict[str, Hooks], registry: Registry
     return report
 
 
-def _tag(github: Any, record: audit.Record, report: HookReport) -> None:
+def _tag(github: GitHub, record: audit.Record, report: HookReport) -> None:
     bad = [n for n in (record.model, record.stage) if not _GTO_NAME.match(n)]
     if bad:
         report.errors.append(
@@ -153,7 +153,7 @@ def _tag(github: Any, record: audit.Record, report: HookReport) -> None:
         report.errors.append(f"GTO tag for {record.model} {record.stage}: {err.message}")
 
 
-def _dispatch(github: Any, registry: Registry, record: audit.Record, report: HookReport) -> None:
+def _dispatch(github: GitHub, registry: Registry, record: audit.Record, report: HookReport) -> None:
     if record.dispatched:
         report.already_dispatched.append(record.key)
         return
