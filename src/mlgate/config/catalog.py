@@ -10,9 +10,12 @@ are all derived from :data:`METRICS`. The code that computes the metrics (``gate
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Task = Literal["classification", "regression"]
+GateFamily = Literal["performance", "fairness", "drift", "integrity", "documentation"]
+GATE_FAMILIES: tuple[str, ...] = get_args(GateFamily)
+"""The rule families of a policy's ``gates:``, in verdict order (here, not in the schema: verdicts need no pydantic)."""
 Family = Literal["performance", "fairness", "drift", "integrity", "monitoring"]
 Better = Literal["higher", "lower"]
 Range = tuple[float | None, float | None]

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.config.catalog import BUILTIN_RULE_PREFIX
+from mlgate.config.catalog import BUILTIN_RULE_PREFIX, GATE_FAMILIES
 from mlgate.config.lineage import canonical_hash
 from mlgate.config.schema import (
-    GATE_FAMILIES,
     POLICY_FOLDER,
     Gates,
     Policy,

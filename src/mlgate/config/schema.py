@@ -20,13 +20,12 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
 from mlgate.config import catalog
+from mlgate.config.catalog import GateFamily
 from mlgate.config.yamlio import Document, KeyPath, load
 from mlgate.exceptions import Problem, SpecError
 
 Task = catalog.Task
 Severity = Literal["block", "warn"]
-GateFamily = Literal["performance", "fairness", "drift", "integrity", "documentation"]
-GATE_FAMILIES: tuple[str, ...] = get_args(GateFamily)
 COMPARISONS = ("min", "max", "max_regression")
 
 PerformanceMetric = Literal[catalog.names("performance")]  # type: ignore[valid-type]

@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from mlgate import __version__, jsonout
+from mlgate.config.catalog import GATE_FAMILIES
 from mlgate.config.lineage import canonical_hash, incomplete_reason
 from mlgate.config.policies import rule_id
-from mlgate.config.schema import GATE_FAMILIES, ModelSpec
+from mlgate.config.schema import ModelSpec
 from mlgate.config.workspace import PARAMS_FILE, ModelContext
 from mlgate.config.yamlio import load
 from mlgate.data import (

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from mlgate.config.schema import GATE_FAMILIES
+from mlgate.config.catalog import GATE_FAMILIES
 from mlgate.gates import Measurement
 
 SCHEMA = "mlgate.verdict/2"

@@ -2,7 +2,8 @@
 
 ``plan`` checks and applies promotions, ``proposal`` writes the release.yaml edit and its pull
 request, ``comment`` posts the plan on the pull request, ``hooks`` tells deploy tooling what changed
-(outputs, repository_dispatch, GTO tags), ``readiness`` checks what must be in place before a stage.
+(outputs, repository_dispatch, GTO tags), ``readiness`` checks what must be in place before a stage;
+``check`` holds what plan, readiness and comment share (a precondition, how a version is shown).
 """
 
 from mlgate.promotion.hooks import EVENT_TYPE, HookFailed, Hooks

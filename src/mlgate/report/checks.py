@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgate.config.catalog import GATE_FAMILIES
 from mlgate.config.policies import rule_id
-from mlgate.config.schema import GATE_FAMILIES
 from mlgate.config.yamlio import load
 from mlgate.gates.verdict import FAILED, Status
 from mlgate.github.client import GitHub
