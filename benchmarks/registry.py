@@ -1,4 +1,4 @@
-"""Benchmark: `mlgate status` and `mlgate promote --plan` over many models against a loopback server.
+"""Benchmark: a cold `mlgate status` over many models against a loopback server, vs an MLflow anchor.
 
 Starts a real ``mlflow server`` on 127.0.0.1 (SQLite backend, proxied artifacts) in a temporary
 directory, registers ``--models`` models with two versions each (one tiny model is logged once,
@@ -6,18 +6,26 @@ every version points at it) and sets their ``staging`` (v2), ``production`` and 
 aliases, then builds a governed git repo with one spec and one release.yaml per model (the
 example ``models/insurance`` renamed) that asks for exactly that: every stage is Synced.
 
-It then times, in this process, :func:`mlgate.promotion.status` and :func:`mlgate.promotion.make_plan`
-(best of ``--repeat``), checks that every row is Synced and the plan has no change (exit 1
-otherwise), and prints one machine-readable line last (seconds; see benchmarks/README.md)::
+It then runs, each in a fresh process (see ``cold.py``), alternately ``--pairs`` times after one
+warm-up of each:
 
-    models=100 status_s=… plan_s=…
+* ``mlgate status --check --json FILE`` in the repo (MLFLOW_TRACKING_URI at the server), as a
+  user runs it; every row must be Synced (exit 1 otherwise);
+* the anchor: ``python -c`` importing mlflow and listing every registered model with its aliases
+  (``MlflowClient().search_registered_models``, all pages) — the least a script reading the same
+  registry facts does.
 
-    python benchmarks/registry.py --models 100 [--repeat 3] [--keep DIR]
+Last line (medians; see benchmarks/README.md)::
+
+    models=100 status_s=… status_mb=… status_self_mb=… anchor_s=… anchor_mb=… anchor_self_mb=… ratio=…
+
+    python benchmarks/registry.py --models 100 [--pairs 3] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -25,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +41,8 @@ TEMPLATE = "insurance"
 STAGES = {"staging": 2, "production": 1}
 
 sys.path.insert(0, str(PROJECT / "devkit"))  # the server start/stop shared with the tests
+import cold  # benchmarks/cold.py: fresh processes, tree peak RSS, interleaved pairs
+
 from mlgate_devkit.mlflow_server import start_mlflow_server, stop_mlflow_server
 
 # --------------------------------------------------------------------------- the fixtures
@@ -92,24 +101,29 @@ def fill_registry(url: str, models: list[str]) -> None:
         client.set_registered_model_alias(name, "champion", str(STAGES["production"]))
 
 
-def best_of(repeat: int, func: Callable[[], Any]) -> tuple[float, Any]:
-    """The best wall time of ``repeat`` calls of ``func``, and the last call's result."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = func()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+ANCHOR = """
+import sys
+from mlflow import MlflowClient
+
+client, token, found = MlflowClient(), None, {}
+while True:
+    page = client.search_registered_models(max_results=1000, page_token=token)
+    found.update({model.name: dict(model.aliases) for model in page})
+    token = page.token
+    if not token:
+        break
+print(len(found), sum(len(aliases) for aliases in found.values()))
+"""
 
 
 # --------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build a repo of many models and versions, time the registry commands on it; the exit code."""
+    """Build a repo of many models and versions, time cold `mlgate status` against the anchor; the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=int, default=100, help="how many models (2 stages each)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each, best reported")
+    parser.add_argument("--pairs", type=int, default=3, help="timed (status, anchor) pairs; medians reported")
     parser.add_argument("--keep", type=Path, help="build in DIR and keep it (default: a temp dir, removed)")
     args = parser.parse_args(argv)
 
@@ -125,31 +139,44 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mlflow server at {url} ({time.perf_counter() - started:.1f} s to start)", flush=True)
         started = time.perf_counter()
         fill_registry(url, models)
-        build_repo(base / "repo", models)
+        repo = base / "repo"
+        build_repo(repo, models)
         print(
             f"{len(models)} models x 2 versions, aliases {', '.join(STAGES)} + champion, "
             f"repo with {len(models)} specs and releases ({time.perf_counter() - started:.1f} s)",
             flush=True,
         )
+        env = os.environ | {"MLFLOW_TRACKING_URI": url}
+        rows_json = base / "status.json"
+        status_cmd = [*cold.mlgate_command(), "status", "--check", "--json", str(rows_json)]
+        anchor_cmd = [sys.executable, "-c", ANCHOR]
+        wrong: list[dict[str, Any]] = []
 
-        from mlgate import promotion
-        from mlgate.registry import Registry
+        def status() -> cold.Sample:
+            done = cold.checked("mlgate status", cold.run(status_cmd, repo, env), ok=(0, 1))
+            rows = json.loads(rows_json.read_text())
+            wrong.extend(r for r in rows if r["status"] != "Synced")
+            if len(rows) != 2 * len(models):
+                wrong.append({"rows": len(rows)})
+            return cold.sample([done])
 
-        repo = base / "repo"
-        registry = Registry(repo, url)
-        status_s, rows = best_of(args.repeat, lambda: promotion.status(repo, registry))
-        plan_s, plan = best_of(args.repeat, lambda: promotion.make_plan(repo, registry))
-        wrong = [r for r in rows if r["status"] != "Synced"]
-        ok = len(rows) == 2 * len(models) and not wrong and not plan.changes and len(plan.synced) == 2 * len(models)
+        def anchor() -> cold.Sample:
+            done = cold.checked("anchor", cold.run(anchor_cmd, repo, env))
+            if done.stdout.split() != [str(len(models)), str(3 * len(models))]:
+                sys.exit(
+                    f"anchor listed {done.stdout.strip()!r}, expected {len(models)} models, {3 * len(models)} aliases"
+                )
+            return cold.sample([done])
+
+        ours, theirs = cold.interleaved(args.pairs, status, anchor)
+        if wrong:
+            print(f"NOT IN SYNC: {wrong[:3]}", file=sys.stderr)
+        print(f"status: {2 * len(models)} rows, all Synced: {not wrong}", flush=True)
         print(
-            f"status: {len(rows)} rows, {len(rows) - len(wrong)} Synced; plan: {len(plan.changes)} change(s), "
-            f"{len(plan.synced)} synced",
-            flush=True,
+            f"models={len(models)} {cold.summary('status', ours)} {cold.summary('anchor', theirs)} "
+            f"ratio={cold.ratio(ours, theirs):.2f}"
         )
-        if not ok:
-            print(f"NOT IN SYNC: {wrong[:3]} {[c.as_dict() for c in plan.changes[:3]]}", file=sys.stderr)
-        print(f"models={len(models)} status_s={status_s:.2f} plan_s={plan_s:.2f}")
-        return 0 if ok else 1
+        return 1 if wrong else 0
     finally:
         stop_mlflow_server(proc)
         if args.keep is None:

@@ -30,7 +30,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(HERE / "src"), str(HERE / "devkit")]
 
-from mlgate_devkit.mlflow_server import free_port
+from mlgate_devkit.mlflow_server import UVICORN_STARTED, log_size, wait_reported_url
 from mlgate_devkit.serve_process import ServeProcess, start_serve
 
 FEATURES = ["credit_amount", "duration", "age", "job", "housing", "saving_accounts", "checking_account", "purpose"]
@@ -76,14 +76,17 @@ def start_mlflow(repo: Path, version: int, log: Path) -> ServeProcess:
     import subprocess
     import urllib.request
 
-    port = free_port()
     cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/credit/{version}"]
-    cmd += ["--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--env-manager", "local", "--host", "127.0.0.1", "--port", "0"]  # uvicorn logs the port it bound
     # mlflow starts `uvicorn` by name: this interpreter's scripts folder goes first on PATH
     env = os.environ | {"PATH": os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))}
+    offset = log_size(log)
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, cwd=repo, stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
+    try:
+        url = wait_reported_url(log, offset, proc, UVICORN_STARTED, "mlflow models serve", 180)
+    except RuntimeError as err:
+        raise SystemExit(str(err)) from None
     for _ in range(600):
         if proc.poll() is not None:
             raise SystemExit(f"mlflow models serve exited:\n{log.read_text()[-3000:]}")

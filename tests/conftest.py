@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from click.testing import CliRunner, Result
 
 from mlgate.cli import main
 from mlgate_devkit.github_stand_in import FakeGitHub
-from mlgate_devkit.mlflow_server import free_port, start_mlflow_server, stop_mlflow_server
+from mlgate_devkit.mlflow_server import start_mlflow_server, stop_mlflow_server
 from mlgate_devkit.postgres import Cluster, binaries, start_cluster
 from mlgate_devkit.release import promoted  # noqa: F401 — the tests import it from here
 
@@ -67,6 +68,38 @@ def dvc(*args: str, cwd: Path) -> str:
 
 def git(*args: str, cwd: Path) -> str:
     return run(["git", *args], cwd)
+
+
+def checkout_state(repo: Path) -> dict[str, object]:
+    """Everything a user sees of their checkout: branch, HEAD, index, work tree bytes, branches, worktrees, stashes.
+
+    DVC's own scratch folders (``.dvc/cache``, ``.dvc/tmp``) are left out: they are not the checkout.
+    """
+    skip = (".git", ".dvc/cache", ".dvc/tmp")
+    files = {
+        path.relative_to(repo).as_posix(): path.read_bytes()
+        for path in sorted(repo.rglob("*"))
+        if path.is_file() and not path.relative_to(repo).as_posix().startswith(skip)
+    }
+    return {
+        "branch": git("branch", "--show-current", cwd=repo),
+        "head": git("rev-parse", "HEAD", cwd=repo),
+        "index": git("ls-files", "--stage", cwd=repo),
+        "status": git("status", "--porcelain", "--untracked-files=all", cwd=repo),
+        "branches": git("branch", "--list", cwd=repo),
+        "worktrees": git("worktree", "list", "--porcelain", cwd=repo),
+        "stashes": git("stash", "list", cwd=repo),
+        "files": files,
+    }
+
+
+def dirty(repo: Path, rel: str) -> None:
+    """Uncommitted work on ``rel``: a staged edit, an unstaged one on top, and an untracked file beside."""
+    path = repo / rel
+    path.write_text(path.read_text() + "# staged, not committed\n")
+    git("add", rel, cwd=repo)
+    path.write_text(path.read_text() + "# not even staged\n")
+    (repo / "notes-in-progress.txt").write_text("an untracked file\n")
 
 
 def edit(repo: Path, rel: str, old: str, new: str) -> None:
@@ -141,7 +174,25 @@ def invoke(runner: CliRunner, *args: str, cwd: Path | None = None) -> Result:
         os.chdir(old)
 
 
-_free_port = free_port  # the name the tests use
+@pytest.fixture(scope="session")
+def deepchecks_ok() -> None:
+    """Skip unless deepchecks imports and runs here (its extra pins numpy 1.26: the numpy 2 CI job has none)."""
+    from mlgate.gates.integrity import DEEPCHECKS_HINT, deepchecks_available
+
+    if not deepchecks_available():
+        pytest.skip(f"deepchecks is not usable here: {DEEPCHECKS_HINT}")
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that refuses connections for the whole test.
+
+    Bound but never listening: a connection gets a reset, as from a server that is down, and no
+    other process can take the port meanwhile (a port merely found free could be).
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

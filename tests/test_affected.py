@@ -149,3 +149,49 @@ def test_predictions_specs_are_listed_as_gate_only(governed_repo: Path, tmp_path
     assert "gate-only=[]" in outputs, "credit and insurance are trained"
     propose = (PROJECT / ".github/workflows/propose.yml").read_text()
     assert "!contains(fromJSON(needs.affected.outputs.gate-only), matrix.model)" in propose
+
+
+def test_malformed_params_yaml_is_bad_input_naming_file_line_and_key(governed_repo: Path) -> None:
+    # params.yaml at the head and the base is compared section by section: a syntax error there was exit 70
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    commit(governed_repo, "params.yaml", "insurance:\n", "insurance:\n  alpha: [1, 2\n")
+    result = invoke(CliRunner(), "affected", "--base", base, cwd=governed_repo)
+    assert result.exit_code == 2, result.output
+    opened = 1 + (governed_repo / "params.yaml").read_text().splitlines().index("  alpha: [1, 2")
+    assert (
+        f"params.yaml (at HEAD):{opened + 1}:15: expected ',' or ']', but got ':' "
+        f"(in the list opened at line {opened}, column 10" in result.output
+    )
+    git("reset", "-q", "--hard", base, cwd=governed_repo)
+    # a duplicate key: PyYAML's safe_load kept the last one silently
+    commit(governed_repo, "params.yaml", "insurance:\n", "insurance:\n  fit_intercept: true\n  fit_intercept: false\n")
+    result = invoke(CliRunner(), "affected", "--base", base, cwd=governed_repo)
+    assert result.exit_code == 2, result.output
+    line = 1 + (governed_repo / "params.yaml").read_text().splitlines().index("  fit_intercept: false")
+    assert f'params.yaml (at HEAD):{line}:3: found duplicate key "fit_intercept"' in result.output
+
+
+def test_malformed_dvc_yaml_is_bad_input(governed_repo: Path, tmp_path: Path) -> None:
+    # `dvc.yaml` is read for the deps of a `dvc repro` train command: a broken one is not "no deps"
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    _add_model(
+        governed_repo,
+        "reprod",
+        ("estimator:\n  class: sklearn.ensemble.RandomForestClassifier", "train:\n  command: dvc repro reprod"),
+        {"dvc.yaml": "stages:\n  reprod:\n    cmd: python x.py\n    deps: [a, b\n"},
+    )
+    result = invoke(CliRunner(), "affected", "--base", base, cwd=governed_repo)
+    assert result.exit_code == 2, result.output
+    assert "dvc.yaml:5:1: " in result.output
+
+
+def test_malformed_dvc_pointer_is_bad_input_naming_file_line_and_key(governed_repo: Path) -> None:
+    # a duplicate md5 in a pointer: PyYAML kept the last one, so the data checked was not the data reviewed
+    pointer = governed_repo / "data/german_credit.csv.dvc"
+    text = pointer.read_text()
+    first = text.splitlines()[1]
+    assert first.startswith("- md5: ")
+    pointer.write_text(text.replace(first, first + "\n  md5: " + "0" * 32, 1))
+    result = invoke(CliRunner(), "validate", cwd=governed_repo)
+    assert result.exit_code == 2, result.output
+    assert 'data/german_credit.csv.dvc:3:3: found duplicate key "md5"' in result.output

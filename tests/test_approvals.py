@@ -11,6 +11,7 @@ import pytest
 from conftest import PROJECT, github_stand_in
 from mlgate.github import GitHub, GitHubUnavailable
 from mlgate.github.approvals import count_approvals, named_approvers, writers
+from mlgate.github.objects import Review
 from mlgate.github.people import GitHubPeople
 from mlgate_devkit.github_stand_in import FakeGitHub
 
@@ -23,11 +24,11 @@ TEMPLATE = json.loads(
 HEAD, OLD = "a" * 40, "b" * 40
 
 
-def review(login: str, state: str, at: str, commit: str = HEAD, association: str = "MEMBER") -> dict:
+def review(login: str, state: str, at: str, commit: str = HEAD, association: str = "MEMBER") -> Review:
     r = copy.deepcopy(TEMPLATE)
     r["user"]["login"], r["state"], r["submitted_at"] = login, state, at
     r["commit_id"], r["author_association"] = commit, association
-    return r
+    return Review.parse(r)
 
 
 def test_latest_state_changing_review_per_reviewer_counts() -> None:
@@ -70,9 +71,7 @@ def test_stale_approvals_count_only_without_head(head: str | None, expected: lis
 
 def test_allowed_filters_with_a_reason() -> None:
     reviews = [review("ana", "APPROVED", "2026-01-01T10:00:00Z"), review("zed", "APPROVED", "2026-01-01T10:00:00Z")]
-    result = count_approvals(
-        reviews, author="eve", allowed=lambda r: None if r["user"]["login"] == "ana" else "not listed"
-    )
+    result = count_approvals(reviews, author="eve", allowed=lambda r: None if r.user.login == "ana" else "not listed")
     assert result.approvers == ["ana"]
     assert result.ignored == {"zed": "not listed"}
 
@@ -89,10 +88,17 @@ def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
         yield fake
 
 
-def reviewed(github: FakeGitHub, login: str, *, user_id: int | None = None, association: str = "MEMBER") -> dict:
+def reviewed(github: FakeGitHub, login: str, *, user_id: int | None = None, association: str = "MEMBER") -> Review:
     github.set_pull(1, author="eve", head_sha=HEAD)
-    return github.add_review(
-        1, login=login, commit_id=HEAD, association=association, user_id=user_id, submitted_at="2026-01-01T10:00:00Z"
+    return Review.parse(
+        github.add_review(
+            1,
+            login=login,
+            commit_id=HEAD,
+            association=association,
+            user_id=user_id,
+            submitted_at="2026-01-01T10:00:00Z",
+        )
     )
 
 
@@ -116,7 +122,7 @@ def test_named_approvers_need_push_access_and_the_same_account(github: FakeGitHu
         "di": f"the login di names another account now (the review's user id 12345, GitHub's for the login "
         f"{github.user_id('di')})",
     }
-    ids = {r["user"]["login"]: r["id"] for r in reviews}
+    ids = {r.user.login: r.id for r in reviews if r.user}
     assert [a.as_dict() for a in result.approvals] == [
         {"login": "ana", "user_id": github.user_id("ana"), "review_id": ids["ana"]},
         {"login": "tm", "user_id": github.user_id("tm"), "review_id": ids["tm"]},

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mlgate"
-TOP_LEVEL = {"__init__.py", "exceptions.py", "jsonout.py", "git.py"}
+TOP_LEVEL = {"__init__.py", "exceptions.py", "jsonout.py", "git.py", "outcome.py"}
 SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output"}
 
 
@@ -97,6 +97,40 @@ def git_commands(path: Path) -> list[str]:
 def test_git_runs_only_in_the_git_adapter() -> None:
     found = [hit for path in modules() if rel(path) != "git.py" for hit in git_commands(path)]
     assert found == [], "run git through mlgate.git (run_git, show, archive, ...)"
+
+
+def raw_git_uses(source: str) -> list[int]:
+    """The line of each use of mlgate.git's raw runners (``run_git``, ``_git``): a call, a reference or an import."""
+    raw = {"run_git", "_git"}
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        if name in raw:
+            found.append(node.lineno)
+        if isinstance(node, ast.ImportFrom) and node.module == "mlgate.git":
+            found += [node.lineno for alias in node.names if alias.name in raw]
+    return sorted(found)
+
+
+def test_each_git_question_is_a_named_function_of_the_git_adapter() -> None:
+    """No module outside git.py runs a raw ``git <subcommand>``: each question is a function there."""
+    found = [
+        f"{rel(path)}:{line}"
+        for path in modules()
+        if rel(path) != "git.py"
+        for line in raw_git_uses(path.read_text(encoding="utf-8"))
+    ]
+    assert found == [], "add a named function to mlgate/git.py instead of run_git(root, '<subcommand>', ...)"
+
+
+def test_the_raw_git_check_sees_a_raw_call() -> None:
+    """The check above finds each way of reaching the raw runner (so an empty result means something)."""
+    source = (
+        "from mlgate.git import run_git\nimport mlgate.git as g\n\n"
+        "def f(root):\n    return run_git(root, 'log'), g._git(root, 'status')\n"
+    )
+    assert raw_git_uses(source) == [1, 5, 5]
+    assert raw_git_uses("from mlgate.git import show\nshow(root, 'HEAD', 'a')\n") == []
 
 
 # The one module that runs the user's own training command (a spec's `train: {command: ...}`).

@@ -53,7 +53,7 @@ def test_pr_overhead_benchmark_runs_on_a_trained_repo(governed_repo: Path) -> No
     trained = invoke(CliRunner(), "train", "credit", cwd=governed_repo)
     assert trained.exit_code == 0, trained.output
     done = subprocess.run(
-        [sys.executable, str(PROJECT / "benchmarks" / "pr_overhead.py"), "--repo", str(governed_repo), "--repeat", "1"],
+        [sys.executable, str(PROJECT / "benchmarks" / "pr_overhead.py"), "--repo", str(governed_repo), "--pairs", "1"],
         capture_output=True,
         text=True,
         check=False,
@@ -62,8 +62,26 @@ def test_pr_overhead_benchmark_runs_on_a_trained_repo(governed_repo: Path) -> No
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     last = done.stdout.strip().splitlines()[-1]
     fields = dict(item.split("=", 1) for item in last.split())
-    assert list(fields) == ["validate_s", "gate_s", "report_s", "total_s"]
-    assert all(float(seconds) > 0 for seconds in fields.values())
+    assert list(fields) == [
+        "validate_s",
+        "gate_s",
+        "report_s",
+        "overhead_s",
+        "overhead_mb",
+        "overhead_self_mb",
+        "anchor_s",
+        "anchor_mb",
+        "anchor_self_mb",
+        "ratio",
+    ]
+    numbers = {name: float(value) for name, value in fields.items()}
+    assert all(value > 0 for value in numbers.values())
+    # the overhead is the three commands run one after another: its time is their sum (medians of one pair)
+    assert abs(numbers["overhead_s"] - (numbers["validate_s"] + numbers["gate_s"] + numbers["report_s"])) < 0.03
+    assert abs(numbers["ratio"] - numbers["overhead_s"] / numbers["anchor_s"]) < 0.01 + 0.01 * numbers["ratio"]
+    # the whole tree is at least as large as its largest process, and a Python process with mlflow is > 100 MB
+    assert numbers["overhead_mb"] >= numbers["overhead_self_mb"] * 0.9 > 90
+    assert numbers["anchor_mb"] >= numbers["anchor_self_mb"] * 0.9 > 90
 
 
 def test_score_benchmark_smoke_runs_every_tool(governed_repo: Path) -> None:

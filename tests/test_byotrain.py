@@ -469,7 +469,7 @@ def test_declarative_xgboost_lightgbm_and_meta_estimators_train_and_gate(
     if name in ("dec-xgb", "dec-lgbm"):
         # the same model file is refused without the policy's estimator modules: trust comes from mlgate
         registry = Registry(byo, server_env)
-        skops_file = Path(registry._download_model(name, version, tmp_path / "dl")) / "model.skops"
+        skops_file = Path(registry._download(name, version, tmp_path / "dl")[1]) / "model.skops"
         with pytest.raises(UnsafeModel, match=r"xgboost|lightgbm"):
             load_skops(skops_file)
         assert load_skops(skops_file, ("xgboost.", "lightgbm.")) is not None

@@ -173,6 +173,58 @@ def test_challenger_worse_than_champion_is_blocked(insurance_repo: Path) -> None
     assert by_id(own)["mae-vs-champion"]["status"] == "skipped"
 
 
+def _rename_last_stage(repo: Path, new: str) -> None:
+    """The policy's (and every release's) last stage renamed from ``production`` to ``new``."""
+    edit(repo, "policies/base.yaml", "order: [staging, production]", f"order: [staging, {new}]")
+    edit(repo, "policies/base.yaml", "    production:\n      require_gates", f"    {new}:\n      require_gates")
+    for release in repo.glob("models/*/release.yaml"):
+        edit(repo, release.relative_to(repo).as_posix(), "  production: null", f"  {new}: null")
+
+
+def test_the_champion_is_the_holder_of_the_policys_last_stage(insurance_repo: Path) -> None:
+    """A policy whose last stage is ``prod``: its holder is the champion, a ``production`` alias is nobody's."""
+    repo = insurance_repo
+    _rename_last_stage(repo, "prod")
+    assert run(repo, "train", "insurance")[0] == 0
+    registry = Registry(repo)
+    registry.set_alias("insurance", "production", 1)  # not a stage of this policy: no champion
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["insurance"] |= {"n_estimators": 3, "max_depth": 1}  # a much weaker challenger
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    assert run(repo, "train", "insurance")[0] == 0
+    _, verdict, output = run(repo, "gate", "insurance")
+    assert verdict is not None, output
+    rule = by_id(verdict)["mae-vs-champion"]
+    assert rule["status"] == "skipped"
+    assert "no version of 'insurance' holds the 'prod' alias" in rule["explanation"]
+    registry.set_alias("insurance", "prod", 1)
+    code, verdict, output = run(repo, "gate", "insurance")
+    assert verdict is not None, output
+    assert verdict["champion"]["version"] == 1
+    assert verdict["champion"]["alias"] == "prod"
+    assert by_id(verdict)["mae-vs-champion"]["status"] == "fail"  # compared with v1, and much worse
+    assert code == 1, output
+
+
+def test_no_stage_order_means_no_champion_said_by_gate_and_validate(insurance_repo: Path) -> None:
+    """No ``promotion.order``: max_regression is skipped with the reason, and validate warns (exit 0)."""
+    repo = insurance_repo
+    edit(repo, "policies/base.yaml", "  order: [staging, production]\n", "")
+    assert run(repo, "train", "insurance")[0] == 0
+    Registry(repo).set_alias("insurance", "production", 1)
+    _, verdict, output = run(repo, "gate", "insurance", "--version", "1")
+    assert verdict is not None, output
+    rule = by_id(verdict)["mae-vs-champion"]
+    assert rule["status"] == "skipped"
+    assert "no champion stage" in rule["explanation"]
+    assert "policies/default.yaml" in rule["explanation"]
+    result = invoke(CliRunner(), "validate", "--no-data", cwd=repo)
+    assert result.exit_code == 0, result.output
+    assert "warning" in result.output
+    assert "no champion stage" in result.output
+    assert "insurance" in result.output
+
+
 def test_stage_limits_blocking_to_its_required_families(insurance_repo: Path) -> None:
     repo = insurance_repo
     assert run(repo, "train", "insurance")[0] == 0
@@ -275,6 +327,7 @@ def test_fairness_on_a_regressor_is_an_error_rule_not_a_crash(insurance_repo: Pa
     assert np.isfinite(verdict["metrics"]["mae"])
 
 
+@pytest.mark.usefixtures("deepchecks_ok")
 def test_deepchecks_suite_conditions_become_rule_results(insurance_repo: Path) -> None:
     edit(
         insurance_repo,

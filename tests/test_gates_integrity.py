@@ -18,7 +18,6 @@ import pytest
 
 from mlgate.gates import integrity
 from mlgate.gates.integrity import (
-    DEEPCHECKS_HINT,
     IntegrityData,
     deepchecks_available,
     deepchecks_problem,
@@ -417,12 +416,6 @@ def test_details_are_plain_json_types() -> None:
 
 
 # --------------------------------------------------------------------------- deepchecks
-
-
-@pytest.fixture(scope="module")
-def deepchecks_ok() -> None:
-    if not deepchecks_available():
-        pytest.skip(f"deepchecks is not usable here: {DEEPCHECKS_HINT}")
 
 
 def run_check(check: Any, *datasets: Any) -> Any:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from mlgate.exceptions import ExternalServiceError, InvalidInput
 from mlgate.github import GitHub, GitHubUnavailable
+from mlgate.github.objects import Action, Comment, Issue, PostedComment, TagResult
 from mlgate_devkit.github_stand_in import FakeGitHub
 
 TOKEN = "ghs_FAKE_t0ken_3b9c1e7a_DO_NOT_LEAK"
@@ -59,9 +61,9 @@ def test_sticky_comment_created_then_updated_on_page_3(server, gh):
     for i in range(25):
         server.add_comment(7, f"unrelated comment {i}")
     first = gh.upsert_comment(7, "## mlgate report v1", MARKER)
-    assert first["action"] == "created"
+    assert first.action == "created"
     second = gh.upsert_comment(7, "## mlgate report v2", MARKER)
-    assert second == {**first, "action": "updated"}
+    assert second == replace(first, action=Action.UPDATED)
     ours = [c for c in server.comments[7] if MARKER in c["body"]]
     assert len(ours) == 1
     assert "v2" in ours[0]["body"]
@@ -73,17 +75,17 @@ def test_sticky_comment_created_then_updated_on_page_3(server, gh):
 
 def test_check_run_batches_annotations(server, gh):
     result = gh.create_or_update_check_run("mlgate", SHA, "failure", "2 gates failed", "summary", _annotations(120))
-    run = server.check_runs[result["id"]]
+    run = server.check_runs[result.id]
     assert [len(r["output"].get("annotations", [])) for r in run["requests"]] == [50, 50, 20]
     assert [r["method"] for r in server.requests] == ["POST", "PATCH", "PATCH"]
     assert run["public"]["output"]["annotations_count"] == 120
-    assert result["conclusion"] == "failure"
+    assert result.conclusion == "failure"
 
 
 def test_check_run_without_annotations(server, gh):
     result = gh.create_or_update_check_run("mlgate", SHA, "success", "ok", "all green", [])
-    assert result["requests"] == 1
-    assert server.check_runs[result["id"]]["public"]["conclusion"] == "success"
+    assert result.requests == 1
+    assert server.check_runs[result.id]["public"]["conclusion"] == "success"
 
 
 def test_pull_request_reviews_files(server, gh):
@@ -93,14 +95,14 @@ def test_pull_request_reviews_files(server, gh):
         server.add_review(35)
     for i in range(5):
         server.add_file(35, f"models/m{i}.yaml")
-    assert gh.pull_request(35)["number"] == 35
+    assert gh.pull_request(35).number == 35
     assert len(gh.pull_request_reviews(35)) == 3
-    assert [f["filename"] for f in gh.pull_request_files(35)] == [f"models/m{i}.yaml" for i in range(5)]
+    assert [f.filename for f in gh.pull_request_files(35)] == [f"models/m{i}.yaml" for i in range(5)]
 
 
 def test_retry_after_502(server, gh, sleeps):
     server.fail_next(502)
-    assert gh.upsert_comment(1, "hello", MARKER)["action"] == "created"
+    assert gh.upsert_comment(1, "hello", MARKER).action == "created"
     assert sleeps == [0.5]
 
 
@@ -233,7 +235,7 @@ def test_token_from_env(server, monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     monkeypatch.setenv("GITHUB_API_URL", server.url)
     with GitHub(repo=REPO) as gh:
-        assert gh.upsert_comment(3, "x", MARKER)["action"] == "created"
+        assert gh.upsert_comment(3, "x", MARKER).action == "created"
 
 
 def test_missing_token_is_exit_2(monkeypatch):
@@ -268,10 +270,10 @@ def test_lost_answer_to_a_comment_create_is_not_duplicated(server, gh, sleeps, h
     result = gh.upsert_comment(7, "## mlgate report v1", MARKER)
     ours = [c for c in server.comments[7] if MARKER in c["body"]]
     assert len(ours) == 1
-    assert result == {"url": ours[0]["html_url"], "id": ours[0]["id"], "action": "created"}
+    assert result == PostedComment(ours[0]["id"], ours[0]["html_url"], Action.CREATED)
     assert [r["method"] for r in server.requests] == ["GET", "POST", "GET"]  # looked up, not re-posted
     assert sleeps == [0.5]
-    assert gh.upsert_comment(7, "## mlgate report v2", MARKER) == {**result, "action": "updated"}
+    assert gh.upsert_comment(7, "## mlgate report v2", MARKER) == replace(result, action=Action.UPDATED)
     assert len(server.comments[7]) == 2
 
 
@@ -282,8 +284,8 @@ def test_lost_answer_to_a_check_run_create_is_not_duplicated(server, gh, sleeps,
         "mlgate / credit", SHA, "failure", "2 gates failed", "summary", _annotations(120), key="credit"
     )
     [(run_id, run)] = server.check_runs.items()
-    assert result["id"] == run_id
-    assert result["conclusion"] == "failure"
+    assert result.id == run_id
+    assert result.conclusion == "failure"
     assert run["public"]["output"]["annotations_count"] == 120  # the POST's 50, then two PATCHes
     assert run["public"]["external_id"].startswith(f"mlgate:credit:{SHA}:")
     assert [r["method"] for r in server.requests] == ["POST", "GET", "PATCH", "PATCH"]
@@ -298,9 +300,9 @@ def test_an_earlier_jobs_check_run_is_not_taken_for_this_one(server, gh):
     earlier = gh.create_or_update_check_run("mlgate / credit", SHA, "failure", "old", "old", [])
     server.fail_next(502)  # refused before anything was created: the lookup finds nothing of ours
     result = gh.create_or_update_check_run("mlgate / credit", SHA, "success", "new", "new", [])
-    assert result["id"] != earlier["id"]
+    assert result.id != earlier.id
     assert len(server.check_runs) == 2
-    assert server.check_runs[result["id"]]["public"]["conclusion"] == "success"
+    assert server.check_runs[result.id]["public"]["conclusion"] == "success"
     assert [r["method"] for r in server.requests] == ["POST", "POST", "GET", "POST"]
 
 
@@ -312,7 +314,7 @@ def test_lookup_pages_through_many_check_runs(server, gh):
     server.lose_next(1, "close")
     result = gh.create_or_update_check_run("mlgate / credit", SHA, "success", "mine", "s", [])
     assert len(server.check_runs) == 6
-    assert server.check_runs[result["id"]]["public"]["output"]["title"] == "mine"
+    assert server.check_runs[result.id]["public"]["output"]["title"] == "mine"
     pages = [r["query"].get("page", ["1"])[0] for r in server.requests if r["method"] == "GET"]
     assert pages == ["1"]  # newest first: this call's run is on the first page
 
@@ -337,21 +339,19 @@ OTHER = "b" * 40
 
 
 def test_tag_ref_created_then_found_never_moved(server, gh):
-    assert gh.create_tag_ref("credit#production#1", SHA) == {
-        "tag": "credit#production#1",
-        "sha": SHA,
-        "action": "created",
-    }
+    created = gh.create_tag_ref("credit#production#1", SHA)
+    assert created == TagResult("credit#production#1", SHA, Action.CREATED)
+    assert created.as_dict() == {"tag": "credit#production#1", "sha": SHA, "action": "created"}
     assert server.refs == {"refs/tags/credit#production#1": SHA}
     # the same tag at the same commit again (a retried run): success, nothing new
-    assert gh.create_tag_ref("credit#production#1", SHA)["action"] == "exists"
+    assert gh.create_tag_ref("credit#production#1", SHA).action == "exists"
     # the same name at another commit: an error, the tag stays where it was
     with pytest.raises(InvalidInput, match=r"already exists at aaaaaaaaaaaa, not at bbbbbbbbbbbb") as err:
         gh.create_tag_ref("credit#production#1", OTHER)
     _no_token(err.value)
     assert server.refs == {"refs/tags/credit#production#1": SHA}
     # listing by prefix: '#' travels percent-encoded, the slash in the ref name is part of the path
-    assert [r["ref"] for r in gh.matching_refs("tags/credit#")] == ["refs/tags/credit#production#1"]
+    assert [(r.ref, r.sha) for r in gh.matching_refs("tags/credit#")] == [("refs/tags/credit#production#1", SHA)]
     assert gh.matching_refs("tags/income#") == []
     assert server.violations == []
 
@@ -359,7 +359,7 @@ def test_tag_ref_created_then_found_never_moved(server, gh):
 @pytest.mark.parametrize("how", ["close", "502"])
 def test_tag_ref_whose_answer_was_lost_is_created_once(server, gh, sleeps, how):
     server.lose_next(1, how=how)
-    assert gh.create_tag_ref("credit#staging#2", SHA)["action"] == "created"
+    assert gh.create_tag_ref("credit#staging#2", SHA).action == "created"
     assert server.refs == {"refs/tags/credit#staging#2": SHA}
     assert [r["method"] for r in server.requests].count("POST") == 1  # found by the lookup, not posted again
     assert server.violations == []
@@ -412,11 +412,12 @@ def test_find_issue_pages_by_marker_state_and_label(server, gh):
     ours = server.add_issue("open one", f"alert\n{ISSUE_MARKER}", labels=["mlgate", "monitoring"], user=server.bot)
     server.add_issue("copy without the label", f"pasted {ISSUE_MARKER}", labels=["bug"], user=server.bot)
     found = gh.find_issue(ISSUE_MARKER, labels=["mlgate"])
-    assert found["number"] == ours["number"]
+    assert found is not None
+    assert found.number == ours["number"]
     lists = [r for r in server.requests if r["method"] == "GET"]
     assert [r["query"].get("page", ["1"])[0] for r in lists] == ["1", "2", "3"]
     assert all(r["query"]["labels"] == ["mlgate"] and r["query"]["state"] == ["open"] for r in lists)
-    assert gh.find_issue(ISSUE_MARKER, state="all", labels=["mlgate"])["title"] == "closed one"  # oldest first
+    assert gh.find_issue(ISSUE_MARKER, state="all", labels=["mlgate"]).title == "closed one"  # oldest first
     assert gh.find_issue(ISSUE_MARKER, state="closed", labels=["mlgate", "monitoring"]) is None
     assert gh.find_issue("<!-- nowhere -->", state="all") is None
     with pytest.raises(InvalidInput, match="open, closed or all"):
@@ -427,9 +428,9 @@ def test_issue_numbers_share_one_sequence_with_pull_requests(server, gh):
     server.add_pull(1)
     first = gh.create_issue("t", f"b {ISSUE_MARKER}", labels=["mlgate"], lookup=lambda: None)
     pr = gh.create_pull_request(title="p", body="b", head="feature", base="main")
-    assert (first["number"], pr["number"]) == (2, 3)
-    assert gh.issue(2)["title"] == "t"
-    assert gh.find_issue(ISSUE_MARKER)["number"] == 2  # the pull requests are not listed as issues
+    assert (first.number, pr.number) == (2, 3)
+    assert gh.issue(2).title == "t"
+    assert gh.find_issue(ISSUE_MARKER).number == 2  # the pull requests are not listed as issues
 
 
 @pytest.mark.parametrize("how", ["close", "502"])
@@ -443,7 +444,8 @@ def test_lost_answer_to_an_issue_create_is_not_duplicated(server, gh, sleeps, ho
         lookup=lambda: gh.find_issue(ISSUE_MARKER, labels=["mlgate"]),
     )
     [stored] = server.issues.values()
-    assert issue == stored
+    assert issue == Issue.parse(stored)
+    assert issue.assignees == ("alice",)
     assert [a["login"] for a in stored["assignees"]] == ["alice"]
     assert [r["method"] for r in server.requests] == ["POST", "GET"]
     assert sleeps == [0.5]
@@ -451,25 +453,25 @@ def test_lost_answer_to_an_issue_create_is_not_duplicated(server, gh, sleeps, ho
 
 def test_update_comment_and_close_an_issue(server, gh, sleeps):
     issue = gh.create_issue("t", ISSUE_MARKER, labels=["mlgate"], lookup=lambda: None)
-    n = issue["number"]
+    n = issue.number
     updated = gh.update_issue(n, title="t2", labels=["mlgate", "blocking"], assignees=["bob"])
-    assert updated["title"] == "t2"
-    assert [label["name"] for label in updated["labels"]] == ["mlgate", "blocking"]
-    assert updated["assignee"]["login"] == "bob"
+    assert updated.title == "t2"
+    assert updated.labels == ("mlgate", "blocking")
+    assert updated.assignees == ("bob",)
     with pytest.raises(InvalidInput, match="not \\['milestone'\\]"):
         gh.update_issue(n, milestone=1)
     # a comment whose answer was lost is found by its hidden per-comment marker, not posted twice
     server.lose_next(1, "502")
     comment = gh.comment_on_issue(n, "figures changed")
-    assert server.comments[n] == [comment]
-    assert re.search(r"<!-- mlgate:comment [0-9a-f]{12} -->$", comment["body"])
+    assert [Comment.parse(c) for c in server.comments[n]] == [comment]
+    assert re.search(r"<!-- mlgate:comment [0-9a-f]{12} -->$", comment.body)
     assert server.issues[n]["comments"] == 1
     # with the caller's marker the comment is idempotent: a re-run job finds it
     keyed = gh.comment_on_issue(n, "update for run 7", marker="<!-- mlgate:update key=7 -->")
     assert gh.comment_on_issue(n, "update for run 7", marker="<!-- mlgate:update key=7 -->") == keyed
     assert len(server.comments[n]) == 2
     closed = gh.close_issue(n, "recovered")
-    assert (closed["state"], closed["state_reason"], closed["closed_at"] is not None) == ("closed", "completed", True)
+    assert (closed.state, closed.state_reason, closed.closed_at is not None) == ("closed", "completed", True)
     assert server.comments[n][-1]["body"].startswith("recovered\n\n<!-- mlgate:comment ")
     assert server.open_issues() == []
 
@@ -477,7 +479,7 @@ def test_update_comment_and_close_an_issue(server, gh, sleeps):
 def test_an_assignee_github_refuses_is_dropped_not_the_issue(server, gh, sleeps):
     server.assignable = {"alice"}
     issue = gh.create_issue("t", ISSUE_MARKER, labels=["mlgate"], assignees=["mallory"], lookup=lambda: None)
-    assert issue["assignees"] == []
+    assert issue.assignees == ()
     assert [r["body"].get("assignees") for r in server.requests if r["method"] == "POST"] == [["mallory"], None]
     assert len(server.issues) == 1
     assert sleeps == []
@@ -533,15 +535,15 @@ def test_a_marker_comment_by_the_pr_author_is_not_adopted(server, gh, monkeypatc
         user=server._simple_user("github-actions[bot]"),  # a person's account type
     )
     first = gh.upsert_comment(7, "## mlgate report v1", MARKER)
-    assert first["action"] == "created"
-    assert first["id"] not in (forged["id"], lookalike["id"])
+    assert first.action == "created"
+    assert first.id not in (forged["id"], lookalike["id"])
     second = gh.upsert_comment(7, "## mlgate report v2", MARKER)
-    assert second == {**first, "action": "updated"}
+    assert second == replace(first, action=Action.UPDATED)
     bodies = {c["id"]: c["body"] for c in server.comments[7]}
     assert bodies[forged["id"]] == f"## mlgate report: all gates pass\n\n{MARKER}"  # left alone
     assert bodies[lookalike["id"]] == f"fake bot {MARKER}"
-    assert bodies[first["id"]].startswith("## mlgate report v2")
-    [mine] = [c for c in server.comments[7] if c["id"] == first["id"]]
+    assert bodies[first.id].startswith("## mlgate report v2")
+    [mine] = [c for c in server.comments[7] if c["id"] == first.id]
     assert (mine["user"]["login"], mine["user"]["type"]) == ("github-actions[bot]", "Bot")
     assert not [r for r in server.requests if r["method"] == "PATCH" and r["path"].endswith(str(forged["id"]))]
 
@@ -551,14 +553,12 @@ def test_the_identity_of_a_personal_token_is_configured(server, monkeypatch):
     theirs = server.add_comment(7, f"## old report\n\n{MARKER}")  # the captured sender: Codertocat
     monkeypatch.setenv("MLGATE_GITHUB_LOGIN", "Codertocat")
     with GitHub(TOKEN, server.url, REPO) as client:
-        assert client.upsert_comment(7, "## mlgate report v2", MARKER) == {
-            "url": theirs["html_url"],
-            "id": theirs["id"],
-            "action": "updated",
-        }
+        assert client.upsert_comment(7, "## mlgate report v2", MARKER) == PostedComment(
+            theirs["id"], theirs["html_url"], Action.UPDATED
+        )
     monkeypatch.setenv("MLGATE_GITHUB_LOGIN", "someone-else")
     with GitHub(TOKEN, server.url, REPO) as client:
-        assert client.upsert_comment(7, "## mlgate report v3", MARKER)["action"] == "created"
+        assert client.upsert_comment(7, "## mlgate report v3", MARKER).action == "created"
 
 
 def test_a_keyed_issue_comment_by_someone_else_does_not_stop_mlgates(server, gh, monkeypatch):
@@ -567,6 +567,6 @@ def test_a_keyed_issue_comment_by_someone_else_does_not_stop_mlgates(server, gh,
     key = "<!-- mlgate:update key=7 -->"
     server.add_comment(n, f"already said {key}", login="mallory")
     mine = gh.comment_on_issue(n, "update for run 7", marker=key)
-    assert mine["body"].startswith("update for run 7")
+    assert mine.body.startswith("update for run 7")
     assert gh.comment_on_issue(n, "update for run 7", marker=key) == mine  # its own: idempotent
     assert len(server.comments[n]) == 2

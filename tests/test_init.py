@@ -12,7 +12,8 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import PROJECT, invoke
-from mlgate.data.scaffold import WORKFLOWS, default_name
+from mlgate.data.scaffold import TEMPLATES as WORKFLOW_TEMPLATES
+from mlgate.data.scaffold import THIS_REPO, WORKFLOWS, WorkflowParams, default_name, render_workflow
 
 TEMPLATES = PROJECT / "src/mlgate/resources/init"
 
@@ -195,33 +196,46 @@ def test_actions_option_names_where_the_actions_live(tmp_path: Path) -> None:
 
 def test_the_readme_snippet_is_the_propose_template() -> None:
     readme = (PROJECT / "README.md").read_text()
-    block = re.search(r"```yaml\n(name: mlgate propose\n.*?)```", readme, re.DOTALL)
+    block = re.search(r"```yaml\n(# On every pull request.*?\nname: mlgate propose\n.*?)```", readme, re.DOTALL)
     assert block, "README: the 'Use mlgate in your repository' workflow"
-    assert block.group(1) == (TEMPLATES / "workflows/mlgate-propose.yml").read_text()
+    assert block.group(1) == render_workflow("propose", WorkflowParams.scaffold())
 
 
-def test_the_governance_template_follows_this_repos_workflow() -> None:
-    """Only the action reference, the name and the group differ from .github/workflows/governance.yml."""
-    ours = yaml.safe_load((PROJECT / ".github/workflows/governance.yml").read_text())
-    theirs = yaml.safe_load((TEMPLATES / "workflows/mlgate-governance.yml").read_text())
-    assert theirs[True] == ours[True]  # `on:`
-    assert theirs["permissions"] == ours["permissions"] == {}
-    [ours_job], [theirs_job] = ours["jobs"].values(), theirs["jobs"].values()
-    ours_steps = [
-        dict(s, uses="<owner>/<repo>/action/setup@v1") if s.get("uses") == "./action/setup" else s
-        for s in ours_job["steps"]
-    ]
-    assert theirs_job["steps"] == ours_steps
-    assert theirs_job["permissions"] == ours_job["permissions"]
+@pytest.mark.parametrize("name", WORKFLOW_TEMPLATES)
+def test_this_repos_workflows_are_the_templates_rendered(name: str) -> None:
+    """One source: .github/workflows/NAME.yml is, byte for byte, the template `mlgate init` renders,
+    with this repository's parameters (local actions, no name prefix, mlgate's own paths re-gate all).
+
+    After editing a template: scripts/render-workflows.
+    """
+    ours = (PROJECT / ".github/workflows" / f"{name}.yml").read_text(encoding="utf-8")
+    assert ours == render_workflow(name, THIS_REPO), f"run scripts/render-workflows: {name}.yml drifted"
 
 
-def test_the_monitor_template_is_this_repos_workflow() -> None:
-    """Only the action references and the name differ from .github/workflows/monitor.yml."""
-    ours = (PROJECT / ".github/workflows/monitor.yml").read_text()
-    theirs = (TEMPLATES / "workflows/mlgate-monitor.yml").read_text()
-    for verb in ("setup", "monitor"):
-        ours = ours.replace(f"uses: ./action/{verb}", f"uses: <owner>/<repo>/action/{verb}@v1")
-    assert theirs == ours.replace("\nname: monitor\n", "\nname: mlgate monitor\n")
+@pytest.mark.parametrize("name", WORKFLOW_TEMPLATES)
+def test_init_and_this_repo_differ_only_in_the_parameters(name: str) -> None:
+    """The scaffold and this repo's rendering differ only where a parameter is: every other line is equal."""
+    ours = render_workflow(name, THIS_REPO).splitlines()
+    theirs = render_workflow(name, WorkflowParams.scaffold()).splitlines()
+    extra = {"# this repo is mlgate itself", "--everything src/"}
+    ours = [line for line in ours if not any(line.strip().startswith(e) for e in extra)]
+    assert len(ours) == len(theirs)
+    for mine, init in zip(ours, theirs, strict=True):
+        if mine != init:
+            normalised = mine.replace("./action/", "<owner>/<repo>/action/")
+            normalised = re.sub(r"(<owner>/<repo>/action/[a-z]+)", r"\1@v1", normalised)
+            normalised = re.sub(r"^name: ", "name: mlgate ", normalised)
+            normalised = re.sub(r"group: ", "group: mlgate-", normalised)
+            assert normalised == init, (mine, init)
+
+
+def test_the_propose_workflows_upload_the_report_the_comment_points_to() -> None:
+    for params in (THIS_REPO, WorkflowParams.scaffold()):
+        doc = yaml.safe_load(render_workflow("propose", params))
+        steps = doc["jobs"]["model"]["steps"]
+        [upload] = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+        assert upload["with"]["name"] == "mlgate-report-${{ matrix.model }}"
+        assert upload["with"]["path"] == "${{ runner.temp }}/mlgate/${{ matrix.model }}"
 
 
 @pytest.mark.parametrize(

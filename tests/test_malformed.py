@@ -644,9 +644,9 @@ CASES = [
     ),
     case(
         "data-class-with-one-row-cannot-be-stratified",
-        f"{SPEC}:11:5: data -> split: cannot split {CREDIT_CSV} into train and holdout: The least "
-        "populated class in y has only 1 member, which is too few. The minimum number of groups "
-        "for any class cannot be less than 2.",
+        f"{SPEC}:11:5: data -> split: cannot split {CREDIT_CSV} into train and holdout: class(es) 2 of "
+        "'risk' have a single row, and stratify: true needs each class on both sides "
+        "(add rows of that class, or set stratify: false)",
         recorded(CREDIT_CSV, lambda text: text.replace("\n1,male,2,own,not_known,", "\n2,male,2,own,not_known,", 1)),
     ),
     # --------------------------------------------------------------- trust: and output: (gates on any MLflow model)
@@ -943,6 +943,41 @@ CASES = [
         "policy-allow-external-not-a-boolean",
         f"{BASE}:34:23: promotion -> stages -> staging -> allow_external: expected true or false, got string 'yes'",
         edit(BASE, "    staging:\n", '    staging:\n      allow_external: "yes"\n'),
+    ),
+    # --------------------------------------------------------------- stages: MLflow aliases, an order, approvers
+    *(
+        case(
+            f"stage-reserved-{name}",
+            f"{BASE}:35:5: promotion -> stages -> {name}: stage name '{name}' is reserved: {why}",
+            edit(BASE, "    production:\n      require_gates", f"    {name}:\n      require_gates"),
+        )
+        for name, why in (
+            ("latest", "MLflow reserves 'latest' and 'v<digits>' as alias names (they address versions)"),
+            ("v2", "MLflow reserves 'latest' and 'v<digits>' as alias names (they address versions)"),
+            ("champion", "mlgate's 'champion' alias follows the last stage of promotion.order"),
+        )
+    ),
+    case(
+        "stage-name-too-long",
+        f"{BASE}:35:5: promotion -> stages -> {'p' * 101}: stage names are at most 100 characters, got 101",
+        edit(BASE, "    production:\n      require_gates", f"    {'p' * 101}:\n      require_gates"),
+    ),
+    case(
+        "stage-order-twice",
+        f"{BASE}:31:20: promotion -> order -> 1: 'staging' is listed twice: each stage comes once in the order",
+        edit(BASE, "order: [staging, production]", "order: [staging, staging]"),
+    ),
+    case(
+        "approver-empty-login",
+        f"{BASE}:39:31: promotion -> stages -> production -> approvers -> users -> 1: '' is not a GitHub login "
+        "(letters, digits and single hyphens)",
+        edit(BASE, "        users: [risk-officer]", '        users: [risk-officer, ""]'),
+    ),
+    case(
+        "approver-empty-team",
+        f"{BASE}:40:17: promotion -> stages -> production -> approvers -> teams -> 0: '' is not a team: "
+        "write it as <org>/<team-slug>",
+        edit(BASE, "teams: [acme/model-risk]", 'teams: ["", acme/model-risk]'),
     ),
     # --------------------------------------------------------------- enum values, suggested
     case(

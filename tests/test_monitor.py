@@ -32,7 +32,6 @@ from faulty_proxy import FaultyProxy
 from mlgate.monitoring import TOLERANCE, estimate, resolve
 from mlgate.registry import Registry
 from mlgate.serving.audit import AuditStore, Record
-from mlgate_devkit.mlflow_server import free_port
 from mlgate_devkit.postgres import Cluster
 from mlgate_devkit.serve_process import start_serve
 
@@ -490,8 +489,8 @@ def test_a_spec_without_sources_exits_2_with_the_hint(template_repo: Path, tmp_p
     assert "monitoring.sources" in done.stderr
 
 
-def test_an_audit_store_that_does_not_answer_exits_3(trained: dict[str, Any]) -> None:
-    url = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"  # nothing listens there
+def test_an_audit_store_that_does_not_answer_exits_3(trained: dict[str, Any], refused_port: int) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{refused_port}/postgres"  # nothing listens there
     repo = variant(trained, "down", monitoring_block(audit=url, labels=False))
     done = monitor(trained, "--since", "1h", repo=repo)
     assert done.exit_code == 3, done.output

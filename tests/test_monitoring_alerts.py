@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from mlgate.exceptions import InvalidInput
 from mlgate.github import GitHub
-from mlgate.monitoring.alerts import figures, github_login, review_issues, sync_issue
+from mlgate.monitoring.alerts import IssueAction, IssueSync, figures, github_login, review_issues, sync_issue
 from mlgate_devkit.github_stand_in import FakeGitHub
 
 TOKEN = "ghs_FAKE_alerts_t0ken_77c1_DO_NOT_LEAK"
@@ -100,7 +101,7 @@ def _stored(issue):
 
 
 def test_no_breach_no_issue(server, gh):
-    assert sync_issue(gh, verdict(0.1), owner="@alice") == {"action": "none", "number": None, "url": None}
+    assert sync_issue(gh, verdict(0.1), owner="@alice") == IssueSync(IssueAction.NONE)
     assert server.issues == {}
     assert [(r["method"], r["path"]) for r in server.requests] == [("GET", f"/repos/{REPO}/issues")]
     assert server.requests[0]["query"] == {
@@ -115,7 +116,7 @@ def test_no_breach_no_issue(server, gh):
 def test_breach_opens_one_issue_with_labels_and_assignee(server, gh):
     result = sync_issue(gh, verdict(0.4213), owner="@alice", details_url="https://ci.example/runs/9")
     [issue] = server.issues.values()
-    assert result == {"action": "opened", "number": issue["number"], "url": issue["html_url"]}
+    assert result.as_dict() == {"action": "opened", "number": issue["number"], "url": issue["html_url"]}
     assert issue["title"] == "credit@production: monitoring breach — drifted_share 0.42 > 0.3"
     assert [label["name"] for label in issue["labels"]] == ["mlgate", "monitoring", "blocking"]
     assert [a["login"] for a in issue["assignees"]] == ["alice"]
@@ -148,7 +149,7 @@ def test_same_drift_again_same_issue_no_comment_no_edit(server, gh):
     server.requests.clear()
     # the next run: a new window, the same drift to 2 significant digits (0.4187 → 0.42)
     again = sync_issue(gh, verdict(0.4187, run="r2"), owner="alice")
-    assert again == {**first, "action": "unchanged"}
+    assert again == replace(first, action=IssueAction.UNCHANGED)
     assert len(server.issues) == 1
     assert server.comments.get(issue["number"], []) == []
     assert issue["comments"] == 0
@@ -158,9 +159,9 @@ def test_same_drift_again_same_issue_no_comment_no_edit(server, gh):
 
 def test_worse_drift_one_update_comment(server, gh):
     first = sync_issue(gh, verdict(0.42, run="r1"), owner="alice")
-    number = first["number"]
+    number = first.number
     worse = sync_issue(gh, verdict(0.55, run="r2"), owner="alice")
-    assert worse == {**first, "action": "commented"}
+    assert worse == replace(first, action=IssueAction.COMMENTED)
     assert len(server.issues) == 1
     [comment] = server.comments[number]
     assert "**worse**: `drift-share` drifted_share 0.42 → 0.55 (must be ≤ 0.3)" in comment["body"]
@@ -169,23 +170,23 @@ def test_worse_drift_one_update_comment(server, gh):
     assert issue["title"] == "credit@production: monitoring breach — drifted_share 0.55 > 0.3"
     assert _stored(issue)["rules"]["drift-share"]["observed"] == 0.55
     # the same worse drift once more: nothing new
-    assert sync_issue(gh, verdict(0.551, run="r3"), owner="alice")["action"] == "unchanged"
+    assert sync_issue(gh, verdict(0.551, run="r3"), owner="alice").action == "unchanged"
     assert len(server.comments[number]) == 1
     # a re-run of the job that commented (same run, same figures) does not comment twice
     issue["body"] = issue["body"].replace('"observed":0.55', '"observed":0.42')  # as if its edit had failed
-    assert sync_issue(gh, verdict(0.55, run="r2"), owner="alice")["action"] == "commented"
+    assert sync_issue(gh, verdict(0.55, run="r2"), owner="alice").action == "commented"
     assert len(server.comments[number]) == 1
 
 
 def test_new_and_resolved_rules_and_labels_follow(server, gh):
     first = sync_issue(gh, verdict(0.1, auc=0.70), owner="alice")  # only a warning fails
-    issue = server.issues[first["number"]]
+    issue = server.issues[first.number]
     assert issue["title"] == "credit@production: monitoring breach — auc 0.7 < 0.75"
     assert [label["name"] for label in issue["labels"]] == ["mlgate", "monitoring"]
     # a human adds a label; drift appears, the AUC recovers
-    server.issues[first["number"]]["labels"].append(server.label("triage"))
-    assert sync_issue(gh, verdict(0.35, psi=0.31, auc=0.8, run="r2"), owner="alice")["action"] == "commented"
-    [comment] = server.comments[first["number"]]
+    server.issues[first.number]["labels"].append(server.label("triage"))
+    assert sync_issue(gh, verdict(0.35, psi=0.31, auc=0.8, run="r2"), owner="alice").action == "commented"
+    [comment] = server.comments[first.number]
     assert "**new**: `drift-share` drifted_share 0.35 > 0.3 (must be ≤ 0.3)" in comment["body"]
     assert "**new**: `max-psi` psi_max 0.31 > 0.25 (must be ≤ 0.25)" in comment["body"]
     assert "**resolved**: `auc-floor` passes now" in comment["body"]
@@ -197,7 +198,7 @@ def test_new_and_resolved_rules_and_labels_follow(server, gh):
 
 def test_an_error_is_a_breach(server, gh):
     result = sync_issue(gh, verdict(0.1, null_share_status="error"), owner=None)
-    issue = server.issues[result["number"]]
+    issue = server.issues[result.number]
     assert issue["title"] == "credit@production: monitoring breach — null_share could not be evaluated"
     assert issue["assignees"] == []
     assert "Owner: none named" in issue["body"]
@@ -206,17 +207,17 @@ def test_an_error_is_a_breach(server, gh):
 def test_recovery_closes_with_a_comment(server, gh):
     opened = sync_issue(gh, verdict(0.42, run="r1"), owner="alice")
     closed = sync_issue(gh, verdict(0.12, run="r2"), owner="alice")
-    assert closed == {**opened, "action": "closed"}
-    issue = server.issues[opened["number"]]
+    assert closed == replace(opened, action=IssueAction.CLOSED)
+    issue = server.issues[opened.number]
     assert (issue["state"], issue["state_reason"]) == ("closed", "completed")
-    [comment] = server.comments[opened["number"]]
+    [comment] = server.comments[opened.number]
     assert comment["body"].startswith("**Recovered**: every monitoring rule passes in run `r2`")
     # healthy afterwards: nothing; a new breach opens a new issue (the closed one stays closed)
-    assert sync_issue(gh, verdict(0.1, run="r3"), owner="alice")["action"] == "none"
+    assert sync_issue(gh, verdict(0.1, run="r3"), owner="alice").action == "none"
     again = sync_issue(gh, verdict(0.5, run="r4"), owner="alice")
-    assert again["action"] == "opened"
-    assert again["number"] != opened["number"]
-    assert [i["number"] for i in server.open_issues()] == [again["number"]]
+    assert again.action == "opened"
+    assert again.number != opened.number
+    assert [i["number"] for i in server.open_issues()] == [again.number]
 
 
 @pytest.mark.parametrize("how", ["close", "502"])
@@ -224,11 +225,11 @@ def test_lost_answer_to_the_create_still_one_issue(server, gh, sleeps, how):
     server.lose_next(1, how)  # GitHub creates the issue; its answer never arrives
     result = sync_issue(gh, verdict(0.42), owner="alice")
     [issue] = server.issues.values()
-    assert result == {"action": "opened", "number": issue["number"], "url": issue["html_url"]}
+    assert result.as_dict() == {"action": "opened", "number": issue["number"], "url": issue["html_url"]}
     assert len(_posts(server, "/issues")) == 1  # looked up, not posted again
     assert [r["method"] for r in server.requests] == ["GET", "POST", "GET", "GET"]  # find, create, lookup, twins
     assert sleeps == [0.5]
-    assert sync_issue(gh, verdict(0.42, run="r2"), owner="alice")["action"] == "unchanged"
+    assert sync_issue(gh, verdict(0.42, run="r2"), owner="alice").action == "unchanged"
     assert len(server.open_issues()) == 1
 
 
@@ -236,7 +237,7 @@ def test_502_before_the_create_then_success_one_issue(server, gh, sleeps):
     server.fail_next(502, method="POST")  # refused before anything was created
     result = sync_issue(gh, verdict(0.42), owner="alice")
     [issue] = server.issues.values()
-    assert result["number"] == issue["number"]
+    assert result.number == issue["number"]
     # find; refused; looked up: none → posted; twins
     assert [r["method"] for r in server.requests] == ["GET", "POST", "GET", "POST", "GET"]
     assert sleeps == [0.5]
@@ -253,7 +254,7 @@ def test_two_runs_at_once_leave_one_open_issue(server, gh, monkeypatch):
 
     monkeypatch.setattr(gh, "find_issue", looked_too_early)
     result = sync_issue(gh, verdict(0.42), owner="alice")
-    assert result == {"action": "opened", "number": other["number"], "url": other["html_url"]}
+    assert result.as_dict() == {"action": "opened", "number": other["number"], "url": other["html_url"]}
     assert [i["number"] for i in server.open_issues()] == [other["number"]]
     [ours] = [i for i in server.issues.values() if i["number"] != other["number"]]
     assert (ours["state"], ours["state_reason"]) == ("closed", "duplicate")
@@ -264,9 +265,9 @@ def test_a_second_model_and_stage_gets_its_own_issue(server, gh):
     one = sync_issue(gh, verdict(0.42), owner="alice")
     staging = {**verdict(0.42), "stage": "staging"}
     two = sync_issue(gh, staging, owner="alice")
-    assert two["action"] == "opened"
-    assert two["number"] != one["number"]
-    assert sync_issue(gh, verdict(0.42), owner="alice")["action"] == "unchanged"
+    assert two.action == "opened"
+    assert two.number != one.number
+    assert sync_issue(gh, verdict(0.42), owner="alice").action == "unchanged"
     assert len(server.open_issues()) == 2
 
 
@@ -274,14 +275,14 @@ def test_an_issue_a_person_opened_with_the_marker_and_labels_is_not_ours(server,
     pasted = server.add_issue("lookalike", f"someone pasted the marker {MARKER}", labels=["mlgate", "monitoring"])
     assert pasted["user"]["type"] != "Bot"
     result = sync_issue(gh, verdict(0.42), owner="alice")
-    assert result["action"] == "opened"
-    assert result["number"] != pasted["number"]
+    assert result.action == "opened"
+    assert result.number != pasted["number"]
     assert server.issues[pasted["number"]]["body"] == f"someone pasted the marker {MARKER}"  # left as it was
 
 
 def test_an_issue_without_the_mlgate_label_is_not_ours(server, gh):
     server.add_issue("copied by hand", f"someone pasted the marker {MARKER}", labels=["bug"])
-    assert sync_issue(gh, verdict(0.42), owner="alice")["action"] == "opened"
+    assert sync_issue(gh, verdict(0.42), owner="alice").action == "opened"
     assert len(server.open_issues()) == 2
 
 
@@ -296,7 +297,7 @@ def test_an_issue_without_the_mlgate_label_is_not_ours(server, gh):
 )
 def test_an_owner_that_is_not_a_login_is_mentioned_not_assigned(server, gh, owner, line):
     result = sync_issue(gh, verdict(0.42), owner=owner)
-    issue = server.issues[result["number"]]
+    issue = server.issues[result.number]
     assert issue["assignees"] == []
     assert "assignees" not in _posts(server, "/issues")[0]["body"]
     assert line in issue["body"]
@@ -305,7 +306,7 @@ def test_an_owner_that_is_not_a_login_is_mentioned_not_assigned(server, gh, owne
 def test_an_owner_github_refuses_to_assign_still_gets_the_issue(server, gh, sleeps):
     server.assignable = {"alice"}
     result = sync_issue(gh, verdict(0.42), owner="@mallory")
-    issue = server.issues[result["number"]]
+    issue = server.issues[result.number]
     assert issue["assignees"] == []
     assert "Owner: @mallory" in issue["body"]  # mentioned: notified all the same
     assert [p["body"].get("assignees") for p in _posts(server, "/issues")] == [["mallory"], None]
@@ -336,7 +337,7 @@ def test_a_verdict_of_another_schema_is_refused(gh):
 
 def test_report_markdown_is_folded_and_cut_to_fit(server, gh):
     result = sync_issue(gh, verdict(0.42), owner="alice", report_markdown="# report\n" + "x" * 100_000)
-    body = server.issues[result["number"]]["body"]
+    body = server.issues[result.number]["body"]
     assert "<details><summary>Full report</summary>" in body
     assert "report cut to fit" in body
     assert len(body) <= 65_536
@@ -363,7 +364,7 @@ def _reviews(gh, now, days=(30, 90, 180), version=2, owner="@alice"):
 
 def test_reviews_not_due_open_nothing(server, gh):
     out = _reviews(gh, PROMOTED + timedelta(days=29, hours=23))
-    assert [r["action"] for r in out] == ["not_due", "not_due", "not_due"]
+    assert [r.action for r in out] == ["not_due", "not_due", "not_due"]
     assert server.issues == {}
     assert server.requests == []
 
@@ -371,7 +372,7 @@ def test_reviews_not_due_open_nothing(server, gh):
 def test_a_due_review_opens_once(server, gh):
     out = _reviews(gh, PROMOTED + timedelta(days=30))
     [issue] = server.issues.values()
-    assert out == [
+    assert [r.as_dict() for r in out] == [
         {"day": 30, "action": "opened", "number": issue["number"], "url": issue["html_url"]},
         {"day": 90, "action": "not_due", "number": None, "url": None},
         {"day": 180, "action": "not_due", "number": None, "url": None},
@@ -382,25 +383,25 @@ def test_a_due_review_opens_once(server, gh):
     assert "<!-- mlgate:review model=credit stage=production version=2 day=30 -->" in issue["body"]
     assert "due on 2026-02-09" in issue["body"]
     again = _reviews(gh, PROMOTED + timedelta(days=31))
-    assert again[0] == {**out[0], "action": "exists"}
+    assert again[0] == replace(out[0], action=IssueAction.EXISTS)
     assert len(server.issues) == 1
 
 
 def test_a_closed_review_is_never_reopened_nor_duplicated(server, gh):
     [first, *_] = _reviews(gh, PROMOTED + timedelta(days=45))
-    gh.close_issue(first["number"], "reviewed: keep")
+    gh.close_issue(first.number, "reviewed: keep")
     later = _reviews(gh, PROMOTED + timedelta(days=200))
-    assert [(r["day"], r["action"]) for r in later] == [(30, "exists"), (90, "opened"), (180, "opened")]
-    assert server.issues[first["number"]]["state"] == "closed"
+    assert [(r.day, r.action) for r in later] == [(30, "exists"), (90, "opened"), (180, "opened")]
+    assert server.issues[first.number]["state"] == "closed"
     assert len(server.issues) == 3
-    assert _reviews(gh, PROMOTED + timedelta(days=201)) == [{**r, "action": "exists"} for r in later]
+    assert _reviews(gh, PROMOTED + timedelta(days=201)) == [replace(r, action=IssueAction.EXISTS) for r in later]
     assert len(server.issues) == 3
 
 
 def test_a_new_version_has_its_own_reviews(server, gh):
     _reviews(gh, PROMOTED + timedelta(days=30), days=[30])
     out = _reviews(gh, PROMOTED + timedelta(days=30), days=[30], version=3)
-    assert out[0]["action"] == "opened"
+    assert out[0].action == "opened"
     assert sorted(i["title"] for i in server.issues.values()) == [
         "credit@production v2: 30-day post-deployment review",
         "credit@production v3: 30-day post-deployment review",
@@ -412,7 +413,9 @@ def test_a_review_whose_answer_was_lost_opens_once(server, gh, how):
     server.lose_next(1, how)
     out = _reviews(gh, PROMOTED + timedelta(days=30), days=[30], owner="Jane Doe")
     [issue] = server.issues.values()
-    assert out == [{"day": 30, "action": "opened", "number": issue["number"], "url": issue["html_url"]}]
+    assert [r.as_dict() for r in out] == [
+        {"day": 30, "action": "opened", "number": issue["number"], "url": issue["html_url"]}
+    ]
     assert issue["assignees"] == []
     assert len(_posts(server, "/issues")) == 1
 
@@ -428,4 +431,4 @@ def test_naive_datetimes_are_utc(server, gh):
         now=datetime(2026, 2, 9, 9, 29),
         owner=None,
     )
-    assert out[0]["action"] == "not_due"
+    assert out[0].action == "not_due"

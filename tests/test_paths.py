@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import _free_port, git, invoke
+from conftest import git, invoke
 
 SPEC2 = "models/credit2/model.yaml"
 LAX = "description: Lax (written by the pull request).\n"
@@ -54,9 +54,9 @@ def commit(repo: Path, message: str) -> str:
 
 
 @pytest.fixture
-def no_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_mlflow(monkeypatch: pytest.MonkeyPatch, refused_port: int) -> None:
     """Nothing listens here: touching MLflow would fail with exit 3, not 2."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{refused_port}")
 
 
 @pytest.mark.parametrize(

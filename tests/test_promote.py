@@ -21,8 +21,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import (
-    _free_port,
+    checkout_state,
     copy_repo,
+    dirty,
     git,
     github_stand_in,
     invoke,
@@ -31,7 +32,8 @@ from conftest import (
 )
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gates.run import run_gates
-from mlgate.promotion import Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
+from mlgate.github.objects import Action, TagResult
+from mlgate.promotion import ChangeOutcome, Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
 from mlgate.registry import Registry, audit
 from mlgate.training.train import train
 from mlgate_devkit.github_stand_in import FakeGitHub
@@ -415,6 +417,51 @@ def test_apply_promotes_archives_tags_and_audits_then_is_idempotent(
     assert "risk-officer" in result.output
 
 
+def _rename_stage(promo: Promo, old: str, new: str) -> None:
+    """The policy's stage ``old`` called ``new`` (its definition and the order), committed."""
+    base = promo.repo / "policies" / "base.yaml"
+    text = base.read_text()
+    order = "order: [staging, production]"
+    for before, after in (
+        (f"    {old}:\n      require_gates", f"    {new}:\n      require_gates"),
+        (order, order.replace(old, new)),
+    ):
+        assert text.count(before) == 1, before
+        text = text.replace(before, after)
+    base.write_text(text)
+    commit_all(promo.repo, f"the stage {old} is called {new}")
+
+
+def test_the_champion_alias_follows_the_policys_last_stage(promo: Promo, github: FakeGitHub) -> None:
+    """A policy whose order ends in ``prod``: promoting into ``prod`` moves ``champion``; staging does not."""
+    _rename_stage(promo, "production", "prod")
+    promo.release(staging=1, prod=None)
+    apply(promo.repo, promo.registry, pull=None, actor="ci")
+    assert (promo.alias("staging"), promo.alias("prod"), promo.alias("champion")) == (1, None, None)
+    sha = promo.release(staging=1, prod=1)
+    apply(promo.repo, promo.registry, pull=approved_pr(github, 21, sha, "risk-officer"), actor="merger")
+    assert (promo.alias("prod"), promo.alias("champion"), promo.alias("production")) == (1, 1, None)
+    promo.release(staging=1, prod=None)  # emptying the champion stage empties champion too
+    apply(promo.repo, promo.registry, pull=approved_pr(github, 22, head(promo.repo), "risk-officer"))
+    assert (promo.alias("prod"), promo.alias("champion")) == (None, None)
+
+
+@pytest.mark.parametrize("reserved", ["latest", "v2"])
+def test_a_stage_mlflow_reserves_is_refused_before_any_record(promo: Promo, cli: CliRunner, reserved: str) -> None:
+    """An alias MLflow refuses used to crash apply (exit 70) after writing a ``started`` record: now exit 2 first."""
+    _rename_stage(promo, "staging", reserved)
+    before = {v: promo.registry.version(promo.name, v).tags for v in (1, 2)}
+    promo.release(**{reserved: 1, "production": None})
+    result = invoke(cli, "promote", "--apply", cwd=promo.repo)
+    assert result.exit_code == 2, result.output
+    assert f"policies/base.yaml:33:5: promotion -> stages -> {reserved}: stage name '{reserved}' is reserved" in (
+        result.output
+    )
+    assert promo.records() == []  # no audit record, started or otherwise
+    assert promo.registry.aliases([promo.name]) == {promo.name: {}}  # no alias moved
+    assert {v: promo.registry.version(promo.name, v).tags for v in (1, 2)} == before
+
+
 def test_apply_refuses_a_merge_that_bypassed_review(promo: Promo, cli: CliRunner) -> None:
     promo.release(staging=1, production=None)
     assert invoke(cli, "promote", "--apply", cwd=promo.repo).exit_code == 0  # staging needs no approval
@@ -606,7 +653,9 @@ def test_an_older_commit_never_overwrites_a_newer_promotion(promo: Promo, tmp_pa
     git("checkout", "-q", older, cwd=stale)
     result = apply(stale, Registry(stale, promo.uri), pull=None)
     [change] = result.plan.changes
-    assert change.outcome.startswith("superseded: v2 was promoted by"), change.outcome
+    assert change.outcome == ChangeOutcome.SUPERSEDED, change.outcome_text
+    assert change.outcome_reason.startswith("v2 was promoted by"), change.outcome_reason
+    assert change.as_dict()["outcome"] == f"superseded: {change.outcome_reason}"  # the JSON as before
     assert promo.alias("staging") == 2
     assert len(promo.records()) == 1
 
@@ -643,26 +692,75 @@ def test_propose_promotion_keeps_comments_and_order(promo: Promo, cli: CliRunner
 def test_propose_promotion_opens_the_pull_request(
     promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path
 ) -> None:
+    """Built in a scratch checkout of main: the user's checkout (a feature branch, uncommitted work
+    on the very release.yaml it edits) is exactly as it was; a retry opens no second pull request."""
     origin = tmp_path / "origin.git"
     git("init", "-q", "--bare", str(origin), cwd=tmp_path)
     git("remote", "add", "origin", str(origin), cwd=promo.repo)
+    git("push", "-q", "origin", "main", cwd=promo.repo)
+    main = git("rev-parse", "main", cwd=promo.repo).strip()
+    git("switch", "-q", "-c", "feature", cwd=promo.repo)
+    (promo.repo / "feature.txt").write_text("feature work\n")
+    git("add", "feature.txt", cwd=promo.repo)
+    git("commit", "-q", "-m", "feature work", cwd=promo.repo)
+    release = f"models/{promo.name}/release.yaml"
+    dirty(promo.repo, release)
+    state = checkout_state(promo.repo)
     out = tmp_path / "proposal.json"
     args = ("propose-promotion", promo.name, "--version", "2", "--stage", "production", "--open-pr")
     result = invoke(cli, *args, "--json", str(out), cwd=promo.repo)
     assert result.exit_code == 0, result.output
+    assert checkout_state(promo.repo) == state, "branch, HEAD, index and work tree as they were"
+    assert git("worktree", "list", "--porcelain", cwd=promo.repo).count("worktree ") == 1
     proposal = json.loads(out.read_text())
     branch = f"promote/{promo.name}-production-v2"
     assert proposal["branch"] == branch
-    assert git("ls-remote", "--heads", str(origin), cwd=tmp_path).strip().endswith(f"refs/heads/{branch}")
+    assert git("rev-parse", f"{branch}~1", cwd=origin).strip() == main, "from main, not from the feature"
+    assert git("diff", "--name-only", f"main...{branch}", cwd=origin).split() == [release]
+    pushed = git("show", f"{branch}:{release}", cwd=origin)
+    assert f'production: {{version: 2, digest: "{promo.digest(2)}"}}' in pushed
+    assert "not committed" not in pushed
     [created] = [r for r in github.requests if r["method"] == "POST" and r["path"].endswith("/pulls")]
     assert created["body"]["head"] == branch
     assert created["body"]["title"] == f"Promote {promo.name} to v2 in production"
     assert promo.digest(2) in created["body"]["body"]
     assert proposal["pr_url"]
 
+    again = invoke(cli, *args, "--json", str(out), cwd=promo.repo)  # a retry: nothing pushed, no second PR
+    assert again.exit_code == 0, again.output
+    assert json.loads(out.read_text())["pr"] == proposal["pr"]
+    assert len([r for r in github.requests if r["method"] == "POST" and r["path"].endswith("/pulls")]) == 1
+    assert checkout_state(promo.repo) == state
 
-def test_registry_outage_exits_3(governed_repo: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
+
+def test_a_proposal_that_fails_midway_leaves_the_checkout_as_it_was(
+    promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path
+) -> None:
+    """The push is refused after the commit was made in the scratch checkout: exit 3, nothing changed; a retry works."""
+    origin = tmp_path / "origin.git"
+    git("init", "-q", "--bare", str(origin), cwd=tmp_path)
+    git("remote", "add", "origin", str(origin), cwd=promo.repo)
+    git("remote", "set-url", "--push", "origin", str(tmp_path / "nowhere.git"), cwd=promo.repo)
+    dirty(promo.repo, "params.yaml")
+    state = checkout_state(promo.repo)
+    args = ("propose-promotion", promo.name, "--version", "2", "--stage", "staging", "--open-pr")
+    result = invoke(cli, *args, cwd=promo.repo)
+    assert result.exit_code == 3, result.output
+    assert "push" in result.output
+    assert checkout_state(promo.repo) == state
+    assert git("worktree", "list", "--porcelain", cwd=promo.repo).count("worktree ") == 1, "scratch removed"
+    assert [r for r in github.requests if r["method"] == "POST"] == []
+    git("remote", "set-url", "--push", "origin", str(origin), cwd=promo.repo)
+    result = invoke(cli, *args, cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert checkout_state(promo.repo) == state
+    assert git("ls-remote", "--heads", str(origin), cwd=tmp_path).count("refs/heads/promote/") == 1
+
+
+def test_registry_outage_exits_3(
+    governed_repo: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, refused_port: int
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{refused_port}")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
     result = invoke(cli, "status", cwd=governed_repo)
@@ -677,8 +775,9 @@ def test_registry_dies_mid_apply_then_a_rerun_completes(
 ) -> None:
     """The server is killed after the audit record is written and before the alias moves: exit 3
     with the reason, the alias untouched, the record 'started'; a re-run completes both."""
-    server_dir, port = tmp_path / "server", _free_port()
-    url, proc = start_mlflow_server(server_dir, port)
+    server_dir = tmp_path / "server"
+    url, proc = start_mlflow_server(server_dir)  # port 0: the server reports the one it bound
+    port = int(url.rsplit(":", 1)[1])
     try:
         repo = copy_repo(promo_source, tmp_path / "repo")
         rename_model(repo, TEMPLATE_NAME, "inskill")
@@ -813,7 +912,8 @@ def test_a_tag_already_at_the_merge_commit_is_not_created_again(promo: Promo, gi
     sha = promo.release(staging=1, production=None)
     github.refs[f"refs/tags/{promo.name}#staging#4"] = sha  # an earlier run made it, its answer lost
     result = apply(promo.repo, promo.registry, pull=None, hooks=Hooks(gto_tags=True))
-    assert result.hooks.tags == [{"tag": f"{promo.name}#staging#4", "sha": sha, "action": "exists"}]
+    assert result.hooks.tags == [TagResult(f"{promo.name}#staging#4", sha, Action.EXISTS)]
+    assert result.hooks.as_dict()["tags"] == [{"tag": f"{promo.name}#staging#4", "sha": sha, "action": "exists"}]
     assert list(github.refs) == [f"refs/tags/{promo.name}#staging#4"]
 
 

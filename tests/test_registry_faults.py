@@ -12,13 +12,14 @@ import json
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import PROJECT, _free_port, git, invoke
+from conftest import PROJECT, git, invoke
 from faulty_proxy import FaultyProxy
 from mlgate.exceptions import RegistryUnavailable
 from mlgate.registry import Registry, outage_reason
@@ -148,8 +149,8 @@ def test_a_404_from_the_proxy_is_not_an_outage(proxy: FaultyProxy, tmp_path: Pat
     assert registry.alias_version(LOOKALIKE, "staging") is None
 
 
-def test_connection_refused_is_an_outage(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+def test_connection_refused_is_an_outage(tmp_path: Path, refused_port: int) -> None:
+    url = f"http://127.0.0.1:{refused_port}"
     with pytest.raises(RegistryUnavailable, match=r"did not answer after \d+ retries \(connection refused\)"):
         Registry(tmp_path, url).aliases(["credit"])
 
@@ -177,7 +178,7 @@ def test_classes_come_from_codes_not_messages() -> None:
 
 def test_registry_benchmark_runs() -> None:
     done = subprocess.run(
-        [sys.executable, str(PROJECT / "benchmarks" / "registry.py"), "--models", "5", "--repeat", "1"],
+        [sys.executable, str(PROJECT / "benchmarks" / "registry.py"), "--models", "5", "--pairs", "1"],
         capture_output=True,
         text=True,
         check=False,
@@ -185,7 +186,10 @@ def test_registry_benchmark_runs() -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     last = done.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"models=5 status_s=\d+\.\d\d plan_s=\d+\.\d\d", last), last
+    number = r"\d+(?:\.\d+)?"
+    sides = " ".join(f"{side}_s={number} {side}_mb={number} {side}_self_mb={number}" for side in ("status", "anchor"))
+    assert re.fullmatch(rf"models=5 {sides} ratio={number}", last), last
+    assert "status: 10 rows, all Synced: True" in done.stdout
 
 
 # --------------------------------------------------------------------------- racing writes
@@ -202,7 +206,7 @@ def test_a_tag_write_that_collides_with_a_concurrent_twin_is_repeated(proxy: Fau
     """Two applies racing set the same tag; the SQL store answers the second insert with
     BAD_REQUEST. Writing the same value again is an update, so the write is repeated."""
     registry = Registry(tmp_path, proxy.url)
-    name = f"race{_free_port()}"
+    name = f"race{uuid.uuid4().hex[:12]}"  # its own model on the shared server
     registry.client.create_registered_model(name)
     registry.client.create_model_version(name, source="s3://nowhere/model")  # never read
     proxy.fail(r"/model-versions/set-tag", status=400, body=UNIQUE, times=1)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import copy_repo, dvc, git, github_stand_in, invoke
+from conftest import checkout_state, copy_repo, dirty, dvc, git, github_stand_in, invoke
 from mlgate.config.yamlio import replace_scalar
 from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.github import GitHub
@@ -88,7 +88,13 @@ def remote_heads(repo: Path) -> dict[str, str]:
 def assert_back_on_main_and_clean(repo: Path) -> None:
     assert git("branch", "--show-current", cwd=repo).strip() == "main"
     assert git("status", "--porcelain", "--untracked-files=no", cwd=repo) == ""
-    assert git("branch", "--list", BRANCH, cwd=repo) == "", "the local retrain branch is deleted"
+    assert git("branch", "--list", BRANCH, cwd=repo) == "", "no local retrain branch"
+    assert_no_scratch_left(repo)
+
+
+def assert_no_scratch_left(repo: Path) -> None:
+    worktrees = git("worktree", "list", "--porcelain", cwd=repo)
+    assert worktrees.count("worktree ") == 1, f"the scratch checkout is removed: {worktrees}"
 
 
 @pytest.fixture
@@ -127,13 +133,14 @@ def test_snapshots_recipe_opens_one_pr_with_the_spec_pointing_at_the_newest(snap
     repo = snapshots_repo
     before = (repo / SPEC).read_text()
     main_before = git("rev-parse", "main", cwd=repo).strip()
+    state = checkout_state(repo)
     said: list[str] = []
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github, progress=said.append)
-    assert result["action"] == "opened", said
-    assert result["branch"] == BRANCH == branch_name("credit")
+    assert result.action == "opened", said
+    assert result.branch == BRANCH == branch_name("credit")
     [pull] = fake.pulls.values()
-    assert result["number"] == pull["number"]
+    assert result.number == pull["number"]
     assert pull["head"]["ref"] == BRANCH
     assert pull["base"]["ref"] == "main"
     assert pull["title"] == "Retrain credit: drifted_share 0.42 > 0.3"
@@ -150,14 +157,14 @@ def test_snapshots_recipe_opens_one_pr_with_the_spec_pointing_at_the_newest(snap
     assert changed == [SPEC]
     message = git("log", "-1", "--format=%B", BRANCH, cwd=origin_of(repo)).strip()
     assert message == "credit: retrain — drifted_share 0.42 > 0.3 in production (monitoring run 0123abcd)"
-    assert_back_on_main_and_clean(repo)
-    assert (repo / SPEC).read_text() == before
+    assert checkout_state(repo) == state, "the user's checkout is exactly as it was"
+    assert_no_scratch_left(repo)
 
     # (b) a second run while the PR is open: nothing pushed, no second PR
     fake.requests.clear()
     with client(fake) as github:
         again = propose(repo, "credit", verdict(), github)
-    assert again == {"action": "exists", "number": pull["number"], "url": pull["html_url"], "branch": BRANCH}
+    assert again.as_dict() == {"action": "exists", "number": pull["number"], "url": pull["html_url"], "branch": BRANCH}
     assert len(fake.pulls) == 1
     assert posts(fake) == []
     [listing] = fake.requests
@@ -173,8 +180,8 @@ def test_snapshots_recipe_opens_one_pr_with_the_spec_pointing_at_the_newest(snap
     commit_all(repo, "march snapshot")
     with client(fake) as github:
         third = propose(repo, "credit", verdict(), github)
-    assert third["action"] == "opened"
-    assert third["number"] != pull["number"]
+    assert third.action == "opened"
+    assert third.number != pull["number"]
     assert "path: data/snapshots/2026-03.csv" in git("show", f"{BRANCH}:{SPEC}", cwd=origin_of(repo))
     assert_back_on_main_and_clean(repo)
 
@@ -184,10 +191,10 @@ def test_a_lost_answer_to_the_pr_create_still_makes_one_pr(snapshots_repo: Path,
     fake.lose_next(how=how)
     with client(fake) as github:
         result = propose(snapshots_repo, "credit", verdict(), github)
-    assert result["action"] == "opened"
+    assert result.action == "opened"
     assert len(fake.pulls) == 1, "looked up by its head before the retry: never two"
     assert [r["path"] for r in posts(fake)] == [f"/repos/{REPO}/pulls"]
-    assert result["number"] == next(iter(fake.pulls))
+    assert result.number == next(iter(fake.pulls))
     assert_back_on_main_and_clean(snapshots_repo)
 
 
@@ -197,15 +204,17 @@ def test_the_newest_snapshot_already_in_use_changes_nothing(snapshots_repo: Path
     commit_all(repo, "on the newest")
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github)
-    assert result["action"] == "no_change"
+    assert result.action == "no_change"
     assert fake.pulls == {}
     assert posts(fake) == []
     assert BRANCH not in remote_heads(repo)
     assert_back_on_main_and_clean(repo)
 
 
-def test_an_untracked_newest_snapshot_is_refused_located(snapshots_repo: Path, fake) -> None:
+def test_a_newest_snapshot_git_tracks_but_dvc_does_not_is_refused_located(snapshots_repo: Path, fake) -> None:
     (snapshots_repo / "data/snapshots/2026-04.csv").write_text("a,b\n1,2\n")
+    commit_all(snapshots_repo, "a snapshot committed to git, not DVC")
+    state = checkout_state(snapshots_repo)
     with client(fake) as github, pytest.raises(MlgateError) as err:
         propose(snapshots_repo, "credit", verdict(), github)
     assert err.value.exit_code == 2
@@ -213,7 +222,18 @@ def test_an_untracked_newest_snapshot_is_refused_located(snapshots_repo: Path, f
     assert f"{SPEC}:" in str(err.value.problems[0])
     assert fake.pulls == {}
     assert BRANCH not in remote_heads(snapshots_repo)
-    assert_back_on_main_and_clean(snapshots_repo)
+    assert checkout_state(snapshots_repo) == state
+    assert_no_scratch_left(snapshots_repo)
+
+
+def test_an_uncommitted_snapshot_is_not_the_bases_and_is_not_proposed(snapshots_repo: Path, fake) -> None:
+    """The pull request holds what the base branch holds: a file only in the user's work tree is not in it."""
+    (snapshots_repo / "data/snapshots/2026-04.csv").write_text("a,b\n1,2\n")
+    with client(fake) as github:
+        result = propose(snapshots_repo, "credit", verdict(), github)
+    assert result.action == "opened"
+    assert "path: data/snapshots/2026-02.csv" in git("show", f"{BRANCH}:{SPEC}", cwd=origin_of(snapshots_repo))
+    assert (snapshots_repo / "data/snapshots/2026-04.csv").read_text() == "a,b\n1,2\n"
 
 
 # --------------------------------------------------------------------------- command
@@ -221,6 +241,8 @@ def test_an_untracked_newest_snapshot_is_refused_located(snapshots_repo: Path, f
 
 PREPARE = """\
 import os, pathlib
+# the base's DVC-tracked data is there (the scratch checkout shares the workspace's DVC cache)
+assert pathlib.Path("data/german_credit.csv").stat().st_size > 1000, "no data checked out"
 source = pathlib.Path(os.environ["RETRAIN_SOURCE"]).read_text()
 pathlib.Path("data/prepared.csv").write_text(source)
 """
@@ -249,10 +271,12 @@ def command_repo(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_command_recipe_commits_the_lock_and_pushes_the_data(command_repo: Path, fake, tmp_path: Path) -> None:
     repo = command_repo
     (tmp_path / "source.csv").write_text("a,b\n1,2\n3,4\n")  # the outside world moved on
+    dirty(repo, "params.yaml")  # work in progress: the recipe runs elsewhere
+    state = checkout_state(repo)
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github)
-    assert result["action"] == "opened"
-    assert result["changed"] == ["dvc.lock"]
+    assert result.action == "opened"
+    assert result.changed == ["dvc.lock"]
     origin = origin_of(repo)
     assert git("diff", "--name-only", f"main...{BRANCH}", cwd=origin).split() == ["dvc.lock"]
     tree = git("ls-tree", "-r", "--name-only", BRANCH, cwd=origin).split()
@@ -262,9 +286,11 @@ def test_command_recipe_commits_the_lock_and_pushes_the_data(command_repo: Path,
         out["md5"] for out in yaml.safe_load(lock)["stages"]["prepare"]["outs"] if out["path"] == "data/prepared.csv"
     )
     assert (tmp_path / "dvc-remote/files/md5" / new_md5[:2] / new_md5[2:]).read_text() == "a,b\n1,2\n3,4\n"
-    assert "dvc repro prepare" in fake.pulls[result["number"]]["body"]
-    assert_back_on_main_and_clean(repo)
-    assert (repo / "data/prepared.csv").read_text() == "a,b\n1,2\n", "the base's data is restored"
+    assert "dvc repro prepare" in fake.pulls[result.number]["body"]
+    assert "# staged, not committed" not in git("show", f"{BRANCH}:params.yaml", cwd=origin)
+    assert checkout_state(repo) == state, "branch, HEAD, index, work tree and data as they were"
+    assert (repo / "data/prepared.csv").read_text() == "a,b\n1,2\n", "the user's data is never touched"
+    assert_no_scratch_left(repo)
 
 
 def test_a_failing_command_exits_2_with_its_output_and_leaves_everything_as_it_was(
@@ -278,15 +304,16 @@ def test_a_failing_command_exits_2_with_its_output_and_leaves_everything_as_it_w
         "print('fetching the snapshot failed: 503', flush=True)\nsys.exit(4)\n"
     )
     commit_all(repo, "a command that fails")
-    head = git("rev-parse", "HEAD", cwd=repo)
+    dirty(repo, "dvc.lock")
+    state = checkout_state(repo)
     with client(fake) as github, pytest.raises(InvalidInput) as err:
         propose(repo, "credit", verdict(), github)
     assert err.value.exit_code == 2
     assert "exit code 4" in err.value.message
     assert "fetching the snapshot failed: 503" in err.value.message
-    assert_back_on_main_and_clean(repo)
-    assert git("rev-parse", "HEAD", cwd=repo) == head
+    assert checkout_state(repo) == state
     assert "changed" not in (repo / "dvc.lock").read_text()
+    assert_no_scratch_left(repo)
     assert BRANCH not in remote_heads(repo)
     assert fake.pulls == {}
     assert posts(fake) == []
@@ -298,7 +325,7 @@ def test_a_failing_command_exits_2_with_its_output_and_leaves_everything_as_it_w
 def test_not_triggered_does_nothing(snapshots_repo: Path, fake) -> None:
     with client(fake) as github:
         result = propose(snapshots_repo, "credit", verdict(triggered=False), github)
-    assert result == {"action": "not_triggered", "number": None, "url": None, "branch": BRANCH}
+    assert result.as_dict() == {"action": "not_triggered", "number": None, "url": None, "branch": BRANCH}
     assert fake.requests == []
     assert BRANCH not in remote_heads(snapshots_repo)
 
@@ -306,33 +333,56 @@ def test_not_triggered_does_nothing(snapshots_repo: Path, fake) -> None:
 def test_no_recipe_says_how_to_add_one(repo: Path, fake) -> None:
     with client(fake) as github:
         result = propose(repo, "credit", verdict(), github)
-    assert result["action"] == "no_recipe"
-    assert "monitoring.retrain" in result["hint"]
+    assert result.action == "no_recipe"
+    assert "monitoring.retrain" in result.hint
     assert fake.requests == []
     assert BRANCH not in remote_heads(repo)
 
 
-def test_a_dirty_tree_is_refused_and_left_as_it_was(snapshots_repo: Path, fake) -> None:
+def test_uncommitted_work_on_another_branch_is_left_exactly_as_it_was(snapshots_repo: Path, fake) -> None:
+    """The user is on a feature branch with staged, unstaged and untracked work on the very spec the recipe edits."""
     repo = snapshots_repo
-    params = repo / "params.yaml"
-    params.write_text(params.read_text() + "# an edit in progress\n")
-    with client(fake) as github, pytest.raises(InvalidInput) as err:
+    git("switch", "-q", "-c", "feature", cwd=repo)
+    (repo / "params.yaml").write_text((repo / "params.yaml").read_text() + "# a feature commit\n")
+    commit_all(repo, "feature work")
+    dirty(repo, SPEC)
+    state = checkout_state(repo)
+    with client(fake) as github:
+        result = propose(repo, "credit", verdict(), github)
+    assert result.action == "opened"
+    assert checkout_state(repo) == state
+    assert_no_scratch_left(repo)
+    origin = origin_of(repo)
+    # the branch starts from main, not from the feature, and holds none of the uncommitted work
+    assert git("rev-parse", f"{BRANCH}~1", cwd=origin).strip() == remote_heads(repo)["main"]
+    pushed = git("show", f"{BRANCH}:{SPEC}", cwd=origin)
+    assert "path: data/snapshots/2026-02.csv" in pushed
+    assert "not committed" not in pushed
+    assert "not even staged" not in pushed
+    assert git("diff", "--name-only", f"main...{BRANCH}", cwd=origin).split() == [SPEC]
+
+
+def test_a_push_that_fails_midway_leaves_the_checkout_and_a_retry_opens_one_pr(snapshots_repo: Path, fake) -> None:
+    """git push is refused after the commit was made: exit 3, the checkout as it was; the retry opens one PR."""
+    repo = snapshots_repo
+    dirty(repo, "params.yaml")
+    state = checkout_state(repo)
+    git("remote", "set-url", "--push", "origin", str(repo.parent / "nowhere.git"), cwd=repo)
+    with client(fake) as github, pytest.raises(MlgateError) as err:
         propose(repo, "credit", verdict(), github)
-    assert err.value.exit_code == 2
-    assert "uncommitted changes" in err.value.message
-    assert "params.yaml" in err.value.message
-    assert params.read_text().endswith("# an edit in progress\n")
-    assert git("branch", "--show-current", cwd=repo).strip() == "main"
-    assert git("branch", "--list", BRANCH, cwd=repo) == ""
-    assert BRANCH not in remote_heads(repo)
-    assert posts(fake) == []
-
-
-def test_another_branch_checked_out_is_refused(snapshots_repo: Path, fake) -> None:
-    git("switch", "-q", "-c", "feature", cwd=snapshots_repo)
-    with client(fake) as github, pytest.raises(InvalidInput, match="not the base 'main'"):
-        propose(snapshots_repo, "credit", verdict(), github)
-    assert git("branch", "--show-current", cwd=snapshots_repo).strip() == "feature"
+    assert err.value.exit_code == 3, err.value
+    assert "push" in str(err.value)
+    assert checkout_state(repo) == state
+    assert_no_scratch_left(repo)
+    assert fake.pulls == {}
+    git("remote", "set-url", "--push", "origin", str(origin_of(repo)), cwd=repo)
+    for _ in range(2):  # the retry, then a retry of the retry: one branch, one pull request
+        with client(fake) as github:
+            again = propose(repo, "credit", verdict(), github)
+    assert again.action == "exists"
+    assert len(fake.pulls) == 1
+    assert set(remote_heads(repo)) == {BRANCH, "main"}
+    assert checkout_state(repo) == state
 
 
 # --------------------------------------------------------------------------- the YAML edit

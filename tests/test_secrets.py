@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import _free_port, copy_repo, invoke
+from conftest import copy_repo, invoke
 from mlgate import jsonout
 from mlgate.exceptions import InvalidInput, mask_logs, mask_secrets
 from mlgate.registry import Registry
@@ -81,8 +81,10 @@ def repo(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     ],
     ids=["status", "gate", "score"],
 )
-def test_an_unreachable_server_is_named_without_its_password(repo: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
-    port = _free_port()
+def test_an_unreachable_server_is_named_without_its_password(
+    repo: Path, tmp_path: Path, args: tuple[str, ...], refused_port: int
+) -> None:
+    port = refused_port
     out = tmp_path / "out.json"
     done = mlgate(repo, f"http://ana:{SECRET}@127.0.0.1:{port}", *args, "--json", str(out))
     assert done.returncode == 3, done.stderr

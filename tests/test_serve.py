@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -131,7 +133,10 @@ def expected(trained: dict[str, Any], version: int, rows: list[dict[str, Any]]) 
 def test_the_start_record_names_version_url_and_audit_store(trained: dict[str, Any], service: dict[str, Any]) -> None:
     facts = json.loads(service["started"].read_text())
     assert facts["version"] == trained["versions"][0]
+    # started with --port 0: the record and the log line (where the harness read the URL) name the port bound
     assert facts["url"] == service["url"]
+    assert re.fullmatch(r"http://127\.0\.0\.1:[1-9]\d*", facts["url"]), facts["url"]
+    assert httpx.get(facts["url"] + "/health", timeout=10).status_code == 200
     assert facts["audit_store"] == f"sqlite:///{service['db']}"
     assert facts["callers"] == 2
 
@@ -707,10 +712,10 @@ def test_read_only_wal_and_shm_are_503_and_not_ready_never_a_crash(
     assert httpx.get(url + "/ready", timeout=10).status_code == 200
 
 
-def run_serve(trained: dict[str, Any], tokens: str, audit_url: str) -> subprocess.CompletedProcess[str]:
+def run_serve(trained: dict[str, Any], tokens: str, audit_url: str, port: int = 1) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"MLFLOW_TRACKING_URI": trained["uri"], "MLGATE_SERVE_TOKENS": tokens}
     cmd = [sys.executable, "-c", "from mlgate.cli import main; main()", "serve", "credit", "--stage", "staging"]
-    cmd += ["--port", "1", "--audit-url", audit_url]
+    cmd += ["--port", str(port), "--audit-url", audit_url]
     return subprocess.run(cmd, cwd=trained["repo"], env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -731,6 +736,18 @@ def test_a_service_started_on_a_read_only_shm_exits_3_naming_it(trained: dict[st
         holder.close()
     assert done.returncode == 3, (done.returncode, done.stderr[-2000:])
     assert f"{shm} is read-only" in done.stderr
+
+
+def test_a_port_in_use_exits_2_naming_it(trained: dict[str, Any]) -> None:
+    """Another process listens on the port: a clear exit 2 once everything else checked out, never a hang."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_serve(trained, TOKENS, f"sqlite:///{trained['base'] / 'port-in-use.db'}", port)
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "--port (0: any free port" in done.stderr
 
 
 @pytest.mark.parametrize("second", ["same token", "same token hashed"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import _free_port, invoke
+from conftest import invoke
 from mlgate.registry import Registry
 
 pytestmark = pytest.mark.server
@@ -31,8 +31,10 @@ def test_train_registers_on_mlflow_server(
     assert hasattr(model, "predict_proba")
 
 
-def test_unreachable_tracking_server_exits_3_with_reason(governed_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    dead = f"http://127.0.0.1:{_free_port()}"
+def test_unreachable_tracking_server_exits_3_with_reason(
+    governed_repo: Path, monkeypatch: pytest.MonkeyPatch, refused_port: int
+) -> None:
+    dead = f"http://127.0.0.1:{refused_port}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", dead)
     result = invoke(CliRunner(), "train", "credit", cwd=governed_repo)
     assert result.exit_code == 3, result.output

@@ -18,6 +18,8 @@ import pytest
 import yaml
 
 from conftest import PROJECT
+from mlgate.cli.ui import write_outputs
+from mlgate.data.scaffold import TEMPLATES, WorkflowParams, render_workflow
 
 ACTIONS = sorted((PROJECT / "action").glob("*/action.yml"))
 WORKFLOWS = sorted((PROJECT / ".github" / "workflows").glob("*.yml"))
@@ -265,19 +267,21 @@ def test_report_action_renders_and_publishes_in_one_call() -> None:
         assert option in script, option
 
 
-INIT_WORKFLOWS = sorted((PROJECT / "src/mlgate/resources/init/workflows").glob("*.yml"))
+INIT_WORKFLOWS = list(TEMPLATES)  # rendered as `mlgate init` writes them
 MLGATE_ACTION = re.compile(
     r"^\s*-?\s*uses:\s*<owner>/<repo>/action/(setup|train|gate|report|promote|monitor)@v1(\s+#.*)?$"
 )
 
 
-@pytest.mark.parametrize("path", INIT_WORKFLOWS, ids=lambda p: p.name)
-def test_init_workflows_follow_the_same_rules(path: Path) -> None:
+@pytest.mark.parametrize("name", INIT_WORKFLOWS)
+def test_init_workflows_follow_the_same_rules(name: str, tmp_path: Path) -> None:
     """The workflows `mlgate init` writes: the rules above, with mlgate's own actions by tag."""
+    path = tmp_path / f"mlgate-{name}.yml"
+    path.write_text(render_workflow(name, WorkflowParams.scaffold()))
     doc = load(path)
     assert doc.get("permissions") in ({"contents": "read"}, {})
-    for name, job in doc["jobs"].items():
-        assert "timeout-minutes" in job, f"job '{name}' needs timeout-minutes"
+    for job_name, job in doc["jobs"].items():
+        assert "timeout-minutes" in job, f"job '{job_name}' needs timeout-minutes"
         for scope, level in (job.get("permissions") or {}).items():
             assert level in ("read", "write", "none")
             assert scope in ("contents", "pull-requests", "checks", "issues"), scope
@@ -456,3 +460,30 @@ def test_the_custody_job_checks_the_registry_against_git_on_the_schedule() -> No
     assert check["run"].split("#")[0].split() == ["mlgate", "status", "--check", "--alert"]
     assert check["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
     assert job["concurrency"]["cancel-in-progress"] is False
+
+
+def github_outputs(path: Path) -> dict[str, str]:
+    """A ``$GITHUB_OUTPUT`` file read as the runner reads it: ``key=value`` and ``key<<DELIMITER`` blocks."""
+    found: dict[str, str] = {}
+    lines = iter(path.read_text().splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            key, end = line.split("<<", 1)
+            found[key] = "\n".join(iter(lambda: next(lines), end))
+        else:
+            key, value = line.split("=", 1)
+            found[key] = value
+    return found
+
+
+def test_multi_line_outputs_end_with_a_delimiter_no_value_can_hold(tmp_path: Path) -> None:
+    """A value that holds the old fixed delimiter (an attacker's file name, a reason) cannot end its block early."""
+    out = tmp_path / "github_output"
+    hostile = "first\nMLGATE_EOF\nstatus=pass\nlast"
+    write_outputs(str(out), {"reason": hostile, "status": "fail"})
+    write_outputs(str(out), {"other": "a\nb"})
+    assert github_outputs(out) == {"reason": hostile, "status": "fail", "other": "a\nb"}
+    delimiters = [line.split("<<", 1)[1] for line in out.read_text().splitlines() if "<<" in line]
+    assert len(delimiters) == 2
+    assert delimiters[0] != delimiters[1], "a new random delimiter for each value"
+    assert all(re.fullmatch(r"MLGATE_EOF_[0-9a-f]{32}", d) for d in delimiters), delimiters

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,11 +14,40 @@ from pathlib import Path
 SERVER_START_TIMEOUT = 180
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+UVICORN_STARTED = re.compile(r"Uvicorn running on (http://\S+) \(Press CTRL\+C to quit\)")
+"""The line uvicorn logs once it listens, with the port it bound (the real one when asked for port 0)."""
+
+
+def log_size(log: Path) -> int:
+    """Where what a server is about to log starts in ``log`` (it is appended to across restarts)."""
+    return log.stat().st_size if log.exists() else 0
+
+
+def wait_reported_url(
+    log: Path,
+    offset: int,
+    proc: subprocess.Popen[bytes],
+    pattern: re.Pattern[str],
+    what: str,
+    timeout: float = SERVER_START_TIMEOUT,
+) -> str:
+    """The URL ``proc`` logs (``pattern``'s group 1, after ``offset`` of ``log``) once it listens.
+
+    Servers here bind port 0 themselves and report the port the kernel gave them: no "free port"
+    is picked beforehand for another process to take in between. Raises with the log's tail if
+    ``proc`` exits or ``timeout`` passes first.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            found = pattern.search(handle.read().decode(errors="replace"))
+        if found:
+            return found.group(1)
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} reported no URL after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
 def wait_healthy(
@@ -45,11 +74,12 @@ def wait_healthy(
 def start_mlflow_server(base: Path, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
     """A real `mlflow server` on 127.0.0.1 (SQLite in ``base``, proxied artifacts); waits for health.
 
-    Restarting on the same ``base`` and ``port`` brings the same registry back.
+    Without ``port`` it binds port 0 (uvicorn's log line says which port it got). Restarting on
+    the same ``base`` and the ``port`` of the URL returned brings the same registry back.
     """
     base.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
     log = base / "server.log"
+    offset = log_size(log)
     env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     cmd = [
         sys.executable,
@@ -63,15 +93,15 @@ def start_mlflow_server(base: Path, port: int | None = None) -> tuple[str, subpr
         "--host",
         "127.0.0.1",
         "--port",
-        str(port),
+        str(port or 0),
         "--workers",
         "1",
     ]
     with log.open("ab") as out:
         # Own process group: the server forks workers, and stopping the group stops them all.
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     try:
+        url = wait_reported_url(log, offset, proc, UVICORN_STARTED, "mlflow server")
         wait_healthy(url, proc, log)
     except BaseException:
         stop_mlflow_server(proc)

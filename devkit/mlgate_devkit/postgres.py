@@ -11,12 +11,19 @@ import glob
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlgate_devkit.mlflow_server import free_port
+START_ATTEMPTS = 5
+"""Ports tried before start_cluster gives up (each taken only if another process won it in between)."""
+
+
+class PortInUse(RuntimeError):
+    """PostgreSQL could not bind its port: another process listens there."""
 
 
 def binaries() -> Path | None:
@@ -44,7 +51,13 @@ class Cluster:
         """The database URL (user ``postgres``, database ``postgres``, no password: trust auth)."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    @property
+    def log(self) -> Path:
+        """The server's log file (appended to by every start)."""
+        return self.data.parent / "postgres.log"
+
     def _run(self, *args: str) -> None:
+        offset = self.log.stat().st_size if self.log.exists() else 0
         done = subprocess.run(
             [str(self.bin / "pg_ctl"), "-D", str(self.data), *args],
             capture_output=True,
@@ -54,21 +67,34 @@ class Cluster:
             **_as(self.user),
         )
         if done.returncode != 0:
-            log = (self.data.parent / "postgres.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"pg_ctl {' '.join(args)} failed: {done.stderr}\n{log}")
+            text = self.log.read_bytes()[offset:].decode(errors="replace") if self.log.exists() else ""
+            failure = PortInUse if "Address already in use" in text else RuntimeError
+            raise failure(f"pg_ctl {' '.join(args)} failed: {done.stderr}\n{text[-2000:]}")
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
         options = f"-p {self.port} -k {self.data.parent / 'socket'} -c listen_addresses=127.0.0.1 -c fsync=on"
-        self._run("-w", "-o", options, "-l", str(self.data.parent / "postgres.log"), "start")
+        self._run("-w", "-o", options, "-l", str(self.log), "start")
 
     def stop(self) -> None:
         """Stop it now (``-m fast``: connections are cut, as when the database host goes away)."""
         self._run("-w", "-m", "fast", "stop")
 
 
-def start_cluster(base: Path) -> Cluster:
-    """``initdb`` a cluster under ``base`` and start it on a free port (``binaries()`` must have found PostgreSQL)."""
+def _kernel_port() -> int:
+    """A port the kernel hands out for 127.0.0.1 now; another process may take it before PostgreSQL binds it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_cluster(base: Path, ports: Iterable[int] | None = None) -> Cluster:
+    """``initdb`` a cluster under ``base`` and start it (``binaries()`` must have found PostgreSQL).
+
+    PostgreSQL cannot bind port 0 (the port names its socket file), so it is given one the kernel
+    hands out; when another process takes that port first, the next of ``ports`` (default: up to
+    ``START_ATTEMPTS`` fresh ones) is tried, so the race costs a retry instead of a failed run.
+    """
     bin_dir = binaries()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
@@ -99,9 +125,16 @@ def start_cluster(base: Path) -> Cluster:
     )
     if done.returncode != 0:
         raise RuntimeError(f"initdb failed: {done.stderr}")
-    cluster = Cluster(bin_dir, data, free_port(), user)
-    cluster.start()
-    return cluster
+    tried = []
+    for port in ports if ports is not None else (_kernel_port() for _ in range(START_ATTEMPTS)):
+        cluster = Cluster(bin_dir, data, port, user)
+        try:
+            cluster.start()
+        except PortInUse:
+            tried.append(port)
+            continue
+        return cluster
+    raise RuntimeError(f"PostgreSQL found every port it tried in use: {tried}")
 
 
 def _as(user: str | None) -> dict[str, object]:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlgate_devkit.mlflow_server import free_port, wait_healthy
+from mlgate_devkit.mlflow_server import log_size, wait_healthy, wait_reported_url
 
 START_TIMEOUT = 180
+SERVING = re.compile(r"mlgate\.serve: serving .+? on (http://[^;\s]+);")
+"""mlgate serve's start line (mlgate.serving.server.serve), with the URL it bound."""
 
 
 @dataclass
@@ -36,16 +39,19 @@ class ServeProcess:
 def start_serve(
     repo: Path, model: str, stage: str, log: Path, *args: str, env: dict[str, str] | None = None
 ) -> ServeProcess:
-    """Start ``mlgate serve MODEL --stage STAGE --port <free> ARGS...`` in ``repo``; wait until /health answers."""
-    port = free_port()
+    """Start ``mlgate serve MODEL --stage STAGE --port 0 ARGS...`` in ``repo``; wait until /health answers.
+
+    The service binds port 0 itself; its URL is the one its start line logs.
+    """
     cmd = [sys.executable, "-c", "from mlgate.cli import main; main()", "serve", model, "--stage", stage]
-    cmd += ["--port", str(port), *args]
+    cmd += ["--port", "0", *args]
+    offset = log_size(log)
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, cwd=repo, stdout=out, stderr=subprocess.STDOUT, env=os.environ | (env or {}))
-    url = f"http://127.0.0.1:{port}"
-    served = ServeProcess(url, proc, log)
+    served = ServeProcess("", proc, log)
     try:
-        wait_healthy(url, proc, log, "mlgate serve", START_TIMEOUT)
+        served.url = wait_reported_url(log, offset, proc, SERVING, "mlgate serve", START_TIMEOUT)
+        wait_healthy(served.url, proc, log, "mlgate serve", START_TIMEOUT)
     except RuntimeError:
         served.stop()
         raise

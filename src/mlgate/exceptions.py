@@ -1,20 +1,9 @@
 """Errors raised by the mlgate library; each class owns its exit code.
 
 The CLI catches :class:`MlgateError` once, prints the message to stderr and exits with
-``exit_code`` (DESIGN.md: 0 ok, 1 blocked, 2 invalid input, 3 external service)::
-
-    MlgateError
-    ├── InvalidInput (2)
-    │   ├── SpecError        one or more problems in specs, policies, releases or data
-    │   ├── UnsafeModel      a model artifact mlgate does not trust to load
-    │   └── MissingExtra     an optional dependency (an extra of the mlgate package) is not installed
-    ├── Blocked (1)          a blocking gate failed or a promotion is not allowed
-    │   └── CustodyViolation what git asks for and what the registry holds disagree (after the merge)
-    │       └── TamperedModel   a version's bytes differ from the digest pinned or recorded for it
-    └── ExternalServiceError (3)
-        ├── RegistryUnavailable   MLflow did not answer after retries
-        ├── DvcError              a DVC remote or command failed
-        └── GitError              git failed in a way the user cannot fix by editing files
+``exit_code`` (0 ok, 1 blocked, 2 invalid input, 3 external service). The tree of subclasses,
+with their exit codes, is in docs/design.md "Exit codes" (``tests/test_exceptions.py`` keeps it
+equal to the classes, including those other modules define).
 """
 
 from __future__ import annotations

@@ -1,18 +1,25 @@
 """The only module that runs git: each git question mlgate asks, as one function.
 
 Every call runs ``git`` in a child process in the given folder, captures its output and never
-prompts. A failure the caller cannot answer for raises :class:`~mlgate.exceptions.GitError`
-(exit 3) with git's own message; functions whose question has a "no" answer (``show`` of a file
-the commit does not have, ``is_ancestor``, ``toplevel`` outside a repository) return it instead.
+prompts. Every git process runs with ``LC_ALL=C``: the messages this module reads (and passes on)
+are git's own English ones whatever the user's locale, so parsing never depends on a translation.
+A change mlgate proposes (a promotion, a retraining) is built in a :func:`scratch_worktree`, never
+in the user's checkout: their branch, index and work tree stay as they were.
+
+A failure the caller cannot answer for raises :class:`~mlgate.exceptions.GitError` (exit 3) with
+git's own message; functions whose question has a "no" answer (``show`` of a file the commit does
+not have, ``is_ancestor``, ``toplevel`` outside a repository) return it instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -20,6 +27,13 @@ from typing import IO
 from mlgate.exceptions import GitError, InvalidInput
 
 TIMEOUT = 60  # seconds for a command that reads or writes a few objects
+LOCALE = "C"
+"""``LC_ALL`` of every git process: git's messages untranslated, whatever the user's locale."""
+
+
+def environment() -> dict[str, str]:
+    """The environment of every git process: the caller's, in the C locale, never prompting for a password."""
+    return {**os.environ, "LC_ALL": LOCALE, "GIT_TERMINAL_PROMPT": "0"}
 
 
 def _git(
@@ -29,10 +43,22 @@ def _git(
     try:
         if stdout is None:
             return subprocess.run(
-                ["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=timeout
+                ["git", *args],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=timeout,
+                env=environment(),
             )
         done = subprocess.run(
-            ["git", *args], cwd=root, stdout=stdout, stderr=subprocess.PIPE, check=False, timeout=timeout
+            ["git", *args],
+            cwd=root,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            check=False,
+            timeout=timeout,
+            env=environment(),
         )
     except FileNotFoundError as err:
         raise GitError("git is not installed", hint="install git and re-run") from err
@@ -40,7 +66,11 @@ def _git(
 
 
 def run_git(root: Path, *args: str) -> str:
-    """``git ARGS`` in ``root``: its stdout, stripped; a failure is a GitError with git's message."""
+    """``git ARGS`` in ``root``: its stdout, stripped; a failure is a GitError with git's message.
+
+    For tools and tests (the demo builds its repositories with it): mlgate's own modules ask
+    git through the named functions below, so each question is answered, and parsed, in one place.
+    """
     done = _git(root, *args)
     if done.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
@@ -150,9 +180,14 @@ class TreeEntry:
     path: str
 
 
-def tree_entries(root: Path, commit: str) -> list[TreeEntry]:
-    """Every file of ``commit``'s tree (recursive; paths exactly as stored, even with odd characters)."""
-    done = _git(root, "ls-tree", "-r", "-z", "--full-tree", commit, timeout=None)
+def tree_entries(root: Path, commit: str, under: str | None = None) -> list[TreeEntry]:
+    """Every file of ``commit``'s tree (recursive; paths exactly as stored, even with odd characters).
+
+    ``under``: only the files below that folder of ``root``, their paths relative to ``root``
+    (``root`` may be a folder inside the repository); without it, the whole tree from its top.
+    """
+    scope = ["--", under] if under is not None else ["--full-tree"]
+    done = _git(root, "ls-tree", "-r", "-z", commit, *scope, timeout=None)
     if done.returncode != 0:
         raise GitError(f"git ls-tree {commit[:12]} failed: {done.stderr.strip()}")
     entries = []
@@ -178,7 +213,12 @@ def _cat_blobs(root: Path, shas: Sequence[str], sink: Callable[[str, int, IO[byt
     with tempfile.TemporaryFile() as errors:
         try:
             process = subprocess.Popen(
-                ["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
+                ["git", "cat-file", "--batch"],
+                cwd=root,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                env=environment(),
             )
         except FileNotFoundError as err:
             raise GitError("git is not installed", hint="install git and re-run") from err
@@ -250,3 +290,148 @@ def init(root: Path) -> None:
     if done.returncode != 0:
         said = (done.stderr or done.stdout).strip().splitlines()
         raise GitError(f"`git init -q` failed in {root}: {said[-1] if said else f'exit {done.returncode}'}")
+
+
+# --------------------------------------------------------------------------- commits and history
+
+
+def resolve_commit(root: Path, ref: str) -> str:
+    """The full sha of the commit ``ref`` names; a GitError when it names none."""
+    return run_git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")
+
+
+def has_commit(root: Path, ref: str) -> bool:
+    """Whether ``ref`` names a commit this repository holds."""
+    return _git(root, "cat-file", "-e", f"{ref}^{{commit}}").returncode == 0
+
+
+def commit_message(root: Path, commit: str) -> str:
+    """The full message of ``commit`` (subject and body), stripped."""
+    return run_git(root, "log", "-1", "--format=%B", commit)
+
+
+def merge_base(root: Path, one: str, other: str) -> str:
+    """The best common ancestor of two commits; a GitError when they share no history."""
+    return run_git(root, "merge-base", one, other)
+
+
+def first_parent_commits(root: Path, ref: str, path: str) -> list[str]:
+    """The commits on ``ref``'s first-parent line that change ``path``, newest first.
+
+    First parent: a branch's own states (its merges), not the commits of the pull requests merged into it.
+    """
+    return run_git(root, "log", "--first-parent", "--format=%H", ref, "--", path).split()
+
+
+def commits_touching(root: Path, ref: str, paths: Sequence[str], limit: int) -> list[str]:
+    """Up to ``limit`` commits reachable from ``ref`` that change one of ``paths``, newest first."""
+    return run_git(root, "rev-list", f"--max-count={limit}", ref, "--", *paths).split()
+
+
+# --------------------------------------------------------------------------- diffs and the work tree
+
+
+def work_tree_changes(root: Path, base: str, under: str) -> list[str]:
+    """The files below ``under`` whose work-tree content differs from ``base``'s (tracked files only)."""
+    return [name for name in run_git(root, "diff", "--name-only", "-z", base, "--", under).split("\0") if name]
+
+
+def raw_diff(root: Path, since: str, path: str) -> str:
+    """The text diff of one file: ``since`` is a commit (against the work tree) or ``base...head``.
+
+    The raw text: no external diff driver, textconv or ``-diff`` attribute of the repository applies
+    (a pull request controls its ``.gitattributes``; a diff shown to a reviewer must be the bytes).
+    """
+    return run_git(root, "diff", "--no-ext-diff", "--no-textconv", "--text", since, "--", path)
+
+
+def tracked_files(root: Path, *patterns: str) -> list[str]:
+    """The tracked files matching the pathspecs ``patterns`` (relative to ``root``)."""
+    return [name for name in run_git(root, "ls-files", "-z", "--", *patterns).split("\0") if name]
+
+
+def untracked_files(root: Path) -> set[str]:
+    """The untracked files git does not ignore (relative to ``root``)."""
+    return {name for name in run_git(root, "ls-files", "--others", "--exclude-standard", "-z").split("\0") if name}
+
+
+def staged_files(root: Path) -> list[str]:
+    """The files the index changes against HEAD (relative to the repository's top)."""
+    return [name for name in run_git(root, "diff", "--cached", "--name-only", "-z").split("\0") if name]
+
+
+def stage_tracked(root: Path) -> None:
+    """Stage every change to a tracked file (``git add -u``): edits and deletions, nothing new."""
+    run_git(root, "add", "-u")
+
+
+def stage(root: Path, paths: Sequence[str]) -> None:
+    """Stage these files (relative to ``root``), new ones included."""
+    if paths:
+        run_git(root, "add", "--", *paths)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a commit mlgate makes is by, when git has no identity configured (an Actions runner)."""
+
+    name: str
+    email: str
+
+
+ACTIONS_BOT = Identity("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
+"""The author of mlgate's commits where git has no identity configured (an Actions runner)."""
+
+
+def commit(root: Path, message: str, fallback: Identity | None = ACTIONS_BOT) -> str:
+    """Commit the index with ``message`` (hooks skipped: mlgate's own commit); the new commit's sha.
+
+    ``fallback`` is the author when git has no ``user.email`` configured; git's own identity wins.
+    """
+    identity: list[str] = []
+    if fallback is not None and not config_value(root, "user.email"):
+        identity = ["-c", f"user.name={fallback.name}", "-c", f"user.email={fallback.email}"]
+    run_git(root, *identity, "commit", "-q", "--no-verify", "-m", message)
+    return resolve_commit(root, "HEAD")
+
+
+def push_head(root: Path, remote: str, branch: str, *, replace: bool = False) -> None:
+    """Push HEAD to ``branch`` of ``remote``; ``replace``: over what the branch holds (mlgate's own branch only)."""
+    run_git(root, "push", "-q", *(["--force"] if replace else []), remote, f"HEAD:refs/heads/{branch}")
+
+
+def branch_commit(root: Path, remote: str, branch: str) -> str | None:
+    """The commit of the local ``branch``, else of ``remote``'s as last fetched; None when neither exists.
+
+    Local first: what the user (or the workflow's checkout) has, as a change made on the branch would start from.
+    """
+    for ref in (f"refs/heads/{branch}", f"refs/remotes/{remote}/{branch}"):
+        done = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        if done.returncode == 0:
+            return done.stdout.strip()
+    return None
+
+
+# --------------------------------------------------------------------------- scratch checkouts
+
+
+@contextlib.contextmanager
+def scratch_worktree(root: Path, start: str) -> Iterator[Path]:
+    """A temporary checkout of ``start`` (detached, so no branch is created), removed afterwards even on failure.
+
+    Yields the folder that stands for ``root`` in it (``root`` may be below the repository's top).
+    A change mlgate commits there and pushes leaves the user's checkout — its branch, HEAD, index
+    and work tree, uncommitted files included — exactly as it was.
+    """
+    top = toplevel(root)
+    if top is None:
+        raise GitError(f"{root} is not in a git repository")
+    folder = Path(tempfile.mkdtemp(prefix="mlgate-worktree-"))
+    checkout = folder / "checkout"
+    try:
+        run_git(top, "worktree", "add", "--detach", "-q", str(checkout), start)
+        yield checkout / Path(root).resolve().relative_to(top)
+    finally:
+        _git(top, "worktree", "remove", "--force", "--force", str(checkout))
+        shutil.rmtree(folder, ignore_errors=True)
+        _git(top, "worktree", "prune")  # whatever `remove` left registered

@@ -60,12 +60,13 @@ def run_monitoring(j: Journey, workdir: Path, service: Service) -> dict[str, Any
     for rule in verdict["rules"]:
         if rule["status"] in ("fail", "error"):
             j.log(f"    {rule['severity']:<5} {rule['rule_id']}: {rule['explanation']}")
-    issue = j.github.issues[outcome.alert["number"]]
-    j.log(f'  issue #{issue["number"]} {outcome.alert["action"]}: "{issue["title"]}"')
-    j.log(f"    labels {', '.join(label['name'] for label in issue['labels'])}; {outcome.alert['url']}")
+    assert outcome.alert is not None  # the breach opens the issue
+    issue = j.github.issues[outcome.alert.number]
+    j.log(f'  issue #{issue["number"]} {outcome.alert.action}: "{issue["title"]}"')
+    j.log(f"    labels {', '.join(label['name'] for label in issue['labels'])}; {outcome.alert.url}")
     for line in [line for line in issue["body"].splitlines() if line.strip()][:4]:
         j.log(f"    │ {line[:150]}")
-    pr = outcome.retrain_pr or {}
+    pr = outcome.retrain_pr.as_dict() if outcome.retrain_pr is not None else {}
     pull = j.github.pulls.get(pr.get("number") or -1, {})
     j.log(f'  retraining PR #{pr.get("number")} {pr.get("action")}: "{pull.get("title", "")}" from {pr.get("branch")}')
     pushed = run_git(origin, "log", "-1", "--format=%s", pr["branch"]) if pr.get("action") == "opened" else ""
@@ -76,7 +77,7 @@ def run_monitoring(j: Journey, workdir: Path, service: Service) -> dict[str, Any
         "sent": sent,
         "exit_code": outcome.exit_code,
         "verdict": verdict,
-        "alert": outcome.alert,
+        "alert": outcome.alert.as_dict(),
         "issue": issue,
         "retrain_pr": pr,
         "pull": pull,

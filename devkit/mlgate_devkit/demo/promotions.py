@@ -131,10 +131,10 @@ class Journey:
         rows = status(self.repo, self.registry)
         for row in rows:
             self.log(
-                f"  status {row['model']:<10} {row['stage']:<11} desired {_v(row['desired'])}  "
-                f"actual {_v(row['actual'])}  {row['status']}"
+                f"  status {row.model:<10} {row.stage:<11} desired {_v(row.desired)}  "
+                f"actual {_v(row.actual)}  {row.status}"
             )
-        return rows
+        return [row.as_dict() for row in rows]
 
     def show_history(self, model: str) -> list[dict[str, Any]]:
         """Log and return the promotion audit records of ``model``."""

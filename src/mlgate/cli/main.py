@@ -155,6 +155,8 @@ def validate(path: Path | None, no_data: bool, json_path: str | None) -> None:
     ui.write_json(json_path, report.as_dict())
     for problem in report.problems:
         ui.error(str(problem))
+    for warning in report.warnings:
+        ui.warn(str(warning))
     summary = f"{len(report.models)} model(s), {len(report.policies)} policy file(s) in {root}"
     if report.problems:
         ui.info(f"{len(report.problems)} problem(s) in {summary}: fix them and run `mlgate validate` again")
@@ -339,7 +341,9 @@ def register(
 
 @main.command()
 @click.argument("model")
-@click.option("--stage", required=True, metavar="STAGE", help="Score with models:/MODEL@STAGE (a promotion stage).")
+@click.option(
+    "--stage", type=ui.STAGE, required=True, metavar="STAGE", help="Score with models:/MODEL@STAGE (a promotion stage)."
+)
 @click.option("--input", "inputs", required=True, metavar="PATH|GLOB", help="CSV or Parquet file(s) to score.")
 @click.option("--output", required=True, metavar="DIR", help="Writes DIR/model=M/stage=S/date=D/part-*.parquet.")
 @click.option("--id-column", "id_columns", multiple=True, metavar="COL", help="Column passed through (repeatable).")
@@ -406,7 +410,9 @@ def score(
 
 @main.command()
 @click.argument("model")
-@click.option("--stage", required=True, metavar="STAGE", help="Monitor the version models:/MODEL@STAGE points at.")
+@click.option(
+    "--stage", type=ui.STAGE, required=True, metavar="STAGE", help="Monitor the version models:/MODEL@STAGE points at."
+)
 @click.option(
     "--since",
     metavar="DURATION",
@@ -493,16 +499,13 @@ def monitor(
     for note in outcome.notes:
         ui.info(note)
     if outcome.alert is not None:
-        ui.info(
-            f"monitoring issue: {outcome.alert['action']}"
-            + (f" {outcome.alert['url']}" if outcome.alert["url"] else "")
-        )
+        ui.info(f"monitoring issue: {outcome.alert.action}" + (f" {outcome.alert.url}" if outcome.alert.url else ""))
     for review in outcome.reviews:
-        if review["action"] == "opened":
-            ui.info(f"post-deployment review at day {review['day']} opened: {review['url']}")
+        if review.action == "opened":
+            ui.info(f"post-deployment review at day {review.day} opened: {review.url}")
     if outcome.retrain_pr is not None:
         pr = outcome.retrain_pr
-        ui.info(f"retraining pull request: {pr['action']}" + (f" {pr['url']}" if pr.get("url") else ""))
+        ui.info(f"retraining pull request: {pr.action}" + (f" {pr.url}" if pr.url else ""))
     if result.recording_error is not None:
         raise result.recording_error
     counts = verdict["counts"]
@@ -522,9 +525,15 @@ def monitor(
 
 @main.command()
 @click.argument("model")
-@click.option("--stage", required=True, metavar="STAGE", help="Serve models:/MODEL@STAGE and follow it.")
+@click.option("--stage", type=ui.STAGE, required=True, metavar="STAGE", help="Serve models:/MODEL@STAGE and follow it.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 in a container).")
-@click.option("--port", type=click.IntRange(min=1, max=65535), default=8080, show_default=True, help="TCP port.")
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=8080,
+    show_default=True,
+    help="TCP port (0: any free port; the one bound is logged and written by --json).",
+)
 @click.option(
     "--audit-url",
     metavar="URL",
@@ -600,7 +609,7 @@ def serve(
 @main.command()
 @click.argument("model")
 @click.option("--version", "version", type=click.IntRange(min=1), help="Registered version (default: the latest).")
-@click.option("--stage", metavar="STAGE", help="Only the gate families this stage requires can block.")
+@click.option("--stage", type=ui.STAGE, metavar="STAGE", help="Only the gate families this stage requires can block.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--no-attach", is_flag=True, help="Do not store the verdict on the model version.")
 @click.option(
@@ -900,7 +909,13 @@ def policy_review(
 @main.command("propose-promotion")
 @click.argument("model")
 @click.option("--version", "version", type=click.IntRange(min=1), required=True, help="Registered version to promote.")
-@click.option("--stage", required=True, metavar="STAGE", help="Stage to promote it to (defined in the model's policy).")
+@click.option(
+    "--stage",
+    type=ui.STAGE,
+    required=True,
+    metavar="STAGE",
+    help="Stage to promote it to (defined in the model's policy).",
+)
 @click.option(
     "--open-pr",
     is_flag=True,
@@ -934,7 +949,9 @@ def propose_promotion(
 
 @main.command()
 @click.argument("model")
-@click.option("--stage", metavar="STAGE", help="Only this stage [default: every stage release.yaml names].")
+@click.option(
+    "--stage", type=ui.STAGE, metavar="STAGE", help="Only this stage [default: every stage release.yaml names]."
+)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
@@ -1054,7 +1071,7 @@ def promote(
         marks = ", ".join(f"{'ok' if c.ok else 'MISSING'} {c.name}" for c in change.checks)
         ui.info(
             f"{change.model} {change.stage}: {promotion.version_label(change.current)} → "
-            f"{promotion.version_label(change.desired)} [{change.outcome}] {marks}"
+            f"{promotion.version_label(change.desired)} [{change.outcome_text}] {marks}"
         )
     for done in result.changes if mode == "apply" else []:
         ui.info(f"changed by this commit: {done['model']} {done['stage']} → {done['model_uri'] or '(stage emptied)'}")
@@ -1089,32 +1106,32 @@ def status(check: bool, alert: bool, repo: str | None, json_path: str | None) ->
     from mlgate.promotion.plan import SyncState
 
     rows = promotion.status(_root(repo))
-    ui.write_json(json_path, rows)
+    ui.write_json(json_path, [r.as_dict() for r in rows])
     ui.table(
         ["model", "stage", "desired", "actual", "pinned", "status"],
         [
             [
-                r["model"],
-                r["stage"],
-                promotion.version_label(r["desired"]),
-                promotion.version_label(r["actual"]),
-                r["digest"][:19] + "…" if r["digest"] else "no",
-                r["status"],
+                r.model,
+                r.stage,
+                promotion.version_label(r.desired),
+                promotion.version_label(r.actual),
+                r.digest[:19] + "…" if r.digest else "no",
+                r.status,
             ]
             for r in rows
         ],
     )
     for row in rows:
-        if row["detail"]:
-            ui.warn(f"{row['model']} {row['stage']} {row['status']}: {row['detail']}")
+        if row.detail:
+            ui.warn(f"{row.model} {row.stage} {row.status}: {row.detail}")
     if alert:
         from mlgate.monitoring.command import custody_alert
 
-        done = custody_alert(rows)
-        ui.info(f"custody issue: {done['action']}" + (f" #{done['number']}" if done["number"] else ""))
-    drift = [r for r in rows if r["status"] != SyncState.SYNCED]
+        done = custody_alert([r.as_dict() for r in rows])
+        ui.info(f"custody issue: {done.action}" + (f" #{done.number}" if done.number else ""))
+    drift = [r for r in rows if r.status != SyncState.SYNCED]
     if drift and check:
-        custody = [r for r in drift if r["status"] in (SyncState.TAMPERED, SyncState.MOVED_OUT_OF_BAND)]
+        custody = [r for r in drift if r.status in (SyncState.TAMPERED, SyncState.MOVED_OUT_OF_BAND)]
         ui.error(
             f"{len(drift)} stage(s) not in sync"
             + (f" ({len(custody)} tampered or moved outside a promotion)" if custody else ""),
@@ -1126,7 +1143,7 @@ def status(check: bool, alert: bool, repo: str | None, json_path: str | None) ->
 
 @main.command()
 @click.argument("model")
-@click.option("--stage", metavar="STAGE", help="Only this stage.")
+@click.option("--stage", type=ui.STAGE, metavar="STAGE", help="Only this stage.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
@@ -1161,7 +1178,7 @@ def history(model: str, stage: str | None, repo: str | None, json_path: str | No
 
 @main.command()
 @click.argument("model")
-@click.option("--stage", required=True, metavar="STAGE", help="The stage to roll back.")
+@click.option("--stage", type=ui.STAGE, required=True, metavar="STAGE", help="The stage to roll back.")
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @handled
@@ -1177,7 +1194,13 @@ def rollback(model: str, stage: str, repo: str | None, json_path: str | None) ->
 
 
 @main.command()
-@click.option("--stage", required=True, metavar="STAGE", help="The stage whose models are monitored (e.g. production).")
+@click.option(
+    "--stage",
+    type=ui.STAGE,
+    required=True,
+    metavar="STAGE",
+    help="The stage whose models are monitored (e.g. production).",
+)
 @click.option(
     "--due-on",
     "due_on",

@@ -7,6 +7,7 @@ command writes ``--json -``, stdout carries that JSON alone: tables and text mea
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -135,7 +136,29 @@ def write_outputs(target: str | None, outputs: dict[str, Any]) -> None:
     with Path(target).open("a", encoding="utf-8") as out:
         for key, value in outputs.items():
             text = mask_secrets(str(value))
-            if "\n" in text:  # multi-line values use GitHub's heredoc syntax
-                out.write(f"{key}<<MLGATE_EOF\n{text}\nMLGATE_EOF\n")
+            if "\n" in text:  # GitHub's heredoc syntax, ended by a delimiter no value can guess and contain
+                end = f"MLGATE_EOF_{secrets.token_hex(16)}"
+                out.write(f"{key}<<{end}\n{text}\n{end}\n")
             else:
                 out.write(f"{key}={text}\n")
+
+
+class StageName(click.ParamType):
+    """A ``--stage`` value: an empty one is refused here (exit 2), before any file or service is read.
+
+    ``--stage ''`` (an unset variable in a workflow) would otherwise mean "no stage" to the
+    commands whose ``--stage`` is optional, and name an alias MLflow refuses in the others.
+    """
+
+    name = "stage"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """``value`` unchanged, unless it is empty or blank."""
+        text = str(value)
+        if not text.strip():
+            self.fail("a stage name cannot be empty (an unset variable?): give one, e.g. --stage staging", param, ctx)
+        return text
+
+
+STAGE = StageName()
+"""The click type of every ``--stage`` option."""

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mlgate.config.schema import ModelSpec
 from mlgate.config.workspace import load_model_context, model_names
+from mlgate.config.yamlio import load, parse
 from mlgate.git import changed_files, show
 
 EVERYTHING = ("constraints.txt",)
@@ -38,11 +39,13 @@ def matches(path: str, patterns: Iterable[str]) -> bool:
 
 def _params_changed(root: Path, base: str, head: str) -> set[str]:
     """Top-level sections of params.yaml whose content differs between base and head."""
-    import yaml
 
     def read(ref: str) -> dict[str, object]:
         text = show(root, ref, "params.yaml")
-        return (yaml.safe_load(text) or {}) if text is not None else {}
+        if text is None:
+            return {}
+        # the file at the ref: an error names the commit, since the working tree may differ
+        return parse(text, f"params.yaml (at {ref[:12]})", allow_empty=True).data  # type: ignore[no-any-return]
 
     old, new = read(base), read(head)
     return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
@@ -70,13 +73,9 @@ def command_inputs(root: Path, spec: ModelSpec) -> list[str]:
 
 def _stage_deps(root: Path, stages: list[str]) -> list[str]:
     """The ``deps`` of the named ``dvc.yaml`` stages (``foreach`` stages and ``file:stage`` targets are not read)."""
-    import yaml
-
-    try:
-        doc = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+    if not (root / "dvc.yaml").is_file():
         return []
-    defined = doc.get("stages") if isinstance(doc, dict) else None
+    defined = load(root / "dvc.yaml", "dvc.yaml").data.get("stages")
     found: list[str] = []
     for name in stages:
         stage = defined.get(name) if isinstance(defined, dict) else None

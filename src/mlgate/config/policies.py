@@ -44,6 +44,14 @@ class ResolvedPolicy:
         return self.files[-1]
 
 
+def no_champion_stage(policy_file: str) -> str:
+    """Why a policy has no champion: its ``promotion.order`` is empty (what gates skip with and validate warns)."""
+    return (
+        f"no champion stage: policy {policy_file} (with what it extends) sets no promotion.order, whose last "
+        "stage holds the champion, so max_regression rules have nothing to compare with"
+    )
+
+
 def rule_id(family: str, rule: Any) -> str:
     """A rule's id: explicit, or derived from what it checks."""
     if rule.id:

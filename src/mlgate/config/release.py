@@ -20,7 +20,7 @@ from mlgate.config.schema import PinnedVersion, Release, parse
 from mlgate.config.workspace import RELEASE_FILE, model_names, spec_path
 from mlgate.config.yamlio import load
 from mlgate.exceptions import InvalidInput, SpecError
-from mlgate.git import run_git, show
+from mlgate.git import first_parent_commits, resolve_commit, show
 
 
 def release_path(root: Path, name: str) -> Path:
@@ -103,7 +103,7 @@ def entry_at(root: Path, name: str, stage: str, ref: str) -> PinnedVersion | Non
 
 def commit_of(root: Path, ref: str) -> str:
     """The commit ``ref`` names (what a served or scored release was read from)."""
-    return run_git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")
+    return resolve_commit(root, ref)
 
 
 def revisions(root: Path, name: str, ref: str) -> list[tuple[str, Release]]:
@@ -112,8 +112,7 @@ def revisions(root: Path, name: str, ref: str) -> list[tuple[str, Release]]:
     A revision that does not validate is left out: a file nobody could apply asked for nothing.
     """
     rel = release_path(root, name).relative_to(root).as_posix()
-    # first parent: the branch's own states (its merges), not the commits of the PRs merged into it
-    commits = run_git(root, "log", "--first-parent", "--format=%H", ref, "--", rel).split()
+    commits = first_parent_commits(root, ref, rel)
     found = []
     for commit in commits:
         try:

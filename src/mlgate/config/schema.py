@@ -71,10 +71,10 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 class LocatedError(ValueError):
     """A validator's error about one key below the model that raises it (``loc`` from there)."""
 
-    def __init__(self, message: str, *loc: str | int) -> None:
-        """``message`` about the key at ``loc``, relative to the model that raises it."""
+    def __init__(self, message: str, *loc: str | int, key: bool = False) -> None:
+        """``message`` about the key at ``loc``, relative to the model that raises it (``key``: the key itself)."""
         super().__init__(message)
-        self.loc = loc
+        self.loc, self.key = loc, key
 
 
 class StrictModel(BaseModel):
@@ -998,6 +998,10 @@ class Settings(StrictModel):
     )
 
 
+LOGIN_PATTERN = r"^(?=.{1,39}$)[A-Za-z0-9](?:-?[A-Za-z0-9])*$"
+"""A GitHub login: 1 to 39 letters, digits and single inner hyphens."""
+
+
 class PinnedUser(StrictModel):
     """An approver named by login *and* GitHub account id: a renamed login's next owner does not count."""
 
@@ -1010,6 +1014,24 @@ class Approvers(StrictModel):
 
     users: list[str | PinnedUser] = Field(default_factory=list)
     teams: list[str] = Field(default_factory=list)
+
+    @field_validator("users")
+    @classmethod
+    def _logins(cls, users: list[str | PinnedUser]) -> list[str | PinnedUser]:
+        # an empty or malformed login names nobody: it would look like an approver and count none
+        for index, user in enumerate(users):
+            if isinstance(user, str) and not re.fullmatch(LOGIN_PATTERN, user):
+                raise LocatedError(f"{user!r} is not a GitHub login (letters, digits and single hyphens)", index)
+        return users
+
+    @field_validator("teams")
+    @classmethod
+    def _slugs(cls, teams: list[str]) -> list[str]:
+        for index, team in enumerate(teams):
+            org, slash, slug = team.partition("/")
+            if not (org and slash and slug) or "/" in slug or team.strip() != team:
+                raise LocatedError(f"{team!r} is not a team: write it as <org>/<team-slug>", index)
+        return teams
 
 
 ReadinessCheck = Literal[
@@ -1064,6 +1086,24 @@ class StageRequirement(StrictModel):
         return self
 
 
+# MLflow keeps these alias names for itself (mlflow.utils.validation._validate_model_alias_name_reserved:
+# "latest", any case, and v<digits> / V<digits>); set_alias refuses them, mid-promotion.
+_MLFLOW_RESERVED_ALIAS = re.compile(r"^(latest|[vV]\d+)$", re.IGNORECASE)
+CHAMPION_ALIAS = "champion"
+MAX_STAGE_LENGTH = 100
+"""A stage is an alias (MLflow: 255 characters) and part of tag keys (``mlgate.promoted.<stage>.commit``: 250)."""
+"""The alias a promotion moves along with the policy's champion stage (:attr:`Promotion.champion_stage`)."""
+
+
+def reserved_alias(name: str) -> str:
+    """Why ``name`` cannot be a stage (its alias is MLflow's or mlgate's own), or "" when it can."""
+    if _MLFLOW_RESERVED_ALIAS.match(name):
+        return "MLflow reserves 'latest' and 'v<digits>' as alias names (they address versions)"
+    if name == CHAMPION_ALIAS:
+        return f"mlgate's '{CHAMPION_ALIAS}' alias follows the last stage of promotion.order"
+    return ""
+
+
 class Notify(StrictModel):
     """What ``promote --apply`` tells other systems once a change has taken effect (default: nothing)."""
 
@@ -1079,16 +1119,35 @@ class Promotion(StrictModel):
     # Left out of the dump (and so of the policy hash) when absent: what is told to whom judges nothing.
     notify: Notify | None = Field(None, exclude=True, description="deploy hooks run after the registry moved")
 
+    @property
+    def champion_stage(self) -> str | None:
+        """The stage whose holder is the champion: the last stage of ``order`` (None: no order, no champion).
+
+        ``max_regression`` rules compare with the version holding this stage's alias, and a
+        promotion into it moves the ``champion`` alias too. Derived, never a fixed name: a
+        policy whose last stage is ``prod`` has its champion in ``prod``.
+        """
+        return self.order[-1] if self.order else None
+
     @field_validator("stages")
     @classmethod
     def _stage_names(cls, stages: dict[str, StageRequirement]) -> dict[str, StageRequirement]:
-        bad = [name for name in stages if not re.match(STAGE_PATTERN, name)]
-        if bad:
-            raise ValueError(f"stage names must match {STAGE_PATTERN}: {', '.join(bad)}")
+        for name in stages:
+            if not re.match(STAGE_PATTERN, name):
+                raise LocatedError(f"stage names must match {STAGE_PATTERN}, got {name!r}", name, key=True)
+            if len(name) > MAX_STAGE_LENGTH:
+                message = f"stage names are at most {MAX_STAGE_LENGTH} characters, got {len(name)}"
+                raise LocatedError(message, name, key=True)
+            why = reserved_alias(name)
+            if why:
+                raise LocatedError(f"stage name '{name}' is reserved: {why}", name, key=True)
         return stages
 
     @model_validator(mode="after")
     def _order_known(self) -> Promotion:
+        for index, name in enumerate(self.order):
+            if name in self.order[:index]:  # a stage twice: "before" would be itself, and the order ambiguous
+                raise LocatedError(f"'{name}' is listed twice: each stage comes once in the order", "order", index)
         unknown = [s for s in self.order if s not in self.stages]
         if unknown:
             raise ValueError(f"order names stages not defined under 'stages': {', '.join(unknown)}")
@@ -1396,8 +1455,9 @@ def parse(model: type[BaseModel], doc: Document) -> Any:
         problems = []
         for error in err.errors():
             loc = _clean_loc(tuple(error["loc"]))
-            loc += getattr(error.get("ctx", {}).get("error"), "loc", ())
-            is_key = error["type"] == "extra_forbidden"
+            raised = error.get("ctx", {}).get("error")
+            loc += getattr(raised, "loc", ())
+            is_key = error["type"] == "extra_forbidden" or getattr(raised, "key", False)
             problems.append(doc.problem(loc, _message(model, error), key=is_key))
         raise SpecError(_dedupe(problems)) from None
 

@@ -90,7 +90,7 @@ def load_params(
     if not path.is_file():
         message = f"{PARAMS_FILE} not found: add a '{section}:' section with the estimator params"
         raise SpecError([spec_doc.problem(("estimator",), message)])
-    doc = load(path, PARAMS_FILE)
+    doc = load(path, PARAMS_FILE, section=section)  # the other models' sections are not copied
     params = doc.data.get(section)
     if params is None and not required:
         return {}, doc

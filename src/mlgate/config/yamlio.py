@@ -1,9 +1,13 @@
-"""Strict YAML loading for governance files, keeping line and column of every key.
+"""The one YAML reader of governance files: strict, and keeping line and column of every key.
 
-Governance files (specs, policies, releases) must fail loudly: PyYAML silently keeps the last
-of two duplicate keys, which would let a reviewer read one threshold while the gate applies
-another. ruamel.yaml's round-trip loader rejects duplicates and records where each key and
-value sits, so every later error can say ``file:line:col: key -> path: message``.
+Every YAML file mlgate reads from a governed repo goes through :func:`load` or :func:`parse`:
+specs, policies, ``release.yaml``, ``params.yaml``, ``dvc.yaml``, ``dvc.lock`` and ``.dvc``
+pointers (``release.yaml`` edits keep ruamel's round trip, in :mod:`mlgate.config.release`).
+
+Governance files must fail loudly: PyYAML's constructor silently keeps the last of two duplicate
+keys, which would let a reviewer read one threshold while the gate applies another. ruamel.yaml's
+round-trip loader rejects duplicates and records where each key and value sits, so every later
+error can say ``file:line:col: key -> path: message``.
 
 Before anything is constructed, the event stream is screened (:func:`_screen`), because a file
 from a pull request is untrusted input: it may hold at most :data:`MAX_BYTES` and nest at most
@@ -11,32 +15,35 @@ from a pull request is untrusted input: it may hold at most :data:`MAX_BYTES` an
 are refused (a reviewer must see every value where it applies, and a few hundred bytes of
 nested aliases expand into billions of nodes); so are tags other than YAML's plain core types
 (``!!python/object`` and friends), keys that are not scalars, and ``<<`` merge keys.
+
+**Fast path.** ruamel's parser is pure Python and was the slow part of commands that read many
+files (``status`` over 100 models). So a file is first read by libyaml's C parser (PyYAML's
+``CSafeLoader``, when PyYAML was built with it): :func:`_fast` builds the plain data and the
+marks from its events itself, resolving plain scalars by YAML 1.2's rules as ruamel does. It
+accepts only what it can build exactly as the round-trip path would (no tags, anchors, aliases,
+duplicate keys, directives, depth past :data:`MAX_DEPTH`, and only the common spellings of
+numbers); for anything else, and for every error, it gives up and the round-trip path above
+decides, so refusals and their located messages are the round-trip path's, unchanged.
+``tests/test_yamlio_fast.py`` checks that both paths give the same data and marks on every YAML
+file of the repo and the tests. ruamel is imported only when the round-trip path runs.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import (
-    AliasEvent,
-    MappingEndEvent,
-    MappingStartEvent,
-    NodeEvent,
-    ScalarEvent,
-    SequenceEndEvent,
-    SequenceStartEvent,
-)
-from ruamel.yaml.scanner import RoundTripScanner
+from typing import TYPE_CHECKING, Any
 
 from mlgate.exceptions import Problem, SpecError
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
 
 KeyPath = tuple[str | int, ...]
 
@@ -89,23 +96,31 @@ class _Refused(Exception):
         self.loc, self.line, self.column, self.message = loc, line, column, message
 
 
-class _DepthScanner(RoundTripScanner):  # type: ignore[misc]
-    """A scanner that stops at the 65th open ``[`` or ``{``.
+@cache
+def _depth_scanner() -> type:
+    """The round-trip scanner, made to stop at the 65th open ``[`` or ``{``.
 
     Inside brackets ruamel's scanner reads ahead to the first closing one, in time quadratic in
-    the depth, before the parser yields a single event: the screen would come too late.
+    the depth, before the parser yields a single event: the screen would come too late. Built on
+    first use: ruamel is imported only when the round-trip path runs.
     """
+    from ruamel.yaml.scanner import RoundTripScanner
 
-    def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:
-        if self.flow_level >= MAX_DEPTH:
-            mark = self.reader.get_mark()
-            raise _Refused((), mark.line + 1, mark.column + 1, _TOO_DEEP)
-        super().fetch_flow_collection_start(TokenClass, to_push)
+    class _DepthScanner(RoundTripScanner):  # type: ignore[misc]
+        def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:
+            if self.flow_level >= MAX_DEPTH:
+                mark = self.reader.get_mark()
+                raise _Refused((), mark.line + 1, mark.column + 1, _TOO_DEEP)
+            super().fetch_flow_collection_start(TokenClass, to_push)
+
+    return _DepthScanner
 
 
 def _round_trip_loader() -> YAML:
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt", pure=True)
-    yaml.Scanner = _DepthScanner
+    yaml.Scanner = _depth_scanner()
     yaml.allow_duplicate_keys = False
     return yaml
 
@@ -147,6 +162,16 @@ def _screen(yaml: YAML, text: str) -> None:
     The parser is not recursive and stops at the first refusal, so neither a deeply nested
     file nor an alias bomb costs more than reading it.
     """
+    from ruamel.yaml.events import (
+        AliasEvent,
+        MappingEndEvent,
+        MappingStartEvent,
+        NodeEvent,
+        ScalarEvent,
+        SequenceEndEvent,
+        SequenceStartEvent,
+    )
+
     levels: list[_Level] = []
     for event in yaml.parse(text):
         if isinstance(event, MappingEndEvent | SequenceEndEvent):
@@ -196,6 +221,8 @@ def _screen(yaml: YAML, text: str) -> None:
 
 def _plain(node: Any, loc: KeyPath, doc: Document) -> Any:
     """Convert ruamel's commented nodes into plain Python, recording marks on the way."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+
     if isinstance(node, CommentedMap):
         out: dict[str, Any] = {}
         for key, value in node.items():
@@ -248,52 +275,97 @@ def _describe(err: MarkedYAMLError) -> str:
 
 
 # Parsed documents by content hash: one command reads params.yaml and the policy chain once
-# per model (and each spec at the base and the head), and ruamel's pure-Python parser is the
-# slow part of `status` and `promote --plan` over many models. Keyed by content, not mtime:
-# an edit within the filesystem's timestamp granularity must not return the old document.
+# per model (and each spec at the base and the head). Keyed by content, not mtime: an edit
+# within the filesystem's timestamp granularity must not return the old document.
 _PARSED: dict[str, Document] = {}
 _PARSED_MAX = 512
 
 
-def load(path: Path, display: str | None = None) -> Document:
-    """Load one YAML file strictly; raise :class:`SpecError` naming file, line and column."""
-    import hashlib
+def load(path: Path, display: str | None = None, *, allow_empty: bool = False, section: str | None = None) -> Document:
+    """Load one YAML file strictly; raise :class:`SpecError` naming file, line and column.
 
+    ``allow_empty``: an empty file (or one holding only comments) loads as ``{}`` instead of
+    being refused (``params.yaml`` with no section yet). ``section``: the data holds only that
+    top-level key (when present), so a command reading one model's section of a large shared
+    file (``params.yaml`` over 100 models) does not copy the other sections for each model.
+    """
     shown = display or str(path)
     try:
-        key = hashlib.sha256(path.read_bytes()).hexdigest() if path.stat().st_size <= MAX_BYTES else None
-    except OSError:
-        key = None
-    if key is None or key not in _PARSED:
-        doc = _load(path, shown)
-        if key is None:
-            return doc
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise SpecError([Problem(shown, 1, 1, (), _too_big(size))])
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError([Problem(shown, 0, 0, (), "file not found")]) from None
+    return _cached(raw, path, shown, allow_empty, section)
+
+
+def parse(text: str, display: str, *, allow_empty: bool = False) -> Document:
+    """Load YAML ``text`` (a file as committed at some git ref, named ``display``) as :func:`load` loads a file."""
+    raw = text.encode("utf-8")
+    if len(raw) > MAX_BYTES:
+        raise SpecError([Problem(display, 1, 1, (), _too_big(len(raw)))])
+    return _cached(raw, Path(display), display, allow_empty)
+
+
+def _too_big(size: int) -> str:
+    return f"file is {size} bytes: governance files may hold at most {MAX_BYTES} (1 MiB)"
+
+
+def _cached(raw: bytes, path: Path, shown: str, allow_empty: bool, section: str | None = None) -> Document:
+    key = hashlib.sha256(raw).hexdigest()
+    if key not in _PARSED:
+        try:
+            # as Path.read_text reads it: universal newlines
+            text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        except UnicodeDecodeError as err:
+            raise SpecError([Problem(shown, 0, 0, (), f"not UTF-8 text ({err.reason})")]) from None
+        if allow_empty and _is_empty(text):
+            return Document(path=path, data={}, display=shown)
+        doc = _from_text(text, shown)
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
         _PARSED[key] = doc
     cached = _PARSED[key]
+    data = cached.data if section is None else {k: v for k, v in cached.data.items() if k == section}
     # marks are only read; the data is the caller's to edit
     return Document(
         path=path,
-        data=copy.deepcopy(cached.data),
+        data=_copy(data),
         display=shown,
         key_marks=cached.key_marks,
         value_marks=cached.value_marks,
     )
 
 
-def _load(path: Path, shown: str) -> Document:
-    doc = Document(path=path, data=None, display=shown)
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            message = f"file is {size} bytes: governance files may hold at most {MAX_BYTES} (1 MiB)"
-            raise SpecError([Problem(shown, 1, 1, (), message)])
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError([Problem(shown, 0, 0, (), "file not found")]) from None
-    except UnicodeDecodeError as err:
-        raise SpecError([Problem(shown, 0, 0, (), f"not UTF-8 text ({err.reason})")]) from None
+def _copy(value: Any) -> Any:
+    """A deep copy of loaded data: new dicts and lists, the (immutable) scalars shared.
+
+    ``copy.deepcopy`` keeps a memo for shared and cyclic objects that loaded YAML never has (no
+    aliases): it was the largest cost of `status` over 100 models after parsing (params.yaml
+    and the policy chain are handed out once per model).
+    """
+    if type(value) is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copy(item) for item in value]
+    return value
+
+
+def _is_empty(text: str) -> bool:
+    """The text holds no YAML node (blank, or only comments)."""
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
+
+
+def _from_text(text: str, shown: str) -> Document:
+    """The document: by the fast path when it can build it, else by the round-trip path (errors: always)."""
+    return _fast(text, shown) or _round_trip(text, shown)
+
+
+def _round_trip(text: str, shown: str) -> Document:
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    doc = Document(path=Path(shown), data=None, display=shown)
     try:
         _screen(_round_trip_loader(), text)
         raw = _round_trip_loader().load(text)
@@ -311,6 +383,171 @@ def _load(path: Path, shown: str) -> Document:
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__
         raise SpecError([Problem(shown, 1, 1, (), f"expected a mapping of keys, got a {kind}")])
+    return doc
+
+
+# --------------------------------------------------------------------------- the fast path
+
+# Plain scalars as YAML 1.2 (ruamel's default) resolves them: ruamel's regular expressions for
+# 1.2 numbers and timestamps. The fast path builds null, the six booleans, decimal integers
+# without leading zeros or `_`, and decimal floats with digits before the point; any other
+# number or timestamp spelling (`0o17`, `1_000`, `.5`, `.inf`, `2024-01-01`), a merge key `<<`
+# or a value key `=` sends the file to the round-trip path. Everything else is a string.
+_NULL = {"", "~", "null", "Null", "NULL"}
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[-+]?[0-9]+(?:\.[0-9]*(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)")
+_NOT_BUILT = re.compile(
+    r"""(?:
+     [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN)
+    |[-+]?0b[0-1_]+
+    |[-+]?0o?[0-7_]+
+    |[-+]?[0-9_]+
+    |[-+]?0x[0-9a-fA-F_]+
+    |[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+    |[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?
+     (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?
+    |<<|=)""",
+    re.VERBOSE,
+)
+
+
+class _GiveUp(Exception):
+    """The fast path cannot build this document exactly as the round-trip path would."""
+
+
+def _scalar(value: str) -> Any:
+    """A plain scalar's value, as ruamel's YAML 1.2 resolver and constructor give it."""
+    if value in _NULL:
+        return None
+    if value in _BOOL:
+        return _BOOL[value]
+    if _INT.fullmatch(value):
+        return int(value)
+    if _FLOAT.fullmatch(value):
+        return float(value)
+    if _NOT_BUILT.fullmatch(value):
+        raise _GiveUp
+    return value
+
+
+@cache
+def _c_loader() -> Any:
+    """PyYAML's libyaml-backed loader class, or None when PyYAML was built without libyaml."""
+    import yaml
+
+    return yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else None
+
+
+def _fast(text: str, shown: str) -> Document | None:
+    """The document built from libyaml's events, or None when the round-trip path must decide."""
+    loader_class = _c_loader()
+    if loader_class is None or "\t" in text:
+        # libyaml accepts tabs in places ruamel refuses (`key:\t# comment`): tabs are rare enough
+        # in governance files to leave every file holding one to the round trip
+        return None
+    import yaml
+
+    loader = loader_class(text)
+    try:
+        return _build(loader, text, shown)
+    except (_GiveUp, yaml.YAMLError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def _build(loader: Any, text: str, shown: str) -> Document | None:
+    """Walk the events once: plain data plus key and value marks, as :func:`_plain` records them."""
+    from yaml.events import (
+        AliasEvent,
+        DocumentStartEvent,
+        MappingEndEvent,
+        MappingStartEvent,
+        ScalarEvent,
+        SequenceEndEvent,
+        SequenceStartEvent,
+        StreamEndEvent,
+    )
+
+    doc = Document(path=Path(shown), data=None, display=shown)
+    key_marks, value_marks = doc.key_marks, doc.value_marks
+    # open containers: [container, its key path, the pending key (mappings), whether a key is next, flow style]
+    stack: list[list[Any]] = []
+    documents = 0
+    root: Any = None
+    pending: KeyPath | None = None  # an empty value whose mark is the next event's start
+    lines: list[str] | None = None
+    get = loader.get_event
+    while True:
+        event = get()
+        mark = event.start_mark
+        if pending is not None:
+            value_marks[pending] = (mark.line, mark.column)
+            pending = None
+        kind = type(event)
+        if kind is ScalarEvent or kind is MappingStartEvent or kind is SequenceStartEvent:
+            if event.anchor is not None or event.tag is not None:
+                raise _GiveUp
+            if kind is ScalarEvent:
+                plain = not event.style and event.implicit[0]  # libyaml: style "" for plain
+                value: Any = _scalar(event.value) if plain else event.value
+            else:
+                value = {} if kind is MappingStartEvent else []
+                if len(stack) >= MAX_DEPTH:
+                    raise _GiveUp
+            if not stack:
+                root = value
+                if kind is not ScalarEvent:
+                    stack.append([value, (), None, True, event.flow_style])
+                continue
+            top = stack[-1]
+            container, loc = top[0], top[1]
+            if type(container) is dict:
+                if top[3]:  # a key
+                    if kind is not ScalarEvent or value in container:
+                        raise _GiveUp  # a collection as a key, or a duplicate key
+                    top[2], top[3] = value, False
+                    key_marks[(*loc, value)] = (mark.line, mark.column)
+                    continue
+                child = (*loc, top[2])
+                container[top[2]] = value
+                top[3] = True
+            else:
+                child = (*loc, len(container))
+                container.append(value)
+            if kind is ScalarEvent and plain and event.value == "":
+                # an empty value: in a block mapping ruamel places it where the next token starts
+                # (libyaml: where the value would be); elsewhere the two differ in ways not worth
+                # following (a flow mapping, a list item), so the round trip builds those
+                if type(container) is not dict or top[4]:
+                    raise _GiveUp
+                if lines is None:
+                    lines = text.split("\n")
+                if lines[mark.line][mark.column :].strip():
+                    raise _GiveUp  # a comment follows: ruamel's mark then depends on what comes next
+                pending = child
+            else:
+                value_marks[child] = (mark.line, mark.column)
+            if kind is not ScalarEvent:
+                stack.append([value, child, None, True, event.flow_style])
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            stack.pop()
+        elif kind is AliasEvent:
+            raise _GiveUp
+        elif kind is DocumentStartEvent:
+            documents += 1
+            if documents > 1 or event.version is not None or event.tags:
+                raise _GiveUp
+        elif kind is StreamEndEvent:
+            break
+    if type(root) is not dict:
+        return None  # empty, a list or a scalar: the round-trip path says what is wrong
+    doc.data = root
     return doc
 
 

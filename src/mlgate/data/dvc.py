@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import json
 import math
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -22,11 +23,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from mlgate.config.schema import DATA_FORMATS, TEXT_MIN_ROWS, ModelSpec, data_format_error, load_model_spec
 from mlgate.config.workspace import model_names, spec_path
-from mlgate.config.yamlio import Document
+from mlgate.config.yamlio import Document, load
 from mlgate.exceptions import (
     DvcError,
     ExternalServiceError,
@@ -68,12 +68,21 @@ class ModelData:
 
 
 def file_md5(path: Path, chunk: int = 1 << 20) -> str:
-    """md5 of a file's bytes: what DVC 3 records for a file output."""
-    digest = hashlib.md5(usedforsecurity=False)
+    """md5 of a file's bytes, read in chunks: what DVC 3 records for a file output (``hash: md5``).
+
+    The one md5 of mlgate: data records, scored input files and monitoring's re-read inputs all
+    compare against what DVC (or scoring) wrote, so they must hash the same way.
+    """
+    digest = hashlib.md5(usedforsecurity=False)  # DVC's content address, not a security check
     with path.open("rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def bytes_md5(raw: bytes) -> str:
+    """md5 of bytes in memory, as :func:`file_md5` hashes a file (a DVC directory listing's ``.dir`` md5)."""
+    return hashlib.md5(raw, usedforsecurity=False).hexdigest()
 
 
 def _out(outs: list[dict[str, Any]] | None, name: str) -> dict[str, Any] | None:
@@ -83,9 +92,11 @@ def _out(outs: list[dict[str, Any]] | None, name: str) -> dict[str, Any] | None:
     return None
 
 
-def _yaml(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text()) if path.is_file() else None
-    return data if isinstance(data, dict) else {}
+def _yaml(path: Path, root: Path) -> dict[str, Any]:
+    """A DVC file (``.dvc`` pointer, ``dvc.lock``, ``dvc.yaml``) through the governance reader; ``{}`` when absent."""
+    if not path.is_file():
+        return {}
+    return load(path, path.relative_to(root).as_posix(), allow_empty=True).data  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -113,11 +124,11 @@ def _owners(rel: str, root: Path) -> list[_Owner]:
     folders = ["/".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)]
     found = []
     for path in (rel, *folders):
-        out = _out(_yaml(root / f"{path}.dvc").get("outs"), PurePosixPath(path).name)
+        out = _out(_yaml(root / f"{path}.dvc", root).get("outs"), PurePosixPath(path).name)
         if out:
             inner = "" if path == rel else rel[len(path) + 1 :]
             found.append(_Owner(f"{path}.dvc", out, inner, "" if path == rel else path))
-    stages = _yaml(root / "dvc.lock").get("stages") or {}
+    stages = _yaml(root / "dvc.lock", root).get("stages") or {}
     for stage, body in stages.items() if isinstance(stages, dict) else ():
         for path in (rel, *folders):
             out = _out((body or {}).get("outs") if isinstance(body, dict) else None, path)
@@ -163,7 +174,7 @@ def dir_manifest(dir_md5: str, hash_name: str, objects: Path) -> dict[str, str]:
             f"the listing of a DVC directory (md5 {dir_md5}) is neither in the DVC cache nor on the remote",
             hint="run `dvc push` where the directory was added, then `dvc pull`",
         )
-    if hashlib.md5(raw, usedforsecurity=False).hexdigest() != dir_md5.removesuffix(".dir"):
+    if bytes_md5(raw) != dir_md5.removesuffix(".dir"):
         raise DvcError(
             f"the listing of a DVC directory does not match its md5 {dir_md5}: the cache or remote is corrupt"
         )
@@ -215,7 +226,7 @@ def _untracked_hint(rel: str, root: Path) -> str:
 
 def _declared_stage(rel: str, root: Path) -> str | None:
     """The ``dvc.yaml`` stage whose ``outs`` are ``rel`` or a folder holding it, if any."""
-    stages = _yaml(root / "dvc.yaml").get("stages") or {}
+    stages = _yaml(root / "dvc.yaml", root).get("stages") or {}
     for stage, body in stages.items() if isinstance(stages, dict) else ():
         for out in (body or {}).get("outs") or [] if isinstance(body, dict) else []:
             path = next(iter(out), "") if isinstance(out, dict) else str(out)
@@ -277,10 +288,35 @@ def dvc_push(root: Path, targets: list[str]) -> None:
         _dvc(root, ["push", "-q", *targets], DvcError)
 
 
-def dvc_checkout(root: Path, targets: list[str]) -> None:
-    """``dvc checkout --force TARGETS``: the workspace's data back to what the checked-out pointers record."""
-    if targets:
-        _dvc(root, ["checkout", "-q", "--force", *targets], DvcError)
+def share_workspace(source: Path, scratch: Path) -> None:
+    """Let the DVC project in ``scratch`` (a scratch checkout of ``source``'s repository) use ``source``'s setup.
+
+    Its cache (so data ``source`` holds is checked out without a download, and data made there is
+    there for ``dvc push``), its local configuration (remote credentials), and its remotes at the
+    paths ``source`` resolves (a relative ``url`` in ``.dvc/config`` is relative to that file, and a
+    scratch checkout sits elsewhere). Written to the scratch checkout's ``.dvc/config.local`` only.
+    """
+    from dvc.repo import Repo
+
+    local = source / ".dvc" / "config.local"
+    if local.is_file():
+        shutil.copyfile(local, scratch / ".dvc" / "config.local")
+    with Repo(str(source)) as repo:
+        cache = repo.cache.local_cache_dir
+        remotes = {name: str(conf.get("url", "")) for name, conf in (repo.config.get("remote") or {}).items()}
+    _dvc(scratch, ["cache", "dir", "--local", str(cache)], DvcError)
+    for name, url in remotes.items():
+        if url and "://" not in url:  # a local folder: the path as ``source`` resolved it
+            _dvc(scratch, ["remote", "modify", "--local", name, "url", url], DvcError)
+
+
+def dvc_checkout_all(root: Path) -> str:
+    """``dvc checkout``: the data every pointer records, from the cache; '' or what could not be checked out."""
+    try:
+        _dvc(root, ["checkout", "-q"], DvcError)
+    except DvcError as err:  # data missing from the cache: the command that needs it says so itself
+        return err.message
+    return ""
 
 
 def pull_model_data(root: Path, spec: ModelSpec, spec_doc: Document) -> list[dict[str, str]]:
@@ -530,7 +566,7 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
             problems.append(Problem(shown, line, 0, (spec.target,), "the target is empty here"))
         elif spec.task == "classification" and target.nunique() < 2:
             message = (
-                f"the target '{spec.target}' has one class ({target.iloc[0]!r}) in {shown}: "
+                f"the target '{spec.target}' has one class ({target.iloc[:1].tolist()[0]!r}) in {shown}: "
                 "a classifier needs at least two"
             )
             problems.append(spec_doc.problem(_target_loc(spec), message))
@@ -578,6 +614,16 @@ def check_split(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
     kept = rows - held
     need, why = 1, "one row"
     if chosen["stratify"] and spec.task == "classification":
+        # said here, not in scikit-learn's words (which change between its versions)
+        counts = frame[spec.target].value_counts()
+        alone = sorted(counts[counts < 2].index.tolist(), key=str)  # Python values: a numpy 2 repr says np.int64(2)
+        if alone:
+            message = (
+                f"cannot split {shown} into train and holdout: class(es) {', '.join(map(repr, alone))} of "
+                f"'{spec.target}' have a single row, and stratify: true needs each class on both sides "
+                "(add rows of that class, or set stratify: false)"
+            )
+            raise SpecError([spec_doc.problem(("data", "split"), message)])
         classes = int(frame[spec.target].nunique())
         need, why = classes, f"one row of each of the {classes} classes of '{spec.target}' (stratify: true)"
     if min(kept, held) < need:

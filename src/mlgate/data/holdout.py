@@ -30,8 +30,8 @@ from mlgate.data.dvc import (
     split,
     split_settings,
 )
-from mlgate.exceptions import DvcError, GitError, InvalidInput
-from mlgate.git import run_git
+from mlgate.exceptions import DvcError, InvalidInput
+from mlgate.git import has_commit
 from mlgate.registry import TAG_PREFIX
 
 
@@ -96,17 +96,9 @@ def evaluation_held_out(spec: ModelSpec, data: ModelData) -> HeldOut:
     return HeldOut("files", spec.data.train or "", md5s.get("train", ""), md5s.get("holdout", ""))
 
 
-def _commit_known(root: Path, commit: str) -> bool:
-    try:
-        run_git(root, "cat-file", "-e", f"{commit}^{{commit}}")
-    except GitError:
-        return False
-    return True
-
-
 def _training_file(held: HeldOut, root: Path, commit: str, at: DataAt | None, scratch: Path) -> Path:
     """The version's training file, by its md5: workspace, base commit or its own commit."""
-    refs = [r for r in (at.ref if at else None, commit if _commit_known(root, commit) else None) if r]
+    refs = [r for r in (at.ref if at else None, commit if has_commit(root, commit) else None) if r]
     for ref in refs or ["HEAD"]:
         try:
             return fetch_at(held.train_path, root, ref, held.train_md5, scratch)

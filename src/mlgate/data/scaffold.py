@@ -19,11 +19,15 @@ from typing import Any
 
 from mlgate import git
 from mlgate.config.schema import NAME_PATTERN, TEXT_MIN_ROWS
+from mlgate.config.yamlio import load
 from mlgate.data import dvc_add, dvc_init, read_table
 from mlgate.exceptions import InvalidInput
 
 ACTIONS = "<owner>/<repo>@v1"
-WORKFLOWS = ("mlgate-propose.yml", "mlgate-promote.yml", "mlgate-governance.yml", "mlgate-monitor.yml")
+TEMPLATES = ("propose", "promote", "governance", "monitor")
+"""The workflow templates (``resources/workflows/NAME.yml``): init writes each as ``mlgate-NAME.yml``."""
+WORKFLOWS = tuple(f"mlgate-{name}.yml" for name in TEMPLATES)
+PLACEHOLDER = re.compile(r"(?<!\$)\{\{(\w+)\}\}")  # {{name}}; ${{ ... }} is GitHub's own expression
 GITIGNORE = ("/mlflow.db", "/mlartifacts/")
 ESTIMATORS: dict[str, tuple[str, dict[str, Any]]] = {
     "classification": ("sklearn.ensemble.RandomForestClassifier", {"n_estimators": 200, "min_samples_leaf": 5}),
@@ -96,6 +100,58 @@ class InitResult:
             "ran": self.ran,
             "notes": self.notes,
         }
+
+
+@dataclass(frozen=True)
+class WorkflowParams:
+    """What differs between the workflows ``mlgate init`` writes and the ones this repository runs.
+
+    One set of templates renders both (``resources/workflows/``): a template's ``{{name}}`` is the
+    field of that name; a line holding only a placeholder is left out when its value is empty.
+    """
+
+    actions: str  # where the actions live, up to the action's folder: "<owner>/<repo>/action/", "./action/"
+    at: str  # the ref after the action's folder: "@v1"; "" for actions in the same repository
+    name: str  # the prefix of each workflow's name: "mlgate " beside the user's own workflows
+    group: str  # the prefix of each concurrency group
+    everything: tuple[str, ...] = ()  # `mlgate affected --everything PATH`: a change there re-gates every model
+    everything_why: str = ""  # the comment above it
+
+    @classmethod
+    def scaffold(cls, repo: str = "<owner>/<repo>", ref: str = "v1") -> WorkflowParams:
+        """The workflows ``mlgate init`` writes: mlgate's actions from ``repo`` at ``ref``."""
+        return cls(actions=f"{repo}/action/", at=f"@{ref}", name="mlgate ", group="mlgate-")
+
+
+THIS_REPO = WorkflowParams(
+    actions="./action/",
+    at="",
+    name="",
+    group="",
+    everything=("src/", "action/", "pyproject.toml", "constraints.txt"),
+    everything_why="# this repo is mlgate itself: a change to its code, actions or pins re-gates every model",
+)
+"""The parameters of this repository's own ``.github/workflows/`` (scripts/render-workflows writes them)."""
+
+
+def render_workflow(template: str, params: WorkflowParams) -> str:
+    """The workflow ``template`` (one of :data:`TEMPLATES`) with ``params`` filled in."""
+    values = {
+        "actions": params.actions,
+        "at": params.at,
+        "name": params.name,
+        "group": params.group,
+        "everything": " ".join(f"--everything {path}" for path in params.everything),
+        "everything_why": params.everything_why,
+    }
+    text = resources.files("mlgate").joinpath("resources", "workflows", f"{template}.yml").read_text(encoding="utf-8")
+    lines = []
+    for line in text.splitlines(keepends=True):
+        alone = PLACEHOLDER.fullmatch(line.strip())
+        if alone and not values[alone.group(1)]:
+            continue
+        lines.append(PLACEHOLDER.sub(lambda found: values[found.group(1)], line))
+    return "".join(lines)
 
 
 def _template(name: str) -> str:
@@ -232,11 +288,8 @@ def _workflows(actions: str) -> dict[str, str]:
     repo, _, ref = actions.partition("@")
     if not re.fullmatch(r"(<owner>/<repo>|[\w.-]+/[\w.-]+)", repo) or not ref:
         raise InvalidInput(f"--actions must be OWNER/REPO@REF (where mlgate's actions live), got {actions!r}")
-    out = {}
-    for name in WORKFLOWS:
-        text = _template(f"workflows/{name}").replace("<owner>/<repo>/action/", f"{repo}/action/")
-        out[f".github/workflows/{name}"] = re.sub(r"(/action/[a-z]+)@v1\b", rf"\g<1>@{ref}", text)
-    return out
+    params = WorkflowParams.scaffold(repo, ref)
+    return {f".github/workflows/mlgate-{name}.yml": render_workflow(name, params) for name in TEMPLATES}
 
 
 def _codeowners(approvers: tuple[str, ...]) -> str:
@@ -306,10 +359,8 @@ def _model_files(
     comment = "# Estimator params per model (shown by `dvc params diff`); the spec names the class.\n"
     params_path = root / "params.yaml"
     if params_path.is_file():
-        import yaml
-
-        existing = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
-        if isinstance(existing, dict) and name in existing:
+        existing = load(params_path, "params.yaml", allow_empty=True).data
+        if name in existing:
             plan.conflicts.append(f"params.yaml (its section '{name}:')")
         plan.append["params.yaml"] = section
     else:

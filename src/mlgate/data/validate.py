@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlgate.config.policies import load_policy
+from mlgate.config.policies import load_policy, no_champion_stage
 from mlgate.config.schema import display_path
 from mlgate.config.workspace import (
     MODELS_DIR,
@@ -31,6 +31,7 @@ class ValidationReport:
     models: list[str] = field(default_factory=list)
     policies: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # valid, but likely not what was meant (exit 0)
     checked_data: bool = True
 
     @property
@@ -47,6 +48,7 @@ class ValidationReport:
             "policies": self.policies,
             "checked_data": self.checked_data,
             "problems": [p.as_dict() for p in self.problems],
+            "warnings": [w.as_dict() for w in self.warnings],
         }
 
 
@@ -72,6 +74,9 @@ def validate_repo(root: Path, *, check_data: bool = True) -> ValidationReport:
         report.models.append(name)
         try:
             context = load_model_context(root, name)
+            if context.policy.policy.promotion.champion_stage is None:
+                message = f"model '{name}': {no_champion_stage(context.policy.file)}"
+                report.warnings.append(Problem(context.policy.file, 0, 0, ("promotion", "order"), message))
             if check_data and context.spec.is_predictions:
                 load_predictions_data(context.spec, context.spec_doc, root)
             elif check_data:

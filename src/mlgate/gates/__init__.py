@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlgate.outcome import Failed
+
+__all__ = ["Failed", "Measurement", "Skip"]
+
 
 @dataclass
 class Measurement:
@@ -36,6 +40,10 @@ class Measurement:
 
 @dataclass(frozen=True)
 class Skip:
-    """A rule that does not apply here, and why (reported as ``skipped``, never as a pass)."""
+    """A rule that does not apply here, and why (reported as ``skipped``, never as a pass).
+
+    Beside it, :class:`~mlgate.outcome.Failed` is a result that should have been had and could not
+    (a rule measured on it is an ``error``): a function returns ``X | Skip`` or ``X | Failed``, never ``X | str``.
+    """
 
     reason: str

@@ -68,6 +68,7 @@ import pandas as pd
 
 from mlgate.config.schema import SensitiveFeature
 from mlgate.gates import Measurement
+from mlgate.outcome import Failed
 
 MISSING = "missing"
 OUT_OF_RANGE = "out of range"
@@ -285,43 +286,43 @@ def overall_rates(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
     return {key: value for key, value in row.items() if key not in ("group", "excluded")}
 
 
-def named_groups(table: GroupTable, groups: list[str] | None, reference_group: str | None) -> GroupTable | str:
+def named_groups(table: GroupTable, groups: list[str] | None, reference_group: str | None) -> GroupTable | Failed:
     """The table restricted to ``groups`` (all when None), or why a named group is not there."""
     found = [row["group"] for row in table.rows]
     wanted = [*(groups or []), *([reference_group] if reference_group is not None else [])]
     unknown = [name for name in dict.fromkeys(wanted) if name not in found]
     if unknown:
         names = ", ".join(f"'{name}'" for name in unknown)
-        return f"no group {names} in '{table.feature}' (groups found: {', '.join(found)})"
+        return Failed(f"no group {names} in '{table.feature}' (groups found: {', '.join(found)})")
     if groups is None:
         return table
     return GroupTable(feature=table.feature, rows=[row for row in table.rows if row["group"] in groups])
 
 
-def _against_reference(table: GroupTable, rates: tuple[str, ...], kind: str, reference: str) -> _Disparity | str:
+def _against_reference(table: GroupTable, rates: tuple[str, ...], kind: str, reference: str) -> _Disparity | Failed:
     """The worst disparity of any other group against ``reference`` over ``rates``, or why not."""
     rows = [row for row in table.rows if row["excluded"] is None]
     ref = next((row for row in table.rows if row["group"] == reference), None)
     if ref is None or ref["excluded"] is not None:
         why = ref["excluded"] if ref is not None else "no rows"
-        return f"reference group '{reference}' of '{table.feature}' is left out ({why})"
+        return Failed(f"reference group '{reference}' of '{table.feature}' is left out ({why})")
     others = [row for row in rows if row["group"] != reference]
     if not others:
-        return (
+        return Failed(
             f"no group of '{table.feature}' to compare with reference '{reference}' (with at least min_group_size rows)"
         )
     worst: _Disparity | None = None
     for rate in rates:
         for row in [ref, *others]:
             if row[rate] is None:
-                return (
+                return Failed(
                     f"{_RATE_NAMES[rate]} is undefined for group '{row['group']}' of "
                     f"'{table.feature}': {_UNDEFINED[rate]} (of {row['count']} rows)"
                 )
         base = float(ref[rate])
         if kind == "ratio":
             if base == 0:
-                return f"{_RATE_NAMES[rate]} of reference '{reference}' is 0: the ratio to it is undefined"
+                return Failed(f"{_RATE_NAMES[rate]} of reference '{reference}' is 0: the ratio to it is undefined")
             row = min(others, key=lambda r: r[rate] / base)
             value = float(row[rate]) / base
             better = worst is None or value < worst.value
@@ -337,13 +338,13 @@ def _against_reference(table: GroupTable, rates: tuple[str, ...], kind: str, ref
     return worst
 
 
-def _disparity(table: GroupTable, rates: tuple[str, ...], kind: str) -> _Disparity | str:
+def _disparity(table: GroupTable, rates: tuple[str, ...], kind: str) -> _Disparity | Failed:
     """The table's worst disparity over ``rates``, or why it cannot be computed."""
     rows = [row for row in table.rows if row["excluded"] is None]
     if len(rows) < 2:
         excluded = [row for row in table.rows if row["excluded"] is not None]
         why = f"; excluded: {_list_excluded(excluded)}" if excluded else ""
-        return (
+        return Failed(
             f"fewer than two groups of '{table.feature}' to compare "
             f"({len(rows)} with at least min_group_size rows{why})"
         )
@@ -351,7 +352,7 @@ def _disparity(table: GroupTable, rates: tuple[str, ...], kind: str) -> _Dispari
     for rate in rates:
         for row in rows:
             if row[rate] is None:
-                return (
+                return Failed(
                     f"{_RATE_NAMES[rate]} is undefined for group '{row['group']}' of "
                     f"'{table.feature}': {_UNDEFINED[rate]} (of {row['count']} rows)"
                 )
@@ -360,7 +361,9 @@ def _disparity(table: GroupTable, rates: tuple[str, ...], kind: str) -> _Dispari
         lo, hi = float(low[rate]), float(high[rate])
         if kind == "ratio":
             if hi == 0:
-                return f"{_RATE_NAMES[rate]} is 0 for every group of '{table.feature}': the ratio is 0/0, undefined"
+                return Failed(
+                    f"{_RATE_NAMES[rate]} is 0 for every group of '{table.feature}': the ratio is 0/0, undefined"
+                )
             value = lo / hi
             better = worst is None or value < worst.value
         else:
@@ -409,14 +412,14 @@ def fairness_measurement(
     results = []
     for table in tables:
         chosen = named_groups(table, groups, reference_group)
-        if isinstance(chosen, str):
-            return Measurement.failed(f"{metric}: {chosen}", details)
+        if isinstance(chosen, Failed):
+            return Measurement.failed(f"{metric}: {chosen.reason}", details)
         if reference_group is not None:
             result = _against_reference(chosen, rates, kind, reference_group)
         else:
             result = _disparity(chosen, rates, kind)
-        if isinstance(result, str):
-            return Measurement.failed(f"{metric}: {result}", details)
+        if isinstance(result, Failed):
+            return Measurement.failed(f"{metric}: {result.reason}", details)
         results.append(result)
     pick = min if kind == "ratio" else max
     worst = pick(results, key=lambda r: r.value)

@@ -51,9 +51,10 @@ from mlgate.gates.judging import (
     judging_changes,
     materialise,
 )
-from mlgate.git import PathChange, path_changes, run_git, show
+from mlgate.git import PathChange, merge_base, path_changes, raw_diff, show
 from mlgate.github.approvals import ApprovalCount, People, count_approvals, named_approvers, writers
 from mlgate.github.client import GitHub
+from mlgate.github.objects import Conclusion, Review
 from mlgate.github.people import ORG_TOKEN_ENV, GitHubPeople
 
 CHECK_NAME = "mlgate / governance"
@@ -86,7 +87,7 @@ class GovernanceReview:
     """The governance check's outcome: what changed, who approved, and the conclusion."""
 
     changes: list[GovernanceChange]
-    conclusion: str  # success | failure
+    conclusion: Conclusion  # success | failure
     title: str
     approvals: ApprovalCount = field(default_factory=ApprovalCount)
     required: int = 1
@@ -321,9 +322,7 @@ def _file_changes(
             if name.startswith("policies/"):
                 with contextlib.suppress(MlgateError):
                     # the raw text change: no textconv, external driver or `-diff` attribute of the PR applies
-                    diff = run_git(
-                        root, "diff", "--no-ext-diff", "--no-textconv", "--text", f"{base}...{head}", "--", name
-                    )
+                    diff = raw_diff(root, f"{base}...{head}", name)
             changes.append(GovernanceChange(name, reason + _how(change, name), diff=diff))
     return changes
 
@@ -345,13 +344,13 @@ def trees(root: Path, base: str, head: str) -> Iterator[Trees]:
         base_tree = materialise(root, base, work / "base")
         head_tree = materialise(root, head, work / "head")  # a link out of the tree: exit 2
         try:
-            merge_base = run_git(root, "merge-base", base_tree.ref, head_tree.ref)
+            common = merge_base(root, base_tree.ref, head_tree.ref)
         except MlgateError as err:
             raise InvalidInput(
                 f"{base[:12]} and {head[:12]} have no common history: {err.message}",
                 hint="fetch full history (actions/checkout with fetch-depth: 0)",
             ) from err
-        since = base_tree if merge_base == base_tree.ref else materialise(root, merge_base, work / "merge-base")
+        since = base_tree if common == base_tree.ref else materialise(root, common, work / "merge-base")
         yield Trees(base_tree, since, head_tree)
 
 
@@ -384,7 +383,7 @@ def approvers_rule(governance: Governance | None) -> str:
 
 def judge(
     changes: list[GovernanceChange],
-    reviews: list[dict[str, Any]],
+    reviews: list[Review],
     author: str,
     head_sha: str,
     governance: Governance | None = None,
@@ -399,7 +398,7 @@ def judge(
     named = governance is not None
     if not changes:
         return GovernanceReview(
-            [], "success", "no governance change", required=required, approvers_rule=rule, named=named
+            [], Conclusion.SUCCESS, "no governance change", required=required, approvers_rule=rule, named=named
         )
     allowed = (
         named_approvers(governance.approvers.users, governance.approvers.teams, people)
@@ -410,12 +409,12 @@ def judge(
     paths = ", ".join(dict.fromkeys(c.path for c in changes))
     if len(approvals.approvers) >= required:
         title = f"governance change approved by {', '.join(approvals.approvers)}: {paths}"
-        return GovernanceReview(changes, "success", title, approvals, required, rule, named)
+        return GovernanceReview(changes, Conclusion.SUCCESS, title, approvals, required, rule, named)
     wanted = (
         "an approving review" if required == 1 else f"{required} approving reviews ({len(approvals.approvers)} so far)"
     )
     title = f"governance change needs {wanted} of {head_sha[:12]} by {rule}, other than the author {author}: {paths}"
-    return GovernanceReview(changes, "failure", title, approvals, required, rule, named)
+    return GovernanceReview(changes, Conclusion.FAILURE, title, approvals, required, rule, named)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -478,7 +477,7 @@ def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool =
         github = stack.enter_context(GitHub())
         org_token = os.environ.get(ORG_TOKEN_ENV)
         teams = stack.enter_context(GitHub(token=org_token)) if org_token else github
-        author = github.pull_request(pr)["user"]["login"]
+        author = github.pull_request(pr).user.login
         reviews = github.pull_request_reviews(pr) if changes else []
         result = judge(changes, reviews, author, head, governance, GitHubPeople(github, teams))
         if post:
@@ -490,5 +489,5 @@ def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool =
                 summary=summary(result),
                 annotations=[],
             )
-            result.check_run_url = str(run.get("url") or "")
+            result.check_run_url = run.url or ""
     return result

@@ -33,7 +33,7 @@ from mlgate.config.workspace import ModelContext, PolicySource, load_model_conte
 from mlgate.config.yamlio import load
 from mlgate.data import DataAt, dvc_record
 from mlgate.exceptions import GitError, InvalidInput
-from mlgate.git import blobs, run_git, tree_entries, write_blobs
+from mlgate.git import blobs, raw_diff, resolve_commit, tree_entries, work_tree_changes, write_blobs
 
 # Top-level spec keys that judge a model (``data`` is split below: part of it trains, part judges).
 JUDGING_KEYS = ("task", "target", "positive_label", "sensitive_features", "policy", "monitoring", "predictions")
@@ -195,7 +195,7 @@ def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
     ``ident``, ``eol``, a smudge filter). A symbolic link is kept only when it points inside the tree.
     """
     try:
-        commit = run_git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}")
+        commit = resolve_commit(repo, ref)
     except GitError as err:
         raise InvalidInput(
             f"base ref '{ref}' is not a commit in {repo}",
@@ -258,10 +258,8 @@ def _md5s(files: dict[str, str], records_root: Path, objects: Path) -> dict[str,
 
 def policy_changes(repo: Path, base: str) -> list[dict[str, str]]:
     """Policy files that differ between ``base`` and the working tree, with their diffs."""
-    names = run_git(repo, "diff", "--name-only", "-z", base, "--", "policies").split("\0")
     # the raw text: no external driver, textconv or `-diff` attribute of the working tree applies
-    raw = ("diff", "--no-ext-diff", "--no-textconv", "--text", base, "--")
-    return [{"file": f, "diff": run_git(repo, *raw, f)} for f in names if f]
+    return [{"file": f, "diff": raw_diff(repo, base, f)} for f in work_tree_changes(repo, base, "policies")]
 
 
 def judge_model(

@@ -22,7 +22,7 @@ import pandas as pd
 from mlgate import __version__, jsonout
 from mlgate.config.catalog import GATE_FAMILIES
 from mlgate.config.lineage import canonical_hash, incomplete_reason
-from mlgate.config.policies import rule_id
+from mlgate.config.policies import no_champion_stage, rule_id
 from mlgate.config.schema import ModelSpec
 from mlgate.config.workspace import PARAMS_FILE, ModelContext
 from mlgate.config.yamlio import load
@@ -59,7 +59,6 @@ from mlgate.git import git_state, is_ancestor, show
 from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, LoadedModel, ModelVersion, Registry, RunFacts
 
 Progress = Callable[[str], None]
-CHAMPION_ALIAS = "production"
 VERDICT_DIR = "mlgate/verdicts"
 BASE_SEARCH = 20  # newest versions searched for the base branch's model: one tag read each, bounded
 
@@ -241,8 +240,8 @@ class Evaluation:
         if self.champion_skip:
             return Skip(self.champion_skip)
         if self.champion is None:
-            name = self.ctx.name
-            return Skip(f"no champion yet: no version of '{name}' holds the '{CHAMPION_ALIAS}' alias")
+            name, stage = self.ctx.name, self.ctx.policy.policy.promotion.champion_stage
+            return Skip(f"no champion yet: no version of '{name}' holds the '{stage}' alias")
         version, champ = self.champion
         return performance.regression(rule.metric, self.scored.metrics, champ.metrics, version)
 
@@ -436,8 +435,8 @@ class Champion:
 
 def _same_rows_score(
     registry: Registry, ctx: ModelContext, data: ModelData, mv: ModelVersion, evaluated: HeldOut, who: str
-) -> Scored | str:
-    """``mv`` scored on the evaluation rows, or why not: it was held out on other rows.
+) -> Scored | Skip:
+    """``mv`` scored on the evaluation rows, or why it is not compared (Skip): it was held out on other rows.
 
     A version held out on other rows may have trained on rows scored here; its score would look
     better than it is, so it is not compared at all.
@@ -445,7 +444,7 @@ def _same_rows_score(
     held = version_held_out(mv.tags, registry.run_params(mv.run_id))
     if held is None or not held.same_as(evaluated):
         was = held.describe() if held else "no mlgate lineage"
-        return (
+        return Skip(
             f"{who} v{mv.version} was held out on other rows ({was}; evaluation: {evaluated.describe()}): "
             "its score here would include rows it trained on, so it is not compared"
         )
@@ -460,12 +459,15 @@ def _champion(
     version: int,
     evaluated: HeldOut,
 ) -> Champion:
-    number = registry.alias_version(ctx.name, CHAMPION_ALIAS)
+    stage = ctx.policy.policy.promotion.champion_stage
+    if stage is None:  # mlgate validate warns about such a policy
+        return Champion(skip=no_champion_stage(ctx.policy.file))
+    number = registry.alias_version(ctx.name, stage)
     if number is None or number == version:
         return Champion(holder=number)
     scored = _same_rows_score(registry, ctx, data, registry.version(ctx.name, number), evaluated, "champion")
-    if isinstance(scored, str):
-        return Champion(skip=scored, holder=number)
+    if isinstance(scored, Skip):
+        return Champion(skip=scored.reason, holder=number)
     return Champion((number, scored), holder=number)
 
 
@@ -495,8 +497,8 @@ def _base_model(
             continue
         found = {"version": mv.version, "commit": commit, "base": base}
         scored = _same_rows_score(registry, ctx, data, mv, evaluated, "base model")
-        if isinstance(scored, str):
-            return found | {"skip": scored}
+        if isinstance(scored, Skip):
+            return found | {"skip": scored.reason}
         return found | {"metrics": scored.metrics}
     return {
         "base": base,
@@ -675,7 +677,7 @@ def run_gates(
         if champion.scored is None
         else {
             "version": champion.scored[0],
-            "alias": CHAMPION_ALIAS,
+            "alias": ctx.policy.policy.promotion.champion_stage,
             "metrics": champion.scored[1].metrics,
         },
         rules=rules,

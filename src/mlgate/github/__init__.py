@@ -6,5 +6,6 @@ check runs, promotion comments) lives in the layers above.
 """
 
 from mlgate.github.client import DEFAULT_API_URL, MAX_ANNOTATIONS, GitHub, GitHubUnavailable
+from mlgate.github.objects import GitHubPayloadError
 
-__all__ = ["DEFAULT_API_URL", "MAX_ANNOTATIONS", "GitHub", "GitHubUnavailable"]
+__all__ = ["DEFAULT_API_URL", "MAX_ANNOTATIONS", "GitHub", "GitHubPayloadError", "GitHubUnavailable"]

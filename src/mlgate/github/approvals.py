@@ -26,10 +26,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mlgate.github.objects import Review
+from mlgate.outcome import Failed
+
 STATE_CHANGING = {"APPROVED", "CHANGES_REQUESTED", "DISMISSED"}
 
 
-Allowed = Callable[[dict[str, Any]], str | None]
+Allowed = Callable[[Review], str | None]
 """``allowed(review)``: None to accept the review, or the reason it does not count."""
 
 
@@ -63,19 +66,19 @@ class ApprovalCount:
         }
 
 
-def latest_reviews(reviews: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def latest_reviews(reviews: Iterable[Review]) -> dict[str, Review]:
     """Reviewer login → their latest state-changing review (the API lists reviews oldest first)."""
-    latest: dict[str, dict[str, Any]] = {}
-    ordered = sorted(enumerate(reviews), key=lambda item: (item[1].get("submitted_at") or "", item[0]))
+    latest: dict[str, Review] = {}
+    ordered = sorted(enumerate(reviews), key=lambda item: (item[1].submitted_at or "", item[0]))
     for _, review in ordered:
-        login = (review.get("user") or {}).get("login")
-        if login and str(review.get("state", "")).upper() in STATE_CHANGING:
-            latest[login] = review
+        # a deleted account's review (user null) names nobody who could count
+        if review.user is not None and review.state.upper() in STATE_CHANGING:
+            latest[review.user.login] = review
     return latest
 
 
 def count_approvals(
-    reviews: Iterable[dict[str, Any]],
+    reviews: Iterable[Review],
     *,
     author: str,
     head_sha: str | None = None,
@@ -87,24 +90,19 @@ def count_approvals(
     """
     result = ApprovalCount()
     for login, review in sorted(latest_reviews(reviews).items()):
-        state = str(review.get("state", "")).upper()
+        state = review.state.upper()
         if state != "APPROVED":
             result.ignored[login] = f"latest review is {state.lower().replace('_', ' ')}"
         elif login.lower() == author.lower():
             result.ignored[login] = "the pull request's author cannot approve it"
-        elif head_sha and review.get("commit_id") != head_sha:
-            result.ignored[login] = f"approved an older commit ({str(review.get('commit_id'))[:12]}), not the head"
+        elif head_sha and review.commit_id != head_sha:
+            result.ignored[login] = f"approved an older commit ({str(review.commit_id)[:12]}), not the head"
         elif allowed is not None and (refused := allowed(review)):
             result.ignored[login] = refused
         else:
             result.approvers.append(login)
-            user = review.get("user") or {}
-            result.approvals.append(Approval(login, _int(user.get("id")), _int(review.get("id"))))
+            result.approvals.append(Approval(login, review.user.id if review.user else None, review.id))
     return result
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 # Reviews from people without write access show on a PR but never count (as on github.com). An
@@ -126,7 +124,7 @@ class Access:
 class People(Protocol):
     """What GitHub says about people: repository access and team membership."""
 
-    def access(self, login: str) -> Access | str:
+    def access(self, login: str) -> Access | Failed:
         """The login's access, or why it could not be read."""
         ...
 
@@ -143,17 +141,17 @@ def writers(people: People | None) -> Allowed:
     passes: access that cannot be checked is not assumed.
     """
 
-    def allowed(review: dict[str, Any]) -> str | None:
-        association = str(review.get("author_association") or "NONE")
+    def allowed(review: Review) -> str | None:
+        association = review.author_association or "NONE"
         if association not in WRITE_ACCESS:
             return f"has no write access ({association.lower()})"
-        user = review.get("user") or {}
-        login, user_id = str(user.get("login") or ""), _int(user.get("id"))
+        login = review.user.login if review.user else ""
+        user_id = review.user.id if review.user else None
         if people is None:
             return "write access not checked (GitHub not read)"
         access = people.access(login)
-        if isinstance(access, str):
-            return f"write access could not be read: {access}"
+        if isinstance(access, Failed):
+            return f"write access could not be read: {access.reason}"
         if user_id is None or access.user_id != user_id:
             return (
                 f"the login {login} names another account now (the review's user id {user_id}, "
@@ -205,8 +203,8 @@ def named_approvers(
             reasons.append(refused)
         return f"not {role}" + (f" ({'; '.join(reasons)})" if reasons else "")
 
-    def allowed(review: dict[str, Any]) -> str | None:
-        user = review.get("user") or {}
-        return named(str(user.get("login") or ""), _int(user.get("id"))) or has_write(review)
+    def allowed(review: Review) -> str | None:
+        user = review.user
+        return named(user.login if user else "", user.id if user else None) or has_write(review)
 
     return allowed

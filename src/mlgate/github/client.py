@@ -23,30 +23,37 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import quote, urlencode
 
-if TYPE_CHECKING:
-    import httpx
+# httpx's __init__ imports its command-line client (httpx._main) whenever click, rich and pygments
+# are installed (dvc brings rich and pygments; mlgate brings click): ~150 ms and rich/pygments in
+# every process that talks to GitHub. A None entry makes that import fail, and httpx falls back to
+# its stub `main` (the httpx CLI, which mlgate never runs). Left alone if httpx is already imported.
+if "httpx" not in sys.modules:
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+import httpx
 
 from mlgate.exceptions import ExternalServiceError, InvalidInput, mask_deep
+from mlgate.github.objects import (
+    Action,
+    CheckRun,
+    CollaboratorPermission,
+    Comment,
+    Conclusion,
+    GitHubPayloadError,
+    GitRef,
+    Issue,
+    PostedCheckRun,
+    PostedComment,
+    PullRequest,
+    PullRequestFile,
+    Review,
+    TagResult,
+    TeamMembership,
+)
 
-
-def _httpx() -> ModuleType:
-    """httpx, imported when a request is made: a command that may talk to GitHub pays for it only if it does.
-
-    httpx's ``__init__`` imports its command-line client (``httpx._main``) whenever click, rich and
-    pygments are installed (dvc brings rich and pygments, mlgate brings click): ~150 ms and
-    rich/pygments in every process that talks to GitHub. A None entry makes that import fail, and
-    httpx falls back to its stub ``main`` (the httpx CLI, which mlgate never runs).
-    """
-    if "httpx" not in sys.modules:
-        sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
-    import httpx
-
-    return httpx
-
+T = TypeVar("T")
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -120,7 +127,7 @@ class GitHub:
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
-        self._client = _httpx().Client(
+        self._client = httpx.Client(
             base_url=self.api_url,
             timeout=timeout,
             transport=transport,
@@ -161,22 +168,28 @@ class GitHub:
         A status in ``allow`` is returned too (e.g. 404 where "none" is an answer).
         """
         response = self._send(method, url, json=json, what=what, allow=allow)
-        assert isinstance(response, _httpx().Response)
+        assert isinstance(response, httpx.Response)
         return response
 
     def _create(
-        self, url: str, payload: dict[str, Any], what: str, lookup: Callable[[], dict[str, Any] | None]
-    ) -> tuple[dict[str, Any], bool]:
+        self,
+        url: str,
+        payload: dict[str, Any],
+        what: str,
+        lookup: Callable[[], T | None],
+        parse: Callable[[Any], T],
+    ) -> tuple[T, bool]:
         """POST ``payload`` to create one object; (the object, whether this call's answer was seen).
 
         A create is not idempotent: when the answer is lost (timeout, dropped connection, a 5xx
         from a proxy after GitHub committed it), retrying blindly makes a second comment or
         check run. So before each retry of a create that may have happened, ``lookup()`` looks
         for it (the comment's marker, the check run's ``external_id``) and returns it if found.
+        ``parse`` reads the object from the answer.
         """
         result = self._send("POST", url, json=payload, what=what, lookup=lookup)
-        if isinstance(result, _httpx().Response):
-            return result.json(), True
+        if isinstance(result, httpx.Response):
+            return parse(result.json()), True
         return result, False
 
     def _send(
@@ -187,8 +200,8 @@ class GitHub:
         json: Any = None,
         what: str = "",
         allow: tuple[int, ...] = (),
-        lookup: Callable[[], dict[str, Any] | None] | None = None,
-    ) -> httpx.Response | dict[str, Any]:
+        lookup: Callable[[], T | None] | None = None,
+    ) -> httpx.Response | T:
         attempts = self.retries + 1
         reason = ""
         maybe_done = False  # the last attempt may have taken effect although no answer said so
@@ -208,11 +221,11 @@ class GitHub:
             try:
                 # what mlgate writes to GitHub (comments, check runs, issues) carries no URL password
                 response = self._client.request(method, url, json=None if json is None else mask_deep(json))
-            except _httpx().HTTPError as exc:  # connection refused, reset, timeout, ...
+            except httpx.HTTPError as exc:  # connection refused, reset, timeout, ...
                 reason = f"{type(exc).__name__}: {exc}"
                 wait = None
                 # a request that never reached a server cannot have created anything
-                maybe_done = not isinstance(exc, (_httpx().ConnectError, _httpx().ConnectTimeout, _httpx().PoolTimeout))
+                maybe_done = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
             else:
                 if response.is_success or response.status_code in allow:
                     return response
@@ -307,22 +320,21 @@ class GitHub:
                 # never send the token to a host other than the API's
                 raise GitHubUnavailable(f"GitHub returned a next-page link outside {self.api_url}: {_path(next_url)}")
 
-    def is_own(self, item: dict[str, Any]) -> bool:
+    def is_own(self, item: Comment | Issue) -> bool:
         """Whether a comment (or issue) was written by this token's identity (``self.login``).
 
         Only its own marker comments are adopted: anyone can write mlgate's hidden marker into
         a comment, and an adopted comment would show their text as mlgate's. A ``[bot]`` login
         must also be a Bot account (people cannot register brackets in a login).
         """
-        user = item.get("user") or {}
-        login = str(user.get("login") or "")
-        if login.lower() != self.login.lower():
+        user = item.user
+        if user is None or user.login.lower() != self.login.lower():
             return False
-        return not login.endswith("[bot]") or user.get("type") == "Bot"
+        return not user.login.endswith("[bot]") or user.type == "Bot"
 
     # ------------------------------------------------------------------ endpoints
 
-    def upsert_comment(self, pr_number: int, body: str, marker: str) -> dict[str, Any]:
+    def upsert_comment(self, pr_number: int, body: str, marker: str) -> PostedComment:
         """Create or update the one PR comment that contains ``marker`` (a sticky comment).
 
         Only a marker comment this token wrote (:meth:`is_own`) is updated; one by anyone else is
@@ -334,33 +346,38 @@ class GitHub:
         base = f"/repos/{self.repo}/issues"
         where = f"pull request #{pr_number}"
 
-        def find() -> dict[str, Any] | None:
-            for comment in self._paginate(f"{base}/{int(pr_number)}/comments?per_page=100", what=where):
-                if marker in (comment.get("body") or "") and self.is_own(comment):
+        def find() -> Comment | None:
+            for item in self._paginate(f"{base}/{int(pr_number)}/comments?per_page=100", what=where):
+                comment = Comment.parse(item)
+                if marker in comment.body and self.is_own(comment):
                     return comment
             return None
 
         existing = find()
         if existing is None:
-            data, answered = self._create(f"{base}/{int(pr_number)}/comments", {"body": body}, where, find)
-            if answered or data.get("body") == body:  # ours, answered or found after a lost answer
-                return {"url": data.get("html_url"), "id": data["id"], "action": "created"}
+            data, answered = self._create(
+                f"{base}/{int(pr_number)}/comments", {"body": body}, where, find, Comment.parse
+            )
+            if answered or data.body == body:  # ours, answered or found after a lost answer
+                return PostedComment(data.id, data.html_url or None, Action.CREATED)
             existing = data  # another job's sticky comment appeared meanwhile: it gets this body
-        data = self._request(
-            "PATCH", f"{base}/comments/{existing['id']}", json={"body": body}, what=f"comment {existing['id']}"
-        ).json()
-        return {"url": data.get("html_url"), "id": data["id"], "action": "updated"}
+        updated = Comment.parse(
+            self._request(
+                "PATCH", f"{base}/comments/{existing.id}", json={"body": body}, what=f"comment {existing.id}"
+            ).json()
+        )
+        return PostedComment(updated.id, updated.html_url or None, Action.UPDATED)
 
     def create_or_update_check_run(
         self,
         name: str,
         head_sha: str,
-        conclusion: str,
+        conclusion: Conclusion | str,
         title: str,
         summary: str,
         annotations: list[dict[str, Any]] | None = None,
         key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> PostedCheckRun:
         """Create a completed check run; annotations go 50 per request (POST, then PATCHes).
 
         Its ``external_id`` is ``mlgate:<key or name>:<head_sha>:<random>``; a create whose
@@ -385,32 +402,30 @@ class GitHub:
             {"check_name": name, "filter": "all", "per_page": 100}
         )
 
-        def find() -> dict[str, Any] | None:
-            runs = self._paginate(listing, what=f"commit {head_sha}", items="check_runs")
-            return next((run for run in runs if run.get("external_id") == external_id), None)
+        def find() -> CheckRun | None:
+            runs = map(CheckRun.parse, self._paginate(listing, what=f"commit {head_sha}", items="check_runs"))
+            return next((run for run in runs if run.external_id == external_id), None)
 
-        created, _ = self._create(f"/repos/{self.repo}/check-runs", payload, f"commit {head_sha}", find)
+        created, _ = self._create(f"/repos/{self.repo}/check-runs", payload, f"commit {head_sha}", find, CheckRun.parse)
         result = created
         for batch in batches[1:]:
-            result = self._request(
-                "PATCH",
-                f"/repos/{self.repo}/check-runs/{created['id']}",
-                json={"output": {**output, "annotations": batch}},
-                what=f"check run {created['id']}",
-            ).json()
-        return {
-            "id": created["id"],
-            "url": result.get("html_url"),
-            "conclusion": result.get("conclusion"),
-            "annotations": len(annotations),
-            "requests": len(batches),
-        }
+            result = CheckRun.parse(
+                self._request(
+                    "PATCH",
+                    f"/repos/{self.repo}/check-runs/{created.id}",
+                    json={"output": {**output, "annotations": batch}},
+                    what=f"check run {created.id}",
+                ).json()
+            )
+        return PostedCheckRun(created.id, result.html_url, result.conclusion, len(annotations), len(batches))
 
-    def pull_request(self, number: int) -> dict[str, Any]:
-        """The pull request ``number`` as the REST API returns it."""
-        return self._get_json(f"/repos/{self.repo}/pulls/{int(number)}", what=f"pull request #{number}")
+    def pull_request(self, number: int) -> PullRequest:
+        """The pull request ``number``."""
+        return PullRequest.parse(
+            self._get_json(f"/repos/{self.repo}/pulls/{int(number)}", what=f"pull request #{number}")
+        )
 
-    def open_pull_requests(self, head: str) -> list[dict[str, Any]]:
+    def open_pull_requests(self, head: str) -> list[PullRequest]:
         """The open pull requests from branch ``head`` of this repository (all pages).
 
         GitHub filters by ``head=<owner>:<branch>``; a branch of the same name in a fork is not
@@ -419,16 +434,17 @@ class GitHub:
         owner = self.repo.split("/")[0]
         branch = head.split(":", 1)[1] if ":" in head else head
         query = urlencode({"state": "open", "head": f"{owner}:{branch}", "per_page": 100})
-        return list(self._paginate(f"/repos/{self.repo}/pulls?{query}", what=f"pull requests from {branch}"))
+        listing = self._paginate(f"/repos/{self.repo}/pulls?{query}", what=f"pull requests from {branch}")
+        return [PullRequest.parse(item) for item in listing]
 
-    def create_pull_request(self, *, title: str, body: str, head: str, base: str) -> dict[str, Any]:
+    def create_pull_request(self, *, title: str, body: str, head: str, base: str) -> PullRequest:
         """Open a pull request from ``head`` into ``base``; the new pull request.
 
         A create whose answer was lost is looked up (the open pull request from ``head``) before
         it is retried: one pull request, whatever the network did.
         """
 
-        def find() -> dict[str, Any] | None:
+        def find() -> PullRequest | None:
             return next(iter(self.open_pull_requests(head)), None)
 
         created, _ = self._create(
@@ -436,19 +452,23 @@ class GitHub:
             {"title": title, "body": body, "head": head, "base": base},
             f"branch {head}",
             find,
+            PullRequest.parse,
         )
         return created
 
-    def pull_request_reviews(self, number: int) -> list[dict[str, Any]]:
+    def pull_request_reviews(self, number: int) -> list[Review]:
         """Every review of pull request ``number`` (all pages)."""
         return list(
-            self._paginate(
-                f"/repos/{self.repo}/pulls/{int(number)}/reviews?per_page=100",
-                what=f"pull request #{number}",
+            map(
+                Review.parse,
+                self._paginate(
+                    f"/repos/{self.repo}/pulls/{int(number)}/reviews?per_page=100",
+                    what=f"pull request #{number}",
+                ),
             )
         )
 
-    def team_membership(self, org: str, team_slug: str, username: str) -> dict[str, Any] | None:
+    def team_membership(self, org: str, team_slug: str, username: str) -> TeamMembership | None:
         """``username``'s membership of ``org/team_slug`` (``state``: active | pending), None if none.
 
         GitHub answers 404 both for "not a member" and for a team the token cannot see.
@@ -462,9 +482,9 @@ class GitHub:
             what=f"team {org}/{team_slug}",
             allow=(404,),
         )
-        return None if response.status_code == 404 else response.json()
+        return None if response.status_code == 404 else TeamMembership.parse(response.json())
 
-    def collaborator_permission(self, username: str) -> dict[str, Any] | None:
+    def collaborator_permission(self, username: str) -> CollaboratorPermission | None:
         """``username``'s access to this repository: ``permission``, ``role_name`` and ``user``.
 
         ``permission`` is admin | write | read | none (GitHub maps maintain to write). None when
@@ -478,36 +498,42 @@ class GitHub:
             what=f"collaborator {username}",
             allow=(404,),
         )
-        return None if response.status_code == 404 else response.json()
+        return None if response.status_code == 404 else CollaboratorPermission.parse(response.json())
 
-    def pull_request_files(self, number: int) -> list[dict[str, Any]]:
+    def pull_request_files(self, number: int) -> list[PullRequestFile]:
         """Every file pull request ``number`` changes (all pages)."""
         return list(
-            self._paginate(
-                f"/repos/{self.repo}/pulls/{int(number)}/files?per_page=100",
-                what=f"pull request #{number}",
+            map(
+                PullRequestFile.parse,
+                self._paginate(
+                    f"/repos/{self.repo}/pulls/{int(number)}/files?per_page=100",
+                    what=f"pull request #{number}",
+                ),
             )
         )
 
-    def matching_refs(self, prefix: str) -> list[dict[str, Any]]:
+    def matching_refs(self, prefix: str) -> list[GitRef]:
         """Every ref whose name starts with ``prefix`` (``tags/credit#``: no leading ``refs/``).
 
         GitHub answers one unpaginated array, ``[]`` when nothing matches.
         """
-        return self._get_json(
+        answer = self._get_json(
             f"/repos/{self.repo}/git/matching-refs/{quote(prefix, safe='/')}", what=f"refs matching {prefix!r}"
         )
+        if not isinstance(answer, list):
+            raise GitHubPayloadError(f"GitHub's refs matching {prefix!r} are not a JSON array")
+        return [GitRef.parse(item) for item in answer]
 
-    def create_tag_ref(self, tag: str, sha: str) -> dict[str, Any]:
-        """Make the lightweight tag ``tag`` point at commit ``sha``: ``{"tag", "sha", "action"}``.
+    def create_tag_ref(self, tag: str, sha: str) -> TagResult:
+        """Make the lightweight tag ``tag`` point at commit ``sha``.
 
         A retried create never duplicates and never moves a tag: a tag that already exists at
         ``sha`` is success (``action: exists``), one at another commit is an error (exit 2).
         """
         ref = f"refs/tags/{tag}"
 
-        def find() -> dict[str, Any] | None:
-            return next((r for r in self.matching_refs(f"tags/{tag}") if r.get("ref") == ref), None)
+        def find() -> GitRef | None:
+            return next((r for r in self.matching_refs(f"tags/{tag}") if r.ref == ref), None)
 
         response = self._send(
             "POST",
@@ -517,24 +543,23 @@ class GitHub:
             allow=(422,),
             lookup=find,
         )
-        if isinstance(response, _httpx().Response) and response.status_code != 422:
-            return {"tag": tag, "sha": sha, "action": "created"}
-        found = response if isinstance(response, dict) else find()  # 422 "Reference already exists", or lost
+        if isinstance(response, httpx.Response) and response.status_code != 422:
+            return TagResult(tag, sha, Action.CREATED)
+        lost = not isinstance(response, httpx.Response)
+        found = find() if isinstance(response, httpx.Response) else response  # 422 "Reference already exists", or lost
         if found is None:
-            assert isinstance(response, _httpx().Response)
+            assert isinstance(response, httpx.Response)
             self._raise_client_error("POST", f"/repos/{self.repo}/git/refs", response, _github_message(response), tag)
         assert found is not None
-        at = (found.get("object") or {}).get("sha", "")
+        at = found.sha
         if at != sha:
             raise InvalidInput(
                 self._redact(f"tag {tag} already exists at {at[:12]}, not at {sha[:12]}: mlgate never moves a tag"),
                 hint="a tag names one assignment for ever; delete the stray tag if it was made by mistake",
             )
-        return {"tag": tag, "sha": sha, "action": "created" if isinstance(response, dict) else "exists"}
+        return TagResult(tag, sha, Action.CREATED if lost else Action.EXISTS)
 
-    def find_issue(
-        self, marker: str, *, state: str = "open", labels: tuple[str, ...] | list[str] = ()
-    ) -> dict[str, Any] | None:
+    def find_issue(self, marker: str, *, state: str = "open", labels: tuple[str, ...] | list[str] = ()) -> Issue | None:
         """The oldest issue in ``state`` (open | closed | all) whose body contains ``marker``, or None.
 
         ``labels`` narrow the listing (GitHub returns the issues that carry all of them), so a busy
@@ -544,26 +569,25 @@ class GitHub:
         """
         return next(self._issues_with(marker, state, labels), None)
 
-    def find_issues(
-        self, marker: str, *, state: str = "open", labels: tuple[str, ...] | list[str] = ()
-    ) -> list[dict[str, Any]]:
+    def find_issues(self, marker: str, *, state: str = "open", labels: tuple[str, ...] | list[str] = ()) -> list[Issue]:
         """Every issue in ``state`` whose body contains ``marker``, oldest first (see :meth:`find_issue`)."""
         return list(self._issues_with(marker, state, labels))
 
-    def _issues_with(self, marker: str, state: str, labels: tuple[str, ...] | list[str]) -> Iterator[dict[str, Any]]:
+    def _issues_with(self, marker: str, state: str, labels: tuple[str, ...] | list[str]) -> Iterator[Issue]:
         if state not in ("open", "closed", "all"):
             raise InvalidInput(f"issue state must be open, closed or all, got {state!r}")
         query: dict[str, Any] = {"state": state, "sort": "created", "direction": "asc", "per_page": 100}
         if labels:
             query["labels"] = ",".join(labels)
-        for issue in self._paginate(f"/repos/{self.repo}/issues?{urlencode(query)}", what=f"issues of {self.repo}"):
+        for item in self._paginate(f"/repos/{self.repo}/issues?{urlencode(query)}", what=f"issues of {self.repo}"):
+            issue = Issue.parse(item)
             # only issues this token's identity opened: anyone may paste the marker into an issue
-            if "pull_request" not in issue and marker in (issue.get("body") or "") and self.is_own(issue):
+            if not issue.pull_request and marker in issue.body and self.is_own(issue):
                 yield issue
 
-    def issue(self, number: int) -> dict[str, Any]:
-        """Issue ``number`` as the REST API returns it."""
-        return self._get_json(f"/repos/{self.repo}/issues/{int(number)}", what=f"issue #{number}")
+    def issue(self, number: int) -> Issue:
+        """Issue ``number``."""
+        return Issue.parse(self._get_json(f"/repos/{self.repo}/issues/{int(number)}", what=f"issue #{number}"))
 
     def create_issue(
         self,
@@ -572,8 +596,8 @@ class GitHub:
         *,
         labels: list[str] | tuple[str, ...] = (),
         assignees: list[str] | tuple[str, ...] = (),
-        lookup: Callable[[], dict[str, Any] | None],
-    ) -> dict[str, Any]:
+        lookup: Callable[[], Issue | None],
+    ) -> Issue:
         """Open an issue; the issue (the one ``lookup()`` found if this call's answer was lost).
 
         ``lookup`` finds the issue by the hidden marker in ``body`` (see :meth:`find_issue`): a create
@@ -590,32 +614,35 @@ class GitHub:
         if assignees:
             payload["assignees"] = list(assignees)
         result = self._send("POST", url, json=payload, what=what, allow=(422,), lookup=lookup)
-        if isinstance(result, dict):  # the answer was lost; the lookup found the issue
+        if not isinstance(result, httpx.Response):  # the answer was lost; the lookup found the issue
             return result
         if result.status_code != 422:
-            return result.json()
+            return Issue.parse(result.json())
         if not (assignees and any(" assignees " in f" {e} " for e in _validation_errors(result))):
             self._raise_client_error("POST", url, result, _github_message(result), what)
         del payload["assignees"]
-        data, _ = self._create(url, payload, what, lookup)
+        data, _ = self._create(url, payload, what, lookup, Issue.parse)
         return data
 
-    def update_issue(self, number: int, **fields: Any) -> dict[str, Any]:
+    def update_issue(self, number: int, **fields: Any) -> Issue:
         """Change issue ``number``'s fields (title, body, state, state_reason, labels, assignees)."""
         allowed = {"title", "body", "state", "state_reason", "labels", "assignees"}
         if unknown := sorted(set(fields) - allowed):
             raise InvalidInput(f"update_issue takes {sorted(allowed)}, not {unknown}")
-        return self._request(
-            "PATCH", f"/repos/{self.repo}/issues/{int(number)}", json=fields, what=f"issue #{number}"
-        ).json()
-
-    def issue_comments(self, number: int) -> list[dict[str, Any]]:
-        """Every comment on issue (or pull request) ``number``, oldest first (all pages)."""
-        return list(
-            self._paginate(f"/repos/{self.repo}/issues/{int(number)}/comments?per_page=100", what=f"issue #{number}")
+        return Issue.parse(
+            self._request(
+                "PATCH", f"/repos/{self.repo}/issues/{int(number)}", json=fields, what=f"issue #{number}"
+            ).json()
         )
 
-    def comment_on_issue(self, number: int, body: str, marker: str | None = None) -> dict[str, Any]:
+    def issue_comments(self, number: int) -> list[Comment]:
+        """Every comment on issue (or pull request) ``number``, oldest first (all pages)."""
+        listing = self._paginate(
+            f"/repos/{self.repo}/issues/{int(number)}/comments?per_page=100", what=f"issue #{number}"
+        )
+        return [Comment.parse(item) for item in listing]
+
+    def comment_on_issue(self, number: int, body: str, marker: str | None = None) -> Comment:
         """Add a comment to issue ``number``; the comment.
 
         The comment carries a hidden marker — ``marker`` or a fresh random one. A create whose
@@ -628,21 +655,19 @@ class GitHub:
         if marker not in body:
             body = f"{body}\n\n{marker}"
 
-        def find() -> dict[str, Any] | None:
-            return next(
-                (c for c in self.issue_comments(number) if marker in (c.get("body") or "") and self.is_own(c)), None
-            )
+        def find() -> Comment | None:
+            return next((c for c in self.issue_comments(number) if marker in c.body and self.is_own(c)), None)
 
         if given and (existing := find()) is not None:
             return existing
         data, _ = self._create(
-            f"/repos/{self.repo}/issues/{int(number)}/comments", {"body": body}, f"issue #{number}", find
+            f"/repos/{self.repo}/issues/{int(number)}/comments", {"body": body}, f"issue #{number}", find, Comment.parse
         )
         return data
 
     def close_issue(
         self, number: int, comment: str, *, state_reason: str = "completed", marker: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Issue:
         """Comment on issue ``number`` (say why), then close it with ``state_reason``; the closed issue."""
         self.comment_on_issue(number, comment, marker=marker)
         return self.update_issue(number, state="closed", state_reason=state_reason)
@@ -666,7 +691,7 @@ class GitHub:
 
 def _path(url: str) -> str:
     """The path of a URL (for messages: no host, no query)."""
-    return _httpx().URL(url).path
+    return httpx.URL(url).path
 
 
 def _github_message(response: httpx.Response) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from mlgate.exceptions import InvalidInput
 from mlgate.github.approvals import Access
 from mlgate.github.client import GitHub
+from mlgate.outcome import Failed
 
 ORG_TOKEN_ENV = "MLGATE_ORG_TOKEN"  # optional token that can read team memberships
 
@@ -32,7 +33,7 @@ class GitHubPeople:
         """People of the repository ``github`` serves (default: ``$GITHUB_REPOSITORY``)."""
         self._github = github
         self._teams = teams
-        self._access: dict[str, Access | str] = {}
+        self._access: dict[str, Access | Failed] = {}
         self._membership: dict[tuple[str, str], str | None] = {}
 
     @contextlib.contextmanager
@@ -47,23 +48,20 @@ class GitHubPeople:
         with self._client(given, token) as github:
             return ask(github)
 
-    def access(self, login: str) -> Access | str:
+    def access(self, login: str) -> Access | Failed:
         """``login``'s access to the repository now, or why it could not be read."""
         key = login.lower()
         if key not in self._access:
             try:
                 answer = self._ask(self._github, lambda github: github.collaborator_permission(login))
             except InvalidInput as err:  # a 403 (the token may not read it) or a login GitHub refuses
-                self._access[key] = err.message
+                self._access[key] = Failed(err.message)
             else:
                 if answer is None:
                     self._access[key] = Access("none", None)
                 else:
-                    user = answer.get("user") or {}
                     self._access[key] = Access(
-                        str(answer.get("permission") or "none"),
-                        user.get("id") if isinstance(user.get("id"), int) else None,
-                        str(answer.get("role_name") or ""),
+                        answer.permission, answer.user.id if answer.user else None, answer.role_name
                     )
         return self._access[key]
 
@@ -79,7 +77,7 @@ class GitHubPeople:
             except InvalidInput as err:
                 self._membership[key] = f"membership of team {team} could not be read: {err.message}"
             else:
-                state = (membership or {}).get("state")
+                state = membership.state if membership is not None else None
                 self._membership[key] = (
                     None
                     if state == "active"

@@ -30,11 +30,56 @@ import hashlib
 import json
 import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from mlgate.exceptions import InvalidInput
-from mlgate.github import GitHub
+
+if TYPE_CHECKING:
+    from mlgate.github import GitHub
+    from mlgate.github.objects import Issue
+
+
+class IssueAction(StrEnum):
+    """What a sync did to an issue (the ``action`` of :func:`sync_issue`, :func:`review_issues`, custody)."""
+
+    NONE = "none"  # no breach and no issue: nothing written
+    OPENED = "opened"
+    COMMENTED = "commented"  # the figures changed: one comment, title and stored figures updated
+    UNCHANGED = "unchanged"  # same figures: nothing written
+    CLOSED = "closed"  # recovered: a comment, then closed as completed
+    EXISTS = "exists"  # a review issue opened before (open or closed): never again
+    NOT_DUE = "not_due"  # a review whose day has not come
+
+
+@dataclass(frozen=True)
+class IssueSync:
+    """What a sync did to the one issue it keeps (monitoring or custody): the action, and the issue if any."""
+
+    action: IssueAction
+    number: int | None = None
+    url: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"action", "number", "url"}`` as the monitoring verdict's ``actions.alert`` records it."""
+        return {"action": self.action, "number": self.number, "url": self.url}
+
+
+@dataclass(frozen=True)
+class ReviewIssue:
+    """One post-deployment review: its day, what was done, and its issue if there is one."""
+
+    day: int
+    action: IssueAction
+    number: int | None = None
+    url: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"day", "action", "number", "url"}`` as ``actions.reviews`` lists it."""
+        return {"day": self.day, "action": self.action, "number": self.number, "url": self.url}
+
 
 SCHEMA = "mlgate.monitoring/1"
 LABEL = "mlgate"  # every issue mlgate keeps carries it: the listing that finds them is narrowed to it
@@ -329,8 +374,8 @@ def _check(verdict: dict[str, Any]) -> None:
         raise InvalidInput("the monitoring verdict has no 'rules' list")
 
 
-def _label_names(issue: dict[str, Any]) -> list[str]:
-    return [x if isinstance(x, str) else str(x.get("name", "")) for x in issue.get("labels") or []]
+def _label_names(issue: Issue) -> list[str]:
+    return list(issue.labels)
 
 
 # ---------------------------------------------------------------------- the monitoring issue
@@ -343,8 +388,8 @@ def sync_issue(
     owner: str | None,
     details_url: str | None = None,
     report_markdown: str | None = None,
-) -> dict[str, Any]:
-    """Bring the model's monitoring issue in line with ``verdict``: ``{"action", "number", "url"}``.
+) -> IssueSync:
+    """Bring the model's monitoring issue in line with ``verdict``: what was done, to which issue.
 
     ``action``: ``none`` (no breach, no issue), ``opened``, ``commented`` (the figures changed:
     one comment, the title and stored figures updated), ``unchanged`` (same figures: nothing
@@ -363,7 +408,7 @@ def sync_issue(
     issue = client.find_issue(marker, state="open", labels=(LABEL,))
 
     if issue is None and not breach:
-        return {"action": "none", "number": None, "url": None}
+        return IssueSync(IssueAction.NONE)
 
     if issue is None:
         labels = [*MONITORING_LABELS] + ([BLOCKING_LABEL] if any(r["blocking"] for r in fig["rules"].values()) else [])
@@ -380,16 +425,16 @@ def sync_issue(
         twins = client.find_issues(marker, state="open", labels=(LABEL,))
         kept = twins[0] if twins else created
         for twin in twins[1:]:
-            if twin["number"] == created["number"]:
+            if twin.number == created.number:
                 client.close_issue(
-                    twin["number"],
-                    f"Duplicate of #{kept['number']}: another mlgate run opened it at the same time.",
+                    twin.number,
+                    f"Duplicate of #{kept.number}: another mlgate run opened it at the same time.",
                     state_reason="duplicate",
-                    marker=f"<!-- mlgate:duplicate of={kept['number']} -->",
+                    marker=f"<!-- mlgate:duplicate of={kept.number} -->",
                 )
-        return {"action": "opened", "number": kept["number"], "url": kept.get("html_url")}
+        return IssueSync(IssueAction.OPENED, kept.number, kept.html_url or None)
 
-    number, url = issue["number"], issue.get("html_url")
+    number, url = issue.number, issue.html_url or None
     if not breach:
         window = verdict.get("window") or {}
         text = (
@@ -406,11 +451,11 @@ def sync_issue(
             state_reason="completed",
             marker=f"<!-- mlgate:recovered model={model} stage={stage} key={_key(verdict, fig)} -->",
         )
-        return {"action": "closed", "number": number, "url": url}
+        return IssueSync(IssueAction.CLOSED, number, url)
 
-    old = _stored_figures(issue.get("body"))
+    old = _stored_figures(issue.body)
     if old is not None and _signature(old) == _signature(fig):
-        return {"action": "unchanged", "number": number, "url": url}
+        return IssueSync(IssueAction.UNCHANGED, number, url)
 
     changes = _changes(old, fig)
     lines = [
@@ -438,7 +483,7 @@ def sync_issue(
     if wanted != names:
         fields["labels"] = wanted
     client.update_issue(number, **fields)
-    return {"action": "commented", "number": number, "url": url}
+    return IssueSync(IssueAction.COMMENTED, number, url)
 
 
 # ---------------------------------------------------------------------- post-deployment reviews
@@ -458,8 +503,8 @@ def review_issues(
     days: list[int],
     now: datetime,
     owner: str | None,
-) -> list[dict[str, Any]]:
-    """Open each post-deployment review that is due, once: ``[{"day", "action", "number", "url"}]``.
+) -> list[ReviewIssue]:
+    """Open each post-deployment review that is due, once: one :class:`ReviewIssue` per day.
 
     A review ``d`` is due when ``promoted_at + d days <= now`` (naive datetimes are UTC). It belongs
     to the version that entered the stage (``promoted_at``: its audit record); a new version
@@ -469,20 +514,20 @@ def review_issues(
     """
     promoted, current = _aware(promoted_at), _aware(now)
     login = github_login(owner)
-    out: list[dict[str, Any]] = []
+    out: list[ReviewIssue] = []
     for day in sorted(set(days or [])):
         due = promoted + timedelta(days=day)
         if due > current:
-            out.append({"day": day, "action": "not_due", "number": None, "url": None})
+            out.append(ReviewIssue(day, IssueAction.NOT_DUE))
             continue
         marker = review_marker(model, stage, version, day)
 
-        def find(marker: str = marker) -> dict[str, Any] | None:
+        def find(marker: str = marker) -> Issue | None:
             return client.find_issue(marker, state="all", labels=(LABEL,))
 
         found = find()
         if found is not None:
-            out.append({"day": day, "action": "exists", "number": found["number"], "url": found.get("html_url")})
+            out.append(ReviewIssue(day, IssueAction.EXISTS, found.number, found.html_url or None))
             continue
         title = f"{model}@{stage} v{version}: {day}-day post-deployment review"
         body = "\n".join(
@@ -509,7 +554,7 @@ def review_issues(
         created = client.create_issue(
             title, body, labels=list(REVIEW_LABELS), assignees=[login] if login else [], lookup=find
         )
-        out.append({"day": day, "action": "opened", "number": created["number"], "url": created.get("html_url")})
+        out.append(ReviewIssue(day, IssueAction.OPENED, created.number, created.html_url or None))
     return out
 
 
@@ -558,8 +603,8 @@ def _custody_body(rows: list[dict[str, Any]], figures_: list[list[Any]], details
     return "\n".join(lines)[:MAX_BODY]
 
 
-def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_url: str | None = None) -> dict[str, Any]:
-    """One open issue while any stage is not in sync (``mlgate status`` rows): ``{"action", "number", "url"}``.
+def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_url: str | None = None) -> IssueSync:
+    """One open issue while any stage is not in sync (``mlgate status`` rows): what was done, to which issue.
 
     The same lifecycle as :func:`sync_issue`: opened on drift, a comment only when the stages or
     their states change (``unchanged`` otherwise: no noise), closed as completed once every stage
@@ -568,7 +613,7 @@ def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_ur
     figures_ = _custody_figures(rows)
     issue = client.find_issue(CUSTODY_MARKER, state="open", labels=(LABEL,))
     if issue is None and not figures_:
-        return {"action": "none", "number": None, "url": None}
+        return IssueSync(IssueAction.NONE)
     blocking = any(f[2] in _CUSTODY_BLOCKING for f in figures_)
     title = f"mlgate custody: {len(figures_)} stage(s) differ from release.yaml"
     if issue is None:
@@ -579,8 +624,8 @@ def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_ur
             assignees=[],
             lookup=lambda: client.find_issue(CUSTODY_MARKER, state="open", labels=(LABEL,)),
         )
-        return {"action": "opened", "number": created["number"], "url": created.get("html_url")}
-    number, url = issue["number"], issue.get("html_url")
+        return IssueSync(IssueAction.OPENED, created.number, created.html_url or None)
+    number, url = issue.number, issue.html_url or None
     key = hashlib.sha256(json.dumps(figures_).encode()).hexdigest()[:12]
     if not figures_:
         client.close_issue(
@@ -589,10 +634,10 @@ def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_ur
             state_reason="completed",
             marker=f"<!-- mlgate:custody-recovered key={key} -->",
         )
-        return {"action": "closed", "number": number, "url": url}
-    found = _CUSTODY_FIGURES.search(issue.get("body") or "")
+        return IssueSync(IssueAction.CLOSED, number, url)
+    found = _CUSTODY_FIGURES.search(issue.body)
     if found and json.loads(found.group(1)) == figures_:
-        return {"action": "unchanged", "number": number, "url": url}
+        return IssueSync(IssueAction.UNCHANGED, number, url)
     now = ", ".join(f"{m} {s}: {state}" for m, s, state, _d, _a in figures_)
     client.comment_on_issue(
         number, f"### The stages changed\n\nNow: {now}", marker=f"<!-- mlgate:custody-update key={key} -->"
@@ -603,4 +648,4 @@ def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_ur
     if wanted != names:
         fields["labels"] = wanted
     client.update_issue(number, **fields)
-    return {"action": "commented", "number": number, "url": url}
+    return IssueSync(IssueAction.COMMENTED, number, url)

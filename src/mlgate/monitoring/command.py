@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.config.workspace import ModelContext, load_model_context
 from mlgate.exceptions import InvalidInput, MlgateError
@@ -31,6 +31,10 @@ from mlgate.monitoring.run import MonitoringResult, run
 from mlgate.monitoring.verdict import SCHEMA
 from mlgate.registry import Registry, audit
 from mlgate.report import render_monitoring_html, render_monitoring_markdown
+
+if TYPE_CHECKING:
+    from mlgate.monitoring.alerts import IssueSync, ReviewIssue
+    from mlgate.monitoring.retrain import RetrainResult
 
 Progress = Callable[[str], None]
 DEFAULT_REVIEW_DAYS = (30, 90, 180)
@@ -43,9 +47,9 @@ class MonitorOutcome:
 
     result: MonitoringResult
     reports: dict[str, str] = field(default_factory=dict)
-    alert: dict[str, Any] | None = None
-    reviews: list[dict[str, Any]] = field(default_factory=list)
-    retrain_pr: dict[str, Any] | None = None
+    alert: IssueSync | None = None
+    reviews: list[ReviewIssue] = field(default_factory=list)
+    retrain_pr: RetrainResult | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -57,9 +61,9 @@ class MonitorOutcome:
         """The verdict JSON (``mlgate.monitoring/1``) with what followed from it under ``actions``."""
         actions = {
             "reports": self.reports,
-            "alert": self.alert,
-            "reviews": self.reviews,
-            "retrain_pr": self.retrain_pr,
+            "alert": self.alert.as_dict() if self.alert is not None else None,
+            "reviews": [r.as_dict() for r in self.reviews],
+            "retrain_pr": self.retrain_pr.as_dict() if self.retrain_pr is not None else None,
             "notes": self.notes,
         }
         return self.result.verdict | {"actions": actions}
@@ -182,10 +186,11 @@ def _entered_stage(
     Reviews follow a version into production (the last stage of ``promotion.order``): a staging
     version is not reviewed after deployment. No record (an alias set by hand) → no reviews, said.
     """
-    order = ctx.policy.policy.promotion.order
-    if not order or stage != order[-1]:
+    if stage != ctx.policy.policy.promotion.champion_stage:  # None without an order: no stage is reviewed
         return None
-    records = [r for r in audit.history(registry, name, stage) if r.state == "done" and r.version == version]
+    records = [
+        r for r in audit.history(registry, name, stage) if r.state == audit.RecordState.DONE and r.version == version
+    ]
     if not records:
         outcome.notes.append(f"no reviews: no promotion of v{version} into {stage} is on record")
         return None
@@ -197,7 +202,7 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def custody_alert(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def custody_alert(rows: list[dict[str, Any]]) -> IssueSync:
     """Bring the one custody issue in line with ``mlgate status`` rows (GITHUB_TOKEN); what was done."""
     with GitHub() as github:
         return sync_custody_issue(github, rows, details_url=run_url())

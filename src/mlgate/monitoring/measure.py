@@ -31,6 +31,7 @@ from mlgate.gates.metrics import classification_metrics, regression_metrics
 from mlgate.monitoring.estimate import Estimate, estimate
 from mlgate.monitoring.labels import LABEL, Labelled
 from mlgate.monitoring.sources import SCORE, Traffic
+from mlgate.outcome import Failed
 
 NO_TARGET = "__no_target"
 QUALITY_METRICS = ("null_fraction", "duplicate_rows", "constant_columns", "unseen_categories", "schema_mismatch")
@@ -71,10 +72,11 @@ class Measurements:
         self.subject, self.reference, self.reference_scores = subject, reference, reference_scores
         self.traffic, self.labelled, self.settings = traffic, labelled, settings
         self.scores = traffic.rows[SCORE].to_numpy(dtype=float) if len(traffic.rows) else np.empty(0)
-        self._drift: list[drift.FeatureDrift] | str | None = None
-        self._prediction: drift.FeatureDrift | str | None = None
-        self._performance: dict[str, float] | str | None = None
-        self._estimate: Estimate | str | None = ""
+        self._drift: list[drift.FeatureDrift] | Failed | None = None
+        self._prediction: drift.FeatureDrift | Failed | None = None
+        self._performance: dict[str, float] | Skip | Failed | None = None
+        self._estimate: Estimate | Skip | None = None
+        self._estimated = False  # None is an answer (no scores), so a flag says whether it was computed
 
     # -- what production gave
     @property
@@ -94,11 +96,11 @@ class Measurements:
         )
 
     # -- input drift
-    def feature_table(self) -> list[drift.FeatureDrift] | str:
+    def feature_table(self) -> list[drift.FeatureDrift] | Failed:
         """Per-feature drift of production against the reference (or why there is none)."""
         if self._drift is None:
             if self.current is None or not len(self.current):
-                self._drift = "no production input features in the window (see the sources' notes)"
+                self._drift = Failed("no production input features in the window (see the sources' notes)")
             else:
                 f = self.subject.features
                 try:
@@ -106,14 +108,14 @@ class Measurements:
                         self.reference, self.current, f.numeric, f.categorical, self.settings, text=f.text
                     )
                 except ValueError as err:
-                    self._drift = f"drift could not be computed: {err}"
+                    self._drift = Failed(f"drift could not be computed: {err}")
         return self._drift
 
     def drift(self, metric: str, features: list[str] | None) -> Measurement:
         """One drift metric over the selected features (:func:`mlgate.gates.drift.drift_measurement`)."""
         table = self.feature_table()
-        if isinstance(table, str):
-            return Measurement.failed(table)
+        if isinstance(table, Failed):
+            return Measurement.failed(table.reason)
         return drift.drift_measurement(table, metric, features, self.settings)
 
     # -- data quality
@@ -153,11 +155,11 @@ class Measurements:
         return measured
 
     # -- prediction drift
-    def prediction(self) -> drift.FeatureDrift | str:
+    def prediction(self) -> drift.FeatureDrift | Failed:
         """PSI and KS of the model's score: reference (scored by the version) against production."""
         if self._prediction is None:
             if not self.scores.size or np.isnan(self.scores).all():
-                self._prediction = "no production scores in the window"
+                self._prediction = Failed("no production scores in the window")
             else:
                 what = "positive-class probability" if self.subject.task == "classification" else "predicted value"
                 try:
@@ -169,14 +171,14 @@ class Measurements:
                         self.settings,
                     )[0]
                 except ValueError as err:
-                    self._prediction = f"prediction drift could not be computed: {err}"
+                    self._prediction = Failed(f"prediction drift could not be computed: {err}")
         return self._prediction
 
     def prediction_metric(self, metric: str) -> Measurement:
         """``prediction_psi`` or ``prediction_ks_statistic``."""
         found = self.prediction()
-        if isinstance(found, str):
-            return Measurement.failed(found)
+        if isinstance(found, Failed):
+            return Measurement.failed(found.reason)
         value = found.psi if metric == "prediction_psi" else float(found.ks_statistic or 0.0)
         label = "PSI" if metric == "prediction_psi" else "KS statistic"
         text = (
@@ -186,18 +188,18 @@ class Measurements:
         return Measurement(value=value, explanation=text, details={"prediction": found.as_dict()})
 
     # -- labels and performance
-    def performance(self) -> dict[str, float] | str:
-        """Performance metrics on the labelled rows (or why there are none)."""
+    def performance(self) -> dict[str, float] | Skip | Failed:
+        """Performance metrics on the labelled rows; Skip while no outcome arrived, Failed when not computable."""
         if self._performance is None:
             self._performance = self._compute_performance()
         return self._performance
 
-    def _compute_performance(self) -> dict[str, float] | str:
+    def _compute_performance(self) -> dict[str, float] | Skip | Failed:
         labelled = self.labelled
         if labelled is None:
-            return "the spec names no monitoring.labels: performance needs outcomes"
+            return Skip("the spec names no monitoring.labels: performance needs outcomes")
         if not len(labelled.frame):
-            return (
+            return Skip(
                 f"no production row has its outcome yet (outcomes take {labelled.delay_days} day(s); "
                 f"{labelled.eligible} of {labelled.rows} rows are old enough; source {labelled.source})"
             )
@@ -207,12 +209,12 @@ class Measurements:
         if subject.task != "classification":
             return regression_metrics(pd.to_numeric(frame[LABEL], errors="coerce"), score)
         if not subject.binary:
-            return "performance from the audit's positive-class probability needs a binary classifier"
+            return Failed("performance from the audit's positive-class probability needs a binary classifier")
         by_text = {str(c): c for c in subject.classes}
         y = frame[LABEL].map(lambda v: by_text.get(_text(v)))
         if y.isna().any():
             bad = frame[LABEL][y.isna()].iloc[0]
-            return f"outcome {bad!r} is not a class of the model ({', '.join(map(str, subject.classes))})"
+            return Failed(f"outcome {bad!r} is not a class of the model ({', '.join(map(str, subject.classes))})")
         pos, other = subject.positive, next(c for c in subject.classes if c != subject.positive)
         proba = np.empty((len(score), 2))
         proba[:, subject.classes.index(pos)] = score
@@ -223,8 +225,10 @@ class Measurements:
     def performance_metric(self, metric: str) -> Measurement | Skip:
         """One performance metric on labelled rows; skipped (with the delay) when none has its outcome."""
         found = self.performance()
-        if isinstance(found, str):
-            return Skip(found)
+        if isinstance(found, Skip):
+            return found
+        if isinstance(found, Failed):
+            return Skip(found.reason)  # as before: a model whose outcomes cannot be scored reports the rule skipped
         if metric not in found:
             return Measurement.failed(f"{metric} is not computed for a {self.subject.task} model")
         value = found[metric]
@@ -246,20 +250,21 @@ class Measurements:
         return Measurement(value=coverage, explanation=text)
 
     # -- estimated performance
-    def estimated(self) -> Estimate | str | None:
-        """CBPE of the production scores (None without rows; a reason for a model it does not apply to)."""
-        if self._estimate == "":
+    def estimated(self) -> Estimate | Skip | None:
+        """CBPE of the production scores (None without rows; Skip for a model it does not apply to)."""
+        if not self._estimated:
             if not self.subject.binary:
-                self._estimate = "confidence-based estimation needs a binary classifier's probabilities"
+                self._estimate = Skip("confidence-based estimation needs a binary classifier's probabilities")
             else:
                 self._estimate = estimate(self.scores, self.subject.threshold)
+            self._estimated = True
         return self._estimate
 
     def estimated_metric(self, metric: str) -> Measurement | Skip:
         """``estimated_accuracy`` or ``estimated_roc_auc`` (CBPE; assumes calibration, no concept drift)."""
         found = self.estimated()
-        if isinstance(found, str):
-            return Skip(found)
+        if isinstance(found, Skip):
+            return found
         if found is None:
             return Measurement.failed("no production scores in the window")
         value = found.accuracy if metric == "estimated_accuracy" else found.roc_auc

@@ -17,10 +17,13 @@ Recipes:
   ``data.path``, edited in the YAML text in place (comments and style kept).
 
 Rules: one open retraining pull request per model (an open one from the branch: ``exists``,
-nothing pushed); a tree with uncommitted changes is refused (exit 2); a recipe that changes
-nothing opens nothing (``no_change``); the pull request is created with the lost-response rule
-(looked up by its head before a retry: never two). Whatever happens, the base is checked out
-again, the local branch deleted and the workspace's data restored to what the base records.
+nothing pushed); a recipe that changes nothing opens nothing (``no_change``); the pull request is
+created with the lost-response rule (looked up by its head before a retry: never two).
+
+The recipe runs in a scratch checkout of the base branch (:func:`mlgate.git.scratch_worktree`,
+sharing the workspace's DVC cache and remotes), where the commit is made and pushed from: the
+user's checkout — branch, HEAD, index, work tree and data, uncommitted files included — is never
+switched, reset or touched, whatever fails; the scratch checkout is removed afterwards.
 """
 
 from __future__ import annotations
@@ -28,17 +31,17 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
+from mlgate import git
 from mlgate.config.schema import ModelSpec, load_model_spec
 from mlgate.config.workspace import spec_path
-from mlgate.config.yamlio import Document, replace_scalar
-from mlgate.data import dvc_checkout, dvc_push, file_md5
-from mlgate.exceptions import DvcError, GitError, InvalidInput, SpecError
-from mlgate.git import config_value, git_state, run_git, show
+from mlgate.config.yamlio import Document, parse, replace_scalar
+from mlgate.data import dvc_checkout_all, dvc_push, share_workspace
+from mlgate.exceptions import InvalidInput, SpecError
 from mlgate.github import GitHub
 from mlgate.training.command import _echo, child_env, run_command
 
@@ -48,9 +51,6 @@ BRANCH_PREFIX = "mlgate/retrain-"
 MARKER = "<!-- mlgate:retrain:{model} -->"
 POINTER_NAMES = (".gitignore", "dvc.lock", "dvc.yaml")
 """New untracked files a refresh may add besides ``*.dvc`` pointers (DVC writes them)."""
-BOT_NAME = "github-actions[bot]"
-BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
-"""The commit author when git has no identity configured (an Actions runner)."""
 
 
 def branch_name(model: str) -> str:
@@ -58,8 +58,38 @@ def branch_name(model: str) -> str:
     return f"{BRANCH_PREFIX}{model}"
 
 
-def _result(action: str, branch: str, **extra: Any) -> dict[str, Any]:
-    return {"action": action, "number": None, "url": None, "branch": branch} | extra
+class RetrainAction(StrEnum):
+    """What ``mlgate retrain`` did (the result's ``action``)."""
+
+    NOT_TRIGGERED = "not_triggered"  # the verdict does not ask for retraining
+    NO_RECIPE = "no_recipe"  # retraining is due but the spec says not how (its ``hint`` says what to add)
+    EXISTS = "exists"  # a retraining pull request is already open: nothing pushed
+    NO_CHANGE = "no_change"  # the recipe changed nothing: no pull request
+    OPENED = "opened"
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    """What :func:`propose` did: the action, the branch, and the pull request (opened or already open).
+
+    ``commit``, ``changed`` and ``title`` are set when a pull request was opened, ``hint`` when the
+    spec says not how to retrain.
+    """
+
+    action: RetrainAction
+    branch: str
+    number: int | None = None
+    url: str | None = None
+    commit: str | None = None
+    changed: list[str] | None = None
+    title: str | None = None
+    hint: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"action", "number", "url", "branch"}`` and whichever of the optional fields are set."""
+        out: dict[str, Any] = {"action": self.action, "number": self.number, "url": self.url, "branch": self.branch}
+        extra = {"commit": self.commit, "changed": self.changed, "title": self.title, "hint": self.hint}
+        return out | {k: v for k, v in extra.items() if v is not None}
 
 
 def propose(
@@ -72,12 +102,12 @@ def propose(
     base: str = "main",
     progress: Progress = lambda _m: None,
     timeout_minutes: float | None = None,
-) -> dict[str, Any]:
+) -> RetrainResult:
     """Open the retraining pull request ``verdict`` asks for, as ``monitoring.retrain`` says.
 
-    ``client`` is a :class:`mlgate.github.GitHub` for the repository. Returns ``action``
-    (``opened``, ``exists``, ``not_triggered``, ``no_recipe``, ``no_change``), ``number``,
-    ``url`` and ``branch``, plus what was changed and committed when a pull request was opened.
+    ``client`` is a :class:`mlgate.github.GitHub` for the repository. Returns a :class:`RetrainResult`:
+    the :class:`RetrainAction`, the branch and the pull request, plus what was changed and committed
+    when a pull request was opened.
     """
     branch = branch_name(name)
     if verdict.get("model") not in (None, name):
@@ -85,13 +115,13 @@ def propose(
     retrain = verdict.get("retrain") or {}
     if not retrain.get("triggered"):
         progress(f"{name}: the verdict does not ask for retraining; nothing to propose")
-        return _result("not_triggered", branch)
-    spec, spec_doc = load_model_spec(spec_path(root, name), root)
+        return RetrainResult(RetrainAction.NOT_TRIGGERED, branch)
+    spec, _spec_doc = load_model_spec(spec_path(root, name), root)
     recipe = spec.monitoring.retrain
     if recipe is None:
         progress(f"{name}: retraining is due ({retrain.get('reason', '')}) but the spec says not how")
-        return _result(
-            "no_recipe",
+        return RetrainResult(
+            RetrainAction.NO_RECIPE,
             branch,
             hint=(
                 f"add monitoring.retrain to models/{name}/model.yaml: `command:` (e.g. `dvc repro prepare`) "
@@ -101,111 +131,75 @@ def propose(
     existing = client.open_pull_requests(branch)
     if existing:
         pull = existing[0]
-        progress(f"{name}: retraining pull request #{pull['number']} is already open; nothing pushed")
-        return _result("exists", branch, number=pull["number"], url=pull.get("html_url"))
-    start, back = _start_point(root, base)
-    untracked_before = _untracked(root)
-    in_sync = _in_sync_outputs(root) if recipe.command else {}
-    switched = False
-    try:
-        run_git(root, "switch", "-q", "-C", branch)
-        switched = True
+        progress(f"{name}: retraining pull request #{pull.number} is already open; nothing pushed")
+        return RetrainResult(RetrainAction.EXISTS, branch, number=pull.number, url=pull.html_url or None)
+    start = _start_point(root, remote, base)
+    with git.scratch_worktree(root, start) as work:
+        progress(f"{name}: refreshing the data in a scratch checkout of {base} ({start[:12]})")
+        # the base's spec and recipe: the pull request changes what the base holds
+        spec, spec_doc = load_model_spec(spec_path(work, name), work)
+        recipe = spec.monitoring.retrain
+        if recipe is None:
+            raise InvalidInput(f"models/{name}/model.yaml on {base} has no monitoring.retrain: commit it first")
         if recipe.command:
+            share_workspace(root, work)
+            missing = dvc_checkout_all(work)
+            if missing:
+                progress(f"not all of the base's data is in the DVC cache ({missing}); the command may fetch it")
+            untracked_before = git.untracked_files(work)
             limit = timeout_minutes if timeout_minutes is not None else recipe.timeout_minutes
-            changes = _run_recipe_command(root, name, recipe.command, untracked_before, limit, progress)
+            changes = _run_recipe_command(work, name, recipe.command, untracked_before, limit, progress)
         else:
             assert recipe.snapshots is not None
-            changes = _point_at_newest_snapshot(root, name, spec, spec_doc, recipe.snapshots, progress)
-        staged = [line for line in run_git(root, "diff", "--cached", "--name-only").splitlines() if line]
+            changes = _point_at_newest_snapshot(work, name, spec, spec_doc, recipe.snapshots, progress)
+        staged = git.staged_files(work)
         if not staged:
             progress(f"{name}: the recipe changed nothing; no pull request")
-            return _result("no_change", branch)
-        _refuse_tracked_data(root, staged)
+            return RetrainResult(RetrainAction.NO_CHANGE, branch)
+        _refuse_tracked_data(work, staged)
         if recipe.command:
-            targets = _pushed_data(root, start, staged)
+            targets = _pushed_data(work, start, staged)
             progress(f"pushing the refreshed data to the DVC remote: {', '.join(targets) or 'nothing new'}")
-            dvc_push(root, targets)
+            dvc_push(work, targets)
         title, body, message = _texts(name, verdict, recipe.command, changes, staged)
-        _commit(root, message)
-        commit = run_git(root, "rev-parse", "HEAD")
+        commit = git.commit(work, message)
         progress(f"pushing {branch} to {remote}")
-        # the branch is mlgate's own and no pull request is open from it: a leftover is replaced
-        run_git(root, "push", "-q", "--force", remote, f"HEAD:refs/heads/{branch}")
-        pull = client.create_pull_request(title=title, body=body, head=branch, base=base)
-        progress(f"{name}: opened retraining pull request #{pull['number']}")
-        return _result(
-            "opened",
-            branch,
-            number=pull["number"],
-            url=pull.get("html_url"),
-            commit=commit,
-            changed=staged,
-            title=title,
-        )
-    finally:
-        if switched:
-            _restore(root, back, branch, in_sync, progress)
+        # the branch is mlgate's own and no pull request is open from it: a leftover (a pull
+        # request closed unmerged, an earlier attempt that opened none) is replaced
+        git.push_head(work, remote, branch, replace=True)
+    pull = client.create_pull_request(title=title, body=body, head=branch, base=base)
+    progress(f"{name}: opened retraining pull request #{pull.number}")
+    return RetrainResult(
+        RetrainAction.OPENED,
+        branch,
+        number=pull.number,
+        url=pull.html_url or None,
+        commit=commit,
+        changed=staged,
+        title=title,
+    )
 
 
 # --------------------------------------------------------------------------- git state
 
 
-def _start_point(root: Path, base: str) -> tuple[str, list[str]]:
-    """The commit the branch starts from, and the ``git switch`` arguments that return to it."""
-    state = git_state(root)
-    if state.commit == "unknown":
-        raise InvalidInput(f"{root} is not a git repository with a commit")
-    if state.dirty:
-        changed = run_git(root, "status", "--porcelain", "--untracked-files=no")
+def _start_point(root: Path, remote: str, base: str) -> str:
+    """The commit the retraining branch starts from: the base branch (local, else as last fetched)."""
+    found = git.branch_commit(root, remote, base)
+    if found is None:
         raise InvalidInput(
-            f"the working tree has uncommitted changes; a retraining pull request starts from a clean {base}:\n"
-            + changed,
-            hint="commit or stash them first",
+            f"the base branch '{base}' is neither a local branch nor {remote}/{base} in {root}",
+            hint=f"git fetch {remote} {base} (or pass the base branch the pull request targets)",
         )
-    if state.branch == base:
-        return state.commit, [base]
-    try:
-        at = run_git(root, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
-    except GitError:  # no such branch here
-        at = ""
-    if state.branch == "HEAD" and at == state.commit:  # a detached checkout of the base
-        return state.commit, ["--detach", state.commit]
-    raise InvalidInput(
-        f"the checked-out branch is '{state.branch}', not the base '{base}': retraining starts from the base",
-        hint=f"git switch {base} (or pass the base branch that is checked out)",
-    )
-
-
-def _untracked(root: Path) -> set[str]:
-    return {p for p in run_git(root, "ls-files", "--others", "--exclude-standard", "-z").split("\0") if p}
-
-
-def _commit(root: Path, message: str) -> None:
-    identity: list[str] = []
-    if not config_value(root, "user.email"):
-        identity = ["-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}"]
-    run_git(root, *identity, "commit", "-q", "--no-verify", "-m", message)
-
-
-def _restore(root: Path, back: list[str], branch: str, in_sync: dict[str, str], progress: Progress) -> None:
-    """Back to the base: the branch's uncommitted leftovers dropped, the branch deleted, the data restored."""
-    run_git(root, "reset", "-q", "--hard")  # only the recipe's changes: the tree was clean when it started
-    run_git(root, "switch", "-q", *back)
-    run_git(root, "branch", "-q", "-D", branch)
-    drifted = [path for path, md5 in in_sync.items() if not (root / path).is_file() or file_md5(root / path) != md5]
-    if drifted:
-        try:
-            dvc_checkout(root, drifted)
-        except DvcError as err:  # the commit and the pull request stand; say what is left to do
-            progress(f"could not restore the base's data ({err.message}): run `dvc checkout` yourself")
+    return found
 
 
 # --------------------------------------------------------------------------- DVC pointers
 
 
-def _lock_outputs(text: str | None, folder: str = "") -> dict[str, str]:
+def _lock_outputs(text: str | None, folder: str = "", shown: str = "dvc.lock") -> dict[str, str]:
     """``{path: md5}`` of the file outputs a ``dvc.lock`` (text) records, paths from the repo root."""
-    data = yaml.safe_load(text or "") or {}
+    data = parse(text or "", shown, allow_empty=True).data
     found: dict[str, str] = {}
     for stage in (data.get("stages") or {}).values():
         for out in (stage or {}).get("outs") or []:
@@ -214,9 +208,9 @@ def _lock_outputs(text: str | None, folder: str = "") -> dict[str, str]:
     return found
 
 
-def _pointer_outputs(text: str | None, folder: str) -> dict[str, str]:
+def _pointer_outputs(text: str | None, folder: str, shown: str) -> dict[str, str]:
     """``{path: md5}`` of the outputs a ``.dvc`` file (text) records."""
-    data = yaml.safe_load(text or "") or {}
+    data = parse(text or "", shown, allow_empty=True).data
     return {
         str(PurePosixPath(folder, out["path"])): str(out["md5"])
         for out in data.get("outs") or []
@@ -227,22 +221,11 @@ def _pointer_outputs(text: str | None, folder: str) -> dict[str, str]:
 def _recorded_outputs(root: Path) -> dict[str, str]:
     """Every file output the workspace's ``dvc.lock`` files and ``.dvc`` pointers record."""
     found: dict[str, str] = {}
-    for rel in run_git(root, "ls-files", "-z", "--", "*.dvc", "*dvc.lock").split("\0"):
-        if not rel:
-            continue
+    for rel in git.tracked_files(root, "*.dvc", "*dvc.lock"):
         folder = str(PurePosixPath(rel).parent)
         text = (root / rel).read_text(encoding="utf-8") if (root / rel).is_file() else None
-        found |= _lock_outputs(text, folder) if rel.endswith("dvc.lock") else _pointer_outputs(text, folder)
+        found |= _lock_outputs(text, folder, rel) if rel.endswith("dvc.lock") else _pointer_outputs(text, folder, rel)
     return {path.removeprefix("./"): md5 for path, md5 in found.items() if not md5.endswith(".dir")}
-
-
-def _in_sync_outputs(root: Path) -> dict[str, str]:
-    """The recorded data files the workspace holds as recorded: what a restore puts back."""
-    return {
-        path: md5
-        for path, md5 in _recorded_outputs(root).items()
-        if (root / path).is_file() and file_md5(root / path) == md5
-    }
 
 
 def _pushed_data(root: Path, start: str, staged: list[str]) -> list[str]:
@@ -255,8 +238,8 @@ def _pushed_data(root: Path, start: str, staged: list[str]) -> list[str]:
         if rel.endswith(".dvc"):
             targets.append(rel)
         elif PurePosixPath(rel).name == "dvc.lock":
-            before = _lock_outputs(show(root, start, rel), folder)
-            now = _lock_outputs((root / rel).read_text(encoding="utf-8"), folder)
+            before = _lock_outputs(git.show(root, start, rel), folder, f"{rel} (at {start[:12]})")
+            now = _lock_outputs((root / rel).read_text(encoding="utf-8"), folder, rel)
             targets += sorted(path.removeprefix("./") for path, md5 in now.items() if before.get(path) != md5)
     return targets
 
@@ -296,11 +279,10 @@ def _run_recipe_command(
         raise InvalidInput(
             f"monitoring.retrain.command `{command}` failed with exit code {code}; its last lines:\n{quoted}"
         )
-    run_git(root, "add", "-u")
-    new = sorted(_untracked(root) - untracked_before)
+    git.stage_tracked(root)
+    new = sorted(git.untracked_files(root) - untracked_before)
     pointers = [p for p in new if p.endswith(".dvc") or PurePosixPath(p).name in POINTER_NAMES]
-    if pointers:
-        run_git(root, "add", "--", *pointers)
+    git.stage(root, pointers)
     left = [p for p in new if p not in pointers]
     if left:
         progress(f"left out of the commit (not a DVC pointer, lock or .gitignore): {', '.join(left)}")
@@ -339,7 +321,7 @@ def _point_at_newest_snapshot(
         return {"data.path": [newest, newest]}
     rel = spec_path(root, name).relative_to(root).as_posix()
     replace_scalar(spec_path(root, name), ("data", "path"), newest, rel)
-    run_git(root, "add", "--", rel)
+    git.stage(root, [rel])
     progress(f"{rel}: data.path {spec.data.path} → {newest}")
     return {"data.path": [spec.data.path, newest]}
 

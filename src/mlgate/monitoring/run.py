@@ -37,6 +37,7 @@ from mlgate.monitoring.reference import load_reference
 from mlgate.monitoring.sources import Served, configured, read_traffic
 from mlgate.monitoring.verdict import MonitoringVerdict, evaluate_rules, retrain
 from mlgate.monitoring.window import iso, resolve
+from mlgate.outcome import Failed
 from mlgate.registry import Registry
 from mlgate.scoring import Plan, check_stage, custody, load_alias_version, model_plan
 
@@ -135,7 +136,7 @@ def run(
         reference=reference.as_dict(),
         rows=len(traffic.rows),
         metrics=metrics,
-        features=[] if isinstance(table, str) else [fd.as_dict() for fd in table],
+        features=[] if isinstance(table, Failed) else [fd.as_dict() for fd in table],
         prediction=_prediction_block(measurements),
         labels=labelled.as_dict() if labelled is not None else None,
         estimated=_estimated_block(measurements),
@@ -167,7 +168,7 @@ def _scores(model: Any, plan: Plan, frame: Any) -> np.ndarray:
 
 def _prediction_block(measurements: Measurements) -> dict[str, Any] | None:
     found = measurements.prediction()
-    if isinstance(found, str):
+    if isinstance(found, Failed):
         return None
     return {
         "psi": found.psi,
@@ -185,7 +186,7 @@ def _estimated_block(measurements: Measurements) -> dict[str, Any] | None:
 def _record(registry: Registry, verdict: MonitoringVerdict, asked: str, table: Any) -> ExternalServiceError | None:
     """Store the verdict as a monitoring run; an outage is returned (exit 3 after the JSON is written)."""
     metrics = dict(verdict.metrics)
-    if not isinstance(table, str):
+    if not isinstance(table, Failed):
         metrics |= {f"psi.{fd.feature}": fd.psi for fd in table}
     if verdict.prediction is not None:
         metrics["prediction_mean"] = verdict.prediction["current_mean"]

@@ -18,7 +18,6 @@ the alias points at **now** are measured: the others are counted per version and
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate.config.workspace import ModelContext
+from mlgate.data import file_md5
 from mlgate.exceptions import InvalidInput
 from mlgate.monitoring.window import Window
 from mlgate.scoring import LINEAGE_COLUMNS
@@ -386,7 +386,7 @@ def _scored_inputs(mine: pd.DataFrame, ctx: ModelContext, served: Served, report
         if not path.is_file():
             report.notes.append(f"input {shown} is gone: its rows give prediction drift and volume only")
             continue
-        if _md5(path) != md5:
+        if file_md5(path) != md5:
             report.notes.append(
                 f"input {shown} changed since it was scored (md5 differs from {md5[:8]}): "
                 "its rows give prediction drift and volume only"
@@ -409,11 +409,3 @@ def _read_input(path: Path, signature: list[tuple[str, str]]) -> pd.DataFrame:
         elif kind == "string":
             frame[column] = frame[column].astype("object").where(frame[column].notna(), None)
     return frame
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlgate.github import GitHub
+from mlgate.github.objects import Conclusion
 from mlgate.promotion.check import version_label
 
 MARKER = "<!-- mlgate:promotion -->"
@@ -44,14 +45,14 @@ def publish(plan: dict[str, Any], pr: int | None, head_sha: str | None) -> dict[
     posted: dict[str, str] = {}
     with GitHub() as github:
         if pr is not None:
-            posted["comment-url"] = str(github.upsert_comment(pr, body, MARKER).get("url") or "")
+            posted["comment-url"] = github.upsert_comment(pr, body, MARKER).url or ""
         if head_sha:
             run = github.create_or_update_check_run(
                 name=CHECK_NAME,
                 head_sha=head_sha,
-                conclusion="success" if plan["ok"] else "failure",
+                conclusion=Conclusion.SUCCESS if plan["ok"] else Conclusion.FAILURE,
                 title=body.splitlines()[0].replace("**", "")[:255],
                 summary=body[:65000],
             )
-            posted["check-run-url"] = str(run.get("url") or "")
+            posted["check-run-url"] = run.url or ""
     return posted

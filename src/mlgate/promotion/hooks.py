@@ -31,6 +31,7 @@ from typing import Any
 
 from mlgate.exceptions import ExternalServiceError, MlgateError
 from mlgate.github import GitHub
+from mlgate.github.objects import Action, TagResult
 from mlgate.registry import Registry, audit
 
 EVENT_TYPE = "mlgate-promoted"
@@ -61,7 +62,7 @@ class Hooks:
 class HookReport:
     """What the hooks did: tags created or found, dispatches sent or already sent, what failed."""
 
-    tags: list[dict[str, str]] = field(default_factory=list)
+    tags: list[TagResult] = field(default_factory=list)
     dispatched: list[str] = field(default_factory=list)  # audit keys sent now
     already_dispatched: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -69,7 +70,7 @@ class HookReport:
     def as_dict(self) -> dict[str, Any]:
         """The report as ``promote --json`` lists it under ``hooks``."""
         return {
-            "tags": self.tags,
+            "tags": [t.as_dict() for t in self.tags],
             "dispatched": self.dispatched,
             "already_dispatched": self.already_dispatched,
             "errors": self.errors,
@@ -98,7 +99,7 @@ def change_output(record: audit.Record) -> dict[str, Any]:
 
 def applied_by(registry: Registry, commit: str) -> list[audit.Record]:
     """The finished audit records of ``commit``: the changes it made, whichever run made them."""
-    return [r for r in audit.of_commit(registry, commit) if r.state == "done"]
+    return [r for r in audit.of_commit(registry, commit) if r.state == audit.RecordState.DONE]
 
 
 def gto_tag(record: audit.Record, counter: int) -> str:
@@ -139,14 +140,13 @@ def _tag(github: GitHub, record: audit.Record, report: HookReport) -> None:
         return
     prefix = f"refs/tags/{record.model}#"
     try:
-        existing = [r for r in github.matching_refs(f"tags/{record.model}#") if r.get("ref", "").startswith(prefix)]
+        existing = [r for r in github.matching_refs(f"tags/{record.model}#") if r.ref.startswith(prefix)]
         head = f"{prefix}{record.stage}{'!' if record.version is None else ''}#"
         for ref in existing:  # this assignment's tag from an earlier run: nothing to create
-            if ref["ref"].startswith(head) and (ref.get("object") or {}).get("sha") == record.commit:
-                name = ref["ref"].removeprefix("refs/tags/")
-                report.tags.append({"tag": name, "sha": record.commit, "action": "exists"})
+            if ref.ref.startswith(head) and ref.sha == record.commit:
+                report.tags.append(TagResult(ref.ref.removeprefix("refs/tags/"), record.commit, Action.EXISTS))
                 return
-        counters = [int(m.group(1)) for r in existing if (m := _GTO_COUNTER.search(r["ref"]))]
+        counters = [int(m.group(1)) for r in existing if (m := _GTO_COUNTER.search(r.ref))]
         tag = gto_tag(record, max(counters, default=0) + 1)
         report.tags.append(github.create_tag_ref(tag, record.commit))
     except MlgateError as err:

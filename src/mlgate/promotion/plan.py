@@ -14,7 +14,7 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
 - ``apply`` re-checks all of that at merge time on the commit it runs on (a merge that bypassed
   review must not promote), validates every change before the first write, then reconciles:
   an audit record holding the verdict it ran (mlgate.registry.audit) written *before* the alias moves,
-  stage aliases (``champion`` follows ``production``), legacy stages where the server has them,
+  stage aliases (``champion`` follows the last stage of ``promotion.order``), legacy stages where the server has them,
   the previous holder archived, promotion tags on the version. Before each change it re-reads
   the alias (compare-and-set), so two applies racing cannot undo each other, and an apply of an
   older commit never overwrites what a newer one promoted. After the last move it outputs each
@@ -47,15 +47,24 @@ from mlgate.config.lineage import (
     incomplete_reason,
 )
 from mlgate.config.release import entry_at, release_path, revisions, set_stage
-from mlgate.config.schema import StageRequirement, load_model_spec
+from mlgate.config.schema import CHAMPION_ALIAS, StageRequirement, load_model_spec
 from mlgate.config.workspace import RELEASE_FILE, ModelContext, load_params, model_names, refuse_predictions
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, GitError, InvalidInput, MlgateError, TamperedModel, mask_secrets
 from mlgate.gates.judging import judge_model, materialise
 from mlgate.gates.verdict import FamilyStatus, Verdict
-from mlgate.git import blobs, git_state, is_ancestor, run_git
+from mlgate.git import (
+    blobs,
+    commit_message,
+    commits_touching,
+    git_state,
+    is_ancestor,
+    resolve_commit,
+    tree_entries,
+)
 from mlgate.github import GitHub
 from mlgate.github.approvals import Approval, People, count_approvals, named_approvers
+from mlgate.github.objects import Review
 from mlgate.github.people import GitHubPeople
 from mlgate.promotion import hooks as deploy_hooks
 from mlgate.promotion import readiness
@@ -67,14 +76,23 @@ from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit, manifest_
 from mlgate.registry.mlflow import tampered
 
 Progress = Callable[[str], None]
-CHAMPION = "champion"
-CHAMPION_STAGE = "production"
 LEGACY_STAGES = {"staging": "Staging", "production": "Production"}
 ARCHIVED_TAG = TAG_PREFIX + "archived"
 # family statuses a promotion accepts (none: the policy has no rule in that family)
 PASSING = frozenset({FamilyStatus.PASS, FamilyStatus.WARN, FamilyStatus.NONE})
 # How far back on the base branch a squash-merged version's inputs are looked for.
 REVIEWED_COMMITS_SEARCHED = 200
+
+
+class ChangeOutcome(StrEnum):
+    """What became of one change of a plan; why (a superseded change's newer promotion) is ``outcome_reason``."""
+
+    PLANNED = "planned"
+    PLANNED_PIN = "planned (pin)"  # a digest pinned for the version the stage already holds
+    APPLIED = "applied"
+    ALREADY_APPLIED = "already applied"
+    SUPERSEDED = "superseded"  # a newer merge promoted the stage: this older one must not undo it
+    CONCURRENT = "already being applied by a concurrent run"
 
 
 @dataclass
@@ -89,14 +107,21 @@ class Change:
     checks: list[Check] = field(default_factory=list)
     approvers: list[str] = field(default_factory=list)
     approvals: list[Approval] = field(default_factory=list)  # each approver's user id and review id
-    outcome: str = "planned"  # planned | applied | already applied | superseded
+    outcome: ChangeOutcome = ChangeOutcome.PLANNED
+    outcome_reason: str = ""  # why, where the outcome needs one (superseded: by which promotion)
     verdict: Verdict | None = None  # the gates this promotion ran itself
     pinned: str | None = None  # the digest release.yaml pins for ``desired`` (None: unpinned)
+    champion: bool = False  # the stage is the policy's champion stage: the ``champion`` alias follows it
 
     @property
     def ok(self) -> bool:
         """Whether every check of the change holds."""
         return all(c.ok for c in self.checks)
+
+    @property
+    def outcome_text(self) -> str:
+        """The outcome and its reason as the plan JSON and the log print it (``superseded: v3 was ...``)."""
+        return f"{self.outcome}: {self.outcome_reason}" if self.outcome_reason else str(self.outcome)
 
     @property
     def action(self) -> str:
@@ -118,7 +143,7 @@ class Change:
             "approvers": self.approvers,
             "approvals": [a.as_dict() for a in self.approvals],
             "checks": [c.as_dict() for c in self.checks],
-            "outcome": self.outcome,
+            "outcome": self.outcome_text,
             "digest": self.pinned,
             "verdict": None
             if self.verdict is None
@@ -179,7 +204,7 @@ class PullRequest:
     author: str
     head_sha: str
     merged_by: str | None
-    reviews: list[dict[str, Any]]
+    reviews: list[Review]
     people: People | None = None  # who has write access, who is in a team (GitHub); None: no review counts
 
 
@@ -193,9 +218,9 @@ def fetch_pull_request(number: int) -> PullRequest:
         reviews = github.pull_request_reviews(number)
     return PullRequest(
         number=number,
-        author=pull["user"]["login"],
-        head_sha=pull["head"]["sha"],
-        merged_by=(pull.get("merged_by") or {}).get("login"),
+        author=pull.user.login,
+        head_sha=pull.head.sha,
+        merged_by=pull.merged_by.login if pull.merged_by else None,
         reviews=reviews,
         people=GitHubPeople(),
     )
@@ -205,7 +230,7 @@ def pr_from_commit_message(root: Path, commit: str = "HEAD") -> int | None:
     """The PR a merge commit came from: "Merge pull request #12 …" or a squash "… (#12)"."""
     import re
 
-    message = run_git(root, "log", "-1", "--format=%B", commit)
+    message = commit_message(root, commit)
     found = re.search(r"Merge pull request #(\d+)", message) or re.search(
         r"\(#(\d+)\)\s*$", message.splitlines()[0] if message else ""
     )
@@ -379,7 +404,8 @@ def _pin_change(
         return None
     found = registry.artifact_digest(ctx.name, version)
     key = f"{release_path(root, ctx.name).relative_to(root)}: stages -> {stage} -> digest"
-    change = Change(ctx.name, stage, version, version, pinned=entry.digest, outcome="planned (pin)")
+    change = Change(ctx.name, stage, version, version, pinned=entry.digest, outcome=ChangeOutcome.PLANNED_PIN)
+    change.champion = stage == ctx.policy.policy.promotion.champion_stage
     if found.digest == entry.digest:
         change.checks.append(Check("digest", True, f"v{version}'s stored files have the digest {key} pins"))
     else:
@@ -433,17 +459,9 @@ def _reviewed_twin(root: Path, name: str, tags: dict[str, str], base: str, modul
     pointers = sorted({f"{p}.dvc" for path in paths for p in (path, *path.parents) if str(p) != "."})
     try:
         # the inputs only change where these paths change: those commits cover every state
-        commits = run_git(
-            root,
-            "rev-list",
-            f"--max-count={REVIEWED_COMMITS_SEARCHED}",
-            base,
-            "--",
-            f"models/{name}",
-            "params.yaml",
-            "dvc.lock",
-            *pointers,
-        ).split()
+        commits = commits_touching(
+            root, base, [f"models/{name}", "params.yaml", "dvc.lock", *pointers], REVIEWED_COMMITS_SEARCHED
+        )
     except GitError:
         return None
     wanted = {
@@ -584,11 +602,7 @@ def make_plan(
     ``policy_ref`` is the branch the promotion lands on (a PR's base); default: HEAD, the
     commit an apply runs on. Nothing is written to the registry.
     """
-    base = (
-        run_git(root, "rev-parse", "--verify", f"{policy_ref or 'HEAD'}^{{commit}}")
-        if git_state(root).commit != "unknown"
-        else None
-    )
+    base = resolve_commit(root, policy_ref or "HEAD") if git_state(root).commit != "unknown" else None
     if base is None:
         raise InvalidInput(f"{root} is not a git repository with a commit: promotion needs git history")
     plan = Plan(commit=git_state(root).commit, pr=pull.number if pull else None, policy_ref=policy_ref)
@@ -610,6 +624,7 @@ def make_plan(
                     plan.changes.append(pinning)
                 continue
             change = Change(name, stage, now[stage], desired, archive=_to_archive(now[stage], stage, stages))
+            change.champion = stage == ctx.policy.policy.promotion.champion_stage
             requirement = ctx.policy.policy.promotion.stages[stage]
             progress(f"checking {name} {stage}: {version_label(now[stage])} → {version_label(desired)}")
             if desired is not None:
@@ -652,13 +667,17 @@ class ApplyResult:
     """The applied plan, the audit records written for it, the changes its commit made and the hooks run."""
 
     plan: Plan
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[audit.Record] = field(default_factory=list)
     deployed: list[dict[str, Any]] = field(default_factory=list)  # hooks.change_output per change of the commit
     hooks: HookReport = field(default_factory=HookReport)
 
     def as_dict(self) -> dict[str, Any]:
         """The plan JSON plus its audit records, the commit's changes (``deployed``) and the hooks' report."""
-        return self.plan.as_dict() | {"audit": self.records, "deployed": self.deployed, "hooks": self.hooks.as_dict()}
+        return self.plan.as_dict() | {
+            "audit": [r.as_dict() for r in self.records],
+            "deployed": self.deployed,
+            "hooks": self.hooks.as_dict(),
+        }
 
 
 def apply(
@@ -692,7 +711,7 @@ def apply(
     for change in plan.changes:
         record = _apply_change(root, registry, change, plan, who, progress)
         if record is not None:
-            result.records.append(record.as_dict())
+            result.records.append(record)
     done = applied_by(registry, plan.commit)
     result.deployed = [change_output(r) for r in done]
     extra = hooks or Hooks()
@@ -713,16 +732,15 @@ def committed_releases(root: Path) -> None:
     edited file look clean, and an untracked or git-ignored file is seen too.
     """
     try:
-        commit = run_git(root, "rev-parse", "--verify", "HEAD^{commit}")
+        commit = resolve_commit(root, "HEAD")
     except GitError:
         return  # no commit at all: make_plan says promotion needs git history
     pattern = f"models/*/{RELEASE_FILE}"
     on_disk = {p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file()}
     in_commit = {}  # path (relative to root, as ls-tree lists it from there) -> blob sha
-    for record in run_git(root, "ls-tree", "-r", "-z", commit, "--", "models").split("\0"):
-        meta, _, rel = record.partition("\t")
-        if rel and PurePosixPath(rel).match(pattern) and meta.split()[1:2] == ["blob"]:
-            in_commit[rel] = meta.split()[2]
+    for entry in tree_entries(root, commit, "models"):
+        if PurePosixPath(entry.path).match(pattern) and entry.kind == "blob":
+            in_commit[entry.path] = entry.sha
     content = blobs(root, list(in_commit.values()))
     problems = []
     for rel in sorted(on_disk | set(in_commit)):
@@ -771,8 +789,8 @@ def _apply_change(
     )
     if now == change.desired:
         pending = audit.find(registry, record.key)
-        if pending is None or pending.state == "done":
-            change.outcome = "already applied"
+        if pending is None or pending.state == audit.RecordState.DONE:
+            change.outcome = ChangeOutcome.ALREADY_APPLIED
             return None
         record = pending  # an interrupted apply of this very commit: finish its steps
     elif now is not None:
@@ -780,22 +798,23 @@ def _apply_change(
         # of an older merge must not undo a newer one (a revert is a descendant, so it may).
         holder = _promoted_commit(registry, name, now, stage)
         if holder and holder != plan.commit and not is_ancestor(root, holder, plan.commit):
-            change.outcome = f"superseded: v{now} was promoted by {holder[:12]}, newer than {plan.commit[:12]}"
-            progress(f"{name} {stage}: {change.outcome}")
+            change.outcome = ChangeOutcome.SUPERSEDED
+            change.outcome_reason = f"v{now} was promoted by {holder[:12]}, newer than {plan.commit[:12]}"
+            progress(f"{name} {stage}: {change.outcome_text}")
             return None
     if change.verdict is not None:
         record.verdict_status = change.verdict.status
         record.digest = (change.verdict.artifact or {}).get("digest") or ""
     verdict = jsonout.dumps(change.verdict.as_dict()) if change.verdict is not None else ""
     record = audit.begin(registry, record, verdict)  # write-ahead: the record exists before the alias moves
-    if record.state == "duplicate":
-        change.outcome = "already being applied by a concurrent run"
-        progress(f"{name} {stage}: {change.outcome}")
+    if record.state == audit.RecordState.DUPLICATE:
+        change.outcome = ChangeOutcome.CONCURRENT
+        progress(f"{name} {stage}: {change.outcome_text}")
         return None
     progress(f"{name} {stage}: {version_label(record.previous)} → {version_label(record.version)}")
     _move(registry, record, change)
     audit.finish(registry, record)
-    change.outcome = "applied"
+    change.outcome = ChangeOutcome.APPLIED
     return record
 
 
@@ -804,12 +823,12 @@ def _move(registry: Registry, record: audit.Record, change: Change) -> None:
     name, stage, version, previous = record.model, record.stage, record.version, record.previous
     if version is None:
         registry.delete_alias(name, stage)
-        if stage == CHAMPION_STAGE:
-            registry.delete_alias(name, CHAMPION)
+        if change.champion:
+            registry.delete_alias(name, CHAMPION_ALIAS)
     else:
         registry.set_alias(name, stage, version)
-        if stage == CHAMPION_STAGE:
-            registry.set_alias(name, CHAMPION, version)
+        if change.champion:
+            registry.set_alias(name, CHAMPION_ALIAS, version)
         registry.delete_version_tag(name, version, ARCHIVED_TAG)
         if stage in LEGACY_STAGES:
             registry.set_legacy_stage(name, version, LEGACY_STAGES[stage])
@@ -849,6 +868,34 @@ class SyncState(StrEnum):
     TAMPERED = "Tampered"  # the version's files differ from the digest release.yaml pins
 
 
+@dataclass(frozen=True)
+class StatusRow:
+    """One model's stage in ``mlgate status``: what release.yaml asks for, what the registry holds, and the state.
+
+    ``detail`` says why a stage is not synced (the moved alias, the files that differ), empty otherwise.
+    """
+
+    model: str
+    stage: str
+    desired: int | None
+    actual: int | None
+    digest: str | None  # the digest release.yaml pins (None: unpinned)
+    status: SyncState
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as ``mlgate status --json`` prints it."""
+        return {
+            "model": self.model,
+            "stage": self.stage,
+            "desired": self.desired,
+            "actual": self.actual,
+            "digest": self.digest,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
 def _lagging(root: Path, name: str, stage: str, desired: int | None, now: int | None) -> bool:
     """Whether ``now`` is what release.yaml asked for just before it asked for ``desired`` (apply pending)."""
     head = git_state(root).commit  # a commit, not "HEAD": _asked is cached per commit
@@ -858,7 +905,7 @@ def _lagging(root: Path, name: str, stage: str, desired: int | None, now: int | 
     return now is None  # release.yaml always asked for ``desired``: only an alias never set lags
 
 
-def status(root: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
+def status(root: Path, registry: Registry | None = None) -> list[StatusRow]:
     """Per model and stage: desired (git), actual (registry) and a :class:`SyncState`.
 
     A synced stage whose release.yaml pins a digest is downloaded and digested: files that differ
@@ -867,7 +914,7 @@ def status(root: Path, registry: Registry | None = None) -> list[dict[str, Any]]
     ``MovedOutOfBand`` (moved outside a merged promotion).
     """
     registry = registry or Registry(root)
-    rows = []
+    rows: list[StatusRow] = []
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, None, Path(tmp))
     aliases = registry.aliases(wanted)  # registered models only: one search, not one read per alias
@@ -897,17 +944,7 @@ def status(root: Path, registry: Registry | None = None) -> list[dict[str, Any]]
                     state = SyncState.SYNCED
             else:
                 state = SyncState.SYNCED
-            rows.append(
-                {
-                    "model": name,
-                    "stage": stage,
-                    "desired": desired,
-                    "actual": now,
-                    "digest": pinned,
-                    "status": state,
-                    "detail": detail,
-                }
-            )
+            rows.append(StatusRow(name, stage, desired, now, pinned, state, detail))
     return rows
 
 
@@ -917,7 +954,7 @@ def rollback_target(registry: Registry, name: str, stage: str) -> tuple[int | No
     if now is None:
         raise InvalidInput(f"{name} has no version in {stage}: nothing to roll back")
     for record in reversed(audit.history(registry, name, stage)):
-        if record.version == now and record.state == "done":
+        if record.version == now and record.state == audit.RecordState.DONE:
             if record.previous is None:
                 break
             return now, record.previous

@@ -3,6 +3,11 @@
 Both write the digest of the version's files that mlgate computed itself, from its own download
 (:meth:`mlgate.registry.Registry.artifact_digest`): the PR pins the bytes its plan gates, and
 score, serve and monitor later load nothing else.
+
+With ``--open-pr`` the edit is made, committed and pushed in a scratch checkout of the base branch
+(:func:`mlgate.git.scratch_worktree`): the user's checkout — branch, index, work tree — is left
+as it was, whatever fails. A retry finds the pull request already open from the branch and opens
+no second one.
 """
 
 from __future__ import annotations
@@ -10,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlgate import git
 from mlgate.config.release import release_path, set_stage
 from mlgate.config.workspace import load_model_context, refuse_predictions
 from mlgate.exceptions import InvalidInput
-from mlgate.git import run_git
 from mlgate.github import GitHub
 from mlgate.registry import ARTIFACT_DIGEST_TAG, Registry, manifest_of
 from mlgate.registry.mlflow import tampered
@@ -64,10 +69,38 @@ def pr_text(
     return title, body
 
 
+def branch_name(model: str, stage: str, version: int) -> str:
+    """The branch a promotion pull request comes from: one per model, stage and version."""
+    return f"promote/{model}-{stage}-v{version}"
+
+
+def base_commit(root: Path, remote: str, base: str) -> str:
+    """The commit a proposal starts from: the local ``base`` branch, else ``remote``'s as last fetched."""
+    found = git.branch_commit(root, remote, base)
+    if found is None:
+        raise InvalidInput(
+            f"the base branch '{base}' is neither a local branch nor {remote}/{base} in {root}",
+            hint=f"git fetch {remote} {base} (or pass --base with the branch the pull request targets)",
+        )
+    return found
+
+
 def propose(
-    root: Path, model: str, version: int, stage: str, *, open_pr: bool = False, base_branch: str = "main"
+    root: Path,
+    model: str,
+    version: int,
+    stage: str,
+    *,
+    open_pr: bool = False,
+    base_branch: str = "main",
+    remote: str = "origin",
 ) -> dict[str, Any]:
-    """Edit release.yaml (stage checked against the model's policy); optionally push and open the PR."""
+    """Edit release.yaml (stage checked against the model's policy); optionally push and open the PR.
+
+    Without ``open_pr`` the edit is made in ``root``'s work tree, for the user to commit. With it,
+    the edit is made on ``base_branch`` in a scratch checkout, committed there, pushed to
+    ``remote`` and proposed; ``root``'s checkout is not touched.
+    """
     ctx = load_model_context(root, model)
     refuse_predictions(ctx, "be promoted")
     stages = ctx.policy.policy.promotion.stages
@@ -76,29 +109,42 @@ def propose(
             f"stage '{stage}' is not defined in {ctx.policy.file} (stages: {', '.join(stages) or 'none'})"
         )
     digest = version_digest(Registry(root), model, version)
-    previous, _text = set_stage(root, model, stage, version, digest)
+    release = release_path(root, model).relative_to(root).as_posix()
+    if not open_pr:
+        previous, _text = set_stage(root, model, stage, version, digest)
+        return _proposal(model, stage, version, previous, digest, release)
+
+    branch = branch_name(model, stage, version)
+    with GitHub() as github:
+        existing = github.open_pull_requests(branch)
+        if existing:  # a retry after the pull request was opened: never a second one
+            pull = existing[0]
+            result = _proposal(model, stage, version, None, digest, release)
+            return result | {"branch": branch, "pr": pull.number, "pr_url": pull.html_url, "action": "exists"}
+        start = base_commit(root, remote, base_branch)
+        with git.scratch_worktree(root, start) as scratch:
+            previous, _text = set_stage(scratch, model, stage, version, digest)
+            result = _proposal(model, stage, version, previous, digest, release)
+            git.stage(scratch, [release])
+            result["commit"] = git.commit(scratch, result["title"])
+            # mlgate's own branch, no pull request open from it: an earlier attempt's push is replaced
+            git.push_head(scratch, remote, branch, replace=True)
+        pull = github.create_pull_request(title=result["title"], body=result["body"], head=branch, base=base_branch)
+    return result | {"branch": branch, "pr": pull.number, "pr_url": pull.html_url, "action": "opened"}
+
+
+def _proposal(model: str, stage: str, version: int, previous: int | None, digest: str, release: str) -> dict[str, Any]:
     title, body = pr_text(model, stage, previous, version, digest=digest)
-    result: dict[str, Any] = {
+    return {
         "model": model,
         "stage": stage,
         "version": version,
         "previous": previous,
         "digest": digest,
-        "release": str(release_path(root, model).relative_to(root)),
+        "release": release,
         "title": title,
         "body": body,
     }
-    if open_pr:
-        branch = f"promote/{model}-{stage}-v{version}"
-        run_git(root, "switch", "-c", branch)
-        run_git(root, "add", result["release"])
-        run_git(root, "commit", "-m", title)
-        run_git(root, "push", "-u", "origin", branch)
-
-        with GitHub() as github:
-            pull = github.create_pull_request(title=title, body=body, head=branch, base=base_branch)
-        result |= {"branch": branch, "pr": pull["number"], "pr_url": pull["html_url"]}
-    return result
 
 
 def pin(root: Path, model: str, stage: str | None = None) -> list[dict[str, Any]]:

@@ -144,7 +144,9 @@ def _rollback_rehearsed(
 ) -> tuple[bool, str]:
     stage = readiness.rollback_stage
     applied = {
-        (r.commit, r.previous, r.version): r for r in audit.history(registry, ctx.name, stage) if r.state == "done"
+        (r.commit, r.previous, r.version): r
+        for r in audit.history(registry, ctx.name, stage)
+        if r.state == audit.RecordState.DONE
     }
     for commit, before, after in reversed(_rollbacks_asked(asked, stage)):  # the newest first
         record = applied.get((commit, before, after))

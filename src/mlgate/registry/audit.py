@@ -18,12 +18,21 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
 from mlgate.registry.mlflow import Registry, Run
 
 EXPERIMENT = "mlgate-audit"
 PREFIX = "mlgate.audit."
+
+
+class RecordState(StrEnum):
+    """Where a promotion's audit record stands: begun, finished, or a twin of a finished one (killed)."""
+
+    STARTED = "started"
+    DONE = "done"
+    DUPLICATE = "duplicate"
 
 
 @dataclass
@@ -40,7 +49,7 @@ class Record:
     approvers: list[str]
     promoted_by: str
     promoted_at: str
-    state: str = "started"  # started | done | duplicate
+    state: RecordState = RecordState.STARTED
     run_id: str = ""
     # the verdict this promotion ran itself (artifact verdict.json on the record's run)
     verdict_status: str = ""
@@ -88,7 +97,7 @@ def _from_run(run: Run) -> Record:
         approvers=[a for a in get("approvers").split(",") if a],
         promoted_by=get("promoted_by"),
         promoted_at=get("promoted_at"),
-        state="done" if run.status == "FINISHED" else "started",
+        state=RecordState.DONE if run.status == "FINISHED" else RecordState.STARTED,
         run_id=run.run_id,
         verdict_status=get("verdict_status"),
         verdict_sha256=get("verdict_sha256"),
@@ -122,16 +131,16 @@ def begin(registry: Registry, record: Record, verdict: str = "") -> Record:
         registry.attach_json(record.run_id, verdict, VERDICT_ARTIFACT)
     rivals = _runs(registry, record.key)
     if rivals and rivals[0].run_id != record.run_id:
-        registry.finish_run(record.run_id, {PREFIX + "state": "duplicate"}, status="KILLED")
-        record.state = "duplicate"
+        registry.finish_run(record.run_id, {PREFIX + "state": str(RecordState.DUPLICATE)}, status="KILLED")
+        record.state = RecordState.DUPLICATE
     return record
 
 
 def finish(registry: Registry, record: Record) -> None:
     """Mark the record's run done: the promotion it records has taken effect."""
-    if record.state != "done":
-        registry.finish_run(record.run_id, {PREFIX + "state": "done"})
-        record.state = "done"
+    if record.state != RecordState.DONE:
+        registry.finish_run(record.run_id, {PREFIX + "state": str(RecordState.DONE)})
+        record.state = RecordState.DONE
 
 
 def _runs(registry: Registry, key: str) -> list[Run]:

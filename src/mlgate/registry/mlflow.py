@@ -565,10 +565,6 @@ class Registry:
         )
         return sorted((ModelVersion.of(mv) for mv in found), key=lambda v: v.version)
 
-    def registered_models(self) -> list[str]:
-        """Every registered model's name (all pages)."""
-        return sorted(m.name for m in self._registered_model_pages())
-
     def _registered_model_pages(self) -> Iterator[Any]:
         token = None
         while True:
@@ -814,18 +810,6 @@ class Registry:
     def run_params(self, run_id: str) -> dict[str, str]:
         """The params logged on a run (a version's split settings live there)."""
         return self.run_facts(run_id).params
-
-    def signature_columns(self, name: str, version: int) -> list[tuple[str, str]] | None:
-        """(column, MLflow type) of the version's input signature, None if it has none."""
-        from mlflow.models import get_model_info
-
-        info = self._call(
-            f"read signature of {name} v{version}",
-            lambda: get_model_info(f"models:/{name}/{version}"),
-        )
-        if info.signature is None:
-            return None
-        return [(col.name, str(col.type.name)) for col in info.signature.inputs.inputs]
 
     def version_metadata(self, name: str, version: int) -> dict[str, Any]:
         """What a report shows about a version: its mlgate tags and, over HTTP, a run link.
@@ -1092,10 +1076,6 @@ class Registry:
         )
         history = [MonitoringRun.of(run) for run in runs]
         return sorted(history, key=lambda r: (r.evaluated_at, r.run_id))
-
-    def _download_model(self, name: str, version: int, into: Path) -> Path:
-        """Download a version's model folder into ``into``; the folder holding its ``MLmodel``."""
-        return self._download(name, version, into)[1]
 
     def _download(self, name: str, version: int, into: Path) -> tuple[Path, Path]:
         """Download a version's model folder into ``into``; (the download's root, the folder holding ``MLmodel``)."""

@@ -17,8 +17,9 @@ from mlgate.config.policies import rule_id
 from mlgate.config.yamlio import load
 from mlgate.gates.verdict import FAILED, Status
 from mlgate.github.client import GitHub
+from mlgate.github.objects import Conclusion
 
-CONCLUSION = {Status.PASS: "success", Status.WARN: "neutral", Status.FAIL: "failure"}
+CONCLUSION = {Status.PASS: Conclusion.SUCCESS, Status.WARN: Conclusion.NEUTRAL, Status.FAIL: Conclusion.FAILURE}
 
 
 @dataclass
@@ -74,7 +75,7 @@ def annotations(root: Path, verdict: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def check_outcome(verdict: dict[str, Any]) -> tuple[str, str]:
+def check_outcome(verdict: dict[str, Any]) -> tuple[Conclusion, str]:
     """(conclusion, title prefix): a PR that changes how models are judged is never green on its own.
 
     Policies and judging fields changed by the PR did not judge it (the base's did); the
@@ -83,8 +84,8 @@ def check_outcome(verdict: dict[str, Any]) -> tuple[str, str]:
     conclusion = CONCLUSION[verdict["status"]]
     changed = [c["file"] for c in (verdict["policy"].get("changed") or [])]
     changed += [f"judging field {c['field']}" for c in ((verdict.get("judging") or {}).get("changes") or [])]
-    if changed and conclusion == "success":
-        return "neutral", f"governance change needs review ({', '.join(changed)}) — "
+    if changed and conclusion == Conclusion.SUCCESS:
+        return Conclusion.NEUTRAL, f"governance change needs review ({', '.join(changed)}) — "
     return conclusion, ""
 
 
@@ -126,7 +127,7 @@ def publish(
     result = Published()
     with GitHub(token, api_url, repo) as github:
         if pr is not None:
-            result.comment_url = str(github.upsert_comment(pr, markdown, marker).get("url", ""))
+            result.comment_url = github.upsert_comment(pr, markdown, marker).url or ""
         if head_sha:
             counts = verdict["counts"]
             conclusion, prefix = check_outcome(verdict)
@@ -142,7 +143,7 @@ def publish(
                 annotations=annotations(root, verdict),
                 key=str(verdict["model"]),
             )
-            result.check_run_url = str(run.get("html_url") or run.get("url") or "")
+            result.check_run_url = run.url or ""
     return result
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import glob
-import hashlib
 import os
 import re
 import shutil
@@ -44,7 +43,7 @@ import pandas as pd
 from mlgate.config.lineage import incomplete_reason
 from mlgate.config.schema import Decision
 from mlgate.config.workspace import ModelContext, load_model_context, refuse_predictions
-from mlgate.data import model_input
+from mlgate.data import file_md5, model_input
 from mlgate.exceptions import InvalidInput
 from mlgate.gates.adapter import adapt, apply_decision, decide
 from mlgate.gates.metrics import positive_label
@@ -377,18 +376,10 @@ def _input_files(inputs: str) -> list[InputFile]:
         fmt = INPUT_FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise InvalidInput(f"--input {path}: expected CSV or Parquet ({', '.join(INPUT_FORMATS)})")
-        files.append(InputFile(str(path), path.resolve(), fmt, _md5(path)))
+        files.append(InputFile(str(path), path.resolve(), fmt, file_md5(path)))
     if len({f.format for f in files}) > 1:
         raise InvalidInput(f"--input {inputs!r} mixes CSV and Parquet files: score each format on its own")
     return files
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _refuse_incomplete(registry: Registry, mv: ModelVersion, stage: str) -> None:
@@ -499,7 +490,7 @@ def _check_columns(
     if file.format == "parquet":
         for column, kind in features:
             if column in types and not _fits(types[column], kind):
-                problems.append(f"column {column!r} is {types[column]}, the signature wants {kind}")
+                problems.append(f"column {column!r} is {_arrow_name(types[column])}, the signature wants {kind}")
     if problems:
         raise InvalidInput(
             f"{file.shown}: " + "; ".join(problems),
@@ -509,6 +500,13 @@ def _check_columns(
     if id_types and found != id_types:
         raise InvalidInput(f"{file.shown}: id column types {found} differ from the other files' {id_types}")
     return found
+
+
+def _arrow_name(arrow_type: Any) -> str:
+    """A Parquet column's type as messages name it: ``large_string`` (pandas 3's strings) is a string too."""
+    import pyarrow.types as t
+
+    return "string" if t.is_large_string(arrow_type) else str(arrow_type)
 
 
 def _fits(arrow_type: Any, kind: str) -> bool:
@@ -569,7 +567,6 @@ def _typed(frame: pd.DataFrame, file: InputFile, plan: Plan, line: int | None) -
 
 def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, batch_rows: int) -> None:
     """Score every file batch by batch into ``into/part-NNNNN.parquet`` (one per file)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = plan.arrow_schema()
@@ -581,7 +578,22 @@ def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, ba
                     out = plan.assemble(ids, proba, str(file.path), predicted)
                 else:
                     out = plan.assemble(ids, np.asarray(model.predict(x)), str(file.path))
-                writer.write_table(pa.Table.from_pandas(out, schema=schema, preserve_index=False))
+                writer.write_table(_arrow_table(out, schema))
+
+
+def _arrow_table(out: pd.DataFrame, schema: Any) -> Any:
+    """``out`` as an Arrow table of ``schema``, its tz-aware ``scored_at`` column converted by hand.
+
+    pyarrow (< 26, which MLflow 3.17 requires) converts a tz-aware pandas column through
+    ``Series.values``, deprecated by pandas 3.1 (a ``Pandas4Warning`` per batch). The UTC instants
+    become a naive Arrow timestamp, then the UTC type: a cast that keeps the stored instants.
+    """
+    import pyarrow as pa
+
+    at = schema.get_field_index("scored_at")
+    table = pa.Table.from_pandas(out.drop(columns="scored_at"), schema=schema.remove(at), preserve_index=False)
+    instants = pa.array(out["scored_at"].dt.tz_convert(None).to_numpy(), type=pa.timestamp("us"))
+    return table.add_column(at, schema.field(at), instants.cast(schema.field(at).type))
 
 
 def _summary(plan: Plan, into: Path, files: list[InputFile]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ a bad argument exits 2, an audit store or registry that does not answer exits 3.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,14 +83,17 @@ def serve(
         allow_unpinned=options.allow_unpinned,
     )
     app = create_app(follower, audit, tokens, max_rows=options.max_rows, max_body_bytes=options.max_body_bytes)
+    sock = listen(options.host, options.port)
+    port = int(sock.getsockname()[1])  # the port bound: --port 0 asks the kernel for any free one
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    url = f"http://{host}:{port}"
     log.info(
-        "serving %s v%s (models:/%s@%s) on http://%s:%s; audit store %s; %d caller(s) from %s; polling every %g s",
+        "serving %s v%s (models:/%s@%s) on %s; audit store %s; %d caller(s) from %s; polling every %g s",
         name,
         follower.current.version,
         name,
         stage,
-        options.host,
-        options.port,
+        url,
         audit.shown,
         len(tokens),
         tokens.source,
@@ -103,7 +107,7 @@ def serve(
             "digest": follower.current.digest,
             "release_commit": follower.release_commit,
             "run_id": follower.current.run_id,
-            "url": f"http://{options.host}:{options.port}",
+            "url": url,
             "audit_store": audit.shown,
             "callers": len(tokens),
             "poll_seconds": options.poll_seconds,
@@ -111,10 +115,30 @@ def serve(
     )
     follower.start()
     try:
-        config = uvicorn.Config(
-            app, host=options.host, port=options.port, access_log=False, log_level="info", log_config=None
-        )
-        uvicorn.Server(config).run()
+        config = uvicorn.Config(app, host=options.host, port=port, access_log=False, log_level="info", log_config=None)
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
+        sock.close()
         follower.stop()
         audit.close()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (0: any free port), for uvicorn to serve on.
+
+    Bound here rather than by uvicorn so the URL logged and written by ``--json`` is the one
+    bound (a caller asking for port 0 learns it without a racy "find a free port" first), and a
+    port in use is a clear exit 2, not uvicorn's ``sys.exit(1)``.
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart may rebind at once
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise InvalidInput(
+            f"cannot listen on {host}:{port}: {err.strerror or err}",
+            hint="choose another --port (0: any free port; the one bound is logged and written by --json)",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
