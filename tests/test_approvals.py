@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from conftest import PROJECT, github_stand_in
+from mlgate.config.workspace import Settings, Workspace
 from mlgate.github import GitHub, GitHubUnavailable
 from mlgate.github.approvals import count_approvals, named_approvers, writers
 from mlgate.github.objects import Review
@@ -22,6 +23,12 @@ TEMPLATE = json.loads(
     ).read_text()
 )[0]
 HEAD, OLD = "a" * 40, "b" * 40
+
+
+def people_of_env() -> GitHubPeople:
+    """People as a command reads them: the workspace's clients (GITHUB_TOKEN; MLGATE_ORG_TOKEN for teams)."""
+    ws = Workspace(settings=Settings.from_env())
+    return GitHubPeople(ws.github, ws.teams)
 
 
 def review(login: str, state: str, at: str, commit: str = HEAD, association: str = "MEMBER") -> Review:
@@ -111,7 +118,7 @@ def test_named_approvers_need_push_access_and_the_same_account(github: FakeGitHu
     github.add_team_member("octo-org/risk", "tm")
     reviews = [reviewed(github, login) for login in ("ana", "bo", "cy", "tm")]
     reviews.append(reviewed(github, "di", user_id=12345))  # the login now names another account
-    people = GitHubPeople()
+    people = people_of_env()
     result = count_approvals(
         reviews, author="eve", allowed=named_approvers(["ana", "bo", "di"], ["octo-org/risk"], people)
     )
@@ -137,7 +144,7 @@ def test_access_github_refuses_to_tell_does_not_count_and_an_outage_is_exit_3(gi
     github.grant("ana", "write")
     review = reviewed(github, "ana")
     github.fail_next(403, body={"message": "Resource not accessible by integration"}, method="GET")
-    result = count_approvals([review], author="eve", allowed=writers(GitHubPeople()))
+    result = count_approvals([review], author="eve", allowed=writers(people_of_env()))
     assert result.approvers == []
     assert result.ignored["ana"].startswith("write access could not be read: GitHub refused GET")
     assert "metadata: read" in result.ignored["ana"]
@@ -157,11 +164,11 @@ def test_a_pinned_promotion_approver_counts_only_as_that_account(github: FakeGit
     github.grant("ro", "write")
     approvers = Approvers.model_validate({"users": [{"login": "ro", "id": github.user_id("ro")}, "bo"]})
     reviews = [reviewed(github, "ro"), reviewed(github, "bo")]
-    allowed = named_approvers(approvers.users, approvers.teams, GitHubPeople(), role="an approver for production")
+    allowed = named_approvers(approvers.users, approvers.teams, people_of_env(), role="an approver for production")
     result = count_approvals(reviews, author="eve", allowed=allowed)
     assert (result.approvers, result.ignored) == (["ro"], {"bo": "has no write access (none)"})
     other = Approvers.model_validate({"users": [{"login": "ro", "id": 1}]})
-    allowed = named_approvers(other.users, other.teams, GitHubPeople(), role="an approver for production")
+    allowed = named_approvers(other.users, other.teams, people_of_env(), role="an approver for production")
     assert count_approvals(reviews[:1], author="eve", allowed=allowed).ignored == {
         "ro": f"not an approver for production: the policy names ro as account id 1, the reviewer's id is "
         f"{github.user_id('ro')}"
@@ -174,7 +181,7 @@ def test_team_memberships_are_read_with_the_org_token(github: FakeGitHub, monkey
     monkeypatch.setenv("MLGATE_ORG_TOKEN", org_token)
     github.grant("tm", "write")
     github.add_team_member("octo-org/risk", "tm")
-    allowed = named_approvers([], ["octo-org/risk"], GitHubPeople(), role="an approver for production")
+    allowed = named_approvers([], ["octo-org/risk"], people_of_env(), role="an approver for production")
     result = count_approvals([reviewed(github, "tm")], author="eve", allowed=allowed)
     reason = result.ignored["tm"]
     assert reason.startswith("not an approver for production (membership of team octo-org/risk could not be read:")

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mlgate"
-TOP_LEVEL = {"__init__.py", "exceptions.py", "jsonout.py", "git.py", "outcome.py"}
+TOP_LEVEL = {"__init__.py", "exceptions.py", "jsonout.py", "git.py", "outcome.py", "api.py"}  # api: the CLI's facade
 SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output"}
 
 
@@ -180,7 +180,7 @@ def test_the_library_never_imports_the_cli() -> None:
 
 def test_the_cli_builds_no_adapter_itself() -> None:
     """A command parses, makes one library call and formats: registries and clients are the library's."""
-    for path in (PACKAGE / "cli").glob("*.py"):
+    for path in (PACKAGE / "cli").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         modules_used = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert not modules_used & {"mlgate.registry", "mlgate.github", "mlgate.git"}, rel(path)
@@ -422,3 +422,102 @@ def test_import_linter_breaks_on_an_upward_import(tmp_path: Path) -> None:
     broken = subprocess.run(lint, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
     assert broken.returncode == 1, broken.stdout
     assert "mlgate.config.lineage -> mlgate.gates.verdict" in broken.stdout
+
+
+def _command_functions(tree: ast.Module) -> list[ast.FunctionDef]:
+    """The module's click commands: functions decorated with ``@click.command(...)``."""
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                call = decorator.func if isinstance(decorator, ast.Call) else decorator
+                if isinstance(call, ast.Attribute) and call.attr == "command":
+                    found.append(node)
+    return found
+
+
+def test_each_command_makes_exactly_one_api_call_and_never_exits() -> None:
+    """A command parses, makes one :mod:`mlgate.api` call and shows it; only the edge decides exit codes."""
+    modules = sorted((PACKAGE / "cli" / "commands").glob("*.py"))
+    commands = 0
+    for path in modules:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in _command_functions(tree):
+            commands += 1
+            calls = [
+                n.func.attr
+                for n in ast.walk(func)
+                if isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute)
+                and isinstance(n.func.value, ast.Name)
+                and n.func.value.id == "api"
+            ]
+            assert len(calls) == 1, f"{rel(path)}:{func.lineno} {func.name} calls api.{calls}"
+        exits = [
+            f"{rel(path)}:{n.lineno}"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call)
+            and (
+                (isinstance(n.func, ast.Attribute) and n.func.attr in {"exit", "_exit"})
+                or (isinstance(n.func, ast.Name) and n.func.id in {"exit", "SystemExit"})
+            )
+        ]
+        raised = [
+            f"{rel(path)}:{n.lineno}"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Raise) and "SystemExit" in ast.unparse(n)
+        ]
+        assert exits + raised == [], "exit codes come from results, at the edge (mlgate/cli/base.py)"
+    from mlgate.cli import main
+
+    assert commands == len(main.commands), "every command lives in a module of mlgate/cli/commands/"
+
+
+ADAPTERS = {"GitHub", "Registry"}
+# The one place adapters are constructed (from the settings read once): the command's Workspace.
+CONSTRUCTION = "config/workspace.py"
+
+
+def test_no_library_module_constructs_a_registry_or_github_client() -> None:
+    """Library functions use the Workspace they are given: none builds its own client from the environment."""
+    found = []
+    for path in modules():
+        if rel(path).startswith("cli/") or rel(path) in {"api.py", CONSTRUCTION}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+                if name in ADAPTERS:
+                    found.append(f"{rel(path)}:{node.lineno} {name}(")
+    assert found == []
+
+
+def test_the_workspace_builds_its_clients_on_first_use_once(tmp_path: Path) -> None:
+    from mlgate.config.workspace import Settings, Workspace
+
+    ws = Workspace(tmp_path, Settings(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"))
+    assert (ws._registry, ws._github) == (None, None)
+    assert ws.registry is ws.registry
+    assert Workspace.of(ws) is ws
+    assert Workspace.of(tmp_path).root == tmp_path
+    with pytest.raises(Exception, match="no GitHub token"):
+        _ = ws.github  # no token in these settings: only asking for the client fails
+    secret = "ghp_FAKE_never_shown_0123456789"
+    assert secret not in repr(Workspace(tmp_path, Settings(github_token=secret, org_token=secret)))
+
+
+def test_the_registry_sets_mlflow_global_state_in_one_function() -> None:
+    """os.environ and MLflow's global URIs are changed only in registry/mlflow.py's _configure_mlflow."""
+    source = (PACKAGE / "registry" / "mlflow.py").read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    writers = set()
+    for func in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        for node in ast.walk(func):
+            text = ast.unparse(node) if isinstance(node, ast.Call | ast.Assign) else ""
+            if any(
+                w in text for w in ("set_tracking_uri(", "set_registry_uri(", "environ.setdefault(", "environ.pop(")
+            ):
+                writers.add(func.name)
+            if isinstance(node, ast.Assign) and "os.environ[" in ast.unparse(node.targets[0]):
+                writers.add(func.name)
+    assert writers == {"_configure_mlflow"}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -129,7 +132,7 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
 }
 TABLES = {"status": "desired", "history": "approvers", "rollback": "Roll back", "propose-promotion": "Promote"}
 NOT_RUN = {
-    "policy-review": "a hidden alias of governance",
+    "check": "tests/test_cli.py::test_check_* reads its --json - (invalid, blocked, passing)",
     "monitor": "tests/test_monitor.py reads its --json - (verdicts, errors)",
     "score": "tests/test_score.py reads its --json -",
     "serve": "runs until stopped: tests/test_serve.py reads its --json start record",
@@ -275,3 +278,141 @@ def test_validate_checks_rules_inherited_from_a_base_policy(governed_repo: Path,
     assert result.exit_code == 2
     assert "model 'credit'" not in result.stderr
     assert "'race' is not a sensitive feature of model 'insurance'" in result.stderr
+
+
+def test_policy_review_is_gone() -> None:
+    """The deprecated duplicate of `mlgate governance` was removed: click refuses it like any unknown command."""
+    result = invoke(CliRunner(), "policy-review", "--base", "HEAD~1", "--head", "HEAD", "--pr", "7")
+    assert result.exit_code == 2
+    assert "No such command 'policy-review'" in result.stderr
+    assert "policy-review" not in COMMANDS
+
+
+def test_the_facade_imports_no_library_module() -> None:
+    """api.py imports the library inside each function: importing it (the CLI does) loads no stack."""
+    script = "import sys, mlgate.api; print(sorted(m for m in sys.modules if m.startswith('mlgate')))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == str(["mlgate", "mlgate.api", "mlgate.exceptions"])
+
+
+@pytest.mark.parametrize(
+    ("args", "heavy"),
+    [
+        # status and history read the registry (MLflow imports scipy) and resolve each spec's estimator
+        (["affected", "--base", "HEAD"], {"mlflow", "fastapi", "uvicorn", "sqlalchemy"}),
+        (["schema", "--kind", "release"], {"sklearn", "scipy", "mlflow", "pandas", "fastapi", "sqlalchemy"}),
+    ],
+)
+def test_commands_import_only_what_they_use(args: list[str], heavy: set[str], governed_repo: Path) -> None:
+    """A command does not pay for another's imports; one that never opens the registry never imports MLflow."""
+    script = (
+        "import sys\n"
+        "from mlgate.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & " + repr(heavy) + "), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=governed_repo, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def test_affected_needs_no_registry_and_no_token(governed_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workspace builds its registry and GitHub client on first use: a command that needs neither never connects."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9/")  # nothing listens on the discard port
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    result = invoke(CliRunner(), "affected", "--base", "HEAD", "--json", "-", cwd=governed_repo)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {}
+
+
+def test_check_invalid_repo_exits_2_and_gates_nothing(registry_repo: Path, tmp_path: Path) -> None:
+    repo = copy_repo(registry_repo, tmp_path / "repo")
+    spec = repo / "models/insurance/model.yaml"
+    spec.write_text(spec.read_text().replace("task: regression", "task: regresion"))
+    result = invoke(CliRunner(), "check", "insurance", "--no-attach", "--json", "-", cwd=repo)
+    assert result.exit_code == 2, result.output
+    payload = json.loads(result.stdout)
+    assert payload["status"] == "invalid"
+    assert payload["validation"]["problems"]
+    assert payload["models"] == []
+
+
+def test_check_gates_and_reports_in_one_process(registry_repo: Path, tmp_path: Path) -> None:
+    """Validate, gate and report: the verdict equals `mlgate gate`'s, the reports are `mlgate report`'s."""
+    repo = copy_repo(registry_repo, tmp_path / "repo")
+    reports = tmp_path / "reports"
+    result = invoke(
+        CliRunner(), "check", "insurance", "--no-attach", "--reports", str(reports), "--json", "-", cwd=repo
+    )
+    gated = invoke(CliRunner(), "gate", "insurance", "--no-attach", "--json", "-", cwd=repo)
+    assert result.exit_code == gated.exit_code, result.output  # 1 exactly when the verdict failed
+    payload = json.loads(result.stdout)
+    verdict = json.loads(gated.stdout)
+    assert [m["model"] for m in payload["models"]] == ["insurance"]
+    checked = payload["models"][0]
+    assert checked["status"] == verdict["status"]
+    assert checked["version"] == verdict["version"]  # the latest registered version, as `gate` picks it
+    assert [r["rule_id"] for r in checked["verdict"]["rules"]] == [r["rule_id"] for r in verdict["rules"]]
+    assert payload["status"] == ("fail" if verdict["status"] == "fail" else "pass")
+    assert "insurance" in (reports / "insurance.md").read_text()
+    assert json.loads((reports / "insurance.verdict.json").read_text())["model"] == "insurance"
+    assert (reports / "insurance.html").read_text().lstrip().lower().startswith("<!doctype html")
+
+
+def test_check_without_models_gates_what_the_change_affects(registry_repo: Path, tmp_path: Path) -> None:
+    repo = copy_repo(registry_repo, tmp_path / "repo")
+    result = invoke(CliRunner(), "check", "--base", "HEAD", "--no-attach", "--json", "-", cwd=repo)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert (payload["affected"], payload["models"], payload["status"]) == ({}, [], "pass")
+    refused = invoke(CliRunner(), "check", "--json", "-", cwd=repo)
+    assert refused.exit_code == 2
+    assert "--base" in json.loads(refused.stdout)["error"]
+
+
+def test_check_exits_1_when_a_verdict_fails(registry_repo: Path, tmp_path: Path) -> None:
+    """An r2 floor no model reaches: the verdict fails and `check` is blocked, like `gate`."""
+    repo = copy_repo(registry_repo, tmp_path / "repo")
+    policy = repo / "policies/default.yaml"
+    policy.write_text(policy.read_text().replace("min: 0.75", "min: 0.9999"))
+    result = invoke(CliRunner(), "check", "insurance", "--no-attach", "--json", "-", cwd=repo)
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.stdout)
+    assert (payload["status"], payload["models"][0]["status"]) == ("fail", "fail")
+    failed = [r["rule_id"] for r in payload["models"][0]["verdict"]["rules"] if r["status"] == "fail"]
+    assert any("r2" in rule for rule in failed), failed
+    assert "blocked: insurance" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["promote", "--plan", "--no-github"], ["status"], ["gate", "insurance", "--no-attach"], ["history", "insurance"]],
+)
+def test_one_workspace_and_one_registry_per_command(
+    args: list[str], registry_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI builds the command's workspace once and every library call below it shares its registry."""
+    from mlgate import api
+    from mlgate.registry import Registry
+
+    built: list[str] = []
+    original_init, original_workspace = Registry.__init__, api.workspace
+
+    def registry(self: Any, *a: Any, **k: Any) -> None:
+        built.append("Registry")
+        original_init(self, *a, **k)
+
+    def workspace(*a: Any, **k: Any) -> Any:
+        built.append("Workspace")
+        return original_workspace(*a, **k)
+
+    monkeypatch.setattr(Registry, "__init__", registry)
+    monkeypatch.setattr(api, "workspace", workspace)
+    result = invoke(CliRunner(), *args, "--json", "-", cwd=registry_repo)
+    assert result.exit_code in (0, 1), result.output
+    assert sorted(built) == ["Registry", "Workspace"], built

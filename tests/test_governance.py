@@ -341,19 +341,6 @@ def test_dismissed_approval_turns_it_red_again(
     assert result["ignored"] == {"risk-officer": "latest review is dismissed"}
 
 
-def test_policy_review_is_a_hidden_deprecated_alias(
-    cli: CliRunner, governed_repo: Path, github: FakeGitHub, tmp_path: Path
-) -> None:
-    base, head = branch(governed_repo, LOOSEN)
-    github.set_pull(PR, author="mallory", head_sha=head)
-    code, result = run(cli, governed_repo, base, head, tmp_path, "--no-check-run", command="policy-review")
-    assert (code, result["changed"]) == (1, ["policies/credit.yaml"])
-    assert github.check_runs == {}
-    listing = invoke(cli, "--help").output
-    assert "governance" in listing
-    assert "policy-review" not in listing
-
-
 def test_the_pr_head_is_never_checked_out(
     cli: CliRunner, governed_repo: Path, github: FakeGitHub, tmp_path: Path
 ) -> None:

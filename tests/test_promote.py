@@ -32,6 +32,7 @@ from conftest import (
 )
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gates.run import run_gates
+from mlgate.github import GitHub
 from mlgate.github.objects import Action, TagResult
 from mlgate.promotion import ChangeOutcome, Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
 from mlgate.registry import Registry, audit
@@ -153,7 +154,7 @@ def approved_pr(
         github.add_review(
             number, login=login, commit_id=head_sha, association="MEMBER", submitted_at=f"2026-01-01T10:0{i}:00Z"
         )
-    return fetch_pull_request(number)
+    return fetch_pull_request(number, GitHub())
 
 
 def promote_to_production(promo: Promo, github: FakeGitHub, version: int, pr: int) -> None:
@@ -482,7 +483,7 @@ def test_stale_approval_and_unlisted_approver_do_not_count(promo: Promo, github:
     github.add_review(9, login="risk-officer", commit_id=old, association="MEMBER")  # an older head
     github.add_review(9, login="someone", commit_id=sha, association="MEMBER", submitted_at="2026-01-01T11:00:00Z")
     with pytest.raises(Blocked) as err:
-        apply(promo.repo, promo.registry, pull=fetch_pull_request(9))
+        apply(promo.repo, promo.registry, pull=fetch_pull_request(9, GitHub()))
     assert "risk-officer: approved an older commit" in str(err.value)
     assert "someone: not an approver for production" in str(err.value)
     assert promo.alias("production") is None
@@ -509,7 +510,7 @@ def test_approvals_count_from_accounts_that_can_push_and_from_the_policys_teams(
             submitted_at=f"2026-01-01T10:0{minute}:00Z",
         )
     with pytest.raises(Blocked) as err:
-        apply(promo.repo, promo.registry, pull=fetch_pull_request(10))
+        apply(promo.repo, promo.registry, pull=fetch_pull_request(10, GitHub()))
     assert "0/1 from nobody" in str(err.value)
     assert "reader: has no write access (read)" in str(err.value)
     assert "risk-officer: the login risk-officer names another account now" in str(err.value)
@@ -520,7 +521,7 @@ def test_approvals_count_from_accounts_that_can_push_and_from_the_policys_teams(
     review = github.add_review(
         10, login="ana.lima", commit_id=sha, association="MEMBER", submitted_at="2026-01-01T11:00:00Z"
     )
-    result = apply(promo.repo, promo.registry, pull=fetch_pull_request(10))
+    result = apply(promo.repo, promo.registry, pull=fetch_pull_request(10, GitHub()))
     [change] = result.as_dict()["changes"]
     assert (change["stage"], change["approvers"]) == ("production", ["ana.lima"])
     assert change["approvals"] == [

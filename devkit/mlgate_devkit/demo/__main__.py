@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from mlgate.cli import ui
-from mlgate.cli.main import handled
+from mlgate.cli.base import handled
 
 JSON_HELP = "Also write the result as JSON to PATH ('-' for stdout)."
 

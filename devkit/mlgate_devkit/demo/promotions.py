@@ -18,6 +18,7 @@ from typing import Any
 from mlgate.config.release import set_stage
 from mlgate.gates.run import run_gates
 from mlgate.git import run_git
+from mlgate.github import GitHub
 from mlgate.promotion import apply, fetch_pull_request, make_plan, rollback_target, status
 from mlgate.promotion import version_label as _v
 from mlgate.promotion.comment import publish
@@ -66,17 +67,19 @@ class Journey:
         run_git(self.repo, "commit", "-q", "-am", title)
         head = run_git(self.repo, "rev-parse", "HEAD")
         self.github.set_pull(number, author=AUTHOR, head_sha=head)
-        plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number)).as_dict()
-        publish(plan, number, head)
+        plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number, GitHub())).as_dict()
+        publish(plan, number, head, GitHub())
         self.log(f'  PR #{number} "{title}": plan {"ok" if plan["ok"] else "blocked: " + "; ".join(plan["missing"])}')
         if approve and not plan["ok"]:
             self.github.add_review(number, login=APPROVER, commit_id=head, association="MEMBER")
-            plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number)).as_dict()
-            publish(plan, number, head)
+            plan = make_plan(
+                self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number, GitHub())
+            ).as_dict()
+            publish(plan, number, head, GitHub())
             self.log(f"  PR #{number}: {APPROVER} approves → plan {'ok' if plan['ok'] else 'still blocked'}")
         run_git(self.repo, "switch", "-q", "main")
         run_git(self.repo, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{number} from acme/{branch}", branch)
-        result = apply(self.repo, self.registry, pull=fetch_pull_request(number), actor="merge-bot").as_dict()
+        result = apply(self.repo, self.registry, pull=fetch_pull_request(number, GitHub()), actor="merge-bot").as_dict()
         for change in result["changes"]:
             self.log(
                 f"  merged → {change['model']} {change['stage']}: "
@@ -107,7 +110,7 @@ class Journey:
         propose(self.repo, "credit", 1, "production")
         run_git(self.repo, "commit", "-q", "-am", "Promote credit to v1 in production")
         self.github.set_pull(number, author=AUTHOR, head_sha=run_git(self.repo, "rev-parse", "HEAD"))
-        plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number))
+        plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number, GitHub()))
         run_git(self.repo, "switch", "-q", "main")
         [change] = plan.changes
         gates = next(c for c in change.checks if c.name == "gates")

@@ -1,4 +1,4 @@
-"""The ``mlgate`` command line (``main``) and its terminal output (``ui``).
+"""The ``mlgate`` command line: the group (``main``), commands (``commands/``), the edge (``base``), output (``ui``).
 
 Importing :mod:`mlgate` does not import this package (nor click).
 """

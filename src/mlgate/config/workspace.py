@@ -6,10 +6,11 @@ has, the release names stages the policy defines, the params fit the estimator.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from mlgate.config.catalog import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mlgate.config.estimators import DEFAULT_ESTIMATOR_MODULES, check_params, estimator_modules, resolve_estimator
@@ -24,6 +25,10 @@ from mlgate.config.schema import (
 )
 from mlgate.config.yamlio import Document, load
 from mlgate.exceptions import InvalidInput, Problem, SpecError
+
+if TYPE_CHECKING:
+    from mlgate.github import GitHub
+    from mlgate.registry import Registry
 
 T = TypeVar("T")
 
@@ -274,3 +279,145 @@ def refuse_predictions(ctx: ModelContext, doing: str) -> None:
             f"a predictions spec has nothing to train or promote, so it cannot {doing}",
             hint=f"gate it with: mlgate gate {ctx.name}",
         )
+
+
+# --------------------------------------------------------------------------- the context of one invocation
+
+# Settings read from the environment, once per Workspace (GitHub Actions and MLflow's own names).
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+GITHUB_TOKEN_ENV = "GITHUB_TOKEN"
+GITHUB_REPOSITORY_ENV = "GITHUB_REPOSITORY"
+GITHUB_API_URL_ENV = "GITHUB_API_URL"
+ORG_TOKEN_ENV = "MLGATE_ORG_TOKEN"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a command takes from the environment: the MLflow store and the GitHub repository and tokens.
+
+    Read once (:meth:`from_env`) when the workspace is built, so every part of one command sees the same
+    values; tokens are left out of ``repr`` (they never reach output).
+    """
+
+    tracking_uri: str | None = None
+    github_token: str = field(default="", repr=False)
+    github_repository: str = ""
+    github_api_url: str | None = None
+    org_token: str = field(default="", repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, tracking_uri: str | None = None) -> Settings:
+        """The settings in ``environ`` (default ``os.environ``); an explicit ``tracking_uri`` wins."""
+        env = os.environ if environ is None else environ
+        return cls(
+            tracking_uri=tracking_uri or env.get(TRACKING_URI_ENV) or None,
+            github_token=env.get(GITHUB_TOKEN_ENV, ""),
+            github_repository=env.get(GITHUB_REPOSITORY_ENV, ""),
+            github_api_url=env.get(GITHUB_API_URL_ENV) or None,
+            org_token=env.get(ORG_TOKEN_ENV, ""),
+        )
+
+
+class Workspace:
+    """One command's context: the governed repo, its MLflow registry and its GitHub client.
+
+    The CLI builds one per invocation and passes it down (DVC's ``CmdBase.repo``); library functions
+    take it where they used to take the repo folder. This is the one place mlgate constructs a
+    :class:`~mlgate.registry.Registry` or a :class:`~mlgate.github.GitHub` client, each on first use:
+    a command that never reads the registry never connects to MLflow, one that never posts never needs
+    a token. Library functions also accept a bare repo folder (scripts, tests, the demo):
+    :meth:`of` wraps it in a workspace with the environment's settings.
+    """
+
+    def __init__(self, root: Path | None = None, settings: Settings | None = None, *, start: Path | None = None):
+        """The repo ``root`` (else the nearest governed repo from ``start``, found on first use)."""
+        self._root = root
+        self._start = start
+        self.settings = settings if settings is not None else Settings.from_env()
+        self._registry: Registry | None = None
+        self._github: GitHub | None = None
+        self._teams: GitHub | None = None
+
+    @classmethod
+    def of(cls, where: Path | Workspace, tracking_uri: str | None = None) -> Workspace:
+        """``where`` if it is a workspace, else one for the repo folder ``where`` (settings from the environment).
+
+        An explicit ``tracking_uri`` that differs from the workspace's opens that store instead (one
+        GitHub client still serves both).
+        """
+        if not isinstance(where, Workspace):
+            return cls(Path(where), Settings.from_env(tracking_uri=tracking_uri))
+        if tracking_uri is None or tracking_uri == where.settings.tracking_uri:
+            return where
+        other = cls(where.root, replace(where.settings, tracking_uri=tracking_uri))
+        other._github, other._teams = where._github, where._teams
+        return other
+
+    @classmethod
+    def sharing(cls, root: Path, registry: Registry) -> Workspace:
+        """A workspace over ``root`` that uses ``registry`` (already connected) and needs no GitHub client."""
+        ws = cls(root, Settings(tracking_uri=registry.uri))
+        ws._registry = registry
+        return ws
+
+    def __repr__(self) -> str:
+        """The repo and settings (no token)."""
+        return f"Workspace(root={self._root!r}, settings={self.settings!r})"
+
+    @property
+    def root(self) -> Path:
+        """The governed repo's folder (raises InvalidInput, exit 2, outside one)."""
+        if self._root is None:
+            self._root = find_root(self._start)
+        return self._root
+
+    @property
+    def registry(self) -> Registry:
+        """The MLflow registry (the settings' store, else the repo's embedded one), connected on first use."""
+        if self._registry is None:
+            from mlgate.registry import Registry
+
+            self._registry = Registry(self.root, self.settings.tracking_uri)
+        return self._registry
+
+    @property
+    def github(self) -> GitHub:
+        """The GitHub client of ``$GITHUB_REPOSITORY`` as ``$GITHUB_TOKEN`` (InvalidInput without a token)."""
+        if self._github is None:
+            from mlgate.github import GitHub
+
+            self._github = GitHub(
+                token=self.settings.github_token,
+                api_url=self.settings.github_api_url,
+                repo=self.settings.github_repository,
+            )
+        return self._github
+
+    @property
+    def teams(self) -> GitHub:
+        """The client that reads team memberships: as ``$MLGATE_ORG_TOKEN`` when set, else :attr:`github`."""
+        if not self.settings.org_token:
+            return self.github
+        if self._teams is None:
+            from mlgate.github import GitHub
+
+            self._teams = GitHub(
+                token=self.settings.org_token,
+                api_url=self.settings.github_api_url,
+                repo=self.settings.github_repository,
+            )
+        return self._teams
+
+    def close(self) -> None:
+        """Close the GitHub clients this workspace opened (the registry holds no connection to close)."""
+        for client in {id(c): c for c in (self._github, self._teams) if c is not None}.values():
+            client.close()
+        self._github = self._teams = None
+
+    def __enter__(self) -> Self:
+        """The workspace; its clients are closed when the block ends."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the clients."""
+        self.close()

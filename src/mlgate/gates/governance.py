@@ -33,12 +33,11 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
-import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.config.policies import load_policy
 from mlgate.config.schema import Governance
@@ -55,7 +54,10 @@ from mlgate.git import PathChange, merge_base, path_changes, raw_diff, show
 from mlgate.github.approvals import ApprovalCount, People, count_approvals, named_approvers, writers
 from mlgate.github.client import GitHub
 from mlgate.github.objects import Conclusion, Review
-from mlgate.github.people import ORG_TOKEN_ENV, GitHubPeople
+from mlgate.github.people import GitHubPeople
+
+if TYPE_CHECKING:
+    from mlgate.github.client import GitHub
 
 CHECK_NAME = "mlgate / governance"
 DEFAULT_POLICY = "policies/default.yaml"
@@ -464,30 +466,28 @@ def summary(result: GovernanceReview) -> str:
 # --------------------------------------------------------------------------- GitHub
 
 
-def review_governance(root: Path, base: str, head: str, pr: int, *, post: bool = True) -> GovernanceReview:
+def review_governance(
+    root: Path, base: str, head: str, pr: int, *, post: bool = True, github: GitHub, teams: GitHub | None = None
+) -> GovernanceReview:
     """Judge the PR's governance changes from GitHub's reviews; create the check run on ``head``.
 
-    A token in ``MLGATE_ORG_TOKEN`` (one that can read the organisation's teams) is used for
-    team memberships; without it, ``GITHUB_TOKEN`` is (mlgate.github.people).
+    ``teams`` reads team memberships (the workspace's client with ``MLGATE_ORG_TOKEN`` when set);
+    without it, ``github`` does (mlgate.github.people).
     """
     with trees(root, base, head) as found:
         changes = governance_changes(root, base, head, found)
         governance = base_governance(found.base) if changes else None
-    with contextlib.ExitStack() as stack:
-        github = stack.enter_context(GitHub())
-        org_token = os.environ.get(ORG_TOKEN_ENV)
-        teams = stack.enter_context(GitHub(token=org_token)) if org_token else github
-        author = github.pull_request(pr).user.login
-        reviews = github.pull_request_reviews(pr) if changes else []
-        result = judge(changes, reviews, author, head, governance, GitHubPeople(github, teams))
-        if post:
-            run = github.create_or_update_check_run(
-                name=CHECK_NAME,
-                head_sha=head,
-                conclusion=result.conclusion,
-                title=result.title[:255],
-                summary=summary(result),
-                annotations=[],
-            )
-            result.check_run_url = run.url or ""
+    author = github.pull_request(pr).user.login
+    reviews = github.pull_request_reviews(pr) if changes else []
+    result = judge(changes, reviews, author, head, governance, GitHubPeople(github, teams))
+    if post:
+        run = github.create_or_update_check_run(
+            name=CHECK_NAME,
+            head_sha=head,
+            conclusion=result.conclusion,
+            title=result.title[:255],
+            summary=summary(result),
+            annotations=[],
+        )
+        result.check_run_url = run.url or ""
     return result

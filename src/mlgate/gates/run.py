@@ -24,7 +24,7 @@ from mlgate.config.catalog import GATE_FAMILIES
 from mlgate.config.lineage import canonical_hash, incomplete_reason
 from mlgate.config.policies import no_champion_stage, rule_id
 from mlgate.config.schema import ModelSpec
-from mlgate.config.workspace import PARAMS_FILE, ModelContext
+from mlgate.config.workspace import PARAMS_FILE, ModelContext, Workspace
 from mlgate.config.yamlio import load
 from mlgate.data import (
     HeldOut,
@@ -597,7 +597,7 @@ def _unseen_rows(
 
 
 def run_gates(
-    root: Path,
+    root: Path | Workspace,
     name: str,
     *,
     version: int | None = None,
@@ -621,6 +621,8 @@ def run_gates(
     The verdict's ``artifact`` is the digest of the bytes the gates loaded.
     """
     start = time.perf_counter()
+    ws = Workspace.of(root, tracking_uri)
+    root = ws.root
     with tempfile.TemporaryDirectory() as tmp:
         judged = judge_model(root, name, policy_ref, Path(tmp))
         ctx = judged.ctx
@@ -635,7 +637,7 @@ def run_gates(
             return _gate_predictions(root, judged, data, required, stage, start, progress, with_evidence)
         progress(f"loading DVC-tracked evaluation data{where}")
         data = load_model_data(ctx.spec, ctx.spec_doc, root, judged.at)
-        registry = Registry(root, tracking_uri)
+        registry = ws.registry
         mv, run = _resolve_version(registry, name, version)
         number = mv.version
         unseen = _unseen_rows(judged, data, mv, run, Path(tmp) / "trained", progress)

@@ -8,52 +8,34 @@ team memberships; without it, ``GITHUB_TOKEN`` is (which cannot read teams on gi
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Callable, Iterator
-from typing import Any
-
 from mlgate.exceptions import InvalidInput
 from mlgate.github.approvals import Access
 from mlgate.github.client import GitHub
 from mlgate.outcome import Failed
 
-ORG_TOKEN_ENV = "MLGATE_ORG_TOKEN"  # optional token that can read team memberships
-
 
 class GitHubPeople:
     """:class:`~mlgate.github.approvals.People` over GitHub's REST API, each answer read once.
 
-    With ``github`` / ``teams`` (open clients) requests go through them; without, a client is
-    opened for each first question (``GITHUB_TOKEN``; ``MLGATE_ORG_TOKEN`` for teams when set).
+    Requests go through the open clients given: ``github`` for repository access, ``teams`` (default:
+    ``github``) for team memberships; the command's :class:`~mlgate.config.workspace.Workspace`
+    opens them (``GITHUB_TOKEN``; ``MLGATE_ORG_TOKEN`` for teams when set).
     An outage is raised (exit 3); a refusal (403, 404) is an answer: the review does not count.
     """
 
-    def __init__(self, github: GitHub | None = None, teams: GitHub | None = None) -> None:
-        """People of the repository ``github`` serves (default: ``$GITHUB_REPOSITORY``)."""
+    def __init__(self, github: GitHub, teams: GitHub | None = None) -> None:
+        """People of the repository ``github`` serves; ``teams`` reads memberships (default: ``github``)."""
         self._github = github
-        self._teams = teams
+        self._teams = teams if teams is not None else github
         self._access: dict[str, Access | Failed] = {}
         self._membership: dict[tuple[str, str], str | None] = {}
-
-    @contextlib.contextmanager
-    def _client(self, given: GitHub | None, token: str | None = None) -> Iterator[GitHub]:
-        if given is not None:
-            yield given
-        else:
-            with GitHub(token=token) as github:
-                yield github
-
-    def _ask(self, given: GitHub | None, ask: Callable[[GitHub], Any], token: str | None = None) -> Any:
-        with self._client(given, token) as github:
-            return ask(github)
 
     def access(self, login: str) -> Access | Failed:
         """``login``'s access to the repository now, or why it could not be read."""
         key = login.lower()
         if key not in self._access:
             try:
-                answer = self._ask(self._github, lambda github: github.collaborator_permission(login))
+                answer = self._github.collaborator_permission(login)
             except InvalidInput as err:  # a 403 (the token may not read it) or a login GitHub refuses
                 self._access[key] = Failed(err.message)
             else:
@@ -70,10 +52,8 @@ class GitHubPeople:
         key = (team.lower(), login.lower())
         if key not in self._membership:
             org, _, slug = team.partition("/")
-            token = os.environ.get(ORG_TOKEN_ENV) or None
-            given = self._teams if self._teams is not None else (None if token else self._github)
             try:
-                membership = self._ask(given, lambda github: github.team_membership(org, slug, login), token)
+                membership = self._teams.team_membership(org, slug, login)
             except InvalidInput as err:
                 self._membership[key] = f"membership of team {team} could not be read: {err.message}"
             else:

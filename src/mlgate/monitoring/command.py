@@ -20,21 +20,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlgate.config.workspace import ModelContext, load_model_context
+from mlgate.config.workspace import ModelContext, Workspace, load_model_context
 from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.github import GitHub
-from mlgate.monitoring.alerts import review_issues, sync_custody_issue, sync_issue
-from mlgate.monitoring.retrain import propose
+from mlgate.monitoring.alerts import IssueSync, ReviewIssue, review_issues, sync_custody_issue, sync_issue
+from mlgate.monitoring.retrain import RetrainResult, propose
 from mlgate.monitoring.run import MonitoringResult, run
 from mlgate.monitoring.verdict import SCHEMA
 from mlgate.registry import Registry, audit
 from mlgate.report import render_monitoring_html, render_monitoring_markdown
-
-if TYPE_CHECKING:
-    from mlgate.monitoring.alerts import IssueSync, ReviewIssue
-    from mlgate.monitoring.retrain import RetrainResult
 
 Progress = Callable[[str], None]
 DEFAULT_REVIEW_DAYS = (30, 90, 180)
@@ -70,7 +66,7 @@ class MonitorOutcome:
 
 
 def monitor(
-    root: Path,
+    root: Path | Workspace,
     name: str,
     stage: str,
     *,
@@ -93,24 +89,25 @@ def monitor(
     ``from_verdict``: act on a verdict an earlier step of the same workflow run wrote, instead of
     measuring and recording again (the retrain job: one verdict, one point on the trend charts).
     """
+    ws = Workspace.of(root, tracking_uri)
+    root = ws.root
     now = now or datetime.now(UTC)
     if from_verdict is not None:
         result = MonitoringResult(_read_verdict(from_verdict, name, stage))
     else:
         result = run(
-            root,
+            ws,
             name,
             stage,
             since=since,
             window=window,
-            tracking_uri=tracking_uri,
             progress=progress,
             now=now,
             ref=ref,
         )
     outcome = MonitorOutcome(result)
     verdict = result.verdict
-    registry = Registry(root, tracking_uri)
+    registry = ws.registry
     history = _history(registry, name, stage, outcome) if (markdown or html or alert) else []
     report_markdown = None
     if markdown or html or alert:
@@ -123,30 +120,27 @@ def monitor(
             outcome.reports["html"] = str(html)
     if not (alert or propose_retrain):
         return outcome
-
     ctx = load_model_context(root, name)
-    with GitHub() as github:
-        if alert:
-            progress(f"bringing the monitoring issue of {name}@{stage} in line with the verdict ({verdict['status']})")
-            owner = ctx.spec.monitoring.owner or None
-            outcome.alert = sync_issue(
-                github, verdict, owner=owner, details_url=run_url(), report_markdown=report_markdown
+    github = ws.github
+    if alert:
+        progress(f"bringing the monitoring issue of {name}@{stage} in line with the verdict ({verdict['status']})")
+        owner = ctx.spec.monitoring.owner or None
+        outcome.alert = sync_issue(github, verdict, owner=owner, details_url=run_url(), report_markdown=report_markdown)
+        entered = _entered_stage(registry, name, stage, int(verdict["version"]), ctx, outcome)
+        if entered is not None:
+            days = list(ctx.spec.monitoring.reviews or DEFAULT_REVIEW_DAYS)
+            outcome.reviews = review_issues(
+                github,
+                model=name,
+                stage=stage,
+                version=int(verdict["version"]),
+                promoted_at=entered,
+                days=days,
+                now=now,
+                owner=owner,
             )
-            entered = _entered_stage(registry, name, stage, int(verdict["version"]), ctx, outcome)
-            if entered is not None:
-                days = list(ctx.spec.monitoring.reviews or DEFAULT_REVIEW_DAYS)
-                outcome.reviews = review_issues(
-                    github,
-                    model=name,
-                    stage=stage,
-                    version=int(verdict["version"]),
-                    promoted_at=entered,
-                    days=days,
-                    now=now,
-                    owner=owner,
-                )
-        if propose_retrain:
-            outcome.retrain_pr = propose(root, name, verdict, github, remote=remote, base=base, progress=progress)
+    if propose_retrain:
+        outcome.retrain_pr = propose(root, name, verdict, github, remote=remote, base=base, progress=progress)
     return outcome
 
 
@@ -202,10 +196,9 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def custody_alert(rows: list[dict[str, Any]]) -> IssueSync:
-    """Bring the one custody issue in line with ``mlgate status`` rows (GITHUB_TOKEN); what was done."""
-    with GitHub() as github:
-        return sync_custody_issue(github, rows, details_url=run_url())
+def custody_alert(rows: list[dict[str, Any]], github: GitHub) -> IssueSync:
+    """Bring the one custody issue in line with ``mlgate status`` rows, through ``github``; what was done."""
+    return sync_custody_issue(github, rows, details_url=run_url())
 
 
 def run_url() -> str | None:

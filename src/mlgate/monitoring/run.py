@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from mlgate import __version__, jsonout
-from mlgate.config.workspace import load_model_context, refuse_predictions
+from mlgate.config.workspace import Workspace, load_model_context, refuse_predictions
 from mlgate.data import model_input
 from mlgate.exceptions import ExternalServiceError
 from mlgate.gates.adapter import decide
@@ -72,7 +72,7 @@ class _Holder:
 
 
 def run(
-    root: Path,
+    root: Path | Workspace,
     name: str,
     stage: str,
     *,
@@ -89,13 +89,15 @@ def run(
     verdict would describe a version no merged promotion put there. A pinned digest is checked on load.
     """
     started = time.perf_counter()
+    ws = Workspace.of(root, tracking_uri)
+    root = ws.root
     now = now or datetime.now(UTC)
     ctx = load_model_context(root, name)
     refuse_predictions(ctx, "monitor")
     check_stage(ctx, stage)
     span = resolve(since, window, ctx.spec.monitoring.frequency, now)
     configured(ctx)
-    registry = Registry(root, tracking_uri)
+    registry = ws.registry
     # an unpinned stage is still judged (monitoring reports, it serves nothing); the alias must agree
     mv, wanted = custody.resolve(registry, root, name, stage, ref=ref, allow_unpinned=True)
     seconds: dict[str, float] = {}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.github import GitHub
 from mlgate.github.objects import Conclusion
 from mlgate.promotion.check import version_label
+
+if TYPE_CHECKING:
+    from mlgate.github import GitHub
 
 MARKER = "<!-- mlgate:promotion -->"
 CHECK_NAME = "mlgate / promotion"
@@ -39,20 +42,19 @@ def markdown(plan: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish(plan: dict[str, Any], pr: int | None, head_sha: str | None) -> dict[str, str]:
-    """Upsert the plan comment on ``pr`` and a check run on ``head_sha`` (conclusion from the plan)."""
+def publish(plan: dict[str, Any], pr: int | None, head_sha: str | None, github: GitHub) -> dict[str, str]:
+    """Upsert the plan comment on ``pr`` and a check run on ``head_sha`` (conclusion from the plan) via ``github``."""
     body = markdown(plan)
     posted: dict[str, str] = {}
-    with GitHub() as github:
-        if pr is not None:
-            posted["comment-url"] = github.upsert_comment(pr, body, MARKER).url or ""
-        if head_sha:
-            run = github.create_or_update_check_run(
-                name=CHECK_NAME,
-                head_sha=head_sha,
-                conclusion=Conclusion.SUCCESS if plan["ok"] else Conclusion.FAILURE,
-                title=body.splitlines()[0].replace("**", "")[:255],
-                summary=body[:65000],
-            )
-            posted["check-run-url"] = run.url or ""
+    if pr is not None:
+        posted["comment-url"] = github.upsert_comment(pr, body, MARKER).url or ""
+    if head_sha:
+        run = github.create_or_update_check_run(
+            name=CHECK_NAME,
+            head_sha=head_sha,
+            conclusion=Conclusion.SUCCESS if plan["ok"] else Conclusion.FAILURE,
+            title=body.splitlines()[0].replace("**", "")[:255],
+            summary=body[:65000],
+        )
+        posted["check-run-url"] = run.url or ""
     return posted

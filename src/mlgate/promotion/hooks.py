@@ -26,13 +26,17 @@ and which hook failed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.exceptions import ExternalServiceError, MlgateError
 from mlgate.github import GitHub
 from mlgate.github.objects import Action, TagResult
 from mlgate.registry import Registry, audit
+
+if TYPE_CHECKING:
+    from mlgate.github import GitHub
 
 EVENT_TYPE = "mlgate-promoted"
 DISPATCHED_TAG = audit.PREFIX + "dispatched"
@@ -108,25 +112,28 @@ def gto_tag(record: audit.Record, counter: int) -> str:
     return f"{record.model}#{record.stage}{cancel}#{counter}"
 
 
-def run(records: list[audit.Record], hooks: dict[str, Hooks], registry: Registry) -> HookReport:
-    """Run each model's hooks for its records; collect failures rather than stop at the first."""
+def run(
+    records: list[audit.Record], hooks: dict[str, Hooks], registry: Registry, github: Callable[[], GitHub]
+) -> HookReport:
+    """Run each model's hooks for its records; collect failures rather than stop at the first.
+
+    ``github`` opens the workspace's client, called only when a hook runs (no token needed otherwise).
+    """
     report = HookReport()
     wanted = [r for r in records if hooks.get(r.model)]
     if not wanted:
         return report
-
     try:
-        github = GitHub()
+        client = github()
     except MlgateError as err:
         report.errors.append(f"GitHub: {err.message}")
         return report
-    with github:
-        for record in wanted:
-            chosen = hooks[record.model]
-            if chosen.gto_tags:
-                _tag(github, record, report)
-            if chosen.dispatch:
-                _dispatch(github, registry, record, report)
+    for record in wanted:
+        chosen = hooks[record.model]
+        if chosen.gto_tags:
+            _tag(client, record, report)
+        if chosen.dispatch:
+            _dispatch(client, registry, record, report)
     return report
 
 

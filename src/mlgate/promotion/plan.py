@@ -48,7 +48,7 @@ from mlgate.config.lineage import (
 )
 from mlgate.config.release import entry_at, release_path, revisions, set_stage
 from mlgate.config.schema import CHAMPION_ALIAS, StageRequirement, load_model_spec
-from mlgate.config.workspace import RELEASE_FILE, ModelContext, load_params, model_names, refuse_predictions
+from mlgate.config.workspace import RELEASE_FILE, ModelContext, Workspace, load_params, model_names, refuse_predictions
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, GitError, InvalidInput, MlgateError, TamperedModel, mask_secrets
 from mlgate.gates.judging import judge_model, materialise
@@ -208,21 +208,21 @@ class PullRequest:
     people: People | None = None  # who has write access, who is in a team (GitHub); None: no review counts
 
 
-def fetch_pull_request(number: int) -> PullRequest:
+def fetch_pull_request(number: int, github: GitHub, teams: GitHub | None = None) -> PullRequest:
     """Pull request ``number``'s author, head commit, merger and reviews, from GitHub.
 
-    Reviewers' access and team memberships are read from GitHub when an approval is counted.
+    Reviewers' access and team memberships are read through ``github`` (``teams``: the client that
+    reads team memberships, default ``github``) when an approval is counted: keep them open until then.
     """
-    with GitHub() as github:
-        pull = github.pull_request(number)
-        reviews = github.pull_request_reviews(number)
+    pull = github.pull_request(number)
+    reviews = github.pull_request_reviews(number)
     return PullRequest(
         number=number,
         author=pull.user.login,
         head_sha=pull.head.sha,
         merged_by=pull.merged_by.login if pull.merged_by else None,
         reviews=reviews,
-        people=GitHubPeople(),
+        people=GitHubPeople(github, teams),
     )
 
 
@@ -353,12 +353,11 @@ def _gates_check(
     key = f"{release_path(root, ctx.name).relative_to(root)}: stages -> {stage} -> digest"
     try:
         verdict = run_gates(
-            root,
+            Workspace.sharing(root, registry),  # the plan's registry: no second connection
             ctx.name,
             version=version,
             policy_ref=base,
             stage=stage,
-            tracking_uri=registry.uri,
             progress=progress,
             attach=False,
             with_evidence=False,  # the rules decide; the evidence is for the PR comment
@@ -688,13 +687,15 @@ def apply(
     actor: str | None = None,
     hooks: Hooks | None = None,
     progress: Progress = lambda _m: None,
+    workspace: Workspace | None = None,
 ) -> ApplyResult:
     """Reconcile the registry with every release.yaml; refuse (exit 1) if any check fails.
 
     Then output every change this commit made (also those an earlier, interrupted run of it
     made) and run the deploy hooks: each model's policy ``promotion.notify``, plus ``hooks``
     (the CLI's flags) for every model. Hook failures are in ``result.hooks.errors``: the caller
-    decides how to report them (the promotion itself has taken effect).
+    decides how to report them (the promotion itself has taken effect). The hooks' GitHub client is
+    ``workspace``'s (default: one for ``root`` with the environment's settings), opened only if a hook runs.
 
     Desired state is read only from the commit the apply records: a release.yaml that is not
     that commit's (edited, untracked, ignored or deleted in the working tree) is bad input (exit 2).
@@ -719,7 +720,8 @@ def apply(
     if any(chosen.get(r.model) for r in done):
         progress(f"deploy hooks for {len(done)} change(s) of {plan.commit[:12]}")
 
-        result.hooks = deploy_hooks.run(done, chosen, registry)
+        ws = workspace or Workspace.of(root)
+        result.hooks = deploy_hooks.run(done, chosen, registry, lambda: ws.github)
     return result
 
 
@@ -905,7 +907,7 @@ def _lagging(root: Path, name: str, stage: str, desired: int | None, now: int | 
     return now is None  # release.yaml always asked for ``desired``: only an alias never set lags
 
 
-def status(root: Path, registry: Registry | None = None) -> list[StatusRow]:
+def status(root: Path | Workspace, registry: Registry | None = None) -> list[StatusRow]:
     """Per model and stage: desired (git), actual (registry) and a :class:`SyncState`.
 
     A synced stage whose release.yaml pins a digest is downloaded and digested: files that differ
@@ -913,7 +915,9 @@ def status(root: Path, registry: Registry | None = None) -> list[StatusRow]:
     holds what the previous revision of release.yaml asked for (the apply is pending), else
     ``MovedOutOfBand`` (moved outside a merged promotion).
     """
-    registry = registry or Registry(root)
+    ws = Workspace.of(root)
+    root = ws.root
+    registry = registry or ws.registry
     rows: list[StatusRow] = []
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, None, Path(tmp))
@@ -964,12 +968,13 @@ def rollback_target(registry: Registry, name: str, stage: str) -> tuple[int | No
     )
 
 
-def rollback(root: Path, model: str, stage: str) -> dict[str, Any]:
+def rollback(root: Path | Workspace, model: str, stage: str) -> dict[str, Any]:
     """Write the version ``stage`` held before into release.yaml; the rollback PR's title and body.
 
     Nothing moves in the registry: merging the pull request applies the rollback.
     """
-    registry = Registry(root)
+    ws = Workspace.of(root)
+    root, registry = ws.root, ws.registry
     now, previous = rollback_target(registry, model, stage)
     digest = version_digest(registry, model, previous)
     set_stage(root, model, stage, previous, digest)
@@ -977,9 +982,9 @@ def rollback(root: Path, model: str, stage: str) -> dict[str, Any]:
     return {"model": model, "stage": stage, "from": now, "to": previous, "title": title, "body": body}
 
 
-def history(root: Path, model: str, stage: str | None = None) -> list[audit.Record]:
+def history(root: Path | Workspace, model: str, stage: str | None = None) -> list[audit.Record]:
     """Every promotion of ``model`` (in ``stage``) the registry's audit log holds, oldest first."""
-    return audit.history(Registry(root), model, stage)
+    return audit.history(Workspace.of(root).registry, model, stage)
 
 
 # --------------------------------------------------------------------------- promote
@@ -1003,7 +1008,7 @@ class Promotion:
 
 
 def _pull_request_of(
-    root: Path,
+    ws: Workspace,
     mode: str,
     pr: int | None,
     read_github: bool,
@@ -1012,7 +1017,7 @@ def _pull_request_of(
     """The PR whose reviews count (on apply: named by the merge commit), read from GitHub."""
     named_by = "--pr"
     if mode == "apply" and pr is None:
-        pr = pr_from_commit_message(root)
+        pr = pr_from_commit_message(ws.root)
         named_by = "the merge commit's message"
     if not read_github:
         read = f"the reviews of PR #{pr} are" if pr is not None else "GitHub is"
@@ -1020,16 +1025,16 @@ def _pull_request_of(
         return pr, None
     if pr is None:
         return None, None
-    if not os.environ.get("GITHUB_TOKEN"):
+    if not ws.settings.github_token:
         raise InvalidInput(
             f"PR #{pr} (named by {named_by}): reading its approvals needs a GitHub token, and GITHUB_TOKEN is not set",
             hint="set GITHUB_TOKEN (and GITHUB_REPOSITORY), or pass --no-github: approvals then count as absent",
         )
-    return pr, fetch_pull_request(pr)
+    return pr, fetch_pull_request(pr, ws.github, ws.teams)
 
 
 def promote(
-    root: Path,
+    root: Path | Workspace,
     *,
     mode: str,
     base: str | None = None,
@@ -1054,22 +1059,23 @@ def promote(
     """
     if mode not in ("plan", "apply"):
         raise InvalidInput(f"promote mode must be 'plan' or 'apply', not {mode!r}")
-    registry = Registry(root)
-    pr, pull = _pull_request_of(root, mode, pr, read_github, warn)
+    ws = Workspace.of(root)
+    root, registry = ws.root, ws.registry
+    pr, pull = _pull_request_of(ws, mode, pr, read_github, warn)
     posted: dict[str, str] = {}
     hook_error = None
     if mode == "plan":
         plan = make_plan(root, registry, policy_ref=base, pull=pull, progress=progress)
         payload = plan.as_dict()
         if post:
-            posted = payload["posted"] = publish(payload, pr, pull.head_sha if pull else None)
+            posted = payload["posted"] = publish(payload, pr, pull.head_sha if pull else None, ws.github)
         changes = [
             {k: c[k] for k in ("model", "stage", "desired", "previous", "model_uri", "action")}
             for c in payload["changes"]
         ]
         changes = [{"version": c.pop("desired"), **c} for c in changes]
     else:
-        applied = apply(root, registry, pull=pull, actor=actor, hooks=hooks, progress=progress)
+        applied = apply(root, registry, pull=pull, actor=actor, hooks=hooks, progress=progress, workspace=ws)
         plan, payload, changes = applied.plan, applied.as_dict(), applied.deployed
         if applied.hooks.errors:
             hook_error = HookFailed(

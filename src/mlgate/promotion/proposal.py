@@ -17,9 +17,8 @@ from typing import Any
 
 from mlgate import git
 from mlgate.config.release import release_path, set_stage
-from mlgate.config.workspace import load_model_context, refuse_predictions
+from mlgate.config.workspace import Workspace, load_model_context, refuse_predictions
 from mlgate.exceptions import InvalidInput
-from mlgate.github import GitHub
 from mlgate.registry import ARTIFACT_DIGEST_TAG, Registry, manifest_of
 from mlgate.registry.mlflow import tampered
 
@@ -86,7 +85,7 @@ def base_commit(root: Path, remote: str, base: str) -> str:
 
 
 def propose(
-    root: Path,
+    root: Path | Workspace,
     model: str,
     version: int,
     stage: str,
@@ -101,6 +100,8 @@ def propose(
     the edit is made on ``base_branch`` in a scratch checkout, committed there, pushed to
     ``remote`` and proposed; ``root``'s checkout is not touched.
     """
+    ws = Workspace.of(root)
+    root = ws.root
     ctx = load_model_context(root, model)
     refuse_predictions(ctx, "be promoted")
     stages = ctx.policy.policy.promotion.stages
@@ -108,28 +109,28 @@ def propose(
         raise InvalidInput(
             f"stage '{stage}' is not defined in {ctx.policy.file} (stages: {', '.join(stages) or 'none'})"
         )
-    digest = version_digest(Registry(root), model, version)
+    digest = version_digest(ws.registry, model, version)
     release = release_path(root, model).relative_to(root).as_posix()
     if not open_pr:
         previous, _text = set_stage(root, model, stage, version, digest)
         return _proposal(model, stage, version, previous, digest, release)
 
     branch = branch_name(model, stage, version)
-    with GitHub() as github:
-        existing = github.open_pull_requests(branch)
-        if existing:  # a retry after the pull request was opened: never a second one
-            pull = existing[0]
-            result = _proposal(model, stage, version, None, digest, release)
-            return result | {"branch": branch, "pr": pull.number, "pr_url": pull.html_url, "action": "exists"}
-        start = base_commit(root, remote, base_branch)
-        with git.scratch_worktree(root, start) as scratch:
-            previous, _text = set_stage(scratch, model, stage, version, digest)
-            result = _proposal(model, stage, version, previous, digest, release)
-            git.stage(scratch, [release])
-            result["commit"] = git.commit(scratch, result["title"])
-            # mlgate's own branch, no pull request open from it: an earlier attempt's push is replaced
-            git.push_head(scratch, remote, branch, replace=True)
-        pull = github.create_pull_request(title=result["title"], body=result["body"], head=branch, base=base_branch)
+    github = ws.github
+    existing = github.open_pull_requests(branch)
+    if existing:  # a retry after the pull request was opened: never a second one
+        pull = existing[0]
+        result = _proposal(model, stage, version, None, digest, release)
+        return result | {"branch": branch, "pr": pull.number, "pr_url": pull.html_url, "action": "exists"}
+    start = base_commit(root, remote, base_branch)
+    with git.scratch_worktree(root, start) as scratch:
+        previous, _text = set_stage(scratch, model, stage, version, digest)
+        result = _proposal(model, stage, version, previous, digest, release)
+        git.stage(scratch, [release])
+        result["commit"] = git.commit(scratch, result["title"])
+        # mlgate's own branch, no pull request open from it: an earlier attempt's push is replaced
+        git.push_head(scratch, remote, branch, replace=True)
+    pull = github.create_pull_request(title=result["title"], body=result["body"], head=branch, base=base_branch)
     return result | {"branch": branch, "pr": pull.number, "pr_url": pull.html_url, "action": "opened"}
 
 
@@ -147,12 +148,14 @@ def _proposal(model: str, stage: str, version: int, previous: int | None, digest
     }
 
 
-def pin(root: Path, model: str, stage: str | None = None) -> list[dict[str, Any]]:
+def pin(root: Path | Workspace, model: str, stage: str | None = None) -> list[dict[str, Any]]:
     """Write the digest of each version release.yaml names without one (``stage``: only that stage).
 
     For a normal pull request that migrates a legacy ``stage: N`` release: the version stays, its
     files' digest is added; a stage already pinned is left as it is. Returns one row per stage.
     """
+    ws = Workspace.of(root)
+    root = ws.root
     ctx = load_model_context(root, model)
     refuse_predictions(ctx, "be pinned")
     if ctx.release is None:
@@ -161,7 +164,7 @@ def pin(root: Path, model: str, stage: str | None = None) -> list[dict[str, Any]
         raise InvalidInput(
             f"models/{model}/release.yaml names no stage '{stage}' (stages: {', '.join(ctx.release.stages) or 'none'})"
         )
-    registry = Registry(root)
+    registry = ws.registry
     rows = []
     for name, entry in ctx.release.stages.items():
         if stage is not None and name != stage:

@@ -109,13 +109,19 @@ def trusted_types(untrusted: list[str], extra: tuple[str, ...] = (), exact: froz
     return sorted(untrusted)
 
 
-def _point_mlflow_at(uri: str) -> None:
-    """Set MLflow's global URIs (``log_model`` and ``start_run`` use them) without the env vars.
+def _configure_mlflow(uri: str) -> None:
+    """The one place mlgate changes process-wide state for MLflow: MLflow's HTTP settings and its global URIs.
 
-    ``mlflow.set_tracking_uri`` also writes ``MLFLOW_TRACKING_URI`` into ``os.environ`` for
-    subprocesses; left there, it would read as the user's choice and send the next repo's models
-    to this repo's store when one process works on several repos (the demo, the tests).
+    Why global state at all: MLflow reads its HTTP retry/timeout settings (and telemetry, progress bars)
+    only from environment variables, so :data:`_HTTP_DEFAULTS` are set there — with ``setdefault``, a
+    value the user exported wins. And ``log_model`` / ``start_run`` use MLflow's global tracking and
+    registry URIs, not a client's, so they point at ``uri``. ``mlflow.set_tracking_uri`` also writes
+    ``MLFLOW_TRACKING_URI`` into ``os.environ`` for subprocesses; left there, it would read as the
+    user's choice and send the next repo's models to this repo's store when one process works on
+    several repos (the demo, the tests): those two variables are put back as they were.
     """
+    for key, value in _HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     import mlflow
 
     saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
@@ -341,16 +347,17 @@ class Registry:
     """MLflow tracking + registry for one governed repo."""
 
     def __init__(self, root: Path, uri: str | None = None) -> None:
-        """Connect to the store at ``uri`` (default: :func:`tracking_uri` of ``root``)."""
-        for key, value in _HTTP_DEFAULTS.items():
-            os.environ.setdefault(key, value)
+        """Connect to the store at ``uri`` (default: :func:`tracking_uri` of ``root``).
+
+        Points MLflow's process-wide settings at it first (:func:`_configure_mlflow`, the one place).
+        """
+        self.root = root
+        self.uri = uri or tracking_uri(root)
+        _configure_mlflow(self.uri)
         import mlflow
         from mlflow.tracking import MlflowClient
 
-        self.root = root
-        self.uri = uri or tracking_uri(root)
         self._mlflow = mlflow
-        _point_mlflow_at(self.uri)
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     @property

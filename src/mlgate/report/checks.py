@@ -8,9 +8,10 @@ says why no comment appeared.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.config.catalog import GATE_FAMILIES
 from mlgate.config.policies import rule_id
@@ -18,6 +19,9 @@ from mlgate.config.yamlio import load
 from mlgate.gates.verdict import FAILED, Status
 from mlgate.github.client import GitHub
 from mlgate.github.objects import Conclusion
+
+if TYPE_CHECKING:
+    from mlgate.github.client import GitHub
 
 CONCLUSION = {Status.PASS: Conclusion.SUCCESS, Status.WARN: Conclusion.NEUTRAL, Status.FAIL: Conclusion.FAILURE}
 
@@ -111,39 +115,39 @@ def publish(
     pr: int | None,
     head_sha: str | None,
     check_name: str | None = None,
-    token: str | None = None,
-    api_url: str | None = None,
-    repo: str | None = None,
+    github: Callable[[], GitHub] | None = None,
 ) -> Published:
-    """Upsert the sticky comment (with ``pr``) and create the check run (with ``head_sha``)."""
+    """Upsert the sticky comment (with ``pr``) and create the check run (with ``head_sha``).
+
+    ``github`` opens the workspace's client; None (no ``GITHUB_TOKEN``) posts nothing and says why.
+    """
     if is_fork_pr(os.environ.get("GITHUB_EVENT_PATH")):
         return Published(
             skipped="pull request from a fork: its token is read-only, so no comment or check "
             "run was posted; the report is in the step summary and the artifact"
         )
-    token = token if token is not None else os.environ.get("GITHUB_TOKEN", "")
-    if not token:
+    if github is None:
         return Published(skipped="no GITHUB_TOKEN: nothing posted; pass `github-token` to post the comment")
     result = Published()
-    with GitHub(token, api_url, repo) as github:
-        if pr is not None:
-            result.comment_url = github.upsert_comment(pr, markdown, marker).url or ""
-        if head_sha:
-            counts = verdict["counts"]
-            conclusion, prefix = check_outcome(verdict)
-            run = github.create_or_update_check_run(
-                name=check_name or f"mlgate / {verdict['model']}",
-                head_sha=head_sha,
-                conclusion=conclusion,
-                title=(
-                    f"{prefix}{verdict['model']} {_subject(verdict)}: {verdict['status']} — "
-                    f"{counts['pass']} passed, {counts['blocking']} blocking, {counts['warnings']} warning(s)"
-                ),
-                summary=markdown[:65000],
-                annotations=annotations(root, verdict),
-                key=str(verdict["model"]),
-            )
-            result.check_run_url = run.url or ""
+    client = github()
+    if pr is not None:
+        result.comment_url = client.upsert_comment(pr, markdown, marker).url or ""
+    if head_sha:
+        counts = verdict["counts"]
+        conclusion, prefix = check_outcome(verdict)
+        run = client.create_or_update_check_run(
+            name=check_name or f"mlgate / {verdict['model']}",
+            head_sha=head_sha,
+            conclusion=conclusion,
+            title=(
+                f"{prefix}{verdict['model']} {_subject(verdict)}: {verdict['status']} — "
+                f"{counts['pass']} passed, {counts['blocking']} blocking, {counts['warnings']} warning(s)"
+            ),
+            summary=markdown[:65000],
+            annotations=annotations(root, verdict),
+            key=str(verdict["model"]),
+        )
+        result.check_run_url = run.url or ""
     return result
 
 

@@ -22,10 +22,9 @@ from typing import Any
 
 from mlgate.config.catalog import LOWER_IS_BETTER
 from mlgate.config.schema import ModelSpec, load_model_spec
-from mlgate.config.workspace import spec_path
+from mlgate.config.workspace import Workspace, spec_path
 from mlgate.exceptions import InvalidInput, mask_secrets
 from mlgate.gates.verdict import READABLE, SCHEMA, RuleStatus, Status
-from mlgate.registry import Registry
 from mlgate.registry import tracking_uri as default_uri
 from mlgate.report.checks import Published, publish
 
@@ -492,7 +491,7 @@ def svg_curve(
 
 
 def load_input(
-    root: Path,
+    root: Path | Workspace,
     model: str,
     verdict_path: Path,
     *,
@@ -507,6 +506,9 @@ def load_input(
     lineage is completed from the registry, unless ``registry`` is False.
     """
     import json
+
+    ws = Workspace.of(root, tracking_uri)
+    root = ws.root
 
     try:
         verdict = json.loads(verdict_path.read_text(encoding="utf-8"))
@@ -530,7 +532,7 @@ def load_input(
             "run_url": lineage.get("run_url"),
         }
     elif registry and verdict.get("version") is not None:  # a predictions verdict has no version to look up
-        metadata = Registry(root, tracking_uri).version_metadata(model, int(verdict["version"]))
+        metadata = ws.registry.version_metadata(model, int(verdict["version"]))
     return ReportInput(
         verdict=verdict, spec=spec, metadata=metadata, html_artifact=html_artifact or ReportInput.html_artifact
     )
@@ -573,7 +575,7 @@ def _write(path: Path, text: str, *, append: bool = False) -> None:
 
 
 def report_model(
-    root: Path,
+    root: Path | Workspace,
     model: str,
     verdict_path: Path,
     *,
@@ -593,7 +595,9 @@ def report_model(
     or summary) is also returned as text; with ``pr`` / ``check_run_sha`` the sticky comment and
     the check run are posted (mlgate.report.checks).
     """
-    data = load_input(root, model, verdict_path, registry=registry, html_artifact=html_artifact)
+    ws = Workspace.of(root)
+    root = ws.root
+    data = load_input(ws, model, verdict_path, registry=registry, html_artifact=html_artifact)
     result = ReportResult(model=model, version=data.verdict["version"], status=data.verdict["status"])
 
     def comment() -> Rendered:
@@ -617,5 +621,8 @@ def report_model(
             "html": lambda: render_html(data, root),
         }[text_format]()
     if pr is not None or check_run_sha:
-        result.posted = publish(root, data.verdict, comment().text, marker(model), pr=pr, head_sha=check_run_sha)
+        github = (lambda: ws.github) if ws.settings.github_token else None
+        result.posted = publish(
+            root, data.verdict, comment().text, marker(model), pr=pr, head_sha=check_run_sha, github=github
+        )
     return result

@@ -42,7 +42,7 @@ import pandas as pd
 
 from mlgate.config.lineage import incomplete_reason
 from mlgate.config.schema import Decision
-from mlgate.config.workspace import ModelContext, load_model_context, refuse_predictions
+from mlgate.config.workspace import ModelContext, Workspace, load_model_context, refuse_predictions
 from mlgate.data import file_md5, model_input
 from mlgate.exceptions import InvalidInput
 from mlgate.gates.adapter import adapt, apply_decision, decide
@@ -224,7 +224,7 @@ class ScoreResult:
 
 
 def score(
-    root: Path,
+    root: Path | Workspace,
     name: str,
     *,
     stage: str,
@@ -249,6 +249,8 @@ def score(
     digest (:mod:`mlgate.scoring.custody`), else exit 1 before anything is loaded.
     """
     start = time.perf_counter()
+    ws = Workspace.of(root, tracking_uri)
+    root = ws.root
     if engine not in ENGINES:
         raise InvalidInput(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
     if engine == "spark":
@@ -262,7 +264,7 @@ def score(
     refuse_predictions(ctx, "score")
     check_stage(ctx, stage)
     files = _input_files(inputs)
-    registry = Registry(root, tracking_uri)
+    registry = ws.registry
     mv, wanted = custody.resolve(registry, root, name, stage, ref=ref, allow_unpinned=allow_unpinned, warn=warn)
     progress(
         f"models:/{name}@{stage} is v{mv.version}, as {wanted.source} asks: loading it as {ctx.policy.file} trusts"

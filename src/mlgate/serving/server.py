@@ -15,9 +15,8 @@ from typing import Any
 
 import uvicorn
 
-from mlgate.config.workspace import load_model_context, refuse_predictions
+from mlgate.config.workspace import Workspace, load_model_context, refuse_predictions
 from mlgate.exceptions import ExternalServiceError, InvalidInput, mask_logs
-from mlgate.registry import Registry
 from mlgate.scoring import check_stage
 from mlgate.serving import tokens as token_source
 from mlgate.serving.app import create_app
@@ -48,7 +47,11 @@ class Options:
 
 
 def serve(
-    root: Path, name: str, stage: str, options: Options, started: Callable[[dict[str, Any]], None] = lambda _: None
+    root: Path | Workspace,
+    name: str,
+    stage: str,
+    options: Options,
+    started: Callable[[dict[str, Any]], None] = lambda _: None,
 ) -> None:
     """Serve ``models:/NAME@STAGE`` until the process is stopped (SIGINT/SIGTERM end it cleanly).
 
@@ -56,6 +59,8 @@ def serve(
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     mask_logs()  # a registry outage logged while serving may quote the tracking URI
+    ws = Workspace.of(root, options.tracking_uri)
+    root = ws.root
     ctx = load_model_context(root, name)
     refuse_predictions(ctx, "serve")
     check_stage(ctx, stage)
@@ -74,7 +79,7 @@ def serve(
     except AuditUnavailable as err:
         raise ExternalServiceError(f"audit store {audit.shown} does not answer: {err}") from None
     follower = Follower(
-        Registry(root, options.tracking_uri),
+        ws.registry,
         ctx,
         stage,
         options.poll_seconds,

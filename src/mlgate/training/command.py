@@ -211,18 +211,17 @@ def train_with_command(
     info: dict[str, Any],
     params: dict[str, Any],
     progress: Progress,
-    tracking_uri: str | None,
+    registry: Registry,
     output: Progress | None,
     timings: dict[str, float],
     start: float,
 ) -> Any:
-    """Run the spec's ``train.command`` in a run mlgate created, then register the one model it logged."""
+    """Run the spec's ``train.command`` in a run mlgate created in ``registry``; register the one model it logged."""
     assert ctx.spec.train is not None
     command = ctx.spec.train.command
     argv = shlex.split(command)  # checked when the spec was parsed
     info = info | {"lineage": LINEAGE_COMMAND, "command": command}
     tags = version_tags(info) | {"mlflow.source.git.commit": info["git_commit"], COMMAND_TAG: command}
-    registry = Registry(ctx.root, tracking_uri)
     run_id = registry.create_run(f"mlgate/{ctx.name}", f"train-{ctx.name}", tags)
     registry.log_params_to(run_id, run_params(ctx, params))
     registry.attach_json(run_id, json.dumps(info, indent=2), "mlgate/lineage.json")

@@ -23,7 +23,7 @@ from typing import Any
 from mlgate import __version__
 from mlgate.config.lineage import EXTERNAL_PREFIX, LINEAGE_EXTERNAL, LINEAGE_TAG, TRAIN_COMPLETE_TAG
 from mlgate.config.schema import repo_relative
-from mlgate.config.workspace import load_model_context, refuse_predictions
+from mlgate.config.workspace import Workspace, load_model_context, refuse_predictions
 from mlgate.data import file_md5
 from mlgate.exceptions import InvalidInput, RegistryUnavailable
 from mlgate.registry import Registry
@@ -139,7 +139,7 @@ def _check_exists(registry: Registry, uri: str) -> None:
 
 
 def register_external(
-    root: Path,
+    root: Path | Workspace,
     name: str,
     model_uri: str,
     *,
@@ -149,11 +149,13 @@ def register_external(
     cwd: Path | None = None,
 ) -> RegisterResult:
     """Register a model trained elsewhere as a new version of ``name`` with external lineage."""
+    ws = Workspace.of(root, tracking_uri)
+    root = ws.root
     ctx = load_model_context(root, name)  # the model must be governed here: its spec judges the version
     refuse_predictions(ctx, "register a model")
     source = parse_source(model_uri, cwd or Path.cwd())
     tags = stated_tags(root, source, commit, data or {})
-    registry = Registry(root, tracking_uri)
+    registry = ws.registry
     for mv in reversed(registry.versions(name)):  # a retry: the version the first attempt made
         if _same_source(mv.tags, source):
             if mv.tags.get(TRAIN_COMPLETE_TAG) != "true":

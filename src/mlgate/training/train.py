@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.config.estimators import recorded_params
-from mlgate.config.workspace import ModelContext, load_model_context, refuse_predictions
+from mlgate.config.workspace import ModelContext, Workspace, load_model_context, refuse_predictions
 from mlgate.data import ModelData, frame_columns, load_model_data, model_input
 from mlgate.gates.metrics import evaluate
 from mlgate.git import git_state
@@ -139,7 +139,7 @@ def _log(
 
 
 def train(
-    root: Path,
+    root: Path | Workspace,
     name: str,
     progress: Progress = lambda _msg: None,
     tracking_uri: str | None = None,
@@ -152,6 +152,8 @@ def train(
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
+    ws = Workspace.of(root, tracking_uri)
+    root = ws.root
     progress(f"checking models/{name}/model.yaml, its policy and params")
     ctx = load_model_context(root, name)
     refuse_predictions(ctx, "be trained")
@@ -161,13 +163,13 @@ def train(
     info = lineage(ctx, data, git_state(root), params)
     timings["load"] = time.perf_counter() - start
     if ctx.spec.train is not None:
-        return train_with_command(ctx, data, info, params, progress, tracking_uri, output, timings, start)
+        return train_with_command(ctx, data, info, params, progress, ws.registry, output, timings, start)
     assert ctx.spec.estimator is not None
     progress(f"fitting {ctx.spec.estimator.class_} on {len(data.train)} rows")
     fitted = _fit(ctx, data, params)
     timings["fit"] = time.perf_counter() - start - timings["load"]
     progress("logging to MLflow and registering a new version")
-    registry = Registry(root, tracking_uri)
+    registry = ws.registry
     registered = _log(registry, ctx, data, fitted, info, params)
     timings["log"] = time.perf_counter() - start - timings["load"] - timings["fit"]
     timings["total"] = time.perf_counter() - start
