@@ -59,6 +59,14 @@ _.pull_request_files  # tests/test_github.py: the client's pagination over a rea
 _.filename  # PullRequestFile, the item type of pull_request_files above
 _.closed_at  # Issue
 
+# used outside src: the demo wraps its steps in the CLI's error edge (devkit/mlgate_devkit/demo),
+# click calls a ParamType's convert, tests/test_init.py lists the rendered workflows and
+# scripts/render-workflows renders this repo's own
+_.handled
+_.convert
+_.WORKFLOWS
+_.THIS_REPO
+
 # TypedDict keys of the integrity report tables (mlgate.gates.integrity.native: ColumnNulls,
 # UnseenCategories): written into Measurement.details, read by the reports from the verdict JSON
 _.nulls

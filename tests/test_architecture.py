@@ -17,7 +17,11 @@ function counts as much as one at the top of the file.
 from __future__ import annotations
 
 import ast
+import configparser
+import functools
 import importlib
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -257,6 +261,167 @@ def test_the_cli_loads_the_service_stack_only_to_serve() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+# --------------------------------------------------------------------------- layers and imports
+# The layer order itself is import-linter's (.importlinter, `lint-imports` in scripts/test); these
+# tests hold what it does not: no module-level cycle, and function-level imports only where listed.
+
+CONTRACTS = PACKAGE.parents[1] / ".importlinter"
+
+
+def module_name(path: Path, package: Path = PACKAGE) -> str:
+    """``mlgate.config.schema`` for src/mlgate/config/schema.py (a package's ``__init__``: the package)."""
+    parts = [package.name, *path.relative_to(package).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@functools.cache
+def package_modules(package: Path) -> frozenset[str]:
+    """Every module name of the package."""
+    return frozenset(module_name(p, package) for p in package.rglob("*.py"))
+
+
+def _in_functions(tree: ast.AST) -> set[int]:
+    """ids of the nodes inside a function body (at any depth)."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            inside.update(id(child) for child in ast.walk(node) if child is not node)
+    return inside
+
+
+def package_imports(path: Path, package: Path = PACKAGE) -> Iterator[tuple[str, int, bool]]:
+    """(imported module of the package, line, inside a function?) of each import in ``path``.
+
+    ``from a.b import c`` imports the module ``a.b.c`` when there is one, else ``a.b``; relative
+    imports are resolved against the module's own package.
+    """
+    name = module_name(path, package)
+    modules = package_modules(package)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    inside = _in_functions(tree)
+    for node in ast.walk(tree):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                own = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+                base = ".".join([*own[: len(own) - node.level + 1], *([node.module] if node.module else [])])
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+        for target in targets:
+            while target not in modules and "." in target:
+                target = target.rpartition(".")[0]
+            if target in modules and target != name:
+                yield target, node.lineno, id(node) in inside
+
+
+def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, at any depth (a lazy import counts)."""
+    return {
+        module_name(p, package): {t for t, _, _ in package_imports(p, package)} for p in sorted(package.rglob("*.py"))
+    }
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle as ``[a, b, ..., a]`` (empty when there is none), by depth-first search."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return []
+
+
+def test_no_module_level_import_cycle() -> None:
+    """No module imports itself back through others (a function-level import counts)."""
+    cycle = find_cycle(import_graph())
+    assert cycle == [], "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_sees_a_cycle_hidden_in_a_function(tmp_path: Path) -> None:
+    """The check above can fail: a lazy import that closes a loop is found and named."""
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from pkg.sub import b\n")
+    (pkg / "sub" / "b.py").write_text("from . import c\n")
+    (pkg / "sub" / "c.py").write_text("def f():\n    from ..a import thing\n")
+    assert find_cycle(import_graph(pkg)) == ["pkg.a", "pkg.sub.b", "pkg.sub.c", "pkg.a"]
+    (pkg / "sub" / "c.py").write_text("def f():\n    import json\n")
+    assert find_cycle(import_graph(pkg)) == []
+
+
+def listed_function_imports() -> dict[str, set[str]]:
+    """The ``[mlgate:function-level-imports]`` section of .importlinter: importer -> modules."""
+    parser = configparser.ConfigParser()
+    parser.read(CONTRACTS, encoding="utf-8")
+    return {importer: set(value.split()) for importer, value in parser["mlgate:function-level-imports"].items()}
+
+
+def function_imports(package: Path = PACKAGE) -> dict[str, dict[str, int]]:
+    """importer -> {mlgate module imported inside one of its functions: first line}."""
+    found: dict[str, dict[str, int]] = {}
+    for path in sorted(package.rglob("*.py")):
+        for target, line, lazy in package_imports(path, package):
+            if lazy:
+                found.setdefault(module_name(path, package), {}).setdefault(target, line)
+    return found
+
+
+def test_function_level_imports_of_mlgate_modules_are_the_listed_ones() -> None:
+    """A lazy import hides a cycle or an upward import: only a heavy dependency justifies one."""
+    listed = listed_function_imports()
+    found = function_imports()
+    unlisted = [
+        f"{importer.replace('.', '/')}.py:{line}: {target}"
+        for importer, targets in found.items()
+        for target, line in targets.items()
+        if target not in listed.get(importer, set())
+    ]
+    assert unlisted == [], "import these at the top of the module, or list them (with the reason) in .importlinter"
+    stale = sorted(f"{i}: {t}" for i, targets in listed.items() for t in targets - set(found.get(i, {})))
+    assert stale == [], "listed in .importlinter but no longer imported in a function: remove them"
+
+
+def test_a_relative_import_in_a_function_counts_too(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "low.py").write_text("")
+    (pkg / "high.py").write_text("import json\n\n\ndef f():\n    from . import low\n    from .low import x\n")
+    assert function_imports(pkg) == {"pkg.high": {"pkg.low": 5}}
+
+
+def test_import_linter_breaks_on_an_upward_import(tmp_path: Path) -> None:
+    """The layers contract holds for real: a config module importing the gates is refused."""
+    source = tmp_path / "src"
+    shutil.copytree(PACKAGE, source / "mlgate", ignore=shutil.ignore_patterns("__pycache__"))
+    lint = [str(Path(sys.executable).with_name("lint-imports")), "--config", str(CONTRACTS), "--no-cache"]
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    kept = subprocess.run(lint, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    assert kept.returncode == 0, kept.stdout
+    lineage = source / "mlgate" / "config" / "lineage.py"
+    lineage.write_text(lineage.read_text() + "\n\ndef late():\n    from mlgate.gates import verdict\n")
+    broken = subprocess.run(lint, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    assert broken.returncode == 1, broken.stdout
+    assert "mlgate.config.lineage -> mlgate.gates.verdict" in broken.stdout
 
 
 def _command_functions(tree: ast.Module) -> list[ast.FunctionDef]:

@@ -7,8 +7,8 @@ from typing import get_args
 import numpy as np
 import pytest
 
-from mlgate.config import schema
-from mlgate.gates import catalog, drift, fairness
+from mlgate.config import catalog, schema
+from mlgate.gates import drift, fairness
 from mlgate.gates.integrity import native
 from mlgate.gates.metrics import classification_metrics, regression_metrics
 

@@ -517,7 +517,7 @@ def test_gitattributes_cannot_hide_a_policy_change(
 
 def test_judging_reads_ignore_the_trees_attributes(governed_repo: Path, tmp_path: Path) -> None:
     """A commit's .gitattributes cannot drop a policy from what is judged, nor rewrite its text."""
-    from mlgate.config.judging import materialise
+    from mlgate.gates.judging import materialise
 
     marker = "# built from $Format:%H$\n"
 
@@ -651,7 +651,7 @@ def test_an_approver_pinned_to_an_account_id_is_that_account_only(
 
 def test_trees_are_written_blob_by_blob_large_and_shared_files_alike(governed_repo: Path, tmp_path: Path) -> None:
     """Streamed from one `git cat-file --batch`: a file over the 1 MiB chunk, and one blob at two paths."""
-    from mlgate.config.judging import materialise
+    from mlgate.gates.judging import materialise
 
     big = bytes(range(256)) * (3 * 4096 + 7)  # ~3 MiB, not a multiple of the chunk
 
@@ -674,7 +674,7 @@ def test_trees_are_written_blob_by_blob_large_and_shared_files_alike(governed_re
 
 def test_the_reports_policy_diff_is_the_raw_text_whatever_the_attributes(governed_repo: Path) -> None:
     """A PR's `-diff` attribute on policies would make `git diff` say "Binary files differ"."""
-    from mlgate.config.judging import policy_changes
+    from mlgate.gates.judging import policy_changes
 
     base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
     commit(governed_repo, lambda repo: (LOOSEN(repo), write(".gitattributes", "policies/** -diff\n")(repo)))

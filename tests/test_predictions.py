@@ -396,7 +396,7 @@ def test_base_commit_predictions_judge_a_pull_request(
 
 
 def test_governance_counts_the_predictions_file_as_evaluation_data() -> None:
-    from mlgate.config.judging import evaluation_paths, judging_changes
+    from mlgate.gates.judging import evaluation_paths, judging_changes
 
     spec = {"predictions": {"path": SCORES, "label_column": "income"}, "data": {"reference": REFERENCE}}
     assert evaluation_paths(spec) == {"data.reference": REFERENCE, "predictions.path": SCORES}

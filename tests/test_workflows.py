@@ -19,7 +19,7 @@ import yaml
 
 from conftest import PROJECT
 from mlgate.cli.ui import write_outputs
-from mlgate.config.scaffold import TEMPLATES, WorkflowParams, render_workflow
+from mlgate.data.scaffold import TEMPLATES, WorkflowParams, render_workflow
 
 ACTIONS = sorted((PROJECT / "action").glob("*/action.yml"))
 WORKFLOWS = sorted((PROJECT / ".github" / "workflows").glob("*.yml"))

@@ -24,8 +24,8 @@ from mlgate.exceptions import InvalidInput
 
 # Function-level imports, kept inside the api functions on purpose: they keep cold start small
 # (a command imports only what it uses). The import-linter contract lists the same modules.
-#   validate            mlgate.config.validate
-#   init                mlgate.config.scaffold
+#   validate            mlgate.data.validate
+#   init                mlgate.data.scaffold
 #   schema              mlgate.config.schema
 #   pull                mlgate.data
 #   train               mlgate.training.train
@@ -36,9 +36,9 @@ from mlgate.exceptions import InvalidInput
 #   gate                mlgate.gates.run; Gated.blocked: mlgate.gates.verdict
 #   report              mlgate.report
 #   affected            mlgate.config.affected
-#   check               mlgate.config.validate, mlgate.config.affected, mlgate.gates.run, mlgate.report,
+#   check               mlgate.data.validate, mlgate.config.affected, mlgate.gates.run, mlgate.report,
 #                       mlgate.jsonout; Checked.blocked: mlgate.gates.verdict
-#   governance          mlgate.github.governance; Governed.blocked: mlgate.github.objects
+#   governance          mlgate.gates.governance; Governed.blocked: mlgate.github.objects
 #   propose_promotion   mlgate.promotion.proposal
 #   pin                 mlgate.promotion.proposal
 #   promote             mlgate.promotion
@@ -49,10 +49,10 @@ from mlgate.exceptions import InvalidInput
 #   workspace           mlgate.config.workspace
 
 if TYPE_CHECKING:
-    from mlgate.config.validate import ValidationReport
     from mlgate.config.workspace import Workspace
+    from mlgate.data.validate import ValidationReport
+    from mlgate.gates.governance import GovernanceReview
     from mlgate.gates.verdict import Verdict
-    from mlgate.github.governance import GovernanceReview
     from mlgate.monitoring.alerts import IssueSync
     from mlgate.monitoring.command import MonitorOutcome
     from mlgate.promotion import Promotion, StatusRow
@@ -142,7 +142,7 @@ class Validated:
 
 def validate(ws: Workspace, opts: ValidateOptions) -> Validated:
     """Validate every spec, policy and release of the repo and their cross-references."""
-    from mlgate.config.validate import validate_repo
+    from mlgate.data.validate import validate_repo
 
     return Validated(validate_repo(ws.root, check_data=not opts.no_data), ws.root)
 
@@ -161,8 +161,8 @@ class InitOptions:
 
 
 def init(opts: InitOptions) -> Any:
-    """Scaffold a governed repo in the current folder (an :class:`~mlgate.config.scaffold.InitResult`)."""
-    from mlgate.config.scaffold import init_repo
+    """Scaffold a governed repo in the current folder (an :class:`~mlgate.data.scaffold.InitResult`)."""
+    from mlgate.data.scaffold import init_repo
 
     return init_repo(
         Path.cwd(),
@@ -665,7 +665,7 @@ def check(ws: Workspace, opts: CheckOptions, feedback: Feedback = Feedback()) ->
     process: the specs, policies and imports are loaded once for every model. Gating stops at nothing:
     every affected model gets its verdict (a failing one makes the result blocked).
     """
-    from mlgate.config.validate import validate_repo
+    from mlgate.data.validate import validate_repo
 
     validation = Validated(validate_repo(ws.root, check_data=not opts.no_data), ws.root)
     if validation.invalid:
@@ -744,7 +744,7 @@ class Governed:
 
 def governance(ws: Workspace, opts: GovernanceOptions) -> Governed:
     """Judge the PR's governance changes from its reviews; post the check run unless ``no_post``."""
-    from mlgate.github.governance import review_governance
+    from mlgate.gates.governance import review_governance
 
     review = review_governance(
         ws.root, opts.base, opts.head, opts.pr, post=not opts.no_post, github=ws.github, teams=ws.teams

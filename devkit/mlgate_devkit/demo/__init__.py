@@ -25,8 +25,8 @@ from typing import Any
 
 from mlgate import jsonout
 from mlgate.config.schema import load_model_spec
-from mlgate.config.validate import validate_repo
 from mlgate.data import dvc_pull, dvc_record, file_md5
+from mlgate.data.validate import validate_repo
 from mlgate.exceptions import DvcError, InvalidInput, SpecError
 from mlgate.gates.run import run_gates
 from mlgate.git import run_git

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mlgate.config.schema import ModelSpec
 from mlgate.config.workspace import load_model_context, model_names
+from mlgate.config.yamlio import load, parse
 from mlgate.git import changed_files, show
 
 EVERYTHING = ("constraints.txt",)
@@ -38,7 +39,6 @@ def matches(path: str, patterns: Iterable[str]) -> bool:
 
 def _params_changed(root: Path, base: str, head: str) -> set[str]:
     """Top-level sections of params.yaml whose content differs between base and head."""
-    from mlgate.config.yamlio import parse
 
     def read(ref: str) -> dict[str, object]:
         text = show(root, ref, "params.yaml")
@@ -75,8 +75,6 @@ def command_inputs(root: Path, spec: ModelSpec) -> list[str]:
 
 def _stage_deps(root: Path, stages: list[str]) -> list[str]:
     """The ``deps`` of the named ``dvc.yaml`` stages (``foreach`` stages and ``file:stage`` targets are not read)."""
-    from mlgate.config.yamlio import load
-
     if not (root / "dvc.yaml").is_file():
         return []
     defined = load(root / "dvc.yaml", "dvc.yaml").data.get("stages")
@@ -101,7 +99,7 @@ def affected_models(root: Path, base: str, head: str, everything: Iterable[str] 
         reasons = [f for f in files if matches(f, everything) or f.startswith(f"models/{name}/")]
         if name in params:
             reasons.append(f"params.yaml ({name})")
-        ctx = load_model_context(root, name)
+        ctx = load_model_context(root, name, check_estimator=False)  # spec and policy files: no scikit-learn
         inputs = set(ctx.spec.input_files().values())
         reasons += [f for f in files if f.removesuffix(".dvc") in inputs or f == "dvc.lock"]
         reasons += [f for f in files if f in ctx.policy.files]
@@ -113,4 +111,4 @@ def affected_models(root: Path, base: str, head: str, everything: Iterable[str] 
 
 def gate_only(root: Path, names: Iterable[str]) -> list[str]:
     """Of ``names``, the predictions specs: nothing to train, the propose workflow only gates them."""
-    return sorted(name for name in names if load_model_context(root, name).spec.is_predictions)
+    return sorted(name for name in names if load_model_context(root, name, check_estimator=False).spec.is_predictions)

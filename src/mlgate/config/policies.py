@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgate.config.catalog import BUILTIN_RULE_PREFIX, GATE_FAMILIES
+from mlgate.config.lineage import canonical_hash
 from mlgate.config.schema import (
-    GATE_FAMILIES,
     POLICY_FOLDER,
     Gates,
     Policy,
@@ -25,10 +26,8 @@ from mlgate.config.schema import (
     is_absolute,
     parse,
 )
-from mlgate.config.yamlio import load
+from mlgate.config.yamlio import Document, load
 from mlgate.exceptions import Problem, SpecError
-from mlgate.gates.decisions import PREFIX as BUILTIN_PREFIX
-from mlgate.training.lineage import canonical_hash
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def _check_inside(path: Path, referrer: Any, root: Path) -> None:
         raise SpecError([doc.problem(loc, message)])
 
 
-def _check_unique_ids(policy: Policy, doc: Any) -> None:
+def _check_unique_ids(policy: Policy, doc: Document) -> None:
     problems = []
     for family in GATE_FAMILIES:
         seen: set[str] = set()
@@ -108,7 +107,7 @@ def _check_unique_ids(policy: Policy, doc: Any) -> None:
             if rid in seen:
                 message = f"duplicate rule id '{rid}': give each rule of a family its own 'id'"
                 problems.append(doc.problem(("gates", family, index), message))
-            if rid.startswith(BUILTIN_PREFIX):
+            if rid.startswith(BUILTIN_RULE_PREFIX):
                 message = (
                     f"rule id '{rid}' is reserved for the built-in degenerate-decisions rules "
                     "(tune them under settings.degenerate_decisions)"

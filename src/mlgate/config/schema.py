@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar, U
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
+from mlgate.config import catalog
+from mlgate.config.catalog import GateFamily
 from mlgate.config.yamlio import Document, KeyPath, load
 from mlgate.exceptions import Problem, SpecError
-from mlgate.gates import catalog
 
 Task = catalog.Task
 Severity = Literal["block", "warn"]
-GateFamily = Literal["performance", "fairness", "drift", "integrity", "documentation"]
-GATE_FAMILIES: tuple[str, ...] = get_args(GateFamily)
 COMPARISONS = ("min", "max", "max_regression")
 
 MONITORING_METRICS: tuple[str, ...] = (
@@ -269,7 +268,7 @@ class SensitiveFeature(StrictModel):
 class Estimator(StrictModel):
     """An estimator class with the scikit-learn API; its params live in ``params.yaml`` under the model name.
 
-    Only classes under the allowed module prefixes may be named (mlgate.training.estimator):
+    Only classes under the allowed module prefixes may be named (mlgate.config.estimators):
     importing a module runs its code, and the spec is the pull request author's to change.
     """
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from mlgate.config.catalog import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from mlgate.config.estimators import DEFAULT_ESTIMATOR_MODULES, check_params, estimator_modules, resolve_estimator
 from mlgate.config.policies import ResolvedPolicy, load_policy, rule_id
 from mlgate.config.schema import (
     ModelSpec,
@@ -23,8 +25,6 @@ from mlgate.config.schema import (
 )
 from mlgate.config.yamlio import Document, load
 from mlgate.exceptions import InvalidInput, Problem, SpecError
-from mlgate.gates.catalog import CLASSIFICATION_METRICS, REGRESSION_METRICS
-from mlgate.training.estimator import DEFAULT_ESTIMATOR_MODULES, check_params, estimator_modules, resolve_estimator
 
 if TYPE_CHECKING:
     from mlgate.github import GitHub
@@ -65,7 +65,8 @@ class ModelContext:
     spec_doc: Document
     policy: ResolvedPolicy
     params: dict[str, Any]
-    estimator_cls: type | None  # None: trained by the spec's own `train.command`, or a predictions spec
+    # None: trained by the spec's own `train.command`, a predictions spec, or loaded with check_estimator=False
+    estimator_cls: type | None
     release: Release | None
     # module prefixes estimator classes may come from, and skops may load types of (judged policy)
     estimator_modules: tuple[str, ...] = DEFAULT_ESTIMATOR_MODULES
@@ -217,11 +218,16 @@ def load_model_context(
     name: str,
     policy_source: PolicySource | None = None,
     spec: tuple[ModelSpec, Document] | None = None,
+    *,
+    check_estimator: bool = True,
 ) -> ModelContext:
     """Load and cross-check one model's spec, policy, params and release (no data read).
 
     ``spec`` replaces the spec on disk: on a pull request, the one the gates judge with (the
-    head's model fields, the base's judging fields; see mlgate.config.judging).
+    head's model fields, the base's judging fields; see mlgate.gates.judging).
+    ``check_estimator=False`` neither imports the estimator class (its module: scikit-learn, ...)
+    nor checks its params: for the commands that read only the spec, policy and release
+    (``affected``, ``status``, ``promote --plan``), which stay light; ``estimator_cls`` is then None.
     """
     path = spec_path(root, name)
     if not path.is_file():
@@ -243,7 +249,8 @@ def load_model_context(
     # the judged policy (on a PR: the base's) decides which packages a spec may import estimators from
     modules = estimator_modules(policy.policy if policy is not None else None)
     declarative = model.estimator is not None
-    estimator_cls = _collect(problems, lambda: resolve_estimator(model, spec_doc, modules)) if declarative else None
+    resolve = declarative and check_estimator
+    estimator_cls = _collect(problems, lambda: resolve_estimator(model, spec_doc, modules)) if resolve else None
     params: dict[str, Any] = {}
     if not model.is_predictions:  # predictions made elsewhere: no estimator, no params to check
         loaded = _collect(problems, lambda: load_params(root, model.name, spec_doc, required=declarative))
@@ -261,7 +268,7 @@ def load_model_context(
     if problems:
         raise SpecError(problems)
     assert policy is not None
-    assert estimator_cls is not None or not declarative
+    assert estimator_cls is not None or not resolve
     return ModelContext(root, model, spec_doc, policy, params, estimator_cls, release, modules)
 
 

@@ -2,7 +2,8 @@
 
 ``dvc`` resolves, pulls, loads and checks the files a spec names; ``holdout`` works out which
 evaluation rows a version has not trained on; ``model_input`` builds the one frame every model
-is called with (training, gates, scoring, serving, monitoring).
+is called with (training, gates, scoring, serving, monitoring). ``validate`` (``mlgate validate``)
+and ``scaffold`` (``mlgate init``) read data, so they live here, above config.
 """
 
 from mlgate.data.dvc import (

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlgate.config.schema import DATA_FORMATS, TEXT_MIN_ROWS, ModelSpec, data_format_error
+from mlgate.config.schema import DATA_FORMATS, TEXT_MIN_ROWS, ModelSpec, data_format_error, load_model_spec
+from mlgate.config.workspace import model_names, spec_path
 from mlgate.config.yamlio import Document, load
 from mlgate.exceptions import (
     DvcError,
@@ -345,9 +346,6 @@ def pull(
     Per model, what :func:`pull_model_data` did for each file; ``progress(index, total, text)``
     before each model. An unknown model is bad input, and nothing is fetched.
     """
-    from mlgate.config.schema import load_model_spec
-    from mlgate.config.workspace import model_names, spec_path
-
     names = list(models) or model_names(root)
     unknown = [n for n in names if not spec_path(root, n).is_file()]
     if unknown:

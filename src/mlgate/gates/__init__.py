@@ -4,6 +4,8 @@ One module per family (``performance``, ``fairness``, ``drift``, ``integrity``,
 ``documentation``). None of them knows about thresholds or severities: they measure, and
 :mod:`mlgate.gates.verdict` compares the measurements with the policy's rules. That split keeps the
 statistics testable against reference implementations (scipy, fairlearn) on their own.
+``judging`` loads a model as the gates judge it (the base branch's judging fields);
+``governance`` is the governance check of a pull request.
 """
 
 from __future__ import annotations

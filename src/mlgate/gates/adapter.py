@@ -38,6 +38,7 @@ from mlgate.config.schema import Decision, Output
 from mlgate.config.workspace import ModelContext
 from mlgate.exceptions import InvalidInput, SpecError
 from mlgate.gates.metrics import positive_label
+from mlgate.registry.flavours import XGBoostBooster
 
 
 def has_sklearn_api(model: Any, task: str) -> bool:
@@ -61,8 +62,6 @@ def own_columns(model: Any) -> list[str] | None:
     ``feature_names``; a LightGBM ``Booster`` ``feature_name()`` (``Column_0``... when fitted on
     an array: those are no column names, and the caller ignores names the data does not have).
     """
-    from mlgate.registry.flavours import XGBoostBooster
-
     if isinstance(model, XGBoostBooster):
         names = model.booster.feature_names
     elif hasattr(model, "feature_names_in_"):

@@ -25,10 +25,12 @@ from typing import Any, TypedDict
 
 import numpy as np
 
+from mlgate.config.catalog import BUILTIN_RULE_PREFIX
+from mlgate.config.schema import DegenerateDecisions, ModelSpec
 from mlgate.gates import Measurement
 
-PREFIX = "degenerate-decisions"
-"""Rule ids starting with this are the built-in rules': a policy cannot give its own rule one."""
+PREFIX = BUILTIN_RULE_PREFIX
+"""Rule ids starting with this are the built-in rules' (defined in the catalog: policy loading refuses it)."""
 CLASS_SHARE = f"{PREFIX}.class-share"
 SELECTION_RATE = f"{PREFIX}.selection-rate"
 
@@ -45,7 +47,7 @@ class BuiltinRule:
     severity: str = "block"
 
 
-def builtin_rules(settings: Any) -> list[BuiltinRule]:
+def builtin_rules(settings: DegenerateDecisions) -> list[BuiltinRule]:
     """The built-in rules under ``settings`` (a policy's ``settings.degenerate_decisions``); none if disabled."""
     if not settings.enabled:
         return []
@@ -67,7 +69,7 @@ def builtin_rules(settings: Any) -> list[BuiltinRule]:
     ]
 
 
-def decided_by(spec: Any) -> str:
+def decided_by(spec: ModelSpec) -> str:
     """How the spec turns scores into the decisions judged, in words (``threshold 0.2``)."""
     if spec.decision is not None:
         return f"threshold {spec.decision.threshold:g}"

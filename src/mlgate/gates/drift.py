@@ -172,7 +172,7 @@ def feature_drift(
         return list(pool.map(one, jobs))
 
 
-# What drift_measurement computes (tests/test_catalog.py checks it against mlgate.gates.catalog).
+# What drift_measurement computes (tests/test_catalog.py checks it against mlgate.config.catalog).
 _DRIFT_METRICS = ("psi", "ks_statistic", "ks_pvalue", "chi2_pvalue", "drifted_share", "oov_rate")
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from mlgate.config.catalog import LOWER_IS_BETTER
 from mlgate.gates import Measurement
-from mlgate.gates.catalog import LOWER_IS_BETTER
 
 
 def absolute(metric: str, metrics: dict[str, float]) -> Measurement:

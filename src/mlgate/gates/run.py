@@ -21,10 +21,10 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from mlgate import __version__, jsonout
-from mlgate.config.judging import Judged, judge_model
+from mlgate.config.catalog import GATE_FAMILIES
+from mlgate.config.lineage import canonical_hash, incomplete_reason
 from mlgate.config.policies import no_champion_stage, rule_id
 from mlgate.config.schema import (
-    GATE_FAMILIES,
     DocumentationRule,
     DriftRule,
     FairnessRule,
@@ -32,7 +32,8 @@ from mlgate.config.schema import (
     ModelSpec,
     PerformanceRule,
 )
-from mlgate.config.workspace import ModelContext, Workspace
+from mlgate.config.workspace import PARAMS_FILE, ModelContext, Workspace
+from mlgate.config.yamlio import load
 from mlgate.data import (
     HeldOut,
     ModelData,
@@ -46,7 +47,7 @@ from mlgate.data import (
     training_rows,
     version_held_out,
 )
-from mlgate.exceptions import InvalidInput
+from mlgate.exceptions import InvalidInput, SpecError
 from mlgate.gates import (
     Measurement,
     Skip,
@@ -59,11 +60,11 @@ from mlgate.gates import (
     performance,
 )
 from mlgate.gates.adapter import adapt, decide, own_columns
+from mlgate.gates.judging import Judged, judge_model
 from mlgate.gates.metrics import classification_metrics, positive_label, regression_metrics
 from mlgate.gates.verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state, is_ancestor, show
 from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, LoadedModel, ModelVersion, Registry, RunFacts
-from mlgate.training.lineage import canonical_hash
 
 Progress = Callable[[str], None]
 VERDICT_DIR = "mlgate/verdicts"
@@ -179,7 +180,6 @@ def _resolve_version(registry: Registry, name: str, version: int | None) -> tupl
     wanted = version or known[-1]
     if wanted not in known:
         raise InvalidInput(f"model '{name}' has no version {wanted} (versions: {', '.join(map(str, sorted(known)))})")
-    from mlgate.training.lineage import incomplete_reason
 
     mv = registry.version(name, wanted)
     run = registry.run_facts(mv.run_id)
@@ -522,10 +522,6 @@ def _base_model(
 
 def _params_evidence(root: Path, ctx: ModelContext, base: str, scratch: Path) -> dict[str, Any]:
     """The model's params.yaml section, head against ``base`` (read from git, parsed as governed YAML)."""
-    from mlgate.config.workspace import PARAMS_FILE
-    from mlgate.config.yamlio import load
-    from mlgate.exceptions import SpecError
-
     out: dict[str, Any] = {"file": PARAMS_FILE, "section": ctx.name, "base": base}
     text = show(root, base, PARAMS_FILE)
     section = None
@@ -628,7 +624,7 @@ def run_gates(
 
     With ``policy_ref`` (a PR's base commit, or the branch a promotion lands on) the judging
     fields of the spec, the policies and the evaluation data all come from that commit
-    (mlgate.config.judging); the model fields from the working tree. ``with_evidence=False``
+    (mlgate.gates.judging); the model fields from the working tree. ``with_evidence=False``
     leaves the verdict's ``evidence`` empty: a promotion decides from the rules alone and need
     not load the base branch's model or shuffle columns. ``expected_digest`` (what release.yaml
     pins, for a promotion) must be the digest of the version's files, else the one its registration

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from mlgate.config.catalog import GATE_FAMILIES
 from mlgate.gates import Measurement
 
 SCHEMA = "mlgate.verdict/2"
@@ -187,8 +188,6 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         """The verdict JSON (schema :data:`SCHEMA`), failed rules first."""
-        from mlgate.config.schema import GATE_FAMILIES
-
         return {
             "schema": SCHEMA,
             "model": self.model,

@@ -1,7 +1,8 @@
-"""GitHub: its REST client, approvals, check runs and comments, the governance check.
+"""The GitHub adapter: its REST client, which reviews count, who may approve.
 
 ``client`` is the only module that imports httpx; ``approvals`` says which reviews count;
-``checks`` posts the sticky report comment and check runs; ``governance`` is the governance check.
+``people`` asks GitHub who has access. What uses them (the governance check, the report's
+check runs, promotion comments) lives in the layers above.
 """
 
 from mlgate.github.client import DEFAULT_API_URL, MAX_ANNOTATIONS, GitHub, GitHubUnavailable

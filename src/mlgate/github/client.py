@@ -20,11 +20,18 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Self, TypeVar
 from urllib.parse import quote, urlencode
 
+# httpx's __init__ imports its command-line client (httpx._main) whenever click, rich and pygments
+# are installed (dvc brings rich and pygments; mlgate brings click): ~150 ms and rich/pygments in
+# every process that talks to GitHub. A None entry makes that import fail, and httpx falls back to
+# its stub `main` (the httpx CLI, which mlgate never runs). Left alone if httpx is already imported.
+if "httpx" not in sys.modules:
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None in sys.modules: the import fails
 import httpx
 
 from mlgate.exceptions import ExternalServiceError, InvalidInput, mask_deep

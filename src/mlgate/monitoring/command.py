@@ -20,18 +20,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlgate.config.workspace import Workspace, load_model_context
+from mlgate.config.workspace import ModelContext, Workspace, load_model_context
 from mlgate.exceptions import InvalidInput, MlgateError
+from mlgate.github import GitHub
+from mlgate.monitoring.alerts import IssueSync, ReviewIssue, review_issues, sync_custody_issue, sync_issue
+from mlgate.monitoring.retrain import RetrainResult, propose
 from mlgate.monitoring.run import MonitoringResult, run
 from mlgate.monitoring.verdict import SCHEMA
 from mlgate.registry import Registry, audit
-
-if TYPE_CHECKING:
-    from mlgate.github import GitHub
-    from mlgate.monitoring.alerts import IssueSync, ReviewIssue
-    from mlgate.monitoring.retrain import RetrainResult
+from mlgate.report import render_monitoring_html, render_monitoring_markdown
 
 Progress = Callable[[str], None]
 DEFAULT_REVIEW_DAYS = (30, 90, 180)
@@ -112,8 +111,6 @@ def monitor(
     history = _history(registry, name, stage, outcome) if (markdown or html or alert) else []
     report_markdown = None
     if markdown or html or alert:
-        from mlgate.report import render_monitoring_html, render_monitoring_markdown
-
         report_markdown = render_monitoring_markdown(verdict, history, root=root)
         if markdown:
             _write(markdown, report_markdown)
@@ -126,8 +123,6 @@ def monitor(
     ctx = load_model_context(root, name)
     github = ws.github
     if alert:
-        from mlgate.monitoring.alerts import review_issues, sync_issue
-
         progress(f"bringing the monitoring issue of {name}@{stage} in line with the verdict ({verdict['status']})")
         owner = ctx.spec.monitoring.owner or None
         outcome.alert = sync_issue(github, verdict, owner=owner, details_url=run_url(), report_markdown=report_markdown)
@@ -145,8 +140,6 @@ def monitor(
                 owner=owner,
             )
     if propose_retrain:
-        from mlgate.monitoring.retrain import propose
-
         outcome.retrain_pr = propose(root, name, verdict, github, remote=remote, base=base, progress=progress)
     return outcome
 
@@ -180,7 +173,7 @@ def _history(registry: Registry, name: str, stage: str, outcome: MonitorOutcome)
 
 
 def _entered_stage(
-    registry: Registry, name: str, stage: str, version: int, ctx: Any, outcome: MonitorOutcome
+    registry: Registry, name: str, stage: str, version: int, ctx: ModelContext, outcome: MonitorOutcome
 ) -> datetime | None:
     """When ``version`` entered ``stage`` by a promotion on record, for the last stage of the order only.
 
@@ -205,8 +198,6 @@ def _write(path: Path, text: str) -> None:
 
 def custody_alert(rows: list[dict[str, Any]], github: GitHub) -> IssueSync:
     """Bring the one custody issue in line with ``mlgate status`` rows, through ``github``; what was done."""
-    from mlgate.monitoring.alerts import sync_custody_issue
-
     return sync_custody_issue(github, rows, details_url=run_url())
 
 

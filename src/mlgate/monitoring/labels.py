@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from mlgate.config.workspace import ModelContext
+from mlgate.data import read_table
+from mlgate.data.dvc import resolve_file
 from mlgate.exceptions import SpecError
 from mlgate.monitoring.sources import AT, SCORE
 
@@ -87,9 +89,6 @@ def _outcomes(ctx: ModelContext) -> tuple[pd.DataFrame, str]:
     assert spec is not None
     wanted = [*spec.id_columns, spec.label_column]
     if spec.path is not None:
-        from mlgate.data import read_table
-        from mlgate.data.dvc import resolve_file
-
         found = resolve_file("labels", spec.path, ctx.root, ctx.spec_doc, ("monitoring", "labels", "path"))
         frame = read_table(ctx.root / found.path, found.path, allow_no_rows=True)  # none arrived yet
         missing = [c for c in wanted if c not in frame.columns]

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlgate.config.catalog import BY_NAME, names
 from mlgate.config.schema import DriftSettings, Features
 from mlgate.gates import Measurement, Skip, drift, integrity
-from mlgate.gates.catalog import BY_NAME, names
 from mlgate.gates.drift import FeatureDrift
 from mlgate.gates.metrics import classification_metrics, regression_metrics
 from mlgate.monitoring.estimate import Estimate, estimate

@@ -42,6 +42,8 @@ from mlgate.config.workspace import spec_path
 from mlgate.config.yamlio import Document, parse, replace_scalar
 from mlgate.data import dvc_checkout_all, dvc_push, share_workspace
 from mlgate.exceptions import InvalidInput, SpecError
+from mlgate.github import GitHub
+from mlgate.training.command import _echo, child_env, run_command
 
 Progress = Callable[[str], None]
 
@@ -94,7 +96,7 @@ def propose(
     root: Path,
     name: str,
     verdict: dict[str, Any],
-    client: Any,
+    client: GitHub,
     *,
     remote: str = "origin",
     base: str = "main",
@@ -260,8 +262,6 @@ def _run_recipe_command(
     root: Path, name: str, command: str, untracked_before: set[str], timeout_minutes: float, progress: Progress
 ) -> dict[str, Any]:
     """Run ``monitoring.retrain.command``; stage what it changed in git. Its output goes to stderr."""
-    from mlgate.training.command import _echo, child_env, run_command
-
     argv = shlex.split(command)  # checked when the spec was parsed
     progress(f"running `{command}` in {root}")
     env = child_env({"MLGATE_MODEL": name, "MLGATE_REPO": str(root.resolve())})

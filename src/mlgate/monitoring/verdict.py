@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlgate.config.catalog import BY_NAME
 from mlgate.config.policies import rule_id
 from mlgate.config.schema import RetrainWhen
 from mlgate.gates import Skip
-from mlgate.gates.catalog import BY_NAME
 from mlgate.gates.verdict import RuleResult, Status, failed_first, judge, overall_status, rule_counts
 from mlgate.monitoring.measure import Measurements
 

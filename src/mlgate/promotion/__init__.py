@@ -2,15 +2,16 @@
 
 ``plan`` checks and applies promotions, ``proposal`` writes the release.yaml edit and its pull
 request, ``comment`` posts the plan on the pull request, ``hooks`` tells deploy tooling what changed
-(outputs, repository_dispatch, GTO tags), ``readiness`` checks what must be in place before a stage.
+(outputs, repository_dispatch, GTO tags), ``readiness`` checks what must be in place before a stage;
+``check`` holds what plan, readiness and comment share (a precondition, how a version is shown).
 """
 
+from mlgate.promotion.check import Check, version_label
 from mlgate.promotion.hooks import EVENT_TYPE, HookFailed, Hooks
 from mlgate.promotion.plan import (
     ApplyResult,
     Change,
     ChangeOutcome,
-    Check,
     Plan,
     Promotion,
     PullRequest,
@@ -25,7 +26,6 @@ from mlgate.promotion.plan import (
     rollback,
     rollback_target,
     status,
-    version_label,
 )
 
 __all__ = [

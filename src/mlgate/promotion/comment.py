@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlgate.promotion.plan import version_label
+from mlgate.github import GitHub
+from mlgate.github.objects import Conclusion
+from mlgate.promotion.check import version_label
 
 if TYPE_CHECKING:
     from mlgate.github import GitHub
@@ -42,8 +44,6 @@ def markdown(plan: dict[str, Any]) -> str:
 
 def publish(plan: dict[str, Any], pr: int | None, head_sha: str | None, github: GitHub) -> dict[str, str]:
     """Upsert the plan comment on ``pr`` and a check run on ``head_sha`` (conclusion from the plan) via ``github``."""
-    from mlgate.github.objects import Conclusion
-
     body = markdown(plan)
     posted: dict[str, str] = {}
     if pr is not None:

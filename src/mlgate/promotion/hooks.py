@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlgate.exceptions import ExternalServiceError, MlgateError
+from mlgate.github import GitHub
 from mlgate.github.objects import Action, TagResult
 from mlgate.registry import Registry, audit
 
@@ -136,7 +137,7 @@ def run(
     return report
 
 
-def _tag(github: Any, record: audit.Record, report: HookReport) -> None:
+def _tag(github: GitHub, record: audit.Record, report: HookReport) -> None:
     bad = [n for n in (record.model, record.stage) if not _GTO_NAME.match(n)]
     if bad:
         report.errors.append(
@@ -159,7 +160,7 @@ def _tag(github: Any, record: audit.Record, report: HookReport) -> None:
         report.errors.append(f"GTO tag for {record.model} {record.stage}: {err.message}")
 
 
-def _dispatch(github: Any, registry: Registry, record: audit.Record, report: HookReport) -> None:
+def _dispatch(github: GitHub, registry: Registry, record: audit.Record, report: HookReport) -> None:
     if record.dispatched:
         report.already_dispatched.append(record.key)
         return

@@ -6,7 +6,7 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
   registry's alias points at, and checks each change against the policy's promotion rules
   for that stage. It verifies and never trusts: the gates the stage requires are run by the
   plan itself, for that exact version, under the base branch's policy, judging spec fields and
-  evaluation data (mlgate.config.judging) — tags and verdicts other jobs wrote are not read. The
+  evaluation data (mlgate.gates.judging) — tags and verdicts other jobs wrote are not read. The
   version's lineage must show reviewed inputs (its training commit is on the base branch, or
   its spec, params and data hashes equal those of a commit that is: a squash merge), a
   FINISHED run and a complete record; then the stage order and the PR's approvals. A plan
@@ -33,23 +33,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlgate import jsonout
-from mlgate.config.judging import judge_model, materialise
-from mlgate.config.release import entry_at, release_path, revisions
-from mlgate.config.schema import CHAMPION_ALIAS, StageRequirement, load_model_spec
-from mlgate.config.workspace import RELEASE_FILE, ModelContext, Workspace, model_names, refuse_predictions
-from mlgate.data import dvc_record
-from mlgate.exceptions import Blocked, GitError, InvalidInput, TamperedModel
-from mlgate.gates.verdict import FamilyStatus, Verdict
-from mlgate.git import commit_message, commits_touching, git_state, is_ancestor, resolve_commit, tree_entries
-from mlgate.github.approvals import Approval, People, count_approvals, named_approvers
-from mlgate.github.objects import Review
-from mlgate.promotion import readiness
-from mlgate.promotion.hooks import HookFailed, HookReport, Hooks, applied_by, change_output, model_uri
-from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit
-from mlgate.training.lineage import (
+from mlgate.config.estimators import recorded_params
+from mlgate.config.lineage import (
     EXTERNAL_PREFIX,
     LINEAGE_EXTERNAL,
     LINEAGE_MLGATE,
@@ -58,9 +46,34 @@ from mlgate.training.lineage import (
     canonical_hash,
     incomplete_reason,
 )
-
-if TYPE_CHECKING:
-    from mlgate.github import GitHub
+from mlgate.config.release import entry_at, release_path, revisions, set_stage
+from mlgate.config.schema import CHAMPION_ALIAS, StageRequirement, load_model_spec
+from mlgate.config.workspace import RELEASE_FILE, ModelContext, Workspace, load_params, model_names, refuse_predictions
+from mlgate.data import dvc_record
+from mlgate.exceptions import Blocked, GitError, InvalidInput, MlgateError, TamperedModel, mask_secrets
+from mlgate.gates.judging import judge_model, materialise
+from mlgate.gates.verdict import FamilyStatus, Verdict
+from mlgate.git import (
+    blobs,
+    commit_message,
+    commits_touching,
+    git_state,
+    is_ancestor,
+    resolve_commit,
+    tree_entries,
+)
+from mlgate.github import GitHub
+from mlgate.github.approvals import Approval, People, count_approvals, named_approvers
+from mlgate.github.objects import Review
+from mlgate.github.people import GitHubPeople
+from mlgate.promotion import hooks as deploy_hooks
+from mlgate.promotion import readiness
+from mlgate.promotion.check import Check, version_label
+from mlgate.promotion.comment import markdown, publish
+from mlgate.promotion.hooks import HookFailed, HookReport, Hooks, applied_by, change_output, model_uri
+from mlgate.promotion.proposal import pr_text, version_digest
+from mlgate.registry import TAG_PREFIX, ModelVersion, Registry, audit, manifest_of
+from mlgate.registry.mlflow import tampered
 
 Progress = Callable[[str], None]
 LEGACY_STAGES = {"staging": "Staging", "production": "Production"}
@@ -69,19 +82,6 @@ ARCHIVED_TAG = TAG_PREFIX + "archived"
 PASSING = frozenset({FamilyStatus.PASS, FamilyStatus.WARN, FamilyStatus.NONE})
 # How far back on the base branch a squash-merged version's inputs are looked for.
 REVIEWED_COMMITS_SEARCHED = 200
-
-
-@dataclass
-class Check:
-    """One precondition of a promotion, whether it holds, and why."""
-
-    name: str
-    ok: bool
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """The check as the plan JSON lists it."""
-        return {"check": self.name, "ok": self.ok, "detail": self.detail}
 
 
 class ChangeOutcome(StrEnum):
@@ -214,8 +214,6 @@ def fetch_pull_request(number: int, github: GitHub, teams: GitHub | None = None)
     Reviewers' access and team memberships are read through ``github`` (``teams``: the client that
     reads team memberships, default ``github``) when an approval is counted: keep them open until then.
     """
-    from mlgate.github.people import GitHubPeople
-
     pull = github.pull_request(number)
     reviews = github.pull_request_reviews(number)
     return PullRequest(
@@ -260,7 +258,8 @@ def releases(root: Path, base: str | None, into: Path) -> dict[str, tuple[ModelC
     for name in model_names(root):
         if not release_path(root, name).is_file():
             continue
-        ctx = judge_model(root, name, base, into / name, tree=tree).ctx  # release stages vs policy: exit 2 if unknown
+        # release stages vs policy (exit 2 if unknown); the estimator class is not needed: no scikit-learn import
+        ctx = judge_model(root, name, base, into / name, tree=tree, check_estimator=False).ctx
         refuse_predictions(ctx, f"be promoted (remove models/{name}/release.yaml)")
         found[name] = (ctx, ctx.release.versions() if ctx.release else {})
     return found
@@ -431,10 +430,6 @@ def _spec_hashes_at(
     root: Path, name: str, commit: str, scratch: Path, modules: tuple[str, ...]
 ) -> dict[str, str] | None:
     """spec, params and data hashes of ``name`` as of ``commit`` (what train records), or None."""
-    from mlgate.config.workspace import load_params
-    from mlgate.exceptions import MlgateError
-    from mlgate.training.estimator import recorded_params
-
     tree = materialise(root, commit, scratch / commit[:12])
     path = tree.root / "models" / name / "model.yaml"
     if not path.is_file():
@@ -656,11 +651,6 @@ def make_plan(
     return plan
 
 
-def version_label(version: int | None) -> str:
-    """``v3``, or ``—`` for an empty stage: how every message and table shows a version."""
-    return "—" if version is None else f"v{version}"
-
-
 def _to_archive(current: int | None, stage: str, stages: dict[str, int | None]) -> int | None:
     """The previous holder is archived unless release.yaml still wants it in another stage."""
     if current is None or any(v == current for s, v in stages.items() if s != stage):
@@ -729,7 +719,6 @@ def apply(
     chosen = {name: Hooks(h.dispatch or extra.dispatch, h.gto_tags or extra.gto_tags) for name, h in plan.hooks.items()}
     if any(chosen.get(r.model) for r in done):
         progress(f"deploy hooks for {len(done)} change(s) of {plan.commit[:12]}")
-        from mlgate.promotion import hooks as deploy_hooks
 
         ws = workspace or Workspace.of(root)
         result.hooks = deploy_hooks.run(done, chosen, registry, lambda: ws.github)
@@ -744,8 +733,6 @@ def committed_releases(root: Path) -> None:
     holds. Compared byte for byte with HEAD's blob, so no ``.gitattributes`` filter can make an
     edited file look clean, and an untracked or git-ignored file is seen too.
     """
-    from mlgate.git import blobs
-
     try:
         commit = resolve_commit(root, "HEAD")
     except GitError:
@@ -928,9 +915,6 @@ def status(root: Path | Workspace, registry: Registry | None = None) -> list[Sta
     holds what the previous revision of release.yaml asked for (the apply is pending), else
     ``MovedOutOfBand`` (moved outside a merged promotion).
     """
-    from mlgate.registry import manifest_of
-    from mlgate.registry.mlflow import tampered
-
     ws = Workspace.of(root)
     root = ws.root
     registry = registry or ws.registry
@@ -989,9 +973,6 @@ def rollback(root: Path | Workspace, model: str, stage: str) -> dict[str, Any]:
 
     Nothing moves in the registry: merging the pull request applies the rollback.
     """
-    from mlgate.config.release import set_stage
-    from mlgate.promotion.proposal import pr_text, version_digest
-
     ws = Workspace.of(root)
     root, registry = ws.root, ws.registry
     now, previous = rollback_target(registry, model, stage)
@@ -1087,8 +1068,6 @@ def promote(
         plan = make_plan(root, registry, policy_ref=base, pull=pull, progress=progress)
         payload = plan.as_dict()
         if post:
-            from mlgate.promotion.comment import publish
-
             posted = payload["posted"] = publish(payload, pr, pull.head_sha if pull else None, ws.github)
         changes = [
             {k: c[k] for k in ("model", "stage", "desired", "previous", "model_uri", "action")}
@@ -1106,8 +1085,5 @@ def promote(
     if not read_github:
         payload["github"] = {"read": False, "pr": pr, "approvals": "counted as absent (--no-github)"}
     if markdown_path:
-        from mlgate.exceptions import mask_secrets
-        from mlgate.promotion.comment import markdown
-
         markdown_path.write_text(mask_secrets(markdown(payload)), encoding="utf-8")
     return Promotion(mode=mode, plan=plan, payload=payload, posted=posted, changes=changes, hook_error=hook_error)

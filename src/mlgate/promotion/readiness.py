@@ -1,7 +1,7 @@
 """Readiness before a stage (production): what a pre-deployment checklist asks that mlgate can verify.
 
 The judged policy lists, per stage, which checks apply (``promotion.stages.<stage>.readiness``);
-``promote --plan`` and ``--apply`` add one :class:`~mlgate.promotion.plan.Check` per listed
+``promote --plan`` and ``--apply`` add one :class:`~mlgate.promotion.check.Check` per listed
 check to every change that moves a version into that stage. Each check reads the spec the
 promotion judges (and, for the rollback rehearsal, release.yaml's git history and the audit log) and says what it
 found or which key to set:
@@ -30,14 +30,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from mlgate.config.schema import Readiness
+from mlgate.config.workspace import ModelContext
+from mlgate.promotion.check import Check
 from mlgate.registry import Registry, audit
-
-if TYPE_CHECKING:
-    from mlgate.config.schema import Readiness
-    from mlgate.config.workspace import ModelContext
-    from mlgate.promotion.plan import Check
 
 Asked = tuple[tuple[str, dict[str, int | None]], ...]
 """release.yaml's revisions on the base branch, newest first: (commit, {stage: version})."""
@@ -53,8 +51,6 @@ def checks(ctx: ModelContext, registry: Registry, stage: str, readiness: Readine
 
     ``asked`` is release.yaml's history on the base branch, newest first: (commit, {stage: version}).
     """
-    from mlgate.promotion.plan import Check
-
     spec_file = f"models/{ctx.name}/model.yaml"
     out = []
     for name in readiness.checks:

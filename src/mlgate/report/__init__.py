@@ -1,6 +1,7 @@
 """Reports: a gate verdict's PR comment, HTML and step summary; a monitoring verdict's issue comment and HTML.
 
-The monitoring report (``mlgate.report.monitoring``) also charts the past monitoring runs.
+The monitoring report (``mlgate.report.monitoring``) also charts the past monitoring runs;
+``checks`` posts the sticky report comment and check runs.
 """
 
 from mlgate.report.monitoring import MONITORING_LIMIT, monitoring_marker

@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlgate.config.catalog import BY_NAME
 from mlgate.exceptions import mask_secrets
-from mlgate.gates.catalog import BY_NAME
 from mlgate.gates.verdict import RuleStatus
 from mlgate.report.render import RULE_ICONS, environment, fmt, gate_rows, mermaid_label, svg_bars
 

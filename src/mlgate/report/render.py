@@ -18,16 +18,15 @@ import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlgate.config.schema import ModelSpec
-from mlgate.exceptions import mask_secrets
-from mlgate.gates.catalog import LOWER_IS_BETTER
+from mlgate.config.catalog import LOWER_IS_BETTER
+from mlgate.config.schema import ModelSpec, load_model_spec
+from mlgate.config.workspace import Workspace, spec_path
+from mlgate.exceptions import InvalidInput, mask_secrets
 from mlgate.gates.verdict import READABLE, SCHEMA, RuleStatus, Status
-
-if TYPE_CHECKING:
-    from mlgate.config.workspace import Workspace
-    from mlgate.github.checks import Published
+from mlgate.registry import tracking_uri as default_uri
+from mlgate.report.checks import Published, publish
 
 COMMENT_LIMIT = 65_536
 SUMMARY_LIMIT = 1024 * 1024
@@ -508,10 +507,6 @@ def load_input(
     """
     import json
 
-    from mlgate.config.schema import load_model_spec
-    from mlgate.config.workspace import Workspace, spec_path
-    from mlgate.exceptions import InvalidInput
-
     ws = Workspace.of(root, tracking_uri)
     root = ws.root
 
@@ -531,8 +526,6 @@ def load_input(
     lineage = verdict.get("lineage")
     if isinstance(lineage, dict):  # written by `mlgate gate` since it records lineage: no registry needed
         # a function of the repo and the environment: MLflow is not imported
-        from mlgate.registry import tracking_uri as default_uri
-
         metadata = {
             "tracking_uri": tracking_uri or default_uri(root),
             "tags": dict(lineage.get("tags") or {}),
@@ -600,10 +593,8 @@ def report_model(
     The verdict, the spec and the registry are read once and the comment is rendered once.
     ``summary_path`` is appended to (``$GITHUB_STEP_SUMMARY``); ``text_format`` (markdown, html
     or summary) is also returned as text; with ``pr`` / ``check_run_sha`` the sticky comment and
-    the check run are posted (mlgate.github.checks).
+    the check run are posted (mlgate.report.checks).
     """
-    from mlgate.config.workspace import Workspace
-
     ws = Workspace.of(root)
     root = ws.root
     data = load_input(ws, model, verdict_path, registry=registry, html_artifact=html_artifact)
@@ -630,8 +621,6 @@ def report_model(
             "html": lambda: render_html(data, root),
         }[text_format]()
     if pr is not None or check_run_sha:
-        from mlgate.github.checks import publish
-
         github = (lambda: ws.github) if ws.settings.github_token else None
         result.posted = publish(
             root, data.verdict, comment().text, marker(model), pr=pr, head_sha=check_run_sha, github=github

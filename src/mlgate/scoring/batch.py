@@ -2,7 +2,7 @@
 
 1. The spec and policy are read (the stage must be one of the policy's ``promotion.stages``);
    ``models:/MODEL@STAGE`` is resolved **once** to a version number, which is refused when its
-   training did not complete (:func:`mlgate.training.lineage.incomplete_reason`), and loaded the
+   training did not complete (:func:`mlgate.config.lineage.incomplete_reason`), and loaded the
    governed way (:meth:`mlgate.registry.Registry.verified_folder`: the judged formats only).
 2. Every input file is checked against the version's signature before anything is scored:
    missing, extra (neither a signature column nor an ``--id-column``) and mistyped columns exit 2
@@ -40,6 +40,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import pandas as pd
 
+from mlgate.config.lineage import incomplete_reason
 from mlgate.config.schema import Decision
 from mlgate.config.workspace import ModelContext, Workspace, load_model_context, refuse_predictions
 from mlgate.data import file_md5, model_input
@@ -48,7 +49,6 @@ from mlgate.gates.adapter import adapt, apply_decision, decide
 from mlgate.gates.metrics import positive_label
 from mlgate.registry import TAG_PREFIX, LoadedModel, ModelVersion, Registry
 from mlgate.scoring import custody
-from mlgate.training.lineage import incomplete_reason
 
 ENGINES = ("pandas", "spark")
 BATCH_ROWS = 100_000

@@ -1,5 +1,5 @@
 """Training: fit a model from its spec and register it.
 
-``train`` fits, logs and registers; ``estimator`` builds the pipeline; ``lineage`` is the
-provenance recorded on every version.
+``train`` fits, logs and registers; ``estimator`` builds the pipeline; ``record`` is what a
+trained version records (lineage, run params, tags); ``command`` runs a spec's own training command.
 """

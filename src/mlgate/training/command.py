@@ -36,12 +36,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlgate.config.lineage import LINEAGE_COMMAND
 from mlgate.config.workspace import PARAMS_FILE, ModelContext
 from mlgate.data import ModelData, file_md5, read_table, split_positions, split_settings, write_rows
 from mlgate.exceptions import RegistryUnavailable, TrainingFailed, mask_secrets, missing_extra
 from mlgate.registry import TAG_PREFIX, Registry
-from mlgate.training.lineage import LINEAGE_COMMAND
-from mlgate.training.train import register_complete
+from mlgate.training.record import TrainResult, register_complete, run_params, version_tags
 
 Progress = Callable[[str], None]
 TAIL_LINES = 20
@@ -217,8 +217,6 @@ def train_with_command(
     start: float,
 ) -> Any:
     """Run the spec's ``train.command`` in a run mlgate created in ``registry``; register the one model it logged."""
-    from mlgate.training.train import TrainResult, run_params, version_tags
-
     assert ctx.spec.train is not None
     command = ctx.spec.train.command
     argv = shlex.split(command)  # checked when the spec was parsed

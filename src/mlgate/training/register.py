@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
+from mlgate.config.lineage import EXTERNAL_PREFIX, LINEAGE_EXTERNAL, LINEAGE_TAG, TRAIN_COMPLETE_TAG
 from mlgate.config.schema import repo_relative
 from mlgate.config.workspace import Workspace, load_model_context, refuse_predictions
 from mlgate.data import file_md5
 from mlgate.exceptions import InvalidInput, RegistryUnavailable
 from mlgate.registry import Registry
-from mlgate.training.lineage import EXTERNAL_PREFIX, LINEAGE_EXTERNAL, LINEAGE_TAG, TRAIN_COMPLETE_TAG
 
 _RUNS = re.compile(r"^runs:/([A-Za-z0-9_-]+)/(\S+)$")
 _MODEL_ID = re.compile(r"^models:/(m-[0-9a-f]+)$")

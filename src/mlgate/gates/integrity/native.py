@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from mlgate.config.catalog import NATIVE_INTEGRITY_METRICS
 from mlgate.gates import Measurement
-from mlgate.gates.catalog import NATIVE_INTEGRITY_METRICS
 
 NATIVE_METRICS = NATIVE_INTEGRITY_METRICS
 MAX_VALUES = 10  # unseen category values listed per column

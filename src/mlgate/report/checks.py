@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.config.catalog import GATE_FAMILIES
 from mlgate.config.policies import rule_id
-from mlgate.config.schema import GATE_FAMILIES
 from mlgate.config.yamlio import load
 from mlgate.gates.verdict import FAILED, Status
+from mlgate.github.client import GitHub
 from mlgate.github.objects import Conclusion
 
 if TYPE_CHECKING:

@@ -19,6 +19,8 @@ from typing import Any
 
 from mlgate import git
 from mlgate.config.schema import NAME_PATTERN, TEXT_MIN_ROWS
+from mlgate.config.yamlio import load
+from mlgate.data import dvc_add, dvc_init, read_table
 from mlgate.exceptions import InvalidInput
 
 ACTIONS = "<owner>/<repo>@v1"
@@ -324,8 +326,6 @@ def _model_files(
     plan: _Plan,
 ) -> tuple[str, list[str]]:
     """Add the spec and the params section to ``plan``; return the task and notes."""
-    from mlgate.data import read_table
-
     frame = read_table(root / data, data)
     if target not in frame.columns:
         raise InvalidInput(
@@ -359,8 +359,6 @@ def _model_files(
     comment = "# Estimator params per model (shown by `dvc params diff`); the spec names the class.\n"
     params_path = root / "params.yaml"
     if params_path.is_file():
-        from mlgate.config.yamlio import load
-
         existing = load(params_path, "params.yaml", allow_empty=True).data
         if name in existing:
             plan.conflicts.append(f"params.yaml (its section '{name}:')")
@@ -437,8 +435,6 @@ def init_repo(
         )
 
     # git and DVC first: if `dvc add` refuses the file, none of mlgate's files is written yet
-    from mlgate.data import dvc_add, dvc_init
-
     if git.toplevel(root) is None:
         git.init(root)
         result.ran.append("git init")

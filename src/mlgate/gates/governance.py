@@ -5,7 +5,7 @@ cannot let its own PR through. The change itself still needs a human. The check 
 ``mlgate / governance`` stays red while the PR changes any of:
 
 - ``policies/**``;
-- a judging field of a spec (mlgate.config.judging: task, target, positive label, sensitive features,
+- a judging field of a spec (mlgate.gates.judging: task, target, positive label, sensitive features,
   policy, monitoring, split and evaluation data, including the DVC md5 of evaluation data);
   a model new in the PR, or removed by it;
 - an evaluation data pointer: the ``.dvc`` file or ``dvc.lock`` entry of a file a spec
@@ -39,18 +39,22 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from mlgate.config.judging import (
+from mlgate.config.policies import load_policy
+from mlgate.config.schema import Governance
+from mlgate.data import dvc_record
+from mlgate.exceptions import InvalidInput, MlgateError
+from mlgate.gates.judging import (
     BaseTree,
     FieldChange,
     evaluation_paths,
     judging_changes,
     materialise,
 )
-from mlgate.config.schema import Governance
-from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.git import PathChange, merge_base, path_changes, raw_diff, show
 from mlgate.github.approvals import ApprovalCount, People, count_approvals, named_approvers, writers
+from mlgate.github.client import GitHub
 from mlgate.github.objects import Conclusion, Review
+from mlgate.github.people import GitHubPeople
 
 if TYPE_CHECKING:
     from mlgate.github.client import GitHub
@@ -180,7 +184,6 @@ def _evaluation_files(tree: BaseTree, spec: dict[str, Any] | None) -> dict[str, 
 
 
 def _record(tree: BaseTree, rel: str) -> tuple[str, str] | None:
-    from mlgate.data import dvc_record
 
     try:
         return dvc_record(rel, tree.root, tree.repo)
@@ -362,8 +365,6 @@ def governance_changes(root: Path, base: str, head: str, found: Trees) -> list[G
 
 def base_governance(tree: BaseTree) -> Governance | None:
     """The ``governance:`` section of the tree's resolved ``policies/default.yaml``, if any."""
-    from mlgate.config.policies import load_policy
-
     path = tree.root / DEFAULT_POLICY
     if not path.is_file():
         return None
@@ -473,8 +474,6 @@ def review_governance(
     ``teams`` reads team memberships (the workspace's client with ``MLGATE_ORG_TOKEN`` when set);
     without it, ``github`` does (mlgate.github.people).
     """
-    from mlgate.github.people import GitHubPeople
-
     with trees(root, base, head) as found:
         changes = governance_changes(root, base, head, found)
         governance = base_governance(found.base) if changes else None

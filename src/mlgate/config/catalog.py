@@ -10,9 +10,12 @@ are all derived from :data:`METRICS`. The code that computes the metrics (``gate
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Task = Literal["classification", "regression"]
+GateFamily = Literal["performance", "fairness", "drift", "integrity", "documentation"]
+GATE_FAMILIES: tuple[str, ...] = get_args(GateFamily)
+"""The rule families of a policy's ``gates:``, in verdict order (here, not in the schema: verdicts need no pydantic)."""
 Family = Literal["performance", "fairness", "drift", "integrity", "monitoring"]
 Better = Literal["higher", "lower"]
 Range = tuple[float | None, float | None]
@@ -118,3 +121,6 @@ LOWER_IS_BETTER = frozenset(m.name for m in METRICS if m.better == "lower")
 METRIC_RANGES: dict[str, Range] = {m.name: m.range for m in METRICS if m.range is not None}
 METRIC_ALIASES: dict[str, str] = {alias: m.name for m in METRICS for alias in m.aliases}
 """Common names of metrics that difflib would not map to ours (it finds 'pr_auc' for 'auc')."""
+
+BUILTIN_RULE_PREFIX = "degenerate-decisions"
+"""Rule ids of the built-in rules (:mod:`mlgate.gates.decisions`) start with this: no policy rule may."""

@@ -14,7 +14,7 @@ so it is evaluation data (``predictions.path`` and its md5), and its columns and
 what is measured.
 
 On a pull request the gates take the judging fields from the base commit (see
-:func:`judged_spec_data`), and a PR that changes one is a governance change (mlgate.github.governance):
+:func:`judged_spec_data`), and a PR that changes one is a governance change (mlgate.gates.governance):
 reported at the top of its report and held red until a named approver approves it.
 """
 
@@ -28,7 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mlgate.git import raw_diff, resolve_commit, work_tree_changes
+from mlgate.config.schema import ModelSpec, load_model_spec, parse
+from mlgate.config.workspace import ModelContext, PolicySource, load_model_context, spec_path
+from mlgate.config.yamlio import load
+from mlgate.data import DataAt, dvc_record
+from mlgate.exceptions import GitError, InvalidInput
+from mlgate.git import blobs, raw_diff, resolve_commit, tree_entries, work_tree_changes, write_blobs
 
 # Top-level spec keys that judge a model (``data`` is split below: part of it trains, part judges).
 JUDGING_KEYS = ("task", "target", "positive_label", "sensitive_features", "policy", "monitoring", "predictions")
@@ -167,8 +172,6 @@ class BaseTree:
 
     def spec_data(self, name: str) -> dict[str, Any] | None:
         """The model's spec at the base as parsed YAML (None when the model is new in the PR)."""
-        from mlgate.config.yamlio import load
-
         path = self.root / "models" / name / "model.yaml"
         if not path.is_file():
             return None
@@ -193,9 +196,6 @@ def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
     policy file from what is judged (``export-ignore``) or rewrite its text (``export-subst``,
     ``ident``, ``eol``, a smudge filter). A symbolic link is kept only when it points inside the tree.
     """
-    from mlgate.exceptions import GitError, InvalidInput
-    from mlgate.git import blobs, tree_entries, write_blobs
-
     try:
         commit = resolve_commit(repo, ref)
     except GitError as err:
@@ -245,8 +245,8 @@ class Judged:
     and what the pull request changes in judging.
     """
 
-    ctx: Any  # mlgate.config.workspace.ModelContext
-    at: Any  # mlgate.data.DataAt | None: None = the workspace
+    ctx: ModelContext
+    at: DataAt | None  # None: the workspace
     base: str | None
     changes: list[FieldChange]
     policy_changes: list[dict[str, str]]
@@ -254,7 +254,6 @@ class Judged:
 
 
 def _md5s(files: dict[str, str], records_root: Path, objects: Path) -> dict[str, str]:
-    from mlgate.data import dvc_record
 
     return {role: (dvc_record(rel, records_root, objects) or ("",))[0] for role, rel in files.items() if rel}
 
@@ -265,30 +264,36 @@ def policy_changes(repo: Path, base: str) -> list[dict[str, str]]:
     return [{"file": f, "diff": raw_diff(repo, base, f)} for f in work_tree_changes(repo, base, "policies")]
 
 
-def judge_model(repo: Path, name: str, base: str | None, scratch: Path, *, tree: BaseTree | None = None) -> Judged:
+def judge_model(
+    repo: Path,
+    name: str,
+    base: str | None,
+    scratch: Path,
+    *,
+    tree: BaseTree | None = None,
+    check_estimator: bool = True,
+) -> Judged:
     """Load ``name`` for judging.
 
     As it is (``base=None``), or with ``base``'s judging fields, policies and evaluation data
-    (a pull request, or a promotion checked on the branch it lands on).
+    (a pull request, or a promotion checked on the branch it lands on). ``check_estimator``: as
+    :func:`~mlgate.config.workspace.load_model_context` (False: the estimator's module is not imported).
     """
     from dataclasses import replace
 
-    from mlgate.config.schema import ModelSpec, load_model_spec, parse
-    from mlgate.config.workspace import PolicySource, load_model_context, spec_path
-    from mlgate.data import DataAt
-
     if base is None:
-        return Judged(load_model_context(repo, name), None, None, [], [])
+        return Judged(load_model_context(repo, name, check_estimator=check_estimator), None, None, [], [])
     tree = tree or materialise(repo, base, scratch / "base")
     path = spec_path(repo, name)
     if not path.is_file():
-        return Judged(load_model_context(repo, name), None, None, [], [])  # says "no spec", exit 2
+        # says "no spec", exit 2
+        return Judged(load_model_context(repo, name, check_estimator=check_estimator), None, None, [], [])
     _, head_doc = load_model_spec(path, repo)  # parsed: a malformed head spec is refused here
     base_data = tree.spec_data(name)
     judged_doc = replace(head_doc, data=judged_spec_data(head_doc.data, base_data))
     judged: ModelSpec = parse(ModelSpec, judged_doc)
     source = PolicySource(root=tree.root, policy_file=judged.policy, ref=tree.ref)
-    ctx = load_model_context(repo, name, source, spec=(judged, judged_doc))
+    ctx = load_model_context(repo, name, source, spec=(judged, judged_doc), check_estimator=check_estimator)
     base_md5s = _md5s(evaluation_paths(base_data), tree.root, repo)
     head_md5s = _md5s(evaluation_paths(head_doc.data), repo, repo)
     changes = judging_changes(base_data, head_doc.data, base_md5s, head_md5s)
