@@ -4,18 +4,22 @@ Takes an existing governed repo (``--repo``, e.g. the demo's: ``python -m mlgate
 --no-pr --workdir /tmp/demo`` then ``--repo /tmp/demo/repo``) whose model already has a
 registered version: training is not part of the overhead, and nothing is built here.
 
-**Measured**: the commands of the propose workflow's model job (:func:`pr_commands`, the one
-place that lists them), each a fresh process as the workflow runs them, one after another; a
-measurement is their summed wall time::
+**Measured**: the PR journey of one model (:func:`pr_commands`, the one place that lists it),
+each command a fresh process as the workflow runs it; a measurement is their summed wall time.
+``--journey check`` (the default) is the one-process command::
+
+    mlgate check MODEL --base BASE --summary … --pr N --check-run-sha SHA --github-output FILE
+
+``--journey steps`` is the same work as three processes (the propose workflow's model job)::
 
     mlgate validate
     mlgate gate MODEL --base BASE --json verdict.json --github-output FILE
     mlgate report MODEL --verdict verdict.json --markdown … --html … --summary … \\
         --pr N --check-run-sha SHA --github-output FILE
 
-``report`` posts the sticky comment and the check run to the local GitHub stand-in
+Both post the sticky comment and the check run to the local GitHub stand-in
 (``mlgate_devkit.github_stand_in.FakeGitHub``, started here on 127.0.0.1; GITHUB_API_URL,
-GITHUB_TOKEN and GITHUB_REPOSITORY point at it). ``gate`` attaches its verdict to the version, as
+GITHUB_TOKEN and GITHUB_REPOSITORY point at it). The verdict is attached to the version, as
 in the workflow, so the repo's registry gains one verdict per run.
 
 **Anchor**: one fresh ``python -c`` process that imports mlflow and scikit-learn, loads the
@@ -28,10 +32,11 @@ Both run alternately (``--pairs`` times, after one warm-up of each; see ``cold.p
 that fails (gate: any exit but 0 pass/warn and 1 blocked), a missing comment or check run, or a
 request the stand-in found invalid exits 1. Last line (medians; see benchmarks/README.md)::
 
-    validate_s=… gate_s=… report_s=… overhead_s=… overhead_mb=… overhead_self_mb=…
+    check_s=… overhead_s=… overhead_mb=… overhead_self_mb=…      (--journey steps: validate_s= gate_s= report_s=)
     anchor_s=… anchor_mb=… anchor_self_mb=… ratio=…   (one line)
 
-    python benchmarks/pr_overhead.py --repo /tmp/demo/repo [--model credit] [--base REF] [--pairs 3]
+    python benchmarks/pr_overhead.py --repo /tmp/demo/repo [--model credit] [--base REF] [--pairs 3] \\
+        [--journey check|steps]
 
 mlgate runs as a user runs it (``cold.mlgate_command``: the ``mlgate`` script beside this
 interpreter), so ``PYTHONPATH=src`` runs a source tree's code.
@@ -76,10 +81,39 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def pr_commands(model: str, base: str, head: str, out: Path) -> dict[str, tuple[list[str], tuple[int, ...]]]:
-    """The PR overhead: step name -> (argv, accepted exit codes), run in this order (the one list)."""
+def pr_commands(
+    model: str, base: str, head: str, out: Path, journey: str = "check"
+) -> dict[str, tuple[list[str], tuple[int, ...]]]:
+    """The PR overhead: step name -> (argv, accepted exit codes), run in this order (the one list).
+
+    ``check``: one process validates, gates and reports; ``steps``: validate, gate, report apart.
+    Exit 1 (blocked) is a verdict all the same.
+    """
     mlgate = cold.mlgate_command()
     verdict, outputs = out / "verdict.json", out / "github-output"
+    if journey == "check":
+        return {
+            "check": (
+                [
+                    *mlgate,
+                    "check",
+                    model,
+                    "--base",
+                    base,
+                    "--summary",
+                    str(out / "summary.md"),
+                    "--html-artifact",
+                    f"the mlgate-report-{model} artifact of this run",
+                    "--pr",
+                    str(PR_NUMBER),
+                    "--check-run-sha",
+                    head,
+                    "--github-output",
+                    str(outputs),
+                ],
+                (0, 1),
+            )
+        }
     return {
         "validate": ([*mlgate, "validate"], (0,)),
         "gate": (
@@ -136,6 +170,12 @@ def main() -> int:
     parser.add_argument("--model", default="credit")
     parser.add_argument("--base", default="HEAD", help="the PR's base commit (gate --base); default HEAD")
     parser.add_argument("--pairs", type=int, default=3, help="timed (overhead, anchor) pairs; medians reported")
+    parser.add_argument(
+        "--journey",
+        choices=["check", "steps"],
+        default="check",
+        help="one `mlgate check` process (default) or validate, gate and report as three processes",
+    )
     args = parser.parse_args()
     repo = args.repo.resolve()
     base = git(repo, "rev-parse", args.base)
@@ -153,7 +193,7 @@ def main() -> int:
     steps: dict[str, list[float]] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="mlgate-pr-overhead-") as tmp:
-            commands = pr_commands(args.model, base, head, Path(tmp))
+            commands = pr_commands(args.model, base, head, Path(tmp), args.journey)
 
             def overhead() -> cold.Sample:
                 runs = []

@@ -364,6 +364,35 @@ def test_check_gates_and_reports_in_one_process(registry_repo: Path, tmp_path: P
     assert (reports / "insurance.html").read_text().lstrip().lower().startswith("<!doctype html")
 
 
+def test_check_posts_the_sticky_comment_and_check_run_as_report_does(
+    registry_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PR journey in one process: `check --pr --check-run-sha --summary` posts what `report` posts, once."""
+    from conftest import github_stand_in
+
+    repo = copy_repo(registry_repo, tmp_path / "repo")
+    token, sha = "ghs_mlgateCHECKtoken00000000000000000", "b" * 40
+    summary = tmp_path / "summary.md"
+    args = ["check", "insurance", "--no-attach", "--pr", "7", "--check-run-sha", sha, "--summary", str(summary)]
+    with github_stand_in(monkeypatch, token, "octo-org/models") as github:
+        github.add_pull(7)
+        first = invoke(CliRunner(), *args, "--json", "-", cwd=repo)
+        [run] = github.check_runs.values()
+        again = invoke(CliRunner(), *args, "--json", "-", cwd=repo)
+        verdict = json.loads(first.stdout)["models"][0]["verdict"]
+        assert first.exit_code == (1 if verdict["status"] == "fail" else 0), first.output
+        assert again.exit_code == first.exit_code
+        mine = [c for c in github.comments[7] if "<!-- mlgate:report model=insurance -->" in c["body"]]
+        assert len(mine) == 1, "the sticky comment is updated, never duplicated"
+        assert run["public"]["head_sha"] == sha
+        assert (run["public"]["conclusion"] == "failure") == (verdict["status"] == "fail")
+        assert github.violations == []
+    checked = json.loads(first.stdout)["models"][0]
+    assert checked["reports"]["comment-url"] == json.loads(again.stdout)["models"][0]["reports"]["comment-url"]
+    assert summary.read_text().count("insurance") >= 2, "each run appends its step summary"
+    assert token not in first.output + again.output
+
+
 def test_check_without_models_gates_what_the_change_affects(registry_repo: Path, tmp_path: Path) -> None:
     repo = copy_repo(registry_repo, tmp_path / "repo")
     result = invoke(CliRunner(), "check", "--base", "HEAD", "--no-attach", "--json", "-", cwd=repo)

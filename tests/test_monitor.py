@@ -343,6 +343,20 @@ def test_outcomes_arriving_later_turn_performance_rules_on(trained: dict[str, An
     assert "250 labelled production rows" in roc["explanation"]
 
 
+def test_an_outcome_that_is_not_a_class_of_the_model_is_an_error_not_a_skip(
+    trained: dict[str, Any], served: pd.DataFrame
+) -> None:
+    """Fail closed: a labels file whose outcome the model cannot have (7) never lets a rule read as not applying."""
+    repo = copy_repo(trained["repo"], trained["base"] / "bad-outcomes")
+    write_outcomes(repo, served.assign(risk=7))
+    done = monitor(trained, "--since", "1h", repo=repo)
+    verdict = json.loads(done.stdout)
+    roc = rule(verdict, "roc_auc")
+    assert roc["status"] == "error", roc
+    assert "outcome 7 is not a class of the model" in roc["explanation"]
+    assert done.exit_code == 1, done.output
+
+
 # --- (d) PostgreSQL audit store -------------------------------------------------------------
 
 

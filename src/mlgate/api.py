@@ -601,9 +601,18 @@ class CheckOptions:
     no_attach: bool = False
     no_data: bool = False
     reports: Path | None = None
+    summary_path: Path | None = None
+    html_artifact: str = "the HTML report artifact of this run"
+    pr: int | None = None
+    check_run_sha: str | None = None
     repo: str | None = None
     json_path: str | None = None
     github_output: str | None = None
+
+    @property
+    def publishes(self) -> bool:
+        """Something is written or posted from each verdict (a report step, not only gating)."""
+        return bool(self.reports or self.summary_path or self.pr is not None or self.check_run_sha)
 
 
 @dataclass(frozen=True)
@@ -612,7 +621,7 @@ class ModelCheck:
 
     model: str
     verdict: Verdict
-    reports: dict[str, str] = field(default_factory=dict)
+    reports: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The model, its verdict's status, version and counts, the report files and the verdict."""
@@ -679,7 +688,6 @@ def check(ws: Workspace, opts: CheckOptions, feedback: Feedback = Feedback()) ->
         reasons = affected_models(ws.root, opts.base, opts.head, EVERYTHING)
         names = sorted(reasons)
     from mlgate.gates.run import run_gates
-    from mlgate.report import report_model
 
     checked = []
     for name in names:
@@ -687,25 +695,44 @@ def check(ws: Workspace, opts: CheckOptions, feedback: Feedback = Feedback()) ->
         verdict = run_gates(
             ws, name, stage=opts.stage, attach=not opts.no_attach, progress=feedback.progress, policy_ref=opts.base
         )
-        written: dict[str, str] = {}
-        if opts.reports is not None:
-            from mlgate import jsonout
-
-            folder = opts.reports
-            folder.mkdir(parents=True, exist_ok=True)
-            verdict_path = folder / f"{name}.verdict.json"
-            jsonout.write(verdict_path, verdict.as_dict())
-            done = report_model(
-                ws,
-                name,
-                verdict_path,
-                markdown_path=folder / f"{name}.md",
-                html_path=folder / f"{name}.html",
-                html_artifact=f"{name}.html",
-            )
-            written = {"verdict": str(verdict_path)} | {k: str(v) for k, v in done.written.items()}
+        written: dict[str, Any] = {}
+        if opts.publishes:
+            written = _report_checked(ws, opts, name, verdict)
         checked.append(ModelCheck(name, verdict, written))
     return Checked(validation, checked, reasons)
+
+
+def _report_checked(ws: Workspace, opts: CheckOptions, name: str, verdict: Verdict) -> dict[str, Any]:
+    """Write and post one checked model's reports, as ``mlgate report`` does from a verdict file.
+
+    The verdict goes to ``--reports`` when given, else to a temporary folder: the report reads the
+    verdict file it would read in a separate step, so both paths render the same comment.
+    """
+    import tempfile
+
+    from mlgate import jsonout
+    from mlgate.report import report_model
+
+    with tempfile.TemporaryDirectory(prefix="mlgate-check-") as scratch:
+        folder = opts.reports or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        verdict_path = folder / f"{name}.verdict.json"
+        jsonout.write(verdict_path, verdict.as_dict())
+        done = report_model(
+            ws,
+            name,
+            verdict_path,
+            markdown_path=folder / f"{name}.md" if opts.reports else None,
+            html_path=folder / f"{name}.html" if opts.reports else None,
+            summary_path=opts.summary_path,
+            html_artifact=f"{name}.html" if opts.reports and not opts.pr else opts.html_artifact,
+            pr=opts.pr,
+            check_run_sha=opts.check_run_sha,
+        )
+        written: dict[str, Any] = {k: str(v) for k, v in done.written.items()}
+        if done.posted is not None:  # the comment and check run, as `mlgate report --json` shows them
+            written |= done.posted.as_dict()
+        return ({"verdict": str(verdict_path)} if opts.reports else {}) | written
 
 
 # --------------------------------------------------------------------------- governance

@@ -210,7 +210,8 @@ class Measurements:
         if subject.task != "classification":
             return regression_metrics(pd.to_numeric(frame[LABEL], errors="coerce"), score)
         if not subject.binary:
-            return Failed("performance from the audit's positive-class probability needs a binary classifier")
+            # a multiclass model: realised performance is not measured here yet (the rule does not apply)
+            return Skip("performance from the audit's positive-class probability needs a binary classifier")
         by_text = {str(c): c for c in subject.classes}
         y = frame[LABEL].map(lambda v: by_text.get(_text(v)))
         if y.isna().any():
@@ -228,8 +229,8 @@ class Measurements:
         found = self.performance()
         if isinstance(found, Skip):
             return found
-        if isinstance(found, Failed):
-            return Skip(found.reason)  # as before: a model whose outcomes cannot be scored reports the rule skipped
+        if isinstance(found, Failed):  # outcomes that cannot be scored fail closed: the rule is an error
+            return Measurement.failed(found.reason)
         if metric not in found:
             return Measurement.failed(f"{metric} is not computed for a {self.subject.task} model")
         value = found[metric]

@@ -214,7 +214,8 @@ def _show_check(result: api.Checked, opts: api.CheckOptions) -> None:
         status = checked.verdict.status
         (ui.error if status == Status.FAIL else ui.warn if status == Status.WARN else ui.success)(line)
         for kind, path in checked.reports.items():
-            ui.info(f"  {kind} -> {path}")
+            if isinstance(path, str):  # files; what was posted shows under --json
+                ui.info(f"  {kind} -> {path}")
     if failed:
         ui.error(
             f"blocked: {', '.join(failed)}", "fix the blocking rules above (or the model), retrain, and check again"
@@ -233,6 +234,29 @@ def _show_check(result: api.Checked, opts: api.CheckOptions) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
     help="Write each model's verdict JSON, PR-comment Markdown and HTML report into DIR.",
+)
+@click.option(
+    "--summary",
+    "summary_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append each model's step summary here (in Actions: $GITHUB_STEP_SUMMARY).",
+)
+@click.option(
+    "--html-artifact",
+    default="the HTML report artifact of this run",
+    show_default=True,
+    help="Where a shortened comment tells readers to find the full report.",
+)
+@click.option(
+    "--pr",
+    type=int,
+    metavar="N",
+    help="Create or update each model's sticky report comment on pull request N (as `mlgate report --pr`).",
+)
+@click.option(
+    "--check-run-sha",
+    metavar="SHA",
+    help="Create each model's check run for this commit (as `mlgate report --check-run-sha`).",
 )
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
