@@ -45,10 +45,15 @@ from typing import Any, get_args
 import numpy as np
 import pandas as pd
 
-from mlgate.config.schema import DriftSettings, FairnessMetric, FairnessSettings, SensitiveFeature
-from mlgate.gates.drift import drift_measurement, feature_drift
-from mlgate.gates.fairness import fairness_measurement, group_table, sensitive_groups
-from mlgate.gates.metrics import classification_metrics
+from mlgate.config import DriftSettings, FairnessMetric, FairnessSettings, SensitiveFeature
+from mlgate.gates import (
+    classification_metrics,
+    drift_measurement,
+    fairness_measurement,
+    feature_drift,
+    group_table,
+    sensitive_groups,
+)
 
 AGE_BINS = [0, 25, 45, 65, 120]
 AGE_LABELS = ["under 25", "25-44", "45-64", "65 and over"]

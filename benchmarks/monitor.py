@@ -10,7 +10,7 @@ monitoring rules on drifted_share, psi, prediction_psi, null_fraction, volume an
 The audit store is then filled (timed apart, not counted) with ``--rows`` production rows: the
 current half of the same data, drifted as gates.py drifts it (``income`` mean, ``balance`` spread,
 ``channel`` mix), scored by the production version through mlgate serve's own code
-(:class:`mlgate.serving.model.Served`) and written as serve writes them (:class:`AuditStore` and
+(:class:`mlgate.serving._model.Served`) and written as serve writes them (:class:`AuditStore` and
 :class:`Record`, one transaction per request of ``--request-rows`` rows), spread over one week.
 
 Timed, each in its own child process (wall time; peak RSS from ``wait4``, as score.py measures):
@@ -213,11 +213,11 @@ def fill_audit(repo: Path, audit_url: str, current: pd.DataFrame, request_rows: 
 
     The rows' ``at`` spreads evenly over the window's week, in order. Returns the version served.
     """
-    from mlgate.config.workspace import load_model_context
+    from mlgate.config import load_model_context
     from mlgate.registry import Registry
     from mlgate.scoring import custody
-    from mlgate.serving.audit import AuditStore, Record
-    from mlgate.serving.model import load as load_served
+    from mlgate.serving import AuditStore, Record
+    from mlgate.serving import load as load_served
 
     ctx = load_model_context(repo, MODEL)
     registry = Registry(repo)
@@ -256,8 +256,8 @@ def fill_audit(repo: Path, audit_url: str, current: pd.DataFrame, request_rows: 
 
 def save_reference(repo: Path, folder: Path) -> Path:
     """The reference rows mlgate monitor compares with (the version's training rows), as Parquet for evidently."""
-    from mlgate.config.workspace import load_model_context
-    from mlgate.monitoring.reference import load_reference
+    from mlgate.config import load_model_context
+    from mlgate.monitoring import load_reference
     from mlgate.registry import Registry
 
     ctx = load_model_context(repo, MODEL)

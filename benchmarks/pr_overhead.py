@@ -152,7 +152,7 @@ def anchor_target(repo: Path, model: str, env: dict[str, str]) -> tuple[str, Pat
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from mlgate.config.yamlio import load
+    from mlgate.config import load
 
     client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"], registry_uri=env["MLFLOW_TRACKING_URI"])
     try:

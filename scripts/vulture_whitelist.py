@@ -73,3 +73,6 @@ _.nulls
 _.train_nulls
 _.holdout_nulls
 _.new_values
+
+# PEP 562: Python calls a lazy package's module-level __dir__ for dir(package)
+_.__dir__

@@ -280,9 +280,9 @@ def test_promote_workflow_plans_on_the_pr_and_applies_on_the_merge(
     tmp_path: Path,
     github: FakeGitHub,
 ) -> None:
-    from mlgate.gates.run import run_gates
+    from mlgate.gates import run_gates
     from mlgate.registry import Registry, audit
-    from mlgate.training.train import train
+    from mlgate.training import train
 
     repo, base = base_repo
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -360,8 +360,8 @@ def test_deploy_workflow_reads_the_promoted_change_and_refuses_a_forged_payload(
     base_repo: tuple[Path, str], tmp_path: Path
 ) -> None:
     """deploy.yml on the dispatch promote --apply sends: the change it names; a hostile payload stops at the check."""
-    from mlgate.promotion.hooks import change_output
-    from mlgate.registry.audit import Record
+    from mlgate.promotion import change_output
+    from mlgate.registry import Record
 
     repo, base = base_repo
     record = Record(
@@ -426,7 +426,7 @@ def drifted_traffic(repo: Path, uri: str, version: int, store_url: str, at: date
     from sklearn.model_selection import train_test_split
 
     from mlgate.registry import Registry
-    from mlgate.serving.audit import AuditStore, Record
+    from mlgate.serving import AuditStore, Record
 
     data = pd.read_csv(repo / "data" / "german_credit.csv")
     _, held = train_test_split(np.arange(len(data)), test_size=0.25, random_state=42, stratify=data["risk"])
@@ -479,7 +479,7 @@ def monitored_repo(base_repo: tuple[Path, str], template_repo: Path, tmp_path: P
     from the GitHub URL act reads the repository name from, and pushes to a local bare repository.
     """
     from mlgate.registry import Registry
-    from mlgate.training.train import train
+    from mlgate.training import train
 
     repo, _ = base_repo
     # a DVC remote of this test's own (committed: act copies only what git tracks, not config.local)

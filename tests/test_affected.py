@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from conftest import PROJECT, git, invoke
-from mlgate.config.affected import matches
+from mlgate.config import matches
 
 
 def commit(repo: Path, rel: str, old: str, new: str) -> None:

@@ -9,11 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from conftest import PROJECT, github_stand_in
-from mlgate.config.workspace import Settings, Workspace
-from mlgate.github import GitHub, GitHubUnavailable
-from mlgate.github.approvals import count_approvals, named_approvers, writers
-from mlgate.github.objects import Review
-from mlgate.github.people import GitHubPeople
+from mlgate.config import Settings, Workspace
+from mlgate.github import GitHub, GitHubPeople, GitHubUnavailable, Review, count_approvals, named_approvers, writers
 from mlgate_devkit.github_stand_in import FakeGitHub
 
 TEMPLATE = json.loads(
@@ -159,7 +156,7 @@ def test_without_github_no_review_counts() -> None:
 
 
 def test_a_pinned_promotion_approver_counts_only_as_that_account(github: FakeGitHub) -> None:
-    from mlgate.config.schema import Approvers
+    from mlgate.config import Approvers
 
     github.grant("ro", "write")
     approvers = Approvers.model_validate({"users": [{"login": "ro", "id": github.user_id("ro")}, "bo"]})

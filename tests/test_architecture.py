@@ -1,10 +1,10 @@
 """The package layout keeps its promises: each outside system behind one adapter, a light import.
 
 - MLflow is imported only in ``mlgate/registry/``, httpx only in ``mlgate/github/``, click only in
-  ``mlgate/cli/``, pyspark (and py4j) only in ``mlgate/registry/spark.py`` (the Spark adapter),
+  ``mlgate/cli/``, pyspark (and py4j) only in ``mlgate/registry/_spark.py`` (the Spark adapter),
   FastAPI, Starlette, uvicorn, SQLAlchemy, prometheus_client and psycopg only in ``mlgate/serving/``;
   git runs only in ``mlgate/git.py`` (and child processes only there, in
-  ``mlgate/data/``, which runs ``dvc``, and in ``mlgate/training/command.py``, which runs a spec's own
+  ``mlgate/data/``, which runs ``dvc``, and in ``mlgate/training/_command.py``, which runs a spec's own
   training command);
 - ``import mlgate`` imports neither click nor the CLI;
 - the top level holds only the package's own basics: every concern lives in a subpackage;
@@ -20,6 +20,7 @@ import ast
 import configparser
 import functools
 import importlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -69,8 +70,8 @@ def offenders(library: str, allowed: str) -> list[str]:
         ("mlflow", "registry/"),
         ("httpx", "github/"),
         ("click", "cli/"),
-        ("pyspark", "registry/spark.py"),
-        ("py4j", "registry/spark.py"),
+        ("pyspark", "registry/_spark.py"),
+        ("py4j", "registry/_spark.py"),
         ("fastapi", "serving/"),
         ("starlette", "serving/"),
         ("uvicorn", "serving/"),
@@ -134,7 +135,7 @@ def test_the_raw_git_check_sees_a_raw_call() -> None:
 
 
 # The one module that runs the user's own training command (a spec's `train: {command: ...}`).
-TRAINING_COMMAND = "training/command.py"
+TRAINING_COMMAND = "training/_command.py"
 
 
 def test_child_processes_start_only_in_the_git_adapter_and_for_dvc() -> None:
@@ -182,8 +183,14 @@ def test_the_cli_builds_no_adapter_itself() -> None:
     """A command parses, makes one library call and formats: registries and clients are the library's."""
     for path in (PACKAGE / "cli").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        modules_used = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-        assert not modules_used & {"mlgate.registry", "mlgate.github", "mlgate.git"}, rel(path)
+        used = {(n.module, a.name) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+        adapters = {
+            (module, name)
+            for module, name in used
+            if module in ("mlgate.registry", "mlgate.git")
+            or (module, name) in {("mlgate.github", "GitHub"), ("mlgate", "git")}
+        }
+        assert not adapters, rel(path)
 
 
 def test_only_the_basics_live_at_the_top_level() -> None:
@@ -271,7 +278,7 @@ CONTRACTS = PACKAGE.parents[1] / ".importlinter"
 
 
 def module_name(path: Path, package: Path = PACKAGE) -> str:
-    """``mlgate.config.schema`` for src/mlgate/config/schema.py (a package's ``__init__``: the package)."""
+    """``mlgate.config.schema`` for src/mlgate/config/_schema.py (a package's ``__init__``: the package)."""
     parts = [package.name, *path.relative_to(package).with_suffix("").parts]
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
@@ -301,7 +308,16 @@ def package_imports(path: Path, package: Path = PACKAGE) -> Iterator[tuple[str, 
     modules = package_modules(package)
     tree = ast.parse(path.read_text(encoding="utf-8"))
     inside = _in_functions(tree)
+    # imports under `if TYPE_CHECKING:` never run (a lazy package __init__'s, for type checkers)
+    checking = {
+        id(child)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for child in ast.walk(block)
+    }
     for node in ast.walk(tree):
+        if id(node) in checking:
+            continue
         targets: list[str] = []
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
@@ -417,11 +433,11 @@ def test_import_linter_breaks_on_an_upward_import(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(source)}
     kept = subprocess.run(lint, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
     assert kept.returncode == 0, kept.stdout
-    lineage = source / "mlgate" / "config" / "lineage.py"
+    lineage = source / "mlgate" / "config" / "_lineage.py"
     lineage.write_text(lineage.read_text() + "\n\ndef late():\n    from mlgate.gates import verdict\n")
     broken = subprocess.run(lint, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
     assert broken.returncode == 1, broken.stdout
-    assert "mlgate.config.lineage -> mlgate.gates.verdict" in broken.stdout
+    assert "mlgate.config._lineage -> mlgate.gates" in broken.stdout
 
 
 def _command_functions(tree: ast.Module) -> list[ast.FunctionDef]:
@@ -467,7 +483,7 @@ def test_each_command_makes_exactly_one_api_call_and_never_exits() -> None:
             for n in ast.walk(tree)
             if isinstance(n, ast.Raise) and "SystemExit" in ast.unparse(n)
         ]
-        assert exits + raised == [], "exit codes come from results, at the edge (mlgate/cli/base.py)"
+        assert exits + raised == [], "exit codes come from results, at the edge (mlgate/cli/_base.py)"
     from mlgate.cli import main
 
     assert commands == len(main.commands), "every command lives in a module of mlgate/cli/commands/"
@@ -475,7 +491,7 @@ def test_each_command_makes_exactly_one_api_call_and_never_exits() -> None:
 
 ADAPTERS = {"GitHub", "Registry"}
 # The one place adapters are constructed (from the settings read once): the command's Workspace.
-CONSTRUCTION = "config/workspace.py"
+CONSTRUCTION = "config/_workspace.py"
 
 
 def test_no_library_module_constructs_a_registry_or_github_client() -> None:
@@ -493,7 +509,7 @@ def test_no_library_module_constructs_a_registry_or_github_client() -> None:
 
 
 def test_the_workspace_builds_its_clients_on_first_use_once(tmp_path: Path) -> None:
-    from mlgate.config.workspace import Settings, Workspace
+    from mlgate.config import Settings, Workspace
 
     ws = Workspace(tmp_path, Settings(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"))
     assert (ws._registry, ws._github) == (None, None)
@@ -507,8 +523,8 @@ def test_the_workspace_builds_its_clients_on_first_use_once(tmp_path: Path) -> N
 
 
 def test_the_registry_sets_mlflow_global_state_in_one_function() -> None:
-    """os.environ and MLflow's global URIs are changed only in registry/mlflow.py's _configure_mlflow."""
-    source = (PACKAGE / "registry" / "mlflow.py").read_text(encoding="utf-8")
+    """os.environ and MLflow's global URIs are changed only in registry/_mlflow.py's _configure_mlflow."""
+    source = (PACKAGE / "registry" / "_mlflow.py").read_text(encoding="utf-8")
     tree = ast.parse(source)
     writers = set()
     for func in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
@@ -521,3 +537,152 @@ def test_the_registry_sets_mlflow_global_state_in_one_function() -> None:
             if isinstance(node, ast.Assign) and "os.environ[" in ast.unparse(node.targets[0]):
                 writers.add(func.name)
     assert writers == {"_configure_mlflow"}
+
+
+# --- public surfaces (written by the surface codemod; a fixed block) ---
+# Each package's __init__ (its __all__) is its contract; its modules are private (_name.py).
+# Outside a package (and its subpackages) nothing imports its private modules; two exceptions for tests:
+# a monkeypatch.setattr/delattr string target may name a private module (a module-level name
+# is patched where it is looked up), and a test may import underscore names from a private
+# module (a white-box test of a helper: `from mlgate.gates._drift import _smirnov_sf`).
+ROOT = PACKAGE.parents[1]
+OUTSIDE_CODE = ("tests", "devkit", "benchmarks", "train")
+
+
+def packages() -> list[str]:
+    """Every package under src/mlgate, dotted."""
+    return sorted(".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py"))
+
+
+def private_part(dotted: str) -> bool:
+    """Whether a dotted mlgate path goes through a private module (``mlgate.gates._drift``)."""
+    return any(part.startswith("_") and not part.startswith("__") for part in dotted.split(".")[1:])
+
+
+def package_of(path: Path) -> str | None:
+    """The dotted package a file of src/mlgate belongs to (None outside src/mlgate)."""
+    if not path.is_relative_to(PACKAGE):
+        return None
+    return ".".join(path.parent.relative_to(PACKAGE.parent).parts)
+
+
+def surface(package: str) -> set[str]:
+    """A package's public names: its __all__, its subpackages and (at the top) its modules."""
+    folder = PACKAGE.parent.joinpath(*package.split("."))
+    names = public_names(folder) | {p.parent.name for p in folder.glob("*/__init__.py")}
+    if folder == PACKAGE:
+        names |= {p.stem for p in folder.glob("*.py")}
+    return names
+
+
+def test_every_module_inside_a_package_is_private() -> None:
+    public = [
+        rel(path)
+        for path in modules()
+        if path.name not in ("__init__.py", "__main__.py")
+        and not path.name.startswith("_")
+        and path.parent != PACKAGE  # top-level modules are single-module surfaces (see TOP_LEVEL)
+    ]
+    assert public == [], "name it _module.py and re-export what others use in the package __init__"
+
+
+@pytest.mark.parametrize("package", packages())
+def test_every_package_states_its_surface(package: str) -> None:
+    module = importlib.import_module(package)
+    names = module.__all__
+    assert len(names) == len(set(names)), package
+    missing = [name for name in names if getattr(module, name, None) is None]
+    assert missing == [], f"{package}.__all__ names what it does not have"
+
+
+def mlgate_imports(path: Path) -> Iterator[tuple[int, str, list[str]]]:
+    """(line, module, names) of every import of mlgate in a file, at any depth (names empty: ``import``)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "mlgate" or node.module.startswith("mlgate."):
+                yield node.lineno, node.module, [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "mlgate" or alias.name.startswith("mlgate."):
+                    yield node.lineno, alias.name, []
+
+
+def test_no_package_imports_another_packages_private_modules() -> None:
+    found = []
+    for path in modules():
+        mine = package_of(path)
+        for line, module, names in mlgate_imports(path):
+            targets = [module] if not names else [f"{module}.{n}" for n in names]
+            for target in targets:
+                if not private_part(target):
+                    continue
+                owner = target.split(".")
+                owner = ".".join(owner[: next(i for i, p in enumerate(owner) if i and p.startswith("_"))])
+                if not (mine == owner or (mine or "").startswith(owner + ".")):  # a package and its subpackages
+                    found.append(f"{rel(path)}:{line}: {target}")
+    assert found == [], "import the package (its __init__), not its private modules"
+
+
+def test_code_outside_a_package_imports_its_surface_only() -> None:
+    """From a package: names in its __all__; private modules only as the two test exceptions above."""
+    found = []
+    files = sorted(PACKAGE.rglob("*.py"))
+    for name in OUTSIDE_CODE:
+        files += sorted((ROOT / name).rglob("*.py"))
+    for path in files:
+        mine = package_of(path)
+        white_box = path.is_relative_to(ROOT / "tests")
+        where = path.relative_to(ROOT)
+        for line, module, names in mlgate_imports(path):
+            if private_part(module):
+                owner = module.split(".")
+                owner = ".".join(owner[: next(i for i, p in enumerate(owner) if i and p.startswith("_"))])
+                if mine is not None and (mine == owner or mine.startswith(owner + ".")):
+                    continue  # a module of the same package (or of a package it is inside)
+                if white_box and names and all(n.startswith("_") for n in names):
+                    continue  # a white-box test of a helper
+                found.append(f"{where}:{line}: {module}")
+                continue
+            if module == mine or (mine or "").startswith(module + ".") or not names or module not in packages():
+                continue  # its own package, or one it is inside
+            public = surface(module)
+            found += [f"{where}:{line}: {n} from {module}" for n in names if n not in public]
+    assert found == [], "import from the package, and add the name to its __all__"
+
+
+# tests that read module names (not import them): which private modules a command's process loaded
+MODULE_NAME_READERS = {"test_imports.py"}
+
+
+def test_patch_targets_and_module_strings_name_real_paths() -> None:
+    """A string naming a private module appears in a test only as a monkeypatch target."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        targets = {
+            id(node.args[0])
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("setattr", "delattr")
+            and node.args
+        }
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            text = node.value
+            if not (text.startswith("mlgate.") and private_part(text) and " " not in text):
+                continue
+            if id(node) not in targets:
+                if path.name in MODULE_NAME_READERS:  # names a module it looks for: the module must exist
+                    assert importlib.util.find_spec(text), f"{path.relative_to(ROOT)}:{node.lineno}: no module {text}"
+                else:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {text}")
+                continue
+            parts = text.split(".")
+            module = importlib.import_module(".".join(parts[:-1]))
+            assert hasattr(module, parts[-1]), f"{path.relative_to(ROOT)}:{node.lineno}: {text} does not exist"
+    assert found == []
+
+
+# --- end of public surfaces ---

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from conftest import git, invoke
 from faulty_proxy import FaultyProxy
-from mlgate.config.lineage import TRAIN_COMPLETE_TAG, incomplete_reason
+from mlgate.config import TRAIN_COMPLETE_TAG, incomplete_reason
 from mlgate.exceptions import RegistryUnavailable
 from mlgate.registry import VERDICT_TAG, IncompleteVerdict, Registry
 

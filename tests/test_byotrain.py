@@ -19,13 +19,12 @@ from click.testing import CliRunner
 
 from conftest import copy_repo, dvc, git, invoke
 from conftest import promoted as pin_release
-from mlgate.config.workspace import load_model_context
+from mlgate.config import load_model_context
 from mlgate.data import ModelData, load_model_data, prepare_columns, split_positions, write_rows
 from mlgate.exceptions import UnsafeModel
 from mlgate.promotion import make_plan
 from mlgate.registry import Registry, audit, load_skops
-from mlgate.training.command import command_env
-from mlgate.training.train import train
+from mlgate.training import command_env, train
 
 pytestmark = pytest.mark.server
 
@@ -642,7 +641,7 @@ def test_a_malformed_model_uri_is_exit_2(byo: Path, server_env: str, cli: CliRun
 def test_the_command_finds_the_python_mlgate_runs_with_first(monkeypatch: pytest.MonkeyPatch) -> None:
     # `python train.py` must import mlflow and the model's libraries even when mlgate was started
     # as .venv/bin/mlgate without activating the venv (a PATH whose python lacks them)
-    from mlgate.training.command import child_env
+    from mlgate.training import child_env
 
     monkeypatch.setenv("PATH", os.pathsep.join(["/usr/bin", "/bin", str(Path(sys.executable).parent)]))
     monkeypatch.setenv("MLGATE_DATA_HOLDOUT", "/somewhere/holdout.csv")

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from mlgate.config import catalog, schema
-from mlgate.gates import drift, fairness
+from mlgate.gates import classification_metrics, drift, fairness, regression_metrics
 from mlgate.gates.integrity import native
-from mlgate.gates.metrics import classification_metrics, regression_metrics
 
 RNG = np.random.default_rng(0)
 
@@ -87,7 +86,7 @@ def test_mlgate_monitor_computes_every_metric_a_monitoring_rule_can_name() -> No
     """Every monitoring-family metric, and the drift, quality and performance ones a rule may name."""
     import pandas as pd
 
-    from mlgate.config.schema import DriftSettings, Features
+    from mlgate.config import DriftSettings, Features
     from mlgate.monitoring import AT, LABEL, SCORE, Labelled, Measurements, Subject, Traffic
 
     rows = 400

@@ -74,10 +74,10 @@ def test_outside_a_governed_repo_says_where_it_looked(tmp_path: Path) -> None:
 def registry_repo(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A governed repo with a registry (embedded SQLite): insurance v1 then v2 promoted to staging."""
     from mlgate import jsonout
-    from mlgate.gates.run import run_gates
+    from mlgate.gates import run_gates
     from mlgate.promotion import apply
     from mlgate.registry import Registry
-    from mlgate.training.train import train
+    from mlgate.training import train
 
     repo = copy_repo(template_repo, tmp_path_factory.mktemp("registry") / "repo")
     for version in (1, 2):

@@ -29,7 +29,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import copy_repo, git, github_stand_in, invoke, promoted
-from mlgate.config.release import entry_at, set_stage
+from mlgate.config import entry_at, set_stage
 from mlgate.promotion import make_plan
 from mlgate.registry import ARTIFACT_DIGEST_TAG, ARTIFACT_FILES_TAG, Registry, audit, folder_digest
 from mlgate_devkit.mlflow_server import start_mlflow_server, stop_mlflow_server

@@ -16,9 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import copy_repo, edit, git, invoke
-from mlgate.config.schema import DegenerateDecisions, load_model_spec
-from mlgate.gates import decisions
-from mlgate.gates.verdict import RuleStatus, judge
+from mlgate.config import DegenerateDecisions, load_model_spec
+from mlgate.gates import RuleStatus, decisions, judge
 from mlgate.report import ReportInput, render_html, render_markdown
 
 THRESHOLD = "decision:\n  threshold: 0.5\n  review_band: [0.4, 0.6]\n"

@@ -16,14 +16,12 @@ import yaml
 from sklearn import metrics as m
 
 from conftest import copy_repo, git
-from mlgate.config.workspace import load_model_context
+from mlgate.config import load_model_context
 from mlgate.data import load_model_data
-from mlgate.gates import evidence
-from mlgate.gates.run import run_gates
-from mlgate.gates.verdict import SCHEMA
+from mlgate.gates import SCHEMA, evidence, run_gates
 from mlgate.registry import Registry
 from mlgate.report import ReportInput, render_html, render_markdown
-from mlgate.training.train import train
+from mlgate.training import train
 
 pytestmark = pytest.mark.server
 
@@ -150,7 +148,7 @@ def test_base_model_is_compared_only_without_a_champion(pr: dict[str, Any]) -> N
 
 
 def report_input(repo: Path, verdict: dict[str, Any]) -> ReportInput:
-    from mlgate.config.schema import load_model_spec
+    from mlgate.config import load_model_spec
 
     name = verdict["model"]
     return ReportInput(verdict=verdict, spec=load_model_spec(repo / "models" / name / "model.yaml", repo)[0])

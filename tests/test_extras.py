@@ -101,7 +101,7 @@ def test_a_postgres_audit_store_without_psycopg(tmp_path: Path, bare_repo: Path)
         [
             sys.executable,
             "-c",
-            "from mlgate.serving.audit import AuditStore\nAuditStore('postgresql://mlgate@127.0.0.1:1/audit')",
+            "from mlgate.serving import AuditStore\nAuditStore('postgresql://mlgate@127.0.0.1:1/audit')",
         ],
         env={**os.environ, "MLGATE_TEST_UNINSTALLED": "psycopg", "PYTHONPATH": str(_site(tmp_path))},
         capture_output=True,

@@ -22,8 +22,7 @@ from click.testing import CliRunner
 from sklearn import metrics
 
 from conftest import copy_repo, edit, git, invoke
-from mlgate.config.schema import TrustedFormat
-from mlgate.config.workspace import load_model_context
+from mlgate.config import TrustedFormat, load_model_context
 from mlgate.data import load_model_data
 from mlgate.registry import CODE_FORMATS, VERDICT_TAG, Registry, classify
 

@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from sklearn.metrics import mean_absolute_error
 
 from conftest import copy_repo, edit, invoke
-from mlgate.config.workspace import load_model_context
+from mlgate.config import load_model_context
 from mlgate.data import load_model_data
-from mlgate.gates.verdict import SCHEMA
+from mlgate.gates import SCHEMA
 from mlgate.registry import Registry
 
 
@@ -384,7 +384,7 @@ def test_a_pr_cannot_loosen_the_policy_that_judges_it(governed_repo: Path) -> No
     code, verdict, _ = run(repo, "gate", "credit", "--policy-ref", base, "--no-attach")
     assert code == 1
     assert verdict["policy"]["files"] == ["policies/base.yaml", "policies/credit.yaml"]
-    from mlgate.config.schema import load_model_spec
+    from mlgate.config import load_model_spec
     from mlgate.report import ReportInput, render_markdown
 
     spec, _ = load_model_spec(repo / "models/credit/model.yaml", repo)

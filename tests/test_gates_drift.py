@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from scipy import special, stats
 
-from mlgate.config.schema import DriftSettings
-from mlgate.gates.drift import _smirnov_sf, drift_measurement, feature_drift
+from mlgate.config import DriftSettings
+from mlgate.gates import drift_measurement, feature_drift
+from mlgate.gates._drift import _smirnov_sf
 
 SETTINGS = DriftSettings()
 REL = 1e-9

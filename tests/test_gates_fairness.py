@@ -8,14 +8,8 @@ import pytest
 from fairlearn import metrics as flm
 from sklearn.metrics import accuracy_score
 
-from mlgate.config.schema import SensitiveFeature
-from mlgate.gates.fairness import (
-    GroupTable,
-    fairness_measurement,
-    group_table,
-    intersect,
-    sensitive_groups,
-)
+from mlgate.config import SensitiveFeature
+from mlgate.gates import GroupTable, fairness_measurement, group_table, intersect, sensitive_groups
 
 AGE = SensitiveFeature(name="age", bins=[0, 25, 45, 65, 120], labels=["under 25", "25-44", "45-64", "65+"])
 SEX = SensitiveFeature(name="sex")

@@ -8,8 +8,7 @@ from dataclasses import replace
 import pytest
 
 from mlgate.exceptions import ExternalServiceError, InvalidInput
-from mlgate.github import GitHub, GitHubUnavailable
-from mlgate.github.objects import Action, Comment, Issue, PostedComment, TagResult
+from mlgate.github import Action, Comment, GitHub, GitHubUnavailable, Issue, PostedComment, TagResult
 from mlgate_devkit.github_stand_in import FakeGitHub
 
 TOKEN = "ghs_FAKE_t0ken_3b9c1e7a_DO_NOT_LEAK"

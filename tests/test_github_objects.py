@@ -11,14 +11,14 @@ import pytest
 from conftest import PROJECT
 from mlgate import jsonout
 from mlgate.exceptions import ExternalServiceError
-from mlgate.gates import Failed, Skip
-from mlgate.gates.verdict import RuleStatus
-from mlgate.github import GitHub, GitHubPayloadError
-from mlgate.github.objects import (
+from mlgate.gates import Failed, RuleStatus, Skip
+from mlgate.github import (
     Action,
     CheckRun,
     CollaboratorPermission,
     Comment,
+    GitHub,
+    GitHubPayloadError,
     GitRef,
     Issue,
     PostedCheckRun,
@@ -29,9 +29,8 @@ from mlgate.github.objects import (
     TagResult,
     TeamMembership,
 )
-from mlgate.monitoring.alerts import IssueAction
-from mlgate.monitoring.retrain import RetrainAction
-from mlgate.registry.audit import RecordState
+from mlgate.monitoring import IssueAction, RetrainAction
+from mlgate.registry import RecordState
 from mlgate_devkit.github_stand_in import FakeGitHub
 
 CAPTURED = PROJECT / "devkit/mlgate_devkit/github_stand_in/rest-responses"
@@ -250,7 +249,7 @@ def test_only_the_tokens_own_identity_owns_a_comment(monkeypatch: pytest.MonkeyP
 
 
 def test_a_deleted_reviewers_review_counts_for_nobody() -> None:
-    from mlgate.github.approvals import count_approvals
+    from mlgate.github import count_approvals
 
     [data] = captured("reviews__reviews.35.approved")
     gone = Review.parse({**data, "user": None})

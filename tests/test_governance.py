@@ -376,7 +376,7 @@ def mlgate_checkout(repo: Path) -> None:
     write("action/gate/action.yml", "name: gate\nruns:\n  using: composite\n  steps: []\n")(repo)
     (repo / "action/setup").mkdir(parents=True)
     shutil.copy2(PROJECT / "action/setup/action.yml", repo / "action/setup/action.yml")  # installs action_path
-    write("src/mlgate/gates/fairness.py", "THRESHOLD = 0.8\n")(repo)
+    write("src/mlgate/gates/_fairness.py", "THRESHOLD = 0.8\n")(repo)
     write("scripts/setup-venv", "#!/usr/bin/env bash\npip install -e .\n")(repo)
     write("docs/notes.yml", "notes: []\n")(repo)
 
@@ -423,8 +423,8 @@ def test_the_self_install_rule_reads_mlgates_own_action() -> None:
         ),
         (delete("policies/income.yaml"), [("policies/income.yaml", "policy", "(deleted)")]),
         (
-            replace("src/mlgate/gates/fairness.py", "0.8", "0.1"),
-            [("src/mlgate/gates/fairness.py", "mlgate's own code", "")],
+            replace("src/mlgate/gates/_fairness.py", "0.8", "0.1"),
+            [("src/mlgate/gates/_fairness.py", "mlgate's own code", "")],
         ),
         (
             replace("scripts/setup-venv", "pip install -e .", "pip install mlgate-fork"),
@@ -488,13 +488,13 @@ def test_the_base_decides_that_mlgate_installs_itself_not_the_pr(
 
     def edit(repo: Path) -> None:
         git("rm", "-q", "-r", "action/setup", cwd=repo)
-        replace("src/mlgate/gates/fairness.py", "0.8", "0.1")(repo)
+        replace("src/mlgate/gates/_fairness.py", "0.8", "0.1")(repo)
 
     base, head = branch(governed_repo, edit)
     github.set_pull(PR, author="mallory", head_sha=head)
     code, result = run(cli, governed_repo, base, head, tmp_path)
     assert code == 1
-    assert result["changed"] == ["action/setup/action.yml", "src/mlgate/gates/fairness.py"]
+    assert result["changed"] == ["action/setup/action.yml", "src/mlgate/gates/_fairness.py"]
 
 
 def test_gitattributes_cannot_hide_a_policy_change(
@@ -517,7 +517,7 @@ def test_gitattributes_cannot_hide_a_policy_change(
 
 def test_judging_reads_ignore_the_trees_attributes(governed_repo: Path, tmp_path: Path) -> None:
     """A commit's .gitattributes cannot drop a policy from what is judged, nor rewrite its text."""
-    from mlgate.gates.judging import materialise
+    from mlgate.gates import materialise
 
     marker = "# built from $Format:%H$\n"
 
@@ -651,7 +651,7 @@ def test_an_approver_pinned_to_an_account_id_is_that_account_only(
 
 def test_trees_are_written_blob_by_blob_large_and_shared_files_alike(governed_repo: Path, tmp_path: Path) -> None:
     """Streamed from one `git cat-file --batch`: a file over the 1 MiB chunk, and one blob at two paths."""
-    from mlgate.gates.judging import materialise
+    from mlgate.gates import materialise
 
     big = bytes(range(256)) * (3 * 4096 + 7)  # ~3 MiB, not a multiple of the chunk
 
@@ -674,7 +674,7 @@ def test_trees_are_written_blob_by_blob_large_and_shared_files_alike(governed_re
 
 def test_the_reports_policy_diff_is_the_raw_text_whatever_the_attributes(governed_repo: Path) -> None:
     """A PR's `-diff` attribute on policies would make `git diff` say "Binary files differ"."""
-    from mlgate.gates.judging import policy_changes
+    from mlgate.gates import policy_changes
 
     base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
     commit(governed_repo, lambda repo: (LOOSEN(repo), write(".gitattributes", "policies/** -diff\n")(repo)))

@@ -12,8 +12,8 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import PROJECT, invoke
-from mlgate.data.scaffold import TEMPLATES as WORKFLOW_TEMPLATES
-from mlgate.data.scaffold import THIS_REPO, WORKFLOWS, WorkflowParams, default_name, render_workflow
+from mlgate.data import TEMPLATES as WORKFLOW_TEMPLATES
+from mlgate.data import THIS_REPO, WORKFLOWS, WorkflowParams, default_name, render_workflow
 
 TEMPLATES = PROJECT / "src/mlgate/resources/init"
 

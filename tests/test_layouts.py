@@ -29,7 +29,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import copy_repo, dvc, git, github_stand_in, invoke
-from mlgate.config.schema import DriftSettings
+from mlgate.config import DriftSettings
 from mlgate.data import dvc_record, file_md5
 from mlgate.gates import drift
 

@@ -6,9 +6,8 @@ import ast
 from pathlib import Path
 
 from conftest import PROJECT
-from mlgate.config.yamlio import load
-from mlgate.data import file_md5
-from mlgate.data.dvc import bytes_md5
+from mlgate.config import load
+from mlgate.data import bytes_md5, file_md5
 
 
 def test_file_md5_is_what_dvc_records() -> None:
@@ -35,4 +34,4 @@ def test_md5_is_computed_in_one_module() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Attribute) and node.attr == "md5" and getattr(node.value, "id", "") == "hashlib":
                 callers.append(path.relative_to(PROJECT).as_posix())
-    assert set(callers) == {"src/mlgate/data/dvc.py"}
+    assert set(callers) == {"src/mlgate/data/_dvc.py"}

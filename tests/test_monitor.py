@@ -31,7 +31,7 @@ from conftest import PROJECT, copy_repo, dvc, git, github_stand_in, invoke, prom
 from faulty_proxy import FaultyProxy
 from mlgate.monitoring import TOLERANCE, estimate, resolve
 from mlgate.registry import Registry
-from mlgate.serving.audit import AuditStore, Record
+from mlgate.serving import AuditStore, Record
 from mlgate_devkit.postgres import Cluster
 from mlgate_devkit.serve_process import start_serve
 

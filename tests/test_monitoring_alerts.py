@@ -11,7 +11,7 @@ import pytest
 
 from mlgate.exceptions import InvalidInput
 from mlgate.github import GitHub
-from mlgate.monitoring.alerts import IssueAction, IssueSync, figures, github_login, review_issues, sync_issue
+from mlgate.monitoring import IssueAction, IssueSync, figures, github_login, review_issues, sync_issue
 from mlgate_devkit.github_stand_in import FakeGitHub
 
 TOKEN = "ghs_FAKE_alerts_t0ken_77c1_DO_NOT_LEAK"

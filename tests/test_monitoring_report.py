@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from mlgate.report import MONITORING_LIMIT, monitoring, monitoring_marker
-from mlgate.report.monitoring import MAX_RUNS, TOP_FEATURES
+from mlgate.report import MAX_RUNS, MONITORING_LIMIT, TOP_FEATURES, monitoring, monitoring_marker
 
 render_markdown, render_html = monitoring.render_markdown, monitoring.render_html
 

@@ -34,7 +34,7 @@ from fairlearn.metrics import (
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
 
 from conftest import copy_repo, dvc, git, invoke
-from mlgate.gates.verdict import SCHEMA
+from mlgate.gates import SCHEMA
 
 DATA = Path(__file__).resolve().parent / "data" / "predictions"
 SCORES, REFERENCE = "data/adult_scores.csv", "data/adult_reference.csv"
@@ -396,7 +396,7 @@ def test_base_commit_predictions_judge_a_pull_request(
 
 
 def test_governance_counts_the_predictions_file_as_evaluation_data() -> None:
-    from mlgate.gates.judging import evaluation_paths, judging_changes
+    from mlgate.gates import evaluation_paths, judging_changes
 
     spec = {"predictions": {"path": SCORES, "label_column": "income"}, "data": {"reference": REFERENCE}}
     assert evaluation_paths(spec) == {"data.reference": REFERENCE, "predictions.path": SCORES}

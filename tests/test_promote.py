@@ -31,12 +31,11 @@ from conftest import (
     stop_mlflow_server,
 )
 from mlgate.exceptions import Blocked, RegistryUnavailable
-from mlgate.gates.run import run_gates
-from mlgate.github import GitHub
-from mlgate.github.objects import Action, TagResult
+from mlgate.gates import run_gates
+from mlgate.github import Action, GitHub, TagResult
 from mlgate.promotion import ChangeOutcome, Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
 from mlgate.registry import Registry, audit
-from mlgate.training.train import train
+from mlgate.training import train
 from mlgate_devkit.github_stand_in import FakeGitHub
 
 pytestmark = pytest.mark.server
@@ -1017,8 +1016,7 @@ def test_readiness_reads_the_decision_block_defensively(
     """The ``decision`` key is defined on another branch: read as a mapping or attributes, never trusted."""
     from types import SimpleNamespace
 
-    from mlgate.config.schema import Readiness
-    from mlgate.config.workspace import load_model_context
+    from mlgate.config import Readiness, load_model_context
     from mlgate.promotion import readiness
 
     ctx = load_model_context(promo.repo, promo.name)

@@ -110,7 +110,7 @@ def test_github_outage_exits_3_and_the_token_stays_secret(governed_repo: Path, g
 
 
 def test_a_policy_change_keeps_the_check_from_turning_green() -> None:
-    from mlgate.report.checks import check_outcome
+    from mlgate.report import check_outcome
 
     verdict = json.loads((DATA / "verdict-credit.json").read_text())
     verdict["status"] = "pass"

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import PROJECT, invoke
-from mlgate.config.schema import ModelSpec, parse
-from mlgate.config.yamlio import load
+from mlgate.config import ModelSpec, load
+from mlgate.config import parse_model as parse
 from mlgate.report import (
     COMMENT_LIMIT,
     ReportInput,

@@ -1,4 +1,4 @@
-"""Retraining pull requests (`mlgate.monitoring.retrain.propose`) and `mlgate monitored`.
+"""Retraining pull requests (`mlgate.monitoring.propose`) and `mlgate monitored`.
 
 Real git (a local bare repository is `origin`), real DVC (the template repo's data, a directory
 remote of the test's own), and the GitHub stand-in, which checks every request and response
@@ -16,11 +16,10 @@ import pytest
 import yaml
 
 from conftest import checkout_state, copy_repo, dirty, dvc, git, github_stand_in, invoke
-from mlgate.config.yamlio import replace_scalar
+from mlgate.config import replace_scalar
 from mlgate.exceptions import InvalidInput, MlgateError
 from mlgate.github import GitHub
-from mlgate.monitoring.retrain import branch_name, propose
-from mlgate.monitoring.schedule import due, monitored_models
+from mlgate.monitoring import branch_name, due, monitored_models, propose
 from mlgate_devkit.github_stand_in import FakeGitHub
 
 REPO = "octo-org/models"

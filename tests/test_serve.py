@@ -583,7 +583,7 @@ def test_the_widest_values_the_signature_holds_are_answered_and_audited_as_sent(
 def test_integer_is_int32_and_double_finite_in_the_generated_row_model() -> None:
     from pydantic import ValidationError
 
-    from mlgate.serving.app import row_model
+    from mlgate.serving import row_model
 
     model = row_model("m", 1, [("i", "integer"), ("d", "double"), ("t", "datetime"), ("x", "unknown-type")])
     ok = {"i": 2**31 - 1, "d": 2**70, "t": "2025-01-01T00:00:00Z", "x": "text"}
@@ -786,7 +786,7 @@ def test_monitor_reads_every_row_the_service_accepted_and_odd_rows_stored_beside
     from datetime import UTC, datetime, timedelta
 
     from conftest import git
-    from mlgate.serving.audit import AuditStore, Record
+    from mlgate.serving import AuditStore, Record
 
     url, db = edge_service["url"], edge_service["db"]
     start = datetime.now(UTC)

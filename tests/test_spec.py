@@ -9,11 +9,18 @@ import jsonschema
 import pytest
 
 from conftest import PROJECT, invoke
-from mlgate.config.catalog import GATE_FAMILIES
-from mlgate.config.policies import load_policy, rule_id
-from mlgate.config.schema import ModelSpec, Policy, Release, json_schemas, parse
-from mlgate.config.workspace import model_names
-from mlgate.config.yamlio import load
+from mlgate.config import (
+    GATE_FAMILIES,
+    ModelSpec,
+    Policy,
+    Release,
+    json_schemas,
+    load,
+    load_policy,
+    model_names,
+    rule_id,
+)
+from mlgate.config import parse_model as parse
 from mlgate.exceptions import SpecError
 
 SCHEMAS = PROJECT / "src" / "mlgate" / "resources" / "schemas"

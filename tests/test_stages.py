@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from conftest import edit, invoke
 from mlgate.cli import main
-from mlgate.config.schema import Promotion
+from mlgate.config import Promotion
 
 
 def _stage_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:

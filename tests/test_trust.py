@@ -209,7 +209,7 @@ def test_a_type_the_quick_scan_misses_falls_back_to_skops_own_audit(
     import skops.io
     from sklearn.preprocessing import FunctionTransformer
 
-    monkeypatch.setattr("mlgate.registry.mlflow._named_types", lambda _schema: set())
+    monkeypatch.setattr("mlgate.registry._mlflow._named_types", lambda _schema: set())
     path, x = _fitted(tmp_path)
     assert list(load_skops(path).predict(x)) == [0, 0, 1, 1]
     skops.io.dump(FunctionTransformer(func=os.system), path)

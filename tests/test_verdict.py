@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlgate.config.schema import DocumentationRule, PerformanceRule
-from mlgate.gates import Measurement, documentation, performance
-from mlgate.gates.verdict import Verdict, judge
+from mlgate.config import DocumentationRule, PerformanceRule
+from mlgate.gates import Measurement, Verdict, documentation, judge, performance
 
 
 def rule(**kwargs: object) -> PerformanceRule:
@@ -101,8 +100,8 @@ def test_regression_direction_depends_on_the_metric() -> None:
 
 def test_documentation_field_must_be_non_blank(tmp_path) -> None:
     from conftest import PROJECT
-    from mlgate.config.schema import ModelSpec, parse
-    from mlgate.config.yamlio import load
+    from mlgate.config import ModelSpec, load
+    from mlgate.config import parse_model as parse
 
     spec = parse(ModelSpec, load(PROJECT / "models/credit/model.yaml"))
     assert documentation.documented(spec, "monitoring.owner").value == 1.0

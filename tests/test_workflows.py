@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from conftest import PROJECT
-from mlgate.cli.ui import write_outputs
-from mlgate.data.scaffold import TEMPLATES, WorkflowParams, render_workflow
+from mlgate.cli import write_outputs
+from mlgate.data import TEMPLATES, WorkflowParams, render_workflow
 
 ACTIONS = sorted((PROJECT / "action").glob("*/action.yml"))
 WORKFLOWS = sorted((PROJECT / ".github" / "workflows").glob("*.yml"))
@@ -231,7 +231,7 @@ def _cache_key(source: Path, tmp_path: Path) -> str:
 
 def test_setup_cache_key_hashes_the_pins_and_mlgates_source(tmp_path: Path) -> None:
     source = tmp_path / "mlgate"
-    for rel in ("constraints.txt", "pyproject.toml", "src/mlgate/__init__.py", "src/mlgate/gates/run.py"):
+    for rel in ("constraints.txt", "pyproject.toml", "src/mlgate/__init__.py", "src/mlgate/gates/_run.py"):
         (source / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PROJECT / rel, source / rel)
     key = _cache_key(source, tmp_path)
@@ -239,7 +239,7 @@ def test_setup_cache_key_hashes_the_pins_and_mlgates_source(tmp_path: Path) -> N
     (source / "src/mlgate/gates/__pycache__").mkdir()
     (source / "src/mlgate/gates/__pycache__/run.cpython-311.pyc").write_bytes(b"\0")
     assert _cache_key(source, tmp_path) == key, "bytecode is not source"
-    gate = source / "src/mlgate/gates/run.py"
+    gate = source / "src/mlgate/gates/_run.py"
     gate.write_text(gate.read_text() + "\n# a change to mlgate's code\n")
     changed = _cache_key(source, tmp_path)
     assert changed != key, "a change to mlgate's code must not restore the old venv"
@@ -335,8 +335,8 @@ def test_deploy_acts_on_the_dispatch_reading_the_payload_through_env_only() -> N
         for v in job["env"].values()
         if "client_payload" in v
     }
-    from mlgate.promotion.hooks import change_output
-    from mlgate.registry.audit import Record
+    from mlgate.promotion import change_output
+    from mlgate.registry import Record
 
     record = Record("credit", "production", 2, 1, "promote", "a" * 40, 8, [], "ci", "2026-01-01T00:00:00Z")
     sent = change_output(record)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 def promoted(repo: Path, uri: str | None, model: str, stage: str, version: int, *, alias: bool = True) -> str:
     """Pin ``version`` for ``stage`` in release.yaml, commit it, set the alias (unless ``alias=False``); the digest."""
-    from mlgate.config.release import set_stage
+    from mlgate.config import set_stage
     from mlgate.registry import Registry
 
     registry = Registry(repo, uri)

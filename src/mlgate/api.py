@@ -1,10 +1,10 @@
 """mlgate's facade (GTO's ``api.py``): one function per command, what the CLI calls and nothing else.
 
-Each function takes the command's :class:`~mlgate.config.workspace.Workspace` (built once per
+Each function takes the command's :class:`~mlgate.config.Workspace` (built once per
 invocation by the CLI) and its options (a frozen dataclass, one per command, built from the
 command line), makes the library call and returns a result with ``as_dict()`` (what ``--json``
 writes) and ``blocked`` (exit 1) / ``invalid`` (exit 2). Deciding exit codes from those is the
-CLI's edge (``mlgate.cli.base``); printing is the CLI's too.
+CLI's edge (``mlgate.cli._base``); printing is the CLI's too.
 
 Cold start: importing this module imports nothing of mlgate's library (nor pandas, scikit-learn,
 MLflow). Every library import is made inside the one function that needs it, so a command pays
@@ -49,17 +49,14 @@ from mlgate.exceptions import InvalidInput
 #   workspace           mlgate.config.workspace
 
 if TYPE_CHECKING:
-    from mlgate.config.workspace import Workspace
-    from mlgate.data.validate import ValidationReport
-    from mlgate.gates.governance import GovernanceReview
-    from mlgate.gates.verdict import Verdict
-    from mlgate.monitoring.alerts import IssueSync
-    from mlgate.monitoring.command import MonitorOutcome
+    from mlgate.config import Workspace
+    from mlgate.data import ValidationReport
+    from mlgate.gates import GovernanceReview, Verdict
+    from mlgate.monitoring import IssueSync, MonitorOutcome
     from mlgate.promotion import Promotion, StatusRow
     from mlgate.report import ReportResult
     from mlgate.scoring import ScoreResult
-    from mlgate.training.register import RegisterResult
-    from mlgate.training.train import TrainResult
+    from mlgate.training import RegisterResult, TrainResult
 
 Progress = Callable[[str], None]
 
@@ -79,7 +76,7 @@ class Feedback:
 
 def workspace(repo: str | Path | None = None, *, tracking_uri: str | None = None) -> Workspace:
     """The command's workspace: the governed repo at or above ``repo`` (default: here), found on first use."""
-    from mlgate.config.workspace import Settings, Workspace
+    from mlgate.config import Settings, Workspace
 
     return Workspace(start=Path(repo) if repo else None, settings=Settings.from_env(tracking_uri=tracking_uri))
 
@@ -142,7 +139,7 @@ class Validated:
 
 def validate(ws: Workspace, opts: ValidateOptions) -> Validated:
     """Validate every spec, policy and release of the repo and their cross-references."""
-    from mlgate.data.validate import validate_repo
+    from mlgate.data import validate_repo
 
     return Validated(validate_repo(ws.root, check_data=not opts.no_data), ws.root)
 
@@ -161,8 +158,8 @@ class InitOptions:
 
 
 def init(opts: InitOptions) -> Any:
-    """Scaffold a governed repo in the current folder (an :class:`~mlgate.data.scaffold.InitResult`)."""
-    from mlgate.data.scaffold import init_repo
+    """Scaffold a governed repo in the current folder (an :class:`~mlgate.data._scaffold.InitResult`)."""
+    from mlgate.data import init_repo
 
     return init_repo(
         Path.cwd(),
@@ -185,7 +182,7 @@ class SchemaOptions:
 
 def schema(opts: SchemaOptions) -> Document:
     """The JSON Schema of model specs, policies and releases (``kind``: one of them, or all)."""
-    from mlgate.config.schema import json_schemas
+    from mlgate.config import json_schemas
 
     schemas = json_schemas()
     return Document(schemas if opts.kind == "all" else schemas[opts.kind])
@@ -233,7 +230,7 @@ class TrainOptions:
 
 def train(ws: Workspace, opts: TrainOptions, feedback: Feedback = Feedback()) -> TrainResult:
     """Train the model from its spec and register a new version."""
-    from mlgate.training.train import train as train_model
+    from mlgate.training import train as train_model
 
     steps = iter(range(1, 5))
     return train_model(ws, opts.model, progress=lambda msg: feedback.step(next(steps), 4, msg))
@@ -263,7 +260,7 @@ class RegisterOptions:
 
 def register(ws: Workspace, opts: RegisterOptions) -> RegisterResult:
     """Register a model trained elsewhere as a new version, with lineage 'external'."""
-    from mlgate.training.register import register_external
+    from mlgate.training import register_external
 
     return register_external(ws, opts.model, opts.model_uri, commit=opts.commit, data=opts.stated_data())
 
@@ -346,8 +343,8 @@ class Served:
 
 def serve(ws: Workspace, opts: ServeOptions, started: Callable[[dict[str, Any]], None]) -> Served:
     """Serve decisions over HTTP until stopped; ``started`` hears what is served once everything checked out."""
-    from mlgate.serving.server import Options
-    from mlgate.serving.server import serve as run_serve
+    from mlgate.serving import Options
+    from mlgate.serving import serve as run_serve
 
     facts: dict[str, Any] = {}
 
@@ -411,7 +408,7 @@ class Monitored:
 
 def monitor(ws: Workspace, opts: MonitorOptions, feedback: Feedback = Feedback()) -> Monitored:
     """Measure what the stage saw in production; judge the policy's monitoring rules; act as asked."""
-    from mlgate.monitoring.command import monitor as run_monitor
+    from mlgate.monitoring import monitor as run_monitor
 
     return Monitored(
         run_monitor(
@@ -448,7 +445,7 @@ class MonitoredOptions:
 
 def monitored(ws: Workspace, opts: MonitoredOptions) -> Rows:
     """The models whose release.yaml sets the stage, and whether each is due for monitoring."""
-    from mlgate.monitoring.schedule import monitored_models
+    from mlgate.monitoring import monitored_models
 
     if opts.every and opts.due_on is not None:
         raise InvalidInput("give --due-on or --all, not both")
@@ -482,7 +479,7 @@ class Gated:
     @property
     def blocked(self) -> bool:
         """The verdict failed (a blocking rule)."""
-        from mlgate.gates.verdict import Status
+        from mlgate.gates import Status
 
         return self.verdict.status == Status.FAIL
 
@@ -493,7 +490,7 @@ class Gated:
 
 def gate(ws: Workspace, opts: GateOptions, feedback: Feedback = Feedback()) -> Gated:
     """Evaluate every rule of the model's policy against a registered version (or its predictions file)."""
-    from mlgate.gates.run import run_gates
+    from mlgate.gates import run_gates
 
     return Gated(
         run_gates(
@@ -583,7 +580,7 @@ class Affected:
 
 def affected(ws: Workspace, opts: AffectedOptions) -> Affected:
     """The models a change between two commits affects."""
-    from mlgate.config.affected import EVERYTHING, affected_models, gate_only
+    from mlgate.config import EVERYTHING, affected_models, gate_only
 
     found = affected_models(ws.root, opts.base, opts.head, opts.everything or EVERYTHING)
     # predictions specs have nothing to train: the workflow skips its train step for them
@@ -652,7 +649,7 @@ class Checked:
     @property
     def blocked(self) -> bool:
         """A gated model's verdict failed."""
-        from mlgate.gates.verdict import Status
+        from mlgate.gates import Status
 
         return any(m.verdict.status == Status.FAIL for m in self.models)
 
@@ -674,7 +671,7 @@ def check(ws: Workspace, opts: CheckOptions, feedback: Feedback = Feedback()) ->
     process: the specs, policies and imports are loaded once for every model. Gating stops at nothing:
     every affected model gets its verdict (a failing one makes the result blocked).
     """
-    from mlgate.data.validate import validate_repo
+    from mlgate.data import validate_repo
 
     validation = Validated(validate_repo(ws.root, check_data=not opts.no_data), ws.root)
     if validation.invalid:
@@ -683,11 +680,11 @@ def check(ws: Workspace, opts: CheckOptions, feedback: Feedback = Feedback()) ->
     if not names:
         if opts.base is None:
             raise InvalidInput("name the models to check, or give --base (the models the change affects)")
-        from mlgate.config.affected import EVERYTHING, affected_models
+        from mlgate.config import EVERYTHING, affected_models
 
         reasons = affected_models(ws.root, opts.base, opts.head, EVERYTHING)
         names = sorted(reasons)
-    from mlgate.gates.run import run_gates
+    from mlgate.gates import run_gates
 
     checked = []
     for name in names:
@@ -760,7 +757,7 @@ class Governed:
     @property
     def blocked(self) -> bool:
         """The check's conclusion is not success."""
-        from mlgate.github.objects import Conclusion
+        from mlgate.github import Conclusion
 
         return self.review.conclusion != Conclusion.SUCCESS
 
@@ -771,7 +768,7 @@ class Governed:
 
 def governance(ws: Workspace, opts: GovernanceOptions) -> Governed:
     """Judge the PR's governance changes from its reviews; post the check run unless ``no_post``."""
-    from mlgate.gates.governance import review_governance
+    from mlgate.gates import review_governance
 
     review = review_governance(
         ws.root, opts.base, opts.head, opts.pr, post=not opts.no_post, github=ws.github, teams=ws.teams
@@ -797,7 +794,7 @@ class ProposeOptions:
 
 def propose_promotion(ws: Workspace, opts: ProposeOptions) -> Document:
     """Write ``stage: version`` into the model's release.yaml; the PR's title and body (and URL with open_pr)."""
-    from mlgate.promotion.proposal import propose
+    from mlgate.promotion import propose
 
     return Document(
         propose(ws, opts.model, opts.version, opts.stage, open_pr=opts.open_pr, base_branch=opts.base_branch)
@@ -816,7 +813,7 @@ class PinOptions:
 
 def pin(ws: Workspace, opts: PinOptions) -> Rows:
     """Add the digest of each version the model's release.yaml names without one."""
-    from mlgate.promotion.proposal import pin as pin_release
+    from mlgate.promotion import pin as pin_release
 
     return Rows(pin_release(ws, opts.model, opts.stage))
 
@@ -929,7 +926,7 @@ def status(ws: Workspace, opts: StatusOptions) -> Status:
     rows = promotion.status(ws)
     alerted = None
     if opts.alert:
-        from mlgate.monitoring.command import custody_alert
+        from mlgate.monitoring import custody_alert
 
         alerted = custody_alert([r.as_dict() for r in rows], ws.github)
     return Status(rows, opts.check, alerted)

@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import jsonout
-from mlgate.config.schema import load_model_spec
-from mlgate.data import dvc_pull, dvc_record, file_md5
-from mlgate.data.validate import validate_repo
+from mlgate.config import load_model_spec
+from mlgate.data import dvc_pull, dvc_record, file_md5, validate_repo
 from mlgate.exceptions import DvcError, InvalidInput, SpecError
-from mlgate.gates.run import run_gates
+from mlgate.gates import run_gates
 from mlgate.git import run_git
 from mlgate.registry import Registry
-from mlgate.training.train import train
+from mlgate.training import train
 
 Step = Callable[[int, int, str], None]
 Log = Callable[[str], None]

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from mlgate.cli import ui
-from mlgate.cli.base import handled
+from mlgate.cli import handled, ui
 
 JSON_HELP = "Also write the result as JSON to PATH ('-' for stdout)."
 

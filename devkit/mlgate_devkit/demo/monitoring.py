@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from mlgate.git import run_git
-from mlgate.monitoring.command import monitor
+from mlgate.monitoring import monitor
 from mlgate_devkit.demo.promotions import Journey
 from mlgate_devkit.demo.serving import Service, post
 

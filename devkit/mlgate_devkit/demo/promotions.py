@@ -15,16 +15,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mlgate.config.release import set_stage
-from mlgate.gates.run import run_gates
+from mlgate.config import set_stage
+from mlgate.gates import run_gates
 from mlgate.git import run_git
 from mlgate.github import GitHub
-from mlgate.promotion import apply, fetch_pull_request, make_plan, rollback_target, status
+from mlgate.promotion import (
+    apply,
+    fetch_pull_request,
+    make_plan,
+    propose,
+    publish,
+    rollback_target,
+    status,
+    version_digest,
+)
 from mlgate.promotion import version_label as _v
-from mlgate.promotion.comment import publish
-from mlgate.promotion.proposal import propose, version_digest
 from mlgate.registry import Registry, audit
-from mlgate.training.train import train
+from mlgate.training import train
 from mlgate_devkit.demo.pull_request import REPOSITORY, harness
 
 Log = Callable[[str], None]

@@ -26,9 +26,9 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from mlgate.config.schema import load_model_spec
+from mlgate.config import load_model_spec
 from mlgate.exceptions import TamperedModel
-from mlgate.promotion.proposal import propose
+from mlgate.promotion import propose
 from mlgate.scoring import score
 from mlgate_devkit.demo.promotions import Journey
 from mlgate_devkit.serve_process import ServeProcess, start_serve

@@ -3,6 +3,11 @@
 Importing :mod:`mlgate` does not import this package (nor click).
 """
 
-from mlgate.cli.main import main
+from __future__ import annotations
 
-__all__ = ["main"]
+from mlgate.cli import _ui as ui
+from mlgate.cli._base import handled
+from mlgate.cli._main import main
+from mlgate.cli._ui import write_outputs
+
+__all__ = ["handled", "main", "ui", "write_outputs"]

@@ -6,48 +6,74 @@ is called with (training, gates, scoring, serving, monitoring). ``validate`` (``
 and ``scaffold`` (``mlgate init``) read data, so they live here, above config.
 """
 
-from mlgate.data.dvc import (
-    DataAt,
-    DataFile,
-    ModelData,
-    dvc_add,
-    dvc_checkout_all,
-    dvc_init,
-    dvc_pull,
-    dvc_push,
-    dvc_record,
-    fetch_at,
-    file_md5,
-    load_model_data,
-    load_predictions_data,
-    prepare_columns,
-    pull,
-    pull_model_data,
-    read_table,
-    row_keys,
-    share_workspace,
-    split,
-    split_positions,
-    split_settings,
-    write_rows,
-)
-from mlgate.data.holdout import (
-    HeldOut,
-    Unseen,
-    evaluation_held_out,
-    leave_out,
-    training_rows,
-    version_held_out,
-    version_rows,
-)
-from mlgate.data.model_input import frame_columns, model_input
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlgate.data._dvc import (
+        DataAt,
+        DataFile,
+        ModelData,
+        bytes_md5,
+        dvc_add,
+        dvc_checkout_all,
+        dvc_init,
+        dvc_pull,
+        dvc_push,
+        dvc_record,
+        fetch_at,
+        file_md5,
+        load_model_data,
+        load_predictions_data,
+        prepare_columns,
+        pull,
+        pull_model_data,
+        read_table,
+        resolve_file,
+        row_keys,
+        share_workspace,
+        split,
+        split_positions,
+        split_settings,
+        write_rows,
+    )
+    from mlgate.data._holdout import (
+        HeldOut,
+        Unseen,
+        evaluation_held_out,
+        leave_out,
+        training_rows,
+        version_held_out,
+        version_rows,
+    )
+    from mlgate.data._model_input import frame_columns, model_input
+    from mlgate.data._scaffold import (
+        TEMPLATES,
+        THIS_REPO,
+        WORKFLOWS,
+        WorkflowParams,
+        default_name,
+        init_repo,
+        render_workflow,
+    )
+    from mlgate.data._validate import ValidationReport, validate_repo
+
 
 __all__ = [
+    "TEMPLATES",
+    "THIS_REPO",
+    "WORKFLOWS",
     "DataAt",
     "DataFile",
     "HeldOut",
     "ModelData",
     "Unseen",
+    "ValidationReport",
+    "WorkflowParams",
+    "bytes_md5",
+    "default_name",
     "dvc_add",
     "dvc_checkout_all",
     "dvc_init",
@@ -58,6 +84,7 @@ __all__ = [
     "fetch_at",
     "file_md5",
     "frame_columns",
+    "init_repo",
     "leave_out",
     "load_model_data",
     "load_predictions_data",
@@ -66,13 +93,80 @@ __all__ = [
     "pull",
     "pull_model_data",
     "read_table",
+    "render_workflow",
+    "resolve_file",
     "row_keys",
     "share_workspace",
     "split",
     "split_positions",
     "split_settings",
     "training_rows",
+    "validate_repo",
     "version_held_out",
     "version_rows",
     "write_rows",
 ]
+
+# public name -> its private module (`module:name`, or the module itself)
+_LAZY: dict[str, str] = {
+    "DataAt": "_dvc:DataAt",
+    "DataFile": "_dvc:DataFile",
+    "HeldOut": "_holdout:HeldOut",
+    "ModelData": "_dvc:ModelData",
+    "TEMPLATES": "_scaffold:TEMPLATES",
+    "THIS_REPO": "_scaffold:THIS_REPO",
+    "Unseen": "_holdout:Unseen",
+    "ValidationReport": "_validate:ValidationReport",
+    "WORKFLOWS": "_scaffold:WORKFLOWS",
+    "WorkflowParams": "_scaffold:WorkflowParams",
+    "bytes_md5": "_dvc:bytes_md5",
+    "default_name": "_scaffold:default_name",
+    "dvc_add": "_dvc:dvc_add",
+    "dvc_checkout_all": "_dvc:dvc_checkout_all",
+    "dvc_init": "_dvc:dvc_init",
+    "dvc_pull": "_dvc:dvc_pull",
+    "dvc_push": "_dvc:dvc_push",
+    "dvc_record": "_dvc:dvc_record",
+    "evaluation_held_out": "_holdout:evaluation_held_out",
+    "fetch_at": "_dvc:fetch_at",
+    "file_md5": "_dvc:file_md5",
+    "frame_columns": "_model_input:frame_columns",
+    "init_repo": "_scaffold:init_repo",
+    "leave_out": "_holdout:leave_out",
+    "load_model_data": "_dvc:load_model_data",
+    "load_predictions_data": "_dvc:load_predictions_data",
+    "model_input": "_model_input:model_input",
+    "prepare_columns": "_dvc:prepare_columns",
+    "pull": "_dvc:pull",
+    "pull_model_data": "_dvc:pull_model_data",
+    "read_table": "_dvc:read_table",
+    "render_workflow": "_scaffold:render_workflow",
+    "resolve_file": "_dvc:resolve_file",
+    "row_keys": "_dvc:row_keys",
+    "share_workspace": "_dvc:share_workspace",
+    "split": "_dvc:split",
+    "split_positions": "_dvc:split_positions",
+    "split_settings": "_dvc:split_settings",
+    "training_rows": "_holdout:training_rows",
+    "validate_repo": "_validate:validate_repo",
+    "version_held_out": "_holdout:version_held_out",
+    "version_rows": "_holdout:version_rows",
+    "write_rows": "_dvc:write_rows",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's private module on first use (PEP 562): the package imports lightly."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attr = _LAZY[name].partition(":")
+    value = import_module(f"{__name__}.{module}")
+    if attr:
+        value = getattr(value, attr)
+    globals()[name] = value  # once: the next lookup is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's globals and its public names, imported or not."""
+    return sorted({*globals(), *__all__})

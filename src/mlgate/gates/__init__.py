@@ -11,11 +11,40 @@ statistics testable against reference implementations (scipy, fairlearn) on thei
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from mlgate.outcome import Failed
 
-__all__ = ["Failed", "Measurement", "Skip"]
+if TYPE_CHECKING:
+    from mlgate.gates import _decisions as decisions
+    from mlgate.gates import _documentation as documentation
+    from mlgate.gates import _drift as drift
+    from mlgate.gates import _evidence as evidence
+    from mlgate.gates import _fairness as fairness
+    from mlgate.gates import _performance as performance
+    from mlgate.gates import _verdict as verdict
+    from mlgate.gates._adapter import adapt, apply_decision, decide
+    from mlgate.gates._drift import FeatureDrift, drift_measurement, feature_drift
+    from mlgate.gates._fairness import GroupTable, fairness_measurement, group_table, intersect, sensitive_groups
+    from mlgate.gates._governance import GovernanceReview, review_governance
+    from mlgate.gates._judging import evaluation_paths, judge_model, judging_changes, materialise, policy_changes
+    from mlgate.gates._metrics import classification_metrics, evaluate, positive_label, regression_metrics
+    from mlgate.gates._run import run_gates
+    from mlgate.gates._verdict import (
+        FAILED,
+        READABLE,
+        SCHEMA,
+        FamilyStatus,
+        RuleResult,
+        RuleStatus,
+        Status,
+        Verdict,
+        failed_first,
+        judge,
+        overall_status,
+        rule_counts,
+    )
 
 
 @dataclass
@@ -47,3 +76,115 @@ class Skip:
     """
 
     reason: str
+
+
+__all__ = [
+    "FAILED",
+    "READABLE",
+    "SCHEMA",
+    "Failed",
+    "FamilyStatus",
+    "FeatureDrift",
+    "GovernanceReview",
+    "GroupTable",
+    "Measurement",
+    "RuleResult",
+    "RuleStatus",
+    "Skip",
+    "Status",
+    "Verdict",
+    "adapt",
+    "apply_decision",
+    "classification_metrics",
+    "decide",
+    "decisions",
+    "documentation",
+    "drift",
+    "drift_measurement",
+    "evaluate",
+    "evaluation_paths",
+    "evidence",
+    "failed_first",
+    "fairness",
+    "fairness_measurement",
+    "feature_drift",
+    "group_table",
+    "intersect",
+    "judge",
+    "judge_model",
+    "judging_changes",
+    "materialise",
+    "overall_status",
+    "performance",
+    "policy_changes",
+    "positive_label",
+    "regression_metrics",
+    "review_governance",
+    "rule_counts",
+    "run_gates",
+    "sensitive_groups",
+    "verdict",
+]
+
+# public name -> its private module (`module:name`, or the module itself)
+_LAZY: dict[str, str] = {
+    "FAILED": "_verdict:FAILED",
+    "FamilyStatus": "_verdict:FamilyStatus",
+    "FeatureDrift": "_drift:FeatureDrift",
+    "GovernanceReview": "_governance:GovernanceReview",
+    "GroupTable": "_fairness:GroupTable",
+    "READABLE": "_verdict:READABLE",
+    "RuleResult": "_verdict:RuleResult",
+    "RuleStatus": "_verdict:RuleStatus",
+    "SCHEMA": "_verdict:SCHEMA",
+    "Status": "_verdict:Status",
+    "Verdict": "_verdict:Verdict",
+    "adapt": "_adapter:adapt",
+    "apply_decision": "_adapter:apply_decision",
+    "classification_metrics": "_metrics:classification_metrics",
+    "decide": "_adapter:decide",
+    "decisions": "_decisions",
+    "documentation": "_documentation",
+    "drift": "_drift",
+    "drift_measurement": "_drift:drift_measurement",
+    "evaluate": "_metrics:evaluate",
+    "evaluation_paths": "_judging:evaluation_paths",
+    "evidence": "_evidence",
+    "failed_first": "_verdict:failed_first",
+    "fairness": "_fairness",
+    "fairness_measurement": "_fairness:fairness_measurement",
+    "feature_drift": "_drift:feature_drift",
+    "group_table": "_fairness:group_table",
+    "intersect": "_fairness:intersect",
+    "judge": "_verdict:judge",
+    "judge_model": "_judging:judge_model",
+    "judging_changes": "_judging:judging_changes",
+    "materialise": "_judging:materialise",
+    "overall_status": "_verdict:overall_status",
+    "performance": "_performance",
+    "policy_changes": "_judging:policy_changes",
+    "positive_label": "_metrics:positive_label",
+    "regression_metrics": "_metrics:regression_metrics",
+    "review_governance": "_governance:review_governance",
+    "rule_counts": "_verdict:rule_counts",
+    "run_gates": "_run:run_gates",
+    "sensitive_groups": "_fairness:sensitive_groups",
+    "verdict": "_verdict",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's private module on first use (PEP 562): the package imports lightly."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attr = _LAZY[name].partition(":")
+    value = import_module(f"{__name__}.{module}")
+    if attr:
+        value = getattr(value, attr)
+    globals()[name] = value  # once: the next lookup is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's globals and its public names, imported or not."""
+    return sorted({*globals(), *__all__})

@@ -9,13 +9,25 @@ the post-deployment reviews; ``retrain`` opens the retraining pull request; ``sc
 which models are due (``mlgate monitored``).
 """
 
-from mlgate.monitoring.estimate import METHOD, TOLERANCE, Estimate, estimate, expected_accuracy, expected_roc_auc
-from mlgate.monitoring.labels import LABEL, Labelled
-from mlgate.monitoring.measure import Measurements, Subject
-from mlgate.monitoring.run import MonitoringResult, run
-from mlgate.monitoring.sources import AT, SCORE, SourceReport, Traffic
-from mlgate.monitoring.verdict import SCHEMA, MonitoringVerdict
-from mlgate.monitoring.window import Window, duration, resolve
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlgate.monitoring._alerts import IssueAction, IssueSync, figures, github_login, review_issues, sync_issue
+    from mlgate.monitoring._command import MonitorOutcome, custody_alert, monitor
+    from mlgate.monitoring._estimate import METHOD, TOLERANCE, Estimate, estimate, expected_accuracy, expected_roc_auc
+    from mlgate.monitoring._labels import LABEL, Labelled
+    from mlgate.monitoring._measure import Measurements, Subject
+    from mlgate.monitoring._reference import load_reference
+    from mlgate.monitoring._retrain import RetrainAction, branch_name, propose
+    from mlgate.monitoring._run import MonitoringResult, run
+    from mlgate.monitoring._schedule import due, monitored_models
+    from mlgate.monitoring._sources import AT, SCORE, SourceReport, Traffic
+    from mlgate.monitoring._verdict import SCHEMA, MonitoringVerdict
+    from mlgate.monitoring._window import Window, duration, resolve
+
 
 __all__ = [
     "AT",
@@ -25,18 +37,90 @@ __all__ = [
     "SCORE",
     "TOLERANCE",
     "Estimate",
+    "IssueAction",
+    "IssueSync",
     "Labelled",
     "Measurements",
+    "MonitorOutcome",
     "MonitoringResult",
     "MonitoringVerdict",
+    "RetrainAction",
     "SourceReport",
     "Subject",
     "Traffic",
     "Window",
+    "branch_name",
+    "custody_alert",
+    "due",
     "duration",
     "estimate",
     "expected_accuracy",
     "expected_roc_auc",
+    "figures",
+    "github_login",
+    "load_reference",
+    "monitor",
+    "monitored_models",
+    "propose",
     "resolve",
+    "review_issues",
     "run",
+    "sync_issue",
 ]
+
+# public name -> its private module (`module:name`, or the module itself)
+_LAZY: dict[str, str] = {
+    "AT": "_sources:AT",
+    "Estimate": "_estimate:Estimate",
+    "IssueAction": "_alerts:IssueAction",
+    "IssueSync": "_alerts:IssueSync",
+    "LABEL": "_labels:LABEL",
+    "Labelled": "_labels:Labelled",
+    "METHOD": "_estimate:METHOD",
+    "Measurements": "_measure:Measurements",
+    "MonitorOutcome": "_command:MonitorOutcome",
+    "MonitoringResult": "_run:MonitoringResult",
+    "MonitoringVerdict": "_verdict:MonitoringVerdict",
+    "RetrainAction": "_retrain:RetrainAction",
+    "SCHEMA": "_verdict:SCHEMA",
+    "SCORE": "_sources:SCORE",
+    "SourceReport": "_sources:SourceReport",
+    "Subject": "_measure:Subject",
+    "TOLERANCE": "_estimate:TOLERANCE",
+    "Traffic": "_sources:Traffic",
+    "Window": "_window:Window",
+    "branch_name": "_retrain:branch_name",
+    "custody_alert": "_command:custody_alert",
+    "due": "_schedule:due",
+    "duration": "_window:duration",
+    "estimate": "_estimate:estimate",
+    "expected_accuracy": "_estimate:expected_accuracy",
+    "expected_roc_auc": "_estimate:expected_roc_auc",
+    "figures": "_alerts:figures",
+    "github_login": "_alerts:github_login",
+    "load_reference": "_reference:load_reference",
+    "monitor": "_command:monitor",
+    "monitored_models": "_schedule:monitored_models",
+    "propose": "_retrain:propose",
+    "resolve": "_window:resolve",
+    "review_issues": "_alerts:review_issues",
+    "run": "_run:run",
+    "sync_issue": "_alerts:sync_issue",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's private module on first use (PEP 562): the package imports lightly."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attr = _LAZY[name].partition(":")
+    value = import_module(f"{__name__}.{module}")
+    if attr:
+        value = getattr(value, attr)
+    globals()[name] = value  # once: the next lookup is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's globals and its public names, imported or not."""
+    return sorted({*globals(), *__all__})

@@ -6,27 +6,37 @@ request, ``comment`` posts the plan on the pull request, ``hooks`` tells deploy 
 ``check`` holds what plan, readiness and comment share (a precondition, how a version is shown).
 """
 
-from mlgate.promotion.check import Check, version_label
-from mlgate.promotion.hooks import EVENT_TYPE, HookFailed, Hooks
-from mlgate.promotion.plan import (
-    ApplyResult,
-    Change,
-    ChangeOutcome,
-    Plan,
-    Promotion,
-    PullRequest,
-    StatusRow,
-    SyncState,
-    apply,
-    fetch_pull_request,
-    history,
-    make_plan,
-    pr_from_commit_message,
-    promote,
-    rollback,
-    rollback_target,
-    status,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlgate.promotion import _readiness as readiness
+    from mlgate.promotion._check import Check, version_label
+    from mlgate.promotion._comment import publish
+    from mlgate.promotion._hooks import EVENT_TYPE, HookFailed, Hooks, change_output
+    from mlgate.promotion._plan import (
+        ApplyResult,
+        Change,
+        ChangeOutcome,
+        Plan,
+        Promotion,
+        PullRequest,
+        StatusRow,
+        SyncState,
+        apply,
+        fetch_pull_request,
+        history,
+        make_plan,
+        pr_from_commit_message,
+        promote,
+        rollback,
+        rollback_target,
+        status,
+    )
+    from mlgate.promotion._proposal import pin, propose, version_digest
+
 
 __all__ = [
     "EVENT_TYPE",
@@ -42,13 +52,68 @@ __all__ = [
     "StatusRow",
     "SyncState",
     "apply",
+    "change_output",
     "fetch_pull_request",
     "history",
     "make_plan",
+    "pin",
     "pr_from_commit_message",
     "promote",
+    "propose",
+    "publish",
+    "readiness",
     "rollback",
     "rollback_target",
     "status",
+    "version_digest",
     "version_label",
 ]
+
+# public name -> its private module (`module:name`, or the module itself)
+_LAZY: dict[str, str] = {
+    "ApplyResult": "_plan:ApplyResult",
+    "Change": "_plan:Change",
+    "ChangeOutcome": "_plan:ChangeOutcome",
+    "Check": "_check:Check",
+    "EVENT_TYPE": "_hooks:EVENT_TYPE",
+    "HookFailed": "_hooks:HookFailed",
+    "Hooks": "_hooks:Hooks",
+    "Plan": "_plan:Plan",
+    "Promotion": "_plan:Promotion",
+    "PullRequest": "_plan:PullRequest",
+    "StatusRow": "_plan:StatusRow",
+    "SyncState": "_plan:SyncState",
+    "apply": "_plan:apply",
+    "change_output": "_hooks:change_output",
+    "fetch_pull_request": "_plan:fetch_pull_request",
+    "history": "_plan:history",
+    "make_plan": "_plan:make_plan",
+    "pin": "_proposal:pin",
+    "pr_from_commit_message": "_plan:pr_from_commit_message",
+    "promote": "_plan:promote",
+    "propose": "_proposal:propose",
+    "publish": "_comment:publish",
+    "readiness": "_readiness",
+    "rollback": "_plan:rollback",
+    "rollback_target": "_plan:rollback_target",
+    "status": "_plan:status",
+    "version_digest": "_proposal:version_digest",
+    "version_label": "_check:version_label",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's private module on first use (PEP 562): the package imports lightly."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attr = _LAZY[name].partition(":")
+    value = import_module(f"{__name__}.{module}")
+    if attr:
+        value = getattr(value, attr)
+    globals()[name] = value  # once: the next lookup is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's globals and its public names, imported or not."""
+    return sorted({*globals(), *__all__})

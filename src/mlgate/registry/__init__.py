@@ -4,8 +4,13 @@
 ``flavours`` which model formats load, and how (nothing that runs code unless a policy trusts it).
 """
 
-from mlgate.registry.flavours import CODE_FORMATS, SAFE_FORMATS, Serialization, classify
-from mlgate.registry.mlflow import (
+from __future__ import annotations
+
+from mlgate.registry import _audit as audit
+from mlgate.registry import _spark as spark
+from mlgate.registry._audit import Record, RecordState
+from mlgate.registry._flavours import CODE_FORMATS, SAFE_FORMATS, Serialization, XGBoostBooster, classify
+from mlgate.registry._mlflow import (
     ARTIFACT_DIGEST_TAG,
     ARTIFACT_FILES_TAG,
     DIGEST_PATTERN,
@@ -32,6 +37,7 @@ from mlgate.registry.mlflow import (
     manifest_of,
     metric_name,
     outage_reason,
+    tampered,
     tracking_uri,
     trusted_types,
 )
@@ -55,11 +61,15 @@ __all__ = [
     "LoggedModelRef",
     "ModelVersion",
     "MonitoringRun",
+    "Record",
+    "RecordState",
     "RegisteredVersion",
     "Registry",
     "Run",
     "RunFacts",
     "Serialization",
+    "XGBoostBooster",
+    "audit",
     "classify",
     "folder_digest",
     "is_embedded",
@@ -67,6 +77,8 @@ __all__ = [
     "manifest_of",
     "metric_name",
     "outage_reason",
+    "spark",
+    "tampered",
     "tracking_uri",
     "trusted_types",
 ]

@@ -4,32 +4,45 @@ The monitoring report (``mlgate.report.monitoring``) also charts the past monito
 ``checks`` posts the sticky report comment and check runs.
 """
 
-from mlgate.report.monitoring import MONITORING_LIMIT, monitoring_marker
-from mlgate.report.monitoring import render_html as render_monitoring_html
-from mlgate.report.monitoring import render_markdown as render_monitoring_markdown
-from mlgate.report.render import (
-    COMMENT_LIMIT,
-    SUMMARY_LIMIT,
-    Rendered,
-    ReportInput,
-    ReportResult,
-    load_input,
-    marker,
-    render_html,
-    render_markdown,
-    render_summary,
-    report_model,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlgate.report import _monitoring as monitoring
+    from mlgate.report._checks import check_outcome
+    from mlgate.report._monitoring import MAX_RUNS, MONITORING_LIMIT, TOP_FEATURES, monitoring_marker
+    from mlgate.report._monitoring import render_html as render_monitoring_html
+    from mlgate.report._monitoring import render_markdown as render_monitoring_markdown
+    from mlgate.report._render import (
+        COMMENT_LIMIT,
+        SUMMARY_LIMIT,
+        Rendered,
+        ReportInput,
+        ReportResult,
+        load_input,
+        marker,
+        render_html,
+        render_markdown,
+        render_summary,
+        report_model,
+    )
+
 
 __all__ = [
     "COMMENT_LIMIT",
+    "MAX_RUNS",
     "MONITORING_LIMIT",
     "SUMMARY_LIMIT",
+    "TOP_FEATURES",
     "Rendered",
     "ReportInput",
     "ReportResult",
+    "check_outcome",
     "load_input",
     "marker",
+    "monitoring",
     "monitoring_marker",
     "render_html",
     "render_markdown",
@@ -38,3 +51,43 @@ __all__ = [
     "render_summary",
     "report_model",
 ]
+
+# public name -> its private module (`module:name`, or the module itself)
+_LAZY: dict[str, str] = {
+    "COMMENT_LIMIT": "_render:COMMENT_LIMIT",
+    "MAX_RUNS": "_monitoring:MAX_RUNS",
+    "MONITORING_LIMIT": "_monitoring:MONITORING_LIMIT",
+    "Rendered": "_render:Rendered",
+    "ReportInput": "_render:ReportInput",
+    "ReportResult": "_render:ReportResult",
+    "SUMMARY_LIMIT": "_render:SUMMARY_LIMIT",
+    "TOP_FEATURES": "_monitoring:TOP_FEATURES",
+    "check_outcome": "_checks:check_outcome",
+    "load_input": "_render:load_input",
+    "marker": "_render:marker",
+    "monitoring": "_monitoring",
+    "monitoring_marker": "_monitoring:monitoring_marker",
+    "render_html": "_render:render_html",
+    "render_markdown": "_render:render_markdown",
+    "render_monitoring_html": "_monitoring:render_html",
+    "render_monitoring_markdown": "_monitoring:render_markdown",
+    "render_summary": "_render:render_summary",
+    "report_model": "_render:report_model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's private module on first use (PEP 562): the package imports lightly."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attr = _LAZY[name].partition(":")
+    value = import_module(f"{__name__}.{module}")
+    if attr:
+        value = getattr(value, attr)
+    globals()[name] = value  # once: the next lookup is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's globals and its public names, imported or not."""
+    return sorted({*globals(), *__all__})

@@ -7,16 +7,24 @@ atomically; the decision comes from the spec's ``decision:`` block, as the gates
 (:func:`load_alias_version`, :func:`model_plan`, :meth:`Plan.outcome`).
 """
 
-from mlgate.scoring.batch import (
-    ENGINES,
-    LINEAGE_COLUMNS,
-    Plan,
-    ScoreResult,
-    check_stage,
-    load_alias_version,
-    model_plan,
-    score,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlgate.scoring import _custody as custody
+    from mlgate.scoring._batch import (
+        ENGINES,
+        LINEAGE_COLUMNS,
+        Plan,
+        ScoreResult,
+        check_stage,
+        load_alias_version,
+        model_plan,
+        score,
+    )
+
 
 __all__ = [
     "ENGINES",
@@ -24,7 +32,38 @@ __all__ = [
     "Plan",
     "ScoreResult",
     "check_stage",
+    "custody",
     "load_alias_version",
     "model_plan",
     "score",
 ]
+
+# public name -> its private module (`module:name`, or the module itself)
+_LAZY: dict[str, str] = {
+    "ENGINES": "_batch:ENGINES",
+    "LINEAGE_COLUMNS": "_batch:LINEAGE_COLUMNS",
+    "Plan": "_batch:Plan",
+    "ScoreResult": "_batch:ScoreResult",
+    "check_stage": "_batch:check_stage",
+    "custody": "_custody",
+    "load_alias_version": "_batch:load_alias_version",
+    "model_plan": "_batch:model_plan",
+    "score": "_batch:score",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's private module on first use (PEP 562): the package imports lightly."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attr = _LAZY[name].partition(":")
+    value = import_module(f"{__name__}.{module}")
+    if attr:
+        value = getattr(value, attr)
+    globals()[name] = value  # once: the next lookup is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's globals and its public names, imported or not."""
+    return sorted({*globals(), *__all__})

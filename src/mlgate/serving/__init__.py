@@ -8,4 +8,47 @@ FastAPI routes and metrics, ``server`` the checks and the uvicorn run. Import ``
 ``app`` only where serving is wanted: ``import mlgate.serving`` stays light.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlgate.serving import _audit as audit
+    from mlgate.serving._app import row_model
+    from mlgate.serving._audit import AuditStore, Record, read_table_columns, shown_url
+    from mlgate.serving._model import load
+    from mlgate.serving._server import Options, serve
+
+
+__all__ = ["AuditStore", "Options", "Record", "audit", "load", "read_table_columns", "row_model", "serve", "shown_url"]
+
+# public name -> its private module (`module:name`, or the module itself)
+_LAZY: dict[str, str] = {
+    "AuditStore": "_audit:AuditStore",
+    "Options": "_server:Options",
+    "Record": "_audit:Record",
+    "audit": "_audit",
+    "load": "_model:load",
+    "read_table_columns": "_audit:read_table_columns",
+    "row_model": "_app:row_model",
+    "serve": "_server:serve",
+    "shown_url": "_audit:shown_url",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's private module on first use (PEP 562): the package imports lightly."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attr = _LAZY[name].partition(":")
+    value = import_module(f"{__name__}.{module}")
+    if attr:
+        value = getattr(value, attr)
+    globals()[name] = value  # once: the next lookup is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's globals and its public names, imported or not."""
+    return sorted({*globals(), *__all__})

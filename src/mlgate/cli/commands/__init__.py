@@ -5,7 +5,14 @@
 
 from __future__ import annotations
 
-from mlgate.cli.commands import gates, governance, monitoring, promotion, repo, scoring, serving, training
+from mlgate.cli.commands import _gates as gates
+from mlgate.cli.commands import _governance as governance
+from mlgate.cli.commands import _monitoring as monitoring
+from mlgate.cli.commands import _promotion as promotion
+from mlgate.cli.commands import _repo as repo
+from mlgate.cli.commands import _scoring as scoring
+from mlgate.cli.commands import _serving as serving
+from mlgate.cli.commands import _training as training
 
 COMMANDS = [
     *repo.COMMANDS,
@@ -17,5 +24,6 @@ COMMANDS = [
     *serving.COMMANDS,
     *monitoring.COMMANDS,
 ]
+
 
 __all__ = ["COMMANDS"]

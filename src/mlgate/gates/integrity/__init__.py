@@ -6,15 +6,24 @@ metric, which runs one of deepchecks' tabular suites (:mod:`~mlgate.gates.integr
 ``mlgate[deepchecks]``).
 """
 
-from mlgate.gates.integrity.deepchecks import (
-    DEEPCHECKS_HINT,
-    SUITES,
-    DeepchecksOutcome,
-    deepchecks_available,
-    deepchecks_problem,
-    deepchecks_results,
-)
-from mlgate.gates.integrity.native import NATIVE_METRICS, IntegrityData, integrity_measurement
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlgate.gates.integrity import _deepchecks as deepchecks
+    from mlgate.gates.integrity import _native as native
+    from mlgate.gates.integrity._deepchecks import (
+        DEEPCHECKS_HINT,
+        SUITES,
+        DeepchecksOutcome,
+        deepchecks_available,
+        deepchecks_problem,
+        deepchecks_results,
+    )
+    from mlgate.gates.integrity._native import NATIVE_METRICS, IntegrityData, integrity_measurement
+
 
 __all__ = [
     "DEEPCHECKS_HINT",
@@ -22,8 +31,42 @@ __all__ = [
     "SUITES",
     "DeepchecksOutcome",
     "IntegrityData",
+    "deepchecks",
     "deepchecks_available",
     "deepchecks_problem",
     "deepchecks_results",
     "integrity_measurement",
+    "native",
 ]
+
+# public name -> its private module (`module:name`, or the module itself)
+_LAZY: dict[str, str] = {
+    "DEEPCHECKS_HINT": "_deepchecks:DEEPCHECKS_HINT",
+    "DeepchecksOutcome": "_deepchecks:DeepchecksOutcome",
+    "IntegrityData": "_native:IntegrityData",
+    "NATIVE_METRICS": "_native:NATIVE_METRICS",
+    "SUITES": "_deepchecks:SUITES",
+    "deepchecks": "_deepchecks",
+    "deepchecks_available": "_deepchecks:deepchecks_available",
+    "deepchecks_problem": "_deepchecks:deepchecks_problem",
+    "deepchecks_results": "_deepchecks:deepchecks_results",
+    "integrity_measurement": "_native:integrity_measurement",
+    "native": "_native",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's private module on first use (PEP 562): the package imports lightly."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attr = _LAZY[name].partition(":")
+    value = import_module(f"{__name__}.{module}")
+    if attr:
+        value = getattr(value, attr)
+    globals()[name] = value  # once: the next lookup is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's globals and its public names, imported or not."""
+    return sorted({*globals(), *__all__})

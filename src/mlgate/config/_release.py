@@ -1,0 +1,124 @@
+"""``models/<name>/release.yaml``: the desired registry version (and its pinned digest) per stage.
+
+The one reader of the file as git holds it (:func:`release_at`, :func:`entry_at`, :func:`revisions`:
+validated like the working-tree file, problems located as ``file@ref:line``) and its one writer
+(:func:`set_stage`). Edits keep the file's comments, key order and style (ruamel round-trip), so a
+promotion PR's diff is the one line that changes: ``production: {version: 3, digest: "sha256:…"}``.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from mlgate.config._schema import PinnedVersion, Release, parse
+from mlgate.config._workspace import RELEASE_FILE, model_names, spec_path
+from mlgate.config._yamlio import load
+from mlgate.exceptions import InvalidInput, SpecError
+from mlgate.git import first_parent_commits, resolve_commit, show
+
+
+def release_path(root: Path, name: str) -> Path:
+    """``models/<name>/release.yaml`` under ``root``."""
+    return spec_path(root, name).with_name(RELEASE_FILE)
+
+
+def _yaml() -> YAML:
+    yaml = YAML()  # round-trip: comments and order survive
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    # an empty stage stays written as `null`, as people write it (ruamel would leave it blank)
+    yaml.representer.add_representer(
+        type(None), lambda rep, _none: rep.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    return yaml
+
+
+def set_stage(
+    root: Path, name: str, stage: str, version: int | None, digest: str | None = None
+) -> tuple[int | None, str]:
+    """Write ``stage: version`` (with ``digest``: ``{version: N, digest: "sha256:…"}``); (old version, new text)."""
+    if not spec_path(root, name).is_file():
+        raise InvalidInput(
+            f"no spec for model '{name}'", hint=f"models in this repo: {', '.join(model_names(root)) or 'none'}"
+        )
+    path = release_path(root, name)
+    yaml = _yaml()
+    if path.is_file():
+        doc = yaml.load(path.read_text(encoding="utf-8"))
+    else:
+        doc = yaml.load(
+            f"# Desired registry state: merging a change here moves the MLflow aliases.\nmodel: {name}\nstages: {{}}\n"
+        )
+    stages = doc.setdefault("stages", {})
+    if stages is None:
+        doc["stages"] = stages = {}
+    old = stages.get(stage)
+    if isinstance(old, dict):
+        old = old.get("version")
+    stages[stage] = version if version is None or digest is None else _pinned(version, digest)
+    buffer = io.StringIO()
+    yaml.dump(doc, buffer)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return (int(old) if isinstance(old, int) else None), buffer.getvalue()
+
+
+def _pinned(version: int, digest: str) -> CommentedMap:
+    """``{version: N, digest: "sha256:…"}`` on one line, so the promotion's diff stays one line."""
+    entry = CommentedMap([("version", version), ("digest", DoubleQuotedScalarString(digest))])
+    entry.fa.set_flow_style()
+    return entry
+
+
+def release_at(root: Path, name: str, ref: str) -> Release | None:
+    """The release as git ``ref`` holds it, validated (None when the file is not there at ``ref``).
+
+    Never the working tree's file: what score, serve and monitor act on must be committed. A file
+    that does not validate is :class:`~mlgate.exceptions.SpecError` (exit 2) located at
+    ``models/<name>/release.yaml@<ref>:line``.
+    """
+    rel = release_path(root, name).relative_to(root).as_posix()
+    text = show(root, ref, rel)
+    if text is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="mlgate-release-") as tmp:
+        copy = Path(tmp) / RELEASE_FILE
+        copy.write_text(text, encoding="utf-8")
+        return parse(Release, load(copy, f"{rel}@{ref}"))  # located as the reader knows it, not the copy
+
+
+def entry_at(root: Path, name: str, stage: str, ref: str) -> PinnedVersion | None:
+    """What release.yaml at ``ref`` asks for in ``stage`` (None: nothing, or the file is not there).
+
+    A file that does not validate exits 2, naming ``models/<name>/release.yaml@<ref>``.
+    """
+    release = release_at(root, name, ref)
+    return release.stages.get(stage) if release is not None else None
+
+
+def commit_of(root: Path, ref: str) -> str:
+    """The commit ``ref`` names (what a served or scored release was read from)."""
+    return resolve_commit(root, ref)
+
+
+def revisions(root: Path, name: str, ref: str) -> list[tuple[str, Release]]:
+    """Every revision of the release on ``ref``'s first-parent history, newest first: (commit, release).
+
+    A revision that does not validate is left out: a file nobody could apply asked for nothing.
+    """
+    rel = release_path(root, name).relative_to(root).as_posix()
+    commits = first_parent_commits(root, ref, rel)
+    found = []
+    for commit in commits:
+        try:
+            release = release_at(root, name, commit)
+        except SpecError:
+            continue
+        if release is not None:
+            found.append((commit, release))
+    return found

@@ -1,0 +1,105 @@
+"""Outcomes arriving after the predictions (``monitoring.labels``), joined to the production rows.
+
+The outcomes come from a DVC-tracked file (``path``: checked against its DVC record, as every
+data file: a file changed without ``dvc add`` is exit 2) or a database table (``url`` +
+``table``, read through :mod:`mlgate.serving.audit`). They join the production rows on
+``id_columns``, compared as text (a CSV's ``7`` meets the audit store's integer row 7): audit rows
+carry ``request_id`` and ``row``, scored rows the id columns scoring passed through. A row whose
+outcome has not arrived is simply unlabelled; ``delay_days`` says how long outcomes take, so the
+verdict states how many rows are old enough that their outcome should be known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlgate.config import ModelContext
+from mlgate.data import read_table, resolve_file
+from mlgate.exceptions import SpecError
+from mlgate.monitoring._sources import AT, SCORE
+
+LABEL = "__label"
+
+
+@dataclass
+class Labelled:
+    """The production rows that have an outcome: their score and label, and the coverage facts."""
+
+    frame: pd.DataFrame  # SCORE, AT, LABEL of the labelled rows
+    rows: int  # production rows in the window
+    eligible: int  # of those, old enough (delay_days) that their outcome should have arrived
+    delay_days: int
+    source: str
+
+    @property
+    def coverage(self) -> float | None:
+        """Labelled rows / production rows (None without rows)."""
+        return len(self.frame) / self.rows if self.rows else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The verdict's ``labels`` block."""
+        return {
+            "rows": len(self.frame),
+            "coverage": self.coverage,
+            "delay_days": self.delay_days,
+            "eligible_rows": self.eligible,
+            "source": self.source,
+        }
+
+
+def join_labels(ctx: ModelContext, rows: pd.DataFrame, end: datetime) -> Labelled | None:
+    """The production ``rows`` joined to their outcomes; None when the spec names no labels."""
+    spec = ctx.spec.monitoring.labels
+    if spec is None:
+        return None
+    outcomes, source = _outcomes(ctx)
+    keys = list(spec.id_columns)
+    present = [k for k in keys if k in rows.columns]
+    eligible = int((rows[AT] <= pd.Timestamp(end - timedelta(days=spec.delay_days))).sum()) if len(rows) else 0
+    if len(present) < len(keys) or not len(rows):
+        empty = pd.DataFrame({SCORE: pd.Series(dtype=float), AT: rows[AT].iloc[:0], LABEL: pd.Series(dtype=object)})
+        return Labelled(empty, len(rows), eligible, spec.delay_days, source)
+    left = rows[[*keys, SCORE, AT]].dropna(subset=keys)
+    left = left.assign(**{k: _as_text(left[k]) for k in keys})
+    right = outcomes.assign(**{k: _as_text(outcomes[k]) for k in keys})
+    right = right.drop_duplicates(subset=keys, keep="last").rename(columns={spec.label_column: LABEL})
+    joined = left.merge(right[[*keys, LABEL]], on=keys, how="inner")
+    joined = joined[joined[LABEL].notna()].reset_index(drop=True)
+    return Labelled(joined[[SCORE, AT, LABEL]], len(rows), eligible, spec.delay_days, source)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Join keys as text; whole floats lose their ``.0`` (an integer key read back as float)."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        whole = values.dropna()
+        if (whole == np.floor(whole)).all():
+            return values.map(lambda v: v if pd.isna(v) else str(int(v)))
+    return values.astype(str)
+
+
+def _outcomes(ctx: ModelContext) -> tuple[pd.DataFrame, str]:
+    """The outcomes table (id columns and the label column) and where it came from."""
+    spec = ctx.spec.monitoring.labels
+    assert spec is not None
+    wanted = [*spec.id_columns, spec.label_column]
+    if spec.path is not None:
+        found = resolve_file("labels", spec.path, ctx.root, ctx.spec_doc, ("monitoring", "labels", "path"))
+        frame = read_table(ctx.root / found.path, found.path, allow_no_rows=True)  # none arrived yet
+        missing = [c for c in wanted if c not in frame.columns]
+        if missing:
+            key = "label_column" if spec.label_column in missing else "id_columns"
+            message = f"{spec.path} has no column(s) {', '.join(missing)} (columns: {', '.join(frame.columns)})"
+            raise SpecError([ctx.spec_doc.problem(("monitoring", "labels", key), message)])
+        return frame[wanted], f"{found.path} (md5 {found.md5})"
+    from mlgate.serving import read_table_columns, shown_url
+
+    assert spec.url is not None
+    assert spec.table is not None
+    columns = read_table_columns(spec.url, spec.table, wanted)
+    shown = shown_url(spec.url)
+    return pd.DataFrame(columns), f"{shown} table {spec.table}"

@@ -1,0 +1,232 @@
+"""The version release.yaml asks for in a stage, held for requests and swapped when a promotion lands.
+
+:class:`Served` is one loaded version (loaded through :func:`mlgate.scoring.load_alias_version`
+and decided by :meth:`mlgate.scoring.Plan.outcome`, as ``mlgate score`` does). :class:`Follower`
+holds the current one and polls every ``interval`` seconds in a background thread: it re-reads
+release.yaml as committed at its git ref, reads the alias, and loads a new version only when both
+agree and its files have the digest release.yaml pins (:mod:`mlgate.scoring.custody`). The new
+version is loaded beside the old one and swapped in by one reference assignment, so a request
+that already took the old one finishes on it. An alias that disagrees with release.yaml, files
+that fail the digest, a failed load or a registry that does not answer keep the last verified
+version serving and are reported by :meth:`Follower.state` (``/ready``), the custody counter
+(``/metrics``) and the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlgate.config import ModelContext
+from mlgate.exceptions import MlgateError, TamperedModel
+from mlgate.gates import decide
+from mlgate.registry import Registry
+from mlgate.scoring import Plan, custody, load_alias_version, model_plan
+
+log = logging.getLogger("mlgate.serve")
+
+
+@dataclass
+class Served:
+    """One loaded version: its plan (signature, classes, decision, lineage) and adapted model."""
+
+    version: int
+    run_id: str
+    plan: Plan
+    model: Any
+    loaded_at: str
+    holder: Any = field(repr=False)  # keeps the downloaded folder (a trusted pyfunc reads from it)
+    digest: str = ""  # the digest of the files it was loaded from (what release.yaml pinned)
+
+    def predict(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
+        """One output dict per row: the decision, class probabilities and needs_review (classifier), or the value."""
+        plan = self.plan
+        x = frame[[c for c, _ in plan.features]]
+        if plan.task != "classification":
+            return [{"prediction": float(v)} for v in np.asarray(self.model.predict(x), dtype=float)]
+        predicted, proba = decide(self.model, x)
+        labels, proba, review = plan.outcome(proba, predicted)
+        out = []
+        for i, label in enumerate(labels.tolist()):
+            row: dict[str, Any] = {"decision": label, "needs_review": bool(review[i])}
+            if proba is not None:
+                row["probabilities"] = {str(c): float(proba[i, k]) for k, c in enumerate(plan.classes)}
+            out.append(row)
+        return out
+
+
+def load(registry: Registry, ctx: ModelContext, stage: str, version: int, wanted: custody.Desired) -> Served:
+    """Load ``version`` the governed way, its files checked against the digest ``wanted`` pins."""
+    mv = registry.version(ctx.name, version)
+    holder = tempfile.TemporaryDirectory(prefix="mlgate-serve-")
+    try:
+        loaded, _folder = load_alias_version(registry, ctx, mv, stage, holder, wanted)
+        plan, model = model_plan(ctx, mv, stage, loaded)
+    except BaseException:
+        holder.cleanup()
+        raise
+    digest = loaded.artifact.digest if loaded.artifact else ""
+    return Served(mv.version, mv.run_id, plan, model, datetime.now(UTC).isoformat(timespec="seconds"), holder, digest)
+
+
+class Follower:
+    """The served version of one model's stage, following release.yaml and the alias in a background thread."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        ctx: ModelContext,
+        stage: str,
+        interval: float,
+        *,
+        root: Path | None = None,
+        ref: str = custody.DEFAULT_REF,
+        allow_unpinned: bool = False,
+    ) -> None:
+        """Load what release.yaml at ``ref`` asks for (errors propagate: the service does not start).
+
+        The alias must agree with release.yaml and the files have its pinned digest (exit 1
+        otherwise); ``allow_unpinned`` accepts a stage release.yaml names without a digest.
+        """
+        self.registry, self.ctx, self.stage, self.interval = registry, ctx, stage, interval
+        self.root, self.ref, self.allow_unpinned = root or ctx.root, ref, allow_unpinned
+        mv, wanted = custody.resolve(
+            registry, self.root, ctx.name, stage, ref=ref, allow_unpinned=allow_unpinned, warn=log.warning
+        )
+        self.current = load(registry, ctx, stage, mv.version, wanted)
+        self.alias_version: int | None = self.current.version
+        self.release_version: int | None = wanted.version
+        self.release_commit = wanted.commit
+        self.registry_error = ""
+        self.registry_error_since = ""
+        self.load_error = ""
+        self.custody_error = ""  # what release.yaml asks for and what the registry holds disagree
+        self.violations: Counter[str] = Counter()  # per reason: alias, digest, unpinned, release
+        self.last_poll = ""
+        self.failed_loads = 0
+        self.on_swap: Any = lambda served: None
+        self.on_violation: Any = lambda reason: None  # the service counts them (/metrics)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mlgate-alias-follower", daemon=True)
+
+    def start(self) -> None:
+        """Start polling."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling (the current version keeps serving until the process ends)."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+
+    def _violation(self, reason: str, message: str) -> None:
+        """Keep serving the last verified version; report a discrepancy once per change (log, counter)."""
+        message = f"{message}; still serving v{self.current.version}"
+        if message != self.custody_error:
+            self.violations[reason] += 1
+            self.on_violation(reason)
+            log.error("custody (%s): %s", reason, message)
+        self.custody_error = message
+
+    def poll(self) -> None:
+        """Re-read release.yaml at the ref and the alias; load and swap in a version both agree on. Never raises."""
+        name, stage = self.ctx.name, self.stage
+        try:
+            wanted = custody.desired(self.root, name, stage, self.ref)
+        except Exception as err:  # noqa: BLE001 — a release.yaml that does not parse at the ref: keep serving
+            why = err.message if isinstance(err, MlgateError) else f"{type(err).__name__}: {err}"
+            self._violation("release", f"release.yaml at {self.ref} cannot be read: {why}")
+            return
+        self.release_version, self.release_commit = wanted.version, wanted.commit
+        try:
+            number = self.registry.alias_version(name, stage)
+        except Exception as err:  # noqa: BLE001 — an outage of any kind: keep serving, say so
+            why = err.message if isinstance(err, MlgateError) else f"{type(err).__name__}: {err}"
+            if not self.registry_error:
+                self.registry_error_since = _now()
+                log.warning("registry unreachable, still serving %s v%s: %s", name, self.current.version, why)
+            self.registry_error = why
+            return
+        if self.registry_error:
+            log.info("registry reachable again (unreachable since %s)", self.registry_error_since)
+        self.registry_error = self.registry_error_since = ""
+        self.last_poll = _now()
+        self.alias_version = number
+        problem = wanted.disagreement(number)
+        if problem:
+            self._violation("alias", problem)
+            return
+        if number is None:
+            self._violation("alias", f"{wanted.source} asks for no version in {stage} and the alias points nowhere")
+            return
+        if wanted.digest is None and not self.allow_unpinned:
+            self._violation("unpinned", f"{wanted.source} does not pin the digest of v{number}'s files")
+            return
+        if number == self.current.version and wanted.digest in (None, self.current.digest):
+            self.load_error = self.custody_error = ""
+            return
+        started = time.perf_counter()
+        try:
+            served = load(self.registry, self.ctx, stage, number, wanted)
+        except TamperedModel as err:
+            self.failed_loads += 1
+            self._violation("digest", err.message)
+            return
+        except Exception as err:  # noqa: BLE001 — whatever broke the load, the old version keeps serving
+            self.failed_loads += 1
+            message = err.message if isinstance(err, MlgateError) else f"{type(err).__name__}: {err}"
+            self.load_error = f"loading v{number} failed, still serving v{self.current.version}: {message}"
+            log.error("%s@%s moved to v%s; %s", name, stage, number, self.load_error)
+            return
+        old, self.current = self.current, served  # one assignment: requests that took `old` finish on it
+        self.load_error = self.custody_error = ""
+        self.on_swap(served)
+        log.info(
+            "%s@%s moved: now serving v%s (was v%s; loaded in %.1f s)",
+            name,
+            stage,
+            served.version,
+            old.version,
+            time.perf_counter() - started,
+        )
+
+    def state(self) -> dict[str, Any]:
+        """What /ready reports about the model: version served, the alias's and release.yaml's, and any problem."""
+        problems = []
+        if self.registry_error:
+            problems.append(f"registry unreachable since {self.registry_error_since}: {self.registry_error}")
+        if self.custody_error:
+            problems.append(self.custody_error)
+        if self.load_error:
+            problems.append(self.load_error)
+        return {
+            "model": self.ctx.name,
+            "alias": self.stage,
+            "version": self.current.version,
+            "digest": self.current.digest,
+            "run_id": self.current.run_id,
+            "loaded_at": self.current.loaded_at,
+            "alias_version": self.alias_version,
+            "release_version": self.release_version,
+            "release_commit": self.release_commit,
+            "last_poll": self.last_poll,
+            "poll_seconds": self.interval,
+            "problems": problems,
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
