@@ -315,7 +315,7 @@ def test_gate_never_imports_mlflow(predictions_template: Path, tmp_path: Path) -
     out = tmp_path / "v.json"
     code = (
         "import sys\n"
-        "from mlgate.cli.main import main\n"
+        "from mlgate.cli import main\n"
         "try:\n"
         f"    main(['gate', 'vendor', '--json', {str(out)!r}], standalone_mode=False)\n"
         "finally:\n"

@@ -23,7 +23,9 @@ YAML_FILES = sorted(
     for rel in subprocess.run(
         ["git", "ls-files"], cwd=PROJECT, capture_output=True, text=True, check=True
     ).stdout.splitlines()
-    if rel.endswith((".yaml", ".yml", ".dvc")) or rel == "dvc.lock"
+    # the workflow templates are not YAML until rendered ({{placeholders}}); .github/workflows holds the renderings
+    if (rel.endswith((".yaml", ".yml", ".dvc")) or rel == "dvc.lock")
+    and not rel.startswith("src/mlgate/resources/workflows/")
 )
 
 # Plain data the fast path must build itself (else the speed-up is gone for files like these).
