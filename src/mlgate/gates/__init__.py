@@ -11,9 +11,9 @@ statistics testable against reference implementations (scipy, fairlearn) on thei
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from mlgate._lazy import lazy_surface
 from mlgate.outcome import Failed
 
 if TYPE_CHECKING:
@@ -173,18 +173,4 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's private module on first use (PEP 562): the package imports lightly."""
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, _, attr = _LAZY[name].partition(":")
-    value = import_module(f"{__name__}.{module}")
-    if attr:
-        value = getattr(value, attr)
-    globals()[name] = value  # once: the next lookup is a plain global
-    return value
-
-
-def __dir__() -> list[str]:
-    """The module's globals and its public names, imported or not."""
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_surface(globals(), _LAZY, __all__)

@@ -7,8 +7,9 @@ check runs, promotion comments) lives in the layers above.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlgate._lazy import lazy_surface
 
 if TYPE_CHECKING:
     from mlgate.github._approvals import Approval, ApprovalCount, People, count_approvals, named_approvers, writers
@@ -93,18 +94,4 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's private module on first use (PEP 562): the package imports lightly."""
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, _, attr = _LAZY[name].partition(":")
-    value = import_module(f"{__name__}.{module}")
-    if attr:
-        value = getattr(value, attr)
-    globals()[name] = value  # once: the next lookup is a plain global
-    return value
-
-
-def __dir__() -> list[str]:
-    """The module's globals and its public names, imported or not."""
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_surface(globals(), _LAZY, __all__)
