@@ -597,10 +597,34 @@ def prepare_columns(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     for column in spec.inputs.numeric:
         out[column] = pd.to_numeric(out[column])
     for column in [*spec.inputs.categorical, *spec.inputs.text]:  # missing text stays None: integrity counts it
-        # pandas-stubs has no overload for where(..., None); pandas puts None where the mask is False
-        out[column] = out[column].astype("object").where(out[column].notna(), None)  # type: ignore[call-overload]
-        out[column] = out[column].map(lambda v: v if v is None else str(v))
+        out[column] = _as_strings(out[column])
     return out
+
+
+def _as_strings(values: pd.Series) -> pd.Series:
+    """``values`` as Python strings, missing values as None (``str(v)`` of each present value).
+
+    The common columns skip the per-value Python call: strings are already themselves, and an
+    integer or boolean column has one text per distinct value (converted once per value, then
+    taken). Any other column (floats, where -0.0 and 0.0 are equal but print apart; mixed
+    objects) is converted value by value.
+    """
+    present = values.notna()
+    # pandas-stubs has no overload for where(..., None); pandas puts None where the mask is False
+    objects = values.astype("object").where(present, None)  # type: ignore[call-overload]
+    dtype = values.dtype
+    if dtype == object and pd.api.types.infer_dtype(objects, skipna=True) in ("string", "empty"):
+        if all(type(v) is str for v in pd.unique(objects[present])):  # not a str subclass: str(v) is v
+            return objects
+    elif (
+        (pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+        and dtype != object
+        and not isinstance(dtype, pd.CategoricalDtype)
+    ):
+        codes, uniques = pd.factorize(objects, use_na_sentinel=True)
+        texts = np.array([str(v) for v in uniques] + [None], dtype=object)
+        return pd.Series(texts[codes], index=values.index, name=values.name)
+    return objects.map(lambda v: v if v is None else str(v))
 
 
 def split_settings(spec: ModelSpec) -> dict[str, Any]:

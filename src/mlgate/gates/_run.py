@@ -239,6 +239,7 @@ class Evaluation:
         self.champion_skip = champion_skip
         self._drift: list[drift.FeatureDrift] | None = None
         self._groups: dict[str, pd.Series] = {}
+        self._integrity: integrity.IntegrityData | None = None
 
     # -- performance
     def performance(self, rule: PerformanceRule) -> Measurement | Skip:
@@ -331,9 +332,14 @@ class Evaluation:
 
     # -- integrity
     def integrity_data(self) -> integrity.IntegrityData:
-        """The integrity gate's view of the data: train, holdout, features, target, signature."""
+        """The integrity gate's view of the data: train, holdout, features, target, signature.
+
+        One for every integrity rule: it keeps the stacked rows and their hashes between the metrics.
+        """
+        if self._integrity is not None:
+            return self._integrity
         spec = self.ctx.spec
-        return integrity.IntegrityData(
+        self._integrity = integrity.IntegrityData(
             train=self.data.train,
             holdout=self.data.holdout,
             numeric=spec.inputs.numeric,
@@ -342,6 +348,7 @@ class Evaluation:
             target=spec.target_column,
             signature=self.signature,
         )
+        return self._integrity
 
     def integrity(self, rule: IntegrityRule) -> Measurement | Skip:
         """The native integrity metric of the rule (conflicting labels: skipped for a regressor)."""
