@@ -141,7 +141,10 @@ def _scorer(task: str, classes: list[Any] | None, pos: Any) -> tuple[str, Callab
     from sklearn import metrics as m
 
     if task == "classification" and classes is not None and len(classes) == 2:
-        return "roc_auc", lambda y, p: float(m.roc_auc_score(np.asarray(y) == pos, p[:, classes.index(pos)]))
+        # scikit-learn's roc_auc_score from one sort (mlgate.gates._metrics), called once per shuffled copy
+        return "roc_auc", lambda y, p: metrics.roc_auc(
+            metrics.ScoreCounts.of(np.asarray(y) == pos, p[:, classes.index(pos)])
+        )
     if task == "classification":
         labels = np.asarray(classes)
         return "accuracy", lambda y, p: float(m.accuracy_score(y, labels[p.argmax(axis=1)]))
