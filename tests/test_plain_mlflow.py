@@ -14,7 +14,9 @@ refused by ``mlgate train`` and ``mlgate register`` before a version exists; ver
 with such a signature before keep loading in mlgate, custody digest checked.
 
 Spark runs ``local[*]`` in one session for the module (skipped without pyspark or Java, failed under
-``CI=true``); one ``mlflow models serve`` process per flavour, started and stopped by its test.
+``CI=true``); one ``mlflow models serve`` process per flavour, started and stopped by its test. Both are
+marked ``slow`` (minutes on a busy 2-core machine); ``-m "not slow"`` keeps the registration, the
+``pyfunc.load_model`` checks and the refusals (about 30 s on a quiet machine).
 """
 
 from __future__ import annotations
@@ -277,6 +279,7 @@ def spark() -> Any:
     return adapter.session()
 
 
+@pytest.mark.slow  # the JVM and Spark's Python workers start once (about 30 s), then a few seconds per flavour
 @pytest.mark.parametrize("name", FLAVOURS)
 def test_spark_udf_predicts_what_the_model_predicts(plain: Plain, spark: Any, name: str) -> None:
     import mlflow.pyfunc
