@@ -366,6 +366,18 @@ def test_register_refuses_a_folder_with_the_predict_proba_signature(plain: Plain
     assert "tensor float64 [-1, 2]" in done.output, done.output
     assert registry.versions("ext-proba") == []
     assert registry.search_runs("mlgate/ext-proba", "") == []
+    # the same MLmodel logged into a run: refused by its models:/<id> and runs:/ URIs (only the MLmodel is read)
+    import mlflow
+
+    with mlflow.start_run() as run:
+        logged = mlflow.sklearn.log_model(
+            model, name="model", signature=infer_signature(rows, model.predict_proba(rows)), pip_requirements=[]
+        )
+    for uri in (logged.model_uri, f"runs:/{run.info.run_id}/model"):
+        done = invoke(CliRunner(), "register", "ext-proba", "--model-uri", uri, cwd=plain.repo)
+        assert done.exit_code == 2, (uri, done.output)
+        assert "tensor float64 [-1, 2]" in done.output, done.output
+    assert registry.versions("ext-proba") == []
     # the same model logged with what pyfunc returns is registered
     good = tmp_path / "labels"
     mlflow.sklearn.save_model(
