@@ -64,7 +64,8 @@ prep = ColumnTransformer(
     [("num", StandardScaler(), features["numeric"]),
      ("cat", OneHotEncoder(handle_unknown="ignore"), features["categorical"])]
 )
-model = Pipeline([("prep", prep), ("lr", LogisticRegression(max_iter=500))]).fit(train[cols], train[os.environ["MLGATE_TARGET"]])
+model = Pipeline([("prep", prep), ("lr", LogisticRegression(max_iter=500))])
+model.fit(train[cols], train[os.environ["MLGATE_TARGET"]])
 with mlflow.start_run():
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     mlflow.sklearn.log_model(
@@ -100,7 +101,9 @@ class Team:
     facts: dict[str, Any] = field(default_factory=dict)
     timings: list[tuple[str, float]] = field(default_factory=list)
 
-    def mlgate(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def mlgate(
+        self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """``mlgate ARGS`` as its own process in the work repo, credentials from the environment only."""
         started = time.monotonic()
         done = subprocess.run(
@@ -157,9 +160,8 @@ def team(template_repo: Path, postgres: Cluster, tmp_path_factory: pytest.TempPa
         spec.write_text(spec.read_text().replace(ROLLBACK, ROLLBACK + f"  sources:\n    audit_url: {audit_db}\n"))
         git("add", "-A", cwd=origin)
         git("commit", "-qm", "the team's servers: DVC on S3, an audited service, credit-own", cwd=origin)
-        pushed = subprocess.run(
-            [sys.executable, "-m", "dvc", "push", "-q"], cwd=origin, env=env, capture_output=True, text=True, check=False
-        )
+        command = [sys.executable, "-m", "dvc", "push", "-q"]
+        pushed = subprocess.run(command, cwd=origin, env=env, capture_output=True, text=True, check=False)
         assert pushed.returncode == 0, pushed.stderr
         work = base / "work"
         git("clone", "-q", str(origin), str(work), cwd=base)
@@ -319,3 +321,120 @@ def test_no_output_shows_a_secret(loop: Team) -> None:
                 if "mlflow" in path.relative_to(loop.base).parts[0:1] or path.name == "moto.log":
                     continue  # the servers' own folders: not mlgate's output
                 assert secret not in path.read_text(errors="replace"), f"the {what} is in {path}"
+
+
+# --- credentials: from the environment, never shown, a wrong one is exit 3 naming the variable ---------------
+
+
+WRONG = "wrong-secret-0e7c91d4b2a86f35"
+
+
+def without_credentials(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
+
+
+def with_userinfo(url: str, user: str, password: str) -> str:
+    return url.replace("http://", f"http://{user}:{password}@", 1)
+
+
+@pytest.mark.parametrize(
+    ("case", "named"),
+    [
+        ("password", "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"),
+        ("userinfo", "the user:password in MLFLOW_TRACKING_URI"),
+        ("none", "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN"),
+    ],
+)
+def test_a_wrong_mlflow_credential_is_exit_3_naming_the_variable(team: Team, case: str, named: str) -> None:
+    env = without_credentials(team.env)
+    if case == "password":
+        env |= {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": WRONG}
+    elif case == "userinfo":
+        env["MLFLOW_TRACKING_URI"] = with_userinfo(team.topo.url, "admin", WRONG)
+    done = team.mlgate("status", "--json", "-", env=env)
+    assert done.returncode == 3, done.stdout + done.stderr
+    said = done.stdout + done.stderr
+    assert "refused the credentials (HTTP 401 UNAUTHENTICATED)" in said
+    assert named in said
+    assert WRONG not in said
+    assert team.topo.admin_password not in said
+    assert "bug in mlgate" not in said
+
+
+def test_a_tracking_uri_with_the_password_in_it_works_and_is_never_shown(loop: Team) -> None:
+    env = without_credentials(loop.env) | {
+        "MLFLOW_TRACKING_URI": with_userinfo(loop.topo.url, "admin", loop.topo.admin_password)
+    }
+    done = loop.mlgate("status", "--json", "-", env=env)
+    assert done.returncode == 0, done.stderr
+    [row] = [r for r in json.loads(done.stdout) if r["model"] == "credit" and r["stage"] == "staging"]
+    assert row["status"] == "Synced"
+    assert loop.topo.admin_password not in done.stdout + done.stderr
+
+
+def test_a_wrong_aws_secret_for_the_dvc_remote_is_exit_3_naming_the_variables(team: Team) -> None:
+    clone = team.base / "clone-wrong-key"
+    git("clone", "-q", str(team.origin), str(clone), cwd=team.base)
+    done = team.mlgate("pull", "credit", env=team.env | {"AWS_SECRET_ACCESS_KEY": WRONG}, cwd=clone)
+    said = done.stdout + done.stderr
+    assert done.returncode == 3, said
+    assert "S3 refused the AWS credentials" in said
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in said
+    assert WRONG not in said
+    assert team.s3.credentials.secret_access_key not in said
+    assert not (clone / "data" / "german_credit.csv").exists()
+
+
+# --- a server that hands out s3:// artifact locations: clients write S3 themselves -----------------------------
+
+
+@pytest.fixture(scope="module")
+def direct(team: Team) -> Iterator[dict[str, Any]]:
+    """A second MLflow server on the same PostgreSQL and bucket, with ``--default-artifact-root s3://``."""
+    # the same admin password as the proxied server's: this process's own Registry reads both
+    topo = start_topology(
+        team.base / "mlflow-direct", team.postgres, team.s3, proxied=False, password=team.topo.admin_password
+    )
+    try:
+        env = team.env | topo.client_env()
+        repo = copy_repo(team.work, team.base / "direct")
+        done = team.mlgate("train", "credit", "--json", "-", env=env, cwd=repo)
+        assert done.returncode == 0, done.stderr
+        yield {"topo": topo, "env": env, "repo": repo, "version": json.loads(done.stdout)["version"]}
+    finally:
+        topo.stop()
+
+
+def test_clients_of_a_server_without_proxied_artifacts_write_s3_themselves(team: Team, direct: dict[str, Any]) -> None:
+    mv = Registry(direct["repo"], direct["topo"].url).version("credit", direct["version"])
+    model_id = mv.source.removeprefix("models:/")
+    keys = team.s3.keys("mlflow_direct/")
+    assert any(f"/models/{model_id}/artifacts/model.skops" in k for k in keys), keys
+    # the server never saw an artifact: no proxied artifact request in its log
+    assert "/mlflow-artifacts/" not in (team.base / "mlflow-direct" / "server.log").read_text()
+
+
+def test_a_wrong_aws_secret_for_mlflows_artifacts_is_exit_3_naming_the_variables(
+    team: Team, direct: dict[str, Any]
+) -> None:
+    env = direct["env"] | {"AWS_SECRET_ACCESS_KEY": WRONG}
+    done = team.mlgate("gate", "credit", "--json", "-", env=env, cwd=direct["repo"])
+    said = done.stdout + done.stderr
+    assert done.returncode == 3, said
+    assert "S3 refused the AWS credentials (SignatureDoesNotMatch)" in said
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in said
+    assert WRONG not in said
+
+
+def test_without_boto3_a_client_of_s3_artifacts_is_told_the_extra(team: Team, direct: dict[str, Any]) -> None:
+    from test_extras import BLOCKER
+
+    site = team.base / "no-boto3"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    env = direct["env"] | {"MLGATE_TEST_UNINSTALLED": "boto3", "PYTHONPATH": str(site)}
+    done = team.mlgate("gate", "credit", "--json", "-", env=env, cwd=direct["repo"])
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    assert "pip install 'mlgate[s3]'" in said
+    assert "'boto3'" in said

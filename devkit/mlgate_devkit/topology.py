@@ -75,17 +75,19 @@ class Topology:
         stop_mlflow_server(self.proc)
 
 
-def start_topology(base: Path, cluster: Cluster, s3: S3Server, *, proxied: bool = True) -> Topology:
+def start_topology(
+    base: Path, cluster: Cluster, s3: S3Server, *, proxied: bool = True, password: str | None = None
+) -> Topology:
     """Databases on ``cluster``, then ``mlflow server --app-name basic-auth`` over them and ``s3``'s bucket.
 
-    The admin's password is random per start (MLflow ships none; ``MLFLOW_AUTH_ADMIN_PASSWORD``
+    The admin's password is ``password``, else random (MLflow ships none; ``MLFLOW_AUTH_ADMIN_PASSWORD``
     sets it when the user store is created).
     """
     base.mkdir(parents=True, exist_ok=True)
     suffix = "" if proxied else "_direct"
     backend = create_database(cluster, f"mlflow{suffix}")
     auth_db = create_database(cluster, f"mlflow_auth{suffix}")
-    password = secrets.token_hex(12)
+    password = password or secrets.token_hex(12)
     ini = base / "basic_auth.ini"
     ini.write_text(
         "[mlflow]\n"

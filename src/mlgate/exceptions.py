@@ -210,6 +210,7 @@ class GitError(ExternalServiceError):
 # S3's answers to a request whose key is wrong, unknown, expired or not allowed (AWS, MinIO, moto alike)
 _S3_REFUSALS = frozenset(
     {
+        "403",  # a HEAD request's refusal: S3 sends no body, so botocore has only the status
         "AccessDenied",
         "ExpiredToken",
         "InvalidAccessKeyId",

@@ -1243,6 +1243,11 @@ def credentials_refused(err: BaseException) -> tuple[str, str] | None:
     """
     from mlflow.exceptions import MlflowException
 
+    # S3's refusal first: MLflow answers a failed S3 download by trying another route, whose
+    # error (even a 401 of its own) is raised with the refusal as its context; the refusal is the cause
+    reason = s3_refusal(err)
+    if reason:
+        return f"writing or reading MLflow's artifacts: {reason}", S3_CREDENTIALS_HINT
     for link in _chain(err):
         if isinstance(link, MlflowException) and link.error_code == "UNAUTHENTICATED":
             used = _tracking_credential()
@@ -1261,9 +1266,6 @@ def credentials_refused(err: BaseException) -> tuple[str, str] | None:
                 "permissions per job)"
             )
             return "the MLflow user may not do this (HTTP 403 PERMISSION_DENIED)", hint
-    reason = s3_refusal(err)
-    if reason:
-        return f"writing or reading MLflow's artifacts: {reason}", S3_CREDENTIALS_HINT
     return None
 
 
