@@ -438,3 +438,17 @@ def test_without_boto3_a_client_of_s3_artifacts_is_told_the_extra(team: Team, di
     assert done.returncode == 2, said
     assert "pip install 'mlgate[s3]'" in said
     assert "'boto3'" in said
+
+
+def test_a_read_only_mlflow_user_writing_is_exit_3_saying_the_permission(loop: Team) -> None:
+    from mlflow.server import get_app_client
+
+    reader = "reader-4c1f0b9e2d7a"
+    get_app_client("basic-auth", tracking_uri=loop.topo.url).create_user(username="serve-job", password=reader)
+    env = loop.env | {"MLFLOW_TRACKING_USERNAME": "serve-job", "MLFLOW_TRACKING_PASSWORD": reader}
+    done = loop.mlgate("gate", "credit", "--json", "-", env=env)
+    said = done.stdout + done.stderr
+    assert done.returncode == 3, said
+    assert "HTTP 403 PERMISSION_DENIED" in said
+    assert "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD is valid but lacks this permission" in said
+    assert reader not in said

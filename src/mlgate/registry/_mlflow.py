@@ -1248,8 +1248,12 @@ def credentials_refused(err: BaseException) -> tuple[str, str] | None:
     reason = s3_refusal(err)
     if reason:
         return f"writing or reading MLflow's artifacts: {reason}", S3_CREDENTIALS_HINT
+    from requests import exceptions as rx
+
     for link in _chain(err):
-        if isinstance(link, MlflowException) and link.error_code == "UNAUTHENTICATED":
+        # the artifact routes answer with a bare HTTP status, which MLflow raises as requests' HTTPError
+        status = link.response.status_code if isinstance(link, rx.HTTPError) and link.response is not None else 0
+        if (isinstance(link, MlflowException) and link.error_code == "UNAUTHENTICATED") or status == 401:
             used = _tracking_credential()
             hint = (
                 f"check {used}: the MLflow server did not accept them"
@@ -1258,7 +1262,7 @@ def credentials_refused(err: BaseException) -> tuple[str, str] | None:
                 "MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN"
             )
             return "the MLflow server refused the credentials (HTTP 401 UNAUTHENTICATED)", hint + " (docs/deploy.md)"
-        if isinstance(link, MlflowException) and link.error_code == "PERMISSION_DENIED":
+        if (isinstance(link, MlflowException) and link.error_code == "PERMISSION_DENIED") or status == 403:
             used = _tracking_credential() or "the MLflow credential"
             hint = (
                 f"the credential in {used} is valid but lacks this permission: run this job with the "
