@@ -116,6 +116,7 @@ class Follower:
         self.failed_loads = 0
         self.on_swap: Any = lambda served: None
         self.on_violation: Any = lambda reason: None  # the service counts them (/metrics)
+        self.on_poll: Any = lambda: None  # after each poll: the service sets its gauges (/metrics)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mlgate-alias-follower", daemon=True)
 
@@ -126,11 +127,13 @@ class Follower:
     def stop(self) -> None:
         """Stop polling (the current version keeps serving until the process ends)."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.poll()
+            self.on_poll()
 
     def _violation(self, reason: str, message: str) -> None:
         """Keep serving the last verified version; report a discrepancy once per change (log, counter)."""
