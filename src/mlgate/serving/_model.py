@@ -56,13 +56,15 @@ class Served:
             return [{"prediction": float(v)} for v in np.asarray(self.model.predict(x), dtype=float)]
         predicted, proba = decide(self.model, x)
         labels, proba, review = plan.outcome(proba, predicted)
-        out = []
-        for i, label in enumerate(labels.tolist()):
-            row: dict[str, Any] = {"decision": label, "needs_review": bool(review[i])}
-            if proba is not None:
-                row["probabilities"] = {str(c): float(proba[i, k]) for k, c in enumerate(plan.classes)}
-            out.append(row)
-        return out
+        # Python values by tolist() once per array, not numpy scalars converted cell by cell
+        decided, flagged = labels.tolist(), review.astype(bool).tolist()
+        if proba is None:
+            return [{"decision": d, "needs_review": r} for d, r in zip(decided, flagged, strict=True)]
+        names = [str(c) for c in plan.classes]
+        return [
+            {"decision": d, "needs_review": r, "probabilities": dict(zip(names, p, strict=True))}
+            for d, r, p in zip(decided, flagged, np.asarray(proba, dtype=float).tolist(), strict=True)
+        ]
 
 
 def load(registry: Registry, ctx: ModelContext, stage: str, version: int, wanted: custody.Desired) -> Served:
