@@ -17,7 +17,7 @@ from mlgate._lazy import lazy_surface
 
 if TYPE_CHECKING:
     from mlgate.serving import _audit as audit
-    from mlgate.serving._app import row_model, validate_rows
+    from mlgate.serving._app import GroupCommit, row_model, validate_rows
     from mlgate.serving._audit import AuditStore, Record, read_table_columns, shown_url
     from mlgate.serving._model import load
     from mlgate.serving._server import Options, serve, worker_app
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuditStore",
+    "GroupCommit",
     "Options",
     "Record",
     "audit",
@@ -40,6 +41,7 @@ __all__ = [
 # public name -> its private module (`module:name`, or the module itself)
 _LAZY: dict[str, str] = {
     "AuditStore": "_audit:AuditStore",
+    "GroupCommit": "_app:GroupCommit",
     "Options": "_server:Options",
     "Record": "_audit:Record",
     "audit": "_audit",

@@ -386,7 +386,8 @@ class GroupCommit:
                     self._ready.wait()
                 if not self._pending:
                     return  # stopping, nothing left
-                batch, rows = [], 0
+                batch: list[tuple[Record, Future[None]]] = []
+                rows = 0
                 while self._pending and (not batch or rows + len(self._pending[0][0].rows) <= self.MAX_ROWS):
                     item = self._pending.pop(0)
                     batch.append(item)
