@@ -193,6 +193,7 @@ def _run_workers(
             "ref": options.ref,
             "allow_unpinned": options.allow_unpinned,
             "metrics_dir": str(metrics_dir),
+            "write_lock": str(Path(folder) / "audit-write.lock"),  # used on SQLite only
         }
         _private(config_file, json.dumps(config))
         # inherited by the spawned workers; prometheus_client reads its variable when it is imported there
@@ -318,6 +319,8 @@ def worker_app() -> FastAPI:
         max_rows=config["max_rows"],
         max_body_bytes=config["max_body_bytes"],
         multiprocess_dir=config["metrics_dir"],
+        # SQLite: one writer at a time across the workers, queued on a file lock (PostgreSQL takes them all at once)
+        write_lock=config["write_lock"] if audit.file is not None else None,
     )
 
 
