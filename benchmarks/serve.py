@@ -24,7 +24,7 @@ line: per case ``rps_ratio_wN_rR`` (mlgate's median requests/s over mlflow's) an
 ``mlflow_mb_wN``, ``scaling_rps`` (mlgate's 1-row requests/s at the most workers over one worker)
 and ``goal_met`` (every rps ratio ≥ 1 and every p99 ratio ≤ 1).
 
-``--smoke``: one round, 2 seconds per case, workers 1 and 2 (tests/test_benchmark.py).
+``--smoke``: one round, 2 seconds per case, workers 1 and 2 (a quick check that it runs).
 """
 
 from __future__ import annotations
