@@ -141,17 +141,26 @@ class AuditStore:
 
     def write(self, record: Record) -> None:
         """Commit one row per prediction of ``record`` in one transaction, or raise AuditUnavailable."""
-        shared = {
-            "request_id": record.request_id,
-            "at": record.at,
-            "caller": record.caller,
-            "model": record.model,
-            "version": record.version,
-            "alias": record.alias,
-            "run_id": record.run_id,
-            "latency_ms": record.latency_ms,
-        }
-        rows = [{**shared, "row": i, "features": f, "outputs": o} for i, (f, o) in enumerate(record.rows)]
+        self.write_many([record])
+
+    def write_many(self, records: list[Record]) -> None:
+        """Commit the rows of all ``records`` in one transaction (one commit: serve's group commit), or raise.
+
+        All or nothing: AuditUnavailable means none of them was recorded.
+        """
+        rows = []
+        for record in records:
+            shared = {
+                "request_id": record.request_id,
+                "at": record.at,
+                "caller": record.caller,
+                "model": record.model,
+                "version": record.version,
+                "alias": record.alias,
+                "run_id": record.run_id,
+                "latency_ms": record.latency_ms,
+            }
+            rows += [{**shared, "row": i, "features": f, "outputs": o} for i, (f, o) in enumerate(record.rows)]
         self._transaction(lambda conn: conn.execute(predictions.insert(), rows), commit=True)
 
     def ping(self) -> str:
