@@ -317,7 +317,9 @@ def test_other_versions_in_the_window_are_counted_not_measured(
     assert verdict["other_versions"] == {"999": 7}
     assert verdict["sources"][0]["notes"] == [
         f"rows of other versions in the window, not measured (only v{trained['version']}, which the alias holds "
-        + "now): v999: 7"
+        + "now): v999: 7",
+        # written by the JSON-only path (Record without inputs), copied into the typed table on this first read
+        "250 row(s) stored as JSON only (an older mlgate serve) were copied into the typed input table",
     ]
 
 

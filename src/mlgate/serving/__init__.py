@@ -17,16 +17,35 @@ from mlgate._lazy import lazy_surface
 if TYPE_CHECKING:
     from mlgate.serving import _audit as audit
     from mlgate.serving._app import row_model
-    from mlgate.serving._audit import AuditStore, Record, read_table_columns, shown_url
+    from mlgate.serving._audit import AuditStore, Record, read_table_columns, shown_url, typed_window
+    from mlgate.serving._inputs import Inputs, TypedWindow, inputs_of
     from mlgate.serving._model import load
     from mlgate.serving._server import Options, serve
 
 
-__all__ = ["AuditStore", "Options", "Record", "audit", "load", "read_table_columns", "row_model", "serve", "shown_url"]
+__all__ = [
+    "AuditStore",
+    "Inputs",
+    "Options",
+    "Record",
+    "TypedWindow",
+    "audit",
+    "inputs_of",
+    "load",
+    "read_table_columns",
+    "row_model",
+    "serve",
+    "shown_url",
+    "typed_window",
+]
 
 # public name -> its private module (`module:name`, or the module itself)
 _LAZY: dict[str, str] = {
     "AuditStore": "_audit:AuditStore",
+    "Inputs": "_inputs:Inputs",
+    "TypedWindow": "_inputs:TypedWindow",
+    "inputs_of": "_inputs:inputs_of",
+    "typed_window": "_audit:typed_window",
     "Options": "_server:Options",
     "Record": "_audit:Record",
     "audit": "_audit",

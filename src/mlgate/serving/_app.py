@@ -35,6 +35,7 @@ from pydantic_core import from_json
 
 from mlgate.data import model_input
 from mlgate.serving._audit import AuditStore, AuditUnavailable, Record
+from mlgate.serving._inputs import inputs_of
 from mlgate.serving._model import Follower, Served
 from mlgate.serving._tokens import Caller, Tokens
 
@@ -229,6 +230,7 @@ class Service:
             run_id=served.run_id,
             latency_ms=round(latency_ms, 3),
             rows=list(zip(rows, outputs, strict=True)),
+            inputs=inputs_of(served.plan.features, served.plan.task, served.plan.positive),  # typed for monitor
         )
         try:
             self.audit.write(record)

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from mlgate.exceptions import ExternalServiceError, InvalidInput
+from mlgate.serving._inputs import (
+    Inputs,
+    SchemaTooNew,
+    TypedWindow,
+    catalog_entry,
+    copy_missing,
+    ensure_schema,
+    outage,
+    refuse_newer,
+    rows_of,
+)
 
 log = logging.getLogger("mlgate.serve")
 TABLE = "mlgate_predictions"
@@ -66,6 +77,9 @@ class Record:
     run_id: str
     latency_ms: float
     rows: list[tuple[dict[str, Any], dict[str, Any]]]
+    inputs: Inputs | None = None
+    """The served version's signature and score reading: given, the rows are also written typed
+    (:mod:`mlgate.serving._inputs`, what ``mlgate monitor`` aggregates in SQL); None writes JSON only."""
 
 
 def engine_url(url: str) -> sa.URL:
@@ -121,6 +135,7 @@ class AuditStore:
         self.file = database if backend == "sqlite" and database and database != ":memory:" else None
         self._guard: Any = threading.Lock() if backend == "sqlite" else contextlib.nullcontext()
         self._moved: dict[str, _Identity | None] | None = None  # the files of a moved database, until reopened
+        self._typed: dict[tuple[str, int], sa.Table] = {}  # typed input tables known to exist
         if backend == "sqlite":
             event.listen(self.engine, "do_connect", self._refuse_read_only)
             event.listen(self.engine, "connect", self._opened)
@@ -152,7 +167,33 @@ class AuditStore:
             "latency_ms": record.latency_ms,
         }
         rows = [{**shared, "row": i, "features": f, "outputs": o} for i, (f, o) in enumerate(record.rows)]
-        self._transaction(lambda conn: conn.execute(predictions.insert(), rows), commit=True)
+        if record.inputs is None:
+            self._transaction(lambda conn: conn.execute(predictions.insert(), rows), commit=True)
+            return
+        table = self._typed_table(record.model, record.version, record.inputs)
+        typed = rows_of(record.inputs, record.request_id, record.alias, record.at, record.rows)
+
+        def both(conn: sa.Connection) -> None:
+            conn.execute(predictions.insert(), rows)
+            conn.execute(table.insert(), typed)  # the same transaction: never one without the other
+
+        self._transaction(both, commit=True)
+
+    def _typed_table(self, model: str, version: int, inputs: Inputs) -> sa.Table:
+        """The version's typed table, created on its first write (then remembered: no DDL per request)."""
+        key = (model, version)
+        table = self._typed.get(key)
+        if table is None:
+            with self._guard:
+                try:
+                    self._checked_files()
+                    table = ensure_schema(self.engine, model, version, inputs)
+                except SchemaTooNew as err:
+                    raise AuditUnavailable(str(err)) from None
+                except SQLAlchemyError as err:
+                    raise AuditUnavailable(reason(err)) from err
+            self._typed[key] = table
+        return table
 
     def ping(self) -> str:
         """'' when a write would be recorded now, else why not (for /ready).
@@ -246,6 +287,7 @@ class AuditStore:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(file + suffix)
         self._moved = None
+        self._typed.clear()  # a new file has no typed tables yet: the next write creates them
         _metadata.create_all(self.engine)  # a new file gets the table; a file moved in keeps its rows
         log.warning("audit store reopened on %s", self.file)
 
@@ -515,3 +557,53 @@ def read_table_columns(url: str, table: str, columns: list[str], timeout: float 
         return _attempts(engine, f"reading labels table {table}", read)
     finally:
         engine.dispose()
+
+
+def typed_window(
+    url: str,
+    model: str,
+    alias: str,
+    version: int,
+    start: datetime,
+    end: datetime,
+    inputs: Inputs,
+    decode: Callable[[list[str], list[str]], list[dict[str, Any]]],
+    *,
+    chunk_rows: int = READ_CHUNK_ROWS,
+    timeout: float = 5.0,
+) -> tuple[TypedWindow, int]:
+    """The version's typed rows of ``model@alias`` in ``[start, end)`` to aggregate, and how many were migrated.
+
+    Opening migrates: the store gains the typed tables when it has none (schema 1 → 2), and the
+    window's JSON rows without a typed copy (written by an older ``mlgate serve``) are copied
+    (:func:`mlgate.serving._inputs.copy_missing`, ``decode`` typing them). A store of a newer
+    schema is exit 2; an outage is retried, then exit 3.
+    """
+    engine = _reader(url, timeout)
+    shown = _shown(engine)
+
+    def check(conn: sa.Connection) -> None:
+        _require_table(conn, shown)
+        refuse_newer(conn, shown)
+        found = catalog_entry(conn, model, version)
+        if found is not None and [tuple(pair) for pair in found[1]] != list(inputs.signature):
+            raise InvalidInput(
+                f"audit store {shown}: {model} v{version}'s typed rows were written with another signature "
+                f"({', '.join(c for c, _ in found[1])})",
+                hint="a version's signature does not change: was the registry replaced under the store?",
+            )
+
+    try:
+        _attempts(engine, "reading the audit store", check)
+        try:
+            table = ensure_schema(engine, model, version, inputs)
+            where = sa.and_(_window(model, alias, start, end), predictions.c.version == version)
+            copied = copy_missing(engine, predictions, table, inputs, where, decode, chunk_rows)
+        except SchemaTooNew as err:
+            raise InvalidInput(f"audit store {shown}: {err}") from None
+        except SQLAlchemyError as err:
+            raise outage("migrating the audit store", shown, err) from err
+    except BaseException:
+        engine.dispose()
+        raise
+    return TypedWindow(engine, table, alias, start, end), copied
