@@ -71,7 +71,15 @@ class PushedAudit:
         counts = audit.version_counts(url, ctx_name, served.stage, window.start, window.end)
         self.others = {v: n for v, n in counts.items() if v != served.version}
         self.window, self.migrated = audit.typed_window(
-            url, ctx_name, served.stage, served.version, window.start, window.end, self.inputs, self._decode
+            url,
+            ctx_name,
+            served.stage,
+            served.version,
+            window.start,
+            window.end,
+            self.inputs,
+            self._decode,
+            expected=counts.get(served.version, 0),
         )
         self.rows, self.unfit, self.nonnull = self.window.profile(len(self.signature))
         self.report.rows = self.rows

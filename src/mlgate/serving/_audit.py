@@ -179,6 +179,10 @@ class AuditStore:
 
         self._transaction(both, commit=True)
 
+    def typed_table(self, model: str, version: int, inputs: Inputs) -> sa.Table:
+        """The version's typed input table (created when missing): what bulk loaders fill beside the JSON rows."""
+        return self._typed_table(model, version, inputs)
+
     def _typed_table(self, model: str, version: int, inputs: Inputs) -> sa.Table:
         """The version's typed table, created on its first write (then remembered: no DDL per request)."""
         key = (model, version)
@@ -569,6 +573,7 @@ def typed_window(
     inputs: Inputs,
     decode: Callable[[list[str], list[str]], list[dict[str, Any]]],
     *,
+    expected: int | None = None,
     chunk_rows: int = READ_CHUNK_ROWS,
     timeout: float = 5.0,
 ) -> tuple[TypedWindow, int]:
@@ -577,7 +582,8 @@ def typed_window(
     Opening migrates: the store gains the typed tables when it has none (schema 1 → 2), and the
     window's JSON rows without a typed copy (written by an older ``mlgate serve``) are copied
     (:func:`mlgate.serving._inputs.copy_missing`, ``decode`` typing them). A store of a newer
-    schema is exit 2; an outage is retried, then exit 3.
+    schema is exit 2; an outage is retried, then exit 3. ``expected``: the version's JSON rows in
+    the window (:func:`version_counts`); when the typed rows number as many, the anti-join is skipped.
     """
     engine = _reader(url, timeout)
     shown = _shown(engine)
@@ -598,7 +604,10 @@ def typed_window(
         try:
             table = ensure_schema(engine, model, version, inputs)
             where = sa.and_(_window(model, alias, start, end), predictions.c.version == version)
-            copied = copy_missing(engine, predictions, table, inputs, where, decode, chunk_rows)
+            copied = 0
+            # each typed row has its JSON twin (one transaction): equal counts mean nothing to copy
+            if expected is None or _typed_rows(engine, table, alias, start, end) < expected:
+                copied = copy_missing(engine, predictions, table, inputs, where, decode, chunk_rows)
         except SchemaTooNew as err:
             raise InvalidInput(f"audit store {shown}: {err}") from None
         except SQLAlchemyError as err:
@@ -607,3 +616,11 @@ def typed_window(
         engine.dispose()
         raise
     return TypedWindow(engine, table, alias, start, end), copied
+
+
+def _typed_rows(engine: sa.Engine, table: sa.Table, alias: str, start: datetime, end: datetime) -> int:
+    """Typed rows of ``alias`` in ``[start, end)`` (the ``(alias, at)`` index)."""
+    c = table.c
+    query = sa.select(sa.func.count()).where(c.alias == alias, c.at >= start, c.at < end)
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)

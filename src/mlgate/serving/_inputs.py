@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sq
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import Grouping
 
 from mlgate.exceptions import ExternalServiceError, InvalidInput
 
@@ -334,15 +335,14 @@ class TypedWindow:
         expression = self._col(which)
         counts = [0] * (2 * len(thresholds) + 1)
         if self.postgres:
-            # the thresholds are sent once, as a one-row subquery's array column
-            given = sa.select(sa.cast(sa.literal(thresholds, pg.ARRAY(sa.Double)), pg.ARRAY(sa.Double)).label("t"))
-            array = given.subquery("thresholds").c.t
+            # one bound parameter (a constant: PostgreSQL detoasts it once, not per row), in parentheses to index it
+            array = Grouping(
+                sa.cast(sa.bindparam("thresholds", thresholds, type_=pg.ARRAY(sa.Double)), pg.ARRAY(sa.Double))
+            )
             bucket = sa.func.width_bucket(expression, array)  # how many thresholds are <= the value
             at_bound = sa.case((expression == array[bucket], 1), else_=0)
             query = (
                 sa.select(bucket, sa.func.count(), sa.func.sum(at_bound))
-                .select_from(self.table)
-                .join(array.table, sa.true())
                 .where(self.where, expression.is_not(None))
                 .group_by(bucket)
             )
