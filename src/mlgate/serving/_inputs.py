@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sq
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.sql.elements import Grouping
 
 from mlgate.exceptions import ExternalServiceError, InvalidInput
 
@@ -335,23 +335,32 @@ class TypedWindow:
         expression = self._col(which)
         counts = [0] * (2 * len(thresholds) + 1)
         if self.postgres:
-            # one bound parameter (a constant: PostgreSQL detoasts it once, not per row), in parentheses to index it
-            array = Grouping(
-                sa.cast(sa.bindparam("thresholds", thresholds, type_=pg.ARRAY(sa.Double)), pg.ARRAY(sa.Double))
-            )
-            bucket = sa.func.width_bucket(expression, array)  # how many thresholds are <= the value
-            at_bound = sa.case((expression == array[bucket], 1), else_=0)
-            query = (
-                sa.select(bucket, sa.func.count(), sa.func.sum(at_bound))
-                .where(self.where, expression.is_not(None))
-                .group_by(bucket)
-            )
-            for b, n, equal in self._run(lambda conn: conn.execute(query).all()):
-                b, n, equal = int(b), int(n), int(equal or 0)
-                if b:
-                    counts[2 * b - 1] += equal
-                counts[2 * b] += n - equal
-            return counts
+            # width_bucket(x, bounds) = how many bounds are <= x, so the buckets count "x < bound". The
+            # bounds are each threshold and the float just above it ("x <= t" is "x < the float above
+            # t"): nothing per row but the binary search. The array is inlined as a constant (a bound
+            # array parameter is re-read per row: 5x slower at 150,000 thresholds), and the bucket is
+            # computed once per row in a subquery before grouping.
+            given = np.asarray(thresholds, dtype=np.float64)
+            above = np.nextafter(given, np.inf)
+            bounds = np.unique(np.concatenate([given, above]))
+            text = "'{" + ",".join(repr(float(v)) for v in bounds) + "}'::float8[]"
+            bucket = sa.func.width_bucket(expression, sa.literal_column(text)).label("b")
+            inner = sa.select(bucket).where(self.where, expression.is_not(None)).subquery()
+            query = sa.select(inner.c.b, sa.func.count()).group_by(inner.c.b)
+            per_bucket = np.zeros(bounds.size + 1, dtype=np.int64)
+            for b, n in self._run(lambda conn: conn.execute(query).all()):
+                per_bucket[int(b)] += int(n)
+            below = np.cumsum(per_bucket)  # below[k]: values < bounds[k]
+            lt = below[np.searchsorted(bounds, given)]
+            le = below[np.searchsorted(bounds, above)]
+            total = int(per_bucket.sum())
+            out = np.empty(2 * len(thresholds) + 1, dtype=np.int64)
+            out[0] = lt[0] if len(thresholds) else total
+            out[1::2] = le - lt
+            out[2:-1:2] = lt[1:] - le[:-1]
+            if len(thresholds):
+                out[-1] = total - le[-1]
+            return [int(v) for v in out]
 
         def cell(x: float) -> int:
             b = bisect.bisect_right(thresholds, x)
