@@ -21,11 +21,11 @@ if TYPE_CHECKING:
     from mlgate.monitoring._estimate import METHOD, TOLERANCE, Estimate, estimate, expected_accuracy, expected_roc_auc
     from mlgate.monitoring._labels import LABEL, Labelled
     from mlgate.monitoring._measure import Measurements, Subject
+    from mlgate.monitoring._pushdown import PushedAudit, PushedMeasurements
     from mlgate.monitoring._reference import load_reference
     from mlgate.monitoring._retrain import RetrainAction, branch_name, propose
     from mlgate.monitoring._run import MonitoringResult, run
     from mlgate.monitoring._schedule import due, monitored_models
-    from mlgate.monitoring._pushdown import PushedAudit, PushedMeasurements
     from mlgate.monitoring._sources import AT, SCORE, Served, SourceReport, Traffic
     from mlgate.monitoring._verdict import SCHEMA, MonitoringVerdict
     from mlgate.monitoring._window import Window, duration, resolve
