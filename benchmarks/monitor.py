@@ -55,7 +55,6 @@ import pandas as pd
 HERE = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(HERE / "src"), str(HERE / "devkit"), str(HERE / "benchmarks")]
 
-import cold
 from gates import CATEGORICAL, NUMERIC, make_data
 
 MODEL = "bench"
@@ -419,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         url, ref, version, out = args.evidently_child
         evidently_child(url, ref, int(version), out)
         return 0
+
+    import cold  # psutil: not needed in the evidently child's interpreter
 
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
