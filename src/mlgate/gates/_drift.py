@@ -557,19 +557,65 @@ def _categorical_drift(name: str, ref_col: pd.Series, cur_col: pd.Series, settin
 # --------------------------------------------------------------------------- from aggregates (monitor pushed down)
 #
 # ``mlgate monitor`` counts production values inside the audit store instead of reading them: per
-# numeric feature, how many values fall below, on and between the sorted thresholds
-# :func:`cell_thresholds` gives (the reference's distinct values and its PSI cut points); per
+# numeric feature, how many values fall below, on and between sorted thresholds (the PSI cut points
+# and reference values: :func:`coarse_thresholds`, then :func:`refined_thresholds`); per
 # categorical feature, the rows per value. Both carry every fact the functions above use: the PSI
 # counts at the cut points, and the KS statistic, whose extremes lie at reference values (largest
 # F_ref - F_cur) or at the last current value before the next reference value (largest
 # F_cur - F_ref), i.e. at the end of a cell. The floats are the same ``i/n1 - j/n2`` as above.
 
 
-def cell_thresholds(ref_col: pd.Series, name: str, settings: DriftSettings) -> NDArray[Any]:
-    """Sorted distinct thresholds for counting current values: the reference's values and PSI cut points."""
+COARSE_THRESHOLDS = 2048
+"""Reference values in the first, coarse count of :func:`coarse_thresholds` (a store's per-row cost grows with it)."""
+
+
+def coarse_thresholds(ref_col: pd.Series, name: str, settings: DriftSettings) -> NDArray[Any]:
+    """A first, small threshold set: the PSI cut points and about 2,048 reference values, its smallest and largest.
+
+    Counting the current values against it is cheap; :func:`refined_thresholds` then adds the
+    reference values only where the KS maximum can lie.
+    """
     ref = _sorted_keys(ref_col, name, "reference")
-    edges = _quantile_edges(ref, settings.psi_bins)
-    return _floats(np.union1d(np.unique(ref), edges))
+    distinct = np.unique(ref)
+    picked = distinct[
+        np.unique(np.linspace(0, distinct.size - 1, min(COARSE_THRESHOLDS, distinct.size)).round()).astype(np.int64)
+    ]
+    return _floats(np.union1d(picked, _quantile_edges(ref, settings.psi_bins)))
+
+
+def refined_thresholds(ref_col: pd.Series, name: str, coarse: NDArray[Any], cells: NDArray[Any]) -> NDArray[Any]:
+    """``coarse`` plus the reference values inside the coarse cells where the KS statistic's maximum may lie.
+
+    From the coarse counts, every threshold gives a lower bound of the statistic (an ECDF gap at
+    any point is at most the largest), and every open cell ``(a, b)`` an upper bound of the gaps
+    inside it (``F_ref`` and ``F_cur`` each lie between their values at ``a`` and just below
+    ``b``). A cell whose upper bound is below the best lower bound cannot hold the maximum; the
+    others get all their reference values, so the statistic computed on the refined counts
+    (:func:`numeric_drift_from_cells`) is the exact one.
+    """
+    ref = _sorted_keys(ref_col, name, "reference")
+    n1 = ref.size
+    c_keys = _keys(np.asarray(coarse, dtype=np.float64))
+    cells = np.asarray(cells, dtype=np.int64)
+    n2 = int(cells.sum())
+    if n2 == 0 or c_keys.size < 2:
+        return np.asarray(coarse, dtype=np.float64)
+    through = np.cumsum(cells)
+    le, lt = through[1::2], through[0:-1:2]  # current values <= / < each threshold
+    ref_le = np.searchsorted(ref, c_keys, side="right")
+    ref_lt = np.searchsorted(ref, c_keys, side="left")
+    lower = max(float(np.abs(ref_le / n1 - le / n2).max()), float(np.abs(ref_lt / n1 - lt / n2).max()))
+    upper = np.maximum(ref_lt[1:] / n1 - le[:-1] / n2, lt[1:] / n2 - ref_le[:-1] / n1)
+    open_cells = np.flatnonzero(upper >= lower - 1e-12)
+    if not open_cells.size:
+        return np.asarray(coarse, dtype=np.float64)
+    distinct = np.unique(ref)
+    starts = np.searchsorted(distinct, c_keys[open_cells], side="right")
+    ends = np.searchsorted(distinct, c_keys[open_cells + 1], side="left")
+    inside = [distinct[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True) if b > a]
+    if not inside:
+        return np.asarray(coarse, dtype=np.float64)
+    return _floats(np.union1d(c_keys, np.concatenate(inside)))
 
 
 def numeric_drift_from_cells(
@@ -582,7 +628,7 @@ def numeric_drift_from_cells(
     current_values: NDArray[Any] | None = None,
     kind: str = "numeric",
 ) -> FeatureDrift:
-    """:func:`_numeric_drift` from the current data's cell counts (see :func:`cell_thresholds`).
+    """:func:`_numeric_drift` from the current data's cell counts (see :func:`refined_thresholds`).
 
     ``cells`` has ``2 * len(thresholds) + 1`` counts (below the first threshold, on it, between it
     and the next, ...); ``current_rows`` counts the current rows, missing ones included. When both
@@ -608,9 +654,9 @@ def numeric_drift_from_cells(
         cur_keys.sort()
         ks, pvalue = _ks_2samp(ref, cur_keys)
     else:
-        distinct = np.unique(ref)
+        distinct = np.intersect1d(np.unique(ref), t_keys)  # the reference values counted at (all, or refined)
         ref_le_t = np.searchsorted(ref, t_keys, side="right")  # reference values <= each threshold
-        # largest F_ref - F_cur: at the reference's values (each is a threshold)
+        # largest F_ref - F_cur: at the reference's values among the thresholds (see refined_thresholds)
         at = np.searchsorted(t_keys, distinct)
         up = np.searchsorted(ref, distinct, side="right") / n1
         up -= le[at] / n2

@@ -197,8 +197,12 @@ class PushedMeasurements(Measurements):
         return self.pushed.index[name]
 
     def _numeric(self, name: str, which: int | str, reference: pd.Series, present: int) -> FeatureDrift:
-        thresholds = drift.cell_thresholds(reference, name, self.settings)
-        cells = self.pushed.window.cells(which, thresholds.tolist())
+        # two counts: against ~2,048 thresholds, then with the reference values only where KS's maximum can lie
+        coarse = drift.coarse_thresholds(reference, name, self.settings)
+        cells = self.pushed.window.cells(which, coarse.tolist())
+        thresholds = drift.refined_thresholds(reference, name, coarse, np.asarray(cells))
+        if thresholds.size > coarse.size:
+            cells = self.pushed.window.cells(which, thresholds.tolist())
         values = None
         if reference.notna().sum() <= KS_EXACT_MAX and present <= KS_EXACT_MAX:
             values = self.pushed.window.values(which, KS_EXACT_MAX)
