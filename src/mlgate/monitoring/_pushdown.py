@@ -268,7 +268,7 @@ class PushedMeasurements(Measurements):
         return Measurement.failed(f"unknown integrity metric '{metric}'")
 
     def _nulls(self, names: list[str], rows: int) -> Measurement:
-        table = []
+        table: list[dict[str, Any]] = []
         for name in names:
             nulls = rows - self.pushed.nonnull[self.pushed.index[name]]
             table.append(
@@ -333,7 +333,7 @@ class PushedMeasurements(Measurements):
         if not categorical:
             return Measurement(value=0.0, explanation="no categorical features to check")
         allowed: dict[int, list[Any]] = {}
-        table = []
+        table: list[dict[str, Any]] = []
         for name in categorical:
             i = self.pushed.index[name]
             kind = self.pushed.signature[i][1]
@@ -366,7 +366,7 @@ class PushedMeasurements(Measurements):
         return Measurement(value=count / rows, explanation=explanation, details=details)
 
     def _schema(self, names: list[str]) -> Measurement:
-        table = []
+        table: list[dict[str, Any]] = []
         for i, (name, kind) in enumerate(self.pushed.signature):
             if kind in _INTEGERS:
                 n, example = self.pushed.window.fractional(i)

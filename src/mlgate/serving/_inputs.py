@@ -268,18 +268,6 @@ def copy_missing(
 # --------------------------------------------------------------------------- aggregates
 
 
-@dataclass(frozen=True)
-class Cells:
-    """Counts of a column's non-null values against sorted thresholds ``t``: 2M+1 cells.
-
-    Cell 0 holds values below ``t[0]``; cell ``2j+1`` the values equal to ``t[j]``; cell
-    ``2j+2`` those strictly between ``t[j]`` and ``t[j+1]`` (the last: above ``t[-1]``).
-    """
-
-    thresholds: list[float]
-    counts: list[int]
-
-
 Column = int | str
 """A signature column by position, or ``"score"``."""
 
@@ -371,7 +359,7 @@ class TypedWindow:
 
         def read(conn: sa.Connection) -> list[Any]:
             conn.connection.driver_connection.create_function("mlgate_cell", 1, cell, deterministic=True)  # type: ignore[union-attr]
-            return conn.execute(query).all()
+            return list(conn.execute(query).all())
 
         for index, n in self._run(read):
             counts[int(index)] += int(n)
