@@ -86,9 +86,9 @@ def test_monitor_benchmark_finds_the_injected_drift_on_postgresql() -> None:
             sys.executable,
             str(PROJECT / "benchmarks" / "monitor.py"),
             "--rows",
-            "20000",
+            "50000",
             "--reference-rows",
-            "4000",
+            "20000",  # smaller, and channel's sampled PSI may fall under 0.2
             "--request-rows",
             "500",
             "--skip-evidently",
@@ -102,7 +102,7 @@ def test_monitor_benchmark_finds_the_injected_drift_on_postgresql() -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     fields = dict(item.split("=", 1) for item in done.stdout.strip().splitlines()[-1].split())
-    assert fields["rows"] == "20000"
+    assert fields["rows"] == "50000"
     assert fields["store"] == "postgresql"
     assert fields["injected_drift_found"] == "true"
     assert fields["drifted_features_mlgate"] == "balance,channel,income"
