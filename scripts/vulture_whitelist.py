@@ -79,3 +79,6 @@ _.__dir__
 
 # AuditStore.typed_table: the bulk loader of benchmarks/monitor.py fills the typed table it returns
 _.typed_table
+
+# uvicorn's Multiprocess calls it (mlgate.serving._server._Workers overrides it)
+_.keep_subprocess_alive

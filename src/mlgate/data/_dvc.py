@@ -12,6 +12,7 @@ import csv
 import difflib
 import hashlib
 import json
+import logging
 import math
 import shutil
 import subprocess
@@ -36,12 +37,14 @@ from mlgate.config import (
     spec_path,
 )
 from mlgate.exceptions import (
+    S3_CREDENTIALS_HINT,
     DvcError,
     ExternalServiceError,
     InvalidInput,
     MlgateError,
     Problem,
     SpecError,
+    s3_refusal,
 )
 
 
@@ -255,16 +258,43 @@ def _changed_hint(rel: str, root: Path) -> str:
     return f"run `dvc add {target}` and commit to record the change, or `dvc checkout {target}` to restore"
 
 
+class _Failures(logging.Handler):
+    """Collects the exceptions DVC logs while it works (it logs a remote's refusal and raises a summary)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.errors: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.errors.append(record.exc_info[1])
+
+
 def dvc_pull(rel: str, root: Path) -> None:
-    """Fetch ``rel`` from the repo's default DVC remote into the workspace."""
+    """Fetch ``rel`` from the repo's default DVC remote into the workspace.
+
+    DVC logs why a remote failed (S3's refusal of a key, as botocore raised it) and raises only
+    "N files failed to download": the logged errors are read too, so that a refused key says which
+    variables to check (exit 3), never their values.
+    """
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    failures = _Failures()
+    loggers = [logging.getLogger(name) for name in ("dvc", "dvc_data", "dvc_objects")]
+    for logger in loggers:
+        logger.addHandler(failures)
     try:
         with Repo(str(root)) as repo:
             repo.pull(targets=[str(root / rel)])
     except DvcException as err:
+        refused = next(filter(None, (s3_refusal(e) for e in [err, *failures.errors])), "")
+        if refused:
+            raise DvcError(f"dvc pull {rel} failed: {refused}", hint=S3_CREDENTIALS_HINT) from err
         raise DvcError(f"dvc pull {rel} failed: {err}") from err
+    finally:
+        for logger in loggers:
+            logger.removeHandler(failures)
 
 
 def _dvc(root: Path, args: list[str], error: type[MlgateError], hint: str = "") -> None:

@@ -156,28 +156,39 @@ class AuditStore:
 
     def write(self, record: Record) -> None:
         """Commit one row per prediction of ``record`` in one transaction, or raise AuditUnavailable."""
-        shared = {
-            "request_id": record.request_id,
-            "at": record.at,
-            "caller": record.caller,
-            "model": record.model,
-            "version": record.version,
-            "alias": record.alias,
-            "run_id": record.run_id,
-            "latency_ms": record.latency_ms,
-        }
-        rows = [{**shared, "row": i, "features": f, "outputs": o} for i, (f, o) in enumerate(record.rows)]
-        if record.inputs is None:
-            self._transaction(lambda conn: conn.execute(predictions.insert(), rows), commit=True)
-            return
-        table = self._typed_table(record.model, record.version, record.inputs)
-        typed = rows_of(record.inputs, record.request_id, record.alias, record.at, record.rows)
+        self.write_many([record])
 
-        def both(conn: sa.Connection) -> None:
+    def write_many(self, records: list[Record]) -> None:
+        """Commit the rows of all ``records`` in one transaction (one commit: serve's group commit), or raise.
+
+        All or nothing: AuditUnavailable means none of them was recorded. A record with ``inputs``
+        also gets its typed rows (its version's table), in the same transaction.
+        """
+        rows = []
+        typed: dict[str, tuple[sa.Table, list[dict[str, Any]]]] = {}
+        for record in records:
+            shared = {
+                "request_id": record.request_id,
+                "at": record.at,
+                "caller": record.caller,
+                "model": record.model,
+                "version": record.version,
+                "alias": record.alias,
+                "run_id": record.run_id,
+                "latency_ms": record.latency_ms,
+            }
+            rows += [{**shared, "row": i, "features": f, "outputs": o} for i, (f, o) in enumerate(record.rows)]
+            if record.inputs is not None:
+                table = self._typed_table(record.model, record.version, record.inputs)
+                entry = typed.setdefault(table.name, (table, []))
+                entry[1].extend(rows_of(record.inputs, record.request_id, record.alias, record.at, record.rows))
+
+        def work(conn: sa.Connection) -> None:
             conn.execute(predictions.insert(), rows)
-            conn.execute(table.insert(), typed)  # the same transaction: never one without the other
+            for table, values in typed.values():  # the same transaction: never one without the other
+                conn.execute(table.insert(), values)
 
-        self._transaction(both, commit=True)
+        self._transaction(work, commit=True)
 
     def typed_table(self, model: str, version: int, inputs: Inputs) -> sa.Table:
         """The version's typed input table (created when missing): what bulk loaders fill beside the JSON rows."""
