@@ -18,7 +18,8 @@ from mlgate._lazy import lazy_surface
 if TYPE_CHECKING:
     from mlgate.serving import _audit as audit
     from mlgate.serving._app import GroupCommit, row_model, validate_rows
-    from mlgate.serving._audit import AuditStore, Record, read_table_columns, shown_url
+    from mlgate.serving._audit import AuditStore, Record, read_table_columns, shown_url, typed_window
+    from mlgate.serving._inputs import Inputs, TypedWindow, inputs_of
     from mlgate.serving._model import load
     from mlgate.serving._server import Options, serve, worker_app
 
@@ -26,14 +27,18 @@ if TYPE_CHECKING:
 __all__ = [
     "AuditStore",
     "GroupCommit",
+    "Inputs",
     "Options",
     "Record",
+    "TypedWindow",
     "audit",
+    "inputs_of",
     "load",
     "read_table_columns",
     "row_model",
     "serve",
     "shown_url",
+    "typed_window",
     "validate_rows",
     "worker_app",
 ]
@@ -42,6 +47,10 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "AuditStore": "_audit:AuditStore",
     "GroupCommit": "_app:GroupCommit",
+    "Inputs": "_inputs:Inputs",
+    "TypedWindow": "_inputs:TypedWindow",
+    "inputs_of": "_inputs:inputs_of",
+    "typed_window": "_audit:typed_window",
     "Options": "_server:Options",
     "Record": "_audit:Record",
     "audit": "_audit",

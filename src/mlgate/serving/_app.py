@@ -51,6 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlgate.data import model_input
 from mlgate.serving._audit import AuditStore, AuditUnavailable, Record
+from mlgate.serving._inputs import inputs_of
 from mlgate.serving._model import Follower, Served
 from mlgate.serving._tokens import Caller, Tokens
 
@@ -500,6 +501,7 @@ class Service:
             run_id=served.run_id,
             latency_ms=round(latency_ms, 3),
             rows=list(zip(rows, outputs, strict=True)),
+            inputs=inputs_of(served.plan.features, served.plan.task, served.plan.positive),  # typed for monitor
         )
         try:
             self.writer.write(record)
