@@ -53,6 +53,8 @@ KS_EXACT_MAX = 10_000
 STREAM_ROWS = 200_000
 """Keys and scores streamed per chunk for the outcome join."""
 _NUMBERS = frozenset({"double", "float", "long", "integer"})
+Column = int | str
+"""A signature column by position, or ``"score"`` (as :class:`mlgate.serving.TypedWindow` names them)."""
 _INTEGERS = frozenset({"long", "integer"})
 
 
@@ -154,6 +156,8 @@ class PushedMeasurements(Measurements):
         self.pushed = pushed
         self._quality: dict[tuple[str, tuple[str, ...] | None], Measurement] = {}
         self._score_sums: tuple[int, float, float] | None = None
+        self._cells: dict[Column, tuple[np.ndarray, np.ndarray] | ValueError] | None = None
+        self._values: dict[Column, list[tuple[Any, int]]] = {}
 
     # -- what production gave
     @property
@@ -196,13 +200,62 @@ class PushedMeasurements(Measurements):
             raise ValueError(f"drift: feature '{name}' is not a column of the current data")
         return self.pushed.index[name]
 
-    def _numeric(self, name: str, which: int | str, reference: pd.Series, present: int) -> FeatureDrift:
-        # two counts: against ~2,048 thresholds, then with the reference values only where KS's maximum can lie
-        coarse = drift.coarse_thresholds(reference, name, self.settings)
-        cells = self.pushed.window.cells(which, coarse.tolist())
-        thresholds = drift.refined_thresholds(reference, name, coarse, np.asarray(cells))
-        if thresholds.size > coarse.size:
-            cells = self.pushed.window.cells(which, thresholds.tolist())
+    def _what(self) -> str:
+        return "positive-class probability" if self.subject.task == "classification" else "predicted value"
+
+    def _drift_counts(self) -> dict[Column, tuple[np.ndarray, np.ndarray] | ValueError]:
+        """Every numeric feature's and the score's (thresholds, cell counts), or why they could not be had.
+
+        Two scans for them all, whatever the number of features: the first counts each numeric
+        column against its ~2,048 coarse thresholds and each categorical column per value (kept
+        for :meth:`_value_counts`); the second counts, against the refined thresholds, only the
+        columns whose thresholds grew (the reference values where KS's maximum can lie).
+        """
+        if self._cells is None:
+            references: dict[Column, tuple[str, pd.Series]] = {
+                self.pushed.index[name]: (name, self.reference[name])
+                for name in self.subject.features.numeric
+                if name in self.reference.columns and name in self.pushed.index
+            }
+            references["score"] = (self._what(), pd.Series(self.reference_scores))
+            out: dict[Column, tuple[np.ndarray, np.ndarray] | ValueError] = {}
+            coarse: dict[Column, np.ndarray] = {}
+            for which, (name, reference) in references.items():
+                try:
+                    coarse[which] = drift.coarse_thresholds(reference, name, self.settings)
+                except ValueError as err:  # raised again when that feature (or the score) is measured
+                    out[which] = err
+            categorical = [
+                self.pushed.index[name] for name in self.subject.features.categorical if name in self.pushed.index
+            ]
+            window = self.pushed.window
+            first, self._values = window.counts({k: t.tolist() for k, t in coarse.items()}, categorical)
+            refined: dict[Column, np.ndarray] = {}
+            for which, thresholds in coarse.items():
+                name, reference = references[which]
+                try:
+                    refined[which] = drift.refined_thresholds(reference, name, thresholds, np.asarray(first[which]))
+                except ValueError as err:
+                    out[which] = err
+            grown = {k: t.tolist() for k, t in refined.items() if t.size > coarse[k].size}
+            second = window.counts(grown, [])[0] if grown else {}
+            for which, thresholds in refined.items():
+                out[which] = (thresholds, np.asarray(second.get(which, first[which])))
+            self._cells = out
+        return self._cells
+
+    def _value_counts(self, i: int) -> list[tuple[Any, int]]:
+        """(value, rows) of column ``i``: from the drift counts' scan when it counted that column."""
+        self._drift_counts()
+        found = self._values.get(i)
+        return found if found is not None else self.pushed.window.value_counts(i)
+
+    def _numeric(self, name: str, which: Column, reference: pd.Series, present: int) -> FeatureDrift:
+        # the cells come from the shared scans (_drift_counts): against ~2,048 thresholds, then refined
+        found = self._drift_counts()[which]
+        if isinstance(found, ValueError):
+            raise found
+        thresholds, cells = found
         values = None
         if reference.notna().sum() <= KS_EXACT_MAX and present <= KS_EXACT_MAX:
             values = self.pushed.window.values(which, KS_EXACT_MAX)
@@ -211,7 +264,7 @@ class PushedMeasurements(Measurements):
             name,
             reference,
             thresholds,
-            np.asarray(cells),
+            cells,
             rows,
             self.settings,
             None if values is None else np.asarray(values, dtype=float),
@@ -225,7 +278,7 @@ class PushedMeasurements(Measurements):
             table.append(self._numeric(name, i, self.reference[name], self.pushed.nonnull[i]))
         for name in f.categorical:
             i = self._position(name)
-            found = self.pushed.window.value_counts(i)
+            found = self._value_counts(i)
             values, counts = [v for v, _ in found], [n for _, n in found]
             table.append(
                 drift.categorical_drift_from_counts(
@@ -341,7 +394,7 @@ class PushedMeasurements(Measurements):
             known = [_as_column(v, kind) for v in seen if not pd.isna(v)]
             allowed[i] = [v for v in known if v is not None]
             known_set = set(known)
-            counts = [(v, n) for v, n in self.pushed.window.value_counts(i) if v not in known_set]
+            counts = [(v, n) for v, n in self._value_counts(i) if v not in known_set]
             if counts:
                 counts.sort(key=lambda pair: (-pair[1], str(pair[0])))
                 table.append(
@@ -408,9 +461,8 @@ class PushedMeasurements(Measurements):
             if not n:
                 self._prediction = Failed("no production scores in the window")
             else:
-                what = "positive-class probability" if self.subject.task == "classification" else "predicted value"
                 try:
-                    self._prediction = self._numeric(what, "score", pd.Series(self.reference_scores), n)
+                    self._prediction = self._numeric(self._what(), "score", pd.Series(self.reference_scores), n)
                 except ValueError as err:
                     self._prediction = Failed(f"prediction drift could not be computed: {err}")
         return self._prediction

@@ -312,58 +312,129 @@ class TypedWindow:
         found = self._run(lambda conn: conn.execute(query).one())
         return int(found[0]), int(found[1]), [int(n) for n in found[2:]]
 
+    def counts(
+        self, cells: dict[Column, list[float]], values: Sequence[Column]
+    ) -> tuple[dict[Column, list[int]], dict[Column, list[tuple[Any, int]]]]:
+        """Every column's cell counts (:meth:`cells`) and value counts (:meth:`value_counts`) in one scan.
+
+        ``cells`` maps a column to its thresholds (sorted, distinct), ``values`` lists the columns
+        counted per value. PostgreSQL groups by ``GROUPING SETS``, one set per column (its bucket
+        or its value), hashed in one pass over the window; SQLite runs one aggregate per column
+        (registered on the connection) in a single ``SELECT``. Only the counts leave the store.
+        """
+        if not cells and not values:
+            return {}, {}
+        if self.postgres:
+            return self._counts_postgres(cells, values)
+        return self._counts_sqlite(cells, values)
+
+    def _counts_postgres(
+        self, cells: dict[Column, list[float]], values: Sequence[Column]
+    ) -> tuple[dict[Column, list[int]], dict[Column, list[tuple[Any, int]]]]:
+        # width_bucket(x, bounds) = how many bounds are <= x, so the buckets count "x < bound". The
+        # bounds are each threshold and the float just above it ("x <= t" is "x < the float above
+        # t"): nothing per row but the binary search. The array is inlined as a constant (a bound
+        # array parameter is re-read per row: 5x slower at 150,000 thresholds), and the buckets are
+        # computed once per row in a subquery before grouping.
+        bounds: dict[Column, np.ndarray] = {}
+        columns: list[sa.ColumnElement[Any]] = []
+        for n, (which, thresholds) in enumerate(cells.items()):
+            given = np.asarray(thresholds, dtype=np.float64)
+            bounds[which] = np.unique(np.concatenate([given, np.nextafter(given, np.inf)]))
+            text = "'{" + ",".join(repr(float(v)) for v in bounds[which]) + "}'::float8[]"
+            columns.append(sa.func.width_bucket(self._col(which), sa.literal_column(text)).label(f"b{n}"))
+        columns += [self._col(which).label(f"v{n}") for n, which in enumerate(values)]
+        inner = sa.select(*columns).where(self.where).subquery()
+        keys = list(inner.c)
+        # a row of set k has grouping(key k) = 0 (the others 1); a NULL key there is the column's NULLs: skipped
+        query = sa.select(*keys, *(sa.func.grouping(key) for key in keys), sa.func.count()).group_by(
+            sa.func.grouping_sets(*keys)
+        )
+        width = len(keys)
+        per_bucket = {which: np.zeros(b.size + 1, dtype=np.int64) for which, b in bounds.items()}
+        found: dict[Column, list[tuple[Any, int]]] = {which: [] for which in values}
+        order = [*cells, *values]
+        for row in self._run(lambda conn: conn.execute(query).all()):
+            k = next(i for i in range(width) if row[width + i] == 0)
+            key, n = row[k], int(row[-1])
+            if key is None:
+                continue
+            if k < len(cells):
+                per_bucket[order[k]][int(key)] += n
+            else:
+                found[order[k]].append((key, n))
+        return {which: _cells_from_buckets(cells[which], bounds[which], per_bucket[which]) for which in cells}, found
+
+    def _counts_sqlite(
+        self, cells: dict[Column, list[float]], values: Sequence[Column]
+    ) -> tuple[dict[Column, list[int]], dict[Column, list[tuple[Any, int]]]]:
+        # one Python aggregate per column, each fed its column's value per row: one scan for them all
+        results: dict[str, Any] = {}
+
+        def cell_counter(name: str, thresholds: list[float]) -> type:
+            class Cells:
+                def __init__(self) -> None:
+                    self.counts = [0] * (2 * len(thresholds) + 1)
+
+                def step(self, x: float | None) -> None:
+                    if x is not None:
+                        b = bisect.bisect_right(thresholds, x)
+                        self.counts[2 * b - 1 if b and thresholds[b - 1] == x else 2 * b] += 1
+
+                def finalize(self) -> int:
+                    results[name] = self.counts
+                    return 0
+
+            return Cells
+
+        def value_counter(name: str) -> type:
+            class Values:
+                def __init__(self) -> None:
+                    self.counts: dict[Any, int] = {}
+
+                def step(self, x: Any) -> None:
+                    if x is not None:
+                        self.counts[x] = self.counts.get(x, 0) + 1
+
+                def finalize(self) -> int:
+                    results[name] = self.counts
+                    return 0
+
+            return Values
+
+        aggregates = {f"mlgate_cells_{n}": cell_counter(f"mlgate_cells_{n}", t) for n, t in enumerate(cells.values())}
+        aggregates |= {f"mlgate_values_{n}": value_counter(f"mlgate_values_{n}") for n in range(len(values))}
+        calls = [getattr(sa.func, f"mlgate_cells_{n}")(self._col(which)) for n, which in enumerate(cells)]
+        calls += [getattr(sa.func, f"mlgate_values_{n}")(self._col(which)) for n, which in enumerate(values)]
+        query = sa.select(*calls).where(self.where)
+
+        def read(conn: sa.Connection) -> None:
+            raw = conn.connection.driver_connection
+            for name, aggregate in aggregates.items():
+                raw.create_aggregate(name, 1, aggregate)  # type: ignore[union-attr]
+            conn.execute(query).one()
+
+        self._run(read)
+        counted = {which: results[f"mlgate_cells_{n}"] for n, which in enumerate(cells)}
+        found: dict[Column, list[tuple[Any, int]]] = {}
+        for n, which in enumerate(values):
+            # the raw value as SQLAlchemy would type it (SQLite hands booleans over as 0/1)
+            process = (
+                self._col(which).type.dialect_impl(self.engine.dialect).result_processor(self.engine.dialect, None)
+            )
+            pairs = results[f"mlgate_values_{n}"].items()
+            found[which] = [(process(v) if process else v, int(c)) for v, c in pairs]
+        return counted, found
+
     def cells(self, which: Column, thresholds: list[float]) -> list[int]:
         """Counts of the column's non-null values in the cells of ``thresholds`` (sorted, distinct).
 
         ``2 * len(thresholds) + 1`` counts: below ``t[0]``, equal to ``t[0]``, strictly between
         ``t[0]`` and ``t[1]``, ..., above ``t[-1]``. PostgreSQL finds a value's cell with
-        ``width_bucket`` (a binary search in the server); SQLite with a function registered on
-        the connection (``bisect``, run inside the query). Only the counts leave the store.
+        ``width_bucket`` (a binary search in the server); SQLite with ``bisect`` in an aggregate
+        registered on the connection. One column of :meth:`counts`.
         """
-        expression = self._col(which)
-        counts = [0] * (2 * len(thresholds) + 1)
-        if self.postgres:
-            # width_bucket(x, bounds) = how many bounds are <= x, so the buckets count "x < bound". The
-            # bounds are each threshold and the float just above it ("x <= t" is "x < the float above
-            # t"): nothing per row but the binary search. The array is inlined as a constant (a bound
-            # array parameter is re-read per row: 5x slower at 150,000 thresholds), and the bucket is
-            # computed once per row in a subquery before grouping.
-            given = np.asarray(thresholds, dtype=np.float64)
-            above = np.nextafter(given, np.inf)
-            bounds = np.unique(np.concatenate([given, above]))
-            text = "'{" + ",".join(repr(float(v)) for v in bounds) + "}'::float8[]"
-            bucket = sa.func.width_bucket(expression, sa.literal_column(text)).label("b")
-            inner = sa.select(bucket).where(self.where, expression.is_not(None)).subquery()
-            query = sa.select(inner.c.b, sa.func.count()).group_by(inner.c.b)
-            per_bucket = np.zeros(bounds.size + 1, dtype=np.int64)
-            for b, n in self._run(lambda conn: conn.execute(query).all()):
-                per_bucket[int(b)] += int(n)
-            below = np.cumsum(per_bucket)  # below[k]: values < bounds[k]
-            lt = below[np.searchsorted(bounds, given)]
-            le = below[np.searchsorted(bounds, above)]
-            total = int(per_bucket.sum())
-            out = np.empty(2 * len(thresholds) + 1, dtype=np.int64)
-            out[0] = lt[0] if len(thresholds) else total
-            out[1::2] = le - lt
-            out[2:-1:2] = lt[1:] - le[:-1]
-            if len(thresholds):
-                out[-1] = total - le[-1]
-            return [int(v) for v in out]
-
-        def cell(x: float) -> int:
-            b = bisect.bisect_right(thresholds, x)
-            return 2 * b - 1 if b and thresholds[b - 1] == x else 2 * b
-
-        cell_of = sa.func.mlgate_cell(expression)
-        query = sa.select(cell_of, sa.func.count()).where(self.where, expression.is_not(None)).group_by(cell_of)
-
-        def read(conn: sa.Connection) -> list[Any]:
-            conn.connection.driver_connection.create_function("mlgate_cell", 1, cell, deterministic=True)  # type: ignore[union-attr]
-            return list(conn.execute(query).all())
-
-        for index, n in self._run(read):
-            counts[int(index)] += int(n)
-        return counts
+        return self.counts({which: thresholds}, [])[0][which]
 
     def values(self, which: Column, limit: int) -> list[Any] | None:
         """The column's non-null values when there are at most ``limit``, else None."""
@@ -373,10 +444,8 @@ class TypedWindow:
         return found if len(found) <= limit else None
 
     def value_counts(self, which: Column) -> list[tuple[Any, int]]:
-        """(value, rows) per distinct non-null value."""
-        expression = self._col(which)
-        query = sa.select(expression, sa.func.count()).where(self.where, expression.is_not(None)).group_by(expression)
-        return [(value, int(n)) for value, n in self._run(lambda conn: conn.execute(query).all())]
+        """(value, rows) per distinct non-null value (one column of :meth:`counts`)."""
+        return self.counts({}, [which])[1][which]
 
     def rows_outside(self, allowed: dict[int, list[Any]]) -> int:
         """Rows holding, in any of the given columns, a non-null value not in that column's list."""
@@ -466,6 +535,22 @@ class TypedWindow:
                     yield [tuple(row) for row in part]
         except SQLAlchemyError as err:
             raise outage("reading the audit store", self.shown, err) from err
+
+
+def _cells_from_buckets(thresholds: list[float], bounds: np.ndarray, per_bucket: np.ndarray) -> list[int]:
+    """The ``2 * len(thresholds) + 1`` cell counts from counts per ``width_bucket`` bucket of ``bounds``."""
+    given = np.asarray(thresholds, dtype=np.float64)
+    below = np.cumsum(per_bucket)  # below[k]: values < bounds[k]
+    lt = below[np.searchsorted(bounds, given)]
+    le = below[np.searchsorted(bounds, np.nextafter(given, np.inf))]
+    total = int(per_bucket.sum())
+    out = np.empty(2 * len(thresholds) + 1, dtype=np.int64)
+    out[0] = lt[0] if len(thresholds) else total
+    out[1::2] = le - lt
+    out[2:-1:2] = lt[1:] - le[:-1]
+    if len(thresholds):
+        out[-1] = total - le[-1]
+    return [int(v) for v in out]
 
 
 def catalog_entry(conn: sa.Connection, model: str, version: int) -> tuple[str, list[tuple[str, str]]] | None:
