@@ -205,3 +205,58 @@ def test_aggregating_a_window_ten_times_larger_takes_no_more_memory(tmp_path: Pa
         finally:
             pushed.close()
     assert peaks[1] < 1.5 * peaks[0] + 256 * 1024, peaks  # flat: what leaves the store is bounded by the thresholds
+
+
+def test_one_scan_counts_every_column_as_it_would_alone(url: str) -> None:
+    """Cells of two numeric columns and the score, values of a text and a boolean column: one query, the rows' truth."""
+    write(url, 1000, typed=True, seed=4)
+    pushed = PushedAudit(url, "m", SERVED, WINDOW)
+    pairs = rows(1000, 4)
+    try:
+        amounts = np.asarray([f["amount"] for f, _ in pairs if f["amount"] is not None], dtype=float)
+        counts = np.asarray([f["count"] for f, _ in pairs], dtype=float)
+        scores = np.asarray([o["probabilities"]["1"] for _, o in pairs], dtype=float)
+        wanted = {
+            0: sorted({float(v) for v in amounts[::7]}),
+            1: [0.0, 2.0, 2.5, 8.0],
+            "score": sorted({float(v) for v in scores[::50]}),
+        }
+        cells, values = pushed.window.counts(wanted, [2, 3])
+        for which, data in ((0, amounts), (1, counts), ("score", scores)):
+            thresholds = wanted[which]
+            want = [int((data < thresholds[0]).sum())]
+            for j, t in enumerate(thresholds):
+                upper = thresholds[j + 1] if j + 1 < len(thresholds) else np.inf
+                want += [int((data == t).sum()), int(((data > t) & (data < upper)).sum())]
+            assert cells[which] == want, which
+        cities: dict[Any, int] = {}
+        flags: dict[Any, int] = {}
+        for f, _ in pairs:
+            if f["city"] is not None:
+                cities[f["city"]] = cities.get(f["city"], 0) + 1
+            flags[f["flag"]] = flags.get(f["flag"], 0) + 1
+        assert dict(values[2]) == cities
+        assert dict(values[3]) == flags
+        assert {type(v) for v, _ in values[3]} == {bool}  # typed as the column holds them (SQLite stores 0/1)
+        assert pushed.window.cells(1, wanted[1]) == cells[1]
+        assert sorted(pushed.window.value_counts(2)) == sorted(values[2])
+    finally:
+        pushed.close()
+
+
+def test_constant_columns_are_told_apart_by_min_and_max(url: str) -> None:
+    """A constant number, an all-null column, two texts, a constant boolean: distinct counts 1, 0, 2, 1."""
+    store = AuditStore(url)
+    outputs = {"decision": 1, "needs_review": False, "probabilities": {"0": 0.4, "1": 0.6}}
+    pairs = [({"amount": 5.0, "count": None, "city": ["b", "a"][i % 2], "flag": True}, outputs) for i in range(30)]
+    try:
+        store.create()
+        inputs = inputs_of(SIGNATURE, "classification", 1)
+        store.write(Record(uuid.uuid4().hex, START, "alice", "m", 3, "production", "r" * 32, 1.0, pairs, inputs))
+    finally:
+        store.close()
+    pushed = PushedAudit(url, "m", SERVED, WINDOW)
+    try:
+        assert pushed.window.distinct(4) == [(1, 5.0), (0, None), (2, "a"), (1, True)]
+    finally:
+        pushed.close()

@@ -459,12 +459,25 @@ class TypedWindow:
         return int(self._run(lambda conn: conn.execute(query).scalar()) or 0)
 
     def distinct(self, columns: int) -> list[tuple[int, Any]]:
-        """(distinct non-null values, min) per column, in one scan."""
+        """(distinct non-null values capped at 2, min) per column, in one scan.
+
+        Whether a column is constant is all that is asked, so ``min = max`` answers it: no
+        ``COUNT(DISTINCT)``, which sorts every column (a third of the monitor's time at 200,000 rows).
+        """
         parts: list[Any] = []
         for i in range(columns):
-            parts += [sa.func.count(sa.distinct(self._col(i))), sa.func.min(self._col(i))]
+            value = self._col(i)
+            if self.postgres and isinstance(value.type, sa.Boolean):  # PostgreSQL has no min/max of booleans
+                low, high = sa.func.bool_and(value, type_=sa.Boolean), sa.func.bool_or(value, type_=sa.Boolean)
+            else:
+                low, high = sa.func.min(value), sa.func.max(value)
+            parts += [sa.func.count(value), low, high]
         found = self._run(lambda conn: conn.execute(sa.select(*parts).where(self.where)).one())
-        return [(int(found[2 * i]), found[2 * i + 1]) for i in range(columns)]
+        out = []
+        for i in range(columns):
+            n, low, high = found[3 * i : 3 * i + 3]
+            out.append((0 if not n else 1 if low == high else 2, low))
+        return out
 
     def duplicates(self, columns: list[int]) -> tuple[int, int, int]:
         """(rows equal to an earlier row, groups of equal rows, largest group's rows) over ``columns``; NULLs equal."""
