@@ -260,3 +260,24 @@ def test_constant_columns_are_told_apart_by_min_and_max(url: str) -> None:
         assert pushed.window.distinct(4) == [(1, 5.0), (0, None), (2, "a"), (1, True)]
     finally:
         pushed.close()
+
+
+def test_non_whole_values_of_integer_columns_are_counted_in_one_scan(url: str) -> None:
+    """``count`` (long) holding 2.5 and 4.25 among whole numbers and gaps; ``amount`` (double) read as an integer."""
+    store = AuditStore(url)
+    outputs = {"decision": 1, "needs_review": False, "probabilities": {"0": 0.4, "1": 0.6}}
+    counts = [1, 2.5, 3, None, 4.25, -7, 4.25]
+    pairs = [({"amount": 1.5, "count": c, "city": "a", "flag": False}, outputs) for c in counts]
+    try:
+        store.create()
+        inputs = inputs_of(SIGNATURE, "classification", 1)
+        store.write(Record(uuid.uuid4().hex, START, "alice", "m", 3, "production", "r" * 32, 1.0, pairs, inputs))
+    finally:
+        store.close()
+    pushed = PushedAudit(url, "m", SERVED, WINDOW)
+    try:
+        assert pushed.window.fractional_all([0, 1]) == {0: (7, 1.5), 1: (3, 2.5)}
+        assert pushed.window.fractional(1) == (3, 2.5)
+        assert pushed.window.fractional_all([]) == {}
+    finally:
+        pushed.close()

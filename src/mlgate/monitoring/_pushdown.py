@@ -420,9 +420,11 @@ class PushedMeasurements(Measurements):
 
     def _schema(self, names: list[str]) -> Measurement:
         table: list[dict[str, Any]] = []
+        integers = [i for i, (_name, kind) in enumerate(self.pushed.signature) if kind in _INTEGERS]
+        odd = self.pushed.window.fractional_all(integers)  # one scan for every integer column
         for i, (name, kind) in enumerate(self.pushed.signature):
             if kind in _INTEGERS:
-                n, example = self.pushed.window.fractional(i)
+                n, example = odd[i]
                 if n:
                     table.append(
                         {

@@ -494,13 +494,21 @@ class TypedWindow:
         return int(found[0]), int(found[1]), int(found[2])
 
     def fractional(self, i: int) -> tuple[int, float | None]:
-        """(values of column ``i`` that are not whole numbers, one of them)."""
-        value = self._col(i)
-        whole = sa.func.trunc(value) if self.postgres else sa.cast(value, sa.Integer)
-        condition = sa.and_(value.is_not(None), value != whole)
-        query = sa.select(sa.func.count(), sa.func.min(value)).where(self.where, condition)
-        n, first = self._run(lambda conn: conn.execute(query).one())
-        return int(n or 0), first
+        """(values of column ``i`` that are not whole numbers, one of them): one column of :meth:`fractional_all`."""
+        return self.fractional_all([i])[i]
+
+    def fractional_all(self, columns: list[int]) -> dict[int, tuple[int, float | None]]:
+        """Per column: (values that are not whole numbers, the smallest of them), every column in one scan."""
+        if not columns:
+            return {}
+        parts: list[Any] = []
+        for i in columns:
+            value = self._col(i)
+            whole = sa.func.trunc(value) if self.postgres else sa.cast(value, sa.Integer)
+            odd = sa.and_(value.is_not(None), value != whole)
+            parts += [sa.func.sum(sa.case((odd, 1), else_=0)), sa.func.min(sa.case((odd, value), else_=None))]
+        found = self._run(lambda conn: conn.execute(sa.select(*parts).where(self.where)).one())
+        return {i: (int(found[2 * k] or 0), found[2 * k + 1]) for k, i in enumerate(columns)}
 
     def score_sums(self, threshold: float) -> tuple[int, float, float]:
         """(scored rows, sum of scores, sum of each decision's chance of being right at ``threshold``)."""
