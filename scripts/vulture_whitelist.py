@@ -82,3 +82,6 @@ _.typed_table
 
 # uvicorn's Multiprocess calls it (mlgate.serving._server._Workers overrides it)
 _.keep_subprocess_alive
+
+# sqlite3 calls an aggregate class's finalize (mlgate.serving._inputs.TypedWindow._counts_sqlite registers them)
+_.finalize
