@@ -120,7 +120,37 @@ def gated(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.Temp
             verdicts[engine] = json.loads(out.read_text())
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
-    return {"repo": repo, "pandas": verdicts["pandas"], "spark": verdicts["spark"], "holdout": holdout}
+    return {
+        "repo": repo,
+        "uri": mlflow_server,
+        "base": base,
+        "pandas": verdicts["pandas"],
+        "spark": verdicts["spark"],
+        "train": train,
+        "holdout": holdout,
+    }
+
+
+@pytest.fixture(scope="module")
+def refreshed(gated: dict[str, Any]) -> dict[str, Any]:
+    """Both verdicts after the holdout is replaced by one that holds 400 of the version's training rows."""
+    repo, base = gated["repo"], gated["base"]
+    holdout = pd.concat([gated["holdout"].iloc[:2600], gated["train"].iloc[:400]], ignore_index=True)
+    holdout.to_parquet(repo / "data" / "credit_holdout.parquet", index=False)
+    dvc("add", "-q", "data/credit_holdout.parquet", cwd=repo)
+    git("commit", "-qam", "a new holdout, 400 rows of which the model trained on", cwd=repo)
+    runner = CliRunner()
+    os.environ["MLFLOW_TRACKING_URI"] = gated["uri"]
+    try:
+        verdicts = {}
+        for engine in ("pandas", "spark"):
+            out = base / f"refreshed-{engine}.json"
+            done = invoke(runner, "gate", "credit", "--no-attach", "--json", str(out), "--engine", engine, cwd=repo)
+            assert done.exit_code in (0, 1), done.output
+            verdicts[engine] = json.loads(out.read_text())
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    return verdicts
 
 
 def _close(a: Any, b: Any, where: str) -> None:
@@ -245,3 +275,18 @@ def test_an_unknown_engine_is_refused_at_its_line(governed_repo: Path) -> None:
     output, line = _refused(governed_repo, "dask")
     assert f"models/credit/model.yaml:{line}:" in output
     assert "data -> engine: expected 'pandas' or 'spark'" in output
+
+
+def test_rows_the_version_trained_on_are_left_out_alike(refreshed: dict[str, Any]) -> None:
+    pandas_run, spark_run = refreshed["pandas"]["judging"]["evaluation"], refreshed["spark"]["judging"]["evaluation"]
+    assert pandas_run["excluded_rows"] >= 400  # the 400 copied rows (and any holdout row equal to a training row)
+    assert spark_run["excluded_rows"] == pandas_run["excluded_rows"]
+    assert spark_run["holdout_rows"] == pandas_run["holdout_rows"] == 3000 - pandas_run["excluded_rows"]
+    assert "leaving out" not in spark_run["reason"]
+    assert "was trained on" in spark_run["reason"]
+    for name, value in refreshed["pandas"]["metrics"].items():
+        _close(value, refreshed["spark"]["metrics"][name], f"metrics.{name}")
+    pandas_rules, spark_rules = _rules(refreshed["pandas"]), _rules(refreshed["spark"])
+    for rid, rule in pandas_rules.items():
+        if rule["metric"] not in SPARK_ONLY_SKIPS:
+            _close(rule["observed"], spark_rules[rid]["observed"], f"{rid}.observed")

@@ -747,9 +747,53 @@ def _resolve(
     return DataFile(role=role, path=rel, md5=md5, tracked_by=tracked_by), fetch_at(rel, root, at.ref, md5, at.scratch)
 
 
-def load_model_data(spec: ModelSpec, spec_doc: Document, root: Path, at: DataAt | None = None) -> ModelData:
-    """Resolve, verify, load and check every input of ``spec`` (from the base commit with ``at``)."""
+PANDAS_MAX_ROWS = 20_000_000
+"""Rows of Parquet input (all files of a spec together) above which the in-memory (pandas) gate refuses.
+
+Measured on the benchmark's credit-like data (benchmarks/scale.py): the pandas gate peaks at about
+1.2 KB per evaluation row (the frames, the model input, the scores, the sorts of drift), so 20M rows
+need ~24 GB: past a runner's memory it would swap for hours rather than fail. ``MLGATE_PANDAS_MAX_ROWS``
+sets another limit (0: none); above it, ``--engine spark`` measures the same rules from aggregates.
+"""
+
+
+def _refuse_too_large(resolved: list[tuple[DataFile, Path]]) -> None:
+    """Exit 2 before loading when the Parquet inputs hold more rows than the pandas engine takes."""
+    import os
+
+    raw = os.environ.get("MLGATE_PANDAS_MAX_ROWS", "").strip()
+    try:
+        limit = int(raw) if raw else PANDAS_MAX_ROWS
+    except ValueError:
+        raise InvalidInput(f"MLGATE_PANDAS_MAX_ROWS={raw!r}: expected a whole number of rows (0: no limit)") from None
+    if limit <= 0:
+        return
+    import pyarrow.parquet as pq
+
+    rows = 0
+    for data_file, local in resolved:
+        if data_format(data_file.path) == "parquet":
+            with pq.ParquetFile(local) as reader:
+                rows += reader.metadata.num_rows
+    if rows > limit:
+        raise InvalidInput(
+            f"the evaluation data holds {rows:,} rows, more than the pandas engine loads into memory ({limit:,}, "
+            "MLGATE_PANDAS_MAX_ROWS)",
+            hint="run with --engine spark (or data.engine: spark in the spec): the same rules from Spark aggregations",
+        )
+
+
+def load_model_data(
+    spec: ModelSpec, spec_doc: Document, root: Path, at: DataAt | None = None, *, gate: bool = False
+) -> ModelData:
+    """Resolve, verify, load and check every input of ``spec`` (from the base commit with ``at``).
+
+    ``gate``: for the pandas gate, Parquet inputs of more than :data:`PANDAS_MAX_ROWS` rows together
+    are refused before anything is read (its hint: ``--engine spark``).
+    """
     resolved = [_resolve(role, rel, root, spec_doc, at) for role, rel in spec.dataset.files().items()]
+    if gate:
+        _refuse_too_large(resolved)
     files = [f for f, _ in resolved]
     frames = {}
     for data_file, local in resolved:

@@ -48,6 +48,7 @@ from mlgate.data import (
     load_model_data,
     load_predictions_data,
     model_input,
+    training_file,
     training_rows,
     version_held_out,
 )
@@ -782,7 +783,7 @@ def run_gates(
             data = load_predictions_data(ctx.spec, ctx.spec_doc, root, judged.at)
             return _gate_predictions(root, judged, data, required, stage, start, progress, with_evidence)
         progress(f"loading DVC-tracked evaluation data{where}")
-        data = load_model_data(ctx.spec, ctx.spec_doc, root, judged.at)
+        data = load_model_data(ctx.spec, ctx.spec_doc, root, judged.at, gate=True)
         registry = ws.registry
         mv, run = _resolve_version(registry, name, version)
         number = mv.version
@@ -866,12 +867,18 @@ class _SparkRun:
         frames = ModelData(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), files=data.files)
         evaluated = evaluation_held_out(ctx.spec, frames)
         held = version_held_out(mv.tags, run.params)
+        reason, excluded = (
+            "" if held is not None else "the version has no mlgate lineage: its training rows are unknown",
+            0,
+        )
         if held is not None and not held.same_as(evaluated):
-            raise InvalidInput(
-                f"v{mv.version} was trained on {held.describe()}; the evaluation uses {evaluated.describe()}: "
-                f"leaving out the rows it trained on {spark_gates.PANDAS_ONLY}"
-            )
-        reason = "" if held is not None else "the version has no mlgate lineage: its training rows are unknown"
+            reason = f"v{mv.version} was trained on {held.describe()}; the evaluation uses {evaluated.describe()}"
+            if held.layout != "files":
+                raise InvalidInput(f"{reason}: rebuilding its split to leave out the rows {spark_gates.PANDAS_ONLY}")
+            progress(f"{reason}: leaving out the rows it trained on")
+            commit = mv.tags.get(TAG_PREFIX + "git.commit", "")
+            trained = training_file(held, ctx.root, commit, judged.at, self.scratch / "trained")
+            data, excluded = spark_gates.leave_out(spark, ctx, data, trained, held.train_path)
         source = "release.yaml" if self.expected_digest is not None else f"its registration ({ARTIFACT_DIGEST_TAG})"
         loaded, model, scored = self._scored(mv, self.expected_digest or mv.tags.get(ARTIFACT_DIGEST_TAG), source, data)
         progress(f"scored v{mv.version} on {scored.rows} holdout rows with Spark")
@@ -890,7 +897,7 @@ class _SparkRun:
                 "engine": "spark",
                 "skipped": f"confusion matrix, curves and permutation importance {spark_gates.PANDAS_ONLY}",
             }
-        unseen = {"holdout_rows": scored.rows, "excluded_rows": 0, "reason": reason}
+        unseen = {"holdout_rows": scored.rows, "excluded_rows": excluded, "reason": reason}
         return Verdict(
             model=ctx.name,
             version=mv.version,

@@ -114,6 +114,46 @@ def load_data(spark: Any, ctx: ModelContext, root: Path, at: DataAt | None) -> S
     )
 
 
+def leave_out(spark: Any, ctx: ModelContext, data: SparkData, trained_on: Path, shown: str) -> tuple[SparkData, int]:
+    """``data`` without the holdout rows the version trained on (the Parquet file ``trained_on``); rows left out.
+
+    As :func:`mlgate.data.leave_out`: a holdout row equal to a training row on the features and
+    the target (missing equals missing) is left out (a ``left_anti`` join: Spark matches the rows,
+    the driver sees a count), and the version's training rows stand for the training data in
+    drift (unless the spec names a reference) and integrity.
+    """
+    from pyspark.sql import functions as F
+
+    spec = ctx.spec
+    if not shown.lower().endswith(".parquet"):
+        raise InvalidInput(
+            f"this version trained on {shown}, not a Parquet dataset: leaving out its rows {PANDAS_ONLY}"
+        )
+    trained = spark.read.parquet(trained_on.resolve().as_uri())
+    columns = [c for c in [*spec.inputs.all, spec.target_column] if c in trained.columns]
+    other = trained.select(*[F.col(c).alias(f"__t_{at}") for at, c in enumerate(columns)]).distinct()
+    match = [F.col(c).eqNullSafe(F.col(f"__t_{at}")) for at, c in enumerate(columns)]
+    condition = match[0]
+    for more in match[1:]:
+        condition = condition & more
+    holdout = data.holdout.join(other, on=condition, how="left_anti")
+    before, after = data.holdout.count(), holdout.count()
+    if spec.task == "classification" and holdout.select(spec.target_column).distinct().limit(2).count() < 2:
+        raise InvalidInput(
+            f"after leaving out the rows this version trained on, the evaluation holdout has {after} rows and "
+            "fewer than two classes: nothing honest can be measured",
+            hint="train with the base branch's data, or get the data change approved and merged first",
+        )
+    explicit = spec.dataset
+    return SparkData(
+        train=trained,
+        holdout=holdout,
+        reference=data.reference if explicit.reference else trained,
+        current=data.current if explicit.current else holdout,
+        files=data.files,
+    ), before - after
+
+
 # --------------------------------------------------------------------------- scoring
 
 
