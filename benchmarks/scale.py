@@ -11,7 +11,8 @@ both engines leave out the holdout rows equal to a training row (the same honest
 Each engine runs as a cold CLI process, as a workflow step runs it —
 ``mlgate gate scale --no-attach --engine E --json …`` — interleaved (pandas, spark, pandas, ...)
 after one unrecorded warm-up, ``--repeat`` times; time and peak RSS of the whole process tree
-(the JVM and its Python workers included) come from :mod:`cold`. Medians are printed. Above the
+(the JVM and its Python workers included) come from :mod:`cold`. Medians are printed.
+``--warmup 0`` keeps every run (a long size on a busy machine: one run each is all there is time for). Above the
 pandas engine's limit (``MLGATE_PANDAS_MAX_ROWS``, docs/design.md "Gates on Spark") it exits 2
 pointing to ``--engine spark``: that refusal is recorded (``pandas_N_s=refused``) and is the
 expected outcome, not swapping. Every size checks that both verdicts have the same status and
@@ -92,6 +93,8 @@ def set_up(repo: Path, train_rows: int, env: dict[str, str]) -> pd.DataFrame:
     folder = repo / "models" / MODEL
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.yaml").write_text(spec)
+    params = repo / "params.yaml"  # a 50-tree forest: scoring 10M rows stays minutes, for both engines alike
+    params.write_text(params.read_text() + f"{MODEL}:\n  n_estimators: 50\n  max_depth: 6\n  min_samples_leaf: 5\n")
     write_rows(source, train_rows, repo / "data" / f"{MODEL}_train.parquet", 1, 0.0)
     write_rows(source, 20_000, repo / "data" / f"{MODEL}_holdout.parquet", 2, 0.0)
     sh(["dvc", "add", "-q", f"data/{MODEL}_train.parquet", f"data/{MODEL}_holdout.parquet"], repo, env)
@@ -136,6 +139,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per engine and size (after a warm-up)")
     parser.add_argument("--train-rows", type=int, default=50_000)
     parser.add_argument("--engines", default="pandas,spark")
+    parser.add_argument("--warmup", type=int, default=1, choices=(0, 1), help="an unrecorded first round (1) or not")
     args = parser.parse_args()
     repo = args.repo.resolve()
     env = dict(os.environ)
@@ -149,7 +153,8 @@ def main() -> None:
             outs = {e: Path(tmp) / f"{e}-{rows}.json" for e in engines}
             samples: dict[str, list[Run]] = {e: [] for e in engines}
             refused: set[str] = set()
-            for attempt in range(args.repeat + 1):  # the first round warms up and is not kept
+            first = 1 - args.warmup  # with a warm-up, round 0 is run and not kept
+            for attempt in range(first, args.repeat + 1):
                 for engine in engines:
                     if engine in refused:
                         continue

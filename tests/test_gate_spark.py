@@ -290,3 +290,44 @@ def test_rows_the_version_trained_on_are_left_out_alike(refreshed: dict[str, Any
     for rid, rule in pandas_rules.items():
         if rule["metric"] not in SPARK_ONLY_SKIPS:
             _close(rule["observed"], spark_rules[rid]["observed"], f"{rid}.observed")
+
+
+def _gate_credit(repo: Path, uri: str, *args: str) -> Any:
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        return invoke(CliRunner(), "gate", "credit", "--no-attach", *args, cwd=repo)
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+
+
+def test_the_pandas_engine_refuses_more_rows_than_its_limit(gated: dict[str, Any], monkeypatch: Any) -> None:
+    monkeypatch.setenv("MLGATE_PANDAS_MAX_ROWS", "5000")  # train + holdout: 6,000 Parquet rows
+    done = _gate_credit(gated["repo"], gated["uri"], "--engine", "pandas")
+    assert done.exit_code == 2, done.output
+    assert "6,000 rows" in done.output
+    assert "--engine spark" in done.output
+    monkeypatch.setenv("MLGATE_PANDAS_MAX_ROWS", "lots")
+    done = _gate_credit(gated["repo"], gated["uri"], "--engine", "pandas")
+    assert done.exit_code == 2, done.output
+    assert "MLGATE_PANDAS_MAX_ROWS='lots'" in done.output
+
+
+def test_without_pyspark_the_spark_engine_names_the_extra(gated: dict[str, Any], monkeypatch: Any) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "pyspark", None)  # import pyspark now fails
+    done = _gate_credit(gated["repo"], gated["uri"])  # the spec's data.engine: spark
+    assert done.exit_code == 2, done.output
+    assert "pip install 'mlgate[spark]'" in done.output
+
+
+def test_without_java_the_spark_engine_says_so(gated: dict[str, Any], monkeypatch: Any, tmp_path: Path) -> None:
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    found = shutil.which("git")  # what the gate needs on PATH besides Java (dvc: this interpreter's folder)
+    assert found is not None
+    (tools / "git").symlink_to(found)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(tools), str(Path(__import__("sys").executable).parent)]))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    done = _gate_credit(gated["repo"], gated["uri"], "--engine", "spark")
+    assert done.exit_code == 2, done.output
+    assert "needs Java" in done.output

@@ -122,6 +122,7 @@ def leave_out(spark: Any, ctx: ModelContext, data: SparkData, trained_on: Path, 
     the driver sees a count), and the version's training rows stand for the training data in
     drift (unless the spec names a reference) and integrity.
     """
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     spec = ctx.spec
@@ -136,7 +137,8 @@ def leave_out(spark: Any, ctx: ModelContext, data: SparkData, trained_on: Path, 
     condition = match[0]
     for more in match[1:]:
         condition = condition & more
-    holdout = data.holdout.join(other, on=condition, how="left_anti")
+    # cached: every family reads the evaluation rows, which must not be re-derived (another join) each time
+    holdout = data.holdout.join(other, on=condition, how="left_anti").persist(StorageLevel.MEMORY_AND_DISK)
     before, after = data.holdout.count(), holdout.count()
     if spec.task == "classification" and holdout.select(spec.target_column).distinct().limit(2).count() < 2:
         raise InvalidInput(
@@ -330,9 +332,26 @@ def feature_drift(
     data: SparkData, numeric: list[str], categorical: list[str], settings: DriftSettings
 ) -> list[drift.FeatureDrift]:
     """:func:`mlgate.gates._drift.feature_drift` from Spark aggregates (numeric, then categorical)."""
-    out = [_numeric(data.reference, data.current, name, settings) for name in numeric]
-    out += [_categorical(data.reference, data.current, name, settings) for name in categorical]
+    sizes = _present_counts(data.reference, numeric, categorical), _present_counts(data.current, numeric, categorical)
+    out = [_numeric(data.reference, data.current, name, (sizes[0][name], sizes[1][name]), settings) for name in numeric]
+    out += [
+        _categorical(data.reference, data.current, name, (sizes[0][name], sizes[1][name]), settings)
+        for name in categorical
+    ]
     return out
+
+
+def _present_counts(frame: Any, numeric: list[str], categorical: list[str]) -> dict[str, tuple[int, int]]:
+    """(rows, non-missing values) per feature, every feature in one pass over ``frame``."""
+    from pyspark.sql import functions as F
+
+    measures = [F.count(F.lit(1)).alias("__rows")]
+    for name in numeric:
+        value = F.col(name).cast("double")
+        measures.append(F.sum(F.when(value.isNotNull() & ~F.isnan(value), 1).otherwise(0)).alias(name))
+    measures += [F.count(F.col(name)).alias(name) for name in categorical]
+    got = frame.agg(*measures).first()
+    return {name: (int(got["__rows"]), int(got[name] or 0)) for name in [*numeric, *categorical]}
 
 
 def _present(frame: Any, name: str, numeric: bool) -> Any:
@@ -348,11 +367,16 @@ def _present(frame: Any, name: str, numeric: bool) -> Any:
     )
 
 
-def _numeric(reference: Any, current: Any, name: str, settings: DriftSettings) -> drift.FeatureDrift:
+def _numeric(
+    reference: Any, current: Any, name: str, sizes: tuple[tuple[int, int], tuple[int, int]], settings: DriftSettings
+) -> drift.FeatureDrift:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    ref_total, cur_total = reference.count(), current.count()
+    (ref_total, n1), (cur_total, n2) = sizes
+    for label, n in (("reference", n1), ("current", n2)):
+        if n == 0:
+            raise ValueError(f"drift: numeric feature '{name}' has no non-missing value in the {label} data")
     ref_counts = _present(reference, name, True).groupBy("__v").agg(F.count(F.lit(1)).alias("__r"))
     cur_counts = _present(current, name, True).groupBy("__v").agg(F.count(F.lit(1)).alias("__c"))
     both = ref_counts.join(cur_counts, on="__v", how="full_outer").fillna(0, subset=["__r", "__c"])
@@ -363,11 +387,6 @@ def _numeric(reference: Any, current: Any, name: str, settings: DriftSettings) -
     )
     cumulative = cumulative.persist()
     try:
-        sums = cumulative.agg(F.sum("__r").alias("n1"), F.sum("__c").alias("n2")).first()
-        n1, n2 = int(sums["n1"] or 0), int(sums["n2"] or 0)
-        for label, n in (("reference", n1), ("current", n2)):
-            if n == 0:
-                raise ValueError(f"drift: numeric feature '{name}' has no non-missing value in the {label} data")
         lo, hi, frac = drift.quantile_positions(n1, settings.psi_bins)
         positions = sorted({int(k) for k in (*lo, *hi)})
         # the k-th smallest reference value (0-based): the first distinct value whose cumulative count exceeds k
@@ -397,11 +416,13 @@ def _numeric(reference: Any, current: Any, name: str, settings: DriftSettings) -
     return drift.numeric_drift(name, ref_below, cur_below, (n1, n2), drift.ks_test(d, n1, n2), missing, settings)
 
 
-def _categorical(reference: Any, current: Any, name: str, settings: DriftSettings) -> drift.FeatureDrift:
+def _categorical(
+    reference: Any, current: Any, name: str, sizes: tuple[tuple[int, int], tuple[int, int]], settings: DriftSettings
+) -> drift.FeatureDrift:
     from pyspark.sql import functions as F
 
-    def counted(frame: Any) -> tuple[NDArray[Any], NDArray[Any], int]:
-        total = frame.count()
+    def counted(frame: Any, size: tuple[int, int]) -> tuple[NDArray[Any], NDArray[Any], int]:
+        total = size[0]
         table = (
             _present(frame, name, False)
             .groupBy("__v")
@@ -411,8 +432,8 @@ def _categorical(reference: Any, current: Any, name: str, settings: DriftSetting
         counts = rows["__n"].to_numpy(dtype=np.int64)
         return rows["__v"].to_numpy(dtype=object), counts, total - int(counts.sum())
 
-    ref_values, ref_counts, ref_missing = counted(reference)
-    cur_values, cur_counts, cur_missing = counted(current)
+    ref_values, ref_counts, ref_missing = counted(reference, sizes[0])
+    cur_values, cur_counts, cur_missing = counted(current, sizes[1])
     return drift.categorical_drift(
         name, (ref_values, ref_counts), (cur_values, cur_counts), (ref_missing, cur_missing), settings
     )
