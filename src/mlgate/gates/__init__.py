@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mlgate.gates import _drift as drift
     from mlgate.gates import _evidence as evidence
     from mlgate.gates import _fairness as fairness
+    from mlgate.gates import _metrics as metrics
     from mlgate.gates import _performance as performance
     from mlgate.gates import _verdict as verdict
     from mlgate.gates._adapter import adapt, apply_decision, decide
@@ -114,6 +115,7 @@ __all__ = [
     "judge_model",
     "judging_changes",
     "materialise",
+    "metrics",
     "overall_status",
     "performance",
     "policy_changes",
@@ -160,6 +162,7 @@ _LAZY: dict[str, str] = {
     "judge_model": "_judging:judge_model",
     "judging_changes": "_judging:judging_changes",
     "materialise": "_judging:materialise",
+    "metrics": "_metrics",
     "overall_status": "_verdict:overall_status",
     "performance": "_performance",
     "policy_changes": "_judging:policy_changes",

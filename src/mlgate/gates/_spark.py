@@ -8,11 +8,12 @@ input, :func:`~mlgate.gates.apply_decision` deciding). Nothing row-sized is coll
 driver: every family reads a table Spark aggregated, and the pandas engine's own formulas turn
 that table into the measurement (one source per formula):
 
-- performance: one row per distinct (label, decision, class probabilities) with its count, handed
-  to :func:`~mlgate.gates.classification_metrics` as ``sample_weight`` (regression: per distinct
-  (target, prediction)). ROC AUC and average precision are exact rank statistics: a distinct score
-  keeps its positive and negative counts. The table has as many rows as distinct scores: a
-  forest's votes give a few thousand, a linear model's probabilities up to one per row.
+- performance: the aggregates of :mod:`mlgate.gates.metrics` — rows per (label, decision)
+  (``Confusion``: the threshold metrics), positive and negative rows per distinct score
+  (``ScoreCounts``: ROC AUC and average precision as exact rank statistics, Brier), rows per
+  distinct probability of the true class (log loss); regression: ``RegressionSums`` in two
+  passes. The score table has as many rows as distinct scores: a forest's votes give a few
+  thousand, a linear model's probabilities up to one per row.
 - built-in decision rules and fairness: counts per (decision, label[, group values]).
 - drift: exact quantiles (the reference's k-th smallest value from cumulative counts per distinct
   value), counts at or below each cut point, the Kolmogorov-Smirnov gap of the cumulative counts
@@ -42,8 +43,9 @@ from mlgate.exceptions import InvalidInput
 from mlgate.gates import Measurement, integrity
 from mlgate.gates import _drift as drift
 from mlgate.gates import _fairness as fairness
+from mlgate.gates import _metrics as metrics
 from mlgate.gates._adapter import apply_decision
-from mlgate.gates._metrics import classification_metrics, positive_label, regression_metrics
+from mlgate.gates._metrics import positive_label
 from mlgate.registry import LoadedModel
 from mlgate.registry import spark as spark_adapter
 
@@ -269,23 +271,104 @@ def score(
             f"{spec.dataset.holdout} (data.holdout): the target column {spec.target_column!r} has missing values"
         )
     if classification:
-        probabilities = [f"{_PROBA}{at}" for at in range(len(classes))]
-        table = _collect(scored.groupBy(target, _DECIDED, *probabilities).agg(F.count(F.lit(1)).alias(_ROWS)))
-        weights = table[_ROWS].to_numpy(dtype=np.float64)
-        metrics = classification_metrics(
-            table[target].to_numpy(),
-            table[probabilities].to_numpy(dtype=np.float64),
-            classes,
-            pos,
-            table[_DECIDED].to_numpy(),
-            sample_weight=weights,
+        confusion = _collect(scored.groupBy(target, _DECIDED).agg(F.count(F.lit(1)).alias(_ROWS)))
+        measured = _classification(scored, target, classes, pos, confusion)
+        return SparkScored(measured, classes, scored, kept, confusion, int(confusion[_ROWS].sum()))
+    sums = _regression_sums(scored, target)
+    return SparkScored(metrics.regression_from_sums(sums), [], scored, kept, None, sums.rows)
+
+
+def _classification(
+    scored: Any, target: str, classes: list[Any], pos: Any, confusion: pd.DataFrame
+) -> dict[str, float]:
+    """:func:`~mlgate.gates.classification_metrics` from aggregates: the same functions on Spark's counts.
+
+    Threshold metrics from the rows per (label, decision) (:class:`~mlgate.gates.metrics.Confusion`);
+    ROC AUC, average precision and Brier from the positive and negative rows per distinct score of
+    the positive class (:class:`~mlgate.gates.metrics.ScoreCounts`; per class, one-vs-rest, for more
+    than two); log loss from the rows per distinct probability given to the true class.
+    """
+    from pyspark.sql import functions as F
+
+    present = sorted({*confusion[target].tolist(), *confusion[_DECIDED].tolist()})
+    where = {label: at for at, label in enumerate(present)}
+    counts = np.zeros((len(present), len(present)), dtype=np.int64)
+    for truth, decided, rows in confusion[[target, _DECIDED, _ROWS]].itertuples(index=False):
+        counts[where[truth], where[decided]] += int(rows)
+    binary = len(classes) == 2
+    out = metrics.threshold_metrics(metrics.Confusion(present, counts), pos if binary else None)
+    outside = sorted(str(label) for label in confusion[target].unique() if label not in classes)
+    if outside:
+        raise InvalidInput(
+            f"the holdout's target holds {', '.join(outside)}, which are not classes of the model {classes}"
         )
-        confusion = table.groupby([target, _DECIDED], sort=True)[_ROWS].sum().reset_index()
-        return SparkScored(metrics, classes, scored, kept, confusion, int(weights.sum()))
-    table = _collect(scored.groupBy(target, _PREDICTED).agg(F.count(F.lit(1)).alias(_ROWS)))
-    weights = table[_ROWS].to_numpy(dtype=np.float64)
-    metrics = regression_metrics(table[target].to_numpy(), table[_PREDICTED].to_numpy(), sample_weight=weights)
-    return SparkScored(metrics, [], scored, kept, None, int(weights.sum()))
+    true_p = F.lit(None).cast("double")
+    for at in reversed(range(len(classes))):
+        true_p = F.when(F.col(target) == F.lit(classes[at]), F.col(f"{_PROBA}{at}")).otherwise(true_p)
+    losses = _collect(scored.groupBy(true_p.alias("__p")).agg(F.count(F.lit(1)).alias(_ROWS)))
+    out["log_loss"] = metrics.log_loss(losses["__p"].to_numpy(dtype=np.float64), losses[_ROWS].to_numpy())
+    if binary:
+        table = _score_counts(scored, f"{_PROBA}{classes.index(pos)}", F.col(target) == F.lit(pos))
+        out |= {
+            "roc_auc": metrics.roc_auc(table),
+            "pr_auc": metrics.average_precision(table),
+            "brier": metrics.brier(table),
+        }
+        return out
+    tables = [_score_counts(scored, f"{_PROBA}{at}", F.col(target) == F.lit(c)) for at, c in enumerate(classes)]
+    terms = [
+        (F.when(F.col(target) == F.lit(c), 1.0).otherwise(0.0) - F.col(f"{_PROBA}{at}")) ** 2
+        for at, c in enumerate(classes)
+    ]
+    squared = terms[0]
+    for term in terms[1:]:
+        squared = squared + term
+    out |= {
+        "roc_auc": float(np.average([metrics.roc_auc(t) for t in tables])),
+        "pr_auc": float(np.average([metrics.average_precision(t) for t in tables])),
+        "brier": float(scored.agg(F.avg(squared).alias("b")).first()["b"]),
+    }
+    return out
+
+
+def _score_counts(scored: Any, column: str, hit: Any) -> metrics.ScoreCounts:
+    """Positive and negative rows per distinct value of ``column`` (ascending): one ``groupBy`` on Spark."""
+    from pyspark.sql import functions as F
+
+    grouped = scored.groupBy(F.col(column).alias("__s")).agg(
+        F.sum(F.when(hit, 1).otherwise(0)).alias("__pos"), F.sum(F.when(hit, 0).otherwise(1)).alias("__neg")
+    )
+    table = _collect(grouped).sort_values("__s", kind="stable")
+    return metrics.ScoreCounts(
+        table["__s"].to_numpy(dtype=np.float64),
+        table["__pos"].to_numpy(dtype=np.int64),
+        table["__neg"].to_numpy(dtype=np.int64),
+    )
+
+
+def _regression_sums(scored: Any, target: str) -> metrics.RegressionSums:
+    """:class:`~mlgate.gates.metrics.RegressionSums` in two passes (the mean of the target, then the deviations)."""
+    from pyspark.sql import functions as F
+
+    y, p = F.col(target).cast("double"), F.col(_PREDICTED)
+    first = scored.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.sum((y - p) ** 2).alias("se"),
+        F.sum(F.abs(p - y)).alias("ae"),
+        F.avg(y).alias("mean"),
+        F.sum(F.when(y != 0, F.abs((y - p) / y)).otherwise(0.0)).alias("pe"),
+        F.sum(F.when(y != 0, 1).otherwise(0)).alias("nonzero"),
+    ).first()
+    mean = float(first["mean"] or 0.0)
+    deviation = scored.agg(F.sum((y - F.lit(mean)) ** 2).alias("sd")).first()["sd"]
+    return metrics.RegressionSums(
+        rows=int(first["n"]),
+        squared_error=float(first["se"] or 0.0),
+        absolute_error=float(first["ae"] or 0.0),
+        squared_deviation=float(deviation or 0.0),
+        percentage_error=float(first["pe"] or 0.0),
+        nonzero=int(first["nonzero"] or 0),
+    )
 
 
 def _collect(frame: Any) -> pd.DataFrame:
