@@ -747,14 +747,14 @@ def _resolve(
     return DataFile(role=role, path=rel, md5=md5, tracked_by=tracked_by), fetch_at(rel, root, at.ref, md5, at.scratch)
 
 
-PANDAS_MAX_ROWS = 20_000_000
+PANDAS_MAX_ROWS = 5_000_000
 """Rows of Parquet input (all files of a spec together) above which the in-memory (pandas) gate refuses.
 
-Measured on the benchmark's credit-like data (benchmarks/scale.py): the pandas gate peaks at about
-1.2 KB per evaluation row (the frames, the model input, the scores, the sorts of drift), so 20M rows
-need ~24 GB: past a runner's memory it would swap for hours rather than fail. ``MLGATE_PANDAS_MAX_ROWS``
-sets another limit (0: none); above it, ``--engine spark`` measures the same rules from aggregates.
-"""
+Measured by benchmarks/scale.py on credit-like data: the pandas gate's process tree peaks at about
+1 KB per input row (1,054 MB for 1.05M rows: the frames, the model input, the scores, the sorts
+of drift), so 5M rows take ~5 GB, what a 7 GB CI runner still holds; beyond, it would swap (or be
+killed) rather than fail clearly. ``MLGATE_PANDAS_MAX_ROWS`` sets another limit (0: none); above
+it, ``--engine spark`` measures the same rules from aggregates."""
 
 
 def _refuse_too_large(resolved: list[tuple[DataFile, Path]]) -> None:

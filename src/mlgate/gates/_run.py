@@ -501,17 +501,25 @@ class SparkEvaluation(Evaluation):
         return drift.drift_measurement(self._drift, rule.metric, rule.features, settings)
 
     def integrity(self, rule: IntegrityRule) -> Measurement | Skip:
-        """``null_fraction`` and ``duplicate_rows`` from Spark counts; the other native metrics are skipped."""
+        """``null_fraction``, ``duplicate_rows``, ``conflicting_labels``, ``train_holdout_overlap`` from Spark counts.
+
+        The other native metrics (constant columns, unseen categories, schema) are skipped with the reason.
+        """
         problem = self._integrity_problem(rule)
         if problem is not None:
             return problem
         if rule.metric not in spark_gates.SPARK_INTEGRITY:
-            return Skip(f"{rule.metric} compares rows one by one: it {spark_gates.PANDAS_ONLY}")
+            return Skip(f"{rule.metric} is measured on pandas only: it {spark_gates.PANDAS_ONLY}")
         columns = [*self.ctx.spec.inputs.all, self.ctx.spec.target_column]
         scope = integrity.IntegrityData.scope
+        spec = self.ctx.spec
         if rule.metric == "null_fraction":
             nulls, rows = spark_gates.null_counts(self.spark_data, columns)
             return integrity.native.null_fraction(nulls, rows, scope)
+        if rule.metric == "conflicting_labels":
+            return spark_gates.conflicting_measurement(self.spark_data, spec.inputs.all, spec.target_column, scope)
+        if rule.metric == "train_holdout_overlap":
+            return spark_gates.overlap_measurement(self.spark_data, spec.inputs.all, spec.target_column)
         return spark_gates.duplicate_measurement(spark_gates.duplicate_counts(self.spark_data, columns), scope)
 
     def deepchecks(self, rule: IntegrityRule, rid: str, required: bool) -> list[RuleResult]:

@@ -18,10 +18,11 @@ that table into the measurement (one source per formula):
 - drift: exact quantiles (the reference's k-th smallest value from cumulative counts per distinct
   value), counts at or below each cut point, the Kolmogorov-Smirnov gap of the cumulative counts
   (the same ``i/n1 - j/n2`` floats scipy compares) and category counts; no approximate quantile.
-- integrity: ``null_fraction`` and ``duplicate_rows`` from counts.
+- integrity: ``null_fraction``, ``duplicate_rows``, ``conflicting_labels`` (``groupBy`` the
+  features) and ``train_holdout_overlap`` (``left_semi`` joins) from counts.
 
 What needs rows on the driver is ``skipped`` with the reason (:data:`PANDAS_ONLY`): text drift,
-deepchecks suites, the integrity checks that compare rows with the training data row by row,
+deepchecks suites, ``constant_columns``, ``unseen_categories`` and ``schema_mismatch``,
 permutation importance (evidence). See docs/design.md "Gates on Spark".
 """
 
@@ -52,7 +53,7 @@ from mlgate.registry import spark as spark_adapter
 ENGINES = ("pandas", "spark")
 PANDAS_ONLY = "needs rows on the driver: run with --engine pandas"
 """The end of every reason a rule is skipped on Spark."""
-SPARK_INTEGRITY = frozenset({"null_fraction", "duplicate_rows"})
+SPARK_INTEGRITY = frozenset({"null_fraction", "duplicate_rows", "conflicting_labels", "train_holdout_overlap"})
 """Integrity metrics measured from Spark counts; the others are skipped with :data:`PANDAS_ONLY`."""
 _FEATURE = "__feature_"
 _KEEP = "__keep_"
@@ -588,3 +589,50 @@ def duplicate_measurement(counts: dict[str, int], scope: str) -> Measurement:
         [],
         scope,
     )
+
+
+def conflicting_measurement(data: SparkData, features: list[str], target: str, scope: str) -> Measurement:
+    """``conflicting_labels``: rows (train and holdout) whose feature values occur with more than one label.
+
+    One ``groupBy`` over the feature values (missing equals missing) counting rows and distinct
+    labels; no example rows (Spark rows have no position).
+    """
+    from pyspark.sql import functions as F
+
+    union = data.train.select(*features, target).unionByName(data.holdout.select(*features, target))
+    grouped = union.groupBy(*features).agg(
+        F.count(F.lit(1)).alias("__n"), F.countDistinct(F.col(target).cast("string")).alias("__labels")
+    )
+    got = grouped.agg(
+        F.sum("__n").alias("rows"),
+        F.sum(F.when(F.col("__labels") > 1, F.col("__n")).otherwise(0)).alias("ambiguous"),
+        F.sum(F.when(F.col("__labels") > 1, 1).otherwise(0)).alias("groups"),
+    ).first()
+    rows = int(got["rows"] or 0)
+    if rows == 0:
+        return Measurement.failed("train and holdout hold no rows")
+    return integrity.native.conflicting_labels(int(got["ambiguous"] or 0), rows, int(got["groups"] or 0), [], scope)
+
+
+def overlap_measurement(data: SparkData, features: list[str], target: str) -> Measurement:
+    """``train_holdout_overlap``: holdout rows equal to a training row (features + target; and features alone).
+
+    ``left_semi`` joins with the distinct training rows, null-safe (missing equals missing).
+    """
+    rows = data.holdout.count()
+    if rows == 0:
+        return Measurement.failed("the holdout data holds no rows")
+    same_features = _in_train(data, features)
+    return integrity.native.train_holdout_overlap(_in_train(data, [*features, target]), rows, same_features, [])
+
+
+def _in_train(data: SparkData, columns: list[str]) -> int:
+    """Holdout rows whose ``columns`` equal those of some training row (null-safe)."""
+    from pyspark.sql import functions as F
+
+    train = data.train.select(*[F.col(c).alias(f"__t_{at}") for at, c in enumerate(columns)]).distinct()
+    condition = F.col(columns[0]).eqNullSafe(F.col("__t_0"))
+    for at, c in enumerate(columns[1:], start=1):
+        condition = condition & F.col(c).eqNullSafe(F.col(f"__t_{at}"))
+    count: int = data.holdout.select(*columns).join(train, on=condition, how="left_semi").count()
+    return count

@@ -342,10 +342,19 @@ def _conflicting_labels(data: IntegrityData) -> Measurement:
                 "labels": sorted(str(v) for v in pd.unique(target[members])),
             }
         )
+    return conflicting_labels(count, rows, len(ambiguous_groups), examples, data.scope)
+
+
+def conflicting_labels(count: int, rows: int, groups: int, examples: list[ConflictExample], scope: str) -> Measurement:
+    """The ``conflicting_labels`` measurement from counts, whichever engine counted them.
+
+    ``count``: rows whose feature values occur with more than one target value; ``groups``: such
+    feature values; ``examples``: some of them (may be empty).
+    """
     details = {
         "rows": rows,
         "ambiguous_rows": count,
-        "groups": len(ambiguous_groups),
+        "groups": groups,
         "examples": examples,
         "definition": (
             "share of rows whose feature values occur with more than one target value; every "
@@ -354,14 +363,16 @@ def _conflicting_labels(data: IntegrityData) -> Measurement:
         ),
     }
     if count == 0:
-        explanation = f"no conflicting labels among {rows} rows ({data.scope})"
+        explanation = f"no conflicting labels among {rows} rows ({scope})"
     else:
-        first = examples[0]
         explanation = (
             f"{count} of {rows} rows ({_pct(count / rows)}) share identical features with a row of "
-            f"another label ({len(ambiguous_groups)} group(s); e.g. {first['row']}: "
-            f"labels {', '.join(first['labels'])})"
+            f"another label ({groups} group(s)"
         )
+        if examples:
+            first = examples[0]
+            explanation += f"; e.g. {first['row']}: labels {', '.join(first['labels'])}"
+        explanation += ")"
     return Measurement(value=count / rows, explanation=explanation, details=details)
 
 
@@ -381,12 +392,21 @@ def _train_holdout_overlap(data: IntegrityData) -> Measurement:
     within, groups = _equal_rows(frame.iloc[positions])
     positions = positions[within][_in_both(positions[within], groups, split)]
     leaked = positions[positions >= split] - split
-    count = len(leaked)
+    examples = [f"holdout row {int(i)}" for i in leaked[:MAX_EXAMPLES]]
+    return train_holdout_overlap(len(leaked), rows, same_features, examples)
+
+
+def train_holdout_overlap(count: int, rows: int, same_features: int, examples: list[str]) -> Measurement:
+    """The ``train_holdout_overlap`` measurement from counts, whichever engine counted them.
+
+    ``count``: holdout rows whose features and target appear identically in train; ``same_features``:
+    holdout rows whose feature values a training row shares; ``examples``: some of them (may be empty).
+    """
     details = {
         "holdout_rows": rows,
         "overlapping_rows": count,
         "same_features_rows": same_features,
-        "examples": [f"holdout row {int(i)}" for i in leaked[:MAX_EXAMPLES]],
+        "examples": examples,
         "definition": (
             "holdout rows whose features and target appear identically in train (deepchecks TrainTestSamplesMix)"
         ),
@@ -395,9 +415,10 @@ def _train_holdout_overlap(data: IntegrityData) -> Measurement:
         explanation = f"none of the {rows} holdout rows appears in train (features + target)"
     else:
         explanation = (
-            f"{count} of {rows} holdout rows ({_pct(count / rows)}) appear identically in train "
-            f"(features + target), e.g. holdout row {int(leaked[0])}"
+            f"{count} of {rows} holdout rows ({_pct(count / rows)}) appear identically in train (features + target)"
         )
+        if examples:
+            explanation += f", e.g. {examples[0]}"
     if same_features > count:
         explanation += f"; {same_features} share their feature values with a training row"
     return Measurement(value=count / rows, explanation=explanation, details=details)
