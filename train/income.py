@@ -60,7 +60,9 @@ with mlflow.start_run() as run:  # resumes the run mlgate created (MLFLOW_RUN_ID
         name="model",
         serialization_format="skops",  # no pickle: mlgate's gates load skops without running code
         skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
-        signature=mlflow.models.infer_signature(example, model.predict_proba(example)),
+        # the output is what mlflow.pyfunc predict returns (labels, one column): plain spark_udf and
+        # `mlflow models serve` type their results by it; mlgate reads probabilities from the model itself
+        signature=mlflow.models.infer_signature(example, pd.Series(model.predict(example))),
         input_example=example,
         # pinned to what trained it; skips MLflow's slow requirement inference
         pip_requirements=[f"{name}=={metadata.version(name)}" for name in ("scikit-learn", "xgboost-cpu", "skops")],

@@ -9,7 +9,15 @@ from __future__ import annotations
 from mlgate.registry import _audit as audit
 from mlgate.registry import _spark as spark
 from mlgate.registry._audit import Record, RecordState
-from mlgate.registry._flavours import CODE_FORMATS, SAFE_FORMATS, Serialization, XGBoostBooster, classify
+from mlgate.registry._flavours import (
+    CODE_FORMATS,
+    OUTPUT_HINT,
+    SAFE_FORMATS,
+    Serialization,
+    XGBoostBooster,
+    classify,
+    output_problem,
+)
 from mlgate.registry._mlflow import (
     ARTIFACT_DIGEST_TAG,
     ARTIFACT_FILES_TAG,
@@ -50,6 +58,7 @@ __all__ = [
     "MODEL_ARTIFACT",
     "MONITORING_EXPERIMENT",
     "MONITORING_TAG",
+    "OUTPUT_HINT",
     "SAFE_FORMATS",
     "TAG_PREFIX",
     "TRUSTED_EXACT_TYPES",
@@ -77,6 +86,7 @@ __all__ = [
     "manifest_of",
     "metric_name",
     "outage_reason",
+    "output_problem",
     "spark",
     "tampered",
     "tracking_uri",

@@ -13,6 +13,10 @@ code) before anything else and classified:
   MLmodel names). These load only when the caller passes them as trusted (the judged policy's
   ``trust.formats``), through MLflow's loader for the flavour.
 
+What ``mlflow.pyfunc`` predict returns is told from the same file (:func:`pyfunc_returns`): a logged
+signature whose output says otherwise (:func:`output_problem`) is refused before it is registered,
+because plain MLflow (``spark_udf``, ``mlflow models serve``) types its results by that output.
+
 MLflow's own loaders are not used for the safe formats because they take their instructions
 from the MLmodel file, which the model's author wrote: the class to instantiate (``model_class``),
 the skops types to trust (``skops_trusted_types``) and code folders to put on ``sys.path``.
@@ -21,6 +25,7 @@ the skops types to trust (``skops_trusted_types``) and code folders to put on ``
 from __future__ import annotations
 
 import importlib
+import json
 import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -212,3 +217,92 @@ class PythonFunction:
     def predict(self, frame: Any) -> Any:
         """The model's raw output on ``frame`` (a DataFrame, Series, array or list)."""
         return self._model.predict(frame)
+
+
+OUTPUT_HINT = (
+    "log signature=mlflow.models.infer_signature(X, pandas.Series(model.predict(X))): what pyfunc predict "
+    "returns, a classifier's labels (mlgate reads the probabilities from the model itself)"
+)
+"""How to log a signature plain MLflow can use (the hint of a refused one)."""
+ONE_PER_ROW = "one value per row"
+"""What ``mlflow.pyfunc`` ``predict`` returns for a single-target scikit-learn-API model: labels or values."""
+_PER_CLASS_FNS = ("predict_proba", "predict_log_proba", "predict_joint_log_proba")
+# pyfunc calls the estimator's own `predict` for these (mlflow.xgboost / mlflow.lightgbm wrappers): labels
+# for a classifier, values for a regressor. Boosters are left out: a multiclass Booster returns a row of scores.
+_SKLEARN_API_CLASSES = (*(c for c in XGBOOST_CLASSES if not c.endswith("Booster")), *LIGHTGBM_SKLEARN_CLASSES)
+
+
+def pyfunc_returns(mlmodel: dict[str, Any]) -> tuple[str, str]:
+    """``(method, shape)``: what ``mlflow.pyfunc`` ``predict`` calls for this model and returns, from its MLmodel.
+
+    ``shape`` is :data:`ONE_PER_ROW` or ``"one row of values per row"`` (``predict_proba``: a column
+    per class); ``("", "")`` when it cannot be told without loading the model (a ``PythonModel``,
+    a Booster, a flavour mlgate does not know). Reads YAML only: nothing is loaded.
+    """
+    flavours = mlmodel.get("flavors")
+    if not isinstance(flavours, dict):
+        return "", ""
+    pyfunc = _conf(flavours.get("python_function"))
+    if "sklearn" in flavours and pyfunc.get("loader_module") == "mlflow.sklearn":
+        method = str(pyfunc.get("predict_fn") or "predict")
+        if method == "predict":
+            return method, ONE_PER_ROW
+        return (method, "one row of values per row") if method in _PER_CLASS_FNS else ("", "")
+    for flavour in ("xgboost", "lightgbm"):
+        if flavour in flavours and str(_conf(flavours[flavour]).get("model_class") or "") in _SKLEARN_API_CLASSES:
+            return "predict", ONE_PER_ROW
+    return "", ""
+
+
+def output_problem(mlmodel: dict[str, Any]) -> str:
+    """Why the MLmodel's signature output is not what ``mlflow.pyfunc`` ``predict`` returns ('' when it is).
+
+    Plain MLflow trusts that output schema: ``spark_udf`` types its column from it (a ``predict_proba``
+    tensor on a model whose pyfunc returns labels fails with "iteration over a 0-d array") and
+    ``mlflow models serve`` documents it. A model without a signature, or whose pyfunc output
+    cannot be told from the MLmodel (:func:`pyfunc_returns`), has no problem here.
+    """
+    method, shape = pyfunc_returns(mlmodel)
+    signature = mlmodel.get("signature")
+    outputs = signature.get("outputs") if isinstance(signature, dict) else None
+    if not method or not outputs:
+        return ""
+    try:
+        specs = json.loads(outputs) if isinstance(outputs, str) else outputs
+    except ValueError:
+        return "its signature's output schema is not JSON"
+    if not isinstance(specs, list) or not specs:
+        return ""
+    width = _values_per_row(specs)
+    if (shape == ONE_PER_ROW) == (width == 1):
+        return ""
+    return (
+        f"its signature's output ({_describe(specs)}) is not what mlflow.pyfunc predict returns: "
+        f"it calls the model's {method}, {shape}"
+    )
+
+
+def _values_per_row(specs: list[Any]) -> int:
+    """How many values per row an output schema describes (0 when a tensor's width is variable)."""
+    if len(specs) > 1:
+        return len(specs)
+    spec = specs[0] if isinstance(specs[0], dict) else {}
+    if spec.get("type") != "tensor":
+        return 1
+    shape = _conf(spec.get("tensor-spec")).get("shape")
+    sizes = shape[1:] if isinstance(shape, list) else []
+    width = 1
+    for size in sizes:  # the MLmodel is the author's: anything but a positive int is a variable size
+        width = width * size if isinstance(size, int) and size > 0 else 0
+    return width
+
+
+def _describe(specs: list[Any]) -> str:
+    """``tensor float64 [-1, 2]`` / ``long`` / ``3 columns``, for messages."""
+    if len(specs) > 1:
+        return f"{len(specs)} columns"
+    spec = specs[0] if isinstance(specs[0], dict) else {}
+    if spec.get("type") == "tensor":
+        tensor = _conf(spec.get("tensor-spec"))
+        return f"tensor {tensor.get('dtype')} {tensor.get('shape')}"
+    return str(spec.get("type"))

@@ -471,20 +471,28 @@ class Registry:
     ) -> str:
         """Log ``model`` with skops serialization in the active run; its ``models:/<id>`` URI.
 
-        The input signature is inferred from ``signature_data``: (a frame of model inputs, the
-        model's output on some of them). Registering is a separate step (:meth:`register_model`),
-        done once the run finished.
+        The signature is inferred from ``signature_data``: (a frame of model inputs, the model's
+        ``predict`` on some of them). Its output is what ``mlflow.pyfunc`` ``predict`` returns
+        (pyfunc calls ``predict``: a classifier's labels, a regressor's values), typed as **one
+        column**: a 1-D array would be inferred as a tensor, which ``spark_udf`` returns as a
+        one-element array per row. mlgate itself reads probabilities from the estimator
+        (``predict_proba``) and only the signature's inputs. Registering is a separate step
+        (:meth:`register_model`), done once the run finished.
         """
         import warnings
 
         import mlflow.sklearn
+        import pandas as pd
         from mlflow.models import infer_signature
 
+        inputs, output = signature_data
+        # a 2-D output (predict_proba) raises here; infer_signature takes a Series (its docs), its type hint omits it
+        column: Any = pd.Series(output)
         with warnings.catch_warnings():
             # Integer columns stay integers on purpose (see mlgate.data.dvc.prepare_columns);
             # MLflow's hint about missing values in integer columns is answered there.
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-            signature = infer_signature(*signature_data)
+            signature = infer_signature(inputs, column)
         info = self._call(
             "log model",
             lambda: mlflow.sklearn.log_model(
@@ -742,6 +750,23 @@ class Registry:
             token = page.token
             if not token:
                 return found
+
+    def logged_mlmodel(self, uri: str) -> dict[str, Any]:
+        """The ``MLmodel`` of a logged model (``models:/``, ``runs:/`` or a local folder) as a dict; nothing is loaded.
+
+        Only that YAML file is downloaded: what :func:`mlgate.registry.flavours.output_problem` reads
+        before a model the team logged is registered. An unreadable file is :class:`UnsafeModel`.
+        """
+        from mlflow.models import Model
+
+        try:
+            found = self._call(f"read the MLmodel of {mask_secrets(uri)}", lambda: Model.load(uri))
+        except RegistryUnavailable:
+            raise
+        except Exception as err:  # noqa: BLE001 — its author wrote the file: any parse error is named, not a crash
+            reason = mask_secrets((str(err).strip().splitlines() or [type(err).__name__])[0][:300])
+            raise UnsafeModel(f"{mask_secrets(uri)}: its MLmodel file cannot be read ({reason})") from None
+        return dict(found.to_dict())
 
     def log_model_folder(self, run_id: str, folder: Path, name: str = MODEL_ARTIFACT) -> str:
         """Log a local MLflow model folder (one with an ``MLmodel`` file) as a model of run ``run_id``.

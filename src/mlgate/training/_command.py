@@ -12,8 +12,10 @@ spec names (tests/test_architecture.py allows it). Order, for "nothing is lost":
    ``mlflow.start_run()`` in the script resumes mlgate's run. ``dvc repro <stage>`` passes the
    environment on to the stage;
 4. mlgate finds the models logged into that run and refuses anything but exactly one, re-checks
-   the declared data (a command that changed its inputs is refused), then registers the model
-   with the lineage tags in one request and writes ``mlgate.train.complete`` last.
+   the declared data (a command that changed its inputs is refused) and refuses a signature whose
+   output is not what ``mlflow.pyfunc`` predict returns (a ``predict_proba`` tensor on a model whose
+   pyfunc returns labels: plain ``spark_udf`` fails on it; :func:`mlgate.registry.output_problem`),
+   then registers the model with the lineage tags in one request and writes ``mlgate.train.complete`` last.
 
 Any failure ends the run FAILED with ``mlgate.train.refused`` saying why, and registers nothing.
 """
@@ -38,8 +40,8 @@ from typing import Any
 
 from mlgate.config import LINEAGE_COMMAND, PARAMS_FILE, ModelContext
 from mlgate.data import ModelData, file_md5, read_table, split_positions, split_settings, write_rows
-from mlgate.exceptions import RegistryUnavailable, TrainingFailed, mask_secrets, missing_extra
-from mlgate.registry import TAG_PREFIX, Registry
+from mlgate.exceptions import RegistryUnavailable, TrainingFailed, UnsafeModel, mask_secrets, missing_extra
+from mlgate.registry import OUTPUT_HINT, TAG_PREFIX, Registry, output_problem
 from mlgate.training._record import TrainResult, register_complete, run_params, version_tags
 
 Progress = Callable[[str], None]
@@ -264,6 +266,12 @@ def train_with_command(
                 "mlflow.<flavour>.log_model(...)"
             ),
         )
+    try:
+        problem = output_problem(registry.logged_mlmodel(logged[0].uri))
+    except UnsafeModel as err:
+        raise _refuse(registry, run_id, err.message) from None
+    if problem:  # plain MLflow (spark_udf, mlflow models serve) would fail on the version: refused before it exists
+        raise _refuse(registry, run_id, f"`{command}` logged {logged[0].uri}: {problem}", hint=OUTPUT_HINT)
     if status == "RUNNING":  # the script did not end the run (no `with`): it is complete now
         registry.finish_run(run_id, {})
     registered = register_complete(registry, ctx, logged[0].uri, tags)

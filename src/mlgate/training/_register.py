@@ -8,7 +8,8 @@ sets ``promotion.stages.<stage>.allow_external`` (mlgate.promotion.plan).
 
 The source is one of ``runs:/<run id>/<path>``, ``models:/<model id>``, ``models:/<name>/<version>``
 or a local MLflow model folder (a folder with an ``MLmodel`` file), which is copied into a new
-run of experiment ``mlgate/<name>`` as it is: nothing in it is loaded or run. Registering the same
+run of experiment ``mlgate/<name>`` as it is: nothing in it is loaded or run (its ``MLmodel`` is read:
+a signature whose output is not what ``mlflow.pyfunc`` predict returns is refused, exit 2). Registering the same
 source again returns the version it made the first time (completing it if that was interrupted).
 """
 
@@ -33,7 +34,7 @@ from mlgate.config import (
 )
 from mlgate.data import file_md5
 from mlgate.exceptions import InvalidInput, RegistryUnavailable
-from mlgate.registry import Registry
+from mlgate.registry import OUTPUT_HINT, Registry, output_problem
 
 _RUNS = re.compile(r"^runs:/([A-Za-z0-9_-]+)/(\S+)$")
 _MODEL_ID = re.compile(r"^models:/(m-[0-9a-f]+)$")
@@ -145,6 +146,19 @@ def _check_exists(registry: Registry, uri: str) -> None:
             raise InvalidInput(f"--model-uri {uri}: {name} has no version {number} in {registry.shown_uri}")
 
 
+def _check_output(registry: Registry, source: Source) -> None:
+    """Refuse (exit 2) a model whose signature's output is not what ``mlflow.pyfunc`` predict returns.
+
+    Plain MLflow types its results by that output (``spark_udf``, ``mlflow models serve``); a
+    ``predict_proba`` tensor on a model whose pyfunc returns labels makes ``spark_udf`` fail on every
+    row. Only the ``MLmodel`` YAML is read (:func:`mlgate.registry.output_problem`): nothing is loaded.
+    """
+    where = str(source.folder) if source.folder is not None else source.uri
+    problem = output_problem(registry.logged_mlmodel(where))
+    if problem:
+        raise InvalidInput(f"--model-uri {source.uri}: {problem}", hint=OUTPUT_HINT)
+
+
 def register_external(
     root: Path | Workspace,
     name: str,
@@ -169,13 +183,14 @@ def register_external(
                 registry.record_artifact(name, mv.version)
                 registry.set_version_tags(name, mv.version, {TRAIN_COMPLETE_TAG: "true"})
             return RegisterResult(name, mv.version, mv.run_id, f"models:/{name}/{mv.version}", source.uri, tags, True)
+    if source.folder is None:
+        _check_exists(registry, source.uri)
+    _check_output(registry, source)
     uri = source.uri
     if source.folder is not None:
         run_id = registry.create_run(f"mlgate/{name}", f"register-{name}", tags)
         uri = registry.log_model_folder(run_id, source.folder)
         registry.finish_run(run_id, {})
-    else:
-        _check_exists(registry, source.uri)
     registered = registry.register_model(name, uri, tags)
     try:
         registry.set_model_description(name, ctx.spec.description)

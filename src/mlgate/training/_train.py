@@ -116,7 +116,9 @@ def _log(
 ) -> RegisteredVersion:
     pipeline, metrics = fitted
     example = _inputs(ctx, data, data.train.head(5))
-    output = pipeline.predict_proba(example) if ctx.spec.task == "classification" else pipeline.predict(example)
+    # what mlflow.pyfunc predict returns (labels, or values), not predict_proba: plain MLflow types its
+    # output by the signature (spark_udf, mlflow models serve); mlgate reads probabilities from the estimator
+    output = pipeline.predict(example)
     tags = version_tags(info) | {"mlflow.source.git.commit": info["git_commit"]}
     with registry.run(f"mlgate/{ctx.name}", f"train-{ctx.name}", tags):
         registry.log_run_data(run_params(ctx, params), {f"holdout_{k}": v for k, v in metrics.items()})
