@@ -161,7 +161,8 @@ def main() -> None:
                     done = gate(repo, engine, outs[engine], env)
                     if engine == "pandas" and done.returncode == 2 and "--engine spark" in done.stderr:
                         refused.add(engine)
-                        print(f"  {rows} rows: pandas refused ({done.stderr.strip().splitlines()[0]})", file=sys.stderr)
+                        said = [line for line in done.stderr.splitlines() if line.startswith("error:")] or ["exit 2"]
+                        print(f"  {rows} rows: pandas refused ({said[0]})", file=sys.stderr)
                         continue
                     if done.returncode not in (0, 1):
                         sys.stderr.write(
