@@ -1,49 +1,58 @@
-"""Benchmark: mlgate's drift, fairness and performance gates vs evidently and fairlearn.
+"""Benchmark: a cold `mlgate gate` over N evaluation rows vs a cold evidently DataDriftPreset run, same data.
 
-Generates ``--rows`` rows (seeded) of 25 columns (20 numeric, 5 categorical; ``sex`` and
-``age`` are the sensitive attributes) plus a binary target and a model score. The first half of
-the rows is the drift reference, the second half the current data, with drift injected in three
-columns (``income`` mean shift, ``balance`` variance x1.6, ``channel`` category mix) and a new
-``product`` category (0.2% of the current rows) the reference never saw.
+Generates ``2 N`` rows (seeded) of 25 columns (20 numeric, 5 categorical; ``sex`` and ``age`` are
+the sensitive attributes) plus a binary target: the first N rows are the training file, the last N
+the holdout (evaluation) file, which carries drift in three columns (``income`` mean shift,
+``balance`` variance x1.6, ``channel`` category mix) and a ``product`` category (0.2% of its rows)
+the training rows never saw. A scratch governed repo (git, DVC with a directory remote, the embedded
+SQLite MLflow store) holds the model ``bench`` (a logistic regression through mlgate's declarative
+pipeline on all 25 columns), trained by ``mlgate train`` (setup, not timed), and a policy with
+performance, fairness (``sex``, ``age`` in bins 0/25/45/65/120), drift and the base integrity rules.
 
-Then, on the same data, it times
+Timed, each run a fresh process as a user or a workflow step runs it (benchmarks/cold.py: wall time
+from interpreter start to exit, peak RSS of the whole process tree), interleaved (mlgate, evidently,
+mlgate, ...) after one warm-up of each, medians over ``--pairs``:
 
-(a) mlgate: ``feature_drift`` over the 23 non-sensitive features (reference half vs current
-    half) + ``drift_measurement`` for ``psi`` and ``drifted_share``; ``sensitive_groups`` +
-    ``group_table`` for ``sex`` and ``age`` (bins 0/25/45/65/120) over all rows + every fairness
-    metric; ``classification_metrics`` over all rows. Wall time, and peak memory as the rise of
-    the process's peak RSS (VmHWM, reset through /proc/self/clear_refs) over the RSS before the
-    run, next to the size of the data;
-(b) evidently ``Report([DataDriftPreset()])`` on the same 23 columns (``--skip-evidently``);
-(c) fairlearn ``MetricFrame`` (selection rate, TPR, FPR, error rate) for each sensitive feature
-    + ``demographic_parity_difference/ratio`` + ``equalized_odds_difference/ratio``;
+(a) ``mlgate gate bench --json verdict.json``: imports, loading the spec, policy and DVC-tracked
+    data, loading the registered version, scoring the N holdout rows, every rule (performance,
+    fairness, drift of the 25 features, integrity, documentation), the evidence (confusion matrix,
+    curves, permutation importance) and attaching the verdict to the version in MLflow;
+(b) evidently: ``import evidently``, reading the two Parquet files (the 25 feature columns), and
+    ``Report([DataDriftPreset()]).run(holdout, train)`` (input drift only, nothing else).
 
-and checks mlgate's numbers: fairness metrics vs fairlearn (1e-9), KS and chi-squared vs
-scipy on every feature (1e-9 relative; the scipy runs are not timed). The last line is
-machine-readable; see benchmarks/README.md.
+Checks (not timed, in this process): the gates' functions on the same frames against scipy
+(``ks_2samp``, ``chi2_contingency``; 1e-9) and fairlearn (``MetricFrame``; 1e-9, ``--skip-fairlearn``
+skips it and then ``numbers_match`` is false), and the verdict's PSI and drifted share equal to
+those functions' on the training vs holdout files. The last line is machine-readable; see
+benchmarks/README.md.
 
-    python benchmarks/gates.py --rows 1000000 [--skip-evidently]
+    python benchmarks/gates.py --rows 1000000 [--pairs 3] [--skip-evidently] [--keep DIR | --repo DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
-import gc
+import json
 import math
 import os
 import platform
+import shutil
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
-import tracemalloc
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
+
+HERE = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(HERE / "src"), str(HERE / "devkit"), str(HERE / "benchmarks")]
+
+import cold
 
 from mlgate.config import DriftSettings, FairnessMetric, FairnessSettings, SensitiveFeature
 from mlgate.gates import (
@@ -73,11 +82,74 @@ NUMERIC = [
     *[f"x{i:02d}" for i in range(1, 13)],
 ]
 CATEGORICAL = ["sex", "region", "channel", "product", "segment"]
-SENSITIVE_NAMES = {f.name for f in SENSITIVE}
-DRIFT_NUMERIC = [c for c in NUMERIC if c not in SENSITIVE_NAMES]
-DRIFT_CATEGORICAL = [c for c in CATEGORICAL if c not in SENSITIVE_NAMES]
+FEATURES = NUMERIC + CATEGORICAL
 FAIRNESS_METRICS: tuple[str, ...] = get_args(FairnessMetric)
 TOL = 1e-9
+MODEL = "bench"
+GIT_ID = ["-c", "user.name=mlgate benchmark", "-c", "user.email=benchmark@mlgate.invalid"]
+
+SPEC = """\
+# Benchmark model: gates.py's 25 generated columns, a logistic regression.
+name: bench
+description: Synthetic credit-like scores for the gate benchmark.
+owners: [benchmark]
+task: classification
+data:
+  train: data/train.parquet
+  holdout: data/holdout.parquet
+target: target
+positive_label: 1
+features:
+  numeric: [{numeric}]
+  categorical: [{categorical}]
+sensitive_features:
+  - name: sex
+  - name: age
+    bins: [0, 25, 45, 65, 120]
+    labels: ["under 25", "25-44", "45-64", "65 and over"]
+estimator:
+  class: sklearn.linear_model.LogisticRegression
+seed: 42
+model_card:
+  intended_use: Benchmarking mlgate gate.
+  out_of_scope_uses: Anything else.
+  limitations: Generated data.
+  ethical_considerations: None; the data is synthetic.
+  caveats_and_recommendations: None.
+  license: Apache-2.0.
+monitoring:
+  owner: benchmark@mlgate.invalid
+  frequency: weekly
+  retraining_trigger: more than 10% of the features drifted
+  rollback_procedure: move the production alias back
+policy: policies/bench.yaml
+"""
+
+POLICY = """\
+# The gate benchmark's policy: every family, as a credit model's.
+extends: base.yaml
+description: Gate benchmark.
+gates:
+  performance:
+    - metric: roc_auc
+      min: 0.6
+    - metric: balanced_accuracy
+      min: 0.55
+    - metric: f1
+      min: 0.3
+      severity: warn
+    - metric: log_loss
+      max: 0.7
+      severity: warn
+  fairness:
+    - metric: demographic_parity_ratio
+      min: 0.8
+    - metric: equalized_odds_difference
+      max: 0.2
+  drift:
+    - metric: psi
+      max: 0.25
+"""
 
 
 # --------------------------------------------------------------------------- data
@@ -159,58 +231,7 @@ def data_megabytes(frame: pd.DataFrame) -> tuple[float, float]:
     return actual / 2**20, deep / 2**20
 
 
-# --------------------------------------------------------------------------- memory
-
-
-def _status_kb(field: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def _trim() -> None:
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # glibc only
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def measure(fn: Callable[[], Any]) -> tuple[Any, float, float | None]:
-    """(result, seconds, peak RSS rise in MB or None where /proc cannot tell)."""
-    _trim()
-    before = _status_kb("VmRSS")
-    can_reset = _reset_peak_rss() and before is not None
-    start = time.perf_counter()
-    result = fn()
-    seconds = time.perf_counter() - start
-    peak = _status_kb("VmHWM") if can_reset else None
-    rise = (peak - before) / 1024 if peak is not None and before is not None else None
-    return result, seconds, rise
-
-
-def traced_peak(fn: Callable[[], Any]) -> float:
-    """Peak of memory allocated through Python's allocators and numpy during ``fn``, in MB."""
-    _trim()
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1] / 2**20
-    finally:
-        tracemalloc.stop()
-
-
-# --------------------------------------------------------------------------- the three runs
+# --------------------------------------------------------------------------- checks (not timed)
 
 
 def run_mlgate(
@@ -220,7 +241,7 @@ def run_mlgate(
     drift_settings, fairness_settings = DriftSettings(), FairnessSettings()
     times = {}
     start = time.perf_counter()
-    table = feature_drift(reference, current, DRIFT_NUMERIC, DRIFT_CATEGORICAL, drift_settings, workers=workers)
+    table = feature_drift(reference, current, NUMERIC, CATEGORICAL, drift_settings, workers=workers)
     drift = {m: drift_measurement(table, m, None, drift_settings) for m in ("psi", "drifted_share")}
     times["drift"] = time.perf_counter() - start
 
@@ -246,14 +267,6 @@ def run_mlgate(
         "performance": performance,
         "times": times,
     }
-
-
-def run_evidently(reference: pd.DataFrame, current: pd.DataFrame) -> Any:
-    """Evidently's DataDriftPreset report of current against reference."""
-    from evidently import Report
-    from evidently.presets import DataDriftPreset
-
-    return Report([DataDriftPreset()]).run(current, reference)
 
 
 def _error_rate(y_true: Any, y_pred: Any) -> float:
@@ -342,165 +355,228 @@ def check_fairlearn(result: dict[str, Any], fl: dict[str, dict[str, float]]) -> 
     return bad, worst
 
 
-def compare_evidently_psi(result: dict[str, Any], reference: pd.DataFrame, current: pd.DataFrame) -> None:
-    """Evidently's PSI next to mlgate's, where the two are comparable (see README)."""
-    from evidently.legacy.calculations.stattests import psi_stat_test
-    from evidently.legacy.core import ColumnType
+# --------------------------------------------------------------------------- the repo
 
-    print("PSI vs evidently's psi_stat_test (not timed):")
-    unsmoothed = DriftSettings(psi_epsilon=1e-300)
-    for fd in result["table"]:
-        if fd.kind != "categorical" and not fd.drifted:
-            continue
-        kind = ColumnType.Categorical if fd.kind == "categorical" else ColumnType.Numerical
-        ref, cur = reference[fd.feature].dropna(), current[fd.feature].dropna()
-        theirs = float(psi_stat_test(ref, cur, kind, None).drift_score)
-        if fd.kind == "categorical":
-            # Same categories as bins: without smoothing mlgate's PSI is evidently's, unless a
-            # category is empty on one side (evidently then substitutes 1e-4 for the 0).
-            raw = feature_drift(reference, current, [], [fd.feature], unsmoothed, workers=1)[0].psi
-            same = math.isclose(raw, theirs, rel_tol=TOL, abs_tol=1e-15)
-            note = f"|diff| {abs(fd.psi - theirs):.1e} from smoothing; with psi_epsilon=1e-300: " + (
-                "equal to 1e-9" if same else f"{raw:.6f} (a category is empty on one side)"
-            )
-        else:
-            note = "not comparable: evidently bins numeric columns in Sturges equal-width bins"
-        print(f"  {fd.feature:14s} mlgate {fd.psi:.6f} evidently {theirs:.6f}  {note}")
-    print(
-        "  (categorical: evidently leaves non-empty shares unsmoothed and replaces empty ones by"
-        " 1e-4; mlgate adds psi_epsilon=1e-4 to every share. Numeric: mlgate uses reference"
-        " deciles. Not part of numbers_match.)"
-    )
+
+def child_env() -> dict[str, str]:
+    """The environment of every child: this checkout's mlgate, no telemetry, the repo's embedded store."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE / "src"), env.get("PYTHONPATH", "")) if p)
+    env |= {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    """A setup command that must succeed (not timed)."""
+    done = subprocess.run(cmd, cwd=cwd, env=child_env(), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def build_repo(folder: Path, train: pd.DataFrame, holdout: pd.DataFrame) -> Path:
+    """A governed repo (git, DVC with a directory remote) holding the bench spec, policy and both files."""
+    repo, remote = folder / "repo", folder / "dvc-remote"
+    for path in (repo / "models" / MODEL, repo / "policies", repo / "data", remote):
+        path.mkdir(parents=True)
+    shutil.copy2(HERE / "policies" / "base.yaml", repo / "policies" / "base.yaml")
+    (repo / "policies" / "bench.yaml").write_text(POLICY)
+    spec = SPEC.format(numeric=", ".join(NUMERIC), categorical=", ".join(CATEGORICAL))
+    (repo / "models" / MODEL / "model.yaml").write_text(spec)
+    (repo / "params.yaml").write_text(f"{MODEL}:\n  C: 1.0\n  max_iter: 500\n")
+    (repo / ".gitignore").write_text("/mlflow.db\n/mlartifacts/\n/metrics/\n")
+    train.to_parquet(repo / "data" / "train.parquet", index=False)
+    holdout.to_parquet(repo / "data" / "holdout.parquet", index=False)
+    run(["git", "init", "-q"], repo)
+    run([sys.executable, "-m", "dvc", "init", "-q"], repo)
+    run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], repo)
+    run([sys.executable, "-m", "dvc", "remote", "add", "-d", "local", str(remote)], repo)
+    run([sys.executable, "-m", "dvc", "add", "-q", "data/train.parquet", "data/holdout.parquet"], repo)
+    run([sys.executable, "-m", "dvc", "push", "-q"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", *GIT_ID, "commit", "-q", "-m", "gate benchmark repo"], repo)
+    out = folder / "train.json"
+    run([*cold.mlgate_command(), "train", MODEL, "--json", str(out)], repo)
+    return repo
+
+
+# --------------------------------------------------------------------------- evidently (child)
+
+
+EVIDENTLY_CHILD = """
+import json, sys, time
+mark = time.perf_counter()
+import pandas as pd
+from evidently import Report
+from evidently.presets import DataDriftPreset
+times = {"import": time.perf_counter() - mark}
+train_path, holdout_path, out, *features = sys.argv[1:]
+mark = time.perf_counter()
+reference = pd.read_parquet(train_path, columns=features)
+current = pd.read_parquet(holdout_path, columns=features)
+times["read"] = time.perf_counter() - mark
+mark = time.perf_counter()
+snapshot = Report([DataDriftPreset()]).run(current, reference)
+times["report"] = time.perf_counter() - mark
+counts = [m["value"] for m in snapshot.dict()["metrics"] if str(m.get("metric_name", "")).startswith("DriftedCol")]
+drifted = float(counts[0]["count"]) if counts else None
+open(out, "w").write(json.dumps({"times": times, "drifted_columns": drifted, "rows": len(current)}))
+"""
+"""evidently's whole run, in its own interpreter (``--evidently-python``: it needs only evidently and pandas).
+
+Imports evidently, reads both files (the 25 feature columns), runs ``DataDriftPreset``; a JSON
+summary (its parts' seconds, the drifted column count) goes to the file named third.
+"""
 
 
 # --------------------------------------------------------------------------- main
 
 
+def check_verdict(verdict: dict[str, Any], train: pd.DataFrame, holdout: pd.DataFrame) -> list[str]:
+    """The verdict's PSI and drifted share against :func:`feature_drift` on the same two files."""
+    settings = DriftSettings()
+    table = feature_drift(train, holdout, NUMERIC, CATEGORICAL, settings)
+    bad = []
+    for rule in verdict["rules"]:
+        if rule["family"] != "drift":
+            continue
+        expected = drift_measurement(table, rule["metric"], None, settings).value
+        if expected is None or rule["observed"] is None or abs(rule["observed"] - expected) > TOL:
+            bad.append(f"verdict {rule['metric']} {rule['observed']!r}, feature_drift {expected!r}")
+    return bad
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Generate the data, time each tool, check the numbers and print the results; the exit code."""
+    """Build (or reuse) the repo, time both tools interleaved, check the numbers; the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in total (half reference)")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="evaluation (holdout) rows; as many train")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=None, help="threads for feature_drift")
-    parser.add_argument("--repeat", type=int, default=3, help="mlgate runs; the best time is reported")
+    parser.add_argument("--pairs", type=int, default=3, help="interleaved runs of each tool (after a warm-up)")
     parser.add_argument("--skip-evidently", action="store_true")
-    parser.add_argument("--skip-fairlearn", action="store_true", help="(and its check)")
+    parser.add_argument("--skip-fairlearn", action="store_true", help="(its check; numbers_match is then false)")
+    parser.add_argument("--keep", type=Path, help="build the repo in this (new) folder and keep it")
+    parser.add_argument("--repo", type=Path, help="a folder --keep built before (same --rows and --seed)")
+    parser.add_argument("--evidently-python", default=sys.executable, help="an interpreter with evidently==0.7.23")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-
-    # Import what the timed code uses lazily, so that no run pays an import.
-    import scipy.stats  # noqa: F401
-    import sklearn.metrics  # noqa: F401
-
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
+        flush=True,
     )
-    start = time.perf_counter()
-    frame = make_data(args.rows, args.seed)
-    half = args.rows // 2
-    reference, current = frame.iloc[:half], frame.iloc[half:]
-    data_mb, deep_mb = data_megabytes(frame)
-    print(
-        f"data: {args.rows} rows x {frame.shape[1]} columns (25 + target + score), "
-        f"{data_mb:.1f} MB ({deep_mb:.1f} MB by pandas deep=True); generated in "
-        f"{time.perf_counter() - start:.1f} s"
-    )
+    holder = None
+    if args.repo:
+        folder = args.repo.resolve()
+    elif args.keep:
+        args.keep.mkdir(parents=True)
+        folder = args.keep.resolve()
+    else:
+        holder = tempfile.TemporaryDirectory(prefix="mlgate-bench-gates-")
+        folder = Path(holder.name)
+    try:
+        return _main(args, folder)
+    finally:
+        if holder is not None:
+            holder.cleanup()
 
-    # (a) mlgate, --repeat times: the best time (least disturbed by other load), the worst memory
-    runs = [measure(lambda: run_mlgate(frame, reference, current, args.workers)) for _ in range(args.repeat)]
-    best = min(range(len(runs)), key=lambda i: runs[i][1])
-    result, mlgate_s = runs[best][0], runs[best][1]
-    rises = [r[2] for r in runs if r[2] is not None]
-    peak_mb = max(rises) if rises else None
-    times = result["times"]
-    traced_mb = traced_peak(lambda: run_mlgate(frame, reference, current, args.workers))
-    mem = f"{peak_mb:.1f}" if peak_mb is not None else "n/a"
-    print(
-        f"mlgate runs: {', '.join(f'{r[1]:.2f}' for r in runs)} s (median {float(np.median([r[1] for r in runs])):.2f})"
-    )
-    print(
-        f"mlgate best: {mlgate_s:.2f} s (drift {times['drift']:.2f}, fairness {times['fairness']:.2f}, "
-        f"performance {times['performance']:.2f}); peak RSS rise {mem} MB (max over runs), "
-        f"tracemalloc peak {traced_mb:.1f} MB; data {data_mb:.1f} MB"
-    )
-    peak_report = peak_mb if peak_mb is not None else traced_mb
-    print(f"  peak / data = {peak_report / data_mb:.2f}")
-    for metric, m in result["drift"].items():
-        print(f"  drift {metric}: {m.value:.4g} - {m.explanation}")
-    for metric in ("demographic_parity_ratio", "equalized_odds_difference"):
-        m = result["fairness"][metric]
-        print(f"  fairness {metric}: {m.value:.4g} - {m.explanation}")
-    perf = result["performance"]
-    print(f"  performance: accuracy {perf['accuracy']:.4f}, roc_auc {perf['roc_auc']:.4f}")
 
-    scipy_bad = check_scipy(result, reference, current)
+def _main(args: argparse.Namespace, folder: Path) -> int:
+    mark = time.perf_counter()
+    frame = make_data(2 * args.rows, args.seed)
+    train, holdout = frame.iloc[: args.rows], frame.iloc[args.rows :].reset_index(drop=True)
+    data_mb, deep_mb = data_megabytes(holdout)
     print(
-        f"check vs scipy (ks_2samp, chi2_contingency) on {len(result['table'])} features: "
-        + ("all within 1e-9" if not scipy_bad else "; ".join(scipy_bad))
+        f"data: {args.rows} training + {args.rows} holdout rows x {len(FEATURES)} features, holdout "
+        f"{data_mb:.1f} MB ({deep_mb:.1f} MB by pandas deep=True); generated in {time.perf_counter() - mark:.1f} s",
+        flush=True,
     )
+    repo = folder / "repo"
+    if not args.repo:
+        mark = time.perf_counter()
+        build_repo(folder, train[[*FEATURES, "target"]], holdout[[*FEATURES, "target"]])
+        print(f"repo built and v1 trained by mlgate train in {time.perf_counter() - mark:.1f} s", flush=True)
+    env = child_env()
+    verdict_path = folder / "verdict.json"
+    gate = [*cold.mlgate_command(), "gate", MODEL, "--json", str(verdict_path)]
+    summary = folder / "evidently.json"
+    data = repo / "data"
+    evidently = [args.evidently_python, "-c", EVIDENTLY_CHILD]
+    evidently += [str(data / "train.parquet"), str(data / "holdout.parquet"), str(summary), *FEATURES]
 
-    # (c) fairlearn
-    fairlearn_s: float | None = None
-    fair_bad: list[str] = []
+    def measured() -> cold.Sample:  # exit 1: the policy's drift rules block (the drift is injected)
+        return cold.sample([cold.checked("mlgate gate", cold.run(gate, repo, env), ok=(0, 1))])
+
+    reports: list[float] = []  # evidently's Report.run seconds, inside each anchor run
+
+    def anchor() -> cold.Sample:
+        done = cold.sample([cold.checked("evidently", cold.run(evidently, folder, env))])
+        reports.append(json.loads(summary.read_text())["times"]["report"])
+        return done
+
+    if args.skip_evidently:
+        measured()  # the warm-up, as interleaved does
+        ours, theirs = [measured() for _ in range(args.pairs)], []
+    else:
+        ours, theirs = cold.interleaved(args.pairs, measured, anchor)
+    verdict = json.loads(verdict_path.read_text())
+    seconds = verdict["seconds"]
+    print(
+        f"mlgate gate: {', '.join(f'{s.seconds:.2f}' for s in ours)} s; tree peaks "
+        f"{', '.join(f'{s.tree_peak_mb:.0f}' for s in ours)} MB; status {verdict['status']}; inside the last: "
+        f"load {seconds['load']} s, gates {seconds['gates']} s, evidence {seconds['evidence']} s",
+        flush=True,
+    )
+    rules = ", ".join(f"{r['metric']} {r['status']}" for r in verdict["rules"])
+    print(f"  rules: {rules}")
+    if theirs:
+        inside = json.loads(summary.read_text())
+        parts = ", ".join(f"{k} {v:.2f} s" for k, v in inside["times"].items())
+        print(
+            f"evidently DataDriftPreset: {', '.join(f'{s.seconds:.2f}' for s in theirs)} s; tree peaks "
+            f"{', '.join(f'{s.tree_peak_mb:.0f}' for s in theirs)} MB; inside the last: {parts}; "
+            f"{inside['drifted_columns']} of {len(FEATURES)} columns drifted by its default tests"
+        )
+
+    # the gate families alone, in this process (what issue #22's "22x" compared): drift of the 25
+    # features, fairness and performance over the holdout rows, against evidently's Report.run alone
+    families = []
+    for _ in range(3):
+        mark = time.perf_counter()
+        result = run_mlgate(holdout, train, holdout, None)
+        families.append(time.perf_counter() - mark)
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in result["times"].items())
+    print(
+        f"gate families in-process (drift, fairness, performance): {', '.join(f'{t:.2f}' for t in families)} s; "
+        f"last: {parts}"
+    )
+    families_s = statistics.median(families)
+
+    # checks, not timed: the gates' functions against scipy and fairlearn, the verdict against them
+    bad = check_scipy(result, train, holdout) + check_verdict(verdict, train, holdout)
+    print(f"check vs scipy and the verdict's drift: {'all within 1e-9' if not bad else '; '.join(bad)}")
     if not args.skip_fairlearn:
-        y_true = frame["target"].to_numpy()
-        y_pred = (frame["score"].to_numpy() >= 0.5).astype(np.int64)
-        age = pd.cut(frame["age"], AGE_BINS, right=False, labels=AGE_LABELS)  # independent bucketing
-        sensitive = {"sex": frame["sex"].to_numpy(dtype=str), "age": np.asarray(age.astype(str))}
-        import fairlearn.metrics  # noqa: F401  (imports are not timed, for any of the three)
+        y_true = holdout["target"].to_numpy()
+        y_pred = (holdout["score"].to_numpy() >= 0.5).astype(np.int64)
+        age = pd.cut(holdout["age"], AGE_BINS, right=False, labels=AGE_LABELS)  # independent bucketing
+        sensitive = {"sex": holdout["sex"].to_numpy(dtype=str), "age": np.asarray(age.astype(str))}
+        fair_bad, _ = check_fairlearn(result, run_fairlearn(y_true, y_pred, sensitive))
+        bad += fair_bad
+        print(f"check vs fairlearn: {'9 metrics x 2 features within 1e-9' if not fair_bad else '; '.join(fair_bad)}")
+    numbers_match = not bad and not args.skip_fairlearn
 
-        fl, fairlearn_s, _ = measure(lambda: run_fairlearn(y_true, y_pred, sensitive))
-        fair_bad, worst = check_fairlearn(result, fl)
-        print(
-            f"fairlearn: {fairlearn_s:.2f} s; mlgate fairness vs fairlearn: "
-            + (
-                f"all 9 metrics x 2 features within 1e-9 (max |diff| {worst:.1e})"
-                if not fair_bad
-                else "; ".join(fair_bad)
-            )
-        )
-
-    # (b) evidently
-    evidently_s: float | None = None
-    if not args.skip_evidently:
-        features = DRIFT_NUMERIC + DRIFT_CATEGORICAL
-        ref_ev, cur_ev = reference[features].copy(), current[features].copy()
-        import evidently.presets  # noqa: F401  (~7 s to import; not timed)
-
-        snapshot, evidently_s, _ = measure(lambda: run_evidently(ref_ev, cur_ev))
-        metrics = snapshot.dict()["metrics"]
-        counts = [m["value"] for m in metrics if str(m.get("metric_name", "")).startswith("DriftedColumnsCount")]
-        summary = (
-            f"{counts[0]['count']:.0f} of {len(features)} columns drifted by its default tests"
-            if counts
-            else "no DriftedColumnsCount in the snapshot"
-        )
-        print(
-            f"evidently DataDriftPreset: {evidently_s:.2f} s ({summary}: Wasserstein distance for "
-            "numeric, Jensen-Shannon for categorical columns; not PSI/KS/chi2, so not compared)"
-        )
-        compare_evidently_psi(result, reference, current)
-
-    numbers_match = not scipy_bad and not fair_bad and not args.skip_fairlearn
-
-    def fmt(value: float | None) -> str:
-        return "skipped" if value is None else f"{value:.2f}"
-
-    def speedup(other: float | None, mine: float = mlgate_s) -> str:
-        return "skipped" if other is None else f"{other / mine:.1f}"
-
-    print(
-        f"speedup of the whole mlgate run ({mlgate_s:.2f} s): vs evidently {speedup(evidently_s)}, "
-        f"vs fairlearn {speedup(fairlearn_s)}; part for part: evidently / mlgate drift "
-        f"{speedup(evidently_s, times['drift'])}, fairlearn / mlgate fairness "
-        f"{speedup(fairlearn_s, times['fairness'])}"
+    ratio = f"{cold.ratio(theirs, ours):.1f}" if theirs else "skipped"
+    anchor_fields = cold.summary("evidently", theirs) if theirs else "evidently_s=skipped"
+    report_s = statistics.median(reports[1:]) if len(reports) > 1 else None  # the warm-up's left out
+    in_process = (
+        f"evidently_report_s={report_s:.2f} families_speedup={report_s / families_s:.1f}"
+        if report_s is not None
+        else "evidently_report_s=skipped families_speedup=skipped"
     )
     print(
-        f"rows={args.rows} mlgate_s={mlgate_s:.2f} mlgate_peak_mb={peak_report:.1f} "
-        f"evidently_s={fmt(evidently_s)} fairlearn_s={fmt(fairlearn_s)} "
-        f"speedup_vs_evidently={speedup(evidently_s)} speedup_vs_fairlearn={speedup(fairlearn_s)} "
+        f"rows={args.rows} pairs={args.pairs} {cold.summary('mlgate', ours)} {anchor_fields} "
+        f"speedup_vs_evidently={ratio} families_s={families_s:.2f} {in_process} "
         f"numbers_match={'true' if numbers_match else 'false'}"
     )
     return 0 if numbers_match else 1

@@ -2,21 +2,24 @@
 
 Builds a scratch governed repo (git + DVC, the embedded SQLite MLflow store) whose model ``bench``
 (a scikit-learn logistic regression through mlgate's declarative pipeline) is trained by
-`mlgate train` on the reference half of ``benchmarks/gates.py``'s generated data (25 columns:
-20 numeric, 5 categorical), and sets its ``production`` alias. Its spec reads a SQLite audit store
-(``--postgres``: a PostgreSQL one, Debian's, started in the scratch folder), and its policy has
+`mlgate train` on ``--reference-rows`` rows of ``benchmarks/gates.py``'s generated data (25 columns:
+20 numeric, 5 categorical), and sets its ``production`` alias. Its spec reads a PostgreSQL audit
+store (Debian's, started in the scratch folder; ``--sqlite``: a SQLite file), and its policy has
 monitoring rules on drifted_share, psi, prediction_psi, null_fraction, volume and estimated_roc_auc.
 
-The audit store is then filled (timed apart, not counted) with ``--rows`` production rows: the
-current half of the same data, drifted as gates.py drifts it (``income`` mean, ``balance`` spread,
+The audit store is then filled (timed apart, not counted) with ``--rows`` production rows,
+generated 500,000 at a time (gates.py's drifted half: ``income`` mean, ``balance`` spread,
 ``channel`` mix), scored by the production version through mlgate serve's own code
-(:class:`mlgate.serving._model.Served`) and written as serve writes them (:class:`AuditStore` and
-:class:`Record`, one transaction per request of ``--request-rows`` rows), spread over one week.
+(:class:`mlgate.serving._model.Served`) and bulk-loaded as serve stores them: the JSON rows of
+``mlgate_predictions`` and the typed rows of the version's input table, in requests of
+``--request-rows`` rows spread over one week (PostgreSQL: ``COPY``; SQLite: executemany). With
+``--skip-evidently`` the JSON columns hold ``{}`` (the monitor reads the typed table only; disk).
 
-Timed, each in its own child process (wall time; peak RSS from ``wait4``, as score.py measures):
+Timed, cold processes, interleaved (one warm-up each, then ``--pairs`` alternating pairs), medians,
+peak RSS of the whole process tree (:mod:`cold`):
 
 (a) ``mlgate monitor bench --stage production --window FROM..TO --json out.json``: everything,
-    from interpreter start (imports, loading the version, reading and decoding the audit rows,
+    from interpreter start (imports, loading the version, aggregating the window in the store,
     rebuilding and scoring the reference, every metric and rule, recording the verdict in MLflow);
 (b) evidently: import, read the reference (the same training rows, saved as Parquet before) and the
     same audit rows (the window's rows of that version, the features JSON decoded with ``json.loads``
@@ -25,7 +28,8 @@ Timed, each in its own child process (wall time; peak RSS from ``wait4``, as sco
 Then it checks that mlgate found the injected drift (exit 1 otherwise) and reports which features
 each tool calls drifted. The last line is machine-readable; see benchmarks/README.md.
 
-    python benchmarks/monitor.py --rows 1000000 [--postgres] [--skip-evidently] [--keep DIR]
+    python benchmarks/monitor.py --rows 1000000 --evidently-python PY
+    python benchmarks/monitor.py --rows 10000000 --skip-evidently
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,7 +64,7 @@ INJECTED = {"income", "balance", "channel"}
 """The features gates.make_data drifts in its current half (its unseen ``product`` category is 0.2%)."""
 DAY_FROM, DAY_TO = "2025-03-01", "2025-03-07"
 WINDOW = f"{DAY_FROM}..{DAY_TO}"
-SCORE_CHUNK = 100_000
+GENERATE_CHUNK = 500_000
 READ_CHUNK = 50_000
 GIT_ID = ["-c", "user.name=mlgate benchmark", "-c", "user.email=benchmark@mlgate.invalid"]
 
@@ -208,50 +213,103 @@ def train(repo: Path, folder: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the audit store
 
 
-def fill_audit(repo: Path, audit_url: str, current: pd.DataFrame, request_rows: int) -> dict[str, Any]:
-    """Score ``current`` with the production version as serve does and write it as serve does.
+def fill_audit(repo: Path, audit_url: str, rows: int, seed: int, request_rows: int, with_json: bool) -> dict[str, Any]:
+    """Generate, score (as serve scores) and bulk-load ``rows`` production rows; the version served.
 
-    The rows' ``at`` spreads evenly over the window's week, in order. Returns the version served.
+    Both tables serve writes are filled: ``mlgate_predictions`` (one row per prediction, the JSON
+    features and outputs, or ``{}`` without ``with_json``) and the version's typed input table.
+    The rows' ``at`` spreads evenly over the window's week, in order.
     """
+    import sqlalchemy as sa
+
     from mlgate.config import load_model_context
     from mlgate.registry import Registry
     from mlgate.scoring import custody
-    from mlgate.serving import AuditStore, Record
+    from mlgate.serving import AuditStore, inputs_of
     from mlgate.serving import load as load_served
 
     ctx = load_model_context(repo, MODEL)
     registry = Registry(repo)
     mv, wanted = custody.resolve(registry, repo, MODEL, STAGE)  # what serve loads: release.yaml's, pinned
     served = load_served(registry, ctx, STAGE, mv.version, wanted)
+    plan = served.plan
+    inputs = inputs_of(plan.features, plan.task, plan.positive)
     store = AuditStore(audit_url, timeout=60)
     store.create()
+    typed = store.typed_table(MODEL, served.version, inputs)
     start = datetime.fromisoformat(DAY_FROM).replace(tzinfo=UTC)
     span = timedelta(days=7) - timedelta(seconds=1)
-    n = len(current)
+    postgres = audit_url.startswith("postgresql")
+    names = [c for c, _ in plan.features]
     try:
-        for first in range(0, n, SCORE_CHUNK):
-            chunk = current.iloc[first : first + SCORE_CHUNK][FEATURES]
+        for index, first in enumerate(range(0, rows, GENERATE_CHUNK)):
+            n = min(GENERATE_CHUNK, rows - first)
+            chunk = make_data(2 * n, seed + 1 + index).iloc[n:].reset_index(drop=True)[FEATURES]
             outputs = served.predict(chunk)  # what serve answers, row for row
-            inputs = chunk.astype(object).where(chunk.notna(), None).to_dict(orient="records")  # as sent: null
-            for lo in range(0, len(chunk), request_rows):
-                hi = min(lo + request_rows, len(chunk))
-                store.write(
-                    Record(
-                        request_id=uuid.uuid4().hex,
-                        at=start + span * ((first + lo) / n),
-                        caller="bench",
-                        model=MODEL,
-                        version=served.version,
-                        alias=STAGE,
-                        run_id=served.run_id,
-                        latency_ms=1.0,
-                        rows=list(zip(inputs[lo:hi], outputs[lo:hi], strict=True)),
-                    )
-                )
+            request = (first + np.arange(n)) // request_rows
+            ats = pd.to_datetime(start) + pd.to_timedelta(
+                span.total_seconds() * request * request_rows / rows, unit="s"
+            )
+            per_request = {r: uuid.uuid5(uuid.NAMESPACE_OID, f"{seed}-{r}").hex for r in np.unique(request).tolist()}
+            ids = pd.Series(request).map(per_request)
+            row_no = (first + np.arange(n)) % request_rows
+            shared = pd.DataFrame({"request_id": ids, "row": row_no, "at": ats})
+            if with_json:
+                features = chunk.to_json(orient="records", lines=True).splitlines()
+                outs = [json.dumps(o) for o in outputs]
+            else:
+                features = outs = ["{}"] * n
+            audit = shared.assign(
+                caller="bench",
+                model=MODEL,
+                version=served.version,
+                alias=STAGE,
+                run_id=served.run_id,
+                features=features,
+                outputs=outs,
+                latency_ms=1.0,
+            )
+            typed_rows = shared.assign(alias=STAGE, score=[inputs.score(o) for o in outputs], unfit=False)
+            for i, name in enumerate(names):
+                typed_rows[f"f{i}"] = chunk[name]
+            if postgres:
+                _copy(audit_url, "mlgate_predictions", audit)
+                _copy(audit_url, typed.name, typed_rows)
+            else:
+                engine = sa.create_engine(audit_url)
+                with engine.begin() as conn:
+                    predictions = sa.Table("mlgate_predictions", sa.MetaData(), autoload_with=conn)
+                    records = audit.assign(at=audit["at"].dt.to_pydatetime()).to_dict(orient="records")
+                    for record in records:
+                        record["features"], record["outputs"] = (
+                            json.loads(record["features"]),
+                            json.loads(record["outputs"]),
+                        )
+                    conn.execute(predictions.insert(), records)
+                    frame = typed_rows.astype(object).where(typed_rows.notna(), None)
+                    frame["at"] = list(typed_rows["at"].dt.to_pydatetime())
+                    conn.execute(typed.insert(), frame.to_dict(orient="records"))
+                engine.dispose()
+            print(f"  {first + n} rows loaded", file=sys.stderr, flush=True)
     finally:
         store.close()
         served.holder.cleanup()
     return {"version": served.version, "run_id": served.run_id}
+
+
+def _copy(url: str, table: str, frame: pd.DataFrame) -> None:
+    """``COPY table FROM STDIN`` (CSV) of ``frame``: PostgreSQL's bulk load, an empty unquoted field is NULL."""
+    import io
+
+    import psycopg
+
+    buffer = io.StringIO()
+    frame.to_csv(buffer, header=False, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f+00:00")
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(buffer.getvalue())
+        conn.commit()
 
 
 def save_reference(repo: Path, folder: Path) -> Path:
@@ -345,9 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     """Build, fill, time both tools, compare; the exit code (1: mlgate missed the injected drift)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="production (audit) rows")
+    parser.add_argument("--reference-rows", type=int, default=200_000, help="rows generated for training")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--request-rows", type=int, default=1000, help="rows per audited request (serve's max)")
-    parser.add_argument("--postgres", action="store_true", help="a PostgreSQL audit store instead of SQLite")
+    parser.add_argument("--sqlite", action="store_true", help="a SQLite audit store instead of PostgreSQL")
+    parser.add_argument("--pairs", type=int, default=3, help="interleaved measurements of each tool")
     parser.add_argument("--skip-evidently", action="store_true")
     parser.add_argument("--evidently-python", default=sys.executable, help="an interpreter with evidently==0.7.23")
     parser.add_argument("--keep", type=Path, help="build in this (new) folder and keep it")
@@ -358,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         url, ref, version, out = args.evidently_child
         evidently_child(url, ref, int(version), out)
         return 0
+
+    import cold  # psutil: not needed in the evidently child's interpreter
 
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
@@ -372,57 +434,80 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(holder.name)
     cluster = None
     try:
-        mark = time.perf_counter()
-        frame = make_data(2 * args.rows, args.seed)
-        reference, current = frame.iloc[: args.rows], frame.iloc[args.rows :].reset_index(drop=True)
-        took = time.perf_counter() - mark
-        print(f"data: {args.rows} training + {args.rows} production rows generated in {took:.1f} s")
-        if args.postgres:
+        reference = make_data(2 * args.reference_rows, args.seed).iloc[: args.reference_rows]
+        if args.sqlite:
+            audit_url = f"sqlite:///{folder / 'audit.db'}"
+        else:
             from mlgate_devkit.postgres import binaries, start_cluster
 
             if binaries() is None:
-                raise SystemExit("--postgres: PostgreSQL is not installed (apt-get install postgresql)")
+                raise SystemExit("PostgreSQL is not installed (apt-get install postgresql); or --sqlite")
             cluster = start_cluster(folder / "postgres")
             audit_url = cluster.url
-        else:
-            audit_url = f"sqlite:///{folder / 'audit.db'}"
 
         mark = time.perf_counter()
         repo = build_repo(folder, reference[[*FEATURES, "target"]], audit_url)
         built = time.perf_counter() - mark
+        del reference
         mark = time.perf_counter()
         trained = train(repo, folder)
         print(
-            f"repo built in {built:.1f} s; mlgate train: v{trained['version']} in {time.perf_counter() - mark:.1f} s "
-            f"(holdout roc_auc {trained['metrics'].get('roc_auc', float('nan')):.3f}); "
+            f"repo built in {built:.1f} s; mlgate train on {args.reference_rows} rows: v{trained['version']} in "
+            f"{time.perf_counter() - mark:.1f} s (holdout roc_auc {trained['metrics'].get('roc_auc', 0.0):.3f}); "
             f"{STAGE} -> v{trained['version']}",
             flush=True,
         )
         mark = time.perf_counter()
-        served = fill_audit(repo, audit_url, current, args.request_rows)
+        with_json = not args.skip_evidently
+        served = fill_audit(repo, audit_url, args.rows, args.seed, args.request_rows, with_json)
         fill_s = time.perf_counter() - mark
-        store = "PostgreSQL" if args.postgres else f"SQLite, {(folder / 'audit.db').stat().st_size / 2**20:.0f} MB"
+        store = "SQLite" if args.sqlite else "PostgreSQL, COPY"
         print(
-            f"audit store filled ({store}): {args.rows} rows in {-(-args.rows // args.request_rows)} requests, "
-            f"{fill_s:.1f} s (scored by v{served['version']} as serve scores; not counted)",
+            f"audit store filled ({store}{'' if with_json else ', JSON columns {}'}): {args.rows} rows in "
+            f"{-(-args.rows // args.request_rows)} requests, {fill_s:.1f} s (generated and scored by "
+            f"v{served['version']} as serve scores; not counted)",
             flush=True,
         )
-        del frame, reference, current
 
-        # (a) mlgate monitor
         out = folder / "monitor.json"
-        cmd = [sys.executable, "-c", "from mlgate.cli import main; main()", "monitor", MODEL, "--stage", STAGE]
-        cmd += ["--window", WINDOW, "--json", str(out)]
-        mlgate_s, mlgate_mb, code, _ = measure(cmd, repo, ok=(0, 1))
-        verdict = json.loads(out.read_text())
+        monitor_cmd = [*cold.mlgate_command(), "monitor", MODEL, "--stage", STAGE, "--window", WINDOW]
+        monitor_cmd += ["--json", str(out)]
+        verdicts: list[dict[str, Any]] = []
+
+        def mlgate_side() -> cold.Sample:
+            done = cold.checked("mlgate monitor", cold.run(monitor_cmd, repo, child_env()), ok=(0, 1))
+            verdicts.append(json.loads(out.read_text()))
+            return cold.sample([done])
+
+        evidently_runs: list[dict[str, Any]] = []
+        ev_out = folder / "evidently.json"
+        ev_cmd: list[str] = []
+        if not args.skip_evidently:
+            ref_path = save_reference(repo, folder)
+            ev_cmd = [args.evidently_python, str(Path(__file__).resolve()), "--evidently-child"]
+            ev_cmd += [audit_url, str(ref_path), str(served["version"]), str(ev_out)]
+
+        def evidently_side() -> cold.Sample:
+            done = cold.checked("evidently", cold.run(ev_cmd, repo, child_env()))
+            evidently_runs.append(json.loads(ev_out.read_text()))
+            return cold.sample([done])
+
+        if args.skip_evidently:
+            mlgate_side()  # warm-up, not kept
+            ours = [mlgate_side() for _ in range(args.pairs)]
+            theirs: list[cold.Sample] = []
+        else:
+            ours, theirs = cold.interleaved(args.pairs, mlgate_side, evidently_side)
+
+        verdict = verdicts[-1]
         parts = verdict.get("seconds", {})
         rules = ", ".join(f"{r['metric']} {r['status']}" for r in verdict["rules"])
+        mlgate_s = statistics.median(s.seconds for s in ours)
+        mlgate_mb = statistics.median(s.tree_peak_mb for s in ours)
         print(
-            f"mlgate monitor: {mlgate_s:.2f} s, peak RSS {mlgate_mb:.0f} MB, exit {code}, status {verdict['status']}; "
-            f"inside: sources {parts['sources']} s, reference {parts['reference']} s, "
-            f"measure {parts['measure']} s; loading the version and recording the verdict "
-            f"{parts['total'] - parts['sources'] - parts['reference'] - parts['measure']:.2f} s; "
-            f"start-up and imports {mlgate_s - parts['total']:.2f} s"
+            f"mlgate monitor: median {mlgate_s:.2f} s, tree peak {mlgate_mb:.0f} MB, status {verdict['status']}; "
+            f"last run inside: sources {parts['sources']} s, reference {parts['reference']} s, "
+            f"measure {parts['measure']} s, total {parts['total']} s"
         )
         print(f"  {verdict['rows']} rows vs {verdict['reference']['rows']} reference rows; rules: {rules}")
         mine = drifted_of(verdict)
@@ -431,32 +516,25 @@ def main(argv: list[str] | None = None) -> int:
         failed = {r["metric"] for r in verdict["rules"] if r["status"] == "fail"}
         found = set(mine) >= INJECTED and {"drifted_share", "psi"} <= failed and verdict["rows"] == args.rows
 
-        # (b) evidently
         evidently_s = evidently_mb = None
-        theirs: list[str] | None = None
-        if not args.skip_evidently:
-            ref_path = save_reference(repo, folder)
-            ev_out = folder / "evidently.json"
-            cmd = [args.evidently_python, str(Path(__file__).resolve()), "--evidently-child"]
-            cmd += [audit_url, str(ref_path), str(served["version"]), str(ev_out)]
-            evidently_s, evidently_mb, _, _ = measure(cmd, repo)
-            got = json.loads(ev_out.read_text())
+        theirs_drifted: list[str] | None = None
+        if theirs:
+            evidently_s = statistics.median(s.seconds for s in theirs)
+            evidently_mb = statistics.median(s.tree_peak_mb for s in theirs)
+            got = evidently_runs[-1]
             t = got["times"]
-            theirs = got["drifted"]
+            theirs_drifted = got["drifted"]
             print(
-                f"evidently DataDriftPreset: {evidently_s:.2f} s, peak RSS {evidently_mb:.0f} MB; inside: import "
-                f"{t['import']:.2f} s, read reference {t['read_reference']:.2f} s, read + decode audit rows "
-                f"{t['read_audit']:.2f} s, report {t['report']:.2f} s ({got['rows']} rows vs {got['reference_rows']})"
+                f"evidently DataDriftPreset: median {evidently_s:.2f} s, tree peak {evidently_mb:.0f} MB; last run "
+                f"inside: import {t['import']:.2f} s, read reference {t['read_reference']:.2f} s, read + decode "
+                f"audit rows {t['read_audit']:.2f} s, report {t['report']:.2f} s ({got['rows']} rows vs "
+                f"{got['reference_rows']})"
             )
             print(
                 "  drifted (its defaults): "
-                + ", ".join(f"{n} {got['scores'][n]['value']:.3f} ({got['scores'][n]['method']})" for n in theirs)
-            )
-            both = sorted(set(mine) & set(theirs))
-            print(
-                f"agreement on drifted features: both {', '.join(both) or '-'}; only mlgate "
-                f"{', '.join(sorted(set(mine) - set(theirs))) or '-'}; only evidently "
-                f"{', '.join(sorted(set(theirs) - set(mine))) or '-'}"
+                + ", ".join(
+                    f"{n} {got['scores'][n]['value']:.3f} ({got['scores'][n]['method']})" for n in theirs_drifted
+                )
             )
         print(
             "injected drift ("
@@ -468,13 +546,16 @@ def main(argv: list[str] | None = None) -> int:
         def fmt(value: float | None, digits: int = 2) -> str:
             return "skipped" if value is None else f"{value:.{digits}f}"
 
+        def listed(names: list[str] | None) -> str:
+            return "skipped" if names is None else ",".join(sorted(names)) or "-"
+
         speedup = None if evidently_s is None else evidently_s / mlgate_s
         print(
-            f"rows={args.rows} features={len(FEATURES)} mlgate_s={mlgate_s:.2f} mlgate_peak_mb={mlgate_mb:.0f} "
+            f"rows={args.rows} reference_rows={args.reference_rows} store={'sqlite' if args.sqlite else 'postgresql'} "
+            f"pairs={args.pairs} mlgate_s={mlgate_s:.2f} mlgate_peak_mb={mlgate_mb:.0f} "
             f"evidently_s={fmt(evidently_s)} evidently_peak_mb={fmt(evidently_mb, 0)} speedup={fmt(speedup, 1)} "
             f"drifted_features_mlgate={','.join(sorted(mine)) or '-'} "
-            f"drifted_features_evidently={'skipped' if theirs is None else ','.join(sorted(theirs)) or '-'} "
-            f"injected_drift_found={'true' if found else 'false'}"
+            f"drifted_features_evidently={listed(theirs_drifted)} injected_drift_found={'true' if found else 'false'}"
         )
         return 0 if found else 1
     finally:

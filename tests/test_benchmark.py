@@ -1,6 +1,6 @@
-"""The benchmarks still run: the gate benchmark agrees with scipy and fairlearn, the pull-request
-overhead benchmark goes through validate, gate and report, the monitoring benchmark finds the
-injected drift (small sizes: not timings)."""
+"""The benchmarks still run: the gate benchmark (a cold `mlgate gate`) agrees with scipy and
+fairlearn, the pull-request overhead benchmark goes through validate, gate and report, the
+monitoring benchmark finds the injected drift (small sizes: not timings)."""
 
 from __future__ import annotations
 
@@ -20,33 +20,37 @@ def test_benchmark_runs_and_numbers_match() -> None:
             sys.executable,
             str(PROJECT / "benchmarks" / "gates.py"),
             "--rows",
-            "20000",
+            "3000",
             "--skip-evidently",
-            "--repeat",
+            "--pairs",
             "1",
         ],
         capture_output=True,
         text=True,
         check=False,
-        timeout=600,
+        timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     last = done.stdout.strip().splitlines()[-1]
     fields = dict(item.split("=", 1) for item in last.split())
     assert list(fields) == [
         "rows",
+        "pairs",
         "mlgate_s",
-        "mlgate_peak_mb",
+        "mlgate_mb",
+        "mlgate_self_mb",
         "evidently_s",
-        "fairlearn_s",
         "speedup_vs_evidently",
-        "speedup_vs_fairlearn",
+        "families_s",
+        "evidently_report_s",
+        "families_speedup",
         "numbers_match",
     ]
-    assert fields["rows"] == "20000"
+    assert fields["rows"] == "3000"
     assert fields["evidently_s"] == "skipped"
     assert fields["numbers_match"] == "true"
     assert float(fields["mlgate_s"]) > 0
+    assert float(fields["mlgate_mb"]) > 0
 
 
 @pytest.mark.parametrize(("journey", "steps"), [("check", ["check"]), ("steps", ["validate", "gate", "report"])])
@@ -74,3 +78,36 @@ def test_pr_overhead_benchmark_runs_on_a_trained_repo(journey: str, steps: list[
     assert all(value > 0 for value in numbers.values())
     # the overhead is the commands run one after another: its time is their sum (medians of one pair)
     assert abs(numbers["overhead_s"] - sum(numbers[f"{step}_s"] for step in steps)) < 0.03
+
+
+def test_monitor_benchmark_finds_the_injected_drift_on_postgresql() -> None:
+    from mlgate_devkit.postgres import binaries
+
+    if binaries() is None:
+        pytest.skip("PostgreSQL is not installed (the monitoring benchmark's audit store)")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT / "benchmarks" / "monitor.py"),
+            "--rows",
+            "50000",
+            "--reference-rows",
+            "20000",  # smaller, and channel's sampled PSI may fall under 0.2
+            "--request-rows",
+            "500",
+            "--skip-evidently",
+            "--pairs",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    fields = dict(item.split("=", 1) for item in done.stdout.strip().splitlines()[-1].split())
+    assert fields["rows"] == "50000"
+    assert fields["store"] == "postgresql"
+    assert fields["injected_drift_found"] == "true"
+    assert fields["drifted_features_mlgate"] == "balance,channel,income"
+    assert float(fields["mlgate_peak_mb"]) > 0

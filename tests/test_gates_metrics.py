@@ -288,3 +288,32 @@ def test_aggregates_alone_give_the_row_metrics() -> None:
         nonzero=int(np.sum(y != 0)),
     )
     assert_same(metrics.regression_from_sums(sums), sklearn_regression(y, p), "regression sums")
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_curves_and_class_report_equal_sklearn(seed: int) -> None:
+    """The evidence's curves and per-class table: scikit-learn's arrays, element for element."""
+    from sklearn import metrics as m
+
+    rng = np.random.default_rng(4000 + seed)
+    n = int(rng.choice([2, 5, 30, 500, 3000]))
+    s = scores(rng, n, KINDS[seed % len(KINDS)])
+    hit = rng.random(n) < 0.4
+    hit[:2] = [True, False]  # both classes present: the curves are defined
+    table = metrics.ScoreCounts.of(hit, s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fpr, tpr, _ = m.roc_curve(hit, s)
+        precision, recall, _ = m.precision_recall_curve(hit, s)
+    curves = (*metrics.roc_points(table), *metrics.pr_points(table))
+    for mine, theirs in zip(curves, (fpr, tpr, precision, recall), strict=True):
+        assert len(mine) == len(theirs)
+        assert np.max(np.abs(mine - theirs)) <= TOL, seed
+    classes = [0, 1, 2]
+    y = rng.integers(0, 4, n)  # label 3: no class of the model
+    decided = rng.integers(0, 4 if seed % 2 else 3, n)
+    report = metrics.class_report(metrics.Confusion.of(y, decided), classes)
+    assert np.array_equal(report.matrix, m.confusion_matrix(y, decided, labels=classes))
+    expected = m.precision_recall_fscore_support(y, decided, labels=classes, zero_division=0)
+    for got, want in zip((report.precision, report.recall, report.f1, report.support), expected, strict=True):
+        assert np.max(np.abs(got - want)) <= TOL, seed

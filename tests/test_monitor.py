@@ -16,7 +16,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -317,7 +317,9 @@ def test_other_versions_in_the_window_are_counted_not_measured(
     assert verdict["other_versions"] == {"999": 7}
     assert verdict["sources"][0]["notes"] == [
         f"rows of other versions in the window, not measured (only v{trained['version']}, which the alias holds "
-        + "now): v999: 7"
+        + "now): v999: 7",
+        # written by the JSON-only path (Record without inputs), copied into the typed table on this first read
+        "250 row(s) stored as JSON only (an older mlgate serve) were copied into the typed input table",
     ]
 
 
@@ -807,3 +809,147 @@ def test_a_regressor_is_monitored_on_its_predicted_values_and_its_outcomes(
         assert labelled["labels"]["rows"] == len(holdout)
     finally:
         registry.delete_alias("insurance", "production")
+
+
+# --- (g) monitoring pushed down into the store: the same numbers as reading the rows ----------
+
+PUSHDOWN_DAY = "2025-03-04"
+PUSHDOWN_ROWS = 12_000  # above scipy's exact-KS limit (10,000): the asymptotic test from cell counts
+
+
+def signature_of(trained: dict[str, Any]) -> list[tuple[str, str]]:
+    import mlflow
+
+    mlflow.set_tracking_uri(trained["uri"])
+    info = mlflow.models.get_model_info(f"models:/credit/{trained['version']}")
+    return [(c["name"], c["type"]) for c in info.signature.inputs.to_dict()]
+
+
+def production_like(trained: dict[str, Any], rows: int, seed: int) -> pd.DataFrame:
+    """``rows`` holdout rows drawn with replacement, shifted, with gaps, an unseen category and exact copies."""
+    rng = np.random.default_rng(seed)
+    frame = trained["holdout"].sample(rows, replace=True, random_state=seed).reset_index(drop=True)
+    frame["credit_amount"] = (frame["credit_amount"] * rng.uniform(0.9, 1.4, rows)).round().astype(int)
+    frame["duration"] = frame["duration"] + rng.integers(-3, 4, rows)
+    frame.loc[rng.random(rows) < 0.03, "purpose"] = "crypto"
+    frame["age"] = frame["age"].astype(float)
+    frame.loc[rng.random(rows) < 0.02, "age"] = np.nan
+    frame.loc[rng.random(rows) < 0.05, "housing"] = None
+    return frame
+
+
+def write_production(store: AuditStore, trained: dict[str, Any], frame: pd.DataFrame, day: str, typed: bool) -> None:
+    """``frame`` in requests of 200 rows over ``day``; ``typed``: as today's serve writes (typed inputs too),
+    else as an older serve did (JSON only: the monitor migrates those)."""
+    from mlgate.serving import inputs_of
+
+    inputs = inputs_of(signature_of(trained), "classification", "1") if typed else None
+    for n, start in enumerate(range(0, len(frame), 200)):
+        at = datetime.fromisoformat(f"{day}T00:00:00+00:00") + timedelta(seconds=7 * n)
+        record = audit_record(trained, frame.iloc[start : start + 200], at)
+        store.write(Record(**{**record.__dict__, "inputs": inputs}))
+
+
+def run_both(trained: dict[str, Any], repo: Path, day: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The verdict read row by row, then pushed down (which migrates the JSON-only rows first)."""
+    from mlgate.monitoring import run
+
+    window = f"{day}..{day}"
+    rows = run(repo, "credit", "production", window=window, tracking_uri=trained["uri"], pushdown=False)
+    pushed = run(repo, "credit", "production", window=window, tracking_uri=trained["uri"], pushdown=True)
+    return rows.verdict, pushed.verdict
+
+
+def assert_same_numbers(rows: dict[str, Any], pushed: dict[str, Any]) -> None:
+    """Every metric, every feature's statistics, prediction drift, CBPE and each rule equal to 1e-9."""
+    assert pushed["rows"] == rows["rows"]
+    assert pushed["metrics"].keys() == rows["metrics"].keys()
+    for metric, value in rows["metrics"].items():
+        assert pushed["metrics"][metric] == pytest.approx(value, rel=1e-9, abs=1e-12), metric
+    by_name = {f["feature"]: f for f in pushed["features"]}
+    assert by_name.keys() == {f["feature"] for f in rows["features"]}
+    for want in rows["features"]:
+        got = by_name[want["feature"]]
+        for key in ("psi", "ks_statistic", "ks_pvalue", "chi2_statistic", "chi2_pvalue"):
+            if want[key] is None:
+                assert got[key] is None, (want["feature"], key)
+            else:
+                assert got[key] == pytest.approx(want[key], rel=1e-9, abs=1e-300), (want["feature"], key)
+        for key in ("drifted", "reference_rows", "current_rows", "unseen_count", "unseen_distinct", "bins", "notes"):
+            assert got[key] == want[key], (want["feature"], key)
+        assert set(got["unseen_categories"]) == set(want["unseen_categories"])
+    for block in ("prediction", "estimated"):
+        for key, value in rows[block].items():
+            if isinstance(value, float):
+                assert pushed[block][key] == pytest.approx(value, rel=1e-9), (block, key)
+            else:
+                assert pushed[block][key] == value, (block, key)
+    assert pushed["labels"] == rows["labels"]
+    assert [(r["metric"], r["status"]) for r in pushed["rules"]] == [(r["metric"], r["status"]) for r in rows["rules"]]
+    for got, want in zip(pushed["rules"], rows["rules"], strict=True):
+        if want["observed"] is not None:
+            assert got["observed"] == pytest.approx(want["observed"], rel=1e-9, abs=1e-12), want["metric"]
+    assert pushed["status"] == rows["status"]
+
+
+def test_pushed_down_equals_row_by_row_on_sqlite_with_migrated_and_typed_rows(trained: dict[str, Any]) -> None:
+    import sqlalchemy as sa
+
+    db = trained["base"] / "pushdown.db"
+    store = AuditStore(f"sqlite:///{db}")
+    frame = production_like(trained, PUSHDOWN_ROWS, seed=3)
+    frame = pd.concat([frame, frame.iloc[:40]], ignore_index=True)  # 40 exact copies: duplicate_rows > 0
+    try:
+        store.create()
+        write_production(store, trained, frame.iloc[:5000], PUSHDOWN_DAY, typed=False)  # an older serve: JSON only
+        write_production(store, trained, frame.iloc[5000:], PUSHDOWN_DAY, typed=True)
+    finally:
+        store.close()
+    repo = variant(trained, "pushdown-sqlite", monitoring_block(audit=f"sqlite:///{db}", labels=False))
+    rows, pushed = run_both(trained, repo, PUSHDOWN_DAY)
+    assert rows["rows"] == len(frame)
+    assert rows["metrics"]["duplicate_rows"] > 0
+    assert rows["metrics"]["null_fraction"] > 0
+    assert rows["metrics"]["unseen_categories"] > 0
+    assert_same_numbers(rows, pushed)
+    assert "5000 row(s) stored as JSON only" in pushed["sources"][0]["notes"][0]
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            tables = conn.execute(sa.text("SELECT table_name FROM mlgate_input_tables")).scalars().all()
+            assert len(tables) == 1
+            assert conn.execute(sa.text(f"SELECT count(*) FROM {tables[0]}")).scalar() == len(frame)
+            assert conn.execute(sa.text("SELECT value FROM mlgate_audit_meta")).scalar() == "2"
+    finally:
+        engine.dispose()
+    # a second pushed-down read migrates nothing and gives the same verdict: the migration is idempotent
+    from mlgate.monitoring import run
+
+    again = run(repo, "credit", "production", window=f"{PUSHDOWN_DAY}..{PUSHDOWN_DAY}", tracking_uri=trained["uri"])
+    assert not any("JSON only" in note for note in again.verdict["sources"][0]["notes"])
+    assert_same_numbers(rows, again.verdict)
+
+
+def test_pushed_down_equals_row_by_row_on_a_small_window(
+    trained: dict[str, Any], served: pd.DataFrame, drifted: tuple[Result, dict[str, Any]]
+) -> None:
+    # 250 rows: scipy's exact KS on the values themselves, as the gates do below 10,000 rows
+    rows, pushed = run_both(trained, trained["repo"], DRIFT_DAY)
+    assert rows["rows"] == 250
+    assert_same_numbers(rows, pushed)
+
+
+def test_pushed_down_equals_row_by_row_on_postgresql(trained: dict[str, Any], postgres: Cluster) -> None:
+    store = AuditStore(postgres.url)
+    frame = production_like(trained, PUSHDOWN_ROWS, seed=5)
+    day = "2025-03-05"
+    try:
+        store.create()
+        write_production(store, trained, frame.iloc[:3000], day, typed=False)
+        write_production(store, trained, frame.iloc[3000:], day, typed=True)
+    finally:
+        store.close()
+    repo = variant(trained, "pushdown-postgres", monitoring_block(audit=postgres.url, labels=False))
+    rows, pushed = run_both(trained, repo, day)
+    assert rows["rows"] == len(frame)
+    assert_same_numbers(rows, pushed)

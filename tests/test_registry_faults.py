@@ -220,3 +220,35 @@ def test_a_tag_write_that_collides_with_a_concurrent_twin_is_repeated(proxy: Fau
     with pytest.raises(MlflowException, match="UNIQUE constraint"):
         registry.set_version_tags(name, 1, {"mlgate.pr": "8"})
     assert len(proxy.failed) == 1 + 3
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MLFLOW_TRACKING_TOKEN": "tok-9f1e"}, "check MLFLOW_TRACKING_TOKEN"),
+        ({"MLFLOW_TRACKING_USERNAME": "ci", "MLFLOW_TRACKING_PASSWORD": "pw-3c7a"}, "MLFLOW_TRACKING_USERNAME and"),
+        ({"MLFLOW_TRACKING_URI": "https://ci:pw-3c7a@mlflow.invalid"}, "the user:password in MLFLOW_TRACKING_URI"),
+        ({}, "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN"),
+    ],
+)
+def test_a_refused_mlflow_credential_names_the_variable_in_use_never_its_value(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str
+) -> None:
+    """The hint follows what the job set (the server-backed cases are in tests/test_topology.py)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, UNAUTHENTICATED
+
+    from mlgate.registry import credentials_refused
+
+    for key in ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    refused = credentials_refused(MlflowException("You are not authenticated.", error_code=UNAUTHENTICATED))
+    assert refused is not None
+    reason, hint = refused
+    assert reason == "the MLflow server refused the credentials (HTTP 401 UNAUTHENTICATED)"
+    assert named in hint
+    assert "tok-9f1e" not in hint
+    assert "pw-3c7a" not in hint
+    assert credentials_refused(MlflowException("no such model", error_code=RESOURCE_DOES_NOT_EXIST)) is None

@@ -71,25 +71,44 @@ def wait_healthy(
     raise RuntimeError(f"{what} not healthy after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-def start_mlflow_server(base: Path, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+def start_mlflow_server(
+    base: Path,
+    port: int | None = None,
+    *,
+    backend: str | None = None,
+    artifacts: str | None = None,
+    proxied: bool = True,
+    env: dict[str, str] | None = None,
+    app_name: str | None = None,
+) -> tuple[str, subprocess.Popen[bytes]]:
     """A real `mlflow server` on 127.0.0.1 (SQLite in ``base``, proxied artifacts); waits for health.
 
     Without ``port`` it binds port 0 (uvicorn's log line says which port it got). Restarting on
     the same ``base`` and the ``port`` of the URL returned brings the same registry back.
+    A team's set-up (mlgate_devkit.topology): ``backend`` (a database URL) instead of SQLite,
+    ``artifacts`` (e.g. ``s3://bucket/mlflow``) served through the server (``proxied``: clients need
+    no object-store key) or, with ``proxied=False``, handed to clients as their artifact root
+    (``--default-artifact-root``: they write the object store themselves); ``env`` adds to the
+    server's environment (its S3 key and endpoint); ``app_name`` is ``--app-name`` (``basic-auth``).
     """
     base.mkdir(parents=True, exist_ok=True)
     log = base / "server.log"
     offset = log_size(log)
-    env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    server_env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"} | (env or {})
+    where = artifacts or str(base / "artifacts")
+    if proxied:
+        storage = ["--artifacts-destination", where]
+    else:
+        storage = ["--no-serve-artifacts", "--default-artifact-root", where]
     cmd = [
         sys.executable,
         "-m",
         "mlflow",
         "server",
         "--backend-store-uri",
-        f"sqlite:///{base / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(base / "artifacts"),
+        backend or f"sqlite:///{base / 'mlflow.db'}",
+        *storage,
+        *(["--app-name", app_name] if app_name else []),
         "--host",
         "127.0.0.1",
         "--port",
@@ -99,7 +118,7 @@ def start_mlflow_server(base: Path, port: int | None = None) -> tuple[str, subpr
     ]
     with log.open("ab") as out:
         # Own process group: the server forks workers, and stopping the group stops them all.
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=server_env, start_new_session=True)
     try:
         url = wait_reported_url(log, offset, proc, UVICORN_STARTED, "mlflow server")
         wait_healthy(url, proc, log)

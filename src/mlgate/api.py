@@ -326,6 +326,7 @@ class ServeOptions:
     audit_timeout: float = 5.0
     ref: str = "HEAD"
     allow_unpinned: bool = False
+    workers: int = 1
     repo: str | None = None
     json_path: str | None = None
 
@@ -364,6 +365,7 @@ def serve(ws: Workspace, opts: ServeOptions, started: Callable[[dict[str, Any]],
         audit_timeout=opts.audit_timeout,
         ref=opts.ref,
         allow_unpinned=opts.allow_unpinned,
+        workers=opts.workers,
     )
     run_serve(ws, opts.model, opts.stage, options, started=record)
     return Served(facts)

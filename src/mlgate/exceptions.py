@@ -207,6 +207,51 @@ class GitError(ExternalServiceError):
     """git failed."""
 
 
+# S3's answers to a request whose key is wrong, unknown, expired or not allowed (AWS, MinIO, moto alike)
+_S3_REFUSALS = frozenset(
+    {
+        "403",  # a HEAD request's refusal: S3 sends no body, so botocore has only the status
+        "AccessDenied",
+        "ExpiredToken",
+        "InvalidAccessKeyId",
+        "InvalidClientTokenId",
+        "InvalidToken",
+        "SignatureDoesNotMatch",
+        "TokenRefreshRequired",
+    }
+)
+S3_CREDENTIALS_HINT = (
+    "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN with temporary keys, or "
+    "AWS_PROFILE) for the S3 endpoint (MLFLOW_S3_ENDPOINT_URL for MLflow's artifacts, the DVC remote's "
+    "endpointurl for data), and that the key may read and write the bucket; see docs/deploy.md"
+)
+
+
+def s3_refusal(err: BaseException) -> str:
+    """Why an S3 call was refused for its credentials (botocore's error code), from ``err``'s chain; '' if not.
+
+    Read from the error's type name and S3's error code, never its message: botocore need not be
+    installed (it comes with the ``s3`` extra) and an S3 answer names no secret. The credentials'
+    values are never part of the result, only what S3 said about them.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        kind = type(current)
+        if kind.__module__.startswith("botocore"):
+            if kind.__name__ == "NoCredentialsError":
+                return "no AWS credentials were found"
+            if kind.__name__ == "PartialCredentialsError":
+                return "the AWS key is incomplete"
+            response = getattr(current, "response", None)
+            code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+            if code in _S3_REFUSALS:
+                return f"S3 refused the AWS credentials ({code})"
+        current = current.__cause__ or current.__context__
+    return ""
+
+
 # Which extra of the mlgate package brings each optional top-level module (pyproject.toml's
 # [project.optional-dependencies]). MLflow brings fastapi, uvicorn and SQLAlchemy with it today,
 # but they are listed under `serve` too: a slimmer MLflow must not turn their absence into a bug.
@@ -221,6 +266,11 @@ EXTRA_OF_MODULE = {
     "xgboost": "byo",
     "lightgbm": "byo",
     "deepchecks": "deepchecks",
+    # MLflow's S3 artifact repository (clients of a server without proxied artifacts) and DVC's S3 remote
+    "boto3": "s3",
+    "botocore": "s3",
+    "dvc_s3": "s3",
+    "s3fs": "s3",
 }
 
 

@@ -12,6 +12,7 @@ import csv
 import difflib
 import hashlib
 import json
+import logging
 import math
 import shutil
 import subprocess
@@ -36,12 +37,14 @@ from mlgate.config import (
     spec_path,
 )
 from mlgate.exceptions import (
+    S3_CREDENTIALS_HINT,
     DvcError,
     ExternalServiceError,
     InvalidInput,
     MlgateError,
     Problem,
     SpecError,
+    s3_refusal,
 )
 
 
@@ -255,16 +258,43 @@ def _changed_hint(rel: str, root: Path) -> str:
     return f"run `dvc add {target}` and commit to record the change, or `dvc checkout {target}` to restore"
 
 
+class _Failures(logging.Handler):
+    """Collects the exceptions DVC logs while it works (it logs a remote's refusal and raises a summary)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.errors: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.errors.append(record.exc_info[1])
+
+
 def dvc_pull(rel: str, root: Path) -> None:
-    """Fetch ``rel`` from the repo's default DVC remote into the workspace."""
+    """Fetch ``rel`` from the repo's default DVC remote into the workspace.
+
+    DVC logs why a remote failed (S3's refusal of a key, as botocore raised it) and raises only
+    "N files failed to download": the logged errors are read too, so that a refused key says which
+    variables to check (exit 3), never their values.
+    """
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    failures = _Failures()
+    loggers = [logging.getLogger(name) for name in ("dvc", "dvc_data", "dvc_objects")]
+    for logger in loggers:
+        logger.addHandler(failures)
     try:
         with Repo(str(root)) as repo:
             repo.pull(targets=[str(root / rel)])
     except DvcException as err:
+        refused = next(filter(None, (s3_refusal(e) for e in [err, *failures.errors])), "")
+        if refused:
+            raise DvcError(f"dvc pull {rel} failed: {refused}", hint=S3_CREDENTIALS_HINT) from err
         raise DvcError(f"dvc pull {rel} failed: {err}") from err
+    finally:
+        for logger in loggers:
+            logger.removeHandler(failures)
 
 
 def _dvc(root: Path, args: list[str], error: type[MlgateError], hint: str = "") -> None:
@@ -595,15 +625,41 @@ def prepare_columns(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     Numeric columns keep integer dtypes when the file holds integers: the model signature is
     inferred from these frames, and MLflow refuses to score int64 input against a double
     column ("can not safely convert"), so casting here would reject the very file we trained on.
+    The result is a new frame; a column it leaves as it was shares its memory with ``frame`` (every
+    caller passes a frame it just read, and a million-row copy costs half a second).
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)
     for column in spec.inputs.numeric:
         out[column] = pd.to_numeric(out[column])
     for column in [*spec.inputs.categorical, *spec.inputs.text]:  # missing text stays None: integrity counts it
-        # pandas-stubs has no overload for where(..., None); pandas puts None where the mask is False
-        out[column] = out[column].astype("object").where(out[column].notna(), None)  # type: ignore[call-overload]
-        out[column] = out[column].map(lambda v: v if v is None else str(v))
+        out[column] = _as_strings(out[column])
     return out
+
+
+def _as_strings(values: pd.Series) -> pd.Series:
+    """``values`` as Python strings, missing values as None (``str(v)`` of each present value).
+
+    The common columns skip the per-value Python call: strings are already themselves, and an
+    integer or boolean column has one text per distinct value (converted once per value, then
+    taken). Any other column (floats, where -0.0 and 0.0 are equal but print apart; mixed
+    objects) is converted value by value.
+    """
+    present = values.notna()
+    # pandas-stubs has no overload for where(..., None); pandas puts None where the mask is False
+    objects = values.astype("object").where(present, None)  # type: ignore[call-overload]
+    dtype = values.dtype
+    if dtype == object and pd.api.types.infer_dtype(objects, skipna=True) in ("string", "empty"):
+        if all(type(v) is str for v in pd.unique(objects[present])):  # not a str subclass: str(v) is v
+            return objects
+    elif (
+        (pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+        and dtype != object
+        and not isinstance(dtype, pd.CategoricalDtype)
+    ):
+        codes, uniques = pd.factorize(objects, use_na_sentinel=True)
+        texts = np.array([str(v) for v in uniques] + [None], dtype=object)
+        return pd.Series(texts[codes], index=values.index, name=values.name)
+    return objects.map(lambda v: v if v is None else str(v))
 
 
 def split_settings(spec: ModelSpec) -> dict[str, Any]:

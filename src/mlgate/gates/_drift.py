@@ -624,3 +624,200 @@ def categorical_drift(
         bins=int(present.sum()),
         notes=notes,
     )
+
+
+# --------------------------------------------------------------------------- from aggregates (monitor pushed down)
+#
+# ``mlgate monitor`` counts production values inside the audit store instead of reading them: per
+# numeric feature, how many values fall below, on and between sorted thresholds (the PSI cut points
+# and reference values: :func:`coarse_thresholds`, then :func:`refined_thresholds`); per
+# categorical feature, the rows per value. Both carry every fact the functions above use: the PSI
+# counts at the cut points, and the KS statistic, whose extremes lie at reference values (largest
+# F_ref - F_cur) or at the last current value before the next reference value (largest
+# F_cur - F_ref), i.e. at the end of a cell. The floats are the same ``i/n1 - j/n2`` as above.
+
+
+COARSE_THRESHOLDS = 2048
+"""Reference values in the first, coarse count of :func:`coarse_thresholds` (a store's per-row cost grows with it)."""
+
+
+def coarse_thresholds(ref_col: pd.Series, name: str, settings: DriftSettings) -> NDArray[Any]:
+    """A first, small threshold set: the PSI cut points and about 2,048 reference values, its smallest and largest.
+
+    Counting the current values against it is cheap; :func:`refined_thresholds` then adds the
+    reference values only where the KS maximum can lie.
+    """
+    ref = _sorted_keys(ref_col, name, "reference")
+    distinct = np.unique(ref)
+    picked = distinct[
+        np.unique(np.linspace(0, distinct.size - 1, min(COARSE_THRESHOLDS, distinct.size)).round()).astype(np.int64)
+    ]
+    return _floats(np.union1d(picked, _quantile_edges(ref, settings.psi_bins)))
+
+
+def refined_thresholds(ref_col: pd.Series, name: str, coarse: NDArray[Any], cells: NDArray[Any]) -> NDArray[Any]:
+    """``coarse`` plus the reference values inside the coarse cells where the KS statistic's maximum may lie.
+
+    From the coarse counts, every threshold gives a lower bound of the statistic (an ECDF gap at
+    any point is at most the largest), and every open cell ``(a, b)`` an upper bound of the gaps
+    inside it (``F_ref`` and ``F_cur`` each lie between their values at ``a`` and just below
+    ``b``). A cell whose upper bound is below the best lower bound cannot hold the maximum; the
+    others get all their reference values, so the statistic computed on the refined counts
+    (:func:`numeric_drift_from_cells`) is the exact one.
+    """
+    ref = _sorted_keys(ref_col, name, "reference")
+    n1 = ref.size
+    c_keys = _keys(np.asarray(coarse, dtype=np.float64))
+    cells = np.asarray(cells, dtype=np.int64)
+    n2 = int(cells.sum())
+    if n2 == 0 or c_keys.size < 2:
+        return np.asarray(coarse, dtype=np.float64)
+    through = np.cumsum(cells)
+    le, lt = through[1::2], through[0:-1:2]  # current values <= / < each threshold
+    ref_le = np.searchsorted(ref, c_keys, side="right")
+    ref_lt = np.searchsorted(ref, c_keys, side="left")
+    lower = max(float(np.abs(ref_le / n1 - le / n2).max()), float(np.abs(ref_lt / n1 - lt / n2).max()))
+    upper = np.maximum(ref_lt[1:] / n1 - le[:-1] / n2, lt[1:] / n2 - ref_le[:-1] / n1)
+    open_cells = np.flatnonzero(upper >= lower - 1e-12)
+    if not open_cells.size:
+        return np.asarray(coarse, dtype=np.float64)
+    distinct = np.unique(ref)
+    starts = np.searchsorted(distinct, c_keys[open_cells], side="right")
+    ends = np.searchsorted(distinct, c_keys[open_cells + 1], side="left")
+    inside = [distinct[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True) if b > a]
+    if not inside:
+        return np.asarray(coarse, dtype=np.float64)
+    return _floats(np.union1d(c_keys, np.concatenate(inside)))
+
+
+def numeric_drift_from_cells(
+    name: str,
+    ref_col: pd.Series,
+    thresholds: NDArray[Any],
+    cells: NDArray[Any],
+    current_rows: int,
+    settings: DriftSettings,
+    current_values: NDArray[Any] | None = None,
+    kind: str = "numeric",
+) -> FeatureDrift:
+    """:func:`_numeric_drift` from the current data's cell counts (see :func:`refined_thresholds`).
+
+    ``cells`` has ``2 * len(thresholds) + 1`` counts (below the first threshold, on it, between it
+    and the next, ...); ``current_rows`` counts the current rows, missing ones included. When both
+    samples are small enough for scipy's exact KS distribution the caller passes the current
+    non-missing values (``current_values``, at most 10,000) and the test runs on them.
+    """
+    ref = _sorted_keys(ref_col, name, "reference")
+    t_keys = _keys(np.asarray(thresholds, dtype=np.float64))
+    cells = np.asarray(cells, dtype=np.int64)
+    n2 = int(cells.sum())
+    if n2 == 0:
+        raise ValueError(f"drift: numeric feature '{name}' has no non-missing value in the current data")
+    through = np.cumsum(cells)  # current values <= the end of each cell
+    le = through[1::2]  # current values <= thresholds[j]
+    edges = _quantile_edges(ref, settings.psi_bins)
+    ref_counts = np.diff(np.concatenate(([0], np.searchsorted(ref, edges, side="right"), [ref.size])))
+    cur_le_edges = le[np.searchsorted(t_keys, edges)]
+    cur_counts = np.diff(np.concatenate(([0], cur_le_edges, [n2])))
+    psi = psi_from_shares(ref_counts / ref.size, cur_counts / n2, settings.psi_epsilon)
+    n1 = ref.size
+    if current_values is not None and max(n1, n2) <= _KS_EXACT_MAX_N:
+        cur_keys = _keys(np.asarray(current_values, dtype=np.float64))
+        cur_keys.sort()
+        ks, pvalue = _ks_2samp(ref, cur_keys)
+    else:
+        distinct = np.intersect1d(np.unique(ref), t_keys)  # the reference values counted at (all, or refined)
+        ref_le_t = np.searchsorted(ref, t_keys, side="right")  # reference values <= each threshold
+        # largest F_ref - F_cur: at the reference's values among the thresholds (see refined_thresholds)
+        at = np.searchsorted(t_keys, distinct)
+        up = np.searchsorted(ref, distinct, side="right") / n1
+        up -= le[at] / n2
+        max_s = float(up.max())
+        # largest F_cur - F_ref: at the end of each non-empty cell; F_ref there is that of the threshold below
+        ref_le_cell = np.concatenate(([0], np.repeat(ref_le_t, 2)))
+        full = cells > 0
+        down = through[full] / n2
+        down -= ref_le_cell[full] / n1
+        min_s = min(max(float(down.max()), 0.0), 1.0)
+        ks = max(max_s, min_s)
+        m, n = sorted([float(n1), float(n2)], reverse=True)
+        pvalue = float(np.clip(_kstwo_sf(ks, float(np.round(m * n / (m + n)))), 0, 1))
+    notes = []
+    missing_ref, missing_cur = len(ref_col) - ref.size, current_rows - n2
+    if missing_ref or missing_cur:
+        notes.append(f"dropped missing values: {missing_ref} reference, {missing_cur} current rows")
+    return FeatureDrift(
+        feature=name,
+        kind=kind,
+        psi=psi,
+        ks_statistic=ks,
+        ks_pvalue=pvalue,
+        chi2_statistic=None,
+        chi2_pvalue=None,
+        unseen_categories=[],
+        unseen_count=0,
+        drifted=bool(psi > settings.feature_psi_threshold),
+        reference_rows=int(n1),
+        current_rows=n2,
+        bins=int(edges.size + 1),
+        notes=notes,
+    )
+
+
+def categorical_drift_from_counts(
+    name: str, ref_col: pd.Series, values: list[Any], counts: list[int], current_rows: int, settings: DriftSettings
+) -> FeatureDrift:
+    """:func:`_categorical_drift` from the current data's rows per value (``current_rows`` counts missing ones too).
+
+    The current values come grouped, not in order of appearance: unseen categories of equal
+    counts are listed by their text (the row-reading path lists them as first seen).
+    """
+    order = sorted(range(len(values)), key=lambda i: _label(values[i]))
+    values = [values[i] for i in order]
+    counts = [counts[i] for i in order]
+    ref_codes, ref_uniques = _codes(ref_col)
+    cur_uniques = np.empty(len(values), dtype=object)
+    cur_uniques[:] = values
+    cur_by_own = np.asarray(counts, dtype=np.int64)
+    to_ref = pd.Index(ref_uniques, dtype=object).get_indexer(pd.Index(cur_uniques, dtype=object))
+    new = to_ref < 0
+    k_ref = ref_uniques.size
+    to_union = to_ref.copy()
+    to_union[new] = k_ref + np.arange(int(new.sum()))
+    k = k_ref + int(new.sum())
+    ref_counts = np.bincount(ref_codes + 1, minlength=k_ref + 1)[1:]
+    cur_counts = np.zeros(k, dtype=np.int64)
+    np.add.at(cur_counts, to_union, cur_by_own)
+    ref_counts = np.concatenate([ref_counts, np.zeros(k - k_ref, dtype=np.int64)])
+    n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
+    for label, n in (("reference", n_ref), ("current", n_cur)):
+        if n == 0:
+            raise ValueError(f"drift: categorical feature '{name}' has no non-missing value in the {label} data")
+    present = (ref_counts + cur_counts) > 0
+    ref_counts, cur_counts = ref_counts[present], cur_counts[present]
+    psi = psi_from_shares(ref_counts / n_ref, cur_counts / n_cur, settings.psi_epsilon)
+    chi2_stat, chi2_p = chi2_homogeneity(ref_counts, cur_counts)
+    unseen_values = cur_uniques[new]
+    unseen_rows = cur_by_own[new]
+    ranked = np.argsort(-unseen_rows, kind="stable")
+    notes = []
+    missing_ref, missing_cur = len(ref_col) - n_ref, current_rows - n_cur
+    if missing_ref or missing_cur:
+        notes.append(f"dropped missing values: {missing_ref} reference, {missing_cur} current rows")
+    return FeatureDrift(
+        feature=name,
+        kind="categorical",
+        psi=psi,
+        ks_statistic=None,
+        ks_pvalue=None,
+        chi2_statistic=chi2_stat,
+        chi2_pvalue=chi2_p,
+        unseen_categories=[_label(unseen_values[i]) for i in ranked[:MAX_UNSEEN_LISTED]],
+        unseen_count=int(unseen_rows.sum()),
+        drifted=bool(psi > settings.feature_psi_threshold),
+        reference_rows=n_ref,
+        current_rows=n_cur,
+        unseen_distinct=int(new.sum()),
+        bins=int(present.sum()),
+        notes=notes,
+    )

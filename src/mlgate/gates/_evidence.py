@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from mlgate.gates import _metrics as metrics
+
 MAX_CURVE_POINTS = 101
 TOP_FEATURES = 15
 IMPORTANCE_ROWS = 2000
@@ -89,39 +91,42 @@ def downsample(*columns: NDArray[Any], points: int = MAX_CURVE_POINTS) -> list[l
 def classification_evidence(
     y_true: Any, predicted: Any, proba: NDArray[Any] | None, classes: list[Any], pos: Any
 ) -> dict[str, Any]:
-    """Confusion matrix, per-class metrics, and (binary, with probabilities) ROC and PR curves."""
-    from sklearn import metrics as m
+    """Confusion matrix, per-class metrics, and (binary, with probabilities) ROC and PR curves.
 
-    y, pred = np.asarray(y_true), np.asarray(predicted)
-    matrix = m.confusion_matrix(y, pred, labels=classes)
-    precision, recall, f1, support = m.precision_recall_fscore_support(y, pred, labels=classes, zero_division=0)
+    From the aggregates of :mod:`mlgate.gates._metrics` (the labels hashed once, the positive
+    score sorted once): scikit-learn's ``confusion_matrix``, ``precision_recall_fscore_support``,
+    ``roc_curve`` and ``precision_recall_curve`` values without a scan or sort per function.
+    """
+    confusion = metrics.Confusion.of(y_true, predicted)
+    report = metrics.class_report(confusion, classes)
     out: dict[str, Any] = {
         "classes": [plain(c) for c in classes],
-        "confusion": {"labels": [plain(c) for c in classes], "matrix": matrix.tolist()},
+        "confusion": {"labels": [plain(c) for c in classes], "matrix": report.matrix.tolist()},
         "per_class": [
             {
                 "class": plain(c),
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(support[i]),
+                "precision": float(report.precision[i]),
+                "recall": float(report.recall[i]),
+                "f1": float(report.f1[i]),
+                "support": int(report.support[i]),
             }
             for i, c in enumerate(classes)
         ],
     }
     if proba is not None and len(classes) == 2 and pos in classes:
-        hit, score = y == pos, np.asarray(proba)[:, classes.index(pos)]
-        if 0 < hit.sum() < len(hit):  # both classes present: the curves are defined
-            fpr, tpr, _ = m.roc_curve(hit, score)
-            prec, rec, _ = m.precision_recall_curve(hit, score)
+        hit = np.asarray(y_true) == pos
+        table = metrics.ScoreCounts.of(hit, np.asarray(proba)[:, classes.index(pos)])
+        if 0 < table.positives.sum() < table.rows:  # both classes present: the curves are defined
+            fpr, tpr = metrics.roc_points(table)
+            prec, rec = metrics.pr_points(table)
             fpr_s, tpr_s = downsample(fpr, tpr)
             rec_s, prec_s = downsample(rec[::-1], prec[::-1])  # recall ascending, as it is drawn
             out["positive_label"] = plain(pos)
-            out["roc"] = {"fpr": fpr_s, "tpr": tpr_s, "auc": float(m.roc_auc_score(hit, score)), "points": len(fpr)}
+            out["roc"] = {"fpr": fpr_s, "tpr": tpr_s, "auc": metrics.roc_auc(table), "points": len(fpr)}
             out["pr"] = {
                 "recall": rec_s,
                 "precision": prec_s,
-                "average_precision": float(m.average_precision_score(hit, score)),
+                "average_precision": metrics.average_precision(table),
                 "prevalence": float(hit.mean()),
                 "points": len(rec),
             }
@@ -136,7 +141,10 @@ def _scorer(task: str, classes: list[Any] | None, pos: Any) -> tuple[str, Callab
     from sklearn import metrics as m
 
     if task == "classification" and classes is not None and len(classes) == 2:
-        return "roc_auc", lambda y, p: float(m.roc_auc_score(np.asarray(y) == pos, p[:, classes.index(pos)]))
+        # scikit-learn's roc_auc_score from one sort (mlgate.gates._metrics), called once per shuffled copy
+        return "roc_auc", lambda y, p: metrics.roc_auc(
+            metrics.ScoreCounts.of(np.asarray(y) == pos, p[:, classes.index(pos)])
+        )
     if task == "classification":
         labels = np.asarray(classes)
         return "accuracy", lambda y, p: float(m.accuracy_score(y, labels[p.argmax(axis=1)]))

@@ -21,7 +21,8 @@ the Spark engine calls them):
 - :class:`Confusion` — the labels present in the true or decided labels (sorted, as scikit-learn's
   ``unique_labels``) and the count of rows per (true, decided) pair (``Confusion.of(y, decided)``);
   :func:`threshold_metrics` gives accuracy, balanced accuracy, precision, recall and F1 from it
-  (for ``pos``: binary, else macro over the present labels).
+  (for ``pos``: binary, else macro over the present labels); :func:`class_report` the per-class table
+  of the evidence. :func:`roc_points` and :func:`pr_points` are the curves themselves.
 - :func:`log_loss` — the mean of ``-log(clip(p))`` over the probabilities given to each row's true
   class (``p`` and optional counts per distinct value); :data:`PROBABILITY_EPS` is the clip.
 - :class:`RegressionSums` and :func:`regression_from_sums` — R², RMSE, MAE and MAPE from sums
@@ -103,37 +104,55 @@ def _curve(table: ScoreCounts) -> tuple[NDArray[np.float64], NDArray[np.float64]
     return fps, tps
 
 
-def roc_auc(table: ScoreCounts) -> float:
-    """Area under the ROC curve (scikit-learn's ``roc_auc_score``): NaN unless both classes are present.
+def roc_points(table: ScoreCounts) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The ROC curve's (false positive rates, true positive rates): scikit-learn's ``roc_curve``.
 
-    The curve's points are the distinct thresholds (tied scores make one diagonal step, worth half a
-    pair each: the Mann-Whitney statistic), collinear points dropped as ``drop_intermediate`` does,
-    integrated by the trapezoid rule in scikit-learn's order of operations.
+    One point per distinct threshold, highest first, after (0, 0); collinear points dropped as
+    ``drop_intermediate`` does. Both classes must be present (see :func:`roc_auc`).
     """
-    if not table.positives.sum() or not table.negatives.sum():
-        return float("nan")
     fps, tps = _curve(table)
     if len(fps) > 2:
         keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
         fps, tps = fps[keep], tps[keep]
     fps, tps = np.r_[0, fps], np.r_[0, tps]
-    fpr, tpr = fps / fps[-1], tps / tps[-1]
+    return fps / fps[-1], tps / tps[-1]
+
+
+def roc_auc(table: ScoreCounts) -> float:
+    """Area under the ROC curve (scikit-learn's ``roc_auc_score``): NaN unless both classes are present.
+
+    The curve's points are the distinct thresholds (tied scores make one diagonal step, worth half a
+    pair each: the Mann-Whitney statistic), integrated by the trapezoid rule in scikit-learn's order
+    of operations.
+    """
+    if not table.positives.sum() or not table.negatives.sum():
+        return float("nan")
+    fpr, tpr = roc_points(table)
     return float((np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0).sum())
 
 
-def average_precision(table: ScoreCounts) -> float:
-    """Average precision (scikit-learn's ``average_precision_score``): the step sum of precision over recall.
+def pr_points(table: ScoreCounts) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The precision-recall curve's (precisions, recalls): scikit-learn's ``precision_recall_curve``.
 
-    Without positives recall is taken as 1 at every threshold (scikit-learn's convention), so it is 0.
+    Recall descending from the lowest threshold, ending at (precision 1, recall 0). Without
+    positives recall is taken as 1 at every threshold (scikit-learn's convention).
     """
-    if not len(table.scores):
-        return float("nan")
     fps, tps = _curve(table)
     ps = tps + fps
     precision = np.zeros_like(tps)
     np.divide(tps, ps, out=precision, where=ps != 0)
     recall = np.ones_like(tps) if tps[-1] == 0 else tps / tps[-1]
-    precision, recall = np.r_[precision[::-1], 1], np.r_[recall[::-1], 0]
+    return np.r_[precision[::-1], 1], np.r_[recall[::-1], 0]
+
+
+def average_precision(table: ScoreCounts) -> float:
+    """Average precision (scikit-learn's ``average_precision_score``): the step sum of precision over recall.
+
+    Without positives it is 0 (recall never moves); without rows NaN.
+    """
+    if not len(table.scores):
+        return float("nan")
+    precision, recall = pr_points(table)
     return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
 
 
@@ -209,6 +228,14 @@ def _ratio(numerator: NDArray[Any], denominator: NDArray[Any]) -> NDArray[np.flo
     return out
 
 
+def _prf(
+    tp: NDArray[Any], true_sum: NDArray[Any], pred_sum: NDArray[Any]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Precision, recall and F1 per label (scikit-learn's ``precision_recall_fscore_support``, F1 as its F-beta)."""
+    f1 = _ratio(2.0 * tp.astype(np.float64), 1.0 * true_sum.astype(np.float64) + pred_sum.astype(np.float64))
+    return _ratio(tp, pred_sum), _ratio(tp, true_sum), f1
+
+
 def threshold_metrics(confusion: Confusion, pos: Any = None) -> dict[str, float]:
     """Accuracy, balanced accuracy, precision, recall and F1 of decided labels.
 
@@ -223,6 +250,7 @@ def threshold_metrics(confusion: Confusion, pos: Any = None) -> dict[str, float]
     with np.errstate(divide="ignore", invalid="ignore"):
         per_class = diag / true_sum
     per_class = per_class[~np.isnan(per_class)]
+    tp = diag
     if pos is not None:
         if len(labels) > 2:
             raise ValueError(
@@ -232,13 +260,9 @@ def threshold_metrics(confusion: Confusion, pos: Any = None) -> dict[str, float]
         if pos not in labels and len(labels) >= 2:
             raise ValueError(f"pos_label={pos!r} is not a valid label. It should be one of {labels}")
         at = [labels.index(pos)] if pos in labels else []
-        tp = diag[at] if at else np.zeros(1, dtype=np.int64)
-        true_sum = true_sum[at] if at else np.zeros(1, dtype=np.int64)
-        pred_sum = pred_sum[at] if at else np.zeros(1, dtype=np.int64)
-    else:
-        tp = diag
-    precision, recall = _ratio(tp, pred_sum), _ratio(tp, true_sum)
-    f1 = _ratio(2.0 * tp.astype(np.float64), 1.0 * true_sum.astype(np.float64) + pred_sum.astype(np.float64))
+        none = np.zeros(1, dtype=np.int64)
+        tp, true_sum, pred_sum = (a[at] if at else none for a in (diag, true_sum, pred_sum))
+    precision, recall, f1 = _prf(tp, true_sum, pred_sum)
     return {
         "accuracy": float(diag.sum() / rows) if rows else float("nan"),
         "balanced_accuracy": float(np.mean(per_class)) if len(per_class) else float("nan"),
@@ -246,6 +270,36 @@ def threshold_metrics(confusion: Confusion, pos: Any = None) -> dict[str, float]
         "recall": float(np.average(recall)),
         "f1": float(np.average(f1)),
     }
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    """Per class of ``classes`` (in that order): the confusion matrix and precision, recall, F1, support.
+
+    scikit-learn's ``confusion_matrix(..., labels=classes)`` and ``precision_recall_fscore_support(...,
+    labels=classes, zero_division=0)``: rows whose labels are not among ``classes`` count only in the
+    sums that include them (a decision for another label is no class's true positive).
+    """
+
+    matrix: NDArray[np.int64]
+    precision: NDArray[np.float64]
+    recall: NDArray[np.float64]
+    f1: NDArray[np.float64]
+    support: NDArray[np.int64]
+
+
+def class_report(confusion: Confusion, classes: list[Any]) -> ClassReport:
+    """The :class:`ClassReport` of ``classes`` from the confusion counts."""
+    where = {label: i for i, label in enumerate(confusion.labels)}
+    at = np.array([where.get(c, -1) for c in classes], dtype=np.intp)
+    # a class no row has: a zero row and column, appended so that index -1 reads it
+    k = len(confusion.labels)
+    padded = np.zeros((k + 1, k + 1), dtype=np.int64)
+    padded[:k, :k] = confusion.counts
+    true_sum, pred_sum = padded.sum(axis=1)[at], padded.sum(axis=0)[at]
+    tp = padded[at, at]
+    precision, recall, f1 = _prf(tp, true_sum, pred_sum)
+    return ClassReport(padded[np.ix_(at, at)], precision, recall, f1, true_sum)
 
 
 # --------------------------------------------------------------------------- rows

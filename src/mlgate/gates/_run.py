@@ -241,6 +241,7 @@ class Evaluation:
         self.champion_skip = champion_skip
         self._drift: list[drift.FeatureDrift] | None = None
         self._groups: dict[str, pd.Series] = {}
+        self._integrity: integrity.IntegrityData | None = None
 
     # -- performance
     def performance(self, rule: PerformanceRule) -> Measurement | Skip:
@@ -358,9 +359,14 @@ class Evaluation:
 
     # -- integrity
     def integrity_data(self) -> integrity.IntegrityData:
-        """The integrity gate's view of the data: train, holdout, features, target, signature."""
+        """The integrity gate's view of the data: train, holdout, features, target, signature.
+
+        One for every integrity rule: it keeps the stacked rows and their hashes between the metrics.
+        """
+        if self._integrity is not None:
+            return self._integrity
         spec = self.ctx.spec
-        return integrity.IntegrityData(
+        self._integrity = integrity.IntegrityData(
             train=self.data.train,
             holdout=self.data.holdout,
             numeric=spec.inputs.numeric,
@@ -369,6 +375,7 @@ class Evaluation:
             target=spec.target_column,
             signature=self.signature,
         )
+        return self._integrity
 
     def _integrity_problem(self, rule: IntegrityRule) -> Measurement | Skip | None:
         """Why the rule does not apply (Skip) or cannot be measured (failed) for this spec, else None."""

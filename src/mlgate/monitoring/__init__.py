@@ -21,11 +21,12 @@ if TYPE_CHECKING:
     from mlgate.monitoring._estimate import METHOD, TOLERANCE, Estimate, estimate, expected_accuracy, expected_roc_auc
     from mlgate.monitoring._labels import LABEL, Labelled
     from mlgate.monitoring._measure import Measurements, Subject
+    from mlgate.monitoring._pushdown import PushedAudit, PushedMeasurements
     from mlgate.monitoring._reference import load_reference
     from mlgate.monitoring._retrain import RetrainAction, branch_name, propose
     from mlgate.monitoring._run import MonitoringResult, run
     from mlgate.monitoring._schedule import due, monitored_models
-    from mlgate.monitoring._sources import AT, SCORE, SourceReport, Traffic
+    from mlgate.monitoring._sources import AT, SCORE, Served, SourceReport, Traffic
     from mlgate.monitoring._verdict import SCHEMA, MonitoringVerdict
     from mlgate.monitoring._window import Window, duration, resolve
 
@@ -45,7 +46,10 @@ __all__ = [
     "MonitorOutcome",
     "MonitoringResult",
     "MonitoringVerdict",
+    "PushedAudit",
+    "PushedMeasurements",
     "RetrainAction",
+    "Served",
     "SourceReport",
     "Subject",
     "Traffic",
@@ -90,6 +94,9 @@ _LAZY: dict[str, str] = {
     "TOLERANCE": "_estimate:TOLERANCE",
     "Traffic": "_sources:Traffic",
     "Window": "_window:Window",
+    "PushedAudit": "_pushdown:PushedAudit",
+    "PushedMeasurements": "_pushdown:PushedMeasurements",
+    "Served": "_sources:Served",
     "branch_name": "_retrain:branch_name",
     "custody_alert": "_command:custody_alert",
     "due": "_schedule:due",

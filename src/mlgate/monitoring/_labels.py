@@ -11,6 +11,7 @@ verdict states how many rows are old enough that their outcome should be known.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,23 +55,40 @@ class Labelled:
 
 def join_labels(ctx: ModelContext, rows: pd.DataFrame, end: datetime) -> Labelled | None:
     """The production ``rows`` joined to their outcomes; None when the spec names no labels."""
+    return join_label_chunks(ctx, [rows], end)
+
+
+def join_label_chunks(ctx: ModelContext, chunks: Iterable[pd.DataFrame], end: datetime) -> Labelled | None:
+    """:func:`join_labels` over production rows given a chunk at a time (the outcomes read once).
+
+    Memory is bounded by the outcomes and the labelled rows, not by the window: the pushed-down
+    monitor streams the window's keys and scores through here.
+    """
     spec = ctx.spec.monitoring.labels
     if spec is None:
         return None
     outcomes, source = _outcomes(ctx)
     keys = list(spec.id_columns)
-    present = [k for k in keys if k in rows.columns]
-    eligible = int((rows[AT] <= pd.Timestamp(end - timedelta(days=spec.delay_days))).sum()) if len(rows) else 0
-    if len(present) < len(keys) or not len(rows):
-        empty = pd.DataFrame({SCORE: pd.Series(dtype=float), AT: rows[AT].iloc[:0], LABEL: pd.Series(dtype=object)})
-        return Labelled(empty, len(rows), eligible, spec.delay_days, source)
-    left = rows[[*keys, SCORE, AT]].dropna(subset=keys)
-    left = left.assign(**{k: _as_text(left[k]) for k in keys})
-    right = outcomes.assign(**{k: _as_text(outcomes[k]) for k in keys})
-    right = right.drop_duplicates(subset=keys, keep="last").rename(columns={spec.label_column: LABEL})
-    joined = left.merge(right[[*keys, LABEL]], on=keys, how="inner")
-    joined = joined[joined[LABEL].notna()].reset_index(drop=True)
-    return Labelled(joined[[SCORE, AT, LABEL]], len(rows), eligible, spec.delay_days, source)
+    right = outcomes.assign(**{k: _as_text(outcomes[k]) for k in keys}) if all(k in outcomes for k in keys) else None
+    if right is not None:
+        right = right.drop_duplicates(subset=keys, keep="last").rename(columns={spec.label_column: LABEL})
+    total, eligible, parts = 0, 0, []
+    cutoff = pd.Timestamp(end - timedelta(days=spec.delay_days))
+    for rows in chunks:
+        total += len(rows)
+        eligible += int((rows[AT] <= cutoff).sum()) if len(rows) else 0
+        present = [k for k in keys if k in rows.columns]
+        if len(present) < len(keys) or not len(rows) or right is None:
+            parts.append(
+                pd.DataFrame({SCORE: pd.Series(dtype=float), AT: rows[AT].iloc[:0], LABEL: pd.Series(dtype=object)})
+            )
+            continue
+        left = rows[[*keys, SCORE, AT]].dropna(subset=keys)
+        left = left.assign(**{k: _as_text(left[k]) for k in keys})
+        joined = left.merge(right[[*keys, LABEL]], on=keys, how="inner")
+        parts.append(joined.loc[joined[LABEL].notna(), [SCORE, AT, LABEL]])
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({SCORE: [], AT: [], LABEL: []})
+    return Labelled(frame.reset_index(drop=True), total, eligible, spec.delay_days, source)
 
 
 def _as_text(values: pd.Series) -> pd.Series:

@@ -82,6 +82,15 @@ class Measurements:
         """The production features (None: no source gave them)."""
         return self.traffic.features
 
+    @property
+    def rows(self) -> int:
+        """Rows of the measured version in the window."""
+        return len(self.traffic.rows)
+
+    def score_mean(self) -> float:
+        """Mean production score (NaN without scores)."""
+        return float(np.nanmean(self.scores)) if self.scores.size and not np.isnan(self.scores).all() else float("nan")
+
     def _columns(self, wanted: list[str] | None) -> Features:
         spec = self.subject.features
         keep = set(wanted) if wanted is not None else None
@@ -181,7 +190,7 @@ class Measurements:
         label = "PSI" if metric == "prediction_psi" else "KS statistic"
         text = (
             f"{label} {value:.3g} of the {found.feature} (reference mean {np.nanmean(self.reference_scores):.3g}, "
-            f"production mean {np.nanmean(self.scores):.3g}, {found.current_rows} rows)"
+            f"production mean {self.score_mean():.3g}, {found.current_rows} rows)"
         )
         return Measurement(value=value, explanation=text, details={"prediction": found.as_dict()})
 
@@ -275,7 +284,7 @@ class Measurements:
 
     def volume(self) -> Measurement:
         """Rows of the measured version in the window."""
-        rows = len(self.traffic.rows)
+        rows = self.rows
         return Measurement(value=float(rows), explanation=f"{rows} predictions of the measured version in the window")
 
     # -- one entry point

@@ -30,8 +30,9 @@ from mlgate.data import model_input
 from mlgate.exceptions import ExternalServiceError
 from mlgate.gates import Status, decide
 from mlgate.monitoring._estimate import Estimate
-from mlgate.monitoring._labels import join_labels
+from mlgate.monitoring._labels import join_label_chunks, join_labels
 from mlgate.monitoring._measure import Measurements, Subject
+from mlgate.monitoring._pushdown import PushedAudit, PushedMeasurements
 from mlgate.monitoring._reference import load_reference
 from mlgate.monitoring._sources import Served, configured, read_traffic
 from mlgate.monitoring._verdict import MonitoringVerdict, evaluate_rules, retrain
@@ -81,11 +82,15 @@ def run(
     progress: Progress = lambda _msg: None,
     now: datetime | None = None,
     ref: str = "HEAD",
+    pushdown: bool = True,
 ) -> MonitoringResult:
     """Monitor ``models:/NAME@STAGE`` over a window and record the verdict (see the module docstring).
 
     A stage whose alias disagrees with release.yaml at git ``ref`` is not judged (exit 1): the
     verdict would describe a version no merged promotion put there. A pinned digest is checked on load.
+    With an audit store as the only source (and no text feature), the window is aggregated in the
+    store (:mod:`~mlgate.monitoring._pushdown`); ``pushdown=False`` reads it row by row instead
+    (the reference path the tests compare with).
     """
     started = time.perf_counter()
     ws = Workspace.of(root, tracking_uri)
@@ -95,7 +100,8 @@ def run(
     refuse_predictions(ctx, "monitor")
     check_stage(ctx, stage)
     span = resolve(since, window, ctx.spec.monitoring.frequency, now)
-    configured(ctx)
+    audit_url, scores_folder = configured(ctx)
+    pushable = pushdown and audit_url is not None and scores_folder is None and not ctx.spec.inputs.text
     registry = ws.registry
     # an unpinned stage is still judged (monitoring reports, it serves nothing); the alias must agree
     mv, wanted = custody.resolve(registry, root, name, stage, ref=ref, allow_unpinned=True)
@@ -108,7 +114,13 @@ def run(
         plan, model = model_plan(ctx, mv, stage, loaded)
         served = Served(stage, mv.version, list(plan.features), plan.task, plan.positive)
         mark = time.perf_counter()
-        traffic = read_traffic(ctx, served, span, progress)
+        pushed: PushedAudit | None = None
+        if pushable and audit_url is not None:
+            progress(f"aggregating the audit store: {name}@{stage} v{mv.version}, {span.asked}")
+            pushed = PushedAudit(audit_url, name, served, span)
+            traffic = pushed.traffic()
+        else:
+            traffic = read_traffic(ctx, served, span, progress)
         seconds["sources"] = round(time.perf_counter() - mark, 3)
         mark = time.perf_counter()
         progress("loading the reference data and scoring it with the same version")
@@ -116,16 +128,30 @@ def run(
         reference_scores = _scores(model, plan, reference.scored)
         seconds["reference"] = round(time.perf_counter() - mark, 3)
     mark = time.perf_counter()
-    progress(f"measuring {len(traffic.rows)} production rows against {len(reference.frame)} reference rows")
-    labelled = join_labels(ctx, traffic.rows, span.end)
     threshold = ctx.spec.decision.threshold if ctx.spec.decision is not None else 0.5
     subject = Subject(plan.task, list(plan.classes), plan.positive, threshold, ctx.spec.inputs, list(plan.features))
     settings = ctx.policy.policy.settings.drift
-    measurements = Measurements(subject, reference.frame, reference_scores, traffic, labelled, settings)
-    rules = evaluate_rules(list(ctx.policy.policy.monitoring or []), measurements)
-    metrics = measurements.all_metrics()
+    measurements: Measurements
+    try:
+        if pushed is not None:
+            progress(
+                f"measuring {pushed.rows} production rows in the store against {len(reference.frame)} reference rows"
+            )
+            labelled = join_label_chunks(ctx, pushed.key_chunks(), span.end)
+            measurements = PushedMeasurements(subject, reference.frame, reference_scores, pushed, labelled, settings)
+        else:
+            progress(f"measuring {len(traffic.rows)} production rows against {len(reference.frame)} reference rows")
+            labelled = join_labels(ctx, traffic.rows, span.end)
+            measurements = Measurements(subject, reference.frame, reference_scores, traffic, labelled, settings)
+        rules = evaluate_rules(list(ctx.policy.policy.monitoring or []), measurements)
+        metrics = measurements.all_metrics()
+        table = measurements.feature_table()
+        prediction = _prediction_block(measurements)
+        estimated = _estimated_block(measurements)
+    finally:
+        if pushed is not None:
+            pushed.close()
     seconds["measure"] = round(time.perf_counter() - mark, 3)
-    table = measurements.feature_table()
     verdict = MonitoringVerdict(
         model=name,
         stage=stage,
@@ -135,12 +161,12 @@ def run(
         sources=[s.as_dict() for s in traffic.sources],
         other_versions=traffic.other_versions,
         reference=reference.as_dict(),
-        rows=len(traffic.rows),
+        rows=measurements.rows,
         metrics=metrics,
         features=[] if isinstance(table, Failed) else [fd.as_dict() for fd in table],
-        prediction=_prediction_block(measurements),
+        prediction=prediction,
         labels=labelled.as_dict() if labelled is not None else None,
-        estimated=_estimated_block(measurements),
+        estimated=estimated,
         rules=rules,
         retrain=retrain(ctx.spec.monitoring.retrain_when, metrics),
         evaluated_at=iso(now),
@@ -175,7 +201,7 @@ def _prediction_block(measurements: Measurements) -> dict[str, Any] | None:
         "psi": found.psi,
         "ks_statistic": found.ks_statistic,
         "reference_mean": float(np.nanmean(measurements.reference_scores)),
-        "current_mean": float(np.nanmean(measurements.scores)),
+        "current_mean": measurements.score_mean(),
     }
 
 

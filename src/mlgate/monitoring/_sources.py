@@ -208,6 +208,7 @@ def _decode_rows(texts: list[Any], signature: list[tuple[str, str]]) -> pd.DataF
     """Row by row, each signature column typed as :func:`decode_features` types it; what does not fit is missing."""
     columns: dict[str, list[Any]] = {c: [] for c, _ in signature}
     unfit = 0
+    mask = []
     for text in texts:
         try:
             row = json.loads(text) if isinstance(text, str) else None
@@ -220,11 +221,13 @@ def _decode_rows(texts: list[Any], signature: list[tuple[str, str]]) -> pd.DataF
             columns[column].append(value)
             bad = bad or not fits
         unfit += bad
+        mask.append(bad)
     frame = pd.DataFrame(
         {c: pd.Series(columns[c], dtype=_ARROW_TYPES.get(t, object)) for c, t in signature},
         index=pd.RangeIndex(len(texts)),
     )
     frame.attrs["unfit"] = unfit
+    frame.attrs["unfit_rows"] = mask
     return frame
 
 

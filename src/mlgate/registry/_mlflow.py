@@ -27,7 +27,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mlgate.exceptions import InvalidInput, MaskedStream, RegistryUnavailable, TamperedModel, UnsafeModel, mask_secrets
+from mlgate.exceptions import (
+    S3_CREDENTIALS_HINT,
+    InvalidInput,
+    MaskedStream,
+    RegistryUnavailable,
+    TamperedModel,
+    UnsafeModel,
+    mask_secrets,
+    s3_refusal,
+)
 from mlgate.registry import _flavours as flavours
 
 T = TypeVar("T")
@@ -75,6 +84,12 @@ _HTTP_DEFAULTS = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     # mlgate prints its own progress; tqdm bars from artifact downloads garble CI logs.
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    # A server proxying artifacts from S3 (--artifacts-destination s3://...) advertises presigned
+    # downloads, and MLflow's client then fetches every file straight from the object store at the
+    # URL the server signed: the job must reach the endpoint the *server* uses (often an internal
+    # host). Proxied then means proxied: files stream through the tracking server, and a job needs
+    # only its MLflow credential (docs/deploy.md); export "true" to download from the store directly.
+    "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false",
 }
 
 
@@ -382,6 +397,10 @@ class Registry:
             with contextlib.redirect_stdout(MaskedStream(sys.stderr)):
                 return func()
         except Exception as err:
+            refused = credentials_refused(err)
+            if refused:
+                reason, hint = refused
+                raise RegistryUnavailable(f"{what}: {reason} (MLflow at {self.shown_uri})", hint=hint) from err
             if outage_reason(err):
                 raise self._unavailable(what, err) from err
             raise
@@ -1225,6 +1244,58 @@ def _verdict_mismatch(record: dict[str, Any], verdict: dict[str, Any], name: str
         "family statuses": (record.get("families"), verdict.get("families")),
     }
     return next((field for field, (want, got) in pairs.items() if want != got), "")
+
+
+def _tracking_credential() -> str:
+    """Which variable holds the MLflow credential this process sends (its name, never its value)."""
+    if os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        return "MLFLOW_TRACKING_TOKEN"
+    if os.environ.get("MLFLOW_TRACKING_USERNAME") or os.environ.get("MLFLOW_TRACKING_PASSWORD"):
+        return "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+    if mask_secrets(os.environ.get("MLFLOW_TRACKING_URI", "")) != os.environ.get("MLFLOW_TRACKING_URI", ""):
+        return "the user:password in MLFLOW_TRACKING_URI"
+    return ""
+
+
+def credentials_refused(err: BaseException) -> tuple[str, str] | None:
+    """(reason, hint) when an MLflow call failed because a credential was refused; None otherwise.
+
+    MLflow's server says UNAUTHENTICATED (HTTP 401: no or a wrong credential) or PERMISSION_DENIED
+    (HTTP 403: a valid credential without the permission, e.g. a PR job's setting an alias); a
+    client writing artifacts straight to S3 (a server without proxied artifacts) gets S3's refusal
+    through boto3. The hint names the variable to check, never its value. Both are exit 3: the
+    service refused, and the job's environment, not the governed repo, is what to fix.
+    """
+    from mlflow.exceptions import MlflowException
+
+    # S3's refusal first: MLflow answers a failed S3 download by trying another route, whose
+    # error (even a 401 of its own) is raised with the refusal as its context; the refusal is the cause
+    reason = s3_refusal(err)
+    if reason:
+        return f"writing or reading MLflow's artifacts: {reason}", S3_CREDENTIALS_HINT
+    from requests import exceptions as rx
+
+    for link in _chain(err):
+        # the artifact routes answer with a bare HTTP status, which MLflow raises as requests' HTTPError
+        status = link.response.status_code if isinstance(link, rx.HTTPError) and link.response is not None else 0
+        if (isinstance(link, MlflowException) and link.error_code == "UNAUTHENTICATED") or status == 401:
+            used = _tracking_credential()
+            hint = (
+                f"check {used}: the MLflow server did not accept them"
+                if used
+                else "the MLflow server asks for a credential: set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN"
+            )
+            return "the MLflow server refused the credentials (HTTP 401 UNAUTHENTICATED)", hint + " (docs/deploy.md)"
+        if (isinstance(link, MlflowException) and link.error_code == "PERMISSION_DENIED") or status == 403:
+            used = _tracking_credential() or "the MLflow credential"
+            hint = (
+                f"the credential in {used} is valid but lacks this permission: run this job with the "
+                "credential meant for it, or ask the MLflow admin for the permission (docs/deploy.md, "
+                "permissions per job)"
+            )
+            return "the MLflow user may not do this (HTTP 403 PERMISSION_DENIED)", hint
+    return None
 
 
 # MLflow error codes that say "the server cannot answer now", whatever the message says.

@@ -4,7 +4,8 @@ The one package importing FastAPI, uvicorn, SQLAlchemy and prometheus_client.
 
 ``model`` holds and follows the alias's version (loaded and decided as :mod:`mlgate.scoring` does),
 ``audit`` the SQLAlchemy audit store, ``tokens`` the callers' hashed bearer tokens, ``app`` the
-FastAPI routes and metrics, ``server`` the checks and the uvicorn run. Import ``server`` or
+FastAPI routes and metrics, ``server`` the checks and the uvicorn run (one process, or
+``worker_app``, the factory each of ``--workers N`` worker processes builds its app with). Import ``server`` or
 ``app`` only where serving is wanted: ``import mlgate.serving`` stays light.
 """
 
@@ -16,17 +17,40 @@ from mlgate._lazy import lazy_surface
 
 if TYPE_CHECKING:
     from mlgate.serving import _audit as audit
-    from mlgate.serving._app import row_model
-    from mlgate.serving._audit import AuditStore, Record, read_table_columns, shown_url
+    from mlgate.serving._app import GroupCommit, row_model, validate_rows
+    from mlgate.serving._audit import AuditStore, Record, read_table_columns, shown_url, typed_window
+    from mlgate.serving._inputs import Inputs, TypedWindow, inputs_of
     from mlgate.serving._model import load
-    from mlgate.serving._server import Options, serve
+    from mlgate.serving._server import Options, serve, worker_app
 
 
-__all__ = ["AuditStore", "Options", "Record", "audit", "load", "read_table_columns", "row_model", "serve", "shown_url"]
+__all__ = [
+    "AuditStore",
+    "GroupCommit",
+    "Inputs",
+    "Options",
+    "Record",
+    "TypedWindow",
+    "audit",
+    "inputs_of",
+    "load",
+    "read_table_columns",
+    "row_model",
+    "serve",
+    "shown_url",
+    "typed_window",
+    "validate_rows",
+    "worker_app",
+]
 
 # public name -> its private module (`module:name`, or the module itself)
 _LAZY: dict[str, str] = {
     "AuditStore": "_audit:AuditStore",
+    "GroupCommit": "_app:GroupCommit",
+    "Inputs": "_inputs:Inputs",
+    "TypedWindow": "_inputs:TypedWindow",
+    "inputs_of": "_inputs:inputs_of",
+    "typed_window": "_audit:typed_window",
     "Options": "_server:Options",
     "Record": "_audit:Record",
     "audit": "_audit",
@@ -35,6 +59,8 @@ _LAZY: dict[str, str] = {
     "row_model": "_app:row_model",
     "serve": "_server:serve",
     "shown_url": "_audit:shown_url",
+    "validate_rows": "_app:validate_rows",
+    "worker_app": "_server:worker_app",
 }
 
 

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from mlgate.exceptions import ExternalServiceError, InvalidInput
+from mlgate.serving._inputs import (
+    Inputs,
+    SchemaTooNew,
+    TypedWindow,
+    catalog_entry,
+    copy_missing,
+    ensure_schema,
+    outage,
+    refuse_newer,
+    rows_of,
+)
 
 log = logging.getLogger("mlgate.serve")
 TABLE = "mlgate_predictions"
@@ -66,6 +77,9 @@ class Record:
     run_id: str
     latency_ms: float
     rows: list[tuple[dict[str, Any], dict[str, Any]]]
+    inputs: Inputs | None = None
+    """The served version's signature and score reading: given, the rows are also written typed
+    (:mod:`mlgate.serving._inputs`, what ``mlgate monitor`` aggregates in SQL); None writes JSON only."""
 
 
 def engine_url(url: str) -> sa.URL:
@@ -121,6 +135,7 @@ class AuditStore:
         self.file = database if backend == "sqlite" and database and database != ":memory:" else None
         self._guard: Any = threading.Lock() if backend == "sqlite" else contextlib.nullcontext()
         self._moved: dict[str, _Identity | None] | None = None  # the files of a moved database, until reopened
+        self._typed: dict[tuple[str, int], sa.Table] = {}  # typed input tables known to exist
         if backend == "sqlite":
             event.listen(self.engine, "do_connect", self._refuse_read_only)
             event.listen(self.engine, "connect", self._opened)
@@ -141,18 +156,59 @@ class AuditStore:
 
     def write(self, record: Record) -> None:
         """Commit one row per prediction of ``record`` in one transaction, or raise AuditUnavailable."""
-        shared = {
-            "request_id": record.request_id,
-            "at": record.at,
-            "caller": record.caller,
-            "model": record.model,
-            "version": record.version,
-            "alias": record.alias,
-            "run_id": record.run_id,
-            "latency_ms": record.latency_ms,
-        }
-        rows = [{**shared, "row": i, "features": f, "outputs": o} for i, (f, o) in enumerate(record.rows)]
-        self._transaction(lambda conn: conn.execute(predictions.insert(), rows), commit=True)
+        self.write_many([record])
+
+    def write_many(self, records: list[Record]) -> None:
+        """Commit the rows of all ``records`` in one transaction (one commit: serve's group commit), or raise.
+
+        All or nothing: AuditUnavailable means none of them was recorded. A record with ``inputs``
+        also gets its typed rows (its version's table), in the same transaction.
+        """
+        rows = []
+        typed: dict[str, tuple[sa.Table, list[dict[str, Any]]]] = {}
+        for record in records:
+            shared = {
+                "request_id": record.request_id,
+                "at": record.at,
+                "caller": record.caller,
+                "model": record.model,
+                "version": record.version,
+                "alias": record.alias,
+                "run_id": record.run_id,
+                "latency_ms": record.latency_ms,
+            }
+            rows += [{**shared, "row": i, "features": f, "outputs": o} for i, (f, o) in enumerate(record.rows)]
+            if record.inputs is not None:
+                table = self._typed_table(record.model, record.version, record.inputs)
+                entry = typed.setdefault(table.name, (table, []))
+                entry[1].extend(rows_of(record.inputs, record.request_id, record.alias, record.at, record.rows))
+
+        def work(conn: sa.Connection) -> None:
+            conn.execute(predictions.insert(), rows)
+            for table, values in typed.values():  # the same transaction: never one without the other
+                conn.execute(table.insert(), values)
+
+        self._transaction(work, commit=True)
+
+    def typed_table(self, model: str, version: int, inputs: Inputs) -> sa.Table:
+        """The version's typed input table (created when missing): what bulk loaders fill beside the JSON rows."""
+        return self._typed_table(model, version, inputs)
+
+    def _typed_table(self, model: str, version: int, inputs: Inputs) -> sa.Table:
+        """The version's typed table, created on its first write (then remembered: no DDL per request)."""
+        key = (model, version)
+        table = self._typed.get(key)
+        if table is None:
+            with self._guard:
+                try:
+                    self._checked_files()
+                    table = ensure_schema(self.engine, model, version, inputs)
+                except SchemaTooNew as err:
+                    raise AuditUnavailable(str(err)) from None
+                except SQLAlchemyError as err:
+                    raise AuditUnavailable(reason(err)) from err
+            self._typed[key] = table
+        return table
 
     def ping(self) -> str:
         """'' when a write would be recorded now, else why not (for /ready).
@@ -246,6 +302,7 @@ class AuditStore:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(file + suffix)
         self._moved = None
+        self._typed.clear()  # a new file has no typed tables yet: the next write creates them
         _metadata.create_all(self.engine)  # a new file gets the table; a file moved in keeps its rows
         log.warning("audit store reopened on %s", self.file)
 
@@ -515,3 +572,66 @@ def read_table_columns(url: str, table: str, columns: list[str], timeout: float 
         return _attempts(engine, f"reading labels table {table}", read)
     finally:
         engine.dispose()
+
+
+def typed_window(
+    url: str,
+    model: str,
+    alias: str,
+    version: int,
+    start: datetime,
+    end: datetime,
+    inputs: Inputs,
+    decode: Callable[[list[str], list[str]], list[dict[str, Any]]],
+    *,
+    expected: int | None = None,
+    chunk_rows: int = READ_CHUNK_ROWS,
+    timeout: float = 5.0,
+) -> tuple[TypedWindow, int]:
+    """The version's typed rows of ``model@alias`` in ``[start, end)`` to aggregate, and how many were migrated.
+
+    Opening migrates: the store gains the typed tables when it has none (schema 1 → 2), and the
+    window's JSON rows without a typed copy (written by an older ``mlgate serve``) are copied
+    (:func:`mlgate.serving._inputs.copy_missing`, ``decode`` typing them). A store of a newer
+    schema is exit 2; an outage is retried, then exit 3. ``expected``: the version's JSON rows in
+    the window (:func:`version_counts`); when the typed rows number as many, the anti-join is skipped.
+    """
+    engine = _reader(url, timeout)
+    shown = _shown(engine)
+
+    def check(conn: sa.Connection) -> None:
+        _require_table(conn, shown)
+        refuse_newer(conn, shown)
+        found = catalog_entry(conn, model, version)
+        if found is not None and [tuple(pair) for pair in found[1]] != list(inputs.signature):
+            raise InvalidInput(
+                f"audit store {shown}: {model} v{version}'s typed rows were written with another signature "
+                f"({', '.join(c for c, _ in found[1])})",
+                hint="a version's signature does not change: was the registry replaced under the store?",
+            )
+
+    try:
+        _attempts(engine, "reading the audit store", check)
+        try:
+            table = ensure_schema(engine, model, version, inputs)
+            where = sa.and_(_window(model, alias, start, end), predictions.c.version == version)
+            copied = 0
+            # each typed row has its JSON twin (one transaction): equal counts mean nothing to copy
+            if expected is None or _typed_rows(engine, table, alias, start, end) < expected:
+                copied = copy_missing(engine, predictions, table, inputs, where, decode, chunk_rows)
+        except SchemaTooNew as err:
+            raise InvalidInput(f"audit store {shown}: {err}") from None
+        except SQLAlchemyError as err:
+            raise outage("migrating the audit store", shown, err) from err
+    except BaseException:
+        engine.dispose()
+        raise
+    return TypedWindow(engine, table, alias, start, end), copied
+
+
+def _typed_rows(engine: sa.Engine, table: sa.Table, alias: str, start: datetime, end: datetime) -> int:
+    """Typed rows of ``alias`` in ``[start, end)`` (the ``(alias, at)`` index)."""
+    c = table.c
+    query = sa.select(sa.func.count()).where(c.alias == alias, c.at >= start, c.at < end)
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)

@@ -56,13 +56,15 @@ class Served:
             return [{"prediction": float(v)} for v in np.asarray(self.model.predict(x), dtype=float)]
         predicted, proba = decide(self.model, x)
         labels, proba, review = plan.outcome(proba, predicted)
-        out = []
-        for i, label in enumerate(labels.tolist()):
-            row: dict[str, Any] = {"decision": label, "needs_review": bool(review[i])}
-            if proba is not None:
-                row["probabilities"] = {str(c): float(proba[i, k]) for k, c in enumerate(plan.classes)}
-            out.append(row)
-        return out
+        # Python values by tolist() once per array, not numpy scalars converted cell by cell
+        decided, flagged = labels.tolist(), review.astype(bool).tolist()
+        if proba is None:
+            return [{"decision": d, "needs_review": r} for d, r in zip(decided, flagged, strict=True)]
+        names = [str(c) for c in plan.classes]
+        return [
+            {"decision": d, "needs_review": r, "probabilities": dict(zip(names, p, strict=True))}
+            for d, r, p in zip(decided, flagged, np.asarray(proba, dtype=float).tolist(), strict=True)
+        ]
 
 
 def load(registry: Registry, ctx: ModelContext, stage: str, version: int, wanted: custody.Desired) -> Served:
@@ -116,6 +118,7 @@ class Follower:
         self.failed_loads = 0
         self.on_swap: Any = lambda served: None
         self.on_violation: Any = lambda reason: None  # the service counts them (/metrics)
+        self.on_poll: Any = lambda: None  # after each poll: the service sets its gauges (/metrics)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mlgate-alias-follower", daemon=True)
 
@@ -126,11 +129,13 @@ class Follower:
     def stop(self) -> None:
         """Stop polling (the current version keeps serving until the process ends)."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.poll()
+            self.on_poll()
 
     def _violation(self, reason: str, message: str) -> None:
         """Keep serving the last verified version; report a discrepancy once per change (log, counter)."""

@@ -79,6 +79,20 @@ class Tokens:
                 found = entry.caller
         return found
 
+    def digests_text(self) -> str:
+        """The entries as a token source holding digests only (``CALLER sha256:HEX [MODELS]``): what workers read.
+
+        ``mlgate serve --workers N`` hands the callers to its workers in a file of mode 0600 in
+        this form, never on a command line: no usable token is in it, and :func:`parse` reads it back.
+        """
+        lines = []
+        for entry in self._entries:
+            models = entry.caller.models
+            # None: any model; an empty grant (the source's lone ",") stays empty: the caller may call none
+            grant = "" if models is None else " " + (",".join(sorted(models)) or ",")
+            lines.append(f"{entry.caller.id} sha256:{entry.digest.hex()}{grant}")
+        return "\n".join(lines) + "\n"
+
 
 def parse(text: str, source: str) -> Tokens:
     """Parse a token source; a bad entry is InvalidInput naming ``source`` and entry number, never its secret."""

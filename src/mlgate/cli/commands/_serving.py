@@ -47,6 +47,13 @@ if TYPE_CHECKING:
     show_default=True,
     help="Seconds an audit write waits.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes (each loads the version and follows the alias; one audit store; a dead one is restarted).",
+)
 @click.option("--ref", default="HEAD", show_default=True, metavar="REF", help=REF_HELP + " Re-read at each poll.")
 @click.option("--allow-unpinned", is_flag=True, help=UNPINNED_HELP)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)

@@ -49,6 +49,8 @@ class IntegrityData:
     signature: list[tuple[str, str]] | None = None
     text: list[str] = field(default_factory=list)  # free text: never categories (no unseen-category check)
     scope: str = "train + holdout"  # what the rows are, as the explanations say (monitoring: production)
+    # the stacked rows and each column's row hashes, computed once for all the metrics that compare rows
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def features(self) -> list[str]:
@@ -153,7 +155,7 @@ def _duplicate_rows(data: IntegrityData) -> Measurement:
     if rows == 0:
         return Measurement.failed("train and holdout hold no rows")
     split = len(data.train)
-    positions, groups = _equal_rows(_rows_of(data, data.columns))
+    positions, groups = _equal_rows(_rows_of(data, data.columns), _hashes_of(data, data.columns))
     repeated = pd.Series(groups).duplicated(keep="first").to_numpy()  # a copy of an earlier row
     count = int(repeated.sum())
     ids, first, copies = np.unique(groups, return_index=True, return_counts=True)
@@ -325,7 +327,7 @@ def _conflicting_labels(data: IntegrityData) -> Measurement:
         return Measurement.failed("train and holdout hold no rows")
     split = len(data.train)
     # Rows whose feature values another row shares, grouped by those values.
-    positions, groups = _equal_rows(_rows_of(data, data.features))
+    positions, groups = _equal_rows(_rows_of(data, data.columns), _hashes_of(data, data.features), data.features)
     target = _stacked(data, data.target).iloc[positions].reset_index(drop=True)
     labels, _ = pd.factorize(target, use_na_sentinel=False)
     per_group = pd.Series(labels).groupby(groups).nunique()  # in order of first appearance
@@ -386,10 +388,10 @@ def _train_holdout_overlap(data: IntegrityData) -> Measurement:
     split = len(data.train)
     frame = _rows_of(data, data.columns)
     # Features first (to count feature-only overlap), then whole rows among those.
-    positions, groups = _equal_rows(frame[data.features])
+    positions, groups = _equal_rows(frame, _hashes_of(data, data.features), data.features)
     positions = positions[_in_both(positions, groups, split)]
     same_features = int((positions >= split).sum())
-    within, groups = _equal_rows(frame.iloc[positions])
+    within, groups = _equal_rows(frame.iloc[positions], _hashes_of(data, data.columns)[positions])
     positions = positions[within][_in_both(positions[within], groups, split)]
     leaked = positions[positions >= split] - split
     examples = [f"holdout row {int(i)}" for i in leaked[:MAX_EXAMPLES]]
@@ -453,7 +455,8 @@ def _missing_columns(data: IntegrityData, columns: list[str], *, holdout: bool =
 
 def _stacked(data: IntegrityData, column: str) -> pd.Series:
     """Train then holdout values of one column, in one dtype (see :func:`_rows_of`)."""
-    return _rows_of(data, [column])[column]
+    rows = _rows_of(data, data.columns) if column in data.columns else _rows_of(data, [column])
+    return rows[column]
 
 
 def _rows_of(data: IntegrityData, columns: list[str]) -> pd.DataFrame:
@@ -461,10 +464,39 @@ def _rows_of(data: IntegrityData, columns: list[str]) -> pd.DataFrame:
 
     Stacking gives both parts one dtype: an int column in train and the same column read as
     float in the holdout (a NaN makes it float) become float, so equal values compare equal.
+    The rows of all the compared columns are stacked once (each column's dtype is decided alone,
+    so a selection of them is what stacking the selection gives); asking for all of them copies nothing.
     """
+    everywhere = all(c in frame.columns for frame in (data.train, data.holdout) for c in data.columns)
+    if everywhere and set(columns) <= set(data.columns):
+        if "rows" not in data._cache:
+            data._cache["rows"] = _concat(data, data.columns)
+        rows: pd.DataFrame = data._cache["rows"]
+        return rows if list(columns) == list(rows.columns) else rows[columns]
+    return _concat(data, columns)
+
+
+def _concat(data: IntegrityData, columns: list[str]) -> pd.DataFrame:
     parts = [frame[columns] for frame in (data.train, data.holdout) if len(frame)]
     # no empty part: pandas warns on those
     return pd.concat(parts, ignore_index=True) if parts else data.train[columns]
+
+
+def _hashes_of(data: IntegrityData, columns: list[str]) -> NDArray[np.uint64]:
+    """A 64-bit hash of each stacked row over ``columns``: alike for equal rows (see :func:`_row_hashes`).
+
+    Combined from each column's hashes, which are computed once per column for every metric. A
+    collision only adds a candidate that :func:`_equal_rows` then finds equal to no other row.
+    """
+    hashes: dict[str, NDArray[np.uint64]] = data._cache.setdefault("hashes", {})
+    rows = _rows_of(data, data.columns) if set(columns) <= set(data.columns) else _rows_of(data, columns)
+    out = np.zeros(len(rows), dtype=np.uint64)
+    for column in columns:
+        if column not in hashes:
+            hashes[column] = _row_hashes(rows[[column]]).to_numpy(dtype=np.uint64)
+        out *= np.uint64(0x100000001B3)  # FNV-style: wraps modulo 2**64, order-dependent
+        out ^= hashes[column]
+    return out
 
 
 def _row_hashes(frame: pd.DataFrame) -> pd.Series:
@@ -477,23 +509,24 @@ def _row_hashes(frame: pd.DataFrame) -> pd.Series:
     return pd.util.hash_pandas_object(normalised, index=False)
 
 
-def _equal_rows(frame: pd.DataFrame) -> tuple[NDArray[Any], NDArray[Any]]:
-    """The rows of ``frame`` equal to another of its rows: their positions, and a group per row.
+def _equal_rows(
+    frame: pd.DataFrame, hashes: NDArray[np.uint64] | None = None, columns: list[str] | None = None
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """The rows of ``frame`` equal to another of its rows over ``columns`` (default: all of them).
 
-    Equal as ``DataFrame.duplicated`` has it (NaN equals NaN). The row hash keeps only the rows
-    whose hash another row shares, few in most data; grouping those by value is then exact.
-    Positions ascend; groups are numbered in the order their first row appears.
+    Their positions, and a group per row. Equal as ``DataFrame.duplicated`` has it (NaN equals
+    NaN). The row hash (``hashes``, one per row of ``frame`` over those columns, else pandas' of
+    them) keeps only the rows whose hash another row shares, few in most data; grouping those by
+    value is then exact. Positions ascend; groups are numbered in the order their first row appears.
     """
-    if frame.shape[1] == 0:  # no columns: every row equals every other
+    compared = list(frame.columns) if columns is None else list(columns)
+    if not compared:  # no columns: every row equals every other
         size = len(frame) if len(frame) > 1 else 0
         return np.arange(size), np.zeros(size, dtype=np.int64)
-    positions = np.flatnonzero(_row_hashes(frame).duplicated(keep=False).to_numpy())
-    candidates = frame.iloc[positions]
-    groups = (
-        candidates.groupby(list(frame.columns), sort=False, dropna=False, observed=True)
-        .ngroup()
-        .to_numpy(dtype=np.int64)
-    )
+    row_hashes = pd.Series(hashes) if hashes is not None else _row_hashes(frame[compared])
+    positions = np.flatnonzero(row_hashes.duplicated(keep=False).to_numpy())
+    candidates = frame.iloc[positions][compared]
+    groups = candidates.groupby(compared, sort=False, dropna=False, observed=True).ngroup().to_numpy(dtype=np.int64)
     paired = np.bincount(groups, minlength=1)[groups] > 1  # not a lone row whose hash collided
     return positions[paired], groups[paired]
 
