@@ -470,6 +470,8 @@ class GateOptions:
     policy_ref: str | None = None
     json_path: str | None = None
     github_output: str | None = None
+    engine: str | None = None
+    spark_master: str | None = None
 
 
 @dataclass(frozen=True)
@@ -503,6 +505,8 @@ def gate(ws: Workspace, opts: GateOptions, feedback: Feedback = Feedback()) -> G
             attach=not opts.no_attach,
             progress=feedback.progress,
             policy_ref=opts.policy_ref,
+            engine=opts.engine,
+            spark_master=opts.spark_master,
         )
     )
 

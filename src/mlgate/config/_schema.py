@@ -161,6 +161,14 @@ class DataSpec(StrictModel):
     holdout: str | None = Field(None, description="holdout data file")
     reference: str | None = Field(None, description="drift reference (default: training data)")
     current: str | None = Field(None, description="drift current data (default: holdout data)")
+    engine: Literal["pandas", "spark"] | None = Field(
+        None,
+        description=(
+            "what `mlgate gate` measures with by default (--engine overrides): pandas (in memory), or spark "
+            "(Parquet datasets, a file or a DVC-tracked directory named *.parquet, measured by Spark aggregations; "
+            "needs 'train' and 'holdout', mlgate[spark] and Java)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_layout(self) -> DataSpec:
@@ -170,6 +178,12 @@ class DataSpec(StrictModel):
             raise ValueError("give either 'path' (with 'split') or 'train' and 'holdout', not both")
         if self.split and not self.path:
             raise ValueError("'split' applies to 'path' only")
+        if self.engine == "spark":
+            if self.path:
+                raise ValueError("engine spark reads 'train' and 'holdout' Parquet datasets: a 'path' split needs rows")
+            other = [f"{role}: {rel}" for role, rel in self.files().items() if not rel.lower().endswith(".parquet")]
+            if other:
+                raise ValueError(f"engine spark reads Parquet datasets (*.parquet), not {', '.join(other)}")
         return self
 
     def layout_error(self) -> str | None:

@@ -409,6 +409,9 @@ def resolve_file(role: str, rel: str, root: Path, spec_doc: Document, loc: tuple
     if not path.resolve().is_relative_to(root.resolve()):  # a symlink out of the repo
         message = f"data file {rel} is a link to a file outside this repository: track the file itself"
         raise SpecError([spec_doc.problem(loc, message)])
+    if path.is_dir():  # a DVC-tracked directory of Parquet files: Spark reads it (resolve_dataset)
+        message = f"{rel} is a directory of Parquet files: gate it with --engine spark (or data.engine: spark)"
+        raise SpecError([spec_doc.problem(loc, message)])
     record = dvc_record(rel, root)
     if record is None:
         problem = "is not tracked by DVC" if path.exists() else "does not exist"
@@ -800,9 +803,53 @@ def _resolve(
     return DataFile(role=role, path=rel, md5=md5, tracked_by=tracked_by), fetch_at(rel, root, at.ref, md5, at.scratch)
 
 
-def load_model_data(spec: ModelSpec, spec_doc: Document, root: Path, at: DataAt | None = None) -> ModelData:
-    """Resolve, verify, load and check every input of ``spec`` (from the base commit with ``at``)."""
+PANDAS_MAX_ROWS = 5_000_000
+"""Rows of Parquet input (all files of a spec together) above which the in-memory (pandas) gate refuses.
+
+Measured by benchmarks/scale.py on credit-like data: the pandas gate's process tree peaks at about
+1 KB per input row (1,054 MB for 1.05M rows: the frames, the model input, the scores, the sorts
+of drift), so 5M rows take ~5 GB, what a 7 GB CI runner still holds; beyond, it would swap (or be
+killed) rather than fail clearly. ``MLGATE_PANDAS_MAX_ROWS`` sets another limit (0: none); above
+it, ``--engine spark`` measures the same rules from aggregates."""
+
+
+def _refuse_too_large(resolved: list[tuple[DataFile, Path]]) -> None:
+    """Exit 2 before loading when the Parquet inputs hold more rows than the pandas engine takes."""
+    import os
+
+    raw = os.environ.get("MLGATE_PANDAS_MAX_ROWS", "").strip()
+    try:
+        limit = int(raw) if raw else PANDAS_MAX_ROWS
+    except ValueError:
+        raise InvalidInput(f"MLGATE_PANDAS_MAX_ROWS={raw!r}: expected a whole number of rows (0: no limit)") from None
+    if limit <= 0:
+        return
+    import pyarrow.parquet as pq
+
+    rows = 0
+    for data_file, local in resolved:
+        if data_format(data_file.path) == "parquet":
+            with pq.ParquetFile(local) as reader:
+                rows += reader.metadata.num_rows
+    if rows > limit:
+        raise InvalidInput(
+            f"the evaluation data holds {rows:,} rows, more than the pandas engine loads into memory ({limit:,}, "
+            "MLGATE_PANDAS_MAX_ROWS)",
+            hint="run with --engine spark (or data.engine: spark in the spec): the same rules from Spark aggregations",
+        )
+
+
+def load_model_data(
+    spec: ModelSpec, spec_doc: Document, root: Path, at: DataAt | None = None, *, gate: bool = False
+) -> ModelData:
+    """Resolve, verify, load and check every input of ``spec`` (from the base commit with ``at``).
+
+    ``gate``: for the pandas gate, Parquet inputs of more than :data:`PANDAS_MAX_ROWS` rows together
+    are refused before anything is read (its hint: ``--engine spark``).
+    """
     resolved = [_resolve(role, rel, root, spec_doc, at) for role, rel in spec.dataset.files().items()]
+    if gate:
+        _refuse_too_large(resolved)
     files = [f for f, _ in resolved]
     frames = {}
     for data_file, local in resolved:
@@ -829,6 +876,51 @@ def load_model_data(spec: ModelSpec, spec_doc: Document, root: Path, at: DataAt 
         current=frames.get("current", holdout),
         files=files,
     )
+
+
+def resolve_dataset(
+    role: str, rel: str, root: Path, spec_doc: Document, at: DataAt | None = None
+) -> tuple[DataFile, list[Path]]:
+    """A Parquet dataset the Spark engine reads in place: a DVC-tracked file, or a DVC-tracked directory of them.
+
+    A file is resolved (and, with ``at``, fetched) as :func:`load_model_data` resolves it. A
+    directory must be a DVC output (its ``.dvc`` file or a ``dvc.lock`` stage; with ``at``: the
+    record of that commit): every file of its listing is checked against the md5 the listing
+    records, and a file the listing does not name is refused (Spark would read it). The files
+    returned are the ``.parquet`` files, sorted. Nothing is loaded into memory.
+    """
+    loc = ("data", role)
+    if not (root / rel).is_dir():
+        data_file, local = _resolve(role, rel, root, spec_doc, at)
+        if data_format(rel) != "parquet":
+            message = f"{rel} is not Parquet: the Spark engine reads Parquet datasets (a file or a directory of them)"
+            raise SpecError([spec_doc.problem(loc, message)])
+        return data_file, [local]
+    records = at.records_root if at is not None else root
+    owner = next((o for o in _owners(rel, records) if not o.inner and str(o.out["md5"]).endswith(".dir")), None)
+    if owner is None:
+        where = f" at the base commit {at.ref[:12]}" if at is not None else ""
+        message = f"data directory {rel} is not tracked by DVC{where}: {_untracked_hint(rel, root)}"
+        raise SpecError([spec_doc.problem(loc, message)])
+    md5 = str(owner.out["md5"])
+    listing = dir_manifest(md5, owner.hash_name, root)
+    folder = root / rel
+    present = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
+    missing = sorted(set(listing) - set(present))
+    if missing:
+        dvc_pull(rel, root)
+        present = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
+    problems = [f"{name} is missing" for name in sorted(set(listing) - set(present))]
+    problems += [f"{name} is not in the DVC listing" for name in sorted(set(present) - set(listing))]
+    changed = [name for name in sorted(listing) if name in present and file_md5(present[name]) != listing[name]]
+    problems += [f"{name} differs from the listing" for name in changed]
+    if problems:
+        message = f"data directory {rel} differs from what {owner.tracked_by} records: {'; '.join(problems[:5])}"
+        raise SpecError([spec_doc.problem(loc, message + f" ({_changed_hint(rel, root)})")])
+    parquet = sorted(p for name, p in present.items() if name.endswith((".parquet", ".pq")))
+    if not parquet:
+        raise SpecError([spec_doc.problem(loc, f"data directory {rel} holds no Parquet file (*.parquet)")])
+    return DataFile(role=role, path=rel, md5=md5, tracked_by=owner.tracked_by), parquet
 
 
 PREDICTIONS_ROLE = "predictions"

@@ -87,7 +87,7 @@ def evaluation_held_out(spec: ModelSpec, data: ModelData) -> HeldOut:
     return HeldOut("files", spec.dataset.train or "", md5s.get("train", ""), md5s.get("holdout", ""))
 
 
-def _training_file(held: HeldOut, root: Path, commit: str, at: DataAt | None, scratch: Path) -> Path:
+def training_file(held: HeldOut, root: Path, commit: str, at: DataAt | None, scratch: Path) -> Path:
     """The version's training file, by its md5: workspace, base commit or its own commit."""
     refs = [r for r in (at.ref if at else None, commit if has_commit(root, commit) else None) if r]
     for ref in refs or ["HEAD"]:
@@ -126,7 +126,7 @@ def version_rows(
 
     The held-out rows are known for a split file only (a holdout file is named by md5 alone).
     """
-    local = _training_file(held, root, commit, at, scratch)
+    local = training_file(held, root, commit, at, scratch)
     frame = prepare_columns(read_table(local, held.train_path), spec)
     if held.layout == "split":
         return split(frame, spec, held.split)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import numpy as np
+from numpy.typing import NDArray
 
 from mlgate.config import BUILTIN_RULE_PREFIX, DegenerateDecisions, ModelSpec
 from mlgate.gates import Measurement
@@ -86,20 +87,31 @@ def _label(value: Any) -> str:
     return str(value.item() if isinstance(value, np.generic) else value)
 
 
-def class_share(y_true: Any, predicted: Any, how: str) -> Measurement:
-    """The share of rows the most decided class covers (``how``: :func:`decided_by`)."""
+def _counts(values: NDArray[Any], weights: NDArray[Any] | None) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Distinct values (sorted) and how many rows hold each; ``weights``: rows each entry stands for."""
+    labels, inverse = np.unique(values, return_inverse=True)
+    counts = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(labels))
+    return labels, np.rint(counts).astype(np.int64)
+
+
+def class_share(y_true: Any, predicted: Any, how: str, weights: NDArray[Any] | None = None) -> Measurement:
+    """The share of rows the most decided class covers (``how``: :func:`decided_by`).
+
+    ``weights``: how many rows each entry stands for (the Spark engine's aggregated table); None: one each.
+    """
     decided = np.asarray(predicted)
-    if len(decided) == 0:
+    labels, counts = _counts(decided, weights)
+    rows = int(counts.sum())
+    if rows == 0:
         return Measurement.failed("no evaluation rows: the decisions cannot be judged")
-    labels, counts = np.unique(decided, return_counts=True)
     top = int(np.argmax(counts))
     # count / rows exactly, so a share at the bound (49 of 50 for 0.98) compares as equal
-    share = int(counts[top]) / len(decided)
-    shares = {_label(label): int(count) / len(decided) for label, count in zip(labels, counts, strict=True)}
+    share = int(counts[top]) / rows
+    shares = {_label(label): int(count) / rows for label, count in zip(labels, counts, strict=True)}
     return Measurement(
         value=share,
-        explanation=f"{how} decides {_label(labels[top])} for {share:.1%} of rows ({counts[top]} of {len(decided)})",
-        details={"decided_shares": shares, "rows": len(decided)},
+        explanation=f"{how} decides {_label(labels[top])} for {share:.1%} of rows ({counts[top]} of {rows})",
+        details={"decided_shares": shares, "rows": rows},
     )
 
 
@@ -107,15 +119,21 @@ def class_share(y_true: Any, predicted: Any, how: str) -> Measurement:
 ClassRate = TypedDict("ClassRate", {"class": str, "base_rate": float, "decided_rate": float, "ratio": float})
 
 
-def rate_ratio(y_true: Any, predicted: Any, how: str, min_ratio: float) -> Measurement:
-    """The smallest ratio, over the classes of ``y_true``, of rows decided as a class to rows holding it."""
+def rate_ratio(
+    y_true: Any, predicted: Any, how: str, min_ratio: float, weights: NDArray[Any] | None = None
+) -> Measurement:
+    """The smallest ratio, over the classes of ``y_true``, of rows decided as a class to rows holding it.
+
+    ``weights``: as in :func:`class_share`.
+    """
     actual, decided = np.asarray(y_true), np.asarray(predicted)
-    if len(actual) == 0:
+    w = np.ones(len(actual), dtype=np.int64) if weights is None else np.rint(np.asarray(weights)).astype(np.int64)
+    rows = int(w.sum())
+    if rows == 0:
         return Measurement.failed("no evaluation rows: the decisions cannot be judged")
-    rows = len(actual)
     table: list[ClassRate] = []
     for label in np.unique(actual):
-        holds, chosen = int(np.sum(actual == label)), int(np.sum(decided == label))
+        holds, chosen = int(w[actual == label].sum()), int(w[decided == label].sum())
         # chosen / holds: the rows cancel, so a ratio at the bound (5 of 50 for 0.1) compares as equal
         table.append(
             {"class": _label(label), "base_rate": holds / rows, "decided_rate": chosen / rows, "ratio": chosen / holds}

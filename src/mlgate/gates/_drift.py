@@ -301,18 +301,32 @@ def _sorted_keys(series: pd.Series, name: str, label: str) -> NDArray[Any]:
     return keys
 
 
-def _quantile_edges(ref_keys: NDArray[Any], bins: int) -> NDArray[Any]:
-    """Distinct inner cut points, np.quantile(ref, [1/bins, ...], method='linear'), as keys."""
+def quantile_positions(n: int, bins: int) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+    """(lo, hi, frac): the 0-based order statistics np.quantile(method='linear') interpolates between, per level.
+
+    The levels are ``1/bins, 2/bins, ...``; the cut point at a level is ``x[lo] + (x[hi] - x[lo]) * frac``
+    (:func:`interpolated_edges`) of the ``n`` sorted reference values ``x``. Both engines locate the cut
+    points this way (pandas: in the sorted keys; Spark: in the counts per distinct value).
+    """
     levels = np.arange(1, bins) / bins
-    h = (ref_keys.size - 1) * levels
+    h = (n - 1) * levels
     lo = np.floor(h).astype(np.int64)
-    hi = np.minimum(lo + 1, ref_keys.size - 1)
-    frac = h - lo
-    a, b = _floats(ref_keys[lo]), _floats(ref_keys[hi])
+    hi = np.minimum(lo + 1, n - 1)
+    return lo, hi, h - lo
+
+
+def interpolated_edges(a: NDArray[Any], b: NDArray[Any], frac: NDArray[Any]) -> NDArray[Any]:
+    """The distinct inner cut points (floats, sorted) from the order statistics ``a`` (lo) and ``b`` (hi)."""
     with np.errstate(invalid="ignore"):
         edges = np.where(frac == 0, a, a + (b - a) * frac)
-    edges = edges[~np.isnan(edges)]
-    return _keys(np.unique(edges))
+    distinct: NDArray[Any] = np.unique(edges[~np.isnan(edges)])
+    return distinct
+
+
+def _quantile_edges(ref_keys: NDArray[Any], bins: int) -> NDArray[Any]:
+    """Distinct inner cut points, np.quantile(ref, [1/bins, ...], method='linear'), as keys."""
+    lo, hi, frac = quantile_positions(ref_keys.size, bins)
+    return _keys(interpolated_edges(_floats(ref_keys[lo]), _floats(ref_keys[hi]), frac))
 
 
 def psi_from_shares(ref_share: NDArray[Any], cur_share: NDArray[Any], epsilon: float) -> float:
@@ -404,13 +418,28 @@ def _kstwo_sf(d: float, n: float) -> float:
 
 def _ks_2samp(a: NDArray[Any], b: NDArray[Any]) -> tuple[float, float]:
     """(statistic, p-value) of scipy.stats.ks_2samp for sorted keys ``a`` and ``b``."""
-    n1, n2 = a.size, b.size
+    return ks_test(_ks_statistic(a, b), a.size, b.size)
+
+
+def ks_test(d: float, n1: int, n2: int) -> tuple[float, float]:
+    """(statistic, p-value) of scipy.stats.ks_2samp (two-sided, ``method="auto"``) from its largest ECDF gap ``d``.
+
+    The test depends on the samples only through ``d`` and their sizes, so both engines call this:
+    pandas with :func:`_ks_statistic` of the sorted keys, Spark with the gap of its cumulative counts
+    per distinct value (the same ``i/n1 - j/n2`` floats). Up to :data:`_KS_EXACT_MAX_N` rows per
+    sample scipy's own exact computation runs (which rounds ``d`` to a multiple of 1/lcm(n1, n2), as
+    ks_2samp reports it); above, the asymptotic ``kstwo.sf`` (:func:`_kstwo_sf`).
+    """
     if max(n1, n2) <= _KS_EXACT_MAX_N:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # scipy's exact->asymp fallback note
-            res = stats.ks_2samp(_floats(a), _floats(b))
-        return float(res.statistic), float(res.pvalue)
-    d = _ks_statistic(a, b)
+        from scipy.stats import _stats_py  # ks_2samp's exact step, given d (ks_2samp itself wants the rows)
+
+        g = math.gcd(n1, n2)
+        if n1 // g < np.iinfo(np.int32).max / (n2 // g):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                success, exact_d, prob = _stats_py._attempt_exact_2kssamp(n1, n2, g, d, "two-sided")
+            if success:
+                return float(exact_d), float(np.clip(prob, 0, 1))
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
     prob = _kstwo_sf(d, float(np.round(en)))
@@ -421,12 +450,35 @@ def _numeric_drift(name: str, ref_col: pd.Series, cur_col: pd.Series, settings: 
     ref = _sorted_keys(ref_col, name, "reference")
     cur = _sorted_keys(cur_col, name, "current")
     edges = _quantile_edges(ref, settings.psi_bins)
-    ref_counts = np.diff(np.concatenate(([0], np.searchsorted(ref, edges, side="right"), [ref.size])))
-    cur_counts = np.diff(np.concatenate(([0], np.searchsorted(cur, edges, side="right"), [cur.size])))
-    psi = psi_from_shares(ref_counts / ref.size, cur_counts / cur.size, settings.psi_epsilon)
+    ref_below = np.searchsorted(ref, edges, side="right")
+    cur_below = np.searchsorted(cur, edges, side="right")
     ks, pvalue = _ks_2samp(ref, cur)
+    missing = (len(ref_col) - ref.size, len(cur_col) - cur.size)
+    return numeric_drift(name, ref_below, cur_below, (ref.size, cur.size), (ks, pvalue), missing, settings)
+
+
+def numeric_drift(
+    name: str,
+    ref_below: NDArray[Any],
+    cur_below: NDArray[Any],
+    sizes: tuple[int, int],
+    test: tuple[float, float],
+    missing: tuple[int, int],
+    settings: DriftSettings,
+) -> FeatureDrift:
+    """A numeric feature's drift row from counts, whichever engine counted them.
+
+    ``ref_below``/``cur_below``: how many (non-missing) values are at or below each inner cut point;
+    ``sizes``: non-missing rows (reference, current); ``test``: :func:`ks_test`'s (statistic, p-value);
+    ``missing``: rows dropped as missing (reference, current).
+    """
+    n_ref, n_cur = sizes
+    ref_counts = np.diff(np.concatenate(([0], np.asarray(ref_below, dtype=np.int64), [n_ref])))
+    cur_counts = np.diff(np.concatenate(([0], np.asarray(cur_below, dtype=np.int64), [n_cur])))
+    psi = psi_from_shares(ref_counts / n_ref, cur_counts / n_cur, settings.psi_epsilon)
+    ks, pvalue = test
     notes = []
-    missing_ref, missing_cur = len(ref_col) - ref.size, len(cur_col) - cur.size
+    missing_ref, missing_cur = missing
     if missing_ref or missing_cur:
         notes.append(f"dropped missing values: {missing_ref} reference, {missing_cur} current rows")
     return FeatureDrift(
@@ -440,9 +492,9 @@ def _numeric_drift(name: str, ref_col: pd.Series, cur_col: pd.Series, settings: 
         unseen_categories=[],
         unseen_count=0,
         drifted=bool(psi > settings.feature_psi_threshold),
-        reference_rows=int(ref.size),
-        current_rows=int(cur.size),
-        bins=int(edges.size + 1),
+        reference_rows=int(n_ref),
+        current_rows=int(n_cur),
+        bins=int(len(ref_below) + 1),
         notes=notes,
     )
 
@@ -506,6 +558,26 @@ def _codes(series: pd.Series) -> tuple[NDArray[Any], NDArray[Any]]:
 def _categorical_drift(name: str, ref_col: pd.Series, cur_col: pd.Series, settings: DriftSettings) -> FeatureDrift:
     ref_codes, ref_uniques = _codes(ref_col)
     cur_codes, cur_uniques = _codes(cur_col)
+    ref_by_own = np.bincount(ref_codes + 1, minlength=ref_uniques.size + 1)[1:]
+    cur_by_own = np.bincount(cur_codes + 1, minlength=cur_uniques.size + 1)[1:]
+    missing = (int(np.sum(ref_codes < 0)), int(np.sum(cur_codes < 0)))
+    return categorical_drift(name, (ref_uniques, ref_by_own), (cur_uniques, cur_by_own), missing, settings)
+
+
+def categorical_drift(
+    name: str,
+    reference: tuple[NDArray[Any], NDArray[Any]],
+    current: tuple[NDArray[Any], NDArray[Any]],
+    missing: tuple[int, int],
+    settings: DriftSettings,
+) -> FeatureDrift:
+    """A categorical feature's drift row from (categories in order of first appearance, rows of each) per side.
+
+    Whichever engine counted them (pandas: ``pd.factorize``; Spark: a ``groupBy`` ordered by each
+    category's first row); ``missing``: rows dropped as missing (reference, current).
+    """
+    ref_uniques, ref_counts = reference
+    cur_uniques, cur_by_own = current
     # Union of categories: the reference's, then the current's new ones (small arrays).
     to_ref = pd.Index(ref_uniques, dtype=object).get_indexer(pd.Index(cur_uniques, dtype=object))
     new = to_ref < 0
@@ -513,8 +585,8 @@ def _categorical_drift(name: str, ref_col: pd.Series, cur_col: pd.Series, settin
     to_union = to_ref.copy()
     to_union[new] = k_ref + np.arange(int(new.sum()))
     k = k_ref + int(new.sum())
-    ref_counts = np.bincount(ref_codes + 1, minlength=k_ref + 1)[1:]
-    cur_by_own = np.bincount(cur_codes + 1, minlength=cur_uniques.size + 1)[1:]
+    ref_counts = np.asarray(ref_counts, dtype=np.int64)
+    cur_by_own = np.asarray(cur_by_own, dtype=np.int64)
     cur_counts = np.zeros(k, dtype=np.int64)
     np.add.at(cur_counts, to_union, cur_by_own)
     ref_counts = np.concatenate([ref_counts, np.zeros(k - k_ref, dtype=np.int64)])
@@ -532,7 +604,7 @@ def _categorical_drift(name: str, ref_col: pd.Series, cur_col: pd.Series, settin
     order = np.argsort(-unseen_rows, kind="stable")
     listed = [_label(unseen_values[i]) for i in order[:MAX_UNSEEN_LISTED]]
     notes = []
-    missing_ref, missing_cur = len(ref_col) - n_ref, len(cur_col) - n_cur
+    missing_ref, missing_cur = missing
     if missing_ref or missing_cur:
         notes.append(f"dropped missing values: {missing_ref} reference, {missing_cur} current rows")
     return FeatureDrift(

@@ -200,8 +200,18 @@ def _rate(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
-def group_table(y_true: NDArray[Any], y_pred: NDArray[Any], groups: pd.Series, min_group_size: int) -> GroupTable:
-    """Counts and rates per group; groups below ``min_group_size`` rows are marked excluded."""
+def group_table(
+    y_true: NDArray[Any],
+    y_pred: NDArray[Any],
+    groups: pd.Series,
+    min_group_size: int,
+    weights: NDArray[Any] | None = None,
+) -> GroupTable:
+    """Counts and rates per group; groups below ``min_group_size`` rows are marked excluded.
+
+    ``weights``: how many rows each entry stands for (the Spark engine's table of distinct
+    (group values, label, decision) with their counts); None: one row each.
+    """
     truth = _as_bool(y_true, "y_true")
     pred = _as_bool(y_pred, "y_pred")
     if not (truth.shape == pred.shape == (len(groups),)):
@@ -213,7 +223,8 @@ def group_table(y_true: NDArray[Any], y_pred: NDArray[Any], groups: pd.Series, m
     key += truth
     key += truth
     key += pred
-    cells = np.bincount(key, minlength=4 * len(labels)).reshape(len(labels), 4)
+    cells = np.bincount(key, weights=weights, minlength=4 * len(labels))
+    cells = np.rint(cells).astype(np.int64).reshape(len(labels), 4)  # integer counts, also when weighted
     rows = []
     for label, (tn, fp, fn, tp) in zip(labels, cells.tolist(), strict=True):
         count = tn + fp + fn + tp
@@ -281,10 +292,10 @@ class _Disparity:
         )
 
 
-def overall_rates(y_true: NDArray[Any], y_pred: NDArray[Any]) -> dict[str, Any]:
-    """Rows, positives and the four rates over every row (the same definitions as a group's)."""
+def overall_rates(y_true: NDArray[Any], y_pred: NDArray[Any], weights: NDArray[Any] | None = None) -> dict[str, Any]:
+    """Rows, positives and the four rates over every row (the same definitions as a group's); ``weights``: as there."""
     everyone = pd.Series(np.zeros(len(y_pred), dtype=np.int64), name="overall")
-    row = group_table(y_true, y_pred, everyone, 1).rows[0]
+    row = group_table(y_true, y_pred, everyone, 1, weights).rows[0]
     return {key: value for key, value in row.items() if key not in ("group", "excluded")}
 
 

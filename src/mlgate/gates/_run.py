@@ -48,6 +48,7 @@ from mlgate.data import (
     load_model_data,
     load_predictions_data,
     model_input,
+    training_file,
     training_rows,
     version_held_out,
 )
@@ -59,6 +60,7 @@ from mlgate.gates import _drift as drift
 from mlgate.gates import _evidence as evidence
 from mlgate.gates import _fairness as fairness
 from mlgate.gates import _performance as performance
+from mlgate.gates import _spark as spark_gates
 from mlgate.gates._adapter import adapt, decide, own_columns
 from mlgate.gates._judging import Judged, judge_model
 from mlgate.gates._metrics import classification_metrics, positive_label, regression_metrics
@@ -275,44 +277,69 @@ class Evaluation:
             self._groups[name] = fairness.sensitive_groups(self.data.holdout, feature)
         return self._groups[name]
 
-    def fairness(self, rule: FairnessRule) -> Measurement:
-        """The fairness metric over the groups of the rule's sensitive features."""
+    def _fairness_names(self, rule: FairnessRule) -> list[str] | Measurement:
+        """The rule's sensitive features, or the failed measurement saying why there are none to judge."""
         spec = self.ctx.spec
         if spec.task != "classification":
             return Measurement.failed("fairness metrics need a classifier's decisions; this model is a regressor")
         names = rule.sensitive_features or [f.name for f in spec.sensitive_features]
         if not names:
             return Measurement.failed(f"models/{spec.name}/model.yaml lists no sensitive_features")
-        classes = self.scored.classes or []
-        pos = positive_label(classes, spec.positive_label)
+        return names
+
+    def fairness(self, rule: FairnessRule) -> Measurement | Skip:
+        """The fairness metric over the groups of the rule's sensitive features."""
+        names = self._fairness_names(rule)
+        if isinstance(names, Measurement):
+            return names
+        spec = self.ctx.spec
+        pos = positive_label(self.scored.classes or [], spec.positive_label)
         y_true = self.data.holdout[spec.target].to_numpy() == pos
         y_pred = np.asarray(self.scored.predicted == pos, dtype=bool)
-        series = [self._group(n) for n in names]
+        return self._fairness_of(rule, [self._group(n) for n in names], y_true, y_pred, pos)
+
+    def _fairness_of(
+        self,
+        rule: FairnessRule,
+        series: list[pd.Series],
+        y_true: NDArray[Any],
+        y_pred: NDArray[Any],
+        pos: Any,
+        weights: NDArray[Any] | None = None,
+    ) -> Measurement:
+        """The rule's measurement from group labels, outcomes, decisions (``weights``: rows each entry stands for)."""
         if rule.intersection and len(series) > 1:
             combined = series[0]
             for other in series[1:]:
                 combined = fairness.intersect(combined, other)
             series = [*series, combined]
         minimum = self.ctx.policy.policy.settings.fairness.min_group_size
-        tables = [fairness.group_table(y_true, y_pred, s, minimum) for s in series]
+        tables = [fairness.group_table(y_true, y_pred, s, minimum, weights) for s in series]
         return fairness.fairness_measurement(
             tables,
             rule.metric,
             groups=rule.groups,
             reference_group=rule.reference_group,
-            overall=fairness.overall_rates(y_true, y_pred),
+            overall=fairness.overall_rates(y_true, y_pred, weights),
             positive_label=pos.item() if isinstance(pos, np.generic) else pos,
         )
 
     # -- drift
-    def drift(self, rule: DriftRule) -> Measurement:
-        """The drift statistic of the rule, from the per-feature drift table (computed once)."""
-        settings = self.ctx.policy.policy.settings.drift
+    def _drift_problem(self) -> Measurement | None:
+        """Why no drift can be measured for this spec (a failed measurement), else None."""
         spec = self.ctx.spec
         if spec.is_predictions and not (spec.data and spec.data.reference):
             return Measurement.failed("a predictions spec needs data.reference to measure drift against")
         if not spec.inputs.all:
             return Measurement.failed(f"models/{spec.name}/model.yaml lists no features to measure drift on")
+        return None
+
+    def drift(self, rule: DriftRule) -> Measurement | Skip:
+        """The drift statistic of the rule, from the per-feature drift table (computed once)."""
+        settings = self.ctx.policy.policy.settings.drift
+        problem = self._drift_problem()
+        if problem is not None:
+            return problem
         if self._drift is None:
             feats = self.ctx.spec.inputs
             try:
@@ -350,8 +377,8 @@ class Evaluation:
         )
         return self._integrity
 
-    def integrity(self, rule: IntegrityRule) -> Measurement | Skip:
-        """The native integrity metric of the rule (conflicting labels: skipped for a regressor)."""
+    def _integrity_problem(self, rule: IntegrityRule) -> Measurement | Skip | None:
+        """Why the rule does not apply (Skip) or cannot be measured (failed) for this spec, else None."""
         if rule.metric == "conflicting_labels" and self.ctx.spec.task == "regression":
             # equal features with different continuous targets are expected, not a data error
             return Skip("conflicting labels apply to classification targets; this model is a regressor")
@@ -361,6 +388,13 @@ class Evaluation:
         if rule.metric in NEEDS_FEATURES and not spec.inputs.all:
             # rows would be compared on the label alone: fail closed rather than measure nothing
             return Measurement.failed(f"models/{spec.name}/model.yaml lists no features to compare rows on")
+        return None
+
+    def integrity(self, rule: IntegrityRule) -> Measurement | Skip:
+        """The native integrity metric of the rule (conflicting labels: skipped for a regressor)."""
+        problem = self._integrity_problem(rule)
+        if problem is not None:
+            return problem
         return integrity.integrity_measurement(rule.metric, self.integrity_data())
 
     def deepchecks(self, rule: IntegrityRule, rid: str, required: bool) -> list[RuleResult]:
@@ -407,6 +441,98 @@ class Evaluation:
     def documentation(self, rule: DocumentationRule) -> Measurement:
         """Whether the spec field the rule names is filled in."""
         return documentation.documented(self.ctx.spec, rule.field)
+
+
+class SparkEvaluation(Evaluation):
+    """Measures the rules from Spark aggregates (mlgate.gates._spark); what needs rows is skipped with the reason.
+
+    ``data`` holds no rows here (its frames are empty): every measure reads ``spark_data`` (the
+    Parquet datasets) or ``spark_scored`` (the scored holdout, cached by Spark).
+    """
+
+    def __init__(
+        self,
+        ctx: ModelContext,
+        data: ModelData,
+        model: Any,
+        scored: Scored,
+        champion: tuple[int, Scored] | None,
+        signature: list[tuple[str, str]] | None,
+        champion_skip: str,
+        spark_data: spark_gates.SparkData,
+        spark_scored: spark_gates.SparkScored,
+    ) -> None:
+        """As :class:`Evaluation`, with the Spark datasets and the scored holdout."""
+        super().__init__(ctx, data, model, scored, champion, signature, champion_skip)
+        self.spark_data, self.spark_scored = spark_data, spark_scored
+
+    def decided(self, rule: decisions.BuiltinRule) -> Measurement:
+        """The built-in rule, from rows per (label, decision)."""
+        y_true, predicted, rows = spark_gates.decision_table(self.spark_scored, self.ctx.spec.target_column)
+        how = decisions.decided_by(self.ctx.spec)
+        if rule.rule_id == decisions.CLASS_SHARE:
+            return decisions.class_share(y_true, predicted, how, rows)
+        return decisions.rate_ratio(y_true, predicted, how, rule.threshold, rows)
+
+    def fairness(self, rule: FairnessRule) -> Measurement | Skip:
+        """The fairness metric, from rows per (group values, outcome, decision)."""
+        names = self._fairness_names(rule)
+        if isinstance(names, Measurement):
+            return names
+        spec = self.ctx.spec
+        features = [next(f for f in spec.sensitive_features if f.name == n) for n in names]
+        pos = positive_label(self.scored.classes or [], spec.positive_label)
+        try:
+            groups, y_true, y_pred, rows = spark_gates.fairness_table(
+                self.spark_scored, features, spec.target_column, pos
+            )
+        except ValueError as err:
+            return Measurement.failed(str(err))
+        return self._fairness_of(rule, [groups[n] for n in names], y_true, y_pred, pos, rows)
+
+    def drift(self, rule: DriftRule) -> Measurement | Skip:
+        """The drift statistic from Spark counts; a rule over a text feature is skipped (words need the rows)."""
+        problem = self._drift_problem()
+        if problem is not None:
+            return problem
+        feats = self.ctx.spec.inputs
+        text = [f for f in (rule.features or feats.all) if f in feats.text]
+        if text:
+            return Skip(f"drift of text feature(s) {', '.join(text)} (words per row) {spark_gates.PANDAS_ONLY}")
+        settings = self.ctx.policy.policy.settings.drift
+        if self._drift is None:
+            try:
+                self._drift = spark_gates.feature_drift(self.spark_data, feats.numeric, feats.categorical, settings)
+            except ValueError as err:
+                return Measurement.failed(f"drift could not be computed: {err}")
+        return drift.drift_measurement(self._drift, rule.metric, rule.features, settings)
+
+    def integrity(self, rule: IntegrityRule) -> Measurement | Skip:
+        """``null_fraction``, ``duplicate_rows``, ``conflicting_labels``, ``train_holdout_overlap`` from Spark counts.
+
+        The other native metrics (constant columns, unseen categories, schema) are skipped with the reason.
+        """
+        problem = self._integrity_problem(rule)
+        if problem is not None:
+            return problem
+        if rule.metric not in spark_gates.SPARK_INTEGRITY:
+            return Skip(f"{rule.metric} is measured on pandas only: it {spark_gates.PANDAS_ONLY}")
+        columns = [*self.ctx.spec.inputs.all, self.ctx.spec.target_column]
+        scope = integrity.IntegrityData.scope
+        spec = self.ctx.spec
+        if rule.metric == "null_fraction":
+            nulls, rows = spark_gates.null_counts(self.spark_data, columns)
+            return integrity.native.null_fraction(nulls, rows, scope)
+        if rule.metric == "conflicting_labels":
+            return spark_gates.conflicting_measurement(self.spark_data, spec.inputs.all, spec.target_column, scope)
+        if rule.metric == "train_holdout_overlap":
+            return spark_gates.overlap_measurement(self.spark_data, spec.inputs.all, spec.target_column)
+        return spark_gates.duplicate_measurement(spark_gates.duplicate_counts(self.spark_data, columns), scope)
+
+    def deepchecks(self, rule: IntegrityRule, rid: str, required: bool) -> list[RuleResult]:
+        """Skipped: a deepchecks suite runs on pandas frames."""
+        why = f"deepchecks suites run on pandas frames: {rid} {spark_gates.PANDAS_ONLY}"
+        return [judge("integrity", rule, rid, None, required=required, skip_reason=why)]
 
 
 def evaluate_rules(evaluation: Evaluation, required: list[str], progress: Progress) -> list[RuleResult]:
@@ -626,8 +752,14 @@ def run_gates(
     attach: bool = True,
     with_evidence: bool = True,
     expected_digest: str | None = None,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> Verdict:
     """Evaluate ``name``'s policy against one registered version and return the verdict.
+
+    ``engine``: ``pandas`` or ``spark`` (default: the spec's ``data.engine``, else pandas); on Spark
+    the evaluation data are Parquet datasets measured by Spark aggregations (:class:`SparkEvaluation`),
+    on ``spark_master`` (default ``local[*]``; ``SPARK_REMOTE`` wins).
 
     With ``policy_ref`` (a PR's base commit, or the branch a promotion lands on) the judging
     fields of the spec, the policies and the evaluation data all come from that commit
@@ -647,6 +779,18 @@ def run_gates(
         required = _required_families(ctx, stage)
         _check_deepchecks(ctx)
         where = f" as of {judged.base[:12]}" if judged.base else ""
+        chosen = engine or (ctx.spec.data.engine if ctx.spec.data else None) or "pandas"
+        if chosen not in spark_gates.ENGINES:
+            raise InvalidInput(f"--engine {chosen!r}: expected one of {', '.join(spark_gates.ENGINES)}")
+        if chosen == "spark":
+            if ctx.spec.is_predictions:
+                raise InvalidInput(f"'{name}' is a predictions spec: --engine spark gates registered models only")
+            on_spark = _SparkRun(ws, judged, required, stage, Path(tmp), progress, with_evidence, expected_digest)
+            verdict = on_spark.gate(version, spark_master, start)
+            if attach:
+                progress(f"attaching the verdict to {name} v{verdict.version}")
+                attach_verdict(ws.registry, verdict)
+            return verdict
         if ctx.spec.is_predictions:  # nothing registered: no registry is opened at all
             if version is not None:
                 raise InvalidInput(f"'{name}' is a predictions spec: it has no registered versions (drop --version)")
@@ -654,7 +798,7 @@ def run_gates(
             data = load_predictions_data(ctx.spec, ctx.spec_doc, root, judged.at)
             return _gate_predictions(root, judged, data, required, stage, start, progress, with_evidence)
         progress(f"loading DVC-tracked evaluation data{where}")
-        data = load_model_data(ctx.spec, ctx.spec_doc, root, judged.at)
+        data = load_model_data(ctx.spec, ctx.spec_doc, root, judged.at, gate=True)
         registry = ws.registry
         mv, run = _resolve_version(registry, name, version)
         number = mv.version
@@ -712,6 +856,143 @@ def run_gates(
         progress(f"attaching the verdict to {name} v{number}")
         attach_verdict(registry, verdict)
     return verdict
+
+
+@dataclass
+class _SparkRun:
+    """One ``gate --engine spark``: the Parquet datasets, the version and champion scored on Spark, the rules."""
+
+    ws: Workspace
+    judged: Judged
+    required: list[str]
+    stage: str | None
+    scratch: Path
+    progress: Progress
+    with_evidence: bool
+    expected_digest: str | None
+
+    def gate(self, version: int | None, master: str | None, start: float) -> Verdict:
+        """The verdict, as :func:`run_gates` builds it on pandas (no rows on the driver)."""
+        ctx, judged, progress = self.judged.ctx, self.judged, self.progress
+        spark = spark_gates.session(master)
+        progress("reading the Parquet datasets with Spark" + (f" as of {judged.base[:12]}" if judged.base else ""))
+        data = spark_gates.load_data(spark, ctx, ctx.root, judged.at)
+        registry = self.ws.registry
+        mv, run = _resolve_version(registry, ctx.name, version)
+        frames = ModelData(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), files=data.files)
+        evaluated = evaluation_held_out(ctx.spec, frames)
+        held = version_held_out(mv.tags, run.params)
+        reason, excluded = (
+            "" if held is not None else "the version has no mlgate lineage: its training rows are unknown",
+            0,
+        )
+        if held is not None and not held.same_as(evaluated):
+            reason = f"v{mv.version} was trained on {held.describe()}; the evaluation uses {evaluated.describe()}"
+            if held.layout != "files":
+                raise InvalidInput(f"{reason}: rebuilding its split to leave out the rows {spark_gates.PANDAS_ONLY}")
+            progress(f"{reason}: leaving out the rows it trained on")
+            commit = mv.tags.get(TAG_PREFIX + "git.commit", "")
+            trained = training_file(held, ctx.root, commit, judged.at, self.scratch / "trained")
+            data, excluded = spark_gates.leave_out(spark, ctx, data, trained, held.train_path)
+        source = "release.yaml" if self.expected_digest is not None else f"its registration ({ARTIFACT_DIGEST_TAG})"
+        loaded, model, scored = self._scored(mv, self.expected_digest or mv.tags.get(ARTIFACT_DIGEST_TAG), source, data)
+        progress(f"scored v{mv.version} on {scored.rows} holdout rows with Spark")
+        champion = self._champion(mv.version, evaluated, data)
+        at_loaded = time.perf_counter()
+        as_scored = Scored(scored.metrics, np.empty(0), None, scored.classes or None)
+        evaluation = SparkEvaluation(
+            ctx, frames, model, as_scored, champion.scored, loaded.signature, champion.skip, data, scored
+        )
+        rules = evaluate_rules(evaluation, self.required, progress)
+        scored.release()
+        judged_at = time.perf_counter()
+        evidence_block: dict[str, Any] = {}
+        if self.with_evidence:
+            evidence_block = {
+                "engine": "spark",
+                "skipped": f"confusion matrix, curves and permutation importance {spark_gates.PANDAS_ONLY}",
+            }
+        unseen = {"holdout_rows": scored.rows, "excluded_rows": excluded, "reason": reason}
+        return Verdict(
+            model=ctx.name,
+            version=mv.version,
+            run_id=mv.run_id,
+            stage=self.stage,
+            commit=git_state(ctx.root).commit,
+            policy=_policy_record(judged),
+            judging=_judging_record(judged, unseen),
+            data=[f.as_dict() for f in data.files],
+            trained_on=_trained_on(mv.tags),
+            lineage=lineage(mv, run),
+            metrics=scored.metrics,
+            champion=None
+            if champion.scored is None
+            else {
+                "version": champion.scored[0],
+                "alias": ctx.policy.policy.promotion.champion_stage,
+                "metrics": champion.scored[1].metrics,
+            },
+            rules=rules,
+            required_families=self.required,
+            evaluated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            mlgate_version=__version__,
+            seconds=_seconds(start, at_loaded, judged_at),
+            evidence=evidence_block,
+            artifact=loaded.artifact.as_dict() if loaded.artifact else None,
+        )
+
+    def _scored(
+        self, mv: ModelVersion, expected: str | None, source: str, data: spark_gates.SparkData
+    ) -> tuple[LoadedModel, Any, spark_gates.SparkScored]:
+        """Version ``mv`` verified (digest ``expected``), adapted, and scored on Spark."""
+        ctx = self.judged.ctx
+        trust = ctx.policy.policy.trust
+        holder = self.scratch / f"v{mv.version}"
+        holder.mkdir(parents=True, exist_ok=True)
+        loaded, folder = self.ws.registry.verified_folder(
+            ctx.name,
+            mv.version,
+            _Holder(holder),
+            trust.formats if trust else (),
+            ctx.policy.file,
+            ctx.estimator_modules,
+            expected=expected,
+            expected_from=source,
+        )
+        model = adapt(loaded.model, ctx, [], f"{ctx.name} v{mv.version}")
+        scored = spark_gates.score(ctx, data, loaded, model, folder, holder / "spark-model")
+        return loaded, model, scored
+
+    def _champion(self, version: int, evaluated: HeldOut, data: spark_gates.SparkData) -> Champion:
+        """The champion scored on Spark on the same rows, or why it is not compared (as :func:`_champion`)."""
+        ctx, registry = self.judged.ctx, self.ws.registry
+        stage = ctx.policy.policy.promotion.champion_stage
+        if stage is None:
+            return Champion(skip=no_champion_stage(ctx.policy.file))
+        number = registry.alias_version(ctx.name, stage)
+        if number is None or number == version:
+            return Champion(holder=number)
+        mv = registry.version(ctx.name, number)
+        held = version_held_out(mv.tags, registry.run_params(mv.run_id))
+        if held is None or not held.same_as(evaluated):
+            was = held.describe() if held else "no mlgate lineage"
+            why = (
+                f"champion v{number} was held out on other rows ({was}; evaluation: {evaluated.describe()}): "
+                "its score here would include rows it trained on, so it is not compared"
+            )
+            return Champion(skip=why, holder=number)
+        _, _, scored = self._scored(
+            mv, mv.tags.get(ARTIFACT_DIGEST_TAG), f"its registration ({ARTIFACT_DIGEST_TAG})", data
+        )
+        scored.release()
+        return Champion((number, Scored(scored.metrics, np.empty(0), None, scored.classes or None)), holder=number)
+
+
+class _Holder:
+    """A folder's keeper with ``.name`` (what :meth:`Registry.verified_folder` takes); removed with the scratch."""
+
+    def __init__(self, path: Path) -> None:
+        self.name = str(path)
 
 
 def _seconds(start: float, loaded: float, judged_at: float) -> dict[str, float]:

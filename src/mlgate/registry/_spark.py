@@ -104,18 +104,9 @@ def score_files(
     """
     from pyspark.errors import PySparkException
     from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import from_arrow_schema
 
-    if flavour != "sklearn":
-        raise InvalidInput(
-            f"--engine spark scores scikit-learn flavour models (this one is {flavour}): use --engine pandas",
-            hint="the executors load with MLflow's own loader; mlgate hands it only formats it verified (see docs)",
-        )
-    unknown = [f"{c} ({k})" for c, k in features if k not in SPARK_TYPES]
-    if unknown:
-        raise InvalidInput(f"--engine spark: signature column types it cannot read: {', '.join(unknown)}")
+    check_model(flavour, features)
     spark = session(master)
-    checked = _prepared(model_folder, scratch / "model", classifier, trusted_modules)
     try:
         if file_format == "parquet":
             frame = spark.read.parquet(*[Path(f).resolve().as_uri() for f in files])
@@ -127,16 +118,16 @@ def score_files(
             frame = spark.read.csv(
                 [Path(f).resolve().as_uri() for f in files], header=True, schema=ddl, mode="FAILFAST", encoding="UTF-8"
             )
-        columns = [F.col(c).cast(SPARK_TYPES[k]).alias(f"{feature_prefix}{at}") for at, (c, k) in enumerate(features)]
-        rows = frame.select(*[F.col(c) for c in id_columns], F.input_file_name().alias("__file"), *columns)
-        folder = str(checked)
-
-        def batches(parts: Iterator[Any]) -> Iterator[Any]:
-            predict = _pyfunc(folder).predict
-            for part in parts:
-                yield finish(part, predict)
-
-        out = rows.mapInPandas(batches, schema=from_arrow_schema(schema))
+        keep = [F.col(c) for c in id_columns] + [F.input_file_name().alias("__file")]
+        out = model_frame(
+            frame.select(*keep, *feature_columns(features, feature_prefix)),
+            model_folder=model_folder,
+            classifier=classifier,
+            trusted_modules=trusted_modules,
+            finish=finish,
+            schema=schema,
+            scratch=scratch / "model",
+        )
         out.write.mode("overwrite").parquet((scratch / "out").resolve().as_uri())
         for part in sorted((scratch / "out").glob("part-*.parquet")):
             shutil.move(part, into / part.name)  # a rename on the same file system
@@ -146,6 +137,54 @@ def score_files(
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def check_model(flavour: str, features: list[tuple[str, str]]) -> None:
+    """Refuse (exit 2) a model the executors cannot load the verified way, or columns Spark cannot type."""
+    if flavour != "sklearn":
+        raise InvalidInput(
+            f"--engine spark scores scikit-learn flavour models (this one is {flavour}): use --engine pandas",
+            hint="the executors load with MLflow's own loader; mlgate hands it only formats it verified (see docs)",
+        )
+    unknown = [f"{c} ({k})" for c, k in features if k not in SPARK_TYPES]
+    if unknown:
+        raise InvalidInput(f"--engine spark: signature column types it cannot read: {', '.join(unknown)}")
+
+
+def feature_columns(features: list[tuple[str, str]], prefix: str) -> list[Any]:
+    """The signature's columns cast to their Spark types, the n-th named ``prefix<n>`` (a feature may be an id too)."""
+    from pyspark.sql import functions as F
+
+    return [F.col(c).cast(SPARK_TYPES[k]).alias(f"{prefix}{at}") for at, (c, k) in enumerate(features)]
+
+
+def model_frame(
+    rows: Any,
+    *,
+    model_folder: Path,
+    classifier: bool,
+    trusted_modules: tuple[str, ...],
+    finish: Callable[[Any, Any], Any],
+    schema: Any,
+    scratch: Path,
+) -> Any:
+    """``rows`` (a Spark DataFrame) through the model on the executors: a lazy DataFrame of ``schema``.
+
+    ``finish(batch, predict)`` turns each pandas batch into output rows, calling ``predict`` (the
+    pyfunc loaded once per Python worker from a checked copy of ``model_folder``, made in ``scratch``,
+    which must outlive every action on the result). ``mlgate score`` writes the result;
+    ``mlgate gate --engine spark`` aggregates it.
+    """
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    folder = str(_prepared(model_folder, scratch, classifier, trusted_modules))
+
+    def batches(parts: Iterator[Any]) -> Iterator[Any]:
+        predict = _pyfunc(folder).predict
+        for part in parts:
+            yield finish(part, predict)
+
+    return rows.mapInPandas(batches, schema=from_arrow_schema(schema))
 
 
 _LOADED: dict[str, Any] = {}

@@ -57,6 +57,14 @@ def _show_gate(result: api.Gated, opts: api.GateOptions) -> None:
 @click.option("--base", "--policy-ref", "policy_ref", metavar="REF", help=BASE_HELP)
 @click.option("--json", "json_path", metavar="PATH", help="Write the verdict JSON to PATH ('-' for stdout).")
 @click.option("--github-output", metavar="PATH", envvar="MLGATE_GITHUB_OUTPUT", help=GITHUB_OUTPUT_HELP)
+@click.option(
+    "--engine",
+    type=click.Choice(["pandas", "spark"]),
+    help="pandas (in memory) or spark (Parquet datasets, Spark aggregations); default: data.engine, else pandas.",
+)
+@click.option(
+    "--spark-master", metavar="URL", help="Spark master for --engine spark (default local[*]; SPARK_REMOTE wins)."
+)
 @edge(api.GateOptions, show=_show_gate)
 def gate(ws: Workspace, opts: api.GateOptions) -> api.Gated:
     """Evaluate every rule of MODEL's policy against a registered version (exit 1 if blocked).

@@ -106,13 +106,23 @@ def _null_fraction(data: IntegrityData) -> Measurement:
     missing = _missing_columns(data, data.columns)
     if missing is not None:
         return missing
-    rows = len(data.train) + len(data.holdout)
+    nulls = {
+        column: (int(data.train[column].isna().sum()), int(data.holdout[column].isna().sum()))
+        for column in data.columns
+    }
+    return null_fraction(nulls, (len(data.train), len(data.holdout)), data.scope)
+
+
+def null_fraction(nulls: dict[str, tuple[int, int]], rows_in: tuple[int, int], scope: str) -> Measurement:
+    """The null-fraction measurement from counts, whichever engine counted them.
+
+    ``nulls``: column → (missing values in train, in holdout); ``rows_in``: (train rows, holdout rows).
+    """
+    rows = sum(rows_in)
     if rows == 0:
         return Measurement.failed("train and holdout hold no rows")
     table: list[ColumnNulls] = []
-    for column in data.columns:
-        in_train = int(data.train[column].isna().sum())
-        in_holdout = int(data.holdout[column].isna().sum())
+    for column, (in_train, in_holdout) in nulls.items():
         table.append(
             {
                 "column": column,
@@ -125,11 +135,11 @@ def _null_fraction(data: IntegrityData) -> Measurement:
     table.sort(key=lambda row: (-row["fraction"], row["column"]))
     worst = table[0]
     if worst["nulls"] == 0:
-        explanation = f"no missing values in {len(table)} columns ({rows} rows, {data.scope})"
+        explanation = f"no missing values in {len(table)} columns ({rows} rows, {scope})"
     else:
         explanation = (
             f"largest null fraction {_pct(worst['fraction'])} in '{worst['column']}' "
-            f"({worst['nulls']} of {rows} rows, {data.scope})"
+            f"({worst['nulls']} of {rows} rows, {scope})"
         )
         others = sum(1 for row in table[1:] if row["nulls"])
         if others:
@@ -151,23 +161,35 @@ def _duplicate_rows(data: IntegrityData) -> Measurement:
     ids, first, copies = np.unique(groups, return_index=True, return_counts=True)
     most_copied = np.lexsort((ids, -copies))[:MAX_EXAMPLES]  # ties: the first seen first
     examples = [{"row": _where(int(positions[first[i]]), split), "copies": int(copies[i])} for i in most_copied]
+    where = (int((repeated & (positions < split)).sum()), int((repeated & (positions >= split)).sum()))
+    return duplicate_rows(count, rows, where, len(ids), examples, data.scope)
+
+
+def duplicate_rows(
+    count: int, rows: int, where: tuple[int, int], repeated_rows: int, examples: list[dict[str, Any]], scope: str
+) -> Measurement:
+    """The ``duplicate_rows`` measurement from counts, whichever engine counted them.
+
+    ``count``: rows equal to an earlier row; ``where``: how many of them are in train, in holdout;
+    ``repeated_rows``: distinct rows that occur more than once; ``examples``: the most copied (may be empty).
+    """
     details = {
         "rows": rows,
         "duplicate_rows": count,
-        "in_train": int((repeated & (positions < split)).sum()),
-        "in_holdout": int((repeated & (positions >= split)).sum()),
-        "repeated_rows": len(ids),
+        "in_train": where[0],
+        "in_holdout": where[1],
+        "repeated_rows": repeated_rows,
         "examples": examples,
         "definition": "rows equal to an earlier row (features + target): deepchecks DataDuplicates",
     }
     if count == 0:
-        explanation = f"no duplicate rows among {rows} (features + target, {data.scope})"
+        explanation = f"no duplicate rows among {rows} (features + target, {scope})"
     else:
         explanation = (
-            f"{count} of {rows} rows ({_pct(count / rows)}) repeat an earlier row "
-            f"(features + target, {data.scope}); most copied: {examples[0]['row']} "
-            f"x{examples[0]['copies']}"
+            f"{count} of {rows} rows ({_pct(count / rows)}) repeat an earlier row (features + target, {scope})"
         )
+        if examples:
+            explanation += f"; most copied: {examples[0]['row']} x{examples[0]['copies']}"
     return Measurement(value=count / rows, explanation=explanation, details=details)
 
 
@@ -322,10 +344,19 @@ def _conflicting_labels(data: IntegrityData) -> Measurement:
                 "labels": sorted(str(v) for v in pd.unique(target[members])),
             }
         )
+    return conflicting_labels(count, rows, len(ambiguous_groups), examples, data.scope)
+
+
+def conflicting_labels(count: int, rows: int, groups: int, examples: list[ConflictExample], scope: str) -> Measurement:
+    """The ``conflicting_labels`` measurement from counts, whichever engine counted them.
+
+    ``count``: rows whose feature values occur with more than one target value; ``groups``: such
+    feature values; ``examples``: some of them (may be empty).
+    """
     details = {
         "rows": rows,
         "ambiguous_rows": count,
-        "groups": len(ambiguous_groups),
+        "groups": groups,
         "examples": examples,
         "definition": (
             "share of rows whose feature values occur with more than one target value; every "
@@ -334,14 +365,16 @@ def _conflicting_labels(data: IntegrityData) -> Measurement:
         ),
     }
     if count == 0:
-        explanation = f"no conflicting labels among {rows} rows ({data.scope})"
+        explanation = f"no conflicting labels among {rows} rows ({scope})"
     else:
-        first = examples[0]
         explanation = (
             f"{count} of {rows} rows ({_pct(count / rows)}) share identical features with a row of "
-            f"another label ({len(ambiguous_groups)} group(s); e.g. {first['row']}: "
-            f"labels {', '.join(first['labels'])})"
+            f"another label ({groups} group(s)"
         )
+        if examples:
+            first = examples[0]
+            explanation += f"; e.g. {first['row']}: labels {', '.join(first['labels'])}"
+        explanation += ")"
     return Measurement(value=count / rows, explanation=explanation, details=details)
 
 
@@ -361,12 +394,21 @@ def _train_holdout_overlap(data: IntegrityData) -> Measurement:
     within, groups = _equal_rows(frame.iloc[positions], _hashes_of(data, data.columns)[positions])
     positions = positions[within][_in_both(positions[within], groups, split)]
     leaked = positions[positions >= split] - split
-    count = len(leaked)
+    examples = [f"holdout row {int(i)}" for i in leaked[:MAX_EXAMPLES]]
+    return train_holdout_overlap(len(leaked), rows, same_features, examples)
+
+
+def train_holdout_overlap(count: int, rows: int, same_features: int, examples: list[str]) -> Measurement:
+    """The ``train_holdout_overlap`` measurement from counts, whichever engine counted them.
+
+    ``count``: holdout rows whose features and target appear identically in train; ``same_features``:
+    holdout rows whose feature values a training row shares; ``examples``: some of them (may be empty).
+    """
     details = {
         "holdout_rows": rows,
         "overlapping_rows": count,
         "same_features_rows": same_features,
-        "examples": [f"holdout row {int(i)}" for i in leaked[:MAX_EXAMPLES]],
+        "examples": examples,
         "definition": (
             "holdout rows whose features and target appear identically in train (deepchecks TrainTestSamplesMix)"
         ),
@@ -375,9 +417,10 @@ def _train_holdout_overlap(data: IntegrityData) -> Measurement:
         explanation = f"none of the {rows} holdout rows appears in train (features + target)"
     else:
         explanation = (
-            f"{count} of {rows} holdout rows ({_pct(count / rows)}) appear identically in train "
-            f"(features + target), e.g. holdout row {int(leaked[0])}"
+            f"{count} of {rows} holdout rows ({_pct(count / rows)}) appear identically in train (features + target)"
         )
+        if examples:
+            explanation += f", e.g. {examples[0]}"
     if same_features > count:
         explanation += f"; {same_features} share their feature values with a training row"
     return Measurement(value=count / rows, explanation=explanation, details=details)
