@@ -7,8 +7,9 @@ computes is computed from aggregates the store returns:
 - input drift: per numeric feature, counts of the window's values in the cells of the sorted
   reference values and PSI cut points (``width_bucket`` on PostgreSQL), from which PSI and the
   exact KS statistic follow (:func:`mlgate.gates.drift.numeric_drift_from_cells`); per
-  categorical feature, rows per value (``GROUP BY``) for PSI and chi²;
-- data quality: null counts, ``COUNT(DISTINCT)``, duplicate groups (``GROUP BY`` every feature
+  categorical feature, rows per value for PSI and chi² — all features and the score in one scan
+  (:meth:`mlgate.serving.TypedWindow.counts`), then one more for the refined cells;
+- data quality: null counts, ``min``/``max`` (constant columns), duplicate groups (``GROUP BY`` every feature
   ``HAVING count > 1``), rows holding an unseen category, non-whole values of integer columns;
 - prediction drift: the score's cells against the reference scores; CBPE: sums and the expected
   ROC curve by window functions; volume: a count;
