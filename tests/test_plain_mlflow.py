@@ -297,6 +297,25 @@ def test_spark_udf_predicts_what_the_model_predicts(plain: Plain, spark: Any, na
     assert_same(got, flavour)
 
 
+@pytest.fixture
+def plain_mlflow(plain: Plain, monkeypatch: pytest.MonkeyPatch) -> Plain:
+    """Plain MLflow (in process and in child processes) pointed at the fixture's store.
+
+    The ``plain`` fixture sets MLFLOW_TRACKING_URI only while it builds; in a full run other tests'
+    registries point MLflow's globals and environment at their own stores in between.
+    """
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", plain.uri)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    mlflow.set_tracking_uri(plain.uri)
+    mlflow.set_registry_uri(plain.uri)
+    mlflow.set_experiment("plain-mlflow")
+    return plain
+
+
 def start_mlflow_serve(plain: Plain, name: str, log: Path) -> tuple[str, subprocess.Popen[bytes]]:
     """``mlflow models serve -m models:/NAME@production --env-manager local`` on a port it binds; waited for."""
     cmd = [PY, "-m", "mlflow", "models", "serve", "-m", f"models:/{name}@{ALIAS}", "--env-manager", "local"]
@@ -318,6 +337,7 @@ def start_mlflow_serve(plain: Plain, name: str, log: Path) -> tuple[str, subproc
 
 @pytest.mark.slow  # one process per flavour, about 15 s each on a busy 2-core machine
 @pytest.mark.parametrize("name", FLAVOURS)
+@pytest.mark.usefixtures("plain_mlflow")
 def test_mlflow_models_serve_answers_what_the_model_predicts(plain: Plain, tmp_path: Path, name: str) -> None:
     flavour = plain.flavours[name]
     url, proc = start_mlflow_serve(plain, name, tmp_path / "serve.log")
@@ -348,6 +368,7 @@ def test_a_script_logging_the_predict_proba_signature_is_refused(plain: Plain) -
     assert "not what mlflow.pyfunc predict returns" in refused[0].tags["mlgate.train.refused"]
 
 
+@pytest.mark.usefixtures("plain_mlflow")
 def test_register_refuses_a_folder_with_the_predict_proba_signature(plain: Plain, tmp_path: Path) -> None:
     """A scikit-learn folder whose signature is the probabilities: exit 2 before any run or version is made."""
     import mlflow.sklearn
@@ -391,6 +412,7 @@ def test_register_refuses_a_folder_with_the_predict_proba_signature(plain: Plain
     assert [v.version for v in registry.versions("ext-proba")] == [1]
 
 
+@pytest.mark.usefixtures("plain_mlflow")
 def test_a_version_registered_with_the_old_probability_signature_still_loads_with_its_digest(plain: Plain) -> None:
     """Versions mlgate registered before (output: the predict_proba tensor) load in mlgate; custody still holds."""
     import mlflow

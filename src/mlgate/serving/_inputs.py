@@ -421,6 +421,7 @@ class TypedWindow:
         def read(conn: sa.Connection) -> None:
             raw = conn.connection.driver_connection
             for name, aggregate in aggregates.items():
+                # SQLAlchemy types driver_connection as Any | None; on this SQLite-only path it is sqlite3.Connection
                 raw.create_aggregate(name, 1, aggregate)  # type: ignore[union-attr]
             conn.execute(query).one()
 
