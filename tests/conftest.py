@@ -254,3 +254,17 @@ def credit_decides_at_0_6(repo: Path) -> None:
     assert EXAMPLE_DECISION in text
     spec.write_text(text.replace(EXAMPLE_DECISION, "decision:\n  threshold: 0.6\n  review_band: [0.45, 0.75]\n"))
     git("commit", "-qam", "credit decides at 0.6 with a review band", cwd=repo)
+
+
+def spark_ready() -> None:
+    """pyspark and Java are there, or (outside CI) the Spark test is skipped; under CI a missing one fails."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("pyspark is not installed (pip install 'mlgate[spark]')")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("Java is required for Spark under CI")
+        pytest.skip("no Java for Spark")

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import copy_repo, dvc, git, invoke
+from conftest import copy_repo, dvc, git, invoke, spark_ready
 
 TOLERANCE = 1e-9
 ROWS = 3000
@@ -61,20 +61,6 @@ gates:
 """
 
 
-def _spark_ready() -> None:
-    """pyspark and Java are there, or (outside CI) the Spark tests are skipped."""
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("pyspark is not installed (pip install 'mlgate[spark]')")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        if os.environ.get("CI") == "true":
-            pytest.fail("Java is required for the Spark engine under CI")
-        pytest.skip("no Java for Spark")
-
-
 def _noisy(frame: pd.DataFrame, rng: np.random.Generator, rows: int, shift: float) -> pd.DataFrame:
     """``rows`` rows drawn from ``frame`` with noise on the numbers (``shift`` moves credit_amount)."""
     out = frame.sample(rows, replace=True, random_state=int(rng.integers(1 << 31))).reset_index(drop=True)
@@ -87,7 +73,7 @@ def _noisy(frame: pd.DataFrame, rng: np.random.Generator, rows: int, shift: floa
 @pytest.fixture(scope="module")
 def gated(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Both verdicts of one trained credit version on the same Parquet data: pandas's and Spark's."""
-    _spark_ready()
+    spark_ready()
     base = tmp_path_factory.mktemp("gate-spark")
     repo = copy_repo(template_repo, base / "repo")
     source = pd.read_csv(repo / "data" / "german_credit.csv")

@@ -37,7 +37,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import PROJECT, copy_repo, git, invoke
+from conftest import PROJECT, copy_repo, git, invoke, spark_ready
 from mlgate.config import load_model_context
 from mlgate.data import load_model_data, model_input
 from mlgate.registry import Registry, output_problem, tracking_uri
@@ -256,24 +256,10 @@ def test_pyfunc_load_model_predicts_what_the_model_predicts(plain: Plain, name: 
     assert_same(model.predict(flavour.rows), flavour)
 
 
-def _spark_ready() -> None:
-    """pyspark and Java are there, or (outside CI) the Spark test is skipped."""
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("pyspark is not installed (pip install 'mlgate[spark]')")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        if os.environ.get("CI") == "true":
-            pytest.fail("Java is required for Spark under CI")
-        pytest.skip("no Java for Spark")
-
-
 @pytest.fixture(scope="module")
 def spark() -> Any:
     """mlgate's Spark session (``local[*]``, one per process: shared with any other Spark test)."""
-    _spark_ready()
+    spark_ready()
     from mlgate.registry import spark as adapter
 
     return adapter.session()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import copy_repo, credit_decides_at_0_6, invoke, promoted
+from conftest import copy_repo, credit_decides_at_0_6, invoke, promoted, spark_ready
 from mlgate.registry import Registry
 from mlgate.scoring import LINEAGE_COLUMNS
 
@@ -260,22 +259,8 @@ def test_score_help_names_every_option() -> None:
         assert option in done.output
 
 
-def _spark_ready() -> None:
-    """pyspark and Java are there, or (outside CI) the Spark test is skipped."""
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("pyspark is not installed (pip install 'mlgate[spark]')")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        if os.environ.get("CI") == "true":
-            pytest.fail("Java is required for the Spark engine under CI")
-        pytest.skip("no Java for Spark")
-
-
 def test_spark_engine_equals_the_pandas_engine_row_for_row(scoring: dict[str, Any], pandas_run: dict) -> None:
-    _spark_ready()
+    spark_ready()
     out = scoring["base"] / "out-spark"
     done = score(scoring, out, "--date", "2025-01-31", "--engine", "spark")
     assert done.exit_code == 0, done.output

@@ -773,51 +773,10 @@ def categorical_drift_from_counts(
     counts are listed by their text (the row-reading path lists them as first seen).
     """
     order = sorted(range(len(values)), key=lambda i: _label(values[i]))
-    values = [values[i] for i in order]
-    counts = [counts[i] for i in order]
-    ref_codes, ref_uniques = _codes(ref_col)
     cur_uniques = np.empty(len(values), dtype=object)
-    cur_uniques[:] = values
-    cur_by_own = np.asarray(counts, dtype=np.int64)
-    to_ref = pd.Index(ref_uniques, dtype=object).get_indexer(pd.Index(cur_uniques, dtype=object))
-    new = to_ref < 0
-    k_ref = ref_uniques.size
-    to_union = to_ref.copy()
-    to_union[new] = k_ref + np.arange(int(new.sum()))
-    k = k_ref + int(new.sum())
-    ref_counts = np.bincount(ref_codes + 1, minlength=k_ref + 1)[1:]
-    cur_counts = np.zeros(k, dtype=np.int64)
-    np.add.at(cur_counts, to_union, cur_by_own)
-    ref_counts = np.concatenate([ref_counts, np.zeros(k - k_ref, dtype=np.int64)])
-    n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
-    for label, n in (("reference", n_ref), ("current", n_cur)):
-        if n == 0:
-            raise ValueError(f"drift: categorical feature '{name}' has no non-missing value in the {label} data")
-    present = (ref_counts + cur_counts) > 0
-    ref_counts, cur_counts = ref_counts[present], cur_counts[present]
-    psi = psi_from_shares(ref_counts / n_ref, cur_counts / n_cur, settings.psi_epsilon)
-    chi2_stat, chi2_p = chi2_homogeneity(ref_counts, cur_counts)
-    unseen_values = cur_uniques[new]
-    unseen_rows = cur_by_own[new]
-    ranked = np.argsort(-unseen_rows, kind="stable")
-    notes = []
-    missing_ref, missing_cur = len(ref_col) - n_ref, current_rows - n_cur
-    if missing_ref or missing_cur:
-        notes.append(f"dropped missing values: {missing_ref} reference, {missing_cur} current rows")
-    return FeatureDrift(
-        feature=name,
-        kind="categorical",
-        psi=psi,
-        ks_statistic=None,
-        ks_pvalue=None,
-        chi2_statistic=chi2_stat,
-        chi2_pvalue=chi2_p,
-        unseen_categories=[_label(unseen_values[i]) for i in ranked[:MAX_UNSEEN_LISTED]],
-        unseen_count=int(unseen_rows.sum()),
-        drifted=bool(psi > settings.feature_psi_threshold),
-        reference_rows=n_ref,
-        current_rows=n_cur,
-        unseen_distinct=int(new.sum()),
-        bins=int(present.sum()),
-        notes=notes,
-    )
+    cur_uniques[:] = [values[i] for i in order]
+    cur_by_own = np.asarray([counts[i] for i in order], dtype=np.int64)
+    ref_codes, ref_uniques = _codes(ref_col)
+    ref_by_own = np.bincount(ref_codes + 1, minlength=ref_uniques.size + 1)[1:]
+    missing = (int(np.sum(ref_codes < 0)), current_rows - int(cur_by_own.sum()))
+    return categorical_drift(name, (ref_uniques, ref_by_own), (cur_uniques, cur_by_own), missing, settings)
