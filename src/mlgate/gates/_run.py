@@ -825,29 +825,19 @@ def run_gates(
     if with_evidence:
         progress("evidence: confusion matrix, curves, feature importance")
         evidence_block = _evidence(evaluation, extra, columns)
-    verdict = Verdict(
-        model=name,
-        version=number,
-        run_id=mv.run_id,
+    verdict = _verdict(
+        judged,
+        mv,
+        run,
+        name=name,
+        root=root,
         stage=stage,
-        commit=git_state(root).commit,
-        policy=_policy_record(judged),
-        judging=_judging_record(judged, unseen.as_dict()),
-        data=[f.as_dict() for f in data.files],
-        trained_on=_trained_on(mv.tags),
-        lineage=lineage(mv, run),
+        files=[f.as_dict() for f in data.files],
+        unseen=unseen.as_dict(),
         metrics=scored.metrics,
-        champion=None
-        if champion.scored is None
-        else {
-            "version": champion.scored[0],
-            "alias": ctx.policy.policy.promotion.champion_stage,
-            "metrics": champion.scored[1].metrics,
-        },
+        champion=champion,
         rules=rules,
-        required_families=required,
-        evaluated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        mlgate_version=__version__,
+        required=required,
         seconds=_seconds(start, loaded, judged_at),
         evidence=evidence_block,
         artifact=challenger.artifact.as_dict() if challenger.artifact else None,
@@ -913,29 +903,19 @@ class _SparkRun:
                 "skipped": f"confusion matrix, curves and permutation importance {spark_gates.PANDAS_ONLY}",
             }
         unseen = {"holdout_rows": scored.rows, "excluded_rows": excluded, "reason": reason}
-        return Verdict(
-            model=ctx.name,
-            version=mv.version,
-            run_id=mv.run_id,
+        return _verdict(
+            judged,
+            mv,
+            run,
+            name=ctx.name,
+            root=ctx.root,
             stage=self.stage,
-            commit=git_state(ctx.root).commit,
-            policy=_policy_record(judged),
-            judging=_judging_record(judged, unseen),
-            data=[f.as_dict() for f in data.files],
-            trained_on=_trained_on(mv.tags),
-            lineage=lineage(mv, run),
+            files=[f.as_dict() for f in data.files],
+            unseen=unseen,
             metrics=scored.metrics,
-            champion=None
-            if champion.scored is None
-            else {
-                "version": champion.scored[0],
-                "alias": ctx.policy.policy.promotion.champion_stage,
-                "metrics": champion.scored[1].metrics,
-            },
+            champion=champion,
             rules=rules,
-            required_families=self.required,
-            evaluated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            mlgate_version=__version__,
+            required=self.required,
             seconds=_seconds(start, at_loaded, judged_at),
             evidence=evidence_block,
             artifact=loaded.artifact.as_dict() if loaded.artifact else None,
@@ -993,6 +973,54 @@ class _Holder:
 
     def __init__(self, path: Path) -> None:
         self.name = str(path)
+
+
+def _verdict(
+    judged: Judged,
+    mv: ModelVersion,
+    run: RunFacts,
+    *,
+    name: str,
+    root: Path,
+    stage: str | None,
+    files: list[dict[str, Any]],
+    unseen: dict[str, Any],
+    metrics: dict[str, float],
+    champion: Champion,
+    rules: list[RuleResult],
+    required: list[str],
+    seconds: dict[str, float],
+    evidence: dict[str, Any],
+    artifact: dict[str, Any] | None,
+) -> Verdict:
+    """The verdict of version ``mv`` of ``name`` (repo ``root``), whichever engine measured it: one record for both."""
+    return Verdict(
+        model=name,
+        version=mv.version,
+        run_id=mv.run_id,
+        stage=stage,
+        commit=git_state(root).commit,
+        policy=_policy_record(judged),
+        judging=_judging_record(judged, unseen),
+        data=files,
+        trained_on=_trained_on(mv.tags),
+        lineage=lineage(mv, run),
+        metrics=metrics,
+        champion=None
+        if champion.scored is None
+        else {
+            "version": champion.scored[0],
+            "alias": judged.ctx.policy.policy.promotion.champion_stage,
+            "metrics": champion.scored[1].metrics,
+        },
+        rules=rules,
+        required_families=required,
+        evaluated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        mlgate_version=__version__,
+        seconds=seconds,
+        evidence=evidence,
+        artifact=artifact,
+    )
 
 
 def _seconds(start: float, loaded: float, judged_at: float) -> dict[str, float]:
