@@ -927,7 +927,7 @@ PREDICTIONS_ROLE = "predictions"
 
 
 def _predictions_problems(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown: str) -> list[Problem]:
-    """The score is a probability and the decided labels are classes of the outcome."""
+    """Every score is a number (on any scale) cut inside its range; the decided labels are classes of the outcome."""
     predictions = spec.predictions
     assert predictions is not None
     column = predictions.output_column
@@ -939,19 +939,24 @@ def _predictions_problems(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Docume
         if problems:
             return problems
         values = pd.to_numeric(frame[column])
-        bad = values.isna() | (values < 0) | (values > 1)
-        if bad.any():
-            first = int(bad.to_numpy().argmax())
-            message = (
-                f"score {frame[column].iloc[first]!r} is not a probability in [0, 1] "
-                f"({_rows(int(bad.sum()))} like this): rescale the score before auditing it"
-            )
+        if values.isna().any():
+            first = int(values.isna().to_numpy().argmax())
+            message = f"no score here ({_rows(int(values.isna().sum()))} like this): every row needs its score"
             return [Problem(shown, first + 2, 0, (column,), message)]
         if labels.nunique() != 2:
             message = (
                 f"a score column needs a binary outcome; '{spec.target}' has {labels.nunique()} classes in {shown}"
             )
             return [spec_doc.problem(("predictions", "label_column"), message)]
+        low, high, threshold = float(values.min()), float(values.max()), float(predictions.threshold or 0.0)
+        if not low <= threshold <= high:
+            # a cut outside the scores decides every row alike: a scale mistake (0.5 on deciles, 5 on probabilities)
+            side = "at or above" if threshold < low else "below"
+            message = (
+                f"threshold {threshold:g} is outside the scores of '{column}' in {shown} ({low:g} to {high:g}): "
+                f"every row would be {side} it; give the threshold in the score's own units"
+            )
+            return [spec_doc.problem(("predictions", "threshold"), message)]
         return []
     decided = frame[column]
     if decided.isna().any():
