@@ -477,13 +477,15 @@ class PushedMeasurements(Measurements):
             if not self.subject.binary:
                 self._estimate = Skip("confidence-based estimation needs a binary classifier's probabilities")
             else:
-                n, _total, right = self._sums()
+                calibrated = self.subject.calibration
+                knots = (calibrated.knots, calibrated.values) if calibrated.applied else None
+                n, _total, right = self.pushed.window.score_sums(self.subject.threshold, knots)
                 if not n:
                     self._estimate = None
                 else:
-                    area, positives, negatives = self.pushed.window.expected_roc_parts()
+                    area, positives, negatives = self.pushed.window.expected_roc_parts(knots)
                     auc = area / (2.0 * positives * negatives) if positives > 0 and negatives > 0 else float("nan")
-                    self._estimate = Estimate(right / n, auc, n)
+                    self._estimate = Estimate(right / n, auc, n, calibrated)
             self._estimated = True
         return self._estimate
 
