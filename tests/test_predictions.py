@@ -306,6 +306,16 @@ def test_report_shows_overall_rates_and_selected_class(
     page = html.read_text()
     assert "<strong>overall</strong>" in page
     assert "vendor predictions" in page
+    # the rows are the audited file's, all of them: no "holdout" (a training split) anywhere but a rule's name
+    rule_names = ("train_holdout_overlap", "train_<wbr>holdout_<wbr>overlap")
+    for shown in (text, page):
+        assert "holdout" not in shown.replace(rule_names[0], "").replace(rule_names[1], "")
+    assert f"#### Classification on 15060 audit rows (all rows of `{SCORES}`)" in text
+    assert f"**Evaluation data.** All rows of `{SCORES}`" in text
+    assert "**Training data.** _none: the predictions were made elsewhere_" in text
+    assert "<dt>Training data</dt><dd>none: the predictions were made elsewhere</dd>" in page
+    assert f"on the 15060 audit rows (all rows of {SCORES})" in rule(verdict, "performance.roc_auc")["explanation"]
+    assert f"(15060 rows, all rows of {SCORES})" in rule(verdict, "integrity.null_fraction")["explanation"]
 
 
 # --------------------------------------------------------------------------- no MLflow at all

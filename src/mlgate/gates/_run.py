@@ -267,13 +267,21 @@ class Evaluation:
         self._groups: dict[str, pd.Series] = {}
         self._integrity: integrity.IntegrityData | None = None
 
+    @property
+    def rows_said(self) -> str:
+        """What the evaluated rows are, as explanations name them: a held-out split, or a whole audited file."""
+        predictions = self.ctx.spec.predictions
+        if predictions is None:
+            return "the holdout set"
+        return f"the {len(self.data.holdout)} audit rows (all rows of {predictions.path})"
+
     # -- performance
     def performance(self, rule: PerformanceRule) -> Measurement | Skip:
         """The rule's holdout metric, or its worsening against the champion (skipped if none)."""
         if rule.metric in self.scored.not_measured:
             return Skip(self.scored.not_measured[rule.metric])
         if rule.comparison != "max_regression":
-            return performance.absolute(rule.metric, self.scored.metrics)
+            return performance.absolute(rule.metric, self.scored.metrics, self.rows_said)
         if self.champion_skip:
             return Skip(self.champion_skip)
         if self.champion is None:
@@ -401,6 +409,8 @@ class Evaluation:
             target=spec.target_column,
             signature=self.signature,
         )
+        if spec.predictions is not None:  # no training rows: every row is the audited file's
+            self._integrity.scope = f"all rows of {spec.predictions.path}"
         return self._integrity
 
     def _integrity_problem(self, rule: IntegrityRule) -> Measurement | Skip | None:
