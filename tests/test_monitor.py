@@ -1055,6 +1055,7 @@ def test_pushed_down_equals_row_by_row_on_sqlite_with_migrated_and_typed_rows(tr
     assert rows["metrics"]["unseen_categories"] > 0
     # the forest's votes need calibration: the store applies the reference's isotonic map in SQL, equal to the rows'
     assert rows["estimated"]["calibration"]["method"] == "isotonic"
+    assert rows["estimated"]["calibration"]["reference_rows"] == rows["reference"]["scored_rows"]
     assert_same_numbers(rows, pushed)
     assert "5000 row(s) stored as JSON only" in pushed["sources"][0]["notes"][0]
     engine = sa.create_engine(f"sqlite:///{db}")
