@@ -456,6 +456,7 @@ def test_a_named_reference_is_used_and_an_untracked_one_exits_2(trained: dict[st
     assert verdict["reference"]["kind"] == "named"
     assert verdict["reference"]["rows"] == 1000
     assert verdict["reference"]["scored"] == "the named reference rows"
+    assert verdict["estimated"]["calibration"]["reference_rows"] == 1000  # CBPE's calibration: on its labelled rows
     assert verdict["rows"] == 250
 
     trained["holdout"].to_csv(repo / "data" / "reference.csv", index=False)

@@ -616,6 +616,7 @@ def test_a_decile_score_is_audited_in_its_own_units(
     assert metrics["roc_auc"] != pytest.approx(roc_auc_score(frame.y_true, frame.score), abs=1e-4)
     assert metrics["pr_auc"] == pytest.approx(average_precision_score(deciles.y_true, deciles.decile), abs=1e-12)
     assert rule(verdict, "performance.pr_auc")["status"] == "pass"
+    assert verdict["evidence"]["classification"]["roc"]["auc"] == metrics["roc_auc"]  # the report's curve: deciles
     # probability metrics would read 7 as a probability: skipped, with the reason, and absent from the metrics
     for metric in ("log_loss", "brier"):
         assert metric not in metrics

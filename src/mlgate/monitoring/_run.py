@@ -130,7 +130,10 @@ def run(
     mark = time.perf_counter()
     threshold = ctx.spec.decision.threshold if ctx.spec.decision is not None else 0.5
     subject = Subject(plan.task, list(plan.classes), plan.positive, threshold, ctx.spec.inputs, list(plan.features))
-    subject.calibration = _calibration(subject, reference.scored, reference_scores, ctx.spec.target)
+    if reference.scored_unseen:
+        subject.calibration = _calibration(subject, reference.scored, reference_scores, ctx.spec.target)
+    elif subject.binary:  # a model's scores on rows it learned are over-confident: a map fitted there is biased
+        subject.calibration = Calibration(False, "the reference scores are the version's own training rows")
     settings = ctx.policy.policy.settings.drift
     measurements: Measurements
     try:
