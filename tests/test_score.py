@@ -430,3 +430,87 @@ def test_a_30_mb_value_makes_a_short_error_that_still_locates_it(scoring: dict[s
     assert done.exit_code == 2, done.output[:2000]
     assert len(done.stderr) < 2000
     assert f"{path}:501: column 'duration' has '{'9' * 80}'… (30000001 bytes), the signature wants long" in done.stderr
+
+
+def mlgate_score(ctx: dict[str, Any], out: Path, source: Path, *args: str) -> Any:
+    """A real ``mlgate score`` process (started, not waited for)."""
+    import subprocess
+    import sys
+
+    command = [str(Path(sys.executable).parent / "mlgate"), "score", "credit", "--stage", "staging"]
+    command += ["--input", str(source), "--output", str(out), "--id-column", "application_id", *args]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": ctx["uri"]}
+    return subprocess.Popen(
+        command, cwd=ctx["repo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_three_concurrent_runs_of_one_partition_take_turns_and_all_succeed(scoring: dict[str, Any]) -> None:
+    big = pd.concat([scoring["frame"]] * 100, ignore_index=True)
+    big["application_id"] = [f"A{i:07d}" for i in range(len(big))]
+    source = scoring["base"] / "big.parquet"
+    big.to_parquet(source, index=False)
+    out = scoring["base"] / "out-concurrent"
+    runs = [mlgate_score(scoring, out, source, "--date", "2025-04-01") for _ in range(3)]
+    done = [(run.wait(timeout=600), *run.communicate()) for run in runs]
+    assert [code for code, _, _ in done] == [0, 0, 0], [err[-2000:] for _, _, err in done]
+    # they did overlap: at least one run waited for another's lock (else this test proves nothing)
+    assert any("waiting for mlgate score pid" in err for _, _, err in done)
+    got = pd.read_parquet(partition(out, "2025-04-01"))
+    assert len(got) == len(big)
+    assert got["application_id"].is_unique
+    left = sorted(p.name for p in (out / "model=credit" / "stage=staging").iterdir())
+    assert left == [".date=2025-04-01.lock", "date=2025-04-01"]  # no half-written or aside folder left
+
+
+def test_a_held_lock_makes_a_run_exit_3_naming_the_holder(scoring: dict[str, Any]) -> None:
+    import fcntl
+
+    out = scoring["base"] / "out-locked"
+    folder = out / "model=credit" / "stage=staging"
+    folder.mkdir(parents=True)
+    with (folder / ".date=2025-04-02.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.write("mlgate score pid 4242 on elsewhere since 2025-04-02T00:00:00")
+        lock.flush()
+        done = score(scoring, out, "--date", "2025-04-02", "--lock-timeout", "1")
+    assert done.exit_code == 3, done.output
+    assert "is being written by mlgate score pid 4242 on elsewhere" in done.stderr
+    assert "gave up after waiting 1s" in done.stderr
+    assert not partition(out, "2025-04-02").exists()
+    assert score(scoring, out, "--date", "2025-04-02", "--lock-timeout", "1").exit_code == 0  # released: it runs
+
+
+def test_recovery_removes_only_half_written_folders_whose_owner_is_gone(scoring: dict[str, Any]) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    out = scoring["base"] / "out-recover"
+    folder = out / "model=credit" / "stage=staging"
+    folder.mkdir(parents=True)
+    host = socket.gethostname()
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True, text=True
+    )
+    dead_pid = int(gone.stdout)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        names = {
+            "dead": f".date=2025-04-03.writing-{dead_pid}@{host}-{'a' * 12}",
+            "live": f".date=2025-04-03.writing-{live.pid}@{host}-{'b' * 12}",
+            "other host": f".date=2025-04-03.writing-{dead_pid}@not-{host}-{'c' * 12}",
+            "no owner": f".date=2025-04-03.writing-{'d' * 12}",
+        }
+        for name in names.values():
+            (folder / name).mkdir()
+            (folder / name / "part-00000.parquet").write_bytes(b"half")
+        done = score(scoring, out, "--date", "2025-04-03")
+        assert done.exit_code == 0, done.output
+        left = {p.name for p in folder.iterdir()}
+        assert names["dead"] not in left
+        assert {names["live"], names["other host"], names["no owner"]} <= left
+        assert (folder / names["live"] / "part-00000.parquet").read_bytes() == b"half"
+    finally:
+        live.kill()
+        live.wait()
