@@ -155,7 +155,8 @@ def test_same_date_replaces_the_partition_another_date_adds_one(scoring: dict[st
     assert again["application_id"].is_unique
     assert score(scoring, out, "--date", "2025-02-02").exit_code == 0
     days = sorted(p.name for p in (out / "model=credit" / "stage=staging").iterdir())
-    assert days == ["date=2025-02-01", "date=2025-02-02"]  # nothing hidden left behind either
+    # nothing hidden left behind either, but each partition's lock file (kept: see partition_lock)
+    assert days == [".date=2025-02-01.lock", ".date=2025-02-02.lock", "date=2025-02-01", "date=2025-02-02"]
     import pyarrow.dataset as ds
 
     table = ds.dataset(out, format="parquet", partitioning="hive").to_table()
@@ -187,7 +188,8 @@ def test_a_crash_mid_write_leaves_the_previous_partition_byte_identical(
     assert written == [100]
     after = {p.name: p.read_bytes() for p in partition(out, "2025-03-01").iterdir()}
     assert after == before
-    assert [p.name for p in (out / "model=credit" / "stage=staging").iterdir()] == ["date=2025-03-01"]
+    left = sorted(p.name for p in (out / "model=credit" / "stage=staging").iterdir())
+    assert left == [".date=2025-03-01.lock", "date=2025-03-01"]  # the half-written folder is gone
 
 
 @pytest.mark.parametrize(

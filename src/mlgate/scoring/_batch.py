@@ -6,7 +6,9 @@
    governed way (:meth:`mlgate.registry.Registry.verified_folder`: the judged formats only).
 2. Every input file is checked against the version's signature before anything is scored:
    missing, extra (neither a signature column nor an ``--id-column``) and mistyped columns exit 2
-   naming the file. CSV values are converted batch by batch and a bad one is named by its line.
+   naming the file. CSV values are converted batch by batch and a bad one is named by its line
+   (a quoted field may span lines) and column, on both engines (:func:`check_values`); the
+   message quotes a bounded excerpt of it (:func:`mlgate.exceptions.excerpt`).
 3. The pandas engine streams each file in batches of ``batch_rows`` (memory bounded by the batch,
    not the file) into one Parquet file per input file; the Spark engine runs the same job in
    ``mapInPandas`` (:mod:`mlgate.registry.spark`). Both build the model's input with
@@ -16,7 +18,8 @@
 4. Output: ``DIR/model=NAME/stage=STAGE/date=YYYY-MM-DD/part-*.parquet``. The partition is
    written into a hidden folder beside it and renamed into place (:func:`replacing`): a crash
    leaves the previous partition as it was, a re-run for the same date replaces it (never
-   duplicates rows), another date adds a partition.
+   duplicates rows), another date adds a partition. Runs writing one partition take turns
+   (:func:`partition_lock`); recovery removes only half-written folders whose owner is gone.
 """
 
 from __future__ import annotations
