@@ -358,3 +358,41 @@ def test_dvc_yaml_dvc_cannot_load_is_bad_input_naming_file_and_revision(governed
     )
     assert f"dvc.yaml (at HEAD):{line}:5: stages -> train -> cmdd: extra keys not allowed (DVC's" in result.output
     assert "stages -> train -> cmd: required key not provided (DVC's dvc.yaml schema)" in result.output
+
+
+def test_pipeline_params_and_metrics_diff_as_dvc_shows_them(governed_repo: Path) -> None:
+    from mlgate.config import MISSING, WORKSPACE, changed_params, compare, metrics_diff
+
+    _pipeline_repo(governed_repo)
+    (governed_repo / "eval").mkdir()
+    (governed_repo / "eval/metrics.json").write_text('{"avg_prec": {"test": 0.5}, "roc_auc": 0.7, "gone": 1}\n')
+    git("add", "eval/metrics.json", cwd=governed_repo)
+    git("commit", "-qm", "metrics", cwd=governed_repo)
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    # the workspace after `dvc repro`: params edited, evaluate's metrics rewritten (uncommitted)
+    params = governed_repo / "params.yaml"
+    text = params.read_text().replace("n_est: 50", "n_est: 100").replace("  forest:\n    depth: 4\n", "")
+    params.write_text(text.replace("  unused: 1", "  unused: 9").replace("  max_features: 100", "  max_features: 50"))
+    (governed_repo / "features.yaml").write_text("ngrams:\n  max: 2\n  min: 1\n  extra: true\n")  # untracked key
+    (governed_repo / "eval/metrics.json").write_text('{"avg_prec": {"test": 0.625}, "roc_auc": 0.7, "new": 2}\n')
+    old, new = compare(governed_repo, base, WORKSPACE, ["train"])
+    assert sorted(new.stages) == ["featurize", "prepare", "train"]
+    assert sorted(new.downstream) == ["evaluate"]
+    assert new.metrics_files() == ["eval/metrics.json"], "train writes none; evaluate, downstream, does"
+    assert changed_params(old, new) == [
+        ("params.yaml", "featurize.max_features", 100, 50),
+        ("params.yaml", "train.forest.depth", 4, MISSING),
+        ("params.yaml", "train.n_est", 50, 100),
+    ], "featurize.unused and ngrams.extra are not tracked"
+    rows, errors = metrics_diff(governed_repo, base, ["eval/metrics.json"])
+    assert [r.as_dict() for r in rows] == [
+        {"file": "eval/metrics.json", "metric": "avg_prec.test", "base": 0.5, "head": 0.625, "change": 0.125},
+        {"file": "eval/metrics.json", "metric": "gone", "base": 1, "head": None, "change": None},
+        {"file": "eval/metrics.json", "metric": "new", "base": None, "head": 2, "change": None},
+        {"file": "eval/metrics.json", "metric": "roc_auc", "base": 0.7, "head": 0.7, "change": 0.0},
+    ]
+    assert errors == {}
+    (governed_repo / "eval/metrics.json").unlink()
+    rows, errors = metrics_diff(governed_repo, base, ["eval/metrics.json"])
+    assert errors == {"eval/metrics.json (head)": "not found"}
+    assert {r.metric: r.head for r in rows} == {"avg_prec.test": None, "gone": None, "roc_auc": None}

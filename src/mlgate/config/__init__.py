@@ -27,7 +27,16 @@ if TYPE_CHECKING:
         NATIVE_INTEGRITY_METRICS,
         names,
     )
-    from mlgate.config._dvcpipeline import MISSING, WORKSPACE, Pipeline, changed_params, compare, dvc_targets
+    from mlgate.config._dvcpipeline import (
+        MISSING,
+        WORKSPACE,
+        MetricRow,
+        Pipeline,
+        changed_params,
+        compare,
+        dvc_targets,
+        metrics_diff,
+    )
     from mlgate.config._estimators import DEFAULT_ESTIMATOR_MODULES, make_estimator, recorded_params
     from mlgate.config._lineage import (
         EXTERNAL_PREFIX,
@@ -139,6 +148,7 @@ __all__ = [
     "Features",
     "Governance",
     "IntegrityRule",
+    "MetricRow",
     "ModelContext",
     "ModelSpec",
     "Output",
@@ -176,6 +186,7 @@ __all__ = [
     "load_release",
     "make_estimator",
     "matches",
+    "metrics_diff",
     "model_names",
     "names",
     "no_champion_stage",
@@ -249,6 +260,8 @@ _LAZY: dict[str, str] = {
     "TrustedFormat": "_schema:TrustedFormat",
     "Workspace": "_workspace:Workspace",
     "MISSING": "_dvcpipeline:MISSING",
+    "MetricRow": "_dvcpipeline:MetricRow",
+    "metrics_diff": "_dvcpipeline:metrics_diff",
     "Pipeline": "_dvcpipeline:Pipeline",
     "WORKSPACE": "_dvcpipeline:WORKSPACE",
     "affected_models": "_affected:affected_models",

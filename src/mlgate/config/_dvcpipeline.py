@@ -13,6 +13,7 @@ params file, only the keys a stage tracks (all of a file tracked whole).
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,13 +162,23 @@ def read_pipeline(root: Path, rev: str, targets: list[str], *, also: tuple[str, 
         return Pipeline(rev, tuple(targets), {}, {})
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
-    from dvc.stage.exceptions import StageNotFound
 
     where = "dvc.yaml" if rev == WORKSPACE else f"dvc.yaml (at {rev[:12]})"
-    try:
-        repo = Repo(str(root)) if rev == WORKSPACE else Repo(str(root), rev=rev)
-    except DvcException as err:
-        raise InvalidInput(f"{where}: DVC cannot open the repo: {err}") from None
+    # DVC resolves a stage target against the current directory (its CLI runs inside the repo): from
+    # inside another DVC repo, "train" would be that repo's stage
+    with contextlib.chdir(root):
+        try:
+            repo = Repo(str(root)) if rev == WORKSPACE else Repo(str(root), rev=rev)
+        except DvcException as err:
+            raise InvalidInput(f"{where}: DVC cannot open the repo: {err}") from None
+        return _collect(repo, rev, doc, targets, also)
+
+
+def _collect(repo: Any, rev: str, doc: Document, targets: list[str], also: tuple[str, ...]) -> Pipeline:
+    """:func:`read_pipeline` in the opened ``repo`` (closed on return)."""
+    from dvc.exceptions import DvcException
+    from dvc.stage.exceptions import StageNotFound
+
     with repo:
         try:
             stages: dict[str, Any] = {}
@@ -299,3 +310,62 @@ def pipeline_reasons(root: Path, base: str, head: str, targets: list[str], files
 def _differs(old: Any, new: Any) -> bool:
     """Values differ, ``1`` and ``1.0`` and ``true`` included (YAML types are part of the value)."""
     return bool(old != new or type(old) is not type(new))
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One metric of a DVC ``metrics:`` file, as ``dvc metrics diff`` shows it: base, head and the change."""
+
+    file: str
+    metric: str
+    base: Any  # None: the base has no such value
+    head: Any  # None: the head has no such value
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as the verdict's evidence holds it (``change``: head − base for two numbers)."""
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (self.base, self.head))
+        change = self.head - self.base if numbers else None
+        return {"file": self.file, "metric": self.metric, "base": self.base, "head": self.head, "change": change}
+
+
+def metrics_diff(root: Path, base: str, files: list[str]) -> tuple[list[MetricRow], dict[str, str]]:
+    """The ``files`` (DVC metrics) in the workspace against ``base``, read by DVC (``dvc metrics show``).
+
+    Every metric is listed (unchanged ones too: the reviewer reads them beside mlgate's own); a file
+    DVC cannot read at a side is reported in the second value (``file (side)`` → the error), not raised:
+    the evidence is informational.
+    """
+    if not files:
+        return [], {}
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with contextlib.chdir(root), Repo(str(root)) as repo:  # targets resolve against the cwd (read_pipeline)
+            shown = repo.metrics.show(targets=files, revs=[base], hide_workspace=False)
+    except DvcException as err:
+        return [], {"metrics": str(err).splitlines()[0]}
+    sides: dict[str, dict[str, dict[str, Any]]] = {}
+    errors: dict[str, str] = {}
+    for side, rev in (("base", base), ("head", WORKSPACE)):
+        found = shown.get(rev, {})
+        if "error" in found:
+            errors[f"metrics ({side})"] = _error_text(found["error"])
+            continue
+        for file, entry in found.get("data", {}).items():
+            if "error" in entry:
+                errors[f"{file} ({side})"] = _error_text(entry["error"])
+            else:
+                sides.setdefault(file, {})[side] = _flatten(entry.get("data", {}))
+    rows = []
+    for file in sorted(sides):
+        old, new = sides[file].get("base", {}), sides[file].get("head", {})
+        rows += [MetricRow(file, key, old.get(key), new.get(key)) for key in sorted(old.keys() | new.keys())]
+    return rows, errors
+
+
+def _error_text(err: Any) -> str:
+    """A DVC read error in a line: a file missing at a side is the common, expected case."""
+    if isinstance(err, FileNotFoundError):
+        return "not found"
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
