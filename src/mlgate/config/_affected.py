@@ -57,7 +57,7 @@ def command_inputs(root: Path, spec: ModelSpec) -> list[str]:
     """Files and folders (``dir/``) of the repo a ``train.command`` runs: its path arguments and DVC stage deps."""
     import shlex
 
-    if spec.train is None:
+    if spec.train is None or spec.train.command is None:  # a dvc_stage: the dvcaffected part reads DVC's graph
         return []
     argv = shlex.split(spec.train.command)
     paths = [arg for arg in argv[1:] if not arg.startswith("-") and (root / arg).exists()]
