@@ -376,3 +376,21 @@ def test_a_dvc_stage_models_params_and_pipeline_metrics_are_shown_as_dvc_shows_t
     unchanged = copy.deepcopy(DVC_PARAMS) | {"changes": []}
     text = render_markdown(report_input(verdict() | {"evidence": {"params": unchanged}})).text
     assert "No params changed." in text
+
+
+def test_evaluation_data_lists_the_holdout_file_not_the_training_file() -> None:
+    """A train/holdout layout (a DVC pipeline's prepared outputs): the gates scored the holdout file only."""
+    v = verdict()
+    v["data"] = [
+        {"role": "train", "path": "data/prepared/train.tsv", "md5": "a" * 32, "tracked_by": "dvc.lock:prepare"},
+        {"role": "holdout", "path": "data/prepared/test.tsv", "md5": "b" * 32, "tracked_by": "dvc.lock:prepare"},
+        {"role": "reference", "path": "data/reference.csv", "md5": "c" * 32, "tracked_by": "data/reference.csv.dvc"},
+    ]
+    text = render_markdown(report_input(v)).text
+    [line] = [line for line in text.splitlines() if line.startswith("**Evaluation data.**")]
+    assert line == f"**Evaluation data.** Holdout of `data/prepared/test.tsv` (md5 `{'b' * 32}`)."
+    html = render_html(report_input(v))
+    [listed] = re.findall(r"<dt>Evaluation data</dt><dd>(.*?)</dd>", html)
+    assert "data/prepared/test.tsv" in listed
+    assert "train.tsv" not in listed
+    assert "reference.csv" not in listed
