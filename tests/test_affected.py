@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import PROJECT, git, invoke
+from conftest import PROJECT, dvc, git, invoke
 from mlgate.config import matches
 
 
@@ -396,3 +396,17 @@ def test_pipeline_params_and_metrics_diff_as_dvc_shows_them(governed_repo: Path)
     rows, errors = metrics_diff(governed_repo, base, ["eval/metrics.json"])
     assert errors == {"eval/metrics.json (head)": "not found"}
     assert {r.metric: r.head for r in rows} == {"avg_prec.test": None, "gone": None, "roc_auc": None}
+
+
+def test_a_dvc_tracked_input_of_an_upstream_stage_affects_the_model(governed_repo: Path, tmp_path: Path) -> None:
+    # git holds only data/data.xml.dvc (the pointer `dvc add` wrote): its change is the input's change
+    _pipeline_repo(governed_repo)
+    git("rm", "-q", "--cached", "data/data.xml", cwd=governed_repo)
+    dvc("add", "-q", "data/data.xml", cwd=governed_repo)
+    git("add", "-A", cwd=governed_repo)
+    git("commit", "-qm", "track the input with dvc", cwd=governed_repo)
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    (governed_repo / "data/data.xml").write_text("<posts><post/></posts>\n")
+    dvc("add", "-q", "data/data.xml", cwd=governed_repo)
+    git("commit", "-qam", "new input", cwd=governed_repo)
+    assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["data/data.xml.dvc"]}

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         compare,
         dvc_targets,
         metrics_diff,
+        read_pipeline,
     )
     from mlgate.config._estimators import DEFAULT_ESTIMATOR_MODULES, make_estimator, recorded_params
     from mlgate.config._lineage import (
@@ -192,6 +193,7 @@ __all__ = [
     "no_champion_stage",
     "parse_model",
     "parse_yaml",
+    "read_pipeline",
     "recorded_params",
     "refuse_predictions",
     "release_path",
@@ -262,6 +264,7 @@ _LAZY: dict[str, str] = {
     "MISSING": "_dvcpipeline:MISSING",
     "MetricRow": "_dvcpipeline:MetricRow",
     "metrics_diff": "_dvcpipeline:metrics_diff",
+    "read_pipeline": "_dvcpipeline:read_pipeline",
     "Pipeline": "_dvcpipeline:Pipeline",
     "WORKSPACE": "_dvcpipeline:WORKSPACE",
     "affected_models": "_affected:affected_models",

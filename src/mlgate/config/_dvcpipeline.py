@@ -242,7 +242,8 @@ def _stage(repo: Any, stage: Any) -> PipelineStage:
             deps.append(rel(dep.fs_path))
     cmd = stage.cmd if isinstance(stage.cmd, str) else "\n".join(stage.cmd or [])
     return PipelineStage(
-        name=stage.name,
+        # a stage of a .dvc file (``dvc add``, ``dvc import``: a pipeline's input) has no name but its file
+        name=getattr(stage, "name", None) or rel(stage.path),
         dvcfile=rel(stage.path),
         cmd=cmd,
         deps=tuple(deps),
@@ -253,8 +254,9 @@ def _stage(repo: Any, stage: Any) -> PipelineStage:
 
 
 def _touches(path: str, dep: str) -> bool:
-    """A changed file is the dep or lies under it (a directory dep)."""
+    """A changed file is the dep, lies under it (a directory dep), or is its ``.dvc`` pointer (git holds only that)."""
     dep = dep.rstrip("/")
+    path = path.removesuffix(".dvc")
     return path == dep or path.startswith(dep + "/")
 
 
