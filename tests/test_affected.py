@@ -410,3 +410,15 @@ def test_a_dvc_tracked_input_of_an_upstream_stage_affects_the_model(governed_rep
     dvc("add", "-q", "data/data.xml", cwd=governed_repo)
     git("commit", "-qam", "new input", cwd=governed_repo)
     assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["data/data.xml.dvc"]}
+
+
+def test_a_change_that_adds_dvc_itself_reads_no_graph_at_the_base(governed_repo: Path, tmp_path: Path) -> None:
+    # the base has no .dvc/ (the pull request runs `dvc init` and adds the pipeline): not an error
+    git("rm", "-r", "-q", "--cached", ".dvc", cwd=governed_repo)
+    git("commit", "-qm", "no dvc yet", cwd=governed_repo)
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    git("add", ".dvc", cwd=governed_repo)
+    _pipeline_repo(governed_repo)
+    found, _ = affected(governed_repo, base, tmp_path)
+    assert "dvc.yaml (stage train)" in found["pipe"], "every stage of the new pipeline is new"
+    assert "params.yaml (train.n_est)" in found["pipe"]

@@ -394,3 +394,19 @@ def test_evaluation_data_lists_the_holdout_file_not_the_training_file() -> None:
     assert "data/prepared/test.tsv" in listed
     assert "train.tsv" not in listed
     assert "reference.csv" not in listed
+
+
+def test_dvc_params_and_metrics_tables_in_a_real_headless_browser(tmp_path: Path) -> None:
+    """The DVC-stage report's params and pipeline-metrics tables render in Chromium without errors."""
+    from browser import is_blank, render, require_chromium
+
+    require_chromium()
+    page = tmp_path / "report.html"
+    page.write_text(render_html(report_input(verdict() | {"evidence": {"params": DVC_PARAMS}})), encoding="utf-8")
+    shown = render(page, tmp_path / "shots")
+    assert shown.console_errors == []
+    assert shown.network_requests == []
+    assert not is_blank(shown.screenshot)
+    html = page.read_text()
+    assert html.count('<table class="dvc-params">') == 1
+    assert html.count('<table class="dvc-metrics">') == 1

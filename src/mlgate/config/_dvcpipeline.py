@@ -160,7 +160,7 @@ def read_pipeline(root: Path, rev: str, targets: list[str], *, also: tuple[str, 
     doc = _check_yaml(root, rev)
     if doc is None:
         return Pipeline(rev, tuple(targets), {}, {})
-    from dvc.exceptions import DvcException
+    from dvc.exceptions import DvcException, NotDvcRepoError
     from dvc.repo import Repo
 
     where = "dvc.yaml" if rev == WORKSPACE else f"dvc.yaml (at {rev[:12]})"
@@ -169,6 +169,8 @@ def read_pipeline(root: Path, rev: str, targets: list[str], *, also: tuple[str, 
     with contextlib.chdir(root):
         try:
             repo = Repo(str(root)) if rev == WORKSPACE else Repo(str(root), rev=rev)
+        except NotDvcRepoError:  # a dvc.yaml without `dvc init` (the change that adds DVC): no graph there
+            return Pipeline(rev, tuple(targets), {}, {})
         except DvcException as err:
             raise InvalidInput(f"{where}: DVC cannot open the repo: {err}") from None
         return _collect(repo, rev, doc, targets, also)
