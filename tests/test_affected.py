@@ -422,3 +422,19 @@ def test_a_change_that_adds_dvc_itself_reads_no_graph_at_the_base(governed_repo:
     found, _ = affected(governed_repo, base, tmp_path)
     assert "dvc.yaml (stage train)" in found["pipe"], "every stage of the new pipeline is new"
     assert "params.yaml (train.n_est)" in found["pipe"]
+
+
+def test_a_params_file_newly_tracked_is_compared_with_its_value_at_the_base(
+    governed_repo: Path, tmp_path: Path
+) -> None:
+    # fit.yaml exists at the base, tracked by no stage; the head's new stage tracks it unchanged
+    _pipeline_repo(governed_repo, train="command: dvc repro fit")
+    (governed_repo / "fit.yaml").write_text("depth: 3\n")
+    git("add", "fit.yaml", cwd=governed_repo)
+    git("commit", "-qm", "fit.yaml", cwd=governed_repo)
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    tracked = "  fit:\n    cmd: python src/train.py data/features model.pkl\n    params:\n      - fit.yaml:\n"
+    commit(governed_repo, "dvc.yaml", "  evaluate:\n", tracked + "  evaluate:\n")
+    assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["dvc.yaml (stage fit)"]}, "depth is still 3"
+    commit(governed_repo, "fit.yaml", "depth: 3", "depth: 4")
+    assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["dvc.yaml (stage fit)", "fit.yaml (depth)"]}

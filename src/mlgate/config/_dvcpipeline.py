@@ -149,12 +149,14 @@ def _refused(doc: Document, err: Exception) -> InvalidInput:
     return InvalidInput(f"{doc.display}: {err}")
 
 
-def read_pipeline(root: Path, rev: str, targets: list[str], *, also: tuple[str, ...] = ()) -> Pipeline:
+def read_pipeline(
+    root: Path, rev: str, targets: list[str], *, also: tuple[str, ...] = (), params_files: tuple[str, ...] = ()
+) -> Pipeline:
     """The pipeline of ``targets`` in ``dvc.yaml`` at git revision ``rev`` (or :data:`WORKSPACE`).
 
     A target the revision does not define (a stage a pull request adds) has no stages there.
-    ``also``: more stages to read where they exist (the other revision's pipeline, to compare),
-    and ``files`` holds every params file the stages name, read whole and flattened. A
+    ``also``: more stages to read where they exist (the other revision's pipeline, to compare);
+    ``files`` holds every params file the stages name and ``params_files``, read whole and flattened. A
     ``dvc.yaml`` DVC cannot load is bad input naming the file and the revision.
     """
     doc = _check_yaml(root, rev)
@@ -173,10 +175,12 @@ def read_pipeline(root: Path, rev: str, targets: list[str], *, also: tuple[str, 
             return Pipeline(rev, tuple(targets), {}, {})
         except DvcException as err:
             raise InvalidInput(f"{where}: DVC cannot open the repo: {err}") from None
-        return _collect(repo, rev, doc, targets, also)
+        return _collect(repo, rev, doc, targets, also, params_files)
 
 
-def _collect(repo: Any, rev: str, doc: Document, targets: list[str], also: tuple[str, ...]) -> Pipeline:
+def _collect(
+    repo: Any, rev: str, doc: Document, targets: list[str], also: tuple[str, ...], params_files: tuple[str, ...]
+) -> Pipeline:
     """:func:`read_pipeline` in the opened ``repo`` (closed on return)."""
     from dvc.exceptions import DvcException
     from dvc.stage.exceptions import StageNotFound
@@ -196,7 +200,7 @@ def _collect(repo: Any, rev: str, doc: Document, targets: list[str], also: tuple
                     stages[stage.addressing] = stage
             downstream = {s.addressing: s for s in _downstream(repo.index.graph, found)}
             read = {name: _stage(repo, s) for name, s in stages.items()}
-            paths = {p.path for s in read.values() for p in s.params}
+            paths = {p.path for s in read.values() for p in s.params} | set(params_files)
             return Pipeline(
                 rev,
                 tuple(targets),
@@ -263,12 +267,24 @@ def _touches(path: str, dep: str) -> bool:
 
 
 def compare(root: Path, base: str, head: str, targets: list[str]) -> tuple[Pipeline, Pipeline]:
-    """The pipelines of ``targets`` at ``base`` and at ``head``, each also reading the other's stages."""
-    old, new = read_pipeline(root, base, targets), read_pipeline(root, head, targets)
-    # a stage on one side only (added upstream, or cut from the graph) is read on the other side too,
-    # so a value is compared with the same key's value there, tracked or not
-    old = read_pipeline(root, base, targets, also=tuple(sorted(set(new.stages) - set(old.stages))))
-    new = read_pipeline(root, head, targets, also=tuple(sorted(set(old.stages) - set(new.stages))))
+    """The pipelines of ``targets`` at ``base`` and at ``head``, each also reading the other's stages and files."""
+    first_old, first_new = read_pipeline(root, base, targets), read_pipeline(root, head, targets)
+    # a stage or params file on one side only (a stage added upstream, a file newly tracked) is read on
+    # the other side too, so a value is compared with the same key's value there, tracked or not
+    old = read_pipeline(
+        root,
+        base,
+        targets,
+        also=tuple(sorted(set(first_new.stages) - set(first_old.stages))),
+        params_files=tuple(sorted(first_new.files)),
+    )
+    new = read_pipeline(
+        root,
+        head,
+        targets,
+        also=tuple(sorted(set(first_old.stages) - set(first_new.stages))),
+        params_files=tuple(sorted(first_old.files)),
+    )
     return old, new
 
 
