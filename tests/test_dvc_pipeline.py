@@ -241,6 +241,17 @@ def test_an_unknown_stage_is_exit_2_before_anything_runs(
     assert "Running stage" not in result.stderr  # refused before DVC ran anything
 
 
+def test_validate_names_a_stage_dvc_yaml_lacks(cached: Path, cli: CliRunner, tmp_path: Path) -> None:
+    repo = _copy(cached, tmp_path / "repo")
+    _set_spec(repo, "  dvc_stage: train\n", "  dvc_stage: tarin\n")
+    result = invoke(cli, "validate", cwd=repo)
+    assert result.exit_code == 2, result.output
+    assert f"models/{MODEL}/model.yaml:21:14: train -> dvc_stage: Stage 'tarin' not found" in result.stderr
+    assert "tarin" in result.stderr
+    _set_spec(repo, "  dvc_stage: tarin\n", "  dvc_stage: train\n")
+    assert invoke(cli, "validate", cwd=repo).exit_code == 0
+
+
 def test_a_foreach_group_must_name_one_item(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -308,6 +319,15 @@ def test_bad_data_columns_are_exit_2_at_their_key(
     assert f"models/{MODEL}/model.yaml:12:" in result.stderr
     assert f"{key}: " in result.stderr
     assert expected in result.stderr
+
+
+def test_parquet_keeps_its_own_column_names(tmp_path: Path) -> None:
+    """A stage writing Parquet needs no data.columns: the names travel in the file (data.columns is for CSV/TSV)."""
+    path = tmp_path / "train.parquet"
+    pd.DataFrame({"label": [0, 1], "text": ["a b", "c d"], "age": [30, 41]}).to_parquet(path, index=False)
+    frame = read_table(path, "data/prepared/train.parquet", columns=COLUMNS)
+    assert list(frame.columns) == ["label", "text", "age"]
+    assert frame["age"].tolist() == [30, 41]
 
 
 def test_the_pipeline_data_loads_with_its_columns(cached: Path) -> None:
