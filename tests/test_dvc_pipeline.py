@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -25,7 +26,7 @@ from sklearn.metrics import roc_auc_score
 
 from conftest import git, invoke
 from mlgate.config import load_model_context
-from mlgate.data import load_model_data, read_table, stage_lock, stage_upstream
+from mlgate.data import load_model_data, read_table, stage_lock, stage_upstream, write_rows
 from mlgate.exceptions import SpecError
 from mlgate.registry import Registry
 from mlgate.training import TrainResult, train
@@ -319,6 +320,15 @@ def test_bad_data_columns_are_exit_2_at_their_key(
     assert f"models/{MODEL}/model.yaml:12:" in result.stderr
     assert f"{key}: " in result.stderr
     assert expected in result.stderr
+
+
+def test_the_training_rows_of_a_header_less_file_are_written_header_less(tmp_path: Path) -> None:
+    """MLGATE_DATA_TRAIN of a split header-less file: the same format, so the script reads it as it reads the source."""
+    lines = [f"{i}\t{i % 2}\tw{i} x\t{30 + i}\t40\tMale\n" for i in range(1, 6)]
+    source = _write(tmp_path / "data.tsv", "".join(lines))
+    dest = tmp_path / "rows.tsv"
+    write_rows(source, "data/data.tsv", np.array([0, 3, 4]), dest, columns=COLUMNS)
+    assert dest.read_text() == lines[0] + lines[3] + lines[4]
 
 
 def test_parquet_keeps_its_own_column_names(tmp_path: Path) -> None:
