@@ -193,6 +193,35 @@ def test_dvc_repro_as_a_command_on_a_cached_stage_names_the_fix(
     assert "log_model" not in result.stderr
 
 
+@pytest.mark.server
+@pytest.mark.slow
+def test_a_changed_upstream_stage_reruns_and_a_stage_logging_nothing_gets_the_right_hint(
+    cached: Path, mlflow_server: str, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """featurize's params changed: DVC reruns it (prepare stays cached); a train.py that logs no model is named."""
+    repo = _copy(cached, tmp_path / "repo")
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("max_features: 200", "max_features: 100"))
+    script = repo / "src" / "train.py"
+    text = script.read_text()
+    assert "with mlflow.start_run():" in text
+    script.write_text(text[: text.index("with mlflow.start_run():")])  # trains, saves model.pkl, logs nothing
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    result = invoke(cli, "train", MODEL, cwd=repo)
+    assert result.exit_code == 2, result.output
+    assert "Stage 'prepare' didn't change, skipping" in result.stderr
+    assert "Running stage 'featurize':" in result.stderr
+    assert "Running stage 'train':" in result.stderr
+    before, after = stage_lock(cached, "featurize"), stage_lock(repo, "featurize")
+    assert before is not None
+    assert after is not None
+    assert after.params == {"params.yaml": {"featurize.max_features": 100, "featurize.ngrams": 2}}
+    assert after.outs["data/features"] != before.outs["data/features"]
+    assert "it logged 0: none" in result.stderr
+    assert "the stage's cmd in dvc.yaml must call one mlflow.<flavour>.log_model(...)" in result.stderr
+    assert "dvc_stage" not in result.stderr.split("hint:")[-1]  # it is one already
+
+
 # --------------------------------------------------------------------------- bad input: exit 2, file:line:key
 
 
