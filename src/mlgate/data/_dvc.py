@@ -1100,7 +1100,7 @@ def load_predictions_data(spec: ModelSpec, spec_doc: Document, root: Path, at: D
     reference = empty
     if spec.data is not None and spec.data.reference:
         ref_file, ref_local = _resolve("reference", spec.data.reference, root, spec_doc, at)
-        ref_frame = read_table(ref_local, ref_file.path)
+        ref_frame = read_table(ref_local, ref_file.path, columns=spec.dataset.columns)
         missing = [
             _missing_column(spec_doc, ("features", kind, i), name, ref_frame, ref_file.path)
             for kind in ("numeric", "categorical")
