@@ -309,19 +309,26 @@ def stage_upstream(root: Path, name: str) -> tuple[str, ...]:
     from dvc.repo import Repo
     from dvc.stage import PipelineStage
 
-    if not (root / "dvc.yaml").is_file():
+    top = root / "dvc.yaml"
+    if not top.is_file():
         raise LookupError("this repository has no dvc.yaml")
+
+    def named_as(stage: Any) -> str:  # as `dvc repro` run from the repo root takes it (DVC's own is cwd-relative)
+        path = Path(stage.path).resolve()
+        return stage.name if path == top.resolve() else f"{path.relative_to(root.resolve()).as_posix()}:{stage.name}"
+
+    target = f"{top}:{name}"  # a bare name would be looked up in the dvc.yaml of the current directory
     try:
         with Repo(str(root)) as repo:
-            named = repo.stage.collect(name)
+            named = repo.stage.collect(target)
             if len(named) != 1 or not isinstance(named[0], PipelineStage):
-                found = ", ".join(s.addressing for s in named) or "none"
+                found = ", ".join(named_as(s) for s in named) or "none"
                 raise LookupError(f"'{name}' must name one stage of dvc.yaml; it names {len(named)}: {found}")
-            ancestors = repo.stage.collect(name, with_deps=True)
+            ancestors = repo.stage.collect(target, with_deps=True)
+            own = named_as(named[0])
+            return tuple(named_as(s) for s in ancestors if isinstance(s, PipelineStage) and named_as(s) != own)
     except DvcException as err:
         raise LookupError(str(err).strip() or type(err).__name__) from None
-    own = named[0].addressing
-    return tuple(s.addressing for s in ancestors if isinstance(s, PipelineStage) and s.addressing != own)
 
 
 @dataclass(frozen=True)
@@ -1093,7 +1100,7 @@ def load_predictions_data(spec: ModelSpec, spec_doc: Document, root: Path, at: D
     reference = empty
     if spec.data is not None and spec.data.reference:
         ref_file, ref_local = _resolve("reference", spec.data.reference, root, spec_doc, at)
-        ref_frame = read_table(ref_local, ref_file.path)
+        ref_frame = read_table(ref_local, ref_file.path, columns=spec.dataset.columns)
         missing = [
             _missing_column(spec_doc, ("features", kind, i), name, ref_frame, ref_file.path)
             for kind in ("numeric", "categorical")
