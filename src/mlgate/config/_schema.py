@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from mlgate.config import _catalog as catalog
 from mlgate.config._catalog import GateFamily
 from mlgate.config._yamlio import Document, KeyPath, load
-from mlgate.exceptions import Problem, SpecError
+from mlgate.exceptions import Problem, SpecError, excerpt
 
 Task = catalog.Task
 Severity = Literal["block", "warn"]
@@ -1461,7 +1461,7 @@ def _yaml_kind(value: Any) -> str:
     if isinstance(value, int | float):
         return f"number {value}"
     if isinstance(value, str):
-        return f"string {value!r}"
+        return f"string {excerpt(value)}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate.config import BY_NAME, DriftSettings, Features, names
+from mlgate.exceptions import excerpt
 from mlgate.gates import FeatureDrift, Measurement, Skip, classification_metrics, drift, integrity, regression_metrics
 from mlgate.monitoring._estimate import Estimate, estimate
 from mlgate.monitoring._labels import LABEL, Labelled
@@ -222,7 +223,8 @@ class Measurements:
         y = frame[LABEL].map(lambda v: by_text.get(_text(v)))
         if y.isna().any():
             bad = frame[LABEL][y.isna()].iloc[0]
-            return Failed(f"outcome {bad!r} is not a class of the model ({', '.join(map(str, subject.classes))})")
+            known = ", ".join(map(str, subject.classes))
+            return Failed(f"outcome {excerpt(bad)} is not a class of the model ({known})")
         pos, other = subject.positive, next(c for c in subject.classes if c != subject.positive)
         proba = np.empty((len(score), 2))
         proba[:, subject.classes.index(pos)] = score

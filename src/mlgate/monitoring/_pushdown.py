@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate.config import DriftSettings
+from mlgate.exceptions import excerpt
 from mlgate.gates import FeatureDrift, Measurement, Skip, drift
 from mlgate.monitoring._estimate import Estimate
 from mlgate.monitoring._labels import Labelled
@@ -376,7 +377,7 @@ class PushedMeasurements(Measurements):
             explanation = f"no feature column is constant in train ({checked} checked)"
         else:
             shown = ", ".join(
-                f"'{row['column']}' ({'all null' if row['value'] is None else 'always ' + repr(row['value'])})"
+                f"'{row['column']}' ({'all null' if row['value'] is None else 'always ' + excerpt(row['value'])})"
                 for row in constant[:3]
             )
             explanation = f"{len(constant)} of {checked} feature columns are constant in train: {shown}"
