@@ -163,7 +163,7 @@ def _load(
         mv.version,
         trust.formats if trust else (),
         ctx.policy.file,
-        ctx.estimator_modules,
+        ctx.skops_trusted,
         expected=expected or mv.tags.get(ARTIFACT_DIGEST_TAG),
         expected_from=source,
     )
@@ -935,7 +935,7 @@ class _SparkRun:
             _Holder(holder),
             trust.formats if trust else (),
             ctx.policy.file,
-            ctx.estimator_modules,
+            ctx.skops_trusted,
             expected=expected,
             expected_from=source,
         )
