@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conftest import PROJECT, git, invoke
+from conftest import PROJECT, copy_repo, git, invoke
+from test_monitoring_report import verdict as monitoring_verdict
 
 DEVKIT = PROJECT / "devkit"
 MLGATE = [str(Path(sys.executable).with_name("mlgate"))]
@@ -150,3 +151,51 @@ def test_a_team_member_approves_and_someone_else_does_not_count(governed: tuple[
     assert refused.returncode == 1, refused.stderr
     assert "review by bo does not count" in refused.stderr
     assert recorded(record)["check_runs"][0]["conclusion"] == "failure"
+
+
+def test_monitor_opens_its_alert_issue_and_retraining_pull_request_on_the_stand_in(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    """`mlgate monitor --alert --propose-retrain` on a drifted verdict: one issue, one pull request, one branch."""
+    repo = copy_repo(template_repo, tmp_path / "repo")
+    origin = tmp_path / "origin.git"
+    git("init", "-q", "--bare", "-b", "main", str(origin), cwd=tmp_path)
+    git("remote", "add", "origin", str(origin), cwd=repo)
+    git("push", "-q", "origin", "HEAD:main", cwd=repo)
+    (repo / "refresh.py").write_text("open('params.yaml', 'a').write('# refreshed\\n')\n")
+    spec = repo / "models/credit/model.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "  rollback_procedure:", f"  retrain:\n    command: {sys.executable} refresh.py\n  rollback_procedure:"
+        )
+    )
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "retrain recipe", cwd=repo)
+    git("push", "-q", "origin", "HEAD:main", cwd=repo)
+    verdict = tmp_path / "monitoring.json"
+    verdict.write_text(json.dumps(monitoring_verdict()))  # drift failed, retraining triggered
+    record = tmp_path / "github.json"
+    with stand_in("--repo", "acme/credit-models", "--approver", "risk-officer", record=record, checkout=repo) as env:
+        args = ["monitor", "credit", "--stage", "production", "--from-verdict", str(verdict)]
+        done = run_mlgate(repo, env, *args, "--alert", "--propose-retrain")
+    assert done.returncode in (0, 1), done.stderr
+    state = recorded(record)
+    assert state["violations"] == []
+    [issue] = state["issues"]
+    assert "credit" in issue["title"]
+    assert issue["state"] == "open"
+    assert "mlgate" in [label["name"] for label in issue["labels"]]
+    assert "ana.lima" in issue["body"]  # the spec's monitoring.owner (not a login: mentioned, not assigned)
+    [pull] = state["pulls"]
+    assert pull["head"]["ref"] == "mlgate/retrain-credit"
+    assert pull["base"]["ref"] == "main"
+    branch = git("rev-parse", "mlgate/retrain-credit", cwd=origin).strip()
+    assert git("show", f"{branch}:params.yaml", cwd=origin).endswith("# refreshed\n")
+
+
+def run_mlgate(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``mlgate ARGS`` as a process in ``repo``, GitHub's environment from the stand-in only."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    return subprocess.run(
+        [*MLGATE, *args], cwd=repo, env={**clean, **env}, capture_output=True, text=True, timeout=300, check=False
+    )
