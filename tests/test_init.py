@@ -421,3 +421,61 @@ def test_base_branch_that_does_not_exist_names_the_branches(tmp_path: Path) -> N
         assert "--base master: no branch or commit of that name" in result.stderr, command
         assert "its branches: main, release-2" in result.stderr, command
         assert "hint: pass --base main, or fetch 'master' first" in result.stderr, command
+
+
+def test_init_audits_decided_labels_with_a_prediction_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+    from sklearn.metrics import balanced_accuracy_score
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    project = tmp_path / "audit"
+    (project / "data").mkdir(parents=True)
+    frame = pd.read_csv(SCORES)
+    frame["decided"] = frame["score"].ge(0.4).map({True: ">50K", False: "<=50K"})
+    frame.drop(columns=["score"]).to_csv(project / "data/decisions.csv", index=False)
+    args = ("--data", "data/decisions.csv", "--target", "income", "--prediction-column", "decided")
+    result = invoke(CliRunner(), "init", *args, "--json", "-", cwd=project)
+    assert result.exit_code == 0, result.output
+    spec_text = (project / "models/decisions/model.yaml").read_text()
+    spec_text = spec_text.replace('intended_use: ""', "intended_use: audit")
+    spec_text = spec_text.replace('limitations: ""', "limitations: x")
+    (project / "models/decisions/model.yaml").write_text(spec_text)
+    spec = yaml.safe_load(spec_text)
+    assert spec["predictions"] == {
+        "path": "data/decisions.csv",
+        "label_column": "income",
+        "prediction_column": "decided",
+    }
+    assert "decided" not in spec["features"]["categorical"]
+    policy = yaml.safe_load((project / "policies/predictions.yaml").read_text())
+    assert [r["metric"] for r in policy["gates"]["performance"]] == ["balanced_accuracy"]  # no scores: no ROC AUC
+    git("add", "-A", cwd=project)
+    git("commit", "-qm", "audit", cwd=project)
+    rules = gate_rules(project, "decisions", code=0)
+    accuracy = next(r for r in rules if r["rule_id"] == "performance.balanced_accuracy")
+    expected = balanced_accuracy_score(frame["income"], frame["decided"])
+    assert accuracy["observed"] == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--score-column", "score"], "need --data"),
+        (
+            ["--data", "data/s.csv", "--target", "income", "--score-column", "score", "--prediction-column", "score"],
+            "give one of --score-column",
+        ),
+        (
+            ["--data", "data/s.csv", "--target", "income", "--score-column", "nope"],
+            "--score-column 'nope' is not a column",
+        ),
+        (["--data", "data/s.csv", "--target", "income", "--prediction-column", "income"], "is also --target"),
+    ],
+)
+def test_init_audit_rejects_bad_arguments(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "data").mkdir()
+    shutil.copy2(SCORES, tmp_path / "data/s.csv")
+    result = invoke(CliRunner(), "init", *args, cwd=tmp_path)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert not (tmp_path / "models").exists()

@@ -122,6 +122,10 @@ class PathChange:
         return (self.old_path, self.path) if self.old_path and self.old_path != self.path else (self.path,)
 
 
+MAX_LISTED = 10
+"""Branches an unknown-ref error lists at most (a repository may have hundreds)."""
+
+
 def branch_names(root: Path) -> list[str]:
     """The repository's branches: local ones, then remote-tracking ones (``origin/main``), without ``*/HEAD``."""
     done = _git(root, "for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes")
@@ -147,8 +151,9 @@ def unknown_ref(root: Path, ref: str, option: str = "--base") -> InvalidInput | 
     likely = next((n for n in names if n.rpartition("/")[2] == tail), None) or next(
         (n for n in names if n in ("main", "master", "origin/main", "origin/master")), names[0]
     )
+    listed = ", ".join(names[:MAX_LISTED]) + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
     return InvalidInput(
-        f"{option} {ref}: no branch or commit of that name in {root}; its branches: {', '.join(names)}",
+        f"{option} {ref}: no branch or commit of that name in {root}; its branches: {listed}",
         hint=f"pass {option} {likely}, or fetch '{ref}' first (git fetch origin {ref}; "
         "in GitHub Actions: actions/checkout with fetch-depth: 0)",
     )
