@@ -57,6 +57,7 @@ class StandIn(FakeGitHub):
         super().__init__(token, repo, port=port)
         self.checkout, self.author, self.approvers, self.record = checkout, author, approvers, record
         self._write_lock = threading.Lock()
+        self._shown = 0  # violations already printed
         for login in approvers:
             self.grant(login, "write")  # an approval counts only from an account that can push
 
@@ -93,8 +94,6 @@ class StandIn(FakeGitHub):
             self._shown = len(self.violations)
             self._write_record()
         return status, out_headers, payload
-
-    _shown = 0
 
     def _write_record(self) -> None:
         if self.record is None:
