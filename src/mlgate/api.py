@@ -154,13 +154,19 @@ class InitOptions:
     task: str | None = None
     approvers: tuple[str, ...] = ()
     actions: str = "<owner>/<repo>@v1"
+    score_column: str | None = None
+    prediction_column: str | None = None
+    threshold: float = 0.5
     json_path: str | None = None
 
 
 def init(opts: InitOptions) -> Any:
     """Scaffold a governed repo in the current folder (an :class:`~mlgate.data._scaffold.InitResult`)."""
-    from mlgate.data import init_repo
+    from mlgate.data import Audit, init_repo
 
+    audit = None
+    if opts.score_column or opts.prediction_column:
+        audit = Audit(opts.score_column, opts.prediction_column, opts.threshold)
     return init_repo(
         Path.cwd(),
         model=opts.model,
@@ -169,6 +175,7 @@ def init(opts: InitOptions) -> Any:
         task=opts.task,
         approvers=opts.approvers,
         actions=opts.actions,
+        audit=audit,
     )
 
 

@@ -1325,6 +1325,9 @@ class Trust(StrictModel):
 _MODULE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\.$")
 
 
+_TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
 class Training(StrictModel):
     """How models may be trained under this policy."""
 
@@ -1335,6 +1338,33 @@ class Training(StrictModel):
             "catboost. (e.g. 'mycompany.models.'); their types are also trusted when mlgate loads a skops model"
         ),
     )
+
+    # Left out of the dump (and so of the policy hash) when empty: policies without it hash as before.
+    skops_trusted_types: list[str] = Field(
+        default_factory=list,
+        exclude_if=lambda value: not value,
+        description=(
+            "exact type names (e.g. 'operator.itemgetter') mlgate's skops loader trusts besides scikit-learn, "
+            "numpy, scipy and the estimator modules; what MLflow's log_model(skops_trusted_types=...) names"
+        ),
+    )
+
+    @field_validator("skops_trusted_types")
+    @classmethod
+    def _type_names(cls, names: list[str]) -> list[str]:
+        for index, name in enumerate(names):
+            if not _TYPE_NAME.match(name):
+                message = f"'{name}' is not a type name: give module and name, e.g. 'operator.itemgetter'"
+                raise LocatedError(message, index)
+            from mlgate.registry import never_trusted  # the allow-list's own module; loaded only with entries
+
+            if never_trusted(name):
+                message = (
+                    f"'{name}' is never trusted: a model holding it can run commands or touch files when it "
+                    "predicts; select columns with sklearn (ColumnTransformer) instead"
+                )
+                raise LocatedError(message, index)
+        return names
 
     @field_validator("estimator_modules")
     @classmethod

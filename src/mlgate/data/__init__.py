@@ -59,8 +59,11 @@ if TYPE_CHECKING:
         TEMPLATES,
         THIS_REPO,
         WORKFLOWS,
+        Audit,
+        IdReason,
         WorkflowParams,
         default_name,
+        id_reason,
         init_repo,
         render_workflow,
     )
@@ -71,9 +74,11 @@ __all__ = [
     "TEMPLATES",
     "THIS_REPO",
     "WORKFLOWS",
+    "Audit",
     "DataAt",
     "DataFile",
     "HeldOut",
+    "IdReason",
     "ModelData",
     "StageLock",
     "Unseen",
@@ -91,6 +96,7 @@ __all__ = [
     "fetch_at",
     "file_md5",
     "frame_columns",
+    "id_reason",
     "init_repo",
     "leave_out",
     "load_model_data",
@@ -120,6 +126,9 @@ __all__ = [
 
 # public name -> its private module (`module:name`, or the module itself)
 _LAZY: dict[str, str] = {
+    "Audit": "_scaffold:Audit",
+    "IdReason": "_scaffold:IdReason",
+    "id_reason": "_scaffold:id_reason",
     "DataAt": "_dvc:DataAt",
     "DataFile": "_dvc:DataFile",
     "HeldOut": "_holdout:HeldOut",

@@ -193,7 +193,7 @@ def _load(
         mv.version,
         trust.formats if trust else (),
         ctx.policy.file,
-        ctx.estimator_modules,
+        ctx.skops_trusted,
         expected=expected or mv.tags.get(ARTIFACT_DIGEST_TAG),
         expected_from=source,
     )
@@ -1022,7 +1022,7 @@ class _SparkRun:
             _Holder(holder),
             trust.formats if trust else (),
             ctx.policy.file,
-            ctx.estimator_modules,
+            ctx.skops_trusted,
             expected=expected,
             expected_from=source,
         )

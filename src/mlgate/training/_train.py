@@ -97,7 +97,7 @@ def _skops_types(pipeline: Any, data: ModelData, ctx: ModelContext) -> list[str]
     if isinstance(size, int):
         probe.set_params(estimator__n_estimators=min(size, 2))
     probe.fit(_inputs(ctx, data, sample), sample[ctx.spec.target])
-    return trusted_types(skops.io.get_untrusted_types(data=skops.io.dumps(probe)), ctx.estimator_modules)
+    return trusted_types(skops.io.get_untrusted_types(data=skops.io.dumps(probe)), ctx.skops_trusted)
 
 
 def _small_sample(frame: Any, ctx: ModelContext, per_class: int = 10) -> Any:
