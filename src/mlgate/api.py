@@ -281,6 +281,7 @@ class ScoreOptions:
     on: str | None = None
     spark_master: str | None = None
     batch_rows: int = 100_000
+    lock_timeout: float = 3600.0
     ref: str = "HEAD"
     allow_unpinned: bool = False
     repo: str | None = None
@@ -302,6 +303,7 @@ def score(ws: Workspace, opts: ScoreOptions, feedback: Feedback = Feedback()) ->
         on=opts.on,
         spark_master=opts.spark_master,
         batch_rows=opts.batch_rows,
+        lock_timeout=opts.lock_timeout,
         progress=feedback.progress,
         ref=opts.ref,
         allow_unpinned=opts.allow_unpinned,

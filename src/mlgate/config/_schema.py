@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from mlgate.config import _catalog as catalog
 from mlgate.config._catalog import GateFamily
 from mlgate.config._yamlio import Document, KeyPath, load
-from mlgate.exceptions import Problem, SpecError
+from mlgate.exceptions import Problem, SpecError, excerpt
 
 Task = catalog.Task
 Severity = Literal["block", "warn"]
@@ -387,14 +387,23 @@ class Predictions(StrictModel):
     The file holds one row per decision with the true outcome next to it, so it is evaluation
     data: a judging field, DVC-tracked like ``data`` files. A score is turned into a decision
     with ``threshold`` (``score >= threshold`` → ``positive_label``); a decided label is used as it is.
+
+    The score may be on any scale where higher means ``positive_label`` is likelier (a probability,
+    a decile 1-10, points): ``threshold`` is in the score's own units. Ranking metrics (ROC AUC,
+    PR AUC) hold on any scale; the probability metrics (log loss, Brier) are computed only when
+    every score is in [0, 1] and are ``skipped`` with the reason otherwise. For a score where lower
+    means ``positive_label`` (a credit score and default), name the other class ``positive_label``.
     """
 
     path: str = Field(description="DVC-tracked CSV file of the repo: one row per prediction")
     label_column: str = Field(description="the true outcome")
-    score_column: str | None = Field(None, description="probability of positive_label, in [0, 1]")
+    score_column: str | None = Field(
+        None,
+        description="score of positive_label on any scale, higher = likelier (a probability in [0, 1], a decile...)",
+    )
     prediction_column: str | None = Field(None, description="the decided label (instead of a score)")
     threshold: Finite | None = Field(
-        None, ge=0, le=1, description="with score_column: score >= threshold decides positive_label"
+        None, description="with score_column, in the score's own units: score >= threshold decides positive_label"
     )
 
     @field_validator("path")
@@ -1461,7 +1470,7 @@ def _yaml_kind(value: Any) -> str:
     if isinstance(value, int | float):
         return f"number {value}"
     if isinstance(value, str):
-        return f"string {value!r}"
+        return f"string {excerpt(value)}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

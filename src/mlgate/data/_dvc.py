@@ -44,6 +44,7 @@ from mlgate.exceptions import (
     MlgateError,
     Problem,
     SpecError,
+    excerpt,
     s3_refusal,
 )
 
@@ -635,7 +636,7 @@ def _numeric_problems(frame: pd.DataFrame, columns: list[str], shown: str) -> li
             first = int(bad.to_numpy().argmax())
             line = first + 2  # header is line 1
             message = (
-                f"non-numeric value {frame[column].iloc[first]!r} in a numeric column "
+                f"non-numeric value {excerpt(frame[column].iloc[first])} in a numeric column "
                 f"({_rows(int(bad.sum()))} like this)"
             )
             problems.append(Problem(shown, line, 0, (column,), message))
@@ -701,12 +702,12 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
             problems.append(Problem(shown, line, 0, (spec.target_column,), "the target is empty here"))
         elif spec.task == "classification" and target.nunique() < 2:
             message = (
-                f"the target '{spec.target_column}' has one class ({target.iloc[:1].tolist()[0]!r}) in {shown}: "
+                f"the target '{spec.target_column}' has one class ({excerpt(target.iloc[:1].tolist()[0])}) in {shown}: "
                 "a classifier needs at least two"
             )
             problems.append(spec_doc.problem(_target_loc(spec), message))
         elif spec.positive_label is not None and spec.positive_label not in set(target.unique()):
-            labels = ", ".join(repr(v) for v in sorted(target.unique().tolist(), key=str))
+            labels = ", ".join(excerpt(v) for v in sorted(target.unique().tolist(), key=str)[:20])
             message = f"positive_label {spec.positive_label!r} is not a class of the target ({labels})"
             problems.append(spec_doc.problem(("positive_label",), message))
     if problems:
@@ -1032,7 +1033,7 @@ PREDICTIONS_ROLE = "predictions"
 
 
 def _predictions_problems(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown: str) -> list[Problem]:
-    """The score is a probability and the decided labels are classes of the outcome."""
+    """Every score is a number (on any scale) cut inside its range; the decided labels are classes of the outcome."""
     predictions = spec.predictions
     assert predictions is not None
     column = predictions.output_column
@@ -1044,19 +1045,24 @@ def _predictions_problems(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Docume
         if problems:
             return problems
         values = pd.to_numeric(frame[column])
-        bad = values.isna() | (values < 0) | (values > 1)
-        if bad.any():
-            first = int(bad.to_numpy().argmax())
-            message = (
-                f"score {frame[column].iloc[first]!r} is not a probability in [0, 1] "
-                f"({_rows(int(bad.sum()))} like this): rescale the score before auditing it"
-            )
+        if values.isna().any():
+            first = int(values.isna().to_numpy().argmax())
+            message = f"no score here ({_rows(int(values.isna().sum()))} like this): every row needs its score"
             return [Problem(shown, first + 2, 0, (column,), message)]
         if labels.nunique() != 2:
             message = (
                 f"a score column needs a binary outcome; '{spec.target}' has {labels.nunique()} classes in {shown}"
             )
             return [spec_doc.problem(("predictions", "label_column"), message)]
+        low, high, threshold = float(values.min()), float(values.max()), float(predictions.threshold or 0.0)
+        if not low <= threshold <= high:
+            # a cut outside the scores decides every row alike: a scale mistake (0.5 on deciles, 5 on probabilities)
+            side = "at or above" if threshold < low else "below"
+            message = (
+                f"threshold {threshold:g} is outside the scores of '{column}' in {shown} ({low:g} to {high:g}): "
+                f"every row would be {side} it; give the threshold in the score's own units"
+            )
+            return [spec_doc.problem(("predictions", "threshold"), message)]
         return []
     decided = frame[column]
     if decided.isna().any():
@@ -1064,9 +1070,9 @@ def _predictions_problems(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Docume
         return [Problem(shown, line, 0, (column,), "no decided label here")]
     unknown = sorted(set(decided.unique().tolist()) - set(labels.unique().tolist()), key=str)
     if unknown:
-        known = ", ".join(repr(v) for v in sorted(labels.unique().tolist(), key=str))
+        known = ", ".join(excerpt(v) for v in sorted(labels.unique().tolist(), key=str)[:20])
         message = (
-            f"decided labels {', '.join(repr(v) for v in unknown[:5])} are not classes of "
+            f"decided labels {', '.join(excerpt(v) for v in unknown[:5])} are not classes of "
             f"'{spec.target}' ({known}) in {shown}"
         )
         return [spec_doc.problem(("predictions", "prediction_column"), message)]

@@ -6,12 +6,12 @@ from mlgate.config import LOWER_IS_BETTER
 from mlgate.gates import Measurement
 
 
-def absolute(metric: str, metrics: dict[str, float]) -> Measurement:
-    """The challenger's holdout value of ``metric``."""
+def absolute(metric: str, metrics: dict[str, float], rows: str = "the holdout set") -> Measurement:
+    """The challenger's value of ``metric`` on ``rows`` (what they are: a predictions audit's are all its file's)."""
     if metric not in metrics:
         return Measurement.failed(f"{metric} was not computed for this model (multiclass or regression?)")
     value = metrics[metric]
-    return Measurement(value=value, explanation=f"{metric} = {value:.4g} on the holdout set")
+    return Measurement(value=value, explanation=f"{metric} = {value:.4g} on {rows}")
 
 
 def regression(

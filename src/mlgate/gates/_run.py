@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,14 @@ from mlgate.gates import _performance as performance
 from mlgate.gates import _spark as spark_gates
 from mlgate.gates._adapter import adapt, decide, own_columns
 from mlgate.gates._judging import Judged, judge_model
-from mlgate.gates._metrics import classification_metrics, positive_label, regression_metrics
+from mlgate.gates._metrics import (
+    ScoreCounts,
+    average_precision,
+    classification_metrics,
+    positive_label,
+    regression_metrics,
+    roc_auc,
+)
 from mlgate.gates._verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state, is_ancestor, show
 from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, LoadedModel, ModelVersion, Registry, RunFacts
@@ -86,6 +93,8 @@ class Scored:
     predicted: NDArray[Any]
     proba: NDArray[Any] | None = None
     classes: list[Any] | None = None
+    not_measured: dict[str, str] = field(default_factory=dict)
+    """metric → why it is not measured here (a rule on it is ``skipped`` with that reason)."""
 
 
 def model_columns(spec: ModelSpec, holdout: pd.DataFrame, features: list[tuple[str, str]] | None) -> pd.DataFrame:
@@ -114,6 +123,8 @@ def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[tuple[
     return Scored(regression_metrics(y, predicted), predicted)
 
 
+PROBABILITY_METRICS = ("log_loss", "brier")
+"""Metrics that read a score as a probability: measured on a predictions file's score only within [0, 1]."""
 PREDICTIONS_NO_CHAMPION = (
     "predictions made elsewhere have no registered champion to compare with: relative rules do not apply"
 )
@@ -126,9 +137,11 @@ NEEDS_FEATURES = frozenset({"duplicate_rows", "conflicting_labels"})
 def score_predictions(spec: ModelSpec, frame: pd.DataFrame) -> Scored:
     """:class:`Scored` from a predictions file: what a model's scoring would give the gates.
 
-    A score column gives the probabilities ``[1 - s, s]`` (``s`` that of ``positive_label``) and
-    the decisions ``s >= threshold``; a prediction column gives the decided labels only (no
-    probabilities: the metrics that need scores are not computed).
+    A score column gives the decisions ``s >= threshold`` (in the score's own units) and the
+    columns ``[1 - s, s]`` (``s`` that of ``positive_label``). A score on any scale ranks rows, so
+    ROC AUC and PR AUC hold; log loss and Brier read it as a probability, so they are measured only
+    when every score is in [0, 1] (else :attr:`Scored.not_measured` says why). A prediction column
+    gives the decided labels only (no scores: the metrics that need them are not computed).
     """
     predictions = spec.predictions
     assert predictions is not None
@@ -142,10 +155,21 @@ def score_predictions(spec: ModelSpec, frame: pd.DataFrame) -> Scored:
     other = next(c for c in classes if c != pos)
     proba = np.empty((len(score), 2))
     proba[:, classes.index(pos)] = score
-    proba[:, classes.index(other)] = 1.0 - score
+    proba[:, classes.index(other)] = 1.0 - score  # read only as a probability, i.e. when the score is one
     chosen = np.where(score >= float(predictions.threshold or 0.0), classes.index(pos), classes.index(other))
     decided = np.asarray(classes)[chosen]
-    return Scored(classification_metrics(y, proba, classes, pos, decided), decided, proba, classes)
+    low, high = (float(score.min()), float(score.max())) if len(score) else (0.0, 1.0)
+    if low >= 0.0 and high <= 1.0:
+        return Scored(classification_metrics(y, proba, classes, pos, decided), decided, proba, classes)
+    measured = classification_metrics(y, None, classes, pos, decided)
+    table = ScoreCounts.of(y == pos, score)
+    measured |= {"roc_auc": roc_auc(table), "pr_auc": average_precision(table)}
+    why = (
+        f"needs probabilities in [0, 1]; score_column '{predictions.score_column}' ranges from {low:g} to {high:g} "
+        "(ROC AUC and PR AUC, which need only the ranking, are measured)"
+    )
+    unmeasured = {metric: f"{metric} {why}" for metric in PROBABILITY_METRICS}
+    return Scored(measured, decided, proba, classes, unmeasured)
 
 
 def _load(
@@ -243,11 +267,21 @@ class Evaluation:
         self._groups: dict[str, pd.Series] = {}
         self._integrity: integrity.IntegrityData | None = None
 
+    @property
+    def rows_said(self) -> str:
+        """What the evaluated rows are, as explanations name them: a held-out split, or a whole audited file."""
+        predictions = self.ctx.spec.predictions
+        if predictions is None:
+            return "the holdout set"
+        return f"the {len(self.data.holdout)} audit rows (all rows of {predictions.path})"
+
     # -- performance
     def performance(self, rule: PerformanceRule) -> Measurement | Skip:
         """The rule's holdout metric, or its worsening against the champion (skipped if none)."""
+        if rule.metric in self.scored.not_measured:
+            return Skip(self.scored.not_measured[rule.metric])
         if rule.comparison != "max_regression":
-            return performance.absolute(rule.metric, self.scored.metrics)
+            return performance.absolute(rule.metric, self.scored.metrics, self.rows_said)
         if self.champion_skip:
             return Skip(self.champion_skip)
         if self.champion is None:
@@ -375,6 +409,8 @@ class Evaluation:
             target=spec.target_column,
             signature=self.signature,
         )
+        if spec.predictions is not None:  # no training rows: every row is the audited file's
+            self._integrity.scope = f"all rows of {spec.predictions.path}"
         return self._integrity
 
     def _integrity_problem(self, rule: IntegrityRule) -> Measurement | Skip | None:
@@ -784,7 +820,11 @@ def run_gates(
             raise InvalidInput(f"--engine {chosen!r}: expected one of {', '.join(spark_gates.ENGINES)}")
         if chosen == "spark":
             if ctx.spec.is_predictions:
-                raise InvalidInput(f"'{name}' is a predictions spec: --engine spark gates registered models only")
+                # the audit reads one CSV in memory; a second engine would be a second reading of predictions.*
+                raise InvalidInput(
+                    f"'{name}' is a predictions spec (its 'predictions:' audits a file): "
+                    "--engine spark gates registered models only; gate it with --engine pandas"
+                )
             on_spark = _SparkRun(ws, judged, required, stage, Path(tmp), progress, with_evidence, expected_digest)
             verdict = on_spark.gate(version, spark_master, start)
             if attach:

@@ -41,6 +41,7 @@ class Reference:
     frame: pd.DataFrame  # input drift and data quality compare production with these rows
     scored: pd.DataFrame  # prediction drift compares the version's scores on these rows
     scored_what: str
+    scored_unseen: bool = True  # False: ``scored`` is rows the version trained on (CBPE does not calibrate on them)
 
     def as_dict(self) -> dict[str, Any]:
         """``{"kind", "path", "md5", "rows"}``."""
@@ -84,6 +85,6 @@ def _training(ctx: ModelContext, mv: ModelVersion, run_params: dict[str, str], s
     train, held_out = version_rows(held, ctx.spec, ctx.root, commit, None, scratch)
     train = train.reset_index(drop=True)
     if held_out is None:
-        return Reference("training", held.train_path, held.train_md5, train, train, "the training rows")
+        return Reference("training", held.train_path, held.train_md5, train, train, "the training rows", False)
     what = "the rows the version's split held out (it never trained on them)"
     return Reference("training", held.train_path, held.train_md5, train, held_out.reset_index(drop=True), what)
