@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from mlgate.data import ValidationReport
     from mlgate.gates import GovernanceReview, Verdict
     from mlgate.monitoring import IssueSync, MonitorOutcome
-    from mlgate.promotion import Promotion, StatusRow
+    from mlgate.promotion import GtoView, Promotion, StatusRow
     from mlgate.report import ReportResult
     from mlgate.scoring import ScoreResult
     from mlgate.training import RegisterResult, TrainResult
@@ -938,6 +938,29 @@ def status(ws: Workspace, opts: StatusOptions) -> Status:
 
         alerted = custody_alert([r.as_dict() for r in rows], ws.github)
     return Status(rows, opts.check, alerted)
+
+
+@dataclass(frozen=True)
+class GtoOptions:
+    """``mlgate gto``: GTO's registry view of mlgate's promotion tags and ``dvc.yaml`` artifacts."""
+
+    name: str | None = None
+    repo: str | None = None
+    json_path: str | None = None
+
+
+def gto(ws: Workspace, opts: GtoOptions) -> GtoView:
+    """``gto show`` from git alone: per artifact its latest version and the version each stage holds."""
+    from mlgate.promotion import GtoView, gto_view
+
+    view = gto_view(ws.root)
+    if opts.name is None:
+        return view
+    rows = [a for a in view.artifacts if opts.name in (a.name, a.model)]
+    if not rows:
+        known = ", ".join(a.name for a in view.artifacts) or "none"
+        raise InvalidInput(f"no artifact or model named {opts.name!r} (known: {known})")
+    return GtoView(rows, sorted({s for a in rows for s in a.stages}), view.ignored)
 
 
 @dataclass(frozen=True)

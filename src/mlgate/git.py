@@ -346,6 +346,28 @@ def raw_diff(root: Path, since: str, path: str) -> str:
     return run_git(root, "diff", "--no-ext-diff", "--no-textconv", "--text", since, "--", path)
 
 
+@dataclass(frozen=True)
+class Tag:
+    """A git tag: its name, the commit it points at (peeled), and whether it is annotated (a tag object)."""
+
+    name: str
+    commit: str
+    annotated: bool
+
+
+def tags(root: Path) -> list[Tag]:
+    """Every tag of the repository that points at a commit, by name."""
+    fields = "%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)%00%(*objecttype)"
+    found = []
+    for line in run_git(root, "for-each-ref", f"--format={fields}", "refs/tags").splitlines():
+        name, kind, target, peeled, peeled_kind = line.split("\0")
+        if kind == "commit":
+            found.append(Tag(name, target, annotated=False))
+        elif kind == "tag" and peeled_kind == "commit":
+            found.append(Tag(name, peeled, annotated=True))
+    return sorted(found, key=lambda t: t.name)
+
+
 def tracked_files(root: Path, *patterns: str) -> list[str]:
     """The tracked files matching the pathspecs ``patterns`` (relative to ``root``)."""
     return [name for name in run_git(root, "ls-files", "-z", "--", *patterns).split("\0") if name]
