@@ -35,9 +35,11 @@ def run_pipeline(workdir: Path, log: Log) -> dict[str, Any]:
     log(f"  {repo}: dvc repro ran prepare, featurize, train, evaluate; dvc.lock committed (every stage cached)")
 
     ws = api.workspace(repo, tracking_uri=uri)
-    trained = api.train(ws, api.TrainOptions(name=MODEL))
-    recorded = sorted(k for k in trained.as_dict().get("lineage", {}) if k.startswith("dvc"))
+    trained = api.train(ws, api.TrainOptions(model=MODEL))
+    tags = ws.registry.version(MODEL, trained.version).tags
+    recorded = {k: v for k, v in sorted(tags.items()) if k.startswith("mlgate.dvc.")}
     log(f"  mlgate train {MODEL}: the cached stage ran again, forced, and registered {trained.model_uri}")
+    log(f"  dvc.lock recorded on the version: {', '.join(recorded)}")
 
     git(repo, "checkout", "-q", "-b", "more-trees")
     params = repo / "params.yaml"
@@ -50,7 +52,7 @@ def run_pipeline(workdir: Path, log: Log) -> dict[str, Any]:
 
     reports = workdir / "reports" / "pipeline"
     checked = api.check(ws, api.CheckOptions(models=(MODEL,), base="main", reports=reports))
-    verdict = checked.checked[0].verdict
+    verdict = checked.models[0].verdict
     changes = verdict.evidence["params"]["changes"]
     shown = ", ".join(f"{c['path']} {c['param']} {c['base']} -> {c['head']}" for c in changes)
     log(f"  mlgate check --base main: {verdict.status}; params diff: {shown}; comment {reports / (MODEL + '.md')}")
@@ -58,7 +60,7 @@ def run_pipeline(workdir: Path, log: Log) -> dict[str, Any]:
     return {
         "repo": str(repo),
         "trained": trained.as_dict(),
-        "lineage_dvc_keys": recorded,
+        "dvc_tags": recorded,
         "affected": found,
         "status": verdict.status,
         "params_changes": changes,
