@@ -195,6 +195,7 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     # a DVC pipeline governed: the cached train stage trained; a params-only PR affected and diffed
     pipeline = summary["pipeline"]
     assert pipeline["trained"]["version"] == 1
+    assert pipeline["pr_version"] == pipeline["gated_version"] == 2  # the branch's model is the one judged
     assert pipeline["dvc_tags"]["mlgate.dvc.stage"] == "train"
     assert any(key.startswith("mlgate.dvc.dep.") for key in pipeline["dvc_tags"])
     assert pipeline["affected"] == {"classifier": ["dvc.lock", "params.yaml (train.n_est)"]}

@@ -7,8 +7,9 @@ The team already has a pipeline (prepare → featurize → train → evaluate, `
 1. ``dvc repro`` as the team runs it, committed: every stage is cached;
 2. ``mlgate train classifier``: the cached ``train`` stage still runs (forced), in mlgate's MLflow run;
 3. a pull request that only changes ``train.n_est`` in ``params.yaml``: ``mlgate affected`` names the
-   classifier for that key, and ``mlgate check`` gates it and writes the PR comment with the params
-   diff (``dvc params diff`` semantics) and the pipeline's ``eval/metrics.json`` base → head.
+   classifier for that key; the branch's model is trained, and ``mlgate check`` gates it and writes
+   the PR comment with the params diff (``dvc params diff`` semantics) and the pipeline's
+   ``eval/metrics.json`` base → head.
 """
 
 from __future__ import annotations
@@ -50,18 +51,24 @@ def run_pipeline(workdir: Path, log: Log) -> dict[str, Any]:
     found = api.affected(ws, api.AffectedOptions(base="main")).found
     log(f"  PR 'train: 80 trees' (params.yaml only): mlgate affected -> {found}")
 
+    # as the propose workflow does: train the branch's model, then gate and report it against main
+    branch = api.train(ws, api.TrainOptions(model=MODEL))
     reports = workdir / "reports" / "pipeline"
     checked = api.check(ws, api.CheckOptions(models=(MODEL,), base="main", reports=reports))
     verdict = checked.models[0].verdict
     changes = verdict.evidence["params"]["changes"]
     shown = ", ".join(f"{c['path']} {c['param']} {c['base']} -> {c['head']}" for c in changes)
-    log(f"  mlgate check --base main: {verdict.status}; params diff: {shown}; comment {reports / (MODEL + '.md')}")
+    log(f"  mlgate train {MODEL} on the branch: {branch.model_uri}")
+    comment = reports / f"{MODEL}.md"
+    log(f"  mlgate check --base main: v{verdict.version} {verdict.status}; params diff: {shown}; comment {comment}")
     git(repo, "checkout", "-q", "main")
     return {
         "repo": str(repo),
         "trained": trained.as_dict(),
         "dvc_tags": recorded,
         "affected": found,
+        "pr_version": branch.version,
+        "gated_version": verdict.version,
         "status": verdict.status,
         "params_changes": changes,
         "report": str(reports / f"{MODEL}.md"),
