@@ -25,8 +25,8 @@ from click.testing import CliRunner
 from sklearn.metrics import roc_auc_score
 
 from conftest import git, invoke
-from mlgate.config import load_model_context
-from mlgate.data import load_model_data, read_table, stage_lock, stage_upstream, write_rows
+from mlgate.config import WORKSPACE, load_model_context, read_pipeline, stage_upstream
+from mlgate.data import load_model_data, read_table, stage_lock, write_rows
 from mlgate.exceptions import SpecError
 from mlgate.registry import Registry
 from mlgate.training import TrainResult, train
@@ -291,6 +291,50 @@ def test_a_foreach_group_must_name_one_item(tmp_path: Path) -> None:
     with pytest.raises(LookupError, match="names 2: train@a, train@b"):
         stage_upstream(repo, "train")
     assert stage_upstream(repo, "train@a") == ()
+
+
+def _dvc_repo(repo: Path, files: dict[str, str]) -> Path:
+    """A git + DVC repo holding ``files`` (``data.txt`` added to DVC: a ``.dvc`` file's stage)."""
+    repo.mkdir(parents=True)
+    for rel, text in files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=repo, check=True)
+    if "data.txt" in files:
+        subprocess.run([sys.executable, "-m", "dvc", "add", "-q", "data.txt"], cwd=repo, check=True)
+    return repo
+
+
+def test_upstream_stages_are_named_as_dvc_repro_takes_them_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sub-folder's stage as ``sub/dvc.yaml:<name>``, beside a root stage of that name; ``.dvc`` files left out."""
+    repo = _dvc_repo(
+        tmp_path / "repo",
+        {
+            "data.txt": "rows\n",
+            "sub/dvc.yaml": "stages:\n  prep:\n    cmd: cp ../data.txt out.txt\n    deps: [../data.txt]\n"
+            "    outs: [out.txt]\n",
+            "dvc.yaml": "stages:\n  prep:\n    cmd: cp data.txt root.txt\n    deps: [data.txt]\n    outs: [root.txt]\n"
+            "  train:\n    cmd: cat root.txt sub/out.txt\n    deps: [root.txt, sub/out.txt]\n    outs: [model.txt]\n",
+        },
+    )
+    # DVC resolves a bare stage name in the current directory: from inside another DVC repo whose
+    # "train" has no upstream, the answer must still be this repo's
+    other = _dvc_repo(tmp_path / "other", {"dvc.yaml": "stages:\n  train:\n    cmd: echo other\n"})
+    monkeypatch.chdir(other)
+    assert sorted(stage_upstream(repo, "train")) == ["prep", "sub/dvc.yaml:prep"]
+    assert stage_upstream(other, "train") == ()
+    # the affected-ness reader walks the same graph: every stage kept, the two "prep"s apart
+    pipeline = read_pipeline(repo, WORKSPACE, ["train"])
+    assert set(pipeline.stages) == {"train", "prep", "sub/dvc.yaml:prep", "data.txt.dvc"}
+    assert pipeline.stages["sub/dvc.yaml:prep"].dvcfile == "sub/dvc.yaml"
+    assert pipeline.stages["prep"].deps == ("data.txt",)
+    assert not pipeline.stages["data.txt.dvc"].in_pipeline
+    with pytest.raises(LookupError) as refused:
+        stage_upstream(repo, "data.txt.dvc")  # a .dvc file is a data source, not a stage to train by
+    assert str(refused.value) == "Stage 'data.txt.dvc' not found inside 'dvc.yaml' file"
 
 
 # --------------------------------------------------------------------------- header-less TSV/CSV: data.columns

@@ -35,8 +35,10 @@ if TYPE_CHECKING:
         changed_params,
         compare,
         dvc_targets,
+        flatten_params,
         metrics_diff,
         read_pipeline,
+        stage_upstream,
     )
     from mlgate.config._estimators import DEFAULT_ESTIMATOR_MODULES, make_estimator, recorded_params
     from mlgate.config._lineage import (
@@ -176,6 +178,7 @@ __all__ = [
     "display_path",
     "dvc_targets",
     "entry_at",
+    "flatten_params",
     "gate_only",
     "incomplete_reason",
     "json_schemas",
@@ -204,6 +207,7 @@ __all__ = [
     "schema",
     "set_stage",
     "spec_path",
+    "stage_upstream",
     "yamlio",
 ]
 
@@ -265,6 +269,8 @@ _LAZY: dict[str, str] = {
     "MetricRow": "_dvcpipeline:MetricRow",
     "metrics_diff": "_dvcpipeline:metrics_diff",
     "read_pipeline": "_dvcpipeline:read_pipeline",
+    "stage_upstream": "_dvcpipeline:stage_upstream",
+    "flatten_params": "_dvcpipeline:flatten_params",
     "Pipeline": "_dvcpipeline:Pipeline",
     "WORKSPACE": "_dvcpipeline:WORKSPACE",
     "affected_models": "_affected:affected_models",

@@ -9,12 +9,17 @@ parser: what DVC re-runs and what mlgate re-gates cannot disagree.
 
 Params are read as ``dvc params diff`` reads them: flattened with dots (``train.n_est``), per
 params file, only the keys a stage tracks (all of a file tracked whole).
+
+The one reader of the stage graph: affected-ness and the params/metrics diff (:func:`read_pipeline`,
+at a revision) and ``train: {dvc_stage: S}`` (:func:`stage_upstream`, which stages ``dvc repro``
+runs first, in the workspace) open the repo and walk a stage's ancestors with the same functions.
 """
 
 from __future__ import annotations
 
 import contextlib
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +77,14 @@ class PipelineStage:
     params: tuple[ParamsEntry, ...]
     outs: tuple[str, ...]
     metrics: tuple[str, ...]
+    in_pipeline: bool = True  # a stage of a dvc.yaml; False: a .dvc file's (``dvc add``: a pipeline's input)
+
+    @property
+    def target(self) -> str:
+        """The name `dvc repro` takes from the repo root: ``train``, ``sub/dvc.yaml:train``, a ``.dvc`` file's path."""
+        if not self.in_pipeline or self.dvcfile == "dvc.yaml":
+            return self.name
+        return f"{self.dvcfile}:{self.name}"
 
     def definition(self) -> dict[str, Any]:
         """What DVC re-runs the stage for, apart from the files' contents: cmd, deps, params keys, outs."""
@@ -89,8 +102,8 @@ class Pipeline:
 
     rev: str
     targets: tuple[str, ...]
-    stages: dict[str, PipelineStage]  # the targets and their upstream stages
-    downstream: dict[str, PipelineStage]  # stages that read a target's outputs (evaluate)
+    stages: dict[str, PipelineStage]  # the targets and their upstream stages, by PipelineStage.target
+    downstream: dict[str, PipelineStage]  # stages that read a target's outputs (evaluate), by target
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # params files, whole, flattened
 
     def params(self) -> dict[tuple[str, str], Any]:
@@ -107,15 +120,19 @@ class Pipeline:
         return sorted(own | {m for s in self.downstream.values() for m in s.metrics})
 
 
-def _flatten(values: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as ``a.b.c`` keys, as ``dvc params diff`` names them; lists stay values."""
+def flatten_params(values: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as ``a.b.c`` keys, as ``dvc params diff`` names them; lists stay values.
+
+    The one flattener of params and metrics: the pipeline's params diff, DVC metrics and the verdict's
+    params diff of ``params.yaml`` name a key alike.
+    """
     if not isinstance(values, dict):
         return {prefix: values} if prefix else {}
     out: dict[str, Any] = {}
     for key, value in values.items():
         path = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(value, dict) and value:
-            out |= _flatten(value, path)
+            out |= flatten_params(value, path)
         else:
             out[path] = value
     return out
@@ -163,53 +180,95 @@ def read_pipeline(
     if doc is None:
         return Pipeline(rev, tuple(targets), {}, {})
     from dvc.exceptions import DvcException, NotDvcRepoError
+
+    try:
+        with _opened(root, rev) as repo:
+            return _collect(repo, rev, doc, targets, also, params_files)
+    except NotDvcRepoError:  # a dvc.yaml without `dvc init` (the change that adds DVC): no graph there
+        return Pipeline(rev, tuple(targets), {}, {})
+    except DvcException as err:  # opening only: _collect reports DVC's errors as bad dvc.yaml
+        raise InvalidInput(f"{doc.display}: DVC cannot open the repo: {err}") from None
+
+
+@contextlib.contextmanager
+def _opened(root: Path, rev: str) -> Iterator[Any]:
+    """DVC's repo of ``root`` at git revision ``rev`` (or :data:`WORKSPACE`), the current directory at ``root``.
+
+    DVC resolves a stage target against the current directory (its CLI runs inside the repo): from
+    inside another DVC repo, "train" would be that repo's stage. DVC's errors propagate as raised.
+    """
     from dvc.repo import Repo
 
-    where = "dvc.yaml" if rev == WORKSPACE else f"dvc.yaml (at {rev[:12]})"
-    # DVC resolves a stage target against the current directory (its CLI runs inside the repo): from
-    # inside another DVC repo, "train" would be that repo's stage
-    with contextlib.chdir(root):
-        try:
-            repo = Repo(str(root)) if rev == WORKSPACE else Repo(str(root), rev=rev)
-        except NotDvcRepoError:  # a dvc.yaml without `dvc init` (the change that adds DVC): no graph there
-            return Pipeline(rev, tuple(targets), {}, {})
-        except DvcException as err:
-            raise InvalidInput(f"{where}: DVC cannot open the repo: {err}") from None
-        return _collect(repo, rev, doc, targets, also, params_files)
+    with contextlib.chdir(root), Repo(str(root)) if rev == WORKSPACE else Repo(str(root), rev=rev) as repo:
+        yield repo
+
+
+def _lineage(repo: Any, target: str, *, upstream: bool = True) -> tuple[list[Any], list[Any]]:
+    """The stages ``target`` names, and those with every stage upstream of them, as ``dvc repro`` walks DVC's graph.
+
+    Raises DVC's ``StageNotFound`` when the target names no stage.
+    """
+    own = repo.stage.collect(target)
+    return own, (repo.stage.collect(target, with_deps=True) if upstream else own)
 
 
 def _collect(
     repo: Any, rev: str, doc: Document, targets: list[str], also: tuple[str, ...], params_files: tuple[str, ...]
 ) -> Pipeline:
-    """:func:`read_pipeline` in the opened ``repo`` (closed on return)."""
+    """:func:`read_pipeline` in the opened ``repo``."""
     from dvc.exceptions import DvcException
     from dvc.stage.exceptions import StageNotFound
 
-    with repo:
-        try:
-            stages: dict[str, Any] = {}
-            found: list[Any] = []
-            for target in [*targets, *also]:
-                try:
-                    own = repo.stage.collect(target)
-                except StageNotFound:
-                    continue
-                if target in targets:
-                    found += own
-                for stage in repo.stage.collect(target, with_deps=target in targets):
-                    stages[stage.addressing] = stage
-            downstream = {s.addressing: s for s in _downstream(repo.index.graph, found)}
-            read = {name: _stage(repo, s) for name, s in stages.items()}
-            paths = {p.path for s in read.values() for p in s.params} | set(params_files)
-            return Pipeline(
-                rev,
-                tuple(targets),
-                {s.name: s for s in read.values()},
-                {s.name: _stage(repo, s) for key, s in downstream.items() if key not in stages},
-                {path: _read_params_file(repo, path) for path in sorted(paths)},
-            )
-        except DvcException as err:
-            raise _refused(doc, err) from None
+    try:
+        stages: dict[str, Any] = {}
+        found: list[Any] = []
+        for target in [*targets, *also]:
+            try:
+                own, lineage = _lineage(repo, target, upstream=target in targets)
+            except StageNotFound:
+                continue
+            if target in targets:
+                found += own
+            stages |= {stage.addressing: stage for stage in lineage}
+        downstream = {s.addressing: s for s in _downstream(repo.index.graph, found)}
+        read = {name: _stage(repo, s) for name, s in stages.items()}
+        paths = {p.path for s in read.values() for p in s.params} | set(params_files)
+        return Pipeline(
+            rev,
+            tuple(targets),
+            {s.target: s for s in read.values()},
+            {s.target: s for s in (_stage(repo, d) for key, d in downstream.items() if key not in stages)},
+            {path: _read_params_file(repo, path) for path in sorted(paths)},
+        )
+    except DvcException as err:
+        raise _refused(doc, err) from None
+
+
+def stage_upstream(root: Path, name: str) -> tuple[str, ...]:
+    """The pipeline stages of ``root``'s ``dvc.yaml`` that stage ``name`` depends on, read by DVC itself.
+
+    Its ancestors in DVC's stage graph (outputs of one are deps of the next), by the name ``dvc
+    repro`` takes from the repo root (``sub/dvc.yaml:prepare`` for a stage of a sub-folder's
+    ``dvc.yaml``); ``.dvc`` files (data sources) are left out. Raises ``LookupError`` saying why when
+    DVC finds no single pipeline stage of that name (``train`` of a ``foreach`` names several:
+    ``train@credit`` names one) or cannot read ``dvc.yaml``.
+    """
+    if not (root / "dvc.yaml").is_file():
+        raise LookupError("this repository has no dvc.yaml")
+    from dvc.exceptions import DvcException
+
+    try:
+        with _opened(root, WORKSPACE) as repo:
+            # "dvc.yaml:" pins the top dvc.yaml: a bare name could also be a path (a .dvc file's stage)
+            named, lineage = _lineage(repo, f"dvc.yaml:{name}")
+            own = [_stage(repo, s, values=False) for s in named]
+            if len(own) != 1 or not own[0].in_pipeline:
+                found = ", ".join(s.target for s in own) or "none"
+                raise LookupError(f"'{name}' must name one stage of dvc.yaml; it names {len(own)}: {found}")
+            ancestors = (_stage(repo, s, values=False) for s in lineage)
+            return tuple(s.target for s in ancestors if s.in_pipeline and s.target != own[0].target)
+    except DvcException as err:
+        raise LookupError(str(err).strip() or type(err).__name__) from None
 
 
 def _downstream(graph: Any, stages: list[Any]) -> list[Any]:
@@ -231,11 +290,16 @@ def _read_params_file(repo: Any, path: str) -> dict[str, Any]:
     fs_path = repo.fs.join(repo.root_dir, path)
     if not repo.fs.isfile(fs_path):
         return {}
-    return _flatten(load_path(fs_path, repo.fs))
+    return flatten_params(load_path(fs_path, repo.fs))
 
 
-def _stage(repo: Any, stage: Any) -> PipelineStage:
+def _stage(repo: Any, stage: Any, *, values: bool = True) -> PipelineStage:
+    """DVC's ``stage`` as mlgate holds it; ``values=False``: the params' values not read (naming only).
+
+    Naming a stage reads no params file: a broken ``params.yaml`` is ``dvc repro``'s error, not the name's.
+    """
     from dvc.dependency.param import ParamsDependency
+    from dvc.stage import PipelineStage as DvcPipelineStage
 
     def rel(fs_path: str) -> str:
         return str(repo.fs.relpath(fs_path, repo.root_dir))
@@ -243,7 +307,8 @@ def _stage(repo: Any, stage: Any) -> PipelineStage:
     params, deps = [], []
     for dep in stage.deps:
         if isinstance(dep, ParamsDependency):
-            params.append(ParamsEntry(rel(dep.fs_path), tuple(dep.params), _flatten(dep.read_params())))
+            read = flatten_params(dep.read_params()) if values else {}
+            params.append(ParamsEntry(rel(dep.fs_path), tuple(dep.params), read))
         else:
             deps.append(rel(dep.fs_path))
     cmd = stage.cmd if isinstance(stage.cmd, str) else "\n".join(stage.cmd or [])
@@ -256,6 +321,7 @@ def _stage(repo: Any, stage: Any) -> PipelineStage:
         params=tuple(params),
         outs=tuple(rel(o.fs_path) for o in stage.outs if not o.metric),
         metrics=tuple(rel(o.fs_path) for o in stage.outs if o.metric),
+        in_pipeline=isinstance(stage, DvcPipelineStage),
     )
 
 
@@ -271,21 +337,13 @@ def compare(root: Path, base: str, head: str, targets: list[str]) -> tuple[Pipel
     first_old, first_new = read_pipeline(root, base, targets), read_pipeline(root, head, targets)
     # a stage or params file on one side only (a stage added upstream, a file newly tracked) is read on
     # the other side too, so a value is compared with the same key's value there, tracked or not
-    old = read_pipeline(
-        root,
-        base,
-        targets,
-        also=tuple(sorted(set(first_new.stages) - set(first_old.stages))),
-        params_files=tuple(sorted(first_new.files)),
-    )
-    new = read_pipeline(
-        root,
-        head,
-        targets,
-        also=tuple(sorted(set(first_old.stages) - set(first_new.stages))),
-        params_files=tuple(sorted(first_old.files)),
-    )
-    return old, new
+    return _reread(root, base, targets, first_old, first_new), _reread(root, head, targets, first_new, first_old)
+
+
+def _reread(root: Path, rev: str, targets: list[str], first: Pipeline, other: Pipeline) -> Pipeline:
+    """``first`` (read at ``rev``) read again with the stages and params files only ``other`` has."""
+    also = tuple(sorted(set(other.stages) - set(first.stages)))
+    return read_pipeline(root, rev, targets, also=also, params_files=tuple(sorted(other.files)))
 
 
 MISSING = object()
@@ -358,10 +416,9 @@ def metrics_diff(root: Path, base: str, files: list[str]) -> tuple[list[MetricRo
     if not files:
         return [], {}
     from dvc.exceptions import DvcException
-    from dvc.repo import Repo
 
     try:
-        with contextlib.chdir(root), Repo(str(root)) as repo:  # targets resolve against the cwd (read_pipeline)
+        with _opened(root, WORKSPACE) as repo:  # targets resolve against the cwd
             shown = repo.metrics.show(targets=files, revs=[base], hide_workspace=False)
     except DvcException as err:
         return [], {"metrics": str(err).splitlines()[0]}
@@ -376,7 +433,7 @@ def metrics_diff(root: Path, base: str, files: list[str]) -> tuple[list[MetricRo
             if "error" in entry:
                 errors[f"{file} ({side})"] = _error_text(entry["error"])
             else:
-                sides.setdefault(file, {})[side] = _flatten(entry.get("data", {}))
+                sides.setdefault(file, {})[side] = flatten_params(entry.get("data", {}))
     rows = []
     for file in sorted(sides):
         old, new = sides[file].get("base", {}), sides[file].get("head", {})

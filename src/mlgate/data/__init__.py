@@ -41,7 +41,6 @@ if TYPE_CHECKING:
         split_positions,
         split_settings,
         stage_lock,
-        stage_upstream,
         write_rows,
     )
     from mlgate.data._holdout import (
@@ -115,7 +114,6 @@ __all__ = [
     "split_positions",
     "split_settings",
     "stage_lock",
-    "stage_upstream",
     "training_file",
     "training_rows",
     "validate_repo",
@@ -170,7 +168,6 @@ _LAZY: dict[str, str] = {
     "split_positions": "_dvc:split_positions",
     "split_settings": "_dvc:split_settings",
     "stage_lock": "_dvc:stage_lock",
-    "stage_upstream": "_dvc:stage_upstream",
     "training_file": "_holdout:training_file",
     "training_rows": "_holdout:training_rows",
     "validate_repo": "_validate:validate_repo",

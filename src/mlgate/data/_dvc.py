@@ -298,40 +298,6 @@ def dvc_pull(rel: str, root: Path) -> None:
             logger.removeHandler(failures)
 
 
-def stage_upstream(root: Path, name: str) -> tuple[str, ...]:
-    """The pipeline stages of ``root``'s ``dvc.yaml`` that stage ``name`` depends on, read by DVC itself.
-
-    Its ancestors in DVC's stage graph (outputs of one are deps of the next), by the name ``dvc
-    repro`` takes; ``.dvc`` files (data sources) are left out. Raises ``LookupError`` saying why
-    when DVC finds no single pipeline stage of that name (``train`` of a ``foreach`` names several:
-    ``train@credit`` names one) or cannot read ``dvc.yaml``.
-    """
-    from dvc.exceptions import DvcException
-    from dvc.repo import Repo
-    from dvc.stage import PipelineStage
-
-    top = root / "dvc.yaml"
-    if not top.is_file():
-        raise LookupError("this repository has no dvc.yaml")
-
-    def named_as(stage: Any) -> str:  # as `dvc repro` run from the repo root takes it (DVC's own is cwd-relative)
-        path = Path(stage.path).resolve()
-        return stage.name if path == top.resolve() else f"{path.relative_to(root.resolve()).as_posix()}:{stage.name}"
-
-    target = f"{top}:{name}"  # a bare name would be looked up in the dvc.yaml of the current directory
-    try:
-        with Repo(str(root)) as repo:
-            named = repo.stage.collect(target)
-            if len(named) != 1 or not isinstance(named[0], PipelineStage):
-                found = ", ".join(named_as(s) for s in named) or "none"
-                raise LookupError(f"'{name}' must name one stage of dvc.yaml; it names {len(named)}: {found}")
-            ancestors = repo.stage.collect(target, with_deps=True)
-            own = named_as(named[0])
-            return tuple(named_as(s) for s in ancestors if isinstance(s, PipelineStage) and named_as(s) != own)
-    except DvcException as err:
-        raise LookupError(str(err).strip() or type(err).__name__) from None
-
-
 @dataclass(frozen=True)
 class StageLock:
     """What ``dvc.lock`` records of one stage after it ran: its command, deps, params and outs."""

@@ -19,8 +19,9 @@ from mlgate.config import (
     load_policy,
     model_names,
     no_champion_stage,
+    stage_upstream,
 )
-from mlgate.data._dvc import load_model_data, load_predictions_data, stage_upstream
+from mlgate.data._dvc import load_model_data, load_predictions_data
 from mlgate.exceptions import Problem, SpecError
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from mlgate.config import flatten_params
 from mlgate.gates import _metrics as metrics
 
 MAX_CURVE_POINTS = 101
@@ -45,27 +46,13 @@ def plain(value: Any) -> Any:
 # ----------------------------------------------------------------------------- params diff
 
 
-def _flatten(params: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as ``a.b.c`` keys, as ``dvc params diff`` names them; lists stay values."""
-    if not isinstance(params, dict):
-        return {prefix: params} if prefix else {}
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and value:
-            out |= _flatten(value, path)
-        else:
-            out[path] = value
-    return out
-
-
 def params_diff(base: dict[str, Any] | None, head: dict[str, Any]) -> list[dict[str, Any]]:
     """Changed keys of a model's params between base and head: ``param, base, head, change``.
 
     ``change`` is ``modified``, ``added`` (``base`` is None) or ``removed`` (``head`` is None),
     so a key whose value is YAML ``null`` is still told apart from a missing one.
     """
-    old, new = _flatten(base or {}), _flatten(head or {})
+    old, new = flatten_params(base or {}), flatten_params(head or {})
     rows = []
     for key in sorted(old.keys() | new.keys()):
         if key in old and key in new:

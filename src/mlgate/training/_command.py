@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mlgate.config import LINEAGE_COMMAND, PARAMS_FILE, ModelContext, canonical_hash
+from mlgate.config import LINEAGE_COMMAND, PARAMS_FILE, ModelContext, canonical_hash, stage_upstream
 from mlgate.data import (
     ModelData,
     StageLock,
@@ -47,7 +47,6 @@ from mlgate.data import (
     split_positions,
     split_settings,
     stage_lock,
-    stage_upstream,
     write_rows,
 )
 from mlgate.exceptions import RegistryUnavailable, SpecError, TrainingFailed, UnsafeModel, mask_secrets, missing_extra
