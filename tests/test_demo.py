@@ -192,6 +192,18 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     assert "<!-- mlgate:monitoring-report model=credit stage=production -->" in markdown
     assert Path(monitoring["reports"]["html"]).read_text().startswith("<!DOCTYPE html>")
     assert f"issue #{issue['number']} opened" in result.output
+    # a DVC pipeline governed: the cached train stage trained; a params-only PR affected and diffed
+    pipeline = summary["pipeline"]
+    assert pipeline["trained"]["version"] == 1
+    assert pipeline["pr_version"] == pipeline["gated_version"] == 2  # the branch's model is the one judged
+    assert pipeline["dvc_tags"]["mlgate.dvc.stage"] == "train"
+    assert any(key.startswith("mlgate.dvc.dep.") for key in pipeline["dvc_tags"])
+    assert pipeline["affected"] == {"classifier": ["dvc.lock", "params.yaml (train.n_est)"]}
+    assert pipeline["params_changes"] == [
+        {"param": "train.n_est", "path": "params.yaml", "base": 50, "head": 80, "change": "modified"}
+    ]
+    assert "| params.yaml | train.n_est | 50 | 80 | modified |" in Path(pipeline["report"]).read_text()
+    assert summary["outputs"]["pipeline_report"] == pipeline["report"]
     # it says where its outputs are
     assert str(repo) in result.output
     assert "mlflow ui --backend-store-uri" in result.output

@@ -711,6 +711,15 @@ def test_from_verdict_acts_on_a_written_verdict_without_measuring_again(
     assert "is about insurance@production, not credit@production" in wrong.output
     path.write_text("{not json")
     assert monitor(trained, "--from-verdict", str(path)).exit_code == 2
+    # the right schema, model and stage, but cut short: the report cannot be drawn from it (was exit 70)
+    features = [{k: v for k, v in f.items() if k != "unseen_count"} for f in no_drift["features"]]
+    assert features
+    assert any("unseen_count" in f for f in no_drift["features"])
+    path.write_text(json.dumps(no_drift | {"features": features}))
+    cut = monitor(trained, "--from-verdict", str(path), "--markdown", str(tmp_path / "cut.md"))
+    assert cut.exit_code == 2, cut.output
+    assert f"--from-verdict {path}: an incomplete or altered monitoring verdict" in cut.output
+    assert not (tmp_path / "cut.md").exists()
 
 
 # --- a regressor: prediction drift on the predicted value, performance once outcomes arrive --------

@@ -42,8 +42,8 @@ EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv", "data/adult_inco
 # script train/income.py (train: {command: ...}), an XGBoost pipeline
 MODELS = ("credit", "insurance", "income")
 TOTAL_STEPS = (
-    3 + 2 * len(MODELS) + 5
-)  # repo, dvc, validate; train, gate each; PR, promotions, serving, monitoring, summary
+    3 + 2 * len(MODELS) + 6
+)  # repo, dvc, validate; train, gate each; PR, promotions, serving, monitoring, DVC pipeline, summary
 GITIGNORE = "/mlflow.db\n/mlartifacts/\n/metrics/\n"
 
 
@@ -190,9 +190,9 @@ def run_demo(
         verdicts[name] = {"status": verdict.status, "path": str(path), "counts": counts}
         verdicts[name] |= _write_reports(repo, uri, workdir / "reports", name, path)
         log(f"  reports: {verdicts[name]['markdown']}, {verdicts[name]['html']}")
-    progress(TOTAL_STEPS - 4, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
+    progress(TOTAL_STEPS - 5, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
     pr = _pull_request(source, repo, workdir, uri, log, with_act=pull_request)
-    progress(TOTAL_STEPS - 3, TOTAL_STEPS, "merge to promote: staging, production, a retrained v3, rollback")
+    progress(TOTAL_STEPS - 4, TOTAL_STEPS, "merge to promote: staging, production, a retrained v3, rollback")
     from mlgate_devkit.demo.monitoring import run_monitoring
     from mlgate_devkit.demo.promotions import journey, run_promotions
     from mlgate_devkit.demo.serving import credit_service, run_serving
@@ -200,18 +200,26 @@ def run_demo(
     with journey(source, repo, uri, log) as promoting:
         promotions = run_promotions(promoting)
         progress(
-            TOTAL_STEPS - 2,
+            TOTAL_STEPS - 3,
             TOTAL_STEPS,
             "after the merge: mlgate score by the production alias, mlgate serve, a promotion it follows",
         )
         with credit_service(promoting, workdir) as service:
             serving = run_serving(promoting, workdir, service)
             progress(
-                TOTAL_STEPS - 1,
+                TOTAL_STEPS - 2,
                 TOTAL_STEPS,
                 "watch it: drifted traffic, mlgate monitor --alert --propose-retrain",
             )
             monitoring = run_monitoring(promoting, workdir, service)
+    from mlgate_devkit.demo.pipeline import run_pipeline
+
+    progress(
+        TOTAL_STEPS - 1,
+        TOTAL_STEPS,
+        "a DVC pipeline governed: train: {dvc_stage: train}, a params-only PR affected and diffed",
+    )
+    pipeline = run_pipeline(workdir, log)
     progress(TOTAL_STEPS, TOTAL_STEPS, "summary")
     return {
         "workdir": str(workdir),
@@ -222,6 +230,7 @@ def run_demo(
         "promotions": promotions,
         "serving": serving,
         "monitoring": monitoring,
+        "pipeline": pipeline,
         "outputs": {
             "verdicts": {n: v["path"] for n, v in verdicts.items()},
             "reports": {n: {"markdown": v["markdown"], "html": v["html"]} for n, v in verdicts.items()},
@@ -233,6 +242,8 @@ def run_demo(
             "audit_store": serving["audit"]["path"],
             "monitoring_reports": monitoring["reports"],
             "github_issue": monitoring["alert"]["url"],
+            "pipeline_repo": pipeline["repo"],
+            "pipeline_report": pipeline["report"],
             "retraining_pr": monitoring["retrain_pr"].get("url"),
             "registered": {n: t["model_uri"] for n, t in trained.items()},
             "browse": f"mlflow ui --backend-store-uri {uri}",

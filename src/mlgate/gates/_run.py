@@ -23,7 +23,9 @@ from numpy.typing import NDArray
 from mlgate import __version__, jsonout
 from mlgate.config import (
     GATE_FAMILIES,
+    MISSING,
     PARAMS_FILE,
+    WORKSPACE,
     DocumentationRule,
     DriftRule,
     FairnessRule,
@@ -33,8 +35,12 @@ from mlgate.config import (
     PerformanceRule,
     Workspace,
     canonical_hash,
+    changed_params,
+    compare,
+    dvc_targets,
     incomplete_reason,
     load,
+    metrics_diff,
     no_champion_stage,
     rule_id,
 )
@@ -187,7 +193,7 @@ def _load(
         mv.version,
         trust.formats if trust else (),
         ctx.policy.file,
-        ctx.estimator_modules,
+        ctx.skops_trusted,
         expected=expected or mv.tags.get(ARTIFACT_DIGEST_TAG),
         expected_from=source,
     )
@@ -690,7 +696,14 @@ def _base_model(
 
 
 def _params_evidence(root: Path, ctx: ModelContext, base: str, scratch: Path) -> dict[str, Any]:
-    """The model's params.yaml section, head against ``base`` (read from git, parsed as governed YAML)."""
+    """The model's params.yaml section, head against ``base`` (read from git, parsed as governed YAML).
+
+    A model trained by a DVC stage: the params that stage and its upstream stages track instead,
+    and the ``metrics:`` files of the stage and of the stages downstream of it (:func:`_pipeline_evidence`).
+    """
+    targets = dvc_targets(ctx.spec, ctx.spec_doc.data)
+    if targets:
+        return _pipeline_evidence(root, targets, base)
     out: dict[str, Any] = {"file": PARAMS_FILE, "section": ctx.name, "base": base}
     text = show(root, base, PARAMS_FILE)
     section = None
@@ -704,6 +717,40 @@ def _params_evidence(root: Path, ctx: ModelContext, base: str, scratch: Path) ->
         found = doc.get(ctx.name) if isinstance(doc, dict) else None
         section = found if isinstance(found, dict) else None
     return out | {"new": section is None, "changes": evidence.params_diff(section, ctx.params)}
+
+
+def _pipeline_evidence(root: Path, targets: list[str], base: str) -> dict[str, Any]:
+    """``dvc params diff`` and ``dvc metrics diff`` of a DVC-stage model: the workspace against ``base``.
+
+    Params: every key the target stages and their upstream stages track, at either side (dotted
+    keys per params file; ``added``/``removed``/``modified``), read by DVC's loader. Metrics: the
+    ``metrics:`` files of the targets and of their downstream stages (``evaluate``), every value,
+    as the workspace holds them after ``dvc repro`` against the base commit's.
+    """
+    out: dict[str, Any] = {"file": "dvc.yaml", "section": ", ".join(targets), "base": base}
+    try:
+        old, new = compare(root, base, WORKSPACE, targets)
+    except InvalidInput as err:  # informational: say why, the gates do not depend on it
+        return out | {"error": str(err).splitlines()[0]}
+    changes = [
+        {
+            "param": key,
+            "path": file,
+            "base": None if was is MISSING else was,
+            "head": None if now is MISSING else now,
+            "change": "added" if was is MISSING else ("removed" if now is MISSING else "modified"),
+        }
+        for file, key, was, now in changed_params(old, new)
+    ]
+    files = sorted(set(old.metrics_files()) | set(new.metrics_files()))
+    rows, errors = metrics_diff(root, base, files)
+    stages = [name for name in new.stages if name not in targets]
+    return out | {
+        "dvc": {"targets": targets, "upstream": sorted(stages), "downstream": sorted(new.downstream)},
+        "new": not old.stages,
+        "changes": changes,
+        "metrics": {"files": files, "rows": [r.as_dict() for r in rows], "errors": errors},
+    }
 
 
 def _evidence(
@@ -975,7 +1022,7 @@ class _SparkRun:
             _Holder(holder),
             trust.formats if trust else (),
             ctx.policy.file,
-            ctx.estimator_modules,
+            ctx.skops_trusted,
             expected=expected,
             expected_from=source,
         )

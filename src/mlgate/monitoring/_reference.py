@@ -65,7 +65,7 @@ def load_reference(ctx: ModelContext, mv: ModelVersion, run_params: dict[str, st
 
 def _named(ctx: ModelContext, rel: str) -> Reference:
     found = resolve_file("reference", rel, ctx.root, ctx.spec_doc, REFERENCE_KEY)
-    frame = read_table(ctx.root / found.path, found.path)
+    frame = read_table(ctx.root / found.path, found.path, columns=ctx.spec.dataset.columns)
     missing = [c for c in ctx.spec.inputs.all if c not in frame.columns]
     if missing:
         message = f"{rel} lacks the model's feature column(s) {', '.join(missing)}"

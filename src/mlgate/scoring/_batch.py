@@ -313,7 +313,7 @@ def score(
                     model_folder=folder,
                     classifier=ctx.spec.task == "classification",
                     flavour=loaded.flavour,
-                    trusted_modules=ctx.estimator_modules,
+                    trusted_modules=ctx.skops_trusted,
                     files=[str(f.path) for f in files],
                     file_format=files[0].format,
                     features=plan.features,
@@ -368,7 +368,7 @@ def load_alias_version(
         holder,
         trust.formats if trust else (),
         ctx.policy.file,
-        ctx.estimator_modules,
+        ctx.skops_trusted,
         expected=wanted.digest,
         expected_from=wanted.source,
     )
