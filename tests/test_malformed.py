@@ -793,9 +793,9 @@ CASES = [
     ),
     case(
         "bin-label-reserved",
-        f"{SPEC}:23:26: sensitive_features -> 1 -> labels -> 1: 'missing' is reserved for rows "
+        f"{SPEC}:23:26: sensitive_features -> 1 -> labels -> 1: '(missing)' is reserved for rows "
         "without a value: give the bin another label",
-        edit(SPEC, '["under 25", "25 and over"]', '["under 25", "missing"]'),
+        edit(SPEC, '["under 25", "25 and over"]', '["under 25", "(missing)"]'),
     ),
     case(
         "data-row-with-fewer-fields",
