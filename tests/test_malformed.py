@@ -735,7 +735,8 @@ CASES = [
     case(
         "ratio-min-above-one",
         f"{POLICY}:22:12: gates -> fairness -> 0 -> min: 'demographic_parity_ratio' is always "
-        "between 0 and 1, so min 1.25 is never met: give a value from 0 to 1",
+        "between 0 and 1, so min 1.25 is never met: give a value from 0 to 1 (a ratio against a reference_group "
+        "has no upper bound: a group favoured over it gives above 1)",
         edit(POLICY, "min: 0.8", "min: 1.25"),
     ),
     case(

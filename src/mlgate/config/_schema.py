@@ -894,7 +894,7 @@ class Rule(StrictModel):
             lies, give = f"at most {high:g}", f"of at most {high:g}"
         met = "always" if (comparison == "min") == below else "never"
         message = f"'{metric}' is always {lies}, so {comparison} {value:g} is {met} met: give a value {give}"
-        if isinstance(self, FairnessRule) and str(metric).endswith("_ratio"):
+        if above and isinstance(self, FairnessRule) and str(metric).endswith("_ratio"):
             message += " (a ratio against a reference_group has no upper bound: a group favoured over it gives above 1)"
         raise LocatedError(message, comparison)
 
