@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import PROJECT, git, invoke
+from conftest import PROJECT, dvc, git, invoke
 from mlgate.config import matches
 
 
@@ -182,7 +182,7 @@ def test_malformed_dvc_yaml_is_bad_input(governed_repo: Path, tmp_path: Path) ->
     )
     result = invoke(CliRunner(), "affected", "--base", base, cwd=governed_repo)
     assert result.exit_code == 2, result.output
-    assert "dvc.yaml:5:1: " in result.output
+    assert "dvc.yaml (at HEAD):5:1: " in result.output
 
 
 def test_malformed_dvc_pointer_is_bad_input_naming_file_line_and_key(governed_repo: Path) -> None:
@@ -195,3 +195,246 @@ def test_malformed_dvc_pointer_is_bad_input_naming_file_line_and_key(governed_re
     result = invoke(CliRunner(), "validate", cwd=governed_repo)
     assert result.exit_code == 2, result.output
     assert 'data/german_credit.csv.dvc:3:3: found duplicate key "md5"' in result.output
+
+
+# ----------------------------------------------------------------------------- DVC pipelines (issue #23)
+
+PIPELINE = """\
+stages:
+  prepare:
+    cmd: python src/prepare.py data/data.xml
+    deps:
+      - data/data.xml
+      - src/prepare.py
+    params:
+      - prepare.seed
+      - prepare.split
+    outs:
+      - data/prepared
+  featurize:
+    cmd: python src/featurization.py data/prepared data/features
+    deps:
+      - data/prepared
+      - src/featurization.py
+    params:
+      - featurize.max_features
+      - features.yaml:
+          - ngrams.max
+      - lexicon.json:
+    outs:
+      - data/features
+  train:
+    cmd: python src/train.py data/features model.pkl
+    deps:
+      - data/features
+      - src/train.py
+    params:
+      - train
+    outs:
+      - model.pkl
+  evaluate:
+    cmd: python src/evaluate.py model.pkl data/features
+    deps:
+      - data/features
+      - model.pkl
+      - src/evaluate.py
+    metrics:
+      - eval/metrics.json:
+          cache: false
+"""
+
+PIPELINE_PARAMS = """\
+prepare:
+  split: 0.2
+  seed: 20170428
+featurize:
+  max_features: 100
+  unused: 1
+train:
+  seed: 20170428
+  n_est: 50
+  min_split: 0.01
+  forest:
+    depth: 4
+"""
+
+
+def _pipeline_repo(repo: Path, train: str = "command: dvc repro train") -> str:
+    """``repo`` with an example-get-started-shaped pipeline and a model ``pipe`` trained by its train stage."""
+    params = (repo / "params.yaml").read_text() + PIPELINE_PARAMS
+    files = {
+        "dvc.yaml": PIPELINE,
+        "params.yaml": params,
+        "features.yaml": "ngrams:\n  max: 2\n  min: 1\n",
+        "lexicon.json": '{"stop": ["a", "the"], "lang": "en"}\n',
+        "data/data.xml": "<posts/>\n",
+        **{f"src/{s}.py": f"# {s}\n" for s in ("prepare", "featurization", "train", "evaluate")},
+    }
+    estimator = ("estimator:\n  class: sklearn.ensemble.RandomForestClassifier", f"train:\n  {train}")
+    _add_model(repo, "pipe", estimator, files)
+    return git("rev-parse", "HEAD", cwd=repo).strip()
+
+
+def test_a_dvc_stage_model_is_affected_by_its_tracked_params_only(governed_repo: Path, tmp_path: Path) -> None:
+    base = _pipeline_repo(governed_repo)
+    commit(governed_repo, "params.yaml", "  unused: 1", "  unused: 2")
+    assert affected(governed_repo, base, tmp_path)[0] == {}, "featurize tracks max_features, not unused"
+    commit(governed_repo, "params.yaml", "n_est: 50", "n_est: 100")
+    found, outputs = affected(governed_repo, base, tmp_path)
+    assert found == {"pipe": ["params.yaml (train.n_est)"]}, "a key of the section the stage tracks whole"
+    assert 'models=["pipe"]' in outputs
+    commit(governed_repo, "params.yaml", "    depth: 4", "    depth: 5")
+    commit(governed_repo, "params.yaml", "  split: 0.2", "  split: 0.25")  # upstream: prepare
+    assert affected(governed_repo, base, tmp_path)[0] == {
+        "pipe": ["params.yaml (prepare.split)", "params.yaml (train.forest.depth)", "params.yaml (train.n_est)"]
+    }
+
+
+def test_params_of_other_files_sections_and_whole_files(governed_repo: Path, tmp_path: Path) -> None:
+    base = _pipeline_repo(governed_repo)
+    commit(governed_repo, "features.yaml", "  min: 1", "  min: 2")
+    assert affected(governed_repo, base, tmp_path)[0] == {}, "features.yaml: only ngrams.max is tracked"
+    commit(governed_repo, "features.yaml", "  max: 2", "  max: 3")
+    assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["features.yaml (ngrams.max)"]}
+    commit(governed_repo, "lexicon.json", '"en"', '"de"')  # tracked whole: every key
+    assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["features.yaml (ngrams.max)", "lexicon.json (lang)"]}
+    commit(governed_repo, "params.yaml", "  min_split: 0.01", "  min_split: 1.0e-2")  # same value, same type
+    assert affected(governed_repo, base, tmp_path)[0]["pipe"] == ["features.yaml (ngrams.max)", "lexicon.json (lang)"]
+    commit(governed_repo, "params.yaml", "  n_est: 50", "  n_est: 50.0")  # a float where an int was
+    assert "params.yaml (train.n_est)" in affected(governed_repo, base, tmp_path)[0]["pipe"]
+
+
+def test_upstream_code_affects_a_dvc_stage_model_and_downstream_code_does_not(
+    governed_repo: Path, tmp_path: Path
+) -> None:
+    base = _pipeline_repo(governed_repo)
+    commit(governed_repo, "src/evaluate.py", "# evaluate", "# evaluate v2")
+    assert affected(governed_repo, base, tmp_path)[0] == {}, "evaluate runs after train: the model is the same"
+    commit(governed_repo, "src/featurization.py", "# featurization", "# featurization v2")
+    assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["src/featurization.py"]}
+    commit(governed_repo, "data/data.xml", "<posts/>", "<posts></posts>")  # a dep of prepare, two stages up
+    assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["data/data.xml", "src/featurization.py"]}
+
+
+def test_an_upstream_cmd_edit_affects_the_model(governed_repo: Path, tmp_path: Path) -> None:
+    base = _pipeline_repo(governed_repo)
+    commit(
+        governed_repo, "dvc.yaml", "python src/prepare.py data/data.xml", "python src/prepare.py --all data/data.xml"
+    )
+    assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["dvc.yaml (stage prepare)"]}
+
+
+def test_dropping_a_dep_in_the_same_pr_still_affects_the_model(governed_repo: Path, tmp_path: Path) -> None:
+    # an attacker edits src/prepare.py and removes it from the stage's deps in the same pull request:
+    # the base's graph still names it, and the edit of dvc.yaml is itself a reason
+    base = _pipeline_repo(governed_repo)
+    path = governed_repo / "src/prepare.py"
+    path.write_text("# prepare, changed\n")
+    dvc_yaml = governed_repo / "dvc.yaml"
+    dvc_yaml.write_text(dvc_yaml.read_text().replace("      - src/prepare.py\n", "", 1))
+    text = dvc_yaml.read_text().replace("      - prepare.seed\n      - prepare.split\n", "      - prepare.seed\n", 1)
+    dvc_yaml.write_text(text)
+    params = governed_repo / "params.yaml"
+    params.write_text(params.read_text().replace("  split: 0.2", "  split: 0.5", 1))
+    git("commit", "-qam", "untrack and change", cwd=governed_repo)
+    found, _ = affected(governed_repo, base, tmp_path)
+    assert found == {"pipe": ["dvc.yaml (stage prepare)", "params.yaml (prepare.split)", "src/prepare.py"]}
+
+
+def test_a_dvc_stage_the_base_lacks_affects_the_model(governed_repo: Path, tmp_path: Path) -> None:
+    base = _pipeline_repo(governed_repo, train="command: dvc repro fit")
+    assert affected(governed_repo, base, tmp_path)[0] == {}, "no stage named fit on either side yet"
+    commit(governed_repo, "dvc.yaml", "  train:\n", "  fit:\n")
+    assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["dvc.yaml (stage fit)"]}
+
+
+def test_dvc_yaml_dvc_cannot_load_is_bad_input_naming_file_and_revision(governed_repo: Path) -> None:
+    base = _pipeline_repo(governed_repo)
+    commit(governed_repo, "dvc.yaml", "    cmd: python src/train.py", "    cmdd: python src/train.py")
+    result = invoke(CliRunner(), "affected", "--base", base, cwd=governed_repo)
+    assert result.exit_code == 2, result.output
+    line = 1 + (governed_repo / "dvc.yaml").read_text().splitlines().index(
+        "    cmdd: python src/train.py data/features model.pkl"
+    )
+    assert f"dvc.yaml (at HEAD):{line}:5: stages -> train -> cmdd: extra keys not allowed (DVC's" in result.output
+    assert "stages -> train -> cmd: required key not provided (DVC's dvc.yaml schema)" in result.output
+
+
+def test_pipeline_params_and_metrics_diff_as_dvc_shows_them(governed_repo: Path) -> None:
+    from mlgate.config import MISSING, WORKSPACE, changed_params, compare, metrics_diff
+
+    _pipeline_repo(governed_repo)
+    (governed_repo / "eval").mkdir()
+    (governed_repo / "eval/metrics.json").write_text('{"avg_prec": {"test": 0.5}, "roc_auc": 0.7, "gone": 1}\n')
+    git("add", "eval/metrics.json", cwd=governed_repo)
+    git("commit", "-qm", "metrics", cwd=governed_repo)
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    # the workspace after `dvc repro`: params edited, evaluate's metrics rewritten (uncommitted)
+    params = governed_repo / "params.yaml"
+    text = params.read_text().replace("n_est: 50", "n_est: 100").replace("  forest:\n    depth: 4\n", "")
+    params.write_text(text.replace("  unused: 1", "  unused: 9").replace("  max_features: 100", "  max_features: 50"))
+    (governed_repo / "features.yaml").write_text("ngrams:\n  max: 2\n  min: 1\n  extra: true\n")  # untracked key
+    (governed_repo / "eval/metrics.json").write_text('{"avg_prec": {"test": 0.625}, "roc_auc": 0.7, "new": 2}\n')
+    old, new = compare(governed_repo, base, WORKSPACE, ["train"])
+    assert sorted(new.stages) == ["featurize", "prepare", "train"]
+    assert sorted(new.downstream) == ["evaluate"]
+    assert new.metrics_files() == ["eval/metrics.json"], "train writes none; evaluate, downstream, does"
+    assert changed_params(old, new) == [
+        ("params.yaml", "featurize.max_features", 100, 50),
+        ("params.yaml", "train.forest.depth", 4, MISSING),
+        ("params.yaml", "train.n_est", 50, 100),
+    ], "featurize.unused and ngrams.extra are not tracked"
+    rows, errors = metrics_diff(governed_repo, base, ["eval/metrics.json"])
+    assert [r.as_dict() for r in rows] == [
+        {"file": "eval/metrics.json", "metric": "avg_prec.test", "base": 0.5, "head": 0.625, "change": 0.125},
+        {"file": "eval/metrics.json", "metric": "gone", "base": 1, "head": None, "change": None},
+        {"file": "eval/metrics.json", "metric": "new", "base": None, "head": 2, "change": None},
+        {"file": "eval/metrics.json", "metric": "roc_auc", "base": 0.7, "head": 0.7, "change": 0.0},
+    ]
+    assert errors == {}
+    (governed_repo / "eval/metrics.json").unlink()
+    rows, errors = metrics_diff(governed_repo, base, ["eval/metrics.json"])
+    assert errors == {"eval/metrics.json (head)": "not found"}
+    assert {r.metric: r.head for r in rows} == {"avg_prec.test": None, "gone": None, "roc_auc": None}
+
+
+def test_a_dvc_tracked_input_of_an_upstream_stage_affects_the_model(governed_repo: Path, tmp_path: Path) -> None:
+    # git holds only data/data.xml.dvc (the pointer `dvc add` wrote): its change is the input's change
+    _pipeline_repo(governed_repo)
+    git("rm", "-q", "--cached", "data/data.xml", cwd=governed_repo)
+    dvc("add", "-q", "data/data.xml", cwd=governed_repo)
+    git("add", "-A", cwd=governed_repo)
+    git("commit", "-qm", "track the input with dvc", cwd=governed_repo)
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    (governed_repo / "data/data.xml").write_text("<posts><post/></posts>\n")
+    dvc("add", "-q", "data/data.xml", cwd=governed_repo)
+    git("commit", "-qam", "new input", cwd=governed_repo)
+    assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["data/data.xml.dvc"]}
+
+
+def test_a_change_that_adds_dvc_itself_reads_no_graph_at_the_base(governed_repo: Path, tmp_path: Path) -> None:
+    # the base has no .dvc/ (the pull request runs `dvc init` and adds the pipeline): not an error
+    git("rm", "-r", "-q", "--cached", ".dvc", cwd=governed_repo)
+    git("commit", "-qm", "no dvc yet", cwd=governed_repo)
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    git("add", ".dvc", cwd=governed_repo)
+    _pipeline_repo(governed_repo)
+    found, _ = affected(governed_repo, base, tmp_path)
+    assert "dvc.yaml (stage train)" in found["pipe"], "every stage of the new pipeline is new"
+    assert "params.yaml (train.n_est)" in found["pipe"]
+
+
+def test_a_params_file_newly_tracked_is_compared_with_its_value_at_the_base(
+    governed_repo: Path, tmp_path: Path
+) -> None:
+    # fit.yaml exists at the base, tracked by no stage; the head's new stage tracks it unchanged
+    _pipeline_repo(governed_repo, train="command: dvc repro fit")
+    (governed_repo / "fit.yaml").write_text("depth: 3\n")
+    git("add", "fit.yaml", cwd=governed_repo)
+    git("commit", "-qm", "fit.yaml", cwd=governed_repo)
+    base = git("rev-parse", "HEAD", cwd=governed_repo).strip()
+    tracked = "  fit:\n    cmd: python src/train.py data/features model.pkl\n    params:\n      - fit.yaml:\n"
+    commit(governed_repo, "dvc.yaml", "  evaluate:\n", tracked + "  evaluate:\n")
+    assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["dvc.yaml (stage fit)"]}, "depth is still 3"
+    commit(governed_repo, "fit.yaml", "depth: 3", "depth: 4")
+    assert affected(governed_repo, base, tmp_path)[0] == {"pipe": ["dvc.yaml (stage fit)", "fit.yaml (depth)"]}

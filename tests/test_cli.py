@@ -117,6 +117,7 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
     "status": (["status"], {0}),
     "pin": (["pin", "insurance"], {0}),
     "history": (["history", "insurance"], {0}),
+    "gto": (["gto"], {0}),
     "rollback": (["rollback", "insurance", "--stage", "staging"], {0}),
     "register": (["register", "insurance", "--model-uri", "models:/insurance/1"], {0}),
     "init": (["init"], {0}),
@@ -130,7 +131,13 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
         {0},
     ),
 }
-TABLES = {"status": "desired", "history": "approvers", "rollback": "Roll back", "propose-promotion": "Promote"}
+TABLES = {
+    "gto": "latest",
+    "status": "desired",
+    "history": "approvers",
+    "rollback": "Roll back",
+    "propose-promotion": "Promote",
+}
 NOT_RUN = {
     "check": "tests/test_cli.py::test_check_* reads its --json - (invalid, blocked, passing)",
     "monitor": "tests/test_monitor.py reads its --json - (verdicts, errors)",

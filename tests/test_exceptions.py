@@ -89,3 +89,14 @@ def test_the_exit_code_table_names_the_class_of_each_code(code: int, root: str) 
     render_tree()
     (cls,) = [c for c in MlgateError.__subclasses__() if c.__name__ == root]
     assert {c.exit_code for c in walk(cls)} == {code}
+
+
+def test_excerpt_bounds_a_value_and_says_how_big_it_was() -> None:
+    from mlgate.exceptions import excerpt
+
+    assert excerpt("forty") == "'forty'"
+    assert excerpt(1597.5) == "1597.5"
+    long = "é" * 1000  # two UTF-8 bytes each
+    shown = excerpt(long)
+    assert shown == f"{'é' * 80!r}… (2000 bytes)"
+    assert len(excerpt("x" * 30_000_000)) < 120

@@ -457,6 +457,7 @@ def test_a_named_reference_is_used_and_an_untracked_one_exits_2(trained: dict[st
     assert verdict["reference"]["kind"] == "named"
     assert verdict["reference"]["rows"] == 1000
     assert verdict["reference"]["scored"] == "the named reference rows"
+    assert verdict["estimated"]["calibration"]["reference_rows"] == 1000  # CBPE's calibration: on its labelled rows
     assert verdict["rows"] == 250
 
     trained["holdout"].to_csv(repo / "data" / "reference.csv", index=False)
@@ -587,6 +588,148 @@ def test_cbpe_estimates_accuracy_and_roc_auc_within_the_documented_tolerance() -
     assert "calibrated" in design
 
 
+# NannyML 0.13's CBPE, reproduced from its source (nannyml 0.13.1 on PyPI). nannyml 0.13.* cannot be installed
+# beside this repo's pins (0.13.0 needs Jinja2<3.1, 0.13.1 needs lightgbm<4.6; constraints.txt pins jinja2 3.1.6
+# and lightgbm 4.7.0), so these lines follow its code with the same scikit-learn calls, line by line.
+
+
+def nannyml_needs_calibration(y_true: np.ndarray, y_pred_proba: np.ndarray) -> bool:
+    """nannyml/calibration.py:226-328 ``needs_calibration`` (bin_count=10, split_count=10, IsotonicCalibrator)."""
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    if len(np.unique(y_true)) == 1:  # :287-288
+        return False
+    if roc_auc_score(y_true, y_pred_proba, multi_class="ovr") > 0.999:  # :292-293
+        return False
+    sss = StratifiedShuffleSplit(n_splits=10, test_size=0.1, random_state=42)  # :295
+    trues, raws, calibrated = [], [], []
+    for train, test in sss.split(y_pred_proba, y_true):  # :301-315
+        calibrator = IsotonicRegression(out_of_bounds="clip", increasing=True)  # :121-129 IsotonicCalibrator
+        calibrator.fit(y_pred_proba[train], y_true[train])
+        trues.append(y_true[test])
+        raws.append(y_pred_proba[test])
+        calibrated.append(calibrator.predict(y_pred_proba[test]))
+    y, raw, cal = np.concatenate(trues), np.concatenate(raws), np.concatenate(calibrated)
+
+    def edges(n: int, bins: int) -> list[tuple[int, int]]:  # :164-199 _get_bin_index_edges
+        if n <= 2 * bins:
+            bins = n // 2
+        width = n // bins
+        e = np.asarray(range(0, n + 1, width))
+        e[-1] = n
+        return [(int(a), int(b)) for a, b in zip(e[:-1], e[1:], strict=True)]  # noqa: RUF007 (NannyML's own form)
+
+    def ece(y_true: np.ndarray, p: np.ndarray, bins: list[tuple[int, int]]) -> float:  # :202-223
+        order = p.argsort()
+        p, y_true = p[order], y_true[order]
+        return float(np.sum([(r - l) / len(p) * abs(np.mean(p[l:r]) - np.mean(y_true[l:r])) for l, r in bins]))
+
+    bins = edges(len(raw), 10)
+    return ece(y, raw, bins) > ece(y, cal, bins)  # :322-328
+
+
+def nannyml_cbpe(
+    reference: np.ndarray, reference_y: np.ndarray, analysis: np.ndarray, threshold: float
+) -> tuple[bool, float, float]:
+    """(needs_calibration, estimated ROC AUC, estimated accuracy) of one analysis chunk, as NannyML 0.13 gives them.
+
+    cbpe.py:434-467 ``_fit_binary`` (calibrator fitted on the whole reference when needed), :361-373
+    ``_estimate`` (the analysis scores calibrated), metrics.py:444-480 ``estimate_roc_auc`` (calibrated
+    probabilities ordered by the uncalibrated score, rounded cumulative sums, sklearn's ``auc``) and
+    :1320-1343 ``estimate_accuracy`` (the model's decisions ``y_pred``, the calibrated probabilities).
+    """
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.metrics import auc
+
+    needs = nannyml_needs_calibration(reference_y, reference)
+    calibrated = analysis
+    if needs:
+        calibrated = (
+            IsotonicRegression(out_of_bounds="clip", increasing=True).fit(reference, reference_y).predict(analysis)
+        )
+    order = np.argsort(analysis)[::-1]
+    true_p = calibrated[order]
+    tps = np.cumsum(true_p)
+    fps = 1 + np.arange(len(true_p)) - tps
+    tps, fps = np.round(np.r_[0, tps], 5), np.round(np.r_[0, fps], 5)
+    roc = auc(fps / fps[-1], tps / tps[-1])
+    y_pred = (analysis >= threshold).astype(int)
+    accuracy = (np.sum(np.where(y_pred == 1, calibrated, 0)) + np.sum(np.where(y_pred == 0, 1 - calibrated, 0))) / len(
+        y_pred
+    )
+    return needs, float(roc), float(accuracy)
+
+
+def forest_scores(**trees: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(reference scores, their labels, analysis scores, their labels) of a forest on held-out rows."""
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = make_classification(n_samples=9000, n_features=10, n_informative=4, flip_y=0.05, random_state=4)
+    model = RandomForestClassifier(n_estimators=100, random_state=0, **trees).fit(x[:3000], y[:3000])
+    return model.predict_proba(x[3000:6000])[:, 1], y[3000:6000], model.predict_proba(x[6000:])[:, 1], y[6000:]
+
+
+@pytest.mark.parametrize(
+    ("trees", "needs"),
+    [({"max_depth": 3, "max_features": 1}, True), ({"min_samples_leaf": 200}, True)],
+    ids=["shallow-forest", "smooth-forest"],
+)
+def test_cbpe_calibrates_on_the_reference_as_nannyml_does(trees: dict[str, Any], needs: bool) -> None:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    from mlgate.monitoring import calibration
+
+    reference, reference_y, analysis, analysis_y = forest_scores(**trees)
+    fitted = calibration(reference, reference_y == 1)
+    for threshold in (0.5, 0.35):
+        nannyml_needs, nannyml_auc, nannyml_accuracy = nannyml_cbpe(reference, reference_y, analysis, threshold)
+        assert fitted.applied is nannyml_needs is needs
+        est = estimate(analysis, threshold, fitted)
+        assert est is not None
+        assert est.roc_auc == pytest.approx(nannyml_auc, abs=1e-6)
+        assert est.accuracy == pytest.approx(nannyml_accuracy, abs=1e-6)
+        # calibrated, the estimate follows the realised metrics; the raw votes would not (the demo's 0.662 vs 0.769)
+        assert abs(est.roc_auc - roc_auc_score(analysis_y, analysis)) <= TOLERANCE
+        assert abs(est.accuracy - accuracy_score(analysis_y, analysis >= threshold)) <= TOLERANCE
+        raw = estimate(analysis, threshold)
+        assert raw is not None
+        assert abs(raw.roc_auc - roc_auc_score(analysis_y, analysis)) > TOLERANCE
+    assert est.as_dict()["calibration"]["method"] == "isotonic"
+    assert "lowers the ECE" in est.as_dict()["calibration"]["reason"]
+
+
+def test_cbpe_leaves_calibrated_scores_as_nannyml_does() -> None:
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    from mlgate.monitoring import calibration
+
+    # a well-specified logistic model: isotonic cross-validated does not lower the ECE, so NannyML keeps the scores
+    for seed in range(20):
+        x, y = make_classification(n_samples=6000, n_features=6, n_informative=3, flip_y=0, random_state=seed)
+        model = LogisticRegression(max_iter=1000).fit(x[:2000], y[:2000])
+        reference, analysis = model.predict_proba(x[2000:4000])[:, 1], model.predict_proba(x[4000:])[:, 1]
+        if not nannyml_needs_calibration(y[2000:4000], reference):
+            break
+    else:
+        pytest.fail("no seed gave a reference NannyML leaves uncalibrated")
+    fitted = calibration(reference, y[2000:4000] == 1)
+    assert not fitted.applied
+    assert "are calibrated" in fitted.reason
+    needs, nannyml_auc, nannyml_accuracy = nannyml_cbpe(reference, y[2000:4000], analysis, 0.5)
+    assert not needs
+    est = estimate(analysis, 0.5, fitted)
+    assert est is not None
+    assert est.roc_auc == pytest.approx(nannyml_auc, abs=1e-6)
+    assert est.accuracy == pytest.approx(nannyml_accuracy, abs=1e-6)
+    # one class, or a perfect ranking: nothing to calibrate (calibration.py:287-293)
+    assert "one class" in calibration(reference, np.zeros(len(reference), dtype=bool)).reason
+    assert "exceeds 0.999" in calibration(reference, reference > 0.5).reason
+
+
 def test_a_registry_failing_while_recording_exits_3_after_writing_the_verdict(
     trained: dict[str, Any], no_drift: dict[str, Any]
 ) -> None:
@@ -708,6 +851,15 @@ def test_from_verdict_acts_on_a_written_verdict_without_measuring_again(
     assert "is about insurance@production, not credit@production" in wrong.output
     path.write_text("{not json")
     assert monitor(trained, "--from-verdict", str(path)).exit_code == 2
+    # the right schema, model and stage, but cut short: the report cannot be drawn from it (was exit 70)
+    features = [{k: v for k, v in f.items() if k != "unseen_count"} for f in no_drift["features"]]
+    assert features
+    assert any("unseen_count" in f for f in no_drift["features"])
+    path.write_text(json.dumps(no_drift | {"features": features}))
+    cut = monitor(trained, "--from-verdict", str(path), "--markdown", str(tmp_path / "cut.md"))
+    assert cut.exit_code == 2, cut.output
+    assert f"--from-verdict {path}: an incomplete or altered monitoring verdict" in cut.output
+    assert not (tmp_path / "cut.md").exists()
 
 
 # --- a regressor: prediction drift on the predicted value, performance once outcomes arrive --------
@@ -912,6 +1064,9 @@ def test_pushed_down_equals_row_by_row_on_sqlite_with_migrated_and_typed_rows(tr
     assert rows["metrics"]["duplicate_rows"] > 0
     assert rows["metrics"]["null_fraction"] > 0
     assert rows["metrics"]["unseen_categories"] > 0
+    # the forest's votes need calibration: the store applies the reference's isotonic map in SQL, equal to the rows'
+    assert rows["estimated"]["calibration"]["method"] == "isotonic"
+    assert rows["estimated"]["calibration"]["reference_rows"] == rows["reference"]["scored_rows"]
     assert_same_numbers(rows, pushed)
     assert "5000 row(s) stored as JSON only" in pushed["sources"][0]["notes"][0]
     engine = sa.create_engine(f"sqlite:///{db}")

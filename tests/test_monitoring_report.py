@@ -151,7 +151,12 @@ def verdict() -> dict[str, Any]:
         "features": features,
         "prediction": {"psi": 0.2318, "ks_statistic": 0.1473, "reference_mean": 0.214, "current_mean": 0.287},
         "labels": {"rows": 0, "coverage": 0.0, "delay_days": 30, "source": "data/outcomes.csv"},
-        "estimated": {"method": "confidence", "accuracy": 0.8123, "roc_auc": 0.771},
+        "estimated": {
+            "method": "confidence",
+            "accuracy": 0.8123,
+            "roc_auc": 0.771,
+            "calibration": {"method": "isotonic", "reason": "lowers the ECE", "reference_rows": 2000},
+        },
         "rules": rules,
         "retrain": {
             "triggered": True,
@@ -253,7 +258,12 @@ def test_sections_say_prediction_drift_volume_labels_and_estimates_plainly() -> 
     assert "Data quality: null_fraction 0.012 ✅ rule `nulls` max 0.05." in text
     assert "**No labels yet**: none of the 1,204 rows has an outcome (outcomes arrive after 30 days" in text
     assert "**Estimated without labels** (method `confidence`): accuracy 0.812, ROC AUC 0.771 ✅ rule `est-auc`" in text
-    assert "assume the model's probabilities are calibrated" in text
+    assert "calibrated on the labelled reference when they need it (isotonic, as NannyML's CBPE)" in text
+    assert "Scores calibrated (isotonic, as NannyML) on 2000 labelled reference rows." in text
+    uncalibrated = verdict()
+    uncalibrated["estimated"]["calibration"] = {"method": "none", "reason": "calibrated", "reference_rows": 2000}
+    assert "Scores calibrated" not in render_markdown(uncalibrated, history())
+    assert "Scores calibrated (isotonic, as NannyML) on 2000 labelled reference rows." in render_html(verdict(), [])
     assert "🔁 **Retraining triggered**" in text
     assert "(trigger: `psi` max 0.3)" in text
     assert (

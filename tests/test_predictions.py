@@ -31,7 +31,7 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
+from sklearn.metrics import accuracy_score, average_precision_score, balanced_accuracy_score, roc_auc_score
 
 from conftest import copy_repo, dvc, git, invoke
 from mlgate.gates import SCHEMA
@@ -324,6 +324,16 @@ def test_report_shows_overall_rates_and_selected_class(
     page = html.read_text()
     assert "<strong>overall</strong>" in page
     assert "vendor predictions" in page
+    # the rows are the audited file's, all of them: no "holdout" (a training split) anywhere but a rule's name
+    rule_names = ("train_holdout_overlap", "train_<wbr>holdout_<wbr>overlap")
+    for shown in (text, page):
+        assert "holdout" not in shown.replace(rule_names[0], "").replace(rule_names[1], "")
+    assert f"#### Classification on 15060 audit rows (all rows of `{SCORES}`)" in text
+    assert f"**Evaluation data.** All rows of `{SCORES}`" in text
+    assert "**Training data.** _none: the predictions were made elsewhere_" in text
+    assert "<dt>Training data</dt><dd>none: the predictions were made elsewhere</dd>" in page
+    assert f"on the 15060 audit rows (all rows of {SCORES})" in rule(verdict, "performance.roc_auc")["explanation"]
+    assert f"(15060 rows, all rows of {SCORES})" in rule(verdict, "integrity.null_fraction")["explanation"]
 
 
 # --------------------------------------------------------------------------- no MLflow at all
@@ -481,8 +491,9 @@ MALFORMED = [
     pytest.param(
         SPEC,
         ("  threshold: 0.4\n", "  threshold: 40\n"),
-        f"{SPEC}:{SPEC_LINE['threshold:']}:14: predictions -> threshold: input should be less than or equal to 1",
-        id="threshold-above-one",
+        f"{SPEC}:{SPEC_LINE['threshold:']}:14: predictions -> threshold: threshold 40 is outside the scores of 'score' "
+        f"in {SCORES} (0.000414 to 1): every row would be below it; give the threshold in the score's own units",
+        id="threshold-above-the-scores",
     ),
     pytest.param(
         SPEC,
@@ -582,19 +593,115 @@ def test_malformed_predictions_input_exits_2_with_file_and_line(
     assert expected in lines, result.stderr
 
 
-def test_score_outside_zero_one_is_located_in_the_data_file(
+def test_a_missing_score_is_located_in_the_data_file(
     predictions_repo: Path, cli: CliRunner, no_tracking_server: None
 ) -> None:
     scores = pd.read_csv(predictions_repo / SCORES)
-    scores.loc[6, "score"] = 7.5
+    scores.loc[6, "score"] = np.nan
     scores.to_csv(predictions_repo / SCORES, index=False)
     dvc("add", "-q", SCORES, cwd=predictions_repo)
     result = invoke(cli, "gate", "vendor", cwd=predictions_repo)
     assert result.exit_code == 2, result.output
-    assert (
-        f"{SCORES}:8: score: score 7.5 is not a probability in [0, 1] (1 row like this): rescale the score "
-        "before auditing it" in result.stderr
+    assert f"{SCORES}:8: score: no score here (1 row like this): every row needs its score" in result.stderr
+
+
+# --------------------------------------------------------------------------- a score on its own scale (#23)
+
+DECILES = "data/deciles.csv"
+DECILE_POLICY_RULES = """\
+    - metric: log_loss
+      max: 0.6
+    - metric: brier
+      max: 0.2
+    - metric: pr_auc
+      min: 0.3
+"""
+
+
+def decile_repo(repo: Path, frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """The vendor's score as a COMPAS-style decile 1-10, decided at ``threshold`` deciles; committed."""
+    deciles = frame[["age", "education_num", "hours_per_week", "sex", "race", "income"]].assign(
+        decile=np.clip(np.ceil(frame.score * 10), 1, 10).astype(int)
     )
+    deciles.to_csv(repo / DECILES, index=False)
+    dvc("add", "-q", DECILES, cwd=repo)
+    spec = repo / SPEC
+    text = spec.read_text().replace(f"path: {SCORES}", f"path: {DECILES}")
+    spec.write_text(
+        text.replace("  score_column: score\n  threshold: 0.4\n", f"  score_column: decile\n  threshold: {threshold}\n")
+    )
+    policy = repo / POLICY
+    policy.write_text(policy.read_text().replace("  fairness:\n", DECILE_POLICY_RULES + "  fairness:\n", 1))
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "the vendor's deciles", cwd=repo)
+    return deciles.assign(y_true=frame.y_true)
+
+
+def test_a_decile_score_is_audited_in_its_own_units(
+    predictions_repo: Path, cli: CliRunner, frame: pd.DataFrame, no_tracking_server: None
+) -> None:
+    deciles = decile_repo(predictions_repo, frame, 5)
+    verdict = gate_json(cli, predictions_repo)  # four-fifths on sex fails (a warning) as with the probability
+    decided = deciles.decile >= 5
+    metrics = verdict["metrics"]
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(deciles.y_true, decided), abs=1e-12)
+    assert metrics["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(deciles.y_true, decided), abs=1e-12)
+    # ranking metrics hold on any scale: the deciles' ties make them differ from the raw score's
+    assert metrics["roc_auc"] == pytest.approx(roc_auc_score(deciles.y_true, deciles.decile), abs=1e-12)
+    assert metrics["roc_auc"] != pytest.approx(roc_auc_score(frame.y_true, frame.score), abs=1e-4)
+    assert metrics["pr_auc"] == pytest.approx(average_precision_score(deciles.y_true, deciles.decile), abs=1e-12)
+    assert rule(verdict, "performance.pr_auc")["status"] == "pass"
+    assert verdict["evidence"]["classification"]["roc"]["auc"] == metrics["roc_auc"]  # the report's curve: deciles
+    # probability metrics would read 7 as a probability: skipped, with the reason, and absent from the metrics
+    for metric in ("log_loss", "brier"):
+        assert metric not in metrics
+        skipped = rule(verdict, f"performance.{metric}")
+        assert skipped["status"] == "skipped"
+        assert (
+            f"{metric} needs probabilities in [0, 1]; score_column 'decile' ranges from 1 to 10"
+            in (skipped["explanation"])
+        )
+    # the decisions the fairness rules judge are the deciles' own
+    expected = demographic_parity_ratio(deciles.y_true, decided, sensitive_features=deciles.sex)
+    assert rule(verdict, "four-fifths-sex")["observed"] == pytest.approx(expected, abs=1e-12)
+    assert verdict["predictions"]["threshold"] == 5
+
+
+def test_a_probability_score_still_measures_log_loss_and_brier(verdict: dict[str, Any], frame: pd.DataFrame) -> None:
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    assert verdict["metrics"]["log_loss"] == pytest.approx(log_loss(frame.y_true, frame.score), abs=1e-9)
+    assert verdict["metrics"]["brier"] == pytest.approx(brier_score_loss(frame.y_true, frame.score), abs=1e-12)
+
+
+@pytest.mark.parametrize(("threshold", "side"), [(0.5, "at or above"), (11, "below")])
+def test_a_threshold_outside_the_scores_is_refused_at_its_line(
+    predictions_repo: Path,
+    cli: CliRunner,
+    frame: pd.DataFrame,
+    no_tracking_server: None,
+    threshold: float,
+    side: str,
+) -> None:
+    decile_repo(predictions_repo, frame, threshold)
+    result = invoke(cli, "gate", "vendor", cwd=predictions_repo)
+    assert result.exit_code == 2, result.output
+    assert (
+        f"{SPEC}:{SPEC_LINE['threshold:']}:14: predictions -> threshold: threshold {threshold:g} is outside the scores "
+        f"of 'decile' in {DECILES} (1 to 10): every row would be {side} it; give the threshold in the score's own units"
+    ) in result.stderr
+
+
+def test_spark_refuses_a_predictions_spec_naming_the_setting(
+    predictions_repo: Path, cli: CliRunner, frame: pd.DataFrame, no_tracking_server: None
+) -> None:
+    decile_repo(predictions_repo, frame, 5)
+    result = invoke(cli, "gate", "vendor", "--engine", "spark", cwd=predictions_repo)
+    assert result.exit_code == 2, result.output
+    assert (
+        "'vendor' is a predictions spec (its 'predictions:' audits a file): --engine spark gates registered models "
+        "only; gate it with --engine pandas"
+    ) in result.stderr
 
 
 def test_validate_pull_and_affected_know_the_predictions_file(predictions_repo: Path, cli: CliRunner) -> None:

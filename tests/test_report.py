@@ -347,3 +347,80 @@ def test_the_model_card_names_the_fairness_section_only_when_it_is_there() -> No
     assert "no per-group rates: no fairness rule measured the sensitive features" in without
     none_declared = render_markdown(report_input(v, spec(sensitive_features=[]))).text
     assert "no per-group rates: no sensitive features declared" in none_declared
+
+
+DVC_PARAMS = {
+    "file": "dvc.yaml",
+    "section": "train",
+    "base": "a" * 40,
+    "dvc": {"targets": ["train"], "upstream": ["featurize", "prepare"], "downstream": ["evaluate"]},
+    "new": False,
+    "changes": [
+        {"param": "ngrams.max", "path": "features.yaml", "base": None, "head": 3, "change": "added"},
+        {"param": "train.n_est", "path": "params.yaml", "base": 50, "head": 100, "change": "modified"},
+        {"param": "train.seed", "path": "params.yaml", "base": 1, "head": None, "change": "removed"},
+    ],
+    "metrics": {
+        "files": ["eval/metrics.json"],
+        "rows": [
+            {"file": "eval/metrics.json", "metric": "avg_prec", "base": 0.5, "head": 0.625, "change": 0.125},
+            {"file": "eval/metrics.json", "metric": "roc_auc", "base": None, "head": 0.75, "change": None},
+        ],
+        "errors": {"eval/extra.json (base)": "not found"},
+    },
+}
+
+
+def test_a_dvc_stage_models_params_and_pipeline_metrics_are_shown_as_dvc_shows_them() -> None:
+    v = verdict() | {"evidence": {"params": DVC_PARAMS}}
+    text = render_markdown(report_input(v)).text
+    assert "#### Params vs base `aaaaaaaaaaaa` (DVC stage `train` and upstream `featurize`, `prepare`" in text
+    assert "| Path | Param | Base | Head | Change |" in text
+    assert "| params.yaml | train.n_est | 50 | 100 | modified |" in text
+    assert "| features.yaml | ngrams.max | — | 3 | added |" in text
+    assert "| params.yaml | train.seed | 1 | — | removed |" in text
+    assert "No params changed" not in text
+    assert "#### Pipeline metrics (`eval/metrics.json`)" in text
+    assert "| eval/metrics.json | avg_prec | 0.5 | 0.625 | +0.125 |" in text
+    assert "| eval/metrics.json | roc_auc | — | 0.75 | — |" in text
+    assert "- `eval/extra.json (base)`: not found" in text
+    html = render_html(report_input(v))
+    assert "<td><code>params.yaml</code></td><td><code>train.n_est</code></td><td>50</td><td>100</td>" in html
+    assert "<td><code>avg_prec</code></td><td>0.5</td><td>0.625</td><td>+0.125</td>" in html
+    unchanged = copy.deepcopy(DVC_PARAMS) | {"changes": []}
+    text = render_markdown(report_input(verdict() | {"evidence": {"params": unchanged}})).text
+    assert "No params changed." in text
+
+
+def test_evaluation_data_lists_the_holdout_file_not_the_training_file() -> None:
+    """A train/holdout layout (a DVC pipeline's prepared outputs): the gates scored the holdout file only."""
+    v = verdict()
+    v["data"] = [
+        {"role": "train", "path": "data/prepared/train.tsv", "md5": "a" * 32, "tracked_by": "dvc.lock:prepare"},
+        {"role": "holdout", "path": "data/prepared/test.tsv", "md5": "b" * 32, "tracked_by": "dvc.lock:prepare"},
+        {"role": "reference", "path": "data/reference.csv", "md5": "c" * 32, "tracked_by": "data/reference.csv.dvc"},
+    ]
+    text = render_markdown(report_input(v)).text
+    [line] = [line for line in text.splitlines() if line.startswith("**Evaluation data.**")]
+    assert line == f"**Evaluation data.** Holdout of `data/prepared/test.tsv` (md5 `{'b' * 32}`)."
+    html = render_html(report_input(v))
+    [listed] = re.findall(r"<dt>Evaluation data</dt><dd>(.*?)</dd>", html)
+    assert "data/prepared/test.tsv" in listed
+    assert "train.tsv" not in listed
+    assert "reference.csv" not in listed
+
+
+def test_dvc_params_and_metrics_tables_in_a_real_headless_browser(tmp_path: Path) -> None:
+    """The DVC-stage report's params and pipeline-metrics tables render in Chromium without errors."""
+    from browser import is_blank, render, require_chromium
+
+    require_chromium()
+    page = tmp_path / "report.html"
+    page.write_text(render_html(report_input(verdict() | {"evidence": {"params": DVC_PARAMS}})), encoding="utf-8")
+    shown = render(page, tmp_path / "shots")
+    assert shown.console_errors == []
+    assert shown.network_requests == []
+    assert not is_blank(shown.screenshot)
+    html = page.read_text()
+    assert html.count('<table class="dvc-params">') == 1
+    assert html.count('<table class="dvc-metrics">') == 1

@@ -155,7 +155,8 @@ def test_same_date_replaces_the_partition_another_date_adds_one(scoring: dict[st
     assert again["application_id"].is_unique
     assert score(scoring, out, "--date", "2025-02-02").exit_code == 0
     days = sorted(p.name for p in (out / "model=credit" / "stage=staging").iterdir())
-    assert days == ["date=2025-02-01", "date=2025-02-02"]  # nothing hidden left behind either
+    # nothing hidden left behind either, but each partition's lock file (kept: see partition_lock)
+    assert days == [".date=2025-02-01.lock", ".date=2025-02-02.lock", "date=2025-02-01", "date=2025-02-02"]
     import pyarrow.dataset as ds
 
     table = ds.dataset(out, format="parquet", partitioning="hive").to_table()
@@ -187,7 +188,8 @@ def test_a_crash_mid_write_leaves_the_previous_partition_byte_identical(
     assert written == [100]
     after = {p.name: p.read_bytes() for p in partition(out, "2025-03-01").iterdir()}
     assert after == before
-    assert [p.name for p in (out / "model=credit" / "stage=staging").iterdir()] == ["date=2025-03-01"]
+    left = sorted(p.name for p in (out / "model=credit" / "stage=staging").iterdir())
+    assert left == [".date=2025-03-01.lock", "date=2025-03-01"]  # the half-written folder is gone
 
 
 @pytest.mark.parametrize(
@@ -274,3 +276,243 @@ def test_spark_engine_equals_the_pandas_engine_row_for_row(scoring: dict[str, An
     pd.testing.assert_frame_equal(spark_rows[proba], pandas_rows[proba], check_exact=False, rtol=0, atol=1e-12)
     assert spark_rows.dtypes.drop("scored_at").equals(pandas_rows.dtypes.drop("scored_at"))
     assert all(p.name.startswith("part-") for p in partition(out, "2025-01-31").iterdir())
+
+
+# --- issue #23: scoring input parsed alike on both engines, one partition at a time, bounded error excerpts ---
+
+BOTH = ["pandas", "spark"]
+
+
+def csv_variant(ctx: dict[str, Any], name: str, edit: Any) -> Path:
+    """batch.csv with ``edit(frame)`` applied (the frame's values as text), written as ``name``."""
+    frame = pd.read_csv(ctx["inputs"] / "batch.csv", dtype=str, keep_default_na=False)
+    edit(frame)
+    path = ctx["base"] / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def on_engine(engine: str) -> tuple[str, ...]:
+    if engine == "spark":
+        spark_ready()
+        return ("--engine", "spark")
+    return ()
+
+
+@pytest.mark.parametrize("engine", BOTH)
+def test_an_integral_float_in_an_integer_column_scores_as_the_integer(
+    scoring: dict[str, Any], pandas_run: dict, engine: str
+) -> None:
+    def as_floats(frame: pd.DataFrame) -> None:
+        frame["credit_amount"] = frame["credit_amount"] + ".0"  # 1597 written as 1597.0
+
+    path = csv_variant(scoring, f"floats-{engine}.csv", as_floats)
+    out = scoring["base"] / f"out-floats-{engine}"
+    done = score(scoring, out, "--date", "2025-01-31", *on_engine(engine), source=str(path))
+    assert done.exit_code == 0, done.output
+    got = read(partition(out, "2025-01-31"))
+    proba = ["probability_0", "probability_1"]
+    np.testing.assert_allclose(got[proba].to_numpy(), pandas_run["frame"][proba].to_numpy(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("engine", BOTH)
+@pytest.mark.parametrize(("value", "shown"), [("1597.5", "'1597.5'"), ("", "a missing value"), ("1e400", "'1e400'")])
+def test_a_fractional_or_blank_integer_exits_2_naming_file_line_and_column(
+    scoring: dict[str, Any], engine: str, value: str, shown: str
+) -> None:
+    def spoil(frame: pd.DataFrame) -> None:
+        frame.loc[699, "credit_amount"] = value  # file line 701 (the header is line 1)
+
+    path = csv_variant(scoring, f"spoilt-{engine}-{len(value)}.csv", spoil)
+    out = scoring["base"] / f"out-spoilt-{engine}-{len(value)}"
+    done = score(scoring, out, "--date", "2025-01-31", *on_engine(engine), source=str(path))
+    assert done.exit_code == 2, done.output
+    assert f"{path}:701: column 'credit_amount' has {shown}, the signature wants long" in done.stderr
+    assert not any(out.rglob("*.parquet"))
+
+
+@pytest.mark.parametrize("engine", BOTH)
+def test_an_integral_float_parquet_column_for_an_integer_feature_scores_and_a_fraction_exits_2(
+    scoring: dict[str, Any], pandas_run: dict, engine: str
+) -> None:
+    frame = scoring["frame"].copy()
+    frame["credit_amount"] = frame["credit_amount"].astype("float64")  # what pandas writes after a blank
+    whole = scoring["base"] / f"float-ints-{engine}.parquet"
+    frame.to_parquet(whole, index=False)
+    out = scoring["base"] / f"out-float-ints-{engine}"
+    done = score(scoring, out, "--date", "2025-01-31", *on_engine(engine), source=str(whole))
+    assert done.exit_code == 0, done.output
+    proba = ["probability_0", "probability_1"]
+    got = read(partition(out, "2025-01-31"))
+    np.testing.assert_allclose(got[proba].to_numpy(), pandas_run["frame"][proba].to_numpy(), rtol=0, atol=1e-12)
+    frame.loc[41, "credit_amount"] = 1597.5
+    half = scoring["base"] / f"float-half-{engine}.parquet"
+    frame.to_parquet(half, index=False)
+    done = score(scoring, scoring["base"] / f"out-float-half-{engine}", *on_engine(engine), source=str(half))
+    assert done.exit_code == 2, done.output
+    assert f"{half} (row 42): column 'credit_amount' has 1597.5, the signature wants long" in done.stderr
+
+
+@pytest.mark.parametrize("engine", BOTH)
+def test_quoted_multi_line_fields_are_read_and_lines_still_located(scoring: dict[str, Any], engine: str) -> None:
+    def multi_line(frame: pd.DataFrame) -> None:
+        frame.loc[9, "purpose"] = 'radio\n"TV", or\nboth'  # two line breaks and a quoted quote, in row 10
+
+    path = csv_variant(scoring, f"multi-{engine}.csv", multi_line)
+    assert path.read_text().count("\n") == 1000 + 1 + 2
+    out = scoring["base"] / f"out-multi-{engine}"
+    done = score(scoring, out, "--date", "2025-01-31", *on_engine(engine), source=str(path))
+    assert done.exit_code == 0, done.output
+    got = read(partition(out, "2025-01-31"))
+    assert len(got) == 1000
+    model = Registry(scoring["repo"], scoring["uri"]).load_model("credit", scoring["version"])
+    frame = scoring["frame"].copy()
+    frame.loc[9, "purpose"] = 'radio\n"TV", or\nboth'
+    expected = model.predict_proba(frame.sort_values("application_id")[FEATURES])
+    np.testing.assert_allclose(got[["probability_0", "probability_1"]].to_numpy(), expected, rtol=0, atol=1e-12)
+
+    def and_a_bad_age(frame: pd.DataFrame) -> None:
+        multi_line(frame)
+        frame.loc[699, "age"] = "forty"  # row 700: line 701 + the two line breaks above it
+
+    bad = csv_variant(scoring, f"multi-bad-{engine}.csv", and_a_bad_age)
+    done = score(scoring, out, "--date", "2025-01-31", "--batch-rows", "250", *on_engine(engine), source=str(bad))
+    assert done.exit_code == 2, done.output
+    assert f"{bad}:703: column 'age' has 'forty', the signature wants long" in done.stderr
+    assert bad.read_text().splitlines()[702].split(",")[3] == "forty"  # line 703 is where it is
+
+
+@pytest.mark.parametrize("engine", BOTH)
+def test_integer_ids_are_int64_from_csv_and_parquet_and_other_ids_keep_their_text(
+    scoring: dict[str, Any], engine: str
+) -> None:
+    frame = scoring["frame"].copy()
+    frame["application_id"] = np.arange(len(frame), dtype="int64") * 7 + 9_007_199_254_740_993  # beyond 2**53
+    frame.to_parquet(scoring["base"] / f"int-ids-{engine}.parquet", index=False)
+    frame.to_csv(scoring["base"] / f"int-ids-{engine}.csv", index=False)
+    zeros = frame.copy()
+    zeros["application_id"] = [f"{i:05d}" for i in range(len(frame))]  # leading zeros: text, kept as written
+    zeros.to_csv(scoring["base"] / f"zero-ids-{engine}.csv", index=False)
+    got = {}
+    for source in (f"int-ids-{engine}.parquet", f"int-ids-{engine}.csv", f"zero-ids-{engine}.csv"):
+        out = scoring["base"] / f"out-{source}"
+        done = score(scoring, out, "--date", "2025-01-31", *on_engine(engine), source=str(scoring["base"] / source))
+        assert done.exit_code == 0, done.output
+        got[source] = read(partition(out, "2025-01-31"))
+    for source in (f"int-ids-{engine}.parquet", f"int-ids-{engine}.csv"):
+        assert str(got[source]["application_id"].dtype) == "int64"
+        assert got[source]["application_id"].tolist() == sorted(frame["application_id"].tolist())
+    assert got[f"zero-ids-{engine}.csv"]["application_id"].tolist() == sorted(zeros["application_id"])
+
+
+def test_a_partition_key_as_id_column_exits_2_instead_of_corrupting_the_output(scoring: dict[str, Any]) -> None:
+    frame = scoring["frame"].copy()
+    frame["date"] = "2024-12-01"  # the event's date: the output's date=2025-01-31 folder would replace it
+    path = scoring["base"] / "dated.parquet"
+    frame.to_parquet(path, index=False)
+    out = scoring["base"] / "out-dated"
+    os.environ["MLFLOW_TRACKING_URI"] = scoring["uri"]
+    try:
+        args = ["--stage", "staging", "--input", str(path), "--output", str(out), "--date", "2025-01-31"]
+        done = invoke(CliRunner(), "score", "credit", *args, "--id-column", "date", cwd=scoring["repo"])
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    assert done.exit_code == 2, done.output
+    assert "--id-column 'date' has the name of a partition key of the output" in done.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("engine", BOTH)
+def test_a_30_mb_value_makes_a_short_error_that_still_locates_it(scoring: dict[str, Any], engine: str) -> None:
+    def huge(frame: pd.DataFrame) -> None:
+        frame.loc[499, "duration"] = "9" * 30_000_000 + "x"  # row 500: line 501
+
+    path = csv_variant(scoring, f"huge-{engine}.csv", huge)
+    done = score(scoring, scoring["base"] / f"out-huge-{engine}", *on_engine(engine), source=str(path))
+    assert done.exit_code == 2, done.output[:2000]
+    assert len(done.stderr) < 2000
+    assert f"{path}:501: column 'duration' has '{'9' * 80}'… (30000001 bytes), the signature wants long" in done.stderr
+
+
+def mlgate_score(ctx: dict[str, Any], out: Path, source: Path, *args: str) -> Any:
+    """A real ``mlgate score`` process (started, not waited for)."""
+    import subprocess
+    import sys
+
+    command = [str(Path(sys.executable).parent / "mlgate"), "score", "credit", "--stage", "staging"]
+    command += ["--input", str(source), "--output", str(out), "--id-column", "application_id", *args]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": ctx["uri"]}
+    return subprocess.Popen(
+        command, cwd=ctx["repo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_three_concurrent_runs_of_one_partition_take_turns_and_all_succeed(scoring: dict[str, Any]) -> None:
+    big = pd.concat([scoring["frame"]] * 100, ignore_index=True)
+    big["application_id"] = [f"A{i:07d}" for i in range(len(big))]
+    source = scoring["base"] / "big.parquet"
+    big.to_parquet(source, index=False)
+    out = scoring["base"] / "out-concurrent"
+    runs = [mlgate_score(scoring, out, source, "--date", "2025-04-01") for _ in range(3)]
+    done = [(run.wait(timeout=600), *run.communicate()) for run in runs]
+    assert [code for code, _, _ in done] == [0, 0, 0], [err[-2000:] for _, _, err in done]
+    # they did overlap: at least one run waited for another's lock (else this test proves nothing)
+    assert any("waiting for mlgate score pid" in err for _, _, err in done)
+    got = pd.read_parquet(partition(out, "2025-04-01"))
+    assert len(got) == len(big)
+    assert got["application_id"].is_unique
+    left = sorted(p.name for p in (out / "model=credit" / "stage=staging").iterdir())
+    assert left == [".date=2025-04-01.lock", "date=2025-04-01"]  # no half-written or aside folder left
+
+
+def test_a_held_lock_makes_a_run_exit_3_naming_the_holder(scoring: dict[str, Any]) -> None:
+    import fcntl
+
+    out = scoring["base"] / "out-locked"
+    folder = out / "model=credit" / "stage=staging"
+    folder.mkdir(parents=True)
+    with (folder / ".date=2025-04-02.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.write("mlgate score pid 4242 on elsewhere since 2025-04-02T00:00:00")
+        lock.flush()
+        done = score(scoring, out, "--date", "2025-04-02", "--lock-timeout", "1")
+    assert done.exit_code == 3, done.output
+    assert "is being written by mlgate score pid 4242 on elsewhere" in done.stderr
+    assert "gave up after waiting 1s" in done.stderr
+    assert not partition(out, "2025-04-02").exists()
+    assert score(scoring, out, "--date", "2025-04-02", "--lock-timeout", "1").exit_code == 0  # released: it runs
+
+
+def test_recovery_removes_only_half_written_folders_whose_owner_is_gone(scoring: dict[str, Any]) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    out = scoring["base"] / "out-recover"
+    folder = out / "model=credit" / "stage=staging"
+    folder.mkdir(parents=True)
+    host = socket.gethostname()
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True, text=True
+    )
+    dead_pid = int(gone.stdout)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        names = {
+            "dead": f".date=2025-04-03.writing-{dead_pid}@{host}-{'a' * 12}",
+            "live": f".date=2025-04-03.writing-{live.pid}@{host}-{'b' * 12}",
+            "other host": f".date=2025-04-03.writing-{dead_pid}@not-{host}-{'c' * 12}",
+            "no owner": f".date=2025-04-03.writing-{'d' * 12}",
+        }
+        for name in names.values():
+            (folder / name).mkdir()
+            (folder / name / "part-00000.parquet").write_bytes(b"half")
+        done = score(scoring, out, "--date", "2025-04-03")
+        assert done.exit_code == 0, done.output
+        left = {p.name for p in folder.iterdir()}
+        assert names["dead"] not in left
+        assert {names["live"], names["other host"], names["no owner"]} <= left
+        assert (folder / names["live"] / "part-00000.parquet").read_bytes() == b"half"
+    finally:
+        live.kill()
+        live.wait()

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from mlgate.data import ValidationReport
     from mlgate.gates import GovernanceReview, Verdict
     from mlgate.monitoring import IssueSync, MonitorOutcome
-    from mlgate.promotion import Promotion, StatusRow
+    from mlgate.promotion import GtoView, Promotion, StatusRow
     from mlgate.report import ReportResult
     from mlgate.scoring import ScoreResult
     from mlgate.training import RegisterResult, TrainResult
@@ -154,13 +154,19 @@ class InitOptions:
     task: str | None = None
     approvers: tuple[str, ...] = ()
     actions: str = "<owner>/<repo>@v1"
+    score_column: str | None = None
+    prediction_column: str | None = None
+    threshold: float = 0.5
     json_path: str | None = None
 
 
 def init(opts: InitOptions) -> Any:
     """Scaffold a governed repo in the current folder (an :class:`~mlgate.data._scaffold.InitResult`)."""
-    from mlgate.data import init_repo
+    from mlgate.data import Audit, init_repo
 
+    audit = None
+    if opts.score_column or opts.prediction_column:
+        audit = Audit(opts.score_column, opts.prediction_column, opts.threshold)
     return init_repo(
         Path.cwd(),
         model=opts.model,
@@ -169,6 +175,7 @@ def init(opts: InitOptions) -> Any:
         task=opts.task,
         approvers=opts.approvers,
         actions=opts.actions,
+        audit=audit,
     )
 
 
@@ -281,6 +288,7 @@ class ScoreOptions:
     on: str | None = None
     spark_master: str | None = None
     batch_rows: int = 100_000
+    lock_timeout: float = 3600.0
     ref: str = "HEAD"
     allow_unpinned: bool = False
     repo: str | None = None
@@ -302,6 +310,7 @@ def score(ws: Workspace, opts: ScoreOptions, feedback: Feedback = Feedback()) ->
         on=opts.on,
         spark_master=opts.spark_master,
         batch_rows=opts.batch_rows,
+        lock_timeout=opts.lock_timeout,
         progress=feedback.progress,
         ref=opts.ref,
         allow_unpinned=opts.allow_unpinned,
@@ -936,6 +945,29 @@ def status(ws: Workspace, opts: StatusOptions) -> Status:
 
         alerted = custody_alert([r.as_dict() for r in rows], ws.github)
     return Status(rows, opts.check, alerted)
+
+
+@dataclass(frozen=True)
+class GtoOptions:
+    """``mlgate gto``: GTO's registry view of mlgate's promotion tags and ``dvc.yaml`` artifacts."""
+
+    name: str | None = None
+    repo: str | None = None
+    json_path: str | None = None
+
+
+def gto(ws: Workspace, opts: GtoOptions) -> GtoView:
+    """``gto show`` from git alone: per artifact its latest version and the version each stage holds."""
+    from mlgate.promotion import GtoView, gto_view
+
+    view = gto_view(ws.root)
+    if opts.name is None:
+        return view
+    rows = [a for a in view.artifacts if opts.name in (a.name, a.model)]
+    if not rows:
+        known = ", ".join(a.name for a in view.artifacts) or "none"
+        raise InvalidInput(f"no artifact or model named {opts.name!r} (known: {known})")
+    return GtoView(rows, sorted({s for a in rows for s in a.stages}), view.ignored)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,24 @@ def mask_deep(value: Any) -> Any:
     return value
 
 
+EXCERPT_CHARS = 80
+"""How much of an offending data value an error message quotes (a CSV field may be megabytes long)."""
+
+
+def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
+    """``value`` as an error message quotes it: its ``repr``, bounded to ``limit`` characters of the value.
+
+    Every message that echoes a data value (an input cell, a JSON field, a YAML scalar) goes
+    through here, so a 30 MB field makes a short error: ``'abc…' … (31457280 bytes)``. The
+    size is of the value's text in UTF-8 (what the file held), so the reader can find it.
+    """
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return repr(value)
+    size = len(text.encode("utf-8", errors="replace"))
+    return f"{text[:limit]!r}… ({size} bytes)"
+
+
 class MaskedStream(io.TextIOBase):
     """A text stream writing to ``target`` with URL credentials masked (MLflow prints run links itself)."""
 

@@ -122,6 +122,43 @@ class PathChange:
         return (self.old_path, self.path) if self.old_path and self.old_path != self.path else (self.path,)
 
 
+MAX_LISTED = 10
+"""Branches an unknown-ref error lists at most (a repository may have hundreds)."""
+
+
+def branch_names(root: Path) -> list[str]:
+    """The repository's branches: local ones, then remote-tracking ones (``origin/main``), without ``*/HEAD``."""
+    done = _git(root, "for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes")
+    if done.returncode != 0:
+        return []
+    return [name for name in done.stdout.split() if not name.endswith("/HEAD")]
+
+
+def unknown_ref(root: Path, ref: str, option: str = "--base") -> InvalidInput | None:
+    """The error for a ``ref`` the user passed (as ``option``) that names no commit here, else None.
+
+    It names the branches that exist (``--base master`` in a repository whose branch is ``main``
+    is the common case) and what to do: pass one of them, or fetch the missing one.
+    """
+    if has_commit(root, ref):
+        return None
+    names = branch_names(root)
+    if not names:
+        return InvalidInput(
+            f"{option} {ref}: this repository has no branch yet", hint="commit first (git add -A && git commit)"
+        )
+    tail = ref.rpartition("/")[2]
+    likely = next((n for n in names if n.rpartition("/")[2] == tail), None) or next(
+        (n for n in names if n in ("main", "master", "origin/main", "origin/master")), names[0]
+    )
+    listed = ", ".join(names[:MAX_LISTED]) + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
+    return InvalidInput(
+        f"{option} {ref}: no branch or commit of that name in {root}; its branches: {listed}",
+        hint=f"pass {option} {likely}, or fetch '{ref}' first (git fetch origin {ref}; "
+        "in GitHub Actions: actions/checkout with fetch-depth: 0)",
+    )
+
+
 def _diff_failure(done: subprocess.CompletedProcess[str], base: str, head: str) -> Exception:
     message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "git diff failed"
     missing = ("unknown revision", "bad revision", "Invalid symmetric difference", "no merge base")
@@ -144,6 +181,10 @@ def path_changes(root: Path, base: str, head: str) -> list[PathChange]:
         root, "diff", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv", f"{base}...{head}", timeout=None
     )
     if done.returncode != 0:
+        for ref, option in ((base, "--base"), (head, "head")):
+            missing = unknown_ref(root, ref, option)
+            if missing is not None:
+                raise missing
         raise _diff_failure(done, base, head)
     fields = done.stdout.split("\0")
     out: list[PathChange] = []
@@ -344,6 +385,28 @@ def raw_diff(root: Path, since: str, path: str) -> str:
     (a pull request controls its ``.gitattributes``; a diff shown to a reviewer must be the bytes).
     """
     return run_git(root, "diff", "--no-ext-diff", "--no-textconv", "--text", since, "--", path)
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A git tag: its name, the commit it points at (peeled), and whether it is annotated (a tag object)."""
+
+    name: str
+    commit: str
+    annotated: bool
+
+
+def tags(root: Path) -> list[Tag]:
+    """Every tag of the repository that points at a commit, by name."""
+    fields = "%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)%00%(*objecttype)"
+    found = []
+    for line in run_git(root, "for-each-ref", f"--format={fields}", "refs/tags").splitlines():
+        name, kind, target, peeled, peeled_kind = line.split("\0")
+        if kind == "commit":
+            found.append(Tag(name, target, annotated=False))
+        elif kind == "tag" and peeled_kind == "commit":
+            found.append(Tag(name, peeled, annotated=True))
+    return sorted(found, key=lambda t: t.name)
 
 
 def tracked_files(root: Path, *patterns: str) -> list[str]:

@@ -134,8 +134,8 @@ def _now() -> str:
 class FakeGitHub:
     """In-memory GitHub for one repo; ``url`` is the API base URL."""
 
-    def __init__(self, token: str, repo: str = "octo-org/models", page_size_cap: int = 100):
-        """Serve ``repo`` to ``token`` on a free local port, ``page_size_cap`` items a page."""
+    def __init__(self, token: str, repo: str = "octo-org/models", page_size_cap: int = 100, port: int = 0):
+        """Serve ``repo`` to ``token`` on 127.0.0.1:``port`` (0: a free one), ``page_size_cap`` items a page."""
         self.token = token
         self.repo = repo
         self.spec = _spec()
@@ -171,7 +171,7 @@ class FakeGitHub:
         self._review_template = _load("rest-responses/github-owners-bot__reviews__reviews.35.approved.json")[0]
         self._file_template = _load("rest-responses/github-owners-bot__files__files.35.multiple.json")[0]
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 

@@ -9,7 +9,10 @@ model there, while in a user's repo ``src/`` is just their code.
 
 A model trained by its own command (``train: {command: ...}``) is also affected by the code the
 command runs: every argument of the command that is a file or folder of the repo (``python
-train/income.py``), and, for ``dvc repro <stage>``, that stage's ``deps`` in ``dvc.yaml``.
+train/income.py``). A model trained by a DVC stage (``train: {dvc_stage: train}`` or ``dvc repro
+train``) is affected by what DVC would re-run the stage for, read from DVC's stage graph at the
+base and at the head (mlgate.config._dvcpipeline): the deps, tracked params and cmd of the stage
+and of every stage upstream of it, and an edit of those stages' definitions in ``dvc.yaml``.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ import fnmatch
 from collections.abc import Iterable
 from pathlib import Path
 
+from mlgate.config._dvcpipeline import dvc_targets, pipeline_reasons
 from mlgate.config._schema import ModelSpec
 from mlgate.config._workspace import load_model_context, model_names
-from mlgate.config._yamlio import load, parse
+from mlgate.config._yamlio import parse
 from mlgate.git import changed_files, show
 
 EVERYTHING = ("constraints.txt",)
@@ -54,15 +58,17 @@ def _params_changed(root: Path, base: str, head: str) -> set[str]:
 
 
 def command_inputs(root: Path, spec: ModelSpec) -> list[str]:
-    """Files and folders (``dir/``) of the repo a ``train.command`` runs: its path arguments and DVC stage deps."""
+    """Files and folders (``dir/``) of the repo a ``train.command`` runs: its path arguments.
+
+    (A ``dvc repro`` command's stages are read from DVC's graph: :func:`pipeline_reasons`.)
+    """
     import shlex
 
-    if spec.train is None:
+    command = getattr(spec.train, "command", None)
+    if not isinstance(command, str):
         return []
-    argv = shlex.split(spec.train.command)
+    argv = shlex.split(command)
     paths = [arg for arg in argv[1:] if not arg.startswith("-") and (root / arg).exists()]
-    if argv[:2] == ["dvc", "repro"]:
-        paths += _stage_deps(root, [arg for arg in argv[2:] if not arg.startswith("-")])
     inside = []
     for rel in paths:
         try:
@@ -71,19 +77,6 @@ def command_inputs(root: Path, spec: ModelSpec) -> list[str]:
             continue  # outside the repo: no change to this repo touches it
         inside.append(rel.rstrip("/") + "/" if (root / rel).is_dir() else rel)
     return sorted(set(inside))
-
-
-def _stage_deps(root: Path, stages: list[str]) -> list[str]:
-    """The ``deps`` of the named ``dvc.yaml`` stages (``foreach`` stages and ``file:stage`` targets are not read)."""
-    if not (root / "dvc.yaml").is_file():
-        return []
-    defined = load(root / "dvc.yaml", "dvc.yaml").data.get("stages")
-    found: list[str] = []
-    for name in stages:
-        stage = defined.get(name) if isinstance(defined, dict) else None
-        deps = stage.get("deps") if isinstance(stage, dict) else None
-        found += [d for d in deps or [] if isinstance(d, str)]
-    return found
 
 
 def affected_models(root: Path, base: str, head: str, everything: Iterable[str] = EVERYTHING) -> dict[str, list[str]]:
@@ -104,6 +97,9 @@ def affected_models(root: Path, base: str, head: str, everything: Iterable[str] 
         reasons += [f for f in files if f.removesuffix(".dvc") in inputs or f == "dvc.lock"]
         reasons += [f for f in files if f in ctx.policy.files]
         reasons += [f for f in files if matches(f, command_inputs(root, ctx.spec))]
+        targets = dvc_targets(ctx.spec, ctx.spec_doc.data)
+        if targets:
+            reasons += pipeline_reasons(root, base, head, targets, files)
         if reasons:
             result[name] = sorted(set(reasons))
     return result

@@ -153,6 +153,8 @@ def merge(base: Policy, child: Policy) -> Policy:
     # a child policy adds estimator modules to its base's: `extends` never narrows what trains
     modules = [*base.training.estimator_modules]
     modules += [m for m in child.training.estimator_modules if m not in modules]
+    types = [*base.training.skops_trusted_types]
+    types += [t for t in child.training.skops_trusted_types if t not in types]
     promotion = Promotion(
         order=child.promotion.order or base.promotion.order,
         stages={**base.promotion.stages, **child.promotion.stages},
@@ -163,7 +165,7 @@ def merge(base: Policy, child: Policy) -> Policy:
         description=child.description or base.description,
         gates=gates,
         settings=settings,
-        training=Training(estimator_modules=modules),
+        training=Training(estimator_modules=modules, skops_trusted_types=types),
         promotion=promotion,
         trust=child.trust if "trust" in child.model_fields_set else base.trust,
         governance=child.governance or base.governance,

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from mlgate.config import _catalog as catalog
 from mlgate.config._catalog import GateFamily
 from mlgate.config._yamlio import Document, KeyPath, load
-from mlgate.exceptions import Problem, SpecError
+from mlgate.exceptions import Problem, SpecError, excerpt
 
 Task = catalog.Task
 Severity = Literal["block", "warn"]
@@ -161,6 +161,13 @@ class DataSpec(StrictModel):
     holdout: str | None = Field(None, description="holdout data file")
     reference: str | None = Field(None, description="drift reference (default: training data)")
     current: str | None = Field(None, description="drift current data (default: holdout data)")
+    columns: list[str] | None = Field(
+        None,
+        description=(
+            "the column names of header-less CSV/TSV files (every CSV/TSV file of this section, e.g. a DVC "
+            "stage's output; Parquet files carry their own names); without it the first row is the header"
+        ),
+    )
     engine: Literal["pandas", "spark"] | None = Field(
         None,
         description=(
@@ -185,6 +192,20 @@ class DataSpec(StrictModel):
             if other:
                 raise ValueError(f"engine spark reads Parquet datasets (*.parquet), not {', '.join(other)}")
         return self
+
+    @field_validator("columns")
+    @classmethod
+    def _named_once(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("name the columns of the header-less files, in file order (or drop 'columns')")
+        for index, name in enumerate(value):
+            if not name.strip():
+                raise LocatedError("a column name must not be blank", index)
+            if name in value[:index]:
+                raise LocatedError(f"column '{name}' is named twice", index)
+        return value
 
     def layout_error(self) -> str | None:
         """Why this block names no data to train and evaluate on, if it does not."""
@@ -301,29 +322,69 @@ MAX_TRAIN_TIMEOUT_MINUTES = 24 * 60
 """A training command running longer than a day is stuck, not training (a CI job ends sooner)."""
 
 
-class TrainCommand(StrictModel):
-    """The team's own training command (``python train.py``, ``dvc repro train``), run by mlgate.
+DVC_STAGE_NAME = re.compile(r"^[A-Za-z0-9_][\w.-]*(@[\w.-]+)?$")
+"""A stage of dvc.yaml as ``dvc repro`` names it: ``train``, or ``train@credit`` for a ``foreach`` item."""
 
-    mlgate creates the MLflow run with the lineage tags first, runs the command from the repo
-    root with ``MLFLOW_RUN_ID`` and ``MLGATE_*`` variables set, then registers the one model
-    the command logged into that run (mlgate.training.command).
+
+class TrainCommand(StrictModel):
+    """The team's own training: a command (``python train.py``) or a stage of ``dvc.yaml``, run by mlgate.
+
+    mlgate creates the MLflow run with the lineage tags first, runs the command (or the stage, by a
+    forced ``dvc repro``) from the repo root with ``MLFLOW_RUN_ID`` and ``MLGATE_*`` variables set, then
+    registers the one model the command logged into that run (mlgate.training.command).
     """
 
-    command: str = Field(
-        min_length=1, description="split like a POSIX shell (shlex) and run without a shell from the repo root"
+    command: str | None = Field(
+        None,
+        min_length=1,
+        description="split like a POSIX shell (shlex) and run without a shell from the repo root; or give dvc_stage",
+    )
+    dvc_stage: str | None = Field(
+        None,
+        description=(
+            "a stage of dvc.yaml (e.g. train, or train@credit of a foreach): its upstream stages are reproduced "
+            "as `dvc repro` would, then it runs even when cached (`dvc repro --force --single-item`), and its "
+            "deps, params and outs from dvc.lock are recorded in the version's lineage"
+        ),
     )
     timeout_minutes: int = Field(60, ge=1, le=MAX_TRAIN_TIMEOUT_MINUTES, description="the command is killed after")
 
     @field_validator("command")
     @classmethod
-    def _one_command(cls, value: str) -> str:
+    def _one_command(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             argv = shlex.split(value)
         except ValueError as err:
             raise ValueError(f"cannot split {value!r} into arguments: {err}") from None
         if not argv:
-            raise ValueError("give a command to run, e.g. 'python train.py' or 'dvc repro train'")
+            raise ValueError("give a command to run, e.g. 'python train.py' (or dvc_stage: <stage> for a DVC stage)")
         return value
+
+    @field_validator("dvc_stage")
+    @classmethod
+    def _stage_name(cls, value: str | None) -> str | None:
+        if value is not None and not DVC_STAGE_NAME.match(value):
+            raise ValueError(f"{value!r} is not a stage name of dvc.yaml (e.g. 'train', or 'train@credit')")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way(self) -> TrainCommand:
+        if (self.command is None) == (self.dvc_stage is None):
+            both = self.command is not None
+            message = "give exactly one of 'command' (your own command) or 'dvc_stage' (a stage of dvc.yaml), " + (
+                "not both" if both else "got neither"
+            )
+            if both:
+                raise LocatedError(message, "dvc_stage")
+            raise ValueError(message)
+        return self
+
+    @property
+    def shown(self) -> str:
+        """How the training is named in messages and the run's tags: the command, or ``dvc stage <name>``."""
+        return self.command if self.command is not None else f"dvc stage {self.dvc_stage}"
 
 
 class Predictions(StrictModel):
@@ -332,14 +393,23 @@ class Predictions(StrictModel):
     The file holds one row per decision with the true outcome next to it, so it is evaluation
     data: a judging field, DVC-tracked like ``data`` files. A score is turned into a decision
     with ``threshold`` (``score >= threshold`` → ``positive_label``); a decided label is used as it is.
+
+    The score may be on any scale where higher means ``positive_label`` is likelier (a probability,
+    a decile 1-10, points): ``threshold`` is in the score's own units. Ranking metrics (ROC AUC,
+    PR AUC) hold on any scale; the probability metrics (log loss, Brier) are computed only when
+    every score is in [0, 1] and are ``skipped`` with the reason otherwise. For a score where lower
+    means ``positive_label`` (a credit score and default), name the other class ``positive_label``.
     """
 
     path: str = Field(description="DVC-tracked CSV file of the repo: one row per prediction")
     label_column: str = Field(description="the true outcome")
-    score_column: str | None = Field(None, description="probability of positive_label, in [0, 1]")
+    score_column: str | None = Field(
+        None,
+        description="score of positive_label on any scale, higher = likelier (a probability in [0, 1], a decile...)",
+    )
     prediction_column: str | None = Field(None, description="the decided label (instead of a score)")
     threshold: Finite | None = Field(
-        None, ge=0, le=1, description="with score_column: score >= threshold decides positive_label"
+        None, description="with score_column, in the score's own units: score >= threshold decides positive_label"
     )
 
     @field_validator("path")
@@ -1295,6 +1365,9 @@ class Trust(StrictModel):
 _MODULE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\.$")
 
 
+_TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
 class Training(StrictModel):
     """How models may be trained under this policy."""
 
@@ -1305,6 +1378,33 @@ class Training(StrictModel):
             "catboost. (e.g. 'mycompany.models.'); their types are also trusted when mlgate loads a skops model"
         ),
     )
+
+    # Left out of the dump (and so of the policy hash) when empty: policies without it hash as before.
+    skops_trusted_types: list[str] = Field(
+        default_factory=list,
+        exclude_if=lambda value: not value,
+        description=(
+            "exact type names (e.g. 'operator.itemgetter') mlgate's skops loader trusts besides scikit-learn, "
+            "numpy, scipy and the estimator modules; what MLflow's log_model(skops_trusted_types=...) names"
+        ),
+    )
+
+    @field_validator("skops_trusted_types")
+    @classmethod
+    def _type_names(cls, names: list[str]) -> list[str]:
+        for index, name in enumerate(names):
+            if not _TYPE_NAME.match(name):
+                message = f"'{name}' is not a type name: give module and name, e.g. 'operator.itemgetter'"
+                raise LocatedError(message, index)
+            from mlgate.registry import never_trusted  # the allow-list's own module; loaded only with entries
+
+            if never_trusted(name):
+                message = (
+                    f"'{name}' is never trusted: a model holding it can run commands or touch files when it "
+                    "predicts; select columns with sklearn (ColumnTransformer) instead"
+                )
+                raise LocatedError(message, index)
+        return names
 
     @field_validator("estimator_modules")
     @classmethod
@@ -1440,7 +1540,7 @@ def _yaml_kind(value: Any) -> str:
     if isinstance(value, int | float):
         return f"number {value}"
     if isinstance(value, str):
-        return f"string {value!r}"
+        return f"string {excerpt(value)}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

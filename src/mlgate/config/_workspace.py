@@ -63,6 +63,13 @@ class ModelContext:
     release: Release | None
     # module prefixes estimator classes may come from, and skops may load types of (judged policy)
     estimator_modules: tuple[str, ...] = DEFAULT_ESTIMATOR_MODULES
+    # exact type names skops may load besides those (judged policy's training.skops_trusted_types)
+    skops_types: tuple[str, ...] = ()
+
+    @property
+    def skops_trusted(self) -> tuple[str, ...]:
+        """What mlgate's skops loader trusts for this model beyond its allow-list: module prefixes, exact names."""
+        return self.estimator_modules + self.skops_types
 
     @property
     def name(self) -> str:
@@ -262,7 +269,8 @@ def load_model_context(
         raise SpecError(problems)
     assert policy is not None
     assert estimator_cls is not None or not resolve
-    return ModelContext(root, model, spec_doc, policy, params, estimator_cls, release, modules)
+    types = tuple(policy.policy.training.skops_trusted_types) if policy is not None else ()
+    return ModelContext(root, model, spec_doc, policy, params, estimator_cls, release, modules, types)
 
 
 def refuse_predictions(ctx: ModelContext, doing: str) -> None:

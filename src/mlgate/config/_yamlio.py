@@ -39,7 +39,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.exceptions import Problem, SpecError
+from mlgate.exceptions import Problem, SpecError, excerpt
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
@@ -611,6 +611,6 @@ def replace_scalar(path: Path, loc: KeyPath, value: str, display: str | None = N
         target = target[key]
     target[loc[-1]] = value
     if edited.data != expected:
-        raise SpecError([doc.problem(loc, f"mlgate could not replace {old!r} with {value!r} in place")])
+        raise SpecError([doc.problem(loc, f"mlgate could not replace {excerpt(old)} with {excerpt(value)} in place")])
     path.write_text(new_text, encoding="utf-8")
     return new_text

@@ -44,6 +44,7 @@ from mlgate.exceptions import (
     MlgateError,
     Problem,
     SpecError,
+    excerpt,
     s3_refusal,
 )
 
@@ -297,6 +298,79 @@ def dvc_pull(rel: str, root: Path) -> None:
             logger.removeHandler(failures)
 
 
+def stage_upstream(root: Path, name: str) -> tuple[str, ...]:
+    """The pipeline stages of ``root``'s ``dvc.yaml`` that stage ``name`` depends on, read by DVC itself.
+
+    Its ancestors in DVC's stage graph (outputs of one are deps of the next), by the name ``dvc
+    repro`` takes; ``.dvc`` files (data sources) are left out. Raises ``LookupError`` saying why
+    when DVC finds no single pipeline stage of that name (``train`` of a ``foreach`` names several:
+    ``train@credit`` names one) or cannot read ``dvc.yaml``.
+    """
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+    from dvc.stage import PipelineStage
+
+    top = root / "dvc.yaml"
+    if not top.is_file():
+        raise LookupError("this repository has no dvc.yaml")
+
+    def named_as(stage: Any) -> str:  # as `dvc repro` run from the repo root takes it (DVC's own is cwd-relative)
+        path = Path(stage.path).resolve()
+        return stage.name if path == top.resolve() else f"{path.relative_to(root.resolve()).as_posix()}:{stage.name}"
+
+    target = f"{top}:{name}"  # a bare name would be looked up in the dvc.yaml of the current directory
+    try:
+        with Repo(str(root)) as repo:
+            named = repo.stage.collect(target)
+            if len(named) != 1 or not isinstance(named[0], PipelineStage):
+                found = ", ".join(named_as(s) for s in named) or "none"
+                raise LookupError(f"'{name}' must name one stage of dvc.yaml; it names {len(named)}: {found}")
+            ancestors = repo.stage.collect(target, with_deps=True)
+            own = named_as(named[0])
+            return tuple(named_as(s) for s in ancestors if isinstance(s, PipelineStage) and named_as(s) != own)
+    except DvcException as err:
+        raise LookupError(str(err).strip() or type(err).__name__) from None
+
+
+@dataclass(frozen=True)
+class StageLock:
+    """What ``dvc.lock`` records of one stage after it ran: its command, deps, params and outs."""
+
+    stage: str
+    cmd: str
+    deps: dict[str, str]  # path -> md5 (a directory's ends in .dir)
+    params: dict[str, dict[str, Any]]  # params file -> key -> value
+    outs: dict[str, str]  # path -> md5
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as the version's lineage (``lineage.json``, ``mlgate train --json``) holds it."""
+        return {"stage": self.stage, "cmd": self.cmd, "deps": self.deps, "params": self.params, "outs": self.outs}
+
+
+def stage_lock(root: Path, name: str) -> StageLock | None:
+    """Stage ``name``'s entry of ``root``'s ``dvc.lock`` (``None`` when it has none)."""
+    entry = (_yaml(root / "dvc.lock", root).get("stages") or {}).get(name)
+    if not isinstance(entry, dict):
+        return None
+
+    def hashes(items: Any) -> dict[str, str]:
+        return {
+            str(item["path"]): str(item.get("md5") or item.get("etag") or item.get("checksum") or "")
+            for item in items or []
+            if isinstance(item, dict) and "path" in item
+        }
+
+    cmd = entry.get("cmd")
+    params = entry.get("params") or {}
+    return StageLock(
+        stage=name,
+        cmd=" && ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or ""),
+        deps=hashes(entry.get("deps")),
+        params={str(f): dict(v) for f, v in params.items() if isinstance(v, dict)},
+        outs=hashes(entry.get("outs")),
+    )
+
+
 def _dvc(root: Path, args: list[str], error: type[MlgateError], hint: str = "") -> None:
     """``dvc ARGS`` in ``root``, in a child process as a user would run it; a failure raises ``error``."""
     done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=False)
@@ -426,20 +500,24 @@ def resolve_file(role: str, rel: str, root: Path, spec_doc: Document, loc: tuple
     return DataFile(role=role, path=rel, md5=md5, tracked_by=tracked_by)
 
 
-def _ragged_rows(path: Path, display: str, delimiter: str = ",") -> list[Problem]:
+def _ragged_rows(path: Path, display: str, delimiter: str = ",", columns: Sequence[str] | None = None) -> list[Problem]:
     """The first row whose field count differs from the header's (pandas pads short rows silently).
 
-    Counted with the csv module (pandas' default quoting rules; about 0.6 s per million rows);
-    a file it cannot read is left to pandas, which says why.
+    With ``columns`` (a header-less file, ``data.columns``) every row, the first included, must
+    have as many fields as ``columns`` names. Counted with the csv module (pandas' default quoting
+    rules; about 0.6 s per million rows); a file it cannot read is left to pandas, which says why.
     """
     ragged: list[tuple[int, int]] = []
     try:
         with path.open(encoding="utf-8", newline="") as handle:
             reader = csv.reader(handle, delimiter=delimiter)
-            header = next(reader, None)
-            if header is None:
-                return []
-            width = len(header)
+            if columns is None:
+                header = next(reader, None)
+                if header is None:
+                    return []
+                width = len(header)
+            else:
+                width = len(columns)
             start = reader.line_num + 1
             for row in reader:
                 if row and len(row) != width:  # an empty row is a blank line: pandas skips it
@@ -452,8 +530,14 @@ def _ragged_rows(path: Path, display: str, delimiter: str = ",") -> list[Problem
     line, fields = ragged[0]
     separator = "a tab" if delimiter == "\t" else "a comma"
     fix = f"quote values that contain {separator}" if fields > width else "give every column a value, empty if unknown"
-    message = f"row has {fields} fields but the header has {width}: {fix} ({_rows(len(ragged))} like this)"
-    return [Problem(display, line, 0, (), message)]
+    if columns is not None:
+        message = (
+            f"row has {fields} fields but data.columns names {width} ({', '.join(columns)}): name every column "
+            f"of the file in data.columns, in file order, or {fix} ({_rows(len(ragged))} like this)"
+        )
+    else:
+        message = f"row has {fields} fields but the header has {width}: {fix} ({_rows(len(ragged))} like this)"
+    return [Problem(display, line, 0, ("data", "columns") if columns is not None else (), message)]
 
 
 def data_format(display: str) -> str:
@@ -464,30 +548,41 @@ def data_format(display: str) -> str:
     return DATA_FORMATS[PurePosixPath(display).suffix.lower()]
 
 
-def read_table(path: Path, display: str, *, allow_no_rows: bool = False) -> pd.DataFrame:
+def read_table(
+    path: Path, display: str, *, allow_no_rows: bool = False, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Read a data input by the extension of ``display`` (its repository path): CSV, TSV or Parquet.
 
     ``path`` is where the bytes are (the workspace, or a copy fetched from DVC at a commit, whose
     name may differ); ``display`` names the file in problems. An empty or unreadable file, or a
     row of the wrong width, is a located problem; so is a header without rows, unless
-    ``allow_no_rows`` (an outcomes file before the first outcome arrived).
+    ``allow_no_rows`` (an outcomes file before the first outcome arrived). ``columns`` (a spec's
+    ``data.columns``) names the fields of a header-less CSV/TSV file; a Parquet file keeps its own.
     """
     kind = data_format(display)
     if kind == "parquet":
         return _read_parquet(path, display, allow_no_rows)
     delimiter = "\t" if kind == "tsv" else ","
-    ragged = _ragged_rows(path, display, delimiter)
+    ragged = _ragged_rows(path, display, delimiter, columns)
     if ragged:
         raise SpecError(ragged)
     name = kind.upper()
     try:
-        frame = pd.read_csv(path, sep=delimiter, low_memory=False)
+        if columns is None:
+            frame = pd.read_csv(path, sep=delimiter, low_memory=False)
+        else:
+            frame = pd.read_csv(path, sep=delimiter, low_memory=False, header=None, names=list(columns))
     except pd.errors.EmptyDataError:
-        raise SpecError([Problem(display, 1, 0, (), f"file is empty: expected a {name} header")]) from None
+        expected = "rows" if columns is not None else f"a {name} header"
+        raise SpecError([Problem(display, 1, 0, (), f"file is empty: expected {expected}")]) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise SpecError([Problem(display, 0, 0, (), f"not a readable {name}: {err}")]) from None
+    if columns is not None and len(frame) and [str(v) for v in frame.iloc[0]] == list(columns):
+        message = "the first row is a header naming the columns: drop data.columns from the spec (or the header row)"
+        raise SpecError([Problem(display, 1, 0, ("data", "columns"), message)])
     if frame.empty and not allow_no_rows:
-        raise SpecError([Problem(display, 2, 0, (), "no data rows below the header")])
+        where = (1, "no data rows") if columns is not None else (2, "no data rows below the header")
+        raise SpecError([Problem(display, where[0], 0, (), where[1])])
     return frame
 
 
@@ -541,7 +636,7 @@ def _numeric_problems(frame: pd.DataFrame, columns: list[str], shown: str) -> li
             first = int(bad.to_numpy().argmax())
             line = first + 2  # header is line 1
             message = (
-                f"non-numeric value {frame[column].iloc[first]!r} in a numeric column "
+                f"non-numeric value {excerpt(frame[column].iloc[first])} in a numeric column "
                 f"({_rows(int(bad.sum()))} like this)"
             )
             problems.append(Problem(shown, line, 0, (column,), message))
@@ -607,12 +702,12 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown:
             problems.append(Problem(shown, line, 0, (spec.target_column,), "the target is empty here"))
         elif spec.task == "classification" and target.nunique() < 2:
             message = (
-                f"the target '{spec.target_column}' has one class ({target.iloc[:1].tolist()[0]!r}) in {shown}: "
+                f"the target '{spec.target_column}' has one class ({excerpt(target.iloc[:1].tolist()[0])}) in {shown}: "
                 "a classifier needs at least two"
             )
             problems.append(spec_doc.problem(_target_loc(spec), message))
         elif spec.positive_label is not None and spec.positive_label not in set(target.unique()):
-            labels = ", ".join(repr(v) for v in sorted(target.unique().tolist(), key=str))
+            labels = ", ".join(excerpt(v) for v in sorted(target.unique().tolist(), key=str)[:20])
             message = f"positive_label {spec.positive_label!r} is not a class of the target ({labels})"
             problems.append(spec_doc.problem(("positive_label",), message))
     if problems:
@@ -729,19 +824,30 @@ def split(
     return frame.iloc[train].reset_index(drop=True), frame.iloc[holdout].reset_index(drop=True)
 
 
-def write_rows(source: Path, display: str, positions: np.ndarray, dest: Path) -> None:
+def write_rows(
+    source: Path, display: str, positions: np.ndarray, dest: Path, *, columns: Sequence[str] | None = None
+) -> None:
     """Write the rows at ``positions`` of the data file ``source`` to ``dest``, in the same format.
 
     CSV and TSV fields are read and written as text (no type inference, no NA conversion), so
-    each value reaches the reader as the file spells it; Parquet keeps its column types.
+    each value reaches the reader as the file spells it; Parquet keeps its column types. A
+    header-less file (``columns``, the spec's ``data.columns``) is written header-less.
     """
     kind = data_format(display)
     if kind == "parquet":
         pd.read_parquet(source, engine="pyarrow").iloc[positions].to_parquet(dest, engine="pyarrow", index=False)
         return
     delimiter = "\t" if kind == "tsv" else ","
-    frame = pd.read_csv(source, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False, low_memory=False)
-    frame.iloc[positions].to_csv(dest, sep=delimiter, index=False)
+    frame = pd.read_csv(
+        source,
+        sep=delimiter,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        low_memory=False,
+        header=None if columns is not None else "infer",
+    )
+    frame.iloc[positions].to_csv(dest, sep=delimiter, index=False, header=columns is None)
 
 
 def row_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
@@ -853,7 +959,7 @@ def load_model_data(
     files = [f for f, _ in resolved]
     frames = {}
     for data_file, local in resolved:
-        frame = read_table(local, data_file.path)
+        frame = read_table(local, data_file.path, columns=spec.dataset.columns)
         check_frame(frame, spec, spec_doc, data_file.path)
         frames[data_file.role] = prepare_columns(frame, spec)
     if "path" in frames:
@@ -927,7 +1033,7 @@ PREDICTIONS_ROLE = "predictions"
 
 
 def _predictions_problems(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Document, shown: str) -> list[Problem]:
-    """The score is a probability and the decided labels are classes of the outcome."""
+    """Every score is a number (on any scale) cut inside its range; the decided labels are classes of the outcome."""
     predictions = spec.predictions
     assert predictions is not None
     column = predictions.output_column
@@ -939,19 +1045,24 @@ def _predictions_problems(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Docume
         if problems:
             return problems
         values = pd.to_numeric(frame[column])
-        bad = values.isna() | (values < 0) | (values > 1)
-        if bad.any():
-            first = int(bad.to_numpy().argmax())
-            message = (
-                f"score {frame[column].iloc[first]!r} is not a probability in [0, 1] "
-                f"({_rows(int(bad.sum()))} like this): rescale the score before auditing it"
-            )
+        if values.isna().any():
+            first = int(values.isna().to_numpy().argmax())
+            message = f"no score here ({_rows(int(values.isna().sum()))} like this): every row needs its score"
             return [Problem(shown, first + 2, 0, (column,), message)]
         if labels.nunique() != 2:
             message = (
                 f"a score column needs a binary outcome; '{spec.target}' has {labels.nunique()} classes in {shown}"
             )
             return [spec_doc.problem(("predictions", "label_column"), message)]
+        low, high, threshold = float(values.min()), float(values.max()), float(predictions.threshold or 0.0)
+        if not low <= threshold <= high:
+            # a cut outside the scores decides every row alike: a scale mistake (0.5 on deciles, 5 on probabilities)
+            side = "at or above" if threshold < low else "below"
+            message = (
+                f"threshold {threshold:g} is outside the scores of '{column}' in {shown} ({low:g} to {high:g}): "
+                f"every row would be {side} it; give the threshold in the score's own units"
+            )
+            return [spec_doc.problem(("predictions", "threshold"), message)]
         return []
     decided = frame[column]
     if decided.isna().any():
@@ -959,9 +1070,9 @@ def _predictions_problems(frame: pd.DataFrame, spec: ModelSpec, spec_doc: Docume
         return [Problem(shown, line, 0, (column,), "no decided label here")]
     unknown = sorted(set(decided.unique().tolist()) - set(labels.unique().tolist()), key=str)
     if unknown:
-        known = ", ".join(repr(v) for v in sorted(labels.unique().tolist(), key=str))
+        known = ", ".join(excerpt(v) for v in sorted(labels.unique().tolist(), key=str)[:20])
         message = (
-            f"decided labels {', '.join(repr(v) for v in unknown[:5])} are not classes of "
+            f"decided labels {', '.join(excerpt(v) for v in unknown[:5])} are not classes of "
             f"'{spec.target}' ({known}) in {shown}"
         )
         return [spec_doc.problem(("predictions", "prediction_column"), message)]
@@ -995,7 +1106,7 @@ def load_predictions_data(spec: ModelSpec, spec_doc: Document, root: Path, at: D
     reference = empty
     if spec.data is not None and spec.data.reference:
         ref_file, ref_local = _resolve("reference", spec.data.reference, root, spec_doc, at)
-        ref_frame = read_table(ref_local, ref_file.path)
+        ref_frame = read_table(ref_local, ref_file.path, columns=spec.dataset.columns)
         missing = [
             _missing_column(spec_doc, ("features", kind, i), name, ref_frame, ref_file.path)
             for kind in ("numeric", "categorical")

@@ -127,7 +127,7 @@ def version_rows(
     The held-out rows are known for a split file only (a holdout file is named by md5 alone).
     """
     local = training_file(held, root, commit, at, scratch)
-    frame = prepare_columns(read_table(local, held.train_path), spec)
+    frame = prepare_columns(read_table(local, held.train_path, columns=spec.dataset.columns), spec)
     if held.layout == "split":
         return split(frame, spec, held.split)
     return frame, None

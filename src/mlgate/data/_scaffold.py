@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -55,6 +56,20 @@ PERFORMANCE = {
     # - metric: mae                  # in the target's unit: set a bound that fits your data
     #   max: 1000""",
 }
+PREDICTIONS_PERFORMANCE = {
+    "score": """\
+    - metric: roc_auc                # area under the ROC curve of the score
+      min: 0.70
+    - metric: balanced_accuracy      # the decisions (score >= threshold)
+      min: 0.60""",
+    "classification": """\
+    - metric: balanced_accuracy      # mean recall over the classes of the decided labels
+      min: 0.60""",
+    "regression": """\
+    - metric: r2                     # share of the outcome's variance the predictions explain
+      min: 0.5""",
+}
+"""An audit's performance rules: no ``max_regression`` (predictions made elsewhere have no champion)."""
 FAIRNESS = {
     "classification": """\
   # fairness:
@@ -185,6 +200,45 @@ def infer_task(column: Any) -> str:
 
 TEXT_MIN_WORDS = 3.0
 """A column of distinct values averaging more words than this is free text; fewer: an id."""
+ID_NAME = re.compile(
+    r"^(id|_id|uuid|guid|key|idx|index|row|rownum|row_?num(ber)?|row_?id|record_?id|unnamed: ?\d+|)$"
+    r"|(^|[_ .-])(id|uuid|guid|idx|key)$|[a-z0-9]Id$|(^|[_ .-])no$",
+    re.IGNORECASE,
+)
+"""Names that say "identifier": ``id``, ``customer_id``, ``customerId``, ``uuid``, ``index``, ``row_number``,
+pandas' ``Unnamed: 0`` (a saved index). ``id score`` or ``idle_time`` do not match."""
+
+
+class IdReason(StrEnum):
+    """Why a column is left out of the features as an identifier."""
+
+    DISTINCT_TEXT = "a distinct short value in every row"
+    NAMED_ID = "named like an id, a distinct integer in every row"
+    ROW_NUMBER = "consecutive distinct integers: a row number"
+
+
+def id_reason(name: str, values: Any) -> IdReason | None:
+    """Why a numeric column is an identifier rather than a feature, else None.
+
+    An identifier is an integer column with a distinct value in every row (of at least
+    TEXT_MIN_ROWS) that is either named like one (:data:`ID_NAME`) or counts the rows
+    (consecutive integers, in any order: ``max - min + 1 == rows``). A real measurement that is
+    distinct per row (an income in cents, a timestamp) is not consecutive, and an integer named
+    ``*_id`` that repeats (a store, a product) is a grouping, not a row key: both are kept.
+    Floats are kept: a float column is a measurement even when each row's value differs.
+    """
+    import pandas as pd
+
+    if not pd.api.types.is_integer_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    present = values.dropna()
+    if len(present) < TEXT_MIN_ROWS or len(present) != len(values) or present.nunique() != len(present):
+        return None
+    if ID_NAME.search(name.strip()):
+        return IdReason.NAMED_ID
+    if int(present.max()) - int(present.min()) + 1 == len(present):
+        return IdReason.ROW_NUMBER
+    return None
 
 
 @dataclass
@@ -194,7 +248,7 @@ class Columns:
     numeric: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)  # a distinct short value per row: left out
+    ids: dict[str, IdReason] = field(default_factory=dict)  # identifiers, left out, and why
 
 
 def split_features(frame: Any, target: str) -> Columns:
@@ -202,7 +256,8 @@ def split_features(frame: Any, target: str) -> Columns:
 
     A non-numeric column with a distinct value in every row (of at least TEXT_MIN_ROWS) is never
     a category (validation refuses that): it is text when its values average more than
-    :data:`TEXT_MIN_WORDS` words, else an id, left out of the features.
+    :data:`TEXT_MIN_WORDS` words, else an id, left out of the features. A numeric column is an id
+    when :func:`id_reason` says so.
     """
     import pandas as pd
 
@@ -212,12 +267,19 @@ def split_features(frame: Any, target: str) -> Columns:
             continue
         values = frame[column]
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            found.numeric.append(str(column))
+            reason = id_reason(str(column), values)
+            if reason is None:
+                found.numeric.append(str(column))
+            else:
+                found.ids[str(column)] = reason
             continue
         present = values.dropna().astype(str)
         if len(present) >= TEXT_MIN_ROWS and present.nunique() == len(present):
             words = present.str.split().str.len().mean()
-            (found.text if words > TEXT_MIN_WORDS else found.ids).append(str(column))
+            if words > TEXT_MIN_WORDS:
+                found.text.append(str(column))
+            else:
+                found.ids[str(column)] = IdReason.DISTINCT_TEXT
         else:
             found.categorical.append(str(column))
     return found
@@ -243,7 +305,12 @@ class _Plan:
     conflicts: list[str] = field(default_factory=list)  # what is in the way besides existing files
 
 
-def _policies(task: str, approvers: tuple[str, ...]) -> dict[str, str]:
+def _policies(task: str, approvers: tuple[str, ...], audit: str | None = None) -> dict[str, str]:
+    """base.yaml, and default.yaml (trained models) or, for an audit, predictions.yaml.
+
+    ``audit`` says what the predictions are: ``"score"`` (a probability and a threshold),
+    else the task of decided labels or values.
+    """
     if approvers:
         users = ", ".join(_scalar(a.removeprefix("@")) for a in approvers)
         production = (
@@ -275,6 +342,11 @@ def _policies(task: str, approvers: tuple[str, ...]) -> dict[str, str]:
             "#     users: [your-github-login]"
         )
     base = Template(_template("base.yaml.tmpl")).substitute(production_approvals=production, governance=governance)
+    if audit:
+        predictions = Template(_template("predictions.yaml.tmpl")).substitute(
+            task=task, performance=PREDICTIONS_PERFORMANCE[audit], fairness=FAIRNESS[task]
+        )
+        return {"policies/base.yaml": base, "policies/predictions.yaml": predictions}
     default = Template(_template("default.yaml.tmpl")).substitute(
         task=task,
         performance=PERFORMANCE[task],
@@ -353,6 +425,7 @@ def _model_files(
         categorical=", ".join(map(_scalar, categorical)),
         text=f"\n  text: [{', '.join(map(_scalar, columns.text))}]" if columns.text else "",
         sensitive_hint=hint,
+        left_out="".join(f"\n# left out, {why}: {_scalar(column)}" for column, why in columns.ids.items()),
     )
     section = f"{name}:\n" + "".join(f"  {k}: {v}\n" for k, v in params.items())
     comment = "# Estimator params per model (shown by `dvc params diff`); the spec names the class.\n"
@@ -366,11 +439,98 @@ def _model_files(
         plan.create["params.yaml"] = comment + section
     kinds = f"{len(numeric)} numeric, {len(categorical)} categorical and {len(columns.text)} text feature(s)"
     notes = [f"{name}: {task} of {target!r}, {kinds}"]
-    if columns.ids:
-        notes.append(f"left out as ids (a distinct short value in every row): {', '.join(columns.ids)}")
+    notes += _left_out_notes(columns)
     if protected:
         notes.append(f"columns that look protected ({', '.join(protected)}): consider sensitive_features in the spec")
     return task, notes
+
+
+@dataclass(frozen=True)
+class Audit:
+    """``mlgate init --score-column`` / ``--prediction-column``: the data file holds predictions made elsewhere."""
+
+    score_column: str | None = None
+    prediction_column: str | None = None
+    threshold: float = 0.5
+
+    @property
+    def column(self) -> str:
+        """The column holding the predictions."""
+        return self.score_column or self.prediction_column or ""
+
+    def kind(self, task: str) -> str:
+        """The key of :data:`PREDICTIONS_PERFORMANCE`: ``score``, else the task."""
+        return "score" if self.score_column else task
+
+
+def _predictions_files(
+    root: Path, name: str, data: str, target: str, task: str | None, audit: Audit, plan: _Plan
+) -> tuple[str, list[str]]:
+    """Add a predictions spec (an audit of ``data``) to ``plan``; return the task and notes."""
+    import pandas as pd
+
+    frame = read_table(root / data, data)
+    for option, column in (
+        ("--target", target),
+        ("--score-column", audit.score_column),
+        ("--prediction-column", audit.prediction_column),
+    ):
+        if column is not None and column not in frame.columns:
+            raise InvalidInput(
+                f"{option} {column!r} is not a column of {data}", hint=f"columns: {', '.join(map(str, frame.columns))}"
+            )
+    if audit.column == target:
+        raise InvalidInput(f"the predictions column {target!r} is also --target: name the true outcome's column")
+    if audit.score_column:
+        if task == "regression":
+            raise InvalidInput("--score-column is a class probability: audit a regression with --prediction-column")
+        task = "classification"
+    task = task or infer_task(frame[target])
+    columns = split_features(frame.drop(columns=[audit.column]), target)
+    protected = [c for c in columns.numeric + columns.categorical + columns.text if PROTECTED.match(c)]
+    if audit.score_column:
+        decision = f"  score_column: {_scalar(audit.score_column)}\n  # a score at or above it decides positive_label\n"
+        decision += f"  threshold: {audit.threshold}"
+    else:
+        decision = f"  prediction_column: {_scalar(audit.prediction_column or '')}"
+    labels = sorted(frame[target].dropna().unique().tolist()) if task == "classification" else []
+    positive = ""
+    if len(labels) == 2:  # the larger label is mlgate's default too: written out, so it can be checked
+        value = labels[-1]
+        shown = str(value) if pd.api.types.is_number(value) else _scalar(str(value))
+        positive = "# the favourable outcome binary metrics are about (the larger label: check it)\n"
+        positive += f"positive_label: {shown}\n"
+    owner = _scalar(_git_owner(root))
+    plan.create[f"models/{name}/model.yaml"] = Template(_template("predictions-model.yaml.tmpl")).substitute(
+        name=name,
+        data=_scalar(data),
+        target=_scalar(target),
+        task=task,
+        owner=owner,
+        description=_scalar(f"Audit of the predictions of {target} in {data} (say whose, and what they decide)."),
+        decision=decision,
+        positive_label=positive,
+        numeric=", ".join(map(_scalar, columns.numeric)),
+        categorical=", ".join(map(_scalar, columns.categorical)),
+        text=f"\n  text: [{', '.join(map(_scalar, columns.text))}]" if columns.text else "",
+        sensitive_hint=f"\n# Columns here that look like one: {', '.join(protected)}." if protected else "",
+        left_out="".join(f"\n# left out, {why}: {_scalar(column)}" for column, why in columns.ids.items()),
+    )
+    notes = [f"{name}: audit of {task} predictions ({audit.column}) of {target!r}, policy policies/predictions.yaml"]
+    notes += _left_out_notes(columns)
+    if protected:
+        notes.append(f"columns that look protected ({', '.join(protected)}): consider sensitive_features in the spec")
+    return task, notes
+
+
+def _left_out_notes(columns: Columns) -> list[str]:
+    """One note per reason a column was left out as an id, naming the columns."""
+    notes = []
+    for reason in IdReason:
+        named = [column for column, why in columns.ids.items() if why is reason]
+        if named:
+            notes.append(f"left out as ids ({reason}): {', '.join(named)}")
+    return notes
 
 
 def init_repo(
@@ -382,8 +542,13 @@ def init_repo(
     task: str | None = None,
     approvers: tuple[str, ...] = (),
     actions: str = ACTIONS,
+    audit: Audit | None = None,
 ) -> InitResult:
-    """Scaffold a governed repo in ``root``; raise InvalidInput (nothing written) on a conflict."""
+    """Scaffold a governed repo in ``root``; raise InvalidInput (nothing written) on a conflict.
+
+    With ``audit`` the data file holds predictions made elsewhere: the spec is a predictions spec
+    judged by ``policies/predictions.yaml`` instead of a model trained by ``policies/default.yaml``.
+    """
     root = root.resolve()
     if not root.is_dir():
         raise InvalidInput(f"{root} is not a folder")
@@ -391,6 +556,10 @@ def init_repo(
         raise InvalidInput("--model and --target need --data (the CSV the model learns from)")
     if data and not target:
         raise InvalidInput("--data needs --target (the column to predict)")
+    if audit and not data:
+        raise InvalidInput("--score-column and --prediction-column need --data (the predictions file)")
+    if audit and audit.score_column and audit.prediction_column:
+        raise InvalidInput("give one of --score-column (a probability) and --prediction-column (a decided label)")
     result = InitResult(root=root)
     plan = _Plan()
     rel_data = None
@@ -409,10 +578,14 @@ def init_repo(
             raise InvalidInput(f"model name {name!r} must match {NAME_PATTERN} (lower case, digits, - and _)")
         assert target is not None
         result.model = name
-        result.task, result.notes = _model_files(root, name, rel_data, target, task, plan)
+        if audit:
+            result.task, result.notes = _predictions_files(root, name, rel_data, target, task, audit, plan)
+        else:
+            result.task, result.notes = _model_files(root, name, rel_data, target, task, plan)
     else:
         plan.create["models/.gitkeep"] = ""
-    plan.create |= _policies(result.task or task or "classification", approvers)
+    final_task = result.task or task or "classification"
+    plan.create |= _policies(final_task, approvers, audit.kind(final_task) if audit else None)
     plan.create |= _workflows(actions)
     plan.create[".github/CODEOWNERS"] = _codeowners(approvers)
     gitignore = root / ".gitignore"

@@ -20,7 +20,7 @@ from mlgate.config import (
     model_names,
     no_champion_stage,
 )
-from mlgate.data._dvc import load_model_data, load_predictions_data
+from mlgate.data._dvc import load_model_data, load_predictions_data, stage_upstream
 from mlgate.exceptions import Problem, SpecError
 
 
@@ -78,6 +78,12 @@ def validate_repo(root: Path, *, check_data: bool = True) -> ValidationReport:
             if context.policy.policy.promotion.champion_stage is None:
                 message = f"model '{name}': {no_champion_stage(context.policy.file)}"
                 report.warnings.append(Problem(context.policy.file, 0, 0, ("promotion", "order"), message))
+            stage = context.spec.train.dvc_stage if context.spec.train is not None else None
+            if stage is not None:  # the stage must be one DVC knows, before any job tries to run it
+                try:
+                    stage_upstream(root, stage)
+                except LookupError as err:
+                    report.problems.append(context.spec_doc.problem(("train", "dvc_stage"), str(err)))
             if check_data and context.spec.is_predictions:
                 load_predictions_data(context.spec, context.spec_doc, root)
             elif check_data:

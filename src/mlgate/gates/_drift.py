@@ -88,6 +88,7 @@ from numpy.typing import NDArray
 from scipy import special, stats
 
 from mlgate.config import TEXT_TOKEN_PATTERN, DriftSettings
+from mlgate.exceptions import excerpt
 from mlgate.gates import Measurement
 
 MAX_UNSEEN_LISTED = 20
@@ -225,7 +226,7 @@ def drift_measurement(
             return Measurement.failed("no text features to measure the out-of-vocabulary rate on", details)
         worst = max(texts, key=lambda f: f.oov_rate or 0.0)
         value = float(worst.oov_rate or 0.0)
-        listed = ", ".join(repr(w) for w in worst.unseen_categories[:5])
+        listed = ", ".join(excerpt(w) for w in worst.unseen_categories[:5])
         text = (
             f"max out-of-vocabulary rate {value:.3g} on '{worst.feature}': share of its current words the "
             f"reference ({worst.reference_vocabulary} words) never used" + (f", e.g. {listed}" if listed else "")

@@ -32,7 +32,7 @@ from mlgate.config import ModelContext, ModelSpec, PolicySource, load, load_mode
 from mlgate.config import parse_model as parse
 from mlgate.data import DataAt, dvc_record
 from mlgate.exceptions import GitError, InvalidInput
-from mlgate.git import blobs, raw_diff, resolve_commit, tree_entries, work_tree_changes, write_blobs
+from mlgate.git import blobs, raw_diff, resolve_commit, tree_entries, unknown_ref, work_tree_changes, write_blobs
 
 # Top-level spec keys that judge a model (``data`` is split below: part of it trains, part judges).
 JUDGING_KEYS = ("task", "target", "positive_label", "sensitive_features", "policy", "monitoring", "predictions")
@@ -198,6 +198,9 @@ def materialise(repo: Path, ref: str, into: Path) -> BaseTree:
     try:
         commit = resolve_commit(repo, ref)
     except GitError as err:
+        missing = unknown_ref(repo, ref)
+        if missing is not None:
+            raise missing from err
         raise InvalidInput(
             f"base ref '{ref}' is not a commit in {repo}",
             hint="fetch the base branch (actions/checkout with fetch-depth: 0)",

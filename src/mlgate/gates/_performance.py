@@ -35,27 +35,27 @@ def _of_class(metric: str, label: Any, by_class: ByClass | None) -> tuple[float,
 def absolute(
     metric: str,
     metrics: dict[str, float],
+    rows: str = "the holdout set",
     missing: str = "",
     *,
     label: Any = None,
     by_class: ByClass | None = None,
 ) -> Measurement:
-    """The challenger's holdout value of ``metric``; ``missing``: why it is not computed, if it is not.
+    """The challenger's value of ``metric`` on ``rows`` (what they are: a predictions audit's are all its file's).
 
-    ``label`` (a rule's ``class:``): the metric of that one class, from ``by_class``.
+    ``missing``: why it is not computed, if it is not. ``label`` (a rule's ``class:``): the metric
+    of that one class, from ``by_class``.
     """
     if label is not None:
         found = _of_class(metric, label, by_class)
         if isinstance(found, str):
             return Measurement.failed(found)
         value, what = found
-        return Measurement(
-            value=value, explanation=f"{what} = {value:.4g} on the holdout set", details={"class": label}
-        )
+        return Measurement(value=value, explanation=f"{what} = {value:.4g} on {rows}", details={"class": label})
     if metric not in metrics:
         return Measurement.failed(missing or f"{metric} was not computed for this model")
     value = metrics[metric]
-    return Measurement(value=value, explanation=f"{metric} = {value:.4g} on the holdout set")
+    return Measurement(value=value, explanation=f"{metric} = {value:.4g} on {rows}")
 
 
 def regression(

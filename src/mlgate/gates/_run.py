@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ from numpy.typing import NDArray
 from mlgate import __version__, jsonout
 from mlgate.config import (
     GATE_FAMILIES,
+    MISSING,
     PARAMS_FILE,
+    WORKSPACE,
     DocumentationRule,
     DriftRule,
     FairnessRule,
@@ -33,8 +35,12 @@ from mlgate.config import (
     PerformanceRule,
     Workspace,
     canonical_hash,
+    changed_params,
+    compare,
+    dvc_targets,
     incomplete_reason,
     load,
+    metrics_diff,
     no_champion_stage,
     rule_id,
 )
@@ -65,10 +71,13 @@ from mlgate.gates._adapter import adapt, decide, own_columns
 from mlgate.gates._judging import Judged, judge_model
 from mlgate.gates._metrics import (
     Confusion,
+    ScoreCounts,
+    average_precision,
     classification_metrics,
     per_class_metrics,
     positive_label,
     regression_metrics,
+    roc_auc,
 )
 from mlgate.gates._performance import ByClass
 from mlgate.gates._verdict import RuleResult, RuleStatus, Verdict, judge
@@ -94,6 +103,8 @@ class Scored:
     proba: NDArray[Any] | None = None
     classes: list[Any] | None = None
     by_class: ByClass | None = None  # per-class precision/recall/F1; None: from ``predicted`` when asked
+    not_measured: dict[str, str] = field(default_factory=dict)
+    """metric → why it is not measured here (a rule on it is ``skipped`` with that reason)."""
 
 
 def model_columns(spec: ModelSpec, holdout: pd.DataFrame, features: list[tuple[str, str]] | None) -> pd.DataFrame:
@@ -122,6 +133,8 @@ def _score(model: Any, ctx: ModelContext, data: ModelData, features: list[tuple[
     return Scored(regression_metrics(y, predicted), predicted)
 
 
+PROBABILITY_METRICS = ("log_loss", "brier")
+"""Metrics that read a score as a probability: measured on a predictions file's score only within [0, 1]."""
 PREDICTIONS_NO_CHAMPION = (
     "predictions made elsewhere have no registered champion to compare with: relative rules do not apply"
 )
@@ -134,9 +147,11 @@ NEEDS_FEATURES = frozenset({"duplicate_rows", "conflicting_labels"})
 def score_predictions(spec: ModelSpec, frame: pd.DataFrame) -> Scored:
     """:class:`Scored` from a predictions file: what a model's scoring would give the gates.
 
-    A score column gives the probabilities ``[1 - s, s]`` (``s`` that of ``positive_label``) and
-    the decisions ``s >= threshold``; a prediction column gives the decided labels only (no
-    probabilities: the metrics that need scores are not computed).
+    A score column gives the decisions ``s >= threshold`` (in the score's own units) and the
+    columns ``[1 - s, s]`` (``s`` that of ``positive_label``). A score on any scale ranks rows, so
+    ROC AUC and PR AUC hold; log loss and Brier read it as a probability, so they are measured only
+    when every score is in [0, 1] (else :attr:`Scored.not_measured` says why). A prediction column
+    gives the decided labels only (no scores: the metrics that need them are not computed).
     """
     predictions = spec.predictions
     assert predictions is not None
@@ -150,10 +165,21 @@ def score_predictions(spec: ModelSpec, frame: pd.DataFrame) -> Scored:
     other = next(c for c in classes if c != pos)
     proba = np.empty((len(score), 2))
     proba[:, classes.index(pos)] = score
-    proba[:, classes.index(other)] = 1.0 - score
+    proba[:, classes.index(other)] = 1.0 - score  # read only as a probability, i.e. when the score is one
     chosen = np.where(score >= float(predictions.threshold or 0.0), classes.index(pos), classes.index(other))
     decided = np.asarray(classes)[chosen]
-    return Scored(classification_metrics(y, proba, classes, pos, decided), decided, proba, classes)
+    low, high = (float(score.min()), float(score.max())) if len(score) else (0.0, 1.0)
+    if low >= 0.0 and high <= 1.0:
+        return Scored(classification_metrics(y, proba, classes, pos, decided), decided, proba, classes)
+    measured = classification_metrics(y, None, classes, pos, decided)
+    table = ScoreCounts.of(y == pos, score)
+    measured |= {"roc_auc": roc_auc(table), "pr_auc": average_precision(table)}
+    why = (
+        f"needs probabilities in [0, 1]; score_column '{predictions.score_column}' ranges from {low:g} to {high:g} "
+        "(ROC AUC and PR AUC, which need only the ranking, are measured)"
+    )
+    unmeasured = {metric: f"{metric} {why}" for metric in PROBABILITY_METRICS}
+    return Scored(measured, decided, proba, classes, not_measured=unmeasured)
 
 
 def _load(
@@ -171,7 +197,7 @@ def _load(
         mv.version,
         trust.formats if trust else (),
         ctx.policy.file,
-        ctx.estimator_modules,
+        ctx.skops_trusted,
         expected=expected or mv.tags.get(ARTIFACT_DIGEST_TAG),
         expected_from=source,
     )
@@ -251,14 +277,26 @@ class Evaluation:
         self._groups: dict[str, pd.Series] = {}
         self._integrity: integrity.IntegrityData | None = None
 
+    @property
+    def rows_said(self) -> str:
+        """What the evaluated rows are, as explanations name them: a held-out split, or a whole audited file."""
+        predictions = self.ctx.spec.predictions
+        if predictions is None:
+            return "the holdout set"
+        return f"the {len(self.data.holdout)} audit rows (all rows of {predictions.path})"
+
     # -- performance
     def performance(self, rule: PerformanceRule) -> Measurement | Skip:
         """The rule's holdout metric, or its worsening against the champion (skipped if none)."""
         label = rule.class_
+        if rule.metric in self.scored.not_measured:
+            return Skip(self.scored.not_measured[rule.metric])
         if rule.comparison != "max_regression":
             why = performance.not_computed(rule.metric, self.ctx.spec.task)
             by_class = self._by_class(self.scored) if label is not None else None
-            return performance.absolute(rule.metric, self.scored.metrics, why, label=label, by_class=by_class)
+            return performance.absolute(
+                rule.metric, self.scored.metrics, self.rows_said, why, label=label, by_class=by_class
+            )
         if self.champion_skip:
             return Skip(self.champion_skip)
         if self.champion is None:
@@ -405,6 +443,8 @@ class Evaluation:
             target=spec.target_column,
             signature=self.signature,
         )
+        if spec.predictions is not None:  # no training rows: every row is the audited file's
+            self._integrity.scope = f"all rows of {spec.predictions.path}"
         return self._integrity
 
     def _integrity_problem(self, rule: IntegrityRule) -> Measurement | Skip | None:
@@ -684,7 +724,14 @@ def _base_model(
 
 
 def _params_evidence(root: Path, ctx: ModelContext, base: str, scratch: Path) -> dict[str, Any]:
-    """The model's params.yaml section, head against ``base`` (read from git, parsed as governed YAML)."""
+    """The model's params.yaml section, head against ``base`` (read from git, parsed as governed YAML).
+
+    A model trained by a DVC stage: the params that stage and its upstream stages track instead,
+    and the ``metrics:`` files of the stage and of the stages downstream of it (:func:`_pipeline_evidence`).
+    """
+    targets = dvc_targets(ctx.spec, ctx.spec_doc.data)
+    if targets:
+        return _pipeline_evidence(root, targets, base)
     out: dict[str, Any] = {"file": PARAMS_FILE, "section": ctx.name, "base": base}
     text = show(root, base, PARAMS_FILE)
     section = None
@@ -698,6 +745,40 @@ def _params_evidence(root: Path, ctx: ModelContext, base: str, scratch: Path) ->
         found = doc.get(ctx.name) if isinstance(doc, dict) else None
         section = found if isinstance(found, dict) else None
     return out | {"new": section is None, "changes": evidence.params_diff(section, ctx.params)}
+
+
+def _pipeline_evidence(root: Path, targets: list[str], base: str) -> dict[str, Any]:
+    """``dvc params diff`` and ``dvc metrics diff`` of a DVC-stage model: the workspace against ``base``.
+
+    Params: every key the target stages and their upstream stages track, at either side (dotted
+    keys per params file; ``added``/``removed``/``modified``), read by DVC's loader. Metrics: the
+    ``metrics:`` files of the targets and of their downstream stages (``evaluate``), every value,
+    as the workspace holds them after ``dvc repro`` against the base commit's.
+    """
+    out: dict[str, Any] = {"file": "dvc.yaml", "section": ", ".join(targets), "base": base}
+    try:
+        old, new = compare(root, base, WORKSPACE, targets)
+    except InvalidInput as err:  # informational: say why, the gates do not depend on it
+        return out | {"error": str(err).splitlines()[0]}
+    changes = [
+        {
+            "param": key,
+            "path": file,
+            "base": None if was is MISSING else was,
+            "head": None if now is MISSING else now,
+            "change": "added" if was is MISSING else ("removed" if now is MISSING else "modified"),
+        }
+        for file, key, was, now in changed_params(old, new)
+    ]
+    files = sorted(set(old.metrics_files()) | set(new.metrics_files()))
+    rows, errors = metrics_diff(root, base, files)
+    stages = [name for name in new.stages if name not in targets]
+    return out | {
+        "dvc": {"targets": targets, "upstream": sorted(stages), "downstream": sorted(new.downstream)},
+        "new": not old.stages,
+        "changes": changes,
+        "metrics": {"files": files, "rows": [r.as_dict() for r in rows], "errors": errors},
+    }
 
 
 def _evidence(
@@ -814,7 +895,11 @@ def run_gates(
             raise InvalidInput(f"--engine {chosen!r}: expected one of {', '.join(spark_gates.ENGINES)}")
         if chosen == "spark":
             if ctx.spec.is_predictions:
-                raise InvalidInput(f"'{name}' is a predictions spec: --engine spark gates registered models only")
+                # the audit reads one CSV in memory; a second engine would be a second reading of predictions.*
+                raise InvalidInput(
+                    f"'{name}' is a predictions spec (its 'predictions:' audits a file): "
+                    "--engine spark gates registered models only; gate it with --engine pandas"
+                )
             on_spark = _SparkRun(ws, judged, required, stage, Path(tmp), progress, with_evidence, expected_digest)
             verdict = on_spark.gate(version, spark_master, start)
             if attach:
@@ -919,7 +1004,7 @@ class _SparkRun:
         progress(f"scored v{mv.version} on {scored.rows} holdout rows with Spark")
         champion = self._champion(mv.version, evaluated, data)
         at_loaded = time.perf_counter()
-        as_scored = Scored(scored.metrics, np.empty(0), None, scored.classes or None, scored.by_class)
+        as_scored = Scored(scored.metrics, np.empty(0), None, scored.classes or None, by_class=scored.by_class)
         evaluation = SparkEvaluation(
             ctx, frames, model, as_scored, champion.scored, loaded.signature, champion.skip, data, scored
         )
@@ -965,7 +1050,7 @@ class _SparkRun:
             _Holder(holder),
             trust.formats if trust else (),
             ctx.policy.file,
-            ctx.estimator_modules,
+            ctx.skops_trusted,
             expected=expected,
             expected_from=source,
         )
@@ -995,7 +1080,7 @@ class _SparkRun:
             mv, mv.tags.get(ARTIFACT_DIGEST_TAG), f"its registration ({ARTIFACT_DIGEST_TAG})", data
         )
         scored.release()
-        as_scored = Scored(scored.metrics, np.empty(0), None, scored.classes or None, scored.by_class)
+        as_scored = Scored(scored.metrics, np.empty(0), None, scored.classes or None, by_class=scored.by_class)
         return Champion((number, as_scored), holder=number)
 
 

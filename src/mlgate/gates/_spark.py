@@ -262,7 +262,7 @@ def score(
         rows,
         model_folder=folder,
         classifier=classification,
-        trusted_modules=ctx.estimator_modules,
+        trusted_modules=ctx.skops_trusted,
         finish=finish,
         schema=pa.schema(schema_fields),
         scratch=scratch,

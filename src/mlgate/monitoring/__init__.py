@@ -18,7 +18,17 @@ from mlgate._lazy import lazy_surface
 if TYPE_CHECKING:
     from mlgate.monitoring._alerts import IssueAction, IssueSync, figures, github_login, review_issues, sync_issue
     from mlgate.monitoring._command import MonitorOutcome, custody_alert, monitor
-    from mlgate.monitoring._estimate import METHOD, TOLERANCE, Estimate, estimate, expected_accuracy, expected_roc_auc
+    from mlgate.monitoring._estimate import (
+        METHOD,
+        NOT_CALIBRATED,
+        TOLERANCE,
+        Calibration,
+        Estimate,
+        calibration,
+        estimate,
+        expected_accuracy,
+        expected_roc_auc,
+    )
     from mlgate.monitoring._labels import LABEL, Labelled
     from mlgate.monitoring._measure import Measurements, Subject
     from mlgate.monitoring._pushdown import PushedAudit, PushedMeasurements
@@ -35,9 +45,11 @@ __all__ = [
     "AT",
     "LABEL",
     "METHOD",
+    "NOT_CALIBRATED",
     "SCHEMA",
     "SCORE",
     "TOLERANCE",
+    "Calibration",
     "Estimate",
     "IssueAction",
     "IssueSync",
@@ -55,6 +67,7 @@ __all__ = [
     "Traffic",
     "Window",
     "branch_name",
+    "calibration",
     "custody_alert",
     "due",
     "duration",
@@ -77,12 +90,14 @@ __all__ = [
 # public name -> its private module (`module:name`, or the module itself)
 _LAZY: dict[str, str] = {
     "AT": "_sources:AT",
+    "Calibration": "_estimate:Calibration",
     "Estimate": "_estimate:Estimate",
     "IssueAction": "_alerts:IssueAction",
     "IssueSync": "_alerts:IssueSync",
     "LABEL": "_labels:LABEL",
     "Labelled": "_labels:Labelled",
     "METHOD": "_estimate:METHOD",
+    "NOT_CALIBRATED": "_estimate:NOT_CALIBRATED",
     "Measurements": "_measure:Measurements",
     "MonitorOutcome": "_command:MonitorOutcome",
     "MonitoringResult": "_run:MonitoringResult",
@@ -103,6 +118,7 @@ _LAZY: dict[str, str] = {
     "custody_alert": "_command:custody_alert",
     "due": "_schedule:due",
     "duration": "_window:duration",
+    "calibration": "_estimate:calibration",
     "estimate": "_estimate:estimate",
     "expected_accuracy": "_estimate:expected_accuracy",
     "expected_roc_auc": "_estimate:expected_roc_auc",

@@ -14,16 +14,19 @@ out: an outage of MLflow must not silence a breach.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
 from mlgate.config import ModelContext, Workspace, load_model_context
-from mlgate.exceptions import InvalidInput, MlgateError
+from mlgate.exceptions import InvalidInput, MlgateError, excerpt
 from mlgate.github import GitHub
 from mlgate.monitoring._alerts import IssueSync, ReviewIssue, review_issues, sync_custody_issue, sync_issue
 from mlgate.monitoring._retrain import RetrainResult, propose
@@ -111,12 +114,14 @@ def monitor(
     history = _history(registry, name, stage, outcome) if (markdown or html or alert) else []
     report_markdown = None
     if markdown or html or alert:
-        report_markdown = render_monitoring_markdown(verdict, history, root=root)
+        with _verdict_file_problem(from_verdict):
+            report_markdown = render_monitoring_markdown(verdict, history, root=root)
+            page = render_monitoring_html(verdict, history, root=root) if html else None
         if markdown:
             _write(markdown, report_markdown)
             outcome.reports["markdown"] = str(markdown)
-        if html:
-            _write(html, render_monitoring_html(verdict, history, root=root))
+        if html and page is not None:
+            _write(html, page)
             outcome.reports["html"] = str(html)
     if not (alert or propose_retrain):
         return outcome
@@ -161,6 +166,27 @@ def _read_verdict(path: Path, name: str, stage: str) -> dict[str, Any]:
             f"not {name}@{stage}"
         )
     return {k: v for k, v in verdict.items() if k != "actions"}  # what followed last time is not this run's
+
+
+@contextlib.contextmanager
+def _verdict_file_problem(path: Path | None) -> Iterator[None]:
+    """A verdict read from ``path`` that the reports cannot render is bad input (exit 2), not a crash.
+
+    :func:`_read_verdict` checks the schema, model and stage; a file with those right but edited or
+    cut short (a feature without ``unseen_count``, a rule without ``status``) fails only where the
+    templates read the missing field, so that failure is turned into the file's problem here.
+    """
+    if path is None:
+        yield
+        return
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ValueError, jinja2.TemplateError) as err:
+        raise InvalidInput(
+            f"--from-verdict {path}: an incomplete or altered monitoring verdict "
+            f"({type(err).__name__}: {excerpt(str(err))})",
+            hint="pass the file an earlier `mlgate monitor --json FILE` of this run wrote, unedited",
+        ) from None
 
 
 def _history(registry: Registry, name: str, stage: str, outcome: MonitorOutcome) -> list[dict[str, Any]]:

@@ -20,15 +20,16 @@ fraction nor which rows are duplicates, and it is left out of the tables the ver
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from mlgate.config import BY_NAME, DriftSettings, Features, names
+from mlgate.exceptions import excerpt
 from mlgate.gates import FeatureDrift, Measurement, Skip, classification_metrics, drift, integrity, regression_metrics
-from mlgate.monitoring._estimate import Estimate, estimate
+from mlgate.monitoring._estimate import NOT_CALIBRATED, Calibration, Estimate, estimate
 from mlgate.monitoring._labels import LABEL, Labelled
 from mlgate.monitoring._sources import SCORE, Traffic, probability_column
 from mlgate.outcome import Failed
@@ -49,6 +50,7 @@ class Subject:
     threshold: float  # decides the positive class (the spec's decision.threshold, else 0.5)
     features: Features
     signature: list[tuple[str, str]]
+    calibration: Calibration = field(default=NOT_CALIBRATED)  # CBPE's map of scores to probabilities
 
     @property
     def binary(self) -> bool:
@@ -313,7 +315,8 @@ class Measurements:
         y = frame[LABEL].map(lambda v: by_text.get(_text(v)))
         if y.isna().any():
             bad = frame[LABEL][y.isna()].iloc[0]
-            return Failed(f"outcome {bad!r} is not a class of the model ({', '.join(map(str, subject.classes))})")
+            known = ", ".join(map(str, subject.classes))
+            return Failed(f"outcome {excerpt(bad)} is not a class of the model ({known})")
         pos, other = subject.positive, next(c for c in subject.classes if c != subject.positive)
         proba = np.empty((len(score), 2))
         proba[:, subject.classes.index(pos)] = score
@@ -355,7 +358,7 @@ class Measurements:
             if not self.subject.binary:
                 self._estimate = Skip("confidence-based estimation needs a binary classifier's probabilities")
             else:
-                self._estimate = estimate(self.scores, self.subject.threshold)
+                self._estimate = estimate(self.scores, self.subject.threshold, self.subject.calibration)
             self._estimated = True
         return self._estimate
 
@@ -367,9 +370,10 @@ class Measurements:
         if found is None:
             return Measurement.failed("no production scores in the window")
         value = found.accuracy if metric == "estimated_accuracy" else found.roc_auc
+        calibrated = "scores calibrated on the reference" if found.calibration.applied else "scores as probabilities"
         text = (
-            f"{metric} = {value:.4g} by CBPE on {found.rows} rows "
-            "(assumes calibrated probabilities and no concept drift)"
+            f"{metric} = {value:.4g} by CBPE on {found.rows} rows ({calibrated}; "
+            "assumes they hold in production and no concept drift)"
         )
         return Measurement(value=value, explanation=text)
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate.config import DriftSettings
+from mlgate.exceptions import excerpt
 from mlgate.gates import FeatureDrift, Measurement, Skip, drift
 from mlgate.monitoring._estimate import Estimate
 from mlgate.monitoring._labels import Labelled
@@ -395,7 +396,7 @@ class PushedMeasurements(Measurements):
             explanation = f"no feature column is constant in train ({checked} checked)"
         else:
             shown = ", ".join(
-                f"'{row['column']}' ({'all null' if row['value'] is None else 'always ' + repr(row['value'])})"
+                f"'{row['column']}' ({'all null' if row['value'] is None else 'always ' + excerpt(row['value'])})"
                 for row in constant[:3]
             )
             explanation = f"{len(constant)} of {checked} feature columns are constant in train: {shown}"
@@ -504,13 +505,15 @@ class PushedMeasurements(Measurements):
             if not self.subject.binary:
                 self._estimate = Skip("confidence-based estimation needs a binary classifier's probabilities")
             else:
-                n, _total, right = self._sums()
+                calibrated = self.subject.calibration
+                knots = (calibrated.knots, calibrated.values) if calibrated.applied else None
+                n, _total, right = self.pushed.window.score_sums(self.subject.threshold, knots)
                 if not n:
                     self._estimate = None
                 else:
-                    area, positives, negatives = self.pushed.window.expected_roc_parts()
+                    area, positives, negatives = self.pushed.window.expected_roc_parts(knots)
                     auc = area / (2.0 * positives * negatives) if positives > 0 and negatives > 0 else float("nan")
-                    self._estimate = Estimate(right / n, auc, n)
+                    self._estimate = Estimate(right / n, auc, n, calibrated)
             self._estimated = True
         return self._estimate
 

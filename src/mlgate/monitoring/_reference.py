@@ -41,6 +41,7 @@ class Reference:
     frame: pd.DataFrame  # input drift and data quality compare production with these rows
     scored: pd.DataFrame  # prediction drift compares the version's scores on these rows
     scored_what: str
+    scored_unseen: bool = True  # False: ``scored`` is rows the version trained on (CBPE does not calibrate on them)
 
     def as_dict(self) -> dict[str, Any]:
         """``{"kind", "path", "md5", "rows"}``."""
@@ -64,7 +65,7 @@ def load_reference(ctx: ModelContext, mv: ModelVersion, run_params: dict[str, st
 
 def _named(ctx: ModelContext, rel: str) -> Reference:
     found = resolve_file("reference", rel, ctx.root, ctx.spec_doc, REFERENCE_KEY)
-    frame = read_table(ctx.root / found.path, found.path)
+    frame = read_table(ctx.root / found.path, found.path, columns=ctx.spec.dataset.columns)
     missing = [c for c in ctx.spec.inputs.all if c not in frame.columns]
     if missing:
         message = f"{rel} lacks the model's feature column(s) {', '.join(missing)}"
@@ -84,6 +85,6 @@ def _training(ctx: ModelContext, mv: ModelVersion, run_params: dict[str, str], s
     train, held_out = version_rows(held, ctx.spec, ctx.root, commit, None, scratch)
     train = train.reset_index(drop=True)
     if held_out is None:
-        return Reference("training", held.train_path, held.train_md5, train, train, "the training rows")
+        return Reference("training", held.train_path, held.train_md5, train, train, "the training rows", False)
     what = "the rows the version's split held out (it never trained on them)"
     return Reference("training", held.train_path, held.train_md5, train, held_out.reset_index(drop=True), what)

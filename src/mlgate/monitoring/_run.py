@@ -29,7 +29,7 @@ from mlgate.config import Workspace, load_model_context, refuse_predictions
 from mlgate.data import model_input
 from mlgate.exceptions import ExternalServiceError
 from mlgate.gates import Status, decide
-from mlgate.monitoring._estimate import Estimate
+from mlgate.monitoring._estimate import NOT_CALIBRATED, Calibration, Estimate, calibration
 from mlgate.monitoring._labels import join_label_chunks, join_labels
 from mlgate.monitoring._measure import Measurements, Subject
 from mlgate.monitoring._pushdown import PushedAudit, PushedMeasurements
@@ -130,6 +130,10 @@ def run(
     mark = time.perf_counter()
     threshold = ctx.spec.decision.threshold if ctx.spec.decision is not None else 0.5
     subject = Subject(plan.task, list(plan.classes), plan.positive, threshold, ctx.spec.inputs, list(plan.features))
+    if reference.scored_unseen:
+        subject.calibration = _calibration(subject, reference.scored, reference_scores, ctx.spec.target)
+    elif subject.binary:  # a model's scores on rows it learned are over-confident: a map fitted there is biased
+        subject.calibration = Calibration(False, "the reference scores are the version's own training rows")
     settings = ctx.policy.policy.settings.drift
     measurements: Measurements
     try:
@@ -199,6 +203,17 @@ def _scores(model: Any, plan: Plan, frame: Any) -> tuple[np.ndarray, np.ndarray 
     if len(plan.classes) != 2:
         return np.full(len(x), np.nan), np.asarray(proba, dtype=float)
     return np.asarray(proba, dtype=float)[:, plan.classes.index(plan.positive)], None
+
+
+def _calibration(subject: Subject, scored: Any, scores: np.ndarray, target: str | None) -> Calibration:
+    """CBPE's calibration fitted on the scored reference rows' labels (NannyML's; none without labels)."""
+    if not subject.binary:
+        return NOT_CALIBRATED
+    if target is None or target not in scored.columns:
+        return Calibration(False, f"the reference has no '{target}' column to calibrate the scores on")
+    labels = scored[target]
+    known = labels.notna().to_numpy()
+    return calibration(scores[known], (labels[known] == subject.positive).to_numpy())
 
 
 def _prediction_block(measurements: Measurements) -> dict[str, Any] | None:

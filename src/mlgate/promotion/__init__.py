@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mlgate.promotion import _readiness as readiness
     from mlgate.promotion._check import Check, version_label
     from mlgate.promotion._comment import publish
+    from mlgate.promotion._gto import GtoArtifact, GtoView, StageAssignment, gto_view
     from mlgate.promotion._hooks import EVENT_TYPE, HookFailed, Hooks, change_output
     from mlgate.promotion._plan import (
         ApplyResult,
@@ -45,16 +46,20 @@ __all__ = [
     "Change",
     "ChangeOutcome",
     "Check",
+    "GtoArtifact",
+    "GtoView",
     "HookFailed",
     "Hooks",
     "Plan",
     "Promotion",
     "PullRequest",
+    "StageAssignment",
     "StatusRow",
     "SyncState",
     "apply",
     "change_output",
     "fetch_pull_request",
+    "gto_view",
     "history",
     "make_plan",
     "pin",
@@ -76,6 +81,10 @@ _LAZY: dict[str, str] = {
     "Change": "_plan:Change",
     "ChangeOutcome": "_plan:ChangeOutcome",
     "Check": "_check:Check",
+    "GtoArtifact": "_gto:GtoArtifact",
+    "GtoView": "_gto:GtoView",
+    "StageAssignment": "_gto:StageAssignment",
+    "gto_view": "_gto:gto_view",
     "EVENT_TYPE": "_hooks:EVENT_TYPE",
     "HookFailed": "_hooks:HookFailed",
     "Hooks": "_hooks:Hooks",

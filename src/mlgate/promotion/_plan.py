@@ -70,6 +70,7 @@ from mlgate.git import (
     is_ancestor,
     resolve_commit,
     tree_entries,
+    unknown_ref,
 )
 from mlgate.github import Approval, GitHub, GitHubPeople, People, Review, count_approvals, named_approvers
 from mlgate.promotion import _hooks as deploy_hooks
@@ -606,9 +607,12 @@ def make_plan(
     ``policy_ref`` is the branch the promotion lands on (a PR's base); default: HEAD, the
     commit an apply runs on. Nothing is written to the registry.
     """
-    base = resolve_commit(root, policy_ref or "HEAD") if git_state(root).commit != "unknown" else None
-    if base is None:
+    if git_state(root).commit == "unknown":
         raise InvalidInput(f"{root} is not a git repository with a commit: promotion needs git history")
+    missing = unknown_ref(root, policy_ref) if policy_ref else None
+    if missing is not None:
+        raise missing
+    base = resolve_commit(root, policy_ref or "HEAD")
     plan = Plan(commit=git_state(root).commit, pr=pull.number if pull else None, policy_ref=policy_ref)
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, base, Path(tmp))

@@ -69,6 +69,14 @@ TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 # Whole type names skops may load too: lightgbm keeps its booster's params in an OrderedDict, a
 # plain dict subclass that runs no code when it is built (a prefix would let in all of collections).
 TRUSTED_EXACT_TYPES = ("collections.OrderedDict",)
+# Types no policy may trust by name (training.skops_trusted_types): rebuilt by skops, they run code
+# or reach the system when a model calls them on its input (a FunctionTransformer's func).
+NEVER_TRUSTED_MODULES = frozenset(
+    {"builtins", "os", "posix", "nt", "subprocess", "sys", "importlib", "pickle", "marshal", "shutil", "ctypes",
+     "socket", "runpy", "code", "codeop", "pty", "io", "pathlib", "tempfile", "webbrowser", "antigravity",
+     "multiprocessing", "threading", "signal", "types", "pdb", "shelve", "dbm", "urllib", "http", "ftplib"}
+)  # fmt: skip
+NEVER_TRUSTED_TYPES = frozenset({"operator.methodcaller", "functools.partial", "functools.reduce"})
 # Registry searches: the largest page MLflow serves, and model names per `name IN (...)` filter
 # (a search is a GET: the filter travels in the URL).
 SEARCH_PAGE = 1000
@@ -104,24 +112,41 @@ def is_embedded(uri: str) -> bool:
 
 
 def _is_trusted(name: str, modules: tuple[str, ...], exact: frozenset[str] = frozenset()) -> bool:
-    return name.startswith(TRUSTED_TYPE_PREFIXES + tuple(modules)) or name in TRUSTED_EXACT_TYPES or name in exact
+    """Whether skops may rebuild ``name``; an entry of ``modules`` ending in '.' is a prefix, else a type name."""
+    prefixes = TRUSTED_TYPE_PREFIXES + tuple(m for m in modules if m.endswith("."))
+    named = {m for m in modules if not m.endswith(".")}
+    return name.startswith(prefixes) or name in TRUSTED_EXACT_TYPES or name in exact or name in named
 
 
-def trusted_types(untrusted: list[str], extra: tuple[str, ...] = (), exact: frozenset[str] = frozenset()) -> list[str]:
+def never_trusted(name: str) -> bool:
+    """Whether no policy may trust the type ``name`` (a module of :data:`NEVER_TRUSTED_MODULES` or a listed type)."""
+    return name.split(".")[0] in NEVER_TRUSTED_MODULES or name in NEVER_TRUSTED_TYPES
+
+
+def trusted_types(
+    untrusted: list[str], extra: tuple[str, ...] = (), exact: frozenset[str] = frozenset(), policy: str = ""
+) -> list[str]:
     """Check skops' list of non-default types against mlgate's allow-list.
 
     ``extra``: module prefixes the caller trusts besides sklearn/numpy/scipy — the estimator
     modules of the judged policy (xgboost., lightgbm., ...), never anything read from the model.
+    ``policy``: the judged policy file, named in the refusal with the exact setting that trusts
+    the foreign types (``training.skops_trusted_types``). An entry of ``extra`` without a final
+    '.' is an exact type name (the policy's ``skops_trusted_types``).
     """
     foreign = sorted(t for t in untrusted if not _is_trusted(t, extra, exact))
     if foreign:
-        raise UnsafeModel(
-            f"the model holds types outside mlgate's allow-list: {', '.join(foreign)}",
-            hint=(
-                "use estimators from the allowed modules only; a policy may add a package with "
-                "training: {estimator_modules: [...]} after review"
-            ),
-        )
+        where = f"{policy} on the base branch" if policy else "the model's policy (the spec's `policy:` file)"
+        dangerous = [name for name in foreign if never_trusted(name)]
+        if dangerous:
+            hint = f"{', '.join(dangerous)} can run code when the model is used: no policy can trust it"
+        else:
+            hint = (
+                "skops rebuilds them when it loads the model: if you trust them, add "
+                f"`training: {{skops_trusted_types: [{', '.join(foreign)}]}}` to {where} (a governance change, "
+                'reviewed); a package of your own estimators: `training: {estimator_modules: ["yourpackage."]}`'
+            )
+        raise UnsafeModel(f"the model holds types outside mlgate's allow-list: {', '.join(foreign)}", hint=hint)
     return sorted(untrusted)
 
 
@@ -1020,7 +1045,7 @@ class Registry:
         signature = _signature_of(folder / "MLmodel")
         if not found.needs:
             model = flavours.load_native(
-                folder, found, label, lambda path, exact: load_skops(path, trusted_modules, exact)
+                folder, found, label, lambda path, exact: load_skops(path, trusted_modules, exact, policy)
             )
         else:
             model = flavours.load_trusted(folder, found, holder)
@@ -1189,12 +1214,13 @@ def _named_types(schema: bytes) -> set[str]:
     return {f"{module.decode(errors='replace')}.{cls.decode(errors='replace')}" for cls, module in found}
 
 
-def load_skops(path: Path, modules: tuple[str, ...] = (), exact: frozenset[str] = frozenset()) -> Any:
+def load_skops(path: Path, modules: tuple[str, ...] = (), exact: frozenset[str] = frozenset(), policy: str = "") -> Any:
     """Load a skops file trusting, beyond skops' defaults, only :data:`TRUSTED_TYPE_PREFIXES`, ``modules``, ``exact``.
 
     ``modules`` are module prefixes from the judged policy's estimator modules (the caller's);
     ``exact`` names exact types mlgate's code trusts for one flavour (LightGBM's classes, see
     :data:`mlgate.registry._flavours.LIGHTGBM_SKOPS_TYPES`). Never types read from the model.
+    ``policy`` is the judged policy file, named in a refusal.
 
     One audit pass: the types the file names that fall under the allow-list are passed to
     ``skops.io.load``, whose own audit refuses anything else. Only when it refuses (a type outside
@@ -1215,7 +1241,7 @@ def load_skops(path: Path, modules: tuple[str, ...] = (), exact: frozenset[str] 
     try:
         return skops.io.load(path, trusted=candidates)
     except UntrustedTypesFoundException:
-        allowed = trusted_types(skops.io.get_untrusted_types(file=path), modules, exact)
+        allowed = trusted_types(skops.io.get_untrusted_types(file=path), modules, exact, policy)
         return skops.io.load(path, trusted=allowed)
 
 

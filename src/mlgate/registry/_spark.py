@@ -111,16 +111,23 @@ def score_files(
         if file_format == "parquet":
             frame = spark.read.parquet(*[Path(f).resolve().as_uri() for f in files])
         else:
-            ddl = ", ".join(
-                f"`{c}` {SPARK_TYPES[dict(features)[c]] if c in dict(features) else 'string'}"
-                for c in _header(files[0])
-            )
+            # every column as text, as the pandas engine reads a CSV: the executors convert it as the pandas
+            # engine does (model_input: "1597.0" is the integer 1597), after the driver checked every value;
+            # RFC 4180 quoting as pandas reads it (a quoted field may span lines, "" is a quote inside one)
+            ddl = ", ".join(f"`{c}` string" for c in _header(files[0]))
             frame = spark.read.csv(
-                [Path(f).resolve().as_uri() for f in files], header=True, schema=ddl, mode="FAILFAST", encoding="UTF-8"
+                [Path(f).resolve().as_uri() for f in files],
+                header=True,
+                schema=ddl,
+                mode="FAILFAST",
+                encoding="UTF-8",
+                multiLine=True,
+                quote='"',
+                escape='"',
             )
         keep = [F.col(c) for c in id_columns] + [F.input_file_name().alias("__file")]
         out = model_frame(
-            frame.select(*keep, *feature_columns(features, feature_prefix)),
+            frame.select(*keep, *feature_columns(features, feature_prefix, cast=file_format == "parquet")),
             model_folder=model_folder,
             classifier=classifier,
             trusted_modules=trusted_modules,
@@ -151,11 +158,17 @@ def check_model(flavour: str, features: list[tuple[str, str]]) -> None:
         raise InvalidInput(f"--engine spark: signature column types it cannot read: {', '.join(unknown)}")
 
 
-def feature_columns(features: list[tuple[str, str]], prefix: str) -> list[Any]:
-    """The signature's columns cast to their Spark types, the n-th named ``prefix<n>`` (a feature may be an id too)."""
+def feature_columns(features: list[tuple[str, str]], prefix: str, *, cast: bool = True) -> list[Any]:
+    """The signature's columns, the n-th named ``prefix<n>`` (a feature may be an id too), cast to their Spark types.
+
+    ``cast=False`` leaves them as read (a CSV's text, converted on the executors as the pandas engine converts it).
+    """
     from pyspark.sql import functions as F
 
-    return [F.col(c).cast(SPARK_TYPES[k]).alias(f"{prefix}{at}") for at, (c, k) in enumerate(features)]
+    return [
+        (F.col(c).cast(SPARK_TYPES[k]) if cast else F.col(c)).alias(f"{prefix}{at}")
+        for at, (c, k) in enumerate(features)
+    ]
 
 
 def model_frame(

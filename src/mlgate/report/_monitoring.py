@@ -58,8 +58,9 @@ COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2")
 THRESHOLD_COLOUR = "#d62728"
 SPARKS = "▁▂▃▄▅▆▇█"
 ESTIMATE_CAVEAT = (
-    "Estimates assume the model's probabilities are calibrated on production data: a model that "
-    "is over-confident there looks better than it is. Labelled performance, once outcomes arrive, decides."
+    "Estimates read the model's scores as probabilities, calibrated on the labelled reference when they need it "
+    "(isotonic, as NannyML's CBPE): if the relation between inputs and outcome changed in production, they "
+    "miss it. Labelled performance, once outcomes arrive, decides."
 )
 
 

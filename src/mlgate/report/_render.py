@@ -307,6 +307,11 @@ def environment(root: Path | None, *, autoescape: bool) -> Any:
     return _environment(override, tuple(sorted(p.name for p in override.iterdir())), autoescape)
 
 
+EVALUATION_ROLES = ("path", "holdout", "predictions")
+"""Data roles whose rows the gates score (a split file's holdout, a holdout file, a predictions file):
+what "Evaluation data" lists; a train/holdout layout's training file and the drift inputs are not."""
+
+
 @functools.lru_cache(maxsize=16)
 def _environment(override: Path | None, _files: tuple[str, ...], autoescape: bool) -> Any:
     import jinja2
@@ -332,6 +337,7 @@ def _environment(override: Path | None, _files: tuple[str, ...], autoescape: boo
         "soft_breaks": soft_breaks,
     }
     env.globals["svg_bars"] = svg_bars
+    env.globals["EVALUATION_ROLES"] = EVALUATION_ROLES
     env.globals["svg_curve"] = svg_curve
     return env
 

@@ -6,7 +6,9 @@
    governed way (:meth:`mlgate.registry.Registry.verified_folder`: the judged formats only).
 2. Every input file is checked against the version's signature before anything is scored:
    missing, extra (neither a signature column nor an ``--id-column``) and mistyped columns exit 2
-   naming the file. CSV values are converted batch by batch and a bad one is named by its line.
+   naming the file. CSV values are converted batch by batch and a bad one is named by its line
+   (a quoted field may span lines) and column, on both engines (:func:`check_values`); the
+   message quotes a bounded excerpt of it (:func:`mlgate.exceptions.excerpt`).
 3. The pandas engine streams each file in batches of ``batch_rows`` (memory bounded by the batch,
    not the file) into one Parquet file per input file; the Spark engine runs the same job in
    ``mapInPandas`` (:mod:`mlgate.registry.spark`). Both build the model's input with
@@ -16,17 +18,21 @@
 4. Output: ``DIR/model=NAME/stage=STAGE/date=YYYY-MM-DD/part-*.parquet``. The partition is
    written into a hidden folder beside it and renamed into place (:func:`replacing`): a crash
    leaves the previous partition as it was, a re-run for the same date replaces it (never
-   duplicates rows), another date adds a partition.
+   duplicates rows), another date adds a partition. Runs writing one partition take turns
+   (:func:`partition_lock`); recovery removes only half-written folders whose owner is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import glob
 import os
 import re
 import shutil
+import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -42,7 +48,7 @@ import pandas as pd
 
 from mlgate.config import Decision, ModelContext, Workspace, incomplete_reason, load_model_context, refuse_predictions
 from mlgate.data import file_md5, model_input
-from mlgate.exceptions import InvalidInput
+from mlgate.exceptions import ExternalServiceError, InvalidInput, excerpt
 from mlgate.gates import adapt, apply_decision, decide, positive_label
 from mlgate.registry import TAG_PREFIX, LoadedModel, ModelVersion, Registry
 from mlgate.scoring import _custody as custody
@@ -66,7 +72,21 @@ SPARK_FEATURE = "__feature_"
 """The Spark engine hands the n-th signature column to :meth:`Plan.from_spark` as ``__feature_<n>``."""
 _NUMERIC = frozenset({"double", "float", "long", "integer"})
 """Signature types whose values are checked as numbers (:func:`mlgate.data.model_input` converts them)."""
+_INTEGER = frozenset({"long", "integer"})
+"""Signature types whose values must be whole numbers, never missing (MLflow refuses a float64 column for them)."""
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+PARTITION_KEYS = ("model", "stage", "date")
+"""The output's hive partition keys: an id column of one of these names would be shadowed by the folder's value."""
+_INTEGER_ID = re.compile(r"-?(?:0|[1-9][0-9]{0,18})")
+"""An id written as an integer in canonical form (no sign ``+``, no leading zero, no ``.0``): int64 in the output."""
+LOCK_TIMEOUT = 3600.0
+"""Seconds a run waits for another run writing the same partition before it gives up (exit 3)."""
+_WRITING = re.compile(r"\.writing-(?P<pid>[0-9]+)@(?P<host>.+)-(?P<token>[0-9a-f]{12})")
+"""A half-written folder's owner, in its name: ``.date=D.writing-PID@HOST-TOKEN``."""
+
+
+class PartitionBusy(ExternalServiceError):
+    """Another ``mlgate score`` run kept writing the same output partition past the lock timeout."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +129,8 @@ class Plan:
         probable class (or ``predicted``, a label-only model's labels) and no row needs review.
         """
         out = ids.reset_index(drop=True).copy()
+        for column in self.id_columns:
+            out[column] = _id_values(out[column], self.id_types.get(column))
         if self.task == "classification":
             labels, proba, review = self.outcome(result, predicted)
             out["prediction"] = labels
@@ -240,13 +262,15 @@ def score(
     ref: str = "HEAD",
     allow_unpinned: bool = False,
     warn: Any = lambda _msg: None,
+    lock_timeout: float = LOCK_TIMEOUT,
 ) -> ScoreResult:
     """Score ``inputs`` (a path or glob) with ``models:/NAME@STAGE`` into ``output``'s partition for ``on``.
 
     ``on`` is the partition's date (``YYYY-MM-DD``, default today in UTC). Nothing is written
     unless every check passes; the partition is replaced in one rename. The version is the one
     release.yaml at git ``ref`` asks for; the alias must agree and the files have its pinned
-    digest (:mod:`mlgate.scoring.custody`), else exit 1 before anything is loaded.
+    digest (:mod:`mlgate.scoring.custody`), else exit 1 before anything is loaded. Runs writing
+    the same partition take turns (:func:`partition_lock`); one waits at most ``lock_timeout`` seconds.
     """
     start = time.perf_counter()
     ws = Workspace.of(root, tracking_uri)
@@ -275,8 +299,10 @@ def score(
         loaded, folder = load_alias_version(registry, ctx, mv, stage, holder, wanted)
         plan, model = _plan(ctx, mv, stage, loaded, files, list(id_columns), day)
         partition = output / f"model={name}" / f"stage={stage}" / f"date={day}"
+        if engine == "spark":  # the pandas engine checks each batch as it reads it; Spark reads on executors
+            check_values(plan, files, batch_rows)
         progress(f"scoring {len(files)} file(s) with the {engine} engine into {partition}")
-        with replacing(partition) as into:
+        with partition_lock(partition, lock_timeout, progress), replacing(partition) as into:
             if engine == "pandas":
                 _score_pandas(plan, model, files, into, batch_rows)
             else:
@@ -287,7 +313,7 @@ def score(
                     model_folder=folder,
                     classifier=ctx.spec.task == "classification",
                     flavour=loaded.flavour,
-                    trusted_modules=ctx.estimator_modules,
+                    trusted_modules=ctx.skops_trusted,
                     files=[str(f.path) for f in files],
                     file_format=files[0].format,
                     features=plan.features,
@@ -342,7 +368,7 @@ def load_alias_version(
         holder,
         trust.formats if trust else (),
         ctx.policy.file,
-        ctx.estimator_modules,
+        ctx.skops_trusted,
         expected=wanted.digest,
         expected_from=wanted.source,
     )
@@ -406,10 +432,21 @@ def _plan(
     twice = sorted({c for c in id_columns if id_columns.count(c) > 1})
     if twice:
         raise InvalidInput(f"--id-column {twice[0]!r} given twice")
+    keys = [c for c in id_columns if c in PARTITION_KEYS]
+    if keys:
+        # readers of the output (Spark, pyarrow datasets) give a column named like a hive partition key the
+        # folder's value: every row's id would read back as the partition's date; pandas refuses to merge them
+        raise InvalidInput(
+            f"--id-column {keys[0]!r} has the name of a partition key of the output "
+            f"(DIR/model=NAME/stage=STAGE/date=YYYY-MM-DD/): readers would replace its values with the folder's",
+            hint=f"rename the column in the input (e.g. {keys[0]}_id): {', '.join(PARTITION_KEYS)} cannot be ids",
+        )
     plan, model = model_plan(ctx, mv, stage, loaded)
     id_types: dict[str, Any] = {}
     for file in files:
         id_types = _check_columns(file, plan.features, id_columns, id_types)
+    if files[0].format == "csv":
+        id_types = _csv_id_types(files, id_columns)
     files_seen = {str(f.path): (f.shown, f.md5) for f in files}
     plan = replace(plan, id_columns=id_columns, files=files_seen, id_types=id_types)
     return plan, model
@@ -504,6 +541,39 @@ def _check_columns(
     return found
 
 
+def _csv_id_types(files: list[InputFile], id_columns: list[str]) -> dict[str, Any]:
+    """The output type of each CSV id column: int64 when every value of every file is an integer, else string.
+
+    An integer is written canonically (:data:`_INTEGER_ID`, within int64), so the int64 reads back as
+    the text the file held (``007`` or ``1.0`` stay strings); blanks are nulls either way. A Parquet
+    id column keeps its own type: an integer id is an integer whichever format it came in.
+    """
+    import pyarrow as pa
+
+    if not id_columns:
+        return {}
+    integral = dict.fromkeys(id_columns, True)
+    seen = dict.fromkeys(id_columns, False)
+    for file in files:
+        for chunk in pd.read_csv(
+            file.path,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            usecols=id_columns,
+            chunksize=BATCH_ROWS,
+            encoding="utf-8",
+        ):
+            for column in id_columns:
+                values = chunk[column].dropna()
+                seen[column] = seen[column] or not values.empty
+                if integral[column] and not values.empty:
+                    integral[column] = bool(values.str.fullmatch(_INTEGER_ID.pattern).all()) and all(
+                        -(2**63) <= int(v) < 2**63 for v in values[values.str.len() >= 19]
+                    )
+    return {c: pa.int64() if integral[c] and seen[c] else pa.string() for c in id_columns}
+
+
 def _arrow_name(arrow_type: Any) -> str:
     """A Parquet column's type as messages name it: ``large_string`` (pandas 3's strings) is a string too."""
     import pyarrow.types as t
@@ -517,8 +587,8 @@ def _fits(arrow_type: Any, kind: str) -> bool:
 
     if kind in ("double", "float"):
         return bool(t.is_floating(arrow_type) or t.is_integer(arrow_type))
-    if kind in ("long", "integer"):
-        return bool(t.is_integer(arrow_type))
+    if kind in ("long", "integer"):  # an integral float (1597.0) is accepted: each value is checked as it is read
+        return bool(t.is_integer(arrow_type) or t.is_floating(arrow_type))
     if kind == "string":
         return bool(t.is_string(arrow_type) or t.is_large_string(arrow_type))
     if kind == "boolean":
@@ -526,45 +596,117 @@ def _fits(arrow_type: Any, kind: str) -> bool:
     return True  # other MLflow types (datetime, binary): MLflow's own enforcement decides
 
 
-def _batches(file: InputFile, plan: Plan, batch_rows: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """The file in batches of at most ``batch_rows`` rows: (id columns, model input), each value checked."""
+def _frames(file: InputFile, batch_rows: int, columns: list[str] | None = None) -> Iterator[tuple[pd.DataFrame, int]]:
+    """The file (or its ``columns``) in batches of at most ``batch_rows`` rows, each with its first row's number.
+
+    Rows are numbered from 1 (a CSV's header is not a row); CSV values stay text, as written.
+    """
+    first = 1
     if file.format == "parquet":
         import pyarrow.parquet as pq
 
         with pq.ParquetFile(file.path) as reader:
-            for batch in reader.iter_batches(batch_size=batch_rows):
-                yield _typed(batch.to_pandas(), file, plan, None)
+            for batch in reader.iter_batches(batch_size=batch_rows, columns=columns):
+                frame = batch.to_pandas()
+                yield frame, first
+                first += len(frame)
         return
-    line = 2  # the header is line 1
     reader = pd.read_csv(
-        file.path, dtype=str, keep_default_na=False, na_values=[""], chunksize=batch_rows, encoding="utf-8"
+        file.path,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        chunksize=batch_rows,
+        encoding="utf-8",
+        usecols=columns,
     )
     with reader:
         for chunk in reader:
-            yield _typed(chunk, file, plan, line)
-            line += len(chunk)
+            yield chunk, first
+            first += len(chunk)
 
 
-def _typed(frame: pd.DataFrame, file: InputFile, plan: Plan, line: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(id columns, model input) of a batch: every signature value checked, then :func:`mlgate.data.model_input`.
+def _batches(file: InputFile, plan: Plan, batch_rows: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The file in batches of at most ``batch_rows`` rows: (id columns, model input), each value checked."""
+    for frame, first in _frames(file, batch_rows):
+        yield _typed(frame, file, plan, first)
 
-    ``line`` (CSV: the file line of the first row) locates a value that does not fit its type:
-    a number column's text that is no number, a ``long`` column's missing or fractional value.
+
+def check_values(plan: Plan, files: list[InputFile], batch_rows: int) -> None:
+    """Check every value the signature types as a number, as the pandas engine does while it scores.
+
+    The Spark engine runs this on the driver before the job, so a value that does not fit is the
+    same exit 2 naming file:line and column on both engines (Spark's own parse errors locate
+    nothing). Only the columns that need it are read: a CSV's number columns; a Parquet file's
+    integer columns (nulls, and fractions in a float column).
     """
+    for file in files:
+        kinds = _NUMERIC if file.format == "csv" else _INTEGER
+        columns = [c for c, k in plan.features if k in kinds]
+        if not columns:
+            continue
+        features = [(c, k) for c, k in plan.features if k in kinds]
+        for frame, first in _frames(file, batch_rows, sorted(set(columns))):
+            _check_numbers(frame, file, features, first)
+
+
+def _typed(frame: pd.DataFrame, file: InputFile, plan: Plan, first: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(id columns, model input) of a batch: every signature value checked, then :func:`mlgate.data.model_input`."""
     out = frame.reset_index(drop=True)
-    for column, kind in plan.features:
-        values = out[column]
-        if kind in _NUMERIC:
-            numbers = pd.to_numeric(values, errors="coerce")
-            bad = numbers.isna() & values.notna()
-            if kind in ("long", "integer"):
-                bad |= values.isna() | (numbers.notna() & (numbers != numbers.round()))
-            if bad.any():
-                at = int(np.flatnonzero(bad.to_numpy())[0])
-                where = f"{file.shown}:{line + at}" if line is not None else f"{file.shown} (row {at + 1})"
-                shown = "a missing value" if pd.isna(values.iloc[at]) else repr(values.iloc[at])
-                raise InvalidInput(f"{where}: column {column!r} has {shown}, the signature wants {kind}")
+    _check_numbers(out, file, plan.features, first)
     return out[plan.id_columns], model_input(out, plan.features)
+
+
+def _check_numbers(frame: pd.DataFrame, file: InputFile, features: list[tuple[str, str]], first: int) -> None:
+    """Refuse (exit 2, file:line and column) a value that does not fit its number column.
+
+    A number column's text that is no number; an integer column's missing, infinite or fractional
+    value (``1597.0`` is the integer 1597: it is exactly integral). ``first`` is the batch's first
+    row number (from 1); a CSV row is located by its line in the file (quoted fields may span lines).
+    """
+    for column, kind in features:
+        if kind not in _NUMERIC:
+            continue
+        values = frame[column].reset_index(drop=True)
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() & values.notna()
+        if kind in _INTEGER:
+            whole = np.isfinite(numbers.fillna(0).astype(float)) & (numbers == numbers.round())
+            bad |= values.isna() | (numbers.notna() & ~whole)
+        if bad.any():
+            at = int(np.flatnonzero(bad.to_numpy())[0])
+            value = values.iloc[at]
+            shown = "a missing value" if pd.isna(value) else excerpt(value)
+            raise InvalidInput(f"{_where(file, first + at)}: column {column!r} has {shown}, the signature wants {kind}")
+
+
+def _where(file: InputFile, row: int) -> str:
+    """Where row ``row`` (from 1) of ``file`` is: ``file:line`` for CSV, ``file (row N)`` for Parquet."""
+    return f"{file.shown}:{_line_of(file.path, row)}" if file.format == "csv" else f"{file.shown} (row {row})"
+
+
+def _line_of(path: Path, row: int) -> int:
+    """The file line CSV row ``row`` (from 1; the header is row 0) starts on, counting lines inside quoted fields.
+
+    Read again only when an error names a row: the batches do not carry line numbers. Blank
+    lines are skipped as pandas skips them.
+    """
+    limit = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a field may be megabytes long; the default stops at 128 KiB
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            seen, end = -1, 0
+            for cells in reader:
+                start, end = end + 1, reader.line_num
+                if not cells:
+                    continue
+                seen += 1
+                if seen == row:
+                    return start
+    finally:
+        csv.field_size_limit(limit)
+    return row + 1  # not found (cannot happen for a row pandas read): the line it would be on without quoted breaks
 
 
 def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, batch_rows: int) -> None:
@@ -629,10 +771,62 @@ def _summary(plan: Plan, into: Path, files: list[InputFile]) -> dict[str, Any]:
     }
 
 
+def _id_values(values: pd.Series, arrow_type: Any) -> pd.Series:
+    """A CSV id column's text as the output type :func:`_csv_id_types` chose: exact integers for int64."""
+    import pyarrow.types as t
+
+    if arrow_type is None or not t.is_integer(arrow_type) or values.dtype.kind in "iu":
+        return values
+    if values.dtype.kind == "f" and values.isna().all():
+        return values.astype("Int64")
+    return pd.Series([None if pd.isna(v) else int(v) for v in values], dtype="Int64", index=values.index)
+
+
 def _resolved(uri: str) -> str:
     """A Spark ``input_file_name()`` URI as the resolved path :class:`Plan` keys files by."""
     parsed = urlparse(uri)
     return str(Path(unquote(parsed.path if parsed.scheme else uri)).resolve())
+
+
+@contextlib.contextmanager
+def partition_lock(partition: Path, timeout: float, progress: Any = lambda _msg: None) -> Iterator[None]:
+    """Hold the output partition's lock (``.date=D.lock`` beside it) while the body runs.
+
+    Two runs writing one partition take turns: a second run waits (polling) until the first
+    releases it, for at most ``timeout`` seconds, then gives up (:class:`PartitionBusy`, exit 3,
+    naming the holder: pid, host, start time, which the lock file holds). The lock is an
+    ``flock`` on the file, released by the kernel when its holder exits however it exits, so a
+    crashed run never leaves it held; the file itself stays (removing it would let two runs
+    lock two different files).
+    """
+    parent = partition.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    lock = parent / f".{partition.name}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = lock.read_text(encoding="utf-8", errors="replace").strip() or "another run"
+                if time.monotonic() >= deadline:
+                    raise PartitionBusy(
+                        f"{partition} is being written by {holder}: gave up after waiting {timeout:g}s",
+                        hint="score again when that run has finished (or raise --lock-timeout)",
+                    ) from None
+                if not told:
+                    progress(f"waiting for {holder} to finish writing {partition}")
+                    told = True
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        owner = f"mlgate score pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC).isoformat()}"
+        os.pwrite(fd, owner.encode("utf-8"), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 @contextlib.contextmanager
@@ -643,13 +837,14 @@ def replacing(partition: Path) -> Iterator[Path]:
     place, then the old one removed: until the second rename the old partition is whole, and
     a run that died between the two renames is repaired by the next (:func:`_recover`). Readers
     (pyarrow, pandas, Spark) skip names starting with ``.``. On an error the new folder is removed
-    and the previous partition is left byte for byte as it was.
+    and the previous partition is left byte for byte as it was. The caller holds
+    :func:`partition_lock`; the folder's name says whose it is (``.writing-PID@HOST-TOKEN``).
     """
     parent = partition.parent
     parent.mkdir(parents=True, exist_ok=True)
     _recover(partition)
     token = uuid.uuid4().hex[:12]
-    writing = parent / f".{partition.name}.writing-{token}"
+    writing = parent / f".{partition.name}.writing-{os.getpid()}@{socket.gethostname()}-{token}"
     writing.mkdir()
     try:
         yield writing
@@ -665,16 +860,34 @@ def replacing(partition: Path) -> Iterator[Path]:
 
 
 def _recover(partition: Path) -> None:
-    """Put back a partition a crash left renamed aside; drop folders half-written by crashed runs."""
+    """Put back a partition a crash left renamed aside; drop folders half-written by runs that are gone.
+
+    A ``.writing-*`` folder is removed only when its owner (pid and host, in its name) is a
+    process of this host that no longer runs; a live run's folder, another host's, or one whose
+    name says no owner is left alone.
+    """
     parent = partition.parent
     for stale in parent.glob(f".{partition.name}.writing-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        owner = _WRITING.fullmatch(stale.name[len(partition.name) + 1 :])
+        if owner and owner["host"] == socket.gethostname() and not _alive(int(owner["pid"])):
+            shutil.rmtree(stale, ignore_errors=True)
     aside = sorted(parent.glob(f".{partition.name}.replaced-*"))
     if aside and not partition.exists():
         os.rename(aside[-1], partition)
         aside = aside[:-1]
     for old in aside:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -50,6 +50,7 @@ from pydantic_core import from_json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlgate.data import model_input
+from mlgate.exceptions import excerpt
 from mlgate.serving._audit import AuditStore, AuditUnavailable, Record
 from mlgate.serving._inputs import inputs_of
 from mlgate.serving._model import Follower, Served
@@ -793,7 +794,9 @@ def _mlflow_records(body: Any) -> tuple[list[Any], str]:
     columns = value["columns"]
     if set(value) - {"columns", "data", "index"}:
         raise Rejected(
-            422, [_problem(key, f"unexpected key(s) {sorted(set(value) - {'columns', 'data', 'index'})}")], "invalid"
+            422,
+            [_problem(key, f"unexpected key(s) {_excerpts(sorted(set(value) - {'columns', 'data', 'index'}))}")],
+            "invalid",
         )
     for at, column in enumerate(columns):
         if not isinstance(column, str):
@@ -801,7 +804,7 @@ def _mlflow_records(body: Any) -> tuple[list[Any], str]:
     if len(set(columns)) != len(columns):
         counted: collections.Counter[str] = collections.Counter(columns)
         twice = sorted(c for c, n in counted.items() if n > 1)[:10]
-        raise Rejected(422, [_problem(f"{key}.columns", f"column(s) named twice: {twice}")], "invalid")
+        raise Rejected(422, [_problem(f"{key}.columns", f"column(s) named twice: {_excerpts(twice)}")], "invalid")
     index = value.get("index")
     if index is not None and (not isinstance(index, list) or any(isinstance(i, (list, dict)) for i in index)):
         raise Rejected(422, [_problem(f"{key}.index", "expected a list of labels (JSON scalars)")], "invalid")
@@ -831,6 +834,11 @@ def _check_params(params: Any) -> None:
 
 def _path(loc: tuple[Any, ...]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc if p != "body")
+
+
+def _excerpts(names: list[str]) -> str:
+    """Names from a request body as a 422 lists them: at most ten, each bounded (:func:`mlgate.exceptions.excerpt`)."""
+    return "[" + ", ".join(excerpt(n) for n in names[:10]) + "]"
 
 
 def _problem(field: str, message: str) -> dict[str, str]:

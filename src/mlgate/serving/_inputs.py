@@ -521,27 +521,33 @@ class TypedWindow:
         found = self._run(lambda conn: conn.execute(sa.select(*parts).where(self.where)).one())
         return {i: (int(found[2 * k] or 0), found[2 * k + 1]) for k, i in enumerate(columns)}
 
-    def score_sums(self, threshold: float) -> tuple[int, float, float]:
-        """(scored rows, sum of scores, sum of each decision's chance of being right at ``threshold``)."""
+    def score_sums(self, threshold: float, knots: Knots | None = None) -> tuple[int, float, float]:
+        """(scored rows, sum of scores, sum of each decision's chance of being right at ``threshold``).
+
+        ``knots``: the calibration map CBPE reads the score through (:func:`_calibrated`); the raw score decides.
+        """
         s = self.table.c.score
-        right = sa.case((s >= threshold, s), else_=1.0 - s)
+        p = _calibrated(s, knots)
+        right = sa.case((s >= threshold, p), else_=1.0 - p)
         query = sa.select(sa.func.count(s), sa.func.sum(s), sa.func.sum(right)).where(self.where, s.is_not(None))
         found = self._run(lambda conn: conn.execute(query).one())
         return int(found[0]), float(found[1] or 0.0), float(found[2] or 0.0)
 
-    def expected_roc_parts(self) -> tuple[float, float, float]:
+    def expected_roc_parts(self, knots: Knots | None = None) -> tuple[float, float, float]:
         """(sum over thresholds of dFP * (TP + TP_prev), expected positives, expected negatives).
 
         The expected ROC curve of CBPE (:mod:`mlgate.monitoring._estimate`): one point per distinct
-        score ``t``, ``TP(t) = sum_{p >= t} p``, ``FP(t) = sum_{p >= t} (1 - p)``, summed in SQL
-        with window functions over the scores grouped by value.
+        score ``t``, ``TP(t) = sum_{s >= t} p``, ``FP(t) = sum_{s >= t} (1 - p)``, summed in SQL
+        with window functions over the scores grouped by value; ``p`` is the score read through
+        ``knots`` (monotone, so ordering by the raw score orders ``p``).
         """
         s = self.table.c.score
         grouped = (
             sa.select(s.label("s"), sa.func.count().label("c")).where(self.where, s.is_not(None)).group_by(s)
         ).subquery()
-        tp = sa.func.sum(grouped.c.s * grouped.c.c).over(order_by=grouped.c.s.desc(), rows=(None, 0))
-        fp = sa.func.sum((1.0 - grouped.c.s) * grouped.c.c).over(order_by=grouped.c.s.desc(), rows=(None, 0))
+        p = _calibrated(grouped.c.s, knots)
+        tp = sa.func.sum(p * grouped.c.c).over(order_by=grouped.c.s.desc(), rows=(None, 0))
+        fp = sa.func.sum((1.0 - p) * grouped.c.c).over(order_by=grouped.c.s.desc(), rows=(None, 0))
         running = sa.select(grouped.c.s, tp.label("tp"), fp.label("fp")).subquery()
         lagged = sa.select(
             running.c.tp,
@@ -567,6 +573,24 @@ class TypedWindow:
                     yield [tuple(row) for row in part]
         except SQLAlchemyError as err:
             raise outage("reading the audit store", self.shown, err) from err
+
+
+Knots = tuple[tuple[float, ...], tuple[float, ...]]
+"""A monotone piecewise-linear map: ascending knots and the values there (an isotonic calibration)."""
+
+
+def _calibrated(score: Any, knots: Knots | None) -> Any:
+    """``score`` read through ``knots`` in SQL: clipped to their range, linear between them (as ``np.interp``)."""
+    if knots is None:
+        return score
+    x, y = knots
+    if len(x) == 1:
+        return sa.literal(y[0])
+    steps = [(score <= x[0], sa.literal(y[0]))]
+    for i in range(1, len(x)):
+        slope = (y[i] - y[i - 1]) / (x[i] - x[i - 1])
+        steps.append((score <= x[i], sa.literal(y[i - 1]) + (score - x[i - 1]) * slope))
+    return sa.case(*steps, else_=sa.literal(y[-1]))
 
 
 def _cells_from_buckets(thresholds: list[float], bounds: np.ndarray, per_bucket: np.ndarray) -> list[int]:

@@ -35,12 +35,22 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mlgate.config import LINEAGE_COMMAND, PARAMS_FILE, ModelContext
-from mlgate.data import ModelData, file_md5, read_table, split_positions, split_settings, write_rows
-from mlgate.exceptions import RegistryUnavailable, TrainingFailed, UnsafeModel, mask_secrets, missing_extra
+from mlgate.config import LINEAGE_COMMAND, PARAMS_FILE, ModelContext, canonical_hash
+from mlgate.data import (
+    ModelData,
+    StageLock,
+    file_md5,
+    read_table,
+    split_positions,
+    split_settings,
+    stage_lock,
+    stage_upstream,
+    write_rows,
+)
+from mlgate.exceptions import RegistryUnavailable, SpecError, TrainingFailed, UnsafeModel, mask_secrets, missing_extra
 from mlgate.registry import OUTPUT_HINT, TAG_PREFIX, Registry, output_problem
 from mlgate.training._record import TrainResult, register_complete, run_params, version_tags
 
@@ -51,6 +61,12 @@ _NO_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
 """Lines of the command's output quoted when it fails."""
 REFUSED_TAG = TAG_PREFIX + "train.refused"
 COMMAND_TAG = TAG_PREFIX + "train.command"
+DVC_TAG_PREFIX = TAG_PREFIX + "dvc."
+"""Tags of a ``dvc_stage`` version: ``mlgate.dvc.stage``, ``.params.sha256``, ``.dep.<path>``/``.out.<path>`` (md5)."""
+_TAG_KEY = re.compile(r"^[/\w.\- ]{1,250}$")
+"""A tag key MLflow takes on every platform (a path with other characters stays in lineage.json only)."""
+_SKIPPED = "didn't change, skipping"
+"""What ``dvc repro`` prints for a stage it did not run (unchanged deps and params)."""
 
 
 DATA_ENV_PREFIX = "MLGATE_DATA_"
@@ -73,10 +89,11 @@ def data_env(ctx: ModelContext, data: ModelData, scratch: Path) -> dict[str, str
     for item in data.files:
         if item.role == "path":
             source = root / item.path
-            train, _ = split_positions(read_table(source, item.path), ctx.spec)
+            columns = ctx.spec.dataset.columns
+            train, _ = split_positions(read_table(source, item.path, columns=columns), ctx.spec)
             name = Path(item.path)
             rows = scratch / f"{name.stem}.train{name.suffix}"
-            write_rows(source, item.path, train, rows)
+            write_rows(source, item.path, train, rows, columns=columns)
             env[f"{DATA_ENV_PREFIX}TRAIN"] = str(rows)
         elif item.role not in WITHHELD_ROLES:
             env[f"{DATA_ENV_PREFIX}{item.role.upper()}"] = str(root / item.path)
@@ -189,6 +206,82 @@ def _extra_hint(tail: list[str]) -> str:
     return ""
 
 
+def dvc_repro_argv(*args: str) -> list[str]:
+    """``dvc repro ARGS`` with the DVC of the Python running mlgate (a dependency of mlgate)."""
+    return [sys.executable, "-m", "dvc", "repro", *args]
+
+
+def reproduce_upstream(ctx: ModelContext, progress: Progress, output: Progress | None) -> tuple[str, ...]:
+    """For ``train: {dvc_stage: S}``: reproduce the stages S depends on as ``dvc repro`` would (not forced).
+
+    Their outputs (``data/prepared``, ...) are then what dvc.lock records, so the spec's data (often
+    one of them) is checked and loaded as the stage will see it; a stage whose deps and params are
+    unchanged is skipped, or restored from DVC's run cache, as DVC decides. Returns the upstream
+    stages (DVC's names). The stage itself runs later, forced, in the run mlgate opens.
+    """
+    assert ctx.spec.train is not None
+    assert ctx.spec.train.dvc_stage is not None
+    stage = ctx.spec.train.dvc_stage
+    try:
+        upstream = stage_upstream(ctx.root, stage)
+    except LookupError as err:
+        raise SpecError([ctx.spec_doc.problem(("train", "dvc_stage"), f"{err}")]) from None
+    if not upstream:
+        progress("loading DVC-tracked data")
+        return upstream
+    argv = dvc_repro_argv(*upstream)
+    progress(f"reproducing what stage {stage} depends on as `dvc repro` would ({', '.join(upstream)}), loading data")
+    minutes = ctx.spec.train.timeout_minutes
+    code, tail = run_command(argv, ctx.root, child_env({}), minutes * 60, output or echo_masked)
+    shown = f"dvc repro {' '.join(upstream)}"
+    if code is None:
+        raise TrainingFailed(f"`{shown}` (the stages {stage} depends on) ran past train.timeout_minutes ({minutes})")
+    if code != 0:
+        quoted = "\n".join(f"  | {line}" for line in tail)
+        message = f"`{shown}` (the stages {stage} depends on) failed with exit code {code}; its last lines:\n{quoted}"
+        raise TrainingFailed(message, hint=_extra_hint(tail) or TrainingFailed.hint)
+    return upstream
+
+
+def dvc_tags(lock: StageLock) -> dict[str, str]:
+    """The version tags of what dvc.lock records of the stage that trained it (md5 of every dep and out)."""
+    tags = {
+        DVC_TAG_PREFIX + "stage": lock.stage,
+        DVC_TAG_PREFIX + "params.sha256": canonical_hash(lock.params),
+    }
+    for kind, hashes in (("dep", lock.deps), ("out", lock.outs)):
+        for path, md5 in hashes.items():
+            key = f"{DVC_TAG_PREFIX}{kind}.{path}"
+            if _TAG_KEY.match(key) and ".." not in PurePosixPath(path).parts:
+                tags[key] = md5
+    return tags
+
+
+def dvc_params(lock: StageLock) -> dict[str, Any]:
+    """The stage's params as run params: ``dvc.<key>`` (params.yaml) or ``dvc.<file>:<key>`` (another file)."""
+    logged: dict[str, Any] = {}
+    for file, values in lock.params.items():
+        for key, value in values.items():
+            logged[f"dvc.{key}" if file == PARAMS_FILE else f"dvc.{file}:{key}"] = value
+    return logged
+
+
+def _no_model_hint(ctx: ModelContext, tail: list[str]) -> str:
+    """Why a command logged no model: a stage DVC skipped, or a missing ``log_model`` (the usual case)."""
+    assert ctx.spec.train is not None
+    skipped = next((line for line in tail if _SKIPPED in line), "")
+    if ctx.spec.train.command is not None and skipped:
+        return (
+            f"`dvc repro` ran nothing ({skipped.strip()}): it skips a stage whose deps and params are unchanged. "
+            "Name the stage as `train: {dvc_stage: <stage>}` and mlgate runs it even when it is cached"
+        )
+    where = "the stage's cmd in dvc.yaml" if ctx.spec.train.dvc_stage is not None else "the command"
+    return (
+        f"{where} must call one mlflow.<flavour>.log_model(...) inside `with mlflow.start_run():` (it resumes "
+        "mlgate's run from MLFLOW_RUN_ID, which `dvc repro` passes on to the stage)"
+    )
+
+
 def _refuse(registry: Registry, run_id: str, message: str, *, hint: str = "") -> TrainingFailed:
     """End the run FAILED with the reason as a tag; the error to raise."""
     with contextlib.suppress(RegistryUnavailable):  # an outage here must not hide why training failed
@@ -217,12 +310,24 @@ def train_with_command(
     output: Progress | None,
     timings: dict[str, float],
     start: float,
+    ctx_upstream: tuple[str, ...] = (),
 ) -> Any:
-    """Run the spec's ``train.command`` in a run mlgate created in ``registry``; register the one model it logged."""
+    """Run the spec's ``train.command`` in a run mlgate created in ``registry``; register the one model it logged.
+
+    With ``train.dvc_stage`` the command is ``dvc repro --force --single-item <stage>`` (``ctx_upstream``:
+    the stages :func:`reproduce_upstream` ran before), and dvc.lock's record of the stage joins the lineage.
+    """
     assert ctx.spec.train is not None
-    command = ctx.spec.train.command
-    argv = shlex.split(command)  # checked when the spec was parsed
-    info = info | {"lineage": LINEAGE_COMMAND, "command": command}
+    stage = ctx.spec.train.dvc_stage
+    if stage is not None:  # run even when cached (--force skips DVC's run cache too); its upstream ran before
+        argv = dvc_repro_argv("--force", "--single-item", stage)
+        command = shlex.join(["dvc", "repro", "--force", "--single-item", stage])
+        info = info | {"lineage": LINEAGE_COMMAND, "command": command, "dvc_stage": stage}
+    else:
+        assert ctx.spec.train.command is not None
+        command = ctx.spec.train.command
+        argv = shlex.split(command)  # checked when the spec was parsed
+        info = info | {"lineage": LINEAGE_COMMAND, "command": command}
     tags = version_tags(info) | {"mlflow.source.git.commit": info["git_commit"], COMMAND_TAG: command}
     run_id = registry.create_run(f"mlgate/{ctx.name}", f"train-{ctx.name}", tags)
     registry.log_params_to(run_id, run_params(ctx, params))
@@ -261,10 +366,7 @@ def train_with_command(
             registry,
             run_id,
             f"`{command}` must log exactly one model into run {run_id}; it logged {len(logged)}: {found}",
-            hint=(
-                "inside `with mlflow.start_run():` (it resumes mlgate's run from MLFLOW_RUN_ID) call one "
-                "mlflow.<flavour>.log_model(...)"
-            ),
+            hint=_no_model_hint(ctx, tail),
         )
     try:
         problem = output_problem(registry.logged_mlmodel(logged[0].uri))
@@ -272,6 +374,14 @@ def train_with_command(
         raise _refuse(registry, run_id, err.message) from None
     if problem:  # plain MLflow (spark_udf, mlflow models serve) would fail on the version: refused before it exists
         raise _refuse(registry, run_id, f"`{command}` logged {logged[0].uri}: {problem}", hint=OUTPUT_HINT)
+    if stage is not None:  # what the stage ran with, as DVC recorded it after the run
+        lock = stage_lock(ctx.root, stage)
+        if lock is None:
+            raise _refuse(registry, run_id, f"`{command}` exited 0 but dvc.lock has no entry for stage {stage}")
+        info = info | {"dvc": lock.as_dict() | {"upstream": list(ctx_upstream)}}
+        tags = tags | dvc_tags(lock)
+        registry.log_params_to(run_id, dvc_params(lock))
+        registry.attach_json(run_id, json.dumps(info, indent=2), "mlgate/lineage.json")
     if status == "RUNNING":  # the script did not end the run (no `with`): it is complete now
         registry.finish_run(run_id, {})
     registered = register_complete(registry, ctx, logged[0].uri, tags)

@@ -94,7 +94,7 @@ def run_params(ctx: ModelContext, params: dict[str, Any]) -> dict[str, Any]:
     if ctx.spec.estimator is not None:
         logged["estimator.class"] = ctx.spec.estimator.class_
     if ctx.spec.train is not None:
-        logged = {f"train.params.{k}": v for k, v in sorted(params.items())} | {"train.command": ctx.spec.train.command}
+        logged = {f"train.params.{k}": v for k, v in sorted(params.items())} | {"train.command": ctx.spec.train.shown}
     logged |= {
         "task": ctx.spec.task,
         "target": ctx.spec.target,

@@ -21,7 +21,7 @@ from mlgate.data import ModelData, frame_columns, load_model_data, model_input
 from mlgate.gates import evaluate
 from mlgate.git import git_state
 from mlgate.registry import RegisteredVersion, Registry, trusted_types
-from mlgate.training._command import train_with_command
+from mlgate.training._command import reproduce_upstream, train_with_command
 from mlgate.training._estimator import build_pipeline
 from mlgate.training._record import TrainResult, lineage, register_complete, run_params, version_tags
 
@@ -97,7 +97,7 @@ def _skops_types(pipeline: Any, data: ModelData, ctx: ModelContext) -> list[str]
     if isinstance(size, int):
         probe.set_params(estimator__n_estimators=min(size, 2))
     probe.fit(_inputs(ctx, data, sample), sample[ctx.spec.target])
-    return trusted_types(skops.io.get_untrusted_types(data=skops.io.dumps(probe)), ctx.estimator_modules)
+    return trusted_types(skops.io.get_untrusted_types(data=skops.io.dumps(probe)), ctx.skops_trusted)
 
 
 def _small_sample(frame: Any, ctx: ModelContext, per_class: int = 10) -> Any:
@@ -160,13 +160,18 @@ def train(
     progress(f"checking models/{name}/model.yaml, its policy and params")
     ctx = load_model_context(root, name)
     refuse_predictions(ctx, "be trained")
-    progress("loading DVC-tracked data")
+    upstream: tuple[str, ...] = ()
+    if ctx.spec.train is not None and ctx.spec.train.dvc_stage is not None:
+        # one step of four, as for the other ways: the spec's data may be outputs of these stages
+        upstream = reproduce_upstream(ctx, progress, output)
+    else:
+        progress("loading DVC-tracked data")
     data = load_model_data(ctx.spec, ctx.spec_doc, root)
     params = recorded_params(ctx.spec, ctx.spec_doc, ctx.params, ctx.estimator_modules)
     info = lineage(ctx, data, git_state(root), params)
     timings["load"] = time.perf_counter() - start
     if ctx.spec.train is not None:
-        return train_with_command(ctx, data, info, params, progress, ws.registry, output, timings, start)
+        return train_with_command(ctx, data, info, params, progress, ws.registry, output, timings, start, upstream)
     assert ctx.spec.estimator is not None
     progress(f"fitting {ctx.spec.estimator.class_} on {len(data.train)} rows")
     fitted = _fit(ctx, data, params)

@@ -1,4 +1,4 @@
-"""``propose-promotion``, ``pin``, ``promote``, ``status``, ``history``, ``rollback``: promotion by merge."""
+"""``propose-promotion``, ``pin``, ``promote``, ``status``, ``history``, ``rollback``, ``gto``: promotion."""
 
 from __future__ import annotations
 
@@ -268,4 +268,32 @@ def rollback(ws: Workspace, opts: api.RollbackOptions) -> api.Document:
     return api.rollback(ws, opts)
 
 
-COMMANDS = [propose_promotion, pin, promote, status, history, rollback]
+def _show_gto(result: api.GtoView, _opts: api.GtoOptions) -> None:
+    ui.table(
+        ["name", "latest", *(f"#{stage}" for stage in result.stages)],
+        [[a.name, a.latest or "-", *(a.holds(stage) or "-" for stage in result.stages)] for a in result.artifacts],
+    )
+    for artifact in result.artifacts:
+        if artifact.model is not None and artifact.model != artifact.name:
+            path = (artifact.artifact or {}).get("path")
+            ui.info(f"{artifact.name}: mlgate model '{artifact.model}' (its DVC stage writes {path})")
+    if result.ignored:
+        ui.warn(f"not GTO tags (GTO's grammar refuses them): {', '.join(result.ignored)}")
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--repo", metavar="DIR", help=REPO_HELP)
+@click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
+@edge(api.GtoOptions, show=_show_gto)
+def gto(ws: Workspace, opts: api.GtoOptions) -> api.GtoView:
+    """Show the registry as `gto show` does: each artifact's latest version and what each stage holds.
+
+    Read from git alone: `<model>#<stage>#<n>` tags (`mlgate promote --apply --gto-tags`, lightweight
+    ones included), `<name>@vX.Y.Z` registrations, and `artifacts:` of dvc.yaml. A stage's version is
+    what models/<model>/release.yaml asks for at the tag's commit. NAME: one artifact or model.
+    """
+    return api.gto(ws, opts)
+
+
+COMMANDS = [propose_promotion, pin, promote, status, history, rollback, gto]

@@ -53,7 +53,12 @@ def _show_init(result: Any, opts: api.InitOptions) -> None:
             "next: in .github/workflows/mlgate-*.yml, replace <owner>/<repo> with where mlgate's actions live "
             "(or re-run with --actions)"
         )
-    if result.model:
+    if result.model and (opts.score_column or opts.prediction_column):
+        ui.info(
+            f"next: fill in model_card in models/{result.model}/model.yaml, then `mlgate validate`, "
+            f"`mlgate gate {result.model}` and commit"
+        )
+    elif result.model:
         ui.info(
             f"next: fill in model_card and monitoring in models/{result.model}/model.yaml, then "
             f"`mlgate validate`, `mlgate train {result.model}` and commit"
@@ -83,6 +88,18 @@ def _show_init(result: Any, opts: api.InitOptions) -> None:
     show_default=True,
     metavar="OWNER/REPO@REF",
     help="Where the workflows take mlgate's actions from.",
+)
+@click.option(
+    "--score-column",
+    metavar="COL",
+    help="The data holds predictions made elsewhere: COL is their probability of the positive label "
+    "(a predictions spec, audited by policies/predictions.yaml; nothing is trained).",
+)
+@click.option(
+    "--prediction-column", metavar="COL", help="Like --score-column, for decided labels (or predicted values)."
+)
+@click.option(
+    "--threshold", type=float, default=0.5, show_default=True, help="With --score-column: a score >= it decides."
 )
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.InitOptions, show=_show_init, workspace=False)

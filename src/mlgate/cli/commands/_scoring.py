@@ -41,6 +41,14 @@ def _show(result: Any, opts: api.ScoreOptions) -> None:
 @click.option(
     "--batch-rows", type=click.IntRange(min=1), default=100_000, show_default=True, help="pandas engine batch size."
 )
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another run writing the same partition (then exit 3).",
+)
 @click.option("--ref", default="HEAD", show_default=True, metavar="REF", help=REF_HELP)
 @click.option("--allow-unpinned", is_flag=True, help=UNPINNED_HELP)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
