@@ -24,6 +24,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 from sklearn.model_selection import train_test_split
 
@@ -969,3 +970,199 @@ def test_pushed_down_equals_row_by_row_on_postgresql(trained: dict[str, Any], po
     rows, pushed = run_both(trained, repo, day)
     assert rows["rows"] == len(frame)
     assert_same_numbers(rows, pushed)
+
+
+# --- (h) a multiclass model: prediction drift per class probability (issue #23) -------------------
+
+REGION_COLUMNS = ["age", "bmi", "children", "charges", "sex", "smoker"]
+REGION_SPEC = """name: region
+description: Guesses a customer's US region from their insurance record (a multiclass example).
+owners: [pricing-team]
+task: classification
+data:
+  path: data/insurance.csv
+  split: {holdout_fraction: 0.25, seed: 3, stratify: true}
+target: region
+features:
+  numeric: [age, bmi, children, charges]
+  categorical: [sex, smoker]
+estimator:
+  class: sklearn.ensemble.RandomForestClassifier
+model_card:
+  intended_use: Tests of multiclass monitoring.
+monitoring:
+  owner: pricing-team
+  retraining_trigger: never
+  rollback_procedure: revert the promotion PR
+  sources:
+    audit_url: sqlite:///AUDIT
+    scores: scores
+policy: policies/region.yaml
+"""
+REGION_POLICY = """extends: base.yaml
+description: Multiclass monitoring.
+monitoring:
+  - id: prediction-psi
+    metric: prediction_psi
+    max: 0.2
+  - metric: prediction_ks_statistic
+    max: 1
+"""
+
+
+def assert_close(got: Any, want: Any, where: str = "") -> None:
+    """Equal structures, the floats to 1e-9 (pytest.approx does not nest into lists of dicts)."""
+    if isinstance(want, dict):
+        assert got.keys() == want.keys(), where
+        for key, value in want.items():
+            assert_close(got[key], value, f"{where}.{key}")
+    elif isinstance(want, list):
+        assert len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_close(g, w, f"{where}[{i}]")
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12), where
+    else:
+        assert got == want, where
+
+
+def region_outputs(p: np.ndarray, classes: list[str]) -> list[dict[str, Any]]:
+    """A multiclass model's outputs as mlgate serve writes them: decision and every class's probability."""
+    return [
+        {"decision": classes[int(row.argmax())], "probabilities": dict(zip(classes, row.tolist(), strict=True))}
+        for row in p
+    ]
+
+
+def test_a_multiclass_model_has_prediction_drift_per_class_on_every_path(
+    trained: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #23: prediction_psi of a multiclass model errored "no non-missing value"; now PSI per class
+    probability, the rule on the largest, equal row by row, pushed down and from scored partitions."""
+    from mlgate.monitoring import run
+
+    repo = copy_repo(trained["repo"], tmp_path / "repo")
+    db = tmp_path / "audit.db"
+    (repo / "models/region").mkdir()
+    (repo / "models/region/model.yaml").write_text(REGION_SPEC.replace("AUDIT", str(db)))
+    (repo / "policies/region.yaml").write_text(REGION_POLICY)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["region"] = {"n_estimators": 50, "max_depth": 5}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "region, monitored", cwd=repo)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained["uri"])
+    done = invoke(CliRunner(), "train", "region", "--json", "-", cwd=repo)
+    assert done.exit_code == 0, done.output
+    version = json.loads(done.stdout)["version"]
+    promoted(repo, trained["uri"], "region", "production", version)
+    registry = Registry(repo, trained["uri"])
+    try:
+        model = registry.load_model("region", version)
+        classes = [str(c) for c in model.classes_]
+        assert len(classes) == 4
+        data = pd.read_csv(repo / "data" / "insurance.csv")
+        calm = data.sample(600, random_state=1).reset_index(drop=True)
+        heavier = calm.assign(bmi=calm["bmi"] * 1.4, charges=calm["charges"] * 2.5)
+        store = AuditStore(f"sqlite:///{db}")
+        store.create()
+        try:
+            for day, frame in (("2025-05-01", calm), ("2025-05-02", heavier)):
+                outputs = region_outputs(model.predict_proba(frame[REGION_COLUMNS]), classes)
+                pairs = list(zip(json.loads(frame[REGION_COLUMNS].to_json(orient="records")), outputs, strict=True))
+                at = datetime.fromisoformat(f"{day}T12:00:00+00:00")
+                store.write(
+                    Record(uuid.uuid4().hex, at, "alice", "region", version, "production", "r" * 32, 1.0, pairs)
+                )
+        finally:
+            store.close()
+        spec = repo / "models/region/model.yaml"
+        spec.write_text(spec.read_text().replace("    scores: scores\n", ""))  # the audit store alone: pushable
+        git("commit", "-qam", "audit only", cwd=repo)
+        verdicts = {}
+        for day in ("2025-05-01", "2025-05-02"):
+            window = f"{day}..{day}"
+            rows = run(repo, "region", "production", window=window, tracking_uri=trained["uri"], pushdown=False)
+            pushed = run(repo, "region", "production", window=window, tracking_uri=trained["uri"], pushdown=True)
+            verdicts[day] = rows.verdict
+            assert_close(pushed.verdict["prediction"], rows.verdict["prediction"], "prediction")
+            assert_close(pushed.verdict["metrics"], rows.verdict["metrics"], "metrics")
+            assert [(r["rule_id"], r["status"]) for r in pushed.verdict["rules"]] == [
+                (r["rule_id"], r["status"]) for r in rows.verdict["rules"]
+            ]
+        quiet, moved = verdicts["2025-05-01"], verdicts["2025-05-02"]
+        for verdict, frame in ((quiet, calm), (moved, heavier)):
+            block = verdict["prediction"]
+            assert [c["class"] for c in block["classes"]] == classes
+            means = model.predict_proba(frame[REGION_COLUMNS]).mean(axis=0)
+            assert [c["current_mean"] for c in block["classes"]] == pytest.approx(means.tolist(), rel=1e-9)
+            assert block["psi"] == max(c["psi"] for c in block["classes"])
+            assert verdict["metrics"]["prediction_psi"] == block["psi"]
+            assert verdict["metrics"]["prediction_ks_statistic"] == max(c["ks_statistic"] for c in block["classes"])
+        judged = next(r for r in moved["rules"] if r["rule_id"] == "prediction-psi")
+        assert judged["status"] == "fail"
+        worst = max(moved["prediction"]["classes"], key=lambda c: c["psi"])
+        assert f"of the probability of '{worst['class']}', the largest of 4 classes" in judged["explanation"]
+        assert next(r for r in quiet["rules"] if r["rule_id"] == "prediction-psi")["status"] == "pass"
+        from mlgate.report import monitoring as monitoring_report
+
+        text = monitoring_report.render_markdown(moved, [])
+        shown = next(line for line in text.splitlines() if line.startswith(f"| {worst['class']} |"))
+        assert shown.startswith(f"| {worst['class']} | {worst['psi']:.3g} |")
+        assert f"<td>{worst['class']}</td>" in monitoring_report.render_html(moved, [])
+        # the same rows scored by `mlgate score` into Parquet partitions: the same per-class drift
+        spec.write_text(spec.read_text().replace(f"    audit_url: sqlite:///{db}\n", "    scores: scores\n"))
+        git("commit", "-qam", "scored partitions only", cwd=repo)
+        batch = tmp_path / "batch.parquet"
+        heavier[REGION_COLUMNS].assign(customer=[f"C{i}" for i in range(len(heavier))]).to_parquet(batch)
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        scored = invoke(
+            CliRunner(),
+            *("score", "region", "--stage", "production", "--input", str(batch), "--output", str(repo / "scores")),
+            *("--id-column", "customer", "--date", today),
+            cwd=repo,
+        )
+        assert scored.exit_code == 0, scored.output
+        from_scores = run(repo, "region", "production", since="1d", tracking_uri=trained["uri"]).verdict
+        assert_close(from_scores["prediction"], moved["prediction"], "prediction")
+    finally:
+        registry.delete_alias("region", "production")
+
+
+def test_multiclass_prediction_drift_is_each_class_probabilitys_own_psi() -> None:
+    """Per class, the PSI and KS of that class's probability alone (the binary path's numbers on one column)."""
+    from mlgate.config import DriftSettings, Features
+    from mlgate.gates import drift
+    from mlgate.monitoring import AT, SCORE, Measurements, Subject, Traffic, probability_column
+
+    rng = np.random.default_rng(11)
+    classes = ["a", "b", "c"]
+    reference = rng.dirichlet([2, 2, 2], 800)
+    current = rng.dirichlet([4, 2, 1], 500)  # class a gains, c loses: a and c drift, b barely
+    rows = pd.DataFrame({probability_column(c): current[:, i] for i, c in enumerate(classes)})
+    rows[SCORE] = np.nan
+    rows[AT] = pd.Timestamp("2025-01-01", tz="UTC")
+    subject = Subject("classification", classes, None, 0.5, Features(numeric=["x"]), [("x", "double")])
+    settings = DriftSettings()
+    traffic = Traffic(rows, None, [], {})
+    measured = Measurements(
+        subject, pd.DataFrame({"x": [0.0]}), np.full(800, np.nan), traffic, None, settings, reference
+    )
+    expected = [
+        drift.feature_drift(
+            pd.DataFrame({"p": reference[:, i]}), pd.DataFrame({"p": current[:, i]}), ["p"], [], settings
+        )[0]
+        for i in range(3)
+    ]
+    psi = measured.measure("prediction_psi")
+    assert psi.value == pytest.approx(max(e.psi for e in expected), rel=1e-12)
+    assert [c["psi"] for c in psi.details["classes"]] == pytest.approx([e.psi for e in expected], rel=1e-12)
+    assert [c["class"] for c in psi.details["classes"]] == classes
+    ks = measured.measure("prediction_ks_statistic")
+    assert ks.value == pytest.approx(max(e.ks_statistic for e in expected), rel=1e-12)
+    # a class production never reports (an output without it) fails closed, naming the column
+    gone = Traffic(rows.drop(columns=[probability_column("b")]), None, [], {})
+    broken = Measurements(subject, pd.DataFrame({"x": [0.0]}), np.full(800, np.nan), gone, None, settings, reference)
+    failed = broken.measure("prediction_psi")
+    assert failed.error is not None
+    assert "probability of 'b'" in failed.error
