@@ -937,7 +937,7 @@ CASES = [
     ),
     case(
         "policy-training-unknown-key",
-        f"{POLICY}:3:12: training -> modules: unknown key (allowed: estimator_modules)",
+        f"{POLICY}:3:12: training -> modules: unknown key (allowed: estimator_modules, skops_trusted_types)",
         edit(POLICY, "extends: base.yaml\n", "extends: base.yaml\ntraining: {modules: [mycompany.]}\n"),
     ),
     case(
