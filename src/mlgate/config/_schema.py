@@ -995,6 +995,9 @@ class PerformanceRule(Rule):
     class_: str | int | bool | None = Field(
         None,
         alias="class",
+        # unset, it is left out of the dump the policy hash is computed from: policies without a
+        # per-class rule keep the sha256 their recorded verdicts name
+        exclude_if=lambda value: value is None,
         description=(
             "one class of a classifier: the rule judges precision, recall or f1 of that class, one-vs-rest "
             "(default: the positive_label's with two classes, the macro average with more); a class the "
