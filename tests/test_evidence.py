@@ -221,6 +221,18 @@ gates:
   performance:
     - metric: accuracy
       min: 0.1
+    - metric: recall
+      class: southeast
+      min: 0.05
+    - id: f1-northwest
+      metric: f1
+      class: northwest
+      min: 0
+    - id: precision-of-a-typo
+      metric: precision
+      class: south-east
+      min: 0
+      severity: warn
 """
 
 
@@ -265,6 +277,31 @@ def test_multiclass_confusion_and_per_class_equal_sklearn(region: dict[str, Any]
     assert "| **southwest** |" in text, "a confusion-matrix row per class"
     row = next(line for line in text.splitlines() if line.startswith("| southeast |"))
     assert row.split("|")[-2].strip() == str(int(s[2])), "per-class support"
+
+
+def test_per_class_rules_judge_one_class_one_vs_rest(region: dict[str, Any]) -> None:
+    """Issue #23: ``class: <label>`` on precision/recall/F1 of a multiclass model, as scikit-learn computes it."""
+    verdict = region["verdict"]
+    _, x, y = holdout_xy(region["repo"], "region")
+    model = Registry(region["repo"], region["url"]).load_model("region", region["version"])
+    predicted = np.asarray(model.classes_)[model.predict_proba(x).argmax(axis=1)]
+    rules = {r["rule_id"]: r for r in verdict["rules"]}
+    recall = rules["performance.recall.southeast"]
+    expected = m.recall_score(y, predicted, labels=["southeast"], average=None)[0]
+    assert recall["observed"] == pytest.approx(expected, abs=1e-12)
+    assert recall["observed"] != pytest.approx(verdict["metrics"]["recall"], abs=1e-6), "not the macro average"
+    assert recall["status"] == "pass"
+    assert recall["explanation"].startswith("recall of class 'southeast' (one-vs-rest) = ")
+    assert recall["details"]["class"] == "southeast"
+    f1 = rules["f1-northwest"]
+    assert f1["observed"] == pytest.approx(m.f1_score(y, predicted, labels=["northwest"], average=None)[0], abs=1e-12)
+    typo = rules["precision-of-a-typo"]
+    assert typo["status"] == "error"
+    assert typo["explanation"] == (
+        "no class 'south-east' among the model's classes ('northeast', 'northwest', 'southeast', 'southwest')"
+    )
+    text = render_markdown(ReportInput(verdict=verdict, spec=load_model_context(region["repo"], "region").spec)).text
+    assert "| `f1-northwest` | f1 of class northwest |" in text
 
 
 # ----------------------------------------------------------------------------- pure functions

@@ -42,6 +42,8 @@ gates:
     - {metric: pr_auc, min: 0.5}
     - {metric: log_loss, max: 2}
     - {metric: brier, max: 0.5}
+    - {metric: recall, class: 0, min: 0}
+    - {id: f1-good-vs-champion, metric: f1, class: 1, max_regression: 1}
   fairness:
     - {id: four-fifths, metric: demographic_parity_ratio, min: 0.5}
     - {metric: equalized_odds_difference, max: 1, sensitive_features: [sex]}
@@ -49,6 +51,7 @@ gates:
     - {metric: equal_opportunity_ratio, min: 0, sensitive_features: [age]}
     - {metric: false_positive_rate_difference, max: 1}
     - {metric: error_rate_difference, max: 1, reference_group: male, sensitive_features: [sex]}
+    - {id: dp-ratio-cap, metric: demographic_parity_ratio, max: 10, reference_group: male, sensitive_features: [sex]}
   drift:
     - {metric: psi, max: 100}
     - {metric: ks_statistic, max: 1}
@@ -194,6 +197,26 @@ def test_every_metric_and_rule_equal_between_engines(gated: dict[str, Any]) -> N
     assert compared["drift"] >= 5, compared
     assert compared["integrity"] >= 4, compared  # null_fraction, duplicate_rows, conflicting_labels, overlap
     assert pandas_verdict["counts"]["blocking"] == spark_verdict["counts"]["blocking"]
+
+
+def test_per_class_rules_and_a_capped_reference_ratio_on_both_engines(gated: dict[str, Any]) -> None:
+    """Issue #23: ``class:`` and ``max`` on a ratio against a reference group, measured alike by both engines."""
+    holdout = gated["holdout"]
+    for engine in ("pandas", "spark"):
+        rules = _rules(gated[engine])
+        recall = rules["performance.recall.0"]
+        assert recall["status"] == "pass", recall
+        assert recall["details"]["class"] == 0
+        assert recall["explanation"].startswith("recall of class 0 (one-vs-rest) = ")
+        assert recall["observed"] != pytest.approx(gated[engine]["metrics"]["recall"], abs=1e-6), "not class 1's"
+        cap = rules["dp-ratio-cap"]
+        assert cap["status"] == "pass", cap
+        rates = {row["group"]: row["selection_rate"] for row in cap["details"]["groups"]["sex"]}
+        assert set(rates) == set(holdout["sex"].unique()) == {"male", "female"}
+        assert cap["observed"] == pytest.approx(rates["female"] / rates["male"], rel=1e-12)
+    _close(
+        _rules(gated["pandas"])["dp-ratio-cap"]["observed"], _rules(gated["spark"])["dp-ratio-cap"]["observed"], "cap"
+    )
 
 
 def _close_tree(a: Any, b: Any, where: str) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from fairlearn import metrics as flm
+from pydantic import ValidationError
 from sklearn.metrics import accuracy_score
 
-from mlgate.config import SensitiveFeature
+from mlgate.config import FairnessRule, PerformanceRule, SensitiveFeature, json_schemas, rule_id
 from mlgate.gates import GroupTable, fairness_measurement, group_table, intersect, sensitive_groups
 
 AGE = SensitiveFeature(name="age", bins=[0, 25, 45, 65, 120], labels=["under 25", "25-44", "45-64", "65+"])
@@ -119,7 +122,7 @@ def test_age_buckets_are_right_open() -> None:
         "65+",
         "out of range",
         "out of range",
-        "missing",
+        "(missing)",
     ]
     assert groups.name == "age"
     unnamed = sensitive_groups(frame, SensitiveFeature(name="age", bins=[0, 25, 120]))
@@ -137,19 +140,19 @@ def test_unnamed_buckets_never_share_a_name() -> None:
 def test_categorical_labels_are_strings() -> None:
     frame = pd.DataFrame({"sex": [1.0, 0.0, np.nan, 1.0]})
     groups = sensitive_groups(frame, SensitiveFeature(name="sex"))
-    assert groups.astype(str).tolist() == ["1", "0", "missing", "1"]
+    assert groups.astype(str).tolist() == ["1", "0", "(missing)", "1"]
 
 
 def test_intersection_labels_and_counts() -> None:
     frame = pd.DataFrame({"sex": ["f", "m", "f", "m", "f"], "age": [20, 30, 30, 70, np.nan]})
     both = intersect(sensitive_groups(frame, SEX), sensitive_groups(frame, AGE))
     assert both.name == "sex & age"
-    assert both.astype(str).tolist() == ["f & under 25", "m & 25-44", "f & 25-44", "m & 65+", "f & missing"]
+    assert both.astype(str).tolist() == ["f & under 25", "m & 25-44", "f & 25-44", "m & 65+", "f & (missing)"]
     table = group_table(np.ones(5, bool), np.ones(5, bool), both, 1)
     assert {r["group"]: r["count"] for r in table.rows} == {
         "f & under 25": 1,
         "f & 25-44": 1,
-        "f & missing": 1,
+        "f & (missing)": 1,
         "m & 25-44": 1,
         "m & 65+": 1,
     }
@@ -247,3 +250,121 @@ def test_worst_over_sensitive_features() -> None:
 def test_unknown_metric_and_no_tables() -> None:
     assert fairness_measurement([GroupTable("g", [])], "nonsense").error is not None
     assert fairness_measurement([], "demographic_parity_ratio").error is not None
+
+
+# --------------------------------------------------------------------------- issue #23: fail closed, reference caps
+
+
+def _three_groups(small: int) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Groups a (60 rows), b (60), c (``small``): c is selected far less often, so leaving it out flatters."""
+    groups = pd.Series(["a"] * 60 + ["b"] * 60 + ["c"] * small, name="g")
+    y_true = np.tile([True, False], (120 + small) // 2 + 1)[: 120 + small]
+    y_pred = np.r_[np.tile([True, False], 30), np.tile([True, True, False], 20), np.zeros(small, bool)]
+    return groups, y_true, y_pred
+
+
+@pytest.mark.parametrize("named", [["a", "b", "c"], ["a", "c"]])
+def test_a_named_group_below_min_group_size_fails_closed(named: list[str]) -> None:
+    """Issue #23: with three named groups a small one was dropped and the rule passed on the other two."""
+    groups, y_true, y_pred = _three_groups(12)
+    table = group_table(y_true, y_pred, groups, min_group_size=30)
+    m = fairness_measurement([table], "demographic_parity_difference", groups=named)
+    assert m.value is None
+    assert m.error == (
+        "demographic_parity_difference: named group 'c' (12 rows < min_group_size 30) of 'g' is too small to compare"
+    )
+    # named as the reference group, it fails alike
+    m = fairness_measurement([table], "demographic_parity_ratio", groups=named, reference_group="c")
+    assert "named group 'c' (12 rows < min_group_size 30)" in m.error
+    # large enough, the same rule measures all the named groups: c's selection rate 0 is the worst
+    big = group_table(*_three_groups(40)[1:], _three_groups(40)[0], min_group_size=30)
+    assert fairness_measurement([big], "demographic_parity_difference", groups=named).value == pytest.approx(
+        2 / 3 if "b" in named else 0.5
+    )
+
+
+def test_a_group_the_rule_does_not_name_is_still_left_out_with_a_note() -> None:
+    groups, y_true, y_pred = _three_groups(12)
+    table = group_table(y_true, y_pred, groups, min_group_size=30)
+    m = fairness_measurement([table], "demographic_parity_difference")
+    assert m.error is None
+    assert m.value == pytest.approx(2 / 3 - 1 / 2)
+    assert "left out, below min_group_size: 'c' of 'g' (12 rows)" in m.explanation
+
+
+def test_a_real_missing_category_stays_apart_from_blank_rows() -> None:
+    """Issue #23: a category called "missing" merged with the rows without a value."""
+    frame = pd.DataFrame({"answer": ["yes", "missing", None, "missing", np.nan, "no"]})
+    groups = sensitive_groups(frame, SensitiveFeature(name="answer"))
+    assert groups.astype(str).tolist() == ["yes", "missing", "(missing)", "missing", "(missing)", "no"]
+    table = group_table(np.ones(6, bool), np.ones(6, bool), groups, 1)
+    assert {r["group"]: r["count"] for r in table.rows} == {"missing": 2, "(missing)": 2, "no": 1, "yes": 1}
+
+
+def test_a_real_value_named_like_the_blank_group_is_refused() -> None:
+    frame = pd.DataFrame({"answer": ["yes", "(missing)", None]})
+    with pytest.raises(ValueError, match=r"has the value '\(missing\)', the name of the group of rows without a value"):
+        sensitive_groups(frame, SensitiveFeature(name="answer"))
+
+
+def test_a_max_on_a_ratio_against_the_reference_judges_the_most_favoured_group() -> None:
+    """Issue #23: a group selected 1.3 times as often as the reference could not be capped."""
+    frame, y_true, y_pred = random_case(6)
+    groups = sensitive_groups(frame, SensitiveFeature(name="race"))
+    table = group_table(y_true, y_pred, groups, min_group_size=30)
+    rates = flm.MetricFrame(
+        metrics=flm.selection_rate, y_true=y_true, y_pred=y_pred, sensitive_features=frame["race"]
+    ).by_group
+    ratios = rates.drop(index="a") / rates["a"]
+    assert ratios.max() > 1 > ratios.min()
+    low = fairness_measurement([table], "demographic_parity_ratio", reference_group="a")
+    high = fairness_measurement([table], "demographic_parity_ratio", reference_group="a", highest=True)
+    assert low.value == pytest.approx(ratios.min(), abs=1e-12)
+    assert high.value == pytest.approx(ratios.max(), abs=1e-12)
+    assert f"for '{ratios.idxmax()}' vs" in high.explanation
+    assert "reference 'a'" in high.explanation
+    # equalized odds: the largest of the TPR and FPR ratios
+    by = flm.MetricFrame(
+        metrics={"tpr": flm.true_positive_rate, "fpr": flm.false_positive_rate},
+        y_true=y_true,
+        y_pred=y_pred,
+        sensitive_features=frame["race"],
+    ).by_group
+    largest = max((by.drop(index="a")[k] / by.loc["a", k]).max() for k in ("tpr", "fpr"))
+    eo = fairness_measurement([table], "equalized_odds_ratio", reference_group="a", highest=True)
+    assert eo.value == pytest.approx(largest, abs=1e-12)
+    # without a reference a ratio is min/max whatever the bound: highest changes nothing
+    plain = fairness_measurement([table], "demographic_parity_ratio", highest=True)
+    assert plain.value == pytest.approx(rates.min() / rates.max(), abs=1e-12)
+
+
+def _rule(**fields: object) -> FairnessRule:
+    return FairnessRule.model_validate(fields)
+
+
+def test_the_policy_schema_allows_a_max_above_1_only_against_a_reference() -> None:
+    """A ratio against a reference group lies in [0, inf); one without lies in [0, 1]."""
+    capped = _rule(metric="demographic_parity_ratio", max=1.25, reference_group="a", sensitive_features=["g"])
+    assert capped.threshold == 1.25
+    assert _rule(metric="demographic_parity_ratio", min=1.1, reference_group="a", sensitive_features=["g"]).min == 1.1
+    with pytest.raises(ValidationError, match="a ratio against a reference_group has no upper bound") as info:
+        _rule(metric="demographic_parity_ratio", max=1.25)
+    assert "'demographic_parity_ratio' is always between 0 and 1, so max 1.25 is always met" in str(info.value)
+    with pytest.raises(ValidationError, match="is always at least 0"):
+        _rule(metric="equalized_odds_ratio", min=-0.1, reference_group="a", sensitive_features=["g"])
+    with pytest.raises(ValidationError, match="'demographic_parity_difference' is always between 0 and 1"):
+        _rule(metric="demographic_parity_difference", max=1.5, reference_group="a", sensitive_features=["g"])
+
+
+def test_class_applies_to_precision_recall_and_f1_only_and_names_the_rule() -> None:
+    """``class:`` picks one class of precision/recall/F1; elsewhere it is refused at its key."""
+    rule = PerformanceRule.model_validate({"metric": "recall", "class": "mlops", "min": 0.5})
+    assert rule.class_ == "mlops"
+    assert rule_id("performance", rule) == "performance.recall.mlops"
+    plain = PerformanceRule.model_validate({"metric": "recall", "min": 0.5})
+    assert rule_id("performance", plain) == "performance.recall"
+    with pytest.raises(ValidationError, match="'class' applies to precision, recall, f1; roc_auc is not measured per"):
+        PerformanceRule.model_validate({"metric": "roc_auc", "class": "mlops", "min": 0.5})
+    schema = json.dumps(json_schemas()["policy"])
+    assert "one-vs-rest" in schema
+    assert "above 1 for a group favoured over it: min judges the smallest ratio, max the largest" in schema

@@ -735,7 +735,8 @@ CASES = [
     case(
         "ratio-min-above-one",
         f"{POLICY}:22:12: gates -> fairness -> 0 -> min: 'demographic_parity_ratio' is always "
-        "between 0 and 1, so min 1.25 is never met: give a value from 0 to 1",
+        "between 0 and 1, so min 1.25 is never met: give a value from 0 to 1 (a ratio against a reference_group "
+        "has no upper bound: a group favoured over it gives above 1)",
         edit(POLICY, "min: 0.8", "min: 1.25"),
     ),
     case(
@@ -793,9 +794,9 @@ CASES = [
     ),
     case(
         "bin-label-reserved",
-        f"{SPEC}:23:26: sensitive_features -> 1 -> labels -> 1: 'missing' is reserved for rows "
+        f"{SPEC}:23:26: sensitive_features -> 1 -> labels -> 1: '(missing)' is reserved for rows "
         "without a value: give the bin another label",
-        edit(SPEC, '["under 25", "25 and over"]', '["under 25", "missing"]'),
+        edit(SPEC, '["under 25", "25 and over"]', '["under 25", "(missing)"]'),
     ),
     case(
         "data-row-with-fewer-fields",
@@ -936,7 +937,7 @@ CASES = [
     ),
     case(
         "policy-training-unknown-key",
-        f"{POLICY}:3:12: training -> modules: unknown key (allowed: estimator_modules)",
+        f"{POLICY}:3:12: training -> modules: unknown key (allowed: estimator_modules, skops_trusted_types)",
         edit(POLICY, "extends: base.yaml\n", "extends: base.yaml\ntraining: {modules: [mycompany.]}\n"),
     ),
     case(

@@ -24,6 +24,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 from sklearn.model_selection import train_test_split
 
@@ -587,146 +588,7 @@ def test_cbpe_estimates_accuracy_and_roc_auc_within_the_documented_tolerance() -
     assert "calibrated" in design
 
 
-# NannyML 0.13's CBPE, reproduced from its source (nannyml 0.13.1 on PyPI). nannyml 0.13.* cannot be installed
-# beside this repo's pins (0.13.0 needs Jinja2<3.1, 0.13.1 needs lightgbm<4.6; constraints.txt pins jinja2 3.1.6
-# and lightgbm 4.7.0), so these lines follow its code with the same scikit-learn calls, line by line.
-
-
-def nannyml_needs_calibration(y_true: np.ndarray, y_pred_proba: np.ndarray) -> bool:
-    """nannyml/calibration.py:226-328 ``needs_calibration`` (bin_count=10, split_count=10, IsotonicCalibrator)."""
-    from sklearn.isotonic import IsotonicRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedShuffleSplit
-
-    if len(np.unique(y_true)) == 1:  # :287-288
-        return False
-    if roc_auc_score(y_true, y_pred_proba, multi_class="ovr") > 0.999:  # :292-293
-        return False
-    sss = StratifiedShuffleSplit(n_splits=10, test_size=0.1, random_state=42)  # :295
-    trues, raws, calibrated = [], [], []
-    for train, test in sss.split(y_pred_proba, y_true):  # :301-315
-        calibrator = IsotonicRegression(out_of_bounds="clip", increasing=True)  # :121-129 IsotonicCalibrator
-        calibrator.fit(y_pred_proba[train], y_true[train])
-        trues.append(y_true[test])
-        raws.append(y_pred_proba[test])
-        calibrated.append(calibrator.predict(y_pred_proba[test]))
-    y, raw, cal = np.concatenate(trues), np.concatenate(raws), np.concatenate(calibrated)
-
-    def edges(n: int, bins: int) -> list[tuple[int, int]]:  # :164-199 _get_bin_index_edges
-        if n <= 2 * bins:
-            bins = n // 2
-        width = n // bins
-        e = np.asarray(range(0, n + 1, width))
-        e[-1] = n
-        return [(int(a), int(b)) for a, b in zip(e[:-1], e[1:], strict=True)]  # noqa: RUF007 (NannyML's own form)
-
-    def ece(y_true: np.ndarray, p: np.ndarray, bins: list[tuple[int, int]]) -> float:  # :202-223
-        order = p.argsort()
-        p, y_true = p[order], y_true[order]
-        return float(np.sum([(r - l) / len(p) * abs(np.mean(p[l:r]) - np.mean(y_true[l:r])) for l, r in bins]))
-
-    bins = edges(len(raw), 10)
-    return ece(y, raw, bins) > ece(y, cal, bins)  # :322-328
-
-
-def nannyml_cbpe(
-    reference: np.ndarray, reference_y: np.ndarray, analysis: np.ndarray, threshold: float
-) -> tuple[bool, float, float]:
-    """(needs_calibration, estimated ROC AUC, estimated accuracy) of one analysis chunk, as NannyML 0.13 gives them.
-
-    cbpe.py:434-467 ``_fit_binary`` (calibrator fitted on the whole reference when needed), :361-373
-    ``_estimate`` (the analysis scores calibrated), metrics.py:444-480 ``estimate_roc_auc`` (calibrated
-    probabilities ordered by the uncalibrated score, rounded cumulative sums, sklearn's ``auc``) and
-    :1320-1343 ``estimate_accuracy`` (the model's decisions ``y_pred``, the calibrated probabilities).
-    """
-    from sklearn.isotonic import IsotonicRegression
-    from sklearn.metrics import auc
-
-    needs = nannyml_needs_calibration(reference_y, reference)
-    calibrated = analysis
-    if needs:
-        calibrated = (
-            IsotonicRegression(out_of_bounds="clip", increasing=True).fit(reference, reference_y).predict(analysis)
-        )
-    order = np.argsort(analysis)[::-1]
-    true_p = calibrated[order]
-    tps = np.cumsum(true_p)
-    fps = 1 + np.arange(len(true_p)) - tps
-    tps, fps = np.round(np.r_[0, tps], 5), np.round(np.r_[0, fps], 5)
-    roc = auc(fps / fps[-1], tps / tps[-1])
-    y_pred = (analysis >= threshold).astype(int)
-    accuracy = (np.sum(np.where(y_pred == 1, calibrated, 0)) + np.sum(np.where(y_pred == 0, 1 - calibrated, 0))) / len(
-        y_pred
-    )
-    return needs, float(roc), float(accuracy)
-
-
-def forest_scores(**trees: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(reference scores, their labels, analysis scores, their labels) of a forest on held-out rows."""
-    from sklearn.datasets import make_classification
-    from sklearn.ensemble import RandomForestClassifier
-
-    x, y = make_classification(n_samples=9000, n_features=10, n_informative=4, flip_y=0.05, random_state=4)
-    model = RandomForestClassifier(n_estimators=100, random_state=0, **trees).fit(x[:3000], y[:3000])
-    return model.predict_proba(x[3000:6000])[:, 1], y[3000:6000], model.predict_proba(x[6000:])[:, 1], y[6000:]
-
-
-@pytest.mark.parametrize(
-    ("trees", "needs"),
-    [({"max_depth": 3, "max_features": 1}, True), ({"min_samples_leaf": 200}, True)],
-    ids=["shallow-forest", "smooth-forest"],
-)
-def test_cbpe_calibrates_on_the_reference_as_nannyml_does(trees: dict[str, Any], needs: bool) -> None:
-    from sklearn.metrics import accuracy_score, roc_auc_score
-
-    from mlgate.monitoring import calibration
-
-    reference, reference_y, analysis, analysis_y = forest_scores(**trees)
-    fitted = calibration(reference, reference_y == 1)
-    for threshold in (0.5, 0.35):
-        nannyml_needs, nannyml_auc, nannyml_accuracy = nannyml_cbpe(reference, reference_y, analysis, threshold)
-        assert fitted.applied is nannyml_needs is needs
-        est = estimate(analysis, threshold, fitted)
-        assert est is not None
-        assert est.roc_auc == pytest.approx(nannyml_auc, abs=1e-6)
-        assert est.accuracy == pytest.approx(nannyml_accuracy, abs=1e-6)
-        # calibrated, the estimate follows the realised metrics; the raw votes would not (the demo's 0.662 vs 0.769)
-        assert abs(est.roc_auc - roc_auc_score(analysis_y, analysis)) <= TOLERANCE
-        assert abs(est.accuracy - accuracy_score(analysis_y, analysis >= threshold)) <= TOLERANCE
-        raw = estimate(analysis, threshold)
-        assert raw is not None
-        assert abs(raw.roc_auc - roc_auc_score(analysis_y, analysis)) > TOLERANCE
-    assert est.as_dict()["calibration"]["method"] == "isotonic"
-    assert "lowers the ECE" in est.as_dict()["calibration"]["reason"]
-
-
-def test_cbpe_leaves_calibrated_scores_as_nannyml_does() -> None:
-    from sklearn.datasets import make_classification
-    from sklearn.linear_model import LogisticRegression
-
-    from mlgate.monitoring import calibration
-
-    # a well-specified logistic model: isotonic cross-validated does not lower the ECE, so NannyML keeps the scores
-    for seed in range(20):
-        x, y = make_classification(n_samples=6000, n_features=6, n_informative=3, flip_y=0, random_state=seed)
-        model = LogisticRegression(max_iter=1000).fit(x[:2000], y[:2000])
-        reference, analysis = model.predict_proba(x[2000:4000])[:, 1], model.predict_proba(x[4000:])[:, 1]
-        if not nannyml_needs_calibration(y[2000:4000], reference):
-            break
-    else:
-        pytest.fail("no seed gave a reference NannyML leaves uncalibrated")
-    fitted = calibration(reference, y[2000:4000] == 1)
-    assert not fitted.applied
-    assert "are calibrated" in fitted.reason
-    needs, nannyml_auc, nannyml_accuracy = nannyml_cbpe(reference, y[2000:4000], analysis, 0.5)
-    assert not needs
-    est = estimate(analysis, 0.5, fitted)
-    assert est is not None
-    assert est.roc_auc == pytest.approx(nannyml_auc, abs=1e-6)
-    assert est.accuracy == pytest.approx(nannyml_accuracy, abs=1e-6)
-    # one class, or a perfect ranking: nothing to calibrate (calibration.py:287-293)
-    assert "one class" in calibration(reference, np.zeros(len(reference), dtype=bool)).reason
-    assert "exceeds 0.999" in calibration(reference, reference > 0.5).reason
+# mlgate's CBPE against NannyML's own CBPE (calibration on), to 1e-6: tests/test_nannyml.py
 
 
 def test_a_registry_failing_while_recording_exits_3_after_writing_the_verdict(
@@ -1108,3 +970,199 @@ def test_pushed_down_equals_row_by_row_on_postgresql(trained: dict[str, Any], po
     rows, pushed = run_both(trained, repo, day)
     assert rows["rows"] == len(frame)
     assert_same_numbers(rows, pushed)
+
+
+# --- (h) a multiclass model: prediction drift per class probability (issue #23) -------------------
+
+REGION_COLUMNS = ["age", "bmi", "children", "charges", "sex", "smoker"]
+REGION_SPEC = """name: region
+description: Guesses a customer's US region from their insurance record (a multiclass example).
+owners: [pricing-team]
+task: classification
+data:
+  path: data/insurance.csv
+  split: {holdout_fraction: 0.25, seed: 3, stratify: true}
+target: region
+features:
+  numeric: [age, bmi, children, charges]
+  categorical: [sex, smoker]
+estimator:
+  class: sklearn.ensemble.RandomForestClassifier
+model_card:
+  intended_use: Tests of multiclass monitoring.
+monitoring:
+  owner: pricing-team
+  retraining_trigger: never
+  rollback_procedure: revert the promotion PR
+  sources:
+    audit_url: sqlite:///AUDIT
+    scores: scores
+policy: policies/region.yaml
+"""
+REGION_POLICY = """extends: base.yaml
+description: Multiclass monitoring.
+monitoring:
+  - id: prediction-psi
+    metric: prediction_psi
+    max: 0.2
+  - metric: prediction_ks_statistic
+    max: 1
+"""
+
+
+def assert_close(got: Any, want: Any, where: str = "") -> None:
+    """Equal structures, the floats to 1e-9 (pytest.approx does not nest into lists of dicts)."""
+    if isinstance(want, dict):
+        assert got.keys() == want.keys(), where
+        for key, value in want.items():
+            assert_close(got[key], value, f"{where}.{key}")
+    elif isinstance(want, list):
+        assert len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_close(g, w, f"{where}[{i}]")
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12), where
+    else:
+        assert got == want, where
+
+
+def region_outputs(p: np.ndarray, classes: list[str]) -> list[dict[str, Any]]:
+    """A multiclass model's outputs as mlgate serve writes them: decision and every class's probability."""
+    return [
+        {"decision": classes[int(row.argmax())], "probabilities": dict(zip(classes, row.tolist(), strict=True))}
+        for row in p
+    ]
+
+
+def test_a_multiclass_model_has_prediction_drift_per_class_on_every_path(
+    trained: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #23: prediction_psi of a multiclass model errored "no non-missing value"; now PSI per class
+    probability, the rule on the largest, equal row by row, pushed down and from scored partitions."""
+    from mlgate.monitoring import run
+
+    repo = copy_repo(trained["repo"], tmp_path / "repo")
+    db = tmp_path / "audit.db"
+    (repo / "models/region").mkdir()
+    (repo / "models/region/model.yaml").write_text(REGION_SPEC.replace("AUDIT", str(db)))
+    (repo / "policies/region.yaml").write_text(REGION_POLICY)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["region"] = {"n_estimators": 50, "max_depth": 5}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "region, monitored", cwd=repo)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained["uri"])
+    done = invoke(CliRunner(), "train", "region", "--json", "-", cwd=repo)
+    assert done.exit_code == 0, done.output
+    version = json.loads(done.stdout)["version"]
+    promoted(repo, trained["uri"], "region", "production", version)
+    registry = Registry(repo, trained["uri"])
+    try:
+        model = registry.load_model("region", version)
+        classes = [str(c) for c in model.classes_]
+        assert len(classes) == 4
+        data = pd.read_csv(repo / "data" / "insurance.csv")
+        calm = data.sample(600, random_state=1).reset_index(drop=True)
+        heavier = calm.assign(bmi=calm["bmi"] * 1.4, charges=calm["charges"] * 2.5)
+        store = AuditStore(f"sqlite:///{db}")
+        store.create()
+        try:
+            for day, frame in (("2025-05-01", calm), ("2025-05-02", heavier)):
+                outputs = region_outputs(model.predict_proba(frame[REGION_COLUMNS]), classes)
+                pairs = list(zip(json.loads(frame[REGION_COLUMNS].to_json(orient="records")), outputs, strict=True))
+                at = datetime.fromisoformat(f"{day}T12:00:00+00:00")
+                store.write(
+                    Record(uuid.uuid4().hex, at, "alice", "region", version, "production", "r" * 32, 1.0, pairs)
+                )
+        finally:
+            store.close()
+        spec = repo / "models/region/model.yaml"
+        spec.write_text(spec.read_text().replace("    scores: scores\n", ""))  # the audit store alone: pushable
+        git("commit", "-qam", "audit only", cwd=repo)
+        verdicts = {}
+        for day in ("2025-05-01", "2025-05-02"):
+            window = f"{day}..{day}"
+            rows = run(repo, "region", "production", window=window, tracking_uri=trained["uri"], pushdown=False)
+            pushed = run(repo, "region", "production", window=window, tracking_uri=trained["uri"], pushdown=True)
+            verdicts[day] = rows.verdict
+            assert_close(pushed.verdict["prediction"], rows.verdict["prediction"], "prediction")
+            assert_close(pushed.verdict["metrics"], rows.verdict["metrics"], "metrics")
+            assert [(r["rule_id"], r["status"]) for r in pushed.verdict["rules"]] == [
+                (r["rule_id"], r["status"]) for r in rows.verdict["rules"]
+            ]
+        quiet, moved = verdicts["2025-05-01"], verdicts["2025-05-02"]
+        for verdict, frame in ((quiet, calm), (moved, heavier)):
+            block = verdict["prediction"]
+            assert [c["class"] for c in block["classes"]] == classes
+            means = model.predict_proba(frame[REGION_COLUMNS]).mean(axis=0)
+            assert [c["current_mean"] for c in block["classes"]] == pytest.approx(means.tolist(), rel=1e-9)
+            assert block["psi"] == max(c["psi"] for c in block["classes"])
+            assert verdict["metrics"]["prediction_psi"] == block["psi"]
+            assert verdict["metrics"]["prediction_ks_statistic"] == max(c["ks_statistic"] for c in block["classes"])
+        judged = next(r for r in moved["rules"] if r["rule_id"] == "prediction-psi")
+        assert judged["status"] == "fail"
+        worst = max(moved["prediction"]["classes"], key=lambda c: c["psi"])
+        assert f"of the probability of '{worst['class']}', the largest of 4 classes" in judged["explanation"]
+        assert next(r for r in quiet["rules"] if r["rule_id"] == "prediction-psi")["status"] == "pass"
+        from mlgate.report import monitoring as monitoring_report
+
+        text = monitoring_report.render_markdown(moved, [])
+        shown = next(line for line in text.splitlines() if line.startswith(f"| {worst['class']} |"))
+        assert shown.startswith(f"| {worst['class']} | {worst['psi']:.3g} |")
+        assert f"<td>{worst['class']}</td>" in monitoring_report.render_html(moved, [])
+        # the same rows scored by `mlgate score` into Parquet partitions: the same per-class drift
+        spec.write_text(spec.read_text().replace(f"    audit_url: sqlite:///{db}\n", "    scores: scores\n"))
+        git("commit", "-qam", "scored partitions only", cwd=repo)
+        batch = tmp_path / "batch.parquet"
+        heavier[REGION_COLUMNS].assign(customer=[f"C{i}" for i in range(len(heavier))]).to_parquet(batch)
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        scored = invoke(
+            CliRunner(),
+            *("score", "region", "--stage", "production", "--input", str(batch), "--output", str(repo / "scores")),
+            *("--id-column", "customer", "--date", today),
+            cwd=repo,
+        )
+        assert scored.exit_code == 0, scored.output
+        from_scores = run(repo, "region", "production", since="1d", tracking_uri=trained["uri"]).verdict
+        assert_close(from_scores["prediction"], moved["prediction"], "prediction")
+    finally:
+        registry.delete_alias("region", "production")
+
+
+def test_multiclass_prediction_drift_is_each_class_probabilitys_own_psi() -> None:
+    """Per class, the PSI and KS of that class's probability alone (the binary path's numbers on one column)."""
+    from mlgate.config import DriftSettings, Features
+    from mlgate.gates import drift
+    from mlgate.monitoring import AT, SCORE, Measurements, Subject, Traffic, probability_column
+
+    rng = np.random.default_rng(11)
+    classes = ["a", "b", "c"]
+    reference = rng.dirichlet([2, 2, 2], 800)
+    current = rng.dirichlet([4, 2, 1], 500)  # class a gains, c loses: a and c drift, b barely
+    rows = pd.DataFrame({probability_column(c): current[:, i] for i, c in enumerate(classes)})
+    rows[SCORE] = np.nan
+    rows[AT] = pd.Timestamp("2025-01-01", tz="UTC")
+    subject = Subject("classification", classes, None, 0.5, Features(numeric=["x"]), [("x", "double")])
+    settings = DriftSettings()
+    traffic = Traffic(rows, None, [], {})
+    measured = Measurements(
+        subject, pd.DataFrame({"x": [0.0]}), np.full(800, np.nan), traffic, None, settings, reference
+    )
+    expected = [
+        drift.feature_drift(
+            pd.DataFrame({"p": reference[:, i]}), pd.DataFrame({"p": current[:, i]}), ["p"], [], settings
+        )[0]
+        for i in range(3)
+    ]
+    psi = measured.measure("prediction_psi")
+    assert psi.value == pytest.approx(max(e.psi for e in expected), rel=1e-12)
+    assert [c["psi"] for c in psi.details["classes"]] == pytest.approx([e.psi for e in expected], rel=1e-12)
+    assert [c["class"] for c in psi.details["classes"]] == classes
+    ks = measured.measure("prediction_ks_statistic")
+    assert ks.value == pytest.approx(max(e.ks_statistic for e in expected), rel=1e-12)
+    # a class production never reports (an output without it) fails closed, naming the column
+    gone = Traffic(rows.drop(columns=[probability_column("b")]), None, [], {})
+    broken = Measurements(subject, pd.DataFrame({"x": [0.0]}), np.full(800, np.nan), gone, None, settings, reference)
+    failed = broken.measure("prediction_psi")
+    assert failed.error is not None
+    assert "probability of 'b'" in failed.error

@@ -109,6 +109,11 @@ gates:
       max: 1
       sensitive_features: [race]
       reference_group: White
+    - id: dp-ratio-vs-white-cap
+      metric: demographic_parity_ratio
+      max: 5
+      sensitive_features: [race]
+      reference_group: White
   drift:
     - metric: drifted_share
       max: 1
@@ -266,6 +271,19 @@ def test_reference_group_numbers_from_fairlearn_by_group(verdict: dict[str, Any]
     assert result["details"]["reference_group"] == "White"
 
 
+def test_a_ratio_against_the_reference_is_capped_by_its_largest(verdict: dict[str, Any], frame: pd.DataFrame) -> None:
+    """Issue #23: ``max`` on a ratio against a reference group was refused as "always between 0 and 1"."""
+    by_group = MetricFrame(
+        metrics=selection_rate, y_true=frame.y_true, y_pred=frame.y_pred, sensitive_features=frame.race
+    ).by_group
+    ratios = by_group.drop(index="White") / by_group["White"]
+    assert ratios.max() > 1, "a group is selected more often than White: the cap has something to judge"
+    result = rule(verdict, "dp-ratio-vs-white-cap")
+    assert result["status"] == "pass"
+    assert result["observed"] == pytest.approx(ratios.max(), abs=1e-12)
+    assert f"for '{ratios.idxmax()}' vs" in result["explanation"]
+
+
 def test_overall_rates_and_the_selected_class(verdict: dict[str, Any], frame: pd.DataFrame) -> None:
     details = rule(verdict, "four-fifths-sex")["details"]
     assert details["positive_label"] == ">50K"
@@ -366,6 +384,23 @@ def test_unknown_group_is_an_error_naming_the_groups_found(
         "equalized_odds_ratio: no group 'Blak' in 'race' "
         "(groups found: Amer-Indian-Eskimo, Asian-Pac-Islander, Black, Other, White)"
     )
+
+
+def test_a_named_group_below_min_group_size_is_an_error_naming_its_size(
+    predictions_repo: Path, cli: CliRunner, no_tracking_server: None
+) -> None:
+    """Issue #23: 'Other' (122 rows) under min_group_size 130 was dropped and three named groups passed on two."""
+    policy = predictions_repo / POLICY
+    policy.write_text(policy.read_text() + "settings:\n  fairness:\n    min_group_size: 130\n")
+    git("commit", "-qam", "larger groups only", cwd=predictions_repo)
+    verdict = gate_json(cli, predictions_repo, code=1)
+    for rule_id in ("dp-race-named", "dp-ratio-vs-white"):
+        result = rule(verdict, rule_id)
+        assert result["status"] == "error", result
+        assert "'Other' (122 rows < min_group_size 130)" in result["explanation"]
+    # a rule naming no group still leaves the small group out, and says so
+    assert rule(verdict, "eo-race")["status"] == "pass"
+    assert "left out, below min_group_size: 'Other' of 'race' (122 rows)" in rule(verdict, "eo-race")["explanation"]
 
 
 @pytest.mark.parametrize(
@@ -710,6 +745,9 @@ def test_decided_labels_without_scores(predictions_repo: Path, cli: CliRunner, f
     assert verdict["metrics"]["accuracy"] == pytest.approx(accuracy_score(frame.y_true, frame.y_pred), abs=1e-12)
     assert "roc_auc" not in verdict["metrics"]  # decisions carry no ranking
     assert rule(verdict, "performance.roc_auc")["status"] == "error"
+    assert rule(verdict, "performance.roc_auc")["explanation"] == (
+        "roc_auc needs scores; this model gives decided labels only: no scores"
+    )
     named = frame[frame.race.isin(NAMED)]
     expected = demographic_parity_difference(named.y_true, named.y_pred, sensitive_features=named.race)
     assert rule(verdict, "dp-race-named")["observed"] == pytest.approx(expected, abs=1e-12)

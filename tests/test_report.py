@@ -335,6 +335,20 @@ def test_gate_table_is_compact_and_ids_unbroken_at_1280px(tmp_path: Path) -> Non
     assert max(unfolded["id_heights"]) <= unfolded["line_height"] + 2, unfolded
 
 
+def test_the_model_card_names_the_fairness_section_only_when_it_is_there() -> None:
+    """Issue #23: "per-group rates under 'Fairness by group'" was written with no such section."""
+    with_tables = render_markdown(report_input()).text
+    assert "#### Fairness by group" in with_tables
+    assert 'per-group rates under "Fairness by group"' in with_tables
+    v = verdict()
+    v["rules"] = [r for r in v["rules"] if r["family"] != "fairness"]
+    without = render_markdown(report_input(v)).text
+    assert "Fairness by group" not in without
+    assert "no per-group rates: no fairness rule measured the sensitive features" in without
+    none_declared = render_markdown(report_input(v, spec(sensitive_features=[]))).text
+    assert "no per-group rates: no sensitive features declared" in none_declared
+
+
 DVC_PARAMS = {
     "file": "dvc.yaml",
     "section": "train",

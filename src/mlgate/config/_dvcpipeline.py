@@ -380,8 +380,9 @@ def pipeline_reasons(root: Path, base: str, head: str, targets: list[str], files
     reasons |= {f"{file} ({key})" for file, key, _, _ in changed_params(old, new)}
     for name in old.stages.keys() | new.stages.keys():
         was, now = old.stages.get(name), new.stages.get(name)
-        if was is None or now is None or was.definition() != now.definition():
-            reasons.add(f"{(now or was).dvcfile} (stage {name})")  # type: ignore[union-attr]
+        stage = now or was  # the name is a key of one of the two, so one of them is a stage
+        if stage is not None and (was is None or now is None or was.definition() != now.definition()):
+            reasons.add(f"{stage.dvcfile} (stage {name})")
     return sorted(reasons)
 
 

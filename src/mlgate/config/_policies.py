@@ -53,11 +53,13 @@ def no_champion_stage(policy_file: str) -> str:
 
 
 def rule_id(family: str, rule: Any) -> str:
-    """A rule's id: explicit, or derived from what it checks."""
+    """A rule's id: explicit, or derived from what it checks (``performance.recall.<class>`` for a per-class rule)."""
     if rule.id:
         return str(rule.id)
     subject = getattr(rule, "metric", None) or getattr(rule, "field", "")
-    return f"{family}.{subject}"
+    label = getattr(rule, "class_", None)
+    # a per-class rule per class: recall of 'mlops' and of 'nlp' are two rules, not one id twice
+    return f"{family}.{subject}" if label is None else f"{family}.{subject}.{label}"
 
 
 def _check_reference(target: Path, resolved: Path, chain: list[tuple[Path, Policy]], referrer: Any, root: Path) -> None:

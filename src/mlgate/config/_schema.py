@@ -262,7 +262,13 @@ class Features(StrictModel):
         return [*self.numeric, *self.categorical, *self.text]
 
 
-RESERVED_GROUPS = {"missing": "rows without a value", "out of range": "values outside the bins"}
+PER_CLASS_METRICS = ("precision", "recall", "f1")
+"""Performance metrics a rule may take of one class (``class:``), one-vs-rest."""
+MISSING_GROUP = "(missing)"
+"""The fairness group of rows without a value: parenthesised, so a real category "missing" stays its own group."""
+OUT_OF_RANGE_GROUP = "out of range"
+"""The fairness group of values outside a sensitive feature's bins."""
+RESERVED_GROUPS = {MISSING_GROUP: "rows without a value", OUT_OF_RANGE_GROUP: "values outside the bins"}
 """Group names mlgate.gates.fairness gives rows no bin holds; a label may not take them."""
 
 
@@ -934,13 +940,18 @@ class Rule(StrictModel):
         self._in_range()
         return self
 
+    def _range(self) -> catalog.Range | None:
+        """The values the rule's metric can take (None: any)."""
+        return catalog.METRIC_RANGES.get(str(getattr(self, "metric", None)))
+
     def _in_range(self) -> None:
         """A min or max outside the values the metric can take is always or never met."""
         metric = getattr(self, "metric", None)
         comparison = self.comparison
-        if comparison == "max_regression" or metric not in catalog.METRIC_RANGES:
+        bounds = self._range()
+        if comparison == "max_regression" or bounds is None:
             return
-        low, high = catalog.METRIC_RANGES[metric]
+        low, high = bounds
         value = self.threshold
         below, above = low is not None and value < low, high is not None and value > high
         if not (below or above):
@@ -953,6 +964,8 @@ class Rule(StrictModel):
             lies, give = f"at most {high:g}", f"of at most {high:g}"
         met = "always" if (comparison == "min") == below else "never"
         message = f"'{metric}' is always {lies}, so {comparison} {value:g} is {met} met: give a value {give}"
+        if above and isinstance(self, FairnessRule) and str(metric).endswith("_ratio"):
+            message += " (a ratio against a reference_group has no upper bound: a group favoured over it gives above 1)"
         raise LocatedError(message, comparison)
 
     @property
@@ -979,6 +992,25 @@ class PerformanceRule(Rule):
             "(a drop for scores, a rise for errors such as rmse)"
         ),
     )
+    class_: str | int | bool | None = Field(
+        None,
+        alias="class",
+        # unset, it is left out of the dump the policy hash is computed from: policies without a
+        # per-class rule keep the sha256 their recorded verdicts name
+        exclude_if=lambda value: value is None,
+        description=(
+            "one class of a classifier: the rule judges precision, recall or f1 of that class, one-vs-rest "
+            "(default: the positive_label's with two classes, the macro average with more); a class the "
+            "model does not have is an error naming the classes it has"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _class_metric(self) -> PerformanceRule:
+        if self.class_ is not None and self.metric not in PER_CLASS_METRICS:
+            message = f"'class' applies to {', '.join(PER_CLASS_METRICS)}; {self.metric} is not measured per class"
+            raise LocatedError(message, "class")
+        return self
 
 
 class FairnessRule(Rule):
@@ -991,8 +1023,19 @@ class FairnessRule(Rule):
         None, min_length=1, description="compare only these groups of the rule's one sensitive feature"
     )
     reference_group: str | None = Field(
-        None, description="compare every group with this one instead of each with each (see gates/fairness.py)"
+        None,
+        description=(
+            "compare every group with this one instead of each with each (see gates/fairness.py); a *_ratio "
+            "against it is rate_g / rate_ref, above 1 for a group favoured over it: min judges the smallest "
+            "ratio, max the largest (two rules, e.g. min 0.8 and max 1.25, bound both sides)"
+        ),
     )
+
+    def _range(self) -> catalog.Range | None:
+        """A ratio against a reference group is ``rate_g / rate_ref``: at least 0, above 1 for a favoured group."""
+        if self.reference_group is not None and self.metric.endswith("_ratio"):
+            return catalog.NON_NEGATIVE
+        return super()._range()
 
     @model_validator(mode="after")
     def _named_groups(self) -> FairnessRule:

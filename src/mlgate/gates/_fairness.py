@@ -9,9 +9,11 @@ Groups
 * a continuous column with ``bins`` is bucketed into right-open intervals ``[a, b)``: with
   ``bins: [0, 25, 45, 65, 120]`` an age of 25 is in ``[25, 45)``; values below the first edge
   or at/above the last are ``"out of range"``. Buckets are named by ``labels`` (distinct, and
-  neither ``"missing"`` nor ``"out of range"``: the spec refuses others) or, without them,
+  neither ``"(missing)"`` nor ``"out of range"``: the spec refuses others) or, without them,
   ``"[0, 25)"``, with edges written exactly whenever ``:g`` would round two of them alike;
-* missing values (NaN / None / NA) are the group ``"missing"``.
+* missing values (NaN / None / NA) are the group ``"(missing)"`` (``mlgate.config.MISSING_GROUP``):
+  parenthesised, so a real category ``"missing"`` stays a group of its own; a real value
+  ``"(missing)"`` is refused (the rule is an ``error`` saying so) rather than merged with the blanks.
 
 :func:`intersect` combines two such columns into ``"a & b"`` groups.
 
@@ -48,9 +50,14 @@ on the rows of those groups). With ``reference_group: r`` every other compared g
 against ``r`` instead of each against each: a *difference* is the largest ``|rate_g - rate_r|``,
 a *ratio* the smallest ``rate_g / rate_r`` (the four-fifths rule against a reference: each group
 is selected at least 80% as often as ``r``; a group selected more often than ``r`` gives a ratio
-above 1 and never fails a ``min``), and equalized odds the worse of TPR and FPR as before. A ratio
-whose reference rate is 0 is undefined and fails. A group name the data does not have fails the
-rule, naming it and the groups found.
+above 1 and never fails a ``min``), and equalized odds the worse of TPR and FPR as before. A rule
+with ``max`` on a ratio against a reference caps how much a group is favoured over it: its value is
+the *largest* ``rate_g / rate_r`` (so ``min: 0.8`` and ``max: 1.25``, two rules, bound both sides;
+the policy schema allows any ratio of at least 0 there, and keeps ``[0, 1]`` for ``min / max``
+ratios without a reference). A ratio whose reference rate is 0 is undefined and fails. A group
+name the data does not have fails the rule, naming it and the groups found, and so does a named
+group (in ``groups`` or ``reference_group``) below ``min_group_size``, naming its size: a named
+group is never dropped silently while the rule is judged on the others.
 
 Next to the group rates a measurement reports the overall rates (every row of the evaluation
 data, groups below ``min_group_size`` included) and the class counted as selected, the spec's
@@ -67,12 +74,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from mlgate.config import SensitiveFeature
+from mlgate.config import MISSING_GROUP, OUT_OF_RANGE_GROUP, SensitiveFeature
 from mlgate.gates import Measurement
 from mlgate.outcome import Failed
 
-MISSING = "missing"
-OUT_OF_RANGE = "out of range"
+MISSING = MISSING_GROUP
+OUT_OF_RANGE = OUT_OF_RANGE_GROUP
 
 
 # --------------------------------------------------------------------------- groups
@@ -103,7 +110,7 @@ def sensitive_groups(frame: pd.DataFrame, feature: SensitiveFeature) -> pd.Serie
     """Group label (a string category) of every row for one sensitive feature.
 
     Continuous features are bucketed with ``feature.bins`` into right-open intervals
-    ``[a, b)``; values outside the bins are ``"out of range"``; missing values ``"missing"``.
+    ``[a, b)``; values outside the bins are ``"out of range"``; missing values ``"(missing)"``.
     """
     if feature.name not in frame.columns:
         raise ValueError(f"sensitive feature '{feature.name}' is not a column of the data")
@@ -115,6 +122,11 @@ def sensitive_groups(frame: pd.DataFrame, feature: SensitiveFeature) -> pd.Serie
     except TypeError:  # values of mixed types do not sort
         codes, uniques = pd.factorize(column, sort=False)
     labels = [_label(u) for u in np.asarray(uniques, dtype=object)]
+    if MISSING in labels:  # it would read as (and merge with) the rows without a value
+        raise ValueError(
+            f"sensitive feature '{feature.name}' has the value '{MISSING}', the name of the group of rows "
+            "without a value: recode that value"
+        )
     if (codes < 0).any():
         codes = np.where(codes < 0, len(labels), codes)
         labels.append(MISSING)
@@ -148,7 +160,7 @@ def _edges(bins: NDArray[Any]) -> list[str]:
 
 
 def _codes(groups: pd.Series) -> tuple[NDArray[Any], list[str]]:
-    """Integer codes and string labels of a group column; missing values are ``"missing"``."""
+    """Integer codes and string labels of a group column; missing values are ``"(missing)"``."""
     if isinstance(groups.dtype, pd.CategoricalDtype):
         codes = np.asarray(groups.cat.codes, dtype=np.int64)
         labels = [_label(c) for c in groups.cat.categories]
@@ -307,13 +319,23 @@ def named_groups(table: GroupTable, groups: list[str] | None, reference_group: s
     if unknown:
         names = ", ".join(f"'{name}'" for name in unknown)
         return Failed(f"no group {names} in '{table.feature}' (groups found: {', '.join(found)})")
+    # a group the rule names must be compared: dropping it for its size would judge the rule on the others
+    small = [row for row in table.rows if row["group"] in wanted and row["excluded"] is not None]
+    if small:
+        names = ", ".join(f"'{row['group']}' ({row['excluded']})" for row in small)
+        return Failed(f"named group {names} of '{table.feature}' is too small to compare")
     if groups is None:
         return table
     return GroupTable(feature=table.feature, rows=[row for row in table.rows if row["group"] in groups])
 
 
-def _against_reference(table: GroupTable, rates: tuple[str, ...], kind: str, reference: str) -> _Disparity | Failed:
-    """The worst disparity of any other group against ``reference`` over ``rates``, or why not."""
+def _against_reference(
+    table: GroupTable, rates: tuple[str, ...], kind: str, reference: str, highest: bool = False
+) -> _Disparity | Failed:
+    """The worst disparity of any other group against ``reference`` over ``rates``, or why not.
+
+    ``highest``: a ratio's worst is its largest (a rule capping how much a group is favoured), else its smallest.
+    """
     rows = [row for row in table.rows if row["excluded"] is None]
     ref = next((row for row in table.rows if row["group"] == reference), None)
     if ref is None or ref["excluded"] is not None:
@@ -336,9 +358,10 @@ def _against_reference(table: GroupTable, rates: tuple[str, ...], kind: str, ref
         if kind == "ratio":
             if base == 0:
                 return Failed(f"{_RATE_NAMES[rate]} of reference '{reference}' is 0: the ratio to it is undefined")
-            row = min(others, key=lambda r: r[rate] / base)
+            pick = max if highest else min
+            row = pick(others, key=lambda r: r[rate] / base)
             value = float(row[rate]) / base
-            better = worst is None or value < worst.value
+            better = worst is None or (value > worst.value if highest else value < worst.value)
         else:
             row = max(others, key=lambda r: abs(r[rate] - base))
             value = abs(float(row[rate]) - base)
@@ -401,12 +424,14 @@ def fairness_measurement(
     reference_group: str | None = None,
     overall: dict[str, Any] | None = None,
     positive_label: Any = None,
+    highest: bool = False,
 ) -> Measurement:
     """The fairness metric over the non-excluded groups, worst over the sensitive features.
 
     ``groups`` / ``reference_group``: compare only those groups / each against that one (see the
     module docstring). ``overall`` (:func:`overall_rates`) and ``positive_label`` are reported
-    in the details next to the group tables, which stay whole.
+    in the details next to the group tables, which stay whole. ``highest`` (a ``max`` rule): a
+    ratio against the reference group is the largest one, the most favoured group's.
     """
     details: dict[str, Any] = {"groups": {table.feature: table.rows for table in tables}}
     if overall is not None:
@@ -428,14 +453,14 @@ def fairness_measurement(
         if isinstance(chosen, Failed):
             return Measurement.failed(f"{metric}: {chosen.reason}", details)
         if reference_group is not None:
-            result = _against_reference(chosen, rates, kind, reference_group)
+            result = _against_reference(chosen, rates, kind, reference_group, highest)
         else:
             result = _disparity(chosen, rates, kind)
         if isinstance(result, Failed):
             return Measurement.failed(f"{metric}: {result.reason}", details)
         results.append(result)
-    pick = min if kind == "ratio" else max
-    worst = pick(results, key=lambda r: r.value)
+    largest = kind != "ratio" or (highest and reference_group is not None)
+    worst = (max if largest else min)(results, key=lambda r: r.value)
     details["by_feature"] = {r.feature: r.value for r in results}
     text = worst.text()
     if len(results) > 1:

@@ -43,6 +43,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from mlgate.config import PER_CLASS_METRICS
+
 PROBABILITY_EPS = float(np.finfo(np.float64).eps)
 """Log loss clips probabilities to [eps, 1 - eps] (scikit-learn's clip for float64)."""
 
@@ -286,6 +288,18 @@ class ClassReport:
     recall: NDArray[np.float64]
     f1: NDArray[np.float64]
     support: NDArray[np.int64]
+
+
+def per_class_metrics(confusion: Confusion, classes: list[Any]) -> dict[str, dict[str, float]]:
+    """Precision, recall and F1 of each of ``classes``, one-vs-rest: metric → ``str(class)`` → value.
+
+    Keyed by the class as text, as a policy's ``class:`` names it (YAML gives ``1`` or ``"1"``).
+    """
+    report = class_report(confusion, classes)
+    return {
+        name: {str(c): float(v) for c, v in zip(classes, getattr(report, name), strict=True)}
+        for name in PER_CLASS_METRICS
+    }
 
 
 def class_report(confusion: Confusion, classes: list[Any]) -> ClassReport:

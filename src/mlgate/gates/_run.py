@@ -70,13 +70,16 @@ from mlgate.gates import _spark as spark_gates
 from mlgate.gates._adapter import adapt, decide, own_columns
 from mlgate.gates._judging import Judged, judge_model
 from mlgate.gates._metrics import (
+    Confusion,
     ScoreCounts,
     average_precision,
     classification_metrics,
+    per_class_metrics,
     positive_label,
     regression_metrics,
     roc_auc,
 )
+from mlgate.gates._performance import ByClass
 from mlgate.gates._verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state, is_ancestor, show
 from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, LoadedModel, ModelVersion, Registry, RunFacts
@@ -99,6 +102,7 @@ class Scored:
     predicted: NDArray[Any]
     proba: NDArray[Any] | None = None
     classes: list[Any] | None = None
+    by_class: ByClass | None = None  # per-class precision/recall/F1; None: from ``predicted`` when asked
     not_measured: dict[str, str] = field(default_factory=dict)
     """metric → why it is not measured here (a rule on it is ``skipped`` with that reason)."""
 
@@ -175,7 +179,7 @@ def score_predictions(spec: ModelSpec, frame: pd.DataFrame) -> Scored:
         "(ROC AUC and PR AUC, which need only the ranking, are measured)"
     )
     unmeasured = {metric: f"{metric} {why}" for metric in PROBABILITY_METRICS}
-    return Scored(measured, decided, proba, classes, unmeasured)
+    return Scored(measured, decided, proba, classes, not_measured=unmeasured)
 
 
 def _load(
@@ -284,17 +288,35 @@ class Evaluation:
     # -- performance
     def performance(self, rule: PerformanceRule) -> Measurement | Skip:
         """The rule's holdout metric, or its worsening against the champion (skipped if none)."""
+        label = rule.class_
         if rule.metric in self.scored.not_measured:
             return Skip(self.scored.not_measured[rule.metric])
         if rule.comparison != "max_regression":
-            return performance.absolute(rule.metric, self.scored.metrics, self.rows_said)
+            why = performance.not_computed(rule.metric, self.ctx.spec.task)
+            by_class = self._by_class(self.scored) if label is not None else None
+            return performance.absolute(
+                rule.metric, self.scored.metrics, self.rows_said, why, label=label, by_class=by_class
+            )
         if self.champion_skip:
             return Skip(self.champion_skip)
         if self.champion is None:
             name, stage = self.ctx.name, self.ctx.policy.policy.promotion.champion_stage
             return Skip(f"no champion yet: no version of '{name}' holds the '{stage}' alias")
         version, champ = self.champion
-        return performance.regression(rule.metric, self.scored.metrics, champ.metrics, version)
+        tables = (self._by_class(self.scored), self._by_class(champ)) if label is not None else (None, None)
+        return performance.regression(
+            rule.metric, self.scored.metrics, champ.metrics, version, label=label, by_class=tables
+        )
+
+    def _by_class(self, scored: Scored) -> ByClass | None:
+        """Per-class precision, recall and F1 of ``scored`` on the holdout (None: a regressor)."""
+        if scored.by_class is not None:
+            return scored.by_class
+        if self.ctx.spec.task != "classification" or not scored.classes:
+            return None
+        y_true = self.data.holdout[self.ctx.spec.target].to_numpy()
+        scored.by_class = per_class_metrics(Confusion.of(y_true, scored.predicted), list(scored.classes))
+        return scored.by_class
 
     def builtin_rules(self) -> list[decisions.BuiltinRule]:
         """The built-in degenerate-decisions rules: a classifier's, unless the judged policy disables them."""
@@ -312,6 +334,7 @@ class Evaluation:
 
     # -- fairness
     def _group(self, name: str) -> pd.Series:
+        """The group label of every holdout row for sensitive feature ``name`` (:func:`fairness.sensitive_groups`)."""
         if name not in self._groups:
             feature = next(f for f in self.ctx.spec.sensitive_features if f.name == name)
             self._groups[name] = fairness.sensitive_groups(self.data.holdout, feature)
@@ -336,7 +359,11 @@ class Evaluation:
         pos = positive_label(self.scored.classes or [], spec.positive_label)
         y_true = self.data.holdout[spec.target].to_numpy() == pos
         y_pred = np.asarray(self.scored.predicted == pos, dtype=bool)
-        return self._fairness_of(rule, [self._group(n) for n in names], y_true, y_pred, pos)
+        try:
+            series = [self._group(n) for n in names]
+        except ValueError as err:  # e.g. a real value named like the group of blank rows: fail closed, say why
+            return Measurement.failed(str(err))
+        return self._fairness_of(rule, series, y_true, y_pred, pos)
 
     def _fairness_of(
         self,
@@ -362,6 +389,7 @@ class Evaluation:
             reference_group=rule.reference_group,
             overall=fairness.overall_rates(y_true, y_pred, weights),
             positive_label=pos.item() if isinstance(pos, np.generic) else pos,
+            highest=rule.comparison == "max",
         )
 
     # -- drift
@@ -976,7 +1004,7 @@ class _SparkRun:
         progress(f"scored v{mv.version} on {scored.rows} holdout rows with Spark")
         champion = self._champion(mv.version, evaluated, data)
         at_loaded = time.perf_counter()
-        as_scored = Scored(scored.metrics, np.empty(0), None, scored.classes or None)
+        as_scored = Scored(scored.metrics, np.empty(0), None, scored.classes or None, by_class=scored.by_class)
         evaluation = SparkEvaluation(
             ctx, frames, model, as_scored, champion.scored, loaded.signature, champion.skip, data, scored
         )
@@ -1052,7 +1080,8 @@ class _SparkRun:
             mv, mv.tags.get(ARTIFACT_DIGEST_TAG), f"its registration ({ARTIFACT_DIGEST_TAG})", data
         )
         scored.release()
-        return Champion((number, Scored(scored.metrics, np.empty(0), None, scored.classes or None)), holder=number)
+        as_scored = Scored(scored.metrics, np.empty(0), None, scored.classes or None, by_class=scored.by_class)
+        return Champion((number, as_scored), holder=number)
 
 
 class _Holder:

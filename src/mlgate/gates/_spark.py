@@ -213,6 +213,7 @@ class SparkScored:
     kept: dict[str, str]  # column → its name in ``frame``
     confusion: pd.DataFrame | None = None
     rows: int = 0
+    by_class: dict[str, dict[str, float]] | None = None  # per-class precision, recall, F1 (a classifier's)
 
     def release(self) -> None:
         """Drop the cached scores."""
@@ -273,14 +274,26 @@ def score(
         )
     if classification:
         confusion = _collect(scored.groupBy(target, _DECIDED).agg(F.count(F.lit(1)).alias(_ROWS)))
-        measured = _classification(scored, target, classes, pos, confusion)
-        return SparkScored(measured, classes, scored, kept, confusion, int(confusion[_ROWS].sum()))
+        counted = _confusion(confusion, target)
+        measured = _classification(scored, target, classes, pos, confusion, counted)
+        by_class = metrics.per_class_metrics(counted, classes)
+        return SparkScored(measured, classes, scored, kept, confusion, counted.rows, by_class)
     sums = _regression_sums(scored, target)
     return SparkScored(metrics.regression_from_sums(sums), [], scored, kept, None, sums.rows)
 
 
+def _confusion(confusion: pd.DataFrame, target: str) -> metrics.Confusion:
+    """:class:`~mlgate.gates.metrics.Confusion` from the rows per (label, decision) Spark counted."""
+    present = sorted({*confusion[target].tolist(), *confusion[_DECIDED].tolist()})
+    where = {label: at for at, label in enumerate(present)}
+    counts = np.zeros((len(present), len(present)), dtype=np.int64)
+    for truth, decided, rows in confusion[[target, _DECIDED, _ROWS]].itertuples(index=False):
+        counts[where[truth], where[decided]] += int(rows)
+    return metrics.Confusion(present, counts)
+
+
 def _classification(
-    scored: Any, target: str, classes: list[Any], pos: Any, confusion: pd.DataFrame
+    scored: Any, target: str, classes: list[Any], pos: Any, confusion: pd.DataFrame, counted: metrics.Confusion
 ) -> dict[str, float]:
     """:func:`~mlgate.gates.classification_metrics` from aggregates: the same functions on Spark's counts.
 
@@ -291,13 +304,8 @@ def _classification(
     """
     from pyspark.sql import functions as F
 
-    present = sorted({*confusion[target].tolist(), *confusion[_DECIDED].tolist()})
-    where = {label: at for at, label in enumerate(present)}
-    counts = np.zeros((len(present), len(present)), dtype=np.int64)
-    for truth, decided, rows in confusion[[target, _DECIDED, _ROWS]].itertuples(index=False):
-        counts[where[truth], where[decided]] += int(rows)
     binary = len(classes) == 2
-    out = metrics.threshold_metrics(metrics.Confusion(present, counts), pos if binary else None)
+    out = metrics.threshold_metrics(counted, pos if binary else None)
     outside = sorted(str(label) for label in confusion[target].unique() if label not in classes)
     if outside:
         raise InvalidInput(

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from mlgate.monitoring._retrain import RetrainAction, branch_name, propose
     from mlgate.monitoring._run import MonitoringResult, run
     from mlgate.monitoring._schedule import due, monitored_models
-    from mlgate.monitoring._sources import AT, SCORE, Served, SourceReport, Traffic
+    from mlgate.monitoring._sources import AT, SCORE, Served, SourceReport, Traffic, probability_column
     from mlgate.monitoring._verdict import SCHEMA, MonitoringVerdict
     from mlgate.monitoring._window import Window, duration, resolve
 
@@ -79,6 +79,7 @@ __all__ = [
     "load_reference",
     "monitor",
     "monitored_models",
+    "probability_column",
     "propose",
     "resolve",
     "review_issues",
@@ -104,6 +105,7 @@ _LAZY: dict[str, str] = {
     "RetrainAction": "_retrain:RetrainAction",
     "SCHEMA": "_verdict:SCHEMA",
     "SCORE": "_sources:SCORE",
+    "probability_column": "_sources:probability_column",
     "SourceReport": "_sources:SourceReport",
     "Subject": "_measure:Subject",
     "TOLERANCE": "_estimate:TOLERANCE",

@@ -6,8 +6,10 @@
   on the production rows — ``null_fraction`` and ``duplicate_rows`` over them alone,
   ``constant_columns`` within them, ``unseen_categories`` and ``schema_mismatch`` against the
   reference and the version's signature;
-- prediction drift: the same numeric PSI and KS on the positive-class probability (classifier) or
-  the predicted value (regressor), reference scored by the version against production's scores;
+- prediction drift: the same numeric PSI and KS on the positive-class probability (binary classifier)
+  or the predicted value (regressor), reference scored by the version against production's scores;
+  for a multiclass model on each class's probability (one-vs-rest), reported per class, a rule
+  judging the largest over the classes (the class whose scores moved most);
 - ``volume`` (rows measured), ``label_coverage``, performance on labelled rows
   (:mod:`mlgate.gates._metrics`) and the CBPE estimate (:mod:`mlgate.monitoring.estimate`).
 
@@ -29,7 +31,7 @@ from mlgate.exceptions import excerpt
 from mlgate.gates import FeatureDrift, Measurement, Skip, classification_metrics, drift, integrity, regression_metrics
 from mlgate.monitoring._estimate import NOT_CALIBRATED, Calibration, Estimate, estimate
 from mlgate.monitoring._labels import LABEL, Labelled
-from mlgate.monitoring._sources import SCORE, Traffic
+from mlgate.monitoring._sources import SCORE, Traffic, probability_column
 from mlgate.outcome import Failed
 
 NO_TARGET = "__no_target"
@@ -55,6 +57,16 @@ class Subject:
         """Whether probabilities of a positive class exist (CBPE, prediction drift on probabilities)."""
         return self.task == "classification" and len(self.classes) == 2
 
+    @property
+    def multiclass(self) -> bool:
+        """A classifier of more than two classes: prediction drift is measured on each class's probability."""
+        return self.task == "classification" and len(self.classes) > 2
+
+
+def class_feature(label: Any) -> str:
+    """How prediction drift names the probability of class ``label``."""
+    return f"probability of {label!r}"
+
 
 class Measurements:
     """Measures each monitoring metric once, on demand, from the reference and the traffic."""
@@ -67,10 +79,16 @@ class Measurements:
         traffic: Traffic,
         labelled: Labelled | None,
         settings: DriftSettings,
+        reference_proba: np.ndarray | None = None,
     ) -> None:
-        """Nothing is computed yet: each metric when first asked for, then cached."""
+        """Nothing is computed yet: each metric when first asked for, then cached.
+
+        ``reference_proba``: a multiclass model's probability of each class on the reference rows (rows × classes).
+        """
         self.subject, self.reference, self.reference_scores = subject, reference, reference_scores
+        self.reference_proba = reference_proba
         self.traffic, self.labelled, self.settings = traffic, labelled, settings
+        self._by_class: list[FeatureDrift] | Failed | None = None
         self.scores = traffic.rows[SCORE].to_numpy(dtype=float) if len(traffic.rows) else np.empty(0)
         self._drift: list[FeatureDrift] | Failed | None = None
         self._prediction: FeatureDrift | Failed | None = None
@@ -164,8 +182,61 @@ class Measurements:
         return measured
 
     # -- prediction drift
+    def class_probabilities(self) -> np.ndarray:
+        """Production's probability of each class (rows × classes; NaN where an output lacks it)."""
+        rows = self.traffic.rows
+        columns = [probability_column(c) for c in self.subject.classes]
+        if not len(rows):
+            return np.empty((0, len(columns)))
+        return np.column_stack(
+            [rows[c].to_numpy(dtype=float) if c in rows else np.full(len(rows), np.nan) for c in columns]
+        )
+
+    def prediction_by_class(self) -> list[FeatureDrift] | Failed:
+        """A multiclass model's prediction drift: PSI and KS of each class's probability, reference vs production."""
+        if self._by_class is None:
+            current = self.class_probabilities()
+            if not current.size or np.isnan(current).all():
+                self._by_class = Failed("no production class probabilities in the window")
+            elif self.reference_proba is None:
+                self._by_class = Failed("the version gives no class probabilities on the reference data")
+            else:
+                names = [class_feature(c) for c in self.subject.classes]
+                try:
+                    self._by_class = drift.feature_drift(
+                        pd.DataFrame(self.reference_proba, columns=names),
+                        pd.DataFrame(current, columns=names),
+                        names,
+                        [],
+                        self.settings,
+                    )
+                except ValueError as err:
+                    self._by_class = Failed(f"prediction drift could not be computed: {err}")
+        return self._by_class
+
+    def class_summary(self, table: list[FeatureDrift]) -> list[dict[str, Any]]:
+        """Per class: its PSI, KS statistic and mean probability on the reference and in production."""
+        current = self.class_probabilities()
+        reference = self.reference_proba if self.reference_proba is not None else np.empty((0, len(table)))
+        return [
+            {
+                "class": label,
+                "psi": fd.psi,
+                "ks_statistic": fd.ks_statistic,
+                "reference_mean": _mean(reference[:, at]),
+                "current_mean": _mean(current[:, at]),
+            }
+            for at, (label, fd) in enumerate(zip(self.subject.classes, table, strict=True))
+        ]
+
     def prediction(self) -> FeatureDrift | Failed:
-        """PSI and KS of the model's score: reference (scored by the version) against production."""
+        """PSI and KS of the model's score: reference (scored by the version) against production.
+
+        A multiclass model's: the class whose probability drifted most (largest PSI; see :meth:`prediction_by_class`).
+        """
+        if self.subject.multiclass:
+            table = self.prediction_by_class()
+            return table if isinstance(table, Failed) else max(table, key=lambda fd: fd.psi)
         if self._prediction is None:
             if not self.scores.size or np.isnan(self.scores).all():
                 self._prediction = Failed("no production scores in the window")
@@ -184,7 +255,9 @@ class Measurements:
         return self._prediction
 
     def prediction_metric(self, metric: str) -> Measurement:
-        """``prediction_psi`` or ``prediction_ks_statistic``."""
+        """``prediction_psi`` or ``prediction_ks_statistic`` (a multiclass model's: the largest over its classes)."""
+        if self.subject.multiclass:
+            return self._class_prediction_metric(metric)
         found = self.prediction()
         if isinstance(found, Failed):
             return Measurement.failed(found.reason)
@@ -195,6 +268,24 @@ class Measurements:
             f"production mean {self.score_mean():.3g}, {found.current_rows} rows)"
         )
         return Measurement(value=value, explanation=text, details={"prediction": found.as_dict()})
+
+    def _class_prediction_metric(self, metric: str) -> Measurement:
+        table = self.prediction_by_class()
+        if isinstance(table, Failed):
+            return Measurement.failed(table.reason)
+
+        def value(fd: FeatureDrift) -> float:
+            return fd.psi if metric == "prediction_psi" else float(fd.ks_statistic or 0.0)
+
+        worst = max(table, key=value)
+        label = "PSI" if metric == "prediction_psi" else "KS statistic"
+        others = ", ".join(f"{fd.feature} {value(fd):.3g}" for fd in table if fd is not worst)
+        text = (
+            f"{label} {value(worst):.3g} of the {worst.feature}, the largest of {len(table)} classes "
+            f"({worst.current_rows} rows; {others})"
+        )
+        details = {"prediction": worst.as_dict(), "classes": self.class_summary(table)}
+        return Measurement(value=value(worst), explanation=text, details=details)
 
     # -- labels and performance
     def performance(self) -> dict[str, float] | Skip | Failed:
@@ -321,6 +412,11 @@ class Measurements:
             if isinstance(measured, Measurement) and measured.error is None and measured.value is not None:
                 out[metric] = float(measured.value)
         return out
+
+
+def _mean(values: np.ndarray) -> float | None:
+    """The mean of the values that are there (None when none is)."""
+    return float(np.nanmean(values)) if values.size and not np.isnan(values).all() else None
 
 
 def _text(value: Any) -> str:

@@ -11,8 +11,10 @@ computes is computed from aggregates the store returns:
   (:meth:`mlgate.serving.TypedWindow.counts`), then one more for the refined cells;
 - data quality: null counts, ``min``/``max`` (constant columns), duplicate groups (``GROUP BY`` every feature
   ``HAVING count > 1``), rows holding an unseen category, non-whole values of integer columns;
-- prediction drift: the score's cells against the reference scores; CBPE: sums and the expected
-  ROC curve by window functions; volume: a count;
+- prediction drift: the score's cells against the reference scores; a multiclass model's class
+  probabilities are not in the typed table (it holds one score), so they are read from the window's
+  outputs JSON a chunk at a time (one float per class and row kept) and measured as the row-reading
+  path measures them; CBPE: sums and the expected ROC curve by window functions; volume: a count;
 - outcomes: the window's keys and scores are streamed in chunks and joined to the outcomes
   (:func:`mlgate.monitoring._labels.join_label_chunks`).
 
@@ -45,6 +47,7 @@ from mlgate.monitoring._sources import (
     SourceReport,
     Traffic,
     decode_features,
+    decode_probabilities,
     decode_scores,
 )
 from mlgate.monitoring._window import Window
@@ -68,6 +71,7 @@ class PushedAudit:
         from mlgate.serving import audit, inputs_of
 
         self.served = served
+        self.url, self.model, self.span = url, ctx_name, window
         self.signature = list(served.signature)
         self.index = {name: i for i, (name, _kind) in enumerate(self.signature)}
         self.inputs = inputs_of(self.signature, served.task, served.positive)
@@ -135,6 +139,19 @@ class PushedAudit:
             frame[AT] = pd.to_datetime(list(ats), utc=True)
             yield frame
 
+    def class_probabilities(self) -> np.ndarray:
+        """A multiclass model's probability of each class per row of the window (rows × classes), from the outputs."""
+        from mlgate.serving import audit
+
+        served, span = self.served, self.span
+        parts = [
+            decode_probabilities(chunk.outputs, served)
+            for chunk in audit.read_predictions(
+                self.url, self.model, served.stage, served.version, span.start, span.end, chunk_rows=STREAM_ROWS
+            )
+        ]
+        return np.concatenate(parts) if parts else np.empty((0, len(served.classes)))
+
     def traffic(self) -> Traffic:
         """A :class:`Traffic` without rows (they stay in the store), naming the source."""
         empty = pd.DataFrame({key: pd.Series(dtype=object) for key in AUDIT_KEYS})
@@ -152,10 +169,12 @@ class PushedMeasurements(Measurements):
         pushed: PushedAudit,
         labelled: Labelled | None,
         settings: DriftSettings,
+        reference_proba: np.ndarray | None = None,
     ) -> None:
         """Nothing is queried yet: each metric when first asked for, then cached."""
-        super().__init__(subject, reference, reference_scores, pushed.traffic(), labelled, settings)
+        super().__init__(subject, reference, reference_scores, pushed.traffic(), labelled, settings, reference_proba)
         self.pushed = pushed
+        self._class_probabilities: np.ndarray | None = None
         self._quality: dict[tuple[str, tuple[str, ...] | None], Measurement] = {}
         self._score_sums: tuple[int, float, float] | None = None
         self._cells: dict[Column, tuple[np.ndarray, np.ndarray] | ValueError] | None = None
@@ -458,8 +477,16 @@ class PushedMeasurements(Measurements):
         return Measurement(value=float(len(table)), explanation=explanation, details=details)
 
     # -- prediction drift
+    def class_probabilities(self) -> np.ndarray:
+        """Production's probability of each class, read from the store's outputs once (see the module docstring)."""
+        if self._class_probabilities is None:
+            self._class_probabilities = self.pushed.class_probabilities()
+        return self._class_probabilities
+
     def prediction(self) -> FeatureDrift | Failed:
-        """PSI and KS of the model's score, the window's scores counted in the store."""
+        """PSI and KS of the model's score, the window's scores counted in the store (multiclass: as the rows do)."""
+        if self.subject.multiclass:
+            return super().prediction()
         if self._prediction is None:
             n = self._sums()[0]
             if not n:

@@ -112,7 +112,7 @@ def run(
         folder.mkdir()
         loaded, _ = load_alias_version(registry, ctx, mv, stage, _Holder(folder), wanted)
         plan, model = model_plan(ctx, mv, stage, loaded)
-        served = Served(stage, mv.version, list(plan.features), plan.task, plan.positive)
+        served = Served(stage, mv.version, list(plan.features), plan.task, plan.positive, tuple(plan.classes))
         mark = time.perf_counter()
         pushed: PushedAudit | None = None
         if pushable and audit_url is not None:
@@ -125,7 +125,7 @@ def run(
         mark = time.perf_counter()
         progress("loading the reference data and scoring it with the same version")
         reference = load_reference(ctx, mv, registry.run_facts(mv.run_id).params, Path(tmp) / "reference")
-        reference_scores = _scores(model, plan, reference.scored)
+        reference_scores, reference_proba = _scores(model, plan, reference.scored)
         seconds["reference"] = round(time.perf_counter() - mark, 3)
     mark = time.perf_counter()
     threshold = ctx.spec.decision.threshold if ctx.spec.decision is not None else 0.5
@@ -142,11 +142,15 @@ def run(
                 f"measuring {pushed.rows} production rows in the store against {len(reference.frame)} reference rows"
             )
             labelled = join_label_chunks(ctx, pushed.key_chunks(), span.end)
-            measurements = PushedMeasurements(subject, reference.frame, reference_scores, pushed, labelled, settings)
+            measurements = PushedMeasurements(
+                subject, reference.frame, reference_scores, pushed, labelled, settings, reference_proba
+            )
         else:
             progress(f"measuring {len(traffic.rows)} production rows against {len(reference.frame)} reference rows")
             labelled = join_labels(ctx, traffic.rows, span.end)
-            measurements = Measurements(subject, reference.frame, reference_scores, traffic, labelled, settings)
+            measurements = Measurements(
+                subject, reference.frame, reference_scores, traffic, labelled, settings, reference_proba
+            )
         rules = evaluate_rules(list(ctx.policy.policy.monitoring or []), measurements)
         metrics = measurements.all_metrics()
         table = measurements.feature_table()
@@ -183,18 +187,22 @@ def run(
     return MonitoringResult(verdict.as_dict(), error)
 
 
-def _scores(model: Any, plan: Plan, frame: Any) -> np.ndarray:
-    """The version's score of each reference row: positive-class probability, or predicted value.
+def _scores(model: Any, plan: Plan, frame: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """The version's score of each reference row, and a multiclass model's probability of each class.
 
+    The score is the positive-class probability (binary classifier) or the predicted value (regressor);
+    the class probabilities are rows × classes (None for a model that is not multiclass).
     The rows reach the model as they reach it in production (:func:`mlgate.data.model_input`).
     """
     x = model_input(frame, plan.features)
     if plan.task != "classification":
-        return np.asarray(model.predict(x), dtype=float)
+        return np.asarray(model.predict(x), dtype=float), None
     _predicted, proba = decide(model, x)
-    if proba is None or len(plan.classes) != 2:
-        return np.full(len(x), np.nan)
-    return np.asarray(proba, dtype=float)[:, plan.classes.index(plan.positive)]
+    if proba is None:
+        return np.full(len(x), np.nan), None
+    if len(plan.classes) != 2:
+        return np.full(len(x), np.nan), np.asarray(proba, dtype=float)
+    return np.asarray(proba, dtype=float)[:, plan.classes.index(plan.positive)], None
 
 
 def _calibration(subject: Subject, scored: Any, scores: np.ndarray, target: str | None) -> Calibration:
@@ -212,6 +220,16 @@ def _prediction_block(measurements: Measurements) -> dict[str, Any] | None:
     found = measurements.prediction()
     if isinstance(found, Failed):
         return None
+    if measurements.subject.multiclass:
+        table = measurements.prediction_by_class()
+        assert not isinstance(table, Failed)  # prediction() is its worst class
+        return {
+            "psi": max(fd.psi for fd in table),
+            "ks_statistic": max(float(fd.ks_statistic or 0.0) for fd in table),
+            "reference_mean": None,
+            "current_mean": None,
+            "classes": measurements.class_summary(table),
+        }
     return {
         "psi": found.psi,
         "ks_statistic": found.ks_statistic,
@@ -230,7 +248,7 @@ def _record(registry: Registry, verdict: MonitoringVerdict, asked: str, table: A
     metrics = dict(verdict.metrics)
     if not isinstance(table, Failed):
         metrics |= {f"psi.{fd.feature}": fd.psi for fd in table}
-    if verdict.prediction is not None:
+    if verdict.prediction is not None and verdict.prediction["current_mean"] is not None:
         metrics["prediction_mean"] = verdict.prediction["current_mean"]
 
     def render(run_id: str) -> str:

@@ -37,6 +37,7 @@ from mlgate.monitoring._window import Window
 from mlgate.scoring import LINEAGE_COLUMNS
 
 SCORE = "__score"  # positive-class probability (binary classifier) or predicted value (regressor)
+PROBABILITY = "__probability:"  # + class: that class's probability, one column per class of a multiclass model
 AT = "__at"  # when the prediction was made (audit ``at``; scores ``scored_at``)
 SOURCE = "__source"
 AUDIT_KEYS = ["request_id", "row"]
@@ -84,6 +85,17 @@ class Served:
     signature: list[tuple[str, str]]
     task: str
     positive: Any  # the positive class (binary classifier), None for a regressor
+    classes: tuple[Any, ...] = ()  # a classifier's classes: a multiclass model's rows carry each one's probability
+
+    @property
+    def multiclass(self) -> bool:
+        """A classifier of more than two classes: prediction drift is measured per class probability."""
+        return self.task == "classification" and len(self.classes) > 2
+
+
+def probability_column(label: Any) -> str:
+    """The :class:`Traffic` column holding the probability of class ``label`` (a multiclass model's)."""
+    return f"{PROBABILITY}{label}"
 
 
 def configured(ctx: ModelContext) -> tuple[str | None, str | None]:
@@ -150,6 +162,8 @@ def _audit(
             features = decode_features(chunk.features, served.signature)
             rows = pd.DataFrame({"request_id": chunk.request_id, "row": chunk.row})
             rows[SCORE] = decode_scores(chunk.outputs, served)
+            if served.multiclass:
+                rows = _with_probabilities(rows, decode_probabilities(chunk.outputs, served), served)
             rows[AT] = pd.to_datetime(chunk.at, utc=True)
             row_parts.append(rows)
             feature_parts.append(features)
@@ -282,6 +296,44 @@ def decode_scores(texts: list[str], served: Served) -> np.ndarray:
         return np.array([_score_of(text, served) for text in texts], dtype=float)
 
 
+def decode_probabilities(texts: list[str], served: Served) -> np.ndarray:
+    """Each row's probability of every class of ``served.classes`` (rows × classes) from the outputs JSON.
+
+    As :func:`decode_scores` reads one class's: a class an output does not hold (or holds as no number) is NaN.
+    """
+    import pyarrow as pa
+    from pyarrow import json as pa_json
+
+    out = np.full((len(texts), len(served.classes)), np.nan)
+    if not texts:
+        return out
+    try:
+        if not all(isinstance(text, str) and text.startswith("{") for text in texts):
+            raise ValueError("a row that is not an object")  # pyarrow would crash on a lone `null` line
+        payload = "\n".join(texts).encode("utf-8")
+        table = pa_json.read_json(io.BytesIO(payload), read_options=pa_json.ReadOptions(block_size=len(payload) + 1))
+        if "probabilities" not in table.column_names:
+            return out
+        probabilities = table.column("probabilities").combine_chunks()
+        if not pa.types.is_struct(probabilities.type):
+            return out
+        names = [f.name for f in probabilities.type]
+        for at, label in enumerate(served.classes):
+            if str(label) in names:
+                out[:, at] = probabilities.field(str(label)).to_numpy(zero_copy_only=False).astype(float)
+        return out
+    except (pa.ArrowException, ValueError, TypeError, UnicodeError, OverflowError):
+        for i, text in enumerate(texts):
+            out[i] = [_score_of(text, Served(served.stage, served.version, [], served.task, c)) for c in served.classes]
+        return out
+
+
+def _with_probabilities(rows: pd.DataFrame, probabilities: np.ndarray, served: Served) -> pd.DataFrame:
+    """``rows`` with one :func:`probability_column` per class of ``served`` (``probabilities``: rows × classes)."""
+    columns = {probability_column(c): probabilities[:, at] for at, c in enumerate(served.classes)}
+    return rows.assign(**columns)
+
+
 def _score_of(text: Any, served: Served) -> float:
     try:
         outputs = json.loads(text) if isinstance(text, str) else None
@@ -356,19 +408,30 @@ def _scores(
             probability = f"probability_{served.positive}"
             if served.task == "classification" and probability in names:
                 wanted.append(probability)
+            per_class = [f"probability_{c}" for c in served.classes] if served.multiclass else []
+            wanted += [c for c in per_class if c not in wanted]
             frame = pq.read_table(part, columns=[c for c in wanted if c in names]).to_pandas()
             frame[SCORE] = (
                 frame[probability] if served.task == "classification" and probability in frame else frame["prediction"]
             )
-            frames.append(frame.drop(columns=[probability], errors="ignore"))
+            for label, column in zip(served.classes if per_class else (), per_class, strict=True):
+                frame[probability_column(label)] = frame[column].astype(float) if column in frame else np.nan
+            frames.append(frame.drop(columns=[probability, *per_class], errors="ignore"))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["mlgate_version"])
     versions = table["mlgate_version"].value_counts()
     counts = {int(v): int(n) for v, n in zip(versions.index.to_numpy(), versions.to_numpy(), strict=True)}
     others = {v: n for v, n in counts.items() if v != served.version}
     mine = table[table["mlgate_version"] == served.version].reset_index(drop=True)
-    keys = [c for c in mine.columns if c not in _OWN_COLUMNS and c not in (SCORE,) and not c.startswith("probability_")]
+    keys = [
+        c
+        for c in mine.columns
+        if c not in _OWN_COLUMNS and c != SCORE and not c.startswith(("probability_", PROBABILITY))
+    ]
     rows = mine[keys].copy() if keys else pd.DataFrame(index=mine.index)
     rows[SCORE] = mine[SCORE].astype(float) if len(mine) else pd.Series(dtype=float)
+    for label in served.classes if served.multiclass else ():
+        column = probability_column(label)
+        rows[column] = mine[column].astype(float) if column in mine else pd.Series(np.nan, index=mine.index)
     rows[AT] = pd.to_datetime(mine["scored_at"], utc=True) if len(mine) else pd.Series(dtype="datetime64[ns, UTC]")
     rows[SOURCE] = "scores"
     report.rows = len(rows)
