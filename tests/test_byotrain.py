@@ -546,15 +546,22 @@ def _elsewhere_model(tracking_uri: str, byo: Path, tmp_path: Path) -> tuple[str,
     model = RandomForestClassifier(n_estimators=30, random_state=0).fit(frame[numeric], frame["risk"])
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment("somewhere-else")
-    with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(
-            model,
-            name="rf",
-            serialization_format="skops",
-            skops_trusted_types=trusted,
-            input_example=frame[numeric].head(3),
-        )
+    exported = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    mlflow.set_experiment("somewhere-else")  # MLflow 3 also exports MLFLOW_EXPERIMENT_ID: undone below
+    try:
+        with mlflow.start_run() as run:
+            mlflow.sklearn.log_model(
+                model,
+                name="rf",
+                serialization_format="skops",
+                skops_trusted_types=trusted,
+                input_example=frame[numeric].head(3),
+            )
+    finally:
+        if exported is None:
+            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        else:
+            os.environ["MLFLOW_EXPERIMENT_ID"] = exported
     folder = tmp_path / "saved"
     mlflow.sklearn.save_model(
         model, folder, serialization_format="skops", skops_trusted_types=trusted, input_example=frame[numeric].head(3)

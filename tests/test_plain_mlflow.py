@@ -294,7 +294,10 @@ def plain_mlflow(plain: Plain, monkeypatch: pytest.MonkeyPatch) -> Plain:
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", plain.uri)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    # set_experiment below exports MLFLOW_EXPERIMENT_ID into os.environ (MLflow 3); set here so that
+    # monkeypatch removes it afterwards: a leaked id sends later tests' child processes (a user's own
+    # `dvc repro` logging to its own store) to an experiment their store does not have
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "")
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     mlflow.set_tracking_uri(plain.uri)
     mlflow.set_registry_uri(plain.uri)

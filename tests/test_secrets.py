@@ -173,11 +173,16 @@ def test_log_records_are_masked(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
     factory = logging.getLogRecordFactory()
+    # caplog's handler on the logger itself: once mlflow is imported its logger does not propagate
+    # to the root (mlflow's own logging set-up), so whether root sees it depends on test order
+    logger = logging.getLogger("mlflow.utils.rest_utils")
+    logger.addHandler(caplog.handler)
     try:
         mask_logs()
-        with caplog.at_level(logging.WARNING):
-            logging.getLogger("mlflow.utils.rest_utils").warning("API request to %s failed", f"http://ana:{SECRET}@h/a")
+        with caplog.at_level(logging.WARNING, logger=logger.name):
+            logger.warning("API request to %s failed", f"http://ana:{SECRET}@h/a")
     finally:
         logging.setLogRecordFactory(factory)
+        logger.removeHandler(caplog.handler)
     assert "API request to http://ana:***@h/a failed" in caplog.text
     assert SECRET not in caplog.text
