@@ -776,9 +776,9 @@ def _candidate_change(
     change.pinned = candidate.digest
     change.checks.append(Check("exists", True, f"{name} v{candidate.version} is registered (run {mv.run_id})"))
     if settings is not None:  # release.yaml was checked against the policy when it was read (exit 2 otherwise)
-        allowed = f"{ctx.policy.file} allows {kind}s beside {stage}"
+        allowed = f"{ctx.policy.file} allows a {kind} beside {stage}"
         if kind == ArmKind.CANARY:
-            allowed += f" up to {settings.max_traffic:.0%} of callers"
+            allowed += f" (at most {settings.max_traffic:.0%} of callers)"
         change.checks.append(Check("candidate", True, f"{_candidate_label(kind, traffic)}: {allowed}"))
     change.checks.append(_archived_check(root, ctx, alias, mv, base, also=stage))
     change.checks.append(_lineage_check(root, registry, ctx, alias, mv, base, needed))
