@@ -33,7 +33,16 @@ from conftest import (
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gates import run_gates
 from mlgate.github import Action, GitHub, TagResult
-from mlgate.promotion import ChangeOutcome, Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
+from mlgate.promotion import (
+    ChangeOutcome,
+    Check,
+    Hooks,
+    PullRequest,
+    apply,
+    fetch_pull_request,
+    gto_view,
+    make_plan,
+)
 from mlgate.registry import Registry, audit
 from mlgate.training import train
 from mlgate_devkit.github_stand_in import FakeGitHub
@@ -1247,6 +1256,10 @@ def test_a_canary_is_planned_applied_audited_and_aborted_without_archiving(
     assert github.refs[f"refs/tags/{promo.name}#production-canary#1"] == merge
     payload = github.dispatches[-1]["client_payload"]
     assert (payload["stage"], payload["arm"], len(payload)) == ("production-canary", "canary", 10)
+    # `mlgate gto` reads the candidate's tag like a stage's: the version release.yaml asked for there
+    git("tag", f"{promo.name}#production-canary#1", merge, cwd=promo.repo)
+    [row] = [a for a in gto_view(promo.repo).artifacts if a.name == promo.name]
+    assert row.holds("production-canary") == "v2"
 
     # idempotent: a re-run changes nothing, writes no record, sends nothing again
     records = len(promo.records())
@@ -1330,6 +1343,22 @@ def test_completing_a_canary_promotes_it_archives_the_old_stable_and_keeps_the_n
     sha = release_with(promo, {"staging": 2, "production": 1}, canary={"production": (2, 0.1)})
     apply(promo.repo, promo.registry, pull=approved_pr(github, 12, sha, "risk-officer"))
     assert promo.alias("production-canary") == 2
+    # more traffic on the canary: nothing moves in the registry, but it is the approvers' decision
+    base = head(promo.repo)
+    sha = release_with(promo, {"staging": 2, "production": 1}, canary={"production": (2, 0.2)})
+    for pull, approved in ((None, False), (approved_pr(github, 14, sha, "risk-officer"), True)):
+        [change] = make_plan(promo.repo, promo.registry, policy_ref=base, pull=pull).changes
+        assert (change.stage, change.current, change.desired, change.traffic, change.outcome) == (
+            "production-canary",
+            2,
+            2,
+            0.2,
+            ChangeOutcome.PLANNED_TRAFFIC,
+        )
+        checks = {c.name: c for c in change.checks}
+        assert checks["digest"].ok
+        assert checks["traffic"].detail == "canary beside production: 10% → 20% of callers"
+        assert checks["approvals"].ok is approved
     # the completion PR: production set to the canary's version, the canary removed, in one commit
     sha = release_with(promo, {"staging": 2, "production": 2}, message="Complete canary: production → v2")
     plan = make_plan(promo.repo, promo.registry, pull=approved_pr(github, 13, sha, "risk-officer"))
