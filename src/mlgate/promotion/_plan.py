@@ -21,6 +21,12 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
   change this commit made and runs the deploy hooks (mlgate.promotion.hooks) the policy or the
   caller asks for; a hook that fails never undoes the promotion.
 - stages whose policy lists ``readiness`` checks get one check per item (mlgate.promotion.readiness).
+- a canary or shadow release.yaml asks for beside a stage (``canary:``/``shadow:``) is desired state
+  too: its alias ``<stage>-canary``/``<stage>-shadow`` is set or moved with the checks of a version
+  entering the stage under the policy's ``canary`` block (:meth:`StageRequirement.candidate_requirement`),
+  and deleted without any when the entry goes. A candidate's version is never archived, ``champion``
+  and the legacy stage never follow it, and a commit's stage changes apply before its candidates'
+  (a completion moves the stage to the canary's version before its alias goes).
 """
 
 from __future__ import annotations

@@ -118,7 +118,8 @@ def _show_promote(result: api.Promoted, opts: api.PromoteOptions) -> None:
             f"[{change.outcome_text}] {marks}"
         )
     for made in done.changes if done.mode == "apply" else []:
-        ui.info(f"changed by this commit: {made['model']} {made['stage']} → {made['model_uri'] or '(stage emptied)'}")
+        emptied = "(stage emptied)" if made.get("arm", "stable") == "stable" else "(candidate removed)"
+        ui.info(f"changed by this commit: {made['model']} {made['stage']} → {made['model_uri'] or emptied}")
     done.raise_hook_error()  # after the outputs: the promotion is done, a deploy hook is not (exit 3)
     if not plan.changes:
         ui.success("in sync: every release.yaml matches the registry")
