@@ -50,7 +50,8 @@ from pydantic_core import from_json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlgate.data import model_input
-from mlgate.exceptions import excerpt
+from mlgate.exceptions import InvalidInput, excerpt
+from mlgate.gates import MAX_REASONS
 from mlgate.serving._audit import AuditStore, AuditUnavailable, Record
 from mlgate.serving._inputs import inputs_of
 from mlgate.serving._model import Follower, Served
@@ -484,12 +485,19 @@ class Service:
             self._adapters = {served.version: adapter}  # one version at a time: the old one is gone
         return validate_rows(served.plan.features, records, where, adapter)
 
-    def predict(self, caller: Caller, records: list[Any], where: str, started: float) -> dict[str, Any]:
-        """Decide ``records`` with the version served now, audit them, and the answer (runs in a worker thread)."""
+    def predict(
+        self, caller: Caller, records: list[Any], where: str, started: float, reasons: int | None = None
+    ) -> dict[str, Any]:
+        """Decide ``records`` with the version served now, audit them, and the answer (runs in a worker thread).
+
+        ``reasons``: each row's output also holds its top reasons (answered and audited alike).
+        """
         served = self.follower.current  # taken once: an alias swap during this request does not affect it
         with self._computing:  # the CPU-bound part, a few requests at a time (the audit wait is outside)
             frame, rows = self.rows(served, records, where)
             outputs = served.predict(frame)
+            if reasons:
+                _add_reasons(served, frame, outputs, reasons)
         request_id = uuid.uuid4().hex
         latency_ms = (time.perf_counter() - started) * 1000
         record = Record(
@@ -519,6 +527,39 @@ class Service:
             "version": served.version,
             "predictions": outputs,
         }
+
+
+def _add_reasons(served: Served, frame: pd.DataFrame, outputs: list[dict[str, Any]], k: int) -> None:
+    """Each row's top ``k`` reasons in its output; 501 naming what is missing when this version has none."""
+    try:
+        served.add_reasons(frame, outputs, k)
+    except InvalidInput as err:  # shap not installed (MissingExtra), no reference values for the fallback
+        hint = f" ({err.hint})" if err.hint else ""
+        why = f"reason codes are not available for v{served.version}: {err.message}{hint}"
+        raise Rejected(501, why, "reasons") from None
+    except Exception:
+        log.exception("reason codes of v%s failed", served.version)
+        raise
+
+
+REASONS_PARAMETER = {
+    "name": "reasons",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_REASONS},
+    "description": "Add each row's top K reasons, [{feature, value, contribution}] by |contribution|; audited too.",
+}
+"""``?reasons=K`` on /predict and /invocations, as the OpenAPI document shows it."""
+
+
+def _reasons_asked(request: Request) -> int | None:
+    """``?reasons=K`` (checked after the token, like the body): 1 to :data:`MAX_REASONS`, else 422."""
+    raw = request.query_params.get("reasons")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_REASONS:
+        raise Rejected(422, [_problem("reasons", f"expected an integer from 1 to {MAX_REASONS}")], "invalid")
+    return int(raw)
 
 
 def create_app(
@@ -600,26 +641,37 @@ def create_app(
         service.metrics.errors.labels("internal").inc()
         return JSONResponse({"detail": "internal error (see the service log)"}, status_code=500)
 
-    @app.post("/invocations", summary="MLflow scoring formats: dataframe_split, dataframe_records, instances")
+    @app.post(
+        "/invocations",
+        summary="MLflow scoring formats: dataframe_split, dataframe_records, instances",
+        openapi_extra={"parameters": [REASONS_PARAMETER]},
+    )
     async def invocations(request: Request) -> Response:
         caller = service.caller(request)
+        reasons = _reasons_asked(request)
         body = await _json(request, max_body_bytes)
         records, where = _mlflow_records(body)
         # a JSONResponse of plain JSON types: FastAPI's encoder walk of every row would cost more than the model
-        return JSONResponse(await run_in_threadpool(service.predict, caller, records, where, request.state.started))
+        return JSONResponse(
+            await run_in_threadpool(service.predict, caller, records, where, request.state.started, reasons)
+        )
 
     @app.post(
         "/predict",
         summary="Typed rows (the signature of the version served at start; the served version checks)",
-        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": predict_schema}}}},
+        openapi_extra={
+            "parameters": [REASONS_PARAMETER],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": predict_schema}}},
+        },
     )
     async def predict(request: Request) -> Response:
         caller = service.caller(request)
+        reasons = _reasons_asked(request)
         body = await _json(request, max_body_bytes)
         if not isinstance(body, dict) or set(body) != {"rows"} or not isinstance(body["rows"], list):
             raise Rejected(422, [_problem("rows", 'expected {"rows": [{column: value, ...}, ...]}')], "invalid")
         return JSONResponse(
-            await run_in_threadpool(service.predict, caller, body["rows"], "rows", request.state.started)
+            await run_in_threadpool(service.predict, caller, body["rows"], "rows", request.state.started, reasons)
         )
 
     @app.get("/health", summary="Liveness: the process answers")
