@@ -495,9 +495,10 @@ def _substitution(model: Any, features: list[str], values: dict[str, Any], task:
     def compute(x: pd.DataFrame, targets: NDArray[np.intp] | None) -> tuple[Any, Any]:
         n, d = len(x), len(features)
         chosen = targets if targets is not None else np.zeros(n, dtype=np.intp)
-        reference_row = pd.DataFrame([{name: values[name] for name in features}])
-        reference_row = reference_row.astype({c: x[c].dtype for c in features if x[c].dtype.kind in "iufb"})
-        base = output(reference_row[features])[0][chosen]
+        reference_row = x.iloc[:1].copy()
+        for name in features:  # a column takes its reference as pandas assigns it (a median may make ints floats)
+            reference_row[name] = values[name]
+        base = output(reference_row)[0][chosen]
         contributions = np.empty((n, d))
         step = max(1, _SUBSTITUTION_ROWS // (d + 1))
         for start in range(0, n, step):
@@ -505,7 +506,7 @@ def _substitution(model: Any, features: list[str], values: dict[str, Any], task:
             copies = [part]
             for name in features:
                 changed = part.copy()
-                changed[name] = pd.Series([values[name]] * len(part), dtype=part[name].dtype)
+                changed[name] = values[name]
                 copies.append(changed)
             out = output(pd.concat(copies, ignore_index=True))
             m = len(part)
