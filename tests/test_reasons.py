@@ -100,7 +100,8 @@ def test_a_forest_pipeline_equals_tree_explainer_and_adds_up_to_the_probability(
     total = reasons.base + reasons.contributions.sum(axis=1)
     np.testing.assert_allclose(total, model.predict_proba(x)[:, 1], rtol=0, atol=1e-9)
     # the one-hot columns of housing and purpose were summed into them: every input feature, no encoded one
-    assert reasons.features == FEATURES and reasons.contributions.shape == (len(x), 5)
+    assert reasons.features == FEATURES
+    assert reasons.contributions.shape == (len(x), 5)
     assert reasons.toward == [1] * len(x)
     # toward the other class: every contribution flips sign (a forest's two probabilities sum to 1)
     other = explainer(model, FEATURES, task="classification", classes=[0, 1], positive=0).explain(x)
@@ -208,7 +209,11 @@ def test_the_fallback_gives_zero_to_a_feature_at_its_reference_or_unread_by_the_
     reads = ["amount", "months", "housing"]
     features = ColumnTransformer(
         [
-            ("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), reads[:2]),
+            (
+                "numeric",
+                Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+                reads[:2],
+            ),
             ("categorical", OneHotEncoder(handle_unknown="ignore"), ["housing"]),
         ]
     )
@@ -290,7 +295,8 @@ def test_the_global_explanation_and_a_missing_shap(monkeypatch: pytest.MonkeyPat
     assert block["features"][0]["feature"] == "months"  # the label's strongest input (months / 30 per unit)
     assert {f["feature"] for f in block["features"]} == set(FEATURES)
     sizes = [f["mean_abs_contribution"] for f in block["features"]]
-    assert sizes == sorted(sizes, reverse=True) and len(sizes) == 5
+    assert sizes == sorted(sizes, reverse=True)
+    assert len(sizes) == 5
     again = global_explanation(model, x, task="classification", classes=[0, 1], positive=1, seed=42)
     assert again == block  # seeded
     # without shap: a tree ensemble's reasons are exit 2 naming the extra; the gate's evidence says why instead
@@ -300,7 +306,8 @@ def test_the_global_explanation_and_a_missing_shap(monkeypatch: pytest.MonkeyPat
     assert err.value.exit_code == 2
     assert "pip install 'mlgate[shap]'" in err.value.hint
     skipped = global_explanation(model, x, task="classification", classes=[0, 1], positive=1, seed=42)
-    assert "shap" in skipped["skipped"] and "pip install 'mlgate[shap]'" in skipped["skipped"]
+    assert "shap" in skipped["skipped"]
+    assert "pip install 'mlgate[shap]'" in skipped["skipped"]
 
 
 def test_shap_is_pinned_and_installed_by_setup_venv() -> None:

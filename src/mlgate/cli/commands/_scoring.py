@@ -52,7 +52,7 @@ def _show(result: Any, opts: api.ScoreOptions) -> None:
 @click.option(
     "--reasons",
     type=click.IntRange(min=1, max=50),
-    default=0,
+    default=None,
     metavar="K",
     help="Add each row's top K reasons: reason_<i>_feature/_value/_contribution (sklearn trees: mlgate[shap]).",
 )
