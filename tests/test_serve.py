@@ -219,6 +219,7 @@ def test_reasons_are_answered_audited_and_equal_tree_explainer(
     got = post(service["url"], "/predict?reasons=3", {"rows": rows})
     assert got.status_code == 200, got.text
     answer = got.json()
+    assert answer["reasons"] == {"per_row": 3, "method": "tree_shap", "output": "probability", "additive": True}
     # what the served version's trees say, by shap itself, summed from one-hot columns into the input columns
     model = Registry(trained["repo"], trained["uri"]).load_model("credit", trained["versions"][0])
     frame = pd.DataFrame(rows)[FEATURES]
@@ -249,6 +250,7 @@ def test_reasons_are_answered_audited_and_equal_tree_explainer(
     assert [p["reasons"] for p in records["predictions"]] == [p["reasons"][:1] for p in answer["predictions"][:2]]
     plain = post(service["url"], "/predict", {"rows": rows[:2]}).json()
     assert all("reasons" not in p for p in plain["predictions"])
+    assert "reasons" not in plain
 
 
 @pytest.mark.parametrize("asked", ["0", "51", "three", "-1"])

@@ -496,8 +496,7 @@ class Service:
         with self._computing:  # the CPU-bound part, a few requests at a time (the audit wait is outside)
             frame, rows = self.rows(served, records, where)
             outputs = served.predict(frame)
-            if reasons:
-                _add_reasons(served, frame, outputs, reasons)
+            explained = _add_reasons(served, frame, outputs, reasons) if reasons else None
         request_id = uuid.uuid4().hex
         latency_ms = (time.perf_counter() - started) * 1000
         record = Record(
@@ -526,13 +525,13 @@ class Service:
             "alias": self.follower.stage,
             "version": served.version,
             "predictions": outputs,
-        }
+        } | ({"reasons": explained} if explained else {})
 
 
-def _add_reasons(served: Served, frame: pd.DataFrame, outputs: list[dict[str, Any]], k: int) -> None:
-    """Each row's top ``k`` reasons in its output; 501 naming what is missing when this version has none."""
+def _add_reasons(served: Served, frame: pd.DataFrame, outputs: list[dict[str, Any]], k: int) -> dict[str, Any]:
+    """Each row's top ``k`` reasons in its output, and how; 501 naming what is missing when this version has none."""
     try:
-        served.add_reasons(frame, outputs, k)
+        return served.add_reasons(frame, outputs, k)
     except InvalidInput as err:  # shap not installed (MissingExtra), no reference values for the fallback
         hint = f" ({err.hint})" if err.hint else ""
         why = f"reason codes are not available for v{served.version}: {err.message}{hint}"

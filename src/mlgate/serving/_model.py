@@ -68,8 +68,8 @@ class Served:
             for d, r, p in zip(decided, flagged, np.asarray(proba, dtype=float).tolist(), strict=True)
         ]
 
-    def add_reasons(self, frame: pd.DataFrame, outputs: list[dict[str, Any]], k: int) -> str:
-        """Add each row's top ``k`` reasons to its output (``reasons``); the method's name.
+    def add_reasons(self, frame: pd.DataFrame, outputs: list[dict[str, Any]], k: int) -> dict[str, Any]:
+        """Add each row's top ``k`` reasons to its output (``reasons``); how they were computed (the answer's).
 
         The explainer (:func:`mlgate.gates.explainer`) is built once per version, at its first
         request for reasons: a missing shap or a model without reference values raises then
@@ -87,7 +87,12 @@ class Served:
         reasons = self.explainer.explain(x, decided)
         for out, top in zip(outputs, reasons.top(x, k), strict=True):
             out["reasons"] = top
-        return reasons.method
+        return {
+            "per_row": min(k, len(names)),
+            "method": reasons.method,
+            "output": reasons.output,
+            "additive": reasons.additive,
+        }
 
 
 def load(registry: Registry, ctx: ModelContext, stage: str, version: int, wanted: custody.Desired) -> Served:
