@@ -253,6 +253,34 @@ def test_reasons_are_answered_audited_and_equal_tree_explainer(
     assert "reasons" not in plain
 
 
+def test_reasons_without_shap_are_501_naming_the_extra_and_decisions_still_answer(
+    trained: dict[str, Any], mlflow_server: str
+) -> None:
+    from test_extras import BLOCKER
+
+    site = trained["base"] / "no-shap-site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    db = trained["base"] / "no-shap.db"
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")]))
+    env = {"MLFLOW_TRACKING_URI": mlflow_server, "MLGATE_SERVE_TOKENS": TOKENS}
+    env |= {"MLGATE_TEST_UNINSTALLED": "shap", "PYTHONPATH": path}
+    proc = start_serve(
+        trained["repo"], "credit", "staging", trained["base"] / "no-shap.log", "--audit-url", f"sqlite:///{db}", env=env
+    )
+    try:
+        rows = trained["rows"][:2]
+        refused = post(proc.url, "/predict?reasons=2", {"rows": rows})
+        assert refused.status_code == 501, refused.text
+        assert "'shap'" in refused.json()["detail"]
+        assert "pip install 'mlgate[shap]'" in refused.json()["detail"]
+        assert post(proc.url, "/predict", {"rows": rows}).status_code == 200  # decisions without reasons go on
+        assert 'mlgate_serve_errors_total{reason="reasons"} 1.0' in httpx.get(proc.url + "/metrics", timeout=10).text
+    finally:
+        proc.stop()
+    assert len(audit_rows(f"sqlite:///{db}")) == 2  # the refused request left no row
+
+
 @pytest.mark.parametrize("asked", ["0", "51", "three", "-1"])
 def test_a_bad_reasons_parameter_is_422_and_documented(service: dict[str, Any], asked: str) -> None:
     got = post(service["url"], f"/predict?reasons={asked}", {"rows": []})
