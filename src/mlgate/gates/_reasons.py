@@ -536,8 +536,9 @@ def global_explanation(
 
     ``x`` holds the evaluation (holdout) rows' input features, which are also the fallback's
     reference. A multiclass model is explained toward each row's most probable class. When the
-    model's method cannot run here (shap not installed, no reference), the block says why
-    (``skipped``) instead: it is evidence for a reviewer, never a reason to fail a gate.
+    model's method cannot run here (shap not installed, no reference, a model whose output the
+    method cannot read), the block says why (``skipped``) instead: it is evidence for a reviewer,
+    never a reason to fail a gate.
     """
     rows = len(x)
     if rows > GLOBAL_ROWS:
@@ -547,14 +548,17 @@ def global_explanation(
     features = [str(c) for c in x.columns]
     try:
         explain = explainer(model, features, task=task, classes=classes, positive=positive, reference=x)
+        decided = None
+        if task == "classification" and classes and len(classes) > 2:
+            decided = np.asarray(classes)[np.asarray(model.predict_proba(x)).argmax(axis=1)]
+        reasons = explain.explain(x, decided)
     except MissingExtra as err:
         return {"skipped": f"{err.message} ({SHAP_HINT})", "rows": len(x)}
     except InvalidInput as err:
         return {"skipped": err.message, "rows": len(x)}
-    decided = None
-    if task == "classification" and classes and len(classes) > 2:
-        decided = np.asarray(classes)[np.asarray(model.predict_proba(x)).argmax(axis=1)]
-    reasons = explain.explain(x, decided)
+    except Exception as err:  # noqa: BLE001 — evidence: whatever the model does, the gate's verdict stands
+        why = f"the contributions could not be computed: {type(err).__name__}: {err}"
+        return {"skipped": why[:500], "rows": len(x)}
     return {
         "method": reasons.method,
         "output": reasons.output,
