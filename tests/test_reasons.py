@@ -317,3 +317,21 @@ def test_shap_is_pinned_and_installed_by_setup_venv() -> None:
         assert pin in constraints, pin
     setup = (root / "scripts" / "setup-venv").read_text()
     assert "(shap|slicer|numba|llvmlite)==" in setup
+
+
+class _Broken:
+    """A model whose output cannot be read: its contributions fail, the gate must not."""
+
+    classes_ = np.array([0, 1])
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        raise ValueError("this model cannot score today")
+
+
+def test_a_model_whose_contributions_fail_leaves_the_gate_a_skipped_explanation() -> None:
+    x, _ = rows(50)
+    block = global_explanation(_Broken(), x, task="classification", classes=[0, 1], positive=1, seed=1)
+    assert block == {
+        "skipped": "the contributions could not be computed: ValueError: this model cannot score today",
+        "rows": 50,
+    }
