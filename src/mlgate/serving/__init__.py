@@ -3,7 +3,8 @@
 The one package importing FastAPI, uvicorn, SQLAlchemy and prometheus_client.
 
 ``arm_of`` routes a row to a canary or the stable version (light: monitoring imports it),
-``model`` holds and follows the alias's version and the candidate beside it (loaded and decided as :mod:`mlgate.scoring` does),
+``model`` holds and follows the alias's version and the candidate beside it (loaded and decided as
+:mod:`mlgate.scoring` does),
 ``audit`` the SQLAlchemy audit store, ``tokens`` the callers' hashed bearer tokens, ``app`` the
 FastAPI routes and metrics, ``server`` the checks and the uvicorn run (one process, or
 ``worker_app``, the factory each of ``--workers N`` worker processes builds its app with). Import ``server`` or

@@ -350,7 +350,9 @@ class Metrics:
             "mlgate_serve_arm_release_version", "version release.yaml asks for per arm (last poll; 0: none)", arm_labels
         )
         self.canary_traffic = gauge(
-            "mlgate_serve_canary_traffic", "fraction of keys the canary answers (0: no canary served)", ["model", "stage"]
+            "mlgate_serve_canary_traffic",
+            "fraction of keys the canary answers (0: no canary served)",
+            ["model", "stage"],
         ).labels(follower.ctx.name, follower.stage)
         for kind in ArmKind:
             self.arm_requests.labels(kind.value)
@@ -373,7 +375,8 @@ class Metrics:
                 served, asked = follower.current.version, follower.release_version or 0
             else:
                 served = arm.served.version if arm is not None and arm.kind == kind else 0
-                asked = candidate.wanted.version if candidate.wanted is not None and candidate.kind == kind else 0
+                wanted = candidate.wanted if candidate.kind == kind else None
+                asked = (wanted.version if wanted is not None else None) or 0
             self.arm_version.labels(name, kind.value, alias).set(served)
             self.arm_release.labels(name, kind.value, alias).set(asked or 0)
         self.canary_traffic.set(arm.traffic if arm is not None and arm.kind == ArmKind.CANARY else 0.0)
@@ -443,7 +446,7 @@ class GroupCommit:
             self._lock_fd = None
 
     def write(self, *records: Record) -> None:
-        """Return once ``records`` (one request's: an arm each) are committed, in one transaction; else AuditUnavailable."""
+        """Return once ``records`` (one request's, an arm each) are committed together; else AuditUnavailable."""
         done: Future[None] = Future()
         with self._ready:
             if self._stopping or not self._thread.is_alive():
@@ -563,7 +566,7 @@ class Service:
             value = None
             if type(record) is dict and column in record:
                 value = record[column]
-                record = {k: v for k, v in record.items() if k != column}  # noqa: PLW2901 — the row without its key
+                record = {k: v for k, v in record.items() if k != column}
             try:
                 keys.append(key_text(value))
             except ValueError as err:
@@ -588,15 +591,19 @@ class Service:
         with self._computing:  # the CPU-bound part, a few requests at a time (the audit wait is outside)
             records, keys = self.keys(served, records, where)
             frame, rows = self.rows(served, records, where)
-            if keys is None and self.arm_key is not None:  # the key is a feature: as checked
-                keys = [key_text(row[self.arm_key]) for row in rows]
+            if keys is None and self.arm_key is not None:  # the key is a feature: its value as checked
+                keys = [_feature_key(row[self.arm_key]) for row in rows]
             picked: list[int] = []
             if arm is not None and arm.kind == ArmKind.CANARY:
-                if keys is None:
-                    picked = list(range(len(rows))) if arm_of(model, stage, request_id, arm.traffic) == "canary" else []
+                canary_arm = ArmKind.CANARY
+                if keys is None:  # the request id: every row on one arm
+                    whole = arm_of(model, stage, request_id, arm.traffic) == canary_arm
+                    picked = list(range(len(rows))) if whole else []
                 else:
                     picked = [
-                        i for i, k in enumerate(keys) if arm_of(model, stage, k or request_id, arm.traffic) == "canary"
+                        i
+                        for i, k in enumerate(keys)
+                        if arm_of(model, stage, k or request_id, arm.traffic) == canary_arm
                     ]
             canary: list[dict[str, Any]] | None = None
             if picked and arm is not None:
@@ -616,10 +623,13 @@ class Service:
         records_out = [
             replace_rows(stable, [(rows[i], o) for i, o in zip(stable_rows, outputs, strict=True)], stable_rows, keys)
         ]
+        if not stable_rows:
+            records_out = []  # the canary took every row
         if picked and arm is not None and canary is not None:
             record = self._record(request_id, at, caller, arm.served, ArmKind.CANARY, arm.alias, latency_ms)
-            records_out.append(replace_rows(record, [(rows[i], o) for i, o in zip(picked, canary, strict=True)],
-                                            picked, keys))
+            records_out.append(
+                replace_rows(record, [(rows[i], o) for i, o in zip(picked, canary, strict=True)], picked, keys)
+            )
         try:
             self.writer.write(*records_out)
         except AuditUnavailable as err:
@@ -660,15 +670,24 @@ class Service:
             return self._timed(ArmKind.CANARY, arm.served, rows)
         except Rejected:
             self.metrics.arm_errors.labels("canary", "invalid").inc()
-            log.error("canary v%s refused rows its signature does not take: the stable version decided them",
-                      arm.served.version)
-        except Exception:  # noqa: BLE001 — whatever the canary's model raised, the stable version answers
+            log.error(
+                "canary v%s refused rows its signature does not take: the stable version decided them",
+                arm.served.version,
+            )
+        except Exception:
             self.metrics.arm_errors.labels("canary", "model").inc()
             log.exception("canary v%s failed: the stable version decided its rows", arm.served.version)
         return None
 
     def _record(
-        self, request_id: str, at: datetime, caller: Caller, served: Served, kind: ArmKind, alias: str, latency_ms: float
+        self,
+        request_id: str,
+        at: datetime,
+        caller: Caller,
+        served: Served,
+        kind: ArmKind,
+        alias: str,
+        latency_ms: float,
     ) -> Record:
         return Record(
             request_id=request_id,
@@ -685,10 +704,18 @@ class Service:
         )
 
 
+def _feature_key(value: Any) -> str | None:
+    """A signature column's checked value as an arm key (a value that cannot be one: the request id keys the row)."""
+    try:
+        return key_text(value)
+    except ValueError:
+        return None
+
+
 def candidate_frame(
     candidate: Served, stable: Served, frame: pd.DataFrame, records: list[Any], where: str
 ) -> pd.DataFrame:
-    """``frame`` (checked against the stable signature) as the candidate takes it: checked again if its signature differs."""
+    """``frame`` (checked against the stable signature) as the candidate takes it: checked again if it differs."""
     if candidate.plan.features == stable.plan.features:
         return frame
     return validate_rows(candidate.plan.features, records, where)[0]
@@ -776,7 +803,7 @@ class Shadow:
             metrics.arm_errors.labels("shadow", "invalid").inc()
             log.error("shadow v%s refused request %s's rows (its signature differs)", served.version, job.request_id)
             return
-        except Exception:  # noqa: BLE001 — the shadow's failure is counted, never the caller's
+        except Exception:
             metrics.arm_errors.labels("shadow", "model").inc()
             log.exception("shadow v%s failed on request %s", served.version, job.request_id)
             return

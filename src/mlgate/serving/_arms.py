@@ -19,7 +19,7 @@ _SPAN = float(2**64)
 
 
 def arm_of(model: str, stage: str, key: str, traffic: float) -> ArmKind:
-    """``ArmKind.CANARY`` when ``key``'s hash falls below ``traffic`` (a fraction in [0, 1]), else ``ArmKind.STABLE``."""
+    """``ArmKind.CANARY`` when ``key``'s hash falls below ``traffic`` (a fraction in [0, 1]), else ``STABLE``."""
     digest = hashlib.sha256(f"{model}:{stage}:{key}".encode()).hexdigest()
     return ArmKind.CANARY if int(digest[:16], 16) / _SPAN < traffic else ArmKind.STABLE
 
@@ -33,7 +33,7 @@ def key_text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError("an arm key must be a string or a number")
+        raise ValueError("an arm key must be a string or a number")  # noqa: TRY004 — a 422's message, as pydantic's
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a double column holding 42 checks as 42.0: the same entity as "42"
     text = value if isinstance(value, str) else repr(value)

@@ -186,6 +186,8 @@ class AuditStore:
         rows = []
         typed: dict[str, tuple[sa.Table, list[dict[str, Any]]]] = {}
         for record in records:
+            if not record.rows:
+                continue  # an arm that took none of a request's rows
             shared = {
                 "request_id": record.request_id,
                 "arm": record.arm,
@@ -209,6 +211,9 @@ class AuditStore:
                 entry[1].extend(
                     rows_of(record.inputs, record.request_id, record.alias, record.at, record.rows, record.numbers)
                 )
+
+        if not rows:
+            return
 
         def work(conn: sa.Connection) -> None:
             conn.execute(predictions.insert(), rows)

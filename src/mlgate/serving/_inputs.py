@@ -152,7 +152,7 @@ def rows_of(
     pairs: Sequence[tuple[dict[str, Any], Any]],
     numbers: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """The typed rows of one request (``pairs``: features and outputs per row; ``numbers``: their rows, else 0, 1...)."""
+    """The typed rows of one request (``pairs``: features and outputs per row; ``numbers``: their rows, or 0, 1...)."""
     out = []
     for i, (features, outputs) in zip(numbers if numbers is not None else range(len(pairs)), pairs, strict=True):
         row: dict[str, Any] = {"request_id": request_id, "row": i, "alias": alias, "at": at}

@@ -366,8 +366,14 @@ class Candidate:
         """Stop giving the candidate new rows (requests that took it finish on it)."""
         if self.arm is not None:
             old, self.arm = self.arm, None
-            log.warning("%s@%s: %s v%s drained (%s): every row goes to the stable version", self.ctx.name,
-                        old.alias, old.kind, old.served.version, why)
+            log.warning(
+                "%s@%s: %s v%s drained (%s): every row goes to the stable version",
+                self.ctx.name,
+                old.alias,
+                old.kind,
+                old.served.version,
+                why,
+            )
 
     def _refuse(self, reason: str, message: str) -> None:
         """Serve no candidate; report a discrepancy once per change (log, counter), as the stable follower does."""
