@@ -298,7 +298,8 @@ def test_a_canary_whose_alias_disagrees_with_release_yaml_is_not_served_and_read
     url, (v1, v2) = service["url"], trained["versions"]
     before = metric(url, 'mlgate_serve_arm_custody_violations_total{arm="canary",reason="alias"}')
     ask_for(trained, ArmKind.CANARY, 0.25, alias=v1)  # release.yaml asks for v2; the alias says v1
-    wait_for(lambda: (candidate_state(url) or {}).get("problem"), 30)
+    # the aliases were deleted, then set: wait for the poll that saw the alias at v1
+    wait_for(lambda: f"points at v{v1}" in (candidate_state(url) or {}).get("problem", ""), 30)
     state = ready(url)
     candidate = state["arms"][1]
     assert candidate["serving"] is False
