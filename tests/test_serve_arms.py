@@ -434,3 +434,17 @@ def test_a_postgresql_store_written_before_arms_is_migrated_on_start_and_holds_b
         proc.stop()
         engine.dispose()
         no_candidate(trained)
+
+
+def test_an_arm_key_option_naming_another_column_than_the_spec_exits_2_before_anything_starts(
+    governed_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = governed_repo / "models" / "credit" / "model.yaml"
+    db = Path("/var/lib/mlgate-serve24-never/audit.db")  # the spec takes no temporary folder; never created
+    spec.write_text(spec.read_text() + f"serving:\n  audit_url: sqlite:///{db}\n  arm_key: customer_id\n")
+    monkeypatch.setenv("MLGATE_SERVE_TOKENS", TOKENS)
+    done = invoke(CliRunner(), "serve", "credit", "--stage", "staging", "--arm-key", "applicant", cwd=governed_repo)
+    assert done.exit_code == 2, done.output
+    assert "--arm-key 'applicant', but models/credit/model.yaml:" in done.output
+    assert "serving.arm_key is 'customer_id'" in done.output
+    assert not db.exists()  # refused before the audit store was touched
