@@ -50,7 +50,7 @@ CANARY_ALIAS, SHADOW_ALIAS = "staging-canary", "staging-shadow"
 
 @pytest.fixture(scope="module")
 def trained(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """credit v1 and v2 trained for real; staging at v1 (pinned); the policy allows a candidate beside staging."""
+    """credit v1, v2 and v3 (no `purpose`) trained for real; staging at v1; staging may take a candidate."""
     base = tmp_path_factory.mktemp("arms")
     repo = copy_repo(template_repo, base / "repo")
     credit_decides_at_0_6(repo)
@@ -72,6 +72,16 @@ def trained(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.Te
             done = invoke(CliRunner(), "train", "credit", "--json", "-", cwd=repo)
             assert done.exit_code == 0, done.output
             versions.append(json.loads(done.stdout)["version"])
+        # v3 without `purpose`: a candidate whose signature refuses the rows the stable version takes
+        spec = repo / "models" / "credit" / "model.yaml"
+        full = spec.read_text()
+        spec.write_text(full.replace("checking_account, purpose]", "checking_account]"))
+        git("commit", "-qam", "credit without purpose", cwd=repo)
+        done = invoke(CliRunner(), "train", "credit", "--json", "-", cwd=repo)
+        assert done.exit_code == 0, done.output
+        versions.append(json.loads(done.stdout)["version"])
+        spec.write_text(full)
+        git("commit", "-qam", "credit with purpose again", cwd=repo)
     promoted(repo, mlflow_server, "credit", STAGE, versions[0])
     data = pd.read_csv(repo / "data" / "german_credit.csv")[FEATURES]
     rows = json.loads(data.iloc[:100].to_json(orient="records"))  # missing categories are null
@@ -91,9 +101,11 @@ def commit_release(repo: Path, message: str) -> None:
     git("commit", "-qm", message, cwd=repo)
 
 
-def ask_for(trained: dict[str, Any], kind: ArmKind, traffic: float | None = None, *, alias: int | None = -1) -> None:
-    """release.yaml asks for v2 as ``kind`` beside staging (committed); the arm alias is set to ``alias`` (-1: v2)."""
-    repo, v2 = trained["repo"], trained["versions"][1]
+def ask_for(
+    trained: dict[str, Any], kind: ArmKind, traffic: float | None = None, *, alias: int | None = -1, version: int = 0
+) -> None:
+    """release.yaml asks for v2 (or ``version``) as ``kind`` beside staging, committed; its alias set (-1: to it)."""
+    repo, v2 = trained["repo"], version or trained["versions"][1]
     registry = Registry(repo, trained["uri"])
     digest = registry.artifact_digest("credit", v2).digest
     set_candidate(repo, "credit", STAGE, kind, v2, digest, traffic)
@@ -195,7 +207,7 @@ def test_arm_of_is_the_contracts_hash() -> None:
 def test_a_canary_at_ten_percent_takes_ten_percent_of_5000_ids_each_id_on_one_arm_both_audited(
     trained: dict[str, Any], service: dict[str, Any]
 ) -> None:
-    url, (v1, v2) = service["url"], trained["versions"]
+    url, (v1, v2, _) = service["url"], trained["versions"]
     facts = json.loads(service["started"].read_text())
     assert facts["arm_key"] == "customer_id"
     assert facts["arms"][1] == {**facts["arms"][1], "arm": "canary", "alias": CANARY_ALIAS, "version": v2}
@@ -278,7 +290,7 @@ def test_a_canary_removed_from_release_yaml_drains_within_the_poll_interval(
     no_candidate(trained)  # the alias is still there: the merge's apply has not run yet
     took = wait_for(lambda: candidate_state(url) is None, 30)
     print(f"canary drained {took:.2f} s after the commit (poll interval {POLL} s)")
-    assert took <= POLL + 1.0
+    assert took <= POLL + 1.5  # the next poll, plus its own git and registry reads
     with httpx.Client(timeout=30) as client:
         arms = {
             p["arm"]
@@ -295,7 +307,7 @@ def test_a_canary_removed_from_release_yaml_drains_within_the_poll_interval(
 def test_a_canary_whose_alias_disagrees_with_release_yaml_is_not_served_and_ready_and_metrics_say_so(
     trained: dict[str, Any], service: dict[str, Any]
 ) -> None:
-    url, (v1, v2) = service["url"], trained["versions"]
+    url, (v1, v2, _) = service["url"], trained["versions"]
     before = metric(url, 'mlgate_serve_arm_custody_violations_total{arm="canary",reason="alias"}')
     ask_for(trained, ArmKind.CANARY, 0.25, alias=v1)  # release.yaml asks for v2; the alias says v1
     # the aliases were deleted, then set: wait for the poll that saw the alias at v1
@@ -325,7 +337,7 @@ def test_a_canary_whose_alias_disagrees_with_release_yaml_is_not_served_and_read
 def test_a_shadow_answers_nothing_and_both_versions_are_audited(
     trained: dict[str, Any], service: dict[str, Any]
 ) -> None:
-    url, (v1, v2), rows = service["url"], trained["versions"], trained["rows"]
+    url, (v1, v2, _), rows = service["url"], trained["versions"], trained["rows"]
     ask_for(trained, ArmKind.SHADOW)
     wait_for(lambda: serving(url, "shadow", v2), 30)
     ids = []
@@ -351,6 +363,33 @@ def test_a_shadow_answers_nothing_and_both_versions_are_audited(
     np.testing.assert_allclose(scores, probabilities(trained, v2, shadow_rows), rtol=0, atol=1e-12)
     assert metric(url, 'mlgate_serve_arm_requests_total{arm="shadow"}') >= len(ids)
     assert metric(url, 'mlgate_serve_arm_errors_total{arm="shadow",reason="model"}') == 0
+    no_candidate(trained)
+    wait_for(lambda: candidate_state(url) is None, 30)
+
+
+def test_a_candidate_that_fails_on_the_rows_never_fails_the_answer_its_failures_are_counted(
+    trained: dict[str, Any], service: dict[str, Any]
+) -> None:
+    """v3 has no `purpose`: its signature refuses every row the stable version takes (an extra column)."""
+    url, (v1, _, v3), rows = service["url"], trained["versions"], trained["rows"]
+    ask_for(trained, ArmKind.SHADOW, version=v3)
+    wait_for(lambda: serving(url, "shadow", v3), 30)
+    before = metric(url, 'mlgate_serve_arm_errors_total{arm="shadow",reason="invalid"}')
+    with httpx.Client(timeout=30) as client:
+        answers = [post(client, url, rows[i : i + 5]) for i in range(0, 50, 5)]
+    assert {(p["arm"], p["version"]) for a in answers for p in a["predictions"]} == {("stable", v1)}
+    where = "request_id IN ({})".format(", ".join(f"'{a['request_id']}'" for a in answers))
+    wait_for(lambda: metric(url, 'mlgate_serve_arm_errors_total{arm="shadow",reason="invalid"}') == before + 10, 30)
+    assert set(audit(service["db"], where)["arm"]) == {"stable"}  # nothing the shadow could not score
+    # a canary taking every row (traffic 0.25 of ids chosen on it) that refuses them: the stable version decides
+    ask_for(trained, ArmKind.CANARY, 0.25, version=v3)
+    wait_for(lambda: serving(url, "canary", v3), 30)
+    on_canary = [f"c{i}" for i in range(400) if arm_of("credit", STAGE, f"c{i}", 0.25) == ArmKind.CANARY][:20]
+    before = metric(url, 'mlgate_serve_arm_errors_total{arm="canary",reason="invalid"}')
+    with httpx.Client(timeout=30) as client:
+        answers = [post(client, url, [{**rows[0], "customer_id": key}]) for key in on_canary]
+    assert {(a["predictions"][0]["arm"], a["predictions"][0]["version"]) for a in answers} == {("stable", v1)}
+    assert metric(url, 'mlgate_serve_arm_errors_total{arm="canary",reason="invalid"}') == before + len(on_canary)
     no_candidate(trained)
     wait_for(lambda: candidate_state(url) is None, 30)
 
