@@ -348,13 +348,12 @@ class Candidate:
                 self._refuse("load", f"loading {kind} v{number} failed: {why}")
                 return
             log.info(
-                "%s@%s: %s v%s loaded in %.1f s, now served beside v%s%s",
+                "%s@%s: %s v%s loaded in %.1f s, now served beside the stable version%s",
                 name,
                 alias,
                 kind,
                 number,
                 time.perf_counter() - started,
-                "the stable version",
                 f" at traffic {self.traffic:g}" if kind == ArmKind.CANARY else " (shadow: scored, never answered)",
             )
         if current is not None and current.traffic != self.traffic:
