@@ -394,6 +394,44 @@ def test_a_candidate_that_fails_on_the_rows_never_fails_the_answer_its_failures_
     wait_for(lambda: candidate_state(url) is None, 30)
 
 
+def test_two_workers_each_follow_the_canary_and_route_each_id_alike(trained: dict[str, Any]) -> None:
+    """``--workers 2``: each worker loads the canary itself; an id lands on the same arm whichever worker answers."""
+    v1, v2, _ = trained["versions"]
+    ask_for(trained, ArmKind.CANARY, 0.25)
+    db = trained["base"] / "workers.db"
+    proc = serve(trained, "workers", f"sqlite:///{db}", "--workers", "2", "--arm-key", "customer_id")
+    try:
+        ids = [f"w{i}" for i in range(200)]
+        with ThreadPoolExecutor(max_workers=8) as pool:  # a fresh connection per request: both workers answer
+            answers = list(
+                pool.map(
+                    lambda key: httpx.post(
+                        proc.url + "/invocations",
+                        json={"dataframe_records": [{**trained["rows"][0], "customer_id": key}]},
+                        headers={"Authorization": f"Bearer {ALICE}"},
+                        timeout=30,
+                    ).json(),
+                    ids,
+                )
+            )
+        arms = [a["predictions"][0]["arm"] for a in answers]
+        assert arms == [str(arm_of("credit", STAGE, key, 0.25)) for key in ids]
+        audited = audit(f"sqlite:///{db}")
+        assert Counter(audited["arm"]) == Counter(arms)
+        assert set(audited[audited["arm"] == "canary"]["version"]) == {v2}
+        gauges = [
+            line
+            for line in httpx.get(proc.url + "/metrics", timeout=10).text.splitlines()
+            if line.startswith("mlgate_serve_arm_version{") and 'arm="canary"' in line
+        ]
+        assert len(gauges) == 2  # one per worker (pid label), each serving v2
+        assert all(line.endswith(f" {float(v2)}") for line in gauges)
+        assert v1 in set(audited["version"])
+    finally:
+        proc.stop()
+        no_candidate(trained)
+
+
 # --- audit stores written before arms: migrated on start ------------------------------------------
 
 
