@@ -291,6 +291,7 @@ class ScoreOptions:
     lock_timeout: float = 3600.0
     ref: str = "HEAD"
     allow_unpinned: bool = False
+    reasons: int | None = None
     repo: str | None = None
     json_path: str | None = None
 
@@ -315,6 +316,7 @@ def score(ws: Workspace, opts: ScoreOptions, feedback: Feedback = Feedback()) ->
         ref=opts.ref,
         allow_unpinned=opts.allow_unpinned,
         warn=feedback.warn,
+        reasons=opts.reasons or 0,
     )
 
 
@@ -336,6 +338,7 @@ class ServeOptions:
     ref: str = "HEAD"
     allow_unpinned: bool = False
     workers: int = 1
+    arm_key: str | None = None
     repo: str | None = None
     json_path: str | None = None
 
@@ -375,6 +378,7 @@ def serve(ws: Workspace, opts: ServeOptions, started: Callable[[dict[str, Any]],
         ref=opts.ref,
         allow_unpinned=opts.allow_unpinned,
         workers=opts.workers,
+        arm_key=opts.arm_key,
     )
     run_serve(ws, opts.model, opts.stage, options, started=record)
     return Served(facts)
