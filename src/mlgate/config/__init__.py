@@ -53,7 +53,15 @@ if TYPE_CHECKING:
         incomplete_reason,
     )
     from mlgate.config._policies import load_policy, no_champion_stage, rule_id
-    from mlgate.config._release import commit_of, entry_at, release_path, revisions, set_stage
+    from mlgate.config._release import (
+        commit_of,
+        entry_at,
+        release_at,
+        release_path,
+        remove_candidate,
+        revisions,
+        set_stage,
+    )
     from mlgate.config._schema import (
         CHAMPION_ALIAS,
         DATA_FORMATS,
@@ -205,7 +213,9 @@ __all__ = [
     "read_pipeline",
     "recorded_params",
     "refuse_predictions",
+    "release_at",
     "release_path",
+    "remove_candidate",
     "replace_scalar",
     "repo_relative",
     "revisions",
@@ -292,6 +302,8 @@ _LAZY: dict[str, str] = {
     "data_format_error": "_schema:data_format_error",
     "display_path": "_schema:display_path",
     "entry_at": "_release:entry_at",
+    "release_at": "_release:release_at",
+    "remove_candidate": "_release:remove_candidate",
     "gate_only": "_affected:gate_only",
     "incomplete_reason": "_lineage:incomplete_reason",
     "json_schemas": "_schema:json_schemas",

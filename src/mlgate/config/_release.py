@@ -68,6 +68,27 @@ def set_stage(
     return (int(old) if isinstance(old, int) else None), buffer.getvalue()
 
 
+def remove_candidate(root: Path, name: str, stage: str) -> tuple[int | None, str]:
+    """Remove ``stage``'s canary or shadow entry (an emptied ``canary:``/``shadow:`` too); (its version, new text)."""
+    path = release_path(root, name)
+    if not path.is_file():
+        raise InvalidInput(f"models/{name}/release.yaml does not exist: there is no candidate to remove")
+    yaml = _yaml()
+    doc = yaml.load(path.read_text(encoding="utf-8"))
+    old = None
+    for key in ("canary", "shadow"):
+        arms = doc.get(key)
+        if isinstance(arms, dict) and stage in arms:
+            entry = arms.pop(stage)
+            old = entry.get("version") if isinstance(entry, dict) else entry
+            if not arms:
+                del doc[key]
+    buffer = io.StringIO()
+    yaml.dump(doc, buffer)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return (int(old) if isinstance(old, int) else None), buffer.getvalue()
+
+
 def _pinned(version: int, digest: str) -> CommentedMap:
     """``{version: N, digest: "sha256:…"}`` on one line, so the promotion's diff stays one line."""
     entry = CommentedMap([("version", version), ("digest", DoubleQuotedScalarString(digest))])

@@ -17,7 +17,9 @@ from mlgate._lazy import lazy_surface
 
 if TYPE_CHECKING:
     from mlgate.monitoring._alerts import IssueAction, IssueSync, figures, github_login, review_issues, sync_issue
-    from mlgate.monitoring._command import MonitorOutcome, custody_alert, monitor
+    from mlgate.monitoring._canary import CanaryAction, CanaryChange
+    from mlgate.monitoring._command import CompareOutcome, MonitorOutcome, compare_arms, custody_alert, monitor
+    from mlgate.monitoring._compare import Check, CheckStatus, CompareResult, CompareState, CompareVerdict, compare
     from mlgate.monitoring._estimate import (
         METHOD,
         NOT_CALIBRATED,
@@ -50,6 +52,14 @@ __all__ = [
     "SCORE",
     "TOLERANCE",
     "Calibration",
+    "CanaryAction",
+    "CanaryChange",
+    "Check",
+    "CheckStatus",
+    "CompareOutcome",
+    "CompareResult",
+    "CompareState",
+    "CompareVerdict",
     "Estimate",
     "IssueAction",
     "IssueSync",
@@ -68,6 +78,8 @@ __all__ = [
     "Window",
     "branch_name",
     "calibration",
+    "compare",
+    "compare_arms",
     "custody_alert",
     "due",
     "duration",
@@ -89,6 +101,16 @@ __all__ = [
 
 # public name -> its private module (`module:name`, or the module itself)
 _LAZY: dict[str, str] = {
+    "CanaryAction": "_canary:CanaryAction",
+    "CanaryChange": "_canary:CanaryChange",
+    "CompareOutcome": "_command:CompareOutcome",
+    "compare_arms": "_command:compare_arms",
+    "Check": "_compare:Check",
+    "CheckStatus": "_compare:CheckStatus",
+    "CompareResult": "_compare:CompareResult",
+    "CompareState": "_compare:CompareState",
+    "CompareVerdict": "_compare:CompareVerdict",
+    "compare": "_compare:compare",
     "AT": "_sources:AT",
     "Calibration": "_estimate:Calibration",
     "Estimate": "_estimate:Estimate",
