@@ -85,3 +85,13 @@ _.keep_subprocess_alive
 
 # sqlite3 calls an aggregate class's finalize (mlgate.serving._inputs.TypedWindow._counts_sqlite registers them)
 _.finalize
+
+# policy settings read by `mlgate monitor --compare` and the promotion of candidates (issue #24)
+_.min_samples
+_.alpha
+_.max_score_psi
+_.max_decision_rate_change
+_.max_performance_drop
+_.min_duration_seconds
+_.candidate_requirement
+_.arm_versions

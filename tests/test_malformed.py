@@ -108,6 +108,11 @@ NOT_ALLOWED = (
 )
 
 
+def pinned(text: str) -> str:
+    """``text`` with each PIN replaced by a well-formed digest (the release.yaml lines stay readable here)."""
+    return text.replace("PIN", '"sha256:' + "a" * 64 + '"')
+
+
 def stacking(first_class: str = "sklearn.ensemble.RandomForestClassifier", extra: str = "") -> str:
     """A StackingClassifier's params section for credit (line 3: estimators, 4: the first one)."""
     return (
@@ -372,6 +377,95 @@ CASES = [
         f"{RELEASE}:4:3: stages -> canary: stage 'canary' is not defined in policies/credit.yaml "
         "(stages: staging, production)",
         edit(RELEASE, "staging: null", "canary: null"),
+    ),
+    # --------------------------------------------------------------- canary and shadow (release.yaml)
+    case(
+        "canary-beside-empty-stage",
+        f"{RELEASE}:7:3: canary -> production: a canary needs a version in stages -> production to run beside",
+        edit(
+            RELEASE,
+            "production: null",
+            pinned("production: null\ncanary:\n  production: {version: 2, digest: PIN, traffic: 0.1}"),
+        ),
+    ),
+    case(
+        "canary-same-version",
+        f"{RELEASE}:7:25: canary -> production -> version: v2 already holds production: a canary is another version",
+        edit(
+            RELEASE,
+            "production: null",
+            pinned(
+                "production: {version: 2, digest: PIN}\ncanary:\n  production: {version: 2, digest: PIN, traffic: 0.1}"
+            ),
+        ),
+    ),
+    case(
+        "canary-and-shadow",
+        f"{RELEASE}:9:3: shadow -> production: production has both a canary and a shadow: "
+        "at most one candidate per stage",
+        edit(
+            RELEASE,
+            "production: null",
+            pinned(
+                "production: {version: 1, digest: PIN}\ncanary:\n  production: {version: 2, digest: PIN, traffic: 0.1}"
+                "\nshadow:\n  production: {version: 3, digest: PIN}"
+            ),
+        ),
+    ),
+    case(
+        "canary-not-allowed-by-policy",
+        f"{RELEASE}:7:3: canary -> production: policies/credit.yaml allows no canary or shadow beside production: "
+        "add promotion.stages.production.canary there (a governance change) to allow one",
+        edit(
+            RELEASE,
+            "production: null",
+            pinned(
+                "production: {version: 1, digest: PIN}\ncanary:\n  production: {version: 2, digest: PIN, traffic: 0.1}"
+            ),
+        ),
+    ),
+    case(
+        "canary-traffic-above-policy",
+        f"{RELEASE}:7:120: canary -> production -> traffic: traffic 0.3 is more than policies/credit.yaml allows "
+        "beside production (promotion.stages.production.canary.max_traffic: 0.2)",
+        edit(
+            BASE,
+            "      approvals: 1\n      approvers:\n        users: [risk-officer]",
+            "      approvals: 1\n      canary: {max_traffic: 0.2}\n      approvers:\n        users: [risk-officer]",
+        ),
+        edit(
+            RELEASE,
+            "production: null",
+            pinned(
+                "production: {version: 1, digest: PIN}\ncanary:\n  production: {version: 2, digest: PIN, traffic: 0.3}"
+            ),
+        ),
+    ),
+    case(
+        "canary-traffic-not-a-share",
+        f"{RELEASE}:7:120: canary -> production -> traffic: input should be less than 1",
+        edit(
+            RELEASE,
+            "production: null",
+            pinned(
+                "production: {version: 1, digest: PIN}\ncanary:\n  production: {version: 2, digest: PIN, traffic: 10}"
+            ),
+        ),
+    ),
+    case(
+        "shadow-unpinned",
+        f"{RELEASE}:7:15: shadow -> production -> digest: required key is missing",
+        edit(
+            RELEASE,
+            "production: null",
+            pinned("production: {version: 1, digest: PIN}\nshadow:\n  production: {version: 2}"),
+        ),
+    ),
+    case(
+        "stage-named-like-an-arm",
+        f"{BASE}:33:5: promotion -> stages -> staging-canary: stage name 'staging-canary' is reserved: a name "
+        "ending in -canary or -shadow is the alias of a stage's candidate (release.yaml canary:/shadow:)",
+        edit(BASE, "    staging:\n      require_gates", "    staging-canary: {}\n    staging:\n      require_gates"),
     ),
     # --------------------------------------------------------------- estimator and params
     case(

@@ -11,12 +11,13 @@ from __future__ import annotations
 import io
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from mlgate.config._schema import PinnedVersion, Release, parse
+from mlgate.config._schema import ArmKind, Candidate, PinnedVersion, Release, parse
 from mlgate.config._workspace import RELEASE_FILE, model_names, spec_path
 from mlgate.config._yamlio import load
 from mlgate.exceptions import InvalidInput, SpecError
@@ -32,6 +33,7 @@ def _yaml() -> YAML:
     yaml = YAML()  # round-trip: comments and order survive
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096  # a pinned entry stays one line, so the pull request's diff is that line
     # an empty stage stays written as `null`, as people write it (ruamel would leave it blank)
     yaml.representer.add_representer(
         type(None), lambda rep, _none: rep.represent_scalar("tag:yaml.org,2002:null", "null")
@@ -68,25 +70,64 @@ def set_stage(
     return (int(old) if isinstance(old, int) else None), buffer.getvalue()
 
 
-def remove_candidate(root: Path, name: str, stage: str) -> tuple[int | None, str]:
-    """Remove ``stage``'s canary or shadow entry (an emptied ``canary:``/``shadow:`` too); (its version, new text)."""
+def _load_doc(root: Path, name: str) -> tuple[YAML, Path, Any]:
     path = release_path(root, name)
     if not path.is_file():
-        raise InvalidInput(f"models/{name}/release.yaml does not exist: there is no candidate to remove")
+        raise InvalidInput(
+            f"{path.relative_to(root)} does not exist: a candidate runs beside a stage release.yaml already holds",
+            hint=f"promote a version first: mlgate propose-promotion {name} --version N --stage STAGE",
+        )
     yaml = _yaml()
-    doc = yaml.load(path.read_text(encoding="utf-8"))
-    old = None
-    for key in ("canary", "shadow"):
-        arms = doc.get(key)
-        if isinstance(arms, dict) and stage in arms:
-            entry = arms.pop(stage)
-            old = entry.get("version") if isinstance(entry, dict) else entry
-            if not arms:
-                del doc[key]
+    return yaml, path, yaml.load(path.read_text(encoding="utf-8"))
+
+
+def _dump(yaml: YAML, path: Path, doc: Any) -> str:
     buffer = io.StringIO()
     yaml.dump(doc, buffer)
     path.write_text(buffer.getvalue(), encoding="utf-8")
-    return (int(old) if isinstance(old, int) else None), buffer.getvalue()
+    return buffer.getvalue()
+
+
+def set_candidate(
+    root: Path, name: str, stage: str, kind: ArmKind, version: int, digest: str, traffic: float | None = None
+) -> str:
+    """Write a canary (``traffic`` required) or shadow beside ``stage``, replacing any candidate there; the new text.
+
+    The entry is one flow-style line (``production: {version: 4, digest: "sha256:…", traffic: 0.1}``)
+    so the pull request's diff is that line.
+    """
+    if kind == ArmKind.STABLE:
+        raise InvalidInput("a candidate is a canary or a shadow; the stable version is set with set_stage")
+    if (kind == ArmKind.CANARY) != (traffic is not None):
+        raise InvalidInput("a canary needs its traffic share, a shadow has none")
+    yaml, path, doc = _load_doc(root, name)
+    for other in (ArmKind.CANARY, ArmKind.SHADOW):
+        section = doc.get(other.value)
+        if section and stage in section:
+            del section[stage]
+            if not section:
+                del doc[other.value]
+    entry = _pinned(version, digest)
+    if traffic is not None:
+        entry["traffic"] = traffic
+    section = doc.get(kind.value)
+    if section is None:
+        doc[kind.value] = section = CommentedMap()
+    section[stage] = entry
+    return _dump(yaml, path, doc)
+
+
+def remove_candidate(root: Path, name: str, stage: str) -> tuple[Candidate | None, str]:
+    """Remove the canary or shadow beside ``stage`` (the abort, or half of a completion); (what it was, new text)."""
+    yaml, path, doc = _load_doc(root, name)
+    before = parse(Release, load(path, path.relative_to(root).as_posix())).candidate(stage)
+    for kind in (ArmKind.CANARY, ArmKind.SHADOW):
+        section = doc.get(kind.value)
+        if section and stage in section:
+            del section[stage]
+            if not section:
+                del doc[kind.value]
+    return before, _dump(yaml, path, doc)
 
 
 def _pinned(version: int, digest: str) -> CommentedMap:
@@ -116,10 +157,12 @@ def release_at(root: Path, name: str, ref: str) -> Release | None:
 def entry_at(root: Path, name: str, stage: str, ref: str) -> PinnedVersion | None:
     """What release.yaml at ``ref`` asks for in ``stage`` (None: nothing, or the file is not there).
 
+    ``stage`` may be a candidate's alias (``production-canary``): its version and pinned digest.
+
     A file that does not validate exits 2, naming ``models/<name>/release.yaml@<ref>``.
     """
     release = release_at(root, name, ref)
-    return release.stages.get(stage) if release is not None else None
+    return release.entry(stage) if release is not None else None
 
 
 def commit_of(root: Path, ref: str) -> str:

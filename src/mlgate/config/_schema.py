@@ -14,6 +14,8 @@ import re
 import shlex
 import sys
 import types
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar, Union, get_args, get_origin
 
@@ -1220,6 +1222,60 @@ class Readiness(StrictModel):
         return checks
 
 
+_DURATION_PATTERN = r"^[1-9][0-9]{0,5}[mhdw]$"
+_DURATION_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration_seconds(text: str) -> int:
+    """``30m``, ``24h``, ``7d``, ``2w`` in seconds (the pattern was checked when the policy was read)."""
+    return int(text[:-1]) * _DURATION_SECONDS[text[-1]]
+
+
+class CompareSettings(StrictModel):
+    """How ``mlgate monitor --compare`` judges a canary or shadow against the stable version."""
+
+    min_samples: int = Field(500, ge=1, description="rows per arm before any verdict but 'pending'")
+    alpha: float = Field(0.05, gt=0, lt=1, description="significance level of every test")
+    max_score_psi: float = Field(0.2, gt=0, description="PSI of the score distributions between the arms")
+    max_decision_rate_change: float = Field(
+        0.05, gt=0, le=1, description="absolute change of each decision's rate (candidate minus stable)"
+    )
+    max_performance_drop: float = Field(
+        0.02, ge=0, description="drop of the spec's primary metric where labels arrived (stable minus candidate)"
+    )
+
+
+class CanaryPolicy(StrictModel):
+    """What a canary or shadow beside a stage needs (``promotion.stages.<stage>.canary``).
+
+    Without this block a stage takes no candidate at all. ``require_gates``, ``approvals`` and
+    ``approvers`` default to the stage's own: a version that takes live traffic passes what the
+    stage demands unless the policy says otherwise.
+    """
+
+    max_traffic: float = Field(0.25, gt=0, lt=1, description="the largest canary traffic release.yaml may ask for")
+    require_gates: list[GateFamily] | None = Field(None, description="default: the stage's require_gates")
+    approvals: int | None = Field(None, ge=0, description="default: the stage's approvals")
+    approvers: Approvers | None = Field(None, description="default: the stage's approvers")
+    min_duration: str = Field(
+        "1h",
+        pattern=_DURATION_PATTERN,
+        description="how long the candidate runs (since its alias was set) before compare may say 'promote'",
+    )
+    compare: CompareSettings = Field(default_factory=CompareSettings)
+
+    @property
+    def min_duration_seconds(self) -> int:
+        """``min_duration`` in seconds."""
+        return duration_seconds(self.min_duration)
+
+    @model_validator(mode="after")
+    def _approvers(self) -> CanaryPolicy:
+        if self.approvals and self.approvers is not None and not (self.approvers.users or self.approvers.teams):
+            raise ValueError("approvals > 0 needs approvers (users or teams)")
+        return self
+
+
 class StageRequirement(StrictModel):
     """What a version needs before it may enter a stage."""
 
@@ -1237,12 +1293,31 @@ class StageRequirement(StrictModel):
         None, exclude_if=lambda value: value is None, description="what must be in place before a version enters"
     )
     dismiss_stale_approvals: bool = Field(True, description="approvals given on an older head commit do not count")
+    canary: CanaryPolicy | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="allow a canary or shadow beside this stage, and what it needs (absent: none allowed)",
+    )
 
     @model_validator(mode="after")
     def _approvers(self) -> StageRequirement:
         if self.approvals and not (self.approvers.users or self.approvers.teams):
             raise ValueError("approvals > 0 needs approvers (users or teams)")
         return self
+
+    def candidate_requirement(self) -> StageRequirement:
+        """What a canary or shadow beside this stage needs: the ``canary`` block over the stage's own settings."""
+        settings = self.canary
+        if settings is None:
+            return self
+        return self.model_copy(
+            update={
+                "require_gates": self.require_gates if settings.require_gates is None else settings.require_gates,
+                "approvals": self.approvals if settings.approvals is None else settings.approvals,
+                "approvers": self.approvers if settings.approvers is None else settings.approvers,
+                "readiness": None,  # a pre-production checklist is for the stage itself, not its candidate
+            }
+        )
 
 
 # MLflow keeps these alias names for itself (mlflow.utils.validation._validate_model_alias_name_reserved:
@@ -1254,12 +1329,36 @@ MAX_STAGE_LENGTH = 100
 """The alias a promotion moves along with the policy's champion stage (:attr:`Promotion.champion_stage`)."""
 
 
+class ArmKind(StrEnum):
+    """One arm of a stage: the stable version, or the candidate release.yaml asks for beside it."""
+
+    STABLE = "stable"  # the stage's own version: answers every request the canary does not take
+    CANARY = "canary"  # answers a fixed share of the callers (sticky per caller)
+    SHADOW = "shadow"  # scores every request beside the stable one; its answers are audited, never returned
+
+
+def arm_alias(stage: str, kind: ArmKind) -> str:
+    """The MLflow alias an arm follows: ``production``, ``production-canary``, ``production-shadow``."""
+    return stage if kind == ArmKind.STABLE else f"{stage}-{kind.value}"
+
+
+def split_alias(alias: str) -> tuple[str, ArmKind]:
+    """``production-canary`` -> (``production``, CANARY); a stage's own alias -> (stage, STABLE)."""
+    for kind in (ArmKind.CANARY, ArmKind.SHADOW):
+        suffix = f"-{kind.value}"
+        if alias.endswith(suffix) and len(alias) > len(suffix):
+            return alias.removesuffix(suffix), kind
+    return alias, ArmKind.STABLE
+
+
 def reserved_alias(name: str) -> str:
     """Why ``name`` cannot be a stage (its alias is MLflow's or mlgate's own), or "" when it can."""
     if _MLFLOW_RESERVED_ALIAS.match(name):
         return "MLflow reserves 'latest' and 'v<digits>' as alias names (they address versions)"
     if name == CHAMPION_ALIAS:
         return f"mlgate's '{CHAMPION_ALIAS}' alias follows the last stage of promotion.order"
+    if split_alias(name)[1] != ArmKind.STABLE:
+        return "a name ending in -canary or -shadow is the alias of a stage's candidate (release.yaml canary:/shadow:)"
     return ""
 
 
@@ -1506,18 +1605,108 @@ _STAGE_SCHEMA: dict[str, Any] = {
 }
 
 
+class ShadowEntry(StrictModel):
+    """A shadow beside a stage: scored on every request, audited, never answering. Always pinned."""
+
+    version: int = Field(ge=1, le=MAX_VERSION)
+    digest: str = Field(pattern=DIGEST_PATTERN, description="sha256 manifest digest of the version's files")
+
+
+class CanaryEntry(ShadowEntry):
+    """A canary beside a stage: answers ``traffic`` of the callers (sticky per caller). Always pinned."""
+
+    traffic: float = Field(gt=0, lt=1, description="share of the callers the canary answers, e.g. 0.10")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The candidate release.yaml asks for beside a stage: a canary or a shadow."""
+
+    stage: str
+    kind: ArmKind
+    version: int
+    digest: str
+    traffic: float  # a shadow answers nobody: 0.0
+
+    @property
+    def alias(self) -> str:
+        """The MLflow alias the candidate follows (``production-canary``)."""
+        return arm_alias(self.stage, self.kind)
+
+
 class Release(StrictModel):
-    """``models/<name>/release.yaml``: the desired registry version per stage (and its pinned digest)."""
+    """``models/<name>/release.yaml``: the desired registry version per stage (and its pinned digest).
+
+    ``canary:`` and ``shadow:`` ask for a candidate beside a stage (``production: {version: 4,
+    digest: …, traffic: 0.10}``): at most one per stage, beside a stage that holds a version, never
+    that version itself. Whether the policy lets a stage have one (and how much traffic) is checked
+    where the policy is known (``config.load_model_context``).
+    """
 
     model: str = Field(pattern=NAME_PATTERN)
     stages: dict[str, Annotated[PinnedVersion | None, WithJsonSchema(_STAGE_SCHEMA)]] = Field(
         default_factory=dict,
         description='stage -> version, or {version, digest: "sha256:…"} (null: stage empty)',
     )
+    canary: dict[str, CanaryEntry] = Field(
+        default_factory=dict,
+        exclude_if=lambda value: not value,
+        description='stage -> {version, digest: "sha256:…", traffic: 0.10}: a canary beside the stage',
+    )
+    shadow: dict[str, ShadowEntry] = Field(
+        default_factory=dict,
+        exclude_if=lambda value: not value,
+        description='stage -> {version, digest: "sha256:…"}: a shadow beside the stage',
+    )
+
+    @model_validator(mode="after")
+    def _candidates(self) -> Release:
+        for kind, entries in ((ArmKind.CANARY, self.canary), (ArmKind.SHADOW, self.shadow)):
+            for stage, entry in entries.items():
+                stable = self.stages.get(stage)
+                if stable is None:
+                    message = f"a {kind} needs a version in stages -> {stage} to run beside"
+                    raise LocatedError(message, kind.value, stage, key=True)
+                if entry.version == stable.version:
+                    message = f"v{entry.version} already holds {stage}: a {kind} is another version"
+                    raise LocatedError(message, kind.value, stage, "version")
+        both = sorted(set(self.canary) & set(self.shadow))
+        if both:
+            message = f"{both[0]} has both a canary and a shadow: at most one candidate per stage"
+            raise LocatedError(message, "shadow", both[0], key=True)
+        return self
 
     def versions(self) -> dict[str, int | None]:
         """``{stage: version}`` (None: the stage is to be empty)."""
         return {stage: (entry.version if entry else None) for stage, entry in self.stages.items()}
+
+    def candidate(self, stage: str) -> Candidate | None:
+        """The canary or shadow beside ``stage`` (None: only the stable version)."""
+        canary = self.canary.get(stage)
+        if canary is not None:
+            return Candidate(stage, ArmKind.CANARY, canary.version, canary.digest, canary.traffic)
+        shadow = self.shadow.get(stage)
+        if shadow is not None:
+            return Candidate(stage, ArmKind.SHADOW, shadow.version, shadow.digest, 0.0)
+        return None
+
+    def candidates(self) -> list[Candidate]:
+        """Every candidate, in the order of ``stages``."""
+        return [c for c in (self.candidate(stage) for stage in self.stages) if c is not None]
+
+    def arm_versions(self) -> dict[str, int]:
+        """``{"production-canary": 4}``: the version each candidate's alias is to point at."""
+        return {c.alias: c.version for c in self.candidates()}
+
+    def entry(self, alias: str) -> PinnedVersion | None:
+        """What release.yaml asks for under an alias: a stage's entry, or a candidate's (``production-canary``)."""
+        stage, kind = split_alias(alias)
+        if kind == ArmKind.STABLE:
+            return self.stages.get(alias)
+        candidate = self.candidate(stage)
+        if candidate is None or candidate.kind != kind:
+            return None
+        return PinnedVersion(version=candidate.version, digest=candidate.digest)
 
 
 # --------------------------------------------------------------------------- error mapping

@@ -169,6 +169,24 @@ def _release_problems(release: Release, doc: Document, spec: ModelSpec, policy: 
             known = ", ".join(defined) or "none"
             message = f"stage '{stage}' is not defined in {policy.file} (stages: {known})"
             problems.append(doc.problem(("stages", stage), message, key=True))
+    for candidate in release.candidates():
+        requirement = defined.get(candidate.stage)
+        where = (candidate.kind.value, candidate.stage)
+        if requirement is None:
+            continue  # the stage itself is reported above
+        settings = requirement.canary
+        if settings is None:
+            message = (
+                f"{policy.file} allows no canary or shadow beside {candidate.stage}: "
+                f"add promotion.stages.{candidate.stage}.canary there (a governance change) to allow one"
+            )
+            problems.append(doc.problem(where, message, key=True))
+        elif candidate.traffic > settings.max_traffic:
+            message = (
+                f"traffic {candidate.traffic:g} is more than {policy.file} allows beside {candidate.stage} "
+                f"(promotion.stages.{candidate.stage}.canary.max_traffic: {settings.max_traffic:g})"
+            )
+            problems.append(doc.problem((*where, "traffic"), message))
     return problems
 
 
