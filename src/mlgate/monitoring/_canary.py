@@ -203,9 +203,9 @@ def _pull_request(
         if found is None or found.version != version or str(found.kind) != verdict["kind"]:
             progress(f"{model}@{stage}: {base} no longer has {verdict['kind']} v{version}; nothing to propose")
             return CanaryChange(action, CanaryAction.GONE, branch=branch, title=title)
+        remove_candidate(scratch, model, stage)  # first: release.yaml never holds one version twice in a stage
         if action == "complete":
             set_stage(scratch, model, stage, version, found.digest)
-        remove_candidate(scratch, model, stage)
         git.stage(scratch, [rel])
         git.commit(scratch, title)
         progress(f"pushing {branch} to {remote}")

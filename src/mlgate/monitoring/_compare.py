@@ -362,29 +362,18 @@ def performance_check(
         return _skipped(name, max_drop, "the spec names no monitoring.labels: performance needs outcomes")
     if served.task == "classification" and len(served.classes) != 2:
         return _skipped(name, max_drop, "the performance comparison needs a binary classifier's probabilities")
-    labelled = []
+    labelled: list[tuple[np.ndarray, np.ndarray]] = []
     for arm in arms:
         known = arm.labels.notna().to_numpy() if arm.labels is not None else np.zeros(arm.n, dtype=bool)
-        y, score = (
-            _typed_labels(arm.labels[known] if arm.labels is not None else pd.Series(dtype=object), served),
-            arm.rows[SCORE].to_numpy(dtype=float)[known],
-        )
-        labelled.append((y, score))
+        outcomes = arm.labels[known] if arm.labels is not None else pd.Series(dtype=object)
+        y = _typed_labels(outcomes, served)
+        if y is None:
+            why = f"an outcome of {arm.alias} is not a class of the model ({', '.join(map(str, served.classes))})"
+            return Check(name, None, None, None, None, max_drop, CheckStatus.INCONCLUSIVE, why, "bootstrap")
+        labelled.append((y, arm.rows[SCORE].to_numpy(dtype=float)[known]))
     if min(len(y) for y, _ in labelled) < 2:
         counts = ", ".join(f"{arm.alias} {len(y)}" for arm, (y, _) in zip(arms, labelled, strict=True))
         return _skipped(name, max_drop, f"too few rows have their outcome yet ({counts} labelled)")
-    if any(y is None for y, _ in labelled):
-        return Check(
-            name,
-            None,
-            None,
-            None,
-            None,
-            max_drop,
-            CheckStatus.INCONCLUSIVE,
-            "an outcome is not a class of the model",
-            "bootstrap",
-        )
     values = [_metric_of(metric, served.task, y, s, list(served.classes), served.positive, cut) for y, s in labelled]
     if any(v is None for v in values):
         return Check(
@@ -652,7 +641,13 @@ def compare(
             folder.mkdir()
             loaded, _ = load_alias_version(registry, ctx, mv, alias, _Holder(folder), wanted)
             plan, _model = model_plan(ctx, mv, alias, loaded)
-            served = Served(alias, mv.version, list(plan.features), plan.task, plan.positive, tuple(plan.classes))
+            signature = list(plan.features)
+            # a request may carry the sensitive features beside the model's inputs: fairness per arm reads them
+            known = {column for column, _kind in signature}
+            signature += [
+                (f.name, "double" if f.bins else "string") for f in ctx.spec.sensitive_features if f.name not in known
+            ]
+            served = Served(alias, mv.version, signature, plan.task, plan.positive, tuple(plan.classes))
             mark = time.perf_counter()
             progress(f"reading the audit store: {name}@{alias} v{mv.version}, {span.asked}")
             rows, features, report = read_audit(audit_url, ctx, served, span)

@@ -110,9 +110,8 @@ def labels_for(ctx: ModelContext, rows: pd.DataFrame) -> pd.Series:
     right = right.rename(columns={spec.label_column: LABEL})[[*keys, LABEL]]
     left = rows[keys].assign(**{k: _as_text(rows[k]) for k in keys}).reset_index(drop=True)
     joined = left.merge(right, on=keys, how="left")
-    return pd.Series(joined[LABEL].to_numpy(), index=rows.index, dtype=object).where(
-        joined[LABEL].notna().to_numpy(), None
-    )
+    found = joined[LABEL].to_numpy(dtype=object)
+    return pd.Series([v if pd.notna(v) else None for v in found], index=rows.index, dtype=object)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
