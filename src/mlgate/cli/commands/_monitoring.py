@@ -149,8 +149,15 @@ def monitor(ws: Workspace, opts: api.MonitorOptions) -> api.Monitored | api.Comp
 
 def _show_monitored(result: api.Rows, opts: api.MonitoredOptions) -> None:
     due = [r["model"] for r in result.rows if r["due"]]
+    candidates = [r["model"] for r in result.rows if r.get("candidate")]
     ui.write_outputs(
-        opts.github_output, {"models": json.dumps(due, separators=(",", ":")), "any": str(bool(due)).lower()}
+        opts.github_output,
+        {
+            "models": json.dumps(due, separators=(",", ":")),
+            "any": str(bool(due)).lower(),
+            "candidates": json.dumps(candidates, separators=(",", ":")),
+            "any-candidate": str(bool(candidates)).lower(),
+        },
     )
     ui.table(
         ["model", "version", "frequency", "due", "why"],
@@ -189,7 +196,8 @@ def monitored(ws: Workspace, opts: api.MonitoredOptions) -> api.Rows:
 
     monitoring.frequency decides: hourly and daily are due on every run, weekly on Mondays,
     monthly on the 1st; an empty or unknown frequency is watched weekly. Step outputs: `models`
-    (JSON list of the due models, for a matrix) and `any` ('true' when one is due).
+    (JSON list of the due models, for a matrix) and `any` ('true' when one is due); `candidates`
+    (the models with a canary or shadow beside STAGE: compared on every run) and `any-candidate`.
     """
     return api.monitored(ws, opts)
 
