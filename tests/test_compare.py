@@ -27,7 +27,7 @@ from sklearn.model_selection import train_test_split
 
 from conftest import copy_repo, dvc, git, github_stand_in, invoke, promoted
 from mlgate.config import ArmKind, set_candidate
-from mlgate.monitoring import compare_arms
+from mlgate.monitoring import compare_arms, monitored_models
 from mlgate.registry import COMPARE_TAG, Registry, audit
 from mlgate.serving import AuditStore, Record
 
@@ -311,18 +311,28 @@ def test_abort_on_a_drifted_canary_opens_one_pr_and_one_issue(
     ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with github_stand_in(monkeypatch, TOKEN, REPO) as fake:
+        earlier = run(ctx, PROMOTE_DAY, "--propose")  # a completion pull request from a calmer window
+        assert earlier.exit_code == 0, earlier.output
+        [completion] = fake.pulls
         result = run(ctx, ABORT_DAY, "--propose", "--alert")
         assert result.exit_code == 1, result.output  # abort is a red job
         verdict = verdict_of(result)
         assert verdict["state"] == "abort"
         rate, scores = check(verdict, "decision_rate"), check(verdict, "score_psi")
-        assert rate["status"] == "fail" and rate["p_value"] < 0.05
+        assert rate["status"] == "fail"
+        assert rate["p_value"] < 0.05
         assert rate["stable"] - rate["candidate"] > 0.05
-        assert scores["status"] == "fail" and scores["change"] > 0.2 and scores["p_value"] < 0.05
+        assert scores["status"] == "fail"
+        assert scores["change"] > 0.2
+        assert scores["p_value"] < 0.05
         kinds = [(c["kind"], c["action"]) for c in verdict["actions"]["changes"]]
-        assert kinds == [("abort", "opened"), ("issue", "opened")]
-        assert len(fake.pulls) == 1 and len(fake.issues) == 1
-        pull = next(iter(fake.pulls.values()))
+        assert kinds == [("abort", "opened"), ("close", "closed"), ("issue", "opened")]
+        # the completion its evidence no longer backs is closed, with the table saying why
+        assert fake.pulls[completion]["state"] == "closed"
+        assert "a later comparison says **abort**" in fake.comments[completion][0]["body"]
+        [pull] = [p for p in fake.pulls.values() if p["state"] == "open"]
+        assert len(fake.pulls) == 2
+        assert len(fake.issues) == 1
         assert pull["title"] == f"Abort canary: production stays on v{ctx['stable']} (v{ctx['canary']} removed)"
         issue = next(iter(fake.issues.values()))
         assert issue["title"].startswith(f"credit@production: canary v{ctx['canary']} aborted — decision_rate")
@@ -332,8 +342,11 @@ def test_abort_on_a_drifted_canary_opens_one_pr_and_one_issue(
         assert again.exit_code == 1, again.output
         kinds = [(c["kind"], c["action"]) for c in verdict_of(again)["actions"]["changes"]]
         assert kinds[0] == ("abort", "updated")
-        assert kinds[1][0] == "issue" and kinds[1][1] in ("updated", "unchanged")
-        assert len(fake.pulls) == 1 and len(fake.issues) == 1  # the same PR and issue, never a second
+        assert kinds[1][0] == "issue"
+        assert kinds[1][1] in ("updated", "unchanged")
+        assert len(fake.pulls) == 2
+        assert len(fake.issues) == 1
+        assert [p["number"] for p in fake.pulls.values() if p["state"] == "open"] == [pull["number"]]
     release = git(
         "show", f"mlgate/canary-abort-credit-production-v{ctx['canary']}:models/credit/release.yaml", cwd=ctx["origin"]
     )
@@ -341,8 +354,8 @@ def test_abort_on_a_drifted_canary_opens_one_pr_and_one_issue(
     assert f"production: {{version: {ctx['stable']}," in release
 
 
-def test_hold_when_the_change_is_beyond_the_threshold_but_not_significant(ctx: dict[str, Any]) -> None:
-    result = run(ctx, HOLD_DAY)
+def test_hold_when_the_change_is_beyond_the_threshold_but_not_significant(ctx: dict[str, Any], tmp_path: Path) -> None:
+    result = run(ctx, HOLD_DAY, "--markdown", str(tmp_path / "compare.md"), "--html", str(tmp_path / "compare.html"))
     assert result.exit_code == 0, result.output
     verdict = verdict_of(result)
     assert verdict["state"] == "hold", json.dumps(verdict, indent=1)
@@ -352,6 +365,14 @@ def test_hold_when_the_change_is_beyond_the_threshold_but_not_significant(ctx: d
     assert rate["p_value"] > 0.05
     assert check(verdict, "performance:roc_auc")["status"] == "skipped"  # no outcome arrived for these rows
     assert verdict["actions"]["changes"] == []
+    markdown = (tmp_path / "compare.md").read_text()
+    assert f"credit@production canary v{ctx['canary']} vs v{ctx['stable']}: hold" in markdown
+    assert "| `decision_rate` |" in markdown
+    assert "❔ inconclusive |" in markdown
+    assert "xychart-beta" in markdown
+    page = (tmp_path / "compare.html").read_text()
+    assert page.count('class="bar stable"') == page.count('class="bar candidate"') == 20
+    assert "<script" not in page
 
 
 def test_a_young_canary_is_held_however_good_and_the_verdict_is_in_mlflow(
@@ -371,3 +392,12 @@ def test_a_young_canary_is_held_however_good_and_the_verdict_is_in_mlflow(
     run_tags = registry.search_runs("mlgate-monitoring", f"attributes.run_id = '{verdict['compare_run_id']}'")[0].tags
     assert run_tags[COMPARE_TAG + "state"] == "hold"
     assert run_tags[COMPARE_TAG + "candidate"] == str(ctx["canary"])
+
+
+def test_monitored_lists_the_candidate_the_compare_job_fans_out_over(ctx: dict[str, Any], tmp_path: Path) -> None:
+    [row] = [r for r in monitored_models(ctx["repo"], "production") if r["model"] == "credit"]
+    assert row["candidate"] == {"kind": "canary", "version": ctx["canary"], "traffic": 0.1}
+    output = tmp_path / "github_output"
+    result = invoke(CliRunner(), "monitored", "--stage", "production", "--github-output", str(output), cwd=ctx["repo"])
+    assert result.exit_code == 0, result.output
+    assert 'candidates=["credit"]\nany-candidate=true\n' in output.read_text()

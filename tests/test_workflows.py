@@ -463,7 +463,7 @@ def test_the_compare_job_runs_for_each_candidate_and_opens_the_pull_requests() -
     assert job["concurrency"]["cancel-in-progress"] is False
     assert "matrix.model" in job["concurrency"]["group"]
     [step] = [s for s in job["steps"] if "run" in s]
-    assert '--compare --propose --alert' in step["run"]
+    assert "--compare --propose --alert" in step["run"]
     assert step["env"]["GITHUB_TOKEN"] == "${{ secrets.MLGATE_RETRAIN_TOKEN || github.token }}"
     assert 'exit "$code"' in step["run"], "an abort fails the job after the summary is written"
 
