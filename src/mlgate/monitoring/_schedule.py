@@ -58,7 +58,8 @@ def monitored_models(
 
     Rows: ``model``, ``stage``, ``version``, ``frequency`` (as the spec says it), ``due``,
     ``reason`` and ``candidate`` (the canary or shadow beside the stage: ``kind``, ``version``,
-    ``traffic``; None without one — a candidate is compared on every run, whatever the frequency). ``every`` makes each row due (a run on demand); ``due_on`` defaults to today (UTC).
+    ``traffic``; None without one — a candidate is compared on every run, whatever the frequency).
+    ``every`` makes each row due (a run on demand); ``due_on`` defaults to today (UTC).
     ``only`` keeps the named models, each of which must set a version for ``stage`` (exit 2).
     A spec or release that does not load is an error (exit 2): a model must not drop out of
     monitoring silently.
