@@ -266,6 +266,9 @@ def decision_rate_check(
 ) -> Check:
     """The share of rows decided positive on each arm: the change, and the two-proportion z-test."""
     s, c = stable[np.isfinite(stable)], candidate[np.isfinite(candidate)]
+    if not s.size or not c.size:
+        why = "an arm's audit rows hold no score (no probabilities in the outputs): nothing to compare"
+        return Check("decision_rate", None, None, None, None, max_change, CheckStatus.INCONCLUSIVE, why)
     x1, x2 = int((s >= threshold).sum()), int((c >= threshold).sum())
     r1, r2 = x1 / s.size, x2 / c.size
     z, p = two_proportions(x1, s.size, x2, c.size)
@@ -285,6 +288,9 @@ def score_check(
 ) -> Check:
     """PSI of the candidate's scores in the stable arm's bins, and the two-sample KS test."""
     s, c = stable[np.isfinite(stable)], candidate[np.isfinite(candidate)]
+    if not s.size or not c.size:
+        why = "an arm's audit rows hold no score (no probabilities in the outputs): nothing to compare"
+        return Check("score_psi", None, None, None, None, max_psi, CheckStatus.INCONCLUSIVE, why)
     psi, ks, p = score_drift(s, c, bins, epsilon)
     status = _judged(psi > max_psi, p, alpha)
     text = (
