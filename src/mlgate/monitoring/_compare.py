@@ -55,6 +55,7 @@ import pandas as pd
 from mlgate import __version__, jsonout
 from mlgate.config import (
     BY_NAME,
+    DriftSettings,
     ModelContext,
     Workspace,
     arm_alias,
@@ -63,7 +64,7 @@ from mlgate.config import (
     release_at,
 )
 from mlgate.exceptions import ExternalServiceError, InvalidInput
-from mlgate.gates import Measurement, classification_metrics, fairness, regression_metrics
+from mlgate.gates import Measurement, classification_metrics, drift, fairness, regression_metrics
 from mlgate.monitoring._labels import labels_for
 from mlgate.monitoring._sources import AT, SCORE, Served, SourceReport, configured, read_audit
 from mlgate.monitoring._window import Window, iso, resolve
@@ -225,9 +226,6 @@ def two_proportions(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
 
 def score_drift(stable: np.ndarray, candidate: np.ndarray, bins: int, epsilon: float) -> tuple[float, float, float]:
     """(PSI of ``candidate`` in ``stable``'s quantile bins, KS statistic, KS p-value): the gates' drift code."""
-    from mlgate.config import DriftSettings
-    from mlgate.gates import drift
-
     settings = DriftSettings(psi_bins=bins, psi_epsilon=epsilon)
     found = drift.feature_drift(
         pd.DataFrame({"score": stable}), pd.DataFrame({"score": candidate}), ["score"], [], settings, workers=1
@@ -692,10 +690,10 @@ def compare(
     charts = None
     if not any(needed.values()):
         s, c = (arm.rows[SCORE].to_numpy(dtype=float) for arm in arms)
-        drift = ctx.policy.policy.settings.drift
+        binning = ctx.policy.policy.settings.drift
         if served.task == "classification" and len(served.classes) == 2:
             checks.append(decision_rate_check(s, c, cut, settings.max_decision_rate_change, settings.alpha))
-        checks.append(score_check(s, c, settings.max_score_psi, settings.alpha, drift.psi_bins, drift.psi_epsilon))
+        checks.append(score_check(s, c, settings.max_score_psi, settings.alpha, binning.psi_bins, binning.psi_epsilon))
         checks += fairness_checks(ctx, (stable_arm, candidate_arm), served, cut)
         checks.append(
             performance_check(
