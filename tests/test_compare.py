@@ -401,3 +401,65 @@ def test_monitored_lists_the_candidate_the_compare_job_fans_out_over(ctx: dict[s
     result = invoke(CliRunner(), "monitored", "--stage", "production", "--github-output", str(output), cwd=ctx["repo"])
     assert result.exit_code == 0, result.output
     assert 'candidates=["credit"]\nany-candidate=true\n' in output.read_text()
+
+
+# --- the statistics and the texts, without a server -------------------------------------------------
+
+
+def test_the_two_proportion_z_test_is_the_pooled_textbook_one() -> None:
+    from mlgate.monitoring._compare import two_proportions
+
+    # 45/100 against 60/100: pooled 0.525, se sqrt(0.525 * 0.475 * (1/100 + 1/100)) = 0.0706222
+    z, p = two_proportions(45, 100, 60, 100)
+    assert z == pytest.approx(0.15 / 0.07062223, rel=1e-6)
+    assert p == pytest.approx(0.0336721, abs=1e-6)
+    assert two_proportions(0, 50, 0, 80) == (0.0, 1.0)  # no variance: the arms decide alike
+
+
+def test_the_state_follows_sample_then_harm_then_doubt_then_duration() -> None:
+    from mlgate.monitoring import Check, CheckStatus, CompareState
+    from mlgate.monitoring._compare import decide
+
+    def row(status: CheckStatus) -> Check:
+        return Check("decision_rate", 0.5, 0.6, 2.0, 0.01, 0.05, status, "x")
+
+    ok, bad, unsure = row(CheckStatus.PASS), row(CheckStatus.FAIL), row(CheckStatus.INCONCLUSIVE)
+    assert decide([bad], {"production": 0, "production-canary": 7}, 10.0, 3600)[0] == CompareState.PENDING
+    assert decide([bad], {"production": 0}, 10.0, 3600)[0] == CompareState.ABORT  # harm is not left to the clock
+    assert decide([ok, unsure], {"production": 0}, 7200.0, 3600)[0] == CompareState.HOLD
+    assert decide([ok], {"production": 0}, 10.0, 3600)[0] == CompareState.HOLD
+    assert decide([ok], {"production": 0}, None, 3600)[0] == CompareState.HOLD  # no audit record: age unknown
+    assert decide([ok], {"production": 0}, 3600.0, 3600) == (
+        CompareState.PROMOTE,
+        ["every check holds with enough traffic and duration"],
+    )
+
+
+def test_a_shadow_promotion_pr_says_what_it_changes_and_who_merges() -> None:
+    from mlgate.monitoring._canary import pr_body, pr_title
+
+    verdict = {
+        "model": "credit",
+        "stage": "production",
+        "kind": "shadow",
+        "state": "promote",
+        "reasons": ["every check holds with enough traffic and duration"],
+        "stable": {"version": 3, "alias": "production", "rows": 900},
+        "candidate": {"version": 5, "alias": "production-shadow", "rows": 900, "digest": "sha256:" + "a" * 64},
+        "window": {"from": "2025-03-03T00:00:00Z", "to": "2025-03-04T00:00:00Z"},
+        "checks": [],
+        "evaluated_at": "2025-03-04T00:00:00Z",
+    }
+    assert pr_title(verdict, "complete") == "Promote shadow: production → v5"
+    assert pr_title(verdict, "abort") == "Abort shadow: production stays on v3 (v5 removed)"
+    body = pr_body(verdict, "complete")
+    assert "**production** v3 → **v5**" in body
+    assert "A human must review and merge this pull request: mlgate never merges it." in body
+    assert "the normal promotion path" in body
+    assert body.endswith("<!-- mlgate:canary-complete model=credit stage=production version=5 -->")
+
+
+def test_propose_without_compare_is_bad_input(ctx: dict[str, Any]) -> None:
+    result = invoke(CliRunner(), "monitor", "credit", "--stage", "production", "--propose", cwd=ctx["repo"])
+    assert result.exit_code == 2
+    assert "--propose acts on a comparison: give it with --compare" in result.output
