@@ -41,6 +41,7 @@ REPO = "octo-org/models"
 MIN_SAMPLES = 200
 STARTED = datetime(2025, 3, 1, tzinfo=UTC)  # when the canary alias was set (its audit record)
 PENDING_DAY, PROMOTE_DAY, ABORT_DAY, HOLD_DAY = "2025-03-02", "2025-03-03", "2025-03-04", "2025-03-05"
+SHADOW_DAY = "2025-03-06"
 
 MONITORING = """  sources:
     audit_url: sqlite:///{db}
@@ -217,10 +218,12 @@ def ctx(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPa
     write_arm(ctx, rows, shifted, HOLD_DAY, "production-canary", canary)
     write_outcomes(repo, outcomes)
     git("push", "-q", "origin", branch, cwd=repo)
+    ctx |= {"holdout": holdout, "models": models, "base": base}
     yield ctx
     # the session's registry is shared: later modules expect credit's aliases unset
     registry.delete_alias("credit", "production")
     registry.delete_alias("credit", "production-canary")
+    registry.delete_alias("credit", "production-shadow")
 
 
 def run(ctx: dict[str, Any], day: str, *args: str) -> Result:
@@ -463,3 +466,72 @@ def test_propose_without_compare_is_bad_input(ctx: dict[str, Any]) -> None:
     result = invoke(CliRunner(), "monitor", "credit", "--stage", "production", "--propose", cwd=ctx["repo"])
     assert result.exit_code == 2
     assert "--propose acts on a comparison: give it with --compare" in result.output
+
+
+def test_a_shadow_is_judged_like_a_canary_under_its_own_alias(
+    ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shadow beside production: its rows under production-shadow, the same applicants as the stable arm's.
+
+    The audit store of this branch keys rows by (request_id, row), so the shadow's rows carry their own
+    request ids here and the arms are compared as independent samples; rows that pair by request
+    (``mlgate serve`` keys them (request_id, row, arm)) are compared pairwise: see the next test.
+    """
+    repo = copy_repo(ctx["repo"], ctx["base"] / "shadow")
+    set_candidate(repo, "credit", "production", ArmKind.SHADOW, ctx["canary"], ctx["digest"])
+    git("commit", "-qam", f"shadow: credit v{ctx['canary']} beside production", cwd=repo)
+    registry: Registry = ctx["registry"]
+    registry.set_alias("credit", "production-shadow", ctx["canary"])
+    rows = sample(ctx["holdout"], 300, 8)
+    p = proba(ctx["models"][ctx["stable"]], rows)
+    shadow = p.copy()
+    shadow[np.flatnonzero(p >= 0.5)[:40]] = 0.2  # the shadow declines 40 of the approved applicants
+    write_arm(ctx, rows, p, SHADOW_DAY, "production", ctx["stable"])
+    write_arm(ctx, rows, shadow, SHADOW_DAY, "production-shadow", ctx["canary"])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", ctx["uri"])
+    verdict = compare_arms(repo, "credit", "production", window=f"{SHADOW_DAY}..{SHADOW_DAY}").as_dict()
+    assert verdict["kind"] == "shadow"
+    assert verdict["candidate"]["alias"] == "production-shadow"
+    assert verdict["candidate"]["traffic"] == 0.0
+    rate = check(verdict, "decision_rate")
+    assert rate["test"] == "two-proportion z-test"
+    assert rate["stable"] - rate["candidate"] == pytest.approx(40 / 300)
+    assert rate["status"] == "fail"
+    assert verdict["state"] == "abort"
+    assert verdict["duration"]["started_at"] is None  # no audit record of the shadow alias: its age is unknown
+
+
+def test_paired_rows_are_compared_with_mcnemar() -> None:
+    from mlgate.monitoring._compare import Arm, _paired, paired_decision_rate_check
+    from mlgate.monitoring._sources import SCORE, SourceReport
+
+    keys = {"request_id": ["a"] * 50 + ["b"] * 50, "row": list(range(50)) * 2}
+    stable_scores = np.array([0.9] * 60 + [0.1] * 40)
+    shadow_scores = stable_scores.copy()
+    shadow_scores[:20] = 0.1  # 20 approvals become declines, nothing the other way
+
+    def arm(alias: str, scores: np.ndarray) -> Arm:
+        rows = pd.DataFrame(keys | {SCORE: scores})
+        return Arm(alias, 1, rows, pd.DataFrame(index=rows.index), None, SourceReport("audit", "x"))
+
+    pairs = _paired(arm("production", stable_scores), arm("production-shadow", shadow_scores[::-1]))
+    assert pairs is not None
+    assert len(pairs[0]) == 100
+    pairs = _paired(arm("production", stable_scores), arm("production-shadow", shadow_scores))
+    assert pairs is not None
+    found = paired_decision_rate_check(*pairs, 0.5, 0.05, 0.05)
+    assert found.test == "McNemar (paired)"
+    assert (found.stable, found.candidate) == (0.6, 0.4)
+    assert found.statistic == pytest.approx(20.0)  # (20 - 0)**2 / 20
+    assert found.p_value == pytest.approx(2 * 0.5**20)
+    assert found.status == "fail"
+
+
+def test_mcnemar_counts_only_the_requests_decided_differently() -> None:
+    from mlgate.monitoring._compare import mcnemar
+
+    stable = np.array([True] * 10 + [False] * 2 + [True] * 30 + [False] * 8)
+    shadow = np.array([False] * 10 + [True] * 2 + [True] * 30 + [False] * 8)
+    chi2, p = mcnemar(stable, shadow)
+    assert chi2 == pytest.approx(64 / 12)
+    assert p == pytest.approx(158 / 4096)  # 2 * P(X <= 2), X ~ Binomial(12, 1/2)

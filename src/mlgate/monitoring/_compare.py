@@ -8,7 +8,8 @@ candidate, never answered with). ``mlgate serve`` audits each arm's rows under t
 
 - **decision rate** — the share of rows decided positive (score at or above the spec's decision
   threshold, 0.5 without one): the absolute change against ``compare.max_decision_rate_change``,
-  tested with the two-proportion z-test (pooled, two-sided);
+  tested with the two-proportion z-test (pooled, two-sided); a shadow's rows, which pair with the
+  stable arm's by ``(request_id, row)``, with McNemar's exact test on the paired decisions;
 - **score distribution** — PSI of the positive-class probability (a regressor's prediction) of the
   candidate's rows against the stable arm's quantile bins (the gates' drift code, ``settings.drift``
   bins and smoothing) against ``compare.max_score_psi``, with the two-sample Kolmogorov–Smirnov test;
@@ -55,6 +56,7 @@ import pandas as pd
 from mlgate import __version__, jsonout
 from mlgate.config import (
     BY_NAME,
+    ArmKind,
     DriftSettings,
     ModelContext,
     Workspace,
@@ -279,6 +281,53 @@ def decision_rate_check(
     return Check(
         "decision_rate", r1, r2, z, p, max_change, status, text + _said(status, alpha), "two-proportion z-test", change
     )
+
+
+def mcnemar(stable: np.ndarray, candidate: np.ndarray) -> tuple[float, float]:
+    """(chi-square, exact two-sided p) of McNemar's test on paired decisions (the same requests on both arms).
+
+    Only the discordant pairs count: ``b`` decided positive by the stable version alone, ``c`` by
+    the candidate alone; p is the exact binomial test of ``min(b, c)`` in ``b + c`` at one half.
+    """
+    from scipy.stats import binomtest
+
+    b = int((stable & ~candidate).sum())
+    c = int((~stable & candidate).sum())
+    if b + c == 0:
+        return 0.0, 1.0
+    return float((b - c) ** 2 / (b + c)), float(binomtest(min(b, c), b + c, 0.5).pvalue)
+
+
+def paired_decision_rate_check(
+    stable: np.ndarray, candidate: np.ndarray, threshold: float, max_change: float, alpha: float
+) -> Check:
+    """A shadow's decisions on the very requests the stable version decided: the change, and McNemar's test."""
+    known = np.isfinite(stable) & np.isfinite(candidate)
+    s, c = stable[known] >= threshold, candidate[known] >= threshold
+    if not s.size:
+        why = "no request holds a score on both arms: nothing to compare"
+        return Check("decision_rate", None, None, None, None, max_change, CheckStatus.INCONCLUSIVE, why)
+    r1, r2 = float(s.mean()), float(c.mean())
+    chi2, p = mcnemar(s, c)
+    change = abs(r2 - r1)
+    status = _judged(change > max_change, p, alpha)
+    text = (
+        f"decided positive (score ≥ {threshold:g}) on the same {s.size} requests: stable {r1:.2%}, shadow "
+        f"{r2:.2%}; change {r2 - r1:+.2%} (max {max_change:.2%}); {int((s != c).sum())} decided differently, "
+        f"McNemar chi-square {chi2:.3f}, exact p {p:.3g}"
+    )
+    return Check(
+        "decision_rate", r1, r2, chi2, p, max_change, status, text + _said(status, alpha), "McNemar (paired)", change
+    )
+
+
+def _paired(stable: Arm, candidate: Arm) -> tuple[np.ndarray, np.ndarray] | None:
+    """Both arms' scores of the requests both scored (a shadow's), or None when most rows do not pair."""
+    keys = ["request_id", "row"]
+    joined = stable.rows[[*keys, SCORE]].merge(candidate.rows[[*keys, SCORE]], on=keys, suffixes=("_s", "_c"))
+    if len(joined) < 0.9 * min(stable.n, candidate.n):
+        return None
+    return joined[f"{SCORE}_s"].to_numpy(dtype=float), joined[f"{SCORE}_c"].to_numpy(dtype=float)
 
 
 def score_check(
@@ -692,7 +741,13 @@ def compare(
         s, c = (arm.rows[SCORE].to_numpy(dtype=float) for arm in arms)
         binning = ctx.policy.policy.settings.drift
         if served.task == "classification" and len(served.classes) == 2:
-            checks.append(decision_rate_check(s, c, cut, settings.max_decision_rate_change, settings.alpha))
+            # a shadow scores the very requests the stable version answered: its decisions are paired
+            pairs = _paired(stable_arm, candidate_arm) if candidate.kind == ArmKind.SHADOW else None
+            if pairs is not None:
+                rate = paired_decision_rate_check(*pairs, cut, settings.max_decision_rate_change, settings.alpha)
+            else:
+                rate = decision_rate_check(s, c, cut, settings.max_decision_rate_change, settings.alpha)
+            checks.append(rate)
         checks.append(score_check(s, c, settings.max_score_psi, settings.alpha, binning.psi_bins, binning.psi_epsilon))
         checks += fairness_checks(ctx, (stable_arm, candidate_arm), served, cut)
         checks.append(
