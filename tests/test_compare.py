@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 from sklearn.model_selection import train_test_split
 
@@ -51,12 +52,7 @@ MONITORING = """  sources:
     label_column: risk
     delay_days: 30
 """
-CANARY_POLICY = """      canary:
-        max_traffic: 0.25
-        min_duration: 1h
-        compare:
-          min_samples: {min_samples}
-"""
+CANARY_POLICY = {"max_traffic": 0.25, "min_duration": "1h", "compare": {"min_samples": MIN_SAMPLES}}
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -133,8 +129,9 @@ def ctx(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPa
     text = spec.read_text()
     spec.write_text(text.replace(ROLLBACK, ROLLBACK + MONITORING.format(db=db), 1))
     policy = repo / "policies" / "base.yaml"
-    anchor = "        teams: [acme/model-risk]\n"
-    policy.write_text(policy.read_text().replace(anchor, anchor + CANARY_POLICY.format(min_samples=MIN_SAMPLES), 1))
+    doc = yaml.safe_load(policy.read_text())
+    doc["promotion"]["stages"]["production"]["canary"] = CANARY_POLICY
+    policy.write_text(yaml.safe_dump(doc, sort_keys=False))
     # the four-fifths rule: on the resampled holdout both arms select the groups at a ratio of about 0.76-0.79
     # (the rule breaks on both: the comparison says hold, asserted below); the test's policy asks 0.75
     credit = repo / "policies" / "credit.yaml"
