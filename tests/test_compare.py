@@ -364,6 +364,10 @@ def test_hold_when_the_change_is_beyond_the_threshold_but_not_significant(ctx: d
     assert rate["candidate"] - rate["stable"] == pytest.approx(12 / MIN_SAMPLES)
     assert rate["p_value"] > 0.05
     assert check(verdict, "performance:roc_auc")["status"] == "skipped"  # no outcome arrived for these rows
+    odds = check(verdict, "fairness:equalized_odds_difference")
+    assert odds["status"] == "skipped"
+    assert odds["explanation"] == "equalized_odds_difference needs outcomes: none has arrived yet for production"
+    assert verdict["reasons"][1:] == []  # the decision rate alone holds it
     assert verdict["actions"]["changes"] == []
     markdown = (tmp_path / "compare.md").read_text()
     assert f"credit@production canary v{ctx['canary']} vs v{ctx['stable']}: hold" in markdown

@@ -540,6 +540,9 @@ def fairness_checks(ctx: ModelContext, arms: tuple[Arm, Arm], served: Served, cu
                     why = f"{rule.metric} needs outcomes and the spec names no monitoring.labels"
                     break
                 rows = arm.labels.notna().to_numpy()
+                if not rows.any():
+                    why = f"{rule.metric} needs outcomes: none has arrived yet for {arm.alias}"
+                    break
             score = arm.rows[SCORE].to_numpy(dtype=float)[rows]
             y_pred = score >= cut
             if needs_labels and arm.labels is not None:
@@ -609,7 +612,7 @@ def _fairness_row(name: str, rule: Any, stable: Measurement, candidate: Measurem
         status = CheckStatus.FAIL
         text = f"{rule.metric} {candidate.value:.4f} on the candidate breaks {bound}, which the stable arm meets"
     return Check(
-        name, stable.value, candidate.value, change, None, rule.threshold, status, text, "policy rule per arm", change
+        name, stable.value, candidate.value, None, None, rule.threshold, status, text, "policy rule per arm", change
     )
 
 
