@@ -411,7 +411,7 @@ def test_monitored_lists_the_candidate_the_compare_job_fans_out_over(ctx: dict[s
 
 
 def test_the_two_proportion_z_test_is_the_pooled_textbook_one() -> None:
-    from mlgate.monitoring._compare import two_proportions
+    from mlgate.monitoring import two_proportions
 
     # 45/100 against 60/100: pooled 0.525, se sqrt(0.525 * 0.475 * (1/100 + 1/100)) = 0.0706222
     z, p = two_proportions(45, 100, 60, 100)
@@ -422,7 +422,7 @@ def test_the_two_proportion_z_test_is_the_pooled_textbook_one() -> None:
 
 def test_the_state_follows_sample_then_harm_then_doubt_then_duration() -> None:
     from mlgate.monitoring import Check, CheckStatus, CompareState
-    from mlgate.monitoring._compare import decide
+    from mlgate.monitoring import compare_state as decide
 
     def row(status: CheckStatus) -> Check:
         return Check("decision_rate", 0.5, 0.6, 2.0, 0.01, 0.05, status, "x")
@@ -440,7 +440,8 @@ def test_the_state_follows_sample_then_harm_then_doubt_then_duration() -> None:
 
 
 def test_a_shadow_promotion_pr_says_what_it_changes_and_who_merges() -> None:
-    from mlgate.monitoring._canary import pr_body, pr_title
+    from mlgate.monitoring import canary_pr_body as pr_body
+    from mlgate.monitoring import canary_pr_title as pr_title
 
     verdict = {
         "model": "credit",
@@ -503,8 +504,8 @@ def test_a_shadow_is_judged_like_a_canary_under_its_own_alias(
 
 
 def test_paired_rows_are_compared_with_mcnemar() -> None:
-    from mlgate.monitoring._compare import Arm, _paired, paired_decision_rate_check
-    from mlgate.monitoring._sources import SCORE, SourceReport
+    from mlgate.monitoring import SCORE, SourceReport, paired_decision_rate_check, paired_scores
+    from mlgate.monitoring import CompareArm as Arm
 
     keys = {"request_id": ["a"] * 50 + ["b"] * 50, "row": list(range(50)) * 2}
     stable_scores = np.array([0.9] * 60 + [0.1] * 40)
@@ -515,10 +516,10 @@ def test_paired_rows_are_compared_with_mcnemar() -> None:
         rows = pd.DataFrame(keys | {SCORE: scores})
         return Arm(alias, 1, rows, pd.DataFrame(index=rows.index), None, SourceReport("audit", "x"))
 
-    pairs = _paired(arm("production", stable_scores), arm("production-shadow", shadow_scores[::-1]))
+    pairs = paired_scores(arm("production", stable_scores), arm("production-shadow", shadow_scores[::-1]))
     assert pairs is not None
     assert len(pairs[0]) == 100
-    pairs = _paired(arm("production", stable_scores), arm("production-shadow", shadow_scores))
+    pairs = paired_scores(arm("production", stable_scores), arm("production-shadow", shadow_scores))
     assert pairs is not None
     found = paired_decision_rate_check(*pairs, 0.5, 0.05, 0.05)
     assert found.test == "McNemar (paired)"
@@ -529,7 +530,7 @@ def test_paired_rows_are_compared_with_mcnemar() -> None:
 
 
 def test_mcnemar_counts_only_the_requests_decided_differently() -> None:
-    from mlgate.monitoring._compare import mcnemar
+    from mlgate.monitoring import mcnemar
 
     stable = np.array([True] * 10 + [False] * 2 + [True] * 30 + [False] * 8)
     shadow = np.array([False] * 10 + [True] * 2 + [True] * 30 + [False] * 8)

@@ -321,7 +321,7 @@ def paired_decision_rate_check(
     )
 
 
-def _paired(stable: Arm, candidate: Arm) -> tuple[np.ndarray, np.ndarray] | None:
+def paired_scores(stable: Arm, candidate: Arm) -> tuple[np.ndarray, np.ndarray] | None:
     """Both arms' scores of the requests both scored (a shadow's), or None when most rows do not pair."""
     keys = ["request_id", "row"]
     joined = stable.rows[[*keys, SCORE]].merge(candidate.rows[[*keys, SCORE]], on=keys, suffixes=("_s", "_c"))
@@ -745,7 +745,7 @@ def compare(
         binning = ctx.policy.policy.settings.drift
         if served.task == "classification" and len(served.classes) == 2:
             # a shadow scores the very requests the stable version answered: its decisions are paired
-            pairs = _paired(stable_arm, candidate_arm) if candidate.kind == ArmKind.SHADOW else None
+            pairs = paired_scores(stable_arm, candidate_arm) if candidate.kind == ArmKind.SHADOW else None
             if pairs is not None:
                 rate = paired_decision_rate_check(*pairs, cut, settings.max_decision_rate_change, settings.alpha)
             else:
