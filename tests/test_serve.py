@@ -191,7 +191,9 @@ def test_the_three_mlflow_formats_answer_the_versions_decisions_and_each_row_is_
     assert (audited["latency_ms"] > 0).all()
     one = audited[audited["request_id"] == answers["instances"]["request_id"]].sort_values("row")
     assert [json.loads(f) for f in one["features"]] == rows  # the features as sent, row by row
-    assert [json.loads(o) for o in one["outputs"]] == answers["instances"]["predictions"]
+    answered = answers["instances"]["predictions"]
+    assert {(p.pop("arm"), p.pop("version")) for p in answered} == {("stable", trained["versions"][0])}
+    assert [json.loads(o) for o in one["outputs"]] == answered  # the outputs; the arm and version are columns
 
 
 def test_predict_is_typed_from_the_signature_and_documented(trained: dict[str, Any], service: dict[str, Any]) -> None:
@@ -400,7 +402,9 @@ def test_postgresql_audit_store_records_every_row_and_a_stopped_database_is_503(
         assert len(audited) == 25
         assert set(audited["request_id"]) == {got.json()["request_id"]}
         assert audited.sort_values("row")["features"].tolist() == rows  # JSON column: read back as objects
-        assert audited["outputs"].tolist() == got.json()["predictions"]
+        answered = got.json()["predictions"]
+        assert {(p.pop("arm"), p.pop("version")) for p in answered} == {("stable", trained["versions"][1])}
+        assert audited["outputs"].tolist() == answered
         postgres.stop()
         try:
             down = post(proc.url, "/invocations", {"dataframe_records": rows})

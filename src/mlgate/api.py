@@ -336,6 +336,7 @@ class ServeOptions:
     ref: str = "HEAD"
     allow_unpinned: bool = False
     workers: int = 1
+    arm_key: str | None = None
     repo: str | None = None
     json_path: str | None = None
 
@@ -375,6 +376,7 @@ def serve(ws: Workspace, opts: ServeOptions, started: Callable[[dict[str, Any]],
         ref=opts.ref,
         allow_unpinned=opts.allow_unpinned,
         workers=opts.workers,
+        arm_key=opts.arm_key,
     )
     run_serve(ws, opts.model, opts.stage, options, started=record)
     return Served(facts)

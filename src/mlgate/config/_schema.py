@@ -626,6 +626,10 @@ class Serving(StrictModel):
     Callers' bearer tokens come from the environment variable ``tokens_env`` (default
     ``MLGATE_SERVE_TOKENS``) or the file ``tokens_file`` (a mounted secret), never from the spec:
     the spec names where they are, not what they are.
+
+    ``arm_key`` names the column (e.g. ``customer_id``) whose value decides, by a hash, whether a
+    row goes to a canary release.yaml asks for or to the stable version: one entity stays on one
+    arm. Without it, the request id decides (all rows of a request on one arm).
     """
 
     audit_url: str = Field(description="database URL of the service's audit store (no password)")
@@ -636,6 +640,13 @@ class Serving(StrictModel):
     )
     tokens_file: str | None = Field(
         None, pattern=r"^/", description="absolute path of a file holding the callers' tokens (a mounted secret)"
+    )
+    arm_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="column whose value routes each row to a canary or the stable version, sticky per entity "
+        "(a signature column, or one each request row carries beside the features; default: the request id)",
     )
 
     @model_validator(mode="after")

@@ -2,7 +2,9 @@
 
 The one package importing FastAPI, uvicorn, SQLAlchemy and prometheus_client.
 
-``model`` holds and follows the alias's version (loaded and decided as :mod:`mlgate.scoring` does),
+``arm_of`` routes a row to a canary or the stable version (light: monitoring imports it),
+``model`` holds and follows the alias's version and the candidate beside it (loaded and decided as
+:mod:`mlgate.scoring` does),
 ``audit`` the SQLAlchemy audit store, ``tokens`` the callers' hashed bearer tokens, ``app`` the
 FastAPI routes and metrics, ``server`` the checks and the uvicorn run (one process, or
 ``worker_app``, the factory each of ``--workers N`` worker processes builds its app with). Import ``server`` or
@@ -18,6 +20,7 @@ from mlgate._lazy import lazy_surface
 if TYPE_CHECKING:
     from mlgate.serving import _audit as audit
     from mlgate.serving._app import GroupCommit, row_model, validate_rows
+    from mlgate.serving._arms import arm_of
     from mlgate.serving._audit import AuditStore, Record, read_table_columns, shown_url, typed_window
     from mlgate.serving._inputs import Inputs, TypedWindow, inputs_of
     from mlgate.serving._model import load
@@ -31,6 +34,7 @@ __all__ = [
     "Options",
     "Record",
     "TypedWindow",
+    "arm_of",
     "audit",
     "inputs_of",
     "load",
@@ -53,6 +57,7 @@ _LAZY: dict[str, str] = {
     "typed_window": "_audit:typed_window",
     "Options": "_server:Options",
     "Record": "_audit:Record",
+    "arm_of": "_arms:arm_of",
     "audit": "_audit",
     "load": "_model:load",
     "read_table_columns": "_audit:read_table_columns",

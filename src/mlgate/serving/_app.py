@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
 import math
 import os
+import queue
 import re
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -49,11 +52,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, Type
 from pydantic_core import from_json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mlgate.config import ArmKind, arm_alias
 from mlgate.data import model_input
 from mlgate.exceptions import excerpt
+from mlgate.serving._arms import arm_of, key_text
 from mlgate.serving._audit import AuditStore, AuditUnavailable, Record
 from mlgate.serving._inputs import inputs_of
-from mlgate.serving._model import Follower, Served
+from mlgate.serving._model import Arm, Follower, Served
 from mlgate.serving._tokens import Caller, Tokens
 
 log = logging.getLogger("mlgate.serve")
@@ -309,6 +314,49 @@ class Metrics:
         for reason in CUSTODY_REASONS:
             self.custody.labels(reason)
         follower.on_violation = lambda reason: self.custody.labels(reason).inc()
+        # the arms: stable, and the canary or shadow release.yaml asks for beside it
+        self.arm_rows = Counter(
+            "mlgate_serve_arm_rows",
+            "rows scored per arm and version (shadow rows are scored and audited, never answered)",
+            ["arm", "version"],
+            registry=self.registry,
+        )
+        self.arm_requests = Counter(
+            "mlgate_serve_arm_requests", "requests with rows scored by the arm", ["arm"], registry=self.registry
+        )
+        self.arm_seconds = Histogram(
+            "mlgate_serve_arm_model_seconds",
+            "time the arm's model took on a request's rows (shadow: off the answer's path)",
+            ["arm"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.arm_errors = Counter(
+            "mlgate_serve_arm_errors",
+            "candidate failures (canary rows then answered by the stable version; shadow rows then not scored; "
+            "shadow_skipped: the shadow's queue was full)",
+            ["arm", "reason"],
+            registry=self.registry,
+        )
+        self.arm_custody = Counter(
+            "mlgate_serve_arm_custody_violations",
+            "discrepancies between release.yaml and the registry for the candidate (then not served: all stable)",
+            ["arm", "reason"],
+            registry=self.registry,
+        )
+        arm_labels = ["model", "arm", "alias"]
+        self.arm_version = gauge("mlgate_serve_arm_version", "version each arm serves (0: none)", arm_labels)
+        self.arm_release = gauge(
+            "mlgate_serve_arm_release_version", "version release.yaml asks for per arm (last poll; 0: none)", arm_labels
+        )
+        self.canary_traffic = gauge(
+            "mlgate_serve_canary_traffic",
+            "fraction of keys the canary answers (0: no canary served)",
+            ["model", "stage"],
+        ).labels(follower.ctx.name, follower.stage)
+        for kind in ArmKind:
+            self.arm_requests.labels(kind.value)
+        follower.candidate.on_violation = lambda arm, reason: self.arm_custody.labels(arm, reason).inc()
         follower.on_poll = self.refresh
         self.refresh()
 
@@ -319,6 +367,19 @@ class Metrics:
         self.alias.set(follower.alias_version or 0)
         self.failed.set(follower.failed_loads)
         self.desired.set(follower.release_version or 0)
+        name, stage, candidate = follower.ctx.name, follower.stage, follower.candidate
+        arm = candidate.arm
+        for kind in ArmKind:
+            alias = arm_alias(stage, kind)
+            if kind == ArmKind.STABLE:
+                served, asked = follower.current.version, follower.release_version or 0
+            else:
+                served = arm.served.version if arm is not None and arm.kind == kind else 0
+                wanted = candidate.wanted if candidate.kind == kind else None
+                asked = (wanted.version if wanted is not None else None) or 0
+            self.arm_version.labels(name, kind.value, alias).set(served)
+            self.arm_release.labels(name, kind.value, alias).set(asked or 0)
+        self.canary_traffic.set(arm.traffic if arm is not None and arm.kind == ArmKind.CANARY else 0.0)
 
     def exposition(self) -> bytes:
         """The Prometheus text: this process's registry, or every worker's samples in multiprocess mode."""
@@ -362,7 +423,7 @@ class GroupCommit:
         """
         self.audit, self.lock_file = audit, lock_file
         self._lock_fd: int | None = None
-        self._pending: list[tuple[Record, Future[None]]] = []
+        self._pending: list[tuple[list[Record], Future[None]]] = []
         self._ready = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="mlgate-audit-writer", daemon=True)
@@ -384,13 +445,13 @@ class GroupCommit:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def write(self, record: Record) -> None:
-        """Return once ``record`` is committed; AuditUnavailable if its transaction failed (or the writer stopped)."""
+    def write(self, *records: Record) -> None:
+        """Return once ``records`` (one request's, an arm each) are committed together; else AuditUnavailable."""
         done: Future[None] = Future()
         with self._ready:
             if self._stopping or not self._thread.is_alive():
                 raise AuditUnavailable("the audit writer is not running (the service is stopping)")
-            self._pending.append((record, done))
+            self._pending.append((list(records), done))
             self._ready.notify()
         done.result()
 
@@ -401,14 +462,14 @@ class GroupCommit:
                     self._ready.wait()
                 if not self._pending:
                     return  # stopping, nothing left
-                batch: list[tuple[Record, Future[None]]] = []
+                batch: list[tuple[list[Record], Future[None]]] = []
                 rows = 0
-                while self._pending and (not batch or rows + len(self._pending[0][0].rows) <= self.MAX_ROWS):
+                while self._pending and (not batch or rows + _rows(self._pending[0][0]) <= self.MAX_ROWS):
                     item = self._pending.pop(0)
                     batch.append(item)
-                    rows += len(item[0].rows)
+                    rows += _rows(item[0])
             try:
-                self._commit([record for record, _ in batch])
+                self._commit([record for records, _ in batch for record in records])
             except BaseException as err:  # noqa: BLE001 — whatever failed, every request of the batch is told
                 failure = err if isinstance(err, AuditUnavailable) else AuditUnavailable(f"{type(err).__name__}: {err}")
                 for _, done in batch:
@@ -428,6 +489,10 @@ class GroupCommit:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
 
+def _rows(records: list[Record]) -> int:
+    return sum(len(record.rows) for record in records)
+
+
 class Service:
     """What the routes share: the follower, the audit store, the tokens, the limits, the metrics."""
 
@@ -441,12 +506,14 @@ class Service:
         max_body_bytes: int,
         multiprocess_dir: str | None = None,
         write_lock: str | None = None,
+        arm_key: str | None = None,
     ) -> None:
         """See :func:`create_app`."""
-        self.follower, self.audit, self.tokens = follower, audit, tokens
+        self.follower, self.audit, self.tokens, self.arm_key = follower, audit, tokens, arm_key
         self.max_rows, self.max_body_bytes = max_rows, max_body_bytes
         self.metrics = Metrics(follower, multiprocess_dir)
         self.writer = GroupCommit(audit, write_lock)
+        self.shadow = Shadow(self)
         # Checks and model in at most this many threads at once: more only share one GIL (round-robin
         # switching made every request as slow as the slowest); the rest wait their turn, in order
         self._computing = threading.BoundedSemaphore(COMPUTE_THREADS)
@@ -484,41 +551,294 @@ class Service:
             self._adapters = {served.version: adapter}  # one version at a time: the old one is gone
         return validate_rows(served.plan.features, records, where, adapter)
 
+    def keys(self, served: Served, records: list[Any], where: str) -> tuple[list[Any], list[str | None] | None]:
+        """The records to check and each row's arm key (None: no ``--arm-key``/``serving.arm_key``).
+
+        A key column of the signature is read from the checked rows (:meth:`feature_keys`); any
+        other is taken out of each row here (the model never sees it). A row without it, or with
+        null, is routed by the request id; a key that is not a string or a number is 422.
+        """
+        column = self.arm_key
+        if column is None or any(name == column for name, _ in served.plan.features):
+            return records, None
+        kept, keys = [], []
+        for at, record in enumerate(records):
+            value = None
+            if type(record) is dict and column in record:
+                value = record[column]
+                record = {k: v for k, v in record.items() if k != column}
+            try:
+                keys.append(key_text(value))
+            except ValueError as err:
+                raise Rejected(422, [_problem(f"{where}[{at}].{column}", str(err))], "invalid") from None
+            kept.append(record)
+        return kept, keys
+
     def predict(self, caller: Caller, records: list[Any], where: str, started: float) -> dict[str, Any]:
-        """Decide ``records`` with the version served now, audit them, and the answer (runs in a worker thread)."""
+        """Decide ``records`` with the arms served now, audit them, and the answer (runs in a worker thread).
+
+        Canary: each row goes to the arm :func:`mlgate.serving.arm_of` gives its key (the request
+        id without one); the canary's rows are decided by it, the others by the stable version,
+        and the answer keeps the request's order, each row naming its arm and version. A canary
+        that fails on its rows (its signature refuses them, its model raises) has them decided by
+        the stable version, counted and logged. Shadow: the stable version answers; once its rows
+        are audited, the shadow scores the same rows off the answer's path (:class:`Shadow`).
+        """
         served = self.follower.current  # taken once: an alias swap during this request does not affect it
-        with self._computing:  # the CPU-bound part, a few requests at a time (the audit wait is outside)
-            frame, rows = self.rows(served, records, where)
-            outputs = served.predict(frame)
+        arm = self.follower.candidate.arm  # the candidate too (a drained one finishes this request)
         request_id = uuid.uuid4().hex
-        latency_ms = (time.perf_counter() - started) * 1000
-        record = Record(
-            request_id=request_id,
-            at=datetime.now(UTC),
-            caller=caller.id,
-            model=self.follower.ctx.name,
-            version=served.version,
-            alias=self.follower.stage,
-            run_id=served.run_id,
-            latency_ms=round(latency_ms, 3),
-            rows=list(zip(rows, outputs, strict=True)),
-            inputs=inputs_of(served.plan.features, served.plan.task, served.plan.positive),  # typed for monitor
-        )
+        model, stage = self.follower.ctx.name, self.follower.stage
+        with self._computing:  # the CPU-bound part, a few requests at a time (the audit wait is outside)
+            records, keys = self.keys(served, records, where)
+            frame, rows = self.rows(served, records, where)
+            if keys is None and self.arm_key is not None:  # the key is a feature: its value as checked
+                keys = [_feature_key(row[self.arm_key]) for row in rows]
+            picked: list[int] = []
+            if arm is not None and arm.kind == ArmKind.CANARY:
+                canary_arm = ArmKind.CANARY
+                if keys is None:  # the request id: every row on one arm
+                    whole = arm_of(model, stage, request_id, arm.traffic) == canary_arm
+                    picked = list(range(len(rows))) if whole else []
+                else:
+                    picked = [
+                        i
+                        for i, k in enumerate(keys)
+                        if arm_of(model, stage, k or request_id, arm.traffic) == canary_arm
+                    ]
+            canary: list[dict[str, Any]] | None = None
+            if picked and arm is not None:
+                canary = self._canary(arm, served, frame, records, picked, where)
+                if canary is None:
+                    picked = []  # the canary failed on them: decided by the stable version below
+            if picked:
+                chosen = set(picked)
+                stable_rows = [i for i in range(len(rows)) if i not in chosen]
+                outputs = self._timed(ArmKind.STABLE, served, frame.iloc[stable_rows]) if stable_rows else []
+            else:
+                stable_rows = list(range(len(rows)))
+                outputs = self._timed(ArmKind.STABLE, served, frame)
+        at = datetime.now(UTC)
+        latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        stable = self._record(request_id, at, caller, served, ArmKind.STABLE, self.follower.stage, latency_ms)
+        records_out = [
+            replace_rows(stable, [(rows[i], o) for i, o in zip(stable_rows, outputs, strict=True)], stable_rows, keys)
+        ]
+        if not stable_rows:
+            records_out = []  # the canary took every row
+        if picked and arm is not None and canary is not None:
+            record = self._record(request_id, at, caller, arm.served, ArmKind.CANARY, arm.alias, latency_ms)
+            records_out.append(
+                replace_rows(record, [(rows[i], o) for i, o in zip(picked, canary, strict=True)], picked, keys)
+            )
         try:
-            self.writer.write(record)
+            self.writer.write(*records_out)
         except AuditUnavailable as err:
             log.error("request %s refused: audit store unavailable: %s", request_id, err)
             raise Rejected(
                 503, f"audit store unavailable, nothing predicted: {err}", "audit", {"Retry-After": "5"}
             ) from None
         self.metrics.predictions.labels(str(served.version)).inc(len(rows))
+        answers: list[dict[str, Any]] = [{} for _ in rows]
+        for record in records_out:
+            self.metrics.arm_rows.labels(record.arm, str(record.version)).inc(len(record.rows))
+            self.metrics.arm_requests.labels(record.arm).inc()
+            extra = {"arm": record.arm, "version": record.version}
+            for i, (_, out) in zip(record.numbers or (), record.rows, strict=True):
+                answers[i] = {**out, **extra}
+        if arm is not None and arm.kind == ArmKind.SHADOW:
+            self.shadow.submit(arm, served, request_id, at, caller.id, frame, rows, records, keys, where)
         return {
             "request_id": request_id,
-            "model": self.follower.ctx.name,
-            "alias": self.follower.stage,
+            "model": model,
+            "alias": stage,
             "version": served.version,
-            "predictions": outputs,
+            "predictions": answers,
         }
+
+    def _timed(self, kind: ArmKind, served: Served, frame: pd.DataFrame) -> list[dict[str, Any]]:
+        began = time.perf_counter()
+        outputs = served.predict(frame)
+        self.metrics.arm_seconds.labels(kind.value).observe(time.perf_counter() - began)
+        return outputs
+
+    def _canary(
+        self, arm: Arm, served: Served, frame: pd.DataFrame, records: list[Any], picked: list[int], where: str
+    ) -> list[dict[str, Any]] | None:
+        """The canary's outputs for the rows ``picked``, or None when it failed on them (counted, logged)."""
+        try:
+            rows = candidate_frame(arm.served, served, frame.iloc[picked], [records[i] for i in picked], where)
+            return self._timed(ArmKind.CANARY, arm.served, rows)
+        except Rejected:
+            self.metrics.arm_errors.labels("canary", "invalid").inc()
+            log.error(
+                "canary v%s refused rows its signature does not take: the stable version decided them",
+                arm.served.version,
+            )
+        except Exception:
+            self.metrics.arm_errors.labels("canary", "model").inc()
+            log.exception("canary v%s failed: the stable version decided its rows", arm.served.version)
+        return None
+
+    def _record(
+        self,
+        request_id: str,
+        at: datetime,
+        caller: Caller,
+        served: Served,
+        kind: ArmKind,
+        alias: str,
+        latency_ms: float,
+    ) -> Record:
+        return Record(
+            request_id=request_id,
+            at=at,
+            caller=caller.id,
+            model=self.follower.ctx.name,
+            version=served.version,
+            alias=alias,
+            run_id=served.run_id,
+            latency_ms=latency_ms,
+            rows=[],
+            inputs=inputs_of(served.plan.features, served.plan.task, served.plan.positive),  # typed for monitor
+            arm=kind.value,
+        )
+
+
+def _feature_key(value: Any) -> str | None:
+    """A signature column's checked value as an arm key (a value that cannot be one: the request id keys the row)."""
+    try:
+        return key_text(value)
+    except ValueError:
+        return None
+
+
+def candidate_frame(
+    candidate: Served, stable: Served, frame: pd.DataFrame, records: list[Any], where: str
+) -> pd.DataFrame:
+    """``frame`` (checked against the stable signature) as the candidate takes it: checked again if it differs."""
+    if candidate.plan.features == stable.plan.features:
+        return frame
+    return validate_rows(candidate.plan.features, records, where)[0]
+
+
+SHADOW_QUEUE = 64
+"""Requests waiting for the shadow at most; more are not shadow-scored (counted: ``shadow_skipped``)."""
+
+
+@dataclass(frozen=True)
+class _ShadowJob:
+    arm: Arm
+    stable: Served
+    request_id: str
+    at: datetime
+    caller: str
+    frame: pd.DataFrame
+    rows: list[dict[str, Any]]
+    records: list[Any]
+    keys: list[str | None] | None
+    where: str
+
+
+class Shadow:
+    """Scores each request's rows with the shadow version after the stable answer, off the answer's path.
+
+    One thread takes the requests in order from a queue of :data:`SHADOW_QUEUE`: a request hands
+    its rows over (after its own audit rows are committed) and answers without waiting, so the
+    shadow's latency never adds to the caller's, and its failures never reach the caller. The
+    bounded cost: one more thread computing beside the request threads, and at most
+    ``SHADOW_QUEUE`` requests' rows held; a request arriving at a full queue is not shadow-scored.
+    Each failure (rows the shadow's signature refuses, its model raising, its audit write failing,
+    the queue full) is counted in ``mlgate_serve_arm_errors{arm="shadow"}`` and logged. The
+    shadow's audit rows (arm ``shadow``, its alias, its version; ``latency_ms`` its own scoring
+    time) are committed in their own transaction.
+    """
+
+    def __init__(self, service: Service) -> None:
+        """Score for ``service`` (its writer, metrics and model name); the thread starts with :meth:`start`."""
+        self.service = service
+        self._queue: queue.Queue[_ShadowJob | None] = queue.Queue(SHADOW_QUEUE)
+        self._thread = threading.Thread(target=self._run, name="mlgate-shadow", daemon=True)
+
+    def start(self) -> None:
+        """Start the shadow's thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Score what is queued, then stop (before the audit writer stops)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    def submit(
+        self,
+        arm: Arm,
+        stable: Served,
+        request_id: str,
+        at: datetime,
+        caller: str,
+        frame: pd.DataFrame,
+        rows: list[dict[str, Any]],
+        records: list[Any],
+        keys: list[str | None] | None,
+        where: str,
+    ) -> None:
+        """Queue one request's rows for the shadow (never blocks: a full queue skips it, counted)."""
+        try:
+            self._queue.put_nowait(_ShadowJob(arm, stable, request_id, at, caller, frame, rows, records, keys, where))
+        except queue.Full:
+            self.service.metrics.arm_errors.labels("shadow", "shadow_skipped").inc()
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            self.score(job)
+
+    def score(self, job: _ShadowJob) -> None:
+        """Score and audit one request's rows with the shadow; count and log any failure (never raises)."""
+        metrics, served = self.service.metrics, job.arm.served
+        began = time.perf_counter()
+        try:
+            frame = candidate_frame(served, job.stable, job.frame, job.records, job.where)
+            outputs = served.predict(frame)
+        except Rejected:
+            metrics.arm_errors.labels("shadow", "invalid").inc()
+            log.error("shadow v%s refused request %s's rows (its signature differs)", served.version, job.request_id)
+            return
+        except Exception:
+            metrics.arm_errors.labels("shadow", "model").inc()
+            log.exception("shadow v%s failed on request %s", served.version, job.request_id)
+            return
+        seconds = time.perf_counter() - began
+        metrics.arm_seconds.labels("shadow").observe(seconds)
+        record = Record(
+            request_id=job.request_id,
+            at=job.at,
+            caller=job.caller,
+            model=self.service.follower.ctx.name,
+            version=served.version,
+            alias=job.arm.alias,
+            run_id=served.run_id,
+            latency_ms=round(seconds * 1000, 3),
+            rows=list(zip(job.rows, outputs, strict=True)),
+            inputs=inputs_of(served.plan.features, served.plan.task, served.plan.positive),
+            arm=ArmKind.SHADOW.value,
+            keys=tuple(job.keys) if job.keys is not None else None,
+        )
+        try:
+            self.service.writer.write(record)
+        except AuditUnavailable as err:
+            metrics.arm_errors.labels("shadow", "audit").inc()
+            log.error("shadow rows of request %s not recorded: audit store unavailable: %s", job.request_id, err)
+            return
+        metrics.arm_rows.labels("shadow", str(served.version)).inc(len(record.rows))
+        metrics.arm_requests.labels("shadow").inc()
+
+
+def replace_rows(
+    record: Record, rows: list[tuple[dict[str, Any], dict[str, Any]]], numbers: list[int], keys: list[str | None] | None
+) -> Record:
+    """``record`` holding ``rows`` (the request's rows ``numbers``) and their arm keys."""
+    picked = tuple(keys[i] for i in numbers) if keys is not None else None
+    return dataclasses.replace(record, rows=rows, numbers=tuple(numbers), keys=picked)
 
 
 def create_app(
@@ -530,13 +850,15 @@ def create_app(
     max_body_bytes: int = 1 << 20,
     multiprocess_dir: str | None = None,
     write_lock: str | None = None,
+    arm_key: str | None = None,
 ) -> FastAPI:
     """The FastAPI application serving ``follower``'s model; ``/predict``'s schema is the current signature's.
 
     Its lifespan starts the alias follower when the server starts and, at shutdown (after the
     requests in flight were answered), stops it and closes the audit store's connections.
     ``multiprocess_dir``: one of several workers (see :class:`Metrics`); ``write_lock``: the file
-    their audit writers take turns on (SQLite; see :class:`GroupCommit`).
+    their audit writers take turns on (SQLite; see :class:`GroupCommit`); ``arm_key``: the column
+    whose value routes a row to the canary or the stable version (None: the request id).
     """
     service = Service(
         follower,
@@ -546,6 +868,7 @@ def create_app(
         max_body_bytes=max_body_bytes,
         multiprocess_dir=multiprocess_dir,
         write_lock=write_lock,
+        arm_key=arm_key,
     )
     served = follower.current
     name = follower.ctx.name
@@ -553,12 +876,14 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         service.writer.start()
+        service.shadow.start()
         follower.start()
         log.info("worker %d started: %s v%s, polling every %g s", os.getpid(), name, served.version, follower.interval)
         try:
             yield
         finally:
             follower.stop()
+            service.shadow.stop()  # the shadow's queued rows are scored and audited first
             service.writer.stop()  # uvicorn answered the requests in flight first: nothing is pending
             audit.close()
             service.metrics.worker_exited()

@@ -5,6 +5,13 @@ journal, ``synchronous=FULL`` so a committed row survives a power cut) or Postgr
 (``postgresql://`` is driven by psycopg 3). :meth:`AuditStore.write` commits a request's rows in
 one transaction; any failure is :class:`AuditUnavailable`, and the service then answers 503
 without the predictions: there is never a prediction without its record.
+
+Each row names the arm that scored it (``arm``: stable, canary, shadow; ``alias``: the arm alias,
+``production``, ``production-canary``, ``production-shadow``) and the key it was routed by
+(``arm_key``; null: the request id). A shadow scores the rows the stable version answered, so
+the key is ``(request_id, row, arm)``. A table written before arms (key ``(request_id, row)``, no
+``arm`` column) is migrated when the service starts (:func:`migrate_arms`): its rows become arm
+``stable``; an older ``mlgate serve`` may keep writing to it (``arm`` defaults to ``stable``).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from mlgate.exceptions import ExternalServiceError, InvalidInput
 from mlgate.serving._inputs import (
+    _LOCK_KEY,
     Inputs,
     SchemaTooNew,
     TypedWindow,
@@ -48,6 +56,7 @@ predictions = sa.Table(
     _metadata,
     sa.Column("request_id", sa.String(32), primary_key=True),
     sa.Column("row", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("arm", sa.String(10), primary_key=True, server_default="stable"),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("caller", sa.String(100), nullable=False),
     sa.Column("model", sa.String(200), nullable=False),
@@ -57,7 +66,10 @@ predictions = sa.Table(
     sa.Column("features", sa.JSON, nullable=False),
     sa.Column("outputs", sa.JSON, nullable=False),
     sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("arm_key", sa.String(200), nullable=True),
 )
+ARM_COLUMNS = ("arm", "arm_key")
+"""The columns a table written before canary and shadow arms lacks (:func:`migrate_arms` adds them)."""
 
 
 class AuditUnavailable(Exception):
@@ -80,6 +92,12 @@ class Record:
     inputs: Inputs | None = None
     """The served version's signature and score reading: given, the rows are also written typed
     (:mod:`mlgate.serving._inputs`, what ``mlgate monitor`` aggregates in SQL); None writes JSON only."""
+    arm: str = "stable"
+    """The arm that scored these rows (``stable``, ``canary``, ``shadow``); ``alias`` is its arm alias."""
+    numbers: tuple[int, ...] | None = None
+    """Each row's position in the request (a canary answers some rows of a request); None: 0, 1, 2..."""
+    keys: tuple[str | None, ...] | None = None
+    """Each row's arm key (None: routed by the request id); None: no key for any row."""
 
 
 def engine_url(url: str) -> sa.URL:
@@ -146,11 +164,12 @@ class AuditStore:
         return self.url.render_as_string(hide_password=True)
 
     def create(self) -> None:
-        """Create the table if missing; AuditUnavailable when the store cannot be reached."""
+        """Create the table if missing, migrate one written before arms; AuditUnavailable when unreachable."""
         with self._guard:
             try:
                 self._checked_files()
                 _metadata.create_all(self.engine)
+                migrate_arms(self.engine)
             except SQLAlchemyError as err:
                 raise AuditUnavailable(reason(err)) from err
 
@@ -167,8 +186,11 @@ class AuditStore:
         rows = []
         typed: dict[str, tuple[sa.Table, list[dict[str, Any]]]] = {}
         for record in records:
+            if not record.rows:
+                continue  # an arm that took none of a request's rows
             shared = {
                 "request_id": record.request_id,
+                "arm": record.arm,
                 "at": record.at,
                 "caller": record.caller,
                 "model": record.model,
@@ -177,11 +199,21 @@ class AuditStore:
                 "run_id": record.run_id,
                 "latency_ms": record.latency_ms,
             }
-            rows += [{**shared, "row": i, "features": f, "outputs": o} for i, (f, o) in enumerate(record.rows)]
+            numbers = record.numbers if record.numbers is not None else range(len(record.rows))
+            keys = record.keys if record.keys is not None else (None,) * len(record.rows)
+            rows += [
+                {**shared, "row": i, "features": f, "outputs": o, "arm_key": k}
+                for i, (f, o), k in zip(numbers, record.rows, keys, strict=True)
+            ]
             if record.inputs is not None:
                 table = self._typed_table(record.model, record.version, record.inputs)
                 entry = typed.setdefault(table.name, (table, []))
-                entry[1].extend(rows_of(record.inputs, record.request_id, record.alias, record.at, record.rows))
+                entry[1].extend(
+                    rows_of(record.inputs, record.request_id, record.alias, record.at, record.rows, record.numbers)
+                )
+
+        if not rows:
+            return
 
         def work(conn: sa.Connection) -> None:
             conn.execute(predictions.insert(), rows)
@@ -220,6 +252,7 @@ class AuditStore:
         probe = {
             "request_id": "ready-probe-" + uuid.uuid4().hex[:20],
             "row": 0,
+            "arm": "stable",
             "at": datetime.now(UTC),
             "caller": "-",
             "model": "-",
@@ -348,6 +381,74 @@ class AuditStore:
             cursor.execute("SELECT count(*) FROM sqlite_master").fetchall()  # opens the -wal and -shm files
             cursor.close()
             record.info[_OPENED] = {suffix: _identity(self.file + suffix) for suffix in ("", "-wal", "-shm")}
+
+
+def migrate_arms(engine: sa.Engine) -> bool:
+    """Give a table written before arms the ``arm`` and ``arm_key`` columns and the key ``(request_id, row, arm)``.
+
+    Existing rows become arm ``stable`` (the only arm there was), ``arm_key`` null. One
+    transaction: PostgreSQL adds the columns (no rewrite: a constant default) and swaps the
+    primary key, under the advisory lock the typed tables' DDL takes (two services starting at
+    once migrate once); SQLite cannot change a key, so the table is rebuilt (rows copied into a
+    new table, then renamed: as long as a copy of the table takes). MySQL: ``ALTER TABLE``
+    (untested). True when it migrated.
+    """
+    with engine.connect() as conn:
+        if _has_arm(conn):
+            return False
+    backend = engine.dialect.name
+    if backend == "sqlite":
+        _rebuild_sqlite(engine)
+    else:
+        quote = engine.dialect.identifier_preparer.quote
+        with engine.begin() as conn:
+            if backend == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            if _has_arm(conn):  # another process migrated while this one waited
+                return False
+            key = sa.inspect(conn).get_pk_constraint(TABLE).get("name")
+            drop = "DROP PRIMARY KEY" if backend == "mysql" else f"DROP CONSTRAINT {quote(key or TABLE + '_pkey')}"
+            conn.exec_driver_sql(
+                f"ALTER TABLE {TABLE} ADD COLUMN arm VARCHAR(10) NOT NULL DEFAULT 'stable', "
+                f"ADD COLUMN arm_key VARCHAR(200) NULL, {drop}, "
+                f"ADD PRIMARY KEY (request_id, {quote('row')}, arm)"
+            )
+    log.warning("audit store: %s migrated to the key (request_id, row, arm) for canary and shadow arms", TABLE)
+    return True
+
+
+def _has_arm(conn: sa.Connection) -> bool:
+    return "arm" in {column["name"] for column in sa.inspect(conn).get_columns(TABLE)}
+
+
+def _rebuild_sqlite(engine: sa.Engine) -> None:
+    """SQLite: the table rebuilt with the new key in one transaction (BEGIN IMMEDIATE: no other writer meanwhile)."""
+    old = f"{TABLE}_before_arms"
+    columns = ", ".join(f'"{c.name}"' for c in predictions.columns if c.name not in ARM_COLUMNS)
+    statements = [
+        *(f'DROP INDEX IF EXISTS "{index.name}"' for index in predictions.indexes),
+        f'ALTER TABLE "{TABLE}" RENAME TO "{old}"',
+        str(sa.schema.CreateTable(predictions).compile(dialect=engine.dialect)),
+        *(str(sa.schema.CreateIndex(index).compile(dialect=engine.dialect)) for index in predictions.indexes),
+        f'INSERT INTO "{TABLE}" ({columns}) SELECT {columns} FROM "{old}"',
+        f'DROP TABLE "{old}"',
+    ]
+    raw = engine.raw_connection()
+    try:
+        db: Any = raw.driver_connection  # sqlite3.Connection: its own transaction control
+        db.commit()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            found = {row[1] for row in db.execute(f'PRAGMA table_info("{TABLE}")')}
+            if "arm" not in found:  # else another process migrated before this one took the lock
+                for statement in statements:
+                    db.execute(statement)
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+    finally:
+        raw.close()
 
 
 _OPENED = "mlgate_opened_files"

@@ -145,11 +145,16 @@ def input_table(name: str, signature: Sequence[tuple[str, str]]) -> sa.Table:
 
 
 def rows_of(
-    inputs: Inputs, request_id: str, alias: str, at: datetime, pairs: Sequence[tuple[dict[str, Any], Any]]
+    inputs: Inputs,
+    request_id: str,
+    alias: str,
+    at: datetime,
+    pairs: Sequence[tuple[dict[str, Any], Any]],
+    numbers: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """The typed rows of one request (``pairs``: features and outputs per row)."""
+    """The typed rows of one request (``pairs``: features and outputs per row; ``numbers``: their rows, or 0, 1...)."""
     out = []
-    for i, (features, outputs) in enumerate(pairs):
+    for i, (features, outputs) in zip(numbers if numbers is not None else range(len(pairs)), pairs, strict=True):
         row: dict[str, Any] = {"request_id": request_id, "row": i, "alias": alias, "at": at}
         unfit = not isinstance(features, dict)
         given = features if isinstance(features, dict) else {}

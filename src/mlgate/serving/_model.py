@@ -10,6 +10,13 @@ that already took the old one finishes on it. An alias that disagrees with relea
 that fail the digest, a failed load or a registry that does not answer keep the last verified
 version serving and are reported by :meth:`Follower.state` (``/ready``), the custody counter
 (``/metrics``) and the log.
+
+Beside the stable version, :class:`Candidate` follows the canary or shadow release.yaml asks for
+in the stage (``canary:``/``shadow:``), under its arm alias (``production-canary``,
+``production-shadow``) and with the same custody (alias agrees, files have the pinned digest). It
+is served only while all of that holds: a candidate removed from release.yaml, its alias moved or
+deleted, files that fail the digest or a failed load make :attr:`Candidate.arm` None at the next
+poll (every row goes to the stable version), never a fallback to bytes nobody verified.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlgate.config import ModelContext
+from mlgate.config import ArmKind, ModelContext, arm_alias, commit_of, release_at
 from mlgate.exceptions import MlgateError, TamperedModel
 from mlgate.gates import decide
 from mlgate.registry import Registry
@@ -119,6 +126,9 @@ class Follower:
         self.on_swap: Any = lambda served: None
         self.on_violation: Any = lambda reason: None  # the service counts them (/metrics)
         self.on_poll: Any = lambda: None  # after each poll: the service sets its gauges (/metrics)
+        # the canary or shadow beside the stage: read once now (never raises: a bad candidate is not served)
+        self.candidate = Candidate(registry, ctx, stage, root=self.root, ref=ref, allow_unpinned=allow_unpinned)
+        self.candidate.poll()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mlgate-alias-follower", daemon=True)
 
@@ -135,6 +145,7 @@ class Follower:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.poll()
+            self.candidate.poll()
             self.on_poll()
 
     def _violation(self, reason: str, message: str) -> None:
@@ -217,6 +228,10 @@ class Follower:
             problems.append(self.custody_error)
         if self.load_error:
             problems.append(self.load_error)
+        candidate = self.candidate.state()
+        if candidate is not None and candidate["problem"]:
+            problems.append(f"{candidate['arm']} {candidate['alias']}: {candidate['problem']}")
+        stable = {"arm": ArmKind.STABLE.value, "alias": self.stage, "version": self.current.version}
         return {
             "model": self.ctx.name,
             "alias": self.stage,
@@ -229,7 +244,164 @@ class Follower:
             "release_commit": self.release_commit,
             "last_poll": self.last_poll,
             "poll_seconds": self.interval,
+            "arms": [stable] if candidate is None else [stable, candidate],
             "problems": problems,
+        }
+
+
+@dataclass(frozen=True)
+class Arm:
+    """The candidate served now beside the stable version: what a request takes, read once (one reference)."""
+
+    kind: ArmKind  # CANARY or SHADOW
+    alias: str  # the arm alias: production-canary, production-shadow
+    traffic: float  # canary: the fraction of keys it answers; shadow: 0.0
+    served: Served
+
+
+class Candidate:
+    """The canary or shadow release.yaml asks for beside a stage, served only while its custody holds.
+
+    :meth:`poll` (at start, then after each poll of the stable version) re-reads release.yaml at
+    the ref and the arm alias, and sets :attr:`arm`: the loaded candidate, or None (every row to the
+    stable version) when release.yaml asks for none, the alias disagrees with it, the entry is not
+    pinned, the files fail the digest or the load fails. A registry that does not answer keeps a
+    loaded candidate only while release.yaml still asks for that very version and digest.
+    """
+
+    def __init__(
+        self, registry: Registry, ctx: ModelContext, stage: str, *, root: Path, ref: str, allow_unpinned: bool
+    ) -> None:
+        """Nothing is read until :meth:`poll`."""
+        self.registry, self.ctx, self.stage = registry, ctx, stage
+        self.root, self.ref, self.allow_unpinned = root, ref, allow_unpinned
+        self.arm: Arm | None = None
+        self.wanted: custody.Desired | None = None  # what release.yaml asks for (None: no candidate)
+        self.kind: ArmKind | None = None
+        self.traffic = 0.0
+        self.alias_version: int | None = None
+        self.problem = ""
+        self.failed_loads = 0
+        self.violations: Counter[tuple[str, str]] = Counter()  # (arm, reason)
+        self.on_violation: Any = lambda kind, reason: None  # the service counts them (/metrics)
+
+    @property
+    def alias(self) -> str | None:
+        """The arm alias release.yaml's candidate is followed under (None: no candidate)."""
+        return arm_alias(self.stage, self.kind) if self.kind is not None else None
+
+    def poll(self) -> None:
+        """Re-read release.yaml and the arm alias; load, keep, or stop serving the candidate. Never raises."""
+        name = self.ctx.name
+        try:
+            commit = commit_of(self.root, self.ref)
+            release = release_at(self.root, name, commit)
+            asked = release.candidate(self.stage) if release is not None else None
+        except Exception as err:  # noqa: BLE001 — release.yaml unreadable at the ref: serve no candidate
+            why = err.message if isinstance(err, MlgateError) else f"{type(err).__name__}: {err}"
+            self._refuse("release", f"release.yaml at {self.ref} cannot be read: {why}")
+            return
+        if asked is None:
+            self.wanted, self.kind, self.traffic, self.alias_version, self.problem = None, None, 0.0, None, ""
+            self._drain("release.yaml asks for no candidate any more")
+            return
+        kind = ArmKind(asked.kind)
+        alias = arm_alias(self.stage, kind)
+        wanted = custody.Desired(name, alias, asked.version, asked.digest, self.ref, commit)
+        self.wanted, self.kind, self.traffic = wanted, kind, float(asked.traffic) if kind == ArmKind.CANARY else 0.0
+        current = self.arm
+        if current is not None and (current.kind, current.served.version) != (kind, asked.version):
+            self._drain(f"release.yaml now asks for {kind} v{asked.version}")
+            current = None
+        try:
+            number = self.registry.alias_version(name, alias)
+        except Exception as err:  # noqa: BLE001 — an outage: a candidate verified for this very entry keeps serving
+            why = err.message if isinstance(err, MlgateError) else f"{type(err).__name__}: {err}"
+            self.problem = f"registry unreachable: {why}"
+            if current is not None and asked.digest == current.served.digest:
+                self.arm = replace(current, traffic=self.traffic)
+            else:
+                self._drain("the registry does not answer and nothing verified matches release.yaml")
+            return
+        self.alias_version = number
+        problem = wanted.disagreement(number)
+        if problem:
+            self._refuse("alias", problem)
+            return
+        if wanted.digest is None and not self.allow_unpinned:
+            self._refuse("unpinned", f"{wanted.source} does not pin the digest of {kind} v{number}'s files")
+            return
+        assert number is not None  # it agrees with release.yaml, which names a version
+        if current is not None and wanted.digest in (None, current.served.digest):
+            served = current.served
+        else:
+            started = time.perf_counter()
+            try:
+                served = load(self.registry, self.ctx, alias, number, wanted)
+            except TamperedModel as err:
+                self.failed_loads += 1
+                self._refuse("digest", err.message)
+                return
+            except Exception as err:  # noqa: BLE001 — whatever broke the load, the candidate is not served
+                self.failed_loads += 1
+                why = err.message if isinstance(err, MlgateError) else f"{type(err).__name__}: {err}"
+                self._refuse("load", f"loading {kind} v{number} failed: {why}")
+                return
+            log.info(
+                "%s@%s: %s v%s loaded in %.1f s, now served beside the stable version%s",
+                name,
+                alias,
+                kind,
+                number,
+                time.perf_counter() - started,
+                f" at traffic {self.traffic:g}" if kind == ArmKind.CANARY else " (shadow: scored, never answered)",
+            )
+        if current is not None and current.traffic != self.traffic:
+            log.info("%s@%s: canary traffic %g -> %g", name, alias, current.traffic, self.traffic)
+        self.arm = Arm(kind, alias, self.traffic, served)
+        self.problem = ""
+
+    def _drain(self, why: str) -> None:
+        """Stop giving the candidate new rows (requests that took it finish on it)."""
+        if self.arm is not None:
+            old, self.arm = self.arm, None
+            log.warning(
+                "%s@%s: %s v%s drained (%s): every row goes to the stable version",
+                self.ctx.name,
+                old.alias,
+                old.kind,
+                old.served.version,
+                why,
+            )
+
+    def _refuse(self, reason: str, message: str) -> None:
+        """Serve no candidate; report a discrepancy once per change (log, counter), as the stable follower does."""
+        self._drain(reason if reason != "load" else "its load failed")
+        message = f"{message}; not served (every row goes to the stable version)"
+        if message != self.problem:
+            if reason != "load":
+                arm = str(self.kind) if self.kind is not None else "candidate"
+                self.violations[(arm, reason)] += 1
+                self.on_violation(arm, reason)
+            log.error("custody (%s, %s): %s", self.alias or "candidate", reason, message)
+        self.problem = message
+
+    def state(self) -> dict[str, Any] | None:
+        """What /ready reports about the candidate (None: release.yaml asks for none)."""
+        if self.wanted is None and not self.problem:
+            return None
+        arm = self.arm
+        return {
+            "arm": str(self.kind) if self.kind is not None else "candidate",
+            "alias": self.alias,
+            "version": arm.served.version if arm is not None else None,
+            "digest": arm.served.digest if arm is not None else None,
+            "loaded_at": arm.served.loaded_at if arm is not None else None,
+            "traffic": self.traffic,
+            "serving": arm is not None,
+            "alias_version": self.alias_version,
+            "release_version": self.wanted.version if self.wanted is not None else None,
+            "problem": self.problem,
         }
 
 

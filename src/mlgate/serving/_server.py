@@ -12,7 +12,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class Options:
     ref: str = "HEAD"  # release.yaml is read as committed at this git ref (re-read at each poll)
     allow_unpinned: bool = False
     workers: int = 1  # uvicorn worker processes (see _run_workers)
+    arm_key: str | None = None  # the column routing rows to the canary (the spec's serving.arm_key wins; see arm_key)
 
 
 def serve(
@@ -83,6 +84,9 @@ def serve(
     )
     url = options.audit_url or (spec_serving.audit_url if spec_serving else None)
     url = url or f"sqlite:///{(root / DEFAULT_AUDIT_FILE).resolve()}"
+    line, _col = ctx.spec_doc.mark(("serving", "arm_key"))
+    key = arm_key(spec_serving.arm_key if spec_serving else None, options.arm_key, f"{ctx.spec_doc.display}:{line}")
+    options = replace(options, arm_key=key)
     audit = AuditStore(url, timeout=options.audit_timeout)
     try:
         audit.create()  # once, here: workers creating the table at once would race
@@ -113,6 +117,8 @@ def serve(
         "callers": len(tokens),
         "poll_seconds": options.poll_seconds,
         "workers": options.workers,
+        "arm_key": key,
+        "arms": follower.state()["arms"],
     }
 
     def announce(pids: list[int]) -> None:
@@ -134,7 +140,14 @@ def serve(
 
     try:
         if options.workers == 1:
-            app = create_app(follower, audit, tokens, max_rows=options.max_rows, max_body_bytes=options.max_body_bytes)
+            app = create_app(
+                follower,
+                audit,
+                tokens,
+                max_rows=options.max_rows,
+                max_body_bytes=options.max_body_bytes,
+                arm_key=key,
+            )
             config = uvicorn.Config(
                 app, host=options.host, port=port, access_log=False, log_level="info", log_config=None, lifespan="on"
             )
@@ -142,6 +155,8 @@ def serve(
             uvicorn.Server(config).run(sockets=[sock])  # the lifespan starts and stops the follower
         else:
             follower.current.holder.cleanup()  # the workers load their own copy
+            if follower.candidate.arm is not None:
+                follower.candidate.arm.served.holder.cleanup()
             audit.close()
             del follower
             _run_workers(ws, name, stage, url, tokens, options, sock, announce)
@@ -192,6 +207,7 @@ def _run_workers(
             "max_body_bytes": options.max_body_bytes,
             "ref": options.ref,
             "allow_unpinned": options.allow_unpinned,
+            "arm_key": options.arm_key,
             "metrics_dir": str(metrics_dir),
             "write_lock": str(Path(folder) / "audit-write.lock"),  # used on SQLite only
         }
@@ -321,7 +337,21 @@ def worker_app() -> FastAPI:
         multiprocess_dir=config["metrics_dir"],
         # SQLite: one writer at a time across the workers, queued on a file lock (PostgreSQL takes them all at once)
         write_lock=config["write_lock"] if audit.file is not None else None,
+        arm_key=config.get("arm_key"),
     )
+
+
+def arm_key(spec: str | None, option: str | None, where: str) -> str | None:
+    """The column routing rows to the canary: the spec's ``serving.arm_key``, else ``--arm-key`` (None: the request id).
+
+    The spec is what monitoring reads too, so an option naming another column is refused (exit 2).
+    """
+    if spec is not None and option is not None and spec != option:
+        raise InvalidInput(
+            f"--arm-key {option!r}, but {where}: serving.arm_key is {spec!r}",
+            hint="drop --arm-key (the spec decides), or change serving.arm_key in a pull request",
+        )
+    return spec or option
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -54,6 +54,12 @@ if TYPE_CHECKING:
     show_default=True,
     help="Worker processes (each loads the version and follows the alias; one audit store; a dead one is restarted).",
 )
+@click.option(
+    "--arm-key",
+    metavar="COLUMN",
+    help="Column whose value routes each row to the canary or the stable version (sticky per entity; a column "
+    "outside the signature is taken out of the row). Default: the spec's serving.arm_key, else the request id.",
+)
 @click.option("--ref", default="HEAD", show_default=True, metavar="REF", help=REF_HELP + " Re-read at each poll.")
 @click.option("--allow-unpinned", is_flag=True, help=UNPINNED_HELP)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
