@@ -15,6 +15,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ def request(frame: pd.DataFrame, p: np.ndarray, at: datetime, version: int, alia
         run_id="r" * 32,
         latency_ms=1.0,
         rows=list(zip(records(frame), outputs, strict=True)),
+        arm=alias.rpartition("-")[2] if "-" in alias else "stable",
     )
 
 
@@ -470,15 +472,10 @@ def test_propose_without_compare_is_bad_input(ctx: dict[str, Any]) -> None:
     assert "--propose acts on a comparison: give it with --compare" in result.output
 
 
-def test_a_shadow_is_judged_like_a_canary_under_its_own_alias(
+def test_a_shadow_is_compared_on_the_very_requests_the_stable_version_answered(
     ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A shadow beside production: its rows under production-shadow, the same applicants as the stable arm's.
-
-    The audit store of this branch keys rows by (request_id, row), so the shadow's rows carry their own
-    request ids here and the arms are compared as independent samples; rows that pair by request
-    (``mlgate serve`` keys them (request_id, row, arm)) are compared pairwise: see the next test.
-    """
+    """A shadow scores every request beside the stable version (audit key request_id, row, arm): paired decisions."""
     repo = copy_repo(ctx["repo"], ctx["base"] / "shadow")
     set_candidate(repo, "credit", "production", ArmKind.SHADOW, ctx["canary"], ctx["digest"])
     git("commit", "-qam", f"shadow: credit v{ctx['canary']} beside production", cwd=repo)
@@ -487,17 +484,29 @@ def test_a_shadow_is_judged_like_a_canary_under_its_own_alias(
     rows = sample(ctx["holdout"], 300, 8)
     p = proba(ctx["models"][ctx["stable"]], rows)
     shadow = p.copy()
-    shadow[np.flatnonzero(p >= 0.5)[:40]] = 0.2  # the shadow declines 40 of the approved applicants
-    write_arm(ctx, rows, p, SHADOW_DAY, "production", ctx["stable"])
-    write_arm(ctx, rows, shadow, SHADOW_DAY, "production-shadow", ctx["canary"])
+    shadow[np.flatnonzero(p >= 0.5)[:20]] = 0.2  # the shadow declines 20 of the approved applicants
+    at = datetime.fromisoformat(SHADOW_DAY).replace(tzinfo=UTC) + timedelta(hours=1)
+    store = AuditStore(f"sqlite:///{ctx['db']}")
+    store.create()
+    try:
+        for i in range(0, len(rows), 50):
+            answered = request(rows.iloc[i : i + 50], p[i : i + 50], at, ctx["stable"], "production")
+            scored = request(rows.iloc[i : i + 50], shadow[i : i + 50], at, ctx["canary"], "production-shadow")
+            store.write_many([answered, replace(scored, request_id=answered.request_id)])
+    finally:
+        store.close()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", ctx["uri"])
     verdict = compare_arms(repo, "credit", "production", window=f"{SHADOW_DAY}..{SHADOW_DAY}").as_dict()
     assert verdict["kind"] == "shadow"
     assert verdict["candidate"]["alias"] == "production-shadow"
     assert verdict["candidate"]["traffic"] == 0.0
+    assert (verdict["stable"]["rows"], verdict["candidate"]["rows"]) == (300, 300)
     rate = check(verdict, "decision_rate")
-    assert rate["test"] == "two-proportion z-test"
-    assert rate["stable"] - rate["candidate"] == pytest.approx(40 / 300)
+    assert rate["test"] == "McNemar (paired)"
+    assert rate["stable"] - rate["candidate"] == pytest.approx(20 / 300)
+    # 20 requests decided differently, all one way: chi-square (20 - 0)**2 / 20, exact p 2 * 0.5**20
+    assert rate["statistic"] == pytest.approx(20.0)
+    assert rate["p_value"] == pytest.approx(2 * 0.5**20)
     assert rate["status"] == "fail"
     assert verdict["state"] == "abort"
     assert verdict["duration"]["started_at"] is None  # no audit record of the shadow alias: its age is unknown
