@@ -398,6 +398,11 @@ def test_a_young_canary_is_held_however_good_and_the_verdict_is_in_mlflow(
     run_tags = registry.search_runs("mlgate-monitoring", f"attributes.run_id = '{verdict['compare_run_id']}'")[0].tags
     assert run_tags[COMPARE_TAG + "state"] == "hold"
     assert run_tags[COMPARE_TAG + "candidate"] == str(ctx["canary"])
+    stored = registry.read_artifact(verdict["compare_run_id"], "compare.json")
+    assert stored is not None
+    assert json.loads(stored) == {k: v for k, v in verdict.items() if k not in ("actions", "seconds")} | {
+        "seconds": json.loads(stored)["seconds"]  # the total is added after the artifact is written
+    }
 
 
 def test_monitored_lists_the_candidate_the_compare_job_fans_out_over(ctx: dict[str, Any], tmp_path: Path) -> None:
