@@ -28,7 +28,7 @@ from click.testing import CliRunner, Result
 from sklearn.model_selection import train_test_split
 
 from conftest import copy_repo, dvc, git, github_stand_in, invoke, promoted
-from mlgate.config import ArmKind, set_candidate
+from mlgate.config import ArmKind, remove_candidate, set_candidate
 from mlgate.monitoring import compare_arms, monitored_models
 from mlgate.registry import COMPARE_TAG, Registry, audit
 from mlgate.serving import AuditStore, Record
@@ -551,3 +551,18 @@ def test_mcnemar_counts_only_the_requests_decided_differently() -> None:
     chi2, p = mcnemar(stable, shadow)
     assert chi2 == pytest.approx(64 / 12)
     assert p == pytest.approx(158 / 4096)  # 2 * P(X <= 2), X ~ Binomial(12, 1/2)
+
+
+def test_a_stage_without_a_candidate_has_nothing_to_compare(
+    ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = copy_repo(ctx["repo"], ctx["base"] / "plain")
+    remove_candidate(repo, "credit", "production")
+    git("commit", "-qam", "canary removed", cwd=repo)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", ctx["uri"])
+    result = invoke(CliRunner(), "monitor", "credit", "--stage", "production", "--compare", "--json", "-", cwd=repo)
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)
+    assert error["error"] == (
+        "models/credit/release.yaml has no canary or shadow for production: there is nothing to compare"
+    )
