@@ -453,7 +453,7 @@ def test_monitored_lists_production_models_with_their_turn(monitored_repo: Path,
         ("insurance", 1, "monthly", False),
     ]
     assert "Monday" in rows[0]["reason"]
-    assert output.read_text() == 'models=["credit"]\nany=true\n'
+    assert output.read_text() == 'models=["credit"]\nany=true\ncandidates=[]\nany-candidate=false\n'
 
     staging = invoke(cli, "monitored", "--stage", "staging", "--json", "-", cwd=monitored_repo)
     assert staging.exit_code == 0
@@ -480,7 +480,7 @@ def test_monitored_with_nothing_due_gives_an_empty_matrix(monitored_repo: Path, 
         cwd=monitored_repo,
     )
     assert result.exit_code == 0, result.output
-    assert output.read_text() == "models=[]\nany=false\n"
+    assert output.read_text() == "models=[]\nany=false\ncandidates=[]\nany-candidate=false\n"
 
 
 @pytest.mark.parametrize(

@@ -375,13 +375,14 @@ def test_monitor_runs_daily_and_on_demand_with_the_documented_inputs() -> None:
 
 def test_monitor_jobs_have_least_privilege_and_only_retrain_writes_code() -> None:
     jobs = load(MONITOR)["jobs"]
-    assert set(jobs) == {"plan", "monitor", "retrain", "custody"}
+    assert set(jobs) == {"plan", "monitor", "retrain", "compare", "custody"}
     assert jobs["plan"]["permissions"] == {"contents": "read"}
     assert jobs["monitor"]["permissions"] == {"contents": "read", "issues": "write"}
     assert jobs["custody"]["permissions"] == {"contents": "read", "issues": "write"}
     assert jobs["retrain"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert jobs["compare"]["permissions"] == {"contents": "write", "pull-requests": "write", "issues": "write"}
     for name, job in jobs.items():
-        if name != "retrain":
+        if name not in ("retrain", "compare"):
             assert job["permissions"].get("contents") == "read", name
             assert "pull-requests" not in job["permissions"], name
             for step in job["steps"]:
@@ -397,6 +398,8 @@ def test_monitor_matrix_comes_from_the_plan_and_an_empty_plan_skips_it() -> None
     assert jobs["plan"]["outputs"] == {
         "models": "${{ steps.monitored.outputs.models }}",
         "any": "${{ steps.monitored.outputs.any }}",
+        "candidates": "${{ steps.monitored.outputs.candidates }}",
+        "any-candidate": "${{ steps.monitored.outputs.any-candidate }}",
     }
     for name in ("monitor", "retrain"):
         job = jobs[name]
@@ -449,6 +452,20 @@ def test_monitor_passes_inputs_through_env_only() -> None:
             assert "${{" not in step.get("run", ""), step
             for key in ("inputs.", "matrix.", "github.event"):
                 assert key not in step.get("run", ""), (key, step)
+
+
+def test_the_compare_job_runs_for_each_candidate_and_opens_the_pull_requests() -> None:
+    job = load(MONITOR)["jobs"]["compare"]
+    assert job["needs"] == "plan"
+    assert job["if"].split("#")[0].strip() == "needs.plan.outputs.any-candidate == 'true'"
+    assert job["strategy"]["matrix"]["model"] == "${{ fromJSON(needs.plan.outputs.candidates) }}"
+    assert job["strategy"]["fail-fast"] is False
+    assert job["concurrency"]["cancel-in-progress"] is False
+    assert "matrix.model" in job["concurrency"]["group"]
+    [step] = [s for s in job["steps"] if "run" in s]
+    assert "--compare --propose --alert" in step["run"]
+    assert step["env"]["GITHUB_TOKEN"] == "${{ secrets.MLGATE_RETRAIN_TOKEN || github.token }}"
+    assert 'exit "$code"' in step["run"], "an abort fails the job after the summary is written"
 
 
 def test_the_custody_job_checks_the_registry_against_git_on_the_schedule() -> None:

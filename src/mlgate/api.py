@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from mlgate.config import Workspace
     from mlgate.data import ValidationReport
     from mlgate.gates import GovernanceReview, Verdict
-    from mlgate.monitoring import IssueSync, MonitorOutcome
+    from mlgate.monitoring import CompareOutcome, IssueSync, MonitorOutcome
     from mlgate.promotion import GtoView, Promotion, StatusRow
     from mlgate.report import ReportResult
     from mlgate.scoring import ScoreResult
@@ -403,6 +403,24 @@ class MonitorOptions:
     from_verdict: str | None = None
     base: str = "main"
     remote: str = "origin"
+    compare: bool = False
+    propose: bool = False
+
+
+@dataclass(frozen=True)
+class Compared:
+    """``mlgate monitor --compare``'s outcome: blocked (exit 1) on ``abort``, exit 3 when it could not be recorded."""
+
+    outcome: CompareOutcome
+
+    @property
+    def blocked(self) -> bool:
+        """The comparison says abort."""
+        return self.outcome.exit_code == 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """The comparison verdict with what followed from it."""
+        return self.outcome.as_dict()
 
 
 @dataclass(frozen=True)
@@ -421,10 +439,37 @@ class Monitored:
         return self.outcome.as_dict()
 
 
-def monitor(ws: Workspace, opts: MonitorOptions, feedback: Feedback = Feedback()) -> Monitored:
-    """Measure what the stage saw in production; judge the policy's monitoring rules; act as asked."""
+def monitor(ws: Workspace, opts: MonitorOptions, feedback: Feedback = Feedback()) -> Monitored | Compared:
+    """Measure what the stage saw in production; judge the policy's monitoring rules; act as asked.
+
+    With ``compare``: judge the stage's canary or shadow against its stable version instead
+    (:func:`mlgate.monitoring.compare_arms`); ``propose`` opens the pull request the verdict asks for.
+    """
+    from mlgate.monitoring import compare_arms
     from mlgate.monitoring import monitor as run_monitor
 
+    if opts.propose and not opts.compare:
+        raise InvalidInput("--propose acts on a comparison: give it with --compare")
+    if opts.compare:
+        if opts.propose_retrain or opts.from_verdict:
+            raise InvalidInput("--compare judges the candidate arm: --propose-retrain and --from-verdict do not apply")
+        return Compared(
+            compare_arms(
+                ws,
+                opts.model,
+                opts.stage,
+                since=opts.since,
+                window=opts.window,
+                markdown=Path(opts.markdown) if opts.markdown else None,
+                html=Path(opts.html) if opts.html else None,
+                propose=opts.propose,
+                alert=opts.alert,
+                base=opts.base,
+                remote=opts.remote,
+                progress=feedback.progress,
+                ref=opts.ref,
+            )
+        )
     return Monitored(
         run_monitor(
             ws,

@@ -703,6 +703,11 @@ class FakeGitHub:
             return self._page(self._pulls_matching(query), path, query)
         if m := re.fullmatch(r"/pulls/(\d+)", rest):
             pr = self.pulls.get(int(m.group(1)))
+            if pr and method == "PATCH":
+                pr.update({k: v for k, v in (body or {}).items() if k in ("title", "body", "state")})
+                pr["updated_at"] = _now()
+                if pr.get("state") == "closed":
+                    pr["closed_at"] = pr["updated_at"]
             return (200, {}, pr) if pr else not_found
         if m := re.fullmatch(r"/pulls/(\d+)/(reviews|files)", rest):
             n = int(m.group(1))

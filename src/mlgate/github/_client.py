@@ -456,6 +456,17 @@ class GitHub:
         )
         return created
 
+    def update_pull_request(self, number: int, **fields: Any) -> PullRequest:
+        """Change pull request ``number``'s fields (title, body, state: ``closed`` closes it unmerged)."""
+        allowed = {"title", "body", "state"}
+        if unknown := sorted(set(fields) - allowed):
+            raise InvalidInput(f"update_pull_request takes {sorted(allowed)}, not {unknown}")
+        return PullRequest.parse(
+            self._request(
+                "PATCH", f"/repos/{self.repo}/pulls/{int(number)}", json=fields, what=f"pull request #{number}"
+            ).json()
+        )
+
     def pull_request_reviews(self, number: int) -> list[Review]:
         """Every review of pull request ``number`` (all pages)."""
         return list(

@@ -135,6 +135,7 @@ class PullRequest:
     title: str = ""
     state: str = ""
     merged_by: User | None = None  # null until merged (and absent from listings)
+    body: str = ""
 
     @classmethod
     def parse(cls, data: Any) -> Self:
@@ -149,6 +150,7 @@ class PullRequest:
             title=_optional(data, "title", str, what) or "",
             state=_optional(data, "state", str, what) or "",
             merged_by=_user(data, "merged_by", what),
+            body=_optional(data, "body", str, what) or "",
         )
 
 

@@ -17,7 +17,24 @@ from mlgate._lazy import lazy_surface
 
 if TYPE_CHECKING:
     from mlgate.monitoring._alerts import IssueAction, IssueSync, figures, github_login, review_issues, sync_issue
-    from mlgate.monitoring._command import MonitorOutcome, custody_alert, monitor
+    from mlgate.monitoring._canary import CanaryAction, CanaryChange
+    from mlgate.monitoring._canary import pr_body as canary_pr_body
+    from mlgate.monitoring._canary import pr_title as canary_pr_title
+    from mlgate.monitoring._command import CompareOutcome, MonitorOutcome, compare_arms, custody_alert, monitor
+    from mlgate.monitoring._compare import Arm as CompareArm
+    from mlgate.monitoring._compare import (
+        Check,
+        CheckStatus,
+        CompareResult,
+        CompareState,
+        CompareVerdict,
+        compare,
+        mcnemar,
+        paired_decision_rate_check,
+        paired_scores,
+        two_proportions,
+    )
+    from mlgate.monitoring._compare import decide as compare_state
     from mlgate.monitoring._estimate import (
         METHOD,
         NOT_CALIBRATED,
@@ -50,6 +67,15 @@ __all__ = [
     "SCORE",
     "TOLERANCE",
     "Calibration",
+    "CanaryAction",
+    "CanaryChange",
+    "Check",
+    "CheckStatus",
+    "CompareArm",
+    "CompareOutcome",
+    "CompareResult",
+    "CompareState",
+    "CompareVerdict",
     "Estimate",
     "IssueAction",
     "IssueSync",
@@ -68,6 +94,11 @@ __all__ = [
     "Window",
     "branch_name",
     "calibration",
+    "canary_pr_body",
+    "canary_pr_title",
+    "compare",
+    "compare_arms",
+    "compare_state",
     "custody_alert",
     "due",
     "duration",
@@ -77,18 +108,40 @@ __all__ = [
     "figures",
     "github_login",
     "load_reference",
+    "mcnemar",
     "monitor",
     "monitored_models",
+    "paired_decision_rate_check",
+    "paired_scores",
     "probability_column",
     "propose",
     "resolve",
     "review_issues",
     "run",
     "sync_issue",
+    "two_proportions",
 ]
 
 # public name -> its private module (`module:name`, or the module itself)
 _LAZY: dict[str, str] = {
+    "CompareArm": "_compare:Arm",
+    "compare_state": "_compare:decide",
+    "mcnemar": "_compare:mcnemar",
+    "paired_decision_rate_check": "_compare:paired_decision_rate_check",
+    "paired_scores": "_compare:paired_scores",
+    "two_proportions": "_compare:two_proportions",
+    "canary_pr_body": "_canary:pr_body",
+    "canary_pr_title": "_canary:pr_title",
+    "CanaryAction": "_canary:CanaryAction",
+    "CanaryChange": "_canary:CanaryChange",
+    "CompareOutcome": "_command:CompareOutcome",
+    "compare_arms": "_command:compare_arms",
+    "Check": "_compare:Check",
+    "CheckStatus": "_compare:CheckStatus",
+    "CompareResult": "_compare:CompareResult",
+    "CompareState": "_compare:CompareState",
+    "CompareVerdict": "_compare:CompareVerdict",
+    "compare": "_compare:compare",
     "AT": "_sources:AT",
     "Calibration": "_estimate:Calibration",
     "Estimate": "_estimate:Estimate",

@@ -29,11 +29,18 @@ from mlgate.config import ModelContext, Workspace, load_model_context
 from mlgate.exceptions import InvalidInput, MlgateError, excerpt
 from mlgate.github import GitHub
 from mlgate.monitoring._alerts import IssueSync, ReviewIssue, review_issues, sync_custody_issue, sync_issue
+from mlgate.monitoring._canary import CanaryChange, act
+from mlgate.monitoring._compare import CompareResult, CompareState, compare
 from mlgate.monitoring._retrain import RetrainResult, propose
 from mlgate.monitoring._run import MonitoringResult, run
 from mlgate.monitoring._verdict import SCHEMA
 from mlgate.registry import Registry, audit
-from mlgate.report import render_monitoring_html, render_monitoring_markdown
+from mlgate.report import (
+    render_compare_html,
+    render_compare_markdown,
+    render_monitoring_html,
+    render_monitoring_markdown,
+)
 
 Progress = Callable[[str], None]
 DEFAULT_REVIEW_DAYS = (30, 90, 180)
@@ -146,6 +153,63 @@ def monitor(
             )
     if propose_retrain:
         outcome.retrain_pr = propose(root, name, verdict, github, remote=remote, base=base, progress=progress)
+    return outcome
+
+
+@dataclass
+class CompareOutcome:
+    """What ``mlgate monitor --compare`` did: the comparison, its reports, the pull requests and issue."""
+
+    result: CompareResult
+    reports: dict[str, str] = field(default_factory=dict)
+    changes: list[CanaryChange] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """3 when the verdict could not be recorded, 1 on ``abort`` (a red job is the signal), else 0."""
+        if self.result.recording_error is not None:
+            return self.result.recording_error.exit_code
+        return 1 if self.result.state == CompareState.ABORT else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The comparison JSON (``mlgate.compare/1``) with what followed from it under ``actions``."""
+        actions = {"reports": self.reports, "changes": [c.as_dict() for c in self.changes]}
+        return self.result.verdict | {"actions": actions}
+
+
+def compare_arms(
+    root: Path | Workspace,
+    name: str,
+    stage: str,
+    *,
+    since: str | None = None,
+    window: str | None = None,
+    markdown: Path | None = None,
+    html: Path | None = None,
+    propose: bool = False,
+    alert: bool = False,
+    base: str = "main",
+    remote: str = "origin",
+    progress: Progress = lambda _msg: None,
+    now: datetime | None = None,
+    ref: str = "HEAD",
+) -> CompareOutcome:
+    """Compare ``stage``'s candidate with its stable version; write the reports; open what the verdict asks for.
+
+    ``propose``: the completion or abort pull request; ``alert``: the abort issue. A verdict that
+    could not be recorded (exit 3) still opens them: an MLflow outage must not keep a harmful canary.
+    """
+    ws = Workspace.of(root)
+    result = compare(ws, name, stage, since=since, window=window, progress=progress, now=now, ref=ref)
+    outcome = CompareOutcome(result)
+    verdict = result.verdict
+    if markdown:
+        _write(markdown, render_compare_markdown(verdict))
+        outcome.reports["markdown"] = str(markdown)
+    if html:
+        _write(html, render_compare_html(verdict))
+        outcome.reports["html"] = str(html)
+    outcome.changes = act(ws, verdict, propose=propose, alert=alert, base=base, remote=remote, progress=progress)
     return outcome
 
 

@@ -91,6 +91,29 @@ def join_label_chunks(ctx: ModelContext, chunks: Iterable[pd.DataFrame], end: da
     return Labelled(frame.reset_index(drop=True), total, eligible, spec.delay_days, source)
 
 
+def labels_for(ctx: ModelContext, rows: pd.DataFrame) -> pd.Series:
+    """The outcome of each of ``rows`` (aligned with them; missing where none arrived), joined on ``id_columns``.
+
+    For a comparison of arms: every row keeps its place (its features and score stay beside it).
+    Outcomes are not held back by ``delay_days`` here: an outcome that arrived is an outcome.
+    """
+    spec = ctx.spec.monitoring.labels
+    assert spec is not None
+    keys = list(spec.id_columns)
+    empty = pd.Series([None] * len(rows), index=rows.index, dtype=object)
+    if not len(rows) or any(k not in rows.columns for k in keys):
+        return empty
+    outcomes, _source = _outcomes(ctx)
+    if any(k not in outcomes.columns for k in keys):
+        return empty
+    right = outcomes.assign(**{k: _as_text(outcomes[k]) for k in keys}).drop_duplicates(subset=keys, keep="last")
+    right = right.rename(columns={spec.label_column: LABEL})[[*keys, LABEL]]
+    left = rows[keys].assign(**{k: _as_text(rows[k]) for k in keys}).reset_index(drop=True)
+    joined = left.merge(right, on=keys, how="left")
+    found = joined[LABEL].to_numpy(dtype=object)
+    return pd.Series([v if pd.notna(v) else None for v in found], index=rows.index, dtype=object)
+
+
 def _as_text(values: pd.Series) -> pd.Series:
     """Join keys as text; whole floats lose their ``.0`` (an integer key read back as float)."""
     if pd.api.types.is_float_dtype(values.dtype):

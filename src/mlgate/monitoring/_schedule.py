@@ -56,8 +56,10 @@ def monitored_models(
 ) -> list[dict[str, Any]]:
     """The models whose release.yaml sets a version for ``stage``: one row each, with whether it is due.
 
-    Rows: ``model``, ``stage``, ``version``, ``frequency`` (as the spec says it), ``due`` and
-    ``reason``. ``every`` makes each row due (a run on demand); ``due_on`` defaults to today (UTC).
+    Rows: ``model``, ``stage``, ``version``, ``frequency`` (as the spec says it), ``due``,
+    ``reason`` and ``candidate`` (the canary or shadow beside the stage: ``kind``, ``version``,
+    ``traffic``; None without one — a candidate is compared on every run, whatever the frequency).
+    ``every`` makes each row due (a run on demand); ``due_on`` defaults to today (UTC).
     ``only`` keeps the named models, each of which must set a version for ``stage`` (exit 2).
     A spec or release that does not load is an error (exit 2): a model must not drop out of
     monitoring silently.
@@ -72,11 +74,15 @@ def monitored_models(
     rows = []
     for name in (n for n in names if not only or n in only):
         release_file = spec_path(root, name).with_name(RELEASE_FILE)
+        candidate = None
         if not release_file.is_file():
             version = None
         else:
             release, _ = load_release(release_file, root)
             version = release.versions().get(stage)
+            found = release.candidate(stage)
+            if found is not None:
+                candidate = {"kind": str(found.kind), "version": found.version, "traffic": found.traffic}
         if version is None:
             if only:
                 raise InvalidInput(
@@ -95,6 +101,7 @@ def monitored_models(
                 "frequency": frequency,
                 "due": is_due,
                 "reason": reason,
+                "candidate": candidate,
             }
         )
     return rows

@@ -147,6 +147,17 @@ def _add(total: dict[int, int], counts: dict[int, int]) -> None:
 # --------------------------------------------------------------------------- audit store
 
 
+def read_audit(
+    url: str, ctx: ModelContext, served: Served, window: Window
+) -> tuple[pd.DataFrame, pd.DataFrame, SourceReport]:
+    """The audit rows of ``served`` (its alias and version) in ``window``: keys, scores and times; features; report.
+
+    What ``mlgate monitor --compare`` reads for each arm (the rows and the features in the same order).
+    """
+    rows, features, report, _others = _audit(url, ctx, served, window)
+    return rows, features, report
+
+
 def _audit(
     url: str, ctx: ModelContext, served: Served, window: Window
 ) -> tuple[pd.DataFrame, pd.DataFrame, SourceReport, dict[int, int]]:

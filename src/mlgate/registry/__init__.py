@@ -21,6 +21,7 @@ from mlgate.registry._flavours import (
 from mlgate.registry._mlflow import (
     ARTIFACT_DIGEST_TAG,
     ARTIFACT_FILES_TAG,
+    COMPARE_TAG,
     DIGEST_PATTERN,
     MODEL_ARTIFACT,
     MONITORING_EXPERIMENT,
@@ -56,6 +57,7 @@ __all__ = [
     "ARTIFACT_DIGEST_TAG",
     "ARTIFACT_FILES_TAG",
     "CODE_FORMATS",
+    "COMPARE_TAG",
     "DIGEST_PATTERN",
     "MODEL_ARTIFACT",
     "MONITORING_EXPERIMENT",

@@ -342,6 +342,8 @@ class RegisteredVersion:
 MONITORING_EXPERIMENT = "mlgate-monitoring"
 """The experiment holding one run per ``mlgate monitor`` verdict."""
 MONITORING_TAG = TAG_PREFIX + "monitoring."
+COMPARE_TAG = TAG_PREFIX + "compare."
+"""Tags of a ``mlgate monitor --compare`` run (in :data:`MONITORING_EXPERIMENT`) and of the candidate version."""
 _METRIC_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
 
 
@@ -1137,6 +1139,60 @@ class Registry:
                 MONITORING_TAG + "status": status,
                 MONITORING_TAG + "at": evaluated_at,
             },
+        )
+        return run_id
+
+    def record_comparison(
+        self,
+        model: str,
+        stage: str,
+        kind: str,
+        stable: int,
+        candidate: int,
+        *,
+        evaluated_at: str,
+        state: str,
+        params: dict[str, str],
+        metrics: dict[str, float],
+        verdict_json: Callable[[str], str],
+    ) -> str:
+        """One run in :data:`MONITORING_EXPERIMENT` for a comparison of arms, then the candidate's tags; its id.
+
+        As :meth:`record_monitoring`: the run's tags (``mlgate.compare.*``: model, stage, kind, both
+        versions, state), metrics and params, the verdict as ``compare.json``; the candidate version's
+        tags (``mlgate.compare.last_run``, ``.state``, ``.at``) last.
+        """
+        tags = {
+            COMPARE_TAG + "model": model,
+            COMPARE_TAG + "stage": stage,
+            COMPARE_TAG + "kind": kind,
+            COMPARE_TAG + "stable": str(stable),
+            COMPARE_TAG + "candidate": str(candidate),
+            COMPARE_TAG + "state": state,
+            COMPARE_TAG + "evaluated_at": evaluated_at,
+        }
+        run_id = self.create_run(MONITORING_EXPERIMENT, f"{model}@{stage} {kind} v{candidate} {evaluated_at}", tags)
+        try:
+            from mlflow.entities import Metric, Param
+
+            stamp = int(time.time() * 1000)
+            batch = [Metric(metric_name(k), float(v), stamp, 0) for k, v in metrics.items() if _finite(v)]
+            self._call(
+                f"log comparison metrics to run {run_id}",
+                lambda: self.client.log_batch(
+                    run_id, metrics=batch, params=[Param(k, str(v)) for k, v in params.items()]
+                ),
+            )
+            self.attach_json(run_id, verdict_json(run_id), "compare.json")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.client.set_terminated(run_id, "FAILED")
+            raise
+        self._call(f"finish run {run_id}", lambda: self.client.set_terminated(run_id, "FINISHED"))
+        self.set_version_tags(
+            model,
+            candidate,
+            {COMPARE_TAG + "last_run": run_id, COMPARE_TAG + "state": state, COMPARE_TAG + "at": evaluated_at},
         )
         return run_id
 

@@ -1,5 +1,7 @@
 """Reports: a gate verdict's PR comment, HTML and step summary; a monitoring verdict's issue comment and HTML.
 
+A comparison of arms (``mlgate monitor --compare``) renders as Markdown and HTML too (``_compare``).
+
 The monitoring report (``mlgate.report.monitoring``) also charts the past monitoring runs;
 ``checks`` posts the sticky report comment and check runs.
 """
@@ -13,6 +15,7 @@ from mlgate._lazy import lazy_surface
 if TYPE_CHECKING:
     from mlgate.report import _monitoring as monitoring
     from mlgate.report._checks import check_outcome
+    from mlgate.report._compare import compare_table, render_compare_html, render_compare_markdown
     from mlgate.report._monitoring import MAX_RUNS, MONITORING_LIMIT, TOP_FEATURES, monitoring_marker
     from mlgate.report._monitoring import render_html as render_monitoring_html
     from mlgate.report._monitoring import render_markdown as render_monitoring_markdown
@@ -41,10 +44,13 @@ __all__ = [
     "ReportInput",
     "ReportResult",
     "check_outcome",
+    "compare_table",
     "load_input",
     "marker",
     "monitoring",
     "monitoring_marker",
+    "render_compare_html",
+    "render_compare_markdown",
     "render_html",
     "render_markdown",
     "render_monitoring_html",
@@ -64,6 +70,9 @@ _LAZY: dict[str, str] = {
     "SUMMARY_LIMIT": "_render:SUMMARY_LIMIT",
     "TOP_FEATURES": "_monitoring:TOP_FEATURES",
     "check_outcome": "_checks:check_outcome",
+    "compare_table": "_compare:compare_table",
+    "render_compare_html": "_compare:render_compare_html",
+    "render_compare_markdown": "_compare:render_compare_markdown",
     "load_input": "_render:load_input",
     "marker": "_render:marker",
     "monitoring": "_monitoring",

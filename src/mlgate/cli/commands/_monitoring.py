@@ -15,7 +15,44 @@ if TYPE_CHECKING:
     from mlgate.config import Workspace
 
 
-def _show_monitor(result: api.Monitored, opts: api.MonitorOptions) -> None:
+def _figure(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def _show_compare(result: api.Compared, opts: api.MonitorOptions) -> None:
+    outcome = result.outcome
+    verdict = outcome.result.verdict
+    ui.table(
+        ["check", "stable", verdict["kind"], "statistic", "p-value", "threshold", "status"],
+        [
+            [
+                c["name"],
+                *(_figure(c[k]) for k in ("stable", "candidate", "statistic", "p_value", "threshold")),
+                c["status"],
+            ]
+            for c in verdict["checks"]
+        ],
+    )
+    for change in outcome.changes:
+        ui.info(f"{change.kind}: {change.action}" + (f" {change.url}" if change.url else ""))
+    if outcome.result.recording_error is not None:
+        raise outcome.result.recording_error  # after the JSON and the pull requests: exit 3
+    summary = (
+        f"{opts.model}@{opts.stage} {verdict['kind']} v{verdict['candidate']['version']} "
+        f"vs v{verdict['stable']['version']}: "
+        f"{verdict['state']} — {'; '.join(verdict['reasons'])}"
+    )
+    if result.blocked:
+        ui.error(summary, "the abort pull request removes the candidate (--propose); a human merges it")
+        return
+    (ui.success if verdict["state"] == "promote" else ui.warn)(summary)
+    ui.info(f"recorded as run {verdict['compare_run_id']} of the mlgate-monitoring experiment")
+
+
+def _show_monitor(result: api.Monitored | api.Compared, opts: api.MonitorOptions) -> None:
+    if isinstance(result, api.Compared):
+        _show_compare(result, opts)
+        return
     outcome = result.outcome
     verdict = outcome.result.verdict
     ui.rule_lines(verdict["rules"])
@@ -84,12 +121,24 @@ def _show_monitor(result: api.Monitored, opts: api.MonitorOptions) -> None:
     metavar="PATH",
     help="Act (--alert, --propose-retrain, reports) on this verdict file instead of measuring again.",
 )
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="Judge the stage's canary or shadow against its stable version on the window (decision rate, score "
+    "PSI, fairness, performance) instead: pending, promote, hold or abort.",
+)
+@click.option(
+    "--propose",
+    is_flag=True,
+    help="With --compare: open or update the pull request the verdict asks for (promote: complete the canary; "
+    "abort: remove it); contents: write, pull-requests: write. --alert opens the abort issue.",
+)
 @click.option("--base", default="main", show_default=True, metavar="BRANCH", help="Base of the retraining PR.")
 @click.option(
     "--remote", default="origin", show_default=True, metavar="NAME", help="Git remote the branch is pushed to."
 )
 @edge(api.MonitorOptions, show=_show_monitor)
-def monitor(ws: Workspace, opts: api.MonitorOptions) -> api.Monitored:
+def monitor(ws: Workspace, opts: api.MonitorOptions) -> api.Monitored | api.Compared:
     """Measure what MODEL's STAGE saw in production against its reference; judge the policy's monitoring rules.
 
     Reads the spec's monitoring.sources (the serve audit store, mlgate score's partitions), records
@@ -100,8 +149,15 @@ def monitor(ws: Workspace, opts: api.MonitorOptions) -> api.Monitored:
 
 def _show_monitored(result: api.Rows, opts: api.MonitoredOptions) -> None:
     due = [r["model"] for r in result.rows if r["due"]]
+    candidates = [r["model"] for r in result.rows if r.get("candidate")]
     ui.write_outputs(
-        opts.github_output, {"models": json.dumps(due, separators=(",", ":")), "any": str(bool(due)).lower()}
+        opts.github_output,
+        {
+            "models": json.dumps(due, separators=(",", ":")),
+            "any": str(bool(due)).lower(),
+            "candidates": json.dumps(candidates, separators=(",", ":")),
+            "any-candidate": str(bool(candidates)).lower(),
+        },
     )
     ui.table(
         ["model", "version", "frequency", "due", "why"],
@@ -140,7 +196,8 @@ def monitored(ws: Workspace, opts: api.MonitoredOptions) -> api.Rows:
 
     monitoring.frequency decides: hourly and daily are due on every run, weekly on Mondays,
     monthly on the 1st; an empty or unknown frequency is watched weekly. Step outputs: `models`
-    (JSON list of the due models, for a matrix) and `any` ('true' when one is due).
+    (JSON list of the due models, for a matrix) and `any` ('true' when one is due); `candidates`
+    (the models with a canary or shadow beside STAGE: compared on every run) and `any-candidate`.
     """
     return api.monitored(ws, opts)
 
