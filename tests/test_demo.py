@@ -160,7 +160,6 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     assert serving["followed"]["version"] == v3
     assert requests["after"]["version"] == v3
     assert serving["same_process"], "followed the alias without a restart"
-    assert registry.alias_version("credit", "production") == v3
     assert f'mlgate_serve_model_version{{alias="production",model="credit"}} {float(v3)}' in serving["metrics"]
     # every answered row audited, refused requests not; the token never in the service's log
     audit = serving["audit"]
@@ -197,6 +196,49 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     assert "<!-- mlgate:monitoring-report model=credit stage=production -->" in markdown
     assert Path(monitoring["reports"]["html"]).read_text().startswith("<!DOCTYPE html>")
     assert f"issue #{issue['number']} opened" in result.output
+    # progressive delivery: a canary of v4 at 10% beside v3, compared live (hold before its
+    # min_duration, then promote), completed by the PR compare opened; a drifting v5 aborted
+    canary = summary["canary"]
+    v4, v5 = canary["versions"]["complete"], canary["versions"]["abort"]
+    assert (canary["versions"]["stable"], v4, v5) == (v3, v3 + 1, v3 + 2)
+    assert "min_duration 1m" in canary["governance"]["message"]
+    assert [(c["stage"], c["desired"]) for c in canary["canary"]["applied"]] == [("production-canary", v4)]
+    assert canary["canary_alias"] == v4
+    answered = canary["traffic"]["answered"]
+    assert sum(answered.values()) == 4000
+    assert 300 <= answered[f"v{v4}"] <= 500, answered  # ~10% on the canary
+    assert canary["early"]["state"] == "hold"
+    assert any("min_duration" in reason for reason in canary["early"]["verdict"]["reasons"])
+    assert canary["compare_promote"]["state"] == "promote"
+    assert canary["compare_promote"]["verdict"]["duration"]["seconds"] >= 60
+    assert sorted((c["stage"], c["current"], c["desired"]) for c in canary["complete"]["applied"]) == [
+        ("production", v3, v4),
+        ("production-canary", v4, None),
+    ]
+    assert canary["production"] == registry.alias_version("credit", "production") == v4
+    assert canary["canary_alias_after_complete"] is None
+    assert canary["stable_archived"] == "true"  # the old stable is archived
+    assert canary["compare_abort"]["state"] == "abort"
+    assert canary["compare_abort"]["exit_code"] == 1
+    assert {c["kind"]: c["action"] for c in canary["compare_abort"]["changes"]} == {
+        "abort": "opened",
+        "issue": "opened",
+    }
+    assert [(c["stage"], c["current"], c["desired"]) for c in canary["abort"]["applied"]] == [
+        ("production-canary", v5, None)
+    ]
+    assert canary["production_after_abort"] == v4
+    assert canary["canary_alias_after_abort"] is None
+    assert registry.alias_version("credit", "production-canary") is None
+    titles = sorted(canary["pulls"].values())
+    assert [t for t in titles if t.startswith("Complete canary")] == [f"Complete canary: production → v{v4}"]
+    assert len([t for t in titles if t.startswith("Abort canary")]) == 1
+    assert len(canary["issues"]) == 1
+    assert f"canary v{v5} aborted" in next(iter(canary["issues"].values()))
+    arms = canary["arms"]
+    assert arms["production-canary"][str(v4)] >= 300
+    assert arms["production-canary"][str(v5)] >= 300
+    assert arms["production"][str(v4)] >= 3000  # v4 answered the stable arm once it was production
     # a DVC pipeline governed: the cached train stage trained; a params-only PR affected and diffed
     pipeline = summary["pipeline"]
     assert pipeline["trained"]["version"] == 1

@@ -11,7 +11,9 @@ and reports, and plays the journeys: a pull request whose propose workflow runs 
 Actions runner (act) against a local GitHub API (:mod:`mlgate_devkit.demo.pull_request`),
 merge to promote (:mod:`mlgate_devkit.demo.promotions`), then batch scoring and the audited
 service following a promotion (:mod:`mlgate_devkit.demo.serving`), and monitoring that opens an
-issue and a retraining pull request (:mod:`mlgate_devkit.demo.monitoring`).
+issue and a retraining pull request (:mod:`mlgate_devkit.demo.monitoring`), and a canary beside
+production compared live, completed by pull request, and a drifting one aborted
+(:mod:`mlgate_devkit.demo.canary`).
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv", "data/adult_inco
 # script train/income.py (train: {command: ...}), an XGBoost pipeline
 MODELS = ("credit", "insurance", "income")
 TOTAL_STEPS = (
-    3 + 2 * len(MODELS) + 6
-)  # repo, dvc, validate; train, gate each; PR, promotions, serving, monitoring, DVC pipeline, summary
+    3 + 2 * len(MODELS) + 7
+)  # repo, dvc, validate; train, gate each; PR, promotions, serving, monitoring, canary, DVC pipeline, summary
 GITIGNORE = "/mlflow.db\n/mlartifacts/\n/metrics/\n"
 
 
@@ -190,9 +192,10 @@ def run_demo(
         verdicts[name] = {"status": verdict.status, "path": str(path), "counts": counts}
         verdicts[name] |= _write_reports(repo, uri, workdir / "reports", name, path)
         log(f"  reports: {verdicts[name]['markdown']}, {verdicts[name]['html']}")
-    progress(TOTAL_STEPS - 5, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
+    progress(TOTAL_STEPS - 6, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
     pr = _pull_request(source, repo, workdir, uri, log, with_act=pull_request)
-    progress(TOTAL_STEPS - 4, TOTAL_STEPS, "merge to promote: staging, production, a retrained v3, rollback")
+    progress(TOTAL_STEPS - 5, TOTAL_STEPS, "merge to promote: staging, production, a retrained v3, rollback")
+    from mlgate_devkit.demo.canary import run_canary
     from mlgate_devkit.demo.monitoring import run_monitoring
     from mlgate_devkit.demo.promotions import journey, run_promotions
     from mlgate_devkit.demo.serving import credit_service, run_serving
@@ -200,18 +203,24 @@ def run_demo(
     with journey(source, repo, uri, log) as promoting:
         promotions = run_promotions(promoting)
         progress(
-            TOTAL_STEPS - 3,
+            TOTAL_STEPS - 4,
             TOTAL_STEPS,
             "after the merge: mlgate score by the production alias, mlgate serve, a promotion it follows",
         )
         with credit_service(promoting, workdir) as service:
             serving = run_serving(promoting, workdir, service)
             progress(
-                TOTAL_STEPS - 2,
+                TOTAL_STEPS - 3,
                 TOTAL_STEPS,
                 "watch it: drifted traffic, mlgate monitor --alert --propose-retrain",
             )
             monitoring = run_monitoring(promoting, workdir, service)
+            progress(
+                TOTAL_STEPS - 2,
+                TOTAL_STEPS,
+                "progressive delivery: a canary at 10%, compared live, completed by PR; a drifting one aborted",
+            )
+            canary = run_canary(promoting, workdir, service)
     from mlgate_devkit.demo.pipeline import run_pipeline
 
     progress(
@@ -230,6 +239,7 @@ def run_demo(
         "promotions": promotions,
         "serving": serving,
         "monitoring": monitoring,
+        "canary": canary,
         "pipeline": pipeline,
         "outputs": {
             "verdicts": {n: v["path"] for n, v in verdicts.items()},

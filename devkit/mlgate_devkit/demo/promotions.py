@@ -72,6 +72,11 @@ class Journey:
         run_git(self.repo, "switch", "-q", "-c", branch)
         edit()
         run_git(self.repo, "commit", "-q", "-am", title)
+        return self.land(number, branch, base, title, approve=approve)
+
+    def land(self, number: int, branch: str, base: str, title: str, *, approve: bool) -> dict[str, Any]:
+        """Plan PR ``number`` (``branch`` against ``base``), approve it if asked and needed, merge, apply."""
+        run_git(self.repo, "switch", "-q", branch)  # the plan reads the pull request's checkout
         head = run_git(self.repo, "rev-parse", "HEAD")
         self.github.set_pull(number, author=AUTHOR, head_sha=head)
         plan = make_plan(self.repo, self.registry, policy_ref=base, pull=fetch_pull_request(number, GitHub())).as_dict()

@@ -69,7 +69,10 @@ def credit_service(j: Journey, workdir: Path) -> Iterator[Service]:
     token = secrets.token_hex(16)
     audit_db = folder / "audit.db"
     started_file = folder / "started.json"
-    j.log(f"  mlgate serve credit --stage production --audit-url sqlite:///{audit_db} --poll-seconds {POLL_SECONDS:g}")
+    j.log(
+        f"  mlgate serve credit --stage production --audit-url sqlite:///{audit_db} --poll-seconds {POLL_SECONDS:g} "
+        f"--arm-key {ID_COLUMN}"
+    )
     process = start_serve(
         j.repo,
         "credit",
@@ -79,6 +82,8 @@ def credit_service(j: Journey, workdir: Path) -> Iterator[Service]:
         f"sqlite:///{audit_db}",
         "--poll-seconds",
         str(POLL_SECONDS),
+        "--arm-key",  # a canary's share is of the applications (one stays on one arm), not of the requests
+        ID_COLUMN,
         "--json",
         str(started_file),
         env={"MLFLOW_TRACKING_URI": j.uri, "MLGATE_SERVE_TOKENS": f"{CALLER} {token}"},

@@ -575,6 +575,26 @@ class Service:
             kept.append(record)
         return kept, keys
 
+    def sensitive(self, served: Served, records: list[Any]) -> tuple[list[Any], list[dict[str, Any]] | None]:
+        """Take the spec's sensitive features outside the signature out of each row, to audit beside it.
+
+        A client may send them so ``mlgate monitor --compare`` can judge the fairness rules per arm;
+        the model never sees them. None when no row carries one.
+        """
+        known = {name for name, _ in served.plan.features}
+        names = [f.name for f in self.follower.ctx.spec.sensitive_features if f.name not in known]
+        if not names or not any(type(r) is dict and any(n in r for n in names) for r in records):
+            return records, None
+        kept, beside = [], []
+        for record in records:
+            if type(record) is not dict:
+                kept.append(record)
+                beside.append({})
+                continue
+            beside.append({n: record[n] for n in names if n in record})
+            kept.append({k: v for k, v in record.items() if k not in names})
+        return kept, beside
+
     def predict(
         self, caller: Caller, records: list[Any], where: str, started: float, reasons: int | None = None
     ) -> dict[str, Any]:
@@ -595,7 +615,10 @@ class Service:
         model, stage = self.follower.ctx.name, self.follower.stage
         with self._computing:  # the CPU-bound part, a few requests at a time (the audit wait is outside)
             records, keys = self.keys(served, records, where)
+            records, beside = self.sensitive(served, records)
             frame, rows = self.rows(served, records, where)
+            if beside is not None:  # audited with the row (compare's fairness per arm), never given to the model
+                rows = [row | extra for row, extra in zip(rows, beside, strict=True)]
             if keys is None and self.arm_key is not None:  # the key is a feature: its value as checked
                 keys = [_feature_key(row[self.arm_key]) for row in rows]
             picked: list[int] = []
