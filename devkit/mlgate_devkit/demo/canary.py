@@ -44,6 +44,7 @@ STAMP = "%Y-%m-%dT%H:%M:%SZ"
 def run_canary(j: Journey, workdir: Path, service: Service) -> dict[str, Any]:
     """Governance commit, canary v4 → compare → complete; canary v5 with moved traffic → compare → abort."""
     out: dict[str, Any] = {"governance": _shorten(j)}
+    _renumber(j)
     stable = j.registry.alias_version("credit", "production")
     params = j.repo / "params.yaml"
     params.write_text(params.read_text().replace("n_estimators: 300", "n_estimators: 400", 1))
@@ -85,6 +86,11 @@ def run_canary(j: Journey, workdir: Path, service: Service) -> dict[str, Any]:
     out["issues"] = {n: i["title"] for n, i in sorted(j.github.issues.items()) if "anary" in i.get("title", "")}
     out["versions"] = {"stable": stable, "complete": v4, "abort": v5}
     return out
+
+
+def _renumber(j: Journey) -> None:
+    """The demo's own pull requests are numbered after what the stand-in numbered (monitoring's, compare's)."""
+    j.next_pr = max(j.next_pr, max([*j.github.pulls, *j.github.issues], default=0) + 1)
 
 
 def _shorten(j: Journey) -> dict[str, str]:
@@ -204,8 +210,7 @@ def _land_proposal(j: Journey, out: dict[str, Any], state: str, began: datetime,
         raise RuntimeError(f"the comparison says {result['state']}, the demo expected {state}")
     kind = "complete" if state == "promote" else "abort"
     [pr] = [c for c in result["changes"] if c["kind"] == kind]
-    # the stand-in numbered what compare opened: the demo's own pull requests come after them
-    j.next_pr = max(j.next_pr, *j.github.pulls, *j.github.issues) + 1
+    _renumber(j)
     origin = run_git(j.repo, "remote", "get-url", "--push", "origin")  # the bare repo the branch was pushed to
     run_git(j.repo, "fetch", "-q", origin, f"{pr['branch']}:{pr['branch']}")
     base = run_git(j.repo, "rev-parse", "HEAD")
