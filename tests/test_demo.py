@@ -211,6 +211,9 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     assert any("min_duration" in reason for reason in canary["early"]["verdict"]["reasons"])
     assert canary["compare_promote"]["state"] == "promote"
     assert canary["compare_promote"]["verdict"]["duration"]["seconds"] >= 60
+    # the requests carried sex beside the inputs: the service audited it, compare judged the rule per arm
+    checks = {c["name"]: c["status"] for c in canary["compare_promote"]["verdict"]["checks"]}
+    assert checks["fairness:four-fifths"] == "pass"
     assert sorted((c["stage"], c["current"], c["desired"]) for c in canary["complete"]["applied"]) == [
         ("production", v3, v4),
         ("production-canary", v4, None),

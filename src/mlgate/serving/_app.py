@@ -585,7 +585,8 @@ class Service:
         names = [f.name for f in self.follower.ctx.spec.sensitive_features if f.name not in known]
         if not names or not any(type(r) is dict and any(n in r for n in names) for r in records):
             return records, None
-        kept, beside = [], []
+        kept: list[Any] = []
+        beside: list[dict[str, Any]] = []
         for record in records:
             if type(record) is not dict:
                 kept.append(record)
