@@ -108,7 +108,8 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     assert [c["outcome"] for c in promotions["production_v2"]["applied"]] == ["applied"]
     registry = Registry(repo, summary["outputs"]["mlflow_tracking_uri"])
     v3 = promotions["v3"]["version"]
-    assert registry.alias_version("credit", "staging") == v3
+    assert [(c["stage"], c["desired"]) for c in promotions["staging_v3"]["applied"]] == [("staging", v3)]
+    assert registry.alias_version("credit", "staging") == v3 + 2  # the canary step staged v4, then v5
     assert promotions["income_staging"]["plan_ok"], "command lineage verified like mlgate's own"
     assert registry.alias_version("income", "staging") == 1
     assert {row["status"] for row in promotions["status_after_rollback"]} == {"Synced"}
