@@ -26,6 +26,13 @@ line: per case ``rps_ratio_wN_rR`` (mlgate's median requests/s over mlflow's) an
 and ``goal_met`` (every rps ratio ≥ 1 and every p99 ratio ≤ 1).
 
 ``--smoke``: one round, 2 seconds per case, workers 1 and 2 (a quick check that it runs).
+
+``--reasons K``: the cost of reason codes instead (issue #24). One mlgate server (one worker)
+serves every run, so no cold start differs; each of ``--rounds`` rounds loads it, for 1-row and
+100-row bodies, with ``/invocations`` and with ``/invocations?reasons=K``, the two interleaved (the
+order alternates between rounds). Printed per run the same line as above (``reasons=0|K``), then
+the medians over the rounds and, last, ``p99_ratio_rR`` / ``p50_ratio_rR`` / ``rps_ratio_rR`` (with
+reasons over without) and ``reasons_audited`` (every answered request audited once).
 """
 
 from __future__ import annotations
@@ -100,13 +107,15 @@ async def _client(host: str, port: int, request: bytes, until: float, record: li
     return ok, bad
 
 
-async def load(url: str, body: dict[str, Any], seconds: float, concurrency: int, token: str | None) -> Result:
-    """``concurrency`` clients post ``body`` for ``seconds`` after a one-second warm-up."""
+async def load(
+    url: str, body: dict[str, Any], seconds: float, concurrency: int, token: str | None, path: str = "/invocations"
+) -> Result:
+    """``concurrency`` clients post ``body`` to ``path`` for ``seconds`` after a one-second warm-up."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
     payload = json.dumps(body).encode()
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
     request = (
-        f"POST /invocations HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n{auth}"
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n{auth}"
         f"Content-Length: {len(payload)}\r\n\r\n"
     ).encode() + payload
     warm = time.perf_counter() + 1
@@ -221,6 +230,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--audit", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--smoke", action="store_true", help="one round, 2 seconds per case, workers 1 and 2")
+    parser.add_argument("--reasons", type=int, default=0, metavar="K", help="measure ?reasons=K against none instead")
     args = parser.parse_args()
     seconds, rounds = (2.0, 1) if args.smoke else (args.seconds, args.rounds)
     worker_counts = [1, 2] if args.smoke else [int(w) for w in args.workers.split(",")]
@@ -241,6 +251,9 @@ def main() -> None:
     os.environ["MLGATE_SERVE_TOKENS"] = f"bench {TOKEN}"
     # the servers run this checkout's mlgate, whatever the environment has installed
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE / "src"), os.environ.get("PYTHONPATH")) if p)
+    if args.reasons:
+        reasons_cost(repo, bodies, args.reasons, rounds, seconds, args.concurrency)
+        return
     results: dict[tuple[str, int, int], list[Result]] = {}
     peaks: dict[tuple[str, int], list[float]] = {}
     audit_ok = True
@@ -324,6 +337,57 @@ def main() -> None:
     fields.append(f"goal_met={'true' if goal else 'false'}")
     print(" ".join(fields))
     if not audit_ok:
+        sys.exit(1)
+
+
+def reasons_cost(
+    repo: Path, bodies: dict[int, dict[str, Any]], k: int, rounds: int, seconds: float, concurrency: int
+) -> None:
+    """``/invocations`` with and without ``?reasons=K`` on one server, interleaved; the ratios last."""
+    results: dict[tuple[int, int], list[Result]] = {}
+    with tempfile.TemporaryDirectory(prefix="mlgate-bench-reasons-") as tmp:
+        folder = Path(tmp)
+        db = folder / "audit.db"
+        proc = start_serve(repo, "credit", "staging", folder / "serve.log", "--audit-url", f"sqlite:///{db}")
+        answered = 0
+        try:
+            for round_ in range(rounds):
+                for n, body in bodies.items():
+                    for asked in (0, k) if round_ % 2 == 0 else (k, 0):
+                        path = f"/invocations?reasons={asked}" if asked else "/invocations"
+                        got = asyncio.run(load(proc.url, body, seconds, concurrency, TOKEN, path))
+                        answered += got.answered
+                        results.setdefault((n, asked), []).append(got)
+                        print(
+                            f"round={round_ + 1} reasons={asked} rows={n} requests={got.requests} "
+                            f"requests_per_s={got.requests_per_s:.1f} p50_ms={got.p50_ms:.1f} "
+                            f"p99_ms={got.p99_ms:.1f} errors={got.errors}",
+                            flush=True,
+                        )
+        finally:
+            proc.stop(group=True)
+        requests, _rows = audited_requests(db)
+    fields = []
+    print("medians:")
+    for n in bodies:
+        plain, explained = results[(n, 0)], results[(n, k)]
+        ratios = {
+            what: statistics.median(getattr(r, what) for r in explained)
+            / statistics.median(getattr(r, what) for r in plain)
+            for what in ("p99_ms", "p50_ms", "requests_per_s")
+        }
+        print(
+            f"  rows={n}: without {_medians(plain)} | reasons={k} {_medians(explained)} | "
+            f"{ratios['p99_ms']:.2f}x p99, {ratios['p50_ms']:.2f}x p50, {ratios['requests_per_s']:.2f}x req/s"
+        )
+        fields += [
+            f"p99_ratio_r{n}={ratios['p99_ms']:.2f}",
+            f"p50_ratio_r{n}={ratios['p50_ms']:.2f}",
+            f"rps_ratio_r{n}={ratios['requests_per_s']:.2f}",
+        ]
+    fields.append(f"reasons_audited={'ok' if requests == answered else 'mismatch'}")
+    print(" ".join(fields))
+    if requests != answered:
         sys.exit(1)
 
 

@@ -148,6 +148,11 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     assert requests["before"]["version"] == 2
     assert requests["missing_token"]["status"] == 401
     assert requests["malformed"]["status"] == 422
+    # one decision with its top 3 reasons (shap's TreeExplainer on the forest), audited like the others
+    explained = requests["reasons"]
+    assert explained["reasons"]["method"] == "tree_shap"
+    assert [len(p["reasons"]) for p in explained["predictions"]] == [3]
+    assert explained["request_id"] in set(serving["audit"]["request_ids"])
     assert [p["field"] for p in requests["malformed"]["detail"]] == ["dataframe_records[0].credit_amount"]
     assert [(c["stage"], c["current"], c["desired"], c["outcome"]) for c in serving["promotion"]["applied"]] == [
         ("production", 2, v3, "applied")

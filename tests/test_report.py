@@ -139,6 +139,49 @@ def test_user_text_cannot_break_tables_or_inject_html() -> None:
     assert "<img src=x" not in html
 
 
+EXPLANATION = {
+    "method": "tree_shap",
+    "output": "probability",
+    "toward": 1,
+    "rows": 250,
+    "of_rows": 250,
+    "base_value": 0.7005,
+    "additive": True,
+    "features": [
+        {"feature": "checking_account", "mean_abs_contribution": 0.0936},
+        {"feature": "saving_accounts", "mean_abs_contribution": 0.0312},
+        {"feature": "<b>duration</b>", "mean_abs_contribution": 0.028},
+        {"feature": "credit_amount", "mean_abs_contribution": 0.023},
+        {"feature": "age", "mean_abs_contribution": 0.0199},
+        {"feature": "housing", "mean_abs_contribution": 0.0187},
+    ],
+    "seconds": 1.2,
+}
+
+
+def test_the_model_card_shows_the_global_explanation_as_a_table_and_a_chart() -> None:
+    v = verdict()
+    v["schema"] = "mlgate.verdict/2"
+    v["evidence"] = {"explanation": EXPLANATION}
+    text = render_markdown(report_input(v)).text
+    assert (
+        "**Global explanation** (mean absolute contribution to the probability, `tree_shap`, 250 holdout rows): "
+        "`checking_account` 0.0936, `saving_accounts` 0.0312"
+    ) in text
+    assert "; 1 more in the HTML report." in text
+    html = render_html(report_input(v))
+    card = html[html.index("<h2>Model card</h2>") :]
+    assert "<dt>Global explanation</dt>" in card
+    assert 'aria-label="Mean |contribution| (probability)"' in card
+    assert '<td>checking_account</td><td class="num">0.0936</td>' in card
+    assert "&lt;b&gt;duration&lt;/b&gt;" in card  # a column name is text, never markup
+    assert "<b>duration</b>" not in card
+    # without shap the gate records why; the card says so instead of a chart
+    v["evidence"]["explanation"] = {"skipped": "shap is not installed (pip install 'mlgate[shap]')", "rows": 250}
+    assert "not computed: shap is not installed" in render_html(report_input(v))
+    assert "_Not computed: shap is not installed" in render_markdown(report_input(v)).text
+
+
 def test_html_is_self_contained() -> None:
     html = render_html(report_input())
     assert html.startswith("<!DOCTYPE html>")

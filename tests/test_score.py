@@ -516,3 +516,90 @@ def test_recovery_removes_only_half_written_folders_whose_owner_is_gone(scoring:
     finally:
         live.kill()
         live.wait()
+
+
+# --- issue #24: reason codes (`--reasons K`) ---
+
+
+def _by_input(values: np.ndarray, names: list[str]) -> np.ndarray:
+    """TreeExplainer's per-encoded-column values summed into the input column each came from (by the names)."""
+    out = np.zeros((values.shape[0], len(FEATURES)))
+    for at, name in enumerate(names):
+        source = name.split("__", 1)[1]
+        owner = max((f for f in FEATURES if source == f or source.startswith(f + "_")), key=len)
+        out[:, FEATURES.index(owner)] += values[:, at]
+    return out
+
+
+def test_reasons_of_the_credit_forest_equal_tree_explainer_and_add_up_to_the_probability(
+    scoring: dict[str, Any], pandas_run: dict
+) -> None:
+    import shap
+
+    out = scoring["base"] / "out-reasons"
+    done = score(scoring, out, "--date", "2025-01-31", "--reasons", "3", "--batch-rows", "400")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["reasons"] == {"per_row": 3, "method": "tree_shap", "output": "probability"}
+    got = read(partition(out, "2025-01-31"))
+    # the version mlgate train registered: preprocessing + RandomForestClassifier, as the demo trains it
+    model = Registry(scoring["repo"], scoring["uri"]).load_model("credit", scoring["version"])
+    frame = scoring["frame"].sort_values("application_id").reset_index(drop=True)
+    x = frame[FEATURES].copy()
+    for column in ("housing", "saving_accounts", "checking_account", "purpose"):
+        x[column] = x[column].where(x[column].notna(), np.nan)
+    tree = shap.TreeExplainer(model[-1])
+    encoded = np.asarray(model[:-1].transform(x), dtype=np.float32)
+    expected = _by_input(tree.shap_values(encoded)[:, :, 1], list(model[:-1].get_feature_names_out()))
+    np.testing.assert_allclose(got["reason_base_value"], tree.expected_value[1], rtol=0, atol=1e-12)
+    # each row's three largest input contributions, in order, each equal to TreeExplainer's to 1e-9
+    order = np.argsort(-np.abs(expected), axis=1, kind="stable")[:, :3]
+    for rank in range(3):
+        features = [FEATURES[j] for j in order[:, rank]]
+        assert got[f"reason_{rank + 1}_feature"].tolist() == features
+        want = expected[np.arange(len(x)), order[:, rank]]
+        np.testing.assert_allclose(got[f"reason_{rank + 1}_contribution"], want, rtol=0, atol=1e-9)
+        values = [None if pd.isna(v) else str(v) for v in (x.at[i, f] for i, f in enumerate(features))]
+        assert got[f"reason_{rank + 1}_value"].tolist() == values
+    # base value + every input's contribution = the probability of the positive class, to 1e-9
+    np.testing.assert_allclose(tree.expected_value[1] + expected.sum(axis=1), got["probability_1"], rtol=0, atol=1e-9)
+    # the rest of the output is what scoring without reasons writes
+    plain = pandas_run["frame"]
+    pd.testing.assert_frame_equal(got[plain.columns[:-1]], plain[plain.columns[:-1]], check_exact=True)
+
+
+def test_reasons_on_the_spark_engine_and_out_of_range_are_exit_2(scoring: dict[str, Any]) -> None:
+    out = scoring["base"] / "out-reasons-spark"
+    done = score(scoring, out, "--engine", "spark", "--reasons", "2")
+    assert done.exit_code == 2, done.output
+    assert "--reasons is not available on the Spark engine" in done.stderr
+    assert not out.exists()
+    done = score(scoring, out, "--reasons", "0")
+    assert done.exit_code == 2
+    assert "--reasons" in done.stderr
+
+
+def test_reasons_without_shap_exit_2_naming_the_extra_and_write_nothing(
+    scoring: dict[str, Any], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from test_extras import BLOCKER
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    env = {**os.environ, "MLGATE_TEST_UNINSTALLED": "shap", "MLFLOW_TRACKING_URI": scoring["uri"]}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH", "")]))
+    out = tmp_path / "out"
+    command = [str(Path(sys.executable).with_name("mlgate")), "score", "credit", "--stage", "staging"]
+    command += ["--input", str(scoring["inputs"] / "batch.parquet"), "--output", str(out), "--id-column"]
+    command += ["application_id", "--reasons", "3"]
+    done = subprocess.run(
+        command, cwd=scoring["repo"], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert "'shap'" in done.stderr
+    assert "pip install 'mlgate[shap]'" in done.stderr
+    assert "bug in mlgate" not in done.stderr
+    assert not (out / "model=credit").exists() or not any((out / "model=credit").rglob("*.parquet"))

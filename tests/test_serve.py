@@ -211,6 +211,92 @@ def test_predict_is_typed_from_the_signature_and_documented(trained: dict[str, A
     assert typed.json()["predictions"] == mlflow_way["predictions"]
 
 
+def test_reasons_are_answered_audited_and_equal_tree_explainer(
+    trained: dict[str, Any], service: dict[str, Any]
+) -> None:
+    import shap
+
+    rows = trained["rows"][:25]
+    before = len(sqlite_rows(service))
+    got = post(service["url"], "/predict?reasons=3", {"rows": rows})
+    assert got.status_code == 200, got.text
+    answer = got.json()
+    assert answer["reasons"] == {"per_row": 3, "method": "tree_shap", "output": "probability", "additive": True}
+    # what the served version's trees say, by shap itself, summed from one-hot columns into the input columns
+    model = Registry(trained["repo"], trained["uri"]).load_model("credit", trained["versions"][0])
+    frame = pd.DataFrame(rows)[FEATURES]
+    for column in ("housing", "saving_accounts", "checking_account", "purpose"):
+        frame[column] = frame[column].astype("object").where(frame[column].notna(), np.nan)
+    tree = shap.TreeExplainer(model[-1])
+    values = tree.shap_values(np.asarray(model[:-1].transform(frame), dtype=np.float32))[:, :, 1]
+    names = [n.split("__", 1)[1] for n in model[:-1].get_feature_names_out()]
+    per_input = {
+        f: values[:, [i for i, n in enumerate(names) if n == f or n.startswith(f + "_")]].sum(axis=1) for f in FEATURES
+    }
+    proba = expected(trained, trained["versions"][0], rows)[:, 1]
+    for i, prediction in enumerate(answer["predictions"]):
+        reasons = prediction["reasons"]
+        assert len(reasons) == 3
+        ranked = sorted(FEATURES, key=lambda f: -abs(per_input[f][i]))[:3]
+        assert [r["feature"] for r in reasons] == ranked
+        for reason in reasons:
+            assert reason["contribution"] == pytest.approx(per_input[reason["feature"]][i], abs=1e-9)
+            assert reason["value"] == rows[i][reason["feature"]]  # the value as sent (null when missing)
+        total = tree.expected_value[1] + sum(per_input[f][i] for f in FEATURES)
+        assert total == pytest.approx(proba[i], abs=1e-9)
+    # the audit row's outputs hold the reasons exactly as answered
+    audited = sqlite_rows(service).iloc[before:].sort_values("row")
+    stored = [{k: v for k, v in p.items() if k not in ("arm", "version")} for p in answer["predictions"]]
+    assert [json.loads(o) for o in audited["outputs"]] == stored  # the arm and version are columns
+    # MLflow's formats take the same query parameter; without it nothing changes
+    records = post(service["url"], "/invocations?reasons=1", {"dataframe_records": rows[:2]}).json()
+    assert [p["reasons"] for p in records["predictions"]] == [p["reasons"][:1] for p in answer["predictions"][:2]]
+    plain = post(service["url"], "/predict", {"rows": rows[:2]}).json()
+    assert all("reasons" not in p for p in plain["predictions"])
+    assert "reasons" not in plain
+
+
+def test_reasons_without_shap_are_501_naming_the_extra_and_decisions_still_answer(
+    trained: dict[str, Any], mlflow_server: str
+) -> None:
+    from test_extras import BLOCKER
+
+    site = trained["base"] / "no-shap-site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    db = trained["base"] / "no-shap.db"
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")]))
+    env = {"MLFLOW_TRACKING_URI": mlflow_server, "MLGATE_SERVE_TOKENS": TOKENS}
+    env |= {"MLGATE_TEST_UNINSTALLED": "shap", "PYTHONPATH": path}
+    proc = start_serve(
+        trained["repo"], "credit", "staging", trained["base"] / "no-shap.log", "--audit-url", f"sqlite:///{db}", env=env
+    )
+    try:
+        rows = trained["rows"][:2]
+        refused = post(proc.url, "/predict?reasons=2", {"rows": rows})
+        assert refused.status_code == 501, refused.text
+        assert "'shap'" in refused.json()["detail"]
+        assert "pip install 'mlgate[shap]'" in refused.json()["detail"]
+        assert post(proc.url, "/predict", {"rows": rows}).status_code == 200  # decisions without reasons go on
+        assert 'mlgate_serve_errors_total{reason="reasons"} 1.0' in httpx.get(proc.url + "/metrics", timeout=10).text
+    finally:
+        proc.stop()
+    assert len(audit_rows(f"sqlite:///{db}")) == 2  # the refused request left no row
+
+
+@pytest.mark.parametrize("asked", ["0", "51", "three", "-1"])
+def test_a_bad_reasons_parameter_is_422_and_documented(service: dict[str, Any], asked: str) -> None:
+    got = post(service["url"], f"/predict?reasons={asked}", {"rows": []})
+    assert got.status_code == 422
+    assert got.json()["detail"] == [{"field": "reasons", "message": "expected an integer from 1 to 50"}]
+    assert post(service["url"], f"/predict?reasons={asked}", {"rows": []}, token=None).status_code == 401  # auth first
+    spec = httpx.get(service["url"] + "/openapi.json", timeout=10).json()
+    for path in ("/predict", "/invocations"):
+        (parameter,) = spec["paths"][path]["post"]["parameters"]
+        assert parameter["name"] == "reasons"
+        assert parameter["schema"] == {"type": "integer", "minimum": 1, "maximum": 50}
+
+
 @pytest.mark.parametrize(
     ("body", "field", "words"),
     [

@@ -264,6 +264,43 @@ def test_a_canary_at_ten_percent_takes_ten_percent_of_5000_ids_each_id_on_one_ar
     assert metric(url, 'mlgate_serve_arm_model_seconds_count{arm="canary"}') >= 1
 
 
+def test_reasons_of_a_split_request_come_from_the_version_that_decided_each_row(
+    trained: dict[str, Any], service: dict[str, Any]
+) -> None:
+    from mlgate.gates import explainer
+
+    url, (v1, v2, _) = service["url"], trained["versions"]
+    rows = trained["rows"][:40]
+    body = {"dataframe_records": [{**row, "customer_id": f"c{i}"} for i, row in enumerate(rows)]}
+    got = httpx.post(
+        url + "/invocations?reasons=2", json=body, headers={"Authorization": f"Bearer {ALICE}"}, timeout=60
+    )
+    assert got.status_code == 200, got.text
+    answer = got.json()
+    arms = [p["arm"] for p in answer["predictions"]]
+    assert set(arms) == {"canary", "stable"}  # c0..c39 at 10 %: both arms in one request
+    assert answer["reasons"]["method"] == "tree_shap"
+    frame = pd.DataFrame(rows)[FEATURES]
+    for column in ("housing", "saving_accounts", "checking_account", "purpose"):
+        frame[column] = frame[column].astype("object").where(frame[column].notna(), np.nan)
+    registry = Registry(trained["repo"], trained["uri"])
+    for arm, version in (("stable", v1), ("canary", v2)):
+        model = registry.load_model("credit", version)
+        mine = [i for i, a in enumerate(arms) if a == arm]
+        x = frame.iloc[mine].reset_index(drop=True)
+        reasons = explainer(model, FEATURES, task="classification", classes=[0, 1], positive=1).explain(x)
+        want = reasons.top(x, 2)
+        for i, expected in zip(mine, want, strict=True):
+            answered = answer["predictions"][i]["reasons"]
+            assert [r["feature"] for r in answered] == [r["feature"] for r in expected]
+            np.testing.assert_allclose(
+                [r["contribution"] for r in answered], [r["contribution"] for r in expected], rtol=0, atol=1e-12
+            )
+    # each arm's audit row keeps its reasons
+    stored = audit(service["db"], f"request_id = '{answer['request_id']}'")
+    assert all("reasons" in json.loads(o) for o in stored["outputs"])
+
+
 def test_without_a_key_a_row_is_routed_by_the_request_id_and_a_key_that_is_no_scalar_is_422(
     trained: dict[str, Any], service: dict[str, Any]
 ) -> None:

@@ -291,6 +291,7 @@ class ScoreOptions:
     lock_timeout: float = 3600.0
     ref: str = "HEAD"
     allow_unpinned: bool = False
+    reasons: int | None = None
     repo: str | None = None
     json_path: str | None = None
 
@@ -315,6 +316,7 @@ def score(ws: Workspace, opts: ScoreOptions, feedback: Feedback = Feedback()) ->
         ref=opts.ref,
         allow_unpinned=opts.allow_unpinned,
         warn=feedback.warn,
+        reasons=opts.reasons or 0,
     )
 
 

@@ -284,6 +284,11 @@ EXTRA_OF_MODULE = {
     "xgboost": "byo",
     "lightgbm": "byo",
     "deepchecks": "deepchecks",
+    # reason codes of scikit-learn tree ensembles (shap's TreeExplainer) and what shap imports
+    "shap": "shap",
+    "numba": "shap",
+    "llvmlite": "shap",
+    "slicer": "shap",
     # MLflow's S3 artifact repository (clients of a server without proxied artifacts) and DVC's S3 remote
     "boto3": "s3",
     "botocore": "s3",

@@ -105,6 +105,7 @@ def run_serving(j: Journey, workdir: Path, service: Service) -> dict[str, Any]:
     out["started"] = started
     out["requests"] = requests = {}
     requests["before"] = _predict(j, service.url, token, rows, "3 applications")
+    requests["reasons"] = _explained(j, service.url, token, rows[:1])
     requests["missing_token"] = _refused(j, service.url, None, rows[:1], "no token")
     malformed = [dict(rows[0], credit_amount="a lot")]
     requests["malformed"] = _refused(j, service.url, token, malformed, "credit_amount = 'a lot'")
@@ -203,6 +204,25 @@ def _predict(j: Journey, url: str, token: str, rows: list[dict[str, Any]], what:
     body = answer.json()
     shown = ", ".join(f"{p['decision']}{' (review)' if p['needs_review'] else ''}" for p in body["predictions"])
     j.log(f"  POST /invocations, {what}: 200 from v{body['version']}, decisions [{shown}], id {body['request_id']}")
+    return {"status": answer.status_code} | body
+
+
+def _explained(j: Journey, url: str, token: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One decision with its top 3 reasons (``?reasons=3``): what drove it, stored in its audit row too."""
+    answer = httpx.post(
+        f"{url}/invocations?reasons=3",
+        json={"dataframe_records": rows},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    answer.raise_for_status()
+    body = answer.json()
+    first = body["predictions"][0]
+    why = ", ".join(f"{r['feature']}={r['value']} ({r['contribution']:+.3f})" for r in first["reasons"])
+    j.log(
+        f"  POST /invocations?reasons=3: decision {first['decision']} from v{body['version']} "
+        f"(P(repaid) {first['probabilities']['1']:.3f}, {body['reasons']['method']}); reasons: {why}"
+    )
     return {"status": answer.status_code} | body
 
 

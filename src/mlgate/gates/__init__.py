@@ -5,7 +5,9 @@ One module per family (``performance``, ``fairness``, ``drift``, ``integrity``,
 :mod:`mlgate.gates.verdict` compares the measurements with the policy's rules. That split keeps the
 statistics testable against reference implementations (scipy, fairlearn) on their own.
 ``judging`` loads a model as the gates judge it (the base branch's judging fields);
-``governance`` is the governance check of a pull request.
+``governance`` is the governance check of a pull request. ``explainer`` gives a model's reason codes
+(per-row, per-feature contributions: ``score --reasons``, ``serve ?reasons=K``, the model card's
+global explanation).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from mlgate.gates._governance import GovernanceReview, review_governance
     from mlgate.gates._judging import evaluation_paths, judge_model, judging_changes, materialise, policy_changes
     from mlgate.gates._metrics import classification_metrics, evaluate, positive_label, regression_metrics
+    from mlgate.gates._reasons import MAX_REASONS, Explainer, Reasons, explainer, global_explanation
     from mlgate.gates._run import run_gates
     from mlgate.gates._verdict import (
         FAILED,
@@ -81,14 +84,17 @@ class Skip:
 
 __all__ = [
     "FAILED",
+    "MAX_REASONS",
     "READABLE",
     "SCHEMA",
+    "Explainer",
     "Failed",
     "FamilyStatus",
     "FeatureDrift",
     "GovernanceReview",
     "GroupTable",
     "Measurement",
+    "Reasons",
     "RuleResult",
     "RuleStatus",
     "Skip",
@@ -105,10 +111,12 @@ __all__ = [
     "evaluate",
     "evaluation_paths",
     "evidence",
+    "explainer",
     "failed_first",
     "fairness",
     "fairness_measurement",
     "feature_drift",
+    "global_explanation",
     "group_table",
     "intersect",
     "judge",
@@ -130,12 +138,15 @@ __all__ = [
 
 # public name -> its private module (`module:name`, or the module itself)
 _LAZY: dict[str, str] = {
+    "Explainer": "_reasons:Explainer",
     "FAILED": "_verdict:FAILED",
     "FamilyStatus": "_verdict:FamilyStatus",
     "FeatureDrift": "_drift:FeatureDrift",
     "GovernanceReview": "_governance:GovernanceReview",
     "GroupTable": "_fairness:GroupTable",
+    "MAX_REASONS": "_reasons:MAX_REASONS",
     "READABLE": "_verdict:READABLE",
+    "Reasons": "_reasons:Reasons",
     "RuleResult": "_verdict:RuleResult",
     "RuleStatus": "_verdict:RuleStatus",
     "SCHEMA": "_verdict:SCHEMA",
@@ -152,10 +163,12 @@ _LAZY: dict[str, str] = {
     "evaluate": "_metrics:evaluate",
     "evaluation_paths": "_judging:evaluation_paths",
     "evidence": "_evidence",
+    "explainer": "_reasons:explainer",
     "failed_first": "_verdict:failed_first",
     "fairness": "_fairness",
     "fairness_measurement": "_fairness:fairness_measurement",
     "feature_drift": "_drift:feature_drift",
+    "global_explanation": "_reasons:global_explanation",
     "group_table": "_fairness:group_table",
     "intersect": "_fairness:intersect",
     "judge": "_verdict:judge",

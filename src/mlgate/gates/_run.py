@@ -80,6 +80,7 @@ from mlgate.gates._metrics import (
     roc_auc,
 )
 from mlgate.gates._performance import ByClass
+from mlgate.gates._reasons import global_explanation
 from mlgate.gates._verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state, is_ancestor, show
 from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, LoadedModel, ModelVersion, Registry, RunFacts
@@ -802,6 +803,11 @@ def _evidence(
     out["importance"] = evidence.permutation_importance(
         evaluation.model, x, y, spec.task, scored.classes, pos, spec.seed
     ) | {"seconds": round(time.perf_counter() - start, 3)}
+    start = time.perf_counter()
+    # the model card's global explanation: mean |reason-code contribution| per input feature (mlgate.gates._reasons)
+    out["explanation"] = global_explanation(
+        evaluation.model, x, task=spec.task, classes=scored.classes, positive=pos, seed=spec.seed
+    ) | {"seconds": round(time.perf_counter() - start, 3)}
     return out
 
 
@@ -938,7 +944,7 @@ def run_gates(
     judged_at = time.perf_counter()
     evidence_block: dict[str, Any] = {}
     if with_evidence:
-        progress("evidence: confusion matrix, curves, feature importance")
+        progress("evidence: confusion matrix, curves, feature importance, global explanation")
         evidence_block = _evidence(evaluation, extra, columns)
     verdict = _verdict(
         judged,
@@ -1015,7 +1021,10 @@ class _SparkRun:
         if self.with_evidence:
             evidence_block = {
                 "engine": "spark",
-                "skipped": f"confusion matrix, curves and permutation importance {spark_gates.PANDAS_ONLY}",
+                "skipped": (
+                    "confusion matrix, curves, permutation importance and the global explanation "
+                    f"{spark_gates.PANDAS_ONLY}"
+                ),
             }
         unseen = {"holdout_rows": scored.rows, "excluded_rows": excluded, "reason": reason}
         return _verdict(

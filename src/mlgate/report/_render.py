@@ -261,6 +261,7 @@ def context(data: ReportInput) -> dict[str, Any]:
     evidence = verdict.get("evidence") or {}  # absent from mlgate.verdict/1 files
     classification = evidence.get("classification") or {}
     importance = evidence.get("importance") or {}
+    explanation = evidence.get("explanation") or {}  # the global explanation (mlgate.gates._reasons)
     return {
         "v": verdict,
         "spec": spec,
@@ -278,6 +279,8 @@ def context(data: ReportInput) -> dict[str, Any]:
         "confusion": confusion_rows(classification),
         "importance": importance,
         "importance_top": (importance.get("features") or [])[:MAX_MD_FEATURES],
+        "explanation": explanation,
+        "explanation_top": (explanation.get("features") or [])[:MAX_MD_FEATURES],
         "max_md_classes": MAX_MD_CLASSES,
         "gates": gate_rows(rules),
         "fairness": fairness_tables(verdict),

@@ -49,7 +49,7 @@ import pandas as pd
 from mlgate.config import Decision, ModelContext, Workspace, incomplete_reason, load_model_context, refuse_predictions
 from mlgate.data import file_md5, model_input
 from mlgate.exceptions import ExternalServiceError, InvalidInput, excerpt
-from mlgate.gates import adapt, apply_decision, decide, positive_label
+from mlgate.gates import MAX_REASONS, Explainer, Reasons, adapt, apply_decision, decide, explainer, positive_label
 from mlgate.registry import TAG_PREFIX, LoadedModel, ModelVersion, Registry
 from mlgate.scoring import _custody as custody
 
@@ -117,11 +117,17 @@ class Plan:
     with_proba: bool = True
     id_types: dict[str, Any] = field(default_factory=dict)  # column → pyarrow type
     scored_at: str = ""  # ISO time the job started: one ``scored_at`` for every row of a run
+    reasons: int = 0  # top reasons per row (``--reasons K``): columns reason_<i>_feature/_value/_contribution
 
     def assemble(
-        self, ids: pd.DataFrame, result: np.ndarray | None, file: str, predicted: np.ndarray | None = None
+        self,
+        ids: pd.DataFrame,
+        result: np.ndarray | None,
+        file: str,
+        predicted: np.ndarray | None = None,
+        reasons: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        """Output rows: id columns, prediction, probabilities, needs_review, lineage.
+        """Output rows: id columns, prediction, probabilities, needs_review, reasons, lineage.
 
         ``result`` holds class probabilities (classifier; rows × classes) or values (regressor).
         With the spec's ``decision:``, decisions and review flags come from
@@ -140,6 +146,9 @@ class Plan:
             out["needs_review"] = review
         else:
             out["prediction"] = np.asarray(result, dtype=float)
+        if reasons is not None:  # the reason_* columns (:func:`reason_columns`)
+            for column in reasons.columns:
+                out[column] = reasons[column].to_numpy()
         shown, md5 = self.files[file]
         for column, value in self.lineage.items():
             out[column] = value
@@ -180,6 +189,14 @@ class Plan:
             fields.append(pa.field("needs_review", pa.bool_()))
         else:
             fields.append(pa.field("prediction", pa.float64()))
+        if self.reasons:
+            fields.append(pa.field("reason_base_value", pa.float64()))
+            for at in range(1, self.reasons + 1):
+                fields += [
+                    pa.field(f"reason_{at}_feature", pa.string()),
+                    pa.field(f"reason_{at}_value", pa.string()),
+                    pa.field(f"reason_{at}_contribution", pa.float64()),
+                ]
         fields += [
             pa.field("mlgate_model", pa.string()),
             pa.field("mlgate_version", pa.int64()),
@@ -225,6 +242,7 @@ class ScoreResult:
     decided: dict[str, int]
     files: list[dict[str, Any]]
     seconds: float
+    reasons: dict[str, Any] = field(default_factory=dict)  # --reasons: per_row, method, output
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON of ``mlgate score --json``."""
@@ -242,7 +260,7 @@ class ScoreResult:
             "decided": self.decided,
             "files": self.files,
             "seconds": self.seconds,
-        }
+        } | ({"reasons": self.reasons} if self.reasons else {})
 
 
 def score(
@@ -263,6 +281,7 @@ def score(
     allow_unpinned: bool = False,
     warn: Any = lambda _msg: None,
     lock_timeout: float = LOCK_TIMEOUT,
+    reasons: int = 0,
 ) -> ScoreResult:
     """Score ``inputs`` (a path or glob) with ``models:/NAME@STAGE`` into ``output``'s partition for ``on``.
 
@@ -271,12 +290,19 @@ def score(
     release.yaml at git ``ref`` asks for; the alias must agree and the files have its pinned
     digest (:mod:`mlgate.scoring.custody`), else exit 1 before anything is loaded. Runs writing
     the same partition take turns (:func:`partition_lock`); one waits at most ``lock_timeout`` seconds.
+    ``reasons`` > 0 adds each row's top reasons (:func:`reason_columns`; pandas engine only).
     """
     start = time.perf_counter()
     ws = Workspace.of(root, tracking_uri)
     root = ws.root
     if engine not in ENGINES:
         raise InvalidInput(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    if not 0 <= reasons <= MAX_REASONS:
+        raise InvalidInput(f"--reasons {reasons}: expected 1 to {MAX_REASONS} (the reasons per row)")
+    if reasons and engine == "spark":
+        raise InvalidInput(
+            "--reasons is not available on the Spark engine yet", hint="score with --engine pandas for reason codes"
+        )
     if engine == "spark":
         from mlgate.registry import spark
 
@@ -298,13 +324,20 @@ def score(
         holder.path.mkdir()
         loaded, folder = load_alias_version(registry, ctx, mv, stage, holder, wanted)
         plan, model = _plan(ctx, mv, stage, loaded, files, list(id_columns), day)
+        explain = None
+        if reasons:  # built before anything is scored: a missing shap is exit 2 here, nothing written
+            explain = explainer(
+                model, [c for c, _ in plan.features], task=plan.task, classes=plan.classes, positive=plan.positive
+            )
+            plan = replace(plan, reasons=min(reasons, len(plan.features)))
+            progress(f"reason codes: the top {plan.reasons} per row, by {explain.method} ({explain.output})")
         partition = output / f"model={name}" / f"stage={stage}" / f"date={day}"
         if engine == "spark":  # the pandas engine checks each batch as it reads it; Spark reads on executors
             check_values(plan, files, batch_rows)
         progress(f"scoring {len(files)} file(s) with the {engine} engine into {partition}")
         with partition_lock(partition, lock_timeout, progress), replacing(partition) as into:
             if engine == "pandas":
-                _score_pandas(plan, model, files, into, batch_rows)
+                _score_pandas(plan, model, files, into, batch_rows, explain)
             else:
                 from mlgate.registry import spark
 
@@ -338,6 +371,7 @@ def score(
         decided=summary["decided"],
         files=summary["files"],
         seconds=round(time.perf_counter() - start, 3),
+        reasons={"per_row": plan.reasons, "method": explain.method, "output": explain.output} if explain else {},
     )
 
 
@@ -709,8 +743,10 @@ def _line_of(path: Path, row: int) -> int:
     return row + 1  # not found (cannot happen for a row pandas read): the line it would be on without quoted breaks
 
 
-def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, batch_rows: int) -> None:
-    """Score every file batch by batch into ``into/part-NNNNN.parquet`` (one per file)."""
+def _score_pandas(
+    plan: Plan, model: Any, files: list[InputFile], into: Path, batch_rows: int, explain: Explainer | None = None
+) -> None:
+    """Score every file batch by batch into ``into/part-NNNNN.parquet`` (one per file); with reasons if ``explain``."""
     import pyarrow.parquet as pq
 
     schema = plan.arrow_schema()
@@ -719,10 +755,33 @@ def _score_pandas(plan: Plan, model: Any, files: list[InputFile], into: Path, ba
             for ids, x in _batches(file, plan, batch_rows):
                 if plan.task == "classification":
                     predicted, proba = decide(model, x)
-                    out = plan.assemble(ids, proba, str(file.path), predicted)
+                    labels = plan.outcome(proba, predicted)[0]
+                    why = reason_columns(explain.explain(x, labels), x, plan.reasons) if explain else None
+                    out = plan.assemble(ids, proba, str(file.path), predicted, why)
                 else:
-                    out = plan.assemble(ids, np.asarray(model.predict(x)), str(file.path))
+                    why = reason_columns(explain.explain(x), x, plan.reasons) if explain else None
+                    out = plan.assemble(ids, np.asarray(model.predict(x)), str(file.path), reasons=why)
                 writer.write_table(_arrow_table(out, schema))
+
+
+def reason_columns(reasons: Reasons, x: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The reason columns: ``reason_base_value``, per rank i ``reason_<i>_feature``, ``_value``, ``_contribution``.
+
+    Flat columns rather than one JSON column, so a query filters or groups on the first reason
+    directly; a value is written as text (``48``, ``own``; null when missing): a rank holds a
+    different feature's value on each row.
+    """
+    top = reasons.top(x, k)
+    out: dict[str, Any] = {"reason_base_value": reasons.base}
+    for at in range(k):
+        out[f"reason_{at + 1}_feature"] = [row[at]["feature"] for row in top]
+        out[f"reason_{at + 1}_value"] = [_text(row[at]["value"]) for row in top]
+        out[f"reason_{at + 1}_contribution"] = np.array([row[at]["contribution"] for row in top], dtype=float)
+    return pd.DataFrame(out)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else value if isinstance(value, str) else str(value)
 
 
 def _arrow_table(out: pd.DataFrame, schema: Any) -> Any:

@@ -54,7 +54,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlgate.config import ArmKind, arm_alias
 from mlgate.data import model_input
-from mlgate.exceptions import excerpt
+from mlgate.exceptions import InvalidInput, excerpt
+from mlgate.gates import MAX_REASONS
 from mlgate.serving._arms import arm_of, key_text
 from mlgate.serving._audit import AuditStore, AuditUnavailable, Record
 from mlgate.serving._inputs import inputs_of
@@ -574,7 +575,9 @@ class Service:
             kept.append(record)
         return kept, keys
 
-    def predict(self, caller: Caller, records: list[Any], where: str, started: float) -> dict[str, Any]:
+    def predict(
+        self, caller: Caller, records: list[Any], where: str, started: float, reasons: int | None = None
+    ) -> dict[str, Any]:
         """Decide ``records`` with the arms served now, audit them, and the answer (runs in a worker thread).
 
         Canary: each row goes to the arm :func:`mlgate.serving.arm_of` gives its key (the request
@@ -583,6 +586,8 @@ class Service:
         that fails on its rows (its signature refuses them, its model raises) has them decided by
         the stable version, counted and logged. Shadow: the stable version answers; once its rows
         are audited, the shadow scores the same rows off the answer's path (:class:`Shadow`).
+        ``reasons``: each answered row's output also holds its top reasons, by the version that decided
+        it (answered and audited alike; shadow rows carry none).
         """
         served = self.follower.current  # taken once: an alias swap during this request does not affect it
         arm = self.follower.candidate.arm  # the candidate too (a drained one finishes this request)
@@ -617,6 +622,13 @@ class Service:
             else:
                 stable_rows = list(range(len(rows)))
                 outputs = self._timed(ArmKind.STABLE, served, frame)
+            explained = None  # the answer's `reasons` block: the stable rows' method, else the canary's
+            if reasons and stable_rows:
+                explained = _add_reasons(served, frame.iloc[stable_rows], outputs, reasons)
+            if reasons and picked and arm is not None and canary is not None:  # the canary explains its own rows
+                mine = candidate_frame(arm.served, served, frame.iloc[picked], [records[i] for i in picked], where)
+                by_canary = _add_reasons(arm.served, mine, canary, reasons)
+                explained = explained or by_canary
         at = datetime.now(UTC)
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         stable = self._record(request_id, at, caller, served, ArmKind.STABLE, self.follower.stage, latency_ms)
@@ -653,7 +665,7 @@ class Service:
             "alias": stage,
             "version": served.version,
             "predictions": answers,
-        }
+        } | ({"reasons": explained} if explained else {})
 
     def _timed(self, kind: ArmKind, served: Served, frame: pd.DataFrame) -> list[dict[str, Any]]:
         began = time.perf_counter()
@@ -702,6 +714,39 @@ class Service:
             inputs=inputs_of(served.plan.features, served.plan.task, served.plan.positive),  # typed for monitor
             arm=kind.value,
         )
+
+
+def _add_reasons(served: Served, frame: pd.DataFrame, outputs: list[dict[str, Any]], k: int) -> dict[str, Any]:
+    """Each row's top ``k`` reasons in its output, and how; 501 naming what is missing when this version has none."""
+    try:
+        return served.add_reasons(frame, outputs, k)
+    except InvalidInput as err:  # shap not installed (MissingExtra), no reference values for the fallback
+        hint = f" ({err.hint})" if err.hint else ""
+        why = f"reason codes are not available for v{served.version}: {err.message}{hint}"
+        raise Rejected(501, why, "reasons") from None
+    except Exception:
+        log.exception("reason codes of v%s failed", served.version)
+        raise
+
+
+REASONS_PARAMETER = {
+    "name": "reasons",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_REASONS},
+    "description": "Add each row's top K reasons, [{feature, value, contribution}] by |contribution|; audited too.",
+}
+"""``?reasons=K`` on /predict and /invocations, as the OpenAPI document shows it."""
+
+
+def _reasons_asked(request: Request) -> int | None:
+    """``?reasons=K`` (checked after the token, like the body): 1 to :data:`MAX_REASONS`, else 422."""
+    raw = request.query_params.get("reasons")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_REASONS:
+        raise Rejected(422, [_problem("reasons", f"expected an integer from 1 to {MAX_REASONS}")], "invalid")
+    return int(raw)
 
 
 def _feature_key(value: Any) -> str | None:
@@ -925,26 +970,37 @@ def create_app(
         service.metrics.errors.labels("internal").inc()
         return JSONResponse({"detail": "internal error (see the service log)"}, status_code=500)
 
-    @app.post("/invocations", summary="MLflow scoring formats: dataframe_split, dataframe_records, instances")
+    @app.post(
+        "/invocations",
+        summary="MLflow scoring formats: dataframe_split, dataframe_records, instances",
+        openapi_extra={"parameters": [REASONS_PARAMETER]},
+    )
     async def invocations(request: Request) -> Response:
         caller = service.caller(request)
+        reasons = _reasons_asked(request)
         body = await _json(request, max_body_bytes)
         records, where = _mlflow_records(body)
         # a JSONResponse of plain JSON types: FastAPI's encoder walk of every row would cost more than the model
-        return JSONResponse(await run_in_threadpool(service.predict, caller, records, where, request.state.started))
+        return JSONResponse(
+            await run_in_threadpool(service.predict, caller, records, where, request.state.started, reasons)
+        )
 
     @app.post(
         "/predict",
         summary="Typed rows (the signature of the version served at start; the served version checks)",
-        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": predict_schema}}}},
+        openapi_extra={
+            "parameters": [REASONS_PARAMETER],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": predict_schema}}},
+        },
     )
     async def predict(request: Request) -> Response:
         caller = service.caller(request)
+        reasons = _reasons_asked(request)
         body = await _json(request, max_body_bytes)
         if not isinstance(body, dict) or set(body) != {"rows"} or not isinstance(body["rows"], list):
             raise Rejected(422, [_problem("rows", 'expected {"rows": [{column: value, ...}, ...]}')], "invalid")
         return JSONResponse(
-            await run_in_threadpool(service.predict, caller, body["rows"], "rows", request.state.started)
+            await run_in_threadpool(service.predict, caller, body["rows"], "rows", request.state.started, reasons)
         )
 
     @app.get("/health", summary="Liveness: the process answers")

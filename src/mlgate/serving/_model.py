@@ -36,7 +36,7 @@ import pandas as pd
 
 from mlgate.config import ArmKind, ModelContext, arm_alias, commit_of, release_at
 from mlgate.exceptions import MlgateError, TamperedModel
-from mlgate.gates import decide
+from mlgate.gates import Explainer, decide, explainer
 from mlgate.registry import Registry
 from mlgate.scoring import Plan, custody, load_alias_version, model_plan
 
@@ -54,6 +54,8 @@ class Served:
     loaded_at: str
     holder: Any = field(repr=False)  # keeps the downloaded folder (a trusted pyfunc reads from it)
     digest: str = ""  # the digest of the files it was loaded from (what release.yaml pinned)
+    explainer: Explainer | None = field(default=None, repr=False)  # built at the first request for reasons
+    _explaining: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def predict(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
         """One output dict per row: the decision, class probabilities and needs_review (classifier), or the value."""
@@ -72,6 +74,32 @@ class Served:
             {"decision": d, "needs_review": r, "probabilities": dict(zip(names, p, strict=True))}
             for d, r, p in zip(decided, flagged, np.asarray(proba, dtype=float).tolist(), strict=True)
         ]
+
+    def add_reasons(self, frame: pd.DataFrame, outputs: list[dict[str, Any]], k: int) -> dict[str, Any]:
+        """Add each row's top ``k`` reasons to its output (``reasons``); how they were computed (the answer's).
+
+        The explainer (:func:`mlgate.gates.explainer`) is built once per version, at its first
+        request for reasons: a missing shap or a model without reference values raises then
+        (:class:`~mlgate.exceptions.InvalidInput`), and the caller refuses that request.
+        """
+        plan = self.plan
+        names = [c for c, _ in plan.features]
+        with self._explaining:
+            if self.explainer is None:
+                self.explainer = explainer(
+                    self.model, names, task=plan.task, classes=plan.classes, positive=plan.positive
+                )
+        x = frame[names]
+        decided = [o.get("decision") for o in outputs] if plan.task == "classification" else None
+        reasons = self.explainer.explain(x, decided)
+        for out, top in zip(outputs, reasons.top(x, k), strict=True):
+            out["reasons"] = top
+        return {
+            "per_row": min(k, len(names)),
+            "method": reasons.method,
+            "output": reasons.output,
+            "additive": reasons.additive,
+        }
 
 
 def load(registry: Registry, ctx: ModelContext, stage: str, version: int, wanted: custody.Desired) -> Served:

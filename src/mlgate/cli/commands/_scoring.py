@@ -49,6 +49,13 @@ def _show(result: Any, opts: api.ScoreOptions) -> None:
     metavar="SECONDS",
     help="Wait this long for another run writing the same partition (then exit 3).",
 )
+@click.option(
+    "--reasons",
+    type=click.IntRange(min=1, max=50),
+    default=None,
+    metavar="K",
+    help="Add each row's top K reasons: reason_<i>_feature/_value/_contribution (sklearn trees: mlgate[shap]).",
+)
 @click.option("--ref", default="HEAD", show_default=True, metavar="REF", help=REF_HELP)
 @click.option("--allow-unpinned", is_flag=True, help=UNPINNED_HELP)
 @click.option("--repo", metavar="DIR", help=REPO_HELP)
