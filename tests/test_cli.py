@@ -177,7 +177,7 @@ def test_json_dash_on_error_prints_the_error_json_alone(governed_repo: Path) -> 
 def test_tables_go_to_stdout_without_json_dash(registry_repo: Path) -> None:
     result = invoke(CliRunner(), "status", cwd=registry_repo)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0].split() == ["model", "stage", "desired", "actual", "pinned", "status"]
+    assert result.stdout.splitlines()[0].split() == ["model", "stage", "arm", "desired", "actual", "pinned", "status"]
 
 
 def test_report_format_and_json_dash_both_on_stdout_is_refused(registry_repo: Path) -> None:

@@ -413,26 +413,16 @@ CASES = [
         ),
     ),
     case(
-        "canary-not-allowed-by-policy",
-        f"{RELEASE}:7:3: canary -> production: policies/credit.yaml allows no canary or shadow beside production: "
-        "add promotion.stages.production.canary there (a governance change) to allow one",
-        edit(
-            RELEASE,
-            "production: null",
-            pinned(
-                "production: {version: 1, digest: PIN}\ncanary:\n  production: {version: 2, digest: PIN, traffic: 0.1}"
-            ),
-        ),
+        "canary-not-allowed-by-policy",  # policies/base.yaml allows one beside production, not staging
+        f"{RELEASE}:7:3: shadow -> staging: policies/credit.yaml allows no canary or shadow beside staging: "
+        "add promotion.stages.staging.canary there (a governance change) to allow one",
+        edit(RELEASE, "staging: null", pinned("staging: {version: 1, digest: PIN}")),
+        edit(RELEASE, "production: null", pinned("production: null\nshadow:\n  staging: {version: 2, digest: PIN}")),
     ),
     case(
         "canary-traffic-above-policy",
         f"{RELEASE}:7:120: canary -> production -> traffic: traffic 0.3 is more than policies/credit.yaml allows "
-        "beside production (promotion.stages.production.canary.max_traffic: 0.2)",
-        edit(
-            BASE,
-            "      approvals: 1\n      approvers:\n        users: [risk-officer]",
-            "      approvals: 1\n      canary: {max_traffic: 0.2}\n      approvers:\n        users: [risk-officer]",
-        ),
+        "beside production (promotion.stages.production.canary.max_traffic: 0.2)",  # policies/base.yaml's
         edit(
             RELEASE,
             "production: null",

@@ -33,7 +33,16 @@ from conftest import (
 from mlgate.exceptions import Blocked, RegistryUnavailable
 from mlgate.gates import run_gates
 from mlgate.github import Action, GitHub, TagResult
-from mlgate.promotion import ChangeOutcome, Check, Hooks, PullRequest, apply, fetch_pull_request, make_plan
+from mlgate.promotion import (
+    ChangeOutcome,
+    Check,
+    Hooks,
+    PullRequest,
+    apply,
+    fetch_pull_request,
+    gto_view,
+    make_plan,
+)
 from mlgate.registry import Registry, audit
 from mlgate.training import train
 from mlgate_devkit.github_stand_in import FakeGitHub
@@ -836,6 +845,7 @@ def test_apply_outputs_each_change_with_its_model_uri_and_previous_version(
     assert change == {
         "model": promo.name,
         "stage": "staging",
+        "arm": "stable",
         "version": 2,
         "previous": 1,
         "model_uri": f"models:/{promo.name}/2",
@@ -1087,3 +1097,385 @@ def test_malformed_readiness_inputs_exit_2_with_file_line_and_key(
     assert re.search(rf"{re.escape(rel)}:\d+", located[0]), located[0]
     if "password" in where:
         assert "hunter2" not in result.output  # a secret in a spec is named, never echoed
+
+
+# --------------------------------------------------------------------------- canary and shadow candidates
+
+
+def release_with(
+    promo: Promo,
+    stages: dict[str, int | None],
+    *,
+    canary: dict[str, tuple[int, float]] | None = None,
+    shadow: dict[str, int] | None = None,
+    message: str = "",
+) -> str:
+    """Write release.yaml with stages and candidates (each pinned to its files' digest), commit it; the commit."""
+    lines = [f"model: {promo.name}", "stages:", *(f"  {s}: {promo.entry(v)}" for s, v in stages.items())]
+    if canary:
+        lines.append("canary:")
+        lines += [f'  {s}: {{version: {v}, digest: "{promo.digest(v)}", traffic: {t}}}' for s, (v, t) in canary.items()]
+    if shadow:
+        lines.append("shadow:")
+        lines += [f'  {s}: {{version: {v}, digest: "{promo.digest(v)}"}}' for s, v in shadow.items()]
+    (promo.repo / "models" / promo.name / "release.yaml").write_text("\n".join(lines) + "\n")
+    git("commit", "-q", "-am", message or f"release {stages} canary {canary} shadow {shadow}", cwd=promo.repo)
+    return head(promo.repo)
+
+
+def v1_in_production_v2_in_staging(promo: Promo, github: FakeGitHub) -> None:
+    """Where a canary starts: production holds v1, v2 has been through staging (the stage order)."""
+    promote_to_production(promo, github, 1, pr=7)
+    promo.release(staging=2, production=1)
+    apply(promo.repo, promo.registry, pull=None)
+    assert (promo.alias("staging"), promo.alias("production"), promo.alias("champion")) == (2, 1, 1)
+
+
+def merged(promo: Promo, github: FakeGitHub, pr: int, sha: str, *reviewers: str) -> str:
+    """The PR behind ``sha`` reviewed, and its merge commit (the apply reads the PR from its message)."""
+    github.set_pull(pr, author="data-scientist", head_sha=sha)
+    for i, login in enumerate(reviewers):
+        github.add_review(pr, login=login, commit_id=sha, association="MEMBER", submitted_at=f"2026-01-01T10:0{i}:00Z")
+    git("commit", "-q", "--allow-empty", "-m", f"Merge pull request #{pr} from acme/canary", cwd=promo.repo)
+    return head(promo.repo)
+
+
+def arm_rows(rows: list[dict]) -> list[tuple]:
+    return [(r["stage"], r["arm"], r["traffic"], r["desired"], r["actual"], r["status"]) for r in rows]
+
+
+def stored_files(promo: Promo, version: int, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The files of ``version`` in the session server's artifact store (where an attacker would write)."""
+    registry = promo.registry
+    source = registry.version(promo.name, version).source
+    while not source.removeprefix("models:/").startswith("m-"):  # a copied version names the one it copies
+        model, number = source.removeprefix("models:/").split("/")
+        source = registry.version(model, int(number)).source
+    model_id = source.removeprefix("models:/")
+    store = tmp_path_factory.getbasetemp()
+    # pytest links `mlflow-servercurrent` to the numbered folder: one file, found twice
+    found = sorted({p.resolve() for p in store.glob("mlflow-server*/artifacts/**/model.skops") if model_id in p.parts})
+    assert len(found) == 1, (model_id, found)
+    return found
+
+
+def test_a_canary_is_planned_applied_audited_and_aborted_without_archiving(
+    promo: Promo, github: FakeGitHub, cli: CliRunner, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    v1_in_production_v2_in_staging(promo, github)
+    base = head(promo.repo)
+    before = len(promo.records())
+    sha = release_with(promo, {"staging": 2, "production": 1}, canary={"production": (2, 0.1)})
+    github.set_pull(11, author="data-scientist", head_sha=sha)
+    github.add_review(11, login="risk-officer", commit_id=sha, association="MEMBER")
+
+    # the plan: the candidate's own change, checked like a version entering production
+    out = tmp_path / "plan.json"
+    result = invoke(
+        cli, "promote", "--plan", "--base", base, "--pr", "11", "--post", "--json", str(out), cwd=promo.repo
+    )
+    assert result.exit_code == 0, result.output
+    plan = json.loads(out.read_text())
+    [change] = plan["changes"]
+    assert (change["stage"], change["arm"], change["traffic"], change["current"], change["desired"]) == (
+        "production-canary",
+        "canary",
+        0.1,
+        None,
+        2,
+    )
+    assert change["archive"] is None
+    assert change["digest"] == promo.digest(2)
+    checks = {c["check"]: c for c in change["checks"]}
+    assert set(checks) == {
+        "exists",
+        "candidate",
+        "not archived",
+        "lineage",
+        "digest",
+        "gates",
+        "stage order",
+        "approvals",
+    }
+    assert all(c["ok"] for c in checks.values()), checks
+    assert checks["candidate"]["detail"] == (
+        "canary at 10% of callers: policies/default.yaml allows a canary beside production (at most 20% of callers)"
+    )
+    # the candidate requirement: production's own families (the canary block names none), in its order
+    families = re.fullmatch(r"gates run by the promotion: (.*)", checks["gates"]["detail"])
+    assert families is not None, checks["gates"]
+    assert [f.split()[0] for f in families.group(1).split(", ")] == [
+        "performance",
+        "fairness",
+        "drift",
+        "integrity",
+        "documentation",
+    ]
+    assert change["verdict"]["stage"] == "production-canary"
+    assert sorted(change["verdict"]["families"]) == ["documentation", "drift", "fairness", "integrity", "performance"]
+    assert checks["stage order"]["detail"] == "v2 has been in staging"
+    assert checks["approvals"]["detail"] == "1/1 from risk-officer"
+    [comment] = github.comments[11]
+    assert f"| `{promo.name}` | production canary | — → **v2** (10% of callers) | — |" in comment["body"]
+    assert promo.alias("production-canary") is None  # a plan writes nothing
+    assert len(promo.records()) == before
+
+    # the merge: alias set, audited under the arm alias, GTO tag and dispatch name the arm
+    merge = merged(promo, github, 11, sha, "risk-officer")
+    args = ("promote", "--apply", "--gto-tags", "--dispatch", "--json", str(out))
+    result = invoke(cli, *args, cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    applied = json.loads(out.read_text())
+    assert [(c["stage"], c["outcome"]) for c in applied["changes"]] == [("production-canary", "applied")]
+    aliases = {s: promo.alias(s) for s in ("staging", "production", "champion", "production-canary")}
+    assert aliases == {"staging": 2, "production": 1, "champion": 1, "production-canary": 2}
+    record = promo.records()[-1]
+    assert (record.stage, record.previous, record.version, record.action, record.state) == (
+        "production-canary",
+        None,
+        2,
+        "promote",
+        "done",
+    )
+    assert (record.commit, record.pr, record.approvers, record.digest) == (merge, 11, ["risk-officer"], promo.digest(2))
+    assert record.verdict_status
+    v1, v2 = promo.registry.version(promo.name, 1), promo.registry.version(promo.name, 2)
+    assert v2.tags["mlgate.promoted.production-canary.commit"] == merge
+    assert v2.tags["mlgate.promoted.production-canary.at"] == record.promoted_at
+    assert v2.tags["mlgate.stage"] == "staging"  # the candidate's tags leave the stage's alone
+    assert (v1.current_stage, v2.current_stage) == ("Production", "Staging")  # no legacy stage for a candidate
+    assert "mlgate.archived" not in v1.tags
+    assert "mlgate.archived" not in v2.tags
+    [deployed] = applied["deployed"]
+    assert (deployed["stage"], deployed["arm"], deployed["version"], deployed["previous"]) == (
+        "production-canary",
+        "canary",
+        2,
+        None,
+    )
+    assert github.refs[f"refs/tags/{promo.name}#production-canary#1"] == merge
+    payload = github.dispatches[-1]["client_payload"]
+    assert (payload["stage"], payload["arm"], len(payload)) == ("production-canary", "canary", 10)
+    # `mlgate gto` reads the candidate's tag like a stage's: the version release.yaml asked for there
+    git("tag", f"{promo.name}#production-canary#1", merge, cwd=promo.repo)
+    [row] = [a for a in gto_view(promo.repo).artifacts if a.name == promo.name]
+    assert row.holds("production-canary") == "v2"
+
+    # idempotent: a re-run changes nothing, writes no record, sends nothing again
+    records = len(promo.records())
+    result = invoke(cli, *args, cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["changes"] == []
+    assert len(promo.records()) == records
+    assert len(github.refs) == 1
+    assert len(github.dispatches) == 1
+
+    # status: the canary is a row of its own, and its files are checked against its pin
+    status_out = tmp_path / "status.json"
+    result = invoke(cli, "status", "--check", "--json", str(status_out), cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert arm_rows(json.loads(status_out.read_text())) == [
+        ("staging", "stable", None, 2, 2, "Synced"),
+        ("production", "stable", None, 1, 1, "Synced"),
+        ("production-canary", "canary", 0.1, 2, 2, "Synced"),
+    ]
+    assert "canary 10%" in result.output
+    [stored] = stored_files(promo, 2, tmp_path_factory)
+    saved = stored.read_bytes()
+    [other] = stored_files(promo, 1, tmp_path_factory)
+    stored.write_bytes(other.read_bytes())  # another version's bytes under the canary's number
+    try:
+        result = invoke(cli, "status", "--check", "--json", str(status_out), cwd=promo.repo)
+    finally:
+        stored.write_bytes(saved)
+    assert result.exit_code == 1
+    rows = {r["stage"]: r for r in json.loads(status_out.read_text())}
+    assert (rows["production-canary"]["status"], rows["production"]["status"]) == ("Tampered", "Synced")
+    assert "model.skops" in rows["production-canary"]["detail"]
+    assert rows["staging"]["status"] == "Tampered"  # staging holds v2 too: the same files
+
+    # the alias moved outside a merge is MovedOutOfBand, as a stage's would be
+    promo.registry.set_alias(promo.name, "production-canary", 1)
+    result = invoke(cli, "status", "--json", str(status_out), cwd=promo.repo)
+    rows = {r["stage"]: r for r in json.loads(status_out.read_text())}
+    assert rows["production-canary"]["status"] == "MovedOutOfBand"
+    promo.registry.set_alias(promo.name, "production-canary", 2)
+
+    # the abort: the canary removed; no gates, no approvals, nothing archived, production as it was
+    abort = release_with(promo, {"staging": 2, "production": 1}, message="Abort canary")
+    result = invoke(cli, "status", "--json", str(status_out), cwd=promo.repo)
+    rows = {r["stage"]: r for r in json.loads(status_out.read_text())}
+    assert (rows["production-canary"]["desired"], rows["production-canary"]["status"]) == (None, "OutOfSync")
+    done = apply(promo.repo, promo.registry, pull=None)
+    [change] = done.plan.changes
+    assert (change.stage, change.current, change.desired, change.archive, change.outcome) == (
+        "production-canary",
+        2,
+        None,
+        None,
+        ChangeOutcome.APPLIED,
+    )
+    assert [c.name for c in change.checks] == ["candidate removed"]
+    assert promo.alias("production-canary") is None
+    assert (promo.alias("production"), promo.alias("staging"), promo.alias("champion")) == (1, 2, 1)
+    v1, v2 = promo.registry.version(promo.name, 1), promo.registry.version(promo.name, 2)
+    assert "mlgate.archived" not in v1.tags
+    assert "mlgate.archived" not in v2.tags
+    assert (v1.current_stage, v2.current_stage) == ("Production", "Staging")
+    record = promo.records()[-1]
+    assert (record.stage, record.previous, record.version, record.action, record.commit) == (
+        "production-canary",
+        2,
+        None,
+        "demote",
+        abort,
+    )
+    assert apply(promo.repo, promo.registry, pull=None).plan.changes == []  # in sync: nothing left to do
+    result = invoke(cli, "status", "--check", "--json", str(status_out), cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    assert [r["stage"] for r in json.loads(status_out.read_text())] == ["staging", "production"]
+
+
+def test_completing_a_canary_promotes_it_archives_the_old_stable_and_keeps_the_new_one(
+    promo: Promo, github: FakeGitHub
+) -> None:
+    v1_in_production_v2_in_staging(promo, github)
+    sha = release_with(promo, {"staging": 2, "production": 1}, canary={"production": (2, 0.1)})
+    apply(promo.repo, promo.registry, pull=approved_pr(github, 12, sha, "risk-officer"))
+    assert promo.alias("production-canary") == 2
+    # more traffic on the canary: nothing moves in the registry, but it is the approvers' decision
+    base = head(promo.repo)
+    sha = release_with(promo, {"staging": 2, "production": 1}, canary={"production": (2, 0.2)})
+    for pull, approved in ((None, False), (approved_pr(github, 14, sha, "risk-officer"), True)):
+        [change] = make_plan(promo.repo, promo.registry, policy_ref=base, pull=pull).changes
+        assert (change.stage, change.current, change.desired, change.traffic, change.outcome) == (
+            "production-canary",
+            2,
+            2,
+            0.2,
+            ChangeOutcome.PLANNED_TRAFFIC,
+        )
+        checks = {c.name: c for c in change.checks}
+        assert checks["digest"].ok
+        assert checks["traffic"].detail == "canary beside production: 10% → 20% of callers"
+        assert checks["approvals"].ok is approved
+    # the completion PR: production set to the canary's version, the canary removed, in one commit
+    sha = release_with(promo, {"staging": 2, "production": 2}, message="Complete canary: production → v2")
+    plan = make_plan(promo.repo, promo.registry, pull=approved_pr(github, 13, sha, "risk-officer"))
+    assert [(c.stage, c.current, c.desired, c.archive) for c in plan.changes] == [
+        ("production", 1, 2, 1),  # the stage first: v2 is never in neither alias
+        ("production-canary", 2, None, None),
+    ]
+    done = apply(promo.repo, promo.registry, pull=approved_pr(github, 13, sha, "risk-officer"))
+    assert [(r.stage, r.previous, r.version) for r in done.records] == [
+        ("production", 1, 2),
+        ("production-canary", 2, None),
+    ]
+    aliases = {s: promo.alias(s) for s in ("staging", "production", "champion", "production-canary")}
+    assert aliases == {"staging": 2, "production": 2, "champion": 2, "production-canary": None}
+    v1, v2 = promo.registry.version(promo.name, 1), promo.registry.version(promo.name, 2)
+    assert (v1.tags.get("mlgate.archived"), v1.current_stage) == ("true", "Archived")  # the old stable
+    assert "mlgate.archived" not in v2.tags  # the canary that became production
+    assert v2.current_stage == "Production"
+    # re-running the completion's apply: already applied, no new record
+    count = len(promo.records())
+    again = apply(promo.repo, promo.registry, pull=approved_pr(github, 13, sha, "risk-officer"))
+    assert (again.plan.changes, again.records, len(promo.records())) == ([], [], count)
+
+
+def test_a_candidate_needs_the_gates_and_approvals_its_policy_block_asks_for(promo: Promo, github: FakeGitHub) -> None:
+    v1_in_production_v2_in_staging(promo, github)
+    # no approval: refused before anything is written
+    sha = release_with(promo, {"staging": 2, "production": 1}, shadow={"production": 2})
+    records = len(promo.records())
+    with pytest.raises(Blocked) as refused:
+        apply(promo.repo, promo.registry, pull=None)
+    assert refused.value.exit_code == 1
+    assert (
+        f"{promo.name} production-shadow v2: approvals: production-shadow needs 1 approval(s) on a pull request"
+        in refused.value.message
+    )
+    assert (promo.alias("production-shadow"), len(promo.records())) == (None, records)
+
+    # the policy's canary block over the stage's own settings: no approval for a candidate, but drift
+    # must pass, and it cannot (max -1)
+    policy = promo.repo / "policies" / "base.yaml"
+    text = policy.read_text()
+    assert "      canary:\n        max_traffic: 0.2\n" in text
+    text = text.replace("      canary:\n", "      canary:\n        approvals: 0\n        require_gates: [drift]\n", 1)
+    policy.write_text(text.replace("metric: drifted_share\n      max: 0.3", "metric: drifted_share\n      max: -1", 1))
+    git("commit", "-q", "-am", "canary: no approval, drift only (and an impossible drift limit)", cwd=promo.repo)
+    plan = make_plan(promo.repo, promo.registry, pull=None)
+    [change] = plan.changes
+    checks = {c.name: c for c in change.checks}
+    assert "approvals" not in checks
+    assert not checks["gates"].ok
+    assert checks["gates"].detail.startswith("gates run by the promotion: drift=fail (required: drift fail)")
+    assert change.verdict is not None
+    assert change.verdict.stage == "production-shadow"
+    with pytest.raises(Blocked):
+        apply(promo.repo, promo.registry, pull=None)
+    assert (promo.alias("production-shadow"), len(promo.records())) == (None, records)
+
+    # a drift limit it meets: applied without any approval, as the policy's block says
+    policy.write_text(policy.read_text().replace("max: -1", "max: 0.3", 1))
+    git("commit", "-q", "-am", "a drift limit the shadow meets", cwd=promo.repo)
+    done = apply(promo.repo, promo.registry, pull=None)
+    assert [(c.stage, c.arm, c.traffic, c.outcome) for c in done.plan.changes] == [
+        ("production-shadow", "shadow", None, ChangeOutcome.APPLIED)
+    ]
+    assert (promo.alias("production-shadow"), promo.alias("production")) == (2, 1)
+    assert promo.records()[-1].commit != sha  # the commit that fixed the drift limit applied it
+
+
+def test_propose_promotion_writes_a_canary_beside_the_stage(promo: Promo, cli: CliRunner, tmp_path: Path) -> None:
+    release = promo.repo / "models" / promo.name / "release.yaml"
+    promo.release(staging=2, production=1)
+    before = release.read_text()
+    out = tmp_path / "proposal.json"
+    args = ("propose-promotion", promo.name, "--version", "2", "--stage", "production")
+    result = invoke(cli, *args, "--canary", "0.10", "--json", str(out), cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    line = f'  production: {{version: 2, digest: "{promo.digest(2)}", traffic: 0.1}}'
+    assert release.read_text() == before + "canary:\n" + line + "\n"  # the stages untouched, one entry added
+    proposal = json.loads(out.read_text())
+    assert proposal["title"] == f"Canary {promo.name} v2 at 10% beside production v1"
+    assert (proposal["arm"], proposal["traffic"], proposal["stable"], proposal["previous"]) == ("canary", 0.1, 1, None)
+    assert "**canary -> production** v2" in proposal["body"]
+    assert "canary beside production (v1): v— → v2 at 10% of callers" in result.output
+    # a shadow replaces the canary: one candidate per stage
+    result = invoke(cli, *args, "--shadow", "--json", str(out), cwd=promo.repo)
+    assert result.exit_code == 0, result.output
+    line = f'  production: {{version: 2, digest: "{promo.digest(2)}"}}'
+    assert release.read_text() == before + "shadow:\n" + line + "\n"
+    assert json.loads(out.read_text())["title"] == f"Shadow {promo.name} v2 beside production v1"
+    # refused: more traffic than the policy allows, both kinds, the stable version itself, a stage without a block
+    limit = "(promotion.stages.production.canary.max_traffic: 0.2)"
+    for version, stage, extra, message in (
+        (
+            2,
+            "production",
+            ("--canary", "0.3"),
+            f"--canary 0.3 is more than policies/default.yaml allows beside production {limit}",
+        ),
+        (2, "production", ("--canary", "0.1", "--shadow"), "a candidate is a canary or a shadow, not both"),
+        (1, "production", ("--canary", "0.1"), "v1 already holds production: a canary is another version"),
+        (1, "staging", ("--shadow",), "policies/default.yaml allows no canary or shadow beside staging"),
+    ):
+        proposed = ("propose-promotion", promo.name, "--version", str(version), "--stage", stage, *extra)
+        result = invoke(cli, *proposed, cwd=promo.repo)
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(result.output.split()), result.output
+    assert release.read_text() == before + "shadow:\n" + line + "\n"  # nothing written by a refusal
+
+
+def test_a_plan_refuses_a_canary_above_the_policys_max_traffic(promo: Promo, cli: CliRunner) -> None:
+    promo.release(staging=2, production=1)
+    base = head(promo.repo)
+    release_with(promo, {"staging": 2, "production": 1}, canary={"production": (2, 0.3)})
+    result = invoke(cli, "promote", "--plan", "--base", base, "--no-github", cwd=promo.repo)
+    assert result.exit_code == 2, result.output
+    assert f"models/{promo.name}/release.yaml:" in result.output
+    assert "traffic 0.3 is more than policies/default.yaml allows beside production" in result.output
+    assert "promotion.stages.production.canary.max_traffic: 0.2" in result.output
+    assert promo.alias("production-canary") is None

@@ -101,7 +101,7 @@ def test_cli_says_not_found_for_a_lookalike_model(
     code, rows, output = mlgate(repo, "status")
     assert code == 0, output
     missing = {"model": LOOKALIKE, "stage": "staging", "desired": 1, "actual": None, "digest": None}
-    assert missing | {"status": "Missing", "detail": ""} in rows
+    assert missing | {"status": "Missing", "detail": "", "arm": "stable", "traffic": None} in rows
 
 
 # --------------------------------------------------------------------------- outages

@@ -77,12 +77,15 @@ def test_validate_refuses_a_reserved_stage_name_with_file_line_and_key(
 
 
 def test_validate_accepts_names_that_only_look_reserved(governed_repo: Path) -> None:
-    """``v2-canary`` and ``latest-eu`` are ordinary aliases to MLflow: no false refusal."""
-    for old, new in (("production", "latest-eu"), ("staging", "v2-canary")):
+    """``v2-canaryeu`` and ``latest-eu`` are ordinary aliases to MLflow: no false refusal.
+
+    (A name *ending* in ``-canary`` is refused: it is a candidate's arm alias.)
+    """
+    for old, new in (("production", "latest-eu"), ("staging", "v2-canaryeu")):
         edit(
             governed_repo, "policies/base.yaml", f"    {old}:\n      require_gates", f"    {new}:\n      require_gates"
         )
-    edit(governed_repo, "policies/base.yaml", "order: [staging, production]", "order: [v2-canary, latest-eu]")
+    edit(governed_repo, "policies/base.yaml", "order: [staging, production]", "order: [v2-canaryeu, latest-eu]")
     for release in governed_repo.glob("models/*/release.yaml"):
         edit(
             governed_repo,

@@ -852,16 +852,27 @@ class ProposeOptions:
     stage: str
     open_pr: bool = False
     base_branch: str = "main"
+    canary: float | None = None  # a canary beside the stage at this share of the callers
+    shadow: bool = False  # a shadow beside the stage
     repo: str | None = None
     json_path: str | None = None
 
 
 def propose_promotion(ws: Workspace, opts: ProposeOptions) -> Document:
-    """Write ``stage: version`` into the model's release.yaml; the PR's title and body (and URL with open_pr)."""
+    """Write ``stage: version`` (or a canary/shadow beside the stage) into release.yaml; the PR's title and body."""
     from mlgate.promotion import propose
 
     return Document(
-        propose(ws, opts.model, opts.version, opts.stage, open_pr=opts.open_pr, base_branch=opts.base_branch)
+        propose(
+            ws,
+            opts.model,
+            opts.version,
+            opts.stage,
+            open_pr=opts.open_pr,
+            base_branch=opts.base_branch,
+            canary=opts.canary,
+            shadow=opts.shadow,
+        )
     )
 
 

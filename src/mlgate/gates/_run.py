@@ -26,6 +26,7 @@ from mlgate.config import (
     MISSING,
     PARAMS_FILE,
     WORKSPACE,
+    ArmKind,
     DocumentationRule,
     DriftRule,
     FairnessRule,
@@ -43,6 +44,7 @@ from mlgate.config import (
     metrics_diff,
     no_champion_stage,
     rule_id,
+    split_alias,
 )
 from mlgate.data import (
     HeldOut,
@@ -240,10 +242,18 @@ def _required_families(ctx: ModelContext, stage: str | None) -> list[str]:
     if stage is None:
         return list(GATE_FAMILIES)
     stages = ctx.policy.policy.promotion.stages
-    if stage not in stages:
+    base, kind = split_alias(stage)  # a candidate's alias (production-canary): what its policy block requires
+    if base not in stages:
         known = ", ".join(stages) or "none"
         raise InvalidInput(f"stage '{stage}' is not defined in {ctx.policy.file} (stages: {known})")
-    return list(stages[stage].require_gates)
+    if kind == ArmKind.STABLE:
+        return list(stages[stage].require_gates)
+    if stages[base].canary is None:
+        raise InvalidInput(
+            f"{ctx.policy.file} allows no canary or shadow beside {base}, so '{stage}' has no gates to run",
+            hint=f"add promotion.stages.{base}.canary to the policy (a governance change) to allow one",
+        )
+    return list(stages[base].candidate_requirement().require_gates)
 
 
 def _check_deepchecks(ctx: ModelContext) -> None:

@@ -28,10 +28,8 @@ def markdown(plan: dict[str, Any]) -> str:
         lines += ["| Model | Stage | Current → desired | Archived on merge | Checks |", "|---|---|---|---|---|"]
         for c in changes:
             checks = "<br>".join(f"{'✅' if k['ok'] else '❌'} {k['check']}: {k['detail']}" for k in c["checks"]) or "—"
-            lines.append(
-                f"| `{c['model']}` | {c['stage']} | {version_label(c['current'])} → **{version_label(c['desired'])}** "
-                f"| {version_label(c['archive'])} | {checks} |"
-            )
+            stage, moved = _arm_cells(c)
+            lines.append(f"| `{c['model']}` | {stage} | {moved} | {version_label(c['archive'])} | {checks} |")
         lines.append("")
     if plan["missing"]:
         lines += ["**Missing:**", *[f"- {m}" for m in plan["missing"]], ""]
@@ -39,6 +37,20 @@ def markdown(plan: dict[str, Any]) -> str:
         lines.append(f"Checked against the policies of the base commit `{plan['policy_ref'][:12]}`.")
     lines += ["", MARKER]
     return "\n".join(lines) + "\n"
+
+
+def _arm_cells(change: dict[str, Any]) -> tuple[str, str]:
+    """The stage and ``current → desired`` cells: ``production canary`` and ``— → **v4** (10% of callers)``."""
+    moved = f"{version_label(change['current'])} → **{version_label(change['desired'])}**"
+    arm = change.get("arm", "stable")
+    if arm == "stable":
+        return change["stage"], moved
+    stage = change["stage"].removesuffix(f"-{arm}")
+    if change["desired"] is None:
+        return f"{stage} {arm}", f"{moved} (removed: {stage}'s version answers every caller)"
+    if arm == "canary" and change.get("traffic") is not None:
+        return f"{stage} {arm}", f"{moved} ({change['traffic']:.0%} of callers)"
+    return f"{stage} {arm}", f"{moved} (scores every request, answers none)"
 
 
 def publish(plan: dict[str, Any], pr: int | None, head_sha: str | None, github: GitHub) -> dict[str, str]:

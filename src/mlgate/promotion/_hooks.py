@@ -7,8 +7,11 @@ Per change the apply outputs model, stage, version, previous version and model U
   (at most 10 top-level keys: GitHub's limit), so a ``deploy.yml`` can act on it;
 - creates a git tag per assignment in GTO's naming, so GTO-based tooling can read mlgate's state:
   ``<model>#<stage>#<n>`` for an assignment, ``<model>#<stage>!#<n>`` for an emptied stage, at the
-  merge commit. ``n`` follows GTO (``gto/tag.py`` ``name_tag``): one more than the largest counter
-  of any tag of that model, across stages. GTO names are ``[a-z][a-z0-9-/]*[a-z0-9]``: a model or
+  merge commit. A canary or shadow is a stage of its own for GTO, named by its alias:
+  ``<model>#production-canary#<n>`` when it starts or moves, ``<model>#production-canary!#<n>`` when
+  it is removed (``mlgate gto`` resolves its version from release.yaml's ``canary:``/``shadow:``).
+  ``n`` follows GTO (``gto/tag.py`` ``name_tag``): one more than the largest counter of any tag of
+  that model, across stages. GTO names are ``[a-z][a-z0-9-/]*[a-z0-9]``: a model or
   stage name outside that (``_``, one character) gets no tag and the hook says so.
 
 The changes are this commit's **finished audit records** (``mlgate.registry.audit``), not this
@@ -30,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlgate.config import split_alias
 from mlgate.exceptions import ExternalServiceError, MlgateError
 from mlgate.github import Action, GitHub, TagResult
 from mlgate.registry import Registry, audit
@@ -86,10 +90,15 @@ def model_uri(name: str, version: int | None) -> str | None:
 
 
 def change_output(record: audit.Record) -> dict[str, Any]:
-    """One change as the apply outputs it, and as the dispatch's ``client_payload`` (9 keys ≤ GitHub's 10)."""
+    """One change as the apply outputs it, and as the dispatch's ``client_payload`` (10 keys: GitHub's limit).
+
+    ``stage`` is the alias that moved (``production``, ``production-canary``), ``arm`` its kind
+    (``stable``, ``canary``, ``shadow``): a deploy job routes a candidate's change to its arm.
+    """
     return {
         "model": record.model,
         "stage": record.stage,
+        "arm": str(split_alias(record.stage)[1]),
         "version": record.version,
         "previous": record.previous,
         "model_uri": model_uri(record.model, record.version),

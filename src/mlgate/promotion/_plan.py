@@ -21,6 +21,12 @@ Like a GitOps controller (Argo CD, Flux) following manifests:
   change this commit made and runs the deploy hooks (mlgate.promotion.hooks) the policy or the
   caller asks for; a hook that fails never undoes the promotion.
 - stages whose policy lists ``readiness`` checks get one check per item (mlgate.promotion.readiness).
+- a canary or shadow release.yaml asks for beside a stage (``canary:``/``shadow:``) is desired state
+  too: its alias ``<stage>-canary``/``<stage>-shadow`` is set or moved with the checks of a version
+  entering the stage under the policy's ``canary`` block (:meth:`StageRequirement.candidate_requirement`),
+  and deleted without any when the entry goes. A candidate's version is never archived, ``champion``
+  and the legacy stage never follow it, and a commit's stage changes apply before its candidates'
+  (a completion moves the stage to the canary's version before its alias goes).
 """
 
 from __future__ import annotations
@@ -44,9 +50,12 @@ from mlgate.config import (
     LINEAGE_TAG,
     OBSERVED_LINEAGES,
     RELEASE_FILE,
+    ArmKind,
+    Candidate,
     ModelContext,
     StageRequirement,
     Workspace,
+    arm_alias,
     canonical_hash,
     entry_at,
     incomplete_reason,
@@ -55,9 +64,11 @@ from mlgate.config import (
     model_names,
     recorded_params,
     refuse_predictions,
+    release_at,
     release_path,
     revisions,
     set_stage,
+    split_alias,
 )
 from mlgate.data import dvc_record
 from mlgate.exceptions import Blocked, GitError, InvalidInput, MlgateError, TamperedModel, mask_secrets
@@ -95,6 +106,7 @@ class ChangeOutcome(StrEnum):
 
     PLANNED = "planned"
     PLANNED_PIN = "planned (pin)"  # a digest pinned for the version the stage already holds
+    PLANNED_TRAFFIC = "planned (traffic)"  # a canary's traffic share changed; its alias stays where it is
     APPLIED = "applied"
     ALREADY_APPLIED = "already applied"
     SUPERSEDED = "superseded"  # a newer merge promoted the stage: this older one must not undo it
@@ -103,7 +115,12 @@ class ChangeOutcome(StrEnum):
 
 @dataclass
 class Change:
-    """One stage of one model whose alias differs from what release.yaml asks for."""
+    """One alias of one model that differs from what release.yaml asks for.
+
+    ``stage`` is the alias: a stage, or a candidate's (``production-canary``, ``arm`` CANARY or
+    SHADOW, ``traffic`` the canary's share of the callers). A candidate's version is never
+    archived when its alias moves or goes, and ``champion`` never follows it.
+    """
 
     model: str
     stage: str
@@ -118,6 +135,8 @@ class Change:
     verdict: Verdict | None = None  # the gates this promotion ran itself
     pinned: str | None = None  # the digest release.yaml pins for ``desired`` (None: unpinned)
     champion: bool = False  # the stage is the policy's champion stage: the ``champion`` alias follows it
+    arm: ArmKind = ArmKind.STABLE  # a candidate's change: CANARY or SHADOW (``stage`` is then its alias)
+    traffic: float | None = None  # a canary's share of the callers (release.yaml), None otherwise
 
     @property
     def ok(self) -> bool:
@@ -131,14 +150,21 @@ class Change:
 
     @property
     def action(self) -> str:
-        """``demote`` when the stage is to be emptied, else ``promote``."""
+        """``demote`` when the stage is to be emptied (a candidate removed), else ``promote``."""
         return "demote" if self.desired is None else "promote"
+
+    @property
+    def candidate(self) -> bool:
+        """Whether the change is a canary's or shadow's (its alias is ``<stage>-canary``/``-shadow``)."""
+        return self.arm != ArmKind.STABLE
 
     def as_dict(self) -> dict[str, Any]:
         """The change as the plan JSON lists it (with the verdict's statuses, when gates ran)."""
         return {
             "model": self.model,
             "stage": self.stage,
+            "arm": str(self.arm),
+            "traffic": self.traffic,
             "current": self.current,
             "desired": self.desired,
             "previous": self.current,  # the version the stage held before (what a deploy replaces)
@@ -303,11 +329,14 @@ def _named_versions(
 def _asked(root: Path, name: str, base: str) -> readiness.Asked:
     """What each revision of the release on ``base``'s first-parent history asked for, newest first.
 
-    (commit, {stage: version}) per revision. ``base`` must be a commit sha (history below a commit
-    never changes, so the answer is cached: the rollback exemption, the stage order and the
-    readiness checks of every change read it once).
+    (commit, {alias: version}) per revision: each stage, and each candidate's alias
+    (``production-canary``) while release.yaml asks for one. ``base`` must be a commit sha
+    (history below a commit never changes, so the answer is cached: the rollback exemption, the
+    stage order and the readiness checks of every change read it once).
     """
-    return tuple((commit, release.versions()) for commit, release in revisions(root, name, base))
+    return tuple(
+        (commit, {**release.versions(), **release.arm_versions()}) for commit, release in revisions(root, name, base)
+    )
 
 
 def _held_before(root: Path, name: str, stage: str, version: int, base: str) -> bool:
@@ -327,12 +356,16 @@ def _held_before(root: Path, name: str, stage: str, version: int, base: str) -> 
     return False
 
 
-def _archived_check(root: Path, ctx: ModelContext, stage: str, mv: ModelVersion, base: str) -> Check:
+def _archived_check(
+    root: Path, ctx: ModelContext, stage: str, mv: ModelVersion, base: str, also: str | None = None
+) -> Check:
+    """An archived version enters ``stage`` only as a rollback: one that held it (or ``also``) before."""
     archived = mv.tags.get(ARCHIVED_TAG) == "true" or mv.current_stage == "Archived"
     if not archived:
         return Check("not archived", True, f"v{mv.version} is live")
-    if _held_before(root, ctx.name, stage, mv.version, base):
-        return Check("not archived", True, f"v{mv.version} is archived but held {stage} before: a rollback")
+    for held in (stage, also):
+        if held is not None and _held_before(root, ctx.name, held, mv.version, base):
+            return Check("not archived", True, f"v{mv.version} is archived but held {held} before: a rollback")
     return Check("not archived", False, f"v{mv.version} is archived and never held {stage}")
 
 
@@ -356,7 +389,7 @@ def _gates_check(
     from mlgate.gates import run_gates
 
     progress(f"{ctx.name} v{version}: running the gates for {stage} under {base[:12]}'s policy, spec and data")
-    key = f"{release_path(root, ctx.name).relative_to(root)}: stages -> {stage} -> digest"
+    key = _digest_key(root, ctx.name, stage)
     try:
         verdict = run_gates(
             Workspace.sharing(root, registry),  # the plan's registry: no second connection
@@ -390,6 +423,13 @@ def _gates_check(
     else:
         digest = Check("digest", True, f"the files the gates loaded have the pinned digest {pinned}")
     return [digest, *_gates_verdict(requirement, verdict)], verdict
+
+
+def _digest_key(root: Path, name: str, alias: str) -> str:
+    """Where release.yaml pins an alias's digest: ``stages -> production -> digest``, ``canary -> production -> …``."""
+    stage, kind = split_alias(alias)
+    where = f"stages -> {stage}" if kind == ArmKind.STABLE else f"{kind} -> {stage}"
+    return f"{release_path(root, name).relative_to(root)}: {where} -> digest"
 
 
 def _pin_change(
@@ -616,13 +656,16 @@ def make_plan(
     plan = Plan(commit=git_state(root).commit, pr=pull.number if pull else None, policy_ref=policy_ref)
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, base, Path(tmp))
+    arms = {name: _arms(ctx, stages) for name, (ctx, stages) in wanted.items()}
     # Bad input first, before anything is read or written: every named version must exist.
-    named = _named_versions(registry, wanted)
-    current = actual(registry, {name: list(stages) for name, (_ctx, stages) in wanted.items()})
+    named = _named_versions(registry, {name: (ctx, stages | arms[name]) for name, (ctx, stages) in wanted.items()})
+    current = actual(registry, {name: [*stages, *arms[name]] for name, (_ctx, stages) in wanted.items()})
     for name, (ctx, stages) in wanted.items():
         notify = ctx.policy.policy.promotion.notify
         plan.hooks[name] = Hooks(notify.dispatch, notify.gto_tags) if notify else Hooks()
         now = current[name]
+        # every alias release.yaml wants a version in: a version a candidate keeps is not archived
+        kept = stages | {alias: v for alias, v in arms[name].items() if v is not None}
         for stage, desired in stages.items():
             if now[stage] == desired:
                 pinning = _pin_change(root, registry, ctx, stage, desired, base)
@@ -631,7 +674,7 @@ def make_plan(
                 else:
                     plan.changes.append(pinning)
                 continue
-            change = Change(name, stage, now[stage], desired, archive=_to_archive(now[stage], stage, stages))
+            change = Change(name, stage, now[stage], desired, archive=_to_archive(now[stage], stage, kept))
             change.champion = stage == ctx.policy.policy.promotion.champion_stage
             requirement = ctx.policy.policy.promotion.stages[stage]
             progress(f"checking {name} {stage}: {version_label(now[stage])} → {version_label(desired)}")
@@ -657,7 +700,154 @@ def make_plan(
             if approvals:
                 change.checks.append(approvals)
             plan.changes.append(change)
+        # candidates after the stages: a completion (production: 4, its canary removed) moves the
+        # stage to v4 before the canary's alias goes, so v4 is never in neither alias
+        for alias, desired in arms[name].items():
+            if now[alias] is None and desired is None:
+                continue  # no candidate asked for, none in the registry
+            candidate = ctx.release.candidate(split_alias(alias)[0]) if ctx.release and desired is not None else None
+            if now[alias] == desired and candidate is not None:
+                retune = _retune_change(root, registry, ctx, candidate, base, pull)
+                if retune is None:
+                    plan.synced.append({"model": name, "stage": alias, "version": desired})
+                else:
+                    plan.changes.append(retune)
+                continue
+            plan.changes.append(
+                _candidate_change(root, registry, ctx, alias, now, candidate, named, base, pull, progress)
+            )
     return plan
+
+
+def _arms(ctx: ModelContext, stages: dict[str, int | None]) -> dict[str, int | None]:
+    """``{alias: version}`` for each candidate alias a stage of the release or policy can have (None: no candidate).
+
+    A stage without a candidate is listed too, so a canary release.yaml no longer asks for is removed.
+    """
+    wanted = ctx.release.arm_versions() if ctx.release else {}
+    names = dict.fromkeys([*stages, *ctx.policy.policy.promotion.stages])
+    return {
+        arm_alias(stage, kind): wanted.get(arm_alias(stage, kind))
+        for stage in names
+        for kind in (ArmKind.CANARY, ArmKind.SHADOW)
+    }
+
+
+def _candidate_label(kind: ArmKind, traffic: float | None) -> str:
+    """``canary at 10% of callers`` / ``shadow (scores every request, answers none)``."""
+    if kind == ArmKind.CANARY and traffic is not None:
+        return f"canary at {traffic:.0%} of callers"
+    return f"{kind} (scores every request, answers none)"
+
+
+def _candidate_change(
+    root: Path,
+    registry: Registry,
+    ctx: ModelContext,
+    alias: str,
+    now: dict[str, int | None],
+    candidate: Candidate | None,
+    named: dict[tuple[str, int], ModelVersion],
+    base: str,
+    pull: PullRequest | None,
+    progress: Progress,
+) -> Change:
+    """A candidate's alias to set, move or delete, with the checks a version entering the stage needs.
+
+    Setting or moving it runs what ``promotion.stages.<stage>.canary`` asks for over the stage's own
+    settings (:meth:`StageRequirement.candidate_requirement`): lineage, not archived, the pinned
+    digest, the gates (run here), the stage order and the approvals. Removing it (an abort, or the
+    second half of a completion) needs none: it only deletes the alias, and never archives the version.
+    """
+    name = ctx.name
+    stage, kind = split_alias(alias)
+    desired = candidate.version if candidate is not None else None
+    traffic = candidate.traffic if candidate is not None and candidate.kind == ArmKind.CANARY else None
+    change = Change(name, alias, now[alias], desired, arm=kind, traffic=traffic)
+    progress(f"checking {name} {stage} {kind}: {version_label(now[alias])} → {version_label(desired)}")
+    if candidate is None:
+        change.checks.append(
+            Check(
+                "candidate removed",
+                True,
+                f"the {kind} beside {stage} stops: alias {alias} is deleted, {stage}'s version answers every caller "
+                f"and v{now[alias]} is not archived (no gates or approvals needed to stop a candidate)",
+            )
+        )
+        return change
+    requirement = ctx.policy.policy.promotion.stages[stage]
+    settings = requirement.canary
+    needed = requirement.candidate_requirement()
+    mv = named[(name, candidate.version)]
+    change.pinned = candidate.digest
+    change.checks.append(Check("exists", True, f"{name} v{candidate.version} is registered (run {mv.run_id})"))
+    if settings is not None:  # release.yaml was checked against the policy when it was read (exit 2 otherwise)
+        allowed = f"{ctx.policy.file} allows a {kind} beside {stage}"
+        if kind == ArmKind.CANARY:
+            allowed += f" (at most {settings.max_traffic:.0%} of callers)"
+        change.checks.append(Check("candidate", True, f"{_candidate_label(kind, traffic)}: {allowed}"))
+    change.checks.append(_archived_check(root, ctx, alias, mv, base, also=stage))
+    change.checks.append(_lineage_check(root, registry, ctx, alias, mv, base, needed))
+    gates, change.verdict = _gates_check(
+        root, registry, ctx, needed, alias, candidate.version, base, progress, candidate.digest
+    )
+    change.checks.extend(gates)
+    order = _order_check(root, ctx, stage, candidate.version, now, base)
+    if order:
+        change.checks.append(order)
+    approvals, change.approvals = _approvals_check(needed, pull, alias)
+    change.approvers = [a.login for a in change.approvals]
+    if approvals:
+        change.checks.append(approvals)
+    return change
+
+
+def _retune_change(
+    root: Path, registry: Registry, ctx: ModelContext, candidate: Candidate, base: str, pull: PullRequest | None
+) -> Change | None:
+    """A candidate whose alias already points at its version, but whose pin or traffic the PR changes.
+
+    Nothing moves in the registry; the plan checks the new pin against the stored files (as for a
+    stage's :func:`_pin_change`), and more traffic on a canary needs the candidate's approvals:
+    more callers answered by a version not yet proven is the policy's approvers' decision.
+    None when release.yaml on ``base`` asked for the same candidate.
+    """
+    before = release_at(root, ctx.name, base)
+    prior = before.candidate(candidate.stage) if before is not None else None
+    if prior == candidate:
+        return None
+    version, alias = candidate.version, candidate.alias
+    traffic = candidate.traffic if candidate.kind == ArmKind.CANARY else None
+    more = prior is None or prior.kind != candidate.kind or candidate.traffic > prior.traffic
+    outcome = ChangeOutcome.PLANNED_TRAFFIC if prior is not None and prior.traffic != candidate.traffic else None
+    change = Change(
+        ctx.name,
+        alias,
+        version,
+        version,
+        pinned=candidate.digest,
+        outcome=outcome or ChangeOutcome.PLANNED_PIN,
+        arm=candidate.kind,
+        traffic=traffic,
+    )
+    found = registry.artifact_digest(ctx.name, version)
+    key = _digest_key(root, ctx.name, alias)
+    if found.digest == candidate.digest:
+        change.checks.append(Check("digest", True, f"v{version}'s stored files have the digest {key} pins"))
+    else:
+        change.checks.append(
+            Check("digest", False, f"{key} pins {candidate.digest}, but v{version}'s stored files have {found.digest}")
+        )
+    if prior is not None and prior.traffic != candidate.traffic:
+        shown = f"{prior.traffic:.0%} → {candidate.traffic:.0%} of callers"
+        change.checks.append(Check("traffic", True, f"{candidate.kind} beside {candidate.stage}: {shown}"))
+    if more:
+        needed = ctx.policy.policy.promotion.stages[candidate.stage].candidate_requirement()
+        approvals, change.approvals = _approvals_check(needed, pull, alias)
+        change.approvers = [a.login for a in change.approvals]
+        if approvals:
+            change.checks.append(approvals)
+    return change
 
 
 def _to_archive(current: int | None, stage: str, stages: dict[str, int | None]) -> int | None:
@@ -832,6 +1022,9 @@ def _apply_change(
 def _move(registry: Registry, record: audit.Record, change: Change) -> None:
     """Every step is idempotent, so a re-run after an outage can repeat them all."""
     name, stage, version, previous = record.model, record.stage, record.version, record.previous
+    if change.candidate:
+        _move_candidate(registry, record)
+        return
     if version is None:
         registry.delete_alias(name, stage)
         if change.champion:
@@ -866,6 +1059,25 @@ def _move(registry: Registry, record: audit.Record, change: Change) -> None:
         registry.set_legacy_stage(name, previous, "Archived")
 
 
+def _move_candidate(registry: Registry, record: audit.Record) -> None:
+    """A candidate's alias set, moved or deleted: no champion, no legacy stage, and no version archived.
+
+    A removed candidate may come back (an abort), or is the stage's new version (a completion,
+    whose stage change this commit applied first); the version it replaces keeps its place too.
+    """
+    name, alias, version = record.model, record.stage, record.version
+    if version is None:
+        registry.delete_alias(name, alias)
+        return
+    registry.set_alias(name, alias, version)
+    registry.delete_version_tag(name, version, ARCHIVED_TAG)  # it answers callers: it is live
+    registry.set_version_tags(
+        name,
+        version,
+        {f"{TAG_PREFIX}promoted.{alias}.commit": record.commit, f"{TAG_PREFIX}promoted.{alias}.at": record.promoted_at},
+    )
+
+
 # --------------------------------------------------------------------------- status, rollback, history
 
 
@@ -884,6 +1096,8 @@ class StatusRow:
     """One model's stage in ``mlgate status``: what release.yaml asks for, what the registry holds, and the state.
 
     ``detail`` says why a stage is not synced (the moved alias, the files that differ), empty otherwise.
+    A candidate has its own row: ``stage`` is its alias (``production-canary``), ``arm`` its kind and
+    ``traffic`` a canary's share of the callers (None for a stable row and a shadow).
     """
 
     model: str
@@ -893,6 +1107,8 @@ class StatusRow:
     digest: str | None  # the digest release.yaml pins (None: unpinned)
     status: SyncState
     detail: str = ""
+    arm: ArmKind = ArmKind.STABLE
+    traffic: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The row as ``mlgate status --json`` prints it."""
@@ -904,6 +1120,8 @@ class StatusRow:
             "digest": self.digest,
             "status": self.status,
             "detail": self.detail,
+            "arm": str(self.arm),
+            "traffic": self.traffic,
         }
 
 
@@ -922,7 +1140,8 @@ def status(root: Path | Workspace, registry: Registry | None = None) -> list[Sta
     A synced stage whose release.yaml pins a digest is downloaded and digested: files that differ
     are ``Tampered`` (``detail`` names them). An alias that differs is ``OutOfSync`` when it still
     holds what the previous revision of release.yaml asked for (the apply is pending), else
-    ``MovedOutOfBand`` (moved outside a merged promotion).
+    ``MovedOutOfBand`` (moved outside a merged promotion). Each canary or shadow release.yaml asks
+    for, or whose alias the registry still holds, is a row of its own, judged the same way.
     """
     ws = Workspace.of(root)
     root = ws.root
@@ -934,31 +1153,52 @@ def status(root: Path | Workspace, registry: Registry | None = None) -> list[Sta
     known = registry.versions_of(aliases)
     for name, (ctx, stages) in wanted.items():
         versions = {v.version: v for v in known.get(name, [])}
+        held = aliases.get(name, {})
         for stage, desired in stages.items():
-            now = aliases.get(name, {}).get(stage)
             entry = ctx.release.stages.get(stage) if ctx.release else None
             pinned = entry.digest if entry else None
-            detail = ""
-            if desired is not None and desired not in versions:
-                state = SyncState.MISSING
-            elif now != desired:
-                lagging = _lagging(root, name, stage, desired, now)
-                state = SyncState.OUT_OF_SYNC if lagging else SyncState.MOVED_OUT_OF_BAND
-                if not lagging:
-                    moved = version_label(now)
-                    detail = f"release.yaml asks for {version_label(desired)}; the alias was moved to {moved}"
-            elif desired is not None and pinned is not None:
-                found = registry.artifact_digest(name, desired)
-                if found.digest != pinned:
-                    state = SyncState.TAMPERED
-                    label = f"{name} v{desired}"
-                    detail = tampered(label, pinned, found, manifest_of(versions[desired].tags), "release.yaml").message
-                else:
-                    state = SyncState.SYNCED
-            else:
-                state = SyncState.SYNCED
-            rows.append(StatusRow(name, stage, desired, now, pinned, state, detail))
+            state, detail = _sync_state(root, registry, name, stage, desired, held.get(stage), pinned, versions)
+            rows.append(StatusRow(name, stage, desired, held.get(stage), pinned, state, detail))
+        for alias, desired in _arms(ctx, stages).items():
+            now = held.get(alias)
+            if desired is None and now is None:
+                continue
+            stage, kind = split_alias(alias)
+            candidate = ctx.release.candidate(stage) if ctx.release and desired is not None else None
+            pinned = candidate.digest if candidate else None
+            traffic = candidate.traffic if candidate and kind == ArmKind.CANARY else None
+            state, detail = _sync_state(root, registry, name, alias, desired, now, pinned, versions)
+            rows.append(StatusRow(name, alias, desired, now, pinned, state, detail, kind, traffic))
     return rows
+
+
+def _sync_state(
+    root: Path,
+    registry: Registry,
+    name: str,
+    alias: str,
+    desired: int | None,
+    now: int | None,
+    pinned: str | None,
+    versions: dict[int, ModelVersion],
+) -> tuple[SyncState, str]:
+    """How one alias (a stage's or a candidate's) compares with release.yaml, and why when it is not synced."""
+    if desired is not None and desired not in versions:
+        return SyncState.MISSING, ""
+    if now != desired:
+        if _lagging(root, name, alias, desired, now):
+            return SyncState.OUT_OF_SYNC, ""
+        moved = version_label(now)
+        asked = version_label(desired)
+        return SyncState.MOVED_OUT_OF_BAND, f"release.yaml asks for {asked}; the alias was moved to {moved}"
+    if desired is not None and pinned is not None:
+        found = registry.artifact_digest(name, desired)
+        if found.digest != pinned:
+            label = f"{name} v{desired}"
+            return SyncState.TAMPERED, tampered(
+                label, pinned, found, manifest_of(versions[desired].tags), "release.yaml"
+            ).message
+    return SyncState.SYNCED, ""
 
 
 def rollback_target(registry: Registry, name: str, stage: str) -> tuple[int | None, int]:
@@ -1079,7 +1319,7 @@ def promote(
         if post:
             posted = payload["posted"] = publish(payload, pr, pull.head_sha if pull else None, ws.github)
         changes = [
-            {k: c[k] for k in ("model", "stage", "desired", "previous", "model_uri", "action")}
+            {k: c[k] for k in ("model", "stage", "arm", "desired", "previous", "model_uri", "action")}
             for c in payload["changes"]
         ]
         changes = [{"version": c.pop("desired"), **c} for c in changes]

@@ -24,8 +24,11 @@ def _label(version: int | None) -> str:
 
 def _show_propose(result: api.Document, opts: api.ProposeOptions) -> None:
     done = result.document
+    arm = done.get("arm")
+    where = opts.stage if arm is None else f"{arm} beside {opts.stage} (v{done['stable']})"
+    share = f" at {done['traffic']:.0%} of callers" if done.get("traffic") is not None else ""
     ui.success(
-        f"{done['release']}: {opts.stage}: v{done['previous'] or '—'} → v{opts.version} (digest {done['digest']})"
+        f"{done['release']}: {where}: v{done['previous'] or '—'} → v{opts.version}{share} (digest {done['digest']})"
     )
     ui.data(f"{done['title']}\n\n{done['body']}")
     if done.get("pr_url"):
@@ -45,6 +48,17 @@ def _show_propose(result: api.Document, opts: api.ProposeOptions) -> None:
     help="Stage to promote it to (defined in the model's policy).",
 )
 @click.option(
+    "--canary",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    metavar="SHARE",
+    help="Run it as a canary beside STAGE for this share of the callers (e.g. 0.10); STAGE keeps its version.",
+)
+@click.option(
+    "--shadow",
+    is_flag=True,
+    help="Run it as a shadow beside STAGE: scored on every request and audited, never answering.",
+)
+@click.option(
     "--open-pr",
     is_flag=True,
     help="Commit on a new branch, push it to origin and open the pull request (GITHUB_TOKEN).",
@@ -54,7 +68,10 @@ def _show_propose(result: api.Document, opts: api.ProposeOptions) -> None:
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.ProposeOptions, show=_show_propose)
 def propose_promotion(ws: Workspace, opts: api.ProposeOptions) -> api.Document:
-    """Write STAGE: VERSION into models/MODEL/release.yaml (comments kept) and print the PR text."""
+    """Write STAGE: VERSION into models/MODEL/release.yaml (comments kept) and print the PR text.
+
+    With --canary SHARE or --shadow, write a candidate beside STAGE instead (canary:/shadow: in release.yaml).
+    """
     return api.propose_promotion(ws, opts)
 
 
@@ -101,7 +118,8 @@ def _show_promote(result: api.Promoted, opts: api.PromoteOptions) -> None:
             f"[{change.outcome_text}] {marks}"
         )
     for made in done.changes if done.mode == "apply" else []:
-        ui.info(f"changed by this commit: {made['model']} {made['stage']} → {made['model_uri'] or '(stage emptied)'}")
+        emptied = "(stage emptied)" if made.get("arm", "stable") == "stable" else "(candidate removed)"
+        ui.info(f"changed by this commit: {made['model']} {made['stage']} → {made['model_uri'] or emptied}")
     done.raise_hook_error()  # after the outputs: the promotion is done, a deploy hook is not (exit 3)
     if not plan.changes:
         ui.success("in sync: every release.yaml matches the registry")
@@ -167,11 +185,12 @@ def promote(ws: Workspace, opts: api.PromoteOptions) -> api.Promoted:
 
 def _show_status(result: api.Status, _opts: api.StatusOptions) -> None:
     ui.table(
-        ["model", "stage", "desired", "actual", "pinned", "status"],
+        ["model", "stage", "arm", "desired", "actual", "pinned", "status"],
         [
             [
                 r.model,
                 r.stage,
+                f"canary {r.traffic:.0%}" if r.traffic is not None else str(r.arm),
                 _label(r.desired),
                 _label(r.actual),
                 r.digest[:19] + "…" if r.digest else "no",
