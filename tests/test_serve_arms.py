@@ -319,6 +319,28 @@ def test_without_a_key_a_row_is_routed_by_the_request_id_and_a_key_that_is_no_sc
     assert bad.json()["detail"][0]["field"] == "dataframe_records[0].customer_id"
 
 
+def test_a_sensitive_feature_beside_the_inputs_is_audited_never_given_to_the_model_any_other_column_is_422(
+    trained: dict[str, Any], service: dict[str, Any]
+) -> None:
+    """``sex`` is a sensitive feature of credit, not an input: sent beside a row, it is kept for the comparison."""
+    url, rows = service["url"], trained["rows"]
+    sent = [{**rows[i], "sex": sex, "customer_id": f"s{i}"} for i, sex in enumerate(["female", "male", "female"])]
+    with httpx.Client(timeout=30) as client:
+        answer = post(client, url, sent)
+        plain = post(client, url, [{**row, "customer_id": f"s{i}"} for i, row in enumerate(rows[:3])])
+        other = client.post(
+            url + "/invocations",
+            json={"dataframe_records": [{**rows[0], "nickname": "x"}]},
+            headers={"Authorization": f"Bearer {ALICE}"},
+        )
+    # the model never saw sex: the same rows without it get the same probabilities
+    assert [p["probabilities"] for p in answer["predictions"]] == [p["probabilities"] for p in plain["predictions"]]
+    stored = audit(service["db"], f"request_id = '{answer['request_id']}'").sort_values("row")
+    assert [json.loads(f)["sex"] for f in stored["features"]] == ["female", "male", "female"]
+    assert other.status_code == 422
+    assert other.json()["detail"][0]["field"].endswith("nickname")
+
+
 def test_a_canary_removed_from_release_yaml_drains_within_the_poll_interval(
     trained: dict[str, Any], service: dict[str, Any]
 ) -> None:
