@@ -88,8 +88,10 @@ def trained(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.Te
     return {"repo": repo, "base": base, "uri": mlflow_server, "versions": versions, "rows": rows}
 
 
-def serve(trained: dict[str, Any], name: str, audit_url: str, *args: str) -> ServeProcess:
-    env = {"MLFLOW_TRACKING_URI": trained["uri"], "MLGATE_SERVE_TOKENS": TOKENS}
+def serve(
+    trained: dict[str, Any], name: str, audit_url: str, *args: str, env: dict[str, str] | None = None
+) -> ServeProcess:
+    env = {"MLFLOW_TRACKING_URI": trained["uri"], "MLGATE_SERVE_TOKENS": TOKENS, **(env or {})}
     log = trained["base"] / f"{name}.log"
     return start_serve(
         trained["repo"], "credit", STAGE, log, "--audit-url", audit_url, "--poll-seconds", str(POLL), *args, env=env
@@ -584,3 +586,16 @@ def test_an_arm_key_option_naming_another_column_than_the_spec_exits_2_before_an
     assert "--arm-key 'applicant', but models/credit/model.yaml:" in done.output
     assert "serving.arm_key is 'customer_id'" in done.output
     assert not db.exists()  # refused before the audit store was touched
+
+
+def test_a_stopped_service_leaves_no_downloaded_model_files_behind(trained: dict[str, Any], tmp_path: Path) -> None:
+    """uvicorn re-raises SIGTERM after its graceful shutdown (no exit handler runs): the service removes them itself."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = serve(trained, "cleanup", f"sqlite:///{tmp_path / 'audit.db'}", env={"TMPDIR": str(scratch)})
+    try:
+        held = [p.name for p in scratch.iterdir() if p.name.startswith("mlgate-serve-")]
+        assert held, "the served version's files are downloaded into the temp folder"
+    finally:
+        proc.stop()
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("mlgate-serve-")] == []

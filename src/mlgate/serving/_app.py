@@ -955,6 +955,7 @@ def create_app(
             service.shadow.stop()  # the shadow's queued rows are scored and audited first
             service.writer.stop()  # uvicorn answered the requests in flight first: nothing is pending
             audit.close()
+            follower.close()  # no request holds a version any more: its downloaded files go
             service.metrics.worker_exited()
             log.info("worker %d stopped", os.getpid())
 

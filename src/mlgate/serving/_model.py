@@ -170,6 +170,17 @@ class Follower:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 
+    def close(self) -> None:
+        """Remove the downloaded folders of the versions held now (after :meth:`stop`, at shutdown).
+
+        Each is a copy of a model version's files (megabytes): left to the interpreter's exit, the
+        copies of a stopped worker stayed in the temp folder, one per version per start.
+        """
+        arm = self.candidate.arm
+        for served in (self.current, arm.served if arm is not None else None):
+            if served is not None:
+                served.holder.cleanup()
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.poll()
