@@ -1113,24 +1113,9 @@ class Registry:
             MONITORING_TAG + "status": status,
             MONITORING_TAG + "evaluated_at": evaluated_at,
         }
-        run_id = self.create_run(MONITORING_EXPERIMENT, f"{model}@{stage} {evaluated_at}", tags)
-        try:
-            from mlflow.entities import Metric, Param
-
-            stamp = int(time.time() * 1000)
-            batch = [Metric(metric_name(k), float(v), stamp, 0) for k, v in metrics.items() if _finite(v)]
-            self._call(
-                f"log monitoring metrics to run {run_id}",
-                lambda: self.client.log_batch(
-                    run_id, metrics=batch, params=[Param(k, str(v)) for k, v in params.items()]
-                ),
-            )
-            self.attach_json(run_id, verdict_json(run_id), "monitoring.json")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.client.set_terminated(run_id, "FAILED")
-            raise
-        self._call(f"finish run {run_id}", lambda: self.client.set_terminated(run_id, "FINISHED"))
+        run_id = self._finished_run(
+            f"{model}@{stage} {evaluated_at}", tags, params, metrics, verdict_json, "monitoring.json", "monitoring"
+        )
         self.set_version_tags(
             model,
             version,
@@ -1140,6 +1125,40 @@ class Registry:
                 MONITORING_TAG + "at": evaluated_at,
             },
         )
+        return run_id
+
+    def _finished_run(
+        self,
+        name: str,
+        tags: dict[str, str],
+        params: dict[str, str],
+        metrics: dict[str, float],
+        verdict_json: Callable[[str], str],
+        artifact: str,
+        what: str,
+    ) -> str:
+        """A FINISHED run of :data:`MONITORING_EXPERIMENT` with its metrics, params and verdict artifact; its id.
+
+        A failure on the way marks the run FAILED before it propagates: no reader takes it as a verdict.
+        """
+        run_id = self.create_run(MONITORING_EXPERIMENT, name, tags)
+        try:
+            from mlflow.entities import Metric, Param
+
+            stamp = int(time.time() * 1000)
+            batch = [Metric(metric_name(k), float(v), stamp, 0) for k, v in metrics.items() if _finite(v)]
+            self._call(
+                f"log {what} metrics to run {run_id}",
+                lambda: self.client.log_batch(
+                    run_id, metrics=batch, params=[Param(k, str(v)) for k, v in params.items()]
+                ),
+            )
+            self.attach_json(run_id, verdict_json(run_id), artifact)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.client.set_terminated(run_id, "FAILED")
+            raise
+        self._call(f"finish run {run_id}", lambda: self.client.set_terminated(run_id, "FINISHED"))
         return run_id
 
     def record_comparison(
@@ -1171,24 +1190,8 @@ class Registry:
             COMPARE_TAG + "state": state,
             COMPARE_TAG + "evaluated_at": evaluated_at,
         }
-        run_id = self.create_run(MONITORING_EXPERIMENT, f"{model}@{stage} {kind} v{candidate} {evaluated_at}", tags)
-        try:
-            from mlflow.entities import Metric, Param
-
-            stamp = int(time.time() * 1000)
-            batch = [Metric(metric_name(k), float(v), stamp, 0) for k, v in metrics.items() if _finite(v)]
-            self._call(
-                f"log comparison metrics to run {run_id}",
-                lambda: self.client.log_batch(
-                    run_id, metrics=batch, params=[Param(k, str(v)) for k, v in params.items()]
-                ),
-            )
-            self.attach_json(run_id, verdict_json(run_id), "compare.json")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.client.set_terminated(run_id, "FAILED")
-            raise
-        self._call(f"finish run {run_id}", lambda: self.client.set_terminated(run_id, "FINISHED"))
+        name = f"{model}@{stage} {kind} v{candidate} {evaluated_at}"
+        run_id = self._finished_run(name, tags, params, metrics, verdict_json, "compare.json", "comparison")
         self.set_version_tags(
             model,
             candidate,
