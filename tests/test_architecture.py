@@ -210,6 +210,7 @@ def test_only_the_basics_live_at_the_top_level() -> None:
         "cli",
         "config",
         "data",
+        "evidence",
         "gates",
         "github",
         "monitoring",
@@ -218,6 +219,7 @@ def test_only_the_basics_live_at_the_top_level() -> None:
         "report",
         "scoring",
         "serving",
+        "site",
         "training",
     }
 
