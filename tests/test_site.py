@@ -310,7 +310,7 @@ def test_spec_text_is_escaped_and_nothing_is_fetched(site: Site, cli: CliRunner,
         assert fetched == [], path
         # outside links are plain <a> links only (the run, a pull request, an issue)
         for link in re.findall(r'<a [^>]*href="(https?://[^"]+)"', html):
-            assert link.startswith(site.uri) or link.startswith("https://github.com/"), link
+            assert link.startswith((site.uri, "https://github.com/")), link
     assert (out / "assets" / "site.css").is_file()
     assert (out / "assets" / "site.js").is_file()
 
