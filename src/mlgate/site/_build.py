@@ -29,7 +29,7 @@ from mlgate.config import Workspace
 from mlgate.git import git_state
 from mlgate.monitoring import open_alerts
 from mlgate.promotion import status_facts
-from mlgate.registry import audit, verdict_sha256
+from mlgate.registry import Registry, audit, verdict_sha256
 from mlgate.site._pages import ModelFacts, Renderer, SiteFacts, model_pages
 
 STATE_DIR = ".mlgate-site"
@@ -126,10 +126,26 @@ def fingerprint(facts: ModelFacts, site_version: str) -> str:
 class VerdictCache:
     """Verdict artifacts kept by the sha256 their version's tag names: a rebuild downloads only new ones."""
 
-    def __init__(self, folder: Path, use: bool) -> None:
-        """Cache in ``folder``; ``use=False`` (``--full``) reads nothing from it (and writes it afresh)."""
+    def __init__(self, folder: Path, use: bool, listings: dict[str, Any] | None = None) -> None:
+        """Cache in ``folder``; ``use=False`` (``--full``) reads nothing from it (and writes it afresh).
+
+        ``listings``: per run, the verdict files it held when its latest verdict had a given sha256
+        (from the last build's state). A run gains a verdict file only when a gate runs, and a gate
+        moves the version's tag to it: a listing is reused while the tag names the same sha256.
+        """
         self.folder = folder
         self.use = use
+        self.listings: dict[str, Any] = dict(listings or {}) if use else {}
+
+    def verdict_files(self, registry: Registry, run_id: str, sha: str | None) -> list[str]:
+        """The run's verdict files: the last build's listing while the latest verdict is the same, else listed."""
+        known = self.listings.get(run_id)
+        if isinstance(known, dict) and sha and known.get("sha") == sha and isinstance(known.get("files"), list):
+            return [str(f) for f in known["files"]]
+        files = registry.verdict_files(run_id)
+        if sha and run_id:
+            self.listings[run_id] = {"sha": sha, "files": files}
+        return files
 
     def get(self, sha: str | None) -> bytes | None:
         """The cached bytes of the verdict with ``sha``, or None."""
@@ -211,7 +227,7 @@ def build(
         for name in models
     }
 
-    cache = VerdictCache(state_dir / "verdicts", use=not full)
+    cache = VerdictCache(state_dir / "verdicts", use=not full, listings=state.get("listings"))
     old_prints: dict[str, str] = state.get("models") or {}
     old_pages: dict[str, list[str]] = state.get("pages") or {}
     prints: dict[str, str] = {}
@@ -245,7 +261,15 @@ def build(
     write_atomic(index, renderer.index(list(per_model.values())).encode())
     for asset, data in renderer.assets().items():
         write_atomic(output / "assets" / asset, data)
-    new_state = {"schema": STATE_SCHEMA, "site": renderer.version, "models": prints, "pages": pages}
+    runs = {v.run_id for mf in per_model.values() for v in mf.versions}
+    listings = {run: listed for run, listed in sorted(cache.listings.items()) if run in runs}
+    new_state = {
+        "schema": STATE_SCHEMA,
+        "site": renderer.version,
+        "models": prints,
+        "pages": pages,
+        "listings": listings,
+    }
     write_atomic(state_path, (json.dumps(new_state, indent=1, sort_keys=True) + "\n").encode())
     if not full:
         _prune_cache(cache, per_model)
