@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -26,6 +27,7 @@ from typing import Any
 
 from mlgate import __version__
 from mlgate.config import Workspace
+from mlgate.exceptions import InvalidInput
 from mlgate.git import git_state
 from mlgate.monitoring import open_alerts
 from mlgate.promotion import status_facts
@@ -170,10 +172,30 @@ def _read_state(path: Path) -> dict[str, Any]:
     return state if isinstance(state, dict) and state.get("schema") == STATE_SCHEMA else {}
 
 
-def _remove_model(output: Path, name: str) -> None:
+_PAGE = re.compile(r"index\.html|v[0-9]+\.html|\..+\.html\..+")  # a page, or a temporary file of one
+
+
+def _remove_model(output: Path, name: str) -> bool:
+    """Delete a removed model's folder of pages; False (left alone) when it holds anything the site did not write."""
     folder = output / "models" / name
-    if folder.is_dir() and folder.resolve().parent == (output / "models").resolve():
-        shutil.rmtree(folder)
+    if not folder.is_dir() or folder.is_symlink() or folder.resolve().parent != (output / "models").resolve():
+        return False
+    if not all(p.is_file() and _PAGE.fullmatch(p.name) for p in folder.iterdir()):
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
+def _check_output(ws: Workspace, output: Path) -> None:
+    """Refuse an output folder that is (or holds) the governed repo: the site deletes pages it no longer needs."""
+    root = ws.root.resolve()
+    if output == root or root.is_relative_to(output) or output.is_relative_to(root / "models"):
+        raise InvalidInput(
+            f"--output {output}: the site would be written over the governed repo at {root}",
+            hint="give a folder of its own, e.g. --output site/ (add it to .gitignore)",
+        )
+    if output.exists() and not output.is_dir():
+        raise InvalidInput(f"--output {output} is a file, not a folder", hint="give a folder (created if absent)")
 
 
 def build(
@@ -187,6 +209,7 @@ def build(
     """Build (or bring up to date) the governance site in ``output``; see the module docstring."""
     started = time.perf_counter()
     output = output.resolve()
+    _check_output(ws, output)
     output.mkdir(parents=True, exist_ok=True)
     state_dir = output / STATE_DIR
     state_path = state_dir / "state.json"
@@ -250,12 +273,12 @@ def build(
             (output / rel).unlink(missing_ok=True)
         pages[name] = sorted(written)
         rendered.append(name)
-    for name in sorted(set(old_pages) - set(models)):
-        _remove_model(output, name)
-    if full:  # nothing from an earlier build is trusted: a model folder no state lists goes too
-        for folder in (output / "models").glob("*") if (output / "models").is_dir() else ():
-            if folder.is_dir() and folder.name not in models:
-                _remove_model(output, folder.name)
+    gone = set(old_pages) - set(models)
+    if full:  # no state is trusted: any folder of pages of a model no longer there goes
+        gone |= {f.name for f in (output / "models").glob("*") if f.name not in models}
+    for name in sorted(gone):
+        if not _remove_model(output, name) and (output / "models" / name).exists():
+            warn(f"{output / 'models' / name}: not a model of this repo any more, but it holds other files: left as is")
 
     index = output / "index.html"
     write_atomic(index, renderer.index(list(per_model.values())).encode())
