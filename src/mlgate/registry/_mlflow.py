@@ -82,6 +82,7 @@ NEVER_TRUSTED_TYPES = frozenset({"operator.methodcaller", "functools.partial", "
 # Registry searches: the largest page MLflow serves, and model names per `name IN (...)` filter
 # (a search is a GET: the filter travels in the URL).
 SEARCH_PAGE = 1000
+MONITORING_PAGES = 20  # Registry.monitoring_runs reads at most the latest 20,000 monitoring runs
 NAMES_PER_FILTER = 100
 _SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
@@ -1258,12 +1259,17 @@ class Registry:
         history = [MonitoringRun.of(run) for run in runs]
         return sorted(history, key=lambda r: (r.evaluated_at, r.run_id))
 
-    def monitoring_runs(self, limit: int = 20) -> dict[tuple[str, str], list[MonitoringRun]]:
-        """``{(model, stage): runs}``: the last ``limit`` finished monitoring runs of every model and stage.
+    def monitoring_runs(
+        self, wanted: Iterable[tuple[str, str]], limit: int = 20, max_pages: int = MONITORING_PAGES
+    ) -> dict[tuple[str, str], list[MonitoringRun]]:
+        """``{(model, stage): runs}``: the last ``limit`` finished monitoring runs of each ``wanted`` model and stage.
 
         One paginated search of the monitoring experiment, newest first, instead of one per model
         and stage (``mlgate site``); each list oldest first, as :meth:`monitoring_history` gives it.
+        It stops once every wanted pair has ``limit`` runs, or after ``max_pages`` pages of
+        :data:`SEARCH_PAGE` runs (a pair not monitored among the latest ones then has fewer, or none).
         """
+        keys = set(wanted)
         found = self._call(
             f"read experiment {MONITORING_EXPERIMENT}",
             lambda: self.client.get_experiment_by_name(MONITORING_EXPERIMENT),
@@ -1287,10 +1293,12 @@ class Registry:
             for run in page:
                 tags = run.data.tags or {}
                 key = (str(tags.get(MONITORING_TAG + "model", "")), str(tags.get(MONITORING_TAG + "stage", "")))
-                if all(key) and len(grouped.setdefault(key, [])) < limit:
+                if key in keys and len(grouped.setdefault(key, [])) < limit:
                     grouped[key].append(MonitoringRun.of(run))
             token = page.token
-            if not token:
+            max_pages -= 1
+            full = len(grouped) == len(keys) and all(len(runs) >= limit for runs in grouped.values())
+            if not token or full or max_pages <= 0:
                 break
         return {key: sorted(runs, key=lambda r: (r.evaluated_at, r.run_id)) for key, runs in sorted(grouped.items())}
 
