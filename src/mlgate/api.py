@@ -1096,9 +1096,7 @@ def evidence(ws: Workspace, opts: EvidenceOptions, feedback: Feedback = Feedback
     """Write one version's evidence bundle (signed when ``$MLGATE_EVIDENCE_KEY`` holds an ed25519 key)."""
     from mlgate.evidence import build_bundle
 
-    return build_bundle(
-        ws, opts.model, opts.version, Path(opts.output), progress=feedback.progress, warn=feedback.warn
-    )
+    return build_bundle(ws, opts.model, opts.version, Path(opts.output), progress=feedback.progress, warn=feedback.warn)
 
 
 @dataclass(frozen=True)

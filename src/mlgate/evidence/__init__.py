@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 from mlgate._lazy import lazy_surface
 
 if TYPE_CHECKING:
-    from mlgate.evidence._bundle import BuildResult, build_bundle, top_folder
+    from mlgate.evidence._bundle import (
+        BuildResult,
+        build_bundle,
+        git_blob_sha,
+        manifest_digest,
+        manifest_text,
+        top_folder,
+    )
     from mlgate.evidence._statement import KEY_ENV, PUBLIC_KEY_ENV
     from mlgate.evidence._verify import CheckStatus, Verification, VerifyCheck, verify_bundle
 
@@ -24,6 +31,9 @@ __all__ = [
     "Verification",
     "VerifyCheck",
     "build_bundle",
+    "git_blob_sha",
+    "manifest_digest",
+    "manifest_text",
     "top_folder",
     "verify_bundle",
 ]
@@ -37,6 +47,9 @@ _LAZY: dict[str, str] = {
     "Verification": "_verify:Verification",
     "VerifyCheck": "_verify:VerifyCheck",
     "build_bundle": "_bundle:build_bundle",
+    "git_blob_sha": "_bundle:git_blob_sha",
+    "manifest_digest": "_bundle:manifest_digest",
+    "manifest_text": "_bundle:manifest_text",
     "top_folder": "_bundle:top_folder",
     "verify_bundle": "_verify:verify_bundle",
 }

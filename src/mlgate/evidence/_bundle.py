@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlgate import git
-from mlgate.config import ModelSpec, Workspace, load_model_spec, spec_path, yamlio
+from mlgate.config import ModelSpec, Workspace, load_model_spec, schema, spec_path, yamlio
 from mlgate.evidence._archive import write_archive
 from mlgate.evidence._statement import (
     BUILD_TYPE,
@@ -168,8 +168,6 @@ def _spec_of(text: bytes | None, shown: str, fallback: ModelSpec) -> ModelSpec:
     """The spec in ``text`` (as committed); ``fallback`` when absent or no longer valid."""
     if text is None:
         return fallback
-    from mlgate.config import schema
-
     try:
         return schema.parse(ModelSpec, yamlio.parse(text.decode("utf-8"), shown))
     except (InvalidInput, UnicodeDecodeError):
@@ -230,7 +228,10 @@ def _model_card(spec: ModelSpec, commit: str, verdict: dict[str, Any] | None, na
     lines = [
         f"# Model card: {name} v{version}",
         "",
-        f"From `models/{name}/model.yaml` at commit `{commit or 'unknown'}` (the judging commit of the current verdict).",
+        (
+            f"From `models/{name}/model.yaml` at commit `{commit or 'unknown'}`"
+            " (the judging commit of the current verdict)."
+        ),
         "",
         f"- Description: {spec.description or 'not documented'}",
         f"- Owners: {', '.join(spec.owners) or 'none'}",
@@ -264,8 +265,10 @@ def _model_card(spec: ModelSpec, commit: str, verdict: dict[str, Any] | None, na
         lines += [
             "## Global explanation",
             "",
-            f"Method {explanation.get('method', '?')} over {explanation.get('of_rows', '?')} rows"
-            f" (output: {explanation.get('output', '?')}).",
+            (
+                f"Method {explanation.get('method', '?')} over {explanation.get('of_rows', '?')} rows"
+                f" (output: {explanation.get('output', '?')})."
+            ),
             "",
             "| feature | mean absolute contribution |",
             "|---|---|",
@@ -296,9 +299,7 @@ def _model_card(spec: ModelSpec, commit: str, verdict: dict[str, Any] | None, na
 
 def _audit(registry: Registry, mv: ModelVersion) -> tuple[dict[str, bytes], list[dict[str, Any]], list[audit.Record]]:
     """The audit records of this version (it was promoted, or replaced), each with its verdict.json checked."""
-    records = [
-        r for r in audit.history(registry, mv.name) if mv.version in (r.version, r.previous) and r.run_id
-    ]
+    records = [r for r in audit.history(registry, mv.name) if mv.version in (r.version, r.previous) and r.run_id]
     files: dict[str, bytes] = {}
     index: list[dict[str, Any]] = []
     for n, record in enumerate(records, start=1):
@@ -380,8 +381,83 @@ def _monitoring(registry: Registry, mv: ModelVersion, stages: list[str]) -> dict
     return out
 
 
+_CONTENTS = (
+    (
+        "`version.json`",
+        (
+            "the registered version: run, source, creation time, every `mlgate.*` tag, the aliases it holds, the "
+            "artifact digest recorded at registration and the one recomputed from the bytes when this bundle was "
+            "built (equal: mlgate refuses to bundle tampered files)"
+        ),
+        "the registry",
+    ),
+    (
+        "`verdicts/`",
+        (
+            "every gate verdict of the version's run and its HTML report; `verdicts/index.json` marks the current "
+            "one (its sha256 is the `mlgate.gates` tag's)"
+        ),
+        "the run's artifacts",
+    ),
+    (
+        "`model-card.md`",
+        "the spec's model card at the judging commit, the global explanation, the documentation gate",
+        "git, the verdict",
+    ),
+    (
+        "`judged/`",
+        (
+            "the spec, policies and params as judged, at the commits that judged them (`judged/index.json`: the "
+            "commit, path and git blob of each)"
+        ),
+        "git objects, never the working tree",
+    ),
+    ("`data.json`", "the data md5s trained on and evaluated, with their DVC paths", "lineage tags, the verdict"),
+    (
+        "`run.json`",
+        (
+            "the training run's params, metrics, tags, times and environment (requirements.txt, python_env.yaml, "
+            "conda.yaml as MLflow logged them)"
+        ),
+        "the run, the model's files",
+    ),
+    (
+        "`approvals.json`",
+        (
+            "per promotion: the approvers the audit record holds, and the pull request's reviews (ids, times) when "
+            "GitHub was readable"
+        ),
+        "the audit log, GitHub",
+    ),
+    (
+        "`audit/`",
+        "the promotion audit records of this version, each with the verdict the promotion ran (`*.verdict.json`)",
+        "experiment `mlgate-audit`",
+    ),
+    (
+        "`monitoring.json`",
+        "the monitoring verdicts of each stage it held, and canary/shadow comparisons",
+        "experiment `mlgate-monitoring`",
+    ),
+    (
+        f"`{STATEMENT}`",
+        (
+            "an in-toto Statement v1 (SLSA Provenance v1): subject = the model's files and their sha256; byproduct "
+            "= the manifest's digest"
+        ),
+        "all of the above",
+    ),
+    (f"`{MANIFEST}`", "the sha256 of every other file (`sha256sum` format), the envelope excepted", "this bundle"),
+)
+
+
 def _readme(model: str, version: int, signed: bool) -> str:
+    """What each file is and how to verify the bundle."""
     top = top_folder(model, version)
+    rows = list(_CONTENTS)
+    if signed:
+        rows.append((f"`{ENVELOPE}`", "a DSSE envelope: the statement signed with ed25519", "the signing key"))
+    table = "\n".join(f"| {name} | {what} | {source} |" for name, what, source in rows)
     return f"""# Evidence bundle: {model} v{version}
 
 Written by `mlgate evidence {model} --version {version}`. Every file below is a fact read from where it
@@ -389,18 +465,7 @@ is recorded (the MLflow registry, git, GitHub), not a summary written for this b
 
 | file | what it is | read from |
 |---|---|---|
-| `version.json` | the registered version: run, source, creation time, every `mlgate.*` tag, the aliases it holds, the artifact digest recorded at registration and the one recomputed from the bytes when this bundle was built (they are equal: mlgate refuses to bundle tampered files) | the registry |
-| `verdicts/*.json`, `verdicts/*.html` | every gate verdict of the version's run (`verdicts/index.json` marks the current one, whose sha256 equals the `mlgate.gates` tag) and its report | the run's artifacts |
-| `model-card.md` | the spec's model card at the judging commit, the global explanation and the documentation gate | git, the verdict |
-| `judged/` | the spec, policies and params as judged, from the commits that judged them (`judged/index.json`: commit and git blob of each) | `git` objects, never the working tree |
-| `data.json` | the data md5s trained on and evaluated, with their DVC paths | lineage tags, the verdict |
-| `run.json` | the training run's params, metrics, tags, times and environment (requirements.txt, python_env.yaml, conda.yaml) | the run, the model's files |
-| `approvals.json` | per promotion: the approvers the audit record holds, and the pull request's reviews (ids, times) when GitHub was readable | the audit log, GitHub |
-| `audit/` | the promotion audit records of this version, each with the verdict the promotion ran (`*.verdict.json`) | experiment `mlgate-audit` |
-| `monitoring.json` | monitoring verdicts of each stage it held, and canary/shadow comparisons | experiment `mlgate-monitoring` |
-| `statement.intoto.json` | an in-toto Statement v1 (SLSA Provenance v1): subject = the model's files and their sha256 | all of the above |
-| `MANIFEST.sha256` | the sha256 of every file but itself{' and `statement.dsse.json`' if signed else ''} | this bundle |
-{'| `statement.dsse.json` | a DSSE envelope: the statement signed with ed25519 | the signing key |' if signed else ''}
+{table}
 
 ## Verify
 
@@ -410,8 +475,8 @@ checks every digest, the signature, and (online) that the registry and the repo 
 bundle says. By hand:
 
     tar -xzf {top}.tar.gz && cd {top}
-    sha256sum -c MANIFEST.sha256
-    grep -v '  {STATEMENT}$' MANIFEST.sha256 | sha256sum   # = the statement's byproduct digest
+    sha256sum -c {MANIFEST}
+    grep -v '  {STATEMENT}$' {MANIFEST} | sha256sum   # = the statement's byproduct digest
 """
 
 
@@ -427,8 +492,12 @@ def build_bundle(
     progress: Any = _say,
     warn: Any = _say,
 ) -> BuildResult:
-    """Collect ``model`` v``version``'s evidence and write the bundle at ``output`` (signed when ``$MLGATE_EVIDENCE_KEY``)."""
-    key = signing_key(os.environ[KEY_ENV]) if os.environ.get(KEY_ENV) else None  # a bad key: exit 2 before any work
+    """Collect ``model`` v``version``'s evidence and write the bundle at ``output``.
+
+    Signed when ``$MLGATE_EVIDENCE_KEY`` holds a key (a bad key is exit 2 before any work); refused
+    (exit 1) when the version's files no longer have the digest registration recorded.
+    """
+    key = signing_key(os.environ[KEY_ENV]) if os.environ.get(KEY_ENV) else None
     registry = ws.registry
     root = ws.root
     if version not in {v.version for v in registry.versions(model)}:
@@ -445,7 +514,9 @@ def build_bundle(
         download, folder = registry.download_version(model, version, Path(tmp))
         found = folder_digest(download)
         environment = {
-            (folder / name).relative_to(download).as_posix(): (folder / name).read_text(encoding="utf-8", errors="replace")
+            (folder / name).relative_to(download).as_posix(): (folder / name).read_text(
+                encoding="utf-8", errors="replace"
+            )
             for name in ENVIRONMENT_FILES
             if (folder / name).is_file()
         }
@@ -511,7 +582,11 @@ def build_bundle(
         }
     )
     data_roles = sorted(
-        {k[len(TAG_PREFIX + "data.") : -len(".md5")] for k in mv.tags if k.startswith(TAG_PREFIX + "data.") and k.endswith(".md5")}
+        {
+            k[len(TAG_PREFIX + "data.") : -len(".md5")]
+            for k in mv.tags
+            if k.startswith(TAG_PREFIX + "data.") and k.endswith(".md5")
+        }
     )
     files["data.json"] = canonical(
         {
@@ -595,7 +670,7 @@ def build_bundle(
 
 
 def _dependencies(mv: ModelVersion, commit: str, roles: list[str], environment: dict[str, str]) -> list[dict[str, Any]]:
-    """The statement's resolved dependencies: the training commit, the data (DVC md5s), the logged python environment."""
+    """The statement's resolved dependencies: the training commit, the data (DVC md5s), the python environment."""
     deps: list[dict[str, Any]] = []
     if commit:
         deps.append({"uri": f"git+commit:{commit}", "name": "the training commit", "digest": {"gitCommit": commit}})

@@ -196,7 +196,8 @@ def _signature(files: dict[str, bytes], public_key: Path | None, result: Verific
 def _registry_checks(ws: Workspace, files: dict[str, bytes], result: Verification) -> None:
     """The version's files, downloaded and digested again; the audit records against the registry's."""
     model, version = result.model, result.version
-    assert model is not None and version is not None
+    assert model is not None
+    assert version is not None
     registry = ws.registry
     version_doc = json.loads(files["version.json"])
     expected = ((version_doc.get("artifact") or {}).get("recomputed") or {}).get("files") or {}

@@ -1096,7 +1096,7 @@ class Registry:
         return loaded, folder
 
     def download_version(self, name: str, version: int, into: Path) -> tuple[Path, Path]:
-        """Download a version's files into ``into`` (nothing is loaded); (the download's root, the folder with ``MLmodel``).
+        """Download a version's files into ``into`` (nothing is loaded); the download's root, the ``MLmodel`` folder.
 
         :func:`folder_digest` of the root is the version's artifact digest.
         """

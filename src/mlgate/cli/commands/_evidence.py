@@ -50,7 +50,7 @@ def _show_build(result: Any, _opts: api.EvidenceOptions) -> None:
 @click.option("--json", "json_path", metavar="PATH", help=JSON_HELP)
 @edge(api.EvidenceOptions, show=_show_build)
 def build(ws: Workspace, opts: api.EvidenceOptions) -> Any:
-    """Write MODEL's version N evidence bundle (deterministic tar.gz; refused, exit 1, when its files were tampered with)."""
+    """Write MODEL's version N evidence bundle (a deterministic tar.gz; exit 1 when its files were tampered with)."""
     return api.evidence(ws, opts, FEEDBACK)
 
 
