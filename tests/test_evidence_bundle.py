@@ -114,10 +114,15 @@ def state(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.Temp
     (repo / "models" / "credit" / "release.yaml").unlink()  # credit is other tests' business
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", f"the model is called {NAME} here", cwd=repo)
-    version = train(repo, NAME, tracking_uri=mlflow_server).version
+    registry = Registry(repo, mlflow_server)
+    with pytest.MonkeyPatch.context() as mp:
+        # trained in a GitHub Actions run: the provenance's builder
+        mp.setenv("GITHUB_SERVER_URL", "https://github.com")
+        mp.setenv("GITHUB_REPOSITORY", REPO)
+        mp.setenv("GITHUB_RUN_ID", "4242")
+        version = train(repo, NAME, tracking_uri=mlflow_server).version
     assert version == 1
     run_gates(repo, NAME, version=version, tracking_uri=mlflow_server)
-    registry = Registry(repo, mlflow_server)
     with pytest.MonkeyPatch.context() as mp, github_stand_in(mp, TOKEN, REPO) as fake:
         mp.setenv("MLFLOW_TRACKING_URI", mlflow_server)
         mp.delenv("MLGATE_ORG_TOKEN", raising=False)
@@ -255,7 +260,8 @@ def test_statement_subjects_are_the_registered_files(env: State) -> None:
     assert deps["the training commit"] == {"gitCommit": mv.tags["mlgate.git.commit"]}
     assert deps["data (path)"] == {"md5": mv.tags["mlgate.data.path.md5"]}
     details = statement["predicate"]["runDetails"]
-    assert details["builder"]["id"] == "urn:mlgate:builder:local"  # no GitHub Actions run recorded
+    assert mv.tags["mlgate.ci.run_url"] == f"https://github.com/{REPO}/actions/runs/4242"  # recorded by train
+    assert details["builder"]["id"] == f"https://github.com/{REPO}/actions/runs/4242"
     assert details["metadata"]["invocationId"] == mv.run_id
     [byproduct] = details["byproducts"]
     kept = "".join(
@@ -352,6 +358,7 @@ def test_round_trip_verifies(env: State) -> None:
     assert statuses(result) == {
         "manifest": "ok",
         "statement": "ok",
+        "verdicts": "ok",
         "signature": "unsigned",
         "registry": "ok",
         "audit": "ok",

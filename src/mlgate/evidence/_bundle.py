@@ -178,7 +178,7 @@ def _spec_of(text: bytes | None, shown: str, fallback: ModelSpec) -> ModelSpec:
 
 
 def _verdicts(
-    registry: Registry, mv: ModelVersion, judged: _Judged, spec: ModelSpec, root: Path
+    registry: Registry, mv: ModelVersion, judged: _Judged, spec: ModelSpec
 ) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any] | None]:
     """Every verdict artifact of the version's run (JSON and HTML), an index, and the current verdict."""
     files: dict[str, bytes] = {}
@@ -215,7 +215,8 @@ def _verdicts(
                 "tags": dict((verdict.get("lineage") or {}).get("tags") or {}),
                 "run_url": (verdict.get("lineage") or {}).get("run_url"),
             }
-            html = render_html(ReportInput(verdict, judged_spec, meta, html_artifact=entry["file"]), root)
+            # mlgate's own templates (not the repo's .mlgate/templates): the report is reproducible from the verdict
+            html = render_html(ReportInput(verdict, judged_spec, meta, html_artifact=entry["file"]))
             entry["html"] = f"verdicts/{PurePosixPath(name).stem}.html"
             files[entry["html"]] = html.encode("utf-8")
         index.append(entry)
@@ -538,7 +539,7 @@ def build_bundle(
     if policy_file:
         judged.add(commit, policy_file, "policy at training (mlgate.policy.file)")
     base_spec = _spec_of(trained_spec, f"models/{model}/model.yaml@{commit[:12]}", spec)
-    verdict_files, verdict_index, current = _verdicts(registry, mv, judged, base_spec, root)
+    verdict_files, verdict_index, current = _verdicts(registry, mv, judged, base_spec)
     files |= verdict_files
     files["verdicts/index.json"] = canonical(verdict_index)
     audit_files, audit_index, records = _audit(registry, mv)

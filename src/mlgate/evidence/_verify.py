@@ -26,7 +26,7 @@ from mlgate.evidence._archive import read_archive
 from mlgate.evidence._bundle import ENVELOPE, MANIFEST, STATEMENT, file_at, git_blob_sha, manifest_digest
 from mlgate.evidence._statement import PREDICATE_TYPE, PUBLIC_KEY_ENV, STATEMENT_TYPE, check_envelope, load_public_key
 from mlgate.exceptions import InvalidInput
-from mlgate.registry import audit, folder_digest
+from mlgate.registry import VERDICT_TAG, audit, folder_digest
 
 _LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$")
 _IGNORED_AUDIT_FIELDS = ("state", "dispatched")  # a record started then finished, a hook run later: not a change
@@ -175,6 +175,35 @@ def _statement(files: dict[str, bytes], manifest: str, result: Verification) -> 
     return state if isinstance(state, dict) else None
 
 
+def _verdicts(files: dict[str, bytes], result: Verification) -> None:
+    """The current verdict is the one the `mlgate.gates` tag names; each audit verdict is its own record's."""
+    problems: list[str] = []
+    index = _json(files, "verdicts/index.json", problems)
+    version = _json(files, "version.json", [])
+    tag = ((version or {}).get("tags") or {}).get(VERDICT_TAG) if isinstance(version, dict) else None
+    current = (index or {}).get("current") if isinstance(index, dict) else None
+    if tag is not None:
+        try:
+            named = json.loads(tag)
+            if not current or current not in files:
+                problems.append(f"verdicts/index.json: no current verdict, but version.json's {VERDICT_TAG} names one")
+            elif hashlib.sha256(files[current]).hexdigest() != named.get("sha256"):
+                problems.append(f"{current}: sha256 differs from version.json's {VERDICT_TAG} tag")
+        except (ValueError, AttributeError):
+            problems.append(f"version.json: its {VERDICT_TAG} tag is not JSON")
+    for rel in sorted(f for f in files if f.startswith("audit/") and not f.endswith(".verdict.json")):
+        try:
+            entry = json.loads(files[rel])
+            wanted = entry["record"]["verdict_sha256"]
+            verdict_file = (entry.get("verdict") or {}).get("file")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            problems.append(f"{rel}: not an audit record")
+            continue
+        if verdict_file and hashlib.sha256(files.get(verdict_file, b"")).hexdigest() != wanted:
+            problems.append(f"{verdict_file}: sha256 differs from the audit record's verdict_sha256 ({rel})")
+    result.add("verdicts", problems, "the current verdict is the tag's; each audit verdict is its record's")
+
+
 def _signature(files: dict[str, bytes], public_key: Path | None, result: Verification) -> None:
     if ENVELOPE not in files:
         result.checks.append(VerifyCheck("signature", CheckStatus.UNSIGNED, "the bundle is not signed"))
@@ -293,6 +322,7 @@ def verify_bundle(ws: Workspace, path: Path, *, offline: bool = False, public_ke
     result = Verification(path=path.resolve(), model=None, version=None, offline=offline)
     manifest = _manifest(files, result)
     _statement(files, manifest, result)
+    _verdicts(files, result)
     _signature(files, public_key, result)
     if offline:
         for name in ("registry", "audit", "judged"):
