@@ -415,22 +415,28 @@ def test_one_flipped_byte_in_any_file_is_named(env: State, tmp_path: Path, kind:
         assert rel in done.output
 
 
-def _server_file(state: State, name: str, sha: str) -> Path:
-    """The stored file of the registry artifact (in the mlflow server's artifact root) with ``sha``."""
-    found = [
-        p
+def _server_file(state: State, name: str) -> Path:
+    """The stored file ``name`` of v1's logged model, in the mlflow server's artifact root on disk.
+
+    The logged model's id (``models:/m-…``, the version's source) is unique: other servers of the
+    session may hold files with the same bytes, never under that id.
+    """
+    model_id = state.registry.version(NAME, 1).source.removeprefix("models:/")
+    found = {
+        p.resolve()  # pytest's `mlflow-servercurrent` is a link to the newest numbered folder
         for root in state.server_base.parent.glob("mlflow-server*")
         for p in root.rglob(name)
-        if hashlib.sha256(p.read_bytes()).hexdigest() == sha
-    ]
-    assert found, f"no stored {name} with sha256 {sha[:12]}"
-    return found[0]
+        if model_id in p.parts
+    }
+    assert len(found) == 1, found
+    return found.pop()
 
 
 def test_a_flipped_byte_in_the_registry_artifact_is_named_and_refused(env: State, tmp_path: Path) -> None:
     recorded = json.loads(env.registry.version(NAME, 1).tags[ARTIFACT_FILES_TAG])
-    stored = _server_file(env, "model.skops", recorded["model.skops"])
+    stored = _server_file(env, "model.skops")
     original = stored.read_bytes()
+    assert hashlib.sha256(original).hexdigest() == recorded["model.skops"]
     try:
         stored.write_bytes(flipped(original))
         done, result = verify(env, env.bundle)
@@ -527,6 +533,14 @@ def test_signed_bundle_verifies_with_the_right_key_only(env: State, signed: Path
         + result["mismatches"][0].split("public key ")[1]
     ]
     assert statuses(result)["signature"] == "mismatch"
+
+
+def test_a_key_given_asks_for_a_signature(env: State, keys: dict) -> None:
+    done, result = verify(env, env.bundle, "--offline", "--public-key", str(keys["right.pub"]))
+    assert done.exit_code == 1, done.output
+    assert result["mismatches"] == [
+        "statement.dsse.json: missing: the bundle is not signed, and --public-key asks for a signature"
+    ]
 
 
 def test_signed_bundle_without_a_key_says_not_checked(

@@ -205,13 +205,19 @@ def _verdicts(files: dict[str, bytes], result: Verification) -> None:
 
 
 def _signature(files: dict[str, bytes], public_key: Path | None, result: Verification) -> None:
-    if ENVELOPE not in files:
-        result.checks.append(VerifyCheck("signature", CheckStatus.UNSIGNED, "the bundle is not signed"))
-        return
+    """The DSSE envelope against the statement; a public key given asks for a signature (unsigned: a mismatch)."""
     source = "--public-key"
     if public_key is None and os.environ.get(PUBLIC_KEY_ENV):
         public_key, source = Path(os.environ[PUBLIC_KEY_ENV]), f"${PUBLIC_KEY_ENV}"
     key = load_public_key(public_key, source) if public_key is not None else None
+    if ENVELOPE not in files:
+        if key is None:
+            result.checks.append(VerifyCheck("signature", CheckStatus.UNSIGNED, "the bundle is not signed"))
+        else:
+            detail = f"missing: the bundle is not signed, and {source} asks for a signature"
+            result.mismatches.append(f"{ENVELOPE}: {detail}")
+            result.checks.append(VerifyCheck("signature", CheckStatus.MISMATCH, detail))
+        return
     status, detail = check_envelope(files[ENVELOPE], files.get(STATEMENT, b""), key)
     if status == "mismatch":
         result.mismatches.append(f"{ENVELOPE}: {detail}")
