@@ -623,3 +623,12 @@ def test_a_file_that_is_not_a_bundle_is_exit_2(env: State, tmp_path: Path, conte
     assert f"{bundle}: not an mlgate evidence bundle" in done.output
     assert result["ok"] is False
     assert result["exit_code"] == 2
+
+
+def test_an_unknown_version_is_exit_2(env: State, tmp_path: Path) -> None:
+    done = invoke(
+        CliRunner(), "evidence", NAME, "--version", "99", "--output", str(tmp_path / "b.tar.gz"), cwd=env.repo
+    )
+    assert done.exit_code == 2, done.output
+    assert f"{NAME} v99 is not registered" in done.output
+    assert not (tmp_path / "b.tar.gz").exists()
