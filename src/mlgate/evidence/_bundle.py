@@ -164,8 +164,8 @@ def _judging_commit(verdict: dict[str, Any]) -> str:
     return str(judging.get("base") or verdict.get("commit") or "")
 
 
-def _spec_of(text: bytes | None, shown: str, fallback: ModelSpec) -> ModelSpec:
-    """The spec in ``text`` (as committed); ``fallback`` when absent or no longer valid."""
+def _spec_of(text: bytes | None, shown: str, fallback: ModelSpec | None) -> ModelSpec | None:
+    """The spec in ``text`` (as committed); ``fallback`` when absent or not valid for this mlgate."""
     if text is None:
         return fallback
     try:
@@ -210,7 +210,7 @@ def _verdicts(
             text = judged.add(commit, f"models/{mv.name}/model.yaml", f"spec judged by {entry['file']}")
             for policy in (verdict.get("policy") or {}).get("files") or []:
                 judged.add(commit, str(policy), f"policy judged by {entry['file']}")
-            judged_spec = _spec_of(text, f"models/{mv.name}/model.yaml@{commit[:12]}", spec)
+            judged_spec = _spec_of(text, f"models/{mv.name}/model.yaml@{commit[:12]}", None) or spec
             meta = {
                 "tags": dict((verdict.get("lineage") or {}).get("tags") or {}),
                 "run_url": (verdict.get("lineage") or {}).get("run_url"),
@@ -231,7 +231,7 @@ def _model_card(spec: ModelSpec, commit: str, verdict: dict[str, Any] | None, na
         "",
         (
             f"From `models/{name}/model.yaml` at commit `{commit or 'unknown'}`"
-            " (the judging commit of the current verdict)."
+            + (" (the current verdict's judging commit)." if verdict is not None else " (the training commit).")
         ),
         "",
         f"- Description: {spec.description or 'not documented'}",
@@ -528,7 +528,6 @@ def build_bundle(
         raise tampered(label, recorded, found, manifest_of(mv.tags), f"its registration ({ARTIFACT_DIGEST_TAG})")
     aliases = registry.aliases([model]).get(model, {})
     held = sorted(alias for alias, number in aliases.items() if number == version)
-    spec, _ = load_model_spec(spec_path(root, model), root)
 
     progress(f"{label}: verdicts, audit records, monitoring")
     judged = _Judged(root)
@@ -538,7 +537,9 @@ def build_bundle(
     policy_file = mv.tags.get(TAG_PREFIX + "policy.file")
     if policy_file:
         judged.add(commit, policy_file, "policy at training (mlgate.policy.file)")
-    base_spec = _spec_of(trained_spec, f"models/{model}/model.yaml@{commit[:12]}", spec)
+    base_spec = _spec_of(trained_spec, f"models/{model}/model.yaml@{commit[:12]}", None)
+    if base_spec is None:  # no training commit here (external lineage, a shallow clone): the working tree's
+        base_spec, _ = load_model_spec(spec_path(root, model), root)
     verdict_files, verdict_index, current = _verdicts(registry, mv, judged, base_spec)
     files |= verdict_files
     files["verdicts/index.json"] = canonical(verdict_index)
@@ -555,7 +556,7 @@ def build_bundle(
                 judged.add(judging, str(policy), f"policy judged by the {stage} promotion")
     card_commit = _judging_commit(current) if current else commit
     card_text = judged.add(card_commit, f"models/{model}/model.yaml", "model card") if card_commit else None
-    card_spec = _spec_of(card_text, f"models/{model}/model.yaml@{card_commit[:12]}", base_spec)
+    card_spec = _spec_of(card_text, f"models/{model}/model.yaml@{card_commit[:12]}", None) or base_spec
     files["model-card.md"] = _model_card(card_spec, card_commit, current, model, version).encode("utf-8")
     files |= judged.files
     files["judged/index.json"] = canonical(judged.index())

@@ -240,6 +240,7 @@ def _registry_checks(ws: Workspace, files: dict[str, bytes], result: Verificatio
     if version not in {v.version for v in registry.versions(model)}:
         problems.append(f"registry: {model} v{version}: not found in {registry.shown_uri}")
         result.add("registry", problems, "")
+        result.checks.append(VerifyCheck("audit", CheckStatus.SKIPPED, "the version is not in this registry"))
         return
     with tempfile.TemporaryDirectory(prefix="mlgate-evidence-verify-") as tmp:
         root, _folder = registry.download_version(model, version, Path(tmp))
