@@ -155,7 +155,14 @@ class _Judged:
         return self.files[file] if file else None
 
     def index(self) -> dict[str, Any]:
-        return {"files": [self.entries[k] for k in sorted(self.entries)]}
+        return {
+            "note": (
+                "A verdict judged with its judging.base when it has one (a pull request, a promotion), else with "
+                "the working tree at its commit: there the files are as committed, and the verdict's policy sha256 "
+                "and judging.spec_sha256 say whether the tree held the same."
+            ),
+            "files": [self.entries[k] for k in sorted(self.entries)],
+        }
 
 
 def _judging_commit(verdict: dict[str, Any]) -> str:
