@@ -230,15 +230,17 @@ def _verdicts(
     return files, {"current": f"verdicts/{PurePosixPath(named).name}" if named else None, "verdicts": index}, current
 
 
-def _model_card(spec: ModelSpec, commit: str, verdict: dict[str, Any] | None, name: str, version: int) -> str:
-    """The model card at the judging commit, with the verdict's explanation and documentation results."""
+def _model_card(
+    spec: ModelSpec, commit: str, verdict: dict[str, Any] | None, which: str, name: str, version: int
+) -> str:
+    """The model card at the judging commit, with ``verdict``'s explanation and documentation results (``which``)."""
     card = spec.model_card
     lines = [
         f"# Model card: {name} v{version}",
         "",
         (
             f"From `models/{name}/model.yaml` at commit `{commit or 'unknown'}`"
-            + (" (the current verdict's judging commit)." if verdict is not None else " (the training commit).")
+            + (f" (the judging commit of {which})." if verdict is not None else " (the training commit).")
         ),
         "",
         f"- Description: {spec.description or 'not documented'}",
@@ -296,7 +298,7 @@ def _model_card(spec: ModelSpec, commit: str, verdict: dict[str, Any] | None, na
         lines += [f"| {f.get('feature')} | {f.get('importance')} | {f.get('std')} |" for f in importance["features"]]
         lines.append("")
     docs = [r for r in verdict.get("rules") or [] if r.get("family") == "documentation"]
-    lines += ["## Documentation gate", "", f"Verdict status: {verdict.get('status')}.", ""]
+    lines += ["## Documentation gate", "", f"Status of {which}: {verdict.get('status')}.", ""]
     if docs:
         lines += ["| rule | status | explanation |", "|---|---|---|"]
         lines += [f"| {r.get('rule_id')} | {r.get('status')} | {r.get('explanation')} |" for r in docs]
@@ -552,19 +554,22 @@ def build_bundle(
     files["verdicts/index.json"] = canonical(verdict_index)
     audit_files, audit_index, records = _audit(registry, mv)
     files |= audit_files
+    promoted: dict[str, Any] | None = None  # the verdict of this version's latest promotion
     for entry in audit_index:
         verdict_file = (entry.get("verdict") or {}).get("file")
-        if verdict_file:
+        if verdict_file and entry["record"]["version"] == version:  # a "replaced" record's verdict is another's
             promoted = json.loads(files[verdict_file])
             judging = _judging_commit(promoted)
             stage = entry["record"]["stage"]
             judged.add(judging, f"models/{model}/model.yaml", f"spec judged by the {stage} promotion")
             for policy in (promoted.get("policy") or {}).get("files") or []:
                 judged.add(judging, str(policy), f"policy judged by the {stage} promotion")
-    card_commit = _judging_commit(current) if current else commit
+    # the current gate verdict, else the verdict the latest promotion ran itself
+    shown, shown_as = (current, "the current verdict") if current else (promoted, "the latest promotion's verdict")
+    card_commit = _judging_commit(shown) if shown else commit
     card_text = judged.add(card_commit, f"models/{model}/model.yaml", "model card") if card_commit else None
     card_spec = _spec_of(card_text, f"models/{model}/model.yaml@{card_commit[:12]}", None) or base_spec
-    files["model-card.md"] = _model_card(card_spec, card_commit, current, model, version).encode("utf-8")
+    files["model-card.md"] = _model_card(card_spec, card_commit, shown, shown_as, model, version).encode("utf-8")
     files |= judged.files
     files["judged/index.json"] = canonical(judged.index())
     stages = sorted({r.stage for r in records if r.version == version} | set(held))
@@ -607,9 +612,10 @@ def build_bundle(
                 }
                 for role in data_roles
             ],
-            "evaluated": (current or {}).get("data") or [],
-            "verdict_trained_on": (current or {}).get("trained_on") or {},
-            "evaluation": ((current or {}).get("judging") or {}).get("evaluation"),
+            "verdict": shown_as if shown else None,
+            "evaluated": (shown or {}).get("data") or [],
+            "verdict_trained_on": (shown or {}).get("trained_on") or {},
+            "evaluation": ((shown or {}).get("judging") or {}).get("evaluation"),
         }
     )
     files["run.json"] = canonical(
