@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from mlgate.cli.commands import _evidence as evidence
 from mlgate.cli.commands import _gates as gates
 from mlgate.cli.commands import _governance as governance
 from mlgate.cli.commands import _monitoring as monitoring
@@ -23,6 +24,7 @@ COMMANDS = [
     *scoring.COMMANDS,
     *serving.COMMANDS,
     *monitoring.COMMANDS,
+    *evidence.COMMANDS,
 ]
 
 
