@@ -194,7 +194,7 @@ class ModelVersion:
     tags: dict[str, str]
     current_stage: str  # MLflow's deprecated stage ('None', 'Staging', 'Production', 'Archived')
     source: str
-    created_at: int = 0  # milliseconds since the epoch (0: not known)
+    created_ms: int = 0  # when it was registered (milliseconds since the epoch; 0: unknown)
 
     @classmethod
     def of(cls, mv: Any) -> ModelVersion:
@@ -206,7 +206,7 @@ class ModelVersion:
             tags=dict(mv.tags or {}),
             current_stage=str(mv.current_stage or ""),
             source=str(mv.source or ""),
-            created_at=int(getattr(mv, "creation_timestamp", 0) or 0),
+            created_ms=int(getattr(mv, "creation_timestamp", 0) or 0),
         )
 
 
@@ -227,6 +227,34 @@ class Run:
             status=str(run.info.status),
             start_time=int(run.info.start_time or 0),
             tags=dict(run.data.tags or {}),
+        )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything a run records: status, times, params, metrics and tags (what an evidence bundle reports)."""
+
+    run_id: str
+    experiment_id: str
+    status: str
+    start_ms: int  # milliseconds since the epoch (0: unknown)
+    end_ms: int  # 0 while it runs
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+    @classmethod
+    def of(cls, run: Any) -> RunRecord:
+        """From MLflow's ``Run`` entity."""
+        return cls(
+            run_id=str(run.info.run_id),
+            experiment_id=str(run.info.experiment_id),
+            status=str(run.info.status),
+            start_ms=int(run.info.start_time or 0),
+            end_ms=int(run.info.end_time or 0),
+            params={str(k): str(v) for k, v in sorted(run.data.params.items())},
+            metrics={str(k): float(v) for k, v in sorted(run.data.metrics.items())},
+            tags={str(k): str(v) for k, v in sorted((run.data.tags or {}).items())},
         )
 
 
@@ -605,6 +633,15 @@ class Registry:
             params=dict(run.data.params),
             url=self.run_url(str(run.info.experiment_id), run_id),
         )
+
+    def run_record(self, run_id: str) -> RunRecord:
+        """A run's status, times, params, metrics and tags, from one request."""
+        return RunRecord.of(self._call(f"read run {run_id}", lambda: self.client.get_run(run_id)))
+
+    def artifact_files(self, run_id: str, folder: str) -> list[str]:
+        """The paths of the files directly in ``folder`` of run ``run_id``'s artifacts, sorted ([] when none)."""
+        listed = self._call(f"list {folder} of run {run_id}", lambda: self.client.list_artifacts(run_id, folder))
+        return sorted(str(f.path) for f in listed if not f.is_dir)
 
     def run_url(self, experiment_id: str, run_id: str) -> str | None:
         """The run's page in the MLflow UI when the registry is a server; None for the embedded store."""
@@ -1094,6 +1131,13 @@ class Registry:
             model=model, signature=signature, flavour=found.flavour, format=found.format, artifact=artifact
         )
         return loaded, folder
+
+    def download_version(self, name: str, version: int, into: Path) -> tuple[Path, Path]:
+        """Download a version's files into ``into`` (nothing is loaded); the download's root, the ``MLmodel`` folder.
+
+        :func:`folder_digest` of the root is the version's artifact digest.
+        """
+        return self._download(name, version, into)
 
     def artifact_digest(self, name: str, version: int) -> ArtifactDigest:
         """Download version ``version`` of ``name`` and digest its files (nothing is loaded)."""

@@ -114,7 +114,7 @@ def fingerprint(facts: ModelFacts, site_version: str) -> str:
             "params": ctx.params,
             "rows": [r.as_dict() for r in facts.rows],
             "versions": [
-                [v.version, v.run_id, v.tags, v.current_stage, v.source, v.created_at] for v in facts.versions
+                [v.version, v.run_id, v.tags, v.current_stage, v.source, v.created_ms] for v in facts.versions
             ],
             "aliases": facts.aliases,
             "records": [r.as_dict() for r in facts.records],
