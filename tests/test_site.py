@@ -385,3 +385,22 @@ def test_an_output_over_the_governed_repo_is_refused(governed_repo: Path, cli: C
     assert "is a file, not a folder" in result.output
     assert sorted(p.name for p in (governed_repo / "models").iterdir()) == before
     assert not (governed_repo / "index.html").exists()
+
+
+def test_a_canary_beside_a_stage_has_its_row_and_is_named_beside_the_stable_one(
+    site: Site, cli: CliRunner, tmp_path: Path
+) -> None:
+    digest = {v: site.registry.artifact_digest(site.name, v).digest for v in (1, 2)}
+    (site.repo / "models" / site.name / "release.yaml").write_text(
+        f"model: {site.name}\n"
+        f'stages:\n  production: {{version: 1, digest: "{digest[1]}"}}\n'
+        f'canary:\n  production: {{version: 2, digest: "{digest[2]}", traffic: 0.1}}\n'
+    )
+    commit_all(site.repo, "a canary of v2 beside production")
+    out = tmp_path / "out"
+    build(cli, site, out)
+    rows = {r["attrs"]["data-stage"]: r for r in table(out / "index.html", "models")}
+    assert set(rows) == {"production", "production-canary"}
+    assert (cell(rows["production-canary"], "desired"), cell(rows["production-canary"], "actual")) == ("v2", "—")
+    assert cell(rows["production"], "candidate") == "canary v2 (alias production-canary: —)"
+    assert "10% of callers" in (out / "index.html").read_text()
