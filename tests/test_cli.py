@@ -130,6 +130,7 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
     "register": (["register", "insurance", "--model-uri", "models:/insurance/1"], {0}),
     "init": (["init"], {0}),
     "monitored": (["monitored", "--stage", "staging", "--all"], {0}),
+    "site": (["site", "--output", "../site-out"], {0}),
     # v1 was promoted (audit records) but never gated on its own: a bundle without a verdict
     "evidence": (["evidence", "insurance", "--version", "1", "--output", "{verdict}.evidence.tar.gz"], {0}),
     # the target passed through as an id column: every column is then the signature's or an id
@@ -147,6 +148,7 @@ TABLES = {
     "history": "approvers",
     "rollback": "Roll back",
     "propose-promotion": "Promote",
+    "site": "site: ",
 }
 NOT_RUN = {
     "check": "tests/test_cli.py::test_check_* reads its --json - (invalid, blocked, passing)",

@@ -29,6 +29,7 @@ from mlgate.registry._mlflow import (
     TAG_PREFIX,
     TRUSTED_EXACT_TYPES,
     TRUSTED_TYPE_PREFIXES,
+    VERDICT_DIR,
     VERDICT_TAG,
     ArtifactDigest,
     IncompleteVerdict,
@@ -52,6 +53,7 @@ from mlgate.registry._mlflow import (
     tampered,
     tracking_uri,
     trusted_types,
+    verdict_sha256,
 )
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "TAG_PREFIX",
     "TRUSTED_EXACT_TYPES",
     "TRUSTED_TYPE_PREFIXES",
+    "VERDICT_DIR",
     "VERDICT_TAG",
     "ArtifactDigest",
     "IncompleteVerdict",
@@ -99,4 +102,5 @@ __all__ = [
     "tampered",
     "tracking_uri",
     "trusted_types",
+    "verdict_sha256",
 ]
