@@ -47,6 +47,7 @@ from mlgate.exceptions import InvalidInput
 #   rollback            mlgate.promotion
 #   monitored           mlgate.monitoring.schedule
 #   workspace           mlgate.config.workspace
+#   site                mlgate.site
 
 if TYPE_CHECKING:
     from mlgate.config import Workspace
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from mlgate.promotion import GtoView, Promotion, StatusRow
     from mlgate.report import ReportResult
     from mlgate.scoring import ScoreResult
+    from mlgate.site import SiteResult
     from mlgate.training import RegisterResult, TrainResult
 
 Progress = Callable[[str], None]
@@ -1073,3 +1075,23 @@ def rollback(ws: Workspace, opts: RollbackOptions) -> Document:
     from mlgate import promotion
 
     return Document(promotion.rollback(ws, opts.model, opts.stage))
+
+
+# --------------------------------------------------------------------------- the governance site (issue #25)
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    """``mlgate site``: the static governance site."""
+
+    output: str
+    repo: str | None = None
+    full: bool = False
+    json_path: str | None = None
+
+
+def site(ws: Workspace, opts: SiteOptions, feedback: Feedback = Feedback()) -> SiteResult:
+    """Build (or bring up to date) the governance site in ``opts.output``: only models whose inputs changed are re-rendered."""
+    from mlgate.site import build
+
+    return build(ws, Path(opts.output), full=opts.full, progress=feedback.progress, warn=feedback.warn)

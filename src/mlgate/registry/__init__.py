@@ -29,6 +29,7 @@ from mlgate.registry._mlflow import (
     TAG_PREFIX,
     TRUSTED_EXACT_TYPES,
     TRUSTED_TYPE_PREFIXES,
+    VERDICT_DIR,
     VERDICT_TAG,
     ArtifactDigest,
     IncompleteVerdict,
@@ -51,6 +52,7 @@ from mlgate.registry._mlflow import (
     tampered,
     tracking_uri,
     trusted_types,
+    verdict_sha256,
 )
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "TAG_PREFIX",
     "TRUSTED_EXACT_TYPES",
     "TRUSTED_TYPE_PREFIXES",
+    "VERDICT_DIR",
     "VERDICT_TAG",
     "ArtifactDigest",
     "IncompleteVerdict",
@@ -97,4 +100,5 @@ __all__ = [
     "tampered",
     "tracking_uri",
     "trusted_types",
+    "verdict_sha256",
 ]

@@ -46,6 +46,8 @@ TAG_PREFIX = "mlgate."
 UPSERT_ATTEMPTS = 3
 # The one version tag that records a gate verdict (see Registry.read_verdict).
 VERDICT_TAG = TAG_PREFIX + "gates"
+# where a version's run keeps its gate verdicts (one file per gating; the tag names the latest)
+VERDICT_DIR = "mlgate/verdicts"
 MODEL_ARTIFACT = "model"
 # What registration records about a version's files (mlgate.registry.mlflow.folder_digest): the
 # manifest digest, and the per-file sha256 as compact JSON (only to name a file that differs: a tag
@@ -191,6 +193,7 @@ class ModelVersion:
     tags: dict[str, str]
     current_stage: str  # MLflow's deprecated stage ('None', 'Staging', 'Production', 'Archived')
     source: str
+    created_at: int = 0  # milliseconds since the epoch (0: not known)
 
     @classmethod
     def of(cls, mv: Any) -> ModelVersion:
@@ -202,6 +205,7 @@ class ModelVersion:
             tags=dict(mv.tags or {}),
             current_stage=str(mv.current_stage or ""),
             source=str(mv.source or ""),
+            created_at=int(getattr(mv, "creation_timestamp", 0) or 0),
         )
 
 
@@ -947,13 +951,23 @@ class Registry:
         model or version — raises :class:`IncompleteVerdict` (exit 2: gate again) rather than
         return a verdict the tag does not describe. Outages raise RegistryUnavailable (exit 3).
         """
-        mv = self.version(name, version)
+        found = self.verdict_of(self.version(name, version))
+        return found[0] if found else None
+
+    def verdict_of(self, mv: ModelVersion, data: bytes | None = None) -> tuple[dict[str, Any], bytes] | None:
+        """:meth:`read_verdict` of a version already read, and the artifact's bytes; None if it was never gated.
+
+        ``data``: the artifact's bytes kept from an earlier read (``mlgate site``'s cache, found by
+        :func:`verdict_sha256`); used only when its sha256 is the one the tag names, else downloaded.
+        """
+        name, version = mv.name, mv.version
         raw = mv.tags.get(VERDICT_TAG)
         if raw is None:
             return None
         label = f"{name} v{version}"
         record = _verdict_record(raw, label)
-        data = self.read_artifact(mv.run_id, record["verdict"])
+        if data is None or hashlib.sha256(data).hexdigest() != record["sha256"]:
+            data = self.read_artifact(mv.run_id, record["verdict"])
         if data is None:
             raise IncompleteVerdict(
                 f"{label}: the verdict {record['verdict']} named by {VERDICT_TAG} is missing from run {mv.run_id}"
@@ -973,7 +987,17 @@ class Registry:
         problem = _verdict_mismatch(record, verdict, name, version)
         if problem:
             raise IncompleteVerdict(f"{label}: {VERDICT_TAG} and {record['verdict']} disagree on {problem}")
-        return verdict
+        return verdict, data
+
+    def verdict_files(self, run_id: str) -> list[str]:
+        """The gate verdict artifacts a run holds (``mlgate/verdicts/*.json``), oldest first by name."""
+        if not run_id:
+            return []
+        listed = self._call(
+            f"list {VERDICT_DIR} of run {run_id}",
+            lambda: self.client.list_artifacts(run_id, VERDICT_DIR),
+        )
+        return sorted(f.path for f in listed if not f.is_dir and f.path.endswith(".json"))
 
     def load_model(self, name: str, version: int, **options: Any) -> Any:
         """Load a registered model (see :meth:`load_version`, whose keyword options it takes)."""
@@ -1220,6 +1244,42 @@ class Registry:
         history = [MonitoringRun.of(run) for run in runs]
         return sorted(history, key=lambda r: (r.evaluated_at, r.run_id))
 
+    def monitoring_runs(self, limit: int = 20) -> dict[tuple[str, str], list[MonitoringRun]]:
+        """``{(model, stage): runs}``: the last ``limit`` finished monitoring runs of every model and stage.
+
+        One paginated search of the monitoring experiment, newest first, instead of one per model
+        and stage (``mlgate site``); each list oldest first, as :meth:`monitoring_history` gives it.
+        """
+        found = self._call(
+            f"read experiment {MONITORING_EXPERIMENT}",
+            lambda: self.client.get_experiment_by_name(MONITORING_EXPERIMENT),
+        )
+        if found is None:
+            return {}
+        grouped: dict[tuple[str, str], list[MonitoringRun]] = {}
+        token = None
+        while True:
+            page = self._call(
+                f"search runs of {MONITORING_EXPERIMENT}",
+                functools.partial(
+                    self.client.search_runs,
+                    [found.experiment_id],
+                    "attributes.status = 'FINISHED'",
+                    max_results=SEARCH_PAGE,
+                    page_token=token,
+                    order_by=["attributes.start_time DESC"],
+                ),
+            )
+            for run in page:
+                tags = run.data.tags or {}
+                key = (str(tags.get(MONITORING_TAG + "model", "")), str(tags.get(MONITORING_TAG + "stage", "")))
+                if all(key) and len(grouped.setdefault(key, [])) < limit:
+                    grouped[key].append(MonitoringRun.of(run))
+            token = page.token
+            if not token:
+                break
+        return {key: sorted(runs, key=lambda r: (r.evaluated_at, r.run_id)) for key, runs in sorted(grouped.items())}
+
     def _download(self, name: str, version: int, into: Path) -> tuple[Path, Path]:
         """Download a version's model folder into ``into``; (the download's root, the folder holding ``MLmodel``)."""
         local = self._call(
@@ -1313,6 +1373,19 @@ def _verdict_record(raw: str, label: str) -> dict[str, Any]:
     if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("verdict", "sha256")):
         raise IncompleteVerdict(f"{label}: {VERDICT_TAG} is not an mlgate verdict record: {raw[:80]!r}")
     return record
+
+
+def verdict_sha256(tags: dict[str, str]) -> str | None:
+    """The sha256 of the verdict artifact a version's :data:`VERDICT_TAG` names; None when not gated or unreadable."""
+    raw = tags.get(VERDICT_TAG)
+    if raw is None:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    sha = record.get("sha256") if isinstance(record, dict) else None
+    return sha if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha) else None
 
 
 def _verdict_mismatch(record: dict[str, Any], verdict: dict[str, Any], name: str, version: int) -> str:

@@ -12,6 +12,7 @@ from mlgate.cli.commands import _promotion as promotion
 from mlgate.cli.commands import _repo as repo
 from mlgate.cli.commands import _scoring as scoring
 from mlgate.cli.commands import _serving as serving
+from mlgate.cli.commands import _site as site
 from mlgate.cli.commands import _training as training
 
 COMMANDS = [
@@ -23,6 +24,7 @@ COMMANDS = [
     *scoring.COMMANDS,
     *serving.COMMANDS,
     *monitoring.COMMANDS,
+    *site.COMMANDS,
 ]
 
 

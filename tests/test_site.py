@@ -1,0 +1,211 @@
+"""`mlgate site`: the static governance site, from a real registry (`mlflow server`) and git.
+
+One model (the insurance example, renamed) is trained twice, gated, and promoted with an approved
+pull request on the GitHub stand-in, once per module; each test copies the repo and the
+registry's versions under a name of its own, then builds the site and reads the pages back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import copy_repo, git, github_stand_in, invoke
+from mlgate.gates import run_gates
+from mlgate.github import GitHub
+from mlgate.promotion import apply, fetch_pull_request
+from mlgate.registry import Registry
+from mlgate.training import train
+from mlgate_devkit.github_stand_in import FakeGitHub
+
+pytestmark = pytest.mark.server
+
+TOKEN = "ghs_FAKE_site_token_1234567890abcdef"
+REPO = "octo-org/models"
+TEMPLATE_NAME = "sitetpl"
+_names = itertools.count(1)
+
+
+def head(repo: Path) -> str:
+    return git("rev-parse", "HEAD", cwd=repo).strip()
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", message, cwd=repo)
+
+
+def rename_model(repo: Path, old: str, new: str) -> None:
+    (repo / "models" / old).rename(repo / "models" / new)
+    for rel, before, after in (
+        (f"models/{new}/model.yaml", f"name: {old}", f"name: {new}"),
+        ("params.yaml", f"\n{old}:", f"\n{new}:"),
+        (f"models/{new}/release.yaml", f"model: {old}", f"model: {new}"),
+    ):
+        path = repo / rel
+        assert before in path.read_text(), rel
+        path.write_text(path.read_text().replace(before, after, 1))
+
+
+@dataclass
+class Site:
+    repo: Path
+    name: str
+    uri: str
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.repo, self.uri)
+
+    def release(self, **stages: int | None) -> str:
+        lines = [f"model: {self.name}", "stages:"]
+        for stage, v in stages.items():
+            entry = (
+                "null"
+                if v is None
+                else f'{{version: {v}, digest: "{self.registry.artifact_digest(self.name, v).digest}"}}'
+            )
+            lines.append(f"  {stage}: {entry}")
+        (self.repo / "models" / self.name / "release.yaml").write_text("\n".join(lines) + "\n")
+        git("commit", "-q", "-am", f"release {stages}", cwd=self.repo)
+        return head(self.repo)
+
+
+@pytest.fixture(scope="module")
+def site_source(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained once per module: v1 and v2 from two commits, both gated."""
+    repo = copy_repo(template_repo, tmp_path_factory.mktemp("site") / "repo")
+    rename_model(repo, "insurance", TEMPLATE_NAME)
+    (repo / "models" / "credit" / "release.yaml").unlink()
+    commit_all(repo, f"the model is called {TEMPLATE_NAME} here")
+    for n_estimators in (150, 160):
+        params = repo / "params.yaml"
+        params.write_text(params.read_text().replace("n_estimators: 150", f"n_estimators: {n_estimators}", 1))
+        git("commit", "-q", "--allow-empty", "-am", f"{n_estimators} trees", cwd=repo)
+        version = train(repo, TEMPLATE_NAME, tracking_uri=mlflow_server).version
+        run_gates(repo, TEMPLATE_NAME, version=version, tracking_uri=mlflow_server)
+    return repo
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    monkeypatch.delenv("MLGATE_ORG_TOKEN", raising=False)
+    with github_stand_in(monkeypatch, TOKEN, REPO) as fake:
+        fake.grant("risk-officer", "write")
+        yield fake
+
+
+@pytest.fixture
+def site(site_source: Path, mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Site:
+    name = f"site{next(_names)}"
+    repo = copy_repo(site_source, tmp_path / "repo")
+    rename_model(repo, TEMPLATE_NAME, name)
+    commit_all(repo, f"the model is called {name} here")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.chdir(repo)
+    client = Registry(repo, mlflow_server).client
+    for version in (1, 2):
+        client.copy_model_version(f"models:/{TEMPLATE_NAME}/{version}", name)
+    run_gates(repo, name, version=1, tracking_uri=mlflow_server)  # the copied tags name the template's verdict
+    return Site(repo, name, mlflow_server)
+
+
+def promote(site: Site, github: FakeGitHub) -> None:
+    """v1 into staging and production (production approved by risk-officer on PR #7), then v2 asked for staging."""
+    site.release(staging=1, production=None)
+    apply(site.repo, site.registry, pull=None, actor="ci")
+    sha = site.release(staging=1, production=1)
+    github.set_pull(7, author="data-scientist", head_sha=sha)
+    github.add_review(7, login="risk-officer", commit_id=sha, association="MEMBER", submitted_at="2026-01-01T10:00:00Z")
+    apply(site.repo, site.registry, pull=fetch_pull_request(7, GitHub()), actor="merger")
+
+
+def build(cli: CliRunner, site: Site, out: Path, *extra: str) -> dict:
+    result = invoke(cli, "site", "--output", str(out), "--json", "-", *extra, cwd=site.repo)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+class Cells(HTMLParser):
+    """The rows of one table (by id): each row's attributes and its cells' text, by class."""
+
+    def __init__(self, table_id: str) -> None:
+        super().__init__()
+        self.table_id = table_id
+        self.inside = False
+        self.rows: list[dict] = []
+        self.cell: list[str] | None = None
+        self.cell_class = ""
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "script" and "src" not in a:
+            self.scripts += 1
+        if tag == "table" and a.get("id") == self.table_id:
+            self.inside = True
+        elif (self.inside and tag == "tr" and "data-model" in a) or (self.inside and tag == "tr" and a):
+            self.rows.append({"attrs": a, "cells": []})
+        elif self.inside and tag in ("td", "th") and self.rows:
+            self.cell = []
+            self.cell_class = a.get("class") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.inside = False
+        elif tag in ("td", "th") and self.cell is not None:
+            self.rows[-1]["cells"].append((self.cell_class, " ".join("".join(self.cell).split())))
+            self.cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def table(path: Path, table_id: str) -> list[dict]:
+    parser = Cells(table_id)
+    parser.feed(path.read_text())
+    return parser.rows
+
+
+def cell(row: dict, cls: str) -> str:
+    return next(text for c, text in row["cells"] if c.split() and c.split()[0] == cls)
+
+
+def test_index_model_and_version_pages_show_the_registry_and_release(
+    site: Site, github: FakeGitHub, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    promote(site, github)
+    site.release(staging=2, production=1)  # merged, not applied: staging is OutOfSync
+    out = tmp_path / "out"
+    done = build(cli, site, out)
+    assert done["models"] == [site.name]
+    assert done["rendered"] == [site.name] and done["reused"] == []
+    assert done["index"] == str((out / "index.html").resolve())
+    rows = {r["attrs"]["data-stage"]: r for r in table(out / "index.html", "models")}
+    assert set(rows) == {"staging", "production"}
+    assert (cell(rows["staging"], "desired"), cell(rows["staging"], "actual")) == ("v2", "v1")
+    assert rows["staging"]["attrs"]["data-state"] == "OutOfSync"
+    assert (cell(rows["production"], "desired"), cell(rows["production"], "actual")) == ("v1", "v1")
+    assert rows["production"]["attrs"]["data-state"] == "Synced"
+    assert cell(rows["production"], "alerts") == "none"  # asked GitHub (the stand-in): no open alert
+
+    version = out / "models" / site.name / "v1.html"
+    verdict = site.registry.read_verdict(site.name, 1)
+    rules = table(version, "rules")
+    assert [r["attrs"]["data-rule"] for r in rules] == [r["rule_id"] for r in verdict["rules"]]
+    assert [r["attrs"]["data-status"] for r in rules] == [r["status"] for r in verdict["rules"]]
+    approvals = table(version, "approvals")
+    production = [r for r in approvals if r["attrs"].get("data-stage") == "production"]
+    assert len(production) == 1
+    assert cell(production[0], "approvers") == "risk-officer"
+    assert (out / "models" / site.name / "v2.html").is_file()
+    assert (out / "models" / site.name / "index.html").is_file()
