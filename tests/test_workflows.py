@@ -536,7 +536,7 @@ def test_site_only_the_deploy_job_may_write_pages_or_mint_an_oidc_token() -> Non
     assert doc["permissions"] == {"contents": "read"}
     assert set(doc["jobs"]) == {"build", "deploy"}
     build, deploy = doc["jobs"]["build"], doc["jobs"]["deploy"]
-    assert build["permissions"] == {"contents": "read"}
+    assert build["permissions"] == {"contents": "read", "issues": "read"}  # issues: the open alerts it lists
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["needs"] == "build"
     assert deploy["environment"] == {"name": "github-pages", "url": "${{ steps.deployment.outputs.page_url }}"}
@@ -570,6 +570,7 @@ def test_site_pins_the_official_pages_actions_and_builds_with_the_registry_secre
     assert build["env"] == {
         "MLFLOW_TRACKING_URI": "${{ vars.MLFLOW_TRACKING_URI }}",
         "MLFLOW_TRACKING_TOKEN": "${{ secrets.MLFLOW_TRACKING_TOKEN }}",
+        "GITHUB_TOKEN": "${{ github.token }}",
     }
     assert "secrets." not in str([s for s in steps if s is not build]), "the token reaches the build step only"
     # the published folder is the site without its incremental state
