@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -188,7 +189,8 @@ def test_index_model_and_version_pages_show_the_registry_and_release(
     out = tmp_path / "out"
     done = build(cli, site, out)
     assert done["models"] == [site.name]
-    assert done["rendered"] == [site.name] and done["reused"] == []
+    assert done["rendered"] == [site.name]
+    assert done["reused"] == []
     assert done["index"] == str((out / "index.html").resolve())
     rows = {r["attrs"]["data-stage"]: r for r in table(out / "index.html", "models")}
     assert set(rows) == {"staging", "production"}
@@ -209,3 +211,116 @@ def test_index_model_and_version_pages_show_the_registry_and_release(
     assert cell(production[0], "approvers") == "risk-officer"
     assert (out / "models" / site.name / "v2.html").is_file()
     assert (out / "models" / site.name / "index.html").is_file()
+
+
+def clone_model(repo: Path, source: str, name: str) -> None:
+    """A second model: ``source``'s spec and params under ``name``, with an empty release (no version asked for)."""
+    import copy
+
+    import yaml
+
+    folder = repo / "models" / name
+    folder.mkdir()
+    spec = (repo / "models" / source / "model.yaml").read_text().replace(f"name: {source}", f"name: {name}", 1)
+    (folder / "model.yaml").write_text(spec)
+    (folder / "release.yaml").write_text(f"model: {name}\nstages:\n  staging: null\n  production: null\n")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params[name] = copy.deepcopy(params[source])
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    commit_all(repo, f"{name}: a second model")
+
+
+def snapshot(out: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file of the site (the cache and state included): its mtime and bytes."""
+    return {str(p.relative_to(out)): (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+
+
+def test_rebuilds_render_only_the_models_whose_inputs_changed(site: Site, cli: CliRunner, tmp_path: Path) -> None:
+    other = f"{site.name}b"
+    clone_model(site.repo, site.name, other)
+    out = tmp_path / "out"
+    first = build(cli, site, out)
+    assert first["models"] == sorted([site.name, other])
+    assert sorted(first["rendered"]) == sorted([site.name, other])
+    assert first["pages"] == 1 + 3 + 1  # index, site's model page and two versions, other's model page
+    cached = list((out / ".mlgate-site" / "verdicts").glob("*.json"))
+    assert len(cached) == 1  # v1's verdict (v2's copied tag names the template's artifact, unreadable here)
+
+    before = snapshot(out)
+    second = build(cli, site, out)
+    assert (second["rendered"], sorted(second["reused"])) == ([], sorted([site.name, other]))
+    assert snapshot(out) == before  # not one file rewritten
+
+    # a new tag on one version: only that model is re-rendered
+    site.registry.set_version_tags(site.name, 2, {"mlgate.note": "re-reviewed"})
+    third = build(cli, site, out)
+    assert (third["rendered"], third["reused"]) == ([site.name], [other])
+    after = snapshot(out)
+    assert after[f"models/{other}/index.html"] == before[f"models/{other}/index.html"]
+    assert "re-reviewed" in (out / "models" / site.name / "v2.html").read_text()
+
+    # a release.yaml edit of the other model: only it is re-rendered
+    release = site.repo / "models" / other / "release.yaml"
+    release.write_text(f"model: {other}\nstages:\n  staging: null\n")
+    commit_all(site.repo, f"{other}: no production stage")
+    fourth = build(cli, site, out)
+    assert (fourth["rendered"], fourth["reused"]) == ([other], [site.name])
+    assert [
+        r["attrs"]["data-stage"] for r in table(out / "index.html", "models") if r["attrs"]["data-model"] == other
+    ] == ["staging"]
+
+    # a removed model's pages go
+    git("rm", "-q", "-r", f"models/{other}", cwd=site.repo)
+    commit_all(site.repo, f"{other} retired")
+    fifth = build(cli, site, out)
+    assert fifth["models"] == [site.name]
+    assert fifth["reused"] == [site.name]
+    assert not (out / "models" / other).exists()
+    assert other not in (out / "index.html").read_text()
+
+    # --full: every model again, whatever the cache says
+    full = build(cli, site, out, "--full")
+    assert (full["rendered"], full["reused"]) == ([site.name], [])
+
+    # people read one line at the end
+    result = invoke(cli, "site", "--output", str(out), cwd=site.repo)
+    assert result.exit_code == 0, result.output
+    index = (out / "index.html").resolve()
+    assert result.output.strip().splitlines()[-1] == f"site: {index} (1 models: 0 rendered, 1 unchanged)"
+
+
+def test_spec_text_is_escaped_and_nothing_is_fetched(site: Site, cli: CliRunner, tmp_path: Path) -> None:
+    spec = site.repo / "models" / site.name / "model.yaml"
+    text = spec.read_text()
+    hostile = "<script>alert('owned')</script><img src=x onerror=alert(1)>"
+    assert "intended_use:" in text
+    spec.write_text(re.sub(r"intended_use: .*", f'intended_use: "{hostile}"', text, count=1))
+    commit_all(site.repo, "a hostile model card")
+    out = tmp_path / "out"
+    build(cli, site, out)
+    page = (out / "models" / site.name / "index.html").read_text()
+    assert "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<script>alert" not in page
+    assert "<img" not in page
+    for path in out.rglob("*.html"):
+        html = path.read_text()
+        # no script but the site's own file, no stylesheet or image from elsewhere
+        assert re.findall(r"<script[^>]*>", html) in ([], ['<script src="assets/site.js">'])
+        fetched = re.findall(r'<(?!a\s)[a-z]+\s[^>]*(?:src|href)="(https?:)?//', html)
+        assert fetched == [], path
+        # outside links are plain <a> links only (the run, a pull request, an issue)
+        for link in re.findall(r'<a [^>]*href="(https?://[^"]+)"', html):
+            assert link.startswith((site.uri, "https://github.com/")), link
+    assert (out / "assets" / "site.css").is_file()
+    assert (out / "assets" / "site.js").is_file()
+
+
+def test_without_a_github_token_alerts_are_not_checked(site: Site, cli: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = invoke(cli, "site", "--output", str(out), "--json", str(tmp_path / "site.json"), cwd=site.repo)
+    assert result.exit_code == 0, result.output
+    assert "not checked" in result.output  # the warning says why
+    rows = table(out / "index.html", "models")
+    assert [cell(r, "alerts") for r in rows] == ["not checked", "not checked"]
+    assert [(cell(r, "desired"), cell(r, "actual")) for r in rows] == [("—", "—"), ("—", "—")]
+    assert 'id="count-alerts">not checked<' in (out / "index.html").read_text()

@@ -1091,7 +1091,7 @@ class SiteOptions:
 
 
 def site(ws: Workspace, opts: SiteOptions, feedback: Feedback = Feedback()) -> SiteResult:
-    """Build (or bring up to date) the governance site in ``opts.output``: only models whose inputs changed are re-rendered."""
+    """Build or update the governance site in ``opts.output``: only models whose inputs changed re-render."""
     from mlgate.site import build
 
     return build(ws, Path(opts.output), full=opts.full, progress=feedback.progress, warn=feedback.warn)

@@ -118,7 +118,6 @@ def fingerprint(facts: ModelFacts, site_version: str) -> str:
             "records": [r.as_dict() for r in facts.records],
             "monitoring": {stage: [vars(r) for r in runs] for stage, runs in facts.monitoring.items()},
             "alerts": None if facts.alerts is None else [vars(a) for a in facts.alerts],
-            "commit": facts.site.commit,
             "registry": facts.site.registry_uri,
         }
     )

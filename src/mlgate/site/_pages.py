@@ -98,7 +98,7 @@ class Renderer:
         return self.env.get_template(template).render(
             root=root,
             page=page,
-            commit=site.commit,
+            commit=site.commit if page == "index" else "",  # a model's pages change with its own inputs only
             registry_uri=site.registry_uri,
             mlgate_version=site.mlgate_version,
             **context,
@@ -259,11 +259,8 @@ def model_pages(renderer: Renderer, mf: ModelFacts, registry: Registry, cache: V
             }
             for r in (verdict or {}).get("rules") or []
         ]
-        counts = [
-            (k, n)
-            for k, n in ((verdict or {}).get("counts") or {}).items()
-            if k in ("pass", "fail", "error", "skipped")
-        ]
+        tally = (verdict or {}).get("counts") or {}
+        counts = [(k, tally[k]) for k in ("pass", "fail", "error", "skipped") if k in tally]
         info = {
             "model": name,
             "version": mv.version,

@@ -24,6 +24,7 @@
     });
     shown.textContent = visible + " of " + rows.length + " rows shown";
   }
+  if (search.form) { search.form.addEventListener("submit", function (event) { event.preventDefault(); apply(); }); }
   search.addEventListener("input", apply);
   owner.addEventListener("change", apply);
   state.addEventListener("change", apply);
