@@ -122,6 +122,7 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
     "register": (["register", "insurance", "--model-uri", "models:/insurance/1"], {0}),
     "init": (["init"], {0}),
     "monitored": (["monitored", "--stage", "staging", "--all"], {0}),
+    "site": (["site", "--output", "../site-out"], {0}),
     # the target passed through as an id column: every column is then the signature's or an id
     "score": (
         [
@@ -137,6 +138,7 @@ TABLES = {
     "history": "approvers",
     "rollback": "Roll back",
     "propose-promotion": "Promote",
+    "site": "site: ",
 }
 NOT_RUN = {
     "check": "tests/test_cli.py::test_check_* reads its --json - (invalid, blocked, passing)",

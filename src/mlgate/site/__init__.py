@@ -13,7 +13,7 @@ from mlgate._lazy import lazy_surface
 if TYPE_CHECKING:
     from mlgate.site._build import SiteResult, build, write_atomic
 
-__all__: list[str] = ["SiteResult", "build", "write_atomic"]
+__all__ = ["SiteResult", "build", "write_atomic"]
 
 _LAZY: dict[str, str] = {
     "SiteResult": "_build:SiteResult",

@@ -130,7 +130,6 @@ class VerdictCache:
         """Cache in ``folder``; ``use=False`` (``--full``) reads nothing from it (and writes it afresh)."""
         self.folder = folder
         self.use = use
-        self.downloaded = 0
 
     def get(self, sha: str | None) -> bytes | None:
         """The cached bytes of the verdict with ``sha``, or None."""
