@@ -59,6 +59,9 @@ ROWS = """Array.from(document.querySelectorAll("#models tbody tr")).map((r) => (
   model: r.dataset.model, stage: r.dataset.stage, owner: r.dataset.owner, state: r.dataset.state,
   desired: r.querySelector(".desired").textContent.trim(), actual: r.querySelector(".actual").textContent.trim()}))"""
 WIDTH = "document.documentElement.scrollWidth"
+WIDE = """Array.from(document.querySelectorAll("table"))
+  .filter((t) => t.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+  .map((t) => `${t.id || t.caption.textContent.trim()}: ${Math.round(t.getBoundingClientRect().width)} px wide`)"""
 FILTERS = """(() => {
   const search = document.getElementById("search");
   const owner = document.getElementById("filter-owner");
@@ -185,7 +188,7 @@ def rendered(site: Site, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple
     found = {}
     for name, rel in PAGES.items():
         for width in WIDTHS:
-            measure = {"width": WIDTH}
+            measure = {"width": WIDTH, "wide": WIDE}
             if name == "index":
                 measure["rows"] = ROWS
             if name == "version":
@@ -250,6 +253,12 @@ def test_pages_load_without_errors_or_requests_and_are_not_blank(
 @pytest.mark.parametrize("name", PAGES)
 def test_no_horizontal_overflow_at_390_px(rendered: dict[tuple[str, int], Rendered], name: str) -> None:
     assert rendered[(name, 390)].values["width"] <= 390
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_table_fits_at_1280_px(rendered: dict[tuple[str, int], Rendered], name: str) -> None:
+    """On a desktop screen a reader sees each table whole: no column (a rule's status) behind a sideways scroll."""
+    assert rendered[(name, 1280)].values["wide"] == []
 
 
 @pytest.mark.parametrize(("name", "width"), [(n, w) for n in PAGES for w in WIDTHS])
