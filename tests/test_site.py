@@ -186,6 +186,19 @@ def test_index_model_and_version_pages_show_the_registry_and_release(
 ) -> None:
     promote(site, github)
     site.release(staging=2, production=1)  # merged, not applied: staging is OutOfSync
+    for day, psi in ((1, 0.05), (2, 0.31)):  # two monitoring runs of production: drift on the second
+        site.registry.record_monitoring(
+            site.name,
+            "production",
+            1,
+            evaluated_at=f"2026-02-0{day}T00:00:00Z",
+            status="pass" if psi < 0.2 else "fail",
+            params={},
+            metrics={"psi": psi, "drifted_share": psi / 2},
+            verdict_json=lambda _run_id: "{}",
+        )
+    marker = f"<!-- mlgate:monitoring model={site.name} stage=production -->"
+    issue = GitHub().create_issue("drift", f"{marker}\nPSI 0.31", labels=["mlgate", "monitoring"], lookup=lambda: None)
     out = tmp_path / "out"
     done = build(cli, site, out)
     assert done["models"] == [site.name]
@@ -198,7 +211,21 @@ def test_index_model_and_version_pages_show_the_registry_and_release(
     assert rows["staging"]["attrs"]["data-state"] == "OutOfSync"
     assert (cell(rows["production"], "desired"), cell(rows["production"], "actual")) == ("v1", "v1")
     assert rows["production"]["attrs"]["data-state"] == "Synced"
-    assert cell(rows["production"], "alerts") == "none"  # asked GitHub (the stand-in): no open alert
+    assert cell(rows["staging"], "alerts") == "none"  # asked GitHub (the stand-in)
+    assert cell(rows["production"], "alerts") == f"#{issue.number} monitoring"
+    assert cell(rows["production"], "monitoring").startswith("fail 2026-02-02T00:00:00Z")
+    index = (out / "index.html").read_text()
+    assert 'id="count-out-of-sync">1<' in index
+    assert 'id="count-alerts">1<' in index
+    model = (out / "models" / site.name / "index.html").read_text()
+    assert re.search(r'<svg [^>]*data-chart="drift" role="img"[^>]*><title>Feature drift</title>', model)
+    versions = table(out / "models" / site.name / "index.html", "versions")
+    assert [r["attrs"]["data-version"] for r in versions] == ["2", "1"]
+    history = table(out / "models" / site.name / "index.html", "history")
+    assert [(r["cells"][1][1], r["cells"][3][1], r["cells"][8][1]) for r in history] == [
+        ("production", "v1", "risk-officer"),
+        ("staging", "v1", "—"),
+    ]
 
     version = out / "models" / site.name / "v1.html"
     verdict = site.registry.read_verdict(site.name, 1)
