@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import copy_repo, git, github_stand_in, invoke
+from conftest import PROJECT, copy_repo, git, github_stand_in, invoke
 from mlgate.gates import run_gates
 from mlgate.github import GitHub
 from mlgate.promotion import apply, fetch_pull_request
@@ -351,3 +353,35 @@ def test_without_a_github_token_alerts_are_not_checked(site: Site, cli: CliRunne
     assert [cell(r, "alerts") for r in rows] == ["not checked", "not checked"]
     assert [(cell(r, "desired"), cell(r, "actual")) for r in rows] == [("—", "—"), ("—", "—")]
     assert 'id="count-alerts">not checked<' in (out / "index.html").read_text()
+
+
+def test_site_benchmark_runs() -> None:
+    """benchmarks/site.py at a small size (not timings): every build renders what it must."""
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "benchmarks" / "site.py"), "--models", "3", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    last = done.stdout.strip().splitlines()[-1]
+    number = r"\d+(?:\.\d+)?"
+    sides = " ".join(f"{s}_s={number} {s}_mb={number} {s}_self_mb={number}" for s in ("status", "full", "incremental"))
+    assert re.fullmatch(rf"models=3 {sides} full_ratio={number} ratio={number}", last), last
+    assert "site: 10 pages; status, full and incremental builds all as expected: True" in done.stdout
+
+
+def test_an_output_over_the_governed_repo_is_refused(governed_repo: Path, cli: CliRunner, tmp_path: Path) -> None:
+    before = sorted(p.name for p in (governed_repo / "models").iterdir())
+    for output in (".", "models", "models/credit"):
+        result = invoke(cli, "site", "--output", output, cwd=governed_repo)
+        assert result.exit_code == 2, result.output
+        assert "over the governed repo" in result.output
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    result = invoke(cli, "site", "--output", str(afile), cwd=governed_repo)
+    assert result.exit_code == 2
+    assert "is a file, not a folder" in result.output
+    assert sorted(p.name for p in (governed_repo / "models").iterdir()) == before
+    assert not (governed_repo / "index.html").exists()

@@ -917,20 +917,23 @@ class Registry:
         """Add a JSON artifact to a (finished) run, e.g. a gate verdict."""
         self._call(f"log {artifact_file}", lambda: self.client.log_text(run_id, payload, artifact_file))
 
-    def read_artifact(self, run_id: str, path: str) -> bytes | None:
+    def read_artifact(self, run_id: str, path: str, listed: list[str] | None = None) -> bytes | None:
         """The bytes of one artifact file of a run; None when the run has no such file.
 
         The folder is listed first because MLflow's download reports every failure, outages
         included, as a wrong path: a listed file that cannot be downloaded is an outage.
+        ``listed``: the folder's files as the caller just listed them (not listed again).
         """
         from mlflow.exceptions import MlflowException
 
         folder = posixpath.dirname(path) or None
-        listed = self._call(
-            f"list {folder or 'artifacts'} of run {run_id}",
-            lambda: self.client.list_artifacts(run_id, folder),
-        )
-        if path not in {f.path for f in listed if not f.is_dir}:
+        if listed is None:
+            found = self._call(
+                f"list {folder or 'artifacts'} of run {run_id}",
+                lambda: self.client.list_artifacts(run_id, folder),
+            )
+            listed = [f.path for f in found if not f.is_dir]
+        if path not in listed:
             return None
         with tempfile.TemporaryDirectory() as tmp:
             try:
@@ -954,11 +957,14 @@ class Registry:
         found = self.verdict_of(self.version(name, version))
         return found[0] if found else None
 
-    def verdict_of(self, mv: ModelVersion, data: bytes | None = None) -> tuple[dict[str, Any], bytes] | None:
+    def verdict_of(
+        self, mv: ModelVersion, data: bytes | None = None, listed: list[str] | None = None
+    ) -> tuple[dict[str, Any], bytes] | None:
         """:meth:`read_verdict` of a version already read, and the artifact's bytes; None if it was never gated.
 
         ``data``: the artifact's bytes kept from an earlier read (``mlgate site``'s cache, found by
         :func:`verdict_sha256`); used only when its sha256 is the one the tag names, else downloaded.
+        ``listed``: the run's verdict files as :meth:`verdict_files` just listed them.
         """
         name, version = mv.name, mv.version
         raw = mv.tags.get(VERDICT_TAG)
@@ -967,7 +973,8 @@ class Registry:
         label = f"{name} v{version}"
         record = _verdict_record(raw, label)
         if data is None or hashlib.sha256(data).hexdigest() != record["sha256"]:
-            data = self.read_artifact(mv.run_id, record["verdict"])
+            folder_listed = listed if posixpath.dirname(record["verdict"]) == VERDICT_DIR else None
+            data = self.read_artifact(mv.run_id, record["verdict"], folder_listed)
         if data is None:
             raise IncompleteVerdict(
                 f"{label}: the verdict {record['verdict']} named by {VERDICT_TAG} is missing from run {mv.run_id}"
@@ -991,12 +998,19 @@ class Registry:
 
     def verdict_files(self, run_id: str) -> list[str]:
         """The gate verdict artifacts a run holds (``mlgate/verdicts/*.json``), oldest first by name."""
+        from mlflow.exceptions import MlflowException
+
         if not run_id:
             return []
-        listed = self._call(
-            f"list {VERDICT_DIR} of run {run_id}",
-            lambda: self.client.list_artifacts(run_id, VERDICT_DIR),
-        )
+        try:
+            listed = self._call(
+                f"list {VERDICT_DIR} of run {run_id}",
+                lambda: self.client.list_artifacts(run_id, VERDICT_DIR),
+            )
+        except MlflowException as err:
+            if err.error_code == "RESOURCE_DOES_NOT_EXIST":  # the run is gone: no verdict to read
+                return []
+            raise
         return sorted(f.path for f in listed if not f.is_dir and f.path.endswith(".json"))
 
     def load_model(self, name: str, version: int, **options: Any) -> Any:

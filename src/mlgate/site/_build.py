@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -26,10 +27,11 @@ from typing import Any
 
 from mlgate import __version__
 from mlgate.config import Workspace
+from mlgate.exceptions import InvalidInput
 from mlgate.git import git_state
 from mlgate.monitoring import open_alerts
 from mlgate.promotion import status_facts
-from mlgate.registry import audit, verdict_sha256
+from mlgate.registry import Registry, audit, verdict_sha256
 from mlgate.site._pages import ModelFacts, Renderer, SiteFacts, model_pages
 
 STATE_DIR = ".mlgate-site"
@@ -126,10 +128,26 @@ def fingerprint(facts: ModelFacts, site_version: str) -> str:
 class VerdictCache:
     """Verdict artifacts kept by the sha256 their version's tag names: a rebuild downloads only new ones."""
 
-    def __init__(self, folder: Path, use: bool) -> None:
-        """Cache in ``folder``; ``use=False`` (``--full``) reads nothing from it (and writes it afresh)."""
+    def __init__(self, folder: Path, use: bool, listings: dict[str, Any] | None = None) -> None:
+        """Cache in ``folder``; ``use=False`` (``--full``) reads nothing from it (and writes it afresh).
+
+        ``listings``: per run, the verdict files it held when its latest verdict had a given sha256
+        (from the last build's state). A run gains a verdict file only when a gate runs, and a gate
+        moves the version's tag to it: a listing is reused while the tag names the same sha256.
+        """
         self.folder = folder
         self.use = use
+        self.listings: dict[str, Any] = dict(listings or {}) if use else {}
+
+    def verdict_files(self, registry: Registry, run_id: str, sha: str | None) -> list[str]:
+        """The run's verdict files: the last build's listing while the latest verdict is the same, else listed."""
+        known = self.listings.get(run_id)
+        if isinstance(known, dict) and sha and known.get("sha") == sha and isinstance(known.get("files"), list):
+            return [str(f) for f in known["files"]]
+        files = registry.verdict_files(run_id)
+        if sha and run_id:
+            self.listings[run_id] = {"sha": sha, "files": files}
+        return files
 
     def get(self, sha: str | None) -> bytes | None:
         """The cached bytes of the verdict with ``sha``, or None."""
@@ -154,10 +172,30 @@ def _read_state(path: Path) -> dict[str, Any]:
     return state if isinstance(state, dict) and state.get("schema") == STATE_SCHEMA else {}
 
 
-def _remove_model(output: Path, name: str) -> None:
+_PAGE = re.compile(r"index\.html|v[0-9]+\.html|\..+\.html\..+")  # a page, or a temporary file of one
+
+
+def _remove_model(output: Path, name: str) -> bool:
+    """Delete a removed model's folder of pages; False (left alone) when it holds anything the site did not write."""
     folder = output / "models" / name
-    if folder.is_dir() and folder.resolve().parent == (output / "models").resolve():
-        shutil.rmtree(folder)
+    if not folder.is_dir() or folder.is_symlink() or folder.resolve().parent != (output / "models").resolve():
+        return False
+    if not all(p.is_file() and _PAGE.fullmatch(p.name) for p in folder.iterdir()):
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
+def _check_output(ws: Workspace, output: Path) -> None:
+    """Refuse an output folder that is (or holds) the governed repo: the site deletes pages it no longer needs."""
+    root = ws.root.resolve()
+    if output == root or root.is_relative_to(output) or output.is_relative_to(root / "models"):
+        raise InvalidInput(
+            f"--output {output}: the site would be written over the governed repo at {root}",
+            hint="give a folder of its own, e.g. --output site/ (add it to .gitignore)",
+        )
+    if output.exists() and not output.is_dir():
+        raise InvalidInput(f"--output {output} is a file, not a folder", hint="give a folder (created if absent)")
 
 
 def build(
@@ -171,6 +209,7 @@ def build(
     """Build (or bring up to date) the governance site in ``output``; see the module docstring."""
     started = time.perf_counter()
     output = output.resolve()
+    _check_output(ws, output)
     output.mkdir(parents=True, exist_ok=True)
     state_dir = output / STATE_DIR
     state_path = state_dir / "state.json"
@@ -211,7 +250,7 @@ def build(
         for name in models
     }
 
-    cache = VerdictCache(state_dir / "verdicts", use=not full)
+    cache = VerdictCache(state_dir / "verdicts", use=not full, listings=state.get("listings"))
     old_prints: dict[str, str] = state.get("models") or {}
     old_pages: dict[str, list[str]] = state.get("pages") or {}
     prints: dict[str, str] = {}
@@ -234,18 +273,26 @@ def build(
             (output / rel).unlink(missing_ok=True)
         pages[name] = sorted(written)
         rendered.append(name)
-    for name in sorted(set(old_pages) - set(models)):
-        _remove_model(output, name)
-    if full:  # nothing from an earlier build is trusted: a model folder no state lists goes too
-        for folder in (output / "models").glob("*") if (output / "models").is_dir() else ():
-            if folder.is_dir() and folder.name not in models:
-                _remove_model(output, folder.name)
+    gone = set(old_pages) - set(models)
+    if full:  # no state is trusted: any folder of pages of a model no longer there goes
+        gone |= {f.name for f in (output / "models").glob("*") if f.name not in models}
+    for name in sorted(gone):
+        if not _remove_model(output, name) and (output / "models" / name).exists():
+            warn(f"{output / 'models' / name}: not a model of this repo any more, but it holds other files: left as is")
 
     index = output / "index.html"
     write_atomic(index, renderer.index(list(per_model.values())).encode())
     for asset, data in renderer.assets().items():
         write_atomic(output / "assets" / asset, data)
-    new_state = {"schema": STATE_SCHEMA, "site": renderer.version, "models": prints, "pages": pages}
+    runs = {v.run_id for mf in per_model.values() for v in mf.versions}
+    listings = {run: listed for run, listed in sorted(cache.listings.items()) if run in runs}
+    new_state = {
+        "schema": STATE_SCHEMA,
+        "site": renderer.version,
+        "models": prints,
+        "pages": pages,
+        "listings": listings,
+    }
     write_atomic(state_path, (json.dumps(new_state, indent=1, sort_keys=True) + "\n").encode())
     if not full:
         _prune_cache(cache, per_model)

@@ -198,7 +198,8 @@ def _chain(mf: ModelFacts, mv: ModelVersion, stages: list[str]) -> dict[str, Any
     for key in sorted(tags):
         if key.startswith(TAG_PREFIX + "data.") and key.endswith(".md5"):
             role = key[len(TAG_PREFIX + "data.") : -len(".md5")]
-            boxes.append({"kind": f"data ({role}) md5", "text": tags[key]})
+            path = tags.get(f"{TAG_PREFIX}data.{role}.path") or role
+            boxes.append({"kind": f"data md5 ({path})", "text": tags[key]})
     boxes.append({"kind": "training run", "text": mv.run_id or "none (registered by hand)"})
     boxes.append({"kind": "registered version", "text": f"{mf.ctx.name} v{mv.version}"})
     boxes.append({"kind": "stage", "text": ", ".join(stages) if stages else "none"})
@@ -224,16 +225,17 @@ def _verdict(mv: ModelVersion, registry: Registry, cache: VerdictCache) -> tuple
     sha = verdict_sha256(mv.tags)
     if VERDICT_TAG not in mv.tags:
         return None, "", []
+    files = cache.verdict_files(registry, mv.run_id, sha)  # the earlier verdicts, and where the latest is
     try:
-        found = registry.verdict_of(mv, cache.get(sha))
+        found = registry.verdict_of(mv, cache.get(sha), files)
     except InvalidInput as err:
-        return None, err.message, registry.verdict_files(mv.run_id)
+        return None, err.message, files
     if found is None:
-        return None, "", []
+        return None, "", files
     verdict, data = found
     if sha:
         cache.put(sha, data)
-    return verdict, "", registry.verdict_files(mv.run_id)
+    return verdict, "", files
 
 
 def model_pages(renderer: Renderer, mf: ModelFacts, registry: Registry, cache: VerdictCache) -> dict[str, str]:
