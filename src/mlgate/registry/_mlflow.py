@@ -82,6 +82,7 @@ NEVER_TRUSTED_TYPES = frozenset({"operator.methodcaller", "functools.partial", "
 # Registry searches: the largest page MLflow serves, and model names per `name IN (...)` filter
 # (a search is a GET: the filter travels in the URL).
 SEARCH_PAGE = 1000
+MONITORING_PAGES = 20  # Registry.monitoring_runs reads at most the latest 20,000 monitoring runs
 NAMES_PER_FILTER = 100
 _SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
@@ -193,7 +194,7 @@ class ModelVersion:
     tags: dict[str, str]
     current_stage: str  # MLflow's deprecated stage ('None', 'Staging', 'Production', 'Archived')
     source: str
-    created_at: int = 0  # milliseconds since the epoch (0: not known)
+    created_ms: int = 0  # when it was registered (milliseconds since the epoch; 0: unknown)
 
     @classmethod
     def of(cls, mv: Any) -> ModelVersion:
@@ -205,7 +206,7 @@ class ModelVersion:
             tags=dict(mv.tags or {}),
             current_stage=str(mv.current_stage or ""),
             source=str(mv.source or ""),
-            created_at=int(getattr(mv, "creation_timestamp", 0) or 0),
+            created_ms=int(getattr(mv, "creation_timestamp", 0) or 0),
         )
 
 
@@ -226,6 +227,34 @@ class Run:
             status=str(run.info.status),
             start_time=int(run.info.start_time or 0),
             tags=dict(run.data.tags or {}),
+        )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything a run records: status, times, params, metrics and tags (what an evidence bundle reports)."""
+
+    run_id: str
+    experiment_id: str
+    status: str
+    start_ms: int  # milliseconds since the epoch (0: unknown)
+    end_ms: int  # 0 while it runs
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+    @classmethod
+    def of(cls, run: Any) -> RunRecord:
+        """From MLflow's ``Run`` entity."""
+        return cls(
+            run_id=str(run.info.run_id),
+            experiment_id=str(run.info.experiment_id),
+            status=str(run.info.status),
+            start_ms=int(run.info.start_time or 0),
+            end_ms=int(run.info.end_time or 0),
+            params={str(k): str(v) for k, v in sorted(run.data.params.items())},
+            metrics={str(k): float(v) for k, v in sorted(run.data.metrics.items())},
+            tags={str(k): str(v) for k, v in sorted((run.data.tags or {}).items())},
         )
 
 
@@ -604,6 +633,15 @@ class Registry:
             params=dict(run.data.params),
             url=self.run_url(str(run.info.experiment_id), run_id),
         )
+
+    def run_record(self, run_id: str) -> RunRecord:
+        """A run's status, times, params, metrics and tags, from one request."""
+        return RunRecord.of(self._call(f"read run {run_id}", lambda: self.client.get_run(run_id)))
+
+    def artifact_files(self, run_id: str, folder: str) -> list[str]:
+        """The paths of the files directly in ``folder`` of run ``run_id``'s artifacts, sorted ([] when none)."""
+        listed = self._call(f"list {folder} of run {run_id}", lambda: self.client.list_artifacts(run_id, folder))
+        return sorted(str(f.path) for f in listed if not f.is_dir)
 
     def run_url(self, experiment_id: str, run_id: str) -> str | None:
         """The run's page in the MLflow UI when the registry is a server; None for the embedded store."""
@@ -1094,6 +1132,13 @@ class Registry:
         )
         return loaded, folder
 
+    def download_version(self, name: str, version: int, into: Path) -> tuple[Path, Path]:
+        """Download a version's files into ``into`` (nothing is loaded); the download's root, the ``MLmodel`` folder.
+
+        :func:`folder_digest` of the root is the version's artifact digest.
+        """
+        return self._download(name, version, into)
+
     def artifact_digest(self, name: str, version: int) -> ArtifactDigest:
         """Download version ``version`` of ``name`` and digest its files (nothing is loaded)."""
         with tempfile.TemporaryDirectory(prefix="mlgate-digest-") as tmp:
@@ -1258,12 +1303,17 @@ class Registry:
         history = [MonitoringRun.of(run) for run in runs]
         return sorted(history, key=lambda r: (r.evaluated_at, r.run_id))
 
-    def monitoring_runs(self, limit: int = 20) -> dict[tuple[str, str], list[MonitoringRun]]:
-        """``{(model, stage): runs}``: the last ``limit`` finished monitoring runs of every model and stage.
+    def monitoring_runs(
+        self, wanted: Iterable[tuple[str, str]], limit: int = 20, max_pages: int = MONITORING_PAGES
+    ) -> dict[tuple[str, str], list[MonitoringRun]]:
+        """``{(model, stage): runs}``: the last ``limit`` finished monitoring runs of each ``wanted`` model and stage.
 
         One paginated search of the monitoring experiment, newest first, instead of one per model
         and stage (``mlgate site``); each list oldest first, as :meth:`monitoring_history` gives it.
+        It stops once every wanted pair has ``limit`` runs, or after ``max_pages`` pages of
+        :data:`SEARCH_PAGE` runs (a pair not monitored among the latest ones then has fewer, or none).
         """
+        keys = set(wanted)
         found = self._call(
             f"read experiment {MONITORING_EXPERIMENT}",
             lambda: self.client.get_experiment_by_name(MONITORING_EXPERIMENT),
@@ -1287,10 +1337,12 @@ class Registry:
             for run in page:
                 tags = run.data.tags or {}
                 key = (str(tags.get(MONITORING_TAG + "model", "")), str(tags.get(MONITORING_TAG + "stage", "")))
-                if all(key) and len(grouped.setdefault(key, [])) < limit:
+                if key in keys and len(grouped.setdefault(key, [])) < limit:
                     grouped[key].append(MonitoringRun.of(run))
             token = page.token
-            if not token:
+            max_pages -= 1
+            full = len(grouped) == len(keys) and all(len(runs) >= limit for runs in grouped.values())
+            if not token or full or max_pages <= 0:
                 break
         return {key: sorted(runs, key=lambda r: (r.evaluated_at, r.run_id)) for key, runs in sorted(grouped.items())}
 

@@ -27,8 +27,8 @@ from typing import Any
 
 from mlgate import __version__
 from mlgate.config import Workspace
-from mlgate.exceptions import InvalidInput
-from mlgate.git import git_state
+from mlgate.exceptions import GitError, InvalidInput
+from mlgate.git import resolve_commit
 from mlgate.monitoring import open_alerts
 from mlgate.promotion import status_facts
 from mlgate.registry import Registry, audit, verdict_sha256
@@ -114,7 +114,7 @@ def fingerprint(facts: ModelFacts, site_version: str) -> str:
             "params": ctx.params,
             "rows": [r.as_dict() for r in facts.rows],
             "versions": [
-                [v.version, v.run_id, v.tags, v.current_stage, v.source, v.created_at] for v in facts.versions
+                [v.version, v.run_id, v.tags, v.current_stage, v.source, v.created_ms] for v in facts.versions
             ],
             "aliases": facts.aliases,
             "records": [r.as_dict() for r in facts.records],
@@ -131,9 +131,10 @@ class VerdictCache:
     def __init__(self, folder: Path, use: bool, listings: dict[str, Any] | None = None) -> None:
         """Cache in ``folder``; ``use=False`` (``--full``) reads nothing from it (and writes it afresh).
 
-        ``listings``: per run, the verdict files it held when its latest verdict had a given sha256
-        (from the last build's state). A run gains a verdict file only when a gate runs, and a gate
-        moves the version's tag to it: a listing is reused while the tag names the same sha256.
+        ``listings``: per run and verdict sha256 (``<run>@<sha>``), the verdict files the run held
+        when a version's tag named that verdict (from the last build's state). A run gains a verdict
+        file only when a gate runs, and the gate then moves the version's tag to it: a listing is
+        reused while the tag names the same sha256.
         """
         self.folder = folder
         self.use = use
@@ -141,12 +142,13 @@ class VerdictCache:
 
     def verdict_files(self, registry: Registry, run_id: str, sha: str | None) -> list[str]:
         """The run's verdict files: the last build's listing while the latest verdict is the same, else listed."""
-        known = self.listings.get(run_id)
-        if isinstance(known, dict) and sha and known.get("sha") == sha and isinstance(known.get("files"), list):
-            return [str(f) for f in known["files"]]
+        key = f"{run_id}@{sha}"
+        known = self.listings.get(key)
+        if sha and isinstance(known, list):
+            return [str(f) for f in known]
         files = registry.verdict_files(run_id)
         if sha and run_id:
-            self.listings[run_id] = {"sha": sha, "files": files}
+            self.listings[key] = files
         return files
 
     def get(self, sha: str | None) -> bytes | None:
@@ -186,6 +188,14 @@ def _remove_model(output: Path, name: str) -> bool:
     return True
 
 
+def _head(ws: Workspace) -> str:
+    """The commit the index says it was built from ('' before the first commit)."""
+    try:
+        return resolve_commit(ws.root, "HEAD")
+    except GitError:
+        return ""
+
+
 def _check_output(ws: Workspace, output: Path) -> None:
     """Refuse an output folder that is (or holds) the governed repo: the site deletes pages it no longer needs."""
     root = ws.root.resolve()
@@ -221,7 +231,7 @@ def build(
     registry = ws.registry
     progress("reading the audit records and the monitoring runs")
     records = audit.every(registry)
-    monitoring = registry.monitoring_runs()
+    monitoring = registry.monitoring_runs({(r.model, r.stage) for r in facts.rows})
     alerts = None
     if ws.settings.github_token and ws.settings.github_repository:
         progress("reading the open alerts on GitHub")
@@ -230,7 +240,7 @@ def build(
         warn("no GITHUB_TOKEN: open alerts are shown as 'not checked'")
 
     site = SiteFacts(
-        commit=git_state(ws.root).commit,
+        commit=_head(ws),
         registry_uri=registry.shown_uri,
         github_repository=ws.settings.github_repository,
         mlgate_version=__version__,
@@ -284,8 +294,8 @@ def build(
     write_atomic(index, renderer.index(list(per_model.values())).encode())
     for asset, data in renderer.assets().items():
         write_atomic(output / "assets" / asset, data)
-    runs = {v.run_id for mf in per_model.values() for v in mf.versions}
-    listings = {run: listed for run, listed in sorted(cache.listings.items()) if run in runs}
+    keys = {f"{v.run_id}@{verdict_sha256(v.tags)}" for mf in per_model.values() for v in mf.versions}
+    listings = {key: listed for key, listed in sorted(cache.listings.items()) if key in keys}
     new_state = {
         "schema": STATE_SCHEMA,
         "site": renderer.version,

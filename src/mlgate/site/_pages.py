@@ -270,7 +270,7 @@ def model_pages(renderer: Renderer, mf: ModelFacts, registry: Registry, cache: V
             "judged_stage": tag.get("stage", ""),
             "evaluated_at": tag.get("evaluated_at", ""),
             "stages": stages,
-            "created": _when(mv.created_at),
+            "created": _when(mv.created_ms),
             "commit": mv.tags.get(TAG_PREFIX + "git.commit", ""),
             "digest": mv.tags.get(ARTIFACT_DIGEST_TAG, ""),
             "run_id": mv.run_id,

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from mlgate.cli.commands import _evidence as evidence
 from mlgate.cli.commands import _gates as gates
 from mlgate.cli.commands import _governance as governance
 from mlgate.cli.commands import _monitoring as monitoring
@@ -25,6 +26,7 @@ COMMANDS = [
     *serving.COMMANDS,
     *monitoring.COMMANDS,
     *site.COMMANDS,
+    *evidence.COMMANDS,
 ]
 
 
