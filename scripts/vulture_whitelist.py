@@ -95,3 +95,10 @@ _.max_performance_drop
 _.min_duration_seconds
 _.candidate_requirement
 _.arm_versions
+
+# tarfile.TarInfo fields the evidence bundle fixes (mlgate.evidence._archive): read by tarfile when it writes
+_.mtime
+_.uid
+_.gid
+_.uname
+_.gname

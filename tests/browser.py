@@ -416,3 +416,272 @@ def is_blank(png: Path, max_ink: float = 1e-5) -> bool:
     hundreds. `png_stats()` gives the distinct-colour count and the exact share.
     """
     return png_stats(png).ink <= max_ink
+
+
+# --- the accessibility audit ----------------------------------------------------------------------
+#
+# A JavaScript audit evaluated in the page (a `measure` expression): it reads the DOM and the
+# computed CSS and returns a JSON list of problems, each {"check", "element", "detail"}. Checks:
+#   landmarks  exactly one main (<main> or role=main), a banner (a <header> outside article/aside/
+#              main/nav/section, or role=banner), a navigation (<nav>, role=navigation) and a
+#              contentinfo (<footer> scoped as the header, or role=contentinfo); <html lang>; a <title>
+#   label      every input (not hidden/submit/reset/button/image), select and textarea has a name:
+#              aria-labelledby, aria-label, or a label with text (<label for>, a wrapping label)
+#   alt        every <img> has alt (empty for decoration), every outermost <svg> a <title>,
+#              aria-label or aria-labelledby; or is aria-hidden / role=presentation|none
+#   name       every link, button (and role=button/link) has a name: text, aria-label(ledby),
+#              an image's alt or an svg's title inside, or title
+#   heading    heading levels never skip (h1 first, then at most one deeper than the one before)
+#   table      every table (not role=presentation|none) has a header cell (th, role=columnheader|rowheader)
+#   contrast   every rendered element with a direct text node (not in an svg, not disabled): its
+#              computed `color` over its effective background — the `background-color`s of it and
+#              its ancestors composited with their alpha, from the first opaque one (white when none);
+#              skipped when an ancestor has a background-image — WCAG 2.x relative luminance and
+#              ratio >= 4.5 (>= 3 for large text: >= 24px, or >= 18.66px and bold)
+#   keyboard   every rendered, enabled interactive element (links, buttons, form controls, summary,
+#              widget roles) has tabIndex >= 0; every element in the tab order takes focus and then
+#              shows it: its computed outline or box-shadow differs from the unfocused state and is
+#              not none (transitions are switched off while measuring; focus never scrolls)
+# Not covered: text over images or positioned siblings, svg text, :focus-within indicators on a
+# parent, reading order, and anything that needs a screen reader.
+
+ACCESSIBILITY_AUDIT = r"""
+(() => {
+  const problems = [];
+  const describe = (el) => {
+    let s = el.tagName.toLowerCase();
+    if (el.id) s += "#" + el.id;
+    const cls = (el.getAttribute("class") || "").trim().split(/\s+/).filter(Boolean).slice(0, 2);
+    if (cls.length) s += "." + cls.join(".");
+    const text = (el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 40);
+    return text ? `${s} "${text}"` : s;
+  };
+  const report = (check, el, detail) => problems.push({check, element: el ? describe(el) : "document", detail});
+  const notDisplayed = (el) => {
+    for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
+      if (getComputedStyle(e).display === "none") return true;
+    }
+    return false;
+  };
+  const rendered = (el) => {
+    if (notDisplayed(el)) return false;
+    const st = getComputedStyle(el);
+    return st.visibility === "visible" && el.getClientRects().length > 0;
+  };
+  const ariaHidden = (el) => !!el.closest('[aria-hidden="true"]') || notDisplayed(el);
+  const presentational = (el) => ["presentation", "none"].includes((el.getAttribute("role") || "").trim());
+  const clean = (s) => (s || "").replace(/\s+/g, " ").trim();
+  const byIds = (ids) => clean((ids || "").split(/\s+/).map((id) => document.getElementById(id))
+    .filter(Boolean).map((e) => e.textContent).join(" "));
+  const textOf = (node) => {
+    if (node.nodeType === 3) return node.textContent;
+    if (node.nodeType !== 1 || node.getAttribute("aria-hidden") === "true") return "";
+    const st = getComputedStyle(node);
+    if (st.display === "none" || st.visibility === "hidden") return "";
+    if (clean(node.getAttribute("aria-label"))) return node.getAttribute("aria-label");
+    const tag = node.tagName.toLowerCase();
+    if (tag === "img") return node.getAttribute("alt") || "";
+    if (tag === "svg") {
+      const title = node.querySelector(":scope > title");
+      return title ? title.textContent : "";
+    }
+    return Array.from(node.childNodes).map(textOf).join(" ");
+  };
+  const ariaName = (el) => byIds(el.getAttribute("aria-labelledby")) || clean(el.getAttribute("aria-label"));
+
+  // landmarks
+  const scoped = (sel) => Array.from(document.querySelectorAll(sel))
+    .filter((e) => !e.parentElement.closest("article, aside, main, nav, section"));
+  const mains = document.querySelectorAll('main, [role="main"]');
+  if (mains.length !== 1)
+    report("landmarks", null, `${mains.length} main landmarks (<main> or role=main); exactly one wanted`);
+  if (!scoped("header").length && !document.querySelector('[role="banner"]'))
+    report("landmarks", null, "no banner landmark (a top-level <header> or role=banner)");
+  if (!document.querySelector('nav, [role="navigation"]'))
+    report("landmarks", null, "no navigation landmark (<nav> or role=navigation)");
+  if (!scoped("footer").length && !document.querySelector('[role="contentinfo"]'))
+    report("landmarks", null, "no contentinfo landmark (a top-level <footer> or role=contentinfo)");
+  if (!clean(document.documentElement.getAttribute("lang"))) report("landmarks", null, "<html> has no lang");
+  if (!clean(document.title)) report("landmarks", null, "the page has no <title>");
+
+  // form controls
+  const unnamedTypes = ["hidden", "submit", "reset", "button", "image"];
+  for (const el of document.querySelectorAll("input, select, textarea")) {
+    if (el.tagName === "INPUT" && unnamedTypes.includes(el.type)) continue;
+    const labels = Array.from(el.labels || []).map((l) => clean(textOf(l))).filter(Boolean);
+    if (!ariaName(el) && !labels.length)
+      report("label", el, "form control without a name: add <label for>, a wrapping <label>, " +
+        "aria-label or aria-labelledby");
+  }
+
+  // images and graphics
+  for (const el of document.querySelectorAll("img")) {
+    if (!el.hasAttribute("alt") && !ariaName(el) && !ariaHidden(el) && !presentational(el))
+      report("alt", el, `image without alt (${el.getAttribute("src") || ""})`);
+  }
+  for (const el of document.querySelectorAll("svg")) {
+    if (el.parentElement.closest("svg")) continue;
+    const title = el.querySelector(":scope > title");
+    if (!(title && clean(title.textContent)) && !ariaName(el) && !ariaHidden(el) && !presentational(el))
+      report("alt", el, "svg without a text alternative: a <title>, aria-label or aria-labelledby, " +
+        "or aria-hidden=true");
+  }
+
+  // links and buttons
+  const named = 'a[href], button, [role="button"], [role="link"], ' +
+    'input[type="submit"], input[type="button"], input[type="reset"]';
+  for (const el of document.querySelectorAll(named)) {
+    if (ariaHidden(el)) continue;
+    let name = ariaName(el) || clean(textOf(el)) || clean(el.getAttribute("title"));
+    if (el.tagName === "INPUT") name = name || clean(el.value) || (el.type !== "button" ? el.type : "");
+    if (!name) report("name", el, `${el.tagName.toLowerCase()} without text or a label`);
+  }
+
+  // headings
+  let previous = 0;
+  for (const el of document.querySelectorAll('h1, h2, h3, h4, h5, h6, [role="heading"]')) {
+    if (!rendered(el)) continue;
+    const level = el.getAttribute("role") === "heading"
+      ? Number(el.getAttribute("aria-level") || 2) : Number(el.tagName[1]);
+    const before = previous ? "h" + previous : "the start of the page";
+    if (level > previous + 1) report("heading", el, `h${level} after ${before}: a level skipped`);
+    previous = level;
+  }
+
+  // tables
+  for (const el of document.querySelectorAll("table")) {
+    if (presentational(el)) continue;
+    if (!el.querySelector('th, [role="columnheader"], [role="rowheader"]'))
+      report("table", el, "table without header cells (<th>)");
+  }
+
+  // contrast
+  const canvas = document.createElement("canvas").getContext("2d", {willReadFrequently: true});
+  const rgba = (value) => {
+    let m = value.match(/^rgba?\(([^)]*)\)$/);
+    if (m) {
+      const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(parseFloat);
+      return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+    }
+    m = value.match(/^color\(srgb ([^)]*)\)$/);
+    if (m) {
+      const p = m[1].split(/[\s\/]+/).filter(Boolean).map(parseFloat);
+      return [p[0] * 255, p[1] * 255, p[2] * 255, p.length > 3 ? p[3] : 1];
+    }
+    canvas.clearRect(0, 0, 1, 1);
+    canvas.fillStyle = value;
+    canvas.fillRect(0, 0, 1, 1);
+    const d = canvas.getImageData(0, 0, 1, 1).data;
+    return [d[0], d[1], d[2], d[3] / 255];
+  };
+  const over = (top, bottom) => [0, 1, 2].map((i) => top[i] * top[3] + bottom[i] * (1 - top[3])).concat([1]);
+  const luminance = (c) => {
+    const [r, g, b] = c.slice(0, 3).map((v) => {
+      const s = v / 255;
+      return s <= 0.04045 ? s / 12.92 : Math.pow((s + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const hex = (c) => "#" + c.slice(0, 3).map((v) => Math.round(v).toString(16).padStart(2, "0")).join("");
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const st = getComputedStyle(e);
+      if (st.backgroundImage !== "none") return null;  // an image or gradient: not computable here
+      const c = rgba(st.backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let colour = [255, 255, 255, 1];
+    for (const layer of layers.reverse()) colour = over(layer, colour);
+    return colour;
+  };
+  const SKIPPED = ["SCRIPT", "STYLE", "NOSCRIPT", "OPTION", "OPTGROUP", "TEMPLATE"];
+  for (const el of document.body ? document.body.querySelectorAll("*") : []) {
+    if (el instanceof SVGElement || SKIPPED.includes(el.tagName)) continue;
+    if (!Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    if (!rendered(el) || el.closest(":disabled")) continue;
+    const st = getComputedStyle(el);
+    if (parseFloat(st.opacity) === 0) continue;
+    const bg = background(el);
+    if (!bg) continue;
+    const fg = over(rgba(st.color), bg);
+    const [hi, lo] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const size = parseFloat(st.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+    const needed = large ? 3 : 4.5;
+    if (ratio < needed)
+      report("contrast", el,
+        `${hex(fg)} on ${hex(bg)}: ${ratio.toFixed(2)}:1 < ${needed}:1 (${size}px, weight ${st.fontWeight})`);
+  }
+
+  // keyboard
+  const interactive = 'a[href], area[href], button, input:not([type="hidden"]), select, textarea, summary, ' +
+    '[role="button"], [role="link"], [role="checkbox"], [role="radio"], [role="switch"], [role="tab"], ' +
+    '[role="menuitem"], [role="option"], [role="slider"], [role="textbox"], [role="combobox"], ' +
+    '[contenteditable="true"]';
+  const calm = document.createElement("style");
+  calm.textContent = "*, *::before, *::after { transition: none !important; animation: none !important; }";
+  document.head.appendChild(calm);
+  const scroll = [window.scrollX, window.scrollY];
+  const ring = (el) => {
+    const st = getComputedStyle(el);
+    return {style: st.outlineStyle, width: st.outlineWidth, colour: st.outlineColor, shadow: st.boxShadow};
+  };
+  const candidates = new Set([...document.querySelectorAll(interactive), ...document.querySelectorAll("[tabindex]")]);
+  for (const el of candidates) {
+    if (!rendered(el) || el.closest(":disabled") || el.getAttribute("aria-disabled") === "true") continue;
+    const isInteractive = el.matches(interactive);
+    if (el.tabIndex < 0) {
+      if (isInteractive) report("keyboard", el, `not reachable with the keyboard (tabIndex ${el.tabIndex})`);
+      continue;
+    }
+    if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+    const before = ring(el);
+    el.focus({preventScroll: true, focusVisible: true});
+    if (document.activeElement !== el) {
+      report("keyboard", el, "in the tab order but does not take focus");
+      continue;
+    }
+    const after = ring(el);
+    el.blur();
+    const outline = after.style !== "none" && parseFloat(after.width) > 0 &&
+      (after.style !== before.style || after.width !== before.width || after.colour !== before.colour);
+    const shadow = after.shadow !== "none" && after.shadow !== before.shadow;
+    if (!outline && !shadow)
+      report("keyboard", el,
+        `no visible focus: outline ${after.style} ${after.width} ${after.colour}, box-shadow ${after.shadow} ` +
+        `(unfocused: outline ${before.style} ${before.width}, box-shadow ${before.shadow})`);
+  }
+  calm.remove();
+  window.scrollTo(scroll[0], scroll[1]);
+  return problems;
+})()
+"""
+
+
+def audit(
+    html: Path,
+    out_dir: Path,
+    width: int = 1280,
+    height: int = 2000,
+    *,
+    measure: dict[str, str] | None = None,
+    **options: Any,
+) -> Rendered:
+    """`render()` with the accessibility audit: its problems are `accessibility_problems(result)`.
+
+    The other `measure` expressions are evaluated too (before the audit, which moves focus).
+    """
+    return render(
+        html, out_dir, width, height, measure={**(measure or {}), "accessibility": ACCESSIBILITY_AUDIT}, **options
+    )
+
+
+def accessibility_problems(rendered: Rendered) -> list[str]:
+    """The audit's problems as `check: element: detail` lines (empty when the page passes)."""
+    found = rendered.values.get("accessibility")
+    if found is None:
+        raise ValueError("this page was not audited: render it with audit() (or measure=ACCESSIBILITY_AUDIT)")
+    return [f"{p['check']}: {p['element']}: {p['detail']}" for p in found]

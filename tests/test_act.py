@@ -17,9 +17,11 @@ import os
 import re
 import shutil
 import sqlite3
+import tarfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -599,3 +601,128 @@ def test_monitor_workflow_alerts_on_the_breach_and_opens_one_retraining_pr(
     assert re.search(r"\[monitor/retrain[^\]]*\]\s+🏁\s+Job succeeded", log2), tail2
     assert TOKEN not in log2
     assert github.violations == [], github.violations
+
+
+# --- site.yml: the governance site built for Pages ---------------------------------------------
+
+
+class _IndexRows(HTMLParser):
+    """The rows of the site's index table: {(model, stage): {"desired": text, "actual": text}}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[tuple[str, str], dict[str, str]] = {}
+        self._row: tuple[str, str] | None = None
+        self._cell: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "tr" and found.get("data-model") and found.get("data-stage"):
+            self._row = (str(found["data-model"]), str(found["data-stage"]))
+            self.rows[self._row] = {"desired": "", "actual": ""}
+        classes = (found.get("class") or "").split()
+        if self._row and tag in ("td", "th"):
+            self._cell = next((c for c in ("desired", "actual") if c in classes), None)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th"):
+            self._cell = None
+        elif tag == "tr":
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._row and self._cell:
+            self.rows[self._row][self._cell] += data
+
+
+def index_rows(html: str) -> dict[tuple[str, str], dict[str, str]]:
+    parser = _IndexRows()
+    parser.feed(html)
+    return parser.rows
+
+
+def version_in(text: str) -> int | None:
+    """The version a desired/actual cell shows (``v3``, ``3``), or None for an empty stage."""
+    found = re.search(r"\d+", text)
+    return int(found.group()) if found else None
+
+
+def workflow_run_event(conclusion: str, event: str = "push") -> dict[str, object]:
+    """A ``workflow_run`` / ``completed`` event of the promote workflow on main."""
+    return {
+        "action": "completed",
+        "workflow_run": {"name": "promote", "conclusion": conclusion, "event": event, "head_branch": "main"},
+        "repository": {"full_name": REPOSITORY, "name": REPOSITORY.split("/")[1], "default_branch": "main"},
+        "sender": {"login": "github-actions[bot]", "type": "Bot"},
+    }
+
+
+def test_site_workflow_builds_the_site_after_a_promotion_into_the_pages_artifact(
+    base_repo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """site.yml's build job after an applied promotion: `mlgate site` over the registry, the Pages tarball.
+
+    The deploy job needs GitHub's Pages service and an OIDC token: it is not run (its stand-in only
+    checks the artifact); tests/test_workflows.py checks its permissions and pinning.
+    """
+    from mlgate.config import load_release
+    from mlgate.gates import run_gates
+    from mlgate.registry import Registry
+    from mlgate.training import train
+    from mlgate_devkit.release import promoted
+
+    repo, _ = base_repo
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    version = train(repo, "insurance", tracking_uri=uri).version
+    run_gates(repo, "insurance", version=version, tracking_uri=uri)
+    promoted(repo, uri, "insurance", "staging", version)  # as the promote workflow's apply leaves it
+
+    built = run_workflow(
+        repo,
+        ".github/workflows/site.yml",
+        "workflow_run",
+        workflow_run_event("success"),
+        tmp_path / "act",
+        variables={"MLFLOW_TRACKING_URI": uri},
+        job="build",
+    )
+    log, tail = built.log, built.fail()
+    assert built.returncode == 0, tail
+    assert re.search(r"\[site/build\s*\]\s+🏁\s+Job succeeded", log), tail
+    assert re.search(r"site: \S+/_site/index\.html \(2 models: 2 rendered, 0 unchanged\)", log), tail
+    assert "cache stand-in: cache-hit=false" in log, tail  # the first build: no incremental state yet
+
+    tarball = built.artifacts / "github-pages" / "artifact.tar"
+    assert tarball.is_file(), tail
+    with tarfile.open(tarball) as archive:
+        names = {name.removeprefix("./") for name in archive.getnames()}
+        index = archive.extractfile("./index.html")
+        assert index is not None
+        html = index.read().decode()
+    assert {"index.html", "assets/site.css", "assets/site.js", "models/insurance/index.html"} <= names, sorted(names)
+    assert f"models/insurance/v{version}.html" in names, sorted(names)
+    assert not [n for n in names if n.startswith(".mlgate-site")], "the incremental state is not published"
+
+    rows = index_rows(html)
+    assert {model for model, _ in rows} == {"credit", "insurance"}, rows
+    registry = Registry(repo, uri)
+    for (model, stage), cells in rows.items():
+        entry = load_release(repo / "models" / model / "release.yaml", repo)[0].stages.get(stage)
+        desired = None if entry is None else entry.version
+        assert version_in(cells["desired"]) == desired, (model, stage, cells)
+        assert version_in(cells["actual"]) == registry.alias_version(model, stage), (model, stage, cells)
+    assert version_in(rows[("insurance", "staging")]["actual"]) == version
+
+    # a failed promote run changed nothing: the build job does not run
+    skipped = run_workflow(
+        repo,
+        ".github/workflows/site.yml",
+        "workflow_run",
+        workflow_run_event("failure"),
+        tmp_path / "failed",
+        variables={"MLFLOW_TRACKING_URI": uri},
+        job="build",
+    )
+    assert skipped.returncode == 0, skipped.fail()
+    assert "mlgate site" not in skipped.log, skipped.fail()
+    assert not (skipped.artifacts / "github-pages").exists()

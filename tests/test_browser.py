@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from browser import MARKER, BrowserError, is_blank, png_pixels, png_stats, render, require_chromium
+from browser import (
+    MARKER,
+    BrowserError,
+    accessibility_problems,
+    audit,
+    is_blank,
+    png_pixels,
+    png_stats,
+    render,
+    require_chromium,
+)
 
 CLEAN = """<!doctype html><html><head><meta charset="utf-8"><title>ok</title></head>
 <body style="font-family: sans-serif">
@@ -249,3 +259,194 @@ def test_measure_returns_layout_values_and_a_throwing_expression_raises(tmp_path
     assert shown.values["height"] > 40, "five words in 60 px wrap onto several lines"
     with pytest.raises(BrowserError, match="measure 'bad' threw"):
         render(html, tmp_path, width=400, height=300, measure={"bad": "no_such_name.x"})
+
+
+# --- the accessibility audit: a clean page passes, and each check fails on its own fault ---
+
+ACCESSIBLE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Models</title>
+<style>
+  body { font-family: sans-serif; color: #1a1a1a; background: #fff; margin: 0 }
+  header, footer { background: #0b3d91; color: #fff; padding: 8px }
+  header a { color: #fff }
+  .muted { color: #595959 }
+  .big { color: #949494; font-size: 24px }
+  .badge { background: rgba(0, 0, 0, 0.75); color: #fff }
+  button:focus-visible { outline: 3px solid #0b3d91 }
+</style></head><body>
+<header><a href="#main">Skip to the models</a><nav aria-label="Site"><a href="index.html">Index</a></nav></header>
+<main id="main" tabindex="-1">
+  <h1>Models</h1>
+  <p class="muted">Updated daily.</p><p class="big">Large grey text is fine at 3:1</p>
+  <label for="q">Search</label><input id="q" type="search">
+  <label>Owner <select><option>all</option></select></label>
+  <textarea aria-label="Notes"></textarea>
+  <button type="button">Filter</button> <span class="badge">fail</span>
+  <h2>Table</h2>
+  <table><thead><tr><th scope="col">Model</th></tr></thead><tbody><tr><td>credit</td></tr></tbody></table>
+  <svg role="img" width="40" height="20"><title>trend</title><rect width="40" height="20" fill="#333"/></svg>
+  <svg aria-hidden="true" width="10" height="10"><circle r="5" cx="5" cy="5"/></svg>
+  <img alt="" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
+  <a href="models/credit/index.html"><svg width="10" height="10"><title>credit</title></svg></a>
+  <input type="hidden" value="x"><button type="button" disabled style="color:#ccc">off</button>
+</main>
+<footer><p>mlgate</p></footer>
+</body></html>"""
+
+
+def audited(tmp_path: Path, name: str, html: str, width: int = 800) -> list[str]:
+    rendered = audit(page(tmp_path, name, html), tmp_path, width=width, height=600)
+    assert rendered.console_errors == []
+    return accessibility_problems(rendered)
+
+
+def test_accessibility_audit_passes_a_clean_page(tmp_path: Path) -> None:
+    require_chromium()
+    assert audited(tmp_path, "clean", ACCESSIBLE) == []
+    assert audited(tmp_path, "narrow", ACCESSIBLE, width=390) == []
+
+
+def test_accessibility_audit_needs_the_page_audited(tmp_path: Path) -> None:
+    require_chromium()
+    with pytest.raises(ValueError, match="not audited"):
+        accessibility_problems(render(page(tmp_path, "plain", ACCESSIBLE), tmp_path, width=400, height=300))
+
+
+def broken(old: str, new: str) -> str:
+    assert ACCESSIBLE.count(old) == 1, old
+    return ACCESSIBLE.replace(old, new)
+
+
+FAULTS = [
+    (
+        "no main",
+        broken('<main id="main" tabindex="-1">', '<div id="main" tabindex="-1">').replace("</main>", "</div>"),
+        ["landmarks: document: 0 main landmarks (<main> or role=main); exactly one wanted"],
+    ),
+    (
+        "two mains",
+        broken("<footer>", '<div role="main">x</div><footer>'),
+        ["landmarks: document: 2 main landmarks (<main> or role=main); exactly one wanted"],
+    ),
+    (
+        "no nav, header or footer",
+        broken('<nav aria-label="Site"><a href="index.html">Index</a></nav>', "")
+        .replace("<header>", "<div>")
+        .replace("</header>", "</div>")
+        .replace("<footer>", "<div>")
+        .replace("</footer>", "</div>"),
+        [
+            "landmarks: document: no banner landmark (a top-level <header> or role=banner)",
+            "landmarks: document: no navigation landmark (<nav> or role=navigation)",
+            "landmarks: document: no contentinfo landmark (a top-level <footer> or role=contentinfo)",
+        ],
+    ),
+    (
+        "unlabelled input",
+        broken(
+            '<label for="q">Search</label><input id="q" type="search">',
+            '<input id="q" type="search" placeholder="Search">',
+        ),
+        [
+            (
+                "label: input#q: form control without a name: add <label for>, a wrapping <label>, "
+                "aria-label or aria-labelledby"
+            )
+        ],
+    ),
+    (
+        "empty label",
+        broken('<label for="q">Search</label>', '<label for="q"> </label>'),
+        [
+            (
+                "label: input#q: form control without a name: add <label for>, a wrapping <label>, "
+                "aria-label or aria-labelledby"
+            )
+        ],
+    ),
+    (
+        "grey text",
+        broken('<p class="muted">', '<p style="color: #777">'),
+        ['contrast: p "Updated daily.": #777777 on #ffffff: 4.48:1 < 4.5:1 (16px, weight 400)'],
+    ),
+    (
+        "grey large text below 3:1",
+        broken(".big { color: #949494", ".big { color: #a0a0a0"),
+        ['contrast: p.big "Large grey text is fine at 3:1": #a0a0a0 on #ffffff: 2.61:1 < 3:1 (24px, weight 400)'],
+    ),
+    (
+        "a translucent badge over white",
+        broken("background: rgba(0, 0, 0, 0.75); color: #fff", "background: rgba(0, 0, 0, 0.25); color: #fff"),
+        ['contrast: span.badge "fail": #ffffff on #bfbfbf: 1.83:1 < 4.5:1 (16px, weight 400)'],
+    ),
+    (
+        "svg without a title",
+        broken("<title>trend</title>", ""),
+        ["alt: svg: svg without a text alternative: a <title>, aria-label or aria-labelledby, or aria-hidden=true"],
+    ),
+    (
+        "image without alt",
+        broken('<img alt="" src=', "<img src="),
+        ["alt: img: image without alt (data:image/gif;base64,R0lGODlhAQABAAAAACw=)"],
+    ),
+    (
+        "a link with only an unnamed icon",
+        broken(
+            '<svg width="10" height="10"><title>credit</title></svg>',
+            '<svg width="10" height="10" aria-hidden="true"></svg>',
+        ),
+        ["name: a: a without text or a label"],
+    ),
+    ("an empty button", broken(">Filter</button>", "></button>"), ["name: button: button without text or a label"]),
+    (
+        "a skipped heading level",
+        broken("<h2>Table</h2>", "<h3>Table</h3>"),
+        ['heading: h3 "Table": h3 after h1: a level skipped'],
+    ),
+    (
+        "a table without header cells",
+        broken('<th scope="col">Model</th>', "<td>Model</td>"),
+        ['table: table "Modelcredit": table without header cells (<th>)'],
+    ),
+    (
+        "focus without an outline",
+        broken("button:focus-visible { outline: 3px solid #0b3d91 }", "button:focus { outline: none }"),
+        [
+            'keyboard: button "Filter": no visible focus: outline none ',  # the width and colour vary by version
+        ],
+    ),
+    (
+        "an outline that focus does not change",
+        broken("button:focus-visible { outline: 3px solid #0b3d91 }", "button { outline: 3px solid #0b3d91 }"),
+        [
+            (
+                'keyboard: button "Filter": no visible focus: outline solid 3px rgb(11, 61, 145), box-shadow none '
+                "(unfocused: outline solid 3px, box-shadow none)"
+            )
+        ],
+    ),
+    (
+        "a clickable div the keyboard cannot reach",
+        broken("<h2>Table</h2>", '<h2>Table</h2><div role="button">Sort</div>'),
+        ['keyboard: div "Sort": not reachable with the keyboard (tabIndex -1)'],
+    ),
+]
+
+
+@pytest.mark.parametrize(("fault", "html", "expected"), FAULTS, ids=[fault for fault, _, _ in FAULTS])
+def test_each_accessibility_check_fails_on_its_own_fault(
+    tmp_path: Path, fault: str, html: str, expected: list[str]
+) -> None:
+    require_chromium()
+    found = audited(tmp_path, "broken", html)
+    assert len(found) == len(expected), (fault, found)
+    for line, start in zip(found, expected, strict=True):
+        assert line.startswith(start), (fault, line)
+
+
+def test_focus_shown_by_a_box_shadow_counts(tmp_path: Path) -> None:
+    require_chromium()
+    html = broken(
+        "button:focus-visible { outline: 3px solid #0b3d91 }",
+        "button:focus { outline: none; box-shadow: 0 0 0 3px #0b3d91 }",
+    )
+    assert audited(tmp_path, "shadow", html) == []

@@ -25,14 +25,22 @@ def test_version() -> None:
     assert __version__ in result.output
 
 
+def _leaves(name: str, command: click.Command) -> list[tuple[list[str], click.Command]]:
+    """The command, or each subcommand of a group (``evidence build``, ``evidence verify``), with its words."""
+    if isinstance(command, click.Group):
+        return [([name, sub], cmd) for sub, cmd in sorted(command.commands.items())]
+    return [([name], command)]
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_and_json(command: str) -> None:
-    result = invoke(CliRunner(), command, "--help")
-    assert result.exit_code == 0
-    assert "--json" in result.output, f"`mlgate {command}` must offer --json"
-    for param in main.commands[command].params:
-        if isinstance(param, click.Option) and not param.hidden:
-            assert param.help, f"`mlgate {command} {param.opts[0]}` has no help text"
+    for words, leaf in _leaves(command, main.commands[command]):
+        result = invoke(CliRunner(), *words, "--help")
+        assert result.exit_code == 0
+        assert "--json" in result.output, f"`mlgate {' '.join(words)}` must offer --json"
+        for param in leaf.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                assert param.help, f"`mlgate {' '.join(words)} {param.opts[0]}` has no help text"
 
 
 def test_top_level_help_lists_commands_and_exit_codes() -> None:
@@ -122,6 +130,9 @@ JSON_COMMANDS: dict[str, tuple[list[str], set[int]]] = {
     "register": (["register", "insurance", "--model-uri", "models:/insurance/1"], {0}),
     "init": (["init"], {0}),
     "monitored": (["monitored", "--stage", "staging", "--all"], {0}),
+    "site": (["site", "--output", "../site-out"], {0}),
+    # v1 was promoted (audit records) but never gated on its own: a bundle without a verdict
+    "evidence": (["evidence", "insurance", "--version", "1", "--output", "{verdict}.evidence.tar.gz"], {0}),
     # the target passed through as an id column: every column is then the signature's or an id
     "score": (
         [
@@ -137,6 +148,7 @@ TABLES = {
     "history": "approvers",
     "rollback": "Roll back",
     "propose-promotion": "Promote",
+    "site": "site: ",
 }
 NOT_RUN = {
     "check": "tests/test_cli.py::test_check_* reads its --json - (invalid, blocked, passing)",

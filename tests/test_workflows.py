@@ -75,6 +75,9 @@ def test_workflows_declare_least_privilege_and_timeouts(path: Path) -> None:
         assert "timeout-minutes" in job, f"job '{name}' needs timeout-minutes"
         for scope, level in (job.get("permissions") or {}).items():
             assert level in ("read", "write", "none")
+            if (path.name, name) == ("site.yml", "deploy"):  # Pages: the one job that publishes
+                assert scope in ("pages", "id-token"), scope
+                continue
             assert scope in ("contents", "pull-requests", "checks", "issues", "actions"), scope
 
 
@@ -284,6 +287,9 @@ def test_init_workflows_follow_the_same_rules(name: str, tmp_path: Path) -> None
         assert "timeout-minutes" in job, f"job '{job_name}' needs timeout-minutes"
         for scope, level in (job.get("permissions") or {}).items():
             assert level in ("read", "write", "none")
+            if (name, job_name) == ("site", "deploy"):
+                assert scope in ("pages", "id-token"), scope
+                continue
             assert scope in ("contents", "pull-requests", "checks", "issues"), scope
     for step in steps_of(doc):
         assert "${{" not in step.get("run", ""), step
@@ -504,3 +510,71 @@ def test_multi_line_outputs_end_with_a_delimiter_no_value_can_hold(tmp_path: Pat
     assert len(delimiters) == 2
     assert delimiters[0] != delimiters[1], "a new random delimiter for each value"
     assert all(re.fullmatch(r"MLGATE_EOF_[0-9a-f]{32}", d) for d in delimiters), delimiters
+
+
+SITE = PROJECT / ".github/workflows/site.yml"
+PAGES_ACTIONS = ("actions/configure-pages", "actions/upload-pages-artifact", "actions/deploy-pages")
+
+
+def test_site_builds_after_each_applied_promotion_daily_and_on_demand() -> None:
+    doc = load(SITE)
+    assert doc["on"]["workflow_run"] == {"workflows": ["promote"], "types": ["completed"], "branches": ["main"]}
+    assert load(PROJECT / ".github/workflows/promote.yml")["name"] == "promote", "workflow_run names it"
+    [cron] = doc["on"]["schedule"]
+    assert re.fullmatch(r"\d+ \d+ \* \* \*", cron["cron"]), cron  # daily
+    assert "workflow_dispatch" in doc["on"]
+    assert doc["concurrency"] == {"group": "pages", "cancel-in-progress": False}
+    build = doc["jobs"]["build"]
+    # a promote run that failed, or a plan on a pull request, changed nothing: no build
+    assert "github.event.workflow_run.conclusion == 'success'" in build["if"]
+    assert "github.event.workflow_run.event == 'push'" in build["if"]
+    assert build["if"].startswith("github.event_name != 'workflow_run' ||")
+
+
+def test_site_only_the_deploy_job_may_write_pages_or_mint_an_oidc_token() -> None:
+    doc = load(SITE)
+    assert doc["permissions"] == {"contents": "read"}
+    assert set(doc["jobs"]) == {"build", "deploy"}
+    build, deploy = doc["jobs"]["build"], doc["jobs"]["deploy"]
+    assert build["permissions"] == {"contents": "read", "issues": "read"}  # issues: the open alerts it lists
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert deploy["needs"] == "build"
+    assert deploy["environment"] == {"name": "github-pages", "url": "${{ steps.deployment.outputs.page_url }}"}
+    # the deploy job runs nothing of the repository: no checkout, no script, only the Pages action
+    [step] = deploy["steps"]
+    assert step["id"] == "deployment"
+    assert step["uses"].split("@")[0] == "actions/deploy-pages"
+    for path in WORKFLOWS:  # and no other job of any workflow holds these scopes
+        for name, job in load(path)["jobs"].items():
+            if (path.name, name) != ("site.yml", "deploy"):
+                scopes = set(job.get("permissions") or {}) | set(load(path).get("permissions") or {})
+                assert not scopes & {"pages", "id-token"}, (path.name, name)
+
+
+def test_site_pins_the_official_pages_actions_and_builds_with_the_registry_secrets_in_env() -> None:
+    text = SITE.read_text()
+    for action in PAGES_ACTIONS:
+        [line] = [line for line in text.splitlines() if f"uses: {action}@" in line]
+        assert PINNED.match(line), line
+    steps = load(SITE)["jobs"]["build"]["steps"]
+    uses = [s["uses"].split("@")[0] for s in steps if "uses" in s]
+    assert uses == ["actions/checkout", "./action/setup", "actions/cache", *PAGES_ACTIONS[:2]]
+    [checkout] = [s for s in steps if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout["with"]["persist-credentials"] is False
+    [cache] = [s for s in steps if s.get("uses", "").startswith("actions/cache@")]
+    assert cache["with"]["path"] == "_site/.mlgate-site"
+    assert cache["with"]["key"].startswith("mlgate-site-${{ github.run_id }}")  # a new entry each run
+    assert cache["with"]["restore-keys"] == "mlgate-site-"  # the newest one restored
+    [build] = [s for s in steps if "mlgate site" in s.get("run", "")]
+    assert build["run"] == "mlgate site --output _site"
+    assert build["env"] == {
+        "MLFLOW_TRACKING_URI": "${{ vars.MLFLOW_TRACKING_URI }}",
+        "MLFLOW_TRACKING_TOKEN": "${{ secrets.MLFLOW_TRACKING_TOKEN }}",
+        "GITHUB_TOKEN": "${{ github.token }}",
+    }
+    assert "secrets." not in str([s for s in steps if s is not build]), "the token reaches the build step only"
+    # the published folder is the site without its incremental state
+    [upload] = [s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact@")]
+    [copy] = [s for s in steps if ".mlgate-site" in s.get("run", "")]
+    assert upload["with"]["path"] == copy["env"]["MLGATE_PAGES"] == "${{ runner.temp }}/pages"
+    assert "--exclude=./.mlgate-site" in copy["run"]

@@ -47,15 +47,20 @@ from mlgate.exceptions import InvalidInput
 #   rollback            mlgate.promotion
 #   monitored           mlgate.monitoring.schedule
 #   workspace           mlgate.config.workspace
+#   site                mlgate.site
+#   evidence            mlgate.evidence
+#   verify_evidence     mlgate.evidence
 
 if TYPE_CHECKING:
     from mlgate.config import Workspace
     from mlgate.data import ValidationReport
+    from mlgate.evidence import BuildResult, Verification
     from mlgate.gates import GovernanceReview, Verdict
     from mlgate.monitoring import CompareOutcome, IssueSync, MonitorOutcome
     from mlgate.promotion import GtoView, Promotion, StatusRow
     from mlgate.report import ReportResult
     from mlgate.scoring import ScoreResult
+    from mlgate.site import SiteResult
     from mlgate.training import RegisterResult, TrainResult
 
 Progress = Callable[[str], None]
@@ -1073,3 +1078,63 @@ def rollback(ws: Workspace, opts: RollbackOptions) -> Document:
     from mlgate import promotion
 
     return Document(promotion.rollback(ws, opts.model, opts.stage))
+
+
+# --------------------------------------------------------------------------- the governance site (issue #25)
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    """``mlgate site``: the static governance site."""
+
+    output: str
+    repo: str | None = None
+    full: bool = False
+    json_path: str | None = None
+
+
+def site(ws: Workspace, opts: SiteOptions, feedback: Feedback = Feedback()) -> SiteResult:
+    """Build or update the governance site in ``opts.output``: only models whose inputs changed re-render."""
+    from mlgate.site import build
+
+    return build(ws, Path(opts.output), full=opts.full, progress=feedback.progress, warn=feedback.warn)
+
+
+# --------------------------------------------------------------------------- evidence / evidence verify
+
+
+@dataclass(frozen=True)
+class EvidenceOptions:
+    """``mlgate evidence [build]``."""
+
+    model: str
+    version: int
+    output: str
+    repo: str | None = None
+    json_path: str | None = None
+
+
+def evidence(ws: Workspace, opts: EvidenceOptions, feedback: Feedback = Feedback()) -> BuildResult:
+    """Write one version's evidence bundle (signed when ``$MLGATE_EVIDENCE_KEY`` holds an ed25519 key)."""
+    from mlgate.evidence import build_bundle
+
+    return build_bundle(ws, opts.model, opts.version, Path(opts.output), progress=feedback.progress, warn=feedback.warn)
+
+
+@dataclass(frozen=True)
+class VerifyEvidenceOptions:
+    """``mlgate evidence verify``."""
+
+    bundle: str
+    repo: str | None = None
+    offline: bool = False
+    public_key: str | None = None
+    json_path: str | None = None
+
+
+def verify_evidence(ws: Workspace, opts: VerifyEvidenceOptions) -> Verification:
+    """Check an evidence bundle's digests and signature, and (online) that the registry and repo still match it."""
+    from mlgate.evidence import verify_bundle
+
+    key = Path(opts.public_key) if opts.public_key else None
+    return verify_bundle(ws, Path(opts.bundle), offline=opts.offline, public_key=key)

@@ -35,6 +35,9 @@ STANDIN_FOR = {
     "actions/cache": "cache",
     "actions/upload-artifact": "upload-artifact",
     "actions/download-artifact": "download-artifact",
+    "actions/configure-pages": "configure-pages",
+    "actions/upload-pages-artifact": "upload-pages-artifact",
+    "actions/deploy-pages": "deploy-pages",
 }
 USES = re.compile(r"uses:\s*(actions/[\w.-]+)@([0-9a-f]{40})")
 

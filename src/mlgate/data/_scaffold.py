@@ -24,7 +24,7 @@ from mlgate.data._dvc import dvc_add, dvc_init, read_table
 from mlgate.exceptions import InvalidInput
 
 ACTIONS = "<owner>/<repo>@v1"
-TEMPLATES = ("propose", "promote", "governance", "monitor")
+TEMPLATES = ("propose", "promote", "governance", "monitor", "site")
 """The workflow templates (``resources/workflows/NAME.yml``): init writes each as ``mlgate-NAME.yml``."""
 WORKFLOWS = tuple(f"mlgate-{name}.yml" for name in TEMPLATES)
 PLACEHOLDER = re.compile(r"(?<!\$)\{\{(\w+)\}\}")  # {{name}}; ${{ ... }} is GitHub's own expression

@@ -85,10 +85,18 @@ from mlgate.gates._performance import ByClass
 from mlgate.gates._reasons import global_explanation
 from mlgate.gates._verdict import RuleResult, RuleStatus, Verdict, judge
 from mlgate.git import git_state, is_ancestor, show
-from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, LoadedModel, ModelVersion, Registry, RunFacts
+from mlgate.registry import (
+    ARTIFACT_DIGEST_TAG,
+    TAG_PREFIX,
+    VERDICT_DIR,
+    VERDICT_TAG,
+    LoadedModel,
+    ModelVersion,
+    Registry,
+    RunFacts,
+)
 
 Progress = Callable[[str], None]
-VERDICT_DIR = "mlgate/verdicts"
 BASE_SEARCH = 20  # newest versions searched for the base branch's model: one tag read each, bounded
 
 

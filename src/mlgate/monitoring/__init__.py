@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 from mlgate._lazy import lazy_surface
 
 if TYPE_CHECKING:
-    from mlgate.monitoring._alerts import IssueAction, IssueSync, figures, github_login, review_issues, sync_issue
+    from mlgate.monitoring._alerts import (
+        IssueAction,
+        IssueSync,
+        OpenAlert,
+        figures,
+        github_login,
+        open_alerts,
+        review_issues,
+        sync_issue,
+    )
     from mlgate.monitoring._canary import CanaryAction, CanaryChange
     from mlgate.monitoring._canary import pr_body as canary_pr_body
     from mlgate.monitoring._canary import pr_title as canary_pr_title
@@ -84,6 +93,7 @@ __all__ = [
     "MonitorOutcome",
     "MonitoringResult",
     "MonitoringVerdict",
+    "OpenAlert",
     "PushedAudit",
     "PushedMeasurements",
     "RetrainAction",
@@ -111,6 +121,7 @@ __all__ = [
     "mcnemar",
     "monitor",
     "monitored_models",
+    "open_alerts",
     "paired_decision_rate_check",
     "paired_scores",
     "probability_column",
@@ -147,6 +158,7 @@ _LAZY: dict[str, str] = {
     "Estimate": "_estimate:Estimate",
     "IssueAction": "_alerts:IssueAction",
     "IssueSync": "_alerts:IssueSync",
+    "OpenAlert": "_alerts:OpenAlert",
     "LABEL": "_labels:LABEL",
     "Labelled": "_labels:Labelled",
     "METHOD": "_estimate:METHOD",
@@ -177,6 +189,7 @@ _LAZY: dict[str, str] = {
     "expected_roc_auc": "_estimate:expected_roc_auc",
     "figures": "_alerts:figures",
     "github_login": "_alerts:github_login",
+    "open_alerts": "_alerts:open_alerts",
     "load_reference": "_reference:load_reference",
     "monitor": "_command:monitor",
     "monitored_models": "_schedule:monitored_models",

@@ -648,3 +648,45 @@ def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_ur
         fields["labels"] = wanted
     client.update_issue(number, **fields)
     return IssueSync(IssueAction.COMMENTED, number, url)
+
+
+# ---------------------------------------------------------------------- open alerts (mlgate site)
+
+_MONITORING_MARKER = re.compile(r"<!-- mlgate:monitoring model=(\S+) stage=(\S+) -->")
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    """An open issue mlgate keeps about a model: a monitoring alert (one stage) or the custody issue."""
+
+    model: str
+    stage: str
+    kind: str  # monitoring | custody
+    number: int
+    title: str
+    url: str
+
+
+def open_alerts(client: GitHub) -> list[OpenAlert]:
+    """Every open monitoring and custody issue mlgate keeps, per model and stage: one listing of the ``mlgate`` label.
+
+    A monitoring issue names its model and stage in its marker; the custody issue names each stage
+    it is about in its stored figures. Issues another identity opened are not mlgate's (:meth:`GitHub.is_own`).
+    """
+    found: list[OpenAlert] = []
+    for issue in client.find_issues("<!-- mlgate:", state="open", labels=(LABEL,)):
+        match = _MONITORING_MARKER.search(issue.body)
+        if match:
+            found.append(OpenAlert(match[1], match[2], "monitoring", issue.number, issue.title, issue.html_url))
+            continue
+        if CUSTODY_MARKER not in issue.body:
+            continue
+        stored = _CUSTODY_FIGURES.search(issue.body)
+        try:
+            rows = json.loads(stored.group(1)) if stored else []
+        except ValueError:
+            rows = []
+        for row in rows if isinstance(rows, list) else []:
+            if isinstance(row, list) and len(row) >= 2:
+                found.append(OpenAlert(str(row[0]), str(row[1]), "custody", issue.number, issue.title, issue.html_url))
+    return found

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         Plan,
         Promotion,
         PullRequest,
+        StatusFacts,
         StatusRow,
         SyncState,
         apply,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         rollback,
         rollback_target,
         status,
+        status_facts,
     )
     from mlgate.promotion._proposal import pin, propose, version_digest
 
@@ -54,6 +56,7 @@ __all__ = [
     "Promotion",
     "PullRequest",
     "StageAssignment",
+    "StatusFacts",
     "StatusRow",
     "SyncState",
     "apply",
@@ -71,6 +74,7 @@ __all__ = [
     "rollback",
     "rollback_target",
     "status",
+    "status_facts",
     "version_digest",
     "version_label",
 ]
@@ -91,6 +95,7 @@ _LAZY: dict[str, str] = {
     "Plan": "_plan:Plan",
     "Promotion": "_plan:Promotion",
     "PullRequest": "_plan:PullRequest",
+    "StatusFacts": "_plan:StatusFacts",
     "StatusRow": "_plan:StatusRow",
     "SyncState": "_plan:SyncState",
     "apply": "_plan:apply",
@@ -107,6 +112,7 @@ _LAZY: dict[str, str] = {
     "rollback": "_plan:rollback",
     "rollback_target": "_plan:rollback_target",
     "status": "_plan:status",
+    "status_facts": "_plan:status_facts",
     "version_digest": "_proposal:version_digest",
     "version_label": "_check:version_label",
 }

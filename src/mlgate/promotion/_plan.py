@@ -1134,8 +1134,27 @@ def _lagging(root: Path, name: str, stage: str, desired: int | None, now: int | 
     return now is None  # release.yaml always asked for ``desired``: only an alias never set lags
 
 
+@dataclass(frozen=True)
+class StatusFacts:
+    """What ``status`` read to judge the stages, for a caller that shows more than the rows (``mlgate site``).
+
+    ``contexts``: every model with a release.yaml (spec, policy, params, release); ``aliases`` and
+    ``versions``: the two batched registry reads (every alias, every version with its tags).
+    """
+
+    rows: list[StatusRow]
+    contexts: dict[str, ModelContext]
+    aliases: dict[str, dict[str, int]]
+    versions: dict[str, list[ModelVersion]]
+
+
 def status(root: Path | Workspace, registry: Registry | None = None) -> list[StatusRow]:
-    """Per model and stage: desired (git), actual (registry) and a :class:`SyncState`.
+    """Per model and stage: desired (git), actual (registry) and a :class:`SyncState` (see :func:`status_facts`)."""
+    return status_facts(root, registry).rows
+
+
+def status_facts(root: Path | Workspace, registry: Registry | None = None) -> StatusFacts:
+    """Per model and stage: desired (git), actual (registry) and a :class:`SyncState`; with what was read.
 
     A synced stage whose release.yaml pins a digest is downloaded and digested: files that differ
     are ``Tampered`` (``detail`` names them). An alias that differs is ``OutOfSync`` when it still
@@ -1169,7 +1188,7 @@ def status(root: Path | Workspace, registry: Registry | None = None) -> list[Sta
             traffic = candidate.traffic if candidate and kind == ArmKind.CANARY else None
             state, detail = _sync_state(root, registry, name, alias, desired, now, pinned, versions)
             rows.append(StatusRow(name, alias, desired, now, pinned, state, detail, kind, traffic))
-    return rows
+    return StatusFacts(rows, {name: ctx for name, (ctx, _stages) in wanted.items()}, aliases, known)
 
 
 def _sync_state(

@@ -29,6 +29,7 @@ from mlgate.registry._mlflow import (
     TAG_PREFIX,
     TRUSTED_EXACT_TYPES,
     TRUSTED_TYPE_PREFIXES,
+    VERDICT_DIR,
     VERDICT_TAG,
     ArtifactDigest,
     IncompleteVerdict,
@@ -40,6 +41,7 @@ from mlgate.registry._mlflow import (
     Registry,
     Run,
     RunFacts,
+    RunRecord,
     credentials_refused,
     folder_digest,
     is_embedded,
@@ -51,6 +53,7 @@ from mlgate.registry._mlflow import (
     tampered,
     tracking_uri,
     trusted_types,
+    verdict_sha256,
 )
 
 __all__ = [
@@ -67,6 +70,7 @@ __all__ = [
     "TAG_PREFIX",
     "TRUSTED_EXACT_TYPES",
     "TRUSTED_TYPE_PREFIXES",
+    "VERDICT_DIR",
     "VERDICT_TAG",
     "ArtifactDigest",
     "IncompleteVerdict",
@@ -80,6 +84,7 @@ __all__ = [
     "Registry",
     "Run",
     "RunFacts",
+    "RunRecord",
     "Serialization",
     "XGBoostBooster",
     "audit",
@@ -97,4 +102,5 @@ __all__ = [
     "tampered",
     "tracking_uri",
     "trusted_types",
+    "verdict_sha256",
 ]

@@ -168,6 +168,12 @@ def history(registry: Registry, model: str, stage: str | None = None) -> list[Re
     return sorted(records, key=lambda r: r.promoted_at)
 
 
+def every(registry: Registry) -> list[Record]:
+    """Every live record of every model, oldest first: one search (``mlgate site`` groups them by model)."""
+    records = [_from_run(run) for run in registry.search_runs(EXPERIMENT, "") if run.status != "KILLED"]
+    return sorted(records, key=lambda r: (r.promoted_at, r.model, r.stage))
+
+
 def of_commit(registry: Registry, commit: str) -> list[Record]:
     """Every live record written for changes ``commit`` made, oldest first."""
     query = f"tags.`{PREFIX}commit` = '{_quote(commit)}'"

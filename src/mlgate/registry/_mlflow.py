@@ -46,6 +46,8 @@ TAG_PREFIX = "mlgate."
 UPSERT_ATTEMPTS = 3
 # The one version tag that records a gate verdict (see Registry.read_verdict).
 VERDICT_TAG = TAG_PREFIX + "gates"
+# where a version's run keeps its gate verdicts (one file per gating; the tag names the latest)
+VERDICT_DIR = "mlgate/verdicts"
 MODEL_ARTIFACT = "model"
 # What registration records about a version's files (mlgate.registry.mlflow.folder_digest): the
 # manifest digest, and the per-file sha256 as compact JSON (only to name a file that differs: a tag
@@ -80,6 +82,7 @@ NEVER_TRUSTED_TYPES = frozenset({"operator.methodcaller", "functools.partial", "
 # Registry searches: the largest page MLflow serves, and model names per `name IN (...)` filter
 # (a search is a GET: the filter travels in the URL).
 SEARCH_PAGE = 1000
+MONITORING_PAGES = 20  # Registry.monitoring_runs reads at most the latest 20,000 monitoring runs
 NAMES_PER_FILTER = 100
 _SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
@@ -191,6 +194,7 @@ class ModelVersion:
     tags: dict[str, str]
     current_stage: str  # MLflow's deprecated stage ('None', 'Staging', 'Production', 'Archived')
     source: str
+    created_ms: int = 0  # when it was registered (milliseconds since the epoch; 0: unknown)
 
     @classmethod
     def of(cls, mv: Any) -> ModelVersion:
@@ -202,6 +206,7 @@ class ModelVersion:
             tags=dict(mv.tags or {}),
             current_stage=str(mv.current_stage or ""),
             source=str(mv.source or ""),
+            created_ms=int(getattr(mv, "creation_timestamp", 0) or 0),
         )
 
 
@@ -222,6 +227,34 @@ class Run:
             status=str(run.info.status),
             start_time=int(run.info.start_time or 0),
             tags=dict(run.data.tags or {}),
+        )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything a run records: status, times, params, metrics and tags (what an evidence bundle reports)."""
+
+    run_id: str
+    experiment_id: str
+    status: str
+    start_ms: int  # milliseconds since the epoch (0: unknown)
+    end_ms: int  # 0 while it runs
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+    @classmethod
+    def of(cls, run: Any) -> RunRecord:
+        """From MLflow's ``Run`` entity."""
+        return cls(
+            run_id=str(run.info.run_id),
+            experiment_id=str(run.info.experiment_id),
+            status=str(run.info.status),
+            start_ms=int(run.info.start_time or 0),
+            end_ms=int(run.info.end_time or 0),
+            params={str(k): str(v) for k, v in sorted(run.data.params.items())},
+            metrics={str(k): float(v) for k, v in sorted(run.data.metrics.items())},
+            tags={str(k): str(v) for k, v in sorted((run.data.tags or {}).items())},
         )
 
 
@@ -601,6 +634,15 @@ class Registry:
             url=self.run_url(str(run.info.experiment_id), run_id),
         )
 
+    def run_record(self, run_id: str) -> RunRecord:
+        """A run's status, times, params, metrics and tags, from one request."""
+        return RunRecord.of(self._call(f"read run {run_id}", lambda: self.client.get_run(run_id)))
+
+    def artifact_files(self, run_id: str, folder: str) -> list[str]:
+        """The paths of the files directly in ``folder`` of run ``run_id``'s artifacts, sorted ([] when none)."""
+        listed = self._call(f"list {folder} of run {run_id}", lambda: self.client.list_artifacts(run_id, folder))
+        return sorted(str(f.path) for f in listed if not f.is_dir)
+
     def run_url(self, experiment_id: str, run_id: str) -> str | None:
         """The run's page in the MLflow UI when the registry is a server; None for the embedded store."""
         if not self.uri.startswith(("http://", "https://")):
@@ -913,20 +955,23 @@ class Registry:
         """Add a JSON artifact to a (finished) run, e.g. a gate verdict."""
         self._call(f"log {artifact_file}", lambda: self.client.log_text(run_id, payload, artifact_file))
 
-    def read_artifact(self, run_id: str, path: str) -> bytes | None:
+    def read_artifact(self, run_id: str, path: str, listed: list[str] | None = None) -> bytes | None:
         """The bytes of one artifact file of a run; None when the run has no such file.
 
         The folder is listed first because MLflow's download reports every failure, outages
         included, as a wrong path: a listed file that cannot be downloaded is an outage.
+        ``listed``: the folder's files as the caller just listed them (not listed again).
         """
         from mlflow.exceptions import MlflowException
 
         folder = posixpath.dirname(path) or None
-        listed = self._call(
-            f"list {folder or 'artifacts'} of run {run_id}",
-            lambda: self.client.list_artifacts(run_id, folder),
-        )
-        if path not in {f.path for f in listed if not f.is_dir}:
+        if listed is None:
+            found = self._call(
+                f"list {folder or 'artifacts'} of run {run_id}",
+                lambda: self.client.list_artifacts(run_id, folder),
+            )
+            listed = [f.path for f in found if not f.is_dir]
+        if path not in listed:
             return None
         with tempfile.TemporaryDirectory() as tmp:
             try:
@@ -947,13 +992,27 @@ class Registry:
         model or version — raises :class:`IncompleteVerdict` (exit 2: gate again) rather than
         return a verdict the tag does not describe. Outages raise RegistryUnavailable (exit 3).
         """
-        mv = self.version(name, version)
+        found = self.verdict_of(self.version(name, version))
+        return found[0] if found else None
+
+    def verdict_of(
+        self, mv: ModelVersion, data: bytes | None = None, listed: list[str] | None = None
+    ) -> tuple[dict[str, Any], bytes] | None:
+        """:meth:`read_verdict` of a version already read, and the artifact's bytes; None if it was never gated.
+
+        ``data``: the artifact's bytes kept from an earlier read (``mlgate site``'s cache, found by
+        :func:`verdict_sha256`); used only when its sha256 is the one the tag names, else downloaded.
+        ``listed``: the run's verdict files as :meth:`verdict_files` just listed them.
+        """
+        name, version = mv.name, mv.version
         raw = mv.tags.get(VERDICT_TAG)
         if raw is None:
             return None
         label = f"{name} v{version}"
         record = _verdict_record(raw, label)
-        data = self.read_artifact(mv.run_id, record["verdict"])
+        if data is None or hashlib.sha256(data).hexdigest() != record["sha256"]:
+            folder_listed = listed if posixpath.dirname(record["verdict"]) == VERDICT_DIR else None
+            data = self.read_artifact(mv.run_id, record["verdict"], folder_listed)
         if data is None:
             raise IncompleteVerdict(
                 f"{label}: the verdict {record['verdict']} named by {VERDICT_TAG} is missing from run {mv.run_id}"
@@ -973,7 +1032,24 @@ class Registry:
         problem = _verdict_mismatch(record, verdict, name, version)
         if problem:
             raise IncompleteVerdict(f"{label}: {VERDICT_TAG} and {record['verdict']} disagree on {problem}")
-        return verdict
+        return verdict, data
+
+    def verdict_files(self, run_id: str) -> list[str]:
+        """The gate verdict artifacts a run holds (``mlgate/verdicts/*.json``), oldest first by name."""
+        from mlflow.exceptions import MlflowException
+
+        if not run_id:
+            return []
+        try:
+            listed = self._call(
+                f"list {VERDICT_DIR} of run {run_id}",
+                lambda: self.client.list_artifacts(run_id, VERDICT_DIR),
+            )
+        except MlflowException as err:
+            if err.error_code == "RESOURCE_DOES_NOT_EXIST":  # the run is gone: no verdict to read
+                return []
+            raise
+        return sorted(f.path for f in listed if not f.is_dir and f.path.endswith(".json"))
 
     def load_model(self, name: str, version: int, **options: Any) -> Any:
         """Load a registered model (see :meth:`load_version`, whose keyword options it takes)."""
@@ -1055,6 +1131,13 @@ class Registry:
             model=model, signature=signature, flavour=found.flavour, format=found.format, artifact=artifact
         )
         return loaded, folder
+
+    def download_version(self, name: str, version: int, into: Path) -> tuple[Path, Path]:
+        """Download a version's files into ``into`` (nothing is loaded); the download's root, the ``MLmodel`` folder.
+
+        :func:`folder_digest` of the root is the version's artifact digest.
+        """
+        return self._download(name, version, into)
 
     def artifact_digest(self, name: str, version: int) -> ArtifactDigest:
         """Download version ``version`` of ``name`` and digest its files (nothing is loaded)."""
@@ -1220,6 +1303,49 @@ class Registry:
         history = [MonitoringRun.of(run) for run in runs]
         return sorted(history, key=lambda r: (r.evaluated_at, r.run_id))
 
+    def monitoring_runs(
+        self, wanted: Iterable[tuple[str, str]], limit: int = 20, max_pages: int = MONITORING_PAGES
+    ) -> dict[tuple[str, str], list[MonitoringRun]]:
+        """``{(model, stage): runs}``: the last ``limit`` finished monitoring runs of each ``wanted`` model and stage.
+
+        One paginated search of the monitoring experiment, newest first, instead of one per model
+        and stage (``mlgate site``); each list oldest first, as :meth:`monitoring_history` gives it.
+        It stops once every wanted pair has ``limit`` runs, or after ``max_pages`` pages of
+        :data:`SEARCH_PAGE` runs (a pair not monitored among the latest ones then has fewer, or none).
+        """
+        keys = set(wanted)
+        found = self._call(
+            f"read experiment {MONITORING_EXPERIMENT}",
+            lambda: self.client.get_experiment_by_name(MONITORING_EXPERIMENT),
+        )
+        if found is None:
+            return {}
+        grouped: dict[tuple[str, str], list[MonitoringRun]] = {}
+        token = None
+        while True:
+            page = self._call(
+                f"search runs of {MONITORING_EXPERIMENT}",
+                functools.partial(
+                    self.client.search_runs,
+                    [found.experiment_id],
+                    "attributes.status = 'FINISHED'",
+                    max_results=SEARCH_PAGE,
+                    page_token=token,
+                    order_by=["attributes.start_time DESC"],
+                ),
+            )
+            for run in page:
+                tags = run.data.tags or {}
+                key = (str(tags.get(MONITORING_TAG + "model", "")), str(tags.get(MONITORING_TAG + "stage", "")))
+                if key in keys and len(grouped.setdefault(key, [])) < limit:
+                    grouped[key].append(MonitoringRun.of(run))
+            token = page.token
+            max_pages -= 1
+            full = len(grouped) == len(keys) and all(len(runs) >= limit for runs in grouped.values())
+            if not token or full or max_pages <= 0:
+                break
+        return {key: sorted(runs, key=lambda r: (r.evaluated_at, r.run_id)) for key, runs in sorted(grouped.items())}
+
     def _download(self, name: str, version: int, into: Path) -> tuple[Path, Path]:
         """Download a version's model folder into ``into``; (the download's root, the folder holding ``MLmodel``)."""
         local = self._call(
@@ -1313,6 +1439,19 @@ def _verdict_record(raw: str, label: str) -> dict[str, Any]:
     if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("verdict", "sha256")):
         raise IncompleteVerdict(f"{label}: {VERDICT_TAG} is not an mlgate verdict record: {raw[:80]!r}")
     return record
+
+
+def verdict_sha256(tags: dict[str, str]) -> str | None:
+    """The sha256 of the verdict artifact a version's :data:`VERDICT_TAG` names; None when not gated or unreadable."""
+    raw = tags.get(VERDICT_TAG)
+    if raw is None:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    sha = record.get("sha256") if isinstance(record, dict) else None
+    return sha if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha) else None
 
 
 def _verdict_mismatch(record: dict[str, Any], verdict: dict[str, Any], name: str, version: int) -> str:

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
     from mlgate.report import _monitoring as monitoring
     from mlgate.report._checks import check_outcome
     from mlgate.report._compare import compare_table, render_compare_html, render_compare_markdown
-    from mlgate.report._monitoring import MAX_RUNS, MONITORING_LIMIT, TOP_FEATURES, monitoring_marker
+    from mlgate.report._monitoring import MAX_RUNS, MONITORING_LIMIT, TOP_FEATURES, monitoring_marker, svg_trend
     from mlgate.report._monitoring import render_html as render_monitoring_html
     from mlgate.report._monitoring import render_markdown as render_monitoring_markdown
+    from mlgate.report._monitoring import trends as monitoring_trends
     from mlgate.report._render import (
         COMMENT_LIMIT,
         SUMMARY_LIMIT,
@@ -49,6 +50,7 @@ __all__ = [
     "marker",
     "monitoring",
     "monitoring_marker",
+    "monitoring_trends",
     "render_compare_html",
     "render_compare_markdown",
     "render_html",
@@ -57,6 +59,7 @@ __all__ = [
     "render_monitoring_markdown",
     "render_summary",
     "report_model",
+    "svg_trend",
 ]
 
 # public name -> its private module (`module:name`, or the module itself)
@@ -77,6 +80,8 @@ _LAZY: dict[str, str] = {
     "marker": "_render:marker",
     "monitoring": "_monitoring",
     "monitoring_marker": "_monitoring:monitoring_marker",
+    "monitoring_trends": "_monitoring:trends",
+    "svg_trend": "_monitoring:svg_trend",
     "render_html": "_render:render_html",
     "render_markdown": "_render:render_markdown",
     "render_monitoring_html": "_monitoring:render_html",

@@ -393,6 +393,7 @@ def svg_trend(trend: Trend) -> Any:
             f'<svg xmlns="http://www.w3.org/2000/svg" class="trend" data-chart="{trend.key}" role="img" '
             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-label="{title}">'
         ),
+        f"<title>{title}</title>",
         f'<text x="0" y="16" font-weight="bold" font-size="13">{title}</text>',
     ]
     for lx, ly, name, colour, dash in legend:

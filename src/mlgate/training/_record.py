@@ -7,6 +7,7 @@ for it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,20 @@ def lineage(ctx: ModelContext, data: ModelData, git: GitState, params: dict[str,
         "rows": {"train": len(data.train), "holdout": len(data.holdout)},
         "mlgate_version": __version__,
         "lineage": LINEAGE_MLGATE,
+        "ci_run_url": ci_run_url(),
     }
+
+
+def ci_run_url() -> str | None:
+    """The GitHub Actions run training runs in (``$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID``).
+
+    Recorded as ``mlgate.ci.run_url``: the builder an evidence bundle's provenance names. Like every
+    lineage tag it is what the training job says (forgeable by a job with registry write access).
+    """
+    server, repo, run_id = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    if server and repo and run_id:
+        return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"
+    return None
 
 
 def version_tags(info: dict[str, Any]) -> dict[str, str]:
@@ -76,6 +90,8 @@ def version_tags(info: dict[str, Any]) -> dict[str, str]:
         "policy.sha256": info["policy_sha256"],
         "version": info["mlgate_version"],
     }
+    if info.get("ci_run_url"):
+        tags["ci.run_url"] = info["ci_run_url"]
     for item in info["data"]:
         tags[f"data.{item['role']}.path"] = item["path"]
         tags[f"data.{item['role']}.md5"] = item["md5"]

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from mlgate.cli.commands import _evidence as evidence
 from mlgate.cli.commands import _gates as gates
 from mlgate.cli.commands import _governance as governance
 from mlgate.cli.commands import _monitoring as monitoring
@@ -12,6 +13,7 @@ from mlgate.cli.commands import _promotion as promotion
 from mlgate.cli.commands import _repo as repo
 from mlgate.cli.commands import _scoring as scoring
 from mlgate.cli.commands import _serving as serving
+from mlgate.cli.commands import _site as site
 from mlgate.cli.commands import _training as training
 
 COMMANDS = [
@@ -23,6 +25,8 @@ COMMANDS = [
     *scoring.COMMANDS,
     *serving.COMMANDS,
     *monitoring.COMMANDS,
+    *site.COMMANDS,
+    *evidence.COMMANDS,
 ]
 
 

@@ -1,0 +1,334 @@
+"""The site's pages: what each one shows, gathered from a model's facts, rendered by jinja2 (autoescaped).
+
+Every value a page shows passes through jinja2's autoescape: spec text, tags and audit fields are
+written by pull-request authors and must appear as text, never as markup. The only markup that is
+not escaped is the trend charts' SVG, which :func:`mlgate.report.svg_trend` builds escaping every
+value it writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from mlgate import __version__
+from mlgate.exceptions import InvalidInput
+from mlgate.promotion import SyncState
+from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, verdict_sha256
+from mlgate.report import monitoring_trends, svg_trend
+
+if TYPE_CHECKING:
+    from mlgate.config import ModelContext
+    from mlgate.monitoring import OpenAlert
+    from mlgate.promotion import StatusRow
+    from mlgate.registry import ModelVersion, MonitoringRun, Record, Registry
+    from mlgate.site._build import VerdictCache
+
+TEMPLATES = ("base.html.j2", "macros.html.j2", "lineage.svg.j2", "index.html.j2", "model.html.j2", "version.html.j2")
+ASSETS = ("site.css", "site.js")
+GITHUB = "https://github.com"
+CARD_FIELDS = (
+    ("Intended use", "intended_use"),
+    ("Out-of-scope uses", "out_of_scope_uses"),
+    ("Limitations", "limitations"),
+    ("Ethical considerations", "ethical_considerations"),
+    ("Caveats and recommendations", "caveats_and_recommendations"),
+    ("License", "license"),
+)
+MAX_EXPLAINED = 15  # features in the model card's global explanation table
+
+
+@dataclass(frozen=True)
+class SiteFacts:
+    """What every page's footer says: the commit and registry the site was built from."""
+
+    commit: str
+    registry_uri: str
+    github_repository: str
+    mlgate_version: str
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """Everything one model's pages show, read once per build (the fingerprint hashes it)."""
+
+    ctx: ModelContext
+    rows: list[StatusRow]
+    versions: list[ModelVersion]
+    aliases: dict[str, int]
+    records: list[Record]
+    monitoring: dict[str, list[MonitoringRun]]
+    alerts: list[OpenAlert] | None  # None: GitHub was not asked (no token)
+    site: SiteFacts
+
+
+def _resource(name: str) -> bytes:
+    return resources.files("mlgate").joinpath("resources", "site", name).read_bytes()
+
+
+class Renderer:
+    """The jinja2 environment of the site's templates (autoescape on), and its assets."""
+
+    def __init__(self) -> None:
+        """Load the templates; :attr:`version` hashes them, the assets and mlgate's version."""
+        import jinja2
+
+        self.env = jinja2.Environment(
+            loader=jinja2.PackageLoader("mlgate", "resources/site"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=False,
+            lstrip_blocks=False,
+        )
+        digest = hashlib.sha256(__version__.encode())
+        for name in (*TEMPLATES, *ASSETS):
+            digest.update(name.encode() + b"\0" + _resource(name))
+        self.version = digest.hexdigest()
+
+    def assets(self) -> dict[str, bytes]:
+        """``site.css`` and ``site.js``, as written under ``assets/``."""
+        return {name: _resource(name) for name in ASSETS}
+
+    def render(self, template: str, root: str, page: str, site: SiteFacts, **context: Any) -> str:
+        """One page; ``root`` is the relative way back to the site's top (``""`` or ``"../../"``)."""
+        return self.env.get_template(template).render(
+            root=root,
+            page=page,
+            commit=site.commit if page == "index" else "",  # a model's pages change with its own inputs only
+            registry_uri=site.registry_uri,
+            mlgate_version=site.mlgate_version,
+            **context,
+        )
+
+    def index(self, models: list[ModelFacts]) -> str:
+        """``index.html``: every model × stage, with the summary counts."""
+        rows = [row for mf in models for row in stage_rows(mf)]
+        alerts_known = all(mf.alerts is not None for mf in models)
+        counts = {
+            "models": len(models),
+            "out_of_sync": sum(r["state"] != SyncState.SYNCED for r in rows),
+            "blocked": sum(r["verdict"] == "fail" for r in rows),
+            "alerts": (len({(a.kind, a.number) for mf in models for a in mf.alerts or []}) if alerts_known else None),
+        }
+        owners = sorted({o for mf in models for o in mf.ctx.spec.owners})
+        states = sorted({str(r["state"]) for r in rows})
+        site = models[0].site if models else None
+        if site is None:
+            site = SiteFacts("", "", "", __version__)
+        return self.render("index.html.j2", "", "index", site, rows=rows, counts=counts, owners=owners, states=states)
+
+
+# ----------------------------------------------------------------------------- facts → page context
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M") if ms else ""
+
+
+def verdict_tag(tags: dict[str, str]) -> dict[str, Any]:
+    """The verdict tag's summary (status, stage, evaluated_at, data md5s) without downloading; {} when absent."""
+    try:
+        record = json.loads(tags.get(VERDICT_TAG, ""))
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _pr_url(site: SiteFacts, pr: int | None) -> str | None:
+    return f"{GITHUB}/{site.github_repository}/pull/{pr}" if pr and site.github_repository else None
+
+
+def stage_rows(mf: ModelFacts) -> list[dict[str, Any]]:
+    """The model's rows of the index: one per status row (a canary or shadow has its own), with the extras."""
+    tags = {v.version: v.tags for v in mf.versions}
+    release = mf.ctx.release
+    out = []
+    for row in mf.rows:
+        held = tags.get(row.actual, {}) if row.actual is not None else {}
+        runs = mf.monitoring.get(row.stage, [])
+        latest = runs[-1] if runs else None
+        candidate = release.candidate(row.stage) if release and str(row.arm) == "stable" else None
+        alerts = None if mf.alerts is None else [a for a in mf.alerts if a.stage == row.stage]
+        out.append(
+            {
+                "model": mf.ctx.name,
+                "owner": " ".join(mf.ctx.spec.owners),
+                "owners": ", ".join(mf.ctx.spec.owners),
+                "stage": row.stage,
+                "arm": str(row.arm),
+                "traffic": row.traffic,
+                "desired": row.desired,
+                "actual": row.actual,
+                "state": str(row.status),
+                "detail": row.detail,
+                "verdict": verdict_tag(held).get("status", "") if held else "",
+                "monitoring": latest.status if latest else "",
+                "monitored_at": latest.evaluated_at if latest else "",
+                "alerts": alerts,
+                "candidate": (
+                    f"{candidate.kind} v{candidate.version} (alias {candidate.alias}: "
+                    f"{_label(mf.aliases.get(candidate.alias))})"
+                    if candidate
+                    else ""
+                ),
+            }
+        )
+    return out
+
+
+def _label(version: int | None) -> str:
+    return "—" if version is None else f"v{version}"
+
+
+def _stages_of(mf: ModelFacts) -> dict[int, list[str]]:
+    held: dict[int, list[str]] = {}
+    for alias, version in sorted(mf.aliases.items()):
+        held.setdefault(version, []).append(alias)
+    return held
+
+
+def _chain(mf: ModelFacts, mv: ModelVersion, stages: list[str]) -> dict[str, Any]:
+    """The lineage boxes of one version: commit → data md5s → run → version → stage(s)."""
+    tags = mv.tags
+    boxes = [{"kind": "commit", "text": tags.get(TAG_PREFIX + "git.commit", "") or "not recorded"}]
+    for key in sorted(tags):
+        if key.startswith(TAG_PREFIX + "data.") and key.endswith(".md5"):
+            role = key[len(TAG_PREFIX + "data.") : -len(".md5")]
+            path = tags.get(f"{TAG_PREFIX}data.{role}.path") or role
+            boxes.append({"kind": f"data md5 ({path})", "text": tags[key]})
+    boxes.append({"kind": "training run", "text": mv.run_id or "none (registered by hand)"})
+    boxes.append({"kind": "registered version", "text": f"{mf.ctx.name} v{mv.version}"})
+    boxes.append({"kind": "stage", "text": ", ".join(stages) if stages else "none"})
+    return {"id": f"{mf.ctx.name}-v{mv.version}", "model": mf.ctx.name, "version": mv.version, "boxes": boxes}
+
+
+def _record_row(mf: ModelFacts, record: Record) -> dict[str, Any]:
+    row = record.as_dict()
+    row["pr_url"] = _pr_url(mf.site, record.pr)
+    return row
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "—" if value is None else str(value)
+    if isinstance(value, int | float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _verdict(mv: ModelVersion, registry: Registry, cache: VerdictCache) -> tuple[dict[str, Any] | None, str, list[str]]:
+    """The version's latest verdict (cached by sha256), a problem reading it, and every verdict file on its run."""
+    sha = verdict_sha256(mv.tags)
+    if VERDICT_TAG not in mv.tags:
+        return None, "", []
+    files = cache.verdict_files(registry, mv.run_id, sha)  # the earlier verdicts, and where the latest is
+    try:
+        found = registry.verdict_of(mv, cache.get(sha), files)
+    except InvalidInput as err:
+        return None, err.message, files
+    if found is None:
+        return None, "", files
+    verdict, data = found
+    if sha:
+        cache.put(sha, data)
+    return verdict, "", files
+
+
+def model_pages(renderer: Renderer, mf: ModelFacts, registry: Registry, cache: VerdictCache) -> dict[str, str]:
+    """Every page of one model: ``models/<name>/index.html`` and ``models/<name>/v<N>.html``, by relative path."""
+    name = mf.ctx.name
+    folder = f"models/{name}"
+    held = _stages_of(mf)
+    records = list(mf.records)
+    pages: dict[str, str] = {}
+    versions = []
+    explanation = None
+    for mv in sorted(mf.versions, key=lambda v: v.version, reverse=True):
+        tag = verdict_tag(mv.tags)
+        verdict, problem, files = _verdict(mv, registry, cache)
+        stages = held.get(mv.version, [])
+        latest_file = str(tag.get("verdict", ""))
+        rules = [
+            r
+            | {
+                "observed_text": _number(r.get("observed")),
+                "threshold_text": _number(r.get("threshold")),
+                "explanation": r.get("explanation") or "",
+            }
+            for r in (verdict or {}).get("rules") or []
+        ]
+        tally = (verdict or {}).get("counts") or {}
+        counts = [(k, tally[k]) for k in ("pass", "fail", "error", "skipped") if k in tally]
+        info = {
+            "model": name,
+            "version": mv.version,
+            "status": tag.get("status", ""),
+            "judged_stage": tag.get("stage", ""),
+            "evaluated_at": tag.get("evaluated_at", ""),
+            "stages": stages,
+            "created": _when(mv.created_ms),
+            "commit": mv.tags.get(TAG_PREFIX + "git.commit", ""),
+            "digest": mv.tags.get(ARTIFACT_DIGEST_TAG, ""),
+            "run_id": mv.run_id,
+            "run_url": ((verdict or {}).get("lineage") or {}).get("run_url"),
+            "rules": rules,
+            "counts": counts,
+            "verdict_file": latest_file,
+            "verdict_problem": problem,
+            "older": [f for f in files if f != latest_file],
+            "approvals": [_record_row(mf, r) for r in reversed(records) if r.version == mv.version],
+            "chain": _chain(mf, mv, stages),
+            "tags": sorted((k, v) for k, v in mv.tags.items() if k.startswith(TAG_PREFIX) and k != VERDICT_TAG),
+        }
+        versions.append(info)
+        if explanation is None and verdict:
+            found = (verdict.get("evidence") or {}).get("explanation") or {}
+            if found.get("features"):
+                explanation = found | {
+                    "version": mv.version,
+                    "features": found["features"][:MAX_EXPLAINED],
+                    "method": found.get("method", ""),
+                    "rows": found.get("rows", ""),
+                }
+        pages[f"{folder}/v{mv.version}.html"] = renderer.render("version.html.j2", "../../", "version", mf.site, v=info)
+    spec = mf.ctx.spec
+    trends = []
+    for stage, runs in sorted(mf.monitoring.items()):
+        if not runs:
+            continue
+        history = [vars(r) for r in runs]
+        charts = [svg_trend(t) for t in monitoring_trends({"rules": []}, history)]
+        last = runs[-1]
+        trends.append(
+            {
+                "stage": stage,
+                "runs": len(runs),
+                "latest": last.status,
+                "at": last.evaluated_at,
+                "version": last.version,
+                "charts": charts,
+            }
+        )
+    by_version = {mv.version: mv for mv in mf.versions}
+    lineage = [_chain(mf, by_version[v], stages) for v, stages in sorted(held.items(), reverse=True) if v in by_version]
+    context = {
+        "name": name,
+        "description": spec.description,
+        "owners": spec.owners,
+        "task": str(spec.task),
+        "policy": spec.policy,
+        "monitoring_owner": spec.monitoring.owner,
+        "stages": stage_rows(mf),
+        "versions": versions,
+        "history": [_record_row(mf, r) for r in reversed(records)],
+        "trends": trends,
+        "card": [(label, getattr(spec.model_card, key)) for label, key in CARD_FIELDS],
+        "explanation": explanation,
+        "lineage": lineage,
+    }
+    pages[f"{folder}/index.html"] = renderer.render("model.html.j2", "../../", "model", mf.site, m=context)
+    return pages
