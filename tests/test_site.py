@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -24,7 +25,7 @@ from conftest import PROJECT, copy_repo, git, github_stand_in, invoke
 from mlgate.gates import run_gates
 from mlgate.github import GitHub
 from mlgate.promotion import apply, fetch_pull_request
-from mlgate.registry import Registry
+from mlgate.registry import VERDICT_TAG, Registry, audit
 from mlgate.training import train
 from mlgate_devkit.github_stand_in import FakeGitHub
 
@@ -404,3 +405,36 @@ def test_a_canary_beside_a_stage_has_its_row_and_is_named_beside_the_stable_one(
     assert (cell(rows["production-canary"], "desired"), cell(rows["production-canary"], "actual")) == ("v2", "—")
     assert cell(rows["production"], "candidate") == "canary v2 (alias production-canary: —)"
     assert "10% of callers" in (out / "index.html").read_text()
+
+
+def test_a_version_promoted_without_a_gate_verdict_shows_the_verdict_its_promotion_ran(
+    site: Site, github: FakeGitHub, cli: CliRunner, tmp_path: Path
+) -> None:
+    """The gates a promotion runs are a verdict too: the page shows them, never "not gated"."""
+    promote(site, github)
+    registry = site.registry
+    registry.delete_version_tag(site.name, 1, VERDICT_TAG)  # as for a version promoted straight from a plan
+    # the latest record of v1 that ran gates (records sort by time, then stage)
+    record = [r for r in audit.every(registry) if r.model == site.name and r.version == 1 and r.verdict_status][-1]
+    ran = json.loads(registry.read_artifact(record.run_id, audit.VERDICT_ARTIFACT))
+    out = tmp_path / "site"
+    build(cli, site, out)
+    [production] = [r for r in table(out / "index.html", "models") if r["attrs"]["data-stage"] == "production"]
+    assert record.verdict_status == ran["status"]
+    words = {"pass": "passed", "warn": "passed with warnings", "fail": "blocked"}
+    assert cell(production, "verdict") == words[ran["status"]]
+    page = out / "models" / site.name / "v1.html"
+    rules = table(page, "rules")
+    assert [r["attrs"]["data-rule"] for r in rules] == [r["rule_id"] for r in ran["rules"]]
+    assert f"the gates run by its promotion to {record.stage}" in " ".join(page.read_text().split())
+    # a verdict.json that no longer matches its audit record is named, not shown
+    client = registry.client
+    with tempfile.TemporaryDirectory() as tmp:
+        forged = Path(tmp) / audit.VERDICT_ARTIFACT
+        forged.write_text(json.dumps(ran | {"status": "pass", "rules": []}))
+        client.log_artifact(record.run_id, str(forged))
+    assert registry.read_artifact(record.run_id, audit.VERDICT_ARTIFACT) != json.dumps(ran).encode()
+    build(cli, site, out, "--full")
+    text = " ".join(page.read_text().split())
+    assert "does not match its recorded sha256" in text
+    assert table(page, "rules") == []

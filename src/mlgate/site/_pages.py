@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate import __version__
 from mlgate.exceptions import InvalidInput
 from mlgate.promotion import SyncState
-from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, verdict_sha256
+from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, audit, verdict_sha256
 from mlgate.report import monitoring_trends, svg_trend
 
 if TYPE_CHECKING:
@@ -138,17 +138,40 @@ def verdict_tag(tags: dict[str, str]) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
+def judged(mf: ModelFacts, mv: ModelVersion) -> dict[str, Any]:
+    """The version's latest verdict summary: its gate verdict tag, else the verdict its latest promotion ran.
+
+    A version promoted straight from a plan (the demo's canary, a retrained version) has no
+    ``mlgate.gates`` tag: the gates ran inside ``promote --plan/--apply`` and their verdict is on
+    the audit record's run. Showing "not gated" there would tell a reviewer the opposite of the truth.
+    """
+    tag = verdict_tag(mv.tags)
+    if tag:
+        return tag | {"source": "gate"}
+    ran = [r for r in mf.records if r.version == mv.version and r.verdict_status and r.run_id]
+    if not ran:
+        return {}
+    record = ran[-1]  # records are oldest first
+    return {
+        "status": record.verdict_status,
+        "stage": record.stage,
+        "evaluated_at": record.promoted_at,
+        "source": f"promotion to {record.stage}" + (f" (PR #{record.pr})" if record.pr else ""),
+        "record": record,
+    }
+
+
 def _pr_url(site: SiteFacts, pr: int | None) -> str | None:
     return f"{GITHUB}/{site.github_repository}/pull/{pr}" if pr and site.github_repository else None
 
 
 def stage_rows(mf: ModelFacts) -> list[dict[str, Any]]:
     """The model's rows of the index: one per status row (a canary or shadow has its own), with the extras."""
-    tags = {v.version: v.tags for v in mf.versions}
+    by_version = {v.version: v for v in mf.versions}
     release = mf.ctx.release
     out = []
     for row in mf.rows:
-        held = tags.get(row.actual, {}) if row.actual is not None else {}
+        held = by_version.get(row.actual) if row.actual is not None else None
         runs = mf.monitoring.get(row.stage, [])
         latest = runs[-1] if runs else None
         candidate = release.candidate(row.stage) if release and str(row.arm) == "stable" else None
@@ -165,7 +188,7 @@ def stage_rows(mf: ModelFacts) -> list[dict[str, Any]]:
                 "actual": row.actual,
                 "state": str(row.status),
                 "detail": row.detail,
-                "verdict": verdict_tag(held).get("status", "") if held else "",
+                "verdict": judged(mf, held).get("status", "") if held else "",
                 "monitoring": latest.status if latest else "",
                 "monitored_at": latest.evaluated_at if latest else "",
                 "alerts": alerts,
@@ -220,11 +243,35 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _verdict(mv: ModelVersion, registry: Registry, cache: VerdictCache) -> tuple[dict[str, Any] | None, str, list[str]]:
+def _promotion_verdict(record: Record, registry: Registry, cache: VerdictCache) -> tuple[dict[str, Any] | None, str]:
+    """The verdict a promotion ran (its audit run's ``verdict.json``, cached by sha256), checked against its record."""
+    data = cache.get(record.verdict_sha256)
+    if data is None:
+        data = registry.read_artifact(record.run_id, audit.VERDICT_ARTIFACT)
+        if data is None:
+            return None, f"the audit record's {audit.VERDICT_ARTIFACT} is missing (run {record.run_id})"
+    if hashlib.sha256(data).hexdigest() != record.verdict_sha256:
+        artifact = audit.VERDICT_ARTIFACT
+        return None, f"the audit record's {artifact} does not match its recorded sha256 (run {record.run_id})"
+    cache.put(record.verdict_sha256, data)
+    try:
+        verdict = json.loads(data)
+    except ValueError:
+        return None, f"the audit record's {audit.VERDICT_ARTIFACT} is not JSON (run {record.run_id})"
+    return (verdict if isinstance(verdict, dict) else None), ""
+
+
+def _verdict(
+    mf: ModelFacts, mv: ModelVersion, registry: Registry, cache: VerdictCache
+) -> tuple[dict[str, Any] | None, str, list[str]]:
     """The version's latest verdict (cached by sha256), a problem reading it, and every verdict file on its run."""
     sha = verdict_sha256(mv.tags)
     if VERDICT_TAG not in mv.tags:
-        return None, "", []
+        record = judged(mf, mv).get("record")
+        if record is None:
+            return None, "", []
+        verdict, problem = _promotion_verdict(record, registry, cache)
+        return verdict, problem, []
     files = cache.verdict_files(registry, mv.run_id, sha)  # the earlier verdicts, and where the latest is
     try:
         found = registry.verdict_of(mv, cache.get(sha), files)
@@ -248,8 +295,8 @@ def model_pages(renderer: Renderer, mf: ModelFacts, registry: Registry, cache: V
     versions = []
     explanation = None
     for mv in sorted(mf.versions, key=lambda v: v.version, reverse=True):
-        tag = verdict_tag(mv.tags)
-        verdict, problem, files = _verdict(mv, registry, cache)
+        tag = judged(mf, mv)
+        verdict, problem, files = _verdict(mf, mv, registry, cache)
         stages = held.get(mv.version, [])
         latest_file = str(tag.get("verdict", ""))
         rules = [
@@ -268,6 +315,7 @@ def model_pages(renderer: Renderer, mf: ModelFacts, registry: Registry, cache: V
             "version": mv.version,
             "status": tag.get("status", ""),
             "judged_stage": tag.get("stage", ""),
+            "judged_by": tag.get("source", ""),
             "evaluated_at": tag.get("evaluated_at", ""),
             "stages": stages,
             "created": _when(mv.created_ms),
