@@ -73,10 +73,10 @@ def run_auditors(j: Journey, workdir: Path) -> dict[str, Any]:
     with _env(KEY_ENV, private):
         built = api.evidence(ws, api.EvidenceOptions(model=MODEL, version=version, output=str(bundle)))
     j.log(
-        f"  mlgate evidence {MODEL} --version {version} --output {bundle}: {built.files} files, "
+        f"  mlgate evidence {MODEL} --version {version} --output {bundle}: {len(built.files)} files, "
         f"{'signed' if built.signed else 'unsigned'} ({KEY_ENV} holds the team's ed25519 key)"
     )
-    checked = api.verify_evidence(ws, api.VerifyEvidenceOptions(path=str(bundle), public_key=str(public)))
+    checked = api.verify_evidence(ws, api.VerifyEvidenceOptions(bundle=str(bundle), public_key=str(public)))
     shown = "ok" if checked.ok else "; ".join(checked.mismatches)
     j.log(f"  mlgate evidence verify {bundle.name} --public-key {public.name}: {shown}")
     return {
