@@ -255,9 +255,55 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     ]
     assert "| params.yaml | train.n_est | 50 | 80 | modified |" in Path(pipeline["report"]).read_text()
     assert summary["outputs"]["pipeline_report"] == pipeline["report"]
+    # for auditors: the governance site lists every model × stage with the versions release.yaml
+    # asks for and the aliases hold, as a reader sees it in Chromium; the signed evidence bundle
+    # of production credit verifies against the registry and the repo
+    auditors = summary["auditors"]
+    index = Path(summary["outputs"]["site"])
+    assert index == Path(auditors["site"]["index"]) and index.is_file()
+    assert sorted(auditors["site"]["models"]) == ["credit", "income", "insurance"]
+    shown = site_rows(index, tmp_path / "site-shots")
+    expected = {}
+    for name in ("credit", "insurance", "income"):
+        release = yaml.safe_load((repo / "models" / name / "release.yaml").read_text()) or {}
+        for stage, entry in (release.get("stages") or {}).items():
+            desired = entry["version"] if isinstance(entry, dict) else entry
+            expected[(name, stage)] = (desired, registry.alias_version(name, stage))
+    assert expected[("credit", "production")] == (v4, v4)
+    assert {k: v for k, v in shown.items() if k in expected} == expected
+    assert expected.keys() <= shown.keys()
+    bundle = Path(summary["outputs"]["evidence"])
+    assert bundle.name == f"credit-v{v4}-evidence.tar.gz" and bundle.is_file()
+    assert auditors["evidence"]["signed"] is True
+    assert auditors["verify"]["ok"] is True, auditors["verify"]
+    assert auditors["verify"]["mismatches"] == []
+    assert str(index) in result.output and str(bundle) in result.output
     # it says where its outputs are
     assert str(repo) in result.output
     assert "mlflow ui --backend-store-uri" in result.output
+
+
+def site_rows(index: Path, shots: Path) -> dict[tuple[str, str], tuple[int | None, int | None]]:
+    """(model, stage) → (desired, actual) versions as the site's index shows them in Chromium."""
+    from browser import render
+
+    shown = render(
+        index,
+        shots,
+        width=1280,
+        measure={
+            "rows": "Array.from(document.querySelectorAll('#models tbody tr')).map(r => [r.dataset.model, "
+            "r.dataset.stage, r.querySelector('.desired').textContent, r.querySelector('.actual').textContent])"
+        },
+    )
+    assert shown.console_errors == [], shown.console_errors
+    assert all(url.startswith("file://") for url in shown.network_requests), shown.network_requests
+
+    def number(text: str) -> int | None:
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return int(digits) if digits else None
+
+    return {(m, s): (number(d), number(a)) for m, s, d, a in shown.values["rows"]}
 
 
 def test_demo_reruns_in_the_same_workdir(tmp_path: Path) -> None:

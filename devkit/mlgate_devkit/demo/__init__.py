@@ -43,9 +43,9 @@ EXAMPLE_DATA = ("data/german_credit.csv", "data/insurance.csv", "data/adult_inco
 # credit and insurance: mlgate's declarative pipeline (estimator:); income: the repo's own
 # script train/income.py (train: {command: ...}), an XGBoost pipeline
 MODELS = ("credit", "insurance", "income")
-TOTAL_STEPS = (
-    3 + 2 * len(MODELS) + 7
-)  # repo, dvc, validate; train, gate each; PR, promotions, serving, monitoring, canary, DVC pipeline, summary
+# repo, dvc, validate; train, gate each; PR, DVC pipeline, promotions, serving, monitoring, canary,
+# site and evidence, summary
+TOTAL_STEPS = 3 + 2 * len(MODELS) + 8
 GITIGNORE = "/mlflow.db\n/mlartifacts/\n/metrics/\n"
 
 
@@ -192,14 +192,22 @@ def run_demo(
         verdicts[name] = {"status": verdict.status, "path": str(path), "counts": counts}
         verdicts[name] |= _write_reports(repo, uri, workdir / "reports", name, path)
         log(f"  reports: {verdicts[name]['markdown']}, {verdicts[name]['html']}")
-    progress(TOTAL_STEPS - 6, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
+    progress(TOTAL_STEPS - 7, TOTAL_STEPS, "pull request: retune credit; propose.yml runs under act and comments")
     pr = _pull_request(source, repo, workdir, uri, log, with_act=pull_request)
-    progress(TOTAL_STEPS - 5, TOTAL_STEPS, "merge to promote: staging, production, a retrained v3, rollback")
+    from mlgate_devkit.demo.auditors import run_auditors
     from mlgate_devkit.demo.canary import run_canary
     from mlgate_devkit.demo.monitoring import run_monitoring
+    from mlgate_devkit.demo.pipeline import run_pipeline
     from mlgate_devkit.demo.promotions import journey, run_promotions
     from mlgate_devkit.demo.serving import credit_service, run_serving
 
+    progress(
+        TOTAL_STEPS - 6,
+        TOTAL_STEPS,
+        "a DVC pipeline governed: train: {dvc_stage: train}, a params-only PR affected and diffed",
+    )
+    pipeline = run_pipeline(workdir, log)
+    progress(TOTAL_STEPS - 5, TOTAL_STEPS, "merge to promote: staging, production, a retrained v3, rollback")
     with journey(source, repo, uri, log) as promoting:
         promotions = run_promotions(promoting)
         progress(
@@ -221,14 +229,12 @@ def run_demo(
                 "progressive delivery: a canary at 10%, compared live, completed by PR; a drifting one aborted",
             )
             canary = run_canary(promoting, workdir, service)
-    from mlgate_devkit.demo.pipeline import run_pipeline
-
-    progress(
-        TOTAL_STEPS - 1,
-        TOTAL_STEPS,
-        "a DVC pipeline governed: train: {dvc_stage: train}, a params-only PR affected and diffed",
-    )
-    pipeline = run_pipeline(workdir, log)
+        progress(
+            TOTAL_STEPS - 1,
+            TOTAL_STEPS,
+            "for auditors: mlgate site, and a signed evidence bundle of production credit, verified",
+        )
+        auditors = run_auditors(promoting, workdir)
     progress(TOTAL_STEPS, TOTAL_STEPS, "summary")
     return {
         "workdir": str(workdir),
@@ -241,6 +247,7 @@ def run_demo(
         "monitoring": monitoring,
         "canary": canary,
         "pipeline": pipeline,
+        "auditors": auditors,
         "outputs": {
             "verdicts": {n: v["path"] for n, v in verdicts.items()},
             "reports": {n: {"markdown": v["markdown"], "html": v["html"]} for n, v in verdicts.items()},
@@ -254,6 +261,8 @@ def run_demo(
             "github_issue": monitoring["alert"]["url"],
             "pipeline_repo": pipeline["repo"],
             "pipeline_report": pipeline["report"],
+            "site": auditors["site"]["index"],
+            "evidence": auditors["evidence"]["path"],
             "retraining_pr": monitoring["retrain_pr"].get("url"),
             "registered": {n: t["model_uri"] for n, t in trained.items()},
             "browse": f"mlflow ui --backend-store-uri {uri}",
