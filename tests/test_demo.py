@@ -260,7 +260,8 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     # of production credit verifies against the registry and the repo
     auditors = summary["auditors"]
     index = Path(summary["outputs"]["site"])
-    assert index == Path(auditors["site"]["index"]) and index.is_file()
+    assert index == Path(auditors["site"]["index"])
+    assert index.is_file()
     assert sorted(auditors["site"]["models"]) == ["credit", "income", "insurance"]
     shown = site_rows(index, tmp_path / "site-shots")
     expected = {}
@@ -273,11 +274,13 @@ def test_demo_builds_a_governed_repo_and_registers_its_models(tmp_path: Path) ->
     assert {k: v for k, v in shown.items() if k in expected} == expected
     assert expected.keys() <= shown.keys()
     bundle = Path(summary["outputs"]["evidence"])
-    assert bundle.name == f"credit-v{v4}-evidence.tar.gz" and bundle.is_file()
+    assert bundle.name == f"credit-v{v4}-evidence.tar.gz"
+    assert bundle.is_file()
     assert auditors["evidence"]["signed"] is True
     assert auditors["verify"]["ok"] is True, auditors["verify"]
     assert auditors["verify"]["mismatches"] == []
-    assert str(index) in result.output and str(bundle) in result.output
+    assert str(index) in result.output
+    assert str(bundle) in result.output
     # it says where its outputs are
     assert str(repo) in result.output
     assert "mlflow ui --backend-store-uri" in result.output
