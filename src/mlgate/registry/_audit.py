@@ -159,23 +159,31 @@ def find(registry: Registry, key: str) -> Record | None:
     return _from_run(runs[0]) if runs else None
 
 
+def _oldest_first(runs: list[Run]) -> list[Record]:
+    """The live records of ``runs``, oldest first.
+
+    ``promoted_at`` has whole seconds: two promotions applied in the same second (staging, then
+    production, by one merge) are ordered by when their runs began (milliseconds), never by name.
+    """
+    live = [run for run in runs if run.status != "KILLED"]
+    ordered = sorted(live, key=lambda run: (run.tags.get(PREFIX + "promoted_at", ""), run.start_time))
+    return [_from_run(run) for run in ordered]
+
+
 def history(registry: Registry, model: str, stage: str | None = None) -> list[Record]:
     """Every record for ``model`` (and ``stage``), oldest first."""
     query = f"tags.`{PREFIX}model` = '{_quote(model)}'"
     if stage:
         query += f" and tags.`{PREFIX}stage` = '{_quote(stage)}'"
-    records = [_from_run(run) for run in registry.search_runs(EXPERIMENT, query) if run.status != "KILLED"]
-    return sorted(records, key=lambda r: r.promoted_at)
+    return _oldest_first(registry.search_runs(EXPERIMENT, query))
 
 
 def every(registry: Registry) -> list[Record]:
     """Every live record of every model, oldest first: one search (``mlgate site`` groups them by model)."""
-    records = [_from_run(run) for run in registry.search_runs(EXPERIMENT, "") if run.status != "KILLED"]
-    return sorted(records, key=lambda r: (r.promoted_at, r.model, r.stage))
+    return _oldest_first(registry.search_runs(EXPERIMENT, ""))
 
 
 def of_commit(registry: Registry, commit: str) -> list[Record]:
     """Every live record written for changes ``commit`` made, oldest first."""
     query = f"tags.`{PREFIX}commit` = '{_quote(commit)}'"
-    records = [_from_run(run) for run in registry.search_runs(EXPERIMENT, query) if run.status != "KILLED"]
-    return sorted(records, key=lambda r: (r.promoted_at, r.model, r.stage))
+    return _oldest_first(registry.search_runs(EXPERIMENT, query))
