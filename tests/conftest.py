@@ -70,6 +70,29 @@ def git(*args: str, cwd: Path) -> str:
     return run(["git", *args], cwd)
 
 
+def head(repo: Path) -> str:
+    """The commit ``repo`` has checked out."""
+    return git("rev-parse", "HEAD", cwd=repo).strip()
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", message, cwd=repo)
+
+
+def rename_model(repo: Path, old: str, new: str) -> None:
+    """The example model under another registry name (spec, params section, release)."""
+    (repo / "models" / old).rename(repo / "models" / new)
+    for rel, before, after in (
+        (f"models/{new}/model.yaml", f"name: {old}", f"name: {new}"),
+        ("params.yaml", f"\n{old}:", f"\n{new}:"),
+        (f"models/{new}/release.yaml", f"model: {old}", f"model: {new}"),
+    ):
+        path = repo / rel
+        assert before in path.read_text(), rel
+        path.write_text(path.read_text().replace(before, after, 1))
+
+
 def checkout_state(repo: Path) -> dict[str, object]:
     """Everything a user sees of their checkout: branch, HEAD, index, work tree bytes, branches, worktrees, stashes.
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import copy_repo, git, github_stand_in, invoke
+from conftest import copy_repo, git, github_stand_in, head, invoke
 from mlgate.evidence import git_blob_sha, manifest_digest, manifest_text
 from mlgate.gates import run_gates
 from mlgate.github import GitHub
@@ -49,10 +49,6 @@ class State:
     @property
     def registry(self) -> Registry:
         return Registry(self.repo, self.uri)
-
-
-def head(repo: Path) -> str:
-    return git("rev-parse", "HEAD", cwd=repo).strip()
 
 
 def release(repo: Path, registry: Registry, **stages: int | None) -> str:

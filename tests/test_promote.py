@@ -22,11 +22,14 @@ from click.testing import CliRunner
 
 from conftest import (
     checkout_state,
+    commit_all,
     copy_repo,
     dirty,
     git,
     github_stand_in,
+    head,
     invoke,
+    rename_model,
     start_mlflow_server,
     stop_mlflow_server,
 )
@@ -90,29 +93,7 @@ class Promo:
         return audit.history(self.registry, self.name)
 
 
-def head(repo: Path) -> str:
-    return git("rev-parse", "HEAD", cwd=repo).strip()
-
-
-def rename_model(repo: Path, old: str, new: str) -> None:
-    """The example model under another registry name (spec, params section, release)."""
-    (repo / "models" / old).rename(repo / "models" / new)
-    for rel, before, after in (
-        (f"models/{new}/model.yaml", f"name: {old}", f"name: {new}"),
-        ("params.yaml", f"\n{old}:", f"\n{new}:"),
-        (f"models/{new}/release.yaml", f"model: {old}", f"model: {new}"),
-    ):
-        path = repo / rel
-        assert before in path.read_text(), rel
-        path.write_text(path.read_text().replace(before, after, 1))
-
-
 TEMPLATE_NAME = "instpl"
-
-
-def commit_all(repo: Path, message: str) -> None:
-    git("add", "-A", cwd=repo)
-    git("commit", "-q", "-m", message, cwd=repo)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import PROJECT, copy_repo, git, github_stand_in, invoke
+from conftest import PROJECT, commit_all, copy_repo, git, github_stand_in, head, invoke, rename_model
 from mlgate.gates import run_gates
 from mlgate.github import GitHub
 from mlgate.promotion import apply, fetch_pull_request
@@ -35,27 +35,6 @@ TOKEN = "ghs_FAKE_site_token_1234567890abcdef"
 REPO = "octo-org/models"
 TEMPLATE_NAME = "sitetpl"
 _names = itertools.count(1)
-
-
-def head(repo: Path) -> str:
-    return git("rev-parse", "HEAD", cwd=repo).strip()
-
-
-def commit_all(repo: Path, message: str) -> None:
-    git("add", "-A", cwd=repo)
-    git("commit", "-q", "-m", message, cwd=repo)
-
-
-def rename_model(repo: Path, old: str, new: str) -> None:
-    (repo / "models" / old).rename(repo / "models" / new)
-    for rel, before, after in (
-        (f"models/{new}/model.yaml", f"name: {old}", f"name: {new}"),
-        ("params.yaml", f"\n{old}:", f"\n{new}:"),
-        (f"models/{new}/release.yaml", f"model: {old}", f"model: {new}"),
-    ):
-        path = repo / rel
-        assert before in path.read_text(), rel
-        path.write_text(path.read_text().replace(before, after, 1))
 
 
 @dataclass

@@ -33,7 +33,7 @@ from browser import (
     render,
     require_chromium,
 )
-from conftest import PROJECT, copy_repo, git, github_stand_in
+from conftest import PROJECT, commit_all, copy_repo, git, github_stand_in, rename_model
 from mlgate.config import load_release, set_stage
 from mlgate.gates import run_gates
 from mlgate.github import GitHub
@@ -92,24 +92,6 @@ def artifacts_dir() -> Path:
     """Where the screenshots are kept for the CI run: $MLGATE_TEST_ARTIFACTS/site, else test-artifacts/site."""
     root = os.environ.get("MLGATE_TEST_ARTIFACTS") or str(PROJECT / "test-artifacts")
     return Path(root) / "site"
-
-
-def rename_model(repo: Path, old: str, new: str) -> None:
-    """The example model under another registry name (spec, params section, release)."""
-    (repo / "models" / old).rename(repo / "models" / new)
-    for rel, before, after in (
-        (f"models/{new}/model.yaml", f"name: {old}", f"name: {new}"),
-        ("params.yaml", f"\n{old}:", f"\n{new}:"),
-        (f"models/{new}/release.yaml", f"model: {old}", f"model: {new}"),
-    ):
-        path = repo / rel
-        assert before in path.read_text(), rel
-        path.write_text(path.read_text().replace(before, after, 1))
-
-
-def commit_all(repo: Path, message: str) -> None:
-    git("add", "-A", cwd=repo)
-    git("commit", "-q", "-m", message, cwd=repo)
 
 
 def release(repo: Path, registry: Registry, model: str, **stages: int | None) -> None:
