@@ -107,5 +107,3 @@ _.gname
 _.external_attr
 _.compress_type
 
-# Renderer.precompiled: whether the shipped precompiled templates are used (tests/test_site.py)
-_.precompiled

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import subprocess
 import sys
@@ -23,11 +24,12 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import PROJECT, commit_all, copy_repo, git, github_stand_in, head, invoke, rename_model
+from mlgate.config import Settings
 from mlgate.gates import run_gates
 from mlgate.github import GitHub
 from mlgate.promotion import apply, fetch_pull_request
 from mlgate.registry import VERDICT_TAG, Registry, audit
-from mlgate.site import _pages
+from mlgate.site import compile_templates
 from mlgate.training import train
 from mlgate_devkit.github_stand_in import FakeGitHub
 
@@ -184,6 +186,7 @@ def test_index_model_and_version_pages_show_the_registry_and_release(
     marker = f"<!-- mlgate:monitoring model={site.name} stage=production -->"
     issue = GitHub().create_issue("drift", f"{marker}\nPSI 0.31", labels=["mlgate", "monitoring"], lookup=lambda: None)
     out = tmp_path / "out"
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://ghe.example.internal/")  # pull-request links: GitHub Enterprise
     done = build(cli, site, out)
     assert done["models"] == [site.name]
     assert done["rendered"] == [site.name]
@@ -210,6 +213,9 @@ def test_index_model_and_version_pages_show_the_registry_and_release(
         ("production", "v1", "risk-officer"),
         ("staging", "v1", "—"),
     ]
+    repository = os.environ["GITHUB_REPOSITORY"]
+    assert f'href="https://ghe.example.internal/{repository}/pull/7"' in model
+    assert f"github.com/{repository}/pull/" not in model  # (issue links are the html_url GitHub gives)
 
     version = out / "models" / site.name / "v1.html"
     verdict = site.registry.read_verdict(site.name, 1)
@@ -303,36 +309,46 @@ def test_rebuilds_render_only_the_models_whose_inputs_changed(site: Site, cli: C
 def test_the_shipped_precompiled_templates_are_compiled_from_the_sources(tmp_path: Path) -> None:
     """templates.zip is what compile_templates makes of today's sources (else: scripts/compile-site-templates)."""
     shipped = PROJECT / "src" / "mlgate" / "resources" / "site"
-    archive, key = _pages.compile_templates(tmp_path)
-    assert key.read_text() == (shipped / _pages.COMPILED_KEY).read_text(), "run scripts/compile-site-templates"
-    with zipfile.ZipFile(archive) as fresh, zipfile.ZipFile(shipped / _pages.COMPILED) as ours:
+    archive, key = compile_templates(tmp_path)
+    assert (archive.name, key.name) == ("templates.zip", "templates.zip.key")
+    assert key.read_text() == (shipped / key.name).read_text(), "run scripts/compile-site-templates"
+    with zipfile.ZipFile(archive) as fresh, zipfile.ZipFile(shipped / archive.name) as ours:
         assert sorted(fresh.namelist()) == sorted(ours.namelist())
-        assert len(ours.namelist()) == len(_pages.TEMPLATES)
+        assert len(ours.namelist()) == len(list(shipped.glob("*.j2")))
         for name in ours.namelist():
             assert fresh.read(name) == ours.read(name), f"{name}: run scripts/compile-site-templates"
-    assert _pages.Renderer().precompiled
 
 
-def test_stale_precompiled_templates_are_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A template edited without recompiling (or another jinja2): the sources are compiled instead."""
-    assert _pages.Renderer().precompiled
-    monkeypatch.setattr(_pages, "templates_key", lambda _version: "0" * 64)
-    renderer = _pages.Renderer()
-    assert not renderer.precompiled
-    assert renderer.env.get_template("index.html.j2").filename.endswith("index.html.j2")
-
-
-def test_precompiled_and_source_templates_render_the_same_site(
+def test_stale_precompiled_templates_are_ignored_and_the_pages_are_the_same(
     site: Site, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fast = build(cli, site, tmp_path / "fast")
-    monkeypatch.setattr(_pages, "_compiled_loader", lambda _jinja2: None)
+    assert fast["templates"] == "precompiled"
+    # a template edited without recompiling (or another jinja2 version): the key no longer matches
+    monkeypatch.setattr("mlgate.site._pages.templates_key", lambda _jinja2_version: "0" * 64)
     slow = build(cli, site, tmp_path / "slow")
+    assert slow["templates"] == "compiled"
     assert fast["pages"] == slow["pages"] == 1 + 3  # index, the model page, two versions
     pages = sorted(p.relative_to(tmp_path / "fast") for p in (tmp_path / "fast").rglob("*.html"))
     assert len(pages) == 4
     for rel in pages:
         assert (tmp_path / "fast" / rel).read_bytes() == (tmp_path / "slow" / rel).read_bytes(), rel
+
+
+@pytest.mark.parametrize(
+    ("value", "used"),
+    [
+        ("", "https://github.com"),
+        ("https://github.com", "https://github.com"),
+        ("https://ghe.example.internal/", "https://ghe.example.internal"),
+        ("http://ghe.example.internal:8080/github", "http://ghe.example.internal:8080/github"),
+        ("https://user:secret@ghe.example.internal", "https://github.com"),  # credentials never reach a page
+        ("javascript:alert(1)", "https://github.com"),
+        ("https://ghe.example.internal/?next=x", "https://github.com"),
+    ],
+)
+def test_pull_request_links_use_the_github_server_url_without_credentials(value: str, used: str) -> None:
+    assert Settings.from_env({"GITHUB_SERVER_URL": value}).github_server_url == used
 
 
 def test_spec_text_is_escaped_and_nothing_is_fetched(site: Site, cli: CliRunner, tmp_path: Path) -> None:

@@ -35,7 +35,6 @@ TEMPLATES = ("base.html.j2", "macros.html.j2", "lineage.svg.j2", "index.html.j2"
 ASSETS = ("site.css", "site.js")
 COMPILED = "templates.zip"  # the templates precompiled by jinja2 (compile_templates), shipped in the package
 COMPILED_KEY = "templates.zip.key"  # templates_key() of the sources and jinja2 version they were compiled from
-GITHUB = "https://github.com"
 CARD_FIELDS = (
     ("Intended use", "intended_use"),
     ("Out-of-scope uses", "out_of_scope_uses"),
@@ -55,6 +54,9 @@ class SiteFacts:
     registry_uri: str
     github_repository: str
     mlgate_version: str
+    github_server_url: str = (
+        "https://github.com"  # links to pull requests (GITHUB_SERVER_URL on GitHub Enterprise Server)
+    )
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,7 @@ def judged(mf: ModelFacts, mv: ModelVersion) -> dict[str, Any]:
 
 
 def _pr_url(site: SiteFacts, pr: int | None) -> str | None:
-    return f"{GITHUB}/{site.github_repository}/pull/{pr}" if pr and site.github_repository else None
+    return f"{site.github_server_url}/{site.github_repository}/pull/{pr}" if pr and site.github_repository else None
 
 
 def stage_rows(mf: ModelFacts) -> list[dict[str, Any]]:
