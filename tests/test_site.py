@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -26,6 +27,7 @@ from mlgate.gates import run_gates
 from mlgate.github import GitHub
 from mlgate.promotion import apply, fetch_pull_request
 from mlgate.registry import VERDICT_TAG, Registry, audit
+from mlgate.site import _pages
 from mlgate.training import train
 from mlgate_devkit.github_stand_in import FakeGitHub
 
@@ -296,6 +298,41 @@ def test_rebuilds_render_only_the_models_whose_inputs_changed(site: Site, cli: C
     assert result.exit_code == 0, result.output
     index = (out / "index.html").resolve()
     assert result.output.strip().splitlines()[-1] == f"site: {index} (1 models: 0 rendered, 1 unchanged)"
+
+
+def test_the_shipped_precompiled_templates_are_compiled_from_the_sources(tmp_path: Path) -> None:
+    """templates.zip is what compile_templates makes of today's sources (else: scripts/compile-site-templates)."""
+    shipped = PROJECT / "src" / "mlgate" / "resources" / "site"
+    archive, key = _pages.compile_templates(tmp_path)
+    assert key.read_text() == (shipped / _pages.COMPILED_KEY).read_text(), "run scripts/compile-site-templates"
+    with zipfile.ZipFile(archive) as fresh, zipfile.ZipFile(shipped / _pages.COMPILED) as ours:
+        assert sorted(fresh.namelist()) == sorted(ours.namelist())
+        assert len(ours.namelist()) == len(_pages.TEMPLATES)
+        for name in ours.namelist():
+            assert fresh.read(name) == ours.read(name), f"{name}: run scripts/compile-site-templates"
+    assert _pages.Renderer().precompiled
+
+
+def test_stale_precompiled_templates_are_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A template edited without recompiling (or another jinja2): the sources are compiled instead."""
+    assert _pages.Renderer().precompiled
+    monkeypatch.setattr(_pages, "templates_key", lambda _version: "0" * 64)
+    renderer = _pages.Renderer()
+    assert not renderer.precompiled
+    assert renderer.env.get_template("index.html.j2").filename.endswith("index.html.j2")
+
+
+def test_precompiled_and_source_templates_render_the_same_site(
+    site: Site, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = build(cli, site, tmp_path / "fast")
+    monkeypatch.setattr(_pages, "_compiled_loader", lambda _jinja2: None)
+    slow = build(cli, site, tmp_path / "slow")
+    assert fast["pages"] == slow["pages"] == 1 + 3  # index, the model page, two versions
+    pages = sorted(p.relative_to(tmp_path / "fast") for p in (tmp_path / "fast").rglob("*.html"))
+    assert len(pages) == 4
+    for rel in pages:
+        assert (tmp_path / "fast" / rel).read_bytes() == (tmp_path / "slow" / rel).read_bytes(), rel
 
 
 def test_spec_text_is_escaped_and_nothing_is_fetched(site: Site, cli: CliRunner, tmp_path: Path) -> None:
