@@ -12,8 +12,11 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -22,7 +25,7 @@ from mlgate.cli import main
 from mlgate_devkit.github_stand_in import FakeGitHub
 from mlgate_devkit.mlflow_server import start_mlflow_server, stop_mlflow_server
 from mlgate_devkit.postgres import Cluster, binaries, start_cluster
-from mlgate_devkit.release import promoted  # noqa: F401 — the tests import it from here
+from mlgate_devkit.release import canary_running, promoted  # noqa: F401 — the tests import them from here
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE_FILES = ("models/credit", "models/insurance", "policies", "params.yaml", "dvc.yaml", "data/SOURCES.md")
@@ -291,3 +294,103 @@ def spark_ready() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail("Java is required for Spark under CI")
         pytest.skip("no Java for Spark")
+
+
+# --- served traffic: audit rows as `mlgate serve` writes them --------------------------------------
+
+CREDIT_CATEGORICAL = ["housing", "saving_accounts", "checking_account", "purpose"]
+CREDIT_FEATURES = ["credit_amount", "duration", "age", "job", *CREDIT_CATEGORICAL]
+"""credit's model inputs (models/credit/model.yaml); ``sex`` is a sensitive feature beside them."""
+
+
+def credit_holdout(repo: Path) -> Any:
+    """The quarter of german_credit.csv credit's training holds out (its split: seed 42, stratified)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    data = pd.read_csv(repo / "data" / "german_credit.csv")
+    _, held = train_test_split(np.arange(len(data)), test_size=0.25, random_state=42, stratify=data["risk"])
+    return data.iloc[held].reset_index(drop=True)
+
+
+def resample(frame: Any, n: int, seed: int) -> Any:
+    """``n`` rows drawn from ``frame`` with replacement (seeded): applicants of the same population."""
+    import numpy as np
+
+    return frame.iloc[np.random.default_rng(seed).integers(0, len(frame), n)].reset_index(drop=True)
+
+
+def credit_scores(model: Any, frame: Any) -> Any:
+    """``model``'s positive-class probabilities for ``frame``'s rows, the inputs as serve hands them over."""
+    x = frame[CREDIT_FEATURES].copy()
+    for column in CREDIT_CATEGORICAL:
+        x[column] = x[column].astype("object").where(x[column].notna(), None)
+    return model.predict_proba(x)[:, 1]
+
+
+def served_record(
+    rows: list[dict[str, Any]], scores: Sequence[float], *, model: str, version: int, alias: str, at: datetime
+) -> Any:
+    """One request of ``rows`` scored ``scores`` (positive-class probabilities), as `mlgate serve` records it.
+
+    Decision at 0.5, review band [0.4, 0.6] (the example's); the arm is the arm alias's suffix
+    (``production-canary``: ``canary``), else ``stable``.
+    """
+    from mlgate.serving import Record
+
+    outputs = [
+        {"decision": int(p >= 0.5), "needs_review": bool(0.4 <= p <= 0.6), "probabilities": {"0": 1 - p, "1": p}}
+        for p in (float(s) for s in scores)
+    ]
+    return Record(
+        request_id=uuid.uuid4().hex,
+        at=at,
+        caller="alice",
+        model=model,
+        version=version,
+        alias=alias,
+        run_id="r" * 32,
+        latency_ms=1.0,
+        rows=list(zip(rows, outputs, strict=True)),
+        arm=alias.rpartition("-")[2] if "-" in alias else "stable",
+    )
+
+
+def audit_served(
+    store_url: str,
+    rows: list[dict[str, Any]],
+    scores: Sequence[float],
+    *,
+    model: str,
+    version: int,
+    alias: str,
+    start: datetime,
+    chunk: int = 50,
+    step: timedelta = timedelta(seconds=1),
+) -> list[Any]:
+    """``rows`` scored ``scores`` audited with the audit store's own API (the code `mlgate serve` writes with).
+
+    Requests of ``chunk`` rows (:func:`served_record`), the one at row offset ``i`` at ``start + i * step``;
+    the records, in order.
+    """
+    from mlgate.serving import AuditStore
+
+    written = []
+    store = AuditStore(store_url)
+    store.create()
+    try:
+        for i in range(0, len(rows), chunk):
+            record = served_record(
+                rows[i : i + chunk],
+                scores[i : i + chunk],
+                model=model,
+                version=version,
+                alias=alias,
+                at=start + i * step,
+            )
+            store.write(record)
+            written.append(record)
+    finally:
+        store.close()
+    return written

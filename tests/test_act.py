@@ -18,16 +18,30 @@ import re
 import shutil
 import sqlite3
 import tarfile
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
-from conftest import PROJECT, copy_paths, copy_repo, dvc, git
+from conftest import (
+    CREDIT_FEATURES,
+    PROJECT,
+    audit_served,
+    canary_running,
+    copy_paths,
+    copy_repo,
+    credit_holdout,
+    credit_scores,
+    dvc,
+    edit,
+    git,
+    promoted,
+    resample,
+)
 from mlgate_devkit.act import (
     ActRun,
     find_act,
@@ -422,8 +436,6 @@ def test_monitor_plan_lists_the_production_models_due(base_repo: tuple[Path, str
 
 # --- monitor.yml end to end: plan → monitor (alert) → retrain (pull request) -------------------
 
-MONITOR_CATEGORICAL = ["housing", "saving_accounts", "checking_account", "purpose"]
-MONITOR_FEATURES = ["credit_amount", "duration", "age", "job", *MONITOR_CATEGORICAL]
 MONITOR_ROLLBACK = "  rollback_procedure: revert the promotion PR; mlgate moves the production alias back\n"
 SNAPSHOT = "data/snapshots/2026-02.csv"
 RETRAIN_BRANCH = "mlgate/retrain-credit"
@@ -432,46 +444,15 @@ MONITOR_MARKER = "<!-- mlgate:monitoring model=credit stage=production -->"
 
 def drifted_traffic(repo: Path, uri: str, version: int, store_url: str, at: datetime) -> None:
     """The holdout with 3 of 8 features drifted (drifted_share 0.375 > 0.3), audited at ``at`` as serve writes it."""
-    import numpy as np
-    import pandas as pd
-    from sklearn.model_selection import train_test_split
-
     from mlgate.registry import Registry
-    from mlgate.serving import AuditStore, Record
 
-    data = pd.read_csv(repo / "data" / "german_credit.csv")
-    _, held = train_test_split(np.arange(len(data)), test_size=0.25, random_state=42, stratify=data["risk"])
-    calm = data.iloc[held].reset_index(drop=True)
+    calm = credit_holdout(repo)
     drift = calm.assign(credit_amount=calm["credit_amount"] * 3, duration=calm["duration"] * 2, age=calm["age"] + 25)
-    model = Registry(repo, uri).load_model("credit", version)
-    x = drift[MONITOR_FEATURES].copy()
-    for column in MONITOR_CATEGORICAL:
-        x[column] = x[column].astype("object").where(x[column].notna(), None)
-    p = model.predict_proba(x)[:, 1].tolist()
-    rows = json.loads(drift[MONITOR_FEATURES].to_json(orient="records"))
-    outputs = [
-        {"decision": int(pi >= 0.5), "needs_review": bool(0.4 <= pi <= 0.6), "probabilities": {"0": 1 - pi, "1": pi}}
-        for pi in p
-    ]
-    store = AuditStore(store_url)
-    store.create()
-    try:
-        for start in range(0, len(rows), 100):
-            store.write(
-                Record(
-                    request_id=uuid.uuid4().hex,
-                    at=at,
-                    caller="alice",
-                    model="credit",
-                    version=version,
-                    alias="production",
-                    run_id="r" * 32,
-                    latency_ms=1.0,
-                    rows=list(zip(rows[start : start + 100], outputs[start : start + 100], strict=True)),
-                )
-            )
-    finally:
-        store.close()
+    p = credit_scores(Registry(repo, uri).load_model("credit", version), drift)
+    rows = json.loads(drift[CREDIT_FEATURES].to_json(orient="records"))
+    audit_served(
+        store_url, rows, p, model="credit", version=version, alias="production", start=at, chunk=100, step=timedelta(0)
+    )
 
 
 @dataclass
@@ -610,6 +591,236 @@ def test_monitor_workflow_alerts_on_the_breach_and_opens_one_retraining_pr(
     assert re.search(r"\[monitor/retrain[^\]]*\]\s+🏁\s+Job succeeded", log2), tail2
     assert TOKEN not in log2
     assert github.violations == [], github.violations
+
+
+# --- monitor.yml's compare job: a canary judged against the stable version, completed by pull request ---
+
+CANARY = "production-canary"
+FOUR_FIFTHS = "      min: 0.8\n      description: selection rate"
+CANARY_POLICY = {"max_traffic": 0.25, "min_duration": "1h", "compare": {"min_samples": 200}}
+
+
+@dataclass
+class CanaryRepo:
+    repo: Path
+    origin: Path  # the bare repository `git push origin` lands in
+    uri: str  # the MLflow tracking URI (an Actions variable)
+    stable: int
+    canary: int
+    digest: str  # the canary's pinned digest
+    stable_digest: str
+    store: str  # the serving audit store's URL
+
+
+@pytest.fixture
+def canary_repo(base_repo: tuple[Path, str], tmp_path: Path) -> CanaryRepo:
+    """credit v1 in production and v2 its 10% canary, as a merged canary PR and its apply leave them.
+
+    The canary alias's audit record is 3 hours old (the policy's min_duration is 1h); 600 rows an
+    arm were served an hour ago, different applicants of the holdout scored by each arm's own model
+    (tests/test_compare.py's promote scenario, without outcomes: the performance check is skipped),
+    the applicant's sex beside the inputs as a client sends it. `origin` pushes to a local bare
+    repository, as in `monitored_repo`.
+    """
+    from mlgate.registry import Registry
+    from mlgate.training import train
+
+    repo, _ = base_repo
+    store = f"sqlite:///{tmp_path / 'audit.db'}"
+    spec = repo / "models/credit/model.yaml"
+    spec.write_text(
+        spec.read_text().replace(MONITOR_ROLLBACK, f"{MONITOR_ROLLBACK}  sources:\n    audit_url: {store}\n", 1)
+    )
+    policy = repo / "policies/base.yaml"
+    doc = yaml.safe_load(policy.read_text())
+    doc["promotion"]["stages"]["production"]["canary"] = CANARY_POLICY
+    policy.write_text(yaml.safe_dump(doc, sort_keys=False))
+    # the four-fifths rule: on the resampled holdout both arms select the groups at a ratio of about
+    # 0.76-0.79, which would hold the comparison (a rule broken on both arms): asked at 0.75 here
+    edit(repo, "policies/credit.yaml", FOUR_FIFTHS, FOUR_FIFTHS.replace("0.8", "0.75"))
+    git("commit", "-q", "-am", "credit: the audit store; canary settings for production", cwd=repo)
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    stable, canary = (train(repo, "credit", tracking_uri=uri).version for _ in range(2))
+    stable_digest = promoted(repo, uri, "credit", "production", stable)
+    now = datetime.now(UTC)
+    digest = canary_running(repo, uri, "credit", "production", canary, 0.1, now - timedelta(hours=3))
+    registry = Registry(repo, uri)
+
+    holdout = credit_holdout(repo)
+    for alias, version, seed in (("production", stable, 3), (CANARY, canary, 4)):
+        rows = resample(holdout, 600, seed)
+        p = credit_scores(registry.load_model("credit", version), rows)
+        records = json.loads(rows[[*CREDIT_FEATURES, "sex"]].to_json(orient="records"))  # sex: for the fairness rules
+        audit_served(store, records, p, model="credit", version=version, alias=alias, start=now - timedelta(hours=1))
+
+    origin = tmp_path / "origin.git"
+    git("init", "-q", "--bare", str(origin), cwd=tmp_path)
+    git("remote", "set-url", "--push", "origin", str(origin), cwd=repo)
+    git("push", "-q", "origin", "main", cwd=repo)
+    return CanaryRepo(repo, origin, uri, stable, canary, digest, stable_digest, store)
+
+
+def token_scopes(method: str, path: str) -> tuple[str, str]:
+    """The GITHUB_TOKEN permission a REST request needs: (scope, "read" | "write").
+
+    Pull requests are under pulls, issues, their comments and labels under issues (GitHub's
+    "Permissions required for GitHub Apps" table); anything else is returned as unknown.
+    """
+    level = "read" if method in ("GET", "HEAD") else "write"
+    rest = re.sub(r"^/repos/[^/]+/[^/]+", "", path)
+    if rest.startswith("/pulls"):
+        return "pull-requests", level
+    if rest.startswith(("/issues", "/labels")):
+        return "issues", level
+    return f"unknown: {method} {path}", level
+
+
+def allowed(granted: dict[str, str], scope: tuple[str, str]) -> bool:
+    name, level = scope
+    return granted.get(name) == "write" or (level == "read" and granted.get(name) == "read")
+
+
+def test_monitor_compare_job_opens_one_completion_pr_then_aborts_a_drifted_canary(
+    canary_repo: CanaryRepo, tmp_path: Path, github: FakeGitHub
+) -> None:
+    """monitor.yml's plan → compare on a dispatch: `mlgate monitor --compare --propose --alert` under act.
+
+    A canary like the stable version: promote, one completion pull request, updated by a second
+    run. Then the canary's scores drift: abort, a red job, the abort pull request, the completion
+    closed, one issue. Only the compare job (and the plan it needs) runs: the monitor and retrain
+    jobs are tested above.
+    """
+    from mlgate.registry import Registry
+
+    c = canary_repo
+    workflow = ".github/workflows/monitor.yml"
+    event = {"inputs": {"model": "", "stage": "production", "all": "true"}}
+
+    def dispatch(out: str) -> ActRun:
+        return run_workflow(
+            c.repo,
+            workflow,
+            "workflow_dispatch",
+            event,
+            tmp_path / out,
+            secrets={"GITHUB_TOKEN": github.token},
+            variables={"MLFLOW_TRACKING_URI": c.uri},
+            github_api_url=github.url,
+            job="compare",
+        )
+
+    run = dispatch("act")
+    log, tail = run.log, run.fail()
+    assert run.returncode == 0, tail
+
+    # plan: credit is the compare matrix (its canary), and the job ran the comparison for it
+    assert re.search(r"""candidates=\\?\[\\?"credit\\?"\]""", log), tail
+    assert "any-candidate=true" in log, tail
+    assert re.search(r"\[monitor/plan\s*\]\s+🏁\s+Job succeeded", log), tail
+    [compare_step] = [
+        s
+        for s in yaml.safe_load((c.repo / workflow).read_text())["jobs"]["compare"]["steps"]
+        if s.get("id") == "compare"
+    ]
+    assert 'mlgate monitor "$MLGATE_MODEL" --stage "$MLGATE_STAGE" --compare --propose --alert' in compare_step["run"]
+    assert re.search(r"\[monitor/compare[^\]]*\]\s+✅\s+Success - Main Compare the candidate", log), tail
+    assert re.search(r"\[monitor/compare[^\]]*\]\s+🏁\s+Job succeeded", log), tail
+
+    # the verdict and the report, uploaded: promote, on 600 rows an arm, the completion pull request opened
+    folder = run.artifacts / "compare-verdict-credit"
+    verdict = json.loads((folder / "compare.json").read_text())
+    assert (verdict["schema"], verdict["model"], verdict["stage"], verdict["kind"]) == (
+        "mlgate.compare/1",
+        "credit",
+        "production",
+        "canary",
+    )
+    assert verdict["state"] == "promote", json.dumps(verdict, indent=1)
+    assert (verdict["stable"]["version"], verdict["candidate"]["version"]) == (c.stable, c.canary)
+    assert (verdict["stable"]["rows"], verdict["candidate"]["rows"]) == (600, 600)
+    assert {ch["name"]: ch["status"] for ch in verdict["checks"]}["decision_rate"] == "pass"
+    assert {ch["name"]: ch["status"] for ch in verdict["checks"]}["score_psi"] == "pass"
+    [change] = verdict["actions"]["changes"]
+    branch = f"mlgate/canary-complete-credit-production-v{c.canary}"
+    assert (change["kind"], change["action"], change["branch"]) == ("complete", "opened", branch)
+    headline = f"credit@production canary v{c.canary} vs v{c.stable}: promote"
+    assert headline in (folder / "compare.md").read_text()
+    assert headline in (run.summaries / "compare.md").read_text()
+
+    # the stand-in: one "Complete canary" pull request from the pushed branch, no issue
+    [pull] = github.pulls.values()
+    assert pull["title"] == f"Complete canary: production → v{c.canary}"
+    assert (pull["head"]["ref"], pull["base"]["ref"], pull["state"], pull["number"]) == (
+        branch,
+        "main",
+        "open",
+        change["number"],
+    )
+    assert github.issues == {}
+    release = yaml.safe_load(git("show", f"{branch}:models/credit/release.yaml", cwd=c.origin))
+    assert release["stages"]["production"] == {"version": c.canary, "digest": c.digest}
+    assert "canary" not in release
+    changed = git("diff", "--name-only", f"main...{branch}", cwd=c.origin).split()
+    assert changed == ["models/credit/release.yaml"], changed
+    assert TOKEN not in log
+
+    # a second run: the same verdict, the open pull request updated with it, never a second one
+    again = dispatch("act2")
+    assert again.returncode == 0, again.fail()
+    verdict2 = json.loads((again.artifacts / "compare-verdict-credit" / "compare.json").read_text())
+    assert verdict2["state"] == "promote", json.dumps(verdict2, indent=1)
+    [change2] = verdict2["actions"]["changes"]
+    assert (change2["kind"], change2["action"], change2["number"]) == ("complete", "updated", pull["number"])
+    assert len(github.pulls) == 1, github.pulls
+    assert github.issues == {}
+    assert TOKEN not in again.log
+
+    # then the canary's scores drop by 0.25 on 1,800 more rows: abort, a red job, its evidence uploaded all the same
+    holdout = credit_holdout(c.repo)
+    rows = resample(holdout, 1800, 6)
+    model = Registry(c.repo, c.uri).load_model("credit", c.canary)
+    p = np.clip(credit_scores(model, rows) - 0.25, 0.0, 1.0)
+    records = json.loads(rows[[*CREDIT_FEATURES, "sex"]].to_json(orient="records"))
+    audit_served(
+        c.store,
+        records,
+        p,
+        model="credit",
+        version=c.canary,
+        alias=CANARY,
+        start=datetime.now(UTC) - timedelta(minutes=40),
+    )
+    aborted = dispatch("act3")
+    log3, tail3 = aborted.log, aborted.fail()
+    assert aborted.returncode != 0, tail3
+    assert "Failure - Main Compare the candidate with the stable version" in log3, tail3
+    assert re.search(r"\[monitor/compare[^\]]*\]\s+exit status 1", log3), tail3
+    assert re.search(r"\[monitor/compare[^\]]*\]\s+🏁\s+Job failed", log3), tail3
+    verdict3 = json.loads((aborted.artifacts / "compare-verdict-credit" / "compare.json").read_text())
+    assert verdict3["state"] == "abort", json.dumps(verdict3, indent=1)
+    assert {ch["name"]: ch["status"] for ch in verdict3["checks"]}["decision_rate"] == "fail"
+    kinds = [(ch["kind"], ch["action"]) for ch in verdict3["actions"]["changes"]]
+    assert kinds == [("abort", "opened"), ("close", "closed"), ("issue", "opened")], kinds
+    assert github.pulls[pull["number"]]["state"] == "closed"  # the completion its evidence no longer backs
+    [abort] = [p for p in github.pulls.values() if p["state"] == "open"]
+    assert abort["title"] == f"Abort canary: production stays on v{c.stable} (v{c.canary} removed)"
+    assert len(github.pulls) == 2, github.pulls
+    [issue] = github.issues.values()
+    assert issue["title"].startswith(f"credit@production: canary v{c.canary} aborted — decision_rate"), issue["title"]
+    abort_branch = f"mlgate/canary-abort-credit-production-v{c.canary}"
+    assert abort["head"]["ref"] == abort_branch
+    release = yaml.safe_load(git("show", f"{abort_branch}:models/credit/release.yaml", cwd=c.origin))
+    assert release["stages"]["production"] == {"version": c.stable, "digest": c.stable_digest}
+    assert "canary" not in release
+    assert TOKEN not in log3
+
+    # the token's use: only what the compare job's `permissions:` grant (git pushes went to the bare origin)
+    granted = yaml.safe_load((c.repo / workflow).read_text())["jobs"]["compare"]["permissions"]
+    scopes = {token_scopes(r["method"], r["path"]) for r in github.requests}
+    assert scopes, github.requests
+    assert [s for s in scopes if not allowed(granted, s)] == [], (granted, sorted(scopes))
+    assert {("pull-requests", "write"), ("issues", "write")} <= scopes, sorted(scopes)
 
 
 # --- site.yml: the governance site built for Pages ---------------------------------------------

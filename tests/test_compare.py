@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -25,18 +24,29 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from sklearn.model_selection import train_test_split
 
-from conftest import copy_repo, dvc, git, github_stand_in, invoke, promoted
+from conftest import (
+    CREDIT_FEATURES,
+    audit_served,
+    canary_running,
+    copy_repo,
+    credit_holdout,
+    credit_scores,
+    dvc,
+    git,
+    github_stand_in,
+    invoke,
+    promoted,
+    resample,
+    served_record,
+)
 from mlgate.config import ArmKind, remove_candidate, set_candidate
 from mlgate.monitoring import compare_arms, monitored_models
-from mlgate.registry import COMPARE_TAG, Registry, audit
-from mlgate.serving import AuditStore, Record
+from mlgate.registry import COMPARE_TAG, Registry
+from mlgate.serving import AuditStore
 
 pytestmark = pytest.mark.server
 
-FEATURES = ["credit_amount", "duration", "age", "job", "housing", "saving_accounts", "checking_account", "purpose"]
-CATEGORICAL = ["housing", "saving_accounts", "checking_account", "purpose"]
 ROLLBACK = "  rollback_procedure: revert the promotion PR; mlgate moves the production alias back\n"
 TOKEN = "compare-token-8d1e2f3a4b5c6d7e"
 REPO = "octo-org/models"
@@ -58,34 +68,7 @@ CANARY_POLICY = {"max_traffic": 0.25, "min_duration": "1h", "compare": {"min_sam
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as a client sends them: the model's inputs and the applicant's sex (for the fairness rules)."""
-    return json.loads(frame[[*FEATURES, "sex"]].to_json(orient="records"))
-
-
-def proba(model: Any, frame: pd.DataFrame) -> np.ndarray:
-    x = frame[FEATURES].copy()
-    for column in CATEGORICAL:
-        x[column] = x[column].astype("object").where(x[column].notna(), None)
-    return model.predict_proba(x)[:, 1]
-
-
-def request(frame: pd.DataFrame, p: np.ndarray, at: datetime, version: int, alias: str) -> Record:
-    """One request of ``frame``'s rows with positive-class probabilities ``p``, as mlgate serve records it."""
-    outputs = [
-        {"decision": int(pi >= 0.5), "needs_review": bool(0.4 <= pi <= 0.6), "probabilities": {"0": 1 - pi, "1": pi}}
-        for pi in np.asarray(p, dtype=float).tolist()
-    ]
-    return Record(
-        request_id=uuid.uuid4().hex,
-        at=at,
-        caller="alice",
-        model="credit",
-        version=version,
-        alias=alias,
-        run_id="r" * 32,
-        latency_ms=1.0,
-        rows=list(zip(records(frame), outputs, strict=True)),
-        arm=alias.rpartition("-")[2] if "-" in alias else "stable",
-    )
+    return json.loads(frame[[*CREDIT_FEATURES, "sex"]].to_json(orient="records"))
 
 
 def write_arm(
@@ -93,17 +76,20 @@ def write_arm(
 ) -> pd.DataFrame:
     """``frame``'s rows audited under ``alias`` on ``day`` (requests of ``chunk`` rows); their keys and outcomes."""
     start = datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(hours=1)
-    store = AuditStore(f"sqlite:///{ctx['db']}")
-    store.create()
-    keys = []
-    try:
-        for i in range(0, len(frame), chunk):
-            part = frame.iloc[i : i + chunk]
-            record = request(part, p[i : i + chunk], start + timedelta(seconds=i), version, alias)
-            store.write(record)
-            keys.append(pd.DataFrame({"request_id": record.request_id, "row": range(len(part)), "risk": part["risk"]}))
-    finally:
-        store.close()
+    written = audit_served(
+        f"sqlite:///{ctx['db']}",
+        records(frame),
+        p,
+        model="credit",
+        version=version,
+        alias=alias,
+        start=start,
+        chunk=chunk,
+    )
+    keys = [
+        pd.DataFrame({"request_id": r.request_id, "row": range(len(r.rows)), "risk": frame["risk"].iloc[i : i + chunk]})
+        for i, r in zip(range(0, len(frame), chunk), written, strict=True)
+    ]
     return pd.concat(keys, ignore_index=True)
 
 
@@ -114,11 +100,6 @@ def write_outcomes(repo: Path, rows: list[pd.DataFrame]) -> None:
     dvc("add", "-q", "data/outcomes.csv", cwd=repo)
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "outcomes arrived", cwd=repo)
-
-
-def sample(holdout: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return holdout.iloc[rng.integers(0, len(holdout), n)].reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -151,32 +132,14 @@ def ctx(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPa
             versions.append(json.loads(done.stdout)["version"])
     stable, canary = versions
     promoted(repo, mlflow_server, "credit", "production", stable)
-    digest = registry.artifact_digest("credit", canary).digest
-    set_candidate(repo, "credit", "production", ArmKind.CANARY, canary, digest, 0.1)
-    git("commit", "-qam", f"canary: credit v{canary} at 10% beside production", cwd=repo)
-    registry.set_alias("credit", "production-canary", canary)
-    record = audit.Record(
-        model="credit",
-        stage="production-canary",
-        version=canary,
-        previous=None,
-        action="promote",
-        commit=git("rev-parse", "HEAD", cwd=repo).strip(),
-        pr=None,
-        approvers=[],
-        promoted_by="test",
-        promoted_at=STARTED.isoformat(),
-    )
-    audit.finish(registry, audit.begin(registry, record))
+    digest = canary_running(repo, mlflow_server, "credit", "production", canary, 0.1, STARTED)
     origin = base / "origin.git"
     git("init", "-q", "--bare", str(origin), cwd=base)
     git("remote", "add", "origin", str(origin), cwd=repo)
     branch = git("branch", "--show-current", cwd=repo).strip()
     git("push", "-q", "origin", branch, cwd=repo)
 
-    data = pd.read_csv(repo / "data" / "german_credit.csv")
-    _, held = train_test_split(np.arange(len(data)), test_size=0.25, random_state=42, stratify=data["risk"])
-    holdout = data.iloc[held].reset_index(drop=True)
+    holdout = credit_holdout(repo)
     models = {v: registry.load_model("credit", v) for v in versions}
     ctx: dict[str, Any] = {"repo": repo, "db": db, "uri": mlflow_server, "registry": registry, "origin": origin}
     ctx |= {"stable": stable, "canary": canary, "digest": digest, "branch": branch}
@@ -184,31 +147,36 @@ def ctx(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPa
 
     # pending: 150 stable rows, 50 canary rows (each arm needs 200)
     write_arm(
-        ctx, sample(holdout, 150, 1), proba(models[stable], sample(holdout, 150, 1)), PENDING_DAY, "production", stable
+        ctx,
+        resample(holdout, 150, 1),
+        credit_scores(models[stable], resample(holdout, 150, 1)),
+        PENDING_DAY,
+        "production",
+        stable,
     )
     write_arm(
         ctx,
-        sample(holdout, 50, 2),
-        proba(models[canary], sample(holdout, 50, 2)),
+        resample(holdout, 50, 2),
+        credit_scores(models[canary], resample(holdout, 50, 2)),
         PENDING_DAY,
         "production-canary",
         canary,
     )
     # promote: 600 rows an arm, different applicants of the same population, each arm's own model; outcomes known
     for alias, version, seed in (("production", stable, 3), ("production-canary", canary, 4)):
-        rows = sample(holdout, 600, seed)
-        outcomes.append(write_arm(ctx, rows, proba(models[version], rows), PROMOTE_DAY, alias, version))
+        rows = resample(holdout, 600, seed)
+        outcomes.append(write_arm(ctx, rows, credit_scores(models[version], rows), PROMOTE_DAY, alias, version))
     # abort: the canary's scores pushed down by 0.25: far fewer approvals, a shifted distribution
     for alias, version, seed, shift in (("production", stable, 5, 0.0), ("production-canary", canary, 6, -0.25)):
-        rows = sample(holdout, 600, seed)
-        p = np.clip(proba(models[version], rows) + shift, 0.0, 1.0)
+        rows = resample(holdout, 600, seed)
+        p = np.clip(credit_scores(models[version], rows) + shift, 0.0, 1.0)
         outcomes.append(write_arm(ctx, rows, p, ABORT_DAY, alias, version))
     # hold: the same 200 applicants on both arms; the canary approves 12 more (6 points: beyond the 5-point
     # threshold, but not significant on 200 rows an arm at a rate near one half); no outcomes yet
     # applicants scored below 0.75: about half approved, where 6 points are within the z-test's noise
-    unsure = holdout[proba(models[stable], holdout) < 0.75].reset_index(drop=True)
-    rows = sample(unsure, MIN_SAMPLES, 7)
-    p = proba(models[stable], rows)
+    unsure = holdout[credit_scores(models[stable], holdout) < 0.75].reset_index(drop=True)
+    rows = resample(unsure, MIN_SAMPLES, 7)
+    p = credit_scores(models[stable], rows)
     shifted = p.copy()
     below = np.flatnonzero((p < 0.5) & (p >= 0.3))[:12]
     assert len(below) == 12
@@ -486,8 +454,8 @@ def test_a_shadow_is_compared_on_the_very_requests_the_stable_version_answered(
     git("commit", "-qam", f"shadow: credit v{ctx['canary']} beside production", cwd=repo)
     registry: Registry = ctx["registry"]
     registry.set_alias("credit", "production-shadow", ctx["canary"])
-    rows = sample(ctx["holdout"], 300, 8)
-    p = proba(ctx["models"][ctx["stable"]], rows)
+    rows = resample(ctx["holdout"], 300, 8)
+    p = credit_scores(ctx["models"][ctx["stable"]], rows)
     shadow = p.copy()
     shadow[np.flatnonzero(p >= 0.5)[:20]] = 0.2  # the shadow declines 20 of the approved applicants
     at = datetime.fromisoformat(SHADOW_DAY).replace(tzinfo=UTC) + timedelta(hours=1)
@@ -495,8 +463,13 @@ def test_a_shadow_is_compared_on_the_very_requests_the_stable_version_answered(
     store.create()
     try:
         for i in range(0, len(rows), 50):
-            answered = request(rows.iloc[i : i + 50], p[i : i + 50], at, ctx["stable"], "production")
-            scored = request(rows.iloc[i : i + 50], shadow[i : i + 50], at, ctx["canary"], "production-shadow")
+            part = records(rows.iloc[i : i + 50])
+            answered = served_record(
+                part, p[i : i + 50], model="credit", version=ctx["stable"], alias="production", at=at
+            )
+            scored = served_record(
+                part, shadow[i : i + 50], model="credit", version=ctx["canary"], alias="production-shadow", at=at
+            )
             store.write_many([answered, replace(scored, request_id=answered.request_id)])
     finally:
         store.close()

@@ -472,6 +472,11 @@ def test_the_compare_job_runs_for_each_candidate_and_opens_the_pull_requests() -
     assert "--compare --propose --alert" in step["run"]
     assert step["env"]["GITHUB_TOKEN"] == "${{ secrets.MLGATE_RETRAIN_TOKEN || github.token }}"
     assert 'exit "$code"' in step["run"], "an abort fails the job after the summary is written"
+    # the verdict and report are kept, an abort's too (tests/test_act.py reads them from this artifact)
+    [upload] = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["if"] == f"always() && steps.{step['id']}.outcome != 'skipped'"
+    assert upload["with"]["name"] == "compare-verdict-${{ matrix.model }}"
+    assert upload["with"]["path"] == step["env"]["MLGATE_OUT"]
 
 
 def test_the_custody_job_checks_the_registry_against_git_on_the_schedule() -> None:
