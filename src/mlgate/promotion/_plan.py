@@ -1157,9 +1157,7 @@ def status(root: Path | Workspace, registry: Registry | None = None) -> list[Sta
     return status_facts(root, registry).rows
 
 
-def status_facts(
-    root: Path | Workspace, registry: Registry | None = None, *, unreleased: bool = False
-) -> StatusFacts:
+def status_facts(root: Path | Workspace, registry: Registry | None = None, *, unreleased: bool = False) -> StatusFacts:
     """Per model and stage: desired (git), actual (registry) and a :class:`SyncState`; with what was read.
 
     ``unreleased=True`` also loads every model with a model.yaml and no release.yaml (a spec that

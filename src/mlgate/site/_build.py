@@ -2,7 +2,8 @@
 
 One build reads what ``mlgate status`` reads (:func:`mlgate.promotion.status_facts`: every model's
 spec, policy and release.yaml, every alias and every version with its tags, in two registry
-searches; with ``unreleased=True`` those also cover the models with a model.yaml and no release.yaml) plus one search of the audit records and one of the monitoring runs, and — when the
+searches, which with ``unreleased=True`` also cover the models with a model.yaml and no
+release.yaml) plus one search of the audit records and one of the monitoring runs, and — when the
 workspace has a GitHub token — one listing of mlgate's open issues. Each model's inputs are hashed
 into a fingerprint (:func:`fingerprint`); a model whose fingerprint is the one the last build
 stored in ``DIR/.mlgate-site/state.json`` keeps its pages. Verdict artifacts are cached by the

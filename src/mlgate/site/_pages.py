@@ -176,7 +176,7 @@ class Renderer:
     def index(self, models: list[ModelFacts]) -> str:
         """``index.html``: every model × stage, with the summary counts."""
         rows = [row for mf in models for row in stage_rows(mf)]
-        staged = [r for r in rows if r["state"] != NOT_RELEASED]  # a stage: what the out-of-sync and blocked counts count
+        staged = [r for r in rows if r["state"] != NOT_RELEASED]  # stages: what out-of-sync and blocked count
         alerts_known = all(mf.alerts is not None for mf in models)
         counts = {
             "models": len(models),
