@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from mlgate.config import Workspace, is_lineage_tag
+from mlgate.config import LINEAGE_EXTERNAL, LINEAGE_TAG, Workspace, is_lineage_tag
 from mlgate.evidence._archive import read_archive
 from mlgate.evidence._bundle import ENVELOPE, MANIFEST, STATEMENT, file_at, git_blob_sha, manifest_digest
 from mlgate.evidence._statement import PREDICATE_TYPE, PUBLIC_KEY_ENV, STATEMENT_TYPE, check_envelope, load_public_key
@@ -315,10 +315,10 @@ def _lineage_checks(
     compared = len(bundled)
     if live.run_id and run_doc.get("run_id") == live.run_id:
         run = registry.run_record(live.run_id)
-        for kind, then, current in (
-            ("param", run_doc.get("params") or {}, run.params),
-            ("metric", run_doc.get("metrics") or {}, run.metrics),
-        ):
+        compare = [("param", run_doc.get("params") or {}, run.params)]
+        if live.tags.get(LINEAGE_TAG) != LINEAGE_EXTERNAL:  # a registered model's run is its owner's: it may log on
+            compare.append(("metric", run_doc.get("metrics") or {}, run.metrics))
+        for kind, then, current in compare:
             for key in sorted(set(then) | set(current)):
                 compared += 1
                 if then.get(key) != current.get(key):
