@@ -315,7 +315,7 @@ def _lineage_checks(
     compared = len(bundled)
     if live.run_id and run_doc.get("run_id") == live.run_id:
         run = registry.run_record(live.run_id)
-        compare = [("param", run_doc.get("params") or {}, run.params)]
+        compare: list[tuple[str, dict[str, Any], dict[str, Any]]] = [("param", run_doc.get("params") or {}, run.params)]
         if live.tags.get(LINEAGE_TAG) != LINEAGE_EXTERNAL:  # a registered model's run is its owner's: it may log on
             compare.append(("metric", run_doc.get("metrics") or {}, run.metrics))
         for kind, then, current in compare:
