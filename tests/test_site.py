@@ -185,6 +185,9 @@ def test_index_model_and_version_pages_show_the_registry_and_release(
         )
     marker = f"<!-- mlgate:monitoring model={site.name} stage=production -->"
     issue = GitHub().create_issue("drift", f"{marker}\nPSI 0.31", labels=["mlgate", "monitoring"], lookup=lambda: None)
+    policy = site.repo / "policies" / "default.yaml"  # a monitoring limit for the drift chart to draw
+    policy.write_text(policy.read_text() + "monitoring:\n  - metric: drifted_share\n    max: 0.3\n")
+    commit_all(site.repo, "monitoring: at most 30% of the features may drift")
     out = tmp_path / "out"
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://ghe.example.internal/")  # pull-request links: GitHub Enterprise
     done = build(cli, site, out)
@@ -206,6 +209,11 @@ def test_index_model_and_version_pages_show_the_registry_and_release(
     assert 'id="count-alerts">1<' in index
     model = (out / "models" / site.name / "index.html").read_text()
     assert re.search(r'<svg [^>]*data-chart="drift" role="img"[^>]*><title>Feature drift</title>', model)
+    # the drift chart draws the policy's drifted_share limit as a dashed line
+    drift_chart = re.search(r'<svg [^>]*data-chart="drift".*?</svg>', model, re.DOTALL).group(0)
+    assert re.findall(r'<line class="threshold"[^>]*><title>([^<]*)</title>', drift_chart) == [
+        "drifted_share max 0.3 (rule monitoring.drifted_share, block)"
+    ]
     versions = table(out / "models" / site.name / "index.html", "versions")
     assert [r["attrs"]["data-version"] for r in versions] == ["2", "1"]
     history = table(out / "models" / site.name / "index.html", "history")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__
+from mlgate.config import rule_id
 from mlgate.exceptions import InvalidInput
 from mlgate.promotion import SyncState
 from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, audit, verdict_sha256
@@ -230,6 +231,24 @@ def judged(mf: ModelFacts, mv: ModelVersion) -> dict[str, Any]:
         "source": f"promotion to {record.stage}" + (f" (PR #{record.pr})" if record.pr else ""),
         "record": record,
     }
+
+
+def policy_limits(ctx: ModelContext) -> list[dict[str, Any]]:
+    """The policy's monitoring rules as a monitoring verdict writes them: the thresholds the trend charts draw.
+
+    The charts draw the rules of the policy at the commit the site is built from (the fingerprint
+    hashes the policy files, so a changed threshold re-renders the model); blocking ones first.
+    """
+    return [
+        {
+            "rule_id": rule_id("monitoring", rule),
+            "metric": rule.metric,
+            "threshold": rule.threshold,
+            "comparison": rule.comparison,
+            "severity": str(rule.severity),
+        }
+        for rule in ctx.policy.policy.monitoring or []
+    ]
 
 
 def _pr_url(site: SiteFacts, pr: int | None) -> str | None:
@@ -450,11 +469,12 @@ def model_pages(renderer: Renderer, mf: ModelFacts, registry: Registry, cache: V
         pages[f"{folder}/v{mv.version}.html"] = renderer.render("version.html.j2", "../../", "version", mf.site, v=info)
     spec = mf.ctx.spec
     trends = []
+    limits = {"rules": policy_limits(mf.ctx)}
     for stage, runs in sorted(mf.monitoring.items()):
         if not runs:
             continue
         history = [vars(r) for r in runs]
-        charts = [svg_trend(t) for t in monitoring_trends({"rules": []}, history)]
+        charts = [svg_trend(t) for t in monitoring_trends(limits, history)]
         last = runs[-1]
         trends.append(
             {
