@@ -22,7 +22,6 @@ poll (every row goes to the stable version), never a fallback to bytes nobody ve
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -39,6 +38,7 @@ from mlgate.exceptions import MlgateError, TamperedModel
 from mlgate.gates import Explainer, decide, explainer
 from mlgate.registry import Registry
 from mlgate.scoring import Plan, custody, load_alias_version, model_plan
+from mlgate.serving._scratch import Scratch
 
 log = logging.getLogger("mlgate.serve")
 
@@ -105,7 +105,7 @@ class Served:
 def load(registry: Registry, ctx: ModelContext, stage: str, version: int, wanted: custody.Desired) -> Served:
     """Load ``version`` the governed way, its files checked against the digest ``wanted`` pins."""
     mv = registry.version(ctx.name, version)
-    holder = tempfile.TemporaryDirectory(prefix="mlgate-serve-")
+    holder = Scratch("model")  # mlgate-serve-*, removed by the next serve's start if this process dies holding it
     try:
         loaded, _folder = load_alias_version(registry, ctx, mv, stage, holder, wanted)
         plan, model = model_plan(ctx, mv, stage, loaded)
