@@ -51,6 +51,7 @@ MAX_ROWS = 100
 def trained(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """credit v1 and v2 trained for real with a decision block; staging at v1 (pinned in release.yaml)."""
     base = tmp_path_factory.mktemp("serve")
+    (base / "tmp").mkdir()  # the services' TMPDIR: their mlgate-serve-* folders
     repo = copy_repo(template_repo, base / "repo")
     credit_decides_at_0_6(repo)
     versions = []
@@ -74,7 +75,7 @@ def proxy(mlflow_server: str) -> Iterator[FaultyProxy]:
 
 def serve(trained: dict[str, Any], name: str, audit_url: str, tracking: str, *args: str) -> ServeProcess:
     log = trained["base"] / f"{name}.log"
-    env = {"MLFLOW_TRACKING_URI": tracking, "MLGATE_SERVE_TOKENS": TOKENS}
+    env = {"MLFLOW_TRACKING_URI": tracking, "MLGATE_SERVE_TOKENS": TOKENS, "TMPDIR": str(trained["base"] / "tmp")}
     return start_serve(
         trained["repo"],
         "credit",
@@ -419,6 +420,17 @@ def test_a_promotion_is_served_within_the_interval_without_a_restart(
     assert f"now serving v{v2} (was v{v1};" in service["log"].read_text()
     audited = sqlite_rows(service)
     assert set(audited["version"]) == {v1, v2}
+    # v1's downloaded copy went with it (nothing kept the swapped-out version: its model, its folder)
+    wait_for(lambda: len(folders_of(trained["base"] / "tmp", service["proc"].proc.pid)) == 1, 10)
+    [held] = folders_of(trained["base"] / "tmp", service["proc"].proc.pid)
+    assert f"model_version: '{v2}'" in (held / "model" / "registered_model_meta").read_text()
+
+
+def folders_of(temp: Path, pid: int) -> list[Path]:
+    """The mlgate-serve-* folders in ``temp`` that the process ``pid`` made (its lock file names it)."""
+    return [
+        p for p in temp.glob("mlgate-serve-*") if (p / ".owner.lock").read_text().startswith(f"mlgate serve pid {pid} ")
+    ]
 
 
 def test_a_version_that_fails_to_load_leaves_the_old_one_serving_and_ready_says_why(
