@@ -475,6 +475,9 @@ class GroupCommit:
                 failure = err if isinstance(err, AuditUnavailable) else AuditUnavailable(f"{type(err).__name__}: {err}")
                 for _, done in batch:
                     done.set_exception(failure)
+                # each request re-raises it, adding its frames (and the version they served) to its
+                # traceback: kept in this frame until the next failure, it kept a swapped-out version alive
+                del failure, batch
             else:
                 for _, done in batch:
                     done.set_result(None)

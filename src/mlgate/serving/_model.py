@@ -21,6 +21,7 @@ poll (every row goes to the stable version), never a fallback to bytes nobody ve
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -257,6 +258,11 @@ class Follower:
             old.version,
             time.perf_counter() - started,
         )
+        # Unreferenced, the old version's model and downloaded folder go (its Scratch's finalizer). A
+        # request refused while it served may have left it in a reference cycle (an exception's
+        # traceback holding the request's frame): collected now, not at some later full collection
+        del old
+        gc.collect()
 
     def state(self) -> dict[str, Any]:
         """What /ready reports about the model: version served, the alias's and release.yaml's, and any problem."""
