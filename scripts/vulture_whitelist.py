@@ -102,3 +102,8 @@ _.uid
 _.gid
 _.uname
 _.gname
+
+# zipfile.ZipInfo fields of the site's precompiled templates (mlgate.site._pages.compile_templates): read by zipfile
+_.external_attr
+_.compress_type
+

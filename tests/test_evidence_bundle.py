@@ -34,6 +34,8 @@ pytestmark = pytest.mark.server
 NAME = "evid"
 TOKEN = "ghs_FAKE_evidence_token_1234567890abcdef"
 REPO = "octo-org/models"
+HOSTILE = "<script>alert('x')</script>"  # a spec field an HTML page must show as text
+HOSTILE_YAML = '"' + HOSTILE + ' Report intervals, not point estimates, to customers."  #'
 
 
 @dataclass
@@ -104,6 +106,7 @@ def state(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.Temp
         (f"models/{NAME}/model.yaml", "name: insurance", f"name: {NAME}"),
         ("params.yaml", "\ninsurance:", f"\n{NAME}:"),
         (f"models/{NAME}/release.yaml", "model: insurance", f"model: {NAME}"),
+        (f"models/{NAME}/model.yaml", "caveats_and_recommendations: ", f"caveats_and_recommendations: {HOSTILE_YAML} "),
     ):
         path = repo / rel
         path.write_text(path.read_text().replace(old, new, 1))
@@ -191,6 +194,7 @@ def test_build_result_and_the_files_of_the_bundle(env: State) -> None:
         "README.md",
         "version.json",
         "model-card.md",
+        "model-card.html",
         "data.json",
         "run.json",
         "approvals.json",
@@ -324,6 +328,58 @@ def test_monitoring_run_and_data(env: State) -> None:
     assert "## Documentation gate" in card
 
 
+def _section(page: str, start: str, end: str) -> str:
+    at = page.index(start)
+    return page[at : page.index(end, at) + len(end)]
+
+
+def test_model_card_html_is_the_reports_card_with_the_specs_facts_escaped(env: State) -> None:
+    page = env.files["model-card.html"].decode()
+    index = json.loads(env.files["verdicts/index.json"])
+    [current] = [v for v in index["verdicts"] if v["current"]]
+    verdict = json.loads(env.files[current["file"]])
+    assert page.startswith("<!DOCTYPE html>")
+    assert f"<h1>Model card: {NAME} v1</h1>" in page
+    assert (
+        f"<p>From <code>models/{NAME}/model.yaml</code> at commit <code>{current['judging_commit']}</code> "
+        "(the judging commit of the current verdict).</p>"
+    ) in page
+    card = _section(page, "<dl>", "</dl>")
+    assert (
+        "<dt>Model details</dt><dd>Estimates yearly medical insurance charges (USD) for pricing reviews. "
+        "Owners: pricing-team. Estimator <code>sklearn.ensemble.GradientBoostingRegressor</code>, task regression."
+    ) in card
+    assert "<dt>Intended use</dt><dd>Indicative premium estimates reviewed by a pricing actuary.</dd>" in card
+    assert (
+        "<dt>Caveats and recommendations</dt><dd>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; "
+        "Report intervals, not point estimates, to customers.</dd>"
+    ) in card
+    assert "<script" not in page
+    metrics = _section(card, "<dt>Metrics</dt><dd>", "</dd>")
+    assert metrics.count(", ") == len(verdict["metrics"]) - 1
+    assert f"r2 {verdict['metrics']['r2']:.4g}" in metrics
+    assert 'aria-label="Mean |contribution|' in card  # the global explanation's chart
+    # the gate report's own card section: the verdict's HTML in the bundle holds the same bytes
+    assert card == _section(env.files[current["html"]].decode(), "<dl>", "</dl>")
+    # self-contained: inline style, no script, nothing fetched
+    assert "<style>" in page
+    assert not any(attr in page for attr in ("src=", "href=", "<link", "@import", "url("))
+    docs = [r for r in verdict["rules"] if r["family"] == "documentation"]
+    assert docs
+    gate = page[page.index("<h2>Documentation gate</h2>") :]
+    word = {"pass": "passed", "warn": "passed with warnings", "fail": "blocked"}[verdict["status"]]
+    assert (
+        f'<span class="badge {verdict["status"]}">{verdict["status"]}</span> '
+        f"Status of the current verdict: <strong>{word}</strong>.</p>"
+    ) in gate
+    assert [f"<code>{r['rule_id']}</code>" in gate for r in docs] == [True] * len(docs)
+    # the Markdown card says the same of the spec
+    markdown = env.files["model-card.md"].decode()
+    assert "- Owners: pricing-team" in markdown
+    assert f"{HOSTILE} Report intervals" in markdown  # Markdown is shown as text by whoever opens it
+    assert "`model-card.html`" in env.files["README.md"].decode()
+
+
 def test_the_same_inputs_give_the_same_bytes(env: State, tmp_path: Path) -> None:
     again = tmp_path / "again.tar.gz"
     done = invoke(CliRunner(), "evidence", "build", NAME, "--version", "1", "--output", str(again), cwd=env.repo)
@@ -375,6 +431,7 @@ FILE_KINDS = [
     "README.md",
     "version.json",
     "model-card.md",
+    "model-card.html",
     "data.json",
     "run.json",
     "approvals.json",

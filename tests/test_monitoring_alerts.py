@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import replace
@@ -11,7 +12,17 @@ import pytest
 
 from mlgate.exceptions import InvalidInput
 from mlgate.github import GitHub
-from mlgate.monitoring import IssueAction, IssueSync, figures, github_login, review_issues, sync_issue
+from mlgate.monitoring import (
+    IssueAction,
+    IssueSync,
+    OpenAlert,
+    custody_alert,
+    figures,
+    github_login,
+    open_alerts,
+    review_issues,
+    sync_issue,
+)
 from mlgate_devkit.github_stand_in import FakeGitHub
 
 TOKEN = "ghs_FAKE_alerts_t0ken_77c1_DO_NOT_LEAK"
@@ -432,3 +443,113 @@ def test_naive_datetimes_are_utc(server, gh):
         owner=None,
     )
     assert out[0].action == "not_due"
+
+
+# ---------------------------------------------------------------------- custody: one reader of the stored figures
+
+CUSTODY_BLOCK = re.compile(r"<!-- mlgate:custody-figures (.*?) -->", re.DOTALL)
+STORED = '[["credit","production","Tampered",3,3],["credit","staging","MovedOutOfBand",4,2]]'
+
+
+def _status_row(stage, status, desired, actual, detail=""):
+    """One row of `mlgate status --json`, as `mlgate status --check --alert` hands it to the custody issue."""
+    return {
+        "model": "credit",
+        "stage": stage,
+        "desired": desired,
+        "actual": actual,
+        "digest": "sha256:" + "ab" * 32,
+        "status": status,
+        "detail": detail,
+        "arm": "stable",
+        "traffic": None,
+    }
+
+
+def _custody_rows():
+    return [
+        _status_row("production", "Tampered", 3, 3, "model.skops: sha256 differs"),
+        _status_row("staging", "MovedOutOfBand", 4, 2, "the alias points at v2"),
+        _status_row("champion", "Synced", 3, 3),
+    ]
+
+
+@pytest.fixture
+def custody(server, gh, monkeypatch):
+    """The custody issue as mlgate opened it for two stages out of sync: (issue, the sync that opened it)."""
+    for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    opened = custody_alert(_custody_rows(), gh)
+    assert opened.action == IssueAction.OPENED
+    issue = server.issues[opened.number]
+    assert CUSTODY_BLOCK.search(issue["body"]).group(1) == STORED
+    return issue, opened
+
+
+def test_the_stored_custody_figures_name_each_alert_and_an_unchanged_check_writes_nothing(server, gh, custody):
+    issue, opened = custody
+    title, url = issue["title"], issue["html_url"]
+    assert title == "mlgate custody: 2 stage(s) differ from release.yaml"
+    assert open_alerts(gh) == [
+        OpenAlert("credit", "production", "custody", opened.number, title, url),
+        OpenAlert("credit", "staging", "custody", opened.number, title, url),
+    ]
+    server.requests.clear()
+    assert custody_alert(_custody_rows(), gh) == IssueSync(IssueAction.UNCHANGED, opened.number, url)
+    assert [r["method"] for r in server.requests] == ["GET"]
+    assert server.comments.get(opened.number, []) == []
+
+
+@pytest.mark.parametrize(
+    ("block", "listed"),
+    [
+        ('[["credit","production","Tampered",3,3],["credit","staging"', []),  # cut short: not JSON
+        ('[{"model":"credit","stage":"production"}]', []),  # JSON, not mlgate's rows
+        ('{"credit":"production"}', []),  # JSON, not a list (the pattern wants a [: no block at all)
+        ('[["credit","production","Tampered",3,3],["credit","staging","MovedOutOfBand","4",2]]', ["production"]),
+        ('[["credit","production","Tampered",3,3],["credit","staging"]]', ["production"]),
+        ('[["credit","production","Tampered",3,3],["credit",null,"MovedOutOfBand",4,2]]', ["production"]),
+        (None, []),  # the block deleted
+    ],
+    ids=["not-json", "objects", "not-a-list", "a-version-as-text", "a-short-row", "a-null-stage", "deleted"],
+)
+def test_hand_edited_custody_figures_are_read_the_same_way_by_the_sync_and_the_site(server, gh, custody, block, listed):
+    """Unreadable stored figures: the site lists the stages of the rows that read; the sync says so, rewrites them."""
+    issue, opened = custody
+    title, url = issue["title"], issue["html_url"]
+    found = CUSTODY_BLOCK.search(issue["body"])
+    if block is None:
+        issue["body"] = issue["body"][: found.start()] + issue["body"][found.end() :]
+    else:
+        issue["body"] = issue["body"][: found.start(1)] + block + issue["body"][found.end(1) :]
+    # the site: no crash; one alert per stored row that reads, nothing for the rest
+    assert open_alerts(gh) == [OpenAlert("credit", stage, "custody", opened.number, title, url) for stage in listed]
+    # the sync: the stored figures count as missing; the current ones are posted and stored again
+    assert custody_alert(_custody_rows(), gh) == IssueSync(IssueAction.COMMENTED, opened.number, url)
+    [comment] = server.comments[opened.number]
+    key = hashlib.sha256(json.dumps(json.loads(STORED)).encode()).hexdigest()[:12]
+    assert comment["body"] == (
+        "### The stored figures were unreadable\n\nThe `mlgate:custody-figures` block of this issue's body is "
+        "missing or not mlgate's (was the body edited by hand?), so this check could not be compared with the last "
+        "one; the body is written again from this check.\n\nNow: credit production: Tampered, "
+        "credit staging: MovedOutOfBand\n\n"
+        f"<!-- mlgate:custody-unreadable key={key} -->"
+    )
+    assert CUSTODY_BLOCK.search(issue["body"]).group(1) == STORED
+    assert issue["title"] == title
+    assert [label["name"] for label in issue["labels"]] == ["mlgate", "custody", "blocking"]
+    # read again: the same figures, nothing written; both stages listed
+    assert custody_alert(_custody_rows(), gh).action == IssueAction.UNCHANGED
+    assert len(server.comments[opened.number]) == 1
+    assert [a.stage for a in open_alerts(gh)] == ["production", "staging"]
+
+
+def test_changed_custody_figures_that_read_are_a_change_not_unreadable(server, gh, custody):
+    issue, opened = custody
+    rows = [_status_row("production", "Tampered", 3, 3, "model.skops: sha256 differs")]
+    assert custody_alert(rows, gh).action == IssueAction.COMMENTED
+    [comment] = server.comments[opened.number]
+    assert comment["body"].startswith("### The stages changed\n\nNow: credit production: Tampered\n\n")
+    assert "<!-- mlgate:custody-update key=" in comment["body"]
+    assert CUSTODY_BLOCK.search(issue["body"]).group(1) == '[["credit","production","Tampered",3,3]]'
+    assert [(a.model, a.stage) for a in open_alerts(gh)] == [("credit", "production")]

@@ -19,6 +19,7 @@ from mlgate.report import (
     COMMENT_LIMIT,
     ReportInput,
     marker,
+    render_card_html,
     render_html,
     render_markdown,
     render_summary,
@@ -137,6 +138,31 @@ def test_user_text_cannot_break_tables_or_inject_html() -> None:
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
     assert "<img src=x" not in html
+
+
+def test_the_card_page_of_a_version_without_a_verdict_says_so_and_escapes_the_spec() -> None:
+    s = spec(description=HOSTILE)
+    page = render_card_html(
+        s, None, model="credit", version=3, commit="c" * 40, basis="the training commit", which="no verdict"
+    )
+    assert (
+        f"<p>From <code>models/credit/model.yaml</code> at commit <code>{'c' * 40}</code> (the training commit).</p>"
+        in page
+    )
+    assert "The version has no gate verdict" in page
+    for fact in ("Metrics", "Evaluation data", "Training data"):
+        assert f"<dt>{fact}</dt><dd>no gate verdict</dd>" in page
+    assert "<dt>Global explanation</dt><dd>not computed</dd>" in page
+    assert "Documentation gate" not in page
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    # with the verdict: the report's own card section, byte for byte
+    v = verdict()
+    with_verdict = render_card_html(s, v, model="credit", version=3, commit="c" * 40, basis="b", which="the verdict")
+    card = with_verdict[with_verdict.index("<dl>") : with_verdict.index("</dl>")]
+    report = render_html(report_input(v, s))
+    assert card == report[report.index("<dl>") : report.index("</dl>")]
+    assert "<h2>Documentation gate</h2>" in with_verdict
 
 
 EXPLANATION = {

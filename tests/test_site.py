@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -22,10 +24,12 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import PROJECT, commit_all, copy_repo, git, github_stand_in, head, invoke, rename_model
+from mlgate.config import Settings
 from mlgate.gates import run_gates
 from mlgate.github import GitHub
 from mlgate.promotion import apply, fetch_pull_request
 from mlgate.registry import VERDICT_TAG, Registry, audit
+from mlgate.site import compile_templates
 from mlgate.training import train
 from mlgate_devkit.github_stand_in import FakeGitHub
 
@@ -181,7 +185,11 @@ def test_index_model_and_version_pages_show_the_registry_and_release(
         )
     marker = f"<!-- mlgate:monitoring model={site.name} stage=production -->"
     issue = GitHub().create_issue("drift", f"{marker}\nPSI 0.31", labels=["mlgate", "monitoring"], lookup=lambda: None)
+    policy = site.repo / "policies" / "default.yaml"  # a monitoring limit for the drift chart to draw
+    policy.write_text(policy.read_text() + "monitoring:\n  - metric: drifted_share\n    max: 0.3\n")
+    commit_all(site.repo, "monitoring: at most 30% of the features may drift")
     out = tmp_path / "out"
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://ghe.example.internal/")  # pull-request links: GitHub Enterprise
     done = build(cli, site, out)
     assert done["models"] == [site.name]
     assert done["rendered"] == [site.name]
@@ -201,6 +209,11 @@ def test_index_model_and_version_pages_show_the_registry_and_release(
     assert 'id="count-alerts">1<' in index
     model = (out / "models" / site.name / "index.html").read_text()
     assert re.search(r'<svg [^>]*data-chart="drift" role="img"[^>]*><title>Feature drift</title>', model)
+    # the drift chart draws the policy's drifted_share limit as a dashed line
+    drift_chart = re.search(r'<svg [^>]*data-chart="drift".*?</svg>', model, re.DOTALL).group(0)
+    assert re.findall(r'<line class="threshold"[^>]*><title>([^<]*)</title>', drift_chart) == [
+        "drifted_share max 0.3 (rule monitoring.drifted_share, block)"
+    ]
     versions = table(out / "models" / site.name / "index.html", "versions")
     assert [r["attrs"]["data-version"] for r in versions] == ["2", "1"]
     history = table(out / "models" / site.name / "index.html", "history")
@@ -208,6 +221,9 @@ def test_index_model_and_version_pages_show_the_registry_and_release(
         ("production", "v1", "risk-officer"),
         ("staging", "v1", "—"),
     ]
+    repository = os.environ["GITHUB_REPOSITORY"]
+    assert f'href="https://ghe.example.internal/{repository}/pull/7"' in model
+    assert f"github.com/{repository}/pull/" not in model  # (issue links are the html_url GitHub gives)
 
     version = out / "models" / site.name / "v1.html"
     verdict = site.registry.read_verdict(site.name, 1)
@@ -296,6 +312,51 @@ def test_rebuilds_render_only_the_models_whose_inputs_changed(site: Site, cli: C
     assert result.exit_code == 0, result.output
     index = (out / "index.html").resolve()
     assert result.output.strip().splitlines()[-1] == f"site: {index} (1 models: 0 rendered, 1 unchanged)"
+
+
+def test_the_shipped_precompiled_templates_are_compiled_from_the_sources(tmp_path: Path) -> None:
+    """templates.zip is what compile_templates makes of today's sources (else: scripts/compile-site-templates)."""
+    shipped = PROJECT / "src" / "mlgate" / "resources" / "site"
+    archive, key = compile_templates(tmp_path)
+    assert (archive.name, key.name) == ("templates.zip", "templates.zip.key")
+    assert key.read_text() == (shipped / key.name).read_text(), "run scripts/compile-site-templates"
+    with zipfile.ZipFile(archive) as fresh, zipfile.ZipFile(shipped / archive.name) as ours:
+        assert sorted(fresh.namelist()) == sorted(ours.namelist())
+        assert len(ours.namelist()) == len(list(shipped.glob("*.j2")))
+        for name in ours.namelist():
+            assert fresh.read(name) == ours.read(name), f"{name}: run scripts/compile-site-templates"
+
+
+def test_stale_precompiled_templates_are_ignored_and_the_pages_are_the_same(
+    site: Site, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = build(cli, site, tmp_path / "fast")
+    assert fast["templates"] == "precompiled"
+    # a template edited without recompiling (or another jinja2 version): the key no longer matches
+    monkeypatch.setattr("mlgate.site._pages.templates_key", lambda _jinja2_version: "0" * 64)
+    slow = build(cli, site, tmp_path / "slow")
+    assert slow["templates"] == "compiled"
+    assert fast["pages"] == slow["pages"] == 1 + 3  # index, the model page, two versions
+    pages = sorted(p.relative_to(tmp_path / "fast") for p in (tmp_path / "fast").rglob("*.html"))
+    assert len(pages) == 4
+    for rel in pages:
+        assert (tmp_path / "fast" / rel).read_bytes() == (tmp_path / "slow" / rel).read_bytes(), rel
+
+
+@pytest.mark.parametrize(
+    ("value", "used"),
+    [
+        ("", "https://github.com"),
+        ("https://github.com", "https://github.com"),
+        ("https://ghe.example.internal/", "https://ghe.example.internal"),
+        ("http://ghe.example.internal:8080/github", "http://ghe.example.internal:8080/github"),
+        ("https://user:secret@ghe.example.internal", "https://github.com"),  # credentials never reach a page
+        ("javascript:alert(1)", "https://github.com"),
+        ("https://ghe.example.internal/?next=x", "https://github.com"),
+    ],
+)
+def test_pull_request_links_use_the_github_server_url_without_credentials(value: str, used: str) -> None:
+    assert Settings.from_env({"GITHUB_SERVER_URL": value}).github_server_url == used
 
 
 def test_spec_text_is_escaped_and_nothing_is_fetched(site: Site, cli: CliRunner, tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ def wheel_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "mlgate/resources/templates/report.md.j2" in names
     assert "mlgate/resources/schemas/model.schema.json" in names
     assert "mlgate/resources/workflows/propose.yml" in names  # the templates `mlgate init` renders
+    assert "mlgate/resources/site/templates.zip" in names  # the site's templates, precompiled
     assert not [n for n in names if n.startswith(("tests/", "devkit/", "mlgate_devkit/"))]
     site = out / "site"
     zipfile.ZipFile(wheel).extractall(site)

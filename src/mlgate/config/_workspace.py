@@ -7,6 +7,7 @@ has, the release names stages the policy defines, the params fit the estimator.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -308,6 +309,8 @@ TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 GITHUB_TOKEN_ENV = "GITHUB_TOKEN"
 GITHUB_REPOSITORY_ENV = "GITHUB_REPOSITORY"
 GITHUB_API_URL_ENV = "GITHUB_API_URL"
+GITHUB_SERVER_URL_ENV = "GITHUB_SERVER_URL"  # https://github.com, or a GitHub Enterprise Server's address
+DEFAULT_GITHUB_SERVER_URL = "https://github.com"
 ORG_TOKEN_ENV = "MLGATE_ORG_TOKEN"
 
 
@@ -324,6 +327,7 @@ class Settings:
     github_repository: str = ""
     github_api_url: str | None = None
     org_token: str = field(default="", repr=False)
+    github_server_url: str = DEFAULT_GITHUB_SERVER_URL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, tracking_uri: str | None = None) -> Settings:
@@ -335,7 +339,16 @@ class Settings:
             github_repository=env.get(GITHUB_REPOSITORY_ENV, ""),
             github_api_url=env.get(GITHUB_API_URL_ENV) or None,
             org_token=env.get(ORG_TOKEN_ENV, ""),
+            github_server_url=_server_url(env.get(GITHUB_SERVER_URL_ENV, "")),
         )
+
+
+def _server_url(value: str) -> str:
+    """``GITHUB_SERVER_URL`` as pull-request links use it: an http(s) address without credentials, else github.com."""
+    parts = urllib.parse.urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc or parts.query:
+        return DEFAULT_GITHUB_SERVER_URL
+    return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
 
 class Workspace:

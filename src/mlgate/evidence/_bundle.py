@@ -45,7 +45,7 @@ from mlgate.registry import (
     manifest_of,
     tampered,
 )
-from mlgate.report import ReportInput, render_html
+from mlgate.report import ReportInput, render_card_html, render_html
 
 MANIFEST = "MANIFEST.sha256"
 STATEMENT = "statement.intoto.json"
@@ -415,6 +415,14 @@ _CONTENTS = (
         "git, the verdict",
     ),
     (
+        "`model-card.html`",
+        (
+            "the same card as one self-contained HTML page (inline CSS and SVG, no script), rendered with the gate "
+            "report's model-card section"
+        ),
+        "git, the verdict",
+    ),
+    (
         "`judged/`",
         (
             "the spec, policies and params as judged, at the commits that judged them (`judged/index.json`: the "
@@ -570,6 +578,16 @@ def build_bundle(
     card_text = judged.add(card_commit, f"models/{model}/model.yaml", "model card") if card_commit else None
     card_spec = _spec_of(card_text, f"models/{model}/model.yaml@{card_commit[:12]}", None) or base_spec
     files["model-card.md"] = _model_card(card_spec, card_commit, shown, shown_as, model, version).encode("utf-8")
+    # the same card as a page: mlgate's own templates (not the repo's .mlgate/templates), like the verdicts' HTML
+    files["model-card.html"] = render_card_html(
+        card_spec,
+        shown,
+        model=model,
+        version=version,
+        commit=card_commit,
+        basis=f"the judging commit of {shown_as}" if shown is not None else "the training commit",
+        which=shown_as,
+    ).encode("utf-8")
     files |= judged.files
     files["judged/index.json"] = canonical(judged.index())
     stages = sorted({r.stage for r in records if r.version == version} | set(held))

@@ -571,6 +571,34 @@ def _custody_figures(rows: list[dict[str, Any]]) -> list[list[Any]]:
     return sorted([r["model"], r["stage"], str(r["status"]), r["desired"], r["actual"]] for r in drift)
 
 
+def _stored_custody_figures(body: str | None) -> list[list[Any] | None] | None:
+    """The stages the custody issue's body stores, as :func:`_custody_figures` wrote them; the one reader of them.
+
+    None when the figures block is missing or is not a JSON list (a hand-edited body); within the
+    list, None for each entry that is not a row ``[model, stage, status, desired, actual]`` (model,
+    stage and status strings, desired and actual a version number or null). The sync compares the
+    figures only when every row reads; the site lists the stages of the rows that do.
+    """
+    match = _CUSTODY_FIGURES.search(body or "")
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group(1))
+    except ValueError:
+        return None
+    if not isinstance(data, list):
+        return None
+
+    def row(entry: Any) -> list[Any] | None:
+        if not isinstance(entry, list) or len(entry) != 5:
+            return None
+        names_ok = all(isinstance(v, str) for v in entry[:3])
+        versions_ok = all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in entry[3:])
+        return entry if names_ok and versions_ok else None
+
+    return [row(entry) for entry in data]
+
+
 def _custody_body(rows: list[dict[str, Any]], figures_: list[list[Any]], details_url: str | None) -> str:
     details = {(r["model"], r["stage"]): r.get("detail") or "" for r in rows}
     lines = [
@@ -634,13 +662,25 @@ def sync_custody_issue(client: GitHub, rows: list[dict[str, Any]], *, details_ur
             marker=f"<!-- mlgate:custody-recovered key={key} -->",
         )
         return IssueSync(IssueAction.CLOSED, number, url)
-    found = _CUSTODY_FIGURES.search(issue.body)
-    if found and json.loads(found.group(1)) == figures_:
+    stored = _stored_custody_figures(issue.body)
+    readable = stored is not None and None not in stored
+    if readable and stored == figures_:
         return IssueSync(IssueAction.UNCHANGED, number, url)
     now = ", ".join(f"{m} {s}: {state}" for m, s, state, _d, _a in figures_)
-    client.comment_on_issue(
-        number, f"### The stages changed\n\nNow: {now}", marker=f"<!-- mlgate:custody-update key={key} -->"
-    )
+    if readable:
+        client.comment_on_issue(
+            number, f"### The stages changed\n\nNow: {now}", marker=f"<!-- mlgate:custody-update key={key} -->"
+        )
+    else:  # a hand-edited body: nothing to compare with, so the current figures are posted and stored again
+        client.comment_on_issue(
+            number,
+            (
+                "### The stored figures were unreadable\n\nThe `mlgate:custody-figures` block of this issue's body is "
+                "missing or not mlgate's (was the body edited by hand?), so this check could not be compared with "
+                f"the last one; the body is written again from this check.\n\nNow: {now}"
+            ),
+            marker=f"<!-- mlgate:custody-unreadable key={key} -->",
+        )
     names = _label_names(issue)
     wanted = [n for n in names if n != BLOCKING_LABEL] + ([BLOCKING_LABEL] if blocking else [])
     fields: dict[str, Any] = {"title": title, "body": _custody_body(rows, figures_, details_url)}
@@ -681,12 +721,7 @@ def open_alerts(client: GitHub) -> list[OpenAlert]:
             continue
         if CUSTODY_MARKER not in issue.body:
             continue
-        stored = _CUSTODY_FIGURES.search(issue.body)
-        try:
-            rows = json.loads(stored.group(1)) if stored else []
-        except ValueError:
-            rows = []
-        for row in rows if isinstance(rows, list) else []:
-            if isinstance(row, list) and len(row) >= 2:
-                found.append(OpenAlert(str(row[0]), str(row[1]), "custody", issue.number, issue.title, issue.html_url))
+        for row in _stored_custody_figures(issue.body) or []:  # unreadable figures name no stage: none listed
+            if row is not None:
+                found.append(OpenAlert(row[0], row[1], "custody", issue.number, issue.title, issue.html_url))
     return found

@@ -392,6 +392,45 @@ def render_html(data: ReportInput, root: Path | None = None) -> str:
     return mask_secrets(template.render(**context(data)))
 
 
+def render_card_html(
+    spec: ModelSpec,
+    verdict: dict[str, Any] | None,
+    *,
+    model: str,
+    version: int,
+    commit: str,
+    basis: str,
+    which: str = "the verdict",
+    root: Path | None = None,
+) -> str:
+    """One version's model card as a self-contained HTML page: inline CSS and SVG, no script, no network fetch.
+
+    The gate report's own card and feature-importance sections (``model_card.html.j2``,
+    ``importance.html.j2``) under a heading that says where the card was read (``commit``:
+    ``basis``), and ``verdict``'s documentation rules (``which`` names the verdict); ``verdict``
+    None for a version without one. Rendered from its arguments only: the same ones, the same bytes.
+    """
+    evidence = (verdict or {}).get("evidence") or {}
+    template = environment(root, autoescape=True).get_template("model_card_page.html.j2")
+    return mask_secrets(
+        template.render(
+            model=model,
+            version=version,
+            spec=spec,
+            spec_file=f"models/{model}/model.yaml",
+            commit=commit,
+            basis=basis,
+            which=which,
+            v=verdict,
+            decision_rule=decision_rule(verdict) if verdict is not None else "",
+            explanation=evidence.get("explanation") or {},
+            importance=evidence.get("importance") or {},
+            documentation=[r for r in (verdict or {}).get("rules") or [] if r.get("family") == "documentation"],
+            status_word=STATUS[verdict["status"]][1] if verdict is not None and verdict.get("status") in STATUS else "",
+        )
+    )
+
+
 def render_summary(data: ReportInput, root: Path | None = None) -> Rendered:
     """Markdown for ``$GITHUB_STEP_SUMMARY`` (GitHub's limit there is 1 MiB)."""
     return render_markdown(data, root, limit=SUMMARY_LIMIT // 4, with_marker=False)

@@ -12,12 +12,14 @@ from mlgate._lazy import lazy_surface
 
 if TYPE_CHECKING:
     from mlgate.site._build import SiteResult, build, write_atomic
+    from mlgate.site._pages import compile_templates
 
-__all__ = ["SiteResult", "build", "write_atomic"]
+__all__ = ["SiteResult", "build", "compile_templates", "write_atomic"]
 
 _LAZY: dict[str, str] = {
     "SiteResult": "_build:SiteResult",
     "build": "_build:build",
+    "compile_templates": "_pages:compile_templates",
     "write_atomic": "_build:write_atomic",
 }
 

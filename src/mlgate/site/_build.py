@@ -54,6 +54,7 @@ class SiteResult:
     reused: list[str]
     pages: int
     seconds: float
+    templates: str  # "precompiled" (the zip shipped in the package) or "compiled" (from the sources: it was stale)
 
     def as_dict(self) -> dict[str, Any]:
         """The result as ``mlgate site --json`` prints it."""
@@ -65,6 +66,7 @@ class SiteResult:
             "reused": self.reused,
             "pages": self.pages,
             "seconds": self.seconds,
+            "templates": self.templates,
         }
 
 
@@ -121,6 +123,7 @@ def fingerprint(facts: ModelFacts, site_version: str) -> str:
             "monitoring": {stage: [vars(r) for r in runs] for stage, runs in facts.monitoring.items()},
             "alerts": None if facts.alerts is None else [vars(a) for a in facts.alerts],
             "registry": facts.site.registry_uri,
+            "github": [facts.site.github_server_url, facts.site.github_repository],  # the pull-request links
         }
     )
 
@@ -244,6 +247,7 @@ def build(
         registry_uri=registry.shown_uri,
         github_repository=ws.settings.github_repository,
         mlgate_version=__version__,
+        github_server_url=ws.settings.github_server_url,
     )
     models = sorted(facts.contexts)
     per_model = {
@@ -315,6 +319,7 @@ def build(
         reused=reused,
         pages=count,
         seconds=round(time.perf_counter() - started, 3),
+        templates="precompiled" if renderer.precompiled else "compiled",
     )
 
 

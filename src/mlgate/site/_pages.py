@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__
+from mlgate.config import rule_id
 from mlgate.exceptions import InvalidInput
 from mlgate.promotion import SyncState
 from mlgate.registry import ARTIFACT_DIGEST_TAG, TAG_PREFIX, VERDICT_TAG, audit, verdict_sha256
@@ -30,7 +34,8 @@ if TYPE_CHECKING:
 
 TEMPLATES = ("base.html.j2", "macros.html.j2", "lineage.svg.j2", "index.html.j2", "model.html.j2", "version.html.j2")
 ASSETS = ("site.css", "site.js")
-GITHUB = "https://github.com"
+COMPILED = "templates.zip"  # the templates precompiled by jinja2 (compile_templates), shipped in the package
+COMPILED_KEY = "templates.zip.key"  # templates_key() of the sources and jinja2 version they were compiled from
 CARD_FIELDS = (
     ("Intended use", "intended_use"),
     ("Out-of-scope uses", "out_of_scope_uses"),
@@ -50,6 +55,9 @@ class SiteFacts:
     registry_uri: str
     github_repository: str
     mlgate_version: str
+    github_server_url: str = (
+        "https://github.com"  # links to pull requests (GITHUB_SERVER_URL on GitHub Enterprise Server)
+    )
 
 
 @dataclass(frozen=True)
@@ -70,20 +78,81 @@ def _resource(name: str) -> bytes:
     return resources.files("mlgate").joinpath("resources", "site", name).read_bytes()
 
 
+def _environment(jinja2: Any, loader: Any) -> Any:
+    """The site's jinja2 environment: the same options compile the shipped templates and render pages."""
+    return jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
+
+
+def templates_key(jinja2_version: str) -> str:
+    """The sha256 of the templates' sources and the jinja2 version: what precompiled templates must match."""
+    digest = hashlib.sha256(f"jinja2 {jinja2_version}".encode())
+    for name in TEMPLATES:
+        digest.update(b"\0" + name.encode() + b"\0" + _resource(name))
+    return digest.hexdigest()
+
+
+def compile_templates(folder: Path) -> tuple[Path, Path]:
+    """Write the templates precompiled by jinja2 (``COMPILED``) and their key (``COMPILED_KEY``) to ``folder``.
+
+    Compiling the six templates costs a build about as much as everything else the site adds to
+    what ``mlgate status`` does; the package ships them compiled (``scripts/compile-site-templates``
+    writes them into ``src/mlgate/resources/site``; tests/test_site.py fails while they are stale).
+    The zip is deterministic: members sorted, fixed timestamps.
+    """
+    import jinja2
+
+    env = _environment(jinja2, jinja2.PackageLoader("mlgate", "resources/site"))
+    with tempfile.TemporaryDirectory(prefix="mlgate-site-compile-") as tmp:
+        env.compile_templates(tmp, filter_func=TEMPLATES.__contains__, zip=None, ignore_errors=False)
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = folder / COMPILED
+        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as out:
+            for path in sorted(Path(tmp).iterdir()):
+                info = zipfile.ZipInfo(path.name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                out.writestr(info, path.read_bytes())
+    key = folder / COMPILED_KEY
+    key.write_text(templates_key(jinja2.__version__) + "\n", encoding="utf-8")
+    return archive, key
+
+
+def _compiled_loader(jinja2: Any) -> Any | None:
+    """A loader of the shipped precompiled templates, or None when they are not those of these sources.
+
+    Stale (a template edited, not recompiled) or built by another jinja2 version: the templates
+    are compiled from their sources instead, which is slower but renders the same pages.
+    """
+    folder = resources.files("mlgate").joinpath("resources", "site")
+    archive = Path(str(folder.joinpath(COMPILED)))
+    try:
+        shipped = Path(str(folder.joinpath(COMPILED_KEY))).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if not archive.is_file() or shipped != templates_key(jinja2.__version__):
+        return None
+    return jinja2.ModuleLoader(str(archive))
+
+
 class Renderer:
     """The jinja2 environment of the site's templates (autoescape on), and its assets."""
 
     def __init__(self) -> None:
-        """Load the templates; :attr:`version` hashes them, the assets and mlgate's version."""
+        """Load the templates (the shipped precompiled ones when they match their sources).
+
+        :attr:`version` hashes the templates, the assets and mlgate's version.
+        """
         import jinja2
 
-        self.env = jinja2.Environment(
-            loader=jinja2.PackageLoader("mlgate", "resources/site"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=False,
-            lstrip_blocks=False,
-        )
+        loader = _compiled_loader(jinja2)
+        self.precompiled = loader is not None
+        self.env = _environment(jinja2, loader or jinja2.PackageLoader("mlgate", "resources/site"))
         digest = hashlib.sha256(__version__.encode())
         for name in (*TEMPLATES, *ASSETS):
             digest.update(name.encode() + b"\0" + _resource(name))
@@ -161,8 +230,26 @@ def judged(mf: ModelFacts, mv: ModelVersion) -> dict[str, Any]:
     }
 
 
+def policy_limits(ctx: ModelContext) -> list[dict[str, Any]]:
+    """The policy's monitoring rules as a monitoring verdict writes them: the thresholds the trend charts draw.
+
+    The charts draw the rules of the policy at the commit the site is built from (the fingerprint
+    hashes the policy files, so a changed threshold re-renders the model); blocking ones first.
+    """
+    return [
+        {
+            "rule_id": rule_id("monitoring", rule),
+            "metric": rule.metric,
+            "threshold": rule.threshold,
+            "comparison": rule.comparison,
+            "severity": str(rule.severity),
+        }
+        for rule in ctx.policy.policy.monitoring or []
+    ]
+
+
 def _pr_url(site: SiteFacts, pr: int | None) -> str | None:
-    return f"{GITHUB}/{site.github_repository}/pull/{pr}" if pr and site.github_repository else None
+    return f"{site.github_server_url}/{site.github_repository}/pull/{pr}" if pr and site.github_repository else None
 
 
 def stage_rows(mf: ModelFacts) -> list[dict[str, Any]]:
@@ -345,11 +432,12 @@ def model_pages(renderer: Renderer, mf: ModelFacts, registry: Registry, cache: V
         pages[f"{folder}/v{mv.version}.html"] = renderer.render("version.html.j2", "../../", "version", mf.site, v=info)
     spec = mf.ctx.spec
     trends = []
+    limits = {"rules": policy_limits(mf.ctx)}
     for stage, runs in sorted(mf.monitoring.items()):
         if not runs:
             continue
         history = [vars(r) for r in runs]
-        charts = [svg_trend(t) for t in monitoring_trends({"rules": []}, history)]
+        charts = [svg_trend(t) for t in monitoring_trends(limits, history)]
         last = runs[-1]
         trends.append(
             {
