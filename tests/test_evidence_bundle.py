@@ -413,6 +413,7 @@ def test_round_trip_verifies(env: State) -> None:
         "verdicts": "ok",
         "signature": "unsigned",
         "registry": "ok",
+        "lineage": "ok",
         "audit": "ok",
         "judged": "ok",
     }
@@ -422,7 +423,7 @@ def test_offline_skips_the_registry_and_the_repo(env: State) -> None:
     done, result = verify(env, env.bundle, "--offline")
     assert done.exit_code == 0, done.output
     checks = {c["name"]: c for c in result["checks"]}
-    for name in ("registry", "audit", "judged"):
+    for name in ("registry", "lineage", "audit", "judged"):
         assert (checks[name]["status"], checks[name]["detail"]) == ("skipped", "--offline")
     assert "registry: skipped" in done.output
 
@@ -504,6 +505,36 @@ def test_a_flipped_byte_in_the_registry_artifact_is_named_and_refused(env: State
         assert not (tmp_path / "x.tar.gz").exists()
     finally:
         stored.write_bytes(original)
+    done, _ = verify(env, env.bundle)
+    assert done.exit_code == 0, done.output
+
+
+def test_a_lineage_tag_or_run_metric_rewritten_in_the_registry_is_named(env: State) -> None:
+    """Lineage is written once at training: a data hash or a metric edited later is an edit the bundle exposes."""
+    registry = env.registry
+    md5_tag = "mlgate.data.path.md5"  # the data file's md5 (role "path")
+    original = registry.version(NAME, 1).tags[md5_tag]
+    dirty = registry.version(NAME, 1).tags["mlgate.git.dirty"]
+    run_id = registry.version(NAME, 1).run_id
+    metric = min(registry.run_record(run_id).metrics)
+    value = registry.run_record(run_id).metrics[metric]
+    try:
+        registry.set_version_tags(NAME, 1, {md5_tag: "0" * 32, "mlgate.git.dirty": "yes"})
+        registry.client.log_metric(run_id, metric, value + 1.0)
+        registry.set_version_tags(NAME, 1, {"mlgate.note": "reviewed again"})  # not lineage: never compared
+        done, result = verify(env, env.bundle)
+        assert done.exit_code == 1, done.output
+        assert result["mismatches"] == [
+            f"registry: version.json: tag {md5_tag} differs",
+            "registry: version.json: tag mlgate.git.dirty differs",
+            f"registry: run.json: metric {metric} differs from the training run's",
+        ]
+        assert statuses(result) | {"lineage": "mismatch"} == statuses(result)
+        assert statuses(result)["registry"] == "ok"
+    finally:
+        registry.set_version_tags(NAME, 1, {md5_tag: original, "mlgate.git.dirty": dirty})
+        registry.delete_version_tag(NAME, 1, "mlgate.note")
+        registry.client.log_metric(run_id, metric, value)
     done, _ = verify(env, env.bundle)
     assert done.exit_code == 0, done.output
 

@@ -70,7 +70,7 @@ def site_source(template_repo: Path, mlflow_server: str, tmp_path_factory: pytes
     """Trained once per module: v1 and v2 from two commits, both gated."""
     repo = copy_repo(template_repo, tmp_path_factory.mktemp("site") / "repo")
     rename_model(repo, "insurance", TEMPLATE_NAME)
-    (repo / "models" / "credit" / "release.yaml").unlink()
+    git("rm", "-q", "-r", "models/credit", cwd=repo)  # one model here (a model.yaml alone is listed too)
     commit_all(repo, f"the model is called {TEMPLATE_NAME} here")
     for n_estimators in (150, 160):
         params = repo / "params.yaml"
@@ -238,8 +238,11 @@ def test_index_model_and_version_pages_show_the_registry_and_release(
     assert (out / "models" / site.name / "index.html").is_file()
 
 
-def clone_model(repo: Path, source: str, name: str) -> None:
-    """A second model: ``source``'s spec and params under ``name``, with an empty release (no version asked for)."""
+def clone_model(repo: Path, source: str, name: str, *, released: bool = True) -> None:
+    """A second model: ``source``'s spec and params under ``name``, with an empty release (no version asked for).
+
+    ``released=False``: no release.yaml at all (a model under development).
+    """
     import copy
 
     import yaml
@@ -248,7 +251,8 @@ def clone_model(repo: Path, source: str, name: str) -> None:
     folder.mkdir()
     spec = (repo / "models" / source / "model.yaml").read_text().replace(f"name: {source}", f"name: {name}", 1)
     (folder / "model.yaml").write_text(spec)
-    (folder / "release.yaml").write_text(f"model: {name}\nstages:\n  staging: null\n  production: null\n")
+    if released:
+        (folder / "release.yaml").write_text(f"model: {name}\nstages:\n  staging: null\n  production: null\n")
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params[name] = copy.deepcopy(params[source])
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -478,3 +482,94 @@ def test_a_version_promoted_without_a_gate_verdict_shows_the_verdict_its_promoti
     text = " ".join(page.read_text().split())
     assert "does not match its recorded sha256" in text
     assert table(page, "rules") == []
+
+
+def test_models_without_a_release_are_listed_as_not_released(
+    site: Site, cli: CliRunner, tmp_path: Path, mlflow_server: str
+) -> None:
+    """A model.yaml without release.yaml: one index row "not released", its model and version pages, incremental."""
+    dev, bare = f"{site.name}dev", f"{site.name}bare"
+    clone_model(site.repo, site.name, dev, released=False)  # two versions registered, v1 gated under its name
+    clone_model(site.repo, site.name, bare, released=False)  # never registered
+    client = site.registry.client
+    for version in (1, 2):
+        client.copy_model_version(f"models:/{TEMPLATE_NAME}/{version}", dev)
+    run_gates(site.repo, dev, version=1, tracking_uri=mlflow_server)
+    out = tmp_path / "out"
+    first = build(cli, site, out)
+    assert first["models"] == sorted([site.name, dev, bare])
+    assert first["pages"] == 1 + 3 + 3 + 1  # index; site's and dev's model page and two versions; bare's model page
+
+    rows = table(out / "index.html", "models")
+    by_model = {r["attrs"]["data-model"]: r for r in rows if r["attrs"]["data-model"] in (dev, bare)}
+    assert [r["attrs"]["data-model"] for r in rows].count(dev) == 1
+    assert {m: r["attrs"]["data-state"] for m, r in by_model.items()} == {dev: "not released", bare: "not released"}
+    assert {m: r["attrs"]["data-stage"] for m, r in by_model.items()} == {dev: "", bare: ""}
+    assert cell(by_model[dev], "sync") == "not released 2 versions registered, the newest v2"
+    assert cell(by_model[bare], "sync") == "not released no versions registered"
+    assert (cell(by_model[dev], "desired"), cell(by_model[dev], "actual")) == ("—", "—")
+    v2_status = json.loads(client.get_model_version(dev, "2").tags[VERDICT_TAG])["status"]
+    words = {"pass": "passed", "warn": "passed with warnings", "fail": "blocked"}
+    assert cell(by_model[dev], "verdict") == f"{words[v2_status]} (newest, v2)"
+    assert cell(by_model[bare], "verdict") == "—"
+    index = (out / "index.html").read_text()
+    assert 'id="count-models">3<' in index
+    assert 'id="count-not-released">2<' in index
+    assert 'id="count-out-of-sync">0<' in index  # site's two stages ask for nothing and hold nothing: synced
+    assert '<option value="not released">not released</option>' in index  # a value of the state filter
+
+    page = out / "models" / dev / "index.html"
+    text = page.read_text()
+    assert 'id="not-released"' in text
+    assert 'id="stages"' not in text  # no stages table
+    assert [r["attrs"]["data-version"] for r in table(page, "versions")] == ["2", "1"]
+    assert table(page, "history") == []
+    assert f'id="lin-{dev}-v2-t"' in text  # the newest version's lineage (none holds a stage)
+    assert f'id="lin-{dev}-v1-t"' not in text
+    verdict = site.registry.read_verdict(dev, 1)
+    rules = table(out / "models" / dev / "v1.html", "rules")
+    assert [r["attrs"]["data-rule"] for r in rules] == [r["rule_id"] for r in verdict["rules"]]
+    assert [r["attrs"]["data-status"] for r in rules] == [r["status"] for r in verdict["rules"]]
+    assert (out / "models" / dev / "v2.html").is_file()
+    assert "No version is registered yet." in (out / "models" / bare / "index.html").read_text()
+    assert sorted(p.name for p in (out / "models" / bare).iterdir()) == ["index.html"]
+
+    # a tag of one of dev's versions moves: only dev is re-rendered
+    site.registry.set_version_tags(dev, 2, {"mlgate.note": "reviewed before its first promotion"})
+    second = build(cli, site, out)
+    assert (second["rendered"], sorted(second["reused"])) == ([dev], sorted([site.name, bare]))
+    assert "reviewed before its first promotion" in (out / "models" / dev / "v2.html").read_text()
+
+    # its first release.yaml makes it a model like the others
+    (site.repo / "models" / dev / "release.yaml").write_text(f"model: {dev}\nstages:\n  staging: null\n")
+    commit_all(site.repo, f"{dev}: released")
+    third = build(cli, site, out)
+    assert (third["rendered"], sorted(third["reused"])) == ([dev], sorted([site.name, bare]))
+    [row] = [r for r in table(out / "index.html", "models") if r["attrs"]["data-model"] == dev]
+    assert (row["attrs"]["data-stage"], row["attrs"]["data-state"]) == ("staging", "Synced")
+    assert 'id="stages"' in (out / "models" / dev / "index.html").read_text()
+    assert 'id="count-not-released">1<' in (out / "index.html").read_text()
+
+
+def test_an_unreleased_model_yaml_that_does_not_load_is_exit_2_naming_the_file(
+    site: Site, cli: CliRunner, tmp_path: Path
+) -> None:
+    """As `mlgate status` does for a released model's spec: the build stops, naming file:line, no page written."""
+    dev = f"{site.name}dev"
+    clone_model(site.repo, site.name, dev, released=False)
+    spec = site.repo / "models" / dev / "model.yaml"
+    spec.write_text(spec.read_text() + "owners: [unclosed\n")
+    commit_all(site.repo, f"{dev}: a broken spec")
+    lines = len(spec.read_text().splitlines())
+    out = tmp_path / "out"
+    result = invoke(cli, "site", "--output", str(out), cwd=site.repo)
+    assert result.exit_code == 2, result.output
+    assert f"error: models/{dev}/model.yaml:{lines + 1}:1: expected ',' or ']'" in result.output, result.output
+    assert f"opened at line {lines}" in result.output
+    assert not (out / "index.html").exists()
+    # the same break in a released model's spec: `mlgate status` stops the same way
+    released = site.repo / "models" / site.name / "model.yaml"
+    released.write_text(released.read_text() + "owners: [unclosed\n")
+    status = invoke(cli, "status", cwd=site.repo)
+    assert status.exit_code == 2, status.output
+    assert f"error: models/{site.name}/model.yaml:" in status.output

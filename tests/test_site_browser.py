@@ -48,11 +48,13 @@ MLGATE = str(Path(sys.executable).parent / "mlgate")
 TOKEN = "ghs_FAKE_site_token_1234567890abcdefgh"
 REPO = "octo-org/models"
 INSURANCE, CREDIT = "siteins", "sitecred"  # names of their own on the session's shared server
+DEV = "sitedev"  # a model.yaml without release.yaml and never registered: listed as not released
 WIDTHS = (390, 1280)
 PAGES = {
     "index": "index.html",
     "model": f"models/{INSURANCE}/index.html",
     "version": f"models/{INSURANCE}/v1.html",
+    "unreleased": f"models/{DEV}/index.html",
 }
 
 ROWS = """Array.from(document.querySelectorAll("#models tbody tr")).map((r) => ({
@@ -76,6 +78,7 @@ FILTERS = """(() => {
   type("");
   out.state = document.querySelector('tr[data-model="CREDIT"]').dataset.state;
   pick(state, out.state); out.by_state = shown();
+  pick(state, "not released"); out.not_released = shown();
   pick(state, "");
   out.owner = "pricing-team";
   pick(owner, out.owner); out.by_owner = shown();
@@ -102,6 +105,21 @@ def release(repo: Path, registry: Registry, model: str, **stages: int | None) ->
     git("commit", "-q", "--allow-empty", "-am", f"release {model} {stages}", cwd=repo)
 
 
+def under_development(repo: Path, source: str, name: str) -> None:
+    """``source``'s spec and params under ``name``, without a release.yaml."""
+    import copy
+
+    import yaml
+
+    folder = repo / "models" / name
+    folder.mkdir()
+    spec = (repo / "models" / source / "model.yaml").read_text()
+    (folder / "model.yaml").write_text(spec.replace(f"name: {source}", f"name: {name}", 1))
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params[name] = copy.deepcopy(params[source])
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 @dataclass
 class Site:
     repo: Path
@@ -116,6 +134,7 @@ def site(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempP
     repo = copy_repo(template_repo, base / "repo")
     rename_model(repo, "insurance", INSURANCE)
     rename_model(repo, "credit", CREDIT)
+    under_development(repo, CREDIT, DEV)
     commit_all(repo, "the models have names of their own here")
     registry = Registry(repo, mlflow_server)
     params = repo / "params.yaml"
@@ -193,8 +212,8 @@ def shown(version: int | None) -> str:
     return "—" if version is None else f"v{version}"
 
 
-def test_the_build_lists_both_models(site: Site) -> None:
-    assert sorted(site.result["models"]) == [CREDIT, INSURANCE]
+def test_the_build_lists_every_model(site: Site) -> None:
+    assert sorted(site.result["models"]) == [CREDIT, DEV, INSURANCE]
     assert (site.out / "index.html").is_file()
     for rel in PAGES.values():
         assert (site.out / rel).is_file(), rel
@@ -209,6 +228,7 @@ def test_index_lists_every_model_with_the_desired_and_actual_version_of_each_sta
     for model in (CREDIT, INSURANCE):
         for stage, desired in stages_in_release(site.repo, model).items():
             expected[(model, stage)] = (shown(desired), shown(site.registry.alias_version(model, stage)))
+    expected[(DEV, "")] = ("—", "—")  # no release.yaml: one row without a stage
     assert {(r["model"], r["stage"]): (r["desired"], r["actual"]) for r in rows} == expected
     # what the registry was brought to above: the site shows it, not a guess
     assert expected[(INSURANCE, "production")] == ("v1", "v1")
@@ -216,6 +236,7 @@ def test_index_lists_every_model_with_the_desired_and_actual_version_of_each_sta
     assert expected[(CREDIT, "staging")] == ("v1", "—")
     states = {(r["model"], r["stage"]): r["state"] for r in rows}
     assert states[(INSURANCE, "production")] != states[(CREDIT, "staging")], "in sync and out of sync differ"
+    assert states[(DEV, "")] == "not released"
 
 
 @pytest.mark.parametrize(("name", "width"), [(n, w) for n in PAGES for w in WIDTHS])
@@ -258,6 +279,7 @@ def test_search_and_filters_narrow_the_rows(rendered: dict[tuple[str, int], Rend
     assert filters["nothing"] == []
     assert filters["by_state"] == [f"{r['model']}/{r['stage']}" for r in rows if r["state"] == filters["state"]]
     assert len(filters["by_state"]) < len(every)
+    assert filters["not_released"] == [f"{DEV}/"]
     assert filters["by_owner"] == [f"{r['model']}/{r['stage']}" for r in rows if filters["owner"] in r["owner"].split()]
     assert filters["by_owner"]
     assert all(row.startswith(f"{INSURANCE}/") for row in filters["by_owner"])

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         TRAIN_COMPLETE_TAG,
         canonical_hash,
         incomplete_reason,
+        is_lineage_tag,
     )
     from mlgate.config._policies import load_policy, no_champion_stage, rule_id
     from mlgate.config._release import (
@@ -211,6 +212,7 @@ __all__ = [
     "flatten_params",
     "gate_only",
     "incomplete_reason",
+    "is_lineage_tag",
     "json_schemas",
     "load",
     "load_model_context",
@@ -272,6 +274,7 @@ _LAZY: dict[str, str] = {
     "LINEAGE_EXTERNAL": "_lineage:LINEAGE_EXTERNAL",
     "LINEAGE_MLGATE": "_lineage:LINEAGE_MLGATE",
     "LINEAGE_TAG": "_lineage:LINEAGE_TAG",
+    "is_lineage_tag": "_lineage:is_lineage_tag",
     "LOWER_IS_BETTER": "_catalog:LOWER_IS_BETTER",
     "MODELS_DIR": "_workspace:MODELS_DIR",
     "ModelContext": "_workspace:ModelContext",

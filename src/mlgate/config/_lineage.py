@@ -32,6 +32,30 @@ OBSERVED_LINEAGES = (LINEAGE_MLGATE, LINEAGE_COMMAND)
 EXTERNAL_PREFIX = "mlgate.external."
 """Tags holding what a user stated about an external model (never the trusted mlgate.git.* names)."""
 _COMMIT_TAG = "mlgate.git.commit"
+# What training and registration write once and nothing rewrites: the commit and tree state, the
+# spec/params/policy hashes, the data hashes, the DVC stage, the CI run, the artifact digest, the
+# completeness mark, a user's statement about an external model, the mlgate version. Gates,
+# promotions, monitoring and comparisons write other tags (mlgate.gates, mlgate.stage, …), which
+# legitimately change over a version's life. `mlgate evidence verify` holds a bundle's lineage
+# tags against the registry's: one that changed since the bundle was built was rewritten by hand.
+WRITTEN_ONCE_PREFIXES = (
+    "mlgate.git.",
+    "mlgate.spec.",
+    "mlgate.params.",
+    "mlgate.policy.",
+    "mlgate.data.",
+    "mlgate.dvc.",
+    "mlgate.ci.",
+    "mlgate.artifact.",
+    "mlgate.train.",
+    EXTERNAL_PREFIX,
+)
+WRITTEN_ONCE_TAGS = (LINEAGE_TAG, "mlgate.version")
+
+
+def is_lineage_tag(key: str) -> bool:
+    """Whether ``key`` is a tag training or registration writes once (see ``WRITTEN_ONCE_PREFIXES``)."""
+    return key in WRITTEN_ONCE_TAGS or key.startswith(WRITTEN_ONCE_PREFIXES)
 
 
 def incomplete_reason(version_tags: dict[str, str], run_status: str) -> str:

@@ -4,8 +4,10 @@ Offline: every manifest line, files missing from or absent in the manifest, the 
 (the manifest's digest), the statement's subjects against ``version.json``, the recorded and
 recomputed artifact digests, and the DSSE signature when the bundle is signed and a public key is
 given. Online (without ``--offline``, when a governed repo and its registry are at hand): the
-version's files downloaded again and digested (a changed byte is named), the audit records compared
-with the registry's, and each file of ``judged/`` compared with the git blob at its commit.
+version's files downloaded again and digested (a changed byte is named), the lineage tags and the
+training run's params and metrics compared with the registry's (written once: any difference is an
+edit), the audit records compared with the registry's, and each file of ``judged/`` compared with
+the git blob at its commit.
 Each mismatch is one line naming the file or object; any mismatch makes the result blocked (exit 1).
 """
 
@@ -21,14 +23,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from mlgate.config import Workspace
+from mlgate.config import LINEAGE_EXTERNAL, LINEAGE_TAG, Workspace, is_lineage_tag
 from mlgate.evidence._archive import read_archive
 from mlgate.evidence._bundle import ENVELOPE, MANIFEST, STATEMENT, file_at, git_blob_sha, manifest_digest
 from mlgate.evidence._statement import PREDICATE_TYPE, PUBLIC_KEY_ENV, STATEMENT_TYPE, check_envelope, load_public_key
 from mlgate.exceptions import InvalidInput
-from mlgate.registry import VERDICT_TAG, audit, folder_digest
+from mlgate.registry import VERDICT_TAG, Registry, audit, folder_digest
 
 _LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$")
+ONLINE_CHECKS = ("registry", "lineage", "audit", "judged")  # against the registry and the repo (not --offline)
 _IGNORED_AUDIT_FIELDS = ("state", "dispatched")  # a record started then finished, a hook run later: not a change
 
 
@@ -240,7 +243,8 @@ def _registry_checks(ws: Workspace, files: dict[str, bytes], result: Verificatio
     if version not in {v.version for v in registry.versions(model)}:
         problems.append(f"registry: {model} v{version}: not found in {registry.shown_uri}")
         result.add("registry", problems, "")
-        result.checks.append(VerifyCheck("audit", CheckStatus.SKIPPED, "the version is not in this registry"))
+        for name in ("lineage", "audit"):
+            result.checks.append(VerifyCheck(name, CheckStatus.SKIPPED, "the version is not in this registry"))
         return
     with tempfile.TemporaryDirectory(prefix="mlgate-evidence-verify-") as tmp:
         root, _folder = registry.download_version(model, version, Path(tmp))
@@ -253,6 +257,7 @@ def _registry_checks(ws: Workspace, files: dict[str, bytes], result: Verificatio
         elif found.files[rel] != expected[rel]:
             problems.append(f"registry: model/{rel}: sha256 differs")
     result.add("registry", problems, f"{len(found.files)} model files downloaded: {found.digest}")
+    _lineage_checks(registry, model, version, version_doc, files, result)
 
     problems = []
     by_run = {r.run_id: r for r in audit.history(registry, model)}
@@ -278,6 +283,49 @@ def _registry_checks(ws: Workspace, files: dict[str, bytes], result: Verificatio
     if newer:
         detail += f"; {len(newer)} newer record(s) of this version since the bundle was built"
     result.add("audit", problems, detail)
+
+
+def _lineage_checks(
+    registry: Registry,
+    model: str,
+    version: int,
+    version_doc: dict[str, Any],
+    files: dict[str, bytes],
+    result: Verification,
+) -> None:
+    """The lineage tags and the training run's params and metrics, against the registry's now.
+
+    Lineage tags (``config.is_lineage_tag``) and run params are written once; a metric is logged
+    once by training. Any difference means the registry was edited after the bundle was built.
+    Other ``mlgate.*`` tags (verdict, stages, monitoring) change with the version's life and are
+    not compared.
+    """
+    problems: list[str] = []
+    live = next(v for v in registry.versions(model) if v.version == version)
+    bundled = {k: v for k, v in (version_doc.get("tags") or {}).items() if is_lineage_tag(k)}
+    now = {k: v for k, v in live.tags.items() if is_lineage_tag(k)}
+    for key in sorted(set(bundled) | set(now)):
+        if key not in now:
+            problems.append(f"registry: version.json: tag {key} removed from the registry's version")
+        elif key not in bundled:
+            problems.append(f"registry: version.json: tag {key} added to the registry's version since the bundle")
+        elif now[key] != bundled[key]:
+            problems.append(f"registry: version.json: tag {key} differs")
+    run_doc = json.loads(files["run.json"]) if "run.json" in files else {}
+    compared = len(bundled)
+    if live.run_id and run_doc.get("run_id") == live.run_id:
+        run = registry.run_record(live.run_id)
+        compare: list[tuple[str, dict[str, Any], dict[str, Any]]] = [("param", run_doc.get("params") or {}, run.params)]
+        if live.tags.get(LINEAGE_TAG) != LINEAGE_EXTERNAL:  # a registered model's run is its owner's: it may log on
+            compare.append(("metric", run_doc.get("metrics") or {}, run.metrics))
+        for kind, then, current in compare:
+            for key in sorted(set(then) | set(current)):
+                compared += 1
+                if then.get(key) != current.get(key):
+                    problems.append(f"registry: run.json: {kind} {key} differs from the training run's")
+    elif live.run_id != run_doc.get("run_id"):
+        problems.append(f"registry: run.json: run {run_doc.get('run_id')} is not the version's run ({live.run_id})")
+    result.add("lineage", problems, f"{compared} lineage tags, params and metrics equal the registry's")
 
 
 def _bundle_runs(files: dict[str, bytes]) -> set[str]:
@@ -332,17 +380,17 @@ def verify_bundle(ws: Workspace, path: Path, *, offline: bool = False, public_ke
     _verdicts(files, result)
     _signature(files, public_key, result)
     if offline:
-        for name in ("registry", "audit", "judged"):
+        for name in ONLINE_CHECKS:
             result.checks.append(VerifyCheck(name, CheckStatus.SKIPPED, "--offline"))
         return result
     try:
         root = ws.root
     except InvalidInput as err:
-        for name in ("registry", "audit", "judged"):
+        for name in ONLINE_CHECKS:
             result.checks.append(VerifyCheck(name, CheckStatus.SKIPPED, f"no governed repo here ({err.message})"))
         return result
     if result.model is None or result.version is None:
-        for name in ("registry", "audit"):
+        for name in ONLINE_CHECKS[:-1]:
             result.checks.append(VerifyCheck(name, CheckStatus.SKIPPED, "version.json names no version"))
     else:
         _registry_checks(ws, files, result)

@@ -59,6 +59,7 @@ from mlgate.config import (
     canonical_hash,
     entry_at,
     incomplete_reason,
+    load_model_context,
     load_model_spec,
     load_params,
     model_names,
@@ -1139,13 +1140,16 @@ class StatusFacts:
     """What ``status`` read to judge the stages, for a caller that shows more than the rows (``mlgate site``).
 
     ``contexts``: every model with a release.yaml (spec, policy, params, release); ``aliases`` and
-    ``versions``: the two batched registry reads (every alias, every version with its tags).
+    ``versions``: the two batched registry reads (every alias, every version with its tags), which
+    also cover ``unreleased``: the models with a model.yaml and no release.yaml, when asked for
+    (``status_facts(..., unreleased=True)``; no rows: nothing is desired of them).
     """
 
     rows: list[StatusRow]
     contexts: dict[str, ModelContext]
     aliases: dict[str, dict[str, int]]
     versions: dict[str, list[ModelVersion]]
+    unreleased: dict[str, ModelContext] = field(default_factory=dict)
 
 
 def status(root: Path | Workspace, registry: Registry | None = None) -> list[StatusRow]:
@@ -1153,8 +1157,13 @@ def status(root: Path | Workspace, registry: Registry | None = None) -> list[Sta
     return status_facts(root, registry).rows
 
 
-def status_facts(root: Path | Workspace, registry: Registry | None = None) -> StatusFacts:
+def status_facts(root: Path | Workspace, registry: Registry | None = None, *, unreleased: bool = False) -> StatusFacts:
     """Per model and stage: desired (git), actual (registry) and a :class:`SyncState`; with what was read.
+
+    ``unreleased=True`` also loads every model with a model.yaml and no release.yaml (a spec that
+    does not load is exit 2 naming file:line:key, as a released model's is) and reads its aliases
+    and versions in the same two registry searches: the governance site lists models under
+    development too. ``status`` itself judges releases only.
 
     A synced stage whose release.yaml pins a digest is downloaded and digested: files that differ
     are ``Tampered`` (``detail`` names them). An alias that differs is ``OutOfSync`` when it still
@@ -1168,8 +1177,13 @@ def status_facts(root: Path | Workspace, registry: Registry | None = None) -> St
     rows: list[StatusRow] = []
     with tempfile.TemporaryDirectory() as tmp:
         wanted = releases(root, None, Path(tmp))
-    aliases = registry.aliases(wanted)  # registered models only: one search, not one read per alias
-    known = registry.versions_of(aliases)
+    extra = (
+        {n: load_model_context(root, n, check_estimator=False) for n in model_names(root) if n not in wanted}
+        if unreleased
+        else {}
+    )
+    aliases = registry.aliases([*wanted, *extra])  # registered models only: one search, not one read per alias
+    known = registry.versions_of(aliases)  # one search (a page of names at a time) for released and unreleased
     for name, (ctx, stages) in wanted.items():
         versions = {v.version: v for v in known.get(name, [])}
         held = aliases.get(name, {})
@@ -1188,7 +1202,7 @@ def status_facts(root: Path | Workspace, registry: Registry | None = None) -> St
             traffic = candidate.traffic if candidate and kind == ArmKind.CANARY else None
             state, detail = _sync_state(root, registry, name, alias, desired, now, pinned, versions)
             rows.append(StatusRow(name, alias, desired, now, pinned, state, detail, kind, traffic))
-    return StatusFacts(rows, {name: ctx for name, (ctx, _stages) in wanted.items()}, aliases, known)
+    return StatusFacts(rows, {name: ctx for name, (ctx, _stages) in wanted.items()}, aliases, known, extra)
 
 
 def _sync_state(

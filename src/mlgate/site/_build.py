@@ -2,7 +2,8 @@
 
 One build reads what ``mlgate status`` reads (:func:`mlgate.promotion.status_facts`: every model's
 spec, policy and release.yaml, every alias and every version with its tags, in two registry
-searches) plus one search of the audit records and one of the monitoring runs, and — when the
+searches, which with ``unreleased=True`` also cover the models with a model.yaml and no
+release.yaml) plus one search of the audit records and one of the monitoring runs, and — when the
 workspace has a GitHub token — one listing of mlgate's open issues. Each model's inputs are hashed
 into a fingerprint (:func:`fingerprint`); a model whose fingerprint is the one the last build
 stored in ``DIR/.mlgate-site/state.json`` keeps its pages. Verdict artifacts are cached by the
@@ -229,8 +230,8 @@ def build(
     state = {} if full else _read_state(state_path)
     renderer = Renderer()
 
-    progress("reading release.yaml files and the registry (aliases, versions)")
-    facts = status_facts(ws)
+    progress("reading model.yaml and release.yaml files and the registry (aliases, versions)")
+    facts = status_facts(ws, unreleased=True)  # the models without a release.yaml too, in the same searches
     registry = ws.registry
     progress("reading the audit records and the monitoring runs")
     records = audit.every(registry)
@@ -249,10 +250,11 @@ def build(
         mlgate_version=__version__,
         github_server_url=ws.settings.github_server_url,
     )
-    models = sorted(facts.contexts)
+    contexts = facts.contexts | facts.unreleased
+    models = sorted(contexts)
     per_model = {
         name: ModelFacts(
-            ctx=facts.contexts[name],
+            ctx=contexts[name],
             rows=[r for r in facts.rows if r.model == name],
             versions=facts.versions.get(name, []),
             aliases=facts.aliases.get(name, {}),

@@ -45,6 +45,7 @@ CARD_FIELDS = (
     ("License", "license"),
 )
 MAX_EXPLAINED = 15  # features in the model card's global explanation table
+NOT_RELEASED = "not released"  # the index's state of a model with a model.yaml and no release.yaml
 
 
 @dataclass(frozen=True)
@@ -176,11 +177,13 @@ class Renderer:
     def index(self, models: list[ModelFacts]) -> str:
         """``index.html``: every model × stage, with the summary counts."""
         rows = [row for mf in models for row in stage_rows(mf)]
+        staged = [r for r in rows if r["state"] != NOT_RELEASED]  # stages: what out-of-sync and blocked count
         alerts_known = all(mf.alerts is not None for mf in models)
         counts = {
             "models": len(models),
-            "out_of_sync": sum(r["state"] != SyncState.SYNCED for r in rows),
-            "blocked": sum(r["verdict"] == "fail" for r in rows),
+            "not_released": len(rows) - len(staged),
+            "out_of_sync": sum(r["state"] != SyncState.SYNCED for r in staged),
+            "blocked": sum(r["verdict"] == "fail" for r in staged),
             "alerts": (len({(a.kind, a.number) for mf in models for a in mf.alerts or []}) if alerts_known else None),
         }
         owners = sorted({o for mf in models for o in mf.ctx.spec.owners})
@@ -252,8 +255,41 @@ def _pr_url(site: SiteFacts, pr: int | None) -> str | None:
     return f"{site.github_server_url}/{site.github_repository}/pull/{pr}" if pr and site.github_repository else None
 
 
+def _unreleased_row(mf: ModelFacts) -> dict[str, Any]:
+    """The one index row of a model without a release.yaml: no stage, its versions and the newest one's verdict."""
+    newest = max(mf.versions, key=lambda v: v.version) if mf.versions else None
+    count = len(mf.versions)
+    return {
+        "model": mf.ctx.name,
+        "owner": " ".join(mf.ctx.spec.owners),
+        "owners": ", ".join(mf.ctx.spec.owners),
+        "stage": "",
+        "arm": "",
+        "traffic": None,
+        "desired": None,
+        "actual": None,
+        "state": NOT_RELEASED,
+        "detail": (
+            f"{count} version{'s' if count > 1 else ''} registered, the newest v{newest.version}"
+            if newest
+            else "no versions registered"
+        ),
+        "verdict": judged(mf, newest).get("status", "") if newest else "",
+        "verdict_of": newest.version if newest else None,
+        "monitoring": "",
+        "monitored_at": "",
+        "alerts": mf.alerts,
+        "candidate": "",
+    }
+
+
 def stage_rows(mf: ModelFacts) -> list[dict[str, Any]]:
-    """The model's rows of the index: one per status row (a canary or shadow has its own), with the extras."""
+    """The model's rows of the index: one per status row (a canary or shadow has its own), with the extras.
+
+    A model without a release.yaml has one row, :data:`NOT_RELEASED`.
+    """
+    if mf.ctx.release is None:
+        return [_unreleased_row(mf)]
     by_version = {v.version: v for v in mf.versions}
     release = mf.ctx.release
     out = []
@@ -276,6 +312,7 @@ def stage_rows(mf: ModelFacts) -> list[dict[str, Any]]:
                 "state": str(row.status),
                 "detail": row.detail,
                 "verdict": judged(mf, held).get("status", "") if held else "",
+                "verdict_of": None,  # the held version's
                 "monitoring": latest.status if latest else "",
                 "monitored_at": latest.evaluated_at if latest else "",
                 "alerts": alerts,
@@ -451,20 +488,26 @@ def model_pages(renderer: Renderer, mf: ModelFacts, registry: Registry, cache: V
         )
     by_version = {mv.version: mv for mv in mf.versions}
     lineage = [_chain(mf, by_version[v], stages) for v, stages in sorted(held.items(), reverse=True) if v in by_version]
+    released = mf.ctx.release is not None
+    newest_only = not released and not lineage and bool(mf.versions)
+    if newest_only:  # under development: the newest version's chain
+        lineage = [_chain(mf, max(mf.versions, key=lambda v: v.version), [])]
     context = {
         "name": name,
+        "released": released,
         "description": spec.description,
         "owners": spec.owners,
         "task": str(spec.task),
         "policy": spec.policy,
         "monitoring_owner": spec.monitoring.owner,
-        "stages": stage_rows(mf),
+        "stages": stage_rows(mf) if released else [],
         "versions": versions,
         "history": [_record_row(mf, r) for r in reversed(records)],
         "trends": trends,
         "card": [(label, getattr(spec.model_card, key)) for label, key in CARD_FIELDS],
         "explanation": explanation,
         "lineage": lineage,
+        "lineage_newest": newest_only,
     }
     pages[f"{folder}/index.html"] = renderer.render("model.html.j2", "../../", "model", mf.site, m=context)
     return pages
