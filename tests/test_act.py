@@ -418,6 +418,31 @@ def test_deploy_workflow_reads_the_promoted_change_and_refuses_a_forged_payload(
     assert "Run Main Deploy (example)" not in refused.log
     assert "would deploy" not in refused.log
     assert not Path("/tmp/pwned").exists()
+    # a canary's change: routed to the stage's canary arm, by the alias the payload names
+    canary = change_output(
+        Record("credit", "production-canary", 4, 3, "promote", base, 27, [], "merge-bot", "2026-11-30T12:00:00Z")
+    )
+    assert (canary["stage"], canary["arm"]) == ("production-canary", "canary")
+    routed = run_workflow(
+        repo, ".github/workflows/deploy.yml", "repository_dispatch", dispatch_event(canary), tmp_path / "canary"
+    )
+    assert routed.returncode == 0, routed.fail()
+    assert (
+        f"would deploy models:/credit/4 to production as a canary (alias production-canary, replacing v3), "
+        f"change {canary['key']} at {base}\n" in routed.log
+    ), routed.fail()
+    # a payload whose arm and stage disagree (a canary's change sent as the stable stage's) stops at the check
+    forged = run_workflow(
+        repo,
+        ".github/workflows/deploy.yml",
+        "repository_dispatch",
+        dispatch_event(dict(canary, stage="production")),
+        tmp_path / "forged",
+    )
+    assert forged.returncode != 0
+    assert re.search(r"Failure - Main Check the payload.*\n.*exit status 2", forged.log), forged.fail()
+    assert "Run Main Deploy (example)" not in forged.log
+    assert "would deploy" not in forged.log
 
 
 def test_monitor_plan_lists_the_production_models_due(base_repo: tuple[Path, str], tmp_path: Path) -> None:

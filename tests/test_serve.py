@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -50,6 +51,7 @@ MAX_ROWS = 100
 def trained(template_repo: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """credit v1 and v2 trained for real with a decision block; staging at v1 (pinned in release.yaml)."""
     base = tmp_path_factory.mktemp("serve")
+    (base / "tmp").mkdir()  # the services' TMPDIR: their mlgate-serve-* folders
     repo = copy_repo(template_repo, base / "repo")
     credit_decides_at_0_6(repo)
     versions = []
@@ -73,7 +75,7 @@ def proxy(mlflow_server: str) -> Iterator[FaultyProxy]:
 
 def serve(trained: dict[str, Any], name: str, audit_url: str, tracking: str, *args: str) -> ServeProcess:
     log = trained["base"] / f"{name}.log"
-    env = {"MLFLOW_TRACKING_URI": tracking, "MLGATE_SERVE_TOKENS": TOKENS}
+    env = {"MLFLOW_TRACKING_URI": tracking, "MLGATE_SERVE_TOKENS": TOKENS, "TMPDIR": str(trained["base"] / "tmp")}
     return start_serve(
         trained["repo"],
         "credit",
@@ -418,6 +420,17 @@ def test_a_promotion_is_served_within_the_interval_without_a_restart(
     assert f"now serving v{v2} (was v{v1};" in service["log"].read_text()
     audited = sqlite_rows(service)
     assert set(audited["version"]) == {v1, v2}
+    # v1's downloaded copy went with it (nothing kept the swapped-out version: its model, its folder)
+    wait_for(lambda: len(folders_of(trained["base"] / "tmp", service["proc"].proc.pid)) == 1, 10)
+    [held] = folders_of(trained["base"] / "tmp", service["proc"].proc.pid)
+    assert f"model_version: '{v2}'" in (held / "model" / "registered_model_meta").read_text()
+
+
+def folders_of(temp: Path, pid: int) -> list[Path]:
+    """The mlgate-serve-* folders in ``temp`` that the process ``pid`` made (its lock file names it)."""
+    return [
+        p for p in temp.glob("mlgate-serve-*") if (p / ".owner.lock").read_text().startswith(f"mlgate serve pid {pid} ")
+    ]
 
 
 def test_a_version_that_fails_to_load_leaves_the_old_one_serving_and_ready_says_why(
@@ -931,3 +944,99 @@ def test_monitor_reads_every_row_the_service_accepted_and_odd_rows_stored_beside
         note.startswith("5 row(s) hold features the signature cannot hold") for note in odd["sources"][0]["notes"]
     )
     assert odd["metrics"]["null_fraction"] > served["metrics"]["null_fraction"]  # read as missing, and counted
+
+
+def serve_in(trained: dict[str, Any], temp: Path, name: str) -> ServeProcess:
+    """``mlgate serve`` with ``temp`` as its temp folder (TMPDIR): its mlgate-serve-* folders are made there."""
+    env = {"MLFLOW_TRACKING_URI": trained["uri"], "MLGATE_SERVE_TOKENS": TOKENS, "TMPDIR": str(temp)}
+    audit = f"sqlite:///{trained['base'] / 'leftovers.db'}"
+    return start_serve(
+        trained["repo"], "credit", "staging", trained["base"] / f"{name}.log", "--audit-url", audit, env=env
+    )
+
+
+def serve_folders(temp: Path) -> set[str]:
+    return {p.name for p in temp.glob("mlgate-serve-*")}
+
+
+def orphan(folder: Path) -> Path:
+    """A folder as a killed serve leaves it: a lock file nobody holds, and a file."""
+    folder.mkdir()
+    (folder / ".owner.lock").write_text("mlgate serve pid 1 since 2026-01-01T00:00:00+00:00\n")
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    return folder
+
+
+def test_a_killed_serves_folder_is_removed_by_the_next_start_and_a_live_serves_is_not(
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    first = serve_in(trained, temp, "leftover-first")
+    try:
+        firsts = serve_folders(temp)
+        assert len(firsts) == 1, firsts  # the served version's download
+        (held,) = firsts
+        assert (temp / held / "model" / "MLmodel").is_file()
+        assert (temp / held / ".owner.lock").read_text().startswith(f"mlgate serve pid {first.proc.pid} since ")
+        second = serve_in(trained, temp, "leftover-second")
+        try:
+            seconds = serve_folders(temp) - firsts
+            assert len(seconds) == 1, seconds
+            # the live serve's folder survived the second start, and it still answers from it
+            assert (temp / held / "model" / "MLmodel").is_file()
+            assert post(first.url, "/predict", {"rows": trained["rows"][:2]}).status_code == 200
+            os.killpg(first.proc.pid, signal.SIGKILL)
+            first.proc.wait()
+            assert serve_folders(temp) == firsts | seconds  # the kill left its folder
+            third = serve_in(trained, temp, "leftover-third")
+            third.stop()
+            assert serve_folders(temp) == seconds  # the killed serve's folder went; the live one's stayed
+            log = third.log.read_text()
+            assert f"removed 1 folder(s) left by serve processes that exited: {temp / held}" in log, log[-3000:]
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    assert serve_folders(temp) == set()  # stopped normally: each removed its own
+
+
+def test_a_start_removes_only_this_users_unlocked_serve_folders_never_a_link_or_another_name(
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
+    """What a starting serve must leave alone, beside an orphan it removes; checked by a start that then exits 2."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    stale = orphan(temp / "mlgate-serve-stale")
+    other_name = orphan(temp / "mlgate-scored-stale")  # an orphan's contents under another name
+    target = orphan(tmp_path / "elsewhere")
+    link = temp / "mlgate-serve-link"
+    link.symlink_to(target, target_is_directory=True)
+    locked_link = temp / "mlgate-serve-locklink"  # the lock file is a link to a file nobody holds
+    locked_link.mkdir()
+    (locked_link / ".owner.lock").symlink_to(target / ".owner.lock")
+    unlocked = temp / "mlgate-serve-nolock"  # an older mlgate's folder, or one being made: whose is unknown
+    unlocked.mkdir()
+    (unlocked / "MLmodel").write_text("flavors: {}\n")
+    foreign = None
+    if os.getuid() == 0:  # only root can make a folder of another user
+        foreign = orphan(temp / "mlgate-serve-foreign")
+        for path in (foreign, foreign / ".owner.lock", foreign / "MLmodel"):
+            os.chown(path, 65534, 65534)
+    env = os.environ | {"MLFLOW_TRACKING_URI": trained["uri"], "TMPDIR": str(temp)}
+    env.pop("MLGATE_SERVE_TOKENS", None)
+    cmd = [sys.executable, "-c", "from mlgate.cli import main; main()", "serve", "credit", "--stage", "staging"]
+    done = subprocess.run(cmd, cwd=trained["repo"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])  # no callers: refused after the cleanup
+    assert f"removed 1 folder(s) left by serve processes that exited: {stale}" in done.stderr
+    assert not stale.exists()
+    assert (other_name / "MLmodel").is_file()
+    assert link.is_symlink()
+    assert (target / "MLmodel").is_file()
+    assert (target / ".owner.lock").is_file()
+    assert (locked_link / ".owner.lock").is_symlink()
+    assert (unlocked / "MLmodel").is_file()
+    if foreign is not None:
+        assert (foreign / "MLmodel").is_file()
+    assert "not removed" not in done.stderr
+    assert "not checked" not in done.stderr

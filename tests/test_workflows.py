@@ -347,6 +347,7 @@ def test_deploy_acts_on_the_dispatch_reading_the_payload_through_env_only() -> N
     record = Record("credit", "production", 2, 1, "promote", "a" * 40, 8, [], "ci", "2026-01-01T00:00:00Z")
     sent = change_output(record)
     assert payload_keys <= set(sent), "deploy.yml reads a key the hook does not send"
+    assert job["env"]["ARM"] == "${{ github.event.client_payload.arm }}"  # a candidate's change goes to its arm
     assert len(sent) <= 10  # GitHub's limit on client_payload's top-level keys
     for step in job["steps"]:
         assert "client_payload" not in step.get("run", "")

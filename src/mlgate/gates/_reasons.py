@@ -358,11 +358,26 @@ def _binary_margin(
 # ----------------------------------------------------------------------------- exact methods
 
 
+def _forget_import_frames(shap: Any) -> None:
+    """Drop the tracebacks of the ImportErrors shap records at its import (optional extensions absent).
+
+    shap keeps them (``shap.utils._general.import_errors``), and a traceback holds the frames of
+    whoever first imported shap: in ``mlgate serve``, a request and the model version it served,
+    kept for the process's life (after a swap, that version's model and downloaded folder).
+    """
+    recorded = getattr(getattr(shap, "utils", None), "_general", None)
+    for entry in getattr(recorded, "import_errors", {}).values():
+        error = entry[1] if isinstance(entry, tuple) and len(entry) == 2 else None
+        if isinstance(error, BaseException):
+            error.with_traceback(None)
+
+
 def _tree_shap(estimator: Any, encode: Any, blocks: list[int], n_features: int, task: str) -> tuple[Any, str]:
     try:
         import shap
     except ModuleNotFoundError as err:
         raise MissingExtra(err.name or "shap", "shap", "reason codes of a scikit-learn tree ensemble") from None
+    _forget_import_frames(shap)
     tree = shap.TreeExplainer(estimator)
     name = type(estimator).__name__
     output = "probability" if name in _PROBABILITY_TREES else _margin(task)

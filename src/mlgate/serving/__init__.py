@@ -6,7 +6,8 @@ The one package importing FastAPI, uvicorn, SQLAlchemy and prometheus_client.
 ``model`` holds and follows the alias's version and the candidate beside it (loaded and decided as
 :mod:`mlgate.scoring` does),
 ``audit`` the SQLAlchemy audit store, ``tokens`` the callers' hashed bearer tokens, ``app`` the
-FastAPI routes and metrics, ``server`` the checks and the uvicorn run (one process, or
+FastAPI routes and metrics, ``_scratch`` the temp folders a serve holds (and removes, once their
+owner died), ``server`` the checks and the uvicorn run (one process, or
 ``worker_app``, the factory each of ``--workers N`` worker processes builds its app with). Import ``server`` or
 ``app`` only where serving is wanted: ``import mlgate.serving`` stays light.
 """

@@ -475,6 +475,9 @@ class GroupCommit:
                 failure = err if isinstance(err, AuditUnavailable) else AuditUnavailable(f"{type(err).__name__}: {err}")
                 for _, done in batch:
                     done.set_exception(failure)
+                # each request re-raises it, adding its frames (and the version they served) to its
+                # traceback: kept in this frame until the next failure, it kept a swapped-out version alive
+                del failure, batch
             else:
                 for _, done in batch:
                     done.set_result(None)
@@ -939,7 +942,10 @@ def create_app(
         write_lock=write_lock,
         arm_key=arm_key,
     )
-    served = follower.current
+    # the version served at start, by number: a closure holding its Served would keep that version's
+    # model and downloaded folder alive after the follower swapped it out, until the process ended
+    first = follower.current.version
+    features = follower.current.plan.features
     name = follower.ctx.name
 
     @contextlib.asynccontextmanager
@@ -947,7 +953,7 @@ def create_app(
         service.writer.start()
         service.shadow.start()
         follower.start()
-        log.info("worker %d started: %s v%s, polling every %g s", os.getpid(), name, served.version, follower.interval)
+        log.info("worker %d started: %s v%s, polling every %g s", os.getpid(), name, first, follower.interval)
         try:
             yield
         finally:
@@ -966,10 +972,10 @@ def create_app(
             f"Decisions of models:/{name}@{follower.stage} (the alias is followed; the version answers in each "
             "response). Every prediction is audited before it is answered. Bearer token required."
         ),
-        version=str(served.version),
+        version=str(first),
     )
     app.state.service = service
-    row = row_model(name, served.version, served.plan.features)
+    row = row_model(name, first, features)
     request_model = create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),

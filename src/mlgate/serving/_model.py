@@ -21,8 +21,8 @@ poll (every row goes to the stable version), never a fallback to bytes nobody ve
 
 from __future__ import annotations
 
+import gc
 import logging
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -39,6 +39,7 @@ from mlgate.exceptions import MlgateError, TamperedModel
 from mlgate.gates import Explainer, decide, explainer
 from mlgate.registry import Registry
 from mlgate.scoring import Plan, custody, load_alias_version, model_plan
+from mlgate.serving._scratch import Scratch
 
 log = logging.getLogger("mlgate.serve")
 
@@ -105,7 +106,7 @@ class Served:
 def load(registry: Registry, ctx: ModelContext, stage: str, version: int, wanted: custody.Desired) -> Served:
     """Load ``version`` the governed way, its files checked against the digest ``wanted`` pins."""
     mv = registry.version(ctx.name, version)
-    holder = tempfile.TemporaryDirectory(prefix="mlgate-serve-")
+    holder = Scratch("model")  # mlgate-serve-*, removed by the next serve's start if this process dies holding it
     try:
         loaded, _folder = load_alias_version(registry, ctx, mv, stage, holder, wanted)
         plan, model = model_plan(ctx, mv, stage, loaded)
@@ -257,6 +258,11 @@ class Follower:
             old.version,
             time.perf_counter() - started,
         )
+        # Unreferenced, the old version's model and downloaded folder go (its Scratch's finalizer). A
+        # request refused while it served may have left it in a reference cycle (an exception's
+        # traceback holding the request's frame): collected now, not at some later full collection
+        del old
+        gc.collect()
 
     def state(self) -> dict[str, Any]:
         """What /ready reports about the model: version served, the alias's and release.yaml's, and any problem."""

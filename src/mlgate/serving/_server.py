@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import socket
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from mlgate.serving import _tokens as token_source
 from mlgate.serving._app import create_app
 from mlgate.serving._audit import AuditStore, AuditUnavailable
 from mlgate.serving._model import Follower
+from mlgate.serving._scratch import Scratch, hold, remove_orphans
 
 log = logging.getLogger("mlgate.serve")
 DEFAULT_AUDIT_FILE = "mlgate-audit.db"
@@ -77,6 +77,7 @@ def serve(
         raise InvalidInput(f"--poll-seconds {options.poll_seconds}: must be positive")
     if options.workers < 1:
         raise InvalidInput(f"--workers {options.workers}: must be at least 1")
+    remove_orphans()  # the mlgate-serve-* folders of serve processes that were killed (never raises)
     spec_serving = ctx.spec.serving
     tokens = token_source.load(
         options.tokens_env or (spec_serving.tokens_env if spec_serving else None),
@@ -188,7 +189,9 @@ def _run_workers(
     this process writes and removes: the caller tokens as digests only, the tracking URI (which may
     hold credentials) in the file, never on a command line or in a variable.
     """
-    with tempfile.TemporaryDirectory(prefix="mlgate-serve-") as folder:  # mkdtemp: mode 0700
+    scratch = Scratch()  # mkdtemp: mode 0700; the workers hold its lock too (worker_app)
+    folder = scratch.name
+    try:
         tokens_file = Path(folder) / "callers"
         _private(tokens_file, tokens.digests_text())
         metrics_dir = Path(folder) / "metrics"
@@ -233,6 +236,8 @@ def _run_workers(
                 f"a worker did not start within {WORKER_START_SECONDS:g} s or exited while starting (its error is "
                 "logged above): the service stopped"
             )
+    finally:
+        scratch.cleanup()
 
 
 def _private(path: Path, text: str) -> None:
@@ -310,6 +315,7 @@ def worker_app() -> FastAPI:
     if not path:
         raise InvalidInput(f"{CONFIG_ENV} is not set: worker_app runs under mlgate serve --workers N")
     config = json.loads(Path(path).read_text(encoding="utf-8"))
+    hold(str(Path(path).parent))  # the folder is in use while this worker runs (released at its exit)
     try:
         root = Path(config["root"])
         ws = Workspace.of(root, config["tracking_uri"])
