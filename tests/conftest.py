@@ -23,6 +23,9 @@ from click.testing import CliRunner, Result
 
 from mlgate.cli import main
 from mlgate_devkit.github_stand_in import FakeGitHub
+from mlgate_devkit.mariadb import Server as MariaDB
+from mlgate_devkit.mariadb import binaries as mariadb_binaries
+from mlgate_devkit.mariadb import start_server as start_mariadb
 from mlgate_devkit.mlflow_server import start_mlflow_server, stop_mlflow_server
 from mlgate_devkit.postgres import Cluster, binaries, start_cluster
 from mlgate_devkit.release import canary_running, promoted  # noqa: F401 — the tests import them from here
@@ -394,3 +397,28 @@ def audit_served(
     finally:
         store.close()
     return written
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+    """A MariaDB server of Debian's binaries in a temp folder, one per test session.
+
+    Its user ``mlgate`` has a password, given through ``MYSQL_PWD`` (set for the session, so the
+    ``mlgate serve`` processes the tests start read it as a deployment would). Without MariaDB the
+    tests that use it skip, and fail under ``CI=true`` (scripts/setup-system installs it).
+    """
+    if mariadb_binaries() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("MariaDB is not installed (scripts/setup-system installs Debian's mariadb-server)")
+        pytest.skip("MariaDB is not installed (apt-get install mariadb-server)")
+    server = start_mariadb(tmp_path_factory.mktemp("mariadb"))
+    before = os.environ.get("MYSQL_PWD")
+    os.environ["MYSQL_PWD"] = server.password
+    try:
+        yield server
+    finally:
+        server.stop()
+        if before is None:
+            os.environ.pop("MYSQL_PWD", None)
+        else:
+            os.environ["MYSQL_PWD"] = before

@@ -1,6 +1,7 @@
 """The audit store's typed inputs: what serve writes, how an older store is migrated, what a window costs.
 
-Real SQLite files and a real PostgreSQL cluster (the ``postgres`` fixture); no MLflow: the monitor's
+Real SQLite files, a real PostgreSQL cluster (the ``postgres`` fixture) and a real MariaDB server
+(the ``mariadb`` fixture); no MLflow: the monitor's
 store side (:class:`mlgate.monitoring.PushedAudit`) is driven directly with a made-up signature.
 """
 
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from mlgate.exceptions import InvalidInput
 from mlgate.monitoring import PushedAudit, Served, Window
 from mlgate.serving import AuditStore, Record, inputs_of
+from mlgate_devkit.mariadb import Server
 from mlgate_devkit.postgres import Cluster
 
 SIGNATURE = [("amount", "double"), ("count", "long"), ("city", "string"), ("flag", "boolean")]
@@ -61,8 +63,13 @@ def write(url: str, n: int, *, typed: bool, seed: int = 0, per_request: int = 50
         store.close()
 
 
+def connect(url: str) -> sa.Engine:
+    """An engine on the store as the service's (its driver, MYSQL_PWD for MariaDB)."""
+    return AuditStore(url).engine
+
+
 def count(url: str, sql: str) -> int:
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    engine = connect(url)
     try:
         with engine.connect() as conn:
             return int(conn.execute(sa.text(sql)).scalar() or 0)
@@ -71,7 +78,7 @@ def count(url: str, sql: str) -> int:
 
 
 def typed_table(url: str) -> str:
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    engine = connect(url)
     try:
         with engine.connect() as conn:
             return str(conn.execute(sa.text("SELECT table_name FROM mlgate_input_tables WHERE model = 'm'")).scalar())
@@ -79,14 +86,18 @@ def typed_table(url: str) -> str:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty audit store: a SQLite file, or a fresh database in the module's PostgreSQL cluster."""
+    """An empty audit store: a SQLite file, or a fresh database in the PostgreSQL cluster or MariaDB server."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'audit.db'}"
         return
-    cluster: Cluster = request.getfixturevalue("postgres")
+    if request.param == "mysql":
+        server: Server = request.getfixturevalue("mariadb")
+        yield server.new_database()
+        return
     name = "audit_" + uuid.uuid4().hex[:12]
+    cluster: Cluster = request.getfixturevalue("postgres")
     admin = sa.create_engine(
         cluster.url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
     )
@@ -158,9 +169,9 @@ def test_migrated_rows_aggregate_like_typed_ones(url: str, tmp_path: Path) -> No
 
 def test_a_store_of_a_newer_schema_is_refused_with_exit_2(url: str) -> None:
     write(url, 10, typed=True)
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE mlgate_audit_meta SET value = '3' WHERE key = 'schema_version'"))
+    engine = connect(url)
+    with engine.begin() as conn:  # its one row ("key" is a reserved word of MySQL's)
+        conn.execute(sa.text("UPDATE mlgate_audit_meta SET value = '3'"))
     engine.dispose()
     with pytest.raises(InvalidInput, match="schema version 3; this mlgate reads up to 2") as caught:
         PushedAudit(url, "m", SERVED, WINDOW)

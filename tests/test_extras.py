@@ -117,6 +117,26 @@ def test_a_postgres_audit_store_without_psycopg(tmp_path: Path, bare_repo: Path)
     assert missing.hint.startswith("pip install 'mlgate[serve]'")
 
 
+def test_a_mysql_audit_store_without_pymysql(tmp_path: Path) -> None:
+    # mysql:// is driven by PyMySQL (the mysql extra): its absence surfaces where the engine is made
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from mlgate.serving import AuditStore\nAuditStore('mysql://mlgate@127.0.0.1:1/audit')",
+        ],
+        env={**os.environ, "MLGATE_TEST_UNINSTALLED": "pymysql", "PYTHONPATH": str(_site(tmp_path))},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "No module named 'pymysql'" in done.stderr
+    missing = missing_extra(ModuleNotFoundError("No module named 'pymysql'", name="pymysql"), "`mlgate serve`")
+    assert isinstance(missing, MissingExtra)
+    assert missing.exit_code == 2
+    assert missing.hint.startswith("pip install 'mlgate[mysql]'")
+
+
 def _site(tmp_path: Path) -> Path:
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)

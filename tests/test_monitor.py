@@ -33,6 +33,7 @@ from faulty_proxy import FaultyProxy
 from mlgate.monitoring import TOLERANCE, estimate, resolve
 from mlgate.registry import Registry
 from mlgate.serving import AuditStore, Record
+from mlgate_devkit.mariadb import Server
 from mlgate_devkit.postgres import Cluster
 from mlgate_devkit.serve_process import start_serve
 
@@ -400,6 +401,41 @@ def test_a_postgresql_audit_store_and_a_labels_table_are_read_like_sqlite(
     assert verdict["labels"]["rows"] == 200
     assert verdict["labels"]["coverage"] == pytest.approx(0.8)
     assert verdict["labels"]["source"] == f"{postgres.url} table outcomes"
+    realised = roc_auc_score(holdout["risk"].iloc[:200], proba(trained, holdout.iloc[:200]))
+    assert rule(verdict, "roc_auc")["observed"] == pytest.approx(realised, abs=1e-9)
+
+
+def test_a_mysql_audit_store_and_a_labels_table_are_read_like_sqlite(trained: dict[str, Any], mariadb: Server) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    url = mariadb.new_database()
+    store = AuditStore(url)  # the password comes from MYSQL_PWD (the fixture sets it), never from the URL
+    at = datetime.fromisoformat(f"{POSTGRES_DAY}T08:30:00.123456+00:00")
+    holdout = trained["holdout"]
+    outcomes = []
+    try:
+        store.create()
+        for start in range(0, 250, 60):
+            record = audit_record(trained, holdout.iloc[start : start + 60], at)
+            store.write(record)
+            outcomes += [
+                {"request_id": record.request_id, "row": i, "risk": int(risk)}
+                for i, risk in enumerate(holdout["risk"].iloc[start : start + 60])
+            ]
+        pd.DataFrame(outcomes[:200]).to_sql("outcomes", store.engine, index=False)  # 50 have not arrived yet
+    finally:
+        store.close()
+    repo = variant(trained, "mysql", monitoring_block(audit=url, labels_url=url))
+    done = monitor(trained, "--window", f"{POSTGRES_DAY}T00:00:00Z..{POSTGRES_DAY}T23:59:59Z", repo=repo)
+    assert done.exit_code in (0, 1), done.output
+    verdict = json.loads(done.stdout)
+    assert verdict["rows"] == 250
+    assert verdict["sources"][0]["where"] == url
+    assert not any(f["drifted"] for f in verdict["features"])
+    assert verdict["metrics"]["prediction_psi"] == pytest.approx(0, abs=1e-9)
+    assert verdict["labels"]["rows"] == 200
+    assert verdict["labels"]["coverage"] == pytest.approx(0.8)
+    assert verdict["labels"]["source"] == f"{url} table outcomes"
     realised = roc_auc_score(holdout["risk"].iloc[:200], proba(trained, holdout.iloc[:200]))
     assert rule(verdict, "roc_auc")["observed"] == pytest.approx(realised, abs=1e-9)
 
@@ -967,6 +1003,24 @@ def test_pushed_down_equals_row_by_row_on_postgresql(trained: dict[str, Any], po
     finally:
         store.close()
     repo = variant(trained, "pushdown-postgres", monitoring_block(audit=postgres.url, labels=False))
+    rows, pushed = run_both(trained, repo, day)
+    assert rows["rows"] == len(frame)
+    assert_same_numbers(rows, pushed)
+
+
+def test_pushed_down_equals_row_by_row_on_mysql(trained: dict[str, Any], mariadb: Server) -> None:
+    """MariaDB: JSON rows copied, every aggregate pushed into it (INTERVAL for the cells), equal to row by row."""
+    url = mariadb.new_database()
+    store = AuditStore(url)
+    frame = production_like(trained, PUSHDOWN_ROWS, seed=5)
+    day = "2025-03-05"
+    try:
+        store.create()
+        write_production(store, trained, frame.iloc[:3000], day, typed=False)
+        write_production(store, trained, frame.iloc[3000:], day, typed=True)
+    finally:
+        store.close()
+    repo = variant(trained, "pushdown-mysql", monitoring_block(audit=url, labels=False))
     rows, pushed = run_both(trained, repo, day)
     assert rows["rows"] == len(frame)
     assert_same_numbers(rows, pushed)

@@ -34,6 +34,8 @@ from click.testing import CliRunner
 from conftest import copy_repo, credit_decides_at_0_6, invoke, promoted
 from faulty_proxy import FaultyProxy
 from mlgate.registry import Registry
+from mlgate.serving import AuditStore
+from mlgate_devkit.mariadb import Server
 from mlgate_devkit.postgres import Cluster
 from mlgate_devkit.serve_process import ServeProcess, start_serve
 
@@ -560,6 +562,61 @@ def test_a_request_in_flight_during_a_swap_finishes_on_the_old_version(
         held_rows = audited[audited["request_id"] == answer.json()["request_id"]]
         assert len(held_rows) == len(rows)
         assert set(held_rows["version"]) == {v1}
+    finally:
+        engine.dispose()
+        proc.stop()
+
+
+# --- MySQL (MariaDB) -----------------------------------------------------------------------------
+
+
+def test_mysql_audit_store_records_every_row_and_a_stopped_database_is_503(
+    trained: dict[str, Any], mariadb: Server, mlflow_server: str
+) -> None:
+    """``mysql://`` (PyMySQL), the password from MYSQL_PWD: every column written, microseconds kept, 503 while down."""
+    promoted(trained["repo"], trained["uri"], "credit", "staging", trained["versions"][1])
+    url = mariadb.new_database()
+    proc = serve(trained, "mysql", url, mlflow_server, "--audit-timeout", "2")
+    engine = AuditStore(url).engine
+    try:
+        rows = trained["rows"][:25]
+        got = post(proc.url, "/invocations", {"dataframe_records": rows})
+        assert got.status_code == 200, got.text
+        with engine.connect() as conn:
+            audited = pd.read_sql(sa.text("SELECT * FROM mlgate_predictions ORDER BY `row`"), conn)
+        assert len(audited) == 25
+        assert set(audited["request_id"]) == {got.json()["request_id"]}
+        assert audited["row"].tolist() == list(range(25))
+        assert set(audited["arm"]) == {"stable"}
+        assert set(audited["version"]) == {trained["versions"][1]}
+        assert set(audited["model"]) == {"credit"}
+        assert set(audited["alias"]) == {"staging"}
+        assert set(audited["caller"]) == {"alice"}
+        assert [json.loads(f) for f in audited["features"]] == rows  # MariaDB's JSON is text
+        answered = got.json()["predictions"]
+        assert {(p.pop("arm"), p.pop("version")) for p in answered} == {("stable", trained["versions"][1])}
+        assert [json.loads(o) for o in audited["outputs"]] == answered
+        assert (audited["latency_ms"] > 0).all()
+        precision = (
+            "SELECT datetime_precision FROM information_schema.columns "
+            "WHERE table_schema = DATABASE() AND table_name = 'mlgate_predictions' AND column_name = 'at'"
+        )
+        with engine.connect() as conn:
+            assert conn.execute(sa.text(precision)).scalar() == 6  # DATETIME(6): microseconds kept
+        mariadb.stop()
+        try:
+            down = post(proc.url, "/invocations", {"dataframe_records": rows})
+            assert down.status_code == 503
+            assert "predictions" not in down.json()
+            ready = httpx.get(proc.url + "/ready", timeout=10)
+            assert ready.status_code == 503
+            assert any(p.startswith("audit store unavailable") for p in ready.json()["problems"])
+        finally:
+            mariadb.start()
+        back = post(proc.url, "/invocations", {"dataframe_records": rows})
+        assert back.status_code == 200
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM mlgate_predictions")).scalar() == 50
     finally:
         engine.dispose()
         proc.stop()

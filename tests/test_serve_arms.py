@@ -35,6 +35,7 @@ from conftest import copy_repo, credit_decides_at_0_6, git, invoke, promoted
 from mlgate.config import ArmKind, remove_candidate, set_candidate
 from mlgate.registry import Registry
 from mlgate.serving import AuditStore, Record, arm_of
+from mlgate_devkit.mariadb import Server
 from mlgate_devkit.postgres import Cluster
 from mlgate_devkit.serve_process import ServeProcess, start_serve
 
@@ -157,7 +158,7 @@ def post(client: httpx.Client, url: str, rows: list[dict[str, Any]]) -> dict[str
 
 
 def audit(url: str, where: str = "1=1") -> pd.DataFrame:
-    engine = sa.create_engine(url)
+    engine = AuditStore(url).engine  # the service's driver and connect arguments (MYSQL_PWD for MariaDB)
     try:
         with engine.connect() as conn:
             return pd.read_sql(sa.text(f"SELECT * FROM mlgate_predictions WHERE {where}"), conn)
@@ -568,6 +569,53 @@ def test_a_postgresql_store_written_before_arms_is_migrated_on_start_and_holds_b
         both = audit(url, where)
         assert Counter(both["arm"]) == {"stable": 5, "shadow": 5}
         assert set(both[both["arm"] == "shadow"]["alias"]) == {SHADOW_ALIAS}
+    finally:
+        proc.stop()
+        engine.dispose()
+        no_candidate(trained)
+
+
+def test_a_mysql_store_written_before_arms_is_migrated_on_start_and_holds_both_arms(
+    trained: dict[str, Any], mariadb: Server
+) -> None:
+    """The ALTER TABLE path on MariaDB: the table as an mlgate before arms made it there (DATETIME, JSON)."""
+    url = mariadb.new_database()
+    engine = AuditStore(url).engine
+    with engine.begin() as conn:
+        old = OLD_TABLE.replace('"row"', "`row`").replace("TIMESTAMP {tz}", "DATETIME").format(json="JSON")
+        conn.exec_driver_sql(old)
+        conn.exec_driver_sql("CREATE INDEX ix_mlgate_predictions_at ON mlgate_predictions (at)")
+        conn.exec_driver_sql(OLD_ROW)
+    ask_for(trained, ArmKind.SHADOW)
+    proc = serve(trained, "mysql", url)
+    try:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            key = inspector.get_pk_constraint("mlgate_predictions")["constrained_columns"]
+            at = next(c for c in inspector.get_columns("mlgate_predictions") if c["name"] == "at")
+            indexes = {i["name"] for i in inspector.get_indexes("mlgate_predictions")}
+        assert key == ["request_id", "row", "arm"]
+        assert getattr(at["type"], "fsp", None) == 6  # microseconds kept from now on
+        assert "ix_mlgate_predictions_at" in indexes
+        assert audit(url, "request_id = 'old'")["arm"].tolist() == ["stable"]
+        wait_for(lambda: serving(proc.url, "shadow", trained["versions"][1]), 30)
+        with httpx.Client(timeout=30) as client:
+            answer = post(client, proc.url, trained["rows"][:5])
+        where = f"request_id = '{answer['request_id']}'"
+        wait_for(lambda: len(audit(url, where)) == 10, 30)
+        both = audit(url, where)
+        assert Counter(both["arm"]) == {"stable": 5, "shadow": 5}
+        assert set(both[both["arm"] == "shadow"]["alias"]) == {SHADOW_ALIAS}
+        # an older mlgate serve (no arm column in its insert) still writes: the default is stable
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                OLD_ROW.replace("'old'", "'older'").replace(
+                    "VALUES",
+                    "(request_id, `row`, at, caller, model, version, alias, run_id, features, outputs, latency_ms) "
+                    "VALUES",
+                )
+            )
+        assert audit(url, "request_id = 'older'")["arm"].tolist() == ["stable"]
     finally:
         proc.stop()
         engine.dispose()

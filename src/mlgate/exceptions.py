@@ -279,6 +279,7 @@ EXTRA_OF_MODULE = {
     "prometheus_client": "serve",
     "sqlalchemy": "serve",
     "psycopg": "serve",
+    "pymysql": "mysql",
     "pyspark": "spark",
     "py4j": "spark",
     "xgboost": "byo",

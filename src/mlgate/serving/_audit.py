@@ -1,8 +1,9 @@
 """The audit store of ``mlgate serve``: one row per prediction, written before the answer leaves.
 
 SQLAlchemy Core on one table, ``mlgate_predictions``, created when missing: SQLite (a file; WAL
-journal, ``synchronous=FULL`` so a committed row survives a power cut) or PostgreSQL
-(``postgresql://`` is driven by psycopg 3). :meth:`AuditStore.write` commits a request's rows in
+journal, ``synchronous=FULL`` so a committed row survives a power cut), PostgreSQL
+(``postgresql://`` is driven by psycopg 3) or MySQL/MariaDB (``mysql://`` is driven by PyMySQL,
+``mlgate[mysql]``; the password comes from ``MYSQL_PWD``). :meth:`AuditStore.write` commits a request's rows in
 one transaction; any failure is :class:`AuditUnavailable`, and the service then answers 503
 without the predictions: there is never a prediction without its record.
 
@@ -37,6 +38,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from mlgate.exceptions import ExternalServiceError, InvalidInput
 from mlgate.serving._inputs import (
     _LOCK_KEY,
+    MYSQL_TABLE,
+    TIME,
     Inputs,
     SchemaTooNew,
     TypedWindow,
@@ -57,7 +60,7 @@ predictions = sa.Table(
     sa.Column("request_id", sa.String(32), primary_key=True),
     sa.Column("row", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("arm", sa.String(10), primary_key=True, server_default="stable"),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("at", TIME, nullable=False, index=True),
     sa.Column("caller", sa.String(100), nullable=False),
     sa.Column("model", sa.String(200), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
@@ -65,8 +68,9 @@ predictions = sa.Table(
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("features", sa.JSON, nullable=False),
     sa.Column("outputs", sa.JSON, nullable=False),
-    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("latency_ms", sa.Float().with_variant(sa.Double(), "mysql", "mariadb"), nullable=False),
     sa.Column("arm_key", sa.String(200), nullable=True),
+    **MYSQL_TABLE,
 )
 ARM_COLUMNS = ("arm", "arm_key")
 """The columns a table written before canary and shadow arms lacks (:func:`migrate_arms` adds them)."""
@@ -101,7 +105,10 @@ class Record:
 
 
 def engine_url(url: str) -> sa.URL:
-    """The SQLAlchemy URL; ``postgresql://`` gets psycopg 3 (the driver mlgate pins), a password is refused."""
+    """The SQLAlchemy URL; ``postgresql://`` gets psycopg 3, ``mysql://`` PyMySQL (the drivers mlgate pins).
+
+    A password in the URL is refused.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -111,10 +118,12 @@ def engine_url(url: str) -> sa.URL:
     if parsed.password is not None:
         raise InvalidInput(
             "--audit-url holds a password, which would show in process listings and logs",
-            hint="give it through the driver's environment (PGPASSWORD) instead",
+            hint="give it through the driver's environment (PGPASSWORD, MYSQL_PWD) instead",
         )
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername == "mysql":
+        parsed = parsed.set(drivername="mysql+pymysql")
     if parsed.get_backend_name() not in ("sqlite", "postgresql", "mysql"):
         raise InvalidInput(f"--audit-url: {parsed.drivername} is not supported (sqlite, postgresql, mysql)")
     return parsed
@@ -143,11 +152,9 @@ class AuditStore:
         """Connect lazily to ``url`` (see :func:`engine_url`)."""
         self.url = engine_url(url)
         backend = self.url.get_backend_name()
-        connect_args: dict[str, Any] = {}
+        connect_args = _connect_args(backend, timeout)
         if backend == "sqlite":
             connect_args["timeout"] = timeout  # how long a write waits for another writer's lock
-        elif backend == "postgresql":
-            connect_args["connect_timeout"] = max(1, round(timeout))
         self.engine = sa.create_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
         database = self.url.database or ""
         self.file = database if backend == "sqlite" and database and database != ":memory:" else None
@@ -390,8 +397,8 @@ def migrate_arms(engine: sa.Engine) -> bool:
     transaction: PostgreSQL adds the columns (no rewrite: a constant default) and swaps the
     primary key, under the advisory lock the typed tables' DDL takes (two services starting at
     once migrate once); SQLite cannot change a key, so the table is rebuilt (rows copied into a
-    new table, then renamed: as long as a copy of the table takes). MySQL: ``ALTER TABLE``
-    (untested). True when it migrated.
+    new table, then renamed: as long as a copy of the table takes). MySQL: one ``ALTER TABLE``
+    (an online rebuild of the table), under a named lock (``GET_LOCK``). True when it migrated.
     """
     with engine.connect() as conn:
         if _has_arm(conn):
@@ -404,17 +411,42 @@ def migrate_arms(engine: sa.Engine) -> bool:
         with engine.begin() as conn:
             if backend == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-            if _has_arm(conn):  # another process migrated while this one waited
-                return False
-            key = sa.inspect(conn).get_pk_constraint(TABLE).get("name")
-            drop = "DROP PRIMARY KEY" if backend == "mysql" else f"DROP CONSTRAINT {quote(key or TABLE + '_pkey')}"
-            conn.exec_driver_sql(
-                f"ALTER TABLE {TABLE} ADD COLUMN arm VARCHAR(10) NOT NULL DEFAULT 'stable', "
-                f"ADD COLUMN arm_key VARCHAR(200) NULL, {drop}, "
-                f"ADD PRIMARY KEY (request_id, {quote('row')}, arm)"
-            )
+            elif backend == "mysql":  # a session's lock: DDL commits at once on MySQL, so released below
+                conn.execute(sa.text("SELECT GET_LOCK(:key, 60)"), {"key": _MYSQL_LOCK})
+            try:
+                if _has_arm(conn):  # another process migrated while this one waited
+                    return False
+                key = sa.inspect(conn).get_pk_constraint(TABLE).get("name")
+                drop = "DROP PRIMARY KEY" if backend == "mysql" else f"DROP CONSTRAINT {quote(key or TABLE + '_pkey')}"
+                # MySQL: the table as this mlgate makes it (microseconds kept, text compared byte for byte)
+                more = ", MODIFY COLUMN at DATETIME(6) NOT NULL" if backend == "mysql" else ""
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {TABLE} ADD COLUMN arm VARCHAR(10) NOT NULL DEFAULT 'stable', "
+                    f"ADD COLUMN arm_key VARCHAR(200) NULL, {drop}, "
+                    f"ADD PRIMARY KEY (request_id, {quote('row')}, arm){more}"
+                )
+            finally:
+                if backend == "mysql":
+                    conn.execute(sa.text("SELECT RELEASE_LOCK(:key)"), {"key": _MYSQL_LOCK})
     log.warning("audit store: %s migrated to the key (request_id, row, arm) for canary and shadow arms", TABLE)
     return True
+
+
+_REACHABLE = "check that the database is up and reachable (PGPASSWORD or MYSQL_PWD for a password), then re-run"
+_MYSQL_LOCK = "mlgate_audit_ddl"
+"""The named lock (``GET_LOCK``) that serialises the arms migration on MySQL."""
+
+
+def _connect_args(backend: str, timeout: float) -> dict[str, Any]:
+    """The driver's arguments: a connect timeout; PyMySQL gets ``MYSQL_PWD`` (libmysqlclient reads it, PyMySQL not)."""
+    if backend == "postgresql":
+        return {"connect_timeout": max(1, round(timeout))}
+    if backend == "mysql":
+        found: dict[str, Any] = {"connect_timeout": max(1, round(timeout)), "charset": "utf8mb4"}
+        if os.environ.get("MYSQL_PWD"):
+            found["password"] = os.environ["MYSQL_PWD"]
+        return found
+    return {}
 
 
 def _has_arm(conn: sa.Connection) -> bool:
@@ -539,8 +571,7 @@ def _reader(url: str, timeout: float) -> sa.Engine:
                 f"audit store {parsed.render_as_string(hide_password=True)}: no such SQLite file",
                 hint="point monitoring.sources.audit_url (or serving.audit_url) at the database mlgate serve writes",
             )
-    connect_args: dict[str, Any] = {"connect_timeout": max(1, round(timeout))} if backend == "postgresql" else {}
-    return sa.create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+    return sa.create_engine(parsed, connect_args=_connect_args(backend, timeout), pool_pre_ping=True)
 
 
 def _shown(engine: sa.Engine) -> str:
@@ -557,7 +588,7 @@ def _attempts(engine: sa.Engine, what: str, read: Any) -> Any:
             if attempt == READ_ATTEMPTS - 1:
                 raise ExternalServiceError(
                     f"{what}: {_shown(engine)} did not answer after {READ_ATTEMPTS} tries ({reason(err)})",
-                    hint="check that the database is up and reachable (PGPASSWORD for a password), then re-run",
+                    hint=_REACHABLE,
                 ) from err
             time.sleep(0.5 * (attempt + 1))
         except SQLAlchemyError as err:
@@ -638,7 +669,7 @@ def read_predictions(
                     raise ExternalServiceError(
                         f"reading the audit store: {_shown(engine)} did not answer after {attempt + 1} tries "
                         f"({reason(err)})",
-                        hint="check that the database is up and reachable (PGPASSWORD for a password), then re-run",
+                        hint=_REACHABLE,
                     ) from err
                 time.sleep(0.5 * (attempt + 1))
             except SQLAlchemyError as err:

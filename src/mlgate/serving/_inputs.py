@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql as my
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sq
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,12 +46,18 @@ STREAM_GROUPS = 20_000
 """Result rows of :meth:`TypedWindow.counts` read per fetch on PostgreSQL."""
 _LOCK_KEY = 0x6D6C6761  # "mlga": the advisory lock that serialises DDL on PostgreSQL
 
+TIME = sa.DateTime(timezone=True).with_variant(my.DATETIME(fsp=6), "mysql", "mariadb")
+"""A row's time: MySQL's DATETIME keeps whole seconds unless given its fractional digits (6: microseconds)."""
+MYSQL_TABLE: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+"""MySQL tables: any text, compared byte for byte (the default collation is case-blind: "A" would count as "a")."""
+
 _shared = sa.MetaData()
 meta = sa.Table(
     META,
     _shared,
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
+    **MYSQL_TABLE,
 )
 catalog = sa.Table(
     CATALOG,
@@ -61,6 +68,7 @@ catalog = sa.Table(
     sa.Column("signature", sa.Text, nullable=False),
     sa.Column("task", sa.String(20), nullable=False),
     sa.Column("positive", sa.Text),
+    **MYSQL_TABLE,
 )
 
 
@@ -136,11 +144,12 @@ def input_table(name: str, signature: Sequence[tuple[str, str]]) -> sa.Table:
         sa.Column("request_id", sa.String(32), primary_key=True),
         sa.Column("row", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("alias", sa.String(100), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("at", TIME, nullable=False),
         sa.Column("score", sa.Double),
         sa.Column("unfit", sa.Boolean, nullable=False),
         *columns,
         sa.Index(f"{name}_alias_at", "alias", "at"),
+        **MYSQL_TABLE,
     )
 
 
@@ -292,6 +301,7 @@ class TypedWindow:
         c = table.c
         self.where = sa.and_(c.alias == alias, c.at >= start, c.at < end)
         self.postgres = engine.dialect.name == "postgresql"
+        self.mysql = engine.dialect.name in ("mysql", "mariadb")
         self.shown = engine.url.render_as_string(hide_password=True)
 
     def close(self) -> None:
@@ -327,13 +337,41 @@ class TypedWindow:
         ``cells`` maps a column to its thresholds (sorted, distinct), ``values`` lists the columns
         counted per value. PostgreSQL groups by ``GROUPING SETS``, one set per column (its bucket
         or its value), hashed in one pass over the window; SQLite runs one aggregate per column
-        (registered on the connection) in a single ``SELECT``. Only the counts leave the store.
+        (registered on the connection) in a single ``SELECT``; MySQL (no grouping sets) groups each
+        column by itself, one query per column, its bucket found by ``INTERVAL`` (the binary
+        search ``width_bucket`` does). Only the counts leave the store.
         """
         if not cells and not values:
             return {}, {}
         if self.postgres:
             return self._counts_postgres(cells, values)
+        if self.mysql:
+            return self._counts_mysql(cells, values)
         return self._counts_sqlite(cells, values)
+
+    def _counts_mysql(
+        self, cells: dict[Column, list[float]], values: Sequence[Column]
+    ) -> tuple[dict[Column, list[int]], dict[Column, list[tuple[Any, int]]]]:
+        # INTERVAL(x, b1, b2, ...) = how many of the sorted bounds are <= x: width_bucket's bucket
+        bounds = {which: _bounds(thresholds) for which, thresholds in cells.items()}
+        found: dict[Column, list[tuple[Any, int]]] = {which: [] for which in values}
+        per_bucket = {which: np.zeros(b.size + 1, dtype=np.int64) for which, b in bounds.items()}
+
+        def read(conn: sa.Connection) -> None:
+            for which, b in bounds.items():
+                value = self._col(which)
+                listed: sa.ColumnElement[Any] = sa.literal_column(", ".join(repr(float(v)) for v in b))
+                bucket = (sa.func.interval(value, listed) if b.size else sa.literal(0)).label("b")
+                query = sa.select(bucket, sa.func.count()).where(self.where, value.is_not(None)).group_by(bucket)
+                for key, n in conn.execute(query):
+                    per_bucket[which][int(key)] += int(n)
+            for which in values:
+                value = self._col(which)
+                query = sa.select(value, sa.func.count()).where(self.where, value.is_not(None)).group_by(value)
+                found[which] = [(key, int(n)) for key, n in conn.execute(query)]
+
+        self._run(read)
+        return {which: _cells_from_buckets(cells[which], bounds[which], per_bucket[which]) for which in cells}, found
 
     def _counts_postgres(
         self, cells: dict[Column, list[float]], values: Sequence[Column]
@@ -346,8 +384,7 @@ class TypedWindow:
         bounds: dict[Column, np.ndarray] = {}
         columns: list[sa.ColumnElement[Any]] = []
         for n, (which, thresholds) in enumerate(cells.items()):
-            given = np.asarray(thresholds, dtype=np.float64)
-            bounds[which] = np.unique(np.concatenate([given, np.nextafter(given, np.inf)]))
+            bounds[which] = _bounds(thresholds)
             text = "'{" + ",".join(repr(float(v)) for v in bounds[which]) + "}'::float8[]"
             columns.append(sa.func.width_bucket(self._col(which), sa.literal_column(text)).label(f"b{n}"))
         columns += [self._col(which).label(f"v{n}") for n, which in enumerate(values)]
@@ -520,7 +557,13 @@ class TypedWindow:
         parts: list[Any] = []
         for i in columns:
             value = self._col(i)
-            whole = sa.func.trunc(value) if self.postgres else sa.cast(value, sa.Integer)
+            whole: sa.ColumnElement[Any]
+            if self.postgres:
+                whole = sa.func.trunc(value)
+            elif self.mysql:  # CAST AS SIGNED rounds on MySQL and stops at 2**63
+                whole = sa.func.truncate(value, 0)
+            else:
+                whole = sa.cast(value, sa.Integer)
             odd = sa.and_(value.is_not(None), value != whole)
             parts += [sa.func.sum(sa.case((odd, 1), else_=0)), sa.func.min(sa.case((odd, value), else_=None))]
         found = self._run(lambda conn: conn.execute(sa.select(*parts).where(self.where)).one())
@@ -596,6 +639,12 @@ def _calibrated(score: Any, knots: Knots | None) -> Any:
         slope = (y[i] - y[i - 1]) / (x[i] - x[i - 1])
         steps.append((score <= x[i], sa.literal(y[i - 1]) + (score - x[i - 1]) * slope))
     return sa.case(*steps, else_=sa.literal(y[-1]))
+
+
+def _bounds(thresholds: list[float]) -> np.ndarray:
+    """Each threshold and the float just above it, sorted: "x <= t" is "x < the float above t"."""
+    given = np.asarray(thresholds, dtype=np.float64)
+    return np.unique(np.concatenate([given, np.nextafter(given, np.inf)]))
 
 
 def _cells_from_buckets(thresholds: list[float], bounds: np.ndarray, per_bucket: np.ndarray) -> list[int]:
