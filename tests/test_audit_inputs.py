@@ -292,3 +292,24 @@ def test_non_whole_values_of_integer_columns_are_counted_in_one_scan(url: str) -
         assert pushed.window.fractional_all([]) == {}
     finally:
         pushed.close()
+
+
+def test_texts_differing_in_case_or_trailing_spaces_are_counted_apart(url: str) -> None:
+    """MySQL compares text case-blind and space-padded by default; the store's tables must not (no-pad binary)."""
+    store = AuditStore(url)
+    outputs = {"decision": 1, "needs_review": False, "probabilities": {"0": 0.4, "1": 0.6}}
+    cities = ["a", "A", "a ", "a"]
+    pairs = [({"amount": 1.0, "count": 1, "city": c, "flag": False}, outputs) for c in cities]
+    try:
+        store.create()
+        inputs = inputs_of(SIGNATURE, "classification", 1)
+        store.write(Record(uuid.uuid4().hex, START, "alice", "m", 3, "production", "r" * 32, 1.0, pairs, inputs))
+    finally:
+        store.close()
+    pushed = PushedAudit(url, "m", SERVED, WINDOW)
+    try:
+        assert sorted(pushed.window.value_counts(2)) == [("A", 1), ("a", 2), ("a ", 1)]
+        assert pushed.window.rows_outside({2: ["a"]}) == 2
+        assert pushed.window.duplicates([2]) == (1, 1, 2)
+    finally:
+        pushed.close()

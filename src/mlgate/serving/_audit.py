@@ -43,6 +43,7 @@ from mlgate.serving._inputs import (
     Inputs,
     SchemaTooNew,
     TypedWindow,
+    byte_exact,
     catalog_entry,
     copy_missing,
     ensure_schema,
@@ -72,6 +73,7 @@ predictions = sa.Table(
     sa.Column("arm_key", sa.String(200), nullable=True),
     **MYSQL_TABLE,
 )
+byte_exact(predictions)
 ARM_COLUMNS = ("arm", "arm_key")
 """The columns a table written before canary and shadow arms lacks (:func:`migrate_arms` adds them)."""
 

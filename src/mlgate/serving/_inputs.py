@@ -49,7 +49,30 @@ _LOCK_KEY = 0x6D6C6761  # "mlga": the advisory lock that serialises DDL on Postg
 TIME = sa.DateTime(timezone=True).with_variant(my.DATETIME(fsp=6), "mysql", "mariadb")
 """A row's time: MySQL's DATETIME keeps whole seconds unless given its fractional digits (6: microseconds)."""
 MYSQL_TABLE: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
-"""MySQL tables: any text, compared byte for byte (the default collation is case-blind: "A" would count as "a")."""
+"""MySQL tables: any text, compared byte for byte (the default collation is case-blind: "A" would count as "a").
+
+The collation is refined when a table is created (:func:`byte_exact`): ``utf8mb4_bin`` still pads
+(``'a'`` equals ``'a '``), so MariaDB gets ``utf8mb4_nopad_bin`` and MySQL 8 ``utf8mb4_0900_bin``.
+"""
+
+
+def _no_pad(target: sa.Table, connection: sa.Connection, **_kw: Any) -> None:
+    dialect = connection.dialect
+    if dialect.name != "mysql":
+        return
+    if getattr(dialect, "is_mariadb", False):
+        collate = "utf8mb4_nopad_bin"
+    elif (dialect.server_version_info or (0,)) >= (8, 0):
+        collate = "utf8mb4_0900_bin"
+    else:
+        collate = "utf8mb4_bin"  # MySQL 5.7 has no binary collation without padding
+    target.dialect_options["mysql"]["collate"] = collate
+
+
+def byte_exact(table: sa.Table) -> sa.Table:
+    """``table``, created on MySQL with a binary collation that does not pad (trailing spaces count)."""
+    sa.event.listen(table, "before_create", _no_pad)
+    return table
 
 _shared = sa.MetaData()
 meta = sa.Table(
@@ -59,6 +82,7 @@ meta = sa.Table(
     sa.Column("value", sa.String(200), nullable=False),
     **MYSQL_TABLE,
 )
+byte_exact(meta)
 catalog = sa.Table(
     CATALOG,
     _shared,
@@ -70,6 +94,7 @@ catalog = sa.Table(
     sa.Column("positive", sa.Text),
     **MYSQL_TABLE,
 )
+byte_exact(catalog)
 
 
 @dataclass(frozen=True)
@@ -138,7 +163,7 @@ def input_table(name: str, signature: Sequence[tuple[str, str]]) -> sa.Table:
         sa.Column(column(i), sa.Double if kind in _NUMBERS else sa.Boolean if kind == "boolean" else sa.Text)
         for i, (_name, kind) in enumerate(signature)
     ]
-    return sa.Table(
+    table = sa.Table(
         name,
         sa.MetaData(),
         sa.Column("request_id", sa.String(32), primary_key=True),
@@ -151,6 +176,7 @@ def input_table(name: str, signature: Sequence[tuple[str, str]]) -> sa.Table:
         sa.Index(f"{name}_alias_at", "alias", "at"),
         **MYSQL_TABLE,
     )
+    return byte_exact(table)
 
 
 def rows_of(
