@@ -74,6 +74,7 @@ def byte_exact(table: sa.Table) -> sa.Table:
     sa.event.listen(table, "before_create", _no_pad)
     return table
 
+
 _shared = sa.MetaData()
 meta = sa.Table(
     META,
