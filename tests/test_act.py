@@ -848,6 +848,133 @@ def test_monitor_compare_job_opens_one_completion_pr_then_aborts_a_drifted_canar
     assert {("pull-requests", "write"), ("issues", "write")} <= scopes, sorted(scopes)
 
 
+# --- monitor.yml's custody job: the registry and the artifact store against release.yaml --------
+
+CUSTODY_MARKER = "<!-- mlgate:custody -->"
+CUSTODY_STEP = "Registry and artifact store against release.yaml"
+
+
+def test_monitor_custody_job_keeps_one_issue_open_while_the_registry_differs_from_release_yaml(
+    base_repo: tuple[Path, str], tmp_path: Path, github: FakeGitHub
+) -> None:
+    """monitor.yml's custody job alone (`mlgate status --check --alert`) on a dispatch, five times.
+
+    credit v1 promoted to production (pinned digest, alias), v2 trained beside it. Intact: a green
+    job, nothing written. One byte of v1's stored model.skops flipped in the artifact store (the
+    embedded registry's `mlartifacts`): a red job, one custody issue naming the stage Tampered; the
+    same again: that issue unchanged. The bytes restored and the alias moved to v2 with MLflow's
+    own client: MovedOutOfBand, the same issue commented on and rewritten. The alias put back:
+    green, the issue closed. Each run's rows are the `custody-status` artifact.
+    """
+    from mlgate.registry import Registry
+    from mlgate.training import train
+
+    repo, _ = base_repo
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    v1, v2 = (train(repo, "credit", tracking_uri=uri).version for _ in range(2))
+    digest = promoted(repo, uri, "credit", "production", v1)
+    registry = Registry(repo, uri)
+    model_id = registry.version("credit", v1).source.removeprefix("models:/")
+    [stored] = [p for p in (repo / "mlartifacts").rglob("model.skops") if model_id in p.parts]
+    saved = stored.read_bytes()
+    workflow = ".github/workflows/monitor.yml"
+    event = {"inputs": {"model": "", "stage": "production", "all": "true"}}
+
+    def dispatch(out: str) -> tuple[ActRun, dict[str, object]]:
+        run = run_workflow(
+            repo,
+            workflow,
+            "workflow_dispatch",
+            event,
+            tmp_path / out,
+            secrets={"GITHUB_TOKEN": github.token},
+            variables={"MLFLOW_TRACKING_URI": uri},
+            github_api_url=github.url,
+            job="custody",
+        )
+        assert "[monitor/plan" not in run.log, "the custody job needs no plan"
+        assert TOKEN not in run.log
+        rows = json.loads((run.artifacts / "custody-status" / "status.json").read_text())
+        [production] = [r for r in rows if (r["model"], r["stage"]) == ("credit", "production")]
+        return run, production
+
+    def job(run: ActRun, outcome: str) -> bool:
+        step = "✅  Success" if outcome == "succeeded" else "❌  Failure"
+        return bool(
+            re.search(rf"\[monitor/custody\s*\]\s+{step} - Main {CUSTODY_STEP}", run.log)
+            and re.search(rf"\[monitor/custody\s*\]\s+🏁\s+Job {outcome}", run.log)
+        )
+
+    # intact: alias, pinned digest and stored bytes agree: green, nothing opened
+    run, row = dispatch("act")
+    assert run.returncode == 0, run.fail()
+    assert job(run, "succeeded"), run.fail()
+    assert (row["desired"], row["actual"], row["digest"]) == (v1, v1, digest)
+    assert (row["status"], row["detail"]) == ("Synced", "")
+    assert github.issues == {}
+    assert github.pulls == {}
+
+    # one byte of v1's stored model flipped: red, one blocking custody issue naming the stage and the file
+    stored.write_bytes(saved[:100] + bytes([saved[100] ^ 0xFF]) + saved[101:])
+    tampered, row = dispatch("act2")
+    assert tampered.returncode != 0, tampered.fail()
+    assert job(tampered, "failed"), tampered.fail()
+    assert (row["desired"], row["actual"], row["status"]) == (v1, v1, "Tampered"), row
+    assert "model.skops" in row["detail"], row
+    [issue] = github.issues.values()
+    assert issue["state"] == "open"
+    assert issue["title"] == "mlgate custody: 1 stage(s) differ from release.yaml"
+    assert {label["name"] for label in issue["labels"]} == {"mlgate", "custody", "blocking"}
+    assert issue["body"].startswith(CUSTODY_MARKER)
+    assert f"| credit | production | **Tampered** | v{v1} | v{v1} |" in issue["body"]
+    assert "file(s) that differ from the registered ones: model.skops" in issue["body"]
+    assert re.search(rf"\nDetails: https://github\.com/{REPOSITORY}/actions/runs/\d+\n", issue["body"]), issue["body"]
+    assert f'<!-- mlgate:custody-figures [["credit","production","Tampered",{v1},{v1}]] -->' in issue["body"]
+    assert github.comments.get(issue["number"], []) == []
+
+    # the same check again: the same figures, the same issue, nothing written
+    again, row = dispatch("act3")
+    assert again.returncode != 0, again.fail()
+    assert job(again, "failed"), again.fail()
+    assert row["status"] == "Tampered"
+    assert list(github.issues) == [issue["number"]]
+    assert github.issues[issue["number"]]["body"] == issue["body"]
+    assert github.comments.get(issue["number"], []) == []
+
+    # the bytes restored, the alias moved to v2 outside a promotion: the issue commented on and rewritten
+    stored.write_bytes(saved)
+    registry.client.set_registered_model_alias("credit", "production", str(v2))
+    moved, row = dispatch("act4")
+    assert moved.returncode != 0, moved.fail()
+    assert job(moved, "failed"), moved.fail()
+    assert (row["desired"], row["actual"], row["status"]) == (v1, v2, "MovedOutOfBand"), row
+    assert list(github.issues) == [issue["number"]]
+    updated = github.issues[issue["number"]]
+    assert updated["state"] == "open"
+    assert f"| credit | production | **MovedOutOfBand** | v{v1} | v{v2} |" in updated["body"]
+    assert "**Tampered** |" not in updated["body"]
+    [comment] = github.comments[issue["number"]]
+    assert "Now: credit production: MovedOutOfBand" in comment["body"]
+
+    # the alias put back: green again, the issue closed as completed
+    registry.client.set_registered_model_alias("credit", "production", str(v1))
+    restored, row = dispatch("act5")
+    assert restored.returncode == 0, restored.fail()
+    assert job(restored, "succeeded"), restored.fail()
+    assert row["status"] == "Synced"
+    assert list(github.issues) == [issue["number"]]
+    closed = github.issues[issue["number"]]
+    assert (closed["state"], closed["state_reason"]) == ("closed", "completed")
+    assert "In sync again" in github.comments[issue["number"]][-1]["body"]
+    assert github.pulls == {}
+
+    # the token's use: only what the custody job's `permissions:` grant
+    granted = yaml.safe_load((repo / workflow).read_text())["jobs"]["custody"]["permissions"]
+    scopes = {token_scopes(r["method"], r["path"]) for r in github.requests}
+    assert [s for s in scopes if not allowed(granted, s)] == [], (granted, sorted(scopes))
+    assert scopes == {("issues", "read"), ("issues", "write")}, sorted(scopes)
+
+
 # --- site.yml: the governance site built for Pages ---------------------------------------------
 
 

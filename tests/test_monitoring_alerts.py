@@ -466,9 +466,16 @@ def _status_row(stage, status, desired, actual, detail=""):
     }
 
 
+# as `Registry.verified_folder` words it: two digests, then the files that differ
+TAMPERED_DETAIL = (
+    f"credit v3: its files have digest sha256:{'cd' * 32}, release.yaml pins sha256:{'ab' * 32}; "
+    "file(s) that differ from the registered ones: model.skops"
+)
+
+
 def _custody_rows():
     return [
-        _status_row("production", "Tampered", 3, 3, "model.skops: sha256 differs"),
+        _status_row("production", "Tampered", 3, 3, TAMPERED_DETAIL),
         _status_row("staging", "MovedOutOfBand", 4, 2, "the alias points at v2"),
         _status_row("champion", "Synced", 3, 3),
     ]
@@ -483,6 +490,8 @@ def custody(server, gh, monkeypatch):
     assert opened.action == IssueAction.OPENED
     issue = server.issues[opened.number]
     assert CUSTODY_BLOCK.search(issue["body"]).group(1) == STORED
+    assert f"| credit | production | **Tampered** | v3 | v3 | {TAMPERED_DETAIL} |" in issue["body"], "the files named"
+    assert "| credit | staging | **MovedOutOfBand** | v4 | v2 | the alias points at v2 |" in issue["body"]
     return issue, opened
 
 

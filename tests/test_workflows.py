@@ -486,9 +486,17 @@ def test_the_custody_job_checks_the_registry_against_git_on_the_schedule() -> No
     assert "schedule" in doc["on"]
     assert "needs" not in job, "it runs whether or not a model is due for monitoring"
     [check] = [s for s in job["steps"] if "run" in s]
-    assert check["run"].split("#")[0].split() == ["mlgate", "status", "--check", "--alert"]
-    assert check["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
+    [command] = [line.split() for line in check["run"].splitlines() if line.startswith("mlgate ")]
+    assert command == ["mlgate", "status", "--check", "--alert", "--json", '"$MLGATE_OUT/status.json"']
+    assert check["run"].startswith("set -euo pipefail\n"), "the check's exit code is the step's"
+    assert check["env"] == {"GITHUB_TOKEN": "${{ github.token }}", "MLGATE_OUT": "${{ runner.temp }}/custody"}
     assert job["concurrency"]["cancel-in-progress"] is False
+    # every stage's row is kept, a red check's too (tests/test_act.py reads them from this artifact)
+    [upload] = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["if"] == f"always() && steps.{check['id']}.outcome != 'skipped'"
+    assert upload["with"]["name"] == "custody-status"
+    assert upload["with"]["path"] == check["env"]["MLGATE_OUT"]
+    assert upload["with"]["if-no-files-found"] == "ignore"
 
 
 def github_outputs(path: Path) -> dict[str, str]:

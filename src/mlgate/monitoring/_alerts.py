@@ -563,6 +563,7 @@ CUSTODY_MARKER = "<!-- mlgate:custody -->"
 CUSTODY_LABELS = ("mlgate", "custody")
 _CUSTODY_FIGURES = re.compile(r"<!-- mlgate:custody-figures (\[.*?\]) -->", re.DOTALL)
 _CUSTODY_BLOCKING = ("Tampered", "MovedOutOfBand")
+_CUSTODY_DETAIL_CHARS = 600  # a stage's detail cell, cut beyond this (160 cut a Tampered stage's file names)
 
 
 def _custody_figures(rows: list[dict[str, Any]]) -> list[list[Any]]:
@@ -610,7 +611,8 @@ def _custody_body(rows: list[dict[str, Any]], figures_: list[list[Any]], details
     ]
     for model, stage, state, desired, actual in figures_:
         shown = [f"v{v}" if v is not None else "—" for v in (desired, actual)]
-        detail = _cell(details[(model, stage)])
+        # a Tampered stage's detail holds two sha256 digests before the files that differ: room for those
+        detail = _cell(details[(model, stage)], _CUSTODY_DETAIL_CHARS)
         lines.append(f"| {model} | {stage} | **{state}** | {shown[0]} | {shown[1]} | {detail} |")
     lines += [
         "",
