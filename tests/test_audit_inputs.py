@@ -255,17 +255,22 @@ def test_one_scan_counts_every_column_as_it_would_alone(url: str) -> None:
         pushed.close()
 
 
-def test_constant_columns_are_told_apart_by_min_and_max(url: str) -> None:
-    """A constant number, an all-null column, two texts, a constant boolean: distinct counts 1, 0, 2, 1."""
-    store = AuditStore(url)
+def write_rows(url: str, features: list[dict[str, Any]]) -> None:
+    """One request of ``features`` rows (the same outputs each) written to the store at ``url``, model m v3."""
     outputs = {"decision": 1, "needs_review": False, "probabilities": {"0": 0.4, "1": 0.6}}
-    pairs = [({"amount": 5.0, "count": None, "city": ["b", "a"][i % 2], "flag": True}, outputs) for i in range(30)]
+    store = AuditStore(url)
     try:
         store.create()
         inputs = inputs_of(SIGNATURE, "classification", 1)
+        pairs = [(row, outputs) for row in features]
         store.write(Record(uuid.uuid4().hex, START, "alice", "m", 3, "production", "r" * 32, 1.0, pairs, inputs))
     finally:
         store.close()
+
+
+def test_constant_columns_are_told_apart_by_min_and_max(url: str) -> None:
+    """A constant number, an all-null column, two texts, a constant boolean: distinct counts 1, 0, 2, 1."""
+    write_rows(url, [{"amount": 5.0, "count": None, "city": ["b", "a"][i % 2], "flag": True} for i in range(30)])
     pushed = PushedAudit(url, "m", SERVED, WINDOW)
     try:
         assert pushed.window.distinct(4) == [(1, 5.0), (0, None), (2, "a"), (1, True)]
@@ -275,16 +280,8 @@ def test_constant_columns_are_told_apart_by_min_and_max(url: str) -> None:
 
 def test_non_whole_values_of_integer_columns_are_counted_in_one_scan(url: str) -> None:
     """``count`` (long) holding 2.5 and 4.25 among whole numbers and gaps; ``amount`` (double) read as an integer."""
-    store = AuditStore(url)
-    outputs = {"decision": 1, "needs_review": False, "probabilities": {"0": 0.4, "1": 0.6}}
     counts = [1, 2.5, 3, None, 4.25, -7, 4.25]
-    pairs = [({"amount": 1.5, "count": c, "city": "a", "flag": False}, outputs) for c in counts]
-    try:
-        store.create()
-        inputs = inputs_of(SIGNATURE, "classification", 1)
-        store.write(Record(uuid.uuid4().hex, START, "alice", "m", 3, "production", "r" * 32, 1.0, pairs, inputs))
-    finally:
-        store.close()
+    write_rows(url, [{"amount": 1.5, "count": c, "city": "a", "flag": False} for c in counts])
     pushed = PushedAudit(url, "m", SERVED, WINDOW)
     try:
         assert pushed.window.fractional_all([0, 1]) == {0: (7, 1.5), 1: (3, 2.5)}
@@ -296,16 +293,8 @@ def test_non_whole_values_of_integer_columns_are_counted_in_one_scan(url: str) -
 
 def test_texts_differing_in_case_or_trailing_spaces_are_counted_apart(url: str) -> None:
     """MySQL compares text case-blind and space-padded by default; the store's tables must not (no-pad binary)."""
-    store = AuditStore(url)
-    outputs = {"decision": 1, "needs_review": False, "probabilities": {"0": 0.4, "1": 0.6}}
     cities = ["a", "A", "a ", "a"]
-    pairs = [({"amount": 1.0, "count": 1, "city": c, "flag": False}, outputs) for c in cities]
-    try:
-        store.create()
-        inputs = inputs_of(SIGNATURE, "classification", 1)
-        store.write(Record(uuid.uuid4().hex, START, "alice", "m", 3, "production", "r" * 32, 1.0, pairs, inputs))
-    finally:
-        store.close()
+    write_rows(url, [{"amount": 1.0, "count": 1, "city": c, "flag": False} for c in cities])
     pushed = PushedAudit(url, "m", SERVED, WINDOW)
     try:
         assert sorted(pushed.window.value_counts(2)) == [("A", 1), ("a", 2), ("a ", 1)]

@@ -364,53 +364,9 @@ def test_an_outcome_that_is_not_a_class_of_the_model_is_an_error_not_a_skip(
 # --- (d) PostgreSQL audit store -------------------------------------------------------------
 
 
-def test_a_postgresql_audit_store_and_a_labels_table_are_read_like_sqlite(
-    trained: dict[str, Any], postgres: Cluster
-) -> None:
-    import sqlalchemy as sa
-    from sklearn.metrics import roc_auc_score
-
-    store = AuditStore(postgres.url)
-    at = datetime.fromisoformat(f"{POSTGRES_DAY}T08:30:00+00:00")
-    holdout = trained["holdout"]
-    outcomes = []
-    try:
-        store.create()
-        for start in range(0, 250, 60):
-            record = audit_record(trained, holdout.iloc[start : start + 60], at)
-            store.write(record)
-            outcomes += [
-                {"request_id": record.request_id, "row": i, "risk": int(risk)}
-                for i, risk in enumerate(holdout["risk"].iloc[start : start + 60])
-            ]
-    finally:
-        store.close()
-    engine = sa.create_engine(postgres.url.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        pd.DataFrame(outcomes[:200]).to_sql("outcomes", engine, index=False)  # 50 have not arrived yet
-    finally:
-        engine.dispose()
-    repo = variant(trained, "postgres", monitoring_block(audit=postgres.url, labels_url=postgres.url))
-    done = monitor(trained, "--window", f"{POSTGRES_DAY}T00:00:00Z..{POSTGRES_DAY}T23:59:59Z", repo=repo)
-    assert done.exit_code in (0, 1), done.output
-    verdict = json.loads(done.stdout)
-    assert verdict["rows"] == 250
-    assert verdict["sources"][0]["where"] == postgres.url
-    assert not any(f["drifted"] for f in verdict["features"])
-    assert verdict["metrics"]["prediction_psi"] == pytest.approx(0, abs=1e-9)
-    assert verdict["labels"]["rows"] == 200
-    assert verdict["labels"]["coverage"] == pytest.approx(0.8)
-    assert verdict["labels"]["source"] == f"{postgres.url} table outcomes"
-    realised = roc_auc_score(holdout["risk"].iloc[:200], proba(trained, holdout.iloc[:200]))
-    assert rule(verdict, "roc_auc")["observed"] == pytest.approx(realised, abs=1e-9)
-
-
-def test_a_mysql_audit_store_and_a_labels_table_are_read_like_sqlite(trained: dict[str, Any], mariadb: Server) -> None:
-    from sklearn.metrics import roc_auc_score
-
-    url = mariadb.new_database()
-    store = AuditStore(url)  # the password comes from MYSQL_PWD (the fixture sets it), never from the URL
-    at = datetime.fromisoformat(f"{POSTGRES_DAY}T08:30:00.123456+00:00")
+def audit_with_outcomes(trained: dict[str, Any], url: str, at: datetime) -> None:
+    """250 holdout rows audited at ``at`` in the store at ``url``, and its ``outcomes`` table: the first 200 labels."""
+    store = AuditStore(url)
     holdout = trained["holdout"]
     outcomes = []
     try:
@@ -425,7 +381,14 @@ def test_a_mysql_audit_store_and_a_labels_table_are_read_like_sqlite(trained: di
         pd.DataFrame(outcomes[:200]).to_sql("outcomes", store.engine, index=False)  # 50 have not arrived yet
     finally:
         store.close()
-    repo = variant(trained, "mysql", monitoring_block(audit=url, labels_url=url))
+
+
+def read_like_sqlite(trained: dict[str, Any], url: str, name: str) -> None:
+    """``mlgate monitor`` reads the store and labels table at ``url`` (variant repo ``name``) as from SQLite."""
+    from sklearn.metrics import roc_auc_score
+
+    holdout = trained["holdout"]
+    repo = variant(trained, name, monitoring_block(audit=url, labels_url=url))
     done = monitor(trained, "--window", f"{POSTGRES_DAY}T00:00:00Z..{POSTGRES_DAY}T23:59:59Z", repo=repo)
     assert done.exit_code in (0, 1), done.output
     verdict = json.loads(done.stdout)
@@ -438,6 +401,19 @@ def test_a_mysql_audit_store_and_a_labels_table_are_read_like_sqlite(trained: di
     assert verdict["labels"]["source"] == f"{url} table outcomes"
     realised = roc_auc_score(holdout["risk"].iloc[:200], proba(trained, holdout.iloc[:200]))
     assert rule(verdict, "roc_auc")["observed"] == pytest.approx(realised, abs=1e-9)
+
+
+def test_a_postgresql_audit_store_and_a_labels_table_are_read_like_sqlite(
+    trained: dict[str, Any], postgres: Cluster
+) -> None:
+    audit_with_outcomes(trained, postgres.url, datetime.fromisoformat(f"{POSTGRES_DAY}T08:30:00+00:00"))
+    read_like_sqlite(trained, postgres.url, "postgres")
+
+
+def test_a_mysql_audit_store_and_a_labels_table_are_read_like_sqlite(trained: dict[str, Any], mariadb: Server) -> None:
+    url = mariadb.new_database()  # the password comes from MYSQL_PWD (the fixture sets it), never from the URL
+    audit_with_outcomes(trained, url, datetime.fromisoformat(f"{POSTGRES_DAY}T08:30:00.123456+00:00"))
+    read_like_sqlite(trained, url, "mysql")
 
 
 # --- (e) mlgate score's partitions ----------------------------------------------------------

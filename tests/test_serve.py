@@ -506,21 +506,26 @@ def test_postgresql_audit_store_records_every_row_and_a_stopped_database_is_503(
         answered = got.json()["predictions"]
         assert {(p.pop("arm"), p.pop("version")) for p in answered} == {("stable", trained["versions"][1])}
         assert audited["outputs"].tolist() == answered
-        postgres.stop()
-        try:
-            down = post(proc.url, "/invocations", {"dataframe_records": rows})
-            assert down.status_code == 503
-            assert "predictions" not in down.json()
-            ready = httpx.get(proc.url + "/ready", timeout=10)
-            assert ready.status_code == 503
-            assert any(p.startswith("audit store unavailable") for p in ready.json()["problems"])
-        finally:
-            postgres.start()
+        refused_while_stopped(proc, rows, postgres)
         back = post(proc.url, "/invocations", {"dataframe_records": rows})
         assert back.status_code == 200
         assert len(audit_rows(url)) == 50  # the refused request left no row
     finally:
         proc.stop()
+
+
+def refused_while_stopped(proc: Any, rows: list[dict[str, Any]], database: Cluster | Server) -> None:
+    """Audit database stopped: a request is 503 without predictions, /ready names the store; then it restarts."""
+    database.stop()
+    try:
+        down = post(proc.url, "/invocations", {"dataframe_records": rows})
+        assert down.status_code == 503
+        assert "predictions" not in down.json()
+        ready = httpx.get(proc.url + "/ready", timeout=10)
+        assert ready.status_code == 503
+        assert any(p.startswith("audit store unavailable") for p in ready.json()["problems"])
+    finally:
+        database.start()
 
 
 def test_a_request_in_flight_during_a_swap_finishes_on_the_old_version(
@@ -603,16 +608,7 @@ def test_mysql_audit_store_records_every_row_and_a_stopped_database_is_503(
         )
         with engine.connect() as conn:
             assert conn.execute(sa.text(precision)).scalar() == 6  # DATETIME(6): microseconds kept
-        mariadb.stop()
-        try:
-            down = post(proc.url, "/invocations", {"dataframe_records": rows})
-            assert down.status_code == 503
-            assert "predictions" not in down.json()
-            ready = httpx.get(proc.url + "/ready", timeout=10)
-            assert ready.status_code == 503
-            assert any(p.startswith("audit store unavailable") for p in ready.json()["problems"])
-        finally:
-            mariadb.start()
+        refused_while_stopped(proc, rows, mariadb)
         back = post(proc.url, "/invocations", {"dataframe_records": rows})
         assert back.status_code == 200
         with engine.connect() as conn:

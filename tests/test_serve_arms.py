@@ -545,6 +545,18 @@ def test_a_sqlite_store_written_before_arms_is_migrated_and_takes_shadow_rows(tm
     assert not any(name.endswith("_before_arms") for name in indexes)
 
 
+def both_arms_audited(proc: Any, trained: dict[str, Any], url: str) -> None:
+    """Once the shadow serves, one request of 5 rows is audited twice in the store at ``url``: stable and shadow."""
+    wait_for(lambda: serving(proc.url, "shadow", trained["versions"][1]), 30)
+    with httpx.Client(timeout=30) as client:
+        answer = post(client, proc.url, trained["rows"][:5])
+    where = f"request_id = '{answer['request_id']}'"
+    wait_for(lambda: len(audit(url, where)) == 10, 30)
+    both = audit(url, where)
+    assert Counter(both["arm"]) == {"stable": 5, "shadow": 5}
+    assert set(both[both["arm"] == "shadow"]["alias"]) == {SHADOW_ALIAS}
+
+
 def test_a_postgresql_store_written_before_arms_is_migrated_on_start_and_holds_both_arms(
     trained: dict[str, Any], postgres: Cluster
 ) -> None:
@@ -561,14 +573,7 @@ def test_a_postgresql_store_written_before_arms_is_migrated_on_start_and_holds_b
             key = sa.inspect(conn).get_pk_constraint("mlgate_predictions")["constrained_columns"]
         assert key == ["request_id", "row", "arm"]
         assert audit(url, "request_id = 'old'")["arm"].tolist() == ["stable"]
-        wait_for(lambda: serving(proc.url, "shadow", trained["versions"][1]), 30)
-        with httpx.Client(timeout=30) as client:
-            answer = post(client, proc.url, trained["rows"][:5])
-        where = f"request_id = '{answer['request_id']}'"
-        wait_for(lambda: len(audit(url, where)) == 10, 30)
-        both = audit(url, where)
-        assert Counter(both["arm"]) == {"stable": 5, "shadow": 5}
-        assert set(both[both["arm"] == "shadow"]["alias"]) == {SHADOW_ALIAS}
+        both_arms_audited(proc, trained, url)
     finally:
         proc.stop()
         engine.dispose()
@@ -598,14 +603,7 @@ def test_a_mysql_store_written_before_arms_is_migrated_on_start_and_holds_both_a
         assert getattr(at["type"], "fsp", None) == 6  # microseconds kept from now on
         assert "ix_mlgate_predictions_at" in indexes
         assert audit(url, "request_id = 'old'")["arm"].tolist() == ["stable"]
-        wait_for(lambda: serving(proc.url, "shadow", trained["versions"][1]), 30)
-        with httpx.Client(timeout=30) as client:
-            answer = post(client, proc.url, trained["rows"][:5])
-        where = f"request_id = '{answer['request_id']}'"
-        wait_for(lambda: len(audit(url, where)) == 10, 30)
-        both = audit(url, where)
-        assert Counter(both["arm"]) == {"stable": 5, "shadow": 5}
-        assert set(both[both["arm"] == "shadow"]["alias"]) == {SHADOW_ALIAS}
+        both_arms_audited(proc, trained, url)
         # an older mlgate serve (no arm column in its insert) still writes: the default is stable
         with engine.begin() as conn:
             conn.exec_driver_sql(

@@ -28,7 +28,7 @@ from mlgate.evidence._archive import read_archive
 from mlgate.evidence._bundle import ENVELOPE, MANIFEST, STATEMENT, file_at, git_blob_sha, manifest_digest
 from mlgate.evidence._statement import PREDICATE_TYPE, PUBLIC_KEY_ENV, STATEMENT_TYPE, check_envelope, load_public_key
 from mlgate.exceptions import InvalidInput
-from mlgate.registry import VERDICT_TAG, Registry, audit, folder_digest
+from mlgate.registry import VERDICT_TAG, ModelVersion, Registry, audit, folder_digest
 
 _LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$")
 ONLINE_CHECKS = ("registry", "lineage", "audit", "judged")  # against the registry and the repo (not --offline)
@@ -240,7 +240,8 @@ def _registry_checks(ws: Workspace, files: dict[str, bytes], result: Verificatio
     version_doc = json.loads(files["version.json"])
     expected = ((version_doc.get("artifact") or {}).get("recomputed") or {}).get("files") or {}
     problems: list[str] = []
-    if version not in {v.version for v in registry.versions(model)}:
+    registered = next((v for v in registry.versions(model) if v.version == version), None)
+    if registered is None:
         problems.append(f"registry: {model} v{version}: not found in {registry.shown_uri}")
         result.add("registry", problems, "")
         for name in ("lineage", "audit"):
@@ -257,7 +258,7 @@ def _registry_checks(ws: Workspace, files: dict[str, bytes], result: Verificatio
         elif found.files[rel] != expected[rel]:
             problems.append(f"registry: model/{rel}: sha256 differs")
     result.add("registry", problems, f"{len(found.files)} model files downloaded: {found.digest}")
-    _lineage_checks(registry, model, version, version_doc, files, result)
+    _lineage_checks(registry, registered, version_doc, files, result)
 
     problems = []
     by_run = {r.run_id: r for r in audit.history(registry, model)}
@@ -286,12 +287,7 @@ def _registry_checks(ws: Workspace, files: dict[str, bytes], result: Verificatio
 
 
 def _lineage_checks(
-    registry: Registry,
-    model: str,
-    version: int,
-    version_doc: dict[str, Any],
-    files: dict[str, bytes],
-    result: Verification,
+    registry: Registry, live: ModelVersion, version_doc: dict[str, Any], files: dict[str, bytes], result: Verification
 ) -> None:
     """The lineage tags and the training run's params and metrics, against the registry's now.
 
@@ -301,7 +297,6 @@ def _lineage_checks(
     not compared.
     """
     problems: list[str] = []
-    live = next(v for v in registry.versions(model) if v.version == version)
     bundled = {k: v for k, v in (version_doc.get("tags") or {}).items() if is_lineage_tag(k)}
     now = {k: v for k, v in live.tags.items() if is_lineage_tag(k)}
     for key in sorted(set(bundled) | set(now)):

@@ -178,14 +178,19 @@ def _signature(fig: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _stored_figures(body: str | None) -> dict[str, Any] | None:
-    match = _FIGURES.search(body or "")
+def _stored_json(block: re.Pattern[str], body: str | None) -> Any:
+    """The JSON an issue body stores in ``block`` (its first group); None when missing or not JSON (hand-edited)."""
+    match = block.search(body or "")
     if not match:
         return None
     try:
-        data = json.loads(match.group(1))
+        return json.loads(match.group(1))
     except ValueError:
         return None
+
+
+def _stored_figures(body: str | None) -> dict[str, Any] | None:
+    data = _stored_json(_FIGURES, body)
     return data if isinstance(data, dict) else None
 
 
@@ -580,13 +585,7 @@ def _stored_custody_figures(body: str | None) -> list[list[Any] | None] | None:
     stage and status strings, desired and actual a version number or null). The sync compares the
     figures only when every row reads; the site lists the stages of the rows that do.
     """
-    match = _CUSTODY_FIGURES.search(body or "")
-    if not match:
-        return None
-    try:
-        data = json.loads(match.group(1))
-    except ValueError:
-        return None
+    data = _stored_json(_CUSTODY_FIGURES, body)
     if not isinstance(data, list):
         return None
 

@@ -8,6 +8,7 @@ value it writes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import tempfile
@@ -56,9 +57,7 @@ class SiteFacts:
     registry_uri: str
     github_repository: str
     mlgate_version: str
-    github_server_url: str = (
-        "https://github.com"  # links to pull requests (GITHUB_SERVER_URL on GitHub Enterprise Server)
-    )
+    github_server_url: str  # links to pull requests (Settings.github_server_url: GITHUB_SERVER_URL, else github.com)
 
 
 @dataclass(frozen=True)
@@ -75,6 +74,7 @@ class ModelFacts:
     site: SiteFacts
 
 
+@functools.cache  # package files: read once per process (the key, the version and the assets all read them)
 def _resource(name: str) -> bytes:
     return resources.files("mlgate").joinpath("resources", "site", name).read_bytes()
 
@@ -190,7 +190,7 @@ class Renderer:
         states = sorted({str(r["state"]) for r in rows})
         site = models[0].site if models else None
         if site is None:
-            site = SiteFacts("", "", "", __version__)
+            site = SiteFacts("", "", "", __version__, "")
         return self.render("index.html.j2", "", "index", site, rows=rows, counts=counts, owners=owners, states=states)
 
 
