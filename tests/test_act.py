@@ -54,6 +54,10 @@ from mlgate_devkit.github_stand_in import FakeGitHub
 
 ACT_DIR = PROJECT / "devkit" / "mlgate_devkit" / "act"
 WORKFLOW = ".github/workflows/propose.yml"
+# a step that failed with its exit code. act prints the step's own output (its ::error:: line)
+# between the two lines when it kept it; its host runner sometimes drops the output of a failing
+# step that ends within milliseconds, so that line may or may not be there
+STEP_FAILED = r"Failure - Main {}[^\n]*\n(?:[^\n]*::error::[^\n]*\n)?[^\n]*exit status {}\n"
 # The captured payload's repository: the test repo's origin says the same, so act sets
 # GITHUB_REPOSITORY to it and the report action posts to that repo on the fake server.
 REPOSITORY = "Codertocat/Hello-World"
@@ -210,7 +214,7 @@ def test_blocked_model_fails_the_pr_job_and_the_comment_is_sticky(
     # act's host runner returns from a failing step before it has copied the step's terminal
     # output, so the ::error:: line of a step that ends in milliseconds is sometimes lost: the
     # step's outcome is asserted here, and its message against the workflow the job ran
-    assert re.search(r"Failure - Main Fail on a blocking verdict.*\n.*exit status 1", log), tail
+    assert re.search(STEP_FAILED.format("Fail on a blocking verdict", 1), log), tail
     [fail_step] = [
         s
         for s in yaml.safe_load((repo / WORKFLOW).read_text())["jobs"]["model"]["steps"]
@@ -414,7 +418,7 @@ def test_deploy_workflow_reads_the_promoted_change_and_refuses_a_forged_payload(
     assert refused.returncode != 0
     # the check step refused it with its exit code (act does not always keep the output of a step
     # that ends within milliseconds, so the step's outcome is asserted, not its ::error:: line)
-    assert re.search(r"Failure - Main Check the payload.*\n.*exit status 2", refused.log), refused.fail()
+    assert re.search(STEP_FAILED.format("Check the payload", 2), refused.log), refused.fail()
     assert "Run Main Deploy (example)" not in refused.log
     assert "would deploy" not in refused.log
     assert not Path("/tmp/pwned").exists()
@@ -440,7 +444,7 @@ def test_deploy_workflow_reads_the_promoted_change_and_refuses_a_forged_payload(
         tmp_path / "forged",
     )
     assert forged.returncode != 0
-    assert re.search(r"Failure - Main Check the payload.*\n.*exit status 2", forged.log), forged.fail()
+    assert re.search(STEP_FAILED.format("Check the payload", 2), forged.log), forged.fail()
     assert "Run Main Deploy (example)" not in forged.log
     assert "would deploy" not in forged.log
 
